@@ -1,0 +1,122 @@
+package http
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+type adminOrderInput struct {
+	ID            string `path:"id" maxLength:"64"`
+	Authorization string `header:"Authorization" doc:"Bearer <admin key>"`
+}
+
+type revokeInput struct {
+	adminOrderInput
+	Body *struct {
+		Reason string `json:"reason,omitempty" maxLength:"500"`
+	}
+}
+
+type adminInput struct {
+	Authorization string `header:"Authorization" doc:"Bearer <admin key>"`
+}
+
+type rotateOutput struct {
+	Body struct {
+		KeyVersion       int  `json:"key_version" doc:"The key version every data key is now wrapped under"`
+		Rewrapped        int  `json:"rewrapped" doc:"Data keys rewrapped by this run"`
+		MinVersionRaised bool `json:"min_version_raised" doc:"The vault now refuses versions below key_version-1"`
+	}
+}
+
+var adminSecurity = []map[string][]string{{"adminKey": {}}}
+
+func (s *Server) admin(auth string) error {
+	if !s.isAdmin(auth) {
+		return huma.Error401Unauthorized("admin API key required")
+	}
+	return nil
+}
+
+func (s *Server) registerAdmin(api huma.API) {
+	errs := []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict}
+	huma.Register(api, huma.Operation{
+		OperationID: "admin-get-order", Method: http.MethodGet, Path: "/v1/admin/orders/{id}",
+		Summary: "Get any order with its timeline", Tags: []string{"Admin"}, Security: adminSecurity, Errors: errs,
+	}, func(ctx context.Context, in *adminOrderInput) (*orderOutput, error) {
+		if err := s.admin(in.Authorization); err != nil {
+			return nil, err
+		}
+		o, err := s.uc.GetOrder.Orders.Get(ctx, in.ID)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		return &orderOutput{Body: orderBody(o, true)}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "admin-retry-fulfilment", Method: http.MethodPost, Path: "/v1/admin/orders/{id}/retry-fulfilment",
+		DefaultStatus: http.StatusAccepted, Summary: "Retry fulfilment of a failed or stuck order",
+		Tags: []string{"Admin"}, Security: adminSecurity, Errors: errs,
+	}, func(ctx context.Context, in *adminOrderInput) (*orderOutput, error) {
+		if err := s.admin(in.Authorization); err != nil {
+			return nil, err
+		}
+		o, err := s.uc.RetryFulfilment.Handle(ctx, in.ID)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		return &orderOutput{Body: orderBody(o, true)}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "admin-revoke-order", Method: http.MethodPost, Path: "/v1/admin/orders/{id}/revoke",
+		Summary: "Revoke an order's keys (crypto-shredding)", Tags: []string{"Admin"}, Security: adminSecurity, Errors: errs,
+	}, func(ctx context.Context, in *revokeInput) (*orderOutput, error) {
+		if err := s.admin(in.Authorization); err != nil {
+			return nil, err
+		}
+		reason := "revoked by admin"
+		if in.Body != nil && in.Body.Reason != "" {
+			reason = in.Body.Reason
+		}
+		o, err := s.uc.RevokeOrder.Handle(ctx, in.ID, reason)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		return &orderOutput{Body: orderBody(o, true)}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "admin-resend-delivery", Method: http.MethodPost, Path: "/v1/admin/orders/{id}/resend-delivery",
+		DefaultStatus: http.StatusAccepted, Summary: "Re-send the delivery link of any order",
+		Tags: []string{"Admin"}, Security: adminSecurity, Errors: errs,
+	}, func(ctx context.Context, in *adminOrderInput) (*resendOutput, error) {
+		if err := s.admin(in.Authorization); err != nil {
+			return nil, err
+		}
+		link, err := s.uc.ResendDeliveryLink.Handle(ctx, in.ID, "", true)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		out := &resendOutput{}
+		out.Body.LinkID, out.Body.ExpiresAt = link.ID(), link.ExpiresAt().UTC().Format("2006-01-02T15:04:05Z")
+		return out, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "admin-rotate-keys", Method: http.MethodPost, Path: "/v1/admin/keys/rotate",
+		Summary:     "Rotate the vault key and rewrap every data key",
+		Description: "Resumable and safe while serving: a failed run can be repeated and rewraps what is left.",
+		Tags:        []string{"Admin"}, Security: adminSecurity, Errors: []int{http.StatusUnauthorized, http.StatusServiceUnavailable},
+	}, func(ctx context.Context, in *adminInput) (*rotateOutput, error) {
+		if err := s.admin(in.Authorization); err != nil {
+			return nil, err
+		}
+		res, err := s.uc.RotateKeys.Handle(ctx)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		out := &rotateOutput{}
+		out.Body.KeyVersion, out.Body.Rewrapped, out.Body.MinVersionRaised = res.Version, res.Rewrapped, res.Floor
+		return out, nil
+	})
+}

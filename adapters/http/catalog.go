@@ -1,0 +1,59 @@
+package http
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+type listProductsInput struct {
+	Cursor string `query:"cursor" doc:"next_cursor of the previous page"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"50"`
+}
+
+type listProductsOutput struct {
+	Body struct {
+		Items      []ProductBody `json:"items"`
+		NextCursor *string       `json:"next_cursor" doc:"null on the last page"`
+	}
+}
+
+type getProductInput struct {
+	SKU string `path:"sku" maxLength:"64"`
+}
+
+type productOutput struct {
+	Body ProductBody
+}
+
+func (s *Server) registerCatalog(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "list-products", Method: http.MethodGet, Path: "/v1/products",
+		Summary: "List products", Tags: []string{"Catalog"},
+	}, func(ctx context.Context, in *listProductsInput) (*listProductsOutput, error) {
+		page, err := s.uc.ListProducts.Handle(ctx, in.Cursor, in.Limit)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		out := &listProductsOutput{}
+		out.Body.Items = make([]ProductBody, 0, len(page.Items))
+		for _, p := range page.Items {
+			out.Body.Items = append(out.Body.Items, productBody(p))
+		}
+		if page.NextCursor != "" {
+			out.Body.NextCursor = &page.NextCursor
+		}
+		return out, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "get-product", Method: http.MethodGet, Path: "/v1/products/{sku}",
+		Summary: "Get a product", Tags: []string{"Catalog"},
+	}, func(ctx context.Context, in *getProductInput) (*productOutput, error) {
+		p, err := s.uc.GetProduct.Handle(ctx, in.SKU)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		return &productOutput{Body: productBody(p)}, nil
+	})
+}

@@ -1,0 +1,134 @@
+package http
+
+import (
+	"context"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/keyward/keyward/application"
+)
+
+type tokenInput struct {
+	Token string `path:"token" maxLength:"128" doc:"The delivery token from the email link"`
+}
+
+type deliveryItemBody struct {
+	SKU      string `json:"sku"`
+	Name     string `json:"name"`
+	Quantity int    `json:"quantity"`
+}
+
+type deliveryOutput struct {
+	CacheControl string `header:"Cache-Control"`
+	Body         struct {
+		OrderID     string             `json:"order_id"`
+		ExpiresAt   time.Time          `json:"expires_at"`
+		RevealsLeft int                `json:"reveals_left"`
+		Revealable  bool               `json:"revealable"`
+		Reason      string             `json:"reason,omitempty" doc:"Why the link cannot reveal: expired, revoked or exhausted"`
+		Items       []deliveryItemBody `json:"items"`
+	}
+}
+
+type revealInput struct {
+	Token     string `path:"token" maxLength:"128" doc:"The delivery token from the email link"`
+	UserAgent string `header:"User-Agent"`
+	ip        string
+}
+
+// Resolve captures the client address for the revelation record.
+func (in *revealInput) Resolve(ctx huma.Context) []error {
+	in.ip = clientIP(ctx.RemoteAddr())
+	return nil
+}
+
+// KeyBody is a revealed key: text, or an image as base64.
+type KeyBody struct {
+	Type        string `json:"type" enum:"text,image"`
+	Value       string `json:"value,omitempty" doc:"The key, for type text"`
+	ContentType string `json:"content_type,omitempty" doc:"For type image"`
+	DataBase64  string `json:"data_base64,omitempty" doc:"Standard base64 image bytes, for type image"`
+}
+
+type revealedItemBody struct {
+	SKU  string    `json:"sku"`
+	Name string    `json:"name"`
+	Keys []KeyBody `json:"keys"`
+}
+
+type revealOutput struct {
+	CacheControl string `header:"Cache-Control"`
+	Body         struct {
+		OrderID     string             `json:"order_id"`
+		Items       []revealedItemBody `json:"items"`
+		RevealsLeft int                `json:"reveals_left"`
+		ExpiresAt   time.Time          `json:"expires_at"`
+		FirstReveal bool               `json:"first_reveal"`
+	}
+}
+
+func (s *Server) registerDeliveries(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "get-delivery", Method: http.MethodGet, Path: "/v1/deliveries/{token}",
+		Summary: "Delivery link status", Description: "Describes the link without revealing or consuming anything.",
+		Tags: []string{"Delivery"}, Errors: []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *tokenInput) (*deliveryOutput, error) {
+		st, err := s.uc.DescribeDelivery.Handle(ctx, in.Token)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		out := &deliveryOutput{CacheControl: "no-store"}
+		out.Body.OrderID, out.Body.ExpiresAt = st.Order.ID(), st.Link.ExpiresAt().UTC()
+		out.Body.RevealsLeft, out.Body.Revealable = st.Link.RevealsLeft(), st.Problem == nil
+		if st.Problem != nil {
+			out.Body.Reason = reason(st.Problem)
+		}
+		for _, it := range st.Order.Items() {
+			out.Body.Items = append(out.Body.Items, deliveryItemBody{SKU: it.SKU(), Name: it.Name(), Quantity: it.Quantity()})
+		}
+		return out, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "reveal-keys", Method: http.MethodPost, Path: "/v1/deliveries/{token}/reveal",
+		Summary: "Reveal keys", Description: "Consumes one reveal, records who revealed (IP, user agent, time) and returns the keys.",
+		Tags: []string{"Delivery"}, Errors: []int{http.StatusNotFound, http.StatusGone, http.StatusServiceUnavailable},
+	}, func(ctx context.Context, in *revealInput) (*revealOutput, error) {
+		rv, err := s.uc.RevealKeys.Handle(ctx, application.RevealCommand{Token: in.Token, IP: in.ip, UserAgent: in.UserAgent})
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		out := &revealOutput{CacheControl: "no-store"}
+		out.Body.OrderID, out.Body.RevealsLeft, out.Body.FirstReveal = rv.Order.ID(), rv.Link.RevealsLeft(), rv.First
+		out.Body.ExpiresAt = rv.Link.ExpiresAt().UTC()
+		out.Body.Items = revealedItems(rv.Items)
+		return out, nil
+	})
+}
+
+func revealedItems(items []application.RevealedItem) []revealedItemBody {
+	out := make([]revealedItemBody, 0, len(items))
+	for _, it := range items {
+		b := revealedItemBody{SKU: it.SKU, Name: it.Name}
+		for _, k := range it.Keys {
+			if k.ContentType == "" || k.ContentType == "text/plain" {
+				b.Keys = append(b.Keys, KeyBody{Type: "text", Value: string(k.Data)})
+				continue
+			}
+			b.Keys = append(b.Keys, KeyBody{Type: "image", ContentType: k.ContentType, DataBase64: base64.StdEncoding.EncodeToString(k.Data)})
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func clientIP(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return remoteAddr
+	}
+	return host
+}

@@ -1,0 +1,93 @@
+package http
+
+import (
+	"time"
+
+	"github.com/keyward/keyward/domain"
+)
+
+// MoneyBody is a decimal amount and an ISO currency code.
+type MoneyBody struct {
+	Amount   string `json:"amount" example:"19.99" doc:"Decimal amount, two fractional digits"`
+	Currency string `json:"currency" example:"EUR" doc:"ISO 4217 code"`
+}
+
+func moneyBody(m domain.Money) MoneyBody {
+	return MoneyBody{Amount: m.String(), Currency: m.Currency().String()}
+}
+
+// ProductBody is a catalog entry.
+type ProductBody struct {
+	SKU      string    `json:"sku" example:"cyberpunk-2077-gog-global"`
+	Name     string    `json:"name"`
+	Platform string    `json:"platform"`
+	Region   string    `json:"region"`
+	Price    MoneyBody `json:"price"`
+	InStock  bool      `json:"in_stock"`
+}
+
+func productBody(p *domain.Product) ProductBody {
+	return ProductBody{SKU: p.SKU(), Name: p.Name(), Platform: p.Platform(), Region: p.Region(), Price: moneyBody(p.Price()), InStock: p.InStock()}
+}
+
+// PaymentBody tells the customer how to pay.
+type PaymentBody struct {
+	Provider    string `json:"provider" example:"nowpayments"`
+	PaymentID   string `json:"payment_id"`
+	PayAddress  string `json:"pay_address"`
+	PayAmount   string `json:"pay_amount" example:"21.689150"`
+	PayCurrency string `json:"pay_currency" example:"usdttrc20"`
+	Status      string `json:"status" example:"waiting"`
+}
+
+// ItemBody is an order line.
+type ItemBody struct {
+	ID        string    `json:"id"`
+	SKU       string    `json:"sku"`
+	Name      string    `json:"name"`
+	Quantity  int       `json:"quantity"`
+	UnitPrice MoneyBody `json:"unit_price"`
+	Status    string    `json:"status" enum:"pending,purchasing,purchased,sealed,failed"`
+}
+
+// TimelineEntry is one fulfilment event.
+type TimelineEntry struct {
+	Type     string            `json:"type"`
+	Status   string            `json:"status"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+	At       time.Time         `json:"at"`
+}
+
+// OrderBody is an order as its customer sees it.
+type OrderBody struct {
+	ID          string          `json:"id"`
+	Status      string          `json:"status" enum:"pending_payment,paid,fulfilling,fulfilled,delivered,underpaid,expired,failed,revoked"`
+	Email       string          `json:"email"`
+	Total       MoneyBody       `json:"total"`
+	Items       []ItemBody      `json:"items"`
+	Payment     PaymentBody     `json:"payment"`
+	Timeline    []TimelineEntry `json:"timeline,omitempty"`
+	AccessToken string          `json:"access_token,omitempty" doc:"Returned once, at creation: read the order with it as a bearer token"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+}
+
+func orderBody(o *domain.Order, withTimeline bool) OrderBody {
+	p := o.Payment()
+	b := OrderBody{
+		ID: o.ID(), Status: o.Status().String(), Email: o.Email().String(), Total: moneyBody(o.Total()),
+		Payment: PaymentBody{Provider: p.Provider, PaymentID: p.PaymentID, PayAddress: p.PayAddress,
+			PayAmount: p.PayAmount.String(), PayCurrency: p.PayCurrency, Status: p.Status.String()},
+		CreatedAt: o.CreatedAt(), UpdatedAt: o.UpdatedAt(),
+	}
+	for _, it := range o.Items() {
+		b.Items = append(b.Items, ItemBody{ID: it.ID(), SKU: it.SKU(), Name: it.Name(), Quantity: it.Quantity(),
+			UnitPrice: moneyBody(it.UnitPrice()), Status: it.Status().String()})
+	}
+	if withTimeline {
+		for _, e := range o.Timeline() {
+			b.Timeline = append(b.Timeline, TimelineEntry{Type: e.Type, Status: e.Status.String(), Metadata: e.Metadata, At: e.At})
+		}
+	}
+	return b
+}

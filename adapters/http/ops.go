@@ -1,0 +1,76 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/keyward/keyward/domain"
+)
+
+type healthOutput struct {
+	Body struct {
+		Status string `json:"status" example:"ok"`
+	}
+}
+
+type componentBody struct {
+	Name      string  `json:"name"`
+	Status    string  `json:"status" enum:"ok,down"`
+	LatencyMS float64 `json:"latency_ms"`
+	Error     string  `json:"error,omitempty"`
+}
+
+type readyBody struct {
+	Status     string          `json:"status" enum:"ok,degraded"`
+	Components []componentBody `json:"components"`
+}
+
+type readyOutput struct {
+	Status int
+	Body   readyBody
+}
+
+func (s *Server) registerOps(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Summary: "Liveness", Tags: []string{"Ops"},
+	}, func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
+		out := &healthOutput{}
+		out.Body.Status = "ok"
+		return out, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Summary: "Readiness per component",
+		Description: "200 when every component answers, 503 with the failing ones otherwise.", Tags: []string{"Ops"},
+	}, func(ctx context.Context, _ *struct{}) (*readyOutput, error) {
+		comps, ok := s.uc.CheckHealth.Handle(ctx)
+		out := &readyOutput{Status: http.StatusOK}
+		out.Body.Status = "ok"
+		if !ok {
+			out.Status, out.Body.Status = http.StatusServiceUnavailable, "degraded"
+		}
+		out.Body.Components = []componentBody{}
+		for _, c := range comps {
+			cb := componentBody{Name: c.Name, Status: "ok", LatencyMS: float64(c.Latency.Microseconds()) / 1000, Error: c.Error}
+			if !c.Healthy {
+				cb.Status = "down"
+			}
+			out.Body.Components = append(out.Body.Components, cb)
+		}
+		return out, nil
+	})
+}
+
+func reason(err error) string {
+	switch {
+	case errors.Is(err, domain.ErrLinkExpired):
+		return "expired"
+	case errors.Is(err, domain.ErrLinkRevoked):
+		return "revoked"
+	case errors.Is(err, domain.ErrLinkExhausted):
+		return "exhausted"
+	}
+	return "unavailable"
+}

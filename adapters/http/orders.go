@@ -1,0 +1,92 @@
+package http
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/keyward/keyward/application"
+)
+
+type orderLineBody struct {
+	SKU      string `json:"sku" minLength:"1" maxLength:"64" example:"cyberpunk-2077-gog-global"`
+	Quantity int    `json:"quantity" minimum:"1" maximum:"10" example:"1"`
+}
+
+type placeOrderInput struct {
+	Body struct {
+		Email string          `json:"email" format:"email" maxLength:"254" example:"a@example.com"`
+		Items []orderLineBody `json:"items" minItems:"1" maxItems:"10"`
+	}
+}
+
+type orderOutput struct {
+	Body OrderBody
+}
+
+type getOrderInput struct {
+	ID            string `path:"id" maxLength:"64"`
+	Authorization string `header:"Authorization" doc:"Bearer <access_token>"`
+}
+
+type resendOutput struct {
+	Body struct {
+		LinkID    string `json:"link_id"`
+		ExpiresAt string `json:"expires_at"`
+	}
+}
+
+func (s *Server) registerOrders(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "place-order", Method: http.MethodPost, Path: "/v1/orders", DefaultStatus: http.StatusCreated,
+		Summary: "Place an order", Description: "Prices the items, creates a crypto payment and returns the order with its access token.",
+		Tags: []string{"Orders"},
+	}, func(ctx context.Context, in *placeOrderInput) (*orderOutput, error) {
+		cmd := application.PlaceOrderCommand{Email: in.Body.Email}
+		for _, it := range in.Body.Items {
+			cmd.Lines = append(cmd.Lines, application.PlaceOrderLine{SKU: it.SKU, Quantity: it.Quantity})
+		}
+		placed, err := s.uc.PlaceOrder.Handle(ctx, cmd)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		body := orderBody(placed.Order, false)
+		body.AccessToken = placed.AccessToken
+		return &orderOutput{Body: body}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "get-order", Method: http.MethodGet, Path: "/v1/orders/{id}",
+		Summary: "Get an order", Tags: []string{"Orders"}, Security: []map[string][]string{{"orderToken": {}}},
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound},
+	}, func(ctx context.Context, in *getOrderInput) (*orderOutput, error) {
+		tok, ok := bearer(in.Authorization)
+		if !ok {
+			return nil, huma.Error401Unauthorized("send the order's access token as 'Authorization: Bearer <token>'")
+		}
+		o, err := s.uc.GetOrder.Handle(ctx, in.ID, tok)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		return &orderOutput{Body: orderBody(o, true)}, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "resend-delivery-link", Method: http.MethodPost, Path: "/v1/orders/{id}/delivery-link",
+		DefaultStatus: http.StatusAccepted,
+		Summary:       "Re-send the delivery link", Description: "Emails a fresh link for a delivered order and revokes the older ones.",
+		Tags: []string{"Orders"}, Security: []map[string][]string{{"orderToken": {}}},
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict},
+	}, func(ctx context.Context, in *getOrderInput) (*resendOutput, error) {
+		tok, ok := bearer(in.Authorization)
+		if !ok {
+			return nil, huma.Error401Unauthorized("send the order's access token as 'Authorization: Bearer <token>'")
+		}
+		link, err := s.uc.ResendDeliveryLink.Handle(ctx, in.ID, tok, false)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		out := &resendOutput{}
+		out.Body.LinkID, out.Body.ExpiresAt = link.ID(), link.ExpiresAt().UTC().Format("2006-01-02T15:04:05Z")
+		return out, nil
+	})
+}

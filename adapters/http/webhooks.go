@@ -1,0 +1,38 @@
+package http
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+type nowpaymentsInput struct {
+	Signature string `header:"x-nowpayments-sig" doc:"Hex HMAC-SHA512 of the key-sorted JSON body under the IPN secret"`
+	RawBody   []byte `contentType:"application/json"`
+}
+
+type webhookOutput struct {
+	Body struct {
+		Status      string `json:"status" example:"ok"`
+		OrderStatus string `json:"order_status,omitempty"`
+		Duplicate   bool   `json:"duplicate"`
+	}
+}
+
+func (s *Server) registerWebhooks(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "nowpayments-ipn", Method: http.MethodPost, Path: "/v1/webhooks/nowpayments",
+		Summary: "NOWPayments IPN", Description: "Verifies the signature on the raw body, stores the notification once and moves the order.",
+		Tags: []string{"Webhooks"}, MaxBodyBytes: s.opts.MaxWebhookBytes, SkipValidateBody: true,
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound},
+	}, func(ctx context.Context, in *nowpaymentsInput) (*webhookOutput, error) {
+		res, err := s.uc.HandlePayment.Handle(ctx, in.RawBody, in.Signature)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		out := &webhookOutput{}
+		out.Body.Status, out.Body.OrderStatus, out.Body.Duplicate = "ok", res.Status.String(), res.Duplicate
+		return out, nil
+	})
+}

@@ -1,0 +1,277 @@
+package maildir
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/ports"
+)
+
+const from = "Keyward <no-reply@keyward.example>"
+
+// token is 43 characters, like a base64url-encoded 256-bit link token.
+const link = "https://x.example/deliver/Qm9vbS1saW5rLXRva2VuLTI1Ni1iaXQtcmFuZG9tLXg"
+
+var fixedNow = time.Date(2025, 3, 14, 10, 41, 9, 118_000_000, time.UTC)
+
+func newMailer(t *testing.T, dir string) *Mailer {
+	t.Helper()
+	m, err := New(dir, from, func() time.Time { return fixedNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func email(key string) ports.Email {
+	return ports.Email{
+		To:             "buyer@example.com",
+		Subject:        "Your keys are ready",
+		Text:           "Open this link within 15 minutes to reveal your keys:\n" + link + "\n",
+		HTML:           `<p>Your keys are ready. <a href="` + link + `" style="display:inline-block;padding:12px 20px;background:#0b5fff;color:#ffffff">Reveal my keys</a></p>`,
+		IdempotencyKey: key,
+	}
+}
+
+func readAll(t *testing.T, dir string) []Message {
+	t.Helper()
+	ms, err := ReadAll(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+func TestSendAndReadBack(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "mail")
+	sent := email("delivery-link/1")
+	if err := newMailer(t, dir).Send(context.Background(), sent); err != nil {
+		t.Fatal(err)
+	}
+	ms := readAll(t, dir)
+	if len(ms) != 1 {
+		t.Fatalf("%d messages, want 1", len(ms))
+	}
+	got := ms[0]
+	if got.To != sent.To || got.Subject != sent.Subject || got.Text != sent.Text || got.HTML != sent.HTML {
+		t.Errorf("read back %+v, want %+v", got, sent)
+	}
+	if !strings.Contains(got.Text, link) || !strings.Contains(got.HTML, link) {
+		t.Errorf("the link does not survive whole: text %q", got.Text)
+	}
+	if !strings.HasPrefix(got.File, "20250314T104109.118000000Z-") {
+		t.Errorf("file name %q does not start with the UTC send time", got.File)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("dir mode = %v, %v; want 0700", fi.Mode().Perm(), err)
+	}
+}
+
+func TestHeadersAreValid(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := newMailer(t, dir).Send(context.Background(), email("k1")); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, readAll(t, dir)[0].File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if date, err := msg.Header.Date(); err != nil || !date.Equal(fixedNow.Truncate(time.Second)) {
+		t.Errorf("Date = %v, %v", date, err)
+	}
+	if a, err := mail.ParseAddress(msg.Header.Get("From")); err != nil || a.Address != "no-reply@keyward.example" {
+		t.Errorf("From = %v, %v", a, err)
+	}
+	want := map[string]string{
+		"MIME-Version":              "1.0",
+		"X-Keyward-Idempotency-Key": "k1",
+	}
+	for name, value := range want {
+		if got := msg.Header.Get(name); got != value {
+			t.Errorf("%s = %q, want %q", name, got, value)
+		}
+	}
+	if id := msg.Header.Get("Message-ID"); !strings.HasPrefix(id, "<") || !strings.HasSuffix(id, "@keyward.example>") {
+		t.Errorf("Message-ID = %q", id)
+	}
+	if ct := msg.Header.Get("Content-Type"); !strings.HasPrefix(ct, "multipart/alternative; boundary=") {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	for i, line := range strings.Split(string(raw), "\r\n") {
+		if len(line) > 78 || strings.Contains(line, "\n") {
+			t.Errorf("line %d is %d characters or has a bare LF: %q", i, len(line), line)
+		}
+	}
+}
+
+func TestNonASCIISubject(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e := email("")
+	e.Subject = "Vos clés sont prêtes — Café «Déjà vu» 🎮, a subject long enough to need several encoded words"
+	if err := newMailer(t, dir).Send(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, dir)[0]
+	if got.Subject != e.Subject {
+		t.Errorf("Subject = %q, want %q", got.Subject, e.Subject)
+	}
+	if raw := got.Headers.Get("Subject"); !strings.HasPrefix(raw, "=?utf-8?q?") {
+		t.Errorf("raw Subject %q is not RFC 2047 encoded", raw)
+	}
+	// Encoded words are folded onto lines of their own: RFC 5322 allows
+	// 998 characters, and without folding this subject would need 209.
+	raw, _ := os.ReadFile(filepath.Join(dir, got.File))
+	for _, line := range strings.Split(string(raw), "\r\n") {
+		if len(line) > 80 {
+			t.Errorf("header line of %d characters: %q", len(line), line)
+		}
+	}
+}
+
+func TestIdempotencyKeyDedupes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx := context.Background()
+	// A clock that moves, so a duplicate would get a file name of its own.
+	var mu sync.Mutex
+	now := fixedNow
+	tick := func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Second); return now }
+	first, err := New(dir, from, tick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarted, err := New(dir, from, tick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sends := []struct {
+		mailer *Mailer
+		key    string
+	}{
+		{first, "delivery-link/1"},
+		{first, "delivery-link/1"},
+		{restarted, "delivery-link/1"}, // a new process on the same directory
+		{first, "delivery-link/2"},
+		{first, ""}, // no key: always sent
+		{first, ""},
+	}
+	for _, s := range sends {
+		if err := s.mailer.Send(ctx, email(s.key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(readAll(t, dir)); n != 4 {
+		t.Errorf("%d messages, want 4", n)
+	}
+}
+
+func TestConcurrentSends(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	m := newMailer(t, dir)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			if err := m.Send(context.Background(), email(fmt.Sprintf("key-%d", i))); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Go(func() {
+			// Everything visible while others write must parse whole.
+			if _, err := ReadAll(dir); err != nil {
+				t.Errorf("ReadAll during sends: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(readAll(t, dir)); n != 20 {
+		t.Errorf("%d messages, want 20", n)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 20 {
+		t.Errorf("%d files in the directory, want 20 (temporary files left behind?)", len(entries))
+	}
+}
+
+func TestConcurrentDuplicatesSendOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var mu sync.Mutex
+	now := fixedNow
+	m, err := New(dir, from, func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Millisecond); return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if err := m.Send(context.Background(), email("delivery-link/1")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(readAll(t, dir)); n != 1 {
+		t.Errorf("%d messages for one idempotency key, want 1", n)
+	}
+}
+
+func TestUnwritableDirectory(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(filepath.Join(file, "mail"), from, nil); err == nil {
+		t.Error("New under a regular file succeeded")
+	}
+
+	// A directory that disappears after New: Send must report it.
+	dir := filepath.Join(t.TempDir(), "mail")
+	m := newMailer(t, dir)
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Send(context.Background(), email("k")); err == nil {
+		t.Error("Send into a path that is a file succeeded")
+	}
+}
+
+func TestSendRejectsHeaderInjection(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	m := newMailer(t, dir)
+	tests := map[string]func(*ports.Email){
+		"recipient with a line break": func(e *ports.Email) { e.To = "buyer@example.com\r\nBcc: all@example.com" },
+		"not an address":              func(e *ports.Email) { e.To = "buyer" },
+		"key with a line break":       func(e *ports.Email) { e.IdempotencyKey = "k\r\nBcc: all@example.com" },
+	}
+	for name, change := range tests {
+		e := email("k")
+		change(&e)
+		if err := m.Send(context.Background(), e); err == nil {
+			t.Errorf("%s: Send succeeded", name)
+		}
+	}
+	if n := len(readAll(t, dir)); n != 0 {
+		t.Errorf("%d messages written, want 0", n)
+	}
+}

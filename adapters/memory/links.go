@@ -1,0 +1,79 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/keyward/keyward/domain"
+)
+
+// Links is a DeliveryLinkRepository in memory.
+type Links struct {
+	mu     sync.Mutex
+	links  map[string]domain.DeliveryLinkSnapshot
+	byHash map[domain.TokenHash]string
+	order  []string
+}
+
+// NewLinks returns an empty repository.
+func NewLinks() *Links {
+	return &Links{links: map[string]domain.DeliveryLinkSnapshot{}, byHash: map[domain.TokenHash]string{}}
+}
+
+// Create stores l; domain.ErrConflict on a duplicate id or token hash.
+func (r *Links) Create(_ context.Context, l *domain.DeliveryLink) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := l.Snapshot()
+	if _, ok := r.links[s.ID]; ok {
+		return fmt.Errorf("%w: link %s exists", domain.ErrConflict, s.ID)
+	}
+	if _, ok := r.byHash[s.TokenHash]; ok {
+		return fmt.Errorf("%w: token hash exists", domain.ErrConflict)
+	}
+	r.links[s.ID] = s
+	r.byHash[s.TokenHash] = s.ID
+	r.order = append(r.order, s.ID)
+	return nil
+}
+
+// GetByTokenHash returns the link or domain.ErrNotFound.
+func (r *Links) GetByTokenHash(_ context.Context, h domain.TokenHash) (*domain.DeliveryLink, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id, ok := r.byHash[h]
+	if !ok {
+		return nil, fmt.Errorf("%w: delivery link", domain.ErrNotFound)
+	}
+	return domain.UnmarshalDeliveryLink(r.links[id]), nil
+}
+
+// Update runs fn under the lock and saves the link when fn succeeds.
+func (r *Links) Update(_ context.Context, id string, fn func(*domain.DeliveryLink) error) (*domain.DeliveryLink, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.links[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: delivery link %s", domain.ErrNotFound, id)
+	}
+	l := domain.UnmarshalDeliveryLink(s)
+	if err := fn(l); err != nil {
+		return nil, err
+	}
+	r.links[id] = l.Snapshot()
+	return l, nil
+}
+
+// ListByOrder returns the order's links, oldest first.
+func (r *Links) ListByOrder(_ context.Context, orderID string) ([]*domain.DeliveryLink, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*domain.DeliveryLink
+	for _, id := range r.order {
+		if s := r.links[id]; s.OrderID == orderID {
+			out = append(out, domain.UnmarshalDeliveryLink(s))
+		}
+	}
+	return out, nil
+}

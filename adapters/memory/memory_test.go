@@ -1,0 +1,47 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/keyward/keyward/adapters/memory"
+	"github.com/keyward/keyward/ports"
+	"github.com/keyward/keyward/ports/porttest"
+)
+
+// The in-memory adapters are the reference implementation: they must pass
+// every storage contract, as the PostgreSQL adapters do.
+
+func TestOrders(t *testing.T) {
+	t.Parallel()
+	porttest.OrderRepository(t, func(*testing.T) ports.OrderRepository { return memory.NewOrders(nil) })
+}
+
+func TestLinks(t *testing.T) {
+	t.Parallel()
+	porttest.DeliveryLinkRepository(t, func(*testing.T) ports.DeliveryLinkRepository { return memory.NewLinks() })
+}
+
+func TestRevelations(t *testing.T) {
+	t.Parallel()
+	porttest.RevelationLog(t, func(*testing.T) ports.RevelationLog { return memory.NewRevelations() })
+}
+
+func TestCatalog(t *testing.T) {
+	t.Parallel()
+	porttest.CatalogRepository(t, func(*testing.T) ports.CatalogRepository { return memory.NewCatalog() })
+}
+
+func TestNotifications(t *testing.T) {
+	t.Parallel()
+	porttest.PaymentNotificationLog(t, func(*testing.T) ports.PaymentNotificationLog { return memory.NewNotifications() })
+}
+
+func TestDataKeys(t *testing.T) {
+	t.Parallel()
+	porttest.DataKeyRepository(t, func(*testing.T) ports.DataKeyRepository { return memory.NewDataKeys() })
+}
+
+func TestBlobs(t *testing.T) {
+	t.Parallel()
+	porttest.BlobStore(t, func(*testing.T) ports.BlobStore { return memory.NewBlobs() })
+}

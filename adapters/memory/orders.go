@@ -1,0 +1,139 @@
+// Package memory holds in-process implementations of the storage ports:
+// the embedded default and the reference for the contract suites. State is
+// lost when the process stops.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// Orders is an OrderRepository in memory. Events collected by an order are
+// published after it is saved (there is no transaction to share).
+type Orders struct {
+	mu        sync.Mutex
+	orders    map[string]domain.OrderSnapshot
+	publisher ports.EventPublisher
+}
+
+// NewOrders returns an empty repository that publishes through p (nil: events
+// are dropped).
+func NewOrders(p ports.EventPublisher) *Orders {
+	return &Orders{orders: map[string]domain.OrderSnapshot{}, publisher: p}
+}
+
+// Create stores o; domain.ErrConflict if the id exists.
+func (r *Orders) Create(ctx context.Context, o *domain.Order) error {
+	r.mu.Lock()
+	if _, ok := r.orders[o.ID()]; ok {
+		r.mu.Unlock()
+		return fmt.Errorf("%w: order %s exists", domain.ErrConflict, o.ID())
+	}
+	o.MarkSaved()
+	r.orders[o.ID()] = cloneSnapshot(o.Snapshot())
+	r.mu.Unlock()
+	return r.publish(ctx, o)
+}
+
+// Get returns a copy of the order or domain.ErrNotFound.
+func (r *Orders) Get(_ context.Context, id string) (*domain.Order, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.load(id)
+}
+
+// Update runs fn on a copy under the repository lock and saves it when fn
+// succeeds.
+func (r *Orders) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	r.mu.Lock()
+	o, err := r.load(id)
+	if err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	if err := fn(o); err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	o.MarkSaved()
+	r.orders[id] = cloneSnapshot(o.Snapshot())
+	r.mu.Unlock()
+	return o, r.publish(ctx, o)
+}
+
+// List returns orders newest first (ids are time-ordered).
+func (r *Orders) List(_ context.Context, q ports.OrderQuery) ([]*domain.Order, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := make([]string, 0, len(r.orders))
+	for id, s := range r.orders {
+		if q.Status != nil && s.Status != *q.Status {
+			continue
+		}
+		if q.After != "" && id >= q.After {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(ids)))
+	if q.Limit > 0 && len(ids) > q.Limit {
+		ids = ids[:q.Limit]
+	}
+	out := make([]*domain.Order, 0, len(ids))
+	for _, id := range ids {
+		o, err := r.load(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+func (r *Orders) load(id string) (*domain.Order, error) {
+	s, ok := r.orders[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: order %s", domain.ErrNotFound, id)
+	}
+	return domain.UnmarshalOrder(cloneSnapshot(s))
+}
+
+func (r *Orders) publish(ctx context.Context, o *domain.Order) error {
+	events := o.PopEvents()
+	if r.publisher == nil || len(events) == 0 {
+		return nil
+	}
+	if err := r.publisher.Publish(ctx, events...); err != nil {
+		return fmt.Errorf("publish events of order %s: %w", o.ID(), err)
+	}
+	return nil
+}
+
+func cloneSnapshot(s domain.OrderSnapshot) domain.OrderSnapshot {
+	items := make([]*domain.OrderItem, len(s.Items))
+	for i, it := range s.Items {
+		snap := it.Snapshot()
+		c, err := domain.UnmarshalOrderItem(snap)
+		if err != nil {
+			panic(err) // it came from a valid item
+		}
+		items[i] = c
+	}
+	s.Items = items
+	tl := make([]domain.FulfillmentEvent, len(s.Timeline))
+	for i, e := range s.Timeline {
+		meta := make(map[string]string, len(e.Metadata))
+		for k, v := range e.Metadata {
+			meta[k] = v
+		}
+		e.Metadata = meta
+		tl[i] = e
+	}
+	s.Timeline = tl
+	return s
+}

@@ -1,0 +1,53 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/keyward/keyward/adapters/postgres"
+	"github.com/keyward/keyward/adapters/postgres/pgtest"
+	"github.com/keyward/keyward/ports"
+	"github.com/keyward/keyward/ports/porttest"
+)
+
+// Every subtest of a contract gets a database of its own.
+
+func TestOrders(t *testing.T) {
+	t.Parallel()
+	porttest.OrderRepository(t, func(t *testing.T) ports.OrderRepository {
+		return postgres.NewOrders(pgtest.NewDB(t), postgres.NoOutbox{})
+	})
+}
+
+func TestLinks(t *testing.T) {
+	t.Parallel()
+	porttest.DeliveryLinkRepository(t, func(t *testing.T) ports.DeliveryLinkRepository {
+		return postgres.NewLinks(pgtest.NewDB(t))
+	})
+}
+
+func TestRevelations(t *testing.T) {
+	t.Parallel()
+	porttest.RevelationLog(t, func(t *testing.T) ports.RevelationLog { return postgres.NewRevelations(pgtest.NewDB(t)) })
+}
+
+func TestCatalog(t *testing.T) {
+	t.Parallel()
+	porttest.CatalogRepository(t, func(t *testing.T) ports.CatalogRepository { return postgres.NewCatalog(pgtest.NewDB(t)) })
+}
+
+func TestNotifications(t *testing.T) {
+	t.Parallel()
+	porttest.PaymentNotificationLog(t, func(t *testing.T) ports.PaymentNotificationLog {
+		return postgres.NewNotifications(pgtest.NewDB(t))
+	})
+}
+
+func TestDataKeys(t *testing.T) {
+	t.Parallel()
+	porttest.DataKeyRepository(t, func(t *testing.T) ports.DataKeyRepository { return postgres.NewDataKeys(pgtest.NewDB(t)) })
+}
+
+func TestBlobs(t *testing.T) {
+	t.Parallel()
+	porttest.BlobStore(t, func(t *testing.T) ports.BlobStore { return postgres.NewBlobs(pgtest.NewDB(t)) })
+}

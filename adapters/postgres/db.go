@@ -1,0 +1,129 @@
+// Package postgres implements keyward's storage ports on PostgreSQL with
+// sqlx and lib/pq. Aggregates are saved in update-function transactions
+// (SELECT ... FOR UPDATE, call, save) and their events are handed to an
+// Outbox on the same transaction.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+
+	"github.com/keyward/keyward/domain"
+)
+
+// Pool settings: enough connections for a busy instance, recycled so that
+// a failover or a pgbouncer restart is picked up.
+const (
+	maxOpenConns    = 20
+	maxIdleConns    = 10
+	connMaxLifetime = 30 * time.Minute
+	connMaxIdleTime = 5 * time.Minute
+)
+
+// Open connects to the database at url (a postgres:// URL or a key=value
+// DSN) and pings it; it returns an error when the server does not answer.
+func Open(ctx context.Context, url string) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(maxOpenConns)
+	db.SetMaxIdleConns(maxIdleConns)
+	db.SetConnMaxLifetime(connMaxLifetime)
+	db.SetConnMaxIdleTime(connMaxIdleTime)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("ping postgres: %w", err)
+	}
+	return db, nil
+}
+
+// errRetry marks a transaction the server aborted to keep transactions
+// serialisable (serialization failure, deadlock): running it again can
+// succeed.
+type errRetry struct{ err error }
+
+func (e errRetry) Error() string { return "retryable: " + e.err.Error() }
+func (e errRetry) Unwrap() error { return e.err }
+
+// translate maps driver errors to domain errors: a unique violation to
+// domain.ErrConflict, no rows to domain.ErrNotFound, a serialization
+// failure or deadlock to an error withTx retries. Others, and errors
+// already translated, pass unchanged.
+func translate(err error) error {
+	switch _, retry := errors.AsType[errRetry](err); {
+	case err == nil || retry:
+		return err
+	case errors.Is(err, sql.ErrNoRows):
+		return domain.ErrNotFound // callers say what was not found
+	}
+	if e := pq.As(err, pqerror.UniqueViolation); e != nil {
+		return fmt.Errorf("%w: %s (%s)", domain.ErrConflict, e.Message, e.Constraint)
+	}
+	if e := pq.As(err, pqerror.TRSerializationFailure, pqerror.TRDeadlockDetected); e != nil {
+		return errRetry{err: err}
+	}
+	return err
+}
+
+// Retry policy of withTx: a few attempts with a short jittered backoff.
+const (
+	txAttempts    = 5
+	txBaseBackoff = 5 * time.Millisecond
+)
+
+// withTx runs fn in a read-write transaction and commits it. An error from
+// fn rolls back and is returned as is (after translate); a serialization
+// failure or deadlock runs fn again in a new transaction, a few times.
+func withTx(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) error {
+	return runTx(ctx, db, nil, fn)
+}
+
+// withReadTx runs fn in a read-only snapshot, so that reads spanning
+// several tables see one committed state.
+func withReadTx(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) error {
+	return runTx(ctx, db, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, fn)
+}
+
+func runTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.Tx) error) error {
+	var err error
+	for attempt := range txAttempts {
+		if attempt > 0 {
+			backoff := txBaseBackoff << (attempt - 1)
+			backoff += rand.N(backoff) // jitter so that colliding transactions part ways
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return fmt.Errorf("%w (after: %w)", ctx.Err(), err)
+			}
+		}
+		err = tryTx(ctx, db, opts, fn)
+		if _, retry := errors.AsType[errRetry](err); !retry {
+			return err
+		}
+	}
+	return fmt.Errorf("gave up after %d attempts: %w", txAttempts, err)
+}
+
+func tryTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.Tx) error) error {
+	tx, err := db.BeginTxx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", translate(err))
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return translate(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", translate(err))
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// Links is a ports.DeliveryLinkRepository on PostgreSQL.
+type Links struct{ db *sqlx.DB }
+
+var _ ports.DeliveryLinkRepository = (*Links)(nil)
+
+// NewLinks returns the repository.
+func NewLinks(db *sqlx.DB) *Links { return &Links{db: db} }
+
+// linkRow is a row of delivery_links.
+type linkRow struct {
+	ID          string       `db:"id"`
+	OrderID     string       `db:"order_id"`
+	TokenHash   []byte       `db:"token_hash"`
+	CreatedAt   time.Time    `db:"created_at"`
+	ExpiresAt   time.Time    `db:"expires_at"`
+	MaxReveals  int          `db:"max_reveals"`
+	RevealsUsed int          `db:"reveals_used"`
+	RevokedAt   sql.NullTime `db:"revoked_at"`
+}
+
+const linkColumns = `id, order_id, token_hash, created_at, expires_at, max_reveals, reveals_used, revoked_at`
+
+func linkToRow(l *domain.DeliveryLink) linkRow {
+	s := l.Snapshot()
+	r := linkRow{
+		ID: s.ID, OrderID: s.OrderID, TokenHash: s.TokenHash[:], CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt,
+		MaxReveals: s.MaxReveals, RevealsUsed: s.RevealsUsed,
+	}
+	if s.RevokedAt != nil {
+		r.RevokedAt = sql.NullTime{Time: *s.RevokedAt, Valid: true}
+	}
+	return r
+}
+
+func linkFromRow(r linkRow) (*domain.DeliveryLink, error) {
+	s := domain.DeliveryLinkSnapshot{
+		ID: r.ID, OrderID: r.OrderID, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
+		MaxReveals: r.MaxReveals, RevealsUsed: r.RevealsUsed,
+	}
+	if len(r.TokenHash) != len(s.TokenHash) {
+		return nil, fmt.Errorf("%w: token hash of link %s", domain.ErrInvalidOrder, r.ID)
+	}
+	copy(s.TokenHash[:], r.TokenHash)
+	if r.RevokedAt.Valid {
+		t := r.RevokedAt.Time.UTC()
+		s.RevokedAt = &t
+	}
+	return domain.UnmarshalDeliveryLink(s), nil
+}
+
+// Create stores l; domain.ErrConflict on a duplicate id or token hash.
+func (r *Links) Create(ctx context.Context, l *domain.DeliveryLink) error {
+	_, err := r.db.NamedExecContext(ctx, `INSERT INTO delivery_links (`+linkColumns+`) VALUES (:id, :order_id,
+		:token_hash, :created_at, :expires_at, :max_reveals, :reveals_used, :revoked_at)`, linkToRow(l))
+	if err != nil {
+		return fmt.Errorf("create delivery link %s: %w", l.ID(), translate(err))
+	}
+	return nil
+}
+
+// GetByTokenHash returns the link or domain.ErrNotFound.
+func (r *Links) GetByTokenHash(ctx context.Context, h domain.TokenHash) (*domain.DeliveryLink, error) {
+	var row linkRow
+	err := r.db.GetContext(ctx, &row, `SELECT `+linkColumns+` FROM delivery_links WHERE token_hash = $1`, h[:])
+	if err != nil {
+		return nil, fmt.Errorf("delivery link by token: %w", translate(err))
+	}
+	return linkFromRow(row)
+}
+
+// Update locks the link's row, calls fn and saves the link; fn's error is
+// returned unchanged and nothing is saved; domain.ErrNotFound if the link
+// does not exist.
+func (r *Links) Update(ctx context.Context, id string, fn func(*domain.DeliveryLink) error) (*domain.DeliveryLink, error) {
+	var l *domain.DeliveryLink
+	err := withTx(ctx, r.db, func(tx *sqlx.Tx) error {
+		var row linkRow
+		if err := tx.GetContext(ctx, &row, `SELECT `+linkColumns+` FROM delivery_links WHERE id = $1 FOR UPDATE`, id); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%w: delivery link %s", domain.ErrNotFound, id)
+			}
+			return fmt.Errorf("load delivery link %s: %w", id, translate(err))
+		}
+		var err error
+		if l, err = linkFromRow(row); err != nil {
+			return err
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+		// Only what a link's methods change; id, order and hash are fixed.
+		if _, err := tx.NamedExecContext(ctx, `UPDATE delivery_links SET expires_at = :expires_at,
+			max_reveals = :max_reveals, reveals_used = :reveals_used, revoked_at = :revoked_at
+			WHERE id = :id`, linkToRow(l)); err != nil {
+			return fmt.Errorf("save delivery link %s: %w", id, translate(err))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// ListByOrder returns the order's links, oldest first.
+func (r *Links) ListByOrder(ctx context.Context, orderID string) ([]*domain.DeliveryLink, error) {
+	var rows []linkRow
+	if err := r.db.SelectContext(ctx, &rows, `SELECT `+linkColumns+` FROM delivery_links
+		WHERE order_id = $1 ORDER BY seq`, orderID); err != nil {
+		return nil, fmt.Errorf("list delivery links of order %s: %w", orderID, translate(err))
+	}
+	out := make([]*domain.DeliveryLink, 0, len(rows))
+	for _, row := range rows {
+		l, err := linkFromRow(row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}

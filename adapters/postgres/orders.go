@@ -1,0 +1,128 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// Orders is a ports.OrderRepository on PostgreSQL. Each save and the
+// order's events go to the database in one transaction, through an Outbox.
+type Orders struct {
+	db     *sqlx.DB
+	outbox Outbox
+}
+
+var _ ports.OrderRepository = (*Orders)(nil)
+
+// NewOrders returns a repository that hands order events to outbox within
+// each save's transaction; pass NoOutbox{} to drop them.
+func NewOrders(db *sqlx.DB, outbox Outbox) *Orders {
+	if db == nil || outbox == nil {
+		panic("postgres.NewOrders: nil db or outbox (use NoOutbox{} to drop events)")
+	}
+	return &Orders{db: db, outbox: outbox}
+}
+
+// Create stores o and publishes its events in one transaction;
+// domain.ErrConflict if the id (or an item id) exists. On success o is
+// marked saved (version 1).
+func (r *Orders) Create(ctx context.Context, o *domain.Order) error {
+	// Popped once, outside the transaction, so that a retried transaction
+	// publishes them again. A failed Create consumes them.
+	events := o.PopEvents()
+	err := withTx(ctx, r.db, func(tx *sqlx.Tx) error {
+		if err := insertOrder(ctx, tx, o); err != nil {
+			return err
+		}
+		return r.saveRest(ctx, tx, o, events)
+	})
+	if err != nil {
+		return err
+	}
+	o.MarkSaved()
+	return nil
+}
+
+// Get returns the order or domain.ErrNotFound.
+func (r *Orders) Get(ctx context.Context, id string) (*domain.Order, error) {
+	var o *domain.Order
+	err := withReadTx(ctx, r.db, func(tx *sqlx.Tx) (err error) {
+		o, err = loadOrder(ctx, tx, id, false)
+		return err
+	})
+	return o, err
+}
+
+// Update locks the order's row, calls fn, and saves the order with its new
+// timeline entries and events in the same transaction. fn's error is
+// returned unchanged and nothing is saved; domain.ErrNotFound if the order
+// does not exist. fn may run more than once when the database asks for the
+// transaction to be retried.
+func (r *Orders) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	var o *domain.Order
+	err := withTx(ctx, r.db, func(tx *sqlx.Tx) (err error) {
+		if o, err = loadOrder(ctx, tx, id, true); err != nil {
+			return err
+		}
+		if err := fn(o); err != nil {
+			return err
+		}
+		if err := updateOrder(ctx, tx, o); err != nil {
+			return err
+		}
+		return r.saveRest(ctx, tx, o, o.PopEvents())
+	})
+	if err != nil {
+		return nil, err
+	}
+	o.MarkSaved()
+	return o, nil
+}
+
+// List returns orders newest first (ids are time-ordered), after the
+// cursor id, optionally of one status; a Limit of 0 or less means all.
+func (r *Orders) List(ctx context.Context, q ports.OrderQuery) ([]*domain.Order, error) {
+	var status, limit any // NULL: no filter, no limit
+	if q.Status != nil {
+		status = q.Status.String()
+	}
+	if q.Limit > 0 {
+		limit = q.Limit
+	}
+	var out []*domain.Order
+	err := withReadTx(ctx, r.db, func(tx *sqlx.Tx) error {
+		var rows []orderRow
+		if err := tx.SelectContext(ctx, &rows, `SELECT `+orderColumns+` FROM orders
+			WHERE ($1::text IS NULL OR status = $1) AND ($2 = '' OR id < $2)
+			ORDER BY id DESC LIMIT $3`, status, q.After, limit); err != nil {
+			return fmt.Errorf("list orders: %w", translate(err))
+		}
+		var err error
+		out, err = hydrate(ctx, tx, rows)
+		return err
+	})
+	return out, err
+}
+
+// saveRest writes what follows the order row: items, new timeline entries
+// and the events, through the outbox on the same transaction.
+func (r *Orders) saveRest(ctx context.Context, tx *sqlx.Tx, o *domain.Order, events []domain.Event) error {
+	if err := saveItems(ctx, tx, o); err != nil {
+		return err
+	}
+	if err := insertTimeline(ctx, tx, o); err != nil {
+		return err
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	if err := r.outbox.PublishTx(ctx, tx.Tx, events...); err != nil {
+		return fmt.Errorf("publish events of order %s: %w", o.ID(), err)
+	}
+	return nil
+}

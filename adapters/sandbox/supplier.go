@@ -1,0 +1,263 @@
+// Package sandbox holds in-process fakes of keyward's external services: a
+// supplier that behaves like Kinguin ESA and a payment gateway that issues
+// NOWPayments-shaped payments. They are the embedded defaults and the
+// fixtures of end-to-end tests; nothing here talks to a network.
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// SupplierConfig tunes the fake supplier. The zero value is an instant,
+// reliable supplier with seed 0.
+type SupplierConfig struct {
+	// Latency is added to every call except Name and Health.
+	Latency time.Duration
+	// FailureRate is the fraction (0..1) of PlaceOrder and Keys calls that
+	// fail with ports.ErrSupplierTemporary before doing anything.
+	FailureRate float64
+	// Seed varies the issued keys, the order ids and the failure pattern.
+	Seed int64
+	// Clock defaults to time.Now.
+	Clock func() time.Time
+	// KeyDelay keeps a new order "processing" (Keys returns
+	// ports.ErrKeysPending) until this long after the purchase; zero
+	// delivers at once.
+	KeyDelay time.Duration
+}
+
+// Supplier is a fake Kinguin ESA: a seeded catalog, stock that purchases
+// consume, Kinguin's refusals, and deterministic keys. Safe for concurrent use.
+type Supplier struct {
+	cfg    SupplierConfig
+	secret []byte
+
+	mu         sync.Mutex
+	rng        *rand.Rand
+	products   map[string]*catalogEntry
+	order      []string // product ids in catalog order
+	byExternal map[string]*purchase
+	byID       map[string]*purchase
+	created    map[string]int // new purchases per external id
+	total      int
+}
+
+var _ ports.Supplier = (*Supplier)(nil)
+
+type purchase struct {
+	order     ports.SupplierOrder
+	createdAt time.Time
+	keys      []ports.SupplierKey
+}
+
+// NewSupplier returns a supplier with a fresh copy of the sandbox catalog.
+func NewSupplier(cfg SupplierConfig) *Supplier {
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	s := &Supplier{
+		cfg:        cfg,
+		secret:     sandboxSecret(cfg.Seed),
+		rng:        rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6b657977617264)),
+		products:   map[string]*catalogEntry{},
+		byExternal: map[string]*purchase{},
+		byID:       map[string]*purchase{},
+		created:    map[string]int{},
+	}
+	for _, e := range catalog() {
+		s.products[e.product.ID] = &e
+		s.order = append(s.order, e.product.ID)
+	}
+	return s
+}
+
+// Name returns "sandbox".
+func (s *Supplier) Name() string { return "sandbox" }
+
+// Health returns nil: the sandbox is always up.
+func (s *Supplier) Health(context.Context) error { return nil }
+
+// Products returns the catalog with current stock; it fails only with the
+// context's error.
+func (s *Supplier) Products(ctx context.Context) ([]ports.SupplierProduct, error) {
+	if err := s.call(ctx, false); err != nil {
+		return nil, fmt.Errorf("sandbox products: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ports.SupplierProduct, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, s.products[id].product)
+	}
+	return out, nil
+}
+
+// PlaceOrder buys r.Qty keys, or returns the existing order for
+// r.ExternalID. It returns a wrapped ports.ErrSupplierTemporary for an
+// injected failure, ports.ErrSupplierPermanent for an unknown product, a
+// quantity outside 1..9, too little stock or a price that is not the current
+// cost, and the context's error when cancelled during the latency.
+func (s *Supplier) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports.SupplierOrder, error) {
+	if err := s.call(ctx, true); err != nil {
+		return ports.SupplierOrder{}, fmt.Errorf("sandbox place order %s: %w", r.ExternalID, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.byExternal[r.ExternalID]; ok {
+		return s.view(p), nil
+	}
+	e, err := s.check(r)
+	if err != nil {
+		return ports.SupplierOrder{}, fmt.Errorf("sandbox place order %s: %w", r.ExternalID, err)
+	}
+	e.product.Qty -= r.Qty
+	p := &purchase{
+		order:     ports.SupplierOrder{ID: symbols(derive(s.secret, "order", r.ExternalID), 11), ExternalID: r.ExternalID},
+		createdAt: s.cfg.Clock(),
+	}
+	for slot := range r.Qty {
+		p.keys = append(p.keys, e.format.issue(s.secret, r.ProductID, r.ExternalID, slot))
+	}
+	s.byExternal[r.ExternalID] = p
+	s.byID[p.order.ID] = p
+	s.created[r.ExternalID]++
+	s.total++
+	return s.view(p), nil
+}
+
+// check applies Kinguin's refusals; the caller holds s.mu.
+func (s *Supplier) check(r ports.PurchaseRequest) (*catalogEntry, error) {
+	e, ok := s.products[r.ProductID]
+	switch {
+	case r.ExternalID == "":
+		return nil, fmt.Errorf("%w: ConstraintViolation: orderExternalId is required", ports.ErrSupplierPermanent)
+	case !ok:
+		return nil, fmt.Errorf("%w: ProductUnavailable: unknown product %q", ports.ErrSupplierPermanent, r.ProductID)
+	case r.Qty < 1 || r.Qty > 9:
+		return nil, fmt.Errorf("%w: ConstraintViolation: qty %d outside 1..9", ports.ErrSupplierPermanent, r.Qty)
+	case e.product.Qty < r.Qty:
+		return nil, fmt.Errorf("%w: ProductUnavailable: %s has %d in stock, %d asked", ports.ErrSupplierPermanent, r.ProductID, e.product.Qty, r.Qty)
+	case !r.Price.Equal(e.product.Cost):
+		return nil, fmt.Errorf("%w: ProductUnavailable: no offer of %s at %s %s (current %s)", ports.ErrSupplierPermanent, r.ProductID, r.Price, r.Price.Currency(), e.product.Cost)
+	}
+	return e, nil
+}
+
+// FindOrder returns the order placed for externalID, or a wrapped
+// domain.ErrNotFound; otherwise only the context's error.
+func (s *Supplier) FindOrder(ctx context.Context, externalID string) (ports.SupplierOrder, error) {
+	if err := s.call(ctx, false); err != nil {
+		return ports.SupplierOrder{}, fmt.Errorf("sandbox find order %s: %w", externalID, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.byExternal[externalID]
+	if !ok {
+		return ports.SupplierOrder{}, fmt.Errorf("sandbox find order %s: %w", externalID, domain.ErrNotFound)
+	}
+	return s.view(p), nil
+}
+
+// Keys returns fresh copies of the order's keys: callers may zero them. It
+// returns a wrapped domain.ErrNotFound for an unknown order,
+// ports.ErrKeysPending within KeyDelay of the purchase,
+// ports.ErrSupplierTemporary for an injected failure, or the context's error.
+func (s *Supplier) Keys(ctx context.Context, supplierOrderID string) ([]ports.SupplierKey, error) {
+	if err := s.call(ctx, true); err != nil {
+		return nil, fmt.Errorf("sandbox keys %s: %w", supplierOrderID, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.byID[supplierOrderID]
+	if !ok {
+		return nil, fmt.Errorf("sandbox keys %s: %w", supplierOrderID, domain.ErrNotFound)
+	}
+	if s.view(p).Status != "completed" {
+		return nil, fmt.Errorf("sandbox keys %s: %w", supplierOrderID, ports.ErrKeysPending)
+	}
+	return cloneKeys(p.keys), nil
+}
+
+// IssuedKeys returns copies of the keys bought for externalID, nil if none:
+// tests compare them with what was sealed and revealed.
+func (s *Supplier) IssuedKeys(externalID string) []ports.SupplierKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.byExternal[externalID]; ok {
+		return cloneKeys(p.keys)
+	}
+	return nil
+}
+
+// PurchaseCount returns how many new purchases were created for externalID;
+// anything above 1 means a key was bought twice.
+func (s *Supplier) PurchaseCount(externalID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.created[externalID]
+}
+
+// TotalPurchases returns how many new purchases were created in all.
+func (s *Supplier) TotalPurchases() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// view returns the order with its status at the current time; the caller
+// holds s.mu.
+func (s *Supplier) view(p *purchase) ports.SupplierOrder {
+	o := p.order
+	o.Status = "completed"
+	if s.cfg.Clock().Before(p.createdAt.Add(s.cfg.KeyDelay)) {
+		o.Status = "processing"
+	}
+	return o
+}
+
+// call waits out the latency, then injects a failure at FailureRate when
+// mayFail.
+func (s *Supplier) call(ctx context.Context, mayFail bool) error {
+	if err := sleep(ctx, s.cfg.Latency); err != nil {
+		return err
+	}
+	if !mayFail || s.cfg.FailureRate <= 0 {
+		return nil
+	}
+	s.mu.Lock()
+	fail := s.rng.Float64() < s.cfg.FailureRate
+	s.mu.Unlock()
+	if fail {
+		return fmt.Errorf("%w: HttpClient: injected sandbox failure", ports.ErrSupplierTemporary)
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func cloneKeys(ks []ports.SupplierKey) []ports.SupplierKey {
+	out := make([]ports.SupplierKey, len(ks))
+	for i, k := range ks {
+		out[i] = ports.SupplierKey{ContentType: k.ContentType, Data: append([]byte(nil), k.Data...)}
+	}
+	return out
+}

@@ -1,0 +1,172 @@
+package application_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/keyward/keyward/adapters/localkeyring"
+	"github.com/keyward/keyward/adapters/memory"
+	"github.com/keyward/keyward/adapters/sandbox"
+	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+type ids struct{ n atomic.Int64 }
+
+func (i *ids) NewID() string { return fmt.Sprintf("id-%06d", i.n.Add(1)) }
+
+// flakyVault fails with ErrVaultUnavailable while down is set.
+type flakyVault struct {
+	ports.KeyVault
+	down atomic.Bool
+}
+
+func (v *flakyVault) NewDataKey(ctx context.Context, orderID string) (ports.DataKey, error) {
+	if v.down.Load() {
+		return ports.DataKey{}, ports.ErrVaultUnavailable
+	}
+	return v.KeyVault.NewDataKey(ctx, orderID)
+}
+
+func (v *flakyVault) UnwrapDataKey(ctx context.Context, orderID string, k ports.WrappedKey) ([]byte, error) {
+	if v.down.Load() {
+		return nil, ports.ErrVaultUnavailable
+	}
+	return v.KeyVault.UnwrapDataKey(ctx, orderID, k)
+}
+
+// recorder keeps published events.
+type recorder struct {
+	mu     sync.Mutex
+	events []domain.Event
+}
+
+func (r *recorder) Publish(_ context.Context, ev ...domain.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev...)
+	return nil
+}
+
+// world is the application wired to memory adapters and the sandbox.
+type world struct {
+	orders   *memory.Orders
+	links    *memory.Links
+	revs     *memory.Revelations
+	dataKeys *memory.DataKeys
+	blobs    *memory.Blobs
+	catalog  *memory.Catalog
+	supplier *sandbox.Supplier
+	vault    *flakyVault
+	mail     *mailbox
+	clock    *clock
+	ids      *ids
+	events   *recorder
+	log      *slog.Logger
+}
+
+type mailbox struct {
+	mu   sync.Mutex
+	sent []ports.Email
+}
+
+func (m *mailbox) Send(_ context.Context, e ports.Email) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, e)
+	return nil
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	kr, err := localkeyring.NewInMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{
+		events: &recorder{}, links: memory.NewLinks(), revs: memory.NewRevelations(), dataKeys: memory.NewDataKeys(),
+		blobs: memory.NewBlobs(), catalog: memory.NewCatalog(), supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
+		vault: &flakyVault{KeyVault: kr}, mail: &mailbox{}, clock: &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
+		ids: &ids{}, log: slog.New(slog.DiscardHandler),
+	}
+	w.orders = memory.NewOrders(w.events)
+	if _, err := (application.SyncCatalog{Supplier: w.supplier, Catalog: w.catalog, Clock: w.clock, Margin: decimal.RequireFromString("0.1")}).Handle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *world) fulfil() application.FulfilOrder {
+	return application.FulfilOrder{Orders: w.orders, DataKeys: w.dataKeys, Vault: w.vault, Supplier: w.supplier, Blobs: w.blobs, Clock: w.clock, Log: w.log}
+}
+
+func (w *world) reveal() application.RevealKeys {
+	return application.RevealKeys{Links: w.links, Orders: w.orders, DataKeys: w.dataKeys, Vault: w.vault, Blobs: w.blobs, Revelations: w.revs, Clock: w.clock, IDs: w.ids, Log: w.log}
+}
+
+func (w *world) deliver() application.DeliverOrder {
+	return application.NewDeliverOrder(w.orders, w.links, w.mail, w.clock, w.ids,
+		application.DeliveryPolicy{TTL: 15 * time.Minute, MaxReveals: 3, PublicBaseURL: "https://keys.example"}, w.log)
+}
+
+// paidOrder places an order for the first in-stock products and pays it.
+func (w *world) paidOrder(t *testing.T, qty ...int) *domain.Order {
+	t.Helper()
+	products, err := w.catalog.List(t.Context(), "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []application.PlaceOrderLine
+	for _, p := range products {
+		if len(lines) == len(qty) {
+			break
+		}
+		if p.InStock() && p.Stock() >= qty[len(lines)] {
+			lines = append(lines, application.PlaceOrderLine{SKU: p.SKU(), Quantity: qty[len(lines)]})
+		}
+	}
+	placed, err := application.PlaceOrder{Orders: w.orders, Catalog: w.catalog, Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Clock: w.clock, IDs: w.ids}.
+		Handle(t.Context(), application.PlaceOrderCommand{Email: "buyer@example.com", Lines: lines})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := placed.Order
+	p := o.Payment()
+	_, err = w.orders.Update(t.Context(), o.ID(), func(o *domain.Order) error {
+		_, err := o.ApplyPayment(domain.PaymentUpdate{PaymentID: p.PaymentID, Status: domain.PaymentFinished, PriceAmount: o.Total().Amount(),
+			PriceCurrency: o.Total().Currency().String(), PayAmount: p.PayAmount, ActuallyPaid: p.PayAmount, PayCurrency: p.PayCurrency}, w.clock.Now())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := w.orders.Get(t.Context(), o.ID())
+	if got.Status() != domain.StatusPaid {
+		t.Fatalf("order is %s", got.Status())
+	}
+	return got
+}
+
+func (w *world) status(t *testing.T, id string) domain.OrderStatus {
+	t.Helper()
+	o, err := w.orders.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.Status()
+}
+
+var errCrash = errors.New("simulated crash")

@@ -1,0 +1,175 @@
+package application_test
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/domain"
+)
+
+func TestFulfilOrderSealsEveryKey(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o := w.paidOrder(t, 2, 1)
+	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := w.orders.Get(t.Context(), o.ID())
+	if got.Status() != domain.StatusFulfilled {
+		t.Fatalf("status %s", got.Status())
+	}
+	for _, it := range got.Items() {
+		issued := w.supplier.IssuedKeys(it.ID())
+		if it.Status() != domain.ItemSealed || len(it.Keys()) != it.Quantity() || len(issued) != it.Quantity() {
+			t.Fatalf("item %s: %s with %d keys", it.SKU(), it.Status(), len(it.Keys()))
+		}
+		for i, k := range it.Keys() {
+			ct, err := w.blobs.Get(t.Context(), k.BlobRef)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(ct), string(issued[i].Data)) {
+				t.Fatalf("ciphertext contains the plaintext key")
+			}
+		}
+	}
+	// Running again (a redelivered message) buys nothing more.
+	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.supplier.TotalPurchases(); n != 2 {
+		t.Fatalf("%d purchases, want 2", n)
+	}
+}
+
+func TestFulfilOrderConcurrentRunsBuyOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o := w.paidOrder(t, 1, 1, 1)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = w.fulfil().Handle(t.Context(), o.ID()) }()
+	}
+	wg.Wait()
+	// Whatever interleaving happened, a final run completes the order.
+	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.status(t, o.ID()); s != domain.StatusFulfilled {
+		t.Fatalf("status %s", s)
+	}
+	got, _ := w.orders.Get(t.Context(), o.ID())
+	for _, it := range got.Items() {
+		if n := w.supplier.PurchaseCount(it.ID()); n != 1 {
+			t.Fatalf("item %s bought %d times", it.ID(), n)
+		}
+	}
+}
+
+// TestFulfilOrderResumesAfterCrash stops fulfilment right after the
+// purchase is recorded; a new run seals the same keys without buying again.
+func TestFulfilOrderResumesAfterCrash(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o := w.paidOrder(t, 2)
+	crashing := w.fulfil()
+	crashing.Hook = func(point string) {
+		if point == application.HookAfterPurchaseRecorded {
+			panic(errCrash)
+		}
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != errCrash {
+				t.Fatalf("recovered %v", r)
+			}
+		}()
+		_ = crashing.Handle(t.Context(), o.ID())
+	}()
+	mid, _ := w.orders.Get(t.Context(), o.ID())
+	if mid.Items()[0].Status() != domain.ItemPurchased {
+		t.Fatalf("after crash the item is %s", mid.Items()[0].Status())
+	}
+	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.status(t, o.ID()); s != domain.StatusFulfilled {
+		t.Fatalf("status %s", s)
+	}
+	if n := w.supplier.PurchaseCount(mid.Items()[0].ID()); n != 1 {
+		t.Fatalf("bought %d times", n)
+	}
+}
+
+func TestFulfilOrderWaitsForVault(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o := w.paidOrder(t, 1)
+	w.vault.down.Store(true)
+	err := w.fulfil().Handle(t.Context(), o.ID())
+	if !errors.Is(err, application.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+	if s := w.status(t, o.ID()); s != domain.StatusFulfilling {
+		t.Fatalf("vault outage left the order %s", s)
+	}
+	w.vault.down.Store(false)
+	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.status(t, o.ID()); s != domain.StatusFulfilled {
+		t.Fatalf("status %s", s)
+	}
+}
+
+func TestRevealAndRevoke(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o := w.paidOrder(t, 1)
+	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil || len(w.mail.sent) != 1 {
+		t.Fatalf("second delivery: %v, %d mails", err, len(w.mail.sent))
+	}
+	body := w.mail.sent[0].Text
+	i := strings.Index(body, "https://keys.example/deliver/")
+	token := strings.Fields(body[i+len("https://keys.example/deliver/"):])[0]
+
+	w.vault.down.Store(true)
+	if _, err := w.reveal().Handle(t.Context(), application.RevealCommand{Token: token}); !errors.Is(err, application.ErrUnavailable) {
+		t.Fatalf("reveal with vault down: %v", err)
+	}
+	w.vault.down.Store(false)
+	rv, err := w.reveal().Handle(t.Context(), application.RevealCommand{Token: token, IP: "192.0.2.1", UserAgent: "ua"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rv.Link.RevealsUsed() != 1 || !rv.First {
+		t.Fatalf("the failed reveal consumed a reveal: used %d", rv.Link.RevealsUsed())
+	}
+	if string(rv.Items[0].Keys[0].Data) != string(w.supplier.IssuedKeys(rv.Items[0].ItemID)[0].Data) {
+		t.Fatal("revealed key differs from the issued one")
+	}
+
+	revoke := application.RevokeOrder{Orders: w.orders, Links: w.links, DataKeys: w.dataKeys, Blobs: w.blobs, Clock: w.clock, Log: w.log}
+	if _, err := revoke.Handle(t.Context(), o.ID(), "chargeback"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.dataKeys.Get(t.Context(), o.ID()); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("data key survives revoke: %v", err)
+	}
+	if _, err := w.reveal().Handle(t.Context(), application.RevealCommand{Token: token}); !errors.Is(err, domain.ErrLinkRevoked) {
+		t.Fatalf("reveal after revoke: %v", err)
+	}
+	if _, err := revoke.Handle(t.Context(), o.ID(), "again"); err != nil {
+		t.Fatalf("revoking twice: %v", err)
+	}
+}

@@ -1,0 +1,27 @@
+package application
+
+import (
+	"context"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// GetOrder reads an order for its customer, who proves ownership with the
+// order's access token.
+type GetOrder struct {
+	Orders ports.OrderRepository
+}
+
+// Handle returns domain.ErrNotFound both for a missing order and for a token
+// that does not open it, so ids cannot be probed.
+func (h GetOrder) Handle(ctx context.Context, id, accessToken string) (*domain.Order, error) {
+	o, err := h.Orders.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !o.CheckAccessToken(accessToken) {
+		return nil, domain.ErrNotFound
+	}
+	return o, nil
+}

@@ -1,0 +1,60 @@
+package application
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// PaymentNotificationResult says what a notification did.
+type PaymentNotificationResult struct {
+	OrderID   string
+	Duplicate bool // the same notification was stored before
+	Changed   bool // the order moved or recorded the new status
+	Status    domain.OrderStatus
+}
+
+// HandlePaymentNotification verifies a gateway notification, stores it once
+// and moves the order. The order's state machine makes repeats no-ops, so a
+// duplicate is still applied (safe) rather than trusted to have been.
+type HandlePaymentNotification struct {
+	Verifier      ports.NotificationVerifier
+	Notifications ports.PaymentNotificationLog
+	Orders        ports.OrderRepository
+	Clock         ports.Clock
+	Log           *slog.Logger
+}
+
+// Handle returns ports.ErrSignatureInvalid or ports.ErrMalformedNotice for
+// bad input (nothing is stored), domain.ErrNotFound for an unknown order.
+func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, signature string) (PaymentNotificationResult, error) {
+	notice, err := h.Verifier.Verify(body, signature)
+	if err != nil {
+		return PaymentNotificationResult{}, err
+	}
+	res := PaymentNotificationResult{OrderID: notice.OrderID}
+	fresh, err := h.Notifications.Record(ctx, ports.PaymentNotification{
+		Provider: notice.Provider, PaymentID: notice.Update.PaymentID, Status: notice.Update.Status.String(),
+		OrderID: notice.OrderID, BodySHA256: sha256.Sum256(body), Body: body, ReceivedAt: h.Clock.Now(),
+	})
+	if err != nil {
+		return res, fmt.Errorf("record notification: %w", err)
+	}
+	res.Duplicate = !fresh
+	o, err := h.Orders.Update(ctx, notice.OrderID, func(o *domain.Order) error {
+		changed, err := o.ApplyPayment(notice.Update, h.Clock.Now())
+		res.Changed = changed
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("apply payment to order %s: %w", notice.OrderID, err)
+	}
+	res.Status = o.Status()
+	h.Log.InfoContext(ctx, "payment notification", "order_id", notice.OrderID, "payment_status", notice.Update.Status.String(),
+		"order_status", res.Status.String(), "duplicate", res.Duplicate, "changed", res.Changed)
+	return res, nil
+}

@@ -1,0 +1,150 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// DeliveryPolicy configures delivery links.
+type DeliveryPolicy struct {
+	TTL           time.Duration // how long a link reveals; default 15 minutes
+	MaxReveals    int           // how many reveals a link allows
+	PublicBaseURL string        // e.g. https://keys.example.com
+}
+
+// linkIssuer creates a delivery link and emails it; the token exists only in
+// the email and is never stored.
+type linkIssuer struct {
+	Links  ports.DeliveryLinkRepository
+	Mailer ports.Mailer
+	Clock  ports.Clock
+	IDs    ports.IDs
+	Policy DeliveryPolicy
+}
+
+func (li linkIssuer) issue(ctx context.Context, o *domain.Order) (*domain.DeliveryLink, error) {
+	token := newToken()
+	link, err := domain.NewDeliveryLink(li.IDs.NewID(), o.ID(), domain.HashToken(token), li.Clock.Now(), li.Policy.TTL, li.Policy.MaxReveals)
+	if err != nil {
+		return nil, err
+	}
+	if err := li.Links.Create(ctx, link); err != nil {
+		return nil, fmt.Errorf("store delivery link: %w", err)
+	}
+	url := strings.TrimRight(li.Policy.PublicBaseURL, "/") + "/deliver/" + token
+	if err := li.Mailer.Send(ctx, deliveryEmail(o, link, url)); err != nil {
+		return nil, fmt.Errorf("%w: send delivery email: %v", ErrUnavailable, err)
+	}
+	return link, nil
+}
+
+func deliveryEmail(o *domain.Order, link *domain.DeliveryLink, url string) ports.Email {
+	var names []string
+	for _, it := range o.Items() {
+		names = append(names, fmt.Sprintf("%d × %s", it.Quantity(), it.Name()))
+	}
+	exp := link.ExpiresAt().UTC().Format("2006-01-02 15:04 MST")
+	text := fmt.Sprintf("Your keyward order %s is ready.\n\n%s\n\nOpen this link to reveal your keys (valid until %s):\n%s\n\nThe link works a limited number of times. Do not forward this email.\n",
+		o.ID(), strings.Join(names, "\n"), exp, url)
+	var items strings.Builder
+	for _, n := range names {
+		items.WriteString("<li>" + html.EscapeString(n) + "</li>")
+	}
+	body := fmt.Sprintf(`<!doctype html><html><body><p>Your keyward order %s is ready.</p><ul>%s</ul><p><a href="%s">Reveal your keys</a> (valid until %s).</p><p>The link works a limited number of times. Do not forward this email.</p></body></html>`,
+		html.EscapeString(o.ID()), items.String(), html.EscapeString(url), html.EscapeString(exp))
+	return ports.Email{To: o.Email().String(), Subject: "Your keys are ready", Text: text, HTML: body, IdempotencyKey: "delivery-link/" + link.ID()}
+}
+
+// DeliverOrder sends the first delivery link of a fulfilled order and marks
+// it delivered. It runs on OrderFulfilled.
+type DeliverOrder struct {
+	Orders ports.OrderRepository
+	Issuer linkIssuer
+	Log    *slog.Logger
+}
+
+// NewDeliverOrder wires DeliverOrder.
+func NewDeliverOrder(orders ports.OrderRepository, links ports.DeliveryLinkRepository, mailer ports.Mailer, clock ports.Clock, ids ports.IDs, policy DeliveryPolicy, log *slog.Logger) DeliverOrder {
+	return DeliverOrder{Orders: orders, Issuer: linkIssuer{Links: links, Mailer: mailer, Clock: clock, IDs: ids, Policy: policy}, Log: log}
+}
+
+// Handle is a no-op for an order that is not fulfilled (already delivered,
+// revoked); it returns an error to retry when mail or storage fails.
+func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
+	o, err := h.Orders.Get(ctx, orderID)
+	if err != nil {
+		return fmt.Errorf("load order: %w", err)
+	}
+	if o.Status() != domain.StatusFulfilled {
+		return nil
+	}
+	link, err := h.Issuer.issue(ctx, o)
+	if err != nil {
+		return err
+	}
+	_, err = h.Orders.Update(ctx, orderID, func(o *domain.Order) error {
+		if o.Status() != domain.StatusFulfilled {
+			return nil
+		}
+		return o.MarkDelivered(link.ID(), h.Issuer.Clock.Now())
+	})
+	if err != nil {
+		return fmt.Errorf("mark delivered: %w", err)
+	}
+	h.Log.InfoContext(ctx, "order delivered", "order_id", orderID, "link_id", link.ID())
+	return nil
+}
+
+// ResendDeliveryLink issues a fresh link for a delivered order and revokes
+// the older ones, so only the newest email works.
+type ResendDeliveryLink struct {
+	Orders ports.OrderRepository
+	Issuer linkIssuer
+}
+
+// NewResendDeliveryLink wires ResendDeliveryLink.
+func NewResendDeliveryLink(orders ports.OrderRepository, links ports.DeliveryLinkRepository, mailer ports.Mailer, clock ports.Clock, ids ports.IDs, policy DeliveryPolicy) ResendDeliveryLink {
+	return ResendDeliveryLink{Orders: orders, Issuer: linkIssuer{Links: links, Mailer: mailer, Clock: clock, IDs: ids, Policy: policy}}
+}
+
+// Handle checks the customer's access token unless asAdmin; it returns
+// domain.ErrNotFound for a wrong token and domain.ErrInvalidTransition when
+// the order is not delivered.
+func (h ResendDeliveryLink) Handle(ctx context.Context, orderID, accessToken string, asAdmin bool) (*domain.DeliveryLink, error) {
+	o, err := h.Orders.Get(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	if !asAdmin && !o.CheckAccessToken(accessToken) {
+		return nil, domain.ErrNotFound
+	}
+	if o.Status() != domain.StatusDelivered {
+		return nil, fmt.Errorf("%w: order is %s; links are sent once it is delivered", domain.ErrInvalidTransition, o.Status())
+	}
+	old, err := h.Issuer.Links.ListByOrder(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	link, err := h.Issuer.issue(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	now := h.Issuer.Clock.Now()
+	for _, l := range old {
+		if _, err := h.Issuer.Links.Update(ctx, l.ID(), func(l *domain.DeliveryLink) error { l.Revoke(now); return nil }); err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return nil, fmt.Errorf("revoke old link: %w", err)
+		}
+	}
+	if _, err := h.Orders.Update(ctx, orderID, func(o *domain.Order) error { return o.RecordLinkResent(link.ID(), now) }); err != nil {
+		return nil, err
+	}
+	return link, nil
+}

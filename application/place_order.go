@@ -1,0 +1,79 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// PlaceOrderLine is one requested product.
+type PlaceOrderLine struct {
+	SKU      string
+	Quantity int
+}
+
+// PlaceOrderCommand is a customer's order.
+type PlaceOrderCommand struct {
+	Email string
+	Lines []PlaceOrderLine
+}
+
+// PlacedOrder is the stored order and the secret token that reads it. The
+// token is shown once and only its hash is stored.
+type PlacedOrder struct {
+	Order       *domain.Order
+	AccessToken string
+}
+
+// PlaceOrder prices an order against the catalog, asks the gateway for a
+// payment and stores the order awaiting payment.
+type PlaceOrder struct {
+	Orders  ports.OrderRepository
+	Catalog ports.CatalogRepository
+	Gateway ports.PaymentGateway
+	Clock   ports.Clock
+	IDs     ports.IDs
+}
+
+// Handle returns domain validation errors (ErrInvalidEmail, ErrInvalidOrder,
+// ErrNotFound for an unknown sku, ErrOutOfStock, ErrProductInactive) or
+// ErrUnavailable when the gateway cannot create a payment.
+func (h PlaceOrder) Handle(ctx context.Context, cmd PlaceOrderCommand) (PlacedOrder, error) {
+	email, err := domain.ParseEmail(cmd.Email)
+	if err != nil {
+		return PlacedOrder{}, err
+	}
+	lines := make([]domain.NewItem, 0, len(cmd.Lines))
+	for _, l := range cmd.Lines {
+		p, err := h.Catalog.Get(ctx, l.SKU)
+		if errors.Is(err, domain.ErrNotFound) {
+			return PlacedOrder{}, fmt.Errorf("%w: unknown sku %q", domain.ErrInvalidOrder, l.SKU)
+		}
+		if err != nil {
+			return PlacedOrder{}, fmt.Errorf("product %q: %w", l.SKU, err)
+		}
+		lines = append(lines, domain.NewItem{ID: h.IDs.NewID(), Product: p, Quantity: l.Quantity})
+	}
+	now := h.Clock.Now()
+	token := newToken()
+	order, err := domain.NewOrder(h.IDs.NewID(), email, domain.HashToken(token), lines, now)
+	if err != nil {
+		return PlacedOrder{}, err
+	}
+	payment, err := h.Gateway.CreatePayment(ctx, ports.PaymentRequest{
+		OrderID: order.ID(), Price: order.Total(), Description: "keyward order " + order.ID(),
+	})
+	if err != nil {
+		return PlacedOrder{}, fmt.Errorf("%w: create payment: %v", ErrUnavailable, err)
+	}
+	if err := order.AttachPayment(payment, now); err != nil {
+		return PlacedOrder{}, err
+	}
+	if err := h.Orders.Create(ctx, order); err != nil {
+		return PlacedOrder{}, fmt.Errorf("store order: %w", err)
+	}
+	return PlacedOrder{Order: order, AccessToken: token}, nil
+}

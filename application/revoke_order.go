@@ -1,0 +1,64 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// RevokeOrder destroys an order's keys by crypto-shredding: the wrapped data
+// key is deleted (no copy of the ciphertext, backups included, can be opened
+// again), the ciphertext is deleted, and every link is revoked.
+type RevokeOrder struct {
+	Orders   ports.OrderRepository
+	Links    ports.DeliveryLinkRepository
+	DataKeys ports.DataKeyRepository
+	Blobs    ports.BlobStore
+	Clock    ports.Clock
+	Log      *slog.Logger
+}
+
+// Handle returns domain.ErrNotFound or domain.ErrInvalidTransition when the
+// order has no keys to revoke. Revoking a revoked order finishes any
+// shredding a crash interrupted.
+func (h RevokeOrder) Handle(ctx context.Context, orderID, reason string) (*domain.Order, error) {
+	var refs []string
+	o, err := h.Orders.Update(ctx, orderID, func(o *domain.Order) error {
+		for _, it := range o.Items() {
+			for _, k := range it.Keys() {
+				refs = append(refs, k.BlobRef)
+			}
+		}
+		if o.Status() == domain.StatusRevoked {
+			return nil
+		}
+		return o.Revoke(reason, h.Clock.Now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The order is revoked first, so a failure below leaves it revoked and a
+	// retry of this use case completes the shredding.
+	if err := h.DataKeys.Delete(ctx, orderID); err != nil {
+		return nil, fmt.Errorf("destroy data key: %w", err)
+	}
+	if err := h.Blobs.Delete(ctx, refs...); err != nil {
+		return nil, fmt.Errorf("delete ciphertext: %w", err)
+	}
+	links, err := h.Links.ListByOrder(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	now := h.Clock.Now()
+	for _, l := range links {
+		if _, err := h.Links.Update(ctx, l.ID(), func(l *domain.DeliveryLink) error { l.Revoke(now); return nil }); err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return nil, fmt.Errorf("revoke link: %w", err)
+		}
+	}
+	h.Log.InfoContext(ctx, "order revoked", "order_id", orderID, "reason", reason)
+	return o, nil
+}

@@ -1,0 +1,96 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/keyward/keyward/ports"
+)
+
+// RotateKeys rotates the vault key and rewraps every stored data key under
+// the new version, in batches. It is resumable (a second run rewraps what
+// the first missed) and safe while serving: each key is replaced only if it
+// did not change meanwhile, and new orders already use the new version.
+type RotateKeys struct {
+	Vault     ports.KeyVault
+	DataKeys  ports.DataKeyRepository
+	BatchSize int
+	Log       *slog.Logger
+}
+
+// RotationResult reports a rotation.
+type RotationResult struct {
+	Version   int  // the key version every data key is now wrapped under
+	Rewrapped int  // data keys rewrapped by this run
+	Floor     bool // the vault now refuses versions below Version-1
+}
+
+// Handle returns ErrUnavailable when the vault is down; what was rewrapped
+// before stays rewrapped.
+func (h RotateKeys) Handle(ctx context.Context) (RotationResult, error) {
+	version, err := h.Vault.Rotate(ctx)
+	if err != nil {
+		return RotationResult{}, fmt.Errorf("%w: rotate: %v", ErrUnavailable, err)
+	}
+	res, err := h.Rewrap(ctx, version)
+	h.Log.InfoContext(ctx, "key rotation", "version", res.Version, "rewrapped", res.Rewrapped, "floor_raised", res.Floor, "err", err)
+	return res, err
+}
+
+// Rewrap rewraps every data key below version. When none is left it raises
+// the vault's minimum decryption version to version-1, so keys wrapped two
+// rotations ago (old backups included) stop opening. It stops one short of
+// version on purpose: a data key made just before the rotation may be
+// stored after the scan, and it must stay readable until the next run
+// rewraps it.
+func (h RotateKeys) Rewrap(ctx context.Context, version int) (RotationResult, error) {
+	size := h.BatchSize
+	if size <= 0 {
+		size = 100
+	}
+	res := RotationResult{Version: version}
+	after := ""
+	for {
+		batch, err := h.DataKeys.ListOlderThan(ctx, version, after, size)
+		if err != nil {
+			return res, fmt.Errorf("list data keys: %w", err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		reqs := make([]ports.RewrapRequest, len(batch))
+		for i, k := range batch {
+			reqs[i] = ports.RewrapRequest{OrderID: k.OrderID, Wrapped: k.Wrapped}
+		}
+		rewrapped, err := h.Vault.Rewrap(ctx, reqs)
+		if errors.Is(err, ports.ErrVaultUnavailable) {
+			return res, fmt.Errorf("%w: rewrap: %v", ErrUnavailable, err)
+		}
+		if err != nil {
+			return res, fmt.Errorf("rewrap: %w", err)
+		}
+		for i, k := range batch {
+			ok, err := h.DataKeys.Replace(ctx, k.OrderID, k.Wrapped, rewrapped[i])
+			if err != nil {
+				return res, fmt.Errorf("store rewrapped key of %s: %w", k.OrderID, err)
+			}
+			if ok {
+				res.Rewrapped++
+			}
+		}
+		after = batch[len(batch)-1].OrderID
+	}
+	left, err := h.DataKeys.ListOlderThan(ctx, version, "", 1)
+	if err != nil {
+		return res, fmt.Errorf("list data keys: %w", err)
+	}
+	if floor, ok := h.Vault.(ports.KeyVersionFloor); ok && len(left) == 0 && version > 1 {
+		if err := floor.SetMinDecryptionVersion(ctx, version-1); err != nil {
+			return res, fmt.Errorf("%w: raise minimum version: %v", ErrUnavailable, err)
+		}
+		res.Floor = true
+	}
+	return res, nil
+}

@@ -1,0 +1,50 @@
+package application
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// SyncCatalog copies the supplier's products into the catalog, priced at
+// cost plus a margin.
+type SyncCatalog struct {
+	Supplier ports.Supplier
+	Catalog  ports.CatalogRepository
+	Clock    ports.Clock
+	// Margin is the markup on cost, e.g. 0.10 for 10%.
+	Margin decimal.Decimal
+}
+
+// Handle returns how many products were stored, or the supplier's error.
+func (h SyncCatalog) Handle(ctx context.Context) (int, error) {
+	sps, err := h.Supplier.Products(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list supplier products: %w", err)
+	}
+	now := h.Clock.Now()
+	products := make([]*domain.Product, 0, len(sps))
+	for _, sp := range sps {
+		price, err := domain.MoneyFromDecimal(sp.Cost.Amount().Mul(decimal.NewFromInt(1).Add(h.Margin)).Round(2), sp.Cost.Currency())
+		if err != nil {
+			return 0, fmt.Errorf("price %s: %w", sp.ID, err)
+		}
+		p, err := domain.NewProduct(domain.ProductSnapshot{
+			SKU: sp.ID, Name: sp.Name, Platform: sp.Platform, Region: sp.Region, Price: price,
+			Source: domain.ProductSource{Kind: domain.SourceSupplier, Supplier: h.Supplier.Name(), SupplierProductID: sp.ID, Cost: sp.Cost},
+			Stock:  sp.Qty, Active: true, UpdatedAt: now,
+		})
+		if err != nil {
+			return 0, err
+		}
+		products = append(products, p)
+	}
+	if err := h.Catalog.Upsert(ctx, products...); err != nil {
+		return 0, fmt.Errorf("store catalog: %w", err)
+	}
+	return len(products), nil
+}

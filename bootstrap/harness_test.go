@@ -1,0 +1,331 @@
+package bootstrap_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"go.uber.org/fx"
+
+	"github.com/keyward/keyward/adapters/maildir"
+	"github.com/keyward/keyward/adapters/nowpayments"
+	"github.com/keyward/keyward/adapters/sandbox"
+	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/ports"
+)
+
+// fakeClock is a settable clock shared by the app under test.
+type fakeClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().UTC().Add(c.off)
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// harness is a running keyward process (the real fx graph) on a free port.
+type harness struct {
+	t        *testing.T
+	base     string
+	cfg      bootstrap.Config
+	clock    *fakeClock
+	logs     *syncBuffer
+	supplier *sandbox.Supplier
+	links    ports.DeliveryLinkRepository
+	revs     ports.RevelationLog
+	client   *http.Client
+}
+
+const testAdminKey = "test-admin-key"
+
+// start runs keyward with the embedded defaults, a temp mail dir and
+// keyring, debug logging into a buffer and a settable clock. mod may change
+// the config; extra adds fx options (other adapters).
+func start(t *testing.T, mod func(*bootstrap.Config), extra ...fx.Option) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := bootstrap.Defaults()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MailDir = filepath.Join(dir, "mail")
+	cfg.KeyringFile = filepath.Join(dir, "keyring.json")
+	cfg.AdminAPIKeys = []string{testAdminKey}
+	cfg.LogLevel = slog.LevelDebug
+	cfg.RetryInitialDelay = 20 * time.Millisecond
+	cfg.RetryMaxDelay = 500 * time.Millisecond
+	if mod != nil {
+		mod(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, cfg: cfg, clock: &fakeClock{}, logs: &syncBuffer{}, client: &http.Client{Timeout: 10 * time.Second}}
+	var base bootstrap.BaseURL
+	opts := append([]fx.Option{
+		fx.Decorate(func() *slog.Logger {
+			return slog.New(slog.NewJSONHandler(io.MultiWriter(h.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}),
+		fx.Decorate(func(ports.Clock) ports.Clock { return h.clock }),
+		fx.Populate(&base, &h.supplier, &h.links, &h.revs),
+	}, extra...)
+	app := bootstrap.New(cfg, opts...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := app.Start(ctx); err != nil {
+		t.Fatalf("start keyward: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := app.Stop(ctx); err != nil {
+			t.Errorf("stop keyward: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("keyward logs:\n%s", tail(h.logs.String(), 8000))
+		}
+	})
+	h.base = string(base)
+	return h
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// do sends a request and decodes a JSON answer into out (when not nil).
+func (h *harness) do(method, path string, body any, headers map[string]string, out any) (int, http.Header, []byte) {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(js)
+	}
+	req, err := http.NewRequest(method, h.base+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			h.t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
+		}
+	}
+	return resp.StatusCode, resp.Header, raw
+}
+
+type orderResp struct {
+	ID          string `json:"id"`
+	Status      string `json:"status"`
+	AccessToken string `json:"access_token"`
+	Total       struct {
+		Amount   string `json:"amount"`
+		Currency string `json:"currency"`
+	} `json:"total"`
+	Payment struct {
+		Provider    string `json:"provider"`
+		PaymentID   string `json:"payment_id"`
+		PayAddress  string `json:"pay_address"`
+		PayAmount   string `json:"pay_amount"`
+		PayCurrency string `json:"pay_currency"`
+	} `json:"payment"`
+	Items []struct {
+		ID       string `json:"id"`
+		SKU      string `json:"sku"`
+		Quantity int    `json:"quantity"`
+		Status   string `json:"status"`
+	} `json:"items"`
+	Timeline []struct {
+		Type string `json:"type"`
+	} `json:"timeline"`
+}
+
+func (h *harness) placeOrder(email string, items ...any) orderResp {
+	h.t.Helper()
+	var o orderResp
+	code, _, raw := h.do("POST", "/v1/orders", map[string]any{"email": email, "items": items}, nil, &o)
+	if code != http.StatusCreated {
+		h.t.Fatalf("place order: %d %s", code, raw)
+	}
+	return o
+}
+
+func line(sku string, qty int) map[string]any { return map[string]any{"sku": sku, "quantity": qty} }
+
+// ipn builds the signed IPN the sandbox gateway's payment would get.
+func (h *harness) ipn(orderID, status string, actuallyPaid string) ([]byte, string) {
+	h.t.Helper()
+	var p bootstrap.SandboxPaymentBody
+	if code, _, raw := h.do("GET", "/v1/sandbox/payments/"+orderID, nil, nil, &p); code != 200 {
+		h.t.Fatalf("sandbox payment: %d %s", code, raw)
+	}
+	sp := sandbox.SandboxPayment{
+		OrderID: p.OrderID, PaymentID: p.PaymentID, PayAddress: p.PayAddress, PriceAmount: decimal.RequireFromString(p.PriceAmount),
+		PriceCurrency: p.PriceCurrency, PayAmount: decimal.RequireFromString(p.PayAmount), PayCurrency: p.PayCurrency,
+		PurchaseID: p.PaymentID, CreatedAt: time.Now().Add(-time.Minute),
+	}
+	paid := sp.PayAmount
+	if actuallyPaid != "" {
+		paid = decimal.RequireFromString(actuallyPaid)
+	}
+	body := sandbox.IPNBody(sp, status, paid, time.Now())
+	sig, err := nowpayments.Sign(h.cfg.IPNSecret, body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return body, sig
+}
+
+func (h *harness) postIPN(body []byte, sig string) (int, []byte) {
+	h.t.Helper()
+	code, _, raw := h.do("POST", "/v1/webhooks/nowpayments", body, map[string]string{nowpayments.SignatureHeader: sig}, nil)
+	return code, raw
+}
+
+func (h *harness) getOrder(o orderResp) orderResp {
+	h.t.Helper()
+	var got orderResp
+	code, _, raw := h.do("GET", "/v1/orders/"+o.ID, nil, map[string]string{"Authorization": "Bearer " + o.AccessToken}, &got)
+	if code != 200 {
+		h.t.Fatalf("get order: %d %s", code, raw)
+	}
+	return got
+}
+
+// waitStatus polls the order until it has the status or the time is up.
+func (h *harness) waitStatus(o orderResp, want string, within time.Duration) orderResp {
+	h.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := h.getOrder(o)
+		if got.Status == want {
+			return got
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("order %s is %s after %s, want %s", o.ID, got.Status, within, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// mailsTo returns the emails sent to addr.
+func (h *harness) mailsTo(addr string) []maildir.Message {
+	h.t.Helper()
+	all, err := maildir.ReadAll(h.cfg.MailDir)
+	if err != nil && !os.IsNotExist(err) {
+		h.t.Fatal(err)
+	}
+	var out []maildir.Message
+	for _, m := range all {
+		if strings.Contains(m.To, addr) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// deliveryToken extracts the token from the one email sent to addr.
+func (h *harness) deliveryToken(addr string) string {
+	h.t.Helper()
+	mails := h.mailsTo(addr)
+	if len(mails) != 1 {
+		h.t.Fatalf("%d emails to %s, want 1", len(mails), addr)
+	}
+	prefix := h.base + "/deliver/"
+	i := strings.Index(mails[0].Text, prefix)
+	if i < 0 {
+		h.t.Fatalf("email has no link %s...:\n%s", prefix, mails[0].Text)
+	}
+	tok := mails[0].Text[i+len(prefix):]
+	if j := strings.IndexAny(tok, " \r\n"); j >= 0 {
+		tok = tok[:j]
+	}
+	if len(tok) != 43 {
+		h.t.Fatalf("token %q is not 256 bits of base64url", tok)
+	}
+	return tok
+}
+
+func (h *harness) firstSKU(pred func(p product) bool) product {
+	h.t.Helper()
+	var page struct {
+		Items []product `json:"items"`
+	}
+	if code, _, raw := h.do("GET", "/v1/products?limit=100", nil, nil, &page); code != 200 {
+		h.t.Fatalf("products: %d %s", code, raw)
+	}
+	for _, p := range page.Items {
+		if pred(p) {
+			return p
+		}
+	}
+	h.t.Fatalf("no product matches")
+	return product{}
+}
+
+type product struct {
+	SKU      string `json:"sku"`
+	Name     string `json:"name"`
+	Platform string `json:"platform"`
+	InStock  bool   `json:"in_stock"`
+	Price    struct {
+		Amount   string `json:"amount"`
+		Currency string `json:"currency"`
+	} `json:"price"`
+}

@@ -1,0 +1,97 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"go.uber.org/fx"
+
+	khttp "github.com/keyward/keyward/adapters/http"
+	"github.com/keyward/keyward/application"
+)
+
+// Version is set at build time.
+var Version = "dev"
+
+// Listener is the HTTP listener, bound when the graph is built so the real
+// address (also for port 0) is known to the links keyward emails.
+type Listener struct{ net.Listener }
+
+// HTTPModule serves the API, the reveal page and the ops endpoints.
+var HTTPModule = fx.Module("http",
+	fx.Provide(
+		func(cfg Config) (*Listener, error) {
+			l, err := net.Listen("tcp", cfg.HTTPAddr)
+			if err != nil {
+				return nil, err
+			}
+			return &Listener{l}, nil
+		},
+		func(cfg Config, l *Listener) BaseURL {
+			if cfg.PublicBaseURL != "" {
+				return BaseURL(cfg.PublicBaseURL)
+			}
+			return BaseURL("http://" + l.Addr().String())
+		},
+		newAPI,
+	),
+	fx.Invoke(serveHTTP),
+)
+
+// API is the complete handler and its OpenAPI description.
+type API struct {
+	Handler http.Handler
+	Huma    huma.API
+}
+
+type useCaseParams struct {
+	fx.In
+	ListProducts       application.ListProducts
+	GetProduct         application.GetProduct
+	PlaceOrder         application.PlaceOrder
+	GetOrder           application.GetOrder
+	ResendDeliveryLink application.ResendDeliveryLink
+	HandlePayment      application.HandlePaymentNotification
+	DescribeDelivery   application.DescribeDelivery
+	RevealKeys         application.RevealKeys
+	CheckHealth        application.CheckHealth
+	RetryFulfilment    application.RetryFulfilment
+	RevokeOrder        application.RevokeOrder
+	RotateKeys         application.RotateKeys
+
+	Config Config
+	Log    *slog.Logger
+	Extra  []func(huma.API) `group:"api"`
+}
+
+func newAPI(p useCaseParams) API {
+	cfg, log := p.Config, p.Log
+	h, api := khttp.NewHandler(khttp.UseCases{
+		ListProducts: p.ListProducts, GetProduct: p.GetProduct, PlaceOrder: p.PlaceOrder, GetOrder: p.GetOrder,
+		ResendDeliveryLink: p.ResendDeliveryLink, HandlePayment: p.HandlePayment, DescribeDelivery: p.DescribeDelivery,
+		RevealKeys: p.RevealKeys, CheckHealth: p.CheckHealth, RetryFulfilment: p.RetryFulfilment, RevokeOrder: p.RevokeOrder,
+		RotateKeys: p.RotateKeys,
+	}, khttp.Options{Version: Version, AdminAPIKeys: cfg.AdminAPIKeys, PageSecret: cfg.PageSecret, Extra: p.Extra}, log)
+	return API{Handler: h, Huma: api}
+}
+
+func serveHTTP(lc fx.Lifecycle, l *Listener, api API, log *slog.Logger) {
+	srv := &http.Server{Handler: api.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() {
+				if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("http server stopped", "err", err)
+				}
+			}()
+			log.Info("http listening", "addr", l.Addr().String())
+			return nil
+		},
+		OnStop: func(ctx context.Context) error { return srv.Shutdown(ctx) },
+	})
+}

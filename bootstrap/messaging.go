@@ -1,0 +1,80 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"go.uber.org/fx"
+
+	"github.com/keyward/keyward/adapters/messaging"
+	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// GoChannelModule carries events in process with Watermill's gochannel.
+var GoChannelModule = fx.Module("messaging.gochannel",
+	fx.Provide(
+		func(log *slog.Logger) *gochannel.GoChannel {
+			return gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024}, watermill.NewSlogLogger(log.With("component", "gochannel")))
+		},
+		func(g *gochannel.GoChannel) message.Publisher { return g },
+		func(g *gochannel.GoChannel) message.Subscriber { return g },
+		fx.Annotate(messaging.NewPublisher, fx.As(new(ports.EventPublisher))),
+	),
+)
+
+// PipelineModule runs the asynchronous pipeline: paid or retried orders are
+// fulfilled, fulfilled orders are delivered.
+var PipelineModule = fx.Module("pipeline",
+	fx.Invoke(runPipeline),
+)
+
+func runPipeline(lc fx.Lifecycle, cfg Config, sub message.Subscriber, pub message.Publisher, fulfil application.FulfilOrder, deliver application.DeliverOrder, log *slog.Logger) error {
+	byOrder := func(f func(context.Context, string) error) func(context.Context, domain.OrderEvent) error {
+		return func(ctx context.Context, ev domain.OrderEvent) error { return f(ctx, ev.OrderID) }
+	}
+	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
+	router, err := messaging.NewRouter(sub, pub, policy, log.With("component", "router"),
+		messaging.Handler{Name: "fulfil-paid", Topic: domain.EventOrderPaid, Handle: byOrder(fulfil.Handle)},
+		messaging.Handler{Name: "fulfil-retried", Topic: domain.EventFulfilmentRetried, Handle: byOrder(fulfil.Handle)},
+		messaging.Handler{Name: "deliver-fulfilled", Topic: domain.EventOrderFulfilled, Handle: byOrder(deliver.Handle)},
+	)
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			go func() {
+				defer close(done)
+				if err := router.Run(runCtx); err != nil {
+					log.Error("router stopped", "err", err)
+				}
+			}()
+			select {
+			case <-router.Running():
+				return nil
+			case <-done:
+				return fmt.Errorf("message router did not start")
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+		OnStop: func(ctx context.Context) error {
+			cancel()
+			err := router.Close()
+			select {
+			case <-done:
+			case <-ctx.Done():
+			}
+			return err
+		},
+	})
+	return nil
+}

@@ -1,0 +1,27 @@
+package bootstrap
+
+import (
+	"context"
+
+	"go.uber.org/fx"
+
+	"github.com/keyward/keyward/adapters/memory"
+	"github.com/keyward/keyward/ports"
+)
+
+// MemoryStorageModule keeps everything in process memory (the embedded
+// default). Orders publish their events after each save.
+var MemoryStorageModule = fx.Module("storage.memory",
+	fx.Provide(
+		fx.Annotate(memory.NewOrders, fx.As(new(ports.OrderRepository))),
+		fx.Annotate(memory.NewLinks, fx.As(new(ports.DeliveryLinkRepository))),
+		fx.Annotate(memory.NewRevelations, fx.As(new(ports.RevelationLog))),
+		fx.Annotate(memory.NewCatalog, fx.As(new(ports.CatalogRepository))),
+		fx.Annotate(memory.NewNotifications, fx.As(new(ports.PaymentNotificationLog))),
+		fx.Annotate(memory.NewDataKeys, fx.As(new(ports.DataKeyRepository))),
+		fx.Annotate(memory.NewBlobs, fx.As(new(ports.BlobStore))),
+		fx.Annotate(func() ports.HealthCheck {
+			return ports.HealthCheck{Name: "storage", Check: func(context.Context) error { return nil }}
+		}, fx.ResultTags(`group:"health"`)),
+	),
+)

@@ -1,0 +1,80 @@
+package bootstrap
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"go.uber.org/fx"
+
+	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/ports"
+)
+
+// BaseURL is the public base URL used in emailed links.
+type BaseURL string
+
+// ApplicationModule builds the use cases from whatever adapters the other
+// modules bound to the ports.
+var ApplicationModule = fx.Module("application",
+	fx.Provide(
+		func(cfg Config, base BaseURL) application.DeliveryPolicy {
+			return application.DeliveryPolicy{TTL: cfg.LinkTTL, MaxReveals: cfg.LinkMaxReveals, PublicBaseURL: strings.TrimRight(string(base), "/")}
+		},
+		func(o ports.OrderRepository, c ports.CatalogRepository, g ports.PaymentGateway, clk ports.Clock, ids ports.IDs) application.PlaceOrder {
+			return application.PlaceOrder{Orders: o, Catalog: c, Gateway: g, Clock: clk, IDs: ids}
+		},
+		func(o ports.OrderRepository) application.GetOrder { return application.GetOrder{Orders: o} },
+		func(c ports.CatalogRepository) application.ListProducts { return application.ListProducts{Catalog: c} },
+		func(c ports.CatalogRepository) application.GetProduct { return application.GetProduct{Catalog: c} },
+		func(v ports.NotificationVerifier, n ports.PaymentNotificationLog, o ports.OrderRepository, clk ports.Clock, log *slog.Logger) application.HandlePaymentNotification {
+			return application.HandlePaymentNotification{Verifier: v, Notifications: n, Orders: o, Clock: clk, Log: log}
+		},
+		func(o ports.OrderRepository, dk ports.DataKeyRepository, v ports.KeyVault, s ports.Supplier, b ports.BlobStore, clk ports.Clock, log *slog.Logger, hook FulfilmentHook) application.FulfilOrder {
+			return application.FulfilOrder{Orders: o, DataKeys: dk, Vault: v, Supplier: s, Blobs: b, Clock: clk, Log: log, Hook: hook}
+		},
+		application.NewDeliverOrder,
+		func(o ports.OrderRepository, l ports.DeliveryLinkRepository, m ports.Mailer, clk ports.Clock, ids ports.IDs, p application.DeliveryPolicy) application.ResendDeliveryLink {
+			return application.NewResendDeliveryLink(o, l, m, clk, ids, p)
+		},
+		func(l ports.DeliveryLinkRepository, o ports.OrderRepository, clk ports.Clock) application.DescribeDelivery {
+			return application.DescribeDelivery{Links: l, Orders: o, Clock: clk}
+		},
+		func(l ports.DeliveryLinkRepository, o ports.OrderRepository, dk ports.DataKeyRepository, v ports.KeyVault, b ports.BlobStore, r ports.RevelationLog, clk ports.Clock, ids ports.IDs, log *slog.Logger) application.RevealKeys {
+			return application.RevealKeys{Links: l, Orders: o, DataKeys: dk, Vault: v, Blobs: b, Revelations: r, Clock: clk, IDs: ids, Log: log}
+		},
+		func(o ports.OrderRepository, clk ports.Clock) application.RetryFulfilment {
+			return application.RetryFulfilment{Orders: o, Clock: clk}
+		},
+		func(o ports.OrderRepository, l ports.DeliveryLinkRepository, dk ports.DataKeyRepository, b ports.BlobStore, clk ports.Clock, log *slog.Logger) application.RevokeOrder {
+			return application.RevokeOrder{Orders: o, Links: l, DataKeys: dk, Blobs: b, Clock: clk, Log: log}
+		},
+		func(s ports.Supplier, c ports.CatalogRepository, clk ports.Clock, cfg Config) application.SyncCatalog {
+			return application.SyncCatalog{Supplier: s, Catalog: c, Clock: clk, Margin: cfg.CatalogMargin}
+		},
+		func(v ports.KeyVault, dk ports.DataKeyRepository, log *slog.Logger) application.RotateKeys {
+			return application.RotateKeys{Vault: v, DataKeys: dk, BatchSize: 100, Log: log}
+		},
+		fx.Annotate(func(checks []ports.HealthCheck) application.CheckHealth {
+			return application.CheckHealth{Checks: checks}
+		}, fx.ParamTags(`group:"health"`)),
+	),
+	fx.Invoke(syncCatalogOnStart),
+)
+
+// FulfilmentHook is called at fault-injection points of fulfilment (nil in
+// production; the crash tests set it).
+type FulfilmentHook func(point string)
+
+func syncCatalogOnStart(lc fx.Lifecycle, sync application.SyncCatalog, log *slog.Logger) {
+	lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
+		n, err := sync.Handle(ctx)
+		if err != nil {
+			// Serving with the catalog we have beats not serving at all.
+			log.Error("catalog sync failed", "err", err)
+			return nil
+		}
+		log.Info("catalog synced", "products", n)
+		return nil
+	}})
+}

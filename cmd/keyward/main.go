@@ -1,0 +1,42 @@
+// Command keyward runs the keyward service and its operator tools.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `keyward — digital-key fulfilment
+
+Usage:
+  keyward serve                 run the service (config from KEYWARD_* variables)
+  keyward openapi               print the OpenAPI document
+  keyward pay --order ID [--status finished] [--server URL] [--actually-paid AMOUNT]
+                                send a signed sandbox payment notification
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve()
+	case "openapi":
+		err = printOpenAPI(os.Stdout)
+	case "pay":
+		err = pay(os.Args[2:], os.Stdout)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "keyward:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,48 @@
+package domain
+
+import "time"
+
+// Event is something that happened to an aggregate. Aggregates collect
+// events; repositories publish them in the transaction that saves the
+// aggregate.
+type Event interface {
+	// EventName is a stable, dotted name such as "order.paid".
+	EventName() string
+	// AggregateID is the id of the order the event belongs to.
+	AggregateID() string
+	// OccurredAt is when it happened.
+	OccurredAt() time.Time
+}
+
+// OrderEvent is the payload every order event carries.
+type OrderEvent struct {
+	Name    string
+	OrderID string
+	At      time.Time
+	Reason  string
+}
+
+func (e OrderEvent) EventName() string     { return e.Name }
+func (e OrderEvent) AggregateID() string   { return e.OrderID }
+func (e OrderEvent) OccurredAt() time.Time { return e.At }
+
+// Order event names.
+const (
+	EventOrderPlaced       = "order.placed"
+	EventOrderPaid         = "order.paid"
+	EventPaymentHeld       = "order.payment_held"
+	EventOrderExpired      = "order.expired"
+	EventFulfilmentRetried = "order.fulfilment_retried"
+	EventOrderFulfilled    = "order.fulfilled"
+	EventOrderDelivered    = "order.delivered"
+	EventOrderFailed       = "order.failed"
+	EventOrderRevoked      = "order.revoked"
+)
+
+// FulfillmentEvent is one entry of an order's append-only timeline.
+type FulfillmentEvent struct {
+	Type     string
+	Status   OrderStatus
+	Metadata map[string]string
+	At       time.Time
+}

@@ -1,0 +1,199 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// MaxItemQuantity is the most keys one order line may ask for.
+const MaxItemQuantity = 10
+
+// SealedKey points at one sealed (encrypted) key of an item.
+type SealedKey struct {
+	Slot        int
+	BlobRef     string
+	ContentType string
+}
+
+// ItemFailure says why an item could not be fulfilled.
+type ItemFailure struct {
+	Reason    string
+	Retryable bool
+}
+
+// OrderItem is one line of an order, fulfilled on its own.
+type OrderItem struct {
+	id              string
+	sku             string
+	name            string
+	source          ProductSource
+	quantity        int
+	unitPrice       Money
+	status          ItemStatus
+	failure         *ItemFailure
+	supplierOrderID string
+	keys            []SealedKey
+}
+
+// NewItem describes a line of a new order.
+type NewItem struct {
+	ID       string
+	Product  *Product
+	Quantity int
+}
+
+func newOrderItem(ni NewItem) (*OrderItem, error) {
+	if ni.ID == "" {
+		return nil, fmt.Errorf("%w: item id is empty", ErrInvalidOrder)
+	}
+	if ni.Product == nil {
+		return nil, fmt.Errorf("%w: item has no product", ErrInvalidOrder)
+	}
+	if ni.Quantity < 1 || ni.Quantity > MaxItemQuantity {
+		return nil, fmt.Errorf("%w: quantity %d of %s is outside 1..%d", ErrInvalidOrder, ni.Quantity, ni.Product.SKU(), MaxItemQuantity)
+	}
+	if err := ni.Product.CanSell(ni.Quantity); err != nil {
+		return nil, err
+	}
+	return &OrderItem{
+		id:        ni.ID,
+		sku:       ni.Product.SKU(),
+		name:      ni.Product.Name(),
+		source:    ni.Product.Source(),
+		quantity:  ni.Quantity,
+		unitPrice: ni.Product.Price(),
+		status:    ItemPending,
+	}, nil
+}
+
+// ItemSnapshot carries an item's stored fields for UnmarshalOrderItem.
+type ItemSnapshot struct {
+	ID              string
+	SKU             string
+	Name            string
+	Source          ProductSource
+	Quantity        int
+	UnitPrice       Money
+	Status          ItemStatus
+	Failure         *ItemFailure
+	SupplierOrderID string
+	Keys            []SealedKey
+}
+
+// UnmarshalOrderItem rehydrates an item from storage without re-validating
+// business rules; it returns ErrInvalidOrder only for corrupt data.
+func UnmarshalOrderItem(s ItemSnapshot) (*OrderItem, error) {
+	if s.ID == "" || s.SKU == "" || s.Quantity < 1 || s.Status == (ItemStatus{}) {
+		return nil, fmt.Errorf("%w: corrupt item %q", ErrInvalidOrder, s.ID)
+	}
+	return &OrderItem{
+		id: s.ID, sku: s.SKU, name: s.Name, source: s.Source, quantity: s.Quantity,
+		unitPrice: s.UnitPrice, status: s.Status, failure: s.Failure,
+		supplierOrderID: s.SupplierOrderID, keys: append([]SealedKey(nil), s.Keys...),
+	}, nil
+}
+
+// Snapshot returns the item's fields for storage.
+func (i *OrderItem) Snapshot() ItemSnapshot {
+	return ItemSnapshot{
+		ID: i.id, SKU: i.sku, Name: i.name, Source: i.source, Quantity: i.quantity,
+		UnitPrice: i.unitPrice, Status: i.status, Failure: i.failure,
+		SupplierOrderID: i.supplierOrderID, Keys: i.Keys(),
+	}
+}
+
+func (i *OrderItem) ID() string              { return i.id }
+func (i *OrderItem) SKU() string             { return i.sku }
+func (i *OrderItem) Name() string            { return i.name }
+func (i *OrderItem) Source() ProductSource   { return i.source }
+func (i *OrderItem) Quantity() int           { return i.quantity }
+func (i *OrderItem) UnitPrice() Money        { return i.unitPrice }
+func (i *OrderItem) Status() ItemStatus      { return i.status }
+func (i *OrderItem) SupplierOrderID() string { return i.supplierOrderID }
+func (i *OrderItem) Keys() []SealedKey       { return append([]SealedKey(nil), i.keys...) }
+
+// Failure returns why the item failed, or nil.
+func (i *OrderItem) Failure() *ItemFailure {
+	if i.failure == nil {
+		return nil
+	}
+	f := *i.failure
+	return &f
+}
+
+// Subtotal is unit price × quantity.
+func (i *OrderItem) Subtotal() Money { return i.unitPrice.Mul(i.quantity) }
+
+func (i *OrderItem) beginPurchase() error {
+	switch i.status {
+	case ItemPending, ItemPurchasing:
+		i.status = ItemPurchasing
+		return nil
+	case ItemFailed:
+		if i.failure != nil && i.failure.Retryable {
+			i.status, i.failure = ItemPurchasing, nil
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: item %s cannot start purchase from %s", ErrInvalidTransition, i.id, i.status)
+}
+
+func (i *OrderItem) recordPurchase(supplierOrderID string) error {
+	if supplierOrderID == "" {
+		return fmt.Errorf("%w: empty supplier order id", ErrInvalidOrder)
+	}
+	switch i.status {
+	case ItemPurchasing:
+		i.status, i.supplierOrderID = ItemPurchased, supplierOrderID
+		return nil
+	case ItemPurchased:
+		if i.supplierOrderID == supplierOrderID {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: item %s cannot record purchase from %s", ErrInvalidTransition, i.id, i.status)
+}
+
+func (i *OrderItem) seal(keys []SealedKey) error {
+	if i.status != ItemPurchased {
+		return fmt.Errorf("%w: item %s cannot be sealed from %s", ErrInvalidTransition, i.id, i.status)
+	}
+	if len(keys) != i.quantity {
+		return fmt.Errorf("%w: item %s needs %d keys, got %d", ErrInvalidOrder, i.id, i.quantity, len(keys))
+	}
+	i.status, i.keys = ItemSealed, append([]SealedKey(nil), keys...)
+	return nil
+}
+
+func (i *OrderItem) fail(reason string, retryable bool) error {
+	if i.status == ItemSealed {
+		return fmt.Errorf("%w: item %s is already sealed", ErrInvalidTransition, i.id)
+	}
+	i.status, i.failure = ItemFailed, &ItemFailure{Reason: reason, Retryable: retryable}
+	return nil
+}
+
+// resetForRetry puts a failed item back to pending, keeping a known
+// supplier order so that the retry finds it instead of buying again.
+func (i *OrderItem) resetForRetry() {
+	if i.status != ItemFailed {
+		return
+	}
+	i.failure = nil
+	if i.supplierOrderID != "" {
+		i.status = ItemPurchased
+		return
+	}
+	i.status = ItemPending
+}
+
+func (i *OrderItem) shred() { i.keys = nil }
+
+// itemEvent is a timeline entry for an item change.
+func itemEvent(typ string, status OrderStatus, i *OrderItem, now time.Time, extra ...string) FulfillmentEvent {
+	meta := map[string]string{"item_id": i.id, "sku": i.sku, "item_status": i.status.String()}
+	for k := 0; k+1 < len(extra); k += 2 {
+		meta[extra[k]] = extra[k+1]
+	}
+	return FulfillmentEvent{Type: typ, Status: status, Metadata: meta, At: now}
+}

@@ -1,0 +1,273 @@
+package domain_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/keyward/keyward/domain"
+)
+
+func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func TestNewOrderValidates(t *testing.T) {
+	t.Parallel()
+	email, _ := domain.ParseEmail("a@example.com")
+	cases := []struct {
+		name  string
+		lines func(t *testing.T) []domain.NewItem
+		want  error
+	}{
+		{"no items", func(t *testing.T) []domain.NewItem { return nil }, domain.ErrInvalidOrder},
+		{"quantity 0", func(t *testing.T) []domain.NewItem {
+			return []domain.NewItem{{ID: "i", Product: product(t, "a", "1.00", 99), Quantity: 0}}
+		}, domain.ErrInvalidOrder},
+		{"quantity 11", func(t *testing.T) []domain.NewItem {
+			return []domain.NewItem{{ID: "i", Product: product(t, "a", "1.00", 99), Quantity: 11}}
+		}, domain.ErrInvalidOrder},
+		{"duplicate sku", func(t *testing.T) []domain.NewItem {
+			p := product(t, "a", "1.00", 99)
+			return []domain.NewItem{{ID: "i", Product: p, Quantity: 1}, {ID: "j", Product: p, Quantity: 1}}
+		}, domain.ErrInvalidOrder},
+		{"out of stock", func(t *testing.T) []domain.NewItem {
+			return []domain.NewItem{{ID: "i", Product: product(t, "a", "1.00", 1), Quantity: 2}}
+		}, domain.ErrOutOfStock},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := domain.NewOrder("o", email, domain.HashToken("t"), c.lines(t), t0)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestNewOrderPricesAndRecords(t *testing.T) {
+	t.Parallel()
+	o := newOrder(t)
+	if got := o.Total(); !got.Equal(domain.MustMoney("44.98", "EUR")) {
+		t.Fatalf("total = %s %s", got, got.Currency())
+	}
+	if o.Status() != domain.StatusPendingPayment || len(o.Timeline()) != 2 {
+		t.Fatalf("status %s, timeline %v", o.Status(), o.Timeline())
+	}
+	if !o.CheckAccessToken("secret") || o.CheckAccessToken("other") {
+		t.Fatal("access token check is wrong")
+	}
+}
+
+func TestApplyPayment(t *testing.T) {
+	t.Parallel()
+	mod := func(f func(*domain.PaymentUpdate)) domain.PaymentUpdate {
+		u := paidUpdate(domain.PaymentFinished)
+		f(&u)
+		return u
+	}
+	cases := []struct {
+		name   string
+		update domain.PaymentUpdate
+		want   domain.OrderStatus
+		event  string
+	}{
+		{"finished with exact amount", paidUpdate(domain.PaymentFinished), domain.StatusPaid, domain.EventOrderPaid},
+		{"finished, overpaid", mod(func(u *domain.PaymentUpdate) { u.ActuallyPaid = dec("50") }), domain.StatusPaid, domain.EventOrderPaid},
+		{"finished, paid too little", mod(func(u *domain.PaymentUpdate) { u.ActuallyPaid = dec("48.8") }), domain.StatusUnderpaid, domain.EventPaymentHeld},
+		{"finished, other price", mod(func(u *domain.PaymentUpdate) { u.PriceAmount = dec("1.00") }), domain.StatusUnderpaid, domain.EventPaymentHeld},
+		{"finished, other price currency", mod(func(u *domain.PaymentUpdate) { u.PriceCurrency = "USD" }), domain.StatusUnderpaid, domain.EventPaymentHeld},
+		{"finished, other coin", mod(func(u *domain.PaymentUpdate) { u.PayCurrency = "btc" }), domain.StatusUnderpaid, domain.EventPaymentHeld},
+		{"partially paid", paidUpdate(domain.PaymentPartiallyPaid), domain.StatusUnderpaid, domain.EventPaymentHeld},
+		{"confirming", paidUpdate(domain.PaymentConfirming), domain.StatusPendingPayment, ""},
+		{"expired", paidUpdate(domain.PaymentExpired), domain.StatusExpired, domain.EventOrderExpired},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			o := newOrder(t)
+			changed, err := o.ApplyPayment(c.update, t0)
+			if err != nil || !changed {
+				t.Fatalf("changed=%v err=%v", changed, err)
+			}
+			if o.Status() != c.want {
+				t.Fatalf("status = %s, want %s", o.Status(), c.want)
+			}
+			ev := o.PopEvents()
+			if c.event == "" && len(ev) != 0 || c.event != "" && (len(ev) != 1 || ev[0].EventName() != c.event) {
+				t.Fatalf("events = %v, want %q", ev, c.event)
+			}
+		})
+	}
+}
+
+func TestApplyPaymentIsForwardOnly(t *testing.T) {
+	t.Parallel()
+	o := newOrder(t)
+	if _, err := o.ApplyPayment(paidUpdate(domain.PaymentFinished), t0); err != nil {
+		t.Fatal(err)
+	}
+	o.PopEvents()
+	for _, st := range []domain.PaymentStatus{domain.PaymentFinished, domain.PaymentConfirming, domain.PaymentPartiallyPaid, domain.PaymentWaiting} {
+		changed, err := o.ApplyPayment(paidUpdate(st), t0)
+		if err != nil || changed || o.Status() != domain.StatusPaid || len(o.PopEvents()) != 0 {
+			t.Fatalf("%s after finished: changed=%v err=%v status=%s", st, changed, err, o.Status())
+		}
+	}
+	// An older status arriving late never moves an underpaid order back.
+	u := newOrder(t)
+	if _, err := u.ApplyPayment(paidUpdate(domain.PaymentPartiallyPaid), t0); err != nil {
+		t.Fatal(err)
+	}
+	if changed, _ := u.ApplyPayment(paidUpdate(domain.PaymentConfirming), t0); changed || u.Status() != domain.StatusUnderpaid {
+		t.Fatalf("late confirming moved underpaid order: %s", u.Status())
+	}
+	// The rest arriving later pays it.
+	if _, err := u.ApplyPayment(paidUpdate(domain.PaymentFinished), t0); err != nil || u.Status() != domain.StatusPaid {
+		t.Fatalf("finished after partial: %s %v", u.Status(), err)
+	}
+}
+
+func TestApplyPaymentRefusesForeignPayment(t *testing.T) {
+	t.Parallel()
+	o := newOrder(t)
+	u := paidUpdate(domain.PaymentFinished)
+	u.PaymentID = "someone-else"
+	if _, err := o.ApplyPayment(u, t0); !errors.Is(err, domain.ErrInvalidOrder) || o.Status() != domain.StatusPendingPayment {
+		t.Fatalf("err=%v status=%s", err, o.Status())
+	}
+}
+
+// TestOrderOperationsByState tries every state-changing operation from every
+// state and checks which succeed.
+func TestOrderOperationsByState(t *testing.T) {
+	t.Parallel()
+	ops := map[string]struct {
+		run  func(o *domain.Order) error
+		from []domain.OrderStatus
+	}{
+		"Expire":   {func(o *domain.Order) error { return o.Expire(t0) }, []domain.OrderStatus{domain.StatusPendingPayment, domain.StatusUnderpaid}},
+		"Fail":     {func(o *domain.Order) error { return o.Fail("x", t0) }, []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling}},
+		"Revoke":   {func(o *domain.Order) error { return o.Revoke("x", t0) }, []domain.OrderStatus{domain.StatusFulfilled, domain.StatusDelivered, domain.StatusFailed}},
+		"Deliver":  {func(o *domain.Order) error { return o.MarkDelivered("l", t0) }, []domain.OrderStatus{domain.StatusFulfilled}},
+		"Complete": {func(o *domain.Order) error { return o.CompleteFulfilment(t0) }, nil}, // items are never all sealed in these fixtures except fulfilled+
+		"Retry":    {func(o *domain.Order) error { return o.RetryFulfilment(t0) }, []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling, domain.StatusFailed}},
+		"Resent":   {func(o *domain.Order) error { return o.RecordLinkResent("l", t0) }, []domain.OrderStatus{domain.StatusDelivered}},
+	}
+	for name, op := range ops {
+		for _, from := range domain.OrderStatuses {
+			t.Run(name+"/"+from.String(), func(t *testing.T) {
+				t.Parallel()
+				o := inState(t, from)
+				err := op.run(o)
+				ok := false
+				for _, f := range op.from {
+					ok = ok || f == from
+				}
+				if ok && err != nil {
+					t.Fatalf("want success, got %v", err)
+				}
+				if !ok {
+					if !errors.Is(err, domain.ErrInvalidTransition) {
+						t.Fatalf("want ErrInvalidTransition, got %v", err)
+					}
+					if o.Status() != from {
+						t.Fatalf("refused op changed status to %s", o.Status())
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestItemFulfilmentFlow(t *testing.T) {
+	t.Parallel()
+	o := inState(t, domain.StatusFulfilling)
+	it := o.Items()[0]
+	if err := o.SealItem(it.ID(), nil, t0); !errors.Is(err, domain.ErrInvalidTransition) {
+		t.Fatalf("seal before purchase: %v", err)
+	}
+	if err := o.RecordItemPurchase(it.ID(), "so", t0); !errors.Is(err, domain.ErrInvalidTransition) {
+		t.Fatalf("record before begin: %v", err)
+	}
+	for i := 0; i < 2; i++ { // beginning twice is a resume, not an error
+		if err := o.BeginItemPurchase(it.ID(), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.RecordItemPurchase(it.ID(), "so-1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.RecordItemPurchase(it.ID(), "so-1", t0); err != nil {
+		t.Fatalf("recording the same purchase twice: %v", err)
+	}
+	if err := o.RecordItemPurchase(it.ID(), "so-2", t0); !errors.Is(err, domain.ErrInvalidTransition) {
+		t.Fatalf("a second, different purchase: %v", err)
+	}
+	if err := o.SealItem(it.ID(), []domain.SealedKey{{Slot: 0}}, t0); !errors.Is(err, domain.ErrInvalidOrder) {
+		t.Fatalf("sealing 1 of 2 keys: %v", err)
+	}
+	if err := o.CompleteFulfilment(t0); !errors.Is(err, domain.ErrInvalidTransition) {
+		t.Fatalf("complete with unsealed items: %v", err)
+	}
+	if _, err := o.Item("nope"); !errors.Is(err, domain.ErrItemNotFound) {
+		t.Fatalf("unknown item: %v", err)
+	}
+}
+
+func TestFailItem(t *testing.T) {
+	t.Parallel()
+	o := inState(t, domain.StatusFulfilling)
+	it := o.Items()[0]
+	if err := o.BeginItemPurchase(it.ID(), t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.FailItem(it.ID(), "timeout", true, t0); err != nil || o.Status() != domain.StatusFulfilling {
+		t.Fatalf("retryable failure: %v, %s", err, o.Status())
+	}
+	if err := o.BeginItemPurchase(it.ID(), t0); err != nil {
+		t.Fatalf("retry after retryable failure: %v", err)
+	}
+	if err := o.FailItem(it.ID(), "ProductUnavailable", false, t0); err != nil || o.Status() != domain.StatusFailed {
+		t.Fatalf("permanent failure: %v, %s", err, o.Status())
+	}
+	if ev := o.PopEvents(); len(ev) != 1 || ev[0].EventName() != domain.EventOrderFailed {
+		t.Fatalf("events %v", ev)
+	}
+	if err := o.RetryFulfilment(t0); err != nil || o.Status() != domain.StatusFulfilling {
+		t.Fatalf("operator retry: %v %s", err, o.Status())
+	}
+	got, _ := o.Item(it.ID())
+	if got.Status() != domain.ItemPending || got.Failure() != nil {
+		t.Fatalf("retried item is %s", got.Status())
+	}
+}
+
+func TestRevokeForgetsSealedKeys(t *testing.T) {
+	t.Parallel()
+	o := inState(t, domain.StatusDelivered)
+	if err := o.Revoke("chargeback", t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range o.Items() {
+		if len(it.Keys()) != 0 {
+			t.Fatalf("item %s keeps %d keys", it.ID(), len(it.Keys()))
+		}
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	t.Parallel()
+	o := inState(t, domain.StatusDelivered)
+	o.MarkSaved()
+	back, err := domain.UnmarshalOrder(o.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Status() != o.Status() || !back.Total().Equal(o.Total()) || len(back.Timeline()) != len(o.Timeline()) || len(back.NewTimeline()) != 0 {
+		t.Fatalf("round trip lost data")
+	}
+	if _, err := domain.UnmarshalOrder(domain.OrderSnapshot{ID: "x"}); !errors.Is(err, domain.ErrInvalidOrder) {
+		t.Fatalf("corrupt snapshot accepted: %v", err)
+	}
+}

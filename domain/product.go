@@ -1,0 +1,118 @@
+package domain
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SourceKind says where an item's keys come from.
+type SourceKind struct{ name string }
+
+// Key sources.
+var (
+	SourceSupplier = SourceKind{"supplier"}
+	SourceOwnStock = SourceKind{"own_stock"}
+)
+
+// ParseSourceKind returns the source named s, or ErrInvalidProduct.
+func ParseSourceKind(s string) (SourceKind, error) {
+	switch s {
+	case SourceSupplier.name:
+		return SourceSupplier, nil
+	case SourceOwnStock.name:
+		return SourceOwnStock, nil
+	}
+	return SourceKind{}, fmt.Errorf("%w: unknown source %q", ErrInvalidProduct, s)
+}
+
+func (k SourceKind) String() string { return k.name }
+
+// ProductSource is where and at what cost keys for a product are obtained.
+type ProductSource struct {
+	Kind              SourceKind
+	Supplier          string // e.g. "kinguin", "sandbox"; empty for own stock
+	SupplierProductID string
+	Cost              Money
+}
+
+// Product is a sellable catalog entry.
+type Product struct {
+	sku       string
+	name      string
+	platform  string
+	region    string
+	price     Money
+	source    ProductSource
+	stock     int
+	active    bool
+	updatedAt time.Time
+}
+
+// ProductSnapshot carries a product's fields in and out of storage.
+type ProductSnapshot struct {
+	SKU       string
+	Name      string
+	Platform  string
+	Region    string
+	Price     Money
+	Source    ProductSource
+	Stock     int
+	Active    bool
+	UpdatedAt time.Time
+}
+
+// NewProduct validates a catalog entry; it returns ErrInvalidProduct when a
+// field is missing or the stock is negative.
+func NewProduct(s ProductSnapshot) (*Product, error) {
+	s.SKU, s.Name = strings.TrimSpace(s.SKU), strings.TrimSpace(s.Name)
+	switch {
+	case s.SKU == "" || len(s.SKU) > 64:
+		return nil, fmt.Errorf("%w: sku must be 1..64 characters", ErrInvalidProduct)
+	case s.Name == "":
+		return nil, fmt.Errorf("%w: %s has no name", ErrInvalidProduct, s.SKU)
+	case s.Price.Currency().IsZero():
+		return nil, fmt.Errorf("%w: %s has no price", ErrInvalidProduct, s.SKU)
+	case s.Stock < 0:
+		return nil, fmt.Errorf("%w: %s has negative stock", ErrInvalidProduct, s.SKU)
+	case s.Source.Kind == (SourceKind{}):
+		return nil, fmt.Errorf("%w: %s has no source", ErrInvalidProduct, s.SKU)
+	}
+	return &Product{
+		sku: s.SKU, name: s.Name, platform: s.Platform, region: s.Region, price: s.Price,
+		source: s.Source, stock: s.Stock, active: s.Active, updatedAt: s.UpdatedAt,
+	}, nil
+}
+
+func (p *Product) SKU() string           { return p.sku }
+func (p *Product) Name() string          { return p.name }
+func (p *Product) Platform() string      { return p.platform }
+func (p *Product) Region() string        { return p.region }
+func (p *Product) Price() Money          { return p.price }
+func (p *Product) Source() ProductSource { return p.source }
+func (p *Product) Stock() int            { return p.stock }
+func (p *Product) Active() bool          { return p.active }
+func (p *Product) UpdatedAt() time.Time  { return p.updatedAt }
+
+// InStock reports whether at least one key can be sold.
+func (p *Product) InStock() bool { return p.active && p.stock > 0 }
+
+// CanSell returns ErrProductInactive or ErrOutOfStock when qty keys cannot
+// be sold now.
+func (p *Product) CanSell(qty int) error {
+	if !p.active {
+		return fmt.Errorf("%w: %s", ErrProductInactive, p.sku)
+	}
+	if p.stock < qty {
+		return fmt.Errorf("%w: %s has %d, %d asked", ErrOutOfStock, p.sku, p.stock, qty)
+	}
+	return nil
+}
+
+// Snapshot returns the product's fields.
+func (p *Product) Snapshot() ProductSnapshot {
+	return ProductSnapshot{
+		SKU: p.sku, Name: p.name, Platform: p.platform, Region: p.region, Price: p.price,
+		Source: p.source, Stock: p.stock, Active: p.active, UpdatedAt: p.updatedAt,
+	}
+}

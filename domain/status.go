@@ -1,0 +1,90 @@
+package domain
+
+import "fmt"
+
+// OrderStatus is the state of an order. The zero value is invalid; values
+// come from the package variables or ParseOrderStatus.
+type OrderStatus struct{ name string }
+
+// The order states of DESIGN §2.
+var (
+	StatusPendingPayment = OrderStatus{"pending_payment"}
+	StatusPaid           = OrderStatus{"paid"}
+	StatusFulfilling     = OrderStatus{"fulfilling"}
+	StatusFulfilled      = OrderStatus{"fulfilled"}
+	StatusDelivered      = OrderStatus{"delivered"}
+	StatusUnderpaid      = OrderStatus{"underpaid"}
+	StatusExpired        = OrderStatus{"expired"}
+	StatusFailed         = OrderStatus{"failed"}
+	StatusRevoked        = OrderStatus{"revoked"}
+)
+
+// OrderStatuses lists every valid order status.
+var OrderStatuses = []OrderStatus{
+	StatusPendingPayment, StatusPaid, StatusFulfilling, StatusFulfilled, StatusDelivered,
+	StatusUnderpaid, StatusExpired, StatusFailed, StatusRevoked,
+}
+
+// orderTransitions is the forward-only state machine. failed → fulfilling is
+// the one edge an operator triggers by hand (retry after fixing the cause).
+var orderTransitions = map[OrderStatus][]OrderStatus{
+	StatusPendingPayment: {StatusPaid, StatusUnderpaid, StatusExpired},
+	StatusUnderpaid:      {StatusPaid, StatusExpired},
+	StatusPaid:           {StatusFulfilling, StatusFailed},
+	StatusFulfilling:     {StatusFulfilled, StatusFailed},
+	StatusFulfilled:      {StatusDelivered, StatusRevoked},
+	StatusDelivered:      {StatusRevoked},
+	StatusFailed:         {StatusFulfilling, StatusRevoked},
+}
+
+// ParseOrderStatus returns the status named s, or ErrInvalidOrder.
+func ParseOrderStatus(s string) (OrderStatus, error) {
+	for _, st := range OrderStatuses {
+		if st.name == s {
+			return st, nil
+		}
+	}
+	return OrderStatus{}, fmt.Errorf("%w: unknown order status %q", ErrInvalidOrder, s)
+}
+
+func (s OrderStatus) String() string { return s.name }
+
+// CanTransitionTo reports whether the state machine allows s → to.
+func (s OrderStatus) CanTransitionTo(to OrderStatus) bool {
+	for _, allowed := range orderTransitions[s] {
+		if allowed == to {
+			return true
+		}
+	}
+	return false
+}
+
+// IsTerminal reports whether no transition leaves s.
+func (s OrderStatus) IsTerminal() bool { return len(orderTransitions[s]) == 0 }
+
+// ItemStatus is the fulfilment state of one order item.
+type ItemStatus struct{ name string }
+
+// The item states: pending → purchasing → purchased → sealed, or failed.
+var (
+	ItemPending    = ItemStatus{"pending"}
+	ItemPurchasing = ItemStatus{"purchasing"}
+	ItemPurchased  = ItemStatus{"purchased"}
+	ItemSealed     = ItemStatus{"sealed"}
+	ItemFailed     = ItemStatus{"failed"}
+)
+
+// ItemStatuses lists every valid item status.
+var ItemStatuses = []ItemStatus{ItemPending, ItemPurchasing, ItemPurchased, ItemSealed, ItemFailed}
+
+// ParseItemStatus returns the item status named s, or ErrInvalidOrder.
+func ParseItemStatus(s string) (ItemStatus, error) {
+	for _, st := range ItemStatuses {
+		if st.name == s {
+			return st, nil
+		}
+	}
+	return ItemStatus{}, fmt.Errorf("%w: unknown item status %q", ErrInvalidOrder, s)
+}
+
+func (s ItemStatus) String() string { return s.name }

@@ -1,0 +1,429 @@
+package porttest
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// suiteT0 has nanoseconds on purpose: storage must keep times to the
+// microsecond at least.
+var suiteT0 = time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC)
+
+// OrderRepository runs the ports.OrderRepository contract. newRepo is
+// called once per subtest, from parallel subtests, and must return an
+// empty repository whose events go nowhere in particular (the suite does
+// not observe them).
+func OrderRepository(t *testing.T, newRepo func(t *testing.T) ports.OrderRepository) {
+	t.Helper()
+	subtests := []struct {
+		name string
+		run  func(*testing.T, ports.OrderRepository)
+	}{
+		{"create then get keeps every field", testOrderRoundTrip},
+		{"get returns a copy", testOrderGetCopy},
+		{"create of an existing id conflicts", testOrderDuplicate},
+		{"get of a missing order is not found", testOrderMissing},
+		{"update applies fn and saves", testOrderUpdate},
+		{"update saves item changes", testOrderUpdateItems},
+		{"update whose fn fails saves nothing", testOrderUpdateRollback},
+		{"update of a missing order is not found", testOrderUpdateMissing},
+		{"concurrent updates lose nothing", testOrderConcurrentUpdates},
+		{"list filters and pages newest first", testOrderList},
+	}
+	for _, st := range subtests {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			st.run(t, newRepo(t))
+		})
+	}
+}
+
+func testOrderRoundTrip(t *testing.T, repo ports.OrderRepository) {
+	for i, status := range domain.OrderStatuses {
+		t.Run(status.String(), func(t *testing.T) {
+			want := orderIn(t, fmt.Sprintf("ord-%02d", i), status)
+			create(t, repo, want)
+			if want.Version() != 1 {
+				t.Errorf("version after Create = %d, want 1", want.Version())
+			}
+			got := get(t, repo, want.ID())
+			for _, d := range orderDiffs(got.Snapshot(), want.Snapshot()) {
+				t.Error(d)
+			}
+		})
+	}
+	// Money is exact: no float anywhere between the domain and storage.
+	got := get(t, repo, "ord-01")
+	if got.Total().String() != "45.28" || got.Payment().PayAmount.String() != "48.80412345" {
+		t.Errorf("total %s, pay amount %s; want 45.28 and 48.80412345", got.Total(), got.Payment().PayAmount)
+	}
+}
+
+func testOrderGetCopy(t *testing.T, repo ports.OrderRepository) {
+	create(t, repo, orderIn(t, "ord-1", domain.StatusPendingPayment))
+	got := get(t, repo, "ord-1")
+	if _, err := got.ApplyPayment(finished(got), suiteT0); err != nil {
+		t.Fatalf("ApplyPayment: %v", err)
+	}
+	if again := get(t, repo, "ord-1"); again.Status() != domain.StatusPendingPayment {
+		t.Errorf("changing a loaded order without Update changed the stored one: %s", again.Status())
+	}
+}
+
+func testOrderDuplicate(t *testing.T, repo ports.OrderRepository) {
+	create(t, repo, orderIn(t, "ord-1", domain.StatusPendingPayment))
+	dup := newOrder(t, "ord-1", "other@example.com")
+	wantIs(t, repo.Create(t.Context(), dup), domain.ErrConflict, "Create of an existing id")
+	if got := get(t, repo, "ord-1"); got.Email().String() != "buyer@example.com" {
+		t.Errorf("the conflicting Create overwrote the order: email %s", got.Email())
+	}
+}
+
+func testOrderMissing(t *testing.T, repo ports.OrderRepository) {
+	_, err := repo.Get(t.Context(), "ord-nope")
+	wantIs(t, err, domain.ErrNotFound, "Get of a missing order")
+}
+
+func testOrderUpdate(t *testing.T, repo ports.OrderRepository) {
+	create(t, repo, orderIn(t, "ord-1", domain.StatusPendingPayment))
+	before := get(t, repo, "ord-1")
+	later := suiteT0.Add(time.Minute)
+	updated, err := repo.Update(t.Context(), "ord-1", func(o *domain.Order) error {
+		changed, err := o.ApplyPayment(finished(o), later)
+		if !changed {
+			return errors.New("payment changed nothing")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if updated.Status() != domain.StatusPaid || updated.Version() != 2 {
+		t.Errorf("Update returned %s at version %d, want paid at version 2", updated.Status(), updated.Version())
+	}
+	got := get(t, repo, "ord-1")
+	for _, d := range orderDiffs(got.Snapshot(), updated.Snapshot()) {
+		t.Error(d)
+	}
+	if n := len(got.Timeline()) - len(before.Timeline()); n != 1 {
+		t.Errorf("Update added %d timeline entries, want 1", n)
+	}
+}
+
+func testOrderUpdateItems(t *testing.T, repo ports.OrderRepository) {
+	create(t, repo, orderIn(t, "ord-1", domain.StatusFulfilling))
+	updated, err := repo.Update(t.Context(), "ord-1", func(o *domain.Order) error {
+		if err := o.RetryFulfilment(suiteT0); err != nil { // the failed item back to pending
+			return err
+		}
+		for _, it := range o.Items() {
+			if err := purchaseAndSeal(o, it); err != nil {
+				return err
+			}
+		}
+		return o.CompleteFulfilment(suiteT0)
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	got := get(t, repo, "ord-1")
+	for _, d := range orderDiffs(got.Snapshot(), updated.Snapshot()) {
+		t.Error(d)
+	}
+	if got.Status() != domain.StatusFulfilled {
+		t.Errorf("status %s, want fulfilled", got.Status())
+	}
+}
+
+func testOrderUpdateRollback(t *testing.T, repo ports.OrderRepository) {
+	create(t, repo, orderIn(t, "ord-1", domain.StatusPendingPayment))
+	before := get(t, repo, "ord-1")
+	errBoom := errors.New("boom")
+	_, err := repo.Update(t.Context(), "ord-1", func(o *domain.Order) error {
+		if _, err := o.ApplyPayment(finished(o), suiteT0); err != nil {
+			return err
+		}
+		return fmt.Errorf("after paying: %w", errBoom)
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("Update = %v, want fn's error", err)
+	}
+	got := get(t, repo, "ord-1")
+	for _, d := range orderDiffs(got.Snapshot(), before.Snapshot()) {
+		t.Errorf("after a failed fn: %s", d)
+	}
+}
+
+func testOrderUpdateMissing(t *testing.T, repo ports.OrderRepository) {
+	called := false
+	_, err := repo.Update(t.Context(), "ord-nope", func(*domain.Order) error { called = true; return nil })
+	wantIs(t, err, domain.ErrNotFound, "Update of a missing order")
+	if called {
+		t.Errorf("Update called fn for a missing order")
+	}
+}
+
+// testOrderConcurrentUpdates proves that Update serialises: each of n
+// concurrent updates appends a timeline entry; a lost update loses one.
+func testOrderConcurrentUpdates(t *testing.T, repo ports.OrderRepository) {
+	const n = 32
+	create(t, repo, orderIn(t, "ord-1", domain.StatusDelivered))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, err := repo.Update(t.Context(), "ord-1", func(o *domain.Order) error {
+				return o.RecordLinkResent(fmt.Sprintf("link-%02d", i), suiteT0)
+			})
+			if err != nil {
+				t.Errorf("Update %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	got := get(t, repo, "ord-1")
+	resent := map[string]bool{}
+	for _, e := range got.Timeline() {
+		if e.Type == "delivery_link_resent" {
+			resent[e.Metadata["link_id"]] = true
+		}
+	}
+	if len(resent) != n {
+		t.Errorf("%d of %d concurrent updates are in the timeline", len(resent), n)
+	}
+	if got.Version() != 1+n {
+		t.Errorf("version %d after %d updates of version 1, want %d", got.Version(), n, 1+n)
+	}
+}
+
+func testOrderList(t *testing.T, repo ports.OrderRepository) {
+	pending, paid := domain.StatusPendingPayment, domain.StatusPaid
+	for i, s := range []domain.OrderStatus{pending, paid, pending, domain.StatusExpired, pending} {
+		create(t, repo, orderIn(t, fmt.Sprintf("ord-%02d", i+1), s))
+	}
+	cases := []struct {
+		name string
+		q    ports.OrderQuery
+		want []string
+	}{
+		{"all", ports.OrderQuery{}, []string{"ord-05", "ord-04", "ord-03", "ord-02", "ord-01"}},
+		{"first page", ports.OrderQuery{Limit: 2}, []string{"ord-05", "ord-04"}},
+		{"next page", ports.OrderQuery{After: "ord-04", Limit: 2}, []string{"ord-03", "ord-02"}},
+		{"last page", ports.OrderQuery{After: "ord-02", Limit: 2}, []string{"ord-01"}},
+		{"past the end", ports.OrderQuery{After: "ord-01"}, nil},
+		{"by status", ports.OrderQuery{Status: &pending}, []string{"ord-05", "ord-03", "ord-01"}},
+		{"by status, paged", ports.OrderQuery{Status: &pending, After: "ord-05", Limit: 1}, []string{"ord-03"}},
+		{"status with none", ports.OrderQuery{Status: &domain.StatusRevoked}, nil},
+	}
+	for _, c := range cases {
+		got, err := repo.List(t.Context(), c.q)
+		if err != nil {
+			t.Fatalf("List %s: %v", c.name, err)
+		}
+		var ids []string
+		for _, o := range got {
+			ids = append(ids, o.ID())
+			if len(o.Items()) != 3 || len(o.Timeline()) == 0 {
+				t.Errorf("List %s: order %s has %d items and %d timeline entries", c.name, o.ID(), len(o.Items()), len(o.Timeline()))
+			}
+		}
+		if !slices.Equal(ids, c.want) {
+			t.Errorf("List %s = %v, want %v", c.name, ids, c.want)
+		}
+	}
+}
+
+func create(t *testing.T, repo ports.OrderRepository, o *domain.Order) {
+	t.Helper()
+	if err := repo.Create(t.Context(), o); err != nil {
+		t.Fatalf("Create(%s): %v", o.ID(), err)
+	}
+}
+
+func get(t *testing.T, repo ports.OrderRepository, id string) *domain.Order {
+	t.Helper()
+	o, err := repo.Get(t.Context(), id)
+	if err != nil {
+		t.Fatalf("Get(%s): %v", id, err)
+	}
+	return o
+}
+
+func wantIs(t *testing.T, err, target error, what string) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: err = %v, want %v", what, err, target)
+	}
+}
+
+// orderDiffs lists how got differs from want, field by field.
+func orderDiffs(got, want domain.OrderSnapshot) []string {
+	var d diffs
+	d.add("id", got.ID, want.ID, got.ID == want.ID)
+	d.add("email", got.Email, want.Email, got.Email == want.Email)
+	d.add("access token hash", got.AccessTokenHash, want.AccessTokenHash, got.AccessTokenHash == want.AccessTokenHash)
+	d.money("total", got.Total, want.Total)
+	gp, wp := got.Payment, want.Payment
+	d.add("payment", gp, wp, gp.Provider == wp.Provider && gp.PaymentID == wp.PaymentID && gp.PayAddress == wp.PayAddress &&
+		gp.PayAmount.Equal(wp.PayAmount) && gp.PayCurrency == wp.PayCurrency && gp.Status == wp.Status &&
+		gp.ActuallyPaid.Equal(wp.ActuallyPaid))
+	d.add("status", got.Status, want.Status, got.Status == want.Status)
+	d.add("version", got.Version, want.Version, got.Version == want.Version)
+	d.time("created at", got.CreatedAt, want.CreatedAt)
+	d.time("updated at", got.UpdatedAt, want.UpdatedAt)
+	d.add("item count", len(got.Items), len(want.Items), len(got.Items) == len(want.Items))
+	for i := range min(len(got.Items), len(want.Items)) {
+		d.item(fmt.Sprintf("item %d", i), got.Items[i].Snapshot(), want.Items[i].Snapshot())
+	}
+	d.add("timeline length", len(got.Timeline), len(want.Timeline), len(got.Timeline) == len(want.Timeline))
+	for i := range min(len(got.Timeline), len(want.Timeline)) {
+		g, w := got.Timeline[i], want.Timeline[i]
+		field := fmt.Sprintf("timeline %d", i)
+		d.add(field, g, w, g.Type == w.Type && g.Status == w.Status && maps.Equal(g.Metadata, w.Metadata))
+		d.time(field+" at", g.At, w.At)
+	}
+	return d
+}
+
+func (d *diffs) item(field string, got, want domain.ItemSnapshot) {
+	d.add(field+" id", got.ID, want.ID, got.ID == want.ID)
+	d.add(field+" sku and name", got.SKU+" "+got.Name, want.SKU+" "+want.Name, got.SKU == want.SKU && got.Name == want.Name)
+	d.source(field+" source", got.Source, want.Source)
+	d.add(field+" quantity", got.Quantity, want.Quantity, got.Quantity == want.Quantity)
+	d.money(field+" unit price", got.UnitPrice, want.UnitPrice)
+	d.add(field+" status", got.Status, want.Status, got.Status == want.Status)
+	d.add(field+" failure", got.Failure, want.Failure, reflect.DeepEqual(got.Failure, want.Failure))
+	d.add(field+" supplier order", got.SupplierOrderID, want.SupplierOrderID, got.SupplierOrderID == want.SupplierOrderID)
+	d.add(field+" keys", got.Keys, want.Keys, slices.Equal(got.Keys, want.Keys))
+}
+
+// newOrder returns a pending order with a waiting payment: 2 × 19.99 from
+// a supplier, 3 × 0.10 from own stock (no cost), 1 × 5.00; 45.28 EUR paid
+// with 48.80412345 USDT. Item ids are the order id plus -a, -b, -c.
+func newOrder(t *testing.T, id, email string) *domain.Order {
+	t.Helper()
+	addr, err := domain.ParseEmail(email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := newProduct(t, domain.ProductSnapshot{SKU: "sku-own", Name: "Own key", Price: domain.MustMoney("0.10", "EUR"),
+		Source: domain.ProductSource{Kind: domain.SourceOwnStock}, Stock: 9, Active: true})
+	o, err := domain.NewOrder(id, addr, domain.HashToken("access-"+id), []domain.NewItem{
+		{ID: id + "-a", Product: testProduct(t, "sku-a", "19.99", 5), Quantity: 2},
+		{ID: id + "-b", Product: own, Quantity: 3},
+		{ID: id + "-c", Product: testProduct(t, "sku-c", "5.00", 5), Quantity: 1},
+	}, suiteT0)
+	if err != nil {
+		t.Fatalf("NewOrder: %v", err)
+	}
+	err = o.AttachPayment(domain.Payment{Provider: "sandbox", PaymentID: "pay-" + id, PayAddress: "TXq4Zb9eNw",
+		PayAmount: decimal.RequireFromString("48.80412345"), PayCurrency: "usdttrc20"}, suiteT0)
+	if err != nil {
+		t.Fatalf("AttachPayment: %v", err)
+	}
+	return o
+}
+
+// finished is the notification that pays o in full.
+func finished(o *domain.Order) domain.PaymentUpdate {
+	return paymentUpdate(o, domain.PaymentFinished)
+}
+
+func paymentUpdate(o *domain.Order, s domain.PaymentStatus) domain.PaymentUpdate {
+	p := o.Payment()
+	return domain.PaymentUpdate{PaymentID: p.PaymentID, Status: s, PriceAmount: o.Total().Amount(),
+		PriceCurrency: o.Total().Currency().String(), PayAmount: p.PayAmount, ActuallyPaid: p.PayAmount, PayCurrency: p.PayCurrency}
+}
+
+// orderIn returns a new (unsaved) order driven to s through the domain's
+// methods, so that its items and timeline show what s implies. A
+// fulfilling order has one item of each kind: purchased, failed
+// (retryable) and pending.
+func orderIn(t *testing.T, id string, s domain.OrderStatus) *domain.Order {
+	t.Helper()
+	o := newOrder(t, id, "buyer@example.com")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("driving %s to %s: %v", id, s, err)
+		}
+	}
+	pay := func(st domain.PaymentStatus) {
+		_, err := o.ApplyPayment(paymentUpdate(o, st), suiteT0)
+		must(err)
+	}
+	start := func() {
+		pay(domain.PaymentFinished)
+		_, err := o.StartFulfilment(suiteT0)
+		must(err)
+	}
+	fulfil := func() {
+		start()
+		for _, it := range o.Items() {
+			must(purchaseAndSeal(o, it))
+		}
+		must(o.CompleteFulfilment(suiteT0))
+	}
+	a, b := id+"-a", id+"-b"
+	switch s {
+	case domain.StatusPendingPayment:
+	case domain.StatusPaid:
+		pay(domain.PaymentFinished)
+	case domain.StatusUnderpaid:
+		pay(domain.PaymentPartiallyPaid)
+	case domain.StatusExpired:
+		pay(domain.PaymentExpired)
+	case domain.StatusFulfilling:
+		start()
+		must(o.BeginItemPurchase(a, suiteT0))
+		must(o.RecordItemPurchase(a, "so-"+a, suiteT0))
+		must(o.BeginItemPurchase(b, suiteT0))
+		must(o.FailItem(b, "supplier timeout", true, suiteT0))
+	case domain.StatusFailed:
+		start()
+		must(o.FailItem(a, "product withdrawn", false, suiteT0))
+	case domain.StatusFulfilled:
+		fulfil()
+	case domain.StatusDelivered:
+		fulfil()
+		must(o.MarkDelivered("link-1", suiteT0))
+	case domain.StatusRevoked:
+		fulfil()
+		must(o.Revoke("fraud", suiteT0))
+	default:
+		t.Fatalf("no recipe for %s", s)
+	}
+	if o.Status() != s {
+		t.Fatalf("drove %s to %s, got %s", id, s, o.Status())
+	}
+	return o
+}
+
+// purchaseAndSeal takes an item of a fulfilling order from wherever it is
+// to sealed, with one sealed key reference per unit.
+func purchaseAndSeal(o *domain.Order, it *domain.OrderItem) error {
+	id := it.ID()
+	if it.Status() != domain.ItemPurchased {
+		if err := o.BeginItemPurchase(id, suiteT0); err != nil {
+			return err
+		}
+		if err := o.RecordItemPurchase(id, "so-"+id, suiteT0); err != nil {
+			return err
+		}
+	}
+	keys := make([]domain.SealedKey, it.Quantity())
+	for i := range keys {
+		keys[i] = domain.SealedKey{Slot: i, BlobRef: fmt.Sprintf("sealed/%s/%s/%d", o.ID(), id, i), ContentType: "text/plain"}
+	}
+	return o.SealItem(id, keys, suiteT0)
+}

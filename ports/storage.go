@@ -1,0 +1,115 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/keyward/keyward/domain"
+)
+
+// OrderRepository stores orders.
+type OrderRepository interface {
+	// Create stores a new order and publishes its events; domain.ErrConflict
+	// if the id exists.
+	Create(ctx context.Context, o *domain.Order) error
+	// Get returns the order or domain.ErrNotFound.
+	Get(ctx context.Context, id string) (*domain.Order, error)
+	// Update loads the order under a lock, calls fn, and saves the order
+	// and publishes the events it collected in one transaction. When fn
+	// returns an error nothing is saved and the error is returned.
+	// domain.ErrNotFound if the order does not exist.
+	Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error)
+	// List returns orders newest first, after the cursor (an order id, ""
+	// for the start), optionally filtered by status.
+	List(ctx context.Context, q OrderQuery) ([]*domain.Order, error)
+}
+
+// OrderQuery filters List.
+type OrderQuery struct {
+	Status *domain.OrderStatus
+	After  string
+	Limit  int
+}
+
+// DeliveryLinkRepository stores delivery links by token hash.
+type DeliveryLinkRepository interface {
+	// Create stores a link; domain.ErrConflict on a duplicate id or hash.
+	Create(ctx context.Context, l *domain.DeliveryLink) error
+	// GetByTokenHash returns the link or domain.ErrNotFound.
+	GetByTokenHash(ctx context.Context, h domain.TokenHash) (*domain.DeliveryLink, error)
+	// Update locks the link, calls fn, saves; see OrderRepository.Update.
+	Update(ctx context.Context, id string, fn func(*domain.DeliveryLink) error) (*domain.DeliveryLink, error)
+	// ListByOrder returns an order's links, oldest first.
+	ListByOrder(ctx context.Context, orderID string) ([]*domain.DeliveryLink, error)
+}
+
+// RevelationLog records every reveal of keys.
+type RevelationLog interface {
+	// Append stores revelations; domain.ErrConflict on a duplicate id.
+	Append(ctx context.Context, rs ...domain.KeyRevelation) error
+	// ListByOrder returns an order's revelations, oldest first.
+	ListByOrder(ctx context.Context, orderID string) ([]domain.KeyRevelation, error)
+}
+
+// CatalogRepository stores the sellable products.
+type CatalogRepository interface {
+	// Upsert inserts or replaces products by sku.
+	Upsert(ctx context.Context, ps ...*domain.Product) error
+	// Get returns a product or domain.ErrNotFound.
+	Get(ctx context.Context, sku string) (*domain.Product, error)
+	// List returns up to limit products ordered by sku, after the given sku.
+	List(ctx context.Context, afterSKU string, limit int) ([]*domain.Product, error)
+}
+
+// PaymentNotification is a verified gateway notification as received.
+type PaymentNotification struct {
+	Provider   string
+	PaymentID  string
+	Status     string
+	OrderID    string
+	BodySHA256 [32]byte
+	Body       []byte
+	ReceivedAt time.Time
+}
+
+// PaymentNotificationLog keeps every distinct notification once.
+type PaymentNotificationLog interface {
+	// Record stores n unless a notification with the same provider,
+	// payment id, status and body hash exists; it reports whether n was new.
+	Record(ctx context.Context, n PaymentNotification) (bool, error)
+}
+
+// StoredDataKey is an order's wrapped data key as stored.
+type StoredDataKey struct {
+	OrderID string
+	Wrapped WrappedKey
+}
+
+// DataKeyRepository stores each order's wrapped data key. Deleting it is
+// crypto-shredding: the order's ciphertext can never be opened again.
+type DataKeyRepository interface {
+	// Create stores the wrapped key; domain.ErrConflict if the order has one.
+	Create(ctx context.Context, orderID string, k WrappedKey) error
+	// Get returns the wrapped key or domain.ErrNotFound.
+	Get(ctx context.Context, orderID string) (WrappedKey, error)
+	// Delete destroys the wrapped key; deleting a missing key is not an error.
+	Delete(ctx context.Context, orderID string) error
+	// ListOlderThan returns up to limit keys wrapped under a version below
+	// version, ordered by order id, after the given order id.
+	ListOlderThan(ctx context.Context, version int, afterOrderID string, limit int) ([]StoredDataKey, error)
+	// Replace swaps old for new when the stored key still equals old; it
+	// reports whether it did (false: changed or deleted meanwhile).
+	Replace(ctx context.Context, orderID string, old, new WrappedKey) (bool, error)
+}
+
+// BlobStore keeps sealed key ciphertext.
+type BlobStore interface {
+	// Put stores data under ref, replacing what was there.
+	Put(ctx context.Context, ref string, data []byte) error
+	// Get returns the data or domain.ErrNotFound.
+	Get(ctx context.Context, ref string) ([]byte, error)
+	// Delete removes refs; missing refs are not an error.
+	Delete(ctx context.Context, refs ...string) error
+	// Exists reports whether ref is stored.
+	Exists(ctx context.Context, ref string) (bool, error)
+}
