@@ -20,8 +20,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 			return l
 		}),
 		RuntimeModule,
-		MemoryStorageModule,
-		GoChannelModule,
+		storageModule(cfg),
 		keyVaultModule(cfg),
 		SandboxSupplierModule,
 		SandboxPaymentsModule,
@@ -31,6 +30,13 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		HTTPModule,
 	}
 	return fx.Options(append(opts, extra...)...)
+}
+
+func storageModule(cfg Config) fx.Option {
+	if cfg.DatabaseURL != "" {
+		return fx.Options(PostgresModule, SQLMessagingModule)
+	}
+	return fx.Options(MemoryStorageModule, GoChannelModule)
 }
 
 func keyVaultModule(cfg Config) fx.Option {

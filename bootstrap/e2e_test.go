@@ -20,7 +20,8 @@ func TestEndToEnd(t *testing.T) {
 	walkFlow(t, h)
 }
 
-func walkFlow(t *testing.T, h *harness) {
+// walkFlow returns the order id and the text keys it revealed.
+func walkFlow(t *testing.T, h *harness) (string, []string) {
 	t.Helper()
 	text := h.firstSKU(func(p product) bool { return p.InStock && !strings.Contains(strings.ToLower(p.Platform), "nintendo") })
 	image := h.firstSKU(func(p product) bool { return p.InStock && strings.Contains(strings.ToLower(p.Platform), "nintendo") })
@@ -165,6 +166,7 @@ func walkFlow(t *testing.T, h *harness) {
 	if code, _, _ := h.do("POST", "/v1/deliveries/"+strings.Repeat("x", 43)+"/reveal", nil, nil, nil); code != http.StatusNotFound {
 		t.Fatalf("unknown token: %d", code)
 	}
+	return o.ID, secrets
 }
 
 // TestDuplicateIPNs sends the same signed notification 20 times at once:

@@ -70,7 +70,11 @@ type harness struct {
 	supplier *sandbox.Supplier
 	links    ports.DeliveryLinkRepository
 	revs     ports.RevelationLog
+	vault    ports.KeyVault
+	dataKeys ports.DataKeyRepository
 	client   *http.Client
+	app      *fx.App
+	killed   bool
 }
 
 const testAdminKey = "test-admin-key"
@@ -102,15 +106,19 @@ func start(t *testing.T, mod func(*bootstrap.Config), extra ...fx.Option) *harne
 			return slog.New(slog.NewJSONHandler(io.MultiWriter(h.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}),
 		fx.Decorate(func(ports.Clock) ports.Clock { return h.clock }),
-		fx.Populate(&base, &h.supplier, &h.links, &h.revs),
+		fx.Populate(&base, &h.supplier, &h.links, &h.revs, &h.vault, &h.dataKeys),
 	}, extra...)
 	app := bootstrap.New(cfg, opts...)
+	h.app = app
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := app.Start(ctx); err != nil {
 		t.Fatalf("start keyward: %v", err)
 	}
 	t.Cleanup(func() {
+		if h.killed {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := app.Stop(ctx); err != nil {
@@ -122,6 +130,17 @@ func start(t *testing.T, mod func(*bootstrap.Config), extra ...fx.Option) *harne
 	})
 	h.base = string(base)
 	return h
+}
+
+// stop shuts keyward down gracefully.
+func (h *harness) stop() {
+	h.t.Helper()
+	h.killed = true
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.app.Stop(ctx); err != nil {
+		h.t.Fatalf("stop keyward: %v", err)
+	}
 }
 
 func tail(s string, n int) string {

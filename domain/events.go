@@ -46,3 +46,9 @@ type FulfillmentEvent struct {
 	Metadata map[string]string
 	At       time.Time
 }
+
+// OrderEventNames lists every order event name (the topics they travel on).
+var OrderEventNames = []string{
+	EventOrderPlaced, EventOrderPaid, EventPaymentHeld, EventOrderExpired, EventFulfilmentRetried,
+	EventOrderFulfilled, EventOrderDelivered, EventOrderFailed, EventOrderRevoked,
+}

@@ -1,0 +1,72 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jmoiron/sqlx"
+	"go.uber.org/fx"
+
+	"github.com/keyward/keyward/adapters/messaging"
+	"github.com/keyward/keyward/adapters/postgres"
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// PostgresModule stores everything in Postgres (KEYWARD_DATABASE_URL),
+// ciphertext included, and publishes order events through the
+// transactional outbox. The start fails when the schema is behind, unless
+// KEYWARD_MIGRATE_ON_START is set.
+var PostgresModule = fx.Module("storage.postgres",
+	fx.Provide(
+		func(lc fx.Lifecycle, cfg Config) (*sqlx.DB, error) {
+			db, err := postgres.Open(context.Background(), cfg.DatabaseURL)
+			if err != nil {
+				return nil, fmt.Errorf("connect to KEYWARD_DATABASE_URL: %w", err)
+			}
+			lc.Append(fx.Hook{
+				OnStart: func(ctx context.Context) error {
+					if cfg.MigrateOnStart {
+						return postgres.MigrateUp(ctx, db.DB)
+					}
+					return postgres.CheckSchema(ctx, db.DB)
+				},
+				OnStop: func(context.Context) error { return db.Close() },
+			})
+			return db, nil
+		},
+		func(log *slog.Logger) postgres.Outbox { return messaging.NewSQLOutbox(log) },
+		fx.Annotate(postgres.NewOrders, fx.As(new(ports.OrderRepository))),
+		fx.Annotate(postgres.NewLinks, fx.As(new(ports.DeliveryLinkRepository))),
+		fx.Annotate(postgres.NewRevelations, fx.As(new(ports.RevelationLog))),
+		fx.Annotate(postgres.NewCatalog, fx.As(new(ports.CatalogRepository))),
+		fx.Annotate(postgres.NewNotifications, fx.As(new(ports.PaymentNotificationLog))),
+		fx.Annotate(postgres.NewDataKeys, fx.As(new(ports.DataKeyRepository))),
+		fx.Annotate(postgres.NewBlobs, fx.As(new(ports.BlobStore))),
+		fx.Annotate(func(db *sqlx.DB) ports.HealthCheck {
+			return ports.HealthCheck{Name: "postgres", Check: db.PingContext}
+		}, fx.ResultTags(`group:"health"`)),
+	),
+)
+
+// SQLMessagingModule uses the same Postgres as the queue: the outbox writes
+// messages in business transactions, the router consumes them.
+var SQLMessagingModule = fx.Module("messaging.sql",
+	fx.Provide(
+		func(db *sqlx.DB, log *slog.Logger) (*wsql.Subscriber, error) {
+			return messaging.NewSQLSubscriber(db.DB, log.With("component", "sql-subscriber"))
+		},
+		func(db *sqlx.DB, log *slog.Logger) (message.Publisher, error) {
+			return messaging.NewSQLPublisher(db.DB, log.With("component", "sql-publisher"))
+		},
+		func(s *wsql.Subscriber) message.Subscriber { return s },
+	),
+	fx.Invoke(func(lc fx.Lifecycle, sub *wsql.Subscriber) {
+		lc.Append(fx.Hook{OnStart: func(context.Context) error {
+			return messaging.InitializeTopics(sub, domain.OrderEventNames...)
+		}})
+	}),
+)
