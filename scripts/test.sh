@@ -1,7 +1,56 @@
 #!/usr/bin/env bash
-# Runs every test. Services the tests need are found or started here; a
-# missing service fails the run loudly, nothing is skipped.
+# Runs every test. The services the tests need are found or started here:
+#   PostgreSQL  KEYWARD_TEST_DATABASE_URL, default the local server; when no
+#               server answers and PostgreSQL binaries exist, a throwaway
+#               cluster is started in .cache/pg.
+#   Vault       KEYWARD_TEST_VAULT_ADDR; when unset, a Vault dev server is
+#               built (once, cached) and started (scripts/vault-dev.sh).
+# A service that cannot be provided fails the run: nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REPO=$PWD
 
-go test -race -count=1 -timeout 12m ./... "$@"
+log() { echo "test.sh: $*" >&2; }
+cleanup=()
+on_exit() { for c in "${cleanup[@]}"; do eval "$c" || true; done; }
+trap on_exit EXIT
+
+# --- PostgreSQL -------------------------------------------------------------
+export KEYWARD_TEST_DATABASE_URL="${KEYWARD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
+pg_answers() { psql "$KEYWARD_TEST_DATABASE_URL" -tAc 'select 1' >/dev/null 2>&1; }
+if ! command -v psql >/dev/null; then
+	log "psql is not installed: install PostgreSQL client and server (apt-get install postgresql) or set KEYWARD_TEST_DATABASE_URL"
+	exit 1
+fi
+if ! pg_answers; then
+	bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+	if [[ -z "$bindir" || ! -x "$bindir/initdb" ]]; then
+		log "no PostgreSQL answers at $KEYWARD_TEST_DATABASE_URL and no PostgreSQL binaries were found to start one."
+		log "Start a server, or set KEYWARD_TEST_DATABASE_URL to one (superuser, trust or password in the URL)."
+		exit 1
+	fi
+	pgdir="$REPO/.cache/pg"; port=55432
+	log "no PostgreSQL at $KEYWARD_TEST_DATABASE_URL: starting a throwaway cluster in $pgdir on port $port"
+	rm -rf "$pgdir"; mkdir -p "$pgdir"
+	owner=()
+	if [[ $(id -u) == 0 ]]; then chown -R postgres "$pgdir" 2>/dev/null && owner=(runuser -u postgres --); fi
+	"${owner[@]}" "$bindir/initdb" -D "$pgdir/data" -U postgres -A trust >/dev/null
+	"${owner[@]}" "$bindir/pg_ctl" -D "$pgdir/data" -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1" -l "$pgdir/log" -w start >/dev/null
+	cleanup+=("${owner[*]} $bindir/pg_ctl -D $pgdir/data -m immediate stop >/dev/null")
+	export KEYWARD_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+	pg_answers || { log "the throwaway cluster does not answer; see $pgdir/log"; exit 1; }
+fi
+log "PostgreSQL: ${KEYWARD_TEST_DATABASE_URL%%\?*}"
+
+# --- Vault ------------------------------------------------------------------
+if [[ -z "${KEYWARD_TEST_VAULT_ADDR:-}" ]]; then
+	line=$(scripts/vault-dev.sh start | tail -1)
+	[[ "$line" == VAULT_ADDR=* ]] || { log "the Vault dev server did not start"; exit 1; }
+	export KEYWARD_TEST_VAULT_ADDR="${line#VAULT_ADDR=}"
+	cleanup+=("scripts/vault-dev.sh stop >/dev/null 2>&1")
+fi
+export KEYWARD_TEST_VAULT_TOKEN="${KEYWARD_TEST_VAULT_TOKEN:-root}"
+export KEYWARD_VAULT_DEV_BIN="${KEYWARD_VAULT_DEV_BIN:-$REPO/.cache/bin/vault-dev}"
+log "Vault: $KEYWARD_TEST_VAULT_ADDR"
+
+go test -race -count=1 -timeout 14m ./... "$@"

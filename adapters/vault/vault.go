@@ -84,9 +84,13 @@ func (v *Vault) Init(ctx context.Context) error {
 		}
 		if _, ok := mounts[v.mount+"/"]; !ok {
 			if err := v.client.Sys().MountWithContext(ctx, v.mount, &api.MountInput{Type: "transit", Description: "keyward data keys"}); err != nil {
-				return classify("mount transit", err)
+				// Another instance may have mounted it at the same moment.
+				if again, lerr := v.client.Sys().ListMountsWithContext(ctx); lerr != nil || again[v.mount+"/"] == nil {
+					return classify("mount transit", err)
+				}
+			} else {
+				v.log.Info("mounted vault transit engine", "mount", v.mount)
 			}
-			v.log.Info("mounted vault transit engine", "mount", v.mount)
 		}
 	}
 	s, err := v.client.Logical().ReadWithContext(ctx, v.path("keys", v.key))

@@ -1,0 +1,241 @@
+package bootstrap_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/adapters/postgres/pgtest"
+	"github.com/keyward/keyward/adapters/vault/vaulttest"
+	"github.com/keyward/keyward/bootstrap"
+)
+
+// withVault uses the test Vault (through addr when set, e.g. a proxy) with
+// a fresh transit key.
+func withVault(t *testing.T, addr string) func(*bootstrap.Config) {
+	vaultAddr, token := vaulttest.Config(t)
+	if addr == "" {
+		addr = vaultAddr
+	}
+	key := vaulttest.KeyName()
+	return func(c *bootstrap.Config) {
+		c.KeyVault = "vault"
+		c.Vault.Addr, c.Vault.Token, c.Vault.Key = addr, token, key
+	}
+}
+
+func both(mods ...func(*bootstrap.Config)) func(*bootstrap.Config) {
+	return func(c *bootstrap.Config) {
+		for _, m := range mods {
+			m(c)
+		}
+	}
+}
+
+// TestEndToEndPostgresVault: the whole flow with Postgres and Vault transit;
+// the stored data key is a Vault ciphertext and the database holds no
+// plaintext key or data key.
+func TestEndToEndPostgresVault(t *testing.T) {
+	url, _ := pgtest.NewDatabase(t)
+	h := start(t, both(withPostgres(url), withVault(t, "")))
+	orderID, secrets := walkFlow(t, h)
+	wk, err := h.dataKeys.Get(t.Context(), orderID)
+	if err != nil || !strings.HasPrefix(wk.Ciphertext, "vault:v1:") {
+		t.Fatalf("stored data key %q (%v), want a vault:v1 ciphertext", wk.Ciphertext, err)
+	}
+	assertDumpClean(t, h, url, orderID, secrets)
+}
+
+// TestRotationDuringOrders rotates the key twice while 100 orders are
+// being paid and fulfilled; afterwards every order reveals.
+func TestRotationDuringOrders(t *testing.T) {
+	url, _ := pgtest.NewDatabase(t)
+	h := start(t, both(withPostgres(url), withVault(t, "")))
+	skus := inStockSKUs(h)
+	const n = 100
+	orders := make([]orderResp, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		orders[i] = h.placeOrder(fmt.Sprintf("rot%03d@example.com", i), line(skus[i%len(skus)], 1))
+	}
+	type rotation struct {
+		KeyVersion int `json:"key_version"`
+		Rewrapped  int `json:"rewrapped"`
+	}
+	rotations := make(chan rotation, 2)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body, sig := h.ipn(orders[i].ID, "finished", "")
+			if code, raw := h.postIPN(body, sig); code != 200 {
+				t.Errorf("IPN %d: %d %s", i, code, raw)
+			}
+		}()
+		if i == n/3 || i == 2*n/3 { // rotate while earlier orders are in flight
+			var r rotation
+			code, _, raw := h.do("POST", "/v1/admin/keys/rotate", nil, map[string]string{"Authorization": "Bearer " + testAdminKey}, &r)
+			if code != 200 {
+				t.Errorf("rotate: %d %s", code, raw)
+			}
+			rotations <- r
+		}
+	}
+	wg.Wait()
+	close(rotations)
+	versions := map[int]bool{}
+	for r := range rotations {
+		versions[r.KeyVersion] = true
+	}
+	if !versions[2] || !versions[3] {
+		t.Fatalf("rotations reported versions %v, want 2 and 3", versions)
+	}
+	for _, o := range orders {
+		h.waitStatus(o, "delivered", 60*time.Second)
+	}
+	// A final rotation rewraps whatever was made under older versions.
+	var last rotation
+	if code, _, raw := h.do("POST", "/v1/admin/keys/rotate", nil, map[string]string{"Authorization": "Bearer " + testAdminKey}, &last); code != 200 || last.KeyVersion != 4 {
+		t.Fatalf("final rotate: %d %s", code, raw)
+	}
+	for i, o := range orders {
+		wk, err := h.dataKeys.Get(t.Context(), o.ID)
+		if err != nil || wk.Version != 4 {
+			t.Fatalf("order %d data key version %d (%v), want 4", i, wk.Version, err)
+		}
+		token := h.deliveryToken(fmt.Sprintf("rot%03d@example.com", i))
+		if code, _, raw := h.do("POST", "/v1/deliveries/"+token+"/reveal", nil, nil, nil); code != 200 {
+			t.Fatalf("order %d does not reveal after rotation: %d %s", i, code, raw)
+		}
+	}
+	if code, _, _ := h.do("POST", "/v1/admin/keys/rotate", nil, nil, nil); code != http.StatusUnauthorized {
+		t.Fatalf("rotate without admin key: %d", code)
+	}
+}
+
+func inStockSKUs(h *harness) []string {
+	var page struct {
+		Items []product `json:"items"`
+	}
+	h.do("GET", "/v1/products?limit=100", nil, nil, &page)
+	var skus []string
+	for _, p := range page.Items {
+		if p.InStock {
+			skus = append(skus, p.SKU)
+		}
+	}
+	return skus
+}
+
+// TestVaultOutage: with Vault unreachable, fulfilment waits and retries and
+// reveal answers 503 with Retry-After; both complete once Vault is back,
+// and no order fails.
+func TestVaultOutage(t *testing.T) {
+	addr, _ := vaulttest.Config(t)
+	proxy := newProxy(t, strings.TrimPrefix(addr, "http://"))
+	url, _ := pgtest.NewDatabase(t)
+	h := start(t, both(withPostgres(url), withVault(t, "http://"+proxy.addr()), func(c *bootstrap.Config) {
+		c.RetryMaxAttempts = 1000 // an outage outlasts any small retry budget
+	}))
+	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU
+
+	// A delivered order, to reveal during the outage.
+	before := h.placeOrder("before@example.com", line(sku, 1))
+	body, sig := h.ipn(before.ID, "finished", "")
+	h.postIPN(body, sig)
+	h.waitStatus(before, "delivered", 15*time.Second)
+	token := h.deliveryToken("before@example.com")
+
+	proxy.setDown(true)
+	during := h.placeOrder("during@example.com", line(sku, 1))
+	body, sig = h.ipn(during.ID, "finished", "")
+	if code, raw := h.postIPN(body, sig); code != 200 {
+		t.Fatalf("IPN during outage: %d %s", code, raw)
+	}
+	code, hdr, raw := h.do("POST", "/v1/deliveries/"+token+"/reveal", nil, nil, nil)
+	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+		t.Fatalf("reveal during outage: %d %v %s", code, hdr, raw)
+	}
+	time.Sleep(2 * time.Second) // several retries fail meanwhile
+	if got := h.getOrder(during); got.Status != "fulfilling" && got.Status != "paid" {
+		t.Fatalf("during the outage the order is %s", got.Status)
+	}
+
+	proxy.setDown(false)
+	h.waitStatus(during, "delivered", 30*time.Second)
+	var rv struct {
+		RevealsLeft int `json:"reveals_left"`
+	}
+	if code, _, raw := h.do("POST", "/v1/deliveries/"+token+"/reveal", nil, nil, &rv); code != 200 || rv.RevealsLeft != h.cfg.LinkMaxReveals-1 {
+		t.Fatalf("reveal after outage: %d %s (the failed reveal must not count)", code, raw)
+	}
+}
+
+// proxy forwards TCP to Vault and can play dead: while down it drops
+// every connection, as an unreachable Vault would.
+type proxy struct {
+	l      net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]bool
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{l: l, target: target, conns: map[net.Conn]bool{}}
+	t.Cleanup(func() { l.Close(); p.setDown(true) })
+	go p.serve()
+	return p
+}
+
+func (p *proxy) addr() string { return p.l.Addr().String() }
+
+func (p *proxy) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+}
+
+func (p *proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return false
+	}
+	p.conns[c] = true
+	return true
+}
+
+func (p *proxy) serve() {
+	for {
+		in, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(in) {
+			in.Close()
+			continue
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil || !p.track(out) {
+			in.Close()
+			continue
+		}
+		go func() { _, _ = io.Copy(out, in); out.Close() }()
+		go func() { _, _ = io.Copy(in, out); in.Close() }()
+	}
+}
