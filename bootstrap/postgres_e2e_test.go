@@ -115,7 +115,7 @@ func TestRestartKeepsState(t *testing.T) {
 		t.Fatalf("after restart the order is %+v", got)
 	}
 	var rv struct {
-		RevealsLeft int `json:"reveals_left"`
+		RevealsLeft int  `json:"reveals_left"`
 		FirstReveal bool `json:"first_reveal"`
 	}
 	if code, _, raw := h2.do("POST", "/v1/deliveries/"+token+"/reveal", nil, nil, &rv); code != 200 || rv.FirstReveal || rv.RevealsLeft != h2.cfg.LinkMaxReveals-2 {

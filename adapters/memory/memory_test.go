@@ -45,3 +45,8 @@ func TestBlobs(t *testing.T) {
 	t.Parallel()
 	porttest.BlobStore(t, func(*testing.T) ports.BlobStore { return memory.NewBlobs() })
 }
+
+func TestAuditLog(t *testing.T) {
+	t.Parallel()
+	porttest.AuditLog(t, func(_ *testing.T, clock ports.Clock) ports.AuditLog { return memory.NewAuditLog(clock) })
+}

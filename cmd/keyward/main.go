@@ -11,6 +11,9 @@ const usage = `keyward — digital-key fulfilment
 Usage:
   keyward serve                 run the service (config from KEYWARD_* variables)
   keyward openapi               print the OpenAPI document
+  keyward migrate up|down|status
+                                apply, roll back one step, or show the database schema
+  keyward keys rotate           rotate the vault key and rewrap every stored data key
   keyward pay --order ID [--status finished] [--server URL] [--actually-paid AMOUNT]
                                 send a signed sandbox payment notification
 `
@@ -26,6 +29,10 @@ func main() {
 		err = serve()
 	case "openapi":
 		err = printOpenAPI(os.Stdout)
+	case "migrate":
+		err = migrate(os.Args[2:], os.Stdout)
+	case "keys":
+		err = keys(os.Args[2:], os.Stdout)
 	case "pay":
 		err = pay(os.Args[2:], os.Stdout)
 	case "help", "-h", "--help":

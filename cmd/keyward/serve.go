@@ -28,7 +28,11 @@ func serve() error {
 func printBanner(cfg bootstrap.Config, base string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nkeyward %s listening on %s\n", bootstrap.Version, base)
-	fmt.Fprintf(&b, "  storage: memory  messaging: gochannel  key vault: %s  supplier: sandbox  payments: sandbox  mail: %s\n", cfg.KeyVault, cfg.MailDir)
+	storage, messaging := "memory", "gochannel"
+	if cfg.DatabaseURL != "" {
+		storage, messaging = "postgres", "watermill-sql (outbox on the same database)"
+	}
+	fmt.Fprintf(&b, "  storage: %s  messaging: %s  key vault: %s  supplier: sandbox  payments: sandbox  mail: %s\n", storage, messaging, cfg.KeyVault, cfg.MailDir)
 	if cfg.IPNSecret == bootstrap.DevIPNSecret {
 		fmt.Fprintf(&b, "  NOWPayments IPN secret (dev default): %s\n", bootstrap.DevIPNSecret)
 	}

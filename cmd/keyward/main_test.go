@@ -1,0 +1,251 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/adapters/postgres/pgtest"
+	"github.com/keyward/keyward/migrations"
+)
+
+var binary string
+
+// TestMain builds the real binary once; the tests drive it as a user would.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "keyward-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "keyward")
+	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic("build keyward: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// server is a running `keyward serve`.
+type server struct {
+	cmd    *exec.Cmd
+	base   string
+	env    []string
+	stderr *bytes.Buffer
+}
+
+func serve(t *testing.T, env ...string) *server {
+	t.Helper()
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	env = append(os.Environ(), append([]string{
+		"KEYWARD_HTTP_ADDR=" + addr, "KEYWARD_MAIL_DIR=" + filepath.Join(dir, "mail"),
+		"KEYWARD_KEYRING_FILE=" + filepath.Join(dir, "keyring.json"), "KEYWARD_LOG_LEVEL=debug",
+	}, env...)...)
+	s := &server{cmd: exec.Command(binary, "serve"), base: "http://" + addr, env: env, stderr: &bytes.Buffer{}}
+	s.cmd.Env, s.cmd.Stderr = env, s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			_ = s.cmd.Process.Kill()
+			_ = s.cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.base + "/healthz")
+		if err == nil && resp.StatusCode == 200 {
+			resp.Body.Close()
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("keyward did not come up:\n%s", s.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *server) mailDir() string {
+	for _, e := range s.env {
+		if v, ok := strings.CutPrefix(e, "KEYWARD_MAIL_DIR="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func call(t *testing.T, method, url, auth string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, url, err, raw)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestBinaryWalkthrough follows the README by hand: serve, list products,
+// order, `keyward pay`, wait for delivery, read the email, reveal; then a
+// clean shutdown on SIGTERM.
+func TestBinaryWalkthrough(t *testing.T) {
+	s := serve(t)
+	var products struct {
+		Items []struct {
+			SKU     string `json:"sku"`
+			InStock bool   `json:"in_stock"`
+		} `json:"items"`
+	}
+	if code := call(t, "GET", s.base+"/v1/products", "", nil, &products); code != 200 || len(products.Items) < 10 {
+		t.Fatalf("products: %d, %d items", code, len(products.Items))
+	}
+	var order struct {
+		ID          string `json:"id"`
+		AccessToken string `json:"access_token"`
+		Status      string `json:"status"`
+	}
+	body := map[string]any{"email": "readme@example.com", "items": []any{map[string]any{"sku": products.Items[0].SKU, "quantity": 1}}}
+	if code := call(t, "POST", s.base+"/v1/orders", "", body, &order); code != 201 {
+		t.Fatalf("order: %d", code)
+	}
+	out, err := exec.Command(binary, "pay", "--order", order.ID, "--server", s.base).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "200 OK") {
+		t.Fatalf("keyward pay: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for order.Status != "delivered" {
+		if time.Now().After(deadline) {
+			t.Fatalf("order is %s\n%s", order.Status, s.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+		call(t, "GET", s.base+"/v1/orders/"+order.ID, order.AccessToken, nil, &order)
+	}
+	files, _ := filepath.Glob(filepath.Join(s.mailDir(), "*.eml"))
+	if len(files) != 1 {
+		t.Fatalf("%d emails", len(files))
+	}
+	eml, _ := os.ReadFile(files[0])
+	token := regexp.MustCompile(regexp.QuoteMeta(s.base) + `/deliver/([A-Za-z0-9_-]{43})`).FindSubmatch(eml)
+	if token == nil {
+		t.Fatalf("no delivery link in the email:\n%s", eml)
+	}
+	var rv struct {
+		Items []struct {
+			Keys []struct {
+				Value string `json:"value"`
+			} `json:"keys"`
+		} `json:"items"`
+	}
+	if code := call(t, "POST", s.base+"/v1/deliveries/"+string(token[1])+"/reveal", "", nil, &rv); code != 200 || rv.Items[0].Keys[0].Value == "" {
+		t.Fatalf("reveal: %d %+v", code, rv)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("keyward did not stop cleanly: %v\n%s", err, s.stderr)
+	}
+	if strings.Contains(s.stderr.String(), rv.Items[0].Keys[0].Value) {
+		t.Fatal("the revealed key appears in keyward's output")
+	}
+	if !strings.Contains(s.stderr.String(), "keyward-dev-ipn-secret") {
+		t.Fatal("the dev IPN secret is not printed at start-up")
+	}
+}
+
+// TestServeRefusesOldSchema: a database that is behind stops `serve` with
+// the command that fixes it; `keyward migrate up` fixes it.
+func TestServeRefusesOldSchema(t *testing.T) {
+	url := pgtest.NewEmptyDatabase(t)
+	env := append(os.Environ(), "KEYWARD_DATABASE_URL="+url, "KEYWARD_HTTP_ADDR="+freeAddr(t), "KEYWARD_MAIL_DIR="+t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "serve")
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "keyward migrate up") {
+		t.Fatalf("serve on an empty database: %v\n%s", err, out)
+	}
+	sqls, _ := fs.Glob(migrations.FS, "*.sql")
+	n := len(sqls)
+	for _, step := range []struct{ args, want string }{
+		{"migrate status", "schema version 0"},
+		{"migrate up", fmt.Sprintf("schema version %d (keyward needs %d)", n, n)},
+		{"migrate down", fmt.Sprintf("schema version %d", n-1)},
+		{"migrate up", fmt.Sprintf("schema version %d", n)},
+	} {
+		cmd := exec.CommandContext(ctx, binary, strings.Fields(step.args)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), step.want) {
+			t.Fatalf("keyward %s: %v\n%s", step.args, err, out)
+		}
+	}
+	cmd = exec.CommandContext(ctx, binary, "keys", "rotate")
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "key version 2") {
+		t.Fatalf("keyward keys rotate: %v\n%s", err, out)
+	}
+}
+
+func TestOpenAPICommand(t *testing.T) {
+	out, err := exec.Command(binary, "openapi").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/v1/products", "/v1/orders", "/v1/orders/{id}", "/v1/webhooks/nowpayments", "/v1/deliveries/{token}/reveal", "/v1/admin/keys/rotate", "/readyz"} {
+		if doc.Paths[p] == nil {
+			t.Errorf("OpenAPI lacks %s", p)
+		}
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi %q", doc.OpenAPI)
+	}
+}
