@@ -11,7 +11,7 @@ import (
 )
 
 // SyncCatalog copies the supplier's products into the catalog, priced at
-// cost plus a margin.
+// cost plus a margin, rounded up to the next .99 the way shops price.
 type SyncCatalog struct {
 	Supplier ports.Supplier
 	Catalog  ports.CatalogRepository
@@ -29,7 +29,7 @@ func (h SyncCatalog) Handle(ctx context.Context) (int, error) {
 	now := h.Clock.Now()
 	products := make([]*domain.Product, 0, len(sps))
 	for _, sp := range sps {
-		price, err := domain.MoneyFromDecimal(sp.Cost.Amount().Mul(decimal.NewFromInt(1).Add(h.Margin)).Round(2), sp.Cost.Currency())
+		price, err := domain.MoneyFromDecimal(retailPrice(sp.Cost.Amount(), h.Margin), sp.Cost.Currency())
 		if err != nil {
 			return 0, fmt.Errorf("price %s: %w", sp.ID, err)
 		}
@@ -47,4 +47,16 @@ func (h SyncCatalog) Handle(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("store catalog: %w", err)
 	}
 	return len(products), nil
+}
+
+// retailPrice is cost × (1 + margin) rounded up to the next x.99; never
+// below cost × (1 + margin).
+func retailPrice(cost, margin decimal.Decimal) decimal.Decimal {
+	floor := cost.Mul(decimal.NewFromInt(1).Add(margin))
+	cent := decimal.New(1, -2)
+	charm := floor.Ceil().Sub(cent)
+	if charm.LessThan(floor) {
+		charm = charm.Add(decimal.NewFromInt(1))
+	}
+	return charm
 }

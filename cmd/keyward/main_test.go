@@ -197,7 +197,8 @@ func TestBinaryWalkthrough(t *testing.T) {
 // the command that fixes it; `keyward migrate up` fixes it.
 func TestServeRefusesOldSchema(t *testing.T) {
 	url := pgtest.NewEmptyDatabase(t)
-	env := append(os.Environ(), "KEYWARD_DATABASE_URL="+url, "KEYWARD_HTTP_ADDR="+freeAddr(t), "KEYWARD_MAIL_DIR="+t.TempDir())
+	env := append(os.Environ(), "KEYWARD_DATABASE_URL="+url, "KEYWARD_HTTP_ADDR="+freeAddr(t), "KEYWARD_MAIL_DIR="+t.TempDir(),
+		"KEYWARD_KEYRING_FILE="+filepath.Join(t.TempDir(), "keyring.json"))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "serve")
