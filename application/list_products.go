@@ -31,13 +31,3 @@ func (h ListProducts) Handle(ctx context.Context, after string, limit int) (Prod
 	}
 	return page, nil
 }
-
-// GetProduct reads one catalog entry.
-type GetProduct struct {
-	Catalog ports.CatalogRepository
-}
-
-// Handle returns the product or domain.ErrNotFound.
-func (h GetProduct) Handle(ctx context.Context, sku string) (*domain.Product, error) {
-	return h.Catalog.Get(ctx, sku)
-}

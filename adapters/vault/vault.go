@@ -121,8 +121,10 @@ func (v *Vault) path(parts ...string) string {
 	return p
 }
 
+// orderContext is the derivation context: the order id itself, so each
+// order's data key is wrapped under its own derived key.
 func orderContext(orderID string) string {
-	return base64.StdEncoding.EncodeToString([]byte("keyward/order/" + orderID))
+	return base64.StdEncoding.EncodeToString([]byte(orderID))
 }
 
 // classify maps a Vault client error to the port's errors: authentication

@@ -1,0 +1,56 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// ResendDeliveryLink issues a fresh link for a delivered order and revokes
+// the older ones, so only the newest email works.
+type ResendDeliveryLink struct {
+	Orders ports.OrderRepository
+	Issuer linkIssuer
+}
+
+// NewResendDeliveryLink wires ResendDeliveryLink.
+func NewResendDeliveryLink(orders ports.OrderRepository, links ports.DeliveryLinkRepository, mailer ports.Mailer, clock ports.Clock, ids ports.IDs, policy DeliveryPolicy) ResendDeliveryLink {
+	return ResendDeliveryLink{Orders: orders, Issuer: linkIssuer{Links: links, Mailer: mailer, Clock: clock, IDs: ids, Policy: policy}}
+}
+
+// Handle checks the customer's access token unless asAdmin; it returns
+// domain.ErrNotFound for a wrong token and domain.ErrInvalidTransition when
+// the order is not delivered.
+func (h ResendDeliveryLink) Handle(ctx context.Context, orderID, accessToken string, asAdmin bool) (*domain.DeliveryLink, error) {
+	o, err := h.Orders.Get(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	if !asAdmin && !o.CheckAccessToken(accessToken) {
+		return nil, domain.ErrNotFound
+	}
+	if o.Status() != domain.StatusDelivered {
+		return nil, fmt.Errorf("%w: order is %s; links are sent once it is delivered", domain.ErrInvalidTransition, o.Status())
+	}
+	old, err := h.Issuer.Links.ListByOrder(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	link, err := h.Issuer.issue(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	now := h.Issuer.Clock.Now()
+	for _, l := range old {
+		if _, err := h.Issuer.Links.Update(ctx, l.ID(), func(l *domain.DeliveryLink) error { l.Revoke(now); return nil }); err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return nil, fmt.Errorf("revoke old link: %w", err)
+		}
+	}
+	if _, err := h.Orders.Update(ctx, orderID, func(o *domain.Order) error { return o.RecordLinkResent(link.ID(), now) }); err != nil {
+		return nil, err
+	}
+	return link, nil
+}
