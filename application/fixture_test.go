@@ -75,6 +75,7 @@ type world struct {
 	clock    *clock
 	ids      *ids
 	events   *recorder
+	audit    *memory.AuditLog
 	log      *slog.Logger
 }
 
@@ -103,6 +104,7 @@ func newWorld(t *testing.T) *world {
 		ids: &ids{}, log: slog.New(slog.DiscardHandler),
 	}
 	w.orders = memory.NewOrders(w.events)
+	w.audit = memory.NewAuditLog(w.clock)
 	if _, err := (application.SyncCatalog{Supplier: w.supplier, Catalog: w.catalog, Clock: w.clock, Margin: decimal.RequireFromString("0.1")}).Handle(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +116,7 @@ func (w *world) fulfil() application.FulfilOrder {
 }
 
 func (w *world) reveal() application.RevealKeys {
-	return application.RevealKeys{Links: w.links, Orders: w.orders, DataKeys: w.dataKeys, Vault: w.vault, Blobs: w.blobs, Revelations: w.revs, Clock: w.clock, IDs: w.ids, Log: w.log}
+	return application.RevealKeys{Links: w.links, Orders: w.orders, DataKeys: w.dataKeys, Vault: w.vault, Blobs: w.blobs, Revelations: w.revs, Audit: w.audit, Clock: w.clock, IDs: w.ids, Log: w.log}
 }
 
 func (w *world) deliver() application.DeliverOrder {

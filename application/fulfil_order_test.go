@@ -159,8 +159,8 @@ func TestRevealAndRevoke(t *testing.T) {
 		t.Fatal("revealed key differs from the issued one")
 	}
 
-	revoke := application.RevokeOrder{Orders: w.orders, Links: w.links, DataKeys: w.dataKeys, Blobs: w.blobs, Clock: w.clock, Log: w.log}
-	if _, err := revoke.Handle(t.Context(), o.ID(), "chargeback"); err != nil {
+	revoke := application.RevokeOrder{Orders: w.orders, Links: w.links, DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Clock: w.clock, Log: w.log}
+	if _, err := revoke.Handle(t.Context(), o.ID(), "chargeback", "admin:test"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.dataKeys.Get(t.Context(), o.ID()); !errors.Is(err, domain.ErrNotFound) {
@@ -169,7 +169,22 @@ func TestRevealAndRevoke(t *testing.T) {
 	if _, err := w.reveal().Handle(t.Context(), application.RevealCommand{Token: token}); !errors.Is(err, domain.ErrLinkRevoked) {
 		t.Fatalf("reveal after revoke: %v", err)
 	}
-	if _, err := revoke.Handle(t.Context(), o.ID(), "again"); err != nil {
+	if _, err := revoke.Handle(t.Context(), o.ID(), "again", "admin:test"); err != nil {
 		t.Fatalf("revoking twice: %v", err)
+	}
+	recs, err := w.audit.List(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, r := range recs {
+		actions = append(actions, r.Actor+" "+r.Action)
+	}
+	want := []string{"customer keys.revealed", "admin:test order.revoked", "admin:test order.revoked"}
+	if strings.Join(actions, ",") != strings.Join(want, ",") {
+		t.Fatalf("audit trail %v, want %v", actions, want)
+	}
+	if n, err := w.audit.Verify(t.Context()); err != nil || n != 3 {
+		t.Fatalf("audit chain: %d %v", n, err)
 	}
 }

@@ -13,18 +13,20 @@ import (
 // the older ones, so only the newest email works.
 type ResendDeliveryLink struct {
 	Orders ports.OrderRepository
+	Audit  ports.AuditLog
 	Issuer linkIssuer
 }
 
 // NewResendDeliveryLink wires ResendDeliveryLink.
-func NewResendDeliveryLink(orders ports.OrderRepository, links ports.DeliveryLinkRepository, mailer ports.Mailer, clock ports.Clock, ids ports.IDs, policy DeliveryPolicy) ResendDeliveryLink {
-	return ResendDeliveryLink{Orders: orders, Issuer: linkIssuer{Links: links, Mailer: mailer, Clock: clock, IDs: ids, Policy: policy}}
+func NewResendDeliveryLink(orders ports.OrderRepository, links ports.DeliveryLinkRepository, mailer ports.Mailer, audit ports.AuditLog, clock ports.Clock, ids ports.IDs, policy DeliveryPolicy) ResendDeliveryLink {
+	return ResendDeliveryLink{Orders: orders, Audit: audit, Issuer: linkIssuer{Links: links, Mailer: mailer, Clock: clock, IDs: ids, Policy: policy}}
 }
 
-// Handle checks the customer's access token unless asAdmin; it returns
-// domain.ErrNotFound for a wrong token and domain.ErrInvalidTransition when
-// the order is not delivered.
-func (h ResendDeliveryLink) Handle(ctx context.Context, orderID, accessToken string, asAdmin bool) (*domain.DeliveryLink, error) {
+// Handle checks the customer's access token unless adminActor is set (then
+// it names the admin); it returns domain.ErrNotFound for a wrong token and
+// domain.ErrInvalidTransition when the order is not delivered.
+func (h ResendDeliveryLink) Handle(ctx context.Context, orderID, accessToken, adminActor string) (*domain.DeliveryLink, error) {
+	asAdmin := adminActor != ""
 	o, err := h.Orders.Get(ctx, orderID)
 	if err != nil {
 		return nil, err
@@ -51,6 +53,13 @@ func (h ResendDeliveryLink) Handle(ctx context.Context, orderID, accessToken str
 	}
 	if _, err := h.Orders.Update(ctx, orderID, func(o *domain.Order) error { return o.RecordLinkResent(link.ID(), now) }); err != nil {
 		return nil, err
+	}
+	actor := adminActor
+	if actor == "" {
+		actor = ActorCustomer
+	}
+	if _, err := h.Audit.Append(ctx, actor, AuditDeliveryResent, orderID, map[string]string{"link_id": link.ID(), "links_revoked": fmt.Sprint(len(old))}); err != nil {
+		return nil, fmt.Errorf("audit resend: %w", err)
 	}
 	return link, nil
 }

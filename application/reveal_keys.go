@@ -49,6 +49,7 @@ type RevealKeys struct {
 	Vault       ports.KeyVault
 	Blobs       ports.BlobStore
 	Revelations ports.RevelationLog
+	Audit       ports.AuditLog
 	Clock       ports.Clock
 	IDs         ports.IDs
 	Log         *slog.Logger
@@ -98,6 +99,11 @@ func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, er
 	}
 	if err := h.Revelations.Append(ctx, revs...); err != nil {
 		return Revealed{}, fmt.Errorf("record revelation: %w", err)
+	}
+	if _, err := h.Audit.Append(ctx, ActorCustomer, AuditKeysRevealed, order.ID(), map[string]string{
+		"link_id": link.ID(), "ip": cmd.IP, "user_agent": cmd.UserAgent, "first": fmt.Sprint(first), "reveals_left": fmt.Sprint(link.RevealsLeft()),
+	}); err != nil {
+		return Revealed{}, fmt.Errorf("audit revelation: %w", err)
 	}
 	h.Log.InfoContext(ctx, "keys revealed", "order_id", order.ID(), "link_id", link.ID(), "ip", cmd.IP, "first", first)
 	return Revealed{Link: link, Order: order, Items: items, First: first}, nil

@@ -18,6 +18,7 @@ type RevokeOrder struct {
 	Links    ports.DeliveryLinkRepository
 	DataKeys ports.DataKeyRepository
 	Blobs    ports.BlobStore
+	Audit    ports.AuditLog
 	Clock    ports.Clock
 	Log      *slog.Logger
 }
@@ -25,7 +26,7 @@ type RevokeOrder struct {
 // Handle returns domain.ErrNotFound or domain.ErrInvalidTransition when the
 // order has no keys to revoke. Revoking a revoked order finishes any
 // shredding a crash interrupted.
-func (h RevokeOrder) Handle(ctx context.Context, orderID, reason string) (*domain.Order, error) {
+func (h RevokeOrder) Handle(ctx context.Context, orderID, reason, actor string) (*domain.Order, error) {
 	var refs []string
 	o, err := h.Orders.Update(ctx, orderID, func(o *domain.Order) error {
 		for _, it := range o.Items() {
@@ -58,6 +59,11 @@ func (h RevokeOrder) Handle(ctx context.Context, orderID, reason string) (*domai
 		if _, err := h.Links.Update(ctx, l.ID(), func(l *domain.DeliveryLink) error { l.Revoke(now); return nil }); err != nil && !errors.Is(err, domain.ErrNotFound) {
 			return nil, fmt.Errorf("revoke link: %w", err)
 		}
+	}
+	if _, err := h.Audit.Append(ctx, actor, AuditOrderRevoked, orderID, map[string]string{
+		"reason": reason, "ciphertexts_deleted": fmt.Sprint(len(refs)), "links_revoked": fmt.Sprint(len(links)),
+	}); err != nil {
+		return nil, fmt.Errorf("audit revoke: %w", err)
 	}
 	h.Log.InfoContext(ctx, "order revoked", "order_id", orderID, "reason", reason)
 	return o, nil

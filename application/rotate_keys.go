@@ -16,6 +16,7 @@ import (
 type RotateKeys struct {
 	Vault     ports.KeyVault
 	DataKeys  ports.DataKeyRepository
+	Audit     ports.AuditLog
 	BatchSize int
 	Log       *slog.Logger
 }
@@ -29,13 +30,20 @@ type RotationResult struct {
 
 // Handle returns ErrUnavailable when the vault is down; what was rewrapped
 // before stays rewrapped.
-func (h RotateKeys) Handle(ctx context.Context) (RotationResult, error) {
+func (h RotateKeys) Handle(ctx context.Context, actor string) (RotationResult, error) {
 	version, err := h.Vault.Rotate(ctx)
 	if err != nil {
 		return RotationResult{}, fmt.Errorf("%w: rotate: %v", ErrUnavailable, err)
 	}
 	res, err := h.Rewrap(ctx, version)
 	h.Log.InfoContext(ctx, "key rotation", "version", res.Version, "rewrapped", res.Rewrapped, "floor_raised", res.Floor, "err", err)
+	details := map[string]string{"key_version": fmt.Sprint(res.Version), "rewrapped": fmt.Sprint(res.Rewrapped), "min_version_raised": fmt.Sprint(res.Floor)}
+	if err != nil {
+		details["error"] = err.Error()
+	}
+	if _, aerr := h.Audit.Append(ctx, actor, AuditKeysRotated, "transit-key", details); aerr != nil && err == nil {
+		err = fmt.Errorf("audit rotation: %w", aerr)
+	}
 	return res, err
 }
 

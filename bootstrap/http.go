@@ -63,6 +63,7 @@ type useCaseParams struct {
 	RetryFulfilment    application.RetryFulfilment
 	RevokeOrder        application.RevokeOrder
 	RotateKeys         application.RotateKeys
+	AuditTrail         application.AuditTrail
 
 	Config Config
 	Log    *slog.Logger
@@ -75,7 +76,7 @@ func newAPI(p useCaseParams) API {
 		ListProducts: p.ListProducts, GetProduct: p.GetProduct, PlaceOrder: p.PlaceOrder, GetOrder: p.GetOrder,
 		ResendDeliveryLink: p.ResendDeliveryLink, HandlePayment: p.HandlePayment, DescribeDelivery: p.DescribeDelivery,
 		RevealKeys: p.RevealKeys, CheckHealth: p.CheckHealth, RetryFulfilment: p.RetryFulfilment, RevokeOrder: p.RevokeOrder,
-		RotateKeys: p.RotateKeys,
+		RotateKeys: p.RotateKeys, AuditTrail: p.AuditTrail,
 	}, khttp.Options{Version: Version, AdminAPIKeys: cfg.AdminAPIKeys, PageSecret: cfg.PageSecret, Extra: p.Extra}, log)
 	return API{Handler: h, Huma: api}
 }

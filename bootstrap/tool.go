@@ -2,12 +2,8 @@ package bootstrap
 
 import (
 	"errors"
-	"log/slog"
 
 	"go.uber.org/fx"
-
-	"github.com/keyward/keyward/application"
-	"github.com/keyward/keyward/ports"
 )
 
 // ErrNeedsDatabase is returned for operator commands that act on stored
@@ -28,9 +24,7 @@ func NewTool(cfg Config, targets ...any) (*fx.App, error) {
 		RuntimeModule,
 		PostgresModule,
 		keyVaultModule(cfg),
-		fx.Provide(func(v ports.KeyVault, dk ports.DataKeyRepository, log *slog.Logger) application.RotateKeys {
-			return application.RotateKeys{Vault: v, DataKeys: dk, BatchSize: 100, Log: log}
-		}),
+		fx.Provide(newRotateKeys),
 		fx.Populate(targets...),
 	), nil
 }

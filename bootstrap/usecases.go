@@ -34,33 +34,36 @@ var ApplicationModule = fx.Module("application",
 			return application.FulfilOrder{Orders: o, DataKeys: dk, Vault: v, Supplier: s, Blobs: b, Clock: clk, Log: log, Hook: hook}
 		},
 		application.NewDeliverOrder,
-		func(o ports.OrderRepository, l ports.DeliveryLinkRepository, m ports.Mailer, clk ports.Clock, ids ports.IDs, p application.DeliveryPolicy) application.ResendDeliveryLink {
-			return application.NewResendDeliveryLink(o, l, m, clk, ids, p)
+		func(o ports.OrderRepository, l ports.DeliveryLinkRepository, m ports.Mailer, a ports.AuditLog, clk ports.Clock, ids ports.IDs, p application.DeliveryPolicy) application.ResendDeliveryLink {
+			return application.NewResendDeliveryLink(o, l, m, a, clk, ids, p)
 		},
 		func(l ports.DeliveryLinkRepository, o ports.OrderRepository, clk ports.Clock) application.DescribeDelivery {
 			return application.DescribeDelivery{Links: l, Orders: o, Clock: clk}
 		},
-		func(l ports.DeliveryLinkRepository, o ports.OrderRepository, dk ports.DataKeyRepository, v ports.KeyVault, b ports.BlobStore, r ports.RevelationLog, clk ports.Clock, ids ports.IDs, log *slog.Logger) application.RevealKeys {
-			return application.RevealKeys{Links: l, Orders: o, DataKeys: dk, Vault: v, Blobs: b, Revelations: r, Clock: clk, IDs: ids, Log: log}
+		func(l ports.DeliveryLinkRepository, o ports.OrderRepository, dk ports.DataKeyRepository, v ports.KeyVault, b ports.BlobStore, r ports.RevelationLog, a ports.AuditLog, clk ports.Clock, ids ports.IDs, log *slog.Logger) application.RevealKeys {
+			return application.RevealKeys{Links: l, Orders: o, DataKeys: dk, Vault: v, Blobs: b, Revelations: r, Audit: a, Clock: clk, IDs: ids, Log: log}
 		},
-		func(o ports.OrderRepository, clk ports.Clock) application.RetryFulfilment {
-			return application.RetryFulfilment{Orders: o, Clock: clk}
+		func(o ports.OrderRepository, a ports.AuditLog, clk ports.Clock) application.RetryFulfilment {
+			return application.RetryFulfilment{Orders: o, Audit: a, Clock: clk}
 		},
-		func(o ports.OrderRepository, l ports.DeliveryLinkRepository, dk ports.DataKeyRepository, b ports.BlobStore, clk ports.Clock, log *slog.Logger) application.RevokeOrder {
-			return application.RevokeOrder{Orders: o, Links: l, DataKeys: dk, Blobs: b, Clock: clk, Log: log}
+		func(o ports.OrderRepository, l ports.DeliveryLinkRepository, dk ports.DataKeyRepository, b ports.BlobStore, a ports.AuditLog, clk ports.Clock, log *slog.Logger) application.RevokeOrder {
+			return application.RevokeOrder{Orders: o, Links: l, DataKeys: dk, Blobs: b, Audit: a, Clock: clk, Log: log}
 		},
 		func(s ports.Supplier, c ports.CatalogRepository, clk ports.Clock, cfg Config) application.SyncCatalog {
 			return application.SyncCatalog{Supplier: s, Catalog: c, Clock: clk, Margin: cfg.CatalogMargin}
 		},
-		func(v ports.KeyVault, dk ports.DataKeyRepository, log *slog.Logger) application.RotateKeys {
-			return application.RotateKeys{Vault: v, DataKeys: dk, BatchSize: 100, Log: log}
-		},
+		newRotateKeys,
+		func(a ports.AuditLog) application.AuditTrail { return application.AuditTrail{Log: a} },
 		fx.Annotate(func(checks []ports.HealthCheck) application.CheckHealth {
 			return application.CheckHealth{Checks: checks}
 		}, fx.ParamTags(`group:"health"`)),
 	),
 	fx.Invoke(syncCatalogOnStart),
 )
+
+func newRotateKeys(v ports.KeyVault, dk ports.DataKeyRepository, a ports.AuditLog, log *slog.Logger) application.RotateKeys {
+	return application.RotateKeys{Vault: v, DataKeys: dk, Audit: a, BatchSize: 100, Log: log}
+}
 
 // FulfilmentHook is called at fault-injection points of fulfilment (nil in
 // production; the crash tests set it).

@@ -113,6 +113,22 @@ func TestRotationDuringOrders(t *testing.T) {
 			t.Fatalf("order %d does not reveal after rotation: %d %s", i, code, raw)
 		}
 	}
+	var audit struct {
+		Items []struct {
+			Action  string            `json:"action"`
+			Details map[string]string `json:"details"`
+		} `json:"items"`
+	}
+	h.do("GET", "/v1/admin/audit?limit=1000", nil, map[string]string{"Authorization": "Bearer " + testAdminKey}, &audit)
+	var rotated []string
+	for _, r := range audit.Items {
+		if r.Action == "keys.rotated" {
+			rotated = append(rotated, r.Details["key_version"])
+		}
+	}
+	if strings.Join(rotated, ",") != "2,3,4" {
+		t.Fatalf("audited rotations %v, want versions 2,3,4", rotated)
+	}
 	if code, _, _ := h.do("POST", "/v1/admin/keys/rotate", nil, nil, nil); code != http.StatusUnauthorized {
 		t.Fatalf("rotate without admin key: %d", code)
 	}

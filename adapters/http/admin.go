@@ -13,7 +13,8 @@ type adminOrderInput struct {
 }
 
 type revokeInput struct {
-	adminOrderInput
+	ID            string `path:"id" maxLength:"64"`
+	Authorization string `header:"Authorization" doc:"Bearer <admin key>"`
 	Body *struct {
 		Reason string `json:"reason,omitempty" maxLength:"500"`
 	}
@@ -33,11 +34,12 @@ type rotateOutput struct {
 
 var adminSecurity = []map[string][]string{{"adminKey": {}}}
 
-func (s *Server) admin(auth string) error {
-	if !s.isAdmin(auth) {
-		return huma.Error401Unauthorized("admin API key required")
+func (s *Server) admin(auth string) (string, error) {
+	actor, ok := s.adminActor(auth)
+	if !ok {
+		return "", huma.Error401Unauthorized("admin API key required")
 	}
-	return nil
+	return actor, nil
 }
 
 func (s *Server) registerAdmin(api huma.API) {
@@ -46,7 +48,7 @@ func (s *Server) registerAdmin(api huma.API) {
 		OperationID: "admin-get-order", Method: http.MethodGet, Path: "/v1/admin/orders/{id}",
 		Summary: "Get any order with its timeline", Tags: []string{"Admin"}, Security: adminSecurity, Errors: errs,
 	}, func(ctx context.Context, in *adminOrderInput) (*orderOutput, error) {
-		if err := s.admin(in.Authorization); err != nil {
+		if _, err := s.admin(in.Authorization); err != nil {
 			return nil, err
 		}
 		o, err := s.uc.GetOrder.Orders.Get(ctx, in.ID)
@@ -60,10 +62,11 @@ func (s *Server) registerAdmin(api huma.API) {
 		DefaultStatus: http.StatusAccepted, Summary: "Retry fulfilment of a failed or stuck order",
 		Tags: []string{"Admin"}, Security: adminSecurity, Errors: errs,
 	}, func(ctx context.Context, in *adminOrderInput) (*orderOutput, error) {
-		if err := s.admin(in.Authorization); err != nil {
+		actor, err := s.admin(in.Authorization)
+		if err != nil {
 			return nil, err
 		}
-		o, err := s.uc.RetryFulfilment.Handle(ctx, in.ID)
+		o, err := s.uc.RetryFulfilment.Handle(ctx, in.ID, actor)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -73,14 +76,15 @@ func (s *Server) registerAdmin(api huma.API) {
 		OperationID: "admin-revoke-order", Method: http.MethodPost, Path: "/v1/admin/orders/{id}/revoke",
 		Summary: "Revoke an order's keys (crypto-shredding)", Tags: []string{"Admin"}, Security: adminSecurity, Errors: errs,
 	}, func(ctx context.Context, in *revokeInput) (*orderOutput, error) {
-		if err := s.admin(in.Authorization); err != nil {
+		actor, err := s.admin(in.Authorization)
+		if err != nil {
 			return nil, err
 		}
 		reason := "revoked by admin"
 		if in.Body != nil && in.Body.Reason != "" {
 			reason = in.Body.Reason
 		}
-		o, err := s.uc.RevokeOrder.Handle(ctx, in.ID, reason)
+		o, err := s.uc.RevokeOrder.Handle(ctx, in.ID, reason, actor)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -91,10 +95,11 @@ func (s *Server) registerAdmin(api huma.API) {
 		DefaultStatus: http.StatusAccepted, Summary: "Re-send the delivery link of any order",
 		Tags: []string{"Admin"}, Security: adminSecurity, Errors: errs,
 	}, func(ctx context.Context, in *adminOrderInput) (*resendOutput, error) {
-		if err := s.admin(in.Authorization); err != nil {
+		actor, err := s.admin(in.Authorization)
+		if err != nil {
 			return nil, err
 		}
-		link, err := s.uc.ResendDeliveryLink.Handle(ctx, in.ID, "", true)
+		link, err := s.uc.ResendDeliveryLink.Handle(ctx, in.ID, "", actor)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -108,10 +113,11 @@ func (s *Server) registerAdmin(api huma.API) {
 		Description: "Resumable and safe while serving: a failed run can be repeated and rewraps what is left.",
 		Tags:        []string{"Admin"}, Security: adminSecurity, Errors: []int{http.StatusUnauthorized, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *adminInput) (*rotateOutput, error) {
-		if err := s.admin(in.Authorization); err != nil {
+		actor, err := s.admin(in.Authorization)
+		if err != nil {
 			return nil, err
 		}
-		res, err := s.uc.RotateKeys.Handle(ctx)
+		res, err := s.uc.RotateKeys.Handle(ctx, actor)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}

@@ -5,6 +5,7 @@ package http
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -29,6 +30,7 @@ type UseCases struct {
 	RetryFulfilment    application.RetryFulfilment
 	RevokeOrder        application.RevokeOrder
 	RotateKeys         application.RotateKeys
+	AuditTrail         application.AuditTrail
 }
 
 // Options configure the HTTP adapter.
@@ -79,6 +81,7 @@ func NewHandler(uc UseCases, opts Options, log *slog.Logger) (http.Handler, huma
 	s.registerWebhooks(api)
 	s.registerDeliveries(api)
 	s.registerAdmin(api)
+	s.registerAudit(api)
 	s.registerOps(api)
 	for _, f := range opts.Extra {
 		f(api)
@@ -87,19 +90,25 @@ func NewHandler(uc UseCases, opts Options, log *slog.Logger) (http.Handler, huma
 	return securityHeaders(mux), api
 }
 
-// isAdmin checks an Authorization header against the admin keys in
-// constant time.
-func (s *Server) isAdmin(authorization string) bool {
+// adminActor checks an Authorization header against the admin keys in
+// constant time and names the matching key for the audit log by a short
+// fingerprint of its hash ("admin:1a2b3c4d"); ok is false for no match.
+func (s *Server) adminActor(authorization string) (actor string, ok bool) {
 	tok, ok := bearer(authorization)
 	if !ok {
-		return false
+		return "", false
 	}
 	h := sha256.Sum256([]byte(tok))
-	match := 0
-	for _, k := range s.adminKeys {
-		match |= subtle.ConstantTimeCompare(h[:], k[:])
+	match := -1
+	for i, k := range s.adminKeys {
+		if subtle.ConstantTimeCompare(h[:], k[:]) == 1 {
+			match = i
+		}
 	}
-	return match == 1
+	if match < 0 {
+		return "", false
+	}
+	return "admin:" + hex.EncodeToString(h[:4]), true
 }
 
 func bearer(authorization string) (string, bool) {

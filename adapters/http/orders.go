@@ -81,7 +81,7 @@ func (s *Server) registerOrders(api huma.API) {
 		if !ok {
 			return nil, huma.Error401Unauthorized("send the order's access token as 'Authorization: Bearer <token>'")
 		}
-		link, err := s.uc.ResendDeliveryLink.Handle(ctx, in.ID, tok, false)
+		link, err := s.uc.ResendDeliveryLink.Handle(ctx, in.ID, tok, "")
 		if err != nil {
 			return nil, problem(s.log, err)
 		}

@@ -68,7 +68,7 @@ func keys(args []string, out io.Writer) error {
 		return err
 	}
 	defer app.Stop(context.Background())
-	res, err := rotate.Handle(ctx)
+	res, err := rotate.Handle(ctx, "operator:cli")
 	if err != nil {
 		return fmt.Errorf("rotation stopped after rewrapping %d data keys (run it again to resume): %w", res.Rewrapped, err)
 	}
