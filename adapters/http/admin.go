@@ -15,7 +15,7 @@ type adminOrderInput struct {
 type revokeInput struct {
 	ID            string `path:"id" maxLength:"64"`
 	Authorization string `header:"Authorization" doc:"Bearer <admin key>"`
-	Body *struct {
+	Body          *struct {
 		Reason string `json:"reason,omitempty" maxLength:"500"`
 	}
 }

@@ -32,8 +32,8 @@ func auditBody(r domain.AuditRecord) AuditRecordBody {
 
 type auditListInput struct {
 	Authorization string `header:"Authorization" doc:"Bearer <admin key>"`
-	After int64 `query:"after" minimum:"0" doc:"Return records after this seq"`
-	Limit int   `query:"limit" minimum:"1" maximum:"1000" default:"100"`
+	After         int64  `query:"after" minimum:"0" doc:"Return records after this seq"`
+	Limit         int    `query:"limit" minimum:"1" maximum:"1000" default:"100"`
 }
 
 type auditListOutput struct {
@@ -54,7 +54,7 @@ type auditVerifyOutput struct {
 
 type auditExportInput struct {
 	Authorization string `header:"Authorization" doc:"Bearer <admin key>"`
-	Format string `query:"format" enum:"jsonl,csv" default:"jsonl"`
+	Format        string `query:"format" enum:"jsonl,csv" default:"jsonl"`
 }
 
 func (s *Server) registerAudit(api huma.API) {
