@@ -23,6 +23,21 @@ func TestEndToEnd(t *testing.T) {
 // walkFlow returns the order id and the text keys it revealed.
 func walkFlow(t *testing.T, h *harness) (string, []string) {
 	t.Helper()
+	var ready struct {
+		Status     string `json:"status"`
+		Components []struct {
+			Name   string `json:"name"`
+			Status string `json:"status"`
+		} `json:"components"`
+	}
+	if code, _, raw := h.do("GET", "/readyz", nil, nil, &ready); code != 200 || ready.Status != "ok" || len(ready.Components) < 4 {
+		t.Fatalf("readyz: %d %s", code, raw)
+	}
+	for _, c := range ready.Components {
+		if c.Status != "ok" {
+			t.Fatalf("component %s is %s", c.Name, c.Status)
+		}
+	}
 	text := h.firstSKU(func(p product) bool { return p.InStock && !strings.Contains(strings.ToLower(p.Platform), "nintendo") })
 	image := h.firstSKU(func(p product) bool { return p.InStock && strings.Contains(strings.ToLower(p.Platform), "nintendo") })
 	const email = "walk@example.com"

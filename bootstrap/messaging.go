@@ -31,22 +31,33 @@ var GoChannelModule = fx.Module("messaging.gochannel",
 // PipelineModule runs the asynchronous pipeline: paid or retried orders are
 // fulfilled, fulfilled orders are delivered.
 var PipelineModule = fx.Module("pipeline",
+	fx.Provide(
+		newPipeline,
+		fx.Annotate(func(r *message.Router) ports.HealthCheck {
+			return ports.HealthCheck{Name: "messaging", Check: func(context.Context) error {
+				if !r.IsRunning() || r.IsClosed() {
+					return fmt.Errorf("message router is not running")
+				}
+				return nil
+			}}
+		}, fx.ResultTags(`group:"health"`)),
+	),
 	fx.Invoke(runPipeline),
 )
 
-func runPipeline(lc fx.Lifecycle, cfg Config, sub message.Subscriber, pub message.Publisher, fulfil application.FulfilOrder, deliver application.DeliverOrder, log *slog.Logger) error {
+func newPipeline(cfg Config, sub message.Subscriber, pub message.Publisher, fulfil application.FulfilOrder, deliver application.DeliverOrder, log *slog.Logger) (*message.Router, error) {
 	byOrder := func(f func(context.Context, string) error) func(context.Context, domain.OrderEvent) error {
 		return func(ctx context.Context, ev domain.OrderEvent) error { return f(ctx, ev.OrderID) }
 	}
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
-	router, err := messaging.NewRouter(sub, pub, policy, log.With("component", "router"),
+	return messaging.NewRouter(sub, pub, policy, log.With("component", "router"),
 		messaging.Handler{Name: "fulfil-paid", Topic: domain.EventOrderPaid, Handle: byOrder(fulfil.Handle)},
 		messaging.Handler{Name: "fulfil-retried", Topic: domain.EventFulfilmentRetried, Handle: byOrder(fulfil.Handle)},
 		messaging.Handler{Name: "deliver-fulfilled", Topic: domain.EventOrderFulfilled, Handle: byOrder(deliver.Handle)},
 	)
-	if err != nil {
-		return err
-	}
+}
+
+func runPipeline(lc fx.Lifecycle, router *message.Router, log *slog.Logger) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	lc.Append(fx.Hook{
@@ -76,5 +87,4 @@ func runPipeline(lc fx.Lifecycle, cfg Config, sub message.Subscriber, pub messag
 			return err
 		},
 	})
-	return nil
 }

@@ -177,6 +177,9 @@ func TestVaultOutage(t *testing.T) {
 	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
 		t.Fatalf("reveal during outage: %d %v %s", code, hdr, raw)
 	}
+	if code, _, raw := h.do("GET", "/readyz", nil, nil, nil); code != http.StatusServiceUnavailable || !strings.Contains(string(raw), `"name":"keyvault","status":"down"`) {
+		t.Fatalf("readyz during outage: %d %s", code, raw)
+	}
 	time.Sleep(2 * time.Second) // several retries fail meanwhile
 	if got := h.getOrder(during); got.Status != "fulfilling" && got.Status != "paid" {
 		t.Fatalf("during the outage the order is %s", got.Status)

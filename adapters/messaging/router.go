@@ -49,7 +49,6 @@ func NewRouter(sub message.Subscriber, pub message.Publisher, policy RetryPolicy
 		middleware.Retry{
 			MaxRetries: policy.MaxRetries, InitialInterval: policy.InitialInterval, MaxInterval: policy.MaxInterval,
 			Multiplier: 2, RandomizationFactor: 0.2, Logger: wlog,
-			OnRetryHook: nil,
 		}.Middleware,
 		middleware.Recoverer,
 	)

@@ -7,6 +7,9 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
 
 	"github.com/keyward/keyward/adapters/vault"
 	"github.com/keyward/keyward/adapters/vault/vaulttest"
@@ -78,3 +81,39 @@ func TestBadTokenIsUnavailableNotInvalid(t *testing.T) {
 		t.Fatalf("bad token: %v", err)
 	}
 }
+
+// TestKeepTokenAlive: a short-lived renewable token keeps working past its
+// TTL because the lifetime watcher renews it.
+func TestKeepTokenAlive(t *testing.T) {
+	root := vaulttest.New(t)
+	addr, _ := vaulttest.Config(t)
+	for _, renew := range []bool{false, true} {
+		tok, err := root.Client().Auth().Token().Create(&api.TokenCreateRequest{
+			TTL: "3s", ExplicitMaxTTL: "1h", Renewable: boolPtr(true), Policies: []string{"root"}, NoParent: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := vault.New(vault.Config{Address: addr, Token: tok.Auth.ClientToken, Key: vaulttest.KeyName(), CreateKey: true}, slog.New(slog.DiscardHandler))
+		if err := v.Init(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		if renew {
+			if err := v.KeepTokenAlive(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(5 * time.Second)
+		_, err = v.NewDataKey(t.Context(), "order-1")
+		cancel()
+		if renew && err != nil {
+			t.Fatalf("renewed token stopped working: %v", err)
+		}
+		if !renew && !errors.Is(err, ports.ErrVaultUnavailable) {
+			t.Fatalf("an unrenewed 3s token still works after 5s (%v): the test cannot tell renewal apart", err)
+		}
+	}
+}
+
+func boolPtr(b bool) *bool { return &b }
