@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
 
-.PHONY: run build test test-unit vet fmt openapi vault-dev clean
+.PHONY: run build test bench vet fmt openapi vault-dev clean
 
 ## run: start keyward with embedded defaults (memory, gochannel, local keyring, sandbox)
 run:
@@ -16,6 +16,10 @@ build:
 test: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	scripts/test.sh
+
+## bench: pipeline throughput (memory, Postgres, Postgres+Vault) beside the machine's ceilings
+bench:
+	BENCH=1 scripts/test.sh -run XXX -bench . -benchtime 200x ./bootstrap
 
 vet:
 	$(GO) vet $(PKGS)

@@ -62,7 +62,7 @@ func (s *syncBuffer) String() string {
 
 // harness is a running keyward process (the real fx graph) on a free port.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	base     string
 	cfg      bootstrap.Config
 	clock    *fakeClock
@@ -82,7 +82,7 @@ const testAdminKey = "test-admin-key"
 // start runs keyward with the embedded defaults, a temp mail dir and
 // keyring, debug logging into a buffer and a settable clock. mod may change
 // the config; extra adds fx options (other adapters).
-func start(t *testing.T, mod func(*bootstrap.Config), extra ...fx.Option) *harness {
+func start(t testing.TB, mod func(*bootstrap.Config), extra ...fx.Option) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := bootstrap.Defaults()

@@ -53,4 +53,8 @@ export KEYWARD_TEST_VAULT_TOKEN="${KEYWARD_TEST_VAULT_TOKEN:-root}"
 export KEYWARD_VAULT_DEV_BIN="${KEYWARD_VAULT_DEV_BIN:-$REPO/.cache/bin/vault-dev}"
 log "Vault: $KEYWARD_TEST_VAULT_ADDR"
 
-go test -race -count=1 -timeout 14m ./... "$@"
+if [[ -n "${BENCH:-}" ]]; then
+	go test -count=1 "$@" # benchmarks: no race detector, the caller names the packages
+else
+	go test -race -count=1 -timeout 14m ./... "$@"
+fi
