@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"errors"
 
 	"fmt"
 	"html"
@@ -46,6 +47,24 @@ func (li linkIssuer) issue(ctx context.Context, o *domain.Order) (*domain.Delive
 	return link, nil
 }
 
+// revokeAll revokes every link of the order.
+func (li linkIssuer) revokeAll(ctx context.Context, orderID string) error {
+	links, err := li.Links.ListByOrder(ctx, orderID)
+	if err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	now := li.Clock.Now()
+	for _, l := range links {
+		if l.Revoked() {
+			continue
+		}
+		if _, err := li.Links.Update(ctx, l.ID(), func(l *domain.DeliveryLink) error { l.Revoke(now); return nil }); err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return fmt.Errorf("revoke link %s: %w", l.ID(), err)
+		}
+	}
+	return nil
+}
+
 func deliveryEmail(o *domain.Order, link *domain.DeliveryLink, url string) ports.Email {
 	var names []string
 	for _, it := range o.Items() {
@@ -63,12 +82,17 @@ func deliveryEmail(o *domain.Order, link *domain.DeliveryLink, url string) ports
 	return ports.Email{To: o.Email().String(), Subject: "Your keys are ready", Text: text, HTML: body, IdempotencyKey: "delivery-link/" + link.ID()}
 }
 
-// DeliverOrder sends the first delivery link of a fulfilled order and marks
-// it delivered. It runs on OrderFulfilled.
+// DeliverOrder sends the delivery link of a fulfilled order and marks it
+// delivered. It runs on OrderFulfilled and from the reconciler. One worker
+// at a time holds the order's delivery claim; a worker that takes over a
+// stale claim (its holder died mid-way) revokes the links issued before, so
+// at most one link ever works, even if an earlier email did go out.
 type DeliverOrder struct {
 	Orders ports.OrderRepository
 	Issuer linkIssuer
 	Log    *slog.Logger
+	// Lease is how long a delivery claim holds; default 2 minutes.
+	Lease time.Duration
 }
 
 // NewDeliverOrder wires DeliverOrder.
@@ -77,14 +101,26 @@ func NewDeliverOrder(orders ports.OrderRepository, links ports.DeliveryLinkRepos
 }
 
 // Handle is a no-op for an order that is not fulfilled (already delivered,
-// revoked); it returns an error to retry when mail or storage fails.
+// revoked) or whose delivery another worker holds; it returns an error to
+// retry when mail or storage fails.
 func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
-	o, err := h.Orders.Get(ctx, orderID)
-	if err != nil {
-		return fmt.Errorf("load order: %w", err)
+	lease := h.Lease
+	if lease <= 0 {
+		lease = 2 * time.Minute
 	}
-	if o.Status() != domain.StatusFulfilled {
+	claimed := false
+	o, err := h.Orders.Update(ctx, orderID, func(o *domain.Order) error {
+		claimed = o.ClaimDelivery(h.Issuer.Clock.Now(), lease)
 		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("claim delivery: %w", err)
+	}
+	if !claimed {
+		return nil
+	}
+	if err := h.Issuer.revokeAll(ctx, orderID); err != nil {
+		return err
 	}
 	link, err := h.Issuer.issue(ctx, o)
 	if err != nil {

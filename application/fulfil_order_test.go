@@ -1,13 +1,16 @@
 package application_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
 )
 
 func TestFulfilOrderSealsEveryKey(t *testing.T) {
@@ -187,4 +190,91 @@ func TestRevealAndRevoke(t *testing.T) {
 	if n, err := w.audit.Verify(t.Context()); err != nil || n != 3 {
 		t.Fatalf("audit chain: %d %v", n, err)
 	}
+}
+
+// TestReconcileFinishesStuckOrders: an order left fulfilling (its message
+// lost) and one left fulfilled (mail down) are completed by a pass; fresh
+// orders are left to the pipeline.
+func TestReconcileFinishesStuckOrders(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	stuck := w.paidOrder(t, 1)
+	if _, err := w.orders.Update(t.Context(), stuck.ID(), func(o *domain.Order) error {
+		_, err := o.StartFulfilment(w.clock.Now())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	undelivered := w.paidOrder(t, 1)
+	if err := w.fulfil().Handle(t.Context(), undelivered.ID()); err != nil {
+		t.Fatal(err)
+	}
+	rec := application.Reconcile{Orders: w.orders, Fulfil: w.fulfil(), Deliver: w.deliver(), Clock: w.clock, StaleAfter: time.Minute, Log: w.log}
+	if res, err := rec.Handle(t.Context()); err != nil || res.Resumed != 0 {
+		t.Fatalf("fresh orders touched: %+v %v", res, err)
+	}
+	w.clock.now = w.clock.now.Add(2 * time.Minute)
+	res, err := rec.Handle(t.Context())
+	if err != nil || res.Resumed != 2 || res.Completed != 2 {
+		t.Fatalf("pass: %+v %v", res, err)
+	}
+	for _, id := range []string{stuck.ID(), undelivered.ID()} {
+		if s := w.status(t, id); s != domain.StatusDelivered {
+			t.Fatalf("order %s is %s", id, s)
+		}
+	}
+	if len(w.mail.sent) != 2 {
+		t.Fatalf("%d emails, want 2", len(w.mail.sent))
+	}
+}
+
+// TestDeliveryTakeoverRevokesEarlierLinks: a worker that died after
+// emailing but before marking the order delivered leaves a stale claim; the
+// next worker sends a new link and the earlier one stops working.
+func TestDeliveryTakeoverRevokesEarlierLinks(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o := w.paidOrder(t, 1)
+	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	failing := &failOnce{Mailer: w.mail}
+	first := application.NewDeliverOrder(w.orders, w.links, failing, w.clock, w.ids,
+		application.DeliveryPolicy{TTL: 15 * time.Minute, MaxReveals: 3, PublicBaseURL: "https://keys.example"}, w.log)
+	if err := first.Handle(t.Context(), o.ID()); err == nil {
+		t.Fatal("the mail failure was swallowed")
+	}
+	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil || w.status(t, o.ID()) != domain.StatusFulfilled {
+		t.Fatalf("a fresh claim was taken over: %v", err)
+	}
+	w.clock.now = w.clock.now.Add(3 * time.Minute)
+	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil || w.status(t, o.ID()) != domain.StatusDelivered {
+		t.Fatalf("takeover: %v", err)
+	}
+	links, _ := w.links.ListByOrder(t.Context(), o.ID())
+	live := 0
+	for _, l := range links {
+		if !l.Revoked() {
+			live++
+		}
+	}
+	if len(links) != 2 || live != 1 {
+		t.Fatalf("%d links, %d live; want 2 and 1", len(links), live)
+	}
+}
+
+// failOnce fails its first Send after the message was handed over (the
+// email may have gone out; the worker does not know).
+type failOnce struct {
+	ports.Mailer
+	failed bool
+}
+
+func (f *failOnce) Send(ctx context.Context, e ports.Email) error {
+	if !f.failed {
+		f.failed = true
+		_ = f.Mailer.Send(ctx, e)
+		return errors.New("connection reset after DATA")
+	}
+	return f.Mailer.Send(ctx, e)
 }

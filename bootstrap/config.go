@@ -39,6 +39,8 @@ type Config struct {
 	RetryMaxAttempts  int           // KEYWARD_RETRY_MAX_ATTEMPTS
 	RetryInitialDelay time.Duration // KEYWARD_RETRY_INITIAL_DELAY
 	RetryMaxDelay     time.Duration // KEYWARD_RETRY_MAX_DELAY
+	ReconcileInterval time.Duration // KEYWARD_RECONCILE_INTERVAL; 0 disables
+	ReconcileAfter    time.Duration // KEYWARD_RECONCILE_STALE_AFTER
 	DatabaseURL       string        // KEYWARD_DATABASE_URL; empty: in-memory storage
 	MigrateOnStart    bool          // KEYWARD_MIGRATE_ON_START
 	Vault             VaultConfig
@@ -71,9 +73,11 @@ func Defaults() Config {
 		KeyringFile:       "./var/keyring.json",
 		CatalogMargin:     decimal.RequireFromString("0.10"),
 		LogLevel:          slog.LevelInfo,
-		RetryMaxAttempts:  12,
+		RetryMaxAttempts:  5,
 		RetryInitialDelay: 200 * time.Millisecond,
-		RetryMaxDelay:     45 * time.Second,
+		RetryMaxDelay:     5 * time.Second,
+		ReconcileInterval: 30 * time.Second,
+		ReconcileAfter:    time.Minute,
 		Vault:             VaultConfig{Addr: "http://127.0.0.1:8200", Mount: "transit", Key: "keyward", CreateKey: true},
 	}
 }
@@ -121,6 +125,8 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	p.integer("KEYWARD_RETRY_MAX_ATTEMPTS", &c.RetryMaxAttempts)
 	p.duration("KEYWARD_RETRY_INITIAL_DELAY", &c.RetryInitialDelay)
 	p.duration("KEYWARD_RETRY_MAX_DELAY", &c.RetryMaxDelay)
+	p.duration("KEYWARD_RECONCILE_INTERVAL", &c.ReconcileInterval)
+	p.duration("KEYWARD_RECONCILE_STALE_AFTER", &c.ReconcileAfter)
 	p.str("KEYWARD_DATABASE_URL", &c.DatabaseURL)
 	p.boolean("KEYWARD_MIGRATE_ON_START", &c.MigrateOnStart)
 	p.str("VAULT_ADDR", &c.Vault.Addr)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -34,6 +35,9 @@ var ApplicationModule = fx.Module("application",
 			return application.FulfilOrder{Orders: o, DataKeys: dk, Vault: v, Supplier: s, Blobs: b, Clock: clk, Log: log, Hook: hook}
 		},
 		application.NewDeliverOrder,
+		func(o ports.OrderRepository, f application.FulfilOrder, d application.DeliverOrder, clk ports.Clock, cfg Config, log *slog.Logger) application.Reconcile {
+			return application.Reconcile{Orders: o, Fulfil: f, Deliver: d, Clock: clk, StaleAfter: cfg.ReconcileAfter, Log: log}
+		},
 		func(o ports.OrderRepository, l ports.DeliveryLinkRepository, m ports.Mailer, a ports.AuditLog, clk ports.Clock, ids ports.IDs, p application.DeliveryPolicy) application.ResendDeliveryLink {
 			return application.NewResendDeliveryLink(o, l, m, a, clk, ids, p)
 		},
@@ -58,8 +62,45 @@ var ApplicationModule = fx.Module("application",
 			return application.CheckHealth{Checks: checks}
 		}, fx.ParamTags(`group:"health"`)),
 	),
-	fx.Invoke(syncCatalogOnStart),
+	fx.Invoke(syncCatalogOnStart, runReconciler),
 )
+
+// runReconciler makes a reconcile pass every ReconcileInterval.
+func runReconciler(lc fx.Lifecycle, cfg Config, rec application.Reconcile, log *slog.Logger) {
+	if cfg.ReconcileInterval <= 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() {
+				defer close(done)
+				t := time.NewTicker(cfg.ReconcileInterval)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						if _, err := rec.Handle(ctx); err != nil && ctx.Err() == nil {
+							log.Error("reconcile pass failed", "err", err)
+						}
+					}
+				}
+			}()
+			return nil
+		},
+		OnStop: func(stop context.Context) error {
+			cancel()
+			select {
+			case <-done:
+			case <-stop.Done():
+			}
+			return nil
+		},
+	})
+}
 
 func newRotateKeys(v ports.KeyVault, dk ports.DataKeyRepository, a ports.AuditLog, log *slog.Logger) application.RotateKeys {
 	return application.RotateKeys{Vault: v, DataKeys: dk, Audit: a, BatchSize: 100, Log: log}

@@ -150,13 +150,15 @@ func inStockSKUs(h *harness) []string {
 
 // TestVaultOutage: with Vault unreachable, fulfilment waits and retries and
 // reveal answers 503 with Retry-After; both complete once Vault is back,
-// and no order fails.
+// and no order fails. The outage outlasts the message's retry budget, so
+// the message goes to the dead letters and the reconciler finishes the
+// order.
 func TestVaultOutage(t *testing.T) {
 	addr, _ := vaulttest.Config(t)
 	proxy := newProxy(t, strings.TrimPrefix(addr, "http://"))
-	url, _ := pgtest.NewDatabase(t)
+	url, db := pgtest.NewDatabase(t)
 	h := start(t, both(withPostgres(url), withVault(t, "http://"+proxy.addr()), func(c *bootstrap.Config) {
-		c.RetryMaxAttempts = 1000 // an outage outlasts any small retry budget
+		c.ReconcileInterval, c.ReconcileAfter = 300*time.Millisecond, time.Second
 	}))
 	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU
 
@@ -180,11 +182,21 @@ func TestVaultOutage(t *testing.T) {
 	if code, _, raw := h.do("GET", "/readyz", nil, nil, nil); code != http.StatusServiceUnavailable || !strings.Contains(string(raw), `"name":"keyvault","status":"down"`) {
 		t.Fatalf("readyz during outage: %d %s", code, raw)
 	}
-	time.Sleep(2 * time.Second) // several retries fail meanwhile
 	if got := h.getOrder(during); got.Status != "fulfilling" && got.Status != "paid" {
 		t.Fatalf("during the outage the order is %s", got.Status)
 	}
 
+	// The outage outlasts the message's retry budget: it is dead-lettered.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var dead int
+		err := db.Get(&dead, `SELECT count(*) FROM "watermill_keyward.dead_letters"`)
+		if err == nil && dead > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead letter after the retry budget (%v)", err)
+		}
+	}
 	proxy.setDown(false)
 	h.waitStatus(during, "delivered", 30*time.Second)
 	var rv struct {

@@ -334,6 +334,26 @@ func (o *Order) CompleteFulfilment(now time.Time) error {
 	return nil
 }
 
+// ClaimDelivery lets one worker at a time deliver a fulfilled order: it
+// reports true and records the claim unless another claim younger than
+// lease exists. A claim older than lease is taken over (its worker died).
+// It reports false for an order that is not fulfilled.
+func (o *Order) ClaimDelivery(now time.Time, lease time.Duration) bool {
+	if o.status != StatusFulfilled {
+		return false
+	}
+	for i := len(o.timeline) - 1; i >= 0; i-- {
+		if e := o.timeline[i]; e.Type == "delivery_claimed" {
+			if now.Sub(e.At) < lease {
+				return false
+			}
+			break
+		}
+	}
+	o.record("delivery_claimed", nil, now)
+	return true
+}
+
 // MarkDelivered records that a delivery link was sent.
 func (o *Order) MarkDelivered(linkID string, now time.Time) error {
 	if err := o.transition(StatusDelivered, "delivery_link_sent", map[string]string{"link_id": linkID}, now); err != nil {

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -269,5 +270,23 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	if _, err := domain.UnmarshalOrder(domain.OrderSnapshot{ID: "x"}); !errors.Is(err, domain.ErrInvalidOrder) {
 		t.Fatalf("corrupt snapshot accepted: %v", err)
+	}
+}
+
+func TestClaimDelivery(t *testing.T) {
+	t.Parallel()
+	o := inState(t, domain.StatusFulfilled)
+	if !o.ClaimDelivery(t0, time.Minute) {
+		t.Fatal("first claim refused")
+	}
+	if o.ClaimDelivery(t0.Add(59*time.Second), time.Minute) {
+		t.Fatal("a second worker claimed a fresh claim")
+	}
+	if !o.ClaimDelivery(t0.Add(61*time.Second), time.Minute) {
+		t.Fatal("a stale claim was not taken over")
+	}
+	d := inState(t, domain.StatusDelivered)
+	if d.ClaimDelivery(t0, time.Minute) {
+		t.Fatal("claimed a delivered order")
 	}
 }

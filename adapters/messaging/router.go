@@ -28,8 +28,11 @@ type RetryPolicy struct {
 	MaxInterval     time.Duration
 }
 
-// DefaultRetryPolicy retries for about five minutes in all.
-var DefaultRetryPolicy = RetryPolicy{MaxRetries: 12, InitialInterval: 200 * time.Millisecond, MaxInterval: 45 * time.Second}
+// DefaultRetryPolicy retries for about six seconds: a message is never held
+// for long (the SQL queue hands out one message per topic at a time), and
+// what still fails goes to the dead letters, from where the reconciler
+// finishes the order once the cause is gone.
+var DefaultRetryPolicy = RetryPolicy{MaxRetries: 5, InitialInterval: 200 * time.Millisecond, MaxInterval: 5 * time.Second}
 
 // NewRouter builds a router that runs handlers on messages from sub, retries
 // failures with exponential backoff and sends what still fails to the

@@ -51,12 +51,18 @@ func (o *SQLOutbox) PublishTx(ctx context.Context, tx *sql.Tx, events ...domain.
 	return nil
 }
 
+// AckDeadline bounds how long a handler (with its retries) may hold a
+// message before it is handed out again; it must exceed the retry budget.
+const AckDeadline = 2 * time.Minute
+
 // NewSQLSubscriber consumes topics stored in Postgres as consumer group
 // ConsumerGroup; unacknowledged messages are delivered again, also to the
 // next process after a crash.
 func NewSQLSubscriber(db *sql.DB, log *slog.Logger) (*wsql.Subscriber, error) {
+	deadline := AckDeadline
 	return wsql.NewSubscriber(wsql.BeginnerFromStdSQL(db), wsql.SubscriberConfig{
 		ConsumerGroup:    ConsumerGroup,
+		AckDeadline:      &deadline,
 		PollInterval:     100 * time.Millisecond,
 		ResendInterval:   500 * time.Millisecond,
 		RetryInterval:    time.Second,

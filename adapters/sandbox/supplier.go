@@ -140,8 +140,8 @@ func (s *Supplier) check(r ports.PurchaseRequest) (*catalogEntry, error) {
 		return nil, fmt.Errorf("%w: ConstraintViolation: orderExternalId is required", ports.ErrSupplierPermanent)
 	case !ok:
 		return nil, fmt.Errorf("%w: ProductUnavailable: unknown product %q", ports.ErrSupplierPermanent, r.ProductID)
-	case r.Qty < 1 || r.Qty > 9:
-		return nil, fmt.Errorf("%w: ConstraintViolation: qty %d outside 1..9", ports.ErrSupplierPermanent, r.Qty)
+	case r.Qty < 1 || r.Qty > domain.MaxItemQuantity:
+		return nil, fmt.Errorf("%w: ConstraintViolation: qty %d outside 1..%d", ports.ErrSupplierPermanent, r.Qty, domain.MaxItemQuantity)
 	case e.product.Qty < r.Qty:
 		return nil, fmt.Errorf("%w: ProductUnavailable: %s has %d in stock, %d asked", ports.ErrSupplierPermanent, r.ProductID, e.product.Qty, r.Qty)
 	case !r.Price.Equal(e.product.Cost):

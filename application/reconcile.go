@@ -1,0 +1,78 @@
+package application
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// Reconcile finishes orders the pipeline left behind: a crash, a message
+// that went to the dead letters during a long outage, a mail server that
+// was down. Paid or fulfilling orders untouched for StaleAfter are fulfilled
+// again, fulfilled ones delivered again; both steps are idempotent.
+type Reconcile struct {
+	Orders     ports.OrderRepository
+	Fulfil     FulfilOrder
+	Deliver    DeliverOrder
+	Clock      ports.Clock
+	StaleAfter time.Duration
+	Log        *slog.Logger
+}
+
+// ReconcileResult counts what a pass did.
+type ReconcileResult struct {
+	Resumed   int // orders whose fulfilment or delivery was run again
+	Completed int // of those, orders that are now delivered
+	Failed    int // runs that returned an error (retried next pass)
+}
+
+// Handle makes one pass; it returns an error only when orders cannot be
+// listed.
+func (h Reconcile) Handle(ctx context.Context) (ReconcileResult, error) {
+	var res ReconcileResult
+	cutoff := h.Clock.Now().Add(-h.StaleAfter)
+	for _, st := range []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling, domain.StatusFulfilled} {
+		after := ""
+		for {
+			page, err := h.Orders.List(ctx, ports.OrderQuery{Status: &st, After: after, Limit: 100})
+			if err != nil {
+				return res, fmt.Errorf("list %s orders: %w", st, err)
+			}
+			for _, o := range page {
+				if o.UpdatedAt().After(cutoff) {
+					continue
+				}
+				res.Resumed++
+				if err := h.resume(ctx, o); err != nil {
+					res.Failed++
+					h.Log.WarnContext(ctx, "reconcile: order still stuck", "order_id", o.ID(), "status", o.Status().String(), "err", err)
+					continue
+				}
+				if got, err := h.Orders.Get(ctx, o.ID()); err == nil && got.Status() == domain.StatusDelivered {
+					res.Completed++
+				}
+			}
+			if len(page) < 100 {
+				break
+			}
+			after = page[len(page)-1].ID()
+		}
+	}
+	if res.Resumed > 0 {
+		h.Log.InfoContext(ctx, "reconciled stuck orders", "resumed", res.Resumed, "completed", res.Completed, "failed", res.Failed)
+	}
+	return res, nil
+}
+
+func (h Reconcile) resume(ctx context.Context, o *domain.Order) error {
+	if o.Status() != domain.StatusFulfilled {
+		if err := h.Fulfil.Handle(ctx, o.ID()); err != nil {
+			return err
+		}
+	}
+	return h.Deliver.Handle(ctx, o.ID())
+}
