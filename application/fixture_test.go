@@ -48,6 +48,10 @@ func (v *flakyVault) UnwrapDataKey(ctx context.Context, orderID string, k ports.
 	return v.KeyVault.UnwrapDataKey(ctx, orderID, k)
 }
 
+func (v *flakyVault) SetMinDecryptionVersion(ctx context.Context, version int) error {
+	return v.KeyVault.(ports.KeyVersionFloor).SetMinDecryptionVersion(ctx, version)
+}
+
 // recorder keeps published events.
 type recorder struct {
 	mu     sync.Mutex

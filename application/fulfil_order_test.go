@@ -169,6 +169,9 @@ func TestRevealAndRevoke(t *testing.T) {
 	if _, err := w.dataKeys.Get(t.Context(), o.ID()); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("data key survives revoke: %v", err)
 	}
+	if ok, _ := w.blobs.Exists(t.Context(), "orders/"+o.ID()+"/"+o.Items()[0].ID()+"/0"); ok {
+		t.Fatal("ciphertext survives revoke")
+	}
 	if _, err := w.reveal().Handle(t.Context(), application.RevealCommand{Token: token}); !errors.Is(err, domain.ErrLinkRevoked) {
 		t.Fatalf("reveal after revoke: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -59,6 +60,7 @@ type RevealKeys struct {
 // ErrLinkRevoked or ErrLinkExhausted for a link that no longer reveals
 // (also when the order was revoked); ErrUnavailable when the vault is down.
 func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, error) {
+	cmd.IP, cmd.UserAgent = clean(cmd.IP, 64), clean(cmd.UserAgent, 512)
 	link, order, err := openLink(ctx, h.Links, h.Orders, cmd.Token, h.Clock)
 	if err != nil {
 		return Revealed{}, err
@@ -98,15 +100,40 @@ func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, er
 		})
 	}
 	if err := h.Revelations.Append(ctx, revs...); err != nil {
-		return Revealed{}, fmt.Errorf("record revelation: %w", err)
+		return Revealed{}, h.giveBack(ctx, link.ID(), fmt.Errorf("record revelation: %w", err))
 	}
 	if _, err := h.Audit.Append(ctx, ActorCustomer, AuditKeysRevealed, order.ID(), map[string]string{
 		"link_id": link.ID(), "ip": cmd.IP, "user_agent": cmd.UserAgent, "first": fmt.Sprint(first), "reveals_left": fmt.Sprint(link.RevealsLeft()),
 	}); err != nil {
-		return Revealed{}, fmt.Errorf("audit revelation: %w", err)
+		return Revealed{}, h.giveBack(ctx, link.ID(), fmt.Errorf("audit revelation: %w", err))
 	}
 	h.Log.InfoContext(ctx, "keys revealed", "order_id", order.ID(), "link_id", link.ID(), "ip", cmd.IP, "first", first)
 	return Revealed{Link: link, Order: order, Items: items, First: first}, nil
+}
+
+// giveBack returns a consumed reveal when the keys will not be shown, so a
+// failure on our side never costs the customer a reveal.
+func (h RevealKeys) giveBack(ctx context.Context, linkID string, cause error) error {
+	if _, err := h.Links.Update(ctx, linkID, func(l *domain.DeliveryLink) error { l.UndoReveal(); return nil }); err != nil {
+		h.Log.ErrorContext(ctx, "could not give back a reveal", "link_id", linkID, "err", err)
+	}
+	return cause
+}
+
+// clean makes client-supplied text safe to store and audit: valid UTF-8,
+// no control characters, bounded length.
+func clean(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "")
+	}
+	return s
 }
 
 func (h RevealKeys) open(ctx context.Context, o *domain.Order, dataKey []byte) ([]RevealedItem, error) {

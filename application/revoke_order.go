@@ -27,13 +27,7 @@ type RevokeOrder struct {
 // order has no keys to revoke. Revoking a revoked order finishes any
 // shredding a crash interrupted.
 func (h RevokeOrder) Handle(ctx context.Context, orderID, reason, actor string) (*domain.Order, error) {
-	var refs []string
 	o, err := h.Orders.Update(ctx, orderID, func(o *domain.Order) error {
-		for _, it := range o.Items() {
-			for _, k := range it.Keys() {
-				refs = append(refs, k.BlobRef)
-			}
-		}
 		if o.Status() == domain.StatusRevoked {
 			return nil
 		}
@@ -46,6 +40,15 @@ func (h RevokeOrder) Handle(ctx context.Context, orderID, reason, actor string) 
 	// retry of this use case completes the shredding.
 	if err := h.DataKeys.Delete(ctx, orderID); err != nil {
 		return nil, fmt.Errorf("destroy data key: %w", err)
+	}
+	// Every ref fulfilment may have written, derived from the items: the
+	// order forgets its sealed keys when revoked, and a re-run after a
+	// crash must still find them.
+	var refs []string
+	for _, it := range o.Items() {
+		for slot := range it.Quantity() {
+			refs = append(refs, blobRef(orderID, it.ID(), slot))
+		}
 	}
 	if err := h.Blobs.Delete(ctx, refs...); err != nil {
 		return nil, fmt.Errorf("delete ciphertext: %w", err)

@@ -26,6 +26,9 @@ type RotationResult struct {
 	Version   int  // the key version every data key is now wrapped under
 	Rewrapped int  // data keys rewrapped by this run
 	Floor     bool // the vault now refuses versions below Version-1
+	// Unreadable counts data keys the vault would not rewrap (they no
+	// longer open); they are left as they are and keep the floor down.
+	Unreadable int
 }
 
 // Handle returns ErrUnavailable when the vault is down; what was rewrapped
@@ -37,7 +40,8 @@ func (h RotateKeys) Handle(ctx context.Context, actor string) (RotationResult, e
 	}
 	res, err := h.Rewrap(ctx, version)
 	h.Log.InfoContext(ctx, "key rotation", "version", res.Version, "rewrapped", res.Rewrapped, "floor_raised", res.Floor, "err", err)
-	details := map[string]string{"key_version": fmt.Sprint(res.Version), "rewrapped": fmt.Sprint(res.Rewrapped), "min_version_raised": fmt.Sprint(res.Floor)}
+	details := map[string]string{"key_version": fmt.Sprint(res.Version), "rewrapped": fmt.Sprint(res.Rewrapped),
+		"unreadable": fmt.Sprint(res.Unreadable), "min_version_raised": fmt.Sprint(res.Floor)}
 	if err != nil {
 		details["error"] = err.Error()
 	}
@@ -72,15 +76,15 @@ func (h RotateKeys) Rewrap(ctx context.Context, version int) (RotationResult, er
 		for i, k := range batch {
 			reqs[i] = ports.RewrapRequest{OrderID: k.OrderID, Wrapped: k.Wrapped}
 		}
-		rewrapped, err := h.Vault.Rewrap(ctx, reqs)
-		if errors.Is(err, ports.ErrVaultUnavailable) {
-			return res, fmt.Errorf("%w: rewrap: %v", ErrUnavailable, err)
-		}
+		rewrapped, err := h.rewrapBatch(ctx, reqs, &res)
 		if err != nil {
-			return res, fmt.Errorf("rewrap: %w", err)
+			return res, err
 		}
 		for i, k := range batch {
-			ok, err := h.DataKeys.Replace(ctx, k.OrderID, k.Wrapped, rewrapped[i])
+			if rewrapped[i] == nil {
+				continue
+			}
+			ok, err := h.DataKeys.Replace(ctx, k.OrderID, k.Wrapped, *rewrapped[i])
 			if err != nil {
 				return res, fmt.Errorf("store rewrapped key of %s: %w", k.OrderID, err)
 			}
@@ -89,6 +93,9 @@ func (h RotateKeys) Rewrap(ctx context.Context, version int) (RotationResult, er
 			}
 		}
 		after = batch[len(batch)-1].OrderID
+	}
+	if res.Unreadable > 0 {
+		h.Log.ErrorContext(ctx, "data keys the vault cannot open were left as they are", "count", res.Unreadable)
 	}
 	left, err := h.DataKeys.ListOlderThan(ctx, version, "", 1)
 	if err != nil {
@@ -101,4 +108,34 @@ func (h RotateKeys) Rewrap(ctx context.Context, version int) (RotationResult, er
 		res.Floor = true
 	}
 	return res, nil
+}
+
+// rewrapBatch rewraps in one call; when the vault refuses the batch because
+// one key does not open, it rewraps key by key so that one bad key cannot
+// block every rotation. A nil result marks a key left as it was.
+func (h RotateKeys) rewrapBatch(ctx context.Context, reqs []ports.RewrapRequest, res *RotationResult) ([]*ports.WrappedKey, error) {
+	out := make([]*ports.WrappedKey, len(reqs))
+	all, err := h.Vault.Rewrap(ctx, reqs)
+	if err == nil {
+		for i := range all {
+			out[i] = &all[i]
+		}
+		return out, nil
+	}
+	if !errors.Is(err, ports.ErrDataKeyInvalid) {
+		return nil, fmt.Errorf("%w: rewrap: %v", ErrUnavailable, err)
+	}
+	for i, r := range reqs {
+		one, err := h.Vault.Rewrap(ctx, []ports.RewrapRequest{r})
+		switch {
+		case errors.Is(err, ports.ErrDataKeyInvalid):
+			res.Unreadable++
+			h.Log.ErrorContext(ctx, "data key does not open; not rewrapped", "order_id", r.OrderID, "err", err)
+		case err != nil:
+			return nil, fmt.Errorf("%w: rewrap: %v", ErrUnavailable, err)
+		default:
+			out[i] = &one[0]
+		}
+	}
+	return out, nil
 }

@@ -78,6 +78,12 @@ func TestLoadConfig(t *testing.T) {
 			t.Errorf("%s=%s: %v", bad[0], bad[1], err)
 		}
 	}
+	if _, err := bootstrap.LoadConfig(env("KEYWARD_HTTP_ADDR", "0.0.0.0:8080")); err == nil || !strings.Contains(err.Error(), "KEYWARD_NOWPAYMENTS_IPN_SECRET") {
+		t.Errorf("public listener with the dev IPN secret: %v", err)
+	}
+	if _, err := bootstrap.LoadConfig(env("KEYWARD_HTTP_ADDR", "0.0.0.0:8080", "KEYWARD_NOWPAYMENTS_IPN_SECRET", "s3cret")); err != nil {
+		t.Errorf("public listener with a real secret: %v", err)
+	}
 	if _, err := bootstrap.LoadConfig(env("KEYWARD_KEY_VAULT", "vault")); err == nil || !strings.Contains(err.Error(), "VAULT_TOKEN") {
 		t.Errorf("vault without token: %v", err)
 	}

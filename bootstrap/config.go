@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -161,6 +162,9 @@ func (c *Config) Validate() error {
 	case c.SupplierFailRate < 0 || c.SupplierFailRate > 1:
 		return fmt.Errorf("KEYWARD_SANDBOX_SUPPLIER_FAILURE_RATE must be between 0 and 1")
 	}
+	if c.IPNSecret == DevIPNSecret && !loopback(c.HTTPAddr) {
+		return fmt.Errorf("KEYWARD_NOWPAYMENTS_IPN_SECRET is the public dev default: anyone could sign payments. Set your own secret before listening on %s", c.HTTPAddr)
+	}
 	if len(c.PageSecret) == 0 {
 		c.PageSecret = make([]byte, 32)
 		if _, err := rand.Read(c.PageSecret); err != nil {
@@ -168,6 +172,19 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// loopback reports whether addr listens on a loopback address only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // EnvLookup is os.LookupEnv; the one place the environment is read.

@@ -210,3 +210,34 @@ func kill(t *testing.T, h *harness, db *sqlx.DB, admin *sqlx.DB) {
 	defer cancel()
 	go func() { _ = h.app.Stop(ctx) }() // a killed process does not clean up; don't wait
 }
+
+// TestRefusesWrongKeyring: restarting on the same database with a lost
+// keyring file refuses to start instead of failing every reveal.
+func TestRefusesWrongKeyring(t *testing.T) {
+	url, _ := pgtest.NewDatabase(t)
+	h1 := start(t, withPostgres(url))
+	sku := h1.firstSKU(func(p product) bool { return p.InStock }).SKU
+	o := h1.placeOrder("lost@example.com", line(sku, 1))
+	body, sig := h1.ipn(o.ID, "finished", "")
+	h1.postIPN(body, sig)
+	h1.waitStatus(o, "delivered", 15*time.Second)
+	h1.stop()
+
+	cfg := bootstrap.Defaults()
+	cfg.HTTPAddr, cfg.DatabaseURL = "127.0.0.1:0", url
+	cfg.MailDir, cfg.KeyringFile = t.TempDir(), t.TempDir()+"/new-keyring.json"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	app := bootstrap.New(cfg, fx.NopLogger)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := app.Start(ctx)
+	if err == nil {
+		_ = app.Stop(ctx)
+		t.Fatal("started with a keyring that cannot open the stored data keys")
+	}
+	if !strings.Contains(err.Error(), "keyring file") {
+		t.Fatalf("unhelpful error: %v", err)
+	}
+}

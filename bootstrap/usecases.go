@@ -2,6 +2,9 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math"
 	"log/slog"
 	"strings"
 	"time"
@@ -62,8 +65,28 @@ var ApplicationModule = fx.Module("application",
 			return application.CheckHealth{Checks: checks}
 		}, fx.ParamTags(`group:"health"`)),
 	),
-	fx.Invoke(syncCatalogOnStart, runReconciler),
+	fx.Invoke(checkKeyVaultOpensStoredKeys, syncCatalogOnStart, runReconciler),
 )
+
+// checkKeyVaultOpensStoredKeys refuses to start when the configured key
+// vault cannot open a data key already stored — a lost or wrong keyring
+// file, another transit key — instead of serving and failing every reveal.
+func checkKeyVaultOpensStoredKeys(lc fx.Lifecycle, v ports.KeyVault, dk ports.DataKeyRepository) {
+	lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
+		stored, err := dk.ListOlderThan(ctx, math.MaxInt32, "", 1)
+		if err != nil || len(stored) == 0 {
+			return err
+		}
+		key, err := v.UnwrapDataKey(ctx, stored[0].OrderID, stored[0].Wrapped)
+		for i := range key {
+			key[i] = 0
+		}
+		if errors.Is(err, ports.ErrDataKeyInvalid) {
+			return fmt.Errorf("the key vault cannot open the stored data key of order %s: is this the right keyring file or transit key? Refusing to start: %w", stored[0].OrderID, err)
+		}
+		return err
+	}})
+}
 
 // runReconciler makes a reconcile pass every ReconcileInterval.
 func runReconciler(lc fx.Lifecycle, cfg Config, rec application.Reconcile, log *slog.Logger) {

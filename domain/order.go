@@ -204,6 +204,11 @@ func (o *Order) ApplyPayment(u PaymentUpdate, now time.Time) (bool, error) {
 		meta["reason"] = "partially_paid"
 		return true, o.hold("partially_paid", meta, now)
 	case PaymentFailed, PaymentExpired:
+		if o.status == StatusUnderpaid {
+			// Part of the money arrived: the order stays held for review.
+			o.record("payment_"+u.Status.String(), meta, now)
+			return true, nil
+		}
 		if err := o.transition(StatusExpired, "payment_"+u.Status.String(), meta, now); err != nil {
 			return false, err
 		}

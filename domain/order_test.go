@@ -290,3 +290,12 @@ func TestClaimDelivery(t *testing.T) {
 		t.Fatal("claimed a delivered order")
 	}
 }
+
+func TestUnderpaidOrderStaysHeldWhenPaymentExpires(t *testing.T) {
+	t.Parallel()
+	o := inState(t, domain.StatusUnderpaid)
+	changed, err := o.ApplyPayment(paidUpdate(domain.PaymentExpired), t0)
+	if err != nil || !changed || o.Status() != domain.StatusUnderpaid {
+		t.Fatalf("expired after partial payment: %v %v %s", changed, err, o.Status())
+	}
+}

@@ -34,6 +34,17 @@ CREATE TRIGGER audit_log_append_only
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 
 -- +goose Down
+-- Rolling back must never destroy audit records: refuse while there are any
+-- (export them, then empty the table deliberately, by hand).
+-- +goose StatementBegin
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM audit_log) THEN
+        RAISE EXCEPTION 'audit_log holds records: export them (GET /v1/admin/audit/export) and remove them deliberately before rolling back this migration';
+    END IF;
+END
+$$;
+-- +goose StatementEnd
 DROP TRIGGER audit_log_append_only ON audit_log;
 DROP TABLE audit_log;
 DROP FUNCTION audit_log_append_only();

@@ -55,7 +55,7 @@ func (s *Server) registerAdmin(api huma.API) {
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
-		return &orderOutput{Body: orderBody(o, true)}, nil
+		return &orderOutput{Body: orderBody(o, adminTimeline)}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "admin-retry-fulfilment", Method: http.MethodPost, Path: "/v1/admin/orders/{id}/retry-fulfilment",
@@ -70,7 +70,7 @@ func (s *Server) registerAdmin(api huma.API) {
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
-		return &orderOutput{Body: orderBody(o, true)}, nil
+		return &orderOutput{Body: orderBody(o, adminTimeline)}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "admin-revoke-order", Method: http.MethodPost, Path: "/v1/admin/orders/{id}/revoke",
@@ -88,7 +88,7 @@ func (s *Server) registerAdmin(api huma.API) {
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
-		return &orderOutput{Body: orderBody(o, true)}, nil
+		return &orderOutput{Body: orderBody(o, adminTimeline)}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "admin-resend-delivery", Method: http.MethodPost, Path: "/v1/admin/orders/{id}/resend-delivery",

@@ -72,7 +72,16 @@ type OrderBody struct {
 	UpdatedAt   time.Time       `json:"updated_at"`
 }
 
-func orderBody(o *domain.Order, withTimeline bool) OrderBody {
+// timelineView says how much of the timeline a reader sees.
+type timelineView int
+
+const (
+	noTimeline       timelineView = iota
+	customerTimeline              // what happened and when, without internal details
+	adminTimeline                 // everything, supplier errors included
+)
+
+func orderBody(o *domain.Order, view timelineView) OrderBody {
 	p := o.Payment()
 	b := OrderBody{
 		ID: o.ID(), Status: o.Status().String(), Email: o.Email().String(), Total: moneyBody(o.Total()),
@@ -84,9 +93,13 @@ func orderBody(o *domain.Order, withTimeline bool) OrderBody {
 		b.Items = append(b.Items, ItemBody{ID: it.ID(), SKU: it.SKU(), Name: it.Name(), Quantity: it.Quantity(),
 			UnitPrice: moneyBody(it.UnitPrice()), Status: it.Status().String()})
 	}
-	if withTimeline {
+	if view != noTimeline {
 		for _, e := range o.Timeline() {
-			b.Timeline = append(b.Timeline, TimelineEntry{Type: e.Type, Status: e.Status.String(), Metadata: e.Metadata, At: e.At})
+			te := TimelineEntry{Type: e.Type, Status: e.Status.String(), At: e.At}
+			if view == adminTimeline {
+				te.Metadata = e.Metadata
+			}
+			b.Timeline = append(b.Timeline, te)
 		}
 	}
 	return b

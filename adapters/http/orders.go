@@ -51,7 +51,7 @@ func (s *Server) registerOrders(api huma.API) {
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
-		body := orderBody(placed.Order, false)
+		body := orderBody(placed.Order, noTimeline)
 		body.AccessToken = placed.AccessToken
 		return &orderOutput{Body: body}, nil
 	})
@@ -68,7 +68,7 @@ func (s *Server) registerOrders(api huma.API) {
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
-		return &orderOutput{Body: orderBody(o, true)}, nil
+		return &orderOutput{Body: orderBody(o, customerTimeline)}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "resend-delivery-link", Method: http.MethodPost, Path: "/v1/orders/{id}/delivery-link",

@@ -57,6 +57,11 @@ func keys(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.KeyVault == "local" {
+		// The server holds the keyring file in memory: a second process
+		// rotating it would fork the master keys. The server rotates it.
+		return errors.New("with the local keyring, rotate through the running server: POST /v1/admin/keys/rotate (KEYWARD_KEY_VAULT=vault rotates here)")
+	}
 	var rotate application.RotateKeys
 	app, err := bootstrap.NewTool(cfg, &rotate)
 	if err != nil {
