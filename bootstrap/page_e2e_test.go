@@ -1,0 +1,59 @@
+package bootstrap_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRevealPageForm: the page's form reveals with its CSRF token, shows
+// text and image keys, and refuses a forged form.
+func TestRevealPageForm(t *testing.T) {
+	h := start(t, nil)
+	image := h.firstSKU(func(p product) bool { return p.InStock && strings.Contains(strings.ToLower(p.Platform), "nintendo") })
+	text := h.firstSKU(func(p product) bool { return p.InStock && p.SKU != image.SKU })
+	const email = "page@example.com"
+	o := h.placeOrder(email, line(text.SKU, 1), line(image.SKU, 1))
+	body, sig := h.ipn(o.ID, "finished", "")
+	h.postIPN(body, sig)
+	h.waitStatus(o, "delivered", 15*time.Second)
+	token := h.deliveryToken(email)
+
+	_, _, page := h.do("GET", "/deliver/"+token, nil, nil, nil)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token in the page:\n%s", page)
+	}
+	post := func(csrf string) (int, http.Header, string) {
+		form := []byte(url.Values{"csrf": {csrf}}.Encode())
+		code, hdr, raw := h.do("POST", "/deliver/"+token, form, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, nil)
+		return code, hdr, string(raw)
+	}
+	if code, _, raw := post("forged"); code != http.StatusForbidden || strings.Contains(raw, `data-testid="key"`) {
+		t.Fatalf("forged form: %d", code)
+	}
+	code, hdr, raw := post(string(m[1]))
+	if code != 200 || hdr.Get("Cache-Control") != "no-store" || !strings.Contains(hdr.Get("Content-Security-Policy"), "img-src data:") {
+		t.Fatalf("form reveal: %d %v", code, hdr)
+	}
+	got := h.getOrder(o)
+	for _, it := range got.Items {
+		k := h.supplier.IssuedKeys(it.ID)[0]
+		if strings.HasPrefix(k.ContentType, "image/") {
+			if !strings.Contains(raw, `data-testid="key-image"`) || !strings.Contains(raw, "data:"+k.ContentType+";base64,") {
+				t.Fatalf("image key not shown")
+			}
+		} else if !strings.Contains(raw, string(k.Data)) {
+			t.Fatalf("text key not shown")
+		}
+	}
+	var st struct {
+		RevealsLeft int `json:"reveals_left"`
+	}
+	if h.do("GET", "/v1/deliveries/"+token, nil, nil, &st); st.RevealsLeft != h.cfg.LinkMaxReveals-1 {
+		t.Fatalf("reveals left %d after one form reveal (the forged one must not count)", st.RevealsLeft)
+	}
+}
