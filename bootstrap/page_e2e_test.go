@@ -57,3 +57,42 @@ func TestRevealPageForm(t *testing.T) {
 		t.Fatalf("reveals left %d after one form reveal (the forged one must not count)", st.RevealsLeft)
 	}
 }
+
+// TestResendDeliveryLink: the customer asks for a new link; it arrives by
+// email, works, and the older link is revoked.
+func TestResendDeliveryLink(t *testing.T) {
+	h := start(t, nil)
+	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU
+	const email = "resend@example.com"
+	o := h.placeOrder(email, line(sku, 1))
+	if code, _, _ := h.do("POST", "/v1/orders/"+o.ID+"/delivery-link", nil, map[string]string{"Authorization": "Bearer " + o.AccessToken}, nil); code != http.StatusConflict {
+		t.Fatalf("resend before delivery: %d", code)
+	}
+	body, sig := h.ipn(o.ID, "finished", "")
+	h.postIPN(body, sig)
+	h.waitStatus(o, "delivered", 15*time.Second)
+	old := h.deliveryToken(email)
+	if code, _, _ := h.do("POST", "/v1/orders/"+o.ID+"/delivery-link", nil, nil, nil); code != http.StatusUnauthorized {
+		t.Fatalf("resend without token: %d", code)
+	}
+	if code, _, raw := h.do("POST", "/v1/orders/"+o.ID+"/delivery-link", nil, map[string]string{"Authorization": "Bearer " + o.AccessToken}, nil); code != http.StatusAccepted {
+		t.Fatalf("resend: %d %s", code, raw)
+	}
+	mails := h.mailsTo(email)
+	if len(mails) != 2 {
+		t.Fatalf("%d emails after resend, want 2", len(mails))
+	}
+	prefix := h.base + "/deliver/"
+	text := mails[1].Text
+	if strings.Contains(text, old) {
+		text = mails[0].Text
+	}
+	i := strings.Index(text, prefix)
+	fresh := strings.Fields(text[i+len(prefix):])[0]
+	if code, _, raw := h.do("POST", "/v1/deliveries/"+old+"/reveal", nil, nil, nil); code != http.StatusGone || !strings.Contains(string(raw), "revoked") {
+		t.Fatalf("old link after resend: %d %s", code, raw)
+	}
+	if code, _, raw := h.do("POST", "/v1/deliveries/"+fresh+"/reveal", nil, nil, nil); code != 200 {
+		t.Fatalf("new link: %d %s", code, raw)
+	}
+}
