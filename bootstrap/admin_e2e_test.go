@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 )
@@ -21,10 +20,7 @@ func TestRevokeAndAudit(t *testing.T) {
 	admin := map[string]string{"Authorization": "Bearer " + testAdminKey}
 	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU
 	const email = "revoke@example.com"
-	o := h.placeOrder(email, line(sku, 1))
-	body, sig := h.ipn(o.ID, "finished", "")
-	h.postIPN(body, sig)
-	h.waitStatus(o, "delivered", 15*time.Second)
+	o := h.deliveredOrder(email, line(sku, 1))
 	token := h.deliveryToken(email)
 	if code, _, raw := h.do("POST", "/v1/deliveries/"+token+"/reveal", nil, map[string]string{"User-Agent": "audit-test"}, nil); code != 200 {
 		t.Fatalf("reveal: %d %s", code, raw)

@@ -257,6 +257,25 @@ func (h *harness) postIPN(body []byte, sig string) (int, []byte) {
 	return code, raw
 }
 
+// pay posts the signed "finished" IPN for the order and checks it is taken.
+func (h *harness) pay(o orderResp) {
+	h.t.Helper()
+	body, sig := h.ipn(o.ID, "finished", "")
+	if code, raw := h.postIPN(body, sig); code != 200 {
+		h.t.Fatalf("IPN for %s: %d %s", o.ID, code, raw)
+	}
+}
+
+// deliveredOrder places an order for email, pays it and waits until it is
+// delivered.
+func (h *harness) deliveredOrder(email string, lines ...any) orderResp {
+	h.t.Helper()
+	o := h.placeOrder(email, lines...)
+	h.pay(o)
+	h.waitStatus(o, "delivered", 30*time.Second)
+	return o
+}
+
 func (h *harness) getOrder(o orderResp) orderResp {
 	h.t.Helper()
 	var got orderResp

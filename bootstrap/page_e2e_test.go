@@ -16,10 +16,7 @@ func TestRevealPageForm(t *testing.T) {
 	image := h.firstSKU(func(p product) bool { return p.InStock && strings.Contains(strings.ToLower(p.Platform), "nintendo") })
 	text := h.firstSKU(func(p product) bool { return p.InStock && p.SKU != image.SKU })
 	const email = "page@example.com"
-	o := h.placeOrder(email, line(text.SKU, 1), line(image.SKU, 1))
-	body, sig := h.ipn(o.ID, "finished", "")
-	h.postIPN(body, sig)
-	h.waitStatus(o, "delivered", 15*time.Second)
+	o := h.deliveredOrder(email, line(text.SKU, 1), line(image.SKU, 1))
 	token := h.deliveryToken(email)
 
 	_, _, page := h.do("GET", "/deliver/"+token, nil, nil, nil)
@@ -68,8 +65,7 @@ func TestResendDeliveryLink(t *testing.T) {
 	if code, _, _ := h.do("POST", "/v1/orders/"+o.ID+"/delivery-link", nil, map[string]string{"Authorization": "Bearer " + o.AccessToken}, nil); code != http.StatusConflict {
 		t.Fatalf("resend before delivery: %d", code)
 	}
-	body, sig := h.ipn(o.ID, "finished", "")
-	h.postIPN(body, sig)
+	h.pay(o)
 	h.waitStatus(o, "delivered", 15*time.Second)
 	old := h.deliveryToken(email)
 	if code, _, _ := h.do("POST", "/v1/orders/"+o.ID+"/delivery-link", nil, nil, nil); code != http.StatusUnauthorized {

@@ -97,12 +97,7 @@ func TestRestartKeepsState(t *testing.T) {
 	h1 := start(t, mod)
 	sku := h1.firstSKU(func(p product) bool { return p.InStock }).SKU
 	const email = "restart@example.com"
-	o := h1.placeOrder(email, line(sku, 1))
-	body, sig := h1.ipn(o.ID, "finished", "")
-	if code, raw := h1.postIPN(body, sig); code != 200 {
-		t.Fatalf("IPN: %d %s", code, raw)
-	}
-	h1.waitStatus(o, "delivered", 15*time.Second)
+	o := h1.deliveredOrder(email, line(sku, 1))
 	token := h1.deliveryToken(email)
 	if code, _, raw := h1.do("POST", "/v1/deliveries/"+token+"/reveal", nil, nil, nil); code != 200 {
 		t.Fatalf("reveal before restart: %d %s", code, raw)
@@ -154,10 +149,7 @@ func TestCrashAfterPurchase(t *testing.T) {
 	sku := h1.firstSKU(func(p product) bool { return p.InStock }).SKU
 	const email = "crash@example.com"
 	o := h1.placeOrder(email, line(sku, 2))
-	body, sig := h1.ipn(o.ID, "finished", "")
-	if code, raw := h1.postIPN(body, sig); code != 200 {
-		t.Fatalf("IPN: %d %s", code, raw)
-	}
+	h1.pay(o)
 	select {
 	case <-crashed:
 	case <-time.After(15 * time.Second):
@@ -217,10 +209,7 @@ func TestRefusesWrongKeyring(t *testing.T) {
 	url, _ := pgtest.NewDatabase(t)
 	h1 := start(t, withPostgres(url))
 	sku := h1.firstSKU(func(p product) bool { return p.InStock }).SKU
-	o := h1.placeOrder("lost@example.com", line(sku, 1))
-	body, sig := h1.ipn(o.ID, "finished", "")
-	h1.postIPN(body, sig)
-	h1.waitStatus(o, "delivered", 15*time.Second)
+	h1.deliveredOrder("lost@example.com", line(sku, 1))
 	h1.stop()
 
 	cfg := bootstrap.Defaults()

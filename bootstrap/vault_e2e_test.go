@@ -163,18 +163,12 @@ func TestVaultOutage(t *testing.T) {
 	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU
 
 	// A delivered order, to reveal during the outage.
-	before := h.placeOrder("before@example.com", line(sku, 1))
-	body, sig := h.ipn(before.ID, "finished", "")
-	h.postIPN(body, sig)
-	h.waitStatus(before, "delivered", 15*time.Second)
+	h.deliveredOrder("before@example.com", line(sku, 1))
 	token := h.deliveryToken("before@example.com")
 
 	proxy.setDown(true)
 	during := h.placeOrder("during@example.com", line(sku, 1))
-	body, sig = h.ipn(during.ID, "finished", "")
-	if code, raw := h.postIPN(body, sig); code != 200 {
-		t.Fatalf("IPN during outage: %d %s", code, raw)
-	}
+	h.pay(during)
 	code, hdr, raw := h.do("POST", "/v1/deliveries/"+token+"/reveal", nil, nil, nil)
 	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
 		t.Fatalf("reveal during outage: %d %v %s", code, hdr, raw)
