@@ -25,11 +25,14 @@ type Listener struct{ net.Listener }
 // HTTPModule serves the API, the reveal page and the ops endpoints.
 var HTTPModule = fx.Module("http",
 	fx.Provide(
-		func(cfg Config) (*Listener, error) {
+		func(lc fx.Lifecycle, cfg Config) (*Listener, error) {
 			l, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
 				return nil, err
 			}
+			// Closed also when a later start step fails (Shutdown closes it
+			// on a normal stop; closing twice is harmless).
+			lc.Append(fx.Hook{OnStop: func(context.Context) error { _ = l.Close(); return nil }})
 			return &Listener{l}, nil
 		},
 		func(cfg Config, l *Listener) BaseURL {
