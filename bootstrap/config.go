@@ -42,6 +42,7 @@ type Config struct {
 	RetryMaxDelay     time.Duration // KEYWARD_RETRY_MAX_DELAY
 	ReconcileInterval time.Duration // KEYWARD_RECONCILE_INTERVAL; 0 disables
 	ReconcileAfter    time.Duration // KEYWARD_RECONCILE_STALE_AFTER
+	DeliveryRateLimit bool          // KEYWARD_DELIVERY_RATE_LIMIT: per-IP and per-link limits on delivery endpoints
 	DatabaseURL       string        // KEYWARD_DATABASE_URL; empty: in-memory storage
 	MigrateOnStart    bool          // KEYWARD_MIGRATE_ON_START
 	Vault             VaultConfig
@@ -79,6 +80,7 @@ func Defaults() Config {
 		RetryMaxDelay:     5 * time.Second,
 		ReconcileInterval: 30 * time.Second,
 		ReconcileAfter:    time.Minute,
+		DeliveryRateLimit: true,
 		Vault:             VaultConfig{Addr: "http://127.0.0.1:8200", Mount: "transit", Key: "keyward", CreateKey: true},
 	}
 }
@@ -128,6 +130,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	p.duration("KEYWARD_RETRY_MAX_DELAY", &c.RetryMaxDelay)
 	p.duration("KEYWARD_RECONCILE_INTERVAL", &c.ReconcileInterval)
 	p.duration("KEYWARD_RECONCILE_STALE_AFTER", &c.ReconcileAfter)
+	p.boolean("KEYWARD_DELIVERY_RATE_LIMIT", &c.DeliveryRateLimit)
 	p.str("KEYWARD_DATABASE_URL", &c.DatabaseURL)
 	p.boolean("KEYWARD_MIGRATE_ON_START", &c.MigrateOnStart)
 	p.str("VAULT_ADDR", &c.Vault.Addr)

@@ -93,6 +93,7 @@ func start(t testing.TB, mod func(*bootstrap.Config), extra ...fx.Option) *harne
 	cfg.LogLevel = slog.LevelDebug
 	cfg.RetryInitialDelay = 20 * time.Millisecond
 	cfg.RetryMaxDelay = 500 * time.Millisecond
+	cfg.DeliveryRateLimit = false // tests reveal hundreds of links from one IP
 	if mod != nil {
 		mod(&cfg)
 	}

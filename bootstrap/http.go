@@ -80,8 +80,15 @@ func newAPI(p useCaseParams) API {
 		ResendDeliveryLink: p.ResendDeliveryLink, HandlePayment: p.HandlePayment, DescribeDelivery: p.DescribeDelivery,
 		RevealKeys: p.RevealKeys, CheckHealth: p.CheckHealth, RetryFulfilment: p.RetryFulfilment, RevokeOrder: p.RevokeOrder,
 		RotateKeys: p.RotateKeys, AuditTrail: p.AuditTrail,
-	}, khttp.Options{Version: Version, AdminAPIKeys: cfg.AdminAPIKeys, PageSecret: cfg.PageSecret, Extra: p.Extra}, log)
+	}, khttp.Options{Version: Version, AdminAPIKeys: cfg.AdminAPIKeys, PageSecret: cfg.PageSecret, Extra: p.Extra, RateLimits: rateLimits(cfg)}, log)
 	return API{Handler: h, Huma: api}
+}
+
+func rateLimits(cfg Config) *khttp.RateLimits {
+	if cfg.DeliveryRateLimit {
+		return &khttp.DefaultRateLimits
+	}
+	return &khttp.RateLimits{} // all zero: off
 }
 
 func serveHTTP(lc fx.Lifecycle, l *Listener, api API, log *slog.Logger) {

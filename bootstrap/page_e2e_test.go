@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/bootstrap"
 )
 
 // TestRevealPageForm: the page's form reveals with its CSRF token, shows
@@ -90,5 +92,35 @@ func TestResendDeliveryLink(t *testing.T) {
 	}
 	if code, _, raw := h.do("POST", "/v1/deliveries/"+fresh+"/reveal", nil, nil, nil); code != 200 {
 		t.Fatalf("new link: %d %s", code, raw)
+	}
+}
+
+// TestDeliveryRateLimits: a client guessing or hammering delivery links is
+// slowed down with 429 and Retry-After, per IP and per link.
+func TestDeliveryRateLimits(t *testing.T) {
+	h := start(t, func(c *bootstrap.Config) { c.DeliveryRateLimit = true })
+	status := func(path string) (int, http.Header) {
+		code, hdr, _ := h.do("GET", path, nil, nil, nil)
+		return code, hdr
+	}
+	same := "/v1/deliveries/" + strings.Repeat("a", 43)
+	for i := range 10 {
+		if code, _ := status(same); code != http.StatusNotFound {
+			t.Fatalf("request %d on one link: %d", i, code)
+		}
+	}
+	if code, hdr := status(same); code != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" {
+		t.Fatalf("11th request on one link: %d %v", code, hdr)
+	}
+	for i := range 9 { // other links: the IP budget (20) is what remains
+		if code, _ := status("/v1/deliveries/" + strings.Repeat(string(rune('b'+i)), 43)); code != http.StatusNotFound {
+			t.Fatalf("request on link %d: %d", i, code)
+		}
+	}
+	if code, _ := status("/deliver/" + strings.Repeat("z", 43)); code != http.StatusTooManyRequests {
+		t.Fatalf("request beyond the IP budget: %d", code)
+	}
+	if code, _ := status("/v1/products"); code != http.StatusOK {
+		t.Fatalf("the catalog is not rate limited: %d", code)
 	}
 }

@@ -45,6 +45,9 @@ type Options struct {
 	MaxWebhookBytes int64
 	// Extra registers more operations (e.g. sandbox helpers) on the API.
 	Extra []func(huma.API)
+	// RateLimits bound sensitive endpoints per client; nil means
+	// DefaultRateLimits.
+	RateLimits *RateLimits
 }
 
 // Server holds the API's dependencies.
@@ -87,7 +90,11 @@ func NewHandler(uc UseCases, opts Options, log *slog.Logger) (http.Handler, huma
 		f(api)
 	}
 	s.registerPage(mux)
-	return securityHeaders(mux), api
+	limits := DefaultRateLimits
+	if opts.RateLimits != nil {
+		limits = *opts.RateLimits
+	}
+	return securityHeaders(rateLimit(mux, limits)), api
 }
 
 // adminActor checks an Authorization header against the admin keys in
