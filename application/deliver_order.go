@@ -32,19 +32,41 @@ type linkIssuer struct {
 }
 
 func (li linkIssuer) issue(ctx context.Context, o *domain.Order) (*domain.DeliveryLink, error) {
-	token := newToken()
-	link, err := domain.NewDeliveryLink(li.IDs.NewID(), o.ID(), domain.HashToken(token), li.Clock.Now(), li.Policy.TTL, li.Policy.MaxReveals)
+	link, url, err := li.create(ctx, o)
 	if err != nil {
 		return nil, err
 	}
+	return link, li.send(ctx, o, link, url)
+}
+
+// create stores a new link; the url (with the token) exists only in memory.
+func (li linkIssuer) create(ctx context.Context, o *domain.Order) (*domain.DeliveryLink, string, error) {
+	token := newToken()
+	link, err := domain.NewDeliveryLink(li.IDs.NewID(), o.ID(), domain.HashToken(token), li.Clock.Now(), li.Policy.TTL, li.Policy.MaxReveals)
+	if err != nil {
+		return nil, "", err
+	}
 	if err := li.Links.Create(ctx, link); err != nil {
-		return nil, fmt.Errorf("store delivery link: %w", err)
+		return nil, "", fmt.Errorf("store delivery link: %w", err)
 	}
-	url := strings.TrimRight(li.Policy.PublicBaseURL, "/") + "/deliver/" + token
+	return link, strings.TrimRight(li.Policy.PublicBaseURL, "/") + "/deliver/" + token, nil
+}
+
+func (li linkIssuer) send(ctx context.Context, o *domain.Order, link *domain.DeliveryLink, url string) error {
 	if err := li.Mailer.Send(ctx, deliveryEmail(o, link, url)); err != nil {
-		return nil, fmt.Errorf("%w: send delivery email: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: send delivery email: %v", ErrUnavailable, err)
 	}
-	return link, nil
+	return nil
+}
+
+// revoke ends one link.
+func (li linkIssuer) revoke(ctx context.Context, linkID string) error {
+	now := li.Clock.Now()
+	_, err := li.Links.Update(ctx, linkID, func(l *domain.DeliveryLink) error { l.Revoke(now); return nil })
+	if err != nil && !errors.Is(err, domain.ErrNotFound) {
+		return fmt.Errorf("revoke link %s: %w", linkID, err)
+	}
+	return nil
 }
 
 // revokeAll revokes every link of the order.
@@ -53,13 +75,12 @@ func (li linkIssuer) revokeAll(ctx context.Context, orderID string) error {
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
-	now := li.Clock.Now()
 	for _, l := range links {
 		if l.Revoked() {
 			continue
 		}
-		if _, err := li.Links.Update(ctx, l.ID(), func(l *domain.DeliveryLink) error { l.Revoke(now); return nil }); err != nil && !errors.Is(err, domain.ErrNotFound) {
-			return fmt.Errorf("revoke link %s: %w", l.ID(), err)
+		if err := li.revoke(ctx, l.ID()); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -102,15 +123,16 @@ func NewDeliverOrder(orders ports.OrderRepository, links ports.DeliveryLinkRepos
 
 // Handle is a no-op for an order that is not fulfilled (already delivered,
 // revoked) or whose delivery another worker holds; it returns an error to
-// retry when mail or storage fails.
+// retry when mail or storage fails, after releasing its claim.
 func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
 	lease := h.Lease
 	if lease <= 0 {
 		lease = 2 * time.Minute
 	}
+	claim := h.Issuer.IDs.NewID()
 	claimed := false
 	o, err := h.Orders.Update(ctx, orderID, func(o *domain.Order) error {
-		claimed = o.ClaimDelivery(h.Issuer.Clock.Now(), lease)
+		claimed = o.ClaimDelivery(claim, h.Issuer.Clock.Now(), lease)
 		return nil
 	})
 	if err != nil {
@@ -119,21 +141,60 @@ func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
 	if !claimed {
 		return nil
 	}
+	err = h.deliver(ctx, o, claim, lease)
+	if err != nil {
+		// Free the claim at once so the retry need not wait for the lease;
+		// also when the request context is what failed.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, rerr := h.Orders.Update(rctx, orderID, func(o *domain.Order) error {
+			o.ReleaseDelivery(claim, h.Issuer.Clock.Now())
+			return nil
+		}); rerr != nil {
+			h.Log.WarnContext(ctx, "could not release delivery claim; the lease will expire", "order_id", orderID, "err", rerr)
+		}
+	}
+	return err
+}
+
+// deliver revokes earlier links, issues and emails a new one and marks the
+// order delivered, checking before each step that cannot be undone that
+// the claim is still held (a worker that stalled past its lease stops and
+// revokes its own link).
+func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, claim string, lease time.Duration) error {
+	orderID := o.ID()
 	if err := h.Issuer.revokeAll(ctx, orderID); err != nil {
 		return err
 	}
-	link, err := h.Issuer.issue(ctx, o)
+	link, url, err := h.Issuer.create(ctx, o)
 	if err != nil {
 		return err
 	}
+	current, err := h.Orders.Get(ctx, orderID)
+	if err != nil {
+		return fmt.Errorf("reload order: %w", err)
+	}
+	if !current.HoldsDelivery(claim, h.Issuer.Clock.Now(), lease) {
+		h.Log.WarnContext(ctx, "delivery claim lost before sending; revoking own link", "order_id", orderID)
+		return h.Issuer.revoke(ctx, link.ID())
+	}
+	if err := h.Issuer.send(ctx, o, link, url); err != nil {
+		return err
+	}
+	lost := false
 	_, err = h.Orders.Update(ctx, orderID, func(o *domain.Order) error {
-		if o.Status() != domain.StatusFulfilled {
+		if !o.HoldsDelivery(claim, h.Issuer.Clock.Now(), lease) {
+			lost = true
 			return nil
 		}
 		return o.MarkDelivered(link.ID(), h.Issuer.Clock.Now())
 	})
 	if err != nil {
 		return fmt.Errorf("mark delivered: %w", err)
+	}
+	if lost {
+		h.Log.WarnContext(ctx, "delivery claim lost after sending; revoking own link", "order_id", orderID)
+		return h.Issuer.revoke(ctx, link.ID())
 	}
 	h.Log.InfoContext(ctx, "order delivered", "order_id", orderID, "link_id", link.ID())
 	return nil

@@ -172,6 +172,26 @@ func TestRevealAndRevoke(t *testing.T) {
 	if ok, _ := w.blobs.Exists(t.Context(), "orders/"+o.ID()+"/"+o.Items()[0].ID()+"/0"); ok {
 		t.Fatal("ciphertext survives revoke")
 	}
+
+	// A crash after the order was marked revoked, before the shredding:
+	// the re-run still finds and deletes the ciphertext.
+	o2 := w.paidOrder(t, 2)
+	if err := w.fulfil().Handle(t.Context(), o2.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.orders.Update(t.Context(), o2.ID(), func(o *domain.Order) error { return o.Revoke("crash test", w.clock.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+	ref := "orders/" + o2.ID() + "/" + o2.Items()[0].ID() + "/1"
+	if ok, _ := w.blobs.Exists(t.Context(), ref); !ok {
+		t.Fatal("test setup: no ciphertext to find")
+	}
+	if _, err := revoke.Handle(t.Context(), o2.ID(), "resume", "admin:test"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := w.blobs.Exists(t.Context(), ref); ok {
+		t.Fatal("a resumed revoke left the ciphertext")
+	}
 	if _, err := w.reveal().Handle(t.Context(), application.RevealCommand{Token: token}); !errors.Is(err, domain.ErrLinkRevoked) {
 		t.Fatalf("reveal after revoke: %v", err)
 	}
@@ -186,11 +206,11 @@ func TestRevealAndRevoke(t *testing.T) {
 	for _, r := range recs {
 		actions = append(actions, r.Actor+" "+r.Action)
 	}
-	want := []string{"customer keys.revealed", "admin:test order.revoked", "admin:test order.revoked"}
+	want := []string{"customer keys.revealed", "admin:test order.revoked", "admin:test order.revoked", "admin:test order.revoked"}
 	if strings.Join(actions, ",") != strings.Join(want, ",") {
 		t.Fatalf("audit trail %v, want %v", actions, want)
 	}
-	if n, err := w.audit.Verify(t.Context()); err != nil || n != 3 {
+	if n, err := w.audit.Verify(t.Context()); err != nil || n != 4 {
 		t.Fatalf("audit chain: %d %v", n, err)
 	}
 }
@@ -231,10 +251,10 @@ func TestReconcileFinishesStuckOrders(t *testing.T) {
 	}
 }
 
-// TestDeliveryTakeoverRevokesEarlierLinks: a worker that died after
-// emailing but before marking the order delivered leaves a stale claim; the
-// next worker sends a new link and the earlier one stops working.
-func TestDeliveryTakeoverRevokesEarlierLinks(t *testing.T) {
+// TestDeliveryRetryRevokesEarlierLinks: a worker whose email may or may
+// not have gone out releases its claim; the retry sends a new link at once
+// and the earlier one stops working.
+func TestDeliveryRetryRevokesEarlierLinks(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	o := w.paidOrder(t, 1)
@@ -247,22 +267,49 @@ func TestDeliveryTakeoverRevokesEarlierLinks(t *testing.T) {
 	if err := first.Handle(t.Context(), o.ID()); err == nil {
 		t.Fatal("the mail failure was swallowed")
 	}
-	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil || w.status(t, o.ID()) != domain.StatusFulfilled {
-		t.Fatalf("a fresh claim was taken over: %v", err)
+	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil || w.status(t, o.ID()) != domain.StatusDelivered {
+		t.Fatalf("retry after a released claim: %v, %s", err, w.status(t, o.ID()))
+	}
+	assertOneLiveLink(t, w, o.ID(), 2)
+}
+
+// TestDeliveryWaitsForAHeldClaim: while another worker holds a fresh claim
+// nothing is sent; once its lease runs out (it died), the order is taken
+// over.
+func TestDeliveryWaitsForAHeldClaim(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o := w.paidOrder(t, 1)
+	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.orders.Update(t.Context(), o.ID(), func(o *domain.Order) error {
+		o.ClaimDelivery("stalled-worker", w.clock.Now(), 2*time.Minute)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil || len(w.mail.sent) != 0 {
+		t.Fatalf("delivered under someone else's fresh claim: %v, %d mails", err, len(w.mail.sent))
 	}
 	w.clock.now = w.clock.now.Add(3 * time.Minute)
 	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil || w.status(t, o.ID()) != domain.StatusDelivered {
 		t.Fatalf("takeover: %v", err)
 	}
-	links, _ := w.links.ListByOrder(t.Context(), o.ID())
+	assertOneLiveLink(t, w, o.ID(), 1)
+}
+
+func assertOneLiveLink(t *testing.T, w *world, orderID string, total int) {
+	t.Helper()
+	links, _ := w.links.ListByOrder(t.Context(), orderID)
 	live := 0
 	for _, l := range links {
 		if !l.Revoked() {
 			live++
 		}
 	}
-	if len(links) != 2 || live != 1 {
-		t.Fatalf("%d links, %d live; want 2 and 1", len(links), live)
+	if len(links) != total || live != 1 {
+		t.Fatalf("%d links, %d live; want %d and 1", len(links), live, total)
 	}
 }
 

@@ -68,7 +68,13 @@ func (h Reconcile) Handle(ctx context.Context) (ReconcileResult, error) {
 	return res, nil
 }
 
+// resumeTimeout bounds one order's resume well inside the delivery claim's
+// lease, so a stalled pass cannot outlive its claim.
+const resumeTimeout = time.Minute
+
 func (h Reconcile) resume(ctx context.Context, o *domain.Order) error {
+	ctx, cancel := context.WithTimeout(ctx, resumeTimeout)
+	defer cancel()
 	if o.Status() != domain.StatusFulfilled {
 		if err := h.Fulfil.Handle(ctx, o.ID()); err != nil {
 			return err

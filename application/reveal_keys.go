@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -99,13 +100,23 @@ func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, er
 			IP: cmd.IP, UserAgent: cmd.UserAgent, At: now, First: first,
 		})
 	}
-	if err := h.Revelations.Append(ctx, revs...); err != nil {
-		return Revealed{}, h.giveBack(ctx, link.ID(), fmt.Errorf("record revelation: %w", err))
-	}
-	if _, err := h.Audit.Append(ctx, ActorCustomer, AuditKeysRevealed, order.ID(), map[string]string{
+	// The audit record first: if it cannot be written nothing else is, and
+	// the reveal is given back. If the revelation log then fails, the give
+	// back is audited too, so the trail never claims keys were shown.
+	details := map[string]string{
 		"link_id": link.ID(), "ip": cmd.IP, "user_agent": cmd.UserAgent, "first": fmt.Sprint(first), "reveals_left": fmt.Sprint(link.RevealsLeft()),
-	}); err != nil {
+	}
+	if _, err := h.Audit.Append(ctx, ActorCustomer, AuditKeysRevealed, order.ID(), details); err != nil {
 		return Revealed{}, h.giveBack(ctx, link.ID(), fmt.Errorf("audit revelation: %w", err))
+	}
+	if err := h.Revelations.Append(ctx, revs...); err != nil {
+		err = h.giveBack(ctx, link.ID(), fmt.Errorf("record revelation: %w", err))
+		if _, aerr := h.Audit.Append(context.WithoutCancel(ctx), ActorSystem, AuditRevealUndone, order.ID(), map[string]string{
+			"link_id": link.ID(), "reason": "revelation could not be recorded; keys were not shown",
+		}); aerr != nil {
+			h.Log.ErrorContext(ctx, "could not audit an undone reveal", "order_id", order.ID(), "err", aerr)
+		}
+		return Revealed{}, err
 	}
 	h.Log.InfoContext(ctx, "keys revealed", "order_id", order.ID(), "link_id", link.ID(), "ip", cmd.IP, "first", first)
 	return Revealed{Link: link, Order: order, Items: items, First: first}, nil
@@ -114,6 +125,9 @@ func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, er
 // giveBack returns a consumed reveal when the keys will not be shown, so a
 // failure on our side never costs the customer a reveal.
 func (h RevealKeys) giveBack(ctx context.Context, linkID string, cause error) error {
+	// Also when the client went away: that is the usual cause.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if _, err := h.Links.Update(ctx, linkID, func(l *domain.DeliveryLink) error { l.UndoReveal(); return nil }); err != nil {
 		h.Log.ErrorContext(ctx, "could not give back a reveal", "link_id", linkID, "err", err)
 	}

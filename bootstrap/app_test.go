@@ -84,6 +84,15 @@ func TestLoadConfig(t *testing.T) {
 	if _, err := bootstrap.LoadConfig(env("KEYWARD_HTTP_ADDR", "0.0.0.0:8080", "KEYWARD_NOWPAYMENTS_IPN_SECRET", "s3cret")); err != nil {
 		t.Errorf("public listener with a real secret: %v", err)
 	}
+	if _, err := bootstrap.LoadConfig(env("KEYWARD_PUBLIC_BASE_URL", "https://keys.example.com")); err == nil || !strings.Contains(err.Error(), "KEYWARD_NOWPAYMENTS_IPN_SECRET") {
+		t.Errorf("public base URL behind a proxy with the dev IPN secret: %v", err)
+	}
+	if _, err := bootstrap.LoadConfig(env("KEYWARD_RETRY_MAX_ATTEMPTS", "12", "KEYWARD_RETRY_MAX_DELAY", "45s")); err == nil || !strings.Contains(err.Error(), "ack deadline") {
+		t.Errorf("a retry budget over the ack deadline: %v", err)
+	}
+	if _, err := bootstrap.LoadConfig(env("KEYWARD_RECONCILE_STALE_AFTER", "0s")); err == nil {
+		t.Errorf("zero stale-after accepted")
+	}
 	if _, err := bootstrap.LoadConfig(env("KEYWARD_KEY_VAULT", "vault")); err == nil || !strings.Contains(err.Error(), "VAULT_TOKEN") {
 		t.Errorf("vault without token: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -165,8 +166,14 @@ func (c *Config) Validate() error {
 	case c.SupplierFailRate < 0 || c.SupplierFailRate > 1:
 		return fmt.Errorf("KEYWARD_SANDBOX_SUPPLIER_FAILURE_RATE must be between 0 and 1")
 	}
-	if c.IPNSecret == DevIPNSecret && !loopback(c.HTTPAddr) {
-		return fmt.Errorf("KEYWARD_NOWPAYMENTS_IPN_SECRET is the public dev default: anyone could sign payments. Set your own secret before listening on %s", c.HTTPAddr)
+	if c.IPNSecret == DevIPNSecret && (!loopback(c.HTTPAddr) || !loopbackURL(c.PublicBaseURL)) {
+		return fmt.Errorf("KEYWARD_NOWPAYMENTS_IPN_SECRET is the public dev default: anyone could sign payments. Set your own secret before serving beyond this machine (%s, %s)", c.HTTPAddr, c.PublicBaseURL)
+	}
+	if c.ReconcileAfter <= 0 || c.ReconcileInterval < 0 {
+		return fmt.Errorf("KEYWARD_RECONCILE_STALE_AFTER must be positive and KEYWARD_RECONCILE_INTERVAL not negative")
+	}
+	if budget := c.retryBudget(); budget > ackDeadline/2 {
+		return fmt.Errorf("the retry settings hold a message for up to %s, over half the queue's %s ack deadline: lower KEYWARD_RETRY_MAX_ATTEMPTS or KEYWARD_RETRY_MAX_DELAY", budget, ackDeadline)
 	}
 	if len(c.PageSecret) == 0 {
 		c.PageSecret = make([]byte, 32)
@@ -175,6 +182,35 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// ackDeadline mirrors messaging.AckDeadline (config does not import adapters).
+const ackDeadline = 2 * time.Minute
+
+// retryBudget is the longest a failing message is retried in place.
+func (c Config) retryBudget() time.Duration {
+	var total time.Duration
+	d := c.RetryInitialDelay
+	for range c.RetryMaxAttempts {
+		total += min(d, c.RetryMaxDelay)
+		d *= 2
+	}
+	return total
+}
+
+// loopbackURL reports whether a base URL is empty (derived from the listen
+// address) or points at a loopback host.
+func loopbackURL(u string) bool {
+	if u == "" {
+		return true
+	}
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := parsed.Hostname()
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // loopback reports whether addr listens on a loopback address only.

@@ -69,22 +69,31 @@ var ApplicationModule = fx.Module("application",
 )
 
 // checkKeyVaultOpensStoredKeys refuses to start when the configured key
-// vault cannot open a data key already stored — a lost or wrong keyring
-// file, another transit key — instead of serving and failing every reveal.
+// vault opens none of a sample of stored data keys — a lost or wrong
+// keyring file, another transit key — instead of serving and failing every
+// reveal. One key that does not open (a corrupt row) does not stop the
+// service.
 func checkKeyVaultOpensStoredKeys(lc fx.Lifecycle, v ports.KeyVault, dk ports.DataKeyRepository) {
 	lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
-		stored, err := dk.ListOlderThan(ctx, math.MaxInt32, "", 1)
+		stored, err := dk.ListOlderThan(ctx, math.MaxInt32, "", 100)
 		if err != nil || len(stored) == 0 {
 			return err
 		}
-		key, err := v.UnwrapDataKey(ctx, stored[0].OrderID, stored[0].Wrapped)
-		for i := range key {
-			key[i] = 0
+		var lastErr error
+		for i := 0; i < len(stored); i += max(1, len(stored)/5) {
+			key, err := v.UnwrapDataKey(ctx, stored[i].OrderID, stored[i].Wrapped)
+			for j := range key {
+				key[j] = 0
+			}
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, ports.ErrDataKeyInvalid) {
+				return err // the vault is unreachable: say so
+			}
+			lastErr = err
 		}
-		if errors.Is(err, ports.ErrDataKeyInvalid) {
-			return fmt.Errorf("the key vault cannot open the stored data key of order %s: is this the right keyring file or transit key? Refusing to start: %w", stored[0].OrderID, err)
-		}
-		return err
+		return fmt.Errorf("the key vault opens none of the stored data keys it tried: is this the right keyring file or transit key? Refusing to start: %w", lastErr)
 	}})
 }
 

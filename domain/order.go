@@ -340,23 +340,47 @@ func (o *Order) CompleteFulfilment(now time.Time) error {
 }
 
 // ClaimDelivery lets one worker at a time deliver a fulfilled order: it
-// reports true and records the claim unless another claim younger than
-// lease exists. A claim older than lease is taken over (its worker died).
-// It reports false for an order that is not fulfilled.
-func (o *Order) ClaimDelivery(now time.Time, lease time.Duration) bool {
+// records claimID and reports true unless another claim younger than lease
+// is held. A claim older than lease is taken over (its worker died); a
+// released claim is free at once. It reports false for an order that is
+// not fulfilled.
+func (o *Order) ClaimDelivery(claimID string, now time.Time, lease time.Duration) bool {
 	if o.status != StatusFulfilled {
 		return false
 	}
+	if held, at := o.deliveryClaim(); held != "" && held != claimID && now.Sub(at) < lease {
+		return false
+	}
+	o.record("delivery_claimed", map[string]string{"claim": claimID}, now)
+	return true
+}
+
+// HoldsDelivery reports whether claimID is the current claim and younger
+// than lease: a worker checks it before each step that cannot be undone.
+func (o *Order) HoldsDelivery(claimID string, now time.Time, lease time.Duration) bool {
+	held, at := o.deliveryClaim()
+	return o.status == StatusFulfilled && held == claimID && now.Sub(at) < lease
+}
+
+// ReleaseDelivery gives up claimID after a failure, so the next attempt
+// need not wait for the lease; releasing a claim not held does nothing.
+func (o *Order) ReleaseDelivery(claimID string, now time.Time) {
+	if held, _ := o.deliveryClaim(); held == claimID {
+		o.record("delivery_released", map[string]string{"claim": claimID}, now)
+	}
+}
+
+// deliveryClaim returns the claim in force and when it was made.
+func (o *Order) deliveryClaim() (string, time.Time) {
 	for i := len(o.timeline) - 1; i >= 0; i-- {
-		if e := o.timeline[i]; e.Type == "delivery_claimed" {
-			if now.Sub(e.At) < lease {
-				return false
-			}
-			break
+		switch e := o.timeline[i]; e.Type {
+		case "delivery_claimed":
+			return e.Metadata["claim"], e.At
+		case "delivery_released":
+			return "", time.Time{}
 		}
 	}
-	o.record("delivery_claimed", nil, now)
-	return true
+	return "", time.Time{}
 }
 
 // MarkDelivered records that a delivery link was sent.

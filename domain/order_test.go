@@ -276,17 +276,25 @@ func TestSnapshotRoundTrip(t *testing.T) {
 func TestClaimDelivery(t *testing.T) {
 	t.Parallel()
 	o := inState(t, domain.StatusFulfilled)
-	if !o.ClaimDelivery(t0, time.Minute) {
+	if !o.ClaimDelivery("a", t0, time.Minute) || !o.HoldsDelivery("a", t0, time.Minute) {
 		t.Fatal("first claim refused")
 	}
-	if o.ClaimDelivery(t0.Add(59*time.Second), time.Minute) {
+	if o.ClaimDelivery("b", t0.Add(59*time.Second), time.Minute) {
 		t.Fatal("a second worker claimed a fresh claim")
 	}
-	if !o.ClaimDelivery(t0.Add(61*time.Second), time.Minute) {
+	if !o.ClaimDelivery("b", t0.Add(61*time.Second), time.Minute) || o.HoldsDelivery("a", t0.Add(61*time.Second), time.Minute) {
 		t.Fatal("a stale claim was not taken over")
 	}
+	o.ReleaseDelivery("a", t0.Add(62*time.Second)) // not held: no effect
+	if o.ClaimDelivery("c", t0.Add(63*time.Second), time.Minute) {
+		t.Fatal("releasing someone else's claim freed it")
+	}
+	o.ReleaseDelivery("b", t0.Add(64*time.Second))
+	if !o.ClaimDelivery("c", t0.Add(65*time.Second), time.Minute) {
+		t.Fatal("a released claim was not free")
+	}
 	d := inState(t, domain.StatusDelivered)
-	if d.ClaimDelivery(t0, time.Minute) {
+	if d.ClaimDelivery("a", t0, time.Minute) {
 		t.Fatal("claimed a delivered order")
 	}
 }

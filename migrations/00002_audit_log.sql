@@ -37,6 +37,9 @@ CREATE TRIGGER audit_log_append_only
 -- Rolling back must never destroy audit records: refuse while there are any
 -- (export them, then empty the table deliberately, by hand).
 -- +goose StatementBegin
+LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE;
+-- +goose StatementEnd
+-- +goose StatementBegin
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM audit_log) THEN

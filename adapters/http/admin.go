@@ -29,6 +29,7 @@ type rotateOutput struct {
 		KeyVersion       int  `json:"key_version" doc:"The key version every data key is now wrapped under"`
 		Rewrapped        int  `json:"rewrapped" doc:"Data keys rewrapped by this run"`
 		MinVersionRaised bool `json:"min_version_raised" doc:"The vault now refuses versions below key_version-1"`
+		Unreadable       int  `json:"unreadable" doc:"Data keys that no longer open and were left as they are (see the audit log)"`
 	}
 }
 
@@ -123,6 +124,7 @@ func (s *Server) registerAdmin(api huma.API) {
 		}
 		out := &rotateOutput{}
 		out.Body.KeyVersion, out.Body.Rewrapped, out.Body.MinVersionRaised = res.Version, res.Rewrapped, res.Floor
+		out.Body.Unreadable = res.Unreadable
 		return out, nil
 	})
 }

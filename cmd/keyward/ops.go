@@ -78,5 +78,8 @@ func keys(args []string, out io.Writer) error {
 		return fmt.Errorf("rotation stopped after rewrapping %d data keys (run it again to resume): %w", res.Rewrapped, err)
 	}
 	fmt.Fprintf(out, "key version %d; rewrapped %d data keys; minimum decryption version raised: %v\n", res.Version, res.Rewrapped, res.Floor)
+	if res.Unreadable > 0 {
+		return fmt.Errorf("%d data keys no longer open and were left as they are: see the audit log", res.Unreadable)
+	}
 	return nil
 }
