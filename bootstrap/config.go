@@ -45,6 +45,7 @@ type Config struct {
 	ReconcileAfter    time.Duration // KEYWARD_RECONCILE_STALE_AFTER
 	DeliveryRateLimit bool          // KEYWARD_DELIVERY_RATE_LIMIT: per-IP and per-link limits on delivery endpoints
 	DatabaseURL       string        // KEYWARD_DATABASE_URL; empty: in-memory storage
+	QueuePartitions   int           // KEYWARD_QUEUE_PARTITIONS: Postgres queue partitions consumed in parallel
 	MigrateOnStart    bool          // KEYWARD_MIGRATE_ON_START
 	Vault             VaultConfig
 }
@@ -82,6 +83,7 @@ func Defaults() Config {
 		ReconcileInterval: 30 * time.Second,
 		ReconcileAfter:    time.Minute,
 		DeliveryRateLimit: true,
+		QueuePartitions:   4,
 		Vault:             VaultConfig{Addr: "http://127.0.0.1:8200", Mount: "transit", Key: "keyward", CreateKey: true},
 	}
 }
@@ -133,6 +135,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	p.duration("KEYWARD_RECONCILE_STALE_AFTER", &c.ReconcileAfter)
 	p.boolean("KEYWARD_DELIVERY_RATE_LIMIT", &c.DeliveryRateLimit)
 	p.str("KEYWARD_DATABASE_URL", &c.DatabaseURL)
+	p.integer("KEYWARD_QUEUE_PARTITIONS", &c.QueuePartitions)
 	p.boolean("KEYWARD_MIGRATE_ON_START", &c.MigrateOnStart)
 	p.str("VAULT_ADDR", &c.Vault.Addr)
 	p.str("VAULT_TOKEN", &c.Vault.Token)
@@ -168,6 +171,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IPNSecret == DevIPNSecret && (!loopback(c.HTTPAddr) || !loopbackURL(c.PublicBaseURL)) {
 		return fmt.Errorf("KEYWARD_NOWPAYMENTS_IPN_SECRET is the public dev default: anyone could sign payments. Set your own secret before serving beyond this machine (%s, %s)", c.HTTPAddr, c.PublicBaseURL)
+	}
+	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {
+		return fmt.Errorf("KEYWARD_QUEUE_PARTITIONS must be between 1 and 32")
 	}
 	if c.ReconcileAfter <= 0 || c.ReconcileInterval < 0 {
 		return fmt.Errorf("KEYWARD_RECONCILE_STALE_AFTER must be positive and KEYWARD_RECONCILE_INTERVAL not negative")

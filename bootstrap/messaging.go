@@ -25,8 +25,13 @@ var GoChannelModule = fx.Module("messaging.gochannel",
 		func(g *gochannel.GoChannel) message.Publisher { return g },
 		func(g *gochannel.GoChannel) message.Subscriber { return g },
 		fx.Annotate(messaging.NewPublisher, fx.As(new(ports.EventPublisher))),
+		func() Partitions { return 1 },
 	),
 )
+
+// Partitions is how many topics each event name is spread over; each is
+// consumed on its own, in parallel (one in process, several on Postgres).
+type Partitions int
 
 // PipelineModule runs the asynchronous pipeline: paid or retried orders are
 // fulfilled, fulfilled orders are delivered.
@@ -45,16 +50,25 @@ var PipelineModule = fx.Module("pipeline",
 	fx.Invoke(runPipeline),
 )
 
-func newPipeline(cfg Config, sub message.Subscriber, pub message.Publisher, fulfil application.FulfilOrder, deliver application.DeliverOrder, log *slog.Logger) (*message.Router, error) {
+func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, pub message.Publisher, fulfil application.FulfilOrder, deliver application.DeliverOrder, log *slog.Logger) (*message.Router, error) {
 	byOrder := func(f func(context.Context, string) error) func(context.Context, domain.OrderEvent) error {
 		return func(ctx context.Context, ev domain.OrderEvent) error { return f(ctx, ev.OrderID) }
 	}
+	var handlers []messaging.Handler
+	for _, route := range []struct {
+		name, event string
+		handle      func(context.Context, string) error
+	}{
+		{"fulfil-paid", domain.EventOrderPaid, fulfil.Handle},
+		{"fulfil-retried", domain.EventFulfilmentRetried, fulfil.Handle},
+		{"deliver-fulfilled", domain.EventOrderFulfilled, deliver.Handle},
+	} {
+		for _, topic := range messaging.PartitionTopics(route.event, int(parts)) {
+			handlers = append(handlers, messaging.Handler{Name: route.name + "@" + topic, Topic: topic, Handle: byOrder(route.handle)})
+		}
+	}
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
-	return messaging.NewRouter(sub, pub, policy, log.With("component", "router"),
-		messaging.Handler{Name: "fulfil-paid", Topic: domain.EventOrderPaid, Handle: byOrder(fulfil.Handle)},
-		messaging.Handler{Name: "fulfil-retried", Topic: domain.EventFulfilmentRetried, Handle: byOrder(fulfil.Handle)},
-		messaging.Handler{Name: "deliver-fulfilled", Topic: domain.EventOrderFulfilled, Handle: byOrder(deliver.Handle)},
-	)
+	return messaging.NewRouter(sub, pub, policy, log.With("component", "router"), handlers...)
 }
 
 func runPipeline(lc fx.Lifecycle, router *message.Router, log *slog.Logger) {

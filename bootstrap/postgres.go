@@ -38,7 +38,7 @@ var PostgresModule = fx.Module("storage.postgres",
 			})
 			return db, nil
 		},
-		func(log *slog.Logger) postgres.Outbox { return messaging.NewSQLOutbox(log) },
+		func(cfg Config, log *slog.Logger) postgres.Outbox { return messaging.NewSQLOutbox(log, cfg.QueuePartitions) },
 		fx.Annotate(postgres.NewOrders, fx.As(new(ports.OrderRepository))),
 		fx.Annotate(postgres.NewLinks, fx.As(new(ports.DeliveryLinkRepository))),
 		fx.Annotate(postgres.NewRevelations, fx.As(new(ports.RevelationLog))),
@@ -64,10 +64,11 @@ var SQLMessagingModule = fx.Module("messaging.sql",
 			return messaging.NewSQLPublisher(db.DB, log.With("component", "sql-publisher"))
 		},
 		func(s *wsql.Subscriber) message.Subscriber { return s },
+		func(cfg Config) Partitions { return Partitions(cfg.QueuePartitions) },
 	),
-	fx.Invoke(func(lc fx.Lifecycle, sub *wsql.Subscriber) {
+	fx.Invoke(func(lc fx.Lifecycle, cfg Config, sub *wsql.Subscriber) {
 		lc.Append(fx.Hook{OnStart: func(context.Context) error {
-			return messaging.InitializeTopics(sub, domain.OrderEventNames...)
+			return messaging.InitializeTopics(sub, cfg.QueuePartitions, domain.OrderEventNames...)
 		}})
 	}),
 )

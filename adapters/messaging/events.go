@@ -6,6 +6,8 @@ package messaging
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	"strconv"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -27,6 +29,30 @@ type eventBody struct {
 
 // Topic returns the topic an event is published on: its name.
 func Topic(ev domain.Event) string { return ev.EventName() }
+
+// PartitionedTopic spreads an event name over partitions by order id: all
+// events of one order land in the same partition (their order is kept),
+// and partitions are consumed in parallel. One partition is the bare name.
+func PartitionedTopic(name, orderID string, partitions int) string {
+	if partitions <= 1 {
+		return name
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(orderID))
+	return name + ".p" + strconv.Itoa(int(h.Sum32()%uint32(partitions)))
+}
+
+// PartitionTopics lists every partition topic of name.
+func PartitionTopics(name string, partitions int) []string {
+	if partitions <= 1 {
+		return []string{name}
+	}
+	out := make([]string, partitions)
+	for i := range partitions {
+		out[i] = name + ".p" + strconv.Itoa(i)
+	}
+	return out
+}
 
 // NewMessage encodes a domain event as a Watermill message.
 func NewMessage(ev domain.Event) (*message.Message, error) {

@@ -22,12 +22,14 @@ func postgresSchema() wsql.SchemaAdapter { return wsql.DefaultPostgreSQLSchema{}
 // saves the aggregate, so state and events commit or roll back together
 // (the transactional outbox; Postgres is also the queue).
 type SQLOutbox struct {
-	log watermill.LoggerAdapter
+	log        watermill.LoggerAdapter
+	partitions int
 }
 
-// NewSQLOutbox returns an outbox logging through log.
-func NewSQLOutbox(log *slog.Logger) *SQLOutbox {
-	return &SQLOutbox{log: watermill.NewSlogLogger(log)}
+// NewSQLOutbox returns an outbox that spreads each event name over
+// partitions topics (see PartitionedTopic), logging through log.
+func NewSQLOutbox(log *slog.Logger, partitions int) *SQLOutbox {
+	return &SQLOutbox{log: watermill.NewSlogLogger(log), partitions: partitions}
 }
 
 // PublishTx writes each event to its topic table inside tx. The topic
@@ -44,7 +46,7 @@ func (o *SQLOutbox) PublishTx(ctx context.Context, tx *sql.Tx, events ...domain.
 			return err
 		}
 		msg.SetContext(ctx)
-		if err := pub.Publish(Topic(ev), msg); err != nil {
+		if err := pub.Publish(PartitionedTopic(ev.EventName(), ev.AggregateID(), o.partitions), msg); err != nil {
 			return fmt.Errorf("outbox publish %s: %w", ev.EventName(), err)
 		}
 	}
@@ -78,10 +80,15 @@ func NewSQLPublisher(db *sql.DB, log *slog.Logger) (*wsql.Publisher, error) {
 	return wsql.NewPublisher(wsql.BeginnerFromStdSQL(db), wsql.PublisherConfig{SchemaAdapter: postgresSchema(), AutoInitializeSchema: true}, watermill.NewSlogLogger(log))
 }
 
-// InitializeTopics creates the tables of every topic the outbox may write,
-// before any transaction does.
-func InitializeTopics(sub *wsql.Subscriber, topics ...string) error {
-	for _, t := range append(topics, DeadLetterTopic) {
+// InitializeTopics creates the tables of every partition of every event
+// name the outbox may write, and the dead letters, before any transaction
+// writes to them.
+func InitializeTopics(sub *wsql.Subscriber, partitions int, names ...string) error {
+	topics := []string{DeadLetterTopic}
+	for _, n := range names {
+		topics = append(topics, PartitionTopics(n, partitions)...)
+	}
+	for _, t := range topics {
 		if err := sub.SubscribeInitialize(t); err != nil {
 			return fmt.Errorf("initialize topic %s: %w", t, err)
 		}

@@ -22,7 +22,7 @@ import (
 // Pool settings: enough connections for a busy instance, recycled so that
 // a failover or a pgbouncer restart is picked up.
 const (
-	maxOpenConns    = 20
+	maxOpenConns    = 40 // the queue holds one per partition and topic while a message is handled
 	maxIdleConns    = 10
 	connMaxLifetime = 30 * time.Minute
 	connMaxIdleTime = 5 * time.Minute
