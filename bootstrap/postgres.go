@@ -38,7 +38,9 @@ var PostgresModule = fx.Module("storage.postgres",
 			})
 			return db, nil
 		},
-		func(cfg Config, log *slog.Logger) postgres.Outbox { return messaging.NewSQLOutbox(log, cfg.QueuePartitions) },
+		func(cfg Config, log *slog.Logger) postgres.Outbox {
+			return messaging.NewSQLOutbox(log, cfg.QueuePartitions)
+		},
 		fx.Annotate(postgres.NewOrders, fx.As(new(ports.OrderRepository))),
 		fx.Annotate(postgres.NewLinks, fx.As(new(ports.DeliveryLinkRepository))),
 		fx.Annotate(postgres.NewRevelations, fx.As(new(ports.RevelationLog))),
