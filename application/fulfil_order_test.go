@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/adapters/memory"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -232,11 +233,17 @@ func TestReconcileFinishesStuckOrders(t *testing.T) {
 	if err := w.fulfil().Handle(t.Context(), undelivered.ID()); err != nil {
 		t.Fatal(err)
 	}
-	rec := application.Reconcile{Orders: w.orders, Fulfil: w.fulfil(), Deliver: w.deliver(), Clock: w.clock, StaleAfter: time.Minute, Log: w.log}
+	locks := memory.NewLocks()
+	rec := application.Reconcile{Orders: w.orders, Locks: locks, Fulfil: w.fulfil(), Deliver: w.deliver(), Clock: w.clock, StaleAfter: time.Minute, Log: w.log}
 	if res, err := rec.Handle(t.Context()); err != nil || res.Resumed != 0 {
 		t.Fatalf("fresh orders touched: %+v %v", res, err)
 	}
 	w.clock.now = w.clock.now.Add(2 * time.Minute)
+	release, _, _ := locks.TryLock(t.Context(), "reconcile") // another process is reconciling
+	if res, err := rec.Handle(t.Context()); err != nil || res.Resumed != 0 {
+		t.Fatalf("a pass ran while another held the lock: %+v %v", res, err)
+	}
+	release()
 	res, err := rec.Handle(t.Context())
 	if err != nil || res.Resumed != 2 || res.Completed != 2 {
 		t.Fatalf("pass: %+v %v", res, err)

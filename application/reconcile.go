@@ -13,9 +13,12 @@ import (
 // Reconcile finishes orders the pipeline left behind: a crash, a message
 // that went to the dead letters during a long outage, a mail server that
 // was down. Paid or fulfilling orders untouched for StaleAfter are fulfilled
-// again, fulfilled ones delivered again; both steps are idempotent.
+// again, fulfilled ones delivered again; both steps are idempotent. One
+// process at a time makes a pass (Locks), so instances sharing a database
+// do not resume the same order together.
 type Reconcile struct {
 	Orders     ports.OrderRepository
+	Locks      ports.Locks
 	Fulfil     FulfilOrder
 	Deliver    DeliverOrder
 	Clock      ports.Clock
@@ -30,10 +33,15 @@ type ReconcileResult struct {
 	Failed    int // runs that returned an error (retried next pass)
 }
 
-// Handle makes one pass; it returns an error only when orders cannot be
-// listed.
+// Handle makes one pass, or nothing while another process makes one; it
+// returns an error only when orders cannot be listed or locked.
 func (h Reconcile) Handle(ctx context.Context) (ReconcileResult, error) {
 	var res ReconcileResult
+	release, ok, err := h.Locks.TryLock(ctx, "reconcile")
+	if err != nil || !ok {
+		return res, err // another process is making this pass
+	}
+	defer release()
 	cutoff := h.Clock.Now().Add(-h.StaleAfter)
 	for _, st := range []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling, domain.StatusFulfilled} {
 		after := ""

@@ -38,8 +38,8 @@ var ApplicationModule = fx.Module("application",
 			return application.FulfilOrder{Orders: o, DataKeys: dk, Vault: v, Supplier: s, Blobs: b, Clock: clk, Log: log, Hook: hook}
 		},
 		application.NewDeliverOrder,
-		func(o ports.OrderRepository, f application.FulfilOrder, d application.DeliverOrder, clk ports.Clock, cfg Config, log *slog.Logger) application.Reconcile {
-			return application.Reconcile{Orders: o, Fulfil: f, Deliver: d, Clock: clk, StaleAfter: cfg.ReconcileAfter, Log: log}
+		func(o ports.OrderRepository, l ports.Locks, f application.FulfilOrder, d application.DeliverOrder, clk ports.Clock, cfg Config, log *slog.Logger) application.Reconcile {
+			return application.Reconcile{Orders: o, Locks: l, Fulfil: f, Deliver: d, Clock: clk, StaleAfter: cfg.ReconcileAfter, Log: log}
 		},
 		func(o ports.OrderRepository, l ports.DeliveryLinkRepository, m ports.Mailer, a ports.AuditLog, clk ports.Clock, ids ports.IDs, p application.DeliveryPolicy) application.ResendDeliveryLink {
 			return application.NewResendDeliveryLink(o, l, m, a, clk, ids, p)

@@ -50,3 +50,10 @@ func TestAuditLog(t *testing.T) {
 	t.Parallel()
 	porttest.AuditLog(t, func(_ *testing.T, clock ports.Clock) ports.AuditLog { return memory.NewAuditLog(clock) })
 }
+
+func TestLocksContract(t *testing.T) {
+	porttest.Locks(t, func(t *testing.T) (ports.Locks, ports.Locks) {
+		l := memory.NewLocks()
+		return l, l
+	})
+}
