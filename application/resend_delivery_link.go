@@ -2,7 +2,6 @@ package application
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/keyward/keyward/domain"
@@ -37,19 +36,16 @@ func (h ResendDeliveryLink) Handle(ctx context.Context, orderID, accessToken, ad
 	if o.Status() != domain.StatusDelivered {
 		return nil, fmt.Errorf("%w: order is %s; links are sent once it is delivered", domain.ErrInvalidTransition, o.Status())
 	}
-	old, err := h.Issuer.Links.ListByOrder(ctx, orderID)
-	if err != nil {
-		return nil, err
-	}
+	// The new link is sent before the old ones are revoked: a failure
+	// never leaves the customer without a working link.
 	link, err := h.Issuer.issue(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	now := h.Issuer.Clock.Now()
-	for _, l := range old {
-		if _, err := h.Issuer.Links.Update(ctx, l.ID(), func(l *domain.DeliveryLink) error { l.Revoke(now); return nil }); err != nil && !errors.Is(err, domain.ErrNotFound) {
-			return nil, fmt.Errorf("revoke old link: %w", err)
-		}
+	revoked, err := revokeLinks(ctx, h.Issuer.Links, orderID, link.ID(), now)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := h.Orders.Update(ctx, orderID, func(o *domain.Order) error { return o.RecordLinkResent(link.ID(), now) }); err != nil {
 		return nil, err
@@ -58,7 +54,7 @@ func (h ResendDeliveryLink) Handle(ctx context.Context, orderID, accessToken, ad
 	if actor == "" {
 		actor = ActorCustomer
 	}
-	if _, err := h.Audit.Append(ctx, actor, AuditDeliveryResent, orderID, map[string]string{"link_id": link.ID(), "links_revoked": fmt.Sprint(len(old))}); err != nil {
+	if _, err := h.Audit.Append(ctx, actor, AuditDeliveryResent, orderID, map[string]string{"link_id": link.ID(), "links_revoked": fmt.Sprint(revoked)}); err != nil {
 		return nil, fmt.Errorf("audit resend: %w", err)
 	}
 	return link, nil

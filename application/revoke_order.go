@@ -2,7 +2,6 @@ package application
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -53,18 +52,12 @@ func (h RevokeOrder) Handle(ctx context.Context, orderID, reason, actor string) 
 	if err := h.Blobs.Delete(ctx, refs...); err != nil {
 		return nil, fmt.Errorf("delete ciphertext: %w", err)
 	}
-	links, err := h.Links.ListByOrder(ctx, orderID)
+	revoked, err := revokeLinks(ctx, h.Links, orderID, "", h.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	now := h.Clock.Now()
-	for _, l := range links {
-		if _, err := h.Links.Update(ctx, l.ID(), func(l *domain.DeliveryLink) error { l.Revoke(now); return nil }); err != nil && !errors.Is(err, domain.ErrNotFound) {
-			return nil, fmt.Errorf("revoke link: %w", err)
-		}
-	}
 	if _, err := h.Audit.Append(ctx, actor, AuditOrderRevoked, orderID, map[string]string{
-		"reason": reason, "ciphertexts_deleted": fmt.Sprint(len(refs)), "links_revoked": fmt.Sprint(len(links)),
+		"reason": reason, "ciphertexts_deleted": fmt.Sprint(len(refs)), "links_revoked": fmt.Sprint(revoked),
 	}); err != nil {
 		return nil, fmt.Errorf("audit revoke: %w", err)
 	}

@@ -1,0 +1,105 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// DeliveryPolicy configures delivery links.
+type DeliveryPolicy struct {
+	TTL           time.Duration // how long a link reveals; default 15 minutes
+	MaxReveals    int           // how many reveals a link allows
+	PublicBaseURL string        // e.g. https://keys.example.com
+}
+
+// linkIssuer creates a delivery link and emails it; the token exists only in
+// the email and is never stored.
+type linkIssuer struct {
+	Links  ports.DeliveryLinkRepository
+	Mailer ports.Mailer
+	Clock  ports.Clock
+	IDs    ports.IDs
+	Policy DeliveryPolicy
+}
+
+func (li linkIssuer) issue(ctx context.Context, o *domain.Order) (*domain.DeliveryLink, error) {
+	link, url, err := li.create(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return link, li.send(ctx, o, link, url)
+}
+
+// create stores a new link; the url (with the token) exists only in memory.
+func (li linkIssuer) create(ctx context.Context, o *domain.Order) (*domain.DeliveryLink, string, error) {
+	token := newToken()
+	link, err := domain.NewDeliveryLink(li.IDs.NewID(), o.ID(), domain.HashToken(token), li.Clock.Now(), li.Policy.TTL, li.Policy.MaxReveals)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := li.Links.Create(ctx, link); err != nil {
+		return nil, "", fmt.Errorf("store delivery link: %w", err)
+	}
+	return link, strings.TrimRight(li.Policy.PublicBaseURL, "/") + "/deliver/" + token, nil
+}
+
+func (li linkIssuer) send(ctx context.Context, o *domain.Order, link *domain.DeliveryLink, url string) error {
+	if err := li.Mailer.Send(ctx, deliveryEmail(o, link, url)); err != nil {
+		return fmt.Errorf("%w: send delivery email: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// revoke ends one link.
+func deliveryEmail(o *domain.Order, link *domain.DeliveryLink, url string) ports.Email {
+	var names []string
+	for _, it := range o.Items() {
+		names = append(names, fmt.Sprintf("%d × %s", it.Quantity(), it.Name()))
+	}
+	exp := link.ExpiresAt().UTC().Format("2006-01-02 15:04 MST")
+	text := fmt.Sprintf("Your keyward order %s is ready.\n\n%s\n\nOpen this link to reveal your keys (valid until %s):\n%s\n\nThe link works a limited number of times. Do not forward this email.\n",
+		o.ID(), strings.Join(names, "\n"), exp, url)
+	var items strings.Builder
+	for _, n := range names {
+		items.WriteString("<li>" + html.EscapeString(n) + "</li>")
+	}
+	body := fmt.Sprintf(`<!doctype html><html><body><p>Your keyward order %s is ready.</p><ul>%s</ul><p><a href="%s">Reveal your keys</a> (valid until %s).</p><p>The link works a limited number of times. Do not forward this email.</p></body></html>`,
+		html.EscapeString(o.ID()), items.String(), html.EscapeString(url), html.EscapeString(exp))
+	return ports.Email{To: o.Email().String(), Subject: "Your keys are ready", Text: text, HTML: body, IdempotencyKey: "delivery-link/" + link.ID()}
+}
+
+// revokeLink ends one link; a link that is gone is not an error.
+func revokeLink(ctx context.Context, links ports.DeliveryLinkRepository, linkID string, now time.Time) error {
+	_, err := links.Update(ctx, linkID, func(l *domain.DeliveryLink) error { l.Revoke(now); return nil })
+	if err != nil && !errors.Is(err, domain.ErrNotFound) {
+		return fmt.Errorf("revoke link %s: %w", linkID, err)
+	}
+	return nil
+}
+
+// revokeLinks revokes every live link of the order except keep, and
+// returns how many it revoked.
+func revokeLinks(ctx context.Context, links ports.DeliveryLinkRepository, orderID, keep string, now time.Time) (int, error) {
+	all, err := links.ListByOrder(ctx, orderID)
+	if err != nil {
+		return 0, fmt.Errorf("list links: %w", err)
+	}
+	n := 0
+	for _, l := range all {
+		if l.Revoked() || l.ID() == keep {
+			continue
+		}
+		if err := revokeLink(ctx, links, l.ID(), now); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
