@@ -52,35 +52,17 @@ type API struct {
 	Huma    huma.API
 }
 
-type useCaseParams struct {
+type apiParams struct {
 	fx.In
-	ListProducts       application.ListProducts
-	GetProduct         application.GetProduct
-	PlaceOrder         application.PlaceOrder
-	GetOrder           application.GetOrder
-	ResendDeliveryLink application.ResendDeliveryLink
-	HandlePayment      application.HandlePaymentNotification
-	DescribeDelivery   application.DescribeDelivery
-	RevealKeys         application.RevealKeys
-	CheckHealth        application.CheckHealth
-	RetryFulfilment    application.RetryFulfilment
-	RevokeOrder        application.RevokeOrder
-	RotateKeys         application.RotateKeys
-	AuditTrail         application.AuditTrail
-
+	App    application.App
 	Config Config
 	Log    *slog.Logger
 	Extra  []func(huma.API) `group:"api"`
 }
 
-func newAPI(p useCaseParams) API {
+func newAPI(p apiParams) API {
 	cfg, log := p.Config, p.Log
-	h, api := khttp.NewHandler(khttp.UseCases{
-		ListProducts: p.ListProducts, GetProduct: p.GetProduct, PlaceOrder: p.PlaceOrder, GetOrder: p.GetOrder,
-		ResendDeliveryLink: p.ResendDeliveryLink, HandlePayment: p.HandlePayment, DescribeDelivery: p.DescribeDelivery,
-		RevealKeys: p.RevealKeys, CheckHealth: p.CheckHealth, RetryFulfilment: p.RetryFulfilment, RevokeOrder: p.RevokeOrder,
-		RotateKeys: p.RotateKeys, AuditTrail: p.AuditTrail,
-	}, khttp.Options{Version: Version, AdminAPIKeys: cfg.AdminAPIKeys, PageSecret: cfg.PageSecret, Extra: p.Extra, RateLimits: rateLimits(cfg)}, log)
+	h, api := khttp.NewHandler(p.App, khttp.Options{Version: Version, AdminAPIKeys: cfg.AdminAPIKeys, PageSecret: cfg.PageSecret, Extra: p.Extra, RateLimits: rateLimits(cfg)}, log)
 	return API{Handler: h, Huma: api}
 }
 

@@ -60,6 +60,7 @@ var ApplicationModule = fx.Module("application",
 			return application.SyncCatalog{Supplier: s, Catalog: c, Clock: clk, Margin: cfg.CatalogMargin}
 		},
 		newRotateKeys,
+		newApp,
 		func(a ports.AuditLog) application.AuditTrail { return application.AuditTrail{Log: a} },
 		fx.Annotate(func(checks []ports.HealthCheck) application.CheckHealth {
 			return application.CheckHealth{Checks: checks}
@@ -153,4 +154,39 @@ func syncCatalogOnStart(lc fx.Lifecycle, sync application.SyncCatalog, log *slog
 		log.Info("catalog synced", "products", n)
 		return nil
 	}})
+}
+
+type appParams struct {
+	fx.In
+	PlaceOrder         application.PlaceOrder
+	HandlePayment      application.HandlePaymentNotification
+	FulfilOrder        application.FulfilOrder
+	DeliverOrder       application.DeliverOrder
+	ResendDeliveryLink application.ResendDeliveryLink
+	RevealKeys         application.RevealKeys
+	RetryFulfilment    application.RetryFulfilment
+	RevokeOrder        application.RevokeOrder
+	RotateKeys         application.RotateKeys
+	SyncCatalog        application.SyncCatalog
+	Reconcile          application.Reconcile
+	ListProducts       application.ListProducts
+	GetProduct         application.GetProduct
+	GetOrder           application.GetOrder
+	DescribeDelivery   application.DescribeDelivery
+	AuditTrail         application.AuditTrail
+	CheckHealth        application.CheckHealth
+}
+
+func newApp(p appParams) application.App {
+	return application.App{
+		Commands: application.Commands{
+			PlaceOrder: p.PlaceOrder, HandlePayment: p.HandlePayment, FulfilOrder: p.FulfilOrder, DeliverOrder: p.DeliverOrder,
+			ResendDeliveryLink: p.ResendDeliveryLink, RevealKeys: p.RevealKeys, RetryFulfilment: p.RetryFulfilment,
+			RevokeOrder: p.RevokeOrder, RotateKeys: p.RotateKeys, SyncCatalog: p.SyncCatalog, Reconcile: p.Reconcile,
+		},
+		Queries: application.Queries{
+			ListProducts: p.ListProducts, GetProduct: p.GetProduct, GetOrder: p.GetOrder,
+			DescribeDelivery: p.DescribeDelivery, AuditTrail: p.AuditTrail, CheckHealth: p.CheckHealth,
+		},
+	}
 }

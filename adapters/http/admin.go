@@ -52,7 +52,7 @@ func (s *Server) registerAdmin(api huma.API) {
 		if _, err := s.admin(in.Authorization); err != nil {
 			return nil, err
 		}
-		o, err := s.uc.GetOrder.Orders.Get(ctx, in.ID)
+		o, err := s.app.Queries.GetOrder.ForAdmin(ctx, in.ID)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -67,7 +67,7 @@ func (s *Server) registerAdmin(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		o, err := s.uc.RetryFulfilment.Handle(ctx, in.ID, actor)
+		o, err := s.app.Commands.RetryFulfilment.Handle(ctx, in.ID, actor)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -85,7 +85,7 @@ func (s *Server) registerAdmin(api huma.API) {
 		if in.Body != nil && in.Body.Reason != "" {
 			reason = in.Body.Reason
 		}
-		o, err := s.uc.RevokeOrder.Handle(ctx, in.ID, reason, actor)
+		o, err := s.app.Commands.RevokeOrder.Handle(ctx, in.ID, reason, actor)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -100,7 +100,7 @@ func (s *Server) registerAdmin(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		link, err := s.uc.ResendDeliveryLink.Handle(ctx, in.ID, "", actor)
+		link, err := s.app.Commands.ResendDeliveryLink.Handle(ctx, in.ID, "", actor)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -118,7 +118,7 @@ func (s *Server) registerAdmin(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		res, err := s.uc.RotateKeys.Handle(ctx, actor)
+		res, err := s.app.Commands.RotateKeys.Handle(ctx, actor)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}

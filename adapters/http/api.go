@@ -16,23 +16,6 @@ import (
 	"github.com/keyward/keyward/application"
 )
 
-// UseCases are the application handlers the API drives.
-type UseCases struct {
-	ListProducts       application.ListProducts
-	GetProduct         application.GetProduct
-	PlaceOrder         application.PlaceOrder
-	GetOrder           application.GetOrder
-	ResendDeliveryLink application.ResendDeliveryLink
-	HandlePayment      application.HandlePaymentNotification
-	DescribeDelivery   application.DescribeDelivery
-	RevealKeys         application.RevealKeys
-	CheckHealth        application.CheckHealth
-	RetryFulfilment    application.RetryFulfilment
-	RevokeOrder        application.RevokeOrder
-	RotateKeys         application.RotateKeys
-	AuditTrail         application.AuditTrail
-}
-
 // Options configure the HTTP adapter.
 type Options struct {
 	Version string
@@ -52,7 +35,7 @@ type Options struct {
 
 // Server holds the API's dependencies.
 type Server struct {
-	uc        UseCases
+	app       application.App
 	log       *slog.Logger
 	adminKeys [][32]byte
 	opts      Options
@@ -60,11 +43,11 @@ type Server struct {
 
 // NewHandler returns the complete HTTP handler and the Huma API (whose
 // OpenAPI document `keyward openapi` prints).
-func NewHandler(uc UseCases, opts Options, log *slog.Logger) (http.Handler, huma.API) {
+func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handler, huma.API) {
 	if opts.MaxWebhookBytes <= 0 {
 		opts.MaxWebhookBytes = 64 << 10
 	}
-	s := &Server{uc: uc, log: log, opts: opts}
+	s := &Server{app: app, log: log, opts: opts}
 	for _, k := range opts.AdminAPIKeys {
 		if k = strings.TrimSpace(k); k != "" {
 			s.adminKeys = append(s.adminKeys, sha256.Sum256([]byte(k)))

@@ -65,7 +65,7 @@ func (s *Server) registerAudit(api huma.API) {
 		if _, err := s.admin(in.Authorization); err != nil {
 			return nil, err
 		}
-		page, err := s.uc.AuditTrail.Page(ctx, in.After, in.Limit)
+		page, err := s.app.Queries.AuditTrail.Page(ctx, in.After, in.Limit)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -87,7 +87,7 @@ func (s *Server) registerAudit(api huma.API) {
 		if _, err := s.admin(in.Authorization); err != nil {
 			return nil, err
 		}
-		n, err := s.uc.AuditTrail.Verify(ctx)
+		n, err := s.app.Queries.AuditTrail.Verify(ctx)
 		out := &auditVerifyOutput{}
 		out.Body.Verified, out.Body.Valid = n, err == nil
 		var broken *domain.AuditChainError
@@ -126,7 +126,7 @@ func (s *Server) exportAudit(ctx context.Context, hc huma.Context, format string
 	if format == "csv" {
 		cw := csv.NewWriter(w)
 		_ = cw.Write([]string{"seq", "at", "actor", "action", "subject", "details", "prev_hash", "hash"})
-		err := s.uc.AuditTrail.Each(ctx, func(r domain.AuditRecord) error {
+		err := s.app.Queries.AuditTrail.Each(ctx, func(r domain.AuditRecord) error {
 			details := []byte("{}")
 			if len(r.Details) > 0 {
 				details, _ = json.Marshal(r.Details) // keys come out sorted
@@ -137,5 +137,5 @@ func (s *Server) exportAudit(ctx context.Context, hc huma.Context, format string
 		return errors.Join(err, cw.Error())
 	}
 	enc := json.NewEncoder(w)
-	return s.uc.AuditTrail.Each(ctx, func(r domain.AuditRecord) error { return enc.Encode(auditBody(r)) })
+	return s.app.Queries.AuditTrail.Each(ctx, func(r domain.AuditRecord) error { return enc.Encode(auditBody(r)) })
 }

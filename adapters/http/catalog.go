@@ -32,7 +32,7 @@ func (s *Server) registerCatalog(api huma.API) {
 		OperationID: "list-products", Method: http.MethodGet, Path: "/v1/products",
 		Summary: "List products", Tags: []string{"Catalog"},
 	}, func(ctx context.Context, in *listProductsInput) (*listProductsOutput, error) {
-		page, err := s.uc.ListProducts.Handle(ctx, in.Cursor, in.Limit)
+		page, err := s.app.Queries.ListProducts.Handle(ctx, in.Cursor, in.Limit)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -50,7 +50,7 @@ func (s *Server) registerCatalog(api huma.API) {
 		OperationID: "get-product", Method: http.MethodGet, Path: "/v1/products/{sku}",
 		Summary: "Get a product", Tags: []string{"Catalog"},
 	}, func(ctx context.Context, in *getProductInput) (*productOutput, error) {
-		p, err := s.uc.GetProduct.Handle(ctx, in.SKU)
+		p, err := s.app.Queries.GetProduct.Handle(ctx, in.SKU)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}

@@ -77,7 +77,7 @@ func (s *Server) registerDeliveries(api huma.API) {
 		Summary: "Delivery link status", Description: "Describes the link without revealing or consuming anything.",
 		Tags: []string{"Delivery"}, Errors: []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *tokenInput) (*deliveryOutput, error) {
-		st, err := s.uc.DescribeDelivery.Handle(ctx, in.Token)
+		st, err := s.app.Queries.DescribeDelivery.Handle(ctx, in.Token)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -97,7 +97,7 @@ func (s *Server) registerDeliveries(api huma.API) {
 		Summary: "Reveal keys", Description: "Consumes one reveal, records who revealed (IP, user agent, time) and returns the keys.",
 		Tags: []string{"Delivery"}, Errors: []int{http.StatusNotFound, http.StatusGone, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *revealInput) (*revealOutput, error) {
-		rv, err := s.uc.RevealKeys.Handle(ctx, application.RevealCommand{Token: in.Token, IP: in.ip, UserAgent: in.UserAgent})
+		rv, err := s.app.Commands.RevealKeys.Handle(ctx, application.RevealCommand{Token: in.Token, IP: in.ip, UserAgent: in.UserAgent})
 		if err != nil {
 			return nil, problem(s.log, err)
 		}

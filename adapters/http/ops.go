@@ -44,7 +44,7 @@ func (s *Server) registerOps(api huma.API) {
 		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Summary: "Readiness per component",
 		Description: "200 when every component answers, 503 with the failing ones otherwise.", Tags: []string{"Ops"},
 	}, func(ctx context.Context, _ *struct{}) (*readyOutput, error) {
-		comps, ok := s.uc.CheckHealth.Handle(ctx)
+		comps, ok := s.app.Queries.CheckHealth.Handle(ctx)
 		out := &readyOutput{Status: http.StatusOK}
 		out.Body.Status = "ok"
 		if !ok {

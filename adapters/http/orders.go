@@ -47,7 +47,7 @@ func (s *Server) registerOrders(api huma.API) {
 		for _, it := range in.Body.Items {
 			cmd.Lines = append(cmd.Lines, application.PlaceOrderLine{SKU: it.SKU, Quantity: it.Quantity})
 		}
-		placed, err := s.uc.PlaceOrder.Handle(ctx, cmd)
+		placed, err := s.app.Commands.PlaceOrder.Handle(ctx, cmd)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -64,7 +64,7 @@ func (s *Server) registerOrders(api huma.API) {
 		if !ok {
 			return nil, huma.Error401Unauthorized("send the order's access token as 'Authorization: Bearer <token>'")
 		}
-		o, err := s.uc.GetOrder.Handle(ctx, in.ID, tok)
+		o, err := s.app.Queries.GetOrder.Handle(ctx, in.ID, tok)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -81,7 +81,7 @@ func (s *Server) registerOrders(api huma.API) {
 		if !ok {
 			return nil, huma.Error401Unauthorized("send the order's access token as 'Authorization: Bearer <token>'")
 		}
-		link, err := s.uc.ResendDeliveryLink.Handle(ctx, in.ID, tok, "")
+		link, err := s.app.Commands.ResendDeliveryLink.Handle(ctx, in.ID, tok, "")
 		if err != nil {
 			return nil, problem(s.log, err)
 		}

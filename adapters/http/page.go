@@ -37,7 +37,7 @@ type pageData struct {
 func (s *Server) registerPage(mux *http.ServeMux) {
 	mux.HandleFunc("GET /deliver/{token}", func(w http.ResponseWriter, r *http.Request) {
 		token := r.PathValue("token")
-		st, err := s.uc.DescribeDelivery.Handle(r.Context(), token)
+		st, err := s.app.Queries.DescribeDelivery.Handle(r.Context(), token)
 		if err != nil {
 			s.renderError(w, err)
 			return
@@ -56,7 +56,7 @@ func (s *Server) registerPage(mux *http.ServeMux) {
 			s.render(w, http.StatusForbidden, pageData{Title: "Please try again", Message: "This form expired or did not come from this page. Open the link from your email again."})
 			return
 		}
-		rv, err := s.uc.RevealKeys.Handle(r.Context(), application.RevealCommand{Token: token, IP: clientIP(r.RemoteAddr), UserAgent: r.UserAgent()})
+		rv, err := s.app.Commands.RevealKeys.Handle(r.Context(), application.RevealCommand{Token: token, IP: clientIP(r.RemoteAddr), UserAgent: r.UserAgent()})
 		if err != nil {
 			s.renderError(w, err)
 			return

@@ -27,7 +27,7 @@ func (s *Server) registerWebhooks(api huma.API) {
 		Tags: []string{"Webhooks"}, MaxBodyBytes: s.opts.MaxWebhookBytes, SkipValidateBody: true,
 		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound},
 	}, func(ctx context.Context, in *nowpaymentsInput) (*webhookOutput, error) {
-		res, err := s.uc.HandlePayment.Handle(ctx, in.RawBody, in.Signature)
+		res, err := s.app.Commands.HandlePayment.Handle(ctx, in.RawBody, in.Signature)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
