@@ -9,12 +9,18 @@ import (
 
 // AuditTrail reads and verifies the audit log for operators.
 type AuditTrail struct {
-	Log ports.AuditLog
+	audit ports.AuditLog
+}
+
+// NewAuditTrail wires AuditTrail; it panics when a dependency is nil.
+func NewAuditTrail(audit ports.AuditLog) AuditTrail {
+	require("AuditTrail", "audit", audit)
+	return AuditTrail{audit: audit}
 }
 
 // Page returns up to limit records after afterSeq.
 func (h AuditTrail) Page(ctx context.Context, afterSeq int64, limit int) ([]domain.AuditRecord, error) {
-	return h.Log.List(ctx, afterSeq, limit)
+	return h.audit.List(ctx, afterSeq, limit)
 }
 
 // Each calls fn for every record in order, a page at a time, so an export
@@ -22,7 +28,7 @@ func (h AuditTrail) Page(ctx context.Context, afterSeq int64, limit int) ([]doma
 func (h AuditTrail) Each(ctx context.Context, fn func(domain.AuditRecord) error) error {
 	var after int64
 	for {
-		page, err := h.Log.List(ctx, after, 500)
+		page, err := h.audit.List(ctx, after, 500)
 		if err != nil || len(page) == 0 {
 			return err
 		}
@@ -36,4 +42,4 @@ func (h AuditTrail) Each(ctx context.Context, fn func(domain.AuditRecord) error)
 }
 
 // Verify checks the whole chain; see ports.AuditLog.Verify.
-func (h AuditTrail) Verify(ctx context.Context) (int, error) { return h.Log.Verify(ctx) }
+func (h AuditTrail) Verify(ctx context.Context) (int, error) { return h.audit.Verify(ctx) }

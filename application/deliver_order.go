@@ -16,30 +16,29 @@ import (
 // stale claim (its holder died mid-way) revokes the links issued before, so
 // at most one link ever works, even if an earlier email did go out.
 type DeliverOrder struct {
-	Orders ports.OrderRepository
-	Issuer linkIssuer
-	Log    *slog.Logger
-	// Lease is how long a delivery claim holds; default 2 minutes.
-	Lease time.Duration
+	orders ports.OrderRepository
+	issuer linkIssuer
+	log    *slog.Logger
 }
 
-// NewDeliverOrder wires DeliverOrder.
+// deliveryLease is how long a delivery claim holds.
+const deliveryLease = 2 * time.Minute
+
+// NewDeliverOrder wires DeliverOrder; it panics when a dependency is nil.
 func NewDeliverOrder(orders ports.OrderRepository, links ports.DeliveryLinkRepository, mailer ports.Mailer, clock ports.Clock, ids ports.IDs, policy DeliveryPolicy, log *slog.Logger) DeliverOrder {
-	return DeliverOrder{Orders: orders, Issuer: linkIssuer{Links: links, Mailer: mailer, Clock: clock, IDs: ids, Policy: policy}, Log: log}
+	require("DeliverOrder", "orders", orders, "log", log)
+	return DeliverOrder{orders: orders, issuer: newLinkIssuer("DeliverOrder", links, mailer, clock, ids, policy), log: log}
 }
 
 // Handle is a no-op for an order that is not fulfilled (already delivered,
 // revoked) or whose delivery another worker holds; it returns an error to
 // retry when mail or storage fails, after releasing its claim.
 func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
-	lease := h.Lease
-	if lease <= 0 {
-		lease = 2 * time.Minute
-	}
-	claim := h.Issuer.IDs.NewID()
+	lease := deliveryLease
+	claim := h.issuer.ids.NewID()
 	claimed := false
-	o, err := h.Orders.Update(ctx, orderID, func(o *domain.Order) error {
-		claimed = o.ClaimDelivery(claim, h.Issuer.Clock.Now(), lease)
+	o, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error {
+		claimed = o.ClaimDelivery(claim, h.issuer.clock.Now(), lease)
 		return nil
 	})
 	if err != nil {
@@ -54,11 +53,11 @@ func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
 		// also when the request context is what failed.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, rerr := h.Orders.Update(rctx, orderID, func(o *domain.Order) error {
-			o.ReleaseDelivery(claim, h.Issuer.Clock.Now())
+		if _, rerr := h.orders.Update(rctx, orderID, func(o *domain.Order) error {
+			o.ReleaseDelivery(claim, h.issuer.clock.Now())
 			return nil
 		}); rerr != nil {
-			h.Log.WarnContext(ctx, "could not release delivery claim; the lease will expire", "order_id", orderID, "err", rerr)
+			h.log.WarnContext(ctx, "could not release delivery claim; the lease will expire", "order_id", orderID, "err", rerr)
 		}
 	}
 	return err
@@ -70,39 +69,39 @@ func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
 // revokes its own link).
 func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, claim string, lease time.Duration) error {
 	orderID := o.ID()
-	if _, err := revokeLinks(ctx, h.Issuer.Links, orderID, "", h.Issuer.Clock.Now()); err != nil {
+	if _, err := revokeLinks(ctx, h.issuer.links, orderID, "", h.issuer.clock.Now()); err != nil {
 		return err
 	}
-	link, url, err := h.Issuer.create(ctx, o)
+	link, url, err := h.issuer.create(ctx, o)
 	if err != nil {
 		return err
 	}
-	current, err := h.Orders.Get(ctx, orderID)
+	current, err := h.orders.Get(ctx, orderID)
 	if err != nil {
 		return fmt.Errorf("reload order: %w", err)
 	}
-	if !current.HoldsDelivery(claim, h.Issuer.Clock.Now(), lease) {
-		h.Log.WarnContext(ctx, "delivery claim lost before sending; revoking own link", "order_id", orderID)
-		return revokeLink(ctx, h.Issuer.Links, link.ID(), h.Issuer.Clock.Now())
+	if !current.HoldsDelivery(claim, h.issuer.clock.Now(), lease) {
+		h.log.WarnContext(ctx, "delivery claim lost before sending; revoking own link", "order_id", orderID)
+		return revokeLink(ctx, h.issuer.links, link.ID(), h.issuer.clock.Now())
 	}
-	if err := h.Issuer.send(ctx, o, link, url); err != nil {
+	if err := h.issuer.send(ctx, o, link, url); err != nil {
 		return err
 	}
 	lost := false
-	_, err = h.Orders.Update(ctx, orderID, func(o *domain.Order) error {
-		if !o.HoldsDelivery(claim, h.Issuer.Clock.Now(), lease) {
+	_, err = h.orders.Update(ctx, orderID, func(o *domain.Order) error {
+		if !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease) {
 			lost = true
 			return nil
 		}
-		return o.MarkDelivered(link.ID(), h.Issuer.Clock.Now())
+		return o.MarkDelivered(link.ID(), h.issuer.clock.Now())
 	})
 	if err != nil {
 		return fmt.Errorf("mark delivered: %w", err)
 	}
 	if lost {
-		h.Log.WarnContext(ctx, "delivery claim lost after sending; revoking own link", "order_id", orderID)
-		return revokeLink(ctx, h.Issuer.Links, link.ID(), h.Issuer.Clock.Now())
+		h.log.WarnContext(ctx, "delivery claim lost after sending; revoking own link", "order_id", orderID)
+		return revokeLink(ctx, h.issuer.links, link.ID(), h.issuer.clock.Now())
 	}
-	h.Log.InfoContext(ctx, "order delivered", "order_id", orderID, "link_id", link.ID())
+	h.log.InfoContext(ctx, "order delivered", "order_id", orderID, "link_id", link.ID())
 	return nil
 }

@@ -22,11 +22,16 @@ type DeliveryPolicy struct {
 // linkIssuer creates a delivery link and emails it; the token exists only in
 // the email and is never stored.
 type linkIssuer struct {
-	Links  ports.DeliveryLinkRepository
-	Mailer ports.Mailer
-	Clock  ports.Clock
-	IDs    ports.IDs
-	Policy DeliveryPolicy
+	links  ports.DeliveryLinkRepository
+	mailer ports.Mailer
+	clock  ports.Clock
+	ids    ports.IDs
+	policy DeliveryPolicy
+}
+
+func newLinkIssuer(useCase string, links ports.DeliveryLinkRepository, mailer ports.Mailer, clock ports.Clock, ids ports.IDs, policy DeliveryPolicy) linkIssuer {
+	require(useCase, "links", links, "mailer", mailer, "clock", clock, "ids", ids)
+	return linkIssuer{links: links, mailer: mailer, clock: clock, ids: ids, policy: policy}
 }
 
 func (li linkIssuer) issue(ctx context.Context, o *domain.Order) (*domain.DeliveryLink, error) {
@@ -40,24 +45,24 @@ func (li linkIssuer) issue(ctx context.Context, o *domain.Order) (*domain.Delive
 // create stores a new link; the url (with the token) exists only in memory.
 func (li linkIssuer) create(ctx context.Context, o *domain.Order) (*domain.DeliveryLink, string, error) {
 	token := newToken()
-	link, err := domain.NewDeliveryLink(li.IDs.NewID(), o.ID(), domain.HashToken(token), li.Clock.Now(), li.Policy.TTL, li.Policy.MaxReveals)
+	link, err := domain.NewDeliveryLink(li.ids.NewID(), o.ID(), domain.HashToken(token), li.clock.Now(), li.policy.TTL, li.policy.MaxReveals)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := li.Links.Create(ctx, link); err != nil {
+	if err := li.links.Create(ctx, link); err != nil {
 		return nil, "", fmt.Errorf("store delivery link: %w", err)
 	}
-	return link, strings.TrimRight(li.Policy.PublicBaseURL, "/") + "/deliver/" + token, nil
+	return link, strings.TrimRight(li.policy.PublicBaseURL, "/") + "/deliver/" + token, nil
 }
 
 func (li linkIssuer) send(ctx context.Context, o *domain.Order, link *domain.DeliveryLink, url string) error {
-	if err := li.Mailer.Send(ctx, deliveryEmail(o, link, url)); err != nil {
+	if err := li.mailer.Send(ctx, deliveryEmail(o, link, url)); err != nil {
 		return fmt.Errorf("%w: send delivery email: %v", ErrUnavailable, err)
 	}
 	return nil
 }
 
-// revoke ends one link.
+// deliveryEmail is the email that carries a delivery link.
 func deliveryEmail(o *domain.Order, link *domain.DeliveryLink, url string) ports.Email {
 	var names []string
 	for _, it := range o.Items() {

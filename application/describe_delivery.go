@@ -9,9 +9,15 @@ import (
 
 // DescribeDelivery returns a link's state without revealing or consuming.
 type DescribeDelivery struct {
-	Links  ports.DeliveryLinkRepository
-	Orders ports.OrderRepository
-	Clock  ports.Clock
+	links  ports.DeliveryLinkRepository
+	orders ports.OrderRepository
+	clock  ports.Clock
+}
+
+// NewDescribeDelivery wires DescribeDelivery; it panics when a dependency is nil.
+func NewDescribeDelivery(links ports.DeliveryLinkRepository, orders ports.OrderRepository, clock ports.Clock) DescribeDelivery {
+	require("DescribeDelivery", "links", links, "orders", orders, "clock", clock)
+	return DescribeDelivery{links: links, orders: orders, clock: clock}
 }
 
 // DeliveryState is what a link allows now.
@@ -25,7 +31,7 @@ type DeliveryState struct {
 // Handle returns domain.ErrNotFound for an unknown token; an expired,
 // revoked or exhausted link is described with its Problem set.
 func (h DescribeDelivery) Handle(ctx context.Context, token string) (DeliveryState, error) {
-	link, order, err := openLink(ctx, h.Links, h.Orders, token, h.Clock)
+	link, order, err := openLink(ctx, h.links, h.orders, token, h.clock)
 	if link == nil || order == nil {
 		return DeliveryState{}, err
 	}

@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"reflect"
 )
 
 // Application errors the driving adapters map to responses.
@@ -23,9 +25,17 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// zero overwrites key material that is no longer needed.
-func zero(b []byte) {
-	for i := range b {
-		b[i] = 0
+// require panics when a use case is built without one of its dependencies,
+// given as name, value pairs: a wiring mistake stops the program at start-up
+// with the name of what is missing, not at the first request.
+func require(useCase string, deps ...any) {
+	for i := 0; i+1 < len(deps); i += 2 {
+		v := deps[i+1]
+		if v == nil {
+			panic(fmt.Sprintf("application.New%s: %v is nil", useCase, deps[i]))
+		}
+		if rv := reflect.ValueOf(v); (rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Func || rv.Kind() == reflect.Map) && rv.IsNil() {
+			panic(fmt.Sprintf("application.New%s: %v is nil", useCase, deps[i]))
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/adapters/localkeyring"
 	"github.com/keyward/keyward/adapters/memory"
+	"github.com/keyward/keyward/adapters/nowpayments"
 	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
@@ -109,24 +110,35 @@ func newWorld(t *testing.T) *world {
 	}
 	w.orders = memory.NewOrders(w.events)
 	w.audit = memory.NewAuditLog(w.clock)
-	if _, err := (application.SyncCatalog{Supplier: w.supplier, Catalog: w.catalog, Clock: w.clock, Margin: decimal.RequireFromString("0.1")}).Handle(t.Context()); err != nil {
+	if _, err := w.app().Commands.SyncCatalog.Handle(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	return w
 }
 
-func (w *world) fulfil() application.FulfilOrder {
-	return application.FulfilOrder{Orders: w.orders, DataKeys: w.dataKeys, Vault: w.vault, Supplier: w.supplier, Blobs: w.blobs, Clock: w.clock, Log: w.log}
+// app builds the application on the world's adapters; change, when given,
+// swaps some of them (a failing mailer, a crashing repository).
+func (w *world) app(change ...func(*application.Deps, *application.Settings)) application.App {
+	d := application.Deps{
+		Orders: w.orders, Links: w.links, Revelations: w.revs, Catalog: w.catalog, Notifications: memory.NewNotifications(),
+		DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Locks: memory.NewLocks(), Vault: w.vault, Supplier: w.supplier,
+		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"), Mailer: w.mail,
+		Clock: w.clock, IDs: w.ids, Log: w.log,
+	}
+	s := application.Settings{
+		Delivery:       application.DeliveryPolicy{TTL: 15 * time.Minute, MaxReveals: 3, PublicBaseURL: "https://keys.example"},
+		ReconcileAfter: time.Minute,
+		CatalogMargin:  decimal.RequireFromString("0.1"),
+	}
+	for _, c := range change {
+		c(&d, &s)
+	}
+	return application.NewApp(d, s)
 }
 
-func (w *world) reveal() application.RevealKeys {
-	return application.RevealKeys{Links: w.links, Orders: w.orders, DataKeys: w.dataKeys, Vault: w.vault, Blobs: w.blobs, Revelations: w.revs, Audit: w.audit, Clock: w.clock, IDs: w.ids, Log: w.log}
-}
-
-func (w *world) deliver() application.DeliverOrder {
-	return application.NewDeliverOrder(w.orders, w.links, w.mail, w.clock, w.ids,
-		application.DeliveryPolicy{TTL: 15 * time.Minute, MaxReveals: 3, PublicBaseURL: "https://keys.example"}, w.log)
-}
+func (w *world) fulfil() application.FulfilOrder   { return w.app().Commands.FulfilOrder }
+func (w *world) reveal() application.RevealKeys    { return w.app().Commands.RevealKeys }
+func (w *world) deliver() application.DeliverOrder { return w.app().Commands.DeliverOrder }
 
 // paidOrder places an order for the first in-stock products and pays it.
 func (w *world) paidOrder(t *testing.T, qty ...int) *domain.Order {
@@ -144,8 +156,7 @@ func (w *world) paidOrder(t *testing.T, qty ...int) *domain.Order {
 			lines = append(lines, application.PlaceOrderLine{SKU: p.SKU(), Quantity: qty[len(lines)]})
 		}
 	}
-	placed, err := application.PlaceOrder{Orders: w.orders, Catalog: w.catalog, Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Clock: w.clock, IDs: w.ids}.
-		Handle(t.Context(), application.PlaceOrderCommand{Email: "buyer@example.com", Lines: lines})
+	placed, err := w.app().Commands.PlaceOrder.Handle(t.Context(), application.PlaceOrderCommand{Email: "buyer@example.com", Lines: lines})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,3 +187,20 @@ func (w *world) status(t *testing.T, id string) domain.OrderStatus {
 }
 
 var errCrash = errors.New("simulated crash")
+
+// crashAfterPurchase stops fulfilment (with a panic the test recovers) as
+// soon as a purchase is recorded on the order: the moment a real process
+// could die with a supplier order placed and its keys not yet sealed.
+type crashAfterPurchase struct{ ports.OrderRepository }
+
+func (r crashAfterPurchase) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	o, err := r.OrderRepository.Update(ctx, id, fn)
+	if err == nil {
+		for _, it := range o.Items() {
+			if it.Status() == domain.ItemPurchased {
+				panic(errCrash)
+			}
+		}
+	}
+	return o, err
+}

@@ -80,12 +80,9 @@ func TestFulfilOrderResumesAfterCrash(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	o := w.paidOrder(t, 2)
-	crashing := w.fulfil()
-	crashing.Hook = func(point string) {
-		if point == application.HookAfterPurchaseRecorded {
-			panic(errCrash)
-		}
-	}
+	crashing := w.app(func(d *application.Deps, _ *application.Settings) {
+		d.Orders = crashAfterPurchase{OrderRepository: w.orders}
+	}).Commands.FulfilOrder
 	func() {
 		defer func() {
 			if r := recover(); r != errCrash {
@@ -163,7 +160,7 @@ func TestRevealAndRevoke(t *testing.T) {
 		t.Fatal("revealed key differs from the issued one")
 	}
 
-	revoke := application.RevokeOrder{Orders: w.orders, Links: w.links, DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Clock: w.clock, Log: w.log}
+	revoke := w.app().Commands.RevokeOrder
 	if _, err := revoke.Handle(t.Context(), o.ID(), "chargeback", "admin:test"); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +231,7 @@ func TestReconcileFinishesStuckOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	locks := memory.NewLocks()
-	rec := application.Reconcile{Orders: w.orders, Locks: locks, Fulfil: w.fulfil(), Deliver: w.deliver(), Clock: w.clock, StaleAfter: time.Minute, Log: w.log}
+	rec := w.app(func(d *application.Deps, _ *application.Settings) { d.Locks = locks }).Commands.Reconcile
 	if res, err := rec.Handle(t.Context()); err != nil || res.Resumed != 0 {
 		t.Fatalf("fresh orders touched: %+v %v", res, err)
 	}
@@ -269,8 +266,7 @@ func TestDeliveryRetryRevokesEarlierLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	failing := &failOnce{Mailer: w.mail}
-	first := application.NewDeliverOrder(w.orders, w.links, failing, w.clock, w.ids,
-		application.DeliveryPolicy{TTL: 15 * time.Minute, MaxReveals: 3, PublicBaseURL: "https://keys.example"}, w.log)
+	first := w.app(func(d *application.Deps, _ *application.Settings) { d.Mailer = failing }).Commands.DeliverOrder
 	if err := first.Handle(t.Context(), o.ID()); err == nil {
 		t.Fatal("the mail failure was swallowed")
 	}

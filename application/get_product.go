@@ -9,10 +9,16 @@ import (
 
 // GetProduct reads one catalog entry.
 type GetProduct struct {
-	Catalog ports.CatalogRepository
+	catalog ports.CatalogRepository
+}
+
+// NewGetProduct wires GetProduct; it panics when a dependency is nil.
+func NewGetProduct(catalog ports.CatalogRepository) GetProduct {
+	require("GetProduct", "catalog", catalog)
+	return GetProduct{catalog: catalog}
 }
 
 // Handle returns the product or domain.ErrNotFound.
 func (h GetProduct) Handle(ctx context.Context, sku string) (*domain.Product, error) {
-	return h.Catalog.Get(ctx, sku)
+	return h.catalog.Get(ctx, sku)
 }

@@ -22,31 +22,37 @@ type PaymentNotificationResult struct {
 // and moves the order. The order's state machine makes repeats no-ops, so a
 // duplicate is still applied (safe) rather than trusted to have been.
 type HandlePaymentNotification struct {
-	Verifier      ports.NotificationVerifier
-	Notifications ports.PaymentNotificationLog
-	Orders        ports.OrderRepository
-	Clock         ports.Clock
-	Log           *slog.Logger
+	verifier      ports.NotificationVerifier
+	notifications ports.PaymentNotificationLog
+	orders        ports.OrderRepository
+	clock         ports.Clock
+	log           *slog.Logger
+}
+
+// NewHandlePaymentNotification wires HandlePaymentNotification; it panics when a dependency is nil.
+func NewHandlePaymentNotification(verifier ports.NotificationVerifier, notifications ports.PaymentNotificationLog, orders ports.OrderRepository, clock ports.Clock, log *slog.Logger) HandlePaymentNotification {
+	require("HandlePaymentNotification", "verifier", verifier, "notifications", notifications, "orders", orders, "clock", clock, "log", log)
+	return HandlePaymentNotification{verifier: verifier, notifications: notifications, orders: orders, clock: clock, log: log}
 }
 
 // Handle returns ports.ErrSignatureInvalid or ports.ErrMalformedNotice for
 // bad input (nothing is stored), domain.ErrNotFound for an unknown order.
 func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, signature string) (PaymentNotificationResult, error) {
-	notice, err := h.Verifier.Verify(body, signature)
+	notice, err := h.verifier.Verify(body, signature)
 	if err != nil {
 		return PaymentNotificationResult{}, err
 	}
 	res := PaymentNotificationResult{OrderID: notice.OrderID}
-	fresh, err := h.Notifications.Record(ctx, ports.PaymentNotification{
+	fresh, err := h.notifications.Record(ctx, ports.PaymentNotification{
 		Provider: notice.Provider, PaymentID: notice.Update.PaymentID, Status: notice.Update.Status.String(),
-		OrderID: notice.OrderID, BodySHA256: sha256.Sum256(body), Body: body, ReceivedAt: h.Clock.Now(),
+		OrderID: notice.OrderID, BodySHA256: sha256.Sum256(body), Body: body, ReceivedAt: h.clock.Now(),
 	})
 	if err != nil {
 		return res, fmt.Errorf("record notification: %w", err)
 	}
 	res.Duplicate = !fresh
-	o, err := h.Orders.Update(ctx, notice.OrderID, func(o *domain.Order) error {
-		changed, err := o.ApplyPayment(notice.Update, h.Clock.Now())
+	o, err := h.orders.Update(ctx, notice.OrderID, func(o *domain.Order) error {
+		changed, err := o.ApplyPayment(notice.Update, h.clock.Now())
 		res.Changed = changed
 		return err
 	})
@@ -54,7 +60,7 @@ func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, sign
 		return res, fmt.Errorf("apply payment to order %s: %w", notice.OrderID, err)
 	}
 	res.Status = o.Status()
-	h.Log.InfoContext(ctx, "payment notification", "order_id", notice.OrderID, "payment_status", notice.Update.Status.String(),
+	h.log.InfoContext(ctx, "payment notification", "order_id", notice.OrderID, "payment_status", notice.Update.Status.String(),
 		"order_status", res.Status.String(), "duplicate", res.Duplicate, "changed", res.Changed)
 	return res, nil
 }

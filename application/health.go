@@ -18,22 +18,27 @@ type ComponentHealth struct {
 
 // CheckHealth runs every component check concurrently with a timeout.
 type CheckHealth struct {
-	Checks  []ports.HealthCheck
-	Timeout time.Duration
+	checks  []ports.HealthCheck
+	timeout time.Duration
+}
+
+// NewCheckHealth wires CheckHealth; it panics when a dependency is nil.
+func NewCheckHealth(checks []ports.HealthCheck, timeout time.Duration) CheckHealth {
+	return CheckHealth{checks: checks, timeout: timeout}
 }
 
 // Handle reports each component, in the order the checks were given, and
 // whether all are healthy.
 func (h CheckHealth) Handle(ctx context.Context) ([]ComponentHealth, bool) {
-	timeout := h.Timeout
+	timeout := h.timeout
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	out := make([]ComponentHealth, len(h.Checks))
+	out := make([]ComponentHealth, len(h.checks))
 	var wg sync.WaitGroup
-	for i, c := range h.Checks {
+	for i, c := range h.checks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

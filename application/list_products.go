@@ -9,7 +9,13 @@ import (
 
 // ListProducts pages through the catalog by sku.
 type ListProducts struct {
-	Catalog ports.CatalogRepository
+	catalog ports.CatalogRepository
+}
+
+// NewListProducts wires ListProducts; it panics when a dependency is nil.
+func NewListProducts(catalog ports.CatalogRepository) ListProducts {
+	require("ListProducts", "catalog", catalog)
+	return ListProducts{catalog: catalog}
 }
 
 // ProductPage is one page and the cursor of the next ("" at the end).
@@ -20,7 +26,7 @@ type ProductPage struct {
 
 // Handle returns up to limit products after the cursor (a sku).
 func (h ListProducts) Handle(ctx context.Context, after string, limit int) (ProductPage, error) {
-	ps, err := h.Catalog.List(ctx, after, limit+1)
+	ps, err := h.catalog.List(ctx, after, limit+1)
 	if err != nil {
 		return ProductPage{}, err
 	}

@@ -31,11 +31,17 @@ type PlacedOrder struct {
 // PlaceOrder prices an order against the catalog, asks the gateway for a
 // payment and stores the order awaiting payment.
 type PlaceOrder struct {
-	Orders  ports.OrderRepository
-	Catalog ports.CatalogRepository
-	Gateway ports.PaymentGateway
-	Clock   ports.Clock
-	IDs     ports.IDs
+	orders  ports.OrderRepository
+	catalog ports.CatalogRepository
+	gateway ports.PaymentGateway
+	clock   ports.Clock
+	ids     ports.IDs
+}
+
+// NewPlaceOrder wires PlaceOrder; it panics when a dependency is nil.
+func NewPlaceOrder(orders ports.OrderRepository, catalog ports.CatalogRepository, gateway ports.PaymentGateway, clock ports.Clock, ids ports.IDs) PlaceOrder {
+	require("PlaceOrder", "orders", orders, "catalog", catalog, "gateway", gateway, "clock", clock, "ids", ids)
+	return PlaceOrder{orders: orders, catalog: catalog, gateway: gateway, clock: clock, ids: ids}
 }
 
 // Handle returns domain validation errors (ErrInvalidEmail, ErrInvalidOrder,
@@ -48,22 +54,22 @@ func (h PlaceOrder) Handle(ctx context.Context, cmd PlaceOrderCommand) (PlacedOr
 	}
 	lines := make([]domain.NewItem, 0, len(cmd.Lines))
 	for _, l := range cmd.Lines {
-		p, err := h.Catalog.Get(ctx, l.SKU)
+		p, err := h.catalog.Get(ctx, l.SKU)
 		if errors.Is(err, domain.ErrNotFound) {
 			return PlacedOrder{}, fmt.Errorf("%w: unknown sku %q", domain.ErrInvalidOrder, l.SKU)
 		}
 		if err != nil {
 			return PlacedOrder{}, fmt.Errorf("product %q: %w", l.SKU, err)
 		}
-		lines = append(lines, domain.NewItem{ID: h.IDs.NewID(), Product: p, Quantity: l.Quantity})
+		lines = append(lines, domain.NewItem{ID: h.ids.NewID(), Product: p, Quantity: l.Quantity})
 	}
-	now := h.Clock.Now()
+	now := h.clock.Now()
 	token := newToken()
-	order, err := domain.NewOrder(h.IDs.NewID(), email, domain.HashToken(token), lines, now)
+	order, err := domain.NewOrder(h.ids.NewID(), email, domain.HashToken(token), lines, now)
 	if err != nil {
 		return PlacedOrder{}, err
 	}
-	payment, err := h.Gateway.CreatePayment(ctx, ports.PaymentRequest{
+	payment, err := h.gateway.CreatePayment(ctx, ports.PaymentRequest{
 		OrderID: order.ID(), Price: order.Total(), Description: "keyward order " + order.ID(),
 	})
 	if err != nil {
@@ -72,7 +78,7 @@ func (h PlaceOrder) Handle(ctx context.Context, cmd PlaceOrderCommand) (PlacedOr
 	if err := order.AttachPayment(payment, now); err != nil {
 		return PlacedOrder{}, err
 	}
-	if err := h.Orders.Create(ctx, order); err != nil {
+	if err := h.orders.Create(ctx, order); err != nil {
 		return PlacedOrder{}, fmt.Errorf("store order: %w", err)
 	}
 	return PlacedOrder{Order: order, AccessToken: token}, nil

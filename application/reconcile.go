@@ -17,13 +17,19 @@ import (
 // process at a time makes a pass (Locks), so instances sharing a database
 // do not resume the same order together.
 type Reconcile struct {
-	Orders     ports.OrderRepository
-	Locks      ports.Locks
-	Fulfil     FulfilOrder
-	Deliver    DeliverOrder
-	Clock      ports.Clock
-	StaleAfter time.Duration
-	Log        *slog.Logger
+	orders     ports.OrderRepository
+	locks      ports.Locks
+	fulfil     FulfilOrder
+	deliver    DeliverOrder
+	clock      ports.Clock
+	staleAfter time.Duration
+	log        *slog.Logger
+}
+
+// NewReconcile wires Reconcile; it panics when a dependency is nil.
+func NewReconcile(orders ports.OrderRepository, locks ports.Locks, fulfil FulfilOrder, deliver DeliverOrder, clock ports.Clock, staleAfter time.Duration, log *slog.Logger) Reconcile {
+	require("Reconcile", "orders", orders, "locks", locks, "fulfil", fulfil, "deliver", deliver, "clock", clock, "log", log)
+	return Reconcile{orders: orders, locks: locks, fulfil: fulfil, deliver: deliver, clock: clock, staleAfter: staleAfter, log: log}
 }
 
 // ReconcileResult counts what a pass did.
@@ -37,16 +43,16 @@ type ReconcileResult struct {
 // returns an error only when orders cannot be listed or locked.
 func (h Reconcile) Handle(ctx context.Context) (ReconcileResult, error) {
 	var res ReconcileResult
-	release, ok, err := h.Locks.TryLock(ctx, "reconcile")
+	release, ok, err := h.locks.TryLock(ctx, "reconcile")
 	if err != nil || !ok {
 		return res, err // another process is making this pass
 	}
 	defer release()
-	cutoff := h.Clock.Now().Add(-h.StaleAfter)
+	cutoff := h.clock.Now().Add(-h.staleAfter)
 	for _, st := range []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling, domain.StatusFulfilled} {
 		after := ""
 		for {
-			page, err := h.Orders.List(ctx, ports.OrderQuery{Status: &st, After: after, Limit: 100})
+			page, err := h.orders.List(ctx, ports.OrderQuery{Status: &st, After: after, Limit: 100})
 			if err != nil {
 				return res, fmt.Errorf("list %s orders: %w", st, err)
 			}
@@ -57,10 +63,10 @@ func (h Reconcile) Handle(ctx context.Context) (ReconcileResult, error) {
 				res.Resumed++
 				if err := h.resume(ctx, o); err != nil {
 					res.Failed++
-					h.Log.WarnContext(ctx, "reconcile: order still stuck", "order_id", o.ID(), "status", o.Status().String(), "err", err)
+					h.log.WarnContext(ctx, "reconcile: order still stuck", "order_id", o.ID(), "status", o.Status().String(), "err", err)
 					continue
 				}
-				if got, err := h.Orders.Get(ctx, o.ID()); err == nil && got.Status() == domain.StatusDelivered {
+				if got, err := h.orders.Get(ctx, o.ID()); err == nil && got.Status() == domain.StatusDelivered {
 					res.Completed++
 				}
 			}
@@ -71,7 +77,7 @@ func (h Reconcile) Handle(ctx context.Context) (ReconcileResult, error) {
 		}
 	}
 	if res.Resumed > 0 {
-		h.Log.InfoContext(ctx, "reconciled stuck orders", "resumed", res.Resumed, "completed", res.Completed, "failed", res.Failed)
+		h.log.InfoContext(ctx, "reconciled stuck orders", "resumed", res.Resumed, "completed", res.Completed, "failed", res.Failed)
 	}
 	return res, nil
 }
@@ -84,9 +90,9 @@ func (h Reconcile) resume(ctx context.Context, o *domain.Order) error {
 	ctx, cancel := context.WithTimeout(ctx, resumeTimeout)
 	defer cancel()
 	if o.Status() != domain.StatusFulfilled {
-		if err := h.Fulfil.Handle(ctx, o.ID()); err != nil {
+		if err := h.fulfil.Handle(ctx, o.ID()); err != nil {
 			return err
 		}
 	}
-	return h.Deliver.Handle(ctx, o.ID())
+	return h.deliver.Handle(ctx, o.ID())
 }

@@ -45,16 +45,20 @@ type Revealed struct {
 // one reveal and records a revelation per item, and only then returns the
 // keys. Nothing is consumed when the keys cannot be opened.
 type RevealKeys struct {
-	Links       ports.DeliveryLinkRepository
-	Orders      ports.OrderRepository
-	DataKeys    ports.DataKeyRepository
-	Vault       ports.KeyVault
-	Blobs       ports.BlobStore
-	Revelations ports.RevelationLog
-	Audit       ports.AuditLog
-	Clock       ports.Clock
-	IDs         ports.IDs
-	Log         *slog.Logger
+	links       ports.DeliveryLinkRepository
+	orders      ports.OrderRepository
+	keys        envelope
+	revelations ports.RevelationLog
+	audit       ports.AuditLog
+	clock       ports.Clock
+	ids         ports.IDs
+	log         *slog.Logger
+}
+
+// NewRevealKeys wires RevealKeys; it panics when a dependency is nil.
+func NewRevealKeys(links ports.DeliveryLinkRepository, orders ports.OrderRepository, dataKeys ports.DataKeyRepository, vault ports.KeyVault, blobs ports.BlobStore, revelations ports.RevelationLog, audit ports.AuditLog, clock ports.Clock, ids ports.IDs, log *slog.Logger) RevealKeys {
+	require("RevealKeys", "links", links, "orders", orders, "dataKeys", dataKeys, "vault", vault, "blobs", blobs, "revelations", revelations, "audit", audit, "clock", clock, "ids", ids, "log", log)
+	return RevealKeys{links: links, orders: orders, keys: envelope{dataKeys: dataKeys, vault: vault, blobs: blobs}, revelations: revelations, audit: audit, clock: clock, ids: ids, log: log}
 }
 
 // Handle returns domain.ErrNotFound for an unknown token; ErrLinkExpired,
@@ -62,30 +66,29 @@ type RevealKeys struct {
 // (also when the order was revoked); ErrUnavailable when the vault is down.
 func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, error) {
 	cmd.IP, cmd.UserAgent = clean(cmd.IP, 64), clean(cmd.UserAgent, 512)
-	link, order, err := openLink(ctx, h.Links, h.Orders, cmd.Token, h.Clock)
+	link, order, err := openLink(ctx, h.links, h.orders, cmd.Token, h.clock)
 	if err != nil {
 		return Revealed{}, err
 	}
-	wk, err := h.DataKeys.Get(ctx, order.ID())
+	key, err := h.keys.open(ctx, order.ID())
 	if errors.Is(err, domain.ErrNotFound) {
 		return Revealed{}, domain.ErrLinkRevoked // shredded
 	}
 	if err != nil {
-		return Revealed{}, fmt.Errorf("load data key: %w", err)
-	}
-	dataKey, err := unwrap(ctx, h.Vault, order.ID(), wk)
-	if err != nil {
 		return Revealed{}, err
 	}
-	defer zero(dataKey)
-	items, err := h.open(ctx, order, dataKey)
+	items, err := h.open(ctx, order, key)
+	key.Close()
+	if errors.Is(err, domain.ErrNotFound) {
+		return Revealed{}, domain.ErrLinkRevoked // ciphertext shredded
+	}
 	if err != nil {
 		return Revealed{}, err
 	}
 
-	now := h.Clock.Now()
+	now := h.clock.Now()
 	var first bool
-	link, err = h.Links.Update(ctx, link.ID(), func(l *domain.DeliveryLink) error {
+	link, err = h.links.Update(ctx, link.ID(), func(l *domain.DeliveryLink) error {
 		var err error
 		first, err = l.Reveal(now)
 		return err
@@ -96,7 +99,7 @@ func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, er
 	revs := make([]domain.KeyRevelation, 0, len(items))
 	for _, it := range items {
 		revs = append(revs, domain.KeyRevelation{
-			ID: h.IDs.NewID(), OrderID: order.ID(), ItemID: it.ItemID, LinkID: link.ID(), Email: order.Email().String(),
+			ID: h.ids.NewID(), OrderID: order.ID(), ItemID: it.ItemID, LinkID: link.ID(), Email: order.Email().String(),
 			IP: cmd.IP, UserAgent: cmd.UserAgent, At: now, First: first,
 		})
 	}
@@ -106,19 +109,19 @@ func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, er
 	details := map[string]string{
 		"link_id": link.ID(), "ip": cmd.IP, "user_agent": cmd.UserAgent, "first": fmt.Sprint(first), "reveals_left": fmt.Sprint(link.RevealsLeft()),
 	}
-	if _, err := h.Audit.Append(ctx, ActorCustomer, AuditKeysRevealed, order.ID(), details); err != nil {
+	if _, err := h.audit.Append(ctx, ActorCustomer, AuditKeysRevealed, order.ID(), details); err != nil {
 		return Revealed{}, h.giveBack(ctx, link.ID(), fmt.Errorf("audit revelation: %w", err))
 	}
-	if err := h.Revelations.Append(ctx, revs...); err != nil {
+	if err := h.revelations.Append(ctx, revs...); err != nil {
 		err = h.giveBack(ctx, link.ID(), fmt.Errorf("record revelation: %w", err))
-		if _, aerr := h.Audit.Append(context.WithoutCancel(ctx), ActorSystem, AuditRevealUndone, order.ID(), map[string]string{
+		if _, aerr := h.audit.Append(context.WithoutCancel(ctx), ActorSystem, AuditRevealUndone, order.ID(), map[string]string{
 			"link_id": link.ID(), "reason": "revelation could not be recorded; keys were not shown",
 		}); aerr != nil {
-			h.Log.ErrorContext(ctx, "could not audit an undone reveal", "order_id", order.ID(), "err", aerr)
+			h.log.ErrorContext(ctx, "could not audit an undone reveal", "order_id", order.ID(), "err", aerr)
 		}
 		return Revealed{}, err
 	}
-	h.Log.InfoContext(ctx, "keys revealed", "order_id", order.ID(), "link_id", link.ID(), "ip", cmd.IP, "first", first)
+	h.log.InfoContext(ctx, "keys revealed", "order_id", order.ID(), "link_id", link.ID(), "ip", cmd.IP, "first", first)
 	return Revealed{Link: link, Order: order, Items: items, First: first}, nil
 }
 
@@ -128,8 +131,8 @@ func (h RevealKeys) giveBack(ctx context.Context, linkID string, cause error) er
 	// Also when the client went away: that is the usual cause.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := h.Links.Update(ctx, linkID, func(l *domain.DeliveryLink) error { l.UndoReveal(); return nil }); err != nil {
-		h.Log.ErrorContext(ctx, "could not give back a reveal", "link_id", linkID, "err", err)
+	if _, err := h.links.Update(ctx, linkID, func(l *domain.DeliveryLink) error { l.UndoReveal(); return nil }); err != nil {
+		h.log.ErrorContext(ctx, "could not give back a reveal", "link_id", linkID, "err", err)
 	}
 	return cause
 }
@@ -150,21 +153,15 @@ func clean(s string, max int) string {
 	return s
 }
 
-func (h RevealKeys) open(ctx context.Context, o *domain.Order, dataKey []byte) ([]RevealedItem, error) {
+// open reads and opens every key of the order.
+func (h RevealKeys) open(ctx context.Context, o *domain.Order, key *orderKey) ([]RevealedItem, error) {
 	var out []RevealedItem
 	for _, it := range o.Items() {
 		ri := RevealedItem{ItemID: it.ID(), SKU: it.SKU(), Name: it.Name()}
 		for _, k := range it.Keys() {
-			ct, err := h.Blobs.Get(ctx, k.BlobRef)
+			pt, err := h.keys.load(ctx, key, it.ID(), k.Slot, k.BlobRef)
 			if err != nil {
-				if errors.Is(err, domain.ErrNotFound) {
-					return nil, domain.ErrLinkRevoked
-				}
-				return nil, fmt.Errorf("%w: load sealed key: %v", ErrUnavailable, err)
-			}
-			pt, err := openKey(dataKey, ct, sealAAD(o.ID(), it.ID(), k.Slot))
-			if err != nil {
-				return nil, fmt.Errorf("open key of item %s slot %d: %w", it.ID(), k.Slot, err)
+				return nil, err
 			}
 			ri.Keys = append(ri.Keys, RevealedKey{ContentType: k.ContentType, Data: pt})
 		}

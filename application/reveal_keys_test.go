@@ -59,8 +59,7 @@ func TestFailedRevealIsGivenBack(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	_, token := deliveredToken(t, w)
-	broken := w.reveal()
-	broken.Revelations = brokenRevelations{w}
+	broken := w.app(func(d *application.Deps, _ *application.Settings) { d.Revelations = brokenRevelations{w} }).Commands.RevealKeys
 	if _, err := broken.Handle(t.Context(), application.RevealCommand{Token: token}); err == nil {
 		t.Fatal("reveal succeeded without a revelation record")
 	}

@@ -14,11 +14,17 @@ import (
 // the first missed) and safe while serving: each key is replaced only if it
 // did not change meanwhile, and new orders already use the new version.
 type RotateKeys struct {
-	Vault     ports.KeyVault
-	DataKeys  ports.DataKeyRepository
-	Audit     ports.AuditLog
-	BatchSize int
-	Log       *slog.Logger
+	vault     ports.KeyVault
+	dataKeys  ports.DataKeyRepository
+	audit     ports.AuditLog
+	batchSize int
+	log       *slog.Logger
+}
+
+// NewRotateKeys wires RotateKeys; it panics when a dependency is nil.
+func NewRotateKeys(vault ports.KeyVault, dataKeys ports.DataKeyRepository, audit ports.AuditLog, batchSize int, log *slog.Logger) RotateKeys {
+	require("RotateKeys", "vault", vault, "dataKeys", dataKeys, "audit", audit, "log", log)
+	return RotateKeys{vault: vault, dataKeys: dataKeys, audit: audit, batchSize: batchSize, log: log}
 }
 
 // RotationResult reports a rotation.
@@ -34,18 +40,18 @@ type RotationResult struct {
 // Handle returns ErrUnavailable when the vault is down; what was rewrapped
 // before stays rewrapped.
 func (h RotateKeys) Handle(ctx context.Context, actor string) (RotationResult, error) {
-	version, err := h.Vault.Rotate(ctx)
+	version, err := h.vault.Rotate(ctx)
 	if err != nil {
 		return RotationResult{}, fmt.Errorf("%w: rotate: %v", ErrUnavailable, err)
 	}
 	res, err := h.Rewrap(ctx, version)
-	h.Log.InfoContext(ctx, "key rotation", "version", res.Version, "rewrapped", res.Rewrapped, "floor_raised", res.Floor, "err", err)
+	h.log.InfoContext(ctx, "key rotation", "version", res.Version, "rewrapped", res.Rewrapped, "floor_raised", res.Floor, "err", err)
 	details := map[string]string{"key_version": fmt.Sprint(res.Version), "rewrapped": fmt.Sprint(res.Rewrapped),
 		"unreadable": fmt.Sprint(res.Unreadable), "min_version_raised": fmt.Sprint(res.Floor)}
 	if err != nil {
 		details["error"] = err.Error()
 	}
-	if _, aerr := h.Audit.Append(ctx, actor, AuditKeysRotated, "transit-key", details); aerr != nil && err == nil {
+	if _, aerr := h.audit.Append(ctx, actor, AuditKeysRotated, "transit-key", details); aerr != nil && err == nil {
 		err = fmt.Errorf("audit rotation: %w", aerr)
 	}
 	return res, err
@@ -58,14 +64,14 @@ func (h RotateKeys) Handle(ctx context.Context, actor string) (RotationResult, e
 // stored after the scan, and it must stay readable until the next run
 // rewraps it.
 func (h RotateKeys) Rewrap(ctx context.Context, version int) (RotationResult, error) {
-	size := h.BatchSize
+	size := h.batchSize
 	if size <= 0 {
 		size = 100
 	}
 	res := RotationResult{Version: version}
 	after := ""
 	for {
-		batch, err := h.DataKeys.ListOlderThan(ctx, version, after, size)
+		batch, err := h.dataKeys.ListOlderThan(ctx, version, after, size)
 		if err != nil {
 			return res, fmt.Errorf("list data keys: %w", err)
 		}
@@ -84,7 +90,7 @@ func (h RotateKeys) Rewrap(ctx context.Context, version int) (RotationResult, er
 			if rewrapped[i] == nil {
 				continue
 			}
-			ok, err := h.DataKeys.Replace(ctx, k.OrderID, k.Wrapped, *rewrapped[i])
+			ok, err := h.dataKeys.Replace(ctx, k.OrderID, k.Wrapped, *rewrapped[i])
 			if err != nil {
 				return res, fmt.Errorf("store rewrapped key of %s: %w", k.OrderID, err)
 			}
@@ -95,13 +101,13 @@ func (h RotateKeys) Rewrap(ctx context.Context, version int) (RotationResult, er
 		after = batch[len(batch)-1].OrderID
 	}
 	if res.Unreadable > 0 {
-		h.Log.ErrorContext(ctx, "data keys the vault cannot open were left as they are", "count", res.Unreadable)
+		h.log.ErrorContext(ctx, "data keys the vault cannot open were left as they are", "count", res.Unreadable)
 	}
-	left, err := h.DataKeys.ListOlderThan(ctx, version, "", 1)
+	left, err := h.dataKeys.ListOlderThan(ctx, version, "", 1)
 	if err != nil {
 		return res, fmt.Errorf("list data keys: %w", err)
 	}
-	if floor, ok := h.Vault.(ports.KeyVersionFloor); ok && len(left) == 0 && version > 1 {
+	if floor, ok := h.vault.(ports.KeyVersionFloor); ok && len(left) == 0 && version > 1 {
 		if err := floor.SetMinDecryptionVersion(ctx, version-1); err != nil {
 			return res, fmt.Errorf("%w: raise minimum version: %v", ErrUnavailable, err)
 		}
@@ -115,7 +121,7 @@ func (h RotateKeys) Rewrap(ctx context.Context, version int) (RotationResult, er
 // block every rotation. A nil result marks a key left as it was.
 func (h RotateKeys) rewrapBatch(ctx context.Context, reqs []ports.RewrapRequest, res *RotationResult) ([]*ports.WrappedKey, error) {
 	out := make([]*ports.WrappedKey, len(reqs))
-	all, err := h.Vault.Rewrap(ctx, reqs)
+	all, err := h.vault.Rewrap(ctx, reqs)
 	if err == nil {
 		for i := range all {
 			out[i] = &all[i]
@@ -126,11 +132,11 @@ func (h RotateKeys) rewrapBatch(ctx context.Context, reqs []ports.RewrapRequest,
 		return nil, fmt.Errorf("%w: rewrap: %v", ErrUnavailable, err)
 	}
 	for i, r := range reqs {
-		one, err := h.Vault.Rewrap(ctx, []ports.RewrapRequest{r})
+		one, err := h.vault.Rewrap(ctx, []ports.RewrapRequest{r})
 		switch {
 		case errors.Is(err, ports.ErrDataKeyInvalid):
 			res.Unreadable++
-			h.Log.ErrorContext(ctx, "data key does not open; not rewrapped", "order_id", r.OrderID, "err", err)
+			h.log.ErrorContext(ctx, "data key does not open; not rewrapped", "order_id", r.OrderID, "err", err)
 		case err != nil:
 			return nil, fmt.Errorf("%w: rewrap: %v", ErrUnavailable, err)
 		default:

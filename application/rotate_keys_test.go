@@ -34,7 +34,7 @@ func TestRotateRewrapsAndSkipsUnreadable(t *testing.T) {
 		t.Fatal("could not plant a corrupt key")
 	}
 
-	rot := application.RotateKeys{Vault: w.vault, DataKeys: w.dataKeys, Audit: w.audit, BatchSize: 2, Log: w.log}
+	rot := w.app(func(_ *application.Deps, s *application.Settings) { s.RotateBatch = 2 }).Commands.RotateKeys
 	res, err := rot.Handle(t.Context(), "admin:test")
 	if err != nil {
 		t.Fatal(err)

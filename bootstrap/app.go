@@ -13,7 +13,6 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 	opts := []fx.Option{
 		fx.Supply(cfg),
 		fx.Provide(NewLogger),
-		fx.Supply(FulfilmentHook(nil)),
 		fx.WithLogger(func(log *slog.Logger) fxevent.Logger {
 			l := &fxevent.SlogLogger{Logger: log.With("component", "fx")}
 			l.UseLogLevel(slog.LevelDebug)

@@ -1,11 +1,9 @@
 package bootstrap
 
 import (
-	"context"
 	"fmt"
 	"time"
 
-	"github.com/danielgtaylor/huma/v2"
 	"go.uber.org/fx"
 
 	"github.com/keyward/keyward/adapters/maildir"
@@ -34,7 +32,7 @@ var SandboxPaymentsModule = fx.Module("payments.sandbox",
 		func() *sandbox.Gateway { return sandbox.NewGateway(sandbox.GatewayConfig{}) },
 		func(g *sandbox.Gateway) ports.PaymentGateway { return g },
 		func(cfg Config) ports.NotificationVerifier { return nowpayments.NewVerifier(cfg.IPNSecret) },
-		fx.Annotate(sandboxPaymentsAPI, fx.ResultTags(`group:"api"`)),
+		fx.Annotate(sandbox.PaymentsAPI, fx.ResultTags(`group:"api"`)),
 	),
 )
 
@@ -50,40 +48,3 @@ var MaildirModule = fx.Module("mail.maildir",
 		},
 	),
 )
-
-type sandboxPaymentInput struct {
-	OrderID string `path:"order_id" maxLength:"64"`
-}
-
-// SandboxPaymentBody is what `keyward pay` needs to forge a signed IPN.
-type SandboxPaymentBody struct {
-	OrderID       string `json:"order_id"`
-	PaymentID     string `json:"payment_id"`
-	PayAddress    string `json:"pay_address"`
-	PriceAmount   string `json:"price_amount"`
-	PriceCurrency string `json:"price_currency"`
-	PayAmount     string `json:"pay_amount"`
-	PayCurrency   string `json:"pay_currency"`
-}
-
-type sandboxPaymentOutput struct{ Body SandboxPaymentBody }
-
-// sandboxPaymentsAPI exposes the sandbox gateway's payments so a person (or
-// `keyward pay`) can simulate the customer paying. Only the sandbox has it.
-func sandboxPaymentsAPI(g *sandbox.Gateway) func(huma.API) {
-	return func(api huma.API) {
-		huma.Register(api, huma.Operation{
-			OperationID: "sandbox-get-payment", Method: "GET", Path: "/v1/sandbox/payments/{order_id}",
-			Summary: "Sandbox: the payment issued for an order", Tags: []string{"Sandbox"},
-		}, func(_ context.Context, in *sandboxPaymentInput) (*sandboxPaymentOutput, error) {
-			p, ok := g.Payment(in.OrderID)
-			if !ok {
-				return nil, huma.Error404NotFound("no sandbox payment for this order")
-			}
-			return &sandboxPaymentOutput{Body: SandboxPaymentBody{
-				OrderID: p.OrderID, PaymentID: p.PaymentID, PayAddress: p.PayAddress, PriceAmount: p.PriceAmount.String(),
-				PriceCurrency: p.PriceCurrency, PayAmount: p.PayAmount.String(), PayCurrency: p.PayCurrency,
-			}}, nil
-		})
-	}
-}

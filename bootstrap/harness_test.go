@@ -231,7 +231,7 @@ func line(sku string, qty int) map[string]any { return map[string]any{"sku": sku
 // ipn builds the signed IPN the sandbox gateway's payment would get.
 func (h *harness) ipn(orderID, status string, actuallyPaid string) ([]byte, string) {
 	h.t.Helper()
-	var p bootstrap.SandboxPaymentBody
+	var p sandbox.SandboxPaymentBody
 	if code, _, raw := h.do("GET", "/v1/sandbox/payments/"+orderID, nil, nil, &p); code != 200 {
 		h.t.Fatalf("sandbox payment: %d %s", code, raw)
 	}

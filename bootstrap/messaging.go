@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -38,19 +39,31 @@ type Partitions int
 var PipelineModule = fx.Module("pipeline",
 	fx.Provide(
 		newPipeline,
-		fx.Annotate(func(r *message.Router) ports.HealthCheck {
-			return ports.HealthCheck{Name: "messaging", Check: func(context.Context) error {
-				if !r.IsRunning() || r.IsClosed() {
-					return fmt.Errorf("message router is not running")
-				}
-				return nil
-			}}
+		func() *routerHealth { return &routerHealth{} },
+		fx.Annotate(func(h *routerHealth) ports.HealthCheck {
+			return ports.HealthCheck{Name: "messaging", Check: h.check}
 		}, fx.ResultTags(`group:"health"`)),
 	),
 	fx.Invoke(runPipeline),
 )
 
-func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, pub message.Publisher, fulfil application.FulfilOrder, deliver application.DeliverOrder, log *slog.Logger) (*message.Router, error) {
+// routerHealth reports whether the message router runs. It is set once the
+// router is built: the readiness check is part of the application, which
+// the router's handlers need, so the check cannot take the router itself.
+type routerHealth struct {
+	router atomic.Pointer[message.Router]
+}
+
+func (h *routerHealth) check(context.Context) error {
+	r := h.router.Load()
+	if r == nil || !r.IsRunning() || r.IsClosed() {
+		return fmt.Errorf("message router is not running")
+	}
+	return nil
+}
+
+func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, pub message.Publisher, app application.App, health *routerHealth, log *slog.Logger) (*message.Router, error) {
+	fulfil, deliver := app.Commands.FulfilOrder, app.Commands.DeliverOrder
 	byOrder := func(f func(context.Context, string) error) func(context.Context, domain.OrderEvent) error {
 		return func(ctx context.Context, ev domain.OrderEvent) error { return f(ctx, ev.OrderID) }
 	}
@@ -68,7 +81,12 @@ func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, pub messa
 		}
 	}
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
-	return messaging.NewRouter(sub, pub, policy, log.With("component", "router"), handlers...)
+	r, err := messaging.NewRouter(sub, pub, policy, log.With("component", "router"), handlers...)
+	if err != nil {
+		return nil, err
+	}
+	health.router.Store(r)
+	return r, nil
 }
 
 func runPipeline(lc fx.Lifecycle, router *message.Router, log *slog.Logger) {

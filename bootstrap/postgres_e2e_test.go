@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,9 +18,9 @@ import (
 	"github.com/keyward/keyward/adapters/messaging"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/adapters/sandbox"
-	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/bootstrap"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
 )
 
 // withPostgres points keyward at a fresh, migrated database.
@@ -137,13 +139,9 @@ func TestCrashAfterPurchase(t *testing.T) {
 	frozen := make(chan struct{})
 	crashed := make(chan struct{})
 	t.Cleanup(func() { close(frozen) })
-	hook := fx.Decorate(func(bootstrap.FulfilmentHook) bootstrap.FulfilmentHook {
-		return func(point string) {
-			if point == application.HookAfterPurchaseRecorded {
-				close(crashed)
-				<-frozen // this process never gets further
-			}
-		}
+	// The process freezes the moment the purchase is recorded on the order.
+	hook := fx.Decorate(func(orders ports.OrderRepository) ports.OrderRepository {
+		return freezeAfterPurchase{OrderRepository: orders, crashed: crashed, frozen: frozen, once: &sync.Once{}}
 	})
 	keyring := t.TempDir() + "/keyring.json"
 	mod := func(c *bootstrap.Config) { c.DatabaseURL = url; c.KeyringFile = keyring }
@@ -232,4 +230,23 @@ func TestRefusesWrongKeyring(t *testing.T) {
 	if !strings.Contains(err.Error(), "keyring file") {
 		t.Fatalf("unhelpful error: %v", err)
 	}
+}
+
+// freezeAfterPurchase stops a process for good as soon as a purchase is
+// recorded on an order: the moment a real crash would leave a supplier
+// order placed and its keys not yet sealed.
+type freezeAfterPurchase struct {
+	ports.OrderRepository
+	crashed chan<- struct{}
+	frozen  <-chan struct{}
+	once    *sync.Once
+}
+
+func (r freezeAfterPurchase) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	o, err := r.OrderRepository.Update(ctx, id, fn)
+	if err == nil && slices.ContainsFunc(o.Items(), func(it *domain.OrderItem) bool { return it.Status() == domain.ItemPurchased }) {
+		r.once.Do(func() { close(r.crashed) })
+		<-r.frozen // this process never gets further
+	}
+	return o, err
 }

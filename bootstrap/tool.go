@@ -1,9 +1,19 @@
 package bootstrap
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 
 	"go.uber.org/fx"
+
+	khttp "github.com/keyward/keyward/adapters/http"
+	"github.com/keyward/keyward/adapters/postgres"
+	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/ports"
 )
 
 // ErrNeedsDatabase is returned for operator commands that act on stored
@@ -11,9 +21,14 @@ import (
 // running server.
 var ErrNeedsDatabase = errors.New("this command works on the stored state: set KEYWARD_DATABASE_URL (with the in-memory default, use the running server's admin API instead)")
 
-// NewTool builds a small app for operator commands: storage and the key
+// ErrRotateInServer is returned by RotateKeys with the local keyring: the
+// running server holds the keyring file, and a second process rotating it
+// would fork the master keys.
+var ErrRotateInServer = errors.New("with the local keyring, rotate through the running server: POST /v1/admin/keys/rotate (KEYWARD_KEY_VAULT=vault rotates here)")
+
+// newTool builds a small app for operator commands: storage and the key
 // vault, no HTTP server and no pipeline. targets are filled with fx.Populate.
-func NewTool(cfg Config, targets ...any) (*fx.App, error) {
+func newTool(cfg Config, targets ...any) (*fx.App, error) {
 	if cfg.DatabaseURL == "" {
 		return nil, ErrNeedsDatabase
 	}
@@ -24,7 +39,63 @@ func NewTool(cfg Config, targets ...any) (*fx.App, error) {
 		RuntimeModule,
 		PostgresModule,
 		keyVaultModule(cfg),
-		fx.Provide(newRotateKeys),
+		fx.Provide(func(v ports.KeyVault, dk ports.DataKeyRepository, a ports.AuditLog, log *slog.Logger) application.RotateKeys {
+			return application.NewRotateKeys(v, dk, a, 0, log)
+		}),
 		fx.Populate(targets...),
 	), nil
+}
+
+// Migrate applies ("up"), rolls back one step ("down") or only inspects
+// ("status") the database schema, and returns the schema version after it
+// and the version keyward needs.
+func Migrate(ctx context.Context, cfg Config, direction string) (current, latest int64, err error) {
+	if direction != "up" && direction != "down" && direction != "status" {
+		return 0, 0, fmt.Errorf("unknown direction %q: use up, down or status", direction)
+	}
+	if cfg.DatabaseURL == "" {
+		return 0, 0, errors.New("KEYWARD_DATABASE_URL is not set: the in-memory default has no schema to migrate")
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	switch direction {
+	case "up":
+		err = postgres.MigrateUp(ctx, db.DB)
+	case "down":
+		err = postgres.MigrateDown(ctx, db.DB)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	return postgres.MigrationStatus(ctx, db.DB)
+}
+
+// RotateKeys rotates the vault key and rewraps every stored data key, from
+// an operator's shell. With the local keyring it returns ErrRotateInServer.
+func RotateKeys(ctx context.Context, cfg Config, actor string) (application.RotationResult, error) {
+	if cfg.KeyVault == "local" {
+		return application.RotationResult{}, ErrRotateInServer
+	}
+	var rotate application.RotateKeys
+	app, err := newTool(cfg, &rotate)
+	if err != nil {
+		return application.RotationResult{}, err
+	}
+	if err := app.Start(ctx); err != nil {
+		return application.RotationResult{}, err
+	}
+	defer app.Stop(context.WithoutCancel(ctx))
+	return rotate.Handle(ctx, actor)
+}
+
+// WriteOpenAPI writes the API's OpenAPI 3.1 document. It needs no
+// configuration: operations are described, never called.
+func WriteOpenAPI(w io.Writer) error {
+	_, api := khttp.NewHandler(application.App{}, khttp.Options{Version: Version}, slog.New(slog.DiscardHandler))
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(api.OpenAPI())
 }

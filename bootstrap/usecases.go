@@ -2,10 +2,8 @@ package bootstrap
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strings"
 	"time"
 
@@ -21,85 +19,64 @@ type BaseURL string
 // ApplicationModule builds the use cases from whatever adapters the other
 // modules bound to the ports.
 var ApplicationModule = fx.Module("application",
-	fx.Provide(
-		func(cfg Config, base BaseURL) application.DeliveryPolicy {
-			return application.DeliveryPolicy{TTL: cfg.LinkTTL, MaxReveals: cfg.LinkMaxReveals, PublicBaseURL: strings.TrimRight(string(base), "/")}
-		},
-		func(o ports.OrderRepository, c ports.CatalogRepository, g ports.PaymentGateway, clk ports.Clock, ids ports.IDs) application.PlaceOrder {
-			return application.PlaceOrder{Orders: o, Catalog: c, Gateway: g, Clock: clk, IDs: ids}
-		},
-		func(o ports.OrderRepository) application.GetOrder { return application.GetOrder{Orders: o} },
-		func(c ports.CatalogRepository) application.ListProducts { return application.ListProducts{Catalog: c} },
-		func(c ports.CatalogRepository) application.GetProduct { return application.GetProduct{Catalog: c} },
-		func(v ports.NotificationVerifier, n ports.PaymentNotificationLog, o ports.OrderRepository, clk ports.Clock, log *slog.Logger) application.HandlePaymentNotification {
-			return application.HandlePaymentNotification{Verifier: v, Notifications: n, Orders: o, Clock: clk, Log: log}
-		},
-		func(o ports.OrderRepository, dk ports.DataKeyRepository, v ports.KeyVault, s ports.Supplier, b ports.BlobStore, clk ports.Clock, log *slog.Logger, hook FulfilmentHook) application.FulfilOrder {
-			return application.FulfilOrder{Orders: o, DataKeys: dk, Vault: v, Supplier: s, Blobs: b, Clock: clk, Log: log, Hook: hook}
-		},
-		application.NewDeliverOrder,
-		func(o ports.OrderRepository, l ports.Locks, f application.FulfilOrder, d application.DeliverOrder, clk ports.Clock, cfg Config, log *slog.Logger) application.Reconcile {
-			return application.Reconcile{Orders: o, Locks: l, Fulfil: f, Deliver: d, Clock: clk, StaleAfter: cfg.ReconcileAfter, Log: log}
-		},
-		func(o ports.OrderRepository, l ports.DeliveryLinkRepository, m ports.Mailer, a ports.AuditLog, clk ports.Clock, ids ports.IDs, p application.DeliveryPolicy) application.ResendDeliveryLink {
-			return application.NewResendDeliveryLink(o, l, m, a, clk, ids, p)
-		},
-		func(l ports.DeliveryLinkRepository, o ports.OrderRepository, clk ports.Clock) application.DescribeDelivery {
-			return application.DescribeDelivery{Links: l, Orders: o, Clock: clk}
-		},
-		func(l ports.DeliveryLinkRepository, o ports.OrderRepository, dk ports.DataKeyRepository, v ports.KeyVault, b ports.BlobStore, r ports.RevelationLog, a ports.AuditLog, clk ports.Clock, ids ports.IDs, log *slog.Logger) application.RevealKeys {
-			return application.RevealKeys{Links: l, Orders: o, DataKeys: dk, Vault: v, Blobs: b, Revelations: r, Audit: a, Clock: clk, IDs: ids, Log: log}
-		},
-		func(o ports.OrderRepository, a ports.AuditLog, clk ports.Clock) application.RetryFulfilment {
-			return application.RetryFulfilment{Orders: o, Audit: a, Clock: clk}
-		},
-		func(o ports.OrderRepository, l ports.DeliveryLinkRepository, dk ports.DataKeyRepository, b ports.BlobStore, a ports.AuditLog, clk ports.Clock, log *slog.Logger) application.RevokeOrder {
-			return application.RevokeOrder{Orders: o, Links: l, DataKeys: dk, Blobs: b, Audit: a, Clock: clk, Log: log}
-		},
-		func(s ports.Supplier, c ports.CatalogRepository, clk ports.Clock, cfg Config) application.SyncCatalog {
-			return application.SyncCatalog{Supplier: s, Catalog: c, Clock: clk, Margin: cfg.CatalogMargin}
-		},
-		newRotateKeys,
-		newApp,
-		func(a ports.AuditLog) application.AuditTrail { return application.AuditTrail{Log: a} },
-		fx.Annotate(func(checks []ports.HealthCheck) application.CheckHealth {
-			return application.CheckHealth{Checks: checks}
-		}, fx.ParamTags(`group:"health"`)),
-	),
-	fx.Invoke(checkKeyVaultOpensStoredKeys, syncCatalogOnStart, runReconciler),
+	fx.Provide(newAppDeps, newAppSettings, application.NewApp),
+	fx.Invoke(verifyKeyVault, syncCatalogOnStart, runReconciler),
 )
 
-// checkKeyVaultOpensStoredKeys refuses to start when the configured key
-// vault opens none of a sample of stored data keys — a lost or wrong
-// keyring file, another transit key — instead of serving and failing every
-// reveal. One key that does not open (a corrupt row) does not stop the
-// service.
-func checkKeyVaultOpensStoredKeys(lc fx.Lifecycle, v ports.KeyVault, dk ports.DataKeyRepository) {
+type appDeps struct {
+	fx.In
+	Orders        ports.OrderRepository
+	Links         ports.DeliveryLinkRepository
+	Revelations   ports.RevelationLog
+	Catalog       ports.CatalogRepository
+	Notifications ports.PaymentNotificationLog
+	DataKeys      ports.DataKeyRepository
+	Blobs         ports.BlobStore
+	Audit         ports.AuditLog
+	Locks         ports.Locks
+	Vault         ports.KeyVault
+	Supplier      ports.Supplier
+	Gateway       ports.PaymentGateway
+	Verifier      ports.NotificationVerifier
+	Mailer        ports.Mailer
+	Clock         ports.Clock
+	IDs           ports.IDs
+	Health        []ports.HealthCheck `group:"health"`
+	Log           *slog.Logger
+}
+
+// newAppDeps hands the ports fx resolved to the application.
+func newAppDeps(p appDeps) application.Deps {
+	return application.Deps{
+		Orders: p.Orders, Links: p.Links, Revelations: p.Revelations, Catalog: p.Catalog, Notifications: p.Notifications,
+		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, Locks: p.Locks, Vault: p.Vault, Supplier: p.Supplier,
+		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
+	}
+}
+
+func newAppSettings(cfg Config, base BaseURL) application.Settings {
+	return application.Settings{
+		Delivery:       application.DeliveryPolicy{TTL: cfg.LinkTTL, MaxReveals: cfg.LinkMaxReveals, PublicBaseURL: strings.TrimRight(string(base), "/")},
+		ReconcileAfter: cfg.ReconcileAfter,
+		CatalogMargin:  cfg.CatalogMargin,
+	}
+}
+
+// verifyKeyVault refuses to start when the configured key vault opens none
+// of a sample of stored data keys, instead of serving and failing every
+// reveal. One key that does not open (a corrupt row) does not stop it.
+func verifyKeyVault(lc fx.Lifecycle, app application.App) {
 	lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
-		stored, err := dk.ListOlderThan(ctx, math.MaxInt32, "", 100)
-		if err != nil || len(stored) == 0 {
-			return err
+		if err := app.Queries.VerifyKeyVault.Handle(ctx); err != nil {
+			return fmt.Errorf("refusing to start: %w", err)
 		}
-		var lastErr error
-		for i := 0; i < len(stored); i += max(1, len(stored)/5) {
-			key, err := v.UnwrapDataKey(ctx, stored[i].OrderID, stored[i].Wrapped)
-			for j := range key {
-				key[j] = 0
-			}
-			if err == nil {
-				return nil
-			}
-			if !errors.Is(err, ports.ErrDataKeyInvalid) {
-				return err // the vault is unreachable: say so
-			}
-			lastErr = err
-		}
-		return fmt.Errorf("the key vault opens none of the stored data keys it tried: is this the right keyring file or transit key? Refusing to start: %w", lastErr)
+		return nil
 	}})
 }
 
 // runReconciler makes a reconcile pass every ReconcileInterval.
-func runReconciler(lc fx.Lifecycle, cfg Config, rec application.Reconcile, log *slog.Logger) {
+func runReconciler(lc fx.Lifecycle, cfg Config, app application.App, log *slog.Logger) {
+	rec := app.Commands.Reconcile
 	if cfg.ReconcileInterval <= 0 {
 		return
 	}
@@ -135,15 +112,8 @@ func runReconciler(lc fx.Lifecycle, cfg Config, rec application.Reconcile, log *
 	})
 }
 
-func newRotateKeys(v ports.KeyVault, dk ports.DataKeyRepository, a ports.AuditLog, log *slog.Logger) application.RotateKeys {
-	return application.RotateKeys{Vault: v, DataKeys: dk, Audit: a, BatchSize: 100, Log: log}
-}
-
-// FulfilmentHook is called at fault-injection points of fulfilment (nil in
-// production; the crash tests set it).
-type FulfilmentHook func(point string)
-
-func syncCatalogOnStart(lc fx.Lifecycle, sync application.SyncCatalog, log *slog.Logger) {
+func syncCatalogOnStart(lc fx.Lifecycle, app application.App, log *slog.Logger) {
+	sync := app.Commands.SyncCatalog
 	lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
 		n, err := sync.Handle(ctx)
 		if err != nil {
@@ -154,39 +124,4 @@ func syncCatalogOnStart(lc fx.Lifecycle, sync application.SyncCatalog, log *slog
 		log.Info("catalog synced", "products", n)
 		return nil
 	}})
-}
-
-type appParams struct {
-	fx.In
-	PlaceOrder         application.PlaceOrder
-	HandlePayment      application.HandlePaymentNotification
-	FulfilOrder        application.FulfilOrder
-	DeliverOrder       application.DeliverOrder
-	ResendDeliveryLink application.ResendDeliveryLink
-	RevealKeys         application.RevealKeys
-	RetryFulfilment    application.RetryFulfilment
-	RevokeOrder        application.RevokeOrder
-	RotateKeys         application.RotateKeys
-	SyncCatalog        application.SyncCatalog
-	Reconcile          application.Reconcile
-	ListProducts       application.ListProducts
-	GetProduct         application.GetProduct
-	GetOrder           application.GetOrder
-	DescribeDelivery   application.DescribeDelivery
-	AuditTrail         application.AuditTrail
-	CheckHealth        application.CheckHealth
-}
-
-func newApp(p appParams) application.App {
-	return application.App{
-		Commands: application.Commands{
-			PlaceOrder: p.PlaceOrder, HandlePayment: p.HandlePayment, FulfilOrder: p.FulfilOrder, DeliverOrder: p.DeliverOrder,
-			ResendDeliveryLink: p.ResendDeliveryLink, RevealKeys: p.RevealKeys, RetryFulfilment: p.RetryFulfilment,
-			RevokeOrder: p.RevokeOrder, RotateKeys: p.RotateKeys, SyncCatalog: p.SyncCatalog, Reconcile: p.Reconcile,
-		},
-		Queries: application.Queries{
-			ListProducts: p.ListProducts, GetProduct: p.GetProduct, GetOrder: p.GetOrder,
-			DescribeDelivery: p.DescribeDelivery, AuditTrail: p.AuditTrail, CheckHealth: p.CheckHealth,
-		},
-	}
 }

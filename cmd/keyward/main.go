@@ -4,6 +4,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/keyward/keyward/bootstrap"
 )
 
 const usage = `keyward — digital-key fulfilment
@@ -28,7 +30,7 @@ func main() {
 	case "serve":
 		err = serve()
 	case "openapi":
-		err = printOpenAPI(os.Stdout)
+		err = bootstrap.WriteOpenAPI(os.Stdout)
 	case "migrate":
 		err = migrate(os.Args[2:], os.Stdout)
 	case "keys":

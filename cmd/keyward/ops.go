@@ -7,8 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/keyward/keyward/adapters/postgres"
-	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/bootstrap"
 )
 
@@ -21,26 +19,9 @@ func migrate(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.DatabaseURL == "" {
-		return errors.New("KEYWARD_DATABASE_URL is not set: the in-memory default has no schema to migrate")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	db, err := postgres.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	switch args[0] {
-	case "up":
-		err = postgres.MigrateUp(ctx, db.DB)
-	case "down":
-		err = postgres.MigrateDown(ctx, db.DB)
-	}
-	if err != nil {
-		return err
-	}
-	current, latest, err := postgres.MigrationStatus(ctx, db.DB)
+	current, latest, err := bootstrap.Migrate(ctx, cfg, args[0])
 	if err != nil {
 		return err
 	}
@@ -57,23 +38,12 @@ func keys(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.KeyVault == "local" {
-		// The server holds the keyring file in memory: a second process
-		// rotating it would fork the master keys. The server rotates it.
-		return errors.New("with the local keyring, rotate through the running server: POST /v1/admin/keys/rotate (KEYWARD_KEY_VAULT=vault rotates here)")
-	}
-	var rotate application.RotateKeys
-	app, err := bootstrap.NewTool(cfg, &rotate)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	if err := app.Start(ctx); err != nil {
+	res, err := bootstrap.RotateKeys(ctx, cfg, "operator:cli")
+	if errors.Is(err, bootstrap.ErrRotateInServer) || errors.Is(err, bootstrap.ErrNeedsDatabase) {
 		return err
 	}
-	defer app.Stop(context.Background())
-	res, err := rotate.Handle(ctx, "operator:cli")
 	if err != nil {
 		return fmt.Errorf("rotation stopped after rewrapping %d data keys (run it again to resume): %w", res.Rewrapped, err)
 	}

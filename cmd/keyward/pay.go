@@ -1,27 +1,16 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
+	"context"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
-	"github.com/shopspring/decimal"
-
-	"github.com/keyward/keyward/adapters/nowpayments"
-	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/bootstrap"
 )
 
-// pay simulates the customer paying a sandbox order: it reads the payment
-// the sandbox gateway issued, writes the IPN NOWPayments would send, signs
-// it with the IPN secret and posts it to the webhook.
+// pay simulates the customer paying a sandbox order (see bootstrap.Pay).
 func pay(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("pay", flag.ContinueOnError)
 	orderID := fs.String("order", "", "order id (required)")
@@ -32,78 +21,17 @@ func pay(args []string, out io.Writer) error {
 		return err
 	}
 	if *orderID == "" {
-		return errors.New("--order is required")
+		return fmt.Errorf("--order is required")
 	}
-	secret := bootstrap.DevIPNSecret
-	if s, ok := bootstrap.EnvLookup("KEYWARD_NOWPAYMENTS_IPN_SECRET"); ok && strings.TrimSpace(s) != "" {
-		secret = s
-	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	base := strings.TrimRight(*server, "/")
-
-	var p bootstrap.SandboxPaymentBody
-	if err := getJSON(client, base+"/v1/sandbox/payments/"+url.PathEscape(*orderID), &p); err != nil {
-		return err
-	}
-	sp, err := toSandboxPayment(p)
+	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
 	if err != nil {
-		return err
+		return fmt.Errorf("configuration: %w", err)
 	}
-	actually := sp.PayAmount
-	if *status == "partially_paid" {
-		actually = sp.PayAmount.Div(decimal.NewFromInt(2)).Round(6)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	answer, err := bootstrap.Pay(ctx, cfg, bootstrap.PayRequest{Server: *server, OrderID: *orderID, Status: *status, ActuallyPaid: *paid})
+	if answer != "" {
+		fmt.Fprintf(out, "IPN %s for order %s → %s\n", *status, *orderID, answer)
 	}
-	if *paid != "" {
-		if actually, err = decimal.NewFromString(*paid); err != nil {
-			return fmt.Errorf("--actually-paid: %w", err)
-		}
-	}
-	body := sandbox.IPNBody(sp, *status, actually, time.Now())
-	sig, err := nowpayments.Sign(secret, body)
-	if err != nil {
-		return err
-	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/v1/webhooks/nowpayments", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(nowpayments.SignatureHeader, sig)
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("post IPN: %w", err)
-	}
-	defer resp.Body.Close()
-	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	fmt.Fprintf(out, "IPN %s for order %s → %s\n%s\n", *status, *orderID, resp.Status, bytes.TrimSpace(respBody))
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("webhook answered %s", resp.Status)
-	}
-	return nil
-}
-
-func toSandboxPayment(p bootstrap.SandboxPaymentBody) (sandbox.SandboxPayment, error) {
-	price, err := decimal.NewFromString(p.PriceAmount)
-	if err != nil {
-		return sandbox.SandboxPayment{}, fmt.Errorf("price_amount: %w", err)
-	}
-	amount, err := decimal.NewFromString(p.PayAmount)
-	if err != nil {
-		return sandbox.SandboxPayment{}, fmt.Errorf("pay_amount: %w", err)
-	}
-	return sandbox.SandboxPayment{
-		OrderID: p.OrderID, PaymentID: p.PaymentID, PayAddress: p.PayAddress, PriceAmount: price,
-		PriceCurrency: p.PriceCurrency, PayAmount: amount, PayCurrency: p.PayCurrency,
-		OrderDescription: "keyward order " + p.OrderID, PurchaseID: p.PaymentID, CreatedAt: time.Now().Add(-time.Minute),
-	}, nil
-}
-
-func getJSON(c *http.Client, u string, v any) error {
-	resp, err := c.Get(u)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s %s", u, resp.Status, bytes.TrimSpace(b))
-	}
-	return json.Unmarshal(b, v)
+	return err
 }

@@ -1,0 +1,46 @@
+package sandbox
+
+import (
+	"context"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+type paymentInput struct {
+	OrderID string `path:"order_id" maxLength:"64"`
+}
+
+// SandboxPaymentBody is a sandbox payment as the API shows it: what `keyward pay`
+// needs to write the IPN NOWPayments would send.
+type SandboxPaymentBody struct {
+	OrderID       string `json:"order_id"`
+	PaymentID     string `json:"payment_id"`
+	PayAddress    string `json:"pay_address"`
+	PriceAmount   string `json:"price_amount"`
+	PriceCurrency string `json:"price_currency"`
+	PayAmount     string `json:"pay_amount"`
+	PayCurrency   string `json:"pay_currency"`
+}
+
+type paymentOutput struct{ Body SandboxPaymentBody }
+
+// PaymentsAPI exposes the sandbox gateway's payments so a person (or
+// `keyward pay`) can simulate the customer paying. It is registered only
+// when the sandbox gateway is the configured one.
+func PaymentsAPI(g *Gateway) func(huma.API) {
+	return func(api huma.API) {
+		huma.Register(api, huma.Operation{
+			OperationID: "sandbox-get-payment", Method: "GET", Path: "/v1/sandbox/payments/{order_id}",
+			Summary: "Sandbox: the payment issued for an order", Tags: []string{"Sandbox"},
+		}, func(_ context.Context, in *paymentInput) (*paymentOutput, error) {
+			p, ok := g.Payment(in.OrderID)
+			if !ok {
+				return nil, huma.Error404NotFound("no sandbox payment for this order")
+			}
+			return &paymentOutput{Body: SandboxPaymentBody{
+				OrderID: p.OrderID, PaymentID: p.PaymentID, PayAddress: p.PayAddress, PriceAmount: p.PriceAmount.String(),
+				PriceCurrency: p.PriceCurrency, PayAmount: p.PayAmount.String(), PayCurrency: p.PayCurrency,
+			}}, nil
+		})
+	}
+}
