@@ -1,6 +1,8 @@
 package bootstrap
 
 import (
+	"crypto/rand"
+	"fmt"
 	"log/slog"
 
 	"go.uber.org/fx"
@@ -11,7 +13,7 @@ import (
 // adapter module of each port from the configuration.
 func Options(cfg Config, extra ...fx.Option) fx.Option {
 	opts := []fx.Option{
-		fx.Supply(cfg),
+		fx.Provide(func() (Config, error) { return withPageSecret(cfg) }),
 		fx.Provide(NewLogger),
 		fx.WithLogger(func(log *slog.Logger) fxevent.Logger {
 			l := &fxevent.SlogLogger{Logger: log.With("component", "fx")}
@@ -29,6 +31,19 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		HTTPModule,
 	}
 	return fx.Options(append(opts, extra...)...)
+}
+
+// withPageSecret gives cfg a random page secret when none is configured:
+// loading stays free of side effects, and each process still signs its
+// reveal pages with a secret nobody else knows.
+func withPageSecret(cfg Config) (Config, error) {
+	if len(cfg.PageSecret) == 0 {
+		cfg.PageSecret = make([]byte, 32)
+		if _, err := rand.Read(cfg.PageSecret); err != nil {
+			return Config{}, fmt.Errorf("page secret: %w", err)
+		}
+	}
+	return cfg, nil
 }
 
 func storageModule(cfg Config) fx.Option {

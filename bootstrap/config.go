@@ -4,157 +4,199 @@
 package bootstrap
 
 import (
-	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
-	"strconv"
+	"reflect"
 	"strings"
 	"time"
 
+	"github.com/caarlos0/env/v11"
 	"github.com/shopspring/decimal"
 )
 
 // DevIPNSecret is the NOWPayments IPN secret used when none is configured,
-// so the sandbox flow works out of the box. It is printed at start-up.
+// so the sandbox flow works out of the box. It is printed at start-up and
+// must equal the envDefault of Config.IPNSecret.
 const DevIPNSecret = "keyward-dev-ipn-secret"
 
-// Config is keyward's configuration, read from KEYWARD_* variables.
+// Config is keyward's configuration. Its struct tags are the one source of
+// every variable's name (env), default (envDefault) and meaning (doc);
+// secret marks values `keyward config` masks ("url": only the password),
+// fallback names a variable read when the first one is unset. The README's
+// configuration table is generated from them (ConfigMarkdown). A tag value
+// is a quoted Go string, so \x60 in a doc stands for a backtick (code in the
+// README), which the raw literal around the tags cannot hold.
 type Config struct {
-	HTTPAddr          string        // KEYWARD_HTTP_ADDR
-	PublicBaseURL     string        // KEYWARD_PUBLIC_BASE_URL; default http://<HTTPAddr>
-	MailDir           string        // KEYWARD_MAIL_DIR
-	MailFrom          string        // KEYWARD_MAIL_FROM
-	IPNSecret         string        // KEYWARD_NOWPAYMENTS_IPN_SECRET
-	AdminAPIKeys      []string      // KEYWARD_ADMIN_API_KEYS, comma-separated
-	LinkTTL           time.Duration // KEYWARD_DELIVERY_LINK_TTL
-	LinkMaxReveals    int           // KEYWARD_DELIVERY_LINK_MAX_REVEALS
-	KeyVault          string        // KEYWARD_KEY_VAULT: local | vault
-	KeyringFile       string        // KEYWARD_KEYRING_FILE
-	SupplierLatency   time.Duration // KEYWARD_SANDBOX_SUPPLIER_LATENCY
-	SupplierFailRate  float64       // KEYWARD_SANDBOX_SUPPLIER_FAILURE_RATE
-	CatalogMargin     decimal.Decimal
-	PageSecret        []byte // KEYWARD_PAGE_SECRET; random per process if unset
-	LogLevel          slog.Level
-	RetryMaxAttempts  int           // KEYWARD_RETRY_MAX_ATTEMPTS
-	RetryInitialDelay time.Duration // KEYWARD_RETRY_INITIAL_DELAY
-	RetryMaxDelay     time.Duration // KEYWARD_RETRY_MAX_DELAY
-	ReconcileInterval time.Duration // KEYWARD_RECONCILE_INTERVAL; 0 disables
-	ReconcileAfter    time.Duration // KEYWARD_RECONCILE_STALE_AFTER
-	DeliveryRateLimit bool          // KEYWARD_DELIVERY_RATE_LIMIT: per-IP and per-link limits on delivery endpoints
-	DatabaseURL       string        // KEYWARD_DATABASE_URL; empty: in-memory storage
-	QueuePartitions   int           // KEYWARD_QUEUE_PARTITIONS: Postgres queue partitions consumed in parallel
-	MigrateOnStart    bool          // KEYWARD_MIGRATE_ON_START
+	HTTPAddr          string          `env:"KEYWARD_HTTP_ADDR" envDefault:"127.0.0.1:8080" doc:"listen address"`
+	PublicBaseURL     string          `env:"KEYWARD_PUBLIC_BASE_URL" doc:"base of the links in emails; unset: \x60http://\x60 and the listen address"`
+	MailDir           string          `env:"KEYWARD_MAIL_DIR" envDefault:"./var/mail" doc:"where the maildir mailer writes \x60.eml\x60 files"`
+	MailFrom          string          `env:"KEYWARD_MAIL_FROM" envDefault:"keyward <keys@keyward.localhost>" doc:"sender"`
+	IPNSecret         string          `env:"KEYWARD_NOWPAYMENTS_IPN_SECRET" envDefault:"keyward-dev-ipn-secret" secret:"true" doc:"IPN HMAC secret; the default is public, printed at start and refused beyond loopback"`
+	AdminAPIKeys      []string        `env:"KEYWARD_ADMIN_API_KEYS" secret:"true" doc:"comma-separated bearer keys for \x60/v1/admin\x60"`
+	LinkTTL           time.Duration   `env:"KEYWARD_DELIVERY_LINK_TTL" envDefault:"15m" doc:"how long a delivery link reveals"`
+	LinkMaxReveals    int             `env:"KEYWARD_DELIVERY_LINK_MAX_REVEALS" envDefault:"5" doc:"reveals per link"`
+	KeyVault          string          `env:"KEYWARD_KEY_VAULT" envDefault:"local" doc:"\x60local\x60 (keyring file) or \x60vault\x60 (HashiCorp Vault transit)"`
+	KeyringFile       string          `env:"KEYWARD_KEYRING_FILE" envDefault:"./var/keyring.json" doc:"the local keyring's master keys"`
+	CatalogMargin     decimal.Decimal `env:"KEYWARD_CATALOG_MARGIN" envDefault:"0.10" doc:"markup on supplier cost"`
+	SupplierLatency   time.Duration   `env:"KEYWARD_SANDBOX_SUPPLIER_LATENCY" envDefault:"0" doc:"simulated supplier latency"`
+	SupplierFailRate  float64         `env:"KEYWARD_SANDBOX_SUPPLIER_FAILURE_RATE" envDefault:"0" doc:"fraction of supplier calls that fail temporarily"`
+	RetryMaxAttempts  int             `env:"KEYWARD_RETRY_MAX_ATTEMPTS" envDefault:"5" doc:"handler retries before a message goes to the dead letters"`
+	RetryInitialDelay time.Duration   `env:"KEYWARD_RETRY_INITIAL_DELAY" envDefault:"200ms" doc:"first backoff between those retries"`
+	RetryMaxDelay     time.Duration   `env:"KEYWARD_RETRY_MAX_DELAY" envDefault:"5s" doc:"longest backoff between those retries"`
+	ReconcileInterval time.Duration   `env:"KEYWARD_RECONCILE_INTERVAL" envDefault:"30s" doc:"how often stuck orders are looked for (\x600\x60 disables)"`
+	ReconcileAfter    time.Duration   `env:"KEYWARD_RECONCILE_STALE_AFTER" envDefault:"1m" doc:"an order untouched this long in \x60paid\x60, \x60fulfilling\x60 or \x60fulfilled\x60 is resumed"`
+	DeliveryRateLimit bool            `env:"KEYWARD_DELIVERY_RATE_LIMIT" envDefault:"true" doc:"limit delivery endpoints to 1 request/s per IP (bursts of 20) and 1 per 6 s per link (bursts of 10); over it: \x60429\x60 with \x60Retry-After\x60"`
+	PageSecret        []byte          `env:"KEYWARD_PAGE_SECRET" secret:"true" doc:"signs the reveal page's CSRF token; unset: random per process, so set it when running several instances"`
+	LogLevel          slog.Level      `env:"KEYWARD_LOG_LEVEL" envDefault:"info" doc:"\x60debug\x60, \x60info\x60, \x60warn\x60, \x60error\x60"`
+	DatabaseURL       string          `env:"KEYWARD_DATABASE_URL" secret:"url" doc:"Postgres: storage, ciphertext and message queue; unset: in memory"`
+	MigrateOnStart    bool            `env:"KEYWARD_MIGRATE_ON_START" envDefault:"false" doc:"apply migrations when \x60serve\x60 starts"`
+	QueuePartitions   int             `env:"KEYWARD_QUEUE_PARTITIONS" envDefault:"4" doc:"Postgres queue: each event topic is split by order id and the parts are consumed in parallel"`
 	Vault             VaultConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
 type VaultConfig struct {
-	Addr       string // VAULT_ADDR
-	Token      string // KEYWARD_VAULT_TOKEN, else VAULT_TOKEN
-	Mount      string // KEYWARD_VAULT_TRANSIT_MOUNT
-	Key        string // KEYWARD_VAULT_TRANSIT_KEY
-	CreateKey  bool   // KEYWARD_VAULT_CREATE_KEY: mount transit and create the key when missing
-	CACert     string // VAULT_CACERT
-	ClientCert string // VAULT_CLIENT_CERT
-	ClientKey  string // VAULT_CLIENT_KEY
-	SkipVerify bool   // VAULT_SKIP_VERIFY
+	Addr       string `env:"VAULT_ADDR" envDefault:"http://127.0.0.1:8200" doc:"Vault, with \x60KEYWARD_KEY_VAULT=vault\x60"`
+	Token      string `env:"KEYWARD_VAULT_TOKEN" fallback:"VAULT_TOKEN" secret:"true" doc:"Vault token, else \x60VAULT_TOKEN\x60 (renewable tokens are renewed)"`
+	Mount      string `env:"KEYWARD_VAULT_TRANSIT_MOUNT" envDefault:"transit" doc:"transit mount path"`
+	Key        string `env:"KEYWARD_VAULT_TRANSIT_KEY" envDefault:"keyward" secret:"true" doc:"transit key name"`
+	CreateKey  bool   `env:"KEYWARD_VAULT_CREATE_KEY" envDefault:"true" doc:"mount transit and create the key when missing"`
+	CACert     string `env:"VAULT_CACERT" doc:"TLS to Vault: CA certificate file"`
+	ClientCert string `env:"VAULT_CLIENT_CERT" doc:"TLS to Vault: client certificate file"`
+	ClientKey  string `env:"VAULT_CLIENT_KEY" secret:"true" doc:"TLS to Vault: client key file"`
+	SkipVerify bool   `env:"VAULT_SKIP_VERIFY" envDefault:"false" doc:"TLS to Vault: skip certificate verification"`
 }
 
-// Defaults returns the embedded defaults: everything in-process, nothing
-// external needed.
+// Defaults returns the defaults of the struct tags: everything in-process,
+// nothing external needed. It panics if a tag's default does not parse,
+// a programmer error the tests catch.
 func Defaults() Config {
-	return Config{
-		HTTPAddr:          "127.0.0.1:8080",
-		MailDir:           "./var/mail",
-		MailFrom:          "keyward <keys@keyward.localhost>",
-		IPNSecret:         DevIPNSecret,
-		LinkTTL:           15 * time.Minute,
-		LinkMaxReveals:    5,
-		KeyVault:          "local",
-		KeyringFile:       "./var/keyring.json",
-		CatalogMargin:     decimal.RequireFromString("0.10"),
-		LogLevel:          slog.LevelInfo,
-		RetryMaxAttempts:  5,
-		RetryInitialDelay: 200 * time.Millisecond,
-		RetryMaxDelay:     5 * time.Second,
-		ReconcileInterval: 30 * time.Second,
-		ReconcileAfter:    time.Minute,
-		DeliveryRateLimit: true,
-		QueuePartitions:   4,
-		Vault:             VaultConfig{Addr: "http://127.0.0.1:8200", Mount: "transit", Key: "keyward", CreateKey: true},
+	c, err := ParseConfig(func(string) (string, bool) { return "", false })
+	if err != nil {
+		panic("keyward: configuration defaults: " + err.Error())
 	}
+	return c
 }
 
-// LoadConfig reads the environment through lookup (os.LookupEnv in the
-// binary) over the defaults. It returns an error naming the variable for
-// any value it cannot parse.
+// LoadConfig reads the environment through lookup (EnvLookup in the binary)
+// over the defaults and validates the result. It has no side effects. It
+// returns an error naming the variable for any value it cannot parse or
+// accept; when only validation fails, the parsed Config comes with it.
 func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
-	c := Defaults()
-	p := parser{lookup: lookup}
-	p.str("KEYWARD_HTTP_ADDR", &c.HTTPAddr)
-	p.str("KEYWARD_PUBLIC_BASE_URL", &c.PublicBaseURL)
-	p.str("KEYWARD_MAIL_DIR", &c.MailDir)
-	p.str("KEYWARD_MAIL_FROM", &c.MailFrom)
-	p.str("KEYWARD_NOWPAYMENTS_IPN_SECRET", &c.IPNSecret)
-	var admin, pageSecret, margin, level string
-	p.str("KEYWARD_ADMIN_API_KEYS", &admin)
-	for _, k := range strings.Split(admin, ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			c.AdminAPIKeys = append(c.AdminAPIKeys, k)
-		}
-	}
-	p.duration("KEYWARD_DELIVERY_LINK_TTL", &c.LinkTTL)
-	p.integer("KEYWARD_DELIVERY_LINK_MAX_REVEALS", &c.LinkMaxReveals)
-	p.str("KEYWARD_KEY_VAULT", &c.KeyVault)
-	p.str("KEYWARD_KEYRING_FILE", &c.KeyringFile)
-	p.duration("KEYWARD_SANDBOX_SUPPLIER_LATENCY", &c.SupplierLatency)
-	p.float("KEYWARD_SANDBOX_SUPPLIER_FAILURE_RATE", &c.SupplierFailRate)
-	p.str("KEYWARD_CATALOG_MARGIN", &margin)
-	if margin != "" {
-		d, err := decimal.NewFromString(margin)
-		if err != nil || d.IsNegative() {
-			p.fail("KEYWARD_CATALOG_MARGIN", margin, "a non-negative decimal such as 0.10")
-		}
-		c.CatalogMargin = d
-	}
-	p.str("KEYWARD_PAGE_SECRET", &pageSecret)
-	c.PageSecret = []byte(pageSecret)
-	p.str("KEYWARD_LOG_LEVEL", &level)
-	if level != "" {
-		if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
-			p.fail("KEYWARD_LOG_LEVEL", level, "debug, info, warn or error")
-		}
-	}
-	p.integer("KEYWARD_RETRY_MAX_ATTEMPTS", &c.RetryMaxAttempts)
-	p.duration("KEYWARD_RETRY_INITIAL_DELAY", &c.RetryInitialDelay)
-	p.duration("KEYWARD_RETRY_MAX_DELAY", &c.RetryMaxDelay)
-	p.duration("KEYWARD_RECONCILE_INTERVAL", &c.ReconcileInterval)
-	p.duration("KEYWARD_RECONCILE_STALE_AFTER", &c.ReconcileAfter)
-	p.boolean("KEYWARD_DELIVERY_RATE_LIMIT", &c.DeliveryRateLimit)
-	p.str("KEYWARD_DATABASE_URL", &c.DatabaseURL)
-	p.integer("KEYWARD_QUEUE_PARTITIONS", &c.QueuePartitions)
-	p.boolean("KEYWARD_MIGRATE_ON_START", &c.MigrateOnStart)
-	p.str("VAULT_ADDR", &c.Vault.Addr)
-	p.str("VAULT_TOKEN", &c.Vault.Token)
-	p.str("KEYWARD_VAULT_TOKEN", &c.Vault.Token)
-	p.str("KEYWARD_VAULT_TRANSIT_MOUNT", &c.Vault.Mount)
-	p.str("KEYWARD_VAULT_TRANSIT_KEY", &c.Vault.Key)
-	p.boolean("KEYWARD_VAULT_CREATE_KEY", &c.Vault.CreateKey)
-	p.str("VAULT_CACERT", &c.Vault.CACert)
-	p.str("VAULT_CLIENT_CERT", &c.Vault.ClientCert)
-	p.str("VAULT_CLIENT_KEY", &c.Vault.ClientKey)
-	p.boolean("VAULT_SKIP_VERIFY", &c.Vault.SkipVerify)
-	if p.err != nil {
-		return Config{}, p.err
+	c, err := ParseConfig(lookup)
+	if err != nil {
+		return Config{}, err
 	}
 	return c, c.Validate()
 }
 
-// Validate checks cross-field rules and fills derived defaults.
-func (c *Config) Validate() error {
+// ParseConfig reads the environment through lookup over the defaults
+// without validating. Values are trimmed; an empty value counts as unset.
+// It returns an error naming each variable whose value does not parse.
+func ParseConfig(lookup func(string) (string, bool)) (Config, error) {
+	vars := ConfigVariables()
+	environ := environment(vars, lookup)
+	var c Config
+	err := env.ParseWithOptions(&c, env.Options{
+		Environment: environ,
+		FuncMap: map[reflect.Type]env.ParserFunc{
+			reflect.TypeFor[[]string](): parseList,
+			reflect.TypeFor[[]byte]():   func(v string) (any, error) { return []byte(v), nil },
+		},
+	})
+	if err != nil {
+		return Config{}, explain(err, vars, environ)
+	}
+	return c, nil
+}
+
+// environment gathers the trimmed, non-empty values of every variable,
+// a fallback standing in for its unset primary.
+func environment(vars []Variable, lookup func(string) (string, bool)) map[string]string {
+	get := func(k string) (string, bool) {
+		if k == "" {
+			return "", false
+		}
+		v, ok := lookup(k)
+		v = strings.TrimSpace(v)
+		return v, ok && v != ""
+	}
+	m := map[string]string{}
+	for _, v := range vars {
+		if s, ok := get(v.Name); ok {
+			m[v.Name] = s
+		} else if s, ok := get(v.Fallback); ok {
+			m[v.Name] = s
+		}
+	}
+	return m
+}
+
+// parseList splits a comma-separated list, dropping blanks.
+func parseList(v string) (any, error) {
+	var out []string
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// explain turns the loader's errors into ones naming the variable, its
+// value and what was expected.
+func explain(err error, vars []Variable, environ map[string]string) error {
+	byField := map[string]Variable{}
+	for _, v := range vars {
+		byField[v.field] = v
+	}
+	errs := []error{err}
+	var agg env.AggregateError
+	if errors.As(err, &agg) {
+		errs = agg.Errors
+	}
+	out := make([]error, 0, len(errs))
+	for _, e := range errs {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if v, ok := byField[pe.Name]; ok {
+				out = append(out, fmt.Errorf("%s=%q: want %s", v.Name, environ[v.Name], expected(pe.Type, pe.Err)))
+				continue
+			}
+		}
+		out = append(out, fmt.Errorf("configuration: %w", e))
+	}
+	return errors.Join(out...)
+}
+
+// expected says, for an error message, what a variable of type t takes.
+func expected(t reflect.Type, err error) string {
+	switch t {
+	case reflect.TypeFor[time.Duration]():
+		return "a duration such as 15m"
+	case reflect.TypeFor[slog.Level]():
+		return "debug, info, warn or error"
+	case reflect.TypeFor[decimal.Decimal]():
+		return "a decimal such as 0.10"
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int:
+		return "an integer"
+	case reflect.Float64:
+		return "a number"
+	}
+	return err.Error()
+}
+
+// Validate checks cross-field rules. It changes nothing and returns an
+// error naming the variable to fix.
+func (c Config) Validate() error {
 	switch {
 	case c.LinkTTL <= 0:
 		return fmt.Errorf("KEYWARD_DELIVERY_LINK_TTL must be positive")
@@ -168,6 +210,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("KEYWARD_KEY_VAULT=vault needs VAULT_TOKEN (or KEYWARD_VAULT_TOKEN) and VAULT_ADDR")
 	case c.SupplierFailRate < 0 || c.SupplierFailRate > 1:
 		return fmt.Errorf("KEYWARD_SANDBOX_SUPPLIER_FAILURE_RATE must be between 0 and 1")
+	case c.CatalogMargin.IsNegative():
+		return fmt.Errorf("KEYWARD_CATALOG_MARGIN must not be negative, not %s", c.CatalogMargin)
 	}
 	if c.IPNSecret == DevIPNSecret && (!loopback(c.HTTPAddr) || !loopbackURL(c.PublicBaseURL)) {
 		return fmt.Errorf("KEYWARD_NOWPAYMENTS_IPN_SECRET is the public dev default: anyone could sign payments. Set your own secret before serving beyond this machine (%s, %s)", c.HTTPAddr, c.PublicBaseURL)
@@ -180,12 +224,6 @@ func (c *Config) Validate() error {
 	}
 	if budget := c.retryBudget(); budget > ackDeadline/2 {
 		return fmt.Errorf("the retry settings hold a message for up to %s, over half the queue's %s ack deadline: lower KEYWARD_RETRY_MAX_ATTEMPTS or KEYWARD_RETRY_MAX_DELAY", budget, ackDeadline)
-	}
-	if len(c.PageSecret) == 0 {
-		c.PageSecret = make([]byte, 32)
-		if _, err := rand.Read(c.PageSecret); err != nil {
-			return fmt.Errorf("page secret: %w", err)
-		}
 	}
 	return nil
 }
@@ -234,70 +272,3 @@ func loopback(addr string) bool {
 
 // EnvLookup is os.LookupEnv; the one place the environment is read.
 func EnvLookup(k string) (string, bool) { return os.LookupEnv(k) }
-
-type parser struct {
-	lookup func(string) (string, bool)
-	err    error
-}
-
-func (p *parser) get(k string) (string, bool) {
-	v, ok := p.lookup(k)
-	v = strings.TrimSpace(v)
-	return v, ok && v != ""
-}
-
-func (p *parser) fail(k, v, want string) {
-	if p.err == nil {
-		p.err = fmt.Errorf("%s=%q: want %s", k, v, want)
-	}
-}
-
-func (p *parser) str(k string, dst *string) {
-	if v, ok := p.get(k); ok {
-		*dst = v
-	}
-}
-
-func (p *parser) duration(k string, dst *time.Duration) {
-	if v, ok := p.get(k); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			p.fail(k, v, "a duration such as 15m")
-			return
-		}
-		*dst = d
-	}
-}
-
-func (p *parser) integer(k string, dst *int) {
-	if v, ok := p.get(k); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			p.fail(k, v, "an integer")
-			return
-		}
-		*dst = n
-	}
-}
-
-func (p *parser) boolean(k string, dst *bool) {
-	if v, ok := p.get(k); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			p.fail(k, v, "true or false")
-			return
-		}
-		*dst = b
-	}
-}
-
-func (p *parser) float(k string, dst *float64) {
-	if v, ok := p.get(k); ok {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			p.fail(k, v, "a number")
-			return
-		}
-		*dst = f
-	}
-}

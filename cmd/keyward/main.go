@@ -13,6 +13,7 @@ const usage = `keyward — digital-key fulfilment
 Usage:
   keyward serve                 run the service (config from KEYWARD_* variables)
   keyward openapi               print the OpenAPI document
+  keyward config [--markdown]   print the effective configuration, secrets masked
   keyward migrate up|down|status
                                 apply, roll back one step, or show the database schema
   keyward keys rotate           rotate the vault key and rewrap every stored data key
@@ -31,6 +32,8 @@ func main() {
 		err = serve()
 	case "openapi":
 		err = bootstrap.WriteOpenAPI(os.Stdout)
+	case "config":
+		err = printConfig(os.Args[2:], os.Stdout)
 	case "migrate":
 		err = migrate(os.Args[2:], os.Stdout)
 	case "keys":

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/keyward/keyward/bootstrap"
+)
+
+// printConfig prints the effective configuration: every variable, its value
+// with secrets masked, and whether it came from the environment or the
+// default. With --markdown it prints the README's configuration table. It
+// fails on values that do not parse and, after printing, on an invalid
+// configuration.
+func printConfig(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("config", flag.ContinueOnError)
+	markdown := fs.Bool("markdown", false, "print the README's configuration table (variables, defaults, meanings)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errors.New("usage: keyward config [--markdown]")
+	}
+	if *markdown {
+		_, err := io.WriteString(out, bootstrap.ConfigMarkdown())
+		return err
+	}
+	cfg, err := bootstrap.ParseConfig(bootstrap.EnvLookup)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tVALUE\tSOURCE")
+	for _, s := range bootstrap.Settings(cfg, bootstrap.EnvLookup) {
+		v := s.Value
+		if v == "" {
+			v = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, v, s.Source)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("configuration is not valid: %w", err)
+	}
+	return nil
+}
