@@ -2,7 +2,6 @@ package application
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
 
@@ -45,7 +44,7 @@ func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, sign
 	res := PaymentNotificationResult{OrderID: notice.OrderID}
 	fresh, err := h.notifications.Record(ctx, ports.PaymentNotification{
 		Provider: notice.Provider, PaymentID: notice.Update.PaymentID, Status: notice.Update.Status.String(),
-		OrderID: notice.OrderID, BodySHA256: sha256.Sum256(body), Body: body, ReceivedAt: h.clock.Now(),
+		OrderID: notice.OrderID, BodySHA256: notice.CanonicalSHA256, Body: body, ReceivedAt: h.clock.Now(),
 	})
 	if err != nil {
 		return res, fmt.Errorf("record notification: %w", err)

@@ -35,7 +35,7 @@ func TestBadInputGetsProblems(t *testing.T) {
 		{"admin with wrong key", "POST", "/v1/admin/orders/x/revoke", nil, map[string]string{"Authorization": "Bearer nope"}, 401},
 		{"unknown delivery token", "GET", "/v1/deliveries/" + strings.Repeat("a", 43), nil, nil, 404},
 		{"IPN without signature", "POST", "/v1/webhooks/nowpayments", []byte(`{"payment_id":1}`), nil, 401},
-		{"IPN signed but not JSON", "POST", "/v1/webhooks/nowpayments", []byte(`not json`), map[string]string{nowpayments.SignatureHeader: sign(t, h, []byte(`not json`))}, 400},
+		{"IPN signed but not JSON", "POST", "/v1/webhooks/nowpayments", []byte(`not json`), map[string]string{nowpayments.SignatureHeader: sign(t, h, []byte(`not json`))}, 401},
 		{"IPN signed, unknown status", "POST", "/v1/webhooks/nowpayments", []byte(`{"payment_id":1,"payment_status":"weird","order_id":"x"}`),
 			map[string]string{nowpayments.SignatureHeader: sign(t, h, []byte(`{"payment_id":1,"payment_status":"weird","order_id":"x"}`))}, 400},
 		{"IPN for unknown order", "POST", "/v1/webhooks/nowpayments", []byte(`{"payment_id":1,"payment_status":"finished","order_id":"nope"}`),

@@ -93,12 +93,17 @@ type PaymentNotice struct {
 	Provider string
 	OrderID  string
 	Update   domain.PaymentUpdate
+	// CanonicalSHA256 is the hash of what the signature covers: bodies
+	// that differ only in whitespace, key order or other spellings of the
+	// same signed content share it, so they are stored once.
+	CanonicalSHA256 [32]byte
 }
 
 // NotificationVerifier checks a gateway's signed notification.
 type NotificationVerifier interface {
-	// Verify returns ErrSignatureInvalid when the signature is missing or
-	// wrong, ErrMalformedNotice when the body cannot be understood.
+	// Verify returns ErrSignatureInvalid when the body is not proven signed
+	// (the signature is missing or wrong, or the body does not parse), and
+	// ErrMalformedNotice when a signed body cannot be understood.
 	Verify(body []byte, signature string) (PaymentNotice, error)
 }
 

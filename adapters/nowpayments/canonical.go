@@ -16,8 +16,8 @@ func appendValue(b []byte, v any) []byte {
 		return append(b, "null"...)
 	case bool:
 		return strconv.AppendBool(b, v)
-	case float64:
-		return appendNumber(b, v)
+	case jsNumber:
+		return appendNumber(b, v.f)
 	case jsString:
 		return appendString(b, string(v))
 	case jsArray:

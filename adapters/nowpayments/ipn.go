@@ -1,11 +1,13 @@
 package nowpayments
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
+	"crypto/sha256"
 	"fmt"
+	"math"
+	"regexp"
+	"strconv"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/shopspring/decimal"
 
@@ -25,81 +27,200 @@ type Verifier struct {
 // NewVerifier returns a verifier for the dashboard's IPN secret.
 func NewVerifier(secret string) *Verifier { return &Verifier{secret: secret} }
 
-// ipnBody holds the IPN fields keyward acts on. Ids and amounts arrive as
-// numbers or strings depending on the endpoint, so they are read as
-// json.Number-or-string and parsed exactly (never through float64).
-type ipnBody struct {
-	PaymentID     flexString `json:"payment_id"`
-	PaymentStatus string     `json:"payment_status"`
-	OrderID       string     `json:"order_id"`
-	PriceAmount   flexString `json:"price_amount"`
-	PriceCurrency string     `json:"price_currency"`
-	PayAmount     flexString `json:"pay_amount"`
-	ActuallyPaid  flexString `json:"actually_paid"`
-	PayCurrency   string     `json:"pay_currency"`
-}
-
-// Verify returns ports.ErrSignatureInvalid when the signature is missing or
-// wrong, ports.ErrMalformedNotice when a verified body lacks the fields
-// keyward needs or carries an unknown status.
+// Verify returns ports.ErrSignatureInvalid, and nothing more specific, for
+// every body it cannot prove NOWPayments signed: a missing or ill-formed
+// signature (refused before the body is parsed), a body that does not parse,
+// or a signature that does not match. A caller without the secret learns
+// nothing about the parser. A signed body that lacks a field keyward needs,
+// carries an unknown status, names a field with the case of a known one
+// changed, or writes a number whose decimal text is not exactly the value
+// that was signed, returns ports.ErrMalformedNotice.
+//
+// Every value it returns is read from the same parse the signature was
+// checked over.
 func (v *Verifier) Verify(body []byte, signature string) (ports.PaymentNotice, error) {
-	if err := Verify(v.secret, body, signature); err != nil {
-		if errors.Is(err, ErrMalformedBody) {
-			return ports.PaymentNotice{}, fmt.Errorf("%w: %v", ports.ErrMalformedNotice, err)
-		}
-		return ports.PaymentNotice{}, fmt.Errorf("%w: %v", ports.ErrSignatureInvalid, err)
+	obj, canonical, err := verify(v.secret, body, signature)
+	if err != nil {
+		return ports.PaymentNotice{}, ports.ErrSignatureInvalid
 	}
-	var b ipnBody
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&b); err != nil {
-		return ports.PaymentNotice{}, fmt.Errorf("%w: %v", ports.ErrMalformedNotice, err)
-	}
-	status, err := domain.ParsePaymentStatus(b.PaymentStatus)
+	n, err := readNotice(obj)
 	if err != nil {
 		return ports.PaymentNotice{}, fmt.Errorf("%w: %v", ports.ErrMalformedNotice, err)
 	}
-	if b.PaymentID == "" || b.OrderID == "" {
-		return ports.PaymentNotice{}, fmt.Errorf("%w: payment_id and order_id are required", ports.ErrMalformedNotice)
-	}
-	u := domain.PaymentUpdate{PaymentID: string(b.PaymentID), Status: status, PriceCurrency: strings.ToUpper(b.PriceCurrency), PayCurrency: strings.ToLower(b.PayCurrency)}
-	for _, f := range []struct {
-		name string
-		in   flexString
-		out  *decimal.Decimal
-	}{{"price_amount", b.PriceAmount, &u.PriceAmount}, {"pay_amount", b.PayAmount, &u.PayAmount}, {"actually_paid", b.ActuallyPaid, &u.ActuallyPaid}} {
-		if f.in == "" {
-			continue
-		}
-		d, err := decimal.NewFromString(string(f.in))
-		if err != nil {
-			return ports.PaymentNotice{}, fmt.Errorf("%w: %s %q is not a number", ports.ErrMalformedNotice, f.name, f.in)
-		}
-		*f.out = d
-	}
-	return ports.PaymentNotice{Provider: Provider, OrderID: b.OrderID, Update: u}, nil
+	n.CanonicalSHA256 = sha256.Sum256(canonical)
+	return n, nil
 }
 
-// flexString accepts a JSON string, number or null.
-type flexString string
+// ipnFields are the IPN fields keyward reads. A body that has a key equal to
+// one of them but for case (or Unicode folding, such as "payment_ſtatus") is
+// refused: JavaScript, and so the signature, sees another field, and a
+// case-insensitive reader would not.
+var ipnFields = []string{
+	"payment_id", "parent_payment_id", "payment_status", "order_id", "price_amount", "price_currency",
+	"pay_amount", "actually_paid", "pay_currency",
+}
 
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*f = ""
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+func readNotice(obj jsObject) (ports.PaymentNotice, error) {
+	for k := range obj {
+		key := goString(jsString(k))
+		for _, f := range ipnFields {
+			if key != f && strings.EqualFold(key, f) {
+				return ports.PaymentNotice{}, fmt.Errorf("field %.40q differs from %q only by case", key, f)
+			}
 		}
-		*f = flexString(s)
-		return nil
 	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return err
+	r := reader{obj: obj}
+	paymentID := r.id("payment_id")
+	orderID := r.text("order_id")
+	statusText := r.text("payment_status")
+	u := domain.PaymentUpdate{
+		PaymentID:     paymentID,
+		PriceAmount:   r.amount("price_amount"),
+		PriceCurrency: strings.ToUpper(r.text("price_currency")),
+		PayAmount:     r.amount("pay_amount"),
+		ActuallyPaid:  r.amount("actually_paid"),
+		PayCurrency:   strings.ToLower(r.text("pay_currency")),
 	}
-	*f = flexString(n.String())
-	return nil
+	if r.err != nil {
+		return ports.PaymentNotice{}, r.err
+	}
+	if paymentID == "" || orderID == "" {
+		return ports.PaymentNotice{}, fmt.Errorf("payment_id and order_id are required")
+	}
+	status, err := domain.ParsePaymentStatus(statusText)
+	if err != nil {
+		return ports.PaymentNotice{}, err
+	}
+	u.Status = status
+	return ports.PaymentNotice{Provider: Provider, OrderID: orderID, Update: u}, nil
+}
+
+// reader reads typed fields out of a parsed IPN, keeping the first error.
+type reader struct {
+	obj jsObject
+	err error
+}
+
+func (r *reader) get(name string) any { return r.obj[string(utf16be(name))] }
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf(format, args...)
+	}
+}
+
+// maxTextLen bounds the strings keyward takes from an IPN (ids, statuses,
+// currency codes).
+const maxTextLen = 128
+
+// text reads a string field; null or absent is "".
+func (r *reader) text(name string) string {
+	switch v := r.get(name).(type) {
+	case nil:
+		return ""
+	case jsString:
+		s := goString(v)
+		if len(s) > maxTextLen {
+			r.fail("%s is longer than %d bytes", name, maxTextLen)
+			return ""
+		}
+		return s
+	default:
+		r.fail("%s must be a string", name)
+		return ""
+	}
+}
+
+// id reads an id sent as a string or as an integer number.
+func (r *reader) id(name string) string {
+	if n, ok := r.get(name).(jsNumber); ok {
+		d, err := signedDecimal(n)
+		if err != nil {
+			r.fail("%s: %v", name, err)
+			return ""
+		}
+		if !d.IsInteger() || d.IsNegative() {
+			r.fail("%s must be a whole number", name)
+			return ""
+		}
+		return d.String()
+	}
+	return r.text(name)
+}
+
+// plainDecimal is how an amount sent as a string must read: a plain
+// decimal, no exponent, bounded digits.
+var plainDecimal = regexp.MustCompile(`^-?[0-9]{1,24}(\.[0-9]{1,24})?$`)
+
+// amount reads an amount sent as a number or a decimal string; null or
+// absent is zero, which the order treats as nothing paid.
+func (r *reader) amount(name string) decimal.Decimal {
+	switch v := r.get(name).(type) {
+	case nil:
+		return decimal.Zero
+	case jsNumber:
+		d, err := signedDecimal(v)
+		if err != nil {
+			r.fail("%s: %v", name, err)
+		}
+		return d
+	case jsString:
+		s := goString(v)
+		if !plainDecimal.MatchString(s) {
+			r.fail("%s %.40q is not a plain decimal number", name, s)
+			return decimal.Zero
+		}
+		return decimal.RequireFromString(s)
+	default:
+		r.fail("%s must be a number or a decimal string", name)
+		return decimal.Zero
+	}
+}
+
+// Bounds on a number's text: amounts and ids need far less, and an
+// exponent such as 1e-100000000 must not become a 100 MB decimal.
+const (
+	maxNumberDigits   = 40
+	maxNumberExponent = 64
+)
+
+// signedDecimal returns the exact decimal a JSON number's text denotes, and
+// refuses it unless that is the very value that was signed: the double
+// JSON.parse made of it, as JSON.stringify writes it. Two texts that sign
+// alike (1e400 and null, 1e-400 and 0, 0.1000000000000000000001 and 0.1)
+// can then never mean different amounts. -0 and 0 are both zero.
+func signedDecimal(n jsNumber) (decimal.Decimal, error) {
+	mantissa, exp, hasExp := strings.Cut(strings.ToLower(n.text), "e")
+	if len(mantissa) > maxNumberDigits+2 { // sign and point
+
+		return decimal.Zero, fmt.Errorf("number has more than %d digits", maxNumberDigits)
+	}
+	if hasExp {
+		exp = strings.TrimLeft(strings.TrimLeft(exp, "+-"), "0")
+		if e, err := strconv.Atoi("0" + exp); len(exp) > 2 || err != nil || e > maxNumberExponent {
+			return decimal.Zero, fmt.Errorf("number exponent is beyond ±%d", maxNumberExponent)
+		}
+	}
+	if math.IsInf(n.f, 0) || math.IsNaN(n.f) {
+		return decimal.Zero, fmt.Errorf("number is out of range")
+	}
+	d, err := decimal.NewFromString(n.text)
+	if err != nil {
+		return decimal.Zero, fmt.Errorf("number %.40q: %v", n.text, err)
+	}
+	signed := decimal.RequireFromString(string(appendNumber(nil, n.f)))
+	if !d.Equal(signed) {
+		return decimal.Zero, fmt.Errorf("number %.40q is not exactly the signed value %s", n.text, signed)
+	}
+	return d, nil
+}
+
+// goString decodes a parsed (UTF-16BE) string; a lone surrogate becomes
+// U+FFFD.
+func goString(s jsString) string {
+	units := make([]uint16, len(s)/2)
+	for i := range units {
+		units[i] = uint16(s[2*i])<<8 | uint16(s[2*i+1])
+	}
+	return string(utf16.Decode(units))
 }

@@ -9,8 +9,14 @@ import (
 	"unicode/utf8"
 )
 
-// Parsed values: nil (null), bool, float64, jsString, jsArray, jsObject.
+// Parsed values: nil (null), bool, jsNumber, jsString, jsArray, jsObject.
 type (
+	// jsNumber is a JSON number: the double JSON.parse makes of it (what is
+	// signed) and its text as it arrived (what a decimal reading sees).
+	jsNumber struct {
+		f    float64
+		text string
+	}
 	// jsString holds a JS string as big-endian UTF-16 code units, two bytes
 	// each. Lone surrogates survive, and comparing two jsStrings bytewise
 	// is comparing them in UTF-16 code-unit order, as Array.prototype.sort.
@@ -226,7 +232,7 @@ func (p *parser) number() (any, error) {
 			return nil, p.fail("invalid number: %v", err)
 		}
 	}
-	return f, nil
+	return jsNumber{f: f, text: string(p.data[start:p.pos])}, nil
 }
 
 func hexVal(c byte) (uint16, bool) {

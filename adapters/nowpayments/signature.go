@@ -83,21 +83,29 @@ const maxDepth = 10000
 // has anything but whitespace after the value, is not valid UTF-8, nests
 // deeper than 10000 levels, or its top-level value is not an object.
 func Canonicalize(body []byte) ([]byte, error) {
+	_, canonical, err := parseBody(body)
+	return canonical, err
+}
+
+// parseBody parses body as JSON.parse would and returns the object and its
+// canonical form: the one parse that both the signature and the values
+// keyward acts on come from.
+func parseBody(body []byte) (jsObject, []byte, error) {
 	p := parser{data: body}
 	p.skipWS()
 	if p.peek() != '{' {
-		return nil, p.fail("top-level value must be a JSON object")
+		return nil, nil, p.fail("top-level value must be a JSON object")
 	}
 	v, err := p.value()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p.skipWS()
 	if p.pos != len(p.data) {
-		return nil, p.fail("unexpected data after the JSON value")
+		return nil, nil, p.fail("unexpected data after the JSON value")
 	}
 	out := make([]byte, 0, len(body))
-	return appendValue(out, v), nil
+	return v.(jsObject), appendValue(out, v), nil
 }
 
 // Sign returns the signature NOWPayments would send for body: the lower-case
@@ -131,29 +139,37 @@ func Sign(secret string, body []byte) (string, error) {
 //   - ErrSignatureInvalid when the signature does not match (tampered body,
 //     wrong secret, …).
 func Verify(secret string, body []byte, signature string) error {
+	_, _, err := verify(secret, body, signature)
+	return err
+}
+
+// verify is Verify returning, on success, the parsed body and the canonical
+// bytes the signature covers. The signature's form is checked before the
+// body is parsed, so a caller without a signature pays for no parse.
+func verify(secret string, body []byte, signature string) (jsObject, []byte, error) {
 	signature = strings.TrimSpace(signature)
 	if signature == "" {
-		return ErrSignatureMissing
+		return nil, nil, ErrSignatureMissing
 	}
 	key := strings.TrimSpace(secret)
 	if key == "" {
-		return ErrSecretMissing
+		return nil, nil, ErrSecretMissing
+	}
+	if len(signature) != 2*sha512.Size {
+		return nil, nil, fmt.Errorf("%w: %d hex digits, want %d", ErrSignatureInvalid, len(signature), 2*sha512.Size)
 	}
 	got, err := hex.DecodeString(signature)
 	if err != nil {
-		return fmt.Errorf("%w: not hex", ErrSignatureInvalid)
+		return nil, nil, fmt.Errorf("%w: not hex", ErrSignatureInvalid)
 	}
-	if len(got) != sha512.Size {
-		return fmt.Errorf("%w: %d bytes, want %d", ErrSignatureInvalid, len(got), sha512.Size)
-	}
-	canonical, err := Canonicalize(body)
+	obj, canonical, err := parseBody(body)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if !hmac.Equal(got, mac(key, canonical)) {
-		return ErrSignatureInvalid
+		return nil, nil, ErrSignatureInvalid
 	}
-	return nil
+	return obj, canonical, nil
 }
 
 func mac(key string, msg []byte) []byte {
