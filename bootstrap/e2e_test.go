@@ -213,7 +213,7 @@ func duplicateIPNs(t *testing.T, h *harness, n int) {
 		}
 	}
 	got := h.waitStatus(o, "delivered", 15*time.Second)
-	time.Sleep(300 * time.Millisecond) // let any duplicate work surface
+	h.waitPipelineIdle(15 * time.Second) // any duplicate work has been done by now
 	if n := h.supplier.PurchaseCount(got.Items[0].ID); n != 1 {
 		t.Fatalf("%d supplier purchases, want 1", n)
 	}

@@ -66,6 +66,7 @@ type harness struct {
 	base     string
 	cfg      bootstrap.Config
 	clock    *fakeClock
+	pipeline *pipelineProbe
 	logs     *syncBuffer
 	supplier *sandbox.Supplier
 	links    ports.DeliveryLinkRepository
@@ -100,13 +101,15 @@ func start(t testing.TB, mod func(*bootstrap.Config), extra ...fx.Option) *harne
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, cfg: cfg, clock: &fakeClock{}, logs: &syncBuffer{}, client: &http.Client{Timeout: 10 * time.Second}}
+	h := &harness{t: t, cfg: cfg, clock: &fakeClock{}, pipeline: newPipelineProbe(cfg.DatabaseURL), logs: &syncBuffer{}, client: &http.Client{Timeout: 10 * time.Second}}
+	t.Cleanup(h.pipeline.close)
 	var base bootstrap.BaseURL
 	opts := append([]fx.Option{
 		fx.Decorate(func() *slog.Logger {
 			return slog.New(slog.NewJSONHandler(io.MultiWriter(h.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}),
 		fx.Decorate(func(ports.Clock) ports.Clock { return h.clock }),
+		h.pipeline.options(),
 		fx.Populate(&base, &h.supplier, &h.links, &h.revs, &h.vault, &h.dataKeys),
 	}, extra...)
 	app := bootstrap.New(cfg, opts...)

@@ -83,7 +83,8 @@ func TestBadTokenIsUnavailableNotInvalid(t *testing.T) {
 }
 
 // TestKeepTokenAlive: a short-lived renewable token keeps working past its
-// TTL because the lifetime watcher renews it.
+// TTL because the lifetime watcher renews it. Without renewal the same
+// token stops working, so the test can tell the two apart.
 func TestKeepTokenAlive(t *testing.T) {
 	root := vaulttest.New(t)
 	addr, _ := vaulttest.Config(t)
@@ -94,24 +95,61 @@ func TestKeepTokenAlive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		firstExpiry := tokenExpiry(t, root, tok.Auth.ClientToken)
 		v, _ := vault.New(vault.Config{Address: addr, Token: tok.Auth.ClientToken, Key: vaulttest.KeyName(), CreateKey: true}, slog.New(slog.DiscardHandler))
 		if err := v.Init(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(t.Context())
-		if renew {
-			if err := v.KeepTokenAlive(ctx); err != nil {
-				t.Fatal(err)
-			}
+		if !renew {
+			waitFor(t, 15*time.Second, "an unrenewed 3s token still works: the test cannot tell renewal apart", func() bool {
+				_, err := v.NewDataKey(t.Context(), "order-1")
+				return errors.Is(err, ports.ErrVaultUnavailable)
+			})
+			continue
 		}
-		time.Sleep(5 * time.Second)
+		ctx, cancel := context.WithCancel(t.Context())
+		if err := v.KeepTokenAlive(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Past the expiry the token was created with, and Vault reports it
+		// renewed beyond it.
+		waitFor(t, 15*time.Second, "the token was not renewed past its first expiry", func() bool {
+			return time.Now().After(firstExpiry) && tokenExpiry(t, root, tok.Auth.ClientToken).After(firstExpiry)
+		})
 		_, err = v.NewDataKey(t.Context(), "order-1")
 		cancel()
-		if renew && err != nil {
+		if err != nil {
 			t.Fatalf("renewed token stopped working: %v", err)
 		}
-		if !renew && !errors.Is(err, ports.ErrVaultUnavailable) {
-			t.Fatalf("an unrenewed 3s token still works after 5s (%v): the test cannot tell renewal apart", err)
+	}
+}
+
+// tokenExpiry returns when Vault will expire token.
+func tokenExpiry(t *testing.T, root *vault.Vault, token string) time.Time {
+	t.Helper()
+	s, err := root.Client().Auth().Token().Lookup(token)
+	if err != nil {
+		t.Fatalf("look up token: %v", err)
+	}
+	raw, _ := s.Data["expire_time"].(string)
+	at, err := time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		t.Fatalf("token expire_time %q: %v", raw, err)
+	}
+	return at
+}
+
+// waitFor polls cond until it holds, failing with msg after within.
+func waitFor(t *testing.T, within time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(within)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline:
+			t.Fatalf("after %s: %s", within, msg)
+		case <-tick.C:
 		}
 	}
 }

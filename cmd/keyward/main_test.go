@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,54 +39,111 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // server is a running `keyward serve`.
 type server struct {
 	cmd    *exec.Cmd
 	base   string
 	env    []string
-	stderr *bytes.Buffer
+	stderr *output
+	exited chan struct{} // closed when the process has ended; err is then set
+	err    error
 }
 
+// output collects what keyward writes to stderr and passes on the address
+// from its "http listening" log line.
+type output struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	scanned int
+	addr    chan string
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf.Write(p)
+	for {
+		rest := o.buf.Bytes()[o.scanned:]
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		o.scanned += i + 1
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal(rest[:i], &rec) == nil && rec.Msg == "http listening" && rec.Addr != "" {
+			select {
+			case o.addr <- rec.Addr:
+			default:
+			}
+		}
+	}
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// serve starts `keyward serve` on a port the system picks and returns once
+// keyward has said where it listens.
 func serve(t *testing.T, env ...string) *server {
 	t.Helper()
-	addr := freeAddr(t)
 	dir := t.TempDir()
 	env = append(os.Environ(), append([]string{
-		"KEYWARD_HTTP_ADDR=" + addr, "KEYWARD_MAIL_DIR=" + filepath.Join(dir, "mail"),
+		"KEYWARD_HTTP_ADDR=127.0.0.1:0", "KEYWARD_MAIL_DIR=" + filepath.Join(dir, "mail"),
 		"KEYWARD_KEYRING_FILE=" + filepath.Join(dir, "keyring.json"), "KEYWARD_LOG_LEVEL=debug",
 	}, env...)...)
-	s := &server{cmd: exec.Command(binary, "serve"), base: "http://" + addr, env: env, stderr: &bytes.Buffer{}}
+	s := &server{cmd: exec.Command(binary, "serve"), env: env, stderr: &output{addr: make(chan string, 1)}, exited: make(chan struct{})}
 	s.cmd.Env, s.cmd.Stderr = env, s.stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.exited)
+	}()
 	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
+		select {
+		case <-s.exited:
+		default:
 			_ = s.cmd.Process.Kill()
-			_ = s.cmd.Wait()
+			<-s.exited
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.base + "/healthz")
-		if err == nil && resp.StatusCode == 200 {
-			resp.Body.Close()
-			return s
+	select {
+	case addr := <-s.stderr.addr:
+		s.base = "http://" + addr
+	case <-s.exited:
+		t.Fatalf("keyward exited before listening (%v):\n%s", s.err, s.stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("keyward did not report its address:\n%s", s.stderr)
+	}
+	// The listener is bound and served before the line is logged.
+	resp, err := http.Get(s.base + "/healthz")
+	if err != nil {
+		t.Fatalf("healthz: %v\n%s", err, s.stderr)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthz: %d\n%s", resp.StatusCode, s.stderr)
+	}
+	return s
+}
+
+// eventually polls cond every tick until it holds; it fails the test when
+// it still does not after within.
+func eventually(t *testing.T, within time.Duration, what func() string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(within)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline:
+			t.Fatalf("after %s: %s", within, what())
+		case <-tick.C:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("keyward did not come up:\n%s", s.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -152,14 +209,10 @@ func TestBinaryWalkthrough(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "200 OK") {
 		t.Fatalf("keyward pay: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for order.Status != "delivered" {
-		if time.Now().After(deadline) {
-			t.Fatalf("order is %s\n%s", order.Status, s.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
+	eventually(t, 20*time.Second, func() string { return "order is " + order.Status + "\n" + s.stderr.String() }, func() bool {
 		call(t, "GET", s.base+"/v1/orders/"+order.ID, order.AccessToken, nil, &order)
-	}
+		return order.Status == "delivered"
+	})
 	files, _ := filepath.Glob(filepath.Join(s.mailDir(), "*.eml"))
 	if len(files) != 1 {
 		t.Fatalf("%d emails", len(files))
@@ -182,8 +235,13 @@ func TestBinaryWalkthrough(t *testing.T) {
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.cmd.Wait(); err != nil {
-		t.Fatalf("keyward did not stop cleanly: %v\n%s", err, s.stderr)
+	select {
+	case <-s.exited:
+		if s.err != nil {
+			t.Fatalf("keyward did not stop cleanly: %v\n%s", s.err, s.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("keyward did not stop within 30s of SIGTERM:\n%s", s.stderr)
 	}
 	if strings.Contains(s.stderr.String(), rv.Items[0].Keys[0].Value) {
 		t.Fatal("the revealed key appears in keyward's output")
@@ -197,7 +255,7 @@ func TestBinaryWalkthrough(t *testing.T) {
 // the command that fixes it; `keyward migrate up` fixes it.
 func TestServeRefusesOldSchema(t *testing.T) {
 	url := pgtest.NewEmptyDatabase(t)
-	env := append(os.Environ(), "KEYWARD_DATABASE_URL="+url, "KEYWARD_HTTP_ADDR="+freeAddr(t), "KEYWARD_MAIL_DIR="+t.TempDir(),
+	env := append(os.Environ(), "KEYWARD_DATABASE_URL="+url, "KEYWARD_HTTP_ADDR=127.0.0.1:0", "KEYWARD_MAIL_DIR="+t.TempDir(),
 		"KEYWARD_KEYRING_FILE="+filepath.Join(t.TempDir(), "keyring.json"))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
