@@ -161,17 +161,6 @@ var rules = []rule{
 	},
 }
 
-// cmdImportsOfAdaptersBeingRemoved are today's breaches of the "cmd" rule,
-// tolerated until cmd/keyward stops importing adapters. Delete entries as
-// the imports go: an entry that no longer occurs fails the test, so the
-// list only shrinks.
-var cmdImportsOfAdaptersBeingRemoved = []violation{
-	{"cmd", "cmd/keyward/openapi.go", module + "/adapters/http"},
-	{"cmd", "cmd/keyward/ops.go", module + "/adapters/postgres"},
-	{"cmd", "cmd/keyward/pay.go", module + "/adapters/nowpayments"},
-	{"cmd", "cmd/keyward/pay.go", module + "/adapters/sandbox"},
-}
-
 func ruleWhy(name string) string {
 	for _, r := range rules {
 		if r.name == name {
@@ -197,18 +186,8 @@ func TestDependencyRules(t *testing.T) {
 			t.Errorf("rule %q governs no package: is the layout right?", r.name)
 		}
 	}
-	got := check(tr, rules)
-	for _, v := range got {
-		if slices.Contains(cmdImportsOfAdaptersBeingRemoved, v) {
-			t.Logf("tolerated until removed: %s: %s", v, ruleWhy(v.rule))
-			continue
-		}
+	for _, v := range check(tr, rules) {
 		t.Errorf("%s: %s", v, ruleWhy(v.rule))
-	}
-	for _, v := range cmdImportsOfAdaptersBeingRemoved {
-		if !slices.Contains(got, v) {
-			t.Errorf("%s no longer occurs: delete it from cmdImportsOfAdaptersBeingRemoved", v)
-		}
 	}
 }
 
