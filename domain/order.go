@@ -135,7 +135,8 @@ func (o *Order) Snapshot() OrderSnapshot {
 	}
 }
 
-// ID returns the order's id (a UUIDv7: ids sort by creation time).
+// ID returns the order's id (the application issues UUIDv7s, which sort
+// by creation time).
 func (o *Order) ID() string { return o.id }
 
 // Email returns the customer's address.

@@ -151,8 +151,9 @@ func orderFromRows(r orderRow, items []itemRow, timeline []timelineRow) (*domain
 		ID: r.ID, Email: email, AccessTokenHash: hash, Total: total, Payment: payment, Status: status,
 		Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
+	s.DeliveryClaim.ID = r.DeliveryClaim
 	if r.DeliveryClaimAt.Valid {
-		s.DeliveryClaim = domain.DeliveryClaim{ID: r.DeliveryClaim, ClaimedAt: r.DeliveryClaimAt.Time.UTC()}
+		s.DeliveryClaim.ClaimedAt = r.DeliveryClaimAt.Time.UTC()
 	}
 	for _, ir := range items {
 		it, err := itemFromRow(ir)
