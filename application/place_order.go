@@ -44,9 +44,16 @@ func NewPlaceOrder(orders ports.OrderRepository, catalog ports.CatalogRepository
 	return PlaceOrder{orders: orders, catalog: catalog, gateway: gateway, clock: clock, ids: ids}
 }
 
-// Handle returns domain validation errors (ErrInvalidEmail, ErrInvalidOrder,
-// ErrNotFound for an unknown sku, ErrOutOfStock, ErrProductInactive) or
-// ErrUnavailable when the gateway cannot create a payment.
+// Handle validates and prices the lines, asks the gateway for a payment,
+// then stores the order in pending_payment; nothing is stored when any
+// step fails. It returns domain.ErrInvalidEmail for a bad address;
+// domain.ErrInvalidOrder for an unknown sku, no lines or too many, a
+// repeated sku, a quantity outside 1..domain.MaxItemQuantity, or a payment
+// the gateway returned without provider or id; domain.ErrOutOfStock or
+// domain.ErrProductInactive for a product that cannot be sold; ErrUnavailable
+// when the gateway cannot create a payment; and, wrapped, the catalog's
+// error when a product cannot be read, or the repository's when the order
+// cannot be stored (domain.ErrConflict for an existing id).
 func (h PlaceOrder) Handle(ctx context.Context, cmd PlaceOrderCommand) (PlacedOrder, error) {
 	email, err := domain.ParseEmail(cmd.Email)
 	if err != nil {

@@ -98,10 +98,12 @@ func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, er
 	}
 	revs := make([]domain.KeyRevelation, 0, len(items))
 	for _, it := range items {
-		revs = append(revs, domain.KeyRevelation{
-			ID: h.ids.NewID(), OrderID: order.ID(), ItemID: it.ItemID, LinkID: link.ID(), Email: order.Email().String(),
-			IP: cmd.IP, UserAgent: cmd.UserAgent, At: now, First: first,
-		})
+		rv, err := domain.NewKeyRevelation(h.ids.NewID(), order, it.ItemID, link,
+			domain.RevealAccess{IP: cmd.IP, UserAgent: cmd.UserAgent}, now, first)
+		if err != nil {
+			return Revealed{}, h.giveBack(ctx, link.ID(), fmt.Errorf("record revelation: %w", err))
+		}
+		revs = append(revs, rv)
 	}
 	// The audit record first: if it cannot be written nothing else is, and
 	// the reveal is given back. If the revelation log then fails, the give

@@ -36,7 +36,7 @@ func TestRevealCleansClientText(t *testing.T) {
 		t.Fatal(err)
 	}
 	revs, _ := w.revs.ListByOrder(t.Context(), o.ID())
-	got := revs[0].UserAgent
+	got := revs[0].Access().UserAgent
 	if !utf8.ValidString(got) || strings.ContainsAny(got, "\x00\n") || len(got) > 512 || !strings.HasPrefix(got, "Mozilla") {
 		t.Fatalf("stored user agent %q", got)
 	}

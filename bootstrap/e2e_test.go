@@ -150,7 +150,7 @@ func walkFlow(t *testing.T, h *harness) (string, []string) {
 		t.Fatalf("revelations: %v %v", revs, err)
 	}
 	for _, r := range revs {
-		if r.IP != "127.0.0.1" || r.UserAgent != "keyward-e2e/1.0" || !r.First || r.At.IsZero() || r.Email != email {
+		if a := r.Access(); a.IP != "127.0.0.1" || a.UserAgent != "keyward-e2e/1.0" || !r.First() || r.At().IsZero() || r.Email().String() != email {
 			t.Fatalf("revelation %+v", r)
 		}
 	}

@@ -35,6 +35,7 @@ type AuditChainError struct {
 	Reason string
 }
 
+// Error names the sequence number and the reason.
 func (e *AuditChainError) Error() string {
 	return fmt.Sprintf("%v at seq %d: %s", ErrAuditChainBroken, e.Seq, e.Reason)
 }

@@ -9,7 +9,7 @@ import (
 // TokenHash is the SHA-256 of a secret token. Only hashes are stored.
 type TokenHash [32]byte
 
-// HashToken hashes a delivery or access token.
+// HashToken hashes a delivery or access token; it cannot fail.
 func HashToken(token string) TokenHash { return sha256.Sum256([]byte(token)) }
 
 // DeliveryLink grants a limited number of reveals of an order's keys until
@@ -25,14 +25,15 @@ type DeliveryLink struct {
 	revokedAt   *time.Time
 }
 
-// NewDeliveryLink validates a link; it returns ErrInvalidOrder when the ttl
-// or reveal limit is not positive.
+// NewDeliveryLink validates a link that expires ttl after now. It returns
+// ErrInvalidLink when the id or order id is empty, or the ttl or reveal
+// limit is not positive.
 func NewDeliveryLink(id, orderID string, tokenHash TokenHash, now time.Time, ttl time.Duration, maxReveals int) (*DeliveryLink, error) {
 	if id == "" || orderID == "" {
-		return nil, fmt.Errorf("%w: link needs an id and an order", ErrInvalidOrder)
+		return nil, fmt.Errorf("%w: link needs an id and an order", ErrInvalidLink)
 	}
 	if ttl <= 0 || maxReveals < 1 {
-		return nil, fmt.Errorf("%w: link needs a positive ttl and reveal limit", ErrInvalidOrder)
+		return nil, fmt.Errorf("%w: link needs a positive ttl and reveal limit", ErrInvalidLink)
 	}
 	return &DeliveryLink{id: id, orderID: orderID, tokenHash: tokenHash, createdAt: now, expiresAt: now.Add(ttl), maxReveals: maxReveals}, nil
 }
@@ -49,7 +50,8 @@ type DeliveryLinkSnapshot struct {
 	RevokedAt   *time.Time
 }
 
-// UnmarshalDeliveryLink rehydrates a stored link.
+// UnmarshalDeliveryLink rehydrates a stored link without re-validating it;
+// it cannot fail.
 func UnmarshalDeliveryLink(s DeliveryLinkSnapshot) *DeliveryLink {
 	return &DeliveryLink{
 		id: s.ID, orderID: s.OrderID, tokenHash: s.TokenHash, createdAt: s.CreatedAt,
@@ -65,16 +67,31 @@ func (l *DeliveryLink) Snapshot() DeliveryLinkSnapshot {
 	}
 }
 
-func (l *DeliveryLink) ID() string           { return l.id }
-func (l *DeliveryLink) OrderID() string      { return l.orderID }
-func (l *DeliveryLink) TokenHash() TokenHash { return l.tokenHash }
-func (l *DeliveryLink) ExpiresAt() time.Time { return l.expiresAt }
-func (l *DeliveryLink) CreatedAt() time.Time { return l.createdAt }
-func (l *DeliveryLink) MaxReveals() int      { return l.maxReveals }
-func (l *DeliveryLink) RevealsUsed() int     { return l.revealsUsed }
-func (l *DeliveryLink) Revoked() bool        { return l.revokedAt != nil }
+// ID returns the link's id.
+func (l *DeliveryLink) ID() string { return l.id }
 
-// RevealsLeft is how many reveals remain.
+// OrderID returns the id of the order whose keys the link reveals.
+func (l *DeliveryLink) OrderID() string { return l.orderID }
+
+// TokenHash returns the hash of the link's token.
+func (l *DeliveryLink) TokenHash() TokenHash { return l.tokenHash }
+
+// ExpiresAt returns the first instant at which the link no longer reveals.
+func (l *DeliveryLink) ExpiresAt() time.Time { return l.expiresAt }
+
+// CreatedAt returns when the link was issued.
+func (l *DeliveryLink) CreatedAt() time.Time { return l.createdAt }
+
+// MaxReveals returns how many reveals the link allows in all.
+func (l *DeliveryLink) MaxReveals() int { return l.maxReveals }
+
+// RevealsUsed returns how many reveals have been consumed.
+func (l *DeliveryLink) RevealsUsed() int { return l.revealsUsed }
+
+// Revoked reports whether the link was revoked.
+func (l *DeliveryLink) Revoked() bool { return l.revokedAt != nil }
+
+// RevealsLeft returns how many reveals remain.
 func (l *DeliveryLink) RevealsLeft() int { return l.maxReveals - l.revealsUsed }
 
 // CanReveal returns ErrLinkRevoked, ErrLinkExpired or ErrLinkExhausted when
@@ -91,8 +108,8 @@ func (l *DeliveryLink) CanReveal(now time.Time) error {
 	return nil
 }
 
-// Reveal consumes one reveal and reports whether it was the first; it
-// returns CanReveal's errors.
+// Reveal consumes one reveal and reports whether it was the first. It
+// returns CanReveal's errors, consuming nothing.
 func (l *DeliveryLink) Reveal(now time.Time) (first bool, err error) {
 	if err := l.CanReveal(now); err != nil {
 		return false, err
@@ -102,30 +119,18 @@ func (l *DeliveryLink) Reveal(now time.Time) (first bool, err error) {
 }
 
 // UndoReveal gives back a reveal consumed by a request that then failed
-// before showing the keys.
+// before showing the keys; with none consumed it does nothing.
 func (l *DeliveryLink) UndoReveal() {
 	if l.revealsUsed > 0 {
 		l.revealsUsed--
 	}
 }
 
-// Revoke ends the link; revoking twice keeps the first time.
+// Revoke ends the link; revoking twice keeps the first time. It cannot
+// fail.
 func (l *DeliveryLink) Revoke(now time.Time) {
 	if l.revokedAt == nil {
 		t := now
 		l.revokedAt = &t
 	}
-}
-
-// KeyRevelation is the audit record of one item's keys being shown.
-type KeyRevelation struct {
-	ID        string
-	OrderID   string
-	ItemID    string
-	LinkID    string
-	Email     string
-	IP        string
-	UserAgent string
-	At        time.Time
-	First     bool
 }

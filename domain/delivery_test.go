@@ -56,8 +56,38 @@ func TestDeliveryLinkRefusals(t *testing.T) {
 			}
 		})
 	}
-	if _, err := domain.NewDeliveryLink("l", "o", domain.HashToken("t"), t0, 0, 1); !errors.Is(err, domain.ErrInvalidOrder) {
-		t.Fatalf("zero ttl accepted")
+}
+
+func TestNewDeliveryLinkValidates(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name       string
+		id, order  string
+		ttl        time.Duration
+		maxReveals int
+		want       error
+	}{
+		{"valid", "l", "o", time.Minute, 1, nil},
+		{"no id", "", "o", time.Minute, 1, domain.ErrInvalidLink},
+		{"no order", "l", "", time.Minute, 1, domain.ErrInvalidLink},
+		{"zero ttl", "l", "o", 0, 1, domain.ErrInvalidLink},
+		{"negative ttl", "l", "o", -time.Second, 1, domain.ErrInvalidLink},
+		{"no reveals", "l", "o", time.Minute, 0, domain.ErrInvalidLink},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			l, err := domain.NewDeliveryLink(c.id, c.order, domain.HashToken("t"), t0, c.ttl, c.maxReveals)
+			if !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+			if errors.Is(err, domain.ErrInvalidOrder) {
+				t.Fatalf("a link error is reported as an order error: %v", err)
+			}
+			if err == nil && (!l.ExpiresAt().Equal(t0.Add(c.ttl)) || l.RevealsLeft() != c.maxReveals) {
+				t.Fatalf("link expires %s with %d reveals", l.ExpiresAt(), l.RevealsLeft())
+			}
+		})
 	}
 }
 

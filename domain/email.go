@@ -20,4 +20,5 @@ func ParseEmail(s string) (Email, error) {
 	return Email{addr: s}, nil
 }
 
+// String returns the address, "" for the zero value.
 func (e Email) String() string { return e.addr }

@@ -22,8 +22,13 @@ type OrderEvent struct {
 	Reason  string
 }
 
-func (e OrderEvent) EventName() string     { return e.Name }
-func (e OrderEvent) AggregateID() string   { return e.OrderID }
+// EventName returns the event's dotted name, one of OrderEventNames.
+func (e OrderEvent) EventName() string { return e.Name }
+
+// AggregateID returns the order's id.
+func (e OrderEvent) AggregateID() string { return e.OrderID }
+
+// OccurredAt returns when the event happened.
 func (e OrderEvent) OccurredAt() time.Time { return e.At }
 
 // Order event names.
@@ -38,14 +43,6 @@ const (
 	EventOrderFailed       = "order.failed"
 	EventOrderRevoked      = "order.revoked"
 )
-
-// FulfillmentEvent is one entry of an order's append-only timeline.
-type FulfillmentEvent struct {
-	Type     string
-	Status   OrderStatus
-	Metadata map[string]string
-	At       time.Time
-}
 
 // OrderEventNames lists every order event name (the topics they travel on).
 var OrderEventNames = []string{

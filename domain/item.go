@@ -21,7 +21,8 @@ type ItemFailure struct {
 	Retryable bool
 }
 
-// OrderItem is one line of an order, fulfilled on its own.
+// OrderItem is one line of an order, fulfilled on its own. It changes only
+// through its Order's methods.
 type OrderItem struct {
 	id              string
 	sku             string
@@ -35,7 +36,7 @@ type OrderItem struct {
 	keys            []SealedKey
 }
 
-// NewItem describes a line of a new order.
+// NewItem describes a line of a new order, for NewOrder.
 type NewItem struct {
 	ID       string
 	Product  *Product
@@ -66,7 +67,8 @@ func newOrderItem(ni NewItem) (*OrderItem, error) {
 	}, nil
 }
 
-// ItemSnapshot carries an item's stored fields for UnmarshalOrderItem.
+// ItemSnapshot carries an item's stored fields, inside an OrderSnapshot. It
+// is a value: it shares nothing with the item.
 type ItemSnapshot struct {
 	ID              string
 	SKU             string
@@ -80,37 +82,63 @@ type ItemSnapshot struct {
 	Keys            []SealedKey
 }
 
-// UnmarshalOrderItem rehydrates an item from storage without re-validating
-// business rules; it returns ErrInvalidOrder only for corrupt data.
-func UnmarshalOrderItem(s ItemSnapshot) (*OrderItem, error) {
+// unmarshalOrderItem rehydrates an item from storage without re-validating
+// business rules, copying what s shares; it returns ErrInvalidOrder only
+// for corrupt data.
+func unmarshalOrderItem(s ItemSnapshot) (*OrderItem, error) {
 	if s.ID == "" || s.SKU == "" || s.Quantity < 1 || s.Status == (ItemStatus{}) {
 		return nil, fmt.Errorf("%w: corrupt item %q", ErrInvalidOrder, s.ID)
 	}
-	return &OrderItem{
+	it := &OrderItem{
 		id: s.ID, sku: s.SKU, name: s.Name, source: s.Source, quantity: s.Quantity,
-		unitPrice: s.UnitPrice, status: s.Status, failure: s.Failure,
+		unitPrice: s.UnitPrice, status: s.Status,
 		supplierOrderID: s.SupplierOrderID, keys: append([]SealedKey(nil), s.Keys...),
-	}, nil
+	}
+	if s.Failure != nil {
+		f := *s.Failure
+		it.failure = &f
+	}
+	return it, nil
 }
 
-// Snapshot returns the item's fields for storage.
+// Snapshot returns the item's fields for storage, as values that later
+// changes to the item do not reach.
 func (i *OrderItem) Snapshot() ItemSnapshot {
 	return ItemSnapshot{
 		ID: i.id, SKU: i.sku, Name: i.name, Source: i.source, Quantity: i.quantity,
-		UnitPrice: i.unitPrice, Status: i.status, Failure: i.failure,
+		UnitPrice: i.unitPrice, Status: i.status, Failure: i.Failure(),
 		SupplierOrderID: i.supplierOrderID, Keys: i.Keys(),
 	}
 }
 
-func (i *OrderItem) ID() string              { return i.id }
-func (i *OrderItem) SKU() string             { return i.sku }
-func (i *OrderItem) Name() string            { return i.name }
-func (i *OrderItem) Source() ProductSource   { return i.source }
-func (i *OrderItem) Quantity() int           { return i.quantity }
-func (i *OrderItem) UnitPrice() Money        { return i.unitPrice }
-func (i *OrderItem) Status() ItemStatus      { return i.status }
+// ID returns the item's id, global across orders: the supplier sees it as
+// our external order id.
+func (i *OrderItem) ID() string { return i.id }
+
+// SKU returns the product's sku.
+func (i *OrderItem) SKU() string { return i.sku }
+
+// Name returns the product's name when the order was placed.
+func (i *OrderItem) Name() string { return i.name }
+
+// Source returns where the item's keys come from.
+func (i *OrderItem) Source() ProductSource { return i.source }
+
+// Quantity returns how many keys the line asks for.
+func (i *OrderItem) Quantity() int { return i.quantity }
+
+// UnitPrice returns the price of one key when the order was placed.
+func (i *OrderItem) UnitPrice() Money { return i.unitPrice }
+
+// Status returns where the item is in its fulfilment.
+func (i *OrderItem) Status() ItemStatus { return i.status }
+
+// SupplierOrderID returns the supplier's order id, "" before the purchase.
 func (i *OrderItem) SupplierOrderID() string { return i.supplierOrderID }
-func (i *OrderItem) Keys() []SealedKey       { return append([]SealedKey(nil), i.keys...) }
+
+// Keys returns a copy of the references to the item's sealed keys; none
+// before sealing or after a revoke.
+func (i *OrderItem) Keys() []SealedKey { return append([]SealedKey(nil), i.keys...) }
 
 // Failure returns why the item failed, or nil.
 func (i *OrderItem) Failure() *ItemFailure {
@@ -190,10 +218,10 @@ func (i *OrderItem) resetForRetry() {
 func (i *OrderItem) shred() { i.keys = nil }
 
 // itemEvent is a timeline entry for an item change.
-func itemEvent(typ string, status OrderStatus, i *OrderItem, now time.Time, extra ...string) FulfillmentEvent {
+func itemEvent(kind EventKind, status OrderStatus, i *OrderItem, now time.Time, extra ...string) FulfillmentEvent {
 	meta := map[string]string{"item_id": i.id, "sku": i.sku, "item_status": i.status.String()}
 	for k := 0; k+1 < len(extra); k += 2 {
 		meta[extra[k]] = extra[k+1]
 	}
-	return FulfillmentEvent{Type: typ, Status: status, Metadata: meta, At: now}
+	return newFulfillmentEvent(kind, status, meta, now)
 }

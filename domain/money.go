@@ -35,6 +35,7 @@ func MustCurrency(s string) Currency {
 // EUR is the currency the catalog is priced in.
 var EUR = MustCurrency("EUR")
 
+// String returns the upper-case code, "" for the zero value.
 func (c Currency) String() string { return c.code }
 
 // IsZero reports whether c is the zero value (no currency).

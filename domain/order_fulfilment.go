@@ -5,9 +5,13 @@ import (
 	"time"
 )
 
-// StartFulfilment moves a paid order to fulfilling. It reports false, with no
-// error, when the order is already fulfilling (a redelivered message) or
-// further along; ErrInvalidTransition from any other state.
+// StartFulfilment moves a paid order to fulfilling and reports whether the
+// caller should go on fulfilling it. From paid it records
+// fulfilment_started and reports true; from fulfilling (a redelivered
+// message, or a resume after a crash) it changes nothing and reports true;
+// from fulfilled, delivered, revoked or failed it changes nothing and
+// reports false. It returns false and ErrInvalidTransition from
+// pending_payment, underpaid or expired (the order is not paid).
 func (o *Order) StartFulfilment(now time.Time) (bool, error) {
 	switch o.status {
 	case StatusFulfilling:
@@ -15,7 +19,7 @@ func (o *Order) StartFulfilment(now time.Time) (bool, error) {
 	case StatusFulfilled, StatusDelivered, StatusRevoked, StatusFailed:
 		return false, nil
 	}
-	if err := o.transition(StatusFulfilling, "fulfilment_started", nil, now); err != nil {
+	if err := o.transition(StatusFulfilling, EventKindFulfilmentStarted, nil, now); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -23,6 +27,9 @@ func (o *Order) StartFulfilment(now time.Time) (bool, error) {
 
 // BeginItemPurchase records that the supplier is about to be called for an
 // item, before the call, so a crash afterwards is found by reconciliation.
+// An item already purchasing is left as it is (a resume). It returns
+// ErrInvalidTransition unless the order is fulfilling and the item pending,
+// purchasing or failed retryably; ErrItemNotFound for an unknown item.
 func (o *Order) BeginItemPurchase(itemID string, now time.Time) error {
 	it, err := o.fulfillingItem(itemID)
 	if err != nil {
@@ -34,11 +41,15 @@ func (o *Order) BeginItemPurchase(itemID string, now time.Time) error {
 	if err := it.beginPurchase(); err != nil {
 		return err
 	}
-	o.touch(itemEvent("item_purchasing", o.status, it, now), now)
+	o.touch(itemEvent(EventKindItemPurchasing, o.status, it, now), now)
 	return nil
 }
 
-// RecordItemPurchase stores the supplier's order id for an item.
+// RecordItemPurchase stores the supplier's order id for an item; recording
+// the same id again changes nothing. It returns ErrInvalidTransition unless
+// the order is fulfilling and the item purchasing, or already purchased
+// under the same id; ErrInvalidOrder for an empty supplierOrderID;
+// ErrItemNotFound for an unknown item.
 func (o *Order) RecordItemPurchase(itemID, supplierOrderID string, now time.Time) error {
 	it, err := o.fulfillingItem(itemID)
 	if err != nil {
@@ -50,11 +61,14 @@ func (o *Order) RecordItemPurchase(itemID, supplierOrderID string, now time.Time
 	if err := it.recordPurchase(supplierOrderID); err != nil {
 		return err
 	}
-	o.touch(itemEvent("item_purchased", o.status, it, now, "supplier_order_id", supplierOrderID), now)
+	o.touch(itemEvent(EventKindItemPurchased, o.status, it, now, "supplier_order_id", supplierOrderID), now)
 	return nil
 }
 
-// SealItem records the sealed keys of a purchased item.
+// SealItem records the sealed keys of a purchased item. It returns
+// ErrInvalidTransition unless the order is fulfilling and the item
+// purchased; ErrInvalidOrder unless there is one key per unit;
+// ErrItemNotFound for an unknown item.
 func (o *Order) SealItem(itemID string, keys []SealedKey, now time.Time) error {
 	it, err := o.fulfillingItem(itemID)
 	if err != nil {
@@ -63,11 +77,14 @@ func (o *Order) SealItem(itemID string, keys []SealedKey, now time.Time) error {
 	if err := it.seal(keys); err != nil {
 		return err
 	}
-	o.touch(itemEvent("item_sealed", o.status, it, now), now)
+	o.touch(itemEvent(EventKindItemSealed, o.status, it, now), now)
 	return nil
 }
 
-// FailItem marks an item failed. A permanent failure also fails the order.
+// FailItem marks an item failed. A permanent (not retryable) failure also
+// fails the order. It returns ErrInvalidTransition unless the order is
+// fulfilling and the item not yet sealed; ErrItemNotFound for an unknown
+// item.
 func (o *Order) FailItem(itemID, reason string, retryable bool, now time.Time) error {
 	it, err := o.fulfillingItem(itemID)
 	if err != nil {
@@ -76,39 +93,44 @@ func (o *Order) FailItem(itemID, reason string, retryable bool, now time.Time) e
 	if err := it.fail(reason, retryable); err != nil {
 		return err
 	}
-	o.touch(itemEvent("item_failed", o.status, it, now, "reason", reason, "retryable", fmt.Sprint(retryable)), now)
+	o.touch(itemEvent(EventKindItemFailed, o.status, it, now, "reason", reason, "retryable", fmt.Sprint(retryable)), now)
 	if !retryable {
 		return o.Fail(fmt.Sprintf("item %s: %s", it.sku, reason), now)
 	}
 	return nil
 }
 
-// CompleteFulfilment moves the order to fulfilled once every item is sealed;
-// ErrInvalidTransition otherwise.
+// CompleteFulfilment moves the order to fulfilled once every item is sealed
+// and collects EventOrderFulfilled. It returns ErrInvalidTransition when an
+// item is not sealed or the order is not fulfilling.
 func (o *Order) CompleteFulfilment(now time.Time) error {
 	for _, it := range o.items {
 		if it.status != ItemSealed {
 			return fmt.Errorf("%w: item %s is %s", ErrInvalidTransition, it.id, it.status)
 		}
 	}
-	if err := o.transition(StatusFulfilled, "order_fulfilled", nil, now); err != nil {
+	if err := o.transition(StatusFulfilled, EventKindOrderFulfilled, nil, now); err != nil {
 		return err
 	}
 	o.emit(EventOrderFulfilled, now, "")
 	return nil
 }
 
-// Fail marks a permanent fulfilment error: the order needs a refund.
+// Fail marks a permanent fulfilment error (the order needs a refund) and
+// collects EventOrderFailed. It returns ErrInvalidTransition unless the
+// order is paid or fulfilling.
 func (o *Order) Fail(reason string, now time.Time) error {
-	if err := o.transition(StatusFailed, "order_failed", map[string]string{"reason": reason}, now); err != nil {
+	if err := o.transition(StatusFailed, EventKindOrderFailed, map[string]string{"reason": reason}, now); err != nil {
 		return err
 	}
 	o.emit(EventOrderFailed, now, reason)
 	return nil
 }
 
-// RetryFulfilment restarts a failed order (or nudges one stuck in
-// fulfilling): failed items go back to where they can resume.
+// RetryFulfilment restarts a failed order (or nudges one stuck in paid or
+// fulfilling): failed items go back to where they can resume, and it
+// collects EventFulfilmentRetried. It returns ErrInvalidTransition unless
+// the order is failed, paid or fulfilling.
 func (o *Order) RetryFulfilment(now time.Time) error {
 	if o.status != StatusFailed && o.status != StatusFulfilling && o.status != StatusPaid {
 		return fmt.Errorf("%w: order %s is %s", ErrInvalidTransition, o.id, o.status)
@@ -117,11 +139,11 @@ func (o *Order) RetryFulfilment(now time.Time) error {
 		it.resetForRetry()
 	}
 	if o.status == StatusFailed {
-		if err := o.transition(StatusFulfilling, "fulfilment_retried", nil, now); err != nil {
+		if err := o.transition(StatusFulfilling, EventKindFulfilmentRetried, nil, now); err != nil {
 			return err
 		}
 	} else {
-		o.record("fulfilment_retried", nil, now)
+		o.record(EventKindFulfilmentRetried, nil, now)
 	}
 	o.emit(EventFulfilmentRetried, now, "")
 	return nil

@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// AttachPayment stores the payment the gateway issued. It is allowed once,
-// while the order awaits payment; otherwise ErrInvalidTransition.
+// AttachPayment stores the payment the gateway issued (a zero status becomes
+// waiting). It returns ErrInvalidTransition unless the order awaits payment
+// and has none yet; ErrInvalidOrder when p has no provider or id.
 func (o *Order) AttachPayment(p Payment, now time.Time) error {
 	if o.status != StatusPendingPayment || o.payment.PaymentID != "" {
 		return fmt.Errorf("%w: order %s already has a payment or is %s", ErrInvalidTransition, o.id, o.status)
@@ -19,7 +20,7 @@ func (o *Order) AttachPayment(p Payment, now time.Time) error {
 		p.Status = PaymentWaiting
 	}
 	o.payment = p
-	o.record("payment_created", map[string]string{"provider": p.Provider, "payment_id": p.PaymentID}, now)
+	o.record(EventKindPaymentCreated, map[string]string{"provider": p.Provider, "payment_id": p.PaymentID}, now)
 	return nil
 }
 
@@ -27,7 +28,8 @@ func (o *Order) AttachPayment(p Payment, now time.Time) error {
 // reports whether anything changed. Repeated, older or late updates are
 // no-ops. A finished payment whose amount or currency does not match is
 // held as underpaid, never paid. It returns ErrInvalidOrder when the update
-// is for another payment.
+// is for another payment, or ErrInvalidTransition should the state machine
+// refuse the step (it never does from pending_payment or underpaid).
 func (o *Order) ApplyPayment(u PaymentUpdate, now time.Time) (bool, error) {
 	if u.PaymentID != o.payment.PaymentID {
 		return false, fmt.Errorf("%w: payment %s does not belong to order %s", ErrInvalidOrder, u.PaymentID, o.id)
@@ -49,7 +51,7 @@ func (o *Order) ApplyPayment(u PaymentUpdate, now time.Time) (bool, error) {
 			meta["reason"] = reason
 			return true, o.hold(reason, meta, now)
 		}
-		if err := o.transition(StatusPaid, "payment_confirmed", meta, now); err != nil {
+		if err := o.transition(StatusPaid, EventKindPaymentConfirmed, meta, now); err != nil {
 			return false, err
 		}
 		o.emit(EventOrderPaid, now, "")
@@ -59,25 +61,25 @@ func (o *Order) ApplyPayment(u PaymentUpdate, now time.Time) (bool, error) {
 	case PaymentFailed, PaymentExpired:
 		if o.status == StatusUnderpaid {
 			// Part of the money arrived: the order stays held for review.
-			o.record("payment_"+u.Status.String(), meta, now)
+			o.record(paymentUpdateKinds[u.Status], meta, now)
 			return true, nil
 		}
-		if err := o.transition(StatusExpired, "payment_"+u.Status.String(), meta, now); err != nil {
+		if err := o.transition(StatusExpired, paymentUpdateKinds[u.Status], meta, now); err != nil {
 			return false, err
 		}
 		o.emit(EventOrderExpired, now, u.Status.String())
 	default:
-		o.record("payment_"+u.Status.String(), meta, now)
+		o.record(paymentUpdateKinds[u.Status], meta, now)
 	}
 	return true, nil
 }
 
 func (o *Order) hold(reason string, meta map[string]string, now time.Time) error {
 	if o.status == StatusUnderpaid {
-		o.record("payment_held", meta, now)
+		o.record(EventKindPaymentHeld, meta, now)
 		return nil
 	}
-	if err := o.transition(StatusUnderpaid, "payment_held", meta, now); err != nil {
+	if err := o.transition(StatusUnderpaid, EventKindPaymentHeld, meta, now); err != nil {
 		return err
 	}
 	o.emit(EventPaymentHeld, now, reason)
@@ -99,9 +101,11 @@ func (o *Order) paymentMismatch(u PaymentUpdate) string {
 	return ""
 }
 
-// Expire ends an order that was never (fully) paid.
+// Expire ends an order that was never (fully) paid and collects
+// EventOrderExpired. It returns ErrInvalidTransition unless the order is
+// pending_payment or underpaid.
 func (o *Order) Expire(now time.Time) error {
-	if err := o.transition(StatusExpired, "order_expired", nil, now); err != nil {
+	if err := o.transition(StatusExpired, EventKindOrderExpired, nil, now); err != nil {
 		return err
 	}
 	o.emit(EventOrderExpired, now, "")

@@ -3,7 +3,6 @@ package domain_test
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -273,37 +272,64 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
-func TestClaimDelivery(t *testing.T) {
-	t.Parallel()
-	o := inState(t, domain.StatusFulfilled)
-	if !o.ClaimDelivery("a", t0, time.Minute) || !o.HoldsDelivery("a", t0, time.Minute) {
-		t.Fatal("first claim refused")
-	}
-	if o.ClaimDelivery("b", t0.Add(59*time.Second), time.Minute) {
-		t.Fatal("a second worker claimed a fresh claim")
-	}
-	if !o.ClaimDelivery("b", t0.Add(61*time.Second), time.Minute) || o.HoldsDelivery("a", t0.Add(61*time.Second), time.Minute) {
-		t.Fatal("a stale claim was not taken over")
-	}
-	o.ReleaseDelivery("a", t0.Add(62*time.Second)) // not held: no effect
-	if o.ClaimDelivery("c", t0.Add(63*time.Second), time.Minute) {
-		t.Fatal("releasing someone else's claim freed it")
-	}
-	o.ReleaseDelivery("b", t0.Add(64*time.Second))
-	if !o.ClaimDelivery("c", t0.Add(65*time.Second), time.Minute) {
-		t.Fatal("a released claim was not free")
-	}
-	d := inState(t, domain.StatusDelivered)
-	if d.ClaimDelivery("a", t0, time.Minute) {
-		t.Fatal("claimed a delivered order")
-	}
-}
-
 func TestUnderpaidOrderStaysHeldWhenPaymentExpires(t *testing.T) {
 	t.Parallel()
 	o := inState(t, domain.StatusUnderpaid)
 	changed, err := o.ApplyPayment(paidUpdate(domain.PaymentExpired), t0)
 	if err != nil || !changed || o.Status() != domain.StatusUnderpaid {
 		t.Fatalf("expired after partial payment: %v %v %s", changed, err, o.Status())
+	}
+}
+
+// TestSnapshotSharesNothing: a snapshot is a value. Changing the order
+// after taking it, or changing it after unmarshalling from it, reaches
+// neither side, so storage may keep snapshots as they are.
+func TestSnapshotSharesNothing(t *testing.T) {
+	t.Parallel()
+	o := inState(t, domain.StatusFulfilling)
+	if err := o.BeginItemPurchase("item-1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.FailItem("item-1", "timeout", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	s := o.Snapshot()
+	timeline := len(s.Timeline)
+
+	// The order changes after the snapshot.
+	if err := o.RetryFulfilment(t0); err != nil {
+		t.Fatal(err)
+	}
+	if s.Items[0].Status != domain.ItemFailed || s.Items[0].Failure == nil || len(s.Timeline) != timeline {
+		t.Fatalf("the snapshot followed the order: item %s, failure %v, %d entries", s.Items[0].Status, s.Items[0].Failure, len(s.Timeline))
+	}
+
+	// The snapshot changes after an unmarshal.
+	back, err := domain.UnmarshalOrder(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Items[0].Failure.Reason = "changed"
+	s.Items[0].Status = domain.ItemSealed
+	s.Items[1].Keys = append(s.Items[1].Keys, domain.SealedKey{BlobRef: "x"})
+	s.Timeline[0] = s.Timeline[1]
+	it, _ := back.Item("item-1")
+	if it.Failure().Reason != "timeout" || it.Status() != domain.ItemFailed || back.Timeline()[0].Kind() != domain.EventKindOrderPlaced {
+		t.Fatalf("the order followed its snapshot: %v %s %s", it.Failure(), it.Status(), back.Timeline()[0].Kind())
+	}
+	if it2, _ := back.Item("item-2"); len(it2.Keys()) != 0 {
+		t.Fatalf("item-2 has keys %v", it2.Keys())
+	}
+
+	// The unmarshalled order changes: appending to its timeline must not
+	// write into the snapshot's array.
+	s = o.Snapshot()
+	s.Timeline = append(make([]domain.FulfillmentEvent, 0, len(s.Timeline)+8), s.Timeline...)
+	back, _ = domain.UnmarshalOrder(s)
+	if err := back.BeginItemPurchase("item-2", t0); err != nil {
+		t.Fatal(err)
+	}
+	if extra := s.Timeline[:cap(s.Timeline)][len(s.Timeline)]; extra.Kind() != (domain.EventKind{}) {
+		t.Fatalf("the order wrote %s into its snapshot's timeline", extra.Kind())
 	}
 }

@@ -41,6 +41,7 @@ func ParsePaymentStatus(s string) (PaymentStatus, error) {
 	return PaymentStatus{}, fmt.Errorf("%w: unknown payment status %q", ErrInvalidOrder, s)
 }
 
+// String returns the provider's name for the status, "" for the zero value.
 func (s PaymentStatus) String() string { return s.name }
 
 // IsZero reports whether s is unset.

@@ -26,6 +26,7 @@ func ParseSourceKind(s string) (SourceKind, error) {
 	return SourceKind{}, fmt.Errorf("%w: unknown source %q", ErrInvalidProduct, s)
 }
 
+// String returns the source's stored name, "" for the zero value.
 func (k SourceKind) String() string { return k.name }
 
 // ProductSource is where and at what cost keys for a product are obtained.
@@ -84,15 +85,32 @@ func NewProduct(s ProductSnapshot) (*Product, error) {
 	}, nil
 }
 
-func (p *Product) SKU() string           { return p.sku }
-func (p *Product) Name() string          { return p.name }
-func (p *Product) Platform() string      { return p.platform }
-func (p *Product) Region() string        { return p.region }
-func (p *Product) Price() Money          { return p.price }
+// SKU returns the product's stock keeping unit, its id in the catalog.
+func (p *Product) SKU() string { return p.sku }
+
+// Name returns the product's display name.
+func (p *Product) Name() string { return p.name }
+
+// Platform returns where the key activates, such as "Steam".
+func (p *Product) Platform() string { return p.platform }
+
+// Region returns where the key may be used, such as "GLOBAL".
+func (p *Product) Region() string { return p.region }
+
+// Price returns the sale price of one key.
+func (p *Product) Price() Money { return p.price }
+
+// Source returns where keys for the product come from and at what cost.
 func (p *Product) Source() ProductSource { return p.source }
-func (p *Product) Stock() int            { return p.stock }
-func (p *Product) Active() bool          { return p.active }
-func (p *Product) UpdatedAt() time.Time  { return p.updatedAt }
+
+// Stock returns how many keys can be sold.
+func (p *Product) Stock() int { return p.stock }
+
+// Active reports whether the product is for sale.
+func (p *Product) Active() bool { return p.active }
+
+// UpdatedAt returns when the catalog entry last changed.
+func (p *Product) UpdatedAt() time.Time { return p.updatedAt }
 
 // InStock reports whether at least one key can be sold.
 func (p *Product) InStock() bool { return p.active && p.stock > 0 }

@@ -47,6 +47,7 @@ func ParseOrderStatus(s string) (OrderStatus, error) {
 	return OrderStatus{}, fmt.Errorf("%w: unknown order status %q", ErrInvalidOrder, s)
 }
 
+// String returns the status's stored name, "" for the zero value.
 func (s OrderStatus) String() string { return s.name }
 
 // CanTransitionTo reports whether the state machine allows s → to.
@@ -87,4 +88,5 @@ func ParseItemStatus(s string) (ItemStatus, error) {
 	return ItemStatus{}, fmt.Errorf("%w: unknown item status %q", ErrInvalidOrder, s)
 }
 
+// String returns the status's stored name, "" for the zero value.
 func (s ItemStatus) String() string { return s.name }

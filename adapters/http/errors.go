@@ -27,6 +27,7 @@ func problem(log *slog.Logger, err error) error {
 	case errors.Is(err, domain.ErrLinkExhausted):
 		return huma.Error410Gone("this delivery link has no reveals left")
 	case errors.Is(err, domain.ErrInvalidEmail), errors.Is(err, domain.ErrInvalidOrder),
+		errors.Is(err, domain.ErrInvalidLink),
 		errors.Is(err, domain.ErrInvalidMoney), errors.Is(err, domain.ErrOutOfStock),
 		errors.Is(err, domain.ErrProductInactive), errors.Is(err, domain.ErrInvalidProduct):
 		return huma.Error422UnprocessableEntity(err.Error())

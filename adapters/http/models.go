@@ -95,9 +95,9 @@ func orderBody(o *domain.Order, view timelineView) OrderBody {
 	}
 	if view != noTimeline {
 		for _, e := range o.Timeline() {
-			te := TimelineEntry{Type: e.Type, Status: e.Status.String(), At: e.At}
+			te := TimelineEntry{Type: e.Kind().String(), Status: e.Status().String(), At: e.At()}
 			if view == adminTimeline {
-				te.Metadata = e.Metadata
+				te.Metadata = e.Metadata()
 			}
 			b.Timeline = append(b.Timeline, te)
 		}

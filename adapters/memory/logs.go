@@ -24,12 +24,12 @@ func (r *Revelations) Append(_ context.Context, rs ...domain.KeyRevelation) erro
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, rv := range rs {
-		if r.ids[rv.ID] {
-			return fmt.Errorf("%w: revelation %s", domain.ErrConflict, rv.ID)
+		if r.ids[rv.ID()] {
+			return fmt.Errorf("%w: revelation %s", domain.ErrConflict, rv.ID())
 		}
 	}
 	for _, rv := range rs {
-		r.ids[rv.ID] = true
+		r.ids[rv.ID()] = true
 		r.list = append(r.list, rv)
 	}
 	return nil
@@ -41,7 +41,7 @@ func (r *Revelations) ListByOrder(_ context.Context, orderID string) ([]domain.K
 	defer r.mu.Unlock()
 	var out []domain.KeyRevelation
 	for _, rv := range r.list {
-		if rv.OrderID == orderID {
+		if rv.OrderID() == orderID {
 			out = append(out, rv)
 		}
 	}

@@ -13,8 +13,10 @@ import (
 	"github.com/keyward/keyward/ports"
 )
 
-// Orders is an OrderRepository in memory. Events collected by an order are
-// published after it is saved (there is no transaction to share).
+// Orders is an OrderRepository in memory. It keeps each order's snapshot,
+// a value that shares nothing with the order, so loading and saving need
+// no copying. Events collected by an order are published after it is saved
+// (there is no transaction to share).
 type Orders struct {
 	mu        sync.Mutex
 	orders    map[string]domain.OrderSnapshot
@@ -35,7 +37,7 @@ func (r *Orders) Create(ctx context.Context, o *domain.Order) error {
 		return fmt.Errorf("%w: order %s exists", domain.ErrConflict, o.ID())
 	}
 	o.MarkSaved()
-	r.orders[o.ID()] = cloneSnapshot(o.Snapshot())
+	r.orders[o.ID()] = o.Snapshot()
 	r.mu.Unlock()
 	return r.publish(ctx, o)
 }
@@ -61,7 +63,7 @@ func (r *Orders) Update(ctx context.Context, id string, fn func(*domain.Order) e
 		return nil, err
 	}
 	o.MarkSaved()
-	r.orders[id] = cloneSnapshot(o.Snapshot())
+	r.orders[id] = o.Snapshot()
 	r.mu.Unlock()
 	return o, r.publish(ctx, o)
 }
@@ -100,7 +102,7 @@ func (r *Orders) load(id string) (*domain.Order, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: order %s", domain.ErrNotFound, id)
 	}
-	return domain.UnmarshalOrder(cloneSnapshot(s))
+	return domain.UnmarshalOrder(s)
 }
 
 func (r *Orders) publish(ctx context.Context, o *domain.Order) error {
@@ -112,28 +114,4 @@ func (r *Orders) publish(ctx context.Context, o *domain.Order) error {
 		return fmt.Errorf("publish events of order %s: %w", o.ID(), err)
 	}
 	return nil
-}
-
-func cloneSnapshot(s domain.OrderSnapshot) domain.OrderSnapshot {
-	items := make([]*domain.OrderItem, len(s.Items))
-	for i, it := range s.Items {
-		snap := it.Snapshot()
-		c, err := domain.UnmarshalOrderItem(snap)
-		if err != nil {
-			panic(err) // it came from a valid item
-		}
-		items[i] = c
-	}
-	s.Items = items
-	tl := make([]domain.FulfillmentEvent, len(s.Timeline))
-	for i, e := range s.Timeline {
-		meta := make(map[string]string, len(e.Metadata))
-		for k, v := range e.Metadata {
-			meta[k] = v
-		}
-		e.Metadata = meta
-		tl[i] = e
-	}
-	s.Timeline = tl
-	return s
 }

@@ -53,7 +53,7 @@ func linkFromRow(r linkRow) (*domain.DeliveryLink, error) {
 		MaxReveals: r.MaxReveals, RevealsUsed: r.RevealsUsed,
 	}
 	if len(r.TokenHash) != len(s.TokenHash) {
-		return nil, fmt.Errorf("%w: token hash of link %s", domain.ErrInvalidOrder, r.ID)
+		return nil, fmt.Errorf("%w: token hash of link %s", domain.ErrInvalidLink, r.ID)
 	}
 	copy(s.TokenHash[:], r.TokenHash)
 	if r.RevokedAt.Valid {

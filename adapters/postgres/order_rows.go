@@ -29,6 +29,8 @@ type orderRow struct {
 	Version         int             `db:"version"`
 	CreatedAt       time.Time       `db:"created_at"`
 	UpdatedAt       time.Time       `db:"updated_at"`
+	DeliveryClaim   string          `db:"delivery_claim"`      // "" when none
+	DeliveryClaimAt sql.NullTime    `db:"delivery_claimed_at"` // NULL when none
 }
 
 // itemRow is a row of order_items.
@@ -80,12 +82,12 @@ func orderToRow(o *domain.Order) orderRow {
 		PaymentProvider: s.Payment.Provider, PaymentID: s.Payment.PaymentID, PayAddress: s.Payment.PayAddress,
 		PayAmount: s.Payment.PayAmount, PayCurrency: s.Payment.PayCurrency, PaymentStatus: s.Payment.Status.String(),
 		ActuallyPaid: s.Payment.ActuallyPaid, Status: s.Status.String(), Version: s.Version,
-		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, DeliveryClaim: s.DeliveryClaim.ID,
+		DeliveryClaimAt: sql.NullTime{Time: s.DeliveryClaim.ClaimedAt, Valid: s.DeliveryClaim.ID != ""},
 	}
 }
 
-func itemToRow(orderID string, position int, it *domain.OrderItem) (itemRow, error) {
-	s := it.Snapshot()
+func itemToRow(orderID string, position int, s domain.ItemSnapshot) (itemRow, error) {
 	keys := make([]sealedKeyJSON, len(s.Keys))
 	for i, k := range s.Keys {
 		keys[i] = sealedKeyJSON{Slot: k.Slot, BlobRef: k.BlobRef, ContentType: k.ContentType}
@@ -109,15 +111,11 @@ func itemToRow(orderID string, position int, it *domain.OrderItem) (itemRow, err
 }
 
 func timelineToRow(orderID string, e domain.FulfillmentEvent) (timelineRow, error) {
-	meta := e.Metadata
-	if meta == nil {
-		meta = map[string]string{}
-	}
-	b, err := json.Marshal(meta)
+	b, err := json.Marshal(e.Metadata())
 	if err != nil {
 		return timelineRow{}, fmt.Errorf("encode timeline metadata: %w", err)
 	}
-	return timelineRow{OrderID: orderID, Type: e.Type, Status: e.Status.String(), Metadata: string(b), At: e.At}, nil
+	return timelineRow{OrderID: orderID, Type: e.Kind().String(), Status: e.Status().String(), Metadata: string(b), At: e.At()}, nil
 }
 
 // orderFromRows rehydrates an order; it returns domain.ErrInvalidOrder
@@ -153,6 +151,10 @@ func orderFromRows(r orderRow, items []itemRow, timeline []timelineRow) (*domain
 		ID: r.ID, Email: email, AccessTokenHash: hash, Total: total, Payment: payment, Status: status,
 		Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
+	s.DeliveryClaim.ID = r.DeliveryClaim
+	if r.DeliveryClaimAt.Valid {
+		s.DeliveryClaim.ClaimedAt = r.DeliveryClaimAt.Time.UTC()
+	}
 	for _, ir := range items {
 		it, err := itemFromRow(ir)
 		if err != nil {
@@ -170,26 +172,27 @@ func orderFromRows(r orderRow, items []itemRow, timeline []timelineRow) (*domain
 	return domain.UnmarshalOrder(s)
 }
 
-func itemFromRow(r itemRow) (*domain.OrderItem, error) {
+// itemFromRow maps a row to the item's snapshot; UnmarshalOrder checks it.
+func itemFromRow(r itemRow) (domain.ItemSnapshot, error) {
 	kind, err := domain.ParseSourceKind(r.SourceKind)
 	if err != nil {
-		return nil, err
+		return domain.ItemSnapshot{}, err
 	}
 	cost, err := moneyFromNull(r.CostAmount, r.CostCurrency)
 	if err != nil {
-		return nil, err
+		return domain.ItemSnapshot{}, err
 	}
 	price, err := money(r.UnitPrice, r.Currency)
 	if err != nil {
-		return nil, err
+		return domain.ItemSnapshot{}, err
 	}
 	status, err := domain.ParseItemStatus(r.Status)
 	if err != nil {
-		return nil, err
+		return domain.ItemSnapshot{}, err
 	}
 	var keys []sealedKeyJSON
 	if err := json.Unmarshal([]byte(r.Keys), &keys); err != nil {
-		return nil, fmt.Errorf("%w: keys of item %s: %v", domain.ErrInvalidOrder, r.ID, err)
+		return domain.ItemSnapshot{}, fmt.Errorf("%w: keys of item %s: %v", domain.ErrInvalidOrder, r.ID, err)
 	}
 	s := domain.ItemSnapshot{
 		ID: r.ID, SKU: r.SKU, Name: r.Name, Quantity: r.Quantity, UnitPrice: price, Status: status,
@@ -202,10 +205,14 @@ func itemFromRow(r itemRow) (*domain.OrderItem, error) {
 	if r.FailureReason.Valid {
 		s.Failure = &domain.ItemFailure{Reason: r.FailureReason.String, Retryable: r.FailureRetryable.Bool}
 	}
-	return domain.UnmarshalOrderItem(s)
+	return s, nil
 }
 
 func timelineFromRow(r timelineRow) (domain.FulfillmentEvent, error) {
+	kind, err := domain.ParseEventKind(r.Type)
+	if err != nil {
+		return domain.FulfillmentEvent{}, err
+	}
 	status, err := domain.ParseOrderStatus(r.Status)
 	if err != nil {
 		return domain.FulfillmentEvent{}, err
@@ -214,5 +221,5 @@ func timelineFromRow(r timelineRow) (domain.FulfillmentEvent, error) {
 	if err := json.Unmarshal([]byte(r.Metadata), &meta); err != nil {
 		return domain.FulfillmentEvent{}, fmt.Errorf("%w: timeline metadata of order %s: %v", domain.ErrInvalidOrder, r.OrderID, err)
 	}
-	return domain.FulfillmentEvent{Type: r.Type, Status: status, Metadata: meta, At: r.At.UTC()}, nil
+	return domain.UnmarshalFulfillmentEvent(kind, status, meta, r.At.UTC())
 }

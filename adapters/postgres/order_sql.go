@@ -13,7 +13,8 @@ import (
 )
 
 const orderColumns = `id, email, access_token_hash, total_amount, currency, payment_provider, payment_id,
-	pay_address, pay_amount, pay_currency, payment_status, actually_paid, status, version, created_at, updated_at`
+	pay_address, pay_amount, pay_currency, payment_status, actually_paid, status, version, created_at, updated_at,
+	delivery_claim, delivery_claimed_at`
 
 const itemColumns = `id, order_id, position, sku, name, source_kind, supplier, supplier_product_id,
 	cost_amount, cost_currency, quantity, unit_price, currency, status, failure_reason, failure_retryable,
@@ -85,7 +86,8 @@ func insertOrder(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
 	row.Version++
 	_, err := tx.NamedExecContext(ctx, `INSERT INTO orders (`+orderColumns+`) VALUES (:id, :email,
 		:access_token_hash, :total_amount, :currency, :payment_provider, :payment_id, :pay_address, :pay_amount,
-		:pay_currency, :payment_status, :actually_paid, :status, :version, :created_at, :updated_at)`, row)
+		:pay_currency, :payment_status, :actually_paid, :status, :version, :created_at, :updated_at,
+		:delivery_claim, :delivery_claimed_at)`, row)
 	if err != nil {
 		return fmt.Errorf("insert order %s: %w", o.ID(), translate(err))
 	}
@@ -99,6 +101,7 @@ func updateOrder(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
 	res, err := tx.NamedExecContext(ctx, `UPDATE orders SET payment_provider = :payment_provider,
 		payment_id = :payment_id, pay_address = :pay_address, pay_amount = :pay_amount, pay_currency = :pay_currency,
 		payment_status = :payment_status, actually_paid = :actually_paid, status = :status,
+		delivery_claim = :delivery_claim, delivery_claimed_at = :delivery_claimed_at,
 		version = version + 1, updated_at = :updated_at
 		WHERE id = :id AND version = :version`, orderToRow(o))
 	if err != nil {
@@ -113,7 +116,7 @@ func updateOrder(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
 // saveItems inserts or updates the order's items. An item id that belongs
 // to another order is a domain.ErrConflict, never an overwrite.
 func saveItems(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
-	for pos, it := range o.Items() {
+	for pos, it := range o.Snapshot().Items {
 		row, err := itemToRow(o.ID(), pos, it)
 		if err != nil {
 			return err
@@ -126,10 +129,10 @@ func saveItems(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
 			keys = EXCLUDED.keys
 			WHERE order_items.order_id = EXCLUDED.order_id`, row)
 		if err != nil {
-			return fmt.Errorf("save item %s of order %s: %w", it.ID(), o.ID(), translate(err))
+			return fmt.Errorf("save item %s of order %s: %w", it.ID, o.ID(), translate(err))
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return fmt.Errorf("%w: item %s belongs to another order", domain.ErrConflict, it.ID())
+			return fmt.Errorf("%w: item %s belongs to another order", domain.ErrConflict, it.ID)
 		}
 	}
 	return nil

@@ -32,6 +32,28 @@ type revelationRow struct {
 	First     bool      `db:"first"`
 }
 
+// revelationToRow maps a revelation to its row.
+func revelationToRow(rv domain.KeyRevelation) revelationRow {
+	s := rv.Snapshot()
+	return revelationRow{
+		ID: s.ID, OrderID: s.OrderID, ItemID: s.ItemID, LinkID: s.LinkID, Email: s.Email.String(),
+		IP: s.IP, UserAgent: s.UserAgent, At: s.At, First: s.First,
+	}
+}
+
+// revelationFromRow returns domain.ErrInvalidEmail or
+// domain.ErrInvalidRevelation for a row the domain would never write.
+func revelationFromRow(r revelationRow) (domain.KeyRevelation, error) {
+	email, err := domain.ParseEmail(r.Email)
+	if err != nil {
+		return domain.KeyRevelation{}, err
+	}
+	return domain.UnmarshalKeyRevelation(domain.KeyRevelationSnapshot{
+		ID: r.ID, OrderID: r.OrderID, ItemID: r.ItemID, LinkID: r.LinkID, Email: email,
+		IP: r.IP, UserAgent: r.UserAgent, At: r.At.UTC(), First: r.First,
+	})
+}
+
 const revelationColumns = `id, order_id, item_id, link_id, email, ip, user_agent, at, first`
 
 // Append stores rs in one transaction, all or none; domain.ErrConflict on
@@ -42,7 +64,7 @@ func (r *Revelations) Append(ctx context.Context, rs ...domain.KeyRevelation) er
 	}
 	rows := make([]revelationRow, len(rs))
 	for i, rv := range rs {
-		rows[i] = revelationRow(rv)
+		rows[i] = revelationToRow(rv)
 	}
 	// A single multi-row INSERT is atomic, and its rows take their seq (the
 	// listing order) in slice order.
@@ -62,8 +84,11 @@ func (r *Revelations) ListByOrder(ctx context.Context, orderID string) ([]domain
 	}
 	out := make([]domain.KeyRevelation, len(rows))
 	for i, row := range rows {
-		row.At = row.At.UTC()
-		out[i] = domain.KeyRevelation(row)
+		rv, err := revelationFromRow(row)
+		if err != nil {
+			return nil, fmt.Errorf("read revelation %s: %w", row.ID, err)
+		}
+		out[i] = rv
 	}
 	return out, nil
 }

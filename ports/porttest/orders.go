@@ -32,6 +32,9 @@ func OrderRepository(t *testing.T, newRepo func(t *testing.T) ports.OrderReposit
 	}{
 		{"create then get keeps every field", testOrderRoundTrip},
 		{"get returns a copy", testOrderGetCopy},
+		{"a saved order shares nothing with the stored one", testOrderSavedCopy},
+		{"a delivery claim survives storage", testOrderDeliveryClaim},
+		{"a released delivery claim stays released", testOrderDeliveryRelease},
 		{"create of an existing id conflicts", testOrderDuplicate},
 		{"get of a missing order is not found", testOrderMissing},
 		{"update applies fn and saves", testOrderUpdate},
@@ -194,8 +197,8 @@ func testOrderConcurrentUpdates(t *testing.T, repo ports.OrderRepository) {
 	got := get(t, repo, "ord-1")
 	resent := map[string]bool{}
 	for _, e := range got.Timeline() {
-		if e.Type == "delivery_link_resent" {
-			resent[e.Metadata["link_id"]] = true
+		if e.Kind() == domain.EventKindDeliveryLinkResent {
+			resent[e.Value("link_id")] = true
 		}
 	}
 	if len(resent) != n {
@@ -281,16 +284,19 @@ func orderDiffs(got, want domain.OrderSnapshot) []string {
 	d.add("version", got.Version, want.Version, got.Version == want.Version)
 	d.time("created at", got.CreatedAt, want.CreatedAt)
 	d.time("updated at", got.UpdatedAt, want.UpdatedAt)
+	d.add("delivery claim", got.DeliveryClaim.ID, want.DeliveryClaim.ID, got.DeliveryClaim.ID == want.DeliveryClaim.ID)
+	d.time("delivery claimed at", got.DeliveryClaim.ClaimedAt, want.DeliveryClaim.ClaimedAt)
 	d.add("item count", len(got.Items), len(want.Items), len(got.Items) == len(want.Items))
 	for i := range min(len(got.Items), len(want.Items)) {
-		d.item(fmt.Sprintf("item %d", i), got.Items[i].Snapshot(), want.Items[i].Snapshot())
+		d.item(fmt.Sprintf("item %d", i), got.Items[i], want.Items[i])
 	}
 	d.add("timeline length", len(got.Timeline), len(want.Timeline), len(got.Timeline) == len(want.Timeline))
 	for i := range min(len(got.Timeline), len(want.Timeline)) {
 		g, w := got.Timeline[i], want.Timeline[i]
 		field := fmt.Sprintf("timeline %d", i)
-		d.add(field, g, w, g.Type == w.Type && g.Status == w.Status && maps.Equal(g.Metadata, w.Metadata))
-		d.time(field+" at", g.At, w.At)
+		d.add(field, fmt.Sprint(g.Kind(), " ", g.Status(), " ", g.Metadata()), fmt.Sprint(w.Kind(), " ", w.Status(), " ", w.Metadata()),
+			g.Kind() == w.Kind() && g.Status() == w.Status() && maps.Equal(g.Metadata(), w.Metadata()))
+		d.time(field+" at", g.At(), w.At())
 	}
 	return d
 }
