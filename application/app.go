@@ -82,6 +82,9 @@ func NewApp(d Deps, s Settings) App {
 	if s.RotateBatch <= 0 {
 		s.RotateBatch = 100
 	}
+	if s.Delivery.ResendWindow <= 0 {
+		s.Delivery.ResendWindow = time.Hour
+	}
 	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Supplier, d.Blobs, d.Clock, d.Log)
 	deliver := NewDeliverOrder(d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	return App{
@@ -90,7 +93,7 @@ func NewApp(d Deps, s Settings) App {
 			HandlePayment:      NewHandlePaymentNotification(d.Verifier, d.Notifications, d.Orders, d.Clock, d.Log),
 			FulfilOrder:        fulfil,
 			DeliverOrder:       deliver,
-			ResendDeliveryLink: NewResendDeliveryLink(d.Orders, d.Links, d.Mailer, d.Audit, d.Clock, d.IDs, s.Delivery),
+			ResendDeliveryLink: NewResendDeliveryLink(d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery),
 			RevealKeys:         NewRevealKeys(d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
 			RetryFulfilment:    NewRetryFulfilment(d.Orders, d.Audit, d.Clock),
 			RevokeOrder:        NewRevokeOrder(d.Orders, d.Links, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log),

@@ -17,6 +17,8 @@ type DeliveryPolicy struct {
 	TTL           time.Duration // how long a link reveals; default 15 minutes
 	MaxReveals    int           // how many reveals a link allows
 	PublicBaseURL string        // e.g. https://keys.example.com
+	ResendLimit   int           // resends allowed per order in ResendWindow; 0 means no limit
+	ResendWindow  time.Duration // default 1 hour
 }
 
 // linkIssuer creates a delivery link and emails it; the token exists only in

@@ -8,13 +8,40 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"time"
 )
 
 // Application errors the driving adapters map to responses.
 var (
 	// ErrUnavailable means a dependency is down: try again later.
 	ErrUnavailable = errors.New("temporarily unavailable")
+	// ErrRateLimited means the caller asked too often: RetryAfter says how
+	// long to wait.
+	ErrRateLimited = errors.New("too many requests")
 )
+
+// limitError is an ErrRateLimited with the time to wait.
+type limitError struct {
+	wait time.Duration
+	msg  string
+}
+
+func (e limitError) Error() string        { return e.msg }
+func (e limitError) Is(target error) bool { return target == ErrRateLimited }
+
+func rateLimited(wait time.Duration, msg string) error {
+	return limitError{wait: max(wait, time.Second), msg: msg}
+}
+
+// RetryAfter returns how long a rate-limited caller should wait before
+// asking again, and false when err is not a rate limit.
+func RetryAfter(err error) (time.Duration, bool) {
+	var le limitError
+	if errors.As(err, &le) {
+		return le.wait, true
+	}
+	return 0, false
+}
 
 // newToken returns a 256-bit random token, base64url without padding.
 func newToken() string {

@@ -81,6 +81,7 @@ type world struct {
 	ids      *ids
 	events   *recorder
 	audit    *memory.AuditLog
+	locks    *memory.Locks
 	log      *slog.Logger
 }
 
@@ -106,7 +107,7 @@ func newWorld(t *testing.T) *world {
 		events: &recorder{}, links: memory.NewLinks(), revs: memory.NewRevelations(), dataKeys: memory.NewDataKeys(),
 		blobs: memory.NewBlobs(), catalog: memory.NewCatalog(), supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		vault: &flakyVault{KeyVault: kr}, mail: &mailbox{}, clock: &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
-		ids: &ids{}, log: slog.New(slog.DiscardHandler),
+		ids: &ids{}, log: slog.New(slog.DiscardHandler), locks: memory.NewLocks(),
 	}
 	w.orders = memory.NewOrders(w.events)
 	w.audit = memory.NewAuditLog(w.clock)
@@ -121,7 +122,7 @@ func newWorld(t *testing.T) *world {
 func (w *world) app(change ...func(*application.Deps, *application.Settings)) application.App {
 	d := application.Deps{
 		Orders: w.orders, Links: w.links, Revelations: w.revs, Catalog: w.catalog, Notifications: memory.NewNotifications(),
-		DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Locks: memory.NewLocks(), Vault: w.vault, Supplier: w.supplier,
+		DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Locks: w.locks, Vault: w.vault, Supplier: w.supplier,
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"), Mailer: w.mail,
 		Clock: w.clock, IDs: w.ids, Log: w.log,
 	}

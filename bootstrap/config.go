@@ -39,6 +39,8 @@ type Config struct {
 	AdminAPIKeys      []string        `env:"KEYWARD_ADMIN_API_KEYS" secret:"true" doc:"comma-separated bearer keys for \x60/v1/admin\x60"`
 	LinkTTL           time.Duration   `env:"KEYWARD_DELIVERY_LINK_TTL" envDefault:"15m" doc:"how long a delivery link reveals"`
 	LinkMaxReveals    int             `env:"KEYWARD_DELIVERY_LINK_MAX_REVEALS" envDefault:"5" doc:"reveals per link"`
+	ResendLimit       int             `env:"KEYWARD_RESEND_LIMIT" envDefault:"5" doc:"times a delivery link may be sent again per order within \x60KEYWARD_RESEND_WINDOW\x60; more answer \x60429\x60 with \x60Retry-After\x60 (0: no limit)"`
+	ResendWindow      time.Duration   `env:"KEYWARD_RESEND_WINDOW" envDefault:"1h" doc:"the window of \x60KEYWARD_RESEND_LIMIT\x60"`
 	KeyVault          string          `env:"KEYWARD_KEY_VAULT" envDefault:"local" doc:"\x60local\x60 (keyring file) or \x60vault\x60 (HashiCorp Vault transit)"`
 	KeyringFile       string          `env:"KEYWARD_KEYRING_FILE" envDefault:"./var/keyring.json" doc:"the local keyring's master keys"`
 	CatalogMargin     decimal.Decimal `env:"KEYWARD_CATALOG_MARGIN" envDefault:"0.10" doc:"markup on supplier cost"`
@@ -202,6 +204,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("KEYWARD_DELIVERY_LINK_TTL must be positive")
 	case c.LinkMaxReveals < 1:
 		return fmt.Errorf("KEYWARD_DELIVERY_LINK_MAX_REVEALS must be at least 1")
+	case c.ResendLimit < 0 || c.ResendWindow <= 0:
+		return fmt.Errorf("KEYWARD_RESEND_LIMIT must not be negative and KEYWARD_RESEND_WINDOW must be positive")
 	case c.KeyVault != "local" && c.KeyVault != "vault":
 		return fmt.Errorf("KEYWARD_KEY_VAULT must be local or vault, not %q", c.KeyVault)
 	case strings.TrimSpace(c.IPNSecret) == "":

@@ -56,7 +56,8 @@ func newAppDeps(p appDeps) application.Deps {
 
 func newAppSettings(cfg Config, base BaseURL) application.Settings {
 	return application.Settings{
-		Delivery:       application.DeliveryPolicy{TTL: cfg.LinkTTL, MaxReveals: cfg.LinkMaxReveals, PublicBaseURL: strings.TrimRight(string(base), "/")},
+		Delivery: application.DeliveryPolicy{TTL: cfg.LinkTTL, MaxReveals: cfg.LinkMaxReveals, PublicBaseURL: strings.TrimRight(string(base), "/"),
+			ResendLimit: cfg.ResendLimit, ResendWindow: cfg.ResendWindow},
 		ReconcileAfter: cfg.ReconcileAfter,
 		CatalogMargin:  cfg.CatalogMargin,
 	}
