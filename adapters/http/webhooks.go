@@ -25,7 +25,10 @@ func (s *Server) registerWebhooks(api huma.API) {
 		OperationID: "nowpayments-ipn", Method: http.MethodPost, Path: "/v1/webhooks/nowpayments",
 		Summary: "NOWPayments IPN", Description: "Verifies the signature on the raw body, stores the notification once and moves the order.",
 		Tags: []string{"Webhooks"}, MaxBodyBytes: s.opts.MaxWebhookBytes, SkipValidateBody: true,
-		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound},
+		// Authenticated by the body's signature header, not by a scheme.
+		Security: publicSecurity,
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict,
+			http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *nowpaymentsInput) (*webhookOutput, error) {
 		res, err := s.app.Commands.HandlePayment.Handle(ctx, in.RawBody, in.Signature)
 		if err != nil {
