@@ -18,7 +18,8 @@ import (
 type Options struct {
 	Version string
 	// PublicBaseURL is where clients reach the API; the OpenAPI document
-	// names it as its server. Empty leaves the document without servers.
+	// names it as its server. Empty names "/", the host that served the
+	// document (what OpenAPI assumes without servers, said explicitly).
 	PublicBaseURL string
 	// AdminAPIKeys are the accepted admin bearer keys; only their hashes
 	// are kept.
@@ -75,8 +76,9 @@ func apiConfig(opts Options) huma.Config {
 	cfg := huma.DefaultConfig("keyward", opts.Version)
 	cfg.Info.Description = "Digital-key fulfilment: orders paid in crypto become delivered keys, exactly once."
 	cfg.CreateHooks = nil // no $schema links in responses
-	if opts.PublicBaseURL != "" {
-		cfg.Servers = []*huma.Server{{URL: strings.TrimRight(opts.PublicBaseURL, "/")}}
+	cfg.Servers = []*huma.Server{{URL: "/"}}
+	if base := strings.TrimRight(opts.PublicBaseURL, "/"); base != "" {
+		cfg.Servers = []*huma.Server{{URL: base}}
 	}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		orderTokenScheme: {Type: "http", Scheme: "bearer", Description: "The order's access_token, returned when the order is placed."},
