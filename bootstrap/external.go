@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -75,6 +76,7 @@ func sandboxPaymentsAPI(g *sandbox.Gateway) func(huma.API) {
 		huma.Register(api, huma.Operation{
 			OperationID: "sandbox-get-payment", Method: "GET", Path: "/v1/sandbox/payments/{order_id}",
 			Summary: "Sandbox: the payment issued for an order", Tags: []string{"Sandbox"},
+			Security: []map[string][]string{{}}, Errors: []int{http.StatusNotFound},
 		}, func(_ context.Context, in *sandboxPaymentInput) (*sandboxPaymentOutput, error) {
 			p, ok := g.Payment(in.OrderID)
 			if !ok {
