@@ -28,9 +28,11 @@ if [[ -z "${BENCH:-}" ]]; then
 		log "installing @redocly/cli@$REDOCLY_VERSION into .cache/npm"
 		npm install --prefix "$REPO/.cache/npm" --no-audit --no-fund --loglevel=error "@redocly/cli@$REDOCLY_VERSION" >&2
 	fi
+	export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
+	export KEYWARD_REDOCLY="$redocly" # tools/apiclient lints the 3.0 document too
 	mkdir -p .cache/openapi
 	go run ./cmd/keyward openapi >.cache/openapi/openapi.json
-	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true "$redocly" lint --config redocly.yaml .cache/openapi/openapi.json
+	"$redocly" lint --config redocly.yaml .cache/openapi/openapi.json
 fi
 
 # --- PostgreSQL -------------------------------------------------------------
