@@ -13,40 +13,40 @@ import (
 func TestAdminOperationsNeedTheKey(t *testing.T) {
 	t.Parallel()
 	api, _, _ := newTestAPI(t)
-	var admin []string
-	for path, item := range api.OpenAPI().Paths {
-		for method, op := range map[string]bool{http.MethodGet: item.Get != nil && requires(item.Get, adminKeyScheme),
-			http.MethodPost: item.Post != nil && requires(item.Post, adminKeyScheme)} {
-			if op {
-				admin = append(admin, method+" "+strings.ReplaceAll(path, "{id}", "00000000-0000-7000-8000-000000000000"))
-			}
+	var admin []operation
+	for _, o := range operations(api) {
+		if requires(o.op, adminKeyScheme) {
+			o.path = strings.ReplaceAll(o.path, "{id}", "00000000-0000-7000-8000-000000000000")
+			admin = append(admin, o)
 		}
 	}
 	if len(admin) < 8 {
-		t.Fatalf("found %d admin operations: %v", len(admin), admin)
+		t.Fatalf("found %d admin operations", len(admin))
 	}
-	for _, op := range admin {
-		method, path, _ := strings.Cut(op, " ")
+	for _, o := range admin {
 		for name, hdr := range map[string]string{
 			"no key":       "X-Nothing: 1",
 			"wrong key":    "Authorization: Bearer not-" + testAdminKey,
 			"not bearer":   "Authorization: Basic " + testAdminKey,
 			"empty bearer": "Authorization: Bearer ",
 		} {
-			t.Run(op+"/"+name, func(t *testing.T) {
-				resp := api.Do(method, path, hdr)
+			t.Run(o.method+" "+o.path+"/"+name, func(t *testing.T) {
+				resp := api.Do(o.method, o.path, hdr)
 				wantProblem(t, resp, http.StatusUnauthorized, "admin API key required")
 				if got := resp.Header().Get("WWW-Authenticate"); got != "Bearer" {
 					t.Fatalf("WWW-Authenticate %q", got)
 				}
 			})
 		}
-		t.Run(op+"/right key", func(t *testing.T) {
-			if resp := api.Do(method, path, adminAuth); resp.Code == http.StatusUnauthorized {
+		t.Run(o.method+" "+o.path+"/right key", func(t *testing.T) {
+			if resp := api.Do(o.method, o.path, adminAuth); resp.Code == http.StatusUnauthorized {
 				t.Fatalf("the right key was refused: %s", resp.Body)
 			}
 		})
 	}
+	invalid := map[string]any{"reason": strings.Repeat("r", 501)}
+	wantProblem(t, api.Post("/v1/admin/orders/x/revoke", invalid), http.StatusUnauthorized, "admin API key required")
+	wantProblem(t, api.Post("/v1/admin/orders/x/revoke", adminAuth, invalid), http.StatusUnprocessableEntity, "")
 }
 
 // TestAdminActorReachesTheAuditLog: the handler acts as the key that
