@@ -56,13 +56,14 @@ type apiParams struct {
 	fx.In
 	App    application.App
 	Config Config
+	Base   BaseURL
 	Log    *slog.Logger
 	Extra  []func(huma.API) `group:"api"`
 }
 
 func newAPI(p apiParams) API {
 	cfg, log := p.Config, p.Log
-	h, api := khttp.NewHandler(p.App, khttp.Options{Version: Version, AdminAPIKeys: cfg.AdminAPIKeys, PageSecret: cfg.PageSecret, Extra: p.Extra, RateLimits: rateLimits(cfg)}, log)
+	h, api := khttp.NewHandler(p.App, khttp.Options{Version: Version, PublicBaseURL: string(p.Base), AdminAPIKeys: cfg.AdminAPIKeys, PageSecret: cfg.PageSecret, Extra: p.Extra, RateLimits: rateLimits(cfg)}, log)
 	return API{Handler: h, Huma: api}
 }
 

@@ -5,6 +5,8 @@
 #               cluster is started in .cache/pg.
 #   Vault       KEYWARD_TEST_VAULT_ADDR; when unset, a Vault dev server is
 #               built (once, cached) and started (scripts/vault-dev.sh).
+# Before them the OpenAPI document is linted (Redocly CLI, installed with
+# npm into .cache/npm once).
 # A service that cannot be provided fails the run: nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,24 @@ log() { echo "test.sh: $*" >&2; }
 cleanup=()
 on_exit() { for c in "${cleanup[@]}"; do eval "$c" || true; done; }
 trap on_exit EXIT
+
+# --- OpenAPI lint -----------------------------------------------------------
+# The document `keyward openapi` prints must pass Redocly's recommended rules
+# (redocly.yaml) without error: generated clients rely on it. The CLI is
+# installed once, at a pinned version, into .cache/npm.
+if [[ -z "${BENCH:-}" ]]; then
+	REDOCLY_VERSION=2.77.0
+	redocly="$REPO/.cache/npm/node_modules/.bin/redocly"
+	if [[ ! -x "$redocly" || "$("$redocly" --version 2>/dev/null)" != "$REDOCLY_VERSION" ]]; then
+		log "installing @redocly/cli@$REDOCLY_VERSION into .cache/npm"
+		npm install --prefix "$REPO/.cache/npm" --no-audit --no-fund --loglevel=error "@redocly/cli@$REDOCLY_VERSION" >&2
+	fi
+	export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
+	export KEYWARD_REDOCLY="$redocly" # tools/apiclient lints the 3.0 document too
+	mkdir -p .cache/openapi
+	go run ./cmd/keyward openapi >.cache/openapi/openapi.json
+	"$redocly" lint --config redocly.yaml .cache/openapi/openapi.json
+fi
 
 # --- PostgreSQL -------------------------------------------------------------
 export KEYWARD_TEST_DATABASE_URL="${KEYWARD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
@@ -57,4 +77,7 @@ if [[ -n "${BENCH:-}" ]]; then
 	go test -count=1 "$@" # benchmarks: no race detector, the caller names the packages
 else
 	go test -race -count=1 -timeout 14m ./... "$@"
+	# A client generated from the OpenAPI document walks a purchase against
+	# the real binary (its own module: the generator stays out of go.mod).
+	(cd tools/apiclient && go test -count=1 -timeout 5m ./...)
 fi

@@ -8,20 +8,14 @@ import (
 )
 
 type adminOrderInput struct {
-	ID            string `path:"id" maxLength:"64"`
-	Authorization string `header:"Authorization" doc:"Bearer <admin key>"`
+	ID string `path:"id" maxLength:"64"`
 }
 
 type revokeInput struct {
-	ID            string `path:"id" maxLength:"64"`
-	Authorization string `header:"Authorization" doc:"Bearer <admin key>"`
-	Body          *struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body *struct {
 		Reason string `json:"reason,omitempty" maxLength:"500"`
 	}
-}
-
-type adminInput struct {
-	Authorization string `header:"Authorization" doc:"Bearer <admin key>"`
 }
 
 type rotateOutput struct {
@@ -33,25 +27,13 @@ type rotateOutput struct {
 	}
 }
 
-var adminSecurity = []map[string][]string{{"adminKey": {}}}
-
-func (s *Server) admin(auth string) (string, error) {
-	actor, ok := s.adminActor(auth)
-	if !ok {
-		return "", huma.Error401Unauthorized("admin API key required")
-	}
-	return actor, nil
-}
-
 func (s *Server) registerAdmin(api huma.API) {
 	errs := []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict}
 	huma.Register(api, huma.Operation{
 		OperationID: "admin-get-order", Method: http.MethodGet, Path: "/v1/admin/orders/{id}",
-		Summary: "Get any order with its timeline", Tags: []string{"Admin"}, Security: adminSecurity, Errors: errs,
+		Summary: "Get any order with its timeline", Tags: []string{"Admin"}, Security: adminSecurity,
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound},
 	}, func(ctx context.Context, in *adminOrderInput) (*orderOutput, error) {
-		if _, err := s.admin(in.Authorization); err != nil {
-			return nil, err
-		}
 		o, err := s.app.Queries.GetOrder.ForAdmin(ctx, in.ID)
 		if err != nil {
 			return nil, problem(s.log, err)
@@ -63,11 +45,7 @@ func (s *Server) registerAdmin(api huma.API) {
 		DefaultStatus: http.StatusAccepted, Summary: "Retry fulfilment of a failed or stuck order",
 		Tags: []string{"Admin"}, Security: adminSecurity, Errors: errs,
 	}, func(ctx context.Context, in *adminOrderInput) (*orderOutput, error) {
-		actor, err := s.admin(in.Authorization)
-		if err != nil {
-			return nil, err
-		}
-		o, err := s.app.Commands.RetryFulfilment.Handle(ctx, in.ID, actor)
+		o, err := s.app.Commands.RetryFulfilment.Handle(ctx, in.ID, actorFrom(ctx))
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -77,15 +55,11 @@ func (s *Server) registerAdmin(api huma.API) {
 		OperationID: "admin-revoke-order", Method: http.MethodPost, Path: "/v1/admin/orders/{id}/revoke",
 		Summary: "Revoke an order's keys (crypto-shredding)", Tags: []string{"Admin"}, Security: adminSecurity, Errors: errs,
 	}, func(ctx context.Context, in *revokeInput) (*orderOutput, error) {
-		actor, err := s.admin(in.Authorization)
-		if err != nil {
-			return nil, err
-		}
 		reason := "revoked by admin"
 		if in.Body != nil && in.Body.Reason != "" {
 			reason = in.Body.Reason
 		}
-		o, err := s.app.Commands.RevokeOrder.Handle(ctx, in.ID, reason, actor)
+		o, err := s.app.Commands.RevokeOrder.Handle(ctx, in.ID, reason, actorFrom(ctx))
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -94,13 +68,9 @@ func (s *Server) registerAdmin(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "admin-resend-delivery", Method: http.MethodPost, Path: "/v1/admin/orders/{id}/resend-delivery",
 		DefaultStatus: http.StatusAccepted, Summary: "Re-send the delivery link of any order",
-		Tags: []string{"Admin"}, Security: adminSecurity, Errors: errs,
+		Tags: []string{"Admin"}, Security: adminSecurity, Errors: append(errs, http.StatusTooManyRequests, http.StatusServiceUnavailable),
 	}, func(ctx context.Context, in *adminOrderInput) (*resendOutput, error) {
-		actor, err := s.admin(in.Authorization)
-		if err != nil {
-			return nil, err
-		}
-		link, err := s.app.Commands.ResendDeliveryLink.Handle(ctx, in.ID, "", actor)
+		link, err := s.app.Commands.ResendDeliveryLink.Handle(ctx, in.ID, "", actorFrom(ctx))
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -113,12 +83,8 @@ func (s *Server) registerAdmin(api huma.API) {
 		Summary:     "Rotate the vault key and rewrap every data key",
 		Description: "Resumable and safe while serving: a failed run can be repeated and rewraps what is left.",
 		Tags:        []string{"Admin"}, Security: adminSecurity, Errors: []int{http.StatusUnauthorized, http.StatusServiceUnavailable},
-	}, func(ctx context.Context, in *adminInput) (*rotateOutput, error) {
-		actor, err := s.admin(in.Authorization)
-		if err != nil {
-			return nil, err
-		}
-		res, err := s.app.Commands.RotateKeys.Handle(ctx, actor)
+	}, func(ctx context.Context, _ *struct{}) (*rotateOutput, error) {
+		res, err := s.app.Commands.RotateKeys.Handle(ctx, actorFrom(ctx))
 		if err != nil {
 			return nil, problem(s.log, err)
 		}

@@ -4,8 +4,6 @@ package http
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -19,6 +17,10 @@ import (
 // Options configure the HTTP adapter.
 type Options struct {
 	Version string
+	// PublicBaseURL is where clients reach the API; the OpenAPI document
+	// names it as its server. Empty names "/", the host that served the
+	// document (what OpenAPI assumes without servers, said explicitly).
+	PublicBaseURL string
 	// AdminAPIKeys are the accepted admin bearer keys; only their hashes
 	// are kept.
 	AdminAPIKeys []string
@@ -44,6 +46,19 @@ type Server struct {
 // NewHandler returns the complete HTTP handler and the Huma API (whose
 // OpenAPI document `keyward openapi` prints).
 func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handler, huma.API) {
+	s := newServer(app, opts, log)
+	mux := http.NewServeMux()
+	api := humago.New(mux, apiConfig(opts))
+	s.register(api)
+	s.registerPage(mux)
+	limits := DefaultRateLimits
+	if opts.RateLimits != nil {
+		limits = *opts.RateLimits
+	}
+	return securityHeaders(rateLimit(mux, limits)), api
+}
+
+func newServer(app application.App, opts Options, log *slog.Logger) *Server {
 	if opts.MaxWebhookBytes <= 0 {
 		opts.MaxWebhookBytes = 64 << 10
 	}
@@ -53,15 +68,29 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 			s.adminKeys = append(s.adminKeys, sha256.Sum256([]byte(k)))
 		}
 	}
-	mux := http.NewServeMux()
+	return s
+}
+
+// apiConfig describes the API: its metadata, server and security schemes.
+func apiConfig(opts Options) huma.Config {
 	cfg := huma.DefaultConfig("keyward", opts.Version)
 	cfg.Info.Description = "Digital-key fulfilment: orders paid in crypto become delivered keys, exactly once."
 	cfg.CreateHooks = nil // no $schema links in responses
-	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		"orderToken": {Type: "http", Scheme: "bearer", Description: "The order's access_token, returned when the order is placed."},
-		"adminKey":   {Type: "http", Scheme: "bearer", Description: "An admin API key (KEYWARD_ADMIN_API_KEYS)."},
+	cfg.Servers = []*huma.Server{{URL: "/"}}
+	if base := strings.TrimRight(opts.PublicBaseURL, "/"); base != "" {
+		cfg.Servers = []*huma.Server{{URL: base}}
 	}
-	api := humago.New(mux, cfg)
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		orderTokenScheme: {Type: "http", Scheme: "bearer", Description: "The order's access_token, returned when the order is placed."},
+		adminKeyScheme:   {Type: "http", Scheme: "bearer", Description: "An admin API key (KEYWARD_ADMIN_API_KEYS)."},
+	}
+	return cfg
+}
+
+// register adds the authentication middleware and every operation to api;
+// the middleware comes first because Huma binds it at registration.
+func (s *Server) register(api huma.API) {
+	api.UseMiddleware(s.authenticate(api))
 	s.registerCatalog(api)
 	s.registerOrders(api)
 	s.registerWebhooks(api)
@@ -69,45 +98,9 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 	s.registerAdmin(api)
 	s.registerAudit(api)
 	s.registerOps(api)
-	for _, f := range opts.Extra {
+	for _, f := range s.opts.Extra {
 		f(api)
 	}
-	s.registerPage(mux)
-	limits := DefaultRateLimits
-	if opts.RateLimits != nil {
-		limits = *opts.RateLimits
-	}
-	return securityHeaders(rateLimit(mux, limits)), api
-}
-
-// adminActor checks an Authorization header against the admin keys in
-// constant time and names the matching key for the audit log by a short
-// fingerprint of its hash ("admin:1a2b3c4d"); ok is false for no match.
-func (s *Server) adminActor(authorization string) (actor string, ok bool) {
-	tok, ok := bearer(authorization)
-	if !ok {
-		return "", false
-	}
-	h := sha256.Sum256([]byte(tok))
-	match := -1
-	for i, k := range s.adminKeys {
-		if subtle.ConstantTimeCompare(h[:], k[:]) == 1 {
-			match = i
-		}
-	}
-	if match < 0 {
-		return "", false
-	}
-	return "admin:" + hex.EncodeToString(h[:4]), true
-}
-
-func bearer(authorization string) (string, bool) {
-	const prefix = "bearer "
-	if len(authorization) <= len(prefix) || !strings.EqualFold(authorization[:len(prefix)], prefix) {
-		return "", false
-	}
-	tok := strings.TrimSpace(authorization[len(prefix):])
-	return tok, tok != ""
 }
 
 // securityHeaders sets headers every response should carry.

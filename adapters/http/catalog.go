@@ -30,7 +30,8 @@ type productOutput struct {
 func (s *Server) registerCatalog(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "list-products", Method: http.MethodGet, Path: "/v1/products",
-		Summary: "List products", Tags: []string{"Catalog"},
+		Summary: "List products", Tags: []string{"Catalog"}, Security: publicSecurity,
+		Errors: []int{http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *listProductsInput) (*listProductsOutput, error) {
 		page, err := s.app.Queries.ListProducts.Handle(ctx, in.Cursor, in.Limit)
 		if err != nil {
@@ -48,7 +49,8 @@ func (s *Server) registerCatalog(api huma.API) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "get-product", Method: http.MethodGet, Path: "/v1/products/{sku}",
-		Summary: "Get a product", Tags: []string{"Catalog"},
+		Summary: "Get a product", Tags: []string{"Catalog"}, Security: publicSecurity,
+		Errors: []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *getProductInput) (*productOutput, error) {
 		p, err := s.app.Queries.GetProduct.Handle(ctx, in.SKU)
 		if err != nil {

@@ -75,7 +75,7 @@ func (s *Server) registerDeliveries(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "get-delivery", Method: http.MethodGet, Path: "/v1/deliveries/{token}",
 		Summary: "Delivery link status", Description: "Describes the link without revealing or consuming anything.",
-		Tags: []string{"Delivery"}, Errors: []int{http.StatusNotFound},
+		Tags: []string{"Delivery"}, Security: publicSecurity, Errors: []int{http.StatusNotFound, http.StatusTooManyRequests},
 	}, func(ctx context.Context, in *tokenInput) (*deliveryOutput, error) {
 		st, err := s.app.Queries.DescribeDelivery.Handle(ctx, in.Token)
 		if err != nil {
@@ -95,7 +95,8 @@ func (s *Server) registerDeliveries(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "reveal-keys", Method: http.MethodPost, Path: "/v1/deliveries/{token}/reveal",
 		Summary: "Reveal keys", Description: "Consumes one reveal, records who revealed (IP, user agent, time) and returns the keys.",
-		Tags: []string{"Delivery"}, Errors: []int{http.StatusNotFound, http.StatusGone, http.StatusServiceUnavailable},
+		Tags: []string{"Delivery"}, Security: publicSecurity,
+		Errors: []int{http.StatusNotFound, http.StatusGone, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *revealInput) (*revealOutput, error) {
 		rv, err := s.app.Commands.RevealKeys.Handle(ctx, application.RevealCommand{Token: in.Token, IP: in.ip, UserAgent: in.UserAgent})
 		if err != nil {
@@ -131,4 +132,12 @@ func clientIP(remoteAddr string) string {
 		return remoteAddr
 	}
 	return host
+}
+
+// reason names why a delivery link cannot reveal, by errorTable.
+func reason(err error) string {
+	if r := ruleFor(err); r.reason != "" {
+		return r.reason
+	}
+	return "unavailable"
 }

@@ -3,7 +3,9 @@ package http
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -12,36 +14,122 @@ import (
 	"github.com/keyward/keyward/ports"
 )
 
-// problem maps an application or domain error to an RFC 9457 response. It
-// is the one place where errors become status codes.
-func problem(log *slog.Logger, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrItemNotFound):
-		return huma.Error404NotFound("not found")
-	case errors.Is(err, domain.ErrLinkExpired):
-		return huma.Error410Gone("this delivery link has expired; ask for a new one from your order page")
-	case errors.Is(err, domain.ErrLinkRevoked):
-		return huma.Error410Gone("this delivery link has been revoked")
-	case errors.Is(err, domain.ErrLinkExhausted):
-		return huma.Error410Gone("this delivery link has no reveals left")
-	case errors.Is(err, domain.ErrInvalidEmail), errors.Is(err, domain.ErrInvalidOrder),
-		errors.Is(err, domain.ErrInvalidLink),
-		errors.Is(err, domain.ErrInvalidMoney), errors.Is(err, domain.ErrOutOfStock),
-		errors.Is(err, domain.ErrProductInactive), errors.Is(err, domain.ErrInvalidProduct):
-		return huma.Error422UnprocessableEntity(err.Error())
-	case errors.Is(err, domain.ErrInvalidTransition), errors.Is(err, domain.ErrConflict):
-		return huma.Error409Conflict(err.Error())
-	case errors.Is(err, ports.ErrSignatureInvalid):
-		return huma.Error401Unauthorized("invalid or missing signature")
-	case errors.Is(err, ports.ErrMalformedNotice):
-		return huma.Error400BadRequest(err.Error())
-	case errors.Is(err, application.ErrUnavailable), errors.Is(err, ports.ErrVaultUnavailable):
-		log.Warn("dependency unavailable", "err", err)
-		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("temporarily unavailable, try again shortly"),
-			http.Header{"Retry-After": []string{"5"}})
+// Errors the HTTP layer itself raises: a request without the credentials
+// its operation's security requirement asks for.
+var (
+	errAdminKeyRequired   = errors.New("no valid admin API key")
+	errOrderTokenRequired = errors.New("no order access token")
+)
+
+// errorRule is one row of errorTable: the response an error matching any of
+// its targets gets.
+type errorRule struct {
+	targets []error
+	status  int
+	// detail is the problem's detail; empty means the error's own text
+	// (validation errors that tell the client what to fix).
+	detail string
+	// page is what the reveal page tells the customer.
+	page string
+	// reason names a delivery link's state in the delivery status body.
+	reason string
+	// retryAfter, in seconds, is sent as Retry-After when not zero.
+	retryAfter int
+}
+
+// errorTable is the one place where application and domain errors become
+// status codes: the JSON API (problem), its authentication middleware and
+// the reveal page (renderError) all read it. The first matching row wins.
+var errorTable = []errorRule{
+	{targets: []error{domain.ErrNotFound, domain.ErrItemNotFound}, status: http.StatusNotFound, detail: "not found",
+		page: "This link is not valid. Check that you copied the whole link from your email."},
+	{targets: []error{domain.ErrLinkExpired}, status: http.StatusGone, reason: "expired",
+		detail: "this delivery link has expired; ask for a new one from your order page",
+		page:   "This link has expired. You can ask for a new one from your order."},
+	{targets: []error{domain.ErrLinkRevoked}, status: http.StatusGone, reason: "revoked",
+		detail: "this delivery link has been revoked", page: "This link has been revoked."},
+	{targets: []error{domain.ErrLinkExhausted}, status: http.StatusGone, reason: "exhausted",
+		detail: "this delivery link has no reveals left", page: "This link has been used as many times as it allows."},
+	{targets: []error{domain.ErrInvalidEmail, domain.ErrInvalidOrder, domain.ErrInvalidLink, domain.ErrInvalidMoney, domain.ErrOutOfStock,
+		domain.ErrProductInactive, domain.ErrInvalidProduct}, status: http.StatusUnprocessableEntity,
+		page: "This request cannot be processed."},
+	{targets: []error{domain.ErrInvalidTransition, domain.ErrConflict}, status: http.StatusConflict,
+		page: "This cannot be done in the order's current state."},
+	{targets: []error{errAdminKeyRequired}, status: http.StatusUnauthorized, detail: "admin API key required",
+		page: "This needs an admin API key."},
+	{targets: []error{errOrderTokenRequired}, status: http.StatusUnauthorized,
+		detail: "send the order's access token as 'Authorization: Bearer <token>'", page: "This needs the order's access token."},
+	{targets: []error{ports.ErrSignatureInvalid}, status: http.StatusUnauthorized, detail: "invalid or missing signature",
+		page: "This needs a valid signature."},
+	{targets: []error{ports.ErrMalformedNotice}, status: http.StatusBadRequest, page: "This request is malformed."},
+	{targets: []error{application.ErrRateLimited}, status: http.StatusTooManyRequests,
+		page: "This was asked for too often. Please wait a while and try again."},
+	{targets: []error{application.ErrUnavailable, ports.ErrVaultUnavailable}, status: http.StatusServiceUnavailable,
+		detail: "temporarily unavailable, try again shortly", retryAfter: 5,
+		page: "Your keys are safe but cannot be opened right now. Please try again in a minute; nothing was used up."},
+}
+
+// internalError answers errors no row matches.
+var internalError = errorRule{status: http.StatusInternalServerError, detail: "internal error",
+	page: "Something went wrong on our side. Please try again in a minute."}
+
+// ruleFor returns the first row of errorTable matching err, internalError
+// when none does.
+func ruleFor(err error) errorRule {
+	for _, r := range errorTable {
+		for _, t := range r.targets {
+			if errors.Is(err, t) {
+				return r
+			}
+		}
 	}
-	log.Error("request failed", "err", err)
-	return huma.Error500InternalServerError("internal error")
+	return internalError
+}
+
+// classify returns the rule for err and logs the errors an operator should
+// see: dependencies that are down and failures no row explains.
+func classify(log *slog.Logger, err error) errorRule {
+	r := ruleFor(err)
+	switch {
+	case r.status >= http.StatusInternalServerError && r.retryAfter > 0:
+		log.Warn("dependency unavailable", "err", err)
+	case r.status >= http.StatusInternalServerError:
+		log.Error("request failed", "err", err)
+	}
+	return r
+}
+
+// detailFor is the problem detail for err under r.
+func (r errorRule) detailFor(err error) string {
+	if r.detail != "" {
+		return r.detail
+	}
+	return err.Error()
+}
+
+// headersFor are the response headers r asks for err: Retry-After, from
+// the error itself when it says how long to wait (a rate limit).
+func (r errorRule) headersFor(err error) http.Header {
+	after := r.retryAfter
+	if d, ok := application.RetryAfter(err); ok {
+		after = int(math.Ceil(d.Seconds()))
+	}
+	if after == 0 {
+		return nil
+	}
+	return http.Header{"Retry-After": []string{strconv.Itoa(after)}}
+}
+
+// problem maps an application or domain error to an RFC 9457 response by
+// errorTable; nil stays nil.
+func problem(log *slog.Logger, err error) error {
+	if err == nil {
+		return nil
+	}
+	r := classify(log, err)
+	se := huma.NewError(r.status, r.detailFor(err))
+	if h := r.headersFor(err); h != nil {
+		return huma.ErrorWithHeaders(se, h)
+	}
+	return se
 }

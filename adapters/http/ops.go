@@ -2,12 +2,11 @@ package http
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"reflect"
+	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/keyward/keyward/domain"
 )
 
 type healthOutput struct {
@@ -34,7 +33,7 @@ type readyOutput struct {
 
 func (s *Server) registerOps(api huma.API) {
 	huma.Register(api, huma.Operation{
-		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Summary: "Liveness", Tags: []string{"Ops"},
+		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Summary: "Liveness", Tags: []string{"Ops"}, Security: publicSecurity,
 	}, func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
 		out := &healthOutput{}
 		out.Body.Status = "ok"
@@ -43,6 +42,13 @@ func (s *Server) registerOps(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Summary: "Readiness per component",
 		Description: "200 when every component answers, 503 with the failing ones otherwise.", Tags: []string{"Ops"},
+		Security: publicSecurity,
+		Responses: map[string]*huma.Response{strconv.Itoa(http.StatusServiceUnavailable): {
+			Description: "Some component is down",
+			Content: map[string]*huma.MediaType{"application/json": {
+				Schema: api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[readyBody](), true, ""),
+			}},
+		}},
 	}, func(ctx context.Context, _ *struct{}) (*readyOutput, error) {
 		comps, ok := s.app.Queries.CheckHealth.Handle(ctx)
 		out := &readyOutput{Status: http.StatusOK}
@@ -63,16 +69,4 @@ func (s *Server) registerOps(api huma.API) {
 		}
 		return out, nil
 	})
-}
-
-func reason(err error) string {
-	switch {
-	case errors.Is(err, domain.ErrLinkExpired):
-		return "expired"
-	case errors.Is(err, domain.ErrLinkRevoked):
-		return "revoked"
-	case errors.Is(err, domain.ErrLinkExhausted):
-		return "exhausted"
-	}
-	return "unavailable"
 }

@@ -26,8 +26,7 @@ type orderOutput struct {
 }
 
 type getOrderInput struct {
-	ID            string `path:"id" maxLength:"64"`
-	Authorization string `header:"Authorization" doc:"Bearer <access_token>"`
+	ID string `path:"id" maxLength:"64"`
 }
 
 type resendOutput struct {
@@ -41,7 +40,8 @@ func (s *Server) registerOrders(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "place-order", Method: http.MethodPost, Path: "/v1/orders", DefaultStatus: http.StatusCreated,
 		Summary: "Place an order", Description: "Prices the items, creates a crypto payment and returns the order with its access token.",
-		Tags: []string{"Orders"},
+		Tags: []string{"Orders"}, Security: publicSecurity,
+		Errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *placeOrderInput) (*orderOutput, error) {
 		cmd := application.PlaceOrderCommand{Email: in.Body.Email}
 		for _, it := range in.Body.Items {
@@ -57,14 +57,10 @@ func (s *Server) registerOrders(api huma.API) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "get-order", Method: http.MethodGet, Path: "/v1/orders/{id}",
-		Summary: "Get an order", Tags: []string{"Orders"}, Security: []map[string][]string{{"orderToken": {}}},
+		Summary: "Get an order", Tags: []string{"Orders"}, Security: orderTokenSecurity,
 		Errors: []int{http.StatusUnauthorized, http.StatusNotFound},
 	}, func(ctx context.Context, in *getOrderInput) (*orderOutput, error) {
-		tok, ok := bearer(in.Authorization)
-		if !ok {
-			return nil, huma.Error401Unauthorized("send the order's access token as 'Authorization: Bearer <token>'")
-		}
-		o, err := s.app.Queries.GetOrder.Handle(ctx, in.ID, tok)
+		o, err := s.app.Queries.GetOrder.Handle(ctx, in.ID, orderTokenFrom(ctx))
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
@@ -74,14 +70,10 @@ func (s *Server) registerOrders(api huma.API) {
 		OperationID: "resend-delivery-link", Method: http.MethodPost, Path: "/v1/orders/{id}/delivery-link",
 		DefaultStatus: http.StatusAccepted,
 		Summary:       "Re-send the delivery link", Description: "Emails a fresh link for a delivered order and revokes the older ones.",
-		Tags: []string{"Orders"}, Security: []map[string][]string{{"orderToken": {}}},
-		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict},
+		Tags: []string{"Orders"}, Security: orderTokenSecurity,
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *getOrderInput) (*resendOutput, error) {
-		tok, ok := bearer(in.Authorization)
-		if !ok {
-			return nil, huma.Error401Unauthorized("send the order's access token as 'Authorization: Bearer <token>'")
-		}
-		link, err := s.app.Commands.ResendDeliveryLink.Handle(ctx, in.ID, tok, "")
+		link, err := s.app.Commands.ResendDeliveryLink.Handle(ctx, in.ID, orderTokenFrom(ctx), "")
 		if err != nil {
 			return nil, problem(s.log, err)
 		}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"errors"
 	"html/template"
 	"net/http"
 
@@ -45,7 +44,8 @@ func (s *Server) registerPage(mux *http.ServeMux) {
 		d := pageData{Token: token, CSRF: s.csrf(token), Order: st.Order, Link: st.Link, CanShow: st.Problem == nil, Title: "Your keys"}
 		status := http.StatusOK
 		if st.Problem != nil {
-			status, d.Message = http.StatusGone, pageMessage(st.Problem)
+			r := ruleFor(st.Problem)
+			status, d.Message = r.status, r.page
 		}
 		s.render(w, status, d)
 	})
@@ -65,32 +65,14 @@ func (s *Server) registerPage(mux *http.ServeMux) {
 	})
 }
 
+// renderError renders err as the page, with the status and message
+// errorTable gives it.
 func (s *Server) renderError(w http.ResponseWriter, err error) {
-	status, msg := http.StatusInternalServerError, "Something went wrong on our side. Please try again in a minute."
-	switch {
-	case errors.Is(err, domain.ErrNotFound):
-		status, msg = http.StatusNotFound, "This link is not valid. Check that you copied the whole link from your email."
-	case errors.Is(err, domain.ErrLinkExpired), errors.Is(err, domain.ErrLinkRevoked), errors.Is(err, domain.ErrLinkExhausted):
-		status, msg = http.StatusGone, pageMessage(err)
-	case errors.Is(err, application.ErrUnavailable):
-		w.Header().Set("Retry-After", "5")
-		status, msg = http.StatusServiceUnavailable, "Your keys are safe but cannot be opened right now. Please try again in a minute; nothing was used up."
-	default:
-		s.log.Error("reveal page failed", "err", err)
+	r := classify(s.log, err)
+	for k, v := range r.headersFor(err) {
+		w.Header()[k] = v
 	}
-	s.render(w, status, pageData{Title: "Your keys", Message: msg})
-}
-
-func pageMessage(err error) string {
-	switch {
-	case errors.Is(err, domain.ErrLinkExpired):
-		return "This link has expired. You can ask for a new one from your order."
-	case errors.Is(err, domain.ErrLinkRevoked):
-		return "This link has been revoked."
-	case errors.Is(err, domain.ErrLinkExhausted):
-		return "This link has been used as many times as it allows."
-	}
-	return "This link cannot be used."
+	s.render(w, r.status, pageData{Title: "Your keys", Message: r.page})
 }
 
 func (s *Server) render(w http.ResponseWriter, status int, d pageData) {

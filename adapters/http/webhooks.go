@@ -25,7 +25,12 @@ func (s *Server) registerWebhooks(api huma.API) {
 		OperationID: "nowpayments-ipn", Method: http.MethodPost, Path: "/v1/webhooks/nowpayments",
 		Summary: "NOWPayments IPN", Description: "Verifies the signature on the raw body, stores the notification once and moves the order.",
 		Tags: []string{"Webhooks"}, MaxBodyBytes: s.opts.MaxWebhookBytes, SkipValidateBody: true,
-		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound},
+		// Authenticated by the body's signature header, not by a scheme.
+		Security: publicSecurity,
+		RequestBody: &huma.RequestBody{Description: "The notification exactly as NOWPayments sent it. " +
+			"The signature covers these bytes: forward them untouched."},
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict,
+			http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *nowpaymentsInput) (*webhookOutput, error) {
 		res, err := s.app.Commands.HandlePayment.Handle(ctx, in.RawBody, in.Signature)
 		if err != nil {
@@ -35,4 +40,9 @@ func (s *Server) registerWebhooks(api huma.API) {
 		out.Body.Status, out.Body.OrderStatus, out.Body.Duplicate = "ok", res.Status.String(), res.Duplicate
 		return out, nil
 	})
+	// Huma documents a raw body as a binary string (with a 3.1-only
+	// contentMediaType the 3.0 downgrade keeps); this one is a JSON object.
+	body := api.OpenAPI().Paths["/v1/webhooks/nowpayments"].Post.RequestBody.Content["application/json"]
+	body.Schema = &huma.Schema{Type: huma.TypeObject, AdditionalProperties: true,
+		Description: "A NOWPayments payment notification (payment_id, payment_status, order_id, amounts and currencies)."}
 }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -32,6 +33,9 @@ func PaymentsAPI(g *Gateway) func(huma.API) {
 		huma.Register(api, huma.Operation{
 			OperationID: "sandbox-get-payment", Method: "GET", Path: "/v1/sandbox/payments/{order_id}",
 			Summary: "Sandbox: the payment issued for an order", Tags: []string{"Sandbox"},
+			Description: "Served only when the sandbox payment gateway is configured (the embedded default), so a " +
+				"person or `keyward pay` can simulate the customer paying. Unauthenticated by design: a sandbox payment moves no money.",
+			Security: []map[string][]string{{}}, Errors: []int{http.StatusNotFound},
 		}, func(_ context.Context, in *paymentInput) (*paymentOutput, error) {
 			p, ok := g.Payment(in.OrderID)
 			if !ok {

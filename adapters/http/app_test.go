@@ -1,0 +1,150 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2/humatest"
+	"github.com/shopspring/decimal"
+
+	"github.com/keyward/keyward/adapters/localkeyring"
+	"github.com/keyward/keyward/adapters/memory"
+	"github.com/keyward/keyward/adapters/nowpayments"
+	"github.com/keyward/keyward/adapters/sandbox"
+	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+const (
+	testAdminKey  = "test-admin-key"
+	testIPNSecret = "test-ipn-secret"
+	testMaxReveal = 2
+	testLinkTTL   = 15 * time.Minute
+)
+
+// testWorld is what the tests steer behind the App: the clock, outages of
+// the payment gateway and the vault, and the mail the customer receives.
+type testWorld struct {
+	clock   *testClock
+	gateway *flakyGateway
+	vault   *flakyVault
+	mail    *mailbox
+}
+
+// newTestApp builds the application on the memory adapters, the sandbox
+// supplier and gateway and an in-memory keyring, with the catalog synced.
+// It is the one place these tests assemble use cases.
+func newTestApp(t *testing.T) (application.App, *testWorld) {
+	t.Helper()
+	kr, err := localkeyring.NewInMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &testWorld{
+		clock:   &testClock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
+		gateway: &flakyGateway{PaymentGateway: sandbox.NewGateway(sandbox.GatewayConfig{})},
+		vault:   &flakyVault{KeyVault: kr},
+		mail:    &mailbox{},
+	}
+	app := application.NewApp(application.Deps{
+		Orders: memory.NewOrders(nil), Links: memory.NewLinks(), Revelations: memory.NewRevelations(), Catalog: memory.NewCatalog(),
+		Notifications: memory.NewNotifications(), DataKeys: memory.NewDataKeys(), Blobs: memory.NewBlobs(),
+		Audit: memory.NewAuditLog(w.clock), Locks: memory.NewLocks(), Vault: w.vault, Supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
+		Gateway: w.gateway, Verifier: nowpayments.NewVerifier(testIPNSecret), Mailer: w.mail, Clock: w.clock, IDs: &testIDs{},
+		Log: slog.New(slog.DiscardHandler),
+	}, application.Settings{
+		Delivery:       application.DeliveryPolicy{TTL: testLinkTTL, MaxReveals: testMaxReveal, PublicBaseURL: "https://keys.example"},
+		ReconcileAfter: time.Minute,
+		CatalogMargin:  decimal.RequireFromString("0.1"),
+	})
+	if _, err := app.Commands.SyncCatalog.Handle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return app, w
+}
+
+// newTestAPI serves the test App's operations (not the page or the rate
+// limits, which sit outside Huma) through humatest.
+func newTestAPI(t *testing.T) (humatest.TestAPI, *testWorld, application.App) {
+	t.Helper()
+	app, w := newTestApp(t)
+	opts := Options{Version: "test", AdminAPIKeys: []string{testAdminKey}, PageSecret: []byte("page-secret")}
+	_, api := humatest.New(t, apiConfig(opts))
+	newServer(app, opts, slog.New(slog.DiscardHandler)).register(api)
+	return api, w, app
+}
+
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type testIDs struct{ n atomic.Int64 }
+
+func (i *testIDs) NewID() string { return fmt.Sprintf("00000000-0000-7000-8000-%012d", i.n.Add(1)) }
+
+// flakyGateway fails to create payments while down is set.
+type flakyGateway struct {
+	ports.PaymentGateway
+	down atomic.Bool
+}
+
+func (g *flakyGateway) CreatePayment(ctx context.Context, r ports.PaymentRequest) (domain.Payment, error) {
+	if g.down.Load() {
+		return domain.Payment{}, fmt.Errorf("gateway: connection refused")
+	}
+	return g.PaymentGateway.CreatePayment(ctx, r)
+}
+
+// flakyVault answers ErrVaultUnavailable while down is set.
+type flakyVault struct {
+	ports.KeyVault
+	down atomic.Bool
+}
+
+func (v *flakyVault) UnwrapDataKey(ctx context.Context, orderID string, k ports.WrappedKey) ([]byte, error) {
+	if v.down.Load() {
+		return nil, ports.ErrVaultUnavailable
+	}
+	return v.KeyVault.UnwrapDataKey(ctx, orderID, k)
+}
+
+// mailbox keeps the emails sent.
+type mailbox struct {
+	mu   sync.Mutex
+	sent []ports.Email
+}
+
+func (m *mailbox) Send(_ context.Context, e ports.Email) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, e)
+	return nil
+}
+
+func (m *mailbox) last() (ports.Email, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.sent) == 0 {
+		return ports.Email{}, false
+	}
+	return m.sent[len(m.sent)-1], true
+}
