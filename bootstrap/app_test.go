@@ -81,8 +81,25 @@ func TestLoadConfig(t *testing.T) {
 	if _, err := bootstrap.LoadConfig(env("KEYWARD_HTTP_ADDR", "0.0.0.0:8080")); err == nil || !strings.Contains(err.Error(), "KEYWARD_NOWPAYMENTS_IPN_SECRET") {
 		t.Errorf("public listener with the dev IPN secret: %v", err)
 	}
-	if _, err := bootstrap.LoadConfig(env("KEYWARD_HTTP_ADDR", "0.0.0.0:8080", "KEYWARD_NOWPAYMENTS_IPN_SECRET", "s3cret")); err != nil {
+	const strong = "a-secret-of-24-characters"
+	if _, err := bootstrap.LoadConfig(env("KEYWARD_HTTP_ADDR", "0.0.0.0:8080", "KEYWARD_NOWPAYMENTS_IPN_SECRET", strong)); err != nil {
 		t.Errorf("public listener with a real secret: %v", err)
+	}
+	// Short secrets are refused beyond loopback, accepted on it.
+	for _, c := range []struct {
+		env  []string
+		name string
+	}{
+		{[]string{"KEYWARD_HTTP_ADDR", "0.0.0.0:8080", "KEYWARD_NOWPAYMENTS_IPN_SECRET", "s"}, "KEYWARD_NOWPAYMENTS_IPN_SECRET"},
+		{[]string{"KEYWARD_PUBLIC_BASE_URL", "https://keys.example.com", "KEYWARD_NOWPAYMENTS_IPN_SECRET", "fifteen-chars!!"}, "KEYWARD_NOWPAYMENTS_IPN_SECRET"},
+		{[]string{"KEYWARD_HTTP_ADDR", "0.0.0.0:8080", "KEYWARD_NOWPAYMENTS_IPN_SECRET", strong, "KEYWARD_ADMIN_API_KEYS", strong + ",x"}, "KEYWARD_ADMIN_API_KEYS"},
+	} {
+		if _, err := bootstrap.LoadConfig(env(c.env...)); err == nil || !strings.Contains(err.Error(), c.name) {
+			t.Errorf("%v: %v, want an error naming %s", c.env, err, c.name)
+		}
+	}
+	if _, err := bootstrap.LoadConfig(env("KEYWARD_NOWPAYMENTS_IPN_SECRET", "s", "KEYWARD_ADMIN_API_KEYS", "x")); err != nil {
+		t.Errorf("short secrets on loopback (development): %v", err)
 	}
 	if _, err := bootstrap.LoadConfig(env("KEYWARD_PUBLIC_BASE_URL", "https://keys.example.com")); err == nil || !strings.Contains(err.Error(), "KEYWARD_NOWPAYMENTS_IPN_SECRET") {
 		t.Errorf("public base URL behind a proxy with the dev IPN secret: %v", err)

@@ -35,8 +35,8 @@ type Config struct {
 	PublicBaseURL     string          `env:"KEYWARD_PUBLIC_BASE_URL" doc:"base of the links in emails; unset: \x60http://\x60 and the listen address"`
 	MailDir           string          `env:"KEYWARD_MAIL_DIR" envDefault:"./var/mail" doc:"where the maildir mailer writes \x60.eml\x60 files"`
 	MailFrom          string          `env:"KEYWARD_MAIL_FROM" envDefault:"keyward <keys@keyward.localhost>" doc:"sender"`
-	IPNSecret         string          `env:"KEYWARD_NOWPAYMENTS_IPN_SECRET" envDefault:"keyward-dev-ipn-secret" secret:"true" doc:"IPN HMAC secret; the default is public, printed at start and refused beyond loopback"`
-	AdminAPIKeys      []string        `env:"KEYWARD_ADMIN_API_KEYS" secret:"true" doc:"comma-separated bearer keys for \x60/v1/admin\x60"`
+	IPNSecret         string          `env:"KEYWARD_NOWPAYMENTS_IPN_SECRET" envDefault:"keyward-dev-ipn-secret" secret:"true" doc:"IPN HMAC secret; the default is public, printed at start and refused beyond loopback, where a secret needs at least 16 characters"`
+	AdminAPIKeys      []string        `env:"KEYWARD_ADMIN_API_KEYS" secret:"true" doc:"comma-separated bearer keys for \x60/v1/admin\x60; at least 16 characters each beyond loopback"`
 	LinkTTL           time.Duration   `env:"KEYWARD_DELIVERY_LINK_TTL" envDefault:"15m" doc:"how long a delivery link reveals"`
 	LinkMaxReveals    int             `env:"KEYWARD_DELIVERY_LINK_MAX_REVEALS" envDefault:"5" doc:"reveals per link"`
 	ResendLimit       int             `env:"KEYWARD_RESEND_LIMIT" envDefault:"5" doc:"times a delivery link may be sent again per order within \x60KEYWARD_RESEND_WINDOW\x60; more answer \x60429\x60 with \x60Retry-After\x60 (0: no limit)"`
@@ -217,8 +217,18 @@ func (c Config) Validate() error {
 	case c.CatalogMargin.IsNegative():
 		return fmt.Errorf("KEYWARD_CATALOG_MARGIN must not be negative, not %s", c.CatalogMargin)
 	}
-	if c.IPNSecret == DevIPNSecret && (!loopback(c.HTTPAddr) || !loopbackURL(c.PublicBaseURL)) {
+	local := loopback(c.HTTPAddr) && loopbackURL(c.PublicBaseURL)
+	if c.IPNSecret == DevIPNSecret && !local {
 		return fmt.Errorf("KEYWARD_NOWPAYMENTS_IPN_SECRET is the public dev default: anyone could sign payments. Set your own secret before serving beyond this machine (%s, %s)", c.HTTPAddr, c.PublicBaseURL)
+	}
+	// Short secrets are for development on this machine only.
+	if !local && len(strings.TrimSpace(c.IPNSecret)) < minSecretLen {
+		return fmt.Errorf("KEYWARD_NOWPAYMENTS_IPN_SECRET is shorter than %d characters: too easy to guess for a service reachable beyond this machine", minSecretLen)
+	}
+	for i, k := range c.AdminAPIKeys {
+		if !local && len(k) < minSecretLen {
+			return fmt.Errorf("KEYWARD_ADMIN_API_KEYS: key %d is shorter than %d characters: too easy to guess for a service reachable beyond this machine", i+1, minSecretLen)
+		}
 	}
 	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {
 		return fmt.Errorf("KEYWARD_QUEUE_PARTITIONS must be between 1 and 32")
@@ -231,6 +241,10 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// minSecretLen is the shortest admin key or IPN secret accepted when keyward
+// listens or is linked beyond loopback.
+const minSecretLen = 16
 
 // ackDeadline mirrors messaging.AckDeadline (config does not import adapters).
 const ackDeadline = 2 * time.Minute

@@ -105,12 +105,17 @@ func TestMoneyAndEmail(t *testing.T) {
 	if _, err := m.Add(domain.MustMoney("1", "USD")); !errors.Is(err, domain.ErrInvalidMoney) {
 		t.Fatal("added across currencies")
 	}
-	for _, bad := range []string{"", "a", "a@b", "Bob <a@example.com>", "a@example.com, b@example.com"} {
+	for _, bad := range []string{"", "a", "a@b", "Bob <a@example.com>", "a@example.com, b@example.com",
+		"gnp.exe\u202e@example.com", "a\u202e@example.com", "a\u200b@example.com", "a\u2066b@example.com",
+		"a\x00@example.com", "a@exa\rmple.com", "a\xff@example.com"} {
 		if _, err := domain.ParseEmail(bad); !errors.Is(err, domain.ErrInvalidEmail) {
 			t.Errorf("ParseEmail(%q) = %v", bad, err)
 		}
 	}
 	if e, err := domain.ParseEmail(" a@example.com "); err != nil || e.String() != "a@example.com" {
 		t.Fatalf("ParseEmail: %v %v", e, err)
+	}
+	if e, err := domain.ParseEmail("josé@exämple.com"); err != nil || e.String() != "josé@exämple.com" {
+		t.Fatalf("a non-ASCII address (RFC 6532) was refused: %v %v", e, err)
 	}
 }

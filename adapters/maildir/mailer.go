@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -64,7 +65,7 @@ func (s *Mailer) Send(ctx context.Context, m ports.Email) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if _, err := mail.ParseAddress(m.To); err != nil || strings.ContainsAny(m.To, "\r\n") {
+	if _, err := domain.ParseEmail(m.To); err != nil || strings.ContainsAny(m.To, "\r\n") {
 		return fmt.Errorf("maildir: invalid recipient %q", m.To)
 	}
 	if strings.ContainsAny(m.IdempotencyKey, "\r\n") {

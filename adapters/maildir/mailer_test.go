@@ -143,6 +143,24 @@ func TestNonASCIISubject(t *testing.T) {
 	}
 }
 
+// TestNonASCIISenderName: a display name outside ASCII is written as RFC
+// 2047 encoded words, never raw in the header.
+func TestNonASCIISenderName(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	m, err := New(dir, "Clés Café <keys@example.com>", time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Send(context.Background(), email("")); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, dir)[0]
+	if raw := got.Headers.Get("From"); !strings.HasPrefix(raw, "=?utf-8?") || !strings.HasSuffix(raw, "<keys@example.com>") {
+		t.Fatalf("raw From %q is not RFC 2047 encoded", raw)
+	}
+}
+
 func TestIdempotencyKeyDedupes(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -260,9 +278,10 @@ func TestSendRejectsHeaderInjection(t *testing.T) {
 	dir := t.TempDir()
 	m := newMailer(t, dir)
 	tests := map[string]func(*ports.Email){
-		"recipient with a line break": func(e *ports.Email) { e.To = "buyer@example.com\r\nBcc: all@example.com" },
-		"not an address":              func(e *ports.Email) { e.To = "buyer" },
-		"key with a line break":       func(e *ports.Email) { e.IdempotencyKey = "k\r\nBcc: all@example.com" },
+		"recipient with a line break":   func(e *ports.Email) { e.To = "buyer@example.com\r\nBcc: all@example.com" },
+		"not an address":                func(e *ports.Email) { e.To = "buyer" },
+		"recipient with a bidi control": func(e *ports.Email) { e.To = "gnp.exe\u202e@example.com" },
+		"key with a line break":         func(e *ports.Email) { e.IdempotencyKey = "k\r\nBcc: all@example.com" },
 	}
 	for name, change := range tests {
 		e := email("k")
