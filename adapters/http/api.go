@@ -41,6 +41,9 @@ type Server struct {
 	log       *slog.Logger
 	adminKeys [][32]byte
 	opts      Options
+	limits    RateLimits
+	// adminFailures counts failed admin authentications per source.
+	adminFailures *limiter
 }
 
 // NewHandler returns the complete HTTP handler and the Huma API (whose
@@ -51,18 +54,18 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 	api := humago.New(mux, apiConfig(opts))
 	s.register(api)
 	s.registerPage(mux)
-	limits := DefaultRateLimits
-	if opts.RateLimits != nil {
-		limits = *opts.RateLimits
-	}
-	return securityHeaders(rateLimit(mux, limits)), api
+	return securityHeaders(plainText(rateLimit(mux, s.limits))), api
 }
 
 func newServer(app application.App, opts Options, log *slog.Logger) *Server {
 	if opts.MaxWebhookBytes <= 0 {
 		opts.MaxWebhookBytes = 64 << 10
 	}
-	s := &Server{app: app, log: log, opts: opts}
+	s := &Server{app: app, log: log, opts: opts, limits: DefaultRateLimits}
+	if opts.RateLimits != nil {
+		s.limits = *opts.RateLimits
+	}
+	s.adminFailures = newLimiter(s.limits.AdminFailures, s.limits.AdminFailureBurst)
 	for _, k := range opts.AdminAPIKeys {
 		if k = strings.TrimSpace(k); k != "" {
 			s.adminKeys = append(s.adminKeys, sha256.Sum256([]byte(k)))
@@ -76,6 +79,7 @@ func apiConfig(opts Options) huma.Config {
 	cfg := huma.DefaultConfig("keyward", opts.Version)
 	cfg.Info.Description = "Digital-key fulfilment: orders paid in crypto become delivered keys, exactly once."
 	cfg.CreateHooks = nil // no $schema links in responses
+	cfg.Transformers = append(cfg.Transformers, boundProblem)
 	cfg.Servers = []*huma.Server{{URL: "/"}}
 	if base := strings.TrimRight(opts.PublicBaseURL, "/"); base != "" {
 		cfg.Servers = []*huma.Server{{URL: base}}
@@ -101,6 +105,25 @@ func (s *Server) register(api huma.API) {
 	for _, f := range s.opts.Extra {
 		f(api)
 	}
+	documentRateLimits(api)
+}
+
+// documentRateLimits adds the 429 the rate limits answer (outside the
+// operations' own handlers) to the operations they guard: webhooks, per
+// source; admin operations, after failed authentications.
+func documentRateLimits(api huma.API) {
+	for path, item := range api.OpenAPI().Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Delete, item.Patch} {
+			if op == nil || op.Responses["429"] != nil || op.Responses["401"] == nil {
+				continue
+			}
+			if strings.HasPrefix(path, "/v1/webhooks/") || requires(op, adminKeyScheme) {
+				r := *op.Responses["401"]
+				r.Description = "Too Many Requests: wait Retry-After seconds"
+				op.Responses["429"] = &r
+			}
+		}
+	}
 }
 
 // securityHeaders sets headers every response should carry.
@@ -109,7 +132,10 @@ func securityHeaders(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		if strings.HasPrefix(r.URL.Path, "/v1/deliveries/") || strings.HasPrefix(r.URL.Path, "/deliver/") || strings.HasPrefix(r.URL.Path, "/v1/orders") {
+		// Delivery and order answers carry tokens and order details; admin
+		// answers (the audit export) carry emails and IPs: no cache keeps them.
+		if strings.HasPrefix(r.URL.Path, "/v1/deliveries/") || strings.HasPrefix(r.URL.Path, "/deliver/") ||
+			strings.HasPrefix(r.URL.Path, "/v1/orders") || strings.HasPrefix(r.URL.Path, "/v1/admin/") {
 			h.Set("Cache-Control", "no-store")
 		}
 		next.ServeHTTP(w, r)

@@ -74,7 +74,7 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 func newTestAPI(t *testing.T) (humatest.TestAPI, *testWorld, application.App) {
 	t.Helper()
 	app, w := newTestApp(t)
-	opts := Options{Version: "test", AdminAPIKeys: []string{testAdminKey}, PageSecret: []byte("page-secret")}
+	opts := Options{Version: "test", AdminAPIKeys: []string{testAdminKey}, PageSecret: []byte("page-secret"), RateLimits: &RateLimits{}}
 	_, api := humatest.New(t, apiConfig(opts))
 	newServer(app, opts, slog.New(slog.DiscardHandler)).register(api)
 	return api, w, app

@@ -5,8 +5,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"math"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -45,8 +49,21 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 		auth := ctx.Header("Authorization")
 		switch {
 		case requires(ctx.Operation(), adminKeyScheme):
+			source, now := "ip:"+clientIP(ctx.RemoteAddr()), time.Now()
+			if blocked, wait := s.adminFailures.exhausted(source, now); blocked {
+				ctx.SetHeader("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+				_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "too many failed admin authentications from this address; try again after Retry-After seconds")
+				return
+			}
 			actor, ok := s.checkAdminKey(auth)
 			if !ok {
+				s.adminFailures.spend(source, now)
+				why := "no bearer key"
+				if _, present := bearer(auth); present {
+					why = "unknown key"
+				}
+				// Never the key: only where the attempt came from and why it failed.
+				s.log.Warn("admin authentication failed", "ip", clientIP(ctx.RemoteAddr()), "operation", ctx.Operation().OperationID, "reason", why)
 				s.unauthorized(api, ctx, errAdminKeyRequired)
 				return
 			}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -92,9 +93,9 @@ func classify(log *slog.Logger, err error) errorRule {
 	r := ruleFor(err)
 	switch {
 	case r.status >= http.StatusInternalServerError && r.retryAfter > 0:
-		log.Warn("dependency unavailable", "err", err)
+		log.Warn("dependency unavailable", "err", bounded(err))
 	case r.status >= http.StatusInternalServerError:
-		log.Error("request failed", "err", err)
+		log.Error("request failed", "err", bounded(err))
 	}
 	return r
 }
@@ -132,4 +133,16 @@ func problem(log *slog.Logger, err error) error {
 		return huma.ErrorWithHeaders(se, h)
 	}
 	return se
+}
+
+// bounded is err's text for a log line: errors can carry client input (a
+// database error quoting a value), so it is cut to a sane length. The JSON
+// log handler escapes what is left.
+func bounded(err error) string {
+	const max = 1024
+	msg := err.Error()
+	if len(msg) > max {
+		msg = strings.ToValidUTF8(msg[:max], "") + "…"
+	}
+	return msg
 }

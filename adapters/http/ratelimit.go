@@ -15,18 +15,33 @@ import (
 
 // RateLimits bounds how fast one client may hit the customer-facing
 // delivery endpoints (status, reveal, page), per client IP and per link
-// token. Order placement is not limited here: it comes from the shop's own
-// servers, a few IPs for all customers. Zero values disable a limit.
+// token; how fast one source may post webhooks; and how many failed admin
+// authentications one source may make. Order placement is not limited
+// here: it comes from the shop's own servers, a few IPs for all customers.
+// Zero values disable a limit.
 type RateLimits struct {
 	PerIP    rate.Limit // requests per second per client IP
 	IPBurst  int
 	PerToken rate.Limit // requests per second per delivery token
 	TokBurst int
+	// Webhook is per source IP on /v1/webhooks/: a gateway sends a few
+	// notifications per payment, a replayed capture sends thousands.
+	Webhook      rate.Limit
+	WebhookBurst int
+	// AdminFailures is per source IP: once its failed admin
+	// authentications use up the burst, its admin requests answer 429.
+	AdminFailures     rate.Limit
+	AdminFailureBurst int
 }
 
 // DefaultRateLimits allows a person's clicking and a shop's retries, not a
-// scanner: 1 request/s per IP (bursts of 20), 1 per 6 s per link (bursts of 10).
-var DefaultRateLimits = RateLimits{PerIP: 1, IPBurst: 20, PerToken: rate.Every(6 * time.Second), TokBurst: 10}
+// scanner: 1 request/s per IP (bursts of 20), 1 per 6 s per link (bursts of
+// 10); webhooks 10/s per source (bursts of 50); 10 failed admin
+// authentications per source, then one more a minute.
+var DefaultRateLimits = RateLimits{
+	PerIP: 1, IPBurst: 20, PerToken: rate.Every(6 * time.Second), TokBurst: 10,
+	Webhook: 10, WebhookBurst: 50, AdminFailures: rate.Every(time.Minute), AdminFailureBurst: 10,
+}
 
 // limiter keeps one token bucket per key and forgets idle ones.
 type limiter struct {
@@ -56,6 +71,42 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	r := l.bucket(key, now).lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// exhausted reports, without spending anything, whether key has no token
+// left now, and how long until it has one.
+func (l *limiter) exhausted(key string, now time.Time) (bool, time.Duration) {
+	if l == nil {
+		return false, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim := l.bucket(key, now).lim
+	if tokens := lim.TokensAt(now); tokens < 1 {
+		return true, time.Duration((1 - tokens) / float64(l.limit) * float64(time.Second))
+	}
+	return false, 0
+}
+
+// spend takes a token from key's bucket if it has one.
+func (l *limiter) spend(key string, now time.Time) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bucket(key, now).lim.AllowN(now, 1)
+}
+
+// bucket returns key's bucket, sweeping idle ones now and then; l.mu is
+// held.
+func (l *limiter) bucket(key string, now time.Time) *bucket {
 	if now.Sub(l.swept) > time.Minute {
 		for k, b := range l.buckets {
 			if now.Sub(b.seen) > 10*time.Minute {
@@ -70,19 +121,21 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 		l.buckets[key] = b
 	}
 	b.seen = now
-	r := b.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
+	return b
 }
 
 // rateLimit answers 429 with Retry-After (as problem+json) when a client
 // exceeds its budget on the limited routes.
 func rateLimit(next http.Handler, limits RateLimits) http.Handler {
 	byIP, byToken := newLimiter(limits.PerIP, limits.IPBurst), newLimiter(limits.PerToken, limits.TokBurst)
+	webhooks := newLimiter(limits.Webhook, limits.WebhookBurst)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/webhooks/") {
+			if ok, wait := webhooks.allow("ip:"+clientIP(r.RemoteAddr), time.Now()); !ok {
+				tooMany(w, wait)
+				return
+			}
+		}
 		if token, delivery := deliveryToken(r.URL.Path); delivery {
 			now := time.Now()
 			ok, wait := byIP.allow("ip:"+clientIP(r.RemoteAddr), now)
