@@ -14,7 +14,7 @@ type adminOrderInput struct {
 type revokeInput struct {
 	ID   string `path:"id" maxLength:"64"`
 	Body *struct {
-		Reason string `json:"reason,omitempty" maxLength:"500" pattern:"^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$" patternDescription:"no control characters but tab and line breaks"`
+		Reason string `json:"reason,omitempty" maxLength:"500" pattern:"^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$" doc:"Why the keys are revoked; no control characters but tab and line breaks"`
 	}
 }
 

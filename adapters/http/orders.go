@@ -10,7 +10,7 @@ import (
 )
 
 type orderLineBody struct {
-	SKU      string `json:"sku" minLength:"1" maxLength:"64" pattern:"^[^\\x00-\\x1f\\x7f]+$" patternDescription:"no control characters" example:"cyberpunk-2077-gog-global"`
+	SKU      string `json:"sku" minLength:"1" maxLength:"64" pattern:"^[^\\x00-\\x1f\\x7f]+$" doc:"The product's sku; no control characters" example:"cyberpunk-2077-gog-global"`
 	Quantity int    `json:"quantity" minimum:"1" maximum:"10" example:"1"`
 }
 
