@@ -55,6 +55,7 @@ type Deps struct {
 	Blobs         ports.BlobStore
 	Audit         ports.AuditLog
 	Locks         ports.Locks
+	Tx            ports.Transactor
 	Vault         ports.KeyVault
 	Supplier      ports.Supplier
 	Gateway       ports.PaymentGateway
@@ -93,11 +94,11 @@ func NewApp(d Deps, s Settings) App {
 			HandlePayment:      NewHandlePaymentNotification(d.Verifier, d.Notifications, d.Orders, d.Clock, d.Log),
 			FulfilOrder:        fulfil,
 			DeliverOrder:       deliver,
-			ResendDeliveryLink: NewResendDeliveryLink(d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery),
-			RevealKeys:         NewRevealKeys(d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
-			RetryFulfilment:    NewRetryFulfilment(d.Orders, d.Audit, d.Clock),
-			RevokeOrder:        NewRevokeOrder(d.Orders, d.Links, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log),
-			RotateKeys:         NewRotateKeys(d.Vault, d.DataKeys, d.Audit, s.RotateBatch, d.Log),
+			ResendDeliveryLink: NewResendDeliveryLink(d.Tx, d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery),
+			RevealKeys:         NewRevealKeys(d.Tx, d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
+			RetryFulfilment:    NewRetryFulfilment(d.Tx, d.Orders, d.Audit, d.Clock),
+			RevokeOrder:        NewRevokeOrder(d.Tx, d.Orders, d.Links, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log),
+			RotateKeys:         NewRotateKeys(d.Tx, d.Vault, d.DataKeys, d.Audit, s.RotateBatch, d.Log),
 			SyncCatalog:        NewSyncCatalog(d.Supplier, d.Catalog, d.Clock, s.CatalogMargin),
 			Reconcile:          NewReconcile(d.Orders, d.Locks, fulfil, deliver, d.Clock, s.ReconcileAfter, d.Log),
 		},

@@ -3,8 +3,8 @@ package application
 // Audit actions recorded in the audit log.
 const (
 	AuditKeysRevealed    = "keys.revealed"
-	AuditRevealUndone    = "keys.reveal_undone"
 	AuditKeysRotated     = "keys.rotated"
+	AuditKeysRewrapped   = "keys.rewrapped"
 	AuditOrderRevoked    = "order.revoked"
 	AuditFulfilmentRetry = "order.fulfilment_retried"
 	AuditDeliveryResent  = "delivery.link_resent"

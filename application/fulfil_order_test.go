@@ -204,11 +204,13 @@ func TestRevealAndRevoke(t *testing.T) {
 	for _, r := range recs {
 		actions = append(actions, r.Actor+" "+r.Action)
 	}
-	want := []string{"customer keys.revealed", "admin:test order.revoked", "admin:test order.revoked", "admin:test order.revoked"}
+	// One record per revoke, written with it: re-runs (the resumed
+	// shredding, the second revoke) only finish the work and add none.
+	want := []string{"customer keys.revealed", "admin:test order.revoked"}
 	if strings.Join(actions, ",") != strings.Join(want, ",") {
 		t.Fatalf("audit trail %v, want %v", actions, want)
 	}
-	if n, err := w.audit.Verify(t.Context()); err != nil || n != 4 {
+	if n, err := w.audit.Verify(t.Context()); err != nil || n != 2 {
 		t.Fatalf("audit chain: %d %v", n, err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 // runs at a time (across processes, through Locks): two interleaved resends
 // would each revoke the other's link and leave none working.
 type ResendDeliveryLink struct {
+	tx     ports.Transactor
 	orders ports.OrderRepository
 	audit  ports.AuditLog
 	locks  ports.Locks
@@ -23,9 +24,9 @@ type ResendDeliveryLink struct {
 
 // NewResendDeliveryLink wires ResendDeliveryLink; it panics when a
 // dependency is nil.
-func NewResendDeliveryLink(orders ports.OrderRepository, links ports.DeliveryLinkRepository, mailer ports.Mailer, audit ports.AuditLog, locks ports.Locks, clock ports.Clock, ids ports.IDs, policy DeliveryPolicy) ResendDeliveryLink {
-	require("ResendDeliveryLink", "orders", orders, "audit", audit, "locks", locks)
-	return ResendDeliveryLink{orders: orders, audit: audit, locks: locks, issuer: newLinkIssuer("ResendDeliveryLink", links, mailer, clock, ids, policy)}
+func NewResendDeliveryLink(tx ports.Transactor, orders ports.OrderRepository, links ports.DeliveryLinkRepository, mailer ports.Mailer, audit ports.AuditLog, locks ports.Locks, clock ports.Clock, ids ports.IDs, policy DeliveryPolicy) ResendDeliveryLink {
+	require("ResendDeliveryLink", "tx", tx, "orders", orders, "audit", audit, "locks", locks)
+	return ResendDeliveryLink{tx: tx, orders: orders, audit: audit, locks: locks, issuer: newLinkIssuer("ResendDeliveryLink", links, mailer, clock, ids, policy)}
 }
 
 // Handle checks the customer's access token unless adminActor is set (then
@@ -63,20 +64,29 @@ func (h ResendDeliveryLink) Handle(ctx context.Context, orderID, accessToken, ad
 	if err != nil {
 		return nil, err
 	}
+	// The order's timeline, the older links and the audit record change
+	// together (in that order, as every unit of work takes them: order,
+	// links, audit).
 	now := h.issuer.clock.Now()
-	revoked, err := revokeLinks(ctx, h.issuer.links, orderID, link.ID(), now)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error { return o.RecordLinkResent(link.ID(), now) }); err != nil {
-		return nil, err
-	}
 	actor := adminActor
 	if actor == "" {
 		actor = ActorCustomer
 	}
-	if _, err := h.audit.Append(ctx, actor, AuditDeliveryResent, orderID, map[string]string{"link_id": link.ID(), "links_revoked": fmt.Sprint(revoked)}); err != nil {
-		return nil, fmt.Errorf("audit resend: %w", err)
+	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
+		if _, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error { return o.RecordLinkResent(link.ID(), now) }); err != nil {
+			return err
+		}
+		revoked, err := revokeLinks(ctx, h.issuer.links, orderID, link.ID(), now)
+		if err != nil {
+			return err
+		}
+		if _, err := h.audit.Append(ctx, actor, AuditDeliveryResent, orderID, map[string]string{"link_id": link.ID(), "links_revoked": fmt.Sprint(revoked)}); err != nil {
+			return fmt.Errorf("audit resend: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return link, nil
 }

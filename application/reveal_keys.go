@@ -45,6 +45,7 @@ type Revealed struct {
 // one reveal and records a revelation per item, and only then returns the
 // keys. Nothing is consumed when the keys cannot be opened.
 type RevealKeys struct {
+	tx          ports.Transactor
 	links       ports.DeliveryLinkRepository
 	orders      ports.OrderRepository
 	keys        envelope
@@ -56,9 +57,9 @@ type RevealKeys struct {
 }
 
 // NewRevealKeys wires RevealKeys; it panics when a dependency is nil.
-func NewRevealKeys(links ports.DeliveryLinkRepository, orders ports.OrderRepository, dataKeys ports.DataKeyRepository, vault ports.KeyVault, blobs ports.BlobStore, revelations ports.RevelationLog, audit ports.AuditLog, clock ports.Clock, ids ports.IDs, log *slog.Logger) RevealKeys {
-	require("RevealKeys", "links", links, "orders", orders, "dataKeys", dataKeys, "vault", vault, "blobs", blobs, "revelations", revelations, "audit", audit, "clock", clock, "ids", ids, "log", log)
-	return RevealKeys{links: links, orders: orders, keys: envelope{dataKeys: dataKeys, vault: vault, blobs: blobs}, revelations: revelations, audit: audit, clock: clock, ids: ids, log: log}
+func NewRevealKeys(tx ports.Transactor, links ports.DeliveryLinkRepository, orders ports.OrderRepository, dataKeys ports.DataKeyRepository, vault ports.KeyVault, blobs ports.BlobStore, revelations ports.RevelationLog, audit ports.AuditLog, clock ports.Clock, ids ports.IDs, log *slog.Logger) RevealKeys {
+	require("RevealKeys", "tx", tx, "links", links, "orders", orders, "dataKeys", dataKeys, "vault", vault, "blobs", blobs, "revelations", revelations, "audit", audit, "clock", clock, "ids", ids, "log", log)
+	return RevealKeys{tx: tx, links: links, orders: orders, keys: envelope{dataKeys: dataKeys, vault: vault, blobs: blobs}, revelations: revelations, audit: audit, clock: clock, ids: ids, log: log}
 }
 
 // Handle returns domain.ErrNotFound for an unknown token; ErrLinkExpired,
@@ -86,57 +87,71 @@ func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, er
 		return Revealed{}, err
 	}
 
+	// The reveal is consumed, recorded and audited in one unit of work:
+	// all three commit, or none does and the keys are not shown.
 	now := h.clock.Now()
-	var first bool
-	link, err = h.links.Update(ctx, link.ID(), func(l *domain.DeliveryLink) error {
-		var err error
-		first, err = l.Reveal(now)
-		return err
+	var (
+		first    bool
+		consumed *domain.DeliveryLink
+	)
+	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
+		l, err := h.links.Update(ctx, link.ID(), func(l *domain.DeliveryLink) error {
+			var err error
+			first, err = l.Reveal(now)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		consumed = l
+		revs := make([]domain.KeyRevelation, 0, len(items))
+		for _, it := range items {
+			rv, err := domain.NewKeyRevelation(h.ids.NewID(), order, it.ItemID, l,
+				domain.RevealAccess{IP: cmd.IP, UserAgent: cmd.UserAgent}, now, first)
+			if err != nil {
+				return fmt.Errorf("record revelation: %w", err)
+			}
+			revs = append(revs, rv)
+		}
+		if err := h.revelations.Append(ctx, revs...); err != nil {
+			return fmt.Errorf("record revelation: %w", err)
+		}
+		details := map[string]string{
+			"link_id": l.ID(), "ip": cmd.IP, "user_agent": cmd.UserAgent, "first": fmt.Sprint(first), "reveals_left": fmt.Sprint(l.RevealsLeft()),
+		}
+		if _, err := h.audit.Append(ctx, ActorCustomer, AuditKeysRevealed, order.ID(), details); err != nil {
+			return fmt.Errorf("audit revelation: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
-		return Revealed{}, err
-	}
-	revs := make([]domain.KeyRevelation, 0, len(items))
-	for _, it := range items {
-		rv, err := domain.NewKeyRevelation(h.ids.NewID(), order, it.ItemID, link,
-			domain.RevealAccess{IP: cmd.IP, UserAgent: cmd.UserAgent}, now, first)
-		if err != nil {
-			return Revealed{}, h.giveBack(ctx, link.ID(), fmt.Errorf("record revelation: %w", err))
-		}
-		revs = append(revs, rv)
-	}
-	// The audit record first: if it cannot be written nothing else is, and
-	// the reveal is given back. If the revelation log then fails, the give
-	// back is audited too, so the trail never claims keys were shown.
-	details := map[string]string{
-		"link_id": link.ID(), "ip": cmd.IP, "user_agent": cmd.UserAgent, "first": fmt.Sprint(first), "reveals_left": fmt.Sprint(link.RevealsLeft()),
-	}
-	if _, err := h.audit.Append(ctx, ActorCustomer, AuditKeysRevealed, order.ID(), details); err != nil {
-		return Revealed{}, h.giveBack(ctx, link.ID(), fmt.Errorf("audit revelation: %w", err))
-	}
-	if err := h.revelations.Append(ctx, revs...); err != nil {
-		err = h.giveBack(ctx, link.ID(), fmt.Errorf("record revelation: %w", err))
-		if _, aerr := h.audit.Append(context.WithoutCancel(ctx), ActorSystem, AuditRevealUndone, order.ID(), map[string]string{
-			"link_id": link.ID(), "reason": "revelation could not be recorded; keys were not shown",
-		}); aerr != nil {
-			h.log.ErrorContext(ctx, "could not audit an undone reveal", "order_id", order.ID(), "err", aerr)
+		if consumed != nil {
+			h.giveBack(ctx, consumed)
 		}
 		return Revealed{}, err
 	}
+	link = consumed
 	h.log.InfoContext(ctx, "keys revealed", "order_id", order.ID(), "link_id", link.ID(), "ip", cmd.IP, "first", first)
 	return Revealed{Link: link, Order: order, Items: items, First: first}, nil
 }
 
-// giveBack returns a consumed reveal when the keys will not be shown, so a
-// failure on our side never costs the customer a reveal.
-func (h RevealKeys) giveBack(ctx context.Context, linkID string, cause error) error {
+// giveBack returns a reveal the failed unit of work consumed but could
+// not roll back (a store without transactions), so a failure on our side
+// never costs the customer a reveal. It changes the link only while its
+// count is still the one the failed reveal left: after a rollback, or once
+// another reveal went on, there is nothing to give back.
+func (h RevealKeys) giveBack(ctx context.Context, consumed *domain.DeliveryLink) {
 	// Also when the client went away: that is the usual cause.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := h.links.Update(ctx, linkID, func(l *domain.DeliveryLink) error { l.UndoReveal(); return nil }); err != nil {
-		h.log.ErrorContext(ctx, "could not give back a reveal", "link_id", linkID, "err", err)
+	if _, err := h.links.Update(ctx, consumed.ID(), func(l *domain.DeliveryLink) error {
+		if l.RevealsUsed() == consumed.RevealsUsed() {
+			l.UndoReveal()
+		}
+		return nil
+	}); err != nil {
+		h.log.ErrorContext(ctx, "could not give back a reveal", "link_id", consumed.ID(), "err", err)
 	}
-	return cause
 }
 
 // clean makes client-supplied text safe to store and audit: valid UTF-8,

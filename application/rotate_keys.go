@@ -14,6 +14,7 @@ import (
 // the first missed) and safe while serving: each key is replaced only if it
 // did not change meanwhile, and new orders already use the new version.
 type RotateKeys struct {
+	tx        ports.Transactor
 	vault     ports.KeyVault
 	dataKeys  ports.DataKeyRepository
 	audit     ports.AuditLog
@@ -22,9 +23,9 @@ type RotateKeys struct {
 }
 
 // NewRotateKeys wires RotateKeys; it panics when a dependency is nil.
-func NewRotateKeys(vault ports.KeyVault, dataKeys ports.DataKeyRepository, audit ports.AuditLog, batchSize int, log *slog.Logger) RotateKeys {
-	require("RotateKeys", "vault", vault, "dataKeys", dataKeys, "audit", audit, "log", log)
-	return RotateKeys{vault: vault, dataKeys: dataKeys, audit: audit, batchSize: batchSize, log: log}
+func NewRotateKeys(tx ports.Transactor, vault ports.KeyVault, dataKeys ports.DataKeyRepository, audit ports.AuditLog, batchSize int, log *slog.Logger) RotateKeys {
+	require("RotateKeys", "tx", tx, "vault", vault, "dataKeys", dataKeys, "audit", audit, "log", log)
+	return RotateKeys{tx: tx, vault: vault, dataKeys: dataKeys, audit: audit, batchSize: batchSize, log: log}
 }
 
 // RotationResult reports a rotation.
@@ -86,18 +87,34 @@ func (h RotateKeys) Rewrap(ctx context.Context, version int) (RotationResult, er
 		if err != nil {
 			return res, err
 		}
-		for i, k := range batch {
-			if rewrapped[i] == nil {
-				continue
+		// A batch's keys and its audit record commit together.
+		n := 0
+		err = h.tx.Atomically(ctx, func(ctx context.Context) error {
+			n = 0
+			for i, k := range batch {
+				if rewrapped[i] == nil {
+					continue
+				}
+				ok, err := h.dataKeys.Replace(ctx, k.OrderID, k.Wrapped, *rewrapped[i])
+				if err != nil {
+					return fmt.Errorf("store rewrapped key of %s: %w", k.OrderID, err)
+				}
+				if ok {
+					n++
+				}
 			}
-			ok, err := h.dataKeys.Replace(ctx, k.OrderID, k.Wrapped, *rewrapped[i])
-			if err != nil {
-				return res, fmt.Errorf("store rewrapped key of %s: %w", k.OrderID, err)
+			if n == 0 {
+				return nil
 			}
-			if ok {
-				res.Rewrapped++
-			}
+			_, err := h.audit.Append(ctx, ActorSystem, AuditKeysRewrapped, "transit-key", map[string]string{
+				"key_version": fmt.Sprint(version), "rewrapped": fmt.Sprint(n), "from_order": batch[0].OrderID, "to_order": batch[len(batch)-1].OrderID,
+			})
+			return err
+		})
+		if err != nil {
+			return res, err
 		}
+		res.Rewrapped += n
 		after = batch[len(batch)-1].OrderID
 	}
 	if res.Unreadable > 0 {

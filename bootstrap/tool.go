@@ -39,8 +39,8 @@ func newTool(cfg Config, targets ...any) (*fx.App, error) {
 		RuntimeModule,
 		PostgresModule,
 		keyVaultModule(cfg),
-		fx.Provide(func(v ports.KeyVault, dk ports.DataKeyRepository, a ports.AuditLog, log *slog.Logger) application.RotateKeys {
-			return application.NewRotateKeys(v, dk, a, 0, log)
+		fx.Provide(func(tx ports.Transactor, v ports.KeyVault, dk ports.DataKeyRepository, a ports.AuditLog, log *slog.Logger) application.RotateKeys {
+			return application.NewRotateKeys(tx, v, dk, a, 0, log)
 		}),
 		fx.Populate(targets...),
 	), nil

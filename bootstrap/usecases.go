@@ -34,6 +34,7 @@ type appDeps struct {
 	Blobs         ports.BlobStore
 	Audit         ports.AuditLog
 	Locks         ports.Locks
+	Tx            ports.Transactor
 	Vault         ports.KeyVault
 	Supplier      ports.Supplier
 	Gateway       ports.PaymentGateway
@@ -49,7 +50,7 @@ type appDeps struct {
 func newAppDeps(p appDeps) application.Deps {
 	return application.Deps{
 		Orders: p.Orders, Links: p.Links, Revelations: p.Revelations, Catalog: p.Catalog, Notifications: p.Notifications,
-		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, Locks: p.Locks, Vault: p.Vault, Supplier: p.Supplier,
+		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Supplier: p.Supplier,
 		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
 	}
 }

@@ -145,7 +145,7 @@ func (l *AuditLog) Verify(ctx context.Context) (int, error) {
 
 func (l *AuditLog) page(ctx context.Context, afterSeq int64, limit int) ([]auditRow, error) {
 	var rows []auditRow
-	if err := l.db.SelectContext(ctx, &rows, `SELECT `+auditColumns+` FROM audit_log
+	if err := sqlx.SelectContext(ctx, ext(ctx, l.db), &rows, `SELECT `+auditColumns+` FROM audit_log
 		WHERE seq > $1 ORDER BY seq LIMIT $2`, afterSeq, limit); err != nil {
 		return nil, fmt.Errorf("list audit log after %d: %w", afterSeq, translate(err))
 	}

@@ -33,7 +33,7 @@ func (b *Blobs) Put(ctx context.Context, ref string, data []byte) error {
 	if data == nil {
 		data = []byte{} // lib/pq sends a nil slice as NULL
 	}
-	if _, err := b.db.ExecContext(ctx, `INSERT INTO blobs (ref, data) VALUES ($1, $2)
+	if _, err := ext(ctx, b.db).ExecContext(ctx, `INSERT INTO blobs (ref, data) VALUES ($1, $2)
 		ON CONFLICT (ref) DO UPDATE SET data = EXCLUDED.data, created_at = now()`, ref, data); err != nil {
 		return fmt.Errorf("put blob %s: %w", ref, translate(err))
 	}
@@ -43,7 +43,7 @@ func (b *Blobs) Put(ctx context.Context, ref string, data []byte) error {
 // Get returns the data or domain.ErrNotFound.
 func (b *Blobs) Get(ctx context.Context, ref string) ([]byte, error) {
 	var data []byte
-	if err := b.db.GetContext(ctx, &data, `SELECT data FROM blobs WHERE ref = $1`, ref); err != nil {
+	if err := sqlx.GetContext(ctx, ext(ctx, b.db), &data, `SELECT data FROM blobs WHERE ref = $1`, ref); err != nil {
 		return nil, fmt.Errorf("blob %s: %w", ref, translate(err))
 	}
 	return data, nil
@@ -54,7 +54,7 @@ func (b *Blobs) Delete(ctx context.Context, refs ...string) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	if _, err := b.db.ExecContext(ctx, `DELETE FROM blobs WHERE ref = ANY($1)`, pq.Array(refs)); err != nil {
+	if _, err := ext(ctx, b.db).ExecContext(ctx, `DELETE FROM blobs WHERE ref = ANY($1)`, pq.Array(refs)); err != nil {
 		return fmt.Errorf("delete %d blobs: %w", len(refs), translate(err))
 	}
 	return nil
@@ -63,7 +63,7 @@ func (b *Blobs) Delete(ctx context.Context, refs ...string) error {
 // Exists reports whether ref is stored.
 func (b *Blobs) Exists(ctx context.Context, ref string) (bool, error) {
 	var ok bool
-	if err := b.db.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM blobs WHERE ref = $1)`, ref); err != nil {
+	if err := sqlx.GetContext(ctx, ext(ctx, b.db), &ok, `SELECT EXISTS (SELECT 1 FROM blobs WHERE ref = $1)`, ref); err != nil {
 		return false, fmt.Errorf("blob %s exists: %w", ref, translate(err))
 	}
 	return ok, nil

@@ -100,7 +100,7 @@ func (c *Catalog) Upsert(ctx context.Context, ps ...*domain.Product) error {
 // Get returns the product or domain.ErrNotFound.
 func (c *Catalog) Get(ctx context.Context, sku string) (*domain.Product, error) {
 	var row productRow
-	if err := c.db.GetContext(ctx, &row, `SELECT `+productColumns+` FROM products WHERE sku = $1`, sku); err != nil {
+	if err := sqlx.GetContext(ctx, ext(ctx, c.db), &row, `SELECT `+productColumns+` FROM products WHERE sku = $1`, sku); err != nil {
 		return nil, fmt.Errorf("product %q: %w", sku, translate(err))
 	}
 	return productFromRow(row)
@@ -114,7 +114,7 @@ func (c *Catalog) List(ctx context.Context, afterSKU string, limit int) ([]*doma
 		lim = limit
 	}
 	var rows []productRow
-	if err := c.db.SelectContext(ctx, &rows, `SELECT `+productColumns+` FROM products
+	if err := sqlx.SelectContext(ctx, ext(ctx, c.db), &rows, `SELECT `+productColumns+` FROM products
 		WHERE sku > $1 ORDER BY sku LIMIT $2`, afterSKU, lim); err != nil {
 		return nil, fmt.Errorf("list products: %w", translate(err))
 	}

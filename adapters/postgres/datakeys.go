@@ -27,7 +27,7 @@ type dataKeyRow struct {
 
 // Create stores k; domain.ErrConflict if the order has a key.
 func (r *DataKeys) Create(ctx context.Context, orderID string, k ports.WrappedKey) error {
-	if _, err := r.db.ExecContext(ctx, `INSERT INTO data_keys (order_id, ciphertext, version) VALUES ($1, $2, $3)`,
+	if _, err := ext(ctx, r.db).ExecContext(ctx, `INSERT INTO data_keys (order_id, ciphertext, version) VALUES ($1, $2, $3)`,
 		orderID, k.Ciphertext, k.Version); err != nil {
 		return fmt.Errorf("create data key of order %s: %w", orderID, translate(err))
 	}
@@ -37,7 +37,7 @@ func (r *DataKeys) Create(ctx context.Context, orderID string, k ports.WrappedKe
 // Get returns the wrapped key or domain.ErrNotFound.
 func (r *DataKeys) Get(ctx context.Context, orderID string) (ports.WrappedKey, error) {
 	var row dataKeyRow
-	if err := r.db.GetContext(ctx, &row, `SELECT order_id, ciphertext, version FROM data_keys WHERE order_id = $1`, orderID); err != nil {
+	if err := sqlx.GetContext(ctx, ext(ctx, r.db), &row, `SELECT order_id, ciphertext, version FROM data_keys WHERE order_id = $1`, orderID); err != nil {
 		return ports.WrappedKey{}, fmt.Errorf("data key of order %s: %w", orderID, translate(err))
 	}
 	return ports.WrappedKey{Ciphertext: row.Ciphertext, Version: row.Version}, nil
@@ -46,7 +46,7 @@ func (r *DataKeys) Get(ctx context.Context, orderID string) (ports.WrappedKey, e
 // Delete destroys the wrapped key (crypto-shredding); a missing key is not
 // an error.
 func (r *DataKeys) Delete(ctx context.Context, orderID string) error {
-	if _, err := r.db.ExecContext(ctx, `DELETE FROM data_keys WHERE order_id = $1`, orderID); err != nil {
+	if _, err := ext(ctx, r.db).ExecContext(ctx, `DELETE FROM data_keys WHERE order_id = $1`, orderID); err != nil {
 		return fmt.Errorf("delete data key of order %s: %w", orderID, translate(err))
 	}
 	return nil
@@ -60,7 +60,7 @@ func (r *DataKeys) ListOlderThan(ctx context.Context, version int, afterOrderID 
 		lim = limit
 	}
 	var rows []dataKeyRow
-	if err := r.db.SelectContext(ctx, &rows, `SELECT order_id, ciphertext, version FROM data_keys
+	if err := sqlx.SelectContext(ctx, ext(ctx, r.db), &rows, `SELECT order_id, ciphertext, version FROM data_keys
 		WHERE version < $1 AND order_id > $2 ORDER BY order_id LIMIT $3`, version, afterOrderID, lim); err != nil {
 		return nil, fmt.Errorf("list data keys below v%d: %w", version, translate(err))
 	}
@@ -74,7 +74,7 @@ func (r *DataKeys) ListOlderThan(ctx context.Context, version int, afterOrderID 
 // Replace swaps old for new when the stored key still equals old (a
 // compare-and-swap in one statement); it reports whether it did.
 func (r *DataKeys) Replace(ctx context.Context, orderID string, old, new ports.WrappedKey) (bool, error) {
-	res, err := r.db.ExecContext(ctx, `UPDATE data_keys SET ciphertext = $4, version = $5, updated_at = now()
+	res, err := ext(ctx, r.db).ExecContext(ctx, `UPDATE data_keys SET ciphertext = $4, version = $5, updated_at = now()
 		WHERE order_id = $1 AND ciphertext = $2 AND version = $3`,
 		orderID, old.Ciphertext, old.Version, new.Ciphertext, new.Version)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/lib/pq/pqerror"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
 )
 
 // Pool settings: enough connections for a busy instance, recycled so that
@@ -94,6 +95,11 @@ func withReadTx(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) error
 }
 
 func runTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.Tx) error) error {
+	if tx := txFrom(ctx); tx != nil {
+		// Joined to the unit of work of Transactor.Atomically, which
+		// commits, rolls back and retries the whole of it.
+		return translate(fn(tx))
+	}
 	var err error
 	for attempt := range txAttempts {
 		if attempt > 0 {
@@ -126,4 +132,46 @@ func tryTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.
 		return fmt.Errorf("commit: %w", translate(err))
 	}
 	return nil
+}
+
+// txKey keys the transaction of a unit of work in a context.
+type txKey struct{}
+
+func withTxContext(ctx context.Context, tx *sqlx.Tx) context.Context {
+	return context.WithValue(ctx, txKey{}, tx)
+}
+
+func txFrom(ctx context.Context) *sqlx.Tx {
+	tx, _ := ctx.Value(txKey{}).(*sqlx.Tx)
+	return tx
+}
+
+// ext is where a statement runs: the unit of work's transaction when ctx
+// carries one, the pool otherwise.
+func ext(ctx context.Context, db *sqlx.DB) sqlx.ExtContext {
+	if tx := txFrom(ctx); tx != nil {
+		return tx
+	}
+	return db
+}
+
+// Transactor implements ports.Transactor: a unit of work is one
+// transaction (read committed, so the audit chain's head is read after its
+// lock), which every repository of this package joins through the context.
+type Transactor struct{ db *sqlx.DB }
+
+var _ ports.Transactor = (*Transactor)(nil)
+
+// NewTransactor returns units of work on db.
+func NewTransactor(db *sqlx.DB) *Transactor { return &Transactor{db: db} }
+
+// Atomically runs fn in one transaction and commits it; see
+// ports.Transactor. A unit of work inside another joins it.
+func (t *Transactor) Atomically(ctx context.Context, fn func(context.Context) error) error {
+	if txFrom(ctx) != nil {
+		return fn(ctx)
+	}
+	return runTx(ctx, t.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
+		return fn(withTxContext(ctx, tx))
+	})
 }

@@ -65,7 +65,7 @@ func linkFromRow(r linkRow) (*domain.DeliveryLink, error) {
 
 // Create stores l; domain.ErrConflict on a duplicate id or token hash.
 func (r *Links) Create(ctx context.Context, l *domain.DeliveryLink) error {
-	_, err := r.db.NamedExecContext(ctx, `INSERT INTO delivery_links (`+linkColumns+`) VALUES (:id, :order_id,
+	_, err := sqlx.NamedExecContext(ctx, ext(ctx, r.db), `INSERT INTO delivery_links (`+linkColumns+`) VALUES (:id, :order_id,
 		:token_hash, :created_at, :expires_at, :max_reveals, :reveals_used, :revoked_at)`, linkToRow(l))
 	if err != nil {
 		return fmt.Errorf("create delivery link %s: %w", l.ID(), translate(err))
@@ -76,7 +76,7 @@ func (r *Links) Create(ctx context.Context, l *domain.DeliveryLink) error {
 // GetByTokenHash returns the link or domain.ErrNotFound.
 func (r *Links) GetByTokenHash(ctx context.Context, h domain.TokenHash) (*domain.DeliveryLink, error) {
 	var row linkRow
-	err := r.db.GetContext(ctx, &row, `SELECT `+linkColumns+` FROM delivery_links WHERE token_hash = $1`, h[:])
+	err := sqlx.GetContext(ctx, ext(ctx, r.db), &row, `SELECT `+linkColumns+` FROM delivery_links WHERE token_hash = $1`, h[:])
 	if err != nil {
 		return nil, fmt.Errorf("delivery link by token: %w", translate(err))
 	}
@@ -120,7 +120,7 @@ func (r *Links) Update(ctx context.Context, id string, fn func(*domain.DeliveryL
 // ListByOrder returns the order's links, oldest first.
 func (r *Links) ListByOrder(ctx context.Context, orderID string) ([]*domain.DeliveryLink, error) {
 	var rows []linkRow
-	if err := r.db.SelectContext(ctx, &rows, `SELECT `+linkColumns+` FROM delivery_links
+	if err := sqlx.SelectContext(ctx, ext(ctx, r.db), &rows, `SELECT `+linkColumns+` FROM delivery_links
 		WHERE order_id = $1 ORDER BY seq`, orderID); err != nil {
 		return nil, fmt.Errorf("list delivery links of order %s: %w", orderID, translate(err))
 	}

@@ -40,7 +40,7 @@ func (r *Notifications) Record(ctx context.Context, n ports.PaymentNotification)
 	if row.Body == nil {
 		row.Body = []byte{} // lib/pq sends a nil slice as NULL
 	}
-	res, err := r.db.NamedExecContext(ctx, `INSERT INTO payment_notifications (provider, payment_id, status,
+	res, err := sqlx.NamedExecContext(ctx, ext(ctx, r.db), `INSERT INTO payment_notifications (provider, payment_id, status,
 		order_id, body_sha256, body, received_at) VALUES (:provider, :payment_id, :status, :order_id,
 		:body_sha256, :body, :received_at)
 		ON CONFLICT (provider, payment_id, status, body_sha256) DO NOTHING`, row)

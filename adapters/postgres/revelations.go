@@ -68,7 +68,7 @@ func (r *Revelations) Append(ctx context.Context, rs ...domain.KeyRevelation) er
 	}
 	// A single multi-row INSERT is atomic, and its rows take their seq (the
 	// listing order) in slice order.
-	if _, err := r.db.NamedExecContext(ctx, `INSERT INTO key_revelations (`+revelationColumns+`)
+	if _, err := sqlx.NamedExecContext(ctx, ext(ctx, r.db), `INSERT INTO key_revelations (`+revelationColumns+`)
 		VALUES (:id, :order_id, :item_id, :link_id, :email, :ip, :user_agent, :at, :first)`, rows); err != nil {
 		return fmt.Errorf("append revelations: %w", translate(err))
 	}
@@ -78,7 +78,7 @@ func (r *Revelations) Append(ctx context.Context, rs ...domain.KeyRevelation) er
 // ListByOrder returns the order's revelations, oldest first.
 func (r *Revelations) ListByOrder(ctx context.Context, orderID string) ([]domain.KeyRevelation, error) {
 	var rows []revelationRow
-	if err := r.db.SelectContext(ctx, &rows, `SELECT `+revelationColumns+` FROM key_revelations
+	if err := sqlx.SelectContext(ctx, ext(ctx, r.db), &rows, `SELECT `+revelationColumns+` FROM key_revelations
 		WHERE order_id = $1 ORDER BY seq`, orderID); err != nil {
 		return nil, fmt.Errorf("list revelations of order %s: %w", orderID, translate(err))
 	}

@@ -1,0 +1,171 @@
+package bootstrap_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"go.uber.org/fx"
+
+	"github.com/keyward/keyward/adapters/postgres/pgtest"
+	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// freezeAudit holds a process inside its unit of work: the audit record of
+// an action is about to be written, after the action's own change.
+type freezeAudit struct {
+	ports.AuditLog
+	action  string
+	reached chan<- struct{}
+	frozen  <-chan struct{}
+	once    *sync.Once
+}
+
+func (a freezeAudit) Append(ctx context.Context, actor, action, subject string, details map[string]string) (domain.AuditRecord, error) {
+	if action == a.action {
+		a.once.Do(func() { close(a.reached) })
+		<-a.frozen
+	}
+	return a.AuditLog.Append(ctx, actor, action, subject, details)
+}
+
+// TestRevealAndItsAuditCommitTogether kills the process after a reveal
+// consumed its link and before the unit of work committed: the next process
+// sees neither the consumed reveal nor an audit record of it, and the
+// customer's reveal then works once, audited once.
+func TestRevealAndItsAuditCommitTogether(t *testing.T) {
+	url, admin := pgtest.NewDatabase(t)
+	keyring := t.TempDir() + "/keyring.json"
+	mod := func(c *bootstrap.Config) { c.DatabaseURL = url; c.KeyringFile = keyring }
+	h0 := start(t, mod)
+	sku := h0.firstSKU(func(p product) bool { return p.InStock }).SKU
+	const email = "atomic@example.com"
+	h0.deliveredOrder(email, line(sku, 1))
+	token := h0.deliveryToken(email)
+	var before struct {
+		RevealsLeft int `json:"reveals_left"`
+	}
+	if code, _, raw := h0.do("GET", "/v1/deliveries/"+token, nil, nil, &before); code != http.StatusOK || before.RevealsLeft < 1 {
+		t.Fatalf("before: %d %s", code, raw)
+	}
+	h0.stop()
+
+	reached, frozen := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(frozen) })
+	var db *sqlx.DB
+	h1 := start(t, func(c *bootstrap.Config) { mod(c); c.MailDir = h0.cfg.MailDir }, fx.Populate(&db),
+		fx.Decorate(func(a ports.AuditLog) ports.AuditLog {
+			return freezeAudit{AuditLog: a, action: "keys.revealed", reached: reached, frozen: frozen, once: &sync.Once{}}
+		}))
+	go func() { _, _, _ = h1.do("POST", "/v1/deliveries/"+token+"/reveal", nil, nil, nil) }()
+	select {
+	case <-reached:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the reveal never reached its audit record")
+	}
+	kill(t, h1, db, admin)
+
+	h2 := start(t, func(c *bootstrap.Config) { mod(c); c.MailDir = h0.cfg.MailDir })
+	var st struct {
+		RevealsLeft int `json:"reveals_left"`
+	}
+	if code, _, raw := h2.do("GET", "/v1/deliveries/"+token, nil, nil, &st); code != http.StatusOK || st.RevealsLeft != before.RevealsLeft {
+		t.Fatalf("after the crash: %d %s, want %d reveals left as before", code, raw, before.RevealsLeft)
+	}
+	if n := auditCount(t, h2, "keys.revealed"); n != 0 {
+		t.Fatalf("%d reveal records for a reveal that never committed", n)
+	}
+	if code, _, raw := h2.do("POST", "/v1/deliveries/"+token+"/reveal", nil, nil, nil); code != http.StatusOK {
+		t.Fatalf("reveal after the crash: %d %s", code, raw)
+	}
+	if n := auditCount(t, h2, "keys.revealed"); n != 1 {
+		t.Fatalf("%d reveal records, want 1", n)
+	}
+}
+
+// TestAuditChainUnderConcurrentWriters: reveals, resends and retries at
+// once leave a linear chain that verifies, one record per committed action.
+func TestAuditChainUnderConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	url, _ := pgtest.NewDatabase(t)
+	h := start(t, func(c *bootstrap.Config) { c.DatabaseURL = url; c.LinkMaxReveals = 1000; c.ResendLimit = 0 })
+	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU
+	var orders []orderResp
+	var emails []string
+	for i := range 4 {
+		email := "chain" + strconv.Itoa(i) + "@example.com"
+		orders, emails = append(orders, h.deliveredOrder(email, line(sku, 1))), append(emails, email)
+	}
+	admin := map[string]string{"Authorization": "Bearer " + testAdminKey}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := map[string]int{}
+	for i := range 100 {
+		o, email := orders[i%len(orders)], emails[i%len(orders)]
+		wg.Go(func() {
+			var code int
+			action := "keys.revealed"
+			if i%5 == 0 {
+				action = "delivery.link_resent"
+				code, _, _ = h.do("POST", "/v1/admin/orders/"+o.ID+"/resend-delivery", nil, admin, nil)
+			} else {
+				token := h.deliveryToken(email)
+				code, _, _ = h.do("POST", "/v1/deliveries/"+token+"/reveal", nil, nil, nil)
+			}
+			if code < 300 {
+				mu.Lock()
+				ok[action]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	var v struct {
+		Valid    bool `json:"valid"`
+		Verified int  `json:"verified"`
+	}
+	if code, _, raw := h.do("GET", "/v1/admin/audit/verify", nil, admin, &v); code != http.StatusOK || !v.Valid {
+		t.Fatalf("verify: %d %s", code, raw)
+	}
+	for action, n := range ok {
+		if got := auditCount(t, h, action); got != n {
+			t.Errorf("%d %s records for %d that succeeded", got, action, n)
+		}
+	}
+	if ok["keys.revealed"] == 0 {
+		t.Fatal("no reveal went through")
+	}
+}
+
+// auditCount counts the audit records of one action.
+func auditCount(t *testing.T, h *harness, action string) int {
+	t.Helper()
+	var list struct {
+		Items []struct {
+			Seq    int64  `json:"seq"`
+			Action string `json:"action"`
+		} `json:"items"`
+	}
+	n, after := 0, int64(0)
+	for {
+		path := "/v1/admin/audit?limit=500&after=" + strconv.FormatInt(after, 10)
+		if code, _, raw := h.do("GET", path, nil, map[string]string{"Authorization": "Bearer " + testAdminKey}, &list); code != http.StatusOK {
+			t.Fatalf("audit list: %d %s", code, raw)
+		}
+		if len(list.Items) == 0 {
+			return n
+		}
+		for _, r := range list.Items {
+			if r.Action == action {
+				n++
+			}
+			after = r.Seq
+		}
+	}
+}
