@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 
 	"go.uber.org/fx"
@@ -76,6 +77,9 @@ func (c Config) validateBlobs() error {
 			return fmt.Errorf("KEYWARD_S3_ENDPOINT must not hold credentials: set KEYWARD_S3_ACCESS_KEY_ID and KEYWARD_S3_SECRET_ACCESS_KEY")
 		case (u.Path != "" && u.Path != "/") || u.RawQuery != "":
 			return fmt.Errorf("KEYWARD_S3_ENDPOINT must be a base URL without a path or query: the bucket goes in KEYWARD_S3_BUCKET")
+		case !b.S3PathStyle && (net.ParseIP(u.Hostname()) != nil || u.Hostname() == "localhost"):
+			// <bucket>.127.0.0.1 resolves nowhere.
+			return fmt.Errorf("KEYWARD_S3_ENDPOINT %s has no names below it for virtual-hosted buckets: set KEYWARD_S3_PATH_STYLE=true", u.Host)
 		}
 	default:
 		return fmt.Errorf("KEYWARD_BLOB_STORE must be postgres, memory or s3, not %q", b.BlobStore)

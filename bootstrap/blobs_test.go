@@ -73,6 +73,7 @@ func TestBlobConfigRefusals(t *testing.T) {
 		{"blank secret access key", s3Env("KEYWARD_S3_SECRET_ACCESS_KEY", "  "), "KEYWARD_S3_SECRET_ACCESS_KEY"},
 		{"endpoint without a scheme", s3Env("KEYWARD_S3_ENDPOINT", "acct.r2.cloudflarestorage.com"), "KEYWARD_S3_ENDPOINT must be an http:// or https://"},
 		{"credentials in the endpoint", s3Env("KEYWARD_S3_ENDPOINT", "https://id:blob-s3cret@acct.r2.cloudflarestorage.com"), "KEYWARD_S3_ENDPOINT must not hold credentials"},
+		{"an IP endpoint with virtual-hosted buckets", s3Env("KEYWARD_S3_ENDPOINT", "http://127.0.0.1:9000"), "KEYWARD_S3_PATH_STYLE=true"},
 		{"bucket in the endpoint", s3Env("KEYWARD_S3_ENDPOINT", "https://acct.r2.cloudflarestorage.com/keyward"), "KEYWARD_S3_BUCKET"},
 	}
 	for _, tt := range tests {
