@@ -177,13 +177,14 @@ func orderBlobRefs(o *domain.Order) []string {
 // shred destroys the order's keys: the wrapped data key first (after that
 // no copy of the ciphertext opens), then the ciphertext. It returns how
 // many ciphertext refs it deleted; running it again is harmless.
+// ErrUnavailable wraps a blob store failure.
 func (e envelope) shred(ctx context.Context, o *domain.Order) (int, error) {
 	if err := e.dataKeys.Delete(ctx, o.ID()); err != nil {
 		return 0, fmt.Errorf("destroy data key: %w", err)
 	}
 	refs := orderBlobRefs(o)
 	if err := e.blobs.Delete(ctx, refs...); err != nil {
-		return 0, fmt.Errorf("delete ciphertext: %w", err)
+		return 0, fmt.Errorf("%w: delete ciphertext: %v", ErrUnavailable, err)
 	}
 	return len(refs), nil
 }

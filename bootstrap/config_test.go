@@ -51,6 +51,7 @@ func TestConfigDefaults(t *testing.T) {
 		DeliveryRateLimit: true,
 		QueuePartitions:   4,
 		Vault:             bootstrap.VaultConfig{Addr: "http://127.0.0.1:8200", Mount: "transit", Key: "keyward", CreateKey: true},
+		Blobs:             bootstrap.BlobConfig{S3Region: "auto"},
 	}
 	got := bootstrap.Defaults()
 	if !got.CatalogMargin.Equal(want.CatalogMargin) {

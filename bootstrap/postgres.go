@@ -17,7 +17,8 @@ import (
 )
 
 // PostgresModule stores everything in Postgres (KEYWARD_DATABASE_URL),
-// ciphertext included, and publishes order events through the
+// ciphertext too unless KEYWARD_BLOB_STORE says otherwise (blobs.go), and
+// publishes order events through the
 // transactional outbox. The start fails when the schema is behind, unless
 // KEYWARD_MIGRATE_ON_START is set.
 var PostgresModule = fx.Module("storage.postgres",
@@ -47,7 +48,6 @@ var PostgresModule = fx.Module("storage.postgres",
 		fx.Annotate(postgres.NewCatalog, fx.As(new(ports.CatalogRepository))),
 		fx.Annotate(postgres.NewNotifications, fx.As(new(ports.PaymentNotificationLog))),
 		fx.Annotate(postgres.NewDataKeys, fx.As(new(ports.DataKeyRepository))),
-		fx.Annotate(postgres.NewBlobs, fx.As(new(ports.BlobStore))),
 		fx.Annotate(postgres.NewAuditLog, fx.As(new(ports.AuditLog))),
 		fx.Annotate(postgres.NewLocks, fx.As(new(ports.Locks))),
 		fx.Annotate(postgres.NewTransactor, fx.As(new(ports.Transactor))),

@@ -10,7 +10,7 @@ import (
 )
 
 // MemoryStorageModule keeps everything in process memory (the embedded
-// default). Orders publish their events after each save.
+// default); the ciphertext's store is chosen apart (blobs.go). Orders publish their events after each save.
 var MemoryStorageModule = fx.Module("storage.memory",
 	fx.Provide(
 		fx.Annotate(memory.NewOrders, fx.As(new(ports.OrderRepository))),
@@ -19,7 +19,6 @@ var MemoryStorageModule = fx.Module("storage.memory",
 		fx.Annotate(memory.NewCatalog, fx.As(new(ports.CatalogRepository))),
 		fx.Annotate(memory.NewNotifications, fx.As(new(ports.PaymentNotificationLog))),
 		fx.Annotate(memory.NewDataKeys, fx.As(new(ports.DataKeyRepository))),
-		fx.Annotate(memory.NewBlobs, fx.As(new(ports.BlobStore))),
 		fx.Annotate(memory.NewAuditLog, fx.As(new(ports.AuditLog))),
 		fx.Annotate(memory.NewLocks, fx.As(new(ports.Locks))),
 		func() ports.Transactor { return memory.Transactor{} },

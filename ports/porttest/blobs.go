@@ -2,6 +2,7 @@ package porttest
 
 import (
 	"bytes"
+	"crypto/rand"
 	"testing"
 
 	"github.com/keyward/keyward/domain"
@@ -22,6 +23,8 @@ func BlobStore(t *testing.T, newStore func(t *testing.T) ports.BlobStore) {
 		{"delete removes only the given refs", testBlobDelete},
 		{"empty data is stored", testBlobEmpty},
 		{"a blank ref is refused", testBlobBlankRef},
+		{"a large image key round-trips", testBlobLarge},
+		{"refs sharing a prefix are distinct", testBlobPrefixes},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
@@ -88,6 +91,34 @@ func testBlobEmpty(t *testing.T, s ports.BlobStore) {
 func testBlobBlankRef(t *testing.T, s ports.BlobStore) {
 	if err := s.Put(t.Context(), "", []byte("x")); err == nil {
 		t.Errorf("Put with an empty ref succeeded")
+	}
+}
+
+// largeBlobSize is a sealed image key of a few megabytes, as suppliers
+// deliver some scans and screenshots.
+const largeBlobSize = 4<<20 + 17
+
+func testBlobLarge(t *testing.T, s ports.BlobStore) {
+	data := make([]byte, largeBlobSize)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "orders/ord-1/item-img/0", data)
+	wantBlob(t, s, "orders/ord-1/item-img/0", data)
+	wantExists(t, s, "orders/ord-1/item-img/0", true)
+}
+
+func testBlobPrefixes(t *testing.T, s ports.BlobStore) {
+	refs := []string{"orders/o/i/1", "orders/o/i/10", "orders/o/i", "orders/o"}
+	for _, ref := range refs {
+		put(t, s, ref, []byte(ref))
+	}
+	if err := s.Delete(t.Context(), "orders/o/i/1"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	wantExists(t, s, "orders/o/i/1", false)
+	for _, ref := range refs[1:] {
+		wantBlob(t, s, ref, []byte(ref))
 	}
 }
 
