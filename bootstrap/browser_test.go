@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -146,10 +147,10 @@ func TestBrowserRevealPageAndDocs(t *testing.T) {
 	}
 	// The sidebar lists the tags; a click on one unfolds its operations.
 	for _, op := range []struct{ tag, summary string }{{"Orders", "Place an order"}, {"Orders", "Get an order"}, {"Delivery", "Reveal keys"}} {
-		if _, err := step(docs, chromedp.Poll[bool](`document.body.innerText.includes(`+jsString(op.summary)+`)`, chromedp.WithPollingTimeout(time.Second))); err != nil {
-			run(t, docs, "unfold "+op.tag, chromedp.Click(chromedp.Search(`//*[text()=`+jsString(op.tag)+`]`)))
+		if _, err := step(docs, chromedp.Poll[bool](`document.body.innerText.includes(`+strconv.Quote(op.summary)+`)`, chromedp.WithPollingTimeout(time.Second))); err != nil {
+			run(t, docs, "unfold "+op.tag, chromedp.Click(chromedp.Search(`//*[text()=`+strconv.Quote(op.tag)+`]`)))
 		}
-		if _, err := step(docs, chromedp.Poll[bool](`document.body.innerText.includes(`+jsString(op.summary)+`)`)); err != nil {
+		if _, err := step(docs, chromedp.Poll[bool](`document.body.innerText.includes(`+strconv.Quote(op.summary)+`)`)); err != nil {
 			screenshot(t, docs, artifacts, "4-docs-failed.png")
 			t.Fatalf("/docs never lists %q: %v\nconsole: %s", op.summary, err, docsConsole())
 		}
@@ -309,5 +310,3 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 		t.Errorf("screenshot %s: %v", name, err)
 	}
 }
-
-func jsString(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"` }
