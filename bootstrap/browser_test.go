@@ -31,6 +31,7 @@ import (
 func TestBrowserRevealPageAndDocs(t *testing.T) {
 	chromium := chromiumPath(t)
 	artifacts := artifactDir(t)
+	t.Logf("screenshots in %s", artifacts)
 	h := start(t, func(c *bootstrap.Config) { c.LinkMaxReveals = 1 })
 
 	image := h.firstSKU(func(p product) bool { return p.InStock && strings.Contains(strings.ToLower(p.Platform), "nintendo") })
@@ -71,6 +72,9 @@ func TestBrowserRevealPageAndDocs(t *testing.T) {
 	run(t, ctx, "wait for the reveal button", chromedp.WaitVisible(chromedp.CSS(`[data-testid=reveal]`)))
 	if left := h.revealsLeft(link); left != h.cfg.LinkMaxReveals {
 		t.Fatalf("opening the link left %d reveals of %d: it must use none", left, h.cfg.LinkMaxReveals)
+	}
+	if revs, err := h.revs.ListByOrder(context.Background(), o.ID); err != nil || len(revs) != 0 {
+		t.Fatalf("opening the link recorded %d revelations (%v): it must record none", len(revs), err)
 	}
 	screenshot(t, ctx, artifacts, "1-link-opened.png")
 
@@ -145,6 +149,9 @@ func TestBrowserRevealPageAndDocs(t *testing.T) {
 	if resp, err = chromedp.Run(docs, chromedp.NavigateResponse(h.base+"/docs")); err != nil || resp.Status != 200 {
 		t.Fatalf("open /docs: %v", err)
 	}
+	if csp, _ := resp.Headers["Content-Security-Policy"].(string); !strings.Contains(csp, "script-src 'self';") || !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("/docs CSP %q, want scripts from keyward only", csp)
+	}
 	// The sidebar lists the tags; a click on one unfolds its operations.
 	for _, op := range []struct{ tag, summary string }{{"Orders", "Place an order"}, {"Orders", "Get an order"}, {"Delivery", "Reveal keys"}} {
 		if _, err := step(docs, chromedp.Poll[bool](`document.body.innerText.includes(`+strconv.Quote(op.summary)+`)`, chromedp.WithPollingTimeout(time.Second))); err != nil {
@@ -166,7 +173,6 @@ func TestBrowserRevealPageAndDocs(t *testing.T) {
 			t.Errorf("the browser reported CSP violations:\n%s", msgs)
 		}
 	}
-	t.Logf("screenshots in %s", artifacts)
 }
 
 // chromiumPath finds Chromium, failing the test without it.
