@@ -5,8 +5,11 @@
 #               cluster is started in .cache/pg.
 #   Vault       KEYWARD_TEST_VAULT_ADDR; when unset, a Vault dev server is
 #               built (once, cached) and started (scripts/vault-dev.sh).
+#   Chromium    the browser test (bootstrap/browser_test.go) drives Debian's
+#               chromium; installed with apt-get when missing.
 # Before them the OpenAPI document is linted (Redocly CLI, installed with
-# npm into .cache/npm once).
+# npm into .cache/npm once) and the vendored docs UI is checked against its
+# recorded hashes.
 # A service that cannot be provided fails the run: nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +36,23 @@ if [[ -z "${BENCH:-}" ]]; then
 	mkdir -p .cache/openapi
 	go run ./cmd/keyward openapi >.cache/openapi/openapi.json
 	"$redocly" lint --config redocly.yaml .cache/openapi/openapi.json
+fi
+
+# --- Docs UI ----------------------------------------------------------------
+# /docs serves Stoplight Elements from files committed in adapters/http/docs;
+# they must be exactly what scripts/vendor-docs.sh recorded.
+scripts/vendor-docs.sh verify
+
+# --- Chromium ---------------------------------------------------------------
+if [[ -z "${BENCH:-}" ]] && ! command -v chromium >/dev/null; then
+	if [[ $(id -u) != 0 ]]; then
+		log "Chromium is missing and installing it needs root: apt-get install -y chromium"
+		exit 1
+	fi
+	log "installing Debian's chromium for the browser test"
+	apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+	command -v chromium >/dev/null || { log "chromium did not install"; exit 1; }
 fi
 
 # --- PostgreSQL -------------------------------------------------------------

@@ -54,6 +54,7 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 	api := humago.New(mux, apiConfig(opts))
 	s.register(api)
 	s.registerPage(mux)
+	s.registerDocs(mux, "keyward API", "/openapi.yaml")
 	return securityHeaders(plainText(rateLimit(mux, s.limits))), api
 }
 
@@ -79,6 +80,7 @@ func apiConfig(opts Options) huma.Config {
 	cfg := huma.DefaultConfig("keyward", opts.Version)
 	cfg.Info.Description = "Digital-key fulfilment: orders paid in crypto become delivered keys, exactly once."
 	cfg.CreateHooks = nil // no $schema links in responses
+	cfg.DocsPath = ""     // Huma's page loads its UI from a CDN; docs.go serves an embedded one
 	cfg.Transformers = append(cfg.Transformers, boundProblem)
 	cfg.Servers = []*huma.Server{{URL: "/"}}
 	if base := strings.TrimRight(opts.PublicBaseURL, "/"); base != "" {
