@@ -23,7 +23,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		RuntimeModule,
 		storageModule(cfg),
 		keyVaultModule(cfg),
-		SandboxSupplierModule,
+		supplierModule(cfg),
 		SandboxPaymentsModule,
 		MaildirModule,
 		ApplicationModule,

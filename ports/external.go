@@ -138,6 +138,16 @@ type SupplierEventVerifier interface {
 	Verify(name, credential string, body []byte) (SupplierEvent, error)
 }
 
+// SupplierEventMarks remembers the newest change time seen per supplier
+// entity (an order, a product), so that webhooks delivered out of order are
+// recognised.
+type SupplierEventMarks interface {
+	// Advance records at for entity unless a later time is recorded. It
+	// reports false for a stale notice (older than the recorded time); a
+	// notice as new as the recorded one (a redelivery) reports true.
+	Advance(ctx context.Context, entity string, at time.Time) (bool, error)
+}
+
 // PaymentRequest asks a gateway for a payment of an order.
 type PaymentRequest struct {
 	OrderID     string

@@ -12,6 +12,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/humatest"
 	"github.com/shopspring/decimal"
 
+	"github.com/keyward/keyward/adapters/kinguin"
 	"github.com/keyward/keyward/adapters/localkeyring"
 	"github.com/keyward/keyward/adapters/memory"
 	"github.com/keyward/keyward/adapters/nowpayments"
@@ -24,8 +25,10 @@ import (
 const (
 	testAdminKey  = "test-admin-key"
 	testIPNSecret = "test-ipn-secret"
-	testMaxReveal = 2
-	testLinkTTL   = 15 * time.Minute
+	// testKinguinSecret is the Kinguin webhook secret.
+	testKinguinSecret = "test-kinguin-webhook-secret"
+	testMaxReveal     = 2
+	testLinkTTL       = 15 * time.Minute
 )
 
 // testWorld is what the tests steer behind the App: the clock, outages of
@@ -57,13 +60,13 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 		Notifications: memory.NewNotifications(), DataKeys: memory.NewDataKeys(), Blobs: memory.NewBlobs(),
 		Audit: memory.NewAuditLog(w.clock), Locks: memory.NewLocks(), Vault: w.vault, Supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		Gateway: w.gateway, Verifier: nowpayments.NewVerifier(testIPNSecret), Mailer: w.mail, Clock: w.clock, IDs: &testIDs{},
-		Log: slog.New(slog.DiscardHandler),
+		Log: slog.New(slog.DiscardHandler), SupplierEvents: kinguin.NewWebhookVerifier(testKinguinSecret), SupplierMarks: memory.NewSupplierEventMarks(),
 	}, application.Settings{
 		Delivery:       application.DeliveryPolicy{TTL: testLinkTTL, MaxReveals: testMaxReveal, PublicBaseURL: "https://keys.example"},
 		ReconcileAfter: time.Minute,
 		CatalogMargin:  decimal.RequireFromString("0.1"),
 	})
-	if _, err := app.Commands.SyncCatalog.Handle(t.Context()); err != nil {
+	if _, err := app.Commands.SyncCatalog.Handle(t.Context(), application.SyncCatalogCommand{}); err != nil {
 		t.Fatal(err)
 	}
 	return app, w
