@@ -162,7 +162,11 @@ func (s *Server) TotalPurchases() int { s.mu.Lock(); defer s.mu.Unlock(); return
 
 // Requests returns how many requests "METHOD /path" (path without the
 // base, e.g. "POST /v2/order") received.
-func (s *Server) Requests(route string) int { s.mu.Lock(); defer s.mu.Unlock(); return s.requests[route] }
+func (s *Server) Requests(route string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[route]
+}
 
 // IssuedKeys returns copies of the keys of the order for externalID.
 func (s *Server) IssuedKeys(externalID string) []ports.SupplierKey {
@@ -277,12 +281,7 @@ func writeFault(w http.ResponseWriter, f Fault) {
 
 // writeError answers in the documented error shape (kinguin-error.json).
 func writeError(w http.ResponseWriter, status int, kind, detail string) {
-	var b map[string]any
-	mustUnmarshal(Fixture("kinguin-error.json"), &b)
-	delete(b, "propertyPath")
-	delete(b, "invalidValue")
-	b["kind"], b["status"], b["title"], b["detail"] = kind, status, http.StatusText(status), detail
-	js, _ := json.Marshal(b)
+	js, _ := json.Marshal(errAnswer(status, kind, detail).body)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(js)
@@ -322,6 +321,8 @@ func (s *Server) route(r *http.Request, path string) (int, []byte) {
 	return a.status, js
 }
 
+// errAnswer is the documented error shape (kinguin-error.json) with its
+// context fields dropped.
 func errAnswer(status int, kind, detail string) answer {
 	var b map[string]any
 	mustUnmarshal(Fixture("kinguin-error.json"), &b)
