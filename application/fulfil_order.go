@@ -103,6 +103,7 @@ const (
 )
 
 // fulfilItem takes one item to sealed, or as far as the supplier allows.
+// With an error (retry later) the result means nothing.
 func (h FulfilOrder) fulfilItem(ctx context.Context, orderID string, it *domain.OrderItem, key *orderKey) (itemResult, error) {
 	supplierOrderID := it.SupplierOrderID()
 	if it.Status() != domain.ItemPurchased || supplierOrderID == "" {

@@ -89,7 +89,8 @@ type SupplierKey struct {
 type Supplier interface {
 	// Name identifies the supplier ("sandbox", "kinguin").
 	Name() string
-	// Products returns one page of the supplier's catalog.
+	// Products returns one page of the supplier's catalog;
+	// ErrSupplierPermanent for a cursor it did not issue.
 	Products(ctx context.Context, q ProductQuery) (ProductPage, error)
 	// Product returns one product; domain.ErrNotFound when the supplier
 	// no longer sells it.

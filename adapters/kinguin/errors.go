@@ -12,7 +12,8 @@ import (
 
 // APIError is an error answer of Kinguin. It unwraps to
 // ports.ErrSupplierTemporary, ports.ErrSupplierPermanent or
-// domain.ErrNotFound by its kind and status (kinds.go of the reference).
+// domain.ErrNotFound by its kind and status, as the reference's error
+// table says (kinds).
 type APIError struct {
 	Status int    // HTTP status
 	Kind   string // Kinguin's error kind, "" when the body had none
@@ -80,23 +81,20 @@ var kinds = map[string]rule{
 	"ProcessingPreorder":    {ports.ErrKeysPending, ""},
 }
 
-// parseError classifies a non-2xx answer: by its kind when known, else by
-// its status (429, 408 and 5xx retry; 404 is not found; other 4xx final).
+// parseError classifies a non-2xx answer: a kind that retries, or a 429,
+// 408 or 5xx, is temporary; otherwise a known kind decides; otherwise 404
+// is not found and any other 4xx final.
 func parseError(status int, raw []byte) *APIError {
 	var b errorBody
 	_ = json.Unmarshal(raw, &b) // a body that is not Kinguin's JSON classifies by status
 	e := &APIError{Status: status, Kind: strings.TrimSpace(b.Kind), Detail: truncate(strings.TrimSpace(b.Detail), 300), Trace: b.Trace}
-	if r, ok := kinds[e.Kind]; ok && status != http.StatusTooManyRequests && status < 500 {
-		e.class, e.advice = r.class, r.advice
-		return e
-	}
-	if r, ok := kinds[e.Kind]; ok && r.class == ports.ErrSupplierTemporary {
-		e.class = r.class
-		return e
-	}
+	r, known := kinds[e.Kind]
 	switch {
-	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
+	case known && r.class == ports.ErrSupplierTemporary,
+		status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
 		e.class = ports.ErrSupplierTemporary
+	case known:
+		e.class, e.advice = r.class, r.advice
 	case status == http.StatusNotFound:
 		e.class = domain.ErrNotFound
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:

@@ -3,8 +3,10 @@ package kinguin_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +266,70 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		if _, err := kinguin.New(cfg); err == nil {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
+	}
+}
+
+func TestWrongKeyIsFinalForOrdersToo(t *testing.T) {
+	t.Parallel()
+	srv := kinguintest.New(t, 0)
+	c, err := kinguin.New(kinguin.Config{BaseURL: srv.BaseURL(), APIKey: "wrong", Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PlaceOrder(t.Context(), request("item-1", 1, "3.49"))
+	if !errors.Is(err, ports.ErrSupplierPermanent) || !strings.Contains(err.Error(), "KEYWARD_KINGUIN_API_KEY") {
+		t.Fatalf("PlaceOrder with a wrong key = %v, want a final error naming the key setting", err)
+	}
+	if n := srv.Requests("POST /v2/order"); n != 1 {
+		t.Errorf("%d POSTs with a wrong key, want 1", n)
+	}
+}
+
+// TestOrderRequestHasTheReferenceShape: our POST /v2/order carries the
+// reference request's fields, with our item id as orderExternalId and the
+// price as a JSON number; keyType is left out so image keys may come.
+func TestOrderRequestHasTheReferenceShape(t *testing.T) {
+	t.Parallel()
+	srv := kinguintest.New(t, 0)
+	if _, err := newClient(t, srv).PlaceOrder(t.Context(), request("item-42", 2, "3.49")); err != nil {
+		t.Fatal(err)
+	}
+	var ref, ours struct {
+		Products        []map[string]any `json:"products"`
+		OrderExternalID string           `json:"orderExternalId"`
+	}
+	if err := json.Unmarshal(kinguintest.Fixture("kinguin-order-request-v2.json"), &ref); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(srv.LastOrderRequest(), &ours); err != nil {
+		t.Fatal(err)
+	}
+	if ours.OrderExternalID != "item-42" || len(ours.Products) != 1 {
+		t.Fatalf("request %s", srv.LastOrderRequest())
+	}
+	for k, v := range ref.Products[0] {
+		if k == "keyType" || k == "offerId" {
+			continue // optional: any key type, the cheapest offer at our price
+		}
+		if got, ok := ours.Products[0][k]; !ok || reflect.TypeOf(got) != reflect.TypeOf(v) {
+			t.Errorf("products[0].%s = %#v, the reference has %#v", k, got, v)
+		}
+	}
+	if ours.Products[0]["price"] != 3.49 || ours.Products[0]["productId"] != kinguintest.ProductID {
+		t.Errorf("line %v", ours.Products[0])
+	}
+}
+
+// TestReferenceProductsPage reads the reference listing as it is.
+func TestReferenceProductsPage(t *testing.T) {
+	t.Parallel()
+	srv := kinguintest.New(t, 0)
+	srv.Fail("GET /v1/products", kinguintest.Fault{Status: 200, Body: string(kinguintest.Fixture("kinguin-products-page.json"))})
+	page, err := newClient(t, srv).Products(t.Context(), ports.ProductQuery{})
+	if err != nil || len(page.Products) != 1 || page.Next != "" {
+		t.Fatalf("reference page: %+v, %v", page, err)
+	}
+	if p := page.Products[0]; p.ID != kinguintest.ProductID || !p.Cost.Equal(domain.MustMoney("3.49", "EUR")) || p.Qty != 37 || p.Region != "Region free" {
+		t.Errorf("reference product read as %+v", p)
 	}
 }

@@ -79,6 +79,9 @@ func (c *Client) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports
 		switch {
 		case ferr == nil:
 			return found, nil
+		case errors.Is(ferr, ports.ErrSupplierPermanent) && errors.Is(err, ports.ErrSupplierPermanent):
+			// Both refused outright (a wrong key, say): nothing was made.
+			return ports.SupplierOrder{}, fmt.Errorf("kinguin place order %s: %w", r.ExternalID, err)
 		case !errors.Is(ferr, domain.ErrNotFound):
 			// Unknown outcome: report it as retryable whatever the POST said.
 			return ports.SupplierOrder{}, fmt.Errorf("kinguin place order %s: %w: %v; and the lookup by external id failed: %v", r.ExternalID, ports.ErrSupplierTemporary, err, ferr)

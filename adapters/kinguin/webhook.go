@@ -38,7 +38,6 @@ type webhookBody struct {
 	OrderExternalID string `json:"orderExternalId"`
 	Status          string `json:"status"`
 	ProductID       string `json:"productId"`
-	KinguinID       *int   `json:"kinguinId"`
 	UpdatedAt       string `json:"updatedAt"`
 }
 

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -67,6 +68,7 @@ type Server struct {
 	faults     map[string][]Fault // by "METHOD /path" prefix
 	requests   map[string]int
 	images     bool
+	lastOrder  []byte
 }
 
 type order struct {
@@ -395,9 +397,18 @@ type orderRequest struct {
 	OrderExternalID string `json:"orderExternalId"`
 }
 
+// LastOrderRequest returns the body of the last POST /v2/order.
+func (s *Server) LastOrderRequest() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.lastOrder)
+}
+
 func (s *Server) placeOrder(r *http.Request) answer {
 	var req orderRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Products) != 1 {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	s.lastOrder = raw
+	if err != nil || json.Unmarshal(raw, &req) != nil || len(req.Products) != 1 {
 		return errAnswer(http.StatusBadRequest, "ConstraintViolation", "Invalid \"products\" property.")
 	}
 	line := req.Products[0]
