@@ -19,18 +19,18 @@ type App struct {
 
 // Commands are the use cases that change state.
 type Commands struct {
-	PlaceOrder          PlaceOrder
-	HandlePayment       HandlePaymentNotification
-	FulfilOrder         FulfilOrder
-	DeliverOrder        DeliverOrder
-	ResendDeliveryLink  ResendDeliveryLink
-	RevealKeys          RevealKeys
-	RetryFulfilment     RetryFulfilment
-	RevokeOrder         RevokeOrder
-	RotateKeys          RotateKeys
-	SyncCatalog         SyncCatalog
-	HandleSupplierEvent HandleSupplierEvent
-	Reconcile           Reconcile
+	PlaceOrder         PlaceOrder
+	HandlePayment      HandlePaymentNotification
+	FulfilOrder        FulfilOrder
+	DeliverOrder       DeliverOrder
+	ResendDeliveryLink ResendDeliveryLink
+	RevealKeys         RevealKeys
+	RetryFulfilment    RetryFulfilment
+	RevokeOrder        RevokeOrder
+	RotateKeys         RotateKeys
+	SyncCatalog        SyncCatalog
+	SupplierWebhook    HandleSupplierEvent
+	Reconcile          Reconcile
 }
 
 // Queries are the use cases that only read.
@@ -47,26 +47,26 @@ type Queries struct {
 // Deps are the ports the use cases drive. Every one is required: NewApp
 // panics naming the first that is nil.
 type Deps struct {
-	Orders         ports.OrderRepository
-	Links          ports.DeliveryLinkRepository
-	Revelations    ports.RevelationLog
-	Catalog        ports.CatalogRepository
-	Notifications  ports.PaymentNotificationLog
-	DataKeys       ports.DataKeyRepository
-	Blobs          ports.BlobStore
-	Audit          ports.AuditLog
-	Locks          ports.Locks
-	Vault          ports.KeyVault
-	Supplier       ports.Supplier
-	SupplierEvents ports.SupplierEventVerifier
-	SupplierMarks  ports.SupplierEventMarks
-	Gateway        ports.PaymentGateway
-	Verifier       ports.NotificationVerifier
-	Mailer         ports.Mailer
-	Clock          ports.Clock
-	IDs            ports.IDs
-	Health         []ports.HealthCheck
-	Log            *slog.Logger
+	Orders        ports.OrderRepository
+	Links         ports.DeliveryLinkRepository
+	Revelations   ports.RevelationLog
+	Catalog       ports.CatalogRepository
+	Notifications ports.PaymentNotificationLog
+	DataKeys      ports.DataKeyRepository
+	Blobs         ports.BlobStore
+	Audit         ports.AuditLog
+	Locks         ports.Locks
+	Vault         ports.KeyVault
+	Supplier      ports.Supplier
+	SupplierHooks ports.SupplierEventVerifier
+	SupplierMarks ports.SupplierEventMarks
+	Gateway       ports.PaymentGateway
+	Verifier      ports.NotificationVerifier
+	Mailer        ports.Mailer
+	Clock         ports.Clock
+	IDs           ports.IDs
+	Health        []ports.HealthCheck
+	Log           *slog.Logger
 }
 
 // Settings tune the use cases; the zero value of each field takes the
@@ -93,18 +93,18 @@ func NewApp(d Deps, s Settings) App {
 	deliver := NewDeliverOrder(d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	return App{
 		Commands: Commands{
-			PlaceOrder:          NewPlaceOrder(d.Orders, d.Catalog, d.Gateway, d.Clock, d.IDs),
-			HandlePayment:       NewHandlePaymentNotification(d.Verifier, d.Notifications, d.Orders, d.Clock, d.Log),
-			FulfilOrder:         fulfil,
-			DeliverOrder:        deliver,
-			ResendDeliveryLink:  NewResendDeliveryLink(d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery),
-			RevealKeys:          NewRevealKeys(d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
-			RetryFulfilment:     NewRetryFulfilment(d.Orders, d.Audit, d.Clock),
-			RevokeOrder:         NewRevokeOrder(d.Orders, d.Links, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log),
-			RotateKeys:          NewRotateKeys(d.Vault, d.DataKeys, d.Audit, s.RotateBatch, d.Log),
-			SyncCatalog:         sync,
-			HandleSupplierEvent: NewHandleSupplierEvent(d.SupplierEvents, d.SupplierMarks, d.Orders, fulfil, sync, d.Log),
-			Reconcile:           NewReconcile(d.Orders, d.Locks, fulfil, deliver, d.Clock, s.ReconcileAfter, d.Log),
+			PlaceOrder:         NewPlaceOrder(d.Orders, d.Catalog, d.Gateway, d.Clock, d.IDs),
+			HandlePayment:      NewHandlePaymentNotification(d.Verifier, d.Notifications, d.Orders, d.Clock, d.Log),
+			FulfilOrder:        fulfil,
+			DeliverOrder:       deliver,
+			ResendDeliveryLink: NewResendDeliveryLink(d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery),
+			RevealKeys:         NewRevealKeys(d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
+			RetryFulfilment:    NewRetryFulfilment(d.Orders, d.Audit, d.Clock),
+			RevokeOrder:        NewRevokeOrder(d.Orders, d.Links, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log),
+			RotateKeys:         NewRotateKeys(d.Vault, d.DataKeys, d.Audit, s.RotateBatch, d.Log),
+			SyncCatalog:        sync,
+			SupplierWebhook:    NewHandleSupplierEvent(d.SupplierHooks, d.SupplierMarks, d.Orders, fulfil, sync, d.Log),
+			Reconcile:          NewReconcile(d.Orders, d.Locks, fulfil, deliver, d.Clock, s.ReconcileAfter, d.Log),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(d.Catalog),

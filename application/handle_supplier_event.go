@@ -27,7 +27,7 @@ type HandleSupplierEvent struct {
 // NewHandleSupplierEvent wires HandleSupplierEvent; it panics when a
 // dependency is nil.
 func NewHandleSupplierEvent(verifier ports.SupplierEventVerifier, marks ports.SupplierEventMarks, orders ports.OrderRepository, fulfil FulfilOrder, catalog SyncCatalog, log *slog.Logger) HandleSupplierEvent {
-	require("HandleSupplierEvent", "supplierEvents", verifier, "supplierMarks", marks, "orders", orders, "log", log)
+	require("HandleSupplierEvent", "supplierHooks", verifier, "supplierMarks", marks, "orders", orders, "log", log)
 	return HandleSupplierEvent{verifier: verifier, marks: marks, orders: orders, fulfil: fulfil, catalog: catalog, log: log}
 }
 

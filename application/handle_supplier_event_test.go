@@ -85,7 +85,7 @@ func TestSupplierEventResumesAWaitingOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	it := item(t, w, o.ID())
-	handle := app.Commands.HandleSupplierEvent.Handle
+	handle := app.Commands.SupplierWebhook.Handle
 	before, _ := w.orders.Get(t.Context(), o.ID())
 	at := w.clock.now.Add(time.Minute)
 
@@ -149,7 +149,7 @@ func TestProductUpdateRefreshesTheCatalogEntry(t *testing.T) {
 		return fmt.Appendf(nil, `{"kinguinId":48211,"productId":%q,"qty":1,"textQty":1,"cheapestOfferId":["x"],"updatedAt":%q}`, id, at.Format(time.RFC3339Nano))
 	}
 	at := before.UpdatedAt().Add(time.Minute)
-	res, err := app.Commands.HandleSupplierEvent.Handle(t.Context(), "product.update", testWebhookSecret, event(sku, at))
+	res, err := app.Commands.SupplierWebhook.Handle(t.Context(), "product.update", testWebhookSecret, event(sku, at))
 	if err != nil || res.Outcome != "refreshed" {
 		t.Fatalf("product.update: %+v, %v", res, err)
 	}
@@ -161,7 +161,7 @@ func TestProductUpdateRefreshesTheCatalogEntry(t *testing.T) {
 		"stale":           event(sku, at.Add(-time.Second)),
 		"unknown product": event("no-such-product", at),
 	} {
-		res, err := app.Commands.HandleSupplierEvent.Handle(t.Context(), "product.update", testWebhookSecret, body)
+		res, err := app.Commands.SupplierWebhook.Handle(t.Context(), "product.update", testWebhookSecret, body)
 		if err != nil || res.Outcome != "ignored" {
 			t.Errorf("%s: %+v, %v; want ignored", name, res, err)
 		}

@@ -25,26 +25,26 @@ var ApplicationModule = fx.Module("application",
 
 type appDeps struct {
 	fx.In
-	Orders         ports.OrderRepository
-	Links          ports.DeliveryLinkRepository
-	Revelations    ports.RevelationLog
-	Catalog        ports.CatalogRepository
-	Notifications  ports.PaymentNotificationLog
-	DataKeys       ports.DataKeyRepository
-	Blobs          ports.BlobStore
-	Audit          ports.AuditLog
-	Locks          ports.Locks
-	Vault          ports.KeyVault
-	Supplier       ports.Supplier
-	SupplierEvents ports.SupplierEventVerifier
-	SupplierMarks  ports.SupplierEventMarks
-	Gateway        ports.PaymentGateway
-	Verifier       ports.NotificationVerifier
-	Mailer         ports.Mailer
-	Clock          ports.Clock
-	IDs            ports.IDs
-	Health         []ports.HealthCheck `group:"health"`
-	Log            *slog.Logger
+	Orders        ports.OrderRepository
+	Links         ports.DeliveryLinkRepository
+	Revelations   ports.RevelationLog
+	Catalog       ports.CatalogRepository
+	Notifications ports.PaymentNotificationLog
+	DataKeys      ports.DataKeyRepository
+	Blobs         ports.BlobStore
+	Audit         ports.AuditLog
+	Locks         ports.Locks
+	Vault         ports.KeyVault
+	Supplier      ports.Supplier
+	SupplierHooks ports.SupplierEventVerifier
+	SupplierMarks ports.SupplierEventMarks
+	Gateway       ports.PaymentGateway
+	Verifier      ports.NotificationVerifier
+	Mailer        ports.Mailer
+	Clock         ports.Clock
+	IDs           ports.IDs
+	Health        []ports.HealthCheck `group:"health"`
+	Log           *slog.Logger
 }
 
 // newAppDeps hands the ports fx resolved to the application.
@@ -52,7 +52,8 @@ func newAppDeps(p appDeps) application.Deps {
 	return application.Deps{
 		Orders: p.Orders, Links: p.Links, Revelations: p.Revelations, Catalog: p.Catalog, Notifications: p.Notifications,
 		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, Locks: p.Locks, Vault: p.Vault, Supplier: p.Supplier,
-		SupplierEvents: p.SupplierEvents, SupplierMarks: p.SupplierMarks, Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
+		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
+		SupplierHooks: p.SupplierHooks, SupplierMarks: p.SupplierMarks,
 	}
 }
 

@@ -25,11 +25,12 @@ import (
 const (
 	testAdminKey  = "test-admin-key"
 	testIPNSecret = "test-ipn-secret"
-	// testKinguinSecret is the Kinguin webhook secret.
-	testKinguinSecret = "test-kinguin-webhook-secret"
-	testMaxReveal     = 2
-	testLinkTTL       = 15 * time.Minute
+	testMaxReveal = 2
+	testLinkTTL   = 15 * time.Minute
 )
+
+// testKinguinSecret is the Kinguin webhook secret.
+const testKinguinSecret = "test-kinguin-webhook-secret"
 
 // testWorld is what the tests steer behind the App: the clock, outages of
 // the payment gateway and the vault, and the mail the customer receives.
@@ -60,7 +61,7 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 		Notifications: memory.NewNotifications(), DataKeys: memory.NewDataKeys(), Blobs: memory.NewBlobs(),
 		Audit: memory.NewAuditLog(w.clock), Locks: memory.NewLocks(), Vault: w.vault, Supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		Gateway: w.gateway, Verifier: nowpayments.NewVerifier(testIPNSecret), Mailer: w.mail, Clock: w.clock, IDs: &testIDs{},
-		Log: slog.New(slog.DiscardHandler), SupplierEvents: kinguin.NewWebhookVerifier(testKinguinSecret), SupplierMarks: memory.NewSupplierEventMarks(),
+		Log: slog.New(slog.DiscardHandler), SupplierHooks: kinguin.NewWebhookVerifier(testKinguinSecret), SupplierMarks: memory.NewSupplierEventMarks(),
 	}, application.Settings{
 		Delivery:       application.DeliveryPolicy{TTL: testLinkTTL, MaxReveals: testMaxReveal, PublicBaseURL: "https://keys.example"},
 		ReconcileAfter: time.Minute,

@@ -50,7 +50,7 @@ func (s *Server) registerSupplier(api huma.API) {
 		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge,
 			http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *kinguinWebhookInput) (*struct{}, error) {
-		res, err := s.app.Commands.HandleSupplierEvent.Handle(ctx, in.Event, in.Secret, in.RawBody)
+		res, err := s.app.Commands.SupplierWebhook.Handle(ctx, in.Event, in.Secret, in.RawBody)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}
