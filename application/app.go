@@ -29,6 +29,7 @@ type Commands struct {
 	RevokeOrder        RevokeOrder
 	RotateKeys         RotateKeys
 	SyncCatalog        SyncCatalog
+	SupplierWebhook    HandleSupplierEvent
 	Reconcile          Reconcile
 }
 
@@ -58,6 +59,8 @@ type Deps struct {
 	Tx            ports.Transactor
 	Vault         ports.KeyVault
 	Supplier      ports.Supplier
+	SupplierHooks ports.SupplierEventVerifier
+	SupplierMarks ports.SupplierEventMarks
 	Gateway       ports.PaymentGateway
 	Verifier      ports.NotificationVerifier
 	Mailer        ports.Mailer
@@ -87,6 +90,7 @@ func NewApp(d Deps, s Settings) App {
 		s.Delivery.ResendWindow = time.Hour
 	}
 	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Supplier, d.Blobs, d.Clock, d.Log)
+	sync := NewSyncCatalog(d.Supplier, d.Catalog, d.Locks, d.Clock, s.CatalogMargin)
 	deliver := NewDeliverOrder(d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	return App{
 		Commands: Commands{
@@ -99,7 +103,8 @@ func NewApp(d Deps, s Settings) App {
 			RetryFulfilment:    NewRetryFulfilment(d.Tx, d.Orders, d.Audit, d.Clock),
 			RevokeOrder:        NewRevokeOrder(d.Tx, d.Orders, d.Links, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log),
 			RotateKeys:         NewRotateKeys(d.Tx, d.Vault, d.DataKeys, d.Audit, s.RotateBatch, d.Log),
-			SyncCatalog:        NewSyncCatalog(d.Supplier, d.Catalog, d.Clock, s.CatalogMargin),
+			SyncCatalog:        sync,
+			SupplierWebhook:    NewHandleSupplierEvent(d.SupplierHooks, d.SupplierMarks, d.Orders, fulfil, sync, d.Log),
 			Reconcile:          NewReconcile(d.Orders, d.Locks, fulfil, deliver, d.Clock, s.ReconcileAfter, d.Log),
 		},
 		Queries: Queries{

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/keyward/keyward/adapters/kinguin"
 	"github.com/keyward/keyward/adapters/localkeyring"
 	"github.com/keyward/keyward/adapters/memory"
 	"github.com/keyward/keyward/adapters/nowpayments"
@@ -20,6 +21,9 @@ import (
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
 )
+
+// testWebhookSecret is the supplier webhook secret of the tests.
+const testWebhookSecret = "test-kinguin-webhook-secret"
 
 type clock struct{ now time.Time }
 
@@ -82,6 +86,7 @@ type world struct {
 	events   *recorder
 	audit    *memory.AuditLog
 	locks    *memory.Locks
+	marks    *memory.SupplierEventMarks
 	log      *slog.Logger
 }
 
@@ -107,11 +112,11 @@ func newWorld(t *testing.T) *world {
 		events: &recorder{}, links: memory.NewLinks(), revs: memory.NewRevelations(), dataKeys: memory.NewDataKeys(),
 		blobs: memory.NewBlobs(), catalog: memory.NewCatalog(), supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		vault: &flakyVault{KeyVault: kr}, mail: &mailbox{}, clock: &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
-		ids: &ids{}, log: slog.New(slog.DiscardHandler), locks: memory.NewLocks(),
+		ids: &ids{}, log: slog.New(slog.DiscardHandler), locks: memory.NewLocks(), marks: memory.NewSupplierEventMarks(),
 	}
 	w.orders = memory.NewOrders(w.events)
 	w.audit = memory.NewAuditLog(w.clock)
-	if _, err := w.app().Commands.SyncCatalog.Handle(t.Context()); err != nil {
+	if _, err := w.app().Commands.SyncCatalog.Handle(t.Context(), application.SyncCatalogCommand{}); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -125,6 +130,7 @@ func (w *world) app(change ...func(*application.Deps, *application.Settings)) ap
 		DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Locks: w.locks, Tx: memory.Transactor{}, Vault: w.vault, Supplier: w.supplier,
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"), Mailer: w.mail,
 		Clock: w.clock, IDs: w.ids, Log: w.log,
+		SupplierHooks: kinguin.NewWebhookVerifier(testWebhookSecret), SupplierMarks: w.marks,
 	}
 	s := application.Settings{
 		Delivery:       application.DeliveryPolicy{TTL: 15 * time.Minute, MaxReveals: 3, PublicBaseURL: "https://keys.example"},

@@ -29,8 +29,12 @@ func NewFulfilOrder(orders ports.OrderRepository, dataKeys ports.DataKeyReposito
 	return FulfilOrder{orders: orders, supplier: supplier, keys: envelope{dataKeys: dataKeys, vault: vault, blobs: blobs}, clock: clock, log: log}
 }
 
-// Handle returns nil when the order is done or permanently failed, and an
-// error wrapping ErrUnavailable when it should be retried later.
+// Handle returns nil when the order is done, permanently failed, or
+// waiting for supplier keys, and an error wrapping ErrUnavailable when it
+// should be retried later. An order waiting for keys stays fulfilling with
+// its item purchased: the supplier's webhook (HandleSupplierEvent) or the
+// reconciler's slower pass resumes it, so that the message handler does not
+// poll the supplier in a tight retry loop.
 func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 	proceed := false
 	o, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error {
@@ -51,6 +55,7 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 
 	var key *orderKey
 	defer func() { key.Close() }()
+	waiting := 0
 	for _, it := range o.Items() {
 		if it.Status() == domain.ItemSealed {
 			continue
@@ -60,13 +65,20 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 				return err
 			}
 		}
-		done, err := h.fulfilItem(ctx, orderID, it, key)
+		res, err := h.fulfilItem(ctx, orderID, it, key)
 		if err != nil {
 			return fmt.Errorf("order %s item %s: %w", orderID, it.ID(), err)
 		}
-		if !done {
+		switch res {
+		case itemFailed:
 			return nil // failed permanently; the order is failed
+		case itemWaiting:
+			waiting++ // buy the other items meanwhile
 		}
+	}
+	if waiting > 0 {
+		h.log.InfoContext(ctx, "waiting for supplier keys", "order_id", orderID, "items", waiting)
+		return nil
 	}
 	_, err = h.orders.Update(ctx, orderID, func(o *domain.Order) error {
 		if o.Status() != domain.StatusFulfilling {
@@ -81,36 +93,48 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 	return nil
 }
 
-// fulfilItem takes one item to sealed. It reports false when the item failed
-// permanently.
-func (h FulfilOrder) fulfilItem(ctx context.Context, orderID string, it *domain.OrderItem, key *orderKey) (bool, error) {
+// itemResult is where fulfilItem left an item.
+type itemResult int
+
+const (
+	itemSealed  itemResult = iota
+	itemFailed             // permanently: the order is failed
+	itemWaiting            // purchased; the supplier has not delivered its keys yet
+)
+
+// fulfilItem takes one item to sealed, or as far as the supplier allows.
+// With an error (retry later) the result means nothing.
+func (h FulfilOrder) fulfilItem(ctx context.Context, orderID string, it *domain.OrderItem, key *orderKey) (itemResult, error) {
 	supplierOrderID := it.SupplierOrderID()
 	if it.Status() != domain.ItemPurchased || supplierOrderID == "" {
 		maybeBought := it.Status() == domain.ItemPurchasing || it.Status() == domain.ItemFailed
 		if err := h.update(ctx, orderID, func(o *domain.Order) error { return o.BeginItemPurchase(it.ID(), h.clock.Now()) }); err != nil {
-			return false, err
+			return itemFailed, err
 		}
 		so, err := h.purchase(ctx, it, maybeBought)
 		if errors.Is(err, ports.ErrSupplierPermanent) {
-			h.log.WarnContext(ctx, "item failed permanently", "order_id", orderID, "item_id", it.ID(), "err", err)
-			return false, h.update(ctx, orderID, func(o *domain.Order) error {
-				return o.FailItem(it.ID(), err.Error(), false, h.clock.Now())
-			})
+			return itemFailed, h.failItem(ctx, orderID, it, err)
 		}
 		if err != nil {
-			return false, fmt.Errorf("%w: purchase: %v", ErrUnavailable, err)
+			return itemFailed, fmt.Errorf("%w: purchase: %v", ErrUnavailable, err)
 		}
 		supplierOrderID = so.ID
 		if err := h.update(ctx, orderID, func(o *domain.Order) error {
 			return o.RecordItemPurchase(it.ID(), supplierOrderID, h.clock.Now())
 		}); err != nil {
-			return false, err
+			return itemFailed, err
 		}
 	}
 
 	keys, err := h.supplier.Keys(ctx, supplierOrderID)
-	if err != nil {
-		return false, fmt.Errorf("%w: keys of supplier order %s: %v", ErrUnavailable, supplierOrderID, err)
+	switch {
+	case errors.Is(err, ports.ErrKeysPending):
+		h.log.InfoContext(ctx, "supplier keys not ready", "order_id", orderID, "item_id", it.ID(), "supplier_order_id", supplierOrderID)
+		return itemWaiting, nil
+	case errors.Is(err, ports.ErrSupplierPermanent):
+		return itemFailed, h.failItem(ctx, orderID, it, err)
+	case err != nil:
+		return itemFailed, fmt.Errorf("%w: keys of supplier order %s: %v", ErrUnavailable, supplierOrderID, err)
 	}
 	defer func() {
 		for _, k := range keys {
@@ -118,17 +142,26 @@ func (h FulfilOrder) fulfilItem(ctx context.Context, orderID string, it *domain.
 		}
 	}()
 	if len(keys) != it.Quantity() {
-		return false, fmt.Errorf("%w: supplier order %s has %d keys, want %d", ErrUnavailable, supplierOrderID, len(keys), it.Quantity())
+		return itemFailed, fmt.Errorf("%w: supplier order %s has %d keys, want %d", ErrUnavailable, supplierOrderID, len(keys), it.Quantity())
 	}
 	sealed := make([]domain.SealedKey, 0, len(keys))
 	for slot, k := range keys {
 		ref, err := h.keys.store(ctx, key, it.ID(), slot, k.Data)
 		if err != nil {
-			return false, err
+			return itemFailed, err
 		}
 		sealed = append(sealed, domain.SealedKey{Slot: slot, BlobRef: ref, ContentType: k.ContentType})
 	}
-	return true, h.update(ctx, orderID, func(o *domain.Order) error { return o.SealItem(it.ID(), sealed, h.clock.Now()) })
+	return itemSealed, h.update(ctx, orderID, func(o *domain.Order) error { return o.SealItem(it.ID(), sealed, h.clock.Now()) })
+}
+
+// failItem records a permanent supplier refusal on the item (which fails
+// the order); the reason is the supplier's, for the operator.
+func (h FulfilOrder) failItem(ctx context.Context, orderID string, it *domain.OrderItem, cause error) error {
+	h.log.WarnContext(ctx, "item failed permanently", "order_id", orderID, "item_id", it.ID(), "err", cause)
+	return h.update(ctx, orderID, func(o *domain.Order) error {
+		return o.FailItem(it.ID(), cause.Error(), false, h.clock.Now())
+	})
 }
 
 // purchase buys the item, or finds the purchase a previous attempt made.

@@ -24,7 +24,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		storageModule(cfg),
 		blobStoreModule(cfg),
 		keyVaultModule(cfg),
-		SandboxSupplierModule,
+		supplierModule(cfg),
 		SandboxPaymentsModule,
 		MaildirModule,
 		ApplicationModule,

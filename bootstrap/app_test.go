@@ -19,6 +19,9 @@ func TestGraphs(t *testing.T) {
 	for name, mod := range map[string]func(*bootstrap.Config){
 		"embedded defaults": func(*bootstrap.Config) {},
 		"postgres":          func(c *bootstrap.Config) { c.DatabaseURL = "postgres://localhost/x" },
+		"kinguin": func(c *bootstrap.Config) {
+			c.Supplier = bootstrap.SupplierConfig{SupplierKind: "kinguin", KinguinAPIURL: "https://gateway.kinguin.net/esa/api", KinguinAPIKey: "k", KinguinWebhookSecret: "s"}
+		},
 		"postgres + vault": func(c *bootstrap.Config) {
 			c.DatabaseURL, c.KeyVault, c.Vault.Token = "postgres://localhost/x", "vault", "t"
 		},

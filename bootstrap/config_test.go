@@ -52,6 +52,7 @@ func TestConfigDefaults(t *testing.T) {
 		QueuePartitions:   4,
 		Vault:             bootstrap.VaultConfig{Addr: "http://127.0.0.1:8200", Mount: "transit", Key: "keyward", CreateKey: true},
 		Blobs:             bootstrap.BlobConfig{S3Region: "auto"},
+		Supplier:          bootstrap.SupplierConfig{SupplierKind: "sandbox", KinguinAPIURL: "https://gateway.kinguin.net/esa/api"},
 	}
 	got := bootstrap.Defaults()
 	if !got.CatalogMargin.Equal(want.CatalogMargin) {

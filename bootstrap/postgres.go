@@ -51,6 +51,7 @@ var PostgresModule = fx.Module("storage.postgres",
 		fx.Annotate(postgres.NewAuditLog, fx.As(new(ports.AuditLog))),
 		fx.Annotate(postgres.NewLocks, fx.As(new(ports.Locks))),
 		fx.Annotate(postgres.NewTransactor, fx.As(new(ports.Transactor))),
+		fx.Annotate(postgres.NewSupplierEventMarks, fx.As(new(ports.SupplierEventMarks))),
 		fx.Annotate(func(db *sqlx.DB) ports.HealthCheck {
 			return ports.HealthCheck{Name: "postgres", Check: db.PingContext}
 		}, fx.ResultTags(`group:"health"`)),

@@ -22,6 +22,7 @@ var MemoryStorageModule = fx.Module("storage.memory",
 		fx.Annotate(memory.NewAuditLog, fx.As(new(ports.AuditLog))),
 		fx.Annotate(memory.NewLocks, fx.As(new(ports.Locks))),
 		func() ports.Transactor { return memory.Transactor{} },
+		fx.Annotate(memory.NewSupplierEventMarks, fx.As(new(ports.SupplierEventMarks))),
 		fx.Annotate(func() ports.HealthCheck {
 			return ports.HealthCheck{Name: "storage", Check: func(context.Context) error { return nil }}
 		}, fx.ResultTags(`group:"health"`)),

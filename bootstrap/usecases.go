@@ -37,6 +37,8 @@ type appDeps struct {
 	Tx            ports.Transactor
 	Vault         ports.KeyVault
 	Supplier      ports.Supplier
+	SupplierHooks ports.SupplierEventVerifier
+	SupplierMarks ports.SupplierEventMarks
 	Gateway       ports.PaymentGateway
 	Verifier      ports.NotificationVerifier
 	Mailer        ports.Mailer
@@ -52,6 +54,7 @@ func newAppDeps(p appDeps) application.Deps {
 		Orders: p.Orders, Links: p.Links, Revelations: p.Revelations, Catalog: p.Catalog, Notifications: p.Notifications,
 		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Supplier: p.Supplier,
 		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
+		SupplierHooks: p.SupplierHooks, SupplierMarks: p.SupplierMarks,
 	}
 }
 
@@ -112,18 +115,4 @@ func runReconciler(lc fx.Lifecycle, cfg Config, app application.App, log *slog.L
 			return nil
 		},
 	})
-}
-
-func syncCatalogOnStart(lc fx.Lifecycle, app application.App, log *slog.Logger) {
-	sync := app.Commands.SyncCatalog
-	lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
-		n, err := sync.Handle(ctx)
-		if err != nil {
-			// Serving with the catalog we have beats not serving at all.
-			log.Error("catalog sync failed", "err", err)
-			return nil
-		}
-		log.Info("catalog synced", "products", n)
-		return nil
-	}})
 }

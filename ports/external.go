@@ -3,6 +3,7 @@ package ports
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/keyward/keyward/domain"
 )
@@ -15,7 +16,8 @@ var (
 	// ErrSupplierPermanent: the purchase cannot succeed as asked (product
 	// unavailable, balance, bad request).
 	ErrSupplierPermanent = errors.New("supplier refused the purchase")
-	// ErrKeysPending: the supplier order exists but keys are not ready.
+	// ErrKeysPending: the supplier order exists but keys are not ready;
+	// the supplier says when they are (webhook), or a later pass asks.
 	ErrKeysPending = errors.New("supplier keys not ready yet")
 )
 
@@ -27,10 +29,31 @@ type SupplierProduct struct {
 	Region   string
 	Cost     domain.Money
 	Qty      int
+	// UpdatedAt is when the supplier last changed the product; zero when
+	// it does not say.
+	UpdatedAt time.Time
+}
+
+// ProductQuery asks for one page of the supplier's catalog.
+type ProductQuery struct {
+	// Cursor is the Next of the previous page; "" for the first.
+	Cursor string
+	// Limit is the page size; the supplier may cap it (0: its default).
+	Limit int
+	// UpdatedSince lists only products changed at or after it (zero: all).
+	UpdatedSince time.Time
+}
+
+// ProductPage is one page of the supplier's catalog.
+type ProductPage struct {
+	Products []SupplierProduct
+	// Next is the cursor of the following page; "" on the last.
+	Next string
 }
 
 // PurchaseRequest asks the supplier for keys. ExternalID is our item id:
-// the supplier refuses to create a second order for it.
+// the supplier refuses to create a second order for it. Price is the most
+// we pay for one key (the cost the catalog was priced on).
 type PurchaseRequest struct {
 	ExternalID string
 	ProductID  string
@@ -38,11 +61,19 @@ type PurchaseRequest struct {
 	Price      domain.Money
 }
 
+// Supplier order statuses, as Kinguin names them.
+const (
+	SupplierOrderProcessing = "processing" // waiting for keys
+	SupplierOrderCompleted  = "completed"  // every key delivered
+	SupplierOrderCanceled   = "canceled"
+	SupplierOrderRefunded   = "refunded"
+)
+
 // SupplierOrder is the supplier's view of a purchase.
 type SupplierOrder struct {
 	ID         string
 	ExternalID string
-	Status     string
+	Status     string // one of the SupplierOrder* statuses
 }
 
 // SupplierKey is one plaintext key as delivered. It must be sealed at once
@@ -52,21 +83,70 @@ type SupplierKey struct {
 	Data        []byte
 }
 
-// Supplier buys keys.
+// Supplier buys keys. Errors wrap ErrSupplierTemporary (retry later),
+// ErrSupplierPermanent (with a reason an operator can act on),
+// domain.ErrNotFound where said, or the context's error.
 type Supplier interface {
 	// Name identifies the supplier ("sandbox", "kinguin").
 	Name() string
-	// Products lists the supplier's catalog.
-	Products(ctx context.Context) ([]SupplierProduct, error)
+	// Products returns one page of the supplier's catalog;
+	// ErrSupplierPermanent for a cursor it did not issue.
+	Products(ctx context.Context, q ProductQuery) (ProductPage, error)
+	// Product returns one product; domain.ErrNotFound when the supplier
+	// no longer sells it.
+	Product(ctx context.Context, id string) (SupplierProduct, error)
 	// PlaceOrder buys; for an ExternalID already ordered it returns the
 	// existing order instead of buying again.
 	PlaceOrder(ctx context.Context, r PurchaseRequest) (SupplierOrder, error)
 	// FindOrder looks an order up by our external id; domain.ErrNotFound.
 	FindOrder(ctx context.Context, externalID string) (SupplierOrder, error)
+	// Order returns an order by the supplier's id; domain.ErrNotFound.
+	Order(ctx context.Context, supplierOrderID string) (SupplierOrder, error)
 	// Keys returns the order's keys; ErrKeysPending while not all are ready.
 	Keys(ctx context.Context, supplierOrderID string) ([]SupplierKey, error)
-	// Health returns nil when the supplier answers.
+	// Health returns nil when the supplier answers (and, for a real
+	// supplier, our account's balance can be read).
 	Health(ctx context.Context) error
+}
+
+// Supplier webhook event names (Kinguin's).
+const (
+	SupplierEventOrderStatus   = "order.status"
+	SupplierEventOrderComplete = "order.complete"
+	SupplierEventProductUpdate = "product.update"
+)
+
+// SupplierEvent is an authenticated supplier webhook. Fields an event does
+// not carry are empty.
+type SupplierEvent struct {
+	// Name is one of the SupplierEvent* names, or another the supplier
+	// added since (to be acknowledged and ignored).
+	Name            string
+	SupplierOrderID string
+	ExternalID      string
+	OrderStatus     string
+	ProductID       string
+	// UpdatedAt is when the supplier changed the entity: an event older
+	// than what is known is stale.
+	UpdatedAt time.Time
+}
+
+// SupplierEventVerifier authenticates and reads supplier webhooks.
+type SupplierEventVerifier interface {
+	// Verify returns ErrSignatureInvalid when the credential is missing or
+	// wrong (checked before the body is read), and ErrMalformedNotice when
+	// the body of a known event cannot be understood.
+	Verify(name, credential string, body []byte) (SupplierEvent, error)
+}
+
+// SupplierEventMarks remembers the newest change time seen per supplier
+// entity (an order, a product), so that webhooks delivered out of order are
+// recognised.
+type SupplierEventMarks interface {
+	// Advance records at for entity unless a later time is recorded. It
+	// reports false for a stale notice (older than the recorded time); a
+	// notice as new as the recorded one (a redelivery) reports true.
+	Advance(ctx context.Context, entity string, at time.Time) (bool, error)
 }
 
 // PaymentRequest asks a gateway for a payment of an order.

@@ -27,6 +27,9 @@ type OrderRepository interface {
 // OrderQuery filters List.
 type OrderQuery struct {
 	Status *domain.OrderStatus
+	// ItemID keeps only the order holding this item (item ids are global:
+	// a supplier knows our purchase by one).
+	ItemID string
 	After  string
 	Limit  int
 }

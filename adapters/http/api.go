@@ -100,6 +100,7 @@ func (s *Server) register(api huma.API) {
 	s.registerCatalog(api)
 	s.registerOrders(api)
 	s.registerWebhooks(api)
+	s.registerSupplier(api)
 	s.registerDeliveries(api)
 	s.registerAdmin(api)
 	s.registerAudit(api)

@@ -12,6 +12,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/humatest"
 	"github.com/shopspring/decimal"
 
+	"github.com/keyward/keyward/adapters/kinguin"
 	"github.com/keyward/keyward/adapters/localkeyring"
 	"github.com/keyward/keyward/adapters/memory"
 	"github.com/keyward/keyward/adapters/nowpayments"
@@ -27,6 +28,9 @@ const (
 	testMaxReveal = 2
 	testLinkTTL   = 15 * time.Minute
 )
+
+// testKinguinSecret is the Kinguin webhook secret.
+const testKinguinSecret = "test-kinguin-webhook-secret"
 
 // testWorld is what the tests steer behind the App: the clock, outages of
 // the payment gateway and the vault, and the mail the customer receives.
@@ -57,13 +61,13 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 		Notifications: memory.NewNotifications(), DataKeys: memory.NewDataKeys(), Blobs: memory.NewBlobs(),
 		Audit: memory.NewAuditLog(w.clock), Locks: memory.NewLocks(), Tx: memory.Transactor{}, Vault: w.vault, Supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		Gateway: w.gateway, Verifier: nowpayments.NewVerifier(testIPNSecret), Mailer: w.mail, Clock: w.clock, IDs: &testIDs{},
-		Log: slog.New(slog.DiscardHandler),
+		Log: slog.New(slog.DiscardHandler), SupplierHooks: kinguin.NewWebhookVerifier(testKinguinSecret), SupplierMarks: memory.NewSupplierEventMarks(),
 	}, application.Settings{
 		Delivery:       application.DeliveryPolicy{TTL: testLinkTTL, MaxReveals: testMaxReveal, PublicBaseURL: "https://keys.example"},
 		ReconcileAfter: time.Minute,
 		CatalogMargin:  decimal.RequireFromString("0.1"),
 	})
-	if _, err := app.Commands.SyncCatalog.Handle(t.Context()); err != nil {
+	if _, err := app.Commands.SyncCatalog.Handle(t.Context(), application.SyncCatalogCommand{}); err != nil {
 		t.Fatal(err)
 	}
 	return app, w

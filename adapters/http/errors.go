@@ -65,6 +65,10 @@ var errorTable = []errorRule{
 	{targets: []error{ports.ErrMalformedNotice}, status: http.StatusBadRequest, page: "This request is malformed."},
 	{targets: []error{application.ErrRateLimited}, status: http.StatusTooManyRequests,
 		page: "This was asked for too often. Please wait a while and try again."},
+	// The supplier refused for good (credentials, a bad request): the
+	// detail is its reason, for the operator who asked.
+	{targets: []error{ports.ErrSupplierPermanent}, status: http.StatusBadGateway,
+		page: "Our supplier refused this request."},
 	{targets: []error{application.ErrUnavailable, ports.ErrVaultUnavailable}, status: http.StatusServiceUnavailable,
 		detail: "temporarily unavailable, try again shortly", retryAfter: 5,
 		page: "Your keys are safe but cannot be opened right now. Please try again in a minute; nothing was used up."},

@@ -57,3 +57,8 @@ func TestLocksContract(t *testing.T) {
 		return l, l
 	})
 }
+
+func TestSupplierEventMarks(t *testing.T) {
+	t.Parallel()
+	porttest.SupplierEventMarks(t, func(*testing.T) ports.SupplierEventMarks { return memory.NewSupplierEventMarks() })
+}

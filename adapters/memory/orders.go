@@ -6,6 +6,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -78,6 +79,9 @@ func (r *Orders) List(_ context.Context, q ports.OrderQuery) ([]*domain.Order, e
 			continue
 		}
 		if q.After != "" && id >= q.After {
+			continue
+		}
+		if q.ItemID != "" && !slices.ContainsFunc(s.Items, func(it domain.ItemSnapshot) bool { return it.ID == q.ItemID }) {
 			continue
 		}
 		ids = append(ids, id)

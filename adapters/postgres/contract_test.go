@@ -51,3 +51,8 @@ func TestBlobs(t *testing.T) {
 	t.Parallel()
 	porttest.BlobStore(t, func(t *testing.T) ports.BlobStore { return postgres.NewBlobs(pgtest.NewDB(t)) })
 }
+
+func TestSupplierEventMarks(t *testing.T) {
+	t.Parallel()
+	porttest.SupplierEventMarks(t, func(t *testing.T) ports.SupplierEventMarks { return postgres.NewSupplierEventMarks(pgtest.NewDB(t)) })
+}

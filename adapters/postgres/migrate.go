@@ -65,6 +65,18 @@ func MigrateUp(ctx context.Context, db *sql.DB) error { return Migrate(ctx, db, 
 // wrapping goose.ErrNoNextVersion when none is applied.
 func MigrateDown(ctx context.Context, db *sql.DB) error { return Migrate(ctx, db, DirectionDown) }
 
+// MigrateDownTo rolls back every applied migration above version.
+func MigrateDownTo(ctx context.Context, db *sql.DB, version int64) error {
+	p, err := newProvider(db)
+	if err != nil {
+		return err
+	}
+	if _, err := p.DownTo(ctx, version); err != nil {
+		return fmt.Errorf("migrate down to %d: %w", version, err)
+	}
+	return nil
+}
+
 // MigrationStatus returns the version the database is at (0 for an empty
 // database) and the latest version keyward ships. It does not write: a
 // database never migrated is reported as version 0.

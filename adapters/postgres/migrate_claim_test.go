@@ -42,8 +42,8 @@ func TestMigrationCarriesDeliveryClaims(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := postgres.MigrateDown(t.Context(), db.DB); err != nil {
-		t.Fatalf("MigrateDown: %v", err)
+	if err := postgres.MigrateDownTo(t.Context(), db.DB, 2); err != nil {
+		t.Fatalf("MigrateDownTo: %v", err)
 	}
 	if current, _, err := postgres.MigrationStatus(t.Context(), db.DB); err != nil || current != 2 {
 		t.Fatalf("after MigrateDown: version %d, %v; want 2", current, err)

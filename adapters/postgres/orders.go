@@ -85,7 +85,8 @@ func (r *Orders) Update(ctx context.Context, id string, fn func(*domain.Order) e
 }
 
 // List returns orders newest first (ids are time-ordered), after the
-// cursor id, optionally of one status; a Limit of 0 or less means all.
+// cursor id, optionally of one status or holding one item; a Limit of 0 or
+// less means all.
 func (r *Orders) List(ctx context.Context, q ports.OrderQuery) ([]*domain.Order, error) {
 	var status, limit any // NULL: no filter, no limit
 	if q.Status != nil {
@@ -99,7 +100,8 @@ func (r *Orders) List(ctx context.Context, q ports.OrderQuery) ([]*domain.Order,
 		var rows []orderRow
 		if err := tx.SelectContext(ctx, &rows, `SELECT `+orderColumns+` FROM orders
 			WHERE ($1::text IS NULL OR status = $1) AND ($2 = '' OR id < $2)
-			ORDER BY id DESC LIMIT $3`, status, q.After, limit); err != nil {
+			  AND ($4 = '' OR id IN (SELECT order_id FROM order_items WHERE id = $4))
+			ORDER BY id DESC LIMIT $3`, status, q.After, limit, q.ItemID); err != nil {
 			return fmt.Errorf("list orders: %w", translate(err))
 		}
 		var err error

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
@@ -84,19 +85,53 @@ func (s *Supplier) Name() string { return "sandbox" }
 // Health returns nil: the sandbox is always up.
 func (s *Supplier) Health(context.Context) error { return nil }
 
-// Products returns the catalog with current stock; it fails only with the
-// context's error.
-func (s *Supplier) Products(ctx context.Context) ([]ports.SupplierProduct, error) {
+// Products returns a page of the catalog with current stock, 25 products
+// unless q.Limit says otherwise; the cursor is the next product's position.
+// UpdatedSince is ignored: the sandbox reports no change times. It returns
+// a wrapped ports.ErrSupplierPermanent for a cursor it did not issue, or
+// the context's error.
+func (s *Supplier) Products(ctx context.Context, q ports.ProductQuery) (ports.ProductPage, error) {
 	if err := s.call(ctx, false); err != nil {
-		return nil, fmt.Errorf("sandbox products: %w", err)
+		return ports.ProductPage{}, fmt.Errorf("sandbox products: %w", err)
+	}
+	start := 0
+	if q.Cursor != "" {
+		n, err := strconv.Atoi(q.Cursor)
+		if err != nil || n < 0 {
+			return ports.ProductPage{}, fmt.Errorf("sandbox products: %w: ConstraintViolation: bad cursor %q", ports.ErrSupplierPermanent, q.Cursor)
+		}
+		start = n
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > 100 {
+		limit = 25
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]ports.SupplierProduct, 0, len(s.order))
-	for _, id := range s.order {
-		out = append(out, s.products[id].product)
+	end := min(start+limit, len(s.order))
+	var page ports.ProductPage
+	for _, id := range s.order[min(start, end):end] {
+		page.Products = append(page.Products, s.products[id].product)
 	}
-	return out, nil
+	if end < len(s.order) {
+		page.Next = strconv.Itoa(end)
+	}
+	return page, nil
+}
+
+// Product returns one product with its current stock, a wrapped
+// domain.ErrNotFound for an unknown id, or the context's error.
+func (s *Supplier) Product(ctx context.Context, id string) (ports.SupplierProduct, error) {
+	if err := s.call(ctx, false); err != nil {
+		return ports.SupplierProduct{}, fmt.Errorf("sandbox product %s: %w", id, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.products[id]
+	if !ok {
+		return ports.SupplierProduct{}, fmt.Errorf("sandbox product %s: %w", id, domain.ErrNotFound)
+	}
+	return e.product, nil
 }
 
 // PlaceOrder buys r.Qty keys, or returns the existing order for
@@ -165,6 +200,21 @@ func (s *Supplier) FindOrder(ctx context.Context, externalID string) (ports.Supp
 	return s.view(p), nil
 }
 
+// Order returns the order with id supplierOrderID, a wrapped
+// domain.ErrNotFound, or the context's error.
+func (s *Supplier) Order(ctx context.Context, supplierOrderID string) (ports.SupplierOrder, error) {
+	if err := s.call(ctx, false); err != nil {
+		return ports.SupplierOrder{}, fmt.Errorf("sandbox order %s: %w", supplierOrderID, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.byID[supplierOrderID]
+	if !ok {
+		return ports.SupplierOrder{}, fmt.Errorf("sandbox order %s: %w", supplierOrderID, domain.ErrNotFound)
+	}
+	return s.view(p), nil
+}
+
 // Keys returns fresh copies of the order's keys: callers may zero them. It
 // returns a wrapped domain.ErrNotFound for an unknown order,
 // ports.ErrKeysPending within KeyDelay of the purchase,
@@ -179,7 +229,7 @@ func (s *Supplier) Keys(ctx context.Context, supplierOrderID string) ([]ports.Su
 	if !ok {
 		return nil, fmt.Errorf("sandbox keys %s: %w", supplierOrderID, domain.ErrNotFound)
 	}
-	if s.view(p).Status != "completed" {
+	if s.view(p).Status != ports.SupplierOrderCompleted {
 		return nil, fmt.Errorf("sandbox keys %s: %w", supplierOrderID, ports.ErrKeysPending)
 	}
 	return cloneKeys(p.keys), nil
@@ -215,9 +265,9 @@ func (s *Supplier) TotalPurchases() int {
 // holds s.mu.
 func (s *Supplier) view(p *purchase) ports.SupplierOrder {
 	o := p.order
-	o.Status = "completed"
+	o.Status = ports.SupplierOrderCompleted
 	if s.cfg.Clock().Before(p.createdAt.Add(s.cfg.KeyDelay)) {
-		o.Status = "processing"
+		o.Status = ports.SupplierOrderProcessing
 	}
 	return o
 }

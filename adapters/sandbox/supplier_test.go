@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
+	"github.com/keyward/keyward/ports/porttest"
 )
 
 const steamGame = "elden-ring-steam-global"
@@ -21,7 +22,7 @@ const steamGame = "elden-ring-steam-global"
 // buy returns a valid request for qty keys of productID at its current cost.
 func buy(t *testing.T, s *Supplier, productID, externalID string, qty int) ports.PurchaseRequest {
 	t.Helper()
-	ps, err := s.Products(context.Background())
+	ps, err := allProducts(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func mustPlace(t *testing.T, s *Supplier, r ports.PurchaseRequest) ports.Supplie
 
 func TestCatalog(t *testing.T) {
 	t.Parallel()
-	ps, err := NewSupplier(SupplierConfig{}).Products(context.Background())
+	ps, err := allProducts(NewSupplier(SupplierConfig{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestGlyphsCoverKeyAlphabet(t *testing.T) {
 func TestKeyFormats(t *testing.T) {
 	t.Parallel()
 	s := NewSupplier(SupplierConfig{})
-	ps, _ := s.Products(context.Background())
+	ps, _ := allProducts(s)
 	textKey := regexp.MustCompile(`^[A-Z2-9]+(-[A-Z2-9]+)*$`)
 	images := 0
 	for _, p := range ps {
@@ -174,7 +175,7 @@ func TestPlaceOrderIsIdempotentUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	s := NewSupplier(SupplierConfig{Latency: time.Millisecond})
 	r := buy(t, s, steamGame, "item-concurrent", 2)
-	before, _ := s.Products(context.Background())
+	before, _ := allProducts(s)
 
 	var wg sync.WaitGroup
 	ids := make([]string, 50)
@@ -194,7 +195,7 @@ func TestPlaceOrderIsIdempotentUnderConcurrency(t *testing.T) {
 	if n := s.TotalPurchases(); n != 1 {
 		t.Errorf("TotalPurchases = %d, want 1", n)
 	}
-	after, _ := s.Products(context.Background())
+	after, _ := allProducts(s)
 	for i := range after {
 		if after[i].ID == steamGame && after[i].Qty != before[i].Qty-2 {
 			t.Errorf("stock went from %d to %d, want one purchase of 2", before[i].Qty, after[i].Qty)
@@ -331,4 +332,59 @@ func TestLatencyHonoursCancellation(t *testing.T) {
 	if s.TotalPurchases() != 0 {
 		t.Error("a cancelled call bought keys")
 	}
+}
+
+// allProducts walks every page of the catalog.
+func allProducts(s *Supplier) ([]ports.SupplierProduct, error) {
+	var out []ports.SupplierProduct
+	q := ports.ProductQuery{Limit: 5}
+	for {
+		page, err := s.Products(context.Background(), q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Products...)
+		if page.Next == "" {
+			return out, nil
+		}
+		q.Cursor = page.Next
+	}
+}
+
+// TestSupplierContract runs the ports.Supplier contract: the sandbox
+// behaves as the real supplier does.
+func TestSupplierContract(t *testing.T) {
+	porttest.Supplier(t, func(t *testing.T) porttest.SupplierFixture {
+		clock := &steppingClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), auto: true}
+		s := NewSupplier(SupplierConfig{Clock: clock.Now, KeyDelay: time.Hour})
+		return porttest.SupplierFixture{
+			Supplier:  s,
+			HoldKeys:  func() { clock.set(false, 0) },
+			Deliver:   func(string) { clock.set(false, 2*time.Hour) },
+			Purchases: s.PurchaseCount,
+		}
+	})
+}
+
+// steppingClock runs two hours ahead at every reading (orders deliver at
+// once under the one-hour KeyDelay) until it is held; then only set moves it.
+type steppingClock struct {
+	mu   sync.Mutex
+	now  time.Time
+	auto bool
+}
+
+func (c *steppingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.auto {
+		c.now = c.now.Add(2 * time.Hour)
+	}
+	return c.now
+}
+
+func (c *steppingClock) set(auto bool, advance time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.auto, c.now = auto, c.now.Add(advance)
 }

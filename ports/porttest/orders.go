@@ -227,6 +227,8 @@ func testOrderList(t *testing.T, repo ports.OrderRepository) {
 		{"by status", ports.OrderQuery{Status: &pending}, []string{"ord-05", "ord-03", "ord-01"}},
 		{"by status, paged", ports.OrderQuery{Status: &pending, After: "ord-05", Limit: 1}, []string{"ord-03"}},
 		{"status with none", ports.OrderQuery{Status: &domain.StatusRevoked}, nil},
+		{"by item", ports.OrderQuery{ItemID: itemOf(t, repo, "ord-03")}, []string{"ord-03"}},
+		{"by unknown item", ports.OrderQuery{ItemID: "no-such-item"}, nil},
 	}
 	for _, c := range cases {
 		got, err := repo.List(t.Context(), c.q)
@@ -244,6 +246,12 @@ func testOrderList(t *testing.T, repo ports.OrderRepository) {
 			t.Errorf("List %s = %v, want %v", c.name, ids, c.want)
 		}
 	}
+}
+
+// itemOf returns the id of an order's second item.
+func itemOf(t *testing.T, repo ports.OrderRepository, orderID string) string {
+	t.Helper()
+	return get(t, repo, orderID).Items()[1].ID()
 }
 
 func create(t *testing.T, repo ports.OrderRepository, o *domain.Order) {

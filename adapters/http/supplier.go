@@ -1,0 +1,93 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/keyward/keyward/application"
+)
+
+type kinguinWebhookInput struct {
+	Event   string `header:"X-Event-Name" maxLength:"100" doc:"The event: order.status, order.complete (deprecated) or product.update; others are acknowledged and ignored"`
+	Secret  string `header:"X-Event-Secret" maxLength:"1000" doc:"The store's webhook secret (KEYWARD_KINGUIN_WEBHOOK_SECRET), as Kinguin sends it"`
+	RawBody []byte `contentType:"application/json"`
+}
+
+type catalogSyncInput struct {
+	Body *struct {
+		UpdatedSince *time.Time `json:"updated_since,omitempty" doc:"Import only products the supplier changed since (RFC 3339); all when absent"`
+		Cursor       string     `json:"cursor,omitempty" maxLength:"100" doc:"next_cursor of a sync that stopped at max_pages"`
+		MaxPages     int        `json:"max_pages,omitempty" minimum:"0" maximum:"1000" doc:"Stop after this many supplier pages of 100 products (0: 20); resume with next_cursor"`
+	}
+}
+
+type catalogSyncOutput struct {
+	Body struct {
+		Products   int     `json:"products" doc:"Products stored by this call"`
+		Pages      int     `json:"pages" doc:"Supplier pages read"`
+		NextCursor *string `json:"next_cursor" doc:"Where to resume (POST again with it as cursor); null when the catalog was read to its end"`
+	}
+}
+
+// defaultSyncPages keeps one sync call well inside the server's write
+// timeout; larger catalogs are imported in steps (next_cursor).
+const defaultSyncPages = 20
+
+func (s *Server) registerSupplier(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "kinguin-webhook", Method: http.MethodPost, Path: "/v1/webhooks/kinguin", DefaultStatus: http.StatusNoContent,
+		Summary: "Kinguin webhook",
+		Description: "Authenticated by X-Event-Secret (compared in constant time). order.status and order.complete resume the " +
+			"fulfilment of the item bought under orderExternalId; product.update refreshes that catalog entry. Unknown orders " +
+			"and products, other events and stale events (older updatedAt) are acknowledged and ignored.",
+		Tags: []string{"Webhooks"}, MaxBodyBytes: s.opts.MaxWebhookBytes, SkipValidateBody: true,
+		// Authenticated by the shared secret header, not by a scheme.
+		Security:    publicSecurity,
+		RequestBody: &huma.RequestBody{Description: "The event as Kinguin sent it."},
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge,
+			http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+	}, func(ctx context.Context, in *kinguinWebhookInput) (*struct{}, error) {
+		res, err := s.app.Commands.SupplierWebhook.Handle(ctx, in.Event, in.Secret, in.RawBody)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		s.log.DebugContext(ctx, "kinguin webhook", "event", in.Event, "outcome", res.Outcome, "reason", res.Reason, "order_id", res.OrderID)
+		return nil, nil
+	})
+	body := api.OpenAPI().Paths["/v1/webhooks/kinguin"].Post.RequestBody.Content["application/json"]
+	body.Schema = &huma.Schema{Type: huma.TypeObject, AdditionalProperties: true,
+		Description: "order.status: orderId, orderExternalId, status, updatedAt; order.complete: orderId, orderExternalId, updatedAt; " +
+			"product.update: kinguinId, productId, qty, textQty, cheapestOfferId, updatedAt."}
+
+	huma.Register(api, huma.Operation{
+		OperationID: "admin-sync-catalog", Method: http.MethodPost, Path: "/v1/admin/catalog/sync",
+		Summary:     "Import the supplier's catalog",
+		Description: "Stores the supplier's products priced at cost × (1 + KEYWARD_CATALOG_MARGIN), page by page; one sync runs at a time.",
+		Tags:        []string{"Admin"}, Security: adminSecurity,
+		Errors: []int{http.StatusUnauthorized, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusBadGateway, http.StatusServiceUnavailable},
+	}, func(ctx context.Context, in *catalogSyncInput) (*catalogSyncOutput, error) {
+		cmd := application.SyncCatalogCommand{MaxPages: defaultSyncPages}
+		if b := in.Body; b != nil {
+			cmd.Cursor = b.Cursor
+			if b.UpdatedSince != nil {
+				cmd.UpdatedSince = *b.UpdatedSince
+			}
+			if b.MaxPages > 0 {
+				cmd.MaxPages = b.MaxPages
+			}
+		}
+		res, err := s.app.Commands.SyncCatalog.Handle(ctx, cmd)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		out := &catalogSyncOutput{}
+		out.Body.Products, out.Body.Pages = res.Products, res.Pages
+		if res.Next != "" {
+			out.Body.NextCursor = &res.Next
+		}
+		return out, nil
+	})
+}

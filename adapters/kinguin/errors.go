@@ -1,0 +1,113 @@
+package kinguin
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// APIError is an error answer of Kinguin. It unwraps to
+// ports.ErrSupplierTemporary, ports.ErrSupplierPermanent or
+// domain.ErrNotFound by its kind and status, as the reference's error
+// table says (kinds).
+type APIError struct {
+	Status int    // HTTP status
+	Kind   string // Kinguin's error kind, "" when the body had none
+	Detail string
+	Trace  string
+	class  error
+	advice string
+}
+
+func (e *APIError) Error() string {
+	kind := e.Kind
+	if kind == "" {
+		kind = http.StatusText(e.Status)
+	}
+	msg := fmt.Sprintf("%v: %s (HTTP %d)", e.class, kind, e.Status)
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	if e.advice != "" {
+		msg += "; " + e.advice
+	}
+	if e.Trace != "" {
+		msg += " [trace " + e.Trace + "]"
+	}
+	return msg
+}
+
+func (e *APIError) Unwrap() error { return e.class }
+
+// errorBody is Kinguin's error document; `title` in the docs is `type` in
+// real answers. Context fields are not needed to classify.
+type errorBody struct {
+	Kind   string `json:"kind"`
+	Status int    `json:"status"`
+	Title  string `json:"title"`
+	Type   string `json:"type"`
+	Detail string `json:"detail"`
+	Trace  string `json:"trace"`
+}
+
+// rule is how a kind is treated; advice tells the operator what to do.
+type rule struct {
+	class  error
+	advice string
+}
+
+// kinds classifies the documented and legacy error kinds. `retryable` in
+// bodies is deprecated and ignored.
+var kinds = map[string]rule{
+	"ConstraintViolation":   {ports.ErrSupplierPermanent, "the request was refused as invalid"},
+	"Authorization":         {ports.ErrSupplierPermanent, "check KEYWARD_KINGUIN_API_KEY and the store's IP whitelist, then retry the order"},
+	"Http":                  {ports.ErrSupplierPermanent, ""},
+	"InsufficientBalance":   {ports.ErrSupplierPermanent, "the Kinguin balance is too low: top up the account, then retry the order's fulfilment"},
+	"BalanceRequired":       {ports.ErrSupplierPermanent, "the Kinguin balance is too low: top up the account, then retry the order's fulfilment"},
+	"ProductUnavailable":    {ports.ErrSupplierPermanent, "the product is gone or no offer matches our price any more: sync the catalog, then retry or refund"},
+	"Preorder":              {ports.ErrSupplierPermanent, ""},
+	"OrderNotFound":         {domain.ErrNotFound, ""},
+	"OrderNotSupported":     {ports.ErrSupplierPermanent, ""},
+	"NoKeysToReturn":        {ports.ErrSupplierPermanent, ""},
+	"OrderFailed":           {ports.ErrSupplierPermanent, "Kinguin could not place the order; a retry looks it up by our external id first"},
+	"ResourceLock":          {ports.ErrSupplierTemporary, ""},
+	"HttpClient":            {ports.ErrSupplierTemporary, ""},
+	"Error":                 {ports.ErrSupplierTemporary, ""},
+	"OrderNotDispatchedYet": {ports.ErrKeysPending, ""},
+	"ProcessingPreorder":    {ports.ErrKeysPending, ""},
+}
+
+// parseError classifies a non-2xx answer: a kind that retries, or a 429,
+// 408 or 5xx, is temporary; otherwise a known kind decides; otherwise 404
+// is not found and any other 4xx final.
+func parseError(status int, raw []byte) *APIError {
+	var b errorBody
+	_ = json.Unmarshal(raw, &b) // a body that is not Kinguin's JSON classifies by status
+	e := &APIError{Status: status, Kind: strings.TrimSpace(b.Kind), Detail: truncate(strings.TrimSpace(b.Detail), 300), Trace: b.Trace}
+	r, known := kinds[e.Kind]
+	switch {
+	case known && r.class == ports.ErrSupplierTemporary,
+		status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
+		e.class = ports.ErrSupplierTemporary
+	case known:
+		e.class, e.advice = r.class, r.advice
+	case status == http.StatusNotFound:
+		e.class = domain.ErrNotFound
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		e.class, e.advice = ports.ErrSupplierPermanent, kinds["Authorization"].advice
+	default:
+		e.class = ports.ErrSupplierPermanent
+	}
+	return e
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,88 @@
+package kinguin
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/ports"
+)
+
+// Webhook headers Kinguin sends.
+const (
+	EventNameHeader   = "X-Event-Name"
+	EventSecretHeader = "X-Event-Secret"
+)
+
+// WebhookVerifier authenticates Kinguin webhooks by the store's shared
+// secret, which Kinguin sends as it is in X-Event-Secret (no HMAC).
+type WebhookVerifier struct {
+	secret [32]byte
+	set    bool
+}
+
+var _ ports.SupplierEventVerifier = WebhookVerifier{}
+
+// NewWebhookVerifier returns a verifier for secret; with an empty secret
+// it refuses every webhook.
+func NewWebhookVerifier(secret string) WebhookVerifier {
+	secret = strings.TrimSpace(secret)
+	return WebhookVerifier{secret: sha256.Sum256([]byte(secret)), set: secret != ""}
+}
+
+type webhookBody struct {
+	OrderID         string `json:"orderId"`
+	OrderExternalID string `json:"orderExternalId"`
+	Status          string `json:"status"`
+	ProductID       string `json:"productId"`
+	UpdatedAt       string `json:"updatedAt"`
+}
+
+// Verify compares credential with the secret in constant time (hashing
+// both first, so that their lengths leak nothing), then reads the body of
+// order.status, order.complete (deprecated, read as status completed) and
+// product.update. It returns ports.ErrSignatureInvalid for a wrong or
+// missing secret, ports.ErrMalformedNotice for a known event whose body
+// lacks its ids or updatedAt, and an event with only its Name for an event
+// keyward does not handle.
+func (v WebhookVerifier) Verify(name, credential string, body []byte) (ports.SupplierEvent, error) {
+	got := sha256.Sum256([]byte(credential))
+	if subtle.ConstantTimeCompare(got[:], v.secret[:]) != 1 || !v.set {
+		return ports.SupplierEvent{}, fmt.Errorf("kinguin webhook: %w: wrong or missing %s", ports.ErrSignatureInvalid, EventSecretHeader)
+	}
+	name = strings.TrimSpace(name)
+	ev := ports.SupplierEvent{Name: name}
+	switch name {
+	case ports.SupplierEventOrderStatus, ports.SupplierEventOrderComplete, ports.SupplierEventProductUpdate:
+	default:
+		return ev, nil
+	}
+	var b webhookBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return ports.SupplierEvent{}, fmt.Errorf("kinguin webhook %s: %w: %v", name, ports.ErrMalformedNotice, err)
+	}
+	at, err := time.Parse(time.RFC3339, b.UpdatedAt)
+	if err != nil {
+		return ports.SupplierEvent{}, fmt.Errorf("kinguin webhook %s: %w: updatedAt %q", name, ports.ErrMalformedNotice, b.UpdatedAt)
+	}
+	ev.UpdatedAt = at.UTC()
+	switch name {
+	case ports.SupplierEventProductUpdate:
+		if b.ProductID == "" {
+			return ports.SupplierEvent{}, fmt.Errorf("kinguin webhook %s: %w: no productId", name, ports.ErrMalformedNotice)
+		}
+		ev.ProductID = b.ProductID
+	default:
+		if b.OrderID == "" && b.OrderExternalID == "" {
+			return ports.SupplierEvent{}, fmt.Errorf("kinguin webhook %s: %w: neither orderId nor orderExternalId", name, ports.ErrMalformedNotice)
+		}
+		ev.SupplierOrderID, ev.ExternalID, ev.OrderStatus = b.OrderID, b.OrderExternalID, b.Status
+		if name == ports.SupplierEventOrderComplete {
+			ev.OrderStatus = ports.SupplierOrderCompleted
+		}
+	}
+	return ev, nil
+}

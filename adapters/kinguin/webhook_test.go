@@ -1,0 +1,63 @@
+package kinguin_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/adapters/kinguin"
+	"github.com/keyward/keyward/adapters/kinguin/kinguintest"
+	"github.com/keyward/keyward/ports"
+)
+
+func TestWebhookVerifierReadsTheReferenceEvents(t *testing.T) {
+	t.Parallel()
+	v := kinguin.NewWebhookVerifier("s3cret-of-the-store")
+	at := func(s string) time.Time {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm.UTC()
+	}
+	for _, c := range []struct {
+		event, file string
+		want        ports.SupplierEvent
+	}{
+		{"order.status", "kinguin-webhook-order-status.json", ports.SupplierEvent{Name: "order.status", SupplierOrderID: "PX7Q2LMN4RA",
+			ExternalID: "ord_01HZX3K9Q2", OrderStatus: "completed", UpdatedAt: at("2025-03-14T10:43:12.090+00:00")}},
+		{"order.complete", "kinguin-webhook-order-complete.json", ports.SupplierEvent{Name: "order.complete", SupplierOrderID: "PX7Q2LMN4RA",
+			ExternalID: "ord_01HZX3K9Q2", OrderStatus: "completed", UpdatedAt: at("2025-03-14T10:43:12.088+00:00")}},
+		{"product.update", "kinguin-webhook-product-update.json", ports.SupplierEvent{Name: "product.update",
+			ProductID: "5c9b6f1a2539a4e8f1800a11", UpdatedAt: at("2025-03-14T10:42:01.517+00:00")}},
+		{"order.refunded.someday", "kinguin-webhook-order-status.json", ports.SupplierEvent{Name: "order.refunded.someday"}},
+	} {
+		got, err := v.Verify(c.event, "s3cret-of-the-store", kinguintest.Fixture(c.file))
+		if err != nil || got != c.want {
+			t.Errorf("%s: %+v, %v\nwant %+v", c.event, got, err, c.want)
+		}
+	}
+}
+
+func TestWebhookVerifierRefuses(t *testing.T) {
+	t.Parallel()
+	body := kinguintest.Fixture("kinguin-webhook-order-status.json")
+	for name, c := range map[string]struct {
+		secret, credential string
+		body               []byte
+		want               error
+	}{
+		"wrong secret":           {"s3cret", "s3cre", body, ports.ErrSignatureInvalid},
+		"no secret sent":         {"s3cret", "", body, ports.ErrSignatureInvalid},
+		"none configured":        {"", "", body, ports.ErrSignatureInvalid},
+		"not JSON":               {"s3cret", "s3cret", []byte("orderId=1"), ports.ErrMalformedNotice},
+		"no ids":                 {"s3cret", "s3cret", []byte(`{"status":"completed","updatedAt":"2025-03-14T10:43:12.090+00:00"}`), ports.ErrMalformedNotice},
+		"no updatedAt":           {"s3cret", "s3cret", []byte(`{"orderId":"PX","orderExternalId":"x","status":"completed"}`), ports.ErrMalformedNotice},
+		"wrong secret, not JSON": {"s3cret", "x", []byte("{"), ports.ErrSignatureInvalid},
+	} {
+		_, err := kinguin.NewWebhookVerifier(c.secret).Verify("order.status", c.credential, c.body)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+}
