@@ -20,15 +20,18 @@ type OrderRepository interface {
 	// domain.ErrNotFound if the order does not exist.
 	Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error)
 	// List returns orders newest first, after the cursor (an order id, ""
-	// for the start), optionally filtered by status.
+	// for the start), filtered by what q sets.
 	List(ctx context.Context, q OrderQuery) ([]*domain.Order, error)
 }
 
-// OrderQuery filters List.
+// OrderQuery filters List; zero fields do not filter.
 type OrderQuery struct {
-	Status *domain.OrderStatus
-	After  string
-	Limit  int
+	Status      *domain.OrderStatus
+	Email       string    // the customer's address exactly as stored (normalised)
+	CreatedFrom time.Time // created at or after
+	CreatedTo   time.Time // created before
+	After       string
+	Limit       int
 }
 
 // DeliveryLinkRepository stores delivery links by token hash.
@@ -77,6 +80,8 @@ type PaymentNotificationLog interface {
 	// Record stores n unless a notification with the same provider,
 	// payment id, status and body hash exists; it reports whether n was new.
 	Record(ctx context.Context, n PaymentNotification) (bool, error)
+	// ListByOrder returns the order's notifications, oldest first.
+	ListByOrder(ctx context.Context, orderID string) ([]PaymentNotification, error)
 }
 
 // StoredDataKey is an order's wrapped data key as stored.

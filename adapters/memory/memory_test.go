@@ -57,3 +57,8 @@ func TestLocksContract(t *testing.T) {
 		return l, l
 	})
 }
+
+func TestAdminKeys(t *testing.T) {
+	t.Parallel()
+	porttest.AdminKeys(t, func(*testing.T) ports.AdminKeys { return memory.NewAdminKeys() })
+}

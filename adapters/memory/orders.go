@@ -74,7 +74,7 @@ func (r *Orders) List(_ context.Context, q ports.OrderQuery) ([]*domain.Order, e
 	defer r.mu.Unlock()
 	ids := make([]string, 0, len(r.orders))
 	for id, s := range r.orders {
-		if q.Status != nil && s.Status != *q.Status {
+		if !matches(q, s) {
 			continue
 		}
 		if q.After != "" && id >= q.After {
@@ -114,4 +114,19 @@ func (r *Orders) publish(ctx context.Context, o *domain.Order) error {
 		return fmt.Errorf("publish events of order %s: %w", o.ID(), err)
 	}
 	return nil
+}
+
+// matches reports whether an order passes q's filters (not its cursor).
+func matches(q ports.OrderQuery, s domain.OrderSnapshot) bool {
+	switch {
+	case q.Status != nil && s.Status != *q.Status:
+		return false
+	case q.Email != "" && s.Email.String() != q.Email:
+		return false
+	case !q.CreatedFrom.IsZero() && s.CreatedAt.Before(q.CreatedFrom):
+		return false
+	case !q.CreatedTo.IsZero() && !s.CreatedAt.Before(q.CreatedTo):
+		return false
+	}
+	return true
 }

@@ -51,3 +51,8 @@ func TestBlobs(t *testing.T) {
 	t.Parallel()
 	porttest.BlobStore(t, func(t *testing.T) ports.BlobStore { return postgres.NewBlobs(pgtest.NewDB(t)) })
 }
+
+func TestAdminKeys(t *testing.T) {
+	t.Parallel()
+	porttest.AdminKeys(t, func(t *testing.T) ports.AdminKeys { return postgres.NewAdminKeys(pgtest.NewDB(t)) })
+}
