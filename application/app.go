@@ -30,6 +30,9 @@ type Commands struct {
 	RotateKeys         RotateKeys
 	SyncCatalog        SyncCatalog
 	Reconcile          Reconcile
+	CreateAdminKey     CreateAdminKey
+	RevokeAdminKey     RevokeAdminKey
+	RecordAdminRequest RecordAdminRequest
 }
 
 // Queries are the use cases that only read.
@@ -41,6 +44,11 @@ type Queries struct {
 	AuditTrail       AuditTrail
 	CheckHealth      CheckHealth
 	VerifyKeyVault   VerifyKeyVault
+	AdminKey         AuthenticateAdminKey
+	ListAdminKeys    ListAdminKeys
+	ListOrders       ListOrders
+	OrderDetail      GetOrderDetail
+	Compliance       ReportCompliance
 }
 
 // Deps are the ports the use cases drive. Every one is required: NewApp
@@ -54,6 +62,7 @@ type Deps struct {
 	DataKeys      ports.DataKeyRepository
 	Blobs         ports.BlobStore
 	Audit         ports.AuditLog
+	AdminKeys     ports.AdminKeys
 	Locks         ports.Locks
 	Vault         ports.KeyVault
 	Supplier      ports.Supplier
@@ -100,6 +109,9 @@ func NewApp(d Deps, s Settings) App {
 			RotateKeys:         NewRotateKeys(d.Vault, d.DataKeys, d.Audit, s.RotateBatch, d.Log),
 			SyncCatalog:        NewSyncCatalog(d.Supplier, d.Catalog, d.Clock, s.CatalogMargin),
 			Reconcile:          NewReconcile(d.Orders, d.Locks, fulfil, deliver, d.Clock, s.ReconcileAfter, d.Log),
+			CreateAdminKey:     NewCreateAdminKey(d.AdminKeys, d.Audit, d.Clock, d.IDs),
+			RevokeAdminKey:     NewRevokeAdminKey(d.AdminKeys, d.Audit, d.Clock),
+			RecordAdminRequest: NewRecordAdminRequest(d.Audit),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(d.Catalog),
@@ -109,6 +121,11 @@ func NewApp(d Deps, s Settings) App {
 			AuditTrail:       NewAuditTrail(d.Audit),
 			CheckHealth:      NewCheckHealth(d.Health, s.HealthTimeout),
 			VerifyKeyVault:   NewVerifyKeyVault(d.DataKeys, d.Vault),
+			AdminKey:         NewAuthenticateAdminKey(d.AdminKeys),
+			ListAdminKeys:    NewListAdminKeys(d.AdminKeys),
+			ListOrders:       NewListOrders(d.Orders),
+			OrderDetail:      NewGetOrderDetail(d.Orders, d.Notifications, d.Links, d.Clock),
+			Compliance:       NewReportCompliance(d.Orders, d.Audit),
 		},
 	}
 }

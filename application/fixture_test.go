@@ -124,7 +124,7 @@ func (w *world) app(change ...func(*application.Deps, *application.Settings)) ap
 		Orders: w.orders, Links: w.links, Revelations: w.revs, Catalog: w.catalog, Notifications: memory.NewNotifications(),
 		DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Locks: w.locks, Vault: w.vault, Supplier: w.supplier,
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"), Mailer: w.mail,
-		Clock: w.clock, IDs: w.ids, Log: w.log,
+		Clock: w.clock, IDs: w.ids, Log: w.log, AdminKeys: memory.NewAdminKeys(),
 	}
 	s := application.Settings{
 		Delivery:       application.DeliveryPolicy{TTL: 15 * time.Minute, MaxReveals: 3, PublicBaseURL: "https://keys.example"},

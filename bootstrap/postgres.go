@@ -49,6 +49,7 @@ var PostgresModule = fx.Module("storage.postgres",
 		fx.Annotate(postgres.NewDataKeys, fx.As(new(ports.DataKeyRepository))),
 		fx.Annotate(postgres.NewBlobs, fx.As(new(ports.BlobStore))),
 		fx.Annotate(postgres.NewAuditLog, fx.As(new(ports.AuditLog))),
+		fx.Annotate(postgres.NewAdminKeys, fx.As(new(ports.AdminKeys))),
 		fx.Annotate(postgres.NewLocks, fx.As(new(ports.Locks))),
 		fx.Annotate(func(db *sqlx.DB) ports.HealthCheck {
 			return ports.HealthCheck{Name: "postgres", Check: db.PingContext}

@@ -21,6 +21,7 @@ var MemoryStorageModule = fx.Module("storage.memory",
 		fx.Annotate(memory.NewDataKeys, fx.As(new(ports.DataKeyRepository))),
 		fx.Annotate(memory.NewBlobs, fx.As(new(ports.BlobStore))),
 		fx.Annotate(memory.NewAuditLog, fx.As(new(ports.AuditLog))),
+		fx.Annotate(memory.NewAdminKeys, fx.As(new(ports.AdminKeys))),
 		fx.Annotate(memory.NewLocks, fx.As(new(ports.Locks))),
 		fx.Annotate(func() ports.HealthCheck {
 			return ports.HealthCheck{Name: "storage", Check: func(context.Context) error { return nil }}

@@ -13,9 +13,10 @@ CREATE TABLE admin_keys (
     revoked_at timestamptz
 );
 
--- GET /v1/admin/orders pages newest first by id, filtered by email or by
+-- GET /v1/admin/orders pages newest first by id, filtered by email (any
+-- case) or by
 -- creation time (ids are UUIDv7, so created_at follows id closely).
-CREATE INDEX orders_email_id_idx ON orders (email, id DESC);
+CREATE INDEX orders_email_id_idx ON orders (lower(email), id DESC);
 CREATE INDEX orders_created_at_idx ON orders (created_at);
 -- The order detail lists an order's payment notifications.
 CREATE INDEX payment_notifications_order_idx ON payment_notifications (order_id, id);

@@ -27,7 +27,7 @@ type OrderRepository interface {
 // OrderQuery filters List; zero fields do not filter.
 type OrderQuery struct {
 	Status      *domain.OrderStatus
-	Email       string    // the customer's address exactly as stored (normalised)
+	Email       string    // the customer's address, matched case-insensitively
 	CreatedFrom time.Time // created at or after
 	CreatedTo   time.Time // created before
 	After       string

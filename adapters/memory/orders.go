@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/keyward/keyward/domain"
@@ -121,7 +122,7 @@ func matches(q ports.OrderQuery, s domain.OrderSnapshot) bool {
 	switch {
 	case q.Status != nil && s.Status != *q.Status:
 		return false
-	case q.Email != "" && s.Email.String() != q.Email:
+	case q.Email != "" && strings.ToLower(s.Email.String()) != strings.ToLower(q.Email):
 		return false
 	case !q.CreatedFrom.IsZero() && s.CreatedAt.Before(q.CreatedFrom):
 		return false

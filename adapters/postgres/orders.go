@@ -108,7 +108,7 @@ func (r *Orders) List(ctx context.Context, q ports.OrderQuery) ([]*domain.Order,
 		var rows []orderRow
 		if err := tx.SelectContext(ctx, &rows, `SELECT `+orderColumns+` FROM orders
 			WHERE ($1::text IS NULL OR status = $1) AND ($2 = '' OR id < $2)
-			AND ($4::text IS NULL OR email = $4)
+			AND ($4::text IS NULL OR lower(email) = lower($4))
 			AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6)
 			ORDER BY id DESC LIMIT $3`, status, q.After, limit, email, from, to); err != nil {
 			return fmt.Errorf("list orders: %w", translate(err))

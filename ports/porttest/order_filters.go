@@ -28,6 +28,7 @@ func testOrderListFilters(t *testing.T, repo ports.OrderRepository) {
 		{"by email", ports.OrderQuery{Email: "a@example.com"}, []string{"ord-04", "ord-03", "ord-01"}},
 		{"by email, paged", ports.OrderQuery{Email: "a@example.com", After: "ord-04", Limit: 1}, []string{"ord-03"}},
 		{"unknown email", ports.OrderQuery{Email: "c@example.com"}, nil},
+		{"email in another case", ports.OrderQuery{Email: "B@Example.COM"}, []string{"ord-05", "ord-02"}},
 		{"created from (inclusive)", ports.OrderQuery{CreatedFrom: suiteT0.Add(3 * time.Hour)}, []string{"ord-05", "ord-04"}},
 		{"created to (exclusive)", ports.OrderQuery{CreatedTo: suiteT0.Add(time.Hour)}, []string{"ord-01"}},
 		{"window and email", ports.OrderQuery{Email: "b@example.com", CreatedFrom: suiteT0.Add(time.Hour), CreatedTo: suiteT0.Add(4 * time.Hour)}, []string{"ord-02"}},
