@@ -53,8 +53,7 @@ func createAdminKey(t *testing.T, s ports.AdminKeys, k *domain.AdminKey) {
 func sameAdminKey(t *testing.T, got, want *domain.AdminKey) {
 	t.Helper()
 	g, w := got.Snapshot(), want.Snapshot()
-	// Stores keep times to the microsecond (PostgreSQL's timestamptz).
-	same := func(a, b time.Time) bool { return a.Truncate(time.Microsecond).Equal(b.Truncate(time.Microsecond)) }
+	same := sameMicrosecond
 	if g.ID != w.ID || g.Name != w.Name || g.Role != w.Role || g.Hash != w.Hash || !same(g.CreatedAt, w.CreatedAt) ||
 		(g.RevokedAt == nil) != (w.RevokedAt == nil) || (g.RevokedAt != nil && !same(*g.RevokedAt, *w.RevokedAt)) {
 		t.Fatalf("admin key %+v, want %+v", g, w)
@@ -143,3 +142,7 @@ func testAdminKeyUpdateRollback(t *testing.T, s ports.AdminKeys) {
 		t.Fatal("a failed update revoked the key")
 	}
 }
+
+// sameMicrosecond compares times as stores keep them: to the microsecond
+// (PostgreSQL's timestamptz rounds to it).
+func sameMicrosecond(a, b time.Time) bool { return a.Sub(b).Abs() < time.Microsecond }
