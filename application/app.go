@@ -31,6 +31,9 @@ type Commands struct {
 	SyncCatalog        SyncCatalog
 	SupplierWebhook    HandleSupplierEvent
 	Reconcile          Reconcile
+	CreateAdminKey     CreateAdminKey
+	RevokeAdminKey     RevokeAdminKey
+	RecordAdminRequest RecordAdminRequest
 }
 
 // Queries are the use cases that only read.
@@ -42,6 +45,11 @@ type Queries struct {
 	AuditTrail       AuditTrail
 	CheckHealth      CheckHealth
 	VerifyKeyVault   VerifyKeyVault
+	AdminKey         AuthenticateAdminKey
+	ListAdminKeys    ListAdminKeys
+	ListOrders       ListOrders
+	OrderDetail      GetOrderDetail
+	Compliance       ReportCompliance
 }
 
 // Deps are the ports the use cases drive. Every one is required: NewApp
@@ -55,6 +63,7 @@ type Deps struct {
 	DataKeys      ports.DataKeyRepository
 	Blobs         ports.BlobStore
 	Audit         ports.AuditLog
+	AdminKeys     ports.AdminKeys
 	Locks         ports.Locks
 	Tx            ports.Transactor
 	Vault         ports.KeyVault
@@ -106,6 +115,9 @@ func NewApp(d Deps, s Settings) App {
 			SyncCatalog:        sync,
 			SupplierWebhook:    NewHandleSupplierEvent(d.SupplierHooks, d.SupplierMarks, d.Orders, fulfil, sync, d.Log),
 			Reconcile:          NewReconcile(d.Orders, d.Locks, fulfil, deliver, d.Clock, s.ReconcileAfter, d.Log),
+			CreateAdminKey:     NewCreateAdminKey(d.AdminKeys, d.Audit, d.Clock, d.IDs),
+			RevokeAdminKey:     NewRevokeAdminKey(d.AdminKeys, d.Audit, d.Clock),
+			RecordAdminRequest: NewRecordAdminRequest(d.Audit),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(d.Catalog),
@@ -115,6 +127,11 @@ func NewApp(d Deps, s Settings) App {
 			AuditTrail:       NewAuditTrail(d.Audit),
 			CheckHealth:      NewCheckHealth(d.Health, s.HealthTimeout),
 			VerifyKeyVault:   NewVerifyKeyVault(d.DataKeys, d.Vault),
+			AdminKey:         NewAuthenticateAdminKey(d.AdminKeys),
+			ListAdminKeys:    NewListAdminKeys(d.AdminKeys),
+			ListOrders:       NewListOrders(d.Orders),
+			OrderDetail:      NewGetOrderDetail(d.Orders, d.Notifications, d.Links, d.Clock),
+			Compliance:       NewReportCompliance(d.Orders, d.Audit),
 		},
 	}
 }

@@ -130,7 +130,7 @@ func (w *world) app(change ...func(*application.Deps, *application.Settings)) ap
 		DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Locks: w.locks, Tx: memory.Transactor{}, Vault: w.vault, Supplier: w.supplier,
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"), Mailer: w.mail,
 		Clock: w.clock, IDs: w.ids, Log: w.log,
-		SupplierHooks: kinguin.NewWebhookVerifier(testWebhookSecret), SupplierMarks: w.marks,
+		SupplierHooks: kinguin.NewWebhookVerifier(testWebhookSecret), SupplierMarks: w.marks, AdminKeys: memory.NewAdminKeys(),
 	}
 	s := application.Settings{
 		Delivery:       application.DeliveryPolicy{TTL: 15 * time.Minute, MaxReveals: 3, PublicBaseURL: "https://keys.example"},

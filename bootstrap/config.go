@@ -36,7 +36,7 @@ type Config struct {
 	MailDir           string          `env:"KEYWARD_MAIL_DIR" envDefault:"./var/mail" doc:"where the maildir mailer writes \x60.eml\x60 files"`
 	MailFrom          string          `env:"KEYWARD_MAIL_FROM" envDefault:"keyward <keys@keyward.localhost>" doc:"sender"`
 	IPNSecret         string          `env:"KEYWARD_NOWPAYMENTS_IPN_SECRET" envDefault:"keyward-dev-ipn-secret" secret:"true" doc:"IPN HMAC secret; the default is public, printed at start and refused beyond loopback, where a secret needs at least 16 characters"`
-	AdminAPIKeys      []string        `env:"KEYWARD_ADMIN_API_KEYS" secret:"true" doc:"comma-separated bearer keys for \x60/v1/admin\x60; at least 16 characters each beyond loopback"`
+	AdminAPIKeys      []string        `env:"KEYWARD_ADMIN_API_KEYS" secret:"true" doc:"comma-separated bootstrap bearer keys for \x60/v1/admin\x60 (role admin, audited as bootstrap-1, bootstrap-2, …; make named keys with \x60keyward admin create-key\x60); at least 16 characters each beyond loopback"`
 	LinkTTL           time.Duration   `env:"KEYWARD_DELIVERY_LINK_TTL" envDefault:"15m" doc:"how long a delivery link reveals"`
 	LinkMaxReveals    int             `env:"KEYWARD_DELIVERY_LINK_MAX_REVEALS" envDefault:"5" doc:"reveals per link"`
 	ResendLimit       int             `env:"KEYWARD_RESEND_LIMIT" envDefault:"5" doc:"times a delivery link may be sent again per order within \x60KEYWARD_RESEND_WINDOW\x60; more answer \x60429\x60 with \x60Retry-After\x60 (0: no limit)"`

@@ -33,6 +33,7 @@ type appDeps struct {
 	DataKeys      ports.DataKeyRepository
 	Blobs         ports.BlobStore
 	Audit         ports.AuditLog
+	AdminKeys     ports.AdminKeys
 	Locks         ports.Locks
 	Tx            ports.Transactor
 	Vault         ports.KeyVault
@@ -52,7 +53,7 @@ type appDeps struct {
 func newAppDeps(p appDeps) application.Deps {
 	return application.Deps{
 		Orders: p.Orders, Links: p.Links, Revelations: p.Revelations, Catalog: p.Catalog, Notifications: p.Notifications,
-		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Supplier: p.Supplier,
+		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Supplier: p.Supplier,
 		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
 		SupplierHooks: p.SupplierHooks, SupplierMarks: p.SupplierMarks,
 	}

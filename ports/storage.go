@@ -20,13 +20,16 @@ type OrderRepository interface {
 	// domain.ErrNotFound if the order does not exist.
 	Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error)
 	// List returns orders newest first, after the cursor (an order id, ""
-	// for the start), optionally filtered by status.
+	// for the start), filtered by what q sets.
 	List(ctx context.Context, q OrderQuery) ([]*domain.Order, error)
 }
 
-// OrderQuery filters List.
+// OrderQuery filters List; zero fields do not filter.
 type OrderQuery struct {
-	Status *domain.OrderStatus
+	Status      *domain.OrderStatus
+	Email       string    // the customer's address, matched case-insensitively
+	CreatedFrom time.Time // created at or after
+	CreatedTo   time.Time // created before
 	// ItemID keeps only the order holding this item (item ids are global:
 	// a supplier knows our purchase by one).
 	ItemID string
@@ -80,6 +83,8 @@ type PaymentNotificationLog interface {
 	// Record stores n unless a notification with the same provider,
 	// payment id, status and body hash exists; it reports whether n was new.
 	Record(ctx context.Context, n PaymentNotification) (bool, error)
+	// ListByOrder returns the order's notifications, oldest first.
+	ListByOrder(ctx context.Context, orderID string) ([]PaymentNotification, error)
 }
 
 // StoredDataKey is an order's wrapped data key as stored.

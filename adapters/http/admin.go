@@ -29,17 +29,8 @@ type rotateOutput struct {
 
 func (s *Server) registerAdmin(api huma.API) {
 	errs := []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict}
-	huma.Register(api, huma.Operation{
-		OperationID: "admin-get-order", Method: http.MethodGet, Path: "/v1/admin/orders/{id}",
-		Summary: "Get any order with its timeline", Tags: []string{"Admin"}, Security: adminSecurity,
-		Errors: []int{http.StatusUnauthorized, http.StatusNotFound},
-	}, func(ctx context.Context, in *adminOrderInput) (*orderOutput, error) {
-		o, err := s.app.Queries.GetOrder.ForAdmin(ctx, in.ID)
-		if err != nil {
-			return nil, problem(s.log, err)
-		}
-		return &orderOutput{Body: orderBody(o, adminTimeline)}, nil
-	})
+	s.registerAdminOrders(api)
+	s.registerReports(api)
 	huma.Register(api, huma.Operation{
 		OperationID: "admin-retry-fulfilment", Method: http.MethodPost, Path: "/v1/admin/orders/{id}/retry-fulfilment",
 		DefaultStatus: http.StatusAccepted, Summary: "Retry fulfilment of a failed or stuck order",
@@ -68,7 +59,7 @@ func (s *Server) registerAdmin(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "admin-resend-delivery", Method: http.MethodPost, Path: "/v1/admin/orders/{id}/resend-delivery",
 		DefaultStatus: http.StatusAccepted, Summary: "Re-send the delivery link of any order",
-		Tags: []string{"Admin"}, Security: adminSecurity, Errors: append(errs, http.StatusTooManyRequests, http.StatusServiceUnavailable),
+		Tags: []string{"Admin"}, Security: supportSecurity, Errors: append(errs, http.StatusTooManyRequests, http.StatusServiceUnavailable),
 	}, func(ctx context.Context, in *adminOrderInput) (*resendOutput, error) {
 		link, err := s.app.Commands.ResendDeliveryLink.Handle(ctx, in.ID, "", actorFrom(ctx))
 		if err != nil {

@@ -88,7 +88,8 @@ func apiConfig(opts Options) huma.Config {
 	}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		orderTokenScheme: {Type: "http", Scheme: "bearer", Description: "The order's access_token, returned when the order is placed."},
-		adminKeyScheme:   {Type: "http", Scheme: "bearer", Description: "An admin API key (KEYWARD_ADMIN_API_KEYS)."},
+		adminKeyScheme: {Type: "http", Scheme: "bearer", Description: "An admin API key (`keyward admin create-key`, or KEYWARD_ADMIN_API_KEYS). " +
+			"The scopes of an operation's requirement are the roles allowed to call it (admin, support)."},
 	}
 	return cfg
 }
@@ -109,6 +110,7 @@ func (s *Server) register(api huma.API) {
 		f(api)
 	}
 	documentRateLimits(api)
+	documentAdminRoles(api)
 }
 
 // documentRateLimits adds the 429 the rate limits answer (outside the

@@ -39,6 +39,8 @@ type testWorld struct {
 	gateway *flakyGateway
 	vault   *flakyVault
 	mail    *mailbox
+	// adminKeys holds the stored admin keys (the bootstrap key is in Options).
+	adminKeys *memory.AdminKeys
 }
 
 // newTestApp builds the application on the memory adapters, the sandbox
@@ -51,10 +53,11 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 		t.Fatal(err)
 	}
 	w := &testWorld{
-		clock:   &testClock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
-		gateway: &flakyGateway{PaymentGateway: sandbox.NewGateway(sandbox.GatewayConfig{})},
-		vault:   &flakyVault{KeyVault: kr},
-		mail:    &mailbox{},
+		clock:     &testClock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
+		gateway:   &flakyGateway{PaymentGateway: sandbox.NewGateway(sandbox.GatewayConfig{})},
+		vault:     &flakyVault{KeyVault: kr},
+		mail:      &mailbox{},
+		adminKeys: memory.NewAdminKeys(),
 	}
 	app := application.NewApp(application.Deps{
 		Orders: memory.NewOrders(nil), Links: memory.NewLinks(), Revelations: memory.NewRevelations(), Catalog: memory.NewCatalog(),
@@ -62,6 +65,7 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 		Audit: memory.NewAuditLog(w.clock), Locks: memory.NewLocks(), Tx: memory.Transactor{}, Vault: w.vault, Supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		Gateway: w.gateway, Verifier: nowpayments.NewVerifier(testIPNSecret), Mailer: w.mail, Clock: w.clock, IDs: &testIDs{},
 		Log: slog.New(slog.DiscardHandler), SupplierHooks: kinguin.NewWebhookVerifier(testKinguinSecret), SupplierMarks: memory.NewSupplierEventMarks(),
+		AdminKeys: w.adminKeys,
 	}, application.Settings{
 		Delivery:       application.DeliveryPolicy{TTL: testLinkTTL, MaxReveals: testMaxReveal, PublicBaseURL: "https://keys.example"},
 		ReconcileAfter: time.Minute,

@@ -4,7 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
+	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/domain"
 )
 
 // Security schemes, by the names the OpenAPI document gives them.
@@ -23,10 +27,14 @@ const (
 
 // Security requirements of the operations. Public operations say so
 // explicitly (one empty requirement) so a generated client knows that they
-// need no credentials rather than inheriting a default.
+// need no credentials rather than inheriting a default. The scopes of an
+// adminKey requirement are the roles allowed to call the operation (OpenAPI
+// 3.1 role names); an adminKey requirement without scopes means admin only,
+// so an operation that forgets to say is never open to support.
 var (
 	publicSecurity     = []map[string][]string{{}}
-	adminSecurity      = []map[string][]string{{adminKeyScheme: {}}}
+	adminSecurity      = []map[string][]string{{adminKeyScheme: {"admin"}}}
+	supportSecurity    = []map[string][]string{{adminKeyScheme: {"admin", "support"}}}
 	orderTokenSecurity = []map[string][]string{{orderTokenScheme: {}}}
 )
 
@@ -34,40 +42,26 @@ var (
 type authKey int
 
 const (
-	adminActorKey authKey = iota // string: the admin key's audit name
+	adminActorKey authKey = iota // application.AdminPrincipal: the admin key that authenticated
 	orderTokenKey                // string: the bearer order access token
 )
 
 // authenticate is the middleware that enforces each operation's security
-// requirement before its handler runs: an admin key checked in constant
-// time, or the presence of an order token (which the use case checks
-// against the order). It answers 401 problem+json when the credential is
-// missing or wrong, and otherwise passes it to the handler in the context
-// (actorFrom, orderTokenFrom). Public operations pass through untouched.
+// requirement before its handler runs: an admin key (see adminKey) whose
+// role the operation allows, or the presence of an order token (which the
+// use case checks against the order). It answers 401 problem+json when
+// the credential is missing or wrong, 403 when the key's role may not call
+// the operation, and otherwise passes the credential to the handler in the
+// context (actorFrom, orderTokenFrom). Every admin request is audited: the
+// refused ones here, the others with the status they got. Public
+// operations pass through untouched.
 func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
 		auth := ctx.Header("Authorization")
 		switch {
 		case requires(ctx.Operation(), adminKeyScheme):
-			source, now := "ip:"+clientIP(ctx.RemoteAddr()), time.Now()
-			if blocked, wait := s.adminFailures.exhausted(source, now); blocked {
-				ctx.SetHeader("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-				_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "too many failed admin authentications from this address; try again after Retry-After seconds")
-				return
-			}
-			actor, ok := s.checkAdminKey(auth)
-			if !ok {
-				s.adminFailures.spend(source, now)
-				why := "no bearer key"
-				if _, present := bearer(auth); present {
-					why = "unknown key"
-				}
-				// Never the key: only where the attempt came from and why it failed.
-				s.log.Warn("admin authentication failed", "ip", clientIP(ctx.RemoteAddr()), "operation", ctx.Operation().OperationID, "reason", why)
-				s.unauthorized(api, ctx, errAdminKeyRequired)
-				return
-			}
-			ctx = huma.WithValue(ctx, adminActorKey, actor)
+			s.adminKey(api, ctx, auth, next)
+			return
 		case requires(ctx.Operation(), orderTokenScheme):
 			tok, ok := bearer(auth)
 			if !ok {
@@ -78,6 +72,78 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 		}
 		next(ctx)
 	}
+}
+
+// adminKey authenticates and authorises an admin request, runs it and
+// audits it.
+func (s *Server) adminKey(api huma.API, ctx huma.Context, auth string, next func(huma.Context)) {
+	op := ctx.Operation()
+	ip := clientIP(ctx.RemoteAddr())
+	source, now := "ip:"+ip, time.Now()
+	if blocked, wait := s.adminFailures.exhausted(source, now); blocked {
+		ctx.SetHeader("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "too many failed admin authentications from this address; try again after Retry-After seconds")
+		return
+	}
+	who, err := s.checkAdminKey(ctx.Context(), auth)
+	if err != nil && !errors.Is(err, domain.ErrNotFound) {
+		r := classify(s.log, err)
+		_ = huma.WriteErr(api, ctx, r.status, r.detailFor(err))
+		return
+	}
+	if err != nil {
+		s.adminFailures.spend(source, now)
+		why := "no bearer key"
+		if _, present := bearer(auth); present {
+			why = "unknown key"
+		}
+		// Never the key: only where the attempt came from and why it failed.
+		s.log.Warn("admin authentication failed", "ip", ip, "operation", op.OperationID, "reason", why)
+		s.auditAdmin(ctx, application.ActorAnonymous, application.AuditAdminUnknownKey, map[string]string{
+			"operation": op.OperationID, "status": strconv.Itoa(http.StatusUnauthorized), "reason": why, "ip": ip})
+		s.unauthorized(api, ctx, errAdminKeyRequired)
+		return
+	}
+	details := map[string]string{"operation": op.OperationID, "key_id": who.ID, "key_name": who.Name, "role": who.Role.String()}
+	if !allows(op, who.Role) {
+		details["status"] = strconv.Itoa(http.StatusForbidden)
+		s.auditAdmin(ctx, who.Actor(), application.AuditAdminDenied, details)
+		r := classify(s.log, errAdminRoleForbidden)
+		_ = huma.WriteErr(api, ctx, r.status, r.detailFor(errAdminRoleForbidden))
+		return
+	}
+	next(huma.WithValue(ctx, adminActorKey, who))
+	status := ctx.Status()
+	if status == 0 { // a streamed answer that set no status: net/http sends 200
+		status = http.StatusOK
+	}
+	details["status"] = strconv.Itoa(status)
+	s.auditAdmin(ctx, who.Actor(), application.AuditAdminRequest, details)
+}
+
+// auditAdmin appends the compact record of an admin request: its subject
+// is the id in the path, when there is one. The answer is already on its
+// way, so a failed append is logged, not answered.
+func (s *Server) auditAdmin(ctx huma.Context, actor, action string, details map[string]string) {
+	if err := s.app.Commands.RecordAdminRequest.Handle(context.WithoutCancel(ctx.Context()), actor, action, ctx.Param("id"), details); err != nil {
+		s.log.Error("admin request not audited", "operation", details["operation"], "err", err)
+	}
+}
+
+// allows reports whether role may call op: the roles its adminKey scopes
+// name, or admin alone when they name none.
+func allows(op *huma.Operation, role domain.AdminRole) bool {
+	for _, req := range op.Security {
+		roles, ok := req[adminKeyScheme]
+		if !ok {
+			continue
+		}
+		if len(roles) == 0 {
+			return role == domain.RoleAdmin
+		}
+		return slices.Contains(roles, role.String())
+	}
+	return false
 }
 
 func (s *Server) unauthorized(api huma.API, ctx huma.Context, err error) {
@@ -94,11 +160,13 @@ func requires(op *huma.Operation, scheme string) bool {
 	})
 }
 
-// actorFrom returns the audit name authenticate put into ctx; empty
-// outside admin operations.
+// actorFrom returns the audit name of the admin key authenticate put
+// into ctx ("admin:<key id>"); empty outside admin operations.
 func actorFrom(ctx context.Context) string {
-	actor, _ := ctx.Value(adminActorKey).(string)
-	return actor
+	if p, ok := ctx.Value(adminActorKey).(application.AdminPrincipal); ok {
+		return p.Actor()
+	}
+	return ""
 }
 
 // orderTokenFrom returns the order access token authenticate put into
@@ -108,13 +176,16 @@ func orderTokenFrom(ctx context.Context) string {
 	return tok
 }
 
-// checkAdminKey checks an Authorization header against the admin keys in
-// constant time and names the matching key for the audit log by a short
-// fingerprint of its hash ("admin:1a2b3c4d"); ok is false for no match.
-func (s *Server) checkAdminKey(authorization string) (actor string, ok bool) {
+// checkAdminKey finds the admin key of an Authorization header: one of
+// the bootstrap keys (KEYWARD_ADMIN_API_KEYS, role admin, named
+// "bootstrap-N" in their order), compared in constant time, or a stored
+// key. It returns an error wrapping domain.ErrNotFound for no bearer key,
+// an unknown key or a revoked one, and the store's error when it cannot
+// tell.
+func (s *Server) checkAdminKey(ctx context.Context, authorization string) (application.AdminPrincipal, error) {
 	tok, ok := bearer(authorization)
 	if !ok {
-		return "", false
+		return application.AdminPrincipal{}, fmt.Errorf("%w: no bearer key", domain.ErrNotFound)
 	}
 	h := sha256.Sum256([]byte(tok))
 	match := -1
@@ -123,10 +194,11 @@ func (s *Server) checkAdminKey(authorization string) (actor string, ok bool) {
 			match = i
 		}
 	}
-	if match < 0 {
-		return "", false
+	if match >= 0 {
+		name := "bootstrap-" + strconv.Itoa(match+1)
+		return application.AdminPrincipal{ID: name, Name: name, Role: domain.RoleAdmin}, nil
 	}
-	return "admin:" + hex.EncodeToString(h[:4]), true
+	return s.app.Queries.AdminKey.Handle(ctx, tok)
 }
 
 func bearer(authorization string) (string, bool) {

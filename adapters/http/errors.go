@@ -20,6 +20,7 @@ import (
 var (
 	errAdminKeyRequired   = errors.New("no valid admin API key")
 	errOrderTokenRequired = errors.New("no order access token")
+	errAdminRoleForbidden = errors.New("the admin key's role does not allow this operation")
 )
 
 // errorRule is one row of errorTable: the response an error matching any of
@@ -52,12 +53,14 @@ var errorTable = []errorRule{
 	{targets: []error{domain.ErrLinkExhausted}, status: http.StatusGone, reason: "exhausted",
 		detail: "this delivery link has no reveals left", page: "This link has been used as many times as it allows."},
 	{targets: []error{domain.ErrInvalidEmail, domain.ErrInvalidOrder, domain.ErrInvalidLink, domain.ErrInvalidMoney, domain.ErrOutOfStock,
-		domain.ErrProductInactive, domain.ErrInvalidProduct}, status: http.StatusUnprocessableEntity,
+		domain.ErrProductInactive, domain.ErrInvalidProduct, domain.ErrInvalidAdminKey, application.ErrInvalidFilter}, status: http.StatusUnprocessableEntity,
 		page: "This request cannot be processed."},
-	{targets: []error{domain.ErrInvalidTransition, domain.ErrConflict}, status: http.StatusConflict,
+	{targets: []error{domain.ErrInvalidTransition, domain.ErrConflict, domain.ErrAdminKeyRevoked}, status: http.StatusConflict,
 		page: "This cannot be done in the order's current state."},
 	{targets: []error{errAdminKeyRequired}, status: http.StatusUnauthorized, detail: "admin API key required",
 		page: "This needs an admin API key."},
+	{targets: []error{errAdminRoleForbidden}, status: http.StatusForbidden, detail: "this admin key's role does not allow this operation",
+		page: "This admin key may not do this."},
 	{targets: []error{errOrderTokenRequired}, status: http.StatusUnauthorized,
 		detail: "send the order's access token as 'Authorization: Bearer <token>'", page: "This needs the order's access token."},
 	{targets: []error{ports.ErrSignatureInvalid}, status: http.StatusUnauthorized, detail: "invalid or missing signature",

@@ -72,6 +72,20 @@ func (r *Notifications) Record(_ context.Context, n ports.PaymentNotification) (
 	return true, nil
 }
 
+// ListByOrder returns the order's notifications, oldest first.
+func (r *Notifications) ListByOrder(_ context.Context, orderID string) ([]ports.PaymentNotification, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []ports.PaymentNotification
+	for _, n := range r.all {
+		if n.OrderID == orderID {
+			n.Body = append([]byte(nil), n.Body...)
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
 // Count returns how many distinct notifications are stored.
 func (r *Notifications) Count() int {
 	r.mu.Lock()

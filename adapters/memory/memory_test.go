@@ -62,3 +62,8 @@ func TestSupplierEventMarks(t *testing.T) {
 	t.Parallel()
 	porttest.SupplierEventMarks(t, func(*testing.T) ports.SupplierEventMarks { return memory.NewSupplierEventMarks() })
 }
+
+func TestAdminKeys(t *testing.T) {
+	t.Parallel()
+	porttest.AdminKeys(t, func(*testing.T) ports.AdminKeys { return memory.NewAdminKeys() })
+}

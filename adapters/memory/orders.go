@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/keyward/keyward/domain"
@@ -75,7 +76,7 @@ func (r *Orders) List(_ context.Context, q ports.OrderQuery) ([]*domain.Order, e
 	defer r.mu.Unlock()
 	ids := make([]string, 0, len(r.orders))
 	for id, s := range r.orders {
-		if q.Status != nil && s.Status != *q.Status {
+		if !matches(q, s) {
 			continue
 		}
 		if q.After != "" && id >= q.After {
@@ -118,4 +119,19 @@ func (r *Orders) publish(ctx context.Context, o *domain.Order) error {
 		return fmt.Errorf("publish events of order %s: %w", o.ID(), err)
 	}
 	return nil
+}
+
+// matches reports whether an order passes q's filters (not its cursor).
+func matches(q ports.OrderQuery, s domain.OrderSnapshot) bool {
+	switch {
+	case q.Status != nil && s.Status != *q.Status:
+		return false
+	case q.Email != "" && strings.ToLower(s.Email.String()) != strings.ToLower(q.Email):
+		return false
+	case !q.CreatedFrom.IsZero() && s.CreatedAt.Before(q.CreatedFrom):
+		return false
+	case !q.CreatedTo.IsZero() && !s.CreatedAt.Before(q.CreatedTo):
+		return false
+	}
+	return true
 }

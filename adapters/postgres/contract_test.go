@@ -56,3 +56,8 @@ func TestSupplierEventMarks(t *testing.T) {
 	t.Parallel()
 	porttest.SupplierEventMarks(t, func(t *testing.T) ports.SupplierEventMarks { return postgres.NewSupplierEventMarks(pgtest.NewDB(t)) })
 }
+
+func TestAdminKeys(t *testing.T) {
+	t.Parallel()
+	porttest.AdminKeys(t, func(t *testing.T) ports.AdminKeys { return postgres.NewAdminKeys(pgtest.NewDB(t)) })
+}

@@ -53,3 +53,20 @@ func (r *Notifications) Record(ctx context.Context, n ports.PaymentNotification)
 	}
 	return inserted == 1, nil
 }
+
+// ListByOrder returns the order's notifications, oldest first.
+func (r *Notifications) ListByOrder(ctx context.Context, orderID string) ([]ports.PaymentNotification, error) {
+	var rows []notificationRow
+	if err := r.db.SelectContext(ctx, &rows, `SELECT provider, payment_id, status, order_id, body_sha256, body, received_at
+		FROM payment_notifications WHERE order_id = $1 ORDER BY id`, orderID); err != nil {
+		return nil, fmt.Errorf("list payment notifications of order %s: %w", orderID, translate(err))
+	}
+	out := make([]ports.PaymentNotification, 0, len(rows))
+	for _, row := range rows {
+		n := ports.PaymentNotification{Provider: row.Provider, PaymentID: row.PaymentID, Status: row.Status,
+			OrderID: row.OrderID, Body: row.Body, ReceivedAt: row.ReceivedAt.UTC()}
+		copy(n.BodySHA256[:], row.BodySHA256)
+		out = append(out, n)
+	}
+	return out, nil
+}

@@ -85,12 +85,20 @@ func (r *Orders) Update(ctx context.Context, id string, fn func(*domain.Order) e
 }
 
 // List returns orders newest first (ids are time-ordered), after the
-// cursor id, optionally of one status or holding one item; a Limit of 0 or
-// less means all.
+// cursor id, filtered as q says; a Limit of 0 or less means all.
 func (r *Orders) List(ctx context.Context, q ports.OrderQuery) ([]*domain.Order, error) {
-	var status, limit any // NULL: no filter, no limit
+	var status, email, from, to, limit any // NULL: no filter, no limit
 	if q.Status != nil {
 		status = q.Status.String()
+	}
+	if q.Email != "" {
+		email = q.Email
+	}
+	if !q.CreatedFrom.IsZero() {
+		from = q.CreatedFrom
+	}
+	if !q.CreatedTo.IsZero() {
+		to = q.CreatedTo
 	}
 	if q.Limit > 0 {
 		limit = q.Limit
@@ -100,8 +108,10 @@ func (r *Orders) List(ctx context.Context, q ports.OrderQuery) ([]*domain.Order,
 		var rows []orderRow
 		if err := tx.SelectContext(ctx, &rows, `SELECT `+orderColumns+` FROM orders
 			WHERE ($1::text IS NULL OR status = $1) AND ($2 = '' OR id < $2)
-			  AND ($4 = '' OR id IN (SELECT order_id FROM order_items WHERE id = $4))
-			ORDER BY id DESC LIMIT $3`, status, q.After, limit, q.ItemID); err != nil {
+			AND ($4::text IS NULL OR lower(email) = lower($4))
+			AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6)
+			AND ($7 = '' OR id IN (SELECT order_id FROM order_items WHERE id = $7))
+			ORDER BY id DESC LIMIT $3`, status, q.After, limit, email, from, to, q.ItemID); err != nil {
 			return fmt.Errorf("list orders: %w", translate(err))
 		}
 		var err error

@@ -17,6 +17,11 @@ Usage:
   keyward migrate up|down|status
                                 apply, roll back one step, or show the database schema
   keyward keys rotate           rotate the vault key and rewrap every stored data key
+  keyward admin create-key --role admin|support [--name NAME]
+                                make an admin API key (printed once, on the last line)
+  keyward admin list-keys | revoke-key ID
+                                list the admin keys, or revoke one
+  keyward audit verify          verify the audit log's hash chain; fails at the first broken record
   keyward pay --order ID [--status finished] [--server URL] [--actually-paid AMOUNT]
                                 send a signed sandbox payment notification
 `
@@ -40,6 +45,10 @@ func main() {
 		err = keys(os.Args[2:], os.Stdout)
 	case "pay":
 		err = pay(os.Args[2:], os.Stdout)
+	case "admin":
+		err = admin(os.Args[2:], os.Stdout)
+	case "audit":
+		err = audit(os.Args[2:], os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

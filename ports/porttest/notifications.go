@@ -20,6 +20,7 @@ func PaymentNotificationLog(t *testing.T, newLog func(t *testing.T) ports.Paymen
 	}{
 		{"a notification is new once", testNotificationOnce},
 		{"concurrent duplicates: exactly one is new", testNotificationConcurrent},
+		{"list by order, oldest first", testNotificationListByOrder},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {

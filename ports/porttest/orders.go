@@ -43,6 +43,7 @@ func OrderRepository(t *testing.T, newRepo func(t *testing.T) ports.OrderReposit
 		{"update of a missing order is not found", testOrderUpdateMissing},
 		{"concurrent updates lose nothing", testOrderConcurrentUpdates},
 		{"list filters and pages newest first", testOrderList},
+		{"list filters by email and creation time", testOrderListFilters},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
@@ -326,6 +327,12 @@ func (d *diffs) item(field string, got, want domain.ItemSnapshot) {
 // with 48.80412345 USDT. Item ids are the order id plus -a, -b, -c.
 func newOrder(t *testing.T, id, email string) *domain.Order {
 	t.Helper()
+	return newOrderAt(t, id, email, suiteT0)
+}
+
+// newOrderAt is newOrder placed at the given time.
+func newOrderAt(t *testing.T, id, email string, at time.Time) *domain.Order {
+	t.Helper()
 	addr, err := domain.ParseEmail(email)
 	if err != nil {
 		t.Fatal(err)
@@ -336,12 +343,12 @@ func newOrder(t *testing.T, id, email string) *domain.Order {
 		{ID: id + "-a", Product: testProduct(t, "sku-a", "19.99", 5), Quantity: 2},
 		{ID: id + "-b", Product: own, Quantity: 3},
 		{ID: id + "-c", Product: testProduct(t, "sku-c", "5.00", 5), Quantity: 1},
-	}, suiteT0)
+	}, at)
 	if err != nil {
 		t.Fatalf("NewOrder: %v", err)
 	}
 	err = o.AttachPayment(domain.Payment{Provider: "sandbox", PaymentID: "pay-" + id, PayAddress: "TXq4Zb9eNw",
-		PayAmount: decimal.RequireFromString("48.80412345"), PayCurrency: "usdttrc20"}, suiteT0)
+		PayAmount: decimal.RequireFromString("48.80412345"), PayCurrency: "usdttrc20"}, at)
 	if err != nil {
 		t.Fatalf("AttachPayment: %v", err)
 	}
