@@ -51,7 +51,7 @@ type Request struct {
 // Payment is a payment the server issued.
 type Payment struct {
 	ID, OrderID, Status, PayAddress, PayCurrency, PriceCurrency, CallbackURL, Description string
-	PriceAmount, PayAmount, ActuallyPaid                                                 decimal.Decimal
+	PriceAmount, PayAmount, ActuallyPaid                                                  decimal.Decimal
 }
 
 // Server is the fake API. Its methods are safe for concurrent use.
