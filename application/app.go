@@ -20,6 +20,7 @@ type App struct {
 // Commands are the use cases that change state.
 type Commands struct {
 	PlaceOrder         PlaceOrder
+	SetUpPayment       SetUpPayment
 	HandlePayment      HandlePaymentNotification
 	FulfilOrder        FulfilOrder
 	DeliverOrder       DeliverOrder
@@ -74,6 +75,9 @@ type Settings struct {
 	CatalogMargin  decimal.Decimal // markup on supplier cost, e.g. 0.10
 	RotateBatch    int             // data keys rewrapped per batch; default 100
 	HealthTimeout  time.Duration   // per readiness check; default 2s
+	// ConfirmPayments: a finished payment moves an order only once the
+	// gateway, asked again, confirms it.
+	ConfirmPayments bool
 }
 
 // NewApp builds every use case from the ports. It panics when a port is
@@ -87,10 +91,12 @@ func NewApp(d Deps, s Settings) App {
 	}
 	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Supplier, d.Blobs, d.Clock, d.Log)
 	deliver := NewDeliverOrder(d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
+	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
 	return App{
 		Commands: Commands{
-			PlaceOrder:         NewPlaceOrder(d.Orders, d.Catalog, d.Gateway, d.Clock, d.IDs),
-			HandlePayment:      NewHandlePaymentNotification(d.Verifier, d.Notifications, d.Orders, d.Clock, d.Log),
+			PlaceOrder:         NewPlaceOrder(d.Orders, d.Catalog, d.Gateway, d.Clock, d.IDs, d.Log),
+			SetUpPayment:       setUp,
+			HandlePayment:      NewHandlePaymentNotification(d.Verifier, d.Notifications, d.Orders, d.Gateway, s.ConfirmPayments, d.Clock, d.Log),
 			FulfilOrder:        fulfil,
 			DeliverOrder:       deliver,
 			ResendDeliveryLink: NewResendDeliveryLink(d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery),
@@ -99,7 +105,7 @@ func NewApp(d Deps, s Settings) App {
 			RevokeOrder:        NewRevokeOrder(d.Orders, d.Links, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log),
 			RotateKeys:         NewRotateKeys(d.Vault, d.DataKeys, d.Audit, s.RotateBatch, d.Log),
 			SyncCatalog:        NewSyncCatalog(d.Supplier, d.Catalog, d.Clock, s.CatalogMargin),
-			Reconcile:          NewReconcile(d.Orders, d.Locks, fulfil, deliver, d.Clock, s.ReconcileAfter, d.Log),
+			Reconcile:          NewReconcile(d.Orders, d.Locks, setUp, fulfil, deliver, d.Clock, s.ReconcileAfter, d.Log),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(d.Catalog),
