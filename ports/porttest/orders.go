@@ -278,8 +278,8 @@ func orderDiffs(got, want domain.OrderSnapshot) []string {
 	d.money("total", got.Total, want.Total)
 	gp, wp := got.Payment, want.Payment
 	d.add("payment", gp, wp, gp.Provider == wp.Provider && gp.PaymentID == wp.PaymentID && gp.PayAddress == wp.PayAddress &&
-		gp.PayAmount.Equal(wp.PayAmount) && gp.PayCurrency == wp.PayCurrency && gp.Status == wp.Status &&
-		gp.ActuallyPaid.Equal(wp.ActuallyPaid))
+		gp.PayAmount.Equal(wp.PayAmount) && gp.PayCurrency == wp.PayCurrency && gp.PayinExtraID == wp.PayinExtraID &&
+		gp.Status == wp.Status && gp.ActuallyPaid.Equal(wp.ActuallyPaid))
 	d.add("status", got.Status, want.Status, got.Status == want.Status)
 	d.add("version", got.Version, want.Version, got.Version == want.Version)
 	d.time("created at", got.CreatedAt, want.CreatedAt)
@@ -318,6 +318,18 @@ func (d *diffs) item(field string, got, want domain.ItemSnapshot) {
 // with 48.80412345 USDT. Item ids are the order id plus -a, -b, -c.
 func newOrder(t *testing.T, id, email string) *domain.Order {
 	t.Helper()
+	o := newUnpaidOrder(t, id, email)
+	err := o.AttachPayment(domain.Payment{Provider: "sandbox", PaymentID: "pay-" + id, PayAddress: "TXq4Zb9eNw",
+		PayAmount: decimal.RequireFromString("48.80412345"), PayCurrency: "usdttrc20", PayinExtraID: "memo-" + id}, suiteT0)
+	if err != nil {
+		t.Fatalf("AttachPayment: %v", err)
+	}
+	return o
+}
+
+// newUnpaidOrder returns newOrder's order awaiting its payment setup.
+func newUnpaidOrder(t *testing.T, id, email string) *domain.Order {
+	t.Helper()
 	addr, err := domain.ParseEmail(email)
 	if err != nil {
 		t.Fatal(err)
@@ -331,11 +343,6 @@ func newOrder(t *testing.T, id, email string) *domain.Order {
 	}, suiteT0)
 	if err != nil {
 		t.Fatalf("NewOrder: %v", err)
-	}
-	err = o.AttachPayment(domain.Payment{Provider: "sandbox", PaymentID: "pay-" + id, PayAddress: "TXq4Zb9eNw",
-		PayAmount: decimal.RequireFromString("48.80412345"), PayCurrency: "usdttrc20"}, suiteT0)
-	if err != nil {
-		t.Fatalf("AttachPayment: %v", err)
 	}
 	return o
 }
@@ -357,6 +364,9 @@ func paymentUpdate(o *domain.Order, s domain.PaymentStatus) domain.PaymentUpdate
 // (retryable) and pending.
 func orderIn(t *testing.T, id string, s domain.OrderStatus) *domain.Order {
 	t.Helper()
+	if s == domain.StatusAwaitingPaymentSetup {
+		return newUnpaidOrder(t, id, "buyer@example.com")
+	}
 	o := newOrder(t, id, "buyer@example.com")
 	must := func(err error) {
 		t.Helper()
@@ -389,6 +399,8 @@ func orderIn(t *testing.T, id string, s domain.OrderStatus) *domain.Order {
 		pay(domain.PaymentPartiallyPaid)
 	case domain.StatusExpired:
 		pay(domain.PaymentExpired)
+	case domain.StatusRefunded:
+		pay(domain.PaymentRefunded)
 	case domain.StatusFulfilling:
 		start()
 		must(o.BeginItemPurchase(a, suiteT0))
