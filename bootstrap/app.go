@@ -24,7 +24,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		storageModule(cfg),
 		keyVaultModule(cfg),
 		SandboxSupplierModule,
-		SandboxPaymentsModule,
+		paymentsModule(cfg),
 		MaildirModule,
 		ApplicationModule,
 		PipelineModule,

@@ -51,6 +51,7 @@ func TestConfigDefaults(t *testing.T) {
 		DeliveryRateLimit: true,
 		QueuePartitions:   4,
 		Vault:             bootstrap.VaultConfig{Addr: "http://127.0.0.1:8200", Mount: "transit", Key: "keyward", CreateKey: true},
+		Payments:          bootstrap.PaymentsConfig{PaymentsGateway: "sandbox", NOWPaymentsAPIURL: "https://api.nowpayments.io", NOWPaymentsPayCurrency: "btc"},
 	}
 	got := bootstrap.Defaults()
 	if !got.CatalogMargin.Equal(want.CatalogMargin) {
