@@ -15,7 +15,7 @@ import (
 // secret both gateways' notifications are verified with is Config.IPNSecret.
 type PaymentsConfig struct {
 	PaymentsGateway        string `env:"KEYWARD_PAYMENTS" envDefault:"sandbox" doc:"payment gateway: \x60sandbox\x60 (in process) or \x60nowpayments\x60"`
-	NOWPaymentsAPIURL      string `env:"KEYWARD_NOWPAYMENTS_API_URL" envDefault:"https://api.nowpayments.io" doc:"NOWPayments API base (\x60/v1/payment\x60 is appended); \x60https://api-sandbox.nowpayments.io\x60 for their sandbox"`
+	NOWPaymentsAPIURL      string `env:"KEYWARD_NOWPAYMENTS_API_URL" envDefault:"https://api.nowpayments.io" secret:"url" doc:"NOWPayments API base (\x60/v1/payment\x60 is appended); \x60https://api-sandbox.nowpayments.io\x60 for their sandbox"`
 	NOWPaymentsAPIKey      string `env:"KEYWARD_NOWPAYMENTS_API_KEY" secret:"true" doc:"NOWPayments API key, with \x60KEYWARD_PAYMENTS=nowpayments\x60"`
 	NOWPaymentsPayCurrency string `env:"KEYWARD_NOWPAYMENTS_PAY_CURRENCY" envDefault:"btc" doc:"the coin customers pay in, as NOWPayments names it (\x60btc\x60, \x60usdttrc20\x60...)"`
 	NOWPaymentsConfirm     bool   `env:"KEYWARD_NOWPAYMENTS_CONFIRM" envDefault:"false" doc:"before a \x60finished\x60 IPN pays an order, ask NOWPayments (\x60GET /v1/payment/{id}\x60) and go by its answer"`

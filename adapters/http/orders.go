@@ -3,6 +3,8 @@ package http
 import (
 	"context"
 	"net/http"
+	"reflect"
+	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -51,8 +53,13 @@ func (s *Server) registerOrders(api huma.API) {
 			"When the payment provider cannot be reached the order is kept all the same and answered with 202: its payment " +
 			"block says \"not_set_up\" until the payment exists; poll GET /v1/orders/{id} with the access token.",
 		Tags: []string{"Orders"}, Security: publicSecurity,
-		Responses: map[string]*huma.Response{"202": {Description: "Accepted: the order is stored, its payment is being set up."}},
-		Errors:    []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Responses: map[string]*huma.Response{strconv.Itoa(http.StatusAccepted): {
+			Description: "Accepted: the order is stored, its payment is being set up.",
+			Content: map[string]*huma.MediaType{"application/json": {
+				Schema: api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[OrderBody](), true, ""),
+			}},
+		}},
+		Errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *placeOrderInput) (*placedOrderOutput, error) {
 		cmd := application.PlaceOrderCommand{Email: in.Body.Email}
 		for _, it := range in.Body.Items {
