@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -99,11 +100,17 @@ func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, sign
 	return res, nil
 }
 
+// confirmTimeout bounds the confirmation: NOWPayments wants its IPN
+// answered within 3 s, and resends it when told to try again.
+const confirmTimeout = 2 * time.Second
+
 // confirmFinished reads a payment the notice says is finished back from
 // the gateway. It returns the gateway's own view of it when the gateway
 // agrees (finished, for the same order), false when it does not, and
 // ErrUnavailable when it cannot be asked.
 func (h HandlePaymentNotification) confirmFinished(ctx context.Context, notice ports.PaymentNotice) (domain.PaymentUpdate, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, confirmTimeout)
+	defer cancel()
 	st, err := h.gateway.GetPayment(ctx, notice.Update.PaymentID)
 	if err != nil {
 		return domain.PaymentUpdate{}, false, fmt.Errorf("%w: confirm payment %s of order %s: %v", ErrUnavailable, notice.Update.PaymentID, notice.OrderID, err)
