@@ -280,6 +280,12 @@ func TestConfirmFinishedPayment(t *testing.T) {
 		t.Fatalf("confirmation while the gateway is down: %v", err)
 	}
 	w.srv.SetDown(false)
+	// NOWPayments wants an answer within 3 s: a slow gateway is not waited for.
+	w.srv.FailNext(nowpaymentstest.Fault{Hang: 10 * time.Second})
+	began := time.Now()
+	if _, err := w.ipnBody(t, body); !errors.Is(err, application.ErrUnavailable) || time.Since(began) > 3*time.Second {
+		t.Fatalf("confirmation against a hanging gateway: %v after %s", err, time.Since(began))
+	}
 
 	// The gateway agrees: the same IPN, sent again, pays the order.
 	w.srv.SetStatus(pay.PaymentID, "finished", pay.PayAmount)
