@@ -20,6 +20,7 @@ type App struct {
 // Commands are the use cases that change state.
 type Commands struct {
 	PlaceOrder         PlaceOrder
+	SetUpPayment       SetUpPayment
 	HandlePayment      HandlePaymentNotification
 	FulfilOrder        FulfilOrder
 	DeliverOrder       DeliverOrder
@@ -87,6 +88,9 @@ type Settings struct {
 	CatalogMargin  decimal.Decimal // markup on supplier cost, e.g. 0.10
 	RotateBatch    int             // data keys rewrapped per batch; default 100
 	HealthTimeout  time.Duration   // per readiness check; default 2s
+	// ConfirmPayments: a finished payment moves an order only once the
+	// gateway, asked again, confirms it.
+	ConfirmPayments bool
 }
 
 // NewApp builds every use case from the ports. It panics when a port is
@@ -101,10 +105,12 @@ func NewApp(d Deps, s Settings) App {
 	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Supplier, d.Blobs, d.Clock, d.Log)
 	sync := NewSyncCatalog(d.Supplier, d.Catalog, d.Locks, d.Clock, s.CatalogMargin)
 	deliver := NewDeliverOrder(d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
+	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
 	return App{
 		Commands: Commands{
-			PlaceOrder:         NewPlaceOrder(d.Orders, d.Catalog, d.Gateway, d.Clock, d.IDs),
-			HandlePayment:      NewHandlePaymentNotification(d.Verifier, d.Notifications, d.Orders, d.Clock, d.Log),
+			PlaceOrder:         NewPlaceOrder(d.Orders, d.Catalog, d.Gateway, d.Clock, d.IDs, d.Log),
+			SetUpPayment:       setUp,
+			HandlePayment:      NewHandlePaymentNotification(d.Verifier, d.Notifications, d.Orders, d.Gateway, s.ConfirmPayments, d.Clock, d.Log),
 			FulfilOrder:        fulfil,
 			DeliverOrder:       deliver,
 			ResendDeliveryLink: NewResendDeliveryLink(d.Tx, d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery),
@@ -114,7 +120,7 @@ func NewApp(d Deps, s Settings) App {
 			RotateKeys:         NewRotateKeys(d.Tx, d.Vault, d.DataKeys, d.Audit, s.RotateBatch, d.Log),
 			SyncCatalog:        sync,
 			SupplierWebhook:    NewHandleSupplierEvent(d.SupplierHooks, d.SupplierMarks, d.Orders, fulfil, sync, d.Log),
-			Reconcile:          NewReconcile(d.Orders, d.Locks, fulfil, deliver, d.Clock, s.ReconcileAfter, d.Log),
+			Reconcile:          NewReconcile(d.Orders, d.Locks, setUp, fulfil, deliver, d.Clock, s.ReconcileAfter, d.Log),
 			CreateAdminKey:     NewCreateAdminKey(d.AdminKeys, d.Audit, d.Clock, d.IDs),
 			RevokeAdminKey:     NewRevokeAdminKey(d.AdminKeys, d.Audit, d.Clock),
 			RecordAdminRequest: NewRecordAdminRequest(d.Audit),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -14,28 +15,42 @@ type PaymentNotificationResult struct {
 	OrderID   string
 	Duplicate bool // the same notification was stored before
 	Changed   bool // the order moved or recorded the new status
-	Status    domain.OrderStatus
+	// Ignored: the notification was recorded but could not move the order:
+	// a status keyward does not know, or (with confirmation on) a finished
+	// payment the gateway does not confirm.
+	Ignored bool
+	Status  domain.OrderStatus
 }
 
 // HandlePaymentNotification verifies a gateway notification, stores it once
 // and moves the order. The order's state machine makes repeats no-ops, so a
-// duplicate is still applied (safe) rather than trusted to have been.
+// duplicate is still applied (safe) rather than trusted to have been; a
+// duplicate repeat deposit is not, as it would be recorded again. With
+// confirm set, a finished payment is read back from the gateway first and
+// the order moves only on what the gateway says.
 type HandlePaymentNotification struct {
 	verifier      ports.NotificationVerifier
 	notifications ports.PaymentNotificationLog
 	orders        ports.OrderRepository
+	gateway       ports.PaymentGateway
+	confirm       bool
 	clock         ports.Clock
 	log           *slog.Logger
 }
 
 // NewHandlePaymentNotification wires HandlePaymentNotification; it panics when a dependency is nil.
-func NewHandlePaymentNotification(verifier ports.NotificationVerifier, notifications ports.PaymentNotificationLog, orders ports.OrderRepository, clock ports.Clock, log *slog.Logger) HandlePaymentNotification {
-	require("HandlePaymentNotification", "verifier", verifier, "notifications", notifications, "orders", orders, "clock", clock, "log", log)
-	return HandlePaymentNotification{verifier: verifier, notifications: notifications, orders: orders, clock: clock, log: log}
+func NewHandlePaymentNotification(verifier ports.NotificationVerifier, notifications ports.PaymentNotificationLog, orders ports.OrderRepository,
+	gateway ports.PaymentGateway, confirm bool, clock ports.Clock, log *slog.Logger) HandlePaymentNotification {
+	require("HandlePaymentNotification", "verifier", verifier, "notifications", notifications, "orders", orders, "gateway", gateway, "clock", clock, "log", log)
+	return HandlePaymentNotification{verifier: verifier, notifications: notifications, orders: orders, gateway: gateway, confirm: confirm, clock: clock, log: log}
 }
 
 // Handle returns ports.ErrSignatureInvalid or ports.ErrMalformedNotice for
-// bad input (nothing is stored), domain.ErrNotFound for an unknown order.
+// bad input (nothing is stored), domain.ErrNotFound for an unknown order,
+// domain.ErrInvalidOrder for a payment that is not the order's, and
+// ErrUnavailable when a finished payment cannot be confirmed because the
+// gateway is unavailable (the notification is stored; the gateway sends
+// it again). A status keyward does not know is stored and ignored.
 func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, signature string) (PaymentNotificationResult, error) {
 	notice, err := h.verifier.Verify(body, signature)
 	if err != nil {
@@ -43,15 +58,35 @@ func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, sign
 	}
 	res := PaymentNotificationResult{OrderID: notice.OrderID}
 	fresh, err := h.notifications.Record(ctx, ports.PaymentNotification{
-		Provider: notice.Provider, PaymentID: notice.Update.PaymentID, Status: notice.Update.Status.String(),
+		Provider: notice.Provider, PaymentID: notice.Update.PaymentID, Status: notice.Status,
 		OrderID: notice.OrderID, BodySHA256: notice.CanonicalSHA256, Body: body, ReceivedAt: h.clock.Now(),
 	})
 	if err != nil {
 		return res, fmt.Errorf("record notification: %w", err)
 	}
 	res.Duplicate = !fresh
+	update := notice.Update
+	switch {
+	case update.Status.IsZero():
+		h.log.WarnContext(ctx, "payment notification with an unknown status: recorded and ignored", "order_id", notice.OrderID,
+			"payment_id", update.PaymentID, "payment_status", notice.Status)
+		res.Ignored = true
+		return res, nil
+	case update.ParentPaymentID != "" && res.Duplicate:
+		return h.current(ctx, res)
+	case h.confirm && update.Status == domain.PaymentFinished && update.ParentPaymentID == "":
+		confirmed, ok, err := h.confirmFinished(ctx, notice)
+		if err != nil {
+			return res, err
+		}
+		if !ok {
+			res.Ignored = true
+			return h.current(ctx, res)
+		}
+		update = confirmed
+	}
 	o, err := h.orders.Update(ctx, notice.OrderID, func(o *domain.Order) error {
-		changed, err := o.ApplyPayment(notice.Update, h.clock.Now())
+		changed, err := o.ApplyPayment(update, h.clock.Now())
 		res.Changed = changed
 		return err
 	})
@@ -59,7 +94,41 @@ func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, sign
 		return res, fmt.Errorf("apply payment to order %s: %w", notice.OrderID, err)
 	}
 	res.Status = o.Status()
-	h.log.InfoContext(ctx, "payment notification", "order_id", notice.OrderID, "payment_status", notice.Update.Status.String(),
+	h.log.InfoContext(ctx, "payment notification", "order_id", notice.OrderID, "payment_id", update.PaymentID,
+		"parent_payment_id", update.ParentPaymentID, "payment_status", update.Status.String(),
 		"order_status", res.Status.String(), "duplicate", res.Duplicate, "changed", res.Changed)
+	return res, nil
+}
+
+// confirmTimeout bounds the confirmation: NOWPayments wants its IPN
+// answered within 3 s, and resends it when told to try again.
+const confirmTimeout = 2 * time.Second
+
+// confirmFinished reads a payment the notice says is finished back from
+// the gateway. It returns the gateway's own view of it when the gateway
+// agrees (finished, for the same order), false when it does not, and
+// ErrUnavailable when it cannot be asked.
+func (h HandlePaymentNotification) confirmFinished(ctx context.Context, notice ports.PaymentNotice) (domain.PaymentUpdate, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, confirmTimeout)
+	defer cancel()
+	st, err := h.gateway.GetPayment(ctx, notice.Update.PaymentID)
+	if err != nil {
+		return domain.PaymentUpdate{}, false, fmt.Errorf("%w: confirm payment %s of order %s: %v", ErrUnavailable, notice.Update.PaymentID, notice.OrderID, err)
+	}
+	if st.Update.Status != domain.PaymentFinished || st.OrderID != notice.OrderID || st.Update.PaymentID != notice.Update.PaymentID {
+		h.log.WarnContext(ctx, "finished payment not confirmed by the gateway: the order does not move", "order_id", notice.OrderID,
+			"payment_id", notice.Update.PaymentID, "gateway_status", st.Status, "gateway_order_id", st.OrderID)
+		return domain.PaymentUpdate{}, false, nil
+	}
+	return st.Update, true, nil
+}
+
+// current fills res with the order's status as it is.
+func (h HandlePaymentNotification) current(ctx context.Context, res PaymentNotificationResult) (PaymentNotificationResult, error) {
+	o, err := h.orders.Get(ctx, res.OrderID)
+	if err != nil {
+		return res, fmt.Errorf("order %s: %w", res.OrderID, err)
+	}
+	res.Status = o.Status()
 	return res, nil
 }

@@ -11,14 +11,16 @@ import (
 )
 
 // Reconcile finishes orders the pipeline left behind: a crash, a message
-// that went to the dead letters during a long outage, a mail server that
-// was down. Paid or fulfilling orders untouched for StaleAfter are fulfilled
-// again, fulfilled ones delivered again; both steps are idempotent. One
+// that went to the dead letters during a long outage, a mail server or a
+// payment gateway that was down. Orders untouched for StaleAfter that
+// await their payment setup get their payment; paid or fulfilling ones are
+// fulfilled again, fulfilled ones delivered again; every step is idempotent. One
 // process at a time makes a pass (Locks), so instances sharing a database
 // do not resume the same order together.
 type Reconcile struct {
 	orders     ports.OrderRepository
 	locks      ports.Locks
+	setUp      SetUpPayment
 	fulfil     FulfilOrder
 	deliver    DeliverOrder
 	clock      ports.Clock
@@ -27,15 +29,15 @@ type Reconcile struct {
 }
 
 // NewReconcile wires Reconcile; it panics when a dependency is nil.
-func NewReconcile(orders ports.OrderRepository, locks ports.Locks, fulfil FulfilOrder, deliver DeliverOrder, clock ports.Clock, staleAfter time.Duration, log *slog.Logger) Reconcile {
+func NewReconcile(orders ports.OrderRepository, locks ports.Locks, setUp SetUpPayment, fulfil FulfilOrder, deliver DeliverOrder, clock ports.Clock, staleAfter time.Duration, log *slog.Logger) Reconcile {
 	require("Reconcile", "orders", orders, "locks", locks, "fulfil", fulfil, "deliver", deliver, "clock", clock, "log", log)
-	return Reconcile{orders: orders, locks: locks, fulfil: fulfil, deliver: deliver, clock: clock, staleAfter: staleAfter, log: log}
+	return Reconcile{orders: orders, locks: locks, setUp: setUp, fulfil: fulfil, deliver: deliver, clock: clock, staleAfter: staleAfter, log: log}
 }
 
 // ReconcileResult counts what a pass did.
 type ReconcileResult struct {
-	Resumed   int // orders whose fulfilment or delivery was run again
-	Completed int // of those, orders that are now delivered
+	Resumed   int // orders whose payment setup, fulfilment or delivery was run again
+	Completed int // of those, orders that are now delivered (or have their payment)
 	Failed    int // runs that returned an error (retried next pass)
 }
 
@@ -49,7 +51,7 @@ func (h Reconcile) Handle(ctx context.Context) (ReconcileResult, error) {
 	}
 	defer release()
 	cutoff := h.clock.Now().Add(-h.staleAfter)
-	for _, st := range []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling, domain.StatusFulfilled} {
+	for _, st := range []domain.OrderStatus{domain.StatusAwaitingPaymentSetup, domain.StatusPaid, domain.StatusFulfilling, domain.StatusFulfilled} {
 		after := ""
 		for {
 			page, err := h.orders.List(ctx, ports.OrderQuery{Status: &st, After: after, Limit: 100})
@@ -66,7 +68,8 @@ func (h Reconcile) Handle(ctx context.Context) (ReconcileResult, error) {
 					h.log.WarnContext(ctx, "reconcile: order still stuck", "order_id", o.ID(), "status", o.Status().String(), "err", err)
 					continue
 				}
-				if got, err := h.orders.Get(ctx, o.ID()); err == nil && got.Status() == domain.StatusDelivered {
+				if got, err := h.orders.Get(ctx, o.ID()); err == nil && (got.Status() == domain.StatusDelivered ||
+					st == domain.StatusAwaitingPaymentSetup && got.Status() != st) {
 					res.Completed++
 				}
 			}
@@ -89,6 +92,9 @@ const resumeTimeout = time.Minute
 func (h Reconcile) resume(ctx context.Context, o *domain.Order) error {
 	ctx, cancel := context.WithTimeout(ctx, resumeTimeout)
 	defer cancel()
+	if o.Status() == domain.StatusAwaitingPaymentSetup {
+		return h.setUp.Handle(ctx, o.ID())
+	}
 	if o.Status() != domain.StatusFulfilled {
 		if err := h.fulfil.Handle(ctx, o.ID()); err != nil {
 			return err

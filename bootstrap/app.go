@@ -25,7 +25,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		blobStoreModule(cfg),
 		keyVaultModule(cfg),
 		supplierModule(cfg),
-		SandboxPaymentsModule,
+		paymentsModule(cfg),
 		MaildirModule,
 		ApplicationModule,
 		PipelineModule,

@@ -60,6 +60,7 @@ type Config struct {
 	Vault             VaultConfig
 	Blobs             BlobConfig
 	Supplier          SupplierConfig
+	Payments          PaymentsConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -236,6 +237,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Supplier.Validate(); err != nil {
+		return err
+	}
+	if err := c.Payments.validate(); err != nil {
 		return err
 	}
 	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {

@@ -72,6 +72,7 @@ func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, pub messa
 		name, event string
 		handle      func(context.Context, string) error
 	}{
+		{"set-up-payment", domain.EventOrderPlaced, app.Commands.SetUpPayment.Handle},
 		{"fulfil-paid", domain.EventOrderPaid, fulfil.Handle},
 		{"fulfil-retried", domain.EventFulfilmentRetried, fulfil.Handle},
 		{"deliver-fulfilled", domain.EventOrderFulfilled, deliver.Handle},

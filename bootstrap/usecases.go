@@ -63,8 +63,9 @@ func newAppSettings(cfg Config, base BaseURL) application.Settings {
 	return application.Settings{
 		Delivery: application.DeliveryPolicy{TTL: cfg.LinkTTL, MaxReveals: cfg.LinkMaxReveals, PublicBaseURL: strings.TrimRight(string(base), "/"),
 			ResendLimit: cfg.ResendLimit, ResendWindow: cfg.ResendWindow},
-		ReconcileAfter: cfg.ReconcileAfter,
-		CatalogMargin:  cfg.CatalogMargin,
+		ReconcileAfter:  cfg.ReconcileAfter,
+		CatalogMargin:   cfg.CatalogMargin,
+		ConfirmPayments: cfg.Payments.NOWPayments() && cfg.Payments.NOWPaymentsConfirm,
 	}
 }
 

@@ -33,10 +33,14 @@ func (e OrderEvent) OccurredAt() time.Time { return e.At }
 
 // Order event names.
 const (
-	EventOrderPlaced       = "order.placed"
+	EventOrderPlaced = "order.placed"
+	// EventPaymentCreated: the order has its payment instructions (address
+	// and amount), at placement or later when the gateway was down then.
+	EventPaymentCreated    = "order.payment_created"
 	EventOrderPaid         = "order.paid"
 	EventPaymentHeld       = "order.payment_held"
 	EventOrderExpired      = "order.expired"
+	EventOrderRefunded     = "order.refunded"
 	EventFulfilmentRetried = "order.fulfilment_retried"
 	EventOrderFulfilled    = "order.fulfilled"
 	EventOrderDelivered    = "order.delivered"
@@ -46,6 +50,6 @@ const (
 
 // OrderEventNames lists every order event name (the topics they travel on).
 var OrderEventNames = []string{
-	EventOrderPlaced, EventOrderPaid, EventPaymentHeld, EventOrderExpired, EventFulfilmentRetried,
-	EventOrderFulfilled, EventOrderDelivered, EventOrderFailed, EventOrderRevoked,
+	EventOrderPlaced, EventPaymentCreated, EventOrderPaid, EventPaymentHeld, EventOrderExpired, EventOrderRefunded,
+	EventFulfilmentRetried, EventOrderFulfilled, EventOrderDelivered, EventOrderFailed, EventOrderRevoked,
 }

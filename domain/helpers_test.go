@@ -26,15 +26,23 @@ func product(t *testing.T, sku, price string, stock int) *domain.Product {
 // newOrder returns a pending order with a waiting payment: 2 × 19.99 + 1 × 5.00.
 func newOrder(t *testing.T) *domain.Order {
 	t.Helper()
+	o := unpaidOrder(t)
+	if err := o.AttachPayment(domain.Payment{Provider: "sandbox", PaymentID: "pay-1", PayAmount: dec("48.804"), PayCurrency: "usdttrc20"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	o.PopEvents()
+	return o
+}
+
+// unpaidOrder returns newOrder's order before its payment is attached.
+func unpaidOrder(t *testing.T) *domain.Order {
+	t.Helper()
 	email, _ := domain.ParseEmail("a@example.com")
 	o, err := domain.NewOrder("ord-1", email, domain.HashToken("secret"), []domain.NewItem{
 		{ID: "item-1", Product: product(t, "sku-a", "19.99", 5), Quantity: 2},
 		{ID: "item-2", Product: product(t, "sku-b", "5.00", 5), Quantity: 1},
 	}, t0)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := o.AttachPayment(domain.Payment{Provider: "sandbox", PaymentID: "pay-1", PayAmount: dec("48.804"), PayCurrency: "usdttrc20"}, t0); err != nil {
 		t.Fatal(err)
 	}
 	o.PopEvents()
@@ -49,6 +57,9 @@ func paidUpdate(status domain.PaymentStatus) domain.PaymentUpdate {
 // inState drives a fresh order to the given status through the public API.
 func inState(t *testing.T, s domain.OrderStatus) *domain.Order {
 	t.Helper()
+	if s == domain.StatusAwaitingPaymentSetup {
+		return unpaidOrder(t)
+	}
 	o := newOrder(t)
 	must := func(err error) {
 		t.Helper()
@@ -83,6 +94,9 @@ func inState(t *testing.T, s domain.OrderStatus) *domain.Order {
 		must(err)
 	case domain.StatusExpired:
 		must(o.Expire(t0))
+	case domain.StatusRefunded:
+		_, err := o.ApplyPayment(paidUpdate(domain.PaymentRefunded), t0)
+		must(err)
 	case domain.StatusFulfilling:
 		pay()
 		_, err := o.StartFulfilment(t0)

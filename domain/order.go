@@ -32,8 +32,9 @@ type Order struct {
 	events       []Event
 }
 
-// NewOrder validates and prices a new order in pending_payment, recording
-// order_placed and collecting EventOrderPlaced. It returns ErrInvalidOrder
+// NewOrder validates and prices a new order in awaiting_payment_setup (it
+// has no payment until AttachPayment), recording order_placed and
+// collecting EventOrderPlaced. It returns ErrInvalidOrder
 // when the id or email is missing, or the lines are empty, more than
 // MaxOrderItems, repeat a sku, mix currencies or ask for a quantity outside
 // 1..MaxItemQuantity; ErrProductInactive or ErrOutOfStock when a product
@@ -48,7 +49,7 @@ func NewOrder(id string, email Email, accessTokenHash TokenHash, lines []NewItem
 	if len(lines) == 0 || len(lines) > MaxOrderItems {
 		return nil, fmt.Errorf("%w: an order has 1..%d items, got %d", ErrInvalidOrder, MaxOrderItems, len(lines))
 	}
-	o := &Order{id: id, email: email, accessTokenHash: accessTokenHash, status: StatusPendingPayment, createdAt: now, updatedAt: now}
+	o := &Order{id: id, email: email, accessTokenHash: accessTokenHash, status: StatusAwaitingPaymentSetup, createdAt: now, updatedAt: now}
 	seen := map[string]bool{}
 	for _, l := range lines {
 		it, err := newOrderItem(l)

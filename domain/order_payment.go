@@ -7,10 +7,12 @@ import (
 )
 
 // AttachPayment stores the payment the gateway issued (a zero status becomes
-// waiting). It returns ErrInvalidTransition unless the order awaits payment
-// and has none yet; ErrInvalidOrder when p has no provider or id.
+// waiting), moves the order from awaiting_payment_setup to pending_payment
+// and collects EventPaymentCreated. It returns ErrInvalidTransition unless
+// the order awaits its payment setup; ErrInvalidOrder when p has no
+// provider or id.
 func (o *Order) AttachPayment(p Payment, now time.Time) error {
-	if o.status != StatusPendingPayment || o.payment.PaymentID != "" {
+	if o.status != StatusAwaitingPaymentSetup || o.payment.PaymentID != "" {
 		return fmt.Errorf("%w: order %s already has a payment or is %s", ErrInvalidTransition, o.id, o.status)
 	}
 	if p.PaymentID == "" || p.Provider == "" {
@@ -19,20 +21,54 @@ func (o *Order) AttachPayment(p Payment, now time.Time) error {
 	if p.Status.IsZero() {
 		p.Status = PaymentWaiting
 	}
+	if err := o.transition(StatusPendingPayment, EventKindPaymentCreated, map[string]string{"provider": p.Provider, "payment_id": p.PaymentID}, now); err != nil {
+		return err
+	}
 	o.payment = p
-	o.record(EventKindPaymentCreated, map[string]string{"provider": p.Provider, "payment_id": p.PaymentID}, now)
+	o.emit(EventPaymentCreated, now, "")
+	return nil
+}
+
+// FailPaymentSetup records that the gateway could not issue the order's
+// payment. A temporary failure leaves the order awaiting its payment setup
+// (it is retried); a permanent one (the gateway refused the payment as
+// asked) expires it and collects EventOrderExpired with the reason. It
+// returns ErrInvalidTransition unless the order awaits its payment setup.
+func (o *Order) FailPaymentSetup(reason string, permanent bool, now time.Time) error {
+	if o.status != StatusAwaitingPaymentSetup {
+		return fmt.Errorf("%w: order %s is %s, not awaiting its payment setup", ErrInvalidTransition, o.id, o.status)
+	}
+	meta := map[string]string{"reason": reason, "permanent": fmt.Sprint(permanent)}
+	if !permanent {
+		o.record(EventKindPaymentSetupFailed, meta, now)
+		return nil
+	}
+	if err := o.transition(StatusExpired, EventKindPaymentSetupFailed, meta, now); err != nil {
+		return err
+	}
+	o.emit(EventOrderExpired, now, "payment_setup_failed")
 	return nil
 }
 
 // ApplyPayment moves the order according to a verified payment update and
 // reports whether anything changed. Repeated, older or late updates are
 // no-ops. A finished payment whose amount or currency does not match is
-// held as underpaid, never paid. It returns ErrInvalidOrder when the update
-// is for another payment, or ErrInvalidTransition should the state machine
-// refuse the step (it never does from pending_payment or underpaid).
+// held as underpaid, never paid; partially_paid holds it too; failed and
+// expired end an order that received nothing (expired), refunded ends it
+// as refunded. A repeat deposit (ParentPaymentID set) is recorded on the
+// timeline and never pays the order: an order still awaiting payment is
+// held for review. It returns ErrInvalidOrder when the update is for
+// another payment, or ErrInvalidTransition should the state machine refuse
+// the step (it never does from pending_payment or underpaid).
 func (o *Order) ApplyPayment(u PaymentUpdate, now time.Time) (bool, error) {
-	if u.PaymentID != o.payment.PaymentID {
+	if u.ParentPaymentID != "" {
+		return o.applyRepeatDeposit(u, now)
+	}
+	if u.PaymentID != o.payment.PaymentID || o.payment.PaymentID == "" {
 		return false, fmt.Errorf("%w: payment %s does not belong to order %s", ErrInvalidOrder, u.PaymentID, o.id)
+	}
+	if u.Status.IsZero() {
+		return false, fmt.Errorf("%w: payment update without a status", ErrInvalidOrder)
 	}
 	if o.status != StatusPendingPayment && o.status != StatusUnderpaid {
 		return false, nil
@@ -68,9 +104,39 @@ func (o *Order) ApplyPayment(u PaymentUpdate, now time.Time) (bool, error) {
 			return false, err
 		}
 		o.emit(EventOrderExpired, now, u.Status.String())
+	case PaymentRefunded:
+		if err := o.transition(StatusRefunded, EventKindPaymentRefunded, meta, now); err != nil {
+			return false, err
+		}
+		o.emit(EventOrderRefunded, now, "")
 	default:
 		o.record(paymentUpdateKinds[u.Status], meta, now)
 	}
+	return true, nil
+}
+
+// applyRepeatDeposit records money sent again to the address of the
+// order's payment. It never pays (so never fulfils) the order; an order
+// still awaiting payment is held for review, since money arrived outside
+// the payment it asked for.
+func (o *Order) applyRepeatDeposit(u PaymentUpdate, now time.Time) (bool, error) {
+	if u.ParentPaymentID != o.payment.PaymentID || o.payment.PaymentID == "" {
+		return false, fmt.Errorf("%w: repeat deposit %s: parent payment %s does not belong to order %s", ErrInvalidOrder, u.PaymentID, u.ParentPaymentID, o.id)
+	}
+	if u.PaymentID == "" || u.PaymentID == u.ParentPaymentID {
+		return false, fmt.Errorf("%w: repeat deposit without its own payment id", ErrInvalidOrder)
+	}
+	meta := map[string]string{"payment_id": u.PaymentID, "parent_payment_id": u.ParentPaymentID,
+		"payment_status": u.Status.String(), "actually_paid": u.ActuallyPaid.String(), "pay_currency": u.PayCurrency}
+	if o.status == StatusPendingPayment {
+		meta["reason"] = "repeat_deposit"
+		if err := o.transition(StatusUnderpaid, EventKindRepeatDeposit, meta, now); err != nil {
+			return false, err
+		}
+		o.emit(EventPaymentHeld, now, "repeat_deposit")
+		return true, nil
+	}
+	o.record(EventKindRepeatDeposit, meta, now)
 	return true, nil
 }
 
@@ -103,7 +169,7 @@ func (o *Order) paymentMismatch(u PaymentUpdate) string {
 
 // Expire ends an order that was never (fully) paid and collects
 // EventOrderExpired. It returns ErrInvalidTransition unless the order is
-// pending_payment or underpaid.
+// awaiting_payment_setup, pending_payment or underpaid.
 func (o *Order) Expire(now time.Time) error {
 	if err := o.transition(StatusExpired, EventKindOrderExpired, nil, now); err != nil {
 		return err

@@ -81,6 +81,8 @@ func TestApplyPayment(t *testing.T) {
 		{"partially paid", paidUpdate(domain.PaymentPartiallyPaid), domain.StatusUnderpaid, domain.EventPaymentHeld},
 		{"confirming", paidUpdate(domain.PaymentConfirming), domain.StatusPendingPayment, ""},
 		{"expired", paidUpdate(domain.PaymentExpired), domain.StatusExpired, domain.EventOrderExpired},
+		{"failed", paidUpdate(domain.PaymentFailed), domain.StatusExpired, domain.EventOrderExpired},
+		{"refunded", paidUpdate(domain.PaymentRefunded), domain.StatusRefunded, domain.EventOrderRefunded},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -146,13 +148,18 @@ func TestOrderOperationsByState(t *testing.T) {
 		run  func(o *domain.Order) error
 		from []domain.OrderStatus
 	}{
-		"Expire":   {func(o *domain.Order) error { return o.Expire(t0) }, []domain.OrderStatus{domain.StatusPendingPayment, domain.StatusUnderpaid}},
-		"Fail":     {func(o *domain.Order) error { return o.Fail("x", t0) }, []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling}},
-		"Revoke":   {func(o *domain.Order) error { return o.Revoke("x", t0) }, []domain.OrderStatus{domain.StatusFulfilled, domain.StatusDelivered, domain.StatusFailed}},
-		"Deliver":  {func(o *domain.Order) error { return o.MarkDelivered("l", t0) }, []domain.OrderStatus{domain.StatusFulfilled}},
-		"Complete": {func(o *domain.Order) error { return o.CompleteFulfilment(t0) }, nil}, // items are never all sealed in these fixtures except fulfilled+
-		"Retry":    {func(o *domain.Order) error { return o.RetryFulfilment(t0) }, []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling, domain.StatusFailed}},
-		"Resent":   {func(o *domain.Order) error { return o.RecordLinkResent("l", t0) }, []domain.OrderStatus{domain.StatusDelivered}},
+		"Expire": {func(o *domain.Order) error { return o.Expire(t0) }, []domain.OrderStatus{domain.StatusAwaitingPaymentSetup, domain.StatusPendingPayment, domain.StatusUnderpaid}},
+		"Attach": {func(o *domain.Order) error {
+			return o.AttachPayment(domain.Payment{Provider: "nowpayments", PaymentID: "pay-9"}, t0)
+		}, []domain.OrderStatus{domain.StatusAwaitingPaymentSetup}},
+		"SetupFailed":  {func(o *domain.Order) error { return o.FailPaymentSetup("down", false, t0) }, []domain.OrderStatus{domain.StatusAwaitingPaymentSetup}},
+		"SetupRefused": {func(o *domain.Order) error { return o.FailPaymentSetup("refused", true, t0) }, []domain.OrderStatus{domain.StatusAwaitingPaymentSetup}},
+		"Fail":         {func(o *domain.Order) error { return o.Fail("x", t0) }, []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling}},
+		"Revoke":       {func(o *domain.Order) error { return o.Revoke("x", t0) }, []domain.OrderStatus{domain.StatusFulfilled, domain.StatusDelivered, domain.StatusFailed}},
+		"Deliver":      {func(o *domain.Order) error { return o.MarkDelivered("l", t0) }, []domain.OrderStatus{domain.StatusFulfilled}},
+		"Complete":     {func(o *domain.Order) error { return o.CompleteFulfilment(t0) }, nil}, // items are never all sealed in these fixtures except fulfilled+
+		"Retry":        {func(o *domain.Order) error { return o.RetryFulfilment(t0) }, []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling, domain.StatusFailed}},
+		"Resent":       {func(o *domain.Order) error { return o.RecordLinkResent("l", t0) }, []domain.OrderStatus{domain.StatusDelivered}},
 	}
 	for name, op := range ops {
 		for _, from := range domain.OrderStatuses {

@@ -50,22 +50,28 @@ func (s PaymentStatus) IsZero() bool { return s.name == "" }
 // Payment is what the gateway issued for an order: where and how much the
 // customer pays in crypto, and the latest status seen.
 type Payment struct {
-	Provider     string
-	PaymentID    string
-	PayAddress   string
-	PayAmount    decimal.Decimal
-	PayCurrency  string
+	Provider    string
+	PaymentID   string
+	PayAddress  string
+	PayAmount   decimal.Decimal
+	PayCurrency string
+	// PayinExtraID is the memo or destination tag some coins (XRP, XLM,
+	// EOS...) need beside the address; "" when the coin has none.
+	PayinExtraID string
 	Status       PaymentStatus
 	ActuallyPaid decimal.Decimal
 }
 
 // PaymentUpdate is a verified notification from the gateway about a payment.
 type PaymentUpdate struct {
-	PaymentID     string
-	Status        PaymentStatus
-	PriceAmount   decimal.Decimal
-	PriceCurrency string
-	PayAmount     decimal.Decimal
-	ActuallyPaid  decimal.Decimal
-	PayCurrency   string
+	PaymentID string
+	// ParentPaymentID is set on a repeat deposit: a new payment the gateway
+	// made for money sent again to the address of payment ParentPaymentID.
+	ParentPaymentID string
+	Status          PaymentStatus
+	PriceAmount     decimal.Decimal
+	PriceCurrency   string
+	PayAmount       decimal.Decimal
+	ActuallyPaid    decimal.Decimal
+	PayCurrency     string
 }

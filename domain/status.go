@@ -8,33 +8,40 @@ type OrderStatus struct{ name string }
 
 // The order states of DESIGN §2.
 var (
-	StatusPendingPayment = OrderStatus{"pending_payment"}
-	StatusPaid           = OrderStatus{"paid"}
-	StatusFulfilling     = OrderStatus{"fulfilling"}
-	StatusFulfilled      = OrderStatus{"fulfilled"}
-	StatusDelivered      = OrderStatus{"delivered"}
-	StatusUnderpaid      = OrderStatus{"underpaid"}
-	StatusExpired        = OrderStatus{"expired"}
-	StatusFailed         = OrderStatus{"failed"}
-	StatusRevoked        = OrderStatus{"revoked"}
+	// StatusAwaitingPaymentSetup: the order is stored but the gateway has
+	// not issued its payment yet (it was down); the payment is retried.
+	StatusAwaitingPaymentSetup = OrderStatus{"awaiting_payment_setup"}
+	StatusPendingPayment       = OrderStatus{"pending_payment"}
+	StatusPaid                 = OrderStatus{"paid"}
+	StatusFulfilling           = OrderStatus{"fulfilling"}
+	StatusFulfilled            = OrderStatus{"fulfilled"}
+	StatusDelivered            = OrderStatus{"delivered"}
+	StatusUnderpaid            = OrderStatus{"underpaid"}
+	StatusExpired              = OrderStatus{"expired"}
+	StatusFailed               = OrderStatus{"failed"}
+	StatusRevoked              = OrderStatus{"revoked"}
+	// StatusRefunded: the gateway returned the customer's money before the
+	// order was paid in full.
+	StatusRefunded = OrderStatus{"refunded"}
 )
 
 // OrderStatuses lists every valid order status.
 var OrderStatuses = []OrderStatus{
-	StatusPendingPayment, StatusPaid, StatusFulfilling, StatusFulfilled, StatusDelivered,
-	StatusUnderpaid, StatusExpired, StatusFailed, StatusRevoked,
+	StatusAwaitingPaymentSetup, StatusPendingPayment, StatusPaid, StatusFulfilling, StatusFulfilled, StatusDelivered,
+	StatusUnderpaid, StatusExpired, StatusFailed, StatusRevoked, StatusRefunded,
 }
 
 // orderTransitions is the forward-only state machine. failed → fulfilling is
 // the one edge an operator triggers by hand (retry after fixing the cause).
 var orderTransitions = map[OrderStatus][]OrderStatus{
-	StatusPendingPayment: {StatusPaid, StatusUnderpaid, StatusExpired},
-	StatusUnderpaid:      {StatusPaid, StatusExpired},
-	StatusPaid:           {StatusFulfilling, StatusFailed},
-	StatusFulfilling:     {StatusFulfilled, StatusFailed},
-	StatusFulfilled:      {StatusDelivered, StatusRevoked},
-	StatusDelivered:      {StatusRevoked},
-	StatusFailed:         {StatusFulfilling, StatusRevoked},
+	StatusAwaitingPaymentSetup: {StatusPendingPayment, StatusExpired},
+	StatusPendingPayment:       {StatusPaid, StatusUnderpaid, StatusExpired, StatusRefunded},
+	StatusUnderpaid:            {StatusPaid, StatusExpired, StatusRefunded},
+	StatusPaid:                 {StatusFulfilling, StatusFailed},
+	StatusFulfilling:           {StatusFulfilled, StatusFailed},
+	StatusFulfilled:            {StatusDelivered, StatusRevoked},
+	StatusDelivered:            {StatusRevoked},
+	StatusFailed:               {StatusFulfilling, StatusRevoked},
 }
 
 // ParseOrderStatus returns the status named s, or ErrInvalidOrder.

@@ -11,15 +11,17 @@ import (
 func TestOrderStatusMachine(t *testing.T) {
 	t.Parallel()
 	allowed := map[string][]string{
-		"pending_payment": {"paid", "underpaid", "expired"},
-		"underpaid":       {"paid", "expired"},
-		"paid":            {"fulfilling", "failed"},
-		"fulfilling":      {"fulfilled", "failed"},
-		"fulfilled":       {"delivered", "revoked"},
-		"delivered":       {"revoked"},
-		"failed":          {"fulfilling", "revoked"},
-		"expired":         {},
-		"revoked":         {},
+		"awaiting_payment_setup": {"pending_payment", "expired"},
+		"pending_payment":        {"paid", "underpaid", "expired", "refunded"},
+		"underpaid":              {"paid", "expired", "refunded"},
+		"paid":                   {"fulfilling", "failed"},
+		"fulfilling":             {"fulfilled", "failed"},
+		"fulfilled":              {"delivered", "revoked"},
+		"delivered":              {"revoked"},
+		"failed":                 {"fulfilling", "revoked"},
+		"expired":                {},
+		"revoked":                {},
+		"refunded":               {},
 	}
 	if len(domain.OrderStatuses) != len(allowed) {
 		t.Fatalf("%d statuses, table has %d", len(domain.OrderStatuses), len(allowed))

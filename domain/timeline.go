@@ -17,6 +17,8 @@ type EventKind struct{ name string }
 var (
 	EventKindOrderPlaced        = EventKind{"order_placed"}
 	EventKindPaymentCreated     = EventKind{"payment_created"}
+	EventKindPaymentSetupFailed = EventKind{"payment_setup_failed"}
+	EventKindRepeatDeposit      = EventKind{"repeat_deposit"}
 	EventKindPaymentConfirmed   = EventKind{"payment_confirmed"} // paid; also the gateway's "confirmed" status
 	EventKindPaymentHeld        = EventKind{"payment_held"}
 	EventKindPaymentWaiting     = EventKind{"payment_waiting"}
@@ -49,6 +51,7 @@ var EventKinds = []EventKind{
 	EventKindItemPurchasing, EventKindItemPurchased, EventKindItemSealed, EventKindItemFailed,
 	EventKindOrderFulfilled, EventKindOrderFailed, EventKindFulfilmentRetried, EventKindDeliveryClaimed,
 	EventKindDeliveryReleased, EventKindDeliveryLinkSent, EventKindDeliveryLinkResent, EventKindOrderRevoked,
+	EventKindPaymentSetupFailed, EventKindRepeatDeposit,
 }
 
 // paymentUpdateKinds names the entry that records a payment status which

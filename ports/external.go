@@ -156,10 +156,37 @@ type PaymentRequest struct {
 	Description string
 }
 
-// PaymentGateway creates crypto payments.
+// Payment gateway errors. Adapters wrap one of these so the application can
+// tell an order to keep (and retry) from one to refuse.
+var (
+	// ErrGatewayUnavailable: network, timeout, rate limit, 5xx, an answer
+	// that does not parse, or credentials the gateway refuses: retry later.
+	ErrGatewayUnavailable = errors.New("payment gateway temporarily unavailable")
+	// ErrPaymentRefused: the gateway refused the payment as asked (an
+	// amount below its minimum, an unsupported currency): retrying the same
+	// request cannot succeed.
+	ErrPaymentRefused = errors.New("payment gateway refused the payment")
+)
+
+// PaymentState is a payment as the gateway reports it when asked.
+type PaymentState struct {
+	OrderID string
+	// Status is the gateway's status as sent; Update.Status is its domain
+	// value, zero when the status is one keyward does not know.
+	Status string
+	Update domain.PaymentUpdate
+}
+
+// PaymentGateway creates crypto payments and reports on them.
 type PaymentGateway interface {
-	// CreatePayment returns where and how much to pay.
+	// CreatePayment returns where and how much to pay: ErrGatewayUnavailable
+	// or ErrPaymentRefused (wrapped) when the gateway cannot issue it.
 	CreatePayment(ctx context.Context, r PaymentRequest) (domain.Payment, error)
+	// GetPayment returns the payment's current state: domain.ErrNotFound
+	// for an id the gateway does not know, ErrGatewayUnavailable otherwise.
+	GetPayment(ctx context.Context, paymentID string) (PaymentState, error)
+	// Health returns nil when the gateway answers.
+	Health(ctx context.Context) error
 }
 
 // Errors from NotificationVerifier.
@@ -172,7 +199,10 @@ var (
 type PaymentNotice struct {
 	Provider string
 	OrderID  string
-	Update   domain.PaymentUpdate
+	// Status is the payment status as sent. Update.Status is zero when it
+	// is one keyward does not know: the notice is recorded and ignored.
+	Status string
+	Update domain.PaymentUpdate
 	// CanonicalSHA256 is the hash of what the signature covers: bodies
 	// that differ only in whitespace, key order or other spellings of the
 	// same signed content share it, so they are stored once.

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -174,21 +175,28 @@ func TestHandlersAnswerProblems(t *testing.T) {
 		sig, _ := nowpayments.Sign(testIPNSecret, []byte(`{}`)) // a well-formed signature of something else
 		wantProblem(t, api.Post("/v1/webhooks/nowpayments", nowpayments.SignatureHeader+": "+sig, strings.NewReader(`not json`)), http.StatusUnauthorized, "invalid or missing signature")
 	})
-	t.Run("400 signed IPN with an unknown status", func(t *testing.T) {
+	t.Run("200 signed IPN with an unknown status: recorded and ignored", func(t *testing.T) {
 		t.Parallel()
 		api, _, _ := newTestAPI(t)
 		body := `{"payment_id":1,"payment_status":"weird","order_id":"x"}`
 		sig, _ := nowpayments.Sign(testIPNSecret, []byte(body))
-		wantProblem(t, api.Post("/v1/webhooks/nowpayments", nowpayments.SignatureHeader+": "+sig, strings.NewReader(body)), http.StatusBadRequest, "")
+		resp := api.Post("/v1/webhooks/nowpayments", nowpayments.SignatureHeader+": "+sig, strings.NewReader(body))
+		if resp.Code != http.StatusOK || !strings.Contains(resp.Body.String(), `"ignored":true`) {
+			t.Fatalf("status %d: %s", resp.Code, resp.Body)
+		}
 	})
-	t.Run("503 gateway down", func(t *testing.T) {
+	t.Run("202 gateway down: the order is kept, its payment not set up yet", func(t *testing.T) {
 		t.Parallel()
 		api, w, _ := newTestAPI(t)
 		w.gateway.down.Store(true)
 		resp := api.Post("/v1/orders", map[string]any{"email": "a@example.com", "items": []any{map[string]any{"sku": "cyberpunk-2077-gog-global", "quantity": 1}}})
-		wantProblem(t, resp, http.StatusServiceUnavailable, "temporarily unavailable, try again shortly")
-		if got := resp.Header().Get("Retry-After"); got != "5" {
-			t.Fatalf("Retry-After %q", got)
+		var got OrderBody
+		if resp.Code != http.StatusAccepted || json.Unmarshal(resp.Body.Bytes(), &got) != nil {
+			t.Fatalf("status %d: %s", resp.Code, resp.Body)
+		}
+		if got.Status != "awaiting_payment_setup" || got.Payment.Status != "not_set_up" || got.Payment.PayAddress != "" ||
+			!strings.Contains(got.Payment.Hint, "GET /v1/orders/"+got.ID) || got.AccessToken == "" {
+			t.Fatalf("order %+v", got)
 		}
 	})
 	t.Run("503 vault down", func(t *testing.T) {

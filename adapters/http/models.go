@@ -32,13 +32,18 @@ func productBody(p *domain.Product) ProductBody {
 
 // PaymentBody tells the customer how to pay.
 type PaymentBody struct {
-	Provider    string `json:"provider" example:"nowpayments"`
-	PaymentID   string `json:"payment_id"`
-	PayAddress  string `json:"pay_address"`
-	PayAmount   string `json:"pay_amount" example:"21.689150"`
-	PayCurrency string `json:"pay_currency" example:"usdttrc20"`
-	Status      string `json:"status" example:"waiting"`
+	Provider     string `json:"provider" example:"nowpayments"`
+	PaymentID    string `json:"payment_id"`
+	PayAddress   string `json:"pay_address"`
+	PayAmount    string `json:"pay_amount" example:"21.689150"`
+	PayCurrency  string `json:"pay_currency" example:"usdttrc20"`
+	PayinExtraID string `json:"payin_extra_id,omitempty" doc:"Memo or destination tag to send with the payment, for coins that need one"`
+	Status       string `json:"status" example:"waiting" doc:"The gateway's payment status; \"not_set_up\" while the payment is not created yet"`
+	Hint         string `json:"hint,omitempty" doc:"What to do next, while the payment is not set up"`
 }
+
+// paymentNotSetUp is the payment status shown before the gateway issued one.
+const paymentNotSetUp = "not_set_up"
 
 // ItemBody is an order line.
 type ItemBody struct {
@@ -61,7 +66,7 @@ type TimelineEntry struct {
 // OrderBody is an order as its customer sees it.
 type OrderBody struct {
 	ID          string          `json:"id"`
-	Status      string          `json:"status" enum:"pending_payment,paid,fulfilling,fulfilled,delivered,underpaid,expired,failed,revoked"`
+	Status      string          `json:"status" enum:"awaiting_payment_setup,pending_payment,paid,fulfilling,fulfilled,delivered,underpaid,expired,failed,revoked,refunded"`
 	Email       string          `json:"email"`
 	Total       MoneyBody       `json:"total"`
 	Items       []ItemBody      `json:"items"`
@@ -86,8 +91,15 @@ func orderBody(o *domain.Order, view timelineView) OrderBody {
 	b := OrderBody{
 		ID: o.ID(), Status: o.Status().String(), Email: o.Email().String(), Total: moneyBody(o.Total()),
 		Payment: PaymentBody{Provider: p.Provider, PaymentID: p.PaymentID, PayAddress: p.PayAddress,
-			PayAmount: p.PayAmount.String(), PayCurrency: p.PayCurrency, Status: p.Status.String()},
+			PayAmount: p.PayAmount.String(), PayCurrency: p.PayCurrency, PayinExtraID: p.PayinExtraID, Status: p.Status.String()},
 		CreatedAt: o.CreatedAt(), UpdatedAt: o.UpdatedAt(),
+	}
+	if p.PaymentID == "" {
+		b.Payment = PaymentBody{Status: paymentNotSetUp}
+		if o.Status() == domain.StatusAwaitingPaymentSetup {
+			b.Payment.Hint = "The payment is being set up. Poll GET /v1/orders/" + o.ID() +
+				" with your access token as a bearer token: the address and amount to pay appear here within minutes."
+		}
 	}
 	for _, it := range o.Items() {
 		b.Items = append(b.Items, ItemBody{ID: it.ID(), SKU: it.SKU(), Name: it.Name(), Quantity: it.Quantity(),

@@ -3,10 +3,13 @@ package http
 import (
 	"context"
 	"net/http"
+	"reflect"
+	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/domain"
 )
 
 type orderLineBody struct {
@@ -25,6 +28,13 @@ type orderOutput struct {
 	Body OrderBody
 }
 
+// placedOrderOutput answers 201 with the payment to make, or 202 while the
+// payment is still being set up.
+type placedOrderOutput struct {
+	Status int
+	Body   OrderBody
+}
+
 type getOrderInput struct {
 	ID string `path:"id" maxLength:"64"`
 }
@@ -39,10 +49,18 @@ type resendOutput struct {
 func (s *Server) registerOrders(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "place-order", Method: http.MethodPost, Path: "/v1/orders", DefaultStatus: http.StatusCreated,
-		Summary: "Place an order", Description: "Prices the items, creates a crypto payment and returns the order with its access token.",
+		Summary: "Place an order", Description: "Prices the items, creates a crypto payment and returns the order with its access token. " +
+			"When the payment provider cannot be reached the order is kept all the same and answered with 202: its payment " +
+			"block says \"not_set_up\" until the payment exists; poll GET /v1/orders/{id} with the access token.",
 		Tags: []string{"Orders"}, Security: publicSecurity,
+		Responses: map[string]*huma.Response{strconv.Itoa(http.StatusAccepted): {
+			Description: "Accepted: the order is stored, its payment is being set up.",
+			Content: map[string]*huma.MediaType{"application/json": {
+				Schema: api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[OrderBody](), true, ""),
+			}},
+		}},
 		Errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
-	}, func(ctx context.Context, in *placeOrderInput) (*orderOutput, error) {
+	}, func(ctx context.Context, in *placeOrderInput) (*placedOrderOutput, error) {
 		cmd := application.PlaceOrderCommand{Email: in.Body.Email}
 		for _, it := range in.Body.Items {
 			cmd.Lines = append(cmd.Lines, application.PlaceOrderLine{SKU: it.SKU, Quantity: it.Quantity})
@@ -53,7 +71,11 @@ func (s *Server) registerOrders(api huma.API) {
 		}
 		body := orderBody(placed.Order, noTimeline)
 		body.AccessToken = placed.AccessToken
-		return &orderOutput{Body: body}, nil
+		status := http.StatusCreated
+		if placed.Order.Status() == domain.StatusAwaitingPaymentSetup {
+			status = http.StatusAccepted
+		}
+		return &placedOrderOutput{Status: status, Body: body}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "get-order", Method: http.MethodGet, Path: "/v1/orders/{id}",

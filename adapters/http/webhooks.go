@@ -17,6 +17,7 @@ type webhookOutput struct {
 		Status      string `json:"status" example:"ok"`
 		OrderStatus string `json:"order_status,omitempty"`
 		Duplicate   bool   `json:"duplicate"`
+		Ignored     bool   `json:"ignored,omitempty" doc:"Recorded without moving the order: an unknown status, or an unconfirmed payment"`
 	}
 }
 
@@ -37,7 +38,7 @@ func (s *Server) registerWebhooks(api huma.API) {
 			return nil, problem(s.log, err)
 		}
 		out := &webhookOutput{}
-		out.Body.Status, out.Body.OrderStatus, out.Body.Duplicate = "ok", res.Status.String(), res.Duplicate
+		out.Body.Status, out.Body.OrderStatus, out.Body.Duplicate, out.Body.Ignored = "ok", res.Status.String(), res.Duplicate, res.Ignored
 		return out, nil
 	})
 	// Huma documents a raw body as a binary string (with a 3.1-only

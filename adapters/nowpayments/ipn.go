@@ -31,13 +31,14 @@ func NewVerifier(secret string) *Verifier { return &Verifier{secret: secret} }
 // every body it cannot prove NOWPayments signed: a missing or ill-formed
 // signature (refused before the body is parsed), a body that does not parse,
 // or a signature that does not match. A caller without the secret learns
-// nothing about the parser. A signed body that lacks a field keyward needs,
-// carries an unknown status, names a field with the case of a known one
+// nothing about the parser. A signed body that lacks a field keyward needs
+// (payment_id, order_id, payment_status), names a field with the case of a known one
 // changed, or writes a number whose decimal text is not exactly the value
 // that was signed, returns ports.ErrMalformedNotice.
 //
 // Every value it returns is read from the same parse the signature was
-// checked over.
+// checked over. An unknown payment status is no error: the notice's Status
+// carries it and its Update.Status is zero.
 func (v *Verifier) Verify(body []byte, signature string) (ports.PaymentNotice, error) {
 	obj, canonical, err := verify(v.secret, body, signature)
 	if err != nil {
@@ -74,12 +75,13 @@ func readNotice(obj jsObject) (ports.PaymentNotice, error) {
 	orderID := r.text("order_id")
 	statusText := r.text("payment_status")
 	u := domain.PaymentUpdate{
-		PaymentID:     paymentID,
-		PriceAmount:   r.amount("price_amount"),
-		PriceCurrency: strings.ToUpper(r.text("price_currency")),
-		PayAmount:     r.amount("pay_amount"),
-		ActuallyPaid:  r.amount("actually_paid"),
-		PayCurrency:   strings.ToLower(r.text("pay_currency")),
+		PaymentID:       paymentID,
+		ParentPaymentID: r.id("parent_payment_id"),
+		PriceAmount:     r.amount("price_amount"),
+		PriceCurrency:   strings.ToUpper(r.text("price_currency")),
+		PayAmount:       r.amount("pay_amount"),
+		ActuallyPaid:    r.amount("actually_paid"),
+		PayCurrency:     strings.ToLower(r.text("pay_currency")),
 	}
 	if r.err != nil {
 		return ports.PaymentNotice{}, r.err
@@ -87,12 +89,13 @@ func readNotice(obj jsObject) (ports.PaymentNotice, error) {
 	if paymentID == "" || orderID == "" {
 		return ports.PaymentNotice{}, fmt.Errorf("payment_id and order_id are required")
 	}
-	status, err := domain.ParsePaymentStatus(statusText)
-	if err != nil {
-		return ports.PaymentNotice{}, err
+	if statusText == "" {
+		return ports.PaymentNotice{}, fmt.Errorf("payment_status is required")
 	}
-	u.Status = status
-	return ports.PaymentNotice{Provider: Provider, OrderID: orderID, Update: u}, nil
+	// A status keyward does not know stays zero: the notice is recorded
+	// and ignored, not refused (NOWPayments would resend it for ever).
+	u.Status, _ = domain.ParsePaymentStatus(statusText)
+	return ports.PaymentNotice{Provider: Provider, OrderID: orderID, Status: statusText, Update: u}, nil
 }
 
 // reader reads typed fields out of a parsed IPN, keeping the first error.

@@ -197,3 +197,43 @@ func sameDecision(a, b ports.PaymentNotice) bool {
 		x.PriceCurrency == y.PriceCurrency && x.PayCurrency == y.PayCurrency && x.PriceAmount.Equal(y.PriceAmount) &&
 		x.PayAmount.Equal(y.PayAmount) && x.ActuallyPaid.Equal(y.ActuallyPaid)
 }
+
+// TestParentPaymentAndUnknownStatus: a repeat deposit names its parent
+// payment (as a number or a string); a status keyward does not know is
+// passed on as sent with a zero domain status, not refused; a missing
+// status is refused.
+func TestParentPaymentAndUnknownStatus(t *testing.T) {
+	t.Parallel()
+	v := NewVerifier(testSecret)
+	base := ipnWith("0.0004")
+	for _, c := range []struct {
+		name, body, parent, status string
+		known                      bool
+	}{
+		{"no parent", base, "", "finished", true},
+		{"null parent", strings.Replace(base, `"order_id"`, `"parent_payment_id":null,"order_id"`, 1), "", "finished", true},
+		{"numeric parent", strings.Replace(base, `"order_id"`, `"parent_payment_id":5077125050,"order_id"`, 1), "5077125050", "finished", true},
+		{"string parent", strings.Replace(base, `"order_id"`, `"parent_payment_id":"5077125050","order_id"`, 1), "5077125050", "finished", true},
+		{"unknown status", strings.Replace(base, `"finished"`, `"wrong_asset_confirmed"`, 1), "", "wrong_asset_confirmed", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n, err := v.Verify([]byte(c.body), mustSign(t, c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n.Update.ParentPaymentID != c.parent || n.Status != c.status || n.Update.Status.IsZero() == c.known {
+				t.Fatalf("parent %q status %q (%v)", n.Update.ParentPaymentID, n.Status, n.Update.Status)
+			}
+		})
+	}
+	for _, body := range []string{
+		strings.Replace(base, `"payment_status":"finished",`, ``, 1),
+		strings.Replace(base, `"finished"`, `""`, 1),
+		strings.Replace(base, `"order_id"`, `"parent_payment_id":1.5,"order_id"`, 1),
+		strings.Replace(base, `"order_id"`, `"PARENT_PAYMENT_ID":1,"order_id"`, 1),
+	} {
+		if _, err := v.Verify([]byte(body), mustSign(t, body)); !errors.Is(err, ports.ErrMalformedNotice) {
+			t.Errorf("accepted (%v): %s", err, body)
+		}
+	}
+}

@@ -23,6 +23,7 @@ type orderRow struct {
 	PayAddress      string          `db:"pay_address"`
 	PayAmount       decimal.Decimal `db:"pay_amount"`
 	PayCurrency     string          `db:"pay_currency"`
+	PayinExtraID    string          `db:"payin_extra_id"`
 	PaymentStatus   string          `db:"payment_status"`
 	ActuallyPaid    decimal.Decimal `db:"actually_paid"`
 	Status          string          `db:"status"`
@@ -80,8 +81,9 @@ func orderToRow(o *domain.Order) orderRow {
 		ID: s.ID, Email: s.Email.String(), AccessTokenHash: s.AccessTokenHash[:],
 		TotalAmount: s.Total.Amount(), Currency: s.Total.Currency().String(),
 		PaymentProvider: s.Payment.Provider, PaymentID: s.Payment.PaymentID, PayAddress: s.Payment.PayAddress,
-		PayAmount: s.Payment.PayAmount, PayCurrency: s.Payment.PayCurrency, PaymentStatus: s.Payment.Status.String(),
-		ActuallyPaid: s.Payment.ActuallyPaid, Status: s.Status.String(), Version: s.Version,
+		PayAmount: s.Payment.PayAmount, PayCurrency: s.Payment.PayCurrency, PayinExtraID: s.Payment.PayinExtraID,
+		PaymentStatus: s.Payment.Status.String(),
+		ActuallyPaid:  s.Payment.ActuallyPaid, Status: s.Status.String(), Version: s.Version,
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, DeliveryClaim: s.DeliveryClaim.ID,
 		DeliveryClaimAt: sql.NullTime{Time: s.DeliveryClaim.ClaimedAt, Valid: s.DeliveryClaim.ID != ""},
 	}
@@ -140,7 +142,7 @@ func orderFromRows(r orderRow, items []itemRow, timeline []timelineRow) (*domain
 	}
 	payment := domain.Payment{
 		Provider: r.PaymentProvider, PaymentID: r.PaymentID, PayAddress: r.PayAddress, PayAmount: r.PayAmount,
-		PayCurrency: r.PayCurrency, ActuallyPaid: r.ActuallyPaid,
+		PayCurrency: r.PayCurrency, PayinExtraID: r.PayinExtraID, ActuallyPaid: r.ActuallyPaid,
 	}
 	if r.PaymentStatus != "" {
 		if payment.Status, err = domain.ParsePaymentStatus(r.PaymentStatus); err != nil {

@@ -14,7 +14,7 @@ import (
 
 const orderColumns = `id, email, access_token_hash, total_amount, currency, payment_provider, payment_id,
 	pay_address, pay_amount, pay_currency, payment_status, actually_paid, status, version, created_at, updated_at,
-	delivery_claim, delivery_claimed_at`
+	delivery_claim, delivery_claimed_at, payin_extra_id`
 
 const itemColumns = `id, order_id, position, sku, name, source_kind, supplier, supplier_product_id,
 	cost_amount, cost_currency, quantity, unit_price, currency, status, failure_reason, failure_retryable,
@@ -87,7 +87,7 @@ func insertOrder(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
 	_, err := tx.NamedExecContext(ctx, `INSERT INTO orders (`+orderColumns+`) VALUES (:id, :email,
 		:access_token_hash, :total_amount, :currency, :payment_provider, :payment_id, :pay_address, :pay_amount,
 		:pay_currency, :payment_status, :actually_paid, :status, :version, :created_at, :updated_at,
-		:delivery_claim, :delivery_claimed_at)`, row)
+		:delivery_claim, :delivery_claimed_at, :payin_extra_id)`, row)
 	if err != nil {
 		return fmt.Errorf("insert order %s: %w", o.ID(), translate(err))
 	}
@@ -100,7 +100,7 @@ func insertOrder(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
 func updateOrder(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
 	res, err := tx.NamedExecContext(ctx, `UPDATE orders SET payment_provider = :payment_provider,
 		payment_id = :payment_id, pay_address = :pay_address, pay_amount = :pay_amount, pay_currency = :pay_currency,
-		payment_status = :payment_status, actually_paid = :actually_paid, status = :status,
+		payin_extra_id = :payin_extra_id, payment_status = :payment_status, actually_paid = :actually_paid, status = :status,
 		delivery_claim = :delivery_claim, delivery_claimed_at = :delivery_claimed_at,
 		version = version + 1, updated_at = :updated_at
 		WHERE id = :id AND version = :version`, orderToRow(o))

@@ -50,7 +50,7 @@ func TestOutboxRunsInTheSavingTransaction(t *testing.T) {
 	if want := []string{"absent", "pending_payment"}; !slices.Equal(outside, want) {
 		t.Errorf("outside the transaction, during PublishTx, others saw %v, want %v", outside, want)
 	}
-	if want := []string{domain.EventOrderPlaced, domain.EventOrderPaid}; !slices.Equal(outbox.published(), want) {
+	if want := []string{domain.EventOrderPlaced, domain.EventPaymentCreated, domain.EventOrderPaid}; !slices.Equal(outbox.published(), want) {
 		t.Errorf("published %v, want %v", outbox.published(), want)
 	}
 }
@@ -128,7 +128,7 @@ func TestSerializationFailureIsRetried(t *testing.T) {
 	if outbox.calls != 4 {
 		t.Errorf("outbox called %d times, want 4 (each save tried twice)", outbox.calls)
 	}
-	if want := []string{domain.EventOrderPlaced, domain.EventOrderPaid}; !slices.Equal(outbox.published(), want) {
+	if want := []string{domain.EventOrderPlaced, domain.EventPaymentCreated, domain.EventOrderPaid}; !slices.Equal(outbox.published(), want) {
 		t.Errorf("published %v, want %v", outbox.published(), want)
 	}
 	got, err := orders.Get(t.Context(), "ord-1")

@@ -50,8 +50,11 @@ type Gateway struct {
 	cfg    GatewayConfig
 	nextID atomic.Int64
 
+	down atomic.Bool
+
 	mu       sync.Mutex
 	payments map[string]SandboxPayment // by order id, latest wins
+	byID     map[string]SandboxPayment
 }
 
 var _ ports.PaymentGateway = (*Gateway)(nil)
@@ -68,7 +71,7 @@ func NewGateway(cfg GatewayConfig) *Gateway {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	g := &Gateway{cfg: cfg, payments: map[string]SandboxPayment{}}
+	g := &Gateway{cfg: cfg, payments: map[string]SandboxPayment{}, byID: map[string]SandboxPayment{}}
 	// Start in 4e9..5e9 so ids stay 10 digits for a billion payments.
 	start, err := rand.Int(rand.Reader, big.NewInt(1_000_000_000))
 	if err != nil {
@@ -78,15 +81,20 @@ func NewGateway(cfg GatewayConfig) *Gateway {
 	return g
 }
 
+// SetDown makes the gateway unreachable (every call fails with
+// ports.ErrGatewayUnavailable) or brings it back.
+func (g *Gateway) SetDown(down bool) { g.down.Store(down) }
+
 // CreatePayment issues a waiting payment of r.Price × Rate, rounded to 6
-// decimals. It returns a wrapped domain.ErrInvalidOrder when the order id is
-// empty or the price is not positive, or the context's error.
+// decimals. It returns a wrapped ports.ErrPaymentRefused when the order id
+// is empty or the price is not positive, ports.ErrGatewayUnavailable while
+// down or when ctx is done.
 func (g *Gateway) CreatePayment(ctx context.Context, r ports.PaymentRequest) (domain.Payment, error) {
-	if err := ctx.Err(); err != nil {
+	if err := g.reachable(ctx); err != nil {
 		return domain.Payment{}, fmt.Errorf("sandbox create payment: %w", err)
 	}
 	if r.OrderID == "" || !r.Price.Amount().IsPositive() {
-		return domain.Payment{}, fmt.Errorf("sandbox create payment: %w: needs an order id and a positive price", domain.ErrInvalidOrder)
+		return domain.Payment{}, fmt.Errorf("sandbox create payment: %w: needs an order id and a positive price", ports.ErrPaymentRefused)
 	}
 	p := SandboxPayment{
 		OrderID:          r.OrderID,
@@ -102,6 +110,7 @@ func (g *Gateway) CreatePayment(ctx context.Context, r ports.PaymentRequest) (do
 	}
 	g.mu.Lock()
 	g.payments[r.OrderID] = p
+	g.byID[p.PaymentID] = p
 	g.mu.Unlock()
 	return domain.Payment{
 		Provider:    "sandbox",
@@ -111,6 +120,38 @@ func (g *Gateway) CreatePayment(ctx context.Context, r ports.PaymentRequest) (do
 		PayCurrency: p.PayCurrency,
 		Status:      domain.PaymentWaiting,
 	}, nil
+}
+
+// GetPayment reports a payment the sandbox issued, always waiting: the
+// sandbox never sees money move. It returns domain.ErrNotFound for an id
+// it never issued, ports.ErrGatewayUnavailable while down.
+func (g *Gateway) GetPayment(ctx context.Context, paymentID string) (ports.PaymentState, error) {
+	if err := g.reachable(ctx); err != nil {
+		return ports.PaymentState{}, fmt.Errorf("sandbox get payment: %w", err)
+	}
+	g.mu.Lock()
+	p, ok := g.byID[paymentID]
+	g.mu.Unlock()
+	if !ok {
+		return ports.PaymentState{}, fmt.Errorf("sandbox get payment %s: %w", paymentID, domain.ErrNotFound)
+	}
+	return ports.PaymentState{OrderID: p.OrderID, Status: domain.PaymentWaiting.String(), Update: domain.PaymentUpdate{
+		PaymentID: p.PaymentID, Status: domain.PaymentWaiting, PriceAmount: p.PriceAmount, PriceCurrency: strings.ToUpper(p.PriceCurrency),
+		PayAmount: p.PayAmount, PayCurrency: p.PayCurrency,
+	}}, nil
+}
+
+// Health returns ports.ErrGatewayUnavailable while the sandbox is down.
+func (g *Gateway) Health(ctx context.Context) error { return g.reachable(ctx) }
+
+func (g *Gateway) reachable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %v", ports.ErrGatewayUnavailable, err)
+	}
+	if g.down.Load() {
+		return fmt.Errorf("%w: sandbox gateway is down", ports.ErrGatewayUnavailable)
+	}
+	return nil
 }
 
 // Payment returns the latest payment created for orderID, false if none.

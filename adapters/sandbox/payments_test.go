@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
+	"github.com/keyward/keyward/ports/porttest"
 )
 
 func TestCreatePaymentIDsAreUnique(t *testing.T) {
@@ -91,8 +92,8 @@ func TestCreatePaymentRejectsInvalidRequests(t *testing.T) {
 		{OrderID: "", Price: domain.MustMoney("1.00", "EUR")},
 		{OrderID: "ord-1", Price: domain.MustMoney("0", "EUR")},
 	} {
-		if _, err := g.CreatePayment(context.Background(), r); !errors.Is(err, domain.ErrInvalidOrder) {
-			t.Errorf("CreatePayment(%+v) = %v, want ErrInvalidOrder", r, err)
+		if _, err := g.CreatePayment(context.Background(), r); !errors.Is(err, ports.ErrPaymentRefused) {
+			t.Errorf("CreatePayment(%+v) = %v, want ErrPaymentRefused", r, err)
 		}
 	}
 	if _, ok := g.Payment("ord-1"); ok {
@@ -141,4 +142,12 @@ func TestIPNBodyKeepsDecimalsExact(t *testing.T) {
 			t.Errorf("%s = %#v, want null", field, v)
 		}
 	}
+}
+
+func TestGatewayContract(t *testing.T) {
+	t.Parallel()
+	porttest.PaymentGateway(t, func(t *testing.T) porttest.PaymentGatewayHarness {
+		g := NewGateway(GatewayConfig{})
+		return porttest.PaymentGatewayHarness{Gateway: g, SetDown: g.SetDown}
+	})
 }

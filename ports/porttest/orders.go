@@ -287,8 +287,8 @@ func orderDiffs(got, want domain.OrderSnapshot) []string {
 	d.money("total", got.Total, want.Total)
 	gp, wp := got.Payment, want.Payment
 	d.add("payment", gp, wp, gp.Provider == wp.Provider && gp.PaymentID == wp.PaymentID && gp.PayAddress == wp.PayAddress &&
-		gp.PayAmount.Equal(wp.PayAmount) && gp.PayCurrency == wp.PayCurrency && gp.Status == wp.Status &&
-		gp.ActuallyPaid.Equal(wp.ActuallyPaid))
+		gp.PayAmount.Equal(wp.PayAmount) && gp.PayCurrency == wp.PayCurrency && gp.PayinExtraID == wp.PayinExtraID &&
+		gp.Status == wp.Status && gp.ActuallyPaid.Equal(wp.ActuallyPaid))
 	d.add("status", got.Status, want.Status, got.Status == want.Status)
 	d.add("version", got.Version, want.Version, got.Version == want.Version)
 	d.time("created at", got.CreatedAt, want.CreatedAt)
@@ -327,11 +327,35 @@ func (d *diffs) item(field string, got, want domain.ItemSnapshot) {
 // with 48.80412345 USDT. Item ids are the order id plus -a, -b, -c.
 func newOrder(t *testing.T, id, email string) *domain.Order {
 	t.Helper()
-	return newOrderAt(t, id, email, suiteT0)
+	o := newUnpaidOrderAt(t, id, email, suiteT0)
+	err := o.AttachPayment(domain.Payment{Provider: "sandbox", PaymentID: "pay-" + id, PayAddress: "TXq4Zb9eNw",
+		PayAmount: decimal.RequireFromString("48.80412345"), PayCurrency: "usdttrc20", PayinExtraID: "memo-" + id}, suiteT0)
+	if err != nil {
+		t.Fatalf("AttachPayment: %v", err)
+	}
+	return o
 }
 
 // newOrderAt is newOrder placed at the given time.
 func newOrderAt(t *testing.T, id, email string, at time.Time) *domain.Order {
+	t.Helper()
+	o := newUnpaidOrderAt(t, id, email, at)
+	err := o.AttachPayment(domain.Payment{Provider: "sandbox", PaymentID: "pay-" + id, PayAddress: "TXq4Zb9eNw",
+		PayAmount: decimal.RequireFromString("48.80412345"), PayCurrency: "usdttrc20", PayinExtraID: "memo-" + id}, at)
+	if err != nil {
+		t.Fatalf("AttachPayment: %v", err)
+	}
+	return o
+}
+
+// newUnpaidOrder returns newOrder's order awaiting its payment setup.
+func newUnpaidOrder(t *testing.T, id, email string) *domain.Order {
+	t.Helper()
+	return newUnpaidOrderAt(t, id, email, suiteT0)
+}
+
+// newUnpaidOrderAt is newUnpaidOrder placed at the given time.
+func newUnpaidOrderAt(t *testing.T, id, email string, at time.Time) *domain.Order {
 	t.Helper()
 	addr, err := domain.ParseEmail(email)
 	if err != nil {
@@ -346,11 +370,6 @@ func newOrderAt(t *testing.T, id, email string, at time.Time) *domain.Order {
 	}, at)
 	if err != nil {
 		t.Fatalf("NewOrder: %v", err)
-	}
-	err = o.AttachPayment(domain.Payment{Provider: "sandbox", PaymentID: "pay-" + id, PayAddress: "TXq4Zb9eNw",
-		PayAmount: decimal.RequireFromString("48.80412345"), PayCurrency: "usdttrc20"}, at)
-	if err != nil {
-		t.Fatalf("AttachPayment: %v", err)
 	}
 	return o
 }
@@ -372,6 +391,9 @@ func paymentUpdate(o *domain.Order, s domain.PaymentStatus) domain.PaymentUpdate
 // (retryable) and pending.
 func orderIn(t *testing.T, id string, s domain.OrderStatus) *domain.Order {
 	t.Helper()
+	if s == domain.StatusAwaitingPaymentSetup {
+		return newUnpaidOrder(t, id, "buyer@example.com")
+	}
 	o := newOrder(t, id, "buyer@example.com")
 	must := func(err error) {
 		t.Helper()
@@ -404,6 +426,8 @@ func orderIn(t *testing.T, id string, s domain.OrderStatus) *domain.Order {
 		pay(domain.PaymentPartiallyPaid)
 	case domain.StatusExpired:
 		pay(domain.PaymentExpired)
+	case domain.StatusRefunded:
+		pay(domain.PaymentRefunded)
 	case domain.StatusFulfilling:
 		start()
 		must(o.BeginItemPurchase(a, suiteT0))
