@@ -34,6 +34,7 @@ func (e OrderEvent) OccurredAt() time.Time { return e.At }
 // Order event names.
 const (
 	EventOrderPlaced       = "order.placed"
+	EventPaymentCreated    = "order.payment_created"
 	EventOrderPaid         = "order.paid"
 	EventPaymentHeld       = "order.payment_held"
 	EventOrderExpired      = "order.expired"
@@ -46,6 +47,6 @@ const (
 
 // OrderEventNames lists every order event name (the topics they travel on).
 var OrderEventNames = []string{
-	EventOrderPlaced, EventOrderPaid, EventPaymentHeld, EventOrderExpired, EventFulfilmentRetried,
+	EventOrderPlaced, EventPaymentCreated, EventOrderPaid, EventPaymentHeld, EventOrderExpired, EventFulfilmentRetried,
 	EventOrderFulfilled, EventOrderDelivered, EventOrderFailed, EventOrderRevoked,
 }

@@ -57,3 +57,8 @@ func TestLocksContract(t *testing.T) {
 		return l, l
 	})
 }
+
+func TestSentMail(t *testing.T) {
+	t.Parallel()
+	porttest.SentMailLog(t, func(*testing.T) ports.SentMailLog { return memory.NewSentMail() })
+}

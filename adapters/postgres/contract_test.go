@@ -51,3 +51,8 @@ func TestBlobs(t *testing.T) {
 	t.Parallel()
 	porttest.BlobStore(t, func(t *testing.T) ports.BlobStore { return postgres.NewBlobs(pgtest.NewDB(t)) })
 }
+
+func TestSentMail(t *testing.T) {
+	t.Parallel()
+	porttest.SentMailLog(t, func(t *testing.T) ports.SentMailLog { return postgres.NewSentMail(pgtest.NewDB(t)) })
+}
