@@ -23,6 +23,7 @@ type Commands struct {
 	HandlePayment      HandlePaymentNotification
 	FulfilOrder        FulfilOrder
 	DeliverOrder       DeliverOrder
+	NotifyCustomer     NotifyCustomer
 	ResendDeliveryLink ResendDeliveryLink
 	RevealKeys         RevealKeys
 	RetryFulfilment    RetryFulfilment
@@ -93,6 +94,7 @@ func NewApp(d Deps, s Settings) App {
 			HandlePayment:      NewHandlePaymentNotification(d.Verifier, d.Notifications, d.Orders, d.Clock, d.Log),
 			FulfilOrder:        fulfil,
 			DeliverOrder:       deliver,
+			NotifyCustomer:     NewNotifyCustomer(d.Orders, d.Mailer, d.Log),
 			ResendDeliveryLink: NewResendDeliveryLink(d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery),
 			RevealKeys:         NewRevealKeys(d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
 			RetryFulfilment:    NewRetryFulfilment(d.Orders, d.Audit, d.Clock),
