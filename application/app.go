@@ -94,7 +94,7 @@ func NewApp(d Deps, s Settings) App {
 			HandlePayment:      NewHandlePaymentNotification(d.Verifier, d.Notifications, d.Orders, d.Clock, d.Log),
 			FulfilOrder:        fulfil,
 			DeliverOrder:       deliver,
-			NotifyCustomer:     NewNotifyCustomer(d.Orders, d.Mailer, d.Log),
+			NotifyCustomer:     NewNotifyCustomer(d.Orders, d.Mailer, d.Clock, d.Log),
 			ResendDeliveryLink: NewResendDeliveryLink(d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery),
 			RevealKeys:         NewRevealKeys(d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
 			RetryFulfilment:    NewRetryFulfilment(d.Orders, d.Audit, d.Clock),

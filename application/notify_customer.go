@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -20,13 +21,19 @@ import (
 type NotifyCustomer struct {
 	orders ports.OrderRepository
 	mailer ports.Mailer
+	clock  ports.Clock
 	log    *slog.Logger
 }
 
+// notifyMaxAge is how old an event may be and still email the customer.
+// Older ones are news nobody needs: a dead letter replayed days later, or
+// the history a new consumer reads from the start of a topic.
+const notifyMaxAge = 24 * time.Hour
+
 // NewNotifyCustomer wires NotifyCustomer; it panics when a dependency is nil.
-func NewNotifyCustomer(orders ports.OrderRepository, mailer ports.Mailer, log *slog.Logger) NotifyCustomer {
-	require("NotifyCustomer", "orders", orders, "mailer", mailer, "log", log)
-	return NotifyCustomer{orders: orders, mailer: mailer, log: log}
+func NewNotifyCustomer(orders ports.OrderRepository, mailer ports.Mailer, clock ports.Clock, log *slog.Logger) NotifyCustomer {
+	require("NotifyCustomer", "orders", orders, "mailer", mailer, "clock", clock, "log", log)
+	return NotifyCustomer{orders: orders, mailer: mailer, clock: clock, log: log}
 }
 
 // notifications maps the events that email the customer to their email.
@@ -50,7 +57,8 @@ func NotifiedEvents() []string {
 }
 
 // Handle sends ev's email. It is a no-op for an event that emails nobody,
-// for an unknown order, and for an email the order has outgrown: payment
+// for an event older than a day, for an unknown order, and for an email the
+// order has outgrown: payment
 // instructions once the order no longer awaits payment (or before it has
 // a payment), a delay once fulfilment is running again. It returns an
 // error wrapping ErrUnavailable when the order cannot be read or the mailer
@@ -59,6 +67,10 @@ func NotifiedEvents() []string {
 func (h NotifyCustomer) Handle(ctx context.Context, ev domain.OrderEvent) error {
 	kind, ok := notifications[ev.Name]
 	if !ok {
+		return nil
+	}
+	if age := h.clock.Now().Sub(ev.At); age > notifyMaxAge {
+		h.log.InfoContext(ctx, "event too old to email about", "event", ev.Name, "order_id", ev.OrderID, "age", age.String())
 		return nil
 	}
 	o, err := h.orders.Get(ctx, ev.OrderID)

@@ -185,6 +185,7 @@ func TestOutgrownEmailsAreNotSent(t *testing.T) {
 		failedEv,
 		{Name: domain.EventOrderPlaced, OrderID: "no-such-order", At: w.clock.Now()},
 		{Name: domain.EventOrderFulfilled, OrderID: paid.ID(), At: w.clock.Now()}, // DeliverOrder's business
+		{Name: domain.EventOrderPaid, OrderID: paid.ID(), At: w.clock.Now().Add(-25 * time.Hour)}, // history
 	} {
 		if err := notify.Handle(t.Context(), ev); err != nil {
 			t.Fatalf("%s: %v", ev.Name, err)

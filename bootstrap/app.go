@@ -25,7 +25,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		keyVaultModule(cfg),
 		SandboxSupplierModule,
 		SandboxPaymentsModule,
-		MaildirModule,
+		mailModule(cfg),
 		ApplicationModule,
 		PipelineModule,
 		HTTPModule,

@@ -58,6 +58,7 @@ type Config struct {
 	MigrateOnStart    bool            `env:"KEYWARD_MIGRATE_ON_START" envDefault:"false" doc:"apply migrations when \x60serve\x60 starts"`
 	QueuePartitions   int             `env:"KEYWARD_QUEUE_PARTITIONS" envDefault:"4" doc:"Postgres queue: each event topic is split by order id and the parts are consumed in parallel"`
 	Vault             VaultConfig
+	Mail              MailConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -229,6 +230,9 @@ func (c Config) Validate() error {
 		if !local && len(k) < minSecretLen {
 			return fmt.Errorf("KEYWARD_ADMIN_API_KEYS: key %d is shorter than %d characters: too easy to guess for a service reachable beyond this machine", i+1, minSecretLen)
 		}
+	}
+	if err := c.Mail.Validate(c.MailFrom); err != nil {
+		return err
 	}
 	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {
 		return fmt.Errorf("KEYWARD_QUEUE_PARTITIONS must be between 1 and 32")

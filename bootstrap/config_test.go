@@ -51,6 +51,7 @@ func TestConfigDefaults(t *testing.T) {
 		DeliveryRateLimit: true,
 		QueuePartitions:   4,
 		Vault:             bootstrap.VaultConfig{Addr: "http://127.0.0.1:8200", Mount: "transit", Key: "keyward", CreateKey: true},
+		Mail:              bootstrap.MailConfig{Mailer: "maildir", ResendAPIURL: "https://api.resend.com"},
 	}
 	got := bootstrap.Defaults()
 	if !got.CatalogMargin.Equal(want.CatalogMargin) {
