@@ -184,7 +184,7 @@ func TestOutgrownEmailsAreNotSent(t *testing.T) {
 		w.event(t, paid.ID(), domain.EventOrderPlaced),
 		failedEv,
 		{Name: domain.EventOrderPlaced, OrderID: "no-such-order", At: w.clock.Now()},
-		{Name: domain.EventOrderFulfilled, OrderID: paid.ID(), At: w.clock.Now()}, // DeliverOrder's business
+		{Name: domain.EventOrderFulfilled, OrderID: paid.ID(), At: w.clock.Now()},                 // DeliverOrder's business
 		{Name: domain.EventOrderPaid, OrderID: paid.ID(), At: w.clock.Now().Add(-25 * time.Hour)}, // history
 	} {
 		if err := notify.Handle(t.Context(), ev); err != nil {

@@ -44,6 +44,13 @@ type notificationSubscriber struct{ message.Subscriber }
 
 type notificationRouter struct{ *message.Router }
 
+// sharedSubscriber leaves closing the in-process subscriber to the
+// pipeline, whose router owns it: a router closes its subscribers when it
+// stops.
+type sharedSubscriber struct{ message.Subscriber }
+
+func (sharedSubscriber) Close() error { return nil }
+
 type notificationHealth struct{ routerHealth }
 
 type notificationSubscriberDeps struct {
@@ -56,7 +63,7 @@ type notificationSubscriberDeps struct {
 
 func newNotificationSubscriber(d notificationSubscriberDeps) (notificationSubscriber, error) {
 	if d.DB == nil {
-		return notificationSubscriber{d.Shared}, nil
+		return notificationSubscriber{sharedSubscriber{d.Shared}}, nil
 	}
 	sub, err := messaging.NewSQLSubscriberGroup(d.DB.DB, d.Log.With("component", "notifications"), notificationConsumerGroup)
 	if err != nil {

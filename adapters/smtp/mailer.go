@@ -12,7 +12,10 @@
 // a crash between the server's acceptance and the record sends the message
 // again on retry. Recording first would be at-most-once, and a crash between
 // the record and the send would lose the email for good; a lost key email
-// is worse than a repeated "payment confirmed".
+// is worse than a repeated "payment confirmed". The check and the record
+// are not a lock: two workers sending one key at the same moment both send.
+// The queue hands a message to one worker at a time, so that takes a
+// redelivery racing the first attempt past its ack deadline.
 package smtp
 
 import (
