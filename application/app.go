@@ -24,6 +24,7 @@ type Commands struct {
 	HandlePayment      HandlePaymentNotification
 	FulfilOrder        FulfilOrder
 	DeliverOrder       DeliverOrder
+	NotifyCustomer     NotifyCustomer
 	ResendDeliveryLink ResendDeliveryLink
 	RevealKeys         RevealKeys
 	RetryFulfilment    RetryFulfilment
@@ -113,6 +114,7 @@ func NewApp(d Deps, s Settings) App {
 			HandlePayment:      NewHandlePaymentNotification(d.Verifier, d.Notifications, d.Orders, d.Gateway, s.ConfirmPayments, d.Clock, d.Log),
 			FulfilOrder:        fulfil,
 			DeliverOrder:       deliver,
+			NotifyCustomer:     NewNotifyCustomer(d.Orders, d.Mailer, d.Clock, d.Log),
 			ResendDeliveryLink: NewResendDeliveryLink(d.Tx, d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery),
 			RevealKeys:         NewRevealKeys(d.Tx, d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
 			RetryFulfilment:    NewRetryFulfilment(d.Tx, d.Orders, d.Audit, d.Clock),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"strings"
 	"time"
 
@@ -58,28 +57,19 @@ func (li linkIssuer) create(ctx context.Context, o *domain.Order) (*domain.Deliv
 }
 
 func (li linkIssuer) send(ctx context.Context, o *domain.Order, link *domain.DeliveryLink, url string) error {
-	if err := li.mailer.Send(ctx, deliveryEmail(o, link, url)); err != nil {
+	m, err := deliveryEmail(o, link, url)
+	if err != nil {
+		return err
+	}
+	if err := li.mailer.Send(ctx, m); err != nil {
 		return fmt.Errorf("%w: send delivery email: %v", ErrUnavailable, err)
 	}
 	return nil
 }
 
-// deliveryEmail is the email that carries a delivery link.
-func deliveryEmail(o *domain.Order, link *domain.DeliveryLink, url string) ports.Email {
-	var names []string
-	for _, it := range o.Items() {
-		names = append(names, fmt.Sprintf("%d × %s", it.Quantity(), it.Name()))
-	}
-	exp := link.ExpiresAt().UTC().Format("2006-01-02 15:04 MST")
-	text := fmt.Sprintf("Your keyward order %s is ready.\n\n%s\n\nOpen this link to reveal your keys (valid until %s):\n%s\n\nThe link works a limited number of times. Do not forward this email.\n",
-		o.ID(), strings.Join(names, "\n"), exp, url)
-	var items strings.Builder
-	for _, n := range names {
-		items.WriteString("<li>" + html.EscapeString(n) + "</li>")
-	}
-	body := fmt.Sprintf(`<!doctype html><html><body><p>Your keyward order %s is ready.</p><ul>%s</ul><p><a href="%s">Reveal your keys</a> (valid until %s).</p><p>The link works a limited number of times. Do not forward this email.</p></body></html>`,
-		html.EscapeString(o.ID()), items.String(), html.EscapeString(url), html.EscapeString(exp))
-	return ports.Email{To: o.Email().String(), Subject: "Your keys are ready", Text: text, HTML: body, IdempotencyKey: "delivery-link/" + link.ID()}
+// deliveryEmail is the email that carries a delivery link, once per link.
+func deliveryEmail(o *domain.Order, link *domain.DeliveryLink, url string) (ports.Email, error) {
+	return emailKeysReady.render(o.Email().String(), "delivery-link/"+link.ID(), newEmailData(o).withLink(url, link.ExpiresAt()))
 }
 
 // revokeLink ends one link; a link that is gone is not an error.

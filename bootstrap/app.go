@@ -26,7 +26,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		keyVaultModule(cfg),
 		supplierModule(cfg),
 		paymentsModule(cfg),
-		MaildirModule,
+		mailModule(cfg),
 		ApplicationModule,
 		PipelineModule,
 		HTTPModule,

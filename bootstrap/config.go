@@ -61,6 +61,7 @@ type Config struct {
 	Blobs             BlobConfig
 	Supplier          SupplierConfig
 	Payments          PaymentsConfig
+	Mail              MailConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -240,6 +241,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Payments.validate(); err != nil {
+		return err
+	}
+	if err := c.Mail.Validate(c.MailFrom); err != nil {
 		return err
 	}
 	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {

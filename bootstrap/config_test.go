@@ -54,6 +54,7 @@ func TestConfigDefaults(t *testing.T) {
 		Blobs:             bootstrap.BlobConfig{S3Region: "auto"},
 		Supplier:          bootstrap.SupplierConfig{SupplierKind: "sandbox", KinguinAPIURL: "https://gateway.kinguin.net/esa/api"},
 		Payments:          bootstrap.PaymentsConfig{PaymentsGateway: "sandbox", NOWPaymentsAPIURL: "https://api.nowpayments.io", NOWPaymentsPayCurrency: "btc"},
+		Mail:              bootstrap.MailConfig{Mailer: "maildir", ResendAPIURL: "https://api.resend.com"},
 	}
 	got := bootstrap.Defaults()
 	if !got.CatalogMargin.Equal(want.CatalogMargin) {

@@ -1,12 +1,8 @@
 package bootstrap
 
 import (
-	"fmt"
-	"time"
-
 	"go.uber.org/fx"
 
-	"github.com/keyward/keyward/adapters/maildir"
 	"github.com/keyward/keyward/adapters/nowpayments"
 	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/ports"
@@ -33,18 +29,5 @@ var SandboxPaymentsModule = fx.Module("payments.sandbox",
 		func(g *sandbox.Gateway) ports.PaymentGateway { return g },
 		func(cfg Config) ports.NotificationVerifier { return nowpayments.NewVerifier(cfg.IPNSecret) },
 		fx.Annotate(sandbox.PaymentsAPI, fx.ResultTags(`group:"api"`)),
-	),
-)
-
-// MaildirModule writes emails as .eml files into KEYWARD_MAIL_DIR.
-var MaildirModule = fx.Module("mail.maildir",
-	fx.Provide(
-		func(cfg Config) (ports.Mailer, error) {
-			m, err := maildir.New(cfg.MailDir, cfg.MailFrom, time.Now)
-			if err != nil {
-				return nil, fmt.Errorf("mail dir %s: %w", cfg.MailDir, err)
-			}
-			return m, nil
-		},
 	),
 )

@@ -306,8 +306,21 @@ func (h *harness) waitStatus(o orderResp, want string, within time.Duration) ord
 	}
 }
 
-// mailsTo returns the emails sent to addr.
+// mailsTo returns the delivery emails (keys ready) sent to addr; the
+// customer notifications are left out (allMailsTo has them).
 func (h *harness) mailsTo(addr string) []maildir.Message {
+	h.t.Helper()
+	var out []maildir.Message
+	for _, m := range h.allMailsTo(addr) {
+		if m.Subject == "Your keys are ready" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// allMailsTo returns every email sent to addr.
+func (h *harness) allMailsTo(addr string) []maildir.Message {
 	h.t.Helper()
 	all, err := maildir.ReadAll(h.cfg.MailDir)
 	if err != nil && !os.IsNotExist(err) {

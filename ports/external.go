@@ -3,6 +3,7 @@ package ports
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/keyward/keyward/domain"
@@ -218,6 +219,8 @@ type NotificationVerifier interface {
 }
 
 // Email is a message to a customer. It never contains a key.
+// IdempotencyKey names the message (at most 256 printable ASCII
+// characters): the same key is sent once.
 type Email struct {
 	To             string
 	Subject        string
@@ -226,8 +229,36 @@ type Email struct {
 	IdempotencyKey string
 }
 
+// Mailer errors. Adapters wrap one of these so a caller can tell a message
+// worth retrying from one that will fail again unchanged.
+var (
+	// ErrMailUnavailable: network, rate limit, 5xx: retry later, with the
+	// same IdempotencyKey. A *MailRetryError says how long to wait.
+	ErrMailUnavailable = errors.New("mail service temporarily unavailable")
+	// ErrMailRejected: the service refused this message or our credentials
+	// (bad address, unverified sender, invalid key); retrying it unchanged
+	// fails again, an operator has to act.
+	ErrMailRejected = errors.New("mail service rejected the message")
+)
+
+// MailRetryError is an ErrMailUnavailable carrying the wait the mail
+// service asked for (Retry-After).
+type MailRetryError struct {
+	After  time.Duration
+	Reason string
+}
+
+func (e *MailRetryError) Error() string {
+	return fmt.Sprintf("%s: %s (retry after %s)", ErrMailUnavailable, e.Reason, e.After)
+}
+
+// Is makes errors.Is(err, ErrMailUnavailable) true.
+func (e *MailRetryError) Is(target error) bool { return target == ErrMailUnavailable }
+
 // Mailer sends email.
 type Mailer interface {
-	// Send delivers the message or returns an error to retry later.
+	// Send delivers the message. A message whose IdempotencyKey was sent
+	// before is not sent again (nil). Errors wrap ErrMailUnavailable (retry
+	// later) or ErrMailRejected (final).
 	Send(ctx context.Context, m Email) error
 }

@@ -67,3 +67,8 @@ func TestAdminKeys(t *testing.T) {
 	t.Parallel()
 	porttest.AdminKeys(t, func(*testing.T) ports.AdminKeys { return memory.NewAdminKeys() })
 }
+
+func TestSentMail(t *testing.T) {
+	t.Parallel()
+	porttest.SentMailLog(t, func(*testing.T) ports.SentMailLog { return memory.NewSentMail() })
+}

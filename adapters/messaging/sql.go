@@ -61,9 +61,16 @@ const AckDeadline = 2 * time.Minute
 // ConsumerGroup; unacknowledged messages are delivered again, also to the
 // next process after a crash.
 func NewSQLSubscriber(db *sql.DB, log *slog.Logger) (*wsql.Subscriber, error) {
+	return NewSQLSubscriberGroup(db, log, ConsumerGroup)
+}
+
+// NewSQLSubscriberGroup is NewSQLSubscriber for another consumer group:
+// each group receives every message of a topic, while the subscribers of
+// one group share them.
+func NewSQLSubscriberGroup(db *sql.DB, log *slog.Logger, group string) (*wsql.Subscriber, error) {
 	deadline := AckDeadline
 	return wsql.NewSubscriber(wsql.BeginnerFromStdSQL(db), wsql.SubscriberConfig{
-		ConsumerGroup:    ConsumerGroup,
+		ConsumerGroup:    group,
 		AckDeadline:      &deadline,
 		PollInterval:     100 * time.Millisecond,
 		ResendInterval:   500 * time.Millisecond,

@@ -61,3 +61,8 @@ func TestAdminKeys(t *testing.T) {
 	t.Parallel()
 	porttest.AdminKeys(t, func(t *testing.T) ports.AdminKeys { return postgres.NewAdminKeys(pgtest.NewDB(t)) })
 }
+
+func TestSentMail(t *testing.T) {
+	t.Parallel()
+	porttest.SentMailLog(t, func(t *testing.T) ports.SentMailLog { return postgres.NewSentMail(pgtest.NewDB(t)) })
+}

@@ -1,0 +1,90 @@
+package bootstrap
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jmoiron/sqlx"
+	"go.uber.org/fx"
+
+	"github.com/keyward/keyward/adapters/messaging"
+	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/ports"
+)
+
+// NotificationsModule emails customers about their orders' events
+// (application.NotifyCustomer) on a router of its own. On Postgres it
+// consumes as a consumer group of its own: the subscribers of one group
+// share a topic's messages, so a notification handler in the pipeline's
+// group would take order.paid messages away from fulfilment. Apart, a slow
+// mail service never holds up fulfilment either. In process the gochannel
+// hands every message to every subscriber.
+var NotificationsModule = fx.Module("notifications",
+	fx.Provide(
+		fx.Private,
+		newNotificationSubscriber,
+		newNotificationRouter,
+		func() *notificationHealth { return &notificationHealth{} },
+	),
+	fx.Provide(
+		fx.Annotate(func(h *notificationHealth) ports.HealthCheck {
+			return ports.HealthCheck{Name: "notifications", Check: h.check}
+		}, fx.ResultTags(`group:"health"`)),
+	),
+	fx.Invoke(func(lc fx.Lifecycle, r notificationRouter, log *slog.Logger) {
+		runPipeline(lc, r.Router, log.With("component", "notifications"))
+	}),
+)
+
+// notificationConsumerGroup is the Postgres consumer group of notifications.
+const notificationConsumerGroup = messaging.ConsumerGroup + ".notifications"
+
+type notificationSubscriber struct{ message.Subscriber }
+
+type notificationRouter struct{ *message.Router }
+
+// sharedSubscriber leaves closing the in-process subscriber to the
+// pipeline, whose router owns it: a router closes its subscribers when it
+// stops.
+type sharedSubscriber struct{ message.Subscriber }
+
+func (sharedSubscriber) Close() error { return nil }
+
+type notificationHealth struct{ routerHealth }
+
+type notificationSubscriberDeps struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Shared    message.Subscriber
+	DB        *sqlx.DB `optional:"true"` // provided with KEYWARD_DATABASE_URL
+	Log       *slog.Logger
+}
+
+func newNotificationSubscriber(d notificationSubscriberDeps) (notificationSubscriber, error) {
+	if d.DB == nil {
+		return notificationSubscriber{sharedSubscriber{d.Shared}}, nil
+	}
+	sub, err := messaging.NewSQLSubscriberGroup(d.DB.DB, d.Log.With("component", "notifications"), notificationConsumerGroup)
+	if err != nil {
+		return notificationSubscriber{}, err
+	}
+	d.Lifecycle.Append(fx.Hook{OnStop: func(context.Context) error { return sub.Close() }})
+	return notificationSubscriber{sub}, nil
+}
+
+func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscriber, pub message.Publisher, app application.App, health *notificationHealth, log *slog.Logger) (notificationRouter, error) {
+	var handlers []messaging.Handler
+	for _, event := range application.NotifiedEvents() {
+		for _, topic := range messaging.PartitionTopics(event, int(parts)) {
+			handlers = append(handlers, messaging.Handler{Name: "notify-customer@" + topic, Topic: topic, Handle: app.Commands.NotifyCustomer.Handle})
+		}
+	}
+	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
+	r, err := messaging.NewRouter(sub, pub, policy, log.With("component", "notifications"), handlers...)
+	if err != nil {
+		return notificationRouter{}, err
+	}
+	health.router.Store(r)
+	return notificationRouter{r}, nil
+}
