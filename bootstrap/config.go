@@ -59,6 +59,7 @@ type Config struct {
 	QueuePartitions   int             `env:"KEYWARD_QUEUE_PARTITIONS" envDefault:"4" doc:"Postgres queue: each event topic is split by order id and the parts are consumed in parallel"`
 	Vault             VaultConfig
 	Blobs             BlobConfig
+	Messaging         MessagingConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -232,6 +233,9 @@ func (c Config) Validate() error {
 		}
 	}
 	if err := c.validateBlobs(); err != nil {
+		return err
+	}
+	if err := c.validateMessaging(); err != nil {
 		return err
 	}
 	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {

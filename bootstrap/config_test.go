@@ -52,6 +52,7 @@ func TestConfigDefaults(t *testing.T) {
 		QueuePartitions:   4,
 		Vault:             bootstrap.VaultConfig{Addr: "http://127.0.0.1:8200", Mount: "transit", Key: "keyward", CreateKey: true},
 		Blobs:             bootstrap.BlobConfig{S3Region: "auto"},
+		Messaging:         bootstrap.MessagingConfig{Broker: "sql", NATSURL: "nats://127.0.0.1:4222", AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", Role: "all"},
 	}
 	got := bootstrap.Defaults()
 	if !got.CatalogMargin.Equal(want.CatalogMargin) {

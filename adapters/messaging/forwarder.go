@@ -101,6 +101,13 @@ func (f *Forwarding) forward(ctx context.Context, topic string, msg *message.Mes
 // Wait returns once every forwarding loop has stopped.
 func (f *Forwarding) Wait() { f.wg.Wait() }
 
-// Close closes the broker; forwarding stops with the subscriptions'
-// contexts.
-func (f *Forwarding) Close() error { return f.broker.Close() }
+// Close stops forwarding, leaving what was not forwarded in the outbox,
+// and closes the broker.
+func (f *Forwarding) Close() error {
+	err := f.outbox.Close()
+	f.wg.Wait()
+	if berr := f.broker.Close(); err == nil {
+		err = berr
+	}
+	return err
+}

@@ -1,0 +1,56 @@
+package bootstrap_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/bootstrap"
+)
+
+// TestBrokerConfig: a broker or a role that cannot work stops start-up
+// with a message naming the variable to set.
+func TestBrokerConfig(t *testing.T) {
+	t.Parallel()
+	const db = "postgres://keyward@db/keyward"
+	for _, c := range []struct {
+		name string
+		env  []string
+		want string // "" when valid
+	}{
+		{"sql is the default, in process without a database", nil, ""},
+		{"nats with a database", []string{"KEYWARD_BROKER", "nats", "KEYWARD_DATABASE_URL", db}, ""},
+		{"amqp with a database", []string{"KEYWARD_BROKER", "amqp", "KEYWARD_DATABASE_URL", db}, ""},
+		{"nats without a database", []string{"KEYWARD_BROKER", "nats"}, "KEYWARD_BROKER=nats needs KEYWARD_DATABASE_URL"},
+		{"amqp without a database", []string{"KEYWARD_BROKER", "amqp"}, "KEYWARD_BROKER=amqp needs KEYWARD_DATABASE_URL"},
+		{"unknown broker", []string{"KEYWARD_BROKER", "kafka"}, "KEYWARD_BROKER must be sql, nats or amqp"},
+		{"amqp URL of another scheme", []string{"KEYWARD_BROKER", "amqp", "KEYWARD_DATABASE_URL", db, "KEYWARD_AMQP_URL", "http://rabbit:5672"}, "KEYWARD_AMQP_URL must start with amqp://"},
+		{"nats URL that is no URL", []string{"KEYWARD_BROKER", "nats", "KEYWARD_DATABASE_URL", db, "KEYWARD_NATS_URL", "::"}, "KEYWARD_NATS_URL is not a URL"},
+		{"a bad URL of the broker not chosen", []string{"KEYWARD_AMQP_URL", "::"}, ""},
+		{"api role without a database", []string{"KEYWARD_ROLE", "api"}, "KEYWARD_ROLE=api needs KEYWARD_DATABASE_URL"},
+		{"api role", []string{"KEYWARD_ROLE", "api", "KEYWARD_DATABASE_URL", db}, ""},
+		{"worker without the API's address", []string{"KEYWARD_ROLE", "worker", "KEYWARD_DATABASE_URL", db}, "KEYWARD_PUBLIC_BASE_URL"},
+		{"worker", []string{"KEYWARD_ROLE", "worker", "KEYWARD_DATABASE_URL", db, "KEYWARD_PUBLIC_BASE_URL", "http://127.0.0.1:8080"}, ""},
+		{"unknown role", []string{"KEYWARD_ROLE", "cron"}, "KEYWARD_ROLE must be all, api or worker"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := bootstrap.LoadConfig(env(c.env...))
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("got %v, want an error saying %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestBrokerURLNotEchoed: a URL that does not parse is refused without
+// printing it (it may carry a password).
+func TestBrokerURLNotEchoed(t *testing.T) {
+	t.Parallel()
+	_, err := bootstrap.LoadConfig(env("KEYWARD_BROKER", "amqp", "KEYWARD_DATABASE_URL", "postgres://db/k", "KEYWARD_AMQP_URL", "ftp://u:hunter2hunter2@rabbit/"))
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("got %v", err)
+	}
+}
