@@ -5,6 +5,9 @@
 #               cluster is started in .cache/pg.
 #   Vault       KEYWARD_TEST_VAULT_ADDR; when unset, a Vault dev server is
 #               built (once, cached) and started (scripts/vault-dev.sh).
+#   NATS        KEYWARD_TEST_NATS_URL, default the local server (JetStream);
+#   RabbitMQ    KEYWARD_TEST_AMQP_URL, default the local server: started
+#               when they do not answer on their usual ports.
 # Before them the OpenAPI document is linted (Redocly CLI, installed with
 # npm into .cache/npm once).
 # A service that cannot be provided fails the run: nothing is skipped.
@@ -72,6 +75,33 @@ fi
 export KEYWARD_TEST_VAULT_TOKEN="${KEYWARD_TEST_VAULT_TOKEN:-root}"
 export KEYWARD_VAULT_DEV_BIN="${KEYWARD_VAULT_DEV_BIN:-$REPO/.cache/bin/vault-dev}"
 log "Vault: $KEYWARD_TEST_VAULT_ADDR"
+
+# --- NATS (JetStream) and RabbitMQ ----------------------------------------
+# The messaging contract suite and the multi-worker tests use both. When one
+# does not answer on its port, it is started the way this machine starts it;
+# when that fails too, the run fails here, saying so.
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { for _ in $(seq 1 60); do answers "$1" && return 0; sleep 1; done; return 1; }
+export KEYWARD_TEST_NATS_URL="${KEYWARD_TEST_NATS_URL:-nats://127.0.0.1:4222}"
+export KEYWARD_TEST_AMQP_URL="${KEYWARD_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
+if [[ "$KEYWARD_TEST_NATS_URL" == nats://127.0.0.1:4222 ]] && ! answers 4222; then
+	log "NATS does not answer on 127.0.0.1:4222: starting nats-server with JetStream"
+	if ! command -v nats-server >/dev/null && [[ ! -x /usr/sbin/nats-server ]]; then
+		log "nats-server is not installed (apt-get install nats-server) and KEYWARD_TEST_NATS_URL points nowhere else"; exit 1
+	fi
+	mkdir -p /var/lib/nats-server
+	start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+	wait_port 4222 || { log "nats-server did not start; see /var/log/nats-server.log"; exit 1; }
+fi
+if [[ "$KEYWARD_TEST_AMQP_URL" == amqp://guest:guest@127.0.0.1:5672/ ]] && ! answers 5672; then
+	log "RabbitMQ does not answer on 127.0.0.1:5672: starting it"
+	if ! command -v rabbitmq-server >/dev/null; then
+		log "rabbitmq-server is not installed (apt-get install rabbitmq-server) and KEYWARD_TEST_AMQP_URL points nowhere else"; exit 1
+	fi
+	rabbitmq-server -detached >&2
+	wait_port 5672 || { log "RabbitMQ did not start; see /var/log/rabbitmq"; exit 1; }
+fi
+log "NATS: ${KEYWARD_TEST_NATS_URL}  RabbitMQ: ${KEYWARD_TEST_AMQP_URL%%//*}//${KEYWARD_TEST_AMQP_URL##*@}"
 
 if [[ -n "${BENCH:-}" ]]; then
 	go test -count=1 "$@" # benchmarks: no race detector, the caller names the packages
