@@ -34,6 +34,7 @@ type MessagingConfig struct {
 	Broker  string `env:"KEYWARD_BROKER" envDefault:"sql" doc:"\x60sql\x60 (the Postgres queue; in process without a database), \x60nats\x60 (NATS JetStream) or \x60amqp\x60 (RabbitMQ); the brokers need \x60KEYWARD_DATABASE_URL\x60: events commit to its outbox and are forwarded"`
 	NATSURL string `env:"KEYWARD_NATS_URL" envDefault:"nats://127.0.0.1:4222" secret:"url" doc:"NATS server, with \x60KEYWARD_BROKER=nats\x60 (JetStream enabled)"`
 	AMQPURL string `env:"KEYWARD_AMQP_URL" envDefault:"amqp://guest:guest@127.0.0.1:5672/" secret:"url" doc:"RabbitMQ, with \x60KEYWARD_BROKER=amqp\x60"`
+	Prefix  string `env:"KEYWARD_BROKER_PREFIX" doc:"put before every stream, consumer, exchange and queue name keyward makes on the broker, so several installations can share one"`
 	Role    string `env:"KEYWARD_ROLE" envDefault:"all" doc:"\x60all\x60 (API and workers), \x60api\x60 (API only: no consumers, no reconciler) or \x60worker\x60 (what \x60keyward worker\x60 runs)"`
 }
 
@@ -54,6 +55,11 @@ func (c Config) validateMessaging() error {
 	}
 	if err := checkBrokerURL("KEYWARD_AMQP_URL", m.AMQPURL, "amqp", "amqps"); m.Broker == BrokerAMQP && err != nil {
 		return err
+	}
+	for _, r := range m.Prefix {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return fmt.Errorf("KEYWARD_BROKER_PREFIX may hold letters, digits, '-', '_' and '.' only")
+		}
 	}
 	switch m.Role {
 	case RoleAll:
@@ -131,7 +137,7 @@ type broker interface {
 var NATSModule = fx.Module("messaging.nats",
 	fx.Provide(
 		func(cfg Config) messaging.NATSConfig {
-			return messaging.NATSConfig{URL: cfg.Messaging.NATSURL, AckWait: messaging.AckDeadline}
+			return messaging.NATSConfig{URL: cfg.Messaging.NATSURL, AckWait: messaging.AckDeadline, Prefix: cfg.Messaging.Prefix}
 		},
 		func(c messaging.NATSConfig, log *slog.Logger) (broker, error) {
 			n, err := messaging.NewNATS(c, log.With("component", "nats"))
@@ -147,7 +153,9 @@ var NATSModule = fx.Module("messaging.nats",
 // AMQPModule consumes from RabbitMQ what the outbox forwards there.
 var AMQPModule = fx.Module("messaging.amqp",
 	fx.Provide(
-		func(cfg Config) messaging.AMQPConfig { return messaging.AMQPConfig{URL: cfg.Messaging.AMQPURL} },
+		func(cfg Config) messaging.AMQPConfig {
+			return messaging.AMQPConfig{URL: cfg.Messaging.AMQPURL, Prefix: cfg.Messaging.Prefix}
+		},
 		func(c messaging.AMQPConfig, log *slog.Logger) (broker, error) {
 			a, err := messaging.NewAMQP(c, log.With("component", "amqp"))
 			if err != nil {

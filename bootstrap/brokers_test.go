@@ -30,6 +30,8 @@ func TestBrokerConfig(t *testing.T) {
 		{"api role", []string{"KEYWARD_ROLE", "api", "KEYWARD_DATABASE_URL", db}, ""},
 		{"worker without the API's address", []string{"KEYWARD_ROLE", "worker", "KEYWARD_DATABASE_URL", db}, "KEYWARD_PUBLIC_BASE_URL"},
 		{"worker", []string{"KEYWARD_ROLE", "worker", "KEYWARD_DATABASE_URL", db, "KEYWARD_PUBLIC_BASE_URL", "http://127.0.0.1:8080"}, ""},
+		{"a prefix", []string{"KEYWARD_BROKER_PREFIX", "staging-1."}, ""},
+		{"a prefix NATS cannot name streams with", []string{"KEYWARD_BROKER_PREFIX", "a>b"}, "KEYWARD_BROKER_PREFIX may hold"},
 		{"unknown role", []string{"KEYWARD_ROLE", "cron"}, "KEYWARD_ROLE must be all, api or worker"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -34,7 +34,7 @@ func TestWorkersNATS(t *testing.T) {
 		t.Fatalf("NATS at KEYWARD_TEST_NATS_URL must run for this test: %v", err)
 	}
 	t.Cleanup(func() { removeTopics(t, n.Remove); _ = n.Close() })
-	competingWorkers(t, bootstrap.BrokerNATS, fx.Decorate(func(c messaging.NATSConfig) messaging.NATSConfig { c.Prefix = prefix; return c }))
+	competingWorkers(t, bootstrap.BrokerNATS, prefix)
 }
 
 // TestWorkersAMQP is TestWorkersNATS on RabbitMQ.
@@ -46,16 +46,16 @@ func TestWorkersAMQP(t *testing.T) {
 		t.Fatalf("RabbitMQ at KEYWARD_TEST_AMQP_URL must run for this test: %v", err)
 	}
 	t.Cleanup(func() { removeTopics(t, a.Remove); _ = a.Close() })
-	competingWorkers(t, bootstrap.BrokerAMQP, fx.Decorate(func(c messaging.AMQPConfig) messaging.AMQPConfig { c.Prefix = prefix; return c }))
+	competingWorkers(t, bootstrap.BrokerAMQP, prefix)
 }
 
-func competingWorkers(t *testing.T, broker string, namespace fx.Option) {
+func competingWorkers(t *testing.T, broker, prefix string) {
 	url, _ := pgtest.NewDatabase(t)
 	supplier := sandbox.NewSupplier(sandbox.SupplierConfig{}) // one supplier, as in production
 	shared := fx.Decorate(func(*sandbox.Supplier) *sandbox.Supplier { return supplier })
 	dir := t.TempDir()
 	common := func(c *bootstrap.Config) {
-		c.DatabaseURL, c.Messaging.Broker = url, broker
+		c.DatabaseURL, c.Messaging.Broker, c.Messaging.Prefix = url, broker, prefix
 		c.KeyringFile, c.MailDir = filepath.Join(dir, "keyring.json"), filepath.Join(dir, "mail")
 	}
 	api := start(t, func(c *bootstrap.Config) { common(c); c.Messaging.Role = bootstrap.RoleAPI }, shared)
@@ -65,7 +65,7 @@ func competingWorkers(t *testing.T, broker string, namespace fx.Option) {
 		workers = append(workers, start(t, func(c *bootstrap.Config) {
 			common(c)
 			c.Messaging.Role, c.PublicBaseURL = bootstrap.RoleWorker, api.base
-		}, shared, namespace, fx.Populate(&ops)))
+		}, shared, fx.Populate(&ops)))
 	}
 	assertOpsOnly(t, "http://"+ops.Addr().String(), broker)
 
@@ -165,7 +165,7 @@ func testPrefix(t *testing.T) string {
 	if _, err := rand.Read(r[:]); err != nil {
 		t.Fatal(err)
 	}
-	return "test" + hex.EncodeToString(r[:]) + "."
+	return "test-" + hex.EncodeToString(r[:]) + "."
 }
 
 // removeTopics deletes every topic keyward may have used on the broker.
