@@ -1,9 +1,15 @@
 package bootstrap_test
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"go.uber.org/fx"
+
+	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/bootstrap"
 )
 
@@ -54,5 +60,34 @@ func TestBrokerURLNotEchoed(t *testing.T) {
 	_, err := bootstrap.LoadConfig(env("KEYWARD_BROKER", "amqp", "KEYWARD_DATABASE_URL", "postgres://db/k", "KEYWARD_AMQP_URL", "ftp://u:hunter2hunter2@rabbit/"))
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestBrokerUnreachableStopsStart: a broker that refuses keyward's
+// credentials, or does not answer, stops start-up naming the variable,
+// without printing the password.
+func TestBrokerUnreachableStopsStart(t *testing.T) {
+	t.Parallel()
+	url, _ := pgtest.NewDatabase(t)
+	for _, c := range []struct{ broker, variable string }{
+		{bootstrap.BrokerAMQP, "KEYWARD_AMQP_URL"},
+		{bootstrap.BrokerNATS, "KEYWARD_NATS_URL"},
+	} {
+		cfg := bootstrap.Defaults()
+		cfg.HTTPAddr, cfg.DatabaseURL, cfg.Messaging.Broker = "127.0.0.1:0", url, c.broker
+		cfg.MailDir, cfg.KeyringFile = t.TempDir(), filepath.Join(t.TempDir(), "keyring.json")
+		cfg.Messaging.AMQPURL = "amqp://guest:wrong-pass-4711@127.0.0.1:5672/"
+		cfg.Messaging.NATSURL = "nats://127.0.0.1:1" // nothing listens there
+		app := bootstrap.New(cfg, fx.NopLogger)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := app.Start(ctx)
+		cancel()
+		if err == nil {
+			_ = app.Stop(context.Background())
+			t.Fatalf("%s: started without its broker", c.broker)
+		}
+		if !strings.Contains(err.Error(), c.variable) || strings.Contains(err.Error(), "wrong-pass-4711") {
+			t.Errorf("%s: %v", c.broker, err)
+		}
 	}
 }
