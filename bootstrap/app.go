@@ -22,14 +22,14 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		}),
 		RuntimeModule,
 		storageModule(cfg),
+		messagingModule(cfg),
 		blobStoreModule(cfg),
 		keyVaultModule(cfg),
 		supplierModule(cfg),
 		paymentsModule(cfg),
 		mailModule(cfg),
 		ApplicationModule,
-		PipelineModule,
-		HTTPModule,
+		roleModule(cfg),
 	}
 	return fx.Options(append(opts, extra...)...)
 }
@@ -49,9 +49,9 @@ func withPageSecret(cfg Config) (Config, error) {
 
 func storageModule(cfg Config) fx.Option {
 	if cfg.DatabaseURL != "" {
-		return fx.Options(PostgresModule, SQLMessagingModule)
+		return PostgresModule
 	}
-	return fx.Options(MemoryStorageModule, GoChannelModule)
+	return MemoryStorageModule
 }
 
 func keyVaultModule(cfg Config) fx.Option {

@@ -62,6 +62,7 @@ type Config struct {
 	Supplier          SupplierConfig
 	Payments          PaymentsConfig
 	Mail              MailConfig
+	Messaging         MessagingConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -244,6 +245,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Mail.Validate(c.MailFrom); err != nil {
+		return err
+	}
+	if err := c.validateMessaging(); err != nil {
 		return err
 	}
 	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {

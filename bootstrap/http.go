@@ -25,16 +25,7 @@ type Listener struct{ net.Listener }
 // HTTPModule serves the API, the reveal page and the ops endpoints.
 var HTTPModule = fx.Module("http",
 	fx.Provide(
-		func(lc fx.Lifecycle, cfg Config) (*Listener, error) {
-			l, err := net.Listen("tcp", cfg.HTTPAddr)
-			if err != nil {
-				return nil, err
-			}
-			// Closed also when a later start step fails (Shutdown closes it
-			// on a normal stop; closing twice is harmless).
-			lc.Append(fx.Hook{OnStop: func(context.Context) error { _ = l.Close(); return nil }})
-			return &Listener{l}, nil
-		},
+		newListener,
 		func(cfg Config, l *Listener) BaseURL {
 			if cfg.PublicBaseURL != "" {
 				return BaseURL(cfg.PublicBaseURL)
@@ -43,8 +34,32 @@ var HTTPModule = fx.Module("http",
 		},
 		newAPI,
 	),
-	fx.Invoke(serveHTTP),
+	fx.Invoke(func(lc fx.Lifecycle, l *Listener, api API, log *slog.Logger) { serveHTTP(lc, l, api.Handler, log) }),
 )
+
+// OpsHTTPModule serves a worker's ops endpoints (health, readiness) on
+// KEYWARD_HTTP_ADDR; the links it emails point at the API's
+// KEYWARD_PUBLIC_BASE_URL.
+var OpsHTTPModule = fx.Module("http.ops",
+	fx.Provide(
+		newListener,
+		func(cfg Config) BaseURL { return BaseURL(cfg.PublicBaseURL) },
+	),
+	fx.Invoke(func(lc fx.Lifecycle, l *Listener, app application.App, log *slog.Logger) {
+		serveHTTP(lc, l, khttp.NewOpsHandler(app, khttp.Options{Version: Version}, log), log)
+	}),
+)
+
+func newListener(lc fx.Lifecycle, cfg Config) (*Listener, error) {
+	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, err
+	}
+	// Closed also when a later start step fails (Shutdown closes it on a
+	// normal stop; closing twice is harmless).
+	lc.Append(fx.Hook{OnStop: func(context.Context) error { _ = l.Close(); return nil }})
+	return &Listener{l}, nil
+}
 
 // API is the complete handler and its OpenAPI description.
 type API struct {
@@ -74,8 +89,8 @@ func rateLimits(cfg Config) *khttp.RateLimits {
 	return &khttp.RateLimits{} // all zero: off
 }
 
-func serveHTTP(lc fx.Lifecycle, l *Listener, api API, log *slog.Logger) {
-	srv := &http.Server{Handler: api.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+func serveHTTP(lc fx.Lifecycle, l *Listener, h http.Handler, log *slog.Logger) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			go func() {

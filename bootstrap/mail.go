@@ -58,16 +58,16 @@ func (m MailConfig) Validate(from string) error {
 	return nil
 }
 
-// mailModule returns the module of the configured mailer, and the
-// customer notifications that use it.
+// mailModule returns the module of the configured mailer (the customer
+// notifications that use it run with the workers: WorkersModule).
 func mailModule(cfg Config) fx.Option {
 	switch cfg.Mail.Mailer {
 	case "smtp":
-		return fx.Options(SMTPModule, NotificationsModule)
+		return SMTPModule
 	case "resend":
-		return fx.Options(ResendModule, NotificationsModule)
+		return ResendModule
 	}
-	return fx.Options(MaildirModule, NotificationsModule)
+	return MaildirModule
 }
 
 // MaildirModule writes emails as .eml files into KEYWARD_MAIL_DIR.

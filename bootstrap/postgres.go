@@ -59,8 +59,9 @@ var PostgresModule = fx.Module("storage.postgres",
 	),
 )
 
-// SQLMessagingModule uses the same Postgres as the queue: the outbox writes
-// messages in business transactions, the router consumes them.
+// SQLMessagingModule is the outbox in the same Postgres: business
+// transactions write their events to it; the router consumes them there
+// or, with a broker, from where they are forwarded (brokers.go).
 var SQLMessagingModule = fx.Module("messaging.sql",
 	fx.Provide(
 		func(db *sqlx.DB, log *slog.Logger) (*wsql.Subscriber, error) {
@@ -69,7 +70,6 @@ var SQLMessagingModule = fx.Module("messaging.sql",
 		func(db *sqlx.DB, log *slog.Logger) (message.Publisher, error) {
 			return messaging.NewSQLPublisher(db.DB, log.With("component", "sql-publisher"))
 		},
-		func(s *wsql.Subscriber) message.Subscriber { return s },
 		func(cfg Config) Partitions { return Partitions(cfg.QueuePartitions) },
 	),
 	fx.Invoke(func(lc fx.Lifecycle, cfg Config, sub *wsql.Subscriber) {

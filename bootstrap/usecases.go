@@ -20,7 +20,7 @@ type BaseURL string
 // modules bound to the ports.
 var ApplicationModule = fx.Module("application",
 	fx.Provide(newAppDeps, newAppSettings, application.NewApp),
-	fx.Invoke(verifyKeyVault, syncCatalogOnStart, runReconciler),
+	fx.Invoke(verifyKeyVault, syncCatalogOnStart),
 )
 
 type appDeps struct {

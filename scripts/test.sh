@@ -7,6 +7,9 @@
 #               built (once, cached) and started (scripts/vault-dev.sh).
 #   Chromium    the browser test (bootstrap/browser_test.go) drives Debian's
 #               chromium; installed with apt-get when missing.
+#   NATS        KEYWARD_TEST_NATS_URL, default the local server (JetStream);
+#   RabbitMQ    KEYWARD_TEST_AMQP_URL, default the local server: started
+#               when they do not answer on their usual ports.
 # Before them the OpenAPI document is linted (Redocly CLI, installed with
 # npm into .cache/npm once) and the vendored docs UI is checked against its
 # recorded hashes.
@@ -75,10 +78,29 @@ if ! pg_answers; then
 	owner=()
 	if [[ $(id -u) == 0 ]]; then chown -R postgres "$pgdir" 2>/dev/null && owner=(runuser -u postgres --); fi
 	"${owner[@]}" "$bindir/initdb" -D "$pgdir/data" -U postgres -A trust >/dev/null
-	"${owner[@]}" "$bindir/pg_ctl" -D "$pgdir/data" -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1" -l "$pgdir/log" -w start >/dev/null
+	"${owner[@]}" "$bindir/pg_ctl" -D "$pgdir/data" -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c max_connections=400" -l "$pgdir/log" -w start >/dev/null
 	cleanup+=("${owner[*]} $bindir/pg_ctl -D $pgdir/data -m immediate stop >/dev/null")
 	export KEYWARD_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 	pg_answers || { log "the throwaway cluster does not answer; see $pgdir/log"; exit 1; }
+fi
+# Several keyward processes run at once (crash and worker tests start two to
+# four, each with its own pool and queue subscribers): the suite needs more
+# connections than PostgreSQL's default 100.
+need_conns=400
+have_conns=$(psql "$KEYWARD_TEST_DATABASE_URL" -tAc 'show max_connections')
+if (( have_conns < need_conns )); then
+	port=$(psql "$KEYWARD_TEST_DATABASE_URL" -tAc 'show port')
+	cluster=$(pg_lsclusters -h 2>/dev/null | awk -v p="$port" '$3 == p {print $1" "$2; exit}' || true)
+	if [[ -z "$cluster" ]]; then
+		log "PostgreSQL at $KEYWARD_TEST_DATABASE_URL allows $have_conns connections; the suite needs $need_conns. Raise max_connections there and restart it."
+		exit 1
+	fi
+	log "PostgreSQL allows $have_conns connections, the suite needs $need_conns: raising max_connections and restarting cluster $cluster"
+	psql "$KEYWARD_TEST_DATABASE_URL" -qc "ALTER SYSTEM SET max_connections = $need_conns"
+	# shellcheck disable=SC2086 # "version name"
+	pg_ctlcluster --skip-systemctl-redirect $cluster restart
+	for _ in $(seq 60); do pg_answers && break; sleep 0.5; done
+	pg_answers || { log "PostgreSQL did not come back after the restart"; exit 1; }
 fi
 log "PostgreSQL: ${KEYWARD_TEST_DATABASE_URL%%\?*}"
 
@@ -92,6 +114,33 @@ fi
 export KEYWARD_TEST_VAULT_TOKEN="${KEYWARD_TEST_VAULT_TOKEN:-root}"
 export KEYWARD_VAULT_DEV_BIN="${KEYWARD_VAULT_DEV_BIN:-$REPO/.cache/bin/vault-dev}"
 log "Vault: $KEYWARD_TEST_VAULT_ADDR"
+
+# --- NATS (JetStream) and RabbitMQ ----------------------------------------
+# The messaging contract suite and the multi-worker tests use both. When one
+# does not answer on its port, it is started the way this machine starts it;
+# when that fails too, the run fails here, saying so.
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { for _ in $(seq 1 60); do answers "$1" && return 0; sleep 1; done; return 1; }
+export KEYWARD_TEST_NATS_URL="${KEYWARD_TEST_NATS_URL:-nats://127.0.0.1:4222}"
+export KEYWARD_TEST_AMQP_URL="${KEYWARD_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
+if [[ "$KEYWARD_TEST_NATS_URL" == nats://127.0.0.1:4222 ]] && ! answers 4222; then
+	log "NATS does not answer on 127.0.0.1:4222: starting nats-server with JetStream"
+	if ! command -v nats-server >/dev/null && [[ ! -x /usr/sbin/nats-server ]]; then
+		log "nats-server is not installed (apt-get install nats-server) and KEYWARD_TEST_NATS_URL points nowhere else"; exit 1
+	fi
+	mkdir -p /var/lib/nats-server
+	start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+	wait_port 4222 || { log "nats-server did not start; see /var/log/nats-server.log"; exit 1; }
+fi
+if [[ "$KEYWARD_TEST_AMQP_URL" == amqp://guest:guest@127.0.0.1:5672/ ]] && ! answers 5672; then
+	log "RabbitMQ does not answer on 127.0.0.1:5672: starting it"
+	if ! command -v rabbitmq-server >/dev/null; then
+		log "rabbitmq-server is not installed (apt-get install rabbitmq-server) and KEYWARD_TEST_AMQP_URL points nowhere else"; exit 1
+	fi
+	rabbitmq-server -detached >&2
+	wait_port 5672 || { log "RabbitMQ did not start; see /var/log/rabbitmq"; exit 1; }
+fi
+log "NATS: ${KEYWARD_TEST_NATS_URL}  RabbitMQ: ${KEYWARD_TEST_AMQP_URL%%//*}//${KEYWARD_TEST_AMQP_URL##*@}"
 
 if [[ -n "${BENCH:-}" ]]; then
 	go test -count=1 "$@" # benchmarks: no race detector, the caller names the packages

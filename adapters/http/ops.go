@@ -2,11 +2,15 @@ package http
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/keyward/keyward/application"
 )
 
 type healthOutput struct {
@@ -69,4 +73,15 @@ func (s *Server) registerOps(api huma.API) {
 		}
 		return out, nil
 	})
+}
+
+// NewOpsHandler serves the ops endpoints alone (health and readiness): a
+// worker process takes no API traffic.
+func NewOpsHandler(app application.App, opts Options, log *slog.Logger) http.Handler {
+	s := newServer(app, opts, log)
+	mux := http.NewServeMux()
+	cfg := apiConfig(opts)
+	cfg.OpenAPIPath, cfg.DocsPath, cfg.SchemasPath = "", "", ""
+	s.registerOps(humago.New(mux, cfg))
+	return securityHeaders(plainText(mux))
 }

@@ -1,6 +1,44 @@
 // Package messaging carries domain events over Watermill: a publisher for
 // the EventPublisher port, the message format, and the router that drives
 // the asynchronous pipeline with retries and a dead-letter topic.
+//
+// Where events travel: in process (gochannel) without a database; with
+// Postgres, always first into the outbox (SQLOutbox, in the transaction
+// that changes the order), from where the router consumes them directly
+// (the SQL queue) or a Forwarding moves them to NATS JetStream or RabbitMQ
+// and the router consumes them there. The outbox is acknowledged only once
+// the broker stored a message, so a broker outage delays work and loses
+// nothing; dead letters stay in Postgres whatever the broker.
+//
+// Every broker gives the router the same guarantees, which the contract
+// suite in ports/porttest checks: a message is acknowledged after its
+// handler returned (so after the handler's transaction committed); one
+// not acknowledged, by a handler error or a crash, is handed out again;
+// the keyward processes are one consumer group; and a topic is handled one
+// message at a time, in order. Topics are partitions of an event name by
+// order id (PartitionedTopic), so an order's events of one kind are never
+// handled by two workers at once while different partitions proceed in
+// parallel on whichever workers are free. Each broker keeps a partition to
+// one message at a time in its own way:
+//
+//   - SQL: the subscriber locks a topic's consumer-group offset while a
+//     message is handled.
+//   - NATS: one stream and one durable consumer per partition, shared by
+//     all workers, with MaxAckPending 1: JetStream gives the next message
+//     of a partition to any worker, but only once the previous one is
+//     acknowledged. Work spreads over the workers.
+//   - RabbitMQ: one single-active-consumer queue per partition, prefetch
+//     1: RabbitMQ delivers a queue's messages to one of the subscribed
+//     workers at a time and fails over to the next when it goes. The other
+//     workers stand by for that queue; a queue's active worker is the one
+//     that subscribed first, so on RabbitMQ several workers give fail-over
+//     more than throughput (a partition is handled at the same speed as on
+//     NATS, but the partitions tend to gather on the first worker).
+//
+// Delivery is at least once everywhere (a crash after the handler's commit
+// and before the acknowledgement hands the message out again), so the
+// handlers are idempotent: the order's state, locked in its transaction,
+// says what is left to do.
 package messaging
 
 import (

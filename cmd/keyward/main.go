@@ -12,6 +12,7 @@ const usage = `keyward — digital-key fulfilment
 
 Usage:
   keyward serve                 run the service (config from KEYWARD_* variables)
+  keyward worker                run only the workers (consumers, reconciler), ops endpoints on KEYWARD_HTTP_ADDR
   keyward openapi               print the OpenAPI document
   keyward config [--markdown]   print the effective configuration, secrets masked
   keyward migrate up|down|status
@@ -35,6 +36,8 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve()
+	case "worker":
+		err = worker()
 	case "openapi":
 		err = bootstrap.WriteOpenAPI(os.Stdout)
 	case "config":

@@ -31,6 +31,9 @@ func printBanner(cfg bootstrap.Config, base string) {
 	storage, messaging := "memory", "gochannel"
 	if cfg.DatabaseURL != "" {
 		storage, messaging = "postgres", "watermill-sql (outbox on the same database)"
+		if b := cfg.Messaging.Broker; b != bootstrap.BrokerSQL {
+			messaging = "outbox forwarded to " + b
+		}
 	}
 	fmt.Fprintf(&b, "  storage: %s  messaging: %s  key vault: %s  supplier: sandbox  payments: sandbox  mail: %s\n", storage, messaging, cfg.KeyVault, cfg.MailDir)
 	if cfg.IPNSecret == bootstrap.DevIPNSecret {

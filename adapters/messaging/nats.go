@@ -1,0 +1,226 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// NATSConfig configures the NATS JetStream broker.
+type NATSConfig struct {
+	URL string
+	// AckWait is how long a delivered message may stay unacknowledged
+	// before JetStream hands it out again (a crashed worker's message
+	// waits this long). It must exceed a handler's retry budget.
+	AckWait time.Duration
+	// Prefix is put before every stream and consumer name, so several
+	// keyward installations (or test runs) can share one server.
+	Prefix string
+}
+
+// NATS carries messages over NATS JetStream. Each topic is a stream with
+// work-queue retention (an acknowledged message is gone) and one durable
+// consumer shared by every keyward process, with at most one message
+// unacknowledged (MaxAckPending 1): the processes compete for a topic's
+// messages, and a topic, which is one partition of an event name, is
+// handled one message at a time, in order. Publisher and subscriber have
+// their own connections, which reconnect forever.
+type NATS struct {
+	cfg       NATSConfig
+	pubConn   *nats.Conn
+	subConn   *nats.Conn
+	js        jetstream.JetStream
+	publisher *wjs.Publisher
+	sub       *wjs.Subscriber
+	streams   sync.Map // stream names known to exist
+}
+
+// NewNATS connects to cfg.URL; it returns an error when the server does
+// not answer or has no JetStream.
+func NewNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = AckDeadline
+	}
+	connect := func(role string) (*nats.Conn, error) {
+		return nats.Connect(cfg.URL, nats.Name("keyward-"+role), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				if err != nil {
+					log.Warn("nats disconnected", "role", role, "err", err)
+				}
+			}),
+			nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected", "role", role) }))
+	}
+	n := &NATS{cfg: cfg}
+	var err error
+	if n.pubConn, err = connect("publisher"); err != nil {
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	if n.subConn, err = connect("subscriber"); err != nil {
+		n.pubConn.Close()
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	if n.js, err = jetstream.New(n.pubConn); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("NATS JetStream: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := n.js.AccountInfo(ctx); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("NATS JetStream is not available (start nats-server with -js): %w", err)
+	}
+	wlog := watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	if n.publisher, err = wjs.NewPublisher(wjs.PublisherConfig{Conn: n.pubConn, Logger: wlog, ConfigureStream: n.streamConfig}); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("NATS publisher: %w", err)
+	}
+	n.sub, err = wjs.NewSubscriber(wjs.SubscriberConfig{
+		Conn: n.subConn, Logger: wlog, AckWaitTimeout: cfg.AckWait,
+		ConfigureStream: n.streamConfig, ResourceInitializer: n.consumer,
+		Unmarshaler: lenientUnmarshaler{},
+	})
+	if err != nil {
+		n.Close()
+		return nil, fmt.Errorf("NATS subscriber: %w", err)
+	}
+	return n, nil
+}
+
+// StreamName is the stream (and subject) of topic: stream names cannot
+// hold dots, so they become underscores.
+func (n *NATS) StreamName(topic string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == '*' || r == '>' || r == '/' || r == '\\' || r <= ' ' {
+			return '_'
+		}
+		return r
+	}, n.cfg.Prefix+topic)
+}
+
+// streamConfig is a topic's stream. The Watermill publisher publishes on
+// the stream's name, so that is its subject too.
+func (n *NATS) streamConfig(topic string) jetstream.StreamConfig {
+	name := n.StreamName(topic)
+	return jetstream.StreamConfig{Name: name, Subjects: []string{name}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage}
+}
+
+// ensureStream creates topic's stream unless it exists; an existing
+// stream is left as the operator configured it (replicas, limits).
+func (n *NATS) ensureStream(ctx context.Context, topic string) (jetstream.Stream, error) {
+	cfg := n.streamConfig(topic)
+	s, err := n.js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = n.js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			s, err = n.js.Stream(ctx, cfg.Name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("NATS stream %s: %w", cfg.Name, err)
+	}
+	n.streams.Store(cfg.Name, true)
+	return s, nil
+}
+
+// consumer is the durable consumer every keyward process shares for topic.
+func (n *NATS) consumer(ctx context.Context, _ jetstream.JetStream, topic string) (jetstream.Consumer, func(context.Context, watermill.LoggerAdapter), error) {
+	s, err := n.ensureStream(ctx, topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	name := n.StreamName(ConsumerGroup + "_" + topic)
+	c, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: name, AckPolicy: jetstream.AckExplicitPolicy, AckWait: n.cfg.AckWait,
+		MaxAckPending: 1, DeliverPolicy: jetstream.DeliverAllPolicy, MaxDeliver: -1,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("NATS consumer %s: %w", name, err)
+	}
+	return c, nil, nil
+}
+
+// Publish sends msgs to topic once JetStream has stored them. Each carries
+// its UUID as Nats-Msg-Id, so a message forwarded twice (a crash between
+// the publish and the outbox acknowledgement) is stored once.
+func (n *NATS) Publish(topic string, msgs ...*message.Message) error {
+	name := n.StreamName(topic)
+	if _, ok := n.streams.Load(name); !ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := n.ensureStream(ctx, topic)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	for _, m := range msgs {
+		c := m.Copy()
+		c.Metadata.Set(nats.MsgIdHdr, m.UUID)
+		if err := n.publisher.Publish(topic, c); err != nil {
+			return fmt.Errorf("publish to NATS %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Subscribe consumes topic as the shared durable consumer.
+func (n *NATS) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	return n.sub.Subscribe(ctx, topic)
+}
+
+// Check reports whether both connections are up.
+func (n *NATS) Check(context.Context) error {
+	for _, c := range []*nats.Conn{n.pubConn, n.subConn} {
+		if !c.IsConnected() {
+			return fmt.Errorf("NATS connection is %s", c.Status())
+		}
+	}
+	return nil
+}
+
+// Remove deletes topic's stream and its consumer.
+func (n *NATS) Remove(ctx context.Context, topic string) error {
+	name := n.StreamName(topic)
+	n.streams.Delete(name)
+	if err := n.js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("delete NATS stream %s: %w", name, err)
+	}
+	return nil
+}
+
+// Close stops the subscriptions (messages not yet acknowledged go to
+// another process after AckWait) and closes both connections.
+func (n *NATS) Close() error {
+	var err error
+	if n.sub != nil {
+		err = n.sub.Close()
+	} else if n.subConn != nil {
+		n.subConn.Close()
+	}
+	if n.pubConn != nil {
+		n.pubConn.Close()
+	}
+	return err
+}
+
+// lenientUnmarshaler never fails: a message keyward cannot read still
+// reaches the handler, which sends it to the dead letters (the Watermill
+// subscriber would otherwise crash on it).
+type lenientUnmarshaler struct{}
+
+func (lenientUnmarshaler) Unmarshal(m jetstream.Msg) (*message.Message, error) {
+	msg, err := wjs.DefaultUnmarshaler{}.Unmarshal(m)
+	if err != nil {
+		msg = message.NewMessage(watermill.NewUUID(), m.Data())
+	}
+	return msg, nil
+}

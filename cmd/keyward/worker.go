@@ -1,0 +1,30 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/keyward/keyward/bootstrap"
+)
+
+// worker runs the consumers, the reconciler and the schedulers, with only
+// the ops endpoints on KEYWARD_HTTP_ADDR: KEYWARD_ROLE=worker, whatever the
+// environment says.
+func worker() error {
+	cfg, err := bootstrap.LoadConfig(func(k string) (string, bool) {
+		if k == "KEYWARD_ROLE" {
+			return bootstrap.RoleWorker, true
+		}
+		return bootstrap.EnvLookup(k)
+	})
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	app := bootstrap.New(cfg)
+	if err := app.Err(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "keyward %s worker: broker %s, ops endpoints on %s, links to %s\n", bootstrap.Version, cfg.Messaging.Broker, cfg.HTTPAddr, cfg.PublicBaseURL)
+	app.Run()
+	return nil
+}
