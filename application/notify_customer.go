@@ -41,10 +41,11 @@ func NewNotifyCustomer(orders ports.OrderRepository, mailer ports.Mailer, clock 
 // the order emits whenever its payment is set up: at placement, or later
 // when the gateway was down then.
 var notifications = map[string]emailKind{
-	domain.EventPaymentCreated: emailOrderReceived,
-	domain.EventOrderPaid:      emailPaymentConfirmed,
-	domain.EventOrderFailed:    emailFulfilmentDelayed,
-	domain.EventOrderRevoked:   emailOrderRevoked,
+	domain.EventPaymentCreated:   emailOrderReceived,
+	domain.EventOrderPaid:        emailPaymentConfirmed,
+	domain.EventOrderFailed:      emailFulfilmentDelayed,
+	domain.EventOrderNeedsReview: emailFulfilmentDelayed,
+	domain.EventOrderRevoked:     emailOrderRevoked,
 }
 
 // NotifiedEvents lists the order events NotifyCustomer handles.
@@ -93,7 +94,7 @@ func (h NotifyCustomer) Handle(ctx context.Context, ev domain.OrderEvent) error 
 			return nil // order.payment_created follows once the gateway answers
 		}
 	case emailFulfilmentDelayed:
-		if o.Status() != domain.StatusFailed {
+		if o.Status() != domain.StatusFailed && o.Status() != domain.StatusNeedsReview {
 			return nil
 		}
 	}
@@ -115,5 +116,10 @@ func (h NotifyCustomer) Handle(ctx context.Context, ev domain.OrderEvent) error 
 // carries the same name and time, so it gets the same key; an event that
 // happens again (a second failure after a retry) gets a new one.
 func notificationKey(kind emailKind, ev domain.OrderEvent) string {
+	if kind == emailFulfilmentDelayed {
+		// Once per order: a customer told of a delay is not told again
+		// each time a retry stalls.
+		return fmt.Sprintf("%s/%s", kind, ev.OrderID)
+	}
 	return fmt.Sprintf("%s/%s/%s/%d", kind, ev.OrderID, ev.Name, ev.At.UnixNano())
 }

@@ -41,6 +41,7 @@ const (
 	EventPaymentHeld       = "order.payment_held"
 	EventOrderExpired      = "order.expired"
 	EventOrderRefunded     = "order.refunded"
+	EventOrderNeedsReview  = "order.needs_review"
 	EventFulfilmentRetried = "order.fulfilment_retried"
 	EventOrderFulfilled    = "order.fulfilled"
 	EventOrderDelivered    = "order.delivered"
@@ -50,6 +51,6 @@ const (
 
 // OrderEventNames lists every order event name (the topics they travel on).
 var OrderEventNames = []string{
-	EventOrderPlaced, EventPaymentCreated, EventOrderPaid, EventPaymentHeld, EventOrderExpired, EventOrderRefunded,
+	EventOrderPlaced, EventPaymentCreated, EventOrderPaid, EventPaymentHeld, EventOrderExpired, EventOrderRefunded, EventOrderNeedsReview,
 	EventFulfilmentRetried, EventOrderFulfilled, EventOrderDelivered, EventOrderFailed, EventOrderRevoked,
 }

@@ -106,6 +106,11 @@ func inState(t *testing.T, s domain.OrderStatus) *domain.Order {
 		_, err := o.StartFulfilment(t0)
 		must(err)
 		must(o.Fail("boom", t0))
+	case domain.StatusNeedsReview:
+		pay()
+		_, err := o.StartFulfilment(t0)
+		must(err)
+		must(o.HoldForReview("the supplier does not know purchase so-1", t0))
 	case domain.StatusFulfilled:
 		pay()
 		fulfil()

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -130,15 +131,15 @@ func (o *Order) Fail(reason string, now time.Time) error {
 // RetryFulfilment restarts a failed order (or nudges one stuck in paid or
 // fulfilling): failed items go back to where they can resume, and it
 // collects EventFulfilmentRetried. It returns ErrInvalidTransition unless
-// the order is failed, paid or fulfilling.
+// the order is failed, held for review, paid or fulfilling.
 func (o *Order) RetryFulfilment(now time.Time) error {
-	if o.status != StatusFailed && o.status != StatusFulfilling && o.status != StatusPaid {
+	if o.status != StatusFailed && o.status != StatusFulfilling && o.status != StatusPaid && o.status != StatusNeedsReview {
 		return fmt.Errorf("%w: order %s is %s", ErrInvalidTransition, o.id, o.status)
 	}
 	for _, it := range o.items {
 		it.resetForRetry()
 	}
-	if o.status == StatusFailed {
+	if o.status == StatusFailed || o.status == StatusNeedsReview {
 		if err := o.transition(StatusFulfilling, EventKindFulfilmentRetried, nil, now); err != nil {
 			return err
 		}
@@ -154,4 +155,34 @@ func (o *Order) fulfillingItem(itemID string) (*OrderItem, error) {
 		return nil, fmt.Errorf("%w: order %s is %s, not fulfilling", ErrInvalidTransition, o.id, o.status)
 	}
 	return o.Item(itemID)
+}
+
+// HoldForReview stops a paid or fulfilling order for a person, with the
+// reason an admin and the timeline show (the items keep their state, so a
+// retry resumes where it stopped). It emits EventOrderNeedsReview; holding an
+// order already held records nothing. It returns ErrInvalidTransition from
+// any other state and ErrInvalidOrder for an empty reason.
+func (o *Order) HoldForReview(reason string, now time.Time) error {
+	if o.status == StatusNeedsReview {
+		return nil
+	}
+	if strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("%w: a hold for review needs a reason", ErrInvalidOrder)
+	}
+	if err := o.transition(StatusNeedsReview, EventKindHeldForReview, map[string]string{"reason": reason}, now); err != nil {
+		return err
+	}
+	o.emit(EventOrderNeedsReview, now, reason)
+	return nil
+}
+
+// ReviewReason returns why the order was last held for review, "" when it
+// never was.
+func (o *Order) ReviewReason() string {
+	for i := len(o.timeline) - 1; i >= 0; i-- {
+		if e := o.timeline[i]; e.Kind() == EventKindHeldForReview {
+			return e.Metadata()["reason"]
+		}
+	}
+	return ""
 }

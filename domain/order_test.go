@@ -155,10 +155,11 @@ func TestOrderOperationsByState(t *testing.T) {
 		"SetupFailed":  {func(o *domain.Order) error { return o.FailPaymentSetup("down", false, t0) }, []domain.OrderStatus{domain.StatusAwaitingPaymentSetup}},
 		"SetupRefused": {func(o *domain.Order) error { return o.FailPaymentSetup("refused", true, t0) }, []domain.OrderStatus{domain.StatusAwaitingPaymentSetup}},
 		"Fail":         {func(o *domain.Order) error { return o.Fail("x", t0) }, []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling}},
-		"Revoke":       {func(o *domain.Order) error { return o.Revoke("x", t0) }, []domain.OrderStatus{domain.StatusFulfilled, domain.StatusDelivered, domain.StatusFailed}},
+		"Revoke":       {func(o *domain.Order) error { return o.Revoke("x", t0) }, []domain.OrderStatus{domain.StatusFulfilled, domain.StatusDelivered, domain.StatusFailed, domain.StatusNeedsReview}},
+		"Hold":         {func(o *domain.Order) error { return o.HoldForReview("why", t0) }, []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling, domain.StatusNeedsReview}},
 		"Deliver":      {func(o *domain.Order) error { return o.MarkDelivered("l", t0) }, []domain.OrderStatus{domain.StatusFulfilled}},
 		"Complete":     {func(o *domain.Order) error { return o.CompleteFulfilment(t0) }, nil}, // items are never all sealed in these fixtures except fulfilled+
-		"Retry":        {func(o *domain.Order) error { return o.RetryFulfilment(t0) }, []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling, domain.StatusFailed}},
+		"Retry":        {func(o *domain.Order) error { return o.RetryFulfilment(t0) }, []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling, domain.StatusFailed, domain.StatusNeedsReview}},
 		"Resent":       {func(o *domain.Order) error { return o.RecordLinkResent("l", t0) }, []domain.OrderStatus{domain.StatusDelivered}},
 	}
 	for name, op := range ops {
@@ -338,5 +339,33 @@ func TestSnapshotSharesNothing(t *testing.T) {
 	}
 	if extra := s.Timeline[:cap(s.Timeline)][len(s.Timeline)]; extra.Kind() != (domain.EventKind{}) {
 		t.Fatalf("the order wrote %s into its snapshot's timeline", extra.Kind())
+	}
+}
+
+// TestHoldForReview: a held order says why, emits one event, and a retry
+// picks it up again where it stopped.
+func TestHoldForReview(t *testing.T) {
+	t.Parallel()
+	o := inState(t, domain.StatusFulfilling)
+	o.PopEvents()
+	if err := o.HoldForReview("  ", t0); !errors.Is(err, domain.ErrInvalidOrder) {
+		t.Fatalf("empty reason: %v", err)
+	}
+	const why = "supplier order so-1 is unknown to the supplier"
+	if err := o.HoldForReview(why, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.HoldForReview("again", t0); err != nil || o.ReviewReason() != why {
+		t.Fatalf("second hold: %v, reason %q", err, o.ReviewReason())
+	}
+	evs := o.PopEvents()
+	if len(evs) != 1 || evs[0].EventName() != domain.EventOrderNeedsReview {
+		t.Fatalf("events %v", evs)
+	}
+	if err := o.RetryFulfilment(t0); err != nil || o.Status() != domain.StatusFulfilling {
+		t.Fatalf("retry: %v, %s", err, o.Status())
+	}
+	if o.ReviewReason() != why {
+		t.Fatalf("the timeline forgot why it was held: %q", o.ReviewReason())
 	}
 }

@@ -23,22 +23,29 @@ var (
 	// StatusRefunded: the gateway returned the customer's money before the
 	// order was paid in full.
 	StatusRefunded = OrderStatus{"refunded"}
+	// StatusNeedsReview: fulfilment cannot go on without a person (a
+	// supplier that does not know a purchase we recorded, a price above
+	// what the order can afford for too long, a stuck order): held with
+	// the reason until an admin retries or revokes it.
+	StatusNeedsReview = OrderStatus{"needs_review"}
 )
 
 // OrderStatuses lists every valid order status.
 var OrderStatuses = []OrderStatus{
 	StatusAwaitingPaymentSetup, StatusPendingPayment, StatusPaid, StatusFulfilling, StatusFulfilled, StatusDelivered,
-	StatusUnderpaid, StatusExpired, StatusFailed, StatusRevoked, StatusRefunded,
+	StatusUnderpaid, StatusExpired, StatusFailed, StatusRevoked, StatusRefunded, StatusNeedsReview,
 }
 
-// orderTransitions is the forward-only state machine. failed → fulfilling is
-// the one edge an operator triggers by hand (retry after fixing the cause).
+// orderTransitions is the forward-only state machine. failed → fulfilling and
+// needs_review → fulfilling are the edges an operator triggers by hand
+// (retry after fixing the cause).
 var orderTransitions = map[OrderStatus][]OrderStatus{
 	StatusAwaitingPaymentSetup: {StatusPendingPayment, StatusExpired},
 	StatusPendingPayment:       {StatusPaid, StatusUnderpaid, StatusExpired, StatusRefunded},
 	StatusUnderpaid:            {StatusPaid, StatusExpired, StatusRefunded},
-	StatusPaid:                 {StatusFulfilling, StatusFailed},
-	StatusFulfilling:           {StatusFulfilled, StatusFailed},
+	StatusPaid:                 {StatusFulfilling, StatusFailed, StatusNeedsReview},
+	StatusFulfilling:           {StatusFulfilled, StatusFailed, StatusNeedsReview},
+	StatusNeedsReview:          {StatusFulfilling, StatusRevoked},
 	StatusFulfilled:            {StatusDelivered, StatusRevoked},
 	StatusDelivered:            {StatusRevoked},
 	StatusFailed:               {StatusFulfilling, StatusRevoked},

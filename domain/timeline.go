@@ -41,6 +41,7 @@ var (
 	EventKindDeliveryLinkSent   = EventKind{"delivery_link_sent"}
 	EventKindDeliveryLinkResent = EventKind{"delivery_link_resent"}
 	EventKindOrderRevoked       = EventKind{"order_revoked"}
+	EventKindHeldForReview      = EventKind{"held_for_review"}
 )
 
 // EventKinds lists every valid timeline entry kind.
@@ -51,7 +52,7 @@ var EventKinds = []EventKind{
 	EventKindItemPurchasing, EventKindItemPurchased, EventKindItemSealed, EventKindItemFailed,
 	EventKindOrderFulfilled, EventKindOrderFailed, EventKindFulfilmentRetried, EventKindDeliveryClaimed,
 	EventKindDeliveryReleased, EventKindDeliveryLinkSent, EventKindDeliveryLinkResent, EventKindOrderRevoked,
-	EventKindPaymentSetupFailed, EventKindRepeatDeposit,
+	EventKindPaymentSetupFailed, EventKindRepeatDeposit, EventKindHeldForReview,
 }
 
 // paymentUpdateKinds names the entry that records a payment status which

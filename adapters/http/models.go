@@ -66,7 +66,7 @@ type TimelineEntry struct {
 // OrderBody is an order as its customer sees it.
 type OrderBody struct {
 	ID          string          `json:"id"`
-	Status      string          `json:"status" enum:"awaiting_payment_setup,pending_payment,paid,fulfilling,fulfilled,delivered,underpaid,expired,failed,revoked,refunded"`
+	Status      string          `json:"status" enum:"awaiting_payment_setup,pending_payment,paid,fulfilling,fulfilled,delivered,underpaid,expired,failed,revoked,refunded,needs_review"`
 	Email       string          `json:"email"`
 	Total       MoneyBody       `json:"total"`
 	Items       []ItemBody      `json:"items"`

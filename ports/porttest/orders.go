@@ -437,6 +437,9 @@ func orderIn(t *testing.T, id string, s domain.OrderStatus) *domain.Order {
 	case domain.StatusFailed:
 		start()
 		must(o.FailItem(a, "product withdrawn", false, suiteT0))
+	case domain.StatusNeedsReview:
+		start()
+		must(o.HoldForReview("supplier price 21.40 EUR > affordable 19.10 EUR", suiteT0))
 	case domain.StatusFulfilled:
 		fulfil()
 	case domain.StatusDelivered:
