@@ -175,22 +175,28 @@ func paymentNotice(o keyward.OrderBody, secret string) ([]byte, string, error) {
 
 var deliverLink = regexp.MustCompile(`/deliver/([A-Za-z0-9_-]+)`)
 
-// deliveryToken reads the link token from the one email in mailDir.
+// deliveryToken reads the link token from the one email in mailDir that
+// carries a delivery link (the others are the order and payment notices).
 // Quoted-printable soft line breaks are undone first; the token's
 // characters are never encoded.
 func deliveryToken(mailDir string) (string, error) {
 	files, err := filepath.Glob(filepath.Join(mailDir, "*.eml"))
-	if err != nil || len(files) != 1 {
-		return "", fmt.Errorf("want one email in %s, found %d (%v)", mailDir, len(files), err)
-	}
-	raw, err := os.ReadFile(files[0])
 	if err != nil {
 		return "", err
 	}
-	text := strings.ReplaceAll(string(raw), "=\r\n", "")
-	m := deliverLink.FindStringSubmatch(text)
-	if m == nil {
-		return "", fmt.Errorf("no delivery link in %s", files[0])
+	var tokens []string
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		text := strings.ReplaceAll(string(raw), "=\r\n", "")
+		if m := deliverLink.FindStringSubmatch(text); m != nil {
+			tokens = append(tokens, m[1])
+		}
 	}
-	return m[1], nil
+	if len(tokens) != 1 {
+		return "", fmt.Errorf("want one email with a delivery link in %s, found %d among %d emails", mailDir, len(tokens), len(files))
+	}
+	return tokens[0], nil
 }
