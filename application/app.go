@@ -97,6 +97,12 @@ type Settings struct {
 // NewApp builds every use case from the ports. It panics when a port is
 // nil: wiring mistakes stop the program at start-up.
 func NewApp(d Deps, s Settings) App {
+	// Every status change, data key and email is audited by the unit of
+	// work that makes it, whichever use case makes it.
+	require("App", "orders", d.Orders, "dataKeys", d.DataKeys, "mailer", d.Mailer, "tx", d.Tx, "audit", d.Audit)
+	d.Orders = auditedOrders{OrderRepository: d.Orders, tx: d.Tx, audit: d.Audit}
+	d.DataKeys = auditedDataKeys{DataKeyRepository: d.DataKeys, tx: d.Tx, audit: d.Audit}
+	d.Mailer = auditedMailer{Mailer: d.Mailer, audit: d.Audit}
 	if s.RotateBatch <= 0 {
 		s.RotateBatch = 100
 	}
@@ -111,7 +117,7 @@ func NewApp(d Deps, s Settings) App {
 		Commands: Commands{
 			PlaceOrder:         NewPlaceOrder(d.Orders, d.Catalog, d.Gateway, d.Clock, d.IDs, d.Log),
 			SetUpPayment:       setUp,
-			HandlePayment:      NewHandlePaymentNotification(d.Verifier, d.Notifications, d.Orders, d.Gateway, s.ConfirmPayments, d.Clock, d.Log),
+			HandlePayment:      NewHandlePaymentNotification(d.Tx, d.Audit, d.Verifier, d.Notifications, d.Orders, d.Gateway, s.ConfirmPayments, d.Clock, d.Log),
 			FulfilOrder:        fulfil,
 			DeliverOrder:       deliver,
 			NotifyCustomer:     NewNotifyCustomer(d.Orders, d.Mailer, d.Clock, d.Log),

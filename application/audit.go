@@ -10,4 +10,8 @@ const (
 	AuditDeliveryResent  = "delivery.link_resent"
 	ActorCustomer        = "customer"
 	ActorSystem          = "system"
+	// ActorGateway is the payment gateway, for its notifications.
+	ActorGateway             = "gateway"
+	AuditPaymentNotification = "payment.notification"
+	AuditPaymentRejected     = "payment.notification_rejected"
 )

@@ -61,7 +61,7 @@ func (li linkIssuer) send(ctx context.Context, o *domain.Order, link *domain.Del
 	if err != nil {
 		return err
 	}
-	if err := li.mailer.Send(ctx, m); err != nil {
+	if _, err := li.mailer.Send(ctx, m); err != nil {
 		return fmt.Errorf("%w: send delivery email: %v", ErrUnavailable, err)
 	}
 	return nil

@@ -131,5 +131,5 @@ func (k emailKind) render(to, key string, d emailData) (ports.Email, error) {
 	}
 	// A subject is one line, whatever a name held.
 	oneLine := strings.Join(strings.Fields(subject.String()), " ")
-	return ports.Email{To: to, Subject: oneLine, Text: text.String(), HTML: html.String(), IdempotencyKey: key}, nil
+	return ports.Email{Template: string(k), To: to, Subject: oneLine, Text: text.String(), HTML: html.String(), IdempotencyKey: key}, nil
 }

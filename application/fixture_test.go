@@ -95,11 +95,11 @@ type mailbox struct {
 	sent []ports.Email
 }
 
-func (m *mailbox) Send(_ context.Context, e ports.Email) error {
+func (m *mailbox) Send(_ context.Context, e ports.Email) (ports.Receipt, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sent = append(m.sent, e)
-	return nil
+	return ports.Receipt{ProviderID: fmt.Sprintf("mailbox-%d", len(m.sent))}, nil
 }
 
 func newWorld(t *testing.T) *world {

@@ -200,9 +200,17 @@ func TestRevealAndRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var actions []string
+	var actions, transitions []string
 	for _, r := range recs {
-		actions = append(actions, r.Actor+" "+r.Action)
+		switch r.Action {
+		case application.AuditOrderTransition:
+			if r.Subject == o.ID() {
+				transitions = append(transitions, r.Details["to"])
+			}
+		case application.AuditDataKeyCreated, application.AuditEmailSent:
+		default:
+			actions = append(actions, r.Actor+" "+r.Action)
+		}
 	}
 	// One record per revoke, written with it: re-runs (the resumed
 	// shredding, the second revoke) only finish the work and add none.
@@ -210,7 +218,12 @@ func TestRevealAndRevoke(t *testing.T) {
 	if strings.Join(actions, ",") != strings.Join(want, ",") {
 		t.Fatalf("audit trail %v, want %v", actions, want)
 	}
-	if n, err := w.audit.Verify(t.Context()); err != nil || n != 2 {
+	// Every status the use cases moved the order to is on the trail, once
+	// (paidOrder pays it through the bare repository).
+	if got := strings.Join(transitions, ","); got != "pending_payment,fulfilling,fulfilled,delivered,revoked" {
+		t.Fatalf("order transitions on the trail: %s", got)
+	}
+	if n, err := w.audit.Verify(t.Context()); err != nil || n != len(recs) {
 		t.Fatalf("audit chain: %d %v", n, err)
 	}
 }
@@ -325,11 +338,11 @@ type failOnce struct {
 	failed bool
 }
 
-func (f *failOnce) Send(ctx context.Context, e ports.Email) error {
+func (f *failOnce) Send(ctx context.Context, e ports.Email) (ports.Receipt, error) {
 	if !f.failed {
 		f.failed = true
-		_ = f.Mailer.Send(ctx, e)
-		return errors.New("connection reset after DATA")
+		_, _ = f.Mailer.Send(ctx, e)
+		return ports.Receipt{}, errors.New("connection reset after DATA")
 	}
 	return f.Mailer.Send(ctx, e)
 }

@@ -2,8 +2,10 @@ package application
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/domain"
@@ -29,6 +31,8 @@ type PaymentNotificationResult struct {
 // confirm set, a finished payment is read back from the gateway first and
 // the order moves only on what the gateway says.
 type HandlePaymentNotification struct {
+	tx            ports.Transactor
+	audit         ports.AuditLog
 	verifier      ports.NotificationVerifier
 	notifications ports.PaymentNotificationLog
 	orders        ports.OrderRepository
@@ -39,10 +43,10 @@ type HandlePaymentNotification struct {
 }
 
 // NewHandlePaymentNotification wires HandlePaymentNotification; it panics when a dependency is nil.
-func NewHandlePaymentNotification(verifier ports.NotificationVerifier, notifications ports.PaymentNotificationLog, orders ports.OrderRepository,
+func NewHandlePaymentNotification(tx ports.Transactor, audit ports.AuditLog, verifier ports.NotificationVerifier, notifications ports.PaymentNotificationLog, orders ports.OrderRepository,
 	gateway ports.PaymentGateway, confirm bool, clock ports.Clock, log *slog.Logger) HandlePaymentNotification {
-	require("HandlePaymentNotification", "verifier", verifier, "notifications", notifications, "orders", orders, "gateway", gateway, "clock", clock, "log", log)
-	return HandlePaymentNotification{verifier: verifier, notifications: notifications, orders: orders, gateway: gateway, confirm: confirm, clock: clock, log: log}
+	require("HandlePaymentNotification", "tx", tx, "audit", audit, "verifier", verifier, "notifications", notifications, "orders", orders, "gateway", gateway, "clock", clock, "log", log)
+	return HandlePaymentNotification{tx: tx, audit: audit, verifier: verifier, notifications: notifications, orders: orders, gateway: gateway, confirm: confirm, clock: clock, log: log}
 }
 
 // Handle returns ports.ErrSignatureInvalid or ports.ErrMalformedNotice for
@@ -54,12 +58,26 @@ func NewHandlePaymentNotification(verifier ports.NotificationVerifier, notificat
 func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, signature string) (PaymentNotificationResult, error) {
 	notice, err := h.verifier.Verify(body, signature)
 	if err != nil {
+		h.auditRejected(ctx, err)
 		return PaymentNotificationResult{}, err
 	}
 	res := PaymentNotificationResult{OrderID: notice.OrderID}
-	fresh, err := h.notifications.Record(ctx, ports.PaymentNotification{
-		Provider: notice.Provider, PaymentID: notice.Update.PaymentID, Status: notice.Status,
-		OrderID: notice.OrderID, BodySHA256: notice.CanonicalSHA256, Body: body, ReceivedAt: h.clock.Now(),
+	// The notification and its audit record are stored together, once.
+	var fresh bool
+	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
+		var err error
+		fresh, err = h.notifications.Record(ctx, ports.PaymentNotification{
+			Provider: notice.Provider, PaymentID: notice.Update.PaymentID, Status: notice.Status,
+			OrderID: notice.OrderID, BodySHA256: notice.CanonicalSHA256, Body: body, ReceivedAt: h.clock.Now(),
+		})
+		if err != nil || !fresh {
+			return err
+		}
+		_, err = h.audit.Append(ctx, ActorGateway, AuditPaymentNotification, notice.OrderID, map[string]string{
+			"provider": notice.Provider, "payment_id": notice.Update.PaymentID, "payment_status": notice.Status,
+			"parent_payment_id": notice.Update.ParentPaymentID,
+		})
+		return err
 	})
 	if err != nil {
 		return res, fmt.Errorf("record notification: %w", err)
@@ -131,4 +149,20 @@ func (h HandlePaymentNotification) current(ctx context.Context, res PaymentNotif
 	}
 	res.Status = o.Status()
 	return res, nil
+}
+
+// auditRejected records a notification that was refused, with why (never
+// its body). Refusals come from anyone on the internet: the webhook's rate
+// limit per source bounds them, and a failure to record is only logged.
+func (h HandlePaymentNotification) auditRejected(ctx context.Context, cause error) {
+	why := "signature missing or invalid"
+	if errors.Is(cause, ports.ErrMalformedNotice) {
+		why = cause.Error()
+		if len(why) > 200 {
+			why = strings.ToValidUTF8(why[:200], "") + "…"
+		}
+	}
+	if _, err := h.audit.Append(ctx, ActorGateway, AuditPaymentRejected, "webhook", map[string]string{"reason": why}); err != nil {
+		h.log.WarnContext(ctx, "could not audit a refused payment notification", "err", err)
+	}
 }

@@ -102,7 +102,7 @@ func (h NotifyCustomer) Handle(ctx context.Context, ev domain.OrderEvent) error 
 	if err != nil {
 		return err
 	}
-	if err := h.mailer.Send(ctx, m); err != nil {
+	if _, err := h.mailer.Send(ctx, m); err != nil {
 		if errors.Is(err, ports.ErrMailRejected) {
 			return fmt.Errorf("send %s email for order %s: %w", kind, o.ID(), err)
 		}

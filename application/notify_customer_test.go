@@ -238,7 +238,9 @@ func TestOrderWithoutPaymentWaitsForPaymentCreated(t *testing.T) {
 
 type failingMailer struct{ err error }
 
-func (f failingMailer) Send(context.Context, ports.Email) error { return f.err }
+func (f failingMailer) Send(context.Context, ports.Email) (ports.Receipt, error) {
+	return ports.Receipt{}, f.err
+}
 
 func TestMailerErrors(t *testing.T) {
 	t.Parallel()

@@ -55,7 +55,7 @@ func TestRotateRewrapsAndSkipsUnreadable(t *testing.T) {
 			t.Fatalf("order %s after rotation: version %d, %v", id, wk.Version, err)
 		}
 	}
-	recs, _ := w.audit.List(t.Context(), 0, 10)
+	recs, _ := w.audit.List(t.Context(), 0, 1000)
 	last := recs[len(recs)-1]
 	if last.Action != application.AuditKeysRotated || last.Details["unreadable"] != "1" || last.Details["rewrapped"] != "4" {
 		t.Fatalf("audit %+v", last)

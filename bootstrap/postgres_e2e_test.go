@@ -242,11 +242,12 @@ type freezeAfterPurchase struct {
 	once    *sync.Once
 }
 
+// Update freezes before the change that follows a committed purchase
+// record (the next step's): the record is durable, nothing after it is.
 func (r freezeAfterPurchase) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
-	o, err := r.OrderRepository.Update(ctx, id, fn)
-	if err == nil && slices.ContainsFunc(o.Items(), func(it *domain.OrderItem) bool { return it.Status() == domain.ItemPurchased }) {
+	if o, err := r.Get(ctx, id); err == nil && slices.ContainsFunc(o.Items(), func(it *domain.OrderItem) bool { return it.Status() == domain.ItemPurchased }) {
 		r.once.Do(func() { close(r.crashed) })
 		<-r.frozen // this process never gets further
 	}
-	return o, err
+	return r.OrderRepository.Update(ctx, id, fn)
 }

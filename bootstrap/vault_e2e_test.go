@@ -119,7 +119,7 @@ func TestRotationDuringOrders(t *testing.T) {
 			Details map[string]string `json:"details"`
 		} `json:"items"`
 	}
-	h.do("GET", "/v1/admin/audit?limit=1000", nil, map[string]string{"Authorization": "Bearer " + testAdminKey}, &audit)
+	h.do("GET", "/v1/admin/audit?limit=1000&type=keys.rotated", nil, map[string]string{"Authorization": "Bearer " + testAdminKey}, &audit)
 	var rotated []string
 	for _, r := range audit.Items {
 		if r.Action == "keys.rotated" {

@@ -222,6 +222,9 @@ type NotificationVerifier interface {
 // IdempotencyKey names the message (at most 256 printable ASCII
 // characters): the same key is sent once.
 type Email struct {
+	// Template names the email's template (keys_ready, order_received …),
+	// for the audit trail.
+	Template       string
 	To             string
 	Subject        string
 	Text           string
@@ -257,8 +260,16 @@ func (e *MailRetryError) Is(target error) bool { return target == ErrMailUnavail
 
 // Mailer sends email.
 type Mailer interface {
-	// Send delivers the message. A message whose IdempotencyKey was sent
-	// before is not sent again (nil). Errors wrap ErrMailUnavailable (retry
-	// later) or ErrMailRejected (final).
-	Send(ctx context.Context, m Email) error
+	// Send delivers the message and returns its receipt. A message whose
+	// IdempotencyKey was sent before is not sent again (Duplicate). Errors
+	// wrap ErrMailUnavailable (retry later) or ErrMailRejected (final).
+	Send(ctx context.Context, m Email) (Receipt, error)
+}
+
+// Receipt is what a mailer did with a message: the id the provider gave it
+// (a Message-ID, an API id, a file name), or Duplicate when it had been
+// sent before and was not sent again.
+type Receipt struct {
+	ProviderID string
+	Duplicate  bool
 }

@@ -127,7 +127,7 @@ func TestAuditFiltersAndFormats(t *testing.T) {
 	if got := auditRecords(t, api, "&type=keys.revealed"); len(got) != 1 || got[0].Subject != o.ID {
 		t.Fatalf("by type %+v", got)
 	}
-	if got := auditRecords(t, api, "&order_id="+other.ID+"&type=order."); len(got) != 1 || got[0].Action != "order.revoked" {
+	if got := auditRecords(t, api, "&order_id="+other.ID+"&type=order.revoked"); len(got) != 1 || got[0].Action != "order.revoked" {
 		t.Fatalf("by order %+v", got)
 	}
 	if got := auditRecords(t, api, "&to=2026-11-27T12:00:00Z"); len(got) != 0 {

@@ -59,22 +59,23 @@ func New(dir string, from string, clock func() time.Time) (*Mailer, error) {
 
 // Send writes m as a new .eml file, atomically: a reader never sees a
 // partial message. With a non-empty IdempotencyKey that was already sent
-// into this directory it writes nothing and returns nil. It returns an error
+// into this directory it writes nothing and reports a duplicate; otherwise
+// the receipt names the file. It returns an error
 // for an invalid recipient or when the file cannot be written.
-func (s *Mailer) Send(ctx context.Context, m ports.Email) error {
+func (s *Mailer) Send(ctx context.Context, m ports.Email) (ports.Receipt, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return ports.Receipt{}, err
 	}
 	if _, err := domain.ParseEmail(m.To); err != nil || strings.ContainsAny(m.To, "\r\n") {
-		return fmt.Errorf("maildir: invalid recipient %q", m.To)
+		return ports.Receipt{}, fmt.Errorf("maildir: invalid recipient %q", m.To)
 	}
 	if strings.ContainsAny(m.IdempotencyKey, "\r\n") {
-		return errors.New("maildir: idempotency key contains a line break")
+		return ports.Receipt{}, errors.New("maildir: idempotency key contains a line break")
 	}
 	now := s.clock().UTC()
 	msg, err := s.render(m, now)
 	if err != nil {
-		return fmt.Errorf("maildir: render: %w", err)
+		return ports.Receipt{}, fmt.Errorf("maildir: render: %w", err)
 	}
 	tag := randomHex()
 	if m.IdempotencyKey != "" {
@@ -83,7 +84,7 @@ func (s *Mailer) Send(ctx context.Context, m ports.Email) error {
 	}
 	tmp, err := s.writeTemp(msg)
 	if err != nil {
-		return fmt.Errorf("maildir: %w", err)
+		return ports.Receipt{}, fmt.Errorf("maildir: %w", err)
 	}
 	defer os.Remove(tmp) // a no-op once renamed
 
@@ -91,15 +92,18 @@ func (s *Mailer) Send(ctx context.Context, m ports.Email) error {
 	defer s.mu.Unlock()
 	if m.IdempotencyKey != "" {
 		sent, err := s.hasTag(tag)
-		if err != nil || sent {
-			return err
+		if err != nil {
+			return ports.Receipt{}, err
+		}
+		if sent {
+			return ports.Receipt{Duplicate: true}, nil
 		}
 	}
 	name := now.Format("20060102T150405.000000000Z") + "-" + tag + ".eml"
 	if err := os.Rename(tmp, filepath.Join(s.dir, name)); err != nil {
-		return fmt.Errorf("maildir: %w", err)
+		return ports.Receipt{}, fmt.Errorf("maildir: %w", err)
 	}
-	return nil
+	return ports.Receipt{ProviderID: name}, nil
 }
 
 // writeTemp writes data to a dot file in the directory (ReadAll skips it)

@@ -54,7 +54,7 @@ func TestSendAndReadBack(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "mail")
 	sent := email("delivery-link/1")
-	if err := newMailer(t, dir).Send(context.Background(), sent); err != nil {
+	if _, err := newMailer(t, dir).Send(context.Background(), sent); err != nil {
 		t.Fatal(err)
 	}
 	ms := readAll(t, dir)
@@ -79,7 +79,7 @@ func TestSendAndReadBack(t *testing.T) {
 func TestHeadersAreValid(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if err := newMailer(t, dir).Send(context.Background(), email("k1")); err != nil {
+	if _, err := newMailer(t, dir).Send(context.Background(), email("k1")); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, readAll(t, dir)[0].File))
@@ -123,7 +123,7 @@ func TestNonASCIISubject(t *testing.T) {
 	dir := t.TempDir()
 	e := email("")
 	e.Subject = "Vos clés sont prêtes — Café «Déjà vu» 🎮, a subject long enough to need several encoded words"
-	if err := newMailer(t, dir).Send(context.Background(), e); err != nil {
+	if _, err := newMailer(t, dir).Send(context.Background(), e); err != nil {
 		t.Fatal(err)
 	}
 	got := readAll(t, dir)[0]
@@ -152,7 +152,7 @@ func TestNonASCIISenderName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Send(context.Background(), email("")); err != nil {
+	if _, err := m.Send(context.Background(), email("")); err != nil {
 		t.Fatal(err)
 	}
 	got := readAll(t, dir)[0]
@@ -189,7 +189,7 @@ func TestIdempotencyKeyDedupes(t *testing.T) {
 		{first, ""},
 	}
 	for _, s := range sends {
-		if err := s.mailer.Send(ctx, email(s.key)); err != nil {
+		if _, err := s.mailer.Send(ctx, email(s.key)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -205,7 +205,7 @@ func TestConcurrentSends(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			if err := m.Send(context.Background(), email(fmt.Sprintf("key-%d", i))); err != nil {
+			if _, err := m.Send(context.Background(), email(fmt.Sprintf("key-%d", i))); err != nil {
 				t.Error(err)
 			}
 		})
@@ -238,7 +238,7 @@ func TestConcurrentDuplicatesSendOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			if err := m.Send(context.Background(), email("delivery-link/1")); err != nil {
+			if _, err := m.Send(context.Background(), email("delivery-link/1")); err != nil {
 				t.Error(err)
 			}
 		})
@@ -268,7 +268,7 @@ func TestUnwritableDirectory(t *testing.T) {
 	if err := os.WriteFile(dir, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Send(context.Background(), email("k")); err == nil {
+	if _, err := m.Send(context.Background(), email("k")); err == nil {
 		t.Error("Send into a path that is a file succeeded")
 	}
 }
@@ -286,7 +286,7 @@ func TestSendRejectsHeaderInjection(t *testing.T) {
 	for name, change := range tests {
 		e := email("k")
 		change(&e)
-		if err := m.Send(context.Background(), e); err == nil {
+		if _, err := m.Send(context.Background(), e); err == nil {
 			t.Errorf("%s: Send succeeded", name)
 		}
 	}

@@ -97,20 +97,20 @@ type apiError struct {
 // concurrent_idempotent_requests or a 429 (a *ports.MailRetryError with
 // retry-after), and one wrapping ports.ErrMailRejected with Resend's error
 // name and message for an invalid message or any other 4xx.
-func (s *Mailer) Send(ctx context.Context, m ports.Email) error {
+func (s *Mailer) Send(ctx context.Context, m ports.Email) (ports.Receipt, error) {
 	if _, err := domain.ParseEmail(m.To); err != nil || strings.ContainsAny(m.To, "\r\n") {
-		return fmt.Errorf("%w: resend: invalid recipient %q", ports.ErrMailRejected, m.To)
+		return ports.Receipt{}, fmt.Errorf("%w: resend: invalid recipient %q", ports.ErrMailRejected, m.To)
 	}
 	if len(m.IdempotencyKey) > 256 || strings.ContainsFunc(m.IdempotencyKey, func(r rune) bool { return r < ' ' || r > '~' }) {
-		return fmt.Errorf("%w: resend: idempotency key %q: want at most 256 printable ASCII characters", ports.ErrMailRejected, m.IdempotencyKey)
+		return ports.Receipt{}, fmt.Errorf("%w: resend: idempotency key %q: want at most 256 printable ASCII characters", ports.ErrMailRejected, m.IdempotencyKey)
 	}
 	body, err := json.Marshal(sendRequest{From: s.from, To: []string{m.To}, Subject: m.Subject, HTML: m.HTML, Text: m.Text})
 	if err != nil {
-		return fmt.Errorf("%w: resend: encode: %v", ports.ErrMailRejected, err)
+		return ports.Receipt{}, fmt.Errorf("%w: resend: encode: %v", ports.ErrMailRejected, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/emails", bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%w: resend: %v", ports.ErrMailRejected, err)
+		return ports.Receipt{}, fmt.Errorf("%w: resend: %v", ports.ErrMailRejected, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if m.IdempotencyKey != "" {
@@ -118,14 +118,17 @@ func (s *Mailer) Send(ctx context.Context, m ports.Email) error {
 	}
 	resp, err := s.do(req)
 	if err != nil {
-		return err
+		return ports.Receipt{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil
+		var sent struct {
+			ID string `json:"id"`
+		}
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&sent)
+		return ports.Receipt{ProviderID: sent.ID}, nil
 	}
-	return s.failure(resp)
+	return ports.Receipt{}, s.failure(resp)
 }
 
 // Health asks for the account's domains: it returns nil when Resend

@@ -130,7 +130,7 @@ func email() ports.Email {
 func TestSendRequestShape(t *testing.T) {
 	t.Parallel()
 	f, srv := newFake(t)
-	if err := newMailer(t, srv.URL).Send(t.Context(), email()); err != nil {
+	if _, err := newMailer(t, srv.URL).Send(t.Context(), email()); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.sent) != 1 {
@@ -197,7 +197,7 @@ func TestSameKeySendsOnce(t *testing.T) {
 	f, srv := newFake(t)
 	m := newMailer(t, srv.URL)
 	for range 3 {
-		if err := m.Send(t.Context(), email()); err != nil {
+		if _, err := m.Send(t.Context(), email()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -224,7 +224,7 @@ func TestRateLimitCarriesTheWait(t *testing.T) {
 			f, srv := newFake(t)
 			f.queue(429, c.header, `{"statusCode":429,"message":"Too many requests. You can only make 2 requests per second.","name":"rate_limit_exceeded"}`)
 			m := newMailer(t, srv.URL)
-			err := m.Send(t.Context(), email())
+			_, err := m.Send(t.Context(), email())
 			var re *ports.MailRetryError
 			if !errors.As(err, &re) || !errors.Is(err, ports.ErrMailUnavailable) {
 				t.Fatalf("err = %v, want a MailRetryError", err)
@@ -236,7 +236,7 @@ func TestRateLimitCarriesTheWait(t *testing.T) {
 				t.Errorf("the error does not name the cause: %v", err)
 			}
 			// Retried with the same key once the wait is over: sent once.
-			if err := m.Send(t.Context(), email()); err != nil {
+			if _, err := m.Send(t.Context(), email()); err != nil {
 				t.Fatal(err)
 			}
 			if f.sentCount() != 1 || f.headers[1].Get("Idempotency-Key") != email().IdempotencyKey {
@@ -251,18 +251,18 @@ func TestServerErrorsAreRetryable(t *testing.T) {
 	for _, status := range []int{500, 502, 503} {
 		f, srv := newFake(t)
 		f.queue(status, nil, `{"statusCode":500,"message":"An unexpected error occurred.","name":"internal_server_error"}`)
-		err := newMailer(t, srv.URL).Send(t.Context(), email())
+		_, err := newMailer(t, srv.URL).Send(t.Context(), email())
 		if !errors.Is(err, ports.ErrMailUnavailable) || errors.Is(err, ports.ErrMailRejected) {
 			t.Errorf("%d: err = %v, want ErrMailUnavailable", status, err)
 		}
 	}
 	f, srv := newFake(t)
 	f.queue(409, nil, `{"statusCode":409,"message":"Same idempotency key used while original request is still in progress.","name":"concurrent_idempotent_requests"}`)
-	if err := newMailer(t, srv.URL).Send(t.Context(), email()); !errors.Is(err, ports.ErrMailUnavailable) {
+	if _, err := newMailer(t, srv.URL).Send(t.Context(), email()); !errors.Is(err, ports.ErrMailUnavailable) {
 		t.Errorf("concurrent idempotent request: err = %v, want ErrMailUnavailable", err)
 	}
 	srv.Close()
-	if err := newMailer(t, srv.URL).Send(t.Context(), email()); !errors.Is(err, ports.ErrMailUnavailable) {
+	if _, err := newMailer(t, srv.URL).Send(t.Context(), email()); !errors.Is(err, ports.ErrMailUnavailable) {
 		t.Errorf("server down: err = %v, want ErrMailUnavailable", err)
 	}
 }
@@ -286,7 +286,7 @@ func TestClientErrorsAreFinal(t *testing.T) {
 	for _, c := range cases {
 		f, srv := newFake(t)
 		f.queue(c.status, nil, c.body)
-		err := newMailer(t, srv.URL).Send(t.Context(), email())
+		_, err := newMailer(t, srv.URL).Send(t.Context(), email())
 		if !errors.Is(err, ports.ErrMailRejected) || errors.Is(err, ports.ErrMailUnavailable) {
 			t.Errorf("%d: err = %v, want ErrMailRejected", c.status, err)
 			continue
@@ -301,7 +301,7 @@ func TestClientErrorsAreFinal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = m.Send(t.Context(), email())
+	_, err = m.Send(t.Context(), email())
 	if !errors.Is(err, ports.ErrMailRejected) || !strings.Contains(err.Error(), "missing_api_key") {
 		t.Fatalf("wrong key: err = %v", err)
 	}
@@ -321,7 +321,7 @@ func TestInvalidMessagesAreRefusedBeforeSending(t *testing.T) {
 	badTo := email()
 	badTo.To = "x@y.example\r\nBcc: z@y.example"
 	for _, e := range []ports.Email{long, nonASCII, badTo} {
-		if err := m.Send(t.Context(), e); !errors.Is(err, ports.ErrMailRejected) {
+		if _, err := m.Send(t.Context(), e); !errors.Is(err, ports.ErrMailRejected) {
 			t.Errorf("err = %v, want ErrMailRejected", err)
 		}
 	}

@@ -133,32 +133,32 @@ func (s *Mailer) Addr() string { return net.JoinHostPort(s.host, strconv.Itoa(s.
 // an error wrapping ports.ErrMailRejected for an invalid message or a
 // permanent (5xx) refusal, and ports.ErrMailUnavailable otherwise: the
 // server or the sent-log cannot be reached, or a temporary (4xx) refusal.
-func (s *Mailer) Send(ctx context.Context, m ports.Email) error {
+func (s *Mailer) Send(ctx context.Context, m ports.Email) (ports.Receipt, error) {
 	if _, err := domain.ParseEmail(m.To); err != nil || strings.ContainsAny(m.To, "\r\n") {
-		return fmt.Errorf("%w: smtp: invalid recipient %q", ports.ErrMailRejected, m.To)
+		return ports.Receipt{}, fmt.Errorf("%w: smtp: invalid recipient %q", ports.ErrMailRejected, m.To)
 	}
 	if strings.ContainsAny(m.IdempotencyKey, "\r\n") {
-		return fmt.Errorf("%w: smtp: idempotency key contains a line break", ports.ErrMailRejected)
+		return ports.Receipt{}, fmt.Errorf("%w: smtp: idempotency key contains a line break", ports.ErrMailRejected)
 	}
 	if m.IdempotencyKey != "" {
 		sent, err := s.sent.WasSent(ctx, m.IdempotencyKey)
 		if err != nil {
-			return fmt.Errorf("%w: smtp: sent-mail log: %v", ports.ErrMailUnavailable, err)
+			return ports.Receipt{}, fmt.Errorf("%w: smtp: sent-mail log: %v", ports.ErrMailUnavailable, err)
 		}
 		if sent {
-			return nil
+			return ports.Receipt{Duplicate: true}, nil
 		}
 	}
 	msg, err := s.message(m)
 	if err != nil {
-		return fmt.Errorf("%w: smtp: %v", ports.ErrMailRejected, err)
+		return ports.Receipt{}, fmt.Errorf("%w: smtp: %v", ports.ErrMailRejected, err)
 	}
 	client, err := s.client(true)
 	if err != nil {
-		return fmt.Errorf("%w: smtp: %v", ports.ErrMailRejected, err)
+		return ports.Receipt{}, fmt.Errorf("%w: smtp: %v", ports.ErrMailRejected, err)
 	}
 	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
-		return s.classify(err)
+		return ports.Receipt{}, s.classify(err)
 	}
 	if m.IdempotencyKey != "" {
 		// The message is out: a failed record must not make the caller
@@ -169,7 +169,7 @@ func (s *Mailer) Send(ctx context.Context, m ports.Email) error {
 			s.log.ErrorContext(ctx, "email sent but not recorded; a retry would send it again", "idempotency_key", m.IdempotencyKey, "err", err)
 		}
 	}
-	return nil
+	return ports.Receipt{ProviderID: msg.GetMessageID()}, nil
 }
 
 // Health connects, greets the server (EHLO, and STARTTLS when offered) and

@@ -170,7 +170,7 @@ func TestSendPlain(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, plain, false)
 	sent := email("payment-confirmed/o1/order.paid/1")
-	if err := newMailer(t, ts, "smtp", false, newSentLog()).Send(t.Context(), sent); err != nil {
+	if _, err := newMailer(t, ts, "smtp", false, newSentLog()).Send(t.Context(), sent); err != nil {
 		t.Fatal(err)
 	}
 	got := ts.next(t)
@@ -184,7 +184,7 @@ func TestSendStartTLSWithAuth(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, startTLS, false)
 	sent := email("k-starttls")
-	if err := newMailer(t, ts, "smtp", true, newSentLog()).Send(t.Context(), sent); err != nil {
+	if _, err := newMailer(t, ts, "smtp", true, newSentLog()).Send(t.Context(), sent); err != nil {
 		t.Fatal(err)
 	}
 	got := ts.next(t)
@@ -201,7 +201,7 @@ func TestSendImplicitTLSWithAuth(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, implicit, false)
 	sent := email("k-smtps")
-	if err := newMailer(t, ts, "smtps", true, newSentLog()).Send(t.Context(), sent); err != nil {
+	if _, err := newMailer(t, ts, "smtps", true, newSentLog()).Send(t.Context(), sent); err != nil {
 		t.Fatal(err)
 	}
 	got := ts.next(t)
@@ -218,7 +218,7 @@ func TestWrongPasswordIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = m.Send(t.Context(), email("k"))
+	_, err = m.Send(t.Context(), email("k"))
 	if err == nil {
 		t.Fatal("sent with a wrong password")
 	}
@@ -232,7 +232,7 @@ func TestWrongPasswordIsRefused(t *testing.T) {
 func TestNoPasswordWithoutTLS(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, plain, true)
-	err := newMailer(t, ts, "smtp", true, newSentLog()).Send(t.Context(), email("k"))
+	_, err := newMailer(t, ts, "smtp", true, newSentLog()).Send(t.Context(), email("k"))
 	if err == nil {
 		t.Fatal("authenticated over a connection without TLS")
 	}
@@ -251,7 +251,7 @@ func TestUntrustedCertificateIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Send(t.Context(), email("k")); !errors.Is(err, ports.ErrMailUnavailable) {
+	if _, err := m.Send(t.Context(), email("k")); !errors.Is(err, ports.ErrMailUnavailable) {
 		t.Fatalf("err = %v, want ErrMailUnavailable", err)
 	}
 	ts.none(t)
@@ -263,7 +263,7 @@ func TestSendOncePerIdempotencyKey(t *testing.T) {
 	log := newSentLog()
 	first, second := newMailer(t, ts, "smtp", false, log), newMailer(t, ts, "smtp", false, log)
 	for _, m := range []*smtp.Mailer{first, first, second} {
-		if err := m.Send(t.Context(), email("order-received/o1/order.placed/1")); err != nil {
+		if _, err := m.Send(t.Context(), email("order-received/o1/order.placed/1")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -271,7 +271,7 @@ func TestSendOncePerIdempotencyKey(t *testing.T) {
 	ts.none(t)
 	// Another key is another message; no key means no deduplication.
 	for _, e := range []ports.Email{email("order-received/o2/order.placed/1"), email(""), email("")} {
-		if err := first.Send(t.Context(), e); err != nil {
+		if _, err := first.Send(t.Context(), e); err != nil {
 			t.Fatal(err)
 		}
 		ts.next(t)
@@ -283,7 +283,7 @@ func TestSentLogDownSendsNothing(t *testing.T) {
 	ts := startServer(t, plain, false)
 	log := newSentLog()
 	log.failing = true
-	if err := newMailer(t, ts, "smtp", false, log).Send(t.Context(), email("k")); !errors.Is(err, ports.ErrMailUnavailable) {
+	if _, err := newMailer(t, ts, "smtp", false, log).Send(t.Context(), email("k")); !errors.Is(err, ports.ErrMailUnavailable) {
 		t.Fatalf("err = %v, want ErrMailUnavailable", err)
 	}
 	ts.none(t)
@@ -307,7 +307,7 @@ func TestServerRefusals(t *testing.T) {
 				return &gosmtp.SMTPError{Code: c.code, EnhancedCode: gosmtp.EnhancedCodeNotSet, Message: "no"}
 			}
 			log := newSentLog()
-			err := newMailer(t, ts, "smtp", false, log).Send(t.Context(), email("k"))
+			_, err := newMailer(t, ts, "smtp", false, log).Send(t.Context(), email("k"))
 			if !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
@@ -325,7 +325,7 @@ func TestInvalidRecipientIsRejected(t *testing.T) {
 	for _, to := range []string{"not an address", "a@b.example\r\nBcc: x@y.example"} {
 		e := email("k")
 		e.To = to
-		if err := m.Send(t.Context(), e); !errors.Is(err, ports.ErrMailRejected) {
+		if _, err := m.Send(t.Context(), e); !errors.Is(err, ports.ErrMailRejected) {
 			t.Errorf("to %q: err = %v, want ErrMailRejected", to, err)
 		}
 	}

@@ -1,0 +1,98 @@
+package application
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// Audit actions of the changes every use case makes through these ports.
+const (
+	AuditOrderTransition = "order.transition"
+	AuditDataKeyCreated  = "datakey.created"
+	AuditEmailSent       = "email.sent"
+)
+
+// auditedOrders records every change of an order's status in the audit
+// log, in the unit of work that saves it: a status that committed has its
+// record, and a record never outlives a rolled-back change.
+type auditedOrders struct {
+	ports.OrderRepository
+	tx    ports.Transactor
+	audit ports.AuditLog
+}
+
+// Create stores o and records its first status.
+func (r auditedOrders) Create(ctx context.Context, o *domain.Order) error {
+	return r.tx.Atomically(ctx, func(ctx context.Context) error {
+		if err := r.OrderRepository.Create(ctx, o); err != nil {
+			return err
+		}
+		_, err := r.audit.Append(ctx, ActorSystem, AuditOrderTransition, o.ID(), map[string]string{"to": o.Status().String()})
+		return err
+	})
+}
+
+// Update runs fn on the order and records the transition when its status
+// changed.
+func (r auditedOrders) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	var out *domain.Order
+	err := r.tx.Atomically(ctx, func(ctx context.Context) error {
+		var from domain.OrderStatus
+		o, err := r.OrderRepository.Update(ctx, id, func(o *domain.Order) error {
+			from = o.Status()
+			return fn(o)
+		})
+		if err != nil {
+			return err
+		}
+		out = o
+		if o.Status() == from {
+			return nil
+		}
+		_, err = r.audit.Append(ctx, ActorSystem, AuditOrderTransition, id, map[string]string{"from": from.String(), "to": o.Status().String()})
+		return err
+	})
+	return out, err
+}
+
+// auditedDataKeys records the creation of an order's data key (never the
+// key: only that it exists and under which version) with the key itself.
+type auditedDataKeys struct {
+	ports.DataKeyRepository
+	tx    ports.Transactor
+	audit ports.AuditLog
+}
+
+// Create stores the wrapped key and its record together.
+func (r auditedDataKeys) Create(ctx context.Context, orderID string, k ports.WrappedKey) error {
+	return r.tx.Atomically(ctx, func(ctx context.Context) error {
+		if err := r.DataKeyRepository.Create(ctx, orderID, k); err != nil {
+			return err
+		}
+		_, err := r.audit.Append(ctx, ActorSystem, AuditDataKeyCreated, orderID, map[string]string{"key_version": strconv.Itoa(k.Version)})
+		return err
+	})
+}
+
+// auditedMailer records every email sent (to whom, which template, the
+// provider's id), never its content. A duplicate the mailer did not send
+// again is not recorded again.
+type auditedMailer struct {
+	ports.Mailer
+	audit ports.AuditLog
+}
+
+// Send sends m and records it; a failure to record is returned so that the
+// caller retries, and the mailer's idempotency keeps the retry from
+// sending twice.
+func (m auditedMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, error) {
+	r, err := m.Mailer.Send(ctx, e)
+	if err != nil || r.Duplicate {
+		return r, err
+	}
+	_, err = m.audit.Append(ctx, ActorSystem, AuditEmailSent, e.To, map[string]string{"template": e.Template, "provider_id": r.ProviderID, "idempotency_key": e.IdempotencyKey})
+	return r, err
+}
