@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"time"
@@ -34,3 +35,41 @@ var RuntimeModule = fx.Module("runtime",
 		fx.Annotate(func() uuidV7 { return uuidV7{} }, fx.As(new(ports.IDs))),
 	),
 )
+
+// runInBackground runs fn in its own goroutine from the start of the app;
+// stopping the app cancels fn's context and waits for it to return, as
+// long as the stop allows.
+func runInBackground(lc fx.Lifecycle, fn func(context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() { defer close(done); fn(ctx) }()
+			return nil
+		},
+		OnStop: func(stop context.Context) error {
+			cancel()
+			select {
+			case <-done:
+			case <-stop.Done():
+			}
+			return nil
+		},
+	})
+}
+
+// every returns a job that calls fn each interval until its context ends.
+func every(interval time.Duration, fn func(context.Context)) func(context.Context) {
+	return func(ctx context.Context) {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fn(ctx)
+			}
+		}
+	}
+}

@@ -110,20 +110,5 @@ func syncCatalogOnStart(lc fx.Lifecycle, policy catalogImport, app application.A
 		lc.Append(fx.Hook{OnStart: func(ctx context.Context) error { run(ctx); return nil }})
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() { defer close(done); run(ctx) }()
-			return nil
-		},
-		OnStop: func(stop context.Context) error {
-			cancel()
-			select {
-			case <-done:
-			case <-stop.Done():
-			}
-			return nil
-		},
-	})
+	runInBackground(lc, run)
 }

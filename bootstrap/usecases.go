@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"go.uber.org/fx"
 
@@ -83,38 +82,12 @@ func verifyKeyVault(lc fx.Lifecycle, app application.App) {
 
 // runReconciler makes a reconcile pass every ReconcileInterval.
 func runReconciler(lc fx.Lifecycle, cfg Config, app application.App, log *slog.Logger) {
-	rec := app.Commands.Reconcile
 	if cfg.ReconcileInterval <= 0 {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() {
-				defer close(done)
-				t := time.NewTicker(cfg.ReconcileInterval)
-				defer t.Stop()
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-t.C:
-						if _, err := rec.Handle(ctx); err != nil && ctx.Err() == nil {
-							log.Error("reconcile pass failed", "err", err)
-						}
-					}
-				}
-			}()
-			return nil
-		},
-		OnStop: func(stop context.Context) error {
-			cancel()
-			select {
-			case <-done:
-			case <-stop.Done():
-			}
-			return nil
-		},
-	})
+	runInBackground(lc, every(cfg.ReconcileInterval, func(ctx context.Context) {
+		if _, err := app.Commands.Reconcile.Handle(ctx); err != nil && ctx.Err() == nil {
+			log.Error("reconcile pass failed", "err", err)
+		}
+	}))
 }
