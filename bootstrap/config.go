@@ -63,6 +63,7 @@ type Config struct {
 	Payments          PaymentsConfig
 	Mail              MailConfig
 	Messaging         MessagingConfig
+	Stock             StockConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
