@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -48,4 +49,31 @@ func stockModule(cfg Config) fx.Option {
 	return fx.Module("stock.memory", fx.Provide(
 		fx.Annotate(memory.NewStock, fx.As(new(ports.StockRepository))),
 	), fx.Invoke(func() error { return cfg.Stock.Validate() }))
+}
+
+// ImportStock adds keys to the own stock of sku from an operator's shell,
+// audited as the operator's command line. It needs KEYWARD_DATABASE_URL
+// (ErrNeedsDatabase otherwise: the in-memory stock lives in the running
+// server, whose admin API takes uploads) and the configured key vault.
+func ImportStock(ctx context.Context, cfg Config, sku string, keys []application.StockKeyInput) (application.ImportStockResult, error) {
+	if cfg.DatabaseURL == "" {
+		return application.ImportStockResult{}, ErrNeedsDatabase
+	}
+	var imp application.ImportStock
+	app := fx.New(
+		fx.Supply(cfg),
+		fx.Provide(NewLogger),
+		fx.NopLogger,
+		RuntimeModule,
+		PostgresModule,
+		stockModule(cfg),
+		keyVaultModule(cfg),
+		fx.Provide(application.NewImportStock),
+		fx.Populate(&imp),
+	)
+	if err := app.Start(ctx); err != nil {
+		return application.ImportStockResult{}, err
+	}
+	defer app.Stop(context.WithoutCancel(ctx))
+	return imp.Handle(ctx, application.ImportStockCommand{SKU: sku, Keys: keys, Actor: application.ActorOperatorCLI})
 }

@@ -153,3 +153,22 @@ func (s *Stock) AssignedTo(itemID string) []domain.StockKeyID {
 	}
 	return ids
 }
+
+// Available returns the ids of sku's available keys, oldest first (for
+// tests and tools: it shows no key).
+func (s *Stock) Available(sku string) []domain.StockKeyID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ks []*domain.StockKey
+	for _, k := range s.keys {
+		if k.SKU == sku && k.Status == domain.StockAvailable {
+			ks = append(ks, k)
+		}
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i].CreatedAt.Before(ks[j].CreatedAt) || ks[i].CreatedAt.Equal(ks[j].CreatedAt) && ks[i].ID < ks[j].ID })
+	ids := make([]domain.StockKeyID, len(ks))
+	for i, k := range ks {
+		ids[i] = k.ID
+	}
+	return ids
+}
