@@ -165,7 +165,9 @@ func (s *Stock) Available(sku string) []domain.StockKeyID {
 			ks = append(ks, k)
 		}
 	}
-	sort.Slice(ks, func(i, j int) bool { return ks[i].CreatedAt.Before(ks[j].CreatedAt) || ks[i].CreatedAt.Equal(ks[j].CreatedAt) && ks[i].ID < ks[j].ID })
+	sort.Slice(ks, func(i, j int) bool {
+		return ks[i].CreatedAt.Before(ks[j].CreatedAt) || ks[i].CreatedAt.Equal(ks[j].CreatedAt) && ks[i].ID < ks[j].ID
+	})
 	ids := make([]domain.StockKeyID, len(ks))
 	for i, k := range ks {
 		ids[i] = k.ID
