@@ -242,6 +242,9 @@ func (c Config) Validate() error {
 	if err := c.Supplier.Validate(); err != nil {
 		return err
 	}
+	if err := c.Stock.Validate(); err != nil {
+		return err
+	}
 	if err := c.Payments.validate(); err != nil {
 		return err
 	}

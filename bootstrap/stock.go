@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 	"go.uber.org/fx"
 
@@ -43,12 +42,12 @@ func (c StockConfig) priceGuard() application.PriceGuard {
 func stockModule(cfg Config) fx.Option {
 	if cfg.DatabaseURL != "" {
 		return fx.Module("stock.postgres", fx.Provide(
-			fx.Annotate(func(db *sqlx.DB) *postgres.Stock { return postgres.NewStock(db) }, fx.As(new(ports.StockRepository))),
-		), fx.Invoke(func() error { return cfg.Stock.Validate() }))
+			fx.Annotate(postgres.NewStock, fx.As(new(ports.StockRepository))),
+		))
 	}
 	return fx.Module("stock.memory", fx.Provide(
 		fx.Annotate(memory.NewStock, fx.As(new(ports.StockRepository))),
-	), fx.Invoke(func() error { return cfg.Stock.Validate() }))
+	))
 }
 
 // ImportStock adds keys to the own stock of sku from an operator's shell,
