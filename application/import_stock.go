@@ -49,6 +49,7 @@ type ImportStockCommand struct {
 type ImportStockResult struct {
 	Added      int
 	Duplicates int
+	IDs        []domain.StockKeyID // of the keys added, in the order given
 }
 
 // Handle seals and stores the new keys, zeroing the plaintext it was given.
@@ -98,7 +99,7 @@ func (h ImportStock) Handle(ctx context.Context, cmd ImportStockCommand) (Import
 		if err != nil {
 			return err
 		}
-		res = ImportStockResult{Added: added, Duplicates: len(cmd.Keys) - added}
+		res = ImportStockResult{Added: len(added), Duplicates: len(cmd.Keys) - len(added), IDs: inOrder(keys, added)}
 		_, err = h.audit.Append(ctx, cmd.Actor, AuditStockImported, "product:"+cmd.SKU, map[string]string{
 			"added": strconv.Itoa(res.Added), "duplicates": strconv.Itoa(res.Duplicates),
 		})
@@ -126,4 +127,19 @@ func validateImport(cmd ImportStockCommand) error {
 		}
 	}
 	return nil
+}
+
+// inOrder returns the ids of added in the order of keys.
+func inOrder(keys []domain.StockKey, added []domain.StockKeyID) []domain.StockKeyID {
+	in := make(map[domain.StockKeyID]bool, len(added))
+	for _, id := range added {
+		in[id] = true
+	}
+	ids := make([]domain.StockKeyID, 0, len(added))
+	for _, k := range keys {
+		if in[k.ID] {
+			ids = append(ids, k.ID)
+		}
+	}
+	return ids
 }

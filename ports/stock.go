@@ -13,8 +13,9 @@ import (
 type StockRepository interface {
 	// Add stores the keys whose hash is not stored yet (whatever the
 	// stored key's status: a key sold or withdrawn stays known) and
-	// returns how many it stored; the others are duplicates.
-	Add(ctx context.Context, keys []domain.StockKey) (added int, err error)
+	// returns the ids of those it stored, in any order; the others are
+	// duplicates.
+	Add(ctx context.Context, keys []domain.StockKey) (added []domain.StockKeyID, err error)
 	// Claim assigns n available keys of sku to itemID and returns them
 	// with their sealed data; keys already assigned to itemID count
 	// toward n, so a resumed claim takes no more. Keys locked by a

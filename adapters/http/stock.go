@@ -33,8 +33,9 @@ type stockUploadInput struct {
 
 type stockUploadOutput struct {
 	Body struct {
-		Added      int `json:"added" doc:"Keys stocked by this upload"`
-		Duplicates int `json:"duplicates" doc:"Keys already known (in stock, sold or withdrawn), or given twice, and skipped"`
+		Added      int      `json:"added" doc:"Keys stocked by this upload"`
+		Duplicates int      `json:"duplicates" doc:"Keys already known (in stock, sold or withdrawn), or given twice, and skipped"`
+		IDs        []string `json:"ids" doc:"The ids of the keys added (text keys first, then images, in the order given), to withdraw one"`
 	}
 }
 
@@ -81,7 +82,10 @@ func (s *Server) registerStock(api huma.API) {
 			return nil, problem(s.log, err)
 		}
 		out := &stockUploadOutput{}
-		out.Body.Added, out.Body.Duplicates = res.Added, res.Duplicates
+		out.Body.Added, out.Body.Duplicates, out.Body.IDs = res.Added, res.Duplicates, make([]string, len(res.IDs))
+		for i, id := range res.IDs {
+			out.Body.IDs[i] = string(id)
+		}
 		return out, nil
 	})
 	huma.Register(api, huma.Operation{

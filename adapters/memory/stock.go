@@ -27,11 +27,11 @@ func NewStock() *Stock {
 	return &Stock{keys: map[domain.StockKeyID]*domain.StockKey{}, hashes: map[string]bool{}, sourcing: map[string]domain.Sourcing{}}
 }
 
-// Add stores the keys whose hash is new and returns how many it stored.
-func (s *Stock) Add(_ context.Context, keys []domain.StockKey) (int, error) {
+// Add stores the keys whose hash is new and returns their ids.
+func (s *Stock) Add(_ context.Context, keys []domain.StockKey) ([]domain.StockKeyID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	added := 0
+	var added []domain.StockKeyID
 	for _, k := range keys {
 		if s.hashes[string(k.Hash)] {
 			continue
@@ -44,7 +44,7 @@ func (s *Stock) Add(_ context.Context, keys []domain.StockKey) (int, error) {
 		c.Status, c.ItemID = domain.StockAvailable, ""
 		s.keys[k.ID] = &c
 		s.hashes[string(k.Hash)] = true
-		added++
+		added = append(added, k.ID)
 	}
 	return added, nil
 }

@@ -31,11 +31,11 @@ type stockKeyRow struct {
 	CreatedAt   time.Time `db:"created_at"`
 }
 
-// Add stores the keys whose hash is new, in one statement, and returns how
-// many it stored.
-func (s *Stock) Add(ctx context.Context, keys []domain.StockKey) (int, error) {
+// Add stores the keys whose hash is new, in one statement, and returns
+// their ids.
+func (s *Stock) Add(ctx context.Context, keys []domain.StockKey) ([]domain.StockKeyID, error) {
 	if len(keys) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	ids, skus, types := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys))
 	hashes, sealed := make(pq.ByteaArray, len(keys)), make(pq.ByteaArray, len(keys))
@@ -45,21 +45,19 @@ func (s *Stock) Add(ctx context.Context, keys []domain.StockKey) (int, error) {
 		hashes[i], sealed[i] = k.Hash, k.Sealed
 		created[i] = k.CreatedAt.UTC().Format(time.RFC3339Nano)
 	}
-	res, err := ext(ctx, s.db).ExecContext(ctx, `
+	var added []domain.StockKeyID
+	err := sqlx.SelectContext(ctx, ext(ctx, s.db), &added, `
 		INSERT INTO stock_keys (id, sku, key_hash, sealed, content_type, created_at, updated_at)
 		SELECT id, sku, key_hash, sealed, content_type, created_at::timestamptz, created_at::timestamptz
 		FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::text[])
 			AS k(id, sku, key_hash, sealed, content_type, created_at)
-		ON CONFLICT (key_hash) DO NOTHING`,
+		ON CONFLICT (key_hash) DO NOTHING
+		RETURNING id`,
 		pq.Array(ids), pq.Array(skus), hashes, sealed, pq.Array(types), pq.Array(created))
 	if err != nil {
-		return 0, fmt.Errorf("add stock keys: %w", translate(err))
+		return nil, fmt.Errorf("add stock keys: %w", translate(err))
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("add stock keys: %w", err)
-	}
-	return int(n), nil
+	return added, nil
 }
 
 // Claim assigns n available keys of sku to itemID, oldest first, skipping

@@ -50,8 +50,17 @@ func stockKey(sku string, n int) domain.StockKey {
 func addStock(t *testing.T, repo ports.StockRepository, want int, keys ...domain.StockKey) {
 	t.Helper()
 	got, err := repo.Add(t.Context(), keys)
-	if err != nil || got != want {
-		t.Fatalf("Add(%d keys) = %d, %v; want %d added", len(keys), got, err, want)
+	if err != nil || len(got) != want {
+		t.Fatalf("Add(%d keys) = %v, %v; want %d added", len(keys), got, err, want)
+	}
+	known := map[domain.StockKeyID]bool{}
+	for _, k := range keys {
+		known[k.ID] = true
+	}
+	for _, id := range got {
+		if !known[id] {
+			t.Fatalf("Add returned id %s it was not given", id)
+		}
 	}
 }
 
