@@ -237,4 +237,3 @@ func TestFiftyConcurrentOrdersStockOnly(t *testing.T) {
 		t.Fatalf("an order after the stock ran out = %v, want ErrOutOfStock", err)
 	}
 }
-
