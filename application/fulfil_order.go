@@ -34,9 +34,10 @@ func NewFulfilOrder(orders ports.OrderRepository, dataKeys ports.DataKeyReposito
 		stock: ownStock{StockDeps: stock, keys: stockKeys{keys}, orders: orders, clock: clock}}
 }
 
-// Handle returns nil when the order is done, permanently failed, or
-// waiting for supplier keys, and an error wrapping ErrUnavailable when it
-// should be retried later. An order waiting for keys stays fulfilling with
+// Handle returns nil when the order is done, permanently failed, held for
+// review, waiting for supplier keys or for a supplier price within the
+// price guard, and an error wrapping ErrUnavailable when it should be
+// retried later. An order waiting for keys stays fulfilling with
 // its item purchased: the supplier's webhook (HandleSupplierEvent) or the
 // reconciler's slower pass resumes it, so that the message handler does not
 // poll the supplier in a tight retry loop.
@@ -84,9 +85,13 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 		}
 	}
 	if priced > 0 {
-		// The message handler's backoff or the reconciler comes back; the
-		// guard holds the order for review once the wait is over.
-		return fmt.Errorf("%w: order %s: %d items wait for a cheaper supplier offer", ErrUnavailable, orderID, priced)
+		// Like a wait for keys, a wait for a price is no failure: the
+		// message is done, and the reconciler's slower passes come back
+		// (the wait is tens of minutes; the handler's retries span seconds
+		// and would end in the dead letters). The guard holds the order for
+		// review once the wait is over.
+		h.log.InfoContext(ctx, "waiting for a cheaper supplier offer", "order_id", orderID, "items", priced)
+		return nil
 	}
 	if waiting > 0 {
 		h.log.InfoContext(ctx, "waiting for supplier keys", "order_id", orderID, "items", waiting)

@@ -15,8 +15,8 @@ import (
 // PriceGuard keeps a purchase within what the order paid: the most sent to
 // the supplier for one key is the item's sale price minus MinMargin. When
 // the supplier asks more, the item waits up to Wait for a cheaper offer
-// (fulfilment is retried with backoff meanwhile), then the order is held
-// for review with the reason.
+// (the reconciler resumes the order meanwhile), then the order is held for
+// review with the reason.
 type PriceGuard struct {
 	MinMargin decimal.Decimal // per key, in the item's currency; default 0
 	Wait      time.Duration   // default 30m

@@ -196,30 +196,35 @@ func TestPriceGuard(t *testing.T) {
 	if err := w.supplier.SetCost(supplierID, high); err != nil {
 		t.Fatal(err)
 	}
-	err = app.Commands.FulfilOrder.Handle(t.Context(), o.ID())
-	if !errors.Is(err, application.ErrUnavailable) {
-		t.Fatalf("fulfil at a high price = %v, want ErrUnavailable (retry later)", err)
+	waiting := func(id string) {
+		t.Helper()
+		if err := app.Commands.FulfilOrder.Handle(t.Context(), id); err != nil {
+			t.Fatalf("fulfil at a high price = %v, want nil (the reconciler comes back)", err)
+		}
+		got, _ := w.orders.Get(t.Context(), id)
+		if f := got.Items()[0].Failure(); got.Status() != domain.StatusFulfilling || f == nil || f.Reason != wantReason || !f.Retryable {
+			t.Fatalf("order %s, item failure %+v; want fulfilling, retryable %q", got.Status(), f, wantReason)
+		}
+		last := got.Timeline()[len(got.Timeline())-1]
+		if last.Kind() != domain.EventKindItemFailed || last.Value("reason") != wantReason {
+			t.Fatalf("timeline ends with %s %v, want the reason", last.Kind(), last.Metadata())
+		}
 	}
-	got, _ := w.orders.Get(t.Context(), o.ID())
-	if f := got.Items()[0].Failure(); f == nil || f.Reason != wantReason || !f.Retryable {
-		t.Fatalf("item failure = %+v, want retryable %q", f, wantReason)
-	}
+	waiting(o.ID())
 	if w.supplier.TotalPurchases() != 0 {
 		t.Fatal("bought above the guard")
 	}
 	w.clock.now = w.clock.now.Add(10 * time.Minute)
-	if err := app.Commands.FulfilOrder.Handle(t.Context(), o.ID()); !errors.Is(err, application.ErrUnavailable) {
-		t.Fatalf("second attempt = %v, want ErrUnavailable", err)
-	}
+	waiting(o.ID())
 	if err := w.supplier.SetCost(supplierID, cost); err != nil {
 		t.Fatal(err)
 	}
 	w.clock.now = w.clock.now.Add(10 * time.Minute)
-	if err := app.Commands.FulfilOrder.Handle(t.Context(), o.ID()); err != nil {
-		t.Fatal(err)
+	if res, err := app.Commands.Reconcile.Handle(t.Context()); err != nil || res.Completed != 1 {
+		t.Fatalf("reconcile = %+v, %v; want the waiting order completed", res, err)
 	}
-	if st := w.status(t, o.ID()); st != domain.StatusFulfilled {
-		t.Fatalf("after the drop the order is %s, want fulfilled", st)
+	if st := w.status(t, o.ID()); st != domain.StatusDelivered {
+		t.Fatalf("after the drop the order is %s, want delivered", st)
 	}
 
 	// A price that stays high: held for review once the wait is over.
@@ -230,10 +235,10 @@ func TestPriceGuard(t *testing.T) {
 	if err := w.supplier.SetCost(supplierID, high); err != nil {
 		t.Fatal(err)
 	}
-	if err := app.Commands.FulfilOrder.Handle(t.Context(), o2.ID()); !errors.Is(err, application.ErrUnavailable) {
-		t.Fatalf("fulfil = %v, want ErrUnavailable", err)
-	}
-	w.clock.now = w.clock.now.Add(31 * time.Minute)
+	waiting(o2.ID())
+	w.clock.now = w.clock.now.Add(29 * time.Minute)
+	waiting(o2.ID())
+	w.clock.now = w.clock.now.Add(2 * time.Minute)
 	if err := app.Commands.FulfilOrder.Handle(t.Context(), o2.ID()); err != nil {
 		t.Fatalf("fulfil after the wait = %v, want nil (held)", err)
 	}
