@@ -119,6 +119,7 @@ const (
 	itemWaiting              // purchased; the supplier has not delivered its keys yet
 	itemPriceWait            // not bought: the supplier asks more than the order affords
 	itemHeld                 // not bought: the order is held for review
+	itemProceed              // a step found nothing in the way: go on with the next
 )
 
 // fulfilItem takes one item to sealed, or as far as the supplier allows.
@@ -146,7 +147,7 @@ func (h FulfilOrder) fulfilItem(ctx context.Context, orderID string, it *domain.
 		}
 		maybeBought := it.Status() == domain.ItemPurchasing || it.Status() == domain.ItemFailed
 		so, res, err := h.purchase(ctx, orderID, it, maybeBought)
-		if err != nil || res != itemSealed {
+		if err != nil || res != itemProceed {
 			return res, err
 		}
 		supplierOrderID = so.ID
@@ -196,14 +197,13 @@ func (h FulfilOrder) failItem(ctx context.Context, orderID string, it *domain.Or
 }
 
 // purchase buys the item under the price guard, or finds the purchase a
-// previous attempt made. It returns itemSealed (meaning: bought) with the
-// supplier's order, itemFailed after failing the item permanently, or
+// previous attempt made. It returns itemProceed with the supplier's order, itemFailed after failing the item permanently, or
 // itemPriceWait / itemHeld when the guard stopped it; an error to retry.
 func (h FulfilOrder) purchase(ctx context.Context, orderID string, it *domain.OrderItem, maybeBought bool) (ports.SupplierOrder, itemResult, error) {
 	if maybeBought {
 		so, err := h.supplier.FindOrder(ctx, it.ID())
 		if err == nil {
-			return so, itemSealed, h.beginPurchase(ctx, orderID, it)
+			return so, itemProceed, h.beginPurchase(ctx, orderID, it)
 		}
 		if !errors.Is(err, domain.ErrNotFound) {
 			return ports.SupplierOrder{}, itemFailed, fmt.Errorf("%w: find purchase: %v", ErrUnavailable, err)
@@ -213,7 +213,7 @@ func (h FulfilOrder) purchase(ctx context.Context, orderID string, it *domain.Or
 	if err != nil {
 		return ports.SupplierOrder{}, itemFailed, h.failItem(ctx, orderID, it, err)
 	}
-	if res, err := h.checkPrice(ctx, orderID, it, affordable); err != nil || res != itemSealed {
+	if res, err := h.checkPrice(ctx, orderID, it, affordable); err != nil || res != itemProceed {
 		return ports.SupplierOrder{}, res, err
 	}
 	if err := h.beginPurchase(ctx, orderID, it); err != nil {
@@ -225,7 +225,7 @@ func (h FulfilOrder) purchase(ctx context.Context, orderID string, it *domain.Or
 	if errors.Is(err, ports.ErrSupplierPermanent) {
 		// A refusal may be the price rising since we asked: the guard
 		// waits for it to come down instead of failing the order.
-		if res, cerr := h.checkPrice(ctx, orderID, it, affordable); cerr != nil || res != itemSealed {
+		if res, cerr := h.checkPrice(ctx, orderID, it, affordable); cerr != nil || res != itemProceed {
 			return ports.SupplierOrder{}, res, cerr
 		}
 		return ports.SupplierOrder{}, itemFailed, h.failItem(ctx, orderID, it, err)
@@ -233,7 +233,7 @@ func (h FulfilOrder) purchase(ctx context.Context, orderID string, it *domain.Or
 	if err != nil {
 		return ports.SupplierOrder{}, itemFailed, fmt.Errorf("%w: purchase: %v", ErrUnavailable, err)
 	}
-	return so, itemSealed, nil
+	return so, itemProceed, nil
 }
 
 // beginPurchase records, before the supplier is called, that it is.

@@ -49,19 +49,19 @@ func (g PriceGuard) affordable(it *domain.OrderItem) (domain.Money, error) {
 }
 
 // checkPrice asks the supplier what the item costs now. It returns
-// itemSealed (meaning: go on and buy) when the cost is within affordable
+// itemProceed (buy) when the cost is within affordable
 // or cannot be compared, itemPriceWait while the guard waits for a cheaper
 // offer, and itemHeld once it held the order for review.
 func (h FulfilOrder) checkPrice(ctx context.Context, orderID string, it *domain.OrderItem, affordable domain.Money) (itemResult, error) {
 	p, err := h.supplier.Product(ctx, it.Source().SupplierProductID)
 	if errors.Is(err, domain.ErrNotFound) {
-		return itemSealed, nil // the purchase itself says why it cannot be made
+		return itemProceed, nil // the purchase itself says why it cannot be made
 	}
 	if err != nil {
 		return itemFailed, fmt.Errorf("%w: current price of %s: %v", ErrUnavailable, it.SKU(), err)
 	}
 	if p.Cost.Currency() != affordable.Currency() || !p.Cost.Amount().GreaterThan(affordable.Amount()) {
-		return itemSealed, nil
+		return itemProceed, nil
 	}
 	reason := fmt.Sprintf("%s%s %s > affordable %s %s", priceReasonPrefix, p.Cost, p.Cost.Currency(), affordable, affordable.Currency())
 	now := h.clock.Now()
