@@ -36,6 +36,9 @@ type Commands struct {
 	CreateAdminKey     CreateAdminKey
 	RevokeAdminKey     RevokeAdminKey
 	RecordAdminRequest RecordAdminRequest
+	ImportStock        ImportStock
+	WithdrawStock      WithdrawStock
+	SetSourcing        SetSourcing
 }
 
 // Queries are the use cases that only read.
@@ -52,6 +55,7 @@ type Queries struct {
 	ListOrders       ListOrders
 	OrderDetail      GetOrderDetail
 	Compliance       ReportCompliance
+	ListStock        ListStock
 }
 
 // Deps are the ports the use cases drive. Every one is required: NewApp
@@ -61,6 +65,7 @@ type Deps struct {
 	Links         ports.DeliveryLinkRepository
 	Revelations   ports.RevelationLog
 	Catalog       ports.CatalogRepository
+	Stock         ports.StockRepository
 	Notifications ports.PaymentNotificationLog
 	DataKeys      ports.DataKeyRepository
 	Blobs         ports.BlobStore
@@ -92,6 +97,7 @@ type Settings struct {
 	// ConfirmPayments: a finished payment moves an order only once the
 	// gateway, asked again, confirms it.
 	ConfirmPayments bool
+	PriceGuard      PriceGuard // the most paid to the supplier, and how long to wait for less
 }
 
 // NewApp builds every use case from the ports. It panics when a port is
@@ -109,13 +115,14 @@ func NewApp(d Deps, s Settings) App {
 	if s.Delivery.ResendWindow <= 0 {
 		s.Delivery.ResendWindow = time.Hour
 	}
-	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Supplier, d.Blobs, d.Clock, d.Log)
+	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Supplier, d.Blobs, StockDeps{Stock: d.Stock, Tx: d.Tx, Audit: d.Audit}, s.PriceGuard, d.Clock, d.Log)
+	sourced := sourcedCatalog{CatalogRepository: d.Catalog, stock: d.Stock} // buyers see own stock counted
 	sync := NewSyncCatalog(d.Supplier, d.Catalog, d.Locks, d.Clock, s.CatalogMargin)
 	deliver := NewDeliverOrder(d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
 	return App{
 		Commands: Commands{
-			PlaceOrder:         NewPlaceOrder(d.Orders, d.Catalog, d.Gateway, d.Clock, d.IDs, d.Log),
+			PlaceOrder:         NewPlaceOrder(d.Orders, sourced, d.Gateway, d.Clock, d.IDs, d.Log),
 			SetUpPayment:       setUp,
 			HandlePayment:      NewHandlePaymentNotification(d.Tx, d.Audit, d.Verifier, d.Notifications, d.Orders, d.Gateway, s.ConfirmPayments, d.Clock, d.Log),
 			FulfilOrder:        fulfil,
@@ -132,10 +139,13 @@ func NewApp(d Deps, s Settings) App {
 			CreateAdminKey:     NewCreateAdminKey(d.AdminKeys, d.Audit, d.Clock, d.IDs),
 			RevokeAdminKey:     NewRevokeAdminKey(d.AdminKeys, d.Audit, d.Clock),
 			RecordAdminRequest: NewRecordAdminRequest(d.Audit),
+			ImportStock:        NewImportStock(d.Tx, d.Catalog, d.Stock, d.DataKeys, d.Vault, d.Audit, d.Clock, d.IDs),
+			WithdrawStock:      NewWithdrawStock(d.Tx, d.Stock, d.Audit, d.Clock),
+			SetSourcing:        NewSetSourcing(d.Tx, d.Catalog, d.Stock, d.Audit),
 		},
 		Queries: Queries{
-			ListProducts:     NewListProducts(d.Catalog),
-			GetProduct:       NewGetProduct(d.Catalog),
+			ListProducts:     NewListProducts(sourced),
+			GetProduct:       NewGetProduct(sourced),
 			GetOrder:         NewGetOrder(d.Orders),
 			DescribeDelivery: NewDescribeDelivery(d.Links, d.Orders, d.Clock),
 			AuditTrail:       NewAuditTrail(d.Audit),
@@ -146,6 +156,7 @@ func NewApp(d Deps, s Settings) App {
 			ListOrders:       NewListOrders(d.Orders),
 			OrderDetail:      NewGetOrderDetail(d.Orders, d.Notifications, d.Links, d.Clock),
 			Compliance:       NewReportCompliance(d.Orders, d.Audit),
+			ListStock:        NewListStock(d.Catalog, d.Stock),
 		},
 	}
 }

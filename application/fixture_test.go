@@ -78,6 +78,7 @@ type world struct {
 	dataKeys *memory.DataKeys
 	blobs    *memory.Blobs
 	catalog  *memory.Catalog
+	stock    *memory.Stock
 	supplier *sandbox.Supplier
 	vault    *flakyVault
 	mail     *mailbox
@@ -110,7 +111,7 @@ func newWorld(t *testing.T) *world {
 	}
 	w := &world{
 		events: &recorder{}, links: memory.NewLinks(), revs: memory.NewRevelations(), dataKeys: memory.NewDataKeys(),
-		blobs: memory.NewBlobs(), catalog: memory.NewCatalog(), supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
+		blobs: memory.NewBlobs(), catalog: memory.NewCatalog(), stock: memory.NewStock(), supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		vault: &flakyVault{KeyVault: kr}, mail: &mailbox{}, clock: &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
 		ids: &ids{}, log: slog.New(slog.DiscardHandler), locks: memory.NewLocks(), marks: memory.NewSupplierEventMarks(),
 	}
@@ -126,7 +127,7 @@ func newWorld(t *testing.T) *world {
 // swaps some of them (a failing mailer, a crashing repository).
 func (w *world) app(change ...func(*application.Deps, *application.Settings)) application.App {
 	d := application.Deps{
-		Orders: w.orders, Links: w.links, Revelations: w.revs, Catalog: w.catalog, Notifications: memory.NewNotifications(),
+		Orders: w.orders, Links: w.links, Revelations: w.revs, Catalog: w.catalog, Stock: w.stock, Notifications: memory.NewNotifications(),
 		DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Locks: w.locks, Tx: memory.Transactor{}, Vault: w.vault, Supplier: w.supplier,
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"), Mailer: w.mail,
 		Clock: w.clock, IDs: w.ids, Log: w.log,

@@ -19,19 +19,25 @@ type FulfilOrder struct {
 	orders   ports.OrderRepository
 	supplier ports.Supplier
 	keys     envelope
+	stock    ownStock
+	guard    PriceGuard
 	clock    ports.Clock
 	log      *slog.Logger
 }
 
 // NewFulfilOrder wires FulfilOrder; it panics when a dependency is nil.
-func NewFulfilOrder(orders ports.OrderRepository, dataKeys ports.DataKeyRepository, vault ports.KeyVault, supplier ports.Supplier, blobs ports.BlobStore, clock ports.Clock, log *slog.Logger) FulfilOrder {
-	require("FulfilOrder", "orders", orders, "dataKeys", dataKeys, "vault", vault, "supplier", supplier, "blobs", blobs, "clock", clock, "log", log)
-	return FulfilOrder{orders: orders, supplier: supplier, keys: envelope{dataKeys: dataKeys, vault: vault, blobs: blobs}, clock: clock, log: log}
+func NewFulfilOrder(orders ports.OrderRepository, dataKeys ports.DataKeyRepository, vault ports.KeyVault, supplier ports.Supplier, blobs ports.BlobStore, stock StockDeps, guard PriceGuard, clock ports.Clock, log *slog.Logger) FulfilOrder {
+	require("FulfilOrder", "orders", orders, "dataKeys", dataKeys, "vault", vault, "supplier", supplier, "blobs", blobs,
+		"stock", stock.Stock, "tx", stock.Tx, "audit", stock.Audit, "clock", clock, "log", log)
+	keys := envelope{dataKeys: dataKeys, vault: vault, blobs: blobs}
+	return FulfilOrder{orders: orders, supplier: supplier, keys: keys, guard: guard.withDefaults(), clock: clock, log: log,
+		stock: ownStock{StockDeps: stock, keys: stockKeys{keys}, orders: orders, clock: clock}}
 }
 
-// Handle returns nil when the order is done, permanently failed, or
-// waiting for supplier keys, and an error wrapping ErrUnavailable when it
-// should be retried later. An order waiting for keys stays fulfilling with
+// Handle returns nil when the order is done, permanently failed, held for
+// review, waiting for supplier keys or for a supplier price within the
+// price guard, and an error wrapping ErrUnavailable when it should be
+// retried later. An order waiting for keys stays fulfilling with
 // its item purchased: the supplier's webhook (HandleSupplierEvent) or the
 // reconciler's slower pass resumes it, so that the message handler does not
 // poll the supplier in a tight retry loop.
@@ -55,7 +61,7 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 
 	var key *orderKey
 	defer func() { key.Close() }()
-	waiting := 0
+	waiting, priced := 0, 0
 	for _, it := range o.Items() {
 		if it.Status() == domain.ItemSealed {
 			continue
@@ -70,11 +76,22 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 			return fmt.Errorf("order %s item %s: %w", orderID, it.ID(), err)
 		}
 		switch res {
-		case itemFailed:
-			return nil // failed permanently; the order is failed
+		case itemFailed, itemHeld:
+			return nil // failed permanently, or held for review: a person acts next
 		case itemWaiting:
 			waiting++ // buy the other items meanwhile
+		case itemPriceWait:
+			priced++
 		}
+	}
+	if priced > 0 {
+		// Like a wait for keys, a wait for a price is no failure: the
+		// message is done, and the reconciler's slower passes come back
+		// (the wait is tens of minutes; the handler's retries span seconds
+		// and would end in the dead letters). The guard holds the order for
+		// review once the wait is over.
+		h.log.InfoContext(ctx, "waiting for a cheaper supplier offer", "order_id", orderID, "items", priced)
+		return nil
 	}
 	if waiting > 0 {
 		h.log.InfoContext(ctx, "waiting for supplier keys", "order_id", orderID, "items", waiting)
@@ -97,9 +114,12 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 type itemResult int
 
 const (
-	itemSealed  itemResult = iota
-	itemFailed             // permanently: the order is failed
-	itemWaiting            // purchased; the supplier has not delivered its keys yet
+	itemSealed    itemResult = iota
+	itemFailed               // permanently: the order is failed
+	itemWaiting              // purchased; the supplier has not delivered its keys yet
+	itemPriceWait            // not bought: the supplier asks more than the order affords
+	itemHeld                 // not bought: the order is held for review
+	itemProceed              // a step found nothing in the way: go on with the next
 )
 
 // fulfilItem takes one item to sealed, or as far as the supplier allows.
@@ -107,16 +127,28 @@ const (
 func (h FulfilOrder) fulfilItem(ctx context.Context, orderID string, it *domain.OrderItem, key *orderKey) (itemResult, error) {
 	supplierOrderID := it.SupplierOrderID()
 	if it.Status() != domain.ItemPurchased || supplierOrderID == "" {
-		maybeBought := it.Status() == domain.ItemPurchasing || it.Status() == domain.ItemFailed
-		if err := h.update(ctx, orderID, func(o *domain.Order) error { return o.BeginItemPurchase(it.ID(), h.clock.Now()) }); err != nil {
+		// Sourcing: our own stock first where the product takes it, then
+		// the supplier where it may.
+		sourcing, err := h.stock.sourcing(ctx, it)
+		if err != nil {
 			return itemFailed, err
 		}
-		so, err := h.purchase(ctx, it, maybeBought)
-		if errors.Is(err, ports.ErrSupplierPermanent) {
-			return itemFailed, h.failItem(ctx, orderID, it, err)
+		// Only an item never handed to the supplier may take stock: one
+		// that was may have been bought already.
+		if sourcing.UsesStock() && it.Status() == domain.ItemPending {
+			taken, err := h.stock.take(ctx, orderID, it, key)
+			if err != nil || taken {
+				return itemSealed, err
+			}
+			if !sourcing.UsesSupplier() {
+				reason := fmt.Sprintf("own stock of %s has too few keys for %d", it.SKU(), it.Quantity())
+				return itemHeld, h.holdForReview(ctx, orderID, it, reason)
+			}
 		}
-		if err != nil {
-			return itemFailed, fmt.Errorf("%w: purchase: %v", ErrUnavailable, err)
+		maybeBought := it.Status() == domain.ItemPurchasing || it.Status() == domain.ItemFailed
+		so, res, err := h.purchase(ctx, orderID, it, maybeBought)
+		if err != nil || res != itemProceed {
+			return res, err
 		}
 		supplierOrderID = so.ID
 		if err := h.update(ctx, orderID, func(o *domain.Order) error {
@@ -164,20 +196,55 @@ func (h FulfilOrder) failItem(ctx context.Context, orderID string, it *domain.Or
 	})
 }
 
-// purchase buys the item, or finds the purchase a previous attempt made.
-func (h FulfilOrder) purchase(ctx context.Context, it *domain.OrderItem, maybeBought bool) (ports.SupplierOrder, error) {
+// purchase buys the item under the price guard, or finds the purchase a
+// previous attempt made. It returns itemProceed with the supplier's order, itemFailed after failing the item permanently, or
+// itemPriceWait / itemHeld when the guard stopped it; an error to retry.
+func (h FulfilOrder) purchase(ctx context.Context, orderID string, it *domain.OrderItem, maybeBought bool) (ports.SupplierOrder, itemResult, error) {
 	if maybeBought {
 		so, err := h.supplier.FindOrder(ctx, it.ID())
 		if err == nil {
-			return so, nil
+			return so, itemProceed, h.beginPurchase(ctx, orderID, it)
 		}
 		if !errors.Is(err, domain.ErrNotFound) {
-			return ports.SupplierOrder{}, err
+			return ports.SupplierOrder{}, itemFailed, fmt.Errorf("%w: find purchase: %v", ErrUnavailable, err)
 		}
 	}
-	return h.supplier.PlaceOrder(ctx, ports.PurchaseRequest{
-		ExternalID: it.ID(), ProductID: it.Source().SupplierProductID, Qty: it.Quantity(), Price: it.Source().Cost,
+	affordable, err := h.guard.affordable(it)
+	if err != nil {
+		return ports.SupplierOrder{}, itemFailed, h.failItem(ctx, orderID, it, err)
+	}
+	if res, err := h.checkPrice(ctx, orderID, it, affordable); err != nil || res != itemProceed {
+		return ports.SupplierOrder{}, res, err
+	}
+	if err := h.beginPurchase(ctx, orderID, it); err != nil {
+		return ports.SupplierOrder{}, itemFailed, err
+	}
+	so, err := h.supplier.PlaceOrder(ctx, ports.PurchaseRequest{
+		ExternalID: it.ID(), ProductID: it.Source().SupplierProductID, Qty: it.Quantity(), Price: affordable,
 	})
+	if errors.Is(err, ports.ErrSupplierPermanent) {
+		// A refusal may be the price rising since we asked: the guard
+		// waits for it to come down instead of failing the order.
+		if res, cerr := h.checkPrice(ctx, orderID, it, affordable); cerr != nil || res != itemProceed {
+			return ports.SupplierOrder{}, res, cerr
+		}
+		return ports.SupplierOrder{}, itemFailed, h.failItem(ctx, orderID, it, err)
+	}
+	if err != nil {
+		return ports.SupplierOrder{}, itemFailed, fmt.Errorf("%w: purchase: %v", ErrUnavailable, err)
+	}
+	return so, itemProceed, nil
+}
+
+// beginPurchase records, before the supplier is called, that it is.
+func (h FulfilOrder) beginPurchase(ctx context.Context, orderID string, it *domain.OrderItem) error {
+	return h.update(ctx, orderID, func(o *domain.Order) error { return o.BeginItemPurchase(it.ID(), h.clock.Now()) })
+}
+
+// holdForReview stops the order for a person, with the reason.
+func (h FulfilOrder) holdForReview(ctx context.Context, orderID string, it *domain.OrderItem, reason string) error {
+	h.log.WarnContext(ctx, "order held for review", "order_id", orderID, "item_id", it.ID(), "reason", reason)
+	return h.update(ctx, orderID, func(o *domain.Order) error { return o.HoldForReview(reason, h.clock.Now()) })
 }
 
 func (h FulfilOrder) update(ctx context.Context, orderID string, fn func(*domain.Order) error) error {

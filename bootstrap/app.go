@@ -22,6 +22,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		}),
 		RuntimeModule,
 		storageModule(cfg),
+		stockModule(cfg),
 		messagingModule(cfg),
 		blobStoreModule(cfg),
 		keyVaultModule(cfg),

@@ -63,6 +63,7 @@ type Config struct {
 	Payments          PaymentsConfig
 	Mail              MailConfig
 	Messaging         MessagingConfig
+	Stock             StockConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -239,6 +240,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Supplier.Validate(); err != nil {
+		return err
+	}
+	if err := c.Stock.Validate(); err != nil {
 		return err
 	}
 	if err := c.Payments.validate(); err != nil {

@@ -56,8 +56,13 @@ func TestConfigDefaults(t *testing.T) {
 		Payments:          bootstrap.PaymentsConfig{PaymentsGateway: "sandbox", NOWPaymentsAPIURL: "https://api.nowpayments.io", NOWPaymentsPayCurrency: "btc"},
 		Mail:              bootstrap.MailConfig{Mailer: "maildir", ResendAPIURL: "https://api.resend.com"},
 		Messaging:         bootstrap.MessagingConfig{Broker: "sql", NATSURL: "nats://127.0.0.1:4222", AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", Role: "all"},
+		Stock:             bootstrap.StockConfig{PriceGuardWait: 30 * time.Minute},
 	}
 	got := bootstrap.Defaults()
+	if !got.Stock.MinMargin.IsZero() {
+		t.Errorf("minimum margin %s, want 0", got.Stock.MinMargin)
+	}
+	got.Stock.MinMargin, want.Stock.MinMargin = decimal.Zero, decimal.Zero
 	if !got.CatalogMargin.Equal(want.CatalogMargin) {
 		t.Errorf("margin %s, want %s", got.CatalogMargin, want.CatalogMargin)
 	}
@@ -95,6 +100,8 @@ func TestConfigParsesEveryVariable(t *testing.T) {
 		{[]string{"KEYWARD_KEY_VAULT", "vault", "VAULT_TOKEN", "t"}, func(c bootstrap.Config) bool { return c.KeyVault == "vault" }},
 		{[]string{"KEYWARD_KEYRING_FILE", "/k.json"}, func(c bootstrap.Config) bool { return c.KeyringFile == "/k.json" }},
 		{[]string{"KEYWARD_CATALOG_MARGIN", "0.25"}, func(c bootstrap.Config) bool { return c.CatalogMargin.Equal(decimal.RequireFromString("0.25")) }},
+		{[]string{"KEYWARD_MIN_MARGIN", "1.50"}, func(c bootstrap.Config) bool { return c.Stock.MinMargin.Equal(decimal.RequireFromString("1.5")) }},
+		{[]string{"KEYWARD_PRICE_GUARD_WAIT", "5m"}, func(c bootstrap.Config) bool { return c.Stock.PriceGuardWait == 5*time.Minute }},
 		{[]string{"KEYWARD_SANDBOX_SUPPLIER_LATENCY", "3ms"}, func(c bootstrap.Config) bool { return c.SupplierLatency == 3*time.Millisecond }},
 		{[]string{"KEYWARD_SANDBOX_SUPPLIER_FAILURE_RATE", "0.5"}, func(c bootstrap.Config) bool { return c.SupplierFailRate == 0.5 }},
 		{[]string{"KEYWARD_RETRY_MAX_ATTEMPTS", "2"}, func(c bootstrap.Config) bool { return c.RetryMaxAttempts == 2 }},

@@ -28,6 +28,7 @@ type appDeps struct {
 	Links         ports.DeliveryLinkRepository
 	Revelations   ports.RevelationLog
 	Catalog       ports.CatalogRepository
+	Stock         ports.StockRepository
 	Notifications ports.PaymentNotificationLog
 	DataKeys      ports.DataKeyRepository
 	Blobs         ports.BlobStore
@@ -51,7 +52,7 @@ type appDeps struct {
 // newAppDeps hands the ports fx resolved to the application.
 func newAppDeps(p appDeps) application.Deps {
 	return application.Deps{
-		Orders: p.Orders, Links: p.Links, Revelations: p.Revelations, Catalog: p.Catalog, Notifications: p.Notifications,
+		Orders: p.Orders, Links: p.Links, Revelations: p.Revelations, Catalog: p.Catalog, Stock: p.Stock, Notifications: p.Notifications,
 		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Supplier: p.Supplier,
 		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
 		SupplierHooks: p.SupplierHooks, SupplierMarks: p.SupplierMarks,
@@ -65,6 +66,7 @@ func newAppSettings(cfg Config, base BaseURL) application.Settings {
 		ReconcileAfter:  cfg.ReconcileAfter,
 		CatalogMargin:   cfg.CatalogMargin,
 		ConfirmPayments: cfg.Payments.NOWPayments() && cfg.Payments.NOWPaymentsConfirm,
+		PriceGuard:      cfg.Stock.priceGuard(),
 	}
 }
 

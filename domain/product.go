@@ -45,6 +45,7 @@ type Product struct {
 	region    string
 	price     Money
 	source    ProductSource
+	sourcing  Sourcing
 	stock     int
 	active    bool
 	updatedAt time.Time
@@ -58,6 +59,7 @@ type ProductSnapshot struct {
 	Region    string
 	Price     Money
 	Source    ProductSource
+	Sourcing  Sourcing // zero: DefaultSourcing of the source
 	Stock     int
 	Active    bool
 	UpdatedAt time.Time
@@ -79,9 +81,12 @@ func NewProduct(s ProductSnapshot) (*Product, error) {
 	case s.Source.Kind == (SourceKind{}):
 		return nil, fmt.Errorf("%w: %s has no source", ErrInvalidProduct, s.SKU)
 	}
+	if s.Sourcing.IsZero() {
+		s.Sourcing = DefaultSourcing(s.Source.Kind)
+	}
 	return &Product{
 		sku: s.SKU, name: s.Name, platform: s.Platform, region: s.Region, price: s.Price,
-		source: s.Source, stock: s.Stock, active: s.Active, updatedAt: s.UpdatedAt,
+		source: s.Source, sourcing: s.Sourcing, stock: s.Stock, active: s.Active, updatedAt: s.UpdatedAt,
 	}, nil
 }
 
@@ -102,6 +107,18 @@ func (p *Product) Price() Money { return p.price }
 
 // Source returns where keys for the product come from and at what cost.
 func (p *Product) Source() ProductSource { return p.source }
+
+// Sourcing returns where the product's keys are taken from.
+func (p *Product) Sourcing() Sourcing { return p.sourcing }
+
+// WithSourcing returns a copy of the product sourced as s, whose stock
+// counts what s takes: the supplier's stock as stored, our own available
+// keys (own), or both.
+func (p *Product) WithSourcing(s Sourcing, own int) *Product {
+	c := *p
+	c.sourcing, c.stock = s, s.Available(p.stock, own)
+	return &c
+}
 
 // Stock returns how many keys can be sold.
 func (p *Product) Stock() int { return p.stock }
@@ -131,6 +148,6 @@ func (p *Product) CanSell(qty int) error {
 func (p *Product) Snapshot() ProductSnapshot {
 	return ProductSnapshot{
 		SKU: p.sku, Name: p.name, Platform: p.platform, Region: p.region, Price: p.price,
-		Source: p.source, Stock: p.stock, Active: p.active, UpdatedAt: p.updatedAt,
+		Source: p.source, Sourcing: p.sourcing, Stock: p.stock, Active: p.active, UpdatedAt: p.updatedAt,
 	}
 }

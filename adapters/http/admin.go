@@ -31,6 +31,7 @@ func (s *Server) registerAdmin(api huma.API) {
 	errs := []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict}
 	s.registerAdminOrders(api)
 	s.registerReports(api)
+	s.registerStock(api)
 	huma.Register(api, huma.Operation{
 		OperationID: "admin-retry-fulfilment", Method: http.MethodPost, Path: "/v1/admin/orders/{id}/retry-fulfilment",
 		DefaultStatus: http.StatusAccepted, Summary: "Retry fulfilment of a failed or stuck order",

@@ -39,7 +39,7 @@ func TestProblemMapsEveryError(t *testing.T) {
 		{domain.ErrInvalidOrder, http.StatusUnprocessableEntity, "", ""},
 		{domain.ErrInvalidLink, http.StatusUnprocessableEntity, "", ""},
 		{domain.ErrInvalidMoney, http.StatusUnprocessableEntity, "", ""},
-		{domain.ErrOutOfStock, http.StatusUnprocessableEntity, "", ""},
+		{domain.ErrOutOfStock, http.StatusConflict, "", ""},
 		{domain.ErrProductInactive, http.StatusUnprocessableEntity, "", ""},
 		{domain.ErrInvalidProduct, http.StatusUnprocessableEntity, "", ""},
 		{domain.ErrInvalidTransition, http.StatusConflict, "", ""},

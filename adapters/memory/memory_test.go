@@ -72,3 +72,8 @@ func TestSentMail(t *testing.T) {
 	t.Parallel()
 	porttest.SentMailLog(t, func(*testing.T) ports.SentMailLog { return memory.NewSentMail() })
 }
+
+func TestStock(t *testing.T) {
+	t.Parallel()
+	porttest.StockRepository(t, func(*testing.T) ports.StockRepository { return memory.NewStock() })
+}

@@ -66,3 +66,8 @@ func TestSentMail(t *testing.T) {
 	t.Parallel()
 	porttest.SentMailLog(t, func(t *testing.T) ports.SentMailLog { return postgres.NewSentMail(pgtest.NewDB(t)) })
 }
+
+func TestStock(t *testing.T) {
+	t.Parallel()
+	porttest.StockRepository(t, func(t *testing.T) ports.StockRepository { return postgres.NewStock(pgtest.NewDB(t)) })
+}

@@ -137,8 +137,8 @@ func (s *Supplier) Product(ctx context.Context, id string) (ports.SupplierProduc
 // PlaceOrder buys r.Qty keys, or returns the existing order for
 // r.ExternalID. It returns a wrapped ports.ErrSupplierTemporary for an
 // injected failure, ports.ErrSupplierPermanent for an unknown product, a
-// quantity outside 1..9, too little stock or a price that is not the current
-// cost, and the context's error when cancelled during the latency.
+// quantity outside 1..9, too little stock or a price (the most we pay)
+// below the current cost, and the context's error when cancelled during the latency.
 func (s *Supplier) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports.SupplierOrder, error) {
 	if err := s.call(ctx, true); err != nil {
 		return ports.SupplierOrder{}, fmt.Errorf("sandbox place order %s: %w", r.ExternalID, err)
@@ -179,10 +179,23 @@ func (s *Supplier) check(r ports.PurchaseRequest) (*catalogEntry, error) {
 		return nil, fmt.Errorf("%w: ConstraintViolation: qty %d outside 1..%d", ports.ErrSupplierPermanent, r.Qty, domain.MaxItemQuantity)
 	case e.product.Qty < r.Qty:
 		return nil, fmt.Errorf("%w: ProductUnavailable: %s has %d in stock, %d asked", ports.ErrSupplierPermanent, r.ProductID, e.product.Qty, r.Qty)
-	case !r.Price.Equal(e.product.Cost):
-		return nil, fmt.Errorf("%w: ProductUnavailable: no offer of %s at %s %s (current %s)", ports.ErrSupplierPermanent, r.ProductID, r.Price, r.Price.Currency(), e.product.Cost)
+	case r.Price.Currency() != e.product.Cost.Currency() || r.Price.Amount().LessThan(e.product.Cost.Amount()):
+		return nil, fmt.Errorf("%w: ProductUnavailable: no offer of %s at or below %s %s (current %s)", ports.ErrSupplierPermanent, r.ProductID, r.Price, r.Price.Currency(), e.product.Cost)
 	}
 	return e, nil
+}
+
+// SetCost changes what a product costs from now on, as a supplier's price
+// moves; it returns a wrapped domain.ErrNotFound for an unknown product.
+func (s *Supplier) SetCost(id string, cost domain.Money) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.products[id]
+	if !ok {
+		return fmt.Errorf("sandbox product %s: %w", id, domain.ErrNotFound)
+	}
+	e.product.Cost = cost
+	return nil
 }
 
 // FindOrder returns the order placed for externalID, or a wrapped

@@ -218,7 +218,7 @@ func TestPlaceOrderRefusesPermanently(t *testing.T) {
 		{"unknown product", func(r *ports.PurchaseRequest) { r.ProductID = "half-life-3-steam-global" }},
 		{"qty 0", func(r *ports.PurchaseRequest) { r.Qty = 0 }},
 		{"qty 11", func(r *ports.PurchaseRequest) { r.Qty = 11 }},
-		{"stale price", func(r *ports.PurchaseRequest) { r.Price = domain.MustMoney("29.99", "EUR") }},
+		{"max price below the cost", func(r *ports.PurchaseRequest) { r.Price = domain.MustMoney("29.99", "EUR") }},
 		{"price in another currency", func(r *ports.PurchaseRequest) { r.Price = domain.MustMoney(r.Price.String(), "USD") }},
 		{"out of stock", func(r *ports.PurchaseRequest) { r.ProductID, r.Price = outOfStock.ProductID, outOfStock.Price }},
 		{"no external id", func(r *ports.PurchaseRequest) { r.ExternalID = "" }},

@@ -22,6 +22,8 @@ Usage:
                                 make an admin API key (printed once, on the last line)
   keyward admin list-keys | revoke-key ID
                                 list the admin keys, or revoke one
+  keyward stock import --sku SKU FILE.csv
+                                add the keys of a CSV file (first column) to a product's own stock
   keyward audit verify          verify the audit log's hash chain; fails at the first broken record
   keyward pay --order ID [--status finished] [--server URL] [--actually-paid AMOUNT]
                                 send a signed sandbox payment notification
@@ -52,6 +54,8 @@ func main() {
 		err = admin(os.Args[2:], os.Stdout)
 	case "audit":
 		err = audit(os.Args[2:], os.Stdout)
+	case "stock":
+		err = stock(os.Args[2:], os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

@@ -1,0 +1,51 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/adapters/postgres"
+	"github.com/keyward/keyward/adapters/postgres/pgtest"
+	"github.com/keyward/keyward/domain"
+)
+
+// TestStockImportThroughTheBinary: `keyward stock import` prints what it
+// added; the same file again adds nothing; the database holds no plaintext.
+func TestStockImportThroughTheBinary(t *testing.T) {
+	url, db := pgtest.NewDatabase(t)
+	p, err := domain.NewProduct(domain.ProductSnapshot{SKU: "bulk-game-steam-global", Name: "Bulk Game", Price: domain.MustMoney("19.99", "EUR"),
+		Source: domain.ProductSource{Kind: domain.SourceOwnStock}, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.NewCatalog(db).Upsert(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "keys.csv")
+	if err := os.WriteFile(csv, []byte("key\nCSV-KEY-AAAA-0001\n\n\"CSV-KEY-AAAA-0002\",note\nCSV-KEY-AAAA-0003\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"KEYWARD_DATABASE_URL=" + url, "KEYWARD_KEYRING_FILE=" + filepath.Join(dir, "keyring.json")}
+	for _, want := range []string{`{"added":3,"duplicates":0}`, `{"added":0,"duplicates":3}`} {
+		out, err := keyward(t, env, "stock", "import", "--sku", p.SKU(), csv)
+		if err != nil || strings.TrimSpace(out) != want {
+			t.Fatalf("stock import: %v\n%s\nwant %s", err, out, want)
+		}
+	}
+	var n, plain int
+	if err := db.GetContext(t.Context(), &n, `SELECT count(*) FROM stock_keys WHERE sku = $1 AND status = 'available'`, p.SKU()); err != nil || n != 3 {
+		t.Fatalf("%d keys stored (%v), want 3", n, err)
+	}
+	if err := db.GetContext(t.Context(), &plain, `SELECT count(*) FROM stock_keys WHERE position('CSV-KEY'::bytea in sealed) > 0`); err != nil || plain != 0 {
+		t.Fatalf("%d stored keys hold plaintext (%v)", plain, err)
+	}
+	if out, err := keyward(t, env, "stock", "import", "--sku", "no-such-sku", csv); err == nil || !strings.Contains(out, "not found") {
+		t.Fatalf("import for an unknown product: %v\n%s", err, out)
+	}
+	if out, err := keyward(t, env, "stock", "import", csv); err == nil || !strings.Contains(out, "usage") {
+		t.Fatalf("import without --sku: %v\n%s", err, out)
+	}
+}

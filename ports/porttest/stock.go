@@ -1,0 +1,182 @@
+package porttest
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// StockRepository runs the ports.StockRepository contract. newRepo is
+// called once per subtest, from parallel subtests, and must return an
+// empty repository.
+func StockRepository(t *testing.T, newRepo func(t *testing.T) ports.StockRepository) {
+	t.Helper()
+	subtests := []struct {
+		name string
+		run  func(*testing.T, ports.StockRepository)
+	}{
+		{"add skips known hashes, even of keys that left the stock", testStockDedupe},
+		{"claim assigns available keys, oldest first, once", testStockClaim},
+		{"a claim larger than the stock takes nothing", testStockClaimShort},
+		{"concurrent claims never share a key", testStockConcurrentClaims},
+		{"withdraw takes only available keys", testStockWithdraw},
+		{"sourcing is stored per sku", testStockSourcing},
+	}
+	for _, st := range subtests {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			st.run(t, newRepo(t))
+		})
+	}
+}
+
+var stockT0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+// stockKey builds a valid stock key for sku whose secret is "secret-n".
+func stockKey(sku string, n int) domain.StockKey {
+	h := sha256.Sum256(fmt.Appendf(nil, "secret-%d", n)) // stands for the keyed hash
+	return domain.StockKey{
+		ID: domain.StockKeyID(fmt.Sprintf("sk-%s-%03d", sku, n)), SKU: sku, Hash: h[:],
+		Sealed: fmt.Appendf(nil, "sealed-%d", n), ContentType: "text/plain",
+		CreatedAt: stockT0.Add(time.Duration(n) * time.Second),
+	}
+}
+
+func addStock(t *testing.T, repo ports.StockRepository, want int, keys ...domain.StockKey) {
+	t.Helper()
+	got, err := repo.Add(t.Context(), keys)
+	if err != nil || len(got) != want {
+		t.Fatalf("Add(%d keys) = %v, %v; want %d added", len(keys), got, err, want)
+	}
+	known := map[domain.StockKeyID]bool{}
+	for _, k := range keys {
+		known[k.ID] = true
+	}
+	for _, id := range got {
+		if !known[id] {
+			t.Fatalf("Add returned id %s it was not given", id)
+		}
+	}
+}
+
+func wantCounts(t *testing.T, repo ports.StockRepository, sku string, want domain.StockCounts) {
+	t.Helper()
+	got, err := repo.Counts(t.Context(), sku)
+	if err != nil || got != want {
+		t.Fatalf("Counts(%s) = %+v, %v; want %+v", sku, got, err, want)
+	}
+}
+
+func testStockDedupe(t *testing.T, repo ports.StockRepository) {
+	addStock(t, repo, 2, stockKey("A", 1), stockKey("A", 2))
+	again := stockKey("A", 2)
+	again.ID = "sk-other"
+	addStock(t, repo, 1, again, stockKey("A", 3)) // 2 is known
+	if _, err := repo.Claim(t.Context(), "A", "item-1", 1); err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	if err := repo.Withdraw(t.Context(), "A", stockKey("A", 2).ID, stockT0); err != nil {
+		t.Fatalf("Withdraw: %v", err)
+	}
+	sold, withdrawn := stockKey("A", 1), stockKey("A", 2)
+	sold.ID, withdrawn.ID = "sk-sold-again", "sk-withdrawn-again"
+	addStock(t, repo, 0, sold, withdrawn)
+	wantCounts(t, repo, "A", domain.StockCounts{Available: 1, Assigned: 1, Withdrawn: 1})
+}
+
+func testStockClaim(t *testing.T, repo ports.StockRepository) {
+	addStock(t, repo, 4, stockKey("A", 3), stockKey("A", 1), stockKey("A", 2), stockKey("B", 9))
+	got, err := repo.Claim(t.Context(), "A", "item-1", 2)
+	if err != nil || len(got) != 2 || got[0].ID != stockKey("A", 1).ID || got[1].ID != stockKey("A", 2).ID {
+		t.Fatalf("Claim = %+v, %v; want A-1 and A-2", got, err)
+	}
+	if string(got[0].Sealed) != "sealed-1" || got[0].ContentType != "text/plain" || got[0].ItemID != "item-1" {
+		t.Fatalf("claimed key = %+v, want its ciphertext and item", got[0])
+	}
+	again, err := repo.Claim(t.Context(), "A", "item-1", 2)
+	if err != nil || len(again) != 2 || again[0].ID != got[0].ID || again[1].ID != got[1].ID {
+		t.Fatalf("resumed Claim = %+v, %v; want the same keys", again, err)
+	}
+	wantCounts(t, repo, "A", domain.StockCounts{Available: 1, Assigned: 2})
+	wantCounts(t, repo, "B", domain.StockCounts{Available: 1})
+}
+
+func testStockClaimShort(t *testing.T, repo ports.StockRepository) {
+	addStock(t, repo, 2, stockKey("A", 1), stockKey("A", 2))
+	_, err := repo.Claim(t.Context(), "A", "item-1", 3)
+	wantIs(t, err, domain.ErrOutOfStock, "Claim of 3 out of 2")
+	wantCounts(t, repo, "A", domain.StockCounts{Available: 2})
+	_, err = repo.Claim(t.Context(), "Z", "item-2", 1)
+	wantIs(t, err, domain.ErrOutOfStock, "Claim of an empty stock")
+}
+
+func testStockConcurrentClaims(t *testing.T, repo ports.StockRepository) {
+	for i := range 5 {
+		addStock(t, repo, 1, stockKey("A", i))
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		owner = map[domain.StockKeyID]string{}
+		won   int
+	)
+	for i := range 20 {
+		wg.Go(func() {
+			item := fmt.Sprintf("item-%02d", i)
+			got, err := repo.Claim(t.Context(), "A", item, 1)
+			if err != nil {
+				wantIs(t, err, domain.ErrOutOfStock, "losing Claim")
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			won++
+			for _, k := range got {
+				if prev, ok := owner[k.ID]; ok {
+					t.Errorf("key %s claimed by %s and %s", k.ID, prev, item)
+				}
+				owner[k.ID] = item
+			}
+		})
+	}
+	wg.Wait()
+	if won != 5 || len(owner) != 5 {
+		t.Fatalf("%d claims won %d keys; want 5 and 5", won, len(owner))
+	}
+	wantCounts(t, repo, "A", domain.StockCounts{Assigned: 5})
+}
+
+func testStockWithdraw(t *testing.T, repo ports.StockRepository) {
+	addStock(t, repo, 2, stockKey("A", 1), stockKey("A", 2))
+	if err := repo.Withdraw(t.Context(), "A", stockKey("A", 2).ID, stockT0); err != nil {
+		t.Fatalf("Withdraw: %v", err)
+	}
+	wantIs(t, repo.Withdraw(t.Context(), "A", stockKey("A", 2).ID, stockT0), domain.ErrInvalidTransition, "second Withdraw")
+	wantIs(t, repo.Withdraw(t.Context(), "B", stockKey("A", 1).ID, stockT0), domain.ErrNotFound, "Withdraw under another sku")
+	wantIs(t, repo.Withdraw(t.Context(), "A", "sk-nope", stockT0), domain.ErrNotFound, "Withdraw of an unknown key")
+	if _, err := repo.Claim(t.Context(), "A", "item-1", 1); err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	wantIs(t, repo.Withdraw(t.Context(), "A", stockKey("A", 1).ID, stockT0), domain.ErrInvalidTransition, "Withdraw of a sold key")
+	_, err := repo.Claim(t.Context(), "A", "item-2", 1)
+	wantIs(t, err, domain.ErrOutOfStock, "Claim after every key left")
+	wantCounts(t, repo, "A", domain.StockCounts{Assigned: 1, Withdrawn: 1})
+}
+
+func testStockSourcing(t *testing.T, repo ports.StockRepository) {
+	_, err := repo.Sourcing(t.Context(), "A")
+	wantIs(t, err, domain.ErrNotFound, "Sourcing never set")
+	for _, m := range []domain.Sourcing{domain.SourcingStockOnly, domain.SourcingStockThenSupplier} {
+		if err := repo.SetSourcing(t.Context(), "A", m); err != nil {
+			t.Fatalf("SetSourcing(%s): %v", m, err)
+		}
+		if got, err := repo.Sourcing(t.Context(), "A"); err != nil || got != m {
+			t.Fatalf("Sourcing = %v, %v; want %v", got, err, m)
+		}
+	}
+}
