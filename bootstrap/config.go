@@ -63,6 +63,7 @@ type Config struct {
 	Payments          PaymentsConfig
 	Mail              MailConfig
 	Messaging         MessagingConfig
+	Catalog           CatalogConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -245,6 +246,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Mail.Validate(c.MailFrom); err != nil {
+		return err
+	}
+	if err := c.Catalog.Validate(); err != nil {
 		return err
 	}
 	if err := c.validateMessaging(); err != nil {

@@ -72,3 +72,13 @@ func TestSentMail(t *testing.T) {
 	t.Parallel()
 	porttest.SentMailLog(t, func(*testing.T) ports.SentMailLog { return memory.NewSentMail() })
 }
+
+func TestSyncRuns(t *testing.T) {
+	t.Parallel()
+	porttest.SyncRunRepository(t, func(*testing.T) ports.SyncRunRepository { return memory.NewSyncRuns() })
+}
+
+func TestPricingRules(t *testing.T) {
+	t.Parallel()
+	porttest.PricingRules(t, func(*testing.T) ports.PricingRules { return memory.NewPricingRules() })
+}

@@ -66,3 +66,13 @@ func TestSentMail(t *testing.T) {
 	t.Parallel()
 	porttest.SentMailLog(t, func(t *testing.T) ports.SentMailLog { return postgres.NewSentMail(pgtest.NewDB(t)) })
 }
+
+func TestSyncRuns(t *testing.T) {
+	t.Parallel()
+	porttest.SyncRunRepository(t, func(t *testing.T) ports.SyncRunRepository { return postgres.NewSyncRuns(pgtest.NewDB(t)) })
+}
+
+func TestPricingRules(t *testing.T) {
+	t.Parallel()
+	porttest.PricingRules(t, func(t *testing.T) ports.PricingRules { return postgres.NewPricingRules(pgtest.NewDB(t)) })
+}
