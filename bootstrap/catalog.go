@@ -53,17 +53,22 @@ func (c CatalogConfig) priceEnding() domain.PriceEnding {
 // a worker process. Every worker ticks; the Locks port lets one run at a
 // time, the others find it taken and wait for their next tick.
 func runCatalogSync(lc fx.Lifecycle, cfg Config, app application.App, log *slog.Logger) {
-	if cfg.Catalog.SyncInterval <= 0 {
+	scheduleCatalogSync(lc, cfg.Catalog.SyncInterval, app.Commands.SyncCatalog, log)
+}
+
+// scheduleCatalogSync runs sync every interval (never when not positive)
+// from the lifecycle's start to its stop.
+func scheduleCatalogSync(lc fx.Lifecycle, interval time.Duration, sync application.SyncCatalog, log *slog.Logger) {
+	if interval <= 0 {
 		return
 	}
-	sync := app.Commands.SyncCatalog
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			go func() {
 				defer close(done)
-				t := time.NewTicker(cfg.Catalog.SyncInterval)
+				t := time.NewTicker(interval)
 				defer t.Stop()
 				for {
 					select {

@@ -56,8 +56,13 @@ func TestConfigDefaults(t *testing.T) {
 		Payments:          bootstrap.PaymentsConfig{PaymentsGateway: "sandbox", NOWPaymentsAPIURL: "https://api.nowpayments.io", NOWPaymentsPayCurrency: "btc"},
 		Mail:              bootstrap.MailConfig{Mailer: "maildir", ResendAPIURL: "https://api.resend.com"},
 		Messaging:         bootstrap.MessagingConfig{Broker: "sql", NATSURL: "nats://127.0.0.1:4222", AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", Role: "all"},
+		Catalog:           bootstrap.CatalogConfig{SyncInterval: time.Hour, PriceEnding: ".99"},
 	}
 	got := bootstrap.Defaults()
+	if !got.Catalog.PriceFee.IsZero() {
+		t.Errorf("price fee %s, want 0", got.Catalog.PriceFee)
+	}
+	got.Catalog.PriceFee, want.Catalog.PriceFee = decimal.Zero, decimal.Zero
 	if !got.CatalogMargin.Equal(want.CatalogMargin) {
 		t.Errorf("margin %s, want %s", got.CatalogMargin, want.CatalogMargin)
 	}
