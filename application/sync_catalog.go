@@ -141,7 +141,9 @@ func (h SyncCatalog) Handle(ctx context.Context, cmd SyncCatalogCommand) (SyncCa
 	res.Counts, res.Products = run.Counts(), run.Counts().Seen
 	// The record outlives a cancelled caller: it says how far the run got.
 	ctx = context.WithoutCancel(ctx)
-	if ferr := run.Finish(h.clock.Now(), res.Next != "", err); ferr != nil {
+	// A run that read part of the catalog (stopped at MaxPages, or resumed
+	// from a cursor) is no baseline for incremental runs.
+	if ferr := run.Finish(h.clock.Now(), res.Next != "" || cmd.Cursor != "", err); ferr != nil {
 		return res, ferr
 	}
 	if serr := h.runs.Save(ctx, run); serr != nil {

@@ -32,8 +32,9 @@ func (m SyncMode) String() string { return m.name }
 // SyncStatus is where a sync run stands.
 type SyncStatus struct{ name string }
 
-// Sync statuses. A partial run stopped at its page budget, without error:
-// it resumes from a cursor and is no baseline for incremental runs.
+// Sync statuses. A partial run read part of the catalog without error (it
+// stopped at its page budget, or resumed from a cursor): it is no baseline
+// for incremental runs.
 var (
 	SyncRunning   = SyncStatus{"running"}
 	SyncSucceeded = SyncStatus{"succeeded"}

@@ -16,7 +16,7 @@ import (
 type SyncRunBody struct {
 	ID           string     `json:"id"`
 	Mode         string     `json:"mode" enum:"full,incremental"`
-	Status       string     `json:"status" enum:"running,succeeded,partial,failed" doc:"partial: stopped at max_pages, resumable with its cursor"`
+	Status       string     `json:"status" enum:"running,succeeded,partial,failed" doc:"partial: read part of the catalog (stopped at max_pages, or resumed from a cursor)"`
 	UpdatedSince *time.Time `json:"updated_since" doc:"Incremental runs: supplier changes read from this time"`
 	StartedAt    time.Time  `json:"started_at"`
 	FinishedAt   *time.Time `json:"finished_at" doc:"null while running"`
