@@ -6,6 +6,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -31,6 +32,8 @@ type Commands struct {
 	RevokeOrder        RevokeOrder
 	RotateKeys         RotateKeys
 	SyncCatalog        SyncCatalog
+	UpdateProduct      UpdateProduct
+	SetPlatformMargin  SetPlatformMargin
 	SupplierWebhook    HandleSupplierEvent
 	Reconcile          Reconcile
 	CreateAdminKey     CreateAdminKey
@@ -56,6 +59,8 @@ type Queries struct {
 	OrderDetail      GetOrderDetail
 	Compliance       ReportCompliance
 	ListStock        ListStock
+	SyncRuns         ListSyncRuns
+	PricingRules     ListPricingRules
 }
 
 // Deps are the ports the use cases drive. Every one is required: NewApp
@@ -66,6 +71,8 @@ type Deps struct {
 	Revelations   ports.RevelationLog
 	Catalog       ports.CatalogRepository
 	Stock         ports.StockRepository
+	SyncRuns      ports.SyncRunRepository
+	PricingRules  ports.PricingRules
 	Notifications ports.PaymentNotificationLog
 	DataKeys      ports.DataKeyRepository
 	Blobs         ports.BlobStore
@@ -90,10 +97,12 @@ type Deps struct {
 // default named beside it.
 type Settings struct {
 	Delivery       DeliveryPolicy
-	ReconcileAfter time.Duration   // how long an order sits before the reconciler resumes it
-	CatalogMargin  decimal.Decimal // markup on supplier cost, e.g. 0.10
-	RotateBatch    int             // data keys rewrapped per batch; default 100
-	HealthTimeout  time.Duration   // per readiness check; default 2s
+	ReconcileAfter time.Duration      // how long an order sits before the reconciler resumes it
+	CatalogMargin  decimal.Decimal    // default markup on supplier cost, e.g. 0.10
+	PriceFee       decimal.Decimal    // added to every computed price; default 0
+	PriceEnding    domain.PriceEnding // computed prices round up to it; default .99
+	RotateBatch    int                // data keys rewrapped per batch; default 100
+	HealthTimeout  time.Duration      // per readiness check; default 2s
 	// ConfirmPayments: a finished payment moves an order only once the
 	// gateway, asked again, confirms it.
 	ConfirmPayments bool
@@ -117,7 +126,8 @@ func NewApp(d Deps, s Settings) App {
 	}
 	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Supplier, d.Blobs, StockDeps{Stock: d.Stock, Tx: d.Tx, Audit: d.Audit}, s.PriceGuard, d.Clock, d.Log)
 	sourced := sourcedCatalog{CatalogRepository: d.Catalog, stock: d.Stock} // buyers see own stock counted
-	sync := NewSyncCatalog(d.Supplier, d.Catalog, d.Locks, d.Clock, s.CatalogMargin)
+	pricing := PricingSettings{Margin: s.CatalogMargin, Fee: s.PriceFee, Ending: s.PriceEnding}
+	sync := NewSyncCatalog(d.Supplier, d.Catalog, d.SyncRuns, d.PricingRules, d.Locks, d.Clock, d.IDs, pricing, d.Log)
 	deliver := NewDeliverOrder(d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
 	return App{
@@ -134,6 +144,8 @@ func NewApp(d Deps, s Settings) App {
 			RevokeOrder:        NewRevokeOrder(d.Tx, d.Orders, d.Links, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log),
 			RotateKeys:         NewRotateKeys(d.Tx, d.Vault, d.DataKeys, d.Audit, s.RotateBatch, d.Log),
 			SyncCatalog:        sync,
+			UpdateProduct:      NewUpdateProduct(d.Tx, d.Catalog, d.PricingRules, d.Audit, pricing),
+			SetPlatformMargin:  NewSetPlatformMargin(d.Tx, d.PricingRules, d.Audit),
 			SupplierWebhook:    NewHandleSupplierEvent(d.SupplierHooks, d.SupplierMarks, d.Orders, fulfil, sync, d.Log),
 			Reconcile:          NewReconcile(d.Orders, d.Locks, setUp, fulfil, deliver, d.Clock, s.ReconcileAfter, d.Log),
 			CreateAdminKey:     NewCreateAdminKey(d.AdminKeys, d.Audit, d.Clock, d.IDs),
@@ -157,6 +169,8 @@ func NewApp(d Deps, s Settings) App {
 			OrderDetail:      NewGetOrderDetail(d.Orders, d.Notifications, d.Links, d.Clock),
 			Compliance:       NewReportCompliance(d.Orders, d.Audit),
 			ListStock:        NewListStock(d.Catalog, d.Stock),
+			SyncRuns:         NewListSyncRuns(d.SyncRuns),
+			PricingRules:     NewListPricingRules(d.PricingRules),
 		},
 	}
 }

@@ -88,6 +88,8 @@ type world struct {
 	audit    *memory.AuditLog
 	locks    *memory.Locks
 	marks    *memory.SupplierEventMarks
+	syncRuns *memory.SyncRuns
+	rules    *memory.PricingRules
 	log      *slog.Logger
 }
 
@@ -114,6 +116,7 @@ func newWorld(t *testing.T) *world {
 		blobs: memory.NewBlobs(), catalog: memory.NewCatalog(), stock: memory.NewStock(), supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		vault: &flakyVault{KeyVault: kr}, mail: &mailbox{}, clock: &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
 		ids: &ids{}, log: slog.New(slog.DiscardHandler), locks: memory.NewLocks(), marks: memory.NewSupplierEventMarks(),
+		syncRuns: memory.NewSyncRuns(), rules: memory.NewPricingRules(),
 	}
 	w.orders = memory.NewOrders(w.events)
 	w.audit = memory.NewAuditLog(w.clock)
@@ -132,6 +135,7 @@ func (w *world) app(change ...func(*application.Deps, *application.Settings)) ap
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"), Mailer: w.mail,
 		Clock: w.clock, IDs: w.ids, Log: w.log,
 		SupplierHooks: kinguin.NewWebhookVerifier(testWebhookSecret), SupplierMarks: w.marks, AdminKeys: memory.NewAdminKeys(),
+		SyncRuns: w.syncRuns, PricingRules: w.rules,
 	}
 	s := application.Settings{
 		Delivery:       application.DeliveryPolicy{TTL: 15 * time.Minute, MaxReveals: 3, PublicBaseURL: "https://keys.example"},

@@ -2,12 +2,15 @@ package application
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
 )
 
-// ListProducts pages through the catalog by sku.
+// ListProducts pages through the catalog by sku, filtered by name,
+// platform and availability.
 type ListProducts struct {
 	catalog ports.CatalogRepository
 }
@@ -24,9 +27,25 @@ type ProductPage struct {
 	NextCursor string
 }
 
-// Handle returns up to limit products after the cursor (a sku).
-func (h ListProducts) Handle(ctx context.Context, after string, limit int) (ProductPage, error) {
-	ps, err := h.catalog.List(ctx, after, limit+1)
+// ProductFilter narrows a listing; zero fields do not filter.
+type ProductFilter struct {
+	Search   string // part of the name, any case
+	Platform string // the platform, any case
+	InStock  *bool
+}
+
+// Handle returns up to limit products after the cursor (a sku) that match
+// f. It returns ErrInvalidFilter for a search term over 100 characters,
+// the catalog's error otherwise.
+func (h ListProducts) Handle(ctx context.Context, after string, limit int, f ...ProductFilter) (ProductPage, error) {
+	q := ports.CatalogQuery{After: after, Limit: limit + 1}
+	if len(f) > 0 {
+		q.Search, q.Platform, q.InStock = strings.TrimSpace(f[0].Search), strings.TrimSpace(f[0].Platform), f[0].InStock
+	}
+	if len(q.Search) > 100 || len(q.Platform) > 100 {
+		return ProductPage{}, fmt.Errorf("%w: q and platform take at most 100 characters", ErrInvalidFilter)
+	}
+	ps, err := h.catalog.Find(ctx, q)
 	if err != nil {
 		return ProductPage{}, err
 	}

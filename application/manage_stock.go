@@ -143,6 +143,38 @@ func (c sourcedCatalog) List(ctx context.Context, afterSKU string, limit int) ([
 	return ps, nil
 }
 
+// Find returns the products q asks for with their sourcing and stock; see
+// CatalogRepository. Whether a product is in stock depends on our own keys
+// too, so the in-stock filter is applied here, after sourcing, reading on
+// until q.Limit products match or the catalog ends.
+func (c sourcedCatalog) Find(ctx context.Context, q ports.CatalogQuery) ([]*domain.Product, error) {
+	want := q.InStock
+	q.InStock = nil
+	var out []*domain.Product
+	for {
+		ps, err := c.CatalogRepository.Find(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			sp, err := c.source(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			if want == nil || sp.InStock() == *want {
+				out = append(out, sp)
+			}
+			if q.Limit > 0 && len(out) == q.Limit {
+				return out, nil
+			}
+		}
+		if q.Limit <= 0 || len(ps) < q.Limit {
+			return out, nil
+		}
+		q.After = ps[len(ps)-1].SKU()
+	}
+}
+
 func (c sourcedCatalog) source(ctx context.Context, p *domain.Product) (*domain.Product, error) {
 	m, err := sourcingOf(ctx, c.stock, p.SKU(), p.Source().Kind)
 	if err != nil {

@@ -45,6 +45,7 @@ func newPGStockWorld(t *testing.T) *pgStockWorld {
 		Stock: postgres.NewStock(db), Notifications: postgres.NewNotifications(db), DataKeys: postgres.NewDataKeys(db),
 		Blobs: postgres.NewBlobs(db), Audit: postgres.NewAuditLog(db, w.clock), AdminKeys: postgres.NewAdminKeys(db),
 		Locks: postgres.NewLocks(db), Tx: postgres.NewTransactor(db), Vault: kr, Supplier: w.supplier,
+		SyncRuns: postgres.NewSyncRuns(db), PricingRules: postgres.NewPricingRules(db),
 		SupplierHooks: kinguin.NewWebhookVerifier(testWebhookSecret), SupplierMarks: postgres.NewSupplierEventMarks(db),
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"),
 		Mailer: &mailbox{}, Clock: w.clock, IDs: &uuidIDs{}, Log: slog.New(slog.DiscardHandler),

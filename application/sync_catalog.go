@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -13,32 +14,52 @@ import (
 )
 
 // SyncCatalog copies the supplier's products into the catalog page by
-// page (each page is stored as it arrives, so the shop sells what is
-// imported while the rest follows), priced at cost plus a margin, rounded
-// up to the next .99 the way shops price. One sync runs at a time across
-// processes.
+// page, priced by the pricing rules, and records each run. A page is read
+// against what the catalog holds and only the products whose listing
+// changed are written, in one batch; a full run that reads the whole
+// catalog takes every product of the supplier it did not see out of stock
+// (never deleting it: orders refer to it). An incremental run reads what
+// the supplier changed since the last successful run started, less an
+// overlap. One sync runs at a time across processes.
 type SyncCatalog struct {
 	supplier ports.Supplier
 	catalog  ports.CatalogRepository
+	runs     ports.SyncRunRepository
+	rules    ports.PricingRules
 	locks    ports.Locks
 	clock    ports.Clock
-	// Margin is the markup on cost, e.g. 0.10 for 10%.
-	margin decimal.Decimal
+	ids      ports.IDs
+	pricing  PricingSettings
+	log      *slog.Logger
+}
+
+// PricingSettings are the operator's pricing defaults; stored rules
+// override the margin per product or per platform.
+type PricingSettings struct {
+	Margin decimal.Decimal // default markup on cost, e.g. 0.10
+	Fee    decimal.Decimal // fixed amount added after the margin
+	Ending domain.PriceEnding
 }
 
 // NewSyncCatalog wires SyncCatalog; it panics when a dependency is nil.
-func NewSyncCatalog(supplier ports.Supplier, catalog ports.CatalogRepository, locks ports.Locks, clock ports.Clock, margin decimal.Decimal) SyncCatalog {
-	require("SyncCatalog", "supplier", supplier, "catalog", catalog, "locks", locks, "clock", clock)
-	return SyncCatalog{supplier: supplier, catalog: catalog, locks: locks, clock: clock, margin: margin}
+func NewSyncCatalog(supplier ports.Supplier, catalog ports.CatalogRepository, runs ports.SyncRunRepository, rules ports.PricingRules,
+	locks ports.Locks, clock ports.Clock, ids ports.IDs, pricing PricingSettings, log *slog.Logger) SyncCatalog {
+	require("SyncCatalog", "supplier", supplier, "catalog", catalog, "syncRuns", runs, "pricingRules", rules, "locks", locks,
+		"clock", clock, "ids", ids, "log", log)
+	return SyncCatalog{supplier: supplier, catalog: catalog, runs: runs, rules: rules, locks: locks, clock: clock, ids: ids,
+		pricing: pricing, log: log}
 }
 
 // SyncCatalogCommand says what to import.
 type SyncCatalogCommand struct {
-	// UpdatedSince imports only products the supplier changed since
-	// (zero: every product).
+	// Mode is full or incremental; zero chooses: incremental after a
+	// succeeded full run younger than FullSyncEvery, full otherwise.
+	Mode domain.SyncMode
+	// UpdatedSince makes an incremental run read from then instead of
+	// from the last successful run.
 	UpdatedSince time.Time
 	// OnlyIfEmpty does nothing when the catalog has a product (the
-	// start-up import).
+	// start-up import), and records no run.
 	OnlyIfEmpty bool
 	// Cursor resumes a sync where an earlier one stopped (its Next).
 	Cursor string
@@ -49,7 +70,10 @@ type SyncCatalogCommand struct {
 
 // SyncCatalogResult counts what a sync did.
 type SyncCatalogResult struct {
-	Products int  // products stored
+	RunID    string
+	Mode     domain.SyncMode
+	Counts   domain.SyncCounts
+	Products int  // supplier products read (Counts.Seen)
 	Pages    int  // supplier pages read
 	Skipped  bool // OnlyIfEmpty and the catalog was not empty
 	// Next is the cursor to resume from when MaxPages stopped the sync;
@@ -57,18 +81,29 @@ type SyncCatalogResult struct {
 	Next string
 }
 
-// syncPageSize is how many products one supplier page asks for.
-const syncPageSize = 100
+const (
+	// syncPageSize is how many products one supplier page asks for.
+	syncPageSize = 100
+	// SyncOverlap is read again before the last successful run's start:
+	// the supplier's clock and its indexing may lag ours.
+	SyncOverlap = 5 * time.Minute
+	// FullSyncEvery is how old the last full run may be before a chosen
+	// mode is full again (vanished products are only seen by full runs).
+	FullSyncEvery = 24 * time.Hour
+	// syncLock is the Locks name that keeps to one run at a time.
+	syncLock = "catalog-sync"
+)
 
-// Handle imports the supplier's catalog. It returns what was stored so far
+// Handle runs one sync and records it. It returns what was done so far
 // with an error wrapping domain.ErrConflict when another sync is running,
 // ErrUnavailable when the supplier cannot answer now, the supplier's
 // ports.ErrSupplierPermanent when it refuses (a bad cursor, credentials),
 // or the catalog's error when a page cannot be stored (the pages before a
-// failure stay stored).
+// failure stay stored). A product that cannot be listed is counted as an
+// error of the run, which goes on.
 func (h SyncCatalog) Handle(ctx context.Context, cmd SyncCatalogCommand) (SyncCatalogResult, error) {
 	var res SyncCatalogResult
-	release, ok, err := h.locks.TryLock(ctx, "catalog-sync")
+	release, ok, err := h.locks.TryLock(ctx, syncLock)
 	if err != nil {
 		return res, fmt.Errorf("catalog sync lock: %w", err)
 	}
@@ -86,46 +121,246 @@ func (h SyncCatalog) Handle(ctx context.Context, cmd SyncCatalogCommand) (SyncCa
 			return res, nil
 		}
 	}
-	q := ports.ProductQuery{Limit: syncPageSize, UpdatedSince: cmd.UpdatedSince, Cursor: cmd.Cursor}
+	mode, since, err := h.plan(ctx, cmd)
+	if err != nil {
+		return res, err
+	}
+	run, err := domain.StartSyncRun(h.ids.NewID(), mode, since, h.clock.Now())
+	if err != nil {
+		return res, err
+	}
+	res.RunID, res.Mode = run.ID(), mode
+	if err := h.runs.Save(ctx, run); err != nil {
+		return res, fmt.Errorf("record sync run: %w", err)
+	}
+	seen := map[string]bool{}
+	err = h.read(ctx, cmd, run, since, seen, &res)
+	if err == nil && mode == domain.SyncFull && cmd.Cursor == "" && res.Next == "" {
+		err = h.takeVanishedOutOfStock(ctx, run, seen)
+	}
+	res.Counts, res.Products = run.Counts(), run.Counts().Seen
+	// The record outlives a cancelled caller: it says how far the run got.
+	ctx = context.WithoutCancel(ctx)
+	// A run that read part of the catalog (stopped at MaxPages, or resumed
+	// from a cursor) is no baseline for incremental runs.
+	if ferr := run.Finish(h.clock.Now(), res.Next != "" || cmd.Cursor != "", err); ferr != nil {
+		return res, ferr
+	}
+	if serr := h.runs.Save(ctx, run); serr != nil {
+		return res, errors.Join(err, fmt.Errorf("record sync run %s: %w", run.ID(), serr))
+	}
+	h.log.InfoContext(ctx, "catalog sync", "run_id", run.ID(), "mode", mode.String(), "status", run.Status().String(),
+		"seen", res.Counts.Seen, "created", res.Counts.Created, "changed", res.Counts.Changed, "deactivated", res.Counts.Deactivated)
+	return res, err
+}
+
+// plan returns the mode and, for an incremental run, the time to read
+// changes from.
+func (h SyncCatalog) plan(ctx context.Context, cmd SyncCatalogCommand) (domain.SyncMode, time.Time, error) {
+	if !cmd.UpdatedSince.IsZero() && cmd.Mode != domain.SyncFull {
+		return domain.SyncIncremental, cmd.UpdatedSince, nil
+	}
+	if cmd.Mode == domain.SyncFull {
+		return domain.SyncFull, time.Time{}, nil
+	}
+	full, err := h.lastSucceeded(ctx, domain.SyncFull)
+	if err != nil {
+		return domain.SyncMode{}, time.Time{}, err
+	}
+	if full.IsZero() || cmd.Mode == (domain.SyncMode{}) && h.clock.Now().Sub(full) > FullSyncEvery {
+		return domain.SyncFull, time.Time{}, nil
+	}
+	inc, err := h.lastSucceeded(ctx, domain.SyncIncremental)
+	if err != nil {
+		return domain.SyncMode{}, time.Time{}, err
+	}
+	return domain.SyncIncremental, later(full, inc).Add(-SyncOverlap), nil
+}
+
+// lastSucceeded returns when the last succeeded run of mode started, zero
+// when none did.
+func (h SyncCatalog) lastSucceeded(ctx context.Context, mode domain.SyncMode) (time.Time, error) {
+	r, err := h.runs.LastSucceeded(ctx, mode)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, fmt.Errorf("read sync runs: %w", err)
+	}
+	return r.StartedAt(), nil
+}
+
+// read goes through the supplier's pages, storing each as it arrives and
+// noting the skus seen.
+func (h SyncCatalog) read(ctx context.Context, cmd SyncCatalogCommand, run *domain.SyncRun, since time.Time, seen map[string]bool, res *SyncCatalogResult) error {
+	pricing, err := h.loadPricing(ctx)
+	if err != nil {
+		return err
+	}
+	q := ports.ProductQuery{Limit: syncPageSize, UpdatedSince: since, Cursor: cmd.Cursor}
 	for {
 		page, err := h.supplier.Products(ctx, q)
 		if errors.Is(err, ports.ErrSupplierPermanent) {
-			return res, fmt.Errorf("list supplier products (page %d): %w", res.Pages+1, err)
+			return fmt.Errorf("list supplier products (page %d): %w", res.Pages+1, err)
 		}
 		if err != nil {
-			return res, fmt.Errorf("%w: list supplier products (page %d): %w", ErrUnavailable, res.Pages+1, err)
+			return fmt.Errorf("%w: list supplier products (page %d): %w", ErrUnavailable, res.Pages+1, err)
 		}
 		res.Pages++
-		products := make([]*domain.Product, 0, len(page.Products))
 		for _, sp := range page.Products {
-			p, err := h.product(sp, true)
-			if err != nil {
-				return res, err
-			}
-			products = append(products, p)
+			seen[sp.ID] = true
 		}
-		if err := h.catalog.Upsert(ctx, products...); err != nil {
-			return res, fmt.Errorf("store catalog: %w", err)
+		counts, err := h.storePage(ctx, pricing, page.Products, run)
+		run.Add(counts)
+		if err != nil {
+			return err
 		}
-		res.Products += len(products)
 		if page.Next == "" {
-			return res, nil
+			return nil
 		}
 		if cmd.MaxPages > 0 && res.Pages >= cmd.MaxPages {
 			res.Next = page.Next
-			return res, nil
+			return nil
+		}
+		if err := h.runs.Save(ctx, run); err != nil {
+			return fmt.Errorf("record sync progress: %w", err)
 		}
 		q.Cursor = page.Next
 	}
 }
 
+// storePage writes, in one batch, the products of a page that are new or
+// whose listing changed; run collects the products that cannot be listed.
+func (h SyncCatalog) storePage(ctx context.Context, pricing domain.Pricing, sps []ports.SupplierProduct, run *domain.SyncRun) (domain.SyncCounts, error) {
+	c := domain.SyncCounts{Seen: len(sps)}
+	skus := make([]string, len(sps))
+	for i, sp := range sps {
+		skus[i] = sp.ID
+	}
+	current, err := h.catalog.GetMany(ctx, skus)
+	if err != nil {
+		return c, fmt.Errorf("read catalog: %w", err)
+	}
+	known := make(map[string]*domain.Product, len(current))
+	for _, p := range current {
+		known[p.SKU()] = p
+	}
+	var writes []*domain.Product
+	for _, sp := range sps {
+		cur := known[sp.ID]
+		p, err := h.listing(pricing, cur, sp)
+		if err != nil {
+			run.RecordError(err.Error())
+			continue
+		}
+		switch {
+		case p == nil:
+		case cur == nil:
+			c.Created++
+			writes = append(writes, p)
+		default:
+			c.Changed++
+			if cur.InStock() && !p.InStock() {
+				c.Deactivated++
+			}
+			writes = append(writes, p)
+		}
+	}
+	if err := h.catalog.Upsert(ctx, writes...); err != nil {
+		return domain.SyncCounts{Seen: c.Seen}, fmt.Errorf("store catalog: %w", err)
+	}
+	return c, nil
+}
+
+// listing returns the catalog entry of supplier product sp given the
+// current one (nil when new), or nil when nothing changed. An existing
+// entry keeps whether it is active, a pinned price and what the supplier
+// does not say; its change time is the supplier's when known.
+func (h SyncCatalog) listing(pricing domain.Pricing, cur *domain.Product, sp ports.SupplierProduct) (*domain.Product, error) {
+	s := domain.ProductSnapshot{Active: true}
+	if cur != nil {
+		s = cur.Snapshot()
+		if s.Source.Kind != domain.SourceSupplier || s.Source.Supplier != h.supplier.Name() {
+			return nil, fmt.Errorf("%w: sku %s is not listed from %s", domain.ErrConflict, sp.ID, h.supplier.Name())
+		}
+	}
+	s.SKU, s.Name, s.Platform, s.Region, s.Stock = sp.ID, sp.Name, sp.Platform, sp.Region, sp.Qty
+	s.Source = domain.ProductSource{Kind: domain.SourceSupplier, Supplier: h.supplier.Name(), SupplierProductID: sp.ID, Cost: sp.Cost}
+	if !s.PricePinned {
+		price, err := pricing.SalePrice(sp.ID, sp.Platform, sp.Cost)
+		if err != nil {
+			return nil, err
+		}
+		s.Price = price
+	}
+	s.UpdatedAt = sp.UpdatedAt
+	if s.UpdatedAt.IsZero() {
+		s.UpdatedAt = h.clock.Now()
+	}
+	p, err := domain.NewProduct(s)
+	if err != nil {
+		return nil, err
+	}
+	if cur != nil && p.SameListing(cur) {
+		return nil, nil
+	}
+	return p, nil
+}
+
+// vanishedBatch is how many catalog entries a full run reads at a time
+// when it looks for products the supplier no longer lists.
+const vanishedBatch = 1000
+
+// takeVanishedOutOfStock sets the stock of this supplier's products that a
+// complete full run did not see to zero, batch by batch.
+func (h SyncCatalog) takeVanishedOutOfStock(ctx context.Context, run *domain.SyncRun, seen map[string]bool) error {
+	after := ""
+	for {
+		batch, err := h.catalog.List(ctx, after, vanishedBatch)
+		if err != nil {
+			return fmt.Errorf("read catalog: %w", err)
+		}
+		var gone []*domain.Product
+		for _, p := range batch {
+			src := p.Source()
+			if src.Kind != domain.SourceSupplier || src.Supplier != h.supplier.Name() || seen[p.SKU()] || p.Stock() == 0 {
+				continue
+			}
+			s := p.Snapshot()
+			s.Stock, s.UpdatedAt = 0, h.clock.Now()
+			out, err := domain.NewProduct(s)
+			if err != nil {
+				return err
+			}
+			gone = append(gone, out)
+		}
+		if err := h.catalog.Upsert(ctx, gone...); err != nil {
+			return fmt.Errorf("store vanished products: %w", err)
+		}
+		run.Add(domain.SyncCounts{Deactivated: len(gone)})
+		if len(batch) < vanishedBatch {
+			return nil
+		}
+		after = batch[len(batch)-1].SKU()
+	}
+}
+
+// loadPricing returns the operator's pricing with the stored rules.
+func (h SyncCatalog) loadPricing(ctx context.Context) (domain.Pricing, error) {
+	rules, err := h.rules.List(ctx)
+	if err != nil {
+		return domain.Pricing{}, fmt.Errorf("read pricing rules: %w", err)
+	}
+	return domain.NewPricing(h.pricing.Margin, h.pricing.Fee, h.pricing.Ending, rules...)
+}
+
 // Refresh reads one product from the supplier again and stores it with
-// its current cost and stock, keeping whether it is active; a product the
-// supplier no longer sells stays listed with no stock. It does nothing for
-// a product that is not in the catalog or not from this supplier, or whose
-// catalog entry is as new as asOf or newer (a stale notice), and reports
-// whether it stored anything. Supplier products are listed under their
-// supplier id as sku.
+// its current cost and stock, keeping whether it is active and a pinned
+// price; a product the supplier no longer sells stays listed with no
+// stock. It does nothing for a product that is not in the catalog or not
+// from this supplier, or whose catalog entry is as new as asOf or newer (a
+// stale notice), and reports whether it stored anything. Supplier products
+// are listed under their supplier id as sku.
 func (h SyncCatalog) Refresh(ctx context.Context, productID string, asOf time.Time) (bool, error) {
 	cur, err := h.catalog.Get(ctx, productID)
 	if errors.Is(err, domain.ErrNotFound) {
@@ -150,9 +385,13 @@ func (h SyncCatalog) Refresh(ctx context.Context, productID string, asOf time.Ti
 	case err != nil:
 		return false, fmt.Errorf("read supplier product %s: %w", productID, err)
 	}
-	sp.UpdatedAt = later(sp.UpdatedAt, asOf)
-	p, err := h.product(sp, snap.Active)
+	pricing, err := h.loadPricing(ctx)
 	if err != nil {
+		return false, err
+	}
+	sp.UpdatedAt = later(sp.UpdatedAt, asOf)
+	p, err := h.listing(pricing, cur, sp)
+	if err != nil || p == nil {
 		return false, err
 	}
 	return true, h.store(ctx, p)
@@ -165,39 +404,9 @@ func (h SyncCatalog) store(ctx context.Context, p *domain.Product) error {
 	return nil
 }
 
-// product is the catalog entry of a supplier product. Its UpdatedAt is the
-// supplier's change time when known, so that older notices are recognised.
-func (h SyncCatalog) product(sp ports.SupplierProduct, active bool) (*domain.Product, error) {
-	price, err := domain.MoneyFromDecimal(retailPrice(sp.Cost.Amount(), h.margin), sp.Cost.Currency())
-	if err != nil {
-		return nil, fmt.Errorf("price %s: %w", sp.ID, err)
-	}
-	updated := sp.UpdatedAt
-	if updated.IsZero() {
-		updated = h.clock.Now()
-	}
-	return domain.NewProduct(domain.ProductSnapshot{
-		SKU: sp.ID, Name: sp.Name, Platform: sp.Platform, Region: sp.Region, Price: price,
-		Source: domain.ProductSource{Kind: domain.SourceSupplier, Supplier: h.supplier.Name(), SupplierProductID: sp.ID, Cost: sp.Cost},
-		Stock:  sp.Qty, Active: active, UpdatedAt: updated,
-	})
-}
-
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
 	}
 	return b
-}
-
-// retailPrice is cost × (1 + margin) rounded up to the next x.99; never
-// below cost × (1 + margin).
-func retailPrice(cost, margin decimal.Decimal) decimal.Decimal {
-	floor := cost.Mul(decimal.NewFromInt(1).Add(margin))
-	cent := decimal.New(1, -2)
-	charm := floor.Ceil().Sub(cent)
-	if charm.LessThan(floor) {
-		charm = charm.Add(decimal.NewFromInt(1))
-	}
-	return charm
 }

@@ -64,6 +64,7 @@ type Config struct {
 	Mail              MailConfig
 	Messaging         MessagingConfig
 	Stock             StockConfig
+	Catalog           CatalogConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -249,6 +250,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Mail.Validate(c.MailFrom); err != nil {
+		return err
+	}
+	if err := c.Catalog.Validate(); err != nil {
 		return err
 	}
 	if err := c.validateMessaging(); err != nil {

@@ -57,12 +57,17 @@ func TestConfigDefaults(t *testing.T) {
 		Mail:              bootstrap.MailConfig{Mailer: "maildir", ResendAPIURL: "https://api.resend.com"},
 		Messaging:         bootstrap.MessagingConfig{Broker: "sql", NATSURL: "nats://127.0.0.1:4222", AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", Role: "all"},
 		Stock:             bootstrap.StockConfig{PriceGuardWait: 30 * time.Minute},
+		Catalog:           bootstrap.CatalogConfig{SyncInterval: time.Hour, PriceEnding: ".99"},
 	}
 	got := bootstrap.Defaults()
 	if !got.Stock.MinMargin.IsZero() {
 		t.Errorf("minimum margin %s, want 0", got.Stock.MinMargin)
 	}
 	got.Stock.MinMargin, want.Stock.MinMargin = decimal.Zero, decimal.Zero
+	if !got.Catalog.PriceFee.IsZero() {
+		t.Errorf("price fee %s, want 0", got.Catalog.PriceFee)
+	}
+	got.Catalog.PriceFee, want.Catalog.PriceFee = decimal.Zero, decimal.Zero
 	if !got.CatalogMargin.Equal(want.CatalogMargin) {
 		t.Errorf("margin %s, want %s", got.CatalogMargin, want.CatalogMargin)
 	}

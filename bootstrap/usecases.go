@@ -29,6 +29,8 @@ type appDeps struct {
 	Revelations   ports.RevelationLog
 	Catalog       ports.CatalogRepository
 	Stock         ports.StockRepository
+	SyncRuns      ports.SyncRunRepository
+	PricingRules  ports.PricingRules
 	Notifications ports.PaymentNotificationLog
 	DataKeys      ports.DataKeyRepository
 	Blobs         ports.BlobStore
@@ -55,7 +57,7 @@ func newAppDeps(p appDeps) application.Deps {
 		Orders: p.Orders, Links: p.Links, Revelations: p.Revelations, Catalog: p.Catalog, Stock: p.Stock, Notifications: p.Notifications,
 		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Supplier: p.Supplier,
 		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
-		SupplierHooks: p.SupplierHooks, SupplierMarks: p.SupplierMarks,
+		SupplierHooks: p.SupplierHooks, SupplierMarks: p.SupplierMarks, SyncRuns: p.SyncRuns, PricingRules: p.PricingRules,
 	}
 }
 
@@ -65,6 +67,8 @@ func newAppSettings(cfg Config, base BaseURL) application.Settings {
 			ResendLimit: cfg.ResendLimit, ResendWindow: cfg.ResendWindow},
 		ReconcileAfter:  cfg.ReconcileAfter,
 		CatalogMargin:   cfg.CatalogMargin,
+		PriceFee:        cfg.Catalog.PriceFee,
+		PriceEnding:     cfg.Catalog.priceEnding(),
 		ConfirmPayments: cfg.Payments.NOWPayments() && cfg.Payments.NOWPaymentsConfirm,
 		PriceGuard:      cfg.Stock.priceGuard(),
 	}

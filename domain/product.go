@@ -49,6 +49,7 @@ type Product struct {
 	stock     int
 	active    bool
 	updatedAt time.Time
+	pinned    bool
 }
 
 // ProductSnapshot carries a product's fields in and out of storage.
@@ -63,6 +64,8 @@ type ProductSnapshot struct {
 	Stock     int
 	Active    bool
 	UpdatedAt time.Time
+	// PricePinned: an admin set Price; syncs keep it whatever the cost.
+	PricePinned bool
 }
 
 // NewProduct validates a catalog entry; it returns ErrInvalidProduct when a
@@ -86,7 +89,7 @@ func NewProduct(s ProductSnapshot) (*Product, error) {
 	}
 	return &Product{
 		sku: s.SKU, name: s.Name, platform: s.Platform, region: s.Region, price: s.Price,
-		source: s.Source, sourcing: s.Sourcing, stock: s.Stock, active: s.Active, updatedAt: s.UpdatedAt,
+		source: s.Source, sourcing: s.Sourcing, stock: s.Stock, active: s.Active, updatedAt: s.UpdatedAt, pinned: s.PricePinned,
 	}, nil
 }
 
@@ -129,6 +132,9 @@ func (p *Product) Active() bool { return p.active }
 // UpdatedAt returns when the catalog entry last changed.
 func (p *Product) UpdatedAt() time.Time { return p.updatedAt }
 
+// PricePinned reports whether an admin set the price: syncs keep it.
+func (p *Product) PricePinned() bool { return p.pinned }
+
 // InStock reports whether at least one key can be sold.
 func (p *Product) InStock() bool { return p.active && p.stock > 0 }
 
@@ -148,6 +154,16 @@ func (p *Product) CanSell(qty int) error {
 func (p *Product) Snapshot() ProductSnapshot {
 	return ProductSnapshot{
 		SKU: p.sku, Name: p.name, Platform: p.platform, Region: p.region, Price: p.price,
-		Source: p.source, Sourcing: p.sourcing, Stock: p.stock, Active: p.active, UpdatedAt: p.updatedAt,
+		Source: p.source, Sourcing: p.sourcing, Stock: p.stock, Active: p.active, UpdatedAt: p.updatedAt, PricePinned: p.pinned,
 	}
+}
+
+// SameListing reports whether o lists the same thing as p: every field but
+// the change time. A sync does not write a product whose listing is the same.
+func (p *Product) SameListing(o *Product) bool {
+	a, b := p.Snapshot(), o.Snapshot()
+	return a.SKU == b.SKU && a.Name == b.Name && a.Platform == b.Platform && a.Region == b.Region &&
+		a.Price.Equal(b.Price) && a.Source.Kind == b.Source.Kind && a.Source.Supplier == b.Source.Supplier &&
+		a.Source.SupplierProductID == b.Source.SupplierProductID && a.Source.Cost.Equal(b.Source.Cost) &&
+		a.Stock == b.Stock && a.Active == b.Active && a.PricePinned == b.PricePinned
 }

@@ -65,6 +65,46 @@ type CatalogRepository interface {
 	Get(ctx context.Context, sku string) (*domain.Product, error)
 	// List returns up to limit products ordered by sku, after the given sku.
 	List(ctx context.Context, afterSKU string, limit int) ([]*domain.Product, error)
+	// GetMany returns the products of skus that exist, in no set order.
+	GetMany(ctx context.Context, skus []string) ([]*domain.Product, error)
+	// Find returns up to q.Limit products ordered by sku after q.After,
+	// filtered by what q sets.
+	Find(ctx context.Context, q CatalogQuery) ([]*domain.Product, error)
+}
+
+// CatalogQuery filters Find; zero fields do not filter.
+type CatalogQuery struct {
+	// Search keeps products whose name contains it, case-insensitively.
+	Search string
+	// Platform keeps products of that platform, case-insensitively.
+	Platform string
+	// InStock keeps products that can (true) or cannot (false) be sold now.
+	InStock *bool
+	After   string
+	Limit   int
+}
+
+// SyncRunRepository records catalog sync runs.
+type SyncRunRepository interface {
+	// Save inserts or replaces a run by id.
+	Save(ctx context.Context, r *domain.SyncRun) error
+	// List returns up to limit runs, newest start first, after the run
+	// with id after ("" for the newest).
+	List(ctx context.Context, after string, limit int) ([]*domain.SyncRun, error)
+	// LastSucceeded returns the latest-started run of mode that succeeded,
+	// or domain.ErrNotFound.
+	LastSucceeded(ctx context.Context, mode domain.SyncMode) (*domain.SyncRun, error)
+}
+
+// PricingRules stores the margins set per product and per platform.
+type PricingRules interface {
+	// Set inserts or replaces the rule of its scope and key.
+	Set(ctx context.Context, r domain.MarginRule) error
+	// Delete removes the rule of scope and key; a missing rule is not an
+	// error.
+	Delete(ctx context.Context, scope domain.MarginScope, key string) error
+	// List returns every rule, by scope then key.
+	List(ctx context.Context) ([]domain.MarginRule, error)
 }
 
 // PaymentNotification is a verified gateway notification as received.

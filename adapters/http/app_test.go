@@ -65,7 +65,7 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 		Audit: memory.NewAuditLog(w.clock), Locks: memory.NewLocks(), Tx: memory.Transactor{}, Vault: w.vault, Supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		Gateway: w.gateway, Verifier: nowpayments.NewVerifier(testIPNSecret), Mailer: w.mail, Clock: w.clock, IDs: &testIDs{},
 		Log: slog.New(slog.DiscardHandler), SupplierHooks: kinguin.NewWebhookVerifier(testKinguinSecret), SupplierMarks: memory.NewSupplierEventMarks(),
-		AdminKeys: w.adminKeys,
+		AdminKeys: w.adminKeys, SyncRuns: memory.NewSyncRuns(), PricingRules: memory.NewPricingRules(),
 	}, application.Settings{
 		Delivery:       application.DeliveryPolicy{TTL: testLinkTTL, MaxReveals: testMaxReveal, PublicBaseURL: "https://keys.example"},
 		ReconcileAfter: time.Minute,

@@ -5,11 +5,16 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/keyward/keyward/application"
 )
 
 type listProductsInput struct {
-	Cursor string `query:"cursor" doc:"next_cursor of the previous page"`
-	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"50"`
+	Cursor   string `query:"cursor" maxLength:"64" doc:"next_cursor of the previous page"`
+	Limit    int    `query:"limit" minimum:"1" maximum:"100" default:"50"`
+	Q        string `query:"q" maxLength:"100" doc:"Only products whose name contains this, in any case"`
+	Platform string `query:"platform" maxLength:"100" example:"Steam" doc:"Only products of this platform, in any case"`
+	InStock  string `query:"in_stock" enum:"true,false" doc:"Only products that can (true) or cannot (false) be ordered now"`
 }
 
 type listProductsOutput struct {
@@ -28,12 +33,19 @@ type productOutput struct {
 }
 
 func (s *Server) registerCatalog(api huma.API) {
+	s.registerAdminCatalog(api)
 	huma.Register(api, huma.Operation{
 		OperationID: "list-products", Method: http.MethodGet, Path: "/v1/products",
 		Summary: "List products", Tags: []string{"Catalog"}, Security: publicSecurity,
-		Errors: []int{http.StatusUnprocessableEntity},
+		Description: "By sku, a page at a time (cursor paging); q searches names, platform and in_stock filter.",
+		Errors:      []int{http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *listProductsInput) (*listProductsOutput, error) {
-		page, err := s.app.Queries.ListProducts.Handle(ctx, in.Cursor, in.Limit)
+		f := application.ProductFilter{Search: in.Q, Platform: in.Platform}
+		if in.InStock != "" {
+			inStock := in.InStock == "true"
+			f.InStock = &inStock
+		}
+		page, err := s.app.Queries.ListProducts.Handle(ctx, in.Cursor, in.Limit, f)
 		if err != nil {
 			return nil, problem(s.log, err)
 		}

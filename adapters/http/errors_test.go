@@ -48,6 +48,7 @@ func TestProblemMapsEveryError(t *testing.T) {
 		{errAdminRoleForbidden, http.StatusForbidden, "this admin key's role does not allow this operation", ""},
 		{domain.ErrInvalidAdminKey, http.StatusUnprocessableEntity, "", ""},
 		{application.ErrInvalidFilter, http.StatusUnprocessableEntity, "", ""},
+		{domain.ErrInvalidPricing, http.StatusUnprocessableEntity, "", ""},
 		{domain.ErrAdminKeyRevoked, http.StatusConflict, "", ""},
 		{errOrderTokenRequired, http.StatusUnauthorized, "send the order's access token as 'Authorization: Bearer <token>'", ""},
 		{ports.ErrSignatureInvalid, http.StatusUnauthorized, "invalid or missing signature", ""},

@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/domain"
 )
 
 type kinguinWebhookInput struct {
@@ -18,7 +19,8 @@ type kinguinWebhookInput struct {
 
 type catalogSyncInput struct {
 	Body *struct {
-		UpdatedSince *time.Time `json:"updated_since,omitempty" doc:"Import only products the supplier changed since (RFC 3339); all when absent"`
+		Mode         string     `json:"mode,omitempty" enum:"full,incremental" doc:"full (the default) reads every product and takes those not seen out of stock; incremental reads what changed since the last successful run, less 5 minutes"`
+		UpdatedSince *time.Time `json:"updated_since,omitempty" doc:"Import only products the supplier changed since (RFC 3339): an incremental run from then"`
 		Cursor       string     `json:"cursor,omitempty" maxLength:"100" doc:"next_cursor of a sync that stopped at max_pages"`
 		MaxPages     int        `json:"max_pages,omitempty" minimum:"0" maximum:"1000" doc:"Stop after this many supplier pages of 100 products (0: 20); resume with next_cursor"`
 	}
@@ -26,9 +28,14 @@ type catalogSyncInput struct {
 
 type catalogSyncOutput struct {
 	Body struct {
-		Products   int     `json:"products" doc:"Products stored by this call"`
-		Pages      int     `json:"pages" doc:"Supplier pages read"`
-		NextCursor *string `json:"next_cursor" doc:"Where to resume (POST again with it as cursor); null when the catalog was read to its end"`
+		RunID       string  `json:"run_id" doc:"The run as listed at GET /v1/admin/catalog/sync-runs"`
+		Mode        string  `json:"mode" enum:"full,incremental"`
+		Products    int     `json:"products" doc:"Supplier products read by this call"`
+		Created     int     `json:"created"`
+		Changed     int     `json:"changed"`
+		Deactivated int     `json:"deactivated"`
+		Pages       int     `json:"pages" doc:"Supplier pages read"`
+		NextCursor  *string `json:"next_cursor" doc:"Where to resume (POST again with it as cursor); null when the catalog was read to its end"`
 	}
 }
 
@@ -65,12 +72,15 @@ func (s *Server) registerSupplier(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "admin-sync-catalog", Method: http.MethodPost, Path: "/v1/admin/catalog/sync",
 		Summary:     "Import the supplier's catalog",
-		Description: "Stores the supplier's products priced at cost × (1 + KEYWARD_CATALOG_MARGIN), page by page; one sync runs at a time.",
+		Description: "Stores the supplier's products priced by the pricing rules, page by page, writing only what changed; one sync runs at a time and each is recorded (GET /v1/admin/catalog/sync-runs).",
 		Tags:        []string{"Admin"}, Security: adminSecurity,
 		Errors: []int{http.StatusUnauthorized, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusBadGateway, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *catalogSyncInput) (*catalogSyncOutput, error) {
-		cmd := application.SyncCatalogCommand{MaxPages: defaultSyncPages}
+		cmd := application.SyncCatalogCommand{MaxPages: defaultSyncPages, Mode: domain.SyncFull}
 		if b := in.Body; b != nil {
+			if b.Mode == domain.SyncIncremental.String() || b.Mode == "" && b.UpdatedSince != nil {
+				cmd.Mode = domain.SyncIncremental
+			}
 			cmd.Cursor = b.Cursor
 			if b.UpdatedSince != nil {
 				cmd.UpdatedSince = *b.UpdatedSince
@@ -84,7 +94,8 @@ func (s *Server) registerSupplier(api huma.API) {
 			return nil, problem(s.log, err)
 		}
 		out := &catalogSyncOutput{}
-		out.Body.Products, out.Body.Pages = res.Products, res.Pages
+		out.Body.RunID, out.Body.Mode, out.Body.Products, out.Body.Pages = res.RunID, res.Mode.String(), res.Products, res.Pages
+		out.Body.Created, out.Body.Changed, out.Body.Deactivated = res.Counts.Created, res.Counts.Changed, res.Counts.Deactivated
 		if res.Next != "" {
 			out.Body.NextCursor = &res.Next
 		}

@@ -3,10 +3,14 @@ package memory
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
 )
 
 // Catalog is a CatalogRepository in memory.
@@ -60,6 +64,50 @@ func (c *Catalog) List(_ context.Context, afterSKU string, limit int) ([]*domain
 			return nil, err
 		}
 		out = append(out, p)
+	}
+	return out, nil
+}
+
+// GetMany returns the products of skus that exist.
+func (c *Catalog) GetMany(_ context.Context, skus []string) ([]*domain.Product, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*domain.Product, 0, len(skus))
+	for _, sku := range skus {
+		if s, ok := c.products[sku]; ok {
+			p, err := domain.NewProduct(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// Find returns up to q.Limit products by sku after q.After matching q.
+func (c *Catalog) Find(_ context.Context, q ports.CatalogQuery) ([]*domain.Product, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	search := strings.ToLower(q.Search)
+	var out []*domain.Product
+	for _, sku := range slices.Sorted(maps.Keys(c.products)) {
+		s := c.products[sku]
+		if sku <= q.After || !strings.Contains(strings.ToLower(s.Name), search) ||
+			q.Platform != "" && !strings.EqualFold(s.Platform, q.Platform) {
+			continue
+		}
+		p, err := domain.NewProduct(s)
+		if err != nil {
+			return nil, err
+		}
+		if q.InStock != nil && p.InStock() != *q.InStock {
+			continue
+		}
+		out = append(out, p)
+		if q.Limit > 0 && len(out) == q.Limit {
+			break
+		}
 	}
 	return out, nil
 }

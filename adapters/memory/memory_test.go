@@ -77,3 +77,13 @@ func TestStock(t *testing.T) {
 	t.Parallel()
 	porttest.StockRepository(t, func(*testing.T) ports.StockRepository { return memory.NewStock() })
 }
+
+func TestSyncRuns(t *testing.T) {
+	t.Parallel()
+	porttest.SyncRunRepository(t, func(*testing.T) ports.SyncRunRepository { return memory.NewSyncRuns() })
+}
+
+func TestPricingRules(t *testing.T) {
+	t.Parallel()
+	porttest.PricingRules(t, func(*testing.T) ports.PricingRules { return memory.NewPricingRules() })
+}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/shopspring/decimal"
 
 	"github.com/keyward/keyward/domain"
@@ -36,10 +39,11 @@ type productRow struct {
 	Stock             int                 `db:"stock"`
 	Active            bool                `db:"active"`
 	UpdatedAt         sql.NullTime        `db:"updated_at"` // NULL: never set
+	PricePinned       bool                `db:"price_pinned"`
 }
 
 const productColumns = `sku, name, platform, region, price_amount, currency, source_kind, supplier,
-	supplier_product_id, cost_amount, cost_currency, stock, active, updated_at`
+	supplier_product_id, cost_amount, cost_currency, stock, active, updated_at, price_pinned`
 
 func productToRow(p *domain.Product) productRow {
 	s := p.Snapshot()
@@ -48,6 +52,7 @@ func productToRow(p *domain.Product) productRow {
 		PriceAmount: s.Price.Amount(), Currency: s.Price.Currency().String(),
 		SourceKind: s.Source.Kind.String(), Supplier: s.Source.Supplier, SupplierProductID: s.Source.SupplierProductID,
 		Stock: s.Stock, Active: s.Active, UpdatedAt: sql.NullTime{Time: s.UpdatedAt, Valid: !s.UpdatedAt.IsZero()},
+		PricePinned: s.PricePinned,
 	}
 	r.CostAmount, r.CostCurrency = nullMoney(s.Source.Cost)
 	return r
@@ -69,7 +74,7 @@ func productFromRow(r productRow) (*domain.Product, error) {
 	s := domain.ProductSnapshot{
 		SKU: r.SKU, Name: r.Name, Platform: r.Platform, Region: r.Region, Price: price,
 		Source: domain.ProductSource{Kind: kind, Supplier: r.Supplier, SupplierProductID: r.SupplierProductID, Cost: cost},
-		Stock:  r.Stock, Active: r.Active,
+		Stock:  r.Stock, Active: r.Active, PricePinned: r.PricePinned,
 	}
 	if r.UpdatedAt.Valid {
 		s.UpdatedAt = r.UpdatedAt.Time.UTC()
@@ -77,24 +82,60 @@ func productFromRow(r productRow) (*domain.Product, error) {
 	return domain.NewProduct(s)
 }
 
-// Upsert inserts or replaces products by sku, all in one transaction.
+// Upsert inserts or replaces products by sku in one statement (the rows
+// travel as arrays), so a sync writes a page per round trip. A row whose
+// values would not change is left alone, its updated_at included.
 func (c *Catalog) Upsert(ctx context.Context, ps ...*domain.Product) error {
-	return withTx(ctx, c.db, func(tx *sqlx.Tx) error {
-		for _, p := range ps {
-			if _, err := tx.NamedExecContext(ctx, `INSERT INTO products (`+productColumns+`) VALUES (:sku, :name,
-				:platform, :region, :price_amount, :currency, :source_kind, :supplier, :supplier_product_id,
-				:cost_amount, :cost_currency, :stock, :active, :updated_at)
-				ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, platform = EXCLUDED.platform,
-				region = EXCLUDED.region, price_amount = EXCLUDED.price_amount, currency = EXCLUDED.currency,
-				source_kind = EXCLUDED.source_kind, supplier = EXCLUDED.supplier,
-				supplier_product_id = EXCLUDED.supplier_product_id, cost_amount = EXCLUDED.cost_amount,
-				cost_currency = EXCLUDED.cost_currency, stock = EXCLUDED.stock, active = EXCLUDED.active,
-				updated_at = EXCLUDED.updated_at`, productToRow(p)); err != nil {
-				return fmt.Errorf("upsert product %s: %w", p.SKU(), translate(err))
-			}
-		}
+	if len(ps) == 0 {
 		return nil
-	})
+	}
+	var a productArrays
+	for _, p := range ps {
+		a.add(productToRow(p))
+	}
+	if _, err := ext(ctx, c.db).ExecContext(ctx, `INSERT INTO products (`+productColumns+`)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::text[], $7::text[],
+			$8::text[], $9::text[], $10::numeric[], $11::text[], $12::integer[], $13::boolean[], $14::timestamptz[], $15::boolean[])
+		ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, platform = EXCLUDED.platform,
+			region = EXCLUDED.region, price_amount = EXCLUDED.price_amount, currency = EXCLUDED.currency,
+			source_kind = EXCLUDED.source_kind, supplier = EXCLUDED.supplier,
+			supplier_product_id = EXCLUDED.supplier_product_id, cost_amount = EXCLUDED.cost_amount,
+			cost_currency = EXCLUDED.cost_currency, stock = EXCLUDED.stock, active = EXCLUDED.active,
+			updated_at = EXCLUDED.updated_at, price_pinned = EXCLUDED.price_pinned
+		WHERE (products.name, products.platform, products.region, products.price_amount, products.currency,
+			products.source_kind, products.supplier, products.supplier_product_id, products.cost_amount,
+			products.cost_currency, products.stock, products.active, products.updated_at, products.price_pinned)
+			IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.platform, EXCLUDED.region, EXCLUDED.price_amount, EXCLUDED.currency,
+			EXCLUDED.source_kind, EXCLUDED.supplier, EXCLUDED.supplier_product_id, EXCLUDED.cost_amount,
+			EXCLUDED.cost_currency, EXCLUDED.stock, EXCLUDED.active, EXCLUDED.updated_at, EXCLUDED.price_pinned)`,
+		a.args()...); err != nil {
+		return fmt.Errorf("upsert %d products (first %s): %w", len(ps), ps[0].SKU(), translate(err))
+	}
+	return nil
+}
+
+// productArrays are product rows by column, for unnest.
+type productArrays struct {
+	sku, name, platform, region, price, currency, kind, supplier, supplierID []string
+	cost, costCurrency, updated                                              []sql.NullString
+	stock                                                                    []int64
+	active, pinned                                                           []bool
+}
+
+func (a *productArrays) add(r productRow) {
+	a.sku, a.name, a.platform, a.region = append(a.sku, r.SKU), append(a.name, r.Name), append(a.platform, r.Platform), append(a.region, r.Region)
+	a.price, a.currency = append(a.price, r.PriceAmount.String()), append(a.currency, r.Currency)
+	a.kind, a.supplier, a.supplierID = append(a.kind, r.SourceKind), append(a.supplier, r.Supplier), append(a.supplierID, r.SupplierProductID)
+	a.cost = append(a.cost, sql.NullString{String: r.CostAmount.Decimal.String(), Valid: r.CostAmount.Valid})
+	a.costCurrency = append(a.costCurrency, r.CostCurrency)
+	a.updated = append(a.updated, sql.NullString{String: r.UpdatedAt.Time.UTC().Format(time.RFC3339Nano), Valid: r.UpdatedAt.Valid})
+	a.stock, a.active, a.pinned = append(a.stock, int64(r.Stock)), append(a.active, r.Active), append(a.pinned, r.PricePinned)
+}
+
+func (a *productArrays) args() []any {
+	return []any{pq.Array(a.sku), pq.Array(a.name), pq.Array(a.platform), pq.Array(a.region), pq.Array(a.price),
+		pq.Array(a.currency), pq.Array(a.kind), pq.Array(a.supplier), pq.Array(a.supplierID), pq.Array(a.cost),
+		pq.Array(a.costCurrency), pq.Array(a.stock), pq.Array(a.active), pq.Array(a.updated), pq.Array(a.pinned)}
 }
 
 // Get returns the product or domain.ErrNotFound.
@@ -118,6 +159,10 @@ func (c *Catalog) List(ctx context.Context, afterSKU string, limit int) ([]*doma
 		WHERE sku > $1 ORDER BY sku LIMIT $2`, afterSKU, lim); err != nil {
 		return nil, fmt.Errorf("list products: %w", translate(err))
 	}
+	return productsFromRows(rows)
+}
+
+func productsFromRows(rows []productRow) ([]*domain.Product, error) {
 	out := make([]*domain.Product, 0, len(rows))
 	for _, row := range rows {
 		p, err := productFromRow(row)
@@ -127,4 +172,51 @@ func (c *Catalog) List(ctx context.Context, afterSKU string, limit int) ([]*doma
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// GetMany returns the products of skus that exist.
+func (c *Catalog) GetMany(ctx context.Context, skus []string) ([]*domain.Product, error) {
+	if len(skus) == 0 {
+		return nil, nil
+	}
+	var rows []productRow
+	if err := sqlx.SelectContext(ctx, ext(ctx, c.db), &rows, `SELECT `+productColumns+` FROM products
+		WHERE sku = ANY($1::text[])`, pq.Array(skus)); err != nil {
+		return nil, fmt.Errorf("read %d products: %w", len(skus), translate(err))
+	}
+	return productsFromRows(rows)
+}
+
+// likeEscaper makes a search term match itself in LIKE.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// Find returns up to q.Limit products by sku after q.After matching q.
+// The name search is ILIKE on a trigram index (migration 00010), the
+// platform a lower(platform) index, in stock a partial index.
+func (c *Catalog) Find(ctx context.Context, q ports.CatalogQuery) ([]*domain.Product, error) {
+	where, args := []string{"sku > $1"}, []any{q.After}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	if q.Search != "" {
+		where = append(where, "name ILIKE "+arg("%"+likeEscaper.Replace(q.Search)+"%"))
+	}
+	if q.Platform != "" {
+		where = append(where, "lower(platform) = lower("+arg(q.Platform)+")")
+	}
+	if q.InStock != nil {
+		cond := "(active AND stock > 0)"
+		if !*q.InStock {
+			cond = "NOT " + cond
+		}
+		where = append(where, cond)
+	}
+	var lim any
+	if q.Limit > 0 {
+		lim = q.Limit
+	}
+	var rows []productRow
+	if err := sqlx.SelectContext(ctx, ext(ctx, c.db), &rows, `SELECT `+productColumns+` FROM products WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY sku LIMIT `+arg(lim), args...); err != nil {
+		return nil, fmt.Errorf("find products: %w", translate(err))
+	}
+	return productsFromRows(rows)
 }

@@ -71,3 +71,13 @@ func TestStock(t *testing.T) {
 	t.Parallel()
 	porttest.StockRepository(t, func(t *testing.T) ports.StockRepository { return postgres.NewStock(pgtest.NewDB(t)) })
 }
+
+func TestSyncRuns(t *testing.T) {
+	t.Parallel()
+	porttest.SyncRunRepository(t, func(t *testing.T) ports.SyncRunRepository { return postgres.NewSyncRuns(pgtest.NewDB(t)) })
+}
+
+func TestPricingRules(t *testing.T) {
+	t.Parallel()
+	porttest.PricingRules(t, func(t *testing.T) ports.PricingRules { return postgres.NewPricingRules(pgtest.NewDB(t)) })
+}

@@ -17,6 +17,8 @@ Usage:
   keyward config [--markdown]   print the effective configuration, secrets masked
   keyward migrate up|down|status
                                 apply, roll back one step, or show the database schema
+  keyward catalog sync [--full | --incremental]
+                                sync the catalog from the supplier now (default: as the periodic sync would)
   keyward keys rotate           rotate the vault key and rewrap every stored data key
   keyward admin create-key --role admin|support [--name NAME]
                                 make an admin API key (printed once, on the last line)
@@ -46,6 +48,8 @@ func main() {
 		err = printConfig(os.Args[2:], os.Stdout)
 	case "migrate":
 		err = migrate(os.Args[2:], os.Stdout)
+	case "catalog":
+		err = catalog(os.Args[2:], os.Stdout)
 	case "keys":
 		err = keys(os.Args[2:], os.Stdout)
 	case "pay":

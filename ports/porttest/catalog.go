@@ -23,6 +23,9 @@ func CatalogRepository(t *testing.T, newRepo func(t *testing.T) ports.CatalogRep
 		{"upsert replaces by sku", testCatalogReplace},
 		{"get of a missing sku is not found", testCatalogMissing},
 		{"list pages by sku", testCatalogList},
+		{"get many returns those that exist", testCatalogGetMany},
+		{"find filters by name, platform and stock, and pages", testCatalogFind},
+		{"a pinned price round-trips", testCatalogPinned},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
@@ -151,6 +154,7 @@ func productDiffs(got, want domain.ProductSnapshot) []string {
 	d.add("stock", got.Stock, want.Stock, got.Stock == want.Stock)
 	d.add("active", got.Active, want.Active, got.Active == want.Active)
 	d.time("updated at", got.UpdatedAt, want.UpdatedAt)
+	d.add("price pinned", got.PricePinned, want.PricePinned, got.PricePinned == want.PricePinned)
 	return d
 }
 

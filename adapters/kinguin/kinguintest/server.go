@@ -99,7 +99,7 @@ func New(t testing.TB, extra int) *Server {
 	for i := 1; i <= extra; i++ {
 		p := maps.Clone(ref)
 		p["kinguinId"] = 48211 + i
-		p["productId"] = fmt.Sprintf("5c9b6f1a2539a4e8f18%05x", i)
+		p["productId"] = GeneratedProductID(i)
 		p["name"] = fmt.Sprintf("Sample Game %d Steam CD Key", i)
 		p["price"] = 1.25 + float64(i)
 		p["qty"] = 10 + i
@@ -110,6 +110,10 @@ func New(t testing.TB, extra int) *Server {
 	t.Cleanup(s.Close)
 	return s
 }
+
+// GeneratedProductID is the productId of the i-th generated product
+// (1-based); it never equals ProductID.
+func GeneratedProductID(i int) string { return fmt.Sprintf("5c9b6f1a2539a4e8f19%05x", i) }
 
 // BaseURL is the API base keyward is configured with (paths are appended).
 func (s *Server) BaseURL() string { return s.URL + "/esa/api" }

@@ -1,0 +1,146 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"go.uber.org/fx"
+
+	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// CatalogConfig is how the catalog follows the supplier and prices what it
+// sells (KEYWARD_CATALOG_MARGIN, the default margin, predates it).
+type CatalogConfig struct {
+	SyncInterval time.Duration   `env:"KEYWARD_CATALOG_SYNC_INTERVAL" envDefault:"1h" doc:"how often worker processes sync the catalog from the supplier: incremental (changes since the last successful run, less 5 minutes), full once a day or when no full run succeeded; one instance at a time (\x600\x60: never, sync with \x60keyward catalog sync\x60 or \x60POST /v1/admin/catalog/sync\x60)"`
+	PriceEnding  string          `env:"KEYWARD_PRICE_ENDING" envDefault:".99" doc:"computed prices round up to a price ending so: \x60.99\x60 (19.99), \x60.95\x60, \x609.99\x60 (19.99, 29.99), \x60.00\x60 (whole units); empty: to the cent"`
+	PriceFee     decimal.Decimal `env:"KEYWARD_PRICE_FEE" envDefault:"0" doc:"fixed amount added to supplier cost × (1 + margin) before rounding, in the cost's currency"`
+}
+
+// Validate names the variable to fix.
+func (c CatalogConfig) Validate() error {
+	if c.SyncInterval < 0 {
+		return fmt.Errorf("KEYWARD_CATALOG_SYNC_INTERVAL must not be negative (0 turns the periodic sync off)")
+	}
+	if c.SyncInterval > 0 && c.SyncInterval < time.Minute {
+		return fmt.Errorf("KEYWARD_CATALOG_SYNC_INTERVAL must be at least 1m (or 0 for off), not %s", c.SyncInterval)
+	}
+	if _, err := domain.ParsePriceEnding(c.PriceEnding); err != nil {
+		return fmt.Errorf("KEYWARD_PRICE_ENDING: %w", err)
+	}
+	if c.PriceFee.IsNegative() || !c.PriceFee.Equal(c.PriceFee.Round(2)) {
+		return fmt.Errorf("KEYWARD_PRICE_FEE must be a non-negative amount with at most two decimals, not %s", c.PriceFee)
+	}
+	return nil
+}
+
+// priceEnding is the validated ending (Validate refused a bad one).
+func (c CatalogConfig) priceEnding() domain.PriceEnding {
+	e, err := domain.ParsePriceEnding(c.PriceEnding)
+	if err != nil {
+		return domain.DefaultPriceEnding
+	}
+	return e
+}
+
+// runCatalogSync syncs the catalog every KEYWARD_CATALOG_SYNC_INTERVAL in
+// a worker process. Every worker ticks; the Locks port lets one run at a
+// time, the others find it taken and wait for their next tick.
+func runCatalogSync(lc fx.Lifecycle, cfg Config, app application.App, log *slog.Logger) {
+	scheduleCatalogSync(lc, cfg.Catalog.SyncInterval, app.Commands.SyncCatalog, log)
+}
+
+// scheduleCatalogSync runs sync every interval (never when not positive)
+// from the lifecycle's start to its stop.
+func scheduleCatalogSync(lc fx.Lifecycle, interval time.Duration, sync application.SyncCatalog, log *slog.Logger) {
+	if interval <= 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() {
+				defer close(done)
+				t := time.NewTicker(interval)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						res, err := sync.Handle(ctx, application.SyncCatalogCommand{})
+						switch {
+						case err != nil && ctx.Err() == nil && !isConflict(err):
+							log.Error("periodic catalog sync failed", "err", err, "run_id", res.RunID)
+						case err != nil:
+							log.Debug("periodic catalog sync skipped", "err", err)
+						}
+					}
+				}
+			}()
+			return nil
+		},
+		OnStop: func(stop context.Context) error {
+			cancel()
+			select {
+			case <-done:
+			case <-stop.Done():
+			}
+			return nil
+		},
+	})
+}
+
+// SyncCatalog runs one catalog sync from an operator's shell ("full",
+// "incremental", or "" to let the last runs decide) against the stored
+// catalog; ErrNeedsDatabase without KEYWARD_DATABASE_URL.
+func SyncCatalog(ctx context.Context, cfg Config, mode string) (application.SyncCatalogResult, error) {
+	var cmd application.SyncCatalogCommand
+	if mode != "" {
+		m, err := domain.ParseSyncMode(mode)
+		if err != nil {
+			return application.SyncCatalogResult{}, err
+		}
+		cmd.Mode = m
+	}
+	if cfg.DatabaseURL == "" {
+		return application.SyncCatalogResult{}, ErrNeedsDatabase
+	}
+	var sync application.SyncCatalog
+	app := fx.New(
+		fx.Supply(cfg),
+		fx.Provide(NewLogger),
+		fx.NopLogger,
+		RuntimeModule,
+		PostgresModule,
+		supplierModule(cfg),
+		fx.Provide(newCatalogSync),
+		fx.Populate(&sync),
+	)
+	if err := app.Start(ctx); err != nil {
+		return application.SyncCatalogResult{}, err
+	}
+	defer app.Stop(context.WithoutCancel(ctx))
+	return sync.Handle(ctx, cmd)
+}
+
+// newCatalogSync builds the sync use case alone, for the command line.
+func newCatalogSync(cfg Config, s ports.Supplier, c ports.CatalogRepository, runs ports.SyncRunRepository, rules ports.PricingRules,
+	locks ports.Locks, clock ports.Clock, ids ports.IDs, log *slog.Logger) application.SyncCatalog {
+	return application.NewSyncCatalog(s, c, runs, rules, locks, clock, ids, pricingSettings(cfg), log)
+}
+
+// pricingSettings are the configured pricing defaults.
+func pricingSettings(cfg Config) application.PricingSettings {
+	return application.PricingSettings{Margin: cfg.CatalogMargin, Fee: cfg.Catalog.PriceFee, Ending: cfg.Catalog.priceEnding()}
+}
+
+// isConflict reports another instance holding the sync.
+func isConflict(err error) bool { return errors.Is(err, domain.ErrConflict) }
