@@ -77,3 +77,32 @@ keyward_things{kind="a"} ` + map[float64]string{1: "1", 2: "2"}[want] + "\n"
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+type flooredVault struct {
+	ports.KeyVault
+	floor int
+}
+
+func (v *flooredVault) SetMinDecryptionVersion(_ context.Context, version int) error {
+	v.floor = version
+	return nil
+}
+
+// TestVaultKeepsItsVersionFloor: the rotation use case finds
+// ports.KeyVersionFloor on a measured vault that has it, and not on one
+// that does not.
+func TestVaultKeepsItsVersionFloor(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	inner := &flooredVault{}
+	f, ok := m.KeyVault(inner).(ports.KeyVersionFloor)
+	if !ok {
+		t.Fatal("the measured vault lost SetMinDecryptionVersion")
+	}
+	if err := f.SetMinDecryptionVersion(t.Context(), 3); err != nil || inner.floor != 3 {
+		t.Fatalf("floor %d (%v), want 3", inner.floor, err)
+	}
+	if _, ok := m.KeyVault(struct{ ports.KeyVault }{}).(ports.KeyVersionFloor); ok {
+		t.Fatal("a vault without a floor gained one")
+	}
+}
