@@ -30,6 +30,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		paymentsModule(cfg),
 		mailModule(cfg),
 		ApplicationModule,
+		MetricsModule,
 		roleModule(cfg),
 	}
 	return fx.Options(append(opts, extra...)...)

@@ -106,7 +106,7 @@ func start(t testing.TB, mod func(*bootstrap.Config), extra ...fx.Option) *harne
 	var base bootstrap.BaseURL
 	opts := append([]fx.Option{
 		fx.Decorate(func() *slog.Logger {
-			return slog.New(slog.NewJSONHandler(io.MultiWriter(h.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
+			return slog.New(bootstrap.WithCorrelation(slog.NewJSONHandler(io.MultiWriter(h.logs), &slog.HandlerOptions{Level: slog.LevelDebug})))
 		}),
 		fx.Decorate(func(ports.Clock) ports.Clock { return h.clock }),
 		h.pipeline.options(),

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/fx"
 
 	khttp "github.com/keyward/keyward/adapters/http"
+	"github.com/keyward/keyward/adapters/metrics"
 	"github.com/keyward/keyward/application"
 )
 
@@ -45,8 +46,8 @@ var OpsHTTPModule = fx.Module("http.ops",
 		newListener,
 		func(cfg Config) BaseURL { return BaseURL(cfg.PublicBaseURL) },
 	),
-	fx.Invoke(func(lc fx.Lifecycle, l *Listener, app application.App, log *slog.Logger) {
-		serveHTTP(lc, l, khttp.NewOpsHandler(app, khttp.Options{Version: Version}, log), log)
+	fx.Invoke(func(lc fx.Lifecycle, l *Listener, app application.App, m *metrics.Metrics, log *slog.Logger) {
+		serveHTTP(lc, l, khttp.NewOpsHandler(app, khttp.Options{Version: Version, Metrics: m.Handler()}, log), log)
 	}),
 )
 
@@ -69,16 +70,18 @@ type API struct {
 
 type apiParams struct {
 	fx.In
-	App    application.App
-	Config Config
-	Base   BaseURL
-	Log    *slog.Logger
-	Extra  []func(huma.API) `group:"api"`
+	App     application.App
+	Config  Config
+	Base    BaseURL
+	Log     *slog.Logger
+	Metrics *metrics.Metrics
+	Extra   []func(huma.API) `group:"api"`
 }
 
 func newAPI(p apiParams) API {
 	cfg, log := p.Config, p.Log
-	h, api := khttp.NewHandler(p.App, khttp.Options{Version: Version, PublicBaseURL: string(p.Base), AdminAPIKeys: cfg.AdminAPIKeys, PageSecret: cfg.PageSecret, Extra: p.Extra, RateLimits: rateLimits(cfg)}, log)
+	h, api := khttp.NewHandler(p.App, khttp.Options{Version: Version, PublicBaseURL: string(p.Base), AdminAPIKeys: cfg.AdminAPIKeys, PageSecret: cfg.PageSecret, Extra: p.Extra, RateLimits: rateLimits(cfg),
+		Metrics: p.Metrics.Handler(), OnRateLimited: p.Metrics.RateLimited}, log)
 	return API{Handler: h, Huma: api}
 }
 

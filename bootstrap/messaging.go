@@ -12,6 +12,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/keyward/keyward/adapters/messaging"
+	"github.com/keyward/keyward/adapters/metrics"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -62,7 +63,7 @@ func (h *routerHealth) check(context.Context) error {
 	return nil
 }
 
-func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, pub message.Publisher, app application.App, health *routerHealth, log *slog.Logger) (*message.Router, error) {
+func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, pub message.Publisher, app application.App, health *routerHealth, m *metrics.Metrics, log *slog.Logger) (*message.Router, error) {
 	fulfil, deliver := app.Commands.FulfilOrder, app.Commands.DeliverOrder
 	byOrder := func(f func(context.Context, string) error) func(context.Context, domain.OrderEvent) error {
 		return func(ctx context.Context, ev domain.OrderEvent) error { return f(ctx, ev.OrderID) }
@@ -86,6 +87,7 @@ func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, pub messa
 	if err != nil {
 		return nil, err
 	}
+	r.AddMiddleware(m.CountRetries) // inside the retries: sees each attempt
 	health.router.Store(r)
 	return r, nil
 }

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/keyward/keyward/adapters/messaging"
+	"github.com/keyward/keyward/adapters/metrics"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/ports"
 )
@@ -73,7 +74,7 @@ func newNotificationSubscriber(d notificationSubscriberDeps) (notificationSubscr
 	return notificationSubscriber{sub}, nil
 }
 
-func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscriber, pub message.Publisher, app application.App, health *notificationHealth, log *slog.Logger) (notificationRouter, error) {
+func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscriber, pub message.Publisher, app application.App, health *notificationHealth, m *metrics.Metrics, log *slog.Logger) (notificationRouter, error) {
 	var handlers []messaging.Handler
 	for _, event := range application.NotifiedEvents() {
 		for _, topic := range messaging.PartitionTopics(event, int(parts)) {
@@ -85,6 +86,7 @@ func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscri
 	if err != nil {
 		return notificationRouter{}, err
 	}
+	r.AddMiddleware(m.CountRetries)
 	health.router.Store(r)
 	return notificationRouter{r}, nil
 }

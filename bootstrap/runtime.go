@@ -23,9 +23,10 @@ type uuidV7 struct{}
 func (uuidV7) NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // NewLogger returns the JSON logger used everywhere. Keys never reach it:
-// no use case logs key material, and errors never include it.
+// no use case logs key material, and errors never include it. Lines
+// logged with a request's or message's context carry its correlation id.
 func NewLogger(cfg Config) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	return slog.New(WithCorrelation(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 }
 
 // RuntimeModule provides the logger, clock and id generator.

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/keyward/keyward/adapters/metrics"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/ports"
 )
@@ -49,10 +50,12 @@ type appDeps struct {
 	IDs           ports.IDs
 	Health        []ports.HealthCheck `group:"health"`
 	Log           *slog.Logger
+	Metrics       *metrics.Metrics
 }
 
 // newAppDeps hands the ports fx resolved to the application.
 func newAppDeps(p appDeps) application.Deps {
+	p = instrumentDeps(p)
 	return application.Deps{
 		Orders: p.Orders, Links: p.Links, Revelations: p.Revelations, Catalog: p.Catalog, Stock: p.Stock, Notifications: p.Notifications,
 		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Supplier: p.Supplier,

@@ -33,6 +33,12 @@ type Options struct {
 	// RateLimits bound sensitive endpoints per client; nil means
 	// DefaultRateLimits.
 	RateLimits *RateLimits
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	// OnRateLimited, when set, is told of each request a rate limit
+	// rejected, with the limiter's name ("ip", "token", "webhook",
+	// "admin_auth").
+	OnRateLimited func(limiter string)
 }
 
 // Server holds the API's dependencies.
@@ -55,7 +61,8 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 	s.register(api)
 	s.registerPage(mux)
 	s.registerDocs(mux, "keyward API", "/openapi.yaml")
-	return securityHeaders(plainText(rateLimit(mux, s.limits))), api
+	s.registerMetrics(mux)
+	return correlate(securityHeaders(plainText(rateLimit(mux, s.limits, s.opts.OnRateLimited)))), api
 }
 
 func newServer(app application.App, opts Options, log *slog.Logger) *Server {
@@ -67,6 +74,9 @@ func newServer(app application.App, opts Options, log *slog.Logger) *Server {
 		s.limits = *opts.RateLimits
 	}
 	s.adminFailures = newLimiter(s.limits.AdminFailures, s.limits.AdminFailureBurst)
+	if opts.OnRateLimited == nil {
+		s.opts.OnRateLimited = func(string) {}
+	}
 	for _, k := range opts.AdminAPIKeys {
 		if k = strings.TrimSpace(k); k != "" {
 			s.adminKeys = append(s.adminKeys, sha256.Sum256([]byte(k)))

@@ -81,6 +81,7 @@ func (s *Server) adminKey(api huma.API, ctx huma.Context, auth string, next func
 	ip := clientIP(ctx.RemoteAddr())
 	source, now := "ip:"+ip, time.Now()
 	if blocked, wait := s.adminFailures.exhausted(source, now); blocked {
+		s.opts.OnRateLimited("admin_auth")
 		ctx.SetHeader("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 		_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "too many failed admin authentications from this address; try again after Retry-After seconds")
 		return

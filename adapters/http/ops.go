@@ -75,7 +75,15 @@ func (s *Server) registerOps(api huma.API) {
 	})
 }
 
-// NewOpsHandler serves the ops endpoints alone (health and readiness): a
+// registerMetrics serves opts.Metrics at GET /metrics when it is set. Like
+// /healthz it is unauthenticated: operators keep it off the public edge.
+func (s *Server) registerMetrics(mux *http.ServeMux) {
+	if s.opts.Metrics != nil {
+		mux.Handle("GET /metrics", s.opts.Metrics)
+	}
+}
+
+// NewOpsHandler serves the ops endpoints alone (health, readiness, metrics): a
 // worker process takes no API traffic.
 func NewOpsHandler(app application.App, opts Options, log *slog.Logger) http.Handler {
 	s := newServer(app, opts, log)
@@ -83,5 +91,6 @@ func NewOpsHandler(app application.App, opts Options, log *slog.Logger) http.Han
 	cfg := apiConfig(opts)
 	cfg.OpenAPIPath, cfg.DocsPath, cfg.SchemasPath = "", "", ""
 	s.registerOps(humago.New(mux, cfg))
-	return securityHeaders(plainText(mux))
+	s.registerMetrics(mux)
+	return correlate(securityHeaders(plainText(mux)))
 }

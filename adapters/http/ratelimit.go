@@ -126,12 +126,13 @@ func (l *limiter) bucket(key string, now time.Time) *bucket {
 
 // rateLimit answers 429 with Retry-After (as problem+json) when a client
 // exceeds its budget on the limited routes.
-func rateLimit(next http.Handler, limits RateLimits) http.Handler {
+func rateLimit(next http.Handler, limits RateLimits, rejected func(limiter string)) http.Handler {
 	byIP, byToken := newLimiter(limits.PerIP, limits.IPBurst), newLimiter(limits.PerToken, limits.TokBurst)
 	webhooks := newLimiter(limits.Webhook, limits.WebhookBurst)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v1/webhooks/") {
 			if ok, wait := webhooks.allow("ip:"+clientIP(r.RemoteAddr), time.Now()); !ok {
+				rejected("webhook")
 				tooMany(w, wait)
 				return
 			}
@@ -139,11 +140,14 @@ func rateLimit(next http.Handler, limits RateLimits) http.Handler {
 		if token, delivery := deliveryToken(r.URL.Path); delivery {
 			now := time.Now()
 			ok, wait := byIP.allow("ip:"+clientIP(r.RemoteAddr), now)
+			limiter := "ip"
 			if ok {
 				h := sha256.Sum256([]byte(token)) // tokens are secrets: never a map key in clear
 				ok, wait = byToken.allow("token:"+hex.EncodeToString(h[:]), now)
+				limiter = "token"
 			}
 			if !ok {
+				rejected(limiter)
 				tooMany(w, wait)
 				return
 			}

@@ -25,6 +25,7 @@ func (p *Publisher) Publish(ctx context.Context, events ...domain.Event) error {
 			return err
 		}
 		msg.SetContext(ctx)
+		stampCorrelation(ctx, msg)
 		if err := p.pub.Publish(Topic(ev), msg); err != nil {
 			return fmt.Errorf("publish %s: %w", ev.EventName(), err)
 		}

@@ -55,6 +55,7 @@ func NewRouter(sub message.Subscriber, pub message.Publisher, policy RetryPolicy
 		}.Middleware,
 		middleware.Recoverer,
 	)
+	r.AddMiddleware(Correlate) // innermost: each attempt runs with the message's correlation id
 	for _, h := range handlers {
 		h := h
 		r.AddConsumerHandler(h.Name, h.Topic, sub, func(msg *message.Message) error {

@@ -46,6 +46,7 @@ func (o *SQLOutbox) PublishTx(ctx context.Context, tx *sql.Tx, events ...domain.
 			return err
 		}
 		msg.SetContext(ctx)
+		stampCorrelation(ctx, msg)
 		if err := pub.Publish(PartitionedTopic(ev.EventName(), ev.AggregateID(), o.partitions), msg); err != nil {
 			return fmt.Errorf("outbox publish %s: %w", ev.EventName(), err)
 		}
