@@ -108,12 +108,12 @@ type freezeMailer struct {
 	f *freezer
 }
 
-func (m freezeMailer) Send(ctx context.Context, e ports.Email) error {
-	err := m.Mailer.Send(ctx, e)
+func (m freezeMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, error) {
+	r, err := m.Mailer.Send(ctx, e)
 	if err == nil && strings.Contains(e.Text, "/deliver/") { // the delivery email
 		m.f.hit()
 	}
-	return err
+	return r, err
 }
 
 // TestFaultKillAtEachStep freezes a process right after each step of the

@@ -15,7 +15,9 @@ import (
 
 type failingMailer struct{ err error }
 
-func (m failingMailer) Send(context.Context, ports.Email) error { return m.err }
+func (m failingMailer) Send(context.Context, ports.Email) (ports.Receipt, error) {
+	return ports.Receipt{}, m.err
+}
 
 // TestCallsAreMeasuredWithTheirErrors: every call through a decorated port
 // is timed, the failed ones counted as errors, by dependency and operation.
@@ -23,9 +25,9 @@ func TestCallsAreMeasuredWithTheirErrors(t *testing.T) {
 	t.Parallel()
 	m := metrics.New()
 	ok, bad := m.Mailer(failingMailer{}), m.Mailer(failingMailer{errors.New("smtp down")})
-	_ = ok.Send(t.Context(), ports.Email{})
-	_ = ok.Send(t.Context(), ports.Email{})
-	if err := bad.Send(t.Context(), ports.Email{}); err == nil {
+	_, _ = ok.Send(t.Context(), ports.Email{})
+	_, _ = ok.Send(t.Context(), ports.Email{})
+	if _, err := bad.Send(t.Context(), ports.Email{}); err == nil {
 		t.Fatal("the decorator swallowed the error")
 	}
 	want := `

@@ -125,7 +125,7 @@ type mailer struct {
 	m *Metrics
 }
 
-func (ml mailer) Send(ctx context.Context, e ports.Email) (err error) {
+func (ml mailer) Send(ctx context.Context, e ports.Email) (r ports.Receipt, err error) {
 	defer ml.m.observe(DepMailer, "send", time.Now(), &err)
 	return ml.Mailer.Send(ctx, e)
 }
