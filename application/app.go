@@ -36,6 +36,10 @@ type Commands struct {
 	CreateAdminKey     CreateAdminKey
 	RevokeAdminKey     RevokeAdminKey
 	RecordAdminRequest RecordAdminRequest
+	RecordDeadLetter   RecordDeadLetter
+	ReplayDeadLetter   ReplayDeadLetter
+	DiscardDeadLetter  DiscardDeadLetter
+	Sweep              Sweep
 }
 
 // Queries are the use cases that only read.
@@ -52,6 +56,7 @@ type Queries struct {
 	ListOrders       ListOrders
 	OrderDetail      GetOrderDetail
 	Compliance       ReportCompliance
+	DeadLetters      ListDeadLetters
 }
 
 // Deps are the ports the use cases drive. Every one is required: NewApp
@@ -68,17 +73,22 @@ type Deps struct {
 	AdminKeys     ports.AdminKeys
 	Locks         ports.Locks
 	Tx            ports.Transactor
-	Vault         ports.KeyVault
-	Supplier      ports.Supplier
-	SupplierHooks ports.SupplierEventVerifier
-	SupplierMarks ports.SupplierEventMarks
-	Gateway       ports.PaymentGateway
-	Verifier      ports.NotificationVerifier
-	Mailer        ports.Mailer
-	Clock         ports.Clock
-	IDs           ports.IDs
-	Health        []ports.HealthCheck
-	Log           *slog.Logger
+	// IdempotencyKeys, DeadLetters and Requeue serve operations: retried
+	// orders, dead letters an operator works.
+	IdempotencyKeys ports.IdempotencyKeys
+	DeadLetters     ports.DeadLetters
+	Requeue         ports.MessageRequeue
+	Vault           ports.KeyVault
+	Supplier        ports.Supplier
+	SupplierHooks   ports.SupplierEventVerifier
+	SupplierMarks   ports.SupplierEventMarks
+	Gateway         ports.PaymentGateway
+	Verifier        ports.NotificationVerifier
+	Mailer          ports.Mailer
+	Clock           ports.Clock
+	IDs             ports.IDs
+	Health          []ports.HealthCheck
+	Log             *slog.Logger
 }
 
 // Settings tune the use cases; the zero value of each field takes the
@@ -92,6 +102,10 @@ type Settings struct {
 	// ConfirmPayments: a finished payment moves an order only once the
 	// gateway, asked again, confirms it.
 	ConfirmPayments bool
+	// TokenSecret derives order access tokens (HMAC of the order id); at
+	// least 16 bytes, the same on every instance.
+	TokenSecret []byte
+	Operations  OperationsPolicy
 }
 
 // NewApp builds every use case from the ports. It panics when a port is
@@ -109,7 +123,7 @@ func NewApp(d Deps, s Settings) App {
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
 	return App{
 		Commands: Commands{
-			PlaceOrder:         NewPlaceOrder(d.Orders, d.Catalog, d.Gateway, d.Clock, d.IDs, d.Log),
+			PlaceOrder:         NewPlaceOrder(d.Orders, d.Catalog, d.Gateway, d.IdempotencyKeys, s.TokenSecret, d.Clock, d.IDs, d.Log),
 			SetUpPayment:       setUp,
 			HandlePayment:      NewHandlePaymentNotification(d.Verifier, d.Notifications, d.Orders, d.Gateway, s.ConfirmPayments, d.Clock, d.Log),
 			FulfilOrder:        fulfil,
@@ -126,6 +140,10 @@ func NewApp(d Deps, s Settings) App {
 			CreateAdminKey:     NewCreateAdminKey(d.AdminKeys, d.Audit, d.Clock, d.IDs),
 			RevokeAdminKey:     NewRevokeAdminKey(d.AdminKeys, d.Audit, d.Clock),
 			RecordAdminRequest: NewRecordAdminRequest(d.Audit),
+			RecordDeadLetter:   NewRecordDeadLetter(d.DeadLetters, d.Orders, d.Clock, d.Log),
+			ReplayDeadLetter:   NewReplayDeadLetter(d.Tx, d.DeadLetters, d.Requeue, d.Audit, d.Clock),
+			DiscardDeadLetter:  NewDiscardDeadLetter(d.Tx, d.DeadLetters, d.Audit),
+			Sweep:              NewSweep(d.Orders, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(d.Catalog),
@@ -140,6 +158,7 @@ func NewApp(d Deps, s Settings) App {
 			ListOrders:       NewListOrders(d.Orders),
 			OrderDetail:      NewGetOrderDetail(d.Orders, d.Notifications, d.Links, d.Clock),
 			Compliance:       NewReportCompliance(d.Orders, d.Audit),
+			DeadLetters:      NewListDeadLetters(d.DeadLetters),
 		},
 	}
 }

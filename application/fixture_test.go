@@ -88,6 +88,10 @@ type world struct {
 	locks    *memory.Locks
 	marks    *memory.SupplierEventMarks
 	log      *slog.Logger
+	// idempotency, deadLetters and requeue serve the operations use cases.
+	idempotency *memory.IdempotencyKeys
+	deadLetters *memory.DeadLetters
+	requeue     *requeueRecorder
 }
 
 type mailbox struct {
@@ -113,6 +117,7 @@ func newWorld(t *testing.T) *world {
 		blobs: memory.NewBlobs(), catalog: memory.NewCatalog(), supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		vault: &flakyVault{KeyVault: kr}, mail: &mailbox{}, clock: &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
 		ids: &ids{}, log: slog.New(slog.DiscardHandler), locks: memory.NewLocks(), marks: memory.NewSupplierEventMarks(),
+		idempotency: memory.NewIdempotencyKeys(), deadLetters: memory.NewDeadLetters(), requeue: &requeueRecorder{},
 	}
 	w.orders = memory.NewOrders(w.events)
 	w.audit = memory.NewAuditLog(w.clock)
@@ -131,11 +136,13 @@ func (w *world) app(change ...func(*application.Deps, *application.Settings)) ap
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"), Mailer: w.mail,
 		Clock: w.clock, IDs: w.ids, Log: w.log,
 		SupplierHooks: kinguin.NewWebhookVerifier(testWebhookSecret), SupplierMarks: w.marks, AdminKeys: memory.NewAdminKeys(),
+		IdempotencyKeys: w.idempotency, DeadLetters: w.deadLetters, Requeue: w.requeue,
 	}
 	s := application.Settings{
 		Delivery:       application.DeliveryPolicy{TTL: 15 * time.Minute, MaxReveals: 3, PublicBaseURL: "https://keys.example"},
 		ReconcileAfter: time.Minute,
 		CatalogMargin:  decimal.RequireFromString("0.1"),
+		TokenSecret:    []byte("test-token-secret-0123456789"),
 	}
 	for _, c := range change {
 		c(&d, &s)

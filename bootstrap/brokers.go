@@ -124,7 +124,7 @@ func roleModule(cfg Config) fx.Option {
 
 // WorkersModule runs the consumers of the pipeline, the customer
 // notifications and the reconciler.
-var WorkersModule = fx.Options(PipelineModule, NotificationsModule, fx.Invoke(runReconciler))
+var WorkersModule = fx.Options(PipelineModule, NotificationsModule, fx.Invoke(runReconciler, runSweeper))
 
 // broker is a message broker's adapter: Watermill publisher and
 // subscriber on its own connections.

@@ -32,8 +32,8 @@ var NotificationsModule = fx.Module("notifications",
 			return ports.HealthCheck{Name: "notifications", Check: h.check}
 		}, fx.ResultTags(`group:"health"`)),
 	),
-	fx.Invoke(func(lc fx.Lifecycle, r notificationRouter, log *slog.Logger) {
-		runPipeline(lc, r.Router, log.With("component", "notifications"))
+	fx.Invoke(func(lc fx.Lifecycle, r notificationRouter, stop *stopping, log *slog.Logger) {
+		runPipeline(lc, r.Router, stop, log.With("component", "notifications"))
 	}),
 )
 
@@ -73,7 +73,7 @@ func newNotificationSubscriber(d notificationSubscriberDeps) (notificationSubscr
 	return notificationSubscriber{sub}, nil
 }
 
-func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscriber, pub message.Publisher, app application.App, health *notificationHealth, log *slog.Logger) (notificationRouter, error) {
+func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscriber, stop *stopping, app application.App, health *notificationHealth, log *slog.Logger) (notificationRouter, error) {
 	var handlers []messaging.Handler
 	for _, event := range application.NotifiedEvents() {
 		for _, topic := range messaging.PartitionTopics(event, int(parts)) {
@@ -81,7 +81,7 @@ func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscri
 		}
 	}
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
-	r, err := messaging.NewRouter(sub, pub, policy, log.With("component", "notifications"), handlers...)
+	r, err := messaging.NewRouter(sub, policy, routerFailures(app, stop, false), log.With("component", "notifications"), handlers...)
 	if err != nil {
 		return notificationRouter{}, err
 	}

@@ -36,6 +36,9 @@ type appDeps struct {
 	AdminKeys     ports.AdminKeys
 	Locks         ports.Locks
 	Tx            ports.Transactor
+	Idempotency   ports.IdempotencyKeys
+	DeadLetters   ports.DeadLetters
+	Requeue       ports.MessageRequeue
 	Vault         ports.KeyVault
 	Supplier      ports.Supplier
 	SupplierHooks ports.SupplierEventVerifier
@@ -56,6 +59,7 @@ func newAppDeps(p appDeps) application.Deps {
 		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Supplier: p.Supplier,
 		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
 		SupplierHooks: p.SupplierHooks, SupplierMarks: p.SupplierMarks,
+		IdempotencyKeys: p.Idempotency, DeadLetters: p.DeadLetters, Requeue: p.Requeue,
 	}
 }
 
@@ -66,6 +70,9 @@ func newAppSettings(cfg Config, base BaseURL) application.Settings {
 		ReconcileAfter:  cfg.ReconcileAfter,
 		CatalogMargin:   cfg.CatalogMargin,
 		ConfirmPayments: cfg.Payments.NOWPayments() && cfg.Payments.NOWPaymentsConfirm,
+		TokenSecret:     cfg.tokenSecret(),
+		Operations: application.OperationsPolicy{PaymentTimeout: cfg.Operations.PaymentTimeout,
+			DeliverySLO: cfg.Operations.DeliverySLO, GiveUpAfter: cfg.Operations.GiveUp},
 	}
 }
 
