@@ -55,12 +55,11 @@ type PlaceOrder struct {
 }
 
 // NewPlaceOrder wires PlaceOrder; access tokens are derived under
-// tokenSecret. It panics when a dependency is nil or the secret shorter
-// than 16 bytes.
+// tokenSecret. It panics when a dependency is nil or the secret empty.
 func NewPlaceOrder(orders ports.OrderRepository, catalog ports.CatalogRepository, gateway ports.PaymentGateway, keys ports.IdempotencyKeys, tokenSecret []byte, clock ports.Clock, ids ports.IDs, log *slog.Logger) PlaceOrder {
 	require("PlaceOrder", "orders", orders, "catalog", catalog, "gateway", gateway, "idempotencyKeys", keys, "clock", clock, "ids", ids, "log", log)
-	if len(tokenSecret) < 16 {
-		panic("PlaceOrder: the access token secret needs at least 16 bytes")
+	if len(tokenSecret) == 0 {
+		panic("PlaceOrder: no access token secret")
 	}
 	return PlaceOrder{orders: orders, catalog: catalog, gateway: gateway, keys: keys, tokens: accessTokens{secret: tokenSecret}, clock: clock, ids: ids, log: log}
 }

@@ -26,6 +26,7 @@ type OperationsConfig struct {
 	GiveUp          time.Duration `env:"KEYWARD_FULFILMENT_GIVE_UP" envDefault:"30m" doc:"a paid order that cannot progress this long is held as \x60needs_review\x60 with the reason"`
 	SweepInterval   time.Duration `env:"KEYWARD_SWEEP_INTERVAL" envDefault:"1m" doc:"how often orders are swept for the timeouts above and revoked ciphertext is purged (one instance at a time; \x600\x60 disables)"`
 	ShutdownTimeout time.Duration `env:"KEYWARD_SHUTDOWN_TIMEOUT" envDefault:"20s" doc:"on SIGTERM: time to finish in-flight requests and messages before exiting"`
+	BreakerOpenFor  time.Duration `env:"KEYWARD_BREAKER_OPEN_FOR" envDefault:"10s" doc:"after 5 failures in a row a dependency's (supplier, payments, mailer, key vault) circuit breaker opens for this long: calls fail at once and work waits, then one call probes it"`
 	TokenSecret     []byte        `env:"KEYWARD_TOKEN_SECRET" secret:"true" doc:"derives order access tokens (HMAC of the order id), so a retried \x60POST /v1/orders\x60 with its \x60Idempotency-Key\x60 returns the same token; at least 16 bytes, the same on every instance; unset: \x60KEYWARD_PAGE_SECRET\x60"`
 }
 
@@ -38,6 +39,8 @@ func (c OperationsConfig) validate() error {
 		return errors.New("KEYWARD_DELIVERY_SLO must be positive")
 	case c.GiveUp <= 0:
 		return errors.New("KEYWARD_FULFILMENT_GIVE_UP must be positive")
+	case c.BreakerOpenFor <= 0:
+		return errors.New("KEYWARD_BREAKER_OPEN_FOR must be positive")
 	case c.SweepInterval < 0:
 		return errors.New("KEYWARD_SWEEP_INTERVAL must not be negative")
 	case c.ShutdownTimeout <= 0:
@@ -69,12 +72,17 @@ func operationsModule(cfg Config) fx.Option {
 			fx.Annotate(func(db *sqlx.DB) *postgres.DeadLetters { return postgres.NewDeadLetters(db) }, fx.As(new(ports.DeadLetters))),
 		)
 	}
-	return fx.Module("operations",
-		storage,
-		fx.Provide(
-			func(pub message.Publisher) ports.MessageRequeue { return messaging.NewRequeue(pub) },
-			newStopping,
+	// The breakers decorate the ports for the whole application, so they
+	// sit outside the module (a module's decorations stay inside it).
+	return fx.Options(
+		fx.Module("operations",
+			storage,
+			fx.Provide(
+				func(pub message.Publisher) ports.MessageRequeue { return messaging.NewRequeue(pub) },
+				newStopping,
+			),
 		),
+		breakersModule(),
 	)
 }
 
