@@ -117,28 +117,28 @@ func NewReplayDeadLetter(tx ports.Transactor, letters ports.DeadLetters, requeue
 }
 
 // Handle replays letter id for actor and returns the letter and whether
-// this call requeued it (false: replayed before). It returns
+// this call requeued it first (false: replayed before). It returns
 // domain.ErrNotFound for an unknown id, or the requeue's error wrapped in
-// ErrUnavailable (nothing is marked then).
+// ErrUnavailable (nothing is marked then: replay again).
 func (h ReplayDeadLetter) Handle(ctx context.Context, id, actor string) (ports.DeadLetter, bool, error) {
 	var l ports.DeadLetter
 	first := false
 	err := h.tx.Atomically(ctx, func(ctx context.Context) error {
 		var err error
-		if l, err = h.letters.Get(ctx, id); err != nil {
+		if l, err = h.letters.Get(ctx, id); err != nil || l.ReplayedAt != nil {
 			return err
+		}
+		// Requeued before it is marked: a requeue that fails leaves the
+		// letter to be replayed again. Two replays racing may both
+		// requeue; the second delivery is absorbed by the handlers.
+		if err := h.requeue.Requeue(ctx, l.Topic, l.Payload, l.Metadata); err != nil {
+			return fmt.Errorf("%w: requeue dead letter %s: %v", ErrUnavailable, id, err)
 		}
 		if first, err = h.letters.MarkReplayed(ctx, id, h.clock.Now()); err != nil || !first {
 			return err
 		}
 		if _, err := h.audit.Append(ctx, actor, AuditDeadLetterReplayed, l.OrderID, map[string]string{"dead_letter_id": id, "topic": l.Topic}); err != nil {
 			return fmt.Errorf("audit replay: %w", err)
-		}
-		// Last, inside the transaction: a failed requeue rolls the mark
-		// back, and a requeue whose commit fails is only a second
-		// delivery, which the handlers absorb.
-		if err := h.requeue.Requeue(ctx, l.Topic, l.Payload, l.Metadata); err != nil {
-			return fmt.Errorf("%w: requeue dead letter %s: %v", ErrUnavailable, id, err)
 		}
 		return nil
 	})
