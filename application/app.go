@@ -143,7 +143,7 @@ func NewApp(d Deps, s Settings) App {
 			RecordDeadLetter:   NewRecordDeadLetter(d.DeadLetters, d.Orders, d.Clock, d.Log),
 			ReplayDeadLetter:   NewReplayDeadLetter(d.Tx, d.DeadLetters, d.Requeue, d.Audit, d.Clock),
 			DiscardDeadLetter:  NewDiscardDeadLetter(d.Tx, d.DeadLetters, d.Audit),
-			Sweep:              NewSweep(d.Orders, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log),
+			Sweep:              NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(d.Catalog),

@@ -241,3 +241,24 @@ func firstInStock(t *testing.T, w *world) string {
 	t.Fatal("no product in stock")
 	return ""
 }
+
+// TestSweepPurgesLongExpiredLinks: a delivery link is kept while it may
+// still be asked about, and deleted once expired for the retention time.
+func TestSweepPurgesLongExpiredLinks(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	var late []string
+	app := sweepApp(w, &late)
+	o, _ := deliveredToken(t, w)
+	w.clock.now = w.clock.now.Add(29 * 24 * time.Hour)
+	if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.Links != 0 {
+		t.Fatalf("within the retention: %+v %v", res, err)
+	}
+	w.clock.now = w.clock.now.Add(2 * 24 * time.Hour)
+	if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.Links != 1 {
+		t.Fatalf("after the retention: %+v %v", res, err)
+	}
+	if links, err := w.links.ListByOrder(t.Context(), o.ID()); err != nil || len(links) != 0 {
+		t.Fatalf("links left: %d %v", len(links), err)
+	}
+}

@@ -19,6 +19,7 @@ type OperationsPolicy struct {
 	PaymentTimeout time.Duration // an unpaid order expires after this; 1h
 	DeliverySLO    time.Duration // a paid order not delivered by then is flagged; 10m
 	GiveUpAfter    time.Duration // a paid order that cannot progress is held for review; 30m
+	LinkRetention  time.Duration // a delivery link expired this long is deleted; 720h
 	// OnLateDelivery, when set, is told of each order flagged late (once
 	// per order and process), e.g. to count it in metrics.
 	OnLateDelivery func(ctx context.Context, orderID string, late time.Duration)
@@ -34,6 +35,9 @@ func (p OperationsPolicy) withDefaults() OperationsPolicy {
 	if p.GiveUpAfter <= 0 {
 		p.GiveUpAfter = 30 * time.Minute
 	}
+	if p.LinkRetention <= 0 {
+		p.LinkRetention = 30 * 24 * time.Hour
+	}
 	return p
 }
 
@@ -43,11 +47,14 @@ func (p OperationsPolicy) withDefaults() OperationsPolicy {
 // paid orders that made no progress for the give-up time are held for
 // review with the reason; paid orders not delivered within the delivery
 // SLO are flagged; the ciphertext of revoked orders is deleted again (a
-// revoke that crashed between shredding steps is finished).
+// revoke that crashed between shredding steps is finished); delivery links
+// expired for the link retention are deleted, when the link repository
+// can (ports.ExpiredLinkPurger).
 type Sweep struct {
 	orders ports.OrderRepository
 	locks  ports.Locks
 	blobs  ports.BlobStore
+	links  ports.ExpiredLinkPurger // nil: links are kept
 	clock  ports.Clock
 	policy OperationsPolicy
 	log    *slog.Logger
@@ -63,9 +70,10 @@ type lateOrders struct {
 }
 
 // NewSweep wires Sweep; it panics when a dependency is nil.
-func NewSweep(orders ports.OrderRepository, locks ports.Locks, blobs ports.BlobStore, clock ports.Clock, policy OperationsPolicy, log *slog.Logger) Sweep {
-	require("Sweep", "orders", orders, "locks", locks, "blobs", blobs, "clock", clock, "log", log)
-	return Sweep{orders: orders, locks: locks, blobs: blobs, clock: clock, policy: policy.withDefaults(), log: log,
+func NewSweep(orders ports.OrderRepository, links ports.DeliveryLinkRepository, locks ports.Locks, blobs ports.BlobStore, clock ports.Clock, policy OperationsPolicy, log *slog.Logger) Sweep {
+	require("Sweep", "orders", orders, "links", links, "locks", locks, "blobs", blobs, "clock", clock, "log", log)
+	purger, _ := links.(ports.ExpiredLinkPurger)
+	return Sweep{orders: orders, locks: locks, blobs: blobs, links: purger, clock: clock, policy: policy.withDefaults(), log: log,
 		late: &lateOrders{flagged: map[string]bool{}}}
 }
 
@@ -75,6 +83,7 @@ type SweepResult struct {
 	HeldStuck int // paid orders held for review after the give-up time
 	Late      int // orders newly flagged past the delivery SLO
 	Purged    int // revoked orders whose ciphertext was deleted (again)
+	Links     int // expired delivery links deleted
 }
 
 // LateDeliveries returns how many orders this process flagged past the
@@ -92,13 +101,13 @@ func (h Sweep) Handle(ctx context.Context) (SweepResult, error) {
 	}
 	defer release()
 	now := h.clock.Now()
-	for _, step := range []func(context.Context, time.Time, *SweepResult) error{h.expireUnpaid, h.holdStuck, h.flagLate, h.purgeRevoked} {
+	for _, step := range []func(context.Context, time.Time, *SweepResult) error{h.expireUnpaid, h.holdStuck, h.flagLate, h.purgeRevoked, h.purgeLinks} {
 		if err := step(ctx, now, &res); err != nil {
 			return res, err
 		}
 	}
 	if res != (SweepResult{}) {
-		h.log.InfoContext(ctx, "sweep", "expired", res.Expired, "held_stuck", res.HeldStuck, "late", res.Late, "purged", res.Purged)
+		h.log.InfoContext(ctx, "sweep", "expired", res.Expired, "held_stuck", res.HeldStuck, "late", res.Late, "purged", res.Purged, "links", res.Links)
 	}
 	return res, nil
 }
@@ -240,4 +249,17 @@ func (h Sweep) purgeRevoked(ctx context.Context, _ time.Time, res *SweepResult) 
 		}
 		res.Purged++
 	})
+}
+
+func (h Sweep) purgeLinks(ctx context.Context, now time.Time, res *SweepResult) error {
+	if h.links == nil {
+		return nil
+	}
+	n, err := h.links.DeleteExpired(ctx, now.Add(-h.policy.LinkRetention), 1000)
+	if err != nil {
+		h.log.WarnContext(ctx, "sweep: cannot delete expired links", "err", err)
+		return nil
+	}
+	res.Links += n
+	return nil
 }

@@ -72,7 +72,7 @@ func newAppSettings(cfg Config, base BaseURL) application.Settings {
 		ConfirmPayments: cfg.Payments.NOWPayments() && cfg.Payments.NOWPaymentsConfirm,
 		TokenSecret:     cfg.tokenSecret(),
 		Operations: application.OperationsPolicy{PaymentTimeout: cfg.Operations.PaymentTimeout,
-			DeliverySLO: cfg.Operations.DeliverySLO, GiveUpAfter: cfg.Operations.GiveUp},
+			DeliverySLO: cfg.Operations.DeliverySLO, GiveUpAfter: cfg.Operations.GiveUp, LinkRetention: cfg.Operations.LinkRetention},
 	}
 }
 

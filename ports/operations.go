@@ -63,3 +63,12 @@ type MessageRequeue interface {
 	// nothing was published.
 	Requeue(ctx context.Context, topic string, payload []byte, metadata map[string]string) error
 }
+
+// ExpiredLinkPurger is what a DeliveryLinkRepository offers to delete links
+// long expired (the token hash has nothing left to open; the revelation
+// log keeps its own record of every reveal).
+type ExpiredLinkPurger interface {
+	// DeleteExpired removes up to limit links that expired before cutoff
+	// and returns how many it removed.
+	DeleteExpired(ctx context.Context, cutoff time.Time, limit int) (int, error)
+}
