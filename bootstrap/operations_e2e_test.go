@@ -349,3 +349,31 @@ func TestSupplierOutageOpensTheBreaker(t *testing.T) {
 		t.Fatalf("readyz after recovery: %d %s", code, raw)
 	}
 }
+
+// TestStopHandsBackInFlightWork: keyward stopping while a fulfilment waits
+// between retries (the supplier is failing) does not wait out the backoff
+// nor lose the message: it stops at once, and the next process, with the
+// supplier back, delivers the order.
+func TestStopHandsBackInFlightWork(t *testing.T) {
+	url, _ := pgtest.NewDatabase(t)
+	h := start(t, both(withPostgres(url), func(c *bootstrap.Config) {
+		c.SupplierFailRate = 1
+		c.RetryInitialDelay, c.RetryMaxDelay = 10*time.Second, 10*time.Second
+		c.ReconcileInterval = 0
+	}))
+	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU
+	o := h.placeOrder("stop@example.com", line(sku, 1))
+	h.pay(o)
+	h.waitItem(o, "purchasing", 20*time.Second) // the first attempt failed; the handler waits
+	began := time.Now()
+	h.stop()
+	if took := time.Since(began); took > 5*time.Second {
+		t.Fatalf("stopping took %s: it waited out the retry backoff", took)
+	}
+
+	next := start(t, both(withPostgres(url), func(c *bootstrap.Config) { c.ReconcileInterval, c.KeyringFile = 0, h.cfg.KeyringFile }))
+	next.waitStatus(o, "delivered", 60*time.Second)
+	if code, _, raw := next.do("GET", "/v1/admin/dead-letters", nil, map[string]string{"Authorization": "Bearer " + testAdminKey}, nil); code != 200 || strings.Contains(string(raw), o.ID) {
+		t.Fatalf("the handed-back message was dead-lettered: %d %s", code, raw)
+	}
+}
