@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"strconv"
 	"strings"
 )
 
@@ -29,7 +30,7 @@ func requestFingerprint(cmd PlaceOrderCommand) string {
 	for _, l := range cmd.Lines {
 		h.Write([]byte{0})
 		h.Write([]byte(l.SKU))
-		h.Write([]byte{0, byte(l.Quantity)})
+		h.Write([]byte("\x00" + strconv.Itoa(l.Quantity)))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

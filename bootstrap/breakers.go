@@ -98,7 +98,7 @@ func (b *breaker) check(context.Context) error {
 	return fmt.Errorf("circuit %s: last call took %s and failed: %s", st, b.lastLatency.Round(time.Millisecond), b.lastErr)
 }
 
-// BreakersModule puts a circuit breaker in front of the supplier, the
+// breakersModule puts a circuit breaker in front of the supplier, the
 // payment gateway, the mailer and the key vault, and reports each at
 // /readyz as "breaker.<dependency>".
 func breakersModule() fx.Option {
