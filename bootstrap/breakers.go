@@ -98,9 +98,11 @@ func (b *breaker) check(context.Context) error {
 	return fmt.Errorf("circuit %s: last call took %s and failed: %s", st, b.lastLatency.Round(time.Millisecond), b.lastErr)
 }
 
-// breakersModule puts a circuit breaker in front of the supplier, the
-// payment gateway, the mailer and the key vault, and reports each at
-// /readyz as "breaker.<dependency>".
+// breakersModule makes a circuit breaker for the supplier, the payment
+// gateway, the mailer and the key vault, and reports each at /readyz as
+// "breaker.<dependency>". The application gets the ports behind them
+// (wrap); the breakers are not fx decorations, so that tests stay free to
+// decorate the ports themselves.
 func breakersModule() fx.Option {
 	return fx.Options(
 		fx.Provide(newBreakers),
@@ -117,19 +119,6 @@ func breakersModule() fx.Option {
 			fx.Annotate(func(b *breakers) ports.HealthCheck {
 				return ports.HealthCheck{Name: "breaker.keyvault", Check: b.vault.check}
 			}, fx.ResultTags(`group:"health"`)),
-		),
-		fx.Decorate(
-			func(b *breakers, s ports.Supplier) ports.Supplier { return breakerSupplier{Supplier: s, b: b.supplier} },
-			func(b *breakers, g ports.PaymentGateway) ports.PaymentGateway {
-				return breakerGateway{PaymentGateway: g, b: b.gateway}
-			},
-			func(b *breakers, m ports.Mailer) ports.Mailer { return breakerMailer{m: m, b: b.mailer} },
-			func(b *breakers, v ports.KeyVault) ports.KeyVault {
-				if floor, ok := v.(ports.KeyVersionFloor); ok {
-					return breakerVaultFloor{breakerVault{KeyVault: v, b: b.vault}, floor}
-				}
-				return breakerVault{KeyVault: v, b: b.vault}
-			},
 		),
 	)
 }
@@ -223,4 +212,17 @@ type breakerVaultFloor struct {
 
 func (v breakerVaultFloor) SetMinDecryptionVersion(ctx context.Context, version int) error {
 	return v.floor.SetMinDecryptionVersion(ctx, version)
+}
+
+// wrap puts the breakers in front of the application's ports.
+func (b *breakers) wrap(d application.Deps) application.Deps {
+	d.Supplier = breakerSupplier{Supplier: d.Supplier, b: b.supplier}
+	d.Gateway = breakerGateway{PaymentGateway: d.Gateway, b: b.gateway}
+	d.Mailer = breakerMailer{m: d.Mailer, b: b.mailer}
+	if floor, ok := d.Vault.(ports.KeyVersionFloor); ok {
+		d.Vault = breakerVaultFloor{breakerVault{KeyVault: d.Vault, b: b.vault}, floor}
+	} else {
+		d.Vault = breakerVault{KeyVault: d.Vault, b: b.vault}
+	}
+	return d
 }

@@ -50,17 +50,18 @@ type appDeps struct {
 	IDs           ports.IDs
 	Health        []ports.HealthCheck `group:"health"`
 	Log           *slog.Logger
+	Breakers      *breakers
 }
 
 // newAppDeps hands the ports fx resolved to the application.
 func newAppDeps(p appDeps) application.Deps {
-	return application.Deps{
+	return p.Breakers.wrap(application.Deps{
 		Orders: p.Orders, Links: p.Links, Revelations: p.Revelations, Catalog: p.Catalog, Notifications: p.Notifications,
 		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Supplier: p.Supplier,
 		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
 		SupplierHooks: p.SupplierHooks, SupplierMarks: p.SupplierMarks,
 		IdempotencyKeys: p.Idempotency, DeadLetters: p.DeadLetters, Requeue: p.Requeue,
-	}
+	})
 }
 
 func newAppSettings(cfg Config, base BaseURL) application.Settings {
