@@ -114,7 +114,15 @@ func TestConnectionsKilledDuringABurst(t *testing.T) {
 	})
 
 	stop := make(chan struct{})
-	var killed atomic.Int64
+	var killed, rounds atomic.Int64
+	kill := func() {
+		var n int64
+		if err := db.Get(&n, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`); err == nil {
+			killed.Add(n)
+		}
+		rounds.Add(1)
+	}
 	var killer sync.WaitGroup
 	killer.Add(1)
 	go func() {
@@ -122,48 +130,53 @@ func TestConnectionsKilledDuringABurst(t *testing.T) {
 		tick := time.NewTicker(700 * time.Millisecond)
 		defer tick.Stop()
 		for {
+			kill()
 			select {
 			case <-stop:
 				return
 			case <-tick.C:
-				var n int64
-				if err := db.Get(&n, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-					WHERE datname = current_database() AND pid <> pg_backend_pid()`); err == nil {
-					killed.Add(n)
-				}
 			}
 		}
 	}()
 
-	const orders = 24
+	// At least 24 orders, and the burst lasts over three rounds of
+	// terminations (at most 200 orders).
+	const minOrders, maxOrders = 24, 200
 	counts := &statusCounts{}
-	placed := make([]orderResp, orders)
+	var mu sync.Mutex
+	var placed []orderResp
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 6)
-	for i := range orders {
+	for range 6 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			body, _ := json.Marshal(map[string]any{"email": fmt.Sprintf("burst-%d@example.com", i), "items": []any{line(skus[i%len(skus)], 1)}})
-			key := map[string]string{"Idempotency-Key": fmt.Sprintf("burst-%d", i)}
-			var o orderResp
-			if code := retrying(t, h, counts, "POST", "/v1/orders", body, key, &o); code != http.StatusCreated {
-				t.Errorf("order %d: %d", i, code)
-				return
-			}
-			placed[i] = o
-			var p struct {
-				OrderID string `json:"order_id"`
-			}
-			if code := retrying(t, h, counts, "GET", "/v1/sandbox/payments/"+o.ID, nil, nil, &p); code != http.StatusOK {
-				t.Errorf("sandbox payment %d: %d", i, code)
-				return
-			}
-			ipn, sig := h.ipn(o.ID, "finished", "")
-			if code := retrying(t, h, counts, "POST", "/v1/webhooks/nowpayments", ipn, map[string]string{"x-nowpayments-sig": sig}, nil); code != http.StatusOK {
-				t.Errorf("IPN %d: %d", i, code)
+			for {
+				i := next.Add(1) - 1
+				if i >= maxOrders || i >= minOrders && rounds.Load() > 3 || t.Failed() {
+					return
+				}
+				body, _ := json.Marshal(map[string]any{"email": fmt.Sprintf("burst-%d@example.com", i), "items": []any{line(skus[int(i)%len(skus)], 1)}})
+				key := map[string]string{"Idempotency-Key": fmt.Sprintf("burst-%d", i)}
+				var o orderResp
+				if code := retrying(t, h, counts, "POST", "/v1/orders", body, key, &o); code != http.StatusCreated {
+					t.Errorf("order %d: %d", i, code)
+					return
+				}
+				mu.Lock()
+				placed = append(placed, o)
+				mu.Unlock()
+				var p struct {
+					OrderID string `json:"order_id"`
+				}
+				if code := retrying(t, h, counts, "GET", "/v1/sandbox/payments/"+o.ID, nil, nil, &p); code != http.StatusOK {
+					t.Errorf("sandbox payment %d: %d", i, code)
+					return
+				}
+				ipn, sig := h.ipn(o.ID, "finished", "")
+				if code := retrying(t, h, counts, "POST", "/v1/webhooks/nowpayments", ipn, map[string]string{"x-nowpayments-sig": sig}, nil); code != http.StatusOK {
+					t.Errorf("IPN %d: %d", i, code)
+				}
 			}
 		}()
 	}
@@ -183,10 +196,10 @@ func TestConnectionsKilledDuringABurst(t *testing.T) {
 		t.Fatalf("%d answers were 500 (statuses %s)", n, counts)
 	}
 	var stored int
-	if err := db.Get(&stored, `SELECT count(*) FROM orders`); err != nil || stored != orders {
-		t.Fatalf("%d orders stored (%v), want %d: a retried POST made a second order", stored, err, orders)
+	if err := db.Get(&stored, `SELECT count(*) FROM orders`); err != nil || stored != len(placed) {
+		t.Fatalf("%d orders stored (%v), want %d: a retried POST made a second order", stored, err, len(placed))
 	}
-	t.Logf("statuses %s, %d connections terminated", counts, killed.Load())
+	t.Logf("%d orders; statuses %s; %d connections terminated in %d rounds", len(placed), counts, killed.Load(), rounds.Load())
 }
 
 // TestDeadLetterReplayDeliversOnce: while the supplier fails, an order's
