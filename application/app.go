@@ -42,6 +42,10 @@ type Commands struct {
 	ImportStock        ImportStock
 	WithdrawStock      WithdrawStock
 	SetSourcing        SetSourcing
+	RecordDeadLetter   RecordDeadLetter
+	ReplayDeadLetter   ReplayDeadLetter
+	DiscardDeadLetter  DiscardDeadLetter
+	Sweep              Sweep
 }
 
 // Queries are the use cases that only read.
@@ -61,6 +65,7 @@ type Queries struct {
 	ListStock        ListStock
 	SyncRuns         ListSyncRuns
 	PricingRules     ListPricingRules
+	DeadLetters      ListDeadLetters
 }
 
 // Deps are the ports the use cases drive. Every one is required: NewApp
@@ -80,17 +85,22 @@ type Deps struct {
 	AdminKeys     ports.AdminKeys
 	Locks         ports.Locks
 	Tx            ports.Transactor
-	Vault         ports.KeyVault
-	Supplier      ports.Supplier
-	SupplierHooks ports.SupplierEventVerifier
-	SupplierMarks ports.SupplierEventMarks
-	Gateway       ports.PaymentGateway
-	Verifier      ports.NotificationVerifier
-	Mailer        ports.Mailer
-	Clock         ports.Clock
-	IDs           ports.IDs
-	Health        []ports.HealthCheck
-	Log           *slog.Logger
+	// IdempotencyKeys, DeadLetters and Requeue serve operations: retried
+	// orders, dead letters an operator works.
+	IdempotencyKeys ports.IdempotencyKeys
+	DeadLetters     ports.DeadLetters
+	Requeue         ports.MessageRequeue
+	Vault           ports.KeyVault
+	Supplier        ports.Supplier
+	SupplierHooks   ports.SupplierEventVerifier
+	SupplierMarks   ports.SupplierEventMarks
+	Gateway         ports.PaymentGateway
+	Verifier        ports.NotificationVerifier
+	Mailer          ports.Mailer
+	Clock           ports.Clock
+	IDs             ports.IDs
+	Health          []ports.HealthCheck
+	Log             *slog.Logger
 }
 
 // Settings tune the use cases; the zero value of each field takes the
@@ -107,6 +117,10 @@ type Settings struct {
 	// gateway, asked again, confirms it.
 	ConfirmPayments bool
 	PriceGuard      PriceGuard // the most paid to the supplier, and how long to wait for less
+	// TokenSecret derives order access tokens (HMAC of the order id); at
+	// least 16 bytes, the same on every instance.
+	TokenSecret []byte
+	Operations  OperationsPolicy
 }
 
 // NewApp builds every use case from the ports. It panics when a port is
@@ -132,7 +146,7 @@ func NewApp(d Deps, s Settings) App {
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
 	return App{
 		Commands: Commands{
-			PlaceOrder:         NewPlaceOrder(d.Orders, sourced, d.Gateway, d.Clock, d.IDs, d.Log),
+			PlaceOrder:         NewPlaceOrder(d.Orders, sourced, d.Gateway, d.IdempotencyKeys, s.TokenSecret, d.Clock, d.IDs, d.Log),
 			SetUpPayment:       setUp,
 			HandlePayment:      NewHandlePaymentNotification(d.Tx, d.Audit, d.Verifier, d.Notifications, d.Orders, d.Gateway, s.ConfirmPayments, d.Clock, d.Log),
 			FulfilOrder:        fulfil,
@@ -154,6 +168,10 @@ func NewApp(d Deps, s Settings) App {
 			ImportStock:        NewImportStock(d.Tx, d.Catalog, d.Stock, d.DataKeys, d.Vault, d.Audit, d.Clock, d.IDs),
 			WithdrawStock:      NewWithdrawStock(d.Tx, d.Stock, d.Audit, d.Clock),
 			SetSourcing:        NewSetSourcing(d.Tx, d.Catalog, d.Stock, d.Audit),
+			RecordDeadLetter:   NewRecordDeadLetter(d.DeadLetters, d.Orders, d.Clock, d.Log),
+			ReplayDeadLetter:   NewReplayDeadLetter(d.Tx, d.DeadLetters, d.Requeue, d.Audit, d.Clock),
+			DiscardDeadLetter:  NewDiscardDeadLetter(d.Tx, d.DeadLetters, d.Audit),
+			Sweep:              NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(sourced),
@@ -171,6 +189,7 @@ func NewApp(d Deps, s Settings) App {
 			ListStock:        NewListStock(d.Catalog, d.Stock),
 			SyncRuns:         NewListSyncRuns(d.SyncRuns),
 			PricingRules:     NewListPricingRules(d.PricingRules),
+			DeadLetters:      NewListDeadLetters(d.DeadLetters),
 		},
 	}
 }

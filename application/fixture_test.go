@@ -91,6 +91,10 @@ type world struct {
 	syncRuns *memory.SyncRuns
 	rules    *memory.PricingRules
 	log      *slog.Logger
+	// idempotency, deadLetters and requeue serve the operations use cases.
+	idempotency *memory.IdempotencyKeys
+	deadLetters *memory.DeadLetters
+	requeue     *requeueRecorder
 }
 
 type mailbox struct {
@@ -117,6 +121,7 @@ func newWorld(t *testing.T) *world {
 		vault: &flakyVault{KeyVault: kr}, mail: &mailbox{}, clock: &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
 		ids: &ids{}, log: slog.New(slog.DiscardHandler), locks: memory.NewLocks(), marks: memory.NewSupplierEventMarks(),
 		syncRuns: memory.NewSyncRuns(), rules: memory.NewPricingRules(),
+		idempotency: memory.NewIdempotencyKeys(), deadLetters: memory.NewDeadLetters(), requeue: &requeueRecorder{},
 	}
 	w.orders = memory.NewOrders(w.events)
 	w.audit = memory.NewAuditLog(w.clock)
@@ -136,11 +141,13 @@ func (w *world) app(change ...func(*application.Deps, *application.Settings)) ap
 		Clock: w.clock, IDs: w.ids, Log: w.log,
 		SupplierHooks: kinguin.NewWebhookVerifier(testWebhookSecret), SupplierMarks: w.marks, AdminKeys: memory.NewAdminKeys(),
 		SyncRuns: w.syncRuns, PricingRules: w.rules,
+		IdempotencyKeys: w.idempotency, DeadLetters: w.deadLetters, Requeue: w.requeue,
 	}
 	s := application.Settings{
 		Delivery:       application.DeliveryPolicy{TTL: 15 * time.Minute, MaxReveals: 3, PublicBaseURL: "https://keys.example"},
 		ReconcileAfter: time.Minute,
 		CatalogMargin:  decimal.RequireFromString("0.1"),
+		TokenSecret:    []byte("test-token-secret-0123456789"),
 	}
 	for _, c := range change {
 		c(&d, &s)

@@ -165,6 +165,12 @@ func (h FulfilOrder) fulfilItem(ctx context.Context, orderID string, it *domain.
 		return itemWaiting, nil
 	case errors.Is(err, ports.ErrSupplierPermanent):
 		return itemFailed, h.failItem(ctx, orderID, it, err)
+	case errors.Is(err, domain.ErrNotFound):
+		// The supplier does not know a purchase we recorded: an anomaly
+		// for a person, never an endless retry.
+		reason := fmt.Sprintf("supplier does not know purchase %s recorded for item %s", supplierOrderID, it.ID())
+		h.log.ErrorContext(ctx, "order held for review", "order_id", orderID, "reason", reason)
+		return itemFailed, h.update(ctx, orderID, func(o *domain.Order) error { return o.HoldForReview(reason, h.clock.Now()) })
 	case err != nil:
 		return itemFailed, fmt.Errorf("%w: keys of supplier order %s: %v", ErrUnavailable, supplierOrderID, err)
 	}

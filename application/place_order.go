@@ -20,14 +20,24 @@ type PlaceOrderLine struct {
 type PlaceOrderCommand struct {
 	Email string
 	Lines []PlaceOrderLine
+	// IdempotencyKey, when set, makes a retry of the same request return
+	// the order the first one made.
+	IdempotencyKey string
 }
 
 // PlacedOrder is the stored order and the secret token that reads it. The
-// token is shown once and only its hash is stored.
+// token is derived from the order id under a server secret and only its
+// hash is stored. Replayed is true when an Idempotency-Key returned an
+// order a previous request made.
 type PlacedOrder struct {
 	Order       *domain.Order
 	AccessToken string
+	Replayed    bool
 }
+
+// ErrIdempotencyKeyReused means an Idempotency-Key came back with another
+// request than the one it first made an order for.
+var ErrIdempotencyKeyReused = fmt.Errorf("%w: this Idempotency-Key was used for another request", domain.ErrConflict)
 
 // PlaceOrder prices an order against the catalog, asks the gateway for a
 // payment and stores the order. When the gateway is down the order is
@@ -37,15 +47,21 @@ type PlaceOrder struct {
 	orders  ports.OrderRepository
 	catalog ports.CatalogRepository
 	gateway ports.PaymentGateway
+	keys    ports.IdempotencyKeys
+	tokens  accessTokens
 	clock   ports.Clock
 	ids     ports.IDs
 	log     *slog.Logger
 }
 
-// NewPlaceOrder wires PlaceOrder; it panics when a dependency is nil.
-func NewPlaceOrder(orders ports.OrderRepository, catalog ports.CatalogRepository, gateway ports.PaymentGateway, clock ports.Clock, ids ports.IDs, log *slog.Logger) PlaceOrder {
-	require("PlaceOrder", "orders", orders, "catalog", catalog, "gateway", gateway, "clock", clock, "ids", ids, "log", log)
-	return PlaceOrder{orders: orders, catalog: catalog, gateway: gateway, clock: clock, ids: ids, log: log}
+// NewPlaceOrder wires PlaceOrder; access tokens are derived under
+// tokenSecret. It panics when a dependency is nil or the secret empty.
+func NewPlaceOrder(orders ports.OrderRepository, catalog ports.CatalogRepository, gateway ports.PaymentGateway, keys ports.IdempotencyKeys, tokenSecret []byte, clock ports.Clock, ids ports.IDs, log *slog.Logger) PlaceOrder {
+	require("PlaceOrder", "orders", orders, "catalog", catalog, "gateway", gateway, "idempotencyKeys", keys, "clock", clock, "ids", ids, "log", log)
+	if len(tokenSecret) == 0 {
+		panic("PlaceOrder: no access token secret")
+	}
+	return PlaceOrder{orders: orders, catalog: catalog, gateway: gateway, keys: keys, tokens: accessTokens{secret: tokenSecret}, clock: clock, ids: ids, log: log}
 }
 
 // Handle validates and prices the lines, asks the gateway for a payment,
@@ -61,11 +77,21 @@ func NewPlaceOrder(orders ports.OrderRepository, catalog ports.CatalogRepository
 // domain.ErrOutOfStock or domain.ErrProductInactive for a product that
 // cannot be sold; and, wrapped, the catalog's error when a product cannot
 // be read, or the repository's when the order cannot be stored
-// (domain.ErrConflict for an existing id).
+// (domain.ErrConflict for an existing id). With an Idempotency-Key it
+// returns the order the key made before (Replayed), or
+// ErrIdempotencyKeyReused when the key made an order for another request.
 func (h PlaceOrder) Handle(ctx context.Context, cmd PlaceOrderCommand) (PlacedOrder, error) {
 	email, err := domain.ParseEmail(cmd.Email)
 	if err != nil {
 		return PlacedOrder{}, err
+	}
+	orderID := h.ids.NewID()
+	if cmd.IdempotencyKey != "" {
+		placed, id, err := h.reserve(ctx, cmd, orderID)
+		if err != nil || placed.Order != nil {
+			return placed, err
+		}
+		orderID = id
 	}
 	lines := make([]domain.NewItem, 0, len(cmd.Lines))
 	for _, l := range cmd.Lines {
@@ -79,8 +105,8 @@ func (h PlaceOrder) Handle(ctx context.Context, cmd PlaceOrderCommand) (PlacedOr
 		lines = append(lines, domain.NewItem{ID: h.ids.NewID(), Product: p, Quantity: l.Quantity})
 	}
 	now := h.clock.Now()
-	token := newToken()
-	order, err := domain.NewOrder(h.ids.NewID(), email, domain.HashToken(token), lines, now)
+	token := h.tokens.forOrder(orderID)
+	order, err := domain.NewOrder(orderID, email, domain.HashToken(token), lines, now)
 	if err != nil {
 		return PlacedOrder{}, err
 	}
@@ -99,9 +125,54 @@ func (h PlaceOrder) Handle(ctx context.Context, cmd PlaceOrderCommand) (PlacedOr
 		}
 	}
 	if err := h.orders.Create(ctx, order); err != nil {
+		if cmd.IdempotencyKey != "" && errors.Is(err, domain.ErrConflict) {
+			// A concurrent retry under the same key stored it first.
+			return h.replay(ctx, orderID)
+		}
 		return PlacedOrder{}, fmt.Errorf("store order: %w", err)
 	}
 	return PlacedOrder{Order: order, AccessToken: token}, nil
+}
+
+// reserve records cmd's Idempotency-Key for orderID before the order is
+// stored. When the key is known it returns the order it made (Placed.Order
+// set), or the id it reserved for an order never stored (a request that
+// failed midway), which this request then stores.
+func (h PlaceOrder) reserve(ctx context.Context, cmd PlaceOrderCommand, orderID string) (PlacedOrder, string, error) {
+	key, fp := idempotencyKeyHash(cmd.IdempotencyKey), requestFingerprint(cmd)
+	err := h.keys.Remember(ctx, key, fp, orderID, h.clock.Now())
+	if err == nil {
+		return PlacedOrder{}, orderID, nil
+	}
+	if !errors.Is(err, domain.ErrConflict) {
+		return PlacedOrder{}, "", fmt.Errorf("idempotency key: %w", err)
+	}
+	known, knownFP, err := h.keys.Lookup(ctx, key)
+	if err != nil {
+		return PlacedOrder{}, "", fmt.Errorf("idempotency key: %w", err)
+	}
+	if knownFP != fp {
+		return PlacedOrder{}, "", ErrIdempotencyKeyReused
+	}
+	placed, err := h.replay(ctx, known)
+	if errors.Is(err, domain.ErrNotFound) {
+		return PlacedOrder{}, known, nil
+	}
+	return placed, known, err
+}
+
+// replay returns a stored order with its access token, derived again.
+func (h PlaceOrder) replay(ctx context.Context, orderID string) (PlacedOrder, error) {
+	o, err := h.orders.Get(ctx, orderID)
+	if err != nil {
+		return PlacedOrder{}, fmt.Errorf("order %s of the idempotency key: %w", orderID, err)
+	}
+	token := h.tokens.forOrder(orderID)
+	if !o.CheckAccessToken(token) {
+		// The token secret changed since (a random per-process secret).
+		return PlacedOrder{}, fmt.Errorf("%w: the order of this Idempotency-Key exists, but its access token cannot be derived again (the token secret changed)", domain.ErrConflict)
+	}
+	return PlacedOrder{Order: o, AccessToken: token, Replayed: true}, nil
 }
 
 // paymentRequest is what the gateway is asked for an order: its total,

@@ -46,10 +46,11 @@ func newPGStockWorld(t *testing.T) *pgStockWorld {
 		Blobs: postgres.NewBlobs(db), Audit: postgres.NewAuditLog(db, w.clock), AdminKeys: postgres.NewAdminKeys(db),
 		Locks: postgres.NewLocks(db), Tx: postgres.NewTransactor(db), Vault: kr, Supplier: w.supplier,
 		SyncRuns: postgres.NewSyncRuns(db), PricingRules: postgres.NewPricingRules(db),
+		IdempotencyKeys: postgres.NewIdempotencyKeys(db), DeadLetters: postgres.NewDeadLetters(db), Requeue: &requeueRecorder{},
 		SupplierHooks: kinguin.NewWebhookVerifier(testWebhookSecret), SupplierMarks: postgres.NewSupplierEventMarks(db),
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"),
 		Mailer: &mailbox{}, Clock: w.clock, IDs: &uuidIDs{}, Log: slog.New(slog.DiscardHandler),
-	}, application.Settings{CatalogMargin: decimal.RequireFromString("0.1")})
+	}, application.Settings{CatalogMargin: decimal.RequireFromString("0.1"), TokenSecret: []byte("test-token-secret-0123456789")})
 	if _, err := w.app.Commands.SyncCatalog.Handle(t.Context(), application.SyncCatalogCommand{}); err != nil {
 		t.Fatal(err)
 	}

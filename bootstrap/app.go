@@ -29,6 +29,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		supplierModule(cfg),
 		paymentsModule(cfg),
 		mailModule(cfg),
+		operationsModule(cfg),
 		ApplicationModule,
 		MetricsModule,
 		roleModule(cfg),
@@ -65,5 +66,5 @@ func keyVaultModule(cfg Config) fx.Option {
 
 // New builds the keyward application for cfg.
 func New(cfg Config, extra ...fx.Option) *fx.App {
-	return fx.New(Options(cfg, extra...))
+	return fx.New(Options(cfg, append([]fx.Option{fx.StopTimeout(shutdownTimeout(cfg))}, extra...)...))
 }

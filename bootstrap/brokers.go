@@ -123,8 +123,8 @@ func roleModule(cfg Config) fx.Option {
 }
 
 // WorkersModule runs the consumers of the pipeline, the customer
-// notifications, the reconciler and the periodic catalog sync.
-var WorkersModule = fx.Options(PipelineModule, NotificationsModule, fx.Invoke(runReconciler, runCatalogSync))
+// notifications, the reconciler, the sweeper and the periodic catalog sync.
+var WorkersModule = fx.Options(PipelineModule, NotificationsModule, fx.Invoke(runReconciler, runSweeper, runCatalogSync))
 
 // broker is a message broker's adapter: Watermill publisher and
 // subscriber on its own connections.

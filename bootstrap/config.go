@@ -65,6 +65,7 @@ type Config struct {
 	Messaging         MessagingConfig
 	Stock             StockConfig
 	Catalog           CatalogConfig
+	Operations        OperationsConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -256,6 +257,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateMessaging(); err != nil {
+		return err
+	}
+	if err := c.Operations.validate(); err != nil {
 		return err
 	}
 	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {

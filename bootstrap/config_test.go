@@ -58,6 +58,8 @@ func TestConfigDefaults(t *testing.T) {
 		Messaging:         bootstrap.MessagingConfig{Broker: "sql", NATSURL: "nats://127.0.0.1:4222", AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", Role: "all"},
 		Stock:             bootstrap.StockConfig{PriceGuardWait: 30 * time.Minute},
 		Catalog:           bootstrap.CatalogConfig{SyncInterval: time.Hour, PriceEnding: ".99"},
+		Operations: bootstrap.OperationsConfig{PaymentTimeout: time.Hour, DeliverySLO: 10 * time.Minute, GiveUp: 30 * time.Minute, LinkRetention: 720 * time.Hour,
+			SweepInterval: time.Minute, ShutdownTimeout: 20 * time.Second, BreakerOpenFor: 10 * time.Second},
 	}
 	got := bootstrap.Defaults()
 	if !got.Stock.MinMargin.IsZero() {

@@ -63,7 +63,7 @@ func (h *routerHealth) check(context.Context) error {
 	return nil
 }
 
-func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, pub message.Publisher, app application.App, health *routerHealth, m *metrics.Metrics, log *slog.Logger) (*message.Router, error) {
+func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, stop *stopping, app application.App, health *routerHealth, m *metrics.Metrics, log *slog.Logger) (*message.Router, error) {
 	fulfil, deliver := app.Commands.FulfilOrder, app.Commands.DeliverOrder
 	byOrder := func(f func(context.Context, string) error) func(context.Context, domain.OrderEvent) error {
 		return func(ctx context.Context, ev domain.OrderEvent) error { return f(ctx, ev.OrderID) }
@@ -83,16 +83,15 @@ func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, pub messa
 		}
 	}
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
-	r, err := messaging.NewRouter(sub, pub, policy, log.With("component", "router"), handlers...)
+	r, err := messaging.NewRouter(sub, policy, routerFailures(app, stop, true, m.Retried), log.With("component", "router"), handlers...)
 	if err != nil {
 		return nil, err
 	}
-	r.AddMiddleware(m.CountRetries) // inside the retries: sees each attempt
 	health.router.Store(r)
 	return r, nil
 }
 
-func runPipeline(lc fx.Lifecycle, router *message.Router, log *slog.Logger) {
+func runPipeline(lc fx.Lifecycle, router *message.Router, stop *stopping, log *slog.Logger) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	lc.Append(fx.Hook{
@@ -113,6 +112,9 @@ func runPipeline(lc fx.Lifecycle, router *message.Router, log *slog.Logger) {
 			}
 		},
 		OnStop: func(ctx context.Context) error {
+			// Handlers waiting between retries hand their message back;
+			// running ones finish within the router's close timeout.
+			stop.stop()
 			cancel()
 			err := router.Close()
 			select {

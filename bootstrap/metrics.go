@@ -88,7 +88,7 @@ func registerStorageMetrics(p storageMetricsParams) {
 			byEvent, err := lag(ctx)
 			return lagSamples(byEvent, func(l messaging.TopicLag) float64 { return l.OldestAgeSeconds }), err
 		}, log)
-	m.Gauge("dead_letters", "Messages in the dead-letter topic.", nil, func(ctx context.Context) ([]metrics.Sample, error) {
+	m.Gauge("dead_letters", "Dead letters waiting for an operator.", nil, func(ctx context.Context) ([]metrics.Sample, error) {
 		n, err := messaging.DeadLetterCount(ctx, db.DB)
 		return []metrics.Sample{{Value: float64(n)}}, err
 	}, log)

@@ -33,8 +33,8 @@ var NotificationsModule = fx.Module("notifications",
 			return ports.HealthCheck{Name: "notifications", Check: h.check}
 		}, fx.ResultTags(`group:"health"`)),
 	),
-	fx.Invoke(func(lc fx.Lifecycle, r notificationRouter, log *slog.Logger) {
-		runPipeline(lc, r.Router, log.With("component", "notifications"))
+	fx.Invoke(func(lc fx.Lifecycle, r notificationRouter, stop *stopping, log *slog.Logger) {
+		runPipeline(lc, r.Router, stop, log.With("component", "notifications"))
 	}),
 )
 
@@ -74,7 +74,7 @@ func newNotificationSubscriber(d notificationSubscriberDeps) (notificationSubscr
 	return notificationSubscriber{sub}, nil
 }
 
-func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscriber, pub message.Publisher, app application.App, health *notificationHealth, m *metrics.Metrics, log *slog.Logger) (notificationRouter, error) {
+func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscriber, stop *stopping, app application.App, health *notificationHealth, m *metrics.Metrics, log *slog.Logger) (notificationRouter, error) {
 	var handlers []messaging.Handler
 	for _, event := range application.NotifiedEvents() {
 		for _, topic := range messaging.PartitionTopics(event, int(parts)) {
@@ -82,11 +82,10 @@ func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscri
 		}
 	}
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
-	r, err := messaging.NewRouter(sub, pub, policy, log.With("component", "notifications"), handlers...)
+	r, err := messaging.NewRouter(sub, policy, routerFailures(app, stop, false, m.Retried), log.With("component", "notifications"), handlers...)
 	if err != nil {
 		return notificationRouter{}, err
 	}
-	r.AddMiddleware(m.CountRetries)
 	health.router.Store(r)
 	return notificationRouter{r}, nil
 }

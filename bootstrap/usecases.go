@@ -39,6 +39,9 @@ type appDeps struct {
 	AdminKeys     ports.AdminKeys
 	Locks         ports.Locks
 	Tx            ports.Transactor
+	Idempotency   ports.IdempotencyKeys
+	DeadLetters   ports.DeadLetters
+	Requeue       ports.MessageRequeue
 	Vault         ports.KeyVault
 	Supplier      ports.Supplier
 	SupplierHooks ports.SupplierEventVerifier
@@ -51,17 +54,19 @@ type appDeps struct {
 	Health        []ports.HealthCheck `group:"health"`
 	Log           *slog.Logger
 	Metrics       *metrics.Metrics
+	Breakers      *breakers
 }
 
 // newAppDeps hands the ports fx resolved to the application.
 func newAppDeps(p appDeps) application.Deps {
 	p = instrumentDeps(p)
-	return application.Deps{
+	return p.Breakers.wrap(application.Deps{
 		Orders: p.Orders, Links: p.Links, Revelations: p.Revelations, Catalog: p.Catalog, Stock: p.Stock, Notifications: p.Notifications,
 		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Supplier: p.Supplier,
 		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
 		SupplierHooks: p.SupplierHooks, SupplierMarks: p.SupplierMarks, SyncRuns: p.SyncRuns, PricingRules: p.PricingRules,
-	}
+		IdempotencyKeys: p.Idempotency, DeadLetters: p.DeadLetters, Requeue: p.Requeue,
+	})
 }
 
 func newAppSettings(cfg Config, base BaseURL) application.Settings {
@@ -74,6 +79,9 @@ func newAppSettings(cfg Config, base BaseURL) application.Settings {
 		PriceEnding:     cfg.Catalog.priceEnding(),
 		ConfirmPayments: cfg.Payments.NOWPayments() && cfg.Payments.NOWPaymentsConfirm,
 		PriceGuard:      cfg.Stock.priceGuard(),
+		TokenSecret:     cfg.tokenSecret(),
+		Operations: application.OperationsPolicy{PaymentTimeout: cfg.Operations.PaymentTimeout,
+			DeliverySLO: cfg.Operations.DeliverySLO, GiveUpAfter: cfg.Operations.GiveUp, LinkRetention: cfg.Operations.LinkRetention},
 	}
 }
 

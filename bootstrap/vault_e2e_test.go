@@ -183,7 +183,7 @@ func TestVaultOutage(t *testing.T) {
 	// The outage outlasts the message's retry budget: it is dead-lettered.
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		var dead int
-		err := db.Get(&dead, `SELECT count(*) FROM "watermill_keyward.dead_letters"`)
+		err := db.Get(&dead, `SELECT count(*) FROM dead_letters`)
 		if err == nil && dead > 0 {
 			break
 		}

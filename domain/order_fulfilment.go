@@ -169,6 +169,10 @@ func (o *Order) HoldForReview(reason string, now time.Time) error {
 	if strings.TrimSpace(reason) == "" {
 		return fmt.Errorf("%w: a hold for review needs a reason", ErrInvalidOrder)
 	}
+	if o.status == StatusExpired {
+		// Only a late payment holds an expired order (ApplyPayment).
+		return fmt.Errorf("%w: order %s is expired", ErrInvalidTransition, o.id)
+	}
 	if err := o.transition(StatusNeedsReview, EventKindHeldForReview, map[string]string{"reason": reason}, now); err != nil {
 		return err
 	}

@@ -53,7 +53,8 @@ func (o *Order) FailPaymentSetup(reason string, permanent bool, now time.Time) e
 // ApplyPayment moves the order according to a verified payment update and
 // reports whether anything changed. Repeated, older or late updates are
 // no-ops. A finished payment whose amount or currency does not match is
-// held as underpaid, never paid; partially_paid holds it too; failed and
+// held as underpaid, never paid; a finished payment arriving after the
+// order expired holds it for review (needs_review); partially_paid holds it too; failed and
 // expired end an order that received nothing (expired), refunded ends it
 // as refunded. A repeat deposit (ParentPaymentID set) is recorded on the
 // timeline and never pays the order: an order still awaiting payment is
@@ -69,6 +70,9 @@ func (o *Order) ApplyPayment(u PaymentUpdate, now time.Time) (bool, error) {
 	}
 	if u.Status.IsZero() {
 		return false, fmt.Errorf("%w: payment update without a status", ErrInvalidOrder)
+	}
+	if o.status == StatusExpired && u.Status == PaymentFinished && o.payment.Status != PaymentFinished {
+		return true, o.holdLatePayment(u, now)
 	}
 	if o.status != StatusPendingPayment && o.status != StatusUnderpaid {
 		return false, nil
@@ -113,6 +117,25 @@ func (o *Order) ApplyPayment(u PaymentUpdate, now time.Time) (bool, error) {
 		o.record(paymentUpdateKinds[u.Status], meta, now)
 	}
 	return true, nil
+}
+
+// holdLatePayment keeps money that arrived after the order expired: the
+// order is held for review (a person fulfils or refunds it), never dropped.
+func (o *Order) holdLatePayment(u PaymentUpdate, now time.Time) error {
+	o.payment.Status = u.Status
+	if !u.ActuallyPaid.IsZero() {
+		o.payment.ActuallyPaid = u.ActuallyPaid
+	}
+	reason := "late_payment: finished after the order expired"
+	if mismatch := o.paymentMismatch(u); mismatch != "" {
+		reason += " (" + mismatch + ")"
+	}
+	meta := map[string]string{"reason": reason, "payment_status": u.Status.String(), "actually_paid": u.ActuallyPaid.String()}
+	if err := o.transition(StatusNeedsReview, EventKindHeldForReview, meta, now); err != nil {
+		return err
+	}
+	o.emit(EventOrderNeedsReview, now, reason)
+	return nil
 }
 
 // applyRepeatDeposit records money sent again to the address of the

@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/domain"
@@ -79,6 +80,8 @@ func TestPaymentUpdatesFromEveryState(t *testing.T) {
 		domain.StatusPendingPayment: {"finished": domain.StatusPaid, "partially_paid": domain.StatusUnderpaid,
 			"failed": domain.StatusExpired, "expired": domain.StatusExpired, "refunded": domain.StatusRefunded},
 		domain.StatusUnderpaid: {"finished": domain.StatusPaid, "refunded": domain.StatusRefunded},
+		// Money after the order expired is held for a person, never lost.
+		domain.StatusExpired: {"finished": domain.StatusNeedsReview},
 	}
 	statuses := []domain.PaymentStatus{domain.PaymentWaiting, domain.PaymentConfirming, domain.PaymentConfirmed, domain.PaymentSending,
 		domain.PaymentPartiallyPaid, domain.PaymentFinished, domain.PaymentFailed, domain.PaymentExpired, domain.PaymentRefunded}
@@ -161,4 +164,24 @@ func TestRepeatDepositNeverPaysTwice(t *testing.T) {
 			t.Fatalf("repeat deposit with the parent's id: %v", err)
 		}
 	})
+}
+
+func TestLatePaymentHoldsAnExpiredOrderOnce(t *testing.T) {
+	t.Parallel()
+	o := inState(t, domain.StatusExpired)
+	o.PopEvents()
+	changed, err := o.ApplyPayment(paidUpdate(domain.PaymentFinished), t0)
+	if err != nil || !changed {
+		t.Fatalf("late payment: changed=%t err=%v", changed, err)
+	}
+	if o.Status() != domain.StatusNeedsReview || !strings.HasPrefix(o.ReviewReason(), "late_payment") {
+		t.Fatalf("status %s, reason %q; want needs_review for a late payment", o.Status(), o.ReviewReason())
+	}
+	evs := o.PopEvents()
+	if len(evs) != 1 || evs[0].EventName() != domain.EventOrderNeedsReview {
+		t.Fatalf("events %v, want one %s", evs, domain.EventOrderNeedsReview)
+	}
+	if changed, _ := o.ApplyPayment(paidUpdate(domain.PaymentFinished), t0); changed || len(o.PopEvents()) != 0 {
+		t.Fatal("a repeated late payment changed the order again")
+	}
 }

@@ -49,6 +49,9 @@ var orderTransitions = map[OrderStatus][]OrderStatus{
 	StatusFulfilled:            {StatusDelivered, StatusRevoked},
 	StatusDelivered:            {StatusRevoked},
 	StatusFailed:               {StatusFulfilling, StatusRevoked},
+	// A payment that finishes after the order expired is kept for a
+	// person to decide on, never dropped.
+	StatusExpired: {StatusNeedsReview},
 }
 
 // ParseOrderStatus returns the status named s, or ErrInvalidOrder.

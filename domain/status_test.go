@@ -20,7 +20,7 @@ func TestOrderStatusMachine(t *testing.T) {
 		"fulfilled":              {"delivered", "revoked"},
 		"delivered":              {"revoked"},
 		"failed":                 {"fulfilling", "revoked"},
-		"expired":                {},
+		"expired":                {"needs_review"},
 		"revoked":                {},
 		"refunded":               {},
 	}

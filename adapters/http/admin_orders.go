@@ -12,7 +12,7 @@ import (
 )
 
 type adminListOrdersInput struct {
-	Status      string    `query:"status" enum:"pending_payment,paid,fulfilling,fulfilled,delivered,underpaid,expired,failed,revoked" doc:"Only orders in this status"`
+	Status      string    `query:"status" enum:"awaiting_payment_setup,pending_payment,paid,fulfilling,fulfilled,delivered,underpaid,expired,failed,revoked,refunded,needs_review" doc:"Only orders in this status"`
 	Email       string    `query:"email" maxLength:"254" doc:"Only the orders of this customer address"`
 	CreatedFrom time.Time `query:"created_from" doc:"Only orders placed at or after this time (RFC 3339)"`
 	CreatedTo   time.Time `query:"created_to" doc:"Only orders placed before this time (RFC 3339)"`

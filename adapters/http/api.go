@@ -114,6 +114,7 @@ func (s *Server) register(api huma.API) {
 	s.registerSupplier(api)
 	s.registerDeliveries(api)
 	s.registerAdmin(api)
+	s.registerDeadLetters(api)
 	s.registerAudit(api)
 	s.registerOps(api)
 	for _, f := range s.opts.Extra {

@@ -41,6 +41,28 @@ type testWorld struct {
 	mail    *mailbox
 	// adminKeys holds the stored admin keys (the bootstrap key is in Options).
 	adminKeys *memory.AdminKeys
+	// deadLetters and requeue back the dead-letter operations.
+	deadLetters *memory.DeadLetters
+	requeue     *recordingRequeue
+}
+
+// recordingRequeue records requeued messages by topic.
+type recordingRequeue struct {
+	mu     sync.Mutex
+	topics []string
+}
+
+func (r *recordingRequeue) Requeue(_ context.Context, topic string, _ []byte, _ map[string]string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.topics = append(r.topics, topic)
+	return nil
+}
+
+func (r *recordingRequeue) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.topics)
 }
 
 // newTestApp builds the application on the memory adapters, the sandbox
@@ -53,11 +75,13 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 		t.Fatal(err)
 	}
 	w := &testWorld{
-		clock:     &testClock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
-		gateway:   &flakyGateway{PaymentGateway: sandbox.NewGateway(sandbox.GatewayConfig{})},
-		vault:     &flakyVault{KeyVault: kr},
-		mail:      &mailbox{},
-		adminKeys: memory.NewAdminKeys(),
+		clock:       &testClock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
+		gateway:     &flakyGateway{PaymentGateway: sandbox.NewGateway(sandbox.GatewayConfig{})},
+		vault:       &flakyVault{KeyVault: kr},
+		mail:        &mailbox{},
+		adminKeys:   memory.NewAdminKeys(),
+		deadLetters: memory.NewDeadLetters(),
+		requeue:     &recordingRequeue{},
 	}
 	app := application.NewApp(application.Deps{
 		Orders: memory.NewOrders(nil), Links: memory.NewLinks(), Revelations: memory.NewRevelations(), Catalog: memory.NewCatalog(), Stock: memory.NewStock(),
@@ -66,10 +90,12 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 		Gateway: w.gateway, Verifier: nowpayments.NewVerifier(testIPNSecret), Mailer: w.mail, Clock: w.clock, IDs: &testIDs{},
 		Log: slog.New(slog.DiscardHandler), SupplierHooks: kinguin.NewWebhookVerifier(testKinguinSecret), SupplierMarks: memory.NewSupplierEventMarks(),
 		AdminKeys: w.adminKeys, SyncRuns: memory.NewSyncRuns(), PricingRules: memory.NewPricingRules(),
+		IdempotencyKeys: memory.NewIdempotencyKeys(), DeadLetters: w.deadLetters, Requeue: w.requeue,
 	}, application.Settings{
 		Delivery:       application.DeliveryPolicy{TTL: testLinkTTL, MaxReveals: testMaxReveal, PublicBaseURL: "https://keys.example"},
 		ReconcileAfter: time.Minute,
 		CatalogMargin:  decimal.RequireFromString("0.1"),
+		TokenSecret:    []byte("test-token-secret-0123456789"),
 	})
 	if _, err := app.Commands.SyncCatalog.Handle(t.Context(), application.SyncCatalogCommand{}); err != nil {
 		t.Fatal(err)

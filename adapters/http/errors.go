@@ -74,7 +74,7 @@ var errorTable = []errorRule{
 	// detail is its reason, for the operator who asked.
 	{targets: []error{ports.ErrSupplierPermanent}, status: http.StatusBadGateway,
 		page: "Our supplier refused this request."},
-	{targets: []error{application.ErrUnavailable, ports.ErrVaultUnavailable}, status: http.StatusServiceUnavailable,
+	{targets: []error{application.ErrUnavailable, ports.ErrVaultUnavailable, ports.ErrStorageUnavailable}, status: http.StatusServiceUnavailable,
 		detail: "temporarily unavailable, try again shortly", retryAfter: 5,
 		page: "Your keys are safe but cannot be opened right now. Please try again in a minute; nothing was used up."},
 }

@@ -55,6 +55,7 @@ func TestProblemMapsEveryError(t *testing.T) {
 		{ports.ErrMalformedNotice, http.StatusBadRequest, "", ""},
 		{application.ErrUnavailable, http.StatusServiceUnavailable, "temporarily unavailable, try again shortly", "5"},
 		{ports.ErrVaultUnavailable, http.StatusServiceUnavailable, "temporarily unavailable, try again shortly", "5"},
+		{ports.ErrStorageUnavailable, http.StatusServiceUnavailable, "temporarily unavailable, try again shortly", "5"},
 		{application.ErrRateLimited, http.StatusTooManyRequests, "", ""},
 		{ports.ErrSupplierPermanent, http.StatusBadGateway, "", ""},
 		{errors.New("pq: connection reset"), http.StatusInternalServerError, "internal error", ""},

@@ -18,7 +18,8 @@ type orderLineBody struct {
 }
 
 type placeOrderInput struct {
-	Body struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" pattern:"^[\\x21-\\x7e]+$" doc:"A unique key per order the client means to place (e.g. a UUID): a retry with the same key and body returns the same order and access token instead of a second order; the same key with another body is refused with 409"`
+	Body           struct {
 		Email string          `json:"email" format:"email" maxLength:"254" example:"a@example.com"`
 		Items []orderLineBody `json:"items" minItems:"1" maxItems:"10"`
 	}
@@ -59,9 +60,9 @@ func (s *Server) registerOrders(api huma.API) {
 				Schema: api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[OrderBody](), true, ""),
 			}},
 		}},
-		Errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Errors: []int{http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *placeOrderInput) (*placedOrderOutput, error) {
-		cmd := application.PlaceOrderCommand{Email: in.Body.Email}
+		cmd := application.PlaceOrderCommand{Email: in.Body.Email, IdempotencyKey: in.IdempotencyKey}
 		for _, it := range in.Body.Items {
 			cmd.Lines = append(cmd.Lines, application.PlaceOrderLine{SKU: it.SKU, Quantity: it.Quantity})
 		}

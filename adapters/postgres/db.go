@@ -72,6 +72,9 @@ func translate(err error) error {
 	if e := pq.As(err, pqerror.TRSerializationFailure, pqerror.TRDeadlockDetected); e != nil {
 		return errRetry{err: err}
 	}
+	if _, lost := errors.AsType[errConn](err); !lost && connectionLost(err) {
+		return errConn{err: err}
+	}
 	return err
 }
 
@@ -83,7 +86,10 @@ const (
 
 // withTx runs fn in a read-write transaction and commits it. An error from
 // fn rolls back and is returned as is (after translate); a serialization
-// failure or deadlock runs fn again in a new transaction, a few times.
+// failure, a deadlock or a connection lost before the commit runs fn again
+// in a new transaction, a few times. A connection still lost after the last
+// attempt, or lost during the commit (whose outcome is then unknown), is
+// returned wrapping ports.ErrStorageUnavailable.
 func withTx(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) error {
 	return runTx(ctx, db, nil, fn)
 }
@@ -112,7 +118,9 @@ func runTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.
 			}
 		}
 		err = tryTx(ctx, db, opts, fn)
-		if _, retry := errors.AsType[errRetry](err); !retry {
+		_, retry := errors.AsType[errRetry](err)
+		_, lost := errors.AsType[errConn](err)
+		if !retry && !lost {
 			return err
 		}
 	}
@@ -129,7 +137,15 @@ func tryTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.
 		return translate(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", translate(err))
+		err = translate(err)
+		if _, lost := errors.AsType[errConn](err); lost {
+			// The server may have committed before the connection went:
+			// running fn again could do the work twice. The caller learns
+			// the storage is unavailable and retries as a whole (a client
+			// with its Idempotency-Key, a message by redelivery).
+			return fmt.Errorf("commit, outcome unknown: %w: %v", ports.ErrStorageUnavailable, err)
+		}
+		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }

@@ -153,13 +153,7 @@ func (s *Supplier) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (por
 		return ports.SupplierOrder{}, fmt.Errorf("sandbox place order %s: %w", r.ExternalID, err)
 	}
 	e.product.Qty -= r.Qty
-	p := &purchase{
-		order:     ports.SupplierOrder{ID: symbols(derive(s.secret, "order", r.ExternalID), 11), ExternalID: r.ExternalID},
-		createdAt: s.cfg.Clock(),
-	}
-	for slot := range r.Qty {
-		p.keys = append(p.keys, e.format.issue(s.secret, r.ProductID, r.ExternalID, slot))
-	}
+	p := s.newPurchase(e, r.ProductID, r.ExternalID, r.Qty, s.cfg.Clock())
 	s.byExternal[r.ExternalID] = p
 	s.byID[p.order.ID] = p
 	s.created[r.ExternalID]++
@@ -221,7 +215,7 @@ func (s *Supplier) Order(ctx context.Context, supplierOrderID string) (ports.Sup
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.byID[supplierOrderID]
+	p, ok := s.lookup(supplierOrderID)
 	if !ok {
 		return ports.SupplierOrder{}, fmt.Errorf("sandbox order %s: %w", supplierOrderID, domain.ErrNotFound)
 	}
@@ -238,7 +232,7 @@ func (s *Supplier) Keys(ctx context.Context, supplierOrderID string) ([]ports.Su
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.byID[supplierOrderID]
+	p, ok := s.lookup(supplierOrderID)
 	if !ok {
 		return nil, fmt.Errorf("sandbox keys %s: %w", supplierOrderID, domain.ErrNotFound)
 	}
