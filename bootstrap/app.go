@@ -30,6 +30,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		mailModule(cfg),
 		ApplicationModule,
 		roleModule(cfg),
+		profilingModule(cfg),
 	}
 	return fx.Options(append(opts, extra...)...)
 }

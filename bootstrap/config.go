@@ -63,6 +63,7 @@ type Config struct {
 	Payments          PaymentsConfig
 	Mail              MailConfig
 	Messaging         MessagingConfig
+	Tuning            TuningConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -248,6 +249,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateMessaging(); err != nil {
+		return err
+	}
+	if err := c.Tuning.validate(); err != nil {
 		return err
 	}
 	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {

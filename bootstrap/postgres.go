@@ -64,8 +64,9 @@ var PostgresModule = fx.Module("storage.postgres",
 // or, with a broker, from where they are forwarded (brokers.go).
 var SQLMessagingModule = fx.Module("messaging.sql",
 	fx.Provide(
-		func(db *sqlx.DB, log *slog.Logger) (*wsql.Subscriber, error) {
-			return messaging.NewSQLSubscriber(db.DB, log.With("component", "sql-subscriber"))
+		newQueueOptions,
+		func(db *sqlx.DB, opts messaging.SQLQueueOptions, log *slog.Logger) (*wsql.Subscriber, error) {
+			return messaging.NewSQLSubscriber(db.DB, log.With("component", "sql-subscriber"), opts)
 		},
 		func(db *sqlx.DB, log *slog.Logger) (message.Publisher, error) {
 			return messaging.NewSQLPublisher(db.DB, log.With("component", "sql-publisher"))
