@@ -10,12 +10,12 @@ import (
 	"github.com/keyward/keyward/domain"
 )
 
-// TestWakeupDeliversBeforeThePoll: events committed through the outbox
-// reach a subscriber before its one-second fallback poll (not every time:
-// the queue shows an event only once every older transaction of the
-// Postgres cluster has ended, and other databases share the cluster); a
-// rolled-back one never does.
-func TestWakeupDeliversBeforeThePoll(t *testing.T) {
+// TestWakeupSubscriberDelivers: a subscriber woken by the outbox gets each
+// committed event once and never a rolled-back one. (How soon depends on
+// the whole Postgres cluster: the queue shows an event once every older
+// transaction has ended; TestWakeupSignalsCommittedTopics checks the
+// wake-up itself.)
+func TestWakeupSubscriberDelivers(t *testing.T) {
 	t.Parallel()
 	url, _ := pgtest.NewDatabase(t)
 	db, err := sql.Open("postgres", url)
@@ -58,10 +58,8 @@ func TestWakeupDeliversBeforeThePoll(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fast := 0
-	for i := range 5 {
+	for i := range 3 {
 		publish("rolled-back", false)
-		began := time.Now()
 		publish("o-1", true)
 		select {
 		case m := <-msgs:
@@ -73,14 +71,8 @@ func TestWakeupDeliversBeforeThePoll(t *testing.T) {
 			if ev.OrderID != "o-1" {
 				t.Fatalf("round %d: got %s, want o-1 (the rolled-back event must not appear)", i, ev.OrderID)
 			}
-			if time.Since(began) < 500*time.Millisecond {
-				fast++
-			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatalf("round %d: no message", i)
 		}
-	}
-	if fast == 0 {
-		t.Fatal("no event arrived before the fallback poll: the subscriber was not woken")
 	}
 }
