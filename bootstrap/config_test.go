@@ -56,6 +56,7 @@ func TestConfigDefaults(t *testing.T) {
 		Payments:          bootstrap.PaymentsConfig{PaymentsGateway: "sandbox", NOWPaymentsAPIURL: "https://api.nowpayments.io", NOWPaymentsPayCurrency: "btc"},
 		Mail:              bootstrap.MailConfig{Mailer: "maildir", ResendAPIURL: "https://api.resend.com"},
 		Messaging:         bootstrap.MessagingConfig{Broker: "sql", NATSURL: "nats://127.0.0.1:4222", AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", Role: "all"},
+		Tuning:            bootstrap.TuningConfig{QueueWakeup: true, QueueBatchSize: 10, DatabaseConns: 40},
 	}
 	got := bootstrap.Defaults()
 	if !got.CatalogMargin.Equal(want.CatalogMargin) {

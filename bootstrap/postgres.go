@@ -28,6 +28,8 @@ var PostgresModule = fx.Module("storage.postgres",
 			if err != nil {
 				return nil, fmt.Errorf("connect to KEYWARD_DATABASE_URL: %w", err)
 			}
+			db.SetMaxOpenConns(cfg.Tuning.DatabaseConns)
+			db.SetMaxIdleConns(cfg.Tuning.DatabaseConns)
 			lc.Append(fx.Hook{
 				OnStart: func(ctx context.Context) error {
 					if cfg.MigrateOnStart {

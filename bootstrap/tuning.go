@@ -20,12 +20,16 @@ import (
 type TuningConfig struct {
 	QueueWakeup    bool   `env:"KEYWARD_QUEUE_WAKEUP" envDefault:"true" doc:"Postgres queue: the outbox announces each committed event (\x60LISTEN\x60/\x60NOTIFY\x60) and consumers read it at once, polling every second as a fallback; \x60false\x60: poll every 100 ms"`
 	QueueBatchSize int    `env:"KEYWARD_QUEUE_BATCH_SIZE" envDefault:"10" doc:"Postgres queue: messages a consumer reads and acknowledges together (one commit); a batch holds back newer events until it is done"`
+	DatabaseConns  int    `env:"KEYWARD_DATABASE_MAX_CONNS" envDefault:"40" doc:"Postgres connections keyward opens at most; the queue holds one per topic partition and consumer group while it hands out a batch, the handlers need their own"`
 	PprofAddr      string `env:"KEYWARD_PPROF_ADDR" doc:"serve \x60/debug/pprof/\x60 on this loopback address (such as \x60127.0.0.1:6060\x60) for CPU and allocation profiles; unset: off"`
 }
 
 func (c TuningConfig) validate() error {
 	if c.PprofAddr != "" && !loopback(c.PprofAddr) {
 		return fmt.Errorf("KEYWARD_PPROF_ADDR must be a loopback address (profiles reveal internals), not %q", c.PprofAddr)
+	}
+	if c.DatabaseConns < 2 {
+		return fmt.Errorf("KEYWARD_DATABASE_MAX_CONNS must be at least 2")
 	}
 	if c.QueueBatchSize < 1 || c.QueueBatchSize > 1000 {
 		return fmt.Errorf("KEYWARD_QUEUE_BATCH_SIZE must be between 1 and 1000")
