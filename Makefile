@@ -17,9 +17,9 @@ test: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	scripts/test.sh
 
-## bench: pipeline throughput (memory, Postgres, Postgres+Vault) beside the machine's ceilings
+## bench: keyward bench per adapter set (Postgres, +Vault, +NATS when running) beside memory mode and the machine's ceilings, then the micro-benchmarks (see BENCHMARKS.md)
 bench:
-	BENCH=1 scripts/test.sh -run XXX -bench . -benchtime 200x ./bootstrap
+	scripts/bench.sh
 
 vet:
 	$(GO) vet $(PKGS)

@@ -33,6 +33,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		ApplicationModule,
 		MetricsModule,
 		roleModule(cfg),
+		profilingModule(cfg),
 	}
 	return fx.Options(append(opts, extra...)...)
 }

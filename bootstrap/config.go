@@ -66,6 +66,7 @@ type Config struct {
 	Stock             StockConfig
 	Catalog           CatalogConfig
 	Operations        OperationsConfig
+	Tuning            TuningConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -260,6 +261,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Operations.validate(); err != nil {
+		return err
+	}
+	if err := c.Tuning.validate(); err != nil {
 		return err
 	}
 	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {

@@ -60,6 +60,7 @@ func TestConfigDefaults(t *testing.T) {
 		Catalog:           bootstrap.CatalogConfig{SyncInterval: time.Hour, PriceEnding: ".99"},
 		Operations: bootstrap.OperationsConfig{PaymentTimeout: time.Hour, DeliverySLO: 10 * time.Minute, GiveUp: 30 * time.Minute, LinkRetention: 720 * time.Hour,
 			SweepInterval: time.Minute, ShutdownTimeout: 20 * time.Second, BreakerOpenFor: 10 * time.Second},
+		Tuning: bootstrap.TuningConfig{QueueWakeup: true, QueueBatchSize: 10, DatabaseConns: 40},
 	}
 	got := bootstrap.Defaults()
 	if !got.Stock.MinMargin.IsZero() {

@@ -58,7 +58,8 @@ type notificationSubscriberDeps struct {
 	fx.In
 	Lifecycle fx.Lifecycle
 	Shared    message.Subscriber
-	DB        *sqlx.DB `optional:"true"` // provided with KEYWARD_DATABASE_URL
+	DB        *sqlx.DB                  `optional:"true"` // provided with KEYWARD_DATABASE_URL
+	Queue     messaging.SQLQueueOptions `optional:"true"` // likewise
 	Log       *slog.Logger
 }
 
@@ -66,7 +67,7 @@ func newNotificationSubscriber(d notificationSubscriberDeps) (notificationSubscr
 	if d.DB == nil {
 		return notificationSubscriber{sharedSubscriber{d.Shared}}, nil
 	}
-	sub, err := messaging.NewSQLSubscriberGroup(d.DB.DB, d.Log.With("component", "notifications"), notificationConsumerGroup)
+	sub, err := messaging.NewSQLSubscriberGroup(d.DB.DB, d.Log.With("component", "notifications"), notificationConsumerGroup, d.Queue)
 	if err != nil {
 		return notificationSubscriber{}, err
 	}

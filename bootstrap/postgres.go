@@ -28,6 +28,8 @@ var PostgresModule = fx.Module("storage.postgres",
 			if err != nil {
 				return nil, fmt.Errorf("connect to KEYWARD_DATABASE_URL: %w", err)
 			}
+			db.SetMaxOpenConns(cfg.Tuning.DatabaseConns)
+			db.SetMaxIdleConns(cfg.Tuning.DatabaseConns)
 			lc.Append(fx.Hook{
 				OnStart: func(ctx context.Context) error {
 					if cfg.MigrateOnStart {
@@ -66,8 +68,9 @@ var PostgresModule = fx.Module("storage.postgres",
 // or, with a broker, from where they are forwarded (brokers.go).
 var SQLMessagingModule = fx.Module("messaging.sql",
 	fx.Provide(
-		func(db *sqlx.DB, log *slog.Logger) (*wsql.Subscriber, error) {
-			return messaging.NewSQLSubscriber(db.DB, log.With("component", "sql-subscriber"))
+		newQueueOptions,
+		func(db *sqlx.DB, opts messaging.SQLQueueOptions, log *slog.Logger) (*wsql.Subscriber, error) {
+			return messaging.NewSQLSubscriber(db.DB, log.With("component", "sql-subscriber"), opts)
 		},
 		func(db *sqlx.DB, log *slog.Logger) (message.Publisher, error) {
 			return messaging.NewSQLPublisher(db.DB, log.With("component", "sql-publisher"))

@@ -105,3 +105,14 @@ func decodePart(p *multipart.Part) (string, error) {
 	}
 	return strings.ReplaceAll(string(b), "\r\n", "\n"), nil
 }
+
+// ReadFile parses one .eml file this package wrote; it returns an error
+// when the file cannot be read or is not such a message.
+func ReadFile(path string) (Message, error) {
+	m, err := readFile(path)
+	if err != nil {
+		return Message{}, fmt.Errorf("maildir: read %s: %w", filepath.Base(path), err)
+	}
+	m.File = filepath.Base(path)
+	return m, nil
+}

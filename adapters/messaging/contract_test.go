@@ -57,7 +57,7 @@ func TestMessagingContractSQL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sub, err := messaging.NewSQLSubscriber(db, quiet())
+			sub, err := messaging.NewSQLSubscriber(db, quiet(), messaging.SQLQueueOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

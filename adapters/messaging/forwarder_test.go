@@ -94,7 +94,7 @@ func TestForwardingSurvivesBrokerOutage(t *testing.T) {
 
 func newOutbox(t *testing.T, db *sql.DB) message.Subscriber {
 	t.Helper()
-	sub, err := messaging.NewSQLSubscriber(db, quiet())
+	sub, err := messaging.NewSQLSubscriber(db, quiet(), messaging.SQLQueueOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,7 @@ func (o *SQLOutbox) PublishTx(ctx context.Context, tx *sql.Tx, events ...domain.
 	if err != nil {
 		return fmt.Errorf("outbox publisher: %w", err)
 	}
+	topics := make([]string, 0, len(events))
 	for _, ev := range events {
 		msg, err := NewMessage(ev)
 		if err != nil {
@@ -47,11 +48,18 @@ func (o *SQLOutbox) PublishTx(ctx context.Context, tx *sql.Tx, events ...domain.
 		}
 		msg.SetContext(ctx)
 		stampCorrelation(ctx, msg)
-		if err := pub.Publish(PartitionedTopic(ev.EventName(), ev.AggregateID(), o.partitions), msg); err != nil {
+		topic := PartitionedTopic(ev.EventName(), ev.AggregateID(), o.partitions)
+		if err := pub.Publish(topic, msg); err != nil {
 			return fmt.Errorf("outbox publish %s: %w", ev.EventName(), err)
 		}
+		topics = append(topics, topic)
 	}
-	return nil
+	if len(topics) == 0 {
+		return nil
+	}
+	// Delivered on commit, so a subscriber with a Wakeup reads the events
+	// at once instead of at its next poll.
+	return notifyTopics(ctx, tx, distinctTopics(topics))
 }
 
 // AckDeadline bounds how long a handler (with its retries) may hold a
@@ -61,25 +69,45 @@ const AckDeadline = 2 * time.Minute
 // NewSQLSubscriber consumes topics stored in Postgres as consumer group
 // ConsumerGroup; unacknowledged messages are delivered again, also to the
 // next process after a crash.
-func NewSQLSubscriber(db *sql.DB, log *slog.Logger) (*wsql.Subscriber, error) {
-	return NewSQLSubscriberGroup(db, log, ConsumerGroup)
+func NewSQLSubscriber(db *sql.DB, log *slog.Logger, opts SQLQueueOptions) (*wsql.Subscriber, error) {
+	return NewSQLSubscriberGroup(db, log, ConsumerGroup, opts)
+}
+
+// SQLQueueOptions tunes how a SQL subscriber reads its topics.
+type SQLQueueOptions struct {
+	// Wakeup, when set, has the subscriber read a topic as soon as the
+	// outbox announces an event for it, polling only every second as a
+	// fallback; without, it polls every 100 ms.
+	Wakeup *Wakeup
+	// BatchSize is how many messages one read hands out, one after the
+	// other, before their offsets are acknowledged in one commit; 0 means
+	// Watermill's 100. The read's transaction stays open (holding back
+	// what other topics may see, see BENCHMARKS.md) until the last is
+	// handled.
+	BatchSize int
 }
 
 // NewSQLSubscriberGroup is NewSQLSubscriber for another consumer group:
 // each group receives every message of a topic, while the subscribers of
 // one group share them.
-func NewSQLSubscriberGroup(db *sql.DB, log *slog.Logger, group string) (*wsql.Subscriber, error) {
+func NewSQLSubscriberGroup(db *sql.DB, log *slog.Logger, group string, opts SQLQueueOptions) (*wsql.Subscriber, error) {
 	deadline := AckDeadline
-	return wsql.NewSubscriber(wsql.BeginnerFromStdSQL(db), wsql.SubscriberConfig{
+	cfg := wsql.SubscriberConfig{
 		ConsumerGroup:    group,
 		AckDeadline:      &deadline,
 		PollInterval:     100 * time.Millisecond,
 		ResendInterval:   500 * time.Millisecond,
 		RetryInterval:    time.Second,
-		SchemaAdapter:    postgresSchema(),
+		SchemaAdapter:    wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: opts.BatchSize},
 		OffsetsAdapter:   wsql.DefaultPostgreSQLOffsetsAdapter{},
 		InitializeSchema: true,
-	}, watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug}))
+	}
+	var wlog watermill.LoggerAdapter = watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	if wakeup := opts.Wakeup; wakeup != nil {
+		wakeConfig(&cfg, wakeup, wakeup.done)
+		wlog = topicLogger{LoggerAdapter: wlog}
+	}
+	return wsql.NewSubscriber(wsql.BeginnerFromStdSQL(db), cfg, wlog)
 }
 
 // NewSQLPublisher publishes outside any business transaction (dead

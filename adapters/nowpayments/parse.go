@@ -1,6 +1,7 @@
 package nowpayments
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -250,7 +251,13 @@ func hexVal(c byte) (uint16, bool) {
 // str parses a string literal into UTF-16 code units (see jsString).
 func (p *parser) str() (jsString, error) {
 	p.pos++ // opening quote
-	var b []byte
+	// Two bytes per UTF-16 unit: sized once from the distance to the next
+	// quote (exact unless the string has escapes or non-ASCII text).
+	n := bytes.IndexByte(p.data[p.pos:], '"')
+	if n < 0 {
+		n = len(p.data) - p.pos
+	}
+	b := make([]byte, 0, 2*n)
 	for {
 		if p.pos >= len(p.data) {
 			return "", p.fail("unterminated string")

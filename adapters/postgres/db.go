@@ -20,11 +20,13 @@ import (
 	"github.com/keyward/keyward/ports"
 )
 
-// Pool settings: enough connections for a busy instance, recycled so that
-// a failover or a pgbouncer restart is picked up.
+// Pool settings: enough connections for a busy instance (bootstrap sets
+// the maximum from KEYWARD_DATABASE_MAX_CONNS), kept open between bursts
+// since a new Postgres connection costs a backend process, and recycled
+// so that a failover or a pgbouncer restart is picked up.
 const (
 	maxOpenConns    = 40 // the queue holds one per partition and topic while a message is handled
-	maxIdleConns    = 10
+	maxIdleConns    = maxOpenConns
 	connMaxLifetime = 30 * time.Minute
 	connMaxIdleTime = 5 * time.Minute
 )

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -113,10 +114,15 @@ func updateOrder(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
 	return nil
 }
 
-// saveItems inserts or updates the order's items. An item id that belongs
-// to another order is a domain.ErrConflict, never an overwrite.
-func saveItems(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
+// saveItems inserts or updates the order's items, skipping those equal to
+// stored, the items as loaded (nil for a new order): most saves change one
+// item or none. An item id that belongs to another order is a
+// domain.ErrConflict, never an overwrite.
+func saveItems(ctx context.Context, tx *sqlx.Tx, o *domain.Order, stored []domain.ItemSnapshot) error {
 	for pos, it := range o.Snapshot().Items {
+		if pos < len(stored) && reflect.DeepEqual(stored[pos], it) {
+			continue
+		}
 		row, err := itemToRow(o.ID(), pos, it)
 		if err != nil {
 			return err

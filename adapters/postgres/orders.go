@@ -39,7 +39,7 @@ func (r *Orders) Create(ctx context.Context, o *domain.Order) error {
 		if err := insertOrder(ctx, tx, o); err != nil {
 			return err
 		}
-		return r.saveRest(ctx, tx, o, events)
+		return r.saveRest(ctx, tx, o, nil, events)
 	})
 	if err != nil {
 		return err
@@ -69,13 +69,14 @@ func (r *Orders) Update(ctx context.Context, id string, fn func(*domain.Order) e
 		if o, err = loadOrder(ctx, tx, id, true); err != nil {
 			return err
 		}
+		stored := o.Snapshot().Items
 		if err := fn(o); err != nil {
 			return err
 		}
 		if err := updateOrder(ctx, tx, o); err != nil {
 			return err
 		}
-		return r.saveRest(ctx, tx, o, o.PopEvents())
+		return r.saveRest(ctx, tx, o, stored, o.PopEvents())
 	})
 	if err != nil {
 		return nil, err
@@ -121,10 +122,11 @@ func (r *Orders) List(ctx context.Context, q ports.OrderQuery) ([]*domain.Order,
 	return out, err
 }
 
-// saveRest writes what follows the order row: items, new timeline entries
-// and the events, through the outbox on the same transaction.
-func (r *Orders) saveRest(ctx context.Context, tx *sqlx.Tx, o *domain.Order, events []domain.Event) error {
-	if err := saveItems(ctx, tx, o); err != nil {
+// saveRest writes what follows the order row: the items that differ from
+// stored (as loaded; nil when new), new timeline entries and the events,
+// through the outbox on the same transaction.
+func (r *Orders) saveRest(ctx context.Context, tx *sqlx.Tx, o *domain.Order, stored []domain.ItemSnapshot, events []domain.Event) error {
+	if err := saveItems(ctx, tx, o, stored); err != nil {
 		return err
 	}
 	if err := insertTimeline(ctx, tx, o); err != nil {

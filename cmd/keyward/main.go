@@ -27,6 +27,10 @@ Usage:
   keyward stock import --sku SKU FILE.csv
                                 add the keys of a CSV file (first column) to a product's own stock
   keyward audit verify          verify the audit log's hash chain; fails at the first broken record
+  keyward bench [--orders N] [--rate R] [--clients C] [--server URL] [--compare-memory=false] [--profile DIR]
+                [--variant NAME:KEYWARD_X=V,...]
+                                push orders through the HTTP API (create, IPN, delivery, reveal) and
+                                print throughput, latencies, server CPU and memory, commits per order
   keyward pay --order ID [--status finished] [--server URL] [--actually-paid AMOUNT]
                                 send a signed sandbox payment notification
 `
@@ -54,6 +58,8 @@ func main() {
 		err = keys(os.Args[2:], os.Stdout)
 	case "pay":
 		err = pay(os.Args[2:], os.Stdout)
+	case "bench":
+		err = bench(os.Args[2:], os.Stdout)
 	case "admin":
 		err = admin(os.Args[2:], os.Stdout)
 	case "audit":

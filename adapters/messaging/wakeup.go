@@ -1,0 +1,226 @@
+package messaging
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/lib/pq"
+)
+
+// NotifyChannel is the Postgres channel on which the outbox announces the
+// topics it wrote to; the payload is the topic.
+const NotifyChannel = "keyward_outbox"
+
+// notifyTopics announces topics on NotifyChannel inside tx: Postgres
+// delivers the notifications when, and only if, tx commits.
+func notifyTopics(ctx context.Context, tx *sql.Tx, topics []string) error {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, t) FROM unnest($2::text[]) AS t`, NotifyChannel, pq.StringArray(topics)); err != nil {
+		return fmt.Errorf("outbox notify: %w", err)
+	}
+	return nil
+}
+
+// Wakeup listens on NotifyChannel and wakes the SQL subscribers of a
+// topic as soon as an event for it commits, so that the queue does not
+// wait for its next poll. Polling stays as the fallback: a missed
+// notification (listener reconnecting, another writer) costs at most one
+// poll interval.
+type Wakeup struct {
+	listener *pq.Listener
+	log      *slog.Logger
+	mu       sync.Mutex
+	waiters  map[string][]chan struct{}
+	done     chan struct{}
+}
+
+// NewWakeup connects a listener to the database at dsn and starts
+// dispatching notifications; Close stops it. It returns an error when the
+// first connection or LISTEN fails.
+func NewWakeup(dsn string, log *slog.Logger) (*Wakeup, error) {
+	w := &Wakeup{log: log, waiters: map[string][]chan struct{}{}, done: make(chan struct{})}
+	w.listener = pq.NewListener(dsn, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
+		if err != nil {
+			log.Warn("outbox listener", "event", ev, "err", err)
+		}
+	})
+	if err := w.listener.Listen(NotifyChannel); err != nil {
+		_ = w.listener.Close()
+		return nil, fmt.Errorf("listen %s: %w", NotifyChannel, err)
+	}
+	go w.dispatch()
+	return w, nil
+}
+
+func (w *Wakeup) dispatch() {
+	for {
+		select {
+		case <-w.done:
+			return
+		case n, ok := <-w.listener.NotificationChannel():
+			if !ok {
+				return
+			}
+			if n == nil { // reconnected: notifications may have been missed
+				w.wakeAll()
+				continue
+			}
+			w.wake(n.Extra)
+		}
+	}
+}
+
+func (w *Wakeup) wake(topic string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, ch := range w.waiters[topic] {
+		select {
+		case ch <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+}
+
+func (w *Wakeup) wakeAll() {
+	w.mu.Lock()
+	topics := make([]string, 0, len(w.waiters))
+	for t := range w.waiters {
+		topics = append(topics, t)
+	}
+	w.mu.Unlock()
+	for _, t := range topics {
+		w.wake(t)
+	}
+}
+
+func (w *Wakeup) register(topic string) chan struct{} {
+	ch := make(chan struct{}, 1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.waiters[topic] = append(w.waiters[topic], ch)
+	return ch
+}
+
+// Close stops listening; subscribers fall back to polling.
+func (w *Wakeup) Close() error {
+	select {
+	case <-w.done:
+		return nil
+	default:
+	}
+	close(w.done)
+	return w.listener.Close()
+}
+
+// Backoff of a woken subscriber that finds nothing: the event's
+// transaction is committed but the queue shows a message only once every
+// older transaction has ended, so it looks again shortly, a few times,
+// before going back to the poll interval. (The oldest running transaction
+// of the whole Postgres cluster holds the queue back, see BENCHMARKS.md.)
+var recheckBackoff = []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 200 * time.Millisecond}
+
+// wakeBackoff is a watermill-sql BackoffManager: with nothing to read, a
+// subscriber waits for a notification on its topic, a short recheck after
+// one, or the poll interval, whichever comes first. It learns the topic
+// from the topic-scoped logger the subscriber hands it (see topicLogger).
+type wakeBackoff struct {
+	wakeup  *Wakeup
+	poll    time.Duration
+	retry   time.Duration
+	closing <-chan struct{}
+	mu      sync.Mutex
+	topics  map[string]*topicWait
+}
+
+type topicWait struct {
+	ch      chan struct{}
+	recheck int // index in recheckBackoff after a wake-up; -1: none
+}
+
+func (b *wakeBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	if err != nil {
+		logger.Error("Error querying for message", err, watermill.LogFields{"wait_time": b.retry})
+		return b.retry
+	}
+	tl, ok := logger.(topicLogger)
+	if !ok {
+		if noMsg {
+			return b.poll
+		}
+		return 0
+	}
+	tw := b.waitFor(tl.topic)
+	if !noMsg {
+		tw.recheck = -1
+		return 0
+	}
+	if tw.recheck >= 0 && tw.recheck < len(recheckBackoff) {
+		d := recheckBackoff[tw.recheck]
+		tw.recheck++
+		return b.wait(tw, d)
+	}
+	tw.recheck = -1
+	return b.wait(tw, b.poll)
+}
+
+// wait blocks until a wake-up or d; it returns 0 so that the subscriber
+// queries at once.
+func (b *wakeBackoff) wait(tw *topicWait, d time.Duration) time.Duration {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-tw.ch:
+		tw.recheck = 0
+	case <-t.C:
+	case <-b.closing:
+	}
+	return 0
+}
+
+func (b *wakeBackoff) waitFor(topic string) *topicWait {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	tw, ok := b.topics[topic]
+	if !ok {
+		tw = &topicWait{ch: b.wakeup.register(topic), recheck: -1}
+		b.topics[topic] = tw
+	}
+	return tw
+}
+
+// topicLogger is the subscriber's logger; it remembers the topic field the
+// subscriber scopes it with for each consumed topic, which is how
+// wakeBackoff knows which wake-up to wait for.
+type topicLogger struct {
+	watermill.LoggerAdapter
+	topic string
+}
+
+func (l topicLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
+	next := topicLogger{LoggerAdapter: l.LoggerAdapter.With(fields), topic: l.topic}
+	if t, ok := fields["topic"].(string); ok {
+		next.topic = t
+	}
+	return next
+}
+
+// distinctTopics returns the topics of events, each once.
+func distinctTopics(topics []string) []string {
+	slices.Sort(topics)
+	return slices.Compact(topics)
+}
+
+// wakeConfig sets the subscriber up to be woken by w.
+func wakeConfig(cfg *wsql.SubscriberConfig, w *Wakeup, closing <-chan struct{}) {
+	cfg.PollInterval = wokenPollInterval
+	cfg.BackoffManager = &wakeBackoff{wakeup: w, poll: wokenPollInterval, retry: cfg.RetryInterval, closing: closing, topics: map[string]*topicWait{}}
+}
+
+// wokenPollInterval is the fallback poll of a subscriber with a Wakeup.
+const wokenPollInterval = time.Second

@@ -1,0 +1,88 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/keyward/keyward/adapters/messaging"
+)
+
+// TuningConfig holds the performance settings: the Postgres queue's
+// reading and Go's profiler.
+type TuningConfig struct {
+	QueueWakeup    bool   `env:"KEYWARD_QUEUE_WAKEUP" envDefault:"true" doc:"Postgres queue: the outbox announces each committed event (\x60LISTEN\x60/\x60NOTIFY\x60) and consumers read it at once, polling every second as a fallback; \x60false\x60: poll every 100 ms"`
+	QueueBatchSize int    `env:"KEYWARD_QUEUE_BATCH_SIZE" envDefault:"10" doc:"Postgres queue: messages a consumer reads and acknowledges together (one commit); a batch holds back newer events until it is done"`
+	DatabaseConns  int    `env:"KEYWARD_DATABASE_MAX_CONNS" envDefault:"40" doc:"Postgres connections keyward opens at most; the queue holds one per topic partition and consumer group while it hands out a batch, the handlers need their own"`
+	PprofAddr      string `env:"KEYWARD_PPROF_ADDR" doc:"serve \x60/debug/pprof/\x60 on this loopback address (such as \x60127.0.0.1:6060\x60) for CPU and allocation profiles; unset: off"`
+}
+
+func (c TuningConfig) validate() error {
+	if c.PprofAddr != "" && !loopback(c.PprofAddr) {
+		return fmt.Errorf("KEYWARD_PPROF_ADDR must be a loopback address (profiles reveal internals), not %q", c.PprofAddr)
+	}
+	if c.DatabaseConns < 2 {
+		return fmt.Errorf("KEYWARD_DATABASE_MAX_CONNS must be at least 2")
+	}
+	if c.QueueBatchSize < 1 || c.QueueBatchSize > 1000 {
+		return fmt.Errorf("KEYWARD_QUEUE_BATCH_SIZE must be between 1 and 1000")
+	}
+	return nil
+}
+
+// newQueueOptions sets the SQL subscribers up from the configuration; with
+// KEYWARD_QUEUE_WAKEUP it listens for the outbox's notifications on
+// KEYWARD_DATABASE_URL, so that an event is read as soon as it commits
+// rather than at the next poll.
+func newQueueOptions(lc fx.Lifecycle, cfg Config, log *slog.Logger) (messaging.SQLQueueOptions, error) {
+	opts := messaging.SQLQueueOptions{BatchSize: cfg.Tuning.QueueBatchSize}
+	if !cfg.Tuning.QueueWakeup {
+		return opts, nil
+	}
+	w, err := messaging.NewWakeup(cfg.DatabaseURL, log.With("component", "outbox-wakeup"))
+	if err != nil {
+		return opts, fmt.Errorf("KEYWARD_DATABASE_URL: %w", err)
+	}
+	lc.Append(fx.Hook{OnStop: func(context.Context) error { return w.Close() }})
+	opts.Wakeup = w
+	return opts, nil
+}
+
+// profilingModule serves the profiler on its own listener, apart from the
+// API, when KEYWARD_PPROF_ADDR is set.
+func profilingModule(cfg Config) fx.Option {
+	if cfg.Tuning.PprofAddr == "" {
+		return fx.Options()
+	}
+	return fx.Invoke(func(lc fx.Lifecycle, log *slog.Logger) {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		srv := &http.Server{Addr: cfg.Tuning.PprofAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		lc.Append(fx.Hook{
+			OnStart: func(context.Context) error {
+				ln, err := net.Listen("tcp", cfg.Tuning.PprofAddr)
+				if err != nil {
+					return fmt.Errorf("KEYWARD_PPROF_ADDR: %w", err)
+				}
+				go func() {
+					if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+						log.Error("pprof server stopped", "err", err)
+					}
+				}()
+				return nil
+			},
+			OnStop: func(ctx context.Context) error { return srv.Shutdown(ctx) },
+		})
+	})
+}
