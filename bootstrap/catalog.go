@@ -59,42 +59,14 @@ func runCatalogSync(lc fx.Lifecycle, cfg Config, app application.App, log *slog.
 // scheduleCatalogSync runs sync every interval (never when not positive)
 // from the lifecycle's start to its stop.
 func scheduleCatalogSync(lc fx.Lifecycle, interval time.Duration, sync application.SyncCatalog, log *slog.Logger) {
-	if interval <= 0 {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() {
-				defer close(done)
-				t := time.NewTicker(interval)
-				defer t.Stop()
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-t.C:
-						res, err := sync.Handle(ctx, application.SyncCatalogCommand{})
-						switch {
-						case err != nil && ctx.Err() == nil && !isConflict(err):
-							log.Error("periodic catalog sync failed", "err", err, "run_id", res.RunID)
-						case err != nil:
-							log.Debug("periodic catalog sync skipped", "err", err)
-						}
-					}
-				}
-			}()
-			return nil
-		},
-		OnStop: func(stop context.Context) error {
-			cancel()
-			select {
-			case <-done:
-			case <-stop.Done():
-			}
-			return nil
-		},
+	everyInterval(lc, interval, func(ctx context.Context) {
+		res, err := sync.Handle(ctx, application.SyncCatalogCommand{})
+		switch {
+		case err != nil && ctx.Err() == nil && !isConflict(err):
+			log.Error("periodic catalog sync failed", "err", err, "run_id", res.RunID)
+		case err != nil:
+			log.Debug("periodic catalog sync skipped", "err", err)
+		}
 	})
 }
 
