@@ -64,11 +64,17 @@ func walk(ctx context.Context, server, mailDir, secret string) error {
 		return failed("get unknown product", missing, err)
 	}
 
-	placed, err := c.PlaceOrderWithResponse(ctx, keyward.PlaceOrderJSONRequestBody{
-		Email: "walk@example.com", Items: &[]keyward.OrderLineBody{{Sku: sku, Quantity: 1}},
-	})
+	// Placed twice with one Idempotency-Key, as a client retrying after a
+	// lost answer: the same order and access token both times.
+	idem := "walk-order-0001"
+	line := keyward.PlaceOrderJSONRequestBody{Email: "walk@example.com", Items: &[]keyward.OrderLineBody{{Sku: sku, Quantity: 1}}}
+	placed, err := c.PlaceOrderWithResponse(ctx, &keyward.PlaceOrderParams{IdempotencyKey: &idem}, line)
 	if err != nil || !(placed.JSON201 != nil && placed.JSON201.AccessToken != nil) {
 		return failed("place order", placed, err)
+	}
+	again, err := c.PlaceOrderWithResponse(ctx, &keyward.PlaceOrderParams{IdempotencyKey: &idem}, line)
+	if err != nil || again.JSON201 == nil || again.JSON201.Id != placed.JSON201.Id || again.JSON201.AccessToken == nil || *again.JSON201.AccessToken != *placed.JSON201.AccessToken {
+		return failed("place order again with the same Idempotency-Key", again, err)
 	}
 	order := *placed.JSON201
 	bearer := func(_ context.Context, r *http.Request) error {
