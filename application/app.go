@@ -128,10 +128,10 @@ type Settings struct {
 func NewApp(d Deps, s Settings) App {
 	// Every status change, data key and email is audited by the unit of
 	// work that makes it, whichever use case makes it.
-	require("App", "orders", d.Orders, "dataKeys", d.DataKeys, "mailer", d.Mailer, "tx", d.Tx, "audit", d.Audit)
+	require("App", "orders", d.Orders, "dataKeys", d.DataKeys, "mailer", d.Mailer, "tx", d.Tx, "audit", d.Audit, "log", d.Log)
 	d.Orders = auditedOrders{OrderRepository: d.Orders, tx: d.Tx, audit: d.Audit}
 	d.DataKeys = auditedDataKeys{DataKeyRepository: d.DataKeys, tx: d.Tx, audit: d.Audit}
-	d.Mailer = auditedMailer{Mailer: d.Mailer, audit: d.Audit}
+	d.Mailer = auditedMailer{Mailer: d.Mailer, audit: d.Audit, log: d.Log}
 	if s.RotateBatch <= 0 {
 		s.RotateBatch = 100
 	}

@@ -2,7 +2,9 @@ package application
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -83,16 +85,29 @@ func (r auditedDataKeys) Create(ctx context.Context, orderID string, k ports.Wra
 type auditedMailer struct {
 	ports.Mailer
 	audit ports.AuditLog
+	log   *slog.Logger
 }
 
-// Send sends m and records it; a failure to record is returned so that the
-// caller retries, and the mailer's idempotency keeps the retry from
-// sending twice.
+// Send sends m and records it. Once the email is out, a failure to record
+// must not fail the send: the caller would send again (a delivery would
+// issue a second link and email), and the mailer's idempotency would then
+// report a duplicate and the record would be lost all the same. So the
+// record is tried a few times, apart from the caller's context, and a
+// record that still cannot be written is logged for an operator.
 func (m auditedMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, error) {
 	r, err := m.Mailer.Send(ctx, e)
 	if err != nil || r.Duplicate {
 		return r, err
 	}
-	_, err = m.audit.Append(ctx, ActorSystem, AuditEmailSent, e.To, map[string]string{"template": e.Template, "provider_id": r.ProviderID, "idempotency_key": e.IdempotencyKey})
-	return r, err
+	details := map[string]string{"template": e.Template, "provider_id": r.ProviderID, "idempotency_key": e.IdempotencyKey}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var aerr error
+	for range 3 {
+		if _, aerr = m.audit.Append(actx, ActorSystem, AuditEmailSent, e.To, details); aerr == nil {
+			return r, nil
+		}
+	}
+	m.log.ErrorContext(ctx, "email sent but not audited", "template", e.Template, "provider_id", r.ProviderID, "err", aerr)
+	return r, nil
 }

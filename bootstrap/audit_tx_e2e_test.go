@@ -23,16 +23,13 @@ import (
 // an action is about to be written, after the action's own change.
 type freezeAudit struct {
 	ports.AuditLog
-	action  string
-	reached chan<- struct{}
-	frozen  <-chan struct{}
-	once    *sync.Once
+	action string
+	f      *freezer
 }
 
 func (a freezeAudit) Append(ctx context.Context, actor, action, subject string, details map[string]string) (domain.AuditRecord, error) {
 	if action == a.action {
-		a.once.Do(func() { close(a.reached) })
-		<-a.frozen
+		a.f.hit()
 	}
 	return a.AuditLog.Append(ctx, actor, action, subject, details)
 }
@@ -58,12 +55,11 @@ func TestRevealAndItsAuditCommitTogether(t *testing.T) {
 	}
 	h0.stop()
 
-	reached, frozen := make(chan struct{}), make(chan struct{})
-	t.Cleanup(func() { close(frozen) })
+	f := newFreezer(t)
 	var db *sqlx.DB
 	h1 := start(t, func(c *bootstrap.Config) { mod(c); c.MailDir = h0.cfg.MailDir }, fx.Populate(&db),
 		fx.Decorate(func(a ports.AuditLog) ports.AuditLog {
-			return freezeAudit{AuditLog: a, action: "keys.revealed", reached: reached, frozen: frozen, once: &sync.Once{}}
+			return freezeAudit{AuditLog: a, action: "keys.revealed", f: f}
 		}))
 	go func() { // never answers: the process is killed mid-request
 		resp, err := http.Post(h1.base+"/v1/deliveries/"+token+"/reveal", "application/json", nil)
@@ -72,7 +68,7 @@ func TestRevealAndItsAuditCommitTogether(t *testing.T) {
 		}
 	}()
 	select {
-	case <-reached:
+	case <-f.crashed:
 	case <-time.After(20 * time.Second):
 		t.Fatal("the reveal never reached its audit record")
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,12 +48,20 @@ type freezeOrders struct {
 	when func(*domain.Order) bool
 }
 
+// Update freezes before the change that follows a committed state when
+// reaches: the step is durable and nothing after it is. (Freezing after
+// the inner Update would stop inside its unit of work, before the commit.)
 func (r freezeOrders) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
-	o, err := r.OrderRepository.Update(ctx, id, fn)
-	if err == nil && r.when(o) {
+	if o, err := r.Get(ctx, id); err == nil && r.when(o) {
 		r.f.hit()
 	}
-	return o, err
+	return r.OrderRepository.Update(ctx, id, fn)
+}
+
+// hasPurchase reports whether an item of o has its purchase recorded and
+// not yet sealed.
+func hasPurchase(o *domain.Order) bool {
+	return slices.ContainsFunc(o.Items(), func(it *domain.OrderItem) bool { return it.Status() == domain.ItemPurchased })
 }
 
 type freezeSupplier struct {
@@ -123,14 +132,6 @@ func (m freezeMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, e
 // the ones the supplier issued, and no key reached the logs.
 func TestFaultKillAtEachStep(t *testing.T) {
 	t.Parallel()
-	hasPurchase := func(o *domain.Order) bool {
-		for _, it := range o.Items() {
-			if it.Status() == domain.ItemPurchased {
-				return true
-			}
-		}
-		return false
-	}
 	for _, step := range []struct {
 		name   string
 		freeze func(*freezer) fx.Option

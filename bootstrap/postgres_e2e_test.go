@@ -6,9 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"os/exec"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -136,13 +134,9 @@ func TestCrashAfterPurchase(t *testing.T) {
 	supplier := sandbox.NewSupplier(sandbox.SupplierConfig{}) // the supplier outlives our crash
 	shared := fx.Decorate(func(*sandbox.Supplier) *sandbox.Supplier { return supplier })
 
-	frozen := make(chan struct{})
-	crashed := make(chan struct{})
-	t.Cleanup(func() { close(frozen) })
-	// The process freezes the moment the purchase is recorded on the order.
-	hook := fx.Decorate(func(orders ports.OrderRepository) ports.OrderRepository {
-		return freezeAfterPurchase{OrderRepository: orders, crashed: crashed, frozen: frozen, once: &sync.Once{}}
-	})
+	// The process freezes once the purchase is recorded on the order.
+	f := newFreezer(t)
+	hook := fx.Decorate(func(orders ports.OrderRepository) ports.OrderRepository { return freezeOrders{orders, f, hasPurchase} })
 	keyring := t.TempDir() + "/keyring.json"
 	mod := func(c *bootstrap.Config) { c.DatabaseURL = url; c.KeyringFile = keyring }
 	var db1 *sqlx.DB
@@ -152,7 +146,7 @@ func TestCrashAfterPurchase(t *testing.T) {
 	o := h1.placeOrder(email, line(sku, 2))
 	h1.pay(o)
 	select {
-	case <-crashed:
+	case <-f.crashed:
 	case <-time.After(15 * time.Second):
 		t.Fatal("fulfilment never reached the crash point")
 	}
@@ -230,24 +224,4 @@ func TestRefusesWrongKeyring(t *testing.T) {
 	if !strings.Contains(err.Error(), "keyring file") {
 		t.Fatalf("unhelpful error: %v", err)
 	}
-}
-
-// freezeAfterPurchase stops a process for good as soon as a purchase is
-// recorded on an order: the moment a real crash would leave a supplier
-// order placed and its keys not yet sealed.
-type freezeAfterPurchase struct {
-	ports.OrderRepository
-	crashed chan<- struct{}
-	frozen  <-chan struct{}
-	once    *sync.Once
-}
-
-// Update freezes before the change that follows a committed purchase
-// record (the next step's): the record is durable, nothing after it is.
-func (r freezeAfterPurchase) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
-	if o, err := r.Get(ctx, id); err == nil && slices.ContainsFunc(o.Items(), func(it *domain.OrderItem) bool { return it.Status() == domain.ItemPurchased }) {
-		r.once.Do(func() { close(r.crashed) })
-		<-r.frozen // this process never gets further
-	}
-	return r.OrderRepository.Update(ctx, id, fn)
 }

@@ -2,12 +2,10 @@ package bootstrap_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -232,12 +230,8 @@ func kinguinComplete(t *testing.T, orderID, externalID string, at time.Time) []b
 func TestCrashAfterKinguinOrderPlaced(t *testing.T) {
 	url, admin := pgtest.NewDatabase(t)
 	srv := kinguintest.New(t, 0)
-	frozen := make(chan struct{})
-	crashed := make(chan struct{})
-	t.Cleanup(func() { close(frozen) })
-	hook := fx.Decorate(func(s ports.Supplier) ports.Supplier {
-		return freezeAfterPlaceOrder{Supplier: s, crashed: crashed, frozen: frozen, once: &sync.Once{}}
-	})
+	f := newFreezer(t)
+	hook := fx.Decorate(func(s ports.Supplier) ports.Supplier { return freezeSupplier{Supplier: s, f: f, atPlace: true} })
 	keyring := t.TempDir() + "/keyring.json"
 	mod := func(c *bootstrap.Config) { c.DatabaseURL = url; c.KeyringFile = keyring }
 	var db1 *sqlx.DB
@@ -247,7 +241,7 @@ func TestCrashAfterKinguinOrderPlaced(t *testing.T) {
 	o := h1.placeOrder(email, line(kinguintest.ProductID, 2))
 	h1.pay(o)
 	select {
-	case <-crashed:
+	case <-f.crashed:
 	case <-time.After(15 * time.Second):
 		t.Fatal("fulfilment never placed the Kinguin order")
 	}
@@ -276,22 +270,4 @@ func TestCrashAfterKinguinOrderPlaced(t *testing.T) {
 	if len(rv.Items) != 1 || len(rv.Items[0].Keys) != 2 || rv.Items[0].Keys[0].Value != string(issued[0].Data) || rv.Items[0].Keys[1].Value != string(issued[1].Data) {
 		t.Fatal("revealed keys differ from the ones Kinguin issued before the crash")
 	}
-}
-
-// freezeAfterPlaceOrder stops a process for good right after the supplier
-// took an order, before the purchase is recorded on ours.
-type freezeAfterPlaceOrder struct {
-	ports.Supplier
-	crashed chan<- struct{}
-	frozen  <-chan struct{}
-	once    *sync.Once
-}
-
-func (s freezeAfterPlaceOrder) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports.SupplierOrder, error) {
-	o, err := s.Supplier.PlaceOrder(ctx, r)
-	if err == nil {
-		s.once.Do(func() { close(s.crashed) })
-		<-s.frozen // this process never gets further
-	}
-	return o, err
 }
