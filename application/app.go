@@ -131,7 +131,7 @@ func NewApp(d Deps, s Settings) App {
 	require("App", "orders", d.Orders, "dataKeys", d.DataKeys, "mailer", d.Mailer, "tx", d.Tx, "audit", d.Audit, "log", d.Log)
 	d.Orders = auditedOrders{OrderRepository: d.Orders, tx: d.Tx, audit: d.Audit}
 	d.DataKeys = auditedDataKeys{DataKeyRepository: d.DataKeys, tx: d.Tx, audit: d.Audit}
-	d.Mailer = auditedMailer{Mailer: d.Mailer, audit: d.Audit, log: d.Log}
+	d.Mailer = auditedMailer{Mailer: d.Mailer, tx: d.Tx, audit: d.Audit, log: d.Log}
 	if s.RotateBatch <= 0 {
 		s.RotateBatch = 100
 	}

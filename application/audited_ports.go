@@ -84,6 +84,7 @@ func (r auditedDataKeys) Create(ctx context.Context, orderID string, k ports.Wra
 // again is not recorded again.
 type auditedMailer struct {
 	ports.Mailer
+	tx    ports.Transactor
 	audit ports.AuditLog
 	log   *slog.Logger
 }
@@ -104,7 +105,13 @@ func (m auditedMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, 
 	defer cancel()
 	var aerr error
 	for range 3 {
-		if _, aerr = m.audit.Append(actx, ActorSystem, AuditEmailSent, e.To, details); aerr == nil {
+		// A unit of work of its own, so that the log may stage the record
+		// instead of making the sender wait for the chain's head.
+		aerr = m.tx.Atomically(actx, func(ctx context.Context) error {
+			_, err := m.audit.Append(ctx, ActorSystem, AuditEmailSent, e.To, details)
+			return err
+		})
+		if aerr == nil {
 			return r, nil
 		}
 	}

@@ -46,6 +46,7 @@ type Config struct {
 	CatalogMargin     decimal.Decimal `env:"KEYWARD_CATALOG_MARGIN" envDefault:"0.10" doc:"markup on supplier cost"`
 	SupplierLatency   time.Duration   `env:"KEYWARD_SANDBOX_SUPPLIER_LATENCY" envDefault:"0" doc:"simulated supplier latency"`
 	SupplierFailRate  float64         `env:"KEYWARD_SANDBOX_SUPPLIER_FAILURE_RATE" envDefault:"0" doc:"fraction of supplier calls that fail temporarily"`
+	SupplierStock     int             `env:"KEYWARD_SANDBOX_SUPPLIER_STOCK_SCALE" envDefault:"1" doc:"multiplies the sandbox catalog's stock (a few hundred keys a product), for load tests such as \x60keyward bench\x60"`
 	RetryMaxAttempts  int             `env:"KEYWARD_RETRY_MAX_ATTEMPTS" envDefault:"5" doc:"handler retries before a message goes to the dead letters"`
 	RetryInitialDelay time.Duration   `env:"KEYWARD_RETRY_INITIAL_DELAY" envDefault:"200ms" doc:"first backoff between those retries"`
 	RetryMaxDelay     time.Duration   `env:"KEYWARD_RETRY_MAX_DELAY" envDefault:"5s" doc:"longest backoff between those retries"`
@@ -223,6 +224,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("KEYWARD_KEY_VAULT=vault needs VAULT_TOKEN (or KEYWARD_VAULT_TOKEN) and VAULT_ADDR")
 	case c.SupplierFailRate < 0 || c.SupplierFailRate > 1:
 		return fmt.Errorf("KEYWARD_SANDBOX_SUPPLIER_FAILURE_RATE must be between 0 and 1")
+	case c.SupplierStock < 1:
+		return fmt.Errorf("KEYWARD_SANDBOX_SUPPLIER_STOCK_SCALE must be at least 1, not %d", c.SupplierStock)
 	case c.CatalogMargin.IsNegative():
 		return fmt.Errorf("KEYWARD_CATALOG_MARGIN must not be negative, not %s", c.CatalogMargin)
 	}

@@ -12,7 +12,7 @@ import (
 var SandboxSupplierModule = fx.Module("supplier.sandbox",
 	fx.Provide(
 		func(cfg Config) *sandbox.Supplier {
-			return sandbox.NewSupplier(sandbox.SupplierConfig{Latency: cfg.SupplierLatency, FailureRate: cfg.SupplierFailRate})
+			return sandbox.NewSupplier(sandbox.SupplierConfig{Latency: cfg.SupplierLatency, FailureRate: cfg.SupplierFailRate, StockScale: cfg.SupplierStock})
 		},
 		func(s *sandbox.Supplier) ports.Supplier { return s },
 		fx.Annotate(func(s ports.Supplier) ports.HealthCheck {

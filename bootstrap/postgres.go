@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -52,7 +53,8 @@ var PostgresModule = fx.Module("storage.postgres",
 		fx.Annotate(postgres.NewPricingRules, fx.As(new(ports.PricingRules))),
 		fx.Annotate(postgres.NewNotifications, fx.As(new(ports.PaymentNotificationLog))),
 		fx.Annotate(postgres.NewDataKeys, fx.As(new(ports.DataKeyRepository))),
-		fx.Annotate(postgres.NewAuditLog, fx.As(new(ports.AuditLog))),
+		postgres.NewAuditLog,
+		func(a *postgres.AuditLog) ports.AuditLog { return a },
 		fx.Annotate(postgres.NewAdminKeys, fx.As(new(ports.AdminKeys))),
 		fx.Annotate(postgres.NewLocks, fx.As(new(ports.Locks))),
 		fx.Annotate(postgres.NewTransactor, fx.As(new(ports.Transactor))),
@@ -61,7 +63,50 @@ var PostgresModule = fx.Module("storage.postgres",
 			return ports.HealthCheck{Name: "postgres", Check: db.PingContext}
 		}, fx.ResultTags(`group:"health"`)),
 	),
+	fx.Invoke(runAuditSealer),
 )
+
+// auditSealPass is how often the sealer looks for staged audit records it
+// was not woken for: those of another process, or of one that stopped
+// between a commit and its seal. auditSealGather is how long a woken
+// sealer lets more commits arrive, so that under load one sealing
+// transaction chains many records rather than one each.
+const (
+	auditSealPass   = time.Second
+	auditSealGather = 20 * time.Millisecond
+)
+
+// runAuditSealer chains the audit records units of work staged (see
+// postgres.AuditLog) as soon as they commit, and once more on stop, so
+// that a short-lived command leaves none behind.
+func runAuditSealer(lc fx.Lifecycle, audit *postgres.AuditLog, log *slog.Logger) {
+	seal := func(ctx context.Context) {
+		if _, err := audit.Seal(ctx); err != nil && ctx.Err() == nil {
+			log.Error("audit records not chained yet; the next pass retries", "err", err)
+		}
+	}
+	runInBackground(lc, func(ctx context.Context) {
+		t := time.NewTicker(auditSealPass)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-audit.Staged():
+				select {
+				case <-ctx.Done():
+				case <-time.After(auditSealGather):
+				}
+			case <-t.C:
+			}
+			seal(ctx)
+		}
+	})
+	lc.Append(fx.Hook{OnStop: func(ctx context.Context) error {
+		seal(ctx)
+		return nil
+	}})
+}
 
 // SQLMessagingModule is the outbox in the same Postgres: business
 // transactions write their events to it; the router consumes them there

@@ -11,9 +11,14 @@ import (
 // the hash of the one before, so concurrent appends never fork the chain.
 type AuditLog interface {
 	// Append records an action at the log's clock time, chained after the
-	// last record, and returns the stored record. It returns an error
-	// wrapping domain.ErrInvalidAuditRecord for an entry NewAuditRecord
-	// refuses; nothing is stored then.
+	// last record, and returns the stored record. Inside a unit of work
+	// (Transactor.Atomically) a log may instead stage the record, so that
+	// concurrent units do not wait for each other on the chain's head: it
+	// commits or rolls back with the work and is chained right after the
+	// commit, and the returned record has no Seq or hashes yet. List and
+	// Verify see every record committed before they are called. It
+	// returns an error wrapping domain.ErrInvalidAuditRecord for an entry
+	// NewAuditRecord refuses; nothing is stored then.
 	Append(ctx context.Context, actor, action, subject string, details map[string]string) (domain.AuditRecord, error)
 	// List returns up to limit records with a seq above afterSeq, in seq
 	// order; an export pages with afterSeq = the last seq it got until a

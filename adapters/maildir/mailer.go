@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -28,7 +29,9 @@ import (
 
 // Mailer writes one RFC 5322 message per email into a directory. Files are
 // named <UTC time>-<16 hex>.eml, so a directory listing is in send order;
-// the hex is derived from the idempotency key when there is one. Safe for
+// the hex is derived from the idempotency key when there is one, and an
+// empty file of that name in the .sent subdirectory marks the key as sent,
+// so that a duplicate is found without listing every message. Safe for
 // concurrent use.
 type Mailer struct {
 	dir    string
@@ -48,13 +51,45 @@ func New(dir string, from string, clock func() time.Time) (*Mailer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("maildir: from address %q: %w", from, err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, sentDir), 0o700); err != nil {
+		return nil, fmt.Errorf("maildir: %w", err)
+	}
+	if err := indexSent(dir); err != nil {
 		return nil, fmt.Errorf("maildir: %w", err)
 	}
 	if clock == nil {
 		clock = time.Now
 	}
 	return &Mailer{dir: dir, from: addr, domain: addr.Address[strings.LastIndex(addr.Address, "@")+1:], clock: clock}, nil
+}
+
+// sentDir is the subdirectory of sent-key markers; ReadAll skips it.
+const sentDir = ".sent"
+
+// indexSent marks the tag of every message already in dir as sent: a
+// directory written before the markers existed, or a message whose marker
+// was not written (the process stopped between the two), still dedupes.
+func indexSent(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".eml")
+		if !ok || e.IsDir() || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if i := strings.LastIndexByte(name, '-'); i >= 0 {
+			if err := markSent(dir, name[i+1:]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func markSent(dir, tag string) error {
+	return os.WriteFile(filepath.Join(dir, sentDir, tag), nil, 0o600)
 }
 
 // Send writes m as a new .eml file, atomically: a reader never sees a
@@ -103,6 +138,11 @@ func (s *Mailer) Send(ctx context.Context, m ports.Email) (ports.Receipt, error)
 	if err := os.Rename(tmp, filepath.Join(s.dir, name)); err != nil {
 		return ports.Receipt{}, fmt.Errorf("maildir: %w", err)
 	}
+	if m.IdempotencyKey != "" {
+		// The message is out: failing here would have the caller send it
+		// again. A marker not written is recreated by the next New.
+		_ = markSent(s.dir, tag)
+	}
 	return ports.Receipt{ProviderID: name}, nil
 }
 
@@ -127,18 +167,17 @@ func (s *Mailer) writeTemp(data []byte) (string, error) {
 	return f.Name(), nil
 }
 
-// hasTag reports whether a message whose name ends in -<tag>.eml exists.
+// hasTag reports whether the message with this tag was sent into the
+// directory, by this process or another.
 func (s *Mailer) hasTag(tag string) (bool, error) {
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
+	switch _, err := os.Stat(filepath.Join(s.dir, sentDir, tag)); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	default:
 		return false, fmt.Errorf("maildir: %w", err)
 	}
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), "-"+tag+".eml") {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // render builds the message: headers, then a multipart/alternative body

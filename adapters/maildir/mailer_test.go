@@ -221,8 +221,8 @@ func TestConcurrentSends(t *testing.T) {
 		t.Errorf("%d messages, want 20", n)
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 20 {
-		t.Errorf("%d files in the directory, want 20 (temporary files left behind?)", len(entries))
+	if len(entries) != 21 {
+		t.Errorf("%d entries in the directory, want 20 messages and the %s index (temporary files left behind?)", len(entries), sentDir)
 	}
 }
 
@@ -262,7 +262,7 @@ func TestUnwritableDirectory(t *testing.T) {
 	// A directory that disappears after New: Send must report it.
 	dir := filepath.Join(t.TempDir(), "mail")
 	m := newMailer(t, dir)
-	if err := os.Remove(dir); err != nil {
+	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(dir, nil, 0o600); err != nil {
@@ -292,5 +292,29 @@ func TestSendRejectsHeaderInjection(t *testing.T) {
 	}
 	if n := len(readAll(t, dir)); n != 0 {
 		t.Errorf("%d messages written, want 0", n)
+	}
+}
+
+// A directory whose sent-key markers are missing (written before they
+// existed, or by a process stopped between message and marker) still
+// dedupes after a restart.
+func TestDedupesWithoutMarkersAfterRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if _, err := newMailer(t, dir).Send(context.Background(), email("delivery-link/1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, sentDir)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := newMailer(t, dir).Send(context.Background(), email("delivery-link/1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Duplicate {
+		t.Error("a key sent before the restart was sent again")
+	}
+	if n := len(readAll(t, dir)); n != 1 {
+		t.Errorf("%d messages, want 1", n)
 	}
 }

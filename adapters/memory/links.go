@@ -13,12 +13,14 @@ type Links struct {
 	mu     sync.Mutex
 	links  map[string]domain.DeliveryLinkSnapshot
 	byHash map[domain.TokenHash]string
-	order  []string
+	// byOrder holds each order's link ids, oldest first: ListByOrder runs
+	// for every delivery and reveal and must not scan every link.
+	byOrder map[string][]string
 }
 
 // NewLinks returns an empty repository.
 func NewLinks() *Links {
-	return &Links{links: map[string]domain.DeliveryLinkSnapshot{}, byHash: map[domain.TokenHash]string{}}
+	return &Links{links: map[string]domain.DeliveryLinkSnapshot{}, byHash: map[domain.TokenHash]string{}, byOrder: map[string][]string{}}
 }
 
 // Create stores l; domain.ErrConflict on a duplicate id or token hash.
@@ -34,7 +36,7 @@ func (r *Links) Create(_ context.Context, l *domain.DeliveryLink) error {
 	}
 	r.links[s.ID] = s
 	r.byHash[s.TokenHash] = s.ID
-	r.order = append(r.order, s.ID)
+	r.byOrder[s.OrderID] = append(r.byOrder[s.OrderID], s.ID)
 	return nil
 }
 
@@ -70,10 +72,8 @@ func (r *Links) ListByOrder(_ context.Context, orderID string) ([]*domain.Delive
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*domain.DeliveryLink
-	for _, id := range r.order {
-		if s := r.links[id]; s.OrderID == orderID {
-			out = append(out, domain.UnmarshalDeliveryLink(s))
-		}
+	for _, id := range r.byOrder[orderID] {
+		out = append(out, domain.UnmarshalDeliveryLink(r.links[id]))
 	}
 	return out, nil
 }

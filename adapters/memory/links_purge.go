@@ -22,7 +22,11 @@ func (r *Links) DeleteExpired(_ context.Context, cutoff time.Time, limit int) (i
 		if l.ExpiresAt.Before(cutoff) {
 			delete(r.links, id)
 			delete(r.byHash, l.TokenHash)
-			r.order = slices.DeleteFunc(r.order, func(x string) bool { return x == id })
+			if ids := slices.DeleteFunc(r.byOrder[l.OrderID], func(x string) bool { return x == id }); len(ids) > 0 {
+				r.byOrder[l.OrderID] = ids
+			} else {
+				delete(r.byOrder, l.OrderID)
+			}
 			n++
 		}
 	}

@@ -1,11 +1,13 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -23,16 +25,25 @@ const auditLockKey int64 = 0x6b77_6175_6469_7431
 // auditVerifyPage is how many records Verify reads at a time.
 const auditVerifyPage = 1000
 
-// AuditLog is a ports.AuditLog on PostgreSQL.
+// AuditLog is a ports.AuditLog on PostgreSQL. An append outside a unit of
+// work is chained at once, under the chain's lock. An append inside one
+// (Transactor.Atomically) is only staged in audit_pending, so that
+// concurrent transactions do not queue on the lock while they hold their
+// row locks; it commits or rolls back with the work, and Seal chains it
+// after the commit. List and Verify seal first, so they see every record
+// committed before they were called.
 type AuditLog struct {
-	db    *sqlx.DB
-	clock ports.Clock
+	db     *sqlx.DB
+	clock  ports.Clock
+	staged chan struct{}
 }
 
 var _ ports.AuditLog = (*AuditLog)(nil)
 
 // NewAuditLog returns the log; it stamps records with clock.
-func NewAuditLog(db *sqlx.DB, clock ports.Clock) *AuditLog { return &AuditLog{db: db, clock: clock} }
+func NewAuditLog(db *sqlx.DB, clock ports.Clock) *AuditLog {
+	return &AuditLog{db: db, clock: clock, staged: make(chan struct{}, 1)}
+}
 
 // auditRow is a row of audit_log.
 type auditRow struct {
@@ -48,36 +59,49 @@ type auditRow struct {
 
 const auditColumns = `seq, at, actor, action, subject, details, prev_hash, hash`
 
-// Append chains a record after the last one. One transaction takes the
-// append lock, reads the last record and inserts the next, so concurrent
-// appends line up and seqs have no gaps. An error wraps
-// domain.ErrInvalidAuditRecord for a refused entry.
+// pendingRow is a row of audit_pending: a record without its place in the
+// chain.
+type pendingRow struct {
+	ID      int64     `db:"id"`
+	At      time.Time `db:"at"`
+	Actor   string    `db:"actor"`
+	Action  string    `db:"action"`
+	Subject string    `db:"subject"`
+	Details []byte    `db:"details"`
+}
+
+// Append records an action. Outside a unit of work it chains the record
+// after the last one in a transaction of its own: it takes the append
+// lock, reads the last record and inserts the next, so concurrent appends
+// line up and seqs have no gaps. Inside a unit of work it stages the
+// record, which is chained once the work commits: the returned record then
+// has no Seq or hashes yet. An error wraps domain.ErrInvalidAuditRecord
+// for a refused entry.
 func (l *AuditLog) Append(ctx context.Context, actor, action, subject string, details map[string]string) (domain.AuditRecord, error) {
 	r, err := domain.NewAuditRecord(actor, action, subject, details)
 	if err != nil {
 		return domain.AuditRecord{}, fmt.Errorf("append audit record: %w", err)
 	}
+	if tx := txFrom(ctx); tx != nil {
+		out, err := l.stage(ctx, tx, r)
+		if err != nil {
+			return domain.AuditRecord{}, fmt.Errorf("stage audit record %s by %s: %w", action, actor, err)
+		}
+		return out, nil
+	}
 	var out domain.AuditRecord
 	// Read committed, whatever the server's default: the read of the last
 	// record must see the commit of whoever held the lock before.
 	err = runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, auditLockKey); err != nil {
-			return fmt.Errorf("lock: %w", err)
+		if err := lockChain(ctx, tx); err != nil {
+			return err
 		}
-		lastSeq, prev := int64(0), domain.GenesisAuditHash
-		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&lastSeq, &prev)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read last record: %w", err)
-		}
-		r.Seq, r.At = lastSeq+1, l.clock.Now()
-		out = domain.ChainAuditRecord(prev, r)
-		row, err := auditRowOf(out)
+		chained, err := l.chain(ctx, tx, []domain.AuditRecord{r}, true)
 		if err != nil {
 			return err
 		}
-		_, err = tx.NamedExecContext(ctx, `INSERT INTO audit_log (`+auditColumns+`)
-			VALUES (:seq, :at, :actor, :action, :subject, :details, :prev_hash, :hash)`, row)
-		return err
+		out = chained[0]
+		return nil
 	})
 	if err != nil {
 		return domain.AuditRecord{}, fmt.Errorf("append audit record %s by %s: %w", action, actor, err)
@@ -85,11 +109,134 @@ func (l *AuditLog) Append(ctx context.Context, actor, action, subject string, de
 	return out, nil
 }
 
+// stage inserts r into audit_pending on tx and has the sealer woken once
+// the unit of work commits.
+func (l *AuditLog) stage(ctx context.Context, tx *sqlx.Tx, r domain.AuditRecord) (domain.AuditRecord, error) {
+	r.At = l.clock.Now().UTC().Truncate(time.Microsecond)
+	details, err := encodeDetails(r.Details)
+	if err != nil {
+		return domain.AuditRecord{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_pending (at, actor, action, subject, details) VALUES ($1, $2, $3, $4, $5)`,
+		r.At, r.Actor, r.Action, r.Subject, details); err != nil {
+		return domain.AuditRecord{}, err
+	}
+	afterCommit(ctx, func() {
+		select {
+		case l.staged <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	})
+	return r, nil
+}
+
+// lockChain takes the append lock until tx ends.
+func lockChain(ctx context.Context, tx *sqlx.Tx) error {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, auditLockKey); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	return nil
+}
+
+// chain reads the head of the chain on tx, which holds the append lock,
+// and inserts records after it in the order given; with stamp, each takes
+// the clock's time under the lock (so that seq order is time order), else
+// it keeps the time it was staged at.
+func (l *AuditLog) chain(ctx context.Context, tx *sqlx.Tx, records []domain.AuditRecord, stamp bool) ([]domain.AuditRecord, error) {
+	lastSeq, prev := int64(0), domain.GenesisAuditHash
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&lastSeq, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read last record: %w", err)
+	}
+	out := make([]domain.AuditRecord, len(records))
+	rows := make([]auditRow, len(records))
+	for i, r := range records {
+		r.Seq = lastSeq + int64(i) + 1
+		if stamp {
+			r.At = l.clock.Now()
+		}
+		out[i] = domain.ChainAuditRecord(prev, r)
+		prev = out[i].Hash
+		if rows[i], err = auditRowOf(out[i]); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := tx.NamedExecContext(ctx, `INSERT INTO audit_log (`+auditColumns+`)
+		VALUES (:seq, :at, :actor, :action, :subject, :details, :prev_hash, :hash)`, rows); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sealBatch is how many staged records one sealing transaction chains.
+const sealBatch = 500
+
+// Seal chains the staged records of committed units of work into the log,
+// in the order they were staged, a batch per transaction, and returns how
+// many it chained. Any process may seal: the chain's lock lines sealers
+// up, and a record moves from audit_pending to audit_log in one
+// transaction, so it is chained exactly once.
+func (l *AuditLog) Seal(ctx context.Context) (int, error) {
+	if txFrom(ctx) != nil {
+		return 0, errors.New("seal audit log: not inside a unit of work, whose records are not committed yet")
+	}
+	var pending bool
+	if err := l.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit_pending)`).Scan(&pending); err != nil || !pending {
+		return 0, translate(err)
+	}
+	sealed := 0
+	for {
+		n := 0
+		err := runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
+			n = 0
+			// The lock first: a row another sealer moved is then gone
+			// from what this one reads.
+			if err := lockChain(ctx, tx); err != nil {
+				return err
+			}
+			var rows []pendingRow
+			if err := tx.SelectContext(ctx, &rows, `DELETE FROM audit_pending WHERE id IN
+				(SELECT id FROM audit_pending ORDER BY id LIMIT $1) RETURNING id, at, actor, action, subject, details`, sealBatch); err != nil {
+				return fmt.Errorf("take staged records: %w", err)
+			}
+			if len(rows) == 0 {
+				return nil
+			}
+			slices.SortFunc(rows, func(a, b pendingRow) int { return cmp.Compare(a.ID, b.ID) })
+			records := make([]domain.AuditRecord, len(rows))
+			for i, row := range rows {
+				r, err := row.record()
+				if err != nil {
+					return fmt.Errorf("staged record %d: %w", row.ID, err)
+				}
+				records[i] = r
+			}
+			_, err := l.chain(ctx, tx, records, false)
+			n = len(rows)
+			return err
+		})
+		sealed += n
+		if err != nil {
+			return sealed, fmt.Errorf("seal audit log: %w", err)
+		}
+		if n < sealBatch {
+			return sealed, nil
+		}
+	}
+}
+
+// Staged signals, at most one wake-up pending, that a unit of work which
+// staged records has committed: a sealer waits on it.
+func (l *AuditLog) Staged() <-chan struct{} { return l.staged }
+
 // List returns up to limit records after afterSeq, in seq order; it
 // returns an error when limit is not positive.
 func (l *AuditLog) List(ctx context.Context, afterSeq int64, limit int) ([]domain.AuditRecord, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("list audit log: limit %d is not positive", limit)
+	}
+	if err := l.sealOutsideWork(ctx); err != nil {
+		return nil, err
 	}
 	rows, err := l.page(ctx, afterSeq, limit)
 	if err != nil {
@@ -109,6 +256,9 @@ func (l *AuditLog) List(ctx context.Context, afterSeq int64, limit int) ([]domai
 // as a record (details edited into something else than an object of
 // strings) breaks the chain there.
 func (l *AuditLog) Verify(ctx context.Context) (int, error) {
+	if err := l.sealOutsideWork(ctx); err != nil {
+		return 0, err
+	}
 	verified, lastSeq, prev := 0, int64(0), domain.GenesisAuditHash
 	for {
 		rows, err := l.page(ctx, lastSeq, auditVerifyPage)
@@ -143,6 +293,17 @@ func (l *AuditLog) Verify(ctx context.Context) (int, error) {
 	}
 }
 
+// sealOutsideWork seals before a read, unless the read is part of a unit
+// of work (whose own staged records are not committed, and which must not
+// take the chain's lock).
+func (l *AuditLog) sealOutsideWork(ctx context.Context) error {
+	if txFrom(ctx) != nil {
+		return nil
+	}
+	_, err := l.Seal(ctx)
+	return err
+}
+
 func (l *AuditLog) page(ctx context.Context, afterSeq int64, limit int) ([]auditRow, error) {
 	var rows []auditRow
 	if err := sqlx.SelectContext(ctx, ext(ctx, l.db), &rows, `SELECT `+auditColumns+` FROM audit_log
@@ -152,13 +313,21 @@ func (l *AuditLog) page(ctx context.Context, afterSeq int64, limit int) ([]audit
 	return rows, nil
 }
 
+func encodeDetails(d map[string]string) ([]byte, error) {
+	if len(d) == 0 {
+		return []byte("{}"), nil
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode details: %w", err)
+	}
+	return b, nil
+}
+
 func auditRowOf(r domain.AuditRecord) (auditRow, error) {
-	details := []byte("{}")
-	if len(r.Details) > 0 {
-		var err error
-		if details, err = json.Marshal(r.Details); err != nil {
-			return auditRow{}, fmt.Errorf("encode details: %w", err)
-		}
+	details, err := encodeDetails(r.Details)
+	if err != nil {
+		return auditRow{}, err
 	}
 	return auditRow{
 		Seq: r.Seq, At: r.At, Actor: r.Actor, Action: r.Action, Subject: r.Subject,
@@ -166,13 +335,29 @@ func auditRowOf(r domain.AuditRecord) (auditRow, error) {
 	}, nil
 }
 
-func (row auditRow) record() (domain.AuditRecord, error) {
+func decodeDetails(b []byte) (map[string]string, error) {
 	var details map[string]string
-	if err := json.Unmarshal(row.Details, &details); err != nil {
-		return domain.AuditRecord{}, fmt.Errorf("details are not an object of strings: %w", err)
+	if err := json.Unmarshal(b, &details); err != nil {
+		return nil, fmt.Errorf("details are not an object of strings: %w", err)
 	}
 	if len(details) == 0 {
 		details = nil
+	}
+	return details, nil
+}
+
+func (row pendingRow) record() (domain.AuditRecord, error) {
+	details, err := decodeDetails(row.Details)
+	if err != nil {
+		return domain.AuditRecord{}, err
+	}
+	return domain.AuditRecord{At: row.At.UTC(), Actor: row.Actor, Action: row.Action, Subject: row.Subject, Details: details}, nil
+}
+
+func (row auditRow) record() (domain.AuditRecord, error) {
+	details, err := decodeDetails(row.Details)
+	if err != nil {
+		return domain.AuditRecord{}, err
 	}
 	return domain.AuditRecord{
 		Seq: row.Seq, At: row.At.UTC(), Actor: row.Actor, Action: row.Action, Subject: row.Subject,

@@ -152,16 +152,32 @@ func tryTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.
 	return nil
 }
 
-// txKey keys the transaction of a unit of work in a context.
+// txKey keys the unit of work in a context.
 type txKey struct{}
 
-func withTxContext(ctx context.Context, tx *sqlx.Tx) context.Context {
-	return context.WithValue(ctx, txKey{}, tx)
+// unitOfWork is the transaction of a Transactor.Atomically call and what
+// to do once it has committed.
+type unitOfWork struct {
+	tx          *sqlx.Tx
+	afterCommit []func()
 }
 
 func txFrom(ctx context.Context) *sqlx.Tx {
-	tx, _ := ctx.Value(txKey{}).(*sqlx.Tx)
-	return tx
+	if u, _ := ctx.Value(txKey{}).(*unitOfWork); u != nil {
+		return u.tx
+	}
+	return nil
+}
+
+// afterCommit has fn called once the unit of work in ctx commits (never
+// when it rolls back or its outcome is unknown); without a unit of work
+// it calls fn at once, the statement before having committed on its own.
+func afterCommit(ctx context.Context, fn func()) {
+	if u, _ := ctx.Value(txKey{}).(*unitOfWork); u != nil {
+		u.afterCommit = append(u.afterCommit, fn)
+		return
+	}
+	fn()
 }
 
 // ext is where a statement runs: the unit of work's transaction when ctx
@@ -173,9 +189,9 @@ func ext(ctx context.Context, db *sqlx.DB) sqlx.ExtContext {
 	return db
 }
 
-// Transactor implements ports.Transactor: a unit of work is one
-// transaction (read committed, so the audit chain's head is read after its
-// lock), which every repository of this package joins through the context.
+// Transactor implements ports.Transactor: a unit of work is one read
+// committed transaction, which every repository of this package joins
+// through the context.
 type Transactor struct{ db *sqlx.DB }
 
 var _ ports.Transactor = (*Transactor)(nil)
@@ -189,7 +205,16 @@ func (t *Transactor) Atomically(ctx context.Context, fn func(context.Context) er
 	if txFrom(ctx) != nil {
 		return fn(ctx)
 	}
-	return runTx(ctx, t.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
-		return fn(withTxContext(ctx, tx))
+	var u *unitOfWork
+	err := runTx(ctx, t.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
+		u = &unitOfWork{tx: tx} // a retried transaction starts afresh
+		return fn(context.WithValue(ctx, txKey{}, u))
 	})
+	if err != nil {
+		return err
+	}
+	for _, f := range u.afterCommit {
+		f()
+	}
+	return nil
 }

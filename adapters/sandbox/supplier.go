@@ -32,6 +32,9 @@ type SupplierConfig struct {
 	// ports.ErrKeysPending) until this long after the purchase; zero
 	// delivers at once.
 	KeyDelay time.Duration
+	// StockScale multiplies every product's listed stock (0 and 1: as
+	// listed), for loads larger than the catalog's few hundred keys.
+	StockScale int
 }
 
 // Supplier is a fake Kinguin ESA: a seeded catalog, stock that purchases
@@ -73,6 +76,7 @@ func NewSupplier(cfg SupplierConfig) *Supplier {
 		created:    map[string]int{},
 	}
 	for _, e := range catalog() {
+		e.product.Qty *= max(1, cfg.StockScale)
 		s.products[e.product.ID] = &e
 		s.order = append(s.order, e.product.ID)
 	}

@@ -388,3 +388,21 @@ func (c *steppingClock) set(auto bool, advance time.Duration) {
 	defer c.mu.Unlock()
 	c.auto, c.now = auto, c.now.Add(advance)
 }
+
+func TestStockScaleMultipliesEveryProductsStock(t *testing.T) {
+	t.Parallel()
+	listed, scaled := NewSupplier(SupplierConfig{}), NewSupplier(SupplierConfig{StockScale: 3})
+	for _, e := range catalog() {
+		a, err := listed.Product(t.Context(), e.product.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := scaled.Product(t.Context(), e.product.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Qty != e.product.Qty || b.Qty != 3*e.product.Qty {
+			t.Errorf("%s: stock %d and %d scaled by 3, want %d and %d", e.product.ID, a.Qty, b.Qty, e.product.Qty, 3*e.product.Qty)
+		}
+	}
+}
