@@ -142,7 +142,7 @@ func NewApp(d Deps, s Settings) App {
 	sourced := sourcedCatalog{CatalogRepository: d.Catalog, stock: d.Stock} // buyers see own stock counted
 	pricing := PricingSettings{Margin: s.CatalogMargin, Fee: s.PriceFee, Ending: s.PriceEnding}
 	sync := NewSyncCatalog(d.Supplier, d.Catalog, d.SyncRuns, d.PricingRules, d.Locks, d.Clock, d.IDs, pricing, d.Log)
-	deliver := NewDeliverOrder(d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
+	deliver := NewDeliverOrder(d.Tx, d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
 	return App{
 		Commands: Commands{

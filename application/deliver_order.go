@@ -15,7 +15,13 @@ import (
 // at a time holds the order's delivery claim; a worker that takes over a
 // stale claim (its holder died mid-way) revokes the links issued before, so
 // at most one link ever works, even if an earlier email did go out.
+//
+// A delivery takes two units of work on the order, around the email that
+// cannot be undone: the claim with the new link (the links before it
+// revoked), then the mark delivered. The email is audited in a third, by
+// the mailer (auditedMailer), so that a record never fails a sent email.
 type DeliverOrder struct {
+	tx     ports.Transactor
 	orders ports.OrderRepository
 	issuer linkIssuer
 	log    *slog.Logger
@@ -25,9 +31,9 @@ type DeliverOrder struct {
 const deliveryLease = 2 * time.Minute
 
 // NewDeliverOrder wires DeliverOrder; it panics when a dependency is nil.
-func NewDeliverOrder(orders ports.OrderRepository, links ports.DeliveryLinkRepository, mailer ports.Mailer, clock ports.Clock, ids ports.IDs, policy DeliveryPolicy, log *slog.Logger) DeliverOrder {
-	require("DeliverOrder", "orders", orders, "log", log)
-	return DeliverOrder{orders: orders, issuer: newLinkIssuer("DeliverOrder", links, mailer, clock, ids, policy), log: log}
+func NewDeliverOrder(tx ports.Transactor, orders ports.OrderRepository, links ports.DeliveryLinkRepository, mailer ports.Mailer, clock ports.Clock, ids ports.IDs, policy DeliveryPolicy, log *slog.Logger) DeliverOrder {
+	require("DeliverOrder", "tx", tx, "orders", orders, "log", log)
+	return DeliverOrder{tx: tx, orders: orders, issuer: newLinkIssuer("DeliverOrder", links, mailer, clock, ids, policy), log: log}
 }
 
 // Handle is a no-op for an order that is not fulfilled (already delivered,
@@ -36,21 +42,46 @@ func NewDeliverOrder(orders ports.OrderRepository, links ports.DeliveryLinkRepos
 func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
 	lease := deliveryLease
 	claim := h.issuer.ids.NewID()
-	claimed := false
-	o, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error {
-		claimed = o.ClaimDelivery(claim, h.issuer.clock.Now(), lease)
-		return nil
+	var (
+		o       *domain.Order
+		link    *domain.DeliveryLink
+		url     string
+		claimed bool
+	)
+	// The claim, the revocation of the links before it (a worker that died
+	// may have emailed one) and the new link commit together: a link is
+	// stored before its email goes out, and a worker that dies before the
+	// commit leaves no claim to wait out.
+	err := h.tx.Atomically(ctx, func(ctx context.Context) error {
+		var err error
+		claimed, link = false, nil // the unit of work runs again when retried
+		o, err = h.orders.Update(ctx, orderID, func(o *domain.Order) error {
+			claimed = o.ClaimDelivery(claim, h.issuer.clock.Now(), lease)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("claim delivery: %w", err)
+		}
+		if !claimed {
+			return nil
+		}
+		if _, err := revokeLinks(ctx, h.issuer.links, orderID, "", h.issuer.clock.Now()); err != nil {
+			return err
+		}
+		link, url, err = h.issuer.create(ctx, o)
+		return err
 	})
-	if err != nil {
-		return fmt.Errorf("claim delivery: %w", err)
-	}
-	if !claimed {
+	if err == nil && !claimed {
 		return nil
 	}
-	err = h.deliver(ctx, o, claim, lease)
+	if err == nil {
+		err = h.deliver(ctx, o, link, url, claim, lease)
+	}
 	if err != nil {
 		// Free the claim at once so the retry need not wait for the lease;
-		// also when the request context is what failed.
+		// also when the request context is what failed. (A unit of work
+		// that rolled back took its claim with it; the release is then a
+		// no-op.)
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if _, rerr := h.orders.Update(rctx, orderID, func(o *domain.Order) error {
@@ -63,19 +94,11 @@ func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
 	return err
 }
 
-// deliver revokes earlier links, issues and emails a new one and marks the
-// order delivered, checking before each step that cannot be undone that
-// the claim is still held (a worker that stalled past its lease stops and
-// revokes its own link).
-func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, claim string, lease time.Duration) error {
+// deliver emails the new link and marks the order delivered, checking
+// before each step that cannot be undone that the claim is still held (a
+// worker that stalled past its lease stops and revokes its own link).
+func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain.DeliveryLink, url, claim string, lease time.Duration) error {
 	orderID := o.ID()
-	if _, err := revokeLinks(ctx, h.issuer.links, orderID, "", h.issuer.clock.Now()); err != nil {
-		return err
-	}
-	link, url, err := h.issuer.create(ctx, o)
-	if err != nil {
-		return err
-	}
 	current, err := h.orders.Get(ctx, orderID)
 	if err != nil {
 		return fmt.Errorf("reload order: %w", err)
@@ -89,8 +112,8 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, claim string
 	}
 	lost := false
 	_, err = h.orders.Update(ctx, orderID, func(o *domain.Order) error {
-		if !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease) {
-			lost = true
+		// Set on every run of the function: a retried unit of work runs it again.
+		if lost = !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease); lost {
 			return nil
 		}
 		return o.MarkDelivered(link.ID(), h.issuer.clock.Now())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -207,19 +208,96 @@ func (w *world) status(t *testing.T, id string) domain.OrderStatus {
 
 var errCrash = errors.New("simulated crash")
 
-// crashAfterPurchase stops fulfilment (with a panic the test recovers) as
-// soon as a purchase is recorded on the order: the moment a real process
-// could die with a supplier order placed and its keys not yet sealed.
-type crashAfterPurchase struct{ ports.OrderRepository }
+// crashAfterPlaceOrder stops fulfilment (with a panic the test recovers)
+// as soon as the supplier has taken a purchase: the moment a real process
+// could die with a supplier order placed and nothing yet recorded of it.
+type crashAfterPlaceOrder struct{ ports.Supplier }
 
-func (r crashAfterPurchase) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
-	o, err := r.OrderRepository.Update(ctx, id, fn)
+func (s crashAfterPlaceOrder) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports.SupplierOrder, error) {
+	so, err := s.Supplier.PlaceOrder(ctx, r)
 	if err == nil {
-		for _, it := range o.Items() {
-			if it.Status() == domain.ItemPurchased {
-				panic(errCrash)
-			}
-		}
+		panic(errCrash)
 	}
-	return o, err
+	return so, err
+}
+
+// crashBeforePurchaseCommit stops fulfilment (with a panic the test
+// recovers) at the change that follows a committed purchasing item: the
+// unit of work after the supplier call, with the purchase made and the
+// keys fetched, sealed and stored, and none of it yet on the order.
+type crashBeforePurchaseCommit struct{ ports.OrderRepository }
+
+func (r crashBeforePurchaseCommit) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	if o, err := r.Get(ctx, id); err == nil && slices.ContainsFunc(o.Items(), func(it *domain.OrderItem) bool { return it.Status() == domain.ItemPurchasing }) {
+		panic(errCrash)
+	}
+	return r.OrderRepository.Update(ctx, id, fn)
+}
+
+// countingOrders counts the order changes (units of work) made through it.
+type countingOrders struct {
+	ports.OrderRepository
+	updates atomic.Int32
+}
+
+func (r *countingOrders) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	r.updates.Add(1)
+	return r.OrderRepository.Update(ctx, id, fn)
+}
+
+// unitCounter counts the transactions a use case commits against storage:
+// each outermost unit of work (a nested one joins it), and each order or
+// link repository call made outside one, which commits on its own.
+type unitCounter struct{ n atomic.Int32 }
+
+type inUnitKey struct{}
+
+func (c *unitCounter) outside(ctx context.Context) {
+	if ctx.Value(inUnitKey{}) == nil {
+		c.n.Add(1)
+	}
+}
+
+// Atomically counts a unit of work unless it is inside another.
+func (c *unitCounter) Atomically(ctx context.Context, fn func(context.Context) error) error {
+	if ctx.Value(inUnitKey{}) != nil {
+		return fn(ctx)
+	}
+	c.n.Add(1)
+	return memory.Transactor{}.Atomically(context.WithValue(ctx, inUnitKey{}, true), fn)
+}
+
+type unitOrders struct {
+	ports.OrderRepository
+	c *unitCounter
+}
+
+func (r unitOrders) Get(ctx context.Context, id string) (*domain.Order, error) {
+	r.c.outside(ctx)
+	return r.OrderRepository.Get(ctx, id)
+}
+
+func (r unitOrders) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	r.c.outside(ctx)
+	return r.OrderRepository.Update(ctx, id, fn)
+}
+
+type unitLinks struct {
+	ports.DeliveryLinkRepository
+	c *unitCounter
+}
+
+func (r unitLinks) Create(ctx context.Context, l *domain.DeliveryLink) error {
+	r.c.outside(ctx)
+	return r.DeliveryLinkRepository.Create(ctx, l)
+}
+
+func (r unitLinks) Update(ctx context.Context, id string, fn func(*domain.DeliveryLink) error) (*domain.DeliveryLink, error) {
+	r.c.outside(ctx)
+	return r.DeliveryLinkRepository.Update(ctx, id, fn)
+}
+
+func (r unitLinks) ListByOrder(ctx context.Context, orderID string) ([]*domain.DeliveryLink, error) {
+	r.c.outside(ctx)
+	return r.DeliveryLinkRepository.ListByOrder(ctx, orderID)
 }

@@ -41,39 +41,77 @@ func NewFulfilOrder(orders ports.OrderRepository, dataKeys ports.DataKeyReposito
 // its item purchased: the supplier's webhook (HandleSupplierEvent) or the
 // reconciler's slower pass resumes it, so that the message handler does not
 // poll the supplier in a tight retry loop.
+//
+// A supplier-bought item takes two units of work: one, before the supplier
+// is called, begins its purchase (and starts a paid order's fulfilment);
+// the other, once its keys are sealed and stored, records the purchase,
+// seals the item and, for the last item, completes the order.
 func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
-	proceed := false
-	o, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error {
-		var err error
-		proceed, err = o.StartFulfilment(h.clock.Now())
-		return err
-	})
+	o, err := h.orders.Get(ctx, orderID)
 	if err != nil {
-		if errors.Is(err, domain.ErrInvalidTransition) {
-			h.log.WarnContext(ctx, "fulfilment not possible", "order_id", orderID, "err", err)
-			return nil
-		}
-		return fmt.Errorf("start fulfilment: %w", err)
+		return fmt.Errorf("load order %s: %w", orderID, err)
+	}
+	f := &fulfilment{FulfilOrder: h, orderID: orderID, start: o.Status() != domain.StatusFulfilling}
+	// Asked of the loaded copy, which is never saved: whether fulfilment
+	// may go on. The run's first change starts it for real.
+	proceed, err := o.StartFulfilment(h.clock.Now())
+	if err != nil {
+		h.log.WarnContext(ctx, "fulfilment not possible", "order_id", orderID, "err", err)
+		return nil
 	}
 	if !proceed || o.Status() != domain.StatusFulfilling {
 		return nil
 	}
+	defer func() { f.key.Close() }()
+	err = f.run(ctx, o)
+	if errors.Is(err, errNotFulfilling) {
+		return nil // a concurrent run finished it, or a person stopped it
+	}
+	// Whatever stopped the run, it leaves the order fulfilling, as every
+	// run always has: a retry or the reconciler resumes it from there.
+	if serr := f.commitStart(ctx); serr != nil && err == nil && !errors.Is(serr, errNotFulfilling) {
+		err = fmt.Errorf("start fulfilment of %s: %w", orderID, serr)
+	}
+	return err
+}
 
-	var key *orderKey
-	defer func() { key.Close() }()
+// errNotFulfilling stops a run whose order, when it came to start it, was
+// no longer to be fulfilled.
+var errNotFulfilling = errors.New("order no longer to be fulfilled")
+
+// fulfilment is one run of FulfilOrder over an order.
+type fulfilment struct {
+	FulfilOrder
+	orderID string
+	key     *orderKey // the order's data key, opened at the first item to seal
+	// start is set while the order is not yet fulfilling: the run's first
+	// purchase begins in the unit of work that starts it, and any other
+	// change starts it in one of its own first, as it always did.
+	start bool
+	// fulfilled is set once a seal completed the order.
+	fulfilled bool
+}
+
+// run takes every item of o (as loaded) as far as it goes and completes
+// the order when all are sealed.
+func (f *fulfilment) run(ctx context.Context, o *domain.Order) error {
 	waiting, priced := 0, 0
 	for _, it := range o.Items() {
 		if it.Status() == domain.ItemSealed {
 			continue
 		}
-		if key == nil {
-			if key, err = h.keys.forOrder(ctx, orderID); err != nil {
+		if f.fulfilled {
+			break // a concurrent run sealed the rest: our last seal completed the order
+		}
+		if f.key == nil {
+			var err error
+			if f.key, err = f.keys.forOrder(ctx, f.orderID); err != nil {
 				return err
 			}
 		}
-		res, err := h.fulfilItem(ctx, orderID, it, key)
+		res, err := f.fulfilItem(ctx, it)
 		if err != nil {
-			return fmt.Errorf("order %s item %s: %w", orderID, it.ID(), err)
+			return fmt.Errorf("order %s item %s: %w", f.orderID, it.ID(), err)
 		}
 		switch res {
 		case itemFailed, itemHeld:
@@ -90,23 +128,27 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 		// (the wait is tens of minutes; the handler's retries span seconds
 		// and would end in the dead letters). The guard holds the order for
 		// review once the wait is over.
-		h.log.InfoContext(ctx, "waiting for a cheaper supplier offer", "order_id", orderID, "items", priced)
+		f.log.InfoContext(ctx, "waiting for a cheaper supplier offer", "order_id", f.orderID, "items", priced)
 		return nil
 	}
 	if waiting > 0 {
-		h.log.InfoContext(ctx, "waiting for supplier keys", "order_id", orderID, "items", waiting)
+		f.log.InfoContext(ctx, "waiting for supplier keys", "order_id", f.orderID, "items", waiting)
 		return nil
 	}
-	_, err = h.orders.Update(ctx, orderID, func(o *domain.Order) error {
-		if o.Status() != domain.StatusFulfilling {
-			return nil
+	if !f.fulfilled {
+		// The last item was sealed by another unit of work (own stock, a
+		// concurrent run, a run that stopped short of completing).
+		_, err := f.update(ctx, func(o *domain.Order) error {
+			if o.Status() != domain.StatusFulfilling {
+				return nil
+			}
+			return o.CompleteFulfilment(f.clock.Now())
+		})
+		if err != nil {
+			return fmt.Errorf("complete fulfilment of %s: %w", f.orderID, err)
 		}
-		return o.CompleteFulfilment(h.clock.Now())
-	})
-	if err != nil {
-		return fmt.Errorf("complete fulfilment of %s: %w", orderID, err)
 	}
-	h.log.InfoContext(ctx, "order fulfilled", "order_id", orderID)
+	f.log.InfoContext(ctx, "order fulfilled", "order_id", f.orderID)
 	return nil
 }
 
@@ -124,117 +166,192 @@ const (
 
 // fulfilItem takes one item to sealed, or as far as the supplier allows.
 // With an error (retry later) the result means nothing.
-func (h FulfilOrder) fulfilItem(ctx context.Context, orderID string, it *domain.OrderItem, key *orderKey) (itemResult, error) {
+func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (itemResult, error) {
 	supplierOrderID := it.SupplierOrderID()
-	if it.Status() != domain.ItemPurchased || supplierOrderID == "" {
+	recorded := it.Status() == domain.ItemPurchased && supplierOrderID != ""
+	if !recorded {
 		// Sourcing: our own stock first where the product takes it, then
 		// the supplier where it may.
-		sourcing, err := h.stock.sourcing(ctx, it)
+		sourcing, err := f.stock.sourcing(ctx, it)
 		if err != nil {
 			return itemFailed, err
 		}
 		// Only an item never handed to the supplier may take stock: one
 		// that was may have been bought already.
 		if sourcing.UsesStock() && it.Status() == domain.ItemPending {
-			taken, err := h.stock.take(ctx, orderID, it, key)
+			if err := f.commitStart(ctx); err != nil {
+				return itemFailed, err
+			}
+			taken, err := f.stock.take(ctx, f.orderID, it, f.key)
 			if err != nil || taken {
 				return itemSealed, err
 			}
 			if !sourcing.UsesSupplier() {
 				reason := fmt.Sprintf("own stock of %s has too few keys for %d", it.SKU(), it.Quantity())
-				return itemHeld, h.holdForReview(ctx, orderID, it, reason)
+				return itemHeld, f.holdForReview(ctx, it, reason)
 			}
 		}
 		maybeBought := it.Status() == domain.ItemPurchasing || it.Status() == domain.ItemFailed
-		so, res, err := h.purchase(ctx, orderID, it, maybeBought)
+		so, res, err := f.purchase(ctx, it, maybeBought)
 		if err != nil || res != itemProceed {
 			return res, err
 		}
 		supplierOrderID = so.ID
-		if err := h.update(ctx, orderID, func(o *domain.Order) error {
-			return o.RecordItemPurchase(it.ID(), supplierOrderID, h.clock.Now())
-		}); err != nil {
-			return itemFailed, err
-		}
 	}
 
-	keys, err := h.supplier.Keys(ctx, supplierOrderID)
-	switch {
-	case errors.Is(err, ports.ErrKeysPending):
-		h.log.InfoContext(ctx, "supplier keys not ready", "order_id", orderID, "item_id", it.ID(), "supplier_order_id", supplierOrderID)
-		return itemWaiting, nil
-	case errors.Is(err, ports.ErrSupplierPermanent):
-		return itemFailed, h.failItem(ctx, orderID, it, err)
-	case errors.Is(err, domain.ErrNotFound):
-		// The supplier does not know a purchase we recorded: an anomaly
-		// for a person, never an endless retry.
-		reason := fmt.Sprintf("supplier does not know purchase %s recorded for item %s", supplierOrderID, it.ID())
-		h.log.ErrorContext(ctx, "order held for review", "order_id", orderID, "reason", reason)
-		return itemFailed, h.update(ctx, orderID, func(o *domain.Order) error { return o.HoldForReview(reason, h.clock.Now()) })
-	case err != nil:
-		return itemFailed, fmt.Errorf("%w: keys of supplier order %s: %v", ErrUnavailable, supplierOrderID, err)
-	}
+	// From here a purchase exists. Until the unit of work after the keys
+	// commits, the item may still be purchasing: a crash meanwhile leaves
+	// it to the next run, which finds the purchase by our item id
+	// (supplier.FindOrder) instead of buying again.
+	keys, err := f.supplier.Keys(ctx, supplierOrderID)
 	defer func() {
 		for _, k := range keys {
 			clear(k.Data)
 		}
 	}()
-	if len(keys) != it.Quantity() {
-		return itemFailed, fmt.Errorf("%w: supplier order %s has %d keys, want %d", ErrUnavailable, supplierOrderID, len(keys), it.Quantity())
+	var serr error
+	if err == nil && len(keys) == it.Quantity() {
+		var sealed []domain.SealedKey
+		if sealed, serr = f.storeKeys(ctx, it, keys); serr == nil {
+			return itemSealed, f.seal(ctx, it, supplierOrderID, sealed, !recorded)
+		}
 	}
+	// Short of sealing, the purchase is recorded on its own first, as it
+	// always was: the outcomes below start from a purchased item.
+	if !recorded {
+		if _, rerr := f.update(ctx, func(o *domain.Order) error { return f.recordPurchase(o, it, supplierOrderID) }); rerr != nil {
+			return itemFailed, rerr
+		}
+	}
+	if serr != nil {
+		return itemFailed, serr
+	}
+	switch {
+	case errors.Is(err, ports.ErrKeysPending):
+		f.log.InfoContext(ctx, "supplier keys not ready", "order_id", f.orderID, "item_id", it.ID(), "supplier_order_id", supplierOrderID)
+		return itemWaiting, nil
+	case errors.Is(err, ports.ErrSupplierPermanent):
+		return itemFailed, f.failItem(ctx, it, err)
+	case errors.Is(err, domain.ErrNotFound):
+		// The supplier does not know a purchase we recorded: an anomaly
+		// for a person, never an endless retry.
+		reason := fmt.Sprintf("supplier does not know purchase %s recorded for item %s", supplierOrderID, it.ID())
+		f.log.ErrorContext(ctx, "order held for review", "order_id", f.orderID, "reason", reason)
+		_, err := f.update(ctx, func(o *domain.Order) error { return o.HoldForReview(reason, f.clock.Now()) })
+		return itemFailed, err
+	case err != nil:
+		return itemFailed, fmt.Errorf("%w: keys of supplier order %s: %v", ErrUnavailable, supplierOrderID, err)
+	}
+	return itemFailed, fmt.Errorf("%w: supplier order %s has %d keys, want %d", ErrUnavailable, supplierOrderID, len(keys), it.Quantity())
+}
+
+// storeKeys seals the item's keys under the order's data key and stores
+// them. Their refs are fixed by order, item and slot, so storing them again
+// after a crash overwrites what an earlier run left.
+func (f *fulfilment) storeKeys(ctx context.Context, it *domain.OrderItem, keys []ports.SupplierKey) ([]domain.SealedKey, error) {
 	sealed := make([]domain.SealedKey, 0, len(keys))
 	for slot, k := range keys {
-		ref, err := h.keys.store(ctx, key, it.ID(), slot, k.Data)
+		ref, err := f.keys.store(ctx, f.key, it.ID(), slot, k.Data)
 		if err != nil {
-			return itemFailed, err
+			return nil, err
 		}
 		sealed = append(sealed, domain.SealedKey{Slot: slot, BlobRef: ref, ContentType: k.ContentType})
 	}
-	return itemSealed, h.update(ctx, orderID, func(o *domain.Order) error { return o.SealItem(it.ID(), sealed, h.clock.Now()) })
+	return sealed, nil
+}
+
+// seal records the item's stored keys in one unit of work: the purchase
+// first unless an earlier run recorded it, the seal, and the order's
+// completion when it was the last item to seal.
+func (f *fulfilment) seal(ctx context.Context, it *domain.OrderItem, supplierOrderID string, keys []domain.SealedKey, record bool) error {
+	completed := false
+	_, err := f.update(ctx, func(o *domain.Order) error {
+		completed = false // the function runs again when the unit of work is retried
+		now := f.clock.Now()
+		if record {
+			if err := f.recordPurchase(o, it, supplierOrderID); err != nil {
+				return err
+			}
+		}
+		if err := o.SealItem(it.ID(), keys, now); err != nil {
+			return err
+		}
+		if !allSealed(o) {
+			return nil
+		}
+		completed = true
+		return o.CompleteFulfilment(now)
+	})
+	f.fulfilled = err == nil && completed
+	return err
+}
+
+// recordPurchase records the supplier's order on the item; begun first,
+// for an item a previous run left failed before finding the purchase (it
+// changes nothing on an item purchasing).
+func (f *fulfilment) recordPurchase(o *domain.Order, it *domain.OrderItem, supplierOrderID string) error {
+	now := f.clock.Now()
+	if err := o.BeginItemPurchase(it.ID(), now); err != nil {
+		return err
+	}
+	return o.RecordItemPurchase(it.ID(), supplierOrderID, now)
+}
+
+func allSealed(o *domain.Order) bool {
+	for _, it := range o.Items() {
+		if it.Status() != domain.ItemSealed {
+			return false
+		}
+	}
+	return true
 }
 
 // failItem records a permanent supplier refusal on the item (which fails
 // the order); the reason is the supplier's, for the operator.
-func (h FulfilOrder) failItem(ctx context.Context, orderID string, it *domain.OrderItem, cause error) error {
-	h.log.WarnContext(ctx, "item failed permanently", "order_id", orderID, "item_id", it.ID(), "err", cause)
-	return h.update(ctx, orderID, func(o *domain.Order) error {
-		return o.FailItem(it.ID(), cause.Error(), false, h.clock.Now())
+func (f *fulfilment) failItem(ctx context.Context, it *domain.OrderItem, cause error) error {
+	f.log.WarnContext(ctx, "item failed permanently", "order_id", f.orderID, "item_id", it.ID(), "err", cause)
+	_, err := f.update(ctx, func(o *domain.Order) error {
+		return o.FailItem(it.ID(), cause.Error(), false, f.clock.Now())
 	})
+	return err
 }
 
 // purchase buys the item under the price guard, or finds the purchase a
-// previous attempt made. It returns itemProceed with the supplier's order, itemFailed after failing the item permanently, or
-// itemPriceWait / itemHeld when the guard stopped it; an error to retry.
-func (h FulfilOrder) purchase(ctx context.Context, orderID string, it *domain.OrderItem, maybeBought bool) (ports.SupplierOrder, itemResult, error) {
+// previous attempt made. It returns itemProceed with the supplier's order,
+// itemFailed after failing the item permanently, or itemPriceWait /
+// itemHeld when the guard stopped it; an error to retry. A purchase found
+// is recorded with the keys (or without them, by fulfilItem); one placed
+// is begun on the order before the supplier hears of it.
+func (f *fulfilment) purchase(ctx context.Context, it *domain.OrderItem, maybeBought bool) (ports.SupplierOrder, itemResult, error) {
 	if maybeBought {
-		so, err := h.supplier.FindOrder(ctx, it.ID())
+		so, err := f.supplier.FindOrder(ctx, it.ID())
 		if err == nil {
-			return so, itemProceed, h.beginPurchase(ctx, orderID, it)
+			return so, itemProceed, nil
 		}
 		if !errors.Is(err, domain.ErrNotFound) {
 			return ports.SupplierOrder{}, itemFailed, fmt.Errorf("%w: find purchase: %v", ErrUnavailable, err)
 		}
 	}
-	affordable, err := h.guard.affordable(it)
+	affordable, err := f.guard.affordable(it)
 	if err != nil {
-		return ports.SupplierOrder{}, itemFailed, h.failItem(ctx, orderID, it, err)
+		return ports.SupplierOrder{}, itemFailed, f.failItem(ctx, it, err)
 	}
-	if res, err := h.checkPrice(ctx, orderID, it, affordable); err != nil || res != itemProceed {
+	if res, err := f.checkPrice(ctx, it, affordable); err != nil || res != itemProceed {
 		return ports.SupplierOrder{}, res, err
 	}
-	if err := h.beginPurchase(ctx, orderID, it); err != nil {
+	if err := f.beginPurchase(ctx, it); err != nil {
 		return ports.SupplierOrder{}, itemFailed, err
 	}
-	so, err := h.supplier.PlaceOrder(ctx, ports.PurchaseRequest{
+	so, err := f.supplier.PlaceOrder(ctx, ports.PurchaseRequest{
 		ExternalID: it.ID(), ProductID: it.Source().SupplierProductID, Qty: it.Quantity(), Price: affordable,
 	})
 	if errors.Is(err, ports.ErrSupplierPermanent) {
 		// A refusal may be the price rising since we asked: the guard
 		// waits for it to come down instead of failing the order.
-		if res, cerr := h.checkPrice(ctx, orderID, it, affordable); cerr != nil || res != itemProceed {
+		if res, cerr := f.checkPrice(ctx, it, affordable); cerr != nil || res != itemProceed {
 			return ports.SupplierOrder{}, res, cerr
 		}
-		return ports.SupplierOrder{}, itemFailed, h.failItem(ctx, orderID, it, err)
+		return ports.SupplierOrder{}, itemFailed, f.failItem(ctx, it, err)
 	}
 	if err != nil {
 		return ports.SupplierOrder{}, itemFailed, fmt.Errorf("%w: purchase: %v", ErrUnavailable, err)
@@ -242,18 +359,61 @@ func (h FulfilOrder) purchase(ctx context.Context, orderID string, it *domain.Or
 	return so, itemProceed, nil
 }
 
-// beginPurchase records, before the supplier is called, that it is.
-func (h FulfilOrder) beginPurchase(ctx context.Context, orderID string, it *domain.OrderItem) error {
-	return h.update(ctx, orderID, func(o *domain.Order) error { return o.BeginItemPurchase(it.ID(), h.clock.Now()) })
+// beginPurchase records, before the supplier is called, that it is; a
+// paid order starts fulfilling in the same unit of work.
+func (f *fulfilment) beginPurchase(ctx context.Context, it *domain.OrderItem) error {
+	_, err := f.orders.Update(ctx, f.orderID, func(o *domain.Order) error {
+		if err := f.startOn(o); err != nil {
+			return err
+		}
+		return o.BeginItemPurchase(it.ID(), f.clock.Now())
+	})
+	if err == nil {
+		f.start = false
+	}
+	return err
 }
 
 // holdForReview stops the order for a person, with the reason.
-func (h FulfilOrder) holdForReview(ctx context.Context, orderID string, it *domain.OrderItem, reason string) error {
-	h.log.WarnContext(ctx, "order held for review", "order_id", orderID, "item_id", it.ID(), "reason", reason)
-	return h.update(ctx, orderID, func(o *domain.Order) error { return o.HoldForReview(reason, h.clock.Now()) })
+func (f *fulfilment) holdForReview(ctx context.Context, it *domain.OrderItem, reason string) error {
+	f.log.WarnContext(ctx, "order held for review", "order_id", f.orderID, "item_id", it.ID(), "reason", reason)
+	_, err := f.update(ctx, func(o *domain.Order) error { return o.HoldForReview(reason, f.clock.Now()) })
+	return err
 }
 
-func (h FulfilOrder) update(ctx context.Context, orderID string, fn func(*domain.Order) error) error {
-	_, err := h.orders.Update(ctx, orderID, fn)
-	return err
+// update changes the order in a unit of work, once the order is started.
+func (f *fulfilment) update(ctx context.Context, fn func(*domain.Order) error) (*domain.Order, error) {
+	if err := f.commitStart(ctx); err != nil {
+		return nil, err
+	}
+	return f.orders.Update(ctx, f.orderID, fn)
+}
+
+// commitStart starts the order's fulfilment in a unit of work of its own,
+// unless the run already did.
+func (f *fulfilment) commitStart(ctx context.Context) error {
+	if !f.start {
+		return nil
+	}
+	if _, err := f.orders.Update(ctx, f.orderID, f.startOn); err != nil {
+		return err
+	}
+	f.start = false
+	return nil
+}
+
+// startOn starts o's fulfilment if the run has yet to; errNotFulfilling
+// when o is past fulfilment (done, failed, revoked) by now.
+func (f *fulfilment) startOn(o *domain.Order) error {
+	if !f.start {
+		return nil
+	}
+	proceed, err := o.StartFulfilment(f.clock.Now())
+	if err != nil {
+		return err
+	}
+	if !proceed {
+		return errNotFulfilling
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/adapters/memory"
+	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -74,35 +75,124 @@ func TestFulfilOrderConcurrentRunsBuyOnce(t *testing.T) {
 	}
 }
 
-// TestFulfilOrderResumesAfterCrash stops fulfilment right after the
-// purchase is recorded; a new run seals the same keys without buying again.
+// TestFulfilOrderResumesAfterCrash stops fulfilment once the supplier has
+// taken the purchase: right after the call, and right before the unit of
+// work that records it with the sealed keys. The purchase was begun on the
+// order before the call, so a new run finds it by our item id and seals the
+// keys the supplier issued without buying again.
 func TestFulfilOrderResumesAfterCrash(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	o := w.paidOrder(t, 2)
-	crashing := w.app(func(d *application.Deps, _ *application.Settings) {
-		d.Orders = crashAfterPurchase{OrderRepository: w.orders}
-	}).Commands.FulfilOrder
-	func() {
-		defer func() {
-			if r := recover(); r != errCrash {
-				t.Fatalf("recovered %v", r)
+	for _, tc := range []struct {
+		name  string
+		crash func(*world, *application.Deps)
+	}{
+		{"after the supplier call", func(w *world, d *application.Deps) { d.Supplier = crashAfterPlaceOrder{Supplier: w.supplier} }},
+		{"before the purchase commits", func(w *world, d *application.Deps) { d.Orders = crashBeforePurchaseCommit{OrderRepository: w.orders} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			o := w.paidOrder(t, 2)
+			crashing := w.app(func(d *application.Deps, _ *application.Settings) { tc.crash(w, d) }).Commands.FulfilOrder
+			func() {
+				defer func() {
+					if r := recover(); r != errCrash {
+						t.Fatalf("recovered %v", r)
+					}
+				}()
+				_ = crashing.Handle(t.Context(), o.ID())
+			}()
+			mid, _ := w.orders.Get(t.Context(), o.ID())
+			itemID := mid.Items()[0].ID()
+			if mid.Status() != domain.StatusFulfilling || mid.Items()[0].Status() != domain.ItemPurchasing || w.supplier.PurchaseCount(itemID) != 1 {
+				t.Fatalf("at the crash the order is %s, its item %s with %d purchases; want fulfilling, purchasing and 1",
+					mid.Status(), mid.Items()[0].Status(), w.supplier.PurchaseCount(itemID))
 			}
-		}()
-		_ = crashing.Handle(t.Context(), o.ID())
-	}()
-	mid, _ := w.orders.Get(t.Context(), o.ID())
-	if mid.Items()[0].Status() != domain.ItemPurchased {
-		t.Fatalf("after crash the item is %s", mid.Items()[0].Status())
+			if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := w.orders.Get(t.Context(), o.ID())
+			if got.Status() != domain.StatusFulfilled {
+				t.Fatalf("status %s", got.Status())
+			}
+			if n := w.supplier.PurchaseCount(itemID); n != 1 {
+				t.Fatalf("bought %d times", n)
+			}
+			assertSealedIssuedKeys(t, w, got)
+		})
 	}
-	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+}
+
+// assertSealedIssuedKeys opens every sealed key of o and compares it with
+// the one the supplier issued for its item and slot.
+func assertSealedIssuedKeys(t *testing.T, w *world, o *domain.Order) {
+	t.Helper()
+	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil {
 		t.Fatal(err)
 	}
-	if s := w.status(t, o.ID()); s != domain.StatusFulfilled {
-		t.Fatalf("status %s", s)
+	body := w.mail.sent[len(w.mail.sent)-1].Text
+	const prefix = "https://keys.example/deliver/"
+	token := strings.Fields(body[strings.Index(body, prefix)+len(prefix):])[0]
+	rv, err := w.reveal().Handle(t.Context(), application.RevealCommand{Token: token})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := w.supplier.PurchaseCount(mid.Items()[0].ID()); n != 1 {
-		t.Fatalf("bought %d times", n)
+	for _, it := range rv.Items {
+		issued := w.supplier.IssuedKeys(it.ItemID)
+		if len(it.Keys) != len(issued) || len(issued) == 0 {
+			t.Fatalf("item %s: %d keys revealed, %d issued", it.ItemID, len(it.Keys), len(issued))
+		}
+		for i, k := range it.Keys {
+			if string(k.Data) != string(issued[i].Data) {
+				t.Fatalf("item %s: key %d differs from the issued one", it.ItemID, i)
+			}
+		}
+	}
+}
+
+// TestFulfilOrderUnitsOfWork counts the order changes fulfilment makes: a
+// supplier-bought item takes one before the supplier call (which also
+// starts the order) and one after it (which also completes the order after
+// the last item); an item whose keys the supplier has yet to deliver, one
+// before and one recording the purchase. Fewer would be as wrong as more:
+// the purchase must be begun on the order before the supplier is called.
+func TestFulfilOrderUnitsOfWork(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		qty       []int
+		keyDelay  time.Duration
+		want      int32
+		status    domain.OrderStatus
+		itemState domain.ItemStatus
+	}{
+		{"one item", []int{2}, 0, 2, domain.StatusFulfilled, domain.ItemSealed},
+		{"two items", []int{1, 2}, 0, 4, domain.StatusFulfilled, domain.ItemSealed},
+		{"keys pending", []int{1}, time.Hour, 2, domain.StatusFulfilling, domain.ItemPurchased},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			w.supplier = sandbox.NewSupplier(sandbox.SupplierConfig{KeyDelay: tc.keyDelay, Clock: func() time.Time { return w.clock.now }})
+			o := w.paidOrder(t, tc.qty...)
+			counted := &countingOrders{OrderRepository: w.orders}
+			fulfil := w.app(func(d *application.Deps, _ *application.Settings) { d.Orders = counted }).Commands.FulfilOrder
+			if err := fulfil.Handle(t.Context(), o.ID()); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := w.orders.Get(t.Context(), o.ID())
+			if got.Status() != tc.status {
+				t.Fatalf("status %s, want %s", got.Status(), tc.status)
+			}
+			for _, it := range got.Items() {
+				if it.Status() != tc.itemState || w.supplier.PurchaseCount(it.ID()) != 1 {
+					t.Fatalf("item %s is %s, bought %d times", it.ID(), it.Status(), w.supplier.PurchaseCount(it.ID()))
+				}
+			}
+			if n := counted.updates.Load(); n != tc.want {
+				t.Fatalf("%d order units of work, want %d", n, tc.want)
+			}
+		})
 	}
 }
 

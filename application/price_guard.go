@@ -52,8 +52,8 @@ func (g PriceGuard) affordable(it *domain.OrderItem) (domain.Money, error) {
 // itemProceed (buy) when the cost is within affordable
 // or cannot be compared, itemPriceWait while the guard waits for a cheaper
 // offer, and itemHeld once it held the order for review.
-func (h FulfilOrder) checkPrice(ctx context.Context, orderID string, it *domain.OrderItem, affordable domain.Money) (itemResult, error) {
-	p, err := h.supplier.Product(ctx, it.Source().SupplierProductID)
+func (f *fulfilment) checkPrice(ctx context.Context, it *domain.OrderItem, affordable domain.Money) (itemResult, error) {
+	p, err := f.supplier.Product(ctx, it.Source().SupplierProductID)
 	if errors.Is(err, domain.ErrNotFound) {
 		return itemProceed, nil // the purchase itself says why it cannot be made
 	}
@@ -64,13 +64,13 @@ func (h FulfilOrder) checkPrice(ctx context.Context, orderID string, it *domain.
 		return itemProceed, nil
 	}
 	reason := fmt.Sprintf("%s%s %s > affordable %s %s", priceReasonPrefix, p.Cost, p.Cost.Currency(), affordable, affordable.Currency())
-	now := h.clock.Now()
-	o, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error {
+	now := f.clock.Now()
+	o, err := f.update(ctx, func(o *domain.Order) error {
 		cur, err := o.Item(it.ID())
 		if err != nil {
 			return err
 		}
-		if f := cur.Failure(); f != nil && f.Retryable && strings.HasPrefix(f.Reason, priceReasonPrefix) {
+		if fl := cur.Failure(); fl != nil && fl.Retryable && strings.HasPrefix(fl.Reason, priceReasonPrefix) {
 			return nil // already waiting: the wait started then
 		}
 		return o.FailItem(it.ID(), reason, true, now)
@@ -79,12 +79,12 @@ func (h FulfilOrder) checkPrice(ctx context.Context, orderID string, it *domain.
 		return itemFailed, fmt.Errorf("record price wait: %w", err)
 	}
 	since := priceWaitStart(o, it.ID(), now)
-	if now.Sub(since) < h.guard.Wait {
-		h.log.InfoContext(ctx, "waiting for a cheaper supplier offer", "order_id", orderID, "item_id", it.ID(), "reason", reason,
-			"until", since.Add(h.guard.Wait))
+	if now.Sub(since) < f.guard.Wait {
+		f.log.InfoContext(ctx, "waiting for a cheaper supplier offer", "order_id", f.orderID, "item_id", it.ID(), "reason", reason,
+			"until", since.Add(f.guard.Wait))
 		return itemPriceWait, nil
 	}
-	return itemHeld, h.holdForReview(ctx, orderID, it, reason)
+	return itemHeld, f.holdForReview(ctx, it, reason)
 }
 
 // priceWaitStart is when the item's current wait for a price began: its

@@ -58,10 +58,12 @@ func (r freezeOrders) Update(ctx context.Context, id string, fn func(*domain.Ord
 	return r.OrderRepository.Update(ctx, id, fn)
 }
 
-// hasPurchase reports whether an item of o has its purchase recorded and
-// not yet sealed.
-func hasPurchase(o *domain.Order) bool {
-	return slices.ContainsFunc(o.Items(), func(it *domain.OrderItem) bool { return it.Status() == domain.ItemPurchased })
+// purchaseBegun reports whether an item of o is purchasing: its purchase
+// is begun, and the supplier may have taken it. The change that follows
+// is the one after the supplier call, which records the purchase with the
+// sealed keys (or alone, while the supplier has yet to deliver them).
+func purchaseBegun(o *domain.Order) bool {
+	return slices.ContainsFunc(o.Items(), func(it *domain.OrderItem) bool { return it.Status() == domain.ItemPurchasing })
 }
 
 type freezeSupplier struct {
@@ -99,27 +101,22 @@ func (b freezeBlobs) Put(ctx context.Context, ref string, data []byte) error {
 	return err
 }
 
-type freezeLinks struct {
-	ports.DeliveryLinkRepository
-	f *freezer
-}
-
-func (l freezeLinks) Create(ctx context.Context, link *domain.DeliveryLink) error {
-	err := l.DeliveryLinkRepository.Create(ctx, link)
-	if err == nil {
-		l.f.hit()
-	}
-	return err
-}
-
+// freezeMailer freezes at the delivery email: before sending it (its link
+// is issued: the link commits with the delivery claim, in a unit of work
+// that a freeze inside would roll back), or once it is sent.
 type freezeMailer struct {
 	ports.Mailer
-	f *freezer
+	f      *freezer
+	before bool
 }
 
 func (m freezeMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, error) {
+	delivery := strings.Contains(e.Text, "/deliver/")
+	if delivery && m.before {
+		m.f.hit()
+	}
 	r, err := m.Mailer.Send(ctx, e)
-	if err == nil && strings.Contains(e.Text, "/deliver/") { // the delivery email
+	if err == nil && delivery && !m.before {
 		m.f.hit()
 	}
 	return r, err
@@ -144,20 +141,26 @@ func TestFaultKillAtEachStep(t *testing.T) {
 		{"after purchase placed", func(f *freezer) fx.Option {
 			return fx.Decorate(func(s ports.Supplier) ports.Supplier { return freezeSupplier{Supplier: s, f: f, atPlace: true} })
 		}},
-		{"after purchase recorded", func(f *freezer) fx.Option {
-			return fx.Decorate(func(r ports.OrderRepository) ports.OrderRepository { return freezeOrders{r, f, hasPurchase} })
-		}},
 		{"after keys fetched", func(f *freezer) fx.Option {
 			return fx.Decorate(func(s ports.Supplier) ports.Supplier { return freezeSupplier{Supplier: s, f: f, atKeys: true} })
 		}},
 		{"after sealing", func(f *freezer) fx.Option {
 			return fx.Decorate(func(b ports.BlobStore) ports.BlobStore { return freezeBlobs{b, f} })
 		}},
+		{"before purchase recorded", func(f *freezer) fx.Option {
+			// Bought, keys fetched, sealed and stored: all but the commit.
+			return fx.Decorate(func(r ports.OrderRepository) ports.OrderRepository { return freezeOrders{r, f, purchaseBegun} })
+		}},
+		{"after fulfilment recorded", func(f *freezer) fx.Option {
+			return fx.Decorate(func(r ports.OrderRepository) ports.OrderRepository {
+				return freezeOrders{r, f, func(o *domain.Order) bool { return o.Status() == domain.StatusFulfilled }}
+			})
+		}},
 		{"after link issued", func(f *freezer) fx.Option {
-			return fx.Decorate(func(l ports.DeliveryLinkRepository) ports.DeliveryLinkRepository { return freezeLinks{l, f} })
+			return fx.Decorate(func(m ports.Mailer) ports.Mailer { return freezeMailer{m, f, true} })
 		}},
 		{"after email sent", func(f *freezer) fx.Option {
-			return fx.Decorate(func(m ports.Mailer) ports.Mailer { return freezeMailer{m, f} })
+			return fx.Decorate(func(m ports.Mailer) ports.Mailer { return freezeMailer{m, f, false} })
 		}},
 	} {
 		t.Run(step.name, func(t *testing.T) {

@@ -125,18 +125,22 @@ func TestRestartKeepsState(t *testing.T) {
 	}
 }
 
-// TestCrashAfterPurchase stops the process hard right after the supplier
-// purchase is recorded and before the keys are sealed: its connections are
-// killed and its goroutines never continue. A new process on the same
-// database completes the order with no second purchase and no lost key.
+// TestCrashAfterPurchase stops the process hard after the supplier took
+// the purchase and the keys were sealed and stored, just before the unit of
+// work that records them on the order: its connections are killed and its
+// goroutines never continue. A new process on the same database finds the
+// purchase by the item's id and completes the order with no second
+// purchase and no lost key.
 func TestCrashAfterPurchase(t *testing.T) {
 	url, admin := pgtest.NewDatabase(t)
 	supplier := sandbox.NewSupplier(sandbox.SupplierConfig{}) // the supplier outlives our crash
 	shared := fx.Decorate(func(*sandbox.Supplier) *sandbox.Supplier { return supplier })
 
-	// The process freezes once the purchase is recorded on the order.
+	// The process freezes at the change that follows the begun purchase.
 	f := newFreezer(t)
-	hook := fx.Decorate(func(orders ports.OrderRepository) ports.OrderRepository { return freezeOrders{orders, f, hasPurchase} })
+	hook := fx.Decorate(func(orders ports.OrderRepository) ports.OrderRepository {
+		return freezeOrders{orders, f, purchaseBegun}
+	})
 	keyring := t.TempDir() + "/keyring.json"
 	mod := func(c *bootstrap.Config) { c.DatabaseURL = url; c.KeyringFile = keyring }
 	var db1 *sqlx.DB
@@ -151,8 +155,8 @@ func TestCrashAfterPurchase(t *testing.T) {
 		t.Fatal("fulfilment never reached the crash point")
 	}
 	itemID := h1.getOrder(o).Items[0].ID
-	if got := h1.getOrder(o).Items[0].Status; got != "purchased" {
-		t.Fatalf("at the crash the item is %s, want purchased", got)
+	if got := h1.getOrder(o).Items[0].Status; got != "purchasing" || supplier.PurchaseCount(itemID) != 1 {
+		t.Fatalf("at the crash the item is %s with %d purchases, want purchasing and 1", got, supplier.PurchaseCount(itemID))
 	}
 	kill(t, h1, db1, admin)
 
