@@ -11,13 +11,15 @@ import (
 // fulfilment_started and reports true; from fulfilling (a redelivered
 // message, or a resume after a crash) it changes nothing and reports true;
 // from fulfilled, delivered, revoked or failed it changes nothing and
-// reports false. It returns false and ErrInvalidTransition from
-// pending_payment, underpaid or expired (the order is not paid).
+// reports false, and so from needs_review: a held order waits for a
+// person (RetryFulfilment), not for a redelivered order.paid. It returns
+// false and ErrInvalidTransition from pending_payment, underpaid or
+// expired (the order is not paid).
 func (o *Order) StartFulfilment(now time.Time) (bool, error) {
 	switch o.status {
 	case StatusFulfilling:
 		return true, nil
-	case StatusFulfilled, StatusDelivered, StatusRevoked, StatusFailed:
+	case StatusFulfilled, StatusDelivered, StatusRevoked, StatusFailed, StatusNeedsReview:
 		return false, nil
 	}
 	if err := o.transition(StatusFulfilling, EventKindFulfilmentStarted, nil, now); err != nil {

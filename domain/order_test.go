@@ -369,3 +369,25 @@ func TestHoldForReview(t *testing.T) {
 		t.Fatalf("the timeline forgot why it was held: %q", o.ReviewReason())
 	}
 }
+
+// StartFulfilment goes on only with a paid or fulfilling order; it never
+// releases an order held for review, whatever message arrives again.
+func TestStartFulfilmentFromEachStatus(t *testing.T) {
+	t.Parallel()
+	for _, s := range domain.OrderStatuses {
+		t.Run(s.String(), func(t *testing.T) {
+			o := inState(t, s)
+			proceed, err := o.StartFulfilment(t0)
+			wantProceed := s == domain.StatusPaid || s == domain.StatusFulfilling
+			wantStatus := s
+			if s == domain.StatusPaid {
+				wantStatus = domain.StatusFulfilling
+			}
+			unpaid := s == domain.StatusPendingPayment || s == domain.StatusAwaitingPaymentSetup ||
+				s == domain.StatusUnderpaid || s == domain.StatusExpired || s == domain.StatusRefunded
+			if proceed != wantProceed || (err != nil) != unpaid || o.Status() != wantStatus {
+				t.Errorf("from %s: proceed %v, err %v, status %s; want %v, error %v, %s", s, proceed, err, o.Status(), wantProceed, unpaid, wantStatus)
+			}
+		})
+	}
+}
