@@ -5,7 +5,8 @@
 # NATS sets run when their servers are available.
 #
 # Env: BENCH_ORDERS (default 1000), BENCH_CLIENTS (16), BENCH_RATE (0: as
-# fast as possible), KEYWARD_DATABASE_URL (default the local server),
+# fast as possible), BENCH_STEADY_RATE (10: the latency run's orders/s, for
+# 30 s; 0 skips it), KEYWARD_DATABASE_URL (default the local server),
 # KEYWARD_VAULT_DEV_BIN (a built vault-dev, else scripts/vault-dev.sh builds
 # one), KEYWARD_NATS_URL (default nats://127.0.0.1:4222).
 set -euo pipefail
@@ -16,6 +17,7 @@ log() { echo "bench.sh: $*" >&2; }
 ORDERS="${BENCH_ORDERS:-1000}"
 CLIENTS="${BENCH_CLIENTS:-16}"
 RATE="${BENCH_RATE:-0}"
+STEADY="${BENCH_STEADY_RATE:-10}"
 export KEYWARD_DATABASE_URL="${KEYWARD_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
 NATS_URL="${KEYWARD_NATS_URL:-nats://127.0.0.1:4222}"
 
@@ -23,6 +25,12 @@ go build -o bin/keyward ./cmd/keyward
 run() { echo; echo "## $1"; shift; echo '```'; "$@" bin/keyward bench --orders "$ORDERS" --clients "$CLIENTS" --rate "$RATE"; echo '```'; }
 
 run "postgres+local" env KEYWARD_KEY_VAULT=local
+
+if (( STEADY > 0 )); then
+	echo; echo "## postgres+local at a steady $STEADY orders/s for 30 s (latency below saturation)"; echo '```'
+	KEYWARD_KEY_VAULT=local bin/keyward bench --orders $((STEADY * 30)) --clients "$CLIENTS" --rate "$STEADY" --compare-memory=false
+	echo '```'
+fi
 
 if [[ -n "${KEYWARD_VAULT_DEV_BIN:-}" ]]; then
 	mkdir -p .cache/bin && ln -sf "$KEYWARD_VAULT_DEV_BIN" .cache/bin/vault-dev && touch -h .cache/bin/vault-dev
