@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -34,26 +36,39 @@ type orderRow struct {
 	DeliveryClaimAt sql.NullTime    `db:"delivery_claimed_at"` // NULL when none
 }
 
-// itemRow is a row of order_items.
+// orderLoadRow is a row of the statements that load orders (see
+// orderLoadColumns): the order's columns, then its items and timeline as
+// JSON arrays of itemRow and timelineRow, in no particular order.
+type orderLoadRow struct {
+	orderRow
+	Items    []byte `db:"items"`
+	Timeline []byte `db:"timeline"`
+	// Current is false when a locking load saw items and a timeline older
+	// than the row it locked; only the locking query selects it.
+	Current bool `db:"current"`
+}
+
+// itemRow is a row of order_items: written with its db names, read back as
+// an element of orderLoadRow.Items with its json names.
 type itemRow struct {
-	ID                string              `db:"id"`
-	OrderID           string              `db:"order_id"`
-	Position          int                 `db:"position"`
-	SKU               string              `db:"sku"`
-	Name              string              `db:"name"`
-	SourceKind        string              `db:"source_kind"`
-	Supplier          string              `db:"supplier"`
-	SupplierProductID string              `db:"supplier_product_id"`
-	CostAmount        decimal.NullDecimal `db:"cost_amount"`
-	CostCurrency      sql.NullString      `db:"cost_currency"`
-	Quantity          int                 `db:"quantity"`
-	UnitPrice         decimal.Decimal     `db:"unit_price"`
-	Currency          string              `db:"currency"`
-	Status            string              `db:"status"`
-	FailureReason     sql.NullString      `db:"failure_reason"`
-	FailureRetryable  sql.NullBool        `db:"failure_retryable"`
-	SupplierOrderID   string              `db:"supplier_order_id"`
-	Keys              string              `db:"keys"` // jsonb; a string so lib/pq sends text, not bytea
+	ID                string              `db:"id" json:"id"`
+	OrderID           string              `db:"order_id" json:"order_id"`
+	Position          int                 `db:"position" json:"position"`
+	SKU               string              `db:"sku" json:"sku"`
+	Name              string              `db:"name" json:"name"`
+	SourceKind        string              `db:"source_kind" json:"source_kind"`
+	Supplier          string              `db:"supplier" json:"supplier"`
+	SupplierProductID string              `db:"supplier_product_id" json:"supplier_product_id"`
+	CostAmount        decimal.NullDecimal `db:"cost_amount" json:"cost_amount"`
+	CostCurrency      *string             `db:"cost_currency" json:"cost_currency"` // nil: NULL
+	Quantity          int                 `db:"quantity" json:"quantity"`
+	UnitPrice         decimal.Decimal     `db:"unit_price" json:"unit_price"`
+	Currency          string              `db:"currency" json:"currency"`
+	Status            string              `db:"status" json:"status"`
+	FailureReason     *string             `db:"failure_reason" json:"failure_reason"`       // nil: NULL
+	FailureRetryable  *bool               `db:"failure_retryable" json:"failure_retryable"` // nil: NULL
+	SupplierOrderID   string              `db:"supplier_order_id" json:"supplier_order_id"`
+	Keys              jsonText            `db:"keys" json:"keys"`
 }
 
 // sealedKeyJSON is one element of order_items.keys: where a sealed key is,
@@ -64,13 +79,27 @@ type sealedKeyJSON struct {
 	ContentType string `json:"content_type"`
 }
 
-// timelineRow is a row of order_timeline.
+// timelineRow is a row of order_timeline: written with its db names (the
+// id is the database's), read back (without its order id) as an element
+// of orderLoadRow.Timeline.
 type timelineRow struct {
-	OrderID  string    `db:"order_id"`
-	Type     string    `db:"type"`
-	Status   string    `db:"status"`
-	Metadata string    `db:"metadata"` // jsonb object of strings
-	At       time.Time `db:"at"`
+	ID       int64     `db:"id" json:"id"` // set by the database, in the timeline's order
+	OrderID  string    `db:"order_id" json:"-"`
+	Type     string    `db:"type" json:"type"`
+	Status   string    `db:"status" json:"status"`
+	Metadata jsonText  `db:"metadata" json:"metadata"` // jsonb object of strings
+	At       time.Time `db:"at" json:"at"`
+}
+
+// jsonText is the text of a jsonb value. It is a string so that lib/pq
+// sends it as text (a []byte would go as bytea), and it takes a JSON value
+// embedded in a larger document as it is, to be decoded later.
+type jsonText string
+
+// UnmarshalJSON keeps the value's JSON text.
+func (j *jsonText) UnmarshalJSON(b []byte) error {
+	*j = jsonText(b)
+	return nil
 }
 
 // orderToRow maps an order about to be saved; the row carries the version
@@ -102,12 +131,14 @@ func itemToRow(orderID string, position int, s domain.ItemSnapshot) (itemRow, er
 		ID: s.ID, OrderID: orderID, Position: position, SKU: s.SKU, Name: s.Name,
 		SourceKind: s.Source.Kind.String(), Supplier: s.Source.Supplier, SupplierProductID: s.Source.SupplierProductID,
 		Quantity: s.Quantity, UnitPrice: s.UnitPrice.Amount(), Currency: s.UnitPrice.Currency().String(),
-		Status: s.Status.String(), SupplierOrderID: s.SupplierOrderID, Keys: string(keysJSON),
+		Status: s.Status.String(), SupplierOrderID: s.SupplierOrderID, Keys: jsonText(keysJSON),
 	}
-	r.CostAmount, r.CostCurrency = nullMoney(s.Source.Cost)
+	var cur sql.NullString
+	if r.CostAmount, cur = nullMoney(s.Source.Cost); cur.Valid {
+		r.CostCurrency = &cur.String
+	}
 	if s.Failure != nil {
-		r.FailureReason = sql.NullString{String: s.Failure.Reason, Valid: true}
-		r.FailureRetryable = sql.NullBool{Bool: s.Failure.Retryable, Valid: true}
+		r.FailureReason, r.FailureRetryable = &s.Failure.Reason, &s.Failure.Retryable
 	}
 	return r, nil
 }
@@ -117,7 +148,30 @@ func timelineToRow(orderID string, e domain.FulfillmentEvent) (timelineRow, erro
 	if err != nil {
 		return timelineRow{}, fmt.Errorf("encode timeline metadata: %w", err)
 	}
-	return timelineRow{OrderID: orderID, Type: e.Kind().String(), Status: e.Status().String(), Metadata: string(b), At: e.At()}, nil
+	return timelineRow{OrderID: orderID, Type: e.Kind().String(), Status: e.Status().String(), Metadata: jsonText(b), At: e.At()}, nil
+}
+
+// order decodes the row's items and timeline and rehydrates the order; it
+// returns domain.ErrInvalidOrder for data the domain would never write.
+func (r orderLoadRow) order() (*domain.Order, error) {
+	var items []itemRow
+	if err := json.Unmarshal(r.Items, &items); err != nil {
+		return nil, fmt.Errorf("%w: items of order %s: %v", domain.ErrInvalidOrder, r.ID, err)
+	}
+	var timeline []timelineRow
+	if err := json.Unmarshal(r.Timeline, &timeline); err != nil {
+		return nil, fmt.Errorf("%w: timeline of order %s: %v", domain.ErrInvalidOrder, r.ID, err)
+	}
+	for i := range timeline {
+		timeline[i].OrderID = r.ID
+	}
+	slices.SortFunc(items, func(a, b itemRow) int { return cmp.Compare(a.Position, b.Position) })
+	slices.SortFunc(timeline, func(a, b timelineRow) int { return cmp.Compare(a.ID, b.ID) })
+	o, err := orderFromRows(r.orderRow, items, timeline)
+	if err != nil {
+		return nil, fmt.Errorf("read order %s: %w", r.ID, err)
+	}
+	return o, nil
 }
 
 // orderFromRows rehydrates an order; it returns domain.ErrInvalidOrder
@@ -180,7 +234,11 @@ func itemFromRow(r itemRow) (domain.ItemSnapshot, error) {
 	if err != nil {
 		return domain.ItemSnapshot{}, err
 	}
-	cost, err := moneyFromNull(r.CostAmount, r.CostCurrency)
+	var cur sql.NullString
+	if r.CostCurrency != nil {
+		cur = sql.NullString{String: *r.CostCurrency, Valid: true}
+	}
+	cost, err := moneyFromNull(r.CostAmount, cur)
 	if err != nil {
 		return domain.ItemSnapshot{}, err
 	}
@@ -204,8 +262,8 @@ func itemFromRow(r itemRow) (domain.ItemSnapshot, error) {
 	for _, k := range keys {
 		s.Keys = append(s.Keys, domain.SealedKey{Slot: k.Slot, BlobRef: k.BlobRef, ContentType: k.ContentType})
 	}
-	if r.FailureReason.Valid {
-		s.Failure = &domain.ItemFailure{Reason: r.FailureReason.String, Retryable: r.FailureRetryable.Bool}
+	if r.FailureReason != nil {
+		s.Failure = &domain.ItemFailure{Reason: *r.FailureReason, Retryable: r.FailureRetryable != nil && *r.FailureRetryable}
 	}
 	return s, nil
 }

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/keyward/keyward/domain"
 )
@@ -21,64 +21,75 @@ const itemColumns = `id, order_id, position, sku, name, source_kind, supplier, s
 	cost_amount, cost_currency, quantity, unit_price, currency, status, failure_reason, failure_retryable,
 	supplier_order_id, keys`
 
-// loadOrder reads one order, locking its row until the transaction ends
-// when forUpdate is set; domain.ErrNotFound if it does not exist.
-func loadOrder(ctx context.Context, tx *sqlx.Tx, id string, forUpdate bool) (*domain.Order, error) {
-	query := `SELECT ` + orderColumns + ` FROM orders WHERE id = $1`
-	if forUpdate {
-		query += ` FOR UPDATE`
+const timelineColumns = `id, type, status, metadata, at`
+
+// orderLoadColumns are the order's columns followed by its items and its
+// timeline, each gathered into a JSON array by a correlated subquery, so
+// that an order (or a page of them) loads in one statement, hence from one
+// snapshot. JSON keeps what the decoding needs exactly: numeric columns
+// become JSON numbers written with their full numeric text (decoded to
+// decimals, never to floats), jsonb columns are embedded as stored, and
+// times are written to the microsecond with their offset. The arrays are
+// not ordered here (an ordered aggregate sorts each order's few rows on
+// its own, which measured dearer than sorting them in Go): order_rows.go
+// decodes them and puts them in order.
+var orderLoadColumns = orderColumns + `,
+	(SELECT coalesce(json_agg(` + jsonObject(itemColumns) + `), '[]')
+		FROM order_items WHERE order_items.order_id = orders.id) AS items,
+	(SELECT coalesce(json_agg(` + jsonObject(timelineColumns) + `), '[]')
+		FROM order_timeline WHERE order_timeline.order_id = orders.id) AS timeline`
+
+// jsonObject returns the SQL of a JSON object with one field per column of
+// the comma-separated list, named as the column.
+func jsonObject(columns string) string {
+	var fields []string
+	for c := range strings.SplitSeq(columns, ",") {
+		c = strings.TrimSpace(c)
+		fields = append(fields, "'"+c+"', "+c)
 	}
-	var row orderRow
-	if err := tx.GetContext(ctx, &row, query, id); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("%w: order %s", domain.ErrNotFound, id)
-		}
-		return nil, fmt.Errorf("load order %s: %w", id, translate(err))
-	}
-	orders, err := hydrate(ctx, tx, []orderRow{row})
-	if err != nil {
-		return nil, err
-	}
-	return orders[0], nil
+	return "json_build_object(" + strings.Join(fields, ", ") + ")"
 }
 
-// hydrate loads the items and timelines of the given order rows, in two
-// queries whatever their number, and rehydrates the orders in row order.
-func hydrate(ctx context.Context, tx *sqlx.Tx, rows []orderRow) ([]*domain.Order, error) {
-	if len(rows) == 0 {
-		return []*domain.Order{}, nil
-	}
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
-	var items []itemRow
-	if err := tx.SelectContext(ctx, &items, `SELECT `+itemColumns+` FROM order_items
-		WHERE order_id = ANY($1) ORDER BY order_id, position`, pq.Array(ids)); err != nil {
-		return nil, fmt.Errorf("load order items: %w", translate(err))
-	}
-	var timeline []timelineRow
-	if err := tx.SelectContext(ctx, &timeline, `SELECT order_id, type, status, metadata, at FROM order_timeline
-		WHERE order_id = ANY($1) ORDER BY order_id, id`, pq.Array(ids)); err != nil {
-		return nil, fmt.Errorf("load order timelines: %w", translate(err))
-	}
-	itemsOf := map[string][]itemRow{}
-	for _, it := range items {
-		itemsOf[it.OrderID] = append(itemsOf[it.OrderID], it)
-	}
-	timelineOf := map[string][]timelineRow{}
-	for _, e := range timeline {
-		timelineOf[e.OrderID] = append(timelineOf[e.OrderID], e)
-	}
-	out := make([]*domain.Order, len(rows))
-	for i, r := range rows {
-		o, err := orderFromRows(r, itemsOf[r.ID], timelineOf[r.ID])
-		if err != nil {
-			return nil, fmt.Errorf("read order %s: %w", r.ID, err)
+// lockedOrderQuery loads an order and locks its row. Under read committed,
+// a row that another transaction updated after this statement's snapshot
+// is locked in its latest version, while the subqueries still read the
+// snapshot: the items and timeline would be older than the order row. The
+// last column tells the two cases apart (the row's version in the snapshot
+// is the one locked) and loadOrder reads again when they differ.
+var lockedOrderQuery = `SELECT ` + orderLoadColumns + `,
+	orders.xmin = (SELECT s.xmin FROM orders s WHERE s.id = orders.id) AS current
+	FROM orders WHERE id = $1 FOR UPDATE OF orders`
+
+// loadOrder reads one order in one statement, locking its row until the
+// transaction ends when forUpdate is set; domain.ErrNotFound if it does
+// not exist.
+func loadOrder(ctx context.Context, q sqlx.QueryerContext, id string, forUpdate bool) (*domain.Order, error) {
+	if !forUpdate {
+		var row orderLoadRow
+		if err := sqlx.GetContext(ctx, q, &row, `SELECT `+orderLoadColumns+` FROM orders WHERE id = $1`, id); err != nil {
+			return nil, loadError(id, err)
 		}
-		out[i] = o
+		return row.order()
 	}
-	return out, nil
+	// Once the row is locked nobody else can update it, so the second read
+	// (a new snapshot under read committed) is current.
+	for range 2 {
+		var row orderLoadRow
+		if err := sqlx.GetContext(ctx, q, &row, lockedOrderQuery, id); err != nil {
+			return nil, loadError(id, err)
+		}
+		if row.Current {
+			return row.order()
+		}
+	}
+	return nil, fmt.Errorf("load order %s: its row kept changing after it was locked", id)
+}
+
+func loadError(id string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: order %s", domain.ErrNotFound, id)
+	}
+	return fmt.Errorf("load order %s: %w", id, translate(err))
 }
 
 // insertOrder writes a new order row at version 1.

@@ -48,14 +48,12 @@ func (r *Orders) Create(ctx context.Context, o *domain.Order) error {
 	return nil
 }
 
-// Get returns the order or domain.ErrNotFound.
+// Get returns the order or domain.ErrNotFound. It is one statement, which
+// sees one committed state of the order, its items and its timeline: no
+// transaction is needed around it. Outside a transaction, database/sql
+// runs a statement whose connection was lost again on another one.
 func (r *Orders) Get(ctx context.Context, id string) (*domain.Order, error) {
-	var o *domain.Order
-	err := withReadTx(ctx, r.db, func(tx *sqlx.Tx) (err error) {
-		o, err = loadOrder(ctx, tx, id, false)
-		return err
-	})
-	return o, err
+	return loadOrder(ctx, ext(ctx, r.db), id, false)
 }
 
 // Update locks the order's row, calls fn, and saves the order with its new
@@ -104,22 +102,26 @@ func (r *Orders) List(ctx context.Context, q ports.OrderQuery) ([]*domain.Order,
 	if q.Limit > 0 {
 		limit = q.Limit
 	}
-	var out []*domain.Order
-	err := withReadTx(ctx, r.db, func(tx *sqlx.Tx) error {
-		var rows []orderRow
-		if err := tx.SelectContext(ctx, &rows, `SELECT `+orderColumns+` FROM orders
-			WHERE ($1::text IS NULL OR status = $1) AND ($2 = '' OR id < $2)
-			AND ($4::text IS NULL OR lower(email) = lower($4))
-			AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6)
-			AND ($7 = '' OR id IN (SELECT order_id FROM order_items WHERE id = $7))
-			ORDER BY id DESC LIMIT $3`, status, q.After, limit, email, from, to, q.ItemID); err != nil {
-			return fmt.Errorf("list orders: %w", translate(err))
+	// One statement loads the page with the items and timelines of its
+	// orders, from one snapshot.
+	var rows []orderLoadRow
+	if err := sqlx.SelectContext(ctx, ext(ctx, r.db), &rows, `SELECT `+orderLoadColumns+` FROM orders
+		WHERE ($1::text IS NULL OR status = $1) AND ($2 = '' OR id < $2)
+		AND ($4::text IS NULL OR lower(email) = lower($4))
+		AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6)
+		AND ($7 = '' OR id IN (SELECT order_id FROM order_items WHERE id = $7))
+		ORDER BY id DESC LIMIT $3`, status, q.After, limit, email, from, to, q.ItemID); err != nil {
+		return nil, fmt.Errorf("list orders: %w", translate(err))
+	}
+	out := make([]*domain.Order, len(rows))
+	for i, row := range rows {
+		o, err := row.order()
+		if err != nil {
+			return nil, err
 		}
-		var err error
-		out, err = hydrate(ctx, tx, rows)
-		return err
-	})
-	return out, err
+		out[i] = o
+	}
+	return out, nil
 }
 
 // saveRest writes what follows the order row: the items that differ from
