@@ -50,6 +50,7 @@ func TestConfigDefaults(t *testing.T) {
 		ReconcileAfter:    time.Minute,
 		DeliveryRateLimit: true,
 		QueuePartitions:   4,
+		SupplierStock:     1,
 		Vault:             bootstrap.VaultConfig{Addr: "http://127.0.0.1:8200", Mount: "transit", Key: "keyward", CreateKey: true},
 		Blobs:             bootstrap.BlobConfig{S3Region: "auto"},
 		Supplier:          bootstrap.SupplierConfig{SupplierKind: "sandbox", KinguinAPIURL: "https://gateway.kinguin.net/esa/api"},
@@ -111,6 +112,7 @@ func TestConfigParsesEveryVariable(t *testing.T) {
 		{[]string{"KEYWARD_MIN_MARGIN", "1.50"}, func(c bootstrap.Config) bool { return c.Stock.MinMargin.Equal(decimal.RequireFromString("1.5")) }},
 		{[]string{"KEYWARD_PRICE_GUARD_WAIT", "5m"}, func(c bootstrap.Config) bool { return c.Stock.PriceGuardWait == 5*time.Minute }},
 		{[]string{"KEYWARD_SANDBOX_SUPPLIER_LATENCY", "3ms"}, func(c bootstrap.Config) bool { return c.SupplierLatency == 3*time.Millisecond }},
+		{[]string{"KEYWARD_SANDBOX_SUPPLIER_STOCK_SCALE", "20"}, func(c bootstrap.Config) bool { return c.SupplierStock == 20 }},
 		{[]string{"KEYWARD_SANDBOX_SUPPLIER_FAILURE_RATE", "0.5"}, func(c bootstrap.Config) bool { return c.SupplierFailRate == 0.5 }},
 		{[]string{"KEYWARD_RETRY_MAX_ATTEMPTS", "2"}, func(c bootstrap.Config) bool { return c.RetryMaxAttempts == 2 }},
 		{[]string{"KEYWARD_RETRY_INITIAL_DELAY", "1s"}, func(c bootstrap.Config) bool { return c.RetryInitialDelay == time.Second }},
@@ -338,4 +340,14 @@ func at(lines []string, i int) string {
 		return lines[i]
 	}
 	return "(missing)"
+}
+
+func TestSandboxStockScaleMustBePositive(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"0", "-3"} {
+		_, err := bootstrap.LoadConfig(env("KEYWARD_SANDBOX_SUPPLIER_STOCK_SCALE", v))
+		if err == nil || !strings.Contains(err.Error(), "KEYWARD_SANDBOX_SUPPLIER_STOCK_SCALE must be at least 1") {
+			t.Errorf("KEYWARD_SANDBOX_SUPPLIER_STOCK_SCALE=%s: %v, want a refusal naming it", v, err)
+		}
+	}
 }
