@@ -96,12 +96,6 @@ func withTx(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) error {
 	return runTx(ctx, db, nil, fn)
 }
 
-// withReadTx runs fn in a read-only snapshot, so that reads spanning
-// several tables see one committed state.
-func withReadTx(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) error {
-	return runTx(ctx, db, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, fn)
-}
-
 func runTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.Tx) error) error {
 	if tx := txFrom(ctx); tx != nil {
 		// Joined to the unit of work of Transactor.Atomically, which
