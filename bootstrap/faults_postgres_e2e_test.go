@@ -2,6 +2,7 @@ package bootstrap_test
 
 import (
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,6 +39,9 @@ func TestFaultPostgresTerminated(t *testing.T) {
 	// that found some.
 	var rounds atomic.Int32
 	stop, done := make(chan struct{}), make(chan struct{})
+	var stopOnce sync.Once
+	endStorm := func() { stopOnce.Do(func() { close(stop) }); <-done }
+	t.Cleanup(endStorm) // also when the test fails during the terminations
 	go func() {
 		defer close(done)
 		tick := time.NewTicker(100 * time.Millisecond)
@@ -69,8 +73,7 @@ func TestFaultPostgresTerminated(t *testing.T) {
 			t.Fatalf("only %d rounds of terminated connections in 30 s", rounds.Load())
 		}
 	}
-	close(stop)
-	<-done
+	endStorm()
 	for _, o := range orders {
 		payUntilTaken(t, h, o)
 	}

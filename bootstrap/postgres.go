@@ -95,6 +95,7 @@ func runAuditSealer(lc fx.Lifecycle, audit *postgres.AuditLog, log *slog.Logger)
 			case <-audit.Staged():
 				select {
 				case <-ctx.Done():
+					return // the stop hook seals once more
 				case <-time.After(auditSealGather):
 				}
 			case <-t.C:

@@ -178,7 +178,7 @@ const sealBatch = 500
 // transaction, so it is chained exactly once.
 func (l *AuditLog) Seal(ctx context.Context) (int, error) {
 	if txFrom(ctx) != nil {
-		return 0, errors.New("seal audit log: not inside a unit of work, whose records are not committed yet")
+		return 0, errors.New("seal audit log: called inside a unit of work, whose staged records are not committed yet")
 	}
 	var pending bool
 	if err := l.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit_pending)`).Scan(&pending); err != nil || !pending {
@@ -211,14 +211,16 @@ func (l *AuditLog) Seal(ctx context.Context) (int, error) {
 				}
 				records[i] = r
 			}
-			_, err := l.chain(ctx, tx, records, false)
+			if _, err := l.chain(ctx, tx, records, false); err != nil {
+				return err
+			}
 			n = len(rows)
-			return err
+			return nil
 		})
-		sealed += n
 		if err != nil {
 			return sealed, fmt.Errorf("seal audit log: %w", err)
 		}
+		sealed += n
 		if n < sealBatch {
 			return sealed, nil
 		}
