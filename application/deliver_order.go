@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -77,7 +78,7 @@ func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
 	if err == nil {
 		err = h.deliver(ctx, o, link, url, claim, lease)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errSentNotRecorded) {
 		// Free the claim at once so the retry need not wait for the lease;
 		// also when the request context is what failed. (A unit of work
 		// that rolled back took its claim with it; the release is then a
@@ -93,6 +94,10 @@ func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
 	}
 	return err
 }
+
+// errSentNotRecorded marks a delivery whose email went out but whose order
+// could not record it: its claim is kept until the lease runs out.
+var errSentNotRecorded = errors.New("delivery email sent, order not marked delivered")
 
 // deliver emails the new link and marks the order delivered, checking
 // before each step that cannot be undone that the claim is still held (a
@@ -110,16 +115,28 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 	if err := h.issuer.send(ctx, o, link, url); err != nil {
 		return err
 	}
+	// The email is out: failing now would have the retry revoke the link
+	// just sent and email another. So the order records it a few times,
+	// apart from the caller's context; if it still cannot, the claim is
+	// kept (not released), and the order is delivered again only once the
+	// lease has run out.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	lost := false
-	_, err = h.orders.Update(ctx, orderID, func(o *domain.Order) error {
-		// Set on every run of the function: a retried unit of work runs it again.
-		if lost = !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease); lost {
-			return nil
+	for range 3 {
+		_, err = h.orders.Update(mctx, orderID, func(o *domain.Order) error {
+			// Set on every run of the function: a retried unit of work runs it again.
+			if lost = !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease); lost {
+				return nil
+			}
+			return o.MarkDelivered(link.ID(), h.issuer.clock.Now())
+		})
+		if err == nil {
+			break
 		}
-		return o.MarkDelivered(link.ID(), h.issuer.clock.Now())
-	})
+	}
 	if err != nil {
-		return fmt.Errorf("mark delivered: %w", err)
+		return fmt.Errorf("%w: mark delivered: %w", errSentNotRecorded, err)
 	}
 	if lost {
 		h.log.WarnContext(ctx, "delivery claim lost after sending; revoking own link", "order_id", orderID)

@@ -1,10 +1,14 @@
 package application_test
 
 import (
+	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
 )
 
 // TestDeliverOrderTransactions counts what a delivery commits: the claim
@@ -32,5 +36,61 @@ func TestDeliverOrderTransactions(t *testing.T) {
 	assertOneLiveLink(t, w, o.ID(), 1)
 	if n := c.n.Load(); n != 4 {
 		t.Fatalf("a delivery committed %d transactions, want 4", n)
+	}
+}
+
+// markFails fails the next n saves that would mark an order delivered, as
+// a database that drops its connections would.
+type markFails struct {
+	ports.OrderRepository
+	n atomic.Int32
+}
+
+func (r *markFails) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	return r.OrderRepository.Update(ctx, id, func(o *domain.Order) error {
+		if err := fn(o); err != nil {
+			return err
+		}
+		if o.Status() == domain.StatusDelivered && r.n.Add(-1) >= 0 {
+			return fmt.Errorf("%w: connection lost", ports.ErrStorageUnavailable)
+		}
+		return nil
+	})
+}
+
+// Once the email is out, a failing "mark delivered" is tried again, and
+// when it keeps failing the retry of the message sends no second email.
+func TestDeliveryEmailSentIsNeverSentAgain(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		fails int32
+	}{{"recorded on a later try", 2}, {"not recorded at all", 100}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			o := w.paidOrder(t, 1)
+			if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+				t.Fatal(err)
+			}
+			orders := &markFails{OrderRepository: w.orders}
+			orders.n.Store(tt.fails)
+			deliver := w.app(func(d *application.Deps, _ *application.Settings) { d.Orders = orders }).Commands.DeliverOrder
+			err := deliver.Handle(t.Context(), o.ID())
+			if tt.fails < 3 && err != nil {
+				t.Fatalf("delivery with %d failed saves: %v", tt.fails, err)
+			}
+			if err == nil && w.status(t, o.ID()) != domain.StatusDelivered {
+				t.Fatalf("delivery succeeded but the order is %s", w.status(t, o.ID()))
+			}
+			// The message is handled again (redelivery after an error).
+			if err := deliver.Handle(t.Context(), o.ID()); err != nil {
+				t.Fatalf("second delivery: %v", err)
+			}
+			if len(w.mail.sent) != 1 {
+				t.Fatalf("%d delivery emails, want 1", len(w.mail.sent))
+			}
+			assertOneLiveLink(t, w, o.ID(), 1)
+		})
 	}
 }

@@ -51,6 +51,24 @@ func (s ownStock) take(ctx context.Context, orderID string, it *domain.OrderItem
 	}
 	defer stockKey.Close()
 	err = s.Tx.Atomically(ctx, func(ctx context.Context) error {
+		// The order's row first: a concurrent run on the same order waits
+		// here until this one ends, then finds the item no longer pending,
+		// before it claims other keys or writes over this one's blobs
+		// (their refs are the item's slots).
+		if _, err := s.orders.Update(ctx, orderID, func(o *domain.Order) error {
+			cur, err := o.Item(it.ID())
+			switch {
+			case err != nil:
+				return err
+			case cur.Status() == domain.ItemSealed:
+				return errItemSealedMeanwhile
+			case cur.Status() != domain.ItemPending:
+				return fmt.Errorf("%w: item %s is %s now, another run has it", ErrUnavailable, it.ID(), cur.Status())
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		claimed, err := s.Stock.Claim(ctx, it.SKU(), it.ID(), it.Quantity())
 		if err != nil {
 			return err
@@ -72,9 +90,6 @@ func (s ownStock) take(ctx context.Context, orderID string, it *domain.OrderItem
 		}
 		now := s.clock.Now()
 		if _, err := s.orders.Update(ctx, orderID, func(o *domain.Order) error {
-			if cur, err := o.Item(it.ID()); err == nil && cur.Status() == domain.ItemSealed {
-				return errItemSealedMeanwhile
-			}
 			if err := o.BeginItemPurchase(it.ID(), now); err != nil {
 				return err
 			}

@@ -46,8 +46,8 @@ func (m MailConfig) Validate(from string) error {
 		if strings.TrimSpace(m.ResendAPIKey) == "" {
 			return fmt.Errorf("KEYWARD_MAILER=resend needs KEYWARD_RESEND_API_KEY")
 		}
-		if u, err := url.Parse(m.ResendAPIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return fmt.Errorf("KEYWARD_RESEND_API_URL must be an https:// URL, not %q", m.ResendAPIURL)
+		if err := checkBrokerURL("KEYWARD_RESEND_API_URL", m.ResendAPIURL, "https", "http"); err != nil {
+			return err // never the URL itself: it may carry credentials
 		}
 	default:
 		return fmt.Errorf("KEYWARD_MAILER must be maildir, smtp or resend, not %q", m.Mailer)

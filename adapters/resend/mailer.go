@@ -57,7 +57,7 @@ func New(cfg Config) (*Mailer, error) {
 	}
 	u, err := url.Parse(cfg.APIURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" {
-		return nil, fmt.Errorf("resend: API URL %q: want https://host[/path]", cfg.APIURL)
+		return nil, errors.New("resend: the API URL must look like https://host[/path], without credentials or a query") // never echoed: it may carry credentials
 	}
 	if strings.TrimSpace(cfg.APIKey) == "" {
 		return nil, errors.New("resend: no API key")
