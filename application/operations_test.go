@@ -262,3 +262,34 @@ func TestSweepPurgesLongExpiredLinks(t *testing.T) {
 		t.Fatalf("links left: %d %v", len(links), err)
 	}
 }
+
+// TestSweepJudgesProgressFromTheLastStep: an item bought 20 minutes after
+// the payment and waiting for the supplier's keys is not stuck 31 minutes
+// after the payment, only once the give-up time has passed since the
+// purchase.
+func TestSweepJudgesProgressFromTheLastStep(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	var late []string
+	app := sweepApp(w, &late)
+	o := w.paidOrder(t, 1)
+	it := o.Items()[0]
+	w.clock.now = w.clock.now.Add(20 * time.Minute)
+	w.update(t, o.ID(), func(o *domain.Order) error {
+		if _, err := o.StartFulfilment(w.clock.Now()); err != nil {
+			return err
+		}
+		if err := o.BeginItemPurchase(it.ID(), w.clock.Now()); err != nil {
+			return err
+		}
+		return o.RecordItemPurchase(it.ID(), "SO-WAITING-FOR-KEYS", w.clock.Now())
+	})
+	w.clock.now = w.clock.now.Add(11 * time.Minute)
+	if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.HeldStuck != 0 {
+		t.Fatalf("31 min after payment, 11 after the purchase: %+v %v, want nothing held", res, err)
+	}
+	w.clock.now = w.clock.now.Add(20 * time.Minute)
+	if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.HeldStuck != 1 {
+		t.Fatalf("31 min after the purchase: %+v %v, want the order held", res, err)
+	}
+}

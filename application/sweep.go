@@ -157,12 +157,14 @@ func (h Sweep) expireUnpaid(ctx context.Context, now time.Time, res *SweepResult
 // errSkip leaves an order unchanged inside an Update.
 var errSkip = errors.New("skip")
 
-// progressSince is when fulfilment of a paid order last began: its
-// payment, or an admin's retry.
+// progressSince is when fulfilment of a paid order last moved: its
+// payment, an admin's retry, or any step of an item (a purchase begun or
+// recorded), so that an item bought and waiting for the supplier's keys
+// is judged from its purchase, not from the payment.
 func progressSince(o *domain.Order) time.Time {
 	var since time.Time
 	for _, e := range o.Timeline() {
-		if k := e.Kind(); k == domain.EventKindPaymentConfirmed || k == domain.EventKindFulfilmentRetried {
+		if e.At().After(since) {
 			since = e.At()
 		}
 	}
