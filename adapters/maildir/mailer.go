@@ -38,7 +38,8 @@ type Mailer struct {
 	from   *mail.Address
 	domain string
 	clock  func() time.Time
-	mu     sync.Mutex // makes check-then-rename atomic for one key within the process
+	mu     sync.Mutex      // makes check-then-rename atomic for one key within the process
+	sent   map[string]bool // tags sent by this process, should a marker fail to be written
 }
 
 var _ ports.Mailer = (*Mailer)(nil)
@@ -60,7 +61,7 @@ func New(dir string, from string, clock func() time.Time) (*Mailer, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Mailer{dir: dir, from: addr, domain: addr.Address[strings.LastIndex(addr.Address, "@")+1:], clock: clock}, nil
+	return &Mailer{dir: dir, from: addr, domain: addr.Address[strings.LastIndex(addr.Address, "@")+1:], clock: clock, sent: map[string]bool{}}, nil
 }
 
 // sentDir is the subdirectory of sent-key markers; ReadAll skips it.
@@ -140,7 +141,9 @@ func (s *Mailer) Send(ctx context.Context, m ports.Email) (ports.Receipt, error)
 	}
 	if m.IdempotencyKey != "" {
 		// The message is out: failing here would have the caller send it
-		// again. A marker not written is recreated by the next New.
+		// again. This process remembers the tag; a marker not written is
+		// recreated by the next New.
+		s.sent[tag] = true
 		_ = markSent(s.dir, tag)
 	}
 	return ports.Receipt{ProviderID: name}, nil
@@ -170,6 +173,9 @@ func (s *Mailer) writeTemp(data []byte) (string, error) {
 // hasTag reports whether the message with this tag was sent into the
 // directory, by this process or another.
 func (s *Mailer) hasTag(tag string) (bool, error) {
+	if s.sent[tag] {
+		return true, nil
+	}
 	switch _, err := os.Stat(filepath.Join(s.dir, sentDir, tag)); {
 	case err == nil:
 		return true, nil

@@ -318,3 +318,29 @@ func TestDedupesWithoutMarkersAfterRestart(t *testing.T) {
 		t.Errorf("%d messages, want 1", n)
 	}
 }
+
+// A marker that cannot be written still dedupes within the process: the
+// email is out, and a retry of its key must not send it again.
+func TestDedupesWhenTheMarkerCannotBeWritten(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A clock that moves, so a duplicate would get a file name of its own.
+	var mu sync.Mutex
+	now := fixedNow
+	m, err := New(dir, from, func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Second); return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without its directory a marker is neither found nor written.
+	if err := os.RemoveAll(filepath.Join(dir, sentDir)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := m.Send(context.Background(), email("delivery-link/1")); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	if n := len(readAll(t, dir)); n != 1 {
+		t.Errorf("%d messages for one key, want 1", n)
+	}
+}
