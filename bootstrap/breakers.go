@@ -126,6 +126,18 @@ func breakersModule() fx.Option {
 // breakers holds one breaker per dependency.
 type breakers struct{ supplier, gateway, mailer, vault *breaker }
 
+// all lists the breakers, for the breaker gauge.
+func (b *breakers) all() []*breaker { return []*breaker{b.supplier, b.gateway, b.mailer, b.vault} }
+
+// openGauge is 1 while the breaker fails calls at once (open, or half-open
+// and probing), else 0.
+func (b *breaker) openGauge() float64 {
+	if b.cb.State() == gobreaker.StateClosed {
+		return 0
+	}
+	return 1
+}
+
 func newBreakers(cfg Config, log *slog.Logger) *breakers {
 	openFor := cfg.Operations.BreakerOpenFor
 	log = log.With("component", "breaker")

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -12,15 +13,19 @@ import (
 	"github.com/keyward/keyward/adapters/metrics"
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
 )
 
 // MetricsModule provides keyward's Prometheus metrics (served at /metrics
-// by the API and by a worker's ops endpoints) and, with Postgres, the
-// gauges read from it on scrape: orders by status, queue lag, dead letters
-// and the connection pool.
+// by the API and by a worker's ops endpoints) and the gauges read on
+// scrape. Every mode has orders by status, dead letters, the circuit
+// breakers and (with a supplier that reports one) the supplier balance;
+// with Postgres also the queue lag, the audit sealer's backlog and the
+// connection pool (the in-process queue and audit log have no backlog to
+// show).
 var MetricsModule = fx.Module("metrics",
 	fx.Provide(metrics.New),
-	fx.Invoke(registerStorageMetrics),
+	fx.Invoke(registerOperationalMetrics, registerStorageMetrics),
 )
 
 // queuedEvents are the events the pipeline consumes as group
@@ -28,6 +33,55 @@ var MetricsModule = fx.Module("metrics",
 // forwarder reads the outbox as that group: its lag is what is not yet
 // forwarded).
 var queuedEvents = []string{domain.EventOrderPlaced, domain.EventOrderPaid, domain.EventFulfilmentRetried, domain.EventOrderFulfilled}
+
+// balanceEvery bounds how often the balance gauge asks the supplier: a
+// scrape every few seconds must not become an API call every few seconds.
+const balanceEvery = time.Minute
+
+type operationalMetricsParams struct {
+	fx.In
+	Metrics     *metrics.Metrics
+	Orders      ports.OrderCounter
+	DeadLetters ports.DeadLetters
+	Breakers    *breakers
+	Supplier    ports.Supplier
+	Balance     ports.SupplierBalance `optional:"true"`
+	Log         *slog.Logger
+}
+
+func registerOperationalMetrics(p operationalMetricsParams) {
+	m, log := p.Metrics, p.Log.With("component", "metrics")
+	m.Gauge("orders", "Orders by status.", []string{"status"}, func(ctx context.Context) ([]metrics.Sample, error) {
+		counts, err := p.Orders.CountByStatus(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]metrics.Sample, 0, len(domain.OrderStatuses))
+		for _, s := range domain.OrderStatuses {
+			out = append(out, metrics.Sample{Labels: []string{s.String()}, Value: float64(counts[s])})
+		}
+		return out, nil
+	}, log)
+	m.Gauge("dead_letters", "Dead letters waiting for an operator.", nil, func(ctx context.Context) ([]metrics.Sample, error) {
+		n, err := p.DeadLetters.Count(ctx)
+		return []metrics.Sample{{Value: float64(n)}}, err
+	}, log)
+	m.Gauge("circuit_breaker_open", "1 while a dependency's circuit breaker is open or probing (calls fail at once), else 0; by dependency.", []string{"dependency"},
+		func(context.Context) ([]metrics.Sample, error) {
+			var out []metrics.Sample
+			for _, b := range p.Breakers.all() {
+				out = append(out, metrics.Sample{Labels: []string{b.name}, Value: b.openGauge()})
+			}
+			return out, nil
+		}, log)
+	if p.Balance != nil {
+		m.Gauge("supplier_balance", "The supplier account's balance in its currency (Kinguin: EUR), read at most once a minute; by supplier.", []string{"supplier"},
+			metrics.Cached(balanceEvery, func(ctx context.Context) ([]metrics.Sample, error) {
+				b, err := p.Balance.Balance(ctx)
+				return []metrics.Sample{{Labels: []string{p.Supplier.Name()}, Value: b}}, err
+			}), log)
+	}
+}
 
 type storageMetricsParams struct {
 	fx.In
@@ -43,17 +97,6 @@ func registerStorageMetrics(p storageMetricsParams) {
 	}
 	db, m, log := p.DB, p.Metrics, p.Log.With("component", "metrics")
 	m.Registry().MustRegister(collectors.NewDBStatsCollector(db.DB, "keyward"))
-	m.Gauge("orders", "Orders by status.", []string{"status"}, func(ctx context.Context) ([]metrics.Sample, error) {
-		counts, err := postgres.OrderCounts(ctx, db)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]metrics.Sample, 0, len(domain.OrderStatuses))
-		for _, s := range domain.OrderStatuses {
-			out = append(out, metrics.Sample{Labels: []string{s.String()}, Value: float64(counts[s.String()])})
-		}
-		return out, nil
-	}, log)
 	var topics []string
 	for _, ev := range queuedEvents {
 		topics = append(topics, messaging.PartitionTopics(ev, p.Config.QueuePartitions)...)
@@ -88,10 +131,16 @@ func registerStorageMetrics(p storageMetricsParams) {
 			byEvent, err := lag(ctx)
 			return lagSamples(byEvent, func(l messaging.TopicLag) float64 { return l.OldestAgeSeconds }), err
 		}, log)
-	m.Gauge("dead_letters", "Dead letters waiting for an operator.", nil, func(ctx context.Context) ([]metrics.Sample, error) {
-		n, err := messaging.DeadLetterCount(ctx, db.DB)
-		return []metrics.Sample{{Value: float64(n)}}, err
-	}, log)
+	m.Gauge("audit_pending_records", "Audit records committed but not yet chained by the audit sealer.", nil,
+		func(ctx context.Context) ([]metrics.Sample, error) {
+			n, _, err := postgres.AuditBacklog(ctx, db)
+			return []metrics.Sample{{Value: float64(n)}}, err
+		}, log)
+	m.Gauge("audit_pending_oldest_age_seconds", "Age of the oldest audit record not yet chained (0 when none).", nil,
+		func(ctx context.Context) ([]metrics.Sample, error) {
+			_, age, err := postgres.AuditBacklog(ctx, db)
+			return []metrics.Sample{{Value: age}}, err
+		}, log)
 }
 
 func lagSamples(byEvent map[string]messaging.TopicLag, value func(messaging.TopicLag) float64) []metrics.Sample {

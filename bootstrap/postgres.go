@@ -45,7 +45,7 @@ var PostgresModule = fx.Module("storage.postgres",
 		func(cfg Config, log *slog.Logger) postgres.Outbox {
 			return messaging.NewSQLOutbox(log, cfg.QueuePartitions)
 		},
-		fx.Annotate(postgres.NewOrders, fx.As(new(ports.OrderRepository))),
+		fx.Annotate(postgres.NewOrders, fx.As(new(ports.OrderRepository)), fx.As(new(ports.OrderCounter))),
 		fx.Annotate(postgres.NewLinks, fx.As(new(ports.DeliveryLinkRepository))),
 		fx.Annotate(postgres.NewRevelations, fx.As(new(ports.RevelationLog))),
 		fx.Annotate(postgres.NewCatalog, fx.As(new(ports.CatalogRepository))),

@@ -13,7 +13,7 @@ import (
 // default); the ciphertext's store is chosen apart (blobs.go). Orders publish their events after each save.
 var MemoryStorageModule = fx.Module("storage.memory",
 	fx.Provide(
-		fx.Annotate(memory.NewOrders, fx.As(new(ports.OrderRepository))),
+		fx.Annotate(memory.NewOrders, fx.As(new(ports.OrderRepository)), fx.As(new(ports.OrderCounter))),
 		fx.Annotate(memory.NewLinks, fx.As(new(ports.DeliveryLinkRepository))),
 		fx.Annotate(memory.NewRevelations, fx.As(new(ports.RevelationLog))),
 		fx.Annotate(memory.NewCatalog, fx.As(new(ports.CatalogRepository))),

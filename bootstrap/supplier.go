@@ -71,6 +71,7 @@ var KinguinSupplierModule = fx.Module("supplier.kinguin",
 			return c, nil
 		},
 		func(c *kinguin.Client) ports.Supplier { return c },
+		func(c *kinguin.Client) ports.SupplierBalance { return c },
 		fx.Annotate(func(c *kinguin.Client) ports.HealthCheck {
 			return ports.HealthCheck{Name: "supplier", Check: c.Health}
 		}, fx.ResultTags(`group:"health"`)),

@@ -110,6 +110,14 @@ type Supplier interface {
 	Health(ctx context.Context) error
 }
 
+// SupplierBalance is offered by a supplier whose account balance can be
+// read (Kinguin's, in EUR); the balance gauge operators alert on reads it.
+type SupplierBalance interface {
+	// Balance returns the account's balance; an error when it cannot be
+	// read now.
+	Balance(ctx context.Context) (float64, error)
+}
+
 // Supplier webhook event names (Kinguin's).
 const (
 	SupplierEventOrderStatus   = "order.status"

@@ -55,6 +55,9 @@ type DeadLetters interface {
 	MarkReplayed(ctx context.Context, id string, at time.Time) (bool, error)
 	// Delete removes a letter; domain.ErrNotFound for an unknown id.
 	Delete(ctx context.Context, id string) error
+	// Count returns how many letters are stored (replayed or not): the
+	// dead-letter gauge an operator alerts on.
+	Count(ctx context.Context) (int, error)
 }
 
 // MessageRequeue hands a dead letter's message back to its topic.

@@ -24,6 +24,14 @@ type OrderRepository interface {
 	List(ctx context.Context, q OrderQuery) ([]*domain.Order, error)
 }
 
+// OrderCounter counts orders by status for the orders gauge, read on every
+// scrape: it must be one cheap query, not a listing.
+type OrderCounter interface {
+	// CountByStatus returns how many orders are in each status; a status
+	// with none may be missing from the map.
+	CountByStatus(ctx context.Context) (map[domain.OrderStatus]int, error)
+}
+
 // OrderQuery filters List; zero fields do not filter.
 type OrderQuery struct {
 	Status      *domain.OrderStatus

@@ -46,6 +46,24 @@ fi
 # they must be exactly what scripts/vendor-docs.sh recorded.
 scripts/vendor-docs.sh verify
 
+# --- Prometheus alert rules ------------------------------------------------
+# deploy/prometheus/alerts.yml is checked and unit-tested with promtool
+# (Debian's prometheus package), installed when missing.
+if [[ -z "${BENCH:-}" ]]; then
+	if ! command -v promtool >/dev/null; then
+		if [[ $(id -u) != 0 ]]; then
+			log "promtool is missing and installing it needs root: apt-get install -y prometheus"
+			exit 1
+		fi
+		log "installing Debian's prometheus for promtool"
+		apt-get update -qq >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >&2
+		command -v promtool >/dev/null || { log "promtool did not install"; exit 1; }
+	fi
+	promtool check rules deploy/prometheus/alerts.yml
+	(cd deploy/prometheus && promtool test rules alerts_test.yml)
+fi
+
 # --- Chromium ---------------------------------------------------------------
 if [[ -z "${BENCH:-}" ]] && ! command -v chromium >/dev/null; then
 	if [[ $(id -u) != 0 ]]; then

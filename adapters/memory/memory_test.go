@@ -63,6 +63,11 @@ func TestSupplierEventMarks(t *testing.T) {
 	porttest.SupplierEventMarks(t, func(*testing.T) ports.SupplierEventMarks { return memory.NewSupplierEventMarks() })
 }
 
+func TestDeadLetters(t *testing.T) {
+	t.Parallel()
+	porttest.DeadLetters(t, func(*testing.T) ports.DeadLetters { return memory.NewDeadLetters() })
+}
+
 func TestAdminKeys(t *testing.T) {
 	t.Parallel()
 	porttest.AdminKeys(t, func(*testing.T) ports.AdminKeys { return memory.NewAdminKeys() })

@@ -118,6 +118,13 @@ func (d *DeadLetters) MarkReplayed(_ context.Context, id string, at time.Time) (
 	return true, nil
 }
 
+// Count returns how many letters are stored.
+func (d *DeadLetters) Count(context.Context) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.letters), nil
+}
+
 // Delete removes a letter; domain.ErrNotFound for an unknown id.
 func (d *DeadLetters) Delete(_ context.Context, id string) error {
 	d.mu.Lock()

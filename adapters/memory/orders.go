@@ -44,6 +44,17 @@ func (r *Orders) Create(ctx context.Context, o *domain.Order) error {
 	return r.publish(ctx, o)
 }
 
+// CountByStatus returns how many orders are in each status.
+func (r *Orders) CountByStatus(context.Context) (map[domain.OrderStatus]int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[domain.OrderStatus]int{}
+	for _, s := range r.orders {
+		out[s.Status]++
+	}
+	return out, nil
+}
+
 // Get returns a copy of the order or domain.ErrNotFound.
 func (r *Orders) Get(_ context.Context, id string) (*domain.Order, error) {
 	r.mu.Lock()

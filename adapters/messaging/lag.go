@@ -58,13 +58,4 @@ FROM (SELECT created_at FROM %s WHERE "offset" > coalesce((SELECT max(offset_ack
 	return out, nil
 }
 
-// DeadLetterCount counts the dead letters waiting for an operator.
-func DeadLetterCount(ctx context.Context, db *sql.DB) (int, error) {
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM dead_letters`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count dead letters: %w", err)
-	}
-	return n, nil
-}
-
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,5 +56,30 @@ func (g *gauge) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, s := range samples {
 		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, s.Value, s.Labels...)
+	}
+}
+
+// Cached returns a Source that calls src at most once per every and
+// answers from its last result in between, for a source that costs an
+// outside call (a supplier's API). A failed call is not kept: the next
+// scrape tries again.
+func Cached(every time.Duration, src Source) Source {
+	var (
+		mu   sync.Mutex
+		last []Sample
+		at   time.Time
+	)
+	return func(ctx context.Context) ([]Sample, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if last != nil && time.Since(at) < every {
+			return last, nil
+		}
+		s, err := src(ctx)
+		if err != nil {
+			return nil, err
+		}
+		last, at = s, time.Now()
+		return last, nil
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -106,5 +107,43 @@ func TestVaultKeepsItsVersionFloor(t *testing.T) {
 	}
 	if _, ok := m.KeyVault(struct{ ports.KeyVault }{}).(ports.KeyVersionFloor); ok {
 		t.Fatal("a vault without a floor gained one")
+	}
+}
+
+// TestCachedSourceAsksOncePerPeriod: a cached source answers scrapes from
+// its last reading within the period, and a failed reading is not kept.
+func TestCachedSourceAsksOncePerPeriod(t *testing.T) {
+	t.Parallel()
+	calls, fail := 0, false
+	src := metrics.Cached(time.Hour, func(context.Context) ([]metrics.Sample, error) {
+		calls++
+		if fail {
+			return nil, errors.New("supplier down")
+		}
+		return []metrics.Sample{{Value: float64(calls)}}, nil
+	})
+	for range 3 {
+		if s, err := src(t.Context()); err != nil || len(s) != 1 || s[0].Value != 1 {
+			t.Fatalf("cached read = %v, %v; want the first reading", s, err)
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("the source was called %d times within one period, want 1", calls)
+	}
+
+	fail = true
+	failing := metrics.Cached(time.Hour, func(ctx context.Context) ([]metrics.Sample, error) {
+		calls++
+		if fail {
+			return nil, errors.New("supplier down")
+		}
+		return []metrics.Sample{{Value: 7}}, nil
+	})
+	if _, err := failing(t.Context()); err == nil {
+		t.Fatal("a failed reading was not reported")
+	}
+	fail = false
+	if s, err := failing(t.Context()); err != nil || len(s) != 1 || s[0].Value != 7 {
+		t.Fatalf("after a failure the next scrape = %v, %v; want a fresh reading", s, err)
 	}
 }

@@ -57,6 +57,11 @@ func TestSupplierEventMarks(t *testing.T) {
 	porttest.SupplierEventMarks(t, func(t *testing.T) ports.SupplierEventMarks { return postgres.NewSupplierEventMarks(pgtest.NewDB(t)) })
 }
 
+func TestDeadLetters(t *testing.T) {
+	t.Parallel()
+	porttest.DeadLetters(t, func(t *testing.T) ports.DeadLetters { return postgres.NewDeadLetters(pgtest.NewDB(t)) })
+}
+
 func TestAdminKeys(t *testing.T) {
 	t.Parallel()
 	porttest.AdminKeys(t, func(t *testing.T) ports.AdminKeys { return postgres.NewAdminKeys(pgtest.NewDB(t)) })

@@ -100,6 +100,15 @@ func (d *DeadLetters) MarkReplayed(ctx context.Context, id string, at time.Time)
 	return first, nil
 }
 
+// Count returns how many letters are stored.
+func (d *DeadLetters) Count(ctx context.Context) (int, error) {
+	var n int
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM dead_letters`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count dead letters: %w", translate(err))
+	}
+	return n, nil
+}
+
 // Delete removes a letter; domain.ErrNotFound for an unknown id.
 func (d *DeadLetters) Delete(ctx context.Context, id string) error {
 	res, err := ext(ctx, d.db).ExecContext(ctx, `DELETE FROM dead_letters WHERE id = $1`, id)

@@ -5,21 +5,40 @@ import (
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/keyward/keyward/domain"
 )
 
-// OrderCounts returns how many orders are in each status: one GROUP BY on
-// the status index, a row per status.
-func OrderCounts(ctx context.Context, db *sqlx.DB) (map[string]int, error) {
+// CountByStatus returns how many orders are in each status: one GROUP BY on
+// the status index, a row per status. A status this build does not know
+// (a newer migration's) is an error rather than a silently missing series.
+func (r *Orders) CountByStatus(ctx context.Context) (map[domain.OrderStatus]int, error) {
 	var rows []struct {
 		Status string `db:"status"`
 		N      int    `db:"n"`
 	}
-	if err := db.SelectContext(ctx, &rows, `SELECT status, count(*) AS n FROM orders GROUP BY status`); err != nil {
-		return nil, fmt.Errorf("count orders by status: %w", err)
+	if err := r.db.SelectContext(ctx, &rows, `SELECT status, count(*) AS n FROM orders GROUP BY status`); err != nil {
+		return nil, fmt.Errorf("count orders by status: %w", translate(err))
 	}
-	out := make(map[string]int, len(rows))
-	for _, r := range rows {
-		out[r.Status] = r.N
+	out := make(map[domain.OrderStatus]int, len(rows))
+	for _, row := range rows {
+		st, err := domain.ParseOrderStatus(row.Status)
+		if err != nil {
+			return nil, fmt.Errorf("count orders by status: %w", err)
+		}
+		out[st] = row.N
 	}
 	return out, nil
+}
+
+// AuditBacklog returns how many audit records are staged but not yet
+// chained, and the age in seconds of the oldest of them (0 when none): the
+// sealer is behind when these grow.
+func AuditBacklog(ctx context.Context, db *sqlx.DB) (pending int, oldestAge float64, err error) {
+	err = db.QueryRowContext(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(at)), 0)::float8 FROM audit_pending`).
+		Scan(&pending, &oldestAge)
+	if err != nil {
+		return 0, 0, fmt.Errorf("audit backlog: %w", translate(err))
+	}
+	return pending, max(oldestAge, 0), nil
 }

@@ -44,12 +44,36 @@ func OrderRepository(t *testing.T, newRepo func(t *testing.T) ports.OrderReposit
 		{"concurrent updates lose nothing", testOrderConcurrentUpdates},
 		{"list filters and pages newest first", testOrderList},
 		{"list filters by email and creation time", testOrderListFilters},
+		{"counts orders by status", testOrderCountByStatus},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
 			st.run(t, newRepo(t))
 		})
+	}
+}
+
+func testOrderCountByStatus(t *testing.T, repo ports.OrderRepository) {
+	counter, ok := repo.(ports.OrderCounter)
+	if !ok {
+		t.Fatalf("%T is no ports.OrderCounter: the orders gauge needs every order repository to count", repo)
+	}
+	want := map[domain.OrderStatus]int{}
+	for i, status := range domain.OrderStatuses {
+		for j := range i%3 + 1 { // 1, 2 or 3 of each
+			create(t, repo, orderIn(t, fmt.Sprintf("cnt-%02d-%d", i, j), status))
+			want[status]++
+		}
+	}
+	got, err := counter.CountByStatus(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, status := range domain.OrderStatuses {
+		if got[status] != want[status] {
+			t.Errorf("CountByStatus()[%s] = %d, want %d", status, got[status], want[status])
+		}
 	}
 }
 
