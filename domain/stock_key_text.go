@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -11,9 +12,8 @@ import (
 )
 
 // ErrInvalidKeyText: a text key that cannot be sold as it is (not UTF-8,
-// holding a control character, or nothing but separators). It is an
-// ErrInvalidProduct, so the edges that refuse a bad import refuse it too.
-var ErrInvalidKeyText = fmt.Errorf("%w: invalid key text", ErrInvalidProduct)
+// holding a control character, or nothing but separators).
+var ErrInvalidKeyText = errors.New("invalid key text")
 
 // CanonicalKeyText returns the form two spellings of one text key share,
 // so that a key is stocked, and sold, once however it was typed: Unicode
