@@ -107,8 +107,11 @@ func under(p, pkg string) bool { return p == pkg || strings.HasPrefix(p, pkg+"/"
 
 func isStdlib(p string) bool { return !strings.Contains(strings.SplitN(p, "/", 2)[0], ".") }
 
-// helpers are the value libraries the domain's types are made of.
-var helpers = map[string]bool{"github.com/google/uuid": true, "github.com/shopspring/decimal": true}
+// helpers are the value libraries the domain's types are made of (x/text:
+// the canonical form of a stock key's text is Unicode normalisation and
+// case folding, pure functions of their input).
+var helpers = map[string]bool{"github.com/google/uuid": true, "github.com/shopspring/decimal": true,
+	"golang.org/x/text/cases": true, "golang.org/x/text/unicode/norm": true}
 
 // doesIO are standard packages the domain must not use.
 var doesIO = map[string]bool{"net/http": true, "database/sql": true}
@@ -122,7 +125,7 @@ var doesIO = map[string]bool{"net/http": true, "database/sql": true}
 // application, so the suite stays the same for every implementation.
 var rules = []rule{
 	{
-		name: "domain", why: "the domain uses only the standard library (no I/O) and uuid/decimal",
+		name: "domain", why: "the domain uses only the standard library (no I/O), uuid/decimal and x/text",
 		scope:  func(dir string) bool { return under(dir, "domain") },
 		allows: func(_, imp string) bool { return (isStdlib(imp) && !doesIO[imp]) || helpers[imp] },
 	},

@@ -40,6 +40,7 @@ type Commands struct {
 	RevokeAdminKey     RevokeAdminKey
 	RecordAdminRequest RecordAdminRequest
 	ImportStock        ImportStock
+	RehashStock        RehashStock
 	WithdrawStock      WithdrawStock
 	SetSourcing        SetSourcing
 	RecordDeadLetter   RecordDeadLetter
@@ -166,6 +167,7 @@ func NewApp(d Deps, s Settings) App {
 			RevokeAdminKey:     NewRevokeAdminKey(d.AdminKeys, d.Audit, d.Clock),
 			RecordAdminRequest: NewRecordAdminRequest(d.Audit),
 			ImportStock:        NewImportStock(d.Tx, d.Catalog, d.Stock, d.DataKeys, d.Vault, d.Audit, d.Clock, d.IDs),
+			RehashStock:        NewRehashStock(d.Tx, d.Stock, d.DataKeys, d.Vault, d.Audit, d.Clock, d.Log),
 			WithdrawStock:      NewWithdrawStock(d.Tx, d.Stock, d.Audit, d.Clock),
 			SetSourcing:        NewSetSourcing(d.Tx, d.Catalog, d.Stock, d.Audit),
 			RecordDeadLetter:   NewRecordDeadLetter(d.DeadLetters, d.Orders, d.Clock, d.Log),

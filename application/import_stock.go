@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,9 +14,10 @@ import (
 // MaxStockImport is the most keys one import takes.
 const MaxStockImport = 10000
 
-// ImportStock adds keys to a product's own stock: each is sealed at once
-// under the product's stock data key and stored with its keyed hash; a key
-// already known (in stock, sold or withdrawn) is a duplicate and skipped.
+// ImportStock adds keys to a product's own stock: each is sealed at once,
+// as given, under the product's stock data key and stored with the keyed
+// hash of its canonical form; a key already known under any spelling (in
+// stock, sold or withdrawn) is a duplicate and skipped.
 type ImportStock struct {
 	tx      ports.Transactor
 	catalog ports.CatalogRepository
@@ -54,15 +56,23 @@ type ImportStockResult struct {
 
 // Handle seals and stores the new keys, zeroing the plaintext it was given.
 // It returns domain.ErrNotFound for an unknown product, domain.ErrInvalidProduct
-// for no keys, too many, an empty one or one without a content type, and
-// ErrUnavailable wrapping a key vault outage.
+// for no keys, too many, or keys without a content type, empty or whose
+// text domain.CanonicalKeyText refuses (naming each such key by its
+// position, never by its text), and ErrUnavailable wrapping a key vault
+// outage.
 func (h ImportStock) Handle(ctx context.Context, cmd ImportStockCommand) (ImportStockResult, error) {
 	defer func() {
 		for _, k := range cmd.Keys {
 			clear(k.Data)
 		}
 	}()
-	if err := validateImport(cmd); err != nil {
+	forms, err := validateImport(cmd)
+	defer func() {
+		for _, f := range forms {
+			clear(f)
+		}
+	}()
+	if err != nil {
 		return ImportStockResult{}, err
 	}
 	if _, err := h.catalog.Get(ctx, cmd.SKU); err != nil {
@@ -82,16 +92,16 @@ func (h ImportStock) Handle(ctx context.Context, cmd ImportStockCommand) (Import
 	now := h.clock.Now()
 	seen := make(map[string]bool, len(cmd.Keys))
 	keys := make([]domain.StockKey, 0, len(cmd.Keys))
-	for _, in := range cmd.Keys {
+	for i, in := range cmd.Keys {
 		data := normaliseKey(in.ContentType, in.Data)
-		hash := keyedHash(hasher, in.ContentType, data)
+		hash := canonicalHash(hasher, in.ContentType, forms[i])
 		if seen[string(hash)] {
 			continue // twice in this import
 		}
 		seen[string(hash)] = true
 		id := domain.StockKeyID(h.ids.NewID())
-		keys = append(keys, domain.StockKey{ID: id, SKU: cmd.SKU, Hash: hash, Sealed: sealStock(sealer, id, data),
-			ContentType: in.ContentType, CreatedAt: now})
+		keys = append(keys, domain.StockKey{ID: id, SKU: cmd.SKU, Hash: hash, LegacyHash: keyedHash(hasher, in.ContentType, data),
+			Sealed: sealStock(sealer, id, data), ContentType: in.ContentType, CreatedAt: now})
 	}
 	var res ImportStockResult
 	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
@@ -111,22 +121,41 @@ func (h ImportStock) Handle(ctx context.Context, cmd ImportStockCommand) (Import
 	return res, nil
 }
 
-func validateImport(cmd ImportStockCommand) error {
+// maxReportedKeys bounds how many refused keys an error lists.
+const maxReportedKeys = 10
+
+// validateImport returns each key's dedupeForm, or an error that names
+// every refused key by its position (the first maxReportedKeys of them).
+func validateImport(cmd ImportStockCommand) ([][]byte, error) {
 	switch {
 	case len(cmd.Keys) == 0:
-		return fmt.Errorf("%w: no keys to import", domain.ErrInvalidProduct)
+		return nil, fmt.Errorf("%w: no keys to import", domain.ErrInvalidProduct)
 	case len(cmd.Keys) > MaxStockImport:
-		return fmt.Errorf("%w: %d keys in one import, at most %d", domain.ErrInvalidProduct, len(cmd.Keys), MaxStockImport)
+		return nil, fmt.Errorf("%w: %d keys in one import, at most %d", domain.ErrInvalidProduct, len(cmd.Keys), MaxStockImport)
 	}
+	forms := make([][]byte, len(cmd.Keys))
+	var refused []string
 	for i, k := range cmd.Keys {
-		if !strings.Contains(k.ContentType, "/") {
-			return fmt.Errorf("%w: key %d has no content type", domain.ErrInvalidProduct, i+1)
+		var err error
+		switch data := normaliseKey(k.ContentType, k.Data); {
+		case !strings.Contains(k.ContentType, "/"):
+			err = errors.New("no content type")
+		case len(data) == 0:
+			err = errors.New("empty")
+		default:
+			forms[i], err = dedupeForm(k.ContentType, data)
 		}
-		if len(normaliseKey(k.ContentType, k.Data)) == 0 {
-			return fmt.Errorf("%w: key %d is empty", domain.ErrInvalidProduct, i+1)
+		if err != nil {
+			refused = append(refused, fmt.Sprintf("key %d: %v", i+1, err))
 		}
 	}
-	return nil
+	if n := len(refused); n > 0 {
+		if n > maxReportedKeys {
+			refused = append(refused[:maxReportedKeys], fmt.Sprintf("and %d more", n-maxReportedKeys))
+		}
+		return forms, fmt.Errorf("%w: %d of %d keys refused: %s", domain.ErrInvalidProduct, n, len(cmd.Keys), strings.Join(refused, "; "))
+	}
+	return forms, nil
 }
 
 // inOrder returns the ids of added in the order of keys.

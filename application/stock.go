@@ -51,6 +51,35 @@ func (s stockKeys) hasher(ctx context.Context) (*orderKey, error) {
 	return s.forOrder(ctx, dedupeKeyID)
 }
 
+// canonicalTextLabel stands for the content type in the hash of a text
+// key's canonical form: every text/* spelling of one key hashes alike.
+const canonicalTextLabel = "text/canonical;v2"
+
+// dedupeForm returns the form a key is known by: the canonical form of a
+// text key (domain.CanonicalKeyText, refusing what it refuses), the bytes
+// of any other as they are. data is the key as stored (normaliseKey).
+func dedupeForm(contentType string, data []byte) ([]byte, error) {
+	if !isText(contentType) {
+		return data, nil
+	}
+	c, err := domain.CanonicalKeyText(string(data))
+	if err != nil {
+		return nil, err
+	}
+	return []byte(c), nil
+}
+
+// canonicalHash is the keyed hash a key is stocked under: of its
+// dedupeForm, labelled alike for every text type.
+func canonicalHash(k *orderKey, contentType string, form []byte) []byte {
+	if isText(contentType) {
+		return keyedHash(k, canonicalTextLabel, form)
+	}
+	return keyedHash(k, contentType, form)
+}
+
+// keyedHash is also the old hash form (of the key as stored, labelled with
+// its content type), which keys sold before the canonical form are known by.
 func keyedHash(k *orderKey, contentType string, data []byte) []byte {
 	m := hmac.New(sha256.New, k.raw)
 	m.Write([]byte(contentType))
@@ -82,9 +111,11 @@ func sourcingOf(ctx context.Context, stock ports.StockRepository, sku string, ki
 	return m, nil
 }
 
+func isText(contentType string) bool { return strings.HasPrefix(contentType, "text/") }
+
 // normaliseKey trims a text key; other content is taken as it is.
 func normaliseKey(contentType string, data []byte) []byte {
-	if strings.HasPrefix(contentType, "text/") {
+	if isText(contentType) {
 		return []byte(strings.TrimSpace(string(data)))
 	}
 	return data

@@ -20,6 +20,19 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 			l.UseLogLevel(slog.LevelDebug)
 			return l
 		}),
+		adapterModules(cfg),
+		ApplicationModule,
+		roleModule(cfg),
+		profilingModule(cfg),
+	}
+	return fx.Options(append(opts, extra...)...)
+}
+
+// adapterModules bind every port the application drives to the adapter
+// cfg chooses; serve, worker and the operator tools that run a use case
+// share them.
+func adapterModules(cfg Config) fx.Option {
+	return fx.Options(
 		RuntimeModule,
 		storageModule(cfg),
 		stockModule(cfg),
@@ -30,12 +43,8 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		paymentsModule(cfg),
 		mailModule(cfg),
 		operationsModule(cfg),
-		ApplicationModule,
 		MetricsModule,
-		roleModule(cfg),
-		profilingModule(cfg),
-	}
-	return fx.Options(append(opts, extra...)...)
+	)
 }
 
 // withPageSecret gives cfg a random page secret when none is configured:

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -50,29 +51,90 @@ func stockModule(cfg Config) fx.Option {
 	))
 }
 
-// ImportStock adds keys to the own stock of sku from an operator's shell,
-// audited as the operator's command line. It needs KEYWARD_DATABASE_URL
-// (ErrNeedsDatabase otherwise: the in-memory stock lives in the running
-// server, whose admin API takes uploads) and the configured key vault.
-func ImportStock(ctx context.Context, cfg Config, sku string, keys []application.StockKeyInput) (application.ImportStockResult, error) {
+// newAppTool builds, for an operator command that runs a use case, the
+// application as serve builds it (the same adapters and decorators, so
+// the same audit records), without serving, working or importing the
+// catalog; onStart are fx.Invoke functions of its start. targets are
+// filled with fx.Populate. Without KEYWARD_DATABASE_URL it returns
+// ErrNeedsDatabase (the in-memory state lives in the running server).
+func newAppTool(cfg Config, onStart []any, targets ...any) (*fx.App, error) {
 	if cfg.DatabaseURL == "" {
-		return application.ImportStockResult{}, ErrNeedsDatabase
+		return nil, ErrNeedsDatabase
 	}
-	var imp application.ImportStock
-	app := fx.New(
-		fx.Supply(cfg),
+	return fx.New(
+		fx.Provide(func() (Config, error) { return withPageSecret(cfg) }),
 		fx.Provide(NewLogger),
 		fx.NopLogger,
-		RuntimeModule,
-		PostgresModule,
-		stockModule(cfg),
-		keyVaultModule(cfg),
-		fx.Provide(application.NewImportStock),
-		fx.Populate(&imp),
-	)
-	if err := app.Start(ctx); err != nil {
-		return application.ImportStockResult{}, err
+		adapterModules(cfg),
+		// No listener: links in what a tool sends (none today) would use
+		// the configured public URL.
+		fx.Provide(func(cfg Config) BaseURL { return BaseURL(cfg.PublicBaseURL) }),
+		fx.Module("application", applicationProviders, fx.Invoke(append([]any{verifyKeyVault}, onStart...)...)),
+		fx.Populate(targets...),
+	), nil
+}
+
+// withAppTool starts newAppTool, calls fn with the application and stops
+// it (which chains the audit records fn staged).
+func withAppTool(ctx context.Context, cfg Config, onStart []any, fn func(application.App) error) error {
+	var app application.App
+	tool, err := newAppTool(cfg, onStart, &app)
+	if err != nil {
+		return err
 	}
-	defer app.Stop(context.WithoutCancel(ctx))
-	return imp.Handle(ctx, application.ImportStockCommand{SKU: sku, Keys: keys, Actor: application.ActorOperatorCLI})
+	if err := tool.Start(ctx); err != nil {
+		return err
+	}
+	defer tool.Stop(context.WithoutCancel(ctx))
+	return fn(app)
+}
+
+// ImportStock adds keys to the own stock of sku from an operator's shell,
+// audited as the operator's command line, through the use case serve
+// builds: it writes the records an API upload writes. Stock keys an
+// earlier keyward stored are rehashed first, as serve does at its start.
+// It needs KEYWARD_DATABASE_URL (ErrNeedsDatabase otherwise: the in-memory
+// stock lives in the running server, whose admin API takes uploads) and
+// the configured key vault.
+func ImportStock(ctx context.Context, cfg Config, sku string, keys []application.StockKeyInput) (application.ImportStockResult, error) {
+	var res application.ImportStockResult
+	err := withAppTool(ctx, cfg, []any{rehashStockOnStart}, func(app application.App) (err error) {
+		res, err = app.Commands.ImportStock.Handle(ctx, application.ImportStockCommand{SKU: sku, Keys: keys, Actor: application.ActorOperatorCLI})
+		return err
+	})
+	return res, err
+}
+
+// RehashStock moves the stock keys an earlier keyward stored to the hash
+// of their canonical form and withdraws the copies of a key it finds
+// twice (application.RehashStock), from an operator's shell. Serve and
+// worker do the same at start; running it first keeps a large stock's
+// rehash out of their start-up. Without KEYWARD_DATABASE_URL it returns
+// ErrNeedsDatabase: a memory stock holds no keys of the old form.
+func RehashStock(ctx context.Context, cfg Config) (application.RehashStockResult, error) {
+	var res application.RehashStockResult
+	err := withAppTool(ctx, cfg, nil, func(app application.App) (err error) {
+		res, err = app.Commands.RehashStock.Handle(ctx, application.ActorOperatorCLI)
+		return err
+	})
+	return res, err
+}
+
+// rehashStockOnStart rehashes, before the process serves or works, the
+// stock keys an earlier keyward hashed as typed, so that a shop that never
+// runs `keyward stock rehash` still sells each key once. A start stopped
+// midway resumes at the next; a failure stops the start.
+func rehashStockOnStart(lc fx.Lifecycle, app application.App, log *slog.Logger) {
+	rehash := app.Commands.RehashStock
+	lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
+		res, err := rehash.Handle(ctx, application.ActorSystem)
+		if err != nil {
+			return fmt.Errorf("refusing to start: %w (or run keyward stock rehash)", err)
+		}
+		if n := res.Rehashed + len(res.Duplicates) + len(res.Refused); n > 0 {
+			log.Info("stock keys rehashed to their canonical form", "rehashed", res.Rehashed,
+				"duplicates_withdrawn", len(res.Duplicates), "refused_withdrawn", len(res.Refused))
+		}
+		return nil
+	}})
 }

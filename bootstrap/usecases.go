@@ -17,11 +17,16 @@ import (
 type BaseURL string
 
 // ApplicationModule builds the use cases from whatever adapters the other
-// modules bound to the ports.
+// modules bound to the ports. Before the process serves or works, it
+// checks the key vault and rehashes stock keys an earlier keyward stored.
 var ApplicationModule = fx.Module("application",
-	fx.Provide(newAppDeps, newAppSettings, application.NewApp),
-	fx.Invoke(verifyKeyVault, syncCatalogOnStart),
+	applicationProviders,
+	fx.Invoke(verifyKeyVault, rehashStockOnStart, syncCatalogOnStart),
 )
+
+// applicationProviders build the application, decorators included, for
+// serve, worker and the operator tools alike.
+var applicationProviders = fx.Provide(newAppDeps, newAppSettings, application.NewApp)
 
 type appDeps struct {
 	fx.In

@@ -34,13 +34,18 @@ func (s StockKeyStatus) String() string { return s.name }
 
 // StockKey is one key of our own stock as stored: sealed (never plaintext)
 // under the product's stock data key, and known by a keyed hash (HMAC under
-// a vault-held key) that stays after the key is sold or withdrawn, so the
-// same key is never stocked twice. Sealed is nil once the key has left the
-// stock (it then lives sealed under its order's data key).
+// a vault-held key) of its canonical form (CanonicalKeyText for text) that
+// stays after the key is sold or withdrawn, so the same key is never
+// stocked twice, however it is spelt. Sealed is nil once the key has left
+// the stock (it then lives sealed under its order's data key).
 type StockKey struct {
-	ID          StockKeyID
-	SKU         string
-	Hash        []byte
+	ID   StockKeyID
+	SKU  string
+	Hash []byte
+	// LegacyHash is a new key's hash in the form keys were hashed in
+	// before the canonical one (the key as typed): keys sold or withdrawn
+	// before then are known by it only. It is looked up, never stored.
+	LegacyHash  []byte
 	Sealed      []byte
 	ContentType string
 	Status      StockKeyStatus

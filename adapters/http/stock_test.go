@@ -110,3 +110,26 @@ type stockUpload struct {
 	Duplicates int      `json:"duplicates"`
 	IDs        []string `json:"ids"`
 }
+
+// TestStockUploadRefusesControlCharacters: a key holding a control
+// character is answered 422, naming the key by its position and the
+// character by its code point, never repeating a key; nothing is stocked.
+func TestStockUploadRefusesControlCharacters(t *testing.T) {
+	t.Parallel()
+	api, _, _ := newTestAPI(t)
+	sku := firstSKU(t, api)
+	base := "/v1/admin/products/" + sku
+	p := wantProblem(t, api.Post(base+"/stock", adminAuth, map[string]any{"keys": []string{"GOOD-KEY-0001", "BAD-KEY\u0000-0002"}}),
+		http.StatusUnprocessableEntity, "")
+	for _, want := range []string{"key 2", "U+0000"} {
+		if !strings.Contains(p.Detail, want) {
+			t.Errorf("detail %q does not name %q", p.Detail, want)
+		}
+	}
+	if strings.Contains(p.Detail, "KEY-000") {
+		t.Errorf("detail %q repeats a key", p.Detail)
+	}
+	if l := levelsOf(t, api, sku); l.Available != 0 {
+		t.Fatalf("levels %+v, want nothing stocked", l)
+	}
+}

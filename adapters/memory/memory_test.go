@@ -80,7 +80,9 @@ func TestSentMail(t *testing.T) {
 
 func TestStock(t *testing.T) {
 	t.Parallel()
-	porttest.StockRepository(t, func(*testing.T) ports.StockRepository { return memory.NewStock() })
+	porttest.StockRepository(t, func(*testing.T) (ports.StockRepository, ports.Transactor) {
+		return memory.NewStock(), memory.Transactor{}
+	})
 }
 
 func TestSyncRuns(t *testing.T) {

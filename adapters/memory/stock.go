@@ -14,20 +14,23 @@ import (
 // Stock is a ports.StockRepository in memory. One mutex makes every claim
 // atomic, which is what SKIP LOCKED gives the Postgres one.
 type Stock struct {
-	mu       sync.Mutex
-	keys     map[domain.StockKeyID]*domain.StockKey
-	hashes   map[string]bool
-	sourcing map[string]domain.Sourcing
+	mu         sync.Mutex
+	keys       map[domain.StockKeyID]*domain.StockKey
+	hashes     map[string]bool
+	duplicates map[domain.StockKeyID]bool // withdrawn by a rehash
+	sourcing   map[string]domain.Sourcing
 }
 
 var _ ports.StockRepository = (*Stock)(nil)
 
 // NewStock returns an empty stock.
 func NewStock() *Stock {
-	return &Stock{keys: map[domain.StockKeyID]*domain.StockKey{}, hashes: map[string]bool{}, sourcing: map[string]domain.Sourcing{}}
+	return &Stock{keys: map[domain.StockKeyID]*domain.StockKey{}, hashes: map[string]bool{}, duplicates: map[domain.StockKeyID]bool{},
+		sourcing: map[string]domain.Sourcing{}}
 }
 
-// Add stores the keys whose hash is new and returns their ids.
+// Add stores the keys whose hash is new and returns their ids. It has no
+// key of the old hash form, so no LegacyHash can match.
 func (s *Stock) Add(_ context.Context, keys []domain.StockKey) ([]domain.StockKeyID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -40,7 +43,7 @@ func (s *Stock) Add(_ context.Context, keys []domain.StockKey) ([]domain.StockKe
 			return added, fmt.Errorf("%w: stock key %s exists", domain.ErrConflict, k.ID)
 		}
 		c := k
-		c.Hash, c.Sealed = append([]byte(nil), k.Hash...), append([]byte(nil), k.Sealed...)
+		c.Hash, c.Sealed, c.LegacyHash = append([]byte(nil), k.Hash...), append([]byte(nil), k.Sealed...), nil
 		c.Status, c.ItemID = domain.StockAvailable, ""
 		s.keys[k.ID] = &c
 		s.hashes[string(k.Hash)] = true
@@ -173,4 +176,57 @@ func (s *Stock) Available(sku string) []domain.StockKeyID {
 		ids[i] = k.ID
 	}
 	return ids
+}
+
+// PendingRehash returns none: a memory stock holds only keys it stored
+// with their canonical hash, never keys of the old hash form.
+func (s *Stock) PendingRehash(context.Context, int) ([]domain.StockKey, error) { return nil, nil }
+
+// HashHolders returns the keys known by any of hashes (withdrawn
+// duplicates keep no hash of their own here).
+func (s *Stock) HashHolders(_ context.Context, hashes [][]byte) ([]domain.StockKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := make(map[string]bool, len(hashes))
+	for _, h := range hashes {
+		want[string(h)] = true
+	}
+	var out []domain.StockKey
+	for _, k := range s.keys {
+		if want[string(k.Hash)] && !s.duplicates[k.ID] {
+			out = append(out, *k)
+		}
+	}
+	return out, nil
+}
+
+// ApplyRehash withdraws the plan's duplicates and gives its kept keys
+// their canonical hash, all or nothing.
+func (s *Stock) ApplyRehash(_ context.Context, plan domain.StockRehashPlan, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range append(append([]domain.StockKey(nil), plan.Rehashed...), duplicateKeys(plan)...) {
+		if cur, ok := s.keys[k.ID]; !ok || cur.Status != domain.StockAvailable {
+			return fmt.Errorf("%w: stock key %s is no longer available", domain.ErrConflict, k.ID)
+		}
+	}
+	for _, d := range plan.Duplicates {
+		k := s.keys[d.Key.ID]
+		k.Status, k.Sealed, k.Hash = domain.StockWithdrawn, nil, append([]byte(nil), d.Key.Hash...)
+		s.duplicates[k.ID] = true
+	}
+	for _, r := range plan.Rehashed {
+		k := s.keys[r.ID]
+		k.Hash = append([]byte(nil), r.Hash...)
+		s.hashes[string(r.Hash)] = true
+	}
+	return nil
+}
+
+func duplicateKeys(plan domain.StockRehashPlan) []domain.StockKey {
+	out := make([]domain.StockKey, len(plan.Duplicates))
+	for i, d := range plan.Duplicates {
+		out[i] = d.Key
+	}
+	return out
 }

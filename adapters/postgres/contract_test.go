@@ -74,7 +74,10 @@ func TestSentMail(t *testing.T) {
 
 func TestStock(t *testing.T) {
 	t.Parallel()
-	porttest.StockRepository(t, func(t *testing.T) ports.StockRepository { return postgres.NewStock(pgtest.NewDB(t)) })
+	porttest.StockRepository(t, func(t *testing.T) (ports.StockRepository, ports.Transactor) {
+		db := pgtest.NewDB(t)
+		return postgres.NewStock(db), postgres.NewTransactor(db)
+	})
 }
 
 func TestSyncRuns(t *testing.T) {

@@ -31,29 +31,31 @@ type stockKeyRow struct {
 	CreatedAt   time.Time `db:"created_at"`
 }
 
-// Add stores the keys whose hash is new, in one statement, and returns
-// their ids.
+// Add stores the keys whose hash is new, and whose legacy hash no key of
+// the old hash form holds, in one statement, and returns their ids.
 func (s *Stock) Add(ctx context.Context, keys []domain.StockKey) ([]domain.StockKeyID, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
 	ids, skus, types := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys))
-	hashes, sealed := make(pq.ByteaArray, len(keys)), make(pq.ByteaArray, len(keys))
+	hashes, legacy, sealed := make(pq.ByteaArray, len(keys)), make(pq.ByteaArray, len(keys)), make(pq.ByteaArray, len(keys))
 	created := make([]string, len(keys))
 	for i, k := range keys {
 		ids[i], skus[i], types[i] = string(k.ID), k.SKU, k.ContentType
-		hashes[i], sealed[i] = k.Hash, k.Sealed
+		hashes[i], legacy[i], sealed[i] = k.Hash, k.LegacyHash, k.Sealed
 		created[i] = k.CreatedAt.UTC().Format(time.RFC3339Nano)
 	}
 	var added []domain.StockKeyID
 	err := sqlx.SelectContext(ctx, ext(ctx, s.db), &added, `
-		INSERT INTO stock_keys (id, sku, key_hash, sealed, content_type, created_at, updated_at)
-		SELECT id, sku, key_hash, sealed, content_type, created_at::timestamptz, created_at::timestamptz
-		FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::text[])
-			AS k(id, sku, key_hash, sealed, content_type, created_at)
-		ON CONFLICT (key_hash) DO NOTHING
+		INSERT INTO stock_keys (id, sku, key_hash, hash_version, sealed, content_type, created_at, updated_at)
+		SELECT id, sku, key_hash, 2, sealed, content_type, created_at::timestamptz, created_at::timestamptz
+		FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::text[], $7::bytea[])
+			AS k(id, sku, key_hash, sealed, content_type, created_at, legacy_hash)
+		WHERE NOT EXISTS (SELECT 1 FROM stock_keys o
+			WHERE o.key_hash = k.legacy_hash AND o.hash_version = 1 AND o.duplicate_of IS NULL)
+		ON CONFLICT (key_hash) WHERE duplicate_of IS NULL DO NOTHING
 		RETURNING id`,
-		pq.Array(ids), pq.Array(skus), hashes, sealed, pq.Array(types), pq.Array(created))
+		pq.Array(ids), pq.Array(skus), hashes, sealed, pq.Array(types), pq.Array(created), legacy)
 	if err != nil {
 		return nil, fmt.Errorf("add stock keys: %w", translate(err))
 	}
@@ -61,7 +63,9 @@ func (s *Stock) Add(ctx context.Context, keys []domain.StockKey) ([]domain.Stock
 }
 
 // Claim assigns n available keys of sku to itemID, oldest first, skipping
-// keys a concurrent claim holds.
+// keys a concurrent claim holds. The ciphertext stays on the row until the
+// transaction commits (the stock_keys_drop_sealed trigger drops it then),
+// so a claim resumed in the same unit of work returns it too.
 func (s *Stock) Claim(ctx context.Context, sku, itemID string, n int) ([]domain.StockKey, error) {
 	var out []domain.StockKey
 	err := withTx(ctx, s.db, func(tx *sqlx.Tx) error {
@@ -84,7 +88,7 @@ func (s *Stock) Claim(ctx context.Context, sku, itemID string, n int) ([]domain.
 			for i, r := range free {
 				ids[i] = r.ID
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE stock_keys SET status = 'assigned', item_id = $1, sealed = NULL, updated_at = now()
+			if _, err := tx.ExecContext(ctx, `UPDATE stock_keys SET status = 'assigned', item_id = $1, updated_at = now()
 				WHERE id = ANY($2)`, itemID, pq.Array(ids)); err != nil {
 				return fmt.Errorf("assign keys: %w", err)
 			}

@@ -26,6 +26,8 @@ Usage:
                                 list the admin keys, or revoke one
   keyward stock import --sku SKU FILE.csv
                                 add the keys of a CSV file (first column) to a product's own stock
+  keyward stock rehash          move stock keys stored before keys were known by their canonical form to it,
+                                withdrawing (never deleting) later copies of one key; serve and worker do it at start
   keyward audit verify          verify the audit log's hash chain; fails at the first broken record
   keyward bench [--orders N] [--rate R] [--clients C] [--server URL] [--compare-memory=false] [--profile DIR]
                 [--variant NAME:KEYWARD_X=V,...]

@@ -17,11 +17,17 @@ import (
 )
 
 const stockUsage = `usage: keyward stock import --sku SKU FILE.csv
-  FILE.csv holds one text key per row in its first column; a header row "key" and blank rows are skipped`
+       keyward stock rehash
+  import: FILE.csv holds one text key per row in its first column; a header row "key" and blank rows are skipped
+  rehash: moves keys stocked before keys were known by their canonical form to it, withdrawing (never deleting)
+          later copies of one key; serve and worker do it at start, this runs it ahead of them`
 
 // stock imports keys into a product's own stock and prints
-// {"added":n,"duplicates":m}.
+// {"added":n,"duplicates":m}, or rehashes the stock.
 func stock(args []string, out io.Writer) error {
+	if len(args) == 1 && args[0] == "rehash" {
+		return rehash(out)
+	}
 	if len(args) == 0 || args[0] != "import" {
 		return errors.New(stockUsage)
 	}
@@ -54,6 +60,39 @@ func stock(args []string, out io.Writer) error {
 		Added      int `json:"added"`
 		Duplicates int `json:"duplicates"`
 	}{res.Added, res.Duplicates})
+}
+
+// rehash runs the stock rehash and prints what it did: how many keys it
+// rehashed, and each key it withdrew, by id, never by its text.
+func rehash(out io.Writer) error {
+	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	res, err := bootstrap.RehashStock(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	type withdrawn struct {
+		SKU         string `json:"sku"`
+		ID          string `json:"stock_key_id"`
+		DuplicateOf string `json:"duplicate_of,omitempty"`
+		Reason      string `json:"reason,omitempty"`
+	}
+	report := struct {
+		Rehashed   int         `json:"rehashed"`
+		Duplicates []withdrawn `json:"duplicates_withdrawn"`
+		Refused    []withdrawn `json:"refused_withdrawn"`
+	}{Rehashed: res.Rehashed, Duplicates: []withdrawn{}, Refused: []withdrawn{}}
+	for _, d := range res.Duplicates {
+		report.Duplicates = append(report.Duplicates, withdrawn{SKU: d.Key.SKU, ID: string(d.Key.ID), DuplicateOf: string(d.Of.ID)})
+	}
+	for _, k := range res.Refused {
+		report.Refused = append(report.Refused, withdrawn{SKU: k.SKU, ID: string(k.ID), Reason: k.Reason})
+	}
+	return json.NewEncoder(out).Encode(report)
 }
 
 // readStockCSV returns the text keys of a CSV file: the first column of

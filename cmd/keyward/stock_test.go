@@ -49,3 +49,36 @@ func TestStockImportThroughTheBinary(t *testing.T) {
 		t.Fatalf("import without --sku: %v\n%s", err, out)
 	}
 }
+
+// TestStockRehashThroughTheBinary: `keyward stock rehash` rehashes keys
+// stored in the old hash form and says so, once.
+func TestStockRehashThroughTheBinary(t *testing.T) {
+	url, db := pgtest.NewDatabase(t)
+	p, err := domain.NewProduct(domain.ProductSnapshot{SKU: "rehash-game-steam-global", Name: "Rehash Game", Price: domain.MustMoney("9.99", "EUR"),
+		Source: domain.ProductSource{Kind: domain.SourceOwnStock}, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.NewCatalog(db).Upsert(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "keys.csv")
+	if err := os.WriteFile(csv, []byte("CMD-REHASH-0001\nCMD-REHASH-0002\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"KEYWARD_DATABASE_URL=" + url, "KEYWARD_KEYRING_FILE=" + filepath.Join(dir, "keyring.json")}
+	if out, err := keyward(t, env, "stock", "import", "--sku", p.SKU(), csv); err != nil {
+		t.Fatalf("stock import: %v\n%s", err, out)
+	}
+	// As an earlier keyward stored them: known by another hash form.
+	if _, err := db.ExecContext(t.Context(), `UPDATE stock_keys SET hash_version = 1, key_hash = sha256(convert_to(id, 'UTF8'))`); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`{"rehashed":2,"duplicates_withdrawn":[],"refused_withdrawn":[]}`, `{"rehashed":0,"duplicates_withdrawn":[],"refused_withdrawn":[]}`} {
+		out, err := keyward(t, env, "stock", "rehash")
+		if err != nil || strings.TrimSpace(out) != want {
+			t.Fatalf("stock rehash: %v\n%s\nwant %s", err, out, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package porttest
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"sync"
@@ -13,26 +14,34 @@ import (
 
 // StockRepository runs the ports.StockRepository contract. newRepo is
 // called once per subtest, from parallel subtests, and must return an
-// empty repository.
-func StockRepository(t *testing.T, newRepo func(t *testing.T) ports.StockRepository) {
+// empty repository and the units of work its writes join.
+func StockRepository(t *testing.T, newRepo func(t *testing.T) (ports.StockRepository, ports.Transactor)) {
 	t.Helper()
 	subtests := []struct {
 		name string
-		run  func(*testing.T, ports.StockRepository)
+		run  func(*testing.T, ports.StockRepository, ports.Transactor)
 	}{
-		{"add skips known hashes, even of keys that left the stock", testStockDedupe},
-		{"claim assigns available keys, oldest first, once", testStockClaim},
-		{"a claim larger than the stock takes nothing", testStockClaimShort},
-		{"concurrent claims never share a key", testStockConcurrentClaims},
-		{"withdraw takes only available keys", testStockWithdraw},
-		{"sourcing is stored per sku", testStockSourcing},
+		{"a claim resumed in its unit of work returns the ciphertext", testStockClaimResumedSealed},
+		{"a rehash withdraws duplicates and finds keys by hash", testStockApplyRehash},
+		{"add skips known hashes, even of keys that left the stock", stockTest(testStockDedupe)},
+		{"claim assigns available keys, oldest first, once", stockTest(testStockClaim)},
+		{"a claim larger than the stock takes nothing", stockTest(testStockClaimShort)},
+		{"concurrent claims never share a key", stockTest(testStockConcurrentClaims)},
+		{"withdraw takes only available keys", stockTest(testStockWithdraw)},
+		{"sourcing is stored per sku", stockTest(testStockSourcing)},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
-			st.run(t, newRepo(t))
+			repo, tx := newRepo(t)
+			st.run(t, repo, tx)
 		})
 	}
+}
+
+// stockTest adapts a test of the repository alone.
+func stockTest(run func(*testing.T, ports.StockRepository)) func(*testing.T, ports.StockRepository, ports.Transactor) {
+	return func(t *testing.T, repo ports.StockRepository, _ ports.Transactor) { run(t, repo) }
 }
 
 var stockT0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -179,4 +188,68 @@ func testStockSourcing(t *testing.T, repo ports.StockRepository) {
 			t.Fatalf("Sourcing = %v, %v; want %v", got, err, m)
 		}
 	}
+}
+
+// testStockClaimResumedSealed: within the unit of work that claims them,
+// a resumed claim returns the same keys with their ciphertext, which the
+// caller still has to re-seal for the order.
+func testStockClaimResumedSealed(t *testing.T, repo ports.StockRepository, tx ports.Transactor) {
+	addStock(t, repo, 3, stockKey("A", 1), stockKey("A", 2), stockKey("A", 3))
+	err := tx.Atomically(t.Context(), func(ctx context.Context) error {
+		first, err := repo.Claim(ctx, "A", "item-1", 2)
+		if err != nil || len(first) != 2 {
+			return fmt.Errorf("Claim = %+v, %w", first, err)
+		}
+		again, err := repo.Claim(ctx, "A", "item-1", 2)
+		if err != nil || len(again) != 2 {
+			return fmt.Errorf("resumed Claim = %+v, %w", again, err)
+		}
+		for i, k := range again {
+			if k.ID != first[i].ID || string(k.Sealed) != string(first[i].Sealed) || len(k.Sealed) == 0 {
+				return fmt.Errorf("resumed claim key %d = %s with ciphertext %q; want %s with %q", i, k.ID, k.Sealed, first[i].ID, first[i].Sealed)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts(t, repo, "A", domain.StockCounts{Available: 1, Assigned: 2})
+}
+
+// testStockApplyRehash: a rehash plan withdraws its duplicates (counted as
+// withdrawn, no longer found by hash) and refuses, changing nothing, a
+// plan whose duplicate left the stock meanwhile; keys are found by hash
+// whatever their status.
+func testStockApplyRehash(t *testing.T, repo ports.StockRepository, _ ports.Transactor) {
+	pending, err := repo.PendingRehash(t.Context(), 10)
+	if err != nil || len(pending) != 0 {
+		t.Fatalf("PendingRehash of keys all stored canonically = %v, %v; want none", pending, err)
+	}
+	k1, k2, k3 := stockKey("A", 1), stockKey("A", 2), stockKey("A", 3)
+	addStock(t, repo, 3, k1, k2, k3)
+	if _, err := repo.Claim(t.Context(), "A", "item-1", 1); err != nil { // k1
+		t.Fatal(err)
+	}
+	holders, err := repo.HashHolders(t.Context(), [][]byte{k1.Hash, k2.Hash, []byte("unknown")})
+	if err != nil || len(holders) != 2 {
+		t.Fatalf("HashHolders = %+v, %v; want k1 and k2", holders, err)
+	}
+	for _, h := range holders {
+		if h.ID == k1.ID && (h.Status != domain.StockAssigned || string(h.Hash) != string(k1.Hash)) {
+			t.Fatalf("holder %+v, want k1 assigned with its hash", h)
+		}
+	}
+	k2.Status, k3.Status = domain.StockAvailable, domain.StockAvailable
+	if err := repo.ApplyRehash(t.Context(), domain.StockRehashPlan{Duplicates: []domain.StockDuplicate{{Key: k3, Of: k2}}}, stockT0); err != nil {
+		t.Fatalf("ApplyRehash: %v", err)
+	}
+	wantCounts(t, repo, "A", domain.StockCounts{Available: 1, Assigned: 1, Withdrawn: 1})
+	if got, err := repo.HashHolders(t.Context(), [][]byte{k3.Hash}); err != nil || len(got) != 0 {
+		t.Fatalf("HashHolders of a withdrawn duplicate = %+v, %v; want none", got, err)
+	}
+	k1.Status = domain.StockAvailable
+	err = repo.ApplyRehash(t.Context(), domain.StockRehashPlan{Duplicates: []domain.StockDuplicate{{Key: k2, Of: k3}, {Key: k1, Of: k3}}}, stockT0)
+	wantIs(t, err, domain.ErrConflict, "ApplyRehash withdrawing a sold key")
+	wantCounts(t, repo, "A", domain.StockCounts{Available: 1, Assigned: 1, Withdrawn: 1})
 }
