@@ -29,6 +29,8 @@ type pgStockWorld struct {
 	orders   *postgres.Orders
 	supplier *sandbox.Supplier
 	clock    *clock
+	mail     *mailbox
+	tx       *rollbackRacingTx
 }
 
 func newPGStockWorld(t *testing.T) *pgStockWorld {
@@ -39,18 +41,19 @@ func newPGStockWorld(t *testing.T) *pgStockWorld {
 		t.Fatal(err)
 	}
 	w := &pgStockWorld{db: db, orders: postgres.NewOrders(db, postgres.NoOutbox{}), supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
-		clock: &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}}
+		clock: &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}, mail: &mailbox{}, tx: &rollbackRacingTx{Transactor: postgres.NewTransactor(db)}}
 	w.app = application.NewApp(application.Deps{
 		Orders: w.orders, Links: postgres.NewLinks(db), Revelations: postgres.NewRevelations(db), Catalog: postgres.NewCatalog(db),
 		Stock: postgres.NewStock(db), Notifications: postgres.NewNotifications(db), DataKeys: postgres.NewDataKeys(db),
 		Blobs: postgres.NewBlobs(db), Audit: postgres.NewAuditLog(db, w.clock), AdminKeys: postgres.NewAdminKeys(db),
-		Locks: postgres.NewLocks(db), Tx: postgres.NewTransactor(db), Vault: kr, Supplier: w.supplier,
+		Locks: postgres.NewLocks(db), Tx: w.tx, Vault: kr, Supplier: w.supplier,
 		SyncRuns: postgres.NewSyncRuns(db), PricingRules: postgres.NewPricingRules(db),
 		IdempotencyKeys: postgres.NewIdempotencyKeys(db), DeadLetters: postgres.NewDeadLetters(db), Requeue: &requeueRecorder{},
 		SupplierHooks: kinguin.NewWebhookVerifier(testWebhookSecret), SupplierMarks: postgres.NewSupplierEventMarks(db),
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"),
-		Mailer: &mailbox{}, Clock: w.clock, IDs: &uuidIDs{}, Log: slog.New(slog.DiscardHandler),
-	}, application.Settings{CatalogMargin: decimal.RequireFromString("0.1"), TokenSecret: []byte("test-token-secret-0123456789")})
+		Mailer: w.mail, Clock: w.clock, IDs: &uuidIDs{}, Log: slog.New(slog.DiscardHandler),
+	}, application.Settings{CatalogMargin: decimal.RequireFromString("0.1"), TokenSecret: []byte("test-token-secret-0123456789"),
+		Delivery: application.DeliveryPolicy{TTL: 15 * time.Minute, MaxReveals: 3, PublicBaseURL: "https://keys.example"}})
 	if _, err := w.app.Commands.SyncCatalog.Handle(t.Context(), application.SyncCatalogCommand{}); err != nil {
 		t.Fatal(err)
 	}
