@@ -32,7 +32,7 @@ const DevIPNSecret = "keyward-dev-ipn-secret"
 // README), which the raw literal around the tags cannot hold.
 type Config struct {
 	HTTPAddr          string          `env:"KEYWARD_HTTP_ADDR" envDefault:"127.0.0.1:8080" doc:"listen address"`
-	PublicBaseURL     string          `env:"KEYWARD_PUBLIC_BASE_URL" doc:"base of the links in emails; unset: \x60http://\x60 and the listen address"`
+	PublicBaseURL     string          `env:"KEYWARD_PUBLIC_BASE_URL" secret:"url" doc:"base of the links in emails; unset: \x60http://\x60 and the listen address"`
 	MailDir           string          `env:"KEYWARD_MAIL_DIR" envDefault:"./var/mail" doc:"where the maildir mailer writes \x60.eml\x60 files"`
 	MailFrom          string          `env:"KEYWARD_MAIL_FROM" envDefault:"keyward <keys@keyward.localhost>" doc:"sender"`
 	IPNSecret         string          `env:"KEYWARD_NOWPAYMENTS_IPN_SECRET" envDefault:"keyward-dev-ipn-secret" secret:"true" doc:"IPN HMAC secret; the default is public, printed at start and refused beyond loopback, where a secret needs at least 16 characters"`
@@ -72,7 +72,7 @@ type Config struct {
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
 type VaultConfig struct {
-	Addr       string `env:"VAULT_ADDR" envDefault:"http://127.0.0.1:8200" doc:"Vault, with \x60KEYWARD_KEY_VAULT=vault\x60"`
+	Addr       string `env:"VAULT_ADDR" envDefault:"http://127.0.0.1:8200" secret:"url" doc:"Vault, with \x60KEYWARD_KEY_VAULT=vault\x60"`
 	Token      string `env:"KEYWARD_VAULT_TOKEN" fallback:"VAULT_TOKEN" secret:"true" doc:"Vault token, else \x60VAULT_TOKEN\x60 (renewable tokens are renewed)"`
 	Mount      string `env:"KEYWARD_VAULT_TRANSIT_MOUNT" envDefault:"transit" doc:"transit mount path"`
 	Key        string `env:"KEYWARD_VAULT_TRANSIT_KEY" envDefault:"keyward" secret:"true" doc:"transit key name"`
@@ -176,7 +176,7 @@ func explain(err error, vars []Variable, environ map[string]string) error {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
 			if v, ok := byField[pe.Name]; ok {
-				out = append(out, fmt.Errorf("%s=%q: want %s", v.Name, environ[v.Name], expected(pe.Type, pe.Err)))
+				out = append(out, fmt.Errorf("%s=%q: want %s", v.Name, redact(v.Secret, environ[v.Name]), expected(pe.Type, pe.Err)))
 				continue
 			}
 		}
@@ -207,8 +207,13 @@ func expected(t reflect.Type, err error) string {
 }
 
 // Validate checks cross-field rules. It changes nothing and returns an
-// error naming the variable to fix.
+// error naming the variable to fix, without the password of any
+// URL-valued setting.
 func (c Config) Validate() error {
+	return redactError(c.validate(), c.urlSecrets())
+}
+
+func (c Config) validate() error {
 	switch {
 	case c.LinkTTL <= 0:
 		return fmt.Errorf("KEYWARD_DELIVERY_LINK_TTL must be positive")

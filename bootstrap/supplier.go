@@ -37,7 +37,7 @@ func (c SupplierConfig) Validate() error {
 	case strings.TrimSpace(c.KinguinWebhookSecret) == "":
 		return fmt.Errorf("KEYWARD_SUPPLIER=kinguin needs KEYWARD_KINGUIN_WEBHOOK_SECRET (the secret set for the store's webhooks)")
 	case !strings.HasPrefix(c.KinguinAPIURL, "https://") && !strings.HasPrefix(c.KinguinAPIURL, "http://"):
-		return fmt.Errorf("KEYWARD_KINGUIN_API_URL must be an http(s) URL, not %q", c.KinguinAPIURL)
+		return fmt.Errorf("KEYWARD_KINGUIN_API_URL must be an http(s) URL, not %q", RedactURL(c.KinguinAPIURL))
 	}
 	return nil
 }
