@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -125,33 +124,12 @@ func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, er
 		return nil
 	})
 	if err != nil {
-		if consumed != nil {
-			h.giveBack(ctx, consumed)
-		}
+		// The unit of work rolled back: the reveal is not consumed.
 		return Revealed{}, err
 	}
 	link = consumed
 	h.log.InfoContext(ctx, "keys revealed", "order_id", order.ID(), "link_id", link.ID(), "ip", cmd.IP, "first", first)
 	return Revealed{Link: link, Order: order, Items: items, First: first}, nil
-}
-
-// giveBack returns a reveal the failed unit of work consumed but could
-// not roll back (a store without transactions), so a failure on our side
-// never costs the customer a reveal. It changes the link only while its
-// count is still the one the failed reveal left: after a rollback, or once
-// another reveal went on, there is nothing to give back.
-func (h RevealKeys) giveBack(ctx context.Context, consumed *domain.DeliveryLink) {
-	// Also when the client went away: that is the usual cause.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if _, err := h.links.Update(ctx, consumed.ID(), func(l *domain.DeliveryLink) error {
-		if l.RevealsUsed() == consumed.RevealsUsed() {
-			l.UndoReveal()
-		}
-		return nil
-	}); err != nil {
-		h.log.ErrorContext(ctx, "could not give back a reveal", "link_id", consumed.ID(), "err", err)
-	}
 }
 
 // clean makes client-supplied text safe to store and audit: valid UTF-8,

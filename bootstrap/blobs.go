@@ -17,7 +17,7 @@ import (
 // (KEYWARD_BLOB_STORE) and configures the S3-compatible bucket.
 type BlobConfig struct {
 	BlobStore         string `env:"KEYWARD_BLOB_STORE" doc:"where sealed key ciphertext is stored: \x60postgres\x60, \x60memory\x60 or \x60s3\x60; unset: \x60postgres\x60 with \x60KEYWARD_DATABASE_URL\x60, \x60memory\x60 without"`
-	S3Endpoint        string `env:"KEYWARD_S3_ENDPOINT" doc:"S3-compatible service base URL, such as \x60https://<account>.r2.cloudflarestorage.com\x60, \x60https://s3.eu-west-1.amazonaws.com\x60 or \x60http://127.0.0.1:9000\x60, with \x60KEYWARD_BLOB_STORE=s3\x60"`
+	S3Endpoint        string `env:"KEYWARD_S3_ENDPOINT" secret:"url" doc:"S3-compatible service base URL, such as \x60https://<account>.r2.cloudflarestorage.com\x60, \x60https://s3.eu-west-1.amazonaws.com\x60 or \x60http://127.0.0.1:9000\x60, with \x60KEYWARD_BLOB_STORE=s3\x60"`
 	S3Region          string `env:"KEYWARD_S3_REGION" envDefault:"auto" doc:"region the requests are signed for: \x60auto\x60 for R2, the bucket's region for AWS"`
 	S3Bucket          string `env:"KEYWARD_S3_BUCKET" doc:"bucket for the ciphertext; it must exist"`
 	S3AccessKeyID     string `env:"KEYWARD_S3_ACCESS_KEY_ID" secret:"true" doc:"access key id allowed to read, write and delete objects in the bucket"`

@@ -32,10 +32,10 @@ const DevIPNSecret = "keyward-dev-ipn-secret"
 // README), which the raw literal around the tags cannot hold.
 type Config struct {
 	HTTPAddr          string          `env:"KEYWARD_HTTP_ADDR" envDefault:"127.0.0.1:8080" doc:"listen address"`
-	PublicBaseURL     string          `env:"KEYWARD_PUBLIC_BASE_URL" doc:"base of the links in emails; unset: \x60http://\x60 and the listen address"`
+	PublicBaseURL     string          `env:"KEYWARD_PUBLIC_BASE_URL" secret:"url" doc:"base of the links in emails; unset: \x60http://\x60 and the listen address"`
 	MailDir           string          `env:"KEYWARD_MAIL_DIR" envDefault:"./var/mail" doc:"where the maildir mailer writes \x60.eml\x60 files"`
 	MailFrom          string          `env:"KEYWARD_MAIL_FROM" envDefault:"keyward <keys@keyward.localhost>" doc:"sender"`
-	IPNSecret         string          `env:"KEYWARD_NOWPAYMENTS_IPN_SECRET" envDefault:"keyward-dev-ipn-secret" secret:"true" doc:"IPN HMAC secret; the default is public, printed at start and refused beyond loopback, where a secret needs at least 16 characters"`
+	IPNSecret         string          `env:"KEYWARD_NOWPAYMENTS_IPN_SECRET" envDefault:"keyward-dev-ipn-secret" secret:"true" doc:"IPN HMAC secret; the default is public, printed at start and refused beyond loopback, where a secret needs at least 16 characters; a repeated pattern is refused everywhere"`
 	AdminAPIKeys      []string        `env:"KEYWARD_ADMIN_API_KEYS" secret:"true" doc:"comma-separated bootstrap bearer keys for \x60/v1/admin\x60 (role admin, audited as bootstrap-1, bootstrap-2, …; make named keys with \x60keyward admin create-key\x60); at least 16 characters each beyond loopback"`
 	LinkTTL           time.Duration   `env:"KEYWARD_DELIVERY_LINK_TTL" envDefault:"15m" doc:"how long a delivery link reveals"`
 	LinkMaxReveals    int             `env:"KEYWARD_DELIVERY_LINK_MAX_REVEALS" envDefault:"5" doc:"reveals per link"`
@@ -53,7 +53,7 @@ type Config struct {
 	ReconcileInterval time.Duration   `env:"KEYWARD_RECONCILE_INTERVAL" envDefault:"30s" doc:"how often stuck orders are looked for (\x600\x60 disables)"`
 	ReconcileAfter    time.Duration   `env:"KEYWARD_RECONCILE_STALE_AFTER" envDefault:"1m" doc:"an order untouched this long in \x60paid\x60, \x60fulfilling\x60 or \x60fulfilled\x60 is resumed"`
 	DeliveryRateLimit bool            `env:"KEYWARD_DELIVERY_RATE_LIMIT" envDefault:"true" doc:"limit delivery endpoints to 1 request/s per IP (bursts of 20) and 1 per 6 s per link (bursts of 10); over it: \x60429\x60 with \x60Retry-After\x60"`
-	PageSecret        []byte          `env:"KEYWARD_PAGE_SECRET" secret:"true" doc:"signs the reveal page's CSRF token; unset: random per process, so set it when running several instances"`
+	PageSecret        []byte          `env:"KEYWARD_PAGE_SECRET" secret:"true" doc:"signs the reveal page's CSRF token; unset: random per process, so set it when running several instances; beyond loopback at least 32 bytes of key material (a hex or base64 value counts decoded: \x60openssl rand -hex 32\x60); a repeated pattern is refused everywhere"`
 	LogLevel          slog.Level      `env:"KEYWARD_LOG_LEVEL" envDefault:"info" doc:"\x60debug\x60, \x60info\x60, \x60warn\x60, \x60error\x60"`
 	DatabaseURL       string          `env:"KEYWARD_DATABASE_URL" secret:"url" doc:"Postgres: storage, ciphertext and message queue; unset: in memory"`
 	MigrateOnStart    bool            `env:"KEYWARD_MIGRATE_ON_START" envDefault:"false" doc:"apply migrations when \x60serve\x60 starts"`
@@ -72,7 +72,7 @@ type Config struct {
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
 type VaultConfig struct {
-	Addr       string `env:"VAULT_ADDR" envDefault:"http://127.0.0.1:8200" doc:"Vault, with \x60KEYWARD_KEY_VAULT=vault\x60"`
+	Addr       string `env:"VAULT_ADDR" envDefault:"http://127.0.0.1:8200" secret:"url" doc:"Vault, with \x60KEYWARD_KEY_VAULT=vault\x60"`
 	Token      string `env:"KEYWARD_VAULT_TOKEN" fallback:"VAULT_TOKEN" secret:"true" doc:"Vault token, else \x60VAULT_TOKEN\x60 (renewable tokens are renewed)"`
 	Mount      string `env:"KEYWARD_VAULT_TRANSIT_MOUNT" envDefault:"transit" doc:"transit mount path"`
 	Key        string `env:"KEYWARD_VAULT_TRANSIT_KEY" envDefault:"keyward" secret:"true" doc:"transit key name"`
@@ -176,7 +176,7 @@ func explain(err error, vars []Variable, environ map[string]string) error {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
 			if v, ok := byField[pe.Name]; ok {
-				out = append(out, fmt.Errorf("%s=%q: want %s", v.Name, environ[v.Name], expected(pe.Type, pe.Err)))
+				out = append(out, fmt.Errorf("%s=%q: want %s", v.Name, redact(v.Secret, environ[v.Name]), expected(pe.Type, pe.Err)))
 				continue
 			}
 		}
@@ -207,8 +207,13 @@ func expected(t reflect.Type, err error) string {
 }
 
 // Validate checks cross-field rules. It changes nothing and returns an
-// error naming the variable to fix.
+// error naming the variable to fix, without the password of any
+// URL-valued setting.
 func (c Config) Validate() error {
+	return redactError(c.validate(), c.urlSecrets())
+}
+
+func (c Config) validate() error {
 	switch {
 	case c.LinkTTL <= 0:
 		return fmt.Errorf("KEYWARD_DELIVERY_LINK_TTL must be positive")
@@ -229,18 +234,8 @@ func (c Config) Validate() error {
 	case c.CatalogMargin.IsNegative():
 		return fmt.Errorf("KEYWARD_CATALOG_MARGIN must not be negative, not %s", c.CatalogMargin)
 	}
-	local := loopback(c.HTTPAddr) && loopbackURL(c.PublicBaseURL)
-	if c.IPNSecret == DevIPNSecret && !local {
-		return fmt.Errorf("KEYWARD_NOWPAYMENTS_IPN_SECRET is the public dev default: anyone could sign payments. Set your own secret before serving beyond this machine (%s, %s)", c.HTTPAddr, c.PublicBaseURL)
-	}
-	// Short secrets are for development on this machine only.
-	if !local && len(strings.TrimSpace(c.IPNSecret)) < minSecretLen {
-		return fmt.Errorf("KEYWARD_NOWPAYMENTS_IPN_SECRET is shorter than %d characters: too easy to guess for a service reachable beyond this machine", minSecretLen)
-	}
-	for i, k := range c.AdminAPIKeys {
-		if !local && len(k) < minSecretLen {
-			return fmt.Errorf("KEYWARD_ADMIN_API_KEYS: key %d is shorter than %d characters: too easy to guess for a service reachable beyond this machine", i+1, minSecretLen)
-		}
+	if err := c.validateSecrets(loopback(c.HTTPAddr) && loopbackURL(c.PublicBaseURL)); err != nil {
+		return err
 	}
 	if err := c.validateBlobs(); err != nil {
 		return err
@@ -280,10 +275,6 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
-
-// minSecretLen is the shortest admin key or IPN secret accepted when keyward
-// listens or is linked beyond loopback.
-const minSecretLen = 16
 
 // ackDeadline mirrors messaging.AckDeadline (config does not import adapters).
 const ackDeadline = 2 * time.Minute

@@ -292,7 +292,6 @@ func TestConfigDatabaseURLMasking(t *testing.T) {
 func TestConfigSecretNamesAreMasked(t *testing.T) {
 	t.Parallel()
 	notCredentials := map[string]bool{
-		"KEYWARD_PUBLIC_BASE_URL":  true, // printed in every email
 		"KEYWARD_VAULT_CREATE_KEY": true, // a switch
 	}
 	for _, v := range bootstrap.ConfigVariables() {

@@ -3,7 +3,6 @@ package bootstrap
 import (
 	"fmt"
 	"log/slog"
-	"net/url"
 	"reflect"
 	"strings"
 )
@@ -103,33 +102,6 @@ func text(v reflect.Value) string {
 		return strings.ToLower(x.String())
 	}
 	return fmt.Sprint(v.Interface())
-}
-
-// redact masks a secret value: all of it, or a URL's password (a
-// connection string that is not a URL is masked whole).
-func redact(secret, v string) string {
-	switch {
-	case secret == "" || v == "":
-		return v
-	case secret == "url":
-		u, err := url.Parse(v)
-		if err != nil || u.Scheme == "" || u.Host == "" {
-			return mask
-		}
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-		q := u.Query()
-		for k := range q {
-			if strings.Contains(strings.ToLower(k), "pass") || strings.Contains(strings.ToLower(k), "secret") {
-				q.Set(k, "xxxxx")
-			}
-		}
-		u.RawQuery = q.Encode()
-		return u.String()
-	default:
-		return mask
-	}
 }
 
 // ConfigMarkdown returns the README's configuration table, generated from

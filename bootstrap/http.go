@@ -35,7 +35,9 @@ var HTTPModule = fx.Module("http",
 		},
 		newAPI,
 	),
-	fx.Invoke(func(lc fx.Lifecycle, l *Listener, api API, log *slog.Logger) { serveHTTP(lc, l, api.Handler, log) }),
+	fx.Invoke(func(lc fx.Lifecycle, sd fx.Shutdowner, l *Listener, api API, log *slog.Logger) {
+		serveHTTP(lc, sd, l, api.Handler, log)
+	}),
 )
 
 // OpsHTTPModule serves a worker's ops endpoints (health, readiness) on
@@ -46,8 +48,8 @@ var OpsHTTPModule = fx.Module("http.ops",
 		newListener,
 		func(cfg Config) BaseURL { return BaseURL(cfg.PublicBaseURL) },
 	),
-	fx.Invoke(func(lc fx.Lifecycle, l *Listener, app application.App, m *metrics.Metrics, log *slog.Logger) {
-		serveHTTP(lc, l, khttp.NewOpsHandler(app, khttp.Options{Version: Version, Metrics: m.Handler()}, log), log)
+	fx.Invoke(func(lc fx.Lifecycle, sd fx.Shutdowner, l *Listener, app application.App, m *metrics.Metrics, log *slog.Logger) {
+		serveHTTP(lc, sd, l, khttp.NewOpsHandler(app, khttp.Options{Version: Version, Metrics: m.Handler()}, log), log)
 	}),
 )
 
@@ -92,13 +94,22 @@ func rateLimits(cfg Config) *khttp.RateLimits {
 	return &khttp.RateLimits{} // all zero: off
 }
 
-func serveHTTP(lc fx.Lifecycle, l *Listener, h http.Handler, log *slog.Logger) {
+// serveHTTPFailed is the exit code of a process whose listener failed.
+const serveHTTPFailed = 1
+
+// serveHTTP serves h on l from start to stop. A listener that fails while
+// serving stops the whole process with a non-zero exit: a server without
+// HTTP would look alive to its supervisor while answering no one.
+func serveHTTP(lc fx.Lifecycle, sd fx.Shutdowner, l *Listener, h http.Handler, log *slog.Logger) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			go func() {
 				if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					log.Error("http server stopped", "err", err)
+					log.Error("http server stopped, shutting down", "addr", l.Addr().String(), "err", err)
+					if err := sd.Shutdown(fx.ExitCode(serveHTTPFailed)); err != nil {
+						log.Error("could not shut down", "err", err)
+					}
 				}
 			}()
 			log.Info("http listening", "addr", l.Addr().String())

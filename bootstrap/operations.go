@@ -27,7 +27,7 @@ type OperationsConfig struct {
 	SweepInterval   time.Duration `env:"KEYWARD_SWEEP_INTERVAL" envDefault:"1m" doc:"how often orders are swept for the timeouts above and revoked ciphertext is purged (one instance at a time; \x600\x60 disables)"`
 	ShutdownTimeout time.Duration `env:"KEYWARD_SHUTDOWN_TIMEOUT" envDefault:"20s" doc:"on SIGTERM: time to finish in-flight requests and messages before exiting"`
 	BreakerOpenFor  time.Duration `env:"KEYWARD_BREAKER_OPEN_FOR" envDefault:"10s" doc:"after 5 failures in a row a dependency's (supplier, payments, mailer, key vault) circuit breaker opens for this long: calls fail at once and work waits, then one call probes it"`
-	TokenSecret     []byte        `env:"KEYWARD_TOKEN_SECRET" secret:"true" doc:"derives order access tokens (HMAC of the order id), so a retried \x60POST /v1/orders\x60 with its \x60Idempotency-Key\x60 returns the same token; at least 16 bytes, the same on every instance; unset: \x60KEYWARD_PAGE_SECRET\x60"`
+	TokenSecret     []byte        `env:"KEYWARD_TOKEN_SECRET" secret:"true" doc:"derives order access tokens (HMAC of the order id), so a retried \x60POST /v1/orders\x60 with its \x60Idempotency-Key\x60 returns the same token; at least 16 bytes, and beyond loopback 32 bytes of key material (a hex or base64 value counts decoded), the same on every instance; unset: \x60KEYWARD_PAGE_SECRET\x60"`
 }
 
 // validate checks the operations settings.

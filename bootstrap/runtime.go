@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -25,8 +26,13 @@ func (uuidV7) NewID() string { return uuid.Must(uuid.NewV7()).String() }
 // NewLogger returns the JSON logger used everywhere. Keys never reach it:
 // no use case logs key material, and errors never include it. Lines
 // logged with a request's or message's context carry its correlation id.
-func NewLogger(cfg Config) *slog.Logger {
-	return slog.New(WithCorrelation(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
+// The passwords of URL-valued settings are cut out of every line, since
+// a driver's or client's error may quote its URL whole.
+func NewLogger(cfg Config) *slog.Logger { return newLogger(cfg, os.Stderr) }
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	w = redactingWriter{w: w, secrets: cfg.urlSecrets()}
+	return slog.New(WithCorrelation(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel})))
 }
 
 // RuntimeModule provides the logger, clock and id generator.

@@ -19,7 +19,7 @@ type SupplierConfig struct {
 	SupplierKind         string `env:"KEYWARD_SUPPLIER" envDefault:"sandbox" doc:"\x60sandbox\x60 (in-process fake) or \x60kinguin\x60 (Kinguin ESA)"`
 	KinguinAPIURL        string `env:"KEYWARD_KINGUIN_API_URL" envDefault:"https://gateway.kinguin.net/esa/api" secret:"url" doc:"Kinguin ESA base URL; paths such as \x60/v1/products\x60 are appended (Kinguin's sandbox: \x60https://gateway.sandbox.kinguin.net/esa/api\x60)"`
 	KinguinAPIKey        string `env:"KEYWARD_KINGUIN_API_KEY" secret:"true" doc:"Kinguin store API key, sent as \x60X-Api-Key\x60; required with \x60KEYWARD_SUPPLIER=kinguin\x60"`
-	KinguinWebhookSecret string `env:"KEYWARD_KINGUIN_WEBHOOK_SECRET" secret:"true" doc:"the secret set for the store's webhooks (\x60X-Event-Secret\x60 of \x60POST /v1/webhooks/kinguin\x60); required with \x60KEYWARD_SUPPLIER=kinguin\x60, unset refuses every Kinguin webhook"`
+	KinguinWebhookSecret string `env:"KEYWARD_KINGUIN_WEBHOOK_SECRET" secret:"true" doc:"the secret set for the store's webhooks (\x60X-Event-Secret\x60 of \x60POST /v1/webhooks/kinguin\x60); required with \x60KEYWARD_SUPPLIER=kinguin\x60, unset refuses every Kinguin webhook; at least 16 characters beyond loopback"`
 }
 
 // Validate names the variable to fix.
@@ -37,7 +37,7 @@ func (c SupplierConfig) Validate() error {
 	case strings.TrimSpace(c.KinguinWebhookSecret) == "":
 		return fmt.Errorf("KEYWARD_SUPPLIER=kinguin needs KEYWARD_KINGUIN_WEBHOOK_SECRET (the secret set for the store's webhooks)")
 	case !strings.HasPrefix(c.KinguinAPIURL, "https://") && !strings.HasPrefix(c.KinguinAPIURL, "http://"):
-		return fmt.Errorf("KEYWARD_KINGUIN_API_URL must be an http(s) URL, not %q", c.KinguinAPIURL)
+		return fmt.Errorf("KEYWARD_KINGUIN_API_URL must be an http(s) URL, not %q", RedactURL(c.KinguinAPIURL))
 	}
 	return nil
 }

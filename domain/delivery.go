@@ -118,14 +118,6 @@ func (l *DeliveryLink) Reveal(now time.Time) (first bool, err error) {
 	return l.revealsUsed == 1, nil
 }
 
-// UndoReveal gives back a reveal consumed by a request that then failed
-// before showing the keys; with none consumed it does nothing.
-func (l *DeliveryLink) UndoReveal() {
-	if l.revealsUsed > 0 {
-		l.revealsUsed--
-	}
-}
-
 // Revoke ends the link; revoking twice keeps the first time. It cannot
 // fail.
 func (l *DeliveryLink) Revoke(now time.Time) {

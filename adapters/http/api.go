@@ -62,7 +62,7 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 	s.registerPage(mux)
 	s.registerDocs(mux, "keyward API", "/openapi.yaml")
 	s.registerMetrics(mux)
-	return correlate(securityHeaders(plainText(rateLimit(mux, s.limits, s.opts.OnRateLimited)))), api
+	return correlate(securityHeaders(canonicalPath(plainText(rateLimit(mux, s.limits, s.opts.OnRateLimited))))), api
 }
 
 func newServer(app application.App, opts Options, log *slog.Logger) *Server {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward/ports"
 )
@@ -69,6 +71,13 @@ func (v WebhookVerifier) Verify(name, credential string, body []byte) (ports.Sup
 		return ports.SupplierEvent{}, fmt.Errorf("kinguin webhook %s: %w: updatedAt %q", name, ports.ErrMalformedNotice, b.UpdatedAt)
 	}
 	ev.UpdatedAt = at.UTC()
+	for _, f := range []struct{ name, value string }{
+		{"orderId", b.OrderID}, {"orderExternalId", b.OrderExternalID}, {"status", b.Status}, {"productId", b.ProductID},
+	} {
+		if err := checkField(f.name, f.value); err != nil {
+			return ports.SupplierEvent{}, fmt.Errorf("kinguin webhook %s: %w: %v", name, ports.ErrMalformedNotice, err)
+		}
+	}
 	switch name {
 	case ports.SupplierEventProductUpdate:
 		if b.ProductID == "" {
@@ -85,4 +94,23 @@ func (v WebhookVerifier) Verify(name, credential string, body []byte) (ports.Sup
 		}
 	}
 	return ev, nil
+}
+
+// maxFieldLen bounds the ids and status keyward takes from a webhook.
+const maxFieldLen = 128
+
+// checkField refuses a webhook value keyward could not store or log as it
+// is: a control character (a NUL is refused by Postgres text, which made
+// the webhook fail as unavailable and Kinguin resend it for ever), invalid
+// UTF-8, or more than maxFieldLen bytes. The error never repeats the value.
+func checkField(name, v string) error {
+	switch {
+	case len(v) > maxFieldLen:
+		return fmt.Errorf("%s is longer than %d bytes", name, maxFieldLen)
+	case !utf8.ValidString(v):
+		return fmt.Errorf("%s is not valid UTF-8", name)
+	case strings.ContainsFunc(v, unicode.IsControl):
+		return fmt.Errorf("%s holds a control character", name)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package kinguin_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,6 +55,11 @@ func TestWebhookVerifierRefuses(t *testing.T) {
 		"no ids":                 {"s3cret", "s3cret", []byte(`{"status":"completed","updatedAt":"2025-03-14T10:43:12.090+00:00"}`), ports.ErrMalformedNotice},
 		"no updatedAt":           {"s3cret", "s3cret", []byte(`{"orderId":"PX","orderExternalId":"x","status":"completed"}`), ports.ErrMalformedNotice},
 		"wrong secret, not JSON": {"s3cret", "x", []byte("{"), ports.ErrSignatureInvalid},
+		"NUL in orderId":         {"s3cret", "s3cret", []byte(`{"orderId":"PX\u0000","status":"completed","updatedAt":"2025-03-14T10:43:12Z"}`), ports.ErrMalformedNotice},
+		"NUL in orderExternalId": {"s3cret", "s3cret", []byte(`{"orderExternalId":"\u0000x","status":"completed","updatedAt":"2025-03-14T10:43:12Z"}`), ports.ErrMalformedNotice},
+		"escape in status":       {"s3cret", "s3cret", []byte(`{"orderId":"PX","status":"completed\u001b","updatedAt":"2025-03-14T10:43:12Z"}`), ports.ErrMalformedNotice},
+		"newline in status":      {"s3cret", "s3cret", []byte(`{"orderId":"PX","status":"com\npleted","updatedAt":"2025-03-14T10:43:12Z"}`), ports.ErrMalformedNotice},
+		"id too long":            {"s3cret", "s3cret", []byte(`{"orderId":"` + strings.Repeat("P", 200) + `","status":"completed","updatedAt":"2025-03-14T10:43:12Z"}`), ports.ErrMalformedNotice},
 	} {
 		_, err := kinguin.NewWebhookVerifier(c.secret).Verify("order.status", c.credential, c.body)
 		if !errors.Is(err, c.want) {

@@ -16,11 +16,18 @@ type Links struct {
 	// byOrder holds each order's link ids, oldest first: ListByOrder runs
 	// for every delivery and reveal and must not scan every link.
 	byOrder map[string][]string
+	// owner holds the unit of work that changed a link until it ends;
+	// others wait on free for it (a row lock).
+	owner map[string]*unitOfWork
+	free  *sync.Cond
 }
 
 // NewLinks returns an empty repository.
 func NewLinks() *Links {
-	return &Links{links: map[string]domain.DeliveryLinkSnapshot{}, byHash: map[domain.TokenHash]string{}, byOrder: map[string][]string{}}
+	r := &Links{links: map[string]domain.DeliveryLinkSnapshot{}, byHash: map[domain.TokenHash]string{}, byOrder: map[string][]string{},
+		owner: map[string]*unitOfWork{}}
+	r.free = sync.NewCond(&r.mu)
+	return r
 }
 
 // Create stores l; domain.ErrConflict on a duplicate id or token hash.
@@ -52,9 +59,15 @@ func (r *Links) GetByTokenHash(_ context.Context, h domain.TokenHash) (*domain.D
 }
 
 // Update runs fn under the lock and saves the link when fn succeeds.
-func (r *Links) Update(_ context.Context, id string, fn func(*domain.DeliveryLink) error) (*domain.DeliveryLink, error) {
+// Inside a unit of work (Transactor.Atomically) the link stays locked
+// until the unit ends and goes back to what it was if the unit fails.
+func (r *Links) Update(ctx context.Context, id string, fn func(*domain.DeliveryLink) error) (*domain.DeliveryLink, error) {
+	u := unitFrom(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for r.owner[id] != nil && r.owner[id] != u {
+		r.free.Wait()
+	}
 	s, ok := r.links[id]
 	if !ok {
 		return nil, fmt.Errorf("%w: delivery link %s", domain.ErrNotFound, id)
@@ -64,7 +77,32 @@ func (r *Links) Update(_ context.Context, id string, fn func(*domain.DeliveryLin
 		return nil, err
 	}
 	r.links[id] = l.Snapshot()
+	if u != nil {
+		if r.owner[id] == nil {
+			r.owner[id] = u
+			u.onEnd(func() { r.release(id) })
+		}
+		u.onRollback(func() { r.restore(s) })
+	}
 	return l, nil
+}
+
+// restore puts back a link as it was before a unit of work that failed
+// changed it; the unit still owns the link, so no one else changed it since.
+func (r *Links) restore(s domain.DeliveryLinkSnapshot) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.links[s.ID]; ok { // not purged meanwhile
+		r.links[s.ID] = s
+	}
+}
+
+// release ends a unit of work's hold on a link.
+func (r *Links) release(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.owner, id)
+	r.free.Broadcast()
 }
 
 // ListByOrder returns the order's links, oldest first.

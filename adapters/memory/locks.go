@@ -28,12 +28,3 @@ func (l *Locks) TryLock(_ context.Context, name string) (func(), bool, error) {
 		l.mu.Unlock()
 	}, true, nil
 }
-
-// Transactor is a ports.Transactor for the memory stores: they cannot roll
-// back, so it runs fn as it is and callers compensate on error.
-type Transactor struct{}
-
-// Atomically runs fn.
-func (Transactor) Atomically(ctx context.Context, fn func(context.Context) error) error {
-	return fn(ctx)
-}

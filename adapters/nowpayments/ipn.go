@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 
 	"github.com/shopspring/decimal"
@@ -125,6 +126,12 @@ func (r *reader) text(name string) string {
 		s := goString(v)
 		if len(s) > maxTextLen {
 			r.fail("%s is longer than %d bytes", name, maxTextLen)
+			return ""
+		}
+		if strings.ContainsFunc(s, unicode.IsControl) {
+			// A NUL cannot be stored in Postgres text; none of these
+			// fields has a use for any control character.
+			r.fail("%s holds a control character", name)
 			return ""
 		}
 		return s

@@ -237,3 +237,33 @@ func TestParentPaymentAndUnknownStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestControlCharactersInSignedFieldsAreMalformed: a correctly signed IPN
+// whose ids, status or currencies hold a NUL or another control character
+// is malformed (400 at the edge, nothing stored), not a storage failure.
+func TestControlCharactersInSignedFieldsAreMalformed(t *testing.T) {
+	t.Parallel()
+	v := NewVerifier(testSecret)
+	for _, c := range []struct{ field, from, to string }{
+		{"order_id", `"order_id":"o-1"`, `"order_id":"o-\u00001"`},
+		{"payment_id", `"payment_id":5077125051`, `"payment_id":"50771\u000025051"`},
+		{"payment_status", `"payment_status":"finished"`, `"payment_status":"finished\u0000"`},
+		{"payment_status", `"payment_status":"finished"`, `"payment_status":"fini\nshed"`},
+		{"order_id", `"order_id":"o-1"`, `"order_id":"o-1\u001b[2J"`},
+		{"order_id", `"order_id":"o-1"`, `"order_id":"o-1\u0085"`},
+		{"pay_currency", `"pay_currency":"btc"`, `"pay_currency":"b\u0000tc"`},
+		{"price_currency", `"price_currency":"eur"`, `"price_currency":"eur\u007f"`},
+	} {
+		body := strings.Replace(ipnWith("0.0004"), c.from, c.to, 1)
+		if body == ipnWith("0.0004") {
+			t.Fatalf("%s: the test body did not change", c.to)
+		}
+		_, err := v.Verify([]byte(body), mustSign(t, body))
+		if !errors.Is(err, ports.ErrMalformedNotice) {
+			t.Errorf("%s: %v, want ErrMalformedNotice", c.to, err)
+		}
+		if err != nil && strings.ContainsRune(err.Error(), 0) {
+			t.Errorf("%s: the error repeats the NUL: %q", c.to, err)
+		}
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"syscall"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -88,5 +90,29 @@ func TestWithTxGivesUpAsUnavailable(t *testing.T) {
 	}
 	if attempts != txAttempts {
 		t.Fatalf("attempts = %d, want %d", attempts, txAttempts)
+	}
+}
+
+// TestWithTxRunsFnOnceOnItsOwnNetworkError: a network error that fn
+// brings from elsewhere (a blob store, a broker) says nothing of the
+// database connection, which rolls back fine: running fn again would
+// repeat that call's side effect.
+func TestWithTxRunsFnOnceOnItsOwnNetworkError(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	s3Down := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	attempts := 0
+	err := withTx(t.Context(), db, func(tx *sqlx.Tx) error {
+		attempts++
+		if _, err := tx.ExecContext(t.Context(), `SELECT 1`); err != nil {
+			return err
+		}
+		return fmt.Errorf("put blob: %w", s3Down)
+	})
+	if attempts != 1 {
+		t.Fatalf("fn ran %d times, want once", attempts)
+	}
+	if !errors.Is(err, s3Down) {
+		t.Fatalf("withTx = %v, want fn's error", err)
 	}
 }

@@ -113,24 +113,36 @@ func runTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.
 				return fmt.Errorf("%w (after: %w)", ctx.Err(), err)
 			}
 		}
-		err = tryTx(ctx, db, opts, fn)
-		_, retry := errors.AsType[errRetry](err)
-		_, lost := errors.AsType[errConn](err)
-		if !retry && !lost {
+		var again bool
+		if err, again = tryTx(ctx, db, opts, fn); !again {
 			return err
 		}
 	}
 	return fmt.Errorf("gave up after %d attempts: %w", txAttempts, err)
 }
 
-func tryTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.Tx) error) error {
+// tryTx runs fn once in a transaction; again reports whether running it
+// anew may succeed: the server aborted it (serialization failure,
+// deadlock), or its connection was lost before the commit. A connection
+// counts as lost only when the driver says so for the transaction itself
+// (the rollback fails too): fn's own network errors (a blob store's, a
+// broker's, wrapped with %w) are returned once, since running fn again
+// would repeat their side effects.
+func tryTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.Tx) error) (err error, again bool) {
 	tx, err := db.BeginTxx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("begin: %w", translate(err))
+		err = translate(err)
+		_, lost := errors.AsType[errConn](err)
+		return fmt.Errorf("begin: %w", err), lost
 	}
 	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return translate(err)
+		rollbackErr := tx.Rollback()
+		err = translate(err)
+		if _, retry := errors.AsType[errRetry](err); retry {
+			return err, true
+		}
+		_, lost := errors.AsType[errConn](err)
+		return err, lost && connectionLost(rollbackErr)
 	}
 	if err := tx.Commit(); err != nil {
 		err = translate(err)
@@ -139,11 +151,12 @@ func tryTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.
 			// running fn again could do the work twice. The caller learns
 			// the storage is unavailable and retries as a whole (a client
 			// with its Idempotency-Key, a message by redelivery).
-			return fmt.Errorf("commit, outcome unknown: %w: %v", ports.ErrStorageUnavailable, err)
+			return fmt.Errorf("commit, outcome unknown: %w: %v", ports.ErrStorageUnavailable, err), false
 		}
-		return fmt.Errorf("commit: %w", err)
+		_, retry := errors.AsType[errRetry](err)
+		return fmt.Errorf("commit: %w", err), retry
 	}
-	return nil
+	return nil, false
 }
 
 // txKey keys the unit of work in a context.

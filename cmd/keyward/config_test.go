@@ -32,6 +32,9 @@ func TestConfigCommandMasksSecrets(t *testing.T) {
 		"KEYWARD_VAULT_TOKEN":            "vault-s3cret",
 		"VAULT_CLIENT_KEY":               "/etc/client-s3cret.pem",
 		"KEYWARD_DATABASE_URL":           "postgres://keyward:db-s3cret@db.example/keyward",
+		"KEYWARD_S3_ENDPOINT":            "https://ak:s3-s3cret@s3.example",
+		"VAULT_ADDR":                     "https://ops:vault-s3cret@vault.example:8200",
+		"KEYWARD_PUBLIC_BASE_URL":        "https://shop:base-s3cret@127.0.0.1:8443",
 	}
 	env := []string{"KEYWARD_MAIL_DIR=/srv/mail", "VAULT_TOKEN=fallback-s3cret"}
 	for k, v := range secrets {

@@ -76,7 +76,7 @@ func main() {
 		os.Exit(2)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "keyward:", err)
+		fmt.Fprintln(os.Stderr, "keyward:", bootstrap.RedactError(err, bootstrap.EnvLookup))
 		os.Exit(1)
 	}
 }

@@ -26,6 +26,7 @@ func serve() error {
 }
 
 func printBanner(cfg bootstrap.Config, base string) {
+	base = bootstrap.RedactURL(base) // never print a password it may hold
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nkeyward %s listening on %s\n", bootstrap.Version, base)
 	storage, messaging := "memory", "gochannel"

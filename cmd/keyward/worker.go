@@ -24,7 +24,7 @@ func worker() error {
 	if err := app.Err(); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "keyward %s worker: broker %s, ops endpoints on %s, links to %s\n", bootstrap.Version, cfg.Messaging.Broker, cfg.HTTPAddr, cfg.PublicBaseURL)
+	fmt.Fprintf(os.Stderr, "keyward %s worker: broker %s, ops endpoints on %s, links to %s\n", bootstrap.Version, cfg.Messaging.Broker, cfg.HTTPAddr, bootstrap.RedactURL(cfg.PublicBaseURL))
 	app.Run()
 	return nil
 }

@@ -1,0 +1,53 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+)
+
+// brokenListener fails every Accept, as a listener whose socket the
+// system took away does.
+type brokenListener struct{ net.Listener }
+
+func (brokenListener) Accept() (net.Conn, error) {
+	return nil, errors.New("accept: too many open files, for good")
+}
+
+// TestFailedListenerStopsTheProcess: a listener that fails while serving
+// shuts the application down with a non-zero exit code instead of leaving
+// a process that answers no one.
+func TestFailedListenerStopsTheProcess(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	app := fx.New(fx.NopLogger,
+		fx.Supply(&Listener{brokenListener{l}}, slog.New(slog.DiscardHandler)),
+		fx.Invoke(func(lc fx.Lifecycle, sd fx.Shutdowner, l *Listener, log *slog.Logger) {
+			serveHTTP(lc, sd, l, http.NotFoundHandler(), log)
+		}),
+	)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := app.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Stop(context.Background()) })
+	select {
+	case sig := <-app.Wait():
+		if sig.ExitCode == 0 {
+			t.Fatalf("shut down with exit code 0 after the listener failed")
+		}
+	case <-ctx.Done():
+		t.Fatal("the application kept running without its listener")
+	}
+}

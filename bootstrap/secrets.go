@@ -1,0 +1,119 @@
+package bootstrap
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Secret strength. Beyond loopback (the listener or the public base URL
+// is not a loopback address, see Validate) a secret keyward signs with
+// needs minSigningKeyBytes of key material and a secret a provider's
+// dashboard issues (and keyward only compares) minSecretLen characters.
+// Everywhere, loopback included, a secret may not be one character or a
+// short pattern repeated, nor a placeholder copied from the README: such
+// a value is never what anyone meant to deploy, and refusing it on a
+// developer's machine catches it before it is copied to a server. The
+// public dev IPN secret (DevIPNSecret) is refused beyond loopback only:
+// it is the default that makes the sandbox work out of the box, and a
+// loopback listener takes no payment notification from anyone else.
+const (
+	// minSigningKeyBytes is 256 bits: the HMAC-SHA256 key size.
+	minSigningKeyBytes = 32
+	// minSecretLen is the shortest admin key or provider secret accepted
+	// beyond loopback.
+	minSecretLen = 16
+)
+
+// keyMaterial is how many bytes of key a secret holds: a value written in
+// hex (an even number of hex digits) or base64 (standard or URL alphabet,
+// padded or not) counts decoded, as `openssl rand -hex 32` and
+// `openssl rand -base64 32` write 32 bytes; any other value counts raw.
+// Counting decoded is the cautious reading: text that happens to look
+// like base64 counts as fewer bytes than it has characters.
+func keyMaterial(v []byte) int {
+	s := string(v)
+	if len(s)%2 == 0 && hexDigits.MatchString(s) {
+		return hex.DecodedLen(len(s))
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.Strict().DecodeString(s); err == nil {
+			return len(b)
+		}
+	}
+	return len(v)
+}
+
+var hexDigits = regexp.MustCompile(`^[0-9A-Fa-f]+$`)
+
+// weakness says why a secret is low-entropy wherever keyward runs, or ""
+// when it is not: one character or a pattern of up to half its length
+// repeated, or a README placeholder (<...>).
+func weakness(v string) string {
+	switch {
+	case strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">"):
+		return "is a placeholder from the documentation"
+	case repeated(v):
+		return "is one short pattern repeated"
+	}
+	return ""
+}
+
+// repeated reports whether v is a shorter unit repeated twice or more.
+func repeated(v string) bool {
+	for n := 1; n <= len(v)/2; n++ {
+		if len(v)%n == 0 && strings.Repeat(v[:n], len(v)/n) == v {
+			return true
+		}
+	}
+	return false
+}
+
+// validateSecrets checks the strength of every secret keyward verifies or
+// signs with; local says keyward is reachable from this machine only.
+func (c Config) validateSecrets(local bool) error {
+	const fix = "set a random value, such as the output of `openssl rand -hex 32`"
+	for _, s := range []struct {
+		name    string
+		value   string
+		signing bool // keyward signs with it; else a provider issues it
+	}{
+		{"KEYWARD_PAGE_SECRET", string(c.PageSecret), true},
+		{"KEYWARD_TOKEN_SECRET", string(c.Operations.TokenSecret), true},
+		{"KEYWARD_NOWPAYMENTS_IPN_SECRET", c.IPNSecret, false},
+		{"KEYWARD_KINGUIN_WEBHOOK_SECRET", c.Supplier.KinguinWebhookSecret, false},
+	} {
+		if s.value == "" {
+			continue // unset: random (page), the page secret (token), or refused where needed
+		}
+		if why := weakness(s.value); why != "" {
+			return fmt.Errorf("%s %s: anyone could guess it; %s", s.name, why, fix)
+		}
+		if local {
+			continue
+		}
+		if s.signing && keyMaterial([]byte(s.value)) < minSigningKeyBytes {
+			return fmt.Errorf("%s holds %d bytes of key material, under the %d needed beyond loopback (hex and base64 count decoded): %s",
+				s.name, keyMaterial([]byte(s.value)), minSigningKeyBytes, fix)
+		}
+		if !s.signing && len(s.value) < minSecretLen {
+			return fmt.Errorf("%s is shorter than %d characters, too easy to guess beyond loopback: set the long random secret the provider's dashboard generates",
+				s.name, minSecretLen)
+		}
+	}
+	if c.IPNSecret == DevIPNSecret && !local {
+		return fmt.Errorf("KEYWARD_NOWPAYMENTS_IPN_SECRET is the public dev default, so anyone could sign payments beyond loopback (%s, %s): set the IPN secret from the NOWPayments dashboard",
+			c.HTTPAddr, c.PublicBaseURL)
+	}
+	for i, k := range c.AdminAPIKeys {
+		if why := weakness(k); why != "" {
+			return fmt.Errorf("KEYWARD_ADMIN_API_KEYS: key %d %s: anyone could guess it; %s", i+1, why, fix)
+		}
+		if !local && len(k) < minSecretLen {
+			return fmt.Errorf("KEYWARD_ADMIN_API_KEYS: key %d is shorter than %d characters, too easy to guess beyond loopback: %s", i+1, minSecretLen, fix)
+		}
+	}
+	return nil
+}
