@@ -60,8 +60,11 @@ func (s *Server) registerOrders(api huma.API) {
 				Schema: api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[OrderBody](), true, ""),
 			}},
 		}},
-		Errors: []int{http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Errors: []int{http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *placeOrderInput) (*placedOrderOutput, error) {
+		if err := s.limitOrder(ctx, in.Body.Email); err != nil {
+			return nil, err
+		}
 		cmd := application.PlaceOrderCommand{Email: in.Body.Email, IdempotencyKey: in.IdempotencyKey}
 		for _, it := range in.Body.Items {
 			cmd.Lines = append(cmd.Lines, application.PlaceOrderLine{SKU: it.SKU, Quantity: it.Quantity})
