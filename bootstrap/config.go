@@ -68,6 +68,7 @@ type Config struct {
 	Catalog           CatalogConfig
 	Operations        OperationsConfig
 	Tuning            TuningConfig
+	Limits            LimitsConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -267,6 +268,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Tuning.validate(); err != nil {
+		return err
+	}
+	if err := c.Limits.validate(); err != nil {
 		return err
 	}
 	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {
