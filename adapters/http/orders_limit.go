@@ -10,9 +10,9 @@ import (
 // limitOrder spends one order of the client address's budget, then one of
 // the recipient's, and answers a 429 problem with Retry-After when either
 // is spent: one source may not place orders without end, and nobody may
-// make keyward mail one address thirty orders. A retry with the same
-// Idempotency-Key spends budget too (the limit is decided before the
-// order is looked up), which the per-recipient burst leaves room for.
+// make keyward mail one address thirty orders. It runs as the use case's
+// Admit, so a retry that an Idempotency-Key answers with the order it
+// already made spends nothing.
 func (s *Server) limitOrder(ctx context.Context, email string) error {
 	if wait, over := s.overLimit(ctx, "order_source", clientIP(ctx), s.limits.OrdersPerSource); over {
 		return tooManyError(wait, "too many orders from this address; try again after Retry-After seconds")

@@ -200,3 +200,32 @@ func TestLimitsKeyOnTheClientBehindTrustedProxies(t *testing.T) {
 		})
 	}
 }
+
+// TestIdempotentRetriesSpendNoOrderBudget: a retry under the same
+// Idempotency-Key is answered with the order it made, even once the
+// recipient's budget is spent, and spends none of it.
+func TestIdempotentRetriesSpendNoOrderBudget(t *testing.T) {
+	t.Parallel()
+	limits := RateLimits{OrdersPerSource: ports.RateLimit{Every: time.Hour, Burst: 2}, OrdersPerEmail: ports.RateLimit{Every: time.Hour, Burst: 1}}
+	h, _ := newTestHandlerWorld(t, Options{RateLimits: &limits, Limiter: memory.NewRateLimiter()}, &syncBuffer{})
+	body := []byte(`{"email":"retry@example.com","items":[{"sku":"cyberpunk-2077-gog-global","quantity":1}]}`)
+	const peer = "198.51.100.20:1"
+	var first placedOrder
+	w := from(h, peer, "POST", "/v1/orders", body, "Idempotency-Key: order-attempt-1")
+	if err := json.Unmarshal(w.Body.Bytes(), &first); err != nil || w.Code != http.StatusCreated {
+		t.Fatalf("first: %d %s", w.Code, w.Body)
+	}
+	for i := range 3 {
+		var again placedOrder
+		w := from(h, peer, "POST", "/v1/orders", body, "Idempotency-Key: order-attempt-1")
+		if err := json.Unmarshal(w.Body.Bytes(), &again); err != nil || w.Code != http.StatusCreated || again.ID != first.ID {
+			t.Fatalf("retry %d: %d %s, want 201 with order %s", i, w.Code, w.Body, first.ID)
+		}
+	}
+	// The source's second order is still in its budget of 2; the
+	// recipient's is not.
+	wantProblem(t, from(h, peer, "POST", "/v1/orders", body, "Idempotency-Key: order-attempt-2"), http.StatusTooManyRequests, "")
+	if w := from(h, peer, "POST", "/v1/orders", []byte(`{"email":"someone@example.com","items":[{"sku":"cyberpunk-2077-gog-global","quantity":1}]}`)); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("third new order from the source (budget 2): %d, want 429", w.Code)
+	}
+}
