@@ -23,6 +23,10 @@ type PlaceOrderCommand struct {
 	// IdempotencyKey, when set, makes a retry of the same request return
 	// the order the first one made.
 	IdempotencyKey string
+	// Admit, when set, is asked before a new order is made, and its
+	// error returned (the edge's rate limits); a replay under an
+	// Idempotency-Key makes no new order and is not asked.
+	Admit func(context.Context) error
 }
 
 // PlacedOrder is the stored order and the secret token that reads it. The
@@ -80,6 +84,7 @@ func NewPlaceOrder(orders ports.OrderRepository, catalog ports.CatalogRepository
 // (domain.ErrConflict for an existing id). With an Idempotency-Key it
 // returns the order the key made before (Replayed), or
 // ErrIdempotencyKeyReused when the key made an order for another request.
+// Admit's error is returned as it is.
 func (h PlaceOrder) Handle(ctx context.Context, cmd PlaceOrderCommand) (PlacedOrder, error) {
 	email, err := domain.ParseEmail(cmd.Email)
 	if err != nil {
@@ -92,6 +97,11 @@ func (h PlaceOrder) Handle(ctx context.Context, cmd PlaceOrderCommand) (PlacedOr
 			return placed, err
 		}
 		orderID = id
+	}
+	if cmd.Admit != nil {
+		if err := cmd.Admit(ctx); err != nil {
+			return PlacedOrder{}, err
+		}
 	}
 	lines := make([]domain.NewItem, 0, len(cmd.Lines))
 	for _, l := range cmd.Lines {

@@ -41,19 +41,7 @@ func startBenchServer(ctx context.Context, exe string, env []string, dir string,
 		return nil, err
 	}
 	s := &benchServer{base: "http://127.0.0.1:" + strconv.Itoa(port), mailDir: filepath.Join(dir, "mail"), stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
-	set := map[string]string{
-		"KEYWARD_HTTP_ADDR":           "127.0.0.1:" + strconv.Itoa(port),
-		"KEYWARD_PUBLIC_BASE_URL":     s.base,
-		"KEYWARD_MAIL_DIR":            s.mailDir,
-		"KEYWARD_MAILER":              "maildir",
-		"KEYWARD_KEYRING_FILE":        filepath.Join(dir, "keyring.json"),
-		"KEYWARD_DELIVERY_RATE_LIMIT": "false",
-		"KEYWARD_LOG_LEVEL":           "error",
-		"KEYWARD_SUPPLIER":            "sandbox",
-		"KEYWARD_PAYMENTS":            "sandbox",
-		"KEYWARD_MIGRATE_ON_START":    "true",
-		"KEYWARD_PPROF_ADDR":          "",
-	}
+	set := benchServerSettings(port, s.base, s.mailDir, dir)
 	if withPprof {
 		pp, err := freePort()
 		if err != nil {
@@ -96,6 +84,28 @@ func startBenchServer(ctx context.Context, exe string, env []string, dir string,
 			s.stop()
 			return nil, fmt.Errorf("keyward serve not ready after 60s: %s", tailString(s.stderr.String(), 2000))
 		}
+	}
+}
+
+// benchServerSettings is the environment a bench server runs with, over
+// the caller's: loopback, sandbox integrations, and no rate limit, since
+// the bench's clients are one address placing and paying orders as fast
+// as the server takes them.
+func benchServerSettings(port int, base, mailDir, dir string) map[string]string {
+	return map[string]string{
+		"KEYWARD_HTTP_ADDR":                   "127.0.0.1:" + strconv.Itoa(port),
+		"KEYWARD_PUBLIC_BASE_URL":             base,
+		"KEYWARD_MAIL_DIR":                    mailDir,
+		"KEYWARD_MAILER":                      "maildir",
+		"KEYWARD_KEYRING_FILE":                filepath.Join(dir, "keyring.json"),
+		"KEYWARD_DELIVERY_RATE_LIMIT":         "false",
+		"KEYWARD_ORDER_RATE_LIMIT_PER_SOURCE": "off",
+		"KEYWARD_ORDER_RATE_LIMIT_PER_EMAIL":  "off",
+		"KEYWARD_LOG_LEVEL":                   "error",
+		"KEYWARD_SUPPLIER":                    "sandbox",
+		"KEYWARD_PAYMENTS":                    "sandbox",
+		"KEYWARD_MIGRATE_ON_START":            "true",
+		"KEYWARD_PPROF_ADDR":                  "",
 	}
 }
 

@@ -52,7 +52,7 @@ type Config struct {
 	RetryMaxDelay     time.Duration   `env:"KEYWARD_RETRY_MAX_DELAY" envDefault:"5s" doc:"longest backoff between those retries"`
 	ReconcileInterval time.Duration   `env:"KEYWARD_RECONCILE_INTERVAL" envDefault:"30s" doc:"how often stuck orders are looked for (\x600\x60 disables)"`
 	ReconcileAfter    time.Duration   `env:"KEYWARD_RECONCILE_STALE_AFTER" envDefault:"1m" doc:"an order untouched this long in \x60paid\x60, \x60fulfilling\x60 or \x60fulfilled\x60 is resumed"`
-	DeliveryRateLimit bool            `env:"KEYWARD_DELIVERY_RATE_LIMIT" envDefault:"true" doc:"limit delivery endpoints to 1 request/s per IP (bursts of 20) and 1 per 6 s per link (bursts of 10); over it: \x60429\x60 with \x60Retry-After\x60"`
+	DeliveryRateLimit bool            `env:"KEYWARD_DELIVERY_RATE_LIMIT" envDefault:"true" doc:"limit delivery endpoints to 1 request/s per IP (bursts of 20) and 1 per 6 s per link (bursts of 10), webhooks that fail verification to 20 per source then 1/s, failed admin authentications to 10 per source then 1/min; over it: \x60429\x60 with \x60Retry-After\x60. \x60false\x60 turns these off (order limits have their own settings)"`
 	PageSecret        []byte          `env:"KEYWARD_PAGE_SECRET" secret:"true" doc:"signs the reveal page's CSRF token; unset: random per process, so set it when running several instances; beyond loopback at least 32 bytes of key material (a hex or base64 value counts decoded: \x60openssl rand -hex 32\x60); a repeated pattern is refused everywhere"`
 	LogLevel          slog.Level      `env:"KEYWARD_LOG_LEVEL" envDefault:"info" doc:"\x60debug\x60, \x60info\x60, \x60warn\x60, \x60error\x60"`
 	DatabaseURL       string          `env:"KEYWARD_DATABASE_URL" secret:"url" doc:"Postgres: storage, ciphertext and message queue; unset: in memory"`
@@ -68,6 +68,7 @@ type Config struct {
 	Catalog           CatalogConfig
 	Operations        OperationsConfig
 	Tuning            TuningConfig
+	Limits            LimitsConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -262,6 +263,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.Tuning.validate(); err != nil {
+		return err
+	}
+	if err := c.Limits.validate(); err != nil {
 		return err
 	}
 	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {

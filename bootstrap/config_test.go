@@ -15,6 +15,7 @@ import (
 	"go.uber.org/fx/fxtest"
 
 	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/ports"
 )
 
 // env returns a lookup over the given name/value pairs.
@@ -62,6 +63,9 @@ func TestConfigDefaults(t *testing.T) {
 		Operations: bootstrap.OperationsConfig{PaymentTimeout: time.Hour, DeliverySLO: 10 * time.Minute, GiveUp: 30 * time.Minute, LinkRetention: 720 * time.Hour,
 			SweepInterval: time.Minute, ShutdownTimeout: 20 * time.Second, BreakerOpenFor: 10 * time.Second},
 		Tuning: bootstrap.TuningConfig{QueueWakeup: true, QueueBatchSize: 10, DatabaseConns: 40},
+		Limits: bootstrap.LimitsConfig{Store: "memory",
+			OrdersSource: bootstrap.Rate{RateLimit: ports.RateLimit{Every: 100 * time.Millisecond, Burst: 600}},
+			OrdersEmail:  bootstrap.Rate{RateLimit: ports.RateLimit{Every: 2 * time.Minute, Burst: 5}}},
 	}
 	got := bootstrap.Defaults()
 	if !got.Stock.MinMargin.IsZero() {

@@ -14,6 +14,7 @@ import (
 	khttp "github.com/keyward/keyward/adapters/http"
 	"github.com/keyward/keyward/adapters/metrics"
 	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/ports"
 )
 
 // Version is set at build time.
@@ -33,6 +34,7 @@ var HTTPModule = fx.Module("http",
 			}
 			return BaseURL("http://" + l.Addr().String())
 		},
+		newRateLimiter,
 		newAPI,
 	),
 	fx.Invoke(func(lc fx.Lifecycle, sd fx.Shutdowner, l *Listener, api API, log *slog.Logger) {
@@ -77,21 +79,17 @@ type apiParams struct {
 	Base    BaseURL
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
+	Limiter ports.RateLimiter
 	Extra   []func(huma.API) `group:"api"`
 }
 
 func newAPI(p apiParams) API {
 	cfg, log := p.Config, p.Log
-	h, api := khttp.NewHandler(p.App, khttp.Options{Version: Version, PublicBaseURL: string(p.Base), AdminAPIKeys: cfg.AdminAPIKeys, PageSecret: cfg.PageSecret, Extra: p.Extra, RateLimits: rateLimits(cfg),
-		Metrics: p.Metrics.Handler(), OnRateLimited: p.Metrics.RateLimited}, log)
+	proxies, _ := cfg.Limits.trustedProxies() // validated with the configuration
+	h, api := khttp.NewHandler(p.App, khttp.Options{Version: Version, PublicBaseURL: string(p.Base), AdminAPIKeys: cfg.AdminAPIKeys, PageSecret: cfg.PageSecret, Extra: p.Extra,
+		RateLimits: rateLimits(cfg), Limiter: p.Limiter, TrustedProxies: proxies,
+		Metrics: p.Metrics.Handler(), OnRateLimited: p.Metrics.RateLimited, OnLimiterError: p.Metrics.RateLimiterFailed}, log)
 	return API{Handler: h, Huma: api}
-}
-
-func rateLimits(cfg Config) *khttp.RateLimits {
-	if cfg.DeliveryRateLimit {
-		return &khttp.DefaultRateLimits
-	}
-	return &khttp.RateLimits{} // all zero: off
 }
 
 // serveHTTPFailed is the exit code of a process whose listener failed.

@@ -29,6 +29,7 @@ var urlSettings = map[string]string{
 	"KEYWARD_RESEND_API_URL":      "https://re:pw-s3cr3t%2F+=%2521@api.resend.example",
 	"KEYWARD_NOWPAYMENTS_API_URL": "https://np:pw-s3cr3t%2F+=%2521@api.nowpayments.example",
 	"KEYWARD_KINGUIN_API_URL":     "https://kg:pw-s3cr3t%2F+=%2521@gateway.kinguin.example/esa/api",
+	"KEYWARD_REDIS_URL":           "redis://limits:pw-s3cr3t%2F+=%2521@redis.example:6379/0",
 }
 
 // leaks reports whether s shows the password in any spelling.

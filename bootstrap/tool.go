@@ -94,7 +94,7 @@ func RotateKeys(ctx context.Context, cfg Config, actor string) (application.Rota
 // WriteOpenAPI writes the API's OpenAPI 3.1 document. It needs no
 // configuration: operations are described, never called.
 func WriteOpenAPI(w io.Writer) error {
-	_, api := khttp.NewHandler(application.App{}, khttp.Options{Version: Version}, slog.New(slog.DiscardHandler))
+	_, api := khttp.NewHandler(application.App{}, khttp.Options{Version: Version, RateLimits: &khttp.RateLimits{}}, slog.New(slog.DiscardHandler))
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(api.OpenAPI())

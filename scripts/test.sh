@@ -10,6 +10,9 @@
 #   NATS        KEYWARD_TEST_NATS_URL, default the local server (JetStream);
 #   RabbitMQ    KEYWARD_TEST_AMQP_URL, default the local server: started
 #               when they do not answer on their usual ports.
+#   Redis       KEYWARD_TEST_REDIS_URL, default the local server (shared
+#               rate limits): started, and installed from Debian when
+#               missing, when nothing answers on 6379.
 # Before them the OpenAPI document is linted (Redocly CLI, installed with
 # npm into .cache/npm once) and the vendored docs UI is checked against its
 # recorded hashes.
@@ -159,6 +162,26 @@ if [[ "$KEYWARD_TEST_AMQP_URL" == amqp://guest:guest@127.0.0.1:5672/ ]] && ! ans
 	wait_port 5672 || { log "RabbitMQ did not start; see /var/log/rabbitmq"; exit 1; }
 fi
 log "NATS: ${KEYWARD_TEST_NATS_URL}  RabbitMQ: ${KEYWARD_TEST_AMQP_URL%%//*}//${KEYWARD_TEST_AMQP_URL##*@}"
+
+# --- Redis --------------------------------------------------------------------
+# The Redis rate limiter's contract and the two-instance test need one; a
+# missing Redis fails them, so it is provided here.
+export KEYWARD_TEST_REDIS_URL="${KEYWARD_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
+if [[ "$KEYWARD_TEST_REDIS_URL" == redis://127.0.0.1:6379/0 ]] && ! answers 6379; then
+	if ! command -v redis-server >/dev/null; then
+		if [[ $(id -u) != 0 ]]; then
+			log "redis-server is missing and installing it needs root: apt-get install -y redis-server"; exit 1
+		fi
+		log "installing Debian's redis-server"
+		apt-get update -qq >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
+		command -v redis-server >/dev/null || { log "redis-server did not install"; exit 1; }
+	fi
+	log "Redis does not answer on 127.0.0.1:6379: starting redis-server"
+	redis-server --bind 127.0.0.1 --port 6379 --save "" --appendonly no --daemonize yes --logfile /tmp/keyward-redis.log >&2
+	wait_port 6379 || { log "redis-server did not start; see /tmp/keyward-redis.log"; exit 1; }
+fi
+log "Redis: ${KEYWARD_TEST_REDIS_URL%%//*}//${KEYWARD_TEST_REDIS_URL##*@}"
 
 if [[ -n "${BENCH:-}" ]]; then
 	go test -count=1 "$@" # benchmarks: no race detector, the caller names the packages

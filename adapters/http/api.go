@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/ports"
 )
 
 // Options configure the HTTP adapter.
@@ -33,12 +35,21 @@ type Options struct {
 	// RateLimits bound sensitive endpoints per client; nil means
 	// DefaultRateLimits.
 	RateLimits *RateLimits
+	// Limiter keeps the budgets of RateLimits (in this process, or shared
+	// by every instance); required when a limit is on.
+	Limiter ports.RateLimiter
+	// TrustedProxies are the peers whose X-Forwarded-For is believed
+	// (clientAddress); none by default.
+	TrustedProxies []netip.Prefix
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
 	// OnRateLimited, when set, is told of each request a rate limit
 	// rejected, with the limiter's name ("ip", "token", "webhook",
-	// "admin_auth").
+	// "admin_auth", "order_source", "order_email").
 	OnRateLimited func(limiter string)
+	// OnLimiterError, when set, is told each time a limiter's store could
+	// not answer and the request was let through.
+	OnLimiterError func(limiter string)
 }
 
 // Server holds the API's dependencies.
@@ -48,8 +59,7 @@ type Server struct {
 	adminKeys [][32]byte
 	opts      Options
 	limits    RateLimits
-	// adminFailures counts failed admin authentications per source.
-	adminFailures *limiter
+	limiter   ports.RateLimiter
 }
 
 // NewHandler returns the complete HTTP handler and the Huma API (whose
@@ -62,20 +72,27 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 	s.registerPage(mux)
 	s.registerDocs(mux, "keyward API", "/openapi.yaml")
 	s.registerMetrics(mux)
-	return correlate(securityHeaders(canonicalPath(plainText(rateLimit(mux, s.limits, s.opts.OnRateLimited))))), api
+	return correlate(resolveClient(securityHeaders(canonicalPath(plainText(s.limitDeliveries(mux)))), opts.TrustedProxies)), api
 }
 
+// newServer panics when a limit is on and no Limiter keeps it: a
+// programmer error of the wiring.
 func newServer(app application.App, opts Options, log *slog.Logger) *Server {
 	if opts.MaxWebhookBytes <= 0 {
 		opts.MaxWebhookBytes = 64 << 10
 	}
-	s := &Server{app: app, log: log, opts: opts, limits: DefaultRateLimits}
+	s := &Server{app: app, log: log, opts: opts, limits: DefaultRateLimits, limiter: opts.Limiter}
 	if opts.RateLimits != nil {
 		s.limits = *opts.RateLimits
 	}
-	s.adminFailures = newLimiter(s.limits.AdminFailures, s.limits.AdminFailureBurst)
+	if s.limiter == nil && s.limits.anyOn() {
+		panic("keyward http: rate limits are on but Options.Limiter is nil")
+	}
 	if opts.OnRateLimited == nil {
 		s.opts.OnRateLimited = func(string) {}
+	}
+	if opts.OnLimiterError == nil {
+		s.opts.OnLimiterError = func(string) {}
 	}
 	for _, k := range opts.AdminAPIKeys {
 		if k = strings.TrimSpace(k); k != "" {
@@ -125,8 +142,8 @@ func (s *Server) register(api huma.API) {
 }
 
 // documentRateLimits adds the 429 the rate limits answer (outside the
-// operations' own handlers) to the operations they guard: webhooks, per
-// source; admin operations, after failed authentications.
+// operations' own handlers) to the operations they guard: webhooks, after
+// failed verifications; admin operations, after failed authentications.
 func documentRateLimits(api huma.API) {
 	for path, item := range api.OpenAPI().Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Delete, item.Patch} {

@@ -2,7 +2,6 @@ package http
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/safecsv"
 )
 
 // AuditRecordBody is one audit log record.
@@ -168,7 +168,7 @@ func auditListResponses(api huma.API) map[string]*huma.Response {
 func (s *Server) exportAudit(ctx context.Context, hc huma.Context, format string, f application.AuditFilter) error {
 	w := hc.BodyWriter()
 	if format == "csv" {
-		cw := csv.NewWriter(w)
+		cw := safecsv.NewWriter(w) // cells hold what customers and callers typed
 		_ = cw.Write([]string{"seq", "at", "actor", "action", "subject", "details", "prev_hash", "hash"})
 		err := s.app.Queries.AuditTrail.EachMatching(ctx, f, func(r domain.AuditRecord) error {
 			details := []byte("{}")

@@ -6,12 +6,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -75,17 +73,12 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 }
 
 // adminKey authenticates and authorises an admin request, runs it and
-// audits it.
+// audits it. The key is checked first: a valid key is never refused by
+// the failure limit, whatever others sent from its address; a failed
+// attempt spends its source's failure budget, and once that is spent the
+// failures answer 429 (unaudited: a flood must not fill the trail).
 func (s *Server) adminKey(api huma.API, ctx huma.Context, auth string, next func(huma.Context)) {
 	op := ctx.Operation()
-	ip := clientIP(ctx.RemoteAddr())
-	source, now := "ip:"+ip, time.Now()
-	if blocked, wait := s.adminFailures.exhausted(source, now); blocked {
-		s.opts.OnRateLimited("admin_auth")
-		ctx.SetHeader("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-		_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "too many failed admin authentications from this address; try again after Retry-After seconds")
-		return
-	}
 	who, err := s.checkAdminKey(ctx.Context(), auth)
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		r := classify(s.log, err)
@@ -93,22 +86,33 @@ func (s *Server) adminKey(api huma.API, ctx huma.Context, auth string, next func
 		return
 	}
 	if err != nil {
-		s.adminFailures.spend(source, now)
+		ip := clientIP(ctx.Context())
+		if wait, over := s.overLimit(ctx.Context(), "admin_auth", ip, s.limits.AdminFailures); over {
+			ctx.SetHeader("Retry-After", retryAfterSeconds(wait))
+			_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, "too many failed admin authentications from this address; try again after Retry-After seconds")
+			return
+		}
 		why := "no bearer key"
 		if _, present := bearer(auth); present {
 			why = "unknown key"
 		}
 		// Never the key: only where the attempt came from and why it failed.
 		s.log.Warn("admin authentication failed", "ip", ip, "operation", op.OperationID, "reason", why)
-		s.auditAdmin(ctx, application.ActorAnonymous, application.AuditAdminUnknownKey, map[string]string{
-			"operation": op.OperationID, "status": strconv.Itoa(http.StatusUnauthorized), "reason": why, "ip": ip})
+		// The subject is the route, never the path an unauthenticated caller
+		// chose; the id it asked for is kept, bounded and escaped by the use
+		// case, among the details.
+		details := map[string]string{"operation": op.OperationID, "status": strconv.Itoa(http.StatusUnauthorized), "reason": why, "ip": ip}
+		if id := ctx.Param("id"); id != "" {
+			details["requested_id"] = id
+		}
+		s.auditAdmin(ctx, application.ActorAnonymous, application.AuditAdminUnknownKey, op.Path, details)
 		s.unauthorized(api, ctx, errAdminKeyRequired)
 		return
 	}
 	details := map[string]string{"operation": op.OperationID, "key_id": who.ID, "key_name": who.Name, "role": who.Role.String()}
 	if !allows(op, who.Role) {
 		details["status"] = strconv.Itoa(http.StatusForbidden)
-		s.auditAdmin(ctx, who.Actor(), application.AuditAdminDenied, details)
+		s.auditAdmin(ctx, who.Actor(), application.AuditAdminDenied, ctx.Param("id"), details)
 		r := classify(s.log, errAdminRoleForbidden)
 		_ = huma.WriteErr(api, ctx, r.status, r.detailFor(errAdminRoleForbidden))
 		return
@@ -119,14 +123,14 @@ func (s *Server) adminKey(api huma.API, ctx huma.Context, auth string, next func
 		status = http.StatusOK
 	}
 	details["status"] = strconv.Itoa(status)
-	s.auditAdmin(ctx, who.Actor(), application.AuditAdminRequest, details)
+	s.auditAdmin(ctx, who.Actor(), application.AuditAdminRequest, ctx.Param("id"), details)
 }
 
-// auditAdmin appends the compact record of an admin request: its subject
-// is the id in the path, when there is one. The answer is already on its
-// way, so a failed append is logged, not answered.
-func (s *Server) auditAdmin(ctx huma.Context, actor, action string, details map[string]string) {
-	if err := s.app.Commands.RecordAdminRequest.Handle(context.WithoutCancel(ctx.Context()), actor, action, ctx.Param("id"), details); err != nil {
+// auditAdmin appends the compact record of an admin request about subject
+// (the id in the path of an authenticated request). The answer is already
+// on its way, so a failed append is logged, not answered.
+func (s *Server) auditAdmin(ctx huma.Context, actor, action, subject string, details map[string]string) {
+	if err := s.app.Commands.RecordAdminRequest.Handle(context.WithoutCancel(ctx.Context()), actor, action, subject, details); err != nil {
 		s.log.Error("admin request not audited", "operation", details["operation"], "err", err)
 	}
 }

@@ -65,7 +65,7 @@ func TestAdminActorReachesTheAuditLog(t *testing.T) {
 	if err := json.Unmarshal(resp.Body.Bytes(), &page); err != nil || resp.Code != http.StatusOK {
 		t.Fatalf("audit: %d %s", resp.Code, resp.Body)
 	}
-	who, err := newServer(app, Options{AdminAPIKeys: []string{testAdminKey}}, nil).checkAdminKey(t.Context(), "Bearer "+testAdminKey)
+	who, err := newServer(app, Options{AdminAPIKeys: []string{testAdminKey}, RateLimits: &RateLimits{}}, nil).checkAdminKey(t.Context(), "Bearer "+testAdminKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package http
 import (
 	"context"
 	"encoding/base64"
-	"net"
 	"net/http"
 	"time"
 
@@ -42,7 +41,7 @@ type revealInput struct {
 
 // Resolve captures the client address for the revelation record.
 func (in *revealInput) Resolve(ctx huma.Context) []error {
-	in.ip = clientIP(ctx.RemoteAddr())
+	in.ip = clientIP(ctx.Context())
 	return nil
 }
 
@@ -124,14 +123,6 @@ func revealedItems(items []application.RevealedItem) []revealedItemBody {
 		out = append(out, b)
 	}
 	return out
-}
-
-func clientIP(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		return remoteAddr
-	}
-	return host
 }
 
 // reason names why a delivery link cannot reveal, by errorTable.

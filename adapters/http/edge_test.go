@@ -9,6 +9,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/keyward/keyward/adapters/memory"
+	"github.com/keyward/keyward/ports"
 )
 
 // syncBuffer is a log sink the handler may write from several goroutines.
@@ -33,10 +37,18 @@ func (b *syncBuffer) String() string {
 // App, with the given limits, logging into logs.
 func newTestHandler(t *testing.T, limits RateLimits, logs *syncBuffer) http.Handler {
 	t.Helper()
-	app, _ := newTestApp(t)
-	h, _ := NewHandler(app, Options{Version: "test", AdminAPIKeys: []string{testAdminKey}, PageSecret: []byte("page-secret"), RateLimits: &limits},
-		slog.New(slog.NewJSONHandler(logs, nil)))
+	h, _ := newTestHandlerWorld(t, Options{RateLimits: &limits, Limiter: memory.NewRateLimiter()}, logs)
 	return h
+}
+
+// newTestHandlerWorld is newTestHandler with more options (limits,
+// limiter, proxies) and the test world behind it.
+func newTestHandlerWorld(t *testing.T, opts Options, logs *syncBuffer) (http.Handler, *testWorld) {
+	t.Helper()
+	app, w := newTestApp(t)
+	opts.Version, opts.AdminAPIKeys, opts.PageSecret = "test", []string{testAdminKey}, []byte("page-secret")
+	h, _ := NewHandler(app, opts, slog.New(slog.NewJSONHandler(logs, nil)))
+	return h, w
 }
 
 func call(h http.Handler, method, target, auth string, body []byte) *httptest.ResponseRecorder {
@@ -54,21 +66,30 @@ func call(h http.Handler, method, target, auth string, body []byte) *httptest.Re
 }
 
 // TestFailedAdminAuthenticationsAreLimitedAndLogged: wrong keys are logged
-// (never the key itself) and, past the allowance, the source gets 429 even
-// with the right key until the wait has passed.
+// (never the key itself) and, past the allowance, the source's failures
+// get 429 problem+json; the right key from the same source is never
+// refused by the failure limit.
 func TestFailedAdminAuthenticationsAreLimitedAndLogged(t *testing.T) {
 	t.Parallel()
 	logs := &syncBuffer{}
-	h := newTestHandler(t, RateLimits{AdminFailures: 0.001, AdminFailureBurst: 3}, logs)
+	h := newTestHandler(t, RateLimits{AdminFailures: ports.RateLimit{Every: time.Hour, Burst: 3}}, logs)
 	const guess = "Bearer guessed-admin-key-0001"
 	for i := range 3 {
 		if w := call(h, "GET", "/v1/admin/audit", guess, nil); w.Code != http.StatusUnauthorized {
 			t.Fatalf("attempt %d: %d %s", i, w.Code, w.Body)
 		}
 	}
-	w := call(h, "GET", "/v1/admin/audit", "Bearer "+testAdminKey, nil)
-	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
-		t.Fatalf("after 3 failures: %d (Retry-After %q), want 429", w.Code, w.Header().Get("Retry-After"))
+	for _, auth := range []string{guess, ""} {
+		w := call(h, "GET", "/v1/admin/audit", auth, nil)
+		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" ||
+			!strings.HasPrefix(w.Header().Get("Content-Type"), "application/problem+json") {
+			t.Fatalf("failure after 3 failures: %d (Retry-After %q, %s), want 429 problem+json", w.Code, w.Header().Get("Retry-After"), w.Header().Get("Content-Type"))
+		}
+	}
+	for i := range 5 {
+		if w := call(h, "GET", "/v1/admin/audit", "Bearer "+testAdminKey, nil); w.Code != http.StatusOK {
+			t.Fatalf("the right key after the failures, request %d: %d %s, want 200", i, w.Code, w.Body)
+		}
 	}
 	if n := strings.Count(logs.String(), "admin authentication failed"); n != 3 {
 		t.Fatalf("%d failed authentications logged, want 3", n)
@@ -100,11 +121,11 @@ func TestAdminAnswersAreNeverCached(t *testing.T) {
 	}
 }
 
-// TestWebhooksAreLimitedPerSource: one source replaying a capture is cut
-// off with 429 before the body is even read.
+// TestWebhooksAreLimitedPerSource: one source sending notifications that
+// fail verification is cut off with 429.
 func TestWebhooksAreLimitedPerSource(t *testing.T) {
 	t.Parallel()
-	h := newTestHandler(t, RateLimits{Webhook: 0.001, WebhookBurst: 2}, &syncBuffer{})
+	h := newTestHandler(t, RateLimits{WebhookFailures: ports.RateLimit{Every: time.Hour, Burst: 2}}, &syncBuffer{})
 	for i := range 2 {
 		if w := call(h, "POST", "/v1/webhooks/nowpayments", "", []byte(`{}`)); w.Code != http.StatusUnauthorized {
 			t.Fatalf("webhook %d: %d", i, w.Code)

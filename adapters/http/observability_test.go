@@ -6,7 +6,9 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/keyward/keyward/adapters/memory"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -56,7 +58,8 @@ func TestRateLimitRejectionsAreReported(t *testing.T) {
 	rejected := map[string]int{}
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("keyward_up 1\n")) })
 	h, _ := NewHandler(app, Options{Version: "test", PageSecret: []byte("page-secret"), Metrics: metrics,
-		RateLimits:    &RateLimits{Webhook: 0.001, WebhookBurst: 1, PerIP: 0.001, IPBurst: 1},
+		RateLimits:    &RateLimits{WebhookFailures: ports.RateLimit{Every: time.Hour, Burst: 1}, DeliveryIP: ports.RateLimit{Every: time.Hour, Burst: 1}},
+		Limiter:       memory.NewRateLimiter(),
 		OnRateLimited: func(l string) { mu.Lock(); rejected[l]++; mu.Unlock() },
 	}, slog.New(slog.DiscardHandler))
 	for range 3 {

@@ -86,6 +86,7 @@ func (s *Server) registerMetrics(mux *http.ServeMux) {
 // NewOpsHandler serves the ops endpoints alone (health, readiness, metrics): a
 // worker process takes no API traffic.
 func NewOpsHandler(app application.App, opts Options, log *slog.Logger) http.Handler {
+	opts.RateLimits = &RateLimits{} // nothing here is limited
 	s := newServer(app, opts, log)
 	mux := http.NewServeMux()
 	cfg := apiConfig(opts)

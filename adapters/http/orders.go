@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -60,13 +61,18 @@ func (s *Server) registerOrders(api huma.API) {
 				Schema: api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[OrderBody](), true, ""),
 			}},
 		}},
-		Errors: []int{http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Errors: []int{http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *placeOrderInput) (*placedOrderOutput, error) {
-		cmd := application.PlaceOrderCommand{Email: in.Body.Email, IdempotencyKey: in.IdempotencyKey}
+		cmd := application.PlaceOrderCommand{Email: in.Body.Email, IdempotencyKey: in.IdempotencyKey,
+			Admit: func(ctx context.Context) error { return s.limitOrder(ctx, in.Body.Email) }}
 		for _, it := range in.Body.Items {
 			cmd.Lines = append(cmd.Lines, application.PlaceOrderLine{SKU: it.SKU, Quantity: it.Quantity})
 		}
 		placed, err := s.app.Commands.PlaceOrder.Handle(ctx, cmd)
+		var limited huma.StatusError
+		if errors.As(err, &limited) { // Admit's 429, already a problem
+			return nil, err
+		}
 		if err != nil {
 			return nil, problem(s.log, err)
 		}

@@ -56,7 +56,7 @@ func (s *Server) registerPage(mux *http.ServeMux) {
 			s.render(w, http.StatusForbidden, pageData{Title: "Please try again", Message: "This form expired or did not come from this page. Open the link from your email again."})
 			return
 		}
-		rv, err := s.app.Commands.RevealKeys.Handle(r.Context(), application.RevealCommand{Token: token, IP: clientIP(r.RemoteAddr), UserAgent: r.UserAgent()})
+		rv, err := s.app.Commands.RevealKeys.Handle(r.Context(), application.RevealCommand{Token: token, IP: clientIP(r.Context()), UserAgent: r.UserAgent()})
 		if err != nil {
 			s.renderError(w, err)
 			return

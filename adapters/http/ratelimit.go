@@ -1,153 +1,105 @@
 package http
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/keyward/keyward/ports"
 )
 
-// RateLimits bounds how fast one client may hit the customer-facing
-// delivery endpoints (status, reveal, page), per client IP and per link
-// token; how fast one source may post webhooks; and how many failed admin
-// authentications one source may make. Order placement is not limited
-// here: it comes from the shop's own servers, a few IPs for all customers.
-// Zero values disable a limit.
+// RateLimits are the budgets of the limited requests, each per key; a zero
+// ports.RateLimit turns its limit off. Every one is keyed on clientIP, the
+// one client-address function, or on something the request names.
 type RateLimits struct {
-	PerIP    rate.Limit // requests per second per client IP
-	IPBurst  int
-	PerToken rate.Limit // requests per second per delivery token
-	TokBurst int
-	// Webhook is per source IP on /v1/webhooks/: a gateway sends a few
-	// notifications per payment, a replayed capture sends thousands.
-	Webhook      rate.Limit
-	WebhookBurst int
-	// AdminFailures is per source IP: once its failed admin
-	// authentications use up the burst, its admin requests answer 429.
-	AdminFailures     rate.Limit
-	AdminFailureBurst int
+	// DeliveryIP and DeliveryToken bound the delivery endpoints (status,
+	// reveal, page) per client address and per link token.
+	DeliveryIP    ports.RateLimit
+	DeliveryToken ports.RateLimit
+	// WebhookFailures bounds, per source, the webhooks that fail
+	// verification: a correctly signed notification is never limited (a
+	// sale is a burst of them), a replayed capture or a guesser is.
+	WebhookFailures ports.RateLimit
+	// AdminFailures bounds, per source, failed admin authentications; a
+	// valid key is never refused by it.
+	AdminFailures ports.RateLimit
+	// OrdersPerSource and OrdersPerEmail bound order placement per client
+	// address and per recipient (canonicalEmail): a script must not mail
+	// a victim thirty orders.
+	OrdersPerSource ports.RateLimit
+	OrdersPerEmail  ports.RateLimit
 }
 
-// DefaultRateLimits allows a person's clicking and a shop's retries, not a
-// scanner: 1 request/s per IP (bursts of 20), 1 per 6 s per link (bursts of
-// 10); webhooks 10/s per source (bursts of 50); 10 failed admin
-// authentications per source, then one more a minute.
+// DefaultRateLimits allows a person's clicking, a shop's retries and a
+// sale's bursts, not a scanner: delivery 1 request/s per address (bursts
+// of 20) and 1 per 6 s per link (bursts of 10); 20 failed webhooks per
+// source, then one a second; 10 failed admin authentications per source,
+// then one a minute; orders as bootstrap's defaults (600 per source at
+// once, then 10/s; 5 per recipient, then one every 2 minutes).
 var DefaultRateLimits = RateLimits{
-	PerIP: 1, IPBurst: 20, PerToken: rate.Every(6 * time.Second), TokBurst: 10,
-	Webhook: 10, WebhookBurst: 50, AdminFailures: rate.Every(time.Minute), AdminFailureBurst: 10,
+	DeliveryIP:      ports.RateLimit{Every: time.Second, Burst: 20},
+	DeliveryToken:   ports.RateLimit{Every: 6 * time.Second, Burst: 10},
+	WebhookFailures: ports.RateLimit{Every: time.Second, Burst: 20},
+	AdminFailures:   ports.RateLimit{Every: time.Minute, Burst: 10},
+	OrdersPerSource: ports.RateLimit{Every: 100 * time.Millisecond, Burst: 600},
+	OrdersPerEmail:  ports.RateLimit{Every: 2 * time.Minute, Burst: 5},
 }
 
-// limiter keeps one token bucket per key and forgets idle ones.
-type limiter struct {
-	mu      sync.Mutex
-	limit   rate.Limit
-	burst   int
-	buckets map[string]*bucket
-	swept   time.Time
-}
-
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newLimiter(l rate.Limit, burst int) *limiter {
-	if l <= 0 || burst <= 0 {
-		return nil
-	}
-	return &limiter{limit: l, burst: burst, buckets: map[string]*bucket{}}
-}
-
-// allow reports whether key may proceed now, and otherwise how long to wait.
-func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
-	if l == nil {
-		return true, 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r := l.bucket(key, now).lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
-}
-
-// exhausted reports, without spending anything, whether key has no token
-// left now, and how long until it has one.
-func (l *limiter) exhausted(key string, now time.Time) (bool, time.Duration) {
-	if l == nil {
-		return false, 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim := l.bucket(key, now).lim
-	if tokens := lim.TokensAt(now); tokens < 1 {
-		return true, time.Duration((1 - tokens) / float64(l.limit) * float64(time.Second))
-	}
-	return false, 0
-}
-
-// spend takes a token from key's bucket if it has one.
-func (l *limiter) spend(key string, now time.Time) {
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.bucket(key, now).lim.AllowN(now, 1)
-}
-
-// bucket returns key's bucket, sweeping idle ones now and then; l.mu is
-// held.
-func (l *limiter) bucket(key string, now time.Time) *bucket {
-	if now.Sub(l.swept) > time.Minute {
-		for k, b := range l.buckets {
-			if now.Sub(b.seen) > 10*time.Minute {
-				delete(l.buckets, k)
-			}
+// anyOn reports whether some limit is on.
+func (l RateLimits) anyOn() bool {
+	for _, r := range []ports.RateLimit{l.DeliveryIP, l.DeliveryToken, l.WebhookFailures, l.AdminFailures, l.OrdersPerSource, l.OrdersPerEmail} {
+		if !r.Off() {
+			return true
 		}
-		l.swept = now
 	}
-	b, ok := l.buckets[key]
-	if !ok {
-		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.buckets[key] = b
-	}
-	b.seen = now
-	return b
+	return false
 }
 
-// rateLimit answers 429 with Retry-After (as problem+json) when a client
-// exceeds its budget on the limited routes.
-func rateLimit(next http.Handler, limits RateLimits, rejected func(limiter string)) http.Handler {
-	byIP, byToken := newLimiter(limits.PerIP, limits.IPBurst), newLimiter(limits.PerToken, limits.TokBurst)
-	webhooks := newLimiter(limits.Webhook, limits.WebhookBurst)
+// overLimit spends one event of key's budget in the limiter name and
+// reports whether the request is over it, and how long to wait. When the
+// limiter's store cannot answer, the request goes through (fail open):
+// every limit here either protects a customer's request (orders,
+// deliveries), which an outage of the limiter must not refuse, or only
+// turns an already refused request's 401 into a 429 (failed webhooks and
+// admin authentications), which refuses nothing more. The outage is
+// logged and counted.
+func (s *Server) overLimit(ctx context.Context, name, key string, limit ports.RateLimit) (time.Duration, bool) {
+	if limit.Off() {
+		return 0, false
+	}
+	wait, err := s.limiter.Allow(ctx, name+":"+key, limit)
+	if err != nil {
+		s.opts.OnLimiterError(name)
+		s.log.WarnContext(ctx, "rate limit unavailable, request let through", "limiter", name, "err", bounded(err))
+		return 0, false
+	}
+	if wait > 0 {
+		s.opts.OnRateLimited(name)
+		return wait, true
+	}
+	return 0, false
+}
+
+// limitDeliveries answers 429 with Retry-After (as problem+json) when a
+// client exceeds its budget on the delivery endpoints, per address, then
+// per link.
+func (s *Server) limitDeliveries(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/webhooks/") {
-			if ok, wait := webhooks.allow("ip:"+clientIP(r.RemoteAddr), time.Now()); !ok {
-				rejected("webhook")
-				tooMany(w, wait)
-				return
-			}
-		}
 		if token, delivery := deliveryToken(r.URL.Path); delivery {
-			now := time.Now()
-			ok, wait := byIP.allow("ip:"+clientIP(r.RemoteAddr), now)
-			limiter := "ip"
-			if ok {
-				h := sha256.Sum256([]byte(token)) // tokens are secrets: never a map key in clear
-				ok, wait = byToken.allow("token:"+hex.EncodeToString(h[:]), now)
-				limiter = "token"
+			ctx := r.Context()
+			wait, over := s.overLimit(ctx, "ip", clientIP(ctx), s.limits.DeliveryIP)
+			if !over {
+				h := sha256.Sum256([]byte(token)) // tokens are secrets: never a key in clear
+				wait, over = s.overLimit(ctx, "token", hex.EncodeToString(h[:]), s.limits.DeliveryToken)
 			}
-			if !ok {
-				rejected(limiter)
+			if over {
 				tooMany(w, wait)
 				return
 			}
@@ -168,12 +120,19 @@ func deliveryToken(path string) (string, bool) {
 	return "", false
 }
 
+// retryAfterSeconds is wait as Retry-After: whole seconds, at least one.
+func retryAfterSeconds(wait time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
+}
+
+// tooManyError is a 429 problem with Retry-After, for Huma operations.
+func tooManyError(wait time.Duration, detail string) error {
+	return huma.ErrorWithHeaders(huma.NewError(http.StatusTooManyRequests, detail), http.Header{"Retry-After": {retryAfterSeconds(wait)}})
+}
+
+// tooMany writes a 429 problem with Retry-After outside Huma.
 func tooMany(w http.ResponseWriter, wait time.Duration) {
-	secs := int(math.Ceil(wait.Seconds()))
-	if secs < 1 {
-		secs = 1
-	}
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	w.Header().Set("Retry-After", retryAfterSeconds(wait))
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(http.StatusTooManyRequests)
 	_, _ = w.Write([]byte(`{"title":"Too Many Requests","status":429,"detail":"slow down and try again after Retry-After seconds"}`))

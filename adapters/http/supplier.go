@@ -55,11 +55,11 @@ func (s *Server) registerSupplier(api huma.API) {
 		Security:    publicSecurity,
 		RequestBody: &huma.RequestBody{Description: "The event as Kinguin sent it."},
 		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge,
-			http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+			http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *kinguinWebhookInput) (*struct{}, error) {
 		res, err := s.app.Commands.SupplierWebhook.Handle(ctx, in.Event, in.Secret, in.RawBody)
 		if err != nil {
-			return nil, problem(s.log, err)
+			return nil, s.webhookProblem(ctx, err)
 		}
 		s.log.DebugContext(ctx, "kinguin webhook", "event", in.Event, "outcome", res.Outcome, "reason", res.Reason, "order_id", res.OrderID)
 		return nil, nil

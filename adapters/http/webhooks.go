@@ -2,9 +2,12 @@ package http
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/keyward/keyward/ports"
 )
 
 type nowpaymentsInput struct {
@@ -31,11 +34,11 @@ func (s *Server) registerWebhooks(api huma.API) {
 		RequestBody: &huma.RequestBody{Description: "The notification exactly as NOWPayments sent it. " +
 			"The signature covers these bytes: forward them untouched."},
 		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict,
-			http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable},
+			http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *nowpaymentsInput) (*webhookOutput, error) {
 		res, err := s.app.Commands.HandlePayment.Handle(ctx, in.RawBody, in.Signature)
 		if err != nil {
-			return nil, problem(s.log, err)
+			return nil, s.webhookProblem(ctx, err)
 		}
 		out := &webhookOutput{}
 		out.Body.Status, out.Body.OrderStatus, out.Body.Duplicate, out.Body.Ignored = "ok", res.Status.String(), res.Duplicate, res.Ignored
@@ -46,4 +49,17 @@ func (s *Server) registerWebhooks(api huma.API) {
 	body := api.OpenAPI().Paths["/v1/webhooks/nowpayments"].Post.RequestBody.Content["application/json"]
 	body.Schema = &huma.Schema{Type: huma.TypeObject, AdditionalProperties: true,
 		Description: "A NOWPayments payment notification (payment_id, payment_status, order_id, amounts and currencies)."}
+}
+
+// webhookProblem answers a webhook that failed. One that failed
+// verification spends its source's failure budget and, once that is
+// spent, is answered 429 instead of 401; a verified notification never
+// reaches the limiter, so a sale's burst of them is never turned away.
+func (s *Server) webhookProblem(ctx context.Context, err error) error {
+	if errors.Is(err, ports.ErrSignatureInvalid) {
+		if wait, over := s.overLimit(ctx, "webhook", clientIP(ctx), s.limits.WebhookFailures); over {
+			return tooManyError(wait, "too many notifications that failed verification from this address; try again after Retry-After seconds")
+		}
+	}
+	return problem(s.log, err)
 }

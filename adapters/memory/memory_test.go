@@ -94,3 +94,11 @@ func TestPricingRules(t *testing.T) {
 	t.Parallel()
 	porttest.PricingRules(t, func(*testing.T) ports.PricingRules { return memory.NewPricingRules() })
 }
+
+func TestRateLimiterContract(t *testing.T) {
+	t.Parallel()
+	porttest.RateLimiter(t, func(*testing.T) (ports.RateLimiter, ports.RateLimiter) {
+		l := memory.NewRateLimiter()
+		return l, l // one process: both instances share its buckets
+	})
+}

@@ -25,6 +25,7 @@ type Metrics struct {
 	reveals     prometheus.Counter
 	retries     *prometheus.CounterVec
 	rateLimited *prometheus.CounterVec
+	limiterErrs *prometheus.CounterVec
 }
 
 // New returns metrics registered on a new registry, with the Go runtime and
@@ -58,8 +59,12 @@ func New() *Metrics {
 			Namespace: namespace, Name: "rate_limit_rejections_total",
 			Help: "Requests answered 429 by a rate limit, by limiter.",
 		}, []string{"limiter"}),
+		limiterErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "rate_limiter_errors_total",
+			Help: "Requests let through because a rate limiter's store (Redis) did not answer, by limiter.",
+		}, []string{"limiter"}),
 	}
-	m.reg.MustRegister(m.calls, m.callErrors, m.delivery, m.reveals, m.retries, m.rateLimited,
+	m.reg.MustRegister(m.calls, m.callErrors, m.delivery, m.reveals, m.retries, m.rateLimited, m.limiterErrs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -83,6 +88,10 @@ func (m *Metrics) ObserveCall(dependency, operation string, start time.Time, err
 
 // RateLimited counts one request rejected by limiter.
 func (m *Metrics) RateLimited(limiter string) { m.rateLimited.WithLabelValues(limiter).Inc() }
+
+// RateLimiterFailed counts one request limiter let through unchecked
+// because its store did not answer.
+func (m *Metrics) RateLimiterFailed(limiter string) { m.limiterErrs.WithLabelValues(limiter).Inc() }
 
 // ObserveDelivery records how long a delivered order took since payment.
 func (m *Metrics) ObserveDelivery(d time.Duration) { m.delivery.Observe(d.Seconds()) }

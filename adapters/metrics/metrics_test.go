@@ -52,6 +52,15 @@ keyward_rate_limit_rejections_total{limiter="admin_auth"} 2
 	if err := testutil.GatherAndCompare(m.Registry(), h, "keyward_rate_limit_rejections_total"); err != nil {
 		t.Fatal(err)
 	}
+	m.RateLimiterFailed("order_email")
+	failed := strings.NewReader(`
+# HELP keyward_rate_limiter_errors_total Requests let through because a rate limiter's store (Redis) did not answer, by limiter.
+# TYPE keyward_rate_limiter_errors_total counter
+keyward_rate_limiter_errors_total{limiter="order_email"} 1
+`)
+	if err := testutil.GatherAndCompare(m.Registry(), failed, "keyward_rate_limiter_errors_total"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestGaugesAreReadOnScrape: a gauge's source is read at each scrape, and

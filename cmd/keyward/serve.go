@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 
 	"github.com/keyward/keyward/bootstrap"
@@ -18,7 +19,9 @@ func serve() error {
 	var base bootstrap.BaseURL
 	app := bootstrap.New(cfg, fx.Populate(&base))
 	if err := app.Err(); err != nil {
-		return err
+		// The constructor's own error (which names the variable to fix),
+		// not the chain of the graph that led to it.
+		return dig.RootCause(err)
 	}
 	printBanner(cfg, string(base))
 	app.Run()
