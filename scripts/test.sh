@@ -22,6 +22,8 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 
 log() { echo "test.sh: $*" >&2; }
+# shown URL: without user or password
+shown() { sed -E 's#//[^/@]*@#//#' <<<"$1"; }
 cleanup=()
 on_exit() { for c in "${cleanup[@]}"; do eval "$c" || true; done; }
 trap on_exit EXIT
@@ -123,7 +125,7 @@ if (( have_conns < need_conns )); then
 	for _ in $(seq 60); do pg_answers && break; sleep 0.5; done
 	pg_answers || { log "PostgreSQL did not come back after the restart"; exit 1; }
 fi
-log "PostgreSQL: ${KEYWARD_TEST_DATABASE_URL%%\?*}"
+log "PostgreSQL: $(shown "${KEYWARD_TEST_DATABASE_URL%%\?*}")"
 
 # --- Vault ------------------------------------------------------------------
 if [[ -z "${KEYWARD_TEST_VAULT_ADDR:-}" ]]; then
@@ -161,7 +163,7 @@ if [[ "$KEYWARD_TEST_AMQP_URL" == amqp://guest:guest@127.0.0.1:5672/ ]] && ! ans
 	rabbitmq-server -detached >&2
 	wait_port 5672 || { log "RabbitMQ did not start; see /var/log/rabbitmq"; exit 1; }
 fi
-log "NATS: ${KEYWARD_TEST_NATS_URL}  RabbitMQ: ${KEYWARD_TEST_AMQP_URL%%//*}//${KEYWARD_TEST_AMQP_URL##*@}"
+log "NATS: $(shown "$KEYWARD_TEST_NATS_URL")  RabbitMQ: $(shown "$KEYWARD_TEST_AMQP_URL")"
 
 # --- Redis --------------------------------------------------------------------
 # The Redis rate limiter's contract and the two-instance test need one; a
@@ -181,7 +183,7 @@ if [[ "$KEYWARD_TEST_REDIS_URL" == redis://127.0.0.1:6379/0 ]] && ! answers 6379
 	redis-server --bind 127.0.0.1 --port 6379 --save "" --appendonly no --daemonize yes --logfile /tmp/keyward-redis.log >&2
 	wait_port 6379 || { log "redis-server did not start; see /tmp/keyward-redis.log"; exit 1; }
 fi
-log "Redis: ${KEYWARD_TEST_REDIS_URL%%//*}//${KEYWARD_TEST_REDIS_URL##*@}"
+log "Redis: $(shown "$KEYWARD_TEST_REDIS_URL")"
 
 if [[ -n "${BENCH:-}" ]]; then
 	go test -count=1 "$@" # benchmarks: no race detector, the caller names the packages
