@@ -31,9 +31,10 @@ const (
 // stores that hash, a batch per unit of work, so that a run stopped
 // midway resumes where it stopped and a finished one does nothing. Of two
 // keys that turn out to be one, the oldest available copy stays on sale;
-// the others are withdrawn (never deleted), logged and audited by id,
-// never by their text or hash. A text key the canonical form refuses (a
-// control character) is withdrawn the same way. Keys sold or withdrawn
+// the others are withdrawn and held (never deleted, their ciphertext kept
+// for an operator), logged and audited by id, never by their text or
+// hash. A text key the canonical form refuses (a control character) is
+// withdrawn and held the same way. Keys sold or withdrawn
 // before have no ciphertext left to open: they keep the hash of the key as
 // typed, which imports still look up.
 type RehashStock struct {
@@ -136,13 +137,13 @@ func (r *rehashRun) batch(ctx context.Context) (RehashStockResult, error) {
 		now := r.clock.Now()
 		hashed := make([]domain.StockKey, 0, len(pending))
 		hashes := make([][]byte, 0, len(pending))
+		var refusedKeys []domain.StockKey
 		for _, k := range pending {
 			hash, err := r.hashOf(ctx, k)
 			var refused *refusedText
 			if errors.As(err, &refused) {
-				if err := r.stock.Withdraw(ctx, k.SKU, k.ID, now); err != nil {
-					return err
-				}
+				k.Sealed = nil
+				refusedKeys = append(refusedKeys, k)
 				res.Refused = append(res.Refused, RefusedStockKey{SKU: k.SKU, ID: k.ID, Reason: refused.Error()})
 				continue
 			}
@@ -158,6 +159,7 @@ func (r *rehashRun) batch(ctx context.Context) (RehashStockResult, error) {
 			return err
 		}
 		plan := domain.PlanStockRehash(hashed, holders)
+		plan.Refused = refusedKeys
 		if err := r.stock.ApplyRehash(ctx, plan, now); err != nil {
 			return err
 		}

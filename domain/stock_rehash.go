@@ -11,10 +11,14 @@ type StockDuplicate struct {
 }
 
 // StockRehashPlan is what a rehash of keys hashed in their old form does:
-// Rehashed keys take their canonical hash; Duplicates are withdrawn.
+// Rehashed keys take their canonical hash; Duplicates and Refused keys (a
+// text the canonical form refuses) are withdrawn and held: off sale, with
+// their ciphertext kept for an operator, since a rehash decides on its own
+// and a key the shop paid for is never destroyed by it.
 type StockRehashPlan struct {
 	Rehashed   []StockKey
 	Duplicates []StockDuplicate
+	Refused    []StockKey
 }
 
 // PlanStockRehash decides, for available keys of the old hash form that

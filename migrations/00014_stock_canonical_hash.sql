@@ -4,7 +4,10 @@
 -- stock rehash (application.RehashStock, at start-up and `keyward stock
 -- rehash`) opens each available one, stores its canonical hash
 -- (hash_version 2) and withdraws the later copies of a key it finds
--- twice, pointing them at the copy kept (duplicate_of). A key sold or
+-- twice, pointing them at the copy kept (duplicate_of), and the keys whose
+-- text is refused. Those are held: off sale with their ciphertext kept,
+-- since the rehash decides on its own and a key the shop paid for is
+-- never destroyed by it; an operator's withdrawal drops it. A key sold or
 -- withdrawn before has no ciphertext left to rehash: it keeps its old
 -- hash, which imports still look up.
 --
@@ -16,7 +19,9 @@
 ALTER TABLE stock_keys
     ADD COLUMN hash_version smallint NOT NULL DEFAULT 1 CHECK (hash_version IN (1, 2)),
     ADD COLUMN duplicate_of text COLLATE "C" REFERENCES stock_keys (id),
-    ADD CONSTRAINT stock_keys_duplicate_withdrawn CHECK (duplicate_of IS NULL OR status = 'withdrawn');
+    ADD COLUMN held boolean NOT NULL DEFAULT false,
+    ADD CONSTRAINT stock_keys_duplicate_withdrawn CHECK (duplicate_of IS NULL OR (status = 'withdrawn' AND held)),
+    ADD CONSTRAINT stock_keys_held_withdrawn CHECK (NOT held OR status = 'withdrawn');
 -- Every insert says which form its hash is in.
 ALTER TABLE stock_keys ALTER COLUMN hash_version DROP DEFAULT;
 
@@ -27,14 +32,14 @@ CREATE UNIQUE INDEX stock_keys_key_hash_key ON stock_keys (key_hash) WHERE dupli
 CREATE INDEX stock_keys_rehash_idx ON stock_keys (created_at, id) WHERE hash_version = 1 AND status = 'available';
 
 -- An available key can be opened; one that left the stock cannot once
--- its unit of work has committed (stock_keys_drop_sealed).
+-- its unit of work has committed (stock_keys_drop_sealed), unless held.
 ALTER TABLE stock_keys DROP CONSTRAINT stock_keys_check;
 ALTER TABLE stock_keys ADD CONSTRAINT stock_keys_available_sealed CHECK (status <> 'available' OR sealed IS NOT NULL);
 
 -- +goose StatementBegin
 CREATE FUNCTION stock_keys_drop_sealed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE stock_keys SET sealed = NULL WHERE id = NEW.id AND status <> 'available';
+    UPDATE stock_keys SET sealed = NULL WHERE id = NEW.id AND status <> 'available' AND NOT held;
     RETURN NULL;
 END;
 $$;
@@ -43,7 +48,7 @@ $$;
 CREATE CONSTRAINT TRIGGER stock_keys_drop_sealed
     AFTER INSERT OR UPDATE ON stock_keys
     DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW WHEN (NEW.status <> 'available' AND NEW.sealed IS NOT NULL)
+    FOR EACH ROW WHEN (NEW.status <> 'available' AND NEW.sealed IS NOT NULL AND NOT NEW.held)
     EXECUTE FUNCTION stock_keys_drop_sealed();
 
 -- +goose Down
@@ -52,8 +57,8 @@ CREATE CONSTRAINT TRIGGER stock_keys_drop_sealed
 -- +goose StatementBegin
 DO $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM stock_keys WHERE duplicate_of IS NOT NULL) THEN
-        RAISE EXCEPTION 'stock_keys holds withdrawn duplicates that share a hash with the key they repeat: this migration cannot be rolled back without deleting them';
+    IF EXISTS (SELECT 1 FROM stock_keys WHERE duplicate_of IS NOT NULL OR held) THEN
+        RAISE EXCEPTION 'stock_keys holds keys the rehash withdrew and held (duplicates sharing a hash with the key they repeat, refused texts, each with its ciphertext): this migration cannot be rolled back without destroying them';
     END IF;
 END
 $$;
@@ -66,4 +71,4 @@ ALTER TABLE stock_keys ADD CONSTRAINT stock_keys_check CHECK ((status = 'availab
 DROP INDEX stock_keys_rehash_idx;
 DROP INDEX stock_keys_key_hash_key;
 ALTER TABLE stock_keys ADD CONSTRAINT stock_keys_key_hash_key UNIQUE (key_hash);
-ALTER TABLE stock_keys DROP COLUMN duplicate_of, DROP COLUMN hash_version;
+ALTER TABLE stock_keys DROP COLUMN held, DROP COLUMN duplicate_of, DROP COLUMN hash_version;

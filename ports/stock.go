@@ -47,8 +47,8 @@ type StockRepository interface {
 	// their status, but for withdrawn duplicates.
 	HashHolders(ctx context.Context, hashes [][]byte) ([]domain.StockKey, error)
 	// ApplyRehash stores plan at: its rehashed keys take their canonical
-	// hash; its duplicates are withdrawn (their ciphertext dropped, the
-	// row kept) pointing at the key they repeat. It returns
+	// hash; its duplicates (pointing at the key they repeat) and refused
+	// keys are withdrawn and held, their ciphertext kept. It returns
 	// domain.ErrConflict, storing nothing, when a key it changes is no
 	// longer available or a hash is taken meanwhile.
 	ApplyRehash(ctx context.Context, plan domain.StockRehashPlan, at time.Time) error

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -200,20 +201,24 @@ func (s *Stock) HashHolders(_ context.Context, hashes [][]byte) ([]domain.StockK
 	return out, nil
 }
 
-// ApplyRehash withdraws the plan's duplicates and gives its kept keys
-// their canonical hash, all or nothing.
+// ApplyRehash withdraws and holds the plan's duplicates and refused keys
+// (their ciphertext kept) and gives its kept keys their canonical hash,
+// all or nothing.
 func (s *Stock) ApplyRehash(_ context.Context, plan domain.StockRehashPlan, _ time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, k := range append(append([]domain.StockKey(nil), plan.Rehashed...), duplicateKeys(plan)...) {
+	for _, k := range slices.Concat(plan.Rehashed, duplicateKeys(plan), plan.Refused) {
 		if cur, ok := s.keys[k.ID]; !ok || cur.Status != domain.StockAvailable {
 			return fmt.Errorf("%w: stock key %s is no longer available", domain.ErrConflict, k.ID)
 		}
 	}
 	for _, d := range plan.Duplicates {
 		k := s.keys[d.Key.ID]
-		k.Status, k.Sealed, k.Hash = domain.StockWithdrawn, nil, append([]byte(nil), d.Key.Hash...)
+		k.Status, k.Hash = domain.StockWithdrawn, append([]byte(nil), d.Key.Hash...) // held: ciphertext kept
 		s.duplicates[k.ID] = true
+	}
+	for _, r := range plan.Refused {
+		s.keys[r.ID].Status = domain.StockWithdrawn // held: ciphertext kept
 	}
 	for _, r := range plan.Rehashed {
 		k := s.keys[r.ID]

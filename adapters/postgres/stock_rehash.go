@@ -65,8 +65,9 @@ func (s *Stock) HashHolders(ctx context.Context, hashes [][]byte) ([]domain.Stoc
 	return out, nil
 }
 
-// ApplyRehash withdraws the plan's duplicates first (they leave the unique
-// index of live hashes), then gives the kept keys their canonical hash.
+// ApplyRehash withdraws and holds the plan's duplicates first (they leave
+// the unique index of live hashes) and its refused keys, their ciphertext
+// kept, then gives the kept keys their canonical hash.
 func (s *Stock) ApplyRehash(ctx context.Context, plan domain.StockRehashPlan, at time.Time) error {
 	return withTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		if n := len(plan.Duplicates); n > 0 {
@@ -74,11 +75,22 @@ func (s *Stock) ApplyRehash(ctx context.Context, plan domain.StockRehashPlan, at
 			for i, d := range plan.Duplicates {
 				ids[i], of[i], hashes[i] = string(d.Key.ID), string(d.Of.ID), d.Key.Hash
 			}
-			res, err := tx.ExecContext(ctx, `UPDATE stock_keys s SET status = 'withdrawn', sealed = NULL, duplicate_of = d.of,
+			res, err := tx.ExecContext(ctx, `UPDATE stock_keys s SET status = 'withdrawn', held = true, duplicate_of = d.of,
 					key_hash = d.key_hash, hash_version = 2, updated_at = $4
 				FROM unnest($1::text[], $2::text[], $3::bytea[]) AS d(id, of, key_hash)
 				WHERE s.id = d.id AND s.status = 'available'`, pq.Array(ids), pq.Array(of), hashes, at)
 			if err := wantRows(res, err, n, "withdraw duplicate stock keys"); err != nil {
+				return err
+			}
+		}
+		if n := len(plan.Refused); n > 0 {
+			ids := make([]string, n)
+			for i, k := range plan.Refused {
+				ids[i] = string(k.ID)
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE stock_keys SET status = 'withdrawn', held = true, updated_at = $2
+				WHERE id = ANY($1) AND status = 'available'`, pq.Array(ids), at)
+			if err := wantRows(res, err, n, "hold refused stock keys"); err != nil {
 				return err
 			}
 		}
