@@ -11,9 +11,10 @@ import (
 )
 
 // Every URL-valued setting is tagged secret:"url": `keyward config` shows
-// it with its password masked, and the passwords of all of them are cut
-// out of configuration errors (Validate), start-up errors (RedactError)
-// and log lines (NewLogger), whatever code wrote them.
+// it with its userinfo masked, and configuration errors (Validate),
+// start-up errors (RedactError) and log lines (NewLogger) lose, whatever
+// code wrote them, the userinfo of any URL they show, a DSN's password=,
+// and the long secrets the URL settings hold wherever they appear.
 
 // redact masks a secret value: all of it, or a URL's password (a
 // connection string that is not a URL is masked whole).
@@ -31,9 +32,10 @@ func redact(secret, v string) string {
 // urlMask stands in for a URL's password.
 const urlMask = "xxxxx"
 
-// RedactURL returns u with the password of its userinfo and any query
-// parameter named like a password or secret replaced by xxxxx; a value
-// that is not an absolute URL (a key=value DSN, a typo) is masked whole.
+// RedactURL returns u with the password of its userinfo (a user alone,
+// which is often a token, whole) and any query parameter named like a
+// password or secret replaced by xxxxx; a value that is not an absolute
+// URL (a key=value DSN, a typo) is masked whole.
 func RedactURL(u string) string {
 	parsed, err := url.Parse(u)
 	if err != nil || parsed.Scheme == "" || parsed.Host == "" {
@@ -41,6 +43,8 @@ func RedactURL(u string) string {
 	}
 	if _, ok := parsed.User.Password(); ok {
 		parsed.User = url.UserPassword(parsed.User.Username(), urlMask)
+	} else if parsed.User != nil {
+		parsed.User = url.User(urlMask)
 	}
 	if parsed.RawQuery != "" {
 		q := parsed.Query()
@@ -67,8 +71,8 @@ var (
 )
 
 // urlPasswords returns the secrets a URL-valued setting holds: its
-// password as written and decoded, and the values of password or secret
-// query parameters.
+// userinfo's user and password as written and decoded, and the values of
+// password or secret query parameters.
 func urlPasswords(v string) []string {
 	var out []string
 	add := func(s string) {
@@ -91,6 +95,9 @@ func urlPasswords(v string) []string {
 	if u, err := url.Parse(v); err == nil {
 		if p, ok := u.User.Password(); ok {
 			add(p)
+		}
+		if u.User != nil {
+			add(u.User.Username())
 		}
 		for k, vs := range u.Query() {
 			if secretParam(k) {
@@ -115,10 +122,30 @@ func (c Config) urlSecrets() []string {
 	return out
 }
 
-// scrub replaces every secret in s, as written, JSON-escaped or quoted
-// the way %q writes it, by xxxxx.
+// Where text shows a secret by its place, it is cut there: a URL's
+// userinfo (its password, or a user standing alone), a DSN's password=.
+var (
+	shownPassword = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:\s"'<>]*:)[^/?#@\s"'<>]*@`)
+	shownUser     = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@:\s"'<>]+@`)
+	shownDSNPass  = regexp.MustCompile(`(?i)((?:^|[\s?&"])(?:ssl)?password=)('(?:[^'\\]|\\.)*'|[^\s&"]*)`)
+)
+
+// scrubbedLen is the shortest secret cut out of text wherever it stands:
+// a shorter one ("guest", "postgres") is also an ordinary word of log
+// lines, and is cut only where it stands as a URL's userinfo.
+const scrubbedLen = 12
+
+// scrub cuts secrets out of s: any URL's userinfo and DSN password, then
+// every secret of scrubbedLen or more, as written, JSON-escaped or quoted
+// the way %q writes it; each becomes xxxxx.
 func scrub(s string, secrets []string) string {
+	s = shownPassword.ReplaceAllString(s, "${1}"+urlMask+"@")
+	s = shownUser.ReplaceAllString(s, "${1}"+urlMask+"@")
+	s = shownDSNPass.ReplaceAllString(s, "${1}"+urlMask)
 	for _, sec := range secrets {
+		if len(sec) < scrubbedLen {
+			continue
+		}
 		quoted, _ := json.Marshal(sec)
 		for _, form := range []string{sec, string(quoted[1 : len(quoted)-1]), strings.Trim(strconv.Quote(sec), `"`)} {
 			if form != "" {

@@ -187,3 +187,42 @@ func (l *syncLog) String() string {
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
+
+// TestURLUserTokensAndOrdinaryWords: a user standing alone in a URL (a
+// token, as in https://TOKEN@host) is masked whole in `keyward config` and
+// in logs, and a short password that is also an ordinary word of log lines
+// ("postgres") is cut where it stands as a URL's password, not everywhere.
+func TestURLUserTokensAndOrdinaryWords(t *testing.T) {
+	t.Parallel()
+	const token = "ghp_S3CR3TT0KEN1234567890"
+	lookup := lookupOf(map[string]string{
+		"KEYWARD_S3_ENDPOINT":  "https://" + token + "@s3.example",
+		"KEYWARD_DATABASE_URL": "postgres://postgres:postgres@db.example:5432/keyward",
+	})
+	cfg, err := ParseConfig(lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Settings(cfg, lookup) {
+		switch s.Name {
+		case "KEYWARD_S3_ENDPOINT":
+			if s.Value != "https://xxxxx@s3.example" {
+				t.Errorf("config shows %s as %q, want its user masked", s.Name, s.Value)
+			}
+		case "KEYWARD_DATABASE_URL":
+			if s.Value != "postgres://postgres:xxxxx@db.example:5432/keyward" {
+				t.Errorf("config shows %s as %q", s.Name, s.Value)
+			}
+		}
+	}
+	var logs bytes.Buffer
+	newLogger(cfg, &logs).Info("storage ready", "storage", "postgres", "endpoint", "https://"+token+"@s3.example",
+		"dsn", "postgres://postgres:postgres@db.example:5432/keyward", "err", "token "+token+" refused")
+	line := logs.String()
+	if strings.Contains(line, token) || strings.Contains(line, "postgres:postgres@") {
+		t.Errorf("log line shows a secret: %s", line)
+	}
+	if !strings.Contains(line, `"storage":"postgres"`) || !strings.Contains(line, "postgres://postgres:xxxxx@db.example") {
+		t.Errorf("log line lost an ordinary word or the URL's shape: %s", line)
+	}
+}
