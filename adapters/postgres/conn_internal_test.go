@@ -113,7 +113,7 @@ func TestWithTxRunsFnOnceOnItsOwnNetworkError(t *testing.T) {
 	if attempts != 1 {
 		t.Fatalf("fn ran %d times, want once", attempts)
 	}
-	if !errors.Is(err, s3Down) {
-		t.Fatalf("withTx = %v, want fn's error", err)
+	if !errors.Is(err, s3Down) || errors.Is(err, ports.ErrStorageUnavailable) {
+		t.Fatalf("withTx = %v, want fn's error, not a storage outage", err)
 	}
 }

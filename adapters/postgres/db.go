@@ -114,7 +114,7 @@ func runTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.
 			}
 		}
 		var again bool
-		if err, again = tryTx(ctx, db, opts, fn); !again {
+		if again, err = tryTx(ctx, db, opts, fn); !again {
 			return err
 		}
 	}
@@ -127,22 +127,29 @@ func runTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.
 // counts as lost only when the driver says so for the transaction itself
 // (the rollback fails too): fn's own network errors (a blob store's, a
 // broker's, wrapped with %w) are returned once, since running fn again
-// would repeat their side effects.
-func tryTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.Tx) error) (err error, again bool) {
+// would repeat their side effects, and are no storage outage either.
+func tryTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.Tx) error) (again bool, err error) {
 	tx, err := db.BeginTxx(ctx, opts)
 	if err != nil {
 		err = translate(err)
 		_, lost := errors.AsType[errConn](err)
-		return fmt.Errorf("begin: %w", err), lost
+		return lost, fmt.Errorf("begin: %w", err)
 	}
 	if err := fn(tx); err != nil {
 		rollbackErr := tx.Rollback()
 		err = translate(err)
 		if _, retry := errors.AsType[errRetry](err); retry {
-			return err, true
+			return true, err
 		}
-		_, lost := errors.AsType[errConn](err)
-		return err, lost && connectionLost(rollbackErr)
+		if conn, lost := errors.AsType[errConn](err); lost {
+			if connectionLost(rollbackErr) {
+				return true, err
+			}
+			// The transaction's connection is alive: the network error
+			// came from elsewhere, as fn wrapped it.
+			return false, conn.err
+		}
+		return false, err
 	}
 	if err := tx.Commit(); err != nil {
 		err = translate(err)
@@ -151,12 +158,12 @@ func tryTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.
 			// running fn again could do the work twice. The caller learns
 			// the storage is unavailable and retries as a whole (a client
 			// with its Idempotency-Key, a message by redelivery).
-			return fmt.Errorf("commit, outcome unknown: %w: %v", ports.ErrStorageUnavailable, err), false
+			return false, fmt.Errorf("commit, outcome unknown: %w: %v", ports.ErrStorageUnavailable, err)
 		}
 		_, retry := errors.AsType[errRetry](err)
-		return fmt.Errorf("commit: %w", err), retry
+		return retry, fmt.Errorf("commit: %w", err)
 	}
-	return nil, false
+	return false, nil
 }
 
 // txKey keys the unit of work in a context.
