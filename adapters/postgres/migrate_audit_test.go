@@ -16,7 +16,7 @@ const auditLogMigration = 2
 func TestRollbackKeepsAuditRecords(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	log := postgres.NewAuditLog(db, &auditClock{})
+	log := newAuditLog(t, db, &auditClock{})
 	if _, err := log.Append(t.Context(), "admin:1", "keys.rotated", "transit-key", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ const auditPendingMigration = 13
 func TestRollbackKeepsStagedAuditRecords(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	log := postgres.NewAuditLog(db, &auditClock{})
+	log := newAuditLog(t, db, &auditClock{})
 	err := postgres.NewTransactor(db).Atomically(t.Context(), func(ctx context.Context) error {
 		_, err := log.Append(ctx, "customer", "keys.revealed", "ord-1", nil)
 		return err
