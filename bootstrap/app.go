@@ -58,11 +58,15 @@ func storageModule(cfg Config) fx.Option {
 	return MemoryStorageModule
 }
 
+// keyVaultModule is the configured key vault, and the start of the audit
+// MAC key it wraps: outside the vault's fx.Module, so that it starts after
+// the vault (fx runs a module's invokes before its parent's).
 func keyVaultModule(cfg Config) fx.Option {
+	vault := LocalKeyringModule
 	if cfg.KeyVault == "vault" {
-		return VaultModule
+		vault = VaultModule
 	}
-	return LocalKeyringModule
+	return fx.Options(vault, fx.Invoke(startAudit))
 }
 
 // New builds the keyward application for cfg.
