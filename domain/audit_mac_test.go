@@ -20,7 +20,9 @@ func hmacHex(msg []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func checkMAC(msg []byte, mac string) (bool, error) { return hmac.Equal([]byte(hmacHex(msg)), []byte(mac)), nil }
+func checkMAC(msg []byte, mac string) (bool, error) {
+	return hmac.Equal([]byte(hmacHex(msg)), []byte(mac)), nil
+}
 
 // trail returns n chained records; signed(seq) says which carry a MAC, and
 // adopt (when not 0) makes that seq the adoption of the records before.
