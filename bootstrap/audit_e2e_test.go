@@ -15,6 +15,7 @@ import (
 	"github.com/keyward/keyward/adapters/s3/s3test"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/domain"
 )
 
 // auditConfig is the configuration of the audit commands on url, with a
@@ -123,5 +124,55 @@ func TestWorkersWriteAuditCheckpoints(t *testing.T) {
 	v, err := bootstrap.VerifyAudit(ctx, h.cfg, nil)
 	if err != nil || !v.Whole() || len(v.Checkpoints) != 1 || v.Checkpoints[0].Seq != cp.Seq || v.Checkpoints[0].Mismatch != "" {
 		t.Fatalf("verify against the worker's checkpoint: %+v, %v", v, err)
+	}
+}
+
+// The admin API's verify reports a row forged with database rights alone
+// (its chain hash correct, its MAC not), with where and why.
+func TestAdminVerifyReportsAForgedRowsMAC(t *testing.T) {
+	t.Parallel()
+	url, db := pgtest.NewDatabase(t)
+	h := start(t, withPostgres(url))
+	admin := map[string]string{"Authorization": "Bearer " + testAdminKey}
+	var v struct {
+		Valid    bool   `json:"valid"`
+		Verified int    `json:"verified"`
+		BrokenAt *int64 `json:"broken_at"`
+		Reason   string `json:"reason"`
+	}
+	if code, _, raw := h.do("GET", "/v1/admin/audit/verify", nil, admin, &v); code != 200 || !v.Valid {
+		t.Fatalf("verify before: %d %s", code, raw)
+	}
+	// The forger takes the chain's lock, as the log does, and chains a
+	// record after the head.
+	tx, err := db.BeginTxx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var head struct {
+		Seq  int64     `db:"seq"`
+		Hash string    `db:"hash"`
+		At   time.Time `db:"at"`
+	}
+	if _, err := tx.ExecContext(t.Context(), `SELECT pg_advisory_xact_lock($1)`, int64(0x6b77_6175_6469_7431)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.GetContext(t.Context(), &head, `SELECT seq, hash, at FROM audit_log ORDER BY seq DESC LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := domain.NewAuditRecord("admin:forger", "keys.revealed", "ord-1", nil)
+	forged.Seq, forged.At = head.Seq+1, head.At.Add(time.Millisecond)
+	forged = domain.ChainAuditRecord(head.Hash, forged)
+	if _, err := tx.ExecContext(t.Context(), `INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, '{}', $6, $7)`, forged.Seq, forged.At, forged.Actor, forged.Action, forged.Subject, forged.PrevHash, forged.Hash); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, raw := h.do("GET", "/v1/admin/audit/verify", nil, admin, &v); code != 200 || v.Valid ||
+		v.BrokenAt == nil || *v.BrokenAt != forged.Seq || !strings.Contains(v.Reason, "MAC") {
+		t.Fatalf("verify after the forged row: %d %s; want broken at seq %d for its MAC", code, raw, forged.Seq)
 	}
 }
