@@ -112,7 +112,7 @@ func startAudit(lc fx.Lifecycle, key *application.AuditKey, p struct {
 ) {
 	lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
 		if err := key.Load(ctx); err != nil {
-			return fmt.Errorf("audit MAC key (%s in the data keys, wrapped by the key vault): %w", application.AuditKeyID, err)
+			return fmt.Errorf("start the audit log (its key is data key %s, wrapped by the key vault): %w", application.AuditKeyID, err)
 		}
 		if p.Postgres != nil {
 			return p.Postgres.Start(ctx)
