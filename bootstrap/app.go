@@ -58,15 +58,17 @@ func storageModule(cfg Config) fx.Option {
 	return MemoryStorageModule
 }
 
-// keyVaultModule is the configured key vault, and the start of the audit
-// MAC key it wraps: outside the vault's fx.Module, so that it starts after
-// the vault (fx runs a module's invokes before its parent's).
+// keyVaultModule is the configured key vault, then the start of the
+// audit MAC key it wraps: a module of its own after the vault's, so that
+// it starts after the vault and before the modules declared later (HTTP,
+// workers), which must not stage a record before the key is loaded (fx
+// appends start hooks in module order).
 func keyVaultModule(cfg Config) fx.Option {
 	vault := LocalKeyringModule
 	if cfg.KeyVault == "vault" {
 		vault = VaultModule
 	}
-	return fx.Options(vault, fx.Invoke(startAudit))
+	return fx.Options(vault, fx.Module("audit.key", fx.Invoke(startAudit)))
 }
 
 // New builds the keyward application for cfg.

@@ -53,12 +53,17 @@ CREATE TRIGGER audit_pending_sealer_only
     FOR EACH STATEMENT EXECUTE FUNCTION audit_pending_sealer_only();
 
 -- +goose Down
--- Never throw away MACs or refused rows: refuse while there are any.
+-- Never throw away MACs, refused rows, or the MAC a staged row needs to be
+-- chained: refuse while there are any.
+-- +goose StatementBegin
+LOCK TABLE audit_log, audit_pending IN ACCESS EXCLUSIVE MODE;
+-- +goose StatementEnd
 -- +goose StatementBegin
 DO $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM audit_log WHERE mac IS NOT NULL) OR EXISTS (SELECT 1 FROM audit_quarantine) THEN
-        RAISE EXCEPTION 'audit_log holds MACs or audit_quarantine holds refused rows: export them before rolling back this migration';
+    IF EXISTS (SELECT 1 FROM audit_log WHERE mac IS NOT NULL) OR EXISTS (SELECT 1 FROM audit_quarantine)
+        OR EXISTS (SELECT 1 FROM audit_pending WHERE mac IS NOT NULL) THEN
+        RAISE EXCEPTION 'audit_log holds MACs, audit_pending holds MACed records or audit_quarantine holds refused rows: a rollback would lose what proves the trail whole; export them (and let the sealer empty audit_pending) before rolling back this migration';
     END IF;
 END
 $$;

@@ -43,7 +43,7 @@ type AuditLog struct {
 	mac     ports.AuditMAC
 	log     *slog.Logger
 	staged  chan struct{}
-	adopted atomic.Bool // this process saw the trail adopted
+	adopted atomic.Bool // this process loaded the key and found the trail needs no adoption (any more)
 }
 
 var _ ports.AuditLog = (*AuditLog)(nil)
