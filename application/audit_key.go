@@ -105,8 +105,11 @@ func (k *AuditKey) loadStored(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	raw, err := k.vault.UnwrapDataKey(ctx, AuditKeyID, wk)
-	if errors.Is(err, ports.ErrVaultUnavailable) {
+	switch {
+	case errors.Is(err, ports.ErrVaultUnavailable):
 		return nil, fmt.Errorf("%w: unwrap: %v", ErrUnavailable, err)
+	case errors.Is(err, ports.ErrDataKeyInvalid):
+		return nil, fmt.Errorf("the key vault does not open the stored key: is this the right keyring file or transit key? %w", err)
 	}
 	return raw, err
 }
