@@ -125,7 +125,9 @@ func newWorld(t *testing.T) *world {
 		idempotency: memory.NewIdempotencyKeys(), deadLetters: memory.NewDeadLetters(), requeue: &requeueRecorder{},
 	}
 	w.orders = memory.NewOrders(w.events)
-	w.audit = memory.NewAuditLog(w.clock)
+	// The audit key has data keys of its own here, so that what the tests
+	// count among the orders' data keys stays theirs.
+	w.audit = memory.NewAuditLog(w.clock, application.NewAuditKey(kr, memory.NewDataKeys()))
 	if _, err := w.app().Commands.SyncCatalog.Handle(t.Context(), application.SyncCatalogCommand{}); err != nil {
 		t.Fatal(err)
 	}
@@ -300,4 +302,15 @@ func (r unitLinks) Update(ctx context.Context, id string, fn func(*domain.Delive
 func (r unitLinks) ListByOrder(ctx context.Context, orderID string) ([]*domain.DeliveryLink, error) {
 	r.c.outside(ctx)
 	return r.DeliveryLinkRepository.ListByOrder(ctx, orderID)
+}
+
+// newMemoryAuditLog returns an empty audit log in memory, MACed under a
+// key of its own.
+func newMemoryAuditLog(t testing.TB, clock ports.Clock) *memory.AuditLog {
+	t.Helper()
+	kr, err := localkeyring.NewInMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return memory.NewAuditLog(clock, application.NewAuditKey(kr, memory.NewDataKeys()))
 }

@@ -44,10 +44,14 @@ func newPGStockWorld(t *testing.T) *pgStockWorld {
 	w := &pgStockWorld{db: db, orders: postgres.NewOrders(db, postgres.NoOutbox{}), supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		stock: &legacyHashes{Stock: postgres.NewStock(db), of: map[domain.StockKeyID][]byte{}}, mail: &mailbox{},
 		clock: &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}, tx: &rollbackRacingTx{Transactor: postgres.NewTransactor(db)}}
+	audit := postgres.NewAuditLog(db, w.clock, application.NewAuditKey(kr, postgres.NewDataKeys(db)), slog.New(slog.DiscardHandler))
+	if err := audit.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	w.app = application.NewApp(application.Deps{
 		Orders: w.orders, Links: postgres.NewLinks(db), Revelations: postgres.NewRevelations(db), Catalog: postgres.NewCatalog(db),
 		Stock: w.stock, Notifications: postgres.NewNotifications(db), DataKeys: postgres.NewDataKeys(db),
-		Blobs: postgres.NewBlobs(db), Audit: postgres.NewAuditLog(db, w.clock), AdminKeys: postgres.NewAdminKeys(db),
+		Blobs: postgres.NewBlobs(db), Audit: audit, AdminKeys: postgres.NewAdminKeys(db),
 		Locks: postgres.NewLocks(db), Tx: w.tx, Vault: kr, Supplier: w.supplier,
 		SyncRuns: postgres.NewSyncRuns(db), PricingRules: postgres.NewPricingRules(db),
 		IdempotencyKeys: postgres.NewIdempotencyKeys(db), DeadLetters: postgres.NewDeadLetters(db), Requeue: &requeueRecorder{},

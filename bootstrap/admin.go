@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -22,13 +23,14 @@ var ErrAdminKeysNeedDatabase = fmt.Errorf("%w; admin keys made here would never 
 var ErrAuditNeedsDatabase = fmt.Errorf("%w: GET /v1/admin/audit/verify", ErrNeedsDatabase)
 
 // adminTool is what the admin and audit commands use: the admin-key and
-// audit stores on Postgres, nothing else.
+// audit stores on Postgres, and the key vault for the audit MAC key.
 type adminTool struct {
 	fx.In
-	Keys  ports.AdminKeys
-	Audit ports.AuditLog
-	Clock ports.Clock
-	IDs   ports.IDs
+	Keys        ports.AdminKeys
+	Audit       ports.AuditLog
+	Checkpoints application.AuditCheckpoints
+	Clock       ports.Clock
+	IDs         ports.IDs
 }
 
 // withAdminTool starts a small app on the configured database, calls fn
@@ -44,6 +46,7 @@ func withAdminTool(ctx context.Context, cfg Config, needsDB error, fn func(admin
 		fx.NopLogger,
 		RuntimeModule,
 		PostgresModule,
+		keyVaultModule(cfg), // the audit MAC key
 		fx.Populate(&tool),
 	)
 	if err := app.Err(); err != nil {
@@ -96,37 +99,132 @@ func RevokeAdminKey(ctx context.Context, cfg Config, id string) (*domain.AdminKe
 // AuditVerification is what VerifyAudit found.
 type AuditVerification struct {
 	Verified int
-	// Broken is the first record that does not verify, as stored; nil
-	// when the chain is whole. Reason says why it does not.
+	// Broken is the first record that does not verify (its chain or its
+	// MAC), as stored; nil when the chain is whole. Reason says why it
+	// does not.
 	Broken *domain.AuditRecord
 	Reason string
+	// Checkpoints names each checkpoint the trail was checked against
+	// ("FILE", "KEYWARD_AUDIT_CHECKPOINT_PATH") with what was found:
+	// "ok", the mismatch, or that none is stored yet.
+	Checkpoints []CheckpointResult
 }
 
-// VerifyAudit walks the database's audit chain from its first record. A
-// broken chain is not an error: it is reported in the result, with the
-// first record that does not verify. Without KEYWARD_DATABASE_URL it
-// returns ErrAuditNeedsDatabase.
-func VerifyAudit(ctx context.Context, cfg Config) (AuditVerification, error) {
+// CheckpointResult is the check of the trail against one checkpoint.
+type CheckpointResult struct {
+	From     string
+	Seq      int64
+	At       time.Time
+	Mismatch string // empty when the trail extends the checkpoint
+	Missing  bool   // no checkpoint stored there yet
+}
+
+// Whole reports whether the chain verified and matched every checkpoint.
+func (v AuditVerification) Whole() bool {
+	if v.Broken != nil {
+		return false
+	}
+	for _, c := range v.Checkpoints {
+		if c.Mismatch != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// VerifyAudit walks the database's audit chain from its first record,
+// checking every hash and MAC, then checks the trail against the
+// checkpoint file checkpoint (when not nil) and the newest checkpoint under
+// KEYWARD_AUDIT_CHECKPOINT_PATH (when set). A broken chain or a
+// checkpoint the trail does not match is not an error: it is reported in
+// the result. A checkpoint that cannot be read or parsed is an error.
+// Without KEYWARD_DATABASE_URL it returns ErrAuditNeedsDatabase.
+func VerifyAudit(ctx context.Context, cfg Config, checkpoint []byte) (AuditVerification, error) {
 	var out AuditVerification
-	err := withAdminTool(ctx, cfg, ErrAuditNeedsDatabase, func(t adminTool) error {
+	var file *application.SignedCheckpoint
+	if checkpoint != nil {
+		c, err := application.ParseCheckpoint(checkpoint)
+		if err != nil {
+			return out, err
+		}
+		file = &c
+	}
+	store, prefix, err := checkpointStore(cfg)
+	if err != nil {
+		return out, err
+	}
+	err = withAdminTool(ctx, cfg, ErrAuditNeedsDatabase, func(t adminTool) error {
 		n, err := t.Audit.Verify(ctx)
 		out.Verified = n
 		var broken *domain.AuditChainError
-		if !errors.As(err, &broken) {
+		if errors.As(err, &broken) {
+			return reportBroken(ctx, t.Audit, broken, &out)
+		}
+		if err != nil {
 			return err
 		}
-		out.Reason = broken.Reason
-		out.Broken = &domain.AuditRecord{Seq: broken.Seq}
-		// The record as stored, when its seq still names one (a deleted
-		// record's successor is reported under its own seq).
-		recs, err := t.Audit.List(ctx, broken.Seq-1, 1)
-		if err != nil {
-			return fmt.Errorf("read the broken audit record %d: %w", broken.Seq, err)
+		if file != nil {
+			out.Checkpoints = append(out.Checkpoints, checkAgainst(ctx, t.Checkpoints, "FILE", *file))
 		}
-		if len(recs) == 1 && recs[0].Seq == broken.Seq {
-			out.Broken = &recs[0]
+		if store != nil {
+			latest, err := t.Checkpoints.Latest(ctx, store, prefix)
+			switch {
+			case errors.Is(err, domain.ErrNotFound):
+				out.Checkpoints = append(out.Checkpoints, CheckpointResult{From: "KEYWARD_AUDIT_CHECKPOINT_PATH", Missing: true})
+			case err != nil:
+				return fmt.Errorf("KEYWARD_AUDIT_CHECKPOINT_PATH: %w", err)
+			default:
+				out.Checkpoints = append(out.Checkpoints, checkAgainst(ctx, t.Checkpoints, "KEYWARD_AUDIT_CHECKPOINT_PATH", latest))
+			}
 		}
 		return nil
+	})
+	return out, err
+}
+
+// checkAgainst checks the trail against c.
+func checkAgainst(ctx context.Context, cps application.AuditCheckpoints, from string, c application.SignedCheckpoint) CheckpointResult {
+	res := CheckpointResult{From: from, Seq: c.Seq, At: c.At}
+	if _, err := cps.Check(ctx, c); err != nil {
+		res.Mismatch = err.Error()
+	}
+	return res
+}
+
+// reportBroken fills out with the broken record as stored, when its seq
+// still names one (a deleted record's successor is reported under its own
+// seq).
+func reportBroken(ctx context.Context, audit ports.AuditLog, broken *domain.AuditChainError, out *AuditVerification) error {
+	out.Reason = broken.Reason
+	out.Broken = &domain.AuditRecord{Seq: broken.Seq}
+	recs, err := audit.List(ctx, broken.Seq-1, 1)
+	if err != nil {
+		return fmt.Errorf("read the broken audit record %d: %w", broken.Seq, err)
+	}
+	if len(recs) == 1 && recs[0].Seq == broken.Seq {
+		out.Broken = &recs[0]
+	}
+	return nil
+}
+
+// CheckpointAudit verifies the database's audit trail and returns a
+// checkpoint of its head signed with the audit MAC key (also logged), and
+// stores it under KEYWARD_AUDIT_CHECKPOINT_PATH when that is set. It
+// returns the verification's error for a trail that does not verify.
+// Without KEYWARD_DATABASE_URL it returns ErrAuditNeedsDatabase.
+func CheckpointAudit(ctx context.Context, cfg Config) (application.SignedCheckpoint, error) {
+	store, prefix, err := checkpointStore(cfg)
+	if err != nil {
+		return application.SignedCheckpoint{}, err
+	}
+	var out application.SignedCheckpoint
+	err = withAdminTool(ctx, cfg, ErrAuditNeedsDatabase, func(t adminTool) (err error) {
+		if store != nil {
+			out, err = t.Checkpoints.Save(ctx, store, prefix)
+		} else {
+			out, err = t.Checkpoints.Take(ctx)
+		}
+		return err
 	})
 	return out, err
 }

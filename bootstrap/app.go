@@ -67,11 +67,17 @@ func storageModule(cfg Config) fx.Option {
 	return MemoryStorageModule
 }
 
+// keyVaultModule is the configured key vault, then the start of the
+// audit MAC key it wraps: a module of its own after the vault's, so that
+// it starts after the vault and before the modules declared later (HTTP,
+// workers), which must not stage a record before the key is loaded (fx
+// appends start hooks in module order).
 func keyVaultModule(cfg Config) fx.Option {
+	vault := LocalKeyringModule
 	if cfg.KeyVault == "vault" {
-		return VaultModule
+		vault = VaultModule
 	}
-	return LocalKeyringModule
+	return fx.Options(vault, fx.Module("audit.key", fx.Invoke(startAudit)))
 }
 
 // New builds the keyward application for cfg.

@@ -124,7 +124,7 @@ func roleModule(cfg Config) fx.Option {
 
 // WorkersModule runs the consumers of the pipeline, the customer
 // notifications, the reconciler, the sweeper and the periodic catalog sync.
-var WorkersModule = fx.Options(PipelineModule, NotificationsModule, fx.Invoke(runReconciler, runSweeper, runCatalogSync))
+var WorkersModule = fx.Options(PipelineModule, NotificationsModule, fx.Invoke(runReconciler, runSweeper, runCatalogSync, runAuditCheckpoints))
 
 // broker is a message broker's adapter: Watermill publisher and
 // subscriber on its own connections.

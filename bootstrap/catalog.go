@@ -92,6 +92,7 @@ func SyncCatalog(ctx context.Context, cfg Config, mode string) (application.Sync
 		fx.NopLogger,
 		RuntimeModule,
 		PostgresModule,
+		keyVaultModule(cfg), // the audit MAC key
 		supplierModule(cfg),
 		fx.Provide(newCatalogSync),
 		fx.Populate(&sync),

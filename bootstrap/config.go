@@ -60,6 +60,7 @@ type Config struct {
 	QueuePartitions   int             `env:"KEYWARD_QUEUE_PARTITIONS" envDefault:"4" doc:"Postgres queue: each event topic is split by order id and the parts are consumed in parallel"`
 	Vault             VaultConfig
 	Blobs             BlobConfig
+	Audit             AuditConfig
 	Supplier          SupplierConfig
 	Payments          PaymentsConfig
 	Mail              MailConfig
@@ -239,6 +240,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.validateBlobs(); err != nil {
+		return err
+	}
+	if err := c.validateAudit(); err != nil {
 		return err
 	}
 	if err := c.Supplier.Validate(); err != nil {

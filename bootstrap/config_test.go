@@ -54,6 +54,7 @@ func TestConfigDefaults(t *testing.T) {
 		SupplierStock:     1,
 		Vault:             bootstrap.VaultConfig{Addr: "http://127.0.0.1:8200", Mount: "transit", Key: "keyward", CreateKey: true},
 		Blobs:             bootstrap.BlobConfig{S3Region: "auto"},
+		Audit:             bootstrap.AuditConfig{CheckpointInterval: time.Hour},
 		Supplier:          bootstrap.SupplierConfig{SupplierKind: "sandbox", KinguinAPIURL: "https://gateway.kinguin.net/esa/api"},
 		Payments:          bootstrap.PaymentsConfig{PaymentsGateway: "sandbox", NOWPaymentsAPIURL: "https://api.nowpayments.io", NOWPaymentsPayCurrency: "btc"},
 		Mail:              bootstrap.MailConfig{Mailer: "maildir", ResendAPIURL: "https://api.resend.com"},

@@ -23,6 +23,7 @@ import (
 // transactional outbox. The start fails when the schema is behind, unless
 // KEYWARD_MIGRATE_ON_START is set.
 var PostgresModule = fx.Module("storage.postgres",
+	auditKeyProviders,
 	fx.Provide(
 		func(lc fx.Lifecycle, cfg Config) (*sqlx.DB, error) {
 			db, err := postgres.Open(context.Background(), cfg.DatabaseURL)

@@ -12,6 +12,7 @@ import (
 // MemoryStorageModule keeps everything in process memory (the embedded
 // default); the ciphertext's store is chosen apart (blobs.go). Orders publish their events after each save.
 var MemoryStorageModule = fx.Module("storage.memory",
+	auditKeyProviders,
 	fx.Provide(
 		fx.Annotate(memory.NewOrders, fx.As(new(ports.OrderRepository)), fx.As(new(ports.OrderCounter))),
 		fx.Annotate(memory.NewLinks, fx.As(new(ports.DeliveryLinkRepository))),

@@ -57,6 +57,10 @@ type AuditRecord struct {
 	Details  map[string]string
 	PrevHash string // lowercase hex SHA-256
 	Hash     string // lowercase hex SHA-256
+	// MAC is the lowercase hex HMAC-SHA256 of AuditMACInput under the
+	// audit MAC key, which the store does not hold; empty only on records
+	// chained before the key existed (see AuditTrailVerifier).
+	MAC string
 }
 
 // NewAuditRecord returns an unchained record of an action; the log sets

@@ -48,7 +48,9 @@ func TestBlobs(t *testing.T) {
 
 func TestAuditLog(t *testing.T) {
 	t.Parallel()
-	porttest.AuditLog(t, func(_ *testing.T, clock ports.Clock) ports.AuditLog { return memory.NewAuditLog(clock) })
+	porttest.AuditLog(t, func(_ *testing.T, clock ports.Clock, mac ports.AuditMAC) ports.AuditLog {
+		return memory.NewAuditLog(clock, mac)
+	})
 }
 
 func TestLocksContract(t *testing.T) {

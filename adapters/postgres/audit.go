@@ -1,13 +1,13 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -32,42 +32,53 @@ const auditVerifyPage = 1000
 // row locks; it commits or rolls back with the work, and Seal chains it
 // after the commit. List and Verify seal first, so they see every record
 // committed before they were called.
+//
+// Every record is MACed with mac, whose key the database does not hold: a
+// chained record over its hash, a staged one over its content (checked by
+// the sealer before it chains it). The first chaining in a process adopts
+// a trail written before MACs (adopt).
 type AuditLog struct {
-	db     *sqlx.DB
-	clock  ports.Clock
-	staged chan struct{}
+	db      *sqlx.DB
+	clock   ports.Clock
+	mac     ports.AuditMAC
+	log     *slog.Logger
+	staged  chan struct{}
+	adopted atomic.Bool // this process loaded the key and found the trail needs no adoption (any more)
 }
 
 var _ ports.AuditLog = (*AuditLog)(nil)
 
-// NewAuditLog returns the log; it stamps records with clock.
-func NewAuditLog(db *sqlx.DB, clock ports.Clock) *AuditLog {
-	return &AuditLog{db: db, clock: clock, staged: make(chan struct{}, 1)}
+// NewAuditLog returns the log; it stamps records with clock, MACs them
+// with mac and logs refused staged records to log.
+func NewAuditLog(db *sqlx.DB, clock ports.Clock, mac ports.AuditMAC, log *slog.Logger) *AuditLog {
+	return &AuditLog{db: db, clock: clock, mac: mac, log: log, staged: make(chan struct{}, 1)}
 }
 
 // auditRow is a row of audit_log.
 type auditRow struct {
-	Seq      int64     `db:"seq"`
-	At       time.Time `db:"at"`
-	Actor    string    `db:"actor"`
-	Action   string    `db:"action"`
-	Subject  string    `db:"subject"`
-	Details  []byte    `db:"details"`
-	PrevHash string    `db:"prev_hash"`
-	Hash     string    `db:"hash"`
+	Seq      int64          `db:"seq"`
+	At       time.Time      `db:"at"`
+	Actor    string         `db:"actor"`
+	Action   string         `db:"action"`
+	Subject  string         `db:"subject"`
+	Details  []byte         `db:"details"`
+	PrevHash string         `db:"prev_hash"`
+	Hash     string         `db:"hash"`
+	MAC      sql.NullString `db:"mac"`
 }
 
-const auditColumns = `seq, at, actor, action, subject, details, prev_hash, hash`
+const auditColumns = `seq, at, actor, action, subject, details, prev_hash, hash, mac`
 
 // pendingRow is a row of audit_pending: a record without its place in the
 // chain.
 type pendingRow struct {
-	ID      int64     `db:"id"`
-	At      time.Time `db:"at"`
-	Actor   string    `db:"actor"`
-	Action  string    `db:"action"`
-	Subject string    `db:"subject"`
-	Details []byte    `db:"details"`
+	ID      int64          `db:"id"`
+	At      time.Time      `db:"at"`
+	Actor   string         `db:"actor"`
+	Action  string         `db:"action"`
+	Subject string         `db:"subject"`
+	Details []byte         `db:"details"`
+	MAC     sql.NullString `db:"mac"`
 }
 
 // Append records an action. Outside a unit of work it chains the record
@@ -89,6 +100,9 @@ func (l *AuditLog) Append(ctx context.Context, actor, action, subject string, de
 		}
 		return out, nil
 	}
+	if err := l.ensureAdopted(ctx); err != nil {
+		return domain.AuditRecord{}, fmt.Errorf("append audit record %s by %s: %w", action, actor, err)
+	}
 	var out domain.AuditRecord
 	// Read committed, whatever the server's default: the read of the last
 	// record must see the commit of whoever held the lock before.
@@ -96,7 +110,7 @@ func (l *AuditLog) Append(ctx context.Context, actor, action, subject string, de
 		if err := lockChain(ctx, tx); err != nil {
 			return err
 		}
-		chained, err := l.chain(ctx, tx, []domain.AuditRecord{r}, true)
+		chained, err := l.chain(ctx, tx, []domain.AuditRecord{r}, true, true)
 		if err != nil {
 			return err
 		}
@@ -109,16 +123,24 @@ func (l *AuditLog) Append(ctx context.Context, actor, action, subject string, de
 	return out, nil
 }
 
-// stage inserts r into audit_pending on tx and has the sealer woken once
-// the unit of work commits.
+// stage inserts r into audit_pending on tx, with a MAC over its content
+// that the sealer checks, and has the sealer woken once the unit of work
+// commits.
 func (l *AuditLog) stage(ctx context.Context, tx *sqlx.Tx, r domain.AuditRecord) (domain.AuditRecord, error) {
+	if !l.adopted.Load() {
+		return domain.AuditRecord{}, errors.New("the audit log was not started: call Start, which loads the MAC key, before units of work stage records")
+	}
 	r.At = l.clock.Now().UTC().Truncate(time.Microsecond)
 	details, err := encodeDetails(r.Details)
 	if err != nil {
 		return domain.AuditRecord{}, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_pending (at, actor, action, subject, details) VALUES ($1, $2, $3, $4, $5)`,
-		r.At, r.Actor, r.Action, r.Subject, details); err != nil {
+	mac, err := l.mac.Sign(ctx, domain.AuditStagedMACInput(r))
+	if err != nil {
+		return domain.AuditRecord{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_pending (at, actor, action, subject, details, mac) VALUES ($1, $2, $3, $4, $5, $6)`,
+		r.At, r.Actor, r.Action, r.Subject, details, mac); err != nil {
 		return domain.AuditRecord{}, err
 	}
 	afterCommit(ctx, func() {
@@ -141,8 +163,9 @@ func lockChain(ctx context.Context, tx *sqlx.Tx) error {
 // chain reads the head of the chain on tx, which holds the append lock,
 // and inserts records after it in the order given; with stamp, each takes
 // the clock's time under the lock (so that seq order is time order), else
-// it keeps the time it was staged at.
-func (l *AuditLog) chain(ctx context.Context, tx *sqlx.Tx, records []domain.AuditRecord, stamp bool) ([]domain.AuditRecord, error) {
+// it keeps the time it was staged at. With sign each gets its MAC; only
+// the adoption chains records without.
+func (l *AuditLog) chain(ctx context.Context, tx *sqlx.Tx, records []domain.AuditRecord, stamp, sign bool) ([]domain.AuditRecord, error) {
 	lastSeq, prev := int64(0), domain.GenesisAuditHash
 	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&lastSeq, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -156,80 +179,22 @@ func (l *AuditLog) chain(ctx context.Context, tx *sqlx.Tx, records []domain.Audi
 			r.At = l.clock.Now()
 		}
 		out[i] = domain.ChainAuditRecord(prev, r)
+		if sign {
+			if out[i].MAC, err = l.mac.Sign(ctx, domain.AuditMACInput(out[i])); err != nil {
+				return nil, err
+			}
+		}
 		prev = out[i].Hash
 		if rows[i], err = auditRowOf(out[i]); err != nil {
 			return nil, err
 		}
 	}
 	if _, err := tx.NamedExecContext(ctx, `INSERT INTO audit_log (`+auditColumns+`)
-		VALUES (:seq, :at, :actor, :action, :subject, :details, :prev_hash, :hash)`, rows); err != nil {
+		VALUES (:seq, :at, :actor, :action, :subject, :details, :prev_hash, :hash, :mac)`, rows); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
-
-// sealBatch is how many staged records one sealing transaction chains.
-const sealBatch = 500
-
-// Seal chains the staged records of committed units of work into the log,
-// in the order they were staged, a batch per transaction, and returns how
-// many it chained. Any process may seal: the chain's lock lines sealers
-// up, and a record moves from audit_pending to audit_log in one
-// transaction, so it is chained exactly once.
-func (l *AuditLog) Seal(ctx context.Context) (int, error) {
-	if txFrom(ctx) != nil {
-		return 0, errors.New("seal audit log: called inside a unit of work, whose staged records are not committed yet")
-	}
-	var pending bool
-	if err := l.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit_pending)`).Scan(&pending); err != nil || !pending {
-		return 0, translate(err)
-	}
-	sealed := 0
-	for {
-		n := 0
-		err := runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
-			n = 0
-			// The lock first: a row another sealer moved is then gone
-			// from what this one reads.
-			if err := lockChain(ctx, tx); err != nil {
-				return err
-			}
-			var rows []pendingRow
-			if err := tx.SelectContext(ctx, &rows, `DELETE FROM audit_pending WHERE id IN
-				(SELECT id FROM audit_pending ORDER BY id LIMIT $1) RETURNING id, at, actor, action, subject, details`, sealBatch); err != nil {
-				return fmt.Errorf("take staged records: %w", err)
-			}
-			if len(rows) == 0 {
-				return nil
-			}
-			slices.SortFunc(rows, func(a, b pendingRow) int { return cmp.Compare(a.ID, b.ID) })
-			records := make([]domain.AuditRecord, len(rows))
-			for i, row := range rows {
-				r, err := row.record()
-				if err != nil {
-					return fmt.Errorf("staged record %d: %w", row.ID, err)
-				}
-				records[i] = r
-			}
-			if _, err := l.chain(ctx, tx, records, false); err != nil {
-				return err
-			}
-			n = len(rows)
-			return nil
-		})
-		if err != nil {
-			return sealed, fmt.Errorf("seal audit log: %w", err)
-		}
-		sealed += n
-		if n < sealBatch {
-			return sealed, nil
-		}
-	}
-}
-
-// Staged signals, at most one wake-up pending, that a unit of work which
-// staged records has committed: a sealer waits on it.
-func (l *AuditLog) Staged() <-chan struct{} { return l.staged }
 
 // List returns up to limit records after afterSeq, in seq order; it
 // returns an error when limit is not positive.
@@ -253,19 +218,24 @@ func (l *AuditLog) List(ctx context.Context, afterSeq int64, limit int) ([]domai
 	return out, nil
 }
 
-// Verify walks the log a page at a time, carrying the last seq and hash
-// from page to page; see ports.AuditLog. A row that cannot be read back
+// Verify walks the log a page at a time through a
+// domain.AuditTrailVerifier, which checks the chain, the seqs between
+// pages and every MAC; see ports.AuditLog. A row that cannot be read back
 // as a record (details edited into something else than an object of
 // strings) breaks the chain there.
 func (l *AuditLog) Verify(ctx context.Context) (int, error) {
 	if err := l.sealOutsideWork(ctx); err != nil {
 		return 0, err
 	}
-	verified, lastSeq, prev := 0, int64(0), domain.GenesisAuditHash
+	v := domain.NewAuditTrailVerifier(func(msg []byte, mac string) (bool, error) { return l.mac.Verify(ctx, msg, mac) })
+	lastSeq := int64(0)
 	for {
 		rows, err := l.page(ctx, lastSeq, auditVerifyPage)
-		if err != nil || len(rows) == 0 {
-			return verified, err
+		if err != nil {
+			return 0, err
+		}
+		if len(rows) == 0 {
+			return v.Done()
 		}
 		records := make([]domain.AuditRecord, 0, len(rows))
 		var unreadable error
@@ -277,21 +247,13 @@ func (l *AuditLog) Verify(ctx context.Context) (int, error) {
 			}
 			records = append(records, r)
 		}
-		// VerifyAuditChain checks seqs within a page; between pages the
-		// first seq must follow the last one verified.
-		if len(records) > 0 && lastSeq > 0 && records[0].Seq != lastSeq+1 {
-			return verified, &domain.AuditChainError{Seq: records[0].Seq, Reason: fmt.Sprintf("seq follows seq %d", lastSeq)}
-		}
-		n, err := domain.VerifyAuditChain(records, prev)
-		verified += n
-		if err != nil {
-			return verified, err
+		if err := v.Next(records); err != nil {
+			return v.Verified(), err
 		}
 		if unreadable != nil {
-			return verified, unreadable
+			return v.Verified(), unreadable
 		}
-		last := records[len(records)-1]
-		lastSeq, prev = last.Seq, last.Hash
+		lastSeq = records[len(records)-1].Seq
 	}
 }
 
@@ -333,7 +295,7 @@ func auditRowOf(r domain.AuditRecord) (auditRow, error) {
 	}
 	return auditRow{
 		Seq: r.Seq, At: r.At, Actor: r.Actor, Action: r.Action, Subject: r.Subject,
-		Details: details, PrevHash: r.PrevHash, Hash: r.Hash,
+		Details: details, PrevHash: r.PrevHash, Hash: r.Hash, MAC: sql.NullString{String: r.MAC, Valid: r.MAC != ""},
 	}, nil
 }
 
@@ -363,6 +325,6 @@ func (row auditRow) record() (domain.AuditRecord, error) {
 	}
 	return domain.AuditRecord{
 		Seq: row.Seq, At: row.At.UTC(), Actor: row.Actor, Action: row.Action, Subject: row.Subject,
-		Details: details, PrevHash: row.PrevHash, Hash: row.Hash,
+		Details: details, PrevHash: row.PrevHash, Hash: row.Hash, MAC: row.MAC.String,
 	}, nil
 }

@@ -24,7 +24,7 @@ func (benchClock) Now() time.Time { return time.Now().UTC() }
 // with -cpu 1,8 and compare ns/op.
 func BenchmarkAuditAppend(b *testing.B) {
 	db := pgtest.NewDB(b)
-	log := postgres.NewAuditLog(db, benchClock{})
+	log := newAuditLog(b, db, benchClock{})
 	tx := postgres.NewTransactor(db)
 	b.Run("alone", func(b *testing.B) {
 		var n atomic.Int64

@@ -24,7 +24,7 @@ import (
 func TestAuditAppendsInUnitsOfWorkDoNotQueue(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	log := postgres.NewAuditLog(db, &auditClock{now: t0})
+	log := newAuditLog(t, db, &auditClock{now: t0})
 	tx := postgres.NewTransactor(db)
 
 	appended, release := make(chan struct{}), make(chan struct{})
@@ -81,7 +81,7 @@ func TestAuditAppendsInUnitsOfWorkDoNotQueue(t *testing.T) {
 func TestStagedAuditRecordsCommitWithTheirWork(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	log := postgres.NewAuditLog(db, &auditClock{now: t0})
+	log := newAuditLog(t, db, &auditClock{now: t0})
 	tx := postgres.NewTransactor(db)
 
 	refused := errors.New("the work failed")
@@ -145,7 +145,7 @@ func TestAuditStagedAndDirectAppendsShareOneChain(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
 	clock := &auditClock{now: t0}
-	log, other := postgres.NewAuditLog(db, clock), postgres.NewAuditLog(db, clock) // two processes
+	log, other := newAuditLog(t, db, clock), newAuditLog(t, db, clock) // two processes
 	tx := postgres.NewTransactor(db)
 
 	const units, perUnit, direct = 300, 2, 20
@@ -206,7 +206,7 @@ func TestAuditStagedAndDirectAppendsShareOneChain(t *testing.T) {
 func TestAuditSealingRules(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	log := postgres.NewAuditLog(db, &auditClock{now: t0})
+	log := newAuditLog(t, db, &auditClock{now: t0})
 	tx := postgres.NewTransactor(db)
 	err := tx.Atomically(t.Context(), func(ctx context.Context) error {
 		if _, err := log.Append(ctx, "system", "test.staged", "ord-1", nil); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -21,15 +22,15 @@ import (
 
 func TestAuditLog(t *testing.T) {
 	t.Parallel()
-	porttest.AuditLog(t, func(t *testing.T, clock ports.Clock) ports.AuditLog {
-		return postgres.NewAuditLog(pgtest.NewDB(t), clock)
+	porttest.AuditLog(t, func(t *testing.T, clock ports.Clock, mac ports.AuditMAC) ports.AuditLog {
+		return postgres.NewAuditLog(pgtest.NewDB(t), clock, mac, slog.New(slog.DiscardHandler))
 	})
 }
 
 func TestAuditLogRefusesChanges(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	log := postgres.NewAuditLog(db, &auditClock{now: t0})
+	log := newAuditLog(t, db, &auditClock{now: t0})
 	appendAuditRecords(t, log, 3)
 
 	for _, stmt := range []string{
@@ -77,7 +78,7 @@ func TestAuditLogVerifyFindsASuperusersEdits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			db := pgtest.NewDB(t)
-			log := postgres.NewAuditLog(db, &auditClock{now: t0})
+			log := newAuditLog(t, db, &auditClock{now: t0})
 			appendAuditRecords(t, log, 5)
 			superuserEdit(t, db, tt.edit...)
 			n, err := log.Verify(t.Context())
@@ -111,7 +112,7 @@ func TestAuditLogVerifyPages(t *testing.T) {
 			if tt.edit != "" {
 				superuserEdit(t, db, tt.edit)
 			}
-			n, err := postgres.NewAuditLog(db, &auditClock{now: t0}).Verify(t.Context())
+			n, err := newAuditLog(t, db, &auditClock{now: t0}).Verify(t.Context())
 			if tt.wantSeq == 0 {
 				if n != tt.want || err != nil {
 					t.Fatalf("Verify = %d, %v; want %d, nil", n, err, tt.want)
@@ -146,9 +147,16 @@ func appendAuditRecords(t *testing.T, log ports.AuditLog, n int) {
 	}
 }
 
-// insertAuditChain stores a valid chain of n records straight into the
-// table, far faster than n appends.
+// insertAuditChain stores a valid chain of n records, MACed under db's
+// audit key, straight into the table, far faster than n appends.
 func insertAuditChain(t *testing.T, db *sqlx.DB, n int) {
+	t.Helper()
+	insertChain(t, db, n, newAuditKey(db))
+}
+
+// insertChain is insertAuditChain with the MACs made by key, or none
+// (a trail written before MACs) when key is nil.
+func insertChain(t *testing.T, db *sqlx.DB, n int, key ports.AuditMAC) {
 	t.Helper()
 	type row struct {
 		Seq      int64     `db:"seq"`
@@ -159,8 +167,9 @@ func insertAuditChain(t *testing.T, db *sqlx.DB, n int) {
 		Details  string    `db:"details"`
 		PrevHash string    `db:"prev_hash"`
 		Hash     string    `db:"hash"`
+		MAC      *string   `db:"mac"`
 	}
-	const batch = 1000 // 8 parameters a row, below PostgreSQL's 65535
+	const batch = 1000 // 9 parameters a row, below PostgreSQL's 65535
 	rows := make([]row, 0, batch)
 	prev := domain.GenesisAuditHash
 	for i := range n {
@@ -172,10 +181,18 @@ func insertAuditChain(t *testing.T, db *sqlx.DB, n int) {
 		r = domain.ChainAuditRecord(prev, r)
 		prev = r.Hash
 		details, _ := json.Marshal(r.Details)
-		rows = append(rows, row{r.Seq, r.At, r.Actor, r.Action, r.Subject, string(details), r.PrevHash, r.Hash})
+		var mac *string
+		if key != nil {
+			m, err := key.Sign(t.Context(), domain.AuditMACInput(r))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mac = &m
+		}
+		rows = append(rows, row{r.Seq, r.At, r.Actor, r.Action, r.Subject, string(details), r.PrevHash, r.Hash, mac})
 		if len(rows) == batch || i == n-1 {
-			if _, err := db.NamedExecContext(t.Context(), `INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash)
-				VALUES (:seq, :at, :actor, :action, :subject, :details, :prev_hash, :hash)`, rows); err != nil {
+			if _, err := db.NamedExecContext(t.Context(), `INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash, mac)
+				VALUES (:seq, :at, :actor, :action, :subject, :details, :prev_hash, :hash, :mac)`, rows); err != nil {
 				t.Fatalf("insert audit records: %v", err)
 			}
 			rows = rows[:0]

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -77,13 +78,31 @@ func admin(args []string, out io.Writer) error {
 }
 
 // errChainBroken makes `keyward audit verify` exit non-zero; the broken
-// record is printed before.
-var errChainBroken = errors.New("the audit chain is broken")
+// record, or the checkpoint the trail does not match, is printed before.
+var errChainBroken = errors.New("the audit trail is not whole")
 
-// audit verifies the audit log's hash chain in the database.
+const auditUsage = `usage: keyward audit verify [--checkpoint FILE]
+       keyward audit checkpoint --out FILE`
+
+// audit verifies the audit trail in the database, or writes a signed
+// checkpoint of its head.
 func audit(args []string, out io.Writer) error {
-	if len(args) != 1 || args[0] != "verify" {
-		return errors.New("usage: keyward audit verify")
+	if len(args) == 0 {
+		return errors.New(auditUsage)
+	}
+	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var file *string
+	switch args[0] {
+	case "verify":
+		file = fs.String("checkpoint", "", "a checkpoint file from keyward audit checkpoint")
+	case "checkpoint":
+		file = fs.String("out", "", "where to write the checkpoint")
+	default:
+		return errors.New(auditUsage)
+	}
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 || (args[0] == "checkpoint" && *file == "") {
+		return errors.New(auditUsage)
 	}
 	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
 	if err != nil {
@@ -91,18 +110,62 @@ func audit(args []string, out io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	return printVerification(ctx, cfg, out)
+	if args[0] == "checkpoint" {
+		return writeCheckpoint(ctx, cfg, *file, out)
+	}
+	var checkpoint []byte
+	if *file != "" {
+		if checkpoint, err = os.ReadFile(*file); err != nil {
+			return fmt.Errorf("read the checkpoint: %w", err)
+		}
+	}
+	return printVerification(ctx, cfg, checkpoint, out)
 }
 
-func printVerification(ctx context.Context, cfg bootstrap.Config, out io.Writer) error {
-	v, err := bootstrap.VerifyAudit(ctx, cfg)
+// writeCheckpoint writes a signed checkpoint of the trail's head to path,
+// readable only by its owner, replacing what was there.
+func writeCheckpoint(ctx context.Context, cfg bootstrap.Config, path string, out io.Writer) error {
+	c, err := bootstrap.CheckpointAudit(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	if v.Broken == nil {
-		fmt.Fprintf(out, "audit chain verified: %d records\n", v.Verified)
-		return nil
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
 	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write the checkpoint: %w", err)
+	}
+	fmt.Fprintf(out, "audit checkpoint written to %s: seq %d, hash %s, at %s\n", path, c.Seq, c.Hash, c.At.Format(time.RFC3339Nano))
+	return nil
+}
+
+func printVerification(ctx context.Context, cfg bootstrap.Config, checkpoint []byte, out io.Writer) error {
+	v, err := bootstrap.VerifyAudit(ctx, cfg, checkpoint)
+	if err != nil {
+		return err
+	}
+	if v.Broken != nil {
+		return printBroken(v, out)
+	}
+	fmt.Fprintf(out, "audit chain verified: %d records, every MAC checked\n", v.Verified)
+	for _, c := range v.Checkpoints {
+		switch {
+		case c.Missing:
+			fmt.Fprintf(out, "no checkpoint stored under %s yet\n", c.From)
+		case c.Mismatch != "":
+			fmt.Fprintf(out, "checkpoint from %s (seq %d, %s) does not hold: %s\n", c.From, c.Seq, c.At.Format(time.RFC3339), c.Mismatch)
+		default:
+			fmt.Fprintf(out, "checkpoint from %s (seq %d, %s) holds\n", c.From, c.Seq, c.At.Format(time.RFC3339))
+		}
+	}
+	if !v.Whole() {
+		return errChainBroken
+	}
+	return nil
+}
+
+func printBroken(v bootstrap.AuditVerification, out io.Writer) error {
 	fmt.Fprintf(out, "audit chain broken at seq %d after %d verified records: %s\n", v.Broken.Seq, v.Verified, v.Reason)
 	rec, err := json.Marshal(struct {
 		Seq      int64             `json:"seq"`
@@ -113,7 +176,8 @@ func printVerification(ctx context.Context, cfg bootstrap.Config, out io.Writer)
 		Details  map[string]string `json:"details,omitempty"`
 		PrevHash string            `json:"prev_hash"`
 		Hash     string            `json:"hash"`
-	}{v.Broken.Seq, v.Broken.At, v.Broken.Actor, v.Broken.Action, v.Broken.Subject, v.Broken.Details, v.Broken.PrevHash, v.Broken.Hash})
+		MAC      string            `json:"mac,omitempty"`
+	}{v.Broken.Seq, v.Broken.At, v.Broken.Actor, v.Broken.Action, v.Broken.Subject, v.Broken.Details, v.Broken.PrevHash, v.Broken.Hash, v.Broken.MAC})
 	if err != nil {
 		return fmt.Errorf("print the broken record: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,6 +25,14 @@ func keyward(t *testing.T, env []string, args ...string) (string, error) {
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// keyringFile is the setting of a keyring of the test's own: the commands
+// and the server of one deployment share their key vault, which holds the
+// audit MAC key.
+func keyringFile(t *testing.T) string {
+	t.Helper()
+	return "KEYWARD_KEYRING_FILE=" + filepath.Join(t.TempDir(), "keyring.json")
 }
 
 var base64URLKey = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
@@ -54,7 +63,7 @@ func TestAdminKeysThroughTheBinary(t *testing.T) {
 		t.Fatalf("audit verify without a database: %v\n%s", err, out)
 	}
 	url, _ := pgtest.NewDatabase(t)
-	env := []string{"KEYWARD_DATABASE_URL=" + url}
+	env := []string{"KEYWARD_DATABASE_URL=" + url, keyringFile(t)}
 	if out, err := keyward(t, env, "admin", "create-key", "--role", "root"); err == nil || !strings.Contains(out, "admin or support") {
 		t.Fatalf("create-key with an unknown role: %v\n%s", err, out)
 	}
@@ -134,7 +143,7 @@ func TestAuditVerifyFindsEdits(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			url, db := pgtest.NewDatabase(t)
-			env := []string{"KEYWARD_DATABASE_URL=" + url}
+			env := []string{"KEYWARD_DATABASE_URL=" + url, keyringFile(t)}
 			for _, name := range []string{"one", "two", "three"} { // each creation appends one record
 				createKey(t, env, "support", name)
 			}

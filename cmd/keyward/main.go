@@ -28,7 +28,12 @@ Usage:
                                 add the keys of a CSV file (first column) to a product's own stock
   keyward stock rehash          move stock keys stored before keys were known by their canonical form to it,
                                 withdrawing (never deleting) later copies of one key; serve and worker do it at start
-  keyward audit verify          verify the audit log's hash chain; fails at the first broken record
+  keyward audit verify [--checkpoint FILE]
+                                verify the audit trail's hash chain and MACs, and that it still
+                                extends the checkpoint (and the newest one under
+                                KEYWARD_AUDIT_CHECKPOINT_PATH); fails at the first break
+  keyward audit checkpoint --out FILE
+                                write a checkpoint of the trail's head signed with the audit key
   keyward bench [--orders N] [--rate R] [--clients C] [--server URL] [--compare-memory=false] [--profile DIR]
                 [--variant NAME:KEYWARD_X=V,...]
                                 push orders through the HTTP API (create, IPN, delivery, reveal) and

@@ -15,13 +15,15 @@ import (
 
 // AuditLog runs the ports.AuditLog contract. newLog is called once per
 // subtest, from parallel subtests, and must return an empty log that takes
-// its time from clock.
-func AuditLog(t *testing.T, newLog func(t *testing.T, clock ports.Clock) ports.AuditLog) {
+// its time from clock and MACs its records with mac.
+func AuditLog(t *testing.T, newLog func(t *testing.T, clock ports.Clock, mac ports.AuditMAC) ports.AuditLog) {
 	t.Helper()
 	subtests := []struct {
 		name string
 		run  func(*testing.T, ports.AuditLog, *auditClock)
 	}{
+		{"every record carries a MAC under the key", testAuditMACs},
+		{"a log read under another key does not verify", testAuditOtherKey},
 		{"an empty log lists nothing and verifies", testAuditEmpty},
 		{"append chains records in order", testAuditAppend},
 		{"details round-trip", testAuditDetails},
@@ -34,7 +36,8 @@ func AuditLog(t *testing.T, newLog func(t *testing.T, clock ports.Clock) ports.A
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
 			clock := newAuditClock()
-			st.run(t, newLog(t, clock), clock)
+			clock.mac = newAuditMAC()
+			st.run(t, newLog(t, clock, clock.mac), clock)
 		})
 	}
 }
@@ -201,6 +204,7 @@ var hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // auditClock starts at a time with nanoseconds, away from UTC, and moves
 // 1.5µs a reading: a log must store its time in UTC to the microsecond.
 type auditClock struct {
+	mac   *auditMAC // the key the subtest's log signs with
 	start time.Time
 	mu    sync.Mutex
 	next  time.Time
@@ -272,5 +276,6 @@ func auditDiffs(got, want domain.AuditRecord) []string {
 	d.add("details", fmt.Sprintf("%q", got.Details), fmt.Sprintf("%q", want.Details), maps.Equal(got.Details, want.Details))
 	d.add("prev hash", got.PrevHash, want.PrevHash, got.PrevHash == want.PrevHash)
 	d.add("hash", got.Hash, want.Hash, got.Hash == want.Hash)
+	d.add("mac", got.MAC, want.MAC, got.MAC == want.MAC)
 	return d
 }

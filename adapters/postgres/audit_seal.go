@@ -1,0 +1,225 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/keyward/keyward/domain"
+)
+
+// sealBatch is how many staged records one sealing transaction chains.
+const sealBatch = 500
+
+// Seal chains the staged records of committed units of work into the log,
+// in the order they were staged, a batch per transaction, and returns how
+// many it chained. A staged row whose MAC does not verify (written around
+// the log, or edited) is never chained: it moves to audit_quarantine and is
+// logged as an error naming its pending id, and the genuine rows around it
+// keep flowing. Any process may seal: the chain's lock lines sealers up,
+// and a row leaves audit_pending in the transaction that chains or
+// quarantines it, so it is handled exactly once.
+func (l *AuditLog) Seal(ctx context.Context) (int, error) {
+	if txFrom(ctx) != nil {
+		return 0, errors.New("seal audit log: called inside a unit of work, whose staged records are not committed yet")
+	}
+	if err := l.ensureAdopted(ctx); err != nil {
+		return 0, fmt.Errorf("seal audit log: %w", err)
+	}
+	var pending bool
+	if err := l.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit_pending)`).Scan(&pending); err != nil || !pending {
+		return 0, translate(err)
+	}
+	sealed := 0
+	for {
+		n, taken := 0, 0
+		err := runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
+			n, taken = 0, 0
+			// The lock first: a row another sealer moved is then gone
+			// from what this one reads.
+			if err := lockChain(ctx, tx); err != nil {
+				return err
+			}
+			rows, err := takePending(ctx, tx, `SELECT id FROM audit_pending ORDER BY id LIMIT $1`, sealBatch)
+			if err != nil || len(rows) == 0 {
+				return err
+			}
+			taken = len(rows)
+			records := make([]domain.AuditRecord, 0, len(rows))
+			for _, row := range rows {
+				r, reason, err := l.checkStaged(ctx, row)
+				if err != nil {
+					return err
+				}
+				if reason != "" {
+					if err := l.quarantine(ctx, tx, row, reason); err != nil {
+						return err
+					}
+					continue
+				}
+				records = append(records, r)
+			}
+			if len(records) == 0 {
+				return nil
+			}
+			if _, err := l.chain(ctx, tx, records, false, true); err != nil {
+				return err
+			}
+			n = len(records)
+			return nil
+		})
+		if err != nil {
+			return sealed, fmt.Errorf("seal audit log: %w", err)
+		}
+		sealed += n
+		if taken < sealBatch {
+			return sealed, nil
+		}
+	}
+}
+
+// Staged signals, at most one wake-up pending, that a unit of work which
+// staged records has committed: a sealer waits on it.
+func (l *AuditLog) Staged() <-chan struct{} { return l.staged }
+
+// takePending deletes the pending rows whose ids which selects, on the
+// sealer's own path (the setting the delete trigger of audit_pending asks
+// for, local to tx), and returns them in id order.
+func takePending(ctx context.Context, tx *sqlx.Tx, which string, args ...any) ([]pendingRow, error) {
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('keyward.audit_seal', 'on', true)`); err != nil {
+		return nil, fmt.Errorf("enter the sealer's path: %w", err)
+	}
+	var rows []pendingRow
+	if err := tx.SelectContext(ctx, &rows, `DELETE FROM audit_pending WHERE id IN (`+which+`)
+		RETURNING id, at, actor, action, subject, details, mac`, args...); err != nil {
+		return nil, fmt.Errorf("take staged records: %w", err)
+	}
+	slices.SortFunc(rows, func(a, b pendingRow) int { return cmp.Compare(a.ID, b.ID) })
+	return rows, nil
+}
+
+// checkStaged returns the staged record, or why it must not be chained;
+// an error only when its MAC cannot be checked now.
+func (l *AuditLog) checkStaged(ctx context.Context, row pendingRow) (domain.AuditRecord, string, error) {
+	r, err := row.record()
+	if err != nil {
+		return r, err.Error(), nil
+	}
+	if !row.MAC.Valid {
+		return r, "no MAC", nil
+	}
+	ok, err := l.mac.Verify(ctx, domain.AuditStagedMACInput(r), row.MAC.String)
+	if err != nil {
+		return r, "", fmt.Errorf("check staged record %d: %w", row.ID, err)
+	}
+	if !ok {
+		return r, "MAC does not verify under the audit key", nil
+	}
+	return r, "", nil
+}
+
+// quarantine keeps a refused staged row as it was, apart from the chain.
+func (l *AuditLog) quarantine(ctx context.Context, tx *sqlx.Tx, row pendingRow, reason string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_quarantine (pending_id, at, actor, action, subject, details, mac, reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, row.ID, row.At, row.Actor, row.Action, row.Subject, row.Details, row.MAC, reason); err != nil {
+		return fmt.Errorf("quarantine staged record %d: %w", row.ID, err)
+	}
+	// Bounded, attacker-chosen text stays out of the line: the id and the
+	// reason say where to look.
+	l.log.ErrorContext(ctx, "staged audit record refused and quarantined: it was not written by keyward's audit log",
+		"pending_id", row.ID, "reason", reason, "table", "audit_quarantine")
+	return nil
+}
+
+// Start loads the MAC key and adopts a trail written before MACs (adopt).
+// A process calls it before its units of work stage records: staging
+// signs inside the unit's transaction, where loading the key (which takes
+// a connection of its own) could wait for ever on a pool whose
+// connections are all held by units waiting for that same key. It returns
+// the key's or the database's error.
+func (l *AuditLog) Start(ctx context.Context) error { return l.ensureAdopted(ctx) }
+
+// ensureAdopted adopts the trail once per process (adopt), before the
+// first record this process chains. It has the MAC key loaded first,
+// outside any transaction: loading it may take a connection of its own,
+// which a process whose connections all wait for the chain's lock would
+// never get.
+func (l *AuditLog) ensureAdopted(ctx context.Context) error {
+	if l.adopted.Load() {
+		return nil
+	}
+	if _, err := l.mac.Sign(ctx, nil); err != nil {
+		return fmt.Errorf("load the audit MAC key: %w", err)
+	}
+	if err := l.adopt(ctx); err != nil {
+		return fmt.Errorf("adopt the audit trail: %w", err)
+	}
+	l.adopted.Store(true)
+	return nil
+}
+
+// adopt upgrades a trail written before the audit MAC key existed. When no
+// chained record carries a MAC yet, it chains the records still staged
+// without one (as the old sealer would have), then appends one MACed
+// audit.mac_adopted record naming the last record without a MAC: its MAC
+// covers its prev hash, so it vouches for the chain before it, and every
+// record after it must carry a MAC. A trail that already has a MAC, or
+// has nothing to adopt, is left alone. This trusts the trail as it stands
+// at the first start with the key; a checkpoint taken before the upgrade
+// is what shows an edit made before it.
+func (l *AuditLog) adopt(ctx context.Context) error {
+	return runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
+		if err := lockChain(ctx, tx); err != nil {
+			return err
+		}
+		var signed, unsigned bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit_log WHERE mac IS NOT NULL),
+			EXISTS (SELECT 1 FROM audit_log) OR EXISTS (SELECT 1 FROM audit_pending WHERE mac IS NULL)`).Scan(&signed, &unsigned); err != nil {
+			return fmt.Errorf("look for MACs: %w", err)
+		}
+		if signed || !unsigned {
+			return nil
+		}
+		rows, err := takePending(ctx, tx, `SELECT id FROM audit_pending WHERE mac IS NULL`)
+		if err != nil {
+			return err
+		}
+		legacy := make([]domain.AuditRecord, 0, len(rows))
+		for _, row := range rows {
+			r, err := row.record()
+			if err != nil {
+				if err := l.quarantine(ctx, tx, row, err.Error()); err != nil {
+					return err
+				}
+				continue
+			}
+			legacy = append(legacy, r)
+		}
+		if len(legacy) > 0 {
+			if _, err := l.chain(ctx, tx, legacy, false, false); err != nil {
+				return err
+			}
+		}
+		var through int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(max(seq), 0) FROM audit_log`).Scan(&through); err != nil {
+			return fmt.Errorf("read the head: %w", err)
+		}
+		r, err := domain.NewAuditRecord("system", domain.AuditMACAdopted, "audit_log", map[string]string{
+			"through_seq": strconv.FormatInt(through, 10), "staged_adopted": strconv.Itoa(len(legacy)),
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := l.chain(ctx, tx, []domain.AuditRecord{r}, true, true); err != nil {
+			return err
+		}
+		l.log.WarnContext(ctx, "audit trail adopted: records chained before the audit MAC key are vouched for by an audit.mac_adopted record", "through_seq", through)
+		return nil
+	})
+}
