@@ -20,7 +20,7 @@ func TestGraphs(t *testing.T) {
 		"embedded defaults": func(*bootstrap.Config) {},
 		"postgres":          func(c *bootstrap.Config) { c.DatabaseURL = "postgres://localhost/x" },
 		"kinguin": func(c *bootstrap.Config) {
-			c.Supplier = bootstrap.SupplierConfig{SupplierKind: "kinguin", KinguinAPIURL: "https://gateway.kinguin.net/esa/api", KinguinAPIKey: "k", KinguinWebhookSecret: "s"}
+			c.Supplier = bootstrap.SupplierConfig{SupplierKind: "kinguin", KinguinAPIURL: "https://gateway.kinguin.net/esa/api", KinguinAPIKey: "k", KinguinWebhookSecret: "dev-hook"}
 		},
 		"postgres + vault": func(c *bootstrap.Config) {
 			c.DatabaseURL, c.KeyVault, c.Vault.Token = "postgres://localhost/x", "vault", "t"
@@ -69,8 +69,8 @@ func TestLoadConfig(t *testing.T) {
 	if err != nil || cfg.HTTPAddr != "127.0.0.1:8080" || cfg.MailDir != "./var/mail" || cfg.LinkTTL != 15*time.Minute || cfg.KeyVault != "local" {
 		t.Fatalf("defaults: %+v %v", cfg, err)
 	}
-	cfg, err = bootstrap.LoadConfig(env("KEYWARD_ADMIN_API_KEYS", " a, b ,,", "KEYWARD_DELIVERY_LINK_TTL", "1h", "VAULT_TOKEN", "v", "KEYWARD_VAULT_TOKEN", "k"))
-	if err != nil || len(cfg.AdminAPIKeys) != 2 || cfg.AdminAPIKeys[1] != "b" || cfg.LinkTTL != time.Hour || cfg.Vault.Token != "k" {
+	cfg, err = bootstrap.LoadConfig(env("KEYWARD_ADMIN_API_KEYS", " key-a, key-b ,,", "KEYWARD_DELIVERY_LINK_TTL", "1h", "VAULT_TOKEN", "v", "KEYWARD_VAULT_TOKEN", "k"))
+	if err != nil || len(cfg.AdminAPIKeys) != 2 || cfg.AdminAPIKeys[1] != "key-b" || cfg.LinkTTL != time.Hour || cfg.Vault.Token != "k" {
 		t.Fatalf("parsed: %+v %v", cfg, err)
 	}
 	for _, bad := range [][2]string{
@@ -93,7 +93,7 @@ func TestLoadConfig(t *testing.T) {
 		env  []string
 		name string
 	}{
-		{[]string{"KEYWARD_HTTP_ADDR", "0.0.0.0:8080", "KEYWARD_NOWPAYMENTS_IPN_SECRET", "s"}, "KEYWARD_NOWPAYMENTS_IPN_SECRET"},
+		{[]string{"KEYWARD_HTTP_ADDR", "0.0.0.0:8080", "KEYWARD_NOWPAYMENTS_IPN_SECRET", "dev-ipn"}, "KEYWARD_NOWPAYMENTS_IPN_SECRET"},
 		{[]string{"KEYWARD_PUBLIC_BASE_URL", "https://keys.example.com", "KEYWARD_NOWPAYMENTS_IPN_SECRET", "fifteen-chars!!"}, "KEYWARD_NOWPAYMENTS_IPN_SECRET"},
 		{[]string{"KEYWARD_HTTP_ADDR", "0.0.0.0:8080", "KEYWARD_NOWPAYMENTS_IPN_SECRET", strong, "KEYWARD_ADMIN_API_KEYS", strong + ",x"}, "KEYWARD_ADMIN_API_KEYS"},
 	} {
@@ -101,7 +101,7 @@ func TestLoadConfig(t *testing.T) {
 			t.Errorf("%v: %v, want an error naming %s", c.env, err, c.name)
 		}
 	}
-	if _, err := bootstrap.LoadConfig(env("KEYWARD_NOWPAYMENTS_IPN_SECRET", "s", "KEYWARD_ADMIN_API_KEYS", "x")); err != nil {
+	if _, err := bootstrap.LoadConfig(env("KEYWARD_NOWPAYMENTS_IPN_SECRET", "dev-ipn", "KEYWARD_ADMIN_API_KEYS", "dev-admin")); err != nil {
 		t.Errorf("short secrets on loopback (development): %v", err)
 	}
 	if _, err := bootstrap.LoadConfig(env("KEYWARD_PUBLIC_BASE_URL", "https://keys.example.com")); err == nil || !strings.Contains(err.Error(), "KEYWARD_NOWPAYMENTS_IPN_SECRET") {

@@ -106,7 +106,7 @@ func TestConfigParsesEveryVariable(t *testing.T) {
 		{[]string{"KEYWARD_MAIL_DIR", "/m"}, func(c bootstrap.Config) bool { return c.MailDir == "/m" }},
 		{[]string{"KEYWARD_MAIL_FROM", "a <a@b>"}, func(c bootstrap.Config) bool { return c.MailFrom == "a <a@b>" }},
 		{[]string{"KEYWARD_NOWPAYMENTS_IPN_SECRET", "ipn"}, func(c bootstrap.Config) bool { return c.IPNSecret == "ipn" }},
-		{[]string{"KEYWARD_ADMIN_API_KEYS", " a, b ,,"}, func(c bootstrap.Config) bool { return reflect.DeepEqual(c.AdminAPIKeys, []string{"a", "b"}) }},
+		{[]string{"KEYWARD_ADMIN_API_KEYS", " key-a, key-b ,,"}, func(c bootstrap.Config) bool { return reflect.DeepEqual(c.AdminAPIKeys, []string{"key-a", "key-b"}) }},
 		{[]string{"KEYWARD_DELIVERY_LINK_TTL", "1h"}, func(c bootstrap.Config) bool { return c.LinkTTL == time.Hour }},
 		{[]string{"KEYWARD_DELIVERY_LINK_MAX_REVEALS", "9"}, func(c bootstrap.Config) bool { return c.LinkMaxReveals == 9 }},
 		{[]string{"KEYWARD_RESEND_LIMIT", "2"}, func(c bootstrap.Config) bool { return c.ResendLimit == 2 }},

@@ -105,7 +105,7 @@ func TestConfigErrorsHideURLPasswords(t *testing.T) {
 	}{
 		{"KEYWARD_PUBLIC_BASE_URL", map[string]string{ // the dev IPN secret beyond loopback quotes the base URL
 			"KEYWARD_PUBLIC_BASE_URL": urlSettings["KEYWARD_PUBLIC_BASE_URL"], "KEYWARD_HTTP_ADDR": "0.0.0.0:8080"}},
-		{"KEYWARD_KINGUIN_API_URL", map[string]string{"KEYWARD_SUPPLIER": "kinguin", "KEYWARD_KINGUIN_API_KEY": "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET": "s",
+		{"KEYWARD_KINGUIN_API_URL", map[string]string{"KEYWARD_SUPPLIER": "kinguin", "KEYWARD_KINGUIN_API_KEY": "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET": "dev-hook",
 			"KEYWARD_KINGUIN_API_URL": "ftp://kg:pw-s3cr3t@gateway.kinguin.example"}},
 		{"KEYWARD_S3_ENDPOINT", map[string]string{"KEYWARD_BLOB_STORE": "s3", "KEYWARD_S3_BUCKET": "b", "KEYWARD_S3_ACCESS_KEY_ID": "a",
 			"KEYWARD_S3_SECRET_ACCESS_KEY": "s", "KEYWARD_S3_ENDPOINT": urlSettings["KEYWARD_S3_ENDPOINT"]}},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Secret strength. Beyond loopback (the listener or the public base URL
@@ -49,20 +50,24 @@ func keyMaterial(v []byte) int {
 var hexDigits = regexp.MustCompile(`^[0-9A-Fa-f]+$`)
 
 // weakness says why a secret is low-entropy wherever keyward runs, or ""
-// when it is not: one character or a pattern of up to half its length
+// when it is not: one character, a pattern of up to half its length
 // repeated, or a README placeholder (<...>).
 func weakness(v string) string {
 	switch {
 	case strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">"):
 		return "is a placeholder from the documentation"
 	case repeated(v):
-		return "is one short pattern repeated"
+		return "is one character or a short pattern repeated"
 	}
 	return ""
 }
 
-// repeated reports whether v is a shorter unit repeated twice or more.
+// repeated reports whether v is one character (the shortest repetition,
+// as in KEYWARD_PAGE_SECRET=a) or a shorter unit repeated twice or more.
 func repeated(v string) bool {
+	if utf8.RuneCountInString(v) == 1 {
+		return true
+	}
 	for n := 1; n <= len(v)/2; n++ {
 		if len(v)%n == 0 && strings.Repeat(v[:n], len(v)/n) == v {
 			return true

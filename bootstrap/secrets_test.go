@@ -36,7 +36,8 @@ func TestSecretStrength(t *testing.T) {
 	}{
 		{"one-character page secret beyond loopback", [][]string{public, {"KEYWARD_PAGE_SECRET", "a"}}, "KEYWARD_PAGE_SECRET", "openssl rand"},
 		{"one-character page secret behind a proxy", [][]string{behindProxy, {"KEYWARD_PAGE_SECRET", "a"}}, "KEYWARD_PAGE_SECRET", "openssl rand"},
-		{"one-character page secret on loopback", [][]string{loopback, {"KEYWARD_PAGE_SECRET", "a"}}, "", ""},
+		{"one-character page secret on loopback", [][]string{loopback, {"KEYWARD_PAGE_SECRET", "a"}}, "KEYWARD_PAGE_SECRET", "openssl rand"},
+		{"short page secret on loopback", [][]string{loopback, {"KEYWARD_PAGE_SECRET", "dev-page"}}, "", ""},
 		{"31 raw bytes beyond loopback", [][]string{public, {"KEYWARD_PAGE_SECRET", raw32[:31]}}, "KEYWARD_PAGE_SECRET", "key material"},
 		{"32 raw bytes beyond loopback", [][]string{public, {"KEYWARD_PAGE_SECRET", raw32}}, "", ""},
 		{"hex of 32 bytes", [][]string{public, {"KEYWARD_PAGE_SECRET", hex32}}, "", ""},
@@ -53,7 +54,7 @@ func TestSecretStrength(t *testing.T) {
 		{"dev IPN secret on loopback", [][]string{loopback}, "", ""},
 		{"15-character Kinguin secret beyond loopback", [][]string{public, kinguin("fifteen-chars!!")}, "KEYWARD_KINGUIN_WEBHOOK_SECRET", "dashboard"},
 		{"16-character Kinguin secret beyond loopback", [][]string{public, kinguin("sixteen-chars!!!")}, "", ""},
-		{"short Kinguin secret on loopback", [][]string{loopback, kinguin("s")}, "", ""},
+		{"short Kinguin secret on loopback", [][]string{loopback, kinguin("dev-hook")}, "", ""},
 
 		{"repeated character on loopback", [][]string{loopback, {"KEYWARD_PAGE_SECRET", strings.Repeat("a", 64)}}, "KEYWARD_PAGE_SECRET", "openssl rand"},
 		{"repeated pattern beyond loopback", [][]string{public, {"KEYWARD_PAGE_SECRET", strings.Repeat("ab12", 16)}}, "KEYWARD_PAGE_SECRET", "openssl rand"},

@@ -27,9 +27,9 @@ func TestSupplierConfigNamesTheMissingVariable(t *testing.T) {
 		env  []string
 		want string
 	}{
-		{[]string{"KEYWARD_SUPPLIER", "kinguin", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "s"}, "KEYWARD_KINGUIN_API_KEY"},
+		{[]string{"KEYWARD_SUPPLIER", "kinguin", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "dev-hook"}, "KEYWARD_KINGUIN_API_KEY"},
 		{[]string{"KEYWARD_SUPPLIER", "kinguin", "KEYWARD_KINGUIN_API_KEY", "k"}, "KEYWARD_KINGUIN_WEBHOOK_SECRET"},
-		{[]string{"KEYWARD_SUPPLIER", "kinguin", "KEYWARD_KINGUIN_API_KEY", "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "s",
+		{[]string{"KEYWARD_SUPPLIER", "kinguin", "KEYWARD_KINGUIN_API_KEY", "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "dev-hook",
 			"KEYWARD_KINGUIN_API_URL", "gateway.kinguin.net"}, "KEYWARD_KINGUIN_API_URL"},
 		{[]string{"KEYWARD_SUPPLIER", "g2a"}, "KEYWARD_SUPPLIER"},
 	} {
@@ -38,7 +38,7 @@ func TestSupplierConfigNamesTheMissingVariable(t *testing.T) {
 			t.Errorf("%v: %v, want an error naming %s", c.env, err, c.want)
 		}
 	}
-	if _, err := bootstrap.LoadConfig(env("KEYWARD_SUPPLIER", "kinguin", "KEYWARD_KINGUIN_API_KEY", "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "s")); err != nil {
+	if _, err := bootstrap.LoadConfig(env("KEYWARD_SUPPLIER", "kinguin", "KEYWARD_KINGUIN_API_KEY", "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "dev-hook")); err != nil {
 		t.Errorf("complete Kinguin settings refused: %v", err)
 	}
 }
