@@ -139,6 +139,7 @@ func (s *Server) register(api huma.API) {
 	}
 	documentRateLimits(api)
 	documentAdminRoles(api)
+	documentExamples(api)
 }
 
 // documentRateLimits adds the 429 the rate limits answer (outside the

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -82,5 +83,68 @@ func TestOpenAPIPropertiesAreDescribed(t *testing.T) {
 	}
 	if len(undescribed) > 0 {
 		t.Errorf("%d properties and parameters without a description:\n%s", len(undescribed), strings.Join(undescribed, "\n"))
+	}
+}
+
+// TestOpenAPIOperationsHaveExamples: every request body and every answer
+// with a body (problems aside: they share one documented model) shows an
+// example, a JSON example is valid against its schema, and a success other
+// than 204 documents the body it answers.
+func TestOpenAPIOperationsHaveExamples(t *testing.T) {
+	t.Parallel()
+	doc := servedDocument(t)
+	for _, op := range documentOperations(doc) {
+		t.Run(op.OperationID, func(t *testing.T) {
+			if op.RequestBody != nil {
+				for ct, mt := range op.RequestBody.Content {
+					checkExample(t, doc, "request "+ct, mt, huma.ModeWriteToServer)
+				}
+			}
+			for status, r := range op.Responses {
+				if strings.HasPrefix(status, "2") && status != "204" && len(r.Content) == 0 {
+					t.Errorf("%s: no content documented", status)
+				}
+				for ct, mt := range r.Content {
+					if ct != "application/problem+json" {
+						checkExample(t, doc, status+" "+ct, mt, huma.ModeReadFromServer)
+					}
+				}
+			}
+		})
+	}
+}
+
+// checkExample fails unless mt has an example and, for JSON, one its schema
+// accepts.
+func checkExample(t *testing.T, doc *huma.OpenAPI, where string, mt *huma.MediaType, mode huma.ValidateMode) {
+	t.Helper()
+	examples := []any{mt.Example}
+	if mt.Example == nil {
+		examples = examples[:0]
+		for _, e := range mt.Examples {
+			examples = append(examples, e.Value)
+		}
+	}
+	if len(examples) == 0 {
+		t.Errorf("%s: no example", where)
+		return
+	}
+	if !strings.Contains(where, "json") || mt.Schema == nil {
+		return
+	}
+	for _, ex := range examples {
+		b, err := json.Marshal(ex)
+		if err != nil {
+			t.Fatalf("%s: example: %v", where, err)
+		}
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatalf("%s: example: %v", where, err)
+		}
+		res := &huma.ValidateResult{}
+		huma.Validate(doc.Components.Schemas, mt.Schema, huma.NewPathBuffer([]byte{}, 0), mode, v, res)
+		for _, e := range res.Errors {
+			t.Errorf("%s: example does not match its schema: %v", where, e)
+		}
 	}
 }

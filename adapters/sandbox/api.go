@@ -36,6 +36,10 @@ func PaymentsAPI(g *Gateway) func(huma.API) {
 			Description: "Served only when the sandbox payment gateway is configured (the embedded default), so a " +
 				"person or `keyward pay` can simulate the customer paying. Unauthenticated by design: a sandbox payment moves no money.",
 			Security: []map[string][]string{{}}, Errors: []int{http.StatusNotFound},
+			Responses: map[string]*huma.Response{"200": {Content: map[string]*huma.MediaType{"application/json": {Example: SandboxPaymentBody{
+				OrderID: "0193a5c2-7d4e-7b1a-9f00-2c5d8e6f1a00", PaymentID: "5077125051", PayAddress: "TNDzfERDpxLDS2w1q6yaFC7pzqaSQ3Bg3r",
+				PriceAmount: "19.99", PriceCurrency: "eur", PayAmount: "21.68915", PayCurrency: "usdttrc20",
+			}}}}},
 		}, func(_ context.Context, in *paymentInput) (*paymentOutput, error) {
 			p, ok := g.Payment(in.OrderID)
 			if !ok {
