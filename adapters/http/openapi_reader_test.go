@@ -3,6 +3,8 @@ package http
 import (
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -145,6 +147,44 @@ func checkExample(t *testing.T, doc *huma.OpenAPI, where string, mt *huma.MediaT
 		huma.Validate(doc.Components.Schemas, mt.Schema, huma.NewPathBuffer([]byte{}, 0), mode, v, res)
 		for _, e := range res.Errors {
 			t.Errorf("%s: example does not match its schema: %v", where, e)
+		}
+	}
+}
+
+// TestOpenAPIDescribesRoutesServedOutsideHuma: the reveal page, the
+// metrics, the docs page and the document itself are served by plain
+// handlers, yet a reader of the docs finds them there.
+func TestOpenAPIDescribesRoutesServedOutsideHuma(t *testing.T) {
+	t.Parallel()
+	doc := servedDocument(t)
+	for _, route := range []struct{ method, path string }{
+		{"GET", "/deliver/{token}"}, {"POST", "/deliver/{token}"}, {"GET", "/metrics"},
+		{"GET", "/docs"}, {"GET", "/openapi.json"}, {"GET", "/openapi.yaml"},
+	} {
+		item := doc.Paths[route.path]
+		var op *huma.Operation
+		if item != nil {
+			op = map[string]*huma.Operation{"GET": item.Get, "POST": item.Post}[route.method]
+		}
+		if op == nil || op.Summary == "" || op.Description == "" {
+			t.Errorf("%s %s is not described", route.method, route.path)
+		}
+	}
+	// What needs no application is served as described.
+	h, _ := NewHandler(application.App{}, Options{Version: "test", RateLimits: &RateLimits{}}, slog.New(slog.DiscardHandler))
+	for _, path := range []string{"/docs", "/openapi.json", "/openapi.yaml"} {
+		resp := httptest.NewRecorder()
+		h.ServeHTTP(resp, httptest.NewRequest(http.MethodGet, path, nil))
+		served, _, _ := strings.Cut(resp.Header().Get("Content-Type"), ";")
+		var documented []string
+		if item := doc.Paths[path]; item != nil && item.Get != nil {
+			for mt := range item.Get.Responses["200"].Content {
+				base, _, _ := strings.Cut(mt, ";")
+				documented = append(documented, base)
+			}
+		}
+		if resp.Code != http.StatusOK || len(documented) != 1 || documented[0] != served {
+			t.Errorf("GET %s: %d %q, documented as %q", path, resp.Code, served, documented)
 		}
 	}
 }
