@@ -8,11 +8,11 @@ import (
 )
 
 type adminOrderInput struct {
-	ID string `path:"id" maxLength:"64"`
+	ID string `path:"id" maxLength:"64" example:"0193a5c2-7d4e-7b1a-9f00-2c5d8e6f1a00" doc:"The order's id"`
 }
 
 type revokeInput struct {
-	ID   string `path:"id" maxLength:"64"`
+	ID   string `path:"id" maxLength:"64" example:"0193a5c2-7d4e-7b1a-9f00-2c5d8e6f1a00" doc:"The order's id"`
 	Body *struct {
 		Reason string `json:"reason,omitempty" maxLength:"500" pattern:"^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$" doc:"Why the keys are revoked; no control characters but tab and line breaks"`
 	}

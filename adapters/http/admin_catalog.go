@@ -14,17 +14,17 @@ import (
 
 // SyncRunBody is one recorded catalog sync.
 type SyncRunBody struct {
-	ID           string     `json:"id"`
-	Mode         string     `json:"mode" enum:"full,incremental"`
+	ID           string     `json:"id" example:"0193a4f0-0c1d-7e2f-8a3b-4c5d6e7f8a9b" doc:"The run's id (UUID)"`
+	Mode         string     `json:"mode" enum:"full,incremental" doc:"full: the whole catalog; incremental: what changed since updated_since"`
 	Status       string     `json:"status" enum:"running,succeeded,partial,failed" doc:"partial: read part of the catalog (stopped at max_pages, or resumed from a cursor)"`
 	UpdatedSince *time.Time `json:"updated_since" doc:"Incremental runs: supplier changes read from this time"`
-	StartedAt    time.Time  `json:"started_at"`
+	StartedAt    time.Time  `json:"started_at" doc:"When the run started (RFC 3339)"`
 	FinishedAt   *time.Time `json:"finished_at" doc:"null while running"`
 	Seen         int        `json:"seen" doc:"Supplier products read"`
 	Created      int        `json:"created" doc:"New catalog entries"`
 	Changed      int        `json:"changed" doc:"Entries whose listing changed (unchanged ones are not written)"`
 	Deactivated  int        `json:"deactivated" doc:"Entries no longer in stock: vanished from the supplier (full runs) or sold out"`
-	ErrorCount   int        `json:"error_count"`
+	ErrorCount   int        `json:"error_count" doc:"Errors met by the run (errors lists the first ones)"`
 	Errors       []string   `json:"errors" doc:"The first error messages"`
 }
 
@@ -47,12 +47,12 @@ func syncRunBody(r *domain.SyncRun) SyncRunBody {
 
 type listSyncRunsInput struct {
 	Cursor string `query:"cursor" maxLength:"100" doc:"next_cursor of the previous page"`
-	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Runs per page"`
 }
 
 type listSyncRunsOutput struct {
 	Body struct {
-		Items      []SyncRunBody `json:"items"`
+		Items      []SyncRunBody `json:"items" doc:"Newest first"`
 		NextCursor *string       `json:"next_cursor" doc:"Pass as cursor for the next page; null at the end"`
 	}
 }
@@ -60,11 +60,11 @@ type listSyncRunsOutput struct {
 // AdminProductBody is a catalog entry as an admin sees it.
 type AdminProductBody struct {
 	ProductBody
-	Active      bool       `json:"active"`
-	Stock       int        `json:"stock"`
+	Active      bool       `json:"active" doc:"Whether the product is for sale (an admin can take it off sale)"`
+	Stock       int        `json:"stock" doc:"Keys that can be sold now, counted as the product's sourcing takes them: the supplier's, the own stock's, or both"`
 	PricePinned bool       `json:"price_pinned" doc:"The price was set by an admin; syncs keep it"`
 	Cost        *MoneyBody `json:"cost" doc:"The supplier's cost; null for own stock without one"`
-	Supplier    string     `json:"supplier,omitempty"`
+	Supplier    string     `json:"supplier,omitempty" example:"kinguin" doc:"The supplier the product is bought from; absent for own stock only"`
 }
 
 func adminProductBody(p *domain.Product) AdminProductBody {
@@ -78,7 +78,7 @@ func adminProductBody(p *domain.Product) AdminProductBody {
 }
 
 type updateProductInput struct {
-	SKU  string `path:"sku" maxLength:"64"`
+	SKU  string `path:"sku" maxLength:"64" example:"cyberpunk-2077-gog-global" doc:"The product's sku"`
 	Body struct {
 		Price  *string `json:"price,omitempty" pattern:"^([0-9]{1,9}(\\.[0-9]{1,2})?)?$" example:"19.99" doc:"Pin the sale price (syncs keep it); \"\" goes back to the computed price"`
 		Margin *string `json:"margin,omitempty" pattern:"^([0-9]{1,9}(\\.[0-9]{1,4})?)?$" example:"0.15" doc:"The product's own margin on cost (0.15 = 15%), before its platform's and the default; \"\" removes it"`
@@ -92,26 +92,26 @@ type adminProductOutput struct {
 
 // PricingRuleBody is a stored margin.
 type PricingRuleBody struct {
-	Scope  string `json:"scope" enum:"product,platform"`
+	Scope  string `json:"scope" enum:"product,platform" doc:"product: the margin of one product; platform: of every product of a platform without one of its own"`
 	Key    string `json:"key" doc:"The sku, or the platform in lower case"`
-	Margin string `json:"margin" example:"0.15"`
+	Margin string `json:"margin" example:"0.15" doc:"Decimal margin on cost (0.15 = 15%)"`
 }
 
 type pricingRulesOutput struct {
 	Body struct {
-		Items []PricingRuleBody `json:"items"`
+		Items []PricingRuleBody `json:"items" doc:"Every stored margin; the default (KEYWARD_CATALOG_MARGIN) is not listed"`
 	}
 }
 
 type platformMarginInput struct {
-	Platform string `path:"platform" maxLength:"100"`
+	Platform string `path:"platform" maxLength:"100" example:"steam" doc:"The platform, in any case"`
 	Body     struct {
 		Margin string `json:"margin" pattern:"^[0-9]{1,9}(\\.[0-9]{1,4})?$" example:"0.15" doc:"Margin on cost for the platform's products (0.15 = 15%)"`
 	}
 }
 
 type platformPathInput struct {
-	Platform string `path:"platform" maxLength:"100"`
+	Platform string `path:"platform" maxLength:"100" example:"steam" doc:"The platform, in any case"`
 }
 
 func optionalDecimal(s *string) (d *decimal.Decimal, clear bool) {

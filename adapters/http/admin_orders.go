@@ -17,7 +17,7 @@ type adminListOrdersInput struct {
 	CreatedFrom time.Time `query:"created_from" doc:"Only orders placed at or after this time (RFC 3339)"`
 	CreatedTo   time.Time `query:"created_to" doc:"Only orders placed before this time (RFC 3339)"`
 	Cursor      string    `query:"cursor" maxLength:"200" doc:"next_cursor of the previous page"`
-	Limit       int       `query:"limit" minimum:"1" maximum:"200" default:"50"`
+	Limit       int       `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Orders per page"`
 }
 
 type adminListOrdersOutput struct {
@@ -29,29 +29,29 @@ type adminListOrdersOutput struct {
 
 // NotificationBody is a payment notification as received, without its body.
 type NotificationBody struct {
-	Provider   string    `json:"provider"`
-	PaymentID  string    `json:"payment_id"`
-	Status     string    `json:"status"`
+	Provider   string    `json:"provider" example:"nowpayments" doc:"The gateway that sent it"`
+	PaymentID  string    `json:"payment_id" example:"5077125051" doc:"The gateway's payment id"`
+	Status     string    `json:"status" example:"finished" doc:"The payment status it reported (waiting, confirming, confirmed, sending, partially_paid, finished, failed, expired, refunded)"`
 	BodySHA256 string    `json:"body_sha256" doc:"Hex SHA-256 of the signed body"`
-	ReceivedAt time.Time `json:"received_at"`
+	ReceivedAt time.Time `json:"received_at" doc:"When keyward received it (RFC 3339, UTC)"`
 }
 
 // DeliveryLinkBody is a delivery link's state; never its token.
 type DeliveryLinkBody struct {
-	ID          string    `json:"id"`
-	State       string    `json:"state" enum:"active,expired,revoked,used_up"`
-	CreatedAt   time.Time `json:"created_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
-	MaxReveals  int       `json:"max_reveals"`
-	RevealsUsed int       `json:"reveals_used"`
+	ID          string    `json:"id" example:"0193a5d0-11aa-7c3e-8d2b-5e6f7a8b9c0d" doc:"The link's id (UUID)"`
+	State       string    `json:"state" enum:"active,expired,revoked,used_up" doc:"active: it reveals; expired: past expires_at; revoked: replaced by a newer link or the order was revoked; used_up: no reveals left"`
+	CreatedAt   time.Time `json:"created_at" doc:"When the link was made (RFC 3339, UTC)"`
+	ExpiresAt   time.Time `json:"expires_at" doc:"When it stops revealing (RFC 3339, UTC)"`
+	MaxReveals  int       `json:"max_reveals" example:"5" doc:"Reveals it allows in all"`
+	RevealsUsed int       `json:"reveals_used" doc:"Reveals done"`
 }
 
 // OrderDetailBody is an order as operators see it: with its whole
 // timeline, its payment notifications and its delivery links.
 type OrderDetailBody struct {
 	OrderBody
-	Notifications []NotificationBody `json:"payment_notifications"`
-	Links         []DeliveryLinkBody `json:"delivery_links"`
+	Notifications []NotificationBody `json:"payment_notifications" doc:"The gateway's notifications for the order, as received"`
+	Links         []DeliveryLinkBody `json:"delivery_links" doc:"Every delivery link made for the order"`
 }
 
 type orderDetailOutput struct {

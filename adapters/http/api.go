@@ -72,6 +72,9 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 	s.registerPage(mux)
 	s.registerDocs(mux, "keyward API", "/openapi.yaml")
 	s.registerMetrics(mux)
+	// Described whether or not Metrics is set: every keyward process serves
+	// it, and `keyward openapi` describes the server without building one.
+	describePlainRoutes(api)
 	return correlate(resolveClient(securityHeaders(canonicalPath(plainText(s.limitDeliveries(mux)))), opts.TrustedProxies)), api
 }
 
@@ -139,6 +142,7 @@ func (s *Server) register(api huma.API) {
 	}
 	documentRateLimits(api)
 	documentAdminRoles(api)
+	documentExamples(api)
 }
 
 // documentRateLimits adds the 429 the rate limits answer (outside the

@@ -18,14 +18,14 @@ import (
 
 // AuditRecordBody is one audit log record.
 type AuditRecordBody struct {
-	Seq      int64             `json:"seq"`
-	At       time.Time         `json:"at"`
-	Actor    string            `json:"actor" example:"admin:1a2b3c4d"`
-	Action   string            `json:"action" example:"keys.rotated"`
-	Subject  string            `json:"subject"`
-	Details  map[string]string `json:"details,omitempty"`
-	PrevHash string            `json:"prev_hash"`
-	Hash     string            `json:"hash"`
+	Seq      int64             `json:"seq" example:"1042" doc:"Position in the log: 1, 2, 3… without gaps"`
+	At       time.Time         `json:"at" doc:"When it was recorded (RFC 3339, UTC)"`
+	Actor    string            `json:"actor" example:"admin:1a2b3c4d" doc:"Who did it: admin:<key id>, customer or system"`
+	Action   string            `json:"action" example:"keys.rotated" doc:"What was done, a dotted name (keys.revealed, order.revoked…)"`
+	Subject  string            `json:"subject" doc:"What it was done to, usually an order id; empty when nothing in particular"`
+	Details  map[string]string `json:"details,omitempty" doc:"The action's particulars (reason, link_id, ip…); absent when none"`
+	PrevHash string            `json:"prev_hash" doc:"hash of the record before (64 zeros for seq 1): lowercase hex SHA-256"`
+	Hash     string            `json:"hash" doc:"Lowercase hex SHA-256 over this record and prev_hash: changing or removing a record breaks every later one"`
 }
 
 func auditBody(r domain.AuditRecord) AuditRecordBody {
@@ -51,16 +51,16 @@ type auditListInput struct {
 
 // auditPage is the json answer of the audit list.
 type auditPage struct {
-	Items     []AuditRecordBody `json:"items"`
+	Items     []AuditRecordBody `json:"items" doc:"Records by seq, ascending"`
 	NextAfter *int64            `json:"next_after" doc:"Pass as after for the next page; null at the end"`
 }
 
 type auditVerifyOutput struct {
 	Body struct {
-		Valid    bool   `json:"valid"`
+		Valid    bool   `json:"valid" doc:"true when every record's chain checked out"`
 		Verified int    `json:"verified" doc:"Records whose chain checked out"`
 		BrokenAt *int64 `json:"broken_at,omitempty" doc:"Seq of the first record that does not verify"`
-		Reason   string `json:"reason,omitempty"`
+		Reason   string `json:"reason,omitempty" doc:"What is wrong at broken_at; absent when valid"`
 	}
 }
 
@@ -69,7 +69,7 @@ type auditExportInput struct {
 	To      time.Time `query:"to" doc:"Only records before this time (RFC 3339)"`
 	Type    string    `query:"type" maxLength:"100" pattern:"^[a-z0-9_.]*$" doc:"Only this action (keys.revealed), or a family ending in a dot (keys.)" example:"keys.revealed"`
 	OrderID string    `query:"order_id" maxLength:"64" doc:"Only records about this order"`
-	Format  string    `query:"format" enum:"jsonl,csv" default:"jsonl"`
+	Format  string    `query:"format" enum:"jsonl,csv" default:"jsonl" doc:"jsonl: one JSON record per line; csv: a header row, then one row per record"`
 }
 
 func (s *Server) registerAudit(api huma.API) {

@@ -11,7 +11,7 @@ import (
 
 type listProductsInput struct {
 	Cursor   string `query:"cursor" maxLength:"64" doc:"next_cursor of the previous page"`
-	Limit    int    `query:"limit" minimum:"1" maximum:"100" default:"50"`
+	Limit    int    `query:"limit" minimum:"1" maximum:"100" default:"50" doc:"Products per page"`
 	Q        string `query:"q" maxLength:"100" doc:"Only products whose name contains this, in any case"`
 	Platform string `query:"platform" maxLength:"100" example:"Steam" doc:"Only products of this platform, in any case"`
 	InStock  string `query:"in_stock" enum:"true,false" doc:"Only products that can (true) or cannot (false) be ordered now"`
@@ -19,13 +19,13 @@ type listProductsInput struct {
 
 type listProductsOutput struct {
 	Body struct {
-		Items      []ProductBody `json:"items"`
+		Items      []ProductBody `json:"items" doc:"This page's products, by sku; empty when none match"`
 		NextCursor *string       `json:"next_cursor" doc:"null on the last page"`
 	}
 }
 
 type getProductInput struct {
-	SKU string `path:"sku" maxLength:"64"`
+	SKU string `path:"sku" maxLength:"64" example:"cyberpunk-2077-gog-global" doc:"The product's sku"`
 }
 
 type productOutput struct {

@@ -13,12 +13,12 @@ import (
 // DeadLetterBody is a message the pipeline gave up on, without its
 // payload.
 type DeadLetterBody struct {
-	ID         string     `json:"id"`
-	Topic      string     `json:"topic"`
+	ID         string     `json:"id" example:"0193a5e1-2b3c-7d4e-9f50-6a7b8c9d0e1f" doc:"The dead letter's id"`
+	Topic      string     `json:"topic" example:"order.paid" doc:"The event topic the message was on (an event name, with .p<n> when partitioned)"`
 	OrderID    string     `json:"order_id" doc:"The order the message concerns; empty when unknown"`
 	Reason     string     `json:"reason" doc:"Why it was given up: the failure's class (transient, permanent, needs_review) and the last error"`
-	Attempts   int        `json:"attempts"`
-	CreatedAt  time.Time  `json:"created_at"`
+	Attempts   int        `json:"attempts" example:"5" doc:"Deliveries tried before giving up"`
+	CreatedAt  time.Time  `json:"created_at" doc:"When it was given up (RFC 3339, UTC)"`
 	ReplayedAt *time.Time `json:"replayed_at,omitempty" doc:"When it was first replayed; absent until then"`
 }
 
@@ -31,7 +31,7 @@ type listDeadLettersInput struct {
 	Topic   string `query:"topic" maxLength:"200" doc:"Only letters of this topic"`
 	OrderID string `query:"order_id" maxLength:"64" doc:"Only letters of this order"`
 	Cursor  string `query:"cursor" maxLength:"200" doc:"next_cursor of the previous page"`
-	Limit   int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
+	Limit   int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Letters per page"`
 }
 
 type listDeadLettersOutput struct {
@@ -42,7 +42,7 @@ type listDeadLettersOutput struct {
 }
 
 type deadLetterInput struct {
-	ID string `path:"id" maxLength:"64"`
+	ID string `path:"id" maxLength:"64" doc:"The dead letter's id"`
 }
 
 type replayDeadLetterOutput struct {

@@ -16,26 +16,26 @@ type tokenInput struct {
 }
 
 type deliveryItemBody struct {
-	SKU      string `json:"sku"`
-	Name     string `json:"name"`
-	Quantity int    `json:"quantity"`
+	SKU      string `json:"sku" example:"cyberpunk-2077-gog-global" doc:"The product delivered"`
+	Name     string `json:"name" example:"Cyberpunk 2077" doc:"The product's name"`
+	Quantity int    `json:"quantity" example:"1" doc:"Keys of this product the link reveals"`
 }
 
 type deliveryOutput struct {
 	CacheControl string `header:"Cache-Control"`
 	Body         struct {
-		OrderID     string             `json:"order_id"`
-		ExpiresAt   time.Time          `json:"expires_at"`
-		RevealsLeft int                `json:"reveals_left"`
-		Revealable  bool               `json:"revealable"`
+		OrderID     string             `json:"order_id" doc:"The order the link delivers"`
+		ExpiresAt   time.Time          `json:"expires_at" doc:"When the link stops revealing (RFC 3339, UTC)"`
+		RevealsLeft int                `json:"reveals_left" doc:"Reveals the link still allows"`
+		Revealable  bool               `json:"revealable" doc:"Whether POST …/reveal would show the keys now; when false, reason says why"`
 		Reason      string             `json:"reason,omitempty" doc:"Why the link cannot reveal: expired, revoked or exhausted"`
-		Items       []deliveryItemBody `json:"items"`
+		Items       []deliveryItemBody `json:"items" doc:"What the link delivers, without the keys"`
 	}
 }
 
 type revealInput struct {
 	Token     string `path:"token" maxLength:"128" doc:"The delivery token from the email link"`
-	UserAgent string `header:"User-Agent"`
+	UserAgent string `header:"User-Agent" doc:"Recorded with the reveal (who revealed the keys), as browsers send it"`
 	ip        string
 }
 
@@ -47,26 +47,26 @@ func (in *revealInput) Resolve(ctx huma.Context) []error {
 
 // KeyBody is a revealed key: text, or an image as base64.
 type KeyBody struct {
-	Type        string `json:"type" enum:"text,image"`
+	Type        string `json:"type" enum:"text,image" doc:"text: the key is in value; image: the key is a picture in data_base64"`
 	Value       string `json:"value,omitempty" doc:"The key, for type text"`
 	ContentType string `json:"content_type,omitempty" doc:"For type image"`
 	DataBase64  string `json:"data_base64,omitempty" doc:"Standard base64 image bytes, for type image"`
 }
 
 type revealedItemBody struct {
-	SKU  string    `json:"sku"`
-	Name string    `json:"name"`
-	Keys []KeyBody `json:"keys"`
+	SKU  string    `json:"sku" example:"cyberpunk-2077-gog-global" doc:"The product"`
+	Name string    `json:"name" example:"Cyberpunk 2077" doc:"The product's name"`
+	Keys []KeyBody `json:"keys" doc:"One entry per key bought"`
 }
 
 type revealOutput struct {
 	CacheControl string `header:"Cache-Control"`
 	Body         struct {
-		OrderID     string             `json:"order_id"`
-		Items       []revealedItemBody `json:"items"`
-		RevealsLeft int                `json:"reveals_left"`
-		ExpiresAt   time.Time          `json:"expires_at"`
-		FirstReveal bool               `json:"first_reveal"`
+		OrderID     string             `json:"order_id" doc:"The order the keys belong to"`
+		Items       []revealedItemBody `json:"items" doc:"The keys, per product"`
+		RevealsLeft int                `json:"reveals_left" doc:"Reveals the link still allows after this one"`
+		ExpiresAt   time.Time          `json:"expires_at" doc:"When the link stops revealing (RFC 3339, UTC)"`
+		FirstReveal bool               `json:"first_reveal" doc:"true on this link's first reveal, false when it was revealed before"`
 	}
 }
 

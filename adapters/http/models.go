@@ -18,12 +18,12 @@ func moneyBody(m domain.Money) MoneyBody {
 
 // ProductBody is a catalog entry.
 type ProductBody struct {
-	SKU      string    `json:"sku" example:"cyberpunk-2077-gog-global"`
-	Name     string    `json:"name"`
-	Platform string    `json:"platform"`
-	Region   string    `json:"region"`
-	Price    MoneyBody `json:"price"`
-	InStock  bool      `json:"in_stock"`
+	SKU      string    `json:"sku" example:"cyberpunk-2077-gog-global" doc:"The product's stable identifier: use it in URLs and order lines"`
+	Name     string    `json:"name" example:"Cyberpunk 2077" doc:"Display name, as the supplier lists it"`
+	Platform string    `json:"platform" example:"GOG" doc:"Where the key is redeemed (Steam, GOG, Xbox…); the platform filter of the product list"`
+	Region   string    `json:"region" example:"GLOBAL" doc:"Where the key can be activated: GLOBAL, or a region or country code such as EU or DE"`
+	Price    MoneyBody `json:"price" doc:"Sale price of one key, what the customer is charged"`
+	InStock  bool      `json:"in_stock" doc:"true when at least one key can be ordered now; false when out of stock or off sale"`
 }
 
 func productBody(p *domain.Product) ProductBody {
@@ -32,11 +32,11 @@ func productBody(p *domain.Product) ProductBody {
 
 // PaymentBody tells the customer how to pay.
 type PaymentBody struct {
-	Provider     string `json:"provider" example:"nowpayments"`
-	PaymentID    string `json:"payment_id"`
-	PayAddress   string `json:"pay_address"`
-	PayAmount    string `json:"pay_amount" example:"21.689150"`
-	PayCurrency  string `json:"pay_currency" example:"usdttrc20"`
+	Provider     string `json:"provider" example:"nowpayments" doc:"The payment gateway that issued the payment; empty until it is set up"`
+	PaymentID    string `json:"payment_id" example:"5077125051" doc:"The gateway's id of the payment; empty until it is set up"`
+	PayAddress   string `json:"pay_address" example:"TNDzfERDpxLDS2w1q6yaFC7pzqaSQ3Bg3r" doc:"The crypto address to send pay_amount of pay_currency to; empty until the payment is set up"`
+	PayAmount    string `json:"pay_amount" example:"21.689150" doc:"Decimal amount of pay_currency to send, exactly; empty until the payment is set up"`
+	PayCurrency  string `json:"pay_currency" example:"usdttrc20" doc:"The coin to pay in, as the gateway names it (lower case); empty until the payment is set up"`
 	PayinExtraID string `json:"payin_extra_id,omitempty" doc:"Memo or destination tag to send with the payment, for coins that need one"`
 	Status       string `json:"status" example:"waiting" doc:"The gateway's payment status; \"not_set_up\" while the payment is not created yet"`
 	Hint         string `json:"hint,omitempty" doc:"What to do next, while the payment is not set up"`
@@ -47,34 +47,34 @@ const paymentNotSetUp = "not_set_up"
 
 // ItemBody is an order line.
 type ItemBody struct {
-	ID        string    `json:"id"`
-	SKU       string    `json:"sku"`
-	Name      string    `json:"name"`
-	Quantity  int       `json:"quantity"`
-	UnitPrice MoneyBody `json:"unit_price"`
-	Status    string    `json:"status" enum:"pending,purchasing,purchased,sealed,failed"`
+	ID        string    `json:"id" example:"0193a5c2-7d4e-7b1a-9f00-2c5d8e6f1a01" doc:"The line's id (UUID)"`
+	SKU       string    `json:"sku" example:"cyberpunk-2077-gog-global" doc:"The product ordered"`
+	Name      string    `json:"name" example:"Cyberpunk 2077" doc:"The product's name when the order was placed"`
+	Quantity  int       `json:"quantity" example:"1" doc:"Keys ordered of this product"`
+	UnitPrice MoneyBody `json:"unit_price" doc:"Price of one key, fixed when the order was placed"`
+	Status    string    `json:"status" enum:"pending,purchasing,purchased,sealed,failed" doc:"pending: not sourced yet; purchasing: being bought from the supplier; purchased: bought, key not stored yet; sealed: the keys are stored encrypted, ready to deliver; failed: could not be sourced"`
 }
 
 // TimelineEntry is one fulfilment event.
 type TimelineEntry struct {
-	Type     string            `json:"type"`
-	Status   string            `json:"status"`
-	Metadata map[string]string `json:"metadata,omitempty"`
-	At       time.Time         `json:"at"`
+	Type     string            `json:"type" example:"payment_confirmed" doc:"What happened: order_placed, payment_created, payment_confirmed, fulfilment_started, item_sealed, delivery_link_sent, order_revoked…"`
+	Status   string            `json:"status" example:"paid" doc:"The order's status right after this event"`
+	Metadata map[string]string `json:"metadata,omitempty" doc:"Details of the event (supplier errors, payment ids); admin views only, absent for customers"`
+	At       time.Time         `json:"at" doc:"When it happened (RFC 3339)"`
 }
 
 // OrderBody is an order as its customer sees it.
 type OrderBody struct {
-	ID          string          `json:"id"`
-	Status      string          `json:"status" enum:"awaiting_payment_setup,pending_payment,paid,fulfilling,fulfilled,delivered,underpaid,expired,failed,revoked,refunded,needs_review"`
-	Email       string          `json:"email"`
-	Total       MoneyBody       `json:"total"`
-	Items       []ItemBody      `json:"items"`
-	Payment     PaymentBody     `json:"payment"`
-	Timeline    []TimelineEntry `json:"timeline,omitempty"`
+	ID          string          `json:"id" example:"0193a5c2-7d4e-7b1a-9f00-2c5d8e6f1a00" doc:"The order's id (UUID): the path of GET /v1/orders/{id}"`
+	Status      string          `json:"status" doc:"awaiting_payment_setup → pending_payment → paid → fulfilling → fulfilled → delivered (the link is emailed). underpaid: less than due arrived, waiting for the rest; expired: not paid in time; failed: could not be fulfilled (refund due); needs_review: held for a person; revoked: keys withdrawn; refunded: the gateway returned the money" enum:"awaiting_payment_setup,pending_payment,paid,fulfilling,fulfilled,delivered,underpaid,expired,failed,revoked,refunded,needs_review"`
+	Email       string          `json:"email" example:"a@example.com" doc:"Where the delivery link is emailed"`
+	Total       MoneyBody       `json:"total" doc:"Sum of the lines' unit_price × quantity: what the payment is for"`
+	Items       []ItemBody      `json:"items" doc:"The order lines, in the order given"`
+	Payment     PaymentBody     `json:"payment" doc:"How to pay"`
+	Timeline    []TimelineEntry `json:"timeline,omitempty" doc:"What happened to the order, oldest first; absent when placing and in lists"`
 	AccessToken string          `json:"access_token,omitempty" doc:"Returned once, at creation: read the order with it as a bearer token"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
+	CreatedAt   time.Time       `json:"created_at" doc:"When the order was placed (RFC 3339)"`
+	UpdatedAt   time.Time       `json:"updated_at" doc:"When the order last changed (RFC 3339)"`
 }
 
 // timelineView says how much of the timeline a reader sees.

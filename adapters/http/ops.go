@@ -15,19 +15,19 @@ import (
 
 type healthOutput struct {
 	Body struct {
-		Status string `json:"status" example:"ok"`
+		Status string `json:"status" example:"ok" doc:"Always ok: the process answers"`
 	}
 }
 
 type componentBody struct {
-	Name      string  `json:"name"`
-	Status    string  `json:"status" enum:"ok,down"`
-	LatencyMS float64 `json:"latency_ms"`
+	Name      string  `json:"name" example:"postgres" doc:"The dependency checked: storage or postgres, keyvault, messaging, mailer, supplier, notifications"`
+	Status    string  `json:"status" enum:"ok,down" doc:"down: the check failed (the cause is logged, not shown)"`
+	LatencyMS float64 `json:"latency_ms" example:"1.25" doc:"How long the check took, in milliseconds"`
 }
 
 type readyBody struct {
-	Status     string          `json:"status" enum:"ok,degraded"`
-	Components []componentBody `json:"components"`
+	Status     string          `json:"status" enum:"ok,degraded" doc:"ok: every component is up; degraded: at least one is down"`
+	Components []componentBody `json:"components" doc:"One entry per dependency of this process"`
 }
 
 type readyOutput struct {

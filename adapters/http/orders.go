@@ -15,14 +15,14 @@ import (
 
 type orderLineBody struct {
 	SKU      string `json:"sku" minLength:"1" maxLength:"64" pattern:"^[^\\x00-\\x1f\\x7f]+$" doc:"The product's sku; no control characters" example:"cyberpunk-2077-gog-global"`
-	Quantity int    `json:"quantity" minimum:"1" maximum:"10" example:"1"`
+	Quantity int    `json:"quantity" minimum:"1" maximum:"10" example:"1" doc:"Keys of this product to buy"`
 }
 
 type placeOrderInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" pattern:"^[\\x21-\\x7e]+$" doc:"A unique key per order the client means to place (e.g. a UUID): a retry with the same key and body returns the same order and access token instead of a second order; the same key with another body is refused with 409"`
 	Body           struct {
-		Email string          `json:"email" format:"email" maxLength:"254" example:"a@example.com"`
-		Items []orderLineBody `json:"items" minItems:"1" maxItems:"10"`
+		Email string          `json:"email" format:"email" maxLength:"254" example:"a@example.com" doc:"The customer's address: the delivery link is emailed there"`
+		Items []orderLineBody `json:"items" minItems:"1" maxItems:"10" doc:"What to buy: one line per product"`
 	}
 }
 
@@ -38,13 +38,13 @@ type placedOrderOutput struct {
 }
 
 type getOrderInput struct {
-	ID string `path:"id" maxLength:"64"`
+	ID string `path:"id" maxLength:"64" example:"0193a5c2-7d4e-7b1a-9f00-2c5d8e6f1a00" doc:"The order's id, as placing it returned"`
 }
 
 type resendOutput struct {
 	Body struct {
-		LinkID    string `json:"link_id"`
-		ExpiresAt string `json:"expires_at"`
+		LinkID    string `json:"link_id" example:"0193a5d0-11aa-7c3e-8d2b-5e6f7a8b9c0d" doc:"The new link's id (its token is only in the email)"`
+		ExpiresAt string `json:"expires_at" example:"2026-12-06T23:45:00Z" doc:"When the new link stops revealing (RFC 3339, UTC)"`
 	}
 }
 

@@ -15,23 +15,23 @@ type complianceInput struct {
 
 // DayCountBody is a count for one UTC day.
 type DayCountBody struct {
-	Day   string `json:"day" example:"2026-11-30"`
-	Count int    `json:"count"`
+	Day   string `json:"day" example:"2026-11-30" doc:"The UTC day (YYYY-MM-DD)"`
+	Count int    `json:"count" example:"42" doc:"How many that day"`
 }
 
 // PercentilesBody are nearest-rank percentiles of durations, in seconds.
 type PercentilesBody struct {
 	Count int     `json:"count" doc:"Orders measured"`
-	P50   float64 `json:"p50_seconds"`
-	P90   float64 `json:"p90_seconds"`
-	P99   float64 `json:"p99_seconds"`
-	Max   float64 `json:"max_seconds"`
+	P50   float64 `json:"p50_seconds" example:"38.5" doc:"Half the orders took at most this, in seconds"`
+	P90   float64 `json:"p90_seconds" example:"95" doc:"90% took at most this, in seconds"`
+	P99   float64 `json:"p99_seconds" example:"240" doc:"99% took at most this, in seconds"`
+	Max   float64 `json:"max_seconds" example:"610" doc:"The slowest, in seconds"`
 }
 
 type complianceOutput struct {
 	Body struct {
-		From            time.Time       `json:"from"`
-		To              time.Time       `json:"to"`
+		From            time.Time       `json:"from" doc:"Start of the period, as asked"`
+		To              time.Time       `json:"to" doc:"End of the period (exclusive), as asked"`
 		RevealsPerDay   []DayCountBody  `json:"reveals_per_day" doc:"Reveals recorded in the audit log per UTC day; days without any left out"`
 		PaidToDelivered PercentilesBody `json:"paid_to_delivered" doc:"From payment to the delivery email, orders placed in the period"`
 		Orders          int             `json:"orders" doc:"Orders placed in the period"`

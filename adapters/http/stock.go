@@ -15,7 +15,7 @@ import (
 const maxStockUploadBytes = 16 << 20
 
 type stockSKUInput struct {
-	SKU string `path:"sku" maxLength:"64"`
+	SKU string `path:"sku" maxLength:"64" example:"windows-11-pro-oem-global" doc:"The product's sku"`
 }
 
 type stockImageBody struct {
@@ -24,7 +24,7 @@ type stockImageBody struct {
 }
 
 type stockUploadInput struct {
-	SKU  string `path:"sku" maxLength:"64"`
+	SKU  string `path:"sku" maxLength:"64" example:"windows-11-pro-oem-global" doc:"The product's sku"`
 	Body struct {
 		Keys   []string         `json:"keys,omitempty" maxItems:"10000" doc:"Text keys"`
 		Images []stockImageBody `json:"images,omitempty" maxItems:"1000" doc:"Image keys"`
@@ -41,8 +41,8 @@ type stockUploadOutput struct {
 
 type stockLevelsOutput struct {
 	Body struct {
-		SKU       string `json:"sku"`
-		Sourcing  string `json:"sourcing" enum:"stock_only,supplier_only,stock_then_supplier"`
+		SKU       string `json:"sku" example:"windows-11-pro-oem-global" doc:"The product's sku"`
+		Sourcing  string `json:"sourcing" enum:"stock_only,supplier_only,stock_then_supplier" doc:"Where its keys come from: stock_only, our own keys; supplier_only, always bought; stock_then_supplier, our keys first, then bought"`
 		Available int    `json:"available" doc:"Keys ready to sell"`
 		Assigned  int    `json:"assigned" doc:"Keys sold to an order"`
 		Withdrawn int    `json:"withdrawn" doc:"Keys an admin took out"`
@@ -50,12 +50,12 @@ type stockLevelsOutput struct {
 }
 
 type stockWithdrawInput struct {
-	SKU string `path:"sku" maxLength:"64"`
-	ID  string `path:"id" maxLength:"64"`
+	SKU string `path:"sku" maxLength:"64" example:"windows-11-pro-oem-global" doc:"The product's sku"`
+	ID  string `path:"id" maxLength:"64" doc:"The key's id, as the upload returned it"`
 }
 
 type sourcingInput struct {
-	SKU  string `path:"sku" maxLength:"64"`
+	SKU  string `path:"sku" maxLength:"64" example:"windows-11-pro-oem-global" doc:"The product's sku"`
 	Body struct {
 		Sourcing string `json:"sourcing" enum:"stock_only,supplier_only,stock_then_supplier" doc:"Where the product's keys come from"`
 	}

@@ -29,11 +29,11 @@ type catalogSyncInput struct {
 type catalogSyncOutput struct {
 	Body struct {
 		RunID       string  `json:"run_id" doc:"The run as listed at GET /v1/admin/catalog/sync-runs"`
-		Mode        string  `json:"mode" enum:"full,incremental"`
+		Mode        string  `json:"mode" enum:"full,incremental" doc:"The kind of run this call made"`
 		Products    int     `json:"products" doc:"Supplier products read by this call"`
-		Created     int     `json:"created"`
-		Changed     int     `json:"changed"`
-		Deactivated int     `json:"deactivated"`
+		Created     int     `json:"created" doc:"Products new to the catalog"`
+		Changed     int     `json:"changed" doc:"Products whose listing (name, price, stock) changed"`
+		Deactivated int     `json:"deactivated" doc:"Products taken out of stock: gone from the supplier (full runs) or sold out"`
 		Pages       int     `json:"pages" doc:"Supplier pages read"`
 		NextCursor  *string `json:"next_cursor" doc:"Where to resume (POST again with it as cursor); null when the catalog was read to its end"`
 	}

@@ -17,9 +17,9 @@ type nowpaymentsInput struct {
 
 type webhookOutput struct {
 	Body struct {
-		Status      string `json:"status" example:"ok"`
-		OrderStatus string `json:"order_status,omitempty"`
-		Duplicate   bool   `json:"duplicate"`
+		Status      string `json:"status" example:"ok" doc:"Always ok: the notification was accepted (see duplicate and ignored)"`
+		OrderStatus string `json:"order_status,omitempty" example:"paid" doc:"The order's status after the notification"`
+		Duplicate   bool   `json:"duplicate" doc:"true when this exact notification was received before and nothing was done again"`
 		Ignored     bool   `json:"ignored,omitempty" doc:"Recorded without moving the order: an unknown status, or an unconfirmed payment"`
 	}
 }

@@ -8,19 +8,19 @@ import (
 )
 
 type paymentInput struct {
-	OrderID string `path:"order_id" maxLength:"64"`
+	OrderID string `path:"order_id" maxLength:"64" example:"0193a5c2-7d4e-7b1a-9f00-2c5d8e6f1a00" doc:"The keyward order's id"`
 }
 
 // SandboxPaymentBody is a sandbox payment as the API shows it: what `keyward pay`
 // needs to write the IPN NOWPayments would send.
 type SandboxPaymentBody struct {
-	OrderID       string `json:"order_id"`
-	PaymentID     string `json:"payment_id"`
-	PayAddress    string `json:"pay_address"`
-	PriceAmount   string `json:"price_amount"`
-	PriceCurrency string `json:"price_currency"`
-	PayAmount     string `json:"pay_amount"`
-	PayCurrency   string `json:"pay_currency"`
+	OrderID       string `json:"order_id" example:"0193a5c2-7d4e-7b1a-9f00-2c5d8e6f1a00" doc:"The keyward order paid for"`
+	PaymentID     string `json:"payment_id" example:"5077125051" doc:"The sandbox payment's id (decimal digits), to quote in the IPN"`
+	PayAddress    string `json:"pay_address" example:"TNDzfERDpxLDS2w1q6yaFC7pzqaSQ3Bg3r" doc:"A made-up TRON address the customer would pay to: no money moves"`
+	PriceAmount   string `json:"price_amount" example:"19.99" doc:"The order's total, decimal"`
+	PriceCurrency string `json:"price_currency" example:"eur" doc:"The total's currency, lower case as NOWPayments writes it"`
+	PayAmount     string `json:"pay_amount" example:"21.68915" doc:"Decimal amount of pay_currency due (up to six fractional digits)"`
+	PayCurrency   string `json:"pay_currency" example:"usdttrc20" doc:"The coin the customer would pay in, as NOWPayments names it"`
 }
 
 type paymentOutput struct{ Body SandboxPaymentBody }
@@ -36,6 +36,10 @@ func PaymentsAPI(g *Gateway) func(huma.API) {
 			Description: "Served only when the sandbox payment gateway is configured (the embedded default), so a " +
 				"person or `keyward pay` can simulate the customer paying. Unauthenticated by design: a sandbox payment moves no money.",
 			Security: []map[string][]string{{}}, Errors: []int{http.StatusNotFound},
+			Responses: map[string]*huma.Response{"200": {Content: map[string]*huma.MediaType{"application/json": {Example: SandboxPaymentBody{
+				OrderID: "0193a5c2-7d4e-7b1a-9f00-2c5d8e6f1a00", PaymentID: "5077125051", PayAddress: "TNDzfERDpxLDS2w1q6yaFC7pzqaSQ3Bg3r",
+				PriceAmount: "19.99", PriceCurrency: "eur", PayAmount: "21.68915", PayCurrency: "usdttrc20",
+			}}}}},
 		}, func(_ context.Context, in *paymentInput) (*paymentOutput, error) {
 			p, ok := g.Payment(in.OrderID)
 			if !ok {
