@@ -62,7 +62,7 @@ func registerOperationalMetrics(p operationalMetricsParams) {
 		}
 		return out, nil
 	}, log)
-	m.Gauge("dead_letters", "Dead letters waiting for an operator.", nil, func(ctx context.Context) ([]metrics.Sample, error) {
+	m.Gauge("dead_letters", "Dead letters waiting for an operator (not replayed yet).", nil, func(ctx context.Context) ([]metrics.Sample, error) {
 		n, err := p.DeadLetters.Count(ctx)
 		return []metrics.Sample{{Value: float64(n)}}, err
 	}, log)

@@ -55,8 +55,8 @@ type DeadLetters interface {
 	MarkReplayed(ctx context.Context, id string, at time.Time) (bool, error)
 	// Delete removes a letter; domain.ErrNotFound for an unknown id.
 	Delete(ctx context.Context, id string) error
-	// Count returns how many letters are stored (replayed or not): the
-	// dead-letter gauge an operator alerts on.
+	// Count returns how many letters wait for an operator (not replayed
+	// yet): the dead-letter gauge an operator alerts on.
 	Count(ctx context.Context) (int, error)
 }
 

@@ -46,7 +46,7 @@ func clientAddress(remoteAddr string, forwardedFor []string, trusted []netip.Pre
 	for i := len(forwardedFor) - 1; i >= 0; i-- {
 		hops := strings.Split(forwardedFor[i], ",")
 		for j := len(hops) - 1; j >= 0; j-- {
-			hop, err := netip.ParseAddr(strings.TrimSpace(hops[j]))
+			hop, err := parseHop(hops[j])
 			if err != nil {
 				// A hop that is no address was not written by a proxy we
 				// trust: the last trusted hop is all we know.
@@ -59,6 +59,17 @@ func clientAddress(remoteAddr string, forwardedFor []string, trusted []netip.Pre
 		}
 	}
 	return client
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, or an address
+// with a port ("203.0.113.9:4711", "[2001:db8::1]:4711") as some proxies
+// write it, or a bracketed IPv6 address.
+func parseHop(s string) (netip.Addr, error) {
+	s = strings.TrimSpace(s)
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), nil
+	}
+	return netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
 }
 
 func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {

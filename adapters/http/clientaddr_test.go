@@ -30,6 +30,9 @@ func TestClientAddress(t *testing.T) {
 		{"ipv6", "[2001:db8::1]:443", []string{"2001:db8::2, 2a00:1450::1"}, proxies, "2a00:1450::1"},
 		{"v4-mapped peer", "[::ffff:10.1.2.3]:80", []string{"203.0.113.1"}, proxies, "203.0.113.1"},
 		{"no port", "198.51.100.7", nil, nil, "198.51.100.7"},
+		{"hop written with a port", "10.1.2.3:80", []string{"203.0.113.1:4711"}, proxies, "203.0.113.1"},
+		{"ipv6 hop with a port", "10.1.2.3:80", []string{"[2a00:1450::1]:4711"}, proxies, "2a00:1450::1"},
+		{"bracketed ipv6 hop", "10.1.2.3:80", []string{"[2a00:1450::1]"}, proxies, "2a00:1450::1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -118,11 +118,17 @@ func (d *DeadLetters) MarkReplayed(_ context.Context, id string, at time.Time) (
 	return true, nil
 }
 
-// Count returns how many letters are stored.
+// Count returns how many letters are not replayed yet.
 func (d *DeadLetters) Count(context.Context) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.letters), nil
+	n := 0
+	for _, l := range d.letters {
+		if l.ReplayedAt == nil {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Delete removes a letter; domain.ErrNotFound for an unknown id.

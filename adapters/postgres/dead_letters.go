@@ -100,10 +100,10 @@ func (d *DeadLetters) MarkReplayed(ctx context.Context, id string, at time.Time)
 	return first, nil
 }
 
-// Count returns how many letters are stored.
+// Count returns how many letters are not replayed yet.
 func (d *DeadLetters) Count(ctx context.Context) (int, error) {
 	var n int
-	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM dead_letters`).Scan(&n); err != nil {
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count dead letters: %w", translate(err))
 	}
 	return n, nil
