@@ -86,11 +86,14 @@ func do(ctx context.Context, b *breaker, fn func(context.Context) error) error {
 	return err
 }
 
-// check reports the breaker at /readyz: an open (or probing) breaker is a
-// degraded dependency, with the latency and error of its last call.
+// check reports the breaker at /readyz: an open breaker is a degraded
+// dependency, with the latency and error of its last call. A half-open
+// one is ready: its next call probes the dependency, and an instance
+// reported unready would get no request to probe with, staying out of
+// its load balancer's rotation for good.
 func (b *breaker) check(context.Context) error {
 	st := b.cb.State()
-	if st == gobreaker.StateClosed {
+	if st == gobreaker.StateClosed || st == gobreaker.StateHalfOpen {
 		return nil
 	}
 	b.mu.Lock()

@@ -193,6 +193,13 @@ func TestVaultOutage(t *testing.T) {
 	}
 	proxy.setDown(false)
 	h.waitStatus(during, "delivered", 30*time.Second)
+	// The vault's breaker may still be open from the outage's failures
+	// (a customer would be told to try again shortly): the reveal that
+	// counts is made once /readyz says the vault is back.
+	waitUntil(t, 30*time.Second, "the key vault ready again", func() bool {
+		code, _, _ := h.do("GET", "/readyz", nil, nil, nil)
+		return code == http.StatusOK
+	})
 	var rv struct {
 		RevealsLeft int `json:"reveals_left"`
 	}
