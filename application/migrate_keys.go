@@ -83,7 +83,7 @@ func (h MigrateKeys) Handle(ctx context.Context, actor string, progress func(don
 	res.Total = total
 	err = h.eachBatch(ctx, func(batch []ports.StoredDataKey) error {
 		if err := ctx.Err(); err != nil {
-			return err
+			return fmt.Errorf("stopped before the next batch: %w", err)
 		}
 		if err := h.moveBatch(ctx, actor, batch, &res); err != nil {
 			return err
@@ -182,8 +182,11 @@ func (h MigrateKeys) rewrap(ctx context.Context, k ports.StoredDataKey) (ports.W
 	}
 	wk, err := h.to.ImportDataKey(ctx, k.OrderID, raw)
 	clear(raw)
-	if err != nil {
+	if errors.Is(err, ports.ErrVaultUnavailable) {
 		return ports.WrappedKey{}, fmt.Errorf("%w: wrap data key %s with the %s key vault: %v", ErrUnavailable, k.OrderID, h.to.Kind(), err)
+	}
+	if err != nil {
+		return ports.WrappedKey{}, fmt.Errorf("wrap data key %s with the %s key vault: %w", k.OrderID, h.to.Kind(), err)
 	}
 	return wk, nil
 }
@@ -193,7 +196,10 @@ func (h MigrateKeys) unwrapError(id string, err error) error {
 		return fmt.Errorf("data key %s opens under neither the %s nor the %s key vault: is this the right keyring file or transit key? %w",
 			id, h.fromKind(), h.to.Kind(), err)
 	}
-	return fmt.Errorf("%w: unwrap data key %s: %v", ErrUnavailable, id, err)
+	if errors.Is(err, ports.ErrVaultUnavailable) {
+		return fmt.Errorf("%w: unwrap data key %s: %v", ErrUnavailable, id, err)
+	}
+	return fmt.Errorf("unwrap data key %s: %w", id, err)
 }
 
 // moved reports whether the target wraps k.
