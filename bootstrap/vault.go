@@ -16,27 +16,35 @@ import (
 // keeps a renewable token alive.
 var VaultModule = fx.Module("keyvault.vault",
 	fx.Provide(
-		func(cfg Config, log *slog.Logger) (*vault.Vault, error) {
-			return vault.New(vault.Config{
-				Address: cfg.Vault.Addr, Token: cfg.Vault.Token, Mount: cfg.Vault.Mount, Key: cfg.Vault.Key, CreateKey: cfg.Vault.CreateKey,
-				TLS: api.TLSConfig{CACert: cfg.Vault.CACert, ClientCert: cfg.Vault.ClientCert, ClientKey: cfg.Vault.ClientKey, Insecure: cfg.Vault.SkipVerify},
-			}, log.With("component", "vault"))
-		},
+		newVault,
 		func(v *vault.Vault) ports.KeyVault { return v },
 		fx.Annotate(func(v ports.KeyVault) ports.HealthCheck {
 			return ports.HealthCheck{Name: "keyvault", Check: v.Health}
 		}, fx.ResultTags(`group:"health"`)),
 	),
-	fx.Invoke(func(lc fx.Lifecycle, v *vault.Vault) {
-		ctx, cancel := context.WithCancel(context.Background())
-		lc.Append(fx.Hook{
-			OnStart: func(start context.Context) error {
-				if err := v.Init(start); err != nil {
-					return err
-				}
-				return v.KeepTokenAlive(ctx)
-			},
-			OnStop: func(context.Context) error { cancel(); return nil },
-		})
-	}),
+	fx.Invoke(startVault),
 )
+
+// newVault is the Vault transit client the VAULT_* and KEYWARD_VAULT_*
+// variables describe; it does not contact Vault.
+func newVault(cfg Config, log *slog.Logger) (*vault.Vault, error) {
+	return vault.New(vault.Config{
+		Address: cfg.Vault.Addr, Token: cfg.Vault.Token, Mount: cfg.Vault.Mount, Key: cfg.Vault.Key, CreateKey: cfg.Vault.CreateKey,
+		TLS: api.TLSConfig{CACert: cfg.Vault.CACert, ClientCert: cfg.Vault.ClientCert, ClientKey: cfg.Vault.ClientKey, Insecure: cfg.Vault.SkipVerify},
+	}, log.With("component", "vault"))
+}
+
+// startVault readies the transit key when the process starts and renews
+// the token until it stops.
+func startVault(lc fx.Lifecycle, v *vault.Vault) {
+	ctx, cancel := context.WithCancel(context.Background())
+	lc.Append(fx.Hook{
+		OnStart: func(start context.Context) error {
+			if err := v.Init(start); err != nil {
+				return err
+			}
+			return v.KeepTokenAlive(ctx)
+		},
+		OnStop: func(context.Context) error { cancel(); return nil },
+	})
+}

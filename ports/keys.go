@@ -57,3 +57,17 @@ type KeyVault interface {
 type KeyVersionFloor interface {
 	SetMinDecryptionVersion(ctx context.Context, version int) error
 }
+
+// DataKeyImporter is a KeyVault that can wrap a data key it did not make,
+// so that the stored keys of another vault can move to it.
+type DataKeyImporter interface {
+	KeyVault
+	// Kind names the vault's ciphertexts: every key it wraps starts with
+	// Kind()+":" ("vault", "local").
+	Kind() string
+	// ImportDataKey wraps plaintext, a 32-byte data key, bound to orderID
+	// under the latest key version, as NewDataKey would have; it returns
+	// an error for a key of another length, ErrVaultUnavailable when the
+	// vault cannot be reached. It keeps no copy of plaintext.
+	ImportDataKey(ctx context.Context, orderID string, plaintext []byte) (WrappedKey, error)
+}

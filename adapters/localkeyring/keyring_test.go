@@ -147,3 +147,10 @@ func assertMode(t *testing.T, path string, want os.FileMode) {
 		t.Errorf("%s has mode %v, want %v", path, got, want)
 	}
 }
+
+func TestDataKeyImporterContract(t *testing.T) {
+	t.Parallel()
+	porttest.DataKeyImporter(t, func(t *testing.T) ports.DataKeyImporter {
+		return openKeyring(t, filepath.Join(t.TempDir(), "keyring.json"))
+	})
+}

@@ -22,6 +22,12 @@ func TestContract(t *testing.T) {
 	porttest.KeyVault(t, func(t *testing.T) ports.KeyVault { return vaulttest.New(t) })
 }
 
+// TestImporterContract: keys made elsewhere (the local keyring) move into
+// transit and open as its own do.
+func TestImporterContract(t *testing.T) {
+	porttest.DataKeyImporter(t, func(t *testing.T) ports.DataKeyImporter { return vaulttest.New(t) })
+}
+
 // TestUnavailable: an unreachable Vault gives ErrVaultUnavailable, fast.
 func TestUnavailable(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

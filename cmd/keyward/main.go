@@ -20,6 +20,9 @@ Usage:
   keyward catalog sync [--full | --incremental]
                                 sync the catalog from the supplier now (default: as the periodic sync would)
   keyward keys rotate           rotate the vault key and rewrap every stored data key
+  keyward keys migrate --to vault
+                                move every stored data key from the local keyring to Vault transit
+                                (stop the shop first; a stopped run resumes when run again)
   keyward admin create-key --role admin|support [--name NAME]
                                 make an admin API key (printed once, on the last line)
   keyward admin list-keys | revoke-key ID

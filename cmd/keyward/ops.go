@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/keyward/keyward/bootstrap"
@@ -29,10 +34,19 @@ func migrate(args []string, out io.Writer) error {
 	return nil
 }
 
+const keysUsage = `usage: keyward keys rotate
+       keyward keys migrate --to vault
+  migrate: moves every stored data key from the local keyring (KEYWARD_KEYRING_FILE) to Vault transit
+           (VAULT_ADDR, KEYWARD_VAULT_TOKEN, KEYWARD_VAULT_TRANSIT_*); stop the shop first, then start
+           it with KEYWARD_KEY_VAULT=vault. A stopped run resumes when run again.`
+
 // keys runs key management commands.
 func keys(args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "migrate" {
+		return migrateKeys(args[1:], out)
+	}
 	if len(args) != 1 || args[0] != "rotate" {
-		return errors.New("usage: keyward keys rotate")
+		return errors.New(keysUsage)
 	}
 	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
 	if err != nil {
@@ -52,4 +66,45 @@ func keys(args []string, out io.Writer) error {
 		return fmt.Errorf("%d data keys no longer open and were left as they are: see the audit log", res.Unreadable)
 	}
 	return nil
+}
+
+// migrateKeys moves the stored data keys to another key vault and prints
+// {"to":…,"total":n,"migrated":n,"already_migrated":n,"changed":n}; on a
+// terminal it shows the keys done on stderr.
+func migrateKeys(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("keys migrate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	to := fs.String("to", "", "the key vault to move the keys to: vault")
+	if err := fs.Parse(args); err != nil || *to == "" || fs.NArg() != 0 {
+		return errors.New(keysUsage)
+	}
+	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	var progress func(done, total int)
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		progress = func(done, total int) { fmt.Fprintf(os.Stderr, "\rdata keys migrated: %d of %d", done, total) }
+		defer fmt.Fprintln(os.Stderr)
+	}
+	res, err := bootstrap.MigrateKeys(ctx, cfg, *to, progress)
+	if err != nil {
+		if res.Migrated > 0 {
+			return fmt.Errorf("migration stopped after moving %d data keys (run it again to resume): %w", res.Migrated, err)
+		}
+		return err
+	}
+	err = json.NewEncoder(out).Encode(struct {
+		To              string `json:"to"`
+		Total           int    `json:"total"`
+		Migrated        int    `json:"migrated"`
+		AlreadyMigrated int    `json:"already_migrated"`
+		Changed         int    `json:"changed"`
+	}{res.To, res.Total, res.Migrated, res.AlreadyMigrated, res.Changed})
+	if err == nil && res.Changed > 0 {
+		err = fmt.Errorf("%d data keys changed while they moved (was the shop still running?): run it again", res.Changed)
+	}
+	return err
 }
