@@ -156,7 +156,15 @@ func auditHash(r AuditRecord) string {
 	h := sha256.New()
 	writeString(h, auditHashTag)
 	writeUint(h, uint64(r.Seq))
-	writeString(h, r.At.UTC().Format(time.RFC3339Nano))
+	writeContent(h, r.At.UTC(), r)
+	writeString(h, r.PrevHash)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeContent writes what a record says, at the time given: the chain
+// hash and the staged record's MAC cover it alike.
+func writeContent(h hash.Hash, at time.Time, r AuditRecord) {
+	writeString(h, at.Format(time.RFC3339Nano))
 	writeString(h, r.Actor)
 	writeString(h, r.Action)
 	writeString(h, r.Subject)
@@ -165,8 +173,6 @@ func auditHash(r AuditRecord) string {
 		writeString(h, k)
 		writeString(h, r.Details[k])
 	}
-	writeString(h, r.PrevHash)
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func writeUint(h hash.Hash, n uint64) { _, _ = h.Write(binary.BigEndian.AppendUint64(nil, n)) }

@@ -3,8 +3,6 @@ package domain
 import (
 	"crypto/sha256"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -41,15 +39,7 @@ func AuditMACInput(r AuditRecord) []byte {
 func AuditStagedMACInput(r AuditRecord) []byte {
 	h := sha256.New()
 	writeString(h, auditStagedMACTag)
-	writeString(h, r.At.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano))
-	writeString(h, r.Actor)
-	writeString(h, r.Action)
-	writeString(h, r.Subject)
-	writeUint(h, uint64(len(r.Details)))
-	for _, k := range slices.Sorted(maps.Keys(r.Details)) {
-		writeString(h, k)
-		writeString(h, r.Details[k])
-	}
+	writeContent(h, r.At.UTC().Truncate(time.Microsecond), r)
 	return h.Sum(nil)
 }
 
