@@ -50,12 +50,6 @@ func (c Config) validateMessaging() error {
 	default:
 		return fmt.Errorf("KEYWARD_BROKER must be sql, nats or amqp, not %q", m.Broker)
 	}
-	if err := checkBrokerURL("KEYWARD_NATS_URL", m.NATSURL, "nats", "tls"); m.Broker == BrokerNATS && err != nil {
-		return err
-	}
-	if err := checkBrokerURL("KEYWARD_AMQP_URL", m.AMQPURL, "amqp", "amqps"); m.Broker == BrokerAMQP && err != nil {
-		return err
-	}
 	for _, r := range m.Prefix {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
 			return fmt.Errorf("KEYWARD_BROKER_PREFIX may hold letters, digits, '-', '_' and '.' only")

@@ -87,7 +87,7 @@ func start(t testing.TB, mod func(*bootstrap.Config), extra ...fx.Option) *harne
 	t.Helper()
 	dir := t.TempDir()
 	cfg := bootstrap.Defaults()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.HTTPAddr, cfg.OpsAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.MailDir = filepath.Join(dir, "mail")
 	cfg.KeyringFile = filepath.Join(dir, "keyring.json")
 	cfg.AdminAPIKeys = []string{testAdminKey}
