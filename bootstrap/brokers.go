@@ -137,7 +137,7 @@ var NATSModule = fx.Module("messaging.nats",
 		func(c messaging.NATSConfig, log *slog.Logger) (broker, error) {
 			n, err := messaging.NewNATS(c, log.With("component", "nats"))
 			if err != nil {
-				return nil, fmt.Errorf("KEYWARD_NATS_URL: %w", err)
+				return nil, unavailable("KEYWARD_NATS_URL", "NATS", urlAddress(c.URL), err)
 			}
 			return n, nil
 		},
@@ -154,7 +154,7 @@ var AMQPModule = fx.Module("messaging.amqp",
 		func(c messaging.AMQPConfig, log *slog.Logger) (broker, error) {
 			a, err := messaging.NewAMQP(c, log.With("component", "amqp"))
 			if err != nil {
-				return nil, fmt.Errorf("KEYWARD_AMQP_URL: %w", err)
+				return nil, unavailable("KEYWARD_AMQP_URL", "RabbitMQ", urlAddress(c.URL), err)
 			}
 			return a, nil
 		},

@@ -74,7 +74,7 @@ type harness struct {
 	vault    ports.KeyVault
 	dataKeys ports.DataKeyRepository
 	client   *http.Client
-	app      *fx.App
+	app      *bootstrap.App
 	killed   bool
 }
 
