@@ -27,6 +27,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		ApplicationModule,
 		roleModule(cfg),
 		profilingModule(cfg),
+		fx.Invoke(markStopping),
 	}
 	return fx.Options(append(opts, extra...)...)
 }

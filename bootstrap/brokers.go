@@ -130,6 +130,7 @@ type broker interface {
 
 // NATSModule consumes from NATS JetStream what the outbox forwards there.
 var NATSModule = fx.Module("messaging.nats",
+	fx.Decorate(quietOnStop),
 	fx.Provide(
 		func(cfg Config) messaging.NATSConfig {
 			return messaging.NATSConfig{URL: cfg.Messaging.NATSURL, AckWait: messaging.AckDeadline, Prefix: cfg.Messaging.Prefix}
@@ -147,6 +148,7 @@ var NATSModule = fx.Module("messaging.nats",
 
 // AMQPModule consumes from RabbitMQ what the outbox forwards there.
 var AMQPModule = fx.Module("messaging.amqp",
+	fx.Decorate(quietOnStop),
 	fx.Provide(
 		func(cfg Config) messaging.AMQPConfig {
 			return messaging.AMQPConfig{URL: cfg.Messaging.AMQPURL, Prefix: cfg.Messaging.Prefix}

@@ -135,6 +135,7 @@ func runAuditSealer(lc fx.Lifecycle, audit *postgres.AuditLog, log *slog.Logger)
 // transactions write their events to it; the router consumes them there
 // or, with a broker, from where they are forwarded (brokers.go).
 var SQLMessagingModule = fx.Module("messaging.sql",
+	fx.Decorate(quietOnStop),
 	fx.Provide(
 		newQueueOptions,
 		func(db *sqlx.DB, opts messaging.SQLQueueOptions, log *slog.Logger) (*wsql.Subscriber, error) {
