@@ -18,12 +18,16 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		fx.WithLogger(func(log *slog.Logger) fxevent.Logger {
 			l := &fxevent.SlogLogger{Logger: log.With("component", "fx")}
 			l.UseLogLevel(slog.LevelDebug)
+			// A failed start is returned (App.Start), cut to its cause:
+			// logged whole, the graph's chain would bury it.
+			l.UseErrorLevel(slog.LevelDebug)
 			return l
 		}),
 		adapterModules(cfg),
 		ApplicationModule,
 		roleModule(cfg),
 		profilingModule(cfg),
+		fx.Invoke(markStopping),
 	}
 	return fx.Options(append(opts, extra...)...)
 }
@@ -80,7 +84,8 @@ func keyVaultModule(cfg Config) fx.Option {
 	return fx.Options(vault, fx.Module("audit.key", fx.Invoke(startAudit)))
 }
 
-// New builds the keyward application for cfg.
-func New(cfg Config, extra ...fx.Option) *fx.App {
-	return fx.New(Options(cfg, append([]fx.Option{fx.StopTimeout(shutdownTimeout(cfg))}, extra...)...))
+// New builds the keyward application for cfg. Its Err and Start return
+// the cause of a failed start, naming the variable to fix.
+func New(cfg Config, extra ...fx.Option) *App {
+	return &App{fx.New(Options(cfg, append([]fx.Option{fx.StopTimeout(shutdownTimeout(cfg))}, extra...)...))}
 }

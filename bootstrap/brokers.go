@@ -50,12 +50,6 @@ func (c Config) validateMessaging() error {
 	default:
 		return fmt.Errorf("KEYWARD_BROKER must be sql, nats or amqp, not %q", m.Broker)
 	}
-	if err := checkBrokerURL("KEYWARD_NATS_URL", m.NATSURL, "nats", "tls"); m.Broker == BrokerNATS && err != nil {
-		return err
-	}
-	if err := checkBrokerURL("KEYWARD_AMQP_URL", m.AMQPURL, "amqp", "amqps"); m.Broker == BrokerAMQP && err != nil {
-		return err
-	}
 	for _, r := range m.Prefix {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
 			return fmt.Errorf("KEYWARD_BROKER_PREFIX may hold letters, digits, '-', '_' and '.' only")
@@ -136,6 +130,7 @@ type broker interface {
 
 // NATSModule consumes from NATS JetStream what the outbox forwards there.
 var NATSModule = fx.Module("messaging.nats",
+	fx.Decorate(quietOnStop),
 	fx.Provide(
 		func(cfg Config) messaging.NATSConfig {
 			return messaging.NATSConfig{URL: cfg.Messaging.NATSURL, AckWait: messaging.AckDeadline, Prefix: cfg.Messaging.Prefix}
@@ -143,7 +138,7 @@ var NATSModule = fx.Module("messaging.nats",
 		func(c messaging.NATSConfig, log *slog.Logger) (broker, error) {
 			n, err := messaging.NewNATS(c, log.With("component", "nats"))
 			if err != nil {
-				return nil, fmt.Errorf("KEYWARD_NATS_URL: %w", err)
+				return nil, unavailable("KEYWARD_NATS_URL", "NATS", urlAddress(c.URL), err)
 			}
 			return n, nil
 		},
@@ -153,6 +148,7 @@ var NATSModule = fx.Module("messaging.nats",
 
 // AMQPModule consumes from RabbitMQ what the outbox forwards there.
 var AMQPModule = fx.Module("messaging.amqp",
+	fx.Decorate(quietOnStop),
 	fx.Provide(
 		func(cfg Config) messaging.AMQPConfig {
 			return messaging.AMQPConfig{URL: cfg.Messaging.AMQPURL, Prefix: cfg.Messaging.Prefix}
@@ -160,7 +156,7 @@ var AMQPModule = fx.Module("messaging.amqp",
 		func(c messaging.AMQPConfig, log *slog.Logger) (broker, error) {
 			a, err := messaging.NewAMQP(c, log.With("component", "amqp"))
 			if err != nil {
-				return nil, fmt.Errorf("KEYWARD_AMQP_URL: %w", err)
+				return nil, unavailable("KEYWARD_AMQP_URL", "RabbitMQ", urlAddress(c.URL), err)
 			}
 			return a, nil
 		},

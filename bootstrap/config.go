@@ -32,6 +32,7 @@ const DevIPNSecret = "keyward-dev-ipn-secret"
 // README), which the raw literal around the tags cannot hold.
 type Config struct {
 	HTTPAddr          string          `env:"KEYWARD_HTTP_ADDR" envDefault:"127.0.0.1:8080" doc:"listen address"`
+	OpsAddr           string          `env:"KEYWARD_OPS_ADDR" fallback:"KEYWARD_HTTP_ADDR" envDefault:"127.0.0.1:8081" doc:"where \x60keyward worker\x60 serves \x60/healthz\x60, \x60/readyz\x60 and \x60/metrics\x60; unset: \x60KEYWARD_HTTP_ADDR\x60 when that is set, else this default, which is not the API's port, so a worker starts beside an API"`
 	PublicBaseURL     string          `env:"KEYWARD_PUBLIC_BASE_URL" secret:"url" doc:"base of the links in emails; unset: \x60http://\x60 and the listen address"`
 	MailDir           string          `env:"KEYWARD_MAIL_DIR" envDefault:"./var/mail" doc:"where the maildir mailer writes \x60.eml\x60 files"`
 	MailFrom          string          `env:"KEYWARD_MAIL_FROM" envDefault:"keyward <keys@keyward.localhost>" doc:"sender"`
@@ -216,6 +217,9 @@ func (c Config) Validate() error {
 }
 
 func (c Config) validate() error {
+	if err := c.validateSyntax(); err != nil {
+		return err
+	}
 	switch {
 	case c.LinkTTL <= 0:
 		return fmt.Errorf("KEYWARD_DELIVERY_LINK_TTL must be positive")
@@ -236,7 +240,7 @@ func (c Config) validate() error {
 	case c.CatalogMargin.IsNegative():
 		return fmt.Errorf("KEYWARD_CATALOG_MARGIN must not be negative, not %s", c.CatalogMargin)
 	}
-	if err := c.validateSecrets(loopback(c.HTTPAddr) && loopbackURL(c.PublicBaseURL)); err != nil {
+	if err := c.validateSecrets(loopback(c.listenAddr()) && loopbackURL(c.PublicBaseURL)); err != nil {
 		return err
 	}
 	if err := c.validateBlobs(); err != nil {

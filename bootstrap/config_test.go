@@ -33,6 +33,7 @@ func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
 	want := bootstrap.Config{
 		HTTPAddr:          "127.0.0.1:8080",
+		OpsAddr:           "127.0.0.1:8081",
 		MailDir:           "./var/mail",
 		MailFrom:          "keyward <keys@keyward.localhost>",
 		IPNSecret:         bootstrap.DevIPNSecret,

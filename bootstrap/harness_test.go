@@ -74,7 +74,7 @@ type harness struct {
 	vault    ports.KeyVault
 	dataKeys ports.DataKeyRepository
 	client   *http.Client
-	app      *fx.App
+	app      *bootstrap.App
 	killed   bool
 }
 
@@ -87,7 +87,7 @@ func start(t testing.TB, mod func(*bootstrap.Config), extra ...fx.Option) *harne
 	t.Helper()
 	dir := t.TempDir()
 	cfg := bootstrap.Defaults()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.HTTPAddr, cfg.OpsAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.MailDir = filepath.Join(dir, "mail")
 	cfg.KeyringFile = filepath.Join(dir, "keyring.json")
 	cfg.AdminAPIKeys = []string{testAdminKey}

@@ -27,7 +27,9 @@ type Listener struct{ net.Listener }
 // HTTPModule serves the API, the reveal page and the ops endpoints.
 var HTTPModule = fx.Module("http",
 	fx.Provide(
-		newListener,
+		func(lc fx.Lifecycle, cfg Config) (*Listener, error) {
+			return newListener(lc, "KEYWARD_HTTP_ADDR", cfg.HTTPAddr)
+		},
 		func(cfg Config, l *Listener) BaseURL {
 			if cfg.PublicBaseURL != "" {
 				return BaseURL(cfg.PublicBaseURL)
@@ -42,12 +44,15 @@ var HTTPModule = fx.Module("http",
 	}),
 )
 
-// OpsHTTPModule serves a worker's ops endpoints (health, readiness) on
-// KEYWARD_HTTP_ADDR; the links it emails point at the API's
-// KEYWARD_PUBLIC_BASE_URL.
+// OpsHTTPModule serves a worker's ops endpoints (health, readiness,
+// metrics) on KEYWARD_OPS_ADDR, by default not the API's port, so that a
+// worker starts beside an API on the same machine; the links it emails
+// point at the API's KEYWARD_PUBLIC_BASE_URL.
 var OpsHTTPModule = fx.Module("http.ops",
 	fx.Provide(
-		newListener,
+		func(lc fx.Lifecycle, cfg Config) (*Listener, error) {
+			return newListener(lc, "KEYWARD_OPS_ADDR", cfg.OpsAddr)
+		},
 		func(cfg Config) BaseURL { return BaseURL(cfg.PublicBaseURL) },
 	),
 	fx.Invoke(func(lc fx.Lifecycle, sd fx.Shutdowner, l *Listener, app application.App, m *metrics.Metrics, log *slog.Logger) {
@@ -55,10 +60,11 @@ var OpsHTTPModule = fx.Module("http.ops",
 	}),
 )
 
-func newListener(lc fx.Lifecycle, cfg Config) (*Listener, error) {
-	l, err := net.Listen("tcp", cfg.HTTPAddr)
+// newListener binds addr, the value of variable.
+func newListener(lc fx.Lifecycle, variable, addr string) (*Listener, error) {
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, listenFailure(variable, addr, err)
 	}
 	// Closed also when a later start step fails (Shutdown closes it on a
 	// normal stop; closing twice is harmless).

@@ -38,6 +38,7 @@ type Partitions int
 // PipelineModule runs the asynchronous pipeline: paid or retried orders are
 // fulfilled, fulfilled orders are delivered.
 var PipelineModule = fx.Module("pipeline",
+	fx.Decorate(quietOnStop),
 	fx.Provide(
 		newPipeline,
 		func() *routerHealth { return &routerHealth{} },

@@ -22,6 +22,7 @@ import (
 // mail service never holds up fulfilment either. In process the gochannel
 // hands every message to every subscriber.
 var NotificationsModule = fx.Module("notifications",
+	fx.Decorate(quietOnStop),
 	fx.Provide(
 		fx.Private,
 		newNotificationSubscriber,

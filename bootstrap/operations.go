@@ -99,6 +99,16 @@ func newStopping() *stopping { return &stopping{ch: make(chan struct{})} }
 
 func (s *stopping) stop() { s.once.Do(func() { close(s.ch) }) }
 
+// stopped reports whether the process has begun to stop.
+func (s *stopping) stopped() bool {
+	select {
+	case <-s.ch:
+		return true
+	default:
+		return false
+	}
+}
+
 // routerFailures classifies handler errors once (application.ClassifyFailure)
 // and dead-letters through the application; hold says whether a
 // permanent failure holds the order for review (the pipeline) or not

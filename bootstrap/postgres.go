@@ -26,9 +26,9 @@ var PostgresModule = fx.Module("storage.postgres",
 	auditKeyProviders,
 	fx.Provide(
 		func(lc fx.Lifecycle, cfg Config) (*sqlx.DB, error) {
-			db, err := postgres.Open(context.Background(), cfg.DatabaseURL)
+			db, err := openDatabase(cfg)
 			if err != nil {
-				return nil, fmt.Errorf("connect to KEYWARD_DATABASE_URL: %w", err)
+				return nil, err
 			}
 			db.SetMaxOpenConns(cfg.Tuning.DatabaseConns)
 			db.SetMaxIdleConns(cfg.Tuning.DatabaseConns)
@@ -66,6 +66,27 @@ var PostgresModule = fx.Module("storage.postgres",
 	),
 	fx.Invoke(runAuditSealer),
 )
+
+// databaseConnectTimeout bounds the first connection: a host that drops
+// packets would otherwise hold the start for the system's TCP timeout.
+const databaseConnectTimeout = 15 * time.Second
+
+// openDatabase connects to KEYWARD_DATABASE_URL. It returns an error
+// naming the variable and the database's address (never its password):
+// malformed, down or unreachable, or refusing keyward (with its reason).
+func openDatabase(cfg Config) (*sqlx.DB, error) {
+	addr, err := databaseAddress(cfg.DatabaseURL)
+	if err != nil {
+		return nil, redactError(fmt.Errorf("KEYWARD_DATABASE_URL is not a Postgres URL such as postgres://host:5432/keyward?sslmode=disable: %w", err), cfg.urlSecrets())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), databaseConnectTimeout)
+	defer cancel()
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, redactError(unavailable("KEYWARD_DATABASE_URL", "Postgres", addr, err), cfg.urlSecrets())
+	}
+	return db, nil
+}
 
 // auditSealPass is how often the sealer looks for staged audit records it
 // was not woken for: those of another process, or of one that stopped
@@ -114,6 +135,7 @@ func runAuditSealer(lc fx.Lifecycle, audit *postgres.AuditLog, log *slog.Logger)
 // transactions write their events to it; the router consumes them there
 // or, with a broker, from where they are forwarded (brokers.go).
 var SQLMessagingModule = fx.Module("messaging.sql",
+	fx.Decorate(quietOnStop),
 	fx.Provide(
 		newQueueOptions,
 		func(db *sqlx.DB, opts messaging.SQLQueueOptions, log *slog.Logger) (*wsql.Subscriber, error) {

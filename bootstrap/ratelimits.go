@@ -123,6 +123,7 @@ func newRateLimiter(lc fx.Lifecycle, cfg Config, log *slog.Logger) (ports.RateLi
 	if cfg.Limits.Store != "redis" {
 		return memory.NewRateLimiter(), nil
 	}
+	useRedisLog(log)
 	client, err := kredis.Connect(context.Background(), "KEYWARD_REDIS_URL", cfg.Limits.RedisURL, 5*time.Second)
 	if err != nil {
 		return nil, err

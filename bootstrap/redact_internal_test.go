@@ -145,9 +145,14 @@ func TestStartErrorsHideURLPasswords(t *testing.T) {
 			env["KEYWARD_KEYRING_FILE"] = t.TempDir() + "/keyring.json"
 			env["KEYWARD_MAIL_DIR"] = t.TempDir()
 			lookup := lookupOf(env)
-			cfg, err := LoadConfig(lookup)
+			cfg, err := ParseConfig(lookup)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The configuration refuses the URL first; the start, for a
+			// configuration that was not validated, hides it as well.
+			if err := cfg.Validate(); err == nil || leaks(err.Error()) {
+				t.Errorf("configuration error: %v", err)
 			}
 			var logs syncLog
 			app := New(cfg, fx.Decorate(func() *slog.Logger { return newLogger(cfg, &logs) }))

@@ -93,6 +93,9 @@ func (c Config) validateSecrets(local bool) error {
 		if s.value == "" {
 			continue // unset: random (page), the page secret (token), or refused where needed
 		}
+		if s.name == "KEYWARD_NOWPAYMENTS_IPN_SECRET" && c.Messaging.Role == RoleWorker {
+			continue // a worker receives no IPNs: the API verifies them
+		}
 		if why := weakness(s.value); why != "" {
 			return fmt.Errorf("%s %s: anyone could guess it; %s", s.name, why, fix)
 		}
@@ -108,7 +111,7 @@ func (c Config) validateSecrets(local bool) error {
 				s.name, minSecretLen)
 		}
 	}
-	if c.IPNSecret == DevIPNSecret && !local {
+	if c.IPNSecret == DevIPNSecret && !local && c.Messaging.Role != RoleWorker {
 		return fmt.Errorf("KEYWARD_NOWPAYMENTS_IPN_SECRET is the public dev default, so anyone could sign payments beyond loopback (%s, %s): set the IPN secret from the NOWPayments dashboard",
 			c.HTTPAddr, c.PublicBaseURL)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -8,7 +9,7 @@ import (
 )
 
 // worker runs the consumers, the reconciler and the schedulers, with only
-// the ops endpoints on KEYWARD_HTTP_ADDR: KEYWARD_ROLE=worker, whatever the
+// the ops endpoints on KEYWARD_OPS_ADDR: KEYWARD_ROLE=worker, whatever the
 // environment says.
 func worker() error {
 	cfg, err := bootstrap.LoadConfig(func(k string) (string, bool) {
@@ -20,11 +21,5 @@ func worker() error {
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	app := bootstrap.New(cfg)
-	if err := app.Err(); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "keyward %s worker: broker %s, ops endpoints on %s, links to %s\n", bootstrap.Version, cfg.Messaging.Broker, cfg.HTTPAddr, bootstrap.RedactURL(cfg.PublicBaseURL))
-	app.Run()
-	return nil
+	return bootstrap.Serve(context.Background(), cfg, os.Stderr)
 }
