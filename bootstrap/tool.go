@@ -2,15 +2,12 @@ package bootstrap
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"go.uber.org/fx"
 
-	khttp "github.com/keyward/keyward/adapters/http"
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/ports"
@@ -95,13 +92,4 @@ func RotateKeys(ctx context.Context, cfg Config, actor string, opts ...ToolOptio
 	}
 	defer app.Stop(context.WithoutCancel(ctx))
 	return rotate.Handle(ctx, actor)
-}
-
-// WriteOpenAPI writes the API's OpenAPI 3.1 document. It needs no
-// configuration: operations are described, never called.
-func WriteOpenAPI(w io.Writer) error {
-	_, api := khttp.NewHandler(application.App{}, khttp.Options{Version: Version, RateLimits: &khttp.RateLimits{}}, slog.New(slog.DiscardHandler))
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(api.OpenAPI())
 }

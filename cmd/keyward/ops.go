@@ -4,50 +4,70 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
+
+	"github.com/alecthomas/kong"
 
 	"github.com/keyward/keyward/bootstrap"
 )
 
-// migrate applies or inspects the database schema.
-func migrate(args []string, out io.Writer) error {
-	if len(args) != 1 || (args[0] != "up" && args[0] != "down" && args[0] != "status") {
-		return errors.New("usage: keyward migrate up|down|status")
-	}
+// migrateCmd applies or inspects the database schema.
+type migrateCmd struct {
+	Up     migrateStep `cmd:"" help:"Apply every pending migration (each is shown as it is applied, on a terminal)."`
+	Down   migrateStep `cmd:"" help:"Roll back the latest migration."`
+	Status migrateStep `cmd:"" help:"Show the schema version and the version keyward needs."`
+}
+
+// migrateStep is one direction; the command's name says which.
+type migrateStep struct{}
+
+func (migrateStep) environment() string { return wholeConfig("KEYWARD_DATABASE_URL") }
+
+func (migrateStep) Run(k *kong.Context, e *env) error {
 	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	current, latest, err := bootstrap.Migrate(ctx, cfg, args[0])
+	p := newProgress(e, "migrations applied")
+	current, latest, err := bootstrap.Migrate(ctx, cfg, k.Selected().Name, bootstrap.WithProgress(p.fn()))
+	p.end()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "schema version %d (keyward needs %d)\n", current, latest)
+	fmt.Fprintf(e.stdout, "schema version %d (keyward needs %d)\n", current, latest)
 	return nil
 }
 
-// keys runs key management commands.
-func keys(args []string, out io.Writer) error {
-	if len(args) != 1 || args[0] != "rotate" {
-		return errors.New("usage: keyward keys rotate")
-	}
+// keysCmd runs key management commands.
+type keysCmd struct {
+	Rotate rotateCmd `cmd:"" help:"Rotate the vault key and rewrap every stored data key (KEYWARD_KEY_VAULT=vault; with the local keyring, rotate through the running server)."`
+}
+
+type rotateCmd struct{}
+
+func (rotateCmd) environment() string {
+	return wholeConfig("KEYWARD_DATABASE_URL", "KEYWARD_KEY_VAULT", "VAULT_ADDR", "KEYWARD_VAULT_TOKEN")
+}
+
+func (rotateCmd) Run(e *env) error {
 	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	res, err := bootstrap.RotateKeys(ctx, cfg, "operator:cli")
+	p := newProgress(e, "data keys rewrapped")
+	res, err := bootstrap.RotateKeys(ctx, cfg, "operator:cli", bootstrap.WithProgress(p.fn()))
+	p.end()
 	if errors.Is(err, bootstrap.ErrRotateInServer) || errors.Is(err, bootstrap.ErrNeedsDatabase) {
 		return err
 	}
 	if err != nil {
 		return fmt.Errorf("rotation stopped after rewrapping %d data keys (run it again to resume): %w", res.Rewrapped, err)
 	}
-	fmt.Fprintf(out, "key version %d; rewrapped %d data keys; minimum decryption version raised: %v\n", res.Version, res.Rewrapped, res.Floor)
+	fmt.Fprintf(e.stdout, "key version %d; rewrapped %d data keys; minimum decryption version raised: %v\n", res.Version, res.Rewrapped, res.Floor)
 	if res.Unreadable > 0 {
 		return fmt.Errorf("%d data keys no longer open and were left as they are: see the audit log", res.Unreadable)
 	}

@@ -2,33 +2,36 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"strings"
-
-	"go.uber.org/dig"
-	"go.uber.org/fx"
 
 	"github.com/keyward/keyward/bootstrap"
 )
 
-func serve() error {
+// serveCmd runs the service. It has no flags: the listen address and
+// everything else come from KEYWARD_* variables (KEYWARD_HTTP_ADDR, not a
+// --port), so one environment configures serve, worker and the tools.
+type serveCmd struct{}
+
+func (serveCmd) environment() string {
+	return wholeConfig("KEYWARD_HTTP_ADDR", "KEYWARD_PUBLIC_BASE_URL", "KEYWARD_DATABASE_URL", "KEYWARD_ROLE")
+}
+
+func (serveCmd) Run(e *env) error {
 	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	var base bootstrap.BaseURL
-	app := bootstrap.New(cfg, fx.Populate(&base))
-	if err := app.Err(); err != nil {
-		// The constructor's own error (which names the variable to fix),
-		// not the chain of the graph that led to it.
-		return dig.RootCause(err)
+	app, base, err := bootstrap.NewServer(cfg)
+	if err != nil {
+		return err
 	}
-	printBanner(cfg, string(base))
+	printBanner(e.stderr, cfg, base)
 	app.Run()
 	return nil
 }
 
-func printBanner(cfg bootstrap.Config, base string) {
+func printBanner(w io.Writer, cfg bootstrap.Config, base string) {
 	base = bootstrap.RedactURL(base) // never print a password it may hold
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nkeyward %s listening on %s\n", bootstrap.Version, base)
@@ -56,5 +59,5 @@ Walk the demo (README has the details):
   API docs: %[1]s/docs
 
 `, base, cfg.MailDir)
-	fmt.Fprint(os.Stderr, b.String())
+	fmt.Fprint(w, b.String())
 }

@@ -2,15 +2,20 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/keyward/keyward/bootstrap"
 )
 
-// worker runs the consumers, the reconciler and the schedulers, with only
-// the ops endpoints on KEYWARD_HTTP_ADDR: KEYWARD_ROLE=worker, whatever the
-// environment says.
-func worker() error {
+// workerCmd runs the consumers, the reconciler and the schedulers, with
+// only the ops endpoints on KEYWARD_HTTP_ADDR: KEYWARD_ROLE=worker,
+// whatever the environment says.
+type workerCmd struct{}
+
+func (workerCmd) environment() string {
+	return wholeConfig("KEYWARD_DATABASE_URL", "KEYWARD_BROKER", "KEYWARD_HTTP_ADDR", "KEYWARD_PUBLIC_BASE_URL")
+}
+
+func (workerCmd) Run(e *env) error {
 	cfg, err := bootstrap.LoadConfig(func(k string) (string, bool) {
 		if k == "KEYWARD_ROLE" {
 			return bootstrap.RoleWorker, true
@@ -24,7 +29,7 @@ func worker() error {
 	if err := app.Err(); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "keyward %s worker: broker %s, ops endpoints on %s, links to %s\n", bootstrap.Version, cfg.Messaging.Broker, cfg.HTTPAddr, bootstrap.RedactURL(cfg.PublicBaseURL))
+	fmt.Fprintf(e.stderr, "keyward %s worker: broker %s, ops endpoints on %s, links to %s\n", bootstrap.Version, cfg.Messaging.Broker, cfg.HTTPAddr, bootstrap.RedactURL(cfg.PublicBaseURL))
 	app.Run()
 	return nil
 }
