@@ -48,5 +48,5 @@ func (c benchCmd) Run(e *env) error {
 	defer p.end()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	return bootstrap.RunBench(ctx, cfg, opts, e.stdout)
+	return bootstrap.RunBench(ctx, cfg, opts, afterProgress{p, e.stdout})
 }

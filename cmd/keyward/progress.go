@@ -98,3 +98,16 @@ func (p *progress) end() {
 		p.open = false
 	}
 }
+
+// afterProgress is an output that ends p's line before each write, so a
+// result printed while work goes on (bench prints each load's) starts on
+// a line of its own.
+type afterProgress struct {
+	p *progress
+	w io.Writer
+}
+
+func (a afterProgress) Write(b []byte) (int, error) {
+	a.p.end()
+	return a.w.Write(b)
+}

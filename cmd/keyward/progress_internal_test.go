@@ -70,6 +70,24 @@ func TestProgressWriter(t *testing.T) {
 	}
 }
 
+// TestResultsStartOnTheirOwnLine: a result written while progress is
+// shown starts on a new line; off a terminal it is written as it is.
+func TestResultsStartOnTheirOwnLine(t *testing.T) {
+	t.Parallel()
+	var both bytes.Buffer
+	p := newProgress(&env{stderr: &both, tty: true}, "orders done")
+	p.report(1, 2, "")
+	fmt.Fprint(afterProgress{p, &both}, "load 1: 1 order\n")
+	if want := "\r\x1b[Korders done: 1/2\nload 1: 1 order\n"; both.String() != want {
+		t.Fatalf("got %q, want %q", both.String(), want)
+	}
+	var plain bytes.Buffer
+	fmt.Fprint(afterProgress{nil, &plain}, "load 1\n")
+	if plain.String() != "load 1\n" {
+		t.Fatalf("off a terminal: %q", plain.String())
+	}
+}
+
 // runTTY runs a command in-process with stderr taken for a terminal, or
 // not, and returns what it wrote to stdout and stderr.
 func runTTY(t *testing.T, tty bool, args ...string) (stdout, stderr string) {
