@@ -45,6 +45,9 @@ type ImportStockCommand struct {
 	SKU   string
 	Keys  []StockKeyInput
 	Actor string
+	// Progress, when set, is told how many keys have been sealed, so
+	// that a long import shows it is moving; it must not block.
+	Progress func(sealed int)
 }
 
 // ImportStockResult counts what an import did.
@@ -102,6 +105,9 @@ func (h ImportStock) Handle(ctx context.Context, cmd ImportStockCommand) (Import
 		id := domain.StockKeyID(h.ids.NewID())
 		keys = append(keys, domain.StockKey{ID: id, SKU: cmd.SKU, Hash: hash, LegacyHash: keyedHash(hasher, in.ContentType, data),
 			Sealed: sealStock(sealer, id, data), ContentType: in.ContentType, CreatedAt: now})
+		if cmd.Progress != nil {
+			cmd.Progress(i + 1)
+		}
 	}
 	var res ImportStockResult
 	err = h.tx.Atomically(ctx, func(ctx context.Context) error {

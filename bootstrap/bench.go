@@ -33,6 +33,9 @@ type BenchOptions struct {
 	// Variants run the same load again with some variables changed, so
 	// that a change is compared within one run.
 	Variants []BenchVariant
+	// Progress, when set, is told of each order done (revealed) in each
+	// load, of Orders; it is called under a lock and must not block.
+	Progress Progress
 }
 
 // BenchVariant is the configured adapters with some variables changed.
@@ -85,7 +88,7 @@ func RunBench(ctx context.Context, cfg Config, opts BenchOptions, out io.Writer)
 
 	if opts.Server != "" {
 		res, err := runLoad(ctx, loadSpec{base: opts.Server, mailDir: cfg.MailDir, ipnSecret: cfg.IPNSecret,
-			orders: opts.Orders, clients: opts.Clients, rate: opts.Rate, tag: randomTag()})
+			orders: opts.Orders, clients: opts.Clients, rate: opts.Rate, tag: randomTag(), progress: opts.Progress})
 		if err != nil {
 			return err
 		}
@@ -226,7 +229,7 @@ func benchChild(ctx context.Context, cfg Config, opts BenchOptions, dir, label s
 		go func() { defer profiles.Done(); captureProfiles(profCtx, srv.pprof, profileDir) }()
 	}
 	res, err := runLoad(ctx, loadSpec{base: srv.base, mailDir: srv.mailDir, ipnSecret: cfg.IPNSecret,
-		orders: opts.Orders, clients: opts.Clients, rate: opts.Rate, tag: randomTag()})
+		orders: opts.Orders, clients: opts.Clients, rate: opts.Rate, tag: randomTag(), progress: opts.Progress})
 	stopProf()
 	profiles.Wait()
 	if err != nil {

@@ -31,6 +31,7 @@ type loadSpec struct {
 	clients   int
 	rate      float64 // orders started per second; 0: as fast as the clients go
 	tag       string  // makes the customer addresses of this run unique
+	progress  Progress
 }
 
 // loadResult is what the clients saw.
@@ -53,8 +54,9 @@ func (r *loadResult) ordersPerSecond() float64 {
 
 // recorder collects latencies and errors from many goroutines.
 type recorder struct {
-	mu  sync.Mutex
-	res loadResult
+	mu       sync.Mutex
+	res      loadResult
+	progress Progress
 }
 
 func (r *recorder) add(stage string, d time.Duration) {
@@ -70,6 +72,9 @@ func (r *recorder) add(stage string, d time.Duration) {
 	case "reveal":
 		r.res.reveal = append(r.res.reveal, d)
 		r.res.done++
+		if r.progress != nil {
+			r.progress(r.res.done, r.res.orders, "")
+		}
 	}
 }
 
@@ -92,7 +97,7 @@ func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
 	if err != nil {
 		return loadResult{}, err
 	}
-	rec := &recorder{res: loadResult{orders: spec.orders, errors: map[string]int{}, firstErr: map[string]string{}}}
+	rec := &recorder{res: loadResult{orders: spec.orders, errors: map[string]int{}, firstErr: map[string]string{}}, progress: spec.progress}
 	w := newMailWatcher(spec.mailDir, spec.base+"/deliver/")
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()

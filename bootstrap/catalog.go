@@ -72,8 +72,9 @@ func scheduleCatalogSync(lc fx.Lifecycle, interval time.Duration, sync applicati
 
 // SyncCatalog runs one catalog sync from an operator's shell ("full",
 // "incremental", or "" to let the last runs decide) against the stored
-// catalog; ErrNeedsDatabase without KEYWARD_DATABASE_URL.
-func SyncCatalog(ctx context.Context, cfg Config, mode string) (application.SyncCatalogResult, error) {
+// catalog; ErrNeedsDatabase without KEYWARD_DATABASE_URL. WithProgress is
+// told of each supplier page read.
+func SyncCatalog(ctx context.Context, cfg Config, mode string, opts ...ToolOption) (application.SyncCatalogResult, error) {
 	var cmd application.SyncCatalogCommand
 	if mode != "" {
 		m, err := domain.ParseSyncMode(mode)
@@ -86,6 +87,7 @@ func SyncCatalog(ctx context.Context, cfg Config, mode string) (application.Sync
 		return application.SyncCatalogResult{}, ErrNeedsDatabase
 	}
 	var sync application.SyncCatalog
+	report := progressOf(opts)
 	app := fx.New(
 		fx.Supply(cfg),
 		fx.Provide(NewLogger),
@@ -95,6 +97,7 @@ func SyncCatalog(ctx context.Context, cfg Config, mode string) (application.Sync
 		keyVaultModule(cfg), // the audit MAC key
 		supplierModule(cfg),
 		fx.Provide(newCatalogSync),
+		fx.Decorate(func(s ports.Supplier) ports.Supplier { return &pageCountingSupplier{Supplier: s, report: report} }),
 		fx.Populate(&sync),
 	)
 	if err := app.Start(ctx); err != nil {

@@ -19,7 +19,7 @@ import (
 
 // PayRequest is a simulated customer payment of a sandbox order.
 type PayRequest struct {
-	Server       string // keyward base URL
+	Server       string // keyward base URL; empty: LocalBaseURL of the configuration, as serve listens
 	OrderID      string
 	Status       string // the payment_status to send; default finished
 	ActuallyPaid string // default: the full pay_amount, half of it for partially_paid
@@ -38,7 +38,11 @@ func Pay(ctx context.Context, cfg Config, req PayRequest) (string, error) {
 		req.Status = "finished"
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
-	base := strings.TrimRight(req.Server, "/")
+	base := req.Server
+	if base == "" {
+		base = LocalBaseURL(cfg)
+	}
+	base = strings.TrimRight(base, "/")
 
 	var p sandbox.SandboxPaymentBody
 	if err := getJSON(ctx, client, base+"/v1/sandbox/payments/"+url.PathEscape(req.OrderID), &p); err != nil {

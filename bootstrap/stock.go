@@ -95,11 +95,13 @@ func withAppTool(ctx context.Context, cfg Config, onStart []any, fn func(applica
 // earlier keyward stored are rehashed first, as serve does at its start.
 // It needs KEYWARD_DATABASE_URL (ErrNeedsDatabase otherwise: the in-memory
 // stock lives in the running server, whose admin API takes uploads) and
-// the configured key vault.
-func ImportStock(ctx context.Context, cfg Config, sku string, keys []application.StockKeyInput) (application.ImportStockResult, error) {
+// the configured key vault. WithProgress is told of each key sealed.
+func ImportStock(ctx context.Context, cfg Config, sku string, keys []StockKeyInput, opts ...ToolOption) (application.ImportStockResult, error) {
 	var res application.ImportStockResult
+	report := progressOf(opts)
 	err := withAppTool(ctx, cfg, []any{rehashStockOnStart}, func(app application.App) (err error) {
-		res, err = app.Commands.ImportStock.Handle(ctx, application.ImportStockCommand{SKU: sku, Keys: keys, Actor: application.ActorOperatorCLI})
+		res, err = app.Commands.ImportStock.Handle(ctx, application.ImportStockCommand{SKU: sku, Keys: keys, Actor: application.ActorOperatorCLI,
+			Progress: func(done int) { report(done, len(keys), "") }})
 		return err
 	})
 	return res, err

@@ -2,15 +2,12 @@ package bootstrap
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"go.uber.org/fx"
 
-	khttp "github.com/keyward/keyward/adapters/http"
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/ports"
@@ -28,7 +25,8 @@ var ErrRotateInServer = errors.New("with the local keyring, rotate through the r
 
 // newTool builds a small app for operator commands: storage and the key
 // vault, no HTTP server and no pipeline. targets are filled with fx.Populate.
-func newTool(cfg Config, targets ...any) (*fx.App, error) {
+// dataKeys wraps the data key store the rotation uses (to count its work).
+func newTool(cfg Config, dataKeys func(ports.DataKeyRepository) ports.DataKeyRepository, targets ...any) (*fx.App, error) {
 	if cfg.DatabaseURL == "" {
 		return nil, ErrNeedsDatabase
 	}
@@ -40,7 +38,7 @@ func newTool(cfg Config, targets ...any) (*fx.App, error) {
 		PostgresModule,
 		keyVaultModule(cfg),
 		fx.Provide(func(tx ports.Transactor, v ports.KeyVault, dk ports.DataKeyRepository, a ports.AuditLog, log *slog.Logger) application.RotateKeys {
-			return application.NewRotateKeys(tx, v, dk, a, 0, log)
+			return application.NewRotateKeys(tx, v, dataKeys(dk), a, 0, log)
 		}),
 		fx.Populate(targets...),
 	), nil
@@ -48,8 +46,9 @@ func newTool(cfg Config, targets ...any) (*fx.App, error) {
 
 // Migrate applies ("up"), rolls back one step ("down") or only inspects
 // ("status") the database schema, and returns the schema version after it
-// and the version keyward needs.
-func Migrate(ctx context.Context, cfg Config, direction string) (current, latest int64, err error) {
+// and the version keyward needs. WithProgress is told of each migration
+// "up" applies.
+func Migrate(ctx context.Context, cfg Config, direction string, opts ...ToolOption) (current, latest int64, err error) {
 	if direction != "up" && direction != "down" && direction != "status" {
 		return 0, 0, fmt.Errorf("unknown direction %q: use up, down or status", direction)
 	}
@@ -63,7 +62,7 @@ func Migrate(ctx context.Context, cfg Config, direction string) (current, latest
 	defer db.Close()
 	switch direction {
 	case "up":
-		err = postgres.MigrateUp(ctx, db.DB)
+		err = postgres.MigrateUpEach(ctx, db.DB, progressOf(opts))
 	case "down":
 		err = postgres.MigrateDown(ctx, db.DB)
 	}
@@ -75,12 +74,16 @@ func Migrate(ctx context.Context, cfg Config, direction string) (current, latest
 
 // RotateKeys rotates the vault key and rewraps every stored data key, from
 // an operator's shell. With the local keyring it returns ErrRotateInServer.
-func RotateKeys(ctx context.Context, cfg Config, actor string) (application.RotationResult, error) {
+// WithProgress is told of each data key rewrapped.
+func RotateKeys(ctx context.Context, cfg Config, actor string, opts ...ToolOption) (application.RotationResult, error) {
 	if cfg.KeyVault == "local" {
 		return application.RotationResult{}, ErrRotateInServer
 	}
 	var rotate application.RotateKeys
-	app, err := newTool(cfg, &rotate)
+	report := progressOf(opts)
+	app, err := newTool(cfg, func(dk ports.DataKeyRepository) ports.DataKeyRepository {
+		return &rewrapCountingDataKeys{DataKeyRepository: dk, report: report}
+	}, &rotate)
 	if err != nil {
 		return application.RotationResult{}, err
 	}
@@ -89,13 +92,4 @@ func RotateKeys(ctx context.Context, cfg Config, actor string) (application.Rota
 	}
 	defer app.Stop(context.WithoutCancel(ctx))
 	return rotate.Handle(ctx, actor)
-}
-
-// WriteOpenAPI writes the API's OpenAPI 3.1 document. It needs no
-// configuration: operations are described, never called.
-func WriteOpenAPI(w io.Writer) error {
-	_, api := khttp.NewHandler(application.App{}, khttp.Options{Version: Version, RateLimits: &khttp.RateLimits{}}, slog.New(slog.DiscardHandler))
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(api.OpenAPI())
 }

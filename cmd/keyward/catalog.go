@@ -2,33 +2,32 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/keyward/keyward/bootstrap"
 )
 
-// catalog runs catalog commands: `catalog sync [--full|--incremental]`.
-func catalog(args []string, out io.Writer) error {
-	const use = "usage: keyward catalog sync [--full | --incremental]"
-	if len(args) < 1 || args[0] != "sync" {
-		return errors.New(use)
-	}
-	fs := flag.NewFlagSet("catalog sync", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	full := fs.Bool("full", false, "read every product; products not seen go out of stock")
-	incremental := fs.Bool("incremental", false, "read what changed since the last successful run")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 || *full && *incremental {
-		return errors.New(use)
-	}
+// catalogCmd runs catalog commands.
+type catalogCmd struct {
+	Sync catalogSyncCmd `cmd:"" help:"Sync the catalog from the supplier now (default: full or incremental as the periodic sync would choose)."`
+}
+
+type catalogSyncCmd struct {
+	Full        bool `xor:"mode" help:"Read every product; products not seen go out of stock."`
+	Incremental bool `xor:"mode" help:"Read what changed since the last successful run."`
+}
+
+func (catalogSyncCmd) environment() string {
+	return wholeConfig("KEYWARD_DATABASE_URL", "KEYWARD_SUPPLIER")
+}
+
+func (c catalogSyncCmd) Run(e *env) error {
 	mode := ""
 	switch {
-	case *full:
+	case c.Full:
 		mode = "full"
-	case *incremental:
+	case c.Incremental:
 		mode = "incremental"
 	}
 	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
@@ -37,10 +36,12 @@ func catalog(args []string, out io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
-	res, err := bootstrap.SyncCatalog(ctx, cfg, mode)
+	p := newProgress(e, "supplier pages read")
+	res, err := bootstrap.SyncCatalog(ctx, cfg, mode, bootstrap.WithProgress(p.fn()))
+	p.end()
 	if res.RunID != "" {
 		c := res.Counts
-		fmt.Fprintf(out, "sync run %s (%s): %d products seen, %d created, %d changed, %d deactivated\n",
+		fmt.Fprintf(e.stdout, "sync run %s (%s): %d products seen, %d created, %d changed, %d deactivated\n",
 			res.RunID, res.Mode, c.Seen, c.Created, c.Changed, c.Deactivated)
 	}
 	return err

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -10,29 +8,27 @@ import (
 	"github.com/keyward/keyward/bootstrap"
 )
 
-// printConfig prints the effective configuration: every variable, its value
+// configCmd prints the effective configuration: every variable, its value
 // with secrets masked, and whether it came from the environment or the
 // default. With --markdown it prints the README's configuration table. It
 // fails on values that do not parse and, after printing, on an invalid
 // configuration.
-func printConfig(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("config", flag.ContinueOnError)
-	markdown := fs.Bool("markdown", false, "print the README's configuration table (variables, defaults, meanings)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return errors.New("usage: keyward config [--markdown]")
-	}
-	if *markdown {
-		_, err := io.WriteString(out, bootstrap.ConfigMarkdown())
+type configCmd struct {
+	Markdown bool `help:"Print the README's configuration table (variables, defaults, meanings) instead; reads no variable."`
+}
+
+func (configCmd) environment() string { return wholeConfig() }
+
+func (c configCmd) Run(e *env) error {
+	if c.Markdown {
+		_, err := io.WriteString(e.stdout, bootstrap.ConfigMarkdown())
 		return err
 	}
 	cfg, err := bootstrap.ParseConfig(bootstrap.EnvLookup)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIABLE\tVALUE\tSOURCE")
 	for _, s := range bootstrap.Settings(cfg, bootstrap.EnvLookup) {
 		v := s.Value

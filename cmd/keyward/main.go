@@ -1,90 +1,142 @@
 // Command keyward runs the keyward service and its operator tools.
+//
+// The command tree is declared with github.com/alecthomas/kong, chosen over
+// spf13/cobra because kong derives flags, help, validation and completion
+// from typed structs, as keyward's configuration is a typed struct, with
+// far less code. cmd/ imports only bootstrap (and the standard library,
+// kong, kongplete and x/term): everything a command does is a bootstrap
+// function.
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
+
+	"github.com/alecthomas/kong"
+	"github.com/willabides/kongplete"
+	"golang.org/x/term"
 
 	"github.com/keyward/keyward/bootstrap"
 )
 
-const usage = `keyward — digital-key fulfilment
+// Exit codes: 1 for a command that failed, 2 for a command line that is
+// wrong (as the tools operators know use them).
+const (
+	exitFailed = 1
+	exitUsage  = 2
+)
 
-Usage:
-  keyward serve                 run the service (config from KEYWARD_* variables)
-  keyward worker                run only the workers (consumers, reconciler), ops endpoints on KEYWARD_HTTP_ADDR
-  keyward openapi               print the OpenAPI document
-  keyward config [--markdown]   print the effective configuration, secrets masked
-  keyward migrate up|down|status
-                                apply, roll back one step, or show the database schema
-  keyward catalog sync [--full | --incremental]
-                                sync the catalog from the supplier now (default: as the periodic sync would)
-  keyward keys rotate           rotate the vault key and rewrap every stored data key
-  keyward keys migrate --to vault
-                                move every stored data key from the local keyring to Vault transit
-                                (stop the shop first; a stopped run resumes when run again)
-  keyward admin create-key --role admin|support [--name NAME]
-                                make an admin API key (printed once, on the last line)
-  keyward admin list-keys | revoke-key ID
-                                list the admin keys, or revoke one
-  keyward stock import --sku SKU FILE.csv
-                                add the keys of a CSV file (first column) to a product's own stock
-  keyward stock rehash          move stock keys stored before keys were known by their canonical form to it,
-                                withdrawing (never deleting) later copies of one key; serve and worker do it at start
-  keyward audit verify [--checkpoint FILE]
-                                verify the audit trail's hash chain and MACs, and that it still
-                                extends the checkpoint (and the newest one under
-                                KEYWARD_AUDIT_CHECKPOINT_PATH); fails at the first break
-  keyward audit checkpoint --out FILE
-                                write a checkpoint of the trail's head signed with the audit key
-  keyward bench [--orders N] [--rate R] [--clients C] [--server URL] [--compare-memory=false] [--profile DIR]
-                [--variant NAME:KEYWARD_X=V,...]
-                                push orders through the HTTP API (create, IPN, delivery, reveal) and
-                                print throughput, latencies, server CPU and memory, commits per order
-  keyward pay --order ID [--status finished] [--server URL] [--actually-paid AMOUNT]
-                                send a signed sandbox payment notification
-`
+// cli is keyward's command tree. The names are those operators' scripts
+// already use: do not rename.
+type cli struct {
+	Serve      serveCmd      `cmd:"" help:"Run the service: API, workers and schedulers."`
+	Worker     workerCmd     `cmd:"" help:"Run only the workers (consumers, reconciler, schedulers), with the ops endpoints on KEYWARD_OPS_ADDR."`
+	Openapi    openapiCmd    `cmd:"" name:"openapi" help:"Print the OpenAPI document the server serves at /openapi.json."`
+	Config     configCmd     `cmd:"" help:"Print the effective configuration, secrets masked."`
+	Migrate    migrateCmd    `cmd:"" help:"Apply, roll back or show the database schema."`
+	Catalog    catalogCmd    `cmd:"" help:"Catalog operations."`
+	Keys       keysCmd       `cmd:"" help:"Key vault operations."`
+	Admin      adminCmd      `cmd:"" help:"Manage the admin API's keys."`
+	Audit      auditCmd      `cmd:"" help:"Verify the audit trail or checkpoint its head."`
+	Stock      stockCmd      `cmd:"" help:"Own-stock operations."`
+	Bench      benchCmd      `cmd:"" help:"Measure throughput and latencies through the HTTP API."`
+	Pay        payCmd        `cmd:"" help:"Send a signed sandbox payment notification for an order."`
+	Completion completionCmd `cmd:"" help:"Print the shell completion script for bash, zsh or fish."`
+	Help       helpCmd       `cmd:"" hidden:"" help:"Print the help of keyward or of a command."`
+}
+
+// env is what a command runs with.
+type env struct {
+	stdout, stderr io.Writer
+	// tty: stderr is a terminal, so long work shows its progress there;
+	// in logs and CI it stays quiet.
+	tty bool
+}
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
-	}
-	var err error
-	switch os.Args[1] {
-	case "serve":
-		err = serve()
-	case "worker":
-		err = worker()
-	case "openapi":
-		err = bootstrap.WriteOpenAPI(os.Stdout)
-	case "config":
-		err = printConfig(os.Args[2:], os.Stdout)
-	case "migrate":
-		err = migrate(os.Args[2:], os.Stdout)
-	case "catalog":
-		err = catalog(os.Args[2:], os.Stdout)
-	case "keys":
-		err = keys(os.Args[2:], os.Stdout)
-	case "pay":
-		err = pay(os.Args[2:], os.Stdout)
-	case "bench":
-		err = bench(os.Args[2:], os.Stdout)
-	case "admin":
-		err = admin(os.Args[2:], os.Stdout)
-	case "audit":
-		err = audit(os.Args[2:], os.Stdout)
-	case "stock":
-		err = stock(os.Args[2:], os.Stdout)
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-		return
-	default:
-		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", os.Args[1], usage)
-		os.Exit(2)
-	}
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, tty: term.IsTerminal(int(os.Stderr.Fd()))}
+	os.Exit(run(os.Args[1:], e))
+}
+
+// exited carries the exit code kong asks for (after printing help) out of
+// the parse, so that nothing after it runs.
+type exited int
+
+// run parses args, runs the command they name and returns the exit code.
+// --help at any level prints usage and returns 0 before any command runs,
+// so it reads no configuration and touches no network.
+func run(args []string, e *env) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, ok := r.(exited)
+			if !ok {
+				panic(r)
+			}
+			code = int(c)
+		}
+	}()
+	parser, err := newParser(e, &cli{})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "keyward:", bootstrap.RedactError(err, bootstrap.EnvLookup))
-		os.Exit(1)
+		panic(err) // a malformed command tree: a programmer error
 	}
+	// Shell completion asks the binary itself (COMP_LINE set): answer
+	// and exit before parsing.
+	kongplete.Complete(parser, kongplete.WithExitFunc(func(c int) { panic(exited(c)) }))
+	if len(args) == 0 { // a command is needed: say which there are, and fail
+		run([]string{"--help"}, &env{stdout: e.stderr, stderr: e.stderr})
+		return exitUsage
+	}
+	ctx, err := parser.Parse(args)
+	if err != nil {
+		var perr *kong.ParseError
+		var node *kong.Node
+		if errors.As(err, &perr) && perr.Context != nil {
+			node = perr.Context.Selected()
+		}
+		printUsageError(e.stderr, bootstrap.RedactError(err, bootstrap.EnvLookup).Error(), node)
+		return exitUsage
+	}
+	if err := ctx.Run(e); err != nil {
+		var u usageError
+		if errors.As(err, &u) {
+			printUsageError(e.stderr, u.msg, ctx.Selected())
+			return exitUsage
+		}
+		fmt.Fprintln(e.stderr, "keyward:", bootstrap.RedactError(err, bootstrap.EnvLookup))
+		return exitFailed
+	}
+	return 0
+}
+
+// newParser builds the parser that fills c.
+func newParser(e *env, c *cli) (*kong.Kong, error) {
+	return kong.New(c,
+		kong.Name("keyward"),
+		kong.Description("keyward: digital-key fulfilment. Configuration comes from KEYWARD_* variables (keyward config lists them)."),
+		kong.Writers(e.stdout, e.stderr),
+		kong.Exit(func(c int) { panic(exited(c)) }),
+		kong.Bind(e),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Help(helpWithEnvironment),
+	)
+}
+
+// usageError is a command line kong accepts but the command refuses (a
+// value only the command can check, such as bench's --variant): exit 2,
+// like kong's own errors.
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+// printUsageError prints what is wrong in one line, the usage of the
+// command (of keyward when none was recognised), and where its help is.
+func printUsageError(w io.Writer, msg string, node *kong.Node) {
+	fmt.Fprintf(w, "keyward: %s\n", msg)
+	if node == nil {
+		fmt.Fprintln(w, "run 'keyward --help' for more")
+		return
+	}
+	fmt.Fprintf(w, "usage: keyward %s\nrun '%s --help' for more\n", node.Summary(), node.FullPath())
 }

@@ -4,99 +4,80 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/alecthomas/kong"
+
 	"github.com/keyward/keyward/bootstrap"
 )
 
-// migrate applies or inspects the database schema.
-func migrate(args []string, out io.Writer) error {
-	if len(args) != 1 || (args[0] != "up" && args[0] != "down" && args[0] != "status") {
-		return errors.New("usage: keyward migrate up|down|status")
-	}
+// migrateCmd applies or inspects the database schema.
+type migrateCmd struct {
+	Up     migrateStep `cmd:"" help:"Apply every pending migration (each is shown as it is applied, on a terminal)."`
+	Down   migrateStep `cmd:"" help:"Roll back the latest migration."`
+	Status migrateStep `cmd:"" help:"Show the schema version and the version keyward needs."`
+}
+
+// migrateStep is one direction; the command's name says which.
+type migrateStep struct{}
+
+func (migrateStep) environment() string { return wholeConfig("KEYWARD_DATABASE_URL") }
+
+func (migrateStep) Run(k *kong.Context, e *env) error {
 	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	current, latest, err := bootstrap.Migrate(ctx, cfg, args[0])
+	p := newProgress(e, "migrations applied")
+	current, latest, err := bootstrap.Migrate(ctx, cfg, k.Selected().Name, bootstrap.WithProgress(p.fn()))
+	p.end()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "schema version %d (keyward needs %d)\n", current, latest)
+	fmt.Fprintf(e.stdout, "schema version %d (keyward needs %d)\n", current, latest)
 	return nil
 }
 
-const keysUsage = `usage: keyward keys rotate
-       keyward keys migrate --to vault
-  migrate: moves every stored data key from the local keyring (KEYWARD_KEYRING_FILE) to Vault transit
-           (VAULT_ADDR, KEYWARD_VAULT_TOKEN, KEYWARD_VAULT_TRANSIT_*); stop the shop first, then start
-           it with KEYWARD_KEY_VAULT=vault. A stopped run resumes when run again.`
-
-// keys runs key management commands.
-func keys(args []string, out io.Writer) error {
-	if len(args) > 0 && args[0] == "migrate" {
-		return migrateKeys(args[1:], out)
-	}
-	if len(args) != 1 || args[0] != "rotate" {
-		return errors.New(keysUsage)
-	}
-	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	res, err := bootstrap.RotateKeys(ctx, cfg, "operator:cli")
-	if errors.Is(err, bootstrap.ErrRotateInServer) || errors.Is(err, bootstrap.ErrNeedsDatabase) {
-		return err
-	}
-	if err != nil {
-		return fmt.Errorf("rotation stopped after rewrapping %d data keys (run it again to resume): %w", res.Rewrapped, err)
-	}
-	fmt.Fprintf(out, "key version %d; rewrapped %d data keys; minimum decryption version raised: %v\n", res.Version, res.Rewrapped, res.Floor)
-	if res.Unreadable > 0 {
-		return fmt.Errorf("%d data keys no longer open and were left as they are: see the audit log", res.Unreadable)
-	}
-	return nil
+// keysCmd runs key management commands.
+type keysCmd struct {
+	Rotate  rotateCmd      `cmd:"" help:"Rotate the vault key and rewrap every stored data key (KEYWARD_KEY_VAULT=vault; with the local keyring, rotate through the running server)."`
+	Migrate migrateKeysCmd `cmd:"" help:"Move every stored data key (orders, own stock, the audit MAC key) from the local keyring (KEYWARD_KEYRING_FILE) to Vault transit; resumable, audited."`
 }
 
-// migrateKeys moves the stored data keys to another key vault and prints
-// {"to":…,"total":n,"migrated":n,"already_migrated":n,"changed":n}; on a
-// terminal it shows the keys done on stderr.
-func migrateKeys(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("keys migrate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	to := fs.String("to", "", "the key vault to move the keys to: vault")
-	if err := fs.Parse(args); err != nil || *to == "" || fs.NArg() != 0 {
-		return errors.New(keysUsage)
-	}
+// migrateKeysCmd moves the stored data keys to another key vault: only
+// Vault transit today.
+type migrateKeysCmd struct {
+	To string `required:"" enum:"vault" help:"The key vault to move the keys to: vault."`
+}
+
+func (migrateKeysCmd) environment() string {
+	return wholeConfig("KEYWARD_DATABASE_URL", "KEYWARD_KEYRING_FILE", "VAULT_ADDR", "KEYWARD_VAULT_TOKEN")
+}
+
+func (c migrateKeysCmd) Run(e *env) error {
 	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	var progress func(done, total int)
-	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		progress = func(done, total int) { fmt.Fprintf(os.Stderr, "\rdata keys migrated: %d of %d", done, total) }
-		defer fmt.Fprintln(os.Stderr)
-	}
-	res, err := bootstrap.MigrateKeys(ctx, cfg, *to, progress)
+	p := newProgress(e, "data keys migrated")
+	report := p.fn()
+	res, err := bootstrap.MigrateKeys(ctx, cfg, c.To, func(done, total int) { report(done, total, "") })
+	p.end()
 	if err != nil {
 		if res.Migrated > 0 {
 			return fmt.Errorf("migration stopped after moving %d data keys (run it again to resume): %w", res.Migrated, err)
 		}
 		return err
 	}
-	err = json.NewEncoder(out).Encode(struct {
+	err = json.NewEncoder(e.stdout).Encode(struct {
 		To              string `json:"to"`
 		Total           int    `json:"total"`
 		Migrated        int    `json:"migrated"`
@@ -107,4 +88,33 @@ func migrateKeys(args []string, out io.Writer) error {
 		err = fmt.Errorf("%d data keys changed while they moved (was the shop still running?): run it again", res.Changed)
 	}
 	return err
+}
+
+type rotateCmd struct{}
+
+func (rotateCmd) environment() string {
+	return wholeConfig("KEYWARD_DATABASE_URL", "KEYWARD_KEY_VAULT", "VAULT_ADDR", "KEYWARD_VAULT_TOKEN")
+}
+
+func (rotateCmd) Run(e *env) error {
+	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	p := newProgress(e, "data keys rewrapped")
+	res, err := bootstrap.RotateKeys(ctx, cfg, "operator:cli", bootstrap.WithProgress(p.fn()))
+	p.end()
+	if errors.Is(err, bootstrap.ErrRotateInServer) || errors.Is(err, bootstrap.ErrNeedsDatabase) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("rotation stopped after rewrapping %d data keys (run it again to resume): %w", res.Rewrapped, err)
+	}
+	fmt.Fprintf(e.stdout, "key version %d; rewrapped %d data keys; minimum decryption version raised: %v\n", res.Version, res.Rewrapped, res.Floor)
+	if res.Unreadable > 0 {
+		return fmt.Errorf("%d data keys no longer open and were left as they are: see the audit log", res.Unreadable)
+	}
+	return nil
 }

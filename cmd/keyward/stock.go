@@ -5,46 +5,40 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/bootstrap"
 )
 
-const stockUsage = `usage: keyward stock import --sku SKU FILE.csv
-       keyward stock rehash
-  import: FILE.csv holds one text key per row in its first column; a header row "key" and blank rows are skipped
-  rehash: moves keys stocked before keys were known by their canonical form to it, withdrawing (never deleting)
-          later copies of one key; serve and worker do it at start, this runs it ahead of them`
+// stockCmd runs own-stock commands.
+type stockCmd struct {
+	Import stockImportCmd `cmd:"" help:"Add the keys of a CSV file to a product's own stock; prints {\"added\":n,\"duplicates\":m}."`
+	Rehash stockRehashCmd `cmd:"" help:"Move keys stocked before keys were known by their canonical form to it, withdrawing (never deleting) later copies of one key; serve and worker do it at start, this runs it ahead of them."`
+}
 
-// stock imports keys into a product's own stock and prints
-// {"added":n,"duplicates":m}, or rehashes the stock.
-func stock(args []string, out io.Writer) error {
-	if len(args) == 1 && args[0] == "rehash" {
-		return rehash(out)
-	}
-	if len(args) == 0 || args[0] != "import" {
-		return errors.New(stockUsage)
-	}
-	fs := flag.NewFlagSet("stock import", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	sku := fs.String("sku", "", "the product's sku")
-	if err := fs.Parse(args[1:]); err != nil || *sku == "" || fs.NArg() != 1 {
-		return errors.New(stockUsage)
-	}
-	f, err := os.Open(fs.Arg(0))
+type stockImportCmd struct {
+	SKU  string `name:"sku" required:"" placeholder:"SKU" help:"The product's sku."`
+	File string `arg:"" name:"FILE.csv" help:"One text key per row in its first column; a header row \"key\" and blank rows are skipped."`
+}
+
+func (stockImportCmd) environment() string {
+	return wholeConfig("KEYWARD_DATABASE_URL", "KEYWARD_KEY_VAULT")
+}
+
+// Run imports the keys and prints {"added":n,"duplicates":m}.
+func (c stockImportCmd) Run(e *env) error {
+	f, err := os.Open(c.File)
 	if err != nil {
 		return fmt.Errorf("open keys: %w", err)
 	}
 	defer f.Close()
 	keys, err := readStockCSV(f)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", fs.Arg(0), err)
+		return fmt.Errorf("read %s: %w", c.File, err)
 	}
 	cfg, err := bootstrap.LoadConfig(bootstrap.EnvLookup)
 	if err != nil {
@@ -52,15 +46,23 @@ func stock(args []string, out io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	res, err := bootstrap.ImportStock(ctx, cfg, *sku, keys)
+	p := newProgress(e, "keys sealed")
+	res, err := bootstrap.ImportStock(ctx, cfg, c.SKU, keys, bootstrap.WithProgress(p.fn()))
+	p.end()
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(out).Encode(struct {
+	return json.NewEncoder(e.stdout).Encode(struct {
 		Added      int `json:"added"`
 		Duplicates int `json:"duplicates"`
 	}{res.Added, res.Duplicates})
 }
+
+type stockRehashCmd struct{}
+
+func (stockRehashCmd) environment() string { return wholeConfig("KEYWARD_DATABASE_URL") }
+
+func (stockRehashCmd) Run(e *env) error { return rehash(e.stdout) }
 
 // rehash runs the stock rehash and prints what it did: how many keys it
 // rehashed, and each key it withdrew, by id, never by its text.
@@ -98,11 +100,11 @@ func rehash(out io.Writer) error {
 // readStockCSV returns the text keys of a CSV file: the first column of
 // each row, skipping a "key" header and blank rows. Errors name the line,
 // never a key.
-func readStockCSV(r io.Reader) ([]application.StockKeyInput, error) {
+func readStockCSV(r io.Reader) ([]bootstrap.StockKeyInput, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
-	var keys []application.StockKeyInput
+	var keys []bootstrap.StockKeyInput
 	for line := 1; ; line++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -115,7 +117,7 @@ func readStockCSV(r io.Reader) ([]application.StockKeyInput, error) {
 		if k == "" || line == 1 && strings.EqualFold(k, "key") {
 			continue
 		}
-		keys = append(keys, application.StockKeyInput{ContentType: "text/plain", Data: []byte(k)})
+		keys = append(keys, bootstrap.StockKeyInput{ContentType: "text/plain", Data: []byte(k)})
 	}
 	if len(keys) == 0 {
 		return nil, errors.New("no keys")
