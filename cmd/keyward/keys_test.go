@@ -44,7 +44,7 @@ func TestKeysMigrateThroughTheBinary(t *testing.T) {
 			t.Fatalf("keys migrate: %v\n%s\nwant %s", err, out, want)
 		}
 	}
-	if out, err := keyward(t, env, "keys", "migrate"); err == nil || !strings.Contains(out, "keys migrate --to vault") {
+	if out, err := keyward(t, env, "keys", "migrate"); err == nil || !strings.Contains(out, "--to") || !strings.Contains(out, "keyward keys migrate") {
 		t.Fatalf("keys migrate without --to: %v\n%s", err, out)
 	}
 	if out, err := keyward(t, env, "keys", "migrate", "--to", "local"); err == nil || !strings.Contains(out, "--to") {

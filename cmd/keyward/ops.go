@@ -68,8 +68,11 @@ func (c migrateKeysCmd) Run(e *env) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	p := newProgress(e, "data keys migrated")
-	report := p.fn()
-	res, err := bootstrap.MigrateKeys(ctx, cfg, c.To, func(done, total int) { report(done, total, "") })
+	var progress func(done, total int)
+	if report := p.fn(); report != nil { // nil off a terminal
+		progress = func(done, total int) { report(done, total, "") }
+	}
+	res, err := bootstrap.MigrateKeys(ctx, cfg, c.To, progress)
 	p.end()
 	if err != nil {
 		if res.Migrated > 0 {
