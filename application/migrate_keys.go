@@ -30,8 +30,12 @@ var ErrSameKeyVault = errors.New("the target key vault is of the same kind as th
 // opens under neither. Then it moves the keys in batches; each batch's keys
 // and its audit record commit together, and a key the target already
 // wraps is left alone, so a run stopped midway resumes where it stopped.
-// The shop must not serve on the source meanwhile: keys it made after the
-// scan would stay behind (a second run moves them).
+// Each key is replaced only while it still holds the ciphertext the run
+// read (compare-and-set), so a key revoked or rewrapped meanwhile is never
+// overwritten. The shop may serve meanwhile on a key vault that makes new
+// keys with the target and opens each stored key with the vault that
+// wrapped it; a shop still making keys with the source leaves keys behind,
+// which Left counts and a second run moves.
 type MigrateKeys struct {
 	tx        ports.Transactor
 	from      ports.KeyVault
@@ -60,8 +64,12 @@ type MigrateKeysResult struct {
 	// AlreadyMigrated were found wrapped by the target (an earlier run).
 	AlreadyMigrated int
 	// Changed were replaced or deleted (an order revoked) while this run
-	// moved them; a second run moves what is left.
+	// moved them; Left says whether anything remains.
 	Changed int
+	// Left are still wrapped by the source when the run ends (counted by
+	// the source's kind; 0 for a source that names none): made by it
+	// after the scan, or changed while they moved. A further run moves them.
+	Left int
 }
 
 // Handle migrates the stored data keys, auditing each batch as actor's,
@@ -94,9 +102,25 @@ func (h MigrateKeys) Handle(ctx context.Context, actor string, progress func(don
 		}
 		return nil
 	})
+	if err == nil {
+		res.Left, err = h.left(ctx)
+	}
 	h.log.InfoContext(ctx, "data keys migrated", "to", res.To, "total", res.Total, "migrated", res.Migrated,
-		"already_migrated", res.AlreadyMigrated, "changed", res.Changed, "err", err)
+		"already_migrated", res.AlreadyMigrated, "changed", res.Changed, "left", res.Left, "err", err)
 	return res, err
+}
+
+// left counts the keys the source still wraps.
+func (h MigrateKeys) left(ctx context.Context) (int, error) {
+	from, ok := h.from.(ports.DataKeyImporter)
+	if !ok {
+		return 0, nil
+	}
+	n, err := h.dataKeys.CountWrappedBy(ctx, from.Kind())
+	if err != nil {
+		return 0, fmt.Errorf("count data keys left on the %s key vault: %w", from.Kind(), err)
+	}
+	return n, nil
 }
 
 // check opens every stored key with the vault that wraps it and returns
