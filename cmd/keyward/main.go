@@ -22,7 +22,7 @@ Usage:
   keyward keys rotate           rotate the vault key and rewrap every stored data key
   keyward keys migrate --to vault
                                 move every stored data key from the local keyring to Vault transit
-                                (stop the shop first; a stopped run resumes when run again)
+                                (while the shop serves on Vault with its keyring file kept; resumable)
   keyward admin create-key --role admin|support [--name NAME]
                                 make an admin API key (printed once, on the last line)
   keyward admin list-keys | revoke-key ID

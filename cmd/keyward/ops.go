@@ -37,8 +37,9 @@ func migrate(args []string, out io.Writer) error {
 const keysUsage = `usage: keyward keys rotate
        keyward keys migrate --to vault
   migrate: moves every stored data key from the local keyring (KEYWARD_KEYRING_FILE) to Vault transit
-           (VAULT_ADDR, KEYWARD_VAULT_TOKEN, KEYWARD_VAULT_TRANSIT_*); stop the shop first, then start
-           it with KEYWARD_KEY_VAULT=vault. A stopped run resumes when run again.`
+           (VAULT_ADDR, KEYWARD_VAULT_TOKEN, KEYWARD_VAULT_TRANSIT_*) while the shop serves: restart it
+           first with KEYWARD_KEY_VAULT=vault, keeping KEYWARD_KEYRING_FILE; once "left" is 0, remove
+           the keyring file and restart. A stopped run resumes when run again.`
 
 // keys runs key management commands.
 func keys(args []string, out io.Writer) error {
@@ -69,7 +70,7 @@ func keys(args []string, out io.Writer) error {
 }
 
 // migrateKeys moves the stored data keys to another key vault and prints
-// {"to":…,"total":n,"migrated":n,"already_migrated":n,"changed":n}; on a
+// {"to":…,"total":n,"migrated":n,"already_migrated":n,"changed":n,"left":n}; on a
 // terminal it shows the keys done on stderr.
 func migrateKeys(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("keys migrate", flag.ContinueOnError)
@@ -102,9 +103,12 @@ func migrateKeys(args []string, out io.Writer) error {
 		Migrated        int    `json:"migrated"`
 		AlreadyMigrated int    `json:"already_migrated"`
 		Changed         int    `json:"changed"`
-	}{res.To, res.Total, res.Migrated, res.AlreadyMigrated, res.Changed})
-	if err == nil && res.Changed > 0 {
-		err = fmt.Errorf("%d data keys changed while they moved (was the shop still running?): run it again", res.Changed)
+		Left            int    `json:"left"`
+	}{res.To, res.Total, res.Migrated, res.AlreadyMigrated, res.Changed, res.Left})
+	// Keys changed while they moved are no concern by themselves (an order
+	// revoked, a rotation that moved them); keys still on the keyring are.
+	if err == nil && res.Left > 0 {
+		err = fmt.Errorf("%d data keys are still wrapped by the local keyring (is a process still running on it?): run it again before removing KEYWARD_KEYRING_FILE", res.Left)
 	}
 	return err
 }
