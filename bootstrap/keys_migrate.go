@@ -23,9 +23,10 @@ import (
 // batch. The shop may serve meanwhile if every process runs on Vault with
 // the keyring file still in place (vaultKeyVault); one still on the local
 // keyring could not open the keys that moved. It returns an error naming
-// the --to flag for another target, ErrNeedsDatabase without KEYWARD_DATABASE_URL, and an
-// error naming the variable when the keyring file or the Vault token is
-// missing; a run that fails midway can be run again to resume.
+// the --to flag for another target, ErrNeedsDatabase without
+// KEYWARD_DATABASE_URL, and an error naming the variable when the keyring
+// file or the Vault token is missing; a run that fails midway can be run
+// again to resume.
 func MigrateKeys(ctx context.Context, cfg Config, to string, progress func(done, total int)) (application.MigrateKeysResult, error) {
 	if to != "vault" {
 		return application.MigrateKeysResult{}, fmt.Errorf("--to %q: keys can move only to vault (HashiCorp Vault transit)", to)
