@@ -30,11 +30,15 @@ var ErrSameKeyVault = errors.New("the target key vault is of the same kind as th
 // opens under neither. Then it moves the keys in batches; each batch's keys
 // and its audit record commit together, and a key the target already
 // wraps is left alone, so a run stopped midway resumes where it stopped.
-// The shop must not serve on the source meanwhile: keys it made after the
-// scan would stay behind (a second run moves them).
+// Each key is replaced only while it still holds the ciphertext the run
+// read (compare-and-set), so a key revoked or rewrapped meanwhile is never
+// overwritten. The shop may serve meanwhile on a key vault that makes new
+// keys with the target and opens each stored key with the vault that
+// wrapped it; a shop still making keys with the source leaves keys behind,
+// which Left counts and a second run moves.
 type MigrateKeys struct {
 	tx        ports.Transactor
-	from      ports.KeyVault
+	from      ports.DataKeyImporter
 	to        ports.DataKeyImporter
 	dataKeys  ports.DataKeyRepository
 	audit     ports.AuditLog
@@ -44,7 +48,7 @@ type MigrateKeys struct {
 
 // NewMigrateKeys wires MigrateKeys; batchSize <= 0 takes 100. It panics
 // when a dependency is nil.
-func NewMigrateKeys(tx ports.Transactor, from ports.KeyVault, to ports.DataKeyImporter, dataKeys ports.DataKeyRepository, audit ports.AuditLog, batchSize int, log *slog.Logger) MigrateKeys {
+func NewMigrateKeys(tx ports.Transactor, from ports.DataKeyImporter, to ports.DataKeyImporter, dataKeys ports.DataKeyRepository, audit ports.AuditLog, batchSize int, log *slog.Logger) MigrateKeys {
 	require("MigrateKeys", "tx", tx, "from", from, "to", to, "dataKeys", dataKeys, "audit", audit, "log", log)
 	if batchSize <= 0 {
 		batchSize = 100
@@ -60,8 +64,12 @@ type MigrateKeysResult struct {
 	// AlreadyMigrated were found wrapped by the target (an earlier run).
 	AlreadyMigrated int
 	// Changed were replaced or deleted (an order revoked) while this run
-	// moved them; a second run moves what is left.
+	// moved them; Left says whether anything remains.
 	Changed int
+	// Left are still wrapped by the source when the run ends: made by it
+	// after the scan, or rewrapped by it while they moved. A further run
+	// moves them.
+	Left int
 }
 
 // Handle migrates the stored data keys, auditing each batch as actor's,
@@ -73,7 +81,7 @@ type MigrateKeysResult struct {
 // before an error stay migrated, and the result counts them.
 func (h MigrateKeys) Handle(ctx context.Context, actor string, progress func(done, total int)) (MigrateKeysResult, error) {
 	res := MigrateKeysResult{To: h.to.Kind()}
-	if from, ok := h.from.(ports.DataKeyImporter); ok && from.Kind() == h.to.Kind() {
+	if h.from.Kind() == h.to.Kind() {
 		return res, ErrSameKeyVault
 	}
 	total, err := h.check(ctx)
@@ -94,9 +102,21 @@ func (h MigrateKeys) Handle(ctx context.Context, actor string, progress func(don
 		}
 		return nil
 	})
+	if err == nil {
+		res.Left, err = h.left(ctx)
+	}
 	h.log.InfoContext(ctx, "data keys migrated", "to", res.To, "total", res.Total, "migrated", res.Migrated,
-		"already_migrated", res.AlreadyMigrated, "changed", res.Changed, "err", err)
+		"already_migrated", res.AlreadyMigrated, "changed", res.Changed, "left", res.Left, "err", err)
 	return res, err
+}
+
+// left counts the keys the source still wraps.
+func (h MigrateKeys) left(ctx context.Context) (int, error) {
+	n, err := h.dataKeys.CountWrappedBy(ctx, h.from.Kind())
+	if err != nil {
+		return 0, fmt.Errorf("count data keys left on the %s key vault: %w", h.from.Kind(), err)
+	}
+	return n, nil
 }
 
 // check opens every stored key with the vault that wraps it and returns
@@ -159,7 +179,7 @@ func (h MigrateKeys) moveBatch(ctx context.Context, actor string, batch []ports.
 			return nil
 		}
 		_, err := h.audit.Append(ctx, actor, AuditKeysMigrated, "data-keys", map[string]string{
-			"to": h.to.Kind(), "from": h.fromKind(), "migrated": strconv.Itoa(migrated),
+			"to": h.to.Kind(), "from": h.from.Kind(), "migrated": strconv.Itoa(migrated),
 			"first_key": moves[0].id, "last_key": moves[len(moves)-1].id,
 		})
 		return err
@@ -194,7 +214,7 @@ func (h MigrateKeys) rewrap(ctx context.Context, k ports.StoredDataKey) (ports.W
 func (h MigrateKeys) unwrapError(id string, err error) error {
 	if errors.Is(err, ports.ErrDataKeyInvalid) {
 		return fmt.Errorf("data key %s opens under neither the %s nor the %s key vault: is this the right keyring file or transit key? %w",
-			id, h.fromKind(), h.to.Kind(), err)
+			id, h.from.Kind(), h.to.Kind(), err)
 	}
 	if errors.Is(err, ports.ErrVaultUnavailable) {
 		return fmt.Errorf("%w: unwrap data key %s: %v", ErrUnavailable, id, err)
@@ -205,13 +225,6 @@ func (h MigrateKeys) unwrapError(id string, err error) error {
 // moved reports whether the target wraps k.
 func (h MigrateKeys) moved(k ports.WrappedKey) bool {
 	return strings.HasPrefix(k.Ciphertext, h.to.Kind()+":")
-}
-
-func (h MigrateKeys) fromKind() string {
-	if from, ok := h.from.(ports.DataKeyImporter); ok {
-		return from.Kind()
-	}
-	return "source"
 }
 
 // eachBatch calls fn with every stored data key, a batch at a time, in id

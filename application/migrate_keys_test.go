@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -59,7 +60,7 @@ func TestMigrateKeysResumesAfterAStop(t *testing.T) {
 	w := newWorld(t)
 	plain := fulfilledKeys(t, w, 5)
 	target := vaulttest.New(t)
-	migrate := application.NewMigrateKeys(memory.Transactor{}, w.vault, target, w.dataKeys, w.audit, 2, w.log)
+	migrate := application.NewMigrateKeys(memory.Transactor{}, w.keyring(), target, w.dataKeys, w.audit, 2, w.log)
 
 	ctx, stop := context.WithCancel(t.Context())
 	res, err := migrate.Handle(ctx, "operator:test", func(done, total int) {
@@ -123,7 +124,7 @@ func TestMigrateKeysRefusesAKeyThatOpensNowhere(t *testing.T) {
 		t.Fatal("could not plant a corrupt key")
 	}
 
-	migrate := application.NewMigrateKeys(memory.Transactor{}, w.vault, vaulttest.New(t), w.dataKeys, w.audit, 2, w.log)
+	migrate := application.NewMigrateKeys(memory.Transactor{}, w.keyring(), vaulttest.New(t), w.dataKeys, w.audit, 2, w.log)
 	res, err := migrate.Handle(t.Context(), "operator:test", nil)
 	if !errors.Is(err, ports.ErrDataKeyInvalid) || !strings.Contains(err.Error(), corrupt) || res.Migrated != 0 {
 		t.Fatalf("Handle = %+v, %v; want ErrDataKeyInvalid naming %s", res, err, corrupt)
@@ -146,5 +147,76 @@ func TestMigrateKeysRefusesTheSameKind(t *testing.T) {
 	_, err := application.NewMigrateKeys(memory.Transactor{}, from, to, w.dataKeys, w.audit, 0, w.log).Handle(t.Context(), "operator:test", nil)
 	if !errors.Is(err, application.ErrSameKeyVault) {
 		t.Fatalf("err = %v, want ErrSameKeyVault", err)
+	}
+}
+
+// keyring is the world's local keyring, under its fault injection: the
+// source of a migration names its kind.
+func (w *world) keyring() ports.DataKeyImporter { return w.vault.KeyVault.(ports.DataKeyImporter) }
+
+// rotatingDataKeys rewraps one key with the source just before the
+// migration writes it, as a rotation committing meanwhile would.
+type rotatingDataKeys struct {
+	ports.DataKeyRepository
+	vault ports.KeyVault
+	id    string
+}
+
+func (r rotatingDataKeys) Replace(ctx context.Context, id string, old, new ports.WrappedKey) (bool, error) {
+	if id == r.id && strings.HasPrefix(new.Ciphertext, "vault:") {
+		rw, err := r.vault.Rewrap(ctx, []ports.RewrapRequest{{OrderID: id, Wrapped: old}})
+		if err != nil {
+			return false, err
+		}
+		if ok, err := r.DataKeyRepository.Replace(ctx, id, old, rw[0]); !ok || err != nil {
+			return false, errors.Join(errors.New("the concurrent rotation did not commit"), err)
+		}
+	}
+	return r.DataKeyRepository.Replace(ctx, id, old, new)
+}
+
+// TestMigrateKeysLeavesConcurrentWritesAlone: a key rewrapped between the
+// run's read and its write keeps the rewrap (the write is a compare-and-set
+// on the old ciphertext), and a key the source makes after the scan stays
+// where it is; the run counts both as left on the source.
+func TestMigrateKeysLeavesConcurrentWritesAlone(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	plain := fulfilledKeys(t, w, 4)
+	ids := slices.Sorted(maps.Keys(plain))
+	dataKeys := rotatingDataKeys{DataKeyRepository: w.dataKeys, vault: w.vault, id: ids[1]}
+	target := vaulttest.New(t)
+	migrate := application.NewMigrateKeys(memory.Transactor{}, w.keyring(), target, dataKeys, w.audit, 2, w.log)
+
+	late := "0-made-after-the-scan" // sorts before every order id: no batch lists it
+	res, err := migrate.Handle(t.Context(), "operator:test", func(done, _ int) {
+		if done != 2 {
+			return
+		}
+		dk, err := w.vault.NewDataKey(t.Context(), late)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		clear(dk.Plaintext)
+		if err := w.dataKeys.Create(t.Context(), late, dk.Wrapped); err != nil {
+			t.Error(err)
+		}
+	})
+	if err != nil || res.Migrated != 3 || res.Changed != 1 || res.Left != 2 {
+		t.Fatalf("run = %+v, %v; want 3 migrated, 1 changed, 2 left", res, err)
+	}
+	for _, id := range []string{ids[1], late} {
+		wk, _ := w.dataKeys.Get(t.Context(), id)
+		if !strings.HasPrefix(wk.Ciphertext, "local:") {
+			t.Errorf("data key of %s is %.8s…, want it left on the keyring", id, wk.Ciphertext)
+		}
+		if k, err := w.vault.UnwrapDataKey(t.Context(), id, wk); err != nil || (id == ids[1] && !bytes.Equal(k, plain[id])) {
+			t.Errorf("data key of %s does not open to its bytes on the keyring: %v", id, err)
+		}
+	}
+	res, err = application.NewMigrateKeys(memory.Transactor{}, w.keyring(), target, w.dataKeys, w.audit, 2, w.log).Handle(t.Context(), "operator:test", nil)
+	if err != nil || res.Migrated != 2 || res.Left != 0 {
+		t.Fatalf("second run = %+v, %v; want nothing left", res, err)
 	}
 }

@@ -43,7 +43,7 @@ type Config struct {
 	ResendLimit       int             `env:"KEYWARD_RESEND_LIMIT" envDefault:"5" doc:"times a delivery link may be sent again per order within \x60KEYWARD_RESEND_WINDOW\x60; more answer \x60429\x60 with \x60Retry-After\x60 (0: no limit)"`
 	ResendWindow      time.Duration   `env:"KEYWARD_RESEND_WINDOW" envDefault:"1h" doc:"the window of \x60KEYWARD_RESEND_LIMIT\x60"`
 	KeyVault          string          `env:"KEYWARD_KEY_VAULT" envDefault:"local" doc:"\x60local\x60 (keyring file) or \x60vault\x60 (HashiCorp Vault transit)"`
-	KeyringFile       string          `env:"KEYWARD_KEYRING_FILE" envDefault:"./var/keyring.json" doc:"the local keyring's master keys"`
+	KeyringFile       string          `env:"KEYWARD_KEYRING_FILE" envDefault:"./var/keyring.json" doc:"the local keyring's master keys; with \x60KEYWARD_KEY_VAULT=vault\x60 still read while it exists (moving to Vault)"`
 	CatalogMargin     decimal.Decimal `env:"KEYWARD_CATALOG_MARGIN" envDefault:"0.10" doc:"markup on supplier cost"`
 	SupplierLatency   time.Duration   `env:"KEYWARD_SANDBOX_SUPPLIER_LATENCY" envDefault:"0" doc:"simulated supplier latency"`
 	SupplierFailRate  float64         `env:"KEYWARD_SANDBOX_SUPPLIER_FAILURE_RATE" envDefault:"0" doc:"fraction of supplier calls that fail temporarily"`

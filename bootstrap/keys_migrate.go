@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"go.uber.org/fx"
 
@@ -21,10 +20,13 @@ import (
 // transit, configured by the VAULT_* and KEYWARD_VAULT_* variables), so
 // that serve can start with KEYWARD_KEY_VAULT=vault; see
 // application.MigrateKeys. progress, when not nil, is called after each
-// batch. Stop the shop first. It returns an error naming the --to flag for
-// another target, ErrNeedsDatabase without KEYWARD_DATABASE_URL, and an
-// error naming the variable when the keyring file or the Vault token is
-// missing; a run that fails midway can be run again to resume.
+// batch. The shop may serve meanwhile if every process runs on Vault with
+// the keyring file still in place (vaultKeyVault); one still on the local
+// keyring could not open the keys that moved. It returns an error naming
+// the --to flag for another target, ErrNeedsDatabase without
+// KEYWARD_DATABASE_URL, and an error naming the variable when the keyring
+// file or the Vault token is missing; a run that fails midway can be run
+// again to resume.
 func MigrateKeys(ctx context.Context, cfg Config, to string, progress func(done, total int)) (application.MigrateKeysResult, error) {
 	if to != "vault" {
 		return application.MigrateKeysResult{}, fmt.Errorf("--to %q: keys can move only to vault (HashiCorp Vault transit)", to)
@@ -83,21 +85,3 @@ var keyMigrationModule = fx.Module("keyvault.migration",
 	),
 	fx.Invoke(startVault),
 )
-
-// migratingVault is the target vault, but for keys still wrapped by the
-// source, which it opens with the source: the stored audit MAC key is on
-// either side, depending on how far an earlier run came. A key it makes
-// (the MAC key of a shop that never audited) is the target's, where it
-// belongs.
-type migratingVault struct {
-	ports.DataKeyImporter
-	from ports.KeyVault
-}
-
-// UnwrapDataKey opens k with the vault that wrapped it.
-func (v migratingVault) UnwrapDataKey(ctx context.Context, id string, k ports.WrappedKey) ([]byte, error) {
-	if strings.HasPrefix(k.Ciphertext, v.Kind()+":") {
-		return v.DataKeyImporter.UnwrapDataKey(ctx, id, k)
-	}
-	return v.from.UnwrapDataKey(ctx, id, k)
-}

@@ -74,7 +74,7 @@ func startRefused(t *testing.T, cfg bootstrap.Config) error {
 
 // TestKeysMigrateToVault: a shop on the local keyring and Postgres, with a
 // delivered supplier order, a delivered order from its own stock and its
-// audit trail, cannot start on Vault; `keyward keys migrate --to vault`,
+// audit trail, cannot start on Vault without its keyring file; `keyward keys migrate --to vault`,
 // stopped after its first batch and run again, moves every data key; then
 // serve starts on Vault on the same database, the delivered keys reveal
 // as they were, the stock still sells, the audit trail verifies (its MAC
@@ -126,8 +126,10 @@ func TestKeysMigrateToVault(t *testing.T) {
 	cfg := bootstrap.Defaults()
 	local(&cfg)
 	onVault(&cfg)
-	if err := startRefused(t, cfg); !strings.Contains(err.Error(), "is this the right keyring file or transit key?") {
-		t.Fatalf("serve on Vault before the migration: %v, want it to say the key vault does not open the stored keys", err)
+	gone := cfg
+	gone.KeyringFile = filepath.Join(t.TempDir(), "gone.json")
+	if err := startRefused(t, gone); !strings.Contains(err.Error(), fmt.Sprintf("%d data keys are still wrapped by the local keyring and KEYWARD_KEYRING_FILE", total)) {
+		t.Fatalf("serve on Vault without the keyring before the migration: %v, want it to name KEYWARD_KEYRING_FILE and the %d keys", err, total)
 	}
 
 	ctx, stop := context.WithCancel(t.Context())

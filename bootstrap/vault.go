@@ -16,16 +16,18 @@ import (
 
 // VaultModule wraps data keys with HashiCorp Vault transit. At start it
 // mounts transit and creates the derived key when missing and allowed, and
-// keeps a renewable token alive.
+// keeps a renewable token alive. While the keyring file still exists (a
+// shop moving from the local keyring) the keyring opens the keys not yet
+// moved; without it, the process refuses to start while any is left.
 var VaultModule = fx.Module("keyvault.vault",
 	fx.Provide(
 		newVault,
-		func(v *vault.Vault) ports.KeyVault { return v },
+		vaultKeyVault,
 		fx.Annotate(func(v ports.KeyVault) ports.HealthCheck {
 			return ports.HealthCheck{Name: "keyvault", Check: v.Health}
 		}, fx.ResultTags(`group:"health"`)),
 	),
-	fx.Invoke(startVault),
+	fx.Invoke(startVault, checkLocalKeysLeft),
 )
 
 // newVault is the Vault transit client the VAULT_* and KEYWARD_VAULT_*

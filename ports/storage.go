@@ -156,6 +156,9 @@ type DataKeyRepository interface {
 	// Replace swaps old for new when the stored key still equals old; it
 	// reports whether it did (false: changed or deleted meanwhile).
 	Replace(ctx context.Context, orderID string, old, new WrappedKey) (bool, error)
+	// CountWrappedBy returns how many stored keys a vault of the given kind
+	// wraps: those whose ciphertext starts with kind+":".
+	CountWrappedBy(ctx context.Context, kind string) (int, error)
 }
 
 // BlobStore keeps sealed key ciphertext.

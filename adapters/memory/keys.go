@@ -126,3 +126,16 @@ func (b *Blobs) Exists(_ context.Context, ref string) (bool, error) {
 	_, ok := b.blobs[ref]
 	return ok, nil
 }
+
+// CountWrappedBy counts the keys whose ciphertext starts with kind+":".
+func (r *DataKeys) CountWrappedBy(_ context.Context, kind string) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, k := range r.keys {
+		if strings.HasPrefix(k.Ciphertext, kind+":") {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -86,3 +86,13 @@ func (r *DataKeys) Replace(ctx context.Context, orderID string, old, new ports.W
 	}
 	return n == 1, nil
 }
+
+// CountWrappedBy counts the keys whose ciphertext starts with kind+":"
+// (starts_with, not LIKE, so that a kind holding % or _ matches literally).
+func (r *DataKeys) CountWrappedBy(ctx context.Context, kind string) (int, error) {
+	var n int
+	if err := sqlx.GetContext(ctx, ext(ctx, r.db), &n, `SELECT count(*) FROM data_keys WHERE starts_with(ciphertext, $1)`, kind+":"); err != nil {
+		return 0, fmt.Errorf("count data keys wrapped by %s: %w", kind, translate(err))
+	}
+	return n, nil
+}

@@ -35,8 +35,8 @@ func TestKeysMigrateThroughTheBinary(t *testing.T) {
 
 	// The audit MAC key is made, in Vault, by the first run's start.
 	for _, want := range []string{
-		`{"to":"vault","total":2,"migrated":1,"already_migrated":1,"changed":0}`,
-		`{"to":"vault","total":2,"migrated":0,"already_migrated":2,"changed":0}`,
+		`{"to":"vault","total":2,"migrated":1,"already_migrated":1,"changed":0,"left":0}`,
+		`{"to":"vault","total":2,"migrated":0,"already_migrated":2,"changed":0,"left":0}`,
 	} {
 		out, err := keyward(t, env, "keys", "migrate", "--to", "vault")
 		lines := strings.Split(strings.TrimSpace(out), "\n") // logs go to stderr, before it

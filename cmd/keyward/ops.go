@@ -47,7 +47,7 @@ func (migrateStep) Run(k *kong.Context, e *env) error {
 // keysCmd runs key management commands.
 type keysCmd struct {
 	Rotate  rotateCmd      `cmd:"" help:"Rotate the vault key and rewrap every stored data key (KEYWARD_KEY_VAULT=vault; with the local keyring, rotate through the running server)."`
-	Migrate migrateKeysCmd `cmd:"" help:"Move every stored data key (orders, own stock, the audit MAC key) from the local keyring (KEYWARD_KEYRING_FILE) to Vault transit; resumable, audited."`
+	Migrate migrateKeysCmd `cmd:"" help:"Move every stored data key (orders, own stock, the audit MAC key) from the local keyring (KEYWARD_KEYRING_FILE) to Vault transit while the shop serves: restart it first with KEYWARD_KEY_VAULT=vault, keeping KEYWARD_KEYRING_FILE; once left is 0, remove the keyring file and restart. Resumable, audited."`
 }
 
 // migrateKeysCmd moves the stored data keys to another key vault: only
@@ -86,9 +86,12 @@ func (c migrateKeysCmd) Run(e *env) error {
 		Migrated        int    `json:"migrated"`
 		AlreadyMigrated int    `json:"already_migrated"`
 		Changed         int    `json:"changed"`
-	}{res.To, res.Total, res.Migrated, res.AlreadyMigrated, res.Changed})
-	if err == nil && res.Changed > 0 {
-		err = fmt.Errorf("%d data keys changed while they moved (was the shop still running?): run it again", res.Changed)
+		Left            int    `json:"left"`
+	}{res.To, res.Total, res.Migrated, res.AlreadyMigrated, res.Changed, res.Left})
+	// Keys changed while they moved are no concern by themselves (an order
+	// revoked, a rotation that moved them); keys still on the keyring are.
+	if err == nil && res.Left > 0 {
+		err = fmt.Errorf("%d data keys are still wrapped by the local keyring (is a process still running on it?): run it again before removing KEYWARD_KEYRING_FILE", res.Left)
 	}
 	return err
 }

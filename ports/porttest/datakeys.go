@@ -24,6 +24,7 @@ func DataKeyRepository(t *testing.T, newRepo func(t *testing.T) ports.DataKeyRep
 		{"delete shreds, and is idempotent", testDataKeyDelete},
 		{"list older than a version pages by order id", testDataKeyListOlder},
 		{"replace swaps only the expected key", testDataKeyReplace},
+		{"count by the wrapping vault's kind", testDataKeyCountWrappedBy},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
@@ -128,6 +129,18 @@ func testDataKeyReplace(t *testing.T, repo ports.DataKeyRepository) {
 	replace("ord-1", rewrapped, wrapped("ord-1", 3), false) // shredded meanwhile
 	if _, err := repo.Get(t.Context(), "ord-1"); err == nil {
 		t.Errorf("Replace brought a deleted key back")
+	}
+}
+
+func testDataKeyCountWrappedBy(t *testing.T, repo ports.DataKeyRepository) {
+	createDataKey(t, repo, "ord-1", wrapped("ord-1", 1))
+	createDataKey(t, repo, "ord-2", ports.WrappedKey{Ciphertext: "local:v1:b3JkLTI=", Version: 1})
+	createDataKey(t, repo, "ord-3", ports.WrappedKey{Ciphertext: "local:v2:b3JkLTM=", Version: 2})
+	createDataKey(t, repo, "ord-4", ports.WrappedKey{Ciphertext: "localish:v1:b3JkLTQ=", Version: 1})
+	for kind, want := range map[string]int{"vault": 1, "local": 2, "loc": 0, "%": 0, "none": 0} {
+		if got, err := repo.CountWrappedBy(t.Context(), kind); err != nil || got != want {
+			t.Errorf("CountWrappedBy(%q) = %d, %v; want %d", kind, got, err, want)
+		}
 	}
 }
 
