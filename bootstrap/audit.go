@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"go.uber.org/fx"
 
 	"github.com/keyward/keyward/adapters/localdir"
@@ -95,8 +96,19 @@ func checkpointStore(cfg Config) (ports.BlobStore, string, error) {
 
 // auditKeyProviders make the audit MAC key from the key vault and the data
 // keys of either storage, and the checkpoints signed with it.
+// On Postgres the key refuses to be made anew over a trail already MACed
+// (application.ErrAuditKeyMissing).
 var auditKeyProviders = fx.Provide(
-	application.NewAuditKey,
+	func(vault ports.KeyVault, dataKeys ports.DataKeyRepository, p struct {
+		fx.In
+		DB *sqlx.DB `optional:"true"`
+	},
+	) *application.AuditKey {
+		if p.DB == nil {
+			return application.NewAuditKey(vault, dataKeys)
+		}
+		return application.NewAuditKey(vault, dataKeys, application.RefuseCreationOver(postgres.AuditTrailSigned(p.DB)))
+	},
 	func(k *application.AuditKey) ports.AuditMAC { return k },
 	application.NewAuditCheckpoints,
 )

@@ -35,15 +35,16 @@ const auditVerifyPage = 1000
 //
 // Every record is MACed with mac, whose key the database does not hold: a
 // chained record over its hash, a staged one over its content (checked by
-// the sealer before it chains it). The first chaining in a process adopts
-// a trail written before MACs (adopt).
+// the sealer before it chains it). The process run that made the key
+// adopts a trail written before MACs (adopt); no other run ever does.
 type AuditLog struct {
-	db      *sqlx.DB
-	clock   ports.Clock
-	mac     ports.AuditMAC
-	log     *slog.Logger
-	staged  chan struct{}
-	adopted atomic.Bool // this process loaded the key and found the trail needs no adoption (any more)
+	db        *sqlx.DB
+	clock     ports.Clock
+	mac       ports.AuditMAC
+	log       *slog.Logger
+	staged    chan struct{}
+	keyLoaded atomic.Bool // the MAC key is loaded: units of work may stage
+	adopted   atomic.Bool // and the trail is adopted or needs no adoption: records may be chained
 }
 
 var _ ports.AuditLog = (*AuditLog)(nil)
@@ -127,7 +128,7 @@ func (l *AuditLog) Append(ctx context.Context, actor, action, subject string, de
 // that the sealer checks, and has the sealer woken once the unit of work
 // commits.
 func (l *AuditLog) stage(ctx context.Context, tx *sqlx.Tx, r domain.AuditRecord) (domain.AuditRecord, error) {
-	if !l.adopted.Load() {
+	if !l.keyLoaded.Load() {
 		return domain.AuditRecord{}, errors.New("the audit log was not started: call Start, which loads the MAC key, before units of work stage records")
 	}
 	r.At = l.clock.Now().UTC().Truncate(time.Microsecond)
@@ -260,12 +261,16 @@ func (l *AuditLog) Verify(ctx context.Context) (int, error) {
 // sealOutsideWork seals before a read, unless the read is part of a unit
 // of work (whose own staged records are not committed, and which must not
 // take the chain's lock).
+// A trail that cannot be chained onto (errUnadopted) is still read: its
+// verification names the first record without a MAC.
 func (l *AuditLog) sealOutsideWork(ctx context.Context) error {
 	if txFrom(ctx) != nil {
 		return nil
 	}
-	_, err := l.Seal(ctx)
-	return err
+	if _, err := l.Seal(ctx); err != nil && !errors.Is(err, errUnadopted) {
+		return err
+	}
+	return nil
 }
 
 func (l *AuditLog) page(ctx context.Context, afterSeq int64, limit int) ([]auditRow, error) {

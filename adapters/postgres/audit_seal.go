@@ -137,19 +137,40 @@ func (l *AuditLog) quarantine(ctx context.Context, tx *sqlx.Tx, row pendingRow, 
 	return nil
 }
 
-// Start loads the MAC key and adopts a trail written before MACs (adopt).
+// Start loads the MAC key and, in the run that made the key, adopts a
+// trail written before MACs (adopt).
 // A process calls it before its units of work stage records: staging
 // signs inside the unit's transaction, where loading the key (which takes
 // a connection of its own) could wait for ever on a pool whose
 // connections are all held by units waiting for that same key. It returns
-// the key's or the database's error.
-func (l *AuditLog) Start(ctx context.Context) error { return l.ensureAdopted(ctx) }
+// the key's or the database's error. A trail that holds records but no
+// MAC, in a run that did not make the key, does not stop the start: its
+// records stay staged and Verify reports the trail (errUnadopted).
+func (l *AuditLog) Start(ctx context.Context) error {
+	if err := l.ensureAdopted(ctx); err != nil && !errors.Is(err, errUnadopted) {
+		return err
+	}
+	return nil
+}
 
-// ensureAdopted adopts the trail once per process (adopt), before the
-// first record this process chains. It has the MAC key loaded first,
-// outside any transaction: loading it may take a connection of its own,
-// which a process whose connections all wait for the chain's lock would
-// never get.
+// errUnadopted refuses to chain after records of which none has a MAC, in
+// a run that did not make the key: chaining MACed records after them would
+// hide that the trail's MACs were removed; if instead the key's first run
+// has not adopted the trail yet, a later seal chains once it has.
+var errUnadopted = errors.New("audit_log holds records and none carries a MAC, but the audit MAC key was made before this run: " +
+	"either the key's first run has not adopted the trail yet, or every MAC was removed (an incident: run keyward audit verify)")
+
+// keyOrigin is implemented by a MAC key that knows whether this process
+// made it (application.AuditKey).
+type keyOrigin interface{ Created() bool }
+
+// ensureAdopted runs until it succeeds once per process, before the first
+// record this process chains. It has the MAC key loaded first, outside any
+// transaction: loading it may take a connection of its own, which a
+// process whose connections all wait for the chain's lock would never
+// get. Only the run that made the key adopts (adopt): later, a trail with
+// records and no MAC at all means every MAC was removed, and adopting it
+// again would vouch for whatever was written since (errUnadopted).
 func (l *AuditLog) ensureAdopted(ctx context.Context) error {
 	if l.adopted.Load() {
 		return nil
@@ -157,11 +178,34 @@ func (l *AuditLog) ensureAdopted(ctx context.Context) error {
 	if _, err := l.mac.Sign(ctx, nil); err != nil {
 		return fmt.Errorf("load the audit MAC key: %w", err)
 	}
-	if err := l.adopt(ctx); err != nil {
-		return fmt.Errorf("adopt the audit trail: %w", err)
+	l.keyLoaded.Store(true)
+	if k, ok := l.mac.(keyOrigin); ok && k.Created() {
+		if err := l.adopt(ctx); err != nil {
+			return fmt.Errorf("adopt the audit trail: %w", err)
+		}
+	} else {
+		var unsigned bool
+		if err := l.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit_log)
+			AND NOT EXISTS (SELECT 1 FROM audit_log WHERE mac IS NOT NULL)`).Scan(&unsigned); err != nil {
+			return fmt.Errorf("look for MACs in the audit trail: %w", translate(err))
+		}
+		if unsigned {
+			return errUnadopted
+		}
 	}
 	l.adopted.Store(true)
 	return nil
+}
+
+// AuditTrailSigned reports whether audit_log holds a record with a MAC:
+// the key they were made under must then exist
+// (application.RefuseCreationOver).
+func AuditTrailSigned(db *sqlx.DB) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		var signed bool
+		err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit_log WHERE mac IS NOT NULL)`).Scan(&signed)
+		return signed, translate(err)
+	}
 }
 
 // adopt upgrades a trail written before the audit MAC key existed. When no
@@ -171,8 +215,9 @@ func (l *AuditLog) ensureAdopted(ctx context.Context) error {
 // covers its prev hash, so it vouches for the chain before it, and every
 // record after it must carry a MAC. A trail that already has a MAC, or
 // has nothing to adopt, is left alone. This trusts the trail as it stands
-// at the first start with the key; a checkpoint taken before the upgrade
-// is what shows an edit made before it.
+// at the first start with the key, and only that run adopts
+// (ensureAdopted); a checkpoint taken before the upgrade is what shows an
+// edit made before it.
 func (l *AuditLog) adopt(ctx context.Context) error {
 	return runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
 		if err := lockChain(ctx, tx); err != nil {
