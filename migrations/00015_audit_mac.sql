@@ -9,11 +9,17 @@
 --
 -- A staged record (audit_pending) carries a MAC over its content made when
 -- it was staged; the sealer chains only rows whose MAC verifies and moves
--- the others to audit_quarantine.
+-- the others to audit_quarantine. Each staged record also carries a
+-- random nonce, covered by its MAC and kept in audit_log under a unique
+-- index: a staged row copied (INSERT ... SELECT FROM audit_pending) has a
+-- valid MAC but a nonce already chained or staged before it, and the
+-- sealer quarantines it. Records adopted from before have none.
 
 -- +goose Up
 ALTER TABLE audit_log ADD COLUMN mac text CHECK (mac ~ '^[0-9a-f]{64}$');
 ALTER TABLE audit_pending ADD COLUMN mac text CHECK (mac ~ '^[0-9a-f]{64}$');
+ALTER TABLE audit_log ADD COLUMN nonce text UNIQUE CHECK (nonce ~ '^[0-9a-f]{32}$');
+ALTER TABLE audit_pending ADD COLUMN nonce text CHECK (nonce ~ '^[0-9a-f]{32}$');
 
 -- Rows the sealer refused, kept as they were staged for an operator to
 -- look at: never chained, never silently dropped. pending_id is not unique:
@@ -27,6 +33,7 @@ CREATE TABLE audit_quarantine (
     subject        text,
     details        jsonb,
     mac            text,
+    nonce          text,
     reason         text        NOT NULL,
     quarantined_at timestamptz NOT NULL DEFAULT now()
 );
@@ -71,5 +78,5 @@ $$;
 DROP TRIGGER audit_pending_sealer_only ON audit_pending;
 DROP FUNCTION audit_pending_sealer_only();
 DROP TABLE audit_quarantine;
-ALTER TABLE audit_pending DROP COLUMN mac;
-ALTER TABLE audit_log DROP COLUMN mac;
+ALTER TABLE audit_pending DROP COLUMN nonce, DROP COLUMN mac;
+ALTER TABLE audit_log DROP COLUMN nonce, DROP COLUMN mac;

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,9 +68,10 @@ type auditRow struct {
 	PrevHash string         `db:"prev_hash"`
 	Hash     string         `db:"hash"`
 	MAC      sql.NullString `db:"mac"`
+	Nonce    sql.NullString `db:"nonce"`
 }
 
-const auditColumns = `seq, at, actor, action, subject, details, prev_hash, hash, mac`
+const auditColumns = `seq, at, actor, action, subject, details, prev_hash, hash, mac, nonce`
 
 // pendingRow is a row of audit_pending: a record without its place in the
 // chain.
@@ -80,6 +83,7 @@ type pendingRow struct {
 	Subject string         `db:"subject"`
 	Details []byte         `db:"details"`
 	MAC     sql.NullString `db:"mac"`
+	Nonce   sql.NullString `db:"nonce"`
 }
 
 // Append records an action. Outside a unit of work it chains the record
@@ -132,6 +136,11 @@ func (l *AuditLog) stage(ctx context.Context, tx *sqlx.Tx, r domain.AuditRecord)
 		return domain.AuditRecord{}, errors.New("the audit log was not started: call Start, which loads the MAC key, before units of work stage records")
 	}
 	r.At = l.clock.Now().UTC().Truncate(time.Microsecond)
+	nonce, err := newAuditNonce()
+	if err != nil {
+		return domain.AuditRecord{}, err
+	}
+	r.Nonce = nonce
 	details, err := encodeDetails(r.Details)
 	if err != nil {
 		return domain.AuditRecord{}, err
@@ -140,8 +149,8 @@ func (l *AuditLog) stage(ctx context.Context, tx *sqlx.Tx, r domain.AuditRecord)
 	if err != nil {
 		return domain.AuditRecord{}, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_pending (at, actor, action, subject, details, mac) VALUES ($1, $2, $3, $4, $5, $6)`,
-		r.At, r.Actor, r.Action, r.Subject, details, mac); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_pending (at, actor, action, subject, details, mac, nonce) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		r.At, r.Actor, r.Action, r.Subject, details, mac, r.Nonce); err != nil {
 		return domain.AuditRecord{}, err
 	}
 	afterCommit(ctx, func() {
@@ -164,8 +173,9 @@ func lockChain(ctx context.Context, tx *sqlx.Tx) error {
 // chain reads the head of the chain on tx, which holds the append lock,
 // and inserts records after it in the order given; with stamp, each takes
 // the clock's time under the lock (so that seq order is time order), else
-// it keeps the time it was staged at. With sign each gets its MAC; only
-// the adoption chains records without.
+// it keeps the time it was staged at. With sign each gets its MAC, and a
+// nonce unless it was staged with one; only the adoption chains records
+// without.
 func (l *AuditLog) chain(ctx context.Context, tx *sqlx.Tx, records []domain.AuditRecord, stamp, sign bool) ([]domain.AuditRecord, error) {
 	lastSeq, prev := int64(0), domain.GenesisAuditHash
 	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&lastSeq, &prev)
@@ -181,6 +191,11 @@ func (l *AuditLog) chain(ctx context.Context, tx *sqlx.Tx, records []domain.Audi
 		}
 		out[i] = domain.ChainAuditRecord(prev, r)
 		if sign {
+			if out[i].Nonce == "" {
+				if out[i].Nonce, err = newAuditNonce(); err != nil {
+					return nil, err
+				}
+			}
 			if out[i].MAC, err = l.mac.Sign(ctx, domain.AuditMACInput(out[i])); err != nil {
 				return nil, err
 			}
@@ -191,7 +206,7 @@ func (l *AuditLog) chain(ctx context.Context, tx *sqlx.Tx, records []domain.Audi
 		}
 	}
 	if _, err := tx.NamedExecContext(ctx, `INSERT INTO audit_log (`+auditColumns+`)
-		VALUES (:seq, :at, :actor, :action, :subject, :details, :prev_hash, :hash, :mac)`, rows); err != nil {
+		VALUES (:seq, :at, :actor, :action, :subject, :details, :prev_hash, :hash, :mac, :nonce)`, rows); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -301,6 +316,7 @@ func auditRowOf(r domain.AuditRecord) (auditRow, error) {
 	return auditRow{
 		Seq: r.Seq, At: r.At, Actor: r.Actor, Action: r.Action, Subject: r.Subject,
 		Details: details, PrevHash: r.PrevHash, Hash: r.Hash, MAC: sql.NullString{String: r.MAC, Valid: r.MAC != ""},
+		Nonce: sql.NullString{String: r.Nonce, Valid: r.Nonce != ""},
 	}, nil
 }
 
@@ -320,7 +336,7 @@ func (row pendingRow) record() (domain.AuditRecord, error) {
 	if err != nil {
 		return domain.AuditRecord{}, err
 	}
-	return domain.AuditRecord{At: row.At.UTC(), Actor: row.Actor, Action: row.Action, Subject: row.Subject, Details: details}, nil
+	return domain.AuditRecord{At: row.At.UTC(), Actor: row.Actor, Action: row.Action, Subject: row.Subject, Details: details, Nonce: row.Nonce.String}, nil
 }
 
 func (row auditRow) record() (domain.AuditRecord, error) {
@@ -330,6 +346,16 @@ func (row auditRow) record() (domain.AuditRecord, error) {
 	}
 	return domain.AuditRecord{
 		Seq: row.Seq, At: row.At.UTC(), Actor: row.Actor, Action: row.Action, Subject: row.Subject,
-		Details: details, PrevHash: row.PrevHash, Hash: row.Hash, MAC: row.MAC.String,
+		Details: details, PrevHash: row.PrevHash, Hash: row.Hash, MAC: row.MAC.String, Nonce: row.Nonce.String,
 	}, nil
+}
+
+// newAuditNonce returns 128 random bits in lowercase hex
+// (domain.AuditRecord.Nonce).
+func newAuditNonce() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("audit nonce: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }

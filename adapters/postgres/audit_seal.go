@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/keyward/keyward/domain"
 )
@@ -51,11 +52,18 @@ func (l *AuditLog) Seal(ctx context.Context) (int, error) {
 				return err
 			}
 			taken = len(rows)
+			replayed, err := replays(ctx, tx, rows)
+			if err != nil {
+				return err
+			}
 			records := make([]domain.AuditRecord, 0, len(rows))
 			for _, row := range rows {
 				r, reason, err := l.checkStaged(ctx, row)
 				if err != nil {
 					return err
+				}
+				if reason == "" {
+					reason = replayed[row.ID]
 				}
 				if reason != "" {
 					if err := l.quarantine(ctx, tx, row, reason); err != nil {
@@ -97,11 +105,47 @@ func takePending(ctx context.Context, tx *sqlx.Tx, which string, args ...any) ([
 	}
 	var rows []pendingRow
 	if err := tx.SelectContext(ctx, &rows, `DELETE FROM audit_pending WHERE id IN (`+which+`)
-		RETURNING id, at, actor, action, subject, details, mac`, args...); err != nil {
+		RETURNING id, at, actor, action, subject, details, mac, nonce`, args...); err != nil {
 		return nil, fmt.Errorf("take staged records: %w", err)
 	}
 	slices.SortFunc(rows, func(a, b pendingRow) int { return cmp.Compare(a.ID, b.ID) })
 	return rows, nil
+}
+
+// replays returns, by pending id, why a row of rows is a copy of a staged
+// record: its nonce is already chained, or an earlier row of the batch
+// (the original, staged first) has it. A copy keeps a valid MAC, so only
+// its nonce gives it away; the genuine rows keep flowing.
+func replays(ctx context.Context, tx *sqlx.Tx, rows []pendingRow) (map[int64]string, error) {
+	nonces := make([]string, 0, len(rows))
+	for _, row := range rows {
+		if row.Nonce.Valid {
+			nonces = append(nonces, row.Nonce.String)
+		}
+	}
+	var chained []string
+	if err := tx.SelectContext(ctx, &chained, `SELECT nonce FROM audit_log WHERE nonce = ANY($1)`, pq.Array(nonces)); err != nil {
+		return nil, fmt.Errorf("look for replayed staged records: %w", err)
+	}
+	seen := make(map[string]int64, len(rows))
+	for _, n := range chained {
+		seen[n] = 0
+	}
+	out := map[int64]string{}
+	for _, row := range rows {
+		if !row.Nonce.Valid {
+			continue
+		}
+		switch first, ok := seen[row.Nonce.String]; {
+		case ok && first == 0:
+			out[row.ID] = "nonce already chained: a copy of a staged record"
+		case ok:
+			out[row.ID] = fmt.Sprintf("nonce of staged record %d: a copy of it", first)
+		default:
+			seen[row.Nonce.String] = row.ID
+		}
+	}
+	return out, nil
 }
 
 // checkStaged returns the staged record, or why it must not be chained;
@@ -113,6 +157,9 @@ func (l *AuditLog) checkStaged(ctx context.Context, row pendingRow) (domain.Audi
 	}
 	if !row.MAC.Valid {
 		return r, "no MAC", nil
+	}
+	if !row.Nonce.Valid {
+		return r, "no nonce", nil
 	}
 	ok, err := l.mac.Verify(ctx, domain.AuditStagedMACInput(r), row.MAC.String)
 	if err != nil {
@@ -126,8 +173,8 @@ func (l *AuditLog) checkStaged(ctx context.Context, row pendingRow) (domain.Audi
 
 // quarantine keeps a refused staged row as it was, apart from the chain.
 func (l *AuditLog) quarantine(ctx context.Context, tx *sqlx.Tx, row pendingRow, reason string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_quarantine (pending_id, at, actor, action, subject, details, mac, reason)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, row.ID, row.At, row.Actor, row.Action, row.Subject, row.Details, row.MAC, reason); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_quarantine (pending_id, at, actor, action, subject, details, mac, nonce, reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, row.ID, row.At, row.Actor, row.Action, row.Subject, row.Details, row.MAC, row.Nonce, reason); err != nil {
 		return fmt.Errorf("quarantine staged record %d: %w", row.ID, err)
 	}
 	// Bounded, attacker-chosen text stays out of the line: the id and the
