@@ -238,7 +238,9 @@ func (l *AuditLog) List(ctx context.Context, afterSeq int64, limit int) ([]domai
 // domain.AuditTrailVerifier, which checks the chain, the seqs between
 // pages and every MAC; see ports.AuditLog. A row that cannot be read back
 // as a record (details edited into something else than an object of
-// strings) breaks the chain there.
+// strings) breaks the chain there. A whole chain with rows in
+// audit_quarantine returns a *domain.AuditQuarantineError with the count
+// of records verified.
 func (l *AuditLog) Verify(ctx context.Context) (int, error) {
 	if err := l.sealOutsideWork(ctx); err != nil {
 		return 0, err
@@ -251,7 +253,11 @@ func (l *AuditLog) Verify(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		if len(rows) == 0 {
-			return v.Done()
+			n, err := v.Done()
+			if err != nil {
+				return n, err
+			}
+			return n, l.quarantined(ctx)
 		}
 		records := make([]domain.AuditRecord, 0, len(rows))
 		var unreadable error
@@ -286,6 +292,28 @@ func (l *AuditLog) sealOutsideWork(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// quarantinedShown is how many pending ids a quarantine report names.
+const quarantinedShown = 20
+
+// quarantined returns a *domain.AuditQuarantineError when audit_quarantine
+// holds rows.
+func (l *AuditLog) quarantined(ctx context.Context) error {
+	var ids []int64
+	if err := sqlx.SelectContext(ctx, ext(ctx, l.db), &ids, `SELECT pending_id FROM audit_quarantine ORDER BY id LIMIT $1`, quarantinedShown); err != nil {
+		return fmt.Errorf("read audit_quarantine: %w", translate(err))
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	n := len(ids)
+	if n == quarantinedShown {
+		if err := sqlx.GetContext(ctx, ext(ctx, l.db), &n, `SELECT count(*) FROM audit_quarantine`); err != nil {
+			return fmt.Errorf("count audit_quarantine: %w", translate(err))
+		}
+	}
+	return &domain.AuditQuarantineError{Count: n, PendingIDs: ids}
 }
 
 func (l *AuditLog) page(ctx context.Context, afterSeq int64, limit int) ([]auditRow, error) {

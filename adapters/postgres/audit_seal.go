@@ -40,8 +40,9 @@ func (l *AuditLog) Seal(ctx context.Context) (int, error) {
 	sealed := 0
 	for {
 		n, taken := 0, 0
+		var refused []refusal
 		err := runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
-			n, taken = 0, 0
+			n, taken, refused = 0, 0, nil
 			// The lock first: a row another sealer moved is then gone
 			// from what this one reads.
 			if err := lockChain(ctx, tx); err != nil {
@@ -66,9 +67,10 @@ func (l *AuditLog) Seal(ctx context.Context) (int, error) {
 					reason = replayed[row.ID]
 				}
 				if reason != "" {
-					if err := l.quarantine(ctx, tx, row, reason); err != nil {
+					if err := quarantine(ctx, tx, row, reason); err != nil {
 						return err
 					}
+					refused = append(refused, refusal{row.ID, reason})
 					continue
 				}
 				records = append(records, r)
@@ -85,6 +87,7 @@ func (l *AuditLog) Seal(ctx context.Context) (int, error) {
 		if err != nil {
 			return sealed, fmt.Errorf("seal audit log: %w", err)
 		}
+		l.logRefused(ctx, refused)
 		sealed += n
 		if taken < sealBatch {
 			return sealed, nil
@@ -171,16 +174,30 @@ func (l *AuditLog) checkStaged(ctx context.Context, row pendingRow) (domain.Audi
 	return r, "", nil
 }
 
+// refusal is a staged row moved to audit_quarantine, and why.
+type refusal struct {
+	pendingID int64
+	reason    string
+}
+
+// logRefused logs each refusal once its transaction committed: a
+// transaction retried, or rolled back, never logs a quarantine that did
+// not happen or logs one twice.
+func (l *AuditLog) logRefused(ctx context.Context, refused []refusal) {
+	for _, r := range refused {
+		// Bounded, attacker-chosen text stays out of the line: the id and
+		// the reason say where to look.
+		l.log.ErrorContext(ctx, "staged audit record refused and quarantined: it was not written by keyward's audit log",
+			"pending_id", r.pendingID, "reason", r.reason, "table", "audit_quarantine")
+	}
+}
+
 // quarantine keeps a refused staged row as it was, apart from the chain.
-func (l *AuditLog) quarantine(ctx context.Context, tx *sqlx.Tx, row pendingRow, reason string) error {
+func quarantine(ctx context.Context, tx *sqlx.Tx, row pendingRow, reason string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_quarantine (pending_id, at, actor, action, subject, details, mac, nonce, reason)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, row.ID, row.At, row.Actor, row.Action, row.Subject, row.Details, row.MAC, row.Nonce, reason); err != nil {
 		return fmt.Errorf("quarantine staged record %d: %w", row.ID, err)
 	}
-	// Bounded, attacker-chosen text stays out of the line: the id and the
-	// reason say where to look.
-	l.log.ErrorContext(ctx, "staged audit record refused and quarantined: it was not written by keyward's audit log",
-		"pending_id", row.ID, "reason", reason, "table", "audit_quarantine")
 	return nil
 }
 
@@ -266,7 +283,9 @@ func AuditTrailSigned(db *sqlx.DB) func(context.Context) (bool, error) {
 // (ensureAdopted); a checkpoint taken before the upgrade is what shows an
 // edit made before it.
 func (l *AuditLog) adopt(ctx context.Context) error {
-	return runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
+	var refused []refusal
+	err := runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
+		refused = nil
 		if err := lockChain(ctx, tx); err != nil {
 			return err
 		}
@@ -286,9 +305,10 @@ func (l *AuditLog) adopt(ctx context.Context) error {
 		for _, row := range rows {
 			r, err := row.record()
 			if err != nil {
-				if err := l.quarantine(ctx, tx, row, err.Error()); err != nil {
+				if err := quarantine(ctx, tx, row, err.Error()); err != nil {
 					return err
 				}
+				refused = append(refused, refusal{row.ID, err.Error()})
 				continue
 			}
 			legacy = append(legacy, r)
@@ -314,4 +334,8 @@ func (l *AuditLog) adopt(ctx context.Context) error {
 		l.log.WarnContext(ctx, "audit trail adopted: records chained before the audit MAC key are vouched for by an audit.mac_adopted record", "through_seq", through)
 		return nil
 	})
+	if err == nil {
+		l.logRefused(ctx, refused)
+	}
+	return err
 }
