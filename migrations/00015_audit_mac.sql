@@ -59,6 +59,27 @@ CREATE TRIGGER audit_pending_sealer_only
     BEFORE DELETE ON audit_pending
     FOR EACH STATEMENT EXECUTE FUNCTION audit_pending_sealer_only();
 
+-- Once a record carries a MAC every later one must (AuditTrailVerifier): a
+-- process of the version before, still running after this migration,
+-- would append records without one and break the trail for good. Refuse
+-- them at the door. The partial index makes the check one index probe.
+CREATE INDEX audit_log_maced_idx ON audit_log (seq) WHERE mac IS NOT NULL;
+
+-- +goose StatementBegin
+CREATE FUNCTION audit_log_mac_required() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.mac IS NULL AND EXISTS (SELECT 1 FROM audit_log WHERE mac IS NOT NULL LIMIT 1) THEN
+        RAISE EXCEPTION 'audit_log record % has no MAC but the trail is MACed: is a keyward process older than this schema still running?', NEW.seq;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER audit_log_mac_required
+    BEFORE INSERT ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_mac_required();
+
 -- +goose Down
 -- Never throw away MACs, refused rows, or the MAC a staged row needs to be
 -- chained: refuse while there are any.
@@ -75,6 +96,9 @@ BEGIN
 END
 $$;
 -- +goose StatementEnd
+DROP TRIGGER audit_log_mac_required ON audit_log;
+DROP FUNCTION audit_log_mac_required();
+DROP INDEX audit_log_maced_idx;
 DROP TRIGGER audit_pending_sealer_only ON audit_pending;
 DROP FUNCTION audit_pending_sealer_only();
 DROP TABLE audit_quarantine;

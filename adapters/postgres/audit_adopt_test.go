@@ -2,10 +2,12 @@ package postgres_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/application"
@@ -71,14 +73,39 @@ func TestAuditKeyIsNotMadeAnewOverAMACedTrail(t *testing.T) {
 	}
 }
 
-// asTableOwner runs stmt on audit_log with its append-only trigger off, as
-// the table's owner can.
+// asTableOwner runs stmt on audit_log with its triggers (append-only, MAC
+// required) off, as the table's owner can.
 func asTableOwner(t *testing.T, db *sqlx.DB, stmt string) {
 	t.Helper()
-	for _, s := range []string{`ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only`, stmt,
-		`ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only`} {
+	for _, s := range []string{`ALTER TABLE audit_log DISABLE TRIGGER USER`, stmt,
+		`ALTER TABLE audit_log ENABLE TRIGGER USER`} {
 		if _, err := db.ExecContext(t.Context(), s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
+	}
+}
+
+// A process of the version before MACs, still running after the upgrade,
+// appends a record without a MAC after MACed ones: the database refuses
+// it, rather than let it break the trail for good. Before any MAC, such
+// records are still accepted (they are adopted).
+func TestAuditLogRefusesARecordWithoutMACAfterMACedOnes(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	insertChain(t, db, 2, nil) // an old process's records, before the upgrade
+	log := newAuditLog(t, db, &auditClock{now: t0.Add(time.Hour)})
+	appendAuditRecords(t, log, 1)
+	head := listAllAudit(t, log)[3]
+	old, _ := domain.NewAuditRecord("system", "keys.rotated", "ord-old", nil)
+	old.Seq, old.At = head.Seq+1, head.At.Add(time.Second)
+	old = domain.ChainAuditRecord(head.Hash, old)
+	_, err := db.ExecContext(t.Context(), `INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, '{}', $6, $7)`, old.Seq, old.At, old.Actor, old.Action, old.Subject, old.PrevHash, old.Hash)
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) || !strings.Contains(pqErr.Message, "has no MAC but the trail is MACed") {
+		t.Fatalf("insert without a MAC = %v, want the trigger's refusal", err)
+	}
+	if n, err := log.Verify(t.Context()); n != 4 || err != nil {
+		t.Errorf("Verify = %d, %v; want the 4 records whole", n, err)
 	}
 }
