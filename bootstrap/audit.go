@@ -21,7 +21,7 @@ import (
 
 // AuditConfig configures the signed checkpoints of the audit trail.
 type AuditConfig struct {
-	CheckpointPath     string        `env:"KEYWARD_AUDIT_CHECKPOINT_PATH" doc:"where signed checkpoints of the audit trail's head are kept, outside the database: a directory, or \x60s3://<bucket>/<prefix>\x60 through the \x60KEYWARD_S3_*\x60 endpoint and credentials; \x60keyward audit verify\x60 also checks the newest one; unset: no periodic checkpoints"`
+	CheckpointPath     string        `env:"KEYWARD_AUDIT_CHECKPOINT_PATH" secret:"url" doc:"where signed checkpoints of the audit trail's head are kept, outside the database: a directory, or \x60s3://<bucket>/<prefix>\x60 through the \x60KEYWARD_S3_*\x60 endpoint and credentials; \x60keyward audit verify\x60 also checks the newest one; unset: no periodic checkpoints"`
 	CheckpointInterval time.Duration `env:"KEYWARD_AUDIT_CHECKPOINT_INTERVAL" envDefault:"1h" doc:"how often a worker writes a checkpoint to \x60KEYWARD_AUDIT_CHECKPOINT_PATH\x60 (each verifies the whole trail first; at least \x601m\x60; \x600\x60 disables)"`
 }
 
