@@ -66,7 +66,7 @@ func s3CheckpointPath(p string) (bucket, prefix string, err error) {
 // checkpointStore opens the store KEYWARD_AUDIT_CHECKPOINT_PATH names and
 // returns it with the prefix of the checkpoints' names; nil when none is
 // configured.
-func checkpointStore(cfg Config) (ports.BlobStore, string, error) {
+func checkpointStore(cfg Config) (application.CheckpointStore, string, error) {
 	p := cfg.Audit.CheckpointPath
 	switch {
 	case p == "":
