@@ -284,8 +284,9 @@ func AuditTrailSigned(db *sqlx.DB) func(context.Context) (bool, error) {
 // edit made before it.
 func (l *AuditLog) adopt(ctx context.Context) error {
 	var refused []refusal
+	adoptedThrough := int64(-1)
 	err := runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
-		refused = nil
+		refused, adoptedThrough = nil, -1
 		if err := lockChain(ctx, tx); err != nil {
 			return err
 		}
@@ -331,11 +332,15 @@ func (l *AuditLog) adopt(ctx context.Context) error {
 		if _, err := l.chain(ctx, tx, []domain.AuditRecord{r}, true, true); err != nil {
 			return err
 		}
-		l.log.WarnContext(ctx, "audit trail adopted: records chained before the audit MAC key are vouched for by an audit.mac_adopted record", "through_seq", through)
+		adoptedThrough = through
 		return nil
 	})
-	if err == nil {
-		l.logRefused(ctx, refused)
+	if err != nil {
+		return err
 	}
-	return err
+	l.logRefused(ctx, refused)
+	if adoptedThrough >= 0 {
+		l.log.WarnContext(ctx, "audit trail adopted: records chained before the audit MAC key are vouched for by an audit.mac_adopted record", "through_seq", adoptedThrough)
+	}
+	return nil
 }
