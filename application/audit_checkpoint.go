@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/keyward/keyward/domain"
@@ -71,7 +72,7 @@ func ParseCheckpoint(b []byte) (SignedCheckpoint, error) {
 // Take verifies the whole trail and signs its head; it refuses (returning
 // the verification's error) to vouch for a trail that does not verify.
 func (h AuditCheckpoints) Take(ctx context.Context) (SignedCheckpoint, error) {
-	n, err := h.audit.Verify(ctx)
+	n, err := chainVerified(h.audit.Verify(ctx))
 	if err != nil {
 		return SignedCheckpoint{}, fmt.Errorf("checkpoint: the trail does not verify: %w", err)
 	}
@@ -107,7 +108,7 @@ func (h AuditCheckpoints) Check(ctx context.Context, c SignedCheckpoint) (int, e
 	if !ok {
 		return 0, fmt.Errorf("%w: the checkpoint's MAC does not verify under the audit key (edited, or made with another key)", domain.ErrAuditCheckpointMismatch)
 	}
-	n, err := h.audit.Verify(ctx)
+	n, err := chainVerified(h.audit.Verify(ctx))
 	if err != nil {
 		return n, err
 	}
@@ -129,9 +130,18 @@ func (h AuditCheckpoints) Check(ctx context.Context, c SignedCheckpoint) (int, e
 	return n, nil
 }
 
-// Save takes a checkpoint and stores it in store below prefix, under its
-// own name and as LatestCheckpointRef.
-func (h AuditCheckpoints) Save(ctx context.Context, store ports.BlobStore, prefix string) (SignedCheckpoint, error) {
+// CheckpointStore keeps checkpoints: a blob store that lists its refs.
+type CheckpointStore interface {
+	ports.BlobStore
+	// List returns the refs stored that start with prefix, sorted.
+	List(ctx context.Context, prefix string) ([]string, error)
+}
+
+// Save takes a checkpoint and stores it in store below prefix under its
+// own name, and as LatestCheckpointRef when it is newer (a higher seq)
+// than the one there: several workers save, and a slow one must not put
+// an older head back.
+func (h AuditCheckpoints) Save(ctx context.Context, store CheckpointStore, prefix string) (SignedCheckpoint, error) {
 	c, err := h.Take(ctx)
 	if err != nil {
 		return SignedCheckpoint{}, err
@@ -140,25 +150,79 @@ func (h AuditCheckpoints) Save(ctx context.Context, store ports.BlobStore, prefi
 	if err != nil {
 		return SignedCheckpoint{}, err
 	}
-	for _, ref := range []string{checkpointRef(prefix, c), prefix + LatestCheckpointRef} {
-		if err := store.Put(ctx, ref, b); err != nil {
-			return SignedCheckpoint{}, fmt.Errorf("%w: store checkpoint %s: %v", ErrUnavailable, ref, err)
-		}
+	if err := store.Put(ctx, checkpointRef(prefix, c), b); err != nil {
+		return SignedCheckpoint{}, fmt.Errorf("%w: store checkpoint %s: %v", ErrUnavailable, checkpointRef(prefix, c), err)
+	}
+	if old, err := readCheckpoint(ctx, store, prefix+LatestCheckpointRef); err == nil && old.Seq >= c.Seq {
+		return c, nil
+	}
+	if err := store.Put(ctx, prefix+LatestCheckpointRef, b); err != nil {
+		return SignedCheckpoint{}, fmt.Errorf("%w: store checkpoint %s: %v", ErrUnavailable, prefix+LatestCheckpointRef, err)
 	}
 	return c, nil
 }
 
-// Latest returns the newest checkpoint Save stored below prefix:
-// domain.ErrNotFound when there is none.
-func (h AuditCheckpoints) Latest(ctx context.Context, store ports.BlobStore, prefix string) (SignedCheckpoint, error) {
-	b, err := store.Get(ctx, prefix+LatestCheckpointRef)
+// Latest returns the checkpoint with the highest seq among those Save
+// stored below prefix (each under its own name, and LatestCheckpointRef),
+// so that an older checkpoint put back as LatestCheckpointRef does not
+// hide a newer one. A file whose content does not match its name (an old
+// checkpoint renamed) is passed over. It returns domain.ErrNotFound when
+// there is none, or the store's error.
+func (h AuditCheckpoints) Latest(ctx context.Context, store CheckpointStore, prefix string) (SignedCheckpoint, error) {
+	refs, err := store.List(ctx, prefix+checkpointRefStem)
 	if err != nil {
-		return SignedCheckpoint{}, fmt.Errorf("read checkpoint %s: %w", prefix+LatestCheckpointRef, err)
+		return SignedCheckpoint{}, fmt.Errorf("list checkpoints below %q: %w", prefix, err)
 	}
-	return ParseCheckpoint(b)
+	best, found := SignedCheckpoint{}, false
+	if c, err := readCheckpoint(ctx, store, prefix+LatestCheckpointRef); err == nil {
+		best, found = c, true
+	} else if !errors.Is(err, domain.ErrNotFound) && len(refs) == 0 {
+		return SignedCheckpoint{}, err
+	}
+	// Names sort by seq then time: the newest that holds what its name
+	// says is the one.
+	for _, ref := range slices.Backward(refs) {
+		c, err := readCheckpoint(ctx, store, ref)
+		if err != nil || checkpointRef(prefix, c) != ref {
+			continue
+		}
+		if !found || c.Seq > best.Seq {
+			best, found = c, true
+		}
+		break
+	}
+	if !found {
+		return SignedCheckpoint{}, fmt.Errorf("read checkpoint %s: %w", prefix+LatestCheckpointRef, domain.ErrNotFound)
+	}
+	return best, nil
 }
+
+func readCheckpoint(ctx context.Context, store ports.BlobStore, ref string) (SignedCheckpoint, error) {
+	b, err := store.Get(ctx, ref)
+	if err != nil {
+		return SignedCheckpoint{}, fmt.Errorf("read checkpoint %s: %w", ref, err)
+	}
+	c, err := ParseCheckpoint(b)
+	if err != nil {
+		return SignedCheckpoint{}, fmt.Errorf("read checkpoint %s: %w", ref, err)
+	}
+	return c, nil
+}
+
+// checkpointRefStem starts the name of every checkpoint (checkpointRef).
+const checkpointRefStem = "audit-checkpoint-"
 
 // checkpointRef names a checkpoint so that names sort by seq, then time.
 func checkpointRef(prefix string, c SignedCheckpoint) string {
-	return fmt.Sprintf("%saudit-checkpoint-%020d-%s.json", prefix, c.Seq, c.At.UTC().Format("20060102T150405.000000000Z"))
+	return fmt.Sprintf("%s%s%020d-%s.json", prefix, checkpointRefStem, c.Seq, c.At.UTC().Format("20060102T150405.000000000Z"))
+}
+
+// chainVerified passes on Verify's result but for quarantined staged
+// records, which leave the chain itself whole: a checkpoint of it still
+// holds, and the quarantine is reported by verify on its own.
+func chainVerified(n int, err error) (int, error) {
+	if errors.Is(err, domain.ErrAuditQuarantined) {
+		return n, nil
+	}
+	return n, err
 }

@@ -31,17 +31,50 @@ type AuditKey struct {
 	vault    ports.KeyVault
 	dataKeys ports.DataKeyRepository
 
-	mu  sync.Mutex
-	key []byte // nil until loaded
+	// signedTrail, when set, reports whether the audit store already holds
+	// records MACed under some key: a missing key is then lost or removed,
+	// never made anew (a new key would bless whatever the store holds).
+	signedTrail func(context.Context) (bool, error)
+
+	mu      sync.Mutex
+	key     []byte // nil until loaded
+	created bool   // this process made and stored the key
 }
+
+// AuditKeyOption configures NewAuditKey.
+type AuditKeyOption func(*AuditKey)
+
+// RefuseCreationOver has the key refuse to be made while signed reports
+// that the audit store already holds MACed records.
+func RefuseCreationOver(signed func(context.Context) (bool, error)) AuditKeyOption {
+	return func(k *AuditKey) { k.signedTrail = signed }
+}
+
+// ErrAuditKeyMissing is returned when the audit MAC key is not stored but
+// records MACed under one are: the key was lost or removed, and making a
+// new one would let whoever removed it rewrite the trail.
+var ErrAuditKeyMissing = errors.New("the audit MAC key is missing but audit records carry MACs")
 
 var _ ports.AuditMAC = (*AuditKey)(nil)
 
 // NewAuditKey returns the key, loaded on first use (or by Load); it
 // panics when a dependency is nil.
-func NewAuditKey(vault ports.KeyVault, dataKeys ports.DataKeyRepository) *AuditKey {
+func NewAuditKey(vault ports.KeyVault, dataKeys ports.DataKeyRepository, opts ...AuditKeyOption) *AuditKey {
 	require("AuditKey", "vault", vault, "dataKeys", dataKeys)
-	return &AuditKey{vault: vault, dataKeys: dataKeys}
+	k := &AuditKey{vault: vault, dataKeys: dataKeys}
+	for _, o := range opts {
+		o(k)
+	}
+	return k
+}
+
+// Created reports whether this process made and stored the key (the first
+// start with it), rather than loading one stored before: only that run may
+// adopt a trail written before MACs.
+func (k *AuditKey) Created() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.created
 }
 
 // Load unwraps the stored key, or makes and stores one when there is none.
@@ -85,8 +118,9 @@ func (k *AuditKey) load(ctx context.Context) ([]byte, error) {
 	ctx, cancel := detached(ctx, auditKeyLoadTimeout)
 	defer cancel()
 	raw, err := k.loadStored(ctx)
+	created := false
 	if errors.Is(err, domain.ErrNotFound) {
-		raw, err = k.create(ctx)
+		raw, created, err = k.create(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("audit MAC key: %w", err)
@@ -95,7 +129,7 @@ func (k *AuditKey) load(ctx context.Context) ([]byte, error) {
 		clear(raw)
 		return nil, fmt.Errorf("audit MAC key: want 32 bytes, got %d", len(raw))
 	}
-	k.key = raw
+	k.key, k.created = raw, created
 	return raw, nil
 }
 
@@ -114,19 +148,31 @@ func (k *AuditKey) loadStored(ctx context.Context) ([]byte, error) {
 	return raw, err
 }
 
-func (k *AuditKey) create(ctx context.Context) ([]byte, error) {
+// create makes and stores the key and reports whether this call stored
+// it (false: another process stored one first, which it loaded).
+func (k *AuditKey) create(ctx context.Context) ([]byte, bool, error) {
+	if k.signedTrail != nil {
+		signed, err := k.signedTrail(ctx)
+		if err != nil {
+			return nil, false, fmt.Errorf("look for MACed audit records before making a key: %w", err)
+		}
+		if signed {
+			return nil, false, fmt.Errorf("%w: data key %s is not stored; restore it from a backup of the database, and treat its loss as an incident (no new key is made over a MACed trail)", ErrAuditKeyMissing, AuditKeyID)
+		}
+	}
 	dk, err := k.vault.NewDataKey(ctx, AuditKeyID)
 	if err != nil {
-		return nil, fmt.Errorf("%w: new key: %v", ErrUnavailable, err)
+		return nil, false, fmt.Errorf("%w: new key: %v", ErrUnavailable, err)
 	}
 	if err := k.dataKeys.Create(ctx, AuditKeyID, dk.Wrapped); err != nil {
 		clear(dk.Plaintext)
 		if errors.Is(err, domain.ErrConflict) { // another process stored one first
-			return k.loadStored(ctx)
+			raw, err := k.loadStored(ctx)
+			return raw, false, err
 		}
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, false, fmt.Errorf("store: %w", err)
 	}
-	return dk.Plaintext, nil
+	return dk.Plaintext, true, nil
 }
 
 // detached returns a context without parent's values (so without its unit

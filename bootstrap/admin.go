@@ -104,6 +104,11 @@ type AuditVerification struct {
 	// does not.
 	Broken *domain.AuditRecord
 	Reason string
+	// Quarantined is how many staged records the sealer refused (kept in
+	// audit_quarantine), with the first of their pending ids: any makes
+	// the trail not whole, as someone wrote around the audit log.
+	Quarantined    int
+	QuarantinedIDs []int64
 	// Checkpoints names each checkpoint the trail was checked against
 	// ("FILE", "KEYWARD_AUDIT_CHECKPOINT_PATH") with what was found:
 	// "ok", the mismatch, or that none is stored yet.
@@ -121,7 +126,7 @@ type CheckpointResult struct {
 
 // Whole reports whether the chain verified and matched every checkpoint.
 func (v AuditVerification) Whole() bool {
-	if v.Broken != nil {
+	if v.Broken != nil || v.Quarantined > 0 {
 		return false
 	}
 	for _, c := range v.Checkpoints {
@@ -136,8 +141,8 @@ func (v AuditVerification) Whole() bool {
 // checking every hash and MAC, then checks the trail against the
 // checkpoint file checkpoint (when not nil) and the newest checkpoint under
 // KEYWARD_AUDIT_CHECKPOINT_PATH (when set). A broken chain or a
-// checkpoint the trail does not match is not an error: it is reported in
-// the result. A checkpoint that cannot be read or parsed is an error.
+// checkpoint the trail does not match, or quarantined staged records, are
+// not an error: they are reported in the result. A checkpoint that cannot be read or parsed is an error.
 // Without KEYWARD_DATABASE_URL it returns ErrAuditNeedsDatabase.
 func VerifyAudit(ctx context.Context, cfg Config, checkpoint []byte) (AuditVerification, error) {
 	var out AuditVerification
@@ -159,6 +164,10 @@ func VerifyAudit(ctx context.Context, cfg Config, checkpoint []byte) (AuditVerif
 		var broken *domain.AuditChainError
 		if errors.As(err, &broken) {
 			return reportBroken(ctx, t.Audit, broken, &out)
+		}
+		if q := (*domain.AuditQuarantineError)(nil); errors.As(err, &q) {
+			out.Quarantined, out.QuarantinedIDs = q.Count, q.PendingIDs
+			err = nil
 		}
 		if err != nil {
 			return err

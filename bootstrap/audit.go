@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"go.uber.org/fx"
 
 	"github.com/keyward/keyward/adapters/localdir"
@@ -20,7 +21,7 @@ import (
 
 // AuditConfig configures the signed checkpoints of the audit trail.
 type AuditConfig struct {
-	CheckpointPath     string        `env:"KEYWARD_AUDIT_CHECKPOINT_PATH" doc:"where signed checkpoints of the audit trail's head are kept, outside the database: a directory, or \x60s3://<bucket>/<prefix>\x60 through the \x60KEYWARD_S3_*\x60 endpoint and credentials; \x60keyward audit verify\x60 also checks the newest one; unset: no periodic checkpoints"`
+	CheckpointPath     string        `env:"KEYWARD_AUDIT_CHECKPOINT_PATH" secret:"url" doc:"where signed checkpoints of the audit trail's head are kept, outside the database: a directory, or \x60s3://<bucket>/<prefix>\x60 through the \x60KEYWARD_S3_*\x60 endpoint and credentials; \x60keyward audit verify\x60 also checks the newest one; unset: no periodic checkpoints"`
 	CheckpointInterval time.Duration `env:"KEYWARD_AUDIT_CHECKPOINT_INTERVAL" envDefault:"1h" doc:"how often a worker writes a checkpoint to \x60KEYWARD_AUDIT_CHECKPOINT_PATH\x60 (each verifies the whole trail first; at least \x601m\x60; \x600\x60 disables)"`
 }
 
@@ -65,7 +66,7 @@ func s3CheckpointPath(p string) (bucket, prefix string, err error) {
 // checkpointStore opens the store KEYWARD_AUDIT_CHECKPOINT_PATH names and
 // returns it with the prefix of the checkpoints' names; nil when none is
 // configured.
-func checkpointStore(cfg Config) (ports.BlobStore, string, error) {
+func checkpointStore(cfg Config) (application.CheckpointStore, string, error) {
 	p := cfg.Audit.CheckpointPath
 	switch {
 	case p == "":
@@ -95,8 +96,19 @@ func checkpointStore(cfg Config) (ports.BlobStore, string, error) {
 
 // auditKeyProviders make the audit MAC key from the key vault and the data
 // keys of either storage, and the checkpoints signed with it.
+// On Postgres the key refuses to be made anew over a trail already MACed
+// (application.ErrAuditKeyMissing).
 var auditKeyProviders = fx.Provide(
-	application.NewAuditKey,
+	func(vault ports.KeyVault, dataKeys ports.DataKeyRepository, p struct {
+		fx.In
+		DB *sqlx.DB `optional:"true"`
+	},
+	) *application.AuditKey {
+		if p.DB == nil {
+			return application.NewAuditKey(vault, dataKeys)
+		}
+		return application.NewAuditKey(vault, dataKeys, application.RefuseCreationOver(postgres.AuditTrailSigned(p.DB)))
+	},
 	func(k *application.AuditKey) ports.AuditMAC { return k },
 	application.NewAuditCheckpoints,
 )

@@ -164,8 +164,10 @@ func TestAdminVerifyReportsAForgedRowsMAC(t *testing.T) {
 	forged, _ := domain.NewAuditRecord("admin:forger", "keys.revealed", "ord-1", nil)
 	forged.Seq, forged.At = head.Seq+1, head.At.Add(time.Millisecond)
 	forged = domain.ChainAuditRecord(head.Hash, forged)
-	if _, err := tx.ExecContext(t.Context(), `INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, '{}', $6, $7)`, forged.Seq, forged.At, forged.Actor, forged.Action, forged.Subject, forged.PrevHash, forged.Hash); err != nil {
+	// A MAC the forger cannot compute (the database refuses a row
+	// without one once the trail is MACed).
+	if _, err := tx.ExecContext(t.Context(), `INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash, mac)
+		VALUES ($1, $2, $3, $4, $5, '{}', $6, $7, repeat('0', 64))`, forged.Seq, forged.At, forged.Actor, forged.Action, forged.Subject, forged.PrevHash, forged.Hash); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -174,5 +176,26 @@ func TestAdminVerifyReportsAForgedRowsMAC(t *testing.T) {
 	if code, _, raw := h.do("GET", "/v1/admin/audit/verify", nil, admin, &v); code != 200 || v.Valid ||
 		v.BrokenAt == nil || *v.BrokenAt != forged.Seq || !strings.Contains(v.Reason, "MAC") {
 		t.Fatalf("verify after the forged row: %d %s; want broken at seq %d for its MAC", code, raw, forged.Seq)
+	}
+}
+
+// The admin API's verify reports a staged record written with database
+// rights alone, which the sealer quarantined: the trail is not valid.
+func TestAdminVerifyReportsQuarantinedRecords(t *testing.T) {
+	t.Parallel()
+	url, db := pgtest.NewDatabase(t)
+	h := start(t, withPostgres(url))
+	admin := map[string]string{"Authorization": "Bearer " + testAdminKey}
+	var v struct {
+		Valid          bool    `json:"valid"`
+		Quarantined    int     `json:"quarantined"`
+		QuarantinedIDs []int64 `json:"quarantined_pending_ids"`
+	}
+	if _, err := db.ExecContext(t.Context(), `INSERT INTO audit_pending (id, at, actor, action, subject) VALUES (4242, now(), 'admin:forger', 'keys.revealed', 'ord-1')`); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, raw := h.do("GET", "/v1/admin/audit/verify", nil, admin, &v); code != 200 || v.Valid ||
+		v.Quarantined != 1 || len(v.QuarantinedIDs) != 1 || v.QuarantinedIDs[0] != 4242 {
+		t.Fatalf("verify with a quarantined row: %d %s; want valid false, pending id 4242", code, raw)
 	}
 }

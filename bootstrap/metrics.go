@@ -141,6 +141,11 @@ func registerStorageMetrics(p storageMetricsParams) {
 			_, age, err := postgres.AuditBacklog(ctx, db)
 			return []metrics.Sample{{Value: age}}, err
 		}, log)
+	m.Gauge("audit_quarantined_records", "Staged audit records the sealer refused (audit_quarantine): written around the audit log.", nil,
+		func(ctx context.Context) ([]metrics.Sample, error) {
+			n, err := postgres.AuditQuarantined(ctx, db)
+			return []metrics.Sample{{Value: float64(n)}}, err
+		}, log)
 }
 
 func lagSamples(byEvent map[string]messaging.TopicLag, value func(messaging.TopicLag) float64) []metrics.Sample {

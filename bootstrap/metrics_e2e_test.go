@@ -142,6 +142,7 @@ func TestMetricsAndCorrelation(t *testing.T) {
 		{"keyward_circuit_breaker_open", map[string]string{"dependency": "supplier"}, func(v float64) bool { return v == 0 }},
 		{"keyward_audit_pending_records", nil, func(v float64) bool { return v >= 0 }},
 		{"keyward_audit_pending_oldest_age_seconds", nil, func(v float64) bool { return v >= 0 }},
+		{"keyward_audit_quarantined_records", nil, func(v float64) bool { return v == 0 }},
 		{"go_sql_open_connections", map[string]string{"db_name": "keyward"}, func(v float64) bool { return v >= 1 }},
 	} {
 		if v, ok := metricValue(fams, c.name, c.labels); !ok || !c.want(v) {

@@ -30,6 +30,9 @@ var urlSettings = map[string]string{
 	"KEYWARD_NOWPAYMENTS_API_URL": "https://np:pw-s3cr3t%2F+=%2521@api.nowpayments.example",
 	"KEYWARD_KINGUIN_API_URL":     "https://kg:pw-s3cr3t%2F+=%2521@gateway.kinguin.example/esa/api",
 	"KEYWARD_REDIS_URL":           "redis://limits:pw-s3cr3t%2F+=%2521@redis.example:6379/0",
+	// Refused by validation (credentials belong in KEYWARD_S3_*), but
+	// whoever writes one must not see it printed back.
+	"KEYWARD_AUDIT_CHECKPOINT_PATH": "s3://AKIAEXAMPLE:pw-s3cr3t%2F+=%2521@audit-bucket/checkpoints",
 }
 
 // leaks reports whether s shows the password in any spelling.
@@ -42,12 +45,14 @@ func lookupOf(kv map[string]string) func(string) (string, bool) {
 }
 
 // TestEveryURLSettingIsMasked: a variable holding a URL (named *_URL,
-// *_ENDPOINT, or Vault's address) is tagged secret:"url", and the table
-// above covers each, so a new one is masked and tested.
+// *_ENDPOINT, Vault's address, or the checkpoint path, which may be an
+// s3:// URL) is tagged secret:"url", and the table above covers each, so a
+// new one is masked and tested.
 func TestEveryURLSettingIsMasked(t *testing.T) {
 	t.Parallel()
 	for _, v := range ConfigVariables() {
-		isURL := strings.HasSuffix(v.Name, "_URL") || strings.HasSuffix(v.Name, "_ENDPOINT") || v.Name == "VAULT_ADDR"
+		isURL := strings.HasSuffix(v.Name, "_URL") || strings.HasSuffix(v.Name, "_ENDPOINT") || v.Name == "VAULT_ADDR" ||
+			v.Name == "KEYWARD_AUDIT_CHECKPOINT_PATH"
 		if isURL && v.Secret == "" {
 			t.Errorf("%s holds a URL but is not tagged secret:\"url\"", v.Name)
 		}

@@ -61,6 +61,11 @@ type AuditRecord struct {
 	// audit MAC key, which the store does not hold; empty only on records
 	// chained before the key existed (see AuditTrailVerifier).
 	MAC string
+	// Nonce is 128 random bits in lowercase hex that a store staging
+	// records gives each one, covered by the staged and the chained MAC,
+	// so that a staged row copied (replayed) is told from the original;
+	// empty on records stored without one.
+	Nonce string
 }
 
 // NewAuditRecord returns an unchained record of an action; the log sets

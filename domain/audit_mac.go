@@ -23,23 +23,29 @@ const (
 )
 
 // AuditMACInput is what a chained record's MAC covers: its Hash, which
-// covers its seq, time, actor, action, subject, details and prev hash. A
-// verifier checks the hash against the contents first, so the MAC covers
-// all of them: a forged, edited or reordered row fails.
+// covers its seq, time, actor, action, subject, details and prev hash,
+// and its Nonce when it has one. A verifier checks the hash against the
+// contents first, so the MAC covers all of them: a forged, edited or
+// reordered row fails, and so does one whose nonce was changed or removed.
 func AuditMACInput(r AuditRecord) []byte {
 	h := sha256.New()
 	writeString(h, auditMACTag)
 	writeString(h, r.Hash)
+	if r.Nonce != "" {
+		writeString(h, r.Nonce)
+	}
 	return h.Sum(nil)
 }
 
 // AuditStagedMACInput is what a staged record's MAC covers: its content
 // (time in UTC to the microsecond, actor, action, subject, details), which
-// is all a staged record has before it takes its place in the chain.
+// is all a staged record has before it takes its place in the chain, and
+// its Nonce, which tells a copy of the row from the row.
 func AuditStagedMACInput(r AuditRecord) []byte {
 	h := sha256.New()
 	writeString(h, auditStagedMACTag)
 	writeContent(h, r.At.UTC().Truncate(time.Microsecond), r)
+	writeString(h, r.Nonce)
 	return h.Sum(nil)
 }
 

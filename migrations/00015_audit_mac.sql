@@ -9,11 +9,17 @@
 --
 -- A staged record (audit_pending) carries a MAC over its content made when
 -- it was staged; the sealer chains only rows whose MAC verifies and moves
--- the others to audit_quarantine.
+-- the others to audit_quarantine. Each staged record also carries a
+-- random nonce, covered by its MAC and kept in audit_log under a unique
+-- index: a staged row copied (INSERT ... SELECT FROM audit_pending) has a
+-- valid MAC but a nonce already chained or staged before it, and the
+-- sealer quarantines it. Records adopted from before have none.
 
 -- +goose Up
 ALTER TABLE audit_log ADD COLUMN mac text CHECK (mac ~ '^[0-9a-f]{64}$');
 ALTER TABLE audit_pending ADD COLUMN mac text CHECK (mac ~ '^[0-9a-f]{64}$');
+ALTER TABLE audit_log ADD COLUMN nonce text UNIQUE CHECK (nonce ~ '^[0-9a-f]{32}$');
+ALTER TABLE audit_pending ADD COLUMN nonce text CHECK (nonce ~ '^[0-9a-f]{32}$');
 
 -- Rows the sealer refused, kept as they were staged for an operator to
 -- look at: never chained, never silently dropped. pending_id is not unique:
@@ -27,6 +33,7 @@ CREATE TABLE audit_quarantine (
     subject        text,
     details        jsonb,
     mac            text,
+    nonce          text,
     reason         text        NOT NULL,
     quarantined_at timestamptz NOT NULL DEFAULT now()
 );
@@ -52,6 +59,27 @@ CREATE TRIGGER audit_pending_sealer_only
     BEFORE DELETE ON audit_pending
     FOR EACH STATEMENT EXECUTE FUNCTION audit_pending_sealer_only();
 
+-- Once a record carries a MAC every later one must (AuditTrailVerifier): a
+-- process of the version before, still running after this migration,
+-- would append records without one and break the trail for good. Refuse
+-- them at the door. The partial index makes the check one index probe.
+CREATE INDEX audit_log_maced_idx ON audit_log (seq) WHERE mac IS NOT NULL;
+
+-- +goose StatementBegin
+CREATE FUNCTION audit_log_mac_required() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.mac IS NULL AND EXISTS (SELECT 1 FROM audit_log WHERE mac IS NOT NULL LIMIT 1) THEN
+        RAISE EXCEPTION 'audit_log record % has no MAC but the trail is MACed: is a keyward process older than this schema still running?', NEW.seq;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER audit_log_mac_required
+    BEFORE INSERT ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_mac_required();
+
 -- +goose Down
 -- Never throw away MACs, refused rows, or the MAC a staged row needs to be
 -- chained: refuse while there are any.
@@ -68,8 +96,11 @@ BEGIN
 END
 $$;
 -- +goose StatementEnd
+DROP TRIGGER audit_log_mac_required ON audit_log;
+DROP FUNCTION audit_log_mac_required();
+DROP INDEX audit_log_maced_idx;
 DROP TRIGGER audit_pending_sealer_only ON audit_pending;
 DROP FUNCTION audit_pending_sealer_only();
 DROP TABLE audit_quarantine;
-ALTER TABLE audit_pending DROP COLUMN mac;
-ALTER TABLE audit_log DROP COLUMN mac;
+ALTER TABLE audit_pending DROP COLUMN nonce, DROP COLUMN mac;
+ALTER TABLE audit_log DROP COLUMN nonce, DROP COLUMN mac;

@@ -57,10 +57,14 @@ type auditPage struct {
 
 type auditVerifyOutput struct {
 	Body struct {
-		Valid    bool   `json:"valid" doc:"true when every record's chain checked out"`
+		Valid    bool   `json:"valid" doc:"true when every record's chain and MAC checked out and no staged record was quarantined"`
 		Verified int    `json:"verified" doc:"Records whose chain checked out"`
 		BrokenAt *int64 `json:"broken_at,omitempty" doc:"Seq of the first record that does not verify"`
 		Reason   string `json:"reason,omitempty" doc:"What is wrong at broken_at; absent when valid"`
+		// Quarantined staged records make the trail not valid: they were
+		// written around the audit log.
+		Quarantined    int     `json:"quarantined,omitempty" doc:"Staged records the sealer refused, kept in audit_quarantine"`
+		QuarantinedIDs []int64 `json:"quarantined_pending_ids,omitempty" doc:"Pending ids of the first quarantined records"`
 	}
 }
 
@@ -116,9 +120,13 @@ func (s *Server) registerAudit(api huma.API) {
 		out := &auditVerifyOutput{}
 		out.Body.Verified, out.Body.Valid = n, err == nil
 		var broken *domain.AuditChainError
+		var quarantined *domain.AuditQuarantineError
 		switch {
 		case errors.As(err, &broken):
 			out.Body.BrokenAt, out.Body.Reason = &broken.Seq, broken.Reason
+		case errors.As(err, &quarantined):
+			out.Body.Quarantined, out.Body.QuarantinedIDs = quarantined.Count, quarantined.PendingIDs
+			out.Body.Reason = "staged records were refused and wait in audit_quarantine"
 		case err != nil:
 			return nil, problem(s.log, err)
 		}

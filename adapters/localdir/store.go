@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -113,4 +115,26 @@ func (s *Store) Exists(_ context.Context, ref string) (bool, error) {
 	default:
 		return false, fmt.Errorf("localdir stat %s: %w", ref, err)
 	}
+}
+
+// List returns the refs stored that start with prefix, sorted.
+func (s *Store) List(_ context.Context, prefix string) ([]string, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("localdir list: %w", err)
+	}
+	var refs []string
+	for _, e := range entries {
+		ref, err := url.PathUnescape(e.Name())
+		// A name Put did not write (its temporary files, anything else
+		// put there) is not a ref.
+		if err != nil || !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".put-") || url.PathEscape(ref) != e.Name() {
+			continue
+		}
+		if strings.HasPrefix(ref, prefix) {
+			refs = append(refs, ref)
+		}
+	}
+	slices.Sort(refs)
+	return refs, nil
 }

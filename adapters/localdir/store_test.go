@@ -49,3 +49,14 @@ func TestStoreKeepsEveryRefInItsDirectory(t *testing.T) {
 		t.Errorf("the parent directory holds %d entries, want only the store's", len(outside))
 	}
 }
+
+func TestStoreLists(t *testing.T) {
+	t.Parallel()
+	porttest.BlobList(t, func(t *testing.T) porttest.ListingBlobStore {
+		s, err := localdir.New(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

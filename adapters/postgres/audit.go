@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,15 +37,16 @@ const auditVerifyPage = 1000
 //
 // Every record is MACed with mac, whose key the database does not hold: a
 // chained record over its hash, a staged one over its content (checked by
-// the sealer before it chains it). The first chaining in a process adopts
-// a trail written before MACs (adopt).
+// the sealer before it chains it). The process run that made the key
+// adopts a trail written before MACs (adopt); no other run ever does.
 type AuditLog struct {
-	db      *sqlx.DB
-	clock   ports.Clock
-	mac     ports.AuditMAC
-	log     *slog.Logger
-	staged  chan struct{}
-	adopted atomic.Bool // this process loaded the key and found the trail needs no adoption (any more)
+	db        *sqlx.DB
+	clock     ports.Clock
+	mac       ports.AuditMAC
+	log       *slog.Logger
+	staged    chan struct{}
+	keyLoaded atomic.Bool // the MAC key is loaded: units of work may stage
+	adopted   atomic.Bool // and the trail is adopted or needs no adoption: records may be chained
 }
 
 var _ ports.AuditLog = (*AuditLog)(nil)
@@ -65,9 +68,10 @@ type auditRow struct {
 	PrevHash string         `db:"prev_hash"`
 	Hash     string         `db:"hash"`
 	MAC      sql.NullString `db:"mac"`
+	Nonce    sql.NullString `db:"nonce"`
 }
 
-const auditColumns = `seq, at, actor, action, subject, details, prev_hash, hash, mac`
+const auditColumns = `seq, at, actor, action, subject, details, prev_hash, hash, mac, nonce`
 
 // pendingRow is a row of audit_pending: a record without its place in the
 // chain.
@@ -79,6 +83,7 @@ type pendingRow struct {
 	Subject string         `db:"subject"`
 	Details []byte         `db:"details"`
 	MAC     sql.NullString `db:"mac"`
+	Nonce   sql.NullString `db:"nonce"`
 }
 
 // Append records an action. Outside a unit of work it chains the record
@@ -127,10 +132,15 @@ func (l *AuditLog) Append(ctx context.Context, actor, action, subject string, de
 // that the sealer checks, and has the sealer woken once the unit of work
 // commits.
 func (l *AuditLog) stage(ctx context.Context, tx *sqlx.Tx, r domain.AuditRecord) (domain.AuditRecord, error) {
-	if !l.adopted.Load() {
+	if !l.keyLoaded.Load() {
 		return domain.AuditRecord{}, errors.New("the audit log was not started: call Start, which loads the MAC key, before units of work stage records")
 	}
 	r.At = l.clock.Now().UTC().Truncate(time.Microsecond)
+	nonce, err := newAuditNonce()
+	if err != nil {
+		return domain.AuditRecord{}, err
+	}
+	r.Nonce = nonce
 	details, err := encodeDetails(r.Details)
 	if err != nil {
 		return domain.AuditRecord{}, err
@@ -139,8 +149,8 @@ func (l *AuditLog) stage(ctx context.Context, tx *sqlx.Tx, r domain.AuditRecord)
 	if err != nil {
 		return domain.AuditRecord{}, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_pending (at, actor, action, subject, details, mac) VALUES ($1, $2, $3, $4, $5, $6)`,
-		r.At, r.Actor, r.Action, r.Subject, details, mac); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_pending (at, actor, action, subject, details, mac, nonce) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		r.At, r.Actor, r.Action, r.Subject, details, mac, r.Nonce); err != nil {
 		return domain.AuditRecord{}, err
 	}
 	afterCommit(ctx, func() {
@@ -163,8 +173,9 @@ func lockChain(ctx context.Context, tx *sqlx.Tx) error {
 // chain reads the head of the chain on tx, which holds the append lock,
 // and inserts records after it in the order given; with stamp, each takes
 // the clock's time under the lock (so that seq order is time order), else
-// it keeps the time it was staged at. With sign each gets its MAC; only
-// the adoption chains records without.
+// it keeps the time it was staged at. With sign each gets its MAC, and a
+// nonce unless it was staged with one; only the adoption chains records
+// without.
 func (l *AuditLog) chain(ctx context.Context, tx *sqlx.Tx, records []domain.AuditRecord, stamp, sign bool) ([]domain.AuditRecord, error) {
 	lastSeq, prev := int64(0), domain.GenesisAuditHash
 	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&lastSeq, &prev)
@@ -180,6 +191,11 @@ func (l *AuditLog) chain(ctx context.Context, tx *sqlx.Tx, records []domain.Audi
 		}
 		out[i] = domain.ChainAuditRecord(prev, r)
 		if sign {
+			if out[i].Nonce == "" {
+				if out[i].Nonce, err = newAuditNonce(); err != nil {
+					return nil, err
+				}
+			}
 			if out[i].MAC, err = l.mac.Sign(ctx, domain.AuditMACInput(out[i])); err != nil {
 				return nil, err
 			}
@@ -190,7 +206,7 @@ func (l *AuditLog) chain(ctx context.Context, tx *sqlx.Tx, records []domain.Audi
 		}
 	}
 	if _, err := tx.NamedExecContext(ctx, `INSERT INTO audit_log (`+auditColumns+`)
-		VALUES (:seq, :at, :actor, :action, :subject, :details, :prev_hash, :hash, :mac)`, rows); err != nil {
+		VALUES (:seq, :at, :actor, :action, :subject, :details, :prev_hash, :hash, :mac, :nonce)`, rows); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -222,7 +238,9 @@ func (l *AuditLog) List(ctx context.Context, afterSeq int64, limit int) ([]domai
 // domain.AuditTrailVerifier, which checks the chain, the seqs between
 // pages and every MAC; see ports.AuditLog. A row that cannot be read back
 // as a record (details edited into something else than an object of
-// strings) breaks the chain there.
+// strings) breaks the chain there. A whole chain with rows in
+// audit_quarantine returns a *domain.AuditQuarantineError with the count
+// of records verified.
 func (l *AuditLog) Verify(ctx context.Context) (int, error) {
 	if err := l.sealOutsideWork(ctx); err != nil {
 		return 0, err
@@ -235,7 +253,11 @@ func (l *AuditLog) Verify(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		if len(rows) == 0 {
-			return v.Done()
+			n, err := v.Done()
+			if err != nil {
+				return n, err
+			}
+			return n, l.quarantined(ctx)
 		}
 		records := make([]domain.AuditRecord, 0, len(rows))
 		var unreadable error
@@ -260,12 +282,38 @@ func (l *AuditLog) Verify(ctx context.Context) (int, error) {
 // sealOutsideWork seals before a read, unless the read is part of a unit
 // of work (whose own staged records are not committed, and which must not
 // take the chain's lock).
+// A trail that cannot be chained onto (errUnadopted) is still read: its
+// verification names the first record without a MAC.
 func (l *AuditLog) sealOutsideWork(ctx context.Context) error {
 	if txFrom(ctx) != nil {
 		return nil
 	}
-	_, err := l.Seal(ctx)
-	return err
+	if _, err := l.Seal(ctx); err != nil && !errors.Is(err, errUnadopted) {
+		return err
+	}
+	return nil
+}
+
+// quarantinedShown is how many pending ids a quarantine report names.
+const quarantinedShown = 20
+
+// quarantined returns a *domain.AuditQuarantineError when audit_quarantine
+// holds rows.
+func (l *AuditLog) quarantined(ctx context.Context) error {
+	var ids []int64
+	if err := sqlx.SelectContext(ctx, ext(ctx, l.db), &ids, `SELECT pending_id FROM audit_quarantine ORDER BY id LIMIT $1`, quarantinedShown); err != nil {
+		return fmt.Errorf("read audit_quarantine: %w", translate(err))
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	n := len(ids)
+	if n == quarantinedShown {
+		if err := sqlx.GetContext(ctx, ext(ctx, l.db), &n, `SELECT count(*) FROM audit_quarantine`); err != nil {
+			return fmt.Errorf("count audit_quarantine: %w", translate(err))
+		}
+	}
+	return &domain.AuditQuarantineError{Count: n, PendingIDs: ids}
 }
 
 func (l *AuditLog) page(ctx context.Context, afterSeq int64, limit int) ([]auditRow, error) {
@@ -296,6 +344,7 @@ func auditRowOf(r domain.AuditRecord) (auditRow, error) {
 	return auditRow{
 		Seq: r.Seq, At: r.At, Actor: r.Actor, Action: r.Action, Subject: r.Subject,
 		Details: details, PrevHash: r.PrevHash, Hash: r.Hash, MAC: sql.NullString{String: r.MAC, Valid: r.MAC != ""},
+		Nonce: sql.NullString{String: r.Nonce, Valid: r.Nonce != ""},
 	}, nil
 }
 
@@ -315,7 +364,7 @@ func (row pendingRow) record() (domain.AuditRecord, error) {
 	if err != nil {
 		return domain.AuditRecord{}, err
 	}
-	return domain.AuditRecord{At: row.At.UTC(), Actor: row.Actor, Action: row.Action, Subject: row.Subject, Details: details}, nil
+	return domain.AuditRecord{At: row.At.UTC(), Actor: row.Actor, Action: row.Action, Subject: row.Subject, Details: details, Nonce: row.Nonce.String}, nil
 }
 
 func (row auditRow) record() (domain.AuditRecord, error) {
@@ -325,6 +374,16 @@ func (row auditRow) record() (domain.AuditRecord, error) {
 	}
 	return domain.AuditRecord{
 		Seq: row.Seq, At: row.At.UTC(), Actor: row.Actor, Action: row.Action, Subject: row.Subject,
-		Details: details, PrevHash: row.PrevHash, Hash: row.Hash, MAC: row.MAC.String,
+		Details: details, PrevHash: row.PrevHash, Hash: row.Hash, MAC: row.MAC.String, Nonce: row.Nonce.String,
 	}, nil
+}
+
+// newAuditNonce returns 128 random bits in lowercase hex
+// (domain.AuditRecord.Nonce).
+func newAuditNonce() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("audit nonce: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }

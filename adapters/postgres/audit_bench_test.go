@@ -70,7 +70,7 @@ func BenchmarkUnchainedInsert(b *testing.B) {
 	})
 }
 
-func mustExec(b *testing.B, db *sqlx.DB, q string) {
+func mustExec(b testing.TB, db *sqlx.DB, q string) {
 	b.Helper()
 	if _, err := db.Exec(q); err != nil {
 		b.Fatal(err)

@@ -26,7 +26,7 @@ var auditKeyring = sync.OnceValue(func() *localkeyring.Keyring {
 
 // newAuditKey returns the audit MAC key of db, as a process makes it.
 func newAuditKey(db *sqlx.DB) *application.AuditKey {
-	return application.NewAuditKey(auditKeyring(), postgres.NewDataKeys(db))
+	return application.NewAuditKey(auditKeyring(), postgres.NewDataKeys(db), application.RefuseCreationOver(postgres.AuditTrailSigned(db)))
 }
 
 // newAuditLog returns a log on db as a process starts it: MACed under the

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/keyward/keyward/domain"
 )
@@ -39,8 +40,9 @@ func (l *AuditLog) Seal(ctx context.Context) (int, error) {
 	sealed := 0
 	for {
 		n, taken := 0, 0
+		var refused []refusal
 		err := runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
-			n, taken = 0, 0
+			n, taken, refused = 0, 0, nil
 			// The lock first: a row another sealer moved is then gone
 			// from what this one reads.
 			if err := lockChain(ctx, tx); err != nil {
@@ -51,16 +53,24 @@ func (l *AuditLog) Seal(ctx context.Context) (int, error) {
 				return err
 			}
 			taken = len(rows)
+			replayed, err := replays(ctx, tx, rows)
+			if err != nil {
+				return err
+			}
 			records := make([]domain.AuditRecord, 0, len(rows))
 			for _, row := range rows {
 				r, reason, err := l.checkStaged(ctx, row)
 				if err != nil {
 					return err
 				}
+				if reason == "" {
+					reason = replayed[row.ID]
+				}
 				if reason != "" {
-					if err := l.quarantine(ctx, tx, row, reason); err != nil {
+					if err := quarantine(ctx, tx, row, reason); err != nil {
 						return err
 					}
+					refused = append(refused, refusal{row.ID, reason})
 					continue
 				}
 				records = append(records, r)
@@ -77,6 +87,7 @@ func (l *AuditLog) Seal(ctx context.Context) (int, error) {
 		if err != nil {
 			return sealed, fmt.Errorf("seal audit log: %w", err)
 		}
+		l.logRefused(ctx, refused)
 		sealed += n
 		if taken < sealBatch {
 			return sealed, nil
@@ -97,11 +108,47 @@ func takePending(ctx context.Context, tx *sqlx.Tx, which string, args ...any) ([
 	}
 	var rows []pendingRow
 	if err := tx.SelectContext(ctx, &rows, `DELETE FROM audit_pending WHERE id IN (`+which+`)
-		RETURNING id, at, actor, action, subject, details, mac`, args...); err != nil {
+		RETURNING id, at, actor, action, subject, details, mac, nonce`, args...); err != nil {
 		return nil, fmt.Errorf("take staged records: %w", err)
 	}
 	slices.SortFunc(rows, func(a, b pendingRow) int { return cmp.Compare(a.ID, b.ID) })
 	return rows, nil
+}
+
+// replays returns, by pending id, why a row of rows is a copy of a staged
+// record: its nonce is already chained, or an earlier row of the batch
+// (the original, staged first) has it. A copy keeps a valid MAC, so only
+// its nonce gives it away; the genuine rows keep flowing.
+func replays(ctx context.Context, tx *sqlx.Tx, rows []pendingRow) (map[int64]string, error) {
+	nonces := make([]string, 0, len(rows))
+	for _, row := range rows {
+		if row.Nonce.Valid {
+			nonces = append(nonces, row.Nonce.String)
+		}
+	}
+	var chained []string
+	if err := tx.SelectContext(ctx, &chained, `SELECT nonce FROM audit_log WHERE nonce = ANY($1)`, pq.Array(nonces)); err != nil {
+		return nil, fmt.Errorf("look for replayed staged records: %w", err)
+	}
+	seen := make(map[string]int64, len(rows))
+	for _, n := range chained {
+		seen[n] = 0
+	}
+	out := map[int64]string{}
+	for _, row := range rows {
+		if !row.Nonce.Valid {
+			continue
+		}
+		switch first, ok := seen[row.Nonce.String]; {
+		case ok && first == 0:
+			out[row.ID] = "nonce already chained: a copy of a staged record"
+		case ok:
+			out[row.ID] = fmt.Sprintf("nonce of staged record %d: a copy of it", first)
+		default:
+			seen[row.Nonce.String] = row.ID
+		}
+	}
+	return out, nil
 }
 
 // checkStaged returns the staged record, or why it must not be chained;
@@ -114,6 +161,9 @@ func (l *AuditLog) checkStaged(ctx context.Context, row pendingRow) (domain.Audi
 	if !row.MAC.Valid {
 		return r, "no MAC", nil
 	}
+	if !row.Nonce.Valid {
+		return r, "no nonce", nil
+	}
 	ok, err := l.mac.Verify(ctx, domain.AuditStagedMACInput(r), row.MAC.String)
 	if err != nil {
 		return r, "", fmt.Errorf("check staged record %d: %w", row.ID, err)
@@ -124,32 +174,67 @@ func (l *AuditLog) checkStaged(ctx context.Context, row pendingRow) (domain.Audi
 	return r, "", nil
 }
 
+// refusal is a staged row moved to audit_quarantine, and why.
+type refusal struct {
+	pendingID int64
+	reason    string
+}
+
+// logRefused logs each refusal once its transaction committed: a
+// transaction retried, or rolled back, never logs a quarantine that did
+// not happen or logs one twice.
+func (l *AuditLog) logRefused(ctx context.Context, refused []refusal) {
+	for _, r := range refused {
+		// Bounded, attacker-chosen text stays out of the line: the id and
+		// the reason say where to look.
+		l.log.ErrorContext(ctx, "staged audit record refused and quarantined: it was not written by keyward's audit log",
+			"pending_id", r.pendingID, "reason", r.reason, "table", "audit_quarantine")
+	}
+}
+
 // quarantine keeps a refused staged row as it was, apart from the chain.
-func (l *AuditLog) quarantine(ctx context.Context, tx *sqlx.Tx, row pendingRow, reason string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_quarantine (pending_id, at, actor, action, subject, details, mac, reason)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, row.ID, row.At, row.Actor, row.Action, row.Subject, row.Details, row.MAC, reason); err != nil {
+func quarantine(ctx context.Context, tx *sqlx.Tx, row pendingRow, reason string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_quarantine (pending_id, at, actor, action, subject, details, mac, nonce, reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, row.ID, row.At, row.Actor, row.Action, row.Subject, row.Details, row.MAC, row.Nonce, reason); err != nil {
 		return fmt.Errorf("quarantine staged record %d: %w", row.ID, err)
 	}
-	// Bounded, attacker-chosen text stays out of the line: the id and the
-	// reason say where to look.
-	l.log.ErrorContext(ctx, "staged audit record refused and quarantined: it was not written by keyward's audit log",
-		"pending_id", row.ID, "reason", reason, "table", "audit_quarantine")
 	return nil
 }
 
-// Start loads the MAC key and adopts a trail written before MACs (adopt).
+// Start loads the MAC key and, in the run that made the key, adopts a
+// trail written before MACs (adopt).
 // A process calls it before its units of work stage records: staging
 // signs inside the unit's transaction, where loading the key (which takes
 // a connection of its own) could wait for ever on a pool whose
 // connections are all held by units waiting for that same key. It returns
-// the key's or the database's error.
-func (l *AuditLog) Start(ctx context.Context) error { return l.ensureAdopted(ctx) }
+// the key's or the database's error. A trail that holds records but no
+// MAC, in a run that did not make the key, does not stop the start: its
+// records stay staged and Verify reports the trail (errUnadopted).
+func (l *AuditLog) Start(ctx context.Context) error {
+	if err := l.ensureAdopted(ctx); err != nil && !errors.Is(err, errUnadopted) {
+		return err
+	}
+	return nil
+}
 
-// ensureAdopted adopts the trail once per process (adopt), before the
-// first record this process chains. It has the MAC key loaded first,
-// outside any transaction: loading it may take a connection of its own,
-// which a process whose connections all wait for the chain's lock would
-// never get.
+// errUnadopted refuses to chain after records of which none has a MAC, in
+// a run that did not make the key: chaining MACed records after them would
+// hide that the trail's MACs were removed; if instead the key's first run
+// has not adopted the trail yet, a later seal chains once it has.
+var errUnadopted = errors.New("audit_log holds records and none carries a MAC, but the audit MAC key was made before this run: " +
+	"either the key's first run has not adopted the trail yet, or every MAC was removed (an incident: run keyward audit verify)")
+
+// keyOrigin is implemented by a MAC key that knows whether this process
+// made it (application.AuditKey).
+type keyOrigin interface{ Created() bool }
+
+// ensureAdopted runs until it succeeds once per process, before the first
+// record this process chains. It has the MAC key loaded first, outside any
+// transaction: loading it may take a connection of its own, which a
+// process whose connections all wait for the chain's lock would never
+// get. Only the run that made the key adopts (adopt): later, a trail with
+// records and no MAC at all means every MAC was removed, and adopting it
+// again would vouch for whatever was written since (errUnadopted).
 func (l *AuditLog) ensureAdopted(ctx context.Context) error {
 	if l.adopted.Load() {
 		return nil
@@ -157,11 +242,34 @@ func (l *AuditLog) ensureAdopted(ctx context.Context) error {
 	if _, err := l.mac.Sign(ctx, nil); err != nil {
 		return fmt.Errorf("load the audit MAC key: %w", err)
 	}
-	if err := l.adopt(ctx); err != nil {
-		return fmt.Errorf("adopt the audit trail: %w", err)
+	l.keyLoaded.Store(true)
+	if k, ok := l.mac.(keyOrigin); ok && k.Created() {
+		if err := l.adopt(ctx); err != nil {
+			return fmt.Errorf("adopt the audit trail: %w", err)
+		}
+	} else {
+		var unsigned bool
+		if err := l.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit_log)
+			AND NOT EXISTS (SELECT 1 FROM audit_log WHERE mac IS NOT NULL)`).Scan(&unsigned); err != nil {
+			return fmt.Errorf("look for MACs in the audit trail: %w", translate(err))
+		}
+		if unsigned {
+			return errUnadopted
+		}
 	}
 	l.adopted.Store(true)
 	return nil
+}
+
+// AuditTrailSigned reports whether audit_log holds a record with a MAC:
+// the key they were made under must then exist
+// (application.RefuseCreationOver).
+func AuditTrailSigned(db *sqlx.DB) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		var signed bool
+		err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit_log WHERE mac IS NOT NULL)`).Scan(&signed)
+		return signed, translate(err)
+	}
 }
 
 // adopt upgrades a trail written before the audit MAC key existed. When no
@@ -171,10 +279,14 @@ func (l *AuditLog) ensureAdopted(ctx context.Context) error {
 // covers its prev hash, so it vouches for the chain before it, and every
 // record after it must carry a MAC. A trail that already has a MAC, or
 // has nothing to adopt, is left alone. This trusts the trail as it stands
-// at the first start with the key; a checkpoint taken before the upgrade
-// is what shows an edit made before it.
+// at the first start with the key, and only that run adopts
+// (ensureAdopted); a checkpoint taken before the upgrade is what shows an
+// edit made before it.
 func (l *AuditLog) adopt(ctx context.Context) error {
-	return runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
+	var refused []refusal
+	adoptedThrough := int64(-1)
+	err := runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
+		refused, adoptedThrough = nil, -1
 		if err := lockChain(ctx, tx); err != nil {
 			return err
 		}
@@ -194,9 +306,10 @@ func (l *AuditLog) adopt(ctx context.Context) error {
 		for _, row := range rows {
 			r, err := row.record()
 			if err != nil {
-				if err := l.quarantine(ctx, tx, row, err.Error()); err != nil {
+				if err := quarantine(ctx, tx, row, err.Error()); err != nil {
 					return err
 				}
+				refused = append(refused, refusal{row.ID, err.Error()})
 				continue
 			}
 			legacy = append(legacy, r)
@@ -219,7 +332,15 @@ func (l *AuditLog) adopt(ctx context.Context) error {
 		if _, err := l.chain(ctx, tx, []domain.AuditRecord{r}, true, true); err != nil {
 			return err
 		}
-		l.log.WarnContext(ctx, "audit trail adopted: records chained before the audit MAC key are vouched for by an audit.mac_adopted record", "through_seq", through)
+		adoptedThrough = through
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	l.logRefused(ctx, refused)
+	if adoptedThrough >= 0 {
+		l.log.WarnContext(ctx, "audit trail adopted: records chained before the audit MAC key are vouched for by an audit.mac_adopted record", "through_seq", adoptedThrough)
+	}
+	return nil
 }

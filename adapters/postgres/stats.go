@@ -42,3 +42,13 @@ func AuditBacklog(ctx context.Context, db *sqlx.DB) (pending int, oldestAge floa
 	}
 	return pending, max(oldestAge, 0), nil
 }
+
+// AuditQuarantined returns how many staged audit records the sealer
+// refused (audit_quarantine): any means someone wrote around the audit log.
+func AuditQuarantined(ctx context.Context, db *sqlx.DB) (int, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM audit_quarantine`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("audit quarantine: %w", translate(err))
+	}
+	return n, nil
+}

@@ -22,6 +22,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -185,4 +186,18 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %s", domain.ErrNotFound, r.Code)
 	}
 	return err
+}
+
+// List returns the refs stored that start with prefix, sorted; the
+// server's or the network's error otherwise.
+func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
+	var refs []string
+	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("s3 list %s: %w", prefix, translate(obj.Err))
+		}
+		refs = append(refs, obj.Key)
+	}
+	slices.Sort(refs)
+	return refs, nil
 }

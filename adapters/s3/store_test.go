@@ -164,3 +164,10 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestStoreLists(t *testing.T) {
+	t.Parallel()
+	porttest.BlobList(t, func(t *testing.T) porttest.ListingBlobStore {
+		return newStore(t, s3test.Start(t).Config())
+	})
+}

@@ -99,6 +99,10 @@ func printVerification(ctx context.Context, cfg bootstrap.Config, checkpoint []b
 		return printBroken(v, out)
 	}
 	fmt.Fprintf(out, "audit chain verified: %d records, every MAC checked\n", v.Verified)
+	if v.Quarantined > 0 {
+		fmt.Fprintf(out, "%d staged records were refused and wait in audit_quarantine (pending ids %v): written around the audit log\n",
+			v.Quarantined, v.QuarantinedIDs)
+	}
 	for _, c := range v.Checkpoints {
 		switch {
 		case c.Missing:
