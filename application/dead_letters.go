@@ -120,20 +120,31 @@ func NewReplayDeadLetter(tx ports.Transactor, letters ports.DeadLetters, requeue
 // this call requeued it first (false: replayed before). It returns
 // domain.ErrNotFound for an unknown id, or the requeue's error wrapped in
 // ErrUnavailable (nothing is marked then: replay again).
+//
+// The requeue is a publish on the broker, outside any unit of work, so it
+// runs before the unit of work that marks the letter replayed and audits
+// it, never inside: a unit of work may run its function again (a
+// serialization failure, a deadlock), which would publish again, and a
+// publish after the commit could fail with the letter marked, losing the
+// message. In this order a unit of work that fails after the publish
+// leaves the letter waiting, to be replayed again: the message is then
+// delivered twice, never lost, and the handlers absorb the second delivery
+// (they are idempotent). Two replays racing may both requeue likewise;
+// only the one that marks the letter audits it.
 func (h ReplayDeadLetter) Handle(ctx context.Context, id, actor string) (ports.DeadLetter, bool, error) {
-	var l ports.DeadLetter
+	l, err := h.letters.Get(ctx, id)
+	if err != nil {
+		return ports.DeadLetter{}, false, err
+	}
+	if l.ReplayedAt != nil {
+		return l, false, nil
+	}
+	if err := h.requeue.Requeue(ctx, l.Topic, l.Payload, l.Metadata); err != nil {
+		return ports.DeadLetter{}, false, fmt.Errorf("%w: requeue dead letter %s: %v", ErrUnavailable, id, err)
+	}
 	first := false
-	err := h.tx.Atomically(ctx, func(ctx context.Context) error {
+	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
 		var err error
-		if l, err = h.letters.Get(ctx, id); err != nil || l.ReplayedAt != nil {
-			return err
-		}
-		// Requeued before it is marked: a requeue that fails leaves the
-		// letter to be replayed again. Two replays racing may both
-		// requeue; the second delivery is absorbed by the handlers.
-		if err := h.requeue.Requeue(ctx, l.Topic, l.Payload, l.Metadata); err != nil {
-			return fmt.Errorf("%w: requeue dead letter %s: %v", ErrUnavailable, id, err)
-		}
 		if first, err = h.letters.MarkReplayed(ctx, id, h.clock.Now()); err != nil || !first {
 			return err
 		}

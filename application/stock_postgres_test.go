@@ -34,7 +34,9 @@ type pgStockWorld struct {
 	tx       *rollbackRacingTx
 }
 
-func newPGStockWorld(t *testing.T) *pgStockWorld {
+// newPGStockWorld builds the world; change alters the application's ports
+// (another blob store, say) before it is wired.
+func newPGStockWorld(t *testing.T, change ...func(*application.Deps)) *pgStockWorld {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	kr, err := localkeyring.NewInMemory()
@@ -48,7 +50,7 @@ func newPGStockWorld(t *testing.T) *pgStockWorld {
 	if err := audit.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	w.app = application.NewApp(application.Deps{
+	deps := application.Deps{
 		Orders: w.orders, Links: postgres.NewLinks(db), Revelations: postgres.NewRevelations(db), Catalog: postgres.NewCatalog(db),
 		Stock: w.stock, Notifications: postgres.NewNotifications(db), DataKeys: postgres.NewDataKeys(db),
 		Blobs: postgres.NewBlobs(db), Audit: audit, AdminKeys: postgres.NewAdminKeys(db),
@@ -58,7 +60,11 @@ func newPGStockWorld(t *testing.T) *pgStockWorld {
 		SupplierHooks: kinguin.NewWebhookVerifier(testWebhookSecret), SupplierMarks: postgres.NewSupplierEventMarks(db),
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"),
 		Mailer: w.mail, Clock: w.clock, IDs: &uuidIDs{}, Log: slog.New(slog.DiscardHandler),
-	}, application.Settings{CatalogMargin: decimal.RequireFromString("0.1"), TokenSecret: []byte("test-token-secret-0123456789"),
+	}
+	for _, c := range change {
+		c(&deps)
+	}
+	w.app = application.NewApp(deps, application.Settings{CatalogMargin: decimal.RequireFromString("0.1"), TokenSecret: []byte("test-token-secret-0123456789"),
 		Delivery: application.DeliveryPolicy{TTL: 15 * time.Minute, MaxReveals: 3, PublicBaseURL: "https://keys.example"}})
 	if _, err := w.app.Commands.SyncCatalog.Handle(t.Context(), application.SyncCatalogCommand{}); err != nil {
 		t.Fatal(err)
@@ -74,6 +80,19 @@ func (u *uuidIDs) NewID() string { return fmt.Sprintf("%08d-0000-7000-8000-00000
 // orderPaidAndFulfilled places, pays and fulfils one order of sku; it
 // returns the place error (an out-of-stock refusal) as is.
 func (w *pgStockWorld) orderPaidAndFulfilled(t *testing.T, sku string) (string, error) {
+	id, err := w.orderPaid(t, sku)
+	if err != nil {
+		return "", err
+	}
+	if err := w.app.Commands.FulfilOrder.Handle(t.Context(), id); err != nil {
+		return "", fmt.Errorf("fulfil: %w", err)
+	}
+	return id, nil
+}
+
+// orderPaid places and pays one order of sku; it returns the place error
+// (an out-of-stock refusal) as is.
+func (w *pgStockWorld) orderPaid(t *testing.T, sku string) (string, error) {
 	placed, err := w.app.Commands.PlaceOrder.Handle(t.Context(), application.PlaceOrderCommand{Email: "buyer@example.com",
 		Lines: []application.PlaceOrderLine{{SKU: sku, Quantity: 1}}})
 	if err != nil {
@@ -86,9 +105,6 @@ func (w *pgStockWorld) orderPaidAndFulfilled(t *testing.T, sku string) (string, 
 		return err
 	}); err != nil {
 		return "", fmt.Errorf("pay: %w", err)
-	}
-	if err := w.app.Commands.FulfilOrder.Handle(t.Context(), placed.Order.ID()); err != nil {
-		return "", fmt.Errorf("fulfil: %w", err)
 	}
 	return placed.Order.ID(), nil
 }

@@ -272,41 +272,6 @@ func (h SyncCatalog) storePage(ctx context.Context, pricing domain.Pricing, sps 
 	return c, nil
 }
 
-// listing returns the catalog entry of supplier product sp given the
-// current one (nil when new), or nil when nothing changed. An existing
-// entry keeps whether it is active, a pinned price and what the supplier
-// does not say; its change time is the supplier's when known.
-func (h SyncCatalog) listing(pricing domain.Pricing, cur *domain.Product, sp ports.SupplierProduct) (*domain.Product, error) {
-	s := domain.ProductSnapshot{Active: true}
-	if cur != nil {
-		s = cur.Snapshot()
-		if s.Source.Kind != domain.SourceSupplier || s.Source.Supplier != h.supplier.Name() {
-			return nil, fmt.Errorf("%w: sku %s is not listed from %s", domain.ErrConflict, sp.ID, h.supplier.Name())
-		}
-	}
-	s.SKU, s.Name, s.Platform, s.Region, s.Stock = sp.ID, sp.Name, sp.Platform, sp.Region, sp.Qty
-	s.Source = domain.ProductSource{Kind: domain.SourceSupplier, Supplier: h.supplier.Name(), SupplierProductID: sp.ID, Cost: sp.Cost}
-	if !s.PricePinned {
-		price, err := pricing.SalePrice(sp.ID, sp.Platform, sp.Cost)
-		if err != nil {
-			return nil, err
-		}
-		s.Price = price
-	}
-	s.UpdatedAt = sp.UpdatedAt
-	if s.UpdatedAt.IsZero() {
-		s.UpdatedAt = h.clock.Now()
-	}
-	p, err := domain.NewProduct(s)
-	if err != nil {
-		return nil, err
-	}
-	if cur != nil && p.SameListing(cur) {
-		return nil, nil
-	}
-	return p, nil
-}
-
 // vanishedBatch is how many catalog entries a full run reads at a time
 // when it looks for products the supplier no longer lists.
 const vanishedBatch = 1000
@@ -343,70 +308,4 @@ func (h SyncCatalog) takeVanishedOutOfStock(ctx context.Context, run *domain.Syn
 		}
 		after = batch[len(batch)-1].SKU()
 	}
-}
-
-// loadPricing returns the operator's pricing with the stored rules.
-func (h SyncCatalog) loadPricing(ctx context.Context) (domain.Pricing, error) {
-	rules, err := h.rules.List(ctx)
-	if err != nil {
-		return domain.Pricing{}, fmt.Errorf("read pricing rules: %w", err)
-	}
-	return domain.NewPricing(h.pricing.Margin, h.pricing.Fee, h.pricing.Ending, rules...)
-}
-
-// Refresh reads one product from the supplier again and stores it with
-// its current cost and stock, keeping whether it is active and a pinned
-// price; a product the supplier no longer sells stays listed with no
-// stock. It does nothing for a product that is not in the catalog or not
-// from this supplier, or whose catalog entry is as new as asOf or newer (a
-// stale notice), and reports whether it stored anything. Supplier products
-// are listed under their supplier id as sku.
-func (h SyncCatalog) Refresh(ctx context.Context, productID string, asOf time.Time) (bool, error) {
-	cur, err := h.catalog.Get(ctx, productID)
-	if errors.Is(err, domain.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read product %s: %w", productID, err)
-	}
-	if cur.Source().Supplier != h.supplier.Name() || !asOf.IsZero() && !cur.UpdatedAt().Before(asOf) {
-		return false, nil
-	}
-	snap := cur.Snapshot()
-	sp, err := h.supplier.Product(ctx, cur.Source().SupplierProductID)
-	switch {
-	case errors.Is(err, domain.ErrNotFound):
-		snap.Stock, snap.UpdatedAt = 0, later(asOf, h.clock.Now())
-		p, err := domain.NewProduct(snap)
-		if err != nil {
-			return false, err
-		}
-		return true, h.store(ctx, p)
-	case err != nil:
-		return false, fmt.Errorf("read supplier product %s: %w", productID, err)
-	}
-	pricing, err := h.loadPricing(ctx)
-	if err != nil {
-		return false, err
-	}
-	sp.UpdatedAt = later(sp.UpdatedAt, asOf)
-	p, err := h.listing(pricing, cur, sp)
-	if err != nil || p == nil {
-		return false, err
-	}
-	return true, h.store(ctx, p)
-}
-
-func (h SyncCatalog) store(ctx context.Context, p *domain.Product) error {
-	if err := h.catalog.Upsert(ctx, p); err != nil {
-		return fmt.Errorf("store product %s: %w", p.SKU(), err)
-	}
-	return nil
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

@@ -80,6 +80,10 @@ func (s ownStock) take(ctx context.Context, orderID string, it *domain.OrderItem
 			if err != nil {
 				return fmt.Errorf("open stock key %s: %w", c.ID, err)
 			}
+			// A blob store may write outside the unit of work (S3): a
+			// rollback leaves this blob under a ref no record points to,
+			// and whatever seals the item next (this, or the supplier's
+			// keys) writes every slot again first. See ports.Transactor.
 			ref, err := s.keys.store(ctx, key, it.ID(), slot, pt)
 			clear(pt)
 			if err != nil {

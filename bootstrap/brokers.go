@@ -14,13 +14,6 @@ import (
 	"github.com/keyward/keyward/ports"
 )
 
-// Roles of a keyward process (KEYWARD_ROLE).
-const (
-	RoleAll    = "all"    // the API and the workers
-	RoleAPI    = "api"    // the API: orders and payments go to the outbox, nothing is consumed
-	RoleWorker = "worker" // the consumers, the reconciler and the schedulers; ops endpoints only
-)
-
 // Brokers (KEYWARD_BROKER).
 const (
 	BrokerSQL  = "sql"
@@ -38,7 +31,7 @@ type MessagingConfig struct {
 	Role    string `env:"KEYWARD_ROLE" envDefault:"all" doc:"\x60all\x60 (API and workers), \x60api\x60 (API only: no consumers, no reconciler) or \x60worker\x60 (what \x60keyward worker\x60 runs)"`
 }
 
-// validateMessaging checks the broker and role settings.
+// validateMessaging checks the broker settings, then the role (roles.go).
 func (c Config) validateMessaging() error {
 	m := c.Messaging
 	switch m.Broker {
@@ -55,19 +48,7 @@ func (c Config) validateMessaging() error {
 			return fmt.Errorf("KEYWARD_BROKER_PREFIX may hold letters, digits, '-', '_' and '.' only")
 		}
 	}
-	switch m.Role {
-	case RoleAll:
-	case RoleAPI, RoleWorker:
-		if c.DatabaseURL == "" {
-			return fmt.Errorf("KEYWARD_ROLE=%s needs KEYWARD_DATABASE_URL: API and workers meet in its outbox", m.Role)
-		}
-		if m.Role == RoleWorker && c.PublicBaseURL == "" {
-			return fmt.Errorf("a worker needs KEYWARD_PUBLIC_BASE_URL: it emails links to the API, which it does not serve")
-		}
-	default:
-		return fmt.Errorf("KEYWARD_ROLE must be all, api or worker, not %q", m.Role)
-	}
-	return nil
+	return c.validateRole()
 }
 
 // checkBrokerURL checks that u parses with one of schemes, without
@@ -103,22 +84,6 @@ func messagingModule(cfg Config) fx.Option {
 	}
 	return fx.Options(SQLMessagingModule, fx.Provide(func(s *wsql.Subscriber) message.Subscriber { return s }))
 }
-
-// roleModule is what this process runs besides the application: the API,
-// the workers, or both.
-func roleModule(cfg Config) fx.Option {
-	switch cfg.Messaging.Role {
-	case RoleAPI:
-		return HTTPModule
-	case RoleWorker:
-		return fx.Options(WorkersModule, OpsHTTPModule)
-	}
-	return fx.Options(WorkersModule, HTTPModule)
-}
-
-// WorkersModule runs the consumers of the pipeline, the customer
-// notifications, the reconciler, the sweeper and the periodic catalog sync.
-var WorkersModule = fx.Options(PipelineModule, NotificationsModule, fx.Invoke(runReconciler, runSweeper, runCatalogSync, runAuditCheckpoints))
 
 // broker is a message broker's adapter: Watermill publisher and
 // subscriber on its own connections.

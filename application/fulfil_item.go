@@ -1,0 +1,91 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// fulfilItem takes one item to sealed, or as far as the supplier allows.
+// With an error (retry later) the result means nothing.
+func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (itemResult, error) {
+	supplierOrderID := it.SupplierOrderID()
+	recorded := it.Status() == domain.ItemPurchased && supplierOrderID != ""
+	if !recorded {
+		// Sourcing: our own stock first where the product takes it, then
+		// the supplier where it may.
+		sourcing, err := f.stock.sourcing(ctx, it)
+		if err != nil {
+			return itemFailed, err
+		}
+		// Only an item never handed to the supplier may take stock: one
+		// that was may have been bought already.
+		if sourcing.UsesStock() && it.Status() == domain.ItemPending {
+			if err := f.commitStart(ctx); err != nil {
+				return itemFailed, err
+			}
+			taken, err := f.stock.take(ctx, f.orderID, it, f.key)
+			if err != nil || taken {
+				return itemSealed, err
+			}
+			if !sourcing.UsesSupplier() {
+				reason := fmt.Sprintf("own stock of %s has too few keys for %d", it.SKU(), it.Quantity())
+				return itemHeld, f.holdForReview(ctx, it, reason)
+			}
+		}
+		maybeBought := it.Status() == domain.ItemPurchasing || it.Status() == domain.ItemFailed
+		so, res, err := f.purchase(ctx, it, maybeBought)
+		if err != nil || res != itemProceed {
+			return res, err
+		}
+		supplierOrderID = so.ID
+	}
+
+	// From here a purchase exists. Until the unit of work after the keys
+	// commits, the item may still be purchasing: a crash meanwhile leaves
+	// it to the next run, which finds the purchase by our item id
+	// (supplier.FindOrder) instead of buying again.
+	keys, err := f.supplier.Keys(ctx, supplierOrderID)
+	defer func() {
+		for _, k := range keys {
+			clear(k.Data)
+		}
+	}()
+	var serr error
+	if err == nil && len(keys) == it.Quantity() {
+		var sealed []domain.SealedKey
+		if sealed, serr = f.storeKeys(ctx, it, keys); serr == nil {
+			return itemSealed, f.seal(ctx, it, supplierOrderID, sealed, !recorded)
+		}
+	}
+	// Short of sealing, the purchase is recorded on its own first, as it
+	// always was: the outcomes below start from a purchased item.
+	if !recorded {
+		if _, rerr := f.update(ctx, func(o *domain.Order) error { return f.recordPurchase(o, it, supplierOrderID) }); rerr != nil {
+			return itemFailed, rerr
+		}
+	}
+	if serr != nil {
+		return itemFailed, serr
+	}
+	switch {
+	case errors.Is(err, ports.ErrKeysPending):
+		f.log.InfoContext(ctx, "supplier keys not ready", "order_id", f.orderID, "item_id", it.ID(), "supplier_order_id", supplierOrderID)
+		return itemWaiting, nil
+	case errors.Is(err, ports.ErrSupplierPermanent):
+		return itemFailed, f.failItem(ctx, it, err)
+	case errors.Is(err, domain.ErrNotFound):
+		// The supplier does not know a purchase we recorded: an anomaly
+		// for a person, never an endless retry.
+		reason := fmt.Sprintf("supplier does not know purchase %s recorded for item %s", supplierOrderID, it.ID())
+		f.log.ErrorContext(ctx, "order held for review", "order_id", f.orderID, "reason", reason)
+		_, err := f.update(ctx, func(o *domain.Order) error { return o.HoldForReview(reason, f.clock.Now()) })
+		return itemFailed, err
+	case err != nil:
+		return itemFailed, fmt.Errorf("%w: keys of supplier order %s: %v", ErrUnavailable, supplierOrderID, err)
+	}
+	return itemFailed, fmt.Errorf("%w: supplier order %s has %d keys, want %d", ErrUnavailable, supplierOrderID, len(keys), it.Quantity())
+}

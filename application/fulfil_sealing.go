@@ -1,0 +1,58 @@
+package application
+
+import (
+	"context"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// storeKeys seals the item's keys under the order's data key and stores
+// them. Their refs are fixed by order, item and slot, so storing them again
+// after a crash overwrites what an earlier run left.
+func (f *fulfilment) storeKeys(ctx context.Context, it *domain.OrderItem, keys []ports.SupplierKey) ([]domain.SealedKey, error) {
+	sealed := make([]domain.SealedKey, 0, len(keys))
+	for slot, k := range keys {
+		ref, err := f.keys.store(ctx, f.key, it.ID(), slot, k.Data)
+		if err != nil {
+			return nil, err
+		}
+		sealed = append(sealed, domain.SealedKey{Slot: slot, BlobRef: ref, ContentType: k.ContentType})
+	}
+	return sealed, nil
+}
+
+// seal records the item's stored keys in one unit of work: the purchase
+// first unless an earlier run recorded it, the seal, and the order's
+// completion when it was the last item to seal.
+func (f *fulfilment) seal(ctx context.Context, it *domain.OrderItem, supplierOrderID string, keys []domain.SealedKey, record bool) error {
+	completed := false
+	_, err := f.update(ctx, func(o *domain.Order) error {
+		completed = false // the function runs again when the unit of work is retried
+		now := f.clock.Now()
+		if record {
+			if err := f.recordPurchase(o, it, supplierOrderID); err != nil {
+				return err
+			}
+		}
+		if err := o.SealItem(it.ID(), keys, now); err != nil {
+			return err
+		}
+		if !allSealed(o) {
+			return nil
+		}
+		completed = true
+		return o.CompleteFulfilment(now)
+	})
+	f.fulfilled = err == nil && completed
+	return err
+}
+
+func allSealed(o *domain.Order) bool {
+	for _, it := range o.Items() {
+		if it.Status() != domain.ItemSealed {
+			return false
+		}
+	}
+	return true
+}
