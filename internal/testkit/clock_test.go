@@ -86,3 +86,24 @@ func TestClockIsSafeForConcurrentUse(t *testing.T) {
 		t.Errorf("after Set, Now() = %v", got)
 	}
 }
+
+func TestRunningClockFollowsRealTimeFromWhereItIsPut(t *testing.T) {
+	t.Parallel()
+	before := time.Now().UTC()
+	c := testkit.NewRunningClock()
+	first := c.Now()
+	if first.Before(before) || first.Location() != time.UTC {
+		t.Errorf("first reading %v, want UTC and not before %v", first, before)
+	}
+	testkit.Eventually(t, 5*time.Second, "the running clock to move on its own", func() bool { return c.Now().After(first) })
+	c.Advance(time.Hour)
+	if got := c.Now(); got.Sub(first) < time.Hour {
+		t.Errorf("after Advance(1h), reading %v is less than an hour after %v", got, first)
+	}
+	c.Set(t0)
+	got := c.Now()
+	if got.Before(t0) || got.Sub(t0) > time.Minute {
+		t.Errorf("after Set(%v), reading %v", t0, got)
+	}
+	testkit.Eventually(t, 5*time.Second, "the set clock to run on", func() bool { return c.Now().After(got) })
+}
