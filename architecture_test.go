@@ -127,6 +127,10 @@ var doesIO = map[string]bool{"net/http": true, "database/sql": true}
 // from its tests: it may import what a port's callers may (domain, ports,
 // uuid/decimal to build valid values, testing), but never an adapter or the
 // application, so the suite stays the same for every implementation.
+//
+// internal/testkit (the shared poll-until helper and test clock) is for
+// tests: only _test.go files, which loadTree does not read, and porttest may
+// import it.
 var rules = []rule{
 	{
 		name: "domain", why: "the domain uses only the standard library (no I/O), uuid/decimal and x/text",
@@ -151,7 +155,8 @@ var rules = []rule{
 		scope: func(dir string) bool { return under(dir, "ports/porttest") },
 		allows: func(_, imp string) bool {
 			return isStdlib(imp) || helpers[imp] || under(imp, module+"/domain") || under(imp, module+"/ports") ||
-				imp == "github.com/ThreeDotsLabs/watermill/message" // the messaging port is Watermill's interface
+				imp == "github.com/ThreeDotsLabs/watermill/message" || // the messaging port is Watermill's interface
+				under(imp, module+"/internal/testkit")
 		},
 	},
 	{
@@ -168,6 +173,11 @@ var rules = []rule{
 		allows: func(_, imp string) bool {
 			return isStdlib(imp) || under(imp, module+"/bootstrap") || cliLibraries[imp]
 		},
+	},
+	{
+		name: "testkit", why: "only tests (and the contract suites they run) import the test helpers",
+		scope:  func(dir string) bool { return !under(dir, "ports/porttest") && !under(dir, "internal/testkit") },
+		allows: func(_, imp string) bool { return !under(imp, module+"/internal/testkit") },
 	},
 }
 
@@ -216,6 +226,7 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		"ports/money.go":                 {"github.com/shopspring/decimal"},
 		"ports/porttest/orders.go":       {"testing", module + "/domain", module + "/ports", "github.com/google/uuid"},
 		"ports/porttest/fixture.go":      {module + "/adapters/memory"},
+		"ports/porttest/clock.go":        {module + "/internal/testkit"},
 		"adapters/postgres/db.go":        {"database/sql", module + "/domain", module + "/ports"},
 		"adapters/postgres/pgtest/db.go": {module + "/adapters/postgres"},
 		// The same import as the legal one above: both files must be seen.
@@ -230,6 +241,8 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		"cmd/keyward/help.go":         {module + "/bootstrapx"}, // only starts like bootstrap
 		"cmd/keyward/main_test.go":    {module + "/adapters/postgres/pgtest"},
 		"bootstrap/storage.go":        {module + "/adapters/postgres", module + "/adapters/memory"},
+		"bootstrap/clock.go":          {module + "/internal/testkit"},
+		"internal/testkit/clock.go":   {"sync", "time"},
 		"adapters/http/testdata/x.go": {module + "/adapters/postgres"},
 	}
 	root := t.TempDir()
@@ -264,6 +277,7 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		{"domain", "domain/store.go", "database/sql"},
 		{"porttest", "ports/porttest/fixture.go", module + "/adapters/memory"},
 		{"ports", "ports/money.go", "github.com/shopspring/decimal"},
+		{"testkit", "bootstrap/clock.go", module + "/internal/testkit"},
 	}
 	got := check(tr, rules)
 	for _, v := range want {

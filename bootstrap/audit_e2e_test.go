@@ -2,6 +2,7 @@ package bootstrap_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/bootstrap"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // auditConfig is the configuration of the audit commands on url, with a
@@ -103,18 +105,12 @@ func TestWorkersWriteAuditCheckpoints(t *testing.T) {
 		c.Audit.CheckpointPath, c.Audit.CheckpointInterval = dir, time.Minute
 	})
 	latest := filepath.Join(dir, application.LatestCheckpointRef)
-	deadline := time.Now().Add(30 * time.Second)
 	var b []byte
-	for {
-		var err error
-		if b, err = os.ReadFile(latest); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no checkpoint in %s after 30s: %v", dir, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var readErr error
+	testkit.EventuallyWith(t, 30*time.Second, func() string { return fmt.Sprintf("no checkpoint in %s: %v", dir, readErr) }, func() bool {
+		b, readErr = os.ReadFile(latest)
+		return readErr == nil
+	})
 	cp, err := application.ParseCheckpoint(b)
 	if err != nil {
 		t.Fatal(err)

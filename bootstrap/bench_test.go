@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward/adapters/vault/vaulttest"
 	"github.com/keyward/keyward/bootstrap"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -73,18 +74,14 @@ func benchOrders(b *testing.B, mod func(*bootstrap.Config)) {
 	}
 	wg.Wait()
 	delivered := domain.StatusDelivered
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		done, err := orders.List(b.Context(), ports.OrderQuery{Status: &delivered, Limit: b.N})
-		if err != nil {
+	var done []*domain.Order
+	testkit.EventuallyWith(b, 5*time.Minute, func() string { return fmt.Sprintf("%d of %d orders delivered", len(done), b.N) }, func() bool {
+		var err error
+		if done, err = orders.List(b.Context(), ports.OrderQuery{Status: &delivered, Limit: b.N}); err != nil {
 			b.Fatal(err)
 		}
-		if len(done) == b.N {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d orders delivered", len(done), b.N)
-		}
-	}
+		return len(done) == b.N
+	})
 	b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "orders/s")
 }
 

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/keyward/keyward/ports"
 )
 
 // TestEndToEnd walks the whole flow through the real fx app over HTTP:
@@ -234,5 +232,3 @@ func duplicateIPNs(t *testing.T, h *harness, n int) {
 		t.Fatalf("%d paid transitions in the timeline, want 1", paid)
 	}
 }
-
-var _ ports.Clock = (*fakeClock)(nil)

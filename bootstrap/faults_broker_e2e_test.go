@@ -2,6 +2,7 @@ package bootstrap_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // cutProxy is a TCP proxy the test owns between keyward and a server: it
@@ -186,16 +188,9 @@ func brokerCut(t *testing.T, p *cutProxy, broker string, mod func(*bootstrap.Con
 // waitReady waits until /readyz reports the component ok (or not).
 func waitReady(t *testing.T, h *harness, component string, ok bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if componentOK(t, h, component) == ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz never reported %s ok=%v", component, ok)
-		}
-		waitABit()
-	}
+	testkit.Eventually(t, 30*time.Second, fmt.Sprintf("/readyz to report %s ok=%v", component, ok), func() bool {
+		return componentOK(t, h, component) == ok
+	})
 }
 
 func componentOK(t *testing.T, h *harness, component string) bool {
@@ -228,6 +223,3 @@ func hostPort(t *testing.T, raw string) string {
 	}
 	return u.Host
 }
-
-// waitABit paces a poll for a condition (each poll has a deadline).
-func waitABit() { <-time.After(25 * time.Millisecond) }

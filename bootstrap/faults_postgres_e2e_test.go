@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // TestFaultPostgresTerminated terminates every keyward connection to
@@ -81,7 +82,7 @@ func TestFaultPostgresTerminated(t *testing.T) {
 	// keyward retries on a lost connection, such a request answers 500,
 	// so the wait tolerates errors.
 	for _, o := range orders {
-		waitUntil(t, 45*time.Second, "order "+o.ID+" delivered", func() bool {
+		testkit.Eventually(t, 45*time.Second, "order "+o.ID+" delivered", func() bool {
 			var got orderResp
 			code, _, _ := h.do("GET", "/v1/orders/"+o.ID, nil, map[string]string{"Authorization": "Bearer " + o.AccessToken}, &got)
 			return code == http.StatusOK && got.Status == "delivered"
@@ -97,20 +98,8 @@ func TestFaultPostgresTerminated(t *testing.T) {
 func payUntilTaken(t *testing.T, h *harness, o orderResp) {
 	t.Helper()
 	body, sig := h.ipn(o.ID, "finished", "")
-	waitUntil(t, 30*time.Second, "the IPN of "+o.ID+" taken", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the IPN of "+o.ID+" taken", func() bool {
 		code, _ := h.postIPN(body, sig)
 		return code == http.StatusOK
 	})
-}
-
-// waitUntil polls cond until it holds, failing the test after within.
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		waitABit()
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,26 +22,9 @@ import (
 	"github.com/keyward/keyward/adapters/nowpayments"
 	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 )
-
-// fakeClock is a settable clock shared by the app under test.
-type fakeClock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().UTC().Add(c.off)
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
 
 // syncBuffer collects log output from many goroutines.
 type syncBuffer struct {
@@ -65,7 +49,7 @@ type harness struct {
 	t        testing.TB
 	base     string
 	cfg      bootstrap.Config
-	clock    *fakeClock
+	clock    *testkit.Clock
 	pipeline *pipelineProbe
 	logs     *syncBuffer
 	supplier *sandbox.Supplier
@@ -103,7 +87,7 @@ func start(t testing.TB, mod func(*bootstrap.Config), extra ...fx.Option) *harne
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, cfg: cfg, clock: &fakeClock{}, pipeline: newPipelineProbe(cfg.DatabaseURL), logs: &syncBuffer{}, client: &http.Client{Timeout: 10 * time.Second}}
+	h := &harness{t: t, cfg: cfg, clock: testkit.NewRunningClock(), pipeline: newPipelineProbe(cfg.DatabaseURL), logs: &syncBuffer{}, client: &http.Client{Timeout: 10 * time.Second}}
 	t.Cleanup(h.pipeline.close)
 	var base bootstrap.BaseURL
 	opts := append([]fx.Option{
@@ -295,17 +279,13 @@ func (h *harness) getOrder(o orderResp) orderResp {
 // waitStatus polls the order until it has the status or the time is up.
 func (h *harness) waitStatus(o orderResp, want string, within time.Duration) orderResp {
 	h.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := h.getOrder(o)
-		if got.Status == want {
-			return got
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("order %s is %s after %s, want %s", o.ID, got.Status, within, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var got orderResp
+	testkit.EventuallyWith(h.t, within, func() string { return fmt.Sprintf("order %s is %s, want %s", o.ID, got.Status, want) },
+		func() bool {
+			got = h.getOrder(o)
+			return got.Status == want
+		})
+	return got
 }
 
 // mailsTo returns the delivery emails (keys ready) sent to addr; the

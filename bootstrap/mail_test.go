@@ -2,6 +2,7 @@ package bootstrap_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"mime"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/keyward/keyward/adapters/maildir"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 func TestMailConfigNamesTheMissingVariable(t *testing.T) {
@@ -90,17 +92,13 @@ func TestMailGraphs(t *testing.T) {
 // waitMails polls the mail directory until n emails went to addr.
 func waitMails(h *harness, addr string, n int) []maildir.Message {
 	h.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ms := h.allMailsTo(addr)
-		if len(ms) >= n {
-			return ms
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("%d emails to %s, want %d", len(ms), addr, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var ms []maildir.Message
+	testkit.EventuallyWith(h.t, 15*time.Second, func() string { return fmt.Sprintf("%d emails to %s, want %d", len(ms), addr, n) },
+		func() bool {
+			ms = h.allMailsTo(addr)
+			return len(ms) >= n
+		})
+	return ms
 }
 
 // TestCustomerNotifications: placing an order emails the payment

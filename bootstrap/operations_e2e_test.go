@@ -16,6 +16,7 @@ import (
 	"github.com/keyward/keyward/adapters/kinguin/kinguintest"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // statusCounts counts answers by status code, safely across goroutines.
@@ -255,8 +256,8 @@ type deadLetterItem struct {
 
 func (h *harness) waitDeadLetter(orderID string, within time.Duration) deadLetterItem {
 	h.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	var found deadLetterItem
+	testkit.Eventually(h.t, within, "a dead letter for "+orderID, func() bool {
 		var page struct {
 			Items []deadLetterItem `json:"items"`
 		}
@@ -264,14 +265,13 @@ func (h *harness) waitDeadLetter(orderID string, within time.Duration) deadLette
 		if code != http.StatusOK {
 			h.t.Fatalf("dead letters: %d %s", code, raw)
 		}
-		if len(page.Items) > 0 {
-			return page.Items[0]
+		if len(page.Items) == 0 {
+			return false
 		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("no dead letter for %s after %s", orderID, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		found = page.Items[0]
+		return true
+	})
+	return found
 }
 
 // flakySupplier is an HTTP proxy in front of the Kinguin test server that
@@ -343,16 +343,18 @@ func TestSupplierOutageOpensTheBreaker(t *testing.T) {
 		t.Fatalf("%d purchase calls reached the failing supplier: a retry storm", calls)
 	}
 	proxy.down.Store(false)
-	deadline := time.Now().Add(60 * time.Second)
-	for _, o := range orders {
-		for h.getOrder(o).Status != "delivered" {
-			if time.Now().After(deadline) {
-				t.Fatalf("order %s is %s after the supplier came back", o.ID, h.getOrder(o).Status)
+	var waiting orderResp
+	testkit.EventuallyWith(t, 60*time.Second, func() string {
+		return fmt.Sprintf("order %s is %s after the supplier came back", waiting.ID, waiting.Status)
+	}, func() bool {
+		for _, o := range orders {
+			if waiting = h.getOrder(o); waiting.Status != "delivered" {
+				h.clock.Advance(2 * time.Minute) // the reconciler resumes orders untouched for a while
+				return false
 			}
-			h.clock.Advance(2 * time.Minute) // the reconciler resumes orders untouched for a while
-			time.Sleep(20 * time.Millisecond)
 		}
-	}
+		return true
+	})
 	for _, o := range orders {
 		if got := srv.Purchases(h.getOrder(o).Items[0].ID); got != 1 {
 			t.Fatalf("order %s bought %d times", o.ID, got)

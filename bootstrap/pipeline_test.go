@@ -2,6 +2,7 @@ package bootstrap_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"sync"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jmoiron/sqlx"
 	"go.uber.org/fx"
+
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // pipelineProbe watches keyward's asynchronous pipeline from the outside:
@@ -156,12 +159,17 @@ func (p *pipelineProbe) close() {
 // still change what the test then counts.
 func (h *harness) waitPipelineIdle(within time.Duration) {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), within)
+	// The probe's queries outlive the wait by a margin, so that the last
+	// poll, at the deadline, reports what is left rather than its own
+	// timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), within+5*time.Second)
 	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		put, left, err := h.pipeline.unacknowledged(ctx)
+	var put, left int
+	testkit.EventuallyWith(h.t, within, func() string {
+		return fmt.Sprintf("%d of %d pipeline messages still unacknowledged", left, put)
+	}, func() bool {
+		var err error
+		put, left, err = h.pipeline.unacknowledged(ctx)
 		if err != nil {
 			h.t.Fatalf("pipeline probe: %v", err)
 		}
@@ -169,7 +177,7 @@ func (h *harness) waitPipelineIdle(within time.Duration) {
 			h.t.Fatal("the pipeline probe saw no message: is it wired to keyward's publisher and subscriber?")
 		}
 		if left == 0 {
-			return
+			return true
 		}
 		h.pipeline.mu.Lock()
 		for id := range h.pipeline.published {
@@ -178,10 +186,6 @@ func (h *harness) waitPipelineIdle(within time.Duration) {
 			}
 		}
 		h.pipeline.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			h.t.Fatalf("%d of %d pipeline messages still unacknowledged after %s", left, put, within)
-		case <-tick.C:
-		}
-	}
+		return false
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -60,38 +61,29 @@ func startKinguin(t *testing.T, srv *kinguintest.Server, mod func(*bootstrap.Con
 // waitCatalog waits until the catalog lists n products.
 func (h *harness) waitCatalog(n int, within time.Duration) {
 	h.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	listed := 0
+	testkit.EventuallyWith(h.t, within, func() string { return fmt.Sprintf("%d products, want %d", listed, n) }, func() bool {
 		var page struct {
 			Items []product `json:"items"`
 		}
 		if code, _, raw := h.do("GET", "/v1/products?limit=100", nil, nil, &page); code != 200 {
 			h.t.Fatalf("products: %d %s", code, raw)
 		}
-		if len(page.Items) == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("%d products after %s, want %d", len(page.Items), within, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		listed = len(page.Items)
+		return listed == n
+	})
 }
 
 // waitItem waits until the order's first item has the status.
 func (h *harness) waitItem(o orderResp, want string, within time.Duration) orderResp {
 	h.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := h.getOrder(o)
-		if len(got.Items) > 0 && got.Items[0].Status == want {
-			return got
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("order %s is %+v after %s, want its item %s", o.ID, got, within, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var got orderResp
+	testkit.EventuallyWith(h.t, within, func() string { return fmt.Sprintf("order %s is %+v, want its item %s", o.ID, got, want) },
+		func() bool {
+			got = h.getOrder(o)
+			return len(got.Items) > 0 && got.Items[0].Status == want
+		})
+	return got
 }
 
 func (h *harness) kinguinWebhook(event, secret, body string) (int, []byte) {

@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/adapters/vault/vaulttest"
 	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // withVault uses the test Vault (through addr when set, e.g. a proxy) with
@@ -181,22 +182,18 @@ func TestVaultOutage(t *testing.T) {
 	}
 
 	// The outage outlasts the message's retry budget: it is dead-lettered.
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	var deadErr error
+	testkit.EventuallyWith(t, 20*time.Second, func() string { return fmt.Sprintf("no dead letter after the retry budget (%v)", deadErr) }, func() bool {
 		var dead int
-		err := db.Get(&dead, `SELECT count(*) FROM dead_letters`)
-		if err == nil && dead > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no dead letter after the retry budget (%v)", err)
-		}
-	}
+		deadErr = db.Get(&dead, `SELECT count(*) FROM dead_letters`)
+		return deadErr == nil && dead > 0
+	})
 	proxy.setDown(false)
 	h.waitStatus(during, "delivered", 30*time.Second)
 	// The vault's breaker may still be open from the outage's failures
 	// (a customer would be told to try again shortly): the reveal that
 	// counts is made once /readyz says the vault is back.
-	waitUntil(t, 30*time.Second, "the key vault ready again", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the key vault ready again", func() bool {
 		code, _, _ := h.do("GET", "/readyz", nil, nil, nil)
 		return code == http.StatusOK
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -35,7 +36,7 @@ const testKinguinSecret = "test-kinguin-webhook-secret"
 // testWorld is what the tests steer behind the App: the clock, outages of
 // the payment gateway and the vault, and the mail the customer receives.
 type testWorld struct {
-	clock   *testClock
+	clock   *testkit.Clock
 	gateway *flakyGateway
 	vault   *flakyVault
 	mail    *mailbox
@@ -75,7 +76,7 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 		t.Fatal(err)
 	}
 	w := &testWorld{
-		clock:       &testClock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
+		clock:       testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)),
 		gateway:     &flakyGateway{PaymentGateway: sandbox.NewGateway(sandbox.GatewayConfig{})},
 		vault:       &flakyVault{KeyVault: kr},
 		mail:        &mailbox{},
@@ -112,23 +113,6 @@ func newTestAPI(t *testing.T) (humatest.TestAPI, *testWorld, application.App) {
 	_, api := humatest.New(t, apiConfig(opts))
 	newServer(app, opts, slog.New(slog.DiscardHandler)).register(api)
 	return api, w, app
-}
-
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 type testIDs struct{ n atomic.Int64 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward/adapters/messaging"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // flakyBroker is a real NATS broker whose publishing can be cut, as when
@@ -60,7 +61,7 @@ func TestForwardingSurvivesBrokerOutage(t *testing.T) {
 	if _, err := fwd1.Subscribe(ctx1, topic); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return first.attempted.Load() >= 2 }, "the forwarder to try the broker")
+	testkit.Eventually(t, 30*time.Second, "the forwarder to try the broker", func() bool { return first.attempted.Load() >= 2 })
 	stop1()
 	if err := fwd1.Close(); err != nil {
 		t.Fatal(err)
@@ -85,11 +86,11 @@ func TestForwardingSurvivesBrokerOutage(t *testing.T) {
 	}
 	// Acknowledged in the outbox once the broker had it: a third
 	// forwarder finds nothing to send.
-	waitFor(t, func() bool {
+	testkit.Eventually(t, 30*time.Second, "the outbox to acknowledge the forwarded message", func() bool {
 		var left int
 		err := db.QueryRow(`SELECT count(*) FROM "watermill_`+topic+`" m WHERE m.offset > COALESCE((SELECT offset_acked FROM "watermill_offsets_`+topic+`" WHERE consumer_group = $1), 0)`, messaging.ConsumerGroup).Scan(&left)
 		return err == nil && left == 0
-	}, "the outbox to acknowledge the forwarded message")
+	})
 }
 
 func newOutbox(t *testing.T, db *sql.DB) message.Subscriber {
@@ -99,15 +100,4 @@ func newOutbox(t *testing.T, db *sql.DB) message.Subscriber {
 		t.Fatal(err)
 	}
 	return sub
-}
-
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -26,7 +26,7 @@ func TestAuditLogNeverReadoptsATrailStrippedOfMACs(t *testing.T) {
 		t.Run(strip, func(t *testing.T) {
 			t.Parallel()
 			db := pgtest.NewDB(t)
-			appendAuditRecords(t, newAuditLog(t, db, &auditClock{now: t0}), 3)
+			appendAuditRecords(t, newAuditLog(t, db, newAuditClock(t0)), 3)
 			asTableOwner(t, db, strip)
 			prevSeq, prevHash := int64(0), domain.GenesisAuditHash
 			_ = db.QueryRowContext(t.Context(), `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevHash)
@@ -38,7 +38,7 @@ func TestAuditLogNeverReadoptsATrailStrippedOfMACs(t *testing.T) {
 				t.Fatalf("forge: %v", err)
 			}
 
-			n, err := newAuditLog(t, db, &auditClock{now: t0.Add(2 * time.Hour)}).Verify(t.Context())
+			n, err := newAuditLog(t, db, newAuditClock(t0.Add(2*time.Hour))).Verify(t.Context())
 			wantAuditChainBroken(t, n, err, 0, 1)
 			var adoptions int
 			if err := db.GetContext(t.Context(), &adoptions, `SELECT count(*) FROM audit_log WHERE action = $1`, domain.AuditMACAdopted); err != nil {
@@ -56,7 +56,7 @@ func TestAuditLogNeverReadoptsATrailStrippedOfMACs(t *testing.T) {
 func TestAuditKeyIsNotMadeAnewOverAMACedTrail(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	appendAuditRecords(t, newAuditLog(t, db, &auditClock{now: t0}), 1)
+	appendAuditRecords(t, newAuditLog(t, db, newAuditClock(t0)), 1)
 	if _, err := db.ExecContext(t.Context(), `DELETE FROM data_keys WHERE order_id = $1`, application.AuditKeyID); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestAuditLogRefusesARecordWithoutMACAfterMACedOnes(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
 	insertChain(t, db, 2, nil) // an old process's records, before the upgrade
-	log := newAuditLog(t, db, &auditClock{now: t0.Add(time.Hour)})
+	log := newAuditLog(t, db, newAuditClock(t0.Add(time.Hour)))
 	appendAuditRecords(t, log, 1)
 	head := listAllAudit(t, log)[3]
 	old, _ := domain.NewAuditRecord("system", "keys.rotated", "ord-old", nil)

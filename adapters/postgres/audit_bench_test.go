@@ -11,11 +11,8 @@ import (
 
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
+	"github.com/keyward/keyward/internal/testkit"
 )
-
-type benchClock struct{}
-
-func (benchClock) Now() time.Time { return time.Now().UTC() }
 
 // BenchmarkAuditAppend measures what serialising the chain's head costs:
 // each append takes the chain lock, reads the head and inserts; in parallel
@@ -24,7 +21,7 @@ func (benchClock) Now() time.Time { return time.Now().UTC() }
 // with -cpu 1,8 and compare ns/op.
 func BenchmarkAuditAppend(b *testing.B) {
 	db := pgtest.NewDB(b)
-	log := newAuditLog(b, db, benchClock{})
+	log := newAuditLog(b, db, testkit.NewSteppingClock(time.Now().UTC(), time.Microsecond))
 	tx := postgres.NewTransactor(db)
 	b.Run("alone", func(b *testing.B) {
 		var n atomic.Int64

@@ -38,7 +38,7 @@ func TestAuditLogVerifyRefusesAForgedRowWithACorrectHash(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			db := pgtest.NewDB(t)
-			log := newAuditLog(t, db, &auditClock{now: t0})
+			log := newAuditLog(t, db, newAuditClock(t0))
 			appendAuditRecords(t, log, 3)
 			head := listAllAudit(t, log)[2]
 			forged, err := domain.NewAuditRecord("admin:key-1", "keys.revealed", "ord-99", nil)
@@ -57,7 +57,7 @@ func TestAuditLogVerifyRefusesAForgedRowWithACorrectHash(t *testing.T) {
 				t.Fatalf("forge: %v", err)
 			}
 			mustExec(t, db, `ALTER TABLE audit_log ENABLE TRIGGER audit_log_mac_required`)
-			n, err := newAuditLog(t, db, &auditClock{now: t0}).Verify(t.Context())
+			n, err := newAuditLog(t, db, newAuditClock(t0)).Verify(t.Context())
 			wantAuditChainBroken(t, n, err, 3, 4)
 		})
 	}
@@ -69,7 +69,7 @@ func TestAuditLogVerifyRefusesAForgedRowWithACorrectHash(t *testing.T) {
 func TestAuditSealerRefusesForgedStagedRows(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	log := newAuditLog(t, db, &auditClock{now: t0})
+	log := newAuditLog(t, db, newAuditClock(t0))
 	appendAuditRecords(t, log, 1)
 	tx := postgres.NewTransactor(db)
 	stage := func(subject string) {
@@ -123,7 +123,7 @@ func TestAuditSealerRefusesForgedStagedRows(t *testing.T) {
 func TestAuditPendingRefusesAPlainDelete(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	log := newAuditLog(t, db, &auditClock{now: t0})
+	log := newAuditLog(t, db, newAuditClock(t0))
 	if err := postgres.NewTransactor(db).Atomically(t.Context(), func(ctx context.Context) error {
 		_, err := log.Append(ctx, "system", "test.staged", "ord-1", nil)
 		return err
@@ -156,7 +156,7 @@ func TestAuditLogAdoptsATrailWrittenBeforeMACs(t *testing.T) {
 	if _, err := db.ExecContext(t.Context(), `INSERT INTO audit_pending (at, actor, action, subject) VALUES ($1, 'system', 'test.legacy', 'ord-5')`, t0); err != nil {
 		t.Fatal(err)
 	}
-	log := newAuditLog(t, db, &auditClock{now: t0.Add(time.Hour)})
+	log := newAuditLog(t, db, newAuditClock(t0.Add(time.Hour)))
 	if n, err := log.Verify(t.Context()); n != 6 || err != nil {
 		t.Fatalf("Verify after adoption = %d, %v; want 6, nil", n, err)
 	}
@@ -167,7 +167,7 @@ func TestAuditLogAdoptsATrailWrittenBeforeMACs(t *testing.T) {
 		t.Fatalf("after adoption: seq 5 = %+v, seq 6 = %+v", got[4], adoption)
 	}
 	// A second process adopts nothing more.
-	appendAuditRecords(t, newAuditLog(t, db, &auditClock{now: t0.Add(2 * time.Hour)}), 1)
+	appendAuditRecords(t, newAuditLog(t, db, newAuditClock(t0.Add(2*time.Hour))), 1)
 	if n := countRows(t, db, "audit_log"); n != 7 {
 		t.Fatalf("audit_log holds %d records, want 7 (one adoption only)", n)
 	}

@@ -18,7 +18,7 @@ import (
 func TestAuditSealerQuarantinesReplayedStagedRecords(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	log := newAuditLog(t, db, &auditClock{now: t0})
+	log := newAuditLog(t, db, newAuditClock(t0))
 	stage := func(subject string) {
 		t.Helper()
 		if err := postgres.NewTransactor(db).Atomically(t.Context(), func(ctx context.Context) error {

@@ -24,7 +24,7 @@ import (
 func TestAuditAppendsInUnitsOfWorkDoNotQueue(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	log := newAuditLog(t, db, &auditClock{now: t0})
+	log := newAuditLog(t, db, newAuditClock(t0))
 	tx := postgres.NewTransactor(db)
 
 	appended, release := make(chan struct{}), make(chan struct{})
@@ -81,7 +81,7 @@ func TestAuditAppendsInUnitsOfWorkDoNotQueue(t *testing.T) {
 func TestStagedAuditRecordsCommitWithTheirWork(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	log := newAuditLog(t, db, &auditClock{now: t0})
+	log := newAuditLog(t, db, newAuditClock(t0))
 	tx := postgres.NewTransactor(db)
 
 	refused := errors.New("the work failed")
@@ -144,7 +144,7 @@ func TestStagedAuditRecordsCommitWithTheirWork(t *testing.T) {
 func TestAuditStagedAndDirectAppendsShareOneChain(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	clock := &auditClock{now: t0}
+	clock := newAuditClock(t0)
 	log, other := newAuditLog(t, db, clock), newAuditLog(t, db, clock) // two processes
 	tx := postgres.NewTransactor(db)
 
@@ -206,7 +206,7 @@ func TestAuditStagedAndDirectAppendsShareOneChain(t *testing.T) {
 func TestAuditSealingRules(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	log := newAuditLog(t, db, &auditClock{now: t0})
+	log := newAuditLog(t, db, newAuditClock(t0))
 	tx := postgres.NewTransactor(db)
 	err := tx.Atomically(t.Context(), func(ctx context.Context) error {
 		if _, err := log.Append(ctx, "system", "test.staged", "ord-1", nil); err != nil {

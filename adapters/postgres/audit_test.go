@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 	"github.com/keyward/keyward/ports/porttest"
 )
@@ -30,7 +30,7 @@ func TestAuditLog(t *testing.T) {
 func TestAuditLogRefusesChanges(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	log := newAuditLog(t, db, &auditClock{now: t0})
+	log := newAuditLog(t, db, newAuditClock(t0))
 	appendAuditRecords(t, log, 3)
 
 	for _, stmt := range []string{
@@ -78,7 +78,7 @@ func TestAuditLogVerifyFindsASuperusersEdits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			db := pgtest.NewDB(t)
-			log := newAuditLog(t, db, &auditClock{now: t0})
+			log := newAuditLog(t, db, newAuditClock(t0))
 			appendAuditRecords(t, log, 5)
 			superuserEdit(t, db, tt.edit...)
 			n, err := log.Verify(t.Context())
@@ -112,7 +112,7 @@ func TestAuditLogVerifyPages(t *testing.T) {
 			if tt.edit != "" {
 				superuserEdit(t, db, tt.edit)
 			}
-			n, err := newAuditLog(t, db, &auditClock{now: t0}).Verify(t.Context())
+			n, err := newAuditLog(t, db, newAuditClock(t0)).Verify(t.Context())
 			if tt.wantSeq == 0 {
 				if n != tt.want || err != nil {
 					t.Fatalf("Verify = %d, %v; want %d, nil", n, err, tt.want)
@@ -124,17 +124,10 @@ func TestAuditLogVerifyPages(t *testing.T) {
 	}
 }
 
-// auditClock moves a millisecond and a few nanoseconds a reading.
-type auditClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *auditClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Millisecond + 7*time.Nanosecond)
-	return c.now
+// newAuditClock returns a clock that moves a millisecond and a few
+// nanoseconds before each reading, starting from start.
+func newAuditClock(start time.Time) *testkit.Clock {
+	return testkit.NewSteppingClock(start, time.Millisecond+7*time.Nanosecond)
 }
 
 func appendAuditRecords(t *testing.T, log ports.AuditLog, n int) {

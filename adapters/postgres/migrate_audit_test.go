@@ -66,10 +66,10 @@ func TestRollbackKeepsAuditMACs(t *testing.T) {
 		seed func(t *testing.T, db *sqlx.DB)
 	}{
 		{"a chained record", func(t *testing.T, db *sqlx.DB) {
-			appendAuditRecords(t, newAuditLog(t, db, &auditClock{now: t0}), 1)
+			appendAuditRecords(t, newAuditLog(t, db, newAuditClock(t0)), 1)
 		}},
 		{"a staged record", func(t *testing.T, db *sqlx.DB) {
-			log := newAuditLog(t, db, &auditClock{now: t0})
+			log := newAuditLog(t, db, newAuditClock(t0))
 			if err := postgres.NewTransactor(db).Atomically(t.Context(), func(ctx context.Context) error {
 				_, err := log.Append(ctx, "customer", "keys.revealed", "ord-1", nil)
 				return err
@@ -116,7 +116,7 @@ func TestRollbackKeepsStagedAuditRecords(t *testing.T) {
 	if err := postgres.MigrateUp(t.Context(), db.DB); err != nil {
 		t.Fatal(err)
 	}
-	log := newAuditLog(t, db, &auditClock{now: t0.Add(time.Hour)})
+	log := newAuditLog(t, db, newAuditClock(t0.Add(time.Hour)))
 	if n, err := log.Verify(t.Context()); err != nil || n != 2 {
 		t.Fatalf("after the refused rollback: %d records, %v; want the staged one chained and its adoption", n, err)
 	}

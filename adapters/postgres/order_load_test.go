@@ -16,6 +16,7 @@ import (
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -159,7 +160,7 @@ func TestOrderUpdateSeesWhatItWaitedFor(t *testing.T) {
 		})
 		second <- err
 	}()
-	waitUntil(t, "the second update to wait for the order's lock", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the second update to wait for the order's lock", func() bool {
 		var n int
 		err := db.GetContext(ctx, &n, `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock'`)
@@ -218,7 +219,7 @@ func TestOrderReadsSurviveALostConnection(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- read() }()
 		var pid int
-		waitUntil(t, name+" to wait for the lock", func() bool {
+		testkit.Eventually(t, 10*time.Second, name+" to wait for the lock", func() bool {
 			err := admin.GetContext(ctx, &pid, `SELECT pid FROM pg_stat_activity
 				WHERE datname = current_database() AND wait_event_type = 'Lock'`)
 			return err == nil
@@ -226,7 +227,7 @@ func TestOrderReadsSurviveALostConnection(t *testing.T) {
 		if _, err := admin.ExecContext(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, "the ended connection to be gone", func() bool {
+		testkit.Eventually(t, 10*time.Second, "the ended connection to be gone", func() bool {
 			var left int
 			err := admin.GetContext(ctx, &left, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, pid)
 			return err == nil && left == 0
@@ -403,16 +404,4 @@ func atLine(lines []string, i int) string {
 		return lines[i]
 	}
 	return "(none)"
-}
-
-// waitUntil polls cond until it holds, failing the test after ten seconds.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

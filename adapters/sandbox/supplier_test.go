@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 	"github.com/keyward/keyward/ports/porttest"
 )
@@ -355,38 +356,18 @@ func allProducts(s *Supplier) ([]ports.SupplierProduct, error) {
 // behaves as the real supplier does.
 func TestSupplierContract(t *testing.T) {
 	porttest.Supplier(t, func(t *testing.T) porttest.SupplierFixture {
-		clock := &steppingClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), auto: true}
+		// Two hours ahead at every reading (orders deliver at once under
+		// the one-hour KeyDelay) until the keys are held; then only
+		// Deliver moves it.
+		clock := testkit.NewSteppingClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 2*time.Hour)
 		s := NewSupplier(SupplierConfig{Clock: clock.Now, KeyDelay: time.Hour})
 		return porttest.SupplierFixture{
 			Supplier:  s,
-			HoldKeys:  func() { clock.set(false, 0) },
-			Deliver:   func(string) { clock.set(false, 2*time.Hour) },
+			HoldKeys:  func() { clock.SetStep(0) },
+			Deliver:   func(string) { clock.SetStep(0); clock.Advance(2 * time.Hour) },
 			Purchases: s.PurchaseCount,
 		}
 	})
-}
-
-// steppingClock runs two hours ahead at every reading (orders deliver at
-// once under the one-hour KeyDelay) until it is held; then only set moves it.
-type steppingClock struct {
-	mu   sync.Mutex
-	now  time.Time
-	auto bool
-}
-
-func (c *steppingClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.auto {
-		c.now = c.now.Add(2 * time.Hour)
-	}
-	return c.now
-}
-
-func (c *steppingClock) set(auto bool, advance time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.auto, c.now = auto, c.now.Add(advance)
 }
 
 func TestStockScaleMultipliesEveryProductsStock(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward/adapters/vault"
 	"github.com/keyward/keyward/adapters/vault/vaulttest"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 	"github.com/keyward/keyward/ports/porttest"
 )
@@ -107,7 +108,7 @@ func TestKeepTokenAlive(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !renew {
-			waitFor(t, 15*time.Second, "an unrenewed 3s token still works: the test cannot tell renewal apart", func() bool {
+			testkit.Eventually(t, 15*time.Second, "an unrenewed 3s token to stop working (else the test cannot tell renewal apart)", func() bool {
 				_, err := v.NewDataKey(t.Context(), "order-1")
 				return errors.Is(err, ports.ErrVaultUnavailable)
 			})
@@ -119,7 +120,7 @@ func TestKeepTokenAlive(t *testing.T) {
 		}
 		// Past the expiry the token was created with, and Vault reports it
 		// renewed beyond it.
-		waitFor(t, 15*time.Second, "the token was not renewed past its first expiry", func() bool {
+		testkit.Eventually(t, 15*time.Second, "the token to be renewed past its first expiry", func() bool {
 			return time.Now().After(firstExpiry) && tokenExpiry(t, root, tok.Auth.ClientToken).After(firstExpiry)
 		})
 		_, err = v.NewDataKey(t.Context(), "order-1")
@@ -143,21 +144,6 @@ func tokenExpiry(t *testing.T, root *vault.Vault, token string) time.Time {
 		t.Fatalf("token expire_time %q: %v", raw, err)
 	}
 	return at
-}
-
-// waitFor polls cond until it holds, failing with msg after within.
-func waitFor(t *testing.T, within time.Duration, msg string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(within)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("after %s: %s", within, msg)
-		case <-tick.C:
-		}
-	}
 }
 
 func boolPtr(b bool) *bool { return &b }

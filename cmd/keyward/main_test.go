@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/migrations"
 )
 
@@ -133,22 +134,6 @@ func serve(t *testing.T, env ...string) *server {
 	return s
 }
 
-// eventually polls cond every tick until it holds; it fails the test when
-// it still does not after within.
-func eventually(t *testing.T, within time.Duration, what func() string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(within)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("after %s: %s", within, what())
-		case <-tick.C:
-		}
-	}
-}
-
 func (s *server) mailDir() string {
 	for _, e := range s.env {
 		if v, ok := strings.CutPrefix(e, "KEYWARD_MAIL_DIR="); ok {
@@ -211,7 +196,7 @@ func TestBinaryWalkthrough(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "200 OK") {
 		t.Fatalf("keyward pay: %v\n%s", err, out)
 	}
-	eventually(t, 20*time.Second, func() string { return "order is " + order.Status + "\n" + s.stderr.String() }, func() bool {
+	testkit.EventuallyWith(t, 20*time.Second, func() string { return "order is " + order.Status + "\n" + s.stderr.String() }, func() bool {
 		call(t, "GET", s.base+"/v1/orders/"+order.ID, order.AccessToken, nil, &order)
 		return order.Status == "delivered"
 	})

@@ -17,12 +17,8 @@ import (
 	"github.com/keyward/keyward/adapters/vault"
 	"github.com/keyward/keyward/adapters/vault/vaulttest"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 )
-
-// fakeClock is a clock the test moves.
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time { return c.t }
 
 // TestProgressWriter: on a terminal the line is rewritten in place at
 // most every refresh, a named step and the last step get lines of their
@@ -39,14 +35,14 @@ func TestProgressWriter(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	clock := &fakeClock{time.Unix(1_700_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
 	p := newProgress(&env{stderr: &out, tty: true}, "orders done").perSecond()
-	p.now = clock.now
+	p.now = clock.Now
 	report := p.fn()
 	report(1, 4, "")
-	clock.t = clock.t.Add(refresh / 2)
+	clock.Advance(refresh / 2)
 	report(2, 4, "") // too soon: not drawn
-	clock.t = clock.t.Add(refresh * 10)
+	clock.Advance(refresh * 10)
 	report(3, 4, "")
 	report(4, 4, "") // the last one is always drawn, and kept
 	p.end()          // nothing open: no extra newline
@@ -57,7 +53,7 @@ func TestProgressWriter(t *testing.T) {
 
 	out.Reset()
 	p = newProgress(&env{stderr: &out, tty: true}, "migrations applied")
-	p.now = clock.now
+	p.now = clock.Now
 	p.report(1, 0, "00001_init.sql")
 	p.report(2, 0, "00002_more.sql")
 	p.report(3, 0, "")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -204,23 +205,17 @@ var hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // auditClock starts at a time with nanoseconds, away from UTC, and moves
 // 1.5µs a reading: a log must store its time in UTC to the microsecond.
 type auditClock struct {
+	*testkit.Clock
 	mac   *auditMAC // the key the subtest's log signs with
-	start time.Time
-	mu    sync.Mutex
-	next  time.Time
+	start time.Time // the first reading
 }
 
 func newAuditClock() *auditClock {
+	const step = 1500 * time.Nanosecond
 	start := suiteT0.In(time.FixedZone("UTC+9", 9*60*60))
-	return &auditClock{start: start, next: start}
-}
-
-func (c *auditClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.next
-	c.next = c.next.Add(1500 * time.Nanosecond)
-	return now
+	// A stepping clock moves before each reading: from start-step, its
+	// first reading is start.
+	return &auditClock{Clock: testkit.NewSteppingClock(start.Add(-step), step), start: start}
 }
 
 func appendAudit(t *testing.T, log ports.AuditLog, actor, action, subject string, details map[string]string) domain.AuditRecord {
