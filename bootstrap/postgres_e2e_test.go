@@ -212,19 +212,8 @@ func TestRefusesWrongKeyring(t *testing.T) {
 	h1.stop()
 
 	cfg := bootstrap.Defaults()
-	cfg.HTTPAddr, cfg.DatabaseURL = "127.0.0.1:0", url
-	cfg.MailDir, cfg.KeyringFile = t.TempDir(), t.TempDir()+"/new-keyring.json"
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	app := bootstrap.New(cfg, fx.NopLogger)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	err := app.Start(ctx)
-	if err == nil {
-		_ = app.Stop(ctx)
-		t.Fatal("started with a keyring that cannot open the stored data keys")
-	}
+	cfg.DatabaseURL, cfg.KeyringFile = url, t.TempDir()+"/new-keyring.json"
+	err := startRefused(t, cfg) // a keyring that cannot open the stored data keys
 	if !strings.Contains(err.Error(), "keyring file") {
 		t.Fatalf("unhelpful error: %v", err)
 	}

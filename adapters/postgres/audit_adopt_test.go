@@ -2,12 +2,10 @@ package postgres_test
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/application"
@@ -101,8 +99,7 @@ func TestAuditLogRefusesARecordWithoutMACAfterMACedOnes(t *testing.T) {
 	old = domain.ChainAuditRecord(head.Hash, old)
 	_, err := db.ExecContext(t.Context(), `INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, '{}', $6, $7)`, old.Seq, old.At, old.Actor, old.Action, old.Subject, old.PrevHash, old.Hash)
-	var pqErr *pq.Error
-	if !errors.As(err, &pqErr) || !strings.Contains(pqErr.Message, "has no MAC but the trail is MACed") {
+	if !refusedBy(err, "has no MAC but the trail is MACed") {
 		t.Fatalf("insert without a MAC = %v, want the trigger's refusal", err)
 	}
 	if n, err := log.Verify(t.Context()); n != 4 || err != nil {

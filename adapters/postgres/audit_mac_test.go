@@ -2,13 +2,11 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
@@ -131,9 +129,7 @@ func TestAuditPendingRefusesAPlainDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{`DELETE FROM audit_pending`, `DELETE FROM audit_pending WHERE false`} {
-		_, err := db.ExecContext(t.Context(), stmt)
-		var pqErr *pq.Error
-		if !errors.As(err, &pqErr) || !strings.Contains(pqErr.Message, "only through the audit sealer") {
+		if _, err := db.ExecContext(t.Context(), stmt); !refusedBy(err, "only through the audit sealer") {
 			t.Errorf("%s: err = %v, want the trigger's refusal", stmt, err)
 		}
 	}

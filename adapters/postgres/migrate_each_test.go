@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward/adapters/postgres"
-	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/migrations"
 )
 
@@ -17,11 +16,7 @@ import (
 func TestMigrateUpEachReportsEveryMigration(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db, err := postgres.Open(ctx, pgtest.NewEmptyDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := openEmpty(t)
 	files, _ := fs.Glob(migrations.FS, "*.sql")
 	slices.Sort(files)
 	var got []string

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/migrations"
@@ -16,11 +18,7 @@ import (
 func TestMigrateUpDownUp(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db, err := postgres.Open(ctx, pgtest.NewEmptyDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := openEmpty(t)
 
 	wantStatus := func(wantCurrent int64, wantTables bool) {
 		t.Helper()
@@ -99,11 +97,7 @@ func migrationVersions(t *testing.T) []int64 {
 func TestCheckSchemaSaysHowToFixABehindSchema(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db, err := postgres.Open(ctx, pgtest.NewEmptyDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := openEmpty(t)
 	_, latest, err := postgres.MigrationStatus(ctx, db.DB)
 	if err != nil {
 		t.Fatal(err)
@@ -139,4 +133,16 @@ func TestCheckSchemaSaysHowToFixABehindSchema(t *testing.T) {
 	}
 	versions := migrationVersions(t)
 	check(versions[len(versions)-2])
+}
+
+// openEmpty opens, through the adapter's own Open, a fresh database with
+// no tables, closed when the test ends.
+func openEmpty(t *testing.T) *sqlx.DB {
+	t.Helper()
+	db, err := postgres.Open(t.Context(), pgtest.NewEmptyDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/domain"
@@ -14,21 +16,7 @@ import (
 // TestStockImportThroughTheBinary: `keyward stock import` prints what it
 // added; the same file again adds nothing; the database holds no plaintext.
 func TestStockImportThroughTheBinary(t *testing.T) {
-	url, db := pgtest.NewDatabase(t)
-	p, err := domain.NewProduct(domain.ProductSnapshot{SKU: "bulk-game-steam-global", Name: "Bulk Game", Price: domain.MustMoney("19.99", "EUR"),
-		Source: domain.ProductSource{Kind: domain.SourceOwnStock}, Active: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := postgres.NewCatalog(db).Upsert(t.Context(), p); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	csv := filepath.Join(dir, "keys.csv")
-	if err := os.WriteFile(csv, []byte("key\nCSV-KEY-AAAA-0001\n\n\"CSV-KEY-AAAA-0002\",note\nCSV-KEY-AAAA-0003\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"KEYWARD_DATABASE_URL=" + url, "KEYWARD_KEYRING_FILE=" + filepath.Join(dir, "keyring.json")}
+	db, p, csv, env := ownStockShop(t, "bulk-game-steam-global", "key\nCSV-KEY-AAAA-0001\n\n\"CSV-KEY-AAAA-0002\",note\nCSV-KEY-AAAA-0003\n")
 	for _, want := range []string{`{"added":3,"duplicates":0}`, `{"added":0,"duplicates":3}`} {
 		out, err := keyward(t, env, "stock", "import", "--sku", p.SKU(), csv)
 		if err != nil || strings.TrimSpace(out) != want {
@@ -53,21 +41,7 @@ func TestStockImportThroughTheBinary(t *testing.T) {
 // TestStockRehashThroughTheBinary: `keyward stock rehash` rehashes keys
 // stored in the old hash form and says so, once.
 func TestStockRehashThroughTheBinary(t *testing.T) {
-	url, db := pgtest.NewDatabase(t)
-	p, err := domain.NewProduct(domain.ProductSnapshot{SKU: "rehash-game-steam-global", Name: "Rehash Game", Price: domain.MustMoney("9.99", "EUR"),
-		Source: domain.ProductSource{Kind: domain.SourceOwnStock}, Active: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := postgres.NewCatalog(db).Upsert(t.Context(), p); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	csv := filepath.Join(dir, "keys.csv")
-	if err := os.WriteFile(csv, []byte("CMD-REHASH-0001\nCMD-REHASH-0002\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"KEYWARD_DATABASE_URL=" + url, "KEYWARD_KEYRING_FILE=" + filepath.Join(dir, "keyring.json")}
+	db, p, csv, env := ownStockShop(t, "rehash-game-steam-global", "CMD-REHASH-0001\nCMD-REHASH-0002\n")
 	if out, err := keyward(t, env, "stock", "import", "--sku", p.SKU(), csv); err != nil {
 		t.Fatalf("stock import: %v\n%s", err, out)
 	}
@@ -81,4 +55,26 @@ func TestStockRehashThroughTheBinary(t *testing.T) {
 			t.Fatalf("stock rehash: %v\n%s\nwant %s", err, out, want)
 		}
 	}
+}
+
+// ownStockShop gives a test a fresh database holding one own-stock product
+// sku, a CSV file of keys with content csvText, and the environment the
+// binary needs to import them (the database and a keyring of the test's).
+func ownStockShop(t *testing.T, sku, csvText string) (*sqlx.DB, *domain.Product, string, []string) {
+	t.Helper()
+	url, db := pgtest.NewDatabase(t)
+	p, err := domain.NewProduct(domain.ProductSnapshot{SKU: sku, Name: "Stocked Game", Price: domain.MustMoney("19.99", "EUR"),
+		Source: domain.ProductSource{Kind: domain.SourceOwnStock}, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.NewCatalog(db).Upsert(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "keys.csv")
+	if err := os.WriteFile(csv, []byte(csvText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return db, p, csv, []string{"KEYWARD_DATABASE_URL=" + url, "KEYWARD_KEYRING_FILE=" + filepath.Join(dir, "keyring.json")}
 }
