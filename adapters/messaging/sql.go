@@ -106,6 +106,8 @@ func NewSQLSubscriberGroup(db *sql.DB, log *slog.Logger, group string, opts SQLQ
 	if wakeup := opts.Wakeup; wakeup != nil {
 		wakeConfig(&cfg, wakeup, wakeup.done)
 		wlog = topicLogger{LoggerAdapter: wlog}
+	} else {
+		cfg.BackoffManager = quietStopBackoff{BackoffManager: wsql.NewDefaultBackoffManager(cfg.PollInterval, cfg.RetryInterval), retry: cfg.RetryInterval}
 	}
 	return wsql.NewSubscriber(wsql.BeginnerFromStdSQL(db), cfg, wlog)
 }

@@ -3,9 +3,11 @@ package messaging
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -145,6 +147,10 @@ type topicWait struct {
 
 func (b *wakeBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
 	if err != nil {
+		if b.stopping(err) {
+			logger.Debug("query cancelled by the stop", watermill.LogFields{"err": err.Error()})
+			return b.retry
+		}
 		logger.Error("Error querying for message", err, watermill.LogFields{"wait_time": b.retry})
 		return b.retry
 	}
@@ -167,6 +173,44 @@ func (b *wakeBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, er
 	}
 	tw.recheck = -1
 	return b.wait(tw, b.poll)
+}
+
+// quietStopBackoff is Watermill's backoff, except that a poll cancelled
+// by the stop is logged at debug level, not as an error.
+type quietStopBackoff struct {
+	wsql.BackoffManager
+	retry time.Duration
+}
+
+func (q quietStopBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	if err != nil && cancelledPoll(err) {
+		logger.Debug("query cancelled by the stop", watermill.LogFields{"err": err.Error()})
+		return q.retry
+	}
+	return q.BackoffManager.HandleError(logger, noMsg, err)
+}
+
+// stopping reports whether err is the subscriber's own poll cancelled
+// by a stop: the process is closing, or the query died of a cancelled
+// context (lib/pq reports that as 57014 "canceling statement due to user
+// request", a statement_timeout as 57014 with another message).
+func (b *wakeBackoff) stopping(err error) bool {
+	select {
+	case <-b.closing:
+		return true
+	default:
+	}
+	return cancelledPoll(err)
+}
+
+// cancelledPoll reports whether err is a query that died of its
+// cancelled context.
+func cancelledPoll(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return true
+	}
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "57014" && strings.Contains(pqErr.Message, "user request")
 }
 
 // wait blocks until a wake-up or d; it returns 0 so that the subscriber

@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"context"
 	"database/sql"
 	"io"
 	"log/slog"
@@ -64,5 +65,48 @@ func TestWakeupSignalsCommittedTopics(t *testing.T) {
 	case <-placed:
 		t.Fatal("a rolled-back publish woke its topic")
 	default:
+	}
+}
+
+// TestCancelledPollIsNoError: a poll whose context the stop cancels fails
+// with lib/pq's 57014 "user request" and counts as the stop, while a
+// statement_timeout (also 57014) and other errors stay errors.
+func TestCancelledPollIsNoError(t *testing.T) {
+	t.Parallel()
+	url, _ := pgtest.NewDatabase(t)
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, cancelled := db.ExecContext(ctx, "SELECT pg_sleep(5)")
+	if cancelled == nil || !cancelledPoll(cancelled) {
+		t.Fatalf("a cancelled query (%v) is not recognised as the stop", cancelled)
+	}
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "SET statement_timeout = '20ms'"); err != nil {
+		t.Fatal(err)
+	}
+	_, timedOut := conn.ExecContext(t.Context(), "SELECT pg_sleep(5)")
+	if timedOut == nil || cancelledPoll(timedOut) {
+		t.Fatalf("a statement timeout (%v) is taken for the stop", timedOut)
+	}
+	if cancelledPoll(io.ErrUnexpectedEOF) {
+		t.Fatal("an ordinary error is taken for the stop")
+	}
+	closing := make(chan struct{})
+	b := &wakeBackoff{closing: closing}
+	if b.stopping(io.ErrUnexpectedEOF) {
+		t.Fatal("an error before the stop is taken for the stop")
+	}
+	close(closing)
+	if !b.stopping(io.ErrUnexpectedEOF) {
+		t.Fatal("an error after the stop began is logged as an error")
 	}
 }
