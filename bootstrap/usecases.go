@@ -101,12 +101,9 @@ func verifyKeyVault(lc fx.Lifecycle, app application.App) {
 
 // runReconciler makes a reconcile pass every ReconcileInterval.
 func runReconciler(lc fx.Lifecycle, cfg Config, app application.App, log *slog.Logger) {
-	if cfg.ReconcileInterval <= 0 {
-		return
-	}
-	runInBackground(lc, every(cfg.ReconcileInterval, func(ctx context.Context) {
+	everyInterval(lc, cfg.ReconcileInterval, func(ctx context.Context) {
 		if _, err := app.Commands.Reconcile.Handle(ctx); err != nil && ctx.Err() == nil {
 			log.Error("reconcile pass failed", "err", err)
 		}
-	}))
+	})
 }
