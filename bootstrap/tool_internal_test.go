@@ -94,19 +94,22 @@ func TestToolStartFailureSaysAllOfIt(t *testing.T) {
 		t.Parallel()
 		cfg := Defaults()
 		cfg.DatabaseURL = "postgres://keyward@127.0.0.1:1/keyward?sslmode=disable"
-		_, err := ListAdminKeys(t.Context(), cfg)
-		if err == nil {
-			t.Fatal("listed the admin keys of a database that is down")
-		}
-		msg := err.Error()
-		for _, want := range []string{"KEYWARD_DATABASE_URL", "127.0.0.1:1/keyward", "down or unreachable"} {
-			if !strings.Contains(msg, want) {
-				t.Errorf("error %q does not say %q", msg, want)
+		_, listErr := ListAdminKeys(t.Context(), cfg)
+		_, _, migrateErr := Migrate(t.Context(), cfg, "status")
+		for tool, err := range map[string]error{"admin list-keys": listErr, "migrate status": migrateErr} {
+			if err == nil {
+				t.Fatalf("%s worked on a database that is down", tool)
 			}
-		}
-		for _, chain := range []string{"could not build arguments", "received non-nil error", "failed to build"} {
-			if strings.Contains(msg, chain) {
-				t.Errorf("error %q carries fx's chain (%q)", msg, chain)
+			msg := err.Error()
+			for _, want := range []string{"KEYWARD_DATABASE_URL", "127.0.0.1:1/keyward", "down or unreachable"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("%s: error %q does not say %q", tool, msg, want)
+				}
+			}
+			for _, chain := range []string{"could not build arguments", "received non-nil error", "failed to build"} {
+				if strings.Contains(msg, chain) {
+					t.Errorf("%s: error %q carries fx's chain (%q)", tool, msg, chain)
+				}
 			}
 		}
 	})
