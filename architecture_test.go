@@ -117,6 +117,10 @@ var helpers = map[string]bool{"github.com/google/uuid": true, "github.com/shopsp
 // and the terminal check that turns progress on.
 var cliLibraries = map[string]bool{"github.com/alecthomas/kong": true, "github.com/willabides/kongplete": true, "golang.org/x/term": true}
 
+// benchLibraries are what keyward bench uses besides HTTP: amounts, and
+// its own Postgres connection for the commit counter and ceiling.
+var benchLibraries = map[string]bool{"github.com/shopspring/decimal": true, "github.com/lib/pq": true}
+
 // doesIO are standard packages the domain must not use.
 var doesIO = map[string]bool{"net/http": true, "database/sql": true}
 
@@ -172,6 +176,14 @@ var rules = []rule{
 		scope: func(dir string) bool { return under(dir, "cmd") },
 		allows: func(_, imp string) bool {
 			return isStdlib(imp) || under(imp, module+"/bootstrap") || cliLibraries[imp]
+		},
+	},
+	{
+		name: "bench", why: "keyward bench drives keyward only as its clients do: over HTTP, paying through internal/sandboxpay (NOWPayments' IPN wire format) and reading the customers' maildir; never its application, ports or storage",
+		scope: func(dir string) bool { return under(dir, "internal/bench") || under(dir, "internal/sandboxpay") },
+		allows: func(_, imp string) bool {
+			return isStdlib(imp) || benchLibraries[imp] || under(imp, module+"/internal/sandboxpay") ||
+				under(imp, module+"/adapters/maildir") || under(imp, module+"/adapters/nowpayments") || under(imp, module+"/adapters/sandbox")
 		},
 	},
 	{
@@ -243,6 +255,8 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		"bootstrap/storage.go":        {module + "/adapters/postgres", module + "/adapters/memory"},
 		"bootstrap/clock.go":          {module + "/internal/testkit"},
 		"internal/testkit/clock.go":   {"sync", "time"},
+		"internal/bench/load.go":      {"net/http", module + "/internal/sandboxpay", module + "/adapters/maildir", "github.com/lib/pq"},
+		"internal/bench/shortcut.go":  {module + "/application"},
 		"adapters/http/testdata/x.go": {module + "/adapters/postgres"},
 	}
 	root := t.TempDir()
@@ -270,6 +284,7 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		{"adapters", "adapters/memory/orders.go", module + "/adapters/postgres"},
 		{"adapters", "adapters/sandbox/supplier.go", module + "/adapters/postgres"},
 		{"application", "application/shortcut.go", module + "/adapters/memory"},
+		{"bench", "internal/bench/shortcut.go", module + "/application"},
 		{"cmd", "cmd/keyward/help.go", module + "/bootstrapx"},
 		{"cmd", "cmd/keyward/pay.go", module + "/adapters/sandbox"},
 		{"cmd", "cmd/keyward/serve.go", "go.uber.org/fx"},

@@ -128,11 +128,14 @@ type Settings struct {
 // nil: wiring mistakes stop the program at start-up.
 func NewApp(d Deps, s Settings) App {
 	// Every status change, data key and email is audited by the unit of
-	// work that makes it, whichever use case makes it.
+	// work that makes it, whichever use case makes it. A process binds
+	// the audited ports where it provides them (every use case it runs,
+	// in or out of App, sees them); ports given here as they come are
+	// audited here, and audited ones are not audited twice.
 	require("App", "orders", d.Orders, "dataKeys", d.DataKeys, "mailer", d.Mailer, "tx", d.Tx, "audit", d.Audit, "log", d.Log)
-	d.Orders = auditedOrders{OrderRepository: d.Orders, tx: d.Tx, audit: d.Audit}
-	d.DataKeys = auditedDataKeys{DataKeyRepository: d.DataKeys, tx: d.Tx, audit: d.Audit}
-	d.Mailer = auditedMailer{Mailer: d.Mailer, tx: d.Tx, audit: d.Audit, log: d.Log}
+	d.Orders = AuditOrders(d.Orders, d.Tx, d.Audit)
+	d.DataKeys = AuditDataKeys(d.DataKeys, d.Tx, d.Audit)
+	d.Mailer = AuditMailer(d.Mailer, d.Tx, d.Audit, d.Log)
 	if s.RotateBatch <= 0 {
 		s.RotateBatch = 100
 	}

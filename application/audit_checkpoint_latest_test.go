@@ -9,6 +9,7 @@ import (
 	"github.com/keyward/keyward/adapters/localkeyring"
 	"github.com/keyward/keyward/adapters/memory"
 	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // The newest checkpoint is the one with the highest seq, whatever
@@ -18,7 +19,7 @@ func TestAuditCheckpointLatestNeverGoesBackwards(t *testing.T) {
 	t.Parallel()
 	vault, _ := localkeyring.NewInMemory()
 	key := application.NewAuditKey(vault, memory.NewDataKeys())
-	c := &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	appendN := func(log *memory.AuditLog, n int) {
 		t.Helper()
 		for range n {
@@ -44,7 +45,7 @@ func TestAuditCheckpointLatestNeverGoesBackwards(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendN(log, 2)
-	c.now = c.now.Add(time.Hour)
+	c.Advance(time.Hour)
 	newer, err := cps.Save(t.Context(), store, prefix)
 	if err != nil || newer.Seq != 4 || older.Seq != 2 {
 		t.Fatalf("Save = %+v, %v; want seq 4 after seq 2", newer, err)

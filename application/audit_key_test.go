@@ -11,6 +11,7 @@ import (
 	"github.com/keyward/keyward/adapters/memory"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -39,7 +40,7 @@ func TestAuditKeyIsStoredWrappedAndSurvivesRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rot := application.NewRotateKeys(memory.Transactor{}, vault, dataKeys, memory.NewAuditLog(&clock{now: time.Now()}, first), 0, slog.New(slog.DiscardHandler))
+	rot := application.NewRotateKeys(memory.Transactor{}, vault, dataKeys, memory.NewAuditLog(testkit.NewClock(time.Now()), first), 0, slog.New(slog.DiscardHandler))
 	if res, err := rot.Rewrap(t.Context(), version); err != nil || res.Rewrapped != 1 {
 		t.Fatalf("Rewrap = %+v, %v; want the audit key rewrapped", res, err)
 	}
@@ -61,7 +62,7 @@ func TestAuditCheckpoints(t *testing.T) {
 	t.Parallel()
 	vault, _ := localkeyring.NewInMemory()
 	key := application.NewAuditKey(vault, memory.NewDataKeys())
-	c := &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	log := memory.NewAuditLog(c, key)
 	cps := application.NewAuditCheckpoints(log, key, c, slog.New(slog.DiscardHandler))
 	empty, err := cps.Take(t.Context())

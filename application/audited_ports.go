@@ -17,6 +17,34 @@ const (
 	AuditEmailSent       = "email.sent"
 )
 
+// AuditOrders returns orders recording every change of an order's status
+// in the audit log (auditedOrders); orders already so audited are returned
+// as they are, so that binding it twice never records a change twice.
+func AuditOrders(orders ports.OrderRepository, tx ports.Transactor, audit ports.AuditLog) ports.OrderRepository {
+	if _, ok := orders.(auditedOrders); ok {
+		return orders
+	}
+	return auditedOrders{OrderRepository: orders, tx: tx, audit: audit}
+}
+
+// AuditDataKeys returns dataKeys recording the creation of each data key
+// (auditedDataKeys); already audited ones are returned as they are.
+func AuditDataKeys(dataKeys ports.DataKeyRepository, tx ports.Transactor, audit ports.AuditLog) ports.DataKeyRepository {
+	if _, ok := dataKeys.(auditedDataKeys); ok {
+		return dataKeys
+	}
+	return auditedDataKeys{DataKeyRepository: dataKeys, tx: tx, audit: audit}
+}
+
+// AuditMailer returns mailer recording every email sent (auditedMailer);
+// an already audited one is returned as it is.
+func AuditMailer(mailer ports.Mailer, tx ports.Transactor, audit ports.AuditLog, log *slog.Logger) ports.Mailer {
+	if _, ok := mailer.(auditedMailer); ok {
+		return mailer
+	}
+	return auditedMailer{Mailer: mailer, tx: tx, audit: audit, log: log}
+}
+
 // auditedOrders records every change of an order's status in the audit
 // log, in the unit of work that saves it: a status that committed has its
 // record, and a record never outlives a rolled-back change.

@@ -14,6 +14,7 @@ import (
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -56,7 +57,7 @@ func newPGReplay(t *testing.T, tx func(ports.Transactor) ports.Transactor, audit
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	log := postgres.NewAuditLog(db, clk, application.NewAuditKey(kr, postgres.NewDataKeys(db)), slog.New(slog.DiscardHandler))
 	if err := log.Start(t.Context()); err != nil {
 		t.Fatal(err)

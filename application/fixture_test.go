@@ -20,15 +20,12 @@ import (
 	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 )
 
 // testWebhookSecret is the supplier webhook secret of the tests.
 const testWebhookSecret = "test-kinguin-webhook-secret"
-
-type clock struct{ now time.Time }
-
-func (c *clock) Now() time.Time { return c.now }
 
 type ids struct{ n atomic.Int64 }
 
@@ -83,7 +80,7 @@ type world struct {
 	supplier *sandbox.Supplier
 	vault    *flakyVault
 	mail     *mailbox
-	clock    *clock
+	clock    *testkit.Clock
 	ids      *ids
 	events   *recorder
 	audit    *memory.AuditLog
@@ -119,7 +116,7 @@ func newWorld(t *testing.T) *world {
 	w := &world{
 		events: &recorder{}, links: memory.NewLinks(), revs: memory.NewRevelations(), dataKeys: memory.NewDataKeys(),
 		blobs: memory.NewBlobs(), catalog: memory.NewCatalog(), stock: memory.NewStock(), supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
-		vault: &flakyVault{KeyVault: kr}, mail: &mailbox{}, clock: &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
+		vault: &flakyVault{KeyVault: kr}, mail: &mailbox{}, clock: testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)),
 		ids: &ids{}, log: slog.New(slog.DiscardHandler), locks: memory.NewLocks(), marks: memory.NewSupplierEventMarks(),
 		syncRuns: memory.NewSyncRuns(), rules: memory.NewPricingRules(),
 		idempotency: memory.NewIdempotencyKeys(), deadLetters: memory.NewDeadLetters(), requeue: &requeueRecorder{},

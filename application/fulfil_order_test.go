@@ -173,7 +173,7 @@ func TestFulfilOrderUnitsOfWork(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
-			w.supplier = sandbox.NewSupplier(sandbox.SupplierConfig{KeyDelay: tc.keyDelay, Clock: func() time.Time { return w.clock.now }})
+			w.supplier = sandbox.NewSupplier(sandbox.SupplierConfig{KeyDelay: tc.keyDelay, Clock: func() time.Time { return w.clock.Now() }})
 			o := w.paidOrder(t, tc.qty...)
 			counted := &countingOrders{OrderRepository: w.orders}
 			fulfil := w.app(func(d *application.Deps, _ *application.Settings) { d.Orders = counted }).Commands.FulfilOrder
@@ -340,7 +340,7 @@ func TestReconcileFinishesStuckOrders(t *testing.T) {
 	if res, err := rec.Handle(t.Context()); err != nil || res.Resumed != 0 {
 		t.Fatalf("fresh orders touched: %+v %v", res, err)
 	}
-	w.clock.now = w.clock.now.Add(2 * time.Minute)
+	w.clock.Advance(2 * time.Minute)
 	release, _, _ := locks.TryLock(t.Context(), "reconcile") // another process is reconciling
 	if res, err := rec.Handle(t.Context()); err != nil || res.Resumed != 0 {
 		t.Fatalf("a pass ran while another held the lock: %+v %v", res, err)
@@ -400,7 +400,7 @@ func TestDeliveryWaitsForAHeldClaim(t *testing.T) {
 	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil || len(w.mail.sent) != 0 {
 		t.Fatalf("delivered under someone else's fresh claim: %v, %d mails", err, len(w.mail.sent))
 	}
-	w.clock.now = w.clock.now.Add(3 * time.Minute)
+	w.clock.Advance(3 * time.Minute)
 	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil || w.status(t, o.ID()) != domain.StatusDelivered {
 		t.Fatalf("takeover: %v", err)
 	}

@@ -31,7 +31,7 @@ func (s *countingSupplier) Keys(ctx context.Context, id string) ([]ports.Supplie
 func slowSupplierWorld(t *testing.T) (*world, *countingSupplier, application.App) {
 	t.Helper()
 	w := newWorld(t)
-	w.supplier = sandbox.NewSupplier(sandbox.SupplierConfig{KeyDelay: time.Hour, Clock: func() time.Time { return w.clock.now }})
+	w.supplier = sandbox.NewSupplier(sandbox.SupplierConfig{KeyDelay: time.Hour, Clock: func() time.Time { return w.clock.Now() }})
 	cs := &countingSupplier{Supplier: w.supplier}
 	return w, cs, w.app(func(d *application.Deps, _ *application.Settings) { d.Supplier = cs })
 }
@@ -64,7 +64,7 @@ func TestFulfilOrderWaitsForKeysWithoutPolling(t *testing.T) {
 		t.Fatalf("%d purchases", n)
 	}
 	// The reconciler's slower pass finishes it once the keys are out.
-	w.clock.now = w.clock.now.Add(2 * time.Hour)
+	w.clock.Advance(2 * time.Hour)
 	if _, err := app.Commands.Reconcile.Handle(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestSupplierEventResumesAWaitingOrder(t *testing.T) {
 	it := item(t, w, o.ID())
 	handle := app.Commands.SupplierWebhook.Handle
 	before, _ := w.orders.Get(t.Context(), o.ID())
-	at := w.clock.now.Add(time.Minute)
+	at := w.clock.Now().Add(time.Minute)
 
 	if _, err := handle(t.Context(), "order.complete", "wrong", orderEvent(it.SupplierOrderID(), it.ID(), "", at)); !errors.Is(err, ports.ErrSignatureInvalid) {
 		t.Fatalf("wrong secret: %v, want ErrSignatureInvalid", err)
@@ -108,7 +108,7 @@ func TestSupplierEventResumesAWaitingOrder(t *testing.T) {
 		t.Fatalf("refused or idle events changed the order (version %d → %d) or polled (%d key requests)", before.Version(), after.Version(), cs.keys.Load())
 	}
 
-	w.clock.now = w.clock.now.Add(2 * time.Hour) // the supplier delivers
+	w.clock.Advance(2 * time.Hour) // the supplier delivers
 	res, err = handle(t.Context(), "order.complete", testWebhookSecret, orderEvent(it.SupplierOrderID(), it.ID(), "", at.Add(10*time.Second)))
 	if err != nil || res.Outcome != "resumed" || res.OrderID != o.ID() {
 		t.Fatalf("order.complete: %+v, %v", res, err)

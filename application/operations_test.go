@@ -58,11 +58,11 @@ func TestSweepExpiresUnpaidOrdersAndKeepsLatePayments(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := placed.Order.ID()
-	w.clock.now = w.clock.now.Add(59 * time.Minute)
+	w.clock.Advance(59 * time.Minute)
 	if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.Expired != 0 {
 		t.Fatalf("before the timeout: %+v %v", res, err)
 	}
-	w.clock.now = w.clock.now.Add(2 * time.Minute)
+	w.clock.Advance(2 * time.Minute)
 	if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.Expired != 1 {
 		t.Fatalf("after the timeout: %+v %v", res, err)
 	}
@@ -92,7 +92,7 @@ func TestSweepHoldsStuckOrdersAndFlagsLateOnes(t *testing.T) {
 	var late []string
 	app := sweepApp(w, &late)
 	o := w.paidOrder(t, 1)
-	w.clock.now = w.clock.now.Add(11 * time.Minute)
+	w.clock.Advance(11 * time.Minute)
 	for range 2 {
 		if _, err := app.Commands.Sweep.Handle(t.Context()); err != nil {
 			t.Fatal(err)
@@ -104,7 +104,7 @@ func TestSweepHoldsStuckOrdersAndFlagsLateOnes(t *testing.T) {
 	if st := w.status(t, o.ID()); st != domain.StatusPaid {
 		t.Fatalf("order is %s before the give-up time", st)
 	}
-	w.clock.now = w.clock.now.Add(20 * time.Minute)
+	w.clock.Advance(20 * time.Minute)
 	res, err := app.Commands.Sweep.Handle(t.Context())
 	if err != nil || res.HeldStuck != 1 {
 		t.Fatalf("after the give-up time: %+v %v", res, err)
@@ -250,11 +250,11 @@ func TestSweepPurgesLongExpiredLinks(t *testing.T) {
 	var late []string
 	app := sweepApp(w, &late)
 	o, _ := deliveredToken(t, w)
-	w.clock.now = w.clock.now.Add(29 * 24 * time.Hour)
+	w.clock.Advance(29 * 24 * time.Hour)
 	if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.Links != 0 {
 		t.Fatalf("within the retention: %+v %v", res, err)
 	}
-	w.clock.now = w.clock.now.Add(2 * 24 * time.Hour)
+	w.clock.Advance(2 * 24 * time.Hour)
 	if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.Links != 1 {
 		t.Fatalf("after the retention: %+v %v", res, err)
 	}
@@ -274,7 +274,7 @@ func TestSweepJudgesProgressFromTheLastStep(t *testing.T) {
 	app := sweepApp(w, &late)
 	o := w.paidOrder(t, 1)
 	it := o.Items()[0]
-	w.clock.now = w.clock.now.Add(20 * time.Minute)
+	w.clock.Advance(20 * time.Minute)
 	w.update(t, o.ID(), func(o *domain.Order) error {
 		if _, err := o.StartFulfilment(w.clock.Now()); err != nil {
 			return err
@@ -284,11 +284,11 @@ func TestSweepJudgesProgressFromTheLastStep(t *testing.T) {
 		}
 		return o.RecordItemPurchase(it.ID(), "SO-WAITING-FOR-KEYS", w.clock.Now())
 	})
-	w.clock.now = w.clock.now.Add(11 * time.Minute)
+	w.clock.Advance(11 * time.Minute)
 	if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.HeldStuck != 0 {
 		t.Fatalf("31 min after payment, 11 after the purchase: %+v %v, want nothing held", res, err)
 	}
-	w.clock.now = w.clock.now.Add(20 * time.Minute)
+	w.clock.Advance(20 * time.Minute)
 	if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.HeldStuck != 1 {
 		t.Fatalf("31 min after the purchase: %+v %v, want the order held", res, err)
 	}

@@ -131,7 +131,7 @@ func TestOrderPlacedWhileGatewayIsDown(t *testing.T) {
 
 	// The gateway is back; the reconciler picks the order up once stale.
 	w.srv.SetDown(false)
-	w.clock.now = w.clock.now.Add(2 * time.Minute)
+	w.clock.Advance(2 * time.Minute)
 	res, err := w.app(t).Commands.Reconcile.Handle(t.Context())
 	if err != nil || res.Resumed != 1 || res.Completed != 1 {
 		t.Fatalf("reconcile: %+v %v", res, err)

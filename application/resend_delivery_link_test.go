@@ -75,7 +75,7 @@ func TestResendsAreLimitedPerOrder(t *testing.T) {
 	}).Commands.ResendDeliveryLink
 	sent := len(w.mail.sent)
 	for range 2 {
-		w.clock.now = w.clock.now.Add(time.Minute)
+		w.clock.Advance(time.Minute)
 		if _, err := resend.Handle(t.Context(), o.ID(), "", "admin:test"); err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestResendsAreLimitedPerOrder(t *testing.T) {
 	if got := len(w.mail.sent) - sent; got != 2 {
 		t.Fatalf("%d emails for 2 allowed resends", got)
 	}
-	w.clock.now = w.clock.now.Add(wait)
+	w.clock.Advance(wait)
 	if _, err := resend.Handle(t.Context(), o.ID(), "", "admin:test"); err != nil {
 		t.Fatalf("after waiting: %v", err)
 	}

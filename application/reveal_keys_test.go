@@ -70,7 +70,7 @@ func TestFailedRevealIsGivenBack(t *testing.T) {
 	if rv.Link.RevealsUsed() != 1 || !rv.First {
 		t.Fatalf("the failed reveal was charged: used %d, first %v", rv.Link.RevealsUsed(), rv.First)
 	}
-	w.clock.now = w.clock.now.Add(16 * time.Minute)
+	w.clock.Advance(16 * time.Minute)
 	if _, err := w.reveal().Handle(t.Context(), application.RevealCommand{Token: token}); !errors.Is(err, domain.ErrLinkExpired) {
 		t.Fatalf("after expiry: %v", err)
 	}

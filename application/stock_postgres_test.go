@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // pgStockWorld is the application on PostgreSQL storage and the sandbox
@@ -30,7 +31,7 @@ type pgStockWorld struct {
 	stock    *legacyHashes
 	supplier *sandbox.Supplier
 	mail     *mailbox
-	clock    *clock
+	clock    *testkit.Clock
 	tx       *rollbackRacingTx
 }
 
@@ -45,7 +46,7 @@ func newPGStockWorld(t *testing.T, change ...func(*application.Deps)) *pgStockWo
 	}
 	w := &pgStockWorld{db: db, orders: postgres.NewOrders(db, postgres.NoOutbox{}), supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		stock: &legacyHashes{Stock: postgres.NewStock(db), of: map[domain.StockKeyID][]byte{}}, mail: &mailbox{},
-		clock: &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}, tx: &rollbackRacingTx{Transactor: postgres.NewTransactor(db)}}
+		clock: testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)), tx: &rollbackRacingTx{Transactor: postgres.NewTransactor(db)}}
 	audit := postgres.NewAuditLog(db, w.clock, application.NewAuditKey(kr, postgres.NewDataKeys(db)), slog.New(slog.DiscardHandler))
 	if err := audit.Start(t.Context()); err != nil {
 		t.Fatal(err)

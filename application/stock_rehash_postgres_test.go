@@ -51,7 +51,7 @@ func (w *pgStockWorld) storedBeforeCanonical(t *testing.T, ids ...domain.StockKe
 // importOne imports one key of contentType and returns its id.
 func (w *pgStockWorld) importOne(t *testing.T, sku, contentType, key string) domain.StockKeyID {
 	t.Helper()
-	w.clock.now = w.clock.now.Add(time.Second) // so that ages differ
+	w.clock.Advance(time.Second) // so that ages differ
 	res, err := importOf(t, w.app, sku, contentType, key)
 	if err != nil || res.Added != 1 {
 		t.Fatalf("import = %+v, %v; want 1 added", res, err)

@@ -214,12 +214,12 @@ func TestPriceGuard(t *testing.T) {
 	if w.supplier.TotalPurchases() != 0 {
 		t.Fatal("bought above the guard")
 	}
-	w.clock.now = w.clock.now.Add(10 * time.Minute)
+	w.clock.Advance(10 * time.Minute)
 	waiting(o.ID())
 	if err := w.supplier.SetCost(supplierID, cost); err != nil {
 		t.Fatal(err)
 	}
-	w.clock.now = w.clock.now.Add(10 * time.Minute)
+	w.clock.Advance(10 * time.Minute)
 	if res, err := app.Commands.Reconcile.Handle(t.Context()); err != nil || res.Completed != 1 {
 		t.Fatalf("reconcile = %+v, %v; want the waiting order completed", res, err)
 	}
@@ -236,9 +236,9 @@ func TestPriceGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	waiting(o2.ID())
-	w.clock.now = w.clock.now.Add(29 * time.Minute)
+	w.clock.Advance(29 * time.Minute)
 	waiting(o2.ID())
-	w.clock.now = w.clock.now.Add(2 * time.Minute)
+	w.clock.Advance(2 * time.Minute)
 	if err := app.Commands.FulfilOrder.Handle(t.Context(), o2.ID()); err != nil {
 		t.Fatalf("fulfil after the wait = %v, want nil (held)", err)
 	}

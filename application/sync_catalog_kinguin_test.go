@@ -16,6 +16,7 @@ import (
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -28,7 +29,7 @@ const catalogSize = 10_000
 type syncBench struct {
 	kinguin *kinguintest.Server
 	catalog ports.CatalogRepository
-	clock   *clock
+	clock   *testkit.Clock
 	sync    application.SyncCatalog
 	update  application.UpdateProduct
 	db      *sqlx.DB // nil on memory
@@ -36,7 +37,7 @@ type syncBench struct {
 
 func newSyncBench(t testing.TB, onPostgres bool, size int) *syncBench {
 	t.Helper()
-	b := &syncBench{kinguin: kinguintest.New(t, size-1), clock: &clock{now: time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC)}}
+	b := &syncBench{kinguin: kinguintest.New(t, size-1), clock: testkit.NewClock(time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC))}
 	client, err := kinguin.New(kinguin.Config{BaseURL: b.kinguin.BaseURL(), APIKey: kinguintest.APIKey})
 	if err != nil {
 		t.Fatal(err)
@@ -125,11 +126,11 @@ func TestSyncOfTenThousandProducts(t *testing.T) {
 
 			// Three products change after the last run started: a price
 			// rise, a restock and a sell-out.
-			changedAt := b.clock.now.Add(time.Minute)
+			changedAt := b.clock.Now().Add(time.Minute)
 			b.kinguin.SetProduct(generatedID(7), 30.00, 17, changedAt)
 			b.kinguin.SetProduct(generatedID(8), 9.25, 500, changedAt)
 			b.kinguin.SetProduct(generatedID(9), 10.25, 0, changedAt)
-			b.clock.now = b.clock.now.Add(time.Hour)
+			b.clock.Advance(time.Hour)
 			if b.db != nil {
 				before = b.rowVersions(t)
 			}
@@ -170,8 +171,8 @@ func TestFullSyncTakesVanishedProductsOutOfStockAndKeepsPinnedPrices(t *testing.
 		t.Fatal(err)
 	}
 	b.kinguin.RemoveProduct(generatedID(5))
-	b.kinguin.SetProduct(generatedID(3), 40.00, 3, b.clock.now.Add(time.Minute))
-	b.clock.now = b.clock.now.Add(time.Hour)
+	b.kinguin.SetProduct(generatedID(3), 40.00, 3, b.clock.Now().Add(time.Minute))
+	b.clock.Advance(time.Hour)
 
 	res := b.run(t, domain.SyncFull)
 	if want := (domain.SyncCounts{Seen: size - 1, Changed: 1, Deactivated: 1}); res.Counts != want {

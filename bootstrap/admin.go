@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"go.uber.org/fx"
-
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
-	"github.com/keyward/keyward/ports"
 )
 
 // ErrAdminKeysNeedDatabase is returned by the admin-key commands without
@@ -22,41 +19,13 @@ var ErrAdminKeysNeedDatabase = fmt.Errorf("%w; admin keys made here would never 
 // KEYWARD_DATABASE_URL.
 var ErrAuditNeedsDatabase = fmt.Errorf("%w: GET /v1/admin/audit/verify", ErrNeedsDatabase)
 
-// adminTool is what the admin and audit commands use: the admin-key and
-// audit stores on Postgres, and the key vault for the audit MAC key.
-type adminTool struct {
-	fx.In
-	Keys        ports.AdminKeys
-	Audit       ports.AuditLog
-	Checkpoints application.AuditCheckpoints
-	Clock       ports.Clock
-	IDs         ports.IDs
-}
-
-// withAdminTool starts a small app on the configured database, calls fn
-// and stops the app. Without a database it returns needsDB.
-func withAdminTool(ctx context.Context, cfg Config, needsDB error, fn func(adminTool) error) error {
+// runAdminTool is runTool for the admin and audit commands, which say
+// with needsDB why they need KEYWARD_DATABASE_URL.
+func runAdminTool(ctx context.Context, cfg Config, needsDB error, fn func(tool) error) error {
 	if cfg.DatabaseURL == "" {
 		return needsDB
 	}
-	var tool adminTool
-	app := fx.New(
-		fx.Supply(cfg),
-		fx.Provide(NewLogger),
-		fx.NopLogger,
-		RuntimeModule,
-		PostgresModule,
-		keyVaultModule(cfg), // the audit MAC key
-		fx.Populate(&tool),
-	)
-	if err := app.Err(); err != nil {
-		return err
-	}
-	if err := app.Start(ctx); err != nil {
-		return err
-	}
-	defer app.Stop(context.WithoutCancel(ctx))
-	return fn(tool)
+	return runTool(ctx, cfg, fn)
 }
 
 // CreateAdminKey makes an admin key of role ("admin" or "support") named
@@ -65,8 +34,8 @@ func withAdminTool(ctx context.Context, cfg Config, needsDB error, fn func(admin
 // Without KEYWARD_DATABASE_URL it returns ErrAdminKeysNeedDatabase.
 func CreateAdminKey(ctx context.Context, cfg Config, role, name string) (application.CreatedAdminKey, error) {
 	var out application.CreatedAdminKey
-	err := withAdminTool(ctx, cfg, ErrAdminKeysNeedDatabase, func(t adminTool) (err error) {
-		out, err = application.NewCreateAdminKey(t.Keys, t.Audit, t.Clock, t.IDs).Handle(ctx, role, name, application.ActorOperatorCLI)
+	err := runAdminTool(ctx, cfg, ErrAdminKeysNeedDatabase, func(t tool) (err error) {
+		out, err = t.App.Commands.CreateAdminKey.Handle(ctx, role, name, application.ActorOperatorCLI)
 		return err
 	})
 	return out, err
@@ -76,8 +45,8 @@ func CreateAdminKey(ctx context.Context, cfg Config, role, name string) (applica
 // Without KEYWARD_DATABASE_URL it returns ErrAdminKeysNeedDatabase.
 func ListAdminKeys(ctx context.Context, cfg Config) ([]*domain.AdminKey, error) {
 	var out []*domain.AdminKey
-	err := withAdminTool(ctx, cfg, ErrAdminKeysNeedDatabase, func(t adminTool) (err error) {
-		out, err = application.NewListAdminKeys(t.Keys).Handle(ctx)
+	err := runAdminTool(ctx, cfg, ErrAdminKeysNeedDatabase, func(t tool) (err error) {
+		out, err = t.App.Queries.ListAdminKeys.Handle(ctx)
 		return err
 	})
 	return out, err
@@ -89,8 +58,8 @@ func ListAdminKeys(ctx context.Context, cfg Config) ([]*domain.AdminKey, error) 
 // KEYWARD_DATABASE_URL it returns ErrAdminKeysNeedDatabase.
 func RevokeAdminKey(ctx context.Context, cfg Config, id string) (*domain.AdminKey, error) {
 	var out *domain.AdminKey
-	err := withAdminTool(ctx, cfg, ErrAdminKeysNeedDatabase, func(t adminTool) (err error) {
-		out, err = application.NewRevokeAdminKey(t.Keys, t.Audit, t.Clock).Handle(ctx, id, application.ActorOperatorCLI)
+	err := runAdminTool(ctx, cfg, ErrAdminKeysNeedDatabase, func(t tool) (err error) {
+		out, err = t.App.Commands.RevokeAdminKey.Handle(ctx, id, application.ActorOperatorCLI)
 		return err
 	})
 	return out, err
@@ -158,12 +127,13 @@ func VerifyAudit(ctx context.Context, cfg Config, checkpoint []byte) (AuditVerif
 	if err != nil {
 		return out, err
 	}
-	err = withAdminTool(ctx, cfg, ErrAuditNeedsDatabase, func(t adminTool) error {
-		n, err := t.Audit.Verify(ctx)
+	err = runAdminTool(ctx, cfg, ErrAuditNeedsDatabase, func(t tool) error {
+		trail := t.App.Queries.AuditTrail
+		n, err := trail.Verify(ctx)
 		out.Verified = n
 		var broken *domain.AuditChainError
 		if errors.As(err, &broken) {
-			return reportBroken(ctx, t.Audit, broken, &out)
+			return reportBroken(ctx, trail, broken, &out)
 		}
 		if q := (*domain.AuditQuarantineError)(nil); errors.As(err, &q) {
 			out.Quarantined, out.QuarantinedIDs = q.Count, q.PendingIDs
@@ -203,10 +173,10 @@ func checkAgainst(ctx context.Context, cps application.AuditCheckpoints, from st
 // reportBroken fills out with the broken record as stored, when its seq
 // still names one (a deleted record's successor is reported under its own
 // seq).
-func reportBroken(ctx context.Context, audit ports.AuditLog, broken *domain.AuditChainError, out *AuditVerification) error {
+func reportBroken(ctx context.Context, trail application.AuditTrail, broken *domain.AuditChainError, out *AuditVerification) error {
 	out.Reason = broken.Reason
 	out.Broken = &domain.AuditRecord{Seq: broken.Seq}
-	recs, err := audit.List(ctx, broken.Seq-1, 1)
+	recs, err := trail.Page(ctx, broken.Seq-1, 1)
 	if err != nil {
 		return fmt.Errorf("read the broken audit record %d: %w", broken.Seq, err)
 	}
@@ -227,7 +197,7 @@ func CheckpointAudit(ctx context.Context, cfg Config) (application.SignedCheckpo
 		return application.SignedCheckpoint{}, err
 	}
 	var out application.SignedCheckpoint
-	err = withAdminTool(ctx, cfg, ErrAuditNeedsDatabase, func(t adminTool) (err error) {
+	err = runAdminTool(ctx, cfg, ErrAuditNeedsDatabase, func(t tool) (err error) {
 		if store != nil {
 			out, err = t.Checkpoints.Save(ctx, store, prefix)
 		} else {

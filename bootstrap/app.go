@@ -10,7 +10,9 @@ import (
 )
 
 // Options returns the fx options of a keyward process for cfg, choosing the
-// adapter module of each port from the configuration.
+// adapter module of each port from the configuration. extra are bound at
+// the root: a decoration of a port there sits beneath the process's own
+// (processModule).
 func Options(cfg Config, extra ...fx.Option) fx.Option {
 	opts := []fx.Option{
 		fx.Provide(func() (Config, error) { return withPageSecret(cfg) }),
@@ -24,10 +26,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 			return l
 		}),
 		adapterModules(cfg),
-		ApplicationModule,
-		roleModule(cfg),
-		profilingModule(cfg),
-		fx.Invoke(markStopping),
+		processModule(ApplicationModule, roleModule(cfg), profilingModule(cfg), fx.Invoke(markStopping)),
 	}
 	return fx.Options(append(opts, extra...)...)
 }

@@ -103,9 +103,8 @@ func (b *breaker) check(context.Context) error {
 
 // breakersModule makes a circuit breaker for the supplier, the payment
 // gateway, the mailer and the key vault, and reports each at /readyz as
-// "breaker.<dependency>". The application gets the ports behind them
-// (wrap); the breakers are not fx decorations, so that tests stay free to
-// decorate the ports themselves.
+// "breaker.<dependency>". The ports are put behind them by
+// portDecorators.
 func breakersModule() fx.Option {
 	return fx.Options(
 		fx.Provide(newBreakers),
@@ -235,15 +234,11 @@ func (v breakerVaultFloor) SetMinDecryptionVersion(ctx context.Context, version 
 	return v.floor.SetMinDecryptionVersion(ctx, version)
 }
 
-// wrap puts the breakers in front of the application's ports.
-func (b *breakers) wrap(d application.Deps) application.Deps {
-	d.Supplier = breakerSupplier{Supplier: d.Supplier, b: b.supplier}
-	d.Gateway = breakerGateway{PaymentGateway: d.Gateway, b: b.gateway}
-	d.Mailer = breakerMailer{m: d.Mailer, b: b.mailer}
-	if floor, ok := d.Vault.(ports.KeyVersionFloor); ok {
-		d.Vault = breakerVaultFloor{breakerVault{KeyVault: d.Vault, b: b.vault}, floor}
-	} else {
-		d.Vault = breakerVault{KeyVault: d.Vault, b: b.vault}
+// guardVault puts the key vault's breaker in front of v, keeping
+// ports.KeyVersionFloor visible to key rotation when v has it.
+func (b *breakers) guardVault(v ports.KeyVault) ports.KeyVault {
+	if floor, ok := v.(ports.KeyVersionFloor); ok {
+		return breakerVaultFloor{breakerVault{KeyVault: v, b: b.vault}, floor}
 	}
-	return d
+	return breakerVault{KeyVault: v, b: b.vault}
 }

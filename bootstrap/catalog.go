@@ -83,39 +83,13 @@ func SyncCatalog(ctx context.Context, cfg Config, mode string, opts ...ToolOptio
 		}
 		cmd.Mode = m
 	}
-	if cfg.DatabaseURL == "" {
-		return application.SyncCatalogResult{}, ErrNeedsDatabase
-	}
-	var sync application.SyncCatalog
+	var res application.SyncCatalogResult
 	report := progressOf(opts)
-	app := fx.New(
-		fx.Supply(cfg),
-		fx.Provide(NewLogger),
-		fx.NopLogger,
-		RuntimeModule,
-		PostgresModule,
-		keyVaultModule(cfg), // the audit MAC key
-		supplierModule(cfg),
-		fx.Provide(newCatalogSync),
-		fx.Decorate(func(s ports.Supplier) ports.Supplier { return &pageCountingSupplier{Supplier: s, report: report} }),
-		fx.Populate(&sync),
-	)
-	if err := app.Start(ctx); err != nil {
-		return application.SyncCatalogResult{}, err
-	}
-	defer app.Stop(context.WithoutCancel(ctx))
-	return sync.Handle(ctx, cmd)
-}
-
-// newCatalogSync builds the sync use case alone, for the command line.
-func newCatalogSync(cfg Config, s ports.Supplier, c ports.CatalogRepository, runs ports.SyncRunRepository, rules ports.PricingRules,
-	locks ports.Locks, clock ports.Clock, ids ports.IDs, log *slog.Logger) application.SyncCatalog {
-	return application.NewSyncCatalog(s, c, runs, rules, locks, clock, ids, pricingSettings(cfg), log)
-}
-
-// pricingSettings are the configured pricing defaults.
-func pricingSettings(cfg Config) application.PricingSettings {
-	return application.PricingSettings{Margin: cfg.CatalogMargin, Fee: cfg.Catalog.PriceFee, Ending: cfg.Catalog.priceEnding()}
+	err := runTool(ctx, cfg, func(t tool) (err error) {
+		res, err = t.App.Commands.SyncCatalog.Handle(ctx, cmd)
+		return err
+	}, fx.Decorate(func(s ports.Supplier) ports.Supplier { return &pageCountingSupplier{Supplier: s, report: report} }))
+	return res, err
 }
 
 // isConflict reports another instance holding the sync.

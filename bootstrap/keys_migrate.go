@@ -9,8 +9,6 @@ import (
 
 	"go.uber.org/fx"
 
-	"github.com/keyward/keyward/adapters/localkeyring"
-	"github.com/keyward/keyward/adapters/vault"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/ports"
 )
@@ -41,47 +39,26 @@ func MigrateKeys(ctx context.Context, cfg Config, to string, progress func(done,
 	if _, err := os.Stat(cfg.KeyringFile); err != nil {
 		return application.MigrateKeysResult{}, fmt.Errorf("KEYWARD_KEYRING_FILE: the keys to move are wrapped under it: %w", err)
 	}
+	// On Vault, with the keyring file in place, the key vault is Vault
+	// opening the keys not yet moved with the keyring (vaultKeyVault):
+	// the process serve would run once the keys have moved.
+	cfg.KeyVault = "vault"
 	var migrate application.MigrateKeys
-	app := fx.New(
-		fx.Supply(cfg),
-		fx.Provide(NewLogger),
-		fx.NopLogger,
-		RuntimeModule,
-		PostgresModule,
-		keyMigrationModule,
-		fx.Module("audit.key", fx.Invoke(startAudit)), // after Vault's start
-		fx.Populate(&migrate),
-	)
-	if err := app.Err(); err != nil {
-		return application.MigrateKeysResult{}, err
-	}
-	if err := app.Start(ctx); err != nil {
-		return application.MigrateKeysResult{}, err
-	}
-	// Stopping chains the audit records of the batches.
-	defer app.Stop(context.WithoutCancel(ctx))
-	return migrate.Handle(ctx, application.ActorOperatorCLI, progress)
+	var res application.MigrateKeysResult
+	err := runTool(ctx, cfg, func(tool) (err error) {
+		res, err = migrate.Handle(ctx, application.ActorOperatorCLI, progress)
+		return err
+	}, fx.Provide(newMigrateKeys), fx.Populate(&migrate))
+	return res, err
 }
 
-// keyMigrationModule holds both key vaults of a migration to Vault: the
-// local keyring the keys come from, Vault transit they go to, and, as the
-// ports.KeyVault the audit MAC key is loaded with, a view of the two.
-var keyMigrationModule = fx.Module("keyvault.migration",
-	fx.Provide(
-		func(cfg Config) (*localkeyring.Keyring, error) {
-			k, err := localkeyring.Open(cfg.KeyringFile)
-			if err != nil {
-				return nil, fmt.Errorf("open keyring %s: %w", cfg.KeyringFile, err)
-			}
-			return k, nil
-		},
-		newVault,
-		func(from *localkeyring.Keyring, to *vault.Vault) ports.KeyVault {
-			return migratingVault{DataKeyImporter: to, from: from}
-		},
-		func(tx ports.Transactor, from *localkeyring.Keyring, to *vault.Vault, dataKeys ports.DataKeyRepository, audit ports.AuditLog, log *slog.Logger) application.MigrateKeys {
-			return application.NewMigrateKeys(tx, from, to, dataKeys, audit, 0, log)
-		},
-	),
-	fx.Invoke(startVault),
-)
+// newMigrateKeys moves the keys from the keyring to Vault, the two sides
+// of the process's key vault while it moves (vaultKeyVault).
+func newMigrateKeys(kv ports.KeyVault, tx ports.Transactor, dataKeys ports.DataKeyRepository, audit ports.AuditLog, log *slog.Logger) (application.MigrateKeys, error) {
+	m, ok := kv.(migratingVault)
+	from, local := m.from.(ports.DataKeyImporter)
+	if !ok || !local {
+		return application.MigrateKeys{}, fmt.Errorf("KEYWARD_KEYRING_FILE: the local keyring is not read beside Vault, so no key can move from it")
+	}
+	return application.NewMigrateKeys(tx, from, m.DataKeyImporter, dataKeys, audit, 0, log), nil
+}

@@ -155,15 +155,3 @@ func lagSamples(byEvent map[string]messaging.TopicLag, value func(messaging.Topi
 	}
 	return out
 }
-
-// instrumentDeps measures the calls the application makes to its external
-// dependencies and counts reveals and deliveries. It wraps the ports fx
-// resolved, after any decoration of them (tests freeze a process at a
-// port): what is measured is what the application calls.
-func instrumentDeps(p appDeps) appDeps {
-	m := p.Metrics
-	p.Supplier, p.Gateway, p.Vault = m.Supplier(p.Supplier), m.Gateway(p.Gateway), m.KeyVault(p.Vault)
-	p.Mailer, p.Blobs = m.Mailer(p.Mailer), m.BlobStore(p.Blobs)
-	p.Revelations, p.Orders = m.Revelations(p.Revelations), m.Orders(p.Orders)
-	return p
-}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/internal/bench"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -77,7 +78,7 @@ func TestRateLimitStoreSettings(t *testing.T) {
 // address as fast as it can; its server must not limit them.
 func TestBenchServerHasNoOrderLimit(t *testing.T) {
 	t.Parallel()
-	cfg, err := LoadConfig(lookupOf(benchServerSettings(8080, "http://127.0.0.1:8080", t.TempDir(), t.TempDir())))
+	cfg, err := LoadConfig(lookupOf(bench.ServerSettings(8080, "http://127.0.0.1:8080", t.TempDir(), t.TempDir())))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,44 +51,6 @@ func stockModule(cfg Config) fx.Option {
 	))
 }
 
-// newAppTool builds, for an operator command that runs a use case, the
-// application as serve builds it (the same adapters and decorators, so
-// the same audit records), without serving, working or importing the
-// catalog; onStart are fx.Invoke functions of its start. targets are
-// filled with fx.Populate. Without KEYWARD_DATABASE_URL it returns
-// ErrNeedsDatabase (the in-memory state lives in the running server).
-func newAppTool(cfg Config, onStart []any, targets ...any) (*fx.App, error) {
-	if cfg.DatabaseURL == "" {
-		return nil, ErrNeedsDatabase
-	}
-	return fx.New(
-		fx.Provide(func() (Config, error) { return withPageSecret(cfg) }),
-		fx.Provide(NewLogger),
-		fx.NopLogger,
-		adapterModules(cfg),
-		// No listener: links in what a tool sends (none today) would use
-		// the configured public URL.
-		fx.Provide(func(cfg Config) BaseURL { return BaseURL(cfg.PublicBaseURL) }),
-		fx.Module("application", applicationProviders, fx.Invoke(append([]any{verifyKeyVault}, onStart...)...)),
-		fx.Populate(targets...),
-	), nil
-}
-
-// withAppTool starts newAppTool, calls fn with the application and stops
-// it (which chains the audit records fn staged).
-func withAppTool(ctx context.Context, cfg Config, onStart []any, fn func(application.App) error) error {
-	var app application.App
-	tool, err := newAppTool(cfg, onStart, &app)
-	if err != nil {
-		return err
-	}
-	if err := tool.Start(ctx); err != nil {
-		return err
-	}
-	defer tool.Stop(context.WithoutCancel(ctx))
-	return fn(app)
-}
-
 // ImportStock adds keys to the own stock of sku from an operator's shell,
 // audited as the operator's command line, through the use case serve
 // builds: it writes the records an API upload writes. Stock keys an
@@ -99,11 +61,11 @@ func withAppTool(ctx context.Context, cfg Config, onStart []any, fn func(applica
 func ImportStock(ctx context.Context, cfg Config, sku string, keys []StockKeyInput, opts ...ToolOption) (application.ImportStockResult, error) {
 	var res application.ImportStockResult
 	report := progressOf(opts)
-	err := withAppTool(ctx, cfg, []any{rehashStockOnStart}, func(app application.App) (err error) {
-		res, err = app.Commands.ImportStock.Handle(ctx, application.ImportStockCommand{SKU: sku, Keys: keys, Actor: application.ActorOperatorCLI,
+	err := runTool(ctx, cfg, func(t tool) (err error) {
+		res, err = t.App.Commands.ImportStock.Handle(ctx, application.ImportStockCommand{SKU: sku, Keys: keys, Actor: application.ActorOperatorCLI,
 			Progress: func(done int) { report(done, len(keys), "") }})
 		return err
-	})
+	}, fx.Invoke(rehashStockOnStart))
 	return res, err
 }
 
@@ -115,8 +77,8 @@ func ImportStock(ctx context.Context, cfg Config, sku string, keys []StockKeyInp
 // ErrNeedsDatabase: a memory stock holds no keys of the old form.
 func RehashStock(ctx context.Context, cfg Config) (application.RehashStockResult, error) {
 	var res application.RehashStockResult
-	err := withAppTool(ctx, cfg, nil, func(app application.App) (err error) {
-		res, err = app.Commands.RehashStock.Handle(ctx, application.ActorOperatorCLI)
+	err := runTool(ctx, cfg, func(t tool) (err error) {
+		res, err = t.App.Commands.RehashStock.Handle(ctx, application.ActorOperatorCLI)
 		return err
 	})
 	return res, err

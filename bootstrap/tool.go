@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 
 	"github.com/keyward/keyward/adapters/postgres"
@@ -23,25 +23,68 @@ var ErrNeedsDatabase = errors.New("this command works on the stored state: set K
 // would fork the master keys.
 var ErrRotateInServer = errors.New("with the local keyring, rotate through the running server: POST /v1/admin/keys/rotate (KEYWARD_KEY_VAULT=vault rotates here)")
 
-// newTool builds a small app for operator commands: storage and the key
-// vault, no HTTP server and no pipeline. targets are filled with fx.Populate.
-// dataKeys wraps the data key store the rotation uses (to count its work).
-func newTool(cfg Config, dataKeys func(ports.DataKeyRepository) ports.DataKeyRepository, targets ...any) (*fx.App, error) {
+// tool is what an operator command works with: the use cases NewApp
+// built, on the ports as serve and worker see them (processModule), and
+// the signed checkpoints of the audit trail.
+type tool struct {
+	fx.In
+	App         application.App
+	Checkpoints application.AuditCheckpoints
+}
+
+// runTool starts, for an operator command, the application as serve
+// builds it (the same adapters and decorated ports, so the same audit
+// records), without serving, working or importing the catalog; calls fn
+// with it; and stops it, which chains the audit records fn staged.
+// modules are bound at the root, as a test's are: a decoration of a port
+// there (a command counting its progress) sits beneath the process's own.
+// Without KEYWARD_DATABASE_URL it returns ErrNeedsDatabase: the in-memory
+// state lives in the running server. A start that fails returns
+// toolFailure's error.
+func runTool(ctx context.Context, cfg Config, fn func(tool) error, modules ...fx.Option) (err error) {
 	if cfg.DatabaseURL == "" {
-		return nil, ErrNeedsDatabase
+		return ErrNeedsDatabase
 	}
-	return fx.New(
-		fx.Supply(cfg),
+	var t tool
+	app := fx.New(
+		fx.Provide(func() (Config, error) { return withPageSecret(cfg) }),
 		fx.Provide(NewLogger),
 		fx.NopLogger,
-		RuntimeModule,
-		PostgresModule,
-		keyVaultModule(cfg),
-		fx.Provide(func(tx ports.Transactor, v ports.KeyVault, dk ports.DataKeyRepository, a ports.AuditLog, log *slog.Logger) application.RotateKeys {
-			return application.NewRotateKeys(tx, v, dataKeys(dk), a, 0, log)
-		}),
-		fx.Populate(targets...),
-	), nil
+		adapterModules(cfg),
+		// No listener: links in what a tool sends (none today) would use
+		// the configured public URL.
+		fx.Provide(func(cfg Config) BaseURL { return BaseURL(cfg.PublicBaseURL) }),
+		processModule(fx.Module("application", applicationProviders, fx.Invoke(verifyKeyVault))),
+		fx.Options(modules...),
+		fx.Populate(&t),
+	)
+	if err := app.Start(ctx); err != nil {
+		return toolFailure(err)
+	}
+	defer func() {
+		if serr := app.Stop(context.WithoutCancel(ctx)); serr != nil && err == nil {
+			err = fmt.Errorf("stop: %w", serr)
+		}
+	}()
+	return fn(t)
+}
+
+// toolFailure is the error of an operator command whose application did
+// not build or start: its causes, without fx's chain of the constructors
+// that led to them, each whole. The short form serve and worker print
+// (startupCause: two lines, the first cause) suits a service's log; an
+// operator at a terminal gets all of what went wrong, a rollback that
+// failed too included.
+func toolFailure(err error) error {
+	var causes []error
+	if multi, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range multi.Unwrap() {
+			causes = append(causes, dig.RootCause(e))
+		}
+	} else {
+		causes = append(causes, dig.RootCause(err))
+	}
+	return fmt.Errorf("could not start: %w", errors.Join(causes...))
 }
 
 // Migrate applies ("up"), rolls back one step ("down") or only inspects
@@ -55,7 +98,7 @@ func Migrate(ctx context.Context, cfg Config, direction string, opts ...ToolOpti
 	if cfg.DatabaseURL == "" {
 		return 0, 0, errors.New("KEYWARD_DATABASE_URL is not set: the in-memory default has no schema to migrate")
 	}
-	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	db, err := openDatabase(cfg)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -79,17 +122,13 @@ func RotateKeys(ctx context.Context, cfg Config, actor string, opts ...ToolOptio
 	if cfg.KeyVault == "local" {
 		return application.RotationResult{}, ErrRotateInServer
 	}
-	var rotate application.RotateKeys
+	var res application.RotationResult
 	report := progressOf(opts)
-	app, err := newTool(cfg, func(dk ports.DataKeyRepository) ports.DataKeyRepository {
+	err := runTool(ctx, cfg, func(t tool) (err error) {
+		res, err = t.App.Commands.RotateKeys.Handle(ctx, actor)
+		return err
+	}, fx.Decorate(func(dk ports.DataKeyRepository) ports.DataKeyRepository {
 		return &rewrapCountingDataKeys{DataKeyRepository: dk, report: report}
-	}, &rotate)
-	if err != nil {
-		return application.RotationResult{}, err
-	}
-	if err := app.Start(ctx); err != nil {
-		return application.RotationResult{}, err
-	}
-	defer app.Stop(context.WithoutCancel(ctx))
-	return rotate.Handle(ctx, actor)
+	}))
+	return res, err
 }

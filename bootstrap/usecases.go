@@ -8,7 +8,6 @@ import (
 
 	"go.uber.org/fx"
 
-	"github.com/keyward/keyward/adapters/metrics"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/ports"
 )
@@ -58,20 +57,18 @@ type appDeps struct {
 	IDs           ports.IDs
 	Health        []ports.HealthCheck `group:"health"`
 	Log           *slog.Logger
-	Metrics       *metrics.Metrics
-	Breakers      *breakers
 }
 
-// newAppDeps hands the ports fx resolved to the application.
+// newAppDeps hands the ports fx resolved, as portDecorators decorate them,
+// to the application.
 func newAppDeps(p appDeps) application.Deps {
-	p = instrumentDeps(p)
-	return p.Breakers.wrap(application.Deps{
+	return application.Deps{
 		Orders: p.Orders, Links: p.Links, Revelations: p.Revelations, Catalog: p.Catalog, Stock: p.Stock, Notifications: p.Notifications,
 		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Supplier: p.Supplier,
 		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
 		SupplierHooks: p.SupplierHooks, SupplierMarks: p.SupplierMarks, SyncRuns: p.SyncRuns, PricingRules: p.PricingRules,
 		IdempotencyKeys: p.Idempotency, DeadLetters: p.DeadLetters, Requeue: p.Requeue,
-	})
+	}
 }
 
 func newAppSettings(cfg Config, base BaseURL) application.Settings {
@@ -104,12 +101,9 @@ func verifyKeyVault(lc fx.Lifecycle, app application.App) {
 
 // runReconciler makes a reconcile pass every ReconcileInterval.
 func runReconciler(lc fx.Lifecycle, cfg Config, app application.App, log *slog.Logger) {
-	if cfg.ReconcileInterval <= 0 {
-		return
-	}
-	runInBackground(lc, every(cfg.ReconcileInterval, func(ctx context.Context) {
+	everyInterval(lc, cfg.ReconcileInterval, func(ctx context.Context) {
 		if _, err := app.Commands.Reconcile.Handle(ctx); err != nil && ctx.Err() == nil {
 			log.Error("reconcile pass failed", "err", err)
 		}
-	}))
+	})
 }

@@ -224,3 +224,43 @@ func (lenientUnmarshaler) Unmarshal(m jetstream.Msg) (*message.Message, error) {
 	}
 	return msg, nil
 }
+
+// RemoveNATSStreams deletes, on the NATS server at url, every stream whose
+// name starts with prefix as NATS.StreamName spells it (with their
+// consumers and messages), and returns how many it deleted. It is for
+// installations that are done: a process still running under prefix makes
+// its streams again. An empty prefix is refused, so as never to delete
+// every stream on a shared server.
+func RemoveNATSStreams(ctx context.Context, url, prefix string) (int, error) {
+	if prefix == "" {
+		return 0, errors.New("remove NATS streams: refusing an empty prefix")
+	}
+	conn, err := nats.Connect(url, nats.Name("keyward-cleanup"))
+	if err != nil {
+		return 0, fmt.Errorf("connect to NATS: %w", err)
+	}
+	defer conn.Close()
+	js, err := jetstream.New(conn)
+	if err != nil {
+		return 0, fmt.Errorf("NATS JetStream: %w", err)
+	}
+	spelled := (&NATS{cfg: NATSConfig{Prefix: prefix}}).StreamName("")
+	names := js.StreamNames(ctx)
+	var mine []string
+	for name := range names.Name() {
+		if strings.HasPrefix(name, spelled) {
+			mine = append(mine, name)
+		}
+	}
+	if err := names.Err(); err != nil {
+		return 0, fmt.Errorf("list NATS streams: %w", err)
+	}
+	deleted := 0
+	for _, name := range mine {
+		if err := js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return deleted, fmt.Errorf("delete NATS stream %s: %w", name, err)
+		}
+		deleted++
+	}
+	return deleted, nil
+}

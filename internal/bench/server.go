@@ -1,4 +1,4 @@
-package bootstrap
+package bench
 
 import (
 	"bufio"
@@ -41,7 +41,7 @@ func startBenchServer(ctx context.Context, exe string, env []string, dir string,
 		return nil, err
 	}
 	s := &benchServer{base: "http://127.0.0.1:" + strconv.Itoa(port), mailDir: filepath.Join(dir, "mail"), stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
-	set := benchServerSettings(port, s.base, s.mailDir, dir)
+	set := ServerSettings(port, s.base, s.mailDir, dir)
 	if withPprof {
 		pp, err := freePort()
 		if err != nil {
@@ -87,11 +87,11 @@ func startBenchServer(ctx context.Context, exe string, env []string, dir string,
 	}
 }
 
-// benchServerSettings is the environment a bench server runs with, over
+// ServerSettings is the environment a bench server runs with, over
 // the caller's: loopback, sandbox integrations, and no rate limit, since
 // the bench's clients are one address placing and paying orders as fast
 // as the server takes them.
-func benchServerSettings(port int, base, mailDir, dir string) map[string]string {
+func ServerSettings(port int, base, mailDir, dir string) map[string]string {
 	return map[string]string{
 		"KEYWARD_HTTP_ADDR":                   "127.0.0.1:" + strconv.Itoa(port),
 		"KEYWARD_PUBLIC_BASE_URL":             base,

@@ -1,4 +1,4 @@
-package bootstrap
+package bench
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/mail"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,8 +17,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/adapters/maildir"
-	"github.com/keyward/keyward/adapters/nowpayments"
-	"github.com/keyward/keyward/adapters/sandbox"
+	"github.com/keyward/keyward/internal/sandboxpay"
 )
 
 // loadSpec is one load run against a keyward server.
@@ -158,25 +156,13 @@ func placeAndPay(ctx context.Context, client *http.Client, spec loadSpec, rec *r
 	}
 	rec.add("create", time.Since(t0))
 
-	var p sandbox.SandboxPaymentBody
-	if err := getJSON(ctx, client, spec.base+"/v1/sandbox/payments/"+url.PathEscape(o.ID), &p); err != nil {
-		rec.fail("ipn", err)
-		return time.Time{}, false
-	}
-	sp, err := toSandboxPayment(p)
-	if err != nil {
-		rec.fail("ipn", err)
-		return time.Time{}, false
-	}
-	ipn := sandbox.IPNBody(sp, "finished", sp.PayAmount, time.Now())
-	sig, err := nowpayments.Sign(spec.ipnSecret, ipn)
+	p, err := sandboxpay.Payment(ctx, client, spec.base, o.ID)
 	if err != nil {
 		rec.fail("ipn", err)
 		return time.Time{}, false
 	}
 	t1 := time.Now()
-	if err := doJSON(ctx, client, http.MethodPost, spec.base+"/v1/webhooks/nowpayments", ipn,
-		map[string]string{nowpayments.SignatureHeader: sig}, http.StatusOK, nil); err != nil {
+	if _, err := sandboxpay.Notify(ctx, client, spec.base, spec.ipnSecret, p, "finished", p.PayAmount); err != nil {
 		rec.fail("ipn", err)
 		return time.Time{}, false
 	}
@@ -214,7 +200,7 @@ func inStockSKUs(ctx context.Context, client *http.Client, base string) ([]strin
 			InStock bool   `json:"in_stock"`
 		} `json:"items"`
 	}
-	if err := getJSON(ctx, client, base+"/v1/products?limit=100", &page); err != nil {
+	if err := doJSON(ctx, client, http.MethodGet, base+"/v1/products?limit=100", nil, nil, http.StatusOK, &page); err != nil {
 		return nil, err
 	}
 	var skus []string
