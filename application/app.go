@@ -47,6 +47,11 @@ type Commands struct {
 	ReplayDeadLetter   ReplayDeadLetter
 	DiscardDeadLetter  DiscardDeadLetter
 	Sweep              Sweep
+	// A customer finds their orders again: a sign-in link by email, an
+	// access token for it, and a new delivery link for one of the orders.
+	RequestCustomerAccess RequestCustomerAccess
+	SignInCustomer        SignInCustomer
+	ResendCustomerLink    ResendCustomerLink
 }
 
 // Queries are the use cases that only read.
@@ -67,6 +72,7 @@ type Queries struct {
 	SyncRuns         ListSyncRuns
 	PricingRules     ListPricingRules
 	DeadLetters      ListDeadLetters
+	CustomerOrders   ListCustomerOrders
 }
 
 // Deps are the ports the use cases drive. Every one is required: NewApp
@@ -74,6 +80,7 @@ type Queries struct {
 type Deps struct {
 	Orders        ports.OrderRepository
 	Links         ports.DeliveryLinkRepository
+	CustomerLinks ports.CustomerLinkRepository
 	Revelations   ports.RevelationLog
 	Catalog       ports.CatalogRepository
 	Stock         ports.StockRepository
@@ -122,6 +129,8 @@ type Settings struct {
 	// least 16 bytes, the same on every instance.
 	TokenSecret []byte
 	Operations  OperationsPolicy
+	// CustomerAccess: how customers sign in to see their orders.
+	CustomerAccess CustomerAccessPolicy
 }
 
 // NewApp builds every use case from the ports. It panics when a port is
@@ -145,6 +154,7 @@ func NewApp(d Deps, s Settings) App {
 	sync := NewSyncCatalog(d.Supplier, d.Catalog, d.SyncRuns, d.PricingRules, d.Locks, d.Clock, d.IDs, pricing, d.Log)
 	deliver := NewDeliverOrder(d.Tx, d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
+	resend := NewResendDeliveryLink(d.Tx, d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery)
 	return App{
 		Commands: Commands{
 			PlaceOrder:         NewPlaceOrder(d.Orders, sourced, d.Gateway, d.IdempotencyKeys, s.TokenSecret, d.Clock, d.IDs, d.Log),
@@ -153,7 +163,7 @@ func NewApp(d Deps, s Settings) App {
 			FulfilOrder:        fulfil,
 			DeliverOrder:       deliver,
 			NotifyCustomer:     NewNotifyCustomer(d.Orders, d.Mailer, d.Clock, d.Log),
-			ResendDeliveryLink: NewResendDeliveryLink(d.Tx, d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery),
+			ResendDeliveryLink: resend,
 			RevealKeys:         NewRevealKeys(d.Tx, d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
 			RetryFulfilment:    NewRetryFulfilment(d.Tx, d.Orders, d.Audit, d.Clock),
 			RevokeOrder:        NewRevokeOrder(d.Tx, d.Orders, d.Links, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log),
@@ -174,6 +184,10 @@ func NewApp(d Deps, s Settings) App {
 			ReplayDeadLetter:   NewReplayDeadLetter(d.Tx, d.DeadLetters, d.Requeue, d.Audit, d.Clock),
 			DiscardDeadLetter:  NewDiscardDeadLetter(d.Tx, d.DeadLetters, d.Audit),
 			Sweep:              NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log),
+			RequestCustomerAccess: NewRequestCustomerAccess(d.Tx, d.Orders, d.CustomerLinks, d.Mailer, d.Audit, d.Clock, d.IDs,
+				s.CustomerAccess, s.Delivery.PublicBaseURL, d.Log),
+			SignInCustomer:     NewSignInCustomer(d.Tx, d.CustomerLinks, d.Audit, d.Clock, s.CustomerAccess, s.TokenSecret),
+			ResendCustomerLink: NewResendCustomerLink(d.Orders, resend, d.Clock, s.CustomerAccess, s.TokenSecret),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(sourced),
@@ -192,6 +206,7 @@ func NewApp(d Deps, s Settings) App {
 			SyncRuns:         NewListSyncRuns(d.SyncRuns),
 			PricingRules:     NewListPricingRules(d.PricingRules),
 			DeadLetters:      NewListDeadLetters(d.DeadLetters),
+			CustomerOrders:   NewListCustomerOrders(d.Orders, d.Links, d.Clock, s.CustomerAccess, s.TokenSecret),
 		},
 	}
 }

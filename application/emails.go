@@ -29,10 +29,11 @@ const (
 	emailKeysReady         emailKind = "keys_ready"         // the delivery link
 	emailFulfilmentDelayed emailKind = "fulfilment_delayed" // fulfilment failed, an operator acts
 	emailOrderRevoked      emailKind = "order_revoked"      // keys destroyed
+	emailCustomerSignIn    emailKind = "customer_sign_in"   // a sign-in link to the address's orders
 )
 
 // emailKinds lists every email.
-var emailKinds = []emailKind{emailOrderReceived, emailPaymentConfirmed, emailKeysReady, emailFulfilmentDelayed, emailOrderRevoked}
+var emailKinds = []emailKind{emailOrderReceived, emailPaymentConfirmed, emailKeysReady, emailFulfilmentDelayed, emailOrderRevoked, emailCustomerSignIn}
 
 type emailTemplates struct {
 	text *texttemplate.Template
@@ -63,7 +64,7 @@ type emailData struct {
 	Items   []emailItem
 	Total   string        // "29.90 EUR"
 	Payment *emailPayment // order received only
-	Link    *emailLink    // keys ready only
+	Link    *emailLink    // keys ready and customer sign-in only
 }
 
 type emailItem struct {
