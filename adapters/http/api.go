@@ -117,7 +117,8 @@ func apiConfig(opts Options) huma.Config {
 		cfg.Servers = []*huma.Server{{URL: base}}
 	}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		orderTokenScheme: {Type: "http", Scheme: "bearer", Description: "The order's access_token, returned when the order is placed."},
+		orderTokenScheme:      {Type: "http", Scheme: "bearer", Description: "The order's access_token, returned when the order is placed."},
+		customerSessionScheme: {Type: "http", Scheme: "bearer", Description: "A signed-in customer's access_token, from POST /v1/customer/sessions."},
 		adminKeyScheme: {Type: "http", Scheme: "bearer", Description: "An admin API key (`keyward admin create-key`, or KEYWARD_ADMIN_API_KEYS). " +
 			"The scopes of an operation's requirement are the roles allowed to call it (admin, support)."},
 	}
@@ -133,6 +134,7 @@ func (s *Server) register(api huma.API) {
 	s.registerWebhooks(api)
 	s.registerSupplier(api)
 	s.registerDeliveries(api)
+	s.registerCustomer(api)
 	s.registerAdmin(api)
 	s.registerDeadLetters(api)
 	s.registerAudit(api)
@@ -172,7 +174,8 @@ func securityHeaders(next http.Handler) http.Handler {
 		// Delivery and order answers carry tokens and order details; admin
 		// answers (the audit export) carry emails and IPs: no cache keeps them.
 		if strings.HasPrefix(r.URL.Path, "/v1/deliveries/") || strings.HasPrefix(r.URL.Path, "/deliver/") ||
-			strings.HasPrefix(r.URL.Path, "/v1/orders") || strings.HasPrefix(r.URL.Path, "/v1/admin/") {
+			strings.HasPrefix(r.URL.Path, "/v1/orders") || strings.HasPrefix(r.URL.Path, "/v1/admin/") ||
+			strings.HasPrefix(r.URL.Path, "/v1/customer/") || strings.HasPrefix(r.URL.Path, "/account") {
 			h.Set("Cache-Control", "no-store")
 		}
 		next.ServeHTTP(w, r)
