@@ -45,7 +45,8 @@ type Options struct {
 	Metrics http.Handler
 	// OnRateLimited, when set, is told of each request a rate limit
 	// rejected, with the limiter's name ("ip", "token", "webhook",
-	// "admin_auth", "order_source", "order_email").
+	// "admin_auth", "order_source", "order_email", "customer_access_source",
+	// "customer_access_email").
 	OnRateLimited func(limiter string)
 	// OnLimiterError, when set, is told each time a limiter's store could
 	// not answer and the request was let through.
@@ -70,11 +71,13 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 	api := humago.New(mux, apiConfig(opts))
 	s.register(api)
 	s.registerPage(mux)
+	s.registerAccountPage(mux)
 	s.registerDocs(mux, "keyward API", "/openapi.yaml")
 	s.registerMetrics(mux)
 	// Described whether or not Metrics is set: every keyward process serves
 	// it, and `keyward openapi` describes the server without building one.
 	describePlainRoutes(api)
+	describeAccountRoutes(api)
 	return correlate(resolveClient(securityHeaders(canonicalPath(plainText(s.limitDeliveries(mux)))), opts.TrustedProxies)), api
 }
 

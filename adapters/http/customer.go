@@ -140,12 +140,18 @@ func (s *Server) registerCustomer(api huma.API) {
 // limitOrder's), and answers 429 with Retry-After when either is spent.
 // Every address is limited alike, so the 429 tells nothing of its orders.
 func (s *Server) limitCustomerAccess(ctx context.Context, email string) error {
-	if wait, over := s.overLimit(ctx, "customer_access_source", clientIP(ctx), s.limits.CustomerAccessPerSource); over {
-		return tooManyError(wait, "too many sign-in links asked for from this address; try again after Retry-After seconds")
-	}
-	h := sha256.Sum256([]byte(canonicalEmail(email)))
-	if wait, over := s.overLimit(ctx, "customer_access_email", hex.EncodeToString(h[:]), s.limits.CustomerAccessPerEmail); over {
-		return tooManyError(wait, "too many sign-in links asked for this email address; try again after Retry-After seconds")
+	if wait, over := s.customerAccessWait(ctx, email); over {
+		return tooManyError(wait, "too many sign-in links asked for; try again after Retry-After seconds")
 	}
 	return nil
+}
+
+// customerAccessWait spends the budgets of limitCustomerAccess and reports
+// whether one is spent and how long to wait; the account page shares them.
+func (s *Server) customerAccessWait(ctx context.Context, email string) (time.Duration, bool) {
+	if wait, over := s.overLimit(ctx, "customer_access_source", clientIP(ctx), s.limits.CustomerAccessPerSource); over {
+		return wait, true
+	}
+	h := sha256.Sum256([]byte(canonicalEmail(email)))
+	return s.overLimit(ctx, "customer_access_email", hex.EncodeToString(h[:]), s.limits.CustomerAccessPerEmail)
 }
