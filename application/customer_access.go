@@ -151,6 +151,9 @@ func (h RequestCustomerAccess) Handle(ctx context.Context, email string) error {
 	if len(latest) == 0 {
 		return nil
 	}
+	// The link goes to the address as the orders have it, not as typed:
+	// keyward mails only an address an order was placed with.
+	addr = latest[0].Email()
 	token := newToken()
 	link, err := domain.NewCustomerLink(h.ids.NewID(), addr, domain.HashToken(token), h.clock.Now(), h.policy.LinkTTL)
 	if err != nil {

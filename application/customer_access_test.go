@@ -50,7 +50,7 @@ func TestCustomerFindsTheirOrdersAgain(t *testing.T) {
 	w.mail.mu.Lock()
 	m := w.mail.sent[len(w.mail.sent)-1]
 	w.mail.mu.Unlock()
-	if m.Template != "customer_sign_in" || m.To != "BUYER@example.com" || !strings.Contains(m.Text, o.ID()) || !strings.Contains(m.Text, "https://keys.example/account/") {
+	if m.Template != "customer_sign_in" || m.To != "buyer@example.com" || !strings.Contains(m.Text, o.ID()) || !strings.Contains(m.Text, "https://keys.example/account/") {
 		t.Fatalf("sign-in email %+v", m)
 	}
 	token := linkIn(t, w, "customer_sign_in", "/account/")
