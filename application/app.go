@@ -47,6 +47,9 @@ type Commands struct {
 	ReplayDeadLetter   ReplayDeadLetter
 	DiscardDeadLetter  DiscardDeadLetter
 	Sweep              Sweep
+	// PollSupplier looks again, on a backoff, at orders left waiting for
+	// supplier keys.
+	PollSupplier PollSupplier
 	// A customer finds their orders again: a sign-in link by email, an
 	// access token for it, and a new delivery link for one of the orders.
 	RequestCustomerAccess RequestCustomerAccess
@@ -129,6 +132,8 @@ type Settings struct {
 	// least 16 bytes, the same on every instance.
 	TokenSecret []byte
 	Operations  OperationsPolicy
+	// SupplierPoll is PollSupplier's backoff; default DefaultSupplierPoll.
+	SupplierPoll []time.Duration
 	// CustomerAccess: how customers sign in to see their orders.
 	CustomerAccess CustomerAccessPolicy
 }
@@ -149,6 +154,9 @@ func NewApp(d Deps, s Settings) App {
 		s.Delivery.ResendWindow = time.Hour
 	}
 	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Supplier, d.Blobs, StockDeps{Stock: d.Stock, Tx: d.Tx, Audit: d.Audit}, s.PriceGuard, d.Clock, d.Log)
+	poll := newPollSupplier(s.SupplierPoll, d.Clock, d.Log)
+	fulfil.poll = poll.s // every copy of fulfil feeds the one schedule
+	poll.setFulfil(fulfil)
 	sourced := sourcedCatalog{CatalogRepository: d.Catalog, stock: d.Stock} // buyers see own stock counted
 	pricing := PricingSettings{Margin: s.CatalogMargin, Fee: s.PriceFee, Ending: s.PriceEnding}
 	sync := NewSyncCatalog(d.Supplier, d.Catalog, d.SyncRuns, d.PricingRules, d.Locks, d.Clock, d.IDs, pricing, d.Log)
@@ -184,6 +192,7 @@ func NewApp(d Deps, s Settings) App {
 			ReplayDeadLetter:   NewReplayDeadLetter(d.Tx, d.DeadLetters, d.Requeue, d.Audit, d.Clock),
 			DiscardDeadLetter:  NewDiscardDeadLetter(d.Tx, d.DeadLetters, d.Audit),
 			Sweep:              NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log),
+			PollSupplier:       poll,
 			RequestCustomerAccess: NewRequestCustomerAccess(d.Tx, d.Orders, d.CustomerLinks, d.Mailer, d.Audit, d.Clock, d.IDs,
 				s.CustomerAccess, s.Delivery.PublicBaseURL, d.Log),
 			SignInCustomer:     NewSignInCustomer(d.Tx, d.CustomerLinks, d.Audit, d.Clock, s.CustomerAccess, s.TokenSecret),
