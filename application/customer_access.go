@@ -130,7 +130,7 @@ type RequestCustomerAccess struct {
 // dependency is nil.
 func NewRequestCustomerAccess(tx ports.Transactor, orders ports.OrderRepository, links ports.CustomerLinkRepository, mailer ports.Mailer, audit ports.AuditLog,
 	clock ports.Clock, ids ports.IDs, policy CustomerAccessPolicy, publicBaseURL string, log *slog.Logger) RequestCustomerAccess {
-	require("RequestCustomerAccess", "tx", tx, "orders", orders, "links", links, "mailer", mailer, "audit", audit, "clock", clock, "ids", ids, "log", log)
+	require("RequestCustomerAccess", "tx", tx, "orders", orders, "customerLinks", links, "mailer", mailer, "audit", audit, "clock", clock, "ids", ids, "log", log)
 	return RequestCustomerAccess{tx: tx, orders: orders, links: links, mailer: mailer, audit: audit, clock: clock, ids: ids,
 		policy: policy.withDefaults(), base: strings.TrimRight(publicBaseURL, "/"), log: log}
 }
@@ -197,7 +197,7 @@ type SignInCustomer struct {
 // NewSignInCustomer wires SignInCustomer; it panics when a dependency is nil
 // or the secret empty.
 func NewSignInCustomer(tx ports.Transactor, links ports.CustomerLinkRepository, audit ports.AuditLog, clock ports.Clock, policy CustomerAccessPolicy, secret []byte) SignInCustomer {
-	require("SignInCustomer", "tx", tx, "links", links, "audit", audit, "clock", clock)
+	require("SignInCustomer", "tx", tx, "customerLinks", links, "audit", audit, "clock", clock)
 	if len(secret) == 0 {
 		panic("SignInCustomer: no token secret")
 	}
