@@ -162,6 +162,8 @@ func NewApp(d Deps, s Settings) App {
 	sync := NewSyncCatalog(d.Supplier, d.Catalog, d.SyncRuns, d.PricingRules, d.Locks, d.Clock, d.IDs, pricing, d.Log)
 	deliver := NewDeliverOrder(d.Tx, d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
+	sweep := NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log)
+	sweep.signIns, _ = d.CustomerLinks.(ports.ExpiredLinkPurger)
 	resend := NewResendDeliveryLink(d.Tx, d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery)
 	return App{
 		Commands: Commands{
@@ -191,7 +193,7 @@ func NewApp(d Deps, s Settings) App {
 			RecordDeadLetter:   NewRecordDeadLetter(d.DeadLetters, d.Orders, d.Clock, d.Log),
 			ReplayDeadLetter:   NewReplayDeadLetter(d.Tx, d.DeadLetters, d.Requeue, d.Audit, d.Clock),
 			DiscardDeadLetter:  NewDiscardDeadLetter(d.Tx, d.DeadLetters, d.Audit),
-			Sweep:              NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log),
+			Sweep:              sweep,
 			PollSupplier:       poll,
 			RequestCustomerAccess: NewRequestCustomerAccess(d.Tx, d.Orders, d.CustomerLinks, d.Mailer, d.Audit, d.Clock, d.IDs,
 				s.CustomerAccess, s.Delivery.PublicBaseURL, d.Log),

@@ -181,3 +181,30 @@ func TestCustomerSessionBounds(t *testing.T) {
 		t.Fatalf("expired token: %v", err)
 	}
 }
+
+// TestSweepDeletesLongExpiredSignInLinks: a sign-in link expired longer
+// than the link retention is deleted by the sweep, like delivery links.
+func TestSweepDeletesLongExpiredSignInLinks(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	deliveredToken(t, w)
+	app := w.app()
+	if err := app.Commands.RequestCustomerAccess.Handle(t.Context(), "buyer@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	token := linkIn(t, w, "customer_sign_in", "/account/")
+	w.clock.now = w.clock.now.Add(30*time.Minute + 29*24*time.Hour)
+	if _, err := app.Commands.Sweep.Handle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.customerLinks.GetByTokenHash(t.Context(), domain.HashToken(token)); err != nil {
+		t.Fatalf("a link expired less than the retention is gone: %v", err)
+	}
+	w.clock.now = w.clock.now.Add(24*time.Hour + time.Second)
+	if _, err := app.Commands.Sweep.Handle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.customerLinks.GetByTokenHash(t.Context(), domain.HashToken(token)); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("a link expired longer than the retention is kept: %v", err)
+	}
+}

@@ -3,7 +3,9 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -81,4 +83,26 @@ func (r *CustomerLinks) Update(ctx context.Context, id string, fn func(*domain.C
 		})
 	}
 	return l, nil
+}
+
+var _ ports.ExpiredLinkPurger = (*CustomerLinks)(nil)
+
+// DeleteExpired removes up to limit sign-in links that expired before
+// cutoff, the longest expired first.
+func (r *CustomerLinks) DeleteExpired(_ context.Context, cutoff time.Time, limit int) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var expired []domain.CustomerLinkSnapshot
+	for _, s := range r.links {
+		if s.ExpiresAt.Before(cutoff) {
+			expired = append(expired, s)
+		}
+	}
+	slices.SortFunc(expired, func(a, b domain.CustomerLinkSnapshot) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
+	n := min(len(expired), max(limit, 0))
+	for _, s := range expired[:n] {
+		delete(r.links, s.ID)
+		delete(r.byHash, s.TokenHash)
+	}
+	return n, nil
 }

@@ -110,3 +110,20 @@ func (r *CustomerLinks) Update(ctx context.Context, id string, fn func(*domain.C
 	}
 	return l, nil
 }
+
+var _ ports.ExpiredLinkPurger = (*CustomerLinks)(nil)
+
+// DeleteExpired removes up to limit sign-in links that expired before
+// cutoff.
+func (r *CustomerLinks) DeleteExpired(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	res, err := ext(ctx, r.db).ExecContext(ctx, `DELETE FROM customer_links WHERE id IN (
+		SELECT id FROM customer_links WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)`, cutoff.UTC(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete expired sign-in links: %w", translate(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete expired sign-in links: %w", err)
+	}
+	return int(n), nil
+}

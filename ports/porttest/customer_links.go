@@ -2,6 +2,7 @@ package porttest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,6 +26,7 @@ func CustomerLinkRepository(t *testing.T, newRepo func(t *testing.T) ports.Custo
 		{"unknown token hash or id is not found", testCustomerLinkMissing},
 		{"update applies fn and saves, or saves nothing when fn fails", testCustomerLinkUpdate},
 		{"concurrent sign-ins use a link once", testCustomerLinkConcurrentUse},
+		{"expired links are deleted, oldest first, within the limit", testCustomerLinkDeleteExpired},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
@@ -151,4 +153,32 @@ func testCustomerLinkConcurrentUse(t *testing.T, repo ports.CustomerLinkReposito
 	if ok.Load() != 1 || refused.Load() != 7 {
 		t.Fatalf("%d sign-ins succeeded and %d were refused, want 1 and 7", ok.Load(), refused.Load())
 	}
+}
+
+func testCustomerLinkDeleteExpired(t *testing.T, repo ports.CustomerLinkRepository) {
+	purger, ok := repo.(ports.ExpiredLinkPurger)
+	if !ok {
+		t.Skip("the repository keeps expired links")
+	}
+	e, _ := domain.ParseEmail("a@example.com")
+	for i, ttl := range []time.Duration{time.Minute, 2 * time.Minute, time.Hour} {
+		l, err := domain.NewCustomerLink(fmt.Sprint("cl-", i), e, domain.HashToken(fmt.Sprint("token-", i)), suiteT0, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := repo.Create(t.Context(), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cutoff := suiteT0.Add(30 * time.Minute)
+	if n, err := purger.DeleteExpired(t.Context(), cutoff, 1); n != 1 || err != nil {
+		t.Fatalf("DeleteExpired(limit 1) = %d, %v; want 1", n, err)
+	}
+	if _, err := repo.GetByTokenHash(t.Context(), domain.HashToken("token-0")); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("the longest expired link is still there: %v", err)
+	}
+	if n, err := purger.DeleteExpired(t.Context(), cutoff, 10); n != 1 || err != nil {
+		t.Fatalf("DeleteExpired = %d, %v; want the other expired one", n, err)
+	}
+	customerLinkByToken(t, repo, "token-2") // not expired at the cutoff: kept
 }
