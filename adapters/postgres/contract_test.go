@@ -25,6 +25,11 @@ func TestLinks(t *testing.T) {
 	})
 }
 
+func TestClaims(t *testing.T) {
+	t.Parallel()
+	porttest.ClaimRepository(t, func(t *testing.T) ports.ClaimRepository { return postgres.NewClaims(pgtest.NewDB(t)) })
+}
+
 func TestCustomerLinks(t *testing.T) {
 	t.Parallel()
 	porttest.CustomerLinkRepository(t, func(t *testing.T) ports.CustomerLinkRepository { return postgres.NewCustomerLinks(pgtest.NewDB(t)) })
