@@ -55,6 +55,9 @@ type Commands struct {
 	RequestCustomerAccess RequestCustomerAccess
 	SignInCustomer        SignInCustomer
 	ResendCustomerLink    ResendCustomerLink
+	// A customer reports a key that does not work; support rejects.
+	OpenClaim   OpenClaim
+	RejectClaim RejectClaim
 }
 
 // Queries are the use cases that only read.
@@ -76,6 +79,7 @@ type Queries struct {
 	PricingRules     ListPricingRules
 	DeadLetters      ListDeadLetters
 	CustomerOrders   ListCustomerOrders
+	Claims           ListClaims
 }
 
 // Deps are the ports the use cases drive. Every one is required: NewApp
@@ -84,6 +88,7 @@ type Deps struct {
 	Orders        ports.OrderRepository
 	Links         ports.DeliveryLinkRepository
 	CustomerLinks ports.CustomerLinkRepository
+	Claims        ports.ClaimRepository
 	Revelations   ports.RevelationLog
 	Catalog       ports.CatalogRepository
 	Stock         ports.StockRepository
@@ -136,6 +141,8 @@ type Settings struct {
 	SupplierPoll []time.Duration
 	// CustomerAccess: how customers sign in to see their orders.
 	CustomerAccess CustomerAccessPolicy
+	// Claims: how long after the first reveal a key may be claimed.
+	Claims ClaimPolicy
 }
 
 // NewApp builds every use case from the ports. It panics when a port is
@@ -199,6 +206,8 @@ func NewApp(d Deps, s Settings) App {
 				s.CustomerAccess, s.Delivery.PublicBaseURL, d.Log),
 			SignInCustomer:     NewSignInCustomer(d.Tx, d.CustomerLinks, d.Audit, d.Clock, s.CustomerAccess, s.TokenSecret),
 			ResendCustomerLink: NewResendCustomerLink(d.Orders, resend, d.Clock, s.CustomerAccess, s.TokenSecret),
+			OpenClaim:          NewOpenClaim(d.Tx, d.Links, d.Orders, d.Revelations, d.Claims, d.Audit, d.Clock, d.IDs, s.Claims),
+			RejectClaim:        NewRejectClaim(d.Tx, d.Claims, d.Orders, d.Mailer, d.Audit, d.Clock),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(sourced),
@@ -218,6 +227,7 @@ func NewApp(d Deps, s Settings) App {
 			PricingRules:     NewListPricingRules(d.PricingRules),
 			DeadLetters:      NewListDeadLetters(d.DeadLetters),
 			CustomerOrders:   NewListCustomerOrders(d.Orders, d.Links, d.Clock, s.CustomerAccess, s.TokenSecret),
+			Claims:           NewListClaims(d.Claims),
 		},
 	}
 }
