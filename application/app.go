@@ -47,6 +47,17 @@ type Commands struct {
 	ReplayDeadLetter   ReplayDeadLetter
 	DiscardDeadLetter  DiscardDeadLetter
 	Sweep              Sweep
+	// PollSupplier looks again, on a backoff, at orders left waiting for
+	// supplier keys.
+	PollSupplier PollSupplier
+	// A customer finds their orders again: a sign-in link by email, an
+	// access token for it, and a new delivery link for one of the orders.
+	RequestCustomerAccess RequestCustomerAccess
+	SignInCustomer        SignInCustomer
+	ResendCustomerLink    ResendCustomerLink
+	// A customer reports a key that does not work; support rejects.
+	OpenClaim   OpenClaim
+	RejectClaim RejectClaim
 }
 
 // Queries are the use cases that only read.
@@ -67,6 +78,8 @@ type Queries struct {
 	SyncRuns         ListSyncRuns
 	PricingRules     ListPricingRules
 	DeadLetters      ListDeadLetters
+	CustomerOrders   ListCustomerOrders
+	Claims           ListClaims
 }
 
 // Deps are the ports the use cases drive. Every one is required: NewApp
@@ -74,6 +87,8 @@ type Queries struct {
 type Deps struct {
 	Orders        ports.OrderRepository
 	Links         ports.DeliveryLinkRepository
+	CustomerLinks ports.CustomerLinkRepository
+	Claims        ports.ClaimRepository
 	Revelations   ports.RevelationLog
 	Catalog       ports.CatalogRepository
 	Stock         ports.StockRepository
@@ -122,6 +137,12 @@ type Settings struct {
 	// least 16 bytes, the same on every instance.
 	TokenSecret []byte
 	Operations  OperationsPolicy
+	// SupplierPoll is PollSupplier's backoff; default DefaultSupplierPoll.
+	SupplierPoll []time.Duration
+	// CustomerAccess: how customers sign in to see their orders.
+	CustomerAccess CustomerAccessPolicy
+	// Claims: how long after the first reveal a key may be claimed.
+	Claims ClaimPolicy
 }
 
 // NewApp builds every use case from the ports. It panics when a port is
@@ -143,11 +164,17 @@ func NewApp(d Deps, s Settings) App {
 		s.Delivery.ResendWindow = time.Hour
 	}
 	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Supplier, d.Blobs, StockDeps{Stock: d.Stock, Tx: d.Tx, Audit: d.Audit}, s.PriceGuard, d.Clock, d.Log)
+	poll := newPollSupplier(s.SupplierPoll, d.Clock, d.Log)
+	fulfil.poll = poll.s // every copy of fulfil feeds the one schedule
+	poll.setFulfil(fulfil)
 	sourced := sourcedCatalog{CatalogRepository: d.Catalog, stock: d.Stock} // buyers see own stock counted
 	pricing := PricingSettings{Margin: s.CatalogMargin, Fee: s.PriceFee, Ending: s.PriceEnding}
 	sync := NewSyncCatalog(d.Supplier, d.Catalog, d.SyncRuns, d.PricingRules, d.Locks, d.Clock, d.IDs, pricing, d.Log)
 	deliver := NewDeliverOrder(d.Tx, d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
+	sweep := NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log)
+	sweep.signIns, _ = d.CustomerLinks.(ports.ExpiredLinkPurger)
+	resend := NewResendDeliveryLink(d.Tx, d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery)
 	return App{
 		Commands: Commands{
 			PlaceOrder:         NewPlaceOrder(d.Orders, sourced, d.Gateway, d.IdempotencyKeys, s.TokenSecret, d.Clock, d.IDs, d.Log),
@@ -156,7 +183,7 @@ func NewApp(d Deps, s Settings) App {
 			FulfilOrder:        fulfil,
 			DeliverOrder:       deliver,
 			NotifyCustomer:     NewNotifyCustomer(d.Orders, d.Mailer, d.Clock, d.Log),
-			ResendDeliveryLink: NewResendDeliveryLink(d.Tx, d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery),
+			ResendDeliveryLink: resend,
 			RevealKeys:         NewRevealKeys(d.Tx, d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
 			RetryFulfilment:    NewRetryFulfilment(d.Tx, d.Orders, d.Audit, d.Clock),
 			RevokeOrder:        NewRevokeOrder(d.Tx, d.Orders, d.Links, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log),
@@ -176,7 +203,14 @@ func NewApp(d Deps, s Settings) App {
 			RecordDeadLetter:   NewRecordDeadLetter(d.DeadLetters, d.Orders, d.Clock, d.Log),
 			ReplayDeadLetter:   NewReplayDeadLetter(d.Tx, d.DeadLetters, d.Requeue, d.Audit, d.Clock),
 			DiscardDeadLetter:  NewDiscardDeadLetter(d.Tx, d.DeadLetters, d.Audit),
-			Sweep:              NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log),
+			Sweep:              sweep,
+			PollSupplier:       poll,
+			RequestCustomerAccess: NewRequestCustomerAccess(d.Tx, d.Orders, d.CustomerLinks, d.Mailer, d.Audit, d.Clock, d.IDs,
+				s.CustomerAccess, s.Delivery.PublicBaseURL, d.Log),
+			SignInCustomer:     NewSignInCustomer(d.Tx, d.CustomerLinks, d.Audit, d.Clock, s.CustomerAccess, s.TokenSecret),
+			ResendCustomerLink: NewResendCustomerLink(d.Orders, resend, d.Clock, s.CustomerAccess, s.TokenSecret),
+			OpenClaim:          NewOpenClaim(d.Tx, d.Links, d.Orders, d.Revelations, d.Claims, d.Audit, d.Clock, d.IDs, s.Claims),
+			RejectClaim:        NewRejectClaim(d.Tx, d.Claims, d.Orders, d.Mailer, d.Audit, d.Clock),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(sourced),
@@ -195,6 +229,8 @@ func NewApp(d Deps, s Settings) App {
 			SyncRuns:         NewListSyncRuns(d.SyncRuns),
 			PricingRules:     NewListPricingRules(d.PricingRules),
 			DeadLetters:      NewListDeadLetters(d.DeadLetters),
+			CustomerOrders:   NewListCustomerOrders(d.Orders, d.Links, d.Clock, s.CustomerAccess, s.TokenSecret),
+			Claims:           NewListClaims(d.Claims),
 		},
 	}
 }

@@ -29,10 +29,12 @@ const (
 	emailKeysReady         emailKind = "keys_ready"         // the delivery link
 	emailFulfilmentDelayed emailKind = "fulfilment_delayed" // fulfilment failed, an operator acts
 	emailOrderRevoked      emailKind = "order_revoked"      // keys destroyed
+	emailCustomerSignIn    emailKind = "customer_sign_in"   // a sign-in link to the address's orders
+	emailClaimRejected     emailKind = "claim_rejected"     // support's answer to a claim it rejected
 )
 
 // emailKinds lists every email.
-var emailKinds = []emailKind{emailOrderReceived, emailPaymentConfirmed, emailKeysReady, emailFulfilmentDelayed, emailOrderRevoked}
+var emailKinds = []emailKind{emailOrderReceived, emailPaymentConfirmed, emailKeysReady, emailFulfilmentDelayed, emailOrderRevoked, emailCustomerSignIn, emailClaimRejected}
 
 type emailTemplates struct {
 	text *texttemplate.Template
@@ -63,7 +65,14 @@ type emailData struct {
 	Items   []emailItem
 	Total   string        // "29.90 EUR"
 	Payment *emailPayment // order received only
-	Link    *emailLink    // keys ready only
+	Link    *emailLink    // keys ready and customer sign-in only
+	Claim   *emailClaim   // claim rejected only
+}
+
+// emailClaim is a decided claim: the item and support's words.
+type emailClaim struct {
+	Item    string
+	Message string
 }
 
 type emailItem struct {
@@ -105,6 +114,12 @@ func (d emailData) withPayment(p domain.Payment) (emailData, bool) {
 // withLink adds a delivery link.
 func (d emailData) withLink(url string, expires time.Time) emailData {
 	d.Link = &emailLink{URL: url, ExpiresAt: expires.UTC().Format("2006-01-02 15:04 MST")}
+	return d
+}
+
+// withClaim adds a decided claim's item and message.
+func (d emailData) withClaim(item, message string) emailData {
+	d.Claim = &emailClaim{Item: item, Message: message}
 	return d
 }
 

@@ -16,6 +16,23 @@ func sampleEmailData() emailData {
 		Total:   "59.70 EUR",
 		Payment: &emailPayment{Address: "bc1qexampleaddress0000000000000000", Amount: "0.00123456", Currency: "BTC"},
 		Link:    &emailLink{URL: "https://keys.example/deliver/Qm9vbS1saW5rLXRva2VuLTI1Ni1iaXQtcmFuZG9tLXg", ExpiresAt: "2026-11-27 12:15 UTC"},
+		Claim:   &emailClaim{Item: "Star Rover", Message: "The key was redeemed on 12 May.\nSee <the log>."},
+	}
+}
+
+// TestClaimRejectedEmail: the rejection carries support's words as text,
+// escaped in HTML.
+func TestClaimRejectedEmail(t *testing.T) {
+	t.Parallel()
+	m, err := emailClaimRejected.render("buyer@example.com", "claim-rejected/c1", sampleEmailData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "About the key you reported" || !strings.Contains(m.Text, "(Star Rover) and cannot replace it:\n\nThe key was redeemed on 12 May.\nSee <the log>.") {
+		t.Errorf("text:\n%s", m.Text)
+	}
+	if strings.Contains(m.HTML, "<the log>") || !strings.Contains(m.HTML, "See &lt;the log&gt;.") {
+		t.Errorf("html:\n%s", m.HTML)
 	}
 }
 

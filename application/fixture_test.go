@@ -70,25 +70,28 @@ func (r *recorder) Publish(_ context.Context, ev ...domain.Event) error {
 
 // world is the application wired to memory adapters and the sandbox.
 type world struct {
-	orders   *memory.Orders
-	links    *memory.Links
-	revs     *memory.Revelations
-	dataKeys *memory.DataKeys
-	blobs    *memory.Blobs
-	catalog  *memory.Catalog
-	stock    *memory.Stock
-	supplier *sandbox.Supplier
-	vault    *flakyVault
-	mail     *mailbox
-	clock    *testkit.Clock
-	ids      *ids
-	events   *recorder
-	audit    *memory.AuditLog
-	locks    *memory.Locks
-	marks    *memory.SupplierEventMarks
-	syncRuns *memory.SyncRuns
-	rules    *memory.PricingRules
-	log      *slog.Logger
+	orders *memory.Orders
+	links  *memory.Links
+	// customerLinks keeps customers' sign-in links.
+	customerLinks *memory.CustomerLinks
+	claims        *memory.Claims
+	revs          *memory.Revelations
+	dataKeys      *memory.DataKeys
+	blobs         *memory.Blobs
+	catalog       *memory.Catalog
+	stock         *memory.Stock
+	supplier      *sandbox.Supplier
+	vault         *flakyVault
+	mail          *mailbox
+	clock         *testkit.Clock
+	ids           *ids
+	events        *recorder
+	audit         *memory.AuditLog
+	locks         *memory.Locks
+	marks         *memory.SupplierEventMarks
+	syncRuns      *memory.SyncRuns
+	rules         *memory.PricingRules
+	log           *slog.Logger
 	// idempotency, deadLetters and requeue serve the operations use cases.
 	idempotency *memory.IdempotencyKeys
 	deadLetters *memory.DeadLetters
@@ -114,7 +117,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w := &world{
-		events: &recorder{}, links: memory.NewLinks(), revs: memory.NewRevelations(), dataKeys: memory.NewDataKeys(),
+		events: &recorder{}, links: memory.NewLinks(), customerLinks: memory.NewCustomerLinks(), claims: memory.NewClaims(), revs: memory.NewRevelations(), dataKeys: memory.NewDataKeys(),
 		blobs: memory.NewBlobs(), catalog: memory.NewCatalog(), stock: memory.NewStock(), supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		vault: &flakyVault{KeyVault: kr}, mail: &mailbox{}, clock: testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)),
 		ids: &ids{}, log: slog.New(slog.DiscardHandler), locks: memory.NewLocks(), marks: memory.NewSupplierEventMarks(),
@@ -135,7 +138,7 @@ func newWorld(t *testing.T) *world {
 // swaps some of them (a failing mailer, a crashing repository).
 func (w *world) app(change ...func(*application.Deps, *application.Settings)) application.App {
 	d := application.Deps{
-		Orders: w.orders, Links: w.links, Revelations: w.revs, Catalog: w.catalog, Stock: w.stock, Notifications: memory.NewNotifications(),
+		Orders: w.orders, Links: w.links, CustomerLinks: w.customerLinks, Claims: w.claims, Revelations: w.revs, Catalog: w.catalog, Stock: w.stock, Notifications: memory.NewNotifications(),
 		DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Locks: w.locks, Tx: memory.Transactor{}, Vault: w.vault, Supplier: w.supplier,
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"), Mailer: w.mail,
 		Clock: w.clock, IDs: w.ids, Log: w.log,

@@ -24,12 +24,21 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 		// Only an item never handed to the supplier may take stock: one
 		// that was may have been bought already.
 		if sourcing.UsesStock() && it.Status() == domain.ItemPending {
-			if err := f.commitStart(ctx); err != nil {
+			// A product whose stock cannot cover the item (most supplier
+			// products hold none) goes to the supplier without a unit of
+			// work of its own: its purchase starts the order.
+			enough, err := f.stock.covers(ctx, it)
+			if err != nil {
 				return itemFailed, err
 			}
-			taken, err := f.stock.take(ctx, f.orderID, it, f.key)
-			if err != nil || taken {
-				return itemSealed, err
+			if enough || !sourcing.UsesSupplier() {
+				if err := f.commitStart(ctx); err != nil {
+					return itemFailed, err
+				}
+				taken, err := f.stock.take(ctx, f.orderID, it, f.key)
+				if err != nil || taken {
+					return itemSealed, err
+				}
 			}
 			if !sourcing.UsesSupplier() {
 				reason := fmt.Sprintf("own stock of %s has too few keys for %d", it.SKU(), it.Quantity())

@@ -23,6 +23,9 @@ type FulfilOrder struct {
 	guard    PriceGuard
 	clock    ports.Clock
 	log      *slog.Logger
+	// poll, when set, is told of each order a run leaves waiting for
+	// supplier keys (PollSupplier looks again).
+	poll *pollSchedule
 }
 
 // NewFulfilOrder wires FulfilOrder; it panics when a dependency is nil.
@@ -38,9 +41,10 @@ func NewFulfilOrder(orders ports.OrderRepository, dataKeys ports.DataKeyReposito
 // review, waiting for supplier keys or for a supplier price within the
 // price guard, and an error wrapping ErrUnavailable when it should be
 // retried later. An order waiting for keys stays fulfilling with
-// its item purchased: the supplier's webhook (HandleSupplierEvent) or the
-// reconciler's slower pass resumes it, so that the message handler does not
-// poll the supplier in a tight retry loop.
+// its item purchased: the supplier's webhook (HandleSupplierEvent),
+// PollSupplier's backoff or the reconciler's slower pass resumes it, so
+// that the message handler does not poll the supplier in a tight retry
+// loop.
 //
 // A supplier-bought item takes two units of work: one, before the supplier
 // is called, begins its purchase (and starts a paid order's fulfilment);
@@ -129,6 +133,9 @@ func (f *fulfilment) run(ctx context.Context, o *domain.Order) error {
 	}
 	if waiting > 0 {
 		f.log.InfoContext(ctx, "waiting for supplier keys", "order_id", f.orderID, "items", waiting)
+		if f.poll != nil {
+			f.poll.waiting(f.orderID)
+		}
 		return nil
 	}
 	if !f.fulfilled {

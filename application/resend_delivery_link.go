@@ -44,6 +44,18 @@ func (h ResendDeliveryLink) Handle(ctx context.Context, orderID, accessToken, ad
 	if !asAdmin && !o.CheckAccessToken(accessToken) {
 		return nil, domain.ErrNotFound
 	}
+	actor := adminActor
+	if actor == "" {
+		actor = ActorCustomer
+	}
+	return h.resend(ctx, o, actor, nil)
+}
+
+// resend sends o's new link and revokes the older ones, under the order's
+// lock and within the policy's allowance, audited by actor with details
+// added to the record's.
+func (h ResendDeliveryLink) resend(ctx context.Context, o *domain.Order, actor string, details map[string]string) (*domain.DeliveryLink, error) {
+	orderID := o.ID()
 	if o.Status() != domain.StatusDelivered {
 		return nil, fmt.Errorf("%w: order is %s; links are sent once it is delivered", domain.ErrInvalidTransition, o.Status())
 	}
@@ -68,10 +80,6 @@ func (h ResendDeliveryLink) Handle(ctx context.Context, orderID, accessToken, ad
 	// together (in that order, as every unit of work takes them: order,
 	// links, audit).
 	now := h.issuer.clock.Now()
-	actor := adminActor
-	if actor == "" {
-		actor = ActorCustomer
-	}
 	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
 		if _, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error { return o.RecordLinkResent(link.ID(), now) }); err != nil {
 			return err
@@ -80,7 +88,11 @@ func (h ResendDeliveryLink) Handle(ctx context.Context, orderID, accessToken, ad
 		if err != nil {
 			return err
 		}
-		if _, err := h.audit.Append(ctx, actor, AuditDeliveryResent, orderID, map[string]string{"link_id": link.ID(), "links_revoked": fmt.Sprint(revoked)}); err != nil {
+		rec := map[string]string{"link_id": link.ID(), "links_revoked": fmt.Sprint(revoked)}
+		for k, v := range details {
+			rec[k] = v
+		}
+		if _, err := h.audit.Append(ctx, actor, AuditDeliveryResent, orderID, rec); err != nil {
 			return fmt.Errorf("audit resend: %w", err)
 		}
 		return nil

@@ -277,3 +277,36 @@ func eventsNamed(w *world, orderID, name string) int {
 	}
 	return n
 }
+
+// TestUnconfiguredSupplierProductSellsOwnStockFirst: keys uploaded for a
+// supplier product whose sourcing nobody set are sold before any is bought,
+// and bought ones follow once the stock is gone.
+func TestUnconfiguredSupplierProductSellsOwnStockFirst(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ps, err := w.catalog.List(t.Context(), "", 1)
+	if err != nil || len(ps) == 0 || ps[0].Source().Kind != domain.SourceSupplier {
+		t.Fatalf("catalog: %v, %v", ps, err)
+	}
+	sku := ps[0].SKU()
+	importKeys(t, w, sku, 1, 0, "OWN-KEY-0001")
+	levels, err := w.app().Queries.ListStock.Handle(t.Context(), sku)
+	if err != nil || levels.Sourcing != domain.SourcingStockThenSupplier {
+		t.Fatalf("levels = %+v, %v; want stock_then_supplier", levels, err)
+	}
+	for i, wantPurchases := range []int{0, 1} {
+		o, err := placePaid(t, w, sku)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.supplier.TotalPurchases(); got != wantPurchases {
+			t.Fatalf("order %d: %d supplier purchases, want %d", i+1, got, wantPurchases)
+		}
+	}
+	if levels, _ := w.app().Queries.ListStock.Handle(t.Context(), sku); levels.Counts != (domain.StockCounts{Assigned: 1}) {
+		t.Fatalf("stock after two orders = %+v, want the one key assigned", levels.Counts)
+	}
+}

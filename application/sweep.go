@@ -55,10 +55,13 @@ type Sweep struct {
 	locks  ports.Locks
 	blobs  ports.BlobStore
 	links  ports.ExpiredLinkPurger // nil: links are kept
-	clock  ports.Clock
-	policy OperationsPolicy
-	log    *slog.Logger
-	late   *lateOrders
+	// signIns deletes customers' sign-in links as long expired as links;
+	// nil: they are kept.
+	signIns ports.ExpiredLinkPurger
+	clock   ports.Clock
+	policy  OperationsPolicy
+	log     *slog.Logger
+	late    *lateOrders
 }
 
 // lateOrders remembers which orders were flagged late, so each is counted
@@ -263,5 +266,13 @@ func (h Sweep) purgeLinks(ctx context.Context, now time.Time, res *SweepResult) 
 		return nil
 	}
 	res.Links += n
+	if h.signIns != nil {
+		n, err := h.signIns.DeleteExpired(ctx, now.Add(-h.policy.LinkRetention), 1000)
+		if err != nil {
+			h.log.WarnContext(ctx, "sweep: cannot delete expired sign-in links", "err", err)
+			return nil
+		}
+		res.Links += n
+	}
 	return nil
 }

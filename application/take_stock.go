@@ -37,6 +37,16 @@ func (s ownStock) sourcing(ctx context.Context, it *domain.OrderItem) (domain.So
 	return sourcingOf(ctx, s.Stock, it.SKU(), it.Source().Kind)
 }
 
+// covers reports whether the stock has keys enough for the item now; take
+// may still find fewer (a concurrent order).
+func (s ownStock) covers(ctx context.Context, it *domain.OrderItem) (bool, error) {
+	c, err := s.Stock.Counts(ctx, it.SKU())
+	if err != nil {
+		return false, fmt.Errorf("stock of %s: %w", it.SKU(), err)
+	}
+	return c.Available >= it.Quantity(), nil
+}
+
 // take seals the item from our stock in one unit of work: claim the keys
 // (SKIP LOCKED), open each under the stock data key and seal it under the
 // order's, seal the item, audit. It reports false, having changed nothing,

@@ -30,7 +30,7 @@ import (
 // scripts/test.sh installs it.
 func TestBrowserRevealPageAndDocs(t *testing.T) {
 	chromium := chromiumPath(t)
-	artifacts := artifactDir(t)
+	artifacts := artifactDir(t, "browser")
 	t.Logf("screenshots in %s", artifacts)
 	h := start(t, func(c *bootstrap.Config) { c.LinkMaxReveals = 1 })
 
@@ -187,11 +187,11 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// artifactDir is where the test keeps its screenshots: .cache/artifacts/
-// browser/ at the repository root, emptied first, kept after the run.
-func artifactDir(t *testing.T) string {
+// artifactDir is where a test keeps its screenshots: .cache/artifacts/
+// <name>/ at the repository root, emptied first, kept after the run.
+func artifactDir(t *testing.T, name string) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", ".cache", "artifacts", "browser"))
+	dir, err := filepath.Abs(filepath.Join("..", ".cache", "artifacts", name))
 	if err == nil {
 		err = os.RemoveAll(dir)
 	}

@@ -71,6 +71,7 @@ type Config struct {
 	Operations        OperationsConfig
 	Tuning            TuningConfig
 	Limits            LimitsConfig
+	Customer          CustomerConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -274,6 +275,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := c.Customer.validate(); err != nil {
 		return err
 	}
 	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {

@@ -68,6 +68,10 @@ func TestConfigDefaults(t *testing.T) {
 		Limits: bootstrap.LimitsConfig{Store: "memory",
 			OrdersSource: bootstrap.Rate{RateLimit: ports.RateLimit{Every: 100 * time.Millisecond, Burst: 600}},
 			OrdersEmail:  bootstrap.Rate{RateLimit: ports.RateLimit{Every: 2 * time.Minute, Burst: 5}}},
+		Customer: bootstrap.CustomerConfig{CustomerLinkTTL: 30 * time.Minute, CustomerSessionTTL: 30 * time.Minute,
+			CustomerAccessSource: bootstrap.Rate{RateLimit: ports.RateLimit{Every: 30 * time.Second, Burst: 20}},
+			CustomerAccessEmail:  bootstrap.Rate{RateLimit: ports.RateLimit{Every: 10 * time.Minute, Burst: 3}},
+			ClaimWindow:          14 * 24 * time.Hour},
 	}
 	got := bootstrap.Defaults()
 	if !got.Stock.MinMargin.IsZero() {

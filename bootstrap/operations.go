@@ -22,7 +22,7 @@ import (
 type OperationsConfig struct {
 	PaymentTimeout  time.Duration `env:"KEYWARD_PAYMENT_TIMEOUT" envDefault:"1h" doc:"an unpaid order expires after this; a payment finishing later holds the order for review"`
 	DeliverySLO     time.Duration `env:"KEYWARD_DELIVERY_SLO" envDefault:"10m" doc:"a paid order not delivered within this is flagged (logged and counted)"`
-	LinkRetention   time.Duration `env:"KEYWARD_LINK_RETENTION" envDefault:"720h" doc:"delivery links expired this long are deleted by the sweeper (reveals stay in the revelation log and the audit)"`
+	LinkRetention   time.Duration `env:"KEYWARD_LINK_RETENTION" envDefault:"720h" doc:"delivery links and customers' sign-in links expired this long are deleted by the sweeper (reveals stay in the revelation log and the audit)"`
 	GiveUp          time.Duration `env:"KEYWARD_FULFILMENT_GIVE_UP" envDefault:"30m" doc:"a paid order that cannot progress this long is held as \x60needs_review\x60 with the reason"`
 	SweepInterval   time.Duration `env:"KEYWARD_SWEEP_INTERVAL" envDefault:"1m" doc:"how often orders are swept for the timeouts above and revoked ciphertext is purged (one instance at a time; \x600\x60 disables)"`
 	ShutdownTimeout time.Duration `env:"KEYWARD_SHUTDOWN_TIMEOUT" envDefault:"20s" doc:"on SIGTERM: time to finish in-flight requests and messages before exiting"`

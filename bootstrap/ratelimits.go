@@ -106,7 +106,8 @@ func (c LimitsConfig) trustedProxies() ([]netip.Prefix, error) {
 // switches the built-in ones (delivery, failed webhooks, failed admin
 // authentications); order placement has its own settings.
 func rateLimits(cfg Config) *khttp.RateLimits {
-	l := khttp.RateLimits{OrdersPerSource: cfg.Limits.OrdersSource.RateLimit, OrdersPerEmail: cfg.Limits.OrdersEmail.RateLimit}
+	l := khttp.RateLimits{OrdersPerSource: cfg.Limits.OrdersSource.RateLimit, OrdersPerEmail: cfg.Limits.OrdersEmail.RateLimit,
+		CustomerAccessPerSource: cfg.Customer.CustomerAccessSource.RateLimit, CustomerAccessPerEmail: cfg.Customer.CustomerAccessEmail.RateLimit}
 	if cfg.DeliveryRateLimit {
 		d := khttp.DefaultRateLimits
 		l.DeliveryIP, l.DeliveryToken, l.WebhookFailures, l.AdminFailures = d.DeliveryIP, d.DeliveryToken, d.WebhookFailures, d.AdminFailures

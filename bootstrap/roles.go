@@ -36,11 +36,11 @@ func (c Config) validateRole() error {
 func roleModule(cfg Config) fx.Option {
 	switch cfg.Messaging.Role {
 	case RoleAPI:
-		return HTTPModule
+		return fx.Options(HTTPModule, SupplierPollModule)
 	case RoleWorker:
-		return fx.Options(WorkersModule, OpsHTTPModule)
+		return fx.Options(WorkersModule, OpsHTTPModule, SupplierPollModule)
 	}
-	return fx.Options(WorkersModule, HTTPModule)
+	return fx.Options(WorkersModule, HTTPModule, SupplierPollModule)
 }
 
 // WorkersModule runs the consumers of the pipeline, the customer

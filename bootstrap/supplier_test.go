@@ -98,10 +98,10 @@ func orderStatusBody(orderID, externalID, status string, at time.Time) string {
 
 // TestKinguinEndToEnd: the catalog is imported from Kinguin in the
 // background while keyward answers; a paid order is bought once with our
-// item id, waits for its keys without polling, and the order.complete
-// webhook finishes it; wrong secrets change nothing, stale and unknown
-// events are acknowledged; product.update refreshes the entry; readiness
-// follows Kinguin's balance endpoint.
+// item id, waits for its keys without a retry loop (the first supplier poll
+// is 5 s away), and the order.complete webhook finishes it; wrong secrets
+// change nothing, stale and unknown events are acknowledged; product.update
+// refreshes the entry; readiness follows Kinguin's balance endpoint.
 func TestKinguinEndToEnd(t *testing.T) {
 	srv := kinguintest.New(t, 3)
 	srv.HoldKeys(true)

@@ -31,6 +31,8 @@ type appDeps struct {
 	fx.In
 	Orders        ports.OrderRepository
 	Links         ports.DeliveryLinkRepository
+	CustomerLinks ports.CustomerLinkRepository
+	Claims        ports.ClaimRepository
 	Revelations   ports.RevelationLog
 	Catalog       ports.CatalogRepository
 	Stock         ports.StockRepository
@@ -63,7 +65,7 @@ type appDeps struct {
 // to the application.
 func newAppDeps(p appDeps) application.Deps {
 	return application.Deps{
-		Orders: p.Orders, Links: p.Links, Revelations: p.Revelations, Catalog: p.Catalog, Stock: p.Stock, Notifications: p.Notifications,
+		Orders: p.Orders, Links: p.Links, CustomerLinks: p.CustomerLinks, Claims: p.Claims, Revelations: p.Revelations, Catalog: p.Catalog, Stock: p.Stock, Notifications: p.Notifications,
 		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Supplier: p.Supplier,
 		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
 		SupplierHooks: p.SupplierHooks, SupplierMarks: p.SupplierMarks, SyncRuns: p.SyncRuns, PricingRules: p.PricingRules,
@@ -82,6 +84,8 @@ func newAppSettings(cfg Config, base BaseURL) application.Settings {
 		ConfirmPayments: cfg.Payments.NOWPayments() && cfg.Payments.NOWPaymentsConfirm,
 		PriceGuard:      cfg.Stock.priceGuard(),
 		TokenSecret:     cfg.tokenSecret(),
+		CustomerAccess:  cfg.Customer.policy(),
+		Claims:          application.ClaimPolicy{Window: cfg.Customer.ClaimWindow},
 		Operations: application.OperationsPolicy{PaymentTimeout: cfg.Operations.PaymentTimeout,
 			DeliverySLO: cfg.Operations.DeliverySLO, GiveUpAfter: cfg.Operations.GiveUp, LinkRetention: cfg.Operations.LinkRetention},
 	}

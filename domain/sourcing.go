@@ -27,13 +27,15 @@ func ParseSourcing(s string) (Sourcing, error) {
 	return Sourcing{}, fmt.Errorf("%w: unknown sourcing %q (want stock_only, supplier_only or stock_then_supplier)", ErrInvalidProduct, s)
 }
 
-// DefaultSourcing is the mode of a product nobody configured: its own stock
-// for a product that is only held, the supplier otherwise.
+// DefaultSourcing is the mode of a product nobody configured: keys the shop
+// holds are sold first, then bought (stock_then_supplier). A product that is
+// only held has no supplier to buy from, so its stock is all there is
+// (stock_only): the same order of preference with nothing after the stock.
 func DefaultSourcing(k SourceKind) Sourcing {
 	if k == SourceOwnStock {
 		return SourcingStockOnly
 	}
-	return SourcingSupplierOnly
+	return SourcingStockThenSupplier
 }
 
 // String returns the mode's name, "" for the zero value.

@@ -36,15 +36,16 @@ func TestSourcing(t *testing.T) {
 	}
 }
 
-// TestProductSourcing: a product nobody configured takes its keys where its
-// source says; WithSourcing counts our own stock where the mode takes it.
+// TestProductSourcing: a supplier product nobody configured sells our own
+// keys first, then bought ones; an own-stock product only its stock;
+// WithSourcing counts our own stock where the mode takes it.
 func TestProductSourcing(t *testing.T) {
 	t.Parallel()
 	snap := domain.ProductSnapshot{SKU: "game", Name: "Game", Price: domain.MustMoney("9.99", "EUR"), Stock: 7, Active: true,
 		Source: domain.ProductSource{Kind: domain.SourceSupplier, Supplier: "sandbox", SupplierProductID: "g"}}
 	p, err := domain.NewProduct(snap)
-	if err != nil || p.Sourcing() != domain.SourcingSupplierOnly {
-		t.Fatalf("supplier product sourcing %v (%v), want supplier_only", p.Sourcing(), err)
+	if err != nil || p.Sourcing() != domain.SourcingStockThenSupplier {
+		t.Fatalf("supplier product sourcing %v (%v), want stock_then_supplier", p.Sourcing(), err)
 	}
 	snap.Source = domain.ProductSource{Kind: domain.SourceOwnStock}
 	if own, _ := domain.NewProduct(snap); own.Sourcing() != domain.SourcingStockOnly {

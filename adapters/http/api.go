@@ -45,7 +45,8 @@ type Options struct {
 	Metrics http.Handler
 	// OnRateLimited, when set, is told of each request a rate limit
 	// rejected, with the limiter's name ("ip", "token", "webhook",
-	// "admin_auth", "order_source", "order_email").
+	// "admin_auth", "order_source", "order_email", "customer_access_source",
+	// "customer_access_email").
 	OnRateLimited func(limiter string)
 	// OnLimiterError, when set, is told each time a limiter's store could
 	// not answer and the request was let through.
@@ -70,11 +71,13 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 	api := humago.New(mux, apiConfig(opts))
 	s.register(api)
 	s.registerPage(mux)
+	s.registerAccountPage(mux)
 	s.registerDocs(mux, "keyward API", "/openapi.yaml")
 	s.registerMetrics(mux)
 	// Described whether or not Metrics is set: every keyward process serves
 	// it, and `keyward openapi` describes the server without building one.
 	describePlainRoutes(api)
+	describeAccountRoutes(api)
 	return correlate(resolveClient(securityHeaders(canonicalPath(plainText(s.limitDeliveries(mux)))), opts.TrustedProxies)), api
 }
 
@@ -117,7 +120,8 @@ func apiConfig(opts Options) huma.Config {
 		cfg.Servers = []*huma.Server{{URL: base}}
 	}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		orderTokenScheme: {Type: "http", Scheme: "bearer", Description: "The order's access_token, returned when the order is placed."},
+		orderTokenScheme:      {Type: "http", Scheme: "bearer", Description: "The order's access_token, returned when the order is placed."},
+		customerSessionScheme: {Type: "http", Scheme: "bearer", Description: "A signed-in customer's access_token, from POST /v1/customer/sessions."},
 		adminKeyScheme: {Type: "http", Scheme: "bearer", Description: "An admin API key (`keyward admin create-key`, or KEYWARD_ADMIN_API_KEYS). " +
 			"The scopes of an operation's requirement are the roles allowed to call it (admin, support)."},
 	}
@@ -133,6 +137,7 @@ func (s *Server) register(api huma.API) {
 	s.registerWebhooks(api)
 	s.registerSupplier(api)
 	s.registerDeliveries(api)
+	s.registerCustomer(api)
 	s.registerAdmin(api)
 	s.registerDeadLetters(api)
 	s.registerAudit(api)
@@ -172,7 +177,8 @@ func securityHeaders(next http.Handler) http.Handler {
 		// Delivery and order answers carry tokens and order details; admin
 		// answers (the audit export) carry emails and IPs: no cache keeps them.
 		if strings.HasPrefix(r.URL.Path, "/v1/deliveries/") || strings.HasPrefix(r.URL.Path, "/deliver/") ||
-			strings.HasPrefix(r.URL.Path, "/v1/orders") || strings.HasPrefix(r.URL.Path, "/v1/admin/") {
+			strings.HasPrefix(r.URL.Path, "/v1/orders") || strings.HasPrefix(r.URL.Path, "/v1/admin/") ||
+			strings.HasPrefix(r.URL.Path, "/v1/customer/") || strings.HasPrefix(r.URL.Path, "/account") {
 			h.Set("Cache-Control", "no-store")
 		}
 		next.ServeHTTP(w, r)

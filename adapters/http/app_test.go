@@ -85,7 +85,7 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 		requeue:     &recordingRequeue{},
 	}
 	app := application.NewApp(application.Deps{
-		Orders: memory.NewOrders(nil), Links: memory.NewLinks(), Revelations: memory.NewRevelations(), Catalog: memory.NewCatalog(), Stock: memory.NewStock(),
+		Orders: memory.NewOrders(nil), Links: memory.NewLinks(), CustomerLinks: memory.NewCustomerLinks(), Claims: memory.NewClaims(), Revelations: memory.NewRevelations(), Catalog: memory.NewCatalog(), Stock: memory.NewStock(),
 		Notifications: memory.NewNotifications(), DataKeys: memory.NewDataKeys(), Blobs: memory.NewBlobs(),
 		Audit: memory.NewAuditLog(w.clock, application.NewAuditKey(kr, memory.NewDataKeys())), Locks: memory.NewLocks(), Tx: memory.Transactor{}, Vault: w.vault, Supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		Gateway: w.gateway, Verifier: nowpayments.NewVerifier(testIPNSecret), Mailer: w.mail, Clock: w.clock, IDs: &testIDs{},

@@ -21,6 +21,9 @@ import (
 const (
 	adminKeyScheme   = "adminKey"
 	orderTokenScheme = "orderToken"
+	// customerSessionScheme is a signed-in customer's access token
+	// (POST /v1/customer/sessions).
+	customerSessionScheme = "customerSession"
 )
 
 // Security requirements of the operations. Public operations say so
@@ -34,14 +37,17 @@ var (
 	adminSecurity      = []map[string][]string{{adminKeyScheme: {"admin"}}}
 	supportSecurity    = []map[string][]string{{adminKeyScheme: {"admin", "support"}}}
 	orderTokenSecurity = []map[string][]string{{orderTokenScheme: {}}}
+	// customerSessionSecurity: the operations of a signed-in customer.
+	customerSessionSecurity = []map[string][]string{{customerSessionScheme: {}}}
 )
 
 // authKey types the request-context values authenticate sets.
 type authKey int
 
 const (
-	adminActorKey authKey = iota // application.AdminPrincipal: the admin key that authenticated
-	orderTokenKey                // string: the bearer order access token
+	adminActorKey    authKey = iota // application.AdminPrincipal: the admin key that authenticated
+	orderTokenKey                   // string: the bearer order access token
+	customerTokenKey                // string: the bearer customer access token
 )
 
 // authenticate is the middleware that enforces each operation's security
@@ -67,6 +73,13 @@ func (s *Server) authenticate(api huma.API) func(huma.Context, func(huma.Context
 				return
 			}
 			ctx = huma.WithValue(ctx, orderTokenKey, tok)
+		case requires(ctx.Operation(), customerSessionScheme):
+			tok, ok := bearer(auth)
+			if !ok {
+				s.unauthorized(api, ctx, errCustomerTokenRequired)
+				return
+			}
+			ctx = huma.WithValue(ctx, customerTokenKey, tok)
 		}
 		next(ctx)
 	}
@@ -178,6 +191,12 @@ func actorFrom(ctx context.Context) string {
 // ctx; empty outside order-token operations.
 func orderTokenFrom(ctx context.Context) string {
 	tok, _ := ctx.Value(orderTokenKey).(string)
+	return tok
+}
+
+// customerTokenFrom returns the customer access token authenticate found.
+func customerTokenFrom(ctx context.Context) string {
+	tok, _ := ctx.Value(customerTokenKey).(string)
 	return tok
 }
 

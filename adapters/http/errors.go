@@ -20,7 +20,9 @@ import (
 var (
 	errAdminKeyRequired   = errors.New("no valid admin API key")
 	errOrderTokenRequired = errors.New("no order access token")
-	errAdminRoleForbidden = errors.New("the admin key's role does not allow this operation")
+	// errCustomerTokenRequired: a customer operation without a bearer token.
+	errCustomerTokenRequired = errors.New("no customer access token")
+	errAdminRoleForbidden    = errors.New("the admin key's role does not allow this operation")
 )
 
 // errorRule is one row of errorTable: the response an error matching any of
@@ -45,6 +47,12 @@ type errorRule struct {
 var errorTable = []errorRule{
 	{targets: []error{domain.ErrNotFound, domain.ErrItemNotFound}, status: http.StatusNotFound, detail: "not found",
 		page: "This link is not valid. Check that you copied the whole link from your email."},
+	{targets: []error{domain.ErrSignInLinkInvalid}, status: http.StatusGone,
+		detail: "this sign-in link is unknown, expired or already used; ask for a new one",
+		page:   "This sign-in link has expired or was already used. Ask for a new one below."},
+	{targets: []error{domain.ErrCustomerSessionInvalid, errCustomerTokenRequired}, status: http.StatusUnauthorized,
+		detail: "sign in again: send a valid customer access_token as 'Authorization: Bearer <token>'",
+		page:   "Your session has ended. Ask for a new sign-in link below."},
 	{targets: []error{domain.ErrLinkExpired}, status: http.StatusGone, reason: "expired",
 		detail: "this delivery link has expired; ask for a new one from your order page",
 		page:   "This link has expired. You can ask for a new one from your order."},

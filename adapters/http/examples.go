@@ -86,6 +86,31 @@ var operationExamples = map[string]operationExample{
 	},
 	"get-order":            {responses: map[string]any{"200": exDelivered(false)}},
 	"resend-delivery-link": {responses: map[string]any{"202": exResent().Body}},
+	"customer-access": {
+		request: map[string]any{"email": exEmail},
+		responses: map[string]any{"202": func() any {
+			var out customerAccessOutput
+			out.Body.Status, out.Body.Detail = "accepted", customerAccessAnswer
+			return out.Body
+		}()},
+	},
+	"customer-session": {
+		request: map[string]any{"token": "Qm9vbS1zaWduLWluLXRva2VuLTI1Ni1iaXQtcmFuZG9tLXg"},
+		responses: map[string]any{"201": func() any {
+			var out customerSessionOutput
+			out.Body.AccessToken = "cs1.MDE5M2E2MTAtNGQ1ZS03ZjZhLThiN2MtOWQwZTFmMmEzYjRjCjE3NjUwNjUxMDAKYUBleGFtcGxlLmNvbQ.Vt0m8rZb0vQy1n2xK3cJp4sL5dA6fG7hH8jI9kU0lWe"
+			out.Body.ExpiresAt = exAt(2 * time.Hour)
+			return out.Body
+		}()},
+	},
+	"customer-orders": {responses: map[string]any{"200": func() any {
+		var out customerOrdersOutput
+		o := exOrder("delivered", "sealed")
+		out.Body.Items = []CustomerOrderBody{{ID: o.ID, Status: o.Status, Total: o.Total, Items: o.Items, RevealsLeft: 4,
+			CreatedAt: o.CreatedAt, UpdatedAt: exAt(10 * time.Minute)}}
+		return out.Body
+	}()}},
+	"customer-resend-delivery-link": {responses: map[string]any{"202": exResent().Body}},
 	"nowpayments-ipn": {
 		request: map[string]any{"payment_id": 5077125051, "payment_status": "finished", "pay_address": exPayment.PayAddress,
 			"price_amount": 19.99, "price_currency": "eur", "pay_amount": 21.68915, "actually_paid": 21.68915, "pay_currency": "usdttrc20",

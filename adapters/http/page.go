@@ -76,16 +76,24 @@ func (s *Server) renderError(w http.ResponseWriter, err error) {
 }
 
 func (s *Server) render(w http.ResponseWriter, status int, d pageData) {
-	nonce := make([]byte, 16)
-	_, _ = rand.Read(nonce)
-	d.Nonce = base64.StdEncoding.EncodeToString(nonce)
+	s.writePage(w, status, "deliver.html", func(nonce string) any { d.Nonce = nonce; return d })
+}
+
+// writePage writes the page template name with the data withNonce returns
+// for a fresh nonce, under the pages' CSP (scripts and styles by that
+// nonce only, forms to this origin only), never cached, never framed.
+func (s *Server) writePage(w http.ResponseWriter, status int, name string, withNonce func(nonce string) any) {
+	raw := make([]byte, 16)
+	_, _ = rand.Read(raw)
+	nonce := base64.StdEncoding.EncodeToString(raw)
+	d := withNonce(nonce)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+d.Nonce+"'; style-src 'nonce-"+d.Nonce+"'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'nonce-"+nonce+"'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
-	if err := pageTemplates.ExecuteTemplate(w, "deliver.html", d); err != nil {
+	if err := pageTemplates.ExecuteTemplate(w, name, d); err != nil {
 		s.log.Error("render page", "err", err)
 	}
 }

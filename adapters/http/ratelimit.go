@@ -35,6 +35,12 @@ type RateLimits struct {
 	// a victim thirty orders.
 	OrdersPerSource ports.RateLimit
 	OrdersPerEmail  ports.RateLimit
+	// CustomerAccessPerSource and CustomerAccessPerEmail bound the
+	// sign-in links asked for (POST /v1/customer/access and the account
+	// page) per client address and per address asked for, whether or not
+	// it has orders.
+	CustomerAccessPerSource ports.RateLimit
+	CustomerAccessPerEmail  ports.RateLimit
 }
 
 // DefaultRateLimits allows a person's clicking, a shop's retries and a
@@ -42,19 +48,23 @@ type RateLimits struct {
 // of 20) and 1 per 6 s per link (bursts of 10); 20 failed webhooks per
 // source, then one a second; 10 failed admin authentications per source,
 // then one a minute; orders as bootstrap's defaults (600 per source at
-// once, then 10/s; 5 per recipient, then one every 2 minutes).
+// once, then 10/s; 5 per recipient, then one every 2 minutes); sign-in
+// links as bootstrap's too (20 per source, then one every 30 s; 3 per
+// address, then one every 10 minutes).
 var DefaultRateLimits = RateLimits{
-	DeliveryIP:      ports.RateLimit{Every: time.Second, Burst: 20},
-	DeliveryToken:   ports.RateLimit{Every: 6 * time.Second, Burst: 10},
-	WebhookFailures: ports.RateLimit{Every: time.Second, Burst: 20},
-	AdminFailures:   ports.RateLimit{Every: time.Minute, Burst: 10},
-	OrdersPerSource: ports.RateLimit{Every: 100 * time.Millisecond, Burst: 600},
-	OrdersPerEmail:  ports.RateLimit{Every: 2 * time.Minute, Burst: 5},
+	DeliveryIP:              ports.RateLimit{Every: time.Second, Burst: 20},
+	DeliveryToken:           ports.RateLimit{Every: 6 * time.Second, Burst: 10},
+	WebhookFailures:         ports.RateLimit{Every: time.Second, Burst: 20},
+	AdminFailures:           ports.RateLimit{Every: time.Minute, Burst: 10},
+	OrdersPerSource:         ports.RateLimit{Every: 100 * time.Millisecond, Burst: 600},
+	OrdersPerEmail:          ports.RateLimit{Every: 2 * time.Minute, Burst: 5},
+	CustomerAccessPerSource: ports.RateLimit{Every: 30 * time.Second, Burst: 20},
+	CustomerAccessPerEmail:  ports.RateLimit{Every: 10 * time.Minute, Burst: 3},
 }
 
 // anyOn reports whether some limit is on.
 func (l RateLimits) anyOn() bool {
-	for _, r := range []ports.RateLimit{l.DeliveryIP, l.DeliveryToken, l.WebhookFailures, l.AdminFailures, l.OrdersPerSource, l.OrdersPerEmail} {
+	for _, r := range []ports.RateLimit{l.DeliveryIP, l.DeliveryToken, l.WebhookFailures, l.AdminFailures, l.OrdersPerSource, l.OrdersPerEmail, l.CustomerAccessPerSource, l.CustomerAccessPerEmail} {
 		if !r.Off() {
 			return true
 		}

@@ -57,7 +57,7 @@ type stockWithdrawInput struct {
 type sourcingInput struct {
 	SKU  string `path:"sku" maxLength:"64" example:"windows-11-pro-oem-global" doc:"The product's sku"`
 	Body struct {
-		Sourcing string `json:"sourcing" enum:"stock_only,supplier_only,stock_then_supplier" doc:"Where the product's keys come from"`
+		Sourcing string `json:"sourcing" enum:"stock_only,supplier_only,stock_then_supplier" doc:"Where the product's keys come from; a product never set takes stock_then_supplier (stock_only when it has no supplier)"`
 	}
 }
 

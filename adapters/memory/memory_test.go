@@ -21,6 +21,16 @@ func TestLinks(t *testing.T) {
 	porttest.DeliveryLinkRepository(t, func(*testing.T) ports.DeliveryLinkRepository { return memory.NewLinks() })
 }
 
+func TestClaims(t *testing.T) {
+	t.Parallel()
+	porttest.ClaimRepository(t, func(*testing.T) ports.ClaimRepository { return memory.NewClaims() })
+}
+
+func TestCustomerLinks(t *testing.T) {
+	t.Parallel()
+	porttest.CustomerLinkRepository(t, func(*testing.T) ports.CustomerLinkRepository { return memory.NewCustomerLinks() })
+}
+
 func TestRevelations(t *testing.T) {
 	t.Parallel()
 	porttest.RevelationLog(t, func(*testing.T) ports.RevelationLog { return memory.NewRevelations() })

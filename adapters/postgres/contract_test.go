@@ -25,6 +25,16 @@ func TestLinks(t *testing.T) {
 	})
 }
 
+func TestClaims(t *testing.T) {
+	t.Parallel()
+	porttest.ClaimRepository(t, func(t *testing.T) ports.ClaimRepository { return postgres.NewClaims(pgtest.NewDB(t)) })
+}
+
+func TestCustomerLinks(t *testing.T) {
+	t.Parallel()
+	porttest.CustomerLinkRepository(t, func(t *testing.T) ports.CustomerLinkRepository { return postgres.NewCustomerLinks(pgtest.NewDB(t)) })
+}
+
 func TestRevelations(t *testing.T) {
 	t.Parallel()
 	porttest.RevelationLog(t, func(t *testing.T) ports.RevelationLog { return postgres.NewRevelations(pgtest.NewDB(t)) })

@@ -1,0 +1,115 @@
+package application
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/ports"
+)
+
+// DefaultSupplierPoll is how long PollSupplier waits before each new look at
+// an order whose supplier keys were not ready: 5 s, 15 s, 45 s, 2 min, then
+// every 10 min (the last wait repeats), as Kinguin recommends beside its
+// webhooks.
+var DefaultSupplierPoll = []time.Duration{5 * time.Second, 15 * time.Second, 45 * time.Second, 2 * time.Minute, 10 * time.Minute}
+
+// PollSupplier resumes orders left waiting for supplier keys, on a backoff,
+// so that keys a supplier has ready arrive within seconds even when its
+// webhook never comes. Fulfilment tells it of each order it leaves
+// waiting; nothing is written for it: the schedule lives in this process,
+// and after a restart the reconciler's slower pass resumes what was
+// waiting. An order is dropped once a look finds it no longer waiting (done,
+// failed, held, revoked).
+type PollSupplier struct {
+	s *pollSchedule
+}
+
+// pollSchedule is the orders to look at again, shared by the copies of the
+// use case and the fulfilment that feeds it.
+type pollSchedule struct {
+	mu     sync.Mutex
+	waits  []time.Duration
+	orders map[string]*pollEntry
+	fulfil FulfilOrder
+	clock  ports.Clock
+	log    *slog.Logger
+}
+
+type pollEntry struct {
+	next    time.Time
+	looks   int  // looks taken so far
+	running bool // a look is under way
+	waiting bool // fulfilment left the order waiting since the look began
+}
+
+// newPollSupplier returns the use case and the schedule fulfilment feeds;
+// the FulfilOrder it resumes orders with is set once built (setFulfil),
+// since that fulfilment feeds it.
+func newPollSupplier(waits []time.Duration, clock ports.Clock, log *slog.Logger) PollSupplier {
+	require("PollSupplier", "clock", clock, "log", log)
+	if len(waits) == 0 {
+		waits = DefaultSupplierPoll
+	}
+	return PollSupplier{s: &pollSchedule{waits: waits, orders: map[string]*pollEntry{}, clock: clock, log: log}}
+}
+
+func (p PollSupplier) setFulfil(f FulfilOrder) { p.s.fulfil = f }
+
+// waiting schedules the order's first look, or notes that a look left it
+// waiting again.
+func (s *pollSchedule) waiting(orderID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.orders[orderID]; ok {
+		e.waiting = true
+		return
+	}
+	s.orders[orderID] = &pollEntry{next: s.clock.Now().Add(s.waits[0])}
+}
+
+// Scheduled reports how many orders are waiting for a look.
+func (p PollSupplier) Scheduled() int {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	return len(p.s.orders)
+}
+
+// Handle looks again at every order whose wait is over and returns how many
+// it looked at. An order still waiting afterwards, or whose look failed,
+// waits the next step of the backoff; the others are dropped. Failures are
+// logged: the reconciler also resumes the order.
+func (p PollSupplier) Handle(ctx context.Context) (int, error) {
+	s := p.s
+	now := s.clock.Now()
+	var due []string
+	s.mu.Lock()
+	for id, e := range s.orders {
+		if !e.running && !now.Before(e.next) {
+			e.running, e.waiting = true, false
+			due = append(due, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range due {
+		err := s.fulfil.Handle(ctx, id)
+		if err != nil {
+			s.log.WarnContext(ctx, "supplier poll failed", "order_id", id, "err", err)
+		}
+		s.mu.Lock()
+		e := s.orders[id]
+		e.running = false
+		if err != nil || e.waiting {
+			e.looks++
+			e.next = s.clock.Now().Add(s.waits[min(e.looks, len(s.waits)-1)])
+		} else {
+			delete(s.orders, id)
+		}
+		s.mu.Unlock()
+		if ctx.Err() != nil {
+			return len(due), ctx.Err()
+		}
+	}
+	return len(due), nil
+}

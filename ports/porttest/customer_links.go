@@ -1,0 +1,184 @@
+package porttest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// CustomerLinkRepository runs the ports.CustomerLinkRepository contract.
+// newRepo is called once per subtest, from parallel subtests, and must
+// return an empty repository.
+func CustomerLinkRepository(t *testing.T, newRepo func(t *testing.T) ports.CustomerLinkRepository) {
+	t.Helper()
+	subtests := []struct {
+		name string
+		run  func(*testing.T, ports.CustomerLinkRepository)
+	}{
+		{"create then get by token hash keeps every field", testCustomerLinkRoundTrip},
+		{"duplicate id or token hash conflicts", testCustomerLinkDuplicate},
+		{"unknown token hash or id is not found", testCustomerLinkMissing},
+		{"update applies fn and saves, or saves nothing when fn fails", testCustomerLinkUpdate},
+		{"concurrent sign-ins use a link once", testCustomerLinkConcurrentUse},
+		{"expired links are deleted, oldest first, within the limit", testCustomerLinkDeleteExpired},
+	}
+	for _, st := range subtests {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			st.run(t, newRepo(t))
+		})
+	}
+}
+
+func newCustomerLink(t *testing.T, id, email, token string) *domain.CustomerLink {
+	t.Helper()
+	e, err := domain.ParseEmail(email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := domain.NewCustomerLink(id, e, domain.HashToken(token), suiteT0, 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func customerLinkByToken(t *testing.T, repo ports.CustomerLinkRepository, token string) *domain.CustomerLink {
+	t.Helper()
+	l, err := repo.GetByTokenHash(t.Context(), domain.HashToken(token))
+	if err != nil {
+		t.Fatalf("GetByTokenHash(%s): %v", token, err)
+	}
+	return l
+}
+
+func sameCustomerLink(t *testing.T, got, want domain.CustomerLinkSnapshot) {
+	t.Helper()
+	var d diffs
+	d.add("id", got.ID, want.ID, got.ID == want.ID)
+	d.add("email", got.Email, want.Email, got.Email == want.Email)
+	d.add("token hash", got.TokenHash, want.TokenHash, got.TokenHash == want.TokenHash)
+	d.time("created at", got.CreatedAt, want.CreatedAt)
+	d.time("expires at", got.ExpiresAt, want.ExpiresAt)
+	d.add("used", got.UsedAt != nil, want.UsedAt != nil, (got.UsedAt == nil) == (want.UsedAt == nil))
+	if got.UsedAt != nil && want.UsedAt != nil {
+		d.time("used at", *got.UsedAt, *want.UsedAt)
+	}
+	for _, e := range d {
+		t.Error(e)
+	}
+}
+
+func testCustomerLinkRoundTrip(t *testing.T, repo ports.CustomerLinkRepository) {
+	want := newCustomerLink(t, "cl-1", "Buyer+Games@Example.com", "token-1")
+	if err := repo.Create(t.Context(), want); err != nil {
+		t.Fatal(err)
+	}
+	sameCustomerLink(t, customerLinkByToken(t, repo, "token-1").Snapshot(), want.Snapshot())
+}
+
+func testCustomerLinkDuplicate(t *testing.T, repo ports.CustomerLinkRepository) {
+	if err := repo.Create(t.Context(), newCustomerLink(t, "cl-1", "a@example.com", "token-1")); err != nil {
+		t.Fatal(err)
+	}
+	wantIs(t, repo.Create(t.Context(), newCustomerLink(t, "cl-1", "b@example.com", "token-2")), domain.ErrConflict, "Create of an existing id")
+	wantIs(t, repo.Create(t.Context(), newCustomerLink(t, "cl-2", "b@example.com", "token-1")), domain.ErrConflict, "Create of an existing token hash")
+	if got := customerLinkByToken(t, repo, "token-1"); got.ID() != "cl-1" || got.Email().String() != "a@example.com" {
+		t.Errorf("token-1 opens %s for %s, want cl-1 for a@example.com", got.ID(), got.Email())
+	}
+	if _, err := repo.GetByTokenHash(t.Context(), domain.HashToken("token-2")); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("the refused link's token opens something: %v", err)
+	}
+}
+
+func testCustomerLinkMissing(t *testing.T, repo ports.CustomerLinkRepository) {
+	_, err := repo.GetByTokenHash(t.Context(), domain.HashToken("nope"))
+	wantIs(t, err, domain.ErrNotFound, "GetByTokenHash of an unknown token")
+	_, err = repo.Update(t.Context(), "nope", func(*domain.CustomerLink) error { return nil })
+	wantIs(t, err, domain.ErrNotFound, "Update of an unknown id")
+}
+
+func testCustomerLinkUpdate(t *testing.T, repo ports.CustomerLinkRepository) {
+	if err := repo.Create(t.Context(), newCustomerLink(t, "cl-1", "a@example.com", "token-1")); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	_, err := repo.Update(t.Context(), "cl-1", func(l *domain.CustomerLink) error {
+		if err := l.Use(suiteT0.Add(time.Minute)); err != nil {
+			return err
+		}
+		return boom
+	})
+	wantIs(t, err, boom, "Update whose fn fails")
+	if customerLinkByToken(t, repo, "token-1").Used() {
+		t.Fatal("a failed update was saved")
+	}
+	at := suiteT0.Add(2 * time.Minute)
+	got, err := repo.Update(t.Context(), "cl-1", func(l *domain.CustomerLink) error { return l.Use(at) })
+	if err != nil || !got.Used() {
+		t.Fatalf("Update(Use) = %v, used %v", err, got != nil && got.Used())
+	}
+	sameCustomerLink(t, customerLinkByToken(t, repo, "token-1").Snapshot(), got.Snapshot())
+	if u := got.Snapshot().UsedAt; u == nil || !u.Equal(at) {
+		t.Fatalf("used at %v, want %v", u, at)
+	}
+}
+
+func testCustomerLinkConcurrentUse(t *testing.T, repo ports.CustomerLinkRepository) {
+	if err := repo.Create(t.Context(), newCustomerLink(t, "cl-1", "a@example.com", "token-1")); err != nil {
+		t.Fatal(err)
+	}
+	var ok, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			_, err := repo.Update(t.Context(), "cl-1", func(l *domain.CustomerLink) error { return l.Use(suiteT0.Add(time.Minute)) })
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, domain.ErrSignInLinkInvalid):
+				refused.Add(1)
+			default:
+				t.Errorf("Update: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 1 || refused.Load() != 7 {
+		t.Fatalf("%d sign-ins succeeded and %d were refused, want 1 and 7", ok.Load(), refused.Load())
+	}
+}
+
+func testCustomerLinkDeleteExpired(t *testing.T, repo ports.CustomerLinkRepository) {
+	purger, ok := repo.(ports.ExpiredLinkPurger)
+	if !ok {
+		t.Skip("the repository keeps expired links")
+	}
+	e, _ := domain.ParseEmail("a@example.com")
+	for i, ttl := range []time.Duration{time.Minute, 2 * time.Minute, time.Hour} {
+		l, err := domain.NewCustomerLink(fmt.Sprint("cl-", i), e, domain.HashToken(fmt.Sprint("token-", i)), suiteT0, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := repo.Create(t.Context(), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cutoff := suiteT0.Add(30 * time.Minute)
+	if n, err := purger.DeleteExpired(t.Context(), cutoff, 1); n != 1 || err != nil {
+		t.Fatalf("DeleteExpired(limit 1) = %d, %v; want 1", n, err)
+	}
+	if _, err := repo.GetByTokenHash(t.Context(), domain.HashToken("token-0")); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("the longest expired link is still there: %v", err)
+	}
+	if n, err := purger.DeleteExpired(t.Context(), cutoff, 10); n != 1 || err != nil {
+		t.Fatalf("DeleteExpired = %d, %v; want the other expired one", n, err)
+	}
+	customerLinkByToken(t, repo, "token-2") // not expired at the cutoff: kept
+}
