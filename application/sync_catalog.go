@@ -20,17 +20,19 @@ import (
 // catalog takes every product of the supplier it did not see out of stock
 // (never deleting it: orders refer to it). An incremental run reads what
 // the supplier changed since the last successful run started, less an
-// overlap. One sync runs at a time across processes.
+// overlap. One sync runs at a time across processes. A run reads one
+// supplier: the one its command names, else the first configured.
 type SyncCatalog struct {
-	supplier ports.Supplier
-	catalog  ports.CatalogRepository
-	runs     ports.SyncRunRepository
-	rules    ports.PricingRules
-	locks    ports.Locks
-	clock    ports.Clock
-	ids      ports.IDs
-	pricing  PricingSettings
-	log      *slog.Logger
+	suppliers ports.Suppliers
+	supplier  ports.Supplier // the one a run reads; set by Handle and Refresh
+	catalog   ports.CatalogRepository
+	runs      ports.SyncRunRepository
+	rules     ports.PricingRules
+	locks     ports.Locks
+	clock     ports.Clock
+	ids       ports.IDs
+	pricing   PricingSettings
+	log       *slog.Logger
 }
 
 // PricingSettings are the operator's pricing defaults; stored rules
@@ -41,17 +43,23 @@ type PricingSettings struct {
 	Ending domain.PriceEnding
 }
 
-// NewSyncCatalog wires SyncCatalog; it panics when a dependency is nil.
-func NewSyncCatalog(supplier ports.Supplier, catalog ports.CatalogRepository, runs ports.SyncRunRepository, rules ports.PricingRules,
+// NewSyncCatalog wires SyncCatalog; it panics when a dependency is nil or
+// there is no supplier.
+func NewSyncCatalog(suppliers ports.Suppliers, catalog ports.CatalogRepository, runs ports.SyncRunRepository, rules ports.PricingRules,
 	locks ports.Locks, clock ports.Clock, ids ports.IDs, pricing PricingSettings, log *slog.Logger) SyncCatalog {
-	require("SyncCatalog", "supplier", supplier, "catalog", catalog, "syncRuns", runs, "pricingRules", rules, "locks", locks,
+	requireSuppliers("SyncCatalog", suppliers)
+	require("SyncCatalog", "catalog", catalog, "syncRuns", runs, "pricingRules", rules, "locks", locks,
 		"clock", clock, "ids", ids, "log", log)
-	return SyncCatalog{supplier: supplier, catalog: catalog, runs: runs, rules: rules, locks: locks, clock: clock, ids: ids,
+	return SyncCatalog{suppliers: suppliers, supplier: suppliers[0].Supplier, catalog: catalog, runs: runs, rules: rules, locks: locks, clock: clock, ids: ids,
 		pricing: pricing, log: log}
 }
 
 // SyncCatalogCommand says what to import.
 type SyncCatalogCommand struct {
+	// Supplier names the supplier to read ("": the first configured).
+	// Runs are not told apart by supplier yet: a zero Mode reads any
+	// supplier but the first in full.
+	Supplier string
 	// Mode is full or incremental; zero chooses: incremental after a
 	// succeeded full run younger than FullSyncEvery, full otherwise.
 	Mode domain.SyncMode
@@ -103,6 +111,16 @@ const (
 // error of the run, which goes on.
 func (h SyncCatalog) Handle(ctx context.Context, cmd SyncCatalogCommand) (SyncCatalogResult, error) {
 	var res SyncCatalogResult
+	if cmd.Supplier != "" {
+		r, ok := h.suppliers.Get(cmd.Supplier)
+		if !ok {
+			return res, fmt.Errorf("%w: supplier %q is not configured (KEYWARD_SUPPLIERS is %v)", domain.ErrNotFound, cmd.Supplier, h.suppliers.Names())
+		}
+		h.supplier = r.Supplier
+		if h.supplier != h.suppliers[0].Supplier && cmd.Mode == (domain.SyncMode{}) && cmd.UpdatedSince.IsZero() {
+			cmd.Mode = domain.SyncFull
+		}
+	}
 	release, ok, err := h.locks.TryLock(ctx, syncLock)
 	if err != nil {
 		return res, fmt.Errorf("catalog sync lock: %w", err)

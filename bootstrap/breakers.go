@@ -101,18 +101,23 @@ func (b *breaker) check(context.Context) error {
 	return fmt.Errorf("circuit %s: last call took %s and failed: %s", st, b.lastLatency.Round(time.Millisecond), b.lastErr)
 }
 
-// breakersModule makes a circuit breaker for the supplier, the payment
+// breakersModule makes a circuit breaker for each supplier, the payment
 // gateway, the mailer and the key vault, and reports each at /readyz as
-// "breaker.<dependency>". The application gets the ports behind them
+// "breaker.<dependency>" (a supplier's dependency is "supplier", or
+// "supplier.<name>" among several). The application gets the ports behind them
 // (wrap); the breakers are not fx decorations, so that tests stay free to
 // decorate the ports themselves.
 func breakersModule() fx.Option {
 	return fx.Options(
 		fx.Provide(newBreakers),
 		fx.Provide(
-			fx.Annotate(func(b *breakers) ports.HealthCheck {
-				return ports.HealthCheck{Name: "breaker.supplier", Check: b.supplier.check}
-			}, fx.ResultTags(`group:"health"`)),
+			fx.Annotate(func(b *breakers) []ports.HealthCheck {
+				out := make([]ports.HealthCheck, 0, len(b.suppliers))
+				for _, sb := range b.suppliers {
+					out = append(out, ports.HealthCheck{Name: "breaker." + sb.name, Check: sb.check})
+				}
+				return out
+			}, fx.ResultTags(`group:"health,flatten"`)),
 			fx.Annotate(func(b *breakers) ports.HealthCheck {
 				return ports.HealthCheck{Name: "breaker.payments", Check: b.gateway.check}
 			}, fx.ResultTags(`group:"health"`)),
@@ -126,11 +131,18 @@ func breakersModule() fx.Option {
 	)
 }
 
-// breakers holds one breaker per dependency.
-type breakers struct{ supplier, gateway, mailer, vault *breaker }
+// breakers holds one breaker per dependency; suppliers' in the order of
+// KEYWARD_SUPPLIERS.
+type breakers struct {
+	suppliers              []*breaker
+	bySupplier             map[string]*breaker
+	gateway, mailer, vault *breaker
+}
 
 // all lists the breakers, for the breaker gauge.
-func (b *breakers) all() []*breaker { return []*breaker{b.supplier, b.gateway, b.mailer, b.vault} }
+func (b *breakers) all() []*breaker {
+	return append(append([]*breaker(nil), b.suppliers...), b.gateway, b.mailer, b.vault)
+}
 
 // openGauge is 1 while the breaker fails calls at once (open, or half-open
 // and probing), else 0.
@@ -141,15 +153,19 @@ func (b *breaker) openGauge() float64 {
 	return 1
 }
 
-func newBreakers(cfg Config, log *slog.Logger) *breakers {
+func newBreakers(cfg Config, suppliers ports.Suppliers, log *slog.Logger) *breakers {
 	openFor := cfg.Operations.BreakerOpenFor
 	log = log.With("component", "breaker")
-	return &breakers{
-		supplier: newBreaker("supplier", openFor, ports.ErrSupplierTemporary, log),
-		gateway:  newBreaker("payments", openFor, application.ErrUnavailable, log),
-		mailer:   newBreaker("mailer", openFor, application.ErrUnavailable, log),
-		vault:    newBreaker("keyvault", openFor, ports.ErrVaultUnavailable, log),
+	b := &breakers{bySupplier: map[string]*breaker{}}
+	for _, r := range suppliers {
+		sb := newBreaker(supplierDependency(suppliers, r.Supplier.Name()), openFor, ports.ErrSupplierTemporary, log)
+		b.suppliers = append(b.suppliers, sb)
+		b.bySupplier[r.Supplier.Name()] = sb
 	}
+	b.gateway = newBreaker("payments", openFor, application.ErrUnavailable, log)
+	b.mailer = newBreaker("mailer", openFor, application.ErrUnavailable, log)
+	b.vault = newBreaker("keyvault", openFor, ports.ErrVaultUnavailable, log)
+	return b
 }
 
 // breakerSupplier calls the supplier through its breaker (Name and Health
@@ -237,7 +253,9 @@ func (v breakerVaultFloor) SetMinDecryptionVersion(ctx context.Context, version 
 
 // wrap puts the breakers in front of the application's ports.
 func (b *breakers) wrap(d application.Deps) application.Deps {
-	d.Supplier = breakerSupplier{Supplier: d.Supplier, b: b.supplier}
+	d.Suppliers = d.Suppliers.Wrap(func(s ports.Supplier) ports.Supplier {
+		return breakerSupplier{Supplier: s, b: b.bySupplier[s.Name()]}
+	})
 	d.Gateway = breakerGateway{PaymentGateway: d.Gateway, b: b.gateway}
 	d.Mailer = breakerMailer{m: d.Mailer, b: b.mailer}
 	if floor, ok := d.Vault.(ports.KeyVersionFloor); ok {

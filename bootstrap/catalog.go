@@ -97,7 +97,9 @@ func SyncCatalog(ctx context.Context, cfg Config, mode string, opts ...ToolOptio
 		keyVaultModule(cfg), // the audit MAC key
 		supplierModule(cfg),
 		fx.Provide(newCatalogSync),
-		fx.Decorate(func(s ports.Supplier) ports.Supplier { return &pageCountingSupplier{Supplier: s, report: report} }),
+		fx.Decorate(func(s ports.Suppliers) ports.Suppliers {
+			return s.Wrap(func(s ports.Supplier) ports.Supplier { return &pageCountingSupplier{Supplier: s, report: report} })
+		}),
 		fx.Populate(&sync),
 	)
 	if err := app.Start(ctx); err != nil {
@@ -108,7 +110,7 @@ func SyncCatalog(ctx context.Context, cfg Config, mode string, opts ...ToolOptio
 }
 
 // newCatalogSync builds the sync use case alone, for the command line.
-func newCatalogSync(cfg Config, s ports.Supplier, c ports.CatalogRepository, runs ports.SyncRunRepository, rules ports.PricingRules,
+func newCatalogSync(cfg Config, s ports.Suppliers, c ports.CatalogRepository, runs ports.SyncRunRepository, rules ports.PricingRules,
 	locks ports.Locks, clock ports.Clock, ids ports.IDs, log *slog.Logger) application.SyncCatalog {
 	return application.NewSyncCatalog(s, c, runs, rules, locks, clock, ids, pricingSettings(cfg), log)
 }

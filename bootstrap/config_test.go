@@ -56,7 +56,7 @@ func TestConfigDefaults(t *testing.T) {
 		Vault:             bootstrap.VaultConfig{Addr: "http://127.0.0.1:8200", Mount: "transit", Key: "keyward", CreateKey: true},
 		Blobs:             bootstrap.BlobConfig{S3Region: "auto"},
 		Audit:             bootstrap.AuditConfig{CheckpointInterval: time.Hour},
-		Supplier:          bootstrap.SupplierConfig{SupplierKind: "sandbox", KinguinAPIURL: "https://gateway.kinguin.net/esa/api"},
+		Supplier:          bootstrap.SupplierConfig{SupplierKinds: "sandbox", KinguinAPIURL: "https://gateway.kinguin.net/esa/api"},
 		Payments:          bootstrap.PaymentsConfig{PaymentsGateway: "sandbox", NOWPaymentsAPIURL: "https://api.nowpayments.io", NOWPaymentsPayCurrency: "btc"},
 		Mail:              bootstrap.MailConfig{Mailer: "maildir", ResendAPIURL: "https://api.resend.com"},
 		Messaging:         bootstrap.MessagingConfig{Broker: "sql", NATSURL: "nats://127.0.0.1:4222", AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", Role: "all"},

@@ -50,7 +50,7 @@ func startKinguin(t *testing.T, srv *kinguintest.Server, mod func(*bootstrap.Con
 	// The harness reads the sandbox supplier, which a Kinguin process has not.
 	extra = append(extra, fx.Provide(func() *sandbox.Supplier { return nil }))
 	return start(t, func(c *bootstrap.Config) {
-		c.Supplier = bootstrap.SupplierConfig{SupplierKind: "kinguin", KinguinAPIURL: srv.BaseURL(), KinguinAPIKey: kinguintest.APIKey,
+		c.Supplier = bootstrap.SupplierConfig{SupplierKinds: "kinguin", KinguinAPIURL: srv.BaseURL(), KinguinAPIKey: kinguintest.APIKey,
 			KinguinWebhookSecret: testKinguinSecret}
 		if mod != nil {
 			mod(c)
@@ -223,7 +223,7 @@ func TestCrashAfterKinguinOrderPlaced(t *testing.T) {
 	url, admin := pgtest.NewDatabase(t)
 	srv := kinguintest.New(t, 0)
 	f := newFreezer(t)
-	hook := fx.Decorate(func(s ports.Supplier) ports.Supplier { return freezeSupplier{Supplier: s, f: f, atPlace: true} })
+	hook := decorateSuppliers(func(s ports.Supplier) ports.Supplier { return freezeSupplier{Supplier: s, f: f, atPlace: true} })
 	keyring := t.TempDir() + "/keyring.json"
 	mod := func(c *bootstrap.Config) { c.DatabaseURL = url; c.KeyringFile = keyring }
 	var db1 *sqlx.DB

@@ -19,7 +19,7 @@ type catalogSyncCmd struct {
 }
 
 func (catalogSyncCmd) environment() string {
-	return wholeConfig("KEYWARD_DATABASE_URL", "KEYWARD_SUPPLIER")
+	return wholeConfig("KEYWARD_DATABASE_URL", "KEYWARD_SUPPLIERS")
 }
 
 func (c catalogSyncCmd) Run(e *env) error {
