@@ -18,17 +18,19 @@ import (
 // SupplierConfig chooses where keys are bought. Field names carry their
 // adapter's name: configuration field names are unique across Config.
 type SupplierConfig struct {
-	SupplierKinds        string `env:"KEYWARD_SUPPLIERS" fallback:"KEYWARD_SUPPLIER" envDefault:"sandbox" doc:"the suppliers keys are bought from, comma-separated, in order of preference: \x60sandbox\x60 (in-process fake), \x60kinguin\x60 (Kinguin ESA); an item is bought from its product's supplier, and the first one's catalog is imported at start-up; unset: \x60KEYWARD_SUPPLIER\x60 (one supplier) when that is set, else this default"`
+	SupplierKinds        string `env:"KEYWARD_SUPPLIERS" fallback:"KEYWARD_SUPPLIER" envDefault:"sandbox" doc:"the suppliers keys are bought from, comma-separated, in order of preference: \x60sandbox\x60 (in-process fake), \x60kinguin\x60 (Kinguin ESA), \x60codeswholesale\x60 (CodesWholesale API v3); an item is bought from its product's supplier, and the first one's catalog is imported at start-up; unset: \x60KEYWARD_SUPPLIER\x60 (one supplier) when that is set, else this default"`
 	KinguinAPIURL        string `env:"KEYWARD_KINGUIN_API_URL" envDefault:"https://gateway.kinguin.net/esa/api" secret:"url" doc:"Kinguin ESA base URL; paths such as \x60/v1/products\x60 are appended (Kinguin's sandbox: \x60https://gateway.sandbox.kinguin.net/esa/api\x60)"`
 	KinguinAPIKey        string `env:"KEYWARD_KINGUIN_API_KEY" secret:"true" doc:"Kinguin store API key, sent as \x60X-Api-Key\x60; required with \x60kinguin\x60 in \x60KEYWARD_SUPPLIERS\x60"`
 	KinguinWebhookSecret string `env:"KEYWARD_KINGUIN_WEBHOOK_SECRET" secret:"true" doc:"the secret set for the store's webhooks (\x60X-Event-Secret\x60 of \x60POST /v1/webhooks/kinguin\x60; the sandbox supplier takes Kinguin's webhooks at \x60/v1/webhooks/sandbox\x60 under it too); required with \x60kinguin\x60 in \x60KEYWARD_SUPPLIERS\x60, unset refuses every Kinguin webhook; at least 16 characters beyond loopback"`
+	CodesWholesale       CodesWholesaleConfig
 }
 
 // supplierModules are the supplier adapters by name: each provides its
 // ports.SupplierRegistration to the "suppliers" group.
 var supplierModules = map[string]fx.Option{
-	"sandbox": SandboxSupplierModule,
-	"kinguin": KinguinSupplierModule,
+	"sandbox":        SandboxSupplierModule,
+	"kinguin":        KinguinSupplierModule,
+	"codeswholesale": CodesWholesaleSupplierModule,
 }
 
 // Names returns the configured suppliers' names in order.
@@ -70,6 +72,9 @@ func (c SupplierConfig) Validate() error {
 		case !strings.HasPrefix(c.KinguinAPIURL, "https://") && !strings.HasPrefix(c.KinguinAPIURL, "http://"):
 			return fmt.Errorf("KEYWARD_KINGUIN_API_URL must be an http(s) URL, not %q", RedactURL(c.KinguinAPIURL))
 		}
+	}
+	if c.uses("codeswholesale") {
+		return c.CodesWholesale.Validate()
 	}
 	return nil
 }
