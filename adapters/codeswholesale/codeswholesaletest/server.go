@@ -255,6 +255,20 @@ func (s *Server) Purchases(externalID string) int {
 	return s.created[externalID]
 }
 
+// OrderIDOf returns the id of the last order with clientOrderId
+// externalID, "" when there is none.
+func (s *Server) OrderIDOf(externalID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := ""
+	for _, o := range s.ordersSeq {
+		if o.clientID == externalID {
+			id = o.id
+		}
+	}
+	return id
+}
+
 // Requests counts the requests of a route ("GET /v3/products").
 func (s *Server) Requests(route string) int {
 	s.mu.Lock()
