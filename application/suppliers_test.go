@@ -127,3 +127,40 @@ func TestSupplierEventOfAnotherSupplierIsIgnored(t *testing.T) {
 		t.Fatalf("event to an unknown supplier: %v, want not found", err)
 	}
 }
+
+// TestSyncOfAnotherSupplier: a sync names its supplier; any but the first
+// is read in full and recorded as partial, so that it is never the first
+// supplier's baseline for an incremental run.
+func TestSyncOfAnotherSupplier(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t) // the sandbox's catalog synced in full
+	second := &smallPages{Supplier: renamed{sandbox.NewSupplier(sandbox.SupplierConfig{}), "second"}}
+	app := w.app(func(d *application.Deps, _ *application.Settings) {
+		d.Suppliers = append(d.Suppliers, ports.SupplierRegistration{Supplier: second})
+	})
+	sync := app.Commands.SyncCatalog
+	if _, err := sync.Handle(t.Context(), application.SyncCatalogCommand{Supplier: "g2a"}); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("sync of an unknown supplier: %v, want not found", err)
+	}
+	if _, err := sync.Handle(t.Context(), application.SyncCatalogCommand{Supplier: "second", Mode: domain.SyncIncremental}); !errors.Is(err, domain.ErrInvalidSync) {
+		t.Fatalf("incremental sync of another supplier without updated_since: %v, want refused", err)
+	}
+	res, err := sync.Handle(t.Context(), application.SyncCatalogCommand{Supplier: "second"})
+	if err != nil || res.Mode != domain.SyncFull || res.Products == 0 {
+		t.Fatalf("sync of second: %+v, %v; want a full run", res, err)
+	}
+	runs, err := app.Queries.SyncRuns.Handle(t.Context(), "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs.Items {
+		if r.ID() == res.RunID && r.Status() != domain.SyncPartial {
+			t.Errorf("second's run is %s, want partial", r.Status())
+		}
+	}
+	// The first supplier's next run is still planned from its own.
+	first, err := sync.Handle(t.Context(), application.SyncCatalogCommand{})
+	if err != nil || first.Mode != domain.SyncIncremental {
+		t.Fatalf("first supplier's next run: %+v, %v; want incremental from its full run", first, err)
+	}
+}

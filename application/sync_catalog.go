@@ -57,8 +57,9 @@ func NewSyncCatalog(suppliers ports.Suppliers, catalog ports.CatalogRepository, 
 // SyncCatalogCommand says what to import.
 type SyncCatalogCommand struct {
 	// Supplier names the supplier to read ("": the first configured).
-	// Runs are not told apart by supplier yet: a zero Mode reads any
-	// supplier but the first in full.
+	// Runs are not told apart by supplier yet: any supplier but the first
+	// is read in full unless UpdatedSince is given, and its run is
+	// recorded as partial (no baseline for incremental runs).
 	Supplier string
 	// Mode is full or incremental; zero chooses: incremental after a
 	// succeeded full run younger than FullSyncEvery, full otherwise.
@@ -117,9 +118,17 @@ func (h SyncCatalog) Handle(ctx context.Context, cmd SyncCatalogCommand) (SyncCa
 			return res, fmt.Errorf("%w: supplier %q is not configured (KEYWARD_SUPPLIERS is %v)", domain.ErrNotFound, cmd.Supplier, h.suppliers.Names())
 		}
 		h.supplier = r.Supplier
-		if h.supplier != h.suppliers[0].Supplier && cmd.Mode == (domain.SyncMode{}) && cmd.UpdatedSince.IsZero() {
-			cmd.Mode = domain.SyncFull
+	}
+	// Runs are not told apart by supplier yet: another supplier's run is
+	// read in full (or from a given time), and is no baseline for the
+	// first supplier's incremental runs.
+	other := h.supplier.Name() != h.suppliers[0].Supplier.Name()
+	if other && cmd.UpdatedSince.IsZero() {
+		if cmd.Mode == domain.SyncIncremental {
+			return res, fmt.Errorf("%w: an incremental sync of %s needs updated_since: its runs are not told apart from %s's", domain.ErrInvalidSync,
+				h.supplier.Name(), h.suppliers[0].Supplier.Name())
 		}
+		cmd.Mode = domain.SyncFull
 	}
 	release, ok, err := h.locks.TryLock(ctx, syncLock)
 	if err != nil {
@@ -159,9 +168,10 @@ func (h SyncCatalog) Handle(ctx context.Context, cmd SyncCatalogCommand) (SyncCa
 	res.Counts, res.Products = run.Counts(), run.Counts().Seen
 	// The record outlives a cancelled caller: it says how far the run got.
 	ctx = context.WithoutCancel(ctx)
-	// A run that read part of the catalog (stopped at MaxPages, or resumed
-	// from a cursor) is no baseline for incremental runs.
-	if ferr := run.Finish(h.clock.Now(), res.Next != "" || cmd.Cursor != "", err); ferr != nil {
+	// A run that read part of the catalog (stopped at MaxPages, resumed
+	// from a cursor, or another supplier's) is no baseline for incremental
+	// runs.
+	if ferr := run.Finish(h.clock.Now(), res.Next != "" || cmd.Cursor != "" || other, err); ferr != nil {
 		return res, ferr
 	}
 	if serr := h.runs.Save(ctx, run); serr != nil {

@@ -29,7 +29,7 @@ func (in *supplierWebhookInput) Resolve(ctx huma.Context) []error {
 
 type catalogSyncInput struct {
 	Body *struct {
-		Supplier     string     `json:"supplier,omitempty" maxLength:"40" example:"codeswholesale" doc:"The supplier whose catalog to import, as named in KEYWARD_SUPPLIERS (default: the first); runs are not told apart by supplier yet, so any but the first is read in full unless mode or updated_since says otherwise"`
+		Supplier     string     `json:"supplier,omitempty" maxLength:"40" example:"codeswholesale" doc:"The supplier whose catalog to import, as named in KEYWARD_SUPPLIERS (default: the first; 404 for one not configured). Runs are not told apart by supplier yet: any but the first is read in full unless updated_since is given (incremental without it is 422), and its run is listed as partial"`
 		Mode         string     `json:"mode,omitempty" enum:"full,incremental" doc:"full (the default) reads every product and takes those not seen out of stock; incremental reads what changed since the last successful run, less 5 minutes"`
 		UpdatedSince *time.Time `json:"updated_since,omitempty" doc:"Import only products the supplier changed since (RFC 3339): an incremental run from then"`
 		Cursor       string     `json:"cursor,omitempty" maxLength:"100" doc:"next_cursor of a sync that stopped at max_pages"`
@@ -91,7 +91,7 @@ func (s *Server) registerSupplier(api huma.API) {
 		Summary:     "Import the supplier's catalog",
 		Description: "Stores the supplier's products priced by the pricing rules, page by page, writing only what changed; one sync runs at a time and each is recorded (GET /v1/admin/catalog/sync-runs).",
 		Tags:        []string{"Admin"}, Security: adminSecurity,
-		Errors: []int{http.StatusUnauthorized, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusBadGateway, http.StatusServiceUnavailable},
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusBadGateway, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *catalogSyncInput) (*catalogSyncOutput, error) {
 		cmd := application.SyncCatalogCommand{MaxPages: defaultSyncPages, Mode: domain.SyncFull}
 		if b := in.Body; b != nil {
