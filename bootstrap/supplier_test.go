@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,13 @@ func TestSupplierConfigNamesTheMissingVariable(t *testing.T) {
 		{[]string{"KEYWARD_SUPPLIER", "kinguin", "KEYWARD_KINGUIN_API_KEY", "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "dev-hook",
 			"KEYWARD_KINGUIN_API_URL", "gateway.kinguin.net"}, "KEYWARD_KINGUIN_API_URL"},
 		{[]string{"KEYWARD_SUPPLIER", "g2a"}, "KEYWARD_SUPPLIER"},
+		{[]string{"KEYWARD_SUPPLIERS", "kinguin,g2a", "KEYWARD_KINGUIN_API_KEY", "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "dev-hook"}, "KEYWARD_SUPPLIERS"},
+		{[]string{"KEYWARD_SUPPLIERS", "sandbox,sandbox"}, "KEYWARD_SUPPLIERS"},
+		{[]string{"KEYWARD_SUPPLIERS", " , "}, "KEYWARD_SUPPLIERS"},
+		{[]string{"KEYWARD_SUPPLIERS", "codeswholesale", "KEYWARD_CODESWHOLESALE_CLIENT_SECRET", "s"}, "KEYWARD_CODESWHOLESALE_CLIENT_ID"},
+		{[]string{"KEYWARD_SUPPLIERS", "codeswholesale", "KEYWARD_CODESWHOLESALE_CLIENT_ID", "i"}, "KEYWARD_CODESWHOLESALE_CLIENT_SECRET"},
+		// KEYWARD_SUPPLIERS wins over the older single-supplier variable.
+		{[]string{"KEYWARD_SUPPLIER", "sandbox", "KEYWARD_SUPPLIERS", "sandbox,kinguin"}, "KEYWARD_KINGUIN_API_KEY"},
 	} {
 		_, err := bootstrap.LoadConfig(env(c.env...))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -41,6 +49,11 @@ func TestSupplierConfigNamesTheMissingVariable(t *testing.T) {
 	}
 	if _, err := bootstrap.LoadConfig(env("KEYWARD_SUPPLIER", "kinguin", "KEYWARD_KINGUIN_API_KEY", "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "dev-hook")); err != nil {
 		t.Errorf("complete Kinguin settings refused: %v", err)
+	}
+	cfg, err := bootstrap.LoadConfig(env("KEYWARD_SUPPLIERS", " Kinguin, codeswholesale", "KEYWARD_KINGUIN_API_KEY", "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "dev-hook",
+		"KEYWARD_CODESWHOLESALE_CLIENT_ID", "i", "KEYWARD_CODESWHOLESALE_CLIENT_SECRET", "s"))
+	if err != nil || !slices.Equal(cfg.Supplier.Names(), []string{"kinguin", "codeswholesale"}) {
+		t.Errorf("two suppliers: %v, %v", cfg.Supplier.Names(), err)
 	}
 }
 
