@@ -94,7 +94,14 @@ func registerOperationalMetrics(p operationalMetricsParams) {
 					}
 					out = append(out, metrics.Sample{Labels: []string{s.Name()}, Value: b})
 				}
-				return out, errors.Join(errs...)
+				if len(out) == 0 {
+					return nil, errors.Join(errs...)
+				}
+				// One supplier's failure leaves the others' balances shown.
+				for _, err := range errs {
+					log.Warn("supplier balance not read", "err", err)
+				}
+				return out, nil
 			}), log)
 	}
 }
@@ -178,7 +185,8 @@ func lagSamples(byEvent map[string]messaging.TopicLag, value func(messaging.Topi
 // port): what is measured is what the application calls.
 func instrumentDeps(p appDeps) appDeps {
 	m := p.Metrics
-	p.Suppliers = p.Suppliers.Wrap(m.Supplier)
+	suppliers := p.Suppliers
+	p.Suppliers = suppliers.Wrap(func(s ports.Supplier) ports.Supplier { return m.SupplierAs(s, supplierDependency(suppliers, s.Name())) })
 	p.Gateway, p.Vault = m.Gateway(p.Gateway), m.KeyVault(p.Vault)
 	p.Mailer, p.Blobs = m.Mailer(p.Mailer), m.BlobStore(p.Blobs)
 	p.Revelations, p.Orders = m.Revelations(p.Revelations), m.Orders(p.Orders)
