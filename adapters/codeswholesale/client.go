@@ -62,7 +62,9 @@ type Config struct {
 	// reconciler asks again later.
 	KeysWait time.Duration
 	// History is how far back FindOrder searches the order history for our
-	// external id (default 30 days).
+	// external id (default 90 days): a purchase begun longer ago is not
+	// found, so an item must not wait that long between its purchase and
+	// the lookup.
 	History time.Duration
 	// RenewBefore renews the token this long before it expires (default
 	// 60 s).
@@ -126,7 +128,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.KeysWait = 15 * time.Second
 	}
 	if cfg.History <= 0 {
-		cfg.History = 30 * 24 * time.Hour
+		cfg.History = 90 * 24 * time.Hour
 	}
 	if cfg.RenewBefore <= 0 {
 		cfg.RenewBefore = time.Minute

@@ -2,6 +2,7 @@ package codeswholesale_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -367,4 +368,54 @@ func TestNewRefusesBadConfig(t *testing.T) {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
 	}
+}
+
+// TestKeysPollingEndsBeforeTheCallersDeadline: a caller with a short
+// deadline gets "pending", not its own deadline's error.
+func TestKeysPollingEndsBeforeTheCallersDeadline(t *testing.T) {
+	t.Parallel()
+	srv := codeswholesaletest.New(t, 0, 0)
+	srv.HoldKeys(true)
+	c := newClient(t, srv, func(c *codeswholesale.Config) { c.KeysWait = time.Minute })
+	o, err := c.PlaceOrder(t.Context(), request("item-deadline", codeswholesaletest.ProductID, 1, "9.99"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	if _, err := c.Keys(ctx, o.ID); !errors.Is(err, ports.ErrKeysPending) || ctx.Err() != nil {
+		t.Fatalf("Keys with 1.5 s left = %v (context %v), want ErrKeysPending before the deadline", err, ctx.Err())
+	}
+}
+
+// TestOrderHistoryWindow: the lookup asks for the configured window up to
+// tomorrow, in the official SDK's date format.
+func TestOrderHistoryWindow(t *testing.T) {
+	t.Parallel()
+	srv := codeswholesaletest.New(t, 0, 0)
+	var got string
+	srv.Fail("GET /v3/orders", codeswholesaletest.Fault{Status: 200, Body: `{"items":[]}`})
+	now := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
+	c := newClient(t, srv, func(c *codeswholesale.Config) {
+		c.Now = func() time.Time { return now }
+		c.HTTPClient = &http.Client{Transport: recordQuery{&got, http.DefaultTransport}, Timeout: 2 * time.Second}
+	})
+	if _, err := c.FindOrder(t.Context(), "item-x"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("FindOrder in an empty history = %v", err)
+	}
+	if got != "endOn=2026-12-08&startFrom=2026-09-08" {
+		t.Errorf("history query %q, want 90 days back to tomorrow", got)
+	}
+}
+
+type recordQuery struct {
+	q    *string
+	next http.RoundTripper
+}
+
+func (r recordQuery) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Path == "/v3/orders" {
+		*r.q = req.URL.RawQuery
+	}
+	return r.next.RoundTrip(req)
 }

@@ -221,13 +221,18 @@ func (c *Client) order(ctx context.Context, id string) (order, error) {
 // Keys returns every key of the order once it is Completed. CodesWholesale
 // fulfils orders asynchronously: while the order is Fulfilling (or in a
 // status keyward does not know) it is read again with backoff for up to
-// Config.KeysWait, then ports.ErrKeysPending is returned. A pre-order code
+// Config.KeysWait (and no later than a second before the context's
+// deadline), then ports.ErrKeysPending is returned. A pre-order code
 // (PRE_ORDER) is a key to come after the release: ports.ErrKeysPending.
 // An image code arrives as base64, read from GET /v3/codes/{codeId} when
 // the order leaves it out. A cancelled or failed order returns
 // ports.ErrSupplierPermanent.
 func (c *Client) Keys(ctx context.Context, supplierOrderID string) ([]ports.SupplierKey, error) {
 	deadline := time.Now().Add(c.cfg.KeysWait)
+	if dl, ok := ctx.Deadline(); ok && dl.Add(-time.Second).Before(deadline) {
+		// The caller's deadline comes first: report pending before it.
+		deadline = dl.Add(-time.Second)
+	}
 	for attempt := 0; ; attempt++ {
 		o, err := c.order(ctx, supplierOrderID)
 		if err != nil {
