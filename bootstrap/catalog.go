@@ -73,9 +73,9 @@ func scheduleCatalogSync(lc fx.Lifecycle, interval time.Duration, sync applicati
 // SyncCatalog runs one catalog sync from an operator's shell ("full",
 // "incremental", or "" to let the last runs decide) against the stored
 // catalog; ErrNeedsDatabase without KEYWARD_DATABASE_URL. WithProgress is
-// told of each supplier page read.
+// told of each supplier page read; WithSupplier names the supplier.
 func SyncCatalog(ctx context.Context, cfg Config, mode string, opts ...ToolOption) (application.SyncCatalogResult, error) {
-	var cmd application.SyncCatalogCommand
+	cmd := application.SyncCatalogCommand{Supplier: supplierOf(opts)}
 	if mode != "" {
 		m, err := domain.ParseSyncMode(mode)
 		if err != nil {
