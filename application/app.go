@@ -107,16 +107,17 @@ type Deps struct {
 	DeadLetters     ports.DeadLetters
 	Requeue         ports.MessageRequeue
 	Vault           ports.KeyVault
-	Supplier        ports.Supplier
-	SupplierHooks   ports.SupplierEventVerifier
-	SupplierMarks   ports.SupplierEventMarks
-	Gateway         ports.PaymentGateway
-	Verifier        ports.NotificationVerifier
-	Mailer          ports.Mailer
-	Clock           ports.Clock
-	IDs             ports.IDs
-	Health          []ports.HealthCheck
-	Log             *slog.Logger
+	// Suppliers are where keys are bought, each with its webhooks; an item
+	// is bought from its product's supplier.
+	Suppliers     ports.Suppliers
+	SupplierMarks ports.SupplierEventMarks
+	Gateway       ports.PaymentGateway
+	Verifier      ports.NotificationVerifier
+	Mailer        ports.Mailer
+	Clock         ports.Clock
+	IDs           ports.IDs
+	Health        []ports.HealthCheck
+	Log           *slog.Logger
 }
 
 // Settings tune the use cases; the zero value of each field takes the
@@ -163,13 +164,13 @@ func NewApp(d Deps, s Settings) App {
 	if s.Delivery.ResendWindow <= 0 {
 		s.Delivery.ResendWindow = time.Hour
 	}
-	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Supplier, d.Blobs, StockDeps{Stock: d.Stock, Tx: d.Tx, Audit: d.Audit}, s.PriceGuard, d.Clock, d.Log)
+	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Suppliers, d.Blobs, StockDeps{Stock: d.Stock, Tx: d.Tx, Audit: d.Audit}, s.PriceGuard, d.Clock, d.Log)
 	poll := newPollSupplier(s.SupplierPoll, d.Clock, d.Log)
 	fulfil.poll = poll.s // every copy of fulfil feeds the one schedule
 	poll.setFulfil(fulfil)
 	sourced := sourcedCatalog{CatalogRepository: d.Catalog, stock: d.Stock} // buyers see own stock counted
 	pricing := PricingSettings{Margin: s.CatalogMargin, Fee: s.PriceFee, Ending: s.PriceEnding}
-	sync := NewSyncCatalog(d.Supplier, d.Catalog, d.SyncRuns, d.PricingRules, d.Locks, d.Clock, d.IDs, pricing, d.Log)
+	sync := NewSyncCatalog(d.Suppliers, d.Catalog, d.SyncRuns, d.PricingRules, d.Locks, d.Clock, d.IDs, pricing, d.Log)
 	deliver := NewDeliverOrder(d.Tx, d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
 	sweep := NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log)
@@ -191,7 +192,7 @@ func NewApp(d Deps, s Settings) App {
 			SyncCatalog:        sync,
 			UpdateProduct:      NewUpdateProduct(d.Tx, d.Catalog, d.PricingRules, d.Audit, pricing),
 			SetPlatformMargin:  NewSetPlatformMargin(d.Tx, d.PricingRules, d.Audit),
-			SupplierWebhook:    NewHandleSupplierEvent(d.SupplierHooks, d.SupplierMarks, d.Orders, fulfil, sync, d.Log),
+			SupplierWebhook:    NewHandleSupplierEvent(d.Suppliers, d.SupplierMarks, d.Orders, fulfil, sync, d.Log),
 			Reconcile:          NewReconcile(d.Orders, d.Locks, setUp, fulfil, deliver, d.Clock, s.ReconcileAfter, d.Log),
 			CreateAdminKey:     NewCreateAdminKey(d.AdminKeys, d.Audit, d.Clock, d.IDs),
 			RevokeAdminKey:     NewRevokeAdminKey(d.AdminKeys, d.Audit, d.Clock),

@@ -139,10 +139,10 @@ func newWorld(t *testing.T) *world {
 func (w *world) app(change ...func(*application.Deps, *application.Settings)) application.App {
 	d := application.Deps{
 		Orders: w.orders, Links: w.links, CustomerLinks: w.customerLinks, Claims: w.claims, Revelations: w.revs, Catalog: w.catalog, Stock: w.stock, Notifications: memory.NewNotifications(),
-		DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Locks: w.locks, Tx: memory.Transactor{}, Vault: w.vault, Supplier: w.supplier,
+		DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Locks: w.locks, Tx: memory.Transactor{}, Vault: w.vault,
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"), Mailer: w.mail,
 		Clock: w.clock, IDs: w.ids, Log: w.log,
-		SupplierHooks: kinguin.NewWebhookVerifier(testWebhookSecret), SupplierMarks: w.marks, AdminKeys: memory.NewAdminKeys(),
+		Suppliers: ports.Suppliers{{Supplier: w.supplier, Hooks: kinguin.NewWebhookVerifier(testWebhookSecret)}}, SupplierMarks: w.marks, AdminKeys: memory.NewAdminKeys(),
 		SyncRuns: w.syncRuns, PricingRules: w.rules,
 		IdempotencyKeys: w.idempotency, DeadLetters: w.deadLetters, Requeue: w.requeue,
 	}

@@ -45,19 +45,28 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 				return itemHeld, f.holdForReview(ctx, it, reason)
 			}
 		}
+		sup, err := f.supplierOf(ctx, it)
+		if sup == nil {
+			return itemHeld, err
+		}
 		maybeBought := it.Status() == domain.ItemPurchasing || it.Status() == domain.ItemFailed
-		so, res, err := f.purchase(ctx, it, maybeBought)
+		so, res, err := f.purchase(ctx, sup, it, maybeBought)
 		if err != nil || res != itemProceed {
 			return res, err
 		}
 		supplierOrderID = so.ID
 	}
 
-	// From here a purchase exists. Until the unit of work after the keys
-	// commits, the item may still be purchasing: a crash meanwhile leaves
-	// it to the next run, which finds the purchase by our item id
-	// (supplier.FindOrder) instead of buying again.
-	keys, err := f.supplier.Keys(ctx, supplierOrderID)
+	// From here a purchase exists, at the supplier the item records. Until
+	// the unit of work after the keys commits, the item may still be
+	// purchasing: a crash meanwhile leaves it to the next run, which finds
+	// the purchase by our item id (supplier.FindOrder) instead of buying
+	// again.
+	sup, err := f.supplierOf(ctx, it)
+	if sup == nil {
+		return itemHeld, err
+	}
+	keys, err := sup.Keys(ctx, supplierOrderID)
 	defer func() {
 		for _, k := range keys {
 			clear(k.Data)
@@ -67,13 +76,13 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 	if err == nil && len(keys) == it.Quantity() {
 		var sealed []domain.SealedKey
 		if sealed, serr = f.storeKeys(ctx, it, keys); serr == nil {
-			return itemSealed, f.seal(ctx, it, supplierOrderID, sealed, !recorded)
+			return itemSealed, f.seal(ctx, it, sup.Name(), supplierOrderID, sealed, !recorded)
 		}
 	}
 	// Short of sealing, the purchase is recorded on its own first, as it
 	// always was: the outcomes below start from a purchased item.
 	if !recorded {
-		if _, rerr := f.update(ctx, func(o *domain.Order) error { return f.recordPurchase(o, it, supplierOrderID) }); rerr != nil {
+		if _, rerr := f.update(ctx, func(o *domain.Order) error { return f.recordPurchase(o, it, sup.Name(), supplierOrderID) }); rerr != nil {
 			return itemFailed, rerr
 		}
 	}

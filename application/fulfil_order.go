@@ -16,24 +16,26 @@ import (
 // deterministic, so running it again after any crash resumes instead of
 // buying twice.
 type FulfilOrder struct {
-	orders   ports.OrderRepository
-	supplier ports.Supplier
-	keys     envelope
-	stock    ownStock
-	guard    PriceGuard
-	clock    ports.Clock
-	log      *slog.Logger
+	orders    ports.OrderRepository
+	suppliers ports.Suppliers
+	keys      envelope
+	stock     ownStock
+	guard     PriceGuard
+	clock     ports.Clock
+	log       *slog.Logger
 	// poll, when set, is told of each order a run leaves waiting for
 	// supplier keys (PollSupplier looks again).
 	poll *pollSchedule
 }
 
-// NewFulfilOrder wires FulfilOrder; it panics when a dependency is nil.
-func NewFulfilOrder(orders ports.OrderRepository, dataKeys ports.DataKeyRepository, vault ports.KeyVault, supplier ports.Supplier, blobs ports.BlobStore, stock StockDeps, guard PriceGuard, clock ports.Clock, log *slog.Logger) FulfilOrder {
-	require("FulfilOrder", "orders", orders, "dataKeys", dataKeys, "vault", vault, "supplier", supplier, "blobs", blobs,
+// NewFulfilOrder wires FulfilOrder; it panics when a dependency is nil or
+// there is no supplier.
+func NewFulfilOrder(orders ports.OrderRepository, dataKeys ports.DataKeyRepository, vault ports.KeyVault, suppliers ports.Suppliers, blobs ports.BlobStore, stock StockDeps, guard PriceGuard, clock ports.Clock, log *slog.Logger) FulfilOrder {
+	require("FulfilOrder", "orders", orders, "dataKeys", dataKeys, "vault", vault, "blobs", blobs,
 		"stock", stock.Stock, "tx", stock.Tx, "audit", stock.Audit, "clock", clock, "log", log)
+	requireSuppliers("FulfilOrder", suppliers)
 	keys := envelope{dataKeys: dataKeys, vault: vault, blobs: blobs}
-	return FulfilOrder{orders: orders, supplier: supplier, keys: keys, guard: guard.withDefaults(), clock: clock, log: log,
+	return FulfilOrder{orders: orders, suppliers: suppliers, keys: keys, guard: guard.withDefaults(), clock: clock, log: log,
 		stock: ownStock{StockDeps: stock, keys: stockKeys{keys}, orders: orders, clock: clock}}
 }
 

@@ -86,7 +86,9 @@ func TestFulfilOrderResumesAfterCrash(t *testing.T) {
 		name  string
 		crash func(*world, *application.Deps)
 	}{
-		{"after the supplier call", func(w *world, d *application.Deps) { d.Supplier = crashAfterPlaceOrder{Supplier: w.supplier} }},
+		{"after the supplier call", func(w *world, d *application.Deps) {
+			d.Suppliers[0].Supplier = crashAfterPlaceOrder{Supplier: w.supplier}
+		}},
 		{"before the purchase commits", func(w *world, d *application.Deps) { d.Orders = crashBeforePurchaseCommit{OrderRepository: w.orders} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,9 +15,9 @@ import (
 // itemHeld when the guard stopped it; an error to retry. A purchase found
 // is recorded with the keys (or without them, by fulfilItem); one placed
 // is begun on the order before the supplier hears of it.
-func (f *fulfilment) purchase(ctx context.Context, it *domain.OrderItem, maybeBought bool) (ports.SupplierOrder, itemResult, error) {
+func (f *fulfilment) purchase(ctx context.Context, sup ports.Supplier, it *domain.OrderItem, maybeBought bool) (ports.SupplierOrder, itemResult, error) {
 	if maybeBought {
-		so, err := f.supplier.FindOrder(ctx, it.ID())
+		so, err := sup.FindOrder(ctx, it.ID())
 		if err == nil {
 			return so, itemProceed, nil
 		}
@@ -29,19 +29,19 @@ func (f *fulfilment) purchase(ctx context.Context, it *domain.OrderItem, maybeBo
 	if err != nil {
 		return ports.SupplierOrder{}, itemFailed, f.failItem(ctx, it, err)
 	}
-	if res, err := f.checkPrice(ctx, it, affordable); err != nil || res != itemProceed {
+	if res, err := f.checkPrice(ctx, sup, it, affordable); err != nil || res != itemProceed {
 		return ports.SupplierOrder{}, res, err
 	}
-	if err := f.beginPurchase(ctx, it); err != nil {
+	if err := f.beginPurchase(ctx, it, sup.Name()); err != nil {
 		return ports.SupplierOrder{}, itemFailed, err
 	}
-	so, err := f.supplier.PlaceOrder(ctx, ports.PurchaseRequest{
+	so, err := sup.PlaceOrder(ctx, ports.PurchaseRequest{
 		ExternalID: it.ID(), ProductID: it.Source().SupplierProductID, Qty: it.Quantity(), Price: affordable,
 	})
 	if errors.Is(err, ports.ErrSupplierPermanent) {
 		// A refusal may be the price rising since we asked: the guard
 		// waits for it to come down instead of failing the order.
-		if res, cerr := f.checkPrice(ctx, it, affordable); cerr != nil || res != itemProceed {
+		if res, cerr := f.checkPrice(ctx, sup, it, affordable); cerr != nil || res != itemProceed {
 			return ports.SupplierOrder{}, res, cerr
 		}
 		return ports.SupplierOrder{}, itemFailed, f.failItem(ctx, it, err)
@@ -52,14 +52,14 @@ func (f *fulfilment) purchase(ctx context.Context, it *domain.OrderItem, maybeBo
 	return so, itemProceed, nil
 }
 
-// beginPurchase records, before the supplier is called, that it is; a
-// paid order starts fulfilling in the same unit of work.
-func (f *fulfilment) beginPurchase(ctx context.Context, it *domain.OrderItem) error {
+// beginPurchase records, before the supplier is called, that it is, and
+// which; a paid order starts fulfilling in the same unit of work.
+func (f *fulfilment) beginPurchase(ctx context.Context, it *domain.OrderItem, supplier string) error {
 	_, err := f.orders.Update(ctx, f.orderID, func(o *domain.Order) error {
 		if err := f.startOn(o); err != nil {
 			return err
 		}
-		return o.BeginItemPurchase(it.ID(), f.clock.Now())
+		return o.BeginItemPurchaseFrom(it.ID(), supplier, f.clock.Now())
 	})
 	if err == nil {
 		f.start = false
@@ -70,9 +70,9 @@ func (f *fulfilment) beginPurchase(ctx context.Context, it *domain.OrderItem) er
 // recordPurchase records the supplier's order on the item; begun first,
 // for an item a previous run left failed before finding the purchase (it
 // changes nothing on an item purchasing).
-func (f *fulfilment) recordPurchase(o *domain.Order, it *domain.OrderItem, supplierOrderID string) error {
+func (f *fulfilment) recordPurchase(o *domain.Order, it *domain.OrderItem, supplier, supplierOrderID string) error {
 	now := f.clock.Now()
-	if err := o.BeginItemPurchase(it.ID(), now); err != nil {
+	if err := o.BeginItemPurchaseFrom(it.ID(), supplier, now); err != nil {
 		return err
 	}
 	return o.RecordItemPurchase(it.ID(), supplierOrderID, now)

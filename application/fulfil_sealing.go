@@ -25,13 +25,13 @@ func (f *fulfilment) storeKeys(ctx context.Context, it *domain.OrderItem, keys [
 // seal records the item's stored keys in one unit of work: the purchase
 // first unless an earlier run recorded it, the seal, and the order's
 // completion when it was the last item to seal.
-func (f *fulfilment) seal(ctx context.Context, it *domain.OrderItem, supplierOrderID string, keys []domain.SealedKey, record bool) error {
+func (f *fulfilment) seal(ctx context.Context, it *domain.OrderItem, supplier, supplierOrderID string, keys []domain.SealedKey, record bool) error {
 	completed := false
 	_, err := f.update(ctx, func(o *domain.Order) error {
 		completed = false // the function runs again when the unit of work is retried
 		now := f.clock.Now()
 		if record {
-			if err := f.recordPurchase(o, it, supplierOrderID); err != nil {
+			if err := f.recordPurchase(o, it, supplier, supplierOrderID); err != nil {
 				return err
 			}
 		}

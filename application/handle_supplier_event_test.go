@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/adapters/kinguin"
 	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
@@ -33,7 +35,7 @@ func slowSupplierWorld(t *testing.T) (*world, *countingSupplier, application.App
 	w := newWorld(t)
 	w.supplier = sandbox.NewSupplier(sandbox.SupplierConfig{KeyDelay: time.Hour, Clock: func() time.Time { return w.clock.Now() }})
 	cs := &countingSupplier{Supplier: w.supplier}
-	return w, cs, w.app(func(d *application.Deps, _ *application.Settings) { d.Supplier = cs })
+	return w, cs, w.app(func(d *application.Deps, _ *application.Settings) { d.Suppliers[0].Supplier = cs })
 }
 
 func item(t *testing.T, w *world, orderID string) *domain.OrderItem {
@@ -85,7 +87,9 @@ func TestSupplierEventResumesAWaitingOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	it := item(t, w, o.ID())
-	handle := app.Commands.SupplierWebhook.Handle
+	handle := func(ctx context.Context, event, secret string, body []byte) (application.SupplierEventResult, error) {
+		return app.Commands.SupplierWebhook.Handle(ctx, "sandbox", kinguinWebhook(event, secret, body))
+	}
 	before, _ := w.orders.Get(t.Context(), o.ID())
 	at := w.clock.Now().Add(time.Minute)
 
@@ -149,7 +153,7 @@ func TestProductUpdateRefreshesTheCatalogEntry(t *testing.T) {
 		return fmt.Appendf(nil, `{"kinguinId":48211,"productId":%q,"qty":1,"textQty":1,"cheapestOfferId":["x"],"updatedAt":%q}`, id, at.Format(time.RFC3339Nano))
 	}
 	at := before.UpdatedAt().Add(time.Minute)
-	res, err := app.Commands.SupplierWebhook.Handle(t.Context(), "product.update", testWebhookSecret, event(sku, at))
+	res, err := app.Commands.SupplierWebhook.Handle(t.Context(), "sandbox", kinguinWebhook("product.update", testWebhookSecret, event(sku, at)))
 	if err != nil || res.Outcome != "refreshed" {
 		t.Fatalf("product.update: %+v, %v", res, err)
 	}
@@ -161,9 +165,18 @@ func TestProductUpdateRefreshesTheCatalogEntry(t *testing.T) {
 		"stale":           event(sku, at.Add(-time.Second)),
 		"unknown product": event("no-such-product", at),
 	} {
-		res, err := app.Commands.SupplierWebhook.Handle(t.Context(), "product.update", testWebhookSecret, body)
+		res, err := app.Commands.SupplierWebhook.Handle(t.Context(), "sandbox", kinguinWebhook("product.update", testWebhookSecret, body))
 		if err != nil || res.Outcome != "ignored" {
 			t.Errorf("%s: %+v, %v; want ignored", name, res, err)
 		}
 	}
+}
+
+// kinguinWebhook is a webhook in Kinguin's form, as the sandbox supplier of
+// these tests takes them.
+func kinguinWebhook(event, secret string, body []byte) ports.SupplierWebhook {
+	h := http.Header{}
+	h.Set(kinguin.EventNameHeader, event)
+	h.Set(kinguin.EventSecretHeader, secret)
+	return ports.SupplierWebhook{Header: h.Get, Body: body}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
 )
 
 // PriceGuard keeps a purchase within what the order paid: the most sent to
@@ -52,8 +53,8 @@ func (g PriceGuard) affordable(it *domain.OrderItem) (domain.Money, error) {
 // itemProceed (buy) when the cost is within affordable
 // or cannot be compared, itemPriceWait while the guard waits for a cheaper
 // offer, and itemHeld once it held the order for review.
-func (f *fulfilment) checkPrice(ctx context.Context, it *domain.OrderItem, affordable domain.Money) (itemResult, error) {
-	p, err := f.supplier.Product(ctx, it.Source().SupplierProductID)
+func (f *fulfilment) checkPrice(ctx context.Context, sup ports.Supplier, it *domain.OrderItem, affordable domain.Money) (itemResult, error) {
+	p, err := sup.Product(ctx, it.Source().SupplierProductID)
 	if errors.Is(err, domain.ErrNotFound) {
 		return itemProceed, nil // the purchase itself says why it cannot be made
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/internal/testkit"
+	"github.com/keyward/keyward/ports"
 )
 
 // pgStockWorld is the application on PostgreSQL storage and the sandbox
@@ -55,10 +56,10 @@ func newPGStockWorld(t *testing.T, change ...func(*application.Deps)) *pgStockWo
 		Orders: w.orders, Links: postgres.NewLinks(db), CustomerLinks: postgres.NewCustomerLinks(db), Claims: postgres.NewClaims(db), Revelations: postgres.NewRevelations(db), Catalog: postgres.NewCatalog(db),
 		Stock: w.stock, Notifications: postgres.NewNotifications(db), DataKeys: postgres.NewDataKeys(db),
 		Blobs: postgres.NewBlobs(db), Audit: audit, AdminKeys: postgres.NewAdminKeys(db),
-		Locks: postgres.NewLocks(db), Tx: w.tx, Vault: kr, Supplier: w.supplier,
+		Locks: postgres.NewLocks(db), Tx: w.tx, Vault: kr,
 		SyncRuns: postgres.NewSyncRuns(db), PricingRules: postgres.NewPricingRules(db),
 		IdempotencyKeys: postgres.NewIdempotencyKeys(db), DeadLetters: postgres.NewDeadLetters(db), Requeue: &requeueRecorder{},
-		SupplierHooks: kinguin.NewWebhookVerifier(testWebhookSecret), SupplierMarks: postgres.NewSupplierEventMarks(db),
+		Suppliers: ports.Suppliers{{Supplier: w.supplier, Hooks: kinguin.NewWebhookVerifier(testWebhookSecret)}}, SupplierMarks: postgres.NewSupplierEventMarks(db),
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"),
 		Mailer: w.mail, Clock: w.clock, IDs: &uuidIDs{}, Log: slog.New(slog.DiscardHandler),
 	}

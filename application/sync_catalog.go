@@ -20,17 +20,19 @@ import (
 // catalog takes every product of the supplier it did not see out of stock
 // (never deleting it: orders refer to it). An incremental run reads what
 // the supplier changed since the last successful run started, less an
-// overlap. One sync runs at a time across processes.
+// overlap. One sync runs at a time across processes. A run reads one
+// supplier: the one its command names, else the first configured.
 type SyncCatalog struct {
-	supplier ports.Supplier
-	catalog  ports.CatalogRepository
-	runs     ports.SyncRunRepository
-	rules    ports.PricingRules
-	locks    ports.Locks
-	clock    ports.Clock
-	ids      ports.IDs
-	pricing  PricingSettings
-	log      *slog.Logger
+	suppliers ports.Suppliers
+	supplier  ports.Supplier // the one a run reads; set by Handle and Refresh
+	catalog   ports.CatalogRepository
+	runs      ports.SyncRunRepository
+	rules     ports.PricingRules
+	locks     ports.Locks
+	clock     ports.Clock
+	ids       ports.IDs
+	pricing   PricingSettings
+	log       *slog.Logger
 }
 
 // PricingSettings are the operator's pricing defaults; stored rules
@@ -41,17 +43,24 @@ type PricingSettings struct {
 	Ending domain.PriceEnding
 }
 
-// NewSyncCatalog wires SyncCatalog; it panics when a dependency is nil.
-func NewSyncCatalog(supplier ports.Supplier, catalog ports.CatalogRepository, runs ports.SyncRunRepository, rules ports.PricingRules,
+// NewSyncCatalog wires SyncCatalog; it panics when a dependency is nil or
+// there is no supplier.
+func NewSyncCatalog(suppliers ports.Suppliers, catalog ports.CatalogRepository, runs ports.SyncRunRepository, rules ports.PricingRules,
 	locks ports.Locks, clock ports.Clock, ids ports.IDs, pricing PricingSettings, log *slog.Logger) SyncCatalog {
-	require("SyncCatalog", "supplier", supplier, "catalog", catalog, "syncRuns", runs, "pricingRules", rules, "locks", locks,
+	requireSuppliers("SyncCatalog", suppliers)
+	require("SyncCatalog", "catalog", catalog, "syncRuns", runs, "pricingRules", rules, "locks", locks,
 		"clock", clock, "ids", ids, "log", log)
-	return SyncCatalog{supplier: supplier, catalog: catalog, runs: runs, rules: rules, locks: locks, clock: clock, ids: ids,
+	return SyncCatalog{suppliers: suppliers, supplier: suppliers[0].Supplier, catalog: catalog, runs: runs, rules: rules, locks: locks, clock: clock, ids: ids,
 		pricing: pricing, log: log}
 }
 
 // SyncCatalogCommand says what to import.
 type SyncCatalogCommand struct {
+	// Supplier names the supplier to read ("": the first configured).
+	// Runs are not told apart by supplier yet: any supplier but the first
+	// is read in full unless UpdatedSince is given, and its run is
+	// recorded as partial (no baseline for incremental runs).
+	Supplier string
 	// Mode is full or incremental; zero chooses: incremental after a
 	// succeeded full run younger than FullSyncEvery, full otherwise.
 	Mode domain.SyncMode
@@ -103,6 +112,24 @@ const (
 // error of the run, which goes on.
 func (h SyncCatalog) Handle(ctx context.Context, cmd SyncCatalogCommand) (SyncCatalogResult, error) {
 	var res SyncCatalogResult
+	if cmd.Supplier != "" {
+		r, ok := h.suppliers.Get(cmd.Supplier)
+		if !ok {
+			return res, fmt.Errorf("%w: supplier %q is not configured (KEYWARD_SUPPLIERS is %v)", domain.ErrNotFound, cmd.Supplier, h.suppliers.Names())
+		}
+		h.supplier = r.Supplier
+	}
+	// Runs are not told apart by supplier yet: another supplier's run is
+	// read in full (or from a given time), and is no baseline for the
+	// first supplier's incremental runs.
+	other := h.supplier.Name() != h.suppliers[0].Supplier.Name()
+	if other && cmd.UpdatedSince.IsZero() {
+		if cmd.Mode == domain.SyncIncremental {
+			return res, fmt.Errorf("%w: an incremental sync of %s needs updated_since: its runs are not told apart from %s's", domain.ErrInvalidSync,
+				h.supplier.Name(), h.suppliers[0].Supplier.Name())
+		}
+		cmd.Mode = domain.SyncFull
+	}
 	release, ok, err := h.locks.TryLock(ctx, syncLock)
 	if err != nil {
 		return res, fmt.Errorf("catalog sync lock: %w", err)
@@ -141,9 +168,10 @@ func (h SyncCatalog) Handle(ctx context.Context, cmd SyncCatalogCommand) (SyncCa
 	res.Counts, res.Products = run.Counts(), run.Counts().Seen
 	// The record outlives a cancelled caller: it says how far the run got.
 	ctx = context.WithoutCancel(ctx)
-	// A run that read part of the catalog (stopped at MaxPages, or resumed
-	// from a cursor) is no baseline for incremental runs.
-	if ferr := run.Finish(h.clock.Now(), res.Next != "" || cmd.Cursor != "", err); ferr != nil {
+	// A run that read part of the catalog (stopped at MaxPages, resumed
+	// from a cursor, or another supplier's) is no baseline for incremental
+	// runs.
+	if ferr := run.Finish(h.clock.Now(), res.Next != "" || cmd.Cursor != "" || other, err); ferr != nil {
 		return res, ferr
 	}
 	if serr := h.runs.Save(ctx, run); serr != nil {

@@ -55,7 +55,7 @@ func newSyncBench(t testing.TB, onPostgres bool, size int) *syncBench {
 			postgres.NewLocks(b.db), postgres.NewTransactor(b.db)
 	}
 	pricing := application.PricingSettings{Margin: decimal.RequireFromString("0.10"), Ending: domain.DefaultPriceEnding}
-	b.sync = application.NewSyncCatalog(client, b.catalog, runs, rules, locks, b.clock, &ids{}, pricing, slog.New(slog.DiscardHandler))
+	b.sync = application.NewSyncCatalog(ports.Suppliers{{Supplier: client}}, b.catalog, runs, rules, locks, b.clock, &ids{}, pricing, slog.New(slog.DiscardHandler))
 	b.update = application.NewUpdateProduct(tx, b.catalog, rules, newMemoryAuditLog(t, b.clock), pricing)
 	return b
 }

@@ -9,14 +9,17 @@ import (
 	"github.com/keyward/keyward/domain"
 )
 
-// Refresh reads one product from the supplier again and stores it with
+// Refresh reads one product from its supplier again and stores it with
 // its current cost and stock, keeping whether it is active and a pinned
 // price; a product the supplier no longer sells stays listed with no
 // stock. It does nothing for a product that is not in the catalog or not
 // from this supplier, or whose catalog entry is as new as asOf or newer (a
 // stale notice), and reports whether it stored anything. Supplier products
 // are listed under their supplier id as sku.
-func (h SyncCatalog) Refresh(ctx context.Context, productID string, asOf time.Time) (bool, error) {
+//
+// supplier names who sent the notice: a product listed from another
+// supplier is not refreshed.
+func (h SyncCatalog) Refresh(ctx context.Context, supplier, productID string, asOf time.Time) (bool, error) {
 	cur, err := h.catalog.Get(ctx, productID)
 	if errors.Is(err, domain.ErrNotFound) {
 		return false, nil
@@ -24,9 +27,11 @@ func (h SyncCatalog) Refresh(ctx context.Context, productID string, asOf time.Ti
 	if err != nil {
 		return false, fmt.Errorf("read product %s: %w", productID, err)
 	}
-	if cur.Source().Supplier != h.supplier.Name() || !asOf.IsZero() && !cur.UpdatedAt().Before(asOf) {
+	r, ok := h.suppliers.Get(cur.Source().Supplier)
+	if !ok || cur.Source().Supplier != supplier || !asOf.IsZero() && !cur.UpdatedAt().Before(asOf) {
 		return false, nil
 	}
+	h.supplier = r.Supplier
 	snap := cur.Snapshot()
 	sp, err := h.supplier.Product(ctx, cur.Source().SupplierProductID)
 	switch {

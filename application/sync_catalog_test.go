@@ -37,7 +37,7 @@ func TestSyncCatalogResumesFromItsCursor(t *testing.T) {
 	w := newWorld(t)
 	// One page at a time, five products a page, of the sandbox's 14.
 	small := &smallPages{Supplier: w.supplier}
-	app := w.app(func(d *application.Deps, _ *application.Settings) { d.Supplier = small })
+	app := w.app(func(d *application.Deps, _ *application.Settings) { d.Suppliers[0].Supplier = small })
 	total, pages := 0, 0
 	cmd := application.SyncCatalogCommand{MaxPages: 1}
 	for {

@@ -20,7 +20,7 @@ func TestGraphs(t *testing.T) {
 		"embedded defaults": func(*bootstrap.Config) {},
 		"postgres":          func(c *bootstrap.Config) { c.DatabaseURL = "postgres://localhost/x" },
 		"kinguin": func(c *bootstrap.Config) {
-			c.Supplier = bootstrap.SupplierConfig{SupplierKind: "kinguin", KinguinAPIURL: "https://gateway.kinguin.net/esa/api", KinguinAPIKey: "k", KinguinWebhookSecret: "dev-hook"}
+			c.Supplier = bootstrap.SupplierConfig{SupplierKinds: "kinguin", KinguinAPIURL: "https://gateway.kinguin.net/esa/api", KinguinAPIKey: "k", KinguinWebhookSecret: "dev-hook"}
 		},
 		"postgres + vault": func(c *bootstrap.Config) {
 			c.DatabaseURL, c.KeyVault, c.Vault.Token = "postgres://localhost/x", "vault", "t"

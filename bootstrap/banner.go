@@ -76,5 +76,5 @@ func adapterSummary(cfg Config) string {
 		mail += " " + urlAddress(cfg.Mail.SMTPURL)
 	}
 	return fmt.Sprintf("storage: %s  messaging: %s  key vault: %s  blobs: %s  supplier: %s  payments: %s  mail: %s  rate limits: %s",
-		storage, messaging, vault, cfg.blobStore(), cfg.Supplier.SupplierKind, cfg.Payments.PaymentsGateway, mail, cfg.Limits.Store)
+		storage, messaging, vault, cfg.blobStore(), strings.Join(cfg.Supplier.Names(), ","), cfg.Payments.PaymentsGateway, mail, cfg.Limits.Store)
 }

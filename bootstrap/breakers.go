@@ -101,17 +101,22 @@ func (b *breaker) check(context.Context) error {
 	return fmt.Errorf("circuit %s: last call took %s and failed: %s", st, b.lastLatency.Round(time.Millisecond), b.lastErr)
 }
 
-// breakersModule makes a circuit breaker for the supplier, the payment
+// breakersModule makes a circuit breaker for each supplier, the payment
 // gateway, the mailer and the key vault, and reports each at /readyz as
-// "breaker.<dependency>". The ports are put behind them by
+// "breaker.<dependency>" (a supplier's dependency is "supplier", or
+// "supplier.<name>" among several). The ports are put behind them by
 // portDecorators.
 func breakersModule() fx.Option {
 	return fx.Options(
 		fx.Provide(newBreakers),
 		fx.Provide(
-			fx.Annotate(func(b *breakers) ports.HealthCheck {
-				return ports.HealthCheck{Name: "breaker.supplier", Check: b.supplier.check}
-			}, fx.ResultTags(`group:"health"`)),
+			fx.Annotate(func(b *breakers) []ports.HealthCheck {
+				out := make([]ports.HealthCheck, 0, len(b.suppliers))
+				for _, sb := range b.suppliers {
+					out = append(out, ports.HealthCheck{Name: "breaker." + sb.name, Check: sb.check})
+				}
+				return out
+			}, fx.ResultTags(`group:"health,flatten"`)),
 			fx.Annotate(func(b *breakers) ports.HealthCheck {
 				return ports.HealthCheck{Name: "breaker.payments", Check: b.gateway.check}
 			}, fx.ResultTags(`group:"health"`)),
@@ -125,11 +130,18 @@ func breakersModule() fx.Option {
 	)
 }
 
-// breakers holds one breaker per dependency.
-type breakers struct{ supplier, gateway, mailer, vault *breaker }
+// breakers holds one breaker per dependency; suppliers' in the order of
+// KEYWARD_SUPPLIERS.
+type breakers struct {
+	suppliers              []*breaker
+	bySupplier             map[string]*breaker
+	gateway, mailer, vault *breaker
+}
 
 // all lists the breakers, for the breaker gauge.
-func (b *breakers) all() []*breaker { return []*breaker{b.supplier, b.gateway, b.mailer, b.vault} }
+func (b *breakers) all() []*breaker {
+	return append(append([]*breaker(nil), b.suppliers...), b.gateway, b.mailer, b.vault)
+}
 
 // openGauge is 1 while the breaker fails calls at once (open, or half-open
 // and probing), else 0.
@@ -140,15 +152,19 @@ func (b *breaker) openGauge() float64 {
 	return 1
 }
 
-func newBreakers(cfg Config, log *slog.Logger) *breakers {
+func newBreakers(cfg Config, suppliers ports.Suppliers, log *slog.Logger) *breakers {
 	openFor := cfg.Operations.BreakerOpenFor
 	log = log.With("component", "breaker")
-	return &breakers{
-		supplier: newBreaker("supplier", openFor, ports.ErrSupplierTemporary, log),
-		gateway:  newBreaker("payments", openFor, application.ErrUnavailable, log),
-		mailer:   newBreaker("mailer", openFor, application.ErrUnavailable, log),
-		vault:    newBreaker("keyvault", openFor, ports.ErrVaultUnavailable, log),
+	b := &breakers{bySupplier: map[string]*breaker{}}
+	for _, r := range suppliers {
+		sb := newBreaker(supplierDependency(suppliers, r.Supplier.Name()), openFor, ports.ErrSupplierTemporary, log)
+		b.suppliers = append(b.suppliers, sb)
+		b.bySupplier[r.Supplier.Name()] = sb
 	}
+	b.gateway = newBreaker("payments", openFor, application.ErrUnavailable, log)
+	b.mailer = newBreaker("mailer", openFor, application.ErrUnavailable, log)
+	b.vault = newBreaker("keyvault", openFor, ports.ErrVaultUnavailable, log)
+	return b
 }
 
 // breakerSupplier calls the supplier through its breaker (Name and Health

@@ -73,9 +73,9 @@ func scheduleCatalogSync(lc fx.Lifecycle, interval time.Duration, sync applicati
 // SyncCatalog runs one catalog sync from an operator's shell ("full",
 // "incremental", or "" to let the last runs decide) against the stored
 // catalog; ErrNeedsDatabase without KEYWARD_DATABASE_URL. WithProgress is
-// told of each supplier page read.
+// told of each supplier page read; WithSupplier names the supplier.
 func SyncCatalog(ctx context.Context, cfg Config, mode string, opts ...ToolOption) (application.SyncCatalogResult, error) {
-	var cmd application.SyncCatalogCommand
+	cmd := application.SyncCatalogCommand{Supplier: supplierOf(opts)}
 	if mode != "" {
 		m, err := domain.ParseSyncMode(mode)
 		if err != nil {
@@ -88,7 +88,9 @@ func SyncCatalog(ctx context.Context, cfg Config, mode string, opts ...ToolOptio
 	err := runTool(ctx, cfg, func(t tool) (err error) {
 		res, err = t.App.Commands.SyncCatalog.Handle(ctx, cmd)
 		return err
-	}, fx.Decorate(func(s ports.Supplier) ports.Supplier { return &pageCountingSupplier{Supplier: s, report: report} }))
+	}, fx.Decorate(func(s ports.Suppliers) ports.Suppliers {
+		return s.Wrap(func(s ports.Supplier) ports.Supplier { return &pageCountingSupplier{Supplier: s, report: report} })
+	}))
 	return res, err
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
 )
 
 // TestScheduledCatalogSync: the scheduler syncs on every tick, the first
@@ -19,7 +20,7 @@ import (
 func TestScheduledCatalogSync(t *testing.T) {
 	t.Parallel()
 	runs, catalog := memory.NewSyncRuns(), memory.NewCatalog()
-	sync := application.NewSyncCatalog(sandbox.NewSupplier(sandbox.SupplierConfig{}), catalog, runs, memory.NewPricingRules(),
+	sync := application.NewSyncCatalog(ports.Suppliers{{Supplier: sandbox.NewSupplier(sandbox.SupplierConfig{})}}, catalog, runs, memory.NewPricingRules(),
 		memory.NewLocks(), systemClock{}, uuidV7{}, application.PricingSettings{Margin: decimal.RequireFromString("0.1")},
 		slog.New(slog.DiscardHandler))
 	lc := fxtest.NewLifecycle(t)

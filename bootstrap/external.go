@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"go.uber.org/fx"
 
+	"github.com/keyward/keyward/adapters/kinguin"
 	"github.com/keyward/keyward/adapters/nowpayments"
 	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/ports"
@@ -14,10 +15,11 @@ var SandboxSupplierModule = fx.Module("supplier.sandbox",
 		func(cfg Config) *sandbox.Supplier {
 			return sandbox.NewSupplier(sandbox.SupplierConfig{Latency: cfg.SupplierLatency, FailureRate: cfg.SupplierFailRate, StockScale: cfg.SupplierStock})
 		},
-		func(s *sandbox.Supplier) ports.Supplier { return s },
-		fx.Annotate(func(s ports.Supplier) ports.HealthCheck {
-			return ports.HealthCheck{Name: "supplier", Check: s.Health}
-		}, fx.ResultTags(`group:"health"`)),
+		// The sandbox takes webhooks in Kinguin's form, under Kinguin's
+		// secret (it sends none itself: tests and operators do).
+		fx.Annotate(func(cfg Config, s *sandbox.Supplier) ports.SupplierRegistration {
+			return ports.SupplierRegistration{Supplier: s, Hooks: kinguin.NewWebhookVerifier(cfg.Supplier.KinguinWebhookSecret)}
+		}, fx.ResultTags(`group:"suppliers"`)),
 	),
 )
 

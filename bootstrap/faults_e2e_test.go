@@ -139,10 +139,10 @@ func TestFaultKillAtEachStep(t *testing.T) {
 			})
 		}},
 		{"after purchase placed", func(f *freezer) fx.Option {
-			return fx.Decorate(func(s ports.Supplier) ports.Supplier { return freezeSupplier{Supplier: s, f: f, atPlace: true} })
+			return decorateSuppliers(func(s ports.Supplier) ports.Supplier { return freezeSupplier{Supplier: s, f: f, atPlace: true} })
 		}},
 		{"after keys fetched", func(f *freezer) fx.Option {
-			return fx.Decorate(func(s ports.Supplier) ports.Supplier { return freezeSupplier{Supplier: s, f: f, atKeys: true} })
+			return decorateSuppliers(func(s ports.Supplier) ports.Supplier { return freezeSupplier{Supplier: s, f: f, atKeys: true} })
 		}},
 		{"after sealing", func(f *freezer) fx.Option {
 			return fx.Decorate(func(b ports.BlobStore) ports.BlobStore { return freezeBlobs{b, f} })
@@ -307,4 +307,9 @@ func latestToken(t *testing.T, h *harness, addr string) string {
 // messaging.AckDeadline.
 func resumeQuickly(c *bootstrap.Config) {
 	c.ReconcileInterval, c.ReconcileAfter = 250*time.Millisecond, 2*time.Second
+}
+
+// decorateSuppliers wraps every supplier the application buys from.
+func decorateSuppliers(wrap func(ports.Supplier) ports.Supplier) fx.Option {
+	return fx.Decorate(func(s ports.Suppliers) ports.Suppliers { return s.Wrap(wrap) })
 }

@@ -2,6 +2,8 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -44,8 +46,7 @@ type operationalMetricsParams struct {
 	Orders      ports.OrderCounter
 	DeadLetters ports.DeadLetters
 	Breakers    *breakers
-	Supplier    ports.Supplier
-	Balance     ports.SupplierBalance `optional:"true"`
+	Suppliers   ports.Suppliers
 	Log         *slog.Logger
 }
 
@@ -74,11 +75,33 @@ func registerOperationalMetrics(p operationalMetricsParams) {
 			}
 			return out, nil
 		}, log)
-	if p.Balance != nil {
-		m.Gauge("supplier_balance", "The supplier account's balance in its currency (Kinguin: EUR), read at most once a minute; by supplier.", []string{"supplier"},
+	var balances []ports.Supplier
+	for _, r := range p.Suppliers {
+		if _, ok := r.Supplier.(ports.SupplierBalance); ok {
+			balances = append(balances, r.Supplier)
+		}
+	}
+	if len(balances) > 0 {
+		m.Gauge("supplier_balance", "The supplier account's balance in its currency (Kinguin, CodesWholesale: EUR), read at most once a minute; by supplier.", []string{"supplier"},
 			metrics.Cached(balanceEvery, func(ctx context.Context) ([]metrics.Sample, error) {
-				b, err := p.Balance.Balance(ctx)
-				return []metrics.Sample{{Labels: []string{p.Supplier.Name()}, Value: b}}, err
+				var out []metrics.Sample
+				var errs []error
+				for _, s := range balances {
+					b, err := s.(ports.SupplierBalance).Balance(ctx)
+					if err != nil {
+						errs = append(errs, fmt.Errorf("%s: %w", s.Name(), err))
+						continue
+					}
+					out = append(out, metrics.Sample{Labels: []string{s.Name()}, Value: b})
+				}
+				if len(out) == 0 {
+					return nil, errors.Join(errs...)
+				}
+				// One supplier's failure leaves the others' balances shown.
+				for _, err := range errs {
+					log.Warn("supplier balance not read", "err", err)
+				}
+				return out, nil
 			}), log)
 	}
 }

@@ -42,8 +42,10 @@ var portDecorators = fx.Options(
 	}),
 	fx.Decorate(func(r ports.RevelationLog, m *metrics.Metrics) ports.RevelationLog { return m.Revelations(r) }),
 	fx.Decorate(func(b ports.BlobStore, m *metrics.Metrics) ports.BlobStore { return m.BlobStore(b) }),
-	fx.Decorate(func(s ports.Supplier, m *metrics.Metrics, b *breakers) ports.Supplier {
-		return breakerSupplier{Supplier: m.Supplier(s), b: b.supplier}
+	fx.Decorate(func(s ports.Suppliers, m *metrics.Metrics, b *breakers) ports.Suppliers {
+		return s.Wrap(func(one ports.Supplier) ports.Supplier {
+			return breakerSupplier{Supplier: m.SupplierAs(one, supplierDependency(s, one.Name())), b: b.bySupplier[one.Name()]}
+		})
 	}),
 	fx.Decorate(func(g ports.PaymentGateway, m *metrics.Metrics, b *breakers) ports.PaymentGateway {
 		return breakerGateway{PaymentGateway: m.Gateway(g), b: b.gateway}

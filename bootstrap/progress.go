@@ -17,10 +17,26 @@ type Progress func(done, total int, item string)
 // ToolOption changes how an operator command runs.
 type ToolOption func(*toolOptions)
 
-type toolOptions struct{ progress Progress }
+type toolOptions struct {
+	progress Progress
+	supplier string
+}
 
 // WithProgress has the command report its progress to p.
 func WithProgress(p Progress) ToolOption { return func(o *toolOptions) { o.progress = p } }
+
+// WithSupplier has a catalog sync read the named supplier (default: the
+// first of KEYWARD_SUPPLIERS).
+func WithSupplier(name string) ToolOption { return func(o *toolOptions) { o.supplier = name } }
+
+// supplierOf is the supplier opts name, "" for the default.
+func supplierOf(opts []ToolOption) string {
+	var o toolOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o.supplier
+}
 
 // progressOf is the Progress opts ask for; it is never nil, so callers
 // report without checking.

@@ -89,6 +89,7 @@ func (c Config) validateSecrets(local bool) error {
 		{"KEYWARD_TOKEN_SECRET", string(c.Operations.TokenSecret), true},
 		{"KEYWARD_NOWPAYMENTS_IPN_SECRET", c.IPNSecret, false},
 		{"KEYWARD_KINGUIN_WEBHOOK_SECRET", c.Supplier.KinguinWebhookSecret, false},
+		{"KEYWARD_CODESWHOLESALE_CLIENT_SIGNATURE", c.Supplier.CodesWholesale.CodesWholesaleClientSignature, false},
 	} {
 		if s.value == "" {
 			continue // unset: random (page), the page secret (token), or refused where needed

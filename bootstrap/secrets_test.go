@@ -23,6 +23,10 @@ func TestSecretStrength(t *testing.T) {
 	kinguin := func(secret string) []string {
 		return []string{"KEYWARD_SUPPLIER", "kinguin", "KEYWARD_KINGUIN_API_KEY", "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET", secret}
 	}
+	codesWholesale := func(signature string) []string {
+		return []string{"KEYWARD_SUPPLIERS", "codeswholesale", "KEYWARD_CODESWHOLESALE_CLIENT_ID", "id", "KEYWARD_CODESWHOLESALE_CLIENT_SECRET", "s",
+			"KEYWARD_CODESWHOLESALE_CLIENT_SIGNATURE", signature}
+	}
 	raw32 := "Zq7!xP2#kM9$wR4%tY6^uI8&oL1*aS3("
 	hex32 := hex.EncodeToString([]byte(raw32))
 	b64of32 := base64.StdEncoding.EncodeToString([]byte(raw32))
@@ -63,6 +67,9 @@ func TestSecretStrength(t *testing.T) {
 		{"repeated Kinguin secret on loopback", [][]string{loopback, kinguin(strings.Repeat("secret", 4))}, "KEYWARD_KINGUIN_WEBHOOK_SECRET", "openssl rand"},
 		{"repeated admin key on loopback", [][]string{loopback, {"KEYWARD_ADMIN_API_KEYS", "a-real-admin-key-0001," + strings.Repeat("k", 20)}}, "KEYWARD_ADMIN_API_KEYS", "openssl rand"},
 		{"README placeholder on loopback", [][]string{loopback, {"KEYWARD_NOWPAYMENTS_IPN_SECRET", "<IPN secret, at least 16 characters>"}}, "KEYWARD_NOWPAYMENTS_IPN_SECRET", "openssl rand"},
+		{"README placeholder for CodesWholesale", [][]string{loopback, codesWholesale("<client signature, for postbacks>")}, "KEYWARD_CODESWHOLESALE_CLIENT_SIGNATURE", "openssl rand"},
+		{"short CodesWholesale signature beyond loopback", [][]string{public, codesWholesale("short-signature")}, "KEYWARD_CODESWHOLESALE_CLIENT_SIGNATURE", "dashboard"},
+		{"CodesWholesale signature beyond loopback", [][]string{public, codesWholesale("00000000-0000-0000-0000-00000000519e")}, "", ""},
 		{"README placeholder for Kinguin", [][]string{loopback, kinguin("<the secret you set for the store's webhooks>")}, "KEYWARD_KINGUIN_WEBHOOK_SECRET", "openssl rand"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

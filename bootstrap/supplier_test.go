@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,13 @@ func TestSupplierConfigNamesTheMissingVariable(t *testing.T) {
 		{[]string{"KEYWARD_SUPPLIER", "kinguin", "KEYWARD_KINGUIN_API_KEY", "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "dev-hook",
 			"KEYWARD_KINGUIN_API_URL", "gateway.kinguin.net"}, "KEYWARD_KINGUIN_API_URL"},
 		{[]string{"KEYWARD_SUPPLIER", "g2a"}, "KEYWARD_SUPPLIER"},
+		{[]string{"KEYWARD_SUPPLIERS", "kinguin,g2a", "KEYWARD_KINGUIN_API_KEY", "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "dev-hook"}, "KEYWARD_SUPPLIERS"},
+		{[]string{"KEYWARD_SUPPLIERS", "sandbox,sandbox"}, "KEYWARD_SUPPLIERS"},
+		{[]string{"KEYWARD_SUPPLIERS", " , "}, "KEYWARD_SUPPLIERS"},
+		{[]string{"KEYWARD_SUPPLIERS", "codeswholesale", "KEYWARD_CODESWHOLESALE_CLIENT_SECRET", "s"}, "KEYWARD_CODESWHOLESALE_CLIENT_ID"},
+		{[]string{"KEYWARD_SUPPLIERS", "codeswholesale", "KEYWARD_CODESWHOLESALE_CLIENT_ID", "i"}, "KEYWARD_CODESWHOLESALE_CLIENT_SECRET"},
+		// KEYWARD_SUPPLIERS wins over the older single-supplier variable.
+		{[]string{"KEYWARD_SUPPLIER", "sandbox", "KEYWARD_SUPPLIERS", "sandbox,kinguin"}, "KEYWARD_KINGUIN_API_KEY"},
 	} {
 		_, err := bootstrap.LoadConfig(env(c.env...))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -42,6 +50,11 @@ func TestSupplierConfigNamesTheMissingVariable(t *testing.T) {
 	if _, err := bootstrap.LoadConfig(env("KEYWARD_SUPPLIER", "kinguin", "KEYWARD_KINGUIN_API_KEY", "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "dev-hook")); err != nil {
 		t.Errorf("complete Kinguin settings refused: %v", err)
 	}
+	cfg, err := bootstrap.LoadConfig(env("KEYWARD_SUPPLIERS", " Kinguin, codeswholesale", "KEYWARD_KINGUIN_API_KEY", "k", "KEYWARD_KINGUIN_WEBHOOK_SECRET", "dev-hook",
+		"KEYWARD_CODESWHOLESALE_CLIENT_ID", "i", "KEYWARD_CODESWHOLESALE_CLIENT_SECRET", "s"))
+	if err != nil || !slices.Equal(cfg.Supplier.Names(), []string{"kinguin", "codeswholesale"}) {
+		t.Errorf("two suppliers: %v, %v", cfg.Supplier.Names(), err)
+	}
 }
 
 // startKinguin runs keyward buying from srv.
@@ -50,7 +63,7 @@ func startKinguin(t *testing.T, srv *kinguintest.Server, mod func(*bootstrap.Con
 	// The harness reads the sandbox supplier, which a Kinguin process has not.
 	extra = append(extra, fx.Provide(func() *sandbox.Supplier { return nil }))
 	return start(t, func(c *bootstrap.Config) {
-		c.Supplier = bootstrap.SupplierConfig{SupplierKind: "kinguin", KinguinAPIURL: srv.BaseURL(), KinguinAPIKey: kinguintest.APIKey,
+		c.Supplier = bootstrap.SupplierConfig{SupplierKinds: "kinguin", KinguinAPIURL: srv.BaseURL(), KinguinAPIKey: kinguintest.APIKey,
 			KinguinWebhookSecret: testKinguinSecret}
 		if mod != nil {
 			mod(c)
@@ -223,7 +236,7 @@ func TestCrashAfterKinguinOrderPlaced(t *testing.T) {
 	url, admin := pgtest.NewDatabase(t)
 	srv := kinguintest.New(t, 0)
 	f := newFreezer(t)
-	hook := fx.Decorate(func(s ports.Supplier) ports.Supplier { return freezeSupplier{Supplier: s, f: f, atPlace: true} })
+	hook := decorateSuppliers(func(s ports.Supplier) ports.Supplier { return freezeSupplier{Supplier: s, f: f, atPlace: true} })
 	keyring := t.TempDir() + "/keyring.json"
 	mod := func(c *bootstrap.Config) { c.DatabaseURL = url; c.KeyringFile = keyring }
 	var db1 *sqlx.DB

@@ -36,7 +36,7 @@ func decorations(d application.Deps) map[string]string {
 		"orders":   fmt.Sprintf("%T", d.Orders),
 		"dataKeys": fmt.Sprintf("%T", d.DataKeys),
 		"mailer":   fmt.Sprintf("%T", d.Mailer),
-		"supplier": fmt.Sprintf("%T", d.Supplier),
+		"supplier": fmt.Sprintf("%T", d.Suppliers[0].Supplier),
 		"gateway":  fmt.Sprintf("%T", d.Gateway),
 		"vault":    fmt.Sprintf("%T", d.Vault),
 		"blobs":    fmt.Sprintf("%T", d.Blobs),

@@ -49,8 +49,7 @@ type appDeps struct {
 	DeadLetters   ports.DeadLetters
 	Requeue       ports.MessageRequeue
 	Vault         ports.KeyVault
-	Supplier      ports.Supplier
-	SupplierHooks ports.SupplierEventVerifier
+	Suppliers     ports.Suppliers
 	SupplierMarks ports.SupplierEventMarks
 	Gateway       ports.PaymentGateway
 	Verifier      ports.NotificationVerifier
@@ -66,9 +65,9 @@ type appDeps struct {
 func newAppDeps(p appDeps) application.Deps {
 	return application.Deps{
 		Orders: p.Orders, Links: p.Links, CustomerLinks: p.CustomerLinks, Claims: p.Claims, Revelations: p.Revelations, Catalog: p.Catalog, Stock: p.Stock, Notifications: p.Notifications,
-		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Supplier: p.Supplier,
+		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Suppliers: p.Suppliers,
 		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
-		SupplierHooks: p.SupplierHooks, SupplierMarks: p.SupplierMarks, SyncRuns: p.SyncRuns, PricingRules: p.PricingRules,
+		SupplierMarks: p.SupplierMarks, SyncRuns: p.SyncRuns, PricingRules: p.PricingRules,
 		IdempotencyKeys: p.Idempotency, DeadLetters: p.DeadLetters, Requeue: p.Requeue,
 	}
 }

@@ -33,6 +33,7 @@ type OrderItem struct {
 	status          ItemStatus
 	failure         *ItemFailure
 	supplierOrderID string
+	boughtFrom      string
 	keys            []SealedKey
 }
 
@@ -79,7 +80,10 @@ type ItemSnapshot struct {
 	Status          ItemStatus
 	Failure         *ItemFailure
 	SupplierOrderID string
-	Keys            []SealedKey
+	// BoughtFrom names the supplier the item's purchase was begun with
+	// ("" before one was).
+	BoughtFrom string
+	Keys       []SealedKey
 }
 
 // unmarshalOrderItem rehydrates an item from storage without re-validating
@@ -92,7 +96,7 @@ func unmarshalOrderItem(s ItemSnapshot) (*OrderItem, error) {
 	it := &OrderItem{
 		id: s.ID, sku: s.SKU, name: s.Name, source: s.Source, quantity: s.Quantity,
 		unitPrice: s.UnitPrice, status: s.Status,
-		supplierOrderID: s.SupplierOrderID, keys: append([]SealedKey(nil), s.Keys...),
+		supplierOrderID: s.SupplierOrderID, boughtFrom: s.BoughtFrom, keys: append([]SealedKey(nil), s.Keys...),
 	}
 	if s.Failure != nil {
 		f := *s.Failure
@@ -107,7 +111,7 @@ func (i *OrderItem) Snapshot() ItemSnapshot {
 	return ItemSnapshot{
 		ID: i.id, SKU: i.sku, Name: i.name, Source: i.source, Quantity: i.quantity,
 		UnitPrice: i.unitPrice, Status: i.status, Failure: i.Failure(),
-		SupplierOrderID: i.supplierOrderID, Keys: i.Keys(),
+		SupplierOrderID: i.supplierOrderID, BoughtFrom: i.boughtFrom, Keys: i.Keys(),
 	}
 }
 
@@ -136,6 +140,20 @@ func (i *OrderItem) Status() ItemStatus { return i.status }
 // SupplierOrderID returns the supplier's order id, "" before the purchase.
 func (i *OrderItem) SupplierOrderID() string { return i.supplierOrderID }
 
+// BoughtFrom names the supplier the item's purchase was begun with, ""
+// before one was: the supplier order, its keys and its webhooks are that
+// supplier's, whatever the product's source says since.
+func (i *OrderItem) BoughtFrom() string { return i.boughtFrom }
+
+// Supplier names the supplier to buy the item from, or bought from: the
+// one the purchase was begun with, else its product's at order time.
+func (i *OrderItem) Supplier() string {
+	if i.boughtFrom != "" {
+		return i.boughtFrom
+	}
+	return i.source.Supplier
+}
+
 // Keys returns a copy of the references to the item's sealed keys; none
 // before sealing or after a revoke.
 func (i *OrderItem) Keys() []SealedKey { return append([]SealedKey(nil), i.keys...) }
@@ -152,7 +170,17 @@ func (i *OrderItem) Failure() *ItemFailure {
 // Subtotal is unit price × quantity.
 func (i *OrderItem) Subtotal() Money { return i.unitPrice.Mul(i.quantity) }
 
-func (i *OrderItem) beginPurchase() error {
+// beginPurchase begins the purchase at supplier ("": unnamed, for an item
+// whose product names none).
+func (i *OrderItem) beginPurchase(supplier string) error {
+	if supplier != "" && i.boughtFrom != "" && i.boughtFrom != supplier && (i.status != ItemPending || i.supplierOrderID != "") {
+		// A purchase may exist at the first supplier: buying at a second
+		// could buy twice.
+		return fmt.Errorf("%w: item %s was bought from %s, not %s", ErrInvalidTransition, i.id, i.boughtFrom, supplier)
+	}
+	if supplier != "" {
+		i.boughtFrom = supplier
+	}
 	switch i.status {
 	case ItemPending, ItemPurchasing:
 		i.status = ItemPurchasing

@@ -38,13 +38,29 @@ func (o *Order) BeginItemPurchase(itemID string, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if it.status == ItemPurchasing {
-		return nil
-	}
-	if err := it.beginPurchase(); err != nil {
+	return o.BeginItemPurchaseFrom(itemID, it.Supplier(), now)
+}
+
+// BeginItemPurchaseFrom is BeginItemPurchase at the named supplier, which
+// the item records (BoughtFrom). It returns ErrInvalidTransition as well
+// for an item whose purchase was begun with another supplier, unless it
+// went back to pending with no supplier order.
+func (o *Order) BeginItemPurchaseFrom(itemID, supplier string, now time.Time) error {
+	it, err := o.fulfillingItem(itemID)
+	if err != nil {
 		return err
 	}
-	o.touch(itemEvent(EventKindItemPurchasing, o.status, it, now), now)
+	if it.status == ItemPurchasing && it.boughtFrom == supplier {
+		return nil
+	}
+	if err := it.beginPurchase(supplier); err != nil {
+		return err
+	}
+	var extra []string
+	if supplier != "" {
+		extra = []string{"supplier", supplier}
+	}
+	o.touch(itemEvent(EventKindItemPurchasing, o.status, it, now, extra...), now)
 	return nil
 }
 

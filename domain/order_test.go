@@ -391,3 +391,41 @@ func TestStartFulfilmentFromEachStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestItemRecordsTheSupplierItIsBoughtFrom: an item records the supplier
+// its purchase was begun with; once a purchase may exist there, it cannot
+// be begun at another (that could buy twice).
+func TestItemRecordsTheSupplierItIsBoughtFrom(t *testing.T) {
+	t.Parallel()
+	o := inState(t, domain.StatusPaid)
+	if _, err := o.StartFulfilment(t0); err != nil {
+		t.Fatal(err)
+	}
+	it := o.Items()[0]
+	if it.BoughtFrom() != "" || it.Supplier() != it.Source().Supplier {
+		t.Fatalf("before a purchase: bought from %q, supplier %q; want none and the product's %q", it.BoughtFrom(), it.Supplier(), it.Source().Supplier)
+	}
+	if err := o.BeginItemPurchaseFrom(it.ID(), "codeswholesale", t0); err != nil {
+		t.Fatal(err)
+	}
+	it, _ = o.Item(it.ID())
+	if it.BoughtFrom() != "codeswholesale" || it.Supplier() != "codeswholesale" {
+		t.Fatalf("bought from %q, supplier %q; want codeswholesale", it.BoughtFrom(), it.Supplier())
+	}
+	if err := o.BeginItemPurchaseFrom(it.ID(), "kinguin", t0); !errors.Is(err, domain.ErrInvalidTransition) {
+		t.Fatalf("begun at a second supplier: %v, want ErrInvalidTransition", err)
+	}
+	if err := o.BeginItemPurchase(it.ID(), t0); err != nil {
+		t.Fatalf("resumed at the same supplier: %v", err)
+	}
+	if err := o.RecordItemPurchase(it.ID(), "cw-order-1", t0); err != nil {
+		t.Fatal(err)
+	}
+	again, err := domain.UnmarshalOrder(o.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := again.Item(it.ID()); got.BoughtFrom() != "codeswholesale" {
+		t.Fatalf("after a snapshot round trip bought from %q", got.BoughtFrom())
+	}
+}

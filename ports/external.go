@@ -62,19 +62,27 @@ type PurchaseRequest struct {
 	Price      domain.Money
 }
 
-// Supplier order statuses, as Kinguin names them.
+// PurchaseStatus is where a purchase stands, in keyward's words: each
+// supplier adapter maps its own statuses onto these.
+type PurchaseStatus string
+
+// Purchase statuses. A status an adapter does not know is PurchasePending:
+// the keys are asked for again later, never assumed.
 const (
-	SupplierOrderProcessing = "processing" // waiting for keys
-	SupplierOrderCompleted  = "completed"  // every key delivered
-	SupplierOrderCanceled   = "canceled"
-	SupplierOrderRefunded   = "refunded"
+	PurchasePending   PurchaseStatus = "pending"   // bought, keys not all out yet
+	PurchaseCompleted PurchaseStatus = "completed" // every key delivered
+	PurchaseCanceled  PurchaseStatus = "canceled"  // the supplier cancelled it: no keys will come
+	PurchaseRefunded  PurchaseStatus = "refunded"  // the supplier refunded it: no keys will come
 )
+
+// Final reports whether no keys will come any more for the purchase.
+func (s PurchaseStatus) Final() bool { return s == PurchaseCanceled || s == PurchaseRefunded }
 
 // SupplierOrder is the supplier's view of a purchase.
 type SupplierOrder struct {
 	ID         string
 	ExternalID string
-	Status     string // one of the SupplierOrder* statuses
+	Status     PurchaseStatus
 }
 
 // SupplierKey is one plaintext key as delivered. It must be sealed at once
@@ -88,7 +96,8 @@ type SupplierKey struct {
 // ErrSupplierPermanent (with a reason an operator can act on),
 // domain.ErrNotFound where said, or the context's error.
 type Supplier interface {
-	// Name identifies the supplier ("sandbox", "kinguin").
+	// Name identifies the supplier ("sandbox", "kinguin",
+	// "codeswholesale"): items record it, webhooks are addressed to it.
 	Name() string
 	// Products returns one page of the supplier's catalog;
 	// ErrSupplierPermanent for a cursor it did not issue.
@@ -111,41 +120,60 @@ type Supplier interface {
 }
 
 // SupplierBalance is offered by a supplier whose account balance can be
-// read (Kinguin's, in EUR); the balance gauge operators alert on reads it.
+// read (Kinguin's and CodesWholesale's, in EUR); the balance gauge
+// operators alert on reads it.
 type SupplierBalance interface {
 	// Balance returns the account's balance; an error when it cannot be
 	// read now.
 	Balance(ctx context.Context) (float64, error)
 }
 
-// Supplier webhook event names (Kinguin's).
+// SupplierEventKind is what a supplier webhook is about, in keyward's
+// words: each adapter maps its own event names onto these.
+type SupplierEventKind string
+
+// Supplier event kinds. An event of no kind keyward handles has the zero
+// kind: it is acknowledged and ignored.
 const (
-	SupplierEventOrderStatus   = "order.status"
-	SupplierEventOrderComplete = "order.complete"
-	SupplierEventProductUpdate = "product.update"
+	// SupplierEventPurchase: a purchase changed (keys out, cancelled ...).
+	SupplierEventPurchase SupplierEventKind = "purchase"
+	// SupplierEventProduct: products changed (cost, stock, withdrawn).
+	SupplierEventProduct SupplierEventKind = "product"
 )
 
 // SupplierEvent is an authenticated supplier webhook. Fields an event does
-// not carry are empty.
+// not carry are empty. An event is a hint: what it says of a purchase or a
+// product is read again from the supplier before anything is done.
 type SupplierEvent struct {
-	// Name is one of the SupplierEvent* names, or another the supplier
-	// added since (to be acknowledged and ignored).
+	Kind SupplierEventKind
+	// Name is the event as the supplier names it, for logs.
 	Name            string
 	SupplierOrderID string
 	ExternalID      string
-	OrderStatus     string
-	ProductID       string
+	// Status is the purchase's status the event reports; "" when it says
+	// none.
+	Status     PurchaseStatus
+	ProductIDs []string
 	// UpdatedAt is when the supplier changed the entity: an event older
-	// than what is known is stale.
+	// than what is known is stale. Zero when the supplier does not say
+	// (such an event is never judged stale).
 	UpdatedAt time.Time
 }
 
-// SupplierEventVerifier authenticates and reads supplier webhooks.
+// SupplierWebhook is a supplier's webhook as received: the adapter finds
+// its credential and its event in the headers or the body.
+type SupplierWebhook struct {
+	// Header returns a request header's first value ("" when absent).
+	Header func(name string) string
+	Body   []byte
+}
+
+// SupplierEventVerifier authenticates and reads one supplier's webhooks.
 type SupplierEventVerifier interface {
 	// Verify returns ErrSignatureInvalid when the credential is missing or
-	// wrong (checked before the body is read), and ErrMalformedNotice when
+	// wrong (checked before the body is used), and ErrMalformedNotice when
 	// the body of a known event cannot be understood.
-	Verify(name, credential string, body []byte) (SupplierEvent, error)
+	Verify(w SupplierWebhook) (SupplierEvent, error)
 }
 
 // SupplierEventMarks remembers the newest change time seen per supplier

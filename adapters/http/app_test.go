@@ -87,9 +87,9 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 	app := application.NewApp(application.Deps{
 		Orders: memory.NewOrders(nil), Links: memory.NewLinks(), CustomerLinks: memory.NewCustomerLinks(), Claims: memory.NewClaims(), Revelations: memory.NewRevelations(), Catalog: memory.NewCatalog(), Stock: memory.NewStock(),
 		Notifications: memory.NewNotifications(), DataKeys: memory.NewDataKeys(), Blobs: memory.NewBlobs(),
-		Audit: memory.NewAuditLog(w.clock, application.NewAuditKey(kr, memory.NewDataKeys())), Locks: memory.NewLocks(), Tx: memory.Transactor{}, Vault: w.vault, Supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
+		Audit: memory.NewAuditLog(w.clock, application.NewAuditKey(kr, memory.NewDataKeys())), Locks: memory.NewLocks(), Tx: memory.Transactor{}, Vault: w.vault,
 		Gateway: w.gateway, Verifier: nowpayments.NewVerifier(testIPNSecret), Mailer: w.mail, Clock: w.clock, IDs: &testIDs{},
-		Log: slog.New(slog.DiscardHandler), SupplierHooks: kinguin.NewWebhookVerifier(testKinguinSecret), SupplierMarks: memory.NewSupplierEventMarks(),
+		Log: slog.New(slog.DiscardHandler), Suppliers: ports.Suppliers{{Supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}), Hooks: kinguin.NewWebhookVerifier(testKinguinSecret)}}, SupplierMarks: memory.NewSupplierEventMarks(),
 		AdminKeys: w.adminKeys, SyncRuns: memory.NewSyncRuns(), PricingRules: memory.NewPricingRules(),
 		IdempotencyKeys: memory.NewIdempotencyKeys(), DeadLetters: w.deadLetters, Requeue: w.requeue,
 	}, application.Settings{

@@ -122,7 +122,7 @@ var operationExamples = map[string]operationExample{
 			return out.Body
 		}()},
 	},
-	"kinguin-webhook": {request: map[string]any{"orderId": "PHS84FJAG5U", "orderExternalId": exItemID, "status": "completed",
+	"supplier-webhook": {request: map[string]any{"orderId": "PHS84FJAG5U", "orderExternalId": exItemID, "status": "completed",
 		"updatedAt": "2026-12-06T23:14:40.090+00:00"}},
 	"admin-sync-catalog": {
 		request: map[string]any{"mode": "incremental", "max_pages": 20},

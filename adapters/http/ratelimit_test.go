@@ -89,7 +89,7 @@ func TestSignedWebhooksAreNeverLimited(t *testing.T) {
 	}
 	const event = `{"orderId":"PX7Q2LMN4RA","orderExternalId":"ord_unknown","status":"completed","updatedAt":"2025-03-14T10:43:12.090+00:00"}`
 	codes = concurrently(n, func() int {
-		return from(h, gateway, "POST", "/v1/webhooks/kinguin", []byte(event), "X-Event-Name: order.status", "X-Event-Secret: "+testKinguinSecret).Code
+		return from(h, gateway, "POST", "/v1/webhooks/sandbox", []byte(event), "X-Event-Name: order.status", "X-Event-Secret: "+testKinguinSecret).Code
 	})
 	if codes[http.StatusNoContent] != n {
 		t.Fatalf("%d Kinguin events with the right secret at once: %v, want all 204", n, codes)
@@ -101,7 +101,7 @@ func TestSignedWebhooksAreNeverLimited(t *testing.T) {
 	if codes[http.StatusUnauthorized] != limits.WebhookFailures.Burst || codes[http.StatusTooManyRequests] != n-limits.WebhookFailures.Burst {
 		t.Fatalf("%d badly signed IPNs: %v, want %d × 401 then 429", n, codes, limits.WebhookFailures.Burst)
 	}
-	bad := from(h, gateway, "POST", "/v1/webhooks/kinguin", []byte(event), "X-Event-Name: order.status", "X-Event-Secret: wrong-secret")
+	bad := from(h, gateway, "POST", "/v1/webhooks/sandbox", []byte(event), "X-Event-Name: order.status", "X-Event-Secret: wrong-secret")
 	wantProblem(t, bad, http.StatusTooManyRequests, "")
 	if bad.Header().Get("Retry-After") == "" {
 		t.Fatal("429 without Retry-After")

@@ -25,7 +25,29 @@ type order struct {
 }
 
 func (o order) toPort() ports.SupplierOrder {
-	return ports.SupplierOrder{ID: o.OrderID, ExternalID: o.OrderExternalID, Status: o.Status}
+	return ports.SupplierOrder{ID: o.OrderID, ExternalID: o.OrderExternalID, Status: purchaseStatus(o.Status)}
+}
+
+// Kinguin's order statuses.
+const (
+	statusProcessing = "processing"
+	statusCompleted  = "completed"
+	statusCanceled   = "canceled"
+	statusRefunded   = "refunded"
+)
+
+// purchaseStatus maps a Kinguin order status onto keyward's; one it does
+// not know (processing among them) is pending.
+func purchaseStatus(s string) ports.PurchaseStatus {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case statusCompleted:
+		return ports.PurchaseCompleted
+	case statusCanceled:
+		return ports.PurchaseCanceled
+	case statusRefunded:
+		return ports.PurchaseRefunded
+	}
+	return ports.PurchasePending
 }
 
 type orderLine struct {
@@ -158,8 +180,7 @@ func (c *Client) Keys(ctx context.Context, supplierOrderID string) ([]ports.Supp
 	if err != nil {
 		return nil, err
 	}
-	switch o.Status {
-	case ports.SupplierOrderCanceled, ports.SupplierOrderRefunded:
+	if purchaseStatus(o.Status).Final() {
 		return nil, fmt.Errorf("kinguin keys of %s: %w: the order is %s: retrying buys again only after an operator checks it", supplierOrderID, ports.ErrSupplierPermanent, o.Status)
 	}
 	var raw []key
@@ -175,7 +196,7 @@ func (c *Client) Keys(ctx context.Context, supplierOrderID string) ([]ports.Supp
 			break
 		}
 	}
-	if o.TotalQty > 0 && len(raw) < o.TotalQty || o.TotalQty == 0 && o.Status != ports.SupplierOrderCompleted {
+	if o.TotalQty > 0 && len(raw) < o.TotalQty || o.TotalQty == 0 && purchaseStatus(o.Status) != ports.PurchaseCompleted {
 		return nil, fmt.Errorf("kinguin keys of %s: %w: %d of %d delivered, order %s", supplierOrderID, ports.ErrKeysPending, len(raw), o.TotalQty, o.Status)
 	}
 	out := make([]ports.SupplierKey, 0, len(raw))

@@ -43,27 +43,41 @@ type webhookBody struct {
 	UpdatedAt       string `json:"updatedAt"`
 }
 
-// Verify compares credential with the secret in constant time (hashing
-// both first, so that their lengths leak nothing), then reads the body of
-// order.status, order.complete (deprecated, read as status completed) and
-// product.update. It returns ports.ErrSignatureInvalid for a wrong or
-// missing secret, ports.ErrMalformedNotice for a known event whose body
-// lacks its ids or updatedAt, and an event with only its Name for an event
-// keyward does not handle.
-func (v WebhookVerifier) Verify(name, credential string, body []byte) (ports.SupplierEvent, error) {
-	got := sha256.Sum256([]byte(credential))
+// Kinguin's webhook event names.
+const (
+	eventOrderStatus   = "order.status"
+	eventOrderComplete = "order.complete" // deprecated: read as order.status completed
+	eventProductUpdate = "product.update"
+)
+
+// Verify compares X-Event-Secret with the secret in constant time
+// (hashing both first, so that their lengths leak nothing), then reads the
+// body of the X-Event-Name event: order.status and order.complete are
+// purchase events, product.update a product event. It returns
+// ports.ErrSignatureInvalid for a wrong or missing secret,
+// ports.ErrMalformedNotice for a known event whose body lacks its ids or
+// updatedAt, and an event of no kind for an event keyward does not handle.
+func (v WebhookVerifier) Verify(w ports.SupplierWebhook) (ports.SupplierEvent, error) {
+	header := w.Header
+	if header == nil {
+		header = func(string) string { return "" }
+	}
+	got := sha256.Sum256([]byte(header(EventSecretHeader)))
 	if subtle.ConstantTimeCompare(got[:], v.secret[:]) != 1 || !v.set {
 		return ports.SupplierEvent{}, fmt.Errorf("kinguin webhook: %w: wrong or missing %s", ports.ErrSignatureInvalid, EventSecretHeader)
 	}
-	name = strings.TrimSpace(name)
+	name := strings.TrimSpace(header(EventNameHeader))
 	ev := ports.SupplierEvent{Name: name}
 	switch name {
-	case ports.SupplierEventOrderStatus, ports.SupplierEventOrderComplete, ports.SupplierEventProductUpdate:
+	case eventOrderStatus, eventOrderComplete:
+		ev.Kind = ports.SupplierEventPurchase
+	case eventProductUpdate:
+		ev.Kind = ports.SupplierEventProduct
 	default:
 		return ev, nil
 	}
 	var b webhookBody
-	if err := json.Unmarshal(body, &b); err != nil {
+	if err := json.Unmarshal(w.Body, &b); err != nil {
 		return ports.SupplierEvent{}, fmt.Errorf("kinguin webhook %s: %w: %v", name, ports.ErrMalformedNotice, err)
 	}
 	at, err := time.Parse(time.RFC3339, b.UpdatedAt)
@@ -78,20 +92,19 @@ func (v WebhookVerifier) Verify(name, credential string, body []byte) (ports.Sup
 			return ports.SupplierEvent{}, fmt.Errorf("kinguin webhook %s: %w: %v", name, ports.ErrMalformedNotice, err)
 		}
 	}
-	switch name {
-	case ports.SupplierEventProductUpdate:
+	if ev.Kind == ports.SupplierEventProduct {
 		if b.ProductID == "" {
 			return ports.SupplierEvent{}, fmt.Errorf("kinguin webhook %s: %w: no productId", name, ports.ErrMalformedNotice)
 		}
-		ev.ProductID = b.ProductID
-	default:
-		if b.OrderID == "" && b.OrderExternalID == "" {
-			return ports.SupplierEvent{}, fmt.Errorf("kinguin webhook %s: %w: neither orderId nor orderExternalId", name, ports.ErrMalformedNotice)
-		}
-		ev.SupplierOrderID, ev.ExternalID, ev.OrderStatus = b.OrderID, b.OrderExternalID, b.Status
-		if name == ports.SupplierEventOrderComplete {
-			ev.OrderStatus = ports.SupplierOrderCompleted
-		}
+		ev.ProductIDs = []string{b.ProductID}
+		return ev, nil
+	}
+	if b.OrderID == "" && b.OrderExternalID == "" {
+		return ports.SupplierEvent{}, fmt.Errorf("kinguin webhook %s: %w: neither orderId nor orderExternalId", name, ports.ErrMalformedNotice)
+	}
+	ev.SupplierOrderID, ev.ExternalID, ev.Status = b.OrderID, b.OrderExternalID, purchaseStatus(b.Status)
+	if name == eventOrderComplete {
+		ev.Status = ports.PurchaseCompleted
 	}
 	return ev, nil
 }

@@ -2,6 +2,8 @@ package kinguin_test
 
 import (
 	"errors"
+	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -25,16 +27,16 @@ func TestWebhookVerifierReadsTheReferenceEvents(t *testing.T) {
 		event, file string
 		want        ports.SupplierEvent
 	}{
-		{"order.status", "kinguin-webhook-order-status.json", ports.SupplierEvent{Name: "order.status", SupplierOrderID: "PX7Q2LMN4RA",
-			ExternalID: "ord_01HZX3K9Q2", OrderStatus: "completed", UpdatedAt: at("2025-03-14T10:43:12.090+00:00")}},
-		{"order.complete", "kinguin-webhook-order-complete.json", ports.SupplierEvent{Name: "order.complete", SupplierOrderID: "PX7Q2LMN4RA",
-			ExternalID: "ord_01HZX3K9Q2", OrderStatus: "completed", UpdatedAt: at("2025-03-14T10:43:12.088+00:00")}},
-		{"product.update", "kinguin-webhook-product-update.json", ports.SupplierEvent{Name: "product.update",
-			ProductID: "5c9b6f1a2539a4e8f1800a11", UpdatedAt: at("2025-03-14T10:42:01.517+00:00")}},
+		{"order.status", "kinguin-webhook-order-status.json", ports.SupplierEvent{Kind: ports.SupplierEventPurchase, Name: "order.status", SupplierOrderID: "PX7Q2LMN4RA",
+			ExternalID: "ord_01HZX3K9Q2", Status: ports.PurchaseCompleted, UpdatedAt: at("2025-03-14T10:43:12.090+00:00")}},
+		{"order.complete", "kinguin-webhook-order-complete.json", ports.SupplierEvent{Kind: ports.SupplierEventPurchase, Name: "order.complete", SupplierOrderID: "PX7Q2LMN4RA",
+			ExternalID: "ord_01HZX3K9Q2", Status: ports.PurchaseCompleted, UpdatedAt: at("2025-03-14T10:43:12.088+00:00")}},
+		{"product.update", "kinguin-webhook-product-update.json", ports.SupplierEvent{Kind: ports.SupplierEventProduct, Name: "product.update",
+			ProductIDs: []string{"5c9b6f1a2539a4e8f1800a11"}, UpdatedAt: at("2025-03-14T10:42:01.517+00:00")}},
 		{"order.refunded.someday", "kinguin-webhook-order-status.json", ports.SupplierEvent{Name: "order.refunded.someday"}},
 	} {
-		got, err := v.Verify(c.event, "s3cret-of-the-store", kinguintest.Fixture(c.file))
-		if err != nil || got != c.want {
+		got, err := v.Verify(webhook(c.event, "s3cret-of-the-store", kinguintest.Fixture(c.file)))
+		if err != nil || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: %+v, %v\nwant %+v", c.event, got, err, c.want)
 		}
 	}
@@ -61,9 +63,19 @@ func TestWebhookVerifierRefuses(t *testing.T) {
 		"newline in status":      {"s3cret", "s3cret", []byte(`{"orderId":"PX","status":"com\npleted","updatedAt":"2025-03-14T10:43:12Z"}`), ports.ErrMalformedNotice},
 		"id too long":            {"s3cret", "s3cret", []byte(`{"orderId":"` + strings.Repeat("P", 200) + `","status":"completed","updatedAt":"2025-03-14T10:43:12Z"}`), ports.ErrMalformedNotice},
 	} {
-		_, err := kinguin.NewWebhookVerifier(c.secret).Verify("order.status", c.credential, c.body)
+		_, err := kinguin.NewWebhookVerifier(c.secret).Verify(webhook("order.status", c.credential, c.body))
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
 	}
+}
+
+// webhook is a Kinguin webhook as received.
+func webhook(event, secret string, body []byte) ports.SupplierWebhook {
+	h := http.Header{}
+	h.Set(kinguin.EventNameHeader, event)
+	if secret != "" {
+		h.Set(kinguin.EventSecretHeader, secret)
+	}
+	return ports.SupplierWebhook{Header: h.Get, Body: body}
 }

@@ -17,41 +17,46 @@ const (
 	DepBlobs    = "blob_store"
 )
 
-// Supplier measures every call to s.
-func (m *Metrics) Supplier(s ports.Supplier) ports.Supplier { return supplier{s, m} }
+// Supplier measures every call to s, as DepSupplier.
+func (m *Metrics) Supplier(s ports.Supplier) ports.Supplier { return supplier{s, m, DepSupplier} }
+
+// SupplierAs measures every call to s as the dependency dep: one supplier
+// among several ("supplier.kinguin").
+func (m *Metrics) SupplierAs(s ports.Supplier, dep string) ports.Supplier { return supplier{s, m, dep} }
 
 type supplier struct {
 	ports.Supplier
-	m *Metrics
+	m   *Metrics
+	dep string
 }
 
 func (s supplier) Products(ctx context.Context, q ports.ProductQuery) (p ports.ProductPage, err error) {
-	defer s.m.observe(DepSupplier, "products", time.Now(), &err)
+	defer s.m.observe(s.dep, "products", time.Now(), &err)
 	return s.Supplier.Products(ctx, q)
 }
 
 func (s supplier) Product(ctx context.Context, id string) (p ports.SupplierProduct, err error) {
-	defer s.m.observe(DepSupplier, "product", time.Now(), &err)
+	defer s.m.observe(s.dep, "product", time.Now(), &err)
 	return s.Supplier.Product(ctx, id)
 }
 
 func (s supplier) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (o ports.SupplierOrder, err error) {
-	defer s.m.observe(DepSupplier, "place_order", time.Now(), &err)
+	defer s.m.observe(s.dep, "place_order", time.Now(), &err)
 	return s.Supplier.PlaceOrder(ctx, r)
 }
 
 func (s supplier) FindOrder(ctx context.Context, externalID string) (o ports.SupplierOrder, err error) {
-	defer s.m.observe(DepSupplier, "find_order", time.Now(), &err)
+	defer s.m.observe(s.dep, "find_order", time.Now(), &err)
 	return s.Supplier.FindOrder(ctx, externalID)
 }
 
 func (s supplier) Order(ctx context.Context, id string) (o ports.SupplierOrder, err error) {
-	defer s.m.observe(DepSupplier, "order", time.Now(), &err)
+	defer s.m.observe(s.dep, "order", time.Now(), &err)
 	return s.Supplier.Order(ctx, id)
 }
 
 func (s supplier) Keys(ctx context.Context, id string) (k []ports.SupplierKey, err error) {
-	defer s.m.observe(DepSupplier, "keys", time.Now(), &err)
+	defer s.m.observe(s.dep, "keys", time.Now(), &err)
 	return s.Supplier.Keys(ctx, id)
 }
 

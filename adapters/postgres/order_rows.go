@@ -68,6 +68,7 @@ type itemRow struct {
 	FailureReason     *string             `db:"failure_reason" json:"failure_reason"`       // nil: NULL
 	FailureRetryable  *bool               `db:"failure_retryable" json:"failure_retryable"` // nil: NULL
 	SupplierOrderID   string              `db:"supplier_order_id" json:"supplier_order_id"`
+	BoughtFrom        string              `db:"bought_from" json:"bought_from"`
 	Keys              jsonText            `db:"keys" json:"keys"`
 }
 
@@ -131,7 +132,7 @@ func itemToRow(orderID string, position int, s domain.ItemSnapshot) (itemRow, er
 		ID: s.ID, OrderID: orderID, Position: position, SKU: s.SKU, Name: s.Name,
 		SourceKind: s.Source.Kind.String(), Supplier: s.Source.Supplier, SupplierProductID: s.Source.SupplierProductID,
 		Quantity: s.Quantity, UnitPrice: s.UnitPrice.Amount(), Currency: s.UnitPrice.Currency().String(),
-		Status: s.Status.String(), SupplierOrderID: s.SupplierOrderID, Keys: jsonText(keysJSON),
+		Status: s.Status.String(), SupplierOrderID: s.SupplierOrderID, BoughtFrom: s.BoughtFrom, Keys: jsonText(keysJSON),
 	}
 	var cur sql.NullString
 	if r.CostAmount, cur = nullMoney(s.Source.Cost); cur.Valid {
@@ -257,7 +258,7 @@ func itemFromRow(r itemRow) (domain.ItemSnapshot, error) {
 	s := domain.ItemSnapshot{
 		ID: r.ID, SKU: r.SKU, Name: r.Name, Quantity: r.Quantity, UnitPrice: price, Status: status,
 		Source:          domain.ProductSource{Kind: kind, Supplier: r.Supplier, SupplierProductID: r.SupplierProductID, Cost: cost},
-		SupplierOrderID: r.SupplierOrderID,
+		SupplierOrderID: r.SupplierOrderID, BoughtFrom: r.BoughtFrom,
 	}
 	for _, k := range keys {
 		s.Keys = append(s.Keys, domain.SealedKey{Slot: k.Slot, BlobRef: k.BlobRef, ContentType: k.ContentType})

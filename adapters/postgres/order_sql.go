@@ -19,7 +19,7 @@ const orderColumns = `id, email, access_token_hash, total_amount, currency, paym
 
 const itemColumns = `id, order_id, position, sku, name, source_kind, supplier, supplier_product_id,
 	cost_amount, cost_currency, quantity, unit_price, currency, status, failure_reason, failure_retryable,
-	supplier_order_id, keys`
+	supplier_order_id, bought_from, keys`
 
 const timelineColumns = `id, type, status, metadata, at`
 
@@ -140,9 +140,10 @@ func saveItems(ctx context.Context, tx *sqlx.Tx, o *domain.Order, stored []domai
 		}
 		res, err := tx.NamedExecContext(ctx, `INSERT INTO order_items (`+itemColumns+`) VALUES (:id, :order_id,
 			:position, :sku, :name, :source_kind, :supplier, :supplier_product_id, :cost_amount, :cost_currency,
-			:quantity, :unit_price, :currency, :status, :failure_reason, :failure_retryable, :supplier_order_id, :keys)
+			:quantity, :unit_price, :currency, :status, :failure_reason, :failure_retryable, :supplier_order_id, :bought_from, :keys)
 			ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, failure_reason = EXCLUDED.failure_reason,
 			failure_retryable = EXCLUDED.failure_retryable, supplier_order_id = EXCLUDED.supplier_order_id,
+			bought_from = EXCLUDED.bought_from,
 			keys = EXCLUDED.keys
 			WHERE order_items.order_id = EXCLUDED.order_id`, row)
 		if err != nil {

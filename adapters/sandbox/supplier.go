@@ -240,7 +240,7 @@ func (s *Supplier) Keys(ctx context.Context, supplierOrderID string) ([]ports.Su
 	if !ok {
 		return nil, fmt.Errorf("sandbox keys %s: %w", supplierOrderID, domain.ErrNotFound)
 	}
-	if s.view(p).Status != ports.SupplierOrderCompleted {
+	if s.view(p).Status != ports.PurchaseCompleted {
 		return nil, fmt.Errorf("sandbox keys %s: %w", supplierOrderID, ports.ErrKeysPending)
 	}
 	return cloneKeys(p.keys), nil
@@ -276,9 +276,9 @@ func (s *Supplier) TotalPurchases() int {
 // holds s.mu.
 func (s *Supplier) view(p *purchase) ports.SupplierOrder {
 	o := p.order
-	o.Status = ports.SupplierOrderCompleted
+	o.Status = ports.PurchaseCompleted
 	if s.cfg.Clock().Before(p.createdAt.Add(s.cfg.KeyDelay)) {
-		o.Status = ports.SupplierOrderProcessing
+		o.Status = ports.PurchasePending
 	}
 	return o
 }

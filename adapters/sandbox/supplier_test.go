@@ -301,8 +301,8 @@ func TestKeysPendingUntilKeyDelay(t *testing.T) {
 	s := NewSupplier(SupplierConfig{Clock: clock, KeyDelay: time.Minute})
 
 	o := mustPlace(t, s, buy(t, s, steamGame, "item-1", 1))
-	if o.Status != "processing" {
-		t.Errorf("status = %q, want processing", o.Status)
+	if o.Status != ports.PurchasePending {
+		t.Errorf("status = %q, want pending", o.Status)
 	}
 	if _, err := s.Keys(context.Background(), o.ID); !errors.Is(err, ports.ErrKeysPending) {
 		t.Errorf("Keys = %v, want ErrKeysPending", err)

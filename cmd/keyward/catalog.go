@@ -14,12 +14,13 @@ type catalogCmd struct {
 }
 
 type catalogSyncCmd struct {
-	Full        bool `xor:"mode" help:"Read every product; products not seen go out of stock."`
-	Incremental bool `xor:"mode" help:"Read what changed since the last successful run."`
+	Full        bool   `xor:"mode" help:"Read every product; products not seen go out of stock."`
+	Incremental bool   `xor:"mode" help:"Read what changed since the last successful run."`
+	Supplier    string `help:"The supplier to read, as named in KEYWARD_SUPPLIERS (default: the first); any other is read in full."`
 }
 
 func (catalogSyncCmd) environment() string {
-	return wholeConfig("KEYWARD_DATABASE_URL", "KEYWARD_SUPPLIER")
+	return wholeConfig("KEYWARD_DATABASE_URL", "KEYWARD_SUPPLIERS")
 }
 
 func (c catalogSyncCmd) Run(e *env) error {
@@ -37,7 +38,7 @@ func (c catalogSyncCmd) Run(e *env) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
 	p := newProgress(e, "supplier pages read")
-	res, err := bootstrap.SyncCatalog(ctx, cfg, mode, bootstrap.WithProgress(p.fn()))
+	res, err := bootstrap.SyncCatalog(ctx, cfg, mode, bootstrap.WithProgress(p.fn()), bootstrap.WithSupplier(c.Supplier))
 	p.end()
 	if res.RunID != "" {
 		c := res.Counts

@@ -26,6 +26,9 @@ func TestCatalogSyncCommand(t *testing.T) {
 	if err := db.GetContext(t.Context(), &runs, `SELECT count(*) FROM catalog_sync_runs WHERE status = 'succeeded'`); err != nil || runs != 2 {
 		t.Fatalf("%d succeeded runs recorded (%v), want 2", runs, err)
 	}
+	if out, err := keyward(t, env, "catalog", "sync", "--supplier", "g2a"); err == nil || !strings.Contains(out, `supplier "g2a" is not configured`) {
+		t.Errorf("an unknown supplier: %v\n%s", err, out)
+	}
 	if out, err := keyward(t, env, "catalog", "sync", "--full", "--incremental"); err == nil || !strings.Contains(out, "usage: keyward catalog sync") {
 		t.Errorf("both modes: %v\n%s", err, out)
 	}

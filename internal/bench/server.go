@@ -102,7 +102,7 @@ func ServerSettings(port int, base, mailDir, dir string) map[string]string {
 		"KEYWARD_ORDER_RATE_LIMIT_PER_SOURCE": "off",
 		"KEYWARD_ORDER_RATE_LIMIT_PER_EMAIL":  "off",
 		"KEYWARD_LOG_LEVEL":                   "error",
-		"KEYWARD_SUPPLIER":                    "sandbox",
+		"KEYWARD_SUPPLIERS":                   "sandbox",
 		"KEYWARD_PAYMENTS":                    "sandbox",
 		"KEYWARD_MIGRATE_ON_START":            "true",
 		"KEYWARD_PPROF_ADDR":                  "",

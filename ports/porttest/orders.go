@@ -343,6 +343,7 @@ func (d *diffs) item(field string, got, want domain.ItemSnapshot) {
 	d.add(field+" status", got.Status, want.Status, got.Status == want.Status)
 	d.add(field+" failure", got.Failure, want.Failure, reflect.DeepEqual(got.Failure, want.Failure))
 	d.add(field+" supplier order", got.SupplierOrderID, want.SupplierOrderID, got.SupplierOrderID == want.SupplierOrderID)
+	d.add(field+" bought from", got.BoughtFrom, want.BoughtFrom, got.BoughtFrom == want.BoughtFrom)
 	d.add(field+" keys", got.Keys, want.Keys, slices.Equal(got.Keys, want.Keys))
 }
 
@@ -456,7 +457,8 @@ func orderIn(t *testing.T, id string, s domain.OrderStatus) *domain.Order {
 		start()
 		must(o.BeginItemPurchase(a, suiteT0))
 		must(o.RecordItemPurchase(a, "so-"+a, suiteT0))
-		must(o.BeginItemPurchase(b, suiteT0))
+		// Begun at another supplier than its product's source names.
+		must(o.BeginItemPurchaseFrom(b, "codeswholesale", suiteT0))
 		must(o.FailItem(b, "supplier timeout", true, suiteT0))
 	case domain.StatusFailed:
 		start()

@@ -147,7 +147,7 @@ func testSupplierOrder(t *testing.T, f SupplierFixture) {
 		}
 	}
 	got, err := f.Supplier.Order(t.Context(), o.ID)
-	if err != nil || got.ID != o.ID || got.Status != ports.SupplierOrderCompleted {
+	if err != nil || got.ID != o.ID || got.Status != ports.PurchaseCompleted {
 		t.Errorf("Order(%s) = %+v, %v; want it completed", o.ID, got, err)
 	}
 	after, err := f.Supplier.Product(t.Context(), p.ID)
@@ -202,7 +202,7 @@ func testSupplierKeysPending(t *testing.T, f SupplierFixture) {
 	if _, err := f.Supplier.Keys(t.Context(), o.ID); !errors.Is(err, ports.ErrKeysPending) {
 		t.Fatalf("Keys of a held order = %v, want ErrKeysPending", err)
 	}
-	if got, err := f.Supplier.Order(t.Context(), o.ID); err != nil || got.Status != ports.SupplierOrderProcessing {
+	if got, err := f.Supplier.Order(t.Context(), o.ID); err != nil || got.Status != ports.PurchasePending {
 		t.Errorf("Order of a held order = %+v, %v; want processing", got, err)
 	}
 	f.Deliver(o.ID)

@@ -142,7 +142,7 @@ func (s *Server) Deliver(orderID string, n int) {
 	}
 	o.delivered = min(o.qty, o.delivered+n)
 	if o.delivered == o.qty {
-		o.status = ports.SupplierOrderCompleted
+		o.status = "completed"
 	}
 }
 
@@ -442,7 +442,7 @@ func (s *Server) placeOrder(r *http.Request) answer {
 	p["qty"] = toInt(p["qty"]) - line.Qty
 	s.total++
 	o := &order{id: fmt.Sprintf("PX7Q%07d", s.total), externalID: req.OrderExternalID, productID: line.ProductID, qty: line.Qty,
-		price: p["price"].(float64), status: ports.SupplierOrderProcessing, createdAt: time.Now().UTC()}
+		price: p["price"].(float64), status: "processing", createdAt: time.Now().UTC()}
 	var ref []struct{ Serial, Type string }
 	mustUnmarshal(Fixture("kinguin-keys-page.json"), &ref)
 	for i := range line.Qty {
@@ -454,7 +454,7 @@ func (s *Server) placeOrder(r *http.Request) answer {
 		o.keys = append(o.keys, ports.SupplierKey{ContentType: ref[0].Type, Data: fmt.Appendf(nil, "%s-%04d-%d", ref[0].Serial[:11], s.total, i)})
 	}
 	if !s.hold {
-		o.delivered, o.status = o.qty, ports.SupplierOrderCompleted
+		o.delivered, o.status = o.qty, "completed"
 	}
 	s.orders[o.id] = o
 	s.byExternal[o.externalID] = o

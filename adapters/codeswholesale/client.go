@@ -1,0 +1,330 @@
+// Package codeswholesale is the CodesWholesale API v3 supplier: an OAuth2
+// client-credentials token (sent in the request body, cached, renewed
+// before it expires and once more after a 401), catalog pages read with
+// continuationToken and updatedSince, single products, orders placed with
+// our item id as orderId (echoed as clientOrderId) and found again in the
+// order history by it, fulfilment polled from Fulfilling to Completed,
+// text, image and pre-order codes, the account balance, and the postbacks
+// CodesWholesale sends. Its error codes become ports.ErrSupplierTemporary
+// (retried here with backoff for reads) or ports.ErrSupplierPermanent with
+// a reason an operator can act on. What the reference leaves unknown is
+// read tolerantly, and what the live API sends that keyward does not know
+// is logged (never a code).
+package codeswholesale
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/keyward/keyward/ports"
+)
+
+// CodesWholesale's hosts; API paths (/v3/...) and the token endpoint
+// (/oauth/token) are appended to them.
+const (
+	SandboxURL = "https://sandbox.codeswholesale.com"
+	LiveURL    = "https://api.codeswholesale.com"
+)
+
+// Config configures the client. Zero durations and counts take the
+// defaults named beside them.
+type Config struct {
+	BaseURL      string // SandboxURL when empty
+	ClientID     string
+	ClientSecret string
+	// HTTPClient defaults to a client with a 30 s timeout per request; the
+	// token is fetched with it too.
+	HTTPClient *http.Client
+	// MaxAttempts bounds the tries of one read on retryable failures, and
+	// the POSTs of one purchase (each after looking the order up) (default
+	// 3); what still fails returns ports.ErrSupplierTemporary.
+	MaxAttempts int
+	// Backoff is the first wait between tries (default 500 ms), doubled
+	// each time up to MaxBackoff (default 10 s).
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	// KeysWait is how long Keys polls an order still Fulfilling, with
+	// backoff, before it reports the keys pending (default 15 s); the
+	// reconciler asks again later.
+	KeysWait time.Duration
+	// History is how far back FindOrder searches the order history for our
+	// external id (default 90 days): a purchase begun longer ago is not
+	// found, so an item must not wait that long between its purchase and
+	// the lookup.
+	History time.Duration
+	// RenewBefore renews the token this long before it expires (default
+	// 60 s).
+	RenewBefore time.Duration
+	// Log receives what the API sends that keyward does not know (debug,
+	// info); never a code. Default: discarded.
+	Log *slog.Logger
+	// Now is the clock of the order-history window (default time.Now).
+	Now func() time.Time
+}
+
+// Client talks to CodesWholesale v3. It is safe for concurrent use.
+type Client struct {
+	base  string
+	http  *http.Client
+	cfg   Config
+	log   *slog.Logger
+	sleep func(ctx context.Context, d time.Duration) error
+
+	oauth  *clientcredentials.Config
+	tokMu  sync.Mutex
+	tokens oauth2.TokenSource
+
+	unknown sync.Map // what noteUnknown and noteValue logged
+}
+
+var (
+	_ ports.Supplier        = (*Client)(nil)
+	_ ports.SupplierBalance = (*Client)(nil)
+)
+
+// New returns a client; it returns an error when the client id or secret
+// is empty or the base URL is not an absolute http(s) URL.
+func New(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = SandboxURL
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("codeswholesale: base URL %q is not an absolute http(s) URL", cfg.BaseURL)
+	}
+	if u.User != nil || u.RawQuery != "" {
+		return nil, errors.New("codeswholesale: base URL must carry no credentials or query; the client id and secret go in their own settings")
+	}
+	if strings.TrimSpace(cfg.ClientID) == "" || strings.TrimSpace(cfg.ClientSecret) == "" {
+		return nil, errors.New("codeswholesale: client id or client secret is empty")
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 3
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 500 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 10 * time.Second
+	}
+	if cfg.KeysWait <= 0 {
+		cfg.KeysWait = 15 * time.Second
+	}
+	if cfg.History <= 0 {
+		cfg.History = 90 * 24 * time.Hour
+	}
+	if cfg.RenewBefore <= 0 {
+		cfg.RenewBefore = time.Minute
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	c := &Client{base: base, http: cfg.HTTPClient, cfg: cfg, log: cfg.Log.With("supplier", "codeswholesale"), sleep: sleep,
+		// Credentials in the body: HTTP Basic fails on CodesWholesale's
+		// token endpoint, and auto-detection would first send a failing
+		// request.
+		oauth: &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: base + "/oauth/token",
+			AuthStyle: oauth2.AuthStyleInParams}}
+	c.resetToken()
+	return c, nil
+}
+
+// Name returns "codeswholesale".
+func (c *Client) Name() string { return "codeswholesale" }
+
+// fetcher gets a new token at every call; the reuse source around it
+// caches it.
+type fetcher struct{ c *Client }
+
+func (f fetcher) Token() (*oauth2.Token, error) {
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, f.c.http)
+	return f.c.oauth.Token(ctx)
+}
+
+// resetToken drops the cached token: the next call fetches a new one.
+func (c *Client) resetToken() {
+	c.tokMu.Lock()
+	c.tokens = oauth2.ReuseTokenSourceWithExpiry(nil, fetcher{c}, c.cfg.RenewBefore)
+	c.tokMu.Unlock()
+}
+
+// token returns the cached token, fetching one when there is none or it
+// expires within RenewBefore.
+func (c *Client) token() (string, error) {
+	c.tokMu.Lock()
+	src := c.tokens
+	c.tokMu.Unlock()
+	t, err := src.Token()
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 && re.Response.StatusCode != http.StatusTooManyRequests {
+			return "", fmt.Errorf("codeswholesale token: %w: %s (HTTP %d); check KEYWARD_CODESWHOLESALE_CLIENT_ID and KEYWARD_CODESWHOLESALE_CLIENT_SECRET",
+				ports.ErrSupplierPermanent, oauthReason(re), re.Response.StatusCode)
+		}
+		return "", fmt.Errorf("codeswholesale token: %w: %v", ports.ErrSupplierTemporary, err)
+	}
+	return t.AccessToken, nil
+}
+
+// oauthReason is the OAuth error of a refused token request, without the
+// request's credentials.
+func oauthReason(re *oauth2.RetrieveError) string {
+	if re.ErrorCode != "" {
+		return strings.TrimSpace(re.ErrorCode + " " + truncate(re.ErrorDescription, 200))
+	}
+	return truncate(string(re.Body), 200)
+}
+
+// request is one API call.
+type request struct {
+	method string
+	path   string // appended to the base URL
+	query  url.Values
+	body   any
+	// once: a single try (health checks, and POSTs, whose retries
+	// PlaceOrder makes itself after looking the order up).
+	once bool
+}
+
+// call sends r and decodes a 2xx answer into out (when not nil), retrying
+// retryable failures unless r.once. Errors wrap ports.ErrSupplierTemporary,
+// ports.ErrSupplierPermanent or domain.ErrNotFound, and are an *APIError
+// when CodesWholesale answered with one.
+func (c *Client) call(ctx context.Context, r request, out any) error {
+	attempts := c.cfg.MaxAttempts
+	if r.once {
+		attempts = 1
+	}
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = c.authorized(ctx, r, out)
+		if err == nil || !errors.Is(err, ports.ErrSupplierTemporary) || attempt+1 >= attempts {
+			return err
+		}
+		if serr := c.sleep(ctx, c.backoff(attempt)); serr != nil {
+			return errors.Join(err, serr)
+		}
+	}
+}
+
+// authorized makes one request with the cached token and, when
+// CodesWholesale answers 401 (the token expired or was revoked early),
+// once more with a new token.
+func (c *Client) authorized(ctx context.Context, r request, out any) error {
+	for retry := 0; ; retry++ {
+		tok, err := c.token()
+		if err != nil {
+			return err
+		}
+		err = c.try(ctx, r, tok, out)
+		var ae *APIError
+		if retry == 0 && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+			c.log.InfoContext(ctx, "codeswholesale refused the token: fetching a new one", "call", r.method+" "+r.path)
+			c.resetToken()
+			continue
+		}
+		return err
+	}
+}
+
+// backoff is the wait after the attempt-th failure, with ±20% jitter.
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.cfg.Backoff << min(attempt, 16)
+	d = min(d, c.cfg.MaxBackoff)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// try makes one request.
+func (c *Client) try(ctx context.Context, r request, token string, out any) error {
+	what := r.method + " " + r.path
+	var body io.Reader
+	if r.body != nil {
+		js, err := json.Marshal(r.body)
+		if err != nil {
+			return fmt.Errorf("codeswholesale %s: encode request: %w", what, err)
+		}
+		body = bytes.NewReader(js)
+	}
+	u := c.base + r.path
+	if len(r.query) > 0 {
+		u += "?" + r.query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
+	if err != nil {
+		return fmt.Errorf("codeswholesale %s: %w", what, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("codeswholesale %s: %w", what, ctx.Err())
+		}
+		// Transport errors never echo the token: it travels in a header.
+		return fmt.Errorf("codeswholesale %s: %w: %v", what, ports.ErrSupplierTemporary, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("codeswholesale %s: %w: read response: %v", what, ports.ErrSupplierTemporary, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e := parseError(resp.StatusCode, raw)
+		c.log.DebugContext(ctx, "codeswholesale error answer", "call", what, "status", resp.StatusCode, "code", e.Code, "message", e.Message)
+		return fmt.Errorf("codeswholesale %s: %w", what, e)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		// A proxy's error page or a truncated body: worth another try.
+		return fmt.Errorf("codeswholesale %s: %w: malformed response (HTTP %d): %v", what, ports.ErrSupplierTemporary, resp.StatusCode, err)
+	}
+	return nil
+}
+
+// maxResponse bounds what is read of one answer: a page of products, or
+// an order of image codes.
+const maxResponse = 32 << 20
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

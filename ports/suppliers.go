@@ -1,0 +1,41 @@
+package ports
+
+// SupplierRegistration is one supplier keyward buys from, with the
+// verifier of its webhooks (nil: it sends none, and any is refused).
+type SupplierRegistration struct {
+	Supplier Supplier
+	Hooks    SupplierEventVerifier
+}
+
+// Suppliers are the suppliers keyward buys from, in the operator's order
+// of preference (KEYWARD_SUPPLIERS), each under its Name.
+type Suppliers []SupplierRegistration
+
+// Get returns the supplier registered under name.
+func (s Suppliers) Get(name string) (SupplierRegistration, bool) {
+	for _, r := range s {
+		if r.Supplier.Name() == name {
+			return r, true
+		}
+	}
+	return SupplierRegistration{}, false
+}
+
+// Names lists the suppliers' names in order.
+func (s Suppliers) Names() []string {
+	out := make([]string, len(s))
+	for i, r := range s {
+		out[i] = r.Supplier.Name()
+	}
+	return out
+}
+
+// Wrap returns the suppliers with each one passed through wrap (a circuit
+// breaker, metrics); Name must pass straight.
+func (s Suppliers) Wrap(wrap func(Supplier) Supplier) Suppliers {
+	out := make(Suppliers, len(s))
+	for i, r := range s {
+		out[i] = SupplierRegistration{Supplier: wrap(r.Supplier), Hooks: r.Hooks}
+	}
+	return out
+}
