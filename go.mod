@@ -37,6 +37,8 @@ require (
 	golang.org/x/time v0.12.0
 )
 
+require github.com/standard-webhooks/standard-webhooks/libraries v1.3.0 // indirect
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v3 v3.2.2 // indirect
