@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -59,7 +60,11 @@ func optionalTime(t time.Time) sql.NullTime {
 }
 
 func endpointArgs(e domain.WebhookEndpoint) []any {
-	return []any{e.ID, e.URL, pq.Array(e.Events), e.Description, e.Disabled, e.Secret, e.PreviousSecret, optionalTime(e.PreviousUntil),
+	events := e.Events
+	if events == nil {
+		events = []string{}
+	}
+	return []any{e.ID, e.URL, pq.Array(events), e.Description, e.Disabled, e.Secret, e.PreviousSecret, optionalTime(e.PreviousUntil),
 		optionalTime(e.FailingSince), e.CreatedAt.UTC(), e.UpdatedAt.UTC()}
 }
 
@@ -266,7 +271,7 @@ func (w *Webhooks) Record(ctx context.Context, a domain.WebhookAttempt, o ports.
 			return fmt.Errorf("webhook message %s: %w", a.MessageID, translate(err))
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (message_id, at, duration_ms, http_status, response, error)
-			VALUES ($1, $2, $3, $4, $5, $6)`, id, a.At.UTC(), a.Duration.Milliseconds(), a.HTTPStatus, a.Response, a.Error); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6)`, id, a.At.UTC(), a.Duration.Milliseconds(), a.HTTPStatus, noNUL(a.Response), noNUL(a.Error)); err != nil {
 			return fmt.Errorf("record webhook attempt: %w", translate(err))
 		}
 		if o.Delivered {
@@ -375,3 +380,7 @@ func (w *Webhooks) Purge(ctx context.Context, before time.Time) (int, error) {
 	n, _ := res.RowsAffected()
 	return int(n), nil
 }
+
+// noNUL drops NUL characters, which a Postgres text cannot hold, from what
+// an endpoint answered.
+func noNUL(s string) string { return strings.ReplaceAll(s, "\x00", "") }

@@ -176,7 +176,7 @@ func (s *Sender) Send(ctx context.Context, req ports.WebhookRequest) ports.Webho
 	defer resp.Body.Close()
 	kept, err := io.ReadAll(io.LimitReader(resp.Body, domain.WebhookResponseKept))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
-	out := ports.WebhookResponse{Status: resp.StatusCode, Body: strings.ToValidUTF8(string(kept), "\uFFFD")}
+	out := ports.WebhookResponse{Status: resp.StatusCode, Body: strings.ReplaceAll(strings.ToValidUTF8(string(kept), "\uFFFD"), "\x00", "")}
 	if err != nil {
 		out.Err = fmt.Errorf("read answer: %w", err)
 	}
