@@ -29,7 +29,7 @@ const (
 
 // WebhookSettings tune the webhooks; zero fields take the defaults named.
 type WebhookSettings struct {
-	SecretOverlap time.Duration   // the old secret keeps signing after a rotation; 24h
+	SecretOverlap time.Duration   // the old secret keeps signing after a rotation; 24h (negative: not at all)
 	AllowPrivate  bool            // development: http and private addresses allowed
 	RetrySchedule []time.Duration // delays between attempts; domain.DefaultWebhookRetrySchedule
 	DisableAfter  time.Duration   // an endpoint failing this long is disabled; 5 days
@@ -42,8 +42,11 @@ type WebhookSettings struct {
 }
 
 func (s WebhookSettings) withDefaults() WebhookSettings {
-	if s.SecretOverlap < 0 {
-		s.SecretOverlap = 0
+	switch {
+	case s.SecretOverlap == 0:
+		s.SecretOverlap = 24 * time.Hour
+	case s.SecretOverlap < 0:
+		s.SecretOverlap = 0 // no overlap
 	}
 	if len(s.RetrySchedule) == 0 {
 		s.RetrySchedule = domain.DefaultWebhookRetrySchedule

@@ -50,6 +50,9 @@ type Options struct {
 	// OnLimiterError, when set, is told each time a limiter's store could
 	// not answer and the request was let through.
 	OnLimiterError func(limiter string)
+	// Webhooks, when set, serves the outbound webhook operations (they are
+	// described either way, and answer 503 without it).
+	Webhooks *application.Webhooks
 }
 
 // Server holds the API's dependencies.
@@ -135,6 +138,7 @@ func (s *Server) register(api huma.API) {
 	s.registerDeliveries(api)
 	s.registerAdmin(api)
 	s.registerDeadLetters(api)
+	s.registerWebhookAdmin(api)
 	s.registerAudit(api)
 	s.registerOps(api)
 	for _, f := range s.opts.Extra {
