@@ -26,6 +26,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 		adapterModules(cfg),
 		ApplicationModule,
 		roleModule(cfg),
+		webhookWorkerModule(cfg),
 		profilingModule(cfg),
 		fx.Invoke(markStopping),
 	}
@@ -47,6 +48,7 @@ func adapterModules(cfg Config) fx.Option {
 		paymentsModule(cfg),
 		mailModule(cfg),
 		operationsModule(cfg),
+		webhooksModule(cfg),
 		MetricsModule,
 	)
 }

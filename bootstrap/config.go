@@ -71,6 +71,7 @@ type Config struct {
 	Operations        OperationsConfig
 	Tuning            TuningConfig
 	Limits            LimitsConfig
+	Webhooks          WebhookConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -271,6 +272,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.Tuning.validate(); err != nil {
+		return err
+	}
+	if err := c.Webhooks.validate(); err != nil {
 		return err
 	}
 	if err := c.Limits.validate(); err != nil {

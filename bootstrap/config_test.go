@@ -68,6 +68,8 @@ func TestConfigDefaults(t *testing.T) {
 		Limits: bootstrap.LimitsConfig{Store: "memory",
 			OrdersSource: bootstrap.Rate{RateLimit: ports.RateLimit{Every: 100 * time.Millisecond, Burst: 600}},
 			OrdersEmail:  bootstrap.Rate{RateLimit: ports.RateLimit{Every: 2 * time.Minute, Burst: 5}}},
+		Webhooks: bootstrap.WebhookConfig{SecretOverlap: 24 * time.Hour, RetrySchedule: "5s,5m,30m,2h,5h,10h,10h", Timeout: 10 * time.Second,
+			DisableAfter: 120 * time.Hour, Retention: 720 * time.Hour},
 	}
 	got := bootstrap.Defaults()
 	if !got.Stock.MinMargin.IsZero() {
