@@ -78,7 +78,7 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 	// Described whether or not Metrics is set: every keyward process serves
 	// it, and `keyward openapi` describes the server without building one.
 	describePlainRoutes(api)
-	return correlate(resolveClient(securityHeaders(canonicalPath(plainText(s.limitDeliveries(mux)))), opts.TrustedProxies)), api
+	return correlate(resolveClient(securityHeaders(canonicalPath(plainText(s.limitDeliveries(openAPI30(mux, api))))), opts.TrustedProxies)), api
 }
 
 // newServer panics when a limit is on and no Limiter keeps it: a

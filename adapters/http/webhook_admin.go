@@ -387,9 +387,11 @@ func documentWebhookEvents(api huma.API) {
 		}}
 		doc.Webhooks[t.Name] = &huma.PathItem{Post: &huma.Operation{
 			OperationID: "webhook-" + t.Name, Summary: t.Name, Description: t.Description, Tags: []string{"Webhooks"}, Parameters: headers,
+			Security:    publicSecurity, // keyward calls the shop: the signature authenticates it
 			RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{"application/json": {Schema: schema}}},
 			Responses: map[string]*huma.Response{
 				"200": {Description: "Any 2xx within KEYWARD_WEBHOOK_TIMEOUT acknowledges it; anything else is retried (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, with jitter)."},
+				"401": {Description: "The receiver refuses a request whose signature does not verify; like any answer but a 2xx, it is retried."},
 			},
 		}}
 	}

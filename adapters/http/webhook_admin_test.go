@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -129,5 +130,29 @@ func TestOpenAPIWebhooksSection(t *testing.T) {
 		if w == nil || w.Post == nil || w.Post.RequestBody.Content["application/json"].Schema.Properties["type"].Enum[0] != typ.Name {
 			t.Errorf("event type %s is not described in the webhooks section", typ.Name)
 		}
+	}
+}
+
+// TestOpenAPI30LeavesOutWebhooks: the 3.0 documents, for generators that
+// do not read 3.1, have no webhooks section (3.0 has none) and are whole.
+func TestOpenAPI30LeavesOutWebhooks(t *testing.T) {
+	t.Parallel()
+	app, _ := newTestApp(t)
+	h, _ := NewHandler(app, Options{Version: "test", RateLimits: &RateLimits{}}, slog.New(slog.DiscardHandler))
+	for _, path := range []string{"/openapi-3.0.json", "/openapi-3.0.yaml"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		body := rec.Body.String()
+		if rec.Code != http.StatusOK || !strings.Contains(body, "3.0.3") || !strings.Contains(body, "/v1/admin/webhooks/endpoints") {
+			t.Fatalf("%s: %d, %d bytes", path, rec.Code, len(body))
+		}
+		if strings.Contains(body, "webhook-order.paid") {
+			t.Fatalf("%s describes the webhooks section", path)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
+	if !strings.Contains(rec.Body.String(), `"webhooks":{`) {
+		t.Fatal("the 3.1 document has no webhooks section")
 	}
 }
