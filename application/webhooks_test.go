@@ -1,0 +1,194 @@
+package application_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/adapters/localkeyring"
+	"github.com/keyward/keyward/adapters/memory"
+	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
+	"github.com/keyward/keyward/ports"
+)
+
+// fakeSender answers each URL as its answer says; a URL in slow waits
+// until released (or the attempt's deadline).
+type fakeSender struct {
+	mu      sync.Mutex
+	answer  map[string]int
+	slow    map[string]chan struct{}
+	sent    map[string]int
+	waiting atomic.Int32
+}
+
+func (s *fakeSender) CheckURL(context.Context, string) error { return nil }
+
+func (s *fakeSender) Send(ctx context.Context, r ports.WebhookRequest) ports.WebhookResponse {
+	s.mu.Lock()
+	s.sent[r.URL]++
+	release, status := s.slow[r.URL], s.answer[r.URL]
+	s.mu.Unlock()
+	if release != nil {
+		s.waiting.Add(1)
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return ports.WebhookResponse{Err: ctx.Err()}
+		}
+	}
+	if status == 0 {
+		return ports.WebhookResponse{Err: fmt.Errorf("connection refused")}
+	}
+	return ports.WebhookResponse{Status: status}
+}
+
+func (s *fakeSender) count(url string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent[url]
+}
+
+type hookMailbox struct {
+	mu   sync.Mutex
+	sent []ports.Email
+}
+
+func (m *hookMailbox) Send(_ context.Context, e ports.Email) (ports.Receipt, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, e)
+	return ports.Receipt{ProviderID: "m"}, nil
+}
+
+type hookIDs struct{ n atomic.Int64 }
+
+func (i *hookIDs) NewID() string { return fmt.Sprintf("id-%d", i.n.Add(1)) }
+
+type hookWorld struct {
+	hooks  *application.Webhooks
+	store  *memory.Webhooks
+	sender *fakeSender
+	mail   *hookMailbox
+	clock  *testkit.Clock
+}
+
+func newHookWorld(t *testing.T, s application.WebhookSettings) hookWorld {
+	t.Helper()
+	kr, err := localkeyring.NewInMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := hookWorld{store: memory.NewWebhooks(), sender: &fakeSender{answer: map[string]int{}, slow: map[string]chan struct{}{}, sent: map[string]int{}},
+		mail: &hookMailbox{}, clock: testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))}
+	w.hooks = application.NewWebhooks(application.WebhookDeps{Store: w.store, Sender: w.sender, Tx: memory.Transactor{},
+		Audit: memory.NewAuditLog(w.clock, application.NewAuditKey(kr, memory.NewDataKeys())), Mailer: w.mail, Clock: w.clock, IDs: &hookIDs{},
+		Log: slog.New(slog.DiscardHandler)}, s)
+	return w
+}
+
+func (w hookWorld) endpoint(t *testing.T, url string) domain.WebhookEndpoint {
+	t.Helper()
+	e, err := w.hooks.CreateEndpoint(t.Context(), "admin:test", url, []string{"*"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (w hookWorld) pass(t *testing.T) int {
+	t.Helper()
+	n, err := w.hooks.Deliver(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.hooks.Wait()
+	return n
+}
+
+// TestWebhookEndpointDisabledAfterFailingTooLong: an endpoint failing
+// every attempt for DisableAfter is disabled, and the operator is told by
+// email, once.
+func TestWebhookEndpointDisabledAfterFailingTooLong(t *testing.T) {
+	t.Parallel()
+	w := newHookWorld(t, application.WebhookSettings{RetrySchedule: []time.Duration{time.Hour, time.Hour, time.Hour, time.Hour},
+		DisableAfter: 2 * time.Hour, OperatorEmail: "ops@example.com"})
+	e := w.endpoint(t, "https://dead.example/hooks")
+	if _, err := w.hooks.SendTest(t.Context(), "admin:test", e.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if n := w.pass(t); n != 1 {
+			t.Fatalf("pass %d sent %d, want 1", i, n)
+		}
+		got, _ := w.store.Endpoint(t.Context(), e.ID)
+		if wantDisabled := i == 2; got.Disabled != wantDisabled {
+			t.Fatalf("after %d failed attempts over %v: disabled %v", i+1, time.Duration(i)*time.Hour, got.Disabled)
+		}
+		w.clock.Advance(time.Hour + 10*time.Minute) // past the retry and its jitter
+	}
+	if n := w.pass(t); n != 0 {
+		t.Fatalf("a disabled endpoint was sent %d messages", n)
+	}
+	if len(w.mail.sent) != 1 || w.mail.sent[0].To != "ops@example.com" || !strings.Contains(w.mail.sent[0].Text, e.ID) {
+		t.Fatalf("operator mail %+v", w.mail.sent)
+	}
+	// Enabled again, it forgets its failures and gets the message.
+	w.sender.answer[e.URL] = 204
+	off := false
+	if _, err := w.hooks.UpdateEndpoint(t.Context(), "admin:test", e.ID, application.WebhookPatch{Disabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.pass(t); n != 1 {
+		t.Fatalf("after enabling: %d sent", n)
+	}
+	if got, _ := w.store.Endpoint(t.Context(), e.ID); got.Disabled || !got.FailingSince.IsZero() {
+		t.Fatalf("enabled endpoint %+v", got)
+	}
+}
+
+// TestWebhookSlowEndpointHoldsNoOther: while one endpoint's attempts hang,
+// at most PerEndpoint of them are in flight and other endpoints are served.
+func TestWebhookSlowEndpointHoldsNoOther(t *testing.T) {
+	t.Parallel()
+	w := newHookWorld(t, application.WebhookSettings{PerEndpoint: 2, Concurrency: 8, Timeout: 5 * time.Second})
+	slow, fast := w.endpoint(t, "https://slow.example/hooks"), w.endpoint(t, "https://fast.example/hooks")
+	release := make(chan struct{})
+	w.sender.slow[slow.URL], w.sender.answer[slow.URL], w.sender.answer[fast.URL] = release, 200, 200
+	for range 5 {
+		for _, id := range []string{slow.ID, fast.ID} {
+			if _, err := w.hooks.SendTest(t.Context(), "admin:test", id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	testkit.Eventually(t, 10*time.Second, "the fast endpoint gets its five messages", func() bool {
+		if _, err := w.hooks.Deliver(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return w.sender.count(fast.URL) == 5
+	})
+	if n := w.sender.waiting.Load(); n != 2 {
+		t.Fatalf("%d attempts to the slow endpoint in flight, want its limit of 2", n)
+	}
+	close(release)
+	testkit.Eventually(t, 10*time.Second, "the slow endpoint catches up", func() bool {
+		if _, err := w.hooks.Deliver(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return w.sender.count(slow.URL) == 5
+	})
+	w.hooks.Wait()
+	for _, e := range []domain.WebhookEndpoint{slow, fast} {
+		ms, _ := w.store.Messages(t.Context(), ports.WebhookMessageQuery{EndpointID: e.ID, Status: domain.WebhookDelivered})
+		if len(ms) != 5 {
+			t.Errorf("%s: %d delivered, want 5", e.URL, len(ms))
+		}
+	}
+}
