@@ -513,3 +513,55 @@ func (w *Webhooks) endpointDisabled(ctx context.Context, e domain.WebhookEndpoin
 		w.log.ErrorContext(ctx, "could not email the operator about a disabled webhook endpoint", "endpoint_id", e.ID, "err", err)
 	}
 }
+
+// WebhookRevelations is log, which also writes a delivery.revealed event
+// when a link's first reveal is appended, in the same unit of work.
+func WebhookRevelations(log ports.RevelationLog, store ports.WebhookStore, ids ports.IDs) ports.RevelationLog {
+	require("WebhookRevelations", "revelations", log, "store", store, "ids", ids)
+	return webhookRevelations{RevelationLog: log, store: store, ids: ids}
+}
+
+type webhookRevelations struct {
+	ports.RevelationLog
+	store ports.WebhookStore
+	ids   ports.IDs
+}
+
+func (r webhookRevelations) Append(ctx context.Context, rs ...domain.KeyRevelation) error {
+	if err := r.RevelationLog.Append(ctx, rs...); err != nil {
+		return err
+	}
+	if len(rs) == 0 || !rs[0].First() {
+		return nil
+	}
+	items := make([]string, 0, len(rs))
+	for _, rv := range rs {
+		items = append(items, rv.ItemID())
+	}
+	ev, err := domain.NewWebhookEvent(r.ids.NewID(), domain.WebhookDeliveryRevealed, rs[0].OrderID(), rs[0].At(),
+		map[string]any{"order_id": rs[0].OrderID(), "item_ids": items})
+	if err != nil {
+		return err
+	}
+	return r.store.Enqueue(ctx, ev)
+}
+
+// CheckSupplierBalance writes a supplier.balance_low event when balance
+// is below threshold (0: never). Its webhook-id names the day, so that
+// every worker checking on the same day writes it once.
+func (w *Webhooks) CheckSupplierBalance(ctx context.Context, supplier string, balance, threshold float64) error {
+	if threshold <= 0 || balance >= threshold {
+		return nil
+	}
+	now := w.clock.Now().UTC()
+	ev, err := domain.NewWebhookEvent(domain.WebhookSupplierBalanceLow+"/"+supplier+"/"+now.Format(time.DateOnly), domain.WebhookSupplierBalanceLow, "", now,
+		map[string]any{"supplier": supplier, "balance": balance, "threshold": threshold})
+	if err != nil {
+		return err
+	}
+	if err := w.store.Enqueue(ctx, ev); err != nil {
+		return err
+	}
+	w.Wake()
+	return nil
+}

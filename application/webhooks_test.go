@@ -192,3 +192,39 @@ func TestWebhookSlowEndpointHoldsNoOther(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookSupplierBalanceLow: a balance below the threshold writes one
+// supplier.balance_low a day, whoever checks; at or above it, none.
+func TestWebhookSupplierBalanceLow(t *testing.T) {
+	t.Parallel()
+	w := newHookWorld(t, application.WebhookSettings{})
+	e := w.endpoint(t, "https://shop.example/hooks")
+	check := func(balance float64) {
+		t.Helper()
+		if err := w.hooks.CheckSupplierBalance(t.Context(), "kinguin", balance, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		ms, _ := w.store.Messages(t.Context(), ports.WebhookMessageQuery{EndpointID: e.ID, Type: domain.WebhookSupplierBalanceLow})
+		return len(ms)
+	}
+	check(100)
+	if n := count(); n != 0 {
+		t.Fatalf("%d events at the threshold", n)
+	}
+	check(42.5)
+	check(10)
+	if n := count(); n != 1 {
+		t.Fatalf("%d events for a low balance checked twice a day, want 1", n)
+	}
+	ms, _ := w.store.Messages(t.Context(), ports.WebhookMessageQuery{EndpointID: e.ID})
+	if !strings.Contains(string(ms[0].Body), `"balance":42.5`) || !strings.Contains(string(ms[0].Body), `"threshold":100`) {
+		t.Fatalf("payload %s", ms[0].Body)
+	}
+	w.clock.Advance(24 * time.Hour)
+	check(10)
+	if n := count(); n != 2 {
+		t.Fatalf("%d events after a day, want 2", n)
+	}
+}

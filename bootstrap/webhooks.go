@@ -26,6 +26,7 @@ type WebhookConfig struct {
 	Retention     time.Duration `env:"KEYWARD_WEBHOOK_RETENTION" envDefault:"720h" doc:"delivered and failed webhook messages, with their attempts, are purged after this long"`
 	AllowPrivate  bool          `env:"KEYWARD_WEBHOOK_ALLOW_PRIVATE" envDefault:"false" doc:"development and tests: webhook endpoints may use plain http and private, loopback or link-local addresses"`
 	OperatorEmail string        `env:"KEYWARD_OPERATOR_EMAIL" doc:"where keyward emails operators (a webhook endpoint it disabled); unset: nobody"`
+	BalanceLow    float64       `env:"KEYWARD_SUPPLIER_BALANCE_LOW" envDefault:"0" doc:"a supplier balance below this (in its currency; Kinguin: EUR) sends a \x60supplier.balance_low\x60 webhook, at most once a day (0: never)"`
 }
 
 func (c WebhookConfig) validate() error {
@@ -41,6 +42,8 @@ func (c WebhookConfig) validate() error {
 		return fmt.Errorf("KEYWARD_WEBHOOK_DISABLE_AFTER must be positive, got %s", c.DisableAfter)
 	case c.Retention <= 0:
 		return fmt.Errorf("KEYWARD_WEBHOOK_RETENTION must be positive, got %s", c.Retention)
+	case c.BalanceLow < 0:
+		return fmt.Errorf("KEYWARD_SUPPLIER_BALANCE_LOW must not be negative, got %v", c.BalanceLow)
 	}
 	if c.OperatorEmail != "" {
 		if _, err := domain.ParseEmail(c.OperatorEmail); err != nil {
@@ -77,15 +80,18 @@ func webhooksModule(cfg Config) fx.Option {
 		},
 		newWebhooks,
 	)
+	revealed := fx.Decorate(func(l ports.RevelationLog, s ports.WebhookStore, ids ports.IDs) ports.RevelationLog {
+		return application.WebhookRevelations(l, s, ids)
+	})
 	if cfg.DatabaseURL != "" {
-		return fx.Options(common,
+		return fx.Options(common, revealed,
 			fx.Provide(postgres.NewWebhooks, func(w *postgres.Webhooks) ports.WebhookStore { return w }),
 			fx.Decorate(func(o postgres.Outbox, w *postgres.Webhooks, ids ports.IDs) postgres.Outbox {
 				return postgres.NewWebhookOutbox(o, w, ids)
 			}),
 		)
 	}
-	return fx.Options(common,
+	return fx.Options(common, revealed,
 		fx.Provide(memory.NewWebhooks, func(w *memory.Webhooks) ports.WebhookStore { return w }),
 		fx.Decorate(func(p ports.EventPublisher, w *memory.Webhooks, ids ports.IDs, wake webhookWake) ports.EventPublisher {
 			return memory.NewWebhookPublisher(p, w, ids, func() {
@@ -120,9 +126,11 @@ func newWebhooks(d webhookDeps) *application.Webhooks {
 // webhookPoll is how often the delivery worker looks for due messages
 // it was not woken for (retries, and other processes' messages);
 // webhookPurge how often it purges those past their retention.
+// webhookBalance how often it reads the supplier's balance.
 const (
-	webhookPoll  = time.Second
-	webhookPurge = time.Hour
+	webhookPoll    = time.Second
+	webhookPurge   = time.Hour
+	webhookBalance = 5 * time.Minute
 )
 
 // webhookWorkerModule delivers the webhook messages in a process that
@@ -131,7 +139,36 @@ func webhookWorkerModule(cfg Config) fx.Option {
 	if cfg.Messaging.Role == RoleAPI {
 		return fx.Options()
 	}
-	return fx.Invoke(runWebhookWorker)
+	return fx.Invoke(runWebhookWorker, runBalanceCheck)
+}
+
+type balanceCheck struct {
+	fx.In
+	Config   Config
+	Webhooks *application.Webhooks
+	Supplier ports.Supplier
+	Balance  ports.SupplierBalance `optional:"true"`
+	Log      *slog.Logger
+}
+
+// runBalanceCheck reads the supplier's balance every few minutes, when it
+// reports one and KEYWARD_SUPPLIER_BALANCE_LOW is set, and tells the shop
+// when it is low.
+func runBalanceCheck(lc fx.Lifecycle, p balanceCheck) {
+	threshold := p.Config.Webhooks.BalanceLow
+	if p.Balance == nil || threshold <= 0 {
+		return
+	}
+	runInBackground(lc, every(webhookBalance, func(ctx context.Context) {
+		balance, err := p.Balance.Balance(ctx)
+		if err != nil {
+			p.Log.Debug("supplier balance not read; the next check retries", "err", err)
+			return
+		}
+		if err := p.Webhooks.CheckSupplierBalance(ctx, p.Supplier.Name(), balance, threshold); err != nil && ctx.Err() == nil {
+			p.Log.Warn("supplier.balance_low webhook not written; the next check retries", "err", err)
+		}
+	}))
 }
 
 // runWebhookWorker sends due messages until the stop, which waits for

@@ -276,6 +276,18 @@ func TestWebhooksOrderWalkthrough(t *testing.T) {
 			if len(all.of("order.placed", o.ID)) != 1 || len(all.of("order.fulfilled", o.ID)) != 1 {
 				t.Errorf("the * endpoint got %+v", all.messages())
 			}
+			// The customer reveals twice: the shop hears of the first.
+			token := latestToken(t, h, email)
+			for range 2 {
+				if code, _, raw := h.do("POST", "/v1/deliveries/"+token+"/reveal", nil, nil, nil); code != http.StatusOK {
+					t.Fatalf("reveal: %d %s", code, raw)
+				}
+			}
+			testkit.Eventually(t, 30*time.Second, "delivery.revealed reaches the * endpoint", func() bool { return len(all.of("delivery.revealed", o.ID)) > 0 })
+			testkit.Eventually(t, 30*time.Second, "every message is delivered", func() bool { return len(h.webhookMessages("status=pending")) == 0 })
+			if got := all.of("delivery.revealed", o.ID); len(got) != 1 || !got[0].Verified || len(r.of("delivery.revealed", "")) != 0 {
+				t.Errorf("delivery.revealed: %+v to *, %d to the other endpoint", got, len(r.of("delivery.revealed", "")))
+			}
 			if logged := h.webhookMessages("order_id=" + o.ID + "&type=order.paid"); len(logged) != 2 || logged[0].Status != "delivered" || logged[0].Attempts != 1 {
 				t.Errorf("message log %+v", logged)
 			}

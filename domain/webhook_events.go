@@ -38,10 +38,10 @@ var WebhookEventTypes = []WebhookEventType{
 	{WebhookOrderNeedsReview, "The order is held for a person to look at, with the reason."},
 	{WebhookOrderRevoked, "An admin revoked the order's keys."},
 	{WebhookOrderRefunded, "The payment was refunded."},
-	{WebhookDeliveryRevealed, "The customer revealed the order's keys."},
+	{WebhookDeliveryRevealed, "The customer revealed the order's keys (the first reveal through a delivery link)."},
 	{WebhookDeliveryLinkReissued, "A new delivery link was sent for the order."},
 	{WebhookStockLow, "Own stock of a product fell below KEYWARD_STOCK_LOW_THRESHOLD."},
-	{WebhookSupplierBalanceLow, "The supplier balance fell below KEYWARD_SUPPLIER_BALANCE_LOW."},
+	{WebhookSupplierBalanceLow, "The supplier balance is below KEYWARD_SUPPLIER_BALANCE_LOW (checked every few minutes, sent at most once a day)."},
 	{WebhookTest, "A test event, sent on request to one endpoint."},
 }
 
