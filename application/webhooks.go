@@ -565,3 +565,36 @@ func (w *Webhooks) CheckSupplierBalance(ctx context.Context, supplier string, ba
 	w.Wake()
 	return nil
 }
+
+// WebhookAudit is log, which also writes a delivery.link_reissued event
+// when the resend of a delivery link is audited: in the resend's unit of
+// work, as the audit record is.
+func WebhookAudit(log ports.AuditLog, store ports.WebhookStore, ids ports.IDs) ports.AuditLog {
+	require("WebhookAudit", "audit", log, "store", store, "ids", ids)
+	return webhookAudit{AuditLog: log, store: store, ids: ids}
+}
+
+type webhookAudit struct {
+	ports.AuditLog
+	store ports.WebhookStore
+	ids   ports.IDs
+}
+
+func (a webhookAudit) Append(ctx context.Context, actor, action, subject string, details map[string]string) (domain.AuditRecord, error) {
+	rec, err := a.AuditLog.Append(ctx, actor, action, subject, details)
+	if err != nil || action != AuditDeliveryResent {
+		return rec, err
+	}
+	by, at := "customer", rec.At
+	if actor != ActorCustomer {
+		by = "admin"
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	ev, err := domain.NewWebhookEvent(a.ids.NewID(), domain.WebhookDeliveryLinkReissued, subject, at, map[string]any{"order_id": subject, "requested_by": by})
+	if err != nil {
+		return rec, err
+	}
+	return rec, a.store.Enqueue(ctx, ev)
+}

@@ -80,9 +80,14 @@ func webhooksModule(cfg Config) fx.Option {
 		},
 		newWebhooks,
 	)
-	revealed := fx.Decorate(func(l ports.RevelationLog, s ports.WebhookStore, ids ports.IDs) ports.RevelationLog {
-		return application.WebhookRevelations(l, s, ids)
-	})
+	revealed := fx.Decorate(
+		func(l ports.RevelationLog, s ports.WebhookStore, ids ports.IDs) ports.RevelationLog {
+			return application.WebhookRevelations(l, s, ids)
+		},
+		func(a ports.AuditLog, s ports.WebhookStore, ids ports.IDs) ports.AuditLog {
+			return application.WebhookAudit(a, s, ids)
+		},
+	)
 	if cfg.DatabaseURL != "" {
 		return fx.Options(common, revealed,
 			fx.Provide(postgres.NewWebhooks, func(w *postgres.Webhooks) ports.WebhookStore { return w }),

@@ -283,7 +283,12 @@ func TestWebhooksOrderWalkthrough(t *testing.T) {
 					t.Fatalf("reveal: %d %s", code, raw)
 				}
 			}
-			testkit.Eventually(t, 30*time.Second, "delivery.revealed reaches the * endpoint", func() bool { return len(all.of("delivery.revealed", o.ID)) > 0 })
+			if code, _, raw := h.do("POST", "/v1/admin/orders/"+o.ID+"/resend-delivery", nil, adminHeaders(), nil); code >= 300 {
+				t.Fatalf("resend delivery: %d %s", code, raw)
+			}
+			testkit.Eventually(t, 30*time.Second, "delivery.revealed and delivery.link_reissued reach the * endpoint", func() bool {
+				return len(all.of("delivery.revealed", o.ID)) > 0 && len(all.of("delivery.link_reissued", o.ID)) > 0
+			})
 			testkit.Eventually(t, 30*time.Second, "every message is delivered", func() bool { return len(h.webhookMessages("status=pending")) == 0 })
 			if got := all.of("delivery.revealed", o.ID); len(got) != 1 || !got[0].Verified || len(r.of("delivery.revealed", "")) != 0 {
 				t.Errorf("delivery.revealed: %+v to *, %d to the other endpoint", got, len(r.of("delivery.revealed", "")))
@@ -291,7 +296,10 @@ func TestWebhooksOrderWalkthrough(t *testing.T) {
 			if logged := h.webhookMessages("order_id=" + o.ID + "&type=order.paid"); len(logged) != 2 || logged[0].Status != "delivered" || logged[0].Attempts != 1 {
 				t.Errorf("message log %+v", logged)
 			}
-			secrets := orderSecrets(t, h, o, email)
+			if got := all.of("delivery.link_reissued", o.ID); len(got) != 1 || !strings.Contains(got[0].Body, `"requested_by":"admin"`) {
+				t.Errorf("delivery.link_reissued: %+v", got)
+			}
+			secrets := append(orderSecrets(t, h, o, email), token) // the reissued link's token and the first one
 			r.noSecrets(secrets...)
 			all.noSecrets(secrets...)
 		})
