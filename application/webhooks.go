@@ -598,3 +598,41 @@ func (a webhookAudit) Append(ctx context.Context, actor, action, subject string,
 	}
 	return rec, a.store.Enqueue(ctx, ev)
 }
+
+// WebhookStock is stock, which also writes a stock.low event when a claim
+// leaves fewer than threshold keys of its product available (at most once
+// a day per product: the webhook-id names the day), in the claim's unit
+// of work. It reads the product's counts after each claim, so it costs
+// one statement per own-stock item; a threshold of 0 returns stock as is.
+func WebhookStock(stock ports.StockRepository, store ports.WebhookStore, clock ports.Clock, threshold int) ports.StockRepository {
+	if threshold <= 0 {
+		return stock
+	}
+	require("WebhookStock", "stock", stock, "store", store, "clock", clock)
+	return webhookStock{StockRepository: stock, store: store, clock: clock, threshold: threshold}
+}
+
+type webhookStock struct {
+	ports.StockRepository
+	store     ports.WebhookStore
+	clock     ports.Clock
+	threshold int
+}
+
+func (s webhookStock) Claim(ctx context.Context, sku, itemID string, n int) ([]domain.StockKey, error) {
+	keys, err := s.StockRepository.Claim(ctx, sku, itemID, n)
+	if err != nil {
+		return keys, err
+	}
+	counts, err := s.StockRepository.Counts(ctx, sku)
+	if err != nil || counts.Available >= s.threshold {
+		return keys, err
+	}
+	now := s.clock.Now().UTC()
+	ev, err := domain.NewWebhookEvent(domain.WebhookStockLow+"/"+sku+"/"+now.Format(time.DateOnly), domain.WebhookStockLow, "", now,
+		map[string]any{"sku": sku, "available": counts.Available, "threshold": s.threshold})
+	if err != nil {
+		return keys, err
+	}
+	return keys, s.store.Enqueue(ctx, ev)
+}

@@ -26,6 +26,7 @@ type WebhookConfig struct {
 	Retention     time.Duration `env:"KEYWARD_WEBHOOK_RETENTION" envDefault:"720h" doc:"delivered and failed webhook messages, with their attempts, are purged after this long"`
 	AllowPrivate  bool          `env:"KEYWARD_WEBHOOK_ALLOW_PRIVATE" envDefault:"false" doc:"development and tests: webhook endpoints may use plain http and private, loopback or link-local addresses"`
 	OperatorEmail string        `env:"KEYWARD_OPERATOR_EMAIL" doc:"where keyward emails operators (a webhook endpoint it disabled); unset: nobody"`
+	StockLow      int           `env:"KEYWARD_STOCK_LOW_THRESHOLD" envDefault:"0" doc:"a claim of own stock that leaves fewer available keys of a product than this sends a \x60stock.low\x60 webhook, at most once a day per product (0: never; otherwise one more statement per own-stock item)"`
 	BalanceLow    float64       `env:"KEYWARD_SUPPLIER_BALANCE_LOW" envDefault:"0" doc:"a supplier balance below this (in its currency; Kinguin: EUR) sends a \x60supplier.balance_low\x60 webhook, at most once a day (0: never)"`
 }
 
@@ -42,6 +43,8 @@ func (c WebhookConfig) validate() error {
 		return fmt.Errorf("KEYWARD_WEBHOOK_DISABLE_AFTER must be positive, got %s", c.DisableAfter)
 	case c.Retention <= 0:
 		return fmt.Errorf("KEYWARD_WEBHOOK_RETENTION must be positive, got %s", c.Retention)
+	case c.StockLow < 0:
+		return fmt.Errorf("KEYWARD_STOCK_LOW_THRESHOLD must not be negative, got %d", c.StockLow)
 	case c.BalanceLow < 0:
 		return fmt.Errorf("KEYWARD_SUPPLIER_BALANCE_LOW must not be negative, got %v", c.BalanceLow)
 	}
@@ -86,6 +89,9 @@ func webhooksModule(cfg Config) fx.Option {
 		},
 		func(a ports.AuditLog, s ports.WebhookStore, ids ports.IDs) ports.AuditLog {
 			return application.WebhookAudit(a, s, ids)
+		},
+		func(st ports.StockRepository, s ports.WebhookStore, clock ports.Clock, c Config) ports.StockRepository {
+			return application.WebhookStock(st, s, clock, c.Webhooks.StockLow)
 		},
 	)
 	if cfg.DatabaseURL != "" {

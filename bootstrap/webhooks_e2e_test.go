@@ -398,3 +398,26 @@ func TestWebhookSurvivesKill(t *testing.T) {
 	h2.waitStatus(o, "delivered", 45*time.Second)
 	r.noSecrets(orderSecrets(t, h2, o, "killed@example.com")...)
 }
+
+// TestWebhookStockLow: a sale from own stock that leaves fewer keys than
+// KEYWARD_STOCK_LOW_THRESHOLD tells the shop, once a day per product,
+// without a key.
+func TestWebhookStockLow(t *testing.T) {
+	t.Parallel()
+	h := start(t, func(c *bootstrap.Config) { withWebhooks("1s")(c); c.Webhooks.StockLow = 2 })
+	r := newHookReceiver(t)
+	h.registerWebhook(r, "stock.low")
+	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU
+	keys := []string{"STOCK-LOW-KEY-0001", "STOCK-LOW-KEY-0002", "STOCK-LOW-KEY-0003", "STOCK-LOW-KEY-0004"}
+	stockOnly(h, sku, keys...)
+	h.deliveredOrder("first@example.com", line(sku, 1))  // 3 left: not low
+	h.deliveredOrder("second@example.com", line(sku, 2)) // 1 left: low
+	h.deliveredOrder("third@example.com", line(sku, 1))  // 0 left: low again, the same day
+	testkit.EventuallyWith(t, 20*time.Second, func() string { return fmt.Sprintf("stock.low arrives; log %+v", h.webhookMessages("")) }, func() bool { return len(r.of("stock.low", "")) > 0 })
+	testkit.Eventually(t, 20*time.Second, "nothing is pending", func() bool { return len(h.webhookMessages("status=pending")) == 0 })
+	got := r.of("stock.low", "")
+	if len(got) != 1 || !got[0].Verified || !strings.Contains(got[0].Body, `"sku":"`+sku+`"`) || !strings.Contains(got[0].Body, `"available":1`) {
+		t.Fatalf("stock.low: %+v", got)
+	}
+	r.noSecrets(keys...)
+}
