@@ -228,3 +228,44 @@ func TestWebhookSupplierBalanceLow(t *testing.T) {
 		t.Fatalf("%d events after a day, want 2", n)
 	}
 }
+
+// TestWebhookRecoverSince: messages that failed for good are sent again
+// by a recovery from a time on, with their webhook-id; older ones stay
+// failed.
+func TestWebhookRecoverSince(t *testing.T) {
+	t.Parallel()
+	w := newHookWorld(t, application.WebhookSettings{RetrySchedule: []time.Duration{time.Minute}})
+	e := w.endpoint(t, "https://down.example/hooks")
+	old, err := w.hooks.SendTest(t.Context(), "admin:test", e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(time.Hour)
+	recent, err := w.hooks.SendTest(t.Context(), "admin:test", e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // each fails twice: the first attempt and its one retry
+		w.pass(t)
+		w.clock.Advance(2 * time.Minute)
+	}
+	failed, _ := w.store.Messages(t.Context(), ports.WebhookMessageQuery{Status: domain.WebhookFailed})
+	if len(failed) != 2 {
+		t.Fatalf("%d failed, want 2", len(failed))
+	}
+	w.sender.answer[e.URL] = 200
+	n, err := w.hooks.Recover(t.Context(), "admin:test", e.ID, recent.CreatedAt)
+	if err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v; want the recent one", n, err)
+	}
+	if sent := w.pass(t); sent != 1 {
+		t.Fatalf("sent %d after the recovery", sent)
+	}
+	m, attempts, _ := w.store.Message(t.Context(), recent.ID)
+	if m.Status != domain.WebhookDelivered || m.EventID != recent.EventID || len(attempts) != 3 {
+		t.Fatalf("recovered message %+v with %d attempts", m, len(attempts))
+	}
+	if m, _, _ := w.store.Message(t.Context(), old.ID); m.Status != domain.WebhookFailed {
+		t.Fatalf("the older message is %s, want failed", m.Status)
+	}
+}
