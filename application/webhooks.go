@@ -554,7 +554,7 @@ func (w *Webhooks) CheckSupplierBalance(ctx context.Context, supplier string, ba
 		return nil
 	}
 	now := w.clock.Now().UTC()
-	ev, err := domain.NewWebhookEvent(domain.WebhookSupplierBalanceLow+"/"+supplier+"/"+now.Format(time.DateOnly), domain.WebhookSupplierBalanceLow, "", now,
+	ev, err := domain.NewWebhookEvent(domain.DailyWebhookID(domain.WebhookSupplierBalanceLow, supplier, now), domain.WebhookSupplierBalanceLow, "", now,
 		map[string]any{"supplier": supplier, "balance": balance, "threshold": threshold})
 	if err != nil {
 		return err
@@ -629,7 +629,7 @@ func (s webhookStock) Claim(ctx context.Context, sku, itemID string, n int) ([]d
 		return keys, err
 	}
 	now := s.clock.Now().UTC()
-	ev, err := domain.NewWebhookEvent(domain.WebhookStockLow+"/"+sku+"/"+now.Format(time.DateOnly), domain.WebhookStockLow, "", now,
+	ev, err := domain.NewWebhookEvent(domain.DailyWebhookID(domain.WebhookStockLow, sku, now), domain.WebhookStockLow, "", now,
 		map[string]any{"sku": sku, "available": counts.Available, "threshold": s.threshold})
 	if err != nil {
 		return keys, err

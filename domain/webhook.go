@@ -300,3 +300,12 @@ func ParseWebhookRetrySchedule(s string) ([]time.Duration, error) {
 	}
 	return out, nil
 }
+
+// DailyWebhookID is the webhook-id of an event of type name about key
+// (a SKU, a supplier) on at's day: the same for every process that notices
+// it that day, so that it is written once; a hash, so that whatever key
+// holds, the header carries only URL-safe characters.
+func DailyWebhookID(name, key string, at time.Time) string {
+	sum := sha256.Sum256([]byte(name + "\x00" + key + "\x00" + at.UTC().Format(time.DateOnly)))
+	return "daily_" + base64.RawURLEncoding.EncodeToString(sum[:18])
+}

@@ -198,3 +198,21 @@ func TestWebhookRetrySchedule(t *testing.T) {
 		}
 	}
 }
+
+func TestDailyWebhookID(t *testing.T) {
+	t.Parallel()
+	day := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
+	id := domain.DailyWebhookID("stock.low", "sku\r\nX-Evil: 1", day)
+	if id != domain.DailyWebhookID("stock.low", "sku\r\nX-Evil: 1", day.Add(20*time.Hour)) {
+		t.Fatal("the id changes within a day")
+	}
+	if id == domain.DailyWebhookID("stock.low", "sku\r\nX-Evil: 1", day.Add(24*time.Hour)) || id == domain.DailyWebhookID("stock.low", "other", day) ||
+		id == domain.DailyWebhookID("supplier.balance_low", "sku\r\nX-Evil: 1", day) {
+		t.Fatal("the id does not change with the day, the key or the type")
+	}
+	if strings.ContainsFunc(id, func(r rune) bool {
+		return !strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", r)
+	}) {
+		t.Fatalf("id %q is not header-safe", id)
+	}
+}
