@@ -102,6 +102,7 @@ type Webhooks struct {
 	ids      ports.IDs
 	log      *slog.Logger
 	observer WebhookObserver
+	secrets  *webhookSecretKey
 	s        WebhookSettings
 
 	mu       sync.Mutex
@@ -122,16 +123,21 @@ type WebhookDeps struct {
 	IDs      ports.IDs
 	Log      *slog.Logger
 	Observer WebhookObserver
+	// Vault and DataKeys keep the key that seals the signing secrets at
+	// rest (WebhookSecretKeyID).
+	Vault    ports.KeyVault
+	DataKeys ports.DataKeyRepository
 }
 
 // NewWebhooks wires Webhooks; it panics when a dependency is nil.
 func NewWebhooks(d WebhookDeps, s WebhookSettings) *Webhooks {
-	require("Webhooks", "store", d.Store, "sender", d.Sender, "tx", d.Tx, "audit", d.Audit, "mailer", d.Mailer, "clock", d.Clock, "ids", d.IDs, "log", d.Log)
+	require("Webhooks", "store", d.Store, "sender", d.Sender, "tx", d.Tx, "audit", d.Audit, "mailer", d.Mailer, "clock", d.Clock, "ids", d.IDs, "log", d.Log,
+		"vault", d.Vault, "dataKeys", d.DataKeys)
 	if d.Observer == nil {
 		d.Observer = noObserver{}
 	}
 	return &Webhooks{store: d.Store, sender: d.Sender, tx: d.Tx, audit: d.Audit, mailer: d.Mailer, clock: d.Clock, ids: d.IDs, log: d.Log,
-		observer: d.Observer, s: s.withDefaults(), inFlight: map[string]int{}, wake: make(chan struct{}, 1)}
+		observer: d.Observer, secrets: &webhookSecretKey{vault: d.Vault, dataKeys: d.DataKeys}, s: s.withDefaults(), inFlight: map[string]int{}, wake: make(chan struct{}, 1)}
 }
 
 // EventTypes is the catalogue of event types.
@@ -158,7 +164,7 @@ func (w *Webhooks) checkURL(ctx context.Context, raw string) error {
 }
 
 // CreateEndpoint registers an endpoint for actor; it returns it with its
-// signing secret, which is never shown again.
+// signing secret, which is never shown again (it is stored sealed).
 func (w *Webhooks) CreateEndpoint(ctx context.Context, actor, rawURL string, events []string, description string) (domain.WebhookEndpoint, error) {
 	events, err := domain.NormalizeWebhookEvents(events)
 	if err != nil {
@@ -173,8 +179,12 @@ func (w *Webhooks) CreateEndpoint(ctx context.Context, actor, rawURL string, eve
 	}
 	now := w.clock.Now().UTC()
 	e := domain.WebhookEndpoint{ID: w.ids.NewID(), URL: rawURL, Events: events, Description: description, Secret: secret, CreatedAt: now, UpdatedAt: now}
+	stored := e
+	if stored.Secret, err = w.secrets.seal(ctx, e.ID, secret); err != nil {
+		return domain.WebhookEndpoint{}, err
+	}
 	err = w.tx.Atomically(ctx, func(ctx context.Context) error {
-		if err := w.store.CreateEndpoint(ctx, e); err != nil {
+		if err := w.store.CreateEndpoint(ctx, stored); err != nil {
 			return err
 		}
 		return w.auditEndpoint(ctx, actor, AuditWebhookEndpointCreated, e)
@@ -193,7 +203,7 @@ func (w *Webhooks) auditEndpoint(ctx context.Context, actor, action string, e do
 	return nil
 }
 
-// Endpoint returns an endpoint (callers never show its secrets).
+// Endpoint returns an endpoint; its secrets are sealed.
 func (w *Webhooks) Endpoint(ctx context.Context, id string) (domain.WebhookEndpoint, error) {
 	return w.store.Endpoint(ctx, id)
 }
@@ -270,17 +280,25 @@ func (w *Webhooks) DeleteEndpoint(ctx context.Context, actor, id string) error {
 	})
 }
 
-// RotateSecret gives the endpoint a new secret, returned once; the old
-// one keeps signing beside it for the overlap.
+// RotateSecret gives the endpoint a new secret, returned once (in the
+// endpoint's Secret); the old one keeps signing beside it for the overlap.
 func (w *Webhooks) RotateSecret(ctx context.Context, actor, id string) (domain.WebhookEndpoint, error) {
 	secret, err := newWebhookSecret()
+	if err != nil {
+		return domain.WebhookEndpoint{}, err
+	}
+	sealed, err := w.secrets.seal(ctx, id, secret)
 	if err != nil {
 		return domain.WebhookEndpoint{}, err
 	}
 	var out domain.WebhookEndpoint
 	err = w.tx.Atomically(ctx, func(ctx context.Context) error {
 		e, err := w.store.UpdateEndpoint(ctx, id, func(e *domain.WebhookEndpoint) error {
-			return e.Rotate(secret, w.clock.Now().UTC(), w.s.SecretOverlap)
+			if err := e.Rotate(secret, w.clock.Now().UTC(), w.s.SecretOverlap); err != nil {
+				return err
+			}
+			e.Secret = sealed // the previous one was sealed already
+			return nil
 		})
 		if err != nil {
 			return err
@@ -288,6 +306,7 @@ func (w *Webhooks) RotateSecret(ctx context.Context, actor, id string) (domain.W
 		out = e
 		return w.auditEndpoint(ctx, actor, AuditWebhookSecretRotated, e)
 	})
+	out.Secret = secret
 	return out, err
 }
 
@@ -435,6 +454,14 @@ func (w *Webhooks) Wait() { w.wg.Wait() }
 // again once its lease lapses.
 func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 	m, e := d.Message, d.Endpoint
+	var err error
+	if e.Secret, err = w.secrets.open(ctx, e.ID, e.Secret); err == nil {
+		e.PreviousSecret, err = w.secrets.open(ctx, e.ID, e.PreviousSecret)
+	}
+	if err != nil {
+		w.log.ErrorContext(ctx, "webhook not sent: its signing secret does not open; the message is tried again after its lease", "message_id", m.ID, "endpoint_id", e.ID, "err", err)
+		return
+	}
 	start := w.clock.Now().UTC()
 	sig, err := e.SignatureHeader(m.EventID, start, m.Body)
 	a := domain.WebhookAttempt{MessageID: m.ID, At: start}

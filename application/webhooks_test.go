@@ -26,6 +26,7 @@ type fakeSender struct {
 	slow    map[string]chan struct{}
 	sent    map[string]int
 	waiting atomic.Int32
+	onSend  func(ports.WebhookRequest)
 }
 
 func (s *fakeSender) CheckURL(context.Context, string) error { return nil }
@@ -34,6 +35,9 @@ func (s *fakeSender) Send(ctx context.Context, r ports.WebhookRequest) ports.Web
 	s.mu.Lock()
 	s.sent[r.URL]++
 	release, status := s.slow[r.URL], s.answer[r.URL]
+	if s.onSend != nil {
+		s.onSend(r)
+	}
 	s.mu.Unlock()
 	if release != nil {
 		s.waiting.Add(1)
@@ -89,7 +93,7 @@ func newHookWorld(t *testing.T, s application.WebhookSettings) hookWorld {
 		mail: &hookMailbox{}, clock: testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))}
 	w.hooks = application.NewWebhooks(application.WebhookDeps{Store: w.store, Sender: w.sender, Tx: memory.Transactor{},
 		Audit: memory.NewAuditLog(w.clock, application.NewAuditKey(kr, memory.NewDataKeys())), Mailer: w.mail, Clock: w.clock, IDs: &hookIDs{},
-		Log: slog.New(slog.DiscardHandler)}, s)
+		Log: slog.New(slog.DiscardHandler), Vault: kr, DataKeys: memory.NewDataKeys()}, s)
 	return w
 }
 
@@ -267,5 +271,56 @@ func TestWebhookRecoverSince(t *testing.T) {
 	}
 	if m, _, _ := w.store.Message(t.Context(), old.ID); m.Status != domain.WebhookFailed {
 		t.Fatalf("the older message is %s, want failed", m.Status)
+	}
+}
+
+// TestWebhookSecretsSealedAtRest: the store never holds a signing secret
+// in the clear, after creation or rotation, yet deliveries are signed with
+// both during the overlap; a sealed secret moved to another endpoint does
+// not open.
+func TestWebhookSecretsSealedAtRest(t *testing.T) {
+	t.Parallel()
+	w := newHookWorld(t, application.WebhookSettings{})
+	e := w.endpoint(t, "https://shop.example/hooks")
+	rotated, err := w.hooks.RotateSecret(t.Context(), "admin:test", e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := w.store.Endpoint(t.Context(), e.ID)
+	for _, plain := range []string{e.Secret, rotated.Secret} {
+		if !strings.HasPrefix(plain, domain.WebhookSecretPrefix) {
+			t.Fatalf("shown secret %q", plain)
+		}
+		raw := strings.TrimPrefix(plain, domain.WebhookSecretPrefix)
+		if strings.Contains(stored.Secret+stored.PreviousSecret, raw) {
+			t.Fatal("the store holds a signing secret in the clear")
+		}
+	}
+	if !strings.HasPrefix(stored.Secret, "sealed:v1:") || !strings.HasPrefix(stored.PreviousSecret, "sealed:v1:") {
+		t.Fatalf("stored secrets %q / %q", stored.Secret, stored.PreviousSecret)
+	}
+	// Deliveries carry two signatures, made with the two secrets.
+	var sigs []string
+	w.sender.answer[e.URL] = 200
+	w.sender.onSend = func(r ports.WebhookRequest) { sigs = strings.Fields(r.Header.Get("webhook-signature")) }
+	if _, err := w.hooks.SendTest(t.Context(), "admin:test", e.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.pass(t)
+	if len(sigs) != 2 {
+		t.Fatalf("signatures %v, want two during the overlap", sigs)
+	}
+	// A sealed secret copied onto another endpoint does not sign there.
+	other := w.endpoint(t, "https://other.example/hooks")
+	if _, err := w.store.UpdateEndpoint(t.Context(), other.ID, func(o *domain.WebhookEndpoint) error { o.Secret = stored.Secret; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	w.sender.answer[other.URL] = 200
+	if _, err := w.hooks.SendTest(t.Context(), "admin:test", other.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.pass(t)
+	if n := w.sender.count(other.URL); n != 0 {
+		t.Fatalf("a moved secret signed %d requests", n)
 	}
 }

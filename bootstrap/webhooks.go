@@ -117,21 +117,23 @@ func webhooksModule(cfg Config) fx.Option {
 
 type webhookDeps struct {
 	fx.In
-	Config  Config
-	Store   ports.WebhookStore
-	Sender  ports.WebhookSender
-	Tx      ports.Transactor
-	Audit   ports.AuditLog
-	Mailer  ports.Mailer
-	Clock   ports.Clock
-	IDs     ports.IDs
-	Log     *slog.Logger
-	Metrics *metrics.Metrics
+	Config   Config
+	Store    ports.WebhookStore
+	Sender   ports.WebhookSender
+	Tx       ports.Transactor
+	Audit    ports.AuditLog
+	Mailer   ports.Mailer
+	Clock    ports.Clock
+	IDs      ports.IDs
+	Log      *slog.Logger
+	Metrics  *metrics.Metrics
+	Vault    ports.KeyVault
+	DataKeys ports.DataKeyRepository
 }
 
 func newWebhooks(d webhookDeps) *application.Webhooks {
 	return application.NewWebhooks(application.WebhookDeps{Store: d.Store, Sender: d.Sender, Tx: d.Tx, Audit: d.Audit, Mailer: d.Mailer,
-		Clock: d.Clock, IDs: d.IDs, Log: d.Log.With("component", "webhooks"), Observer: d.Metrics.Webhooks()}, d.Config.Webhooks.settings())
+		Clock: d.Clock, IDs: d.IDs, Log: d.Log.With("component", "webhooks"), Observer: d.Metrics.Webhooks(), Vault: d.Vault, DataKeys: d.DataKeys}, d.Config.Webhooks.settings())
 }
 
 // webhookPoll is how often the delivery worker looks for due messages

@@ -29,7 +29,7 @@ func newWebhookAPI(t *testing.T) (humatest.TestAPI, application.App, *memory.Web
 	store := memory.NewWebhooks()
 	hooks := application.NewWebhooks(application.WebhookDeps{Store: store, Sender: webhooksender.New(webhooksender.Config{}), Tx: memory.Transactor{},
 		Audit: memory.NewAuditLog(w.clock, application.NewAuditKey(kr, memory.NewDataKeys())), Mailer: w.mail, Clock: w.clock, IDs: &testIDs{},
-		Log: slog.New(slog.DiscardHandler)}, application.WebhookSettings{})
+		Log: slog.New(slog.DiscardHandler), Vault: kr, DataKeys: memory.NewDataKeys()}, application.WebhookSettings{})
 	opts := Options{Version: "test", AdminAPIKeys: []string{testAdminKey}, PageSecret: []byte("page-secret"), RateLimits: &RateLimits{}, Webhooks: hooks}
 	_, api := humatest.New(t, apiConfig(opts))
 	newServer(app, opts, slog.New(slog.DiscardHandler)).register(api)
