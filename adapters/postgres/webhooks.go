@@ -134,13 +134,19 @@ func (w *Webhooks) DeleteEndpoint(ctx context.Context, id string) error {
 	return nil
 }
 
-// enqueueSQL fans events out to the enabled endpoints subscribed to them
-// in one statement; with no endpoint it writes nothing.
-const enqueueSQL = `INSERT INTO webhook_messages (event_id, endpoint_id, type, order_id, body, status, due_at, created_at)
+// enqueueStatement fans events out to the enabled endpoints subscribed
+// to them in one statement (with no endpoint it writes nothing); its
+// parameters (enqueueArgs) are numbered from $first.
+func enqueueStatement(first int) string {
+	p := func(i int) string { return "$" + strconv.Itoa(first+i) }
+	return `INSERT INTO webhook_messages (event_id, endpoint_id, type, order_id, body, status, due_at, created_at)
 	SELECT ev.id, e.id, ev.type, ev.order_id, ev.body, 'pending', ev.at, ev.at
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::timestamptz[]) AS ev (id, type, order_id, body, at)
+	FROM unnest(` + p(0) + `::text[], ` + p(1) + `::text[], ` + p(2) + `::text[], ` + p(3) + `::bytea[], ` + p(4) + `::timestamptz[]) AS ev (id, type, order_id, body, at)
 	JOIN webhook_endpoints e ON NOT e.disabled AND (ev.type = ANY (e.events) OR '*' = ANY (e.events))
 	ON CONFLICT (event_id, endpoint_id) DO NOTHING`
+}
+
+var enqueueSQL = enqueueStatement(1)
 
 func enqueueArgs(events []domain.WebhookEvent) []any {
 	ids, types, orders, ats := make([]string, len(events)), make([]string, len(events)), make([]string, len(events)), make([]string, len(events))
