@@ -26,7 +26,7 @@ func Options(cfg Config, extra ...fx.Option) fx.Option {
 			return l
 		}),
 		adapterModules(cfg),
-		processModule(ApplicationModule, roleModule(cfg), profilingModule(cfg), fx.Invoke(markStopping)),
+		processModule(ApplicationModule, roleModule(cfg), webhookWorkerModule(cfg), profilingModule(cfg), fx.Invoke(markStopping)),
 	}
 	return fx.Options(append(opts, extra...)...)
 }
@@ -46,6 +46,7 @@ func adapterModules(cfg Config) fx.Option {
 		paymentsModule(cfg),
 		mailModule(cfg),
 		operationsModule(cfg),
+		webhooksModule(cfg),
 		MetricsModule,
 	)
 }

@@ -72,6 +72,7 @@ type Config struct {
 	Tuning            TuningConfig
 	Limits            LimitsConfig
 	Customer          CustomerConfig
+	Webhooks          WebhookConfig
 }
 
 // VaultConfig configures the Vault transit key vault (KEYWARD_KEY_VAULT=vault).
@@ -272,6 +273,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.Tuning.validate(); err != nil {
+		return err
+	}
+	if err := c.Webhooks.validate(); err != nil {
 		return err
 	}
 	if err := c.Limits.validate(); err != nil {

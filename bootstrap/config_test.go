@@ -73,6 +73,8 @@ func TestConfigDefaults(t *testing.T) {
 			CustomerAccessSource: bootstrap.Rate{RateLimit: ports.RateLimit{Every: 30 * time.Second, Burst: 20}},
 			CustomerAccessEmail:  bootstrap.Rate{RateLimit: ports.RateLimit{Every: 10 * time.Minute, Burst: 3}},
 			ClaimWindow:          14 * 24 * time.Hour},
+		Webhooks: bootstrap.WebhookConfig{SecretOverlap: 24 * time.Hour, RetrySchedule: "5s,5m,30m,2h,5h,10h,10h", Timeout: 10 * time.Second,
+			DisableAfter: 120 * time.Hour, Retention: 720 * time.Hour},
 	}
 	got := bootstrap.Defaults()
 	if !got.Stock.MinMargin.IsZero() {

@@ -87,6 +87,7 @@ type apiParams struct {
 	Metrics *metrics.Metrics
 	Limiter ports.RateLimiter
 	Extra   []func(huma.API) `group:"api"`
+	Hooks   *application.Webhooks
 }
 
 func newAPI(p apiParams) API {
@@ -94,7 +95,7 @@ func newAPI(p apiParams) API {
 	proxies, _ := cfg.Limits.trustedProxies() // validated with the configuration
 	h, api := khttp.NewHandler(p.App, khttp.Options{Version: Version, PublicBaseURL: string(p.Base), AdminAPIKeys: cfg.AdminAPIKeys, PageSecret: cfg.PageSecret, Extra: p.Extra,
 		RateLimits: rateLimits(cfg), Limiter: p.Limiter, TrustedProxies: proxies,
-		Metrics: p.Metrics.Handler(), OnRateLimited: p.Metrics.RateLimited, OnLimiterError: p.Metrics.RateLimiterFailed}, log)
+		Metrics: p.Metrics.Handler(), OnRateLimited: p.Metrics.RateLimited, OnLimiterError: p.Metrics.RateLimiterFailed, Webhooks: p.Hooks}, log)
 	return API{Handler: h, Huma: api}
 }
 

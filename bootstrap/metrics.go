@@ -75,24 +75,18 @@ func registerOperationalMetrics(p operationalMetricsParams) {
 			}
 			return out, nil
 		}, log)
-	var balances []ports.Supplier
-	for _, r := range p.Suppliers {
-		if _, ok := r.Supplier.(ports.SupplierBalance); ok {
-			balances = append(balances, r.Supplier)
-		}
-	}
-	if len(balances) > 0 {
+	if balances := p.Suppliers.Balances(); len(balances) > 0 {
 		m.Gauge("supplier_balance", "The supplier account's balance in its currency (Kinguin, CodesWholesale: EUR), read at most once a minute; by supplier.", []string{"supplier"},
 			metrics.Cached(balanceEvery, func(ctx context.Context) ([]metrics.Sample, error) {
 				var out []metrics.Sample
 				var errs []error
-				for _, s := range balances {
-					b, err := s.(ports.SupplierBalance).Balance(ctx)
+				for _, r := range balances {
+					b, err := r.Balance.Balance(ctx)
 					if err != nil {
-						errs = append(errs, fmt.Errorf("%s: %w", s.Name(), err))
+						errs = append(errs, fmt.Errorf("%s: %w", r.Supplier.Name(), err))
 						continue
 					}
-					out = append(out, metrics.Sample{Labels: []string{s.Name()}, Value: b})
+					out = append(out, metrics.Sample{Labels: []string{r.Supplier.Name()}, Value: b})
 				}
 				if len(out) == 0 {
 					return nil, errors.Join(errs...)

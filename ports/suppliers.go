@@ -5,6 +5,24 @@ package ports
 type SupplierRegistration struct {
 	Supplier Supplier
 	Hooks    SupplierEventVerifier
+	// Balance reads the supplier's account balance; nil when it has none
+	// to read. Wrap keeps it when the wrappers hide it.
+	Balance SupplierBalance
+}
+
+// Balances returns the registrations whose supplier reports a balance,
+// the supplier itself or through the Balance kept by Wrap.
+func (s Suppliers) Balances() []SupplierRegistration {
+	var out []SupplierRegistration
+	for _, r := range s {
+		if r.Balance == nil {
+			r.Balance, _ = r.Supplier.(SupplierBalance)
+		}
+		if r.Balance != nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Suppliers are the suppliers keyward buys from, in the operator's order
@@ -35,7 +53,11 @@ func (s Suppliers) Names() []string {
 func (s Suppliers) Wrap(wrap func(Supplier) Supplier) Suppliers {
 	out := make(Suppliers, len(s))
 	for i, r := range s {
-		out[i] = SupplierRegistration{Supplier: wrap(r.Supplier), Hooks: r.Hooks}
+		balance := r.Balance
+		if balance == nil {
+			balance, _ = r.Supplier.(SupplierBalance)
+		}
+		out[i] = SupplierRegistration{Supplier: wrap(r.Supplier), Hooks: r.Hooks, Balance: balance}
 	}
 	return out
 }

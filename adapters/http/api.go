@@ -51,6 +51,9 @@ type Options struct {
 	// OnLimiterError, when set, is told each time a limiter's store could
 	// not answer and the request was let through.
 	OnLimiterError func(limiter string)
+	// Webhooks, when set, serves the outbound webhook operations (they are
+	// described either way, and answer 503 without it).
+	Webhooks *application.Webhooks
 }
 
 // Server holds the API's dependencies.
@@ -78,7 +81,7 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 	// it, and `keyward openapi` describes the server without building one.
 	describePlainRoutes(api)
 	describeAccountRoutes(api)
-	return correlate(resolveClient(securityHeaders(canonicalPath(plainText(s.limitDeliveries(mux)))), opts.TrustedProxies)), api
+	return correlate(resolveClient(securityHeaders(canonicalPath(plainText(s.limitDeliveries(openAPI30(mux, api))))), opts.TrustedProxies)), api
 }
 
 // newServer panics when a limit is on and no Limiter keeps it: a
@@ -140,6 +143,7 @@ func (s *Server) register(api huma.API) {
 	s.registerCustomer(api)
 	s.registerAdmin(api)
 	s.registerDeadLetters(api)
+	s.registerWebhookAdmin(api)
 	s.registerAudit(api)
 	s.registerOps(api)
 	for _, f := range s.opts.Extra {

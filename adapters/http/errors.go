@@ -61,7 +61,7 @@ var errorTable = []errorRule{
 	{targets: []error{domain.ErrLinkExhausted}, status: http.StatusGone, reason: "exhausted",
 		detail: "this delivery link has no reveals left", page: "This link has been used as many times as it allows."},
 	{targets: []error{domain.ErrInvalidEmail, domain.ErrInvalidOrder, domain.ErrInvalidLink, domain.ErrInvalidMoney,
-		domain.ErrProductInactive, domain.ErrInvalidProduct, domain.ErrInvalidAdminKey, application.ErrInvalidFilter, domain.ErrInvalidPricing, domain.ErrInvalidSync}, status: http.StatusUnprocessableEntity,
+		domain.ErrProductInactive, domain.ErrInvalidProduct, domain.ErrInvalidAdminKey, application.ErrInvalidFilter, domain.ErrInvalidPricing, domain.ErrInvalidSync, domain.ErrInvalidWebhook}, status: http.StatusUnprocessableEntity,
 		page: "This request cannot be processed."},
 	{targets: []error{domain.ErrOutOfStock}, status: http.StatusConflict,
 		page: "This product is out of stock."},

@@ -53,6 +53,7 @@ func TestProblemMapsEveryError(t *testing.T) {
 		{application.ErrInvalidFilter, http.StatusUnprocessableEntity, "", ""},
 		{domain.ErrInvalidPricing, http.StatusUnprocessableEntity, "", ""},
 		{domain.ErrInvalidSync, http.StatusUnprocessableEntity, "", ""},
+		{domain.ErrInvalidWebhook, http.StatusUnprocessableEntity, "", ""},
 		{domain.ErrAdminKeyRevoked, http.StatusConflict, "", ""},
 		{errOrderTokenRequired, http.StatusUnauthorized, "send the order's access token as 'Authorization: Bearer <token>'", ""},
 		{ports.ErrSignatureInvalid, http.StatusUnauthorized, "invalid or missing signature", ""},

@@ -50,7 +50,7 @@ func TestSupportKeyRoles(t *testing.T) {
 
 	var supportOps, adminOnly int
 	for _, op := range operations(api) {
-		if !requires(op.op, adminKeyScheme) {
+		if !requires(op.op, adminKeyScheme) || strings.HasPrefix(op.path, "/v1/admin/webhooks/") { // TestWebhookAdminRoles
 			continue
 		}
 		path := strings.ReplaceAll(op.path, "{id}", o.ID)

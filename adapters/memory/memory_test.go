@@ -114,3 +114,8 @@ func TestRateLimiterContract(t *testing.T) {
 		return l, l // one process: both instances share its buckets
 	})
 }
+
+func TestWebhookStoreContract(t *testing.T) {
+	t.Parallel()
+	porttest.WebhookStore(t, func(*testing.T) ports.WebhookStore { return memory.NewWebhooks() })
+}

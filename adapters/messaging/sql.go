@@ -36,6 +36,15 @@ func NewSQLOutbox(log *slog.Logger, partitions int) *SQLOutbox {
 // tables must exist (InitializeTopics): DDL inside a business transaction
 // is not allowed.
 func (o *SQLOutbox) PublishTx(ctx context.Context, tx *sql.Tx, events ...domain.Event) error {
+	return o.PublishTxWith(ctx, tx, "", nil, events...)
+}
+
+// PublishTxWith is PublishTx that also runs with, a data-modifying
+// statement whose parameters are args numbered from $3, as a WITH query
+// of the statement that announces the topics: one more write in the
+// transaction without one more statement. with runs only when there are
+// events.
+func (o *SQLOutbox) PublishTxWith(ctx context.Context, tx *sql.Tx, with string, args []any, events ...domain.Event) error {
 	pub, err := wsql.NewPublisher(wsql.TxFromStdSQL(tx), wsql.PublisherConfig{SchemaAdapter: postgresSchema()}, o.log)
 	if err != nil {
 		return fmt.Errorf("outbox publisher: %w", err)
@@ -59,7 +68,7 @@ func (o *SQLOutbox) PublishTx(ctx context.Context, tx *sql.Tx, events ...domain.
 	}
 	// Delivered on commit, so a subscriber with a Wakeup reads the events
 	// at once instead of at its next poll.
-	return notifyTopics(ctx, tx, distinctTopics(topics))
+	return notifyTopics(ctx, tx, distinctTopics(topics), with, args...)
 }
 
 // AckDeadline bounds how long a handler (with its retries) may hold a

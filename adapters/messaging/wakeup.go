@@ -21,9 +21,14 @@ import (
 const NotifyChannel = "keyward_outbox"
 
 // notifyTopics announces topics on NotifyChannel inside tx: Postgres
-// delivers the notifications when, and only if, tx commits.
-func notifyTopics(ctx context.Context, tx *sql.Tx, topics []string) error {
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, t) FROM unnest($2::text[]) AS t`, NotifyChannel, pq.StringArray(topics)); err != nil {
+// delivers the notifications when, and only if, tx commits. A non-empty
+// with (parameters from $3) runs in the same statement, as a WITH query.
+func notifyTopics(ctx context.Context, tx *sql.Tx, topics []string, with string, args ...any) error {
+	q := `SELECT pg_notify($1, t) FROM unnest($2::text[]) AS t`
+	if with != "" {
+		q = `WITH piggyback AS (` + with + `) ` + q
+	}
+	if _, err := tx.ExecContext(ctx, q, append([]any{NotifyChannel, pq.StringArray(topics)}, args...)...); err != nil {
 		return fmt.Errorf("outbox notify: %w", err)
 	}
 	return nil

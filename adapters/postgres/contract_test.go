@@ -99,3 +99,8 @@ func TestPricingRules(t *testing.T) {
 	t.Parallel()
 	porttest.PricingRules(t, func(t *testing.T) ports.PricingRules { return postgres.NewPricingRules(pgtest.NewDB(t)) })
 }
+
+func TestWebhookStoreContract(t *testing.T) {
+	t.Parallel()
+	porttest.WebhookStore(t, func(t *testing.T) ports.WebhookStore { return postgres.NewWebhooks(pgtest.NewDB(t)) })
+}

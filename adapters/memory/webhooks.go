@@ -1,0 +1,317 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// Webhooks is a ports.WebhookStore in memory, mirroring Postgres: message
+// ids are a sequence, a claim is a lease on due_at.
+type Webhooks struct {
+	mu        sync.Mutex
+	endpoints map[string]domain.WebhookEndpoint
+	messages  map[string]*domain.WebhookMessage
+	attempts  map[string][]domain.WebhookAttempt
+	seq       int64
+}
+
+var _ ports.WebhookStore = (*Webhooks)(nil)
+
+// NewWebhooks returns an empty store.
+func NewWebhooks() *Webhooks {
+	return &Webhooks{endpoints: map[string]domain.WebhookEndpoint{}, messages: map[string]*domain.WebhookMessage{},
+		attempts: map[string][]domain.WebhookAttempt{}}
+}
+
+func cloneEndpoint(e domain.WebhookEndpoint) domain.WebhookEndpoint {
+	e.Events = slices.Clone(e.Events)
+	return e
+}
+
+func cloneMessage(m *domain.WebhookMessage) domain.WebhookMessage {
+	c := *m
+	c.Body = slices.Clone(m.Body)
+	return c
+}
+
+// CreateEndpoint stores e; domain.ErrConflict if its id exists.
+func (w *Webhooks) CreateEndpoint(_ context.Context, e domain.WebhookEndpoint) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.endpoints[e.ID]; ok {
+		return fmt.Errorf("%w: webhook endpoint %s exists", domain.ErrConflict, e.ID)
+	}
+	w.endpoints[e.ID] = cloneEndpoint(e)
+	return nil
+}
+
+// Endpoint returns an endpoint or domain.ErrNotFound.
+func (w *Webhooks) Endpoint(_ context.Context, id string) (domain.WebhookEndpoint, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e, ok := w.endpoints[id]
+	if !ok {
+		return domain.WebhookEndpoint{}, fmt.Errorf("%w: webhook endpoint %s", domain.ErrNotFound, id)
+	}
+	return cloneEndpoint(e), nil
+}
+
+// Endpoints returns every endpoint, oldest first.
+func (w *Webhooks) Endpoints(context.Context) ([]domain.WebhookEndpoint, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]domain.WebhookEndpoint, 0, len(w.endpoints))
+	for _, e := range w.endpoints {
+		out = append(out, cloneEndpoint(e))
+	}
+	slices.SortFunc(out, func(a, b domain.WebhookEndpoint) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return compareStrings(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// UpdateEndpoint changes an endpoint with fn under the store's lock.
+func (w *Webhooks) UpdateEndpoint(_ context.Context, id string, fn func(*domain.WebhookEndpoint) error) (domain.WebhookEndpoint, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e, ok := w.endpoints[id]
+	if !ok {
+		return domain.WebhookEndpoint{}, fmt.Errorf("%w: webhook endpoint %s", domain.ErrNotFound, id)
+	}
+	e = cloneEndpoint(e)
+	if err := fn(&e); err != nil {
+		return domain.WebhookEndpoint{}, err
+	}
+	e.ID = id
+	w.endpoints[id] = cloneEndpoint(e)
+	return e, nil
+}
+
+// DeleteEndpoint removes an endpoint and its messages.
+func (w *Webhooks) DeleteEndpoint(_ context.Context, id string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.endpoints[id]; !ok {
+		return fmt.Errorf("%w: webhook endpoint %s", domain.ErrNotFound, id)
+	}
+	delete(w.endpoints, id)
+	for mid, m := range w.messages {
+		if m.EndpointID == id {
+			delete(w.messages, mid)
+			delete(w.attempts, mid)
+		}
+	}
+	return nil
+}
+
+// add writes ev for endpoint e unless it was written before; the caller
+// holds the lock.
+func (w *Webhooks) add(e domain.WebhookEndpoint, ev domain.WebhookEvent) *domain.WebhookMessage {
+	for _, m := range w.messages {
+		if m.EventID == ev.ID && m.EndpointID == e.ID {
+			return m
+		}
+	}
+	w.seq++
+	m := &domain.WebhookMessage{ID: strconv.FormatInt(w.seq, 10), EventID: ev.ID, EndpointID: e.ID, Type: ev.Type, OrderID: ev.OrderID,
+		Body: slices.Clone(ev.Body), Status: domain.WebhookPending, DueAt: ev.At, CreatedAt: ev.At}
+	w.messages[m.ID] = m
+	return m
+}
+
+// Enqueue writes each event for every enabled endpoint subscribed to it.
+func (w *Webhooks) Enqueue(_ context.Context, events ...domain.WebhookEvent) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, ev := range events {
+		for _, e := range w.endpoints {
+			if !e.Disabled && e.Subscribes(ev.Type) {
+				w.add(e, ev)
+			}
+		}
+	}
+	return nil
+}
+
+// EnqueueTo writes ev for one endpoint.
+func (w *Webhooks) EnqueueTo(_ context.Context, endpointID string, ev domain.WebhookEvent) (domain.WebhookMessage, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e, ok := w.endpoints[endpointID]
+	if !ok {
+		return domain.WebhookMessage{}, fmt.Errorf("%w: webhook endpoint %s", domain.ErrNotFound, endpointID)
+	}
+	return cloneMessage(w.add(e, ev)), nil
+}
+
+// Claim leases due messages, oldest due first.
+func (w *Webhooks) Claim(_ context.Context, now time.Time, lease time.Duration, limit, perEndpoint int, skip []string) ([]ports.WebhookDelivery, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var due []*domain.WebhookMessage
+	for _, m := range w.messages {
+		e := w.endpoints[m.EndpointID]
+		if m.Status == domain.WebhookPending && !m.DueAt.After(now) && !e.Disabled && !slices.Contains(skip, m.EndpointID) {
+			due = append(due, m)
+		}
+	}
+	slices.SortFunc(due, func(a, b *domain.WebhookMessage) int {
+		if c := a.DueAt.Compare(b.DueAt); c != 0 {
+			return c
+		}
+		return messageSeq(a.ID) - messageSeq(b.ID)
+	})
+	var out []ports.WebhookDelivery
+	per := map[string]int{}
+	for _, m := range due {
+		if len(out) >= limit {
+			break
+		}
+		if per[m.EndpointID] >= perEndpoint {
+			continue
+		}
+		per[m.EndpointID]++
+		m.DueAt = now.Add(lease)
+		out = append(out, ports.WebhookDelivery{Message: cloneMessage(m), Endpoint: cloneEndpoint(w.endpoints[m.EndpointID])})
+	}
+	return out, nil
+}
+
+func messageSeq(id string) int {
+	n, _ := strconv.Atoi(id)
+	return n
+}
+
+// Record stores an attempt and settles its message.
+func (w *Webhooks) Record(_ context.Context, a domain.WebhookAttempt, o ports.WebhookOutcome, disableBefore time.Time) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m, ok := w.messages[a.MessageID]
+	if !ok {
+		return false, fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, a.MessageID)
+	}
+	w.attempts[m.ID] = append(w.attempts[m.ID], a)
+	m.Attempts++
+	if m.Status == domain.WebhookPending { // a lapsed claim's late attempt settles nothing settled
+		switch {
+		case o.Delivered:
+			m.Status = domain.WebhookDelivered
+		case !o.Retry.IsZero():
+			m.DueAt = o.Retry
+		default:
+			m.Status = domain.WebhookFailed
+		}
+	}
+	e, ok := w.endpoints[m.EndpointID]
+	if !ok {
+		return false, nil
+	}
+	disabled := false
+	if o.Delivered {
+		e.FailingSince = time.Time{}
+	} else {
+		if e.FailingSince.IsZero() {
+			e.FailingSince = a.At
+		}
+		if !e.Disabled && !e.FailingSince.After(disableBefore) {
+			e.Disabled, disabled = true, true
+		}
+	}
+	w.endpoints[e.ID] = e
+	return disabled, nil
+}
+
+func (w *Webhooks) matches(m *domain.WebhookMessage, q ports.WebhookMessageQuery) bool {
+	return (q.EndpointID == "" || m.EndpointID == q.EndpointID) && (q.Type == "" || m.Type == q.Type) &&
+		(q.Status == "" || m.Status == q.Status) && (q.OrderID == "" || m.OrderID == q.OrderID) &&
+		(q.After == "" || messageSeq(m.ID) < messageSeq(q.After))
+}
+
+// Messages returns messages newest first.
+func (w *Webhooks) Messages(_ context.Context, q ports.WebhookMessageQuery) ([]domain.WebhookMessage, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []domain.WebhookMessage
+	for _, m := range w.messages {
+		if w.matches(m, q) {
+			out = append(out, cloneMessage(m))
+		}
+	}
+	slices.SortFunc(out, func(a, b domain.WebhookMessage) int { return messageSeq(b.ID) - messageSeq(a.ID) })
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
+// Message returns a message and its attempts.
+func (w *Webhooks) Message(_ context.Context, id string) (domain.WebhookMessage, []domain.WebhookAttempt, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m, ok := w.messages[id]
+	if !ok {
+		return domain.WebhookMessage{}, nil, fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, id)
+	}
+	return cloneMessage(m), slices.Clone(w.attempts[id]), nil
+}
+
+// Redeliver makes a message due at now.
+func (w *Webhooks) Redeliver(_ context.Context, id string, now time.Time) (domain.WebhookMessage, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m, ok := w.messages[id]
+	if !ok {
+		return domain.WebhookMessage{}, fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, id)
+	}
+	m.Status, m.DueAt = domain.WebhookPending, now
+	return cloneMessage(m), nil
+}
+
+// Recover makes the endpoint's messages that failed since since due.
+func (w *Webhooks) Recover(_ context.Context, endpointID string, since, now time.Time) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, m := range w.messages {
+		if m.EndpointID == endpointID && m.Status == domain.WebhookFailed && !m.CreatedAt.Before(since) {
+			m.Status, m.DueAt = domain.WebhookPending, now
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Purge deletes settled messages created before before.
+func (w *Webhooks) Purge(_ context.Context, before time.Time) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for id, m := range w.messages {
+		if m.Status != domain.WebhookPending && m.CreatedAt.Before(before) {
+			delete(w.messages, id)
+			delete(w.attempts, id)
+			n++
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,133 @@
+package application
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// WebhookSecretKeyID is the data key id under which the key that seals the
+// webhook signing secrets at rest is stored, wrapped. Like AuditKeyID it
+// never names an order: key rotation rewraps it with the others, revoke
+// never reaches it.
+const WebhookSecretKeyID = "webhook/secrets"
+
+// sealedSecretPrefix marks a signing secret sealed at rest.
+const sealedSecretPrefix = "sealed:v1:"
+
+// webhookSecretKey seals the endpoints' signing secrets (AES-256-GCM,
+// bound to the endpoint's id) under a data key the key vault makes and
+// that is stored only wrapped: the database alone does not give them
+// away. The key is unwrapped once per process.
+type webhookSecretKey struct {
+	vault    ports.KeyVault
+	dataKeys ports.DataKeyRepository
+
+	mu  sync.Mutex
+	key []byte
+}
+
+func (k *webhookSecretKey) aead(ctx context.Context) (cipher.AEAD, error) {
+	key, err := k.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("webhook secret key: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+func (k *webhookSecretKey) load(ctx context.Context) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.key != nil {
+		return k.key, nil
+	}
+	// Stored in a context of its own: a rolled-back unit of work must not
+	// forget a key a secret was sealed with.
+	ctx, cancel := detached(ctx, auditKeyLoadTimeout)
+	defer cancel()
+	raw, err := k.loadStored(ctx)
+	if errors.Is(err, domain.ErrNotFound) {
+		var dk ports.DataKey
+		if dk, err = k.vault.NewDataKey(ctx, WebhookSecretKeyID); err != nil {
+			return nil, fmt.Errorf("%w: webhook secret key: %v", ErrUnavailable, err)
+		}
+		raw = dk.Plaintext
+		if err = k.dataKeys.Create(ctx, WebhookSecretKeyID, dk.Wrapped); errors.Is(err, domain.ErrConflict) {
+			clear(raw) // another process stored one first
+			raw, err = k.loadStored(ctx)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("webhook secret key: %w", err)
+	}
+	if len(raw) != 32 {
+		clear(raw)
+		return nil, fmt.Errorf("webhook secret key: want 32 bytes, got %d", len(raw))
+	}
+	k.key = raw
+	return raw, nil
+}
+
+func (k *webhookSecretKey) loadStored(ctx context.Context) ([]byte, error) {
+	wk, err := k.dataKeys.Get(ctx, WebhookSecretKeyID)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := k.vault.UnwrapDataKey(ctx, WebhookSecretKeyID, wk)
+	if errors.Is(err, ports.ErrVaultUnavailable) {
+		return nil, fmt.Errorf("%w: unwrap: %v", ErrUnavailable, err)
+	}
+	return raw, err
+}
+
+func secretAAD(endpointID string) []byte { return []byte("keyward webhook secret\x00" + endpointID) }
+
+// seal returns secret sealed for endpointID, as stored.
+func (k *webhookSecretKey) seal(ctx context.Context, endpointID, secret string) (string, error) {
+	aead, err := k.aead(ctx)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", fmt.Errorf("webhook secret nonce: %w", err)
+	}
+	return sealedSecretPrefix + base64.StdEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(secret), secretAAD(endpointID))), nil
+}
+
+// open returns the secret seal made for endpointID; "" opens to "".
+func (k *webhookSecretKey) open(ctx context.Context, endpointID, sealed string) (string, error) {
+	if sealed == "" {
+		return "", nil
+	}
+	raw, ok := strings.CutPrefix(sealed, sealedSecretPrefix)
+	data, err := base64.StdEncoding.DecodeString(raw)
+	if !ok || err != nil {
+		return "", fmt.Errorf("the signing secret of webhook endpoint %s is not sealed", endpointID)
+	}
+	aead, err := k.aead(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(data) < aead.NonceSize() {
+		return "", fmt.Errorf("the signing secret of webhook endpoint %s is truncated", endpointID)
+	}
+	plain, err := aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], secretAAD(endpointID))
+	if err != nil {
+		return "", fmt.Errorf("the signing secret of webhook endpoint %s does not open: %w", endpointID, err)
+	}
+	return string(plain), nil
+}

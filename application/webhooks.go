@@ -1,0 +1,665 @@
+package application
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// Audit actions of the webhook operations.
+const (
+	AuditWebhookEndpointCreated  = "webhook.endpoint_created"
+	AuditWebhookEndpointUpdated  = "webhook.endpoint_updated"
+	AuditWebhookEndpointDeleted  = "webhook.endpoint_deleted"
+	AuditWebhookSecretRotated    = "webhook.secret_rotated"
+	AuditWebhookEndpointDisabled = "webhook.endpoint_disabled"
+	AuditWebhookTestSent         = "webhook.test_sent"
+	AuditWebhookRedelivered      = "webhook.redelivered"
+	AuditWebhookRecovered        = "webhook.recovered"
+)
+
+// WebhookSettings tune the webhooks; zero fields take the defaults named.
+type WebhookSettings struct {
+	SecretOverlap time.Duration   // the old secret keeps signing after a rotation; 24h (negative: not at all)
+	AllowPrivate  bool            // development: http and private addresses allowed
+	RetrySchedule []time.Duration // delays between attempts; domain.DefaultWebhookRetrySchedule
+	DisableAfter  time.Duration   // an endpoint failing this long is disabled; 5 days
+	Retention     time.Duration   // settled messages and attempts are kept this long; 30 days
+	OperatorEmail string          // told when an endpoint is disabled; "" for nobody
+	UserAgent     string          // e.g. keyward/1.2.0
+	Timeout       time.Duration   // one attempt's budget; the claim's lease exceeds it; 10s
+	Concurrency   int             // attempts in flight in this process; 16
+	PerEndpoint   int             // of which to one endpoint; 4
+}
+
+func (s WebhookSettings) withDefaults() WebhookSettings {
+	switch {
+	case s.SecretOverlap == 0:
+		s.SecretOverlap = 24 * time.Hour
+	case s.SecretOverlap < 0:
+		s.SecretOverlap = 0 // no overlap
+	}
+	if len(s.RetrySchedule) == 0 {
+		s.RetrySchedule = domain.DefaultWebhookRetrySchedule
+	}
+	if s.DisableAfter <= 0 {
+		s.DisableAfter = 5 * 24 * time.Hour
+	}
+	if s.Retention <= 0 {
+		s.Retention = 30 * 24 * time.Hour
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = 10 * time.Second
+	}
+	if s.Concurrency <= 0 {
+		s.Concurrency = 16
+	}
+	if s.PerEndpoint <= 0 {
+		s.PerEndpoint = 4
+	}
+	if s.UserAgent == "" {
+		s.UserAgent = "keyward"
+	}
+	return s
+}
+
+// lease is how long a claimed message is kept from other workers: past
+// it, a worker that died mid-attempt has its message tried again.
+func (s WebhookSettings) lease() time.Duration { return 3*s.Timeout + 30*time.Second }
+
+// WebhookObserver counts deliveries for the metrics; nil counts nothing.
+type WebhookObserver interface {
+	// Attempted: one attempt to endpointID of an event of type, its
+	// outcome (delivered, retry, failed) and how long it took.
+	Attempted(endpointID, eventType, outcome string, d time.Duration)
+	// Disabled: an endpoint was disabled after failing too long.
+	Disabled(endpointID string)
+}
+
+type noObserver struct{}
+
+func (noObserver) Attempted(string, string, string, time.Duration) {}
+func (noObserver) Disabled(string)                                 {}
+
+// Webhooks are the use cases of the shop's outbound webhooks: endpoints,
+// the message log, redelivery, and the delivery worker's passes.
+type Webhooks struct {
+	store    ports.WebhookStore
+	sender   ports.WebhookSender
+	tx       ports.Transactor
+	audit    ports.AuditLog
+	mailer   ports.Mailer
+	clock    ports.Clock
+	ids      ports.IDs
+	log      *slog.Logger
+	observer WebhookObserver
+	secrets  *webhookSecretKey
+	s        WebhookSettings
+
+	mu       sync.Mutex
+	inFlight map[string]int // attempts running, by endpoint
+	running  int
+	wg       sync.WaitGroup
+	wake     chan struct{}
+}
+
+// WebhookDeps are what Webhooks drives.
+type WebhookDeps struct {
+	Store    ports.WebhookStore
+	Sender   ports.WebhookSender
+	Tx       ports.Transactor
+	Audit    ports.AuditLog
+	Mailer   ports.Mailer
+	Clock    ports.Clock
+	IDs      ports.IDs
+	Log      *slog.Logger
+	Observer WebhookObserver
+	// Vault and DataKeys keep the key that seals the signing secrets at
+	// rest (WebhookSecretKeyID).
+	Vault    ports.KeyVault
+	DataKeys ports.DataKeyRepository
+}
+
+// NewWebhooks wires Webhooks; it panics when a dependency is nil.
+func NewWebhooks(d WebhookDeps, s WebhookSettings) *Webhooks {
+	require("Webhooks", "store", d.Store, "sender", d.Sender, "tx", d.Tx, "audit", d.Audit, "mailer", d.Mailer, "clock", d.Clock, "ids", d.IDs, "log", d.Log,
+		"vault", d.Vault, "dataKeys", d.DataKeys)
+	if d.Observer == nil {
+		d.Observer = noObserver{}
+	}
+	return &Webhooks{store: d.Store, sender: d.Sender, tx: d.Tx, audit: d.Audit, mailer: d.Mailer, clock: d.Clock, ids: d.IDs, log: d.Log,
+		observer: d.Observer, secrets: &webhookSecretKey{vault: d.Vault, dataKeys: d.DataKeys}, s: s.withDefaults(), inFlight: map[string]int{}, wake: make(chan struct{}, 1)}
+}
+
+// EventTypes is the catalogue of event types.
+func (w *Webhooks) EventTypes() []domain.WebhookEventType { return domain.WebhookEventTypes }
+
+func newWebhookSecret() (string, error) {
+	key := make([]byte, domain.WebhookSecretBytes)
+	if _, err := rand.Read(key); err != nil {
+		return "", fmt.Errorf("webhook secret: %w", err)
+	}
+	return domain.NewWebhookSecret(key)
+}
+
+// checkURL validates an endpoint URL and, unless private addresses are
+// allowed, that it resolves to public addresses only.
+func (w *Webhooks) checkURL(ctx context.Context, raw string) error {
+	if _, err := domain.ValidateWebhookURL(raw, w.s.AllowPrivate); err != nil {
+		return err
+	}
+	if err := w.sender.CheckURL(ctx, raw); err != nil {
+		return fmt.Errorf("%w: %w", domain.ErrInvalidWebhook, err)
+	}
+	return nil
+}
+
+// CreateEndpoint registers an endpoint for actor; it returns it with its
+// signing secret, which is never shown again (it is stored sealed).
+func (w *Webhooks) CreateEndpoint(ctx context.Context, actor, rawURL string, events []string, description string) (domain.WebhookEndpoint, error) {
+	events, err := domain.NormalizeWebhookEvents(events)
+	if err != nil {
+		return domain.WebhookEndpoint{}, err
+	}
+	if err := w.checkURL(ctx, rawURL); err != nil {
+		return domain.WebhookEndpoint{}, err
+	}
+	secret, err := newWebhookSecret()
+	if err != nil {
+		return domain.WebhookEndpoint{}, err
+	}
+	now := w.clock.Now().UTC()
+	e := domain.WebhookEndpoint{ID: w.ids.NewID(), URL: rawURL, Events: events, Description: description, Secret: secret, CreatedAt: now, UpdatedAt: now}
+	stored := e
+	if stored.Secret, err = w.secrets.seal(ctx, e.ID, secret); err != nil {
+		return domain.WebhookEndpoint{}, err
+	}
+	err = w.tx.Atomically(ctx, func(ctx context.Context) error {
+		if err := w.store.CreateEndpoint(ctx, stored); err != nil {
+			return err
+		}
+		return w.auditEndpoint(ctx, actor, AuditWebhookEndpointCreated, e)
+	})
+	if err != nil {
+		return domain.WebhookEndpoint{}, err
+	}
+	return e, nil
+}
+
+func (w *Webhooks) auditEndpoint(ctx context.Context, actor, action string, e domain.WebhookEndpoint) error {
+	meta := map[string]string{"endpoint_id": e.ID, "url": e.URL, "disabled": strconv.FormatBool(e.Disabled)}
+	if _, err := w.audit.Append(ctx, actor, action, "", meta); err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// Endpoint returns an endpoint; its secrets are sealed.
+func (w *Webhooks) Endpoint(ctx context.Context, id string) (domain.WebhookEndpoint, error) {
+	return w.store.Endpoint(ctx, id)
+}
+
+// Endpoints returns every endpoint, oldest first.
+func (w *Webhooks) Endpoints(ctx context.Context) ([]domain.WebhookEndpoint, error) {
+	return w.store.Endpoints(ctx)
+}
+
+// WebhookPatch changes the fields that are set.
+type WebhookPatch struct {
+	URL         *string
+	Events      []string // nil: unchanged
+	Description *string
+	Disabled    *bool
+}
+
+// UpdateEndpoint applies p for actor. Enabling an endpoint forgets its
+// run of failures.
+func (w *Webhooks) UpdateEndpoint(ctx context.Context, actor, id string, p WebhookPatch) (domain.WebhookEndpoint, error) {
+	if p.URL != nil {
+		if err := w.checkURL(ctx, *p.URL); err != nil {
+			return domain.WebhookEndpoint{}, err
+		}
+	}
+	var events []string
+	if p.Events != nil {
+		var err error
+		if events, err = domain.NormalizeWebhookEvents(p.Events); err != nil {
+			return domain.WebhookEndpoint{}, err
+		}
+	}
+	var out domain.WebhookEndpoint
+	err := w.tx.Atomically(ctx, func(ctx context.Context) error {
+		e, err := w.store.UpdateEndpoint(ctx, id, func(e *domain.WebhookEndpoint) error {
+			if p.URL != nil {
+				e.URL = *p.URL
+			}
+			if events != nil {
+				e.Events = events
+			}
+			if p.Description != nil {
+				e.Description = *p.Description
+			}
+			if p.Disabled != nil {
+				if e.Disabled && !*p.Disabled {
+					e.FailingSince = time.Time{}
+				}
+				e.Disabled = *p.Disabled
+			}
+			e.UpdatedAt = w.clock.Now().UTC()
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		out = e
+		return w.auditEndpoint(ctx, actor, AuditWebhookEndpointUpdated, e)
+	})
+	return out, err
+}
+
+// DeleteEndpoint removes an endpoint and its message log.
+func (w *Webhooks) DeleteEndpoint(ctx context.Context, actor, id string) error {
+	return w.tx.Atomically(ctx, func(ctx context.Context) error {
+		e, err := w.store.Endpoint(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := w.store.DeleteEndpoint(ctx, id); err != nil {
+			return err
+		}
+		return w.auditEndpoint(ctx, actor, AuditWebhookEndpointDeleted, e)
+	})
+}
+
+// RotateSecret gives the endpoint a new secret, returned once (in the
+// endpoint's Secret); the old one keeps signing beside it for the overlap.
+func (w *Webhooks) RotateSecret(ctx context.Context, actor, id string) (domain.WebhookEndpoint, error) {
+	secret, err := newWebhookSecret()
+	if err != nil {
+		return domain.WebhookEndpoint{}, err
+	}
+	sealed, err := w.secrets.seal(ctx, id, secret)
+	if err != nil {
+		return domain.WebhookEndpoint{}, err
+	}
+	var out domain.WebhookEndpoint
+	err = w.tx.Atomically(ctx, func(ctx context.Context) error {
+		e, err := w.store.UpdateEndpoint(ctx, id, func(e *domain.WebhookEndpoint) error {
+			if err := e.Rotate(secret, w.clock.Now().UTC(), w.s.SecretOverlap); err != nil {
+				return err
+			}
+			e.Secret = sealed // the previous one was sealed already
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		out = e
+		return w.auditEndpoint(ctx, actor, AuditWebhookSecretRotated, e)
+	})
+	out.Secret = secret
+	return out, err
+}
+
+// SendTest queues a webhook.test event for the endpoint, due now.
+func (w *Webhooks) SendTest(ctx context.Context, actor, id string) (domain.WebhookMessage, error) {
+	now := w.clock.Now().UTC()
+	ev, err := domain.NewWebhookEvent(w.ids.NewID(), domain.WebhookTest, "", now, map[string]any{"endpoint_id": id})
+	if err != nil {
+		return domain.WebhookMessage{}, err
+	}
+	var m domain.WebhookMessage
+	err = w.tx.Atomically(ctx, func(ctx context.Context) error {
+		if m, err = w.store.EnqueueTo(ctx, id, ev); err != nil {
+			return err
+		}
+		if _, err := w.audit.Append(ctx, actor, AuditWebhookTestSent, "", map[string]string{"endpoint_id": id, "message_id": m.ID}); err != nil {
+			return fmt.Errorf("audit %s: %w", AuditWebhookTestSent, err)
+		}
+		return nil
+	})
+	if err == nil {
+		w.Wake()
+	}
+	return m, err
+}
+
+// Messages pages through the message log, newest first.
+func (w *Webhooks) Messages(ctx context.Context, q ports.WebhookMessageQuery) ([]domain.WebhookMessage, error) {
+	return w.store.Messages(ctx, q)
+}
+
+// Message returns a message with its attempts.
+func (w *Webhooks) Message(ctx context.Context, id string) (domain.WebhookMessage, []domain.WebhookAttempt, error) {
+	return w.store.Message(ctx, id)
+}
+
+// Redeliver queues one more attempt of a message, with its webhook-id.
+func (w *Webhooks) Redeliver(ctx context.Context, actor, id string) (domain.WebhookMessage, error) {
+	var m domain.WebhookMessage
+	err := w.tx.Atomically(ctx, func(ctx context.Context) (err error) {
+		if m, err = w.store.Redeliver(ctx, id, w.clock.Now().UTC()); err != nil {
+			return err
+		}
+		if _, err := w.audit.Append(ctx, actor, AuditWebhookRedelivered, m.OrderID, map[string]string{"message_id": id, "endpoint_id": m.EndpointID}); err != nil {
+			return fmt.Errorf("audit %s: %w", AuditWebhookRedelivered, err)
+		}
+		return nil
+	})
+	if err == nil {
+		w.Wake()
+	}
+	return m, err
+}
+
+// Recover queues again every message to the endpoint that failed since
+// since; it returns how many.
+func (w *Webhooks) Recover(ctx context.Context, actor, id string, since time.Time) (int, error) {
+	var n int
+	err := w.tx.Atomically(ctx, func(ctx context.Context) (err error) {
+		if _, err := w.store.Endpoint(ctx, id); err != nil {
+			return err
+		}
+		if n, err = w.store.Recover(ctx, id, since, w.clock.Now().UTC()); err != nil {
+			return err
+		}
+		meta := map[string]string{"endpoint_id": id, "since": since.UTC().Format(time.RFC3339), "messages": strconv.Itoa(n)}
+		if _, err := w.audit.Append(ctx, actor, AuditWebhookRecovered, "", meta); err != nil {
+			return fmt.Errorf("audit %s: %w", AuditWebhookRecovered, err)
+		}
+		return nil
+	})
+	if err == nil && n > 0 {
+		w.Wake()
+	}
+	return n, err
+}
+
+// Purge deletes settled messages older than the retention.
+func (w *Webhooks) Purge(ctx context.Context) (int, error) {
+	return w.store.Purge(ctx, w.clock.Now().Add(-w.s.Retention))
+}
+
+// Wake has the worker look for due messages at once.
+func (w *Webhooks) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Woken is signalled by Wake.
+func (w *Webhooks) Woken() <-chan struct{} { return w.wake }
+
+// Deliver claims the due messages this process has room for and sends
+// each in its own goroutine, at most PerEndpoint to one endpoint: a slow
+// endpoint holds only its own slots. It returns how many it started; Wait
+// waits for them.
+func (w *Webhooks) Deliver(ctx context.Context) (int, error) {
+	w.mu.Lock()
+	free := w.s.Concurrency - w.running
+	skip := make([]string, 0, len(w.inFlight))
+	for id, n := range w.inFlight {
+		if n > 0 {
+			skip = append(skip, id)
+		}
+	}
+	w.mu.Unlock()
+	if free <= 0 {
+		return 0, nil
+	}
+	claimed, err := w.store.Claim(ctx, w.clock.Now().UTC(), w.s.lease(), free, w.s.PerEndpoint, skip)
+	if err != nil {
+		return 0, err
+	}
+	w.mu.Lock()
+	for _, d := range claimed {
+		w.inFlight[d.Endpoint.ID]++
+		w.running++
+	}
+	w.mu.Unlock()
+	for _, d := range claimed {
+		w.wg.Go(func() {
+			defer w.done(d.Endpoint.ID)
+			w.attempt(ctx, d)
+		})
+	}
+	return len(claimed), nil
+}
+
+func (w *Webhooks) done(endpointID string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.running--
+	if w.inFlight[endpointID]--; w.inFlight[endpointID] <= 0 {
+		delete(w.inFlight, endpointID)
+	}
+	w.Wake() // room for more
+}
+
+// Wait waits for the attempts Deliver started.
+func (w *Webhooks) Wait() { w.wg.Wait() }
+
+// attempt sends one message, records the attempt and schedules what
+// follows. A failure to record leaves the message claimed: it is tried
+// again once its lease lapses.
+func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
+	m, e := d.Message, d.Endpoint
+	var err error
+	if e.Secret, err = w.secrets.open(ctx, e.ID, e.Secret); err == nil {
+		e.PreviousSecret, err = w.secrets.open(ctx, e.ID, e.PreviousSecret)
+	}
+	if err != nil {
+		w.log.ErrorContext(ctx, "webhook not sent: its signing secret does not open; the message is tried again after its lease", "message_id", m.ID, "endpoint_id", e.ID, "err", err)
+		return
+	}
+	start := w.clock.Now().UTC()
+	sig, err := e.SignatureHeader(m.EventID, start, m.Body)
+	a := domain.WebhookAttempt{MessageID: m.ID, At: start}
+	if err != nil {
+		a.Error = "cannot sign: " + err.Error()
+	} else {
+		h := http.Header{}
+		h.Set("webhook-id", m.EventID)
+		h.Set("webhook-timestamp", strconv.FormatInt(start.Unix(), 10))
+		h.Set("webhook-signature", sig)
+		h.Set("Content-Type", "application/json")
+		h.Set("User-Agent", w.s.UserAgent)
+		sctx, cancel := context.WithTimeout(ctx, w.s.Timeout)
+		resp := w.sender.Send(sctx, ports.WebhookRequest{URL: e.URL, Header: h, Body: m.Body})
+		cancel()
+		a.HTTPStatus, a.Response = resp.Status, resp.Body
+		switch {
+		case resp.Err != nil:
+			a.Error = resp.Err.Error()
+		case !a.Succeeded():
+			a.Error = fmt.Sprintf("answered %d", resp.Status)
+		}
+	}
+	a.Duration = w.clock.Now().Sub(start)
+	var o ports.WebhookOutcome
+	outcome := "delivered"
+	if a.Succeeded() {
+		o.Delivered = true
+	} else if next, ok := domain.NextWebhookAttempt(w.s.RetrySchedule, m.Attempts+1, start, domain.WebhookJitter()); ok {
+		o.Retry, outcome = next, "retry"
+	} else {
+		outcome = "failed"
+	}
+	if ctx.Err() != nil && !o.Delivered {
+		return // stopping: the lease lapses and the message is tried again
+	}
+	w.observer.Attempted(e.ID, m.Type, outcome, a.Duration)
+	disabled, err := w.store.Record(context.WithoutCancel(ctx), a, o, start.Add(-w.s.DisableAfter))
+	if err != nil {
+		w.log.ErrorContext(ctx, "webhook attempt not recorded; the message is tried again after its lease", "message_id", m.ID, "endpoint_id", e.ID, "err", err)
+		return
+	}
+	log := w.log.With("message_id", m.ID, "webhook_id", m.EventID, "endpoint_id", e.ID, "type", m.Type, "attempt", m.Attempts+1, "http_status", a.HTTPStatus)
+	switch outcome {
+	case "delivered":
+		log.DebugContext(ctx, "webhook delivered")
+	case "retry":
+		log.InfoContext(ctx, "webhook attempt failed; retrying", "retry_at", o.Retry, "error", a.Error)
+	default:
+		log.WarnContext(ctx, "webhook failed after its last attempt", "error", a.Error)
+	}
+	if disabled {
+		w.endpointDisabled(context.WithoutCancel(ctx), e)
+	}
+}
+
+// endpointDisabled tells the operators that an endpoint was disabled.
+func (w *Webhooks) endpointDisabled(ctx context.Context, e domain.WebhookEndpoint) {
+	w.observer.Disabled(e.ID)
+	w.log.ErrorContext(ctx, "webhook endpoint disabled: every delivery failed for too long", "endpoint_id", e.ID, "url", e.URL, "failing_for", w.s.DisableAfter.String())
+	err := w.tx.Atomically(ctx, func(ctx context.Context) error {
+		return w.auditEndpoint(ctx, ActorSystem, AuditWebhookEndpointDisabled, e)
+	})
+	if err != nil {
+		w.log.ErrorContext(ctx, "audit of a disabled webhook endpoint failed", "endpoint_id", e.ID, "err", err)
+	}
+	if w.s.OperatorEmail == "" {
+		return
+	}
+	_, err = w.mailer.Send(ctx, ports.Email{Template: "webhook_endpoint_disabled", To: w.s.OperatorEmail,
+		Subject: "keyward disabled a webhook endpoint",
+		Text: fmt.Sprintf("Every delivery to webhook endpoint %s failed for %s, so keyward disabled it.\n\nEnable it again with PATCH /v1/admin/webhooks/endpoints/%s {\"disabled\": false}, "+
+			"then redeliver what it missed with POST /v1/admin/webhooks/endpoints/%s/recover?since=...\n", e.ID, w.s.DisableAfter, e.ID, e.ID),
+		IdempotencyKey: "webhook-endpoint-disabled/" + e.ID + "/" + e.FailingSince.UTC().Format(time.RFC3339)})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		w.log.ErrorContext(ctx, "could not email the operator about a disabled webhook endpoint", "endpoint_id", e.ID, "err", err)
+	}
+}
+
+// WebhookRevelations is log, which also writes a delivery.revealed event
+// when a link's first reveal is appended, in the same unit of work.
+func WebhookRevelations(log ports.RevelationLog, store ports.WebhookStore, ids ports.IDs) ports.RevelationLog {
+	require("WebhookRevelations", "revelations", log, "store", store, "ids", ids)
+	return webhookRevelations{RevelationLog: log, store: store, ids: ids}
+}
+
+type webhookRevelations struct {
+	ports.RevelationLog
+	store ports.WebhookStore
+	ids   ports.IDs
+}
+
+func (r webhookRevelations) Append(ctx context.Context, rs ...domain.KeyRevelation) error {
+	if err := r.RevelationLog.Append(ctx, rs...); err != nil {
+		return err
+	}
+	if len(rs) == 0 || !rs[0].First() {
+		return nil
+	}
+	items := make([]string, 0, len(rs))
+	for _, rv := range rs {
+		items = append(items, rv.ItemID())
+	}
+	ev, err := domain.NewWebhookEvent(r.ids.NewID(), domain.WebhookDeliveryRevealed, rs[0].OrderID(), rs[0].At(),
+		map[string]any{"order_id": rs[0].OrderID(), "item_ids": items})
+	if err != nil {
+		return err
+	}
+	return r.store.Enqueue(ctx, ev)
+}
+
+// CheckSupplierBalance writes a supplier.balance_low event when balance
+// is below threshold (0: never). Its webhook-id names the day, so that
+// every worker checking on the same day writes it once.
+func (w *Webhooks) CheckSupplierBalance(ctx context.Context, supplier string, balance, threshold float64) error {
+	if threshold <= 0 || balance >= threshold {
+		return nil
+	}
+	now := w.clock.Now().UTC()
+	ev, err := domain.NewWebhookEvent(domain.DailyWebhookID(domain.WebhookSupplierBalanceLow, supplier, now), domain.WebhookSupplierBalanceLow, "", now,
+		map[string]any{"supplier": supplier, "balance": balance, "threshold": threshold})
+	if err != nil {
+		return err
+	}
+	if err := w.store.Enqueue(ctx, ev); err != nil {
+		return err
+	}
+	w.Wake()
+	return nil
+}
+
+// WebhookAudit is log, which also writes a delivery.link_reissued event
+// when the resend of a delivery link is audited: in the resend's unit of
+// work, as the audit record is.
+func WebhookAudit(log ports.AuditLog, store ports.WebhookStore, ids ports.IDs) ports.AuditLog {
+	require("WebhookAudit", "audit", log, "store", store, "ids", ids)
+	return webhookAudit{AuditLog: log, store: store, ids: ids}
+}
+
+type webhookAudit struct {
+	ports.AuditLog
+	store ports.WebhookStore
+	ids   ports.IDs
+}
+
+func (a webhookAudit) Append(ctx context.Context, actor, action, subject string, details map[string]string) (domain.AuditRecord, error) {
+	rec, err := a.AuditLog.Append(ctx, actor, action, subject, details)
+	if err != nil || action != AuditDeliveryResent {
+		return rec, err
+	}
+	by, at := "customer", rec.At
+	if actor != ActorCustomer {
+		by = "admin"
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	ev, err := domain.NewWebhookEvent(a.ids.NewID(), domain.WebhookDeliveryLinkReissued, subject, at, map[string]any{"order_id": subject, "requested_by": by})
+	if err != nil {
+		return rec, err
+	}
+	return rec, a.store.Enqueue(ctx, ev)
+}
+
+// WebhookStock is stock, which also writes a stock.low event when a claim
+// leaves fewer than threshold keys of its product available (at most once
+// a day per product: the webhook-id names the day), in the claim's unit
+// of work. It reads the product's counts after each claim, so it costs
+// one statement per own-stock item; a threshold of 0 returns stock as is.
+func WebhookStock(stock ports.StockRepository, store ports.WebhookStore, clock ports.Clock, threshold int) ports.StockRepository {
+	if threshold <= 0 {
+		return stock
+	}
+	require("WebhookStock", "stock", stock, "store", store, "clock", clock)
+	return webhookStock{StockRepository: stock, store: store, clock: clock, threshold: threshold}
+}
+
+type webhookStock struct {
+	ports.StockRepository
+	store     ports.WebhookStore
+	clock     ports.Clock
+	threshold int
+}
+
+func (s webhookStock) Claim(ctx context.Context, sku, itemID string, n int) ([]domain.StockKey, error) {
+	keys, err := s.StockRepository.Claim(ctx, sku, itemID, n)
+	if err != nil {
+		return keys, err
+	}
+	counts, err := s.StockRepository.Counts(ctx, sku)
+	if err != nil || counts.Available >= s.threshold {
+		return keys, err
+	}
+	now := s.clock.Now().UTC()
+	ev, err := domain.NewWebhookEvent(domain.DailyWebhookID(domain.WebhookStockLow, sku, now), domain.WebhookStockLow, "", now,
+		map[string]any{"sku": sku, "available": counts.Available, "threshold": s.threshold})
+	if err != nil {
+		return keys, err
+	}
+	return keys, s.store.Enqueue(ctx, ev)
+}

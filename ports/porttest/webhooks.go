@@ -1,0 +1,372 @@
+package porttest
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// WebhookStore runs the ports.WebhookStore contract. newStore returns an
+// empty store per call, from parallel subtests.
+func WebhookStore(t *testing.T, newStore func(t *testing.T) ports.WebhookStore) {
+	t.Helper()
+	subtests := []struct {
+		name string
+		run  func(*testing.T, ports.WebhookStore)
+	}{
+		{"endpoints are created, read, updated and deleted", testWebhookEndpoints},
+		{"an event goes once to each enabled subscribed endpoint", testWebhookEnqueue},
+		{"a claim leases due messages, bounded per endpoint", testWebhookClaim},
+		{"an attempt settles its message", testWebhookRecord},
+		{"an endpoint failing long enough is disabled once", testWebhookDisable},
+		{"the log filters, redelivers, recovers and purges", testWebhookLog},
+	}
+	for _, st := range subtests {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			st.run(t, newStore(t))
+		})
+	}
+}
+
+// hookT0 is the suite's time, to the microsecond stores keep.
+var hookT0 = suiteT0.Truncate(time.Microsecond)
+
+const (
+	suiteSecret  = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	suiteSecret2 = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+)
+
+func suiteEndpoint(id string, at time.Time, events ...string) domain.WebhookEndpoint {
+	return domain.WebhookEndpoint{ID: id, URL: "https://shop.example/hooks/" + id, Events: events, Description: "shop " + id,
+		Secret: suiteSecret, CreatedAt: at, UpdatedAt: at}
+}
+
+func createEndpoints(t *testing.T, s ports.WebhookStore, eps ...domain.WebhookEndpoint) {
+	t.Helper()
+	for _, e := range eps {
+		if err := s.CreateEndpoint(t.Context(), e); err != nil {
+			t.Fatalf("CreateEndpoint(%s): %v", e.ID, err)
+		}
+	}
+}
+
+func suiteEvent(t *testing.T, id, typ, orderID string, at time.Time) domain.WebhookEvent {
+	t.Helper()
+	ev, err := domain.NewWebhookEvent(id, typ, orderID, at, map[string]any{"order_id": orderID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func enqueue(t *testing.T, s ports.WebhookStore, events ...domain.WebhookEvent) {
+	t.Helper()
+	if err := s.Enqueue(t.Context(), events...); err != nil {
+		t.Fatalf("Enqueue: %v", err)
+	}
+}
+
+func messagesOf(t *testing.T, s ports.WebhookStore, q ports.WebhookMessageQuery) []domain.WebhookMessage {
+	t.Helper()
+	ms, err := s.Messages(t.Context(), q)
+	if err != nil {
+		t.Fatalf("Messages(%+v): %v", q, err)
+	}
+	return ms
+}
+
+func claimWebhooks(t *testing.T, s ports.WebhookStore, now time.Time, limit, per int, skip ...string) []ports.WebhookDelivery {
+	t.Helper()
+	ds, err := s.Claim(t.Context(), now, time.Minute, limit, per, skip)
+	if err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	return ds
+}
+
+func testWebhookEndpoints(t *testing.T, s ports.WebhookStore) {
+	ctx := t.Context()
+	e := suiteEndpoint("ep-1", hookT0, "order.paid", "order.delivered")
+	e.PreviousSecret, e.PreviousUntil = suiteSecret2, hookT0.Add(24*time.Hour)
+	createEndpoints(t, s, e, suiteEndpoint("ep-2", hookT0.Add(time.Second), "*"))
+	if err := s.CreateEndpoint(ctx, suiteEndpoint("ep-1", hookT0)); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("CreateEndpoint of an existing id = %v, want ErrConflict", err)
+	}
+	got, err := s.Endpoint(ctx, "ep-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.URL != e.URL || !slices.Equal(got.Events, e.Events) || got.Secret != suiteSecret || got.PreviousSecret != suiteSecret2 ||
+		!got.PreviousUntil.Equal(e.PreviousUntil) || !got.CreatedAt.Equal(hookT0) || got.Description != "shop ep-1" || got.Disabled {
+		t.Fatalf("Endpoint = %+v, want %+v", got, e)
+	}
+	if _, err := s.Endpoint(ctx, "nope"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("Endpoint(nope) = %v, want ErrNotFound", err)
+	}
+	all, err := s.Endpoints(ctx)
+	if err != nil || len(all) != 2 || all[0].ID != "ep-1" || all[1].ID != "ep-2" {
+		t.Fatalf("Endpoints = %+v, %v; want ep-1, ep-2", all, err)
+	}
+	boom := errors.New("boom")
+	if _, err := s.UpdateEndpoint(ctx, "ep-1", func(e *domain.WebhookEndpoint) error { e.URL = "https://x.example/"; return boom }); !errors.Is(err, boom) {
+		t.Fatalf("UpdateEndpoint's fn error = %v", err)
+	}
+	up, err := s.UpdateEndpoint(ctx, "ep-1", func(e *domain.WebhookEndpoint) error {
+		e.Disabled, e.Events, e.FailingSince = true, []string{"order.refunded"}, hookT0
+		return nil
+	})
+	if err != nil || !up.Disabled {
+		t.Fatalf("UpdateEndpoint = %+v, %v", up, err)
+	}
+	if got, _ := s.Endpoint(ctx, "ep-1"); got.URL != e.URL || !got.Disabled || !slices.Equal(got.Events, []string{"order.refunded"}) || !got.FailingSince.Equal(hookT0) {
+		t.Fatalf("after update: %+v", got)
+	}
+	if _, err := s.UpdateEndpoint(ctx, "nope", func(*domain.WebhookEndpoint) error { return nil }); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("UpdateEndpoint(nope) = %v, want ErrNotFound", err)
+	}
+	enqueue(t, s, suiteEvent(t, "ev-1", "order.paid", "o1", hookT0))
+	if err := s.DeleteEndpoint(ctx, "ep-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteEndpoint(ctx, "ep-2"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("DeleteEndpoint twice = %v, want ErrNotFound", err)
+	}
+	if ms := messagesOf(t, s, ports.WebhookMessageQuery{}); len(ms) != 0 {
+		t.Fatalf("a deleted endpoint's messages stay: %+v", ms)
+	}
+}
+
+func testWebhookEnqueue(t *testing.T, s ports.WebhookStore) {
+	off := suiteEndpoint("off", hookT0, "*")
+	off.Disabled = true
+	createEndpoints(t, s, suiteEndpoint("paid", hookT0, "order.paid"), suiteEndpoint("all", hookT0, "*"), off)
+	paid := suiteEvent(t, "ev-paid", "order.paid", "o1", hookT0)
+	enqueue(t, s, paid, suiteEvent(t, "ev-delivered", "order.delivered", "o1", hookT0.Add(time.Second)))
+	enqueue(t, s, paid) // again: nothing more
+	ms := messagesOf(t, s, ports.WebhookMessageQuery{})
+	var got []string
+	for _, m := range ms {
+		got = append(got, m.EventID+">"+m.EndpointID)
+		if m.Status != domain.WebhookPending || m.Attempts != 0 || m.OrderID != "o1" {
+			t.Errorf("new message %+v", m)
+		}
+		if m.EventID == "ev-paid" && string(m.Body) != string(paid.Body) {
+			t.Errorf("body %s, want %s", m.Body, paid.Body)
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"ev-delivered>all", "ev-paid>all", "ev-paid>paid"}; !slices.Equal(got, want) {
+		t.Fatalf("messages %v, want %v", got, want)
+	}
+	m, err := s.EnqueueTo(t.Context(), "off", suiteEvent(t, "ev-test", "webhook.test", "", hookT0))
+	if err != nil || m.EndpointID != "off" || m.Type != "webhook.test" || m.ID == "" {
+		t.Fatalf("EnqueueTo = %+v, %v", m, err)
+	}
+	if _, err := s.EnqueueTo(t.Context(), "nope", suiteEvent(t, "ev-x", "webhook.test", "", hookT0)); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("EnqueueTo(nope) = %v, want ErrNotFound", err)
+	}
+	if err := s.Enqueue(t.Context()); err != nil {
+		t.Fatalf("Enqueue of nothing: %v", err)
+	}
+}
+
+func testWebhookClaim(t *testing.T, s ports.WebhookStore) {
+	createEndpoints(t, s, suiteEndpoint("a", hookT0, "*"), suiteEndpoint("b", hookT0, "*"))
+	for i := range 3 {
+		enqueue(t, s, suiteEvent(t, "ev-"+string(rune('0'+i)), "order.paid", "o1", hookT0.Add(time.Duration(i)*time.Second)))
+	}
+	if ds := claimWebhooks(t, s, hookT0.Add(-time.Second), 10, 10); len(ds) != 0 {
+		t.Fatalf("claimed %d messages not due yet", len(ds))
+	}
+	ds := claimWebhooks(t, s, hookT0.Add(time.Minute), 10, 2)
+	per := map[string]int{}
+	for _, d := range ds {
+		per[d.Endpoint.ID]++
+		if d.Endpoint.Secret != suiteSecret || d.Endpoint.URL == "" || d.Message.EndpointID != d.Endpoint.ID {
+			t.Errorf("delivery %+v lacks its endpoint", d)
+		}
+	}
+	if per["a"] != 2 || per["b"] != 2 {
+		t.Fatalf("claimed per endpoint %v, want 2 each", per)
+	}
+	// Leased: not claimed again until the lease lapses.
+	rest := claimWebhooks(t, s, hookT0.Add(time.Minute), 10, 10)
+	if len(rest) != 2 {
+		t.Fatalf("second claim got %d, want the 2 left", len(rest))
+	}
+	if again := claimWebhooks(t, s, hookT0.Add(time.Minute+30*time.Second), 10, 10); len(again) != 0 {
+		t.Fatalf("claimed %d leased messages", len(again))
+	}
+	if lapsed := claimWebhooks(t, s, hookT0.Add(3*time.Minute), 10, 10, "b"); len(lapsed) != 3 || lapsed[0].Endpoint.ID != "a" {
+		t.Fatalf("after the lease, skipping b: %d claimed, want a's 3", len(lapsed))
+	}
+	if limited := claimWebhooks(t, s, hookT0.Add(5*time.Minute), 1, 10); len(limited) != 1 {
+		t.Fatalf("limit 1 claimed %d", len(limited))
+	}
+	if _, err := s.UpdateEndpoint(t.Context(), "b", func(e *domain.WebhookEndpoint) error { e.Disabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range claimWebhooks(t, s, hookT0.Add(time.Hour), 10, 10) {
+		if d.Endpoint.ID == "b" {
+			t.Fatal("a disabled endpoint's message was claimed")
+		}
+	}
+}
+
+func recordAttempt(t *testing.T, s ports.WebhookStore, a domain.WebhookAttempt, o ports.WebhookOutcome, disableBefore time.Time) bool {
+	t.Helper()
+	disabled, err := s.Record(t.Context(), a, o, disableBefore)
+	if err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	return disabled
+}
+
+func testWebhookRecord(t *testing.T, s ports.WebhookStore) {
+	createEndpoints(t, s, suiteEndpoint("a", hookT0, "*"))
+	enqueue(t, s, suiteEvent(t, "ev-1", "order.paid", "o1", hookT0), suiteEvent(t, "ev-2", "order.delivered", "o1", hookT0))
+	ds := claimWebhooks(t, s, hookT0, 10, 10)
+	if len(ds) != 2 {
+		t.Fatalf("claimed %d", len(ds))
+	}
+	first, second := ds[0].Message.ID, ds[1].Message.ID
+	long := strings.Repeat("é", domain.WebhookResponseKept/2)
+	retry := hookT0.Add(5 * time.Second)
+	recordAttempt(t, s, domain.WebhookAttempt{MessageID: first, At: hookT0, Duration: 1500 * time.Millisecond, HTTPStatus: 500, Response: long, Error: "answered 500"},
+		ports.WebhookOutcome{Retry: retry}, hookT0.Add(-time.Hour))
+	m, attempts, err := s.Message(t.Context(), first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != domain.WebhookPending || m.Attempts != 1 || !m.DueAt.Equal(retry) {
+		t.Fatalf("after a failed attempt: %+v, want pending, 1 attempt, due %v", m, retry)
+	}
+	if len(attempts) != 1 || attempts[0].HTTPStatus != 500 || attempts[0].Response != long || attempts[0].Error != "answered 500" ||
+		attempts[0].Duration != 1500*time.Millisecond || !attempts[0].At.Equal(hookT0) {
+		t.Fatalf("attempts %+v", attempts)
+	}
+	if ds := claimWebhooks(t, s, retry.Add(-time.Millisecond), 10, 10); len(ds) != 0 {
+		t.Fatalf("claimed before its retry: %d", len(ds))
+	}
+	if ds := claimWebhooks(t, s, retry, 10, 10); len(ds) != 1 || ds[0].Message.ID != first || ds[0].Message.Attempts != 1 {
+		t.Fatalf("at its retry: %+v", ds)
+	}
+	recordAttempt(t, s, domain.WebhookAttempt{MessageID: first, At: retry, HTTPStatus: 204}, ports.WebhookOutcome{Delivered: true}, hookT0.Add(-time.Hour))
+	recordAttempt(t, s, domain.WebhookAttempt{MessageID: second, At: retry, Error: "connection refused"}, ports.WebhookOutcome{}, hookT0.Add(-time.Hour))
+	if m, attempts, _ := s.Message(t.Context(), first); m.Status != domain.WebhookDelivered || m.Attempts != 2 || len(attempts) != 2 || attempts[1].HTTPStatus != 204 {
+		t.Fatalf("delivered: %+v %+v", m, attempts)
+	}
+	if m, _, _ := s.Message(t.Context(), second); m.Status != domain.WebhookFailed || m.Attempts != 1 {
+		t.Fatalf("failed: %+v", m)
+	}
+	if ds := claimWebhooks(t, s, hookT0.Add(24*time.Hour), 10, 10); len(ds) != 0 {
+		t.Fatalf("settled messages claimed: %d", len(ds))
+	}
+	if _, _, err := s.Message(t.Context(), "999999"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("Message(unknown) = %v", err)
+	}
+	if _, _, err := s.Message(t.Context(), "not-a-number"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("Message(malformed) = %v", err)
+	}
+}
+
+func testWebhookDisable(t *testing.T, s ports.WebhookStore) {
+	createEndpoints(t, s, suiteEndpoint("a", hookT0, "*"))
+	for i := range 4 {
+		enqueue(t, s, suiteEvent(t, "ev-"+string(rune('0'+i)), "order.paid", "o1", hookT0))
+	}
+	ds := claimWebhooks(t, s, hookT0, 10, 10)
+	if len(ds) != 4 {
+		t.Fatalf("claimed %d", len(ds))
+	}
+	fail := func(i int, at time.Time) bool {
+		return recordAttempt(t, s, domain.WebhookAttempt{MessageID: ds[i].Message.ID, At: at, HTTPStatus: 503}, ports.WebhookOutcome{Retry: at.Add(time.Hour)}, at.Add(-48*time.Hour))
+	}
+	if fail(0, hookT0) {
+		t.Fatal("disabled at the first failure")
+	}
+	if e, _ := s.Endpoint(t.Context(), "a"); !e.FailingSince.Equal(hookT0) || e.Disabled {
+		t.Fatalf("after a failure: %+v", e)
+	}
+	recordAttempt(t, s, domain.WebhookAttempt{MessageID: ds[1].Message.ID, At: hookT0.Add(time.Hour), HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true}, hookT0)
+	if e, _ := s.Endpoint(t.Context(), "a"); !e.FailingSince.IsZero() {
+		t.Fatalf("a success did not end the run of failures: %+v", e)
+	}
+	start := hookT0.Add(2 * time.Hour)
+	if fail(2, start) {
+		t.Fatal("disabled at the first failure of a new run")
+	}
+	if !fail(3, start.Add(49*time.Hour)) {
+		t.Fatal("not disabled after failing longer than allowed")
+	}
+	if e, _ := s.Endpoint(t.Context(), "a"); !e.Disabled || !e.FailingSince.Equal(start) {
+		t.Fatalf("disabled endpoint: %+v", e)
+	}
+	if fail(0, start.Add(50*time.Hour)) {
+		t.Fatal("disabled twice")
+	}
+}
+
+func testWebhookLog(t *testing.T, s ports.WebhookStore) {
+	ctx := t.Context()
+	createEndpoints(t, s, suiteEndpoint("a", hookT0, "*"), suiteEndpoint("b", hookT0, "order.paid"))
+	enqueue(t, s, suiteEvent(t, "ev-1", "order.paid", "o1", hookT0), suiteEvent(t, "ev-2", "order.delivered", "o2", hookT0.Add(time.Hour)))
+	if ms := messagesOf(t, s, ports.WebhookMessageQuery{EndpointID: "a"}); len(ms) != 2 || ms[0].EventID != "ev-2" {
+		t.Fatalf("a's messages, newest first: %+v", ms)
+	}
+	if ms := messagesOf(t, s, ports.WebhookMessageQuery{Type: "order.paid"}); len(ms) != 2 {
+		t.Fatalf("order.paid messages: %d", len(ms))
+	}
+	if ms := messagesOf(t, s, ports.WebhookMessageQuery{OrderID: "o2"}); len(ms) != 1 || ms[0].EndpointID != "a" {
+		t.Fatalf("o2's messages: %+v", ms)
+	}
+	page := messagesOf(t, s, ports.WebhookMessageQuery{Limit: 2})
+	if len(page) != 2 {
+		t.Fatalf("page of 2: %d", len(page))
+	}
+	if next := messagesOf(t, s, ports.WebhookMessageQuery{After: page[1].ID}); len(next) != 1 || slices.ContainsFunc(page, func(m domain.WebhookMessage) bool { return m.ID == next[0].ID }) {
+		t.Fatalf("next page: %+v", next)
+	}
+	// a fails both for good; b's is delivered.
+	for _, d := range claimWebhooks(t, s, hookT0.Add(2*time.Hour), 10, 10) {
+		o := ports.WebhookOutcome{Delivered: d.Endpoint.ID == "b"}
+		recordAttempt(t, s, domain.WebhookAttempt{MessageID: d.Message.ID, At: hookT0.Add(2 * time.Hour), HTTPStatus: map[bool]int{true: 200, false: 410}[o.Delivered]}, o, hookT0)
+	}
+	if ms := messagesOf(t, s, ports.WebhookMessageQuery{Status: domain.WebhookFailed}); len(ms) != 2 {
+		t.Fatalf("failed messages: %d", len(ms))
+	}
+	n, err := s.Recover(ctx, "a", hookT0.Add(30*time.Minute), hookT0.Add(3*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("Recover since 30 min = %d, %v; want the one created after", n, err)
+	}
+	ds := claimWebhooks(t, s, hookT0.Add(3*time.Hour), 10, 10)
+	if len(ds) != 1 || ds[0].Message.EventID != "ev-2" || ds[0].Message.Attempts != 1 {
+		t.Fatalf("recovered: %+v", ds)
+	}
+	recordAttempt(t, s, domain.WebhookAttempt{MessageID: ds[0].Message.ID, At: hookT0.Add(3 * time.Hour), HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true}, hookT0)
+	delivered := messagesOf(t, s, ports.WebhookMessageQuery{EndpointID: "b"})[0]
+	m, err := s.Redeliver(ctx, delivered.ID, hookT0.Add(4*time.Hour))
+	if err != nil || m.Status != domain.WebhookPending || m.EventID != "ev-1" {
+		t.Fatalf("Redeliver = %+v, %v", m, err)
+	}
+	if ds := claimWebhooks(t, s, hookT0.Add(4*time.Hour), 10, 10); len(ds) != 1 || ds[0].Message.ID != delivered.ID {
+		t.Fatalf("redelivered claim: %+v", ds)
+	}
+	if _, err := s.Redeliver(ctx, "424242", hookT0); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("Redeliver(unknown) = %v", err)
+	}
+	// Pending messages stay, whatever their age; settled old ones go.
+	n, err = s.Purge(ctx, hookT0.Add(30*24*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("Purge = %d, %v; want a's two settled messages", n, err)
+	}
+	if ms := messagesOf(t, s, ports.WebhookMessageQuery{}); len(ms) != 1 || ms[0].ID != delivered.ID {
+		t.Fatalf("after purge: %+v, want b's pending message", ms)
+	}
+}
