@@ -31,6 +31,8 @@ func processModule(opts ...fx.Option) fx.Option {
 // trouble is cut off by its circuit breaker (breakers.go), and every
 // change of an order's status, data key made and email sent is audited in
 // the unit of work that makes it (application.AuditOrders and its
+// siblings), and reveals, reissued links and low stock write their
+// webhook messages in theirs (application.WebhookRevelations and its
 // siblings). A new port with a decorator gets its fx.Decorate here: one
 // per port, since fx binds one decorator per type in a module.
 var portDecorators = fx.Options(
@@ -40,7 +42,15 @@ var portDecorators = fx.Options(
 	fx.Decorate(func(d ports.DataKeyRepository, tx ports.Transactor, a ports.AuditLog) ports.DataKeyRepository {
 		return application.AuditDataKeys(d, tx, a)
 	}),
-	fx.Decorate(func(r ports.RevelationLog, m *metrics.Metrics) ports.RevelationLog { return m.Revelations(r) }),
+	fx.Decorate(func(r ports.RevelationLog, m *metrics.Metrics, s ports.WebhookStore, ids ports.IDs) ports.RevelationLog {
+		return m.Revelations(application.WebhookRevelations(r, s, ids))
+	}),
+	fx.Decorate(func(a ports.AuditLog, s ports.WebhookStore, ids ports.IDs) ports.AuditLog {
+		return application.WebhookAudit(a, s, ids)
+	}),
+	fx.Decorate(func(st ports.StockRepository, s ports.WebhookStore, clock ports.Clock, c Config) ports.StockRepository {
+		return application.WebhookStock(st, s, clock, c.Webhooks.StockLow)
+	}),
 	fx.Decorate(func(b ports.BlobStore, m *metrics.Metrics) ports.BlobStore { return m.BlobStore(b) }),
 	fx.Decorate(func(s ports.Suppliers, m *metrics.Metrics, b *breakers) ports.Suppliers {
 		return s.Wrap(func(one ports.Supplier) ports.Supplier {

@@ -19,17 +19,18 @@ const urlPassword = "pw-s3cr3t/+=%21"
 // urlSettings gives each URL-valued variable a URL of its kind with a
 // user and urlPassword (escaped as a URL must write it).
 var urlSettings = map[string]string{
-	"KEYWARD_PUBLIC_BASE_URL":     "https://shop:pw-s3cr3t%2F+=%2521@keys.example",
-	"KEYWARD_DATABASE_URL":        "postgres://keyward:pw-s3cr3t%2F+=%2521@db.example:5432/keyward",
-	"VAULT_ADDR":                  "https://ops:pw-s3cr3t%2F+=%2521@vault.example:8200",
-	"KEYWARD_S3_ENDPOINT":         "https://ak:pw-s3cr3t%2F+=%2521@s3.example",
-	"KEYWARD_NATS_URL":            "nats://app:pw-s3cr3t%2F+=%2521@nats.example:4222",
-	"KEYWARD_AMQP_URL":            "amqp://app:pw-s3cr3t%2F+=%2521@rabbit.example:5672/",
-	"KEYWARD_SMTP_URL":            "smtp://mailer:pw-s3cr3t%2F+=%2521@smtp.example:587",
-	"KEYWARD_RESEND_API_URL":      "https://re:pw-s3cr3t%2F+=%2521@api.resend.example",
-	"KEYWARD_NOWPAYMENTS_API_URL": "https://np:pw-s3cr3t%2F+=%2521@api.nowpayments.example",
-	"KEYWARD_KINGUIN_API_URL":     "https://kg:pw-s3cr3t%2F+=%2521@gateway.kinguin.example/esa/api",
-	"KEYWARD_REDIS_URL":           "redis://limits:pw-s3cr3t%2F+=%2521@redis.example:6379/0",
+	"KEYWARD_PUBLIC_BASE_URL":        "https://shop:pw-s3cr3t%2F+=%2521@keys.example",
+	"KEYWARD_DATABASE_URL":           "postgres://keyward:pw-s3cr3t%2F+=%2521@db.example:5432/keyward",
+	"VAULT_ADDR":                     "https://ops:pw-s3cr3t%2F+=%2521@vault.example:8200",
+	"KEYWARD_S3_ENDPOINT":            "https://ak:pw-s3cr3t%2F+=%2521@s3.example",
+	"KEYWARD_NATS_URL":               "nats://app:pw-s3cr3t%2F+=%2521@nats.example:4222",
+	"KEYWARD_AMQP_URL":               "amqp://app:pw-s3cr3t%2F+=%2521@rabbit.example:5672/",
+	"KEYWARD_SMTP_URL":               "smtp://mailer:pw-s3cr3t%2F+=%2521@smtp.example:587",
+	"KEYWARD_RESEND_API_URL":         "https://re:pw-s3cr3t%2F+=%2521@api.resend.example",
+	"KEYWARD_NOWPAYMENTS_API_URL":    "https://np:pw-s3cr3t%2F+=%2521@api.nowpayments.example",
+	"KEYWARD_KINGUIN_API_URL":        "https://kg:pw-s3cr3t%2F+=%2521@gateway.kinguin.example/esa/api",
+	"KEYWARD_CODESWHOLESALE_API_URL": "https://cw:pw-s3cr3t%2F+=%2521@sandbox.codeswholesale.example",
+	"KEYWARD_REDIS_URL":              "redis://limits:pw-s3cr3t%2F+=%2521@redis.example:6379/0",
 	// Refused by validation (credentials belong in KEYWARD_S3_*), but
 	// whoever writes one must not see it printed back.
 	"KEYWARD_AUDIT_CHECKPOINT_PATH": "s3://AKIAEXAMPLE:pw-s3cr3t%2F+=%2521@audit-bucket/checkpoints",

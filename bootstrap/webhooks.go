@@ -83,26 +83,15 @@ func webhooksModule(cfg Config) fx.Option {
 		},
 		newWebhooks,
 	)
-	revealed := fx.Decorate(
-		func(l ports.RevelationLog, s ports.WebhookStore, ids ports.IDs) ports.RevelationLog {
-			return application.WebhookRevelations(l, s, ids)
-		},
-		func(a ports.AuditLog, s ports.WebhookStore, ids ports.IDs) ports.AuditLog {
-			return application.WebhookAudit(a, s, ids)
-		},
-		func(st ports.StockRepository, s ports.WebhookStore, clock ports.Clock, c Config) ports.StockRepository {
-			return application.WebhookStock(st, s, clock, c.Webhooks.StockLow)
-		},
-	)
 	if cfg.DatabaseURL != "" {
-		return fx.Options(common, revealed,
+		return fx.Options(common,
 			fx.Provide(postgres.NewWebhooks, func(w *postgres.Webhooks) ports.WebhookStore { return w }),
 			fx.Decorate(func(o postgres.Outbox, w *postgres.Webhooks, ids ports.IDs) postgres.Outbox {
 				return postgres.NewWebhookOutbox(o, w, ids)
 			}),
 		)
 	}
-	return fx.Options(common, revealed,
+	return fx.Options(common,
 		fx.Provide(memory.NewWebhooks, func(w *memory.Webhooks) ports.WebhookStore { return w }),
 		fx.Decorate(func(p ports.EventPublisher, w *memory.Webhooks, ids ports.IDs, wake webhookWake) ports.EventPublisher {
 			return memory.NewWebhookPublisher(p, w, ids, func() {
