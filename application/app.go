@@ -56,8 +56,9 @@ type Commands struct {
 	SignInCustomer        SignInCustomer
 	ResendCustomerLink    ResendCustomerLink
 	// A customer reports a key that does not work; support rejects.
-	OpenClaim   OpenClaim
-	RejectClaim RejectClaim
+	OpenClaim    OpenClaim
+	RejectClaim  RejectClaim
+	ApproveClaim ApproveClaim
 }
 
 // Queries are the use cases that only read.
@@ -142,7 +143,8 @@ type Settings struct {
 	SupplierPoll []time.Duration
 	// CustomerAccess: how customers sign in to see their orders.
 	CustomerAccess CustomerAccessPolicy
-	// Claims: how long after the first reveal a key may be claimed.
+	// Claims: how long after the first reveal a key may be claimed, and
+	// how many replacements an item gets.
 	Claims ClaimPolicy
 }
 
@@ -212,6 +214,8 @@ func NewApp(d Deps, s Settings) App {
 			ResendCustomerLink: NewResendCustomerLink(d.Orders, resend, d.Clock, s.CustomerAccess, s.TokenSecret),
 			OpenClaim:          NewOpenClaim(d.Tx, d.Links, d.Orders, d.Revelations, d.Claims, d.Audit, d.Clock, d.IDs, s.Claims),
 			RejectClaim:        NewRejectClaim(d.Tx, d.Claims, d.Orders, d.Mailer, d.Audit, d.Clock),
+			ApproveClaim: NewApproveClaim(d.Tx, d.Claims, d.Orders, d.Stock, d.DataKeys, d.Vault, d.Blobs, d.Links, d.Mailer, d.Audit, d.Clock, d.IDs,
+				s.Delivery, s.Claims, d.Log),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(sourced),

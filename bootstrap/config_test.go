@@ -72,7 +72,7 @@ func TestConfigDefaults(t *testing.T) {
 		Customer: bootstrap.CustomerConfig{CustomerLinkTTL: 30 * time.Minute, CustomerSessionTTL: 30 * time.Minute,
 			CustomerAccessSource: bootstrap.Rate{RateLimit: ports.RateLimit{Every: 30 * time.Second, Burst: 20}},
 			CustomerAccessEmail:  bootstrap.Rate{RateLimit: ports.RateLimit{Every: 10 * time.Minute, Burst: 3}},
-			ClaimWindow:          14 * 24 * time.Hour},
+			ClaimWindow:          14 * 24 * time.Hour, MaxReplacements: 1},
 	}
 	got := bootstrap.Defaults()
 	if !got.Stock.MinMargin.IsZero() {
