@@ -81,6 +81,8 @@ type Queries struct {
 	DeadLetters      ListDeadLetters
 	CustomerOrders   ListCustomerOrders
 	Claims           ListClaims
+	Claim            GetClaim
+	BadKeys          ExportBadKeys
 }
 
 // Deps are the ports the use cases drive. Every one is required: NewApp
@@ -236,6 +238,8 @@ func NewApp(d Deps, s Settings) App {
 			DeadLetters:      NewListDeadLetters(d.DeadLetters),
 			CustomerOrders:   NewListCustomerOrders(d.Orders, d.Links, d.Clock, s.CustomerAccess, s.TokenSecret),
 			Claims:           NewListClaims(d.Claims),
+			Claim:            NewGetClaim(d.Claims, d.Orders, d.Revelations),
+			BadKeys:          NewExportBadKeys(d.Claims, d.Orders),
 		},
 	}
 }

@@ -138,6 +138,7 @@ func (s *Server) register(api huma.API) {
 	s.registerSupplier(api)
 	s.registerDeliveries(api)
 	s.registerCustomer(api)
+	s.registerClaims(api)
 	s.registerAdmin(api)
 	s.registerDeadLetters(api)
 	s.registerAudit(api)
