@@ -78,6 +78,7 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 	// it, and `keyward openapi` describes the server without building one.
 	describePlainRoutes(api)
 	describeAccountRoutes(api)
+	describeClaimForm(api)
 	return correlate(resolveClient(securityHeaders(canonicalPath(plainText(s.limitDeliveries(mux)))), opts.TrustedProxies)), api
 }
 
