@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -68,10 +70,10 @@ func approveFromStockScenario(t *testing.T, w claimWorld, orderID, sku string) {
 	if got, _, _ := w.app.Queries.Claims.Handle(ctx, claimsOf(orderID)); len(got) != 1 || got[0].Status() != domain.ClaimOpen {
 		t.Fatal("a refused approval decided the claim")
 	}
-	supplierApproval := approve
-	supplierApproval.Source = "supplier"
-	if _, err := w.app.Commands.ApproveClaim.Handle(ctx, supplierApproval); !errors.Is(err, domain.ErrInvalidClaim) {
-		t.Fatalf("approval from the supplier: %v, want ErrInvalidClaim", err)
+	unknown := approve
+	unknown.Source = "warehouse"
+	if _, err := w.app.Commands.ApproveClaim.Handle(ctx, unknown); !errors.Is(err, domain.ErrInvalidClaim) {
+		t.Fatalf("approval from an unknown source: %v, want ErrInvalidClaim", err)
 	}
 	imp := func(keys ...string) application.ImportStockResult {
 		t.Helper()
@@ -193,5 +195,53 @@ func TestApproveClaimReplacesFromStockOnPostgres(t *testing.T) {
 	var withdrawn int
 	if err := w.db.Get(&withdrawn, `SELECT count(*) FROM stock_keys WHERE sku = $1 AND status = 'withdrawn' AND sealed IS NULL`, sku); err != nil || withdrawn != 1 {
 		t.Fatalf("%d withdrawn keys without ciphertext (the blocked hash), %v; want 1", withdrawn, err)
+	}
+}
+
+// TestApproveClaimBuysFromTheSupplier: a replacement from the supplier is
+// bought from the item's own supplier, under the price guard, as its own
+// purchase (external id: the claim's), and revealed instead of the bad key.
+func TestApproveClaimBuysFromTheSupplier(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o, token := deliveredToken(t, w)
+	cw := claimWorld{app: w.app(), orders: w.orders, mail: w.mail}
+	bad := cw.revealText(t, token)
+	item := o.Items()[0]
+	c, err := cw.app.Commands.OpenClaim.Handle(t.Context(), application.OpenClaimCommand{Token: token, ItemID: item.ID(), Reason: "not_working"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approve := application.ApproveClaimCommand{ClaimID: c.ID(), Source: "supplier", Actor: "admin:support"}
+
+	// The price guard: a margin that leaves less than the supplier asks
+	// refuses the purchase, and buys nothing.
+	greedy := w.app(func(_ *application.Deps, s *application.Settings) {
+		s.PriceGuard.MinMargin = item.UnitPrice().Amount().Div(decimal.NewFromInt(2)).RoundDown(2)
+	})
+	if _, err := greedy.Commands.ApproveClaim.Handle(t.Context(), approve); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("a replacement dearer than the guard allows: %v, want ErrConflict", err)
+	}
+	if n := len(w.supplier.IssuedKeys(c.ID())); n != 0 {
+		t.Fatalf("the refused approval bought %d keys", n)
+	}
+
+	got, err := cw.app.Commands.ApproveClaim.Handle(t.Context(), approve)
+	if err != nil || got.Link == nil || got.BlockedKeys != 1 {
+		t.Fatalf("approve from the supplier: %+v, %v", got, err)
+	}
+	issued := w.supplier.IssuedKeys(c.ID())
+	if len(issued) != 1 {
+		t.Fatalf("the supplier issued %d keys for the claim, want 1", len(issued))
+	}
+	newToken, _ := cw.lastLinkToken(t)
+	if shown := cw.revealText(t, newToken); shown != string(issued[0].Data) || shown == bad {
+		t.Fatalf("the new link reveals %q, the supplier issued %q (bad: %q)", shown, issued[0].Data, bad)
+	}
+	recs, _ := w.audit.List(t.Context(), 0, 1000)
+	for _, r := range recs {
+		if r.Action == application.AuditKeyReplaced && r.Details["replacement_supplier"] != w.supplier.Name() {
+			t.Fatalf("key.replaced record %+v lacks the replacement's supplier", r.Details)
+		}
 	}
 }

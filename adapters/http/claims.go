@@ -124,7 +124,7 @@ func claimDetailBody(d application.ClaimDetail) ClaimDetailBody {
 type approveClaimInput struct {
 	ID   string `path:"id" maxLength:"64" example:"0193a6f0-2b1c-7d3e-9f4a-5b6c7d8e9f00" doc:"The claim's id"`
 	Body struct {
-		Source string `json:"source" enum:"stock,supplier" example:"stock" doc:"Where the replacement comes from: stock takes it from the product's own stock; supplier (buying one) is not offered yet and answers 422"`
+		Source string `json:"source" enum:"stock,supplier" example:"stock" doc:"Where the replacement comes from: stock takes it from the product's own stock; supplier buys it from the supplier the item was bought from, within the price guard (KEYWARD_MIN_MARGIN)"`
 		Note   string `json:"note,omitempty" maxLength:"2000" pattern:"^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$" example:"Supplier batch 2026-11 reported by two customers." doc:"For the record; the customer is not sent it"`
 		Force  bool   `json:"force,omitempty" doc:"Replace even though the item had KEYWARD_MAX_REPLACEMENTS replacements already"`
 	}
@@ -230,12 +230,14 @@ func (s *Server) registerClaims(api huma.API) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "admin-approve-claim", Method: http.MethodPost, Path: "/v1/admin/claims/{id}/approve",
-		Summary: "Approve a claim: replace the key", Description: "Takes a replacement from the product's own stock, seals it under " +
-			"the order's data key and emails the customer a delivery link that reveals it. The replaced key stays sealed as evidence, is " +
-			"never shown again, and is blocked from the stock (an import of it, however spelt, is refused). An item gets " +
-			"KEYWARD_MAX_REPLACEMENTS replacements unless force is set. 409 when the stock has no key for it (nothing is decided then).",
+		Summary: "Approve a claim: replace the key", Description: "Takes a replacement from the product's own stock, or buys it " +
+			"from the item's supplier within the price guard, seals it under the order's data key and emails the customer a delivery " +
+			"link that reveals it. The replaced key stays sealed as evidence, is never shown again, and is blocked from the stock (an " +
+			"import of it, however spelt, is refused). An item gets KEYWARD_MAX_REPLACEMENTS replacements unless force is set. " +
+			"Nothing is decided on an error: 409 when the stock has no key or the supplier asks more than the guard allows, 502 when " +
+			"the supplier refuses, 503 while the replacement bought has no keys yet (approve again: the purchase is found, not repeated).",
 		Tags: []string{"Admin"}, Security: adminSecurity,
-		Errors: append(errs, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable),
+		Errors: append(errs, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusBadGateway, http.StatusServiceUnavailable),
 	}, func(ctx context.Context, in *approveClaimInput) (*approveClaimOutput, error) {
 		res, err := s.app.Commands.ApproveClaim.Handle(ctx, application.ApproveClaimCommand{ClaimID: in.ID, Source: in.Body.Source,
 			Note: in.Body.Note, Force: in.Body.Force, Actor: actorFrom(ctx)})

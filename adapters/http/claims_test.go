@@ -95,7 +95,7 @@ func TestClaimsOverHTTP(t *testing.T) {
 
 	approve := map[string]any{"source": "stock", "note": "batch reported twice"}
 	wantProblem(t, api.Post("/v1/admin/claims/"+c.ID+"/approve", adminAuth, approve), http.StatusConflict, "")
-	wantProblem(t, api.Post("/v1/admin/claims/"+c.ID+"/approve", adminAuth, map[string]any{"source": "supplier"}), http.StatusUnprocessableEntity, "")
+	wantProblem(t, api.Post("/v1/admin/claims/"+c.ID+"/approve", adminAuth, map[string]any{"source": "warehouse"}), http.StatusUnprocessableEntity, "")
 	if _, err := app.Commands.ImportStock.Handle(t.Context(), application.ImportStockCommand{SKU: d.Item.SKU, Actor: "admin:test",
 		Keys: []application.StockKeyInput{{ContentType: "text/plain", Data: []byte("HTTP-RPLC-0001")}}}); err != nil {
 		t.Fatal(err)
