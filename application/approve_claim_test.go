@@ -245,3 +245,33 @@ func TestApproveClaimBuysFromTheSupplier(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeAfterAReplacementShredsEveryKey: a revoke deletes the bad key's
+// ciphertext and its replacement's, though the revoked order forgets both.
+func TestRevokeAfterAReplacementShredsEveryKey(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o, token := deliveredToken(t, w)
+	cw := claimWorld{app: w.app(), orders: w.orders, mail: w.mail}
+	cw.revealText(t, token)
+	c, err := cw.app.Commands.OpenClaim.Handle(t.Context(), application.OpenClaimCommand{Token: token, ItemID: o.Items()[0].ID(), Reason: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cw.app.Commands.ApproveClaim.Handle(t.Context(), application.ApproveClaimCommand{ClaimID: c.ID(), Source: "supplier", Actor: "admin:a"}); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := w.orders.Get(t.Context(), o.ID())
+	keys := stored.Items()[0].Keys()
+	if len(keys) != 2 {
+		t.Fatalf("%d sealed keys, want the bad one and its replacement", len(keys))
+	}
+	if _, err := cw.app.Commands.RevokeOrder.Handle(t.Context(), o.ID(), "chargeback", "admin:a"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if ok, err := w.blobs.Exists(t.Context(), k.BlobRef); err != nil || ok {
+			t.Fatalf("the ciphertext of slot %d survived the revoke (%v)", k.Slot, err)
+		}
+	}
+}
