@@ -275,3 +275,75 @@ func TestRevokeAfterAReplacementShredsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// TestApproveClaimStandsWhenTheEmailFails: the replacement is stored
+// whatever the mailer says; the answer says no link was emailed, and a
+// resent delivery link reveals the replacement.
+func TestApproveClaimStandsWhenTheEmailFails(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o, token := deliveredToken(t, w)
+	cw := claimWorld{app: w.app(), orders: w.orders, mail: w.mail}
+	cw.revealText(t, token)
+	c, err := cw.app.Commands.OpenClaim.Handle(t.Context(), application.OpenClaimCommand{Token: token, ItemID: o.Items()[0].ID(), Reason: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := w.app(func(d *application.Deps, _ *application.Settings) {
+		d.Mailer = failingMailer{err: errors.New("smtp down")}
+	})
+	got, err := down.Commands.ApproveClaim.Handle(t.Context(), application.ApproveClaimCommand{ClaimID: c.ID(), Source: "supplier", Actor: "admin:a"})
+	if err != nil || got.Link != nil || got.Claim.Status() != domain.ClaimApproved {
+		t.Fatalf("approval with the mailer down: %+v, %v; want approved, no link", got, err)
+	}
+	if _, err := cw.app.Commands.ResendDeliveryLink.Handle(t.Context(), o.ID(), "", "admin:a"); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := cw.lastLinkToken(t)
+	if shown := cw.revealText(t, tok); shown != string(w.supplier.IssuedKeys(c.ID())[0].Data) {
+		t.Fatalf("the resent link reveals %q, not the replacement", shown)
+	}
+}
+
+// TestApproveClaimFromTheSupplierOnPostgres: the replacement bought is
+// stored and revealed through PostgreSQL storage.
+func TestApproveClaimFromTheSupplierOnPostgres(t *testing.T) {
+	t.Parallel()
+	w := newPGStockWorld(t)
+	ps, err := w.app.Queries.ListProducts.Handle(t.Context(), "", 1)
+	if err != nil || len(ps.Items) == 0 {
+		t.Fatalf("products: %v", err)
+	}
+	id, err := w.orderPaidAndFulfilled(t, ps.Items[0].SKU())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.app.Commands.DeliverOrder.Handle(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	cw := claimWorld{app: w.app, orders: w.orders, mail: w.mail}
+	token, _ := cw.lastLinkToken(t)
+	bad := cw.revealText(t, token)
+	o, _ := w.orders.Get(t.Context(), id)
+	c, err := w.app.Commands.OpenClaim.Handle(t.Context(), application.OpenClaimCommand{Token: token, ItemID: o.Items()[0].ID(), Reason: "wrong_region"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approve := application.ApproveClaimCommand{ClaimID: c.ID(), Source: "supplier", Actor: "admin:a"}
+	if _, err := w.app.Commands.ApproveClaim.Handle(t.Context(), approve); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.app.Commands.ApproveClaim.Handle(t.Context(), approve); !errors.Is(err, domain.ErrInvalidTransition) {
+		t.Fatalf("approving twice: %v", err)
+	}
+	issued := w.supplier.IssuedKeys(c.ID())
+	newToken, _ := cw.lastLinkToken(t)
+	if shown := cw.revealText(t, newToken); len(issued) != 1 || shown != string(issued[0].Data) || shown == bad {
+		t.Fatalf("the new link reveals %q; the supplier issued %d keys for the claim", shown, len(issued))
+	}
+	res, err := w.app.Commands.ImportStock.Handle(t.Context(), application.ImportStockCommand{SKU: o.Items()[0].SKU(), Actor: "admin:test",
+		Keys: textKeys(strings.ToUpper(bad) + "\t")})
+	if err != nil || res.Added != 0 || res.Duplicates != 1 {
+		t.Fatalf("import of the bad key: %+v, %v; want it refused", res, err)
+	}
+}
