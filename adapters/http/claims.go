@@ -99,7 +99,7 @@ type ClaimDetailBody struct {
 	Decision *ClaimDecisionBody `json:"decision,omitempty" doc:"How the claim was decided; absent while open"`
 	Order    OrderBody          `json:"order" doc:"The order, without its timeline (GET /v1/admin/orders/{id} has it)"`
 	Item     ClaimItemBody      `json:"item" doc:"The claimed item and where its keys came from"`
-	Reveals  []ClaimRevealBody  `json:"reveals" doc:"Every reveal of the order's keys, oldest first"`
+	Reveals  []ClaimRevealBody  `json:"reveals" doc:"Every reveal of the item's keys, oldest first"`
 }
 
 type claimDetailOutput struct {
