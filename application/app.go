@@ -56,8 +56,9 @@ type Commands struct {
 	SignInCustomer        SignInCustomer
 	ResendCustomerLink    ResendCustomerLink
 	// A customer reports a key that does not work; support rejects.
-	OpenClaim   OpenClaim
-	RejectClaim RejectClaim
+	OpenClaim    OpenClaim
+	RejectClaim  RejectClaim
+	ApproveClaim ApproveClaim
 }
 
 // Queries are the use cases that only read.
@@ -80,6 +81,8 @@ type Queries struct {
 	DeadLetters      ListDeadLetters
 	CustomerOrders   ListCustomerOrders
 	Claims           ListClaims
+	Claim            GetClaim
+	BadKeys          ExportBadKeys
 }
 
 // Deps are the ports the use cases drive. Every one is required: NewApp
@@ -142,7 +145,8 @@ type Settings struct {
 	SupplierPoll []time.Duration
 	// CustomerAccess: how customers sign in to see their orders.
 	CustomerAccess CustomerAccessPolicy
-	// Claims: how long after the first reveal a key may be claimed.
+	// Claims: how long after the first reveal a key may be claimed, and
+	// how many replacements an item gets.
 	Claims ClaimPolicy
 }
 
@@ -212,6 +216,8 @@ func NewApp(d Deps, s Settings) App {
 			ResendCustomerLink: NewResendCustomerLink(d.Orders, resend, d.Clock, s.CustomerAccess, s.TokenSecret),
 			OpenClaim:          NewOpenClaim(d.Tx, d.Links, d.Orders, d.Revelations, d.Claims, d.Audit, d.Clock, d.IDs, s.Claims),
 			RejectClaim:        NewRejectClaim(d.Tx, d.Claims, d.Orders, d.Mailer, d.Audit, d.Clock),
+			ApproveClaim: NewApproveClaim(d.Tx, d.Claims, d.Orders, d.Stock, d.Suppliers, s.PriceGuard, d.DataKeys, d.Vault, d.Blobs, d.Links, d.Mailer, d.Audit, d.Clock, d.IDs,
+				s.Delivery, s.Claims, d.Log),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(sourced),
@@ -232,6 +238,8 @@ func NewApp(d Deps, s Settings) App {
 			DeadLetters:      NewListDeadLetters(d.DeadLetters),
 			CustomerOrders:   NewListCustomerOrders(d.Orders, d.Links, d.Clock, s.CustomerAccess, s.TokenSecret),
 			Claims:           NewListClaims(d.Claims),
+			Claim:            NewGetClaim(d.Claims, d.Orders, d.Revelations),
+			BadKeys:          NewExportBadKeys(d.Claims, d.Orders),
 		},
 	}
 }

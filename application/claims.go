@@ -20,11 +20,17 @@ type ClaimPolicy struct {
 	// Window is how long after an item's first reveal it may be claimed;
 	// default 14 days.
 	Window time.Duration
+	// MaxReplacements is how many approved claims an item may have
+	// before only a forced approval replaces it again; default 1.
+	MaxReplacements int
 }
 
 func (p ClaimPolicy) withDefaults() ClaimPolicy {
 	if p.Window <= 0 {
 		p.Window = 14 * 24 * time.Hour
+	}
+	if p.MaxReplacements <= 0 {
+		p.MaxReplacements = 1
 	}
 	return p
 }
@@ -99,6 +105,9 @@ func (h OpenClaim) Handle(ctx context.Context, cmd OpenClaimCommand) (*domain.Cl
 		return nil, err
 	}
 	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
+		if _, err := h.orders.Update(ctx, o.ID(), func(o *domain.Order) error { return o.RecordClaimOpened(c.ID(), cmd.ItemID, c.CreatedAt()) }); err != nil {
+			return err
+		}
 		if err := h.claims.Create(ctx, c); err != nil {
 			return fmt.Errorf("store claim: %w", err)
 		}
@@ -166,6 +175,9 @@ func (h RejectClaim) Handle(ctx context.Context, claimID, message, actor string)
 		return nil, fmt.Errorf("%w: send the rejection: %v", ErrUnavailable, err)
 	}
 	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
+		if _, err := h.orders.Update(ctx, o.ID(), func(o *domain.Order) error { return o.RecordClaimRejected(claimID, c.ItemID(), now) }); err != nil {
+			return err
+		}
 		if c, err = h.claims.Update(ctx, claimID, func(c *domain.Claim) error { return c.Reject(message, actor, now) }); err != nil {
 			return err
 		}

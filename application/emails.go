@@ -31,10 +31,11 @@ const (
 	emailOrderRevoked      emailKind = "order_revoked"      // keys destroyed
 	emailCustomerSignIn    emailKind = "customer_sign_in"   // a sign-in link to the address's orders
 	emailClaimRejected     emailKind = "claim_rejected"     // support's answer to a claim it rejected
+	emailKeyReplaced       emailKind = "key_replaced"       // a link revealing the replacement of a claimed key
 )
 
 // emailKinds lists every email.
-var emailKinds = []emailKind{emailOrderReceived, emailPaymentConfirmed, emailKeysReady, emailFulfilmentDelayed, emailOrderRevoked, emailCustomerSignIn, emailClaimRejected}
+var emailKinds = []emailKind{emailOrderReceived, emailPaymentConfirmed, emailKeysReady, emailFulfilmentDelayed, emailOrderRevoked, emailCustomerSignIn, emailClaimRejected, emailKeyReplaced}
 
 type emailTemplates struct {
 	text *texttemplate.Template
@@ -65,8 +66,8 @@ type emailData struct {
 	Items   []emailItem
 	Total   string        // "29.90 EUR"
 	Payment *emailPayment // order received only
-	Link    *emailLink    // keys ready and customer sign-in only
-	Claim   *emailClaim   // claim rejected only
+	Link    *emailLink    // keys ready, customer sign-in and key replaced only
+	Claim   *emailClaim   // claim rejected and key replaced only
 }
 
 // emailClaim is a decided claim: the item and support's words.

@@ -166,8 +166,17 @@ func blobRef(orderID, itemID string, slot int) string {
 // re-run of the shredding after a crash must still find them.
 func orderBlobRefs(o *domain.Order) []string {
 	var refs []string
+	// Replacements of keys claimed were sealed at the slots after the
+	// item's own, as many as each key_replaced entry says.
+	replaced := map[string]int{}
+	for _, e := range o.Timeline() {
+		if e.Kind() == domain.EventKindKeyReplaced {
+			n, _ := strconv.Atoi(e.Value("replacements"))
+			replaced[e.Value("item_id")] += n
+		}
+	}
 	for _, it := range o.Items() {
-		for slot := range it.Quantity() {
+		for slot := range it.Quantity() + replaced[it.ID()] {
 			refs = append(refs, blobRef(o.ID(), it.ID(), slot))
 		}
 	}

@@ -148,12 +148,13 @@ func clean(s string, max int) string {
 	return s
 }
 
-// open reads and opens every key of the order.
+// open reads and opens every key of the order the customer is shown: a
+// key a claim replaced is not, its replacement is.
 func (h RevealKeys) open(ctx context.Context, o *domain.Order, key *orderKey) ([]RevealedItem, error) {
 	var out []RevealedItem
 	for _, it := range o.Items() {
 		ri := RevealedItem{ItemID: it.ID(), SKU: it.SKU(), Name: it.Name()}
-		for _, k := range it.Keys() {
+		for _, k := range it.CurrentKeys() {
 			pt, err := h.keys.load(ctx, key, it.ID(), k.Slot, k.BlobRef)
 			if err != nil {
 				return nil, err

@@ -72,7 +72,7 @@ func TestConfigDefaults(t *testing.T) {
 		Customer: bootstrap.CustomerConfig{CustomerLinkTTL: 30 * time.Minute, CustomerSessionTTL: 30 * time.Minute,
 			CustomerAccessSource: bootstrap.Rate{RateLimit: ports.RateLimit{Every: 30 * time.Second, Burst: 20}},
 			CustomerAccessEmail:  bootstrap.Rate{RateLimit: ports.RateLimit{Every: 10 * time.Minute, Burst: 3}},
-			ClaimWindow:          14 * 24 * time.Hour},
+			ClaimWindow:          14 * 24 * time.Hour, MaxReplacements: 1},
 		Webhooks: bootstrap.WebhookConfig{SecretOverlap: 24 * time.Hour, RetrySchedule: "5s,5m,30m,2h,5h,10h,10h", Timeout: 10 * time.Second,
 			DisableAfter: 120 * time.Hour, Retention: 720 * time.Hour},
 	}

@@ -16,6 +16,7 @@ type CustomerConfig struct {
 	CustomerAccessSource Rate          `env:"KEYWARD_CUSTOMER_ACCESS_RATE_LIMIT_PER_SOURCE" envDefault:"20/10m" doc:"sign-in links one client address may ask for, in the form of \x60KEYWARD_ORDER_RATE_LIMIT_PER_SOURCE\x60; over it: \x60429\x60 with \x60Retry-After\x60"`
 	CustomerAccessEmail  Rate          `env:"KEYWARD_CUSTOMER_ACCESS_RATE_LIMIT_PER_EMAIL" envDefault:"3/30m" doc:"sign-in links for one address (case-folded, \x60+tag\x60 removed), in the same form: by default 3 at once, then one every 10 minutes, whether or not the address has orders"`
 	ClaimWindow          time.Duration `env:"KEYWARD_CLAIM_WINDOW" envDefault:"336h" doc:"how long after its first reveal a key may be reported as not working (14 days)"`
+	MaxReplacements      int           `env:"KEYWARD_MAX_REPLACEMENTS" envDefault:"1" doc:"how many approved claims replace one order item's keys; beyond it only an approval with \x60force: true\x60 does"`
 }
 
 func (c CustomerConfig) validate() error {
@@ -24,6 +25,9 @@ func (c CustomerConfig) validate() error {
 	}
 	if c.ClaimWindow <= 0 {
 		return fmt.Errorf("KEYWARD_CLAIM_WINDOW must be positive")
+	}
+	if c.MaxReplacements < 1 {
+		return fmt.Errorf("KEYWARD_MAX_REPLACEMENTS must be at least 1 (an admin forces a replacement beyond it)")
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func newAppSettings(cfg Config, base BaseURL) application.Settings {
 		PriceGuard:      cfg.Stock.priceGuard(),
 		TokenSecret:     cfg.tokenSecret(),
 		CustomerAccess:  cfg.Customer.policy(),
-		Claims:          application.ClaimPolicy{Window: cfg.Customer.ClaimWindow},
+		Claims:          application.ClaimPolicy{Window: cfg.Customer.ClaimWindow, MaxReplacements: cfg.Customer.MaxReplacements},
 		Operations: application.OperationsPolicy{PaymentTimeout: cfg.Operations.PaymentTimeout,
 			DeliverySLO: cfg.Operations.DeliverySLO, GiveUpAfter: cfg.Operations.GiveUp, LinkRetention: cfg.Operations.LinkRetention},
 	}

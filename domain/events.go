@@ -47,10 +47,18 @@ const (
 	EventOrderDelivered    = "order.delivered"
 	EventOrderFailed       = "order.failed"
 	EventOrderRevoked      = "order.revoked"
+	// Claims on an order's keys (see Claim): opened by the customer,
+	// approved or rejected by support; key.replaced when an approval
+	// sealed the replacement keys.
+	EventClaimOpened   = "claim.opened"
+	EventClaimApproved = "claim.approved"
+	EventClaimRejected = "claim.rejected"
+	EventKeyReplaced   = "key.replaced"
 )
 
 // OrderEventNames lists every order event name (the topics they travel on).
 var OrderEventNames = []string{
 	EventOrderPlaced, EventPaymentCreated, EventOrderPaid, EventPaymentHeld, EventOrderExpired, EventOrderRefunded, EventOrderNeedsReview,
 	EventFulfilmentRetried, EventOrderFulfilled, EventOrderDelivered, EventOrderFailed, EventOrderRevoked,
+	EventClaimOpened, EventClaimApproved, EventClaimRejected, EventKeyReplaced,
 }

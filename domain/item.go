@@ -13,6 +13,12 @@ type SealedKey struct {
 	Slot        int
 	BlobRef     string
 	ContentType string
+	// Bad: the key was replaced on an approved claim. It stays sealed,
+	// as evidence for the supplier, and is never revealed again.
+	Bad bool
+	// ClaimID is the claim that found the key bad, or that a replacement
+	// was sealed for; "" for a key sealed at fulfilment.
+	ClaimID string
 }
 
 // ItemFailure says why an item could not be fulfilled.
@@ -154,9 +160,43 @@ func (i *OrderItem) Supplier() string {
 	return i.source.Supplier
 }
 
-// Keys returns a copy of the references to the item's sealed keys; none
-// before sealing or after a revoke.
+// Keys returns a copy of the references to the item's sealed keys, the
+// bad ones included; none before sealing or after a revoke.
 func (i *OrderItem) Keys() []SealedKey { return append([]SealedKey(nil), i.keys...) }
+
+// CurrentKeys returns the keys the customer is shown: every sealed key but
+// the bad ones (those a claim replaced).
+func (i *OrderItem) CurrentKeys() []SealedKey {
+	var out []SealedKey
+	for _, k := range i.keys {
+		if !k.Bad {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// BadKeys returns the keys replaced on approved claims, kept sealed as
+// evidence.
+func (i *OrderItem) BadKeys() []SealedKey {
+	var out []SealedKey
+	for _, k := range i.keys {
+		if k.Bad {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// NextSlot returns the first slot no key of the item holds: where a
+// replacement is sealed, so the bad key's blob stays as it is.
+func (i *OrderItem) NextSlot() int {
+	next := 0
+	for _, k := range i.keys {
+		next = max(next, k.Slot+1)
+	}
+	return next
+}
 
 // Failure returns why the item failed, or nil.
 func (i *OrderItem) Failure() *ItemFailure {

@@ -42,6 +42,9 @@ var (
 	EventKindDeliveryLinkResent = EventKind{"delivery_link_resent"}
 	EventKindOrderRevoked       = EventKind{"order_revoked"}
 	EventKindHeldForReview      = EventKind{"held_for_review"}
+	EventKindClaimOpened        = EventKind{"claim_opened"}
+	EventKindClaimRejected      = EventKind{"claim_rejected"}
+	EventKindKeyReplaced        = EventKind{"key_replaced"} // a claim was approved: the item's keys were replaced
 )
 
 // EventKinds lists every valid timeline entry kind.
@@ -53,6 +56,7 @@ var EventKinds = []EventKind{
 	EventKindOrderFulfilled, EventKindOrderFailed, EventKindFulfilmentRetried, EventKindDeliveryClaimed,
 	EventKindDeliveryReleased, EventKindDeliveryLinkSent, EventKindDeliveryLinkResent, EventKindOrderRevoked,
 	EventKindPaymentSetupFailed, EventKindRepeatDeposit, EventKindHeldForReview,
+	EventKindClaimOpened, EventKindClaimRejected, EventKindKeyReplaced,
 }
 
 // paymentUpdateKinds names the entry that records a payment status which

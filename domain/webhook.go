@@ -224,7 +224,10 @@ func WebhookEventFor(id string, ev Event) (WebhookEvent, bool, error) {
 	if m.Status != "" {
 		data["status"] = m.Status
 	}
-	if oe.Reason != "" {
+	switch {
+	case webhookClaimEvents[ev.EventName()]:
+		data["claim_id"] = oe.Reason
+	case oe.Reason != "":
 		data["reason"] = oe.Reason
 	}
 	w, err := NewWebhookEvent(id, m.Type, oe.OrderID, oe.At, data)

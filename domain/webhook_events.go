@@ -23,6 +23,10 @@ const (
 	WebhookStockLow             = "stock.low"
 	WebhookSupplierBalanceLow   = "supplier.balance_low"
 	WebhookTest                 = "webhook.test"
+	WebhookClaimOpened          = "claim.opened"
+	WebhookClaimApproved        = "claim.approved"
+	WebhookClaimRejected        = "claim.rejected"
+	WebhookKeyReplaced          = "key.replaced"
 )
 
 // WebhookEventTypes is the catalogue of every event type an endpoint may
@@ -42,6 +46,10 @@ var WebhookEventTypes = []WebhookEventType{
 	{WebhookDeliveryLinkReissued, "A new delivery link was sent for the order."},
 	{WebhookStockLow, "Own stock of a product fell below KEYWARD_STOCK_LOW_THRESHOLD."},
 	{WebhookSupplierBalanceLow, "The supplier balance is below KEYWARD_SUPPLIER_BALANCE_LOW (checked every few minutes, sent at most once a day)."},
+	{WebhookClaimOpened, "The customer reported a key of the order as not working (claim_id names the claim)."},
+	{WebhookClaimApproved, "Support approved a claim; a replacement key is on its way."},
+	{WebhookClaimRejected, "Support rejected a claim; the customer was told why."},
+	{WebhookKeyReplaced, "A key reported bad was replaced; the bad key is withdrawn for good."},
 	{WebhookTest, "A test event, sent on request to one endpoint."},
 }
 
@@ -71,4 +79,12 @@ var webhookOrderEvents = map[string]struct{ Type, Status string }{
 	EventOrderNeedsReview: {WebhookOrderNeedsReview, StatusNeedsReview.String()},
 	EventOrderRevoked:     {WebhookOrderRevoked, StatusRevoked.String()},
 	EventOrderRefunded:    {WebhookOrderRefunded, StatusRefunded.String()},
+	EventClaimOpened:      {WebhookClaimOpened, ""},
+	EventClaimApproved:    {WebhookClaimApproved, ""},
+	EventClaimRejected:    {WebhookClaimRejected, ""},
+	EventKeyReplaced:      {WebhookKeyReplaced, ""},
 }
+
+// webhookClaimEvents carry the claim's id as their reason: the payload
+// names it claim_id.
+var webhookClaimEvents = map[string]bool{EventClaimOpened: true, EventClaimApproved: true, EventClaimRejected: true, EventKeyReplaced: true}

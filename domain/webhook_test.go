@@ -168,6 +168,23 @@ func TestWebhookEventForOrderEvents(t *testing.T) {
 			t.Fatalf("%s payload %s", name, w.Body)
 		}
 	}
+	claims := map[string]string{domain.EventClaimOpened: "claim.opened", domain.EventClaimApproved: "claim.approved",
+		domain.EventClaimRejected: "claim.rejected", domain.EventKeyReplaced: "key.replaced"}
+	for name, want := range claims {
+		w, ok, err := domain.WebhookEventFor("wh-3", domain.OrderEvent{Name: name, OrderID: "o1", At: at, Reason: "claim-7"})
+		if err != nil || !ok || w.Type != want || !domain.IsWebhookEventType(want) {
+			t.Fatalf("%s → %+v %v %v, want %s in the catalogue", name, w, ok, err, want)
+		}
+		var p struct {
+			Data map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(w.Body, &p); err != nil || p.Data["claim_id"] != "claim-7" || p.Data["order_id"] != "o1" {
+			t.Fatalf("%s payload %s, want the claim's id as claim_id", name, w.Body)
+		}
+		if _, leaked := p.Data["reason"]; leaked {
+			t.Fatalf("%s payload %s repeats the claim id as reason", name, w.Body)
+		}
+	}
 	for _, internal := range []string{domain.EventPaymentCreated, domain.EventFulfilmentRetried, domain.EventOrderExpired} {
 		if _, ok, _ := domain.WebhookEventFor("wh-2", domain.OrderEvent{Name: internal, OrderID: "o1", At: at}); ok {
 			t.Errorf("%s is sent to the shop", internal)

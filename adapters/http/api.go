@@ -81,6 +81,7 @@ func NewHandler(app application.App, opts Options, log *slog.Logger) (http.Handl
 	// it, and `keyward openapi` describes the server without building one.
 	describePlainRoutes(api)
 	describeAccountRoutes(api)
+	describeClaimForm(api)
 	return correlate(resolveClient(securityHeaders(canonicalPath(plainText(s.limitDeliveries(openAPI30(mux, api))))), opts.TrustedProxies)), api
 }
 
@@ -141,6 +142,7 @@ func (s *Server) register(api huma.API) {
 	s.registerSupplier(api)
 	s.registerDeliveries(api)
 	s.registerCustomer(api)
+	s.registerClaims(api)
 	s.registerAdmin(api)
 	s.registerDeadLetters(api)
 	s.registerWebhookAdmin(api)

@@ -54,9 +54,10 @@ type KeyBody struct {
 }
 
 type revealedItemBody struct {
-	SKU  string    `json:"sku" example:"cyberpunk-2077-gog-global" doc:"The product"`
-	Name string    `json:"name" example:"Cyberpunk 2077" doc:"The product's name"`
-	Keys []KeyBody `json:"keys" doc:"One entry per key bought"`
+	ItemID string    `json:"item_id" example:"0193a5c2-7d4e-7b1a-9f00-2c5d8e6f1a01" doc:"The order item: what POST /v1/deliveries/{token}/claims names when its key does not work"`
+	SKU    string    `json:"sku" example:"cyberpunk-2077-gog-global" doc:"The product"`
+	Name   string    `json:"name" example:"Cyberpunk 2077" doc:"The product's name"`
+	Keys   []KeyBody `json:"keys" doc:"One entry per key bought; a key replaced on a claim is not shown, its replacement is"`
 }
 
 type revealOutput struct {
@@ -112,7 +113,7 @@ func (s *Server) registerDeliveries(api huma.API) {
 func revealedItems(items []application.RevealedItem) []revealedItemBody {
 	out := make([]revealedItemBody, 0, len(items))
 	for _, it := range items {
-		b := revealedItemBody{SKU: it.SKU, Name: it.Name}
+		b := revealedItemBody{ItemID: it.ItemID, SKU: it.SKU, Name: it.Name}
 		for _, k := range it.Keys {
 			if k.ContentType == "" || k.ContentType == "text/plain" {
 				b.Keys = append(b.Keys, KeyBody{Type: "text", Value: string(k.Data)})

@@ -145,7 +145,7 @@ var operationExamples = map[string]operationExample{
 		var out revealOutput
 		b := &out.Body
 		b.OrderID, b.RevealsLeft, b.ExpiresAt, b.FirstReveal = exOrderID, 4, exAt(25*time.Minute), true
-		b.Items = []revealedItemBody{{SKU: exProduct.SKU, Name: exProduct.Name, Keys: []KeyBody{{Type: "text", Value: "EXAMP-LEKEY-00000-00000"}}}}
+		b.Items = []revealedItemBody{{ItemID: exItemID, SKU: exProduct.SKU, Name: exProduct.Name, Keys: []KeyBody{{Type: "text", Value: "EXAMP-LEKEY-00000-00000"}}}}
 		return out.Body
 	}()}},
 	"admin-retry-fulfilment": {responses: map[string]any{"202": func() any {

@@ -29,6 +29,9 @@ type pageData struct {
 	Link     *domain.DeliveryLink
 	CanShow  bool
 	Revealed []revealedItemBody
+	// ClaimCSRF binds the "This key doesn't work" forms, shown with the
+	// keys, to the link.
+	ClaimCSRF string
 }
 
 // registerPage serves the customer's reveal page. GET never reveals or
@@ -61,8 +64,10 @@ func (s *Server) registerPage(mux *http.ServeMux) {
 			s.renderError(w, err)
 			return
 		}
-		s.render(w, http.StatusOK, pageData{Title: "Your keys", Order: rv.Order, Link: rv.Link, Revealed: revealedItems(rv.Items)})
+		s.render(w, http.StatusOK, pageData{Title: "Your keys", Token: token, ClaimCSRF: s.claimCSRF(token), Order: rv.Order, Link: rv.Link,
+			Revealed: revealedItems(rv.Items)})
 	})
+	s.registerClaimForm(mux)
 }
 
 // renderError renders err as the page, with the status and message

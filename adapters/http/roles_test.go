@@ -44,7 +44,8 @@ func auditRecords(t *testing.T, api humatest.TestAPI, query string) []AuditRecor
 func TestSupportKeyRoles(t *testing.T) {
 	t.Parallel()
 	api, w, app := newTestAPI(t)
-	o, _ := deliveredOrder(t, api, w, app)
+	o, token := deliveredOrder(t, api, w, app)
+	claim := openClaim(t, api, token)
 	support, supportKey := newKey(t, app, "support", "desk-1")
 	admin, adminKey := newKey(t, app, "admin", "ops-1")
 
@@ -54,6 +55,9 @@ func TestSupportKeyRoles(t *testing.T) {
 			continue
 		}
 		path := strings.ReplaceAll(op.path, "{id}", o.ID)
+		if strings.HasPrefix(op.path, "/v1/admin/claims/") {
+			path = strings.ReplaceAll(op.path, "{id}", claim.ID)
+		}
 		if strings.Contains(op.path, "/reports/") {
 			path += "?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"
 		}

@@ -78,6 +78,8 @@ type sealedKeyJSON struct {
 	Slot        int    `json:"slot"`
 	BlobRef     string `json:"blob_ref"`
 	ContentType string `json:"content_type"`
+	Bad         bool   `json:"bad,omitempty"`
+	ClaimID     string `json:"claim_id,omitempty"`
 }
 
 // timelineRow is a row of order_timeline: written with its db names (the
@@ -122,7 +124,7 @@ func orderToRow(o *domain.Order) orderRow {
 func itemToRow(orderID string, position int, s domain.ItemSnapshot) (itemRow, error) {
 	keys := make([]sealedKeyJSON, len(s.Keys))
 	for i, k := range s.Keys {
-		keys[i] = sealedKeyJSON{Slot: k.Slot, BlobRef: k.BlobRef, ContentType: k.ContentType}
+		keys[i] = sealedKeyJSON{Slot: k.Slot, BlobRef: k.BlobRef, ContentType: k.ContentType, Bad: k.Bad, ClaimID: k.ClaimID}
 	}
 	keysJSON, err := json.Marshal(keys)
 	if err != nil {
@@ -261,7 +263,7 @@ func itemFromRow(r itemRow) (domain.ItemSnapshot, error) {
 		SupplierOrderID: r.SupplierOrderID, BoughtFrom: r.BoughtFrom,
 	}
 	for _, k := range keys {
-		s.Keys = append(s.Keys, domain.SealedKey{Slot: k.Slot, BlobRef: k.BlobRef, ContentType: k.ContentType})
+		s.Keys = append(s.Keys, domain.SealedKey{Slot: k.Slot, BlobRef: k.BlobRef, ContentType: k.ContentType, Bad: k.Bad, ClaimID: k.ClaimID})
 	}
 	if r.FailureReason != nil {
 		s.Failure = &domain.ItemFailure{Reason: *r.FailureReason, Retryable: r.FailureRetryable != nil && *r.FailureRetryable}

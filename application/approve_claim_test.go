@@ -1,0 +1,349 @@
+package application_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// claimWorld is what the approval scenario needs of a world: the
+// application and the mail it sent.
+type claimWorld struct {
+	app    application.App
+	orders ports.OrderRepository
+	mail   *mailbox
+}
+
+// lastLinkToken returns the delivery token of the last email sent.
+func (w claimWorld) lastLinkToken(t *testing.T) (string, string) {
+	t.Helper()
+	w.mail.mu.Lock()
+	m := w.mail.sent[len(w.mail.sent)-1]
+	w.mail.mu.Unlock()
+	i := strings.Index(m.Text, "/deliver/")
+	if i < 0 {
+		t.Fatalf("email %s has no delivery link", m.Template)
+	}
+	return strings.Fields(m.Text[i+len("/deliver/"):])[0], m.Template
+}
+
+func (w claimWorld) revealText(t *testing.T, token string) string {
+	t.Helper()
+	r, err := w.app.Commands.RevealKeys.Handle(t.Context(), application.RevealCommand{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Items) != 1 || len(r.Items[0].Keys) != 1 {
+		t.Fatalf("revealed %+v, want one item with one key", r.Items)
+	}
+	return string(r.Items[0].Keys[0].Data)
+}
+
+// approveFromStockScenario: a supplier key is revealed, claimed and
+// replaced from the stock; the reveal shows the replacement only; the
+// replaced key, in another spelling, is refused by an import; the limit
+// holds until forced. orderID is a delivered order of sku with one item.
+func approveFromStockScenario(t *testing.T, w claimWorld, orderID, sku string) {
+	t.Helper()
+	ctx := t.Context()
+	token, _ := w.lastLinkToken(t)
+	bad := w.revealText(t, token)
+	o, err := w.orders.Get(ctx, orderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := o.Items()[0].ID()
+	c, err := w.app.Commands.OpenClaim.Handle(ctx, application.OpenClaimCommand{Token: token, ItemID: item, Reason: "already_used", Message: "redeemed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approve := application.ApproveClaimCommand{ClaimID: c.ID(), Source: "stock", Note: "supplier batch 7", Actor: "admin:support"}
+	if _, err := w.app.Commands.ApproveClaim.Handle(ctx, approve); !errors.Is(err, domain.ErrOutOfStock) {
+		t.Fatalf("approval with an empty stock: %v, want ErrOutOfStock", err)
+	}
+	if got, _, _ := w.app.Queries.Claims.Handle(ctx, claimsOf(orderID)); len(got) != 1 || got[0].Status() != domain.ClaimOpen {
+		t.Fatal("a refused approval decided the claim")
+	}
+	unknown := approve
+	unknown.Source = "warehouse"
+	if _, err := w.app.Commands.ApproveClaim.Handle(ctx, unknown); !errors.Is(err, domain.ErrInvalidClaim) {
+		t.Fatalf("approval from an unknown source: %v, want ErrInvalidClaim", err)
+	}
+	imp := func(keys ...string) application.ImportStockResult {
+		t.Helper()
+		res, err := w.app.Commands.ImportStock.Handle(ctx, application.ImportStockCommand{SKU: sku, Keys: textKeys(keys...), Actor: "admin:test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := imp("RPLC-0001-AAAA", "RPLC-0002-BBBB"); res.Added != 2 {
+		t.Fatalf("import of replacements: %+v", res)
+	}
+	got, err := w.app.Commands.ApproveClaim.Handle(ctx, approve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Claim.Status() != domain.ClaimApproved || got.Link == nil || got.BlockedKeys != 1 {
+		t.Fatalf("approval %+v", got)
+	}
+	newToken, tmpl := w.lastLinkToken(t)
+	if tmpl != "key_replaced" {
+		t.Fatalf("the customer was sent %s, want key_replaced", tmpl)
+	}
+	if shown := w.revealText(t, newToken); shown != "RPLC-0001-AAAA" {
+		t.Fatalf("the new link reveals %q, want the replacement", shown)
+	}
+	if shown := w.revealText(t, token); shown != "RPLC-0001-AAAA" {
+		t.Fatalf("the old link reveals %q, want the replacement, never the bad key again", shown)
+	}
+	respelt := strings.ToLower(strings.ReplaceAll(bad, "-", " "))
+	if res := imp(respelt); res.Added != 0 || res.Duplicates != 1 {
+		t.Fatalf("import of the bad key as %q: %+v, want it refused", respelt, res)
+	}
+	o, _ = w.orders.Get(ctx, orderID)
+	it := o.Items()[0]
+	if len(it.BadKeys()) != 1 || len(it.CurrentKeys()) != 1 || it.BadKeys()[0].ClaimID != c.ID() {
+		t.Fatalf("item keys after the approval: %+v", it.Keys())
+	}
+
+	// A second claim: beyond KEYWARD_MAX_REPLACEMENTS (1) only force replaces.
+	c2, err := w.app.Commands.OpenClaim.Handle(ctx, application.OpenClaimCommand{Token: newToken, ItemID: item, Reason: "not_working"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := application.ApproveClaimCommand{ClaimID: c2.ID(), Source: "stock", Actor: "admin:support"}
+	if _, err := w.app.Commands.ApproveClaim.Handle(ctx, again); !errors.Is(err, domain.ErrReplacementLimit) {
+		t.Fatalf("a second replacement: %v, want ErrReplacementLimit", err)
+	}
+	again.Force = true
+	forced, err := w.app.Commands.ApproveClaim.Handle(ctx, again)
+	if err != nil || !forced.Claim.Forced() || forced.BlockedKeys != 0 {
+		t.Fatalf("a forced replacement: %+v, %v (a stock key is blocked already)", forced, err)
+	}
+	if _, err := w.app.Commands.ApproveClaim.Handle(ctx, again); !errors.Is(err, domain.ErrInvalidTransition) {
+		t.Fatalf("approving twice: %v", err)
+	}
+	tok, _ := w.lastLinkToken(t)
+	if shown := w.revealText(t, tok); shown != "RPLC-0002-BBBB" {
+		t.Fatalf("after the forced replacement the link reveals %q", shown)
+	}
+}
+
+// TestApproveClaimReplacesFromStock runs the scenario on memory storage,
+// and checks the events and audit records.
+func TestApproveClaimReplacesFromStock(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o, _ := deliveredToken(t, w)
+	approveFromStockScenario(t, claimWorld{app: w.app(), orders: w.orders, mail: w.mail}, o.ID(), o.Items()[0].SKU())
+
+	counts := map[string]int{}
+	w.events.mu.Lock()
+	for _, ev := range w.events.events {
+		if ev.AggregateID() == o.ID() {
+			counts[ev.EventName()]++
+		}
+	}
+	w.events.mu.Unlock()
+	for name, want := range map[string]int{domain.EventClaimOpened: 2, domain.EventClaimApproved: 2, domain.EventKeyReplaced: 2} {
+		if counts[name] != want {
+			t.Errorf("%d %s events, want %d (all: %v)", counts[name], name, want, counts)
+		}
+	}
+	recs, _ := w.audit.List(t.Context(), 0, 1000)
+	actions := map[string]int{}
+	for _, r := range recs {
+		actions[r.Action]++
+		if r.Action == application.AuditKeyReplaced && (r.Subject != o.ID() || r.Details["claim_id"] == "" || r.Details["stock_key_ids"] == "") {
+			t.Errorf("key.replaced record %+v", r)
+		}
+	}
+	if actions[application.AuditClaimApproved] != 2 || actions[application.AuditKeyReplaced] != 2 {
+		t.Fatalf("audit actions %v", actions)
+	}
+}
+
+func claimsOf(orderID string) ports.ClaimQuery { return ports.ClaimQuery{OrderID: orderID} }
+
+// TestApproveClaimReplacesFromStockOnPostgres runs the scenario on
+// PostgreSQL storage: the replacement, the bad mark and the blocked hash
+// are stored, and the unit of work that refuses for lack of stock leaves
+// nothing behind.
+func TestApproveClaimReplacesFromStockOnPostgres(t *testing.T) {
+	t.Parallel()
+	w := newPGStockWorld(t)
+	ps, err := w.app.Queries.ListProducts.Handle(t.Context(), "", 1)
+	if err != nil || len(ps.Items) == 0 {
+		t.Fatalf("products: %v", err)
+	}
+	sku := ps.Items[0].SKU()
+	id, err := w.orderPaidAndFulfilled(t, sku)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.app.Commands.DeliverOrder.Handle(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	approveFromStockScenario(t, claimWorld{app: w.app, orders: w.orders, mail: w.mail}, id, sku)
+	var withdrawn int
+	if err := w.db.Get(&withdrawn, `SELECT count(*) FROM stock_keys WHERE sku = $1 AND status = 'withdrawn' AND sealed IS NULL`, sku); err != nil || withdrawn != 1 {
+		t.Fatalf("%d withdrawn keys without ciphertext (the blocked hash), %v; want 1", withdrawn, err)
+	}
+}
+
+// TestApproveClaimBuysFromTheSupplier: a replacement from the supplier is
+// bought from the item's own supplier, under the price guard, as its own
+// purchase (external id: the claim's), and revealed instead of the bad key.
+func TestApproveClaimBuysFromTheSupplier(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o, token := deliveredToken(t, w)
+	cw := claimWorld{app: w.app(), orders: w.orders, mail: w.mail}
+	bad := cw.revealText(t, token)
+	item := o.Items()[0]
+	c, err := cw.app.Commands.OpenClaim.Handle(t.Context(), application.OpenClaimCommand{Token: token, ItemID: item.ID(), Reason: "not_working"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approve := application.ApproveClaimCommand{ClaimID: c.ID(), Source: "supplier", Actor: "admin:support"}
+
+	// The price guard: a margin that leaves less than the supplier asks
+	// refuses the purchase, and buys nothing.
+	greedy := w.app(func(_ *application.Deps, s *application.Settings) {
+		s.PriceGuard.MinMargin = item.UnitPrice().Amount().Div(decimal.NewFromInt(2)).RoundDown(2)
+	})
+	if _, err := greedy.Commands.ApproveClaim.Handle(t.Context(), approve); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("a replacement dearer than the guard allows: %v, want ErrConflict", err)
+	}
+	if n := len(w.supplier.IssuedKeys(c.ID())); n != 0 {
+		t.Fatalf("the refused approval bought %d keys", n)
+	}
+
+	got, err := cw.app.Commands.ApproveClaim.Handle(t.Context(), approve)
+	if err != nil || got.Link == nil || got.BlockedKeys != 1 {
+		t.Fatalf("approve from the supplier: %+v, %v", got, err)
+	}
+	issued := w.supplier.IssuedKeys(c.ID())
+	if len(issued) != 1 {
+		t.Fatalf("the supplier issued %d keys for the claim, want 1", len(issued))
+	}
+	newToken, _ := cw.lastLinkToken(t)
+	if shown := cw.revealText(t, newToken); shown != string(issued[0].Data) || shown == bad {
+		t.Fatalf("the new link reveals %q, the supplier issued %q (bad: %q)", shown, issued[0].Data, bad)
+	}
+	recs, _ := w.audit.List(t.Context(), 0, 1000)
+	for _, r := range recs {
+		if r.Action == application.AuditKeyReplaced && r.Details["replacement_supplier"] != w.supplier.Name() {
+			t.Fatalf("key.replaced record %+v lacks the replacement's supplier", r.Details)
+		}
+	}
+}
+
+// TestRevokeAfterAReplacementShredsEveryKey: a revoke deletes the bad key's
+// ciphertext and its replacement's, though the revoked order forgets both.
+func TestRevokeAfterAReplacementShredsEveryKey(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o, token := deliveredToken(t, w)
+	cw := claimWorld{app: w.app(), orders: w.orders, mail: w.mail}
+	cw.revealText(t, token)
+	c, err := cw.app.Commands.OpenClaim.Handle(t.Context(), application.OpenClaimCommand{Token: token, ItemID: o.Items()[0].ID(), Reason: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cw.app.Commands.ApproveClaim.Handle(t.Context(), application.ApproveClaimCommand{ClaimID: c.ID(), Source: "supplier", Actor: "admin:a"}); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := w.orders.Get(t.Context(), o.ID())
+	keys := stored.Items()[0].Keys()
+	if len(keys) != 2 {
+		t.Fatalf("%d sealed keys, want the bad one and its replacement", len(keys))
+	}
+	if _, err := cw.app.Commands.RevokeOrder.Handle(t.Context(), o.ID(), "chargeback", "admin:a"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if ok, err := w.blobs.Exists(t.Context(), k.BlobRef); err != nil || ok {
+			t.Fatalf("the ciphertext of slot %d survived the revoke (%v)", k.Slot, err)
+		}
+	}
+}
+
+// TestApproveClaimStandsWhenTheEmailFails: the replacement is stored
+// whatever the mailer says; the answer says no link was emailed, and a
+// resent delivery link reveals the replacement.
+func TestApproveClaimStandsWhenTheEmailFails(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o, token := deliveredToken(t, w)
+	cw := claimWorld{app: w.app(), orders: w.orders, mail: w.mail}
+	cw.revealText(t, token)
+	c, err := cw.app.Commands.OpenClaim.Handle(t.Context(), application.OpenClaimCommand{Token: token, ItemID: o.Items()[0].ID(), Reason: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := w.app(func(d *application.Deps, _ *application.Settings) {
+		d.Mailer = failingMailer{err: errors.New("smtp down")}
+	})
+	got, err := down.Commands.ApproveClaim.Handle(t.Context(), application.ApproveClaimCommand{ClaimID: c.ID(), Source: "supplier", Actor: "admin:a"})
+	if err != nil || got.Link != nil || got.Claim.Status() != domain.ClaimApproved {
+		t.Fatalf("approval with the mailer down: %+v, %v; want approved, no link", got, err)
+	}
+	if _, err := cw.app.Commands.ResendDeliveryLink.Handle(t.Context(), o.ID(), "", "admin:a"); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := cw.lastLinkToken(t)
+	if shown := cw.revealText(t, tok); shown != string(w.supplier.IssuedKeys(c.ID())[0].Data) {
+		t.Fatalf("the resent link reveals %q, not the replacement", shown)
+	}
+}
+
+// TestApproveClaimFromTheSupplierOnPostgres: the replacement bought is
+// stored and revealed through PostgreSQL storage.
+func TestApproveClaimFromTheSupplierOnPostgres(t *testing.T) {
+	t.Parallel()
+	w := newPGStockWorld(t)
+	ps, err := w.app.Queries.ListProducts.Handle(t.Context(), "", 1)
+	if err != nil || len(ps.Items) == 0 {
+		t.Fatalf("products: %v", err)
+	}
+	id, err := w.orderPaidAndFulfilled(t, ps.Items[0].SKU())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.app.Commands.DeliverOrder.Handle(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	cw := claimWorld{app: w.app, orders: w.orders, mail: w.mail}
+	token, _ := cw.lastLinkToken(t)
+	bad := cw.revealText(t, token)
+	o, _ := w.orders.Get(t.Context(), id)
+	c, err := w.app.Commands.OpenClaim.Handle(t.Context(), application.OpenClaimCommand{Token: token, ItemID: o.Items()[0].ID(), Reason: "wrong_region"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approve := application.ApproveClaimCommand{ClaimID: c.ID(), Source: "supplier", Actor: "admin:a"}
+	if _, err := w.app.Commands.ApproveClaim.Handle(t.Context(), approve); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.app.Commands.ApproveClaim.Handle(t.Context(), approve); !errors.Is(err, domain.ErrInvalidTransition) {
+		t.Fatalf("approving twice: %v", err)
+	}
+	issued := w.supplier.IssuedKeys(c.ID())
+	newToken, _ := cw.lastLinkToken(t)
+	if shown := cw.revealText(t, newToken); len(issued) != 1 || shown != string(issued[0].Data) || shown == bad {
+		t.Fatalf("the new link reveals %q; the supplier issued %d keys for the claim", shown, len(issued))
+	}
+	res, err := w.app.Commands.ImportStock.Handle(t.Context(), application.ImportStockCommand{SKU: o.Items()[0].SKU(), Actor: "admin:test",
+		Keys: textKeys(strings.ToUpper(bad) + "\t")})
+	if err != nil || res.Added != 0 || res.Duplicates != 1 {
+		t.Fatalf("import of the bad key: %+v, %v; want it refused", res, err)
+	}
+}
