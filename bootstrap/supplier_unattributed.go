@@ -10,7 +10,7 @@ import (
 )
 
 // unattributedPurchases counts the order items of unfinished orders that
-// reached a supplier with no supplier recorded (bought_from ''): items of
+// reached a supplier with no supplier recorded (bought_from ”): items of
 // own-stock products that went to the supplier before keyward recorded
 // where each item was bought (migration 00017 backfilled only supplier
 // products' items).
