@@ -55,3 +55,64 @@ func TestKeysOfAPurchaseFailTheItemOnlyWhenCancelled(t *testing.T) {
 		})
 	}
 }
+
+// refusedAfterBuying buys, then reports a refusal: a purchase exists that
+// the item's failure does not know of.
+type refusedAfterBuying struct{ ports.Supplier }
+
+func (s refusedAfterBuying) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports.SupplierOrder, error) {
+	if _, err := s.Supplier.PlaceOrder(ctx, r); err != nil {
+		return ports.SupplierOrder{}, err
+	}
+	return ports.SupplierOrder{}, fmt.Errorf("place order: %w: refused after an unclear attempt", ports.ErrSupplierPermanent)
+}
+
+// TestARetriedItemBegunAtASupplierIsLookedUpNotSoldFromStock: an item
+// whose purchase was begun at a supplier and failed goes back to pending
+// on a retry (keeping the supplier it was begun with). Own stock may have
+// arrived meanwhile; the item must not take it, since a purchase may
+// exist: it is looked up at its supplier first, and the purchase found
+// is used. One supplier purchase, no stock key sold.
+func TestARetriedItemBegunAtASupplierIsLookedUpNotSoldFromStock(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ps, err := w.catalog.List(t.Context(), "", 1)
+	if err != nil || len(ps) == 0 {
+		t.Fatalf("catalog: %v", err)
+	}
+	sku := ps[0].SKU()
+	o, err := placePaid(t, w, sku)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusing := w.app(func(d *application.Deps, _ *application.Settings) {
+		d.Suppliers = ports.Suppliers{{Supplier: refusedAfterBuying{w.supplier}}}
+	})
+	if err := refusing.Commands.FulfilOrder.Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.status(t, o.ID()); st != domain.StatusFailed {
+		t.Fatalf("order is %s, want failed", st)
+	}
+	importKeys(t, w, sku, 1, 0, "OWN-KEY-RETRY")
+	if _, err := w.app().Commands.RetryFulfilment.Handle(t.Context(), o.ID(), "admin:test"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := w.orders.Get(t.Context(), o.ID())
+	if it := got.Items()[0]; it.Status() != domain.ItemPending || it.BoughtFrom() != "sandbox" {
+		t.Fatalf("retried item is %s from %q, want pending, begun at sandbox", it.Status(), it.BoughtFrom())
+	}
+	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = w.orders.Get(t.Context(), o.ID())
+	if got.Status() != domain.StatusFulfilled || got.Items()[0].SupplierOrderID() == "own-stock" {
+		t.Fatalf("order is %s, item bought as %q; want fulfilled from the supplier's purchase", got.Status(), got.Items()[0].SupplierOrderID())
+	}
+	if n := w.supplier.TotalPurchases(); n != 1 {
+		t.Fatalf("%d supplier purchases, want the 1 made before the retry", n)
+	}
+	if levels, _ := w.app().Queries.ListStock.Handle(t.Context(), sku); levels.Counts.Assigned != 0 {
+		t.Fatalf("stock after the retry = %+v, want no key sold", levels.Counts)
+	}
+}
