@@ -3,6 +3,7 @@ package application_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,5 +138,57 @@ func TestPollSupplierGivesUpToTheReconciler(t *testing.T) {
 				t.Fatalf("after the reconciler: order %s with %d scheduled, want fulfilling and none", got, poll.Scheduled())
 			}
 		})
+	}
+}
+
+// meetingKeys, once armed, holds each Keys call until two are under way
+// (or a few seconds pass), and records the most under way at once.
+type meetingKeys struct {
+	ports.Supplier
+	armed          atomic.Bool
+	inFlight, most atomic.Int32
+	met            chan struct{}
+	once           *sync.Once
+}
+
+func (s *meetingKeys) Keys(ctx context.Context, id string) ([]ports.SupplierKey, error) {
+	if s.armed.Load() {
+		n := s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
+		for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
+		}
+		if n >= 2 {
+			s.once.Do(func() { close(s.met) })
+		}
+		select {
+		case <-s.met:
+		case <-time.After(5 * time.Second):
+		case <-ctx.Done():
+		}
+	}
+	return s.Supplier.Keys(ctx, id)
+}
+
+// TestPollSupplierLooksInParallel: two orders due together are looked at
+// at the same time, not one after the other.
+func TestPollSupplierLooksInParallel(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.supplier = sandbox.NewSupplier(sandbox.SupplierConfig{KeyDelay: 24 * time.Hour, Clock: func() time.Time { return w.clock.Now() }})
+	keys := &meetingKeys{Supplier: w.supplier, met: make(chan struct{}), once: &sync.Once{}}
+	app := w.app(func(d *application.Deps, _ *application.Settings) { d.Suppliers = ports.Suppliers{{Supplier: keys}} })
+	for range 2 {
+		o := w.paidOrder(t, 1)
+		if err := app.Commands.FulfilOrder.Handle(t.Context(), o.ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys.armed.Store(true)
+	w.clock.Advance(time.Minute)
+	if n, err := app.Commands.PollSupplier.Handle(t.Context()); n != 2 || err != nil {
+		t.Fatalf("%d looks (%v), want 2", n, err)
+	}
+	if m := keys.most.Load(); m != 2 {
+		t.Fatalf("at most %d looks at once, want 2", m)
 	}
 }
