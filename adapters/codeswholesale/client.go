@@ -47,9 +47,9 @@ type Config struct {
 	// HTTPClient defaults to a client with a 30 s timeout per request; the
 	// token is fetched with it too.
 	HTTPClient *http.Client
-	// MaxAttempts bounds the tries of one read on retryable failures, and
-	// the POSTs of one purchase (each after looking the order up) (default
-	// 3); what still fails returns ports.ErrSupplierTemporary.
+	// MaxAttempts bounds the tries of one read on retryable failures
+	// (default 3); what still fails returns ports.ErrSupplierTemporary. A
+	// purchase is posted at most once per PlaceOrder.
 	MaxAttempts int
 	// Backoff is the first wait between tries (default 500 ms), doubled
 	// each time up to MaxBackoff (default 10 s).
@@ -60,9 +60,9 @@ type Config struct {
 	// reconciler asks again later.
 	KeysWait time.Duration
 	// History is how far back FindOrder searches the order history for our
-	// external id (default 90 days): a purchase begun longer ago is not
-	// found, so an item must not wait that long between its purchase and
-	// the lookup.
+	// external id when the purchase's start is not known (default 90
+	// days); a purchase begun longer ago cannot be looked up, and returns
+	// ports.ErrPurchaseUnverifiable.
 	History time.Duration
 	// RenewBefore renews the token this long before it expires (default
 	// 60 s).
