@@ -34,7 +34,6 @@ require (
 	github.com/wneessen/go-mail v0.8.1
 	go.uber.org/dig v1.19.0
 	go.uber.org/fx v1.24.0
-	golang.org/x/oauth2 v0.30.0
 	golang.org/x/term v0.48.0
 	golang.org/x/time v0.12.0
 )

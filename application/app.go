@@ -169,9 +169,13 @@ func NewApp(d Deps, s Settings) App {
 		s.Delivery.ResendWindow = time.Hour
 	}
 	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Suppliers, d.Blobs, StockDeps{Stock: d.Stock, Tx: d.Tx, Audit: d.Audit}, s.PriceGuard, d.Clock, d.Log)
+	fulfil.locks = d.Locks
 	poll := newPollSupplier(s.SupplierPoll, d.Clock, d.Log)
 	fulfil.poll = poll.s // every copy of fulfil feeds the one schedule
 	poll.setFulfil(fulfil)
+	// The reconciler's runs do not feed the poll: its own passes come back.
+	unpolled := fulfil
+	unpolled.poll = nil
 	sourced := sourcedCatalog{CatalogRepository: d.Catalog, stock: d.Stock} // buyers see own stock counted
 	pricing := PricingSettings{Margin: s.CatalogMargin, Fee: s.PriceFee, Ending: s.PriceEnding}
 	sync := NewSyncCatalog(d.Suppliers, d.Catalog, d.SyncRuns, d.PricingRules, d.Locks, d.Clock, d.IDs, pricing, d.Log)
@@ -197,7 +201,7 @@ func NewApp(d Deps, s Settings) App {
 			UpdateProduct:      NewUpdateProduct(d.Tx, d.Catalog, d.PricingRules, d.Audit, pricing),
 			SetPlatformMargin:  NewSetPlatformMargin(d.Tx, d.PricingRules, d.Audit),
 			SupplierWebhook:    NewHandleSupplierEvent(d.Suppliers, d.SupplierMarks, d.Orders, fulfil, sync, d.Log),
-			Reconcile:          NewReconcile(d.Orders, d.Locks, setUp, fulfil, deliver, d.Clock, s.ReconcileAfter, d.Log),
+			Reconcile:          NewReconcile(d.Orders, d.Locks, setUp, unpolled, deliver, d.Clock, s.ReconcileAfter, d.Log),
 			CreateAdminKey:     NewCreateAdminKey(d.AdminKeys, d.Audit, d.Clock, d.IDs),
 			RevokeAdminKey:     NewRevokeAdminKey(d.AdminKeys, d.Audit, d.Clock),
 			RecordAdminRequest: NewRecordAdminRequest(d.Audit),

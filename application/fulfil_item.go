@@ -12,6 +12,7 @@ import (
 // fulfilItem takes one item to sealed, or as far as the supplier allows.
 // With an error (retry later) the result means nothing.
 func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (itemResult, error) {
+	defer f.unlockPurchase()
 	supplierOrderID := it.SupplierOrderID()
 	recorded := it.Status() == domain.ItemPurchased && supplierOrderID != ""
 	if !recorded {
@@ -22,8 +23,8 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 			return itemFailed, err
 		}
 		// Only an item never handed to the supplier may take stock: one
-		// that was may have been bought already.
-		if sourcing.UsesStock() && it.Status() == domain.ItemPending {
+		// that was may have been bought already, even after a retry.
+		if sourcing.UsesStock() && it.Status() == domain.ItemPending && it.BoughtFrom() == "" {
 			// A product whose stock cannot cover the item (most supplier
 			// products hold none) goes to the supplier without a unit of
 			// work of its own: its purchase starts the order.
@@ -49,7 +50,7 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 		if sup == nil {
 			return itemHeld, err
 		}
-		maybeBought := it.Status() == domain.ItemPurchasing || it.Status() == domain.ItemFailed
+		maybeBought := it.Status() == domain.ItemPurchasing || it.Status() == domain.ItemFailed || it.BoughtFrom() != ""
 		so, res, err := f.purchase(ctx, sup, it, maybeBought)
 		if err != nil || res != itemProceed {
 			return res, err
@@ -93,8 +94,12 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 	case errors.Is(err, ports.ErrKeysPending):
 		f.log.InfoContext(ctx, "supplier keys not ready", "order_id", f.orderID, "item_id", it.ID(), "supplier_order_id", supplierOrderID)
 		return itemWaiting, nil
-	case errors.Is(err, ports.ErrSupplierPermanent):
+	case errors.Is(err, ports.ErrPurchaseCanceled):
 		return itemFailed, f.failItem(ctx, it, err)
+	case errors.Is(err, ports.ErrSupplierPermanent):
+		// Bought, yet the keys cannot be read: never refund what was
+		// paid for on a guess. A person checks the purchase.
+		return itemHeld, f.holdForReview(ctx, it, fmt.Sprintf("keys of supplier order %s cannot be read: %v", supplierOrderID, err))
 	case errors.Is(err, domain.ErrNotFound):
 		// The supplier does not know a purchase we recorded: an anomaly
 		// for a person, never an endless retry.

@@ -26,6 +26,8 @@ type FulfilOrder struct {
 	// poll, when set, is told of each order a run leaves waiting for
 	// supplier keys (PollSupplier looks again).
 	poll *pollSchedule
+	// locks, when set, guard each item's purchase (lockPurchase).
+	locks ports.Locks
 }
 
 // NewFulfilOrder wires FulfilOrder; it panics when a dependency is nil or
@@ -57,7 +59,7 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 	if err != nil {
 		return fmt.Errorf("load order %s: %w", orderID, err)
 	}
-	f := &fulfilment{FulfilOrder: h, orderID: orderID, start: o.Status() != domain.StatusFulfilling}
+	f := &fulfilment{FulfilOrder: h, orderID: orderID, start: o.Status() != domain.StatusFulfilling, loaded: o}
 	// Asked of the loaded copy, which is never saved: whether fulfilment
 	// may go on. The run's first change starts it for real.
 	proceed, err := o.StartFulfilment(h.clock.Now())
@@ -92,6 +94,8 @@ type fulfilment struct {
 	start bool
 	// fulfilled is set once a seal completed the order.
 	fulfilled bool
+	loaded    *domain.Order // the order as the run loaded it
+	unlock    func()        // releases the purchase lock held, if any
 }
 
 // run takes every item of o (as loaded) as far as it goes and completes

@@ -16,10 +16,17 @@ import (
 // is recorded with the keys (or without them, by fulfilItem); one placed
 // is begun on the order before the supplier hears of it.
 func (f *fulfilment) purchase(ctx context.Context, sup ports.Supplier, it *domain.OrderItem, maybeBought bool) (ports.SupplierOrder, itemResult, error) {
+	ctx, err := f.lockPurchase(ctx, it)
+	if err != nil {
+		return ports.SupplierOrder{}, itemFailed, err
+	}
 	if maybeBought {
 		so, err := sup.FindOrder(ctx, it.ID())
 		if err == nil {
 			return so, itemProceed, nil
+		}
+		if errors.Is(err, ports.ErrPurchaseUnverifiable) {
+			return ports.SupplierOrder{}, itemHeld, f.holdForReview(ctx, it, err.Error())
 		}
 		if !errors.Is(err, domain.ErrNotFound) {
 			return ports.SupplierOrder{}, itemFailed, fmt.Errorf("%w: find purchase: %v", ErrUnavailable, err)
@@ -35,9 +42,15 @@ func (f *fulfilment) purchase(ctx context.Context, sup ports.Supplier, it *domai
 	if err := f.beginPurchase(ctx, it, sup.Name()); err != nil {
 		return ports.SupplierOrder{}, itemFailed, err
 	}
+	if _, begun := ports.PurchaseBegun(ctx); !begun {
+		ctx = ports.WithPurchaseBegun(ctx, f.clock.Now())
+	}
 	so, err := sup.PlaceOrder(ctx, ports.PurchaseRequest{
 		ExternalID: it.ID(), ProductID: it.Source().SupplierProductID, Qty: it.Quantity(), Price: affordable,
 	})
+	if errors.Is(err, ports.ErrPurchaseUnverifiable) {
+		return ports.SupplierOrder{}, itemHeld, f.holdForReview(ctx, it, err.Error())
+	}
 	if errors.Is(err, ports.ErrSupplierPermanent) {
 		// A refusal may be the price rising since we asked: the guard
 		// waits for it to come down instead of failing the order.
@@ -56,6 +69,9 @@ func (f *fulfilment) purchase(ctx context.Context, sup ports.Supplier, it *domai
 // which; a paid order starts fulfilling in the same unit of work.
 func (f *fulfilment) beginPurchase(ctx context.Context, it *domain.OrderItem, supplier string) error {
 	_, err := f.orders.Update(ctx, f.orderID, func(o *domain.Order) error {
+		if stored, err := o.Item(it.ID()); err == nil && !sameItem(stored, it) {
+			return errItemMoved(it.ID())
+		}
 		if err := f.startOn(o); err != nil {
 			return err
 		}

@@ -2,11 +2,24 @@ package application
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
+)
+
+// Bounds of PollSupplier: each look may take pollLookTimeout; up to
+// pollParallel looks run at once; an order whose looks failed
+// pollMaxFailures times in a row is left to the reconciler, as is any
+// order beyond pollMaxScheduled.
+const (
+	pollLookTimeout  = time.Minute
+	pollParallel     = 4
+	pollMaxFailures  = 5
+	pollMaxScheduled = 10000
 )
 
 // DefaultSupplierPoll is how long PollSupplier waits before each new look at
@@ -21,7 +34,9 @@ var DefaultSupplierPoll = []time.Duration{5 * time.Second, 15 * time.Second, 45 
 // waiting; nothing is written for it: the schedule lives in this process,
 // and after a restart the reconciler's slower pass resumes what was
 // waiting. An order is dropped once a look finds it no longer waiting (done,
-// failed, held, revoked).
+// failed, held, revoked) or gone, and after pollMaxFailures failed looks in
+// a row; the reconciler resumes those. Only runs triggered by messages and
+// webhooks feed the schedule, not the reconciler's.
 type PollSupplier struct {
 	s *pollSchedule
 }
@@ -38,10 +53,11 @@ type pollSchedule struct {
 }
 
 type pollEntry struct {
-	next    time.Time
-	looks   int  // looks taken so far
-	running bool // a look is under way
-	waiting bool // fulfilment left the order waiting since the look began
+	next     time.Time
+	looks    int  // looks taken so far
+	failures int  // failed looks in a row
+	running  bool // a look is under way
+	waiting  bool // fulfilment left the order waiting since the look began
 }
 
 // newPollSupplier returns the use case and the schedule fulfilment feeds;
@@ -66,6 +82,10 @@ func (s *pollSchedule) waiting(orderID string) {
 		e.waiting = true
 		return
 	}
+	if len(s.orders) >= pollMaxScheduled {
+		s.log.Warn("supplier poll schedule full: the reconciler resumes the order", "order_id", orderID, "scheduled", len(s.orders))
+		return
+	}
 	s.orders[orderID] = &pollEntry{next: s.clock.Now().Add(s.waits[0])}
 }
 
@@ -76,9 +96,11 @@ func (p PollSupplier) Scheduled() int {
 	return len(p.s.orders)
 }
 
-// Handle looks again at every order whose wait is over and returns how many
-// it looked at. An order still waiting afterwards, or whose look failed,
-// waits the next step of the backoff; the others are dropped. Failures are
+// Handle looks again at every order whose wait is over, up to
+// pollParallel at a time and each within pollLookTimeout, and returns how
+// many it looked at. An order still waiting afterwards, or whose look
+// failed, waits the next step of the backoff; the others are dropped, as
+// is one whose looks failed pollMaxFailures times in a row. Failures are
 // logged: the reconciler also resumes the order.
 func (p PollSupplier) Handle(ctx context.Context) (int, error) {
 	s := p.s
@@ -92,24 +114,48 @@ func (p PollSupplier) Handle(ctx context.Context) (int, error) {
 		}
 	}
 	s.mu.Unlock()
+	slots := make(chan struct{}, pollParallel)
+	var wg sync.WaitGroup
 	for _, id := range due {
-		err := s.fulfil.Handle(ctx, id)
-		if err != nil {
-			s.log.WarnContext(ctx, "supplier poll failed", "order_id", id, "err", err)
-		}
-		s.mu.Lock()
-		e := s.orders[id]
-		e.running = false
-		if err != nil || e.waiting {
-			e.looks++
-			e.next = s.clock.Now().Add(s.waits[min(e.looks, len(s.waits)-1)])
-		} else {
-			delete(s.orders, id)
-		}
-		s.mu.Unlock()
 		if ctx.Err() != nil {
-			return len(due), ctx.Err()
+			s.done(id, ctx.Err())
+			continue
 		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			look, cancel := context.WithTimeout(ctx, pollLookTimeout)
+			defer cancel()
+			err := s.fulfil.Handle(look, id)
+			if err != nil {
+				s.log.WarnContext(ctx, "supplier poll failed", "order_id", id, "err", err)
+			}
+			s.done(id, err)
+		})
 	}
-	return len(due), nil
+	wg.Wait()
+	return len(due), ctx.Err()
+}
+
+// done reschedules or drops the order after a look that ended with err.
+func (s *pollSchedule) done(id string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.orders[id]
+	e.running = false
+	if err == nil {
+		e.failures = 0
+	} else {
+		e.failures++
+	}
+	switch {
+	case errors.Is(err, domain.ErrNotFound) || e.failures >= pollMaxFailures:
+		s.log.Info("supplier poll gives the order up to the reconciler", "order_id", id, "failed_looks", e.failures)
+		delete(s.orders, id)
+	case err != nil || e.waiting:
+		e.looks++
+		e.next = s.clock.Now().Add(s.waits[min(e.looks, len(s.waits)-1)])
+	default:
+		delete(s.orders, id)
+	}
 }

@@ -305,6 +305,11 @@ func TestUnconfiguredSupplierProductSellsOwnStockFirst(t *testing.T) {
 		if got := w.supplier.TotalPurchases(); got != wantPurchases {
 			t.Fatalf("order %d: %d supplier purchases, want %d", i+1, got, wantPurchases)
 		}
+		// The item records where it was bought: own stock is no supplier.
+		got, _ := w.orders.Get(t.Context(), o.ID())
+		if from, want := got.Items()[0].BoughtFrom(), []string{"", "sandbox"}[i]; from != want {
+			t.Fatalf("order %d: item bought from %q, want %q", i+1, from, want)
+		}
 	}
 	if levels, _ := w.app().Queries.ListStock.Handle(t.Context(), sku); levels.Counts != (domain.StockCounts{Assigned: 1}) {
 		t.Fatalf("stock after two orders = %+v, want the one key assigned", levels.Counts)

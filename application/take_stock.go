@@ -104,7 +104,8 @@ func (s ownStock) take(ctx context.Context, orderID string, it *domain.OrderItem
 		}
 		now := s.clock.Now()
 		if _, err := s.orders.Update(ctx, orderID, func(o *domain.Order) error {
-			if err := o.BeginItemPurchase(it.ID(), now); err != nil {
+			// Own stock is no supplier's: the item records none.
+			if err := o.BeginItemPurchaseFrom(it.ID(), "", now); err != nil {
 				return err
 			}
 			if err := o.RecordItemPurchase(it.ID(), ownStockRef, now); err != nil {

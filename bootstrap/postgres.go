@@ -66,7 +66,7 @@ var PostgresModule = fx.Module("storage.postgres",
 			return ports.HealthCheck{Name: "postgres", Check: db.PingContext}
 		}, fx.ResultTags(`group:"health"`)),
 	),
-	fx.Invoke(runAuditSealer),
+	fx.Invoke(runAuditSealer, unattributedPurchasesCheck),
 )
 
 // databaseConnectTimeout bounds the first connection: a host that drops

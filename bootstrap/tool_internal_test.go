@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -54,7 +55,8 @@ func TestEveryProcessGetsTheSameDecoratedPorts(t *testing.T) {
 	cfg.HTTPAddr = "127.0.0.1:0"
 
 	var served application.Deps
-	app := New(cfg, quiet, fx.Populate(&served))
+	var hooks *application.Webhooks
+	app := New(cfg, quiet, fx.Populate(&served, &hooks))
 	if err := app.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +76,10 @@ func TestEveryProcessGetsTheSameDecoratedPorts(t *testing.T) {
 		"vault":    "bootstrap.breakerVaultFloor",
 		"blobs":    "metrics.blobs",
 		"reveals":  "metrics.revelations",
+	}
+	// The webhook use cases mail operators through the same ports.
+	if got := reflect.ValueOf(hooks).Elem().FieldByName("mailer").Elem().Type().String(); got != want["mailer"] {
+		t.Errorf("serve: the webhooks' mailer is a %s, want a %s", got, want["mailer"])
 	}
 	for name, got := range map[string]map[string]string{"serve": decorations(served), "tool": decorations(tooled)} {
 		for port, w := range want {

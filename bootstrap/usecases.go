@@ -24,8 +24,9 @@ var ApplicationModule = fx.Module("application",
 )
 
 // applicationProviders build the application, decorators included, for
-// serve, worker and the operator tools alike.
-var applicationProviders = fx.Provide(newAppDeps, newAppSettings, application.NewApp)
+// serve, worker and the operator tools alike; the webhook use cases too,
+// so that they send mail and open data keys through the decorated ports.
+var applicationProviders = fx.Provide(newAppDeps, newAppSettings, application.NewApp, newWebhooks)
 
 type appDeps struct {
 	fx.In

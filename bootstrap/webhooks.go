@@ -73,15 +73,16 @@ type webhookWake chan struct{}
 
 // webhooksModule stores the webhook endpoints and messages beside the
 // rest, has every save that emits an event write its webhook messages
-// (in the same transaction on Postgres), and builds the webhook use
-// cases. The delivery worker is webhookWorkerModule.
+// (in the same transaction on Postgres), and provides what the webhook
+// use cases send with. The use cases themselves (newWebhooks) are built
+// with the application inside processModule, on the decorated ports. The
+// delivery worker is webhookWorkerModule.
 func webhooksModule(cfg Config) fx.Option {
 	common := fx.Provide(
 		func() webhookWake { return make(webhookWake, 1) },
 		func(c Config) ports.WebhookSender {
 			return webhooksender.New(webhooksender.Config{Timeout: c.Webhooks.Timeout, AllowPrivate: c.Webhooks.AllowPrivate})
 		},
-		newWebhooks,
 	)
 	if cfg.DatabaseURL != "" {
 		return fx.Options(common,

@@ -1,6 +1,7 @@
 // Package codeswholesale is the CodesWholesale API v3 supplier: an OAuth2
-// client-credentials token (sent in the request body, cached, renewed
-// before it expires and once more after a 401), catalog pages read with
+// client-credentials token (sent in the request body, standard or
+// Spring-style answer, one cached per client, renewed before it expires
+// and once more after a 401), catalog pages read with
 // continuationToken and updatedSince, single products, orders placed with
 // our item id as orderId (echoed as clientOrderId) and found again in the
 // order history by it, fulfilment polled from Fulfilling to Completed,
@@ -27,9 +28,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
-
 	"github.com/keyward/keyward/ports"
 )
 
@@ -49,9 +47,9 @@ type Config struct {
 	// HTTPClient defaults to a client with a 30 s timeout per request; the
 	// token is fetched with it too.
 	HTTPClient *http.Client
-	// MaxAttempts bounds the tries of one read on retryable failures, and
-	// the POSTs of one purchase (each after looking the order up) (default
-	// 3); what still fails returns ports.ErrSupplierTemporary.
+	// MaxAttempts bounds the tries of one read on retryable failures
+	// (default 3); what still fails returns ports.ErrSupplierTemporary. A
+	// purchase is posted at most once per PlaceOrder.
 	MaxAttempts int
 	// Backoff is the first wait between tries (default 500 ms), doubled
 	// each time up to MaxBackoff (default 10 s).
@@ -62,9 +60,9 @@ type Config struct {
 	// reconciler asks again later.
 	KeysWait time.Duration
 	// History is how far back FindOrder searches the order history for our
-	// external id (default 90 days): a purchase begun longer ago is not
-	// found, so an item must not wait that long between its purchase and
-	// the lookup.
+	// external id when the purchase's start is not known (default 90
+	// days); a purchase begun longer ago cannot be looked up, and returns
+	// ports.ErrPurchaseUnverifiable.
 	History time.Duration
 	// RenewBefore renews the token this long before it expires (default
 	// 60 s).
@@ -84,11 +82,14 @@ type Client struct {
 	log   *slog.Logger
 	sleep func(ctx context.Context, d time.Duration) error
 
-	oauth  *clientcredentials.Config
+	// The one cached token of the client's credentials; tokMu is held
+	// while a new one is fetched, so concurrent callers share one fetch.
 	tokMu  sync.Mutex
-	tokens oauth2.TokenSource
+	tok    string
+	tokExp time.Time // zero: no expiry was given
 
 	unknown sync.Map // what noteUnknown and noteValue logged
+	unclear sync.Map // external ids whose POST went unanswered
 }
 
 var (
@@ -140,60 +141,115 @@ func New(cfg Config) (*Client, error) {
 		cfg.Now = time.Now
 	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
-	c := &Client{base: base, http: cfg.HTTPClient, cfg: cfg, log: cfg.Log.With("supplier", "codeswholesale"), sleep: sleep,
-		// Credentials in the body: HTTP Basic fails on CodesWholesale's
-		// token endpoint, and auto-detection would first send a failing
-		// request.
-		oauth: &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: base + "/oauth/token",
-			AuthStyle: oauth2.AuthStyleInParams}}
-	c.resetToken()
-	return c, nil
+	return &Client{base: base, http: cfg.HTTPClient, cfg: cfg, log: cfg.Log.With("supplier", "codeswholesale"), sleep: sleep}, nil
 }
 
 // Name returns "codeswholesale".
 func (c *Client) Name() string { return "codeswholesale" }
 
-// fetcher gets a new token at every call; the reuse source around it
-// caches it.
-type fetcher struct{ c *Client }
-
-func (f fetcher) Token() (*oauth2.Token, error) {
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, f.c.http)
-	return f.c.oauth.Token(ctx)
-}
-
-// resetToken drops the cached token: the next call fetches a new one.
-func (c *Client) resetToken() {
+// dropToken forgets the cached token if it is still refused: a token
+// another caller fetched meanwhile is kept.
+func (c *Client) dropToken(refused string) {
 	c.tokMu.Lock()
-	c.tokens = oauth2.ReuseTokenSourceWithExpiry(nil, fetcher{c}, c.cfg.RenewBefore)
+	if c.tok == refused {
+		c.tok = ""
+	}
 	c.tokMu.Unlock()
 }
 
 // token returns the cached token, fetching one when there is none or it
-// expires within RenewBefore.
-func (c *Client) token() (string, error) {
+// expires within RenewBefore. Callers arriving during a fetch wait for it
+// and share its token.
+func (c *Client) token(ctx context.Context) (string, error) {
 	c.tokMu.Lock()
-	src := c.tokens
-	c.tokMu.Unlock()
-	t, err := src.Token()
-	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 && re.Response.StatusCode != http.StatusTooManyRequests {
-			return "", fmt.Errorf("codeswholesale token: %w: %s (HTTP %d); check KEYWARD_CODESWHOLESALE_CLIENT_ID and KEYWARD_CODESWHOLESALE_CLIENT_SECRET",
-				ports.ErrSupplierPermanent, oauthReason(re), re.Response.StatusCode)
-		}
-		return "", fmt.Errorf("codeswholesale token: %w: %v", ports.ErrSupplierTemporary, err)
+	defer c.tokMu.Unlock()
+	if c.tok != "" && (c.tokExp.IsZero() || time.Now().Add(c.cfg.RenewBefore).Before(c.tokExp)) {
+		return c.tok, nil
 	}
-	return t.AccessToken, nil
+	tok, exp, err := c.fetchToken(ctx)
+	if err != nil {
+		return "", err
+	}
+	c.tok, c.tokExp = tok, exp
+	return tok, nil
+}
+
+// tokenResponse is a token answer: standard OAuth2 (access_token,
+// expires_in) or the Spring-style object some integrations see (value,
+// expiration, expiresIn), preferred when present; or an OAuth error.
+type tokenResponse struct {
+	AccessToken      string          `json:"access_token"`
+	ExpiresIn        json.Number     `json:"expires_in"`
+	Value            string          `json:"value"`
+	Expiration       string          `json:"expiration"`
+	SpringExpiresIn  json.Number     `json:"expiresIn"`
+	Error            json.RawMessage `json:"error"`
+	ErrorDescription string          `json:"error_description"`
+}
+
+// fetchToken asks POST /oauth/token for a client-credentials token, the
+// credentials in the form body (HTTP Basic fails on CodesWholesale's
+// token endpoint, and trying it first would send a failing request).
+func (c *Client) fetchToken(ctx context.Context) (string, time.Time, error) {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.cfg.ClientID}, "client_secret": {c.cfg.ClientSecret}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/oauth/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("codeswholesale token: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", time.Time{}, fmt.Errorf("codeswholesale token: %w", ctx.Err())
+		}
+		return "", time.Time{}, fmt.Errorf("codeswholesale token: %w: %v", ports.ErrSupplierTemporary, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("codeswholesale token: %w: read response: %v", ports.ErrSupplierTemporary, err)
+	}
+	var t tokenResponse
+	jerr := json.Unmarshal(raw, &t)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusRequestTimeout {
+			return "", time.Time{}, fmt.Errorf("codeswholesale token: %w: %s (HTTP %d); check KEYWARD_CODESWHOLESALE_CLIENT_ID and KEYWARD_CODESWHOLESALE_CLIENT_SECRET",
+				ports.ErrSupplierPermanent, oauthReason(t, raw), resp.StatusCode)
+		}
+		return "", time.Time{}, fmt.Errorf("codeswholesale token: %w: HTTP %d", ports.ErrSupplierTemporary, resp.StatusCode)
+	}
+	if jerr != nil {
+		return "", time.Time{}, fmt.Errorf("codeswholesale token: %w: malformed token answer: %v", ports.ErrSupplierTemporary, jerr)
+	}
+	if t.Value != "" {
+		exp := time.Time{}
+		if at, err := time.Parse(time.RFC3339, strings.TrimSpace(t.Expiration)); err == nil {
+			exp = at
+		} else if n, err := t.SpringExpiresIn.Int64(); err == nil && n > 0 {
+			exp = start.Add(time.Duration(n) * time.Second)
+		}
+		return t.Value, exp, nil
+	}
+	if t.AccessToken == "" {
+		return "", time.Time{}, fmt.Errorf("codeswholesale token: %w: the answer holds no access_token", ports.ErrSupplierTemporary)
+	}
+	exp := time.Time{}
+	if n, err := t.ExpiresIn.Int64(); err == nil && n > 0 {
+		exp = start.Add(time.Duration(n) * time.Second)
+	}
+	return t.AccessToken, exp, nil
 }
 
 // oauthReason is the OAuth error of a refused token request, without the
 // request's credentials.
-func oauthReason(re *oauth2.RetrieveError) string {
-	if re.ErrorCode != "" {
-		return strings.TrimSpace(re.ErrorCode + " " + truncate(re.ErrorDescription, 200))
+func oauthReason(t tokenResponse, raw []byte) string {
+	var code string
+	if json.Unmarshal(t.Error, &code) == nil && code != "" {
+		return strings.TrimSpace(code + " " + truncate(t.ErrorDescription, 200))
 	}
-	return truncate(string(re.Body), 200)
+	return truncate(string(raw), 200)
 }
 
 // request is one API call.
@@ -230,21 +286,26 @@ func (c *Client) call(ctx context.Context, r request, out any) error {
 
 // authorized makes one request with the cached token and, when
 // CodesWholesale answers 401 (the token expired or was revoked early),
-// once more with a new token.
+// once more with a new token. A 401 for that new token too is temporary:
+// the credentials were just accepted, so it says nothing final about the
+// call.
 func (c *Client) authorized(ctx context.Context, r request, out any) error {
 	for retry := 0; ; retry++ {
-		tok, err := c.token()
+		tok, err := c.token(ctx)
 		if err != nil {
 			return err
 		}
 		err = c.try(ctx, r, tok, out)
 		var ae *APIError
-		if retry == 0 && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
-			c.log.InfoContext(ctx, "codeswholesale refused the token: fetching a new one", "call", r.method+" "+r.path)
-			c.resetToken()
-			continue
+		if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+			return err
 		}
-		return err
+		c.dropToken(tok)
+		if retry > 0 {
+			c.log.WarnContext(ctx, "codeswholesale refused a fresh token", "call", r.method+" "+r.path)
+			return fmt.Errorf("codeswholesale %s %s: %w: HTTP 401 with a token just issued", r.method, r.path, ports.ErrSupplierTemporary)
+		}
+		c.log.InfoContext(ctx, "codeswholesale refused the token: fetching a new one", "call", r.method+" "+r.path)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,21 +210,15 @@ func TestOrderRequestHasTheReferenceShape(t *testing.T) {
 // repeated: the order is looked up by clientOrderId first, and found.
 func TestAFailedPostIsLookedUpBeforeAnother(t *testing.T) {
 	t.Parallel()
-	for name, c := range map[string]struct {
-		fault      codeswholesaletest.Fault
-		wantPosts  int
-		wantLookup int
-	}{
+	for name, fault := range map[string]codeswholesaletest.Fault{
 		// The order was created; the client timed out (its timeout is 1 s).
-		"timeout after the order was created": {codeswholesaletest.Fault{After: true, Delay: 3 * time.Second}, 1, 2},
-		"502 after the order was created":     {codeswholesaletest.Fault{After: true, Status: 502}, 1, 2},
-		// Nothing was created: looked up, not found, posted again.
-		"503 before the order was created": {codeswholesaletest.Fault{Status: 503}, 2, 2},
+		"timeout after the order was created": {After: true, Delay: 3 * time.Second},
+		"502 after the order was created":     {After: true, Status: 502},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			srv := codeswholesaletest.New(t, 0, 0)
-			srv.Fail("POST /v3/orders", c.fault)
+			srv.Fail("POST /v3/orders", fault)
 			cl := newClient(t, srv, func(c *codeswholesale.Config) { c.HTTPClient = &http.Client{Timeout: time.Second} })
 			o, err := cl.PlaceOrder(t.Context(), request("item-7", codeswholesaletest.ProductID, 1, "9.99"))
 			if err != nil || o.ID == "" || o.ExternalID != "item-7" {
@@ -232,8 +227,8 @@ func TestAFailedPostIsLookedUpBeforeAnother(t *testing.T) {
 			if n := srv.Purchases("item-7"); n != 1 {
 				t.Fatalf("%d orders for one item", n)
 			}
-			if p, l := srv.Requests("POST /v3/orders"), srv.Requests("GET /v3/orders"); p != c.wantPosts || l != c.wantLookup {
-				t.Errorf("%d POSTs and %d history lookups, want %d and %d", p, l, c.wantPosts, c.wantLookup)
+			if p, l := srv.Requests("POST /v3/orders"), srv.Requests("GET /v3/orders"); p != 1 || l != 2 {
+				t.Errorf("%d POSTs and %d history lookups, want 1 and 2", p, l)
 			}
 			keys, err := cl.Keys(t.Context(), o.ID)
 			if err != nil || len(keys) != 1 || !bytes.Equal(keys[0].Data, srv.IssuedKeys("item-7")[0].Data) {
@@ -241,6 +236,124 @@ func TestAFailedPostIsLookedUpBeforeAnother(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAnUnclearPostIsNeverPostedAgainInTheSameCall: a POST that fails
+// without saying whether the order was made (here a 503 before it was,
+// and a 502 after it was, with the history not listing it yet) is not
+// posted again by the same call: the call is temporary, and the next one
+// looks up first. Refused by then (too few keys left, say), the item is
+// still temporary: the first order may exist.
+func TestAnUnclearPostIsNeverPostedAgainInTheSameCall(t *testing.T) {
+	t.Parallel()
+	srv := codeswholesaletest.New(t, 0, 0)
+	srv.Fail("POST /v3/orders", codeswholesaletest.Fault{Status: 503})
+	cl := newClient(t, srv)
+	_, err := cl.PlaceOrder(t.Context(), request("item-u", codeswholesaletest.ProductID, 1, "9.99"))
+	if !errors.Is(err, ports.ErrSupplierTemporary) {
+		t.Fatalf("PlaceOrder after a 503 = %v, want temporary", err)
+	}
+	if p, l := srv.Requests("POST /v3/orders"), srv.Requests("GET /v3/orders"); p != 1 || l != 2 {
+		t.Fatalf("%d POSTs and %d lookups in one call after a 503, want 1 and 2", p, l)
+	}
+	srv.SetStock(codeswholesaletest.ProductID, 0)
+	_, err = cl.PlaceOrder(t.Context(), request("item-u", codeswholesaletest.ProductID, 1, "9.99"))
+	if !errors.Is(err, ports.ErrSupplierTemporary) || errors.Is(err, ports.ErrSupplierPermanent) {
+		t.Fatalf("a refusal after an unanswered POST = %v, want temporary only", err)
+	}
+	// Stock again: the next call looks up, finds nothing, buys once.
+	srv.SetStock(codeswholesaletest.ProductID, 5)
+	if _, err := cl.PlaceOrder(t.Context(), request("item-u", codeswholesaletest.ProductID, 1, "9.99")); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Purchases("item-u"); n != 1 {
+		t.Fatalf("%d orders, want 1", n)
+	}
+}
+
+// TestOrderHistoryIsReadToTheEndOrUnknown: the lookup follows
+// continuationToken; a listed order without clientOrderId, a page
+// without items or a token that repeats make the answer unknown
+// (temporary), never "not found", which would lead to a second order.
+func TestOrderHistoryIsReadToTheEndOrUnknown(t *testing.T) {
+	t.Parallel()
+	t.Run("continuationToken followed", func(t *testing.T) {
+		t.Parallel()
+		srv := codeswholesaletest.New(t, 0, 0)
+		cl := newClient(t, srv)
+		o, err := cl.PlaceOrder(t.Context(), request("item-p", codeswholesaletest.ProductID, 1, "9.99"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		cl = newClient(t, srv, func(c *codeswholesale.Config) {
+			c.HTTPClient = &http.Client{Transport: recordQueries{&got, http.DefaultTransport}, Timeout: 2 * time.Second}
+		})
+		srv.Fail("GET /v3/orders", codeswholesaletest.Fault{Status: 200, Body: `{"items":[{"orderId":"other","clientOrderId":"item-q","status":"Completed"}],"continuationToken":"page-2"}`})
+		found, err := cl.FindOrder(t.Context(), "item-p")
+		if err != nil || found.ID != o.ID {
+			t.Fatalf("FindOrder on the second page = %+v, %v", found, err)
+		}
+		if len(got) != 2 || !strings.Contains(got[1], "continuationToken=page-2") {
+			t.Fatalf("history queries %q, want the second with continuationToken=page-2", got)
+		}
+	})
+	for name, body := range map[string]string{
+		"an order without clientOrderId": `{"items":[{"orderId":"x1","status":"Completed"}]}`,
+		"a page without items":           `{"continuationToken":null}`,
+		"a repeated token":               `{"items":[],"continuationToken":"again"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := codeswholesaletest.New(t, 0, 0)
+			srv.Fail("GET /v3/orders", codeswholesaletest.Fault{Status: 200, Body: body}, codeswholesaletest.Fault{Status: 200, Body: body})
+			_, err := newClient(t, srv).FindOrder(t.Context(), "item-z")
+			if !errors.Is(err, ports.ErrSupplierTemporary) || errors.Is(err, domain.ErrNotFound) {
+				t.Fatalf("FindOrder with %s = %v, want temporary", name, err)
+			}
+		})
+	}
+}
+
+// TestOrderHistoryAroundThePurchase: a purchase begun at a known time is
+// searched for from the day before; one begun longer ago than the history
+// window cannot be told bought or not: ErrPurchaseUnverifiable, and
+// PlaceOrder posts nothing.
+func TestOrderHistoryAroundThePurchase(t *testing.T) {
+	t.Parallel()
+	srv := codeswholesaletest.New(t, 0, 0)
+	var got string
+	now := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
+	c := newClient(t, srv, func(c *codeswholesale.Config) {
+		c.Now = func() time.Time { return now }
+		c.HTTPClient = &http.Client{Transport: recordQuery{&got, http.DefaultTransport}, Timeout: 2 * time.Second}
+	})
+	ctx := ports.WithPurchaseBegun(t.Context(), now.Add(-3*24*time.Hour))
+	if _, err := c.FindOrder(ctx, "item-w"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("FindOrder = %v", err)
+	}
+	if got != "endOn=2026-12-08&startFrom=2026-12-03" {
+		t.Errorf("history query %q, want from the day before the purchase began", got)
+	}
+	old := ports.WithPurchaseBegun(t.Context(), now.Add(-91*24*time.Hour))
+	if _, err := c.PlaceOrder(old, request("item-w", codeswholesaletest.ProductID, 1, "9.99")); !errors.Is(err, ports.ErrPurchaseUnverifiable) {
+		t.Fatalf("PlaceOrder for a purchase begun 91 days ago = %v, want ErrPurchaseUnverifiable", err)
+	}
+	if n := srv.Requests("POST /v3/orders"); n != 0 {
+		t.Fatalf("%d POSTs for a purchase that cannot be looked up", n)
+	}
+}
+
+type recordQueries struct {
+	q    *[]string
+	next http.RoundTripper
+}
+
+func (r recordQueries) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Path == "/v3/orders" && req.Method == http.MethodGet {
+		*r.q = append(*r.q, req.URL.RawQuery)
+	}
+	return r.next.RoundTrip(req)
 }
 
 // TestErrorsAreMappedRetryableOrFinal: balance (10002), stock (310003)
@@ -418,4 +531,70 @@ func (r recordQuery) RoundTrip(req *http.Request) (*http.Response, error) {
 		*r.q = req.URL.RawQuery
 	}
 	return r.next.RoundTrip(req)
+}
+
+// TestA401AfterAFreshTokenIsTemporary: CodesWholesale refusing a token it
+// has just issued says nothing final about the call (the keys of a paid
+// purchase must not be given up on it): temporary.
+func TestA401AfterAFreshTokenIsTemporary(t *testing.T) {
+	t.Parallel()
+	srv := codeswholesaletest.New(t, 0, 0)
+	srv.Fail("GET /v3/accounts/current", codeswholesaletest.Fault{Status: 401}, codeswholesaletest.Fault{Status: 401})
+	_, err := newClient(t, srv).Balance(t.Context())
+	if !errors.Is(err, ports.ErrSupplierTemporary) || errors.Is(err, ports.ErrSupplierPermanent) {
+		t.Fatalf("Balance refused twice with 401 = %v, want temporary", err)
+	}
+	if n := srv.TokenRequests(); n != 2 {
+		t.Fatalf("%d token requests, want 2 (one renewal)", n)
+	}
+}
+
+// TestRefusedTokenIsRenewedOnceForAllCallers: calls that all see their
+// token refused share one new token: a caller whose refused token was
+// already replaced keeps the replacement, and callers wait for the one
+// fetch under way.
+func TestRefusedTokenIsRenewedOnceForAllCallers(t *testing.T) {
+	t.Parallel()
+	srv := codeswholesaletest.New(t, 0, 0)
+	c := newClient(t, srv)
+	if _, err := c.Balance(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	srv.ExpireTokens()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			if _, err := c.Product(t.Context(), codeswholesaletest.ProductID); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := srv.TokenRequests(); n != 2 {
+		t.Fatalf("%d token requests for 8 callers after one expiry, want 2", n)
+	}
+}
+
+// TestSpringStyleTokenAnswer: a token answer of the Spring shape (value,
+// expiration) is read as well as the standard one.
+func TestSpringStyleTokenAnswer(t *testing.T) {
+	t.Parallel()
+	srv := codeswholesaletest.New(t, 0, 0)
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	srv.Fail("POST /oauth/token", codeswholesaletest.Fault{After: true, Status: 200,
+		Body: `{"value":"00000000-0000-0000-0000-000000000001","tokenType":"bearer","expiration":"` + exp + `","expiresIn":3600,"expired":false,"scope":["read"]}`})
+	c := newClient(t, srv)
+	for range 2 {
+		if _, err := c.Balance(t.Context()); err != nil {
+			t.Fatalf("Balance with a Spring-style token: %v", err)
+		}
+	}
+	if n := srv.TokenRequests(); n != 1 {
+		t.Fatalf("%d token requests, want 1 (the Spring-style token cached)", n)
+	}
 }

@@ -84,13 +84,16 @@ type orderRequest struct {
 // first looked up in the order history by r.ExternalID (found, it is
 // returned), and the product's current price is checked against r.Price
 // (a higher one is refused here: what CodesWholesale does with a price
-// below its own is unknown). The POST is never retried blindly: after a
-// timeout, a 5xx or an answer without an order, the history is searched
-// again, and only an order not found there is posted again (with backoff)
-// within Config.MaxAttempts. A refusal (4xx) returns
-// ports.ErrSupplierPermanent; when a lookup fails the outcome is unknown
-// and ports.ErrSupplierTemporary is returned, so the caller looks again
-// later.
+// below its own is unknown). The POST is made once per call and never
+// repeated in it: after a timeout, a 5xx or an answer without an order,
+// the history is searched once more, and an order not found there returns
+// ports.ErrSupplierTemporary, so that a later call looks it up again
+// before it posts. A refusal (4xx) returns ports.ErrSupplierPermanent,
+// unless an earlier POST of this client for the same external id went
+// unanswered: that order may exist, so the refusal is temporary too. When
+// a lookup fails the outcome is unknown and ports.ErrSupplierTemporary is
+// returned; a purchase begun (ports.PurchaseBegun) longer ago than
+// Config.History returns ports.ErrPurchaseUnverifiable.
 func (c *Client) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports.SupplierOrder, error) {
 	if r.ExternalID == "" || r.ProductID == "" || r.Qty < 1 || r.Price.Amount().Sign() <= 0 {
 		return ports.SupplierOrder{}, fmt.Errorf("codeswholesale place order %q: %w: external id, product, quantity and price are required", r.ExternalID, ports.ErrSupplierPermanent)
@@ -99,9 +102,10 @@ func (c *Client) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports
 		return ports.SupplierOrder{}, fmt.Errorf("codeswholesale place order %s: %w: CodesWholesale prices are EUR, not %s", r.ExternalID, ports.ErrSupplierPermanent, r.Price.Currency())
 	}
 	if found, err := c.FindOrder(ctx, r.ExternalID); err == nil {
+		c.unclear.Delete(r.ExternalID)
 		return found, nil
-	} else if errors.Is(err, ports.ErrSupplierPermanent) {
-		// Refused (credentials): nothing can have been bought either.
+	} else if errors.Is(err, ports.ErrSupplierPermanent) || errors.Is(err, ports.ErrPurchaseUnverifiable) {
+		// Refused (credentials), or too old to look up: either way, no POST.
 		return ports.SupplierOrder{}, fmt.Errorf("codeswholesale place order %s: %w", r.ExternalID, err)
 	} else if !errors.Is(err, domain.ErrNotFound) {
 		return ports.SupplierOrder{}, fmt.Errorf("codeswholesale place order %s: %w: cannot tell whether it was bought: %v", r.ExternalID, ports.ErrSupplierTemporary, err)
@@ -118,78 +122,140 @@ func (c *Client) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports
 	}
 	body := orderRequest{AllowPreOrder: true, OrderID: r.ExternalID,
 		Products: []orderLine{{ProductID: r.ProductID, Quantity: r.Qty, Price: json.Number(r.Price.Amount().StringFixed(2))}}}
-	for attempt := 0; ; attempt++ {
-		var raw json.RawMessage
-		err = c.call(ctx, request{method: "POST", path: "/v3/orders", body: body, once: true}, &raw)
-		if err == nil {
-			var o order
-			if jerr := json.Unmarshal(raw, &o); jerr != nil || o.OrderID == "" {
-				err = fmt.Errorf("codeswholesale place order %s: %w: the answer holds no order", r.ExternalID, ports.ErrSupplierTemporary)
-			} else {
-				c.noteUnknown(ctx, "order", raw, orderFields)
-				if o.ClientOrderID != "" && o.ClientOrderID != r.ExternalID {
-					c.log.InfoContext(ctx, "codeswholesale echoed another clientOrderId", "order_id", o.OrderID, "sent", r.ExternalID)
-				}
-				so := c.toPort(ctx, o)
-				so.ExternalID = r.ExternalID
-				return so, nil
+	var raw json.RawMessage
+	err = c.call(ctx, request{method: "POST", path: "/v3/orders", body: body, once: true}, &raw)
+	if err == nil {
+		var o order
+		if jerr := json.Unmarshal(raw, &o); jerr != nil || o.OrderID == "" {
+			err = fmt.Errorf("codeswholesale place order %s: %w: the answer holds no order", r.ExternalID, ports.ErrSupplierTemporary)
+		} else {
+			c.unclear.Delete(r.ExternalID)
+			c.noteUnknown(ctx, "order", raw, orderFields)
+			if o.ClientOrderID != "" && o.ClientOrderID != r.ExternalID {
+				c.log.InfoContext(ctx, "codeswholesale echoed another clientOrderId", "order_id", o.OrderID, "sent", r.ExternalID)
 			}
-		}
-		if ctx.Err() != nil {
-			return ports.SupplierOrder{}, err
-		}
-		if !errors.Is(err, ports.ErrSupplierTemporary) && attempt == 0 {
-			// Refused outright: nothing was made.
-			return ports.SupplierOrder{}, fmt.Errorf("codeswholesale place order %s: %w", r.ExternalID, err)
-		}
-		// A timeout, a 5xx, or a refusal after such a failure: the order
-		// may exist.
-		found, ferr := c.FindOrder(ctx, r.ExternalID)
-		switch {
-		case ferr == nil:
-			c.log.InfoContext(ctx, "codeswholesale order found by clientOrderId after a failed POST", "order_id", found.ID, "external_id", r.ExternalID)
-			return found, nil
-		case !errors.Is(ferr, domain.ErrNotFound):
-			return ports.SupplierOrder{}, fmt.Errorf("codeswholesale place order %s: %w: %v; and the lookup by clientOrderId failed: %v", r.ExternalID, ports.ErrSupplierTemporary, err, ferr)
-		}
-		if !errors.Is(err, ports.ErrSupplierTemporary) || attempt+1 >= c.cfg.MaxAttempts {
-			return ports.SupplierOrder{}, fmt.Errorf("codeswholesale place order %s: %w", r.ExternalID, err)
-		}
-		if serr := c.sleep(ctx, c.backoff(attempt)); serr != nil {
-			return ports.SupplierOrder{}, errors.Join(err, serr)
+			so := c.toPort(ctx, o)
+			so.ExternalID = r.ExternalID
+			return so, nil
 		}
 	}
+	if errors.Is(err, ports.ErrSupplierPermanent) || errors.Is(err, domain.ErrNotFound) {
+		if _, before := c.unclear.Load(r.ExternalID); before {
+			// An earlier POST for this id went unanswered: its order may
+			// exist and not be listed yet. Refused now, it still may.
+			return ports.SupplierOrder{}, fmt.Errorf("codeswholesale place order %s: %w: refused (%v) after an earlier unanswered order: it may exist; looked up again later",
+				r.ExternalID, ports.ErrSupplierTemporary, err)
+		}
+		// Refused outright: nothing was made.
+		return ports.SupplierOrder{}, fmt.Errorf("codeswholesale place order %s: %w", r.ExternalID, err)
+	}
+	// A timeout, a 5xx, a lost or empty answer: the order may exist. It is
+	// looked up once; not listed (yet), it is never posted again here.
+	c.unclear.Store(r.ExternalID, struct{}{})
+	lookup := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		lookup, cancel = context.WithTimeout(context.WithoutCancel(ctx), c.http.Timeout)
+		defer cancel()
+	}
+	found, ferr := c.FindOrder(lookup, r.ExternalID)
+	if ferr == nil {
+		c.unclear.Delete(r.ExternalID)
+		c.log.InfoContext(ctx, "codeswholesale order found by clientOrderId after a failed POST", "order_id", found.ID, "external_id", r.ExternalID)
+		return found, nil
+	}
+	return ports.SupplierOrder{}, fmt.Errorf("codeswholesale place order %s: %w: %v; it may have been bought, and is looked up again before any other order: %v",
+		r.ExternalID, ports.ErrSupplierTemporary, err, ferr)
 }
 
 // historyLayout is the date format of startFrom and endOn (the official
 // SDK's).
 const historyLayout = "2006-01-02"
 
+// maxHistoryPages bounds the pages of one history search.
+const maxHistoryPages = 100
+
 // FindOrder searches the order history (GET /v3/orders?startFrom=&endOn=,
-// Config.History back to tomorrow) for the order whose clientOrderId is
-// externalID; domain.ErrNotFound when none is.
+// following continuationToken) for the order whose clientOrderId is
+// externalID. The window starts a day before the purchase was begun when
+// the context says (ports.PurchaseBegun), else Config.History back, and
+// ends tomorrow. It returns domain.ErrNotFound only when every listed
+// order could be read and none matched; a listed order without
+// clientOrderId or orderId, a page without items or a repeated
+// continuationToken make the answer unknown (ports.ErrSupplierTemporary).
+// A purchase begun longer ago than Config.History returns
+// ports.ErrPurchaseUnverifiable: its order could no longer be found.
 func (c *Client) FindOrder(ctx context.Context, externalID string) (ports.SupplierOrder, error) {
 	now := c.cfg.Now().UTC()
-	v := url.Values{"startFrom": {now.Add(-c.cfg.History).Format(historyLayout)}, "endOn": {now.Add(24 * time.Hour).Format(historyLayout)}}
+	from := now.Add(-c.cfg.History)
+	if begun, ok := ports.PurchaseBegun(ctx); ok {
+		if begun.Before(from) {
+			return ports.SupplierOrder{}, fmt.Errorf("codeswholesale find order %s: %w: its purchase began %s, before the %s of order history searched: an operator must check the CodesWholesale account",
+				externalID, ports.ErrPurchaseUnverifiable, begun.UTC().Format(time.RFC3339), c.cfg.History)
+		}
+		from = begun.UTC().Add(-24 * time.Hour)
+	}
+	v := url.Values{"startFrom": {from.Format(historyLayout)}, "endOn": {now.Add(24 * time.Hour).Format(historyLayout)}}
+	unclear := ""
+	seen := map[string]bool{}
+	for page := 0; ; page++ {
+		items, next, err := c.historyPage(ctx, v)
+		if err != nil {
+			return ports.SupplierOrder{}, fmt.Errorf("codeswholesale find order %s: %w", externalID, err)
+		}
+		for _, o := range items {
+			switch {
+			case o.ClientOrderID == externalID && o.OrderID != "":
+				return c.toPort(ctx, o), nil
+			case o.ClientOrderID == "" || o.OrderID == "":
+				unclear = "a listed order has no clientOrderId or orderId"
+			}
+		}
+		if next == "" {
+			break
+		}
+		if seen[next] || page+1 >= maxHistoryPages {
+			return ports.SupplierOrder{}, fmt.Errorf("codeswholesale find order %s: %w: the order history does not end (continuationToken repeated or over %d pages)",
+				externalID, ports.ErrSupplierTemporary, maxHistoryPages)
+		}
+		seen[next] = true
+		v.Set("continuationToken", next)
+	}
+	if unclear != "" {
+		c.log.WarnContext(ctx, "codeswholesale order history unclear", "external_id", externalID, "why", unclear)
+		return ports.SupplierOrder{}, fmt.Errorf("codeswholesale find order %s: %w: cannot tell whether it was bought: %s", externalID, ports.ErrSupplierTemporary, unclear)
+	}
+	return ports.SupplierOrder{}, fmt.Errorf("codeswholesale find order %s: %w", externalID, domain.ErrNotFound)
+}
+
+// historyPage reads one page of the order history: its orders and the
+// continuation token of the next ("" on the last). A page that is not a
+// list of orders, or an object without items, is an unknown answer.
+func (c *Client) historyPage(ctx context.Context, v url.Values) ([]order, string, error) {
 	var raw json.RawMessage
 	if err := c.call(ctx, request{method: "GET", path: "/v3/orders", query: v}, &raw); err != nil {
-		return ports.SupplierOrder{}, fmt.Errorf("codeswholesale find order %s: %w", externalID, err)
+		return nil, "", err
 	}
 	var page struct {
-		Items []order `json:"items"`
+		Items             *[]order `json:"items"`
+		ContinuationToken *string  `json:"continuationToken"`
 	}
 	if err := json.Unmarshal(raw, &page); err != nil {
 		// Tolerated: a bare array of orders.
-		if aerr := json.Unmarshal(raw, &page.Items); aerr != nil {
-			return ports.SupplierOrder{}, fmt.Errorf("codeswholesale find order %s: %w: malformed history: %v", externalID, ports.ErrSupplierTemporary, err)
+		var items []order
+		if aerr := json.Unmarshal(raw, &items); aerr != nil {
+			return nil, "", fmt.Errorf("%w: malformed history: %v", ports.ErrSupplierTemporary, err)
 		}
+		return items, "", nil
 	}
-	for _, o := range page.Items {
-		if o.ClientOrderID == externalID && o.OrderID != "" {
-			return c.toPort(ctx, o), nil
-		}
+	if page.Items == nil {
+		return nil, "", fmt.Errorf("%w: a history page without items", ports.ErrSupplierTemporary)
 	}
-	return ports.SupplierOrder{}, fmt.Errorf("codeswholesale find order %s: %w", externalID, domain.ErrNotFound)
+	next := ""
+	if page.ContinuationToken != nil {
+		next = strings.TrimSpace(*page.ContinuationToken)
+	}
+	return *page.Items, next, nil
 }
 
 // Order returns GET /v3/orders/{orderId}; domain.ErrNotFound for an
@@ -226,7 +292,7 @@ func (c *Client) order(ctx context.Context, id string) (order, error) {
 // (PRE_ORDER) is a key to come after the release: ports.ErrKeysPending.
 // An image code arrives as base64, read from GET /v3/codes/{codeId} when
 // the order leaves it out. A cancelled or failed order returns
-// ports.ErrSupplierPermanent.
+// ports.ErrPurchaseCanceled (with ports.ErrSupplierPermanent).
 func (c *Client) Keys(ctx context.Context, supplierOrderID string) ([]ports.SupplierKey, error) {
 	deadline := time.Now().Add(c.cfg.KeysWait)
 	if dl, ok := ctx.Deadline(); ok && dl.Add(-time.Second).Before(deadline) {
@@ -240,8 +306,8 @@ func (c *Client) Keys(ctx context.Context, supplierOrderID string) ([]ports.Supp
 		}
 		switch st := c.purchaseStatus(ctx, o.Status); {
 		case st.Final():
-			return nil, fmt.Errorf("codeswholesale keys of %s: %w: the order is %s: retrying buys again only after an operator checks it",
-				supplierOrderID, ports.ErrSupplierPermanent, o.Status)
+			return nil, fmt.Errorf("codeswholesale keys of %s: %w: %w: the order is %s: retrying buys again only after an operator checks it",
+				supplierOrderID, ports.ErrPurchaseCanceled, ports.ErrSupplierPermanent, o.Status)
 		case st == ports.PurchaseCompleted:
 			return c.codes(ctx, o)
 		}

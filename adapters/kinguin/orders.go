@@ -173,15 +173,15 @@ type key struct {
 // GET /v2/order/{id}/keys page by page until a short page. While fewer
 // keys than the order's quantity are out it returns ports.ErrKeysPending
 // (and no keys); a canceled or refunded order returns
-// ports.ErrSupplierPermanent. Image keys are decoded from base64 and keep
-// their content type.
+// ports.ErrPurchaseCanceled (with ports.ErrSupplierPermanent). Image keys
+// are decoded from base64 and keep their content type.
 func (c *Client) Keys(ctx context.Context, supplierOrderID string) ([]ports.SupplierKey, error) {
 	o, err := c.order(ctx, supplierOrderID)
 	if err != nil {
 		return nil, err
 	}
 	if purchaseStatus(o.Status).Final() {
-		return nil, fmt.Errorf("kinguin keys of %s: %w: the order is %s: retrying buys again only after an operator checks it", supplierOrderID, ports.ErrSupplierPermanent, o.Status)
+		return nil, fmt.Errorf("kinguin keys of %s: %w: %w: the order is %s: retrying buys again only after an operator checks it", supplierOrderID, ports.ErrPurchaseCanceled, ports.ErrSupplierPermanent, o.Status)
 	}
 	var raw []key
 	limit := c.cfg.PageSize
