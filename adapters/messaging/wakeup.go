@@ -261,10 +261,14 @@ func distinctTopics(topics []string) []string {
 }
 
 // wakeConfig sets the subscriber up to be woken by w.
-func wakeConfig(cfg *wsql.SubscriberConfig, w *Wakeup, closing <-chan struct{}) {
-	cfg.PollInterval = wokenPollInterval
-	cfg.BackoffManager = &wakeBackoff{wakeup: w, poll: wokenPollInterval, retry: cfg.RetryInterval, closing: closing, topics: map[string]*topicWait{}}
+func wakeConfig(cfg *wsql.SubscriberConfig, w *Wakeup, closing <-chan struct{}, poll time.Duration) {
+	if poll <= 0 {
+		poll = wokenPollInterval
+	}
+	cfg.PollInterval = poll
+	cfg.BackoffManager = &wakeBackoff{wakeup: w, poll: poll, retry: cfg.RetryInterval, closing: closing, topics: map[string]*topicWait{}}
 }
 
-// wokenPollInterval is the fallback poll of a subscriber with a Wakeup.
+// wokenPollInterval is the default fallback poll of a subscriber with a
+// Wakeup.
 const wokenPollInterval = time.Second
