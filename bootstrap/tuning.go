@@ -47,7 +47,7 @@ func (c TuningConfig) validate() error {
 // KEYWARD_QUEUE_WAKEUP it listens for the outbox's notifications on
 // KEYWARD_DATABASE_URL, so that an event is read as soon as it commits
 // rather than at the next poll.
-func newQueueOptions(lc fx.Lifecycle, cfg Config, log *slog.Logger) (messaging.SQLQueueOptions, error) {
+func newQueueOptions(lc fx.Lifecycle, cfg Config, stop *stopping, log *slog.Logger) (messaging.SQLQueueOptions, error) {
 	opts := messaging.SQLQueueOptions{BatchSize: cfg.Tuning.QueueBatchSize}
 	if !cfg.Tuning.QueueWakeup {
 		return opts, nil
@@ -58,7 +58,7 @@ func newQueueOptions(lc fx.Lifecycle, cfg Config, log *slog.Logger) (messaging.S
 	}
 	lc.Append(fx.Hook{OnStop: func(context.Context) error { return w.Close() }})
 	opts.Wakeup = w
-	opts.FallbackPoll = cfg.Tuning.QueueFallbackPoll
+	opts.FallbackPoll, opts.Stopping = cfg.Tuning.QueueFallbackPoll, stop.ch
 	return opts, nil
 }
 

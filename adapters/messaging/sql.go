@@ -82,6 +82,10 @@ type SQLQueueOptions struct {
 	// FallbackPoll is how often a subscriber with a Wakeup reads its
 	// topic unwoken; 0 means every second.
 	FallbackPoll time.Duration
+	// Stopping, once closed, has a subscriber with a Wakeup stop waiting
+	// out its fallback poll, so that the process's stop does not wait for
+	// it; it then polls every stopPoll until it is closed.
+	Stopping <-chan struct{}
 	// BatchSize is how many messages one read hands out, one after the
 	// other, before their offsets are acknowledged in one commit; 0 means
 	// Watermill's 100. The read's transaction stays open (holding back
@@ -107,7 +111,7 @@ func NewSQLSubscriberGroup(db *sql.DB, log *slog.Logger, group string, opts SQLQ
 	}
 	var wlog watermill.LoggerAdapter = watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 	if wakeup := opts.Wakeup; wakeup != nil {
-		wakeConfig(&cfg, wakeup, wakeup.done, opts.FallbackPoll)
+		wakeConfig(&cfg, wakeup, wakeup.done, opts.Stopping, opts.FallbackPoll)
 		wlog = topicLogger{LoggerAdapter: wlog}
 	} else {
 		cfg.BackoffManager = quietStopBackoff{BackoffManager: wsql.NewDefaultBackoffManager(cfg.PollInterval, cfg.RetryInterval), retry: cfg.RetryInterval}

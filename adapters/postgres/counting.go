@@ -16,6 +16,14 @@ import (
 // (pq.Listener, messaging.Wakeup) has a connection of its own and is not
 // counted: it only receives notifications.
 //
+// A transaction that wrote nothing and whose reads found no row is an idle
+// read (a queue consumer's poll, woken or not, that found no message): its
+// statements and round trips are counted in Statements and RoundTrips and
+// again in IdleStatements and IdleRoundTrips, since how many there are
+// depends on timing (an event is visible to the queue's consumers only
+// once every older transaction of the cluster has ended), not on the work
+// done.
+//
 // Round trips follow lib/pq's protocol use: a statement with arguments is
 // parsed in one round trip and bound and executed in a second, one without
 // arguments (and BEGIN, COMMIT, ROLLBACK) is one, a prepared statement's
@@ -23,6 +31,7 @@ import (
 type SQLCounter struct {
 	statements, roundTrips, prepares atomic.Uint64
 	writeTx, readTx, rollbacks       atomic.Uint64
+	idleStatements, idleRoundTrips   atomic.Uint64
 }
 
 // SQLCounts is a reading of an SQLCounter.
@@ -36,6 +45,11 @@ type SQLCounts struct {
 	WriteTransactions uint64
 	ReadTransactions  uint64 // commits of transactions that only read
 	Rollbacks         uint64
+	// IdleStatements and IdleRoundTrips are those of transactions that
+	// wrote nothing and read no row (counted in Statements and RoundTrips
+	// too).
+	IdleStatements uint64
+	IdleRoundTrips uint64
 }
 
 // Sub returns the counts made since before.
@@ -44,6 +58,7 @@ func (c SQLCounts) Sub(before SQLCounts) SQLCounts {
 		Statements: c.Statements - before.Statements, RoundTrips: c.RoundTrips - before.RoundTrips,
 		Prepares: c.Prepares - before.Prepares, WriteTransactions: c.WriteTransactions - before.WriteTransactions,
 		ReadTransactions: c.ReadTransactions - before.ReadTransactions, Rollbacks: c.Rollbacks - before.Rollbacks,
+		IdleStatements: c.IdleStatements - before.IdleStatements, IdleRoundTrips: c.IdleRoundTrips - before.IdleRoundTrips,
 	}
 }
 
@@ -52,6 +67,7 @@ func (c *SQLCounter) Counts() SQLCounts {
 	return SQLCounts{
 		Statements: c.statements.Load(), RoundTrips: c.roundTrips.Load(), Prepares: c.prepares.Load(),
 		WriteTransactions: c.writeTx.Load(), ReadTransactions: c.readTx.Load(), Rollbacks: c.rollbacks.Load(),
+		IdleStatements: c.idleStatements.Load(), IdleRoundTrips: c.idleRoundTrips.Load(),
 	}
 }
 
@@ -59,6 +75,8 @@ func (c *SQLCounter) Counts() SQLCounts {
 func (c *SQLCounter) statement(cn *countingConn, query string, rt uint64) {
 	c.statements.Add(1)
 	c.roundTrips.Add(rt)
+	cn.txStatements++
+	cn.txRoundTrips += rt
 	if isRead(query) {
 		return
 	}
@@ -142,6 +160,25 @@ type countingConn struct {
 	c     *SQLCounter
 	inTx  bool
 	wrote bool
+	// Of the transaction in progress: whether a read returned a row, and
+	// its statements and round trips so far.
+	sawRow                     bool
+	txStatements, txRoundTrips uint64
+}
+
+// endTx counts the end of the transaction in progress (one statement,
+// one round trip) and whether it was idle.
+func (cn *countingConn) endTx() (wrote bool) {
+	c := cn.c
+	c.statements.Add(1)
+	c.roundTrips.Add(1)
+	if !cn.wrote && !cn.sawRow {
+		c.idleStatements.Add(cn.txStatements + 1)
+		c.idleRoundTrips.Add(cn.txRoundTrips + 1)
+	}
+	wrote = cn.wrote
+	cn.inTx, cn.wrote, cn.sawRow, cn.txStatements, cn.txRoundTrips = false, false, false, 0, 0
+	return wrote
 }
 
 var _ pqConn = (*countingConn)(nil)
@@ -175,7 +212,7 @@ func (cn *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (dri
 	if err != nil {
 		return nil, err
 	}
-	cn.inTx, cn.wrote = true, false
+	cn.inTx, cn.wrote, cn.sawRow, cn.txStatements, cn.txRoundTrips = true, false, false, 1, 1
 	return countingTx{inner: tx, cn: cn}, nil
 }
 
@@ -186,7 +223,41 @@ func (cn *countingConn) ExecContext(ctx context.Context, query string, args []dr
 
 func (cn *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	cn.c.statement(cn, query, argRoundTrips(len(args)))
-	return cn.inner.QueryContext(ctx, query, args)
+	rows, err := cn.inner.QueryContext(ctx, query, args)
+	return cn.watch(rows), err
+}
+
+// watch has rows tell cn when they yield a row. lib/pq's rows keep the
+// optional interfaces database/sql looks for; rows of another kind are
+// returned as they are.
+func (cn *countingConn) watch(rows driver.Rows) driver.Rows {
+	if r, ok := rows.(pqRows); ok && cn.inTx {
+		return countingRows{pqRows: r, cn: cn}
+	}
+	return rows
+}
+
+// pqRows is what database/sql uses of lib/pq's rows.
+type pqRows interface {
+	driver.Rows
+	driver.RowsNextResultSet
+	driver.RowsColumnTypeScanType
+	driver.RowsColumnTypeDatabaseTypeName
+	driver.RowsColumnTypeLength
+	driver.RowsColumnTypePrecisionScale
+}
+
+type countingRows struct {
+	pqRows
+	cn *countingConn
+}
+
+func (r countingRows) Next(dest []driver.Value) error {
+	err := r.pqRows.Next(dest)
+	if err == nil {
+		r.cn.sawRow = true
+	}
+	return err
 }
 
 func (cn *countingConn) Ping(ctx context.Context) error {
@@ -209,24 +280,17 @@ type countingTx struct {
 }
 
 func (t countingTx) Commit() error {
-	c := t.cn.c
-	c.statements.Add(1)
-	c.roundTrips.Add(1)
-	if t.cn.wrote {
-		c.writeTx.Add(1)
+	if t.cn.endTx() {
+		t.cn.c.writeTx.Add(1)
 	} else {
-		c.readTx.Add(1)
+		t.cn.c.readTx.Add(1)
 	}
-	t.cn.inTx, t.cn.wrote = false, false
 	return t.inner.Commit()
 }
 
 func (t countingTx) Rollback() error {
-	c := t.cn.c
-	c.statements.Add(1)
-	c.roundTrips.Add(1)
-	c.rollbacks.Add(1)
-	t.cn.inTx, t.cn.wrote = false, false
+	t.cn.endTx()
+	t.cn.c.rollbacks.Add(1)
 	return t.inner.Rollback()
 }
 
@@ -277,7 +341,8 @@ func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue
 func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	s.count(len(args))
 	if q, ok := s.inner.(driver.StmtQueryContext); ok {
-		return q.QueryContext(ctx, args)
+		rows, err := q.QueryContext(ctx, args)
+		return s.cn.watch(rows), err
 	}
 	vals, err := values(args)
 	if err != nil {

@@ -56,8 +56,23 @@ func TestSQLCounterCountsStatementsRoundTripsAndTransactions(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = c.Counts().Sub(before)
-	if want := (postgres.SQLCounts{Statements: 6, RoundTrips: 8, ReadTransactions: 1, Rollbacks: 1}); got != want {
+	// The refused one read no row: idle.
+	if want := (postgres.SQLCounts{Statements: 6, RoundTrips: 8, ReadTransactions: 1, Rollbacks: 1, IdleStatements: 3, IdleRoundTrips: 4}); got != want {
 		t.Fatalf("a rolled back and a read transaction: %+v, want %+v", got, want)
+	}
+
+	before = c.Counts()
+	tx = db.MustBeginTx(ctx, nil)
+	var ns []int
+	if err := tx.SelectContext(ctx, &ns, `SELECT n FROM t WHERE n = $1`, 99); err != nil || len(ns) != 0 {
+		t.Fatal(ns, err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got = c.Counts().Sub(before)
+	if want := (postgres.SQLCounts{Statements: 3, RoundTrips: 4, ReadTransactions: 1, IdleStatements: 3, IdleRoundTrips: 4}); got != want {
+		t.Fatalf("a transaction that found nothing (a queue's empty poll): %+v, want %+v", got, want)
 	}
 
 	before = c.Counts()
