@@ -18,6 +18,7 @@ import (
 // own connection apart) and the messages it publishes, and exports both
 // with the metrics: keyward_sql_statements_total,
 // keyward_sql_round_trips_total, keyward_sql_prepared_statements_total,
+// keyward_sql_idle_statements_total, keyward_sql_idle_round_trips_total,
 // keyward_sql_transactions_total{kind} and
 // keyward_messages_published_total{topic}. The per-order budget
 // (perf/budget.json) and keyward bench read them.
@@ -38,6 +39,10 @@ func registerSQLCounts(m *metrics.Metrics, c *postgres.SQLCounter) {
 			func(s postgres.SQLCounts) uint64 { return s.RoundTrips }),
 		counter("prepared_statements_total", "Statements prepared on a connection (counted in keyward_sql_statements_total too).", nil,
 			func(s postgres.SQLCounts) uint64 { return s.Prepares }),
+		counter("idle_statements_total", "Statements of transactions that wrote nothing and read no row (a queue consumer's poll that found no message), counted in keyward_sql_statements_total too.", nil,
+			func(s postgres.SQLCounts) uint64 { return s.IdleStatements }),
+		counter("idle_round_trips_total", "Round trips of those transactions, counted in keyward_sql_round_trips_total too.", nil,
+			func(s postgres.SQLCounts) uint64 { return s.IdleRoundTrips }),
 		counter("transactions_total", "Transactions ended, by kind: write (a commit after a statement other than a read, or a write on its own), read (a commit after reads only), rollback.",
 			prometheus.Labels{"kind": "write"}, func(s postgres.SQLCounts) uint64 { return s.WriteTransactions }),
 		counter("transactions_total", "Transactions ended, by kind: write (a commit after a statement other than a read, or a write on its own), read (a commit after reads only), rollback.",
