@@ -34,7 +34,6 @@ func processModule(opts ...fx.Option) fx.Option {
 // siblings). A new port with a decorator gets its fx.Decorate here: one
 // per port, since fx binds one decorator per type in a module.
 var portDecorators = fx.Options(
-	fx.Decorate(func(p ports.EventPublisher, m *metrics.Metrics) ports.EventPublisher { return countedPublisher{p, m} }),
 	fx.Decorate(func(o ports.OrderRepository, m *metrics.Metrics, tx ports.Transactor, a ports.AuditLog) ports.OrderRepository {
 		return application.AuditOrders(m.Orders(o), tx, a)
 	}),

@@ -68,7 +68,8 @@ func (o countedOutbox) PublishTx(ctx context.Context, tx *sql.Tx, events ...doma
 	return nil
 }
 
-// countedPublisher counts the events published without an outbox.
+// countedPublisher counts the events the in-memory orders publish (no
+// outbox).
 type countedPublisher struct {
 	ports.EventPublisher
 	m *metrics.Metrics
