@@ -124,6 +124,9 @@ func TestOrderBudget(t *testing.T) {
 		})
 	}
 
+	// The budget's order has one outbound webhook endpoint registered:
+	// register it here, once, before the orders, when keyward sends
+	// webhooks; its deliveries are then counted with the rest.
 	sku := h.firstSKU(func(p product) bool { return p.InStock && !strings.Contains(strings.ToLower(p.Platform), "nintendo") }).SKU
 	order := func(i int) orderCounts {
 		email := fmt.Sprintf("budget-%d@example.com", i)
