@@ -65,7 +65,7 @@ func TestConfigDefaults(t *testing.T) {
 		Catalog:   bootstrap.CatalogConfig{SyncInterval: time.Hour, PriceEnding: ".99"},
 		Operations: bootstrap.OperationsConfig{PaymentTimeout: time.Hour, DeliverySLO: 10 * time.Minute, GiveUp: 30 * time.Minute, LinkRetention: 720 * time.Hour,
 			SweepInterval: time.Minute, ShutdownTimeout: 20 * time.Second, BreakerOpenFor: 10 * time.Second},
-		Tuning: bootstrap.TuningConfig{QueueWakeup: true, QueueBatchSize: 10, DatabaseConns: 40},
+		Tuning: bootstrap.TuningConfig{QueueWakeup: true, QueueBatchSize: 10, QueueFallbackPoll: time.Second, AuditSealPass: time.Second, AuditSealGather: 20 * time.Millisecond, DatabaseConns: 40},
 		Limits: bootstrap.LimitsConfig{Store: "memory",
 			OrdersSource: bootstrap.Rate{RateLimit: ports.RateLimit{Every: 100 * time.Millisecond, Burst: 600}},
 			OrdersEmail:  bootstrap.Rate{RateLimit: ports.RateLimit{Every: 2 * time.Minute, Burst: 5}}},

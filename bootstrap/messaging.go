@@ -84,7 +84,7 @@ func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, stop *sto
 		}
 	}
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
-	r, err := messaging.NewRouter(sub, policy, routerFailures(app, stop, true, m.Retried), log.With("component", "router"), handlers...)
+	r, err := messaging.NewRouter(sub, policy, routerFailures(app, stop, true, m), log.With("component", "router"), handlers...)
 	if err != nil {
 		return nil, err
 	}

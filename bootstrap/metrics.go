@@ -27,6 +27,7 @@ import (
 // show).
 var MetricsModule = fx.Module("metrics",
 	fx.Provide(metrics.New),
+	sqlCountsModule,
 	fx.Invoke(registerOperationalMetrics, registerStorageMetrics),
 )
 

@@ -84,7 +84,7 @@ func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscri
 		}
 	}
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
-	r, err := messaging.NewRouter(sub, policy, routerFailures(app, stop, false, m.Retried), log.With("component", "notifications"), handlers...)
+	r, err := messaging.NewRouter(sub, policy, routerFailures(app, stop, false, m), log.With("component", "notifications"), handlers...)
 	if err != nil {
 		return notificationRouter{}, err
 	}

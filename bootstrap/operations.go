@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward/adapters/memory"
 	"github.com/keyward/keyward/adapters/messaging"
+	"github.com/keyward/keyward/adapters/metrics"
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/ports"
@@ -114,9 +115,10 @@ func (s *stopping) stopped() bool {
 // permanent failure holds the order for review (the pipeline) or not
 // (customer notifications: a mail that cannot be sent does not stop an
 // order).
-func routerFailures(app application.App, s *stopping, hold bool, retried func(handler string)) messaging.Failures {
+func routerFailures(app application.App, s *stopping, hold bool, m *metrics.Metrics) messaging.Failures {
 	return messaging.Failures{
-		Retried:   retried,
+		Retried:   m.Retried,
+		Delivered: m.Delivered,
 		Retryable: func(err error) bool { return application.ClassifyFailure(err) == application.FailureTransient },
 		DeadLetter: func(ctx context.Context, l ports.DeadLetter, cause error) error {
 			return app.Commands.RecordDeadLetter.Handle(ctx, l, application.ClassifyFailure(cause), hold)

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/keyward/keyward/adapters/messaging"
+	"github.com/keyward/keyward/adapters/metrics"
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -24,9 +25,10 @@ import (
 // KEYWARD_MIGRATE_ON_START is set.
 var PostgresModule = fx.Module("storage.postgres",
 	auditKeyProviders,
+	fx.Decorate(func(o postgres.Outbox, m *metrics.Metrics) postgres.Outbox { return countedOutbox{o, m} }),
 	fx.Provide(
-		func(lc fx.Lifecycle, cfg Config) (*sqlx.DB, error) {
-			db, err := openDatabase(cfg)
+		func(lc fx.Lifecycle, cfg Config, c *postgres.SQLCounter) (*sqlx.DB, error) {
+			db, err := openDatabase(cfg, c)
 			if err != nil {
 				return nil, err
 			}
@@ -76,41 +78,37 @@ const databaseConnectTimeout = 15 * time.Second
 // openDatabase connects to KEYWARD_DATABASE_URL. It returns an error
 // naming the variable and the database's address (never its password):
 // malformed, down or unreachable, or refusing keyward (with its reason).
-func openDatabase(cfg Config) (*sqlx.DB, error) {
+func openDatabase(cfg Config, c *postgres.SQLCounter) (*sqlx.DB, error) {
 	addr, err := databaseAddress(cfg.DatabaseURL)
 	if err != nil {
 		return nil, redactError(fmt.Errorf("KEYWARD_DATABASE_URL is not a Postgres URL such as postgres://host:5432/keyward?sslmode=disable: %w", err), cfg.urlSecrets())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), databaseConnectTimeout)
 	defer cancel()
-	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	db, err := postgres.OpenCounting(ctx, cfg.DatabaseURL, c)
 	if err != nil {
 		return nil, redactError(unavailable("KEYWARD_DATABASE_URL", "Postgres", addr, err), cfg.urlSecrets())
 	}
 	return db, nil
 }
 
-// auditSealPass is how often the sealer looks for staged audit records it
-// was not woken for: those of another process, or of one that stopped
-// between a commit and its seal. auditSealGather is how long a woken
-// sealer lets more commits arrive, so that under load one sealing
-// transaction chains many records rather than one each.
-const (
-	auditSealPass   = time.Second
-	auditSealGather = 20 * time.Millisecond
-)
-
 // runAuditSealer chains the audit records units of work staged (see
 // postgres.AuditLog) as soon as they commit, and once more on stop, so
-// that a short-lived command leaves none behind.
-func runAuditSealer(lc fx.Lifecycle, audit *postgres.AuditLog, log *slog.Logger) {
+// that a short-lived command leaves none behind. Every
+// KEYWARD_AUDIT_SEAL_PASS it looks for staged records it was not woken
+// for (another process's, or one's that stopped between a commit and its
+// seal); a woken sealer lets more commits arrive for
+// KEYWARD_AUDIT_SEAL_GATHER, so that under load one sealing transaction
+// chains many records rather than one each.
+func runAuditSealer(lc fx.Lifecycle, cfg Config, audit *postgres.AuditLog, log *slog.Logger) {
+	pass, gather := cfg.Tuning.AuditSealPass, cfg.Tuning.AuditSealGather
 	seal := func(ctx context.Context) {
 		if _, err := audit.Seal(ctx); err != nil && ctx.Err() == nil {
 			log.Error("audit records not chained yet; the next pass retries", "err", err)
 		}
 	}
 	runInBackground(lc, func(ctx context.Context) {
-		t := time.NewTicker(auditSealPass)
+		t := time.NewTicker(pass)
 		defer t.Stop()
 		for {
 			select {
@@ -120,7 +118,7 @@ func runAuditSealer(lc fx.Lifecycle, audit *postgres.AuditLog, log *slog.Logger)
 				select {
 				case <-ctx.Done():
 					return // the stop hook seals once more
-				case <-time.After(auditSealGather):
+				case <-time.After(gather):
 				}
 			case <-t.C:
 			}

@@ -6,6 +6,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/keyward/keyward/adapters/memory"
+	"github.com/keyward/keyward/adapters/metrics"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -13,6 +14,7 @@ import (
 // default); the ciphertext's store is chosen apart (blobs.go). Orders publish their events after each save.
 var MemoryStorageModule = fx.Module("storage.memory",
 	auditKeyProviders,
+	fx.Decorate(func(p ports.EventPublisher, m *metrics.Metrics) ports.EventPublisher { return countedPublisher{p, m} }),
 	fx.Provide(
 		fx.Annotate(memory.NewOrders, fx.As(new(ports.OrderRepository)), fx.As(new(ports.OrderCounter))),
 		fx.Annotate(memory.NewLinks, fx.As(new(ports.DeliveryLinkRepository))),

@@ -98,7 +98,7 @@ func Migrate(ctx context.Context, cfg Config, direction string, opts ...ToolOpti
 	if cfg.DatabaseURL == "" {
 		return 0, 0, errors.New("KEYWARD_DATABASE_URL is not set: the in-memory default has no schema to migrate")
 	}
-	db, err := openDatabase(cfg)
+	db, err := openDatabase(cfg, &postgres.SQLCounter{})
 	if err != nil {
 		return 0, 0, err
 	}

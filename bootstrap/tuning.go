@@ -18,10 +18,13 @@ import (
 // TuningConfig holds the performance settings: the Postgres queue's
 // reading and Go's profiler.
 type TuningConfig struct {
-	QueueWakeup    bool   `env:"KEYWARD_QUEUE_WAKEUP" envDefault:"true" doc:"Postgres queue: the outbox announces each committed event (\x60LISTEN\x60/\x60NOTIFY\x60) and consumers read it at once, polling every second as a fallback; \x60false\x60: poll every 100 ms"`
-	QueueBatchSize int    `env:"KEYWARD_QUEUE_BATCH_SIZE" envDefault:"10" doc:"Postgres queue: messages a consumer reads and acknowledges together (one commit); a batch holds back newer events until it is done"`
-	DatabaseConns  int    `env:"KEYWARD_DATABASE_MAX_CONNS" envDefault:"40" doc:"Postgres connections keyward opens at most; the queue holds one per topic partition and consumer group while it hands out a batch, the handlers need their own"`
-	PprofAddr      string `env:"KEYWARD_PPROF_ADDR" doc:"serve \x60/debug/pprof/\x60 on this loopback address (such as \x60127.0.0.1:6060\x60) for CPU and allocation profiles; unset: off"`
+	QueueWakeup       bool          `env:"KEYWARD_QUEUE_WAKEUP" envDefault:"true" doc:"Postgres queue: the outbox announces each committed event (\x60LISTEN\x60/\x60NOTIFY\x60) and consumers read it at once, polling every second as a fallback; \x60false\x60: poll every 100 ms"`
+	QueueBatchSize    int           `env:"KEYWARD_QUEUE_BATCH_SIZE" envDefault:"10" doc:"Postgres queue: messages a consumer reads and acknowledges together (one commit); a batch holds back newer events until it is done"`
+	QueueFallbackPoll time.Duration `env:"KEYWARD_QUEUE_FALLBACK_POLL" envDefault:"1s" doc:"Postgres queue with \x60KEYWARD_QUEUE_WAKEUP\x60: how often a consumer reads its topic when no announcement woke it (a missed notification waits this long)"`
+	AuditSealPass     time.Duration `env:"KEYWARD_AUDIT_SEAL_PASS" envDefault:"1s" doc:"Postgres: how often the audit sealer looks for staged audit records it was not woken for (another process's, or left by a stop)"`
+	AuditSealGather   time.Duration `env:"KEYWARD_AUDIT_SEAL_GATHER" envDefault:"20ms" doc:"Postgres: how long a woken audit sealer lets more commits arrive, so that one sealing transaction chains many records"`
+	DatabaseConns     int           `env:"KEYWARD_DATABASE_MAX_CONNS" envDefault:"40" doc:"Postgres connections keyward opens at most; the queue holds one per topic partition and consumer group while it hands out a batch, the handlers need their own"`
+	PprofAddr         string        `env:"KEYWARD_PPROF_ADDR" doc:"serve \x60/debug/pprof/\x60 on this loopback address (such as \x60127.0.0.1:6060\x60) for CPU and allocation profiles; unset: off"`
 }
 
 func (c TuningConfig) validate() error {
@@ -30,6 +33,9 @@ func (c TuningConfig) validate() error {
 	}
 	if c.DatabaseConns < 2 {
 		return fmt.Errorf("KEYWARD_DATABASE_MAX_CONNS must be at least 2")
+	}
+	if c.QueueFallbackPoll <= 0 || c.AuditSealPass <= 0 || c.AuditSealGather < 0 {
+		return fmt.Errorf("KEYWARD_QUEUE_FALLBACK_POLL and KEYWARD_AUDIT_SEAL_PASS must be positive, KEYWARD_AUDIT_SEAL_GATHER not negative")
 	}
 	if c.QueueBatchSize < 1 || c.QueueBatchSize > 1000 {
 		return fmt.Errorf("KEYWARD_QUEUE_BATCH_SIZE must be between 1 and 1000")
@@ -41,7 +47,7 @@ func (c TuningConfig) validate() error {
 // KEYWARD_QUEUE_WAKEUP it listens for the outbox's notifications on
 // KEYWARD_DATABASE_URL, so that an event is read as soon as it commits
 // rather than at the next poll.
-func newQueueOptions(lc fx.Lifecycle, cfg Config, log *slog.Logger) (messaging.SQLQueueOptions, error) {
+func newQueueOptions(lc fx.Lifecycle, cfg Config, stop *stopping, log *slog.Logger) (messaging.SQLQueueOptions, error) {
 	opts := messaging.SQLQueueOptions{BatchSize: cfg.Tuning.QueueBatchSize}
 	if !cfg.Tuning.QueueWakeup {
 		return opts, nil
@@ -52,6 +58,7 @@ func newQueueOptions(lc fx.Lifecycle, cfg Config, log *slog.Logger) (messaging.S
 	}
 	lc.Append(fx.Hook{OnStop: func(context.Context) error { return w.Close() }})
 	opts.Wakeup = w
+	opts.FallbackPoll, opts.Stopping = cfg.Tuning.QueueFallbackPoll, stop.ch
 	return opts, nil
 }
 

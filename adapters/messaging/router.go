@@ -54,6 +54,9 @@ type Failures struct {
 	// Retried, when set, is told of every retry (by handler route name),
 	// for metrics.
 	Retried func(handler string)
+	// Delivered, when set, is told of every message handed to a handler
+	// (by handler route name), for metrics.
+	Delivered func(handler string)
 }
 
 // errStopping returns a message unacknowledged during shutdown.
@@ -85,6 +88,10 @@ func NewRouter(sub message.Subscriber, policy RetryPolicy, failures Failures, lo
 
 func handleWithRetries(msg *message.Message, h Handler, policy RetryPolicy, f Failures, log *slog.Logger) error {
 	ctx := msg.Context()
+	if f.Delivered != nil {
+		route, _, _ := strings.Cut(h.Name, "@")
+		f.Delivered(route)
+	}
 	ev, err := ParseMessage(msg)
 	if err != nil {
 		return deadLetter(ctx, msg, h.Topic, err, 1, f)

@@ -88,6 +88,13 @@ type SQLQueueOptions struct {
 	// outbox announces an event for it, polling only every second as a
 	// fallback; without, it polls every 100 ms.
 	Wakeup *Wakeup
+	// FallbackPoll is how often a subscriber with a Wakeup reads its
+	// topic unwoken; 0 means every second.
+	FallbackPoll time.Duration
+	// Stopping, once closed, has a subscriber with a Wakeup stop waiting
+	// out its fallback poll, so that the process's stop does not wait for
+	// it; it then polls every stopPoll until it is closed.
+	Stopping <-chan struct{}
 	// BatchSize is how many messages one read hands out, one after the
 	// other, before their offsets are acknowledged in one commit; 0 means
 	// Watermill's 100. The read's transaction stays open (holding back
@@ -113,7 +120,7 @@ func NewSQLSubscriberGroup(db *sql.DB, log *slog.Logger, group string, opts SQLQ
 	}
 	var wlog watermill.LoggerAdapter = watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 	if wakeup := opts.Wakeup; wakeup != nil {
-		wakeConfig(&cfg, wakeup, wakeup.done)
+		wakeConfig(&cfg, wakeup, wakeup.done, opts.Stopping, opts.FallbackPoll)
 		wlog = topicLogger{LoggerAdapter: wlog}
 	} else {
 		cfg.BackoffManager = quietStopBackoff{BackoffManager: wsql.NewDefaultBackoffManager(cfg.PollInterval, cfg.RetryInterval), retry: cfg.RetryInterval}

@@ -141,8 +141,11 @@ type wakeBackoff struct {
 	poll    time.Duration
 	retry   time.Duration
 	closing <-chan struct{}
-	mu      sync.Mutex
-	topics  map[string]*topicWait
+	// stopSignal: the process is stopping, the subscriber is about to be
+	// closed; it polls every stopPoll until then.
+	stopSignal <-chan struct{}
+	mu         sync.Mutex
+	topics     map[string]*topicWait
 }
 
 type topicWait struct {
@@ -221,6 +224,12 @@ func cancelledPoll(err error) bool {
 // wait blocks until a wake-up or d; it returns 0 so that the subscriber
 // queries at once.
 func (b *wakeBackoff) wait(tw *topicWait, d time.Duration) time.Duration {
+	stop := b.stopSignal
+	select {
+	case <-stop:
+		d, stop = min(d, stopPoll), nil
+	default:
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -228,9 +237,14 @@ func (b *wakeBackoff) wait(tw *topicWait, d time.Duration) time.Duration {
 		tw.recheck = 0
 	case <-t.C:
 	case <-b.closing:
+	case <-stop:
 	}
 	return 0
 }
+
+// stopPoll is how often a subscriber polls between the process's stop
+// and its own close.
+const stopPoll = 100 * time.Millisecond
 
 func (b *wakeBackoff) waitFor(topic string) *topicWait {
 	b.mu.Lock()
@@ -266,10 +280,14 @@ func distinctTopics(topics []string) []string {
 }
 
 // wakeConfig sets the subscriber up to be woken by w.
-func wakeConfig(cfg *wsql.SubscriberConfig, w *Wakeup, closing <-chan struct{}) {
-	cfg.PollInterval = wokenPollInterval
-	cfg.BackoffManager = &wakeBackoff{wakeup: w, poll: wokenPollInterval, retry: cfg.RetryInterval, closing: closing, topics: map[string]*topicWait{}}
+func wakeConfig(cfg *wsql.SubscriberConfig, w *Wakeup, closing, stopping <-chan struct{}, poll time.Duration) {
+	if poll <= 0 {
+		poll = wokenPollInterval
+	}
+	cfg.PollInterval = poll
+	cfg.BackoffManager = &wakeBackoff{wakeup: w, poll: poll, retry: cfg.RetryInterval, closing: closing, stopSignal: stopping, topics: map[string]*topicWait{}}
 }
 
-// wokenPollInterval is the fallback poll of a subscriber with a Wakeup.
+// wokenPollInterval is the default fallback poll of a subscriber with a
+// Wakeup.
 const wokenPollInterval = time.Second

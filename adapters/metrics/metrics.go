@@ -26,6 +26,8 @@ type Metrics struct {
 	retries     *prometheus.CounterVec
 	rateLimited *prometheus.CounterVec
 	limiterErrs *prometheus.CounterVec
+	published   *prometheus.CounterVec
+	delivered   *prometheus.CounterVec
 }
 
 // New returns metrics registered on a new registry, with the Go runtime and
@@ -63,8 +65,16 @@ func New() *Metrics {
 			Namespace: namespace, Name: "rate_limiter_errors_total",
 			Help: "Requests let through because a rate limiter's store (Redis) did not answer, by limiter.",
 		}, []string{"limiter"}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "messages_published_total",
+			Help: "Messages put on the queue (the outbox, or a broker or the in-process queue directly), by topic (an event name; its partitions summed).",
+		}, []string{"topic"}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "messages_handled_total",
+			Help: "Messages handed to a handler (queue hops; each consumer group counts its own), by handler.",
+		}, []string{"handler"}),
 	}
-	m.reg.MustRegister(m.calls, m.callErrors, m.delivery, m.reveals, m.retries, m.rateLimited, m.limiterErrs,
+	m.reg.MustRegister(m.calls, m.callErrors, m.delivery, m.reveals, m.retries, m.rateLimited, m.limiterErrs, m.published, m.delivered,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -98,3 +108,9 @@ func (m *Metrics) ObserveDelivery(d time.Duration) { m.delivery.Observe(d.Second
 
 // Revealed counts n revealed keys.
 func (m *Metrics) Revealed(n int) { m.reveals.Add(float64(n)) }
+
+// Published counts n messages put on topic.
+func (m *Metrics) Published(topic string, n int) { m.published.WithLabelValues(topic).Add(float64(n)) }
+
+// Delivered counts one message handed to handler.
+func (m *Metrics) Delivered(handler string) { m.delivered.WithLabelValues(handler).Inc() }

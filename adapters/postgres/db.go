@@ -34,10 +34,16 @@ const (
 // Open connects to the database at url (a postgres:// URL or a key=value
 // DSN) and pings it; it returns an error when the server does not answer.
 func Open(ctx context.Context, url string) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", url)
+	return OpenCounting(ctx, url, &SQLCounter{})
+}
+
+// OpenCounting is Open with every statement the pool sends counted on c.
+func OpenCounting(ctx context.Context, url string, c *SQLCounter) (*sqlx.DB, error) {
+	conn, err := pq.NewConnector(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	db := sqlx.NewDb(sql.OpenDB(countingConnector{Connector: conn, c: c}), "postgres")
 	db.SetMaxOpenConns(maxOpenConns)
 	db.SetMaxIdleConns(maxIdleConns)
 	db.SetConnMaxLifetime(connMaxLifetime)

@@ -60,13 +60,16 @@ var lockedOrderQuery = `SELECT ` + orderLoadColumns + `,
 	orders.xmin = (SELECT s.xmin FROM orders s WHERE s.id = orders.id) AS current
 	FROM orders WHERE id = $1 FOR UPDATE OF orders`
 
-// loadOrder reads one order in one statement, locking its row until the
-// transaction ends when forUpdate is set; domain.ErrNotFound if it does
-// not exist.
-func loadOrder(ctx context.Context, q sqlx.QueryerContext, id string, forUpdate bool) (*domain.Order, error) {
+// orderQuery loads an order without locking it.
+var orderQuery = `SELECT ` + orderLoadColumns + ` FROM orders WHERE id = $1`
+
+// loadOrder reads one order in one statement, prepared (the hottest
+// query of the pipeline), locking its row until the transaction ends when
+// forUpdate is set; domain.ErrNotFound if it does not exist.
+func loadOrder(ctx context.Context, prepared *preparedStatements, q sqlx.QueryerContext, id string, forUpdate bool) (*domain.Order, error) {
 	if !forUpdate {
 		var row orderLoadRow
-		if err := sqlx.GetContext(ctx, q, &row, `SELECT `+orderLoadColumns+` FROM orders WHERE id = $1`, id); err != nil {
+		if err := prepared.get(ctx, q, &row, orderQuery, id); err != nil {
 			return nil, loadError(id, err)
 		}
 		return row.order()
@@ -75,7 +78,7 @@ func loadOrder(ctx context.Context, q sqlx.QueryerContext, id string, forUpdate 
 	// (a new snapshot under read committed) is current.
 	for range 2 {
 		var row orderLoadRow
-		if err := sqlx.GetContext(ctx, q, &row, lockedOrderQuery, id); err != nil {
+		if err := prepared.get(ctx, q, &row, lockedOrderQuery, id); err != nil {
 			return nil, loadError(id, err)
 		}
 		if row.Current {

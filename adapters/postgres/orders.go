@@ -13,8 +13,9 @@ import (
 // Orders is a ports.OrderRepository on PostgreSQL. Each save and the
 // order's events go to the database in one transaction, through an Outbox.
 type Orders struct {
-	db     *sqlx.DB
-	outbox Outbox
+	db       *sqlx.DB
+	outbox   Outbox
+	prepared *preparedStatements
 }
 
 var _ ports.OrderRepository = (*Orders)(nil)
@@ -25,7 +26,7 @@ func NewOrders(db *sqlx.DB, outbox Outbox) *Orders {
 	if db == nil || outbox == nil {
 		panic("postgres.NewOrders: nil db or outbox (use NoOutbox{} to drop events)")
 	}
-	return &Orders{db: db, outbox: outbox}
+	return &Orders{db: db, outbox: outbox, prepared: newPreparedStatements(db)}
 }
 
 // Create stores o and publishes its events in one transaction;
@@ -53,7 +54,7 @@ func (r *Orders) Create(ctx context.Context, o *domain.Order) error {
 // transaction is needed around it. Outside a transaction, database/sql
 // runs a statement whose connection was lost again on another one.
 func (r *Orders) Get(ctx context.Context, id string) (*domain.Order, error) {
-	return loadOrder(ctx, ext(ctx, r.db), id, false)
+	return loadOrder(ctx, r.prepared, ext(ctx, r.db), id, false)
 }
 
 // Update locks the order's row, calls fn, and saves the order with its new
@@ -64,7 +65,7 @@ func (r *Orders) Get(ctx context.Context, id string) (*domain.Order, error) {
 func (r *Orders) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
 	var o *domain.Order
 	err := withTx(ctx, r.db, func(tx *sqlx.Tx) (err error) {
-		if o, err = loadOrder(ctx, tx, id, true); err != nil {
+		if o, err = loadOrder(ctx, r.prepared, tx, id, true); err != nil {
 			return err
 		}
 		stored := o.Snapshot().Items

@@ -96,6 +96,9 @@ type benchRun struct {
 	load    loadResult
 	server  *procStats // nil when the bench did not start the server
 	commits float64    // per order; < 0 without Postgres
+	// counts is what an order cost the server by its /metrics; nil when
+	// they could not be read.
+	counts *serverCounts
 }
 
 // Run pushes opts.Orders orders through keyward's HTTP API (create,
@@ -115,12 +118,14 @@ func Run(ctx context.Context, cfg Setup, opts Options, out io.Writer) error {
 	defer os.RemoveAll(tmp)
 
 	if opts.Server != "" {
+		before, countErr := scrapeCounts(ctx, http.DefaultClient, opts.Server)
 		res, err := runLoad(ctx, loadSpec{base: opts.Server, mailDir: cfg.MailDir, ipnSecret: cfg.IPNSecret,
 			orders: opts.Orders, clients: opts.Clients, rate: opts.Rate, tag: randomTag(), progress: opts.Progress})
 		if err != nil {
 			return err
 		}
 		run := benchRun{label: "server " + opts.Server, load: res, commits: -1}
+		run.counts = countsSince(ctx, opts.Server, before, countErr, res.done, out)
 		printRun(out, run)
 		fmt.Fprintf(out, "%.1f orders/s end to end, ceiling ratio n/a (--server)\n", res.ordersPerSecond())
 		return nil
@@ -269,6 +274,7 @@ func benchChild(ctx context.Context, cfg Setup, opts Options, dir, label string,
 		profiles.Add(1)
 		go func() { defer profiles.Done(); captureProfiles(profCtx, srv.pprof, profileDir) }()
 	}
+	counts0, countErr := scrapeCounts(ctx, http.DefaultClient, srv.base)
 	res, err := runLoad(ctx, loadSpec{base: srv.base, mailDir: srv.mailDir, ipnSecret: cfg.IPNSecret,
 		orders: opts.Orders, clients: opts.Clients, rate: opts.Rate, tag: randomTag(), progress: opts.Progress})
 	stopProf()
@@ -281,6 +287,7 @@ func benchChild(ctx context.Context, cfg Setup, opts Options, dir, label string,
 		return benchRun{}, err
 	}
 	run := benchRun{label: label, load: res, server: &procStats{cpu: st1.cpu - st0.cpu, peakRSS: st1.peakRSS}, commits: -1}
+	run.counts = countsSince(ctx, srv.base, counts0, countErr, res.done, io.Discard)
 	srv.stop()
 	stopped = true
 	if db != nil {
@@ -402,6 +409,9 @@ func printRun(out io.Writer, r benchRun) {
 	if r.commits >= 0 {
 		fmt.Fprintf(out, "  postgres: %.1f commits per order\n", r.commits)
 	}
+	if r.counts != nil {
+		fmt.Fprintf(out, "  per order: %s\n", r.counts)
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -414,3 +424,17 @@ func rateText(r float64) string {
 }
 
 func randomTag() string { return fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffff) }
+
+// countsSince reads the server's counters again and returns what each of
+// done orders cost since before; nil (saying why on out) when they could
+// not be read. The orders' work is over when the last was revealed, but
+// for the queue's idle reads, counted apart.
+func countsSince(ctx context.Context, base string, before serverCounts, beforeErr error, done int, out io.Writer) *serverCounts {
+	after, err := scrapeCounts(ctx, http.DefaultClient, base)
+	if err = errors.Join(beforeErr, err); err != nil {
+		fmt.Fprintf(out, "  per-order counts unavailable: %v\n", err)
+		return nil
+	}
+	c := after.perOrder(before, done)
+	return &c
+}

@@ -1,0 +1,363 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"strings"
+	"sync/atomic"
+)
+
+// SQLCounter counts what a process sends to Postgres through the pool Open
+// returns: statements (BEGIN, COMMIT and ROLLBACK included), round trips,
+// and transactions by kind. It counts with atomics, cheap enough to stay on
+// in production; operators read it as Prometheus metrics and the per-order
+// budget (perf/budget.json) is checked against it. The outbox listener
+// (pq.Listener, messaging.Wakeup) has a connection of its own and is not
+// counted: it only receives notifications.
+//
+// A transaction that wrote nothing and whose reads found no row is an idle
+// read (a queue consumer's poll, woken or not, that found no message): its
+// statements and round trips are counted in Statements and RoundTrips and
+// again in IdleStatements and IdleRoundTrips, since how many there are
+// depends on timing (an event is visible to the queue's consumers only
+// once every older transaction of the cluster has ended), not on the work
+// done.
+//
+// Round trips follow lib/pq's protocol use: a statement with arguments is
+// parsed in one round trip and bound and executed in a second, one without
+// arguments (and BEGIN, COMMIT, ROLLBACK) is one, a prepared statement's
+// execution is one and its preparation another.
+type SQLCounter struct {
+	statements, roundTrips, prepares atomic.Uint64
+	writeTx, readTx, rollbacks       atomic.Uint64
+	idleStatements, idleRoundTrips   atomic.Uint64
+}
+
+// SQLCounts is a reading of an SQLCounter.
+type SQLCounts struct {
+	Statements uint64 // every statement sent, BEGIN and COMMIT/ROLLBACK included
+	RoundTrips uint64 // waits for the server's answer
+	Prepares   uint64 // statements prepared (named), counted in Statements too
+	// WriteTransactions are the commits of transactions that ran a
+	// statement other than a read, and statements that wrote on their own
+	// (autocommit).
+	WriteTransactions uint64
+	ReadTransactions  uint64 // commits of transactions that only read
+	Rollbacks         uint64
+	// IdleStatements and IdleRoundTrips are those of transactions that
+	// wrote nothing and read no row (counted in Statements and RoundTrips
+	// too).
+	IdleStatements uint64
+	IdleRoundTrips uint64
+}
+
+// Sub returns the counts made since before.
+func (c SQLCounts) Sub(before SQLCounts) SQLCounts {
+	return SQLCounts{
+		Statements: c.Statements - before.Statements, RoundTrips: c.RoundTrips - before.RoundTrips,
+		Prepares: c.Prepares - before.Prepares, WriteTransactions: c.WriteTransactions - before.WriteTransactions,
+		ReadTransactions: c.ReadTransactions - before.ReadTransactions, Rollbacks: c.Rollbacks - before.Rollbacks,
+		IdleStatements: c.IdleStatements - before.IdleStatements, IdleRoundTrips: c.IdleRoundTrips - before.IdleRoundTrips,
+	}
+}
+
+// Counts reads the counter.
+func (c *SQLCounter) Counts() SQLCounts {
+	return SQLCounts{
+		Statements: c.statements.Load(), RoundTrips: c.roundTrips.Load(), Prepares: c.prepares.Load(),
+		WriteTransactions: c.writeTx.Load(), ReadTransactions: c.readTx.Load(), Rollbacks: c.rollbacks.Load(),
+		IdleStatements: c.idleStatements.Load(), IdleRoundTrips: c.idleRoundTrips.Load(),
+	}
+}
+
+// statement counts one statement of rt round trips on conn.
+func (c *SQLCounter) statement(cn *countingConn, query string, rt uint64) {
+	c.statements.Add(1)
+	c.roundTrips.Add(rt)
+	cn.txStatements++
+	cn.txRoundTrips += rt
+	if isRead(query) {
+		return
+	}
+	if cn.inTx {
+		cn.wrote = true
+	} else {
+		c.writeTx.Add(1)
+	}
+}
+
+// argRoundTrips is what lib/pq needs for a statement with n arguments.
+func argRoundTrips(n int) uint64 {
+	if n == 0 {
+		return 1
+	}
+	return 2
+}
+
+// isRead reports whether query only reads: it starts with SELECT, SHOW,
+// VALUES or EXPLAIN, or is a WITH query whose statements all select.
+// (pg_notify, advisory locks and SELECT ... FOR UPDATE count as reads: they
+// write no row.)
+func isRead(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n(")
+	word := q
+	if i := strings.IndexAny(q, " \t\r\n("); i >= 0 {
+		word = q[:i]
+	}
+	switch strings.ToUpper(word) {
+	case "SELECT", "SHOW", "VALUES", "EXPLAIN":
+		return true
+	case "WITH":
+		u := strings.ToUpper(q)
+		for _, w := range []string{"INSERT ", "DELETE ", "MERGE ", "UPDATE "} {
+			if strings.Contains(strings.ReplaceAll(u, "FOR UPDATE", ""), w) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// countingConnector opens lib/pq connections that count on c.
+type countingConnector struct {
+	driver.Connector
+	c *SQLCounter
+}
+
+func (k countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	cn, err := k.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inner, ok := cn.(pqConn)
+	if !ok {
+		_ = cn.Close()
+		return nil, errors.New("postgres: the driver's connection lacks the context methods the counter relies on")
+	}
+	return &countingConn{inner: inner, c: k.c}, nil
+}
+
+// pqConn is what database/sql uses of a lib/pq connection.
+type pqConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+	driver.NamedValueChecker
+}
+
+// countingConn counts the statements sent on one connection; database/sql
+// uses a connection from one goroutine at a time, so its transaction state
+// needs no lock.
+type countingConn struct {
+	inner pqConn
+	c     *SQLCounter
+	inTx  bool
+	wrote bool
+	// Of the transaction in progress: whether a read returned a row, and
+	// its statements and round trips so far.
+	sawRow                     bool
+	txStatements, txRoundTrips uint64
+}
+
+// endTx counts the end of the transaction in progress (one statement,
+// one round trip) and whether it was idle.
+func (cn *countingConn) endTx() (wrote bool) {
+	c := cn.c
+	c.statements.Add(1)
+	c.roundTrips.Add(1)
+	if !cn.wrote && !cn.sawRow {
+		c.idleStatements.Add(cn.txStatements + 1)
+		c.idleRoundTrips.Add(cn.txRoundTrips + 1)
+	}
+	wrote = cn.wrote
+	cn.inTx, cn.wrote, cn.sawRow, cn.txStatements, cn.txRoundTrips = false, false, false, 0, 0
+	return wrote
+}
+
+var _ pqConn = (*countingConn)(nil)
+
+func (cn *countingConn) Prepare(query string) (driver.Stmt, error) {
+	return cn.PrepareContext(context.Background(), query)
+}
+
+func (cn *countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	st, err := cn.inner.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	cn.c.prepares.Add(1)
+	cn.c.statements.Add(1)
+	cn.c.roundTrips.Add(1)
+	copyIn := strings.HasPrefix(strings.ToUpper(strings.TrimSpace(query)), "COPY")
+	return &countingStmt{inner: st, cn: cn, query: query, copy: copyIn}, nil
+}
+
+func (cn *countingConn) Close() error { return cn.inner.Close() }
+
+func (cn *countingConn) Begin() (driver.Tx, error) {
+	return cn.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (cn *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	cn.c.statements.Add(1)
+	cn.c.roundTrips.Add(1)
+	tx, err := cn.inner.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	cn.inTx, cn.wrote, cn.sawRow, cn.txStatements, cn.txRoundTrips = true, false, false, 1, 1
+	return countingTx{inner: tx, cn: cn}, nil
+}
+
+func (cn *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	cn.c.statement(cn, query, argRoundTrips(len(args)))
+	return cn.inner.ExecContext(ctx, query, args)
+}
+
+func (cn *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	cn.c.statement(cn, query, argRoundTrips(len(args)))
+	rows, err := cn.inner.QueryContext(ctx, query, args)
+	return cn.watch(rows), err
+}
+
+// watch has rows tell cn when they yield a row. lib/pq's rows keep the
+// optional interfaces database/sql looks for; rows of another kind are
+// returned as they are.
+func (cn *countingConn) watch(rows driver.Rows) driver.Rows {
+	if r, ok := rows.(pqRows); ok && cn.inTx {
+		return countingRows{pqRows: r, cn: cn}
+	}
+	return rows
+}
+
+// pqRows is what database/sql uses of lib/pq's rows.
+type pqRows interface {
+	driver.Rows
+	driver.RowsNextResultSet
+	driver.RowsColumnTypeScanType
+	driver.RowsColumnTypeDatabaseTypeName
+	driver.RowsColumnTypeLength
+	driver.RowsColumnTypePrecisionScale
+}
+
+type countingRows struct {
+	pqRows
+	cn *countingConn
+}
+
+func (r countingRows) Next(dest []driver.Value) error {
+	err := r.pqRows.Next(dest)
+	if err == nil {
+		r.cn.sawRow = true
+	}
+	return err
+}
+
+func (cn *countingConn) Ping(ctx context.Context) error {
+	cn.c.statements.Add(1)
+	cn.c.roundTrips.Add(1)
+	return cn.inner.Ping(ctx)
+}
+
+func (cn *countingConn) ResetSession(ctx context.Context) error { return cn.inner.ResetSession(ctx) }
+func (cn *countingConn) IsValid() bool                          { return cn.inner.IsValid() }
+func (cn *countingConn) CheckNamedValue(nv *driver.NamedValue) error {
+	return cn.inner.CheckNamedValue(nv)
+}
+
+// countingTx counts the end of a transaction: a commit as a write or a
+// read transaction by what ran in it.
+type countingTx struct {
+	inner driver.Tx
+	cn    *countingConn
+}
+
+func (t countingTx) Commit() error {
+	if t.cn.endTx() {
+		t.cn.c.writeTx.Add(1)
+	} else {
+		t.cn.c.readTx.Add(1)
+	}
+	return t.inner.Commit()
+}
+
+func (t countingTx) Rollback() error {
+	t.cn.endTx()
+	t.cn.c.rollbacks.Add(1)
+	return t.inner.Rollback()
+}
+
+// countingStmt counts each execution of a prepared statement (one round
+// trip). lib/pq's COPY FROM STDIN statement passes through: the rows it
+// buffers are not counted, the final execution that ends the COPY is.
+type countingStmt struct {
+	inner driver.Stmt
+	cn    *countingConn
+	query string
+	copy  bool
+}
+
+func (s *countingStmt) Close() error  { return s.inner.Close() }
+func (s *countingStmt) NumInput() int { return s.inner.NumInput() }
+
+func (s *countingStmt) count(args int) {
+	if s.copy && args > 0 {
+		return // a row buffered for COPY
+	}
+	s.cn.c.statement(s.cn, s.query, 1)
+}
+
+//nolint:staticcheck // driver.Stmt's own methods, used by database/sql when the context ones are missing
+func (s *countingStmt) Exec(args []driver.Value) (driver.Result, error) {
+	s.count(len(args))
+	return s.inner.Exec(args) //nolint:staticcheck // as above
+}
+
+//nolint:staticcheck // as Exec
+func (s *countingStmt) Query(args []driver.Value) (driver.Rows, error) {
+	s.count(len(args))
+	return s.inner.Query(args) //nolint:staticcheck // as above
+}
+
+func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s.count(len(args))
+	if e, ok := s.inner.(driver.StmtExecContext); ok {
+		return e.ExecContext(ctx, args)
+	}
+	vals, err := values(args)
+	if err != nil {
+		return nil, err
+	}
+	return s.inner.Exec(vals) //nolint:staticcheck // the statement has no ExecContext (lib/pq's COPY)
+}
+
+func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s.count(len(args))
+	if q, ok := s.inner.(driver.StmtQueryContext); ok {
+		rows, err := q.QueryContext(ctx, args)
+		return s.cn.watch(rows), err
+	}
+	vals, err := values(args)
+	if err != nil {
+		return nil, err
+	}
+	return s.inner.Query(vals) //nolint:staticcheck // the statement has no QueryContext (lib/pq's COPY)
+}
+
+func values(args []driver.NamedValue) ([]driver.Value, error) {
+	out := make([]driver.Value, len(args))
+	for i, a := range args {
+		if a.Name != "" {
+			return nil, errors.New("postgres: named arguments are not supported")
+		}
+		out[i] = a.Value
+	}
+	return out, nil
+}

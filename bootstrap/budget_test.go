@@ -1,0 +1,210 @@
+package bootstrap_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"go.uber.org/fx"
+
+	"github.com/keyward/keyward/adapters/metrics"
+	"github.com/keyward/keyward/adapters/postgres"
+	"github.com/keyward/keyward/adapters/postgres/pgtest"
+	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/internal/testkit"
+)
+
+// orderBudget is perf/budget.json: what one paid single-item order may
+// cost, as the code stands (Limit, which the suite enforces) and as
+// issue 22 asks (Target).
+type orderBudget struct {
+	Order  string      `json:"order"`
+	Target orderCounts `json:"target"`
+	Limit  orderCounts `json:"limit"`
+}
+
+// orderCounts is the work one order costs keyward's processes. A zero
+// field of a budget is not checked.
+type orderCounts struct {
+	SQLStatements     float64 `json:"sql_statements"`
+	RoundTrips        float64 `json:"round_trips,omitempty"`
+	WriteTransactions float64 `json:"write_transactions"`
+	MessagesPublished float64 `json:"messages_published,omitempty"`
+	QueueHops         float64 `json:"queue_hops"`
+	KeyVaultCalls     float64 `json:"key_vault_calls,omitempty"`
+}
+
+// budgetOrders is how many orders the budget test measures after a first
+// one that warms the pool up; their counts must agree.
+const budgetOrders = 3
+
+// TestOrderBudget walks paid single-item orders through the whole pipeline
+// on Postgres (order, IPN, purchase, seal, email, reveal) with the sandbox
+// supplier and the local keyring, one at a time, and counts what keyward
+// sends for each: SQL statements (BEGIN and COMMIT included), round trips
+// and write transactions at the driver, messages published, queue hops
+// (messages handed to a handler) and key-vault calls. The counts must be
+// the same for every order.
+//
+// Left out of the SQL counts, and so from what is compared: the queue's
+// idle reads (transactions that wrote nothing and found no row, see
+// postgres.SQLCounter), whose number depends on timing and not on the
+// order; the preparations of the hot queries, made once on each
+// connection of the pool (so per order only while it warms up); the
+// background passes (sweeper, reconciler, catalog sync, the
+// audit sealer's pass), which are turned off; and the test's own read of
+// the sandbox payment it pays, measured and subtracted. It waits for the
+// email in the mail directory, which costs no SQL. The audit sealer, which
+// chains the records of many orders in one pass, is run once for all of
+// them and its cost shared out.
+//
+// It fails when a count exceeds perf/budget.json's limit; with
+// KEYWARD_TEST_BUDGET=target it holds the counts to the issue's target
+// instead.
+func TestOrderBudget(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "perf", "budget.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var budget orderBudget
+	if err := json.Unmarshal(raw, &budget); err != nil {
+		t.Fatalf("perf/budget.json: %v", err)
+	}
+	url, _ := pgtest.NewDatabase(t)
+	var (
+		counter *postgres.SQLCounter
+		m       *metrics.Metrics
+		audit   *postgres.AuditLog
+		db      *sqlx.DB
+	)
+	h := start(t, func(c *bootstrap.Config) {
+		c.DatabaseURL = url
+		c.ReconcileInterval = 0
+		c.Operations.SweepInterval = 0
+		c.Catalog.SyncInterval = 0
+		c.Tuning.AuditSealPass = time.Hour
+		c.Tuning.AuditSealGather = time.Hour // sealed below, once for every order
+	}, fx.Populate(&counter, &m, &audit, &db))
+
+	read := func() orderCounts {
+		s, n := counter.Counts(), m.Totals()
+		return orderCounts{
+			SQLStatements: float64(s.Statements - s.IdleStatements - s.Prepares), RoundTrips: float64(s.RoundTrips - s.IdleRoundTrips - s.Prepares),
+			WriteTransactions: float64(s.WriteTransactions),
+			MessagesPublished: n.MessagesPublished, QueueHops: n.MessagesHandled, KeyVaultCalls: n.VaultCalls,
+		}
+	}
+	// quiet waits until keyward has nothing left to do: every message the
+	// pipeline's router was given is acknowledged, no connection is in use
+	// and the counts have stood still for a while (the customer
+	// notifications' consumer group is not seen by the probe).
+	quiet := func() {
+		t.Helper()
+		last, since := read(), time.Now()
+		var (
+			left, inUse int
+			err         error
+		)
+		testkit.EventuallyWith(t, 30*time.Second, func() string {
+			return fmt.Sprintf("keyward still busy: %d messages unacknowledged (%v), %d connections in use, counts %+v since %s", left, err, inUse, last, since)
+		}, func() bool {
+			_, left, err = h.pipeline.unacknowledged(t.Context())
+			inUse = db.Stats().InUse
+			if now := read(); now != last {
+				last, since = now, time.Now()
+			}
+			// A woken queue consumer that found its message looks again
+			// after 10, 50 and 200 ms (messaging's recheckBackoff).
+			return err == nil && left == 0 && inUse == 0 && time.Since(since) > 500*time.Millisecond
+		})
+	}
+
+	// The budget's order has one outbound webhook endpoint registered:
+	// register it here, once, before the orders, when keyward sends
+	// webhooks; its deliveries are then counted with the rest.
+	sku := h.firstSKU(func(p product) bool { return p.InStock && !strings.Contains(strings.ToLower(p.Platform), "nintendo") }).SKU
+	order := func(i int) orderCounts {
+		email := fmt.Sprintf("budget-%d@example.com", i)
+		quiet()
+		before := read()
+		o := h.placeOrder(email, line(sku, 1))
+		quiet()
+		clientBefore := read()
+		body, sig := h.ipn(o.ID, "finished", "") // the test's own read of the sandbox payment
+		client := minus(read(), clientBefore)
+		if code, raw := h.postIPN(body, sig); code != 200 {
+			t.Fatalf("IPN: %d %s", code, raw)
+		}
+		testkit.Eventually(t, 30*time.Second, "the delivery email to "+email, func() bool { return len(h.mailsTo(email)) == 1 })
+		token := h.deliveryToken(email)
+		if code, _, raw := h.do("GET", "/deliver/"+token, nil, nil, nil); code != 200 {
+			t.Fatalf("delivery page: %d %s", code, raw)
+		}
+		if code, _, raw := h.do("POST", "/v1/deliveries/"+token+"/reveal", nil, nil, nil); code != 200 {
+			t.Fatalf("reveal: %d %s", code, raw)
+		}
+		quiet()
+		return minus(minus(read(), before), client)
+	}
+
+	order(0) // warms the pool and the prepared statements up
+	var each []orderCounts
+	for i := 1; i <= budgetOrders; i++ {
+		each = append(each, order(i))
+	}
+	beforeSeal := read()
+	if _, err := audit.Seal(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	seal := minus(read(), beforeSeal)
+	for i, c := range each {
+		t.Logf("order %d: %+v", i+1, c)
+		if c != each[0] {
+			t.Errorf("order %d cost %+v, order 1 %+v: the count is not deterministic", i+1, c, each[0])
+		}
+	}
+	t.Logf("audit seal of %d orders' records: %+v", budgetOrders+1, seal)
+	per := plus(each[0], scale(seal, 1/float64(budgetOrders+1)))
+
+	limit, which := budget.Limit, "limit"
+	if os.Getenv("KEYWARD_TEST_BUDGET") == "target" {
+		limit, which = budget.Target, "target"
+	}
+	report := []struct {
+		name               string
+		got, limit, target float64
+	}{
+		{"sql_statements", per.SQLStatements, limit.SQLStatements, budget.Target.SQLStatements},
+		{"round_trips", per.RoundTrips, limit.RoundTrips, budget.Target.RoundTrips},
+		{"write_transactions", per.WriteTransactions, limit.WriteTransactions, budget.Target.WriteTransactions},
+		{"messages_published", per.MessagesPublished, limit.MessagesPublished, budget.Target.MessagesPublished},
+		{"queue_hops", per.QueueHops, limit.QueueHops, budget.Target.QueueHops},
+		{"key_vault_calls", per.KeyVaultCalls, limit.KeyVaultCalls, budget.Target.KeyVaultCalls},
+	}
+	for _, r := range report {
+		gap := "no target"
+		if r.target > 0 {
+			gap = fmt.Sprintf("%+.2f over the target %.0f", r.got-r.target, r.target)
+		}
+		t.Logf("per order: %-18s %7.2f (%s %.0f; %s)", r.name, r.got, which, r.limit, gap)
+		if r.limit > 0 && r.got > r.limit {
+			t.Errorf("%s per order is %.2f, over the %s of %.0f in perf/budget.json", r.name, r.got, which, r.limit)
+		}
+	}
+}
+
+func minus(a, b orderCounts) orderCounts {
+	return orderCounts{a.SQLStatements - b.SQLStatements, a.RoundTrips - b.RoundTrips, a.WriteTransactions - b.WriteTransactions,
+		a.MessagesPublished - b.MessagesPublished, a.QueueHops - b.QueueHops, a.KeyVaultCalls - b.KeyVaultCalls}
+}
+
+func plus(a, b orderCounts) orderCounts { return minus(a, scale(b, -1)) }
+
+func scale(a orderCounts, f float64) orderCounts {
+	return orderCounts{a.SQLStatements * f, a.RoundTrips * f, a.WriteTransactions * f, a.MessagesPublished * f, a.QueueHops * f, a.KeyVaultCalls * f}
+}
