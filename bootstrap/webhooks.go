@@ -126,12 +126,12 @@ func newWebhooks(d webhookDeps) *application.Webhooks {
 		Clock: d.Clock, IDs: d.IDs, Log: d.Log.With("component", "webhooks"), Observer: d.Metrics.Webhooks(), Vault: d.Vault, DataKeys: d.DataKeys}, d.Config.Webhooks.settings())
 }
 
-// webhookPoll is how often the delivery worker looks for due messages
-// it was not woken for (retries, and other processes' messages);
-// webhookPurge how often it purges those past their retention.
-// webhookBalance how often it reads the supplier's balance.
+// The delivery worker looks for due messages it was not woken for
+// (retries, and other processes' messages) every
+// KEYWARD_QUEUE_FALLBACK_POLL, like the queue's consumers;
+// webhookPurge is how often it purges those past their retention,
+// webhookBalance how often it reads the suppliers' balances.
 const (
-	webhookPoll    = time.Second
 	webhookPurge   = time.Hour
 	webhookBalance = 5 * time.Minute
 )
@@ -180,10 +180,10 @@ func runBalanceCheck(lc fx.Lifecycle, p balanceCheck) {
 // runWebhookWorker sends due messages until the stop, which waits for
 // the attempts under way (each bounded by KEYWARD_WEBHOOK_TIMEOUT); one
 // cut short is sent again once its lease lapses.
-func runWebhookWorker(lc fx.Lifecycle, w *application.Webhooks, wake webhookWake, log *slog.Logger) {
+func runWebhookWorker(lc fx.Lifecycle, cfg Config, w *application.Webhooks, wake webhookWake, log *slog.Logger) {
 	log = log.With("component", "webhooks")
 	runInBackground(lc, func(ctx context.Context) {
-		poll, purge := time.NewTicker(webhookPoll), time.NewTicker(webhookPurge)
+		poll, purge := time.NewTicker(cfg.Tuning.QueueFallbackPoll), time.NewTicker(webhookPurge)
 		defer poll.Stop()
 		defer purge.Stop()
 		defer w.Wait()

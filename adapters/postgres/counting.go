@@ -222,9 +222,63 @@ func (cn *countingConn) ExecContext(ctx context.Context, query string, args []dr
 }
 
 func (cn *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if !cn.inTx {
+		return cn.autocommitQuery(ctx, query, args)
+	}
 	cn.c.statement(cn, query, argRoundTrips(len(args)))
 	rows, err := cn.inner.QueryContext(ctx, query, args)
 	return cn.watch(rows), err
+}
+
+// autocommitQuery runs a query outside a transaction: a transaction of its
+// own, counted as a transaction is once its rows are closed. One that
+// found no row is idle (a poll that found nothing to claim), and only one
+// that wrote and returned a row is a write transaction (an UPDATE ...
+// RETURNING that matched nothing wrote nothing).
+func (cn *countingConn) autocommitQuery(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	c, rt, write := cn.c, argRoundTrips(len(args)), !isRead(query)
+	c.statements.Add(1)
+	c.roundTrips.Add(rt)
+	rows, err := cn.inner.QueryContext(ctx, query, args)
+	r, ok := rows.(pqRows)
+	if err != nil || !ok {
+		if write {
+			c.writeTx.Add(1)
+		}
+		return rows, err
+	}
+	return &autocommitRows{pqRows: r, c: c, rt: rt, write: write}, nil
+}
+
+// autocommitRows count their statement's transaction when closed.
+type autocommitRows struct {
+	pqRows
+	c             *SQLCounter
+	rt            uint64
+	write, sawRow bool
+	counted       bool
+}
+
+func (r *autocommitRows) Next(dest []driver.Value) error {
+	err := r.pqRows.Next(dest)
+	if err == nil {
+		r.sawRow = true
+	}
+	return err
+}
+
+func (r *autocommitRows) Close() error {
+	if !r.counted {
+		r.counted = true
+		switch {
+		case !r.sawRow:
+			r.c.idleStatements.Add(1)
+			r.c.idleRoundTrips.Add(r.rt)
+		case r.write:
+			r.c.writeTx.Add(1)
+		}
+	}
+	return r.pqRows.Close()
 }
 
 // watch has rows tell cn when they yield a row. lib/pq's rows keep the

@@ -75,6 +75,26 @@ func TestSQLCounterCountsStatementsRoundTripsAndTransactions(t *testing.T) {
 		t.Fatalf("a transaction that found nothing (a queue's empty poll): %+v, want %+v", got, want)
 	}
 
+	// An UPDATE ... RETURNING on its own that matched nothing (a claim
+	// that found nothing due) wrote nothing: idle; one that matched is a
+	// write transaction.
+	before = c.Counts()
+	if err := db.SelectContext(ctx, &ns, `UPDATE t SET n = n WHERE n = $1 RETURNING n`, 99); err != nil || len(ns) != 0 {
+		t.Fatal(ns, err)
+	}
+	got = c.Counts().Sub(before)
+	if want := (postgres.SQLCounts{Statements: 1, RoundTrips: 2, IdleStatements: 1, IdleRoundTrips: 2}); got != want {
+		t.Fatalf("a write on its own that matched nothing: %+v, want %+v", got, want)
+	}
+	before = c.Counts()
+	if err := db.SelectContext(ctx, &ns, `UPDATE t SET n = n WHERE n = $1 RETURNING n`, 1); err != nil || len(ns) != 1 {
+		t.Fatal(ns, err)
+	}
+	got = c.Counts().Sub(before)
+	if want := (postgres.SQLCounts{Statements: 1, RoundTrips: 2, WriteTransactions: 1}); got != want {
+		t.Fatalf("a write on its own that matched a row: %+v, want %+v", got, want)
+	}
+
 	before = c.Counts()
 	st, err := db.PreparexContext(ctx, `UPDATE t SET n = n + $1`)
 	if err != nil {

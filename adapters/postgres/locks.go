@@ -65,7 +65,8 @@ func (l *Locks) TryLock(ctx context.Context, name string) (func(), bool, error) 
 		return nil, false, nil
 	}
 	return func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
+		var released bool // read back, as the lock was taken: it writes nothing
+		_ = conn.GetContext(context.WithoutCancel(ctx), &released, `SELECT pg_advisory_unlock($1)`, key)
 		conn.Close()
 		free()
 	}, true, nil
