@@ -114,3 +114,11 @@ func TestRateLimiterContract(t *testing.T) {
 		return l, l // one process: both instances share its buckets
 	})
 }
+
+func TestOffers(t *testing.T) {
+	t.Parallel()
+	porttest.OfferRepository(t, func(*testing.T) (ports.OfferRepository, ports.CatalogRepository) {
+		c := memory.NewCatalog()
+		return memory.NewOffers(c), c
+	})
+}

@@ -99,3 +99,11 @@ func TestPricingRules(t *testing.T) {
 	t.Parallel()
 	porttest.PricingRules(t, func(t *testing.T) ports.PricingRules { return postgres.NewPricingRules(pgtest.NewDB(t)) })
 }
+
+func TestOffers(t *testing.T) {
+	t.Parallel()
+	porttest.OfferRepository(t, func(t *testing.T) (ports.OfferRepository, ports.CatalogRepository) {
+		db := pgtest.NewDB(t)
+		return postgres.NewOffers(db), postgres.NewCatalog(db)
+	})
+}

@@ -1,0 +1,35 @@
+package ports
+
+import (
+	"context"
+
+	"github.com/keyward/keyward/domain"
+)
+
+// OfferLink links a supplier's offer to a product.
+type OfferLink struct {
+	SKU   string
+	Offer domain.OfferRef
+}
+
+// OfferRepository stores each supplier's offers and the offers linked to
+// each product.
+type OfferRepository interface {
+	// Upsert inserts or replaces offers by supplier and supplier product id.
+	Upsert(ctx context.Context, offers ...domain.Offer) error
+	// Get returns one offer or domain.ErrNotFound.
+	Get(ctx context.Context, ref domain.OfferRef) (domain.Offer, error)
+	// List returns up to limit offers ordered by supplier then supplier
+	// product id, after the given one (zero: from the start).
+	List(ctx context.Context, after domain.OfferRef, limit int) ([]domain.Offer, error)
+	// Link adds links; a link that exists is left alone. domain.ErrNotFound
+	// when a product or an offer does not exist.
+	Link(ctx context.Context, links ...OfferLink) error
+	// SetLinks replaces the offers linked to the product sku with refs (none:
+	// it has no offer). domain.ErrNotFound, and nothing changed, when the
+	// product or one of the offers does not exist.
+	SetLinks(ctx context.Context, sku string, refs []domain.OfferRef) error
+	// Linked returns the offers linked to the product sku, cheapest first
+	// (domain.SortOffersByCost); none for an unknown sku.
+	Linked(ctx context.Context, sku string) ([]domain.Offer, error)
+}
