@@ -33,7 +33,9 @@ type Offer struct {
 }
 
 // Ref returns the offer's reference.
-func (o Offer) Ref() OfferRef { return OfferRef{Supplier: o.Supplier, SupplierProductID: o.SupplierProductID} }
+func (o Offer) Ref() OfferRef {
+	return OfferRef{Supplier: o.Supplier, SupplierProductID: o.SupplierProductID}
+}
 
 // Validate returns ErrInvalidProduct when a field an offer needs is
 // missing or out of range.
