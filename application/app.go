@@ -58,6 +58,8 @@ type Commands struct {
 	// A customer reports a key that does not work; support rejects.
 	OpenClaim   OpenClaim
 	RejectClaim RejectClaim
+	// An admin chooses the suppliers' offers a product is bought from.
+	SetProductOffers SetProductOffers
 }
 
 // Queries are the use cases that only read.
@@ -80,6 +82,7 @@ type Queries struct {
 	DeadLetters      ListDeadLetters
 	CustomerOrders   ListCustomerOrders
 	Claims           ListClaims
+	ProductOffers    ListProductOffers
 }
 
 // Deps are the ports the use cases drive. Every one is required: NewApp
@@ -109,7 +112,9 @@ type Deps struct {
 	Vault           ports.KeyVault
 	// Suppliers are where keys are bought, each with its webhooks; an item
 	// is bought from its product's supplier.
-	Suppliers     ports.Suppliers
+	Suppliers ports.Suppliers
+	// Offers are the suppliers' offers and those linked to each product.
+	Offers        ports.OfferRepository
 	SupplierMarks ports.SupplierEventMarks
 	Gateway       ports.PaymentGateway
 	Verifier      ports.NotificationVerifier
@@ -171,6 +176,7 @@ func NewApp(d Deps, s Settings) App {
 	sourced := sourcedCatalog{CatalogRepository: d.Catalog, stock: d.Stock} // buyers see own stock counted
 	pricing := PricingSettings{Margin: s.CatalogMargin, Fee: s.PriceFee, Ending: s.PriceEnding}
 	sync := NewSyncCatalog(d.Suppliers, d.Catalog, d.SyncRuns, d.PricingRules, d.Locks, d.Clock, d.IDs, pricing, d.Log)
+	sync.offers = d.Offers
 	deliver := NewDeliverOrder(d.Tx, d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
 	sweep := NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log)
@@ -212,6 +218,7 @@ func NewApp(d Deps, s Settings) App {
 			ResendCustomerLink: NewResendCustomerLink(d.Orders, resend, d.Clock, s.CustomerAccess, s.TokenSecret),
 			OpenClaim:          NewOpenClaim(d.Tx, d.Links, d.Orders, d.Revelations, d.Claims, d.Audit, d.Clock, d.IDs, s.Claims),
 			RejectClaim:        NewRejectClaim(d.Tx, d.Claims, d.Orders, d.Mailer, d.Audit, d.Clock),
+			SetProductOffers:   NewSetProductOffers(d.Tx, d.Catalog, d.Offers, d.PricingRules, d.Audit, d.Suppliers, pricing),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(sourced),
@@ -232,6 +239,7 @@ func NewApp(d Deps, s Settings) App {
 			DeadLetters:      NewListDeadLetters(d.DeadLetters),
 			CustomerOrders:   NewListCustomerOrders(d.Orders, d.Links, d.Clock, s.CustomerAccess, s.TokenSecret),
 			Claims:           NewListClaims(d.Claims),
+			ProductOffers:    NewListProductOffers(d.Catalog, d.Offers),
 		},
 	}
 }

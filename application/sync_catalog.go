@@ -26,13 +26,16 @@ type SyncCatalog struct {
 	suppliers ports.Suppliers
 	supplier  ports.Supplier // the one a run reads; set by Handle and Refresh
 	catalog   ports.CatalogRepository
-	runs      ports.SyncRunRepository
-	rules     ports.PricingRules
-	locks     ports.Locks
-	clock     ports.Clock
-	ids       ports.IDs
-	pricing   PricingSettings
-	log       *slog.Logger
+	// offers, when set, keeps every product read as its supplier's offer,
+	// and links each product a run creates to its own offer.
+	offers  ports.OfferRepository
+	runs    ports.SyncRunRepository
+	rules   ports.PricingRules
+	locks   ports.Locks
+	clock   ports.Clock
+	ids     ports.IDs
+	pricing PricingSettings
+	log     *slog.Logger
 }
 
 // PricingSettings are the operator's pricing defaults; stored rules
@@ -296,6 +299,9 @@ func (h SyncCatalog) storePage(ctx context.Context, pricing domain.Pricing, sps 
 	}
 	if err := h.catalog.Upsert(ctx, writes...); err != nil {
 		return domain.SyncCounts{Seen: c.Seen}, fmt.Errorf("store catalog: %w", err)
+	}
+	if err := h.storeOffers(ctx, sps, known, writes); err != nil {
+		return domain.SyncCounts{Seen: c.Seen}, err
 	}
 	return c, nil
 }
