@@ -170,6 +170,7 @@ func NewApp(d Deps, s Settings) App {
 		s.Delivery.ResendWindow = time.Hour
 	}
 	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Suppliers, d.Blobs, StockDeps{Stock: d.Stock, Tx: d.Tx, Audit: d.Audit}, s.PriceGuard, d.Clock, d.Log)
+	fulfil.offers = d.Offers
 	poll := newPollSupplier(s.SupplierPoll, d.Clock, d.Log)
 	fulfil.poll = poll.s // every copy of fulfil feeds the one schedule
 	poll.setFulfil(fulfil)

@@ -22,8 +22,8 @@ type renamed struct {
 
 func (r renamed) Name() string { return r.name }
 
-// sourcedFrom lists the catalog's first product as sold by supplier and
-// returns its sku.
+// sourcedFrom lists the catalog's first product as sold by supplier (its
+// one offer) and returns its sku.
 func sourcedFrom(t *testing.T, w *world, supplier string) string {
 	t.Helper()
 	ps, err := w.catalog.List(t.Context(), "", 1)
@@ -37,6 +37,13 @@ func sourcedFrom(t *testing.T, w *world, supplier string) string {
 		t.Fatal(err)
 	}
 	if err := w.catalog.Upsert(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	offer := domain.Offer{Supplier: supplier, SupplierProductID: s.Source.SupplierProductID, Name: s.Name, Cost: s.Source.Cost, Stock: s.Stock}
+	if err := w.offers.Upsert(t.Context(), offer); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.offers.SetLinks(t.Context(), p.SKU(), []domain.OfferRef{offer.Ref()}); err != nil {
 		t.Fatal(err)
 	}
 	return p.SKU()

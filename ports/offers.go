@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"errors"
 
 	"github.com/keyward/keyward/domain"
 )
@@ -33,3 +34,8 @@ type OfferRepository interface {
 	// (domain.SortOffersByCost); none for an unknown sku.
 	Linked(ctx context.Context, sku string) ([]domain.Offer, error)
 }
+
+// ErrCircuitOpen is wrapped (besides the dependency's own temporary error)
+// by a call a circuit breaker refused without making it: the dependency
+// was not reached, so nothing was bought there.
+var ErrCircuitOpen = errors.New("circuit breaker open")
