@@ -52,18 +52,25 @@ func (c CatalogConfig) priceEnding() domain.PriceEnding {
 // runCatalogSync syncs the catalog every KEYWARD_CATALOG_SYNC_INTERVAL in
 // a worker process. Every worker ticks; the Locks port lets one run at a
 // time, the others find it taken and wait for their next tick.
-func runCatalogSync(lc fx.Lifecycle, cfg Config, app application.App, log *slog.Logger) {
-	scheduleCatalogSync(lc, cfg.Catalog.SyncInterval, app.Commands.SyncCatalog, log)
+func runCatalogSync(lc fx.Lifecycle, cfg Config, app application.App, suppliers ports.Suppliers, log *slog.Logger) {
+	// Each supplier on a schedule of its own (its runs, its lock).
+	for i, name := range suppliers.Names() {
+		if i == 0 {
+			name = "" // the first: the default run, as it always was
+		}
+		scheduleCatalogSync(lc, cfg.Catalog.SyncInterval, app.Commands.SyncCatalog, name, log)
+	}
 }
 
-// scheduleCatalogSync runs sync every interval (never when not positive)
-// from the lifecycle's start to its stop.
-func scheduleCatalogSync(lc fx.Lifecycle, interval time.Duration, sync application.SyncCatalog, log *slog.Logger) {
+// scheduleCatalogSync runs sync of the named supplier ("": the first)
+// every interval (never when not positive) from the lifecycle's start to
+// its stop.
+func scheduleCatalogSync(lc fx.Lifecycle, interval time.Duration, sync application.SyncCatalog, supplier string, log *slog.Logger) {
 	everyInterval(lc, interval, func(ctx context.Context) {
-		res, err := sync.Handle(ctx, application.SyncCatalogCommand{})
+		res, err := sync.Handle(ctx, application.SyncCatalogCommand{Supplier: supplier})
 		switch {
 		case err != nil && ctx.Err() == nil && !isConflict(err):
-			log.Error("periodic catalog sync failed", "err", err, "run_id", res.RunID)
+			log.Error("periodic catalog sync failed", "err", err, "run_id", res.RunID, "supplier", supplier)
 		case err != nil:
 			log.Debug("periodic catalog sync skipped", "err", err)
 		}
