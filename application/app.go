@@ -83,10 +83,11 @@ type Queries struct {
 	CustomerOrders   ListCustomerOrders
 	Claims           ListClaims
 	ProductOffers    ListProductOffers
+	Suppliers        ListSuppliers
 }
 
-// Deps are the ports the use cases drive. Every one is required: NewApp
-// panics naming the first that is nil.
+// Deps are the ports the use cases drive. Every one is required but those
+// said optional: NewApp panics naming the first that is nil.
 type Deps struct {
 	Orders        ports.OrderRepository
 	Links         ports.DeliveryLinkRepository
@@ -114,15 +115,19 @@ type Deps struct {
 	// is bought from its product's supplier.
 	Suppliers ports.Suppliers
 	// Offers are the suppliers' offers and those linked to each product.
-	Offers        ports.OfferRepository
-	SupplierMarks ports.SupplierEventMarks
-	Gateway       ports.PaymentGateway
-	Verifier      ports.NotificationVerifier
-	Mailer        ports.Mailer
-	Clock         ports.Clock
-	IDs           ports.IDs
-	Health        []ports.HealthCheck
-	Log           *slog.Logger
+	Offers ports.OfferRepository
+	// SupplierMonitor and ItemsBought, optional, tell the suppliers'
+	// breakers and balances and the items bought from each.
+	SupplierMonitor ports.SupplierMonitor
+	ItemsBought     ports.ItemsBoughtCounter
+	SupplierMarks   ports.SupplierEventMarks
+	Gateway         ports.PaymentGateway
+	Verifier        ports.NotificationVerifier
+	Mailer          ports.Mailer
+	Clock           ports.Clock
+	IDs             ports.IDs
+	Health          []ports.HealthCheck
+	Log             *slog.Logger
 }
 
 // Settings tune the use cases; the zero value of each field takes the
@@ -241,6 +246,7 @@ func NewApp(d Deps, s Settings) App {
 			CustomerOrders:   NewListCustomerOrders(d.Orders, d.Links, d.Clock, s.CustomerAccess, s.TokenSecret),
 			Claims:           NewListClaims(d.Claims),
 			ProductOffers:    NewListProductOffers(d.Catalog, d.Offers),
+			Suppliers:        NewListSuppliers(d.Suppliers, d.SyncRuns, d.SupplierMonitor, d.ItemsBought, s.HealthTimeout),
 		},
 	}
 }

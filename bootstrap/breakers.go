@@ -108,7 +108,7 @@ func (b *breaker) check(context.Context) error {
 // portDecorators.
 func breakersModule() fx.Option {
 	return fx.Options(
-		fx.Provide(newBreakers),
+		fx.Provide(newBreakers, newSupplierMonitor),
 		fx.Provide(
 			fx.Annotate(func(b *breakers) []ports.HealthCheck {
 				out := make([]ports.HealthCheck, 0, len(b.suppliers))

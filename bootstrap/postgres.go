@@ -46,7 +46,7 @@ var PostgresModule = fx.Module("storage.postgres",
 		func(cfg Config, log *slog.Logger) postgres.Outbox {
 			return messaging.NewSQLOutbox(log, cfg.QueuePartitions)
 		},
-		fx.Annotate(postgres.NewOrders, fx.As(new(ports.OrderRepository)), fx.As(new(ports.OrderCounter))),
+		fx.Annotate(postgres.NewOrders, fx.As(new(ports.OrderRepository)), fx.As(new(ports.OrderCounter)), fx.As(new(ports.ItemsBoughtCounter))),
 		fx.Annotate(postgres.NewLinks, fx.As(new(ports.DeliveryLinkRepository))),
 		fx.Annotate(postgres.NewCustomerLinks, fx.As(new(ports.CustomerLinkRepository))),
 		fx.Annotate(postgres.NewClaims, fx.As(new(ports.ClaimRepository))),

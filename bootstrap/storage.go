@@ -14,7 +14,7 @@ import (
 var MemoryStorageModule = fx.Module("storage.memory",
 	auditKeyProviders,
 	fx.Provide(
-		fx.Annotate(memory.NewOrders, fx.As(new(ports.OrderRepository)), fx.As(new(ports.OrderCounter))),
+		fx.Annotate(memory.NewOrders, fx.As(new(ports.OrderRepository)), fx.As(new(ports.OrderCounter)), fx.As(new(ports.ItemsBoughtCounter))),
 		fx.Annotate(memory.NewLinks, fx.As(new(ports.DeliveryLinkRepository))),
 		fx.Annotate(memory.NewCustomerLinks, fx.As(new(ports.CustomerLinkRepository))),
 		fx.Annotate(memory.NewClaims, fx.As(new(ports.ClaimRepository))),

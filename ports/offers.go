@@ -39,3 +39,22 @@ type OfferRepository interface {
 // by a call a circuit breaker refused without making it: the dependency
 // was not reached, so nothing was bought there.
 var ErrCircuitOpen = errors.New("circuit breaker open")
+
+// SupplierMonitor reads what is known of each supplier besides its
+// answers: its circuit breaker and its account's balance.
+type SupplierMonitor interface {
+	// Breaker returns the state of the supplier's circuit breaker
+	// ("closed", "open", "half-open"), "" when it has none.
+	Breaker(supplier string) string
+	// Balance returns the supplier account's balance; ok is false when the
+	// supplier does not tell it, an error when it cannot be read now.
+	Balance(ctx context.Context, supplier string) (balance domain.Money, ok bool, err error)
+}
+
+// ItemsBoughtCounter counts the items bought from each supplier.
+type ItemsBoughtCounter interface {
+	// CountItemsBought returns, by supplier name, how many items have a
+	// purchase there (a supplier order recorded); a supplier with none may
+	// be missing.
+	CountItemsBought(ctx context.Context) (map[string]int, error)
+}
