@@ -84,6 +84,7 @@ type Queries struct {
 	Claims           ListClaims
 	ProductOffers    ListProductOffers
 	Suppliers        ListSuppliers
+	OfferSuggestions SuggestOfferLinks
 }
 
 // Deps are the ports the use cases drive. Every one is required but those
@@ -246,6 +247,7 @@ func NewApp(d Deps, s Settings) App {
 			CustomerOrders:   NewListCustomerOrders(d.Orders, d.Links, d.Clock, s.CustomerAccess, s.TokenSecret),
 			Claims:           NewListClaims(d.Claims),
 			ProductOffers:    NewListProductOffers(d.Catalog, d.Offers),
+			OfferSuggestions: NewSuggestOfferLinks(d.Offers),
 			Suppliers:        NewListSuppliers(d.Suppliers, d.SyncRuns, d.SupplierMonitor, d.ItemsBought, s.HealthTimeout),
 		},
 	}

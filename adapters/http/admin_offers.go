@@ -120,3 +120,65 @@ func init() {
 		responses: map[string]any{"200": ex},
 	}
 }
+
+// OfferSuggestionBody is a group of offers of several suppliers that look
+// like one game.
+type OfferSuggestionBody struct {
+	Title      string      `json:"title" example:"cyberpunk 2077" doc:"The normalised title the offers share (lower case, no punctuation or filler words such as CD Key)"`
+	Platform   string      `json:"platform" example:"gog" doc:"The normalised platform they share"`
+	Region     string      `json:"region" example:"global" doc:"The normalised region they share (Kinguin's Region free and CodesWholesale's WORLDWIDE are global)"`
+	Confidence float64     `json:"confidence" minimum:"0" maximum:"1" example:"1" doc:"1: the titles differ only in case and punctuation; 0.8: only once filler words are dropped"`
+	Offers     []OfferBody `json:"offers" doc:"The offers, of two suppliers or more: link them with PUT /v1/admin/products/{sku}/offers to confirm"`
+}
+
+type offerSuggestionsInput struct {
+	Limit int `query:"limit" minimum:"1" maximum:"500" default:"100" doc:"The most suggestions returned, surest first"`
+}
+
+type offerSuggestionsOutput struct {
+	Body struct {
+		Items []OfferSuggestionBody `json:"items" doc:"Surest first; nothing is linked until an admin confirms"`
+	}
+}
+
+func (s *Server) registerOfferSuggestions(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "admin-offer-suggestions", Method: http.MethodGet, Path: "/v1/admin/offers/suggestions",
+		Summary: "Suggest offers of several suppliers that are one game",
+		Description: "Offers whose normalised title, platform and region are the same across suppliers, with a confidence. " +
+			"keyward never links them on a guess: an admin confirms with PUT /v1/admin/products/{sku}/offers.",
+		Tags: []string{"Admin"}, Security: supportSecurity, Errors: []int{http.StatusUnauthorized, http.StatusForbidden},
+	}, func(ctx context.Context, in *offerSuggestionsInput) (*offerSuggestionsOutput, error) {
+		all, err := s.app.Queries.OfferSuggestions.Handle(ctx, in.Limit)
+		if err != nil {
+			return nil, problem(s.log, err)
+		}
+		out := &offerSuggestionsOutput{}
+		out.Body.Items = make([]OfferSuggestionBody, 0, len(all))
+		for _, sg := range all {
+			out.Body.Items = append(out.Body.Items, offerSuggestionBody(sg))
+		}
+		return out, nil
+	})
+}
+
+func offerSuggestionBody(sg application.OfferSuggestion) OfferSuggestionBody {
+	b := OfferSuggestionBody{Title: sg.Key.Title, Platform: sg.Key.Platform, Region: sg.Key.Region, Confidence: sg.Confidence}
+	b.Offers = productOffersBody(sg.Offers).Body.Items
+	return b
+}
+
+func init() {
+	at := time.Date(2026, 11, 27, 11, 40, 0, 0, time.UTC)
+	out := offerSuggestionsOutput{}
+	out.Body.Items = []OfferSuggestionBody{offerSuggestionBody(application.OfferSuggestion{
+		Key: domain.OfferKey{Title: "cyberpunk 2077", Platform: "gog", Region: "global"}, Confidence: 1,
+		Offers: []domain.Offer{
+			{Supplier: "codeswholesale", SupplierProductID: "6a1f7e0c-2b4d-4c8e-9f3a-1d2e3f4a5b6c", Name: "Cyberpunk 2077 - GOG CD-Key",
+				Cost: domain.MustMoney("16.90", "EUR"), Stock: 31, Region: "WORLDWIDE", Platform: "GOG.com", UpdatedAt: at},
+			{Supplier: "kinguin", SupplierProductID: "5c9b5f6b2539a4e8f172916a", Name: "Cyberpunk 2077 GOG CD Key",
+				Cost: domain.MustMoney("17.49", "EUR"), Stock: 240, Region: "Region free", Platform: "GOG COM", UpdatedAt: at},
+		},
+	})}
+	operationExamples["admin-offer-suggestions"] = operationExample{responses: map[string]any{"200": out.Body}}
+}
