@@ -18,11 +18,11 @@ func TestOfferSuggestionsAcrossSuppliers(t *testing.T) {
 			Cost: domain.MustMoney("10.00", "EUR"), Stock: 1}
 	}
 	if err := w.offers.Upsert(t.Context(),
-		offer("kinguin", "kg-cp", "Cyberpunk 2077 GOG CD Key", "GOG COM", "Region free"),
-		offer("codeswholesale", "cw-cp", "Cyberpunk 2077 - GOG CD-Key", "GOG.com", "WORLDWIDE"),
-		offer("kinguin", "kg-hades", "Hades II Steam CD Key", "Steam", "Region free"),
-		offer("codeswholesale", "cw-hades", "Hades II", "Steam", "WORLDWIDE"),
-		offer("codeswholesale", "cw-hades-eu", "Hades II", "Steam", "EUROPE"),
+		offer("kinguin", "kg-cp", "Hollow Knight Silksong GOG CD Key", "GOG COM", "Region free"),
+		offer("codeswholesale", "cw-cp", "Hollow Knight Silksong - GOG CD-Key", "GOG.com", "WORLDWIDE"),
+		offer("kinguin", "kg-hades", "Celeste Farewell Steam CD Key", "Steam", "Region free"),
+		offer("codeswholesale", "cw-hades", "Celeste Farewell", "Steam", "WORLDWIDE"),
+		offer("codeswholesale", "cw-hades-eu", "Celeste Farewell", "Steam", "EUROPE"),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -31,11 +31,11 @@ func TestOfferSuggestionsAcrossSuppliers(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(got) != 2 {
-		t.Fatalf("suggestions = %+v, want cyberpunk and hades", got)
+		t.Fatalf("suggestions = %+v, want silksong and celeste", got)
 	}
-	if got[0].Key.Title != "cyberpunk 2077" || got[0].Confidence != 1 || len(got[0].Offers) != 2 ||
-		got[1].Key.Title != "hades ii" || got[1].Confidence != 0.8 || len(got[1].Offers) != 2 || got[1].Key.Region != "global" {
-		t.Errorf("suggestions = %+v, want cyberpunk (1) then the global hades (0.8)", got)
+	if got[0].Key.Title != "hollow knight silksong" || got[0].Confidence != 1 || len(got[0].Offers) != 2 ||
+		got[1].Key.Title != "celeste farewell" || got[1].Confidence != 0.8 || len(got[1].Offers) != 2 || got[1].Key.Region != "global" {
+		t.Errorf("suggestions = %+v, want silksong (1) then the global celeste (0.8)", got)
 	}
 	ps, err := w.catalog.List(t.Context(), "", 100)
 	if err != nil {
