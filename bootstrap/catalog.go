@@ -18,7 +18,7 @@ import (
 // CatalogConfig is how the catalog follows the supplier and prices what it
 // sells (KEYWARD_CATALOG_MARGIN, the default margin, predates it).
 type CatalogConfig struct {
-	SyncInterval time.Duration   `env:"KEYWARD_CATALOG_SYNC_INTERVAL" envDefault:"1h" doc:"how often worker processes sync the catalog from the supplier: incremental (changes since the last successful run, less 5 minutes), full once a day or when no full run succeeded; one instance at a time (\x600\x60: never, sync with \x60keyward catalog sync\x60 or \x60POST /v1/admin/catalog/sync\x60)"`
+	SyncInterval time.Duration   `env:"KEYWARD_CATALOG_SYNC_INTERVAL" envDefault:"1h" doc:"how often worker processes sync the catalog from each supplier, on a schedule of its own: incremental (changes since its last successful run, less 5 minutes), full once a day or when no full run succeeded; one instance at a time (\x600\x60: never, sync with \x60keyward catalog sync\x60 or \x60POST /v1/admin/catalog/sync\x60)"`
 	PriceEnding  string          `env:"KEYWARD_PRICE_ENDING" envDefault:".99" doc:"computed prices round up to a price ending so: \x60.99\x60 (19.99), \x60.95\x60, \x609.99\x60 (19.99, 29.99), \x60.00\x60 (whole units); empty: to the cent"`
 	PriceFee     decimal.Decimal `env:"KEYWARD_PRICE_FEE" envDefault:"0" doc:"fixed amount added to supplier cost × (1 + margin) before rounding, in the cost's currency"`
 }
