@@ -94,33 +94,20 @@ func (h SetProductOffers) Handle(ctx context.Context, cmd SetProductOffersComman
 }
 
 // followCheapest makes the cheapest of a supplier-bought product's offers
-// its source, repricing it unless its price is pinned.
+// in stock its source, its stock what they all hold, and reprices it
+// unless its price is pinned.
 func (h SetProductOffers) followCheapest(ctx context.Context, cur *domain.Product, offers []domain.Offer) error {
-	s := cur.Snapshot()
-	if s.Source.Kind != domain.SourceSupplier || len(offers) == 0 {
-		return nil
+	rules, err := h.rules.List(ctx)
+	if err != nil {
+		return fmt.Errorf("read pricing rules: %w", err)
 	}
-	best := offers[0]
-	s.Source = domain.ProductSource{Kind: domain.SourceSupplier, Supplier: best.Supplier, SupplierProductID: best.SupplierProductID, Cost: best.Cost}
-	if !s.PricePinned {
-		rules, err := h.rules.List(ctx)
-		if err != nil {
-			return fmt.Errorf("read pricing rules: %w", err)
-		}
-		pricing, err := domain.NewPricing(h.pricing.Margin, h.pricing.Fee, h.pricing.Ending, rules...)
-		if err != nil {
-			return err
-		}
-		if s.Price, err = pricing.SalePrice(s.SKU, s.Platform, best.Cost); err != nil {
-			return err
-		}
-	}
-	p, err := domain.NewProduct(s)
+	pricing, err := domain.NewPricing(h.pricing.Margin, h.pricing.Fee, h.pricing.Ending, rules...)
 	if err != nil {
 		return err
 	}
-	if p.SameListing(cur) {
-		return nil
+	p, err := domain.FollowOffers(cur, offers, pricing)
+	if err != nil || p.SameListing(cur) {
+		return err
 	}
 	if err := h.catalog.Upsert(ctx, p); err != nil {
 		return fmt.Errorf("store product %s: %w", p.SKU(), err)

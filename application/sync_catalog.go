@@ -296,7 +296,7 @@ func (h SyncCatalog) storePage(ctx context.Context, pricing domain.Pricing, sps 
 	if err := h.catalog.Upsert(ctx, writes...); err != nil {
 		return domain.SyncCounts{Seen: c.Seen}, fmt.Errorf("store catalog: %w", err)
 	}
-	if err := h.storeOffers(ctx, sps, known, writes); err != nil {
+	if err := h.storeOffers(ctx, pricing, sps, known, writes); err != nil {
 		return domain.SyncCounts{Seen: c.Seen}, err
 	}
 	return c, nil

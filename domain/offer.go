@@ -79,3 +79,33 @@ func (p *Product) SourceOffer() (OfferRef, bool) {
 	}
 	return OfferRef{Supplier: s.Supplier, SupplierProductID: s.SupplierProductID}, true
 }
+
+// FollowOffers returns the supplier-bought product p as its linked offers
+// (cheapest first) make it: its source is the cheapest offer in stock
+// (the cheapest when none is), its stock what all of them hold, and its
+// price, unless pinned, the source's cost priced by pricing. A product of
+// own stock, or without offers, is returned as it is.
+func FollowOffers(p *Product, offers []Offer, pricing Pricing) (*Product, error) {
+	s := p.Snapshot()
+	if s.Source.Kind != SourceSupplier || len(offers) == 0 {
+		return p, nil
+	}
+	best, stock := offers[0], 0
+	found := false
+	for _, o := range offers {
+		stock += max(o.Stock, 0)
+		if !found && o.Stock > 0 {
+			best, found = o, true
+		}
+	}
+	s.Source = ProductSource{Kind: SourceSupplier, Supplier: best.Supplier, SupplierProductID: best.SupplierProductID, Cost: best.Cost}
+	s.Stock = stock
+	if !s.PricePinned {
+		price, err := pricing.SalePrice(s.SKU, s.Platform, best.Cost)
+		if err != nil {
+			return nil, err
+		}
+		s.Price = price
+	}
+	return NewProduct(s)
+}

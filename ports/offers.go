@@ -33,6 +33,9 @@ type OfferRepository interface {
 	// Linked returns the offers linked to the product sku, cheapest first
 	// (domain.SortOffersByCost); none for an unknown sku.
 	Linked(ctx context.Context, sku string) ([]domain.Offer, error)
+	// LinkedTo returns the skus of the products linked to any of refs,
+	// each once, in no set order.
+	LinkedTo(ctx context.Context, refs []domain.OfferRef) ([]string, error)
 }
 
 // ErrCircuitOpen is wrapped (besides the dependency's own temporary error)

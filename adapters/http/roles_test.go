@@ -53,7 +53,7 @@ func TestSupportKeyRoles(t *testing.T) {
 		if !requires(op.op, adminKeyScheme) {
 			continue
 		}
-		path := strings.ReplaceAll(op.path, "{id}", o.ID)
+		path := strings.ReplaceAll(strings.ReplaceAll(op.path, "{id}", o.ID), "{sku}", "cyberpunk-2077-gog-global")
 		if strings.Contains(op.path, "/reports/") {
 			path += "?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"
 		}

@@ -138,3 +138,19 @@ func (r *Offers) Linked(_ context.Context, sku string) ([]domain.Offer, error) {
 	domain.SortOffersByCost(out)
 	return out, nil
 }
+
+// LinkedTo returns the skus linked to any of refs.
+func (r *Offers) LinkedTo(_ context.Context, refs []domain.OfferRef) ([]string, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []string
+	for sku, links := range r.links {
+		for _, l := range links {
+			if slices.Contains(refs, l) {
+				out = append(out, sku)
+				break
+			}
+		}
+	}
+	return out, nil
+}

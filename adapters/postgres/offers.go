@@ -190,3 +190,21 @@ func (s *Offers) Linked(ctx context.Context, sku string) ([]domain.Offer, error)
 	domain.SortOffersByCost(out)
 	return out, nil
 }
+
+// LinkedTo returns the skus linked to any of refs, in one statement.
+func (s *Offers) LinkedTo(ctx context.Context, refs []domain.OfferRef) ([]string, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	var sup, id []string
+	for _, r := range refs {
+		sup, id = append(sup, r.Supplier), append(id, r.SupplierProductID)
+	}
+	var out []string
+	if err := sqlx.SelectContext(ctx, ext(ctx, s.db), &out, `SELECT DISTINCT l.sku FROM product_offers l
+		JOIN unnest($1::text[], $2::text[]) AS r(supplier, supplier_product_id) USING (supplier, supplier_product_id)`,
+		pq.Array(sup), pq.Array(id)); err != nil {
+		return nil, fmt.Errorf("products linked to %d offers: %w", len(refs), translate(err))
+	}
+	return out, nil
+}

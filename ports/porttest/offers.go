@@ -145,6 +145,10 @@ func testOfferSetLinks(t *testing.T, repo ports.OfferRepository, catalog ports.C
 	if others, err := repo.Linked(t.Context(), "sku-2"); err != nil || len(others) != 0 {
 		t.Errorf("Linked(sku-2) = %v, %v; want none", offerRefs(others), err)
 	}
+	skus, err := repo.LinkedTo(t.Context(), []domain.OfferRef{cheap.Ref(), dear.Ref(), {Supplier: "kinguin", SupplierProductID: "none"}})
+	if err != nil || len(skus) != 1 || skus[0] != "sku-1" {
+		t.Errorf("LinkedTo = %v, %v; want [sku-1] once", skus, err)
+	}
 	if err := repo.SetLinks(t.Context(), "sku-1", nil); err != nil {
 		t.Fatalf("SetLinks(none): %v", err)
 	}
