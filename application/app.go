@@ -59,6 +59,8 @@ type Commands struct {
 	OpenClaim    OpenClaim
 	RejectClaim  RejectClaim
 	ApproveClaim ApproveClaim
+	// An admin chooses the suppliers' offers a product is bought from.
+	SetProductOffers SetProductOffers
 }
 
 // Queries are the use cases that only read.
@@ -83,10 +85,13 @@ type Queries struct {
 	Claims           ListClaims
 	Claim            GetClaim
 	BadKeys          ExportBadKeys
+	ProductOffers    ListProductOffers
+	Suppliers        ListSuppliers
+	OfferSuggestions SuggestOfferLinks
 }
 
-// Deps are the ports the use cases drive. Every one is required: NewApp
-// panics naming the first that is nil.
+// Deps are the ports the use cases drive. Every one is required but those
+// said optional: NewApp panics naming the first that is nil.
 type Deps struct {
 	Orders        ports.OrderRepository
 	Links         ports.DeliveryLinkRepository
@@ -112,15 +117,21 @@ type Deps struct {
 	Vault           ports.KeyVault
 	// Suppliers are where keys are bought, each with its webhooks; an item
 	// is bought from its product's supplier.
-	Suppliers     ports.Suppliers
-	SupplierMarks ports.SupplierEventMarks
-	Gateway       ports.PaymentGateway
-	Verifier      ports.NotificationVerifier
-	Mailer        ports.Mailer
-	Clock         ports.Clock
-	IDs           ports.IDs
-	Health        []ports.HealthCheck
-	Log           *slog.Logger
+	Suppliers ports.Suppliers
+	// Offers are the suppliers' offers and those linked to each product.
+	Offers ports.OfferRepository
+	// SupplierMonitor and ItemsBought, optional, tell the suppliers'
+	// breakers and balances and the items bought from each.
+	SupplierMonitor ports.SupplierMonitor
+	ItemsBought     ports.ItemsBoughtCounter
+	SupplierMarks   ports.SupplierEventMarks
+	Gateway         ports.PaymentGateway
+	Verifier        ports.NotificationVerifier
+	Mailer          ports.Mailer
+	Clock           ports.Clock
+	IDs             ports.IDs
+	Health          []ports.HealthCheck
+	Log             *slog.Logger
 }
 
 // Settings tune the use cases; the zero value of each field takes the
@@ -170,6 +181,7 @@ func NewApp(d Deps, s Settings) App {
 	}
 	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Suppliers, d.Blobs, StockDeps{Stock: d.Stock, Tx: d.Tx, Audit: d.Audit}, s.PriceGuard, d.Clock, d.Log)
 	fulfil.locks = d.Locks
+	fulfil.offers = d.Offers
 	poll := newPollSupplier(s.SupplierPoll, d.Clock, d.Log)
 	fulfil.poll = poll.s // every copy of fulfil feeds the one schedule
 	poll.setFulfil(fulfil)
@@ -179,6 +191,7 @@ func NewApp(d Deps, s Settings) App {
 	sourced := sourcedCatalog{CatalogRepository: d.Catalog, stock: d.Stock} // buyers see own stock counted
 	pricing := PricingSettings{Margin: s.CatalogMargin, Fee: s.PriceFee, Ending: s.PriceEnding}
 	sync := NewSyncCatalog(d.Suppliers, d.Catalog, d.SyncRuns, d.PricingRules, d.Locks, d.Clock, d.IDs, pricing, d.Log)
+	sync.offers = d.Offers
 	deliver := NewDeliverOrder(d.Tx, d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
 	sweep := NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log)
@@ -222,6 +235,7 @@ func NewApp(d Deps, s Settings) App {
 			RejectClaim:        NewRejectClaim(d.Tx, d.Claims, d.Orders, d.Mailer, d.Audit, d.Clock),
 			ApproveClaim: NewApproveClaim(d.Tx, d.Claims, d.Orders, d.Stock, d.Suppliers, s.PriceGuard, d.DataKeys, d.Vault, d.Blobs, d.Links, d.Mailer, d.Audit, d.Clock, d.IDs,
 				s.Delivery, s.Claims, d.Log),
+			SetProductOffers: NewSetProductOffers(d.Tx, d.Catalog, d.Offers, d.PricingRules, d.Audit, d.Suppliers, pricing),
 		},
 		Queries: Queries{
 			ListProducts:     NewListProducts(sourced),
@@ -244,6 +258,9 @@ func NewApp(d Deps, s Settings) App {
 			Claims:           NewListClaims(d.Claims),
 			Claim:            NewGetClaim(d.Claims, d.Orders, d.Revelations),
 			BadKeys:          NewExportBadKeys(d.Claims, d.Orders),
+			ProductOffers:    NewListProductOffers(d.Catalog, d.Offers),
+			OfferSuggestions: NewSuggestOfferLinks(d.Offers),
+			Suppliers:        NewListSuppliers(d.Suppliers, d.SyncRuns, d.SupplierMonitor, d.ItemsBought, s.HealthTimeout),
 		},
 	}
 }

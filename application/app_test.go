@@ -17,8 +17,11 @@ func TestNewAppRefusesAMissingPort(t *testing.T) {
 	fields := reflect.TypeFor[application.Deps]()
 	for i := range fields.NumField() {
 		name := fields.Field(i).Name
-		if name == "Health" {
+		switch name {
+		case "Health":
 			continue // no readiness checks is a valid (if useless) set
+		case "SupplierMonitor", "ItemsBought":
+			continue // optional: GET /v1/admin/suppliers then knows less
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

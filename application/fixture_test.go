@@ -79,6 +79,7 @@ type world struct {
 	dataKeys      *memory.DataKeys
 	blobs         *memory.Blobs
 	catalog       *memory.Catalog
+	offers        *memory.Offers
 	stock         *memory.Stock
 	supplier      *sandbox.Supplier
 	vault         *flakyVault
@@ -125,6 +126,7 @@ func newWorld(t *testing.T) *world {
 		idempotency: memory.NewIdempotencyKeys(), deadLetters: memory.NewDeadLetters(), requeue: &requeueRecorder{},
 	}
 	w.orders = memory.NewOrders(w.events)
+	w.offers = memory.NewOffers(w.catalog)
 	// The audit key has data keys of its own here, so that what the tests
 	// count among the orders' data keys stays theirs.
 	w.audit = memory.NewAuditLog(w.clock, application.NewAuditKey(kr, memory.NewDataKeys()))
@@ -138,7 +140,7 @@ func newWorld(t *testing.T) *world {
 // swaps some of them (a failing mailer, a crashing repository).
 func (w *world) app(change ...func(*application.Deps, *application.Settings)) application.App {
 	d := application.Deps{
-		Orders: w.orders, Links: w.links, CustomerLinks: w.customerLinks, Claims: w.claims, Revelations: w.revs, Catalog: w.catalog, Stock: w.stock, Notifications: memory.NewNotifications(),
+		Orders: w.orders, Links: w.links, CustomerLinks: w.customerLinks, Claims: w.claims, Revelations: w.revs, Catalog: w.catalog, Offers: w.offers, Stock: w.stock, Notifications: memory.NewNotifications(),
 		DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Locks: w.locks, Tx: memory.Transactor{}, Vault: w.vault,
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"), Mailer: w.mail,
 		Clock: w.clock, IDs: w.ids, Log: w.log,

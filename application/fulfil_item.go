@@ -15,6 +15,7 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 	defer f.unlockPurchase()
 	supplierOrderID := it.SupplierOrderID()
 	recorded := it.Status() == domain.ItemPurchased && supplierOrderID != ""
+	var bought ports.Supplier // where this run bought the item
 	if !recorded {
 		// Sourcing: our own stock first where the product takes it, then
 		// the supplier where it may.
@@ -46,16 +47,11 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 				return itemHeld, f.holdForReview(ctx, it, reason)
 			}
 		}
-		sup, err := f.supplierOf(ctx, it)
-		if sup == nil {
-			return itemHeld, err
-		}
-		maybeBought := it.Status() == domain.ItemPurchasing || it.Status() == domain.ItemFailed || it.BoughtFrom() != ""
-		so, res, err := f.purchase(ctx, sup, it, maybeBought)
+		so, sup, res, err := f.buyRouted(ctx, it)
 		if err != nil || res != itemProceed {
 			return res, err
 		}
-		supplierOrderID = so.ID
+		supplierOrderID, bought = so.ID, sup
 	}
 
 	// From here a purchase exists, at the supplier the item records. Until
@@ -63,9 +59,12 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 	// purchasing: a crash meanwhile leaves it to the next run, which finds
 	// the purchase by our item id (supplier.FindOrder) instead of buying
 	// again.
-	sup, err := f.supplierOf(ctx, it)
+	sup := bought
 	if sup == nil {
-		return itemHeld, err
+		var err error
+		if sup, err = f.supplierOf(ctx, it); sup == nil {
+			return itemHeld, err
+		}
 	}
 	keys, err := sup.Keys(ctx, supplierOrderID)
 	defer func() {

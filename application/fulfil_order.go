@@ -18,11 +18,14 @@ import (
 type FulfilOrder struct {
 	orders    ports.OrderRepository
 	suppliers ports.Suppliers
-	keys      envelope
-	stock     ownStock
-	guard     PriceGuard
-	clock     ports.Clock
-	log       *slog.Logger
+	// offers, when set, are the products' linked offers each item is
+	// routed through; without, an item is bought from its product's source.
+	offers ports.OfferRepository
+	keys   envelope
+	stock  ownStock
+	guard  PriceGuard
+	clock  ports.Clock
+	log    *slog.Logger
 	// poll, when set, is told of each order a run leaves waiting for
 	// supplier keys (PollSupplier looks again).
 	poll *pollSchedule

@@ -36,3 +36,17 @@ func (h ListSyncRuns) Handle(ctx context.Context, after string, limit int) (Sync
 	}
 	return page, nil
 }
+
+// HandleOf is Handle among the runs of one supplier.
+func (h ListSyncRuns) HandleOf(ctx context.Context, supplier, after string, limit int) (SyncRunPage, error) {
+	runs, err := h.runs.ListOf(ctx, supplier, after, limit+1)
+	if err != nil {
+		return SyncRunPage{}, err
+	}
+	page := SyncRunPage{Items: runs}
+	if len(runs) > limit {
+		page.Items = runs[:limit]
+		page.NextCursor = runs[limit-1].ID()
+	}
+	return page, nil
+}

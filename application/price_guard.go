@@ -49,12 +49,12 @@ func (g PriceGuard) affordable(it *domain.OrderItem) (domain.Money, error) {
 	return domain.MoneyFromDecimal(amount, unit.Currency())
 }
 
-// checkPrice asks the supplier what the item costs now. It returns
-// itemProceed (buy) when the cost is within affordable
-// or cannot be compared, itemPriceWait while the guard waits for a cheaper
-// offer, and itemHeld once it held the order for review.
-func (f *fulfilment) checkPrice(ctx context.Context, sup ports.Supplier, it *domain.OrderItem, affordable domain.Money) (itemResult, error) {
-	p, err := sup.Product(ctx, it.Source().SupplierProductID)
+// checkPrice asks the supplier what the item costs now at its product
+// productID. It returns itemProceed (buy) when the cost is within
+// affordable or cannot be compared, itemPriceWait while the guard waits for
+// a cheaper offer, and itemHeld once it held the order for review.
+func (f *fulfilment) checkPrice(ctx context.Context, sup ports.Supplier, productID string, it *domain.OrderItem, affordable domain.Money) (itemResult, error) {
+	p, err := sup.Product(ctx, productID)
 	if errors.Is(err, domain.ErrNotFound) {
 		return itemProceed, nil // the purchase itself says why it cannot be made
 	}
@@ -65,6 +65,13 @@ func (f *fulfilment) checkPrice(ctx context.Context, sup ports.Supplier, it *dom
 		return itemProceed, nil
 	}
 	reason := fmt.Sprintf("%s%s %s > affordable %s %s", priceReasonPrefix, p.Cost, p.Cost.Currency(), affordable, affordable.Currency())
+	return f.waitForPrice(ctx, it, reason)
+}
+
+// waitForPrice records that the item waits for a cheaper offer (reason
+// starts with priceReasonPrefix): itemPriceWait while the guard waits,
+// itemHeld once it held the order for review.
+func (f *fulfilment) waitForPrice(ctx context.Context, it *domain.OrderItem, reason string) (itemResult, error) {
 	now := f.clock.Now()
 	o, err := f.update(ctx, func(o *domain.Order) error {
 		cur, err := o.Item(it.ID())

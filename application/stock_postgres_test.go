@@ -54,7 +54,8 @@ func newPGStockWorld(t *testing.T, change ...func(*application.Deps)) *pgStockWo
 	}
 	deps := application.Deps{
 		Orders: w.orders, Links: postgres.NewLinks(db), CustomerLinks: postgres.NewCustomerLinks(db), Claims: postgres.NewClaims(db), Revelations: postgres.NewRevelations(db), Catalog: postgres.NewCatalog(db),
-		Stock: w.stock, Notifications: postgres.NewNotifications(db), DataKeys: postgres.NewDataKeys(db),
+		Offers: postgres.NewOffers(db),
+		Stock:  w.stock, Notifications: postgres.NewNotifications(db), DataKeys: postgres.NewDataKeys(db),
 		Blobs: postgres.NewBlobs(db), Audit: audit, AdminKeys: postgres.NewAdminKeys(db),
 		Locks: postgres.NewLocks(db), Tx: w.tx, Vault: kr,
 		SyncRuns: postgres.NewSyncRuns(db), PricingRules: postgres.NewPricingRules(db),

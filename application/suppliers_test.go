@@ -22,8 +22,8 @@ type renamed struct {
 
 func (r renamed) Name() string { return r.name }
 
-// sourcedFrom lists the catalog's first product as sold by supplier and
-// returns its sku.
+// sourcedFrom lists the catalog's first product as sold by supplier (its
+// one offer) and returns its sku.
 func sourcedFrom(t *testing.T, w *world, supplier string) string {
 	t.Helper()
 	ps, err := w.catalog.List(t.Context(), "", 1)
@@ -37,6 +37,13 @@ func sourcedFrom(t *testing.T, w *world, supplier string) string {
 		t.Fatal(err)
 	}
 	if err := w.catalog.Upsert(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	offer := domain.Offer{Supplier: supplier, SupplierProductID: s.Source.SupplierProductID, Name: s.Name, Cost: s.Source.Cost, Stock: s.Stock}
+	if err := w.offers.Upsert(t.Context(), offer); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.offers.SetLinks(t.Context(), p.SKU(), []domain.OfferRef{offer.Ref()}); err != nil {
 		t.Fatal(err)
 	}
 	return p.SKU()
@@ -128,9 +135,9 @@ func TestSupplierEventOfAnotherSupplierIsIgnored(t *testing.T) {
 	}
 }
 
-// TestSyncOfAnotherSupplier: a sync names its supplier; any but the first
-// is read in full and recorded as partial, so that it is never the first
-// supplier's baseline for an incremental run.
+// TestSyncOfAnotherSupplier: a sync names its supplier, and each
+// supplier's runs are its own: listed under its name, its own baseline for
+// its incremental runs, never the first supplier's.
 func TestSyncOfAnotherSupplier(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t) // the sandbox's catalog synced in full
@@ -142,25 +149,31 @@ func TestSyncOfAnotherSupplier(t *testing.T) {
 	if _, err := sync.Handle(t.Context(), application.SyncCatalogCommand{Supplier: "g2a"}); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("sync of an unknown supplier: %v, want not found", err)
 	}
-	if _, err := sync.Handle(t.Context(), application.SyncCatalogCommand{Supplier: "second", Mode: domain.SyncIncremental}); !errors.Is(err, domain.ErrInvalidSync) {
-		t.Fatalf("incremental sync of another supplier without updated_since: %v, want refused", err)
-	}
 	res, err := sync.Handle(t.Context(), application.SyncCatalogCommand{Supplier: "second"})
 	if err != nil || res.Mode != domain.SyncFull || res.Products == 0 {
-		t.Fatalf("sync of second: %+v, %v; want a full run", res, err)
+		t.Fatalf("sync of second: %+v, %v; want a full run (second has no baseline of its own)", res, err)
 	}
-	runs, err := app.Queries.SyncRuns.Handle(t.Context(), "", 10)
+	runs, err := app.Queries.SyncRuns.HandleOf(t.Context(), "second", "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range runs.Items {
-		if r.ID() == res.RunID && r.Status() != domain.SyncPartial {
-			t.Errorf("second's run is %s, want partial", r.Status())
-		}
+	if len(runs.Items) != 1 || runs.Items[0].ID() != res.RunID || runs.Items[0].Status() != domain.SyncSucceeded || runs.Items[0].Supplier() != "second" {
+		t.Fatalf("second's runs = %d (first %+v), want its one succeeded run", len(runs.Items), runs.Items)
 	}
-	// The first supplier's next run is still planned from its own.
+	again, err := sync.Handle(t.Context(), application.SyncCatalogCommand{Supplier: "second"})
+	if err != nil || again.Mode != domain.SyncIncremental {
+		t.Fatalf("second's next run: %+v, %v; want incremental from its own full run", again, err)
+	}
+	// The first supplier's next run is planned from its own.
 	first, err := sync.Handle(t.Context(), application.SyncCatalogCommand{})
 	if err != nil || first.Mode != domain.SyncIncremental {
 		t.Fatalf("first supplier's next run: %+v, %v; want incremental from its full run", first, err)
+	}
+	sandboxRuns, err := app.Queries.SyncRuns.HandleOf(t.Context(), "sandbox", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sandboxRuns.Items) != 2 || sandboxRuns.Items[0].ID() != first.RunID {
+		t.Fatalf("sandbox's runs = %d, want its two (the start-up full run and the incremental one)", len(sandboxRuns.Items))
 	}
 }

@@ -21,18 +21,22 @@ import (
 // (never deleting it: orders refer to it). An incremental run reads what
 // the supplier changed since the last successful run started, less an
 // overlap. One sync runs at a time across processes. A run reads one
-// supplier: the one its command names, else the first configured.
+// supplier: the one its command names, else the first configured; each
+// supplier's runs are recorded under its name, its own baseline.
 type SyncCatalog struct {
 	suppliers ports.Suppliers
 	supplier  ports.Supplier // the one a run reads; set by Handle and Refresh
 	catalog   ports.CatalogRepository
-	runs      ports.SyncRunRepository
-	rules     ports.PricingRules
-	locks     ports.Locks
-	clock     ports.Clock
-	ids       ports.IDs
-	pricing   PricingSettings
-	log       *slog.Logger
+	// offers, when set, keeps every product read as its supplier's offer,
+	// and links each product a run creates to its own offer.
+	offers  ports.OfferRepository
+	runs    ports.SyncRunRepository
+	rules   ports.PricingRules
+	locks   ports.Locks
+	clock   ports.Clock
+	ids     ports.IDs
+	pricing PricingSettings
+	log     *slog.Logger
 }
 
 // PricingSettings are the operator's pricing defaults; stored rules
@@ -57,9 +61,8 @@ func NewSyncCatalog(suppliers ports.Suppliers, catalog ports.CatalogRepository, 
 // SyncCatalogCommand says what to import.
 type SyncCatalogCommand struct {
 	// Supplier names the supplier to read ("": the first configured).
-	// Runs are not told apart by supplier yet: any supplier but the first
-	// is read in full unless UpdatedSince is given, and its run is
-	// recorded as partial (no baseline for incremental runs).
+	// Each supplier's runs are its own: its incremental runs read from its
+	// last successful one.
 	Supplier string
 	// Mode is full or incremental; zero chooses: incremental after a
 	// succeeded full run younger than FullSyncEvery, full otherwise.
@@ -99,7 +102,8 @@ const (
 	// FullSyncEvery is how old the last full run may be before a chosen
 	// mode is full again (vanished products are only seen by full runs).
 	FullSyncEvery = 24 * time.Hour
-	// syncLock is the Locks name that keeps to one run at a time.
+	// syncLock is the Locks name that keeps to one run at a time of the
+	// first supplier; another's adds ":" and its name.
 	syncLock = "catalog-sync"
 )
 
@@ -119,23 +123,17 @@ func (h SyncCatalog) Handle(ctx context.Context, cmd SyncCatalogCommand) (SyncCa
 		}
 		h.supplier = r.Supplier
 	}
-	// Runs are not told apart by supplier yet: another supplier's run is
-	// read in full (or from a given time), and is no baseline for the
-	// first supplier's incremental runs.
-	other := h.supplier.Name() != h.suppliers[0].Supplier.Name()
-	if other && cmd.UpdatedSince.IsZero() {
-		if cmd.Mode == domain.SyncIncremental {
-			return res, fmt.Errorf("%w: an incremental sync of %s needs updated_since: its runs are not told apart from %s's", domain.ErrInvalidSync,
-				h.supplier.Name(), h.suppliers[0].Supplier.Name())
-		}
-		cmd.Mode = domain.SyncFull
+	// One run at a time per supplier: each has its own schedule.
+	lock := syncLock
+	if h.supplier.Name() != h.suppliers[0].Supplier.Name() {
+		lock += ":" + h.supplier.Name()
 	}
-	release, ok, err := h.locks.TryLock(ctx, syncLock)
+	release, ok, err := h.locks.TryLock(ctx, lock)
 	if err != nil {
 		return res, fmt.Errorf("catalog sync lock: %w", err)
 	}
 	if !ok {
-		return res, fmt.Errorf("%w: a catalog sync is already running", domain.ErrConflict)
+		return res, fmt.Errorf("%w: a catalog sync of %s is already running", domain.ErrConflict, h.supplier.Name())
 	}
 	defer release()
 	if cmd.OnlyIfEmpty {
@@ -152,7 +150,7 @@ func (h SyncCatalog) Handle(ctx context.Context, cmd SyncCatalogCommand) (SyncCa
 	if err != nil {
 		return res, err
 	}
-	run, err := domain.StartSyncRun(h.ids.NewID(), mode, since, h.clock.Now())
+	run, err := domain.StartSupplierSyncRun(h.ids.NewID(), h.supplier.Name(), mode, since, h.clock.Now())
 	if err != nil {
 		return res, err
 	}
@@ -169,15 +167,14 @@ func (h SyncCatalog) Handle(ctx context.Context, cmd SyncCatalogCommand) (SyncCa
 	// The record outlives a cancelled caller: it says how far the run got.
 	ctx = context.WithoutCancel(ctx)
 	// A run that read part of the catalog (stopped at MaxPages, resumed
-	// from a cursor, or another supplier's) is no baseline for incremental
-	// runs.
-	if ferr := run.Finish(h.clock.Now(), res.Next != "" || cmd.Cursor != "" || other, err); ferr != nil {
+	// from a cursor) is no baseline for incremental runs.
+	if ferr := run.Finish(h.clock.Now(), res.Next != "" || cmd.Cursor != "", err); ferr != nil {
 		return res, ferr
 	}
 	if serr := h.runs.Save(ctx, run); serr != nil {
 		return res, errors.Join(err, fmt.Errorf("record sync run %s: %w", run.ID(), serr))
 	}
-	h.log.InfoContext(ctx, "catalog sync", "run_id", run.ID(), "mode", mode.String(), "status", run.Status().String(),
+	h.log.InfoContext(ctx, "catalog sync", "run_id", run.ID(), "supplier", h.supplier.Name(), "mode", mode.String(), "status", run.Status().String(),
 		"seen", res.Counts.Seen, "created", res.Counts.Created, "changed", res.Counts.Changed, "deactivated", res.Counts.Deactivated)
 	return res, err
 }
@@ -208,7 +205,9 @@ func (h SyncCatalog) plan(ctx context.Context, cmd SyncCatalogCommand) (domain.S
 // lastSucceeded returns when the last succeeded run of mode started, zero
 // when none did.
 func (h SyncCatalog) lastSucceeded(ctx context.Context, mode domain.SyncMode) (time.Time, error) {
-	r, err := h.runs.LastSucceeded(ctx, mode)
+	// Runs recorded before runs named their supplier were the first's.
+	first := h.supplier.Name() == h.suppliers[0].Supplier.Name()
+	r, err := h.runs.LastSucceededOf(ctx, h.supplier.Name(), first, mode)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		return time.Time{}, nil
@@ -296,6 +295,9 @@ func (h SyncCatalog) storePage(ctx context.Context, pricing domain.Pricing, sps 
 	}
 	if err := h.catalog.Upsert(ctx, writes...); err != nil {
 		return domain.SyncCounts{Seen: c.Seen}, fmt.Errorf("store catalog: %w", err)
+	}
+	if err := h.storeOffers(ctx, pricing, sps, known, writes); err != nil {
+		return domain.SyncCounts{Seen: c.Seen}, err
 	}
 	return c, nil
 }

@@ -17,6 +17,11 @@ func (h SyncCatalog) listing(pricing domain.Pricing, cur *domain.Product, sp por
 	s := domain.ProductSnapshot{Active: true}
 	if cur != nil {
 		s = cur.Snapshot()
+		if s.Source.Kind == domain.SourceSupplier && s.Source.Supplier != h.supplier.Name() && h.offers != nil {
+			// An admin linked the product to another supplier's cheaper
+			// offer: it follows that one; this read is kept as an offer.
+			return nil, nil
+		}
 		if s.Source.Kind != domain.SourceSupplier || s.Source.Supplier != h.supplier.Name() {
 			return nil, fmt.Errorf("%w: sku %s is not listed from %s", domain.ErrConflict, sp.ID, h.supplier.Name())
 		}

@@ -66,7 +66,7 @@ func call[T any](ctx context.Context, b *breaker, fn func(context.Context) (T, e
 	start := time.Now()
 	v, err := b.cb.Execute(func() (any, error) { return fn(ctx) })
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return zero, fmt.Errorf("%w: %w: %s circuit breaker open (%v)", application.ErrUnavailable, b.unavailable, b.name, err)
+		return zero, fmt.Errorf("%w: %w: %w: %s (%v)", application.ErrUnavailable, b.unavailable, ports.ErrCircuitOpen, b.name, err)
 	}
 	b.mu.Lock()
 	b.lastLatency = time.Since(start)
@@ -108,7 +108,7 @@ func (b *breaker) check(context.Context) error {
 // portDecorators.
 func breakersModule() fx.Option {
 	return fx.Options(
-		fx.Provide(newBreakers),
+		fx.Provide(newBreakers, newSupplierMonitor),
 		fx.Provide(
 			fx.Annotate(func(b *breakers) []ports.HealthCheck {
 				out := make([]ports.HealthCheck, 0, len(b.suppliers))

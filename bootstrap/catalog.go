@@ -18,7 +18,7 @@ import (
 // CatalogConfig is how the catalog follows the supplier and prices what it
 // sells (KEYWARD_CATALOG_MARGIN, the default margin, predates it).
 type CatalogConfig struct {
-	SyncInterval time.Duration   `env:"KEYWARD_CATALOG_SYNC_INTERVAL" envDefault:"1h" doc:"how often worker processes sync the catalog from the supplier: incremental (changes since the last successful run, less 5 minutes), full once a day or when no full run succeeded; one instance at a time (\x600\x60: never, sync with \x60keyward catalog sync\x60 or \x60POST /v1/admin/catalog/sync\x60)"`
+	SyncInterval time.Duration   `env:"KEYWARD_CATALOG_SYNC_INTERVAL" envDefault:"1h" doc:"how often worker processes sync the catalog from each supplier, on a schedule of its own: incremental (changes since its last successful run, less 5 minutes), full once a day or when no full run succeeded; one instance at a time (\x600\x60: never, sync with \x60keyward catalog sync\x60 or \x60POST /v1/admin/catalog/sync\x60)"`
 	PriceEnding  string          `env:"KEYWARD_PRICE_ENDING" envDefault:".99" doc:"computed prices round up to a price ending so: \x60.99\x60 (19.99), \x60.95\x60, \x609.99\x60 (19.99, 29.99), \x60.00\x60 (whole units); empty: to the cent"`
 	PriceFee     decimal.Decimal `env:"KEYWARD_PRICE_FEE" envDefault:"0" doc:"fixed amount added to supplier cost × (1 + margin) before rounding, in the cost's currency"`
 }
@@ -52,18 +52,25 @@ func (c CatalogConfig) priceEnding() domain.PriceEnding {
 // runCatalogSync syncs the catalog every KEYWARD_CATALOG_SYNC_INTERVAL in
 // a worker process. Every worker ticks; the Locks port lets one run at a
 // time, the others find it taken and wait for their next tick.
-func runCatalogSync(lc fx.Lifecycle, cfg Config, app application.App, log *slog.Logger) {
-	scheduleCatalogSync(lc, cfg.Catalog.SyncInterval, app.Commands.SyncCatalog, log)
+func runCatalogSync(lc fx.Lifecycle, cfg Config, app application.App, suppliers ports.Suppliers, log *slog.Logger) {
+	// Each supplier on a schedule of its own (its runs, its lock).
+	for i, name := range suppliers.Names() {
+		if i == 0 {
+			name = "" // the first: the default run, as it always was
+		}
+		scheduleCatalogSync(lc, cfg.Catalog.SyncInterval, app.Commands.SyncCatalog, name, log)
+	}
 }
 
-// scheduleCatalogSync runs sync every interval (never when not positive)
-// from the lifecycle's start to its stop.
-func scheduleCatalogSync(lc fx.Lifecycle, interval time.Duration, sync application.SyncCatalog, log *slog.Logger) {
+// scheduleCatalogSync runs sync of the named supplier ("": the first)
+// every interval (never when not positive) from the lifecycle's start to
+// its stop.
+func scheduleCatalogSync(lc fx.Lifecycle, interval time.Duration, sync application.SyncCatalog, supplier string, log *slog.Logger) {
 	everyInterval(lc, interval, func(ctx context.Context) {
-		res, err := sync.Handle(ctx, application.SyncCatalogCommand{})
+		res, err := sync.Handle(ctx, application.SyncCatalogCommand{Supplier: supplier})
 		switch {
 		case err != nil && ctx.Err() == nil && !isConflict(err):
-			log.Error("periodic catalog sync failed", "err", err, "run_id", res.RunID)
+			log.Error("periodic catalog sync failed", "err", err, "run_id", res.RunID, "supplier", supplier)
 		case err != nil:
 			log.Debug("periodic catalog sync skipped", "err", err)
 		}

@@ -24,7 +24,7 @@ func TestScheduledCatalogSync(t *testing.T) {
 		memory.NewLocks(), systemClock{}, uuidV7{}, application.PricingSettings{Margin: decimal.RequireFromString("0.1")},
 		slog.New(slog.DiscardHandler))
 	lc := fxtest.NewLifecycle(t)
-	scheduleCatalogSync(lc, 5*time.Millisecond, sync, slog.New(slog.DiscardHandler))
+	scheduleCatalogSync(lc, 5*time.Millisecond, sync, "", slog.New(slog.DiscardHandler))
 	lc.RequireStart()
 	deadline := time.Now().Add(10 * time.Second)
 	var got []*domain.SyncRun

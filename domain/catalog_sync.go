@@ -80,6 +80,7 @@ type SyncRun struct {
 	counts       SyncCounts
 	errorCount   int
 	errors       []string
+	supplier     string
 }
 
 // SyncRunSnapshot carries a run's fields in and out of storage.
@@ -93,6 +94,9 @@ type SyncRunSnapshot struct {
 	Counts       SyncCounts
 	ErrorCount   int
 	Errors       []string // the first messages, at most 20
+	// Supplier names the supplier the run read ("": a run recorded before
+	// runs named theirs).
+	Supplier string
 }
 
 // StartSyncRun begins a run; ErrInvalidSync without an id, a mode or a
@@ -104,13 +108,28 @@ func StartSyncRun(id string, mode SyncMode, updatedSince, at time.Time) (*SyncRu
 	return &SyncRun{id: id, mode: mode, updatedSince: updatedSince, startedAt: at, status: SyncRunning}, nil
 }
 
+// StartSupplierSyncRun is StartSyncRun of a run that reads the named
+// supplier's catalog: each supplier's runs are its own baseline.
+func StartSupplierSyncRun(id, supplier string, mode SyncMode, updatedSince, at time.Time) (*SyncRun, error) {
+	r, err := StartSyncRun(id, mode, updatedSince, at)
+	if err != nil {
+		return nil, err
+	}
+	r.supplier = supplier
+	return r, nil
+}
+
+// Supplier names the supplier the run read ("" for a run recorded before
+// runs named theirs).
+func (r *SyncRun) Supplier() string { return r.supplier }
+
 // RehydrateSyncRun rebuilds a stored run; ErrInvalidSync for missing fields.
 func RehydrateSyncRun(s SyncRunSnapshot) (*SyncRun, error) {
 	if s.ID == "" || s.Mode == (SyncMode{}) || s.Status == (SyncStatus{}) || s.StartedAt.IsZero() {
 		return nil, fmt.Errorf("%w: stored run %q lacks a field", ErrInvalidSync, s.ID)
 	}
 	return &SyncRun{id: s.ID, mode: s.Mode, updatedSince: s.UpdatedSince, startedAt: s.StartedAt, finishedAt: s.FinishedAt,
-		status: s.Status, counts: s.Counts, errorCount: s.ErrorCount, errors: append([]string(nil), s.Errors...)}, nil
+		status: s.Status, counts: s.Counts, errorCount: s.ErrorCount, errors: append([]string(nil), s.Errors...), supplier: s.Supplier}, nil
 }
 
 // ID returns the run's id.
@@ -168,5 +187,5 @@ func (r *SyncRun) Finish(at time.Time, partial bool, err error) error {
 // Snapshot returns the run's fields.
 func (r *SyncRun) Snapshot() SyncRunSnapshot {
 	return SyncRunSnapshot{ID: r.id, Mode: r.mode, UpdatedSince: r.updatedSince, StartedAt: r.startedAt, FinishedAt: r.finishedAt,
-		Status: r.status, Counts: r.counts, ErrorCount: r.errorCount, Errors: append([]string(nil), r.errors...)}
+		Status: r.status, Counts: r.counts, ErrorCount: r.errorCount, Errors: append([]string(nil), r.errors...), Supplier: r.supplier}
 }

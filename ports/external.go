@@ -30,6 +30,8 @@ type SupplierProduct struct {
 	Region   string
 	Cost     domain.Money
 	Qty      int
+	// Preorder: the keys come after the game's release.
+	Preorder bool
 	// UpdatedAt is when the supplier last changed the product; zero when
 	// it does not say.
 	UpdatedAt time.Time

@@ -102,6 +102,11 @@ type SyncRunRepository interface {
 	// LastSucceeded returns the latest-started run of mode that succeeded,
 	// or domain.ErrNotFound.
 	LastSucceeded(ctx context.Context, mode domain.SyncMode) (*domain.SyncRun, error)
+	// LastSucceededOf is LastSucceeded among the runs of one supplier,
+	// and, with unnamed, those recorded before runs named their supplier.
+	LastSucceededOf(ctx context.Context, supplier string, unnamed bool, mode domain.SyncMode) (*domain.SyncRun, error)
+	// ListOf is List among the runs of one supplier.
+	ListOf(ctx context.Context, supplier, after string, limit int) ([]*domain.SyncRun, error)
 }
 
 // PricingRules stores the margins set per product and per platform.

@@ -15,6 +15,7 @@ import (
 // SyncRunBody is one recorded catalog sync.
 type SyncRunBody struct {
 	ID           string     `json:"id" example:"0193a4f0-0c1d-7e2f-8a3b-4c5d6e7f8a9b" doc:"The run's id (UUID)"`
+	Supplier     string     `json:"supplier" example:"kinguin" doc:"The supplier whose catalog the run read (\"\" for runs recorded before runs named theirs)"`
 	Mode         string     `json:"mode" enum:"full,incremental" doc:"full: the whole catalog; incremental: what changed since updated_since"`
 	Status       string     `json:"status" enum:"running,succeeded,partial,failed" doc:"partial: read part of the catalog (stopped at max_pages, or resumed from a cursor)"`
 	UpdatedSince *time.Time `json:"updated_since" doc:"Incremental runs: supplier changes read from this time"`
@@ -30,7 +31,7 @@ type SyncRunBody struct {
 
 func syncRunBody(r *domain.SyncRun) SyncRunBody {
 	s := r.Snapshot()
-	b := SyncRunBody{ID: s.ID, Mode: s.Mode.String(), Status: s.Status.String(), StartedAt: s.StartedAt,
+	b := SyncRunBody{ID: s.ID, Supplier: s.Supplier, Mode: s.Mode.String(), Status: s.Status.String(), StartedAt: s.StartedAt,
 		Seen: s.Counts.Seen, Created: s.Counts.Created, Changed: s.Counts.Changed, Deactivated: s.Counts.Deactivated,
 		ErrorCount: s.ErrorCount, Errors: s.Errors}
 	if b.Errors == nil {
@@ -46,8 +47,9 @@ func syncRunBody(r *domain.SyncRun) SyncRunBody {
 }
 
 type listSyncRunsInput struct {
-	Cursor string `query:"cursor" maxLength:"100" doc:"next_cursor of the previous page"`
-	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Runs per page"`
+	Supplier string `query:"supplier" maxLength:"64" example:"codeswholesale" doc:"Only the runs of this supplier (each is synced on its own schedule)"`
+	Cursor   string `query:"cursor" maxLength:"100" doc:"next_cursor of the previous page"`
+	Limit    int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Runs per page"`
 }
 
 type listSyncRunsOutput struct {
@@ -129,10 +131,16 @@ func (s *Server) registerAdminCatalog(api huma.API) {
 	errs := []int{http.StatusUnauthorized, http.StatusForbidden}
 	huma.Register(api, huma.Operation{
 		OperationID: "admin-list-sync-runs", Method: http.MethodGet, Path: "/v1/admin/catalog/sync-runs",
-		Summary: "List catalog sync runs", Description: "Newest first: periodic, on-demand and command-line runs.",
+		Summary: "List catalog sync runs", Description: "Newest first: periodic, on-demand and command-line runs, of every supplier or of the one named.",
 		Tags: []string{"Admin"}, Security: supportSecurity, Errors: errs,
 	}, func(ctx context.Context, in *listSyncRunsInput) (*listSyncRunsOutput, error) {
-		page, err := s.app.Queries.SyncRuns.Handle(ctx, in.Cursor, in.Limit)
+		var page application.SyncRunPage
+		var err error
+		if in.Supplier != "" {
+			page, err = s.app.Queries.SyncRuns.HandleOf(ctx, in.Supplier, in.Cursor, in.Limit)
+		} else {
+			page, err = s.app.Queries.SyncRuns.Handle(ctx, in.Cursor, in.Limit)
+		}
 		if err != nil {
 			return nil, problem(s.log, err)
 		}

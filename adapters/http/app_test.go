@@ -84,8 +84,10 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 		deadLetters: memory.NewDeadLetters(),
 		requeue:     &recordingRequeue{},
 	}
+	catalog, orders := memory.NewCatalog(), memory.NewOrders(nil)
 	app := application.NewApp(application.Deps{
-		Orders: memory.NewOrders(nil), Links: memory.NewLinks(), CustomerLinks: memory.NewCustomerLinks(), Claims: memory.NewClaims(), Revelations: memory.NewRevelations(), Catalog: memory.NewCatalog(), Stock: memory.NewStock(),
+		Orders: orders, ItemsBought: orders, Links: memory.NewLinks(), CustomerLinks: memory.NewCustomerLinks(), Claims: memory.NewClaims(), Revelations: memory.NewRevelations(), Catalog: catalog, Stock: memory.NewStock(),
+		Offers:        memory.NewOffers(catalog),
 		Notifications: memory.NewNotifications(), DataKeys: memory.NewDataKeys(), Blobs: memory.NewBlobs(),
 		Audit: memory.NewAuditLog(w.clock, application.NewAuditKey(kr, memory.NewDataKeys())), Locks: memory.NewLocks(), Tx: memory.Transactor{}, Vault: w.vault,
 		Gateway: w.gateway, Verifier: nowpayments.NewVerifier(testIPNSecret), Mailer: w.mail, Clock: w.clock, IDs: &testIDs{},

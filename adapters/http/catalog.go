@@ -34,6 +34,9 @@ type productOutput struct {
 
 func (s *Server) registerCatalog(api huma.API) {
 	s.registerAdminCatalog(api)
+	s.registerAdminOffers(api)
+	s.registerAdminSuppliers(api)
+	s.registerOfferSuggestions(api)
 	huma.Register(api, huma.Operation{
 		OperationID: "list-products", Method: http.MethodGet, Path: "/v1/products",
 		Summary: "List products", Tags: []string{"Catalog"}, Security: publicSecurity,

@@ -120,7 +120,7 @@ func exStockLevels(sourcing string) stockLevelsOutput {
 
 func exSyncRun() SyncRunBody {
 	finished := exAt(-time.Hour + 2*time.Minute)
-	return SyncRunBody{ID: "0193a4f0-0c1d-7e2f-8a3b-4c5d6e7f8a9b", Mode: "full", Status: "succeeded", StartedAt: exAt(-time.Hour),
+	return SyncRunBody{ID: "0193a4f0-0c1d-7e2f-8a3b-4c5d6e7f8a9b", Supplier: "kinguin", Mode: "full", Status: "succeeded", StartedAt: exAt(-time.Hour),
 		FinishedAt: &finished, Seen: 14, Created: 0, Changed: 2, Deactivated: 1, Errors: []string{}}
 }
 

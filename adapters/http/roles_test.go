@@ -54,7 +54,7 @@ func TestSupportKeyRoles(t *testing.T) {
 		if !requires(op.op, adminKeyScheme) || strings.HasPrefix(op.path, "/v1/admin/webhooks/") { // TestWebhookAdminRoles
 			continue
 		}
-		path := strings.ReplaceAll(op.path, "{id}", o.ID)
+		path := strings.ReplaceAll(strings.ReplaceAll(op.path, "{id}", o.ID), "{sku}", "cyberpunk-2077-gog-global")
 		if strings.HasPrefix(op.path, "/v1/admin/claims/") {
 			path = strings.ReplaceAll(op.path, "{id}", claim.ID)
 		}

@@ -55,10 +55,19 @@ func (s *SyncRuns) newestFirst() []domain.SyncRunSnapshot {
 }
 
 // List returns up to limit runs, newest first, after the run after.
-func (s *SyncRuns) List(_ context.Context, after string, limit int) ([]*domain.SyncRun, error) {
+func (s *SyncRuns) List(ctx context.Context, after string, limit int) ([]*domain.SyncRun, error) {
+	return s.list(func(domain.SyncRunSnapshot) bool { return true }, after, limit)
+}
+
+// ListOf is List among the runs of one supplier.
+func (s *SyncRuns) ListOf(_ context.Context, supplier, after string, limit int) ([]*domain.SyncRun, error) {
+	return s.list(func(r domain.SyncRunSnapshot) bool { return r.Supplier == supplier }, after, limit)
+}
+
+func (s *SyncRuns) list(keep func(domain.SyncRunSnapshot) bool, after string, limit int) ([]*domain.SyncRun, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	all := s.newestFirst()
+	all := slices.DeleteFunc(s.newestFirst(), func(r domain.SyncRunSnapshot) bool { return !keep(r) })
 	if after != "" {
 		i := slices.IndexFunc(all, func(r domain.SyncRunSnapshot) bool { return r.ID == after })
 		if i < 0 {
@@ -91,6 +100,19 @@ func (s *SyncRuns) LastSucceeded(_ context.Context, mode domain.SyncMode) (*doma
 		}
 	}
 	return nil, fmt.Errorf("%w: no succeeded %s sync", domain.ErrNotFound, mode)
+}
+
+// LastSucceededOf is LastSucceeded among one supplier's runs (and, with
+// unnamed, those that name none).
+func (s *SyncRuns) LastSucceededOf(_ context.Context, supplier string, unnamed bool, mode domain.SyncMode) (*domain.SyncRun, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, snap := range s.newestFirst() {
+		if snap.Mode == mode && snap.Status == domain.SyncSucceeded && (snap.Supplier == supplier || unnamed && snap.Supplier == "") {
+			return domain.RehydrateSyncRun(snap)
+		}
+	}
+	return nil, fmt.Errorf("%w: no succeeded %s sync of %s", domain.ErrNotFound, mode, supplier)
 }
 
 // PricingRules is a ports.PricingRules in memory.

@@ -119,3 +119,11 @@ func TestWebhookStoreContract(t *testing.T) {
 	t.Parallel()
 	porttest.WebhookStore(t, func(*testing.T) ports.WebhookStore { return memory.NewWebhooks() })
 }
+
+func TestOffers(t *testing.T) {
+	t.Parallel()
+	porttest.OfferRepository(t, func(*testing.T) (ports.OfferRepository, ports.CatalogRepository) {
+		c := memory.NewCatalog()
+		return memory.NewOffers(c), c
+	})
+}

@@ -55,6 +55,22 @@ func (r *Orders) CountByStatus(context.Context) (map[domain.OrderStatus]int, err
 	return out, nil
 }
 
+// CountItemsBought returns how many items have a purchase recorded at each
+// supplier.
+func (r *Orders) CountItemsBought(context.Context) (map[string]int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	for _, s := range r.orders {
+		for _, it := range s.Items {
+			if it.BoughtFrom != "" && it.SupplierOrderID != "" {
+				out[it.BoughtFrom]++
+			}
+		}
+	}
+	return out, nil
+}
+
 // Get returns a copy of the order or domain.ErrNotFound.
 func (r *Orders) Get(_ context.Context, id string) (*domain.Order, error) {
 	r.mu.Lock()

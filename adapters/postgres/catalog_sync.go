@@ -34,9 +34,10 @@ type syncRunRow struct {
 	Deactivated  int            `db:"deactivated"`
 	ErrorCount   int            `db:"error_count"`
 	Errors       pq.StringArray `db:"errors"`
+	Supplier     string         `db:"supplier"`
 }
 
-const syncRunColumns = `id, mode, updated_since, started_at, finished_at, status, seen, created, changed, deactivated, error_count, errors`
+const syncRunColumns = `id, mode, updated_since, started_at, finished_at, status, seen, created, changed, deactivated, error_count, errors, supplier`
 
 func nullTime(t sql.NullTime) (out sql.NullTime) {
 	if t.Valid {
@@ -56,7 +57,7 @@ func syncRunFromRow(r syncRunRow) (*domain.SyncRun, error) {
 	}
 	return domain.RehydrateSyncRun(domain.SyncRunSnapshot{
 		ID: r.ID, Mode: mode, UpdatedSince: nullTime(r.UpdatedSince).Time, StartedAt: nullTime(r.StartedAt).Time,
-		FinishedAt: nullTime(r.FinishedAt).Time, Status: status, ErrorCount: r.ErrorCount, Errors: r.Errors,
+		FinishedAt: nullTime(r.FinishedAt).Time, Status: status, ErrorCount: r.ErrorCount, Errors: r.Errors, Supplier: r.Supplier,
 		Counts: domain.SyncCounts{Seen: r.Seen, Created: r.Created, Changed: r.Changed, Deactivated: r.Deactivated},
 	})
 }
@@ -73,10 +74,10 @@ func (s *SyncRuns) Save(ctx context.Context, r *domain.SyncRun) error {
 	row := syncRunRow{ID: v.ID, Mode: v.Mode.String(), UpdatedSince: orNull(sql.NullTime{Time: v.UpdatedSince}),
 		StartedAt: sql.NullTime{Time: v.StartedAt, Valid: true}, FinishedAt: orNull(sql.NullTime{Time: v.FinishedAt}),
 		Status: v.Status.String(), Seen: v.Counts.Seen, Created: v.Counts.Created, Changed: v.Counts.Changed,
-		Deactivated: v.Counts.Deactivated, ErrorCount: v.ErrorCount, Errors: errs}
+		Deactivated: v.Counts.Deactivated, ErrorCount: v.ErrorCount, Errors: errs, Supplier: v.Supplier}
 	if _, err := sqlx.NamedExecContext(ctx, ext(ctx, s.db), `INSERT INTO catalog_sync_runs (`+syncRunColumns+`)
 		VALUES (:id, :mode, :updated_since, :started_at, :finished_at, :status, :seen, :created, :changed, :deactivated,
-			:error_count, :errors)
+			:error_count, :errors, :supplier)
 		ON CONFLICT (id) DO UPDATE SET finished_at = EXCLUDED.finished_at, status = EXCLUDED.status, seen = EXCLUDED.seen,
 			created = EXCLUDED.created, changed = EXCLUDED.changed, deactivated = EXCLUDED.deactivated,
 			error_count = EXCLUDED.error_count, errors = EXCLUDED.errors`, row); err != nil {
@@ -88,20 +89,24 @@ func (s *SyncRuns) Save(ctx context.Context, r *domain.SyncRun) error {
 // List returns up to limit runs, newest first, after the run after (an
 // unknown run: nothing).
 func (s *SyncRuns) List(ctx context.Context, after string, limit int) ([]*domain.SyncRun, error) {
+	return s.list(ctx, nil, after, limit)
+}
+
+// ListOf is List among the runs of one supplier.
+func (s *SyncRuns) ListOf(ctx context.Context, supplier, after string, limit int) ([]*domain.SyncRun, error) {
+	return s.list(ctx, &supplier, after, limit)
+}
+
+func (s *SyncRuns) list(ctx context.Context, supplier *string, after string, limit int) ([]*domain.SyncRun, error) {
 	var lim any
 	if limit > 0 {
 		lim = limit
 	}
 	var rows []syncRunRow
-	q := `SELECT ` + syncRunColumns + ` FROM catalog_sync_runs ORDER BY started_at DESC, id DESC LIMIT $1`
-	args := []any{lim}
-	if after != "" {
-		q = `SELECT ` + syncRunColumns + ` FROM catalog_sync_runs
-			WHERE (started_at, id) < (SELECT started_at, id FROM catalog_sync_runs WHERE id = $2)
-			ORDER BY started_at DESC, id DESC LIMIT $1`
-		args = append(args, after)
-	}
-	if err := sqlx.SelectContext(ctx, ext(ctx, s.db), &rows, q, args...); err != nil {
+	q := `SELECT ` + syncRunColumns + ` FROM catalog_sync_runs WHERE ($2::text IS NULL OR supplier = $2)
+		AND ($3 = '' OR (started_at, id) < (SELECT started_at, id FROM catalog_sync_runs WHERE id = $3))
+		ORDER BY started_at DESC, id DESC LIMIT $1`
+	if err := sqlx.SelectContext(ctx, ext(ctx, s.db), &rows, q, lim, supplier, after); err != nil {
 		return nil, fmt.Errorf("list sync runs: %w", translate(err))
 	}
 	out := make([]*domain.SyncRun, 0, len(rows))
@@ -113,6 +118,18 @@ func (s *SyncRuns) List(ctx context.Context, after string, limit int) ([]*domain
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// LastSucceededOf is LastSucceeded among one supplier's runs (and, with
+// unnamed, those that name none).
+func (s *SyncRuns) LastSucceededOf(ctx context.Context, supplier string, unnamed bool, mode domain.SyncMode) (*domain.SyncRun, error) {
+	var row syncRunRow
+	if err := sqlx.GetContext(ctx, ext(ctx, s.db), &row, `SELECT `+syncRunColumns+` FROM catalog_sync_runs
+		WHERE mode = $1 AND status = 'succeeded' AND (supplier = $2 OR $3 AND supplier = '')
+		ORDER BY started_at DESC, id DESC LIMIT 1`, mode.String(), supplier, unnamed); err != nil {
+		return nil, fmt.Errorf("last succeeded %s sync of %s: %w", mode, supplier, translate(err))
+	}
+	return syncRunFromRow(row)
 }
 
 // LastSucceeded returns the latest succeeded run of mode, or

@@ -104,3 +104,11 @@ func TestWebhookStoreContract(t *testing.T) {
 	t.Parallel()
 	porttest.WebhookStore(t, func(t *testing.T) ports.WebhookStore { return postgres.NewWebhooks(pgtest.NewDB(t)) })
 }
+
+func TestOffers(t *testing.T) {
+	t.Parallel()
+	porttest.OfferRepository(t, func(t *testing.T) (ports.OfferRepository, ports.CatalogRepository) {
+		db := pgtest.NewDB(t)
+		return postgres.NewOffers(db), postgres.NewCatalog(db)
+	})
+}

@@ -52,3 +52,21 @@ func AuditQuarantined(ctx context.Context, db *sqlx.DB) (int, error) {
 	}
 	return n, nil
 }
+
+// CountItemsBought returns how many items have a purchase recorded at each
+// supplier: one GROUP BY over the items.
+func (r *Orders) CountItemsBought(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		Supplier string `db:"bought_from"`
+		N        int    `db:"n"`
+	}
+	if err := r.db.SelectContext(ctx, &rows, `SELECT bought_from, count(*) AS n FROM order_items
+		WHERE bought_from <> '' AND supplier_order_id <> '' GROUP BY bought_from`); err != nil {
+		return nil, fmt.Errorf("count items bought: %w", translate(err))
+	}
+	out := make(map[string]int, len(rows))
+	for _, row := range rows {
+		out[row.Supplier] = row.N
+	}
+	return out, nil
+}

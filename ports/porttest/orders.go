@@ -45,6 +45,7 @@ func OrderRepository(t *testing.T, newRepo func(t *testing.T) ports.OrderReposit
 		{"list filters and pages newest first", testOrderList},
 		{"list filters by email and creation time", testOrderListFilters},
 		{"counts orders by status", testOrderCountByStatus},
+		{"counts items bought by supplier", testOrderCountItemsBought},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
@@ -73,6 +74,47 @@ func testOrderCountByStatus(t *testing.T, repo ports.OrderRepository) {
 	for _, status := range domain.OrderStatuses {
 		if got[status] != want[status] {
 			t.Errorf("CountByStatus()[%s] = %d, want %d", status, got[status], want[status])
+		}
+	}
+}
+
+func testOrderCountItemsBought(t *testing.T, repo ports.OrderRepository) {
+	counter, ok := repo.(ports.ItemsBoughtCounter)
+	if !ok {
+		t.Fatalf("%T is no ports.ItemsBoughtCounter: GET /v1/admin/suppliers counts through it", repo)
+	}
+	// Delivered and fulfilled orders: their supplier items bought from
+	// their source; an order being fulfilled has one begun at
+	// codeswholesale, not bought yet.
+	create(t, repo, orderIn(t, "bought-1", domain.StatusDelivered))
+	create(t, repo, orderIn(t, "bought-2", domain.StatusFulfilled))
+	create(t, repo, orderIn(t, "bought-3", domain.StatusPaid))
+	if _, err := repo.Update(t.Context(), "bought-3", func(o *domain.Order) error {
+		if _, err := o.StartFulfilment(suiteT0); err != nil {
+			return err
+		}
+		return o.BeginItemPurchaseFrom(o.Items()[0].ID(), "codeswholesale", suiteT0)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for _, id := range []string{"bought-1", "bought-2"} {
+		for _, it := range get(t, repo, id).Items() {
+			if it.BoughtFrom() != "" && it.SupplierOrderID() != "" { // own stock is bought from none
+				want[it.BoughtFrom()]++
+			}
+		}
+	}
+	got, err := counter.CountItemsBought(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) == 0 || got["codeswholesale"] != 0 || len(got) != len(want) {
+		t.Fatalf("CountItemsBought() = %v, want %v (nothing at codeswholesale: begun, not bought)", got, want)
+	}
+	for s, n := range want {
+		if got[s] != n {
+			t.Errorf("CountItemsBought()[%s] = %d, want %d", s, got[s], n)
 		}
 	}
 }

@@ -24,6 +24,58 @@ func SyncRunRepository(t *testing.T, newRepo func(t *testing.T) ports.SyncRunRep
 		t.Parallel()
 		testSyncRunsLast(t, newRepo(t))
 	})
+	t.Run("runs of one supplier: listed and last succeeded", func(t *testing.T) {
+		t.Parallel()
+		testSyncRunsOfSupplier(t, newRepo(t))
+	})
+}
+
+func testSyncRunsOfSupplier(t *testing.T, repo ports.SyncRunRepository) {
+	t0 := suiteT0.Truncate(time.Second)
+	runs := []struct {
+		id, supplier string
+		at           time.Time
+	}{{"r1", "", t0}, {"r2", "kinguin", t0.Add(time.Minute)}, {"r3", "codeswholesale", t0.Add(2 * time.Minute)}, {"r4", "kinguin", t0.Add(3 * time.Minute)}}
+	for _, r := range runs {
+		run, err := domain.StartSupplierSyncRun(r.id, r.supplier, domain.SyncFull, time.Time{}, r.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.id != "r4" {
+			if err := run.Finish(r.at.Add(time.Second), false, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := repo.Save(t.Context(), run); err != nil {
+			t.Fatalf("Save(%s): %v", r.id, err)
+		}
+	}
+	got, err := repo.ListOf(t.Context(), "kinguin", "", 10)
+	if err != nil {
+		t.Fatalf("ListOf: %v", err)
+	}
+	if len(got) != 2 || got[0].ID() != "r4" || got[1].ID() != "r2" || got[0].Supplier() != "kinguin" {
+		t.Fatalf("ListOf(kinguin) = %d runs, want r4, r2", len(got))
+	}
+	if page, err := repo.ListOf(t.Context(), "kinguin", "r4", 10); err != nil || len(page) != 1 || page[0].ID() != "r2" {
+		t.Fatalf("ListOf(kinguin) after r4 = %d runs, %v; want r2", len(page), err)
+	}
+	if all, err := repo.List(t.Context(), "", 10); err != nil || len(all) != 4 {
+		t.Fatalf("List = %d runs, %v; want all 4", len(all), err)
+	}
+	for _, c := range []struct {
+		supplier string
+		unnamed  bool
+		want     string
+	}{{"kinguin", false, "r2"}, {"codeswholesale", true, "r3"}, {"sandbox", true, "r1"}} {
+		r, err := repo.LastSucceededOf(t.Context(), c.supplier, c.unnamed, domain.SyncFull)
+		if err != nil || r.ID() != c.want {
+			t.Errorf("LastSucceededOf(%s, %v) = %v, %v; want %s", c.supplier, c.unnamed, r, err, c.want)
+		}
+	}
+	if _, err := repo.LastSucceededOf(t.Context(), "sandbox", false, domain.SyncFull); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("LastSucceededOf(sandbox, without unnamed) err = %v, want ErrNotFound", err)
+	}
 }
 
 func startRun(t *testing.T, id string, mode domain.SyncMode, at time.Time) *domain.SyncRun {
