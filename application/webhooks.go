@@ -310,7 +310,8 @@ func (w *Webhooks) RotateSecret(ctx context.Context, actor, id string) (domain.W
 	return out, err
 }
 
-// SendTest queues a webhook.test event for the endpoint, due now.
+// SendTest queues a webhook.test event for the endpoint, due now;
+// domain.ErrWebhookEndpointDisabled for a disabled one.
 func (w *Webhooks) SendTest(ctx context.Context, actor, id string) (domain.WebhookMessage, error) {
 	now := w.clock.Now().UTC()
 	ev, err := domain.NewWebhookEvent(w.ids.NewID(), domain.WebhookTest, "", now, map[string]any{"endpoint_id": id})
@@ -319,6 +320,9 @@ func (w *Webhooks) SendTest(ctx context.Context, actor, id string) (domain.Webho
 	}
 	var m domain.WebhookMessage
 	err = w.tx.Atomically(ctx, func(ctx context.Context) error {
+		if err := w.enabled(ctx, id); err != nil {
+			return err
+		}
 		if m, err = w.store.EnqueueTo(ctx, id, ev); err != nil {
 			return err
 		}
@@ -343,10 +347,32 @@ func (w *Webhooks) Message(ctx context.Context, id string) (domain.WebhookMessag
 	return w.store.Message(ctx, id)
 }
 
-// Redeliver queues one more attempt of a message, with its webhook-id.
+// enabled returns domain.ErrNotFound for an unknown endpoint and
+// domain.ErrWebhookEndpointDisabled for a disabled one: nothing is sent to
+// it, so queueing would only pretend.
+func (w *Webhooks) enabled(ctx context.Context, endpointID string) error {
+	e, err := w.store.Endpoint(ctx, endpointID)
+	if err != nil {
+		return err
+	}
+	if e.Disabled {
+		return fmt.Errorf("%w: %s", domain.ErrWebhookEndpointDisabled, endpointID)
+	}
+	return nil
+}
+
+// Redeliver queues one more attempt of a delivered or failed message, with
+// its webhook-id: domain.ErrWebhookMessagePending for one still pending,
+// domain.ErrWebhookEndpointDisabled when its endpoint is disabled.
 func (w *Webhooks) Redeliver(ctx context.Context, actor, id string) (domain.WebhookMessage, error) {
 	var m domain.WebhookMessage
 	err := w.tx.Atomically(ctx, func(ctx context.Context) (err error) {
+		if m, _, err = w.store.Message(ctx, id); err != nil {
+			return err
+		}
+		if err := w.enabled(ctx, m.EndpointID); err != nil {
+			return err
+		}
 		if m, err = w.store.Redeliver(ctx, id, w.clock.Now().UTC()); err != nil {
 			return err
 		}
@@ -362,11 +388,12 @@ func (w *Webhooks) Redeliver(ctx context.Context, actor, id string) (domain.Webh
 }
 
 // Recover queues again every message to the endpoint that failed since
-// since; it returns how many.
+// since (also those it missed while disabled); it returns how many, or
+// domain.ErrWebhookEndpointDisabled while it is disabled.
 func (w *Webhooks) Recover(ctx context.Context, actor, id string, since time.Time) (int, error) {
 	var n int
 	err := w.tx.Atomically(ctx, func(ctx context.Context) (err error) {
-		if _, err := w.store.Endpoint(ctx, id); err != nil {
+		if err := w.enabled(ctx, id); err != nil {
 			return err
 		}
 		if n, err = w.store.Recover(ctx, id, since, w.clock.Now().UTC()); err != nil {

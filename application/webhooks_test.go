@@ -2,6 +2,7 @@ package application_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -322,5 +323,69 @@ func TestWebhookSecretsSealedAtRest(t *testing.T) {
 	w.pass(t)
 	if n := w.sender.count(other.URL); n != 0 {
 		t.Fatalf("a moved secret signed %d requests", n)
+	}
+}
+
+// TestWebhookDisabledEndpointRefusesResends: test, recover and redeliver
+// on a disabled endpoint answer ErrWebhookEndpointDisabled instead of
+// queueing what would never be sent; events while it is disabled are kept
+// and recovered once it is enabled; a message still pending is not
+// redelivered (it would go twice at once).
+func TestWebhookDisabledEndpointRefusesResends(t *testing.T) {
+	t.Parallel()
+	w := newHookWorld(t, application.WebhookSettings{})
+	e := w.endpoint(t, "https://shop.example/hooks")
+	w.sender.answer[e.URL] = 204
+	sent, err := w.hooks.SendTest(t.Context(), "admin:test", e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.hooks.Redeliver(t.Context(), "admin:test", sent.ID); !errors.Is(err, domain.ErrWebhookMessagePending) {
+		t.Fatalf("redeliver of a pending message: %v, want ErrWebhookMessagePending", err)
+	}
+	w.pass(t)
+
+	on, off := false, true
+	if _, err := w.hooks.UpdateEndpoint(t.Context(), "admin:test", e.ID, application.WebhookPatch{Disabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	since := w.clock.Now()
+	w.clock.Advance(time.Minute)
+	ev, err := domain.NewWebhookEvent("ev-missed", "order.paid", "o1", w.clock.Now(), map[string]any{"order_id": "o1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.Enqueue(t.Context(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.hooks.SendTest(t.Context(), "admin:test", e.ID); !errors.Is(err, domain.ErrWebhookEndpointDisabled) {
+		t.Errorf("test to a disabled endpoint: %v, want ErrWebhookEndpointDisabled", err)
+	}
+	if _, err := w.hooks.Redeliver(t.Context(), "admin:test", sent.ID); !errors.Is(err, domain.ErrWebhookEndpointDisabled) {
+		t.Errorf("redeliver to a disabled endpoint: %v, want ErrWebhookEndpointDisabled", err)
+	}
+	if _, err := w.hooks.Recover(t.Context(), "admin:test", e.ID, since); !errors.Is(err, domain.ErrWebhookEndpointDisabled) {
+		t.Errorf("recover of a disabled endpoint: %v, want ErrWebhookEndpointDisabled", err)
+	}
+
+	if _, err := w.hooks.UpdateEndpoint(t.Context(), "admin:test", e.ID, application.WebhookPatch{Disabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.pass(t); n != 0 {
+		t.Fatalf("%d sent on enabling, before a recover", n)
+	}
+	n, err := w.hooks.Recover(t.Context(), "admin:test", e.ID, since)
+	if err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v; want the event missed while disabled", n, err)
+	}
+	before := w.sender.count(e.URL)
+	if n := w.pass(t); n != 1 || w.sender.count(e.URL) != before+1 {
+		t.Fatalf("recovered: %d claimed, %d sent", n, w.sender.count(e.URL)-before)
+	}
+	if ms, _ := w.store.Messages(t.Context(), ports.WebhookMessageQuery{Type: "order.paid"}); len(ms) != 1 || ms[0].Status != domain.WebhookDelivered {
+		t.Fatalf("missed message after recovery: %+v", ms)
+	}
+	if _, err := w.hooks.Redeliver(t.Context(), "admin:test", sent.ID); err != nil {
+		t.Fatalf("redeliver of a delivered message to an enabled endpoint: %v", err)
 	}
 }

@@ -19,6 +19,16 @@ import (
 // type or a malformed secret.
 var ErrInvalidWebhook = errors.New("invalid webhook endpoint")
 
+// Errors of sending to an endpoint again.
+var (
+	// ErrWebhookEndpointDisabled: nothing is sent to a disabled endpoint;
+	// enable it first.
+	ErrWebhookEndpointDisabled = errors.New(`webhook endpoint is disabled: enable it first (PATCH {"disabled": false})`)
+	// ErrWebhookMessagePending: the message still waits for an attempt or
+	// is being sent; a redelivery now could send it twice at once.
+	ErrWebhookMessagePending = errors.New("webhook message is pending or being sent; redeliver it once it has been delivered or has failed")
+)
+
 // WebhookSecretPrefix starts every endpoint signing secret (Standard
 // Webhooks: whsec_ and the base64 of the key).
 const WebhookSecretPrefix = "whsec_"

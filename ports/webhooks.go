@@ -28,9 +28,11 @@ type WebhookStore interface {
 	// domain.ErrNotFound if it does not exist.
 	DeleteEndpoint(ctx context.Context, id string) error
 
-	// Enqueue writes a message for each event to every enabled endpoint
-	// subscribed to its type, due at once, in the caller's unit of work
-	// when ctx carries one. An event enqueued again (same id) is not
+	// Enqueue writes a message for each event to every endpoint
+	// subscribed to its type, in the caller's unit of work when ctx
+	// carries one: due at once for an enabled endpoint, failed with no
+	// attempt for a disabled one (Recover brings it back once the
+	// endpoint is enabled again). An event enqueued again (same id) is not
 	// written twice.
 	Enqueue(ctx context.Context, events ...domain.WebhookEvent) error
 	// EnqueueTo writes ev for the endpoint id alone, whatever it subscribes
@@ -54,8 +56,10 @@ type WebhookStore interface {
 	// Message returns a message with its attempts, oldest first, or
 	// domain.ErrNotFound.
 	Message(ctx context.Context, id string) (domain.WebhookMessage, []domain.WebhookAttempt, error)
-	// Redeliver makes a message due at now for one more attempt;
-	// domain.ErrNotFound if it does not exist.
+	// Redeliver makes a delivered or failed message due at now for one
+	// more attempt; domain.ErrWebhookMessagePending for a pending one
+	// (due, or claimed and maybe being sent), so that a message is never
+	// sent twice at once; domain.ErrNotFound if it does not exist.
 	Redeliver(ctx context.Context, id string, now time.Time) (domain.WebhookMessage, error)
 	// Recover makes every message of the endpoint that failed and was
 	// created at or after since due at now; it returns how many.

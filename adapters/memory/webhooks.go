@@ -135,17 +135,21 @@ func (w *Webhooks) add(e domain.WebhookEndpoint, ev domain.WebhookEvent) *domain
 	w.seq++
 	m := &domain.WebhookMessage{ID: strconv.FormatInt(w.seq, 10), EventID: ev.ID, EndpointID: e.ID, Type: ev.Type, OrderID: ev.OrderID,
 		Body: slices.Clone(ev.Body), Status: domain.WebhookPending, DueAt: ev.At, CreatedAt: ev.At}
+	if e.Disabled {
+		m.Status = domain.WebhookFailed // kept for a recover once it is enabled again
+	}
 	w.messages[m.ID] = m
 	return m
 }
 
-// Enqueue writes each event for every enabled endpoint subscribed to it.
+// Enqueue writes each event for every endpoint subscribed to it: failed
+// with no attempt for a disabled one.
 func (w *Webhooks) Enqueue(_ context.Context, events ...domain.WebhookEvent) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, ev := range events {
 		for _, e := range w.endpoints {
-			if !e.Disabled && e.Subscribes(ev.Type) {
+			if e.Subscribes(ev.Type) {
 				w.add(e, ev)
 			}
 		}
@@ -275,13 +279,16 @@ func (w *Webhooks) Message(_ context.Context, id string) (domain.WebhookMessage,
 	return cloneMessage(m), slices.Clone(w.attempts[id]), nil
 }
 
-// Redeliver makes a message due at now.
+// Redeliver makes a settled message due at now.
 func (w *Webhooks) Redeliver(_ context.Context, id string, now time.Time) (domain.WebhookMessage, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m, ok := w.messages[id]
 	if !ok {
 		return domain.WebhookMessage{}, fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, id)
+	}
+	if m.Status == domain.WebhookPending {
+		return domain.WebhookMessage{}, fmt.Errorf("%w: %s", domain.ErrWebhookMessagePending, id)
 	}
 	m.Status, m.DueAt = domain.WebhookPending, now
 	return cloneMessage(m), nil

@@ -134,15 +134,17 @@ func (w *Webhooks) DeleteEndpoint(ctx context.Context, id string) error {
 	return nil
 }
 
-// enqueueStatement fans events out to the enabled endpoints subscribed
-// to them in one statement (with no endpoint it writes nothing); its
+// enqueueStatement fans events out to the endpoints subscribed to them in
+// one statement (with no endpoint it writes nothing): pending for an
+// enabled endpoint, failed with no attempt for a disabled one, so that a
+// recover after it is enabled again delivers what it missed. Its
 // parameters (enqueueArgs) are numbered from $first.
 func enqueueStatement(first int) string {
 	p := func(i int) string { return "$" + strconv.Itoa(first+i) }
 	return `INSERT INTO webhook_messages (event_id, endpoint_id, type, order_id, body, status, due_at, created_at)
-	SELECT ev.id, e.id, ev.type, ev.order_id, ev.body, 'pending', ev.at, ev.at
+	SELECT ev.id, e.id, ev.type, ev.order_id, ev.body, CASE WHEN e.disabled THEN 'failed' ELSE 'pending' END, ev.at, ev.at
 	FROM unnest(` + p(0) + `::text[], ` + p(1) + `::text[], ` + p(2) + `::text[], ` + p(3) + `::bytea[], ` + p(4) + `::timestamptz[]) AS ev (id, type, order_id, body, at)
-	JOIN webhook_endpoints e ON NOT e.disabled AND (ev.type = ANY (e.events) OR '*' = ANY (e.events))
+	JOIN webhook_endpoints e ON ev.type = ANY (e.events) OR '*' = ANY (e.events)
 	ON CONFLICT (event_id, endpoint_id) DO NOTHING`
 }
 
@@ -351,18 +353,33 @@ func (w *Webhooks) Message(ctx context.Context, id string) (domain.WebhookMessag
 	return row.message(), out, nil
 }
 
-// Redeliver makes a message due at now.
+// Redeliver makes a settled message due at now.
 func (w *Webhooks) Redeliver(ctx context.Context, id string, now time.Time) (domain.WebhookMessage, error) {
 	n, err := messageID(id)
 	if err != nil {
 		return domain.WebhookMessage{}, err
 	}
-	var row webhookMessageRow
-	if err := sqlx.GetContext(ctx, ext(ctx, w.db), &row, `UPDATE webhook_messages SET status = 'pending', due_at = $2 WHERE id = $1
-		RETURNING `+webhookMessageColumns, n, now.UTC()); err != nil {
+	var rows []struct {
+		webhookMessageRow
+		Settled bool `db:"settled"`
+	}
+	// One statement: a settled message is made due; a pending one (maybe
+	// claimed) is only read, to tell it from an unknown one.
+	if err := sqlx.SelectContext(ctx, ext(ctx, w.db), &rows, `WITH upd AS (
+			UPDATE webhook_messages SET status = 'pending', due_at = $2 WHERE id = $1 AND status <> 'pending'
+			RETURNING `+webhookMessageColumns+`)
+		SELECT `+webhookMessageColumns+`, true AS settled FROM upd
+		UNION ALL SELECT `+webhookMessageColumns+`, false AS settled FROM webhook_messages WHERE id = $1 AND status = 'pending'
+			AND NOT EXISTS (SELECT 1 FROM upd)`, n, now.UTC()); err != nil {
 		return domain.WebhookMessage{}, fmt.Errorf("redeliver webhook message %s: %w", id, translate(err))
 	}
-	return row.message(), nil
+	switch {
+	case len(rows) == 0:
+		return domain.WebhookMessage{}, fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, id)
+	case !rows[0].Settled:
+		return domain.WebhookMessage{}, fmt.Errorf("%w: %s", domain.ErrWebhookMessagePending, id)
+	}
+	return rows[0].message(), nil
 }
 
 // Recover makes the endpoint's messages that failed since since due.

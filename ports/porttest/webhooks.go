@@ -20,7 +20,8 @@ func WebhookStore(t *testing.T, newStore func(t *testing.T) ports.WebhookStore) 
 		run  func(*testing.T, ports.WebhookStore)
 	}{
 		{"endpoints are created, read, updated and deleted", testWebhookEndpoints},
-		{"an event goes once to each enabled subscribed endpoint", testWebhookEnqueue},
+		{"an event goes once to each subscribed endpoint, failed to a disabled one", testWebhookEnqueue},
+		{"what a disabled endpoint missed is recovered once it is enabled", testWebhookRecoverDisabled},
 		{"a claim leases due messages, bounded per endpoint", testWebhookClaim},
 		{"an attempt settles its message", testWebhookRecord},
 		{"an endpoint failing long enough is disabled once", testWebhookDisable},
@@ -153,15 +154,19 @@ func testWebhookEnqueue(t *testing.T, s ports.WebhookStore) {
 	var got []string
 	for _, m := range ms {
 		got = append(got, m.EventID+">"+m.EndpointID)
-		if m.Status != domain.WebhookPending || m.Attempts != 0 || m.OrderID != "o1" {
-			t.Errorf("new message %+v", m)
+		want := domain.WebhookPending
+		if m.EndpointID == "off" {
+			want = domain.WebhookFailed // kept for a recover
+		}
+		if m.Status != want || m.Attempts != 0 || m.OrderID != "o1" {
+			t.Errorf("new message %+v, want %s with no attempt", m, want)
 		}
 		if m.EventID == "ev-paid" && string(m.Body) != string(paid.Body) {
 			t.Errorf("body %s, want %s", m.Body, paid.Body)
 		}
 	}
 	slices.Sort(got)
-	if want := []string{"ev-delivered>all", "ev-paid>all", "ev-paid>paid"}; !slices.Equal(got, want) {
+	if want := []string{"ev-delivered>all", "ev-delivered>off", "ev-paid>all", "ev-paid>off", "ev-paid>paid"}; !slices.Equal(got, want) {
 		t.Fatalf("messages %v, want %v", got, want)
 	}
 	m, err := s.EnqueueTo(t.Context(), "off", suiteEvent(t, "ev-test", "webhook.test", "", hookT0))
@@ -355,8 +360,14 @@ func testWebhookLog(t *testing.T, s ports.WebhookStore) {
 	if err != nil || m.Status != domain.WebhookPending || m.EventID != "ev-1" {
 		t.Fatalf("Redeliver = %+v, %v", m, err)
 	}
+	if _, err := s.Redeliver(ctx, delivered.ID, hookT0.Add(4*time.Hour)); !errors.Is(err, domain.ErrWebhookMessagePending) {
+		t.Fatalf("Redeliver of a pending message = %v, want ErrWebhookMessagePending", err)
+	}
 	if ds := claimWebhooks(t, s, hookT0.Add(4*time.Hour), 10, 10); len(ds) != 1 || ds[0].Message.ID != delivered.ID {
 		t.Fatalf("redelivered claim: %+v", ds)
+	}
+	if _, err := s.Redeliver(ctx, delivered.ID, hookT0.Add(4*time.Hour)); !errors.Is(err, domain.ErrWebhookMessagePending) {
+		t.Fatalf("Redeliver of a claimed message = %v, want ErrWebhookMessagePending", err)
 	}
 	if _, err := s.Redeliver(ctx, "424242", hookT0); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("Redeliver(unknown) = %v", err)
@@ -368,5 +379,30 @@ func testWebhookLog(t *testing.T, s ports.WebhookStore) {
 	}
 	if ms := messagesOf(t, s, ports.WebhookMessageQuery{}); len(ms) != 1 || ms[0].ID != delivered.ID {
 		t.Fatalf("after purge: %+v, want b's pending message", ms)
+	}
+}
+
+func testWebhookRecoverDisabled(t *testing.T, s ports.WebhookStore) {
+	ctx := t.Context()
+	off := suiteEndpoint("off", hookT0, "*")
+	off.Disabled = true
+	createEndpoints(t, s, off)
+	enqueue(t, s, suiteEvent(t, "ev-missed", "order.paid", "o1", hookT0.Add(time.Minute)))
+	if ds := claimWebhooks(t, s, hookT0.Add(time.Hour), 10, 10); len(ds) != 0 {
+		t.Fatalf("a disabled endpoint's message was claimed: %+v", ds)
+	}
+	if _, err := s.UpdateEndpoint(ctx, "off", func(e *domain.WebhookEndpoint) error { e.Disabled = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if ds := claimWebhooks(t, s, hookT0.Add(time.Hour), 10, 10); len(ds) != 0 {
+		t.Fatalf("a missed message was sent without a recover: %+v", ds)
+	}
+	n, err := s.Recover(ctx, "off", hookT0, hookT0.Add(time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v; want the missed message", n, err)
+	}
+	ds := claimWebhooks(t, s, hookT0.Add(time.Hour), 10, 10)
+	if len(ds) != 1 || ds[0].Message.EventID != "ev-missed" || ds[0].Message.Attempts != 0 {
+		t.Fatalf("recovered claim: %+v, want ev-missed with no attempt yet", ds)
 	}
 }
