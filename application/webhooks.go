@@ -490,6 +490,13 @@ func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 		return
 	}
 	start := w.clock.Now().UTC()
+	if start.Add(w.s.Timeout).After(m.DueAt) {
+		// Too little of the lease is left for an attempt to finish in it
+		// (slow secrets, a busy process): another worker may take the
+		// message once it lapses, so this one sends nothing.
+		w.log.WarnContext(ctx, "webhook not sent: its claim ends before an attempt could; the message is tried again after its lease", "message_id", m.ID, "endpoint_id", e.ID, "lease_ends", m.DueAt)
+		return
+	}
 	sig, err := e.SignatureHeader(m.EventID, start, m.Body)
 	a := domain.WebhookAttempt{MessageID: m.ID, At: start}
 	if err != nil {
@@ -513,7 +520,7 @@ func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 		}
 	}
 	a.Duration = w.clock.Now().Sub(start)
-	var o ports.WebhookOutcome
+	o := ports.WebhookOutcome{Claim: d.Claim}
 	outcome := "delivered"
 	if a.Succeeded() {
 		o.Delivered = true
@@ -527,6 +534,10 @@ func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 	}
 	w.observer.Attempted(e.ID, m.Type, outcome, a.Duration)
 	disabled, err := w.store.Record(context.WithoutCancel(ctx), a, o, start.Add(-w.s.DisableAfter))
+	if errors.Is(err, domain.ErrWebhookClaimLost) {
+		w.log.WarnContext(ctx, "webhook attempt recorded after its claim lapsed; the message's new claim settles it", "message_id", m.ID, "endpoint_id", e.ID)
+		return
+	}
 	if err != nil {
 		w.log.ErrorContext(ctx, "webhook attempt not recorded; the message is tried again after its lease", "message_id", m.ID, "endpoint_id", e.ID, "err", err)
 		return

@@ -389,3 +389,62 @@ func TestWebhookDisabledEndpointRefusesResends(t *testing.T) {
 		t.Fatalf("redeliver of a delivered message to an enabled endpoint: %v", err)
 	}
 }
+
+// slowVault advances the clock by delay whenever it unwraps a data key: a
+// vault that answers late.
+type slowVault struct {
+	ports.KeyVault
+	clock *testkit.Clock
+	delay time.Duration
+}
+
+func (v slowVault) UnwrapDataKey(ctx context.Context, keyID string, wrapped ports.WrappedKey) ([]byte, error) {
+	v.clock.Advance(v.delay)
+	return v.KeyVault.UnwrapDataKey(ctx, keyID, wrapped)
+}
+
+// TestWebhookAttemptSkippedWhenItsLeaseRunsOut: a worker whose claim has
+// less than the timeout left when it is ready to send (here: a slow vault
+// opening the signing secret) sends nothing; the message stays due and the
+// next claim sends it once.
+func TestWebhookAttemptSkippedWhenItsLeaseRunsOut(t *testing.T) {
+	t.Parallel()
+	kr, err := localkeyring.NewInMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	store, dataKeys, sender := memory.NewWebhooks(), memory.NewDataKeys(), &fakeSender{answer: map[string]int{}, slow: map[string]chan struct{}{}, sent: map[string]int{}}
+	settings := application.WebhookSettings{Timeout: 10 * time.Second}
+	newHooks := func(vault ports.KeyVault) *application.Webhooks {
+		return application.NewWebhooks(application.WebhookDeps{Store: store, Sender: sender, Tx: memory.Transactor{},
+			Audit: memory.NewAuditLog(clock, application.NewAuditKey(kr, memory.NewDataKeys())), Mailer: &hookMailbox{}, Clock: clock, IDs: &hookIDs{},
+			Log: slog.New(slog.DiscardHandler), Vault: vault, DataKeys: dataKeys}, settings)
+	}
+	first := newHooks(kr)
+	e, err := first.CreateEndpoint(t.Context(), "admin:test", "https://shop.example/hooks", []string{"*"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender.answer[e.URL] = 204
+	if _, err := first.SendTest(t.Context(), "admin:test", e.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A new process whose vault takes most of the lease (3×10s + 30s).
+	late := newHooks(slowVault{KeyVault: kr, clock: clock, delay: 55 * time.Second})
+	if n, err := late.Deliver(t.Context()); err != nil || n != 1 {
+		t.Fatalf("Deliver = %d, %v; want one claimed", n, err)
+	}
+	late.Wait()
+	if got := sender.count(e.URL); got != 0 {
+		t.Fatalf("sent %d times with %v of its lease left, want 0", got, 5*time.Second)
+	}
+	clock.Advance(10 * time.Second) // the lease lapses
+	if n, err := late.Deliver(t.Context()); err != nil || n != 1 {
+		t.Fatalf("after the lease: Deliver = %d, %v", n, err)
+	}
+	late.Wait()
+	if got := sender.count(e.URL); got != 1 {
+		t.Fatalf("sent %d times after the lease lapsed, want 1", got)
+	}
+}

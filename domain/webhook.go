@@ -27,6 +27,9 @@ var (
 	// ErrWebhookMessagePending: the message still waits for an attempt or
 	// is being sent; a redelivery now could send it twice at once.
 	ErrWebhookMessagePending = errors.New("webhook message is pending or being sent; redeliver it once it has been delivered or has failed")
+	// ErrWebhookClaimLost: an attempt was made under a claim that lapsed
+	// and was taken again; it settles nothing.
+	ErrWebhookClaimLost = errors.New("webhook message claim lapsed and was taken again")
 )
 
 // WebhookSecretPrefix starts every endpoint signing secret (Standard

@@ -40,14 +40,18 @@ type WebhookStore interface {
 	EnqueueTo(ctx context.Context, endpointID string, ev domain.WebhookEvent) (domain.WebhookMessage, error)
 
 	// Claim leases up to limit due messages (due at or before now) until
-	// now+lease, at most perEndpoint of any one endpoint and none of the
-	// endpoints in skip; each comes with its endpoint. A disabled
+	// now+lease (their DueAt while claimed), at most perEndpoint of any one
+	// endpoint and none of the endpoints in skip; each comes with its
+	// endpoint and a claim token of its own, which Record needs. A disabled
 	// endpoint's messages are not claimed.
 	Claim(ctx context.Context, now time.Time, lease time.Duration, limit, perEndpoint int, skip []string) ([]WebhookDelivery, error)
-	// Record stores an attempt and settles its message as the outcome
-	// says, and tracks the endpoint's run of failures: a success ends it;
-	// a failure starts it (FailingSince) unless it runs already, and when
-	// it began at or before disableBefore the endpoint is disabled.
+	// Record stores an attempt and, when the outcome's Claim is still the
+	// message's claim, settles its message as the outcome says and tracks
+	// the endpoint's run of failures: a success ends it; a failure starts
+	// it (FailingSince) unless it runs already, and when it began at or
+	// before disableBefore the endpoint is disabled. Under a claim that
+	// lapsed and was taken again it stores the attempt only and returns
+	// domain.ErrWebhookClaimLost.
 	// disabled reports whether this call disabled it.
 	Record(ctx context.Context, a domain.WebhookAttempt, o WebhookOutcome, disableBefore time.Time) (disabled bool, err error)
 
@@ -73,6 +77,7 @@ type WebhookStore interface {
 type WebhookDelivery struct {
 	Message  domain.WebhookMessage
 	Endpoint domain.WebhookEndpoint
+	Claim    string // this claim's token, new at every claim
 }
 
 // WebhookOutcome settles a message after an attempt: delivered, due
@@ -80,6 +85,7 @@ type WebhookDelivery struct {
 type WebhookOutcome struct {
 	Delivered bool
 	Retry     time.Time // zero: no more attempts
+	Claim     string    // the claim the attempt was made under
 }
 
 // WebhookMessageQuery filters the message log; zero fields match all.

@@ -13,13 +13,15 @@ import (
 )
 
 // Webhooks is a ports.WebhookStore in memory, mirroring Postgres: message
-// ids are a sequence, a claim is a lease on due_at.
+// ids are a sequence, a claim is a lease on due_at with a token of its own.
 type Webhooks struct {
 	mu        sync.Mutex
 	endpoints map[string]domain.WebhookEndpoint
 	messages  map[string]*domain.WebhookMessage
 	attempts  map[string][]domain.WebhookAttempt
+	claims    map[string]string // message id: its latest claim's token
 	seq       int64
+	claimSeq  int64
 }
 
 var _ ports.WebhookStore = (*Webhooks)(nil)
@@ -27,7 +29,7 @@ var _ ports.WebhookStore = (*Webhooks)(nil)
 // NewWebhooks returns an empty store.
 func NewWebhooks() *Webhooks {
 	return &Webhooks{endpoints: map[string]domain.WebhookEndpoint{}, messages: map[string]*domain.WebhookMessage{},
-		attempts: map[string][]domain.WebhookAttempt{}}
+		attempts: map[string][]domain.WebhookAttempt{}, claims: map[string]string{}}
 }
 
 func cloneEndpoint(e domain.WebhookEndpoint) domain.WebhookEndpoint {
@@ -119,6 +121,7 @@ func (w *Webhooks) DeleteEndpoint(_ context.Context, id string) error {
 		if m.EndpointID == id {
 			delete(w.messages, mid)
 			delete(w.attempts, mid)
+			delete(w.claims, mid)
 		}
 	}
 	return nil
@@ -196,7 +199,9 @@ func (w *Webhooks) Claim(_ context.Context, now time.Time, lease time.Duration, 
 		}
 		per[m.EndpointID]++
 		m.DueAt = now.Add(lease)
-		out = append(out, ports.WebhookDelivery{Message: cloneMessage(m), Endpoint: cloneEndpoint(w.endpoints[m.EndpointID])})
+		w.claimSeq++
+		w.claims[m.ID] = "claim-" + strconv.FormatInt(w.claimSeq, 10)
+		out = append(out, ports.WebhookDelivery{Message: cloneMessage(m), Endpoint: cloneEndpoint(w.endpoints[m.EndpointID]), Claim: w.claims[m.ID]})
 	}
 	return out, nil
 }
@@ -215,6 +220,9 @@ func (w *Webhooks) Record(_ context.Context, a domain.WebhookAttempt, o ports.We
 		return false, fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, a.MessageID)
 	}
 	w.attempts[m.ID] = append(w.attempts[m.ID], a)
+	if c, ok := w.claims[m.ID]; !ok || c != o.Claim {
+		return false, fmt.Errorf("%w: webhook message %s", domain.ErrWebhookClaimLost, a.MessageID)
+	}
 	m.Attempts++
 	if m.Status == domain.WebhookPending { // a lapsed claim's late attempt settles nothing settled
 		switch {
@@ -317,6 +325,7 @@ func (w *Webhooks) Purge(_ context.Context, before time.Time) (int, error) {
 		if m.Status != domain.WebhookPending && m.CreatedAt.Before(before) {
 			delete(w.messages, id)
 			delete(w.attempts, id)
+			delete(w.claims, id)
 			n++
 		}
 	}

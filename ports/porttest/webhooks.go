@@ -224,8 +224,10 @@ func testWebhookClaim(t *testing.T, s ports.WebhookStore) {
 	}
 }
 
-func recordAttempt(t *testing.T, s ports.WebhookStore, a domain.WebhookAttempt, o ports.WebhookOutcome, disableBefore time.Time) bool {
+// recordAttempt records a under d's claim.
+func recordAttempt(t *testing.T, s ports.WebhookStore, d ports.WebhookDelivery, a domain.WebhookAttempt, o ports.WebhookOutcome, disableBefore time.Time) bool {
 	t.Helper()
+	a.MessageID, o.Claim = d.Message.ID, d.Claim
 	disabled, err := s.Record(t.Context(), a, o, disableBefore)
 	if err != nil {
 		t.Fatalf("Record: %v", err)
@@ -241,9 +243,10 @@ func testWebhookRecord(t *testing.T, s ports.WebhookStore) {
 		t.Fatalf("claimed %d", len(ds))
 	}
 	first, second := ds[0].Message.ID, ds[1].Message.ID
+	firstClaim, secondClaim := ds[0], ds[1]
 	long := strings.Repeat("é", domain.WebhookResponseKept/2)
 	retry := hookT0.Add(5 * time.Second)
-	recordAttempt(t, s, domain.WebhookAttempt{MessageID: first, At: hookT0, Duration: 1500 * time.Millisecond, HTTPStatus: 500, Response: long, Error: "answered 500"},
+	recordAttempt(t, s, firstClaim, domain.WebhookAttempt{At: hookT0, Duration: 1500 * time.Millisecond, HTTPStatus: 500, Response: long, Error: "answered 500"},
 		ports.WebhookOutcome{Retry: retry}, hookT0.Add(-time.Hour))
 	m, attempts, err := s.Message(t.Context(), first)
 	if err != nil {
@@ -259,12 +262,20 @@ func testWebhookRecord(t *testing.T, s ports.WebhookStore) {
 	if ds := claimWebhooks(t, s, retry.Add(-time.Millisecond), 10, 10); len(ds) != 0 {
 		t.Fatalf("claimed before its retry: %d", len(ds))
 	}
-	if ds := claimWebhooks(t, s, retry, 10, 10); len(ds) != 1 || ds[0].Message.ID != first || ds[0].Message.Attempts != 1 {
-		t.Fatalf("at its retry: %+v", ds)
+	again := claimWebhooks(t, s, retry, 10, 10)
+	if len(again) != 1 || again[0].Message.ID != first || again[0].Message.Attempts != 1 || again[0].Claim == "" || again[0].Claim == firstClaim.Claim {
+		t.Fatalf("at its retry: %+v, want a new claim", again)
 	}
-	recordAttempt(t, s, domain.WebhookAttempt{MessageID: first, At: retry, HTTPStatus: 204}, ports.WebhookOutcome{Delivered: true}, hookT0.Add(-time.Hour))
-	recordAttempt(t, s, domain.WebhookAttempt{MessageID: second, At: retry, Error: "connection refused"}, ports.WebhookOutcome{}, hookT0.Add(-time.Hour))
-	if m, attempts, _ := s.Message(t.Context(), first); m.Status != domain.WebhookDelivered || m.Attempts != 2 || len(attempts) != 2 || attempts[1].HTTPStatus != 204 {
+	// The first claim lapsed: its late attempt is kept, but settles nothing.
+	if _, err := s.Record(t.Context(), domain.WebhookAttempt{MessageID: first, At: retry, HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true, Claim: firstClaim.Claim}, hookT0.Add(-time.Hour)); !errors.Is(err, domain.ErrWebhookClaimLost) {
+		t.Fatalf("Record under a lapsed claim = %v, want ErrWebhookClaimLost", err)
+	}
+	if m, _, _ := s.Message(t.Context(), first); m.Status != domain.WebhookPending || m.Attempts != 1 {
+		t.Fatalf("a lapsed claim settled the message: %+v", m)
+	}
+	recordAttempt(t, s, again[0], domain.WebhookAttempt{At: retry, HTTPStatus: 204}, ports.WebhookOutcome{Delivered: true}, hookT0.Add(-time.Hour))
+	recordAttempt(t, s, secondClaim, domain.WebhookAttempt{At: retry, Error: "connection refused"}, ports.WebhookOutcome{}, hookT0.Add(-time.Hour))
+	if m, attempts, _ := s.Message(t.Context(), first); m.Status != domain.WebhookDelivered || m.Attempts != 2 || len(attempts) != 3 || attempts[2].HTTPStatus != 204 {
 		t.Fatalf("delivered: %+v %+v", m, attempts)
 	}
 	if m, _, _ := s.Message(t.Context(), second); m.Status != domain.WebhookFailed || m.Attempts != 1 {
@@ -291,7 +302,7 @@ func testWebhookDisable(t *testing.T, s ports.WebhookStore) {
 		t.Fatalf("claimed %d", len(ds))
 	}
 	fail := func(i int, at time.Time) bool {
-		return recordAttempt(t, s, domain.WebhookAttempt{MessageID: ds[i].Message.ID, At: at, HTTPStatus: 503}, ports.WebhookOutcome{Retry: at.Add(time.Hour)}, at.Add(-48*time.Hour))
+		return recordAttempt(t, s, ds[i], domain.WebhookAttempt{At: at, HTTPStatus: 503}, ports.WebhookOutcome{Retry: at.Add(time.Hour)}, at.Add(-48*time.Hour))
 	}
 	if fail(0, hookT0) {
 		t.Fatal("disabled at the first failure")
@@ -299,7 +310,7 @@ func testWebhookDisable(t *testing.T, s ports.WebhookStore) {
 	if e, _ := s.Endpoint(t.Context(), "a"); !e.FailingSince.Equal(hookT0) || e.Disabled {
 		t.Fatalf("after a failure: %+v", e)
 	}
-	recordAttempt(t, s, domain.WebhookAttempt{MessageID: ds[1].Message.ID, At: hookT0.Add(time.Hour), HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true}, hookT0)
+	recordAttempt(t, s, ds[1], domain.WebhookAttempt{At: hookT0.Add(time.Hour), HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true}, hookT0)
 	if e, _ := s.Endpoint(t.Context(), "a"); !e.FailingSince.IsZero() {
 		t.Fatalf("a success did not end the run of failures: %+v", e)
 	}
@@ -341,7 +352,7 @@ func testWebhookLog(t *testing.T, s ports.WebhookStore) {
 	// a fails both for good; b's is delivered.
 	for _, d := range claimWebhooks(t, s, hookT0.Add(2*time.Hour), 10, 10) {
 		o := ports.WebhookOutcome{Delivered: d.Endpoint.ID == "b"}
-		recordAttempt(t, s, domain.WebhookAttempt{MessageID: d.Message.ID, At: hookT0.Add(2 * time.Hour), HTTPStatus: map[bool]int{true: 200, false: 410}[o.Delivered]}, o, hookT0)
+		recordAttempt(t, s, d, domain.WebhookAttempt{At: hookT0.Add(2 * time.Hour), HTTPStatus: map[bool]int{true: 200, false: 410}[o.Delivered]}, o, hookT0)
 	}
 	if ms := messagesOf(t, s, ports.WebhookMessageQuery{Status: domain.WebhookFailed}); len(ms) != 2 {
 		t.Fatalf("failed messages: %d", len(ms))
@@ -354,7 +365,7 @@ func testWebhookLog(t *testing.T, s ports.WebhookStore) {
 	if len(ds) != 1 || ds[0].Message.EventID != "ev-2" || ds[0].Message.Attempts != 1 {
 		t.Fatalf("recovered: %+v", ds)
 	}
-	recordAttempt(t, s, domain.WebhookAttempt{MessageID: ds[0].Message.ID, At: hookT0.Add(3 * time.Hour), HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true}, hookT0)
+	recordAttempt(t, s, ds[0], domain.WebhookAttempt{At: hookT0.Add(3 * time.Hour), HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true}, hookT0)
 	delivered := messagesOf(t, s, ports.WebhookMessageQuery{EndpointID: "b"})[0]
 	m, err := s.Redeliver(ctx, delivered.ID, hookT0.Add(4*time.Hour))
 	if err != nil || m.Status != domain.WebhookPending || m.EventID != "ev-1" {
