@@ -196,7 +196,7 @@ func (w *Webhooks) CreateEndpoint(ctx context.Context, actor, rawURL string, eve
 }
 
 func (w *Webhooks) auditEndpoint(ctx context.Context, actor, action string, e domain.WebhookEndpoint) error {
-	meta := map[string]string{"endpoint_id": e.ID, "url": e.URL, "disabled": strconv.FormatBool(e.Disabled)}
+	meta := map[string]string{"endpoint_id": e.ID, "url": domain.RedactedWebhookURL(e.URL), "disabled": strconv.FormatBool(e.Disabled)}
 	if _, err := w.audit.Append(ctx, actor, action, "", meta); err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
@@ -559,7 +559,7 @@ func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 // endpointDisabled tells the operators that an endpoint was disabled.
 func (w *Webhooks) endpointDisabled(ctx context.Context, e domain.WebhookEndpoint) {
 	w.observer.Disabled(e.ID)
-	w.log.ErrorContext(ctx, "webhook endpoint disabled: every delivery failed for too long", "endpoint_id", e.ID, "url", e.URL, "failing_for", w.s.DisableAfter.String())
+	w.log.ErrorContext(ctx, "webhook endpoint disabled: every delivery failed for too long", "endpoint_id", e.ID, "url", domain.RedactedWebhookURL(e.URL), "failing_for", w.s.DisableAfter.String())
 	err := w.tx.Atomically(ctx, func(ctx context.Context) error {
 		return w.auditEndpoint(ctx, ActorSystem, AuditWebhookEndpointDisabled, e)
 	})

@@ -448,3 +448,75 @@ func TestWebhookAttemptSkippedWhenItsLeaseRunsOut(t *testing.T) {
 		t.Fatalf("sent %d times after the lease lapsed, want 1", got)
 	}
 }
+
+// TestWebhookURLSecretsStayOutOfAuditAndLogs: an endpoint URL's query
+// string (where a shop may keep a secret) is in neither the audit records
+// nor the log when it is created, changed and disabled.
+func TestWebhookURLSecretsStayOutOfAuditAndLogs(t *testing.T) {
+	t.Parallel()
+	kr, err := localkeyring.NewInMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	audit := memory.NewAuditLog(clock, application.NewAuditKey(kr, memory.NewDataKeys()))
+	var logs strings.Builder
+	var logMu sync.Mutex
+	sender := &fakeSender{answer: map[string]int{}, slow: map[string]chan struct{}{}, sent: map[string]int{}}
+	hooks := application.NewWebhooks(application.WebhookDeps{Store: memory.NewWebhooks(), Sender: sender, Tx: memory.Transactor{}, Audit: audit,
+		Mailer: &hookMailbox{}, Clock: clock, IDs: &hookIDs{}, Log: slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Vault: kr, DataKeys: memory.NewDataKeys()}, application.WebhookSettings{RetrySchedule: []time.Duration{time.Minute}, DisableAfter: time.Minute})
+	e, err := hooks.CreateEndpoint(t.Context(), "admin:test", "https://shop.example/hooks?token=s3cret&key=pa55word", []string{"*"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := "https://shop.example/v2/hooks?token=s3cret2"
+	if _, err := hooks.UpdateEndpoint(t.Context(), "admin:test", e.ID, application.WebhookPatch{URL: &moved}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hooks.SendTest(t.Context(), "admin:test", e.ID); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // fails, then fails past DisableAfter: disabled
+		if _, err := hooks.Deliver(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		hooks.Wait()
+		clock.Advance(2 * time.Minute)
+	}
+	recs, err := audit.List(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	urls := 0
+	for _, r := range recs {
+		if u, ok := r.Details["url"]; ok {
+			urls++
+			if strings.Contains(u, "s3cret") || strings.Contains(u, "pa55word") || strings.Contains(u, "?") {
+				t.Errorf("%s audits the URL %q", r.Action, u)
+			}
+		}
+	}
+	if urls < 3 {
+		t.Fatalf("%d audit records name the URL, want created, updated and disabled", urls)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logs.String(), "webhook endpoint disabled") {
+		t.Fatalf("no disabled log line:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "s3cret") || strings.Contains(logs.String(), "pa55word") {
+		t.Fatalf("the log shows the URL's secret:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -322,3 +322,15 @@ func DailyWebhookID(name, key string, at time.Time) string {
 	sum := sha256.Sum256([]byte(name + "\x00" + key + "\x00" + at.UTC().Format(time.DateOnly)))
 	return "daily_" + base64.RawURLEncoding.EncodeToString(sum[:18])
 }
+
+// RedactedWebhookURL is an endpoint URL fit for logs and audit records:
+// scheme, host and path only. Its query, fragment and user info are
+// dropped, since a shop may put a secret of its own there.
+func RedactedWebhookURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(unreadable URL)"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
+}

@@ -216,3 +216,22 @@ func TestDailyWebhookID(t *testing.T) {
 		t.Fatalf("id %q is not header-safe", id)
 	}
 }
+
+// TestRedactedWebhookURL: logs and audit records get an endpoint URL
+// without its query, fragment or user info.
+func TestRedactedWebhookURL(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		"https://shop.example/hooks":                                 "https://shop.example/hooks",
+		"https://shop.example/hooks?token=s3cret":                    "https://shop.example/hooks",
+		"https://user:s3cret@shop.example:8443/a/b?x=1#s3cret":       "https://shop.example:8443/a/b",
+		"https://shop.example/hooks?":                                "https://shop.example/hooks",
+		"http://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/h?k=s3cret": "http://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/h",
+		"not a url":           "(unreadable URL)",
+		"https://%zz/?s3cret": "(unreadable URL)",
+	} {
+		if got := domain.RedactedWebhookURL(raw); got != want {
+			t.Errorf("RedactedWebhookURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
