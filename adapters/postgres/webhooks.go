@@ -107,7 +107,7 @@ func (w *Webhooks) UpdateEndpoint(ctx context.Context, id string, fn func(*domai
 	var e domain.WebhookEndpoint
 	err := withTx(ctx, w.db, func(tx *sqlx.Tx) error {
 		var row webhookEndpointRow
-		if err := tx.GetContext(ctx, &row, `SELECT `+webhookEndpointColumns+` FROM webhook_endpoints WHERE id = $1 FOR UPDATE`, id); err != nil {
+		if err := tx.GetContext(ctx, &row, `SELECT `+webhookEndpointColumns+` FROM webhook_endpoints WHERE id = $1 FOR NO KEY UPDATE`, id); err != nil {
 			return fmt.Errorf("webhook endpoint %s: %w", id, translate(err))
 		}
 		e = row.endpoint()
@@ -303,7 +303,7 @@ func (w *Webhooks) Record(ctx context.Context, a domain.WebhookAttempt, o ports.
 			_, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, endpointID)
 			return err
 		}
-		return tx.GetContext(ctx, &disabled, `WITH old AS (SELECT disabled FROM webhook_endpoints WHERE id = $1 FOR UPDATE)
+		return tx.GetContext(ctx, &disabled, `WITH old AS (SELECT disabled FROM webhook_endpoints WHERE id = $1 FOR NO KEY UPDATE)
 			UPDATE webhook_endpoints e SET failing_since = COALESCE(e.failing_since, $2),
 				disabled = e.disabled OR COALESCE(e.failing_since, $2) <= $3
 			FROM old WHERE e.id = $1
