@@ -238,7 +238,7 @@ func WebhookEventFor(id string, ev Event) (WebhookEvent, bool, error) {
 		data["status"] = m.Status
 	}
 	if oe.Reason != "" {
-		data["reason"] = oe.Reason
+		data["reason"] = WebhookReasonCode(oe.Name, oe.Reason)
 	}
 	w, err := NewWebhookEvent(id, m.Type, oe.OrderID, oe.At, data)
 	return w, err == nil, err
@@ -333,4 +333,41 @@ func RedactedWebhookURL(raw string) string {
 	}
 	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 	return u.String()
+}
+
+// Webhook reason codes: why an order was held, failed, was revoked or is
+// underpaid, in a small fixed vocabulary. The shop gets the code; the text
+// (which may quote a supplier's or an operator's words) stays in the
+// order's timeline and the audit trail, for the admin views.
+const (
+	WebhookReasonPriceGuard    = "price_guard"    // the supplier asked more than the order can afford
+	WebhookReasonStalled       = "stalled"        // fulfilment made no progress for too long
+	WebhookReasonSupplierError = "supplier_error" // the supplier refused or does not know the purchase
+	WebhookReasonRevoked       = "revoked"        // an operator revoked the order
+	WebhookReasonOther         = "other"          // anything else; the order's detail says what
+)
+
+// webhookPaymentReasons are the payment holds' reasons, codes already.
+var webhookPaymentReasons = []string{"partially_paid", "price_currency_mismatch", "price_amount_mismatch", "pay_currency_mismatch",
+	"insufficient_amount", "repeat_deposit"}
+
+// WebhookReasonCodes lists every value of a payload's data.reason.
+var WebhookReasonCodes = append([]string{WebhookReasonPriceGuard, WebhookReasonStalled, WebhookReasonSupplierError, WebhookReasonRevoked,
+	WebhookReasonOther}, webhookPaymentReasons...)
+
+// WebhookReasonCode maps an order event's reason text to its code.
+func WebhookReasonCode(event, reason string) string {
+	switch {
+	case slices.Contains(webhookPaymentReasons, reason):
+		return reason
+	case event == EventOrderRevoked:
+		return WebhookReasonRevoked
+	case strings.Contains(reason, "supplier price "):
+		return WebhookReasonPriceGuard
+	case strings.Contains(reason, "made no progress"):
+		return WebhookReasonStalled
+	case strings.Contains(strings.ToLower(reason), "supplier"):
+		return WebhookReasonSupplierError
+	}
+	return WebhookReasonOther
 }

@@ -383,7 +383,12 @@ func documentWebhookEvents(api huma.API) {
 		if t.Name != domain.WebhookTest && (len(t.Name) > 6 && t.Name[:6] == "order.") {
 			data.Properties["order_id"] = &huma.Schema{Type: "string", Description: "The order's id"}
 			data.Properties["status"] = &huma.Schema{Type: "string", Description: "The order's status the event reports"}
-			data.Properties["reason"] = &huma.Schema{Type: "string", Description: "Why, when the event has a reason (needs_review, underpaid)"}
+			reasons := make([]any, 0, len(domain.WebhookReasonCodes))
+			for _, r := range domain.WebhookReasonCodes {
+				reasons = append(reasons, r)
+			}
+			data.Properties["reason"] = &huma.Schema{Type: "string", Enum: reasons, Description: "Why, as a code, when the event has a reason " +
+				"(failed, needs_review, revoked, underpaid); the reason's text is in the order's detail (GET /v1/admin/orders/{id})"}
 			data.Required = []string{"order_id"}
 		}
 		if t.Name == domain.WebhookTest {
