@@ -147,7 +147,8 @@ func (r *CustomerLinks) Update(ctx context.Context, id string, fn func(*domain.C
 var _ ports.ExpiredLinkPurger = (*CustomerLinks)(nil)
 
 // DeleteExpired removes up to limit sign-in links that expired before
-// cutoff, the longest expired first.
+// cutoff, the longest expired first, and up to limit access requests made
+// before it; it returns how many links.
 func (r *CustomerLinks) DeleteExpired(_ context.Context, cutoff time.Time, limit int) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -163,14 +164,16 @@ func (r *CustomerLinks) DeleteExpired(_ context.Context, cutoff time.Time, limit
 		delete(r.links, s.ID)
 		delete(r.byHash, s.TokenHash)
 	}
-	// Requests older than the cutoff went, with their links, long ago.
+	// Up to limit requests made before the cutoff go too, uncounted, as
+	// on Postgres.
+	gone := 0
 	for id, rq := range r.requests {
-		if n >= max(limit, 0) {
+		if gone >= max(limit, 0) {
 			break
 		}
 		if rq.RequestedAt.Before(cutoff) {
 			delete(r.requests, id)
-			n++
+			gone++
 		}
 	}
 	return n, nil

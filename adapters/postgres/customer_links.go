@@ -157,7 +157,8 @@ func (r *CustomerLinks) Update(ctx context.Context, id string, fn func(*domain.C
 var _ ports.ExpiredLinkPurger = (*CustomerLinks)(nil)
 
 // DeleteExpired removes up to limit sign-in links that expired before
-// cutoff, and up to limit access requests made before it.
+// cutoff, and up to limit access requests made before it; it returns how
+// many links.
 func (r *CustomerLinks) DeleteExpired(ctx context.Context, cutoff time.Time, limit int) (int, error) {
 	res, err := ext(ctx, r.db).ExecContext(ctx, `WITH requests AS (
 		DELETE FROM customer_access_requests WHERE id IN (

@@ -212,4 +212,20 @@ func testCustomerAccessRequests(t *testing.T, repo ports.CustomerLinkRepository)
 	if _, err := reqs.AccessRequest(ctx, "req-unknown"); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("unknown request: %v, want ErrNotFound", err)
 	}
+	purger, ok := repo.(ports.ExpiredLinkPurger)
+	if !ok {
+		return
+	}
+	if _, err := purger.DeleteExpired(ctx, at, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reqs.AccessRequest(ctx, "req-1"); err != nil {
+		t.Fatalf("a request made at the cutoff was purged: %v", err)
+	}
+	if _, err := purger.DeleteExpired(ctx, at.Add(time.Second), 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reqs.AccessRequest(ctx, "req-1"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("a request made before the cutoff is kept: %v", err)
+	}
 }
