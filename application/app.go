@@ -53,6 +53,7 @@ type Commands struct {
 	// A customer finds their orders again: a sign-in link by email, an
 	// access token for it, and a new delivery link for one of the orders.
 	RequestCustomerAccess RequestCustomerAccess
+	SendCustomerSignIn    SendCustomerSignIn
 	SignInCustomer        SignInCustomer
 	ResendCustomerLink    ResendCustomerLink
 	// A customer reports a key that does not work; support rejects.
@@ -93,22 +94,23 @@ type Queries struct {
 // Deps are the ports the use cases drive. Every one is required but those
 // said optional: NewApp panics naming the first that is nil.
 type Deps struct {
-	Orders        ports.OrderRepository
-	Links         ports.DeliveryLinkRepository
-	CustomerLinks ports.CustomerLinkRepository
-	Claims        ports.ClaimRepository
-	Revelations   ports.RevelationLog
-	Catalog       ports.CatalogRepository
-	Stock         ports.StockRepository
-	SyncRuns      ports.SyncRunRepository
-	PricingRules  ports.PricingRules
-	Notifications ports.PaymentNotificationLog
-	DataKeys      ports.DataKeyRepository
-	Blobs         ports.BlobStore
-	Audit         ports.AuditLog
-	AdminKeys     ports.AdminKeys
-	Locks         ports.Locks
-	Tx            ports.Transactor
+	Orders         ports.OrderRepository
+	Links          ports.DeliveryLinkRepository
+	CustomerLinks  ports.CustomerLinkRepository
+	AccessRequests ports.CustomerAccessRequests
+	Claims         ports.ClaimRepository
+	Revelations    ports.RevelationLog
+	Catalog        ports.CatalogRepository
+	Stock          ports.StockRepository
+	SyncRuns       ports.SyncRunRepository
+	PricingRules   ports.PricingRules
+	Notifications  ports.PaymentNotificationLog
+	DataKeys       ports.DataKeyRepository
+	Blobs          ports.BlobStore
+	Audit          ports.AuditLog
+	AdminKeys      ports.AdminKeys
+	Locks          ports.Locks
+	Tx             ports.Transactor
 	// IdempotencyKeys, DeadLetters and Requeue serve operations: retried
 	// orders, dead letters an operator works.
 	IdempotencyKeys ports.IdempotencyKeys
@@ -199,36 +201,37 @@ func NewApp(d Deps, s Settings) App {
 	resend := NewResendDeliveryLink(d.Tx, d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery)
 	return App{
 		Commands: Commands{
-			PlaceOrder:         NewPlaceOrder(d.Orders, sourced, d.Gateway, d.IdempotencyKeys, s.TokenSecret, d.Clock, d.IDs, d.Log),
-			SetUpPayment:       setUp,
-			HandlePayment:      NewHandlePaymentNotification(d.Tx, d.Audit, d.Verifier, d.Notifications, d.Orders, d.Gateway, s.ConfirmPayments, d.Clock, d.Log),
-			FulfilOrder:        fulfil,
-			DeliverOrder:       deliver,
-			NotifyCustomer:     NewNotifyCustomer(d.Orders, d.Mailer, d.Clock, d.Log),
-			ResendDeliveryLink: resend,
-			RevealKeys:         NewRevealKeys(d.Tx, d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
-			RetryFulfilment:    NewRetryFulfilment(d.Tx, d.Orders, d.Audit, d.Clock),
-			RevokeOrder:        NewRevokeOrder(d.Tx, d.Orders, d.Links, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log),
-			RotateKeys:         NewRotateKeys(d.Tx, d.Vault, d.DataKeys, d.Audit, s.RotateBatch, d.Log),
-			SyncCatalog:        sync,
-			UpdateProduct:      NewUpdateProduct(d.Tx, d.Catalog, d.PricingRules, d.Audit, pricing),
-			SetPlatformMargin:  NewSetPlatformMargin(d.Tx, d.PricingRules, d.Audit),
-			SupplierWebhook:    NewHandleSupplierEvent(d.Suppliers, d.SupplierMarks, d.Orders, fulfil, sync, d.Log),
-			Reconcile:          NewReconcile(d.Orders, d.Locks, setUp, unpolled, deliver, d.Clock, s.ReconcileAfter, d.Log),
-			CreateAdminKey:     NewCreateAdminKey(d.AdminKeys, d.Audit, d.Clock, d.IDs),
-			RevokeAdminKey:     NewRevokeAdminKey(d.AdminKeys, d.Audit, d.Clock),
-			RecordAdminRequest: NewRecordAdminRequest(d.Audit),
-			ImportStock:        NewImportStock(d.Tx, d.Catalog, d.Stock, d.DataKeys, d.Vault, d.Audit, d.Clock, d.IDs),
-			RehashStock:        NewRehashStock(d.Tx, d.Stock, d.DataKeys, d.Vault, d.Audit, d.Clock, d.Log),
-			WithdrawStock:      NewWithdrawStock(d.Tx, d.Stock, d.Audit, d.Clock),
-			SetSourcing:        NewSetSourcing(d.Tx, d.Catalog, d.Stock, d.Audit),
-			RecordDeadLetter:   NewRecordDeadLetter(d.DeadLetters, d.Orders, d.Clock, d.Log),
-			ReplayDeadLetter:   NewReplayDeadLetter(d.Tx, d.DeadLetters, d.Requeue, d.Audit, d.Clock),
-			DiscardDeadLetter:  NewDiscardDeadLetter(d.Tx, d.DeadLetters, d.Audit),
-			Sweep:              sweep,
-			PollSupplier:       poll,
-			RequestCustomerAccess: NewRequestCustomerAccess(d.Tx, d.Orders, d.CustomerLinks, d.Mailer, d.Audit, d.Clock, d.IDs,
-				s.CustomerAccess, s.Delivery.PublicBaseURL, d.Log),
+			PlaceOrder:            NewPlaceOrder(d.Orders, sourced, d.Gateway, d.IdempotencyKeys, s.TokenSecret, d.Clock, d.IDs, d.Log),
+			SetUpPayment:          setUp,
+			HandlePayment:         NewHandlePaymentNotification(d.Tx, d.Audit, d.Verifier, d.Notifications, d.Orders, d.Gateway, s.ConfirmPayments, d.Clock, d.Log),
+			FulfilOrder:           fulfil,
+			DeliverOrder:          deliver,
+			NotifyCustomer:        NewNotifyCustomer(d.Orders, d.Mailer, d.Clock, d.Log),
+			ResendDeliveryLink:    resend,
+			RevealKeys:            NewRevealKeys(d.Tx, d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
+			RetryFulfilment:       NewRetryFulfilment(d.Tx, d.Orders, d.Audit, d.Clock),
+			RevokeOrder:           NewRevokeOrder(d.Tx, d.Orders, d.Links, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log),
+			RotateKeys:            NewRotateKeys(d.Tx, d.Vault, d.DataKeys, d.Audit, s.RotateBatch, d.Log),
+			SyncCatalog:           sync,
+			UpdateProduct:         NewUpdateProduct(d.Tx, d.Catalog, d.PricingRules, d.Audit, pricing),
+			SetPlatformMargin:     NewSetPlatformMargin(d.Tx, d.PricingRules, d.Audit),
+			SupplierWebhook:       NewHandleSupplierEvent(d.Suppliers, d.SupplierMarks, d.Orders, fulfil, sync, d.Log),
+			Reconcile:             NewReconcile(d.Orders, d.Locks, setUp, unpolled, deliver, d.Clock, s.ReconcileAfter, d.Log),
+			CreateAdminKey:        NewCreateAdminKey(d.AdminKeys, d.Audit, d.Clock, d.IDs),
+			RevokeAdminKey:        NewRevokeAdminKey(d.AdminKeys, d.Audit, d.Clock),
+			RecordAdminRequest:    NewRecordAdminRequest(d.Audit),
+			ImportStock:           NewImportStock(d.Tx, d.Catalog, d.Stock, d.DataKeys, d.Vault, d.Audit, d.Clock, d.IDs),
+			RehashStock:           NewRehashStock(d.Tx, d.Stock, d.DataKeys, d.Vault, d.Audit, d.Clock, d.Log),
+			WithdrawStock:         NewWithdrawStock(d.Tx, d.Stock, d.Audit, d.Clock),
+			SetSourcing:           NewSetSourcing(d.Tx, d.Catalog, d.Stock, d.Audit),
+			RecordDeadLetter:      NewRecordDeadLetter(d.DeadLetters, d.Orders, d.Clock, d.Log),
+			ReplayDeadLetter:      NewReplayDeadLetter(d.Tx, d.DeadLetters, d.Requeue, d.Audit, d.Clock),
+			DiscardDeadLetter:     NewDiscardDeadLetter(d.Tx, d.DeadLetters, d.Audit),
+			Sweep:                 sweep,
+			PollSupplier:          poll,
+			RequestCustomerAccess: NewRequestCustomerAccess(d.Tx, d.AccessRequests, d.Audit, d.Clock, d.IDs),
+			SendCustomerSignIn: NewSendCustomerSignIn(d.Tx, d.AccessRequests, d.Orders, d.CustomerLinks, d.Mailer, d.Audit, d.Clock,
+				s.CustomerAccess, s.TokenSecret, s.Delivery.PublicBaseURL, d.Log),
 			SignInCustomer:     NewSignInCustomer(d.Tx, d.CustomerLinks, d.Audit, d.Clock, s.CustomerAccess, s.TokenSecret),
 			ResendCustomerLink: NewResendCustomerLink(d.Orders, resend, d.Clock, s.CustomerAccess, s.TokenSecret),
 			OpenClaim:          NewOpenClaim(d.Tx, d.Links, d.Orders, d.Revelations, d.Claims, d.Audit, d.Clock, d.IDs, s.Claims),

@@ -17,10 +17,11 @@ import (
 )
 
 // Audit actions of a customer's access to their orders. Their subject is
-// the sign-in link's id, never the address: the link's row names it for
-// whoever may read it.
+// the access request's id, which is also its sign-in link's, never the
+// address: the rows name it for whoever may read them.
 const (
 	AuditCustomerAccessRequested = "customer.access_requested"
+	AuditCustomerSignInIssued    = "customer.sign_in_issued"
 	AuditCustomerSignedIn        = "customer.signed_in"
 )
 
@@ -109,53 +110,124 @@ func (c customerSessions) check(token string, now time.Time) (CustomerSession, e
 	return CustomerSession{AccessToken: token, ExpiresAt: exp, Email: email, LinkID: parts[0]}, nil
 }
 
-// RequestCustomerAccess emails a sign-in link to an address that has
-// orders. Whether it has any is never told: the caller answers alike, and
-// an address without orders gets no email (keyward does not mail strangers
-// on anyone's request).
+// RequestCustomerAccess records a request for a sign-in link. It does the
+// same work for every address, with or without orders: one request and its
+// event, audited, in one transaction. Whether the address has orders is
+// looked at later, by SendCustomerSignIn, which the event reaches through
+// the broker: neither the answer, nor its time, nor a failure tells.
 type RequestCustomerAccess struct {
-	tx     ports.Transactor
-	orders ports.OrderRepository
-	links  ports.CustomerLinkRepository
-	mailer ports.Mailer
-	audit  ports.AuditLog
-	clock  ports.Clock
-	ids    ports.IDs
-	policy CustomerAccessPolicy
-	base   string
-	log    *slog.Logger
+	tx       ports.Transactor
+	requests ports.CustomerAccessRequests
+	audit    ports.AuditLog
+	clock    ports.Clock
+	ids      ports.IDs
 }
 
 // NewRequestCustomerAccess wires RequestCustomerAccess; it panics when a
 // dependency is nil.
-func NewRequestCustomerAccess(tx ports.Transactor, orders ports.OrderRepository, links ports.CustomerLinkRepository, mailer ports.Mailer, audit ports.AuditLog,
-	clock ports.Clock, ids ports.IDs, policy CustomerAccessPolicy, publicBaseURL string, log *slog.Logger) RequestCustomerAccess {
-	require("RequestCustomerAccess", "tx", tx, "orders", orders, "customerLinks", links, "mailer", mailer, "audit", audit, "clock", clock, "ids", ids, "log", log)
-	return RequestCustomerAccess{tx: tx, orders: orders, links: links, mailer: mailer, audit: audit, clock: clock, ids: ids,
-		policy: policy.withDefaults(), base: strings.TrimRight(publicBaseURL, "/"), log: log}
+func NewRequestCustomerAccess(tx ports.Transactor, requests ports.CustomerAccessRequests, audit ports.AuditLog, clock ports.Clock, ids ports.IDs) RequestCustomerAccess {
+	require("RequestCustomerAccess", "tx", tx, "accessRequests", requests, "audit", audit, "clock", clock, "ids", ids)
+	return RequestCustomerAccess{tx: tx, requests: requests, audit: audit, clock: clock, ids: ids}
 }
 
 // Handle returns domain.ErrInvalidEmail for a malformed address and an
-// error when storage cannot tell whether the address has orders. A mail
-// service that fails is logged, not returned: the answer must not differ
-// for an address with orders.
+// error when the request cannot be stored.
 func (h RequestCustomerAccess) Handle(ctx context.Context, email string) error {
 	addr, err := domain.ParseEmail(email)
 	if err != nil {
 		return err
 	}
-	latest, err := h.orders.List(ctx, ports.OrderQuery{Email: addr.String(), Limit: 1})
+	rq, err := domain.NewCustomerAccessRequest(h.ids.NewID(), addr, h.clock.Now())
 	if err != nil {
-		return fmt.Errorf("orders of the address: %w", err)
+		return err
+	}
+	return h.tx.Atomically(ctx, func(ctx context.Context) error {
+		if err := h.requests.RequestAccess(ctx, rq); err != nil {
+			return fmt.Errorf("store access request: %w", err)
+		}
+		// The subject is the request's id, never the address.
+		if _, err := h.audit.Append(ctx, ActorCustomer, AuditCustomerAccessRequested, rq.ID, nil); err != nil {
+			return fmt.Errorf("audit access request: %w", err)
+		}
+		return nil
+	})
+}
+
+// SendCustomerSignIn answers an access request (the event
+// customer.access_requested): when the address has orders it issues a
+// sign-in link, audited, and emails it to the address as the orders have
+// it; an address without orders gets nothing (keyward does not mail
+// strangers on anyone's request). It runs once or more per request: the
+// link's id is the request's and its token is derived from the request's
+// id under the server's secret, so a second run stores no second link and
+// sends the same email, which the mailer deduplicates by its key.
+type SendCustomerSignIn struct {
+	tx       ports.Transactor
+	requests ports.CustomerAccessRequests
+	orders   ports.OrderRepository
+	links    ports.CustomerLinkRepository
+	mailer   ports.Mailer
+	audit    ports.AuditLog
+	clock    ports.Clock
+	policy   CustomerAccessPolicy
+	secret   []byte
+	base     string
+	log      *slog.Logger
+}
+
+// NewSendCustomerSignIn wires SendCustomerSignIn; it panics when a
+// dependency is nil or the secret empty.
+func NewSendCustomerSignIn(tx ports.Transactor, requests ports.CustomerAccessRequests, orders ports.OrderRepository, links ports.CustomerLinkRepository,
+	mailer ports.Mailer, audit ports.AuditLog, clock ports.Clock, policy CustomerAccessPolicy, secret []byte, publicBaseURL string, log *slog.Logger) SendCustomerSignIn {
+	require("SendCustomerSignIn", "tx", tx, "accessRequests", requests, "orders", orders, "customerLinks", links, "mailer", mailer, "audit", audit, "clock", clock, "log", log)
+	if len(secret) == 0 {
+		panic("SendCustomerSignIn: no token secret")
+	}
+	return SendCustomerSignIn{tx: tx, requests: requests, orders: orders, links: links, mailer: mailer, audit: audit, clock: clock,
+		policy: policy.withDefaults(), secret: secret, base: strings.TrimRight(publicBaseURL, "/"), log: log}
+}
+
+// signInToken is the token of the sign-in link answering request id.
+func (h SendCustomerSignIn) signInToken(id string) string {
+	m := hmac.New(sha256.New, h.secret)
+	m.Write([]byte("customer-sign-in\x00"))
+	m.Write([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Handle answers ev. It is a no-op for another event, an unknown (purged)
+// request, a request older than a link lives, and an address without
+// orders. It returns an error wrapping ErrUnavailable when storage cannot
+// be read or the mailer asks to retry, and the mailer's
+// ports.ErrMailRejected error when the message was refused for good.
+func (h SendCustomerSignIn) Handle(ctx context.Context, ev domain.OrderEvent) error {
+	if ev.Name != domain.EventCustomerAccessRequested {
+		return nil
+	}
+	rq, err := h.requests.AccessRequest(ctx, ev.OrderID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: load access request %s: %v", ErrUnavailable, ev.OrderID, err)
+	}
+	now := h.clock.Now()
+	if !now.Before(rq.RequestedAt.Add(h.policy.LinkTTL)) {
+		h.log.InfoContext(ctx, "access request too old to answer", "access_request_id", rq.ID)
+		return nil
+	}
+	latest, err := h.orders.List(ctx, ports.OrderQuery{Email: rq.Email.String(), Limit: 1})
+	if err != nil {
+		return fmt.Errorf("%w: orders of access request %s: %v", ErrUnavailable, rq.ID, err)
 	}
 	if len(latest) == 0 {
 		return nil
 	}
 	// The link goes to the address as the orders have it, not as typed:
 	// keyward mails only an address an order was placed with.
-	addr = latest[0].Email()
-	token := newToken()
-	link, err := domain.NewCustomerLink(h.ids.NewID(), addr, domain.HashToken(token), h.clock.Now(), h.policy.LinkTTL)
+	addr := latest[0].Email()
+	token := h.signInToken(rq.ID)
+	link, err := domain.NewCustomerLink(rq.ID, addr, domain.HashToken(token), rq.RequestedAt, h.policy.LinkTTL)
 	if err != nil {
 		return err
 	}
@@ -163,14 +235,22 @@ func (h RequestCustomerAccess) Handle(ctx context.Context, email string) error {
 		if err := h.links.Create(ctx, link); err != nil {
 			return fmt.Errorf("store sign-in link: %w", err)
 		}
-		if _, err := h.audit.Append(ctx, ActorCustomer, AuditCustomerAccessRequested, link.ID(),
+		if _, err := h.audit.Append(ctx, ActorCustomer, AuditCustomerSignInIssued, link.ID(),
 			map[string]string{"expires_at": link.ExpiresAt().UTC().Format(time.RFC3339)}); err != nil {
 			return fmt.Errorf("audit sign-in link: %w", err)
 		}
 		return nil
 	})
-	if err != nil {
-		return err
+	if errors.Is(err, domain.ErrConflict) {
+		// Issued by an earlier run, whose email may not have gone.
+		if link, err = h.links.GetByTokenHash(ctx, domain.HashToken(token)); err != nil {
+			return fmt.Errorf("%w: sign-in link %s: %v", ErrUnavailable, rq.ID, err)
+		}
+		if link.Used() {
+			return nil
+		}
+	} else if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	d := newEmailData(latest[0]).withLink(h.base+"/account/"+token, link.ExpiresAt())
 	m, err := emailCustomerSignIn.render(addr.String(), "customer-link/"+link.ID(), d)
@@ -179,7 +259,10 @@ func (h RequestCustomerAccess) Handle(ctx context.Context, email string) error {
 	}
 	if _, err := h.mailer.Send(ctx, m); err != nil {
 		// Never the address: the link's id finds it.
-		h.log.ErrorContext(ctx, "sign-in email not sent", "customer_link_id", link.ID(), "err", err)
+		if errors.Is(err, ports.ErrMailRejected) {
+			return fmt.Errorf("send sign-in email %s: %w", link.ID(), err)
+		}
+		return fmt.Errorf("%w: send sign-in email %s: %v", ErrUnavailable, link.ID(), err)
 	}
 	return nil
 }

@@ -1,13 +1,16 @@
 package application_test
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
 )
 
 // linkIn returns the token after path in the newest email of the template.
@@ -28,6 +31,40 @@ func linkIn(t *testing.T, w *world, template, path string) string {
 	return ""
 }
 
+// requestAccess asks for a sign-in link to email and answers the request
+// as the worker does when its event arrives.
+func requestAccess(t *testing.T, w *world, app application.App, email string) error {
+	t.Helper()
+	if err := app.Commands.RequestCustomerAccess.Handle(t.Context(), email); err != nil {
+		return err
+	}
+	return answerAccessRequests(t, w, app)
+}
+
+// answerAccessRequests hands the access requests' events published so far
+// to SendCustomerSignIn, once each.
+func answerAccessRequests(t *testing.T, w *world, app application.App) error {
+	t.Helper()
+	w.events.mu.Lock()
+	var todo []domain.OrderEvent
+	kept := w.events.events[:0]
+	for _, ev := range w.events.events {
+		if oe, ok := ev.(domain.OrderEvent); ok && oe.Name == domain.EventCustomerAccessRequested {
+			todo = append(todo, oe)
+			continue
+		}
+		kept = append(kept, ev)
+	}
+	w.events.events = kept
+	w.events.mu.Unlock()
+	for _, ev := range todo {
+		if err := app.Commands.SendCustomerSignIn.Handle(t.Context(), ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func sentCount(w *world) int {
 	w.mail.mu.Lock()
 	defer w.mail.mu.Unlock()
@@ -44,7 +81,7 @@ func TestCustomerFindsTheirOrdersAgain(t *testing.T) {
 	o, oldToken := deliveredToken(t, w)
 	app := w.app()
 
-	if err := app.Commands.RequestCustomerAccess.Handle(t.Context(), "BUYER@example.com"); err != nil {
+	if err := requestAccess(t, w, app, "BUYER@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	w.mail.mu.Lock()
@@ -95,7 +132,7 @@ func TestCustomerFindsTheirOrdersAgain(t *testing.T) {
 			t.Errorf("resend audited without its origin: %v", r.Details)
 		}
 	}
-	for _, a := range []string{application.AuditCustomerAccessRequested, application.AuditCustomerSignedIn, application.AuditDeliveryResent} {
+	for _, a := range []string{application.AuditCustomerAccessRequested, application.AuditCustomerSignInIssued, application.AuditCustomerSignedIn, application.AuditDeliveryResent} {
 		if !seen[a] {
 			t.Errorf("no %s record", a)
 		}
@@ -109,7 +146,7 @@ func TestCustomerAccessTellsNothing(t *testing.T) {
 	w := newWorld(t)
 	deliveredToken(t, w)
 	before := sentCount(w)
-	if err := w.app().Commands.RequestCustomerAccess.Handle(t.Context(), "stranger@example.com"); err != nil {
+	if err := requestAccess(t, w, w.app(), "stranger@example.com"); err != nil {
 		t.Fatalf("unknown address: %v, want the same nil as a known one", err)
 	}
 	if sentCount(w) != before {
@@ -122,6 +159,149 @@ func TestCustomerAccessTellsNothing(t *testing.T) {
 	}
 }
 
+// readCounter counts the orders read through it.
+type readCounter struct {
+	ports.OrderRepository
+	mu    sync.Mutex
+	reads int
+}
+
+func (c *readCounter) List(ctx context.Context, q ports.OrderQuery) ([]*domain.Order, error) {
+	c.mu.Lock()
+	c.reads++
+	c.mu.Unlock()
+	return c.OrderRepository.List(ctx, q)
+}
+
+func (c *readCounter) Get(ctx context.Context, id string) (*domain.Order, error) {
+	c.mu.Lock()
+	c.reads++
+	c.mu.Unlock()
+	return c.OrderRepository.Get(ctx, id)
+}
+
+// TestCustomerAccessRequestIsAlikeForEveryAddress: asking for a sign-in
+// link does the same work for an address with orders as for one without
+// (no order read, no link, no email; one request event and one audit
+// record), so that neither its answer nor its time tells them apart; the
+// worker that answers the event mails the address with orders, once even
+// when the event comes twice, and nobody else.
+func TestCustomerAccessRequestIsAlikeForEveryAddress(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	deliveredToken(t, w)
+	orders := &readCounter{OrderRepository: w.orders}
+	app := w.app(func(d *application.Deps, _ *application.Settings) { d.Orders = orders })
+
+	type trace struct{ reads, mails, events, audits int }
+	var traces []trace
+	for _, addr := range []string{"buyer@example.com", "stranger@example.com"} {
+		mails, audits := sentCount(w), auditCount(t, w, application.AuditCustomerAccessRequested)
+		orders.mu.Lock()
+		orders.reads = 0
+		orders.mu.Unlock()
+		if err := app.Commands.RequestCustomerAccess.Handle(t.Context(), addr); err != nil {
+			t.Fatalf("%s: %v", addr, err)
+		}
+		w.events.mu.Lock()
+		events := 0
+		for _, ev := range w.events.events {
+			if ev.EventName() == domain.EventCustomerAccessRequested {
+				events++
+			}
+		}
+		w.events.mu.Unlock()
+		orders.mu.Lock()
+		tr := trace{reads: orders.reads, mails: sentCount(w) - mails, events: events, audits: auditCount(t, w, application.AuditCustomerAccessRequested) - audits}
+		orders.mu.Unlock()
+		traces = append(traces, tr)
+		if tr != (trace{events: 1, audits: 1}) {
+			t.Errorf("request for %s did %+v, want one event and one audit record only", addr, tr)
+		}
+		if err := answerAccessRequests(t, w, app); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if traces[0] != traces[1] {
+		t.Errorf("the request's work differs by address: %+v vs %+v", traces[0], traces[1])
+	}
+	var signIns []string
+	w.mail.mu.Lock()
+	for _, m := range w.mail.sent {
+		if m.Template == "customer_sign_in" {
+			signIns = append(signIns, m.To)
+		}
+	}
+	w.mail.mu.Unlock()
+	if len(signIns) != 1 || signIns[0] != "buyer@example.com" {
+		t.Fatalf("sign-in emails to %v, want the buyer only", signIns)
+	}
+}
+
+func auditCount(t *testing.T, w *world, action string) int {
+	t.Helper()
+	recs, err := w.audit.List(t.Context(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range recs {
+		if r.Action == action {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCustomerSignInWorkerIsIdempotent: the request's event handled twice
+// issues one link and sends one email with one idempotency key; an event
+// older than a link lives is dropped.
+func TestCustomerSignInWorkerIsIdempotent(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	deliveredToken(t, w)
+	app := w.app()
+	if err := app.Commands.RequestCustomerAccess.Handle(t.Context(), "buyer@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	w.events.mu.Lock()
+	var ev domain.OrderEvent
+	for _, e := range w.events.events {
+		if oe, ok := e.(domain.OrderEvent); ok && oe.Name == domain.EventCustomerAccessRequested {
+			ev = oe
+		}
+	}
+	w.events.mu.Unlock()
+	before := sentCount(w)
+	for range 2 {
+		if err := app.Commands.SendCustomerSignIn.Handle(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.mail.mu.Lock()
+	keys := map[string]bool{}
+	for _, m := range w.mail.sent[before:] {
+		keys[m.IdempotencyKey] = true
+	}
+	w.mail.mu.Unlock()
+	if len(keys) != 1 || auditCount(t, w, application.AuditCustomerSignInIssued) != 1 {
+		t.Fatalf("two runs: idempotency keys %v, %d links issued; want one of each", keys, auditCount(t, w, application.AuditCustomerSignInIssued))
+	}
+	token := linkIn(t, w, "customer_sign_in", "/account/")
+	if _, err := app.Commands.SignInCustomer.Handle(t.Context(), token); err != nil {
+		t.Fatalf("the link signs in: %v", err)
+	}
+
+	if err := app.Commands.RequestCustomerAccess.Handle(t.Context(), "buyer@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(30 * time.Minute)
+	before = sentCount(w)
+	if err := answerAccessRequests(t, w, app); err != nil || sentCount(w) != before {
+		t.Fatalf("a request older than a link lives was answered: %v, %d emails", err, sentCount(w)-before)
+	}
+}
+
 // TestCustomerSessionBounds: a sign-in link expires, an access token
 // expires and cannot be forged or stretched, and an order of another
 // address is not found through it.
@@ -130,7 +310,7 @@ func TestCustomerSessionBounds(t *testing.T) {
 	w := newWorld(t)
 	o, _ := deliveredToken(t, w)
 	app := w.app()
-	if err := app.Commands.RequestCustomerAccess.Handle(t.Context(), "buyer@example.com"); err != nil {
+	if err := requestAccess(t, w, app, "buyer@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	expired := linkIn(t, w, "customer_sign_in", "/account/")
@@ -141,7 +321,7 @@ func TestCustomerSessionBounds(t *testing.T) {
 	if _, err := app.Commands.SignInCustomer.Handle(t.Context(), "unknown-token"); !errors.Is(err, domain.ErrSignInLinkInvalid) {
 		t.Fatalf("unknown link: %v", err)
 	}
-	if err := app.Commands.RequestCustomerAccess.Handle(t.Context(), "buyer@example.com"); err != nil {
+	if err := requestAccess(t, w, app, "buyer@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	s, err := app.Commands.SignInCustomer.Handle(t.Context(), linkIn(t, w, "customer_sign_in", "/account/"))
@@ -189,7 +369,7 @@ func TestSweepDeletesLongExpiredSignInLinks(t *testing.T) {
 	w := newWorld(t)
 	deliveredToken(t, w)
 	app := w.app()
-	if err := app.Commands.RequestCustomerAccess.Handle(t.Context(), "buyer@example.com"); err != nil {
+	if err := requestAccess(t, w, app, "buyer@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	token := linkIn(t, w, "customer_sign_in", "/account/")

@@ -118,7 +118,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w := &world{
-		events: &recorder{}, links: memory.NewLinks(), customerLinks: memory.NewCustomerLinks(), claims: memory.NewClaims(), revs: memory.NewRevelations(), dataKeys: memory.NewDataKeys(),
+		events: &recorder{}, links: memory.NewLinks(), claims: memory.NewClaims(), revs: memory.NewRevelations(), dataKeys: memory.NewDataKeys(),
 		blobs: memory.NewBlobs(), catalog: memory.NewCatalog(), stock: memory.NewStock(), supplier: sandbox.NewSupplier(sandbox.SupplierConfig{}),
 		vault: &flakyVault{KeyVault: kr}, mail: &mailbox{}, clock: testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)),
 		ids: &ids{}, log: slog.New(slog.DiscardHandler), locks: memory.NewLocks(), marks: memory.NewSupplierEventMarks(),
@@ -127,6 +127,7 @@ func newWorld(t *testing.T) *world {
 	}
 	w.orders = memory.NewOrders(w.events)
 	w.offers = memory.NewOffers(w.catalog)
+	w.customerLinks = memory.NewCustomerLinks(w.events)
 	// The audit key has data keys of its own here, so that what the tests
 	// count among the orders' data keys stays theirs.
 	w.audit = memory.NewAuditLog(w.clock, application.NewAuditKey(kr, memory.NewDataKeys()))
@@ -140,7 +141,7 @@ func newWorld(t *testing.T) *world {
 // swaps some of them (a failing mailer, a crashing repository).
 func (w *world) app(change ...func(*application.Deps, *application.Settings)) application.App {
 	d := application.Deps{
-		Orders: w.orders, Links: w.links, CustomerLinks: w.customerLinks, Claims: w.claims, Revelations: w.revs, Catalog: w.catalog, Offers: w.offers, Stock: w.stock, Notifications: memory.NewNotifications(),
+		Orders: w.orders, Links: w.links, CustomerLinks: w.customerLinks, AccessRequests: w.customerLinks, Claims: w.claims, Revelations: w.revs, Catalog: w.catalog, Offers: w.offers, Stock: w.stock, Notifications: memory.NewNotifications(),
 		DataKeys: w.dataKeys, Blobs: w.blobs, Audit: w.audit, Locks: w.locks, Tx: memory.Transactor{}, Vault: w.vault,
 		Gateway: sandbox.NewGateway(sandbox.GatewayConfig{}), Verifier: nowpayments.NewVerifier("test-ipn-secret"), Mailer: w.mail,
 		Clock: w.clock, IDs: w.ids, Log: w.log,

@@ -52,8 +52,9 @@ func newPGStockWorld(t *testing.T, change ...func(*application.Deps)) *pgStockWo
 	if err := audit.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	pgLinks := postgres.NewCustomerLinks(db, postgres.NoOutbox{})
 	deps := application.Deps{
-		Orders: w.orders, Links: postgres.NewLinks(db), CustomerLinks: postgres.NewCustomerLinks(db), Claims: postgres.NewClaims(db), Revelations: postgres.NewRevelations(db), Catalog: postgres.NewCatalog(db),
+		Orders: w.orders, Links: postgres.NewLinks(db), CustomerLinks: pgLinks, AccessRequests: pgLinks, Claims: postgres.NewClaims(db), Revelations: postgres.NewRevelations(db), Catalog: postgres.NewCatalog(db),
 		Offers: postgres.NewOffers(db),
 		Stock:  w.stock, Notifications: postgres.NewNotifications(db), DataKeys: postgres.NewDataKeys(db),
 		Blobs: postgres.NewBlobs(db), Audit: audit, AdminKeys: postgres.NewAdminKeys(db),

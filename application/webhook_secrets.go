@@ -27,13 +27,22 @@ const sealedSecretPrefix = "sealed:v1:"
 // webhookSecretKey seals the endpoints' signing secrets (AES-256-GCM,
 // bound to the endpoint's id) under a data key the key vault makes and
 // that is stored only wrapped: the database alone does not give them
-// away. The key is unwrapped once per process.
+// away. The key is unwrapped once per process: one load at a time, which
+// every caller shares and waits for as long as its own context allows, so
+// that a slow vault holds no caller longer than it would wait anyway.
 type webhookSecretKey struct {
 	vault    ports.KeyVault
 	dataKeys ports.DataKeyRepository
 
-	mu  sync.Mutex
-	key []byte
+	mu      sync.Mutex
+	key     []byte
+	loading *secretKeyLoad // the load under way, if any
+}
+
+// secretKeyLoad is one load of the key; done is closed when it ends.
+type secretKeyLoad struct {
+	done chan struct{}
+	err  error
 }
 
 func (k *webhookSecretKey) aead(ctx context.Context) (cipher.AEAD, error) {
@@ -48,16 +57,50 @@ func (k *webhookSecretKey) aead(ctx context.Context) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
+// load returns the key, starting a load unless one is under way; it waits
+// for the load at most as long as ctx lasts (ErrUnavailable then: the load
+// goes on, for the next caller).
 func (k *webhookSecretKey) load(ctx context.Context) ([]byte, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	if k.key != nil {
-		return k.key, nil
+		key := k.key
+		k.mu.Unlock()
+		return key, nil
 	}
-	// Stored in a context of its own: a rolled-back unit of work must not
-	// forget a key a secret was sealed with.
-	ctx, cancel := detached(ctx, auditKeyLoadTimeout)
-	defer cancel()
+	l := k.loading
+	if l == nil {
+		l = &secretKeyLoad{done: make(chan struct{})}
+		k.loading = l
+		// In a context of its own: a rolled-back unit of work must not
+		// forget a key a secret was sealed with, nor a caller that gives
+		// up end the load the others wait for.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditKeyLoadTimeout)
+		go func() {
+			defer cancel()
+			key, err := k.fetch(lctx)
+			k.mu.Lock()
+			k.key, l.err, k.loading = key, err, nil
+			k.mu.Unlock()
+			close(l.done)
+		}()
+	}
+	k.mu.Unlock()
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: webhook secret key: still loading: %v", ErrUnavailable, ctx.Err())
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.key, nil
+}
+
+// fetch unwraps the stored key, or makes and stores one when there is
+// none.
+func (k *webhookSecretKey) fetch(ctx context.Context) ([]byte, error) {
 	raw, err := k.loadStored(ctx)
 	if errors.Is(err, domain.ErrNotFound) {
 		var dk ports.DataKey
@@ -77,7 +120,6 @@ func (k *webhookSecretKey) load(ctx context.Context) ([]byte, error) {
 		clear(raw)
 		return nil, fmt.Errorf("webhook secret key: want 32 bytes, got %d", len(raw))
 	}
-	k.key = raw
 	return raw, nil
 }
 

@@ -196,7 +196,7 @@ func (w *Webhooks) CreateEndpoint(ctx context.Context, actor, rawURL string, eve
 }
 
 func (w *Webhooks) auditEndpoint(ctx context.Context, actor, action string, e domain.WebhookEndpoint) error {
-	meta := map[string]string{"endpoint_id": e.ID, "url": e.URL, "disabled": strconv.FormatBool(e.Disabled)}
+	meta := map[string]string{"endpoint_id": e.ID, "url": domain.RedactedWebhookURL(e.URL), "disabled": strconv.FormatBool(e.Disabled)}
 	if _, err := w.audit.Append(ctx, actor, action, "", meta); err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
@@ -310,7 +310,8 @@ func (w *Webhooks) RotateSecret(ctx context.Context, actor, id string) (domain.W
 	return out, err
 }
 
-// SendTest queues a webhook.test event for the endpoint, due now.
+// SendTest queues a webhook.test event for the endpoint, due now;
+// domain.ErrWebhookEndpointDisabled for a disabled one.
 func (w *Webhooks) SendTest(ctx context.Context, actor, id string) (domain.WebhookMessage, error) {
 	now := w.clock.Now().UTC()
 	ev, err := domain.NewWebhookEvent(w.ids.NewID(), domain.WebhookTest, "", now, map[string]any{"endpoint_id": id})
@@ -319,6 +320,9 @@ func (w *Webhooks) SendTest(ctx context.Context, actor, id string) (domain.Webho
 	}
 	var m domain.WebhookMessage
 	err = w.tx.Atomically(ctx, func(ctx context.Context) error {
+		if err := w.enabled(ctx, id); err != nil {
+			return err
+		}
 		if m, err = w.store.EnqueueTo(ctx, id, ev); err != nil {
 			return err
 		}
@@ -343,10 +347,32 @@ func (w *Webhooks) Message(ctx context.Context, id string) (domain.WebhookMessag
 	return w.store.Message(ctx, id)
 }
 
-// Redeliver queues one more attempt of a message, with its webhook-id.
+// enabled returns domain.ErrNotFound for an unknown endpoint and
+// domain.ErrWebhookEndpointDisabled for a disabled one: nothing is sent to
+// it, so queueing would only pretend.
+func (w *Webhooks) enabled(ctx context.Context, endpointID string) error {
+	e, err := w.store.Endpoint(ctx, endpointID)
+	if err != nil {
+		return err
+	}
+	if e.Disabled {
+		return fmt.Errorf("%w: %s", domain.ErrWebhookEndpointDisabled, endpointID)
+	}
+	return nil
+}
+
+// Redeliver queues one more attempt of a delivered or failed message, with
+// its webhook-id: domain.ErrWebhookMessagePending for one still pending,
+// domain.ErrWebhookEndpointDisabled when its endpoint is disabled.
 func (w *Webhooks) Redeliver(ctx context.Context, actor, id string) (domain.WebhookMessage, error) {
 	var m domain.WebhookMessage
 	err := w.tx.Atomically(ctx, func(ctx context.Context) (err error) {
+		if m, _, err = w.store.Message(ctx, id); err != nil {
+			return err
+		}
+		if err := w.enabled(ctx, m.EndpointID); err != nil {
+			return err
+		}
 		if m, err = w.store.Redeliver(ctx, id, w.clock.Now().UTC()); err != nil {
 			return err
 		}
@@ -362,11 +388,12 @@ func (w *Webhooks) Redeliver(ctx context.Context, actor, id string) (domain.Webh
 }
 
 // Recover queues again every message to the endpoint that failed since
-// since; it returns how many.
+// since (also those it missed while disabled); it returns how many, or
+// domain.ErrWebhookEndpointDisabled while it is disabled.
 func (w *Webhooks) Recover(ctx context.Context, actor, id string, since time.Time) (int, error) {
 	var n int
 	err := w.tx.Atomically(ctx, func(ctx context.Context) (err error) {
-		if _, err := w.store.Endpoint(ctx, id); err != nil {
+		if err := w.enabled(ctx, id); err != nil {
 			return err
 		}
 		if n, err = w.store.Recover(ctx, id, since, w.clock.Now().UTC()); err != nil {
@@ -463,6 +490,13 @@ func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 		return
 	}
 	start := w.clock.Now().UTC()
+	if start.Add(w.s.Timeout).After(m.DueAt) {
+		// Too little of the lease is left for an attempt to finish in it
+		// (slow secrets, a busy process): another worker may take the
+		// message once it lapses, so this one sends nothing.
+		w.log.WarnContext(ctx, "webhook not sent: its claim ends before an attempt could; the message is tried again after its lease", "message_id", m.ID, "endpoint_id", e.ID, "lease_ends", m.DueAt)
+		return
+	}
 	sig, err := e.SignatureHeader(m.EventID, start, m.Body)
 	a := domain.WebhookAttempt{MessageID: m.ID, At: start}
 	if err != nil {
@@ -486,7 +520,7 @@ func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 		}
 	}
 	a.Duration = w.clock.Now().Sub(start)
-	var o ports.WebhookOutcome
+	o := ports.WebhookOutcome{Claim: d.Claim}
 	outcome := "delivered"
 	if a.Succeeded() {
 		o.Delivered = true
@@ -500,6 +534,10 @@ func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 	}
 	w.observer.Attempted(e.ID, m.Type, outcome, a.Duration)
 	disabled, err := w.store.Record(context.WithoutCancel(ctx), a, o, start.Add(-w.s.DisableAfter))
+	if errors.Is(err, domain.ErrWebhookClaimLost) {
+		w.log.WarnContext(ctx, "webhook attempt recorded after its claim lapsed; the message's new claim settles it", "message_id", m.ID, "endpoint_id", e.ID)
+		return
+	}
 	if err != nil {
 		w.log.ErrorContext(ctx, "webhook attempt not recorded; the message is tried again after its lease", "message_id", m.ID, "endpoint_id", e.ID, "err", err)
 		return
@@ -521,7 +559,7 @@ func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 // endpointDisabled tells the operators that an endpoint was disabled.
 func (w *Webhooks) endpointDisabled(ctx context.Context, e domain.WebhookEndpoint) {
 	w.observer.Disabled(e.ID)
-	w.log.ErrorContext(ctx, "webhook endpoint disabled: every delivery failed for too long", "endpoint_id", e.ID, "url", e.URL, "failing_for", w.s.DisableAfter.String())
+	w.log.ErrorContext(ctx, "webhook endpoint disabled: every delivery failed for too long", "endpoint_id", e.ID, "url", domain.RedactedWebhookURL(e.URL), "failing_for", w.s.DisableAfter.String())
 	err := w.tx.Atomically(ctx, func(ctx context.Context) error {
 		return w.auditEndpoint(ctx, ActorSystem, AuditWebhookEndpointDisabled, e)
 	})

@@ -2,6 +2,7 @@ package application_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -323,4 +324,199 @@ func TestWebhookSecretsSealedAtRest(t *testing.T) {
 	if n := w.sender.count(other.URL); n != 0 {
 		t.Fatalf("a moved secret signed %d requests", n)
 	}
+}
+
+// TestWebhookDisabledEndpointRefusesResends: test, recover and redeliver
+// on a disabled endpoint answer ErrWebhookEndpointDisabled instead of
+// queueing what would never be sent; events while it is disabled are kept
+// and recovered once it is enabled; a message still pending is not
+// redelivered (it would go twice at once).
+func TestWebhookDisabledEndpointRefusesResends(t *testing.T) {
+	t.Parallel()
+	w := newHookWorld(t, application.WebhookSettings{})
+	e := w.endpoint(t, "https://shop.example/hooks")
+	w.sender.answer[e.URL] = 204
+	sent, err := w.hooks.SendTest(t.Context(), "admin:test", e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.hooks.Redeliver(t.Context(), "admin:test", sent.ID); !errors.Is(err, domain.ErrWebhookMessagePending) {
+		t.Fatalf("redeliver of a pending message: %v, want ErrWebhookMessagePending", err)
+	}
+	w.pass(t)
+
+	on, off := false, true
+	if _, err := w.hooks.UpdateEndpoint(t.Context(), "admin:test", e.ID, application.WebhookPatch{Disabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	since := w.clock.Now()
+	w.clock.Advance(time.Minute)
+	ev, err := domain.NewWebhookEvent("ev-missed", "order.paid", "o1", w.clock.Now(), map[string]any{"order_id": "o1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.Enqueue(t.Context(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.hooks.SendTest(t.Context(), "admin:test", e.ID); !errors.Is(err, domain.ErrWebhookEndpointDisabled) {
+		t.Errorf("test to a disabled endpoint: %v, want ErrWebhookEndpointDisabled", err)
+	}
+	if _, err := w.hooks.Redeliver(t.Context(), "admin:test", sent.ID); !errors.Is(err, domain.ErrWebhookEndpointDisabled) {
+		t.Errorf("redeliver to a disabled endpoint: %v, want ErrWebhookEndpointDisabled", err)
+	}
+	if _, err := w.hooks.Recover(t.Context(), "admin:test", e.ID, since); !errors.Is(err, domain.ErrWebhookEndpointDisabled) {
+		t.Errorf("recover of a disabled endpoint: %v, want ErrWebhookEndpointDisabled", err)
+	}
+
+	if _, err := w.hooks.UpdateEndpoint(t.Context(), "admin:test", e.ID, application.WebhookPatch{Disabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.pass(t); n != 0 {
+		t.Fatalf("%d sent on enabling, before a recover", n)
+	}
+	n, err := w.hooks.Recover(t.Context(), "admin:test", e.ID, since)
+	if err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v; want the event missed while disabled", n, err)
+	}
+	before := w.sender.count(e.URL)
+	if n := w.pass(t); n != 1 || w.sender.count(e.URL) != before+1 {
+		t.Fatalf("recovered: %d claimed, %d sent", n, w.sender.count(e.URL)-before)
+	}
+	if ms, _ := w.store.Messages(t.Context(), ports.WebhookMessageQuery{Type: "order.paid"}); len(ms) != 1 || ms[0].Status != domain.WebhookDelivered {
+		t.Fatalf("missed message after recovery: %+v", ms)
+	}
+	if _, err := w.hooks.Redeliver(t.Context(), "admin:test", sent.ID); err != nil {
+		t.Fatalf("redeliver of a delivered message to an enabled endpoint: %v", err)
+	}
+}
+
+// slowVault advances the clock by delay whenever it unwraps a data key: a
+// vault that answers late.
+type slowVault struct {
+	ports.KeyVault
+	clock *testkit.Clock
+	delay time.Duration
+}
+
+func (v slowVault) UnwrapDataKey(ctx context.Context, keyID string, wrapped ports.WrappedKey) ([]byte, error) {
+	v.clock.Advance(v.delay)
+	return v.KeyVault.UnwrapDataKey(ctx, keyID, wrapped)
+}
+
+// TestWebhookAttemptSkippedWhenItsLeaseRunsOut: a worker whose claim has
+// less than the timeout left when it is ready to send (here: a slow vault
+// opening the signing secret) sends nothing; the message stays due and the
+// next claim sends it once.
+func TestWebhookAttemptSkippedWhenItsLeaseRunsOut(t *testing.T) {
+	t.Parallel()
+	kr, err := localkeyring.NewInMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	store, dataKeys, sender := memory.NewWebhooks(), memory.NewDataKeys(), &fakeSender{answer: map[string]int{}, slow: map[string]chan struct{}{}, sent: map[string]int{}}
+	settings := application.WebhookSettings{Timeout: 10 * time.Second}
+	newHooks := func(vault ports.KeyVault) *application.Webhooks {
+		return application.NewWebhooks(application.WebhookDeps{Store: store, Sender: sender, Tx: memory.Transactor{},
+			Audit: memory.NewAuditLog(clock, application.NewAuditKey(kr, memory.NewDataKeys())), Mailer: &hookMailbox{}, Clock: clock, IDs: &hookIDs{},
+			Log: slog.New(slog.DiscardHandler), Vault: vault, DataKeys: dataKeys}, settings)
+	}
+	first := newHooks(kr)
+	e, err := first.CreateEndpoint(t.Context(), "admin:test", "https://shop.example/hooks", []string{"*"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender.answer[e.URL] = 204
+	if _, err := first.SendTest(t.Context(), "admin:test", e.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A new process whose vault takes most of the lease (3×10s + 30s).
+	late := newHooks(slowVault{KeyVault: kr, clock: clock, delay: 55 * time.Second})
+	if n, err := late.Deliver(t.Context()); err != nil || n != 1 {
+		t.Fatalf("Deliver = %d, %v; want one claimed", n, err)
+	}
+	late.Wait()
+	if got := sender.count(e.URL); got != 0 {
+		t.Fatalf("sent %d times with %v of its lease left, want 0", got, 5*time.Second)
+	}
+	clock.Advance(10 * time.Second) // the lease lapses
+	if n, err := late.Deliver(t.Context()); err != nil || n != 1 {
+		t.Fatalf("after the lease: Deliver = %d, %v", n, err)
+	}
+	late.Wait()
+	if got := sender.count(e.URL); got != 1 {
+		t.Fatalf("sent %d times after the lease lapsed, want 1", got)
+	}
+}
+
+// TestWebhookURLSecretsStayOutOfAuditAndLogs: an endpoint URL's query
+// string (where a shop may keep a secret) is in neither the audit records
+// nor the log when it is created, changed and disabled.
+func TestWebhookURLSecretsStayOutOfAuditAndLogs(t *testing.T) {
+	t.Parallel()
+	kr, err := localkeyring.NewInMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	audit := memory.NewAuditLog(clock, application.NewAuditKey(kr, memory.NewDataKeys()))
+	var logs strings.Builder
+	var logMu sync.Mutex
+	sender := &fakeSender{answer: map[string]int{}, slow: map[string]chan struct{}{}, sent: map[string]int{}}
+	hooks := application.NewWebhooks(application.WebhookDeps{Store: memory.NewWebhooks(), Sender: sender, Tx: memory.Transactor{}, Audit: audit,
+		Mailer: &hookMailbox{}, Clock: clock, IDs: &hookIDs{}, Log: slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Vault: kr, DataKeys: memory.NewDataKeys()}, application.WebhookSettings{RetrySchedule: []time.Duration{time.Minute}, DisableAfter: time.Minute})
+	e, err := hooks.CreateEndpoint(t.Context(), "admin:test", "https://shop.example/hooks?token=s3cret&key=pa55word", []string{"*"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := "https://shop.example/v2/hooks?token=s3cret2"
+	if _, err := hooks.UpdateEndpoint(t.Context(), "admin:test", e.ID, application.WebhookPatch{URL: &moved}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hooks.SendTest(t.Context(), "admin:test", e.ID); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // fails, then fails past DisableAfter: disabled
+		if _, err := hooks.Deliver(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		hooks.Wait()
+		clock.Advance(2 * time.Minute)
+	}
+	recs, err := audit.List(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	urls := 0
+	for _, r := range recs {
+		if u, ok := r.Details["url"]; ok {
+			urls++
+			if strings.Contains(u, "s3cret") || strings.Contains(u, "pa55word") || strings.Contains(u, "?") {
+				t.Errorf("%s audits the URL %q", r.Action, u)
+			}
+		}
+	}
+	if urls < 3 {
+		t.Fatalf("%d audit records name the URL, want created, updated and disabled", urls)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logs.String(), "webhook endpoint disabled") {
+		t.Fatalf("no disabled log line:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "s3cret") || strings.Contains(logs.String(), "pa55word") {
+		t.Fatalf("the log shows the URL's secret:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -13,20 +13,22 @@ import (
 
 	"github.com/keyward/keyward/adapters/kinguin/kinguintest"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
-// signInToken extracts the token of the newest sign-in email to addr.
+// signInToken waits for a sign-in email to addr (the workers send it after
+// the request has been answered) and extracts the token of the newest one.
 func (h *harness) signInToken(addr string) string {
 	h.t.Helper()
 	var tok string
-	for _, m := range h.allMailsTo(addr) {
-		if got := regexp.MustCompile(regexp.QuoteMeta(h.base) + `/account/([A-Za-z0-9_-]{43})`).FindStringSubmatch(m.Text); got != nil && m.Subject == "Your keyward orders" {
-			tok = got[1]
+	testkit.Eventually(h.t, 30*time.Second, "a sign-in email to "+addr, func() bool {
+		for _, m := range h.allMailsTo(addr) {
+			if got := regexp.MustCompile(regexp.QuoteMeta(h.base) + `/account/([A-Za-z0-9_-]{43})`).FindStringSubmatch(m.Text); got != nil && m.Subject == "Your keyward orders" {
+				tok = got[1]
+			}
 		}
-	}
-	if tok == "" {
-		h.t.Fatalf("no sign-in email to %s", addr)
-	}
+		return tok != ""
+	})
 	return tok
 }
 
@@ -77,10 +79,10 @@ func TestCustomerAccountEndToEndPostgres(t *testing.T) {
 		}
 		same = raw
 	}
+	token := h.signInToken(email)
 	if n := len(h.allMailsTo("nobody@example.com")); n != 0 {
 		t.Fatalf("%d emails to an address without orders", n)
 	}
-	token := h.signInToken(email)
 
 	var sess struct {
 		AccessToken string `json:"access_token"`

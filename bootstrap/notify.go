@@ -11,6 +11,7 @@ import (
 	"github.com/keyward/keyward/adapters/messaging"
 	"github.com/keyward/keyward/adapters/metrics"
 	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -81,6 +82,13 @@ func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscri
 	for _, event := range application.NotifiedEvents() {
 		for _, topic := range messaging.PartitionTopics(event, int(parts)) {
 			handlers = append(handlers, messaging.Handler{Name: "notify-customer@" + topic, Topic: topic, Handle: app.Commands.NotifyCustomer.Handle})
+		}
+	}
+	// Sign-in links answer access requests apart from the request, so that
+	// the request tells nobody whether an address has orders.
+	for _, event := range domain.CustomerEventNames {
+		for _, topic := range messaging.PartitionTopics(event, int(parts)) {
+			handlers = append(handlers, messaging.Handler{Name: "customer-sign-in@" + topic, Topic: topic, Handle: app.Commands.SendCustomerSignIn.Handle})
 		}
 	}
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
@@ -50,7 +51,7 @@ var PostgresModule = fx.Module("storage.postgres",
 		},
 		fx.Annotate(postgres.NewOrders, fx.As(new(ports.OrderRepository)), fx.As(new(ports.OrderCounter)), fx.As(new(ports.ItemsBoughtCounter))),
 		fx.Annotate(postgres.NewLinks, fx.As(new(ports.DeliveryLinkRepository))),
-		fx.Annotate(postgres.NewCustomerLinks, fx.As(new(ports.CustomerLinkRepository))),
+		fx.Annotate(postgres.NewCustomerLinks, fx.As(new(ports.CustomerLinkRepository)), fx.As(new(ports.CustomerAccessRequests))),
 		fx.Annotate(postgres.NewClaims, fx.As(new(ports.ClaimRepository))),
 		fx.Annotate(postgres.NewRevelations, fx.As(new(ports.RevelationLog))),
 		fx.Annotate(postgres.NewCatalog, fx.As(new(ports.CatalogRepository))),
@@ -149,7 +150,7 @@ var SQLMessagingModule = fx.Module("messaging.sql",
 	),
 	fx.Invoke(func(lc fx.Lifecycle, cfg Config, sub *wsql.Subscriber) {
 		lc.Append(fx.Hook{OnStart: func(context.Context) error {
-			return messaging.InitializeTopics(sub, cfg.QueuePartitions, domain.OrderEventNames...)
+			return messaging.InitializeTopics(sub, cfg.QueuePartitions, slices.Concat(domain.OrderEventNames, domain.CustomerEventNames)...)
 		}})
 	}),
 )

@@ -18,7 +18,7 @@ var MemoryStorageModule = fx.Module("storage.memory",
 	fx.Provide(
 		fx.Annotate(memory.NewOrders, fx.As(new(ports.OrderRepository)), fx.As(new(ports.OrderCounter)), fx.As(new(ports.ItemsBoughtCounter))),
 		fx.Annotate(memory.NewLinks, fx.As(new(ports.DeliveryLinkRepository))),
-		fx.Annotate(memory.NewCustomerLinks, fx.As(new(ports.CustomerLinkRepository))),
+		fx.Annotate(memory.NewCustomerLinks, fx.As(new(ports.CustomerLinkRepository)), fx.As(new(ports.CustomerAccessRequests))),
 		fx.Annotate(memory.NewClaims, fx.As(new(ports.ClaimRepository))),
 		fx.Annotate(memory.NewRevelations, fx.As(new(ports.RevelationLog))),
 		fx.Annotate(memory.NewCatalog, fx.As(new(ports.CatalogRepository)), fx.As(fx.Self())),

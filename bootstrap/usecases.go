@@ -30,45 +30,46 @@ var applicationProviders = fx.Provide(newAppDeps, newAppSettings, application.Ne
 
 type appDeps struct {
 	fx.In
-	Orders        ports.OrderRepository
-	Links         ports.DeliveryLinkRepository
-	CustomerLinks ports.CustomerLinkRepository
-	Claims        ports.ClaimRepository
-	Revelations   ports.RevelationLog
-	Catalog       ports.CatalogRepository
-	Stock         ports.StockRepository
-	SyncRuns      ports.SyncRunRepository
-	PricingRules  ports.PricingRules
-	Notifications ports.PaymentNotificationLog
-	DataKeys      ports.DataKeyRepository
-	Blobs         ports.BlobStore
-	Audit         ports.AuditLog
-	AdminKeys     ports.AdminKeys
-	Locks         ports.Locks
-	Tx            ports.Transactor
-	Idempotency   ports.IdempotencyKeys
-	DeadLetters   ports.DeadLetters
-	Requeue       ports.MessageRequeue
-	Vault         ports.KeyVault
-	Suppliers     ports.Suppliers
-	Offers        ports.OfferRepository
-	Monitor       ports.SupplierMonitor    `optional:"true"`
-	ItemsBought   ports.ItemsBoughtCounter `optional:"true"`
-	SupplierMarks ports.SupplierEventMarks
-	Gateway       ports.PaymentGateway
-	Verifier      ports.NotificationVerifier
-	Mailer        ports.Mailer
-	Clock         ports.Clock
-	IDs           ports.IDs
-	Health        []ports.HealthCheck `group:"health"`
-	Log           *slog.Logger
+	Orders         ports.OrderRepository
+	Links          ports.DeliveryLinkRepository
+	CustomerLinks  ports.CustomerLinkRepository
+	AccessRequests ports.CustomerAccessRequests
+	Claims         ports.ClaimRepository
+	Revelations    ports.RevelationLog
+	Catalog        ports.CatalogRepository
+	Stock          ports.StockRepository
+	SyncRuns       ports.SyncRunRepository
+	PricingRules   ports.PricingRules
+	Notifications  ports.PaymentNotificationLog
+	DataKeys       ports.DataKeyRepository
+	Blobs          ports.BlobStore
+	Audit          ports.AuditLog
+	AdminKeys      ports.AdminKeys
+	Locks          ports.Locks
+	Tx             ports.Transactor
+	Idempotency    ports.IdempotencyKeys
+	DeadLetters    ports.DeadLetters
+	Requeue        ports.MessageRequeue
+	Vault          ports.KeyVault
+	Suppliers      ports.Suppliers
+	Offers         ports.OfferRepository
+	Monitor        ports.SupplierMonitor    `optional:"true"`
+	ItemsBought    ports.ItemsBoughtCounter `optional:"true"`
+	SupplierMarks  ports.SupplierEventMarks
+	Gateway        ports.PaymentGateway
+	Verifier       ports.NotificationVerifier
+	Mailer         ports.Mailer
+	Clock          ports.Clock
+	IDs            ports.IDs
+	Health         []ports.HealthCheck `group:"health"`
+	Log            *slog.Logger
 }
 
 // newAppDeps hands the ports fx resolved, as portDecorators decorate them,
 // to the application.
 func newAppDeps(p appDeps) application.Deps {
 	return application.Deps{
-		Orders: p.Orders, Links: p.Links, CustomerLinks: p.CustomerLinks, Claims: p.Claims, Revelations: p.Revelations, Catalog: p.Catalog, Stock: p.Stock, Notifications: p.Notifications,
+		Orders: p.Orders, Links: p.Links, CustomerLinks: p.CustomerLinks, AccessRequests: p.AccessRequests, Claims: p.Claims, Revelations: p.Revelations, Catalog: p.Catalog, Stock: p.Stock, Notifications: p.Notifications,
 		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Suppliers: p.Suppliers, Offers: p.Offers, SupplierMonitor: p.Monitor, ItemsBought: p.ItemsBought,
 		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
 		SupplierMarks: p.SupplierMarks, SyncRuns: p.SyncRuns, PricingRules: p.PricingRules,

@@ -93,3 +93,36 @@ func (l *CustomerLink) Use(now time.Time) error {
 	l.usedAt = &t
 	return nil
 }
+
+// EventCustomerAccessRequested: someone asked for a sign-in link to an
+// address's orders. It is recorded alike for every address; whether a link
+// is emailed is decided later, apart from the request.
+const EventCustomerAccessRequested = "customer.access_requested"
+
+// CustomerEventNames lists the events of customers' access (the topics they
+// travel on), apart from the order events.
+var CustomerEventNames = []string{EventCustomerAccessRequested}
+
+// CustomerAccessRequest is a request for a sign-in link to an address's
+// orders, as typed by whoever asked: it holds no token, and says nothing of
+// whether the address has orders.
+type CustomerAccessRequest struct {
+	ID          string
+	Email       Email
+	RequestedAt time.Time
+}
+
+// NewCustomerAccessRequest validates a request; ErrInvalidLink when the id
+// or address is missing.
+func NewCustomerAccessRequest(id string, email Email, now time.Time) (CustomerAccessRequest, error) {
+	if id == "" || email.String() == "" {
+		return CustomerAccessRequest{}, fmt.Errorf("%w: access request needs an id and an address", ErrInvalidLink)
+	}
+	return CustomerAccessRequest{ID: id, Email: email, RequestedAt: now}, nil
+}
+
+// Event is the event that carries the request to the worker that answers
+// it: the request's id stands where an order event has the order's.
+func (r CustomerAccessRequest) Event() OrderEvent {
+	return OrderEvent{Name: EventCustomerAccessRequested, OrderID: r.ID, At: r.RequestedAt}
+}

@@ -19,6 +19,19 @@ import (
 // type or a malformed secret.
 var ErrInvalidWebhook = errors.New("invalid webhook endpoint")
 
+// Errors of sending to an endpoint again.
+var (
+	// ErrWebhookEndpointDisabled: nothing is sent to a disabled endpoint;
+	// enable it first.
+	ErrWebhookEndpointDisabled = errors.New(`webhook endpoint is disabled: enable it first (PATCH {"disabled": false})`)
+	// ErrWebhookMessagePending: the message still waits for an attempt or
+	// is being sent; a redelivery now could send it twice at once.
+	ErrWebhookMessagePending = errors.New("webhook message is pending or being sent; redeliver it once it has been delivered or has failed")
+	// ErrWebhookClaimLost: an attempt was made under a claim that lapsed
+	// and was taken again; it settles nothing.
+	ErrWebhookClaimLost = errors.New("webhook message claim lapsed and was taken again")
+)
+
 // WebhookSecretPrefix starts every endpoint signing secret (Standard
 // Webhooks: whsec_ and the base64 of the key).
 const WebhookSecretPrefix = "whsec_"
@@ -228,7 +241,7 @@ func WebhookEventFor(id string, ev Event) (WebhookEvent, bool, error) {
 	case webhookClaimEvents[ev.EventName()]:
 		data["claim_id"] = oe.Reason
 	case oe.Reason != "":
-		data["reason"] = oe.Reason
+		data["reason"] = WebhookReasonCode(oe.Name, oe.Reason)
 	}
 	w, err := NewWebhookEvent(id, m.Type, oe.OrderID, oe.At, data)
 	return w, err == nil, err
@@ -311,4 +324,53 @@ func ParseWebhookRetrySchedule(s string) ([]time.Duration, error) {
 func DailyWebhookID(name, key string, at time.Time) string {
 	sum := sha256.Sum256([]byte(name + "\x00" + key + "\x00" + at.UTC().Format(time.DateOnly)))
 	return "daily_" + base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+// RedactedWebhookURL is an endpoint URL fit for logs and audit records:
+// scheme, host and path only. Its query, fragment and user info are
+// dropped, since a shop may put a secret of its own there.
+func RedactedWebhookURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(unreadable URL)"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
+}
+
+// Webhook reason codes: why an order was held, failed, was revoked or is
+// underpaid, in a small fixed vocabulary. The shop gets the code; the text
+// (which may quote a supplier's or an operator's words) stays in the
+// order's timeline and the audit trail, for the admin views.
+const (
+	WebhookReasonPriceGuard    = "price_guard"    // the supplier asked more than the order can afford
+	WebhookReasonStalled       = "stalled"        // fulfilment made no progress for too long
+	WebhookReasonSupplierError = "supplier_error" // the supplier refused or does not know the purchase
+	WebhookReasonRevoked       = "revoked"        // an operator revoked the order
+	WebhookReasonOther         = "other"          // anything else; the order's detail says what
+)
+
+// webhookPaymentReasons are the payment holds' reasons, codes already.
+var webhookPaymentReasons = []string{"partially_paid", "price_currency_mismatch", "price_amount_mismatch", "pay_currency_mismatch",
+	"insufficient_amount", "repeat_deposit"}
+
+// WebhookReasonCodes lists every value of a payload's data.reason.
+var WebhookReasonCodes = append([]string{WebhookReasonPriceGuard, WebhookReasonStalled, WebhookReasonSupplierError, WebhookReasonRevoked,
+	WebhookReasonOther}, webhookPaymentReasons...)
+
+// WebhookReasonCode maps an order event's reason text to its code.
+func WebhookReasonCode(event, reason string) string {
+	switch {
+	case slices.Contains(webhookPaymentReasons, reason):
+		return reason
+	case event == EventOrderRevoked:
+		return WebhookReasonRevoked
+	case strings.Contains(reason, "supplier price "):
+		return WebhookReasonPriceGuard
+	case strings.Contains(reason, "made no progress"):
+		return WebhookReasonStalled
+	case strings.Contains(strings.ToLower(reason), "supplier"):
+		return WebhookReasonSupplierError
+	}
+	return WebhookReasonOther
 }

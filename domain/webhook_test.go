@@ -164,7 +164,7 @@ func TestWebhookEventForOrderEvents(t *testing.T) {
 			Timestamp string         `json:"timestamp"`
 			Data      map[string]any `json:"data"`
 		}
-		if err := json.Unmarshal(w.Body, &p); err != nil || p.Type != want || p.Timestamp != "2026-11-27T12:00:00Z" || p.Data["order_id"] != "o1" || p.Data["reason"] != "r" {
+		if err := json.Unmarshal(w.Body, &p); err != nil || p.Type != want || p.Timestamp != "2026-11-27T12:00:00Z" || p.Data["order_id"] != "o1" || !slices.Contains(domain.WebhookReasonCodes, p.Data["reason"].(string)) {
 			t.Fatalf("%s payload %s", name, w.Body)
 		}
 	}
@@ -231,5 +231,56 @@ func TestDailyWebhookID(t *testing.T) {
 		return !strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", r)
 	}) {
 		t.Fatalf("id %q is not header-safe", id)
+	}
+}
+
+// TestRedactedWebhookURL: logs and audit records get an endpoint URL
+// without its query, fragment or user info.
+func TestRedactedWebhookURL(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		"https://shop.example/hooks":                                 "https://shop.example/hooks",
+		"https://shop.example/hooks?token=s3cret":                    "https://shop.example/hooks",
+		"https://user:s3cret@shop.example:8443/a/b?x=1#s3cret":       "https://shop.example:8443/a/b",
+		"https://shop.example/hooks?":                                "https://shop.example/hooks",
+		"http://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/h?k=s3cret": "http://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/h",
+		"not a url":           "(unreadable URL)",
+		"https://%zz/?s3cret": "(unreadable URL)",
+	} {
+		if got := domain.RedactedWebhookURL(raw); got != want {
+			t.Errorf("RedactedWebhookURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+// TestWebhookReasonIsACode: a payload's data.reason is one of a few codes,
+// never the reason's text, which may quote a supplier or an operator.
+func TestWebhookReasonIsACode(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct{ event, reason, want string }{
+		{domain.EventOrderNeedsReview, "supplier price 21.40 EUR > affordable 19.10 EUR", domain.WebhookReasonPriceGuard},
+		{domain.EventOrderFailed, "item i-1: supplier price 21.40 EUR > affordable 19.10 EUR", domain.WebhookReasonPriceGuard},
+		{domain.EventOrderNeedsReview, "fulfilment made no progress for 2h0m0s", domain.WebhookReasonStalled},
+		{domain.EventOrderNeedsReview, "supplier does not know purchase K-1 recorded for item i-1", domain.WebhookReasonSupplierError},
+		{domain.EventOrderFailed, "item i-1: Supplier refused: <script>alert(1)</script> internal host db-3.corp", domain.WebhookReasonSupplierError},
+		{domain.EventOrderRevoked, "chargeback from j.doe@example.com, ticket 4411", domain.WebhookReasonRevoked},
+		{domain.EventPaymentHeld, "partially_paid", "partially_paid"},
+		{domain.EventPaymentHeld, "insufficient_amount", "insufficient_amount"},
+		{domain.EventOrderNeedsReview, "pq: connection refused at 10.0.0.7:5432", domain.WebhookReasonOther},
+	} {
+		w, ok, err := domain.WebhookEventFor("wh-1", domain.OrderEvent{Name: c.event, OrderID: "o1", At: at, Reason: c.reason})
+		if err != nil || !ok {
+			t.Fatalf("%s: %v %v", c.event, ok, err)
+		}
+		var p struct {
+			Data map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(w.Body, &p); err != nil || p.Data["reason"] != c.want {
+			t.Errorf("%s %q: reason %v, want %q", c.event, c.reason, p.Data["reason"], c.want)
+		}
+		if c.reason != c.want && strings.Contains(string(w.Body), c.reason) {
+			t.Errorf("the payload carries the reason's text: %s", w.Body)
+		}
 	}
 }

@@ -15,3 +15,14 @@ type CustomerLinkRepository interface {
 	// Update locks the link, calls fn, saves; see OrderRepository.Update.
 	Update(ctx context.Context, id string, fn func(*domain.CustomerLink) error) (*domain.CustomerLink, error)
 }
+
+// CustomerAccessRequests stores requests for sign-in links and hands them
+// to the worker that answers them.
+type CustomerAccessRequests interface {
+	// RequestAccess stores r and publishes r.Event() with it, in the
+	// caller's unit of work when there is one; domain.ErrConflict on a
+	// duplicate id.
+	RequestAccess(ctx context.Context, r domain.CustomerAccessRequest) error
+	// AccessRequest returns the request or domain.ErrNotFound.
+	AccessRequest(ctx context.Context, id string) (domain.CustomerAccessRequest, error)
+}

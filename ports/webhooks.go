@@ -28,9 +28,11 @@ type WebhookStore interface {
 	// domain.ErrNotFound if it does not exist.
 	DeleteEndpoint(ctx context.Context, id string) error
 
-	// Enqueue writes a message for each event to every enabled endpoint
-	// subscribed to its type, due at once, in the caller's unit of work
-	// when ctx carries one. An event enqueued again (same id) is not
+	// Enqueue writes a message for each event to every endpoint
+	// subscribed to its type, in the caller's unit of work when ctx
+	// carries one: due at once for an enabled endpoint, failed with no
+	// attempt for a disabled one (Recover brings it back once the
+	// endpoint is enabled again). An event enqueued again (same id) is not
 	// written twice.
 	Enqueue(ctx context.Context, events ...domain.WebhookEvent) error
 	// EnqueueTo writes ev for the endpoint id alone, whatever it subscribes
@@ -38,14 +40,18 @@ type WebhookStore interface {
 	EnqueueTo(ctx context.Context, endpointID string, ev domain.WebhookEvent) (domain.WebhookMessage, error)
 
 	// Claim leases up to limit due messages (due at or before now) until
-	// now+lease, at most perEndpoint of any one endpoint and none of the
-	// endpoints in skip; each comes with its endpoint. A disabled
+	// now+lease (their DueAt while claimed), at most perEndpoint of any one
+	// endpoint and none of the endpoints in skip; each comes with its
+	// endpoint and a claim token of its own, which Record needs. A disabled
 	// endpoint's messages are not claimed.
 	Claim(ctx context.Context, now time.Time, lease time.Duration, limit, perEndpoint int, skip []string) ([]WebhookDelivery, error)
-	// Record stores an attempt and settles its message as the outcome
-	// says, and tracks the endpoint's run of failures: a success ends it;
-	// a failure starts it (FailingSince) unless it runs already, and when
-	// it began at or before disableBefore the endpoint is disabled.
+	// Record stores an attempt and, when the outcome's Claim is still the
+	// message's claim, settles its message as the outcome says and tracks
+	// the endpoint's run of failures: a success ends it; a failure starts
+	// it (FailingSince) unless it runs already, and when it began at or
+	// before disableBefore the endpoint is disabled. Under a claim that
+	// lapsed and was taken again it stores the attempt only and returns
+	// domain.ErrWebhookClaimLost.
 	// disabled reports whether this call disabled it.
 	Record(ctx context.Context, a domain.WebhookAttempt, o WebhookOutcome, disableBefore time.Time) (disabled bool, err error)
 
@@ -54,8 +60,10 @@ type WebhookStore interface {
 	// Message returns a message with its attempts, oldest first, or
 	// domain.ErrNotFound.
 	Message(ctx context.Context, id string) (domain.WebhookMessage, []domain.WebhookAttempt, error)
-	// Redeliver makes a message due at now for one more attempt;
-	// domain.ErrNotFound if it does not exist.
+	// Redeliver makes a delivered or failed message due at now for one
+	// more attempt; domain.ErrWebhookMessagePending for a pending one
+	// (due, or claimed and maybe being sent), so that a message is never
+	// sent twice at once; domain.ErrNotFound if it does not exist.
 	Redeliver(ctx context.Context, id string, now time.Time) (domain.WebhookMessage, error)
 	// Recover makes every message of the endpoint that failed and was
 	// created at or after since due at now; it returns how many.
@@ -69,6 +77,7 @@ type WebhookStore interface {
 type WebhookDelivery struct {
 	Message  domain.WebhookMessage
 	Endpoint domain.WebhookEndpoint
+	Claim    string // this claim's token, new at every claim
 }
 
 // WebhookOutcome settles a message after an attempt: delivered, due
@@ -76,6 +85,7 @@ type WebhookDelivery struct {
 type WebhookOutcome struct {
 	Delivered bool
 	Retry     time.Time // zero: no more attempts
+	Claim     string    // the claim the attempt was made under
 }
 
 // WebhookMessageQuery filters the message log; zero fields match all.

@@ -84,9 +84,11 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 		deadLetters: memory.NewDeadLetters(),
 		requeue:     &recordingRequeue{},
 	}
+	signIns := &signInWorker{}
+	customerLinks := memory.NewCustomerLinks(signIns)
 	catalog, orders := memory.NewCatalog(), memory.NewOrders(nil)
 	app := application.NewApp(application.Deps{
-		Orders: orders, ItemsBought: orders, Links: memory.NewLinks(), CustomerLinks: memory.NewCustomerLinks(), Claims: memory.NewClaims(), Revelations: memory.NewRevelations(), Catalog: catalog, Stock: memory.NewStock(),
+		Orders: orders, ItemsBought: orders, Links: memory.NewLinks(), CustomerLinks: customerLinks, AccessRequests: customerLinks, Claims: memory.NewClaims(), Revelations: memory.NewRevelations(), Catalog: catalog, Stock: memory.NewStock(),
 		Offers:        memory.NewOffers(catalog),
 		Notifications: memory.NewNotifications(), DataKeys: memory.NewDataKeys(), Blobs: memory.NewBlobs(),
 		Audit: memory.NewAuditLog(w.clock, application.NewAuditKey(kr, memory.NewDataKeys())), Locks: memory.NewLocks(), Tx: memory.Transactor{}, Vault: w.vault,
@@ -100,10 +102,26 @@ func newTestApp(t *testing.T) (application.App, *testWorld) {
 		CatalogMargin:  decimal.RequireFromString("0.1"),
 		TokenSecret:    []byte("test-token-secret-0123456789"),
 	})
+	signIns.app = app
 	if _, err := app.Commands.SyncCatalog.Handle(t.Context(), application.SyncCatalogCommand{}); err != nil {
 		t.Fatal(err)
 	}
 	return app, w
+}
+
+// signInWorker answers access requests as the workers do when their event
+// arrives, at once.
+type signInWorker struct{ app application.App }
+
+func (s *signInWorker) Publish(ctx context.Context, events ...domain.Event) error {
+	for _, ev := range events {
+		if oe, ok := ev.(domain.OrderEvent); ok {
+			if err := s.app.Commands.SendCustomerSignIn.Handle(ctx, oe); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // newTestAPI serves the test App's operations (not the page or the rate

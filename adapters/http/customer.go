@@ -68,9 +68,11 @@ func customerOrderBody(co application.CustomerOrder) CustomerOrderBody {
 func (s *Server) registerCustomer(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "customer-access", Method: http.MethodPost, Path: "/v1/customer/access", DefaultStatus: http.StatusAccepted,
-		Summary: "Ask for a sign-in link", Description: "Emails the address a link to /account/{token} that signs in once, " +
-			"within KEYWARD_CUSTOMER_LINK_TTL, and shows the address's orders. The answer is the same whether or not the address " +
-			"has orders (one without orders gets no email). Limited per client address and per address asked for.",
+		Summary: "Ask for a sign-in link", Description: "Records the request and answers 202: if the address has orders, an email " +
+			"with a link to /account/{token} is on its way; the link signs in once, within KEYWARD_CUSTOMER_LINK_TTL, and shows the " +
+			"address's orders. The request does the same work for every address and the link is issued and emailed afterwards, " +
+			"apart from it, so neither the answer, nor its time, nor an error tells whether the address has orders (one without " +
+			"orders gets no email). Limited per client address and per address asked for.",
 		Tags: []string{"Customer"}, Security: publicSecurity,
 		Errors: []int{http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *customerAccessInput) (*customerAccessOutput, error) {

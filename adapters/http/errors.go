@@ -69,6 +69,8 @@ var errorTable = []errorRule{
 		page: "This key was replaced already."},
 	{targets: []error{domain.ErrOutOfStock}, status: http.StatusConflict,
 		page: "This product is out of stock."},
+	{targets: []error{domain.ErrWebhookEndpointDisabled, domain.ErrWebhookMessagePending}, status: http.StatusConflict,
+		page: "This cannot be done in the webhook's current state."},
 	{targets: []error{domain.ErrInvalidTransition, domain.ErrConflict, domain.ErrAdminKeyRevoked}, status: http.StatusConflict,
 		page: "This cannot be done in the order's current state."},
 	{targets: []error{errAdminKeyRequired}, status: http.StatusUnauthorized, detail: "admin API key required",

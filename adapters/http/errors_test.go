@@ -47,6 +47,8 @@ func TestProblemMapsEveryError(t *testing.T) {
 		{domain.ErrInvalidProduct, http.StatusUnprocessableEntity, "", ""},
 		{domain.ErrInvalidTransition, http.StatusConflict, "", ""},
 		{domain.ErrConflict, http.StatusConflict, "", ""},
+		{domain.ErrWebhookEndpointDisabled, http.StatusConflict, "", ""},
+		{domain.ErrWebhookMessagePending, http.StatusConflict, "", ""},
 		{errAdminKeyRequired, http.StatusUnauthorized, "admin API key required", ""},
 		{errAdminRoleForbidden, http.StatusForbidden, "this admin key's role does not allow this operation", ""},
 		{domain.ErrInvalidAdminKey, http.StatusUnprocessableEntity, "", ""},

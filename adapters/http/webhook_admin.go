@@ -181,6 +181,12 @@ func (s *Server) registerWebhookAdmin(api huma.API) {
 		return huma.Operation{OperationID: id, Method: method, Path: path, DefaultStatus: status, Summary: summary, Description: desc, Tags: []string{tag},
 			Security: adminSecurity, Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable}}
 	}
+	// Sending again answers 409 for a disabled endpoint, or a message
+	// still on its way.
+	resend := func(op huma.Operation) huma.Operation {
+		op.Errors = append(op.Errors, http.StatusConflict)
+		return op
+	}
 	huma.Register(api, read("admin-list-webhook-event-types", http.MethodGet, "/v1/admin/webhooks/event-types", "List webhook event types",
 		"The catalogue of event types an endpoint may subscribe to; the document's webhooks section gives each one's payload."),
 		func(context.Context, *struct{}) (*webhookEventTypesOutput, error) {
@@ -270,8 +276,8 @@ func (s *Server) registerWebhookAdmin(api huma.API) {
 			}
 			return &webhookSecretOutput{Body: WebhookSecretBody{WebhookEndpointBody: webhookEndpointBody(e), Secret: e.Secret}}, nil
 		})
-	huma.Register(api, write("admin-test-webhook-endpoint", http.MethodPost, "/v1/admin/webhooks/endpoints/{id}/test", http.StatusAccepted, "Send a test event",
-		"Queues a webhook.test event for this endpoint alone, sent at once; its message shows how it went."),
+	huma.Register(api, resend(write("admin-test-webhook-endpoint", http.MethodPost, "/v1/admin/webhooks/endpoints/{id}/test", http.StatusAccepted, "Send a test event",
+		"Queues a webhook.test event for this endpoint alone, sent at once; its message shows how it went. A disabled endpoint answers 409: enable it first.")),
 		func(ctx context.Context, in *webhookEndpointInput) (*webhookMessageOnlyOutput, error) {
 			w, err := s.webhooks()
 			if err != nil {
@@ -283,8 +289,10 @@ func (s *Server) registerWebhookAdmin(api huma.API) {
 			}
 			return &webhookMessageOnlyOutput{Body: webhookMessageBody(m)}, nil
 		})
-	huma.Register(api, write("admin-recover-webhook-endpoint", http.MethodPost, "/v1/admin/webhooks/endpoints/{id}/recover", http.StatusAccepted, "Redeliver failed messages",
-		"Queues again every message to this endpoint that failed and was created since the given time, each with its webhook-id."),
+	huma.Register(api, resend(write("admin-recover-webhook-endpoint", http.MethodPost, "/v1/admin/webhooks/endpoints/{id}/recover", http.StatusAccepted, "Redeliver failed messages",
+		"Queues again every message to this endpoint that failed and was created since the given time, each with its webhook-id: "+
+			"also the events that happened while the endpoint was disabled, which are kept as failed with no attempt. "+
+			"A disabled endpoint answers 409: enable it first.")),
 		func(ctx context.Context, in *recoverWebhooksInput) (*recoverWebhooksOutput, error) {
 			w, err := s.webhooks()
 			if err != nil {
@@ -340,8 +348,9 @@ func (s *Server) registerWebhookAdmin(api huma.API) {
 			}
 			return out, nil
 		})
-	huma.Register(api, write("admin-redeliver-webhook-message", http.MethodPost, "/v1/admin/webhooks/messages/{id}/redeliver", http.StatusAccepted, "Redeliver a webhook message",
-		"Queues one more attempt of the message, with the same webhook-id, sent at once."),
+	huma.Register(api, resend(write("admin-redeliver-webhook-message", http.MethodPost, "/v1/admin/webhooks/messages/{id}/redeliver", http.StatusAccepted, "Redeliver a webhook message",
+		"Queues one more attempt of a delivered or failed message, with the same webhook-id, sent at once. A message still pending "+
+			"(waiting for an attempt or being sent) or one to a disabled endpoint answers 409.")),
 		func(ctx context.Context, in *webhookMessageInput) (*webhookMessageOnlyOutput, error) {
 			w, err := s.webhooks()
 			if err != nil {
@@ -374,7 +383,12 @@ func documentWebhookEvents(api huma.API) {
 		if t.Name != domain.WebhookTest && (len(t.Name) > 6 && t.Name[:6] == "order.") {
 			data.Properties["order_id"] = &huma.Schema{Type: "string", Description: "The order's id"}
 			data.Properties["status"] = &huma.Schema{Type: "string", Description: "The order's status the event reports"}
-			data.Properties["reason"] = &huma.Schema{Type: "string", Description: "Why, when the event has a reason (needs_review, underpaid)"}
+			reasons := make([]any, 0, len(domain.WebhookReasonCodes))
+			for _, r := range domain.WebhookReasonCodes {
+				reasons = append(reasons, r)
+			}
+			data.Properties["reason"] = &huma.Schema{Type: "string", Enum: reasons, Description: "Why, as a code, when the event has a reason " +
+				"(failed, needs_review, revoked, underpaid); the reason's text is in the order's detail (GET /v1/admin/orders/{id})"}
 			data.Required = []string{"order_id"}
 		}
 		if t.Name == domain.WebhookTest {

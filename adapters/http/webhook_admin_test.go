@@ -156,3 +156,34 @@ func TestOpenAPI30LeavesOutWebhooks(t *testing.T) {
 		t.Fatal("the 3.1 document has no webhooks section")
 	}
 }
+
+// TestWebhookResendsToDisabledEndpointConflict: test, recover and
+// redeliver answer 409 problem+json for a disabled endpoint, and redeliver
+// answers 409 for a message still pending.
+func TestWebhookResendsToDisabledEndpointConflict(t *testing.T) {
+	t.Parallel()
+	api, _, store := newWebhookAPI(t)
+	if err := store.CreateEndpoint(t.Context(), domain.WebhookEndpoint{ID: "ep-1", URL: "https://shop.example/hooks", Events: []string{"*"},
+		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}); err != nil {
+		t.Fatal(err)
+	}
+	resp := api.Post("/v1/admin/webhooks/endpoints/ep-1/test", adminAuth)
+	var m WebhookMessageBody
+	if resp.Code != http.StatusAccepted || json.Unmarshal(resp.Body.Bytes(), &m) != nil || m.ID == "" {
+		t.Fatalf("test: %d %s", resp.Code, resp.Body)
+	}
+	p := wantProblem(t, api.Post("/v1/admin/webhooks/messages/"+m.ID+"/redeliver", adminAuth), http.StatusConflict, "")
+	if !strings.Contains(p.Detail, "pending") {
+		t.Errorf("pending redeliver detail %q", p.Detail)
+	}
+	if resp := api.Patch("/v1/admin/webhooks/endpoints/ep-1", adminAuth, map[string]any{"disabled": true}); resp.Code != http.StatusOK {
+		t.Fatalf("disable: %d %s", resp.Code, resp.Body)
+	}
+	for _, path := range []string{"/v1/admin/webhooks/endpoints/ep-1/test", "/v1/admin/webhooks/endpoints/ep-1/recover?since=2026-11-01T00:00:00Z",
+		"/v1/admin/webhooks/messages/" + m.ID + "/redeliver"} {
+		p := wantProblem(t, api.Post(path, adminAuth), http.StatusConflict, "")
+		if !strings.Contains(p.Detail, "disabled") {
+			t.Errorf("POST %s: detail %q, want it to say the endpoint is disabled", path, p.Detail)
+		}
+	}
+}

@@ -5,24 +5,83 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
 )
 
-// CustomerLinks is a ports.CustomerLinkRepository in memory.
+// CustomerLinks is a ports.CustomerLinkRepository and a
+// ports.CustomerAccessRequests in memory.
 type CustomerLinks struct {
-	mu     sync.Mutex
-	links  map[string]domain.CustomerLinkSnapshot
-	byHash map[domain.TokenHash]string
+	mu        sync.Mutex
+	links     map[string]domain.CustomerLinkSnapshot
+	byHash    map[domain.TokenHash]string
+	requests  map[string]domain.CustomerAccessRequest
+	publisher ports.EventPublisher
 }
 
-var _ ports.CustomerLinkRepository = (*CustomerLinks)(nil)
+var (
+	_ ports.CustomerLinkRepository = (*CustomerLinks)(nil)
+	_ ports.CustomerAccessRequests = (*CustomerLinks)(nil)
+)
 
-// NewCustomerLinks returns an empty repository.
-func NewCustomerLinks() *CustomerLinks {
-	return &CustomerLinks{links: map[string]domain.CustomerLinkSnapshot{}, byHash: map[domain.TokenHash]string{}}
+// NewCustomerLinks returns an empty repository that publishes access
+// requests through p (nil: their events are dropped).
+func NewCustomerLinks(p ports.EventPublisher) *CustomerLinks {
+	return &CustomerLinks{links: map[string]domain.CustomerLinkSnapshot{}, byHash: map[domain.TokenHash]string{},
+		requests: map[string]domain.CustomerAccessRequest{}, publisher: p}
+}
+
+// RequestAccess stores rq and publishes its event: at once, or in a unit
+// of work when it ends well (a failed one forgets the request and
+// publishes nothing); domain.ErrConflict on a duplicate id.
+func (r *CustomerLinks) RequestAccess(ctx context.Context, rq domain.CustomerAccessRequest) error {
+	r.mu.Lock()
+	if _, ok := r.requests[rq.ID]; ok {
+		r.mu.Unlock()
+		return fmt.Errorf("%w: access request %s exists", domain.ErrConflict, rq.ID)
+	}
+	r.requests[rq.ID] = rq
+	r.mu.Unlock()
+	publish := func() error {
+		if r.publisher == nil {
+			return nil
+		}
+		if err := r.publisher.Publish(ctx, rq.Event()); err != nil {
+			return fmt.Errorf("publish access request %s: %w", rq.ID, err)
+		}
+		return nil
+	}
+	u := unitFrom(ctx)
+	if u == nil {
+		return publish()
+	}
+	var rolledBack atomic.Bool
+	u.onRollback(func() {
+		rolledBack.Store(true)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.requests, rq.ID)
+	})
+	u.onEnd(func() {
+		if !rolledBack.Load() {
+			_ = publish() // as with an outbox, the request is stored: only its event is late
+		}
+	})
+	return nil
+}
+
+// AccessRequest returns the request or domain.ErrNotFound.
+func (r *CustomerLinks) AccessRequest(_ context.Context, id string) (domain.CustomerAccessRequest, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rq, ok := r.requests[id]
+	if !ok {
+		return domain.CustomerAccessRequest{}, fmt.Errorf("%w: access request %s", domain.ErrNotFound, id)
+	}
+	return rq, nil
 }
 
 // Create stores l; domain.ErrConflict on a duplicate id or token hash. In
@@ -88,7 +147,8 @@ func (r *CustomerLinks) Update(ctx context.Context, id string, fn func(*domain.C
 var _ ports.ExpiredLinkPurger = (*CustomerLinks)(nil)
 
 // DeleteExpired removes up to limit sign-in links that expired before
-// cutoff, the longest expired first.
+// cutoff, the longest expired first, and up to limit access requests made
+// before it; it returns how many links.
 func (r *CustomerLinks) DeleteExpired(_ context.Context, cutoff time.Time, limit int) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -103,6 +163,18 @@ func (r *CustomerLinks) DeleteExpired(_ context.Context, cutoff time.Time, limit
 	for _, s := range expired[:n] {
 		delete(r.links, s.ID)
 		delete(r.byHash, s.TokenHash)
+	}
+	// Up to limit requests made before the cutoff go too, uncounted, as
+	// on Postgres.
+	gone := 0
+	for id, rq := range r.requests {
+		if gone >= max(limit, 0) {
+			break
+		}
+		if rq.RequestedAt.Before(cutoff) {
+			delete(r.requests, id)
+			gone++
+		}
 	}
 	return n, nil
 }

@@ -28,7 +28,7 @@ func TestClaims(t *testing.T) {
 
 func TestCustomerLinks(t *testing.T) {
 	t.Parallel()
-	porttest.CustomerLinkRepository(t, func(*testing.T) ports.CustomerLinkRepository { return memory.NewCustomerLinks() })
+	porttest.CustomerLinkRepository(t, func(*testing.T) ports.CustomerLinkRepository { return memory.NewCustomerLinks(nil) })
 }
 
 func TestRevelations(t *testing.T) {

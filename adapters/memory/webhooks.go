@@ -13,13 +13,15 @@ import (
 )
 
 // Webhooks is a ports.WebhookStore in memory, mirroring Postgres: message
-// ids are a sequence, a claim is a lease on due_at.
+// ids are a sequence, a claim is a lease on due_at with a token of its own.
 type Webhooks struct {
 	mu        sync.Mutex
 	endpoints map[string]domain.WebhookEndpoint
 	messages  map[string]*domain.WebhookMessage
 	attempts  map[string][]domain.WebhookAttempt
+	claims    map[string]string // message id: its latest claim's token
 	seq       int64
+	claimSeq  int64
 }
 
 var _ ports.WebhookStore = (*Webhooks)(nil)
@@ -27,7 +29,7 @@ var _ ports.WebhookStore = (*Webhooks)(nil)
 // NewWebhooks returns an empty store.
 func NewWebhooks() *Webhooks {
 	return &Webhooks{endpoints: map[string]domain.WebhookEndpoint{}, messages: map[string]*domain.WebhookMessage{},
-		attempts: map[string][]domain.WebhookAttempt{}}
+		attempts: map[string][]domain.WebhookAttempt{}, claims: map[string]string{}}
 }
 
 func cloneEndpoint(e domain.WebhookEndpoint) domain.WebhookEndpoint {
@@ -119,6 +121,7 @@ func (w *Webhooks) DeleteEndpoint(_ context.Context, id string) error {
 		if m.EndpointID == id {
 			delete(w.messages, mid)
 			delete(w.attempts, mid)
+			delete(w.claims, mid)
 		}
 	}
 	return nil
@@ -135,17 +138,21 @@ func (w *Webhooks) add(e domain.WebhookEndpoint, ev domain.WebhookEvent) *domain
 	w.seq++
 	m := &domain.WebhookMessage{ID: strconv.FormatInt(w.seq, 10), EventID: ev.ID, EndpointID: e.ID, Type: ev.Type, OrderID: ev.OrderID,
 		Body: slices.Clone(ev.Body), Status: domain.WebhookPending, DueAt: ev.At, CreatedAt: ev.At}
+	if e.Disabled {
+		m.Status = domain.WebhookFailed // kept for a recover once it is enabled again
+	}
 	w.messages[m.ID] = m
 	return m
 }
 
-// Enqueue writes each event for every enabled endpoint subscribed to it.
+// Enqueue writes each event for every endpoint subscribed to it: failed
+// with no attempt for a disabled one.
 func (w *Webhooks) Enqueue(_ context.Context, events ...domain.WebhookEvent) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, ev := range events {
 		for _, e := range w.endpoints {
-			if !e.Disabled && e.Subscribes(ev.Type) {
+			if e.Subscribes(ev.Type) {
 				w.add(e, ev)
 			}
 		}
@@ -192,7 +199,9 @@ func (w *Webhooks) Claim(_ context.Context, now time.Time, lease time.Duration, 
 		}
 		per[m.EndpointID]++
 		m.DueAt = now.Add(lease)
-		out = append(out, ports.WebhookDelivery{Message: cloneMessage(m), Endpoint: cloneEndpoint(w.endpoints[m.EndpointID])})
+		w.claimSeq++
+		w.claims[m.ID] = "claim-" + strconv.FormatInt(w.claimSeq, 10)
+		out = append(out, ports.WebhookDelivery{Message: cloneMessage(m), Endpoint: cloneEndpoint(w.endpoints[m.EndpointID]), Claim: w.claims[m.ID]})
 	}
 	return out, nil
 }
@@ -211,6 +220,9 @@ func (w *Webhooks) Record(_ context.Context, a domain.WebhookAttempt, o ports.We
 		return false, fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, a.MessageID)
 	}
 	w.attempts[m.ID] = append(w.attempts[m.ID], a)
+	if c, ok := w.claims[m.ID]; !ok || c != o.Claim {
+		return false, fmt.Errorf("%w: webhook message %s", domain.ErrWebhookClaimLost, a.MessageID)
+	}
 	m.Attempts++
 	if m.Status == domain.WebhookPending { // a lapsed claim's late attempt settles nothing settled
 		switch {
@@ -275,13 +287,16 @@ func (w *Webhooks) Message(_ context.Context, id string) (domain.WebhookMessage,
 	return cloneMessage(m), slices.Clone(w.attempts[id]), nil
 }
 
-// Redeliver makes a message due at now.
+// Redeliver makes a settled message due at now.
 func (w *Webhooks) Redeliver(_ context.Context, id string, now time.Time) (domain.WebhookMessage, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m, ok := w.messages[id]
 	if !ok {
 		return domain.WebhookMessage{}, fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, id)
+	}
+	if m.Status == domain.WebhookPending {
+		return domain.WebhookMessage{}, fmt.Errorf("%w: %s", domain.ErrWebhookMessagePending, id)
 	}
 	m.Status, m.DueAt = domain.WebhookPending, now
 	return cloneMessage(m), nil
@@ -310,6 +325,7 @@ func (w *Webhooks) Purge(_ context.Context, before time.Time) (int, error) {
 		if m.Status != domain.WebhookPending && m.CreatedAt.Before(before) {
 			delete(w.messages, id)
 			delete(w.attempts, id)
+			delete(w.claims, id)
 			n++
 		}
 	}

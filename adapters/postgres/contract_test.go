@@ -32,7 +32,9 @@ func TestClaims(t *testing.T) {
 
 func TestCustomerLinks(t *testing.T) {
 	t.Parallel()
-	porttest.CustomerLinkRepository(t, func(t *testing.T) ports.CustomerLinkRepository { return postgres.NewCustomerLinks(pgtest.NewDB(t)) })
+	porttest.CustomerLinkRepository(t, func(t *testing.T) ports.CustomerLinkRepository {
+		return postgres.NewCustomerLinks(pgtest.NewDB(t), postgres.NoOutbox{})
+	})
 }
 
 func TestRevelations(t *testing.T) {

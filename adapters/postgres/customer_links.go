@@ -13,13 +13,56 @@ import (
 	"github.com/keyward/keyward/ports"
 )
 
-// CustomerLinks is a ports.CustomerLinkRepository on PostgreSQL.
-type CustomerLinks struct{ db *sqlx.DB }
+// CustomerLinks is a ports.CustomerLinkRepository and a
+// ports.CustomerAccessRequests on PostgreSQL.
+type CustomerLinks struct {
+	db     *sqlx.DB
+	outbox Outbox
+}
 
-var _ ports.CustomerLinkRepository = (*CustomerLinks)(nil)
+var (
+	_ ports.CustomerLinkRepository = (*CustomerLinks)(nil)
+	_ ports.CustomerAccessRequests = (*CustomerLinks)(nil)
+)
 
-// NewCustomerLinks returns the repository.
-func NewCustomerLinks(db *sqlx.DB) *CustomerLinks { return &CustomerLinks{db: db} }
+// NewCustomerLinks returns the repository; access requests' events go to
+// outbox in the request's transaction.
+func NewCustomerLinks(db *sqlx.DB, outbox Outbox) *CustomerLinks {
+	return &CustomerLinks{db: db, outbox: outbox}
+}
+
+// RequestAccess stores rq and its event in one transaction (the caller's
+// when there is one); domain.ErrConflict on a duplicate id.
+func (r *CustomerLinks) RequestAccess(ctx context.Context, rq domain.CustomerAccessRequest) error {
+	return withTx(ctx, r.db, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO customer_access_requests (id, email, requested_at) VALUES ($1, $2, $3)`,
+			rq.ID, rq.Email.String(), rq.RequestedAt.UTC()); err != nil {
+			return fmt.Errorf("store access request %s: %w", rq.ID, translate(err))
+		}
+		if err := r.outbox.PublishTx(ctx, tx.Tx, rq.Event()); err != nil {
+			return fmt.Errorf("publish access request %s: %w", rq.ID, err)
+		}
+		return nil
+	})
+}
+
+// AccessRequest returns the request or domain.ErrNotFound.
+func (r *CustomerLinks) AccessRequest(ctx context.Context, id string) (domain.CustomerAccessRequest, error) {
+	var row struct {
+		ID          string    `db:"id"`
+		Email       string    `db:"email"`
+		RequestedAt time.Time `db:"requested_at"`
+	}
+	err := sqlx.GetContext(ctx, ext(ctx, r.db), &row, `SELECT id, email, requested_at FROM customer_access_requests WHERE id = $1`, id)
+	if err != nil {
+		return domain.CustomerAccessRequest{}, fmt.Errorf("access request %s: %w", id, translate(err))
+	}
+	email, err := domain.ParseEmail(row.Email)
+	if err != nil {
+		return domain.CustomerAccessRequest{}, fmt.Errorf("%w: address of access request %s", domain.ErrInvalidLink, id)
+	}
+	return domain.CustomerAccessRequest{ID: row.ID, Email: email, RequestedAt: row.RequestedAt.UTC()}, nil
+}
 
 // customerLinkRow is a row of customer_links.
 type customerLinkRow struct {
@@ -114,9 +157,13 @@ func (r *CustomerLinks) Update(ctx context.Context, id string, fn func(*domain.C
 var _ ports.ExpiredLinkPurger = (*CustomerLinks)(nil)
 
 // DeleteExpired removes up to limit sign-in links that expired before
-// cutoff.
+// cutoff, and up to limit access requests made before it; it returns how
+// many links.
 func (r *CustomerLinks) DeleteExpired(ctx context.Context, cutoff time.Time, limit int) (int, error) {
-	res, err := ext(ctx, r.db).ExecContext(ctx, `DELETE FROM customer_links WHERE id IN (
+	res, err := ext(ctx, r.db).ExecContext(ctx, `WITH requests AS (
+		DELETE FROM customer_access_requests WHERE id IN (
+			SELECT id FROM customer_access_requests WHERE requested_at < $1 ORDER BY requested_at LIMIT $2))
+		DELETE FROM customer_links WHERE id IN (
 		SELECT id FROM customer_links WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)`, cutoff.UTC(), limit)
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sign-in links: %w", translate(err))

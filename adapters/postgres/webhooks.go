@@ -2,7 +2,10 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -104,7 +107,7 @@ func (w *Webhooks) UpdateEndpoint(ctx context.Context, id string, fn func(*domai
 	var e domain.WebhookEndpoint
 	err := withTx(ctx, w.db, func(tx *sqlx.Tx) error {
 		var row webhookEndpointRow
-		if err := tx.GetContext(ctx, &row, `SELECT `+webhookEndpointColumns+` FROM webhook_endpoints WHERE id = $1 FOR UPDATE`, id); err != nil {
+		if err := tx.GetContext(ctx, &row, `SELECT `+webhookEndpointColumns+` FROM webhook_endpoints WHERE id = $1 FOR NO KEY UPDATE`, id); err != nil {
 			return fmt.Errorf("webhook endpoint %s: %w", id, translate(err))
 		}
 		e = row.endpoint()
@@ -134,15 +137,17 @@ func (w *Webhooks) DeleteEndpoint(ctx context.Context, id string) error {
 	return nil
 }
 
-// enqueueStatement fans events out to the enabled endpoints subscribed
-// to them in one statement (with no endpoint it writes nothing); its
+// enqueueStatement fans events out to the endpoints subscribed to them in
+// one statement (with no endpoint it writes nothing): pending for an
+// enabled endpoint, failed with no attempt for a disabled one, so that a
+// recover after it is enabled again delivers what it missed. Its
 // parameters (enqueueArgs) are numbered from $first.
 func enqueueStatement(first int) string {
 	p := func(i int) string { return "$" + strconv.Itoa(first+i) }
 	return `INSERT INTO webhook_messages (event_id, endpoint_id, type, order_id, body, status, due_at, created_at)
-	SELECT ev.id, e.id, ev.type, ev.order_id, ev.body, 'pending', ev.at, ev.at
+	SELECT ev.id, e.id, ev.type, ev.order_id, ev.body, CASE WHEN e.disabled THEN 'failed' ELSE 'pending' END, ev.at, ev.at
 	FROM unnest(` + p(0) + `::text[], ` + p(1) + `::text[], ` + p(2) + `::text[], ` + p(3) + `::bytea[], ` + p(4) + `::timestamptz[]) AS ev (id, type, order_id, body, at)
-	JOIN webhook_endpoints e ON NOT e.disabled AND (ev.type = ANY (e.events) OR '*' = ANY (e.events))
+	JOIN webhook_endpoints e ON ev.type = ANY (e.events) OR '*' = ANY (e.events)
 	ON CONFLICT (event_id, endpoint_id) DO NOTHING`
 }
 
@@ -230,30 +235,34 @@ func (w *Webhooks) Claim(ctx context.Context, now time.Time, lease time.Duration
 	if skip == nil {
 		skip = []string{}
 	}
+	token, err := claimToken()
+	if err != nil {
+		return nil, err
+	}
 	var rows []struct {
 		webhookMessageRow
 		E webhookEndpointRow `db:"e"`
 	}
-	err := sqlx.SelectContext(ctx, ext(ctx, w.db), &rows, `WITH picked AS (
+	err = sqlx.SelectContext(ctx, ext(ctx, w.db), &rows, `WITH picked AS (
 			SELECT m.id FROM webhook_endpoints e
 			CROSS JOIN LATERAL (SELECT id, due_at FROM webhook_messages m
 				WHERE m.endpoint_id = e.id AND m.status = 'pending' AND m.due_at <= $1
 				ORDER BY m.due_at, m.id LIMIT $2 FOR UPDATE SKIP LOCKED) m
 			WHERE NOT e.disabled AND NOT (e.id = ANY ($3))
 			ORDER BY m.due_at LIMIT $4)
-		UPDATE webhook_messages m SET due_at = $5 FROM picked, webhook_endpoints e
+		UPDATE webhook_messages m SET due_at = $5, claim_token = $6 || '.' || m.id FROM picked, webhook_endpoints e
 		WHERE m.id = picked.id AND e.id = m.endpoint_id
 		RETURNING m.id, m.event_id, m.endpoint_id, m.type, m.order_id, m.body, m.status, m.attempts, m.due_at, m.created_at,
 			e.id "e.id", e.url "e.url", e.events "e.events", e.description "e.description", e.disabled "e.disabled", e.secret "e.secret",
 			e.previous_secret "e.previous_secret", e.previous_until "e.previous_until", e.failing_since "e.failing_since",
 			e.created_at "e.created_at", e.updated_at "e.updated_at"`,
-		now.UTC(), perEndpoint, pq.Array(skip), limit, now.Add(lease).UTC())
+		now.UTC(), perEndpoint, pq.Array(skip), limit, now.Add(lease).UTC(), token)
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook messages: %w", translate(err))
 	}
 	out := make([]ports.WebhookDelivery, len(rows))
 	for i, r := range rows {
-		out[i] = ports.WebhookDelivery{Message: r.message(), Endpoint: r.E.endpoint()}
+		out[i] = ports.WebhookDelivery{Message: r.message(), Endpoint: r.E.endpoint(), Claim: token + "." + strconv.FormatInt(r.ID, 10)}
 	}
 	return out, nil
 }
@@ -265,26 +274,36 @@ func (w *Webhooks) Record(ctx context.Context, a domain.WebhookAttempt, o ports.
 	if err != nil {
 		return false, err
 	}
-	disabled := false
+	disabled, lost := false, false
 	err = withTx(ctx, w.db, func(tx *sqlx.Tx) error {
-		disabled = false
+		disabled, lost = false, false
 		var endpointID string
 		err := tx.GetContext(ctx, &endpointID, `UPDATE webhook_messages SET attempts = attempts + 1,
 				status = CASE WHEN status <> 'pending' THEN status WHEN $2 THEN 'delivered' WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
 				due_at = CASE WHEN status = 'pending' AND NOT $2 AND $3::timestamptz IS NOT NULL THEN $3::timestamptz ELSE due_at END
-			WHERE id = $1 RETURNING endpoint_id`, id, o.Delivered, optionalTime(o.Retry))
-		if err != nil {
+			WHERE id = $1 AND claim_token = $4 RETURNING endpoint_id`, id, o.Delivered, optionalTime(o.Retry), o.Claim)
+		if errors.Is(err, sql.ErrNoRows) {
+			lost = true // another claim settles it; the attempt is kept all the same
+		} else if err != nil {
 			return fmt.Errorf("webhook message %s: %w", a.MessageID, translate(err))
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (message_id, at, duration_ms, http_status, response, error)
-			VALUES ($1, $2, $3, $4, $5, $6)`, id, a.At.UTC(), a.Duration.Milliseconds(), a.HTTPStatus, noNUL(a.Response), noNUL(a.Error)); err != nil {
+		res, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (message_id, at, duration_ms, http_status, response, error)
+			SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM webhook_messages WHERE id = $1)`,
+			id, a.At.UTC(), a.Duration.Milliseconds(), a.HTTPStatus, noNUL(a.Response), noNUL(a.Error))
+		if err != nil {
 			return fmt.Errorf("record webhook attempt: %w", translate(err))
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, a.MessageID)
+		}
+		if lost {
+			return nil
 		}
 		if o.Delivered {
 			_, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, endpointID)
 			return err
 		}
-		return tx.GetContext(ctx, &disabled, `WITH old AS (SELECT disabled FROM webhook_endpoints WHERE id = $1 FOR UPDATE)
+		return tx.GetContext(ctx, &disabled, `WITH old AS (SELECT disabled FROM webhook_endpoints WHERE id = $1 FOR NO KEY UPDATE)
 			UPDATE webhook_endpoints e SET failing_since = COALESCE(e.failing_since, $2),
 				disabled = e.disabled OR COALESCE(e.failing_since, $2) <= $3
 			FROM old WHERE e.id = $1
@@ -293,7 +312,19 @@ func (w *Webhooks) Record(ctx context.Context, a domain.WebhookAttempt, o ports.
 	if err != nil {
 		return false, err
 	}
+	if lost {
+		return false, fmt.Errorf("%w: webhook message %s", domain.ErrWebhookClaimLost, a.MessageID)
+	}
 	return disabled, nil
+}
+
+// claimToken returns a new random claim token.
+func claimToken() (string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("claim token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // Messages returns messages newest first.
@@ -351,18 +382,33 @@ func (w *Webhooks) Message(ctx context.Context, id string) (domain.WebhookMessag
 	return row.message(), out, nil
 }
 
-// Redeliver makes a message due at now.
+// Redeliver makes a settled message due at now.
 func (w *Webhooks) Redeliver(ctx context.Context, id string, now time.Time) (domain.WebhookMessage, error) {
 	n, err := messageID(id)
 	if err != nil {
 		return domain.WebhookMessage{}, err
 	}
-	var row webhookMessageRow
-	if err := sqlx.GetContext(ctx, ext(ctx, w.db), &row, `UPDATE webhook_messages SET status = 'pending', due_at = $2 WHERE id = $1
-		RETURNING `+webhookMessageColumns, n, now.UTC()); err != nil {
+	var rows []struct {
+		webhookMessageRow
+		Settled bool `db:"settled"`
+	}
+	// One statement: a settled message is made due; a pending one (maybe
+	// claimed) is only read, to tell it from an unknown one.
+	if err := sqlx.SelectContext(ctx, ext(ctx, w.db), &rows, `WITH upd AS (
+			UPDATE webhook_messages SET status = 'pending', due_at = $2 WHERE id = $1 AND status <> 'pending'
+			RETURNING `+webhookMessageColumns+`)
+		SELECT `+webhookMessageColumns+`, true AS settled FROM upd
+		UNION ALL SELECT `+webhookMessageColumns+`, false AS settled FROM webhook_messages WHERE id = $1 AND status = 'pending'
+			AND NOT EXISTS (SELECT 1 FROM upd)`, n, now.UTC()); err != nil {
 		return domain.WebhookMessage{}, fmt.Errorf("redeliver webhook message %s: %w", id, translate(err))
 	}
-	return row.message(), nil
+	switch {
+	case len(rows) == 0:
+		return domain.WebhookMessage{}, fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, id)
+	case !rows[0].Settled:
+		return domain.WebhookMessage{}, fmt.Errorf("%w: %s", domain.ErrWebhookMessagePending, id)
+	}
+	return rows[0].message(), nil
 }
 
 // Recover makes the endpoint's messages that failed since since due.

@@ -88,8 +88,11 @@ func (s *Sender) control(_, address string, _ syscall.RawConn) error {
 
 // nonPublic are ranges that are neither private nor loopback nor
 // link-local in Go's sense, yet no shop's server lives in: shared
-// address space, benchmarking, documentation, reserved, NAT64 and the
-// like.
+// address space, benchmarking, documentation, reserved, and the IPv6
+// ranges that carry an IPv4 address inside (IPv4-compatible, SIIT's
+// IPv4-translated, NAT64, 6to4, Teredo), through which a private IPv4
+// address could be reached. (IPv4-mapped addresses are unmapped and
+// checked as IPv4.)
 var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
@@ -99,9 +102,13 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("198.51.100.0/24"),
 	netip.MustParsePrefix("203.0.113.0/24"),
 	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated)
+	netip.MustParsePrefix("::ffff:0:0:0/96"), // SIIT: IPv4-translated
+	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64
 	netip.MustParsePrefix("64:ff9b:1::/48"),
 	netip.MustParsePrefix("100::/64"),
+	netip.MustParsePrefix("2001::/32"), // Teredo
+	netip.MustParsePrefix("2002::/16"), // 6to4
 	netip.MustParsePrefix("2001:db8::/32"),
 	netip.MustParsePrefix("fec0::/10"),
 }

@@ -21,6 +21,15 @@ func TestIsPublic(t *testing.T) {
 		"127.0.0.1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.0.1": false, "169.254.169.254": false, "100.100.100.200": false,
 		"0.0.0.0": false, "::1": false, "::": false, "fd00:ec2::254": false, "fe80::1": false, "::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false,
 		"224.0.0.1": false, "255.255.255.255": false, "198.18.0.1": false,
+		// IPv6 ranges with an IPv4 address inside reach it: refused,
+		// whatever the address inside. IPv4-mapped is checked as IPv4.
+		"::127.0.0.1": false, "::93.184.215.14": false, // IPv4-compatible, ::/96
+		"2002:7f00:1::": false, "2002:5db8:d70e::1": false, // 6to4, 2002::/16
+		"2001:0:4136:e378:8000:63bf:3fff:fdd2": false,                          // Teredo, 2001::/32
+		"::ffff:0:7f00:1":                      false, "::ffff:0:a00:1": false, // SIIT IPv4-translated, ::ffff:0:0:0/96
+		"64:ff9b::7f00:1": false, "64:ff9b::a9fe:a9fe": false, // NAT64, 64:ff9b::/96
+		"::ffff:169.254.169.254": false, "::ffff:93.184.215.14": true, // IPv4-mapped, ::ffff:0:0/96
+		"2001:4860:4860::8888": true, // public, next to Teredo
 	} {
 		if got := webhooksender.IsPublic(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("IsPublic(%s) = %v, want %v", addr, got, want)

@@ -27,6 +27,7 @@ func CustomerLinkRepository(t *testing.T, newRepo func(t *testing.T) ports.Custo
 		{"update applies fn and saves, or saves nothing when fn fails", testCustomerLinkUpdate},
 		{"concurrent sign-ins use a link once", testCustomerLinkConcurrentUse},
 		{"expired links are deleted, oldest first, within the limit", testCustomerLinkDeleteExpired},
+		{"access requests are kept by id, once", testCustomerAccessRequests},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
@@ -181,4 +182,50 @@ func testCustomerLinkDeleteExpired(t *testing.T, repo ports.CustomerLinkReposito
 		t.Fatalf("DeleteExpired = %d, %v; want the other expired one", n, err)
 	}
 	customerLinkByToken(t, repo, "token-2") // not expired at the cutoff: kept
+}
+
+func testCustomerAccessRequests(t *testing.T, repo ports.CustomerLinkRepository) {
+	reqs, ok := repo.(ports.CustomerAccessRequests)
+	if !ok {
+		t.Skip("the repository keeps no access requests")
+	}
+	ctx := t.Context()
+	email, err := domain.ParseEmail("Someone@Example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	rq, err := domain.NewCustomerAccessRequest("req-1", email, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reqs.RequestAccess(ctx, rq); err != nil {
+		t.Fatal(err)
+	}
+	got, err := reqs.AccessRequest(ctx, "req-1")
+	if err != nil || got.ID != rq.ID || got.Email.String() != email.String() || !got.RequestedAt.Equal(at) {
+		t.Fatalf("AccessRequest = %+v, %v; want %+v", got, err, rq)
+	}
+	if err := reqs.RequestAccess(ctx, rq); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("duplicate request: %v, want ErrConflict", err)
+	}
+	if _, err := reqs.AccessRequest(ctx, "req-unknown"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("unknown request: %v, want ErrNotFound", err)
+	}
+	purger, ok := repo.(ports.ExpiredLinkPurger)
+	if !ok {
+		return
+	}
+	if _, err := purger.DeleteExpired(ctx, at, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reqs.AccessRequest(ctx, "req-1"); err != nil {
+		t.Fatalf("a request made at the cutoff was purged: %v", err)
+	}
+	if _, err := purger.DeleteExpired(ctx, at.Add(time.Second), 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reqs.AccessRequest(ctx, "req-1"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("a request made before the cutoff is kept: %v", err)
+	}
 }

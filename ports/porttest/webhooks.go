@@ -20,7 +20,8 @@ func WebhookStore(t *testing.T, newStore func(t *testing.T) ports.WebhookStore) 
 		run  func(*testing.T, ports.WebhookStore)
 	}{
 		{"endpoints are created, read, updated and deleted", testWebhookEndpoints},
-		{"an event goes once to each enabled subscribed endpoint", testWebhookEnqueue},
+		{"an event goes once to each subscribed endpoint, failed to a disabled one", testWebhookEnqueue},
+		{"what a disabled endpoint missed is recovered once it is enabled", testWebhookRecoverDisabled},
 		{"a claim leases due messages, bounded per endpoint", testWebhookClaim},
 		{"an attempt settles its message", testWebhookRecord},
 		{"an endpoint failing long enough is disabled once", testWebhookDisable},
@@ -153,15 +154,19 @@ func testWebhookEnqueue(t *testing.T, s ports.WebhookStore) {
 	var got []string
 	for _, m := range ms {
 		got = append(got, m.EventID+">"+m.EndpointID)
-		if m.Status != domain.WebhookPending || m.Attempts != 0 || m.OrderID != "o1" {
-			t.Errorf("new message %+v", m)
+		want := domain.WebhookPending
+		if m.EndpointID == "off" {
+			want = domain.WebhookFailed // kept for a recover
+		}
+		if m.Status != want || m.Attempts != 0 || m.OrderID != "o1" {
+			t.Errorf("new message %+v, want %s with no attempt", m, want)
 		}
 		if m.EventID == "ev-paid" && string(m.Body) != string(paid.Body) {
 			t.Errorf("body %s, want %s", m.Body, paid.Body)
 		}
 	}
 	slices.Sort(got)
-	if want := []string{"ev-delivered>all", "ev-paid>all", "ev-paid>paid"}; !slices.Equal(got, want) {
+	if want := []string{"ev-delivered>all", "ev-delivered>off", "ev-paid>all", "ev-paid>off", "ev-paid>paid"}; !slices.Equal(got, want) {
 		t.Fatalf("messages %v, want %v", got, want)
 	}
 	m, err := s.EnqueueTo(t.Context(), "off", suiteEvent(t, "ev-test", "webhook.test", "", hookT0))
@@ -219,8 +224,10 @@ func testWebhookClaim(t *testing.T, s ports.WebhookStore) {
 	}
 }
 
-func recordAttempt(t *testing.T, s ports.WebhookStore, a domain.WebhookAttempt, o ports.WebhookOutcome, disableBefore time.Time) bool {
+// recordAttempt records a under d's claim.
+func recordAttempt(t *testing.T, s ports.WebhookStore, d ports.WebhookDelivery, a domain.WebhookAttempt, o ports.WebhookOutcome, disableBefore time.Time) bool {
 	t.Helper()
+	a.MessageID, o.Claim = d.Message.ID, d.Claim
 	disabled, err := s.Record(t.Context(), a, o, disableBefore)
 	if err != nil {
 		t.Fatalf("Record: %v", err)
@@ -236,9 +243,10 @@ func testWebhookRecord(t *testing.T, s ports.WebhookStore) {
 		t.Fatalf("claimed %d", len(ds))
 	}
 	first, second := ds[0].Message.ID, ds[1].Message.ID
+	firstClaim, secondClaim := ds[0], ds[1]
 	long := strings.Repeat("é", domain.WebhookResponseKept/2)
 	retry := hookT0.Add(5 * time.Second)
-	recordAttempt(t, s, domain.WebhookAttempt{MessageID: first, At: hookT0, Duration: 1500 * time.Millisecond, HTTPStatus: 500, Response: long, Error: "answered 500"},
+	recordAttempt(t, s, firstClaim, domain.WebhookAttempt{At: hookT0, Duration: 1500 * time.Millisecond, HTTPStatus: 500, Response: long, Error: "answered 500"},
 		ports.WebhookOutcome{Retry: retry}, hookT0.Add(-time.Hour))
 	m, attempts, err := s.Message(t.Context(), first)
 	if err != nil {
@@ -254,12 +262,20 @@ func testWebhookRecord(t *testing.T, s ports.WebhookStore) {
 	if ds := claimWebhooks(t, s, retry.Add(-time.Millisecond), 10, 10); len(ds) != 0 {
 		t.Fatalf("claimed before its retry: %d", len(ds))
 	}
-	if ds := claimWebhooks(t, s, retry, 10, 10); len(ds) != 1 || ds[0].Message.ID != first || ds[0].Message.Attempts != 1 {
-		t.Fatalf("at its retry: %+v", ds)
+	again := claimWebhooks(t, s, retry, 10, 10)
+	if len(again) != 1 || again[0].Message.ID != first || again[0].Message.Attempts != 1 || again[0].Claim == "" || again[0].Claim == firstClaim.Claim {
+		t.Fatalf("at its retry: %+v, want a new claim", again)
 	}
-	recordAttempt(t, s, domain.WebhookAttempt{MessageID: first, At: retry, HTTPStatus: 204}, ports.WebhookOutcome{Delivered: true}, hookT0.Add(-time.Hour))
-	recordAttempt(t, s, domain.WebhookAttempt{MessageID: second, At: retry, Error: "connection refused"}, ports.WebhookOutcome{}, hookT0.Add(-time.Hour))
-	if m, attempts, _ := s.Message(t.Context(), first); m.Status != domain.WebhookDelivered || m.Attempts != 2 || len(attempts) != 2 || attempts[1].HTTPStatus != 204 {
+	// The first claim lapsed: its late attempt is kept, but settles nothing.
+	if _, err := s.Record(t.Context(), domain.WebhookAttempt{MessageID: first, At: retry, HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true, Claim: firstClaim.Claim}, hookT0.Add(-time.Hour)); !errors.Is(err, domain.ErrWebhookClaimLost) {
+		t.Fatalf("Record under a lapsed claim = %v, want ErrWebhookClaimLost", err)
+	}
+	if m, _, _ := s.Message(t.Context(), first); m.Status != domain.WebhookPending || m.Attempts != 1 {
+		t.Fatalf("a lapsed claim settled the message: %+v", m)
+	}
+	recordAttempt(t, s, again[0], domain.WebhookAttempt{At: retry, HTTPStatus: 204}, ports.WebhookOutcome{Delivered: true}, hookT0.Add(-time.Hour))
+	recordAttempt(t, s, secondClaim, domain.WebhookAttempt{At: retry, Error: "connection refused"}, ports.WebhookOutcome{}, hookT0.Add(-time.Hour))
+	if m, attempts, _ := s.Message(t.Context(), first); m.Status != domain.WebhookDelivered || m.Attempts != 2 || len(attempts) != 3 || attempts[2].HTTPStatus != 204 {
 		t.Fatalf("delivered: %+v %+v", m, attempts)
 	}
 	if m, _, _ := s.Message(t.Context(), second); m.Status != domain.WebhookFailed || m.Attempts != 1 {
@@ -286,7 +302,7 @@ func testWebhookDisable(t *testing.T, s ports.WebhookStore) {
 		t.Fatalf("claimed %d", len(ds))
 	}
 	fail := func(i int, at time.Time) bool {
-		return recordAttempt(t, s, domain.WebhookAttempt{MessageID: ds[i].Message.ID, At: at, HTTPStatus: 503}, ports.WebhookOutcome{Retry: at.Add(time.Hour)}, at.Add(-48*time.Hour))
+		return recordAttempt(t, s, ds[i], domain.WebhookAttempt{At: at, HTTPStatus: 503}, ports.WebhookOutcome{Retry: at.Add(time.Hour)}, at.Add(-48*time.Hour))
 	}
 	if fail(0, hookT0) {
 		t.Fatal("disabled at the first failure")
@@ -294,7 +310,7 @@ func testWebhookDisable(t *testing.T, s ports.WebhookStore) {
 	if e, _ := s.Endpoint(t.Context(), "a"); !e.FailingSince.Equal(hookT0) || e.Disabled {
 		t.Fatalf("after a failure: %+v", e)
 	}
-	recordAttempt(t, s, domain.WebhookAttempt{MessageID: ds[1].Message.ID, At: hookT0.Add(time.Hour), HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true}, hookT0)
+	recordAttempt(t, s, ds[1], domain.WebhookAttempt{At: hookT0.Add(time.Hour), HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true}, hookT0)
 	if e, _ := s.Endpoint(t.Context(), "a"); !e.FailingSince.IsZero() {
 		t.Fatalf("a success did not end the run of failures: %+v", e)
 	}
@@ -336,7 +352,7 @@ func testWebhookLog(t *testing.T, s ports.WebhookStore) {
 	// a fails both for good; b's is delivered.
 	for _, d := range claimWebhooks(t, s, hookT0.Add(2*time.Hour), 10, 10) {
 		o := ports.WebhookOutcome{Delivered: d.Endpoint.ID == "b"}
-		recordAttempt(t, s, domain.WebhookAttempt{MessageID: d.Message.ID, At: hookT0.Add(2 * time.Hour), HTTPStatus: map[bool]int{true: 200, false: 410}[o.Delivered]}, o, hookT0)
+		recordAttempt(t, s, d, domain.WebhookAttempt{At: hookT0.Add(2 * time.Hour), HTTPStatus: map[bool]int{true: 200, false: 410}[o.Delivered]}, o, hookT0)
 	}
 	if ms := messagesOf(t, s, ports.WebhookMessageQuery{Status: domain.WebhookFailed}); len(ms) != 2 {
 		t.Fatalf("failed messages: %d", len(ms))
@@ -349,14 +365,20 @@ func testWebhookLog(t *testing.T, s ports.WebhookStore) {
 	if len(ds) != 1 || ds[0].Message.EventID != "ev-2" || ds[0].Message.Attempts != 1 {
 		t.Fatalf("recovered: %+v", ds)
 	}
-	recordAttempt(t, s, domain.WebhookAttempt{MessageID: ds[0].Message.ID, At: hookT0.Add(3 * time.Hour), HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true}, hookT0)
+	recordAttempt(t, s, ds[0], domain.WebhookAttempt{At: hookT0.Add(3 * time.Hour), HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true}, hookT0)
 	delivered := messagesOf(t, s, ports.WebhookMessageQuery{EndpointID: "b"})[0]
 	m, err := s.Redeliver(ctx, delivered.ID, hookT0.Add(4*time.Hour))
 	if err != nil || m.Status != domain.WebhookPending || m.EventID != "ev-1" {
 		t.Fatalf("Redeliver = %+v, %v", m, err)
 	}
+	if _, err := s.Redeliver(ctx, delivered.ID, hookT0.Add(4*time.Hour)); !errors.Is(err, domain.ErrWebhookMessagePending) {
+		t.Fatalf("Redeliver of a pending message = %v, want ErrWebhookMessagePending", err)
+	}
 	if ds := claimWebhooks(t, s, hookT0.Add(4*time.Hour), 10, 10); len(ds) != 1 || ds[0].Message.ID != delivered.ID {
 		t.Fatalf("redelivered claim: %+v", ds)
+	}
+	if _, err := s.Redeliver(ctx, delivered.ID, hookT0.Add(4*time.Hour)); !errors.Is(err, domain.ErrWebhookMessagePending) {
+		t.Fatalf("Redeliver of a claimed message = %v, want ErrWebhookMessagePending", err)
 	}
 	if _, err := s.Redeliver(ctx, "424242", hookT0); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("Redeliver(unknown) = %v", err)
@@ -368,5 +390,30 @@ func testWebhookLog(t *testing.T, s ports.WebhookStore) {
 	}
 	if ms := messagesOf(t, s, ports.WebhookMessageQuery{}); len(ms) != 1 || ms[0].ID != delivered.ID {
 		t.Fatalf("after purge: %+v, want b's pending message", ms)
+	}
+}
+
+func testWebhookRecoverDisabled(t *testing.T, s ports.WebhookStore) {
+	ctx := t.Context()
+	off := suiteEndpoint("off", hookT0, "*")
+	off.Disabled = true
+	createEndpoints(t, s, off)
+	enqueue(t, s, suiteEvent(t, "ev-missed", "order.paid", "o1", hookT0.Add(time.Minute)))
+	if ds := claimWebhooks(t, s, hookT0.Add(time.Hour), 10, 10); len(ds) != 0 {
+		t.Fatalf("a disabled endpoint's message was claimed: %+v", ds)
+	}
+	if _, err := s.UpdateEndpoint(ctx, "off", func(e *domain.WebhookEndpoint) error { e.Disabled = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if ds := claimWebhooks(t, s, hookT0.Add(time.Hour), 10, 10); len(ds) != 0 {
+		t.Fatalf("a missed message was sent without a recover: %+v", ds)
+	}
+	n, err := s.Recover(ctx, "off", hookT0, hookT0.Add(time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v; want the missed message", n, err)
+	}
+	ds := claimWebhooks(t, s, hookT0.Add(time.Hour), 10, 10)
+	if len(ds) != 1 || ds[0].Message.EventID != "ev-missed" || ds[0].Message.Attempts != 0 {
+		t.Fatalf("recovered claim: %+v, want ev-missed with no attempt yet", ds)
 	}
 }
