@@ -154,15 +154,33 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order) ([]domain.Refund
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("revelations of %s: %w", o.ID(), err)
 	}
-	revealed := map[string]bool{}
+	reveals := map[string][]time.Time{} // by item
 	for _, r := range revs {
-		revealed[r.ItemID()] = true
+		reveals[r.ItemID()] = append(reveals[r.ItemID()], r.At())
 	}
-	sealedAt := map[string]time.Time{}
+	sealedAt := map[string]time.Time{}   // by item: its own keys
+	replacedAt := map[string]time.Time{} // by claim: the replacements it sealed
 	for _, e := range o.Timeline() {
-		if e.Kind() == domain.EventKindItemSealed {
+		switch e.Kind() {
+		case domain.EventKindItemSealed:
 			sealedAt[e.Metadata()["item_id"]] = e.At()
+		case domain.EventKindKeyReplaced:
+			replacedAt[e.Metadata()["claim_id"]] = e.At()
 		}
+	}
+	// A key was seen when its item was revealed after the key was sealed
+	// (a replacement is sealed after the reveal that found the key bad).
+	seen := func(it *domain.OrderItem, k domain.SealedKey) bool {
+		at := sealedAt[it.ID()]
+		if k.ClaimID != "" && !k.Bad {
+			at = replacedAt[k.ClaimID]
+		}
+		for _, r := range reveals[it.ID()] {
+			if !r.Before(at) {
+				return true
+			}
+		}
+		return false
 	}
 	var (
 		out      []domain.RefundedKey
@@ -188,7 +206,7 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order) ([]domain.Refund
 			switch {
 			case k.Bad:
 				out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyQuarantined, Detail: "bad key"})
-			case revealed[it.ID()]:
+			case seen(it, k):
 				out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyQuarantined, Detail: "revealed"})
 			default:
 				unseen = append(unseen, k)
@@ -197,13 +215,35 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order) ([]domain.Refund
 		if len(unseen) == 0 {
 			continue
 		}
-		if own {
+		// Keys of the stock: an own-stock item's, and replacements taken
+		// from the stock (assigned there to their claim). The supplier's
+		// own keys are offered back to it.
+		byAssignee := map[string][]domain.SealedKey{}
+		var assignees []string
+		var bought []domain.SealedKey
+		for _, k := range unseen {
+			a := ""
+			switch {
+			case k.ClaimID != "":
+				a = k.ClaimID
+			case own:
+				a = it.ID()
+			default:
+				bought = append(bought, k)
+				continue
+			}
+			if _, ok := byAssignee[a]; !ok {
+				assignees = append(assignees, a)
+			}
+			byAssignee[a] = append(byAssignee[a], k)
+		}
+		for _, a := range assignees {
 			if orderKey == nil {
 				if orderKey, err = h.keys.open(ctx, o.ID()); err != nil {
 					return nil, nil, nil, fmt.Errorf("data key of %s: %w", o.ID(), err)
 				}
 			}
-			r, ks, err := h.restock(ctx, orderKey, it, unseen)
+			r, ks, missing, err := h.restock(ctx, orderKey, it, a, byAssignee[a])
 			if err != nil {
 				return nil, nil, nil, err
 			}
@@ -211,9 +251,20 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order) ([]domain.Refund
 			if len(r.keys) > 0 {
 				restocks = append(restocks, r)
 			}
+			for _, k := range missing {
+				if own || k.ClaimID == "" {
+					out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyQuarantined, Detail: "no stock key assigned to it"})
+				} else {
+					// Bought from the supplier for the claim, under a
+					// purchase of its own that the item does not record.
+					out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyNotReturnable, Detail: "replacement bought for claim " + k.ClaimID})
+				}
+			}
+		}
+		if len(bought) == 0 {
 			continue
 		}
-		ks, ret := h.giveBack(ctx, it, unseen, sealedAt[it.ID()], asked, refused)
+		ks, ret := h.giveBack(ctx, it, bought, sealedAt[it.ID()], asked, refused)
 		out = append(out, ks...)
 		if ret != "" {
 			returned = append(returned, ret)
@@ -224,27 +275,29 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order) ([]domain.Refund
 
 // restock re-seals the unseen own-stock keys of it under its product's
 // stock key, each under the id of the stock key it was sold as (found by
-// its canonical hash, which it keeps). A key the stock does not hold as
-// assigned to the item is quarantined.
-func (h RefundOrder) restock(ctx context.Context, orderKey *orderKey, it *domain.OrderItem, keys []domain.SealedKey) (restock, []domain.RefundedKey, error) {
+// its canonical hash, which it keeps). assignee is what the stock assigned
+// the keys to: the item, or the claim a replacement was taken for. It
+// returns as missing the keys the stock does not hold as assigned to it.
+func (h RefundOrder) restock(ctx context.Context, orderKey *orderKey, it *domain.OrderItem, assignee string, keys []domain.SealedKey) (restock, []domain.RefundedKey, []domain.SealedKey, error) {
+	var missing []domain.SealedKey
 	stock := stockKeys{h.keys}
 	stockKey, err := stock.openSKU(ctx, it.SKU())
 	if err != nil {
-		return restock{}, nil, fmt.Errorf("stock data key of %s: %w", it.SKU(), err)
+		return restock{}, nil, nil, fmt.Errorf("stock data key of %s: %w", it.SKU(), err)
 	}
 	defer stockKey.Close()
 	hasher, err := stock.hasher(ctx)
 	if err != nil {
-		return restock{}, nil, fmt.Errorf("stock hash key: %w", err)
+		return restock{}, nil, nil, fmt.Errorf("stock hash key: %w", err)
 	}
 	defer hasher.Close()
-	r := restock{sku: it.SKU(), itemID: it.ID()}
+	r := restock{sku: it.SKU(), itemID: assignee}
 	var out []domain.RefundedKey
 	taken := map[domain.StockKeyID]bool{}
 	for _, k := range keys {
 		pt, err := h.keys.load(ctx, orderKey, it.ID(), k.Slot, k.BlobRef)
 		if err != nil {
-			return restock{}, nil, fmt.Errorf("open key %s/%d: %w", it.ID(), k.Slot, err)
+			return restock{}, nil, nil, fmt.Errorf("open key %s/%d: %w", it.ID(), k.Slot, err)
 		}
 		form, err := dedupeForm(k.ContentType, pt)
 		if err != nil {
@@ -256,18 +309,18 @@ func (h RefundOrder) restock(ctx context.Context, orderKey *orderKey, it *domain
 		holders, err := h.stock.HashHolders(ctx, [][]byte{hash})
 		if err != nil {
 			clear(pt)
-			return restock{}, nil, fmt.Errorf("stock key of %s/%d: %w", it.ID(), k.Slot, err)
+			return restock{}, nil, nil, fmt.Errorf("stock key of %s/%d: %w", it.ID(), k.Slot, err)
 		}
 		var id domain.StockKeyID
 		for _, s := range holders {
-			if s.Status == domain.StockAssigned && s.ItemID == it.ID() && s.SKU == it.SKU() && !taken[s.ID] {
+			if s.Status == domain.StockAssigned && s.ItemID == assignee && s.SKU == it.SKU() && !taken[s.ID] {
 				id = s.ID
 				break
 			}
 		}
 		if id == "" {
 			clear(pt)
-			out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyQuarantined, Detail: "no stock key assigned to the item"})
+			missing = append(missing, k)
 			continue
 		}
 		taken[id] = true
@@ -275,7 +328,7 @@ func (h RefundOrder) restock(ctx context.Context, orderKey *orderKey, it *domain
 		clear(pt)
 		out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyRestocked, Detail: "stock key " + string(id)})
 	}
-	return r, out, nil
+	return r, out, missing, nil
 }
 
 // giveBack asks the supplier the item was bought from to take its unseen
