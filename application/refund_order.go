@@ -168,15 +168,18 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order) ([]domain.Refund
 			replacedAt[e.Metadata()["claim_id"]] = e.At()
 		}
 	}
-	// A key was seen when its item was revealed after the key was sealed
-	// (a replacement is sealed after the reveal that found the key bad).
+	// A key was seen when its item was revealed once the key was sealed:
+	// a key sealed at fulfilment by any reveal, a replacement by a reveal
+	// after its approval (the reveal that found the key bad came before).
 	seen := func(it *domain.OrderItem, k domain.SealedKey) bool {
-		at := sealedAt[it.ID()]
-		if k.ClaimID != "" && !k.Bad {
-			at = replacedAt[k.ClaimID]
-		}
 		for _, r := range reveals[it.ID()] {
-			if !r.Before(at) {
+			if k.ClaimID != "" && !k.Bad {
+				if at, ok := replacedAt[k.ClaimID]; !ok || r.After(at) {
+					return true
+				}
+				continue
+			}
+			if !r.Before(sealedAt[it.ID()]) {
 				return true
 			}
 		}
