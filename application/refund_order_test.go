@@ -257,3 +257,56 @@ func TestRefundReturnsUnrevealedSupplierKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestRefundedPaymentNotificationRefundsAPaidOrder: NOWPayments reporting
+// a delivered order's payment refunded takes the admin's refund path
+// (reason "payment refunded", reference the payment id): links revoked,
+// each key's outcome recorded; the same notification again changes nothing.
+func TestRefundedPaymentNotificationRefundsAPaidOrder(t *testing.T) {
+	t.Parallel()
+	w := newNPWorld(t)
+	placed, err := w.place(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := placed.Order
+	if r, err := w.ipn(t, o, "finished", o.Payment().PayAmount, ""); err != nil || r.Status != domain.StatusPaid {
+		t.Fatalf("payment: %+v %v", r, err)
+	}
+	app := w.app(t)
+	if err := app.Commands.FulfilOrder.Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Commands.DeliverOrder.Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	body := w.srv.IPN(o.Payment().PaymentID, "refunded", o.Payment().PayAmount, "")
+	for i := range 2 {
+		r, err := w.ipnBody(t, body)
+		if err != nil || r.Status != domain.StatusRefunded || r.Duplicate != (i == 1) || r.Changed != (i == 0) {
+			t.Fatalf("refunded notification %d: %+v, %v", i, r, err)
+		}
+	}
+	if n := w.eventCount(o.ID(), domain.EventOrderRefunded); n != 1 {
+		t.Fatalf("order.refunded %d times, want 1", n)
+	}
+	if got := outcomes(t, w.orders, o.ID()); got[domain.KeyNotReturnable.String()] != 1 || len(got) != 1 {
+		t.Fatalf("outcomes %v, want the sandbox key not returnable", got)
+	}
+	recs, _ := w.audit.List(t.Context(), 0, 1000)
+	found := false
+	for _, r := range recs {
+		if r.Action == application.AuditOrderRefunded {
+			found = r.Actor == application.ActorGateway && r.Details["reason"] == application.RefundReasonPaymentRefunded && r.Details["reference"] == o.Payment().PaymentID
+		}
+	}
+	if !found {
+		t.Fatal("no refund audit record by the gateway with the payment id as reference")
+	}
+	links, _ := w.links.ListByOrder(t.Context(), o.ID())
+	for _, l := range links {
+		if !l.Revoked() {
+			t.Fatalf("link %s not revoked", l.ID())
+		}
+	}
+}
