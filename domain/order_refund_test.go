@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/domain"
@@ -47,5 +48,19 @@ func TestRefundNeedsAnOutcomeForEveryKey(t *testing.T) {
 	}
 	if err := o.Refund("again", "", nil, nil, t0); !errors.Is(err, domain.ErrInvalidTransition) {
 		t.Fatalf("second refund: %v, want ErrInvalidTransition", err)
+	}
+}
+
+func TestKeyReturnedWebhookNamesTheSupplierOrder(t *testing.T) {
+	t.Parallel()
+	if !domain.IsWebhookEventType("key.returned") {
+		t.Fatal("key.returned is not in the webhook catalogue")
+	}
+	w, ok, err := domain.WebhookEventFor("wh-9", domain.OrderEvent{Name: domain.EventKeyReturned, OrderID: "o1", At: t0, Reason: "PHS84FJAG5U"})
+	if err != nil || !ok || w.Type != "key.returned" {
+		t.Fatalf("webhook for key.returned: %+v %v %v", w, ok, err)
+	}
+	if got := string(w.Body); !strings.Contains(got, `"supplier_order_id":"PHS84FJAG5U"`) || !strings.Contains(got, `"order_id":"o1"`) {
+		t.Fatalf("payload %s", got)
 	}
 }

@@ -377,6 +377,11 @@ func documentWebhookEvents(api huma.API) {
 			data.Properties["reason"] = &huma.Schema{Type: "string", Description: "Why, when the event has a reason (needs_review, underpaid)"}
 			data.Required = []string{"order_id"}
 		}
+		if t.Name == domain.WebhookKeyReturned {
+			data.Properties["order_id"] = &huma.Schema{Type: "string", Description: "The refunded order's id"}
+			data.Properties["supplier_order_id"] = &huma.Schema{Type: "string", Description: "The supplier order whose keys the supplier took back"}
+			data.Required = []string{"order_id", "supplier_order_id"}
+		}
 		if t.Name == domain.WebhookTest {
 			data.Properties["endpoint_id"] = &huma.Schema{Type: "string", Description: "The endpoint the test was sent to"}
 		}
