@@ -180,7 +180,7 @@ func NewApp(d Deps, s Settings) App {
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
 	sweep := NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log)
 	sweep.signIns, _ = d.CustomerLinks.(ports.ExpiredLinkPurger)
-	refund := NewRefundOrder(d.Tx, d.Orders, d.Links, d.Revelations, d.Stock, d.Suppliers, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log)
+	refund := NewRefundOrder(d.Tx, d.Orders, d.Links, d.Revelations, d.Stock, d.Suppliers, d.Locks, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log)
 	resend := NewResendDeliveryLink(d.Tx, d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery)
 	return App{
 		Commands: Commands{

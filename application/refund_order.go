@@ -54,6 +54,7 @@ type RefundOrder struct {
 	revelations ports.RevelationLog
 	stock       ports.StockRepository
 	suppliers   ports.Suppliers
+	locks       ports.Locks
 	keys        envelope
 	audit       ports.AuditLog
 	clock       ports.Clock
@@ -62,10 +63,10 @@ type RefundOrder struct {
 
 // NewRefundOrder wires RefundOrder; it panics when a dependency is nil.
 func NewRefundOrder(tx ports.Transactor, orders ports.OrderRepository, links ports.DeliveryLinkRepository, revelations ports.RevelationLog, stock ports.StockRepository,
-	suppliers ports.Suppliers, dataKeys ports.DataKeyRepository, vault ports.KeyVault, blobs ports.BlobStore, audit ports.AuditLog, clock ports.Clock, log *slog.Logger) RefundOrder {
-	require("RefundOrder", "tx", tx, "orders", orders, "links", links, "revelations", revelations, "stock", stock, "dataKeys", dataKeys, "vault", vault, "blobs", blobs,
+	suppliers ports.Suppliers, locks ports.Locks, dataKeys ports.DataKeyRepository, vault ports.KeyVault, blobs ports.BlobStore, audit ports.AuditLog, clock ports.Clock, log *slog.Logger) RefundOrder {
+	require("RefundOrder", "tx", tx, "orders", orders, "links", links, "revelations", revelations, "stock", stock, "locks", locks, "dataKeys", dataKeys, "vault", vault, "blobs", blobs,
 		"audit", audit, "clock", clock, "log", log)
-	return RefundOrder{tx: tx, orders: orders, links: links, revelations: revelations, stock: stock, suppliers: suppliers,
+	return RefundOrder{tx: tx, orders: orders, links: links, revelations: revelations, stock: stock, suppliers: suppliers, locks: locks,
 		keys: envelope{dataKeys: dataKeys, vault: vault, blobs: blobs}, audit: audit, clock: clock, log: log}
 }
 
@@ -84,6 +85,16 @@ func (h RefundOrder) Handle(ctx context.Context, cmd RefundCommand) (*domain.Ord
 	if cmd.Reason == "" || len(cmd.Reason) > MaxRefundReason || len(cmd.Reference) > MaxRefundReference {
 		return nil, fmt.Errorf("%w: refund needs a reason (1..%d bytes) and reference (up to %d bytes)", domain.ErrInvalidOrder, MaxRefundReason, MaxRefundReference)
 	}
+	// One refund of an order at a time: the supplier is asked once, by the
+	// refund that then records its answer.
+	release, ok, err := h.locks.TryLock(ctx, "refund-order/"+cmd.OrderID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: lock: %v", ErrUnavailable, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: order %s is being refunded right now", domain.ErrConflict, cmd.OrderID)
+	}
+	defer release()
 	o, err := h.orders.Get(ctx, cmd.OrderID)
 	if err != nil {
 		return nil, err
