@@ -30,6 +30,7 @@ type Commands struct {
 	RevealKeys         RevealKeys
 	RetryFulfilment    RetryFulfilment
 	RevokeOrder        RevokeOrder
+	RefundOrder        RefundOrder
 	RotateKeys         RotateKeys
 	SyncCatalog        SyncCatalog
 	UpdateProduct      UpdateProduct
@@ -198,12 +199,13 @@ func NewApp(d Deps, s Settings) App {
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
 	sweep := NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log)
 	sweep.signIns, _ = d.CustomerLinks.(ports.ExpiredLinkPurger)
+	refund := NewRefundOrder(d.Tx, d.Orders, d.Links, d.Revelations, d.Stock, d.Suppliers, d.Locks, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log)
 	resend := NewResendDeliveryLink(d.Tx, d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery)
 	return App{
 		Commands: Commands{
 			PlaceOrder:            NewPlaceOrder(d.Orders, sourced, d.Gateway, d.IdempotencyKeys, s.TokenSecret, d.Clock, d.IDs, d.Log),
 			SetUpPayment:          setUp,
-			HandlePayment:         NewHandlePaymentNotification(d.Tx, d.Audit, d.Verifier, d.Notifications, d.Orders, d.Gateway, s.ConfirmPayments, d.Clock, d.Log),
+			HandlePayment:         NewHandlePaymentNotification(d.Tx, d.Audit, d.Verifier, d.Notifications, d.Orders, d.Gateway, s.ConfirmPayments, d.Clock, d.Log).refundingWith(refund),
 			FulfilOrder:           fulfil,
 			DeliverOrder:          deliver,
 			NotifyCustomer:        NewNotifyCustomer(d.Orders, d.Mailer, d.Clock, d.Log),
@@ -211,6 +213,7 @@ func NewApp(d Deps, s Settings) App {
 			RevealKeys:            NewRevealKeys(d.Tx, d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
 			RetryFulfilment:       NewRetryFulfilment(d.Tx, d.Orders, d.Audit, d.Clock),
 			RevokeOrder:           NewRevokeOrder(d.Tx, d.Orders, d.Links, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log),
+			RefundOrder:           refund,
 			RotateKeys:            NewRotateKeys(d.Tx, d.Vault, d.DataKeys, d.Audit, s.RotateBatch, d.Log),
 			SyncCatalog:           sync,
 			UpdateProduct:         NewUpdateProduct(d.Tx, d.Catalog, d.PricingRules, d.Audit, pricing),

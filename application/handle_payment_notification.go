@@ -38,8 +38,11 @@ type HandlePaymentNotification struct {
 	orders        ports.OrderRepository
 	gateway       ports.PaymentGateway
 	confirm       bool
-	clock         ports.Clock
-	log           *slog.Logger
+	// refund takes a refunded payment of an order paid already down the
+	// admin's refund path; nil: such a notification is recorded only.
+	refund *RefundOrder
+	clock  ports.Clock
+	log    *slog.Logger
 }
 
 // NewHandlePaymentNotification wires HandlePaymentNotification; it panics when a dependency is nil.
@@ -103,6 +106,11 @@ func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, sign
 		}
 		update = confirmed
 	}
+	if update.Status == domain.PaymentRefunded && update.ParentPaymentID == "" && h.refund != nil {
+		if done, err := h.refundPaid(ctx, &res, update.PaymentID); done || err != nil {
+			return res, err
+		}
+	}
 	o, err := h.orders.Update(ctx, notice.OrderID, func(o *domain.Order) error {
 		changed, err := o.ApplyPayment(update, h.clock.Now())
 		res.Changed = changed
@@ -116,6 +124,53 @@ func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, sign
 		"parent_payment_id", update.ParentPaymentID, "payment_status", update.Status.String(),
 		"order_status", res.Status.String(), "duplicate", res.Duplicate, "changed", res.Changed)
 	return res, nil
+}
+
+// refundingWith returns h taking refunded payments of paid orders down r.
+func (h HandlePaymentNotification) refundingWith(r RefundOrder) HandlePaymentNotification {
+	h.refund = &r
+	return h
+}
+
+// RefundReasonPaymentRefunded is the reason of a refund the gateway
+// reported.
+const RefundReasonPaymentRefunded = "payment refunded"
+
+// refundPaid refunds an order paid already whose payment the gateway
+// reports refunded, as an admin's refund would (reference: the payment
+// id). It reports false when the order is not one the refund takes (not
+// paid yet: the payment state machine ends it), and true, with no error,
+// when the order was refunded already.
+func (h HandlePaymentNotification) refundPaid(ctx context.Context, res *PaymentNotificationResult, paymentID string) (bool, error) {
+	o, err := h.orders.Get(ctx, res.OrderID)
+	if err != nil {
+		return false, fmt.Errorf("order %s: %w", res.OrderID, err)
+	}
+	switch {
+	case o.Payment().PaymentID != paymentID:
+		return false, nil // ApplyPayment refuses it
+	case o.Status() == domain.StatusRefunded:
+		res.Status = o.Status()
+		return true, nil
+	case o.RefundCanStart() != nil:
+		return false, nil
+	}
+	o, err = h.refund.Handle(ctx, RefundCommand{OrderID: o.ID(), Reason: RefundReasonPaymentRefunded, Reference: paymentID, Actor: ActorGateway})
+	switch {
+	case errors.Is(err, domain.ErrConflict):
+		return h.done(ctx, res)
+	case err != nil:
+		return true, fmt.Errorf("refund order %s: %w", res.OrderID, err)
+	}
+	res.Changed, res.Status = true, o.Status()
+	h.log.InfoContext(ctx, "payment refunded: order refunded", "order_id", o.ID(), "payment_id", paymentID)
+	return true, nil
+}
+
+func (h HandlePaymentNotification) done(ctx context.Context, res *PaymentNotificationResult) (bool, error) {
+	cur, err := h.current(ctx, *res)
+	*res = cur
+	return true, err
 }
 
 // confirmTimeout bounds the confirmation: NOWPayments wants its IPN

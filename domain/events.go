@@ -54,11 +54,15 @@ const (
 	EventClaimApproved = "claim.approved"
 	EventClaimRejected = "claim.rejected"
 	EventKeyReplaced   = "key.replaced"
+	// EventKeyReturned: a refund gave an order's unrevealed keys back to
+	// the supplier they were bought from (the reason names the supplier
+	// order).
+	EventKeyReturned = "key.returned"
 )
 
 // OrderEventNames lists every order event name (the topics they travel on).
 var OrderEventNames = []string{
 	EventOrderPlaced, EventPaymentCreated, EventOrderPaid, EventPaymentHeld, EventOrderExpired, EventOrderRefunded, EventOrderNeedsReview,
 	EventFulfilmentRetried, EventOrderFulfilled, EventOrderDelivered, EventOrderFailed, EventOrderRevoked,
-	EventClaimOpened, EventClaimApproved, EventClaimRejected, EventKeyReplaced,
+	EventClaimOpened, EventClaimApproved, EventClaimRejected, EventKeyReplaced, EventKeyReturned,
 }

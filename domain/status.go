@@ -20,8 +20,9 @@ var (
 	StatusExpired              = OrderStatus{"expired"}
 	StatusFailed               = OrderStatus{"failed"}
 	StatusRevoked              = OrderStatus{"revoked"}
-	// StatusRefunded: the gateway returned the customer's money before the
-	// order was paid in full.
+	// StatusRefunded: the customer's money went back: the gateway returned
+	// it before the order was paid in full, or an admin refunded a paid
+	// order (its unrevealed keys restocked or returned, the rest shredded).
 	StatusRefunded = OrderStatus{"refunded"}
 	// StatusNeedsReview: fulfilment cannot go on without a person (a
 	// supplier that does not know a purchase we recorded, a price above
@@ -45,10 +46,10 @@ var orderTransitions = map[OrderStatus][]OrderStatus{
 	StatusUnderpaid:            {StatusPaid, StatusExpired, StatusRefunded},
 	StatusPaid:                 {StatusFulfilling, StatusFailed, StatusNeedsReview},
 	StatusFulfilling:           {StatusFulfilled, StatusFailed, StatusNeedsReview},
-	StatusNeedsReview:          {StatusFulfilling, StatusRevoked},
-	StatusFulfilled:            {StatusDelivered, StatusRevoked},
-	StatusDelivered:            {StatusRevoked},
-	StatusFailed:               {StatusFulfilling, StatusRevoked},
+	StatusNeedsReview:          {StatusFulfilling, StatusRevoked, StatusRefunded},
+	StatusFulfilled:            {StatusDelivered, StatusRevoked, StatusRefunded},
+	StatusDelivered:            {StatusRevoked, StatusRefunded},
+	StatusFailed:               {StatusFulfilling, StatusRevoked, StatusRefunded},
 	// A payment that finishes after the order expired is kept for a
 	// person to decide on, never dropped.
 	StatusExpired: {StatusNeedsReview},

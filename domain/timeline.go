@@ -44,7 +44,9 @@ var (
 	EventKindHeldForReview      = EventKind{"held_for_review"}
 	EventKindClaimOpened        = EventKind{"claim_opened"}
 	EventKindClaimRejected      = EventKind{"claim_rejected"}
-	EventKindKeyReplaced        = EventKind{"key_replaced"} // a claim was approved: the item's keys were replaced
+	EventKindKeyReplaced        = EventKind{"key_replaced"}   // a claim was approved: the item's keys were replaced
+	EventKindOrderRefunded      = EventKind{"order_refunded"} // an admin (or the gateway) refunded a paid order
+	EventKindKeyOutcome         = EventKind{"key_outcome"}    // what a refund did with one key
 )
 
 // EventKinds lists every valid timeline entry kind.
@@ -56,7 +58,7 @@ var EventKinds = []EventKind{
 	EventKindOrderFulfilled, EventKindOrderFailed, EventKindFulfilmentRetried, EventKindDeliveryClaimed,
 	EventKindDeliveryReleased, EventKindDeliveryLinkSent, EventKindDeliveryLinkResent, EventKindOrderRevoked,
 	EventKindPaymentSetupFailed, EventKindRepeatDeposit, EventKindHeldForReview,
-	EventKindClaimOpened, EventKindClaimRejected, EventKindKeyReplaced,
+	EventKindClaimOpened, EventKindClaimRejected, EventKindKeyReplaced, EventKindOrderRefunded, EventKindKeyOutcome,
 }
 
 // paymentUpdateKinds names the entry that records a payment status which

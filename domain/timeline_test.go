@@ -20,7 +20,7 @@ func TestEventKindNames(t *testing.T) {
 		"order_expired", "fulfilment_started", "item_purchasing", "item_purchased", "item_sealed", "item_failed",
 		"order_fulfilled", "order_failed", "fulfilment_retried", "delivery_claimed", "delivery_released",
 		"delivery_link_sent", "delivery_link_resent", "order_revoked", "payment_setup_failed", "repeat_deposit",
-		"held_for_review", "claim_opened", "claim_rejected", "key_replaced",
+		"held_for_review", "claim_opened", "claim_rejected", "key_replaced", "order_refunded", "key_outcome",
 	}
 	var got []string
 	for _, k := range domain.EventKinds {

@@ -240,6 +240,8 @@ func WebhookEventFor(id string, ev Event) (WebhookEvent, bool, error) {
 	switch {
 	case webhookClaimEvents[ev.EventName()]:
 		data["claim_id"] = oe.Reason
+	case ev.EventName() == EventKeyReturned:
+		data["supplier_order_id"] = oe.Reason
 	case oe.Reason != "":
 		data["reason"] = WebhookReasonCode(oe.Name, oe.Reason)
 	}

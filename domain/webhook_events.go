@@ -27,6 +27,7 @@ const (
 	WebhookClaimApproved        = "claim.approved"
 	WebhookClaimRejected        = "claim.rejected"
 	WebhookKeyReplaced          = "key.replaced"
+	WebhookKeyReturned          = "key.returned"
 )
 
 // WebhookEventTypes is the catalogue of every event type an endpoint may
@@ -50,6 +51,7 @@ var WebhookEventTypes = []WebhookEventType{
 	{WebhookClaimApproved, "Support approved a claim; a replacement key is on its way."},
 	{WebhookClaimRejected, "Support rejected a claim; the customer was told why."},
 	{WebhookKeyReplaced, "A key reported bad was replaced; the bad key is withdrawn for good."},
+	{WebhookKeyReturned, "A refund returned the order's unrevealed keys to the supplier they were bought from."},
 	{WebhookTest, "A test event, sent on request to one endpoint."},
 }
 
@@ -83,6 +85,7 @@ var webhookOrderEvents = map[string]struct{ Type, Status string }{
 	EventClaimApproved:    {WebhookClaimApproved, ""},
 	EventClaimRejected:    {WebhookClaimRejected, ""},
 	EventKeyReplaced:      {WebhookKeyReplaced, ""},
+	EventKeyReturned:      {WebhookKeyReturned, ""},
 }
 
 // webhookClaimEvents carry the claim's id as their reason: the payload

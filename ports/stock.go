@@ -30,6 +30,13 @@ type StockRepository interface {
 	// ciphertext; domain.ErrNotFound for an unknown id or another sku's,
 	// domain.ErrInvalidTransition for a key assigned or withdrawn already.
 	Withdraw(ctx context.Context, sku string, id domain.StockKeyID, at time.Time) error
+	// Restock puts keys assigned to itemID back into the stock, available
+	// again under their id and hash, each with its new Sealed ciphertext
+	// (sealed under the product's stock key). It returns
+	// domain.ErrInvalidTransition, restocking nothing, for a key that is not
+	// assigned to itemID, domain.ErrNotFound for an unknown id or another
+	// sku's.
+	Restock(ctx context.Context, sku, itemID string, keys []domain.StockKey, at time.Time) error
 	// Counts returns how many keys of sku are in each status.
 	Counts(ctx context.Context, sku string) (domain.StockCounts, error)
 	// SetSourcing stores the sourcing mode of sku.

@@ -8,6 +8,19 @@ type SupplierRegistration struct {
 	// Balance reads the supplier's account balance; nil when it has none
 	// to read. Wrap keeps it when the wrappers hide it.
 	Balance SupplierBalance
+	// Returns takes keys back; nil when the supplier takes none back.
+	// Wrap keeps it when the wrappers hide it.
+	Returns SupplierReturns
+}
+
+// Returner returns what takes keys back to the supplier, the supplier
+// itself or the Returns kept by Wrap; false when it takes none back.
+func (r SupplierRegistration) Returner() (SupplierReturns, bool) {
+	if r.Returns != nil {
+		return r.Returns, true
+	}
+	sr, ok := r.Supplier.(SupplierReturns)
+	return sr, ok
 }
 
 // Balances returns the registrations whose supplier reports a balance,
@@ -57,7 +70,8 @@ func (s Suppliers) Wrap(wrap func(Supplier) Supplier) Suppliers {
 		if balance == nil {
 			balance, _ = r.Supplier.(SupplierBalance)
 		}
-		out[i] = SupplierRegistration{Supplier: wrap(r.Supplier), Hooks: r.Hooks, Balance: balance}
+		returns, _ := r.Returner()
+		out[i] = SupplierRegistration{Supplier: wrap(r.Supplier), Hooks: r.Hooks, Balance: balance, Returns: returns}
 	}
 	return out
 }

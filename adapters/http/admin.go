@@ -32,6 +32,7 @@ func (s *Server) registerAdmin(api huma.API) {
 	s.registerAdminOrders(api)
 	s.registerReports(api)
 	s.registerStock(api)
+	s.registerRefunds(api)
 	huma.Register(api, huma.Operation{
 		OperationID: "admin-retry-fulfilment", Method: http.MethodPost, Path: "/v1/admin/orders/{id}/retry-fulfilment",
 		DefaultStatus: http.StatusAccepted, Summary: "Retry fulfilment of a failed or stuck order",

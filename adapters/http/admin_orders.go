@@ -52,6 +52,7 @@ type OrderDetailBody struct {
 	OrderBody
 	Notifications []NotificationBody `json:"payment_notifications" doc:"The gateway's notifications for the order, as received"`
 	Links         []DeliveryLinkBody `json:"delivery_links" doc:"Every delivery link made for the order"`
+	KeyOutcomes   []KeyOutcomeBody   `json:"key_outcomes,omitempty" doc:"For a refunded order: what the refund did with each key"`
 }
 
 type orderDetailOutput struct {
@@ -60,7 +61,7 @@ type orderDetailOutput struct {
 
 func orderDetailBody(d application.OrderDetail) OrderDetailBody {
 	b := OrderDetailBody{OrderBody: orderBody(d.Order, adminTimeline),
-		Notifications: make([]NotificationBody, 0, len(d.Notifications)), Links: make([]DeliveryLinkBody, 0, len(d.Links))}
+		Notifications: make([]NotificationBody, 0, len(d.Notifications)), Links: make([]DeliveryLinkBody, 0, len(d.Links)), KeyOutcomes: keyOutcomes(d.Order)}
 	for _, n := range d.Notifications {
 		b.Notifications = append(b.Notifications, NotificationBody{Provider: n.Provider, PaymentID: n.PaymentID, Status: n.Status,
 			BodySHA256: hex.EncodeToString(n.BodySHA256[:]), ReceivedAt: n.ReceivedAt.UTC()})

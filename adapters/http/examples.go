@@ -163,6 +163,16 @@ var operationExamples = map[string]operationExample{
 		responses: map[string]any{"200": exAdminOrder("revoked", "sealed", TimelineEntry{Type: "order_revoked", Status: "revoked", At: exAt(48 * time.Hour),
 			Metadata: map[string]string{"reason": "chargeback opened by the customer's bank"}})},
 	},
+	"admin-refund-order": {
+		request: map[string]any{"reason": "the customer bought the wrong platform", "reference": "USDT refund tx 0x9f2c41e1, sent 2026-12-07"},
+		responses: map[string]any{"200": func() any {
+			var out refundOutput
+			out.Body.OrderBody = exAdminOrder("refunded", "sealed", TimelineEntry{Type: "order_refunded", Status: "refunded", At: exAt(50 * time.Hour),
+				Metadata: map[string]string{"from": "delivered", "reason": "the customer bought the wrong platform", "reference": "USDT refund tx 0x9f2c41e1, sent 2026-12-07"}})
+			out.Body.KeyOutcomes = []KeyOutcomeBody{{ItemID: exItemID, Slot: 0, Outcome: "returned", Detail: "kinguin order PHS84FJAG5U", SupplierOrderID: "PHS84FJAG5U", At: exAt(50 * time.Hour)}}
+			return out.Body
+		}()},
+	},
 	"admin-resend-delivery": {responses: map[string]any{"202": exResent().Body}},
 	"admin-rotate-keys": {responses: map[string]any{"200": func() any {
 		var out rotateOutput

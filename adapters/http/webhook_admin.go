@@ -391,6 +391,11 @@ func documentWebhookEvents(api huma.API) {
 				"(failed, needs_review, revoked, underpaid); the reason's text is in the order's detail (GET /v1/admin/orders/{id})"}
 			data.Required = []string{"order_id"}
 		}
+		if t.Name == domain.WebhookKeyReturned {
+			data.Properties["order_id"] = &huma.Schema{Type: "string", Description: "The refunded order's id"}
+			data.Properties["supplier_order_id"] = &huma.Schema{Type: "string", Description: "The supplier order whose keys the supplier took back"}
+			data.Required = []string{"order_id", "supplier_order_id"}
+		}
 		if t.Name == domain.WebhookTest {
 			data.Properties["endpoint_id"] = &huma.Schema{Type: "string", Description: "The endpoint the test was sent to"}
 		}

@@ -235,3 +235,23 @@ func duplicateKeys(plan domain.StockRehashPlan) []domain.StockKey {
 	}
 	return out
 }
+
+// Restock puts keys assigned to itemID back into the stock.
+func (s *Stock) Restock(_ context.Context, sku, itemID string, keys []domain.StockKey, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		cur, ok := s.keys[k.ID]
+		if !ok || cur.SKU != sku {
+			return fmt.Errorf("%w: stock key %s of %s", domain.ErrNotFound, k.ID, sku)
+		}
+		if cur.Status != domain.StockAssigned || cur.ItemID != itemID || len(k.Sealed) == 0 {
+			return fmt.Errorf("%w: stock key %s is %s, not assigned to %s", domain.ErrInvalidTransition, k.ID, cur.Status, itemID)
+		}
+	}
+	for _, k := range keys {
+		cur := s.keys[k.ID]
+		cur.Status, cur.ItemID, cur.Sealed = domain.StockAvailable, "", append([]byte(nil), k.Sealed...)
+	}
+	return nil
+}

@@ -8,8 +8,8 @@ import (
 	"github.com/keyward/keyward/domain"
 )
 
-// offersMigration is the version of migrations/00021_supplier_offers.sql.
-const offersMigration = 21
+// offersMigration is the version of migrations/00020_supplier_offers.sql.
+const offersMigration = 20
 
 // TestOffersAreBackfilledFromTheSources: every product bought from a
 // supplier before offers existed gets its source as its one linked offer

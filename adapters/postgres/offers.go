@@ -16,7 +16,7 @@ import (
 )
 
 // Offers is a ports.OfferRepository on PostgreSQL: supplier_offers and
-// product_offers (migration 00021).
+// product_offers (migration 00020).
 type Offers struct{ db *sqlx.DB }
 
 var _ ports.OfferRepository = (*Offers)(nil)

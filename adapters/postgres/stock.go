@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -166,4 +167,28 @@ func (s *Stock) Sourcing(ctx context.Context, sku string) (domain.Sourcing, erro
 		return domain.Sourcing{}, fmt.Errorf("sourcing of %s: %w", sku, err)
 	}
 	return m, nil
+}
+
+// Restock puts keys assigned to itemID back into the stock with their new
+// ciphertext, in one statement per key under row locks.
+func (s *Stock) Restock(ctx context.Context, sku, itemID string, keys []domain.StockKey, at time.Time) error {
+	return withTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		for _, k := range keys {
+			var row struct {
+				Status string         `db:"status"`
+				ItemID sql.NullString `db:"item_id"`
+			}
+			if err := tx.GetContext(ctx, &row, `SELECT status, item_id FROM stock_keys WHERE id = $1 AND sku = $2 FOR UPDATE`, string(k.ID), sku); err != nil {
+				return fmt.Errorf("stock key %s of %s: %w", k.ID, sku, translate(err))
+			}
+			if row.Status != domain.StockAssigned.String() || row.ItemID.String != itemID || len(k.Sealed) == 0 {
+				return fmt.Errorf("%w: stock key %s is %s, not assigned to %s", domain.ErrInvalidTransition, k.ID, row.Status, itemID)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE stock_keys SET status = 'available', item_id = NULL, sealed = $2, updated_at = $3 WHERE id = $1`,
+				string(k.ID), k.Sealed, at); err != nil {
+				return fmt.Errorf("restock key %s: %w", k.ID, err)
+			}
+		}
+		return nil
+	})
 }

@@ -3,6 +3,7 @@ package porttest
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -29,6 +30,7 @@ func StockRepository(t *testing.T, newRepo func(t *testing.T) (ports.StockReposi
 		{"concurrent claims never share a key", stockTest(testStockConcurrentClaims)},
 		{"withdraw takes only available keys", stockTest(testStockWithdraw)},
 		{"sourcing is stored per sku", stockTest(testStockSourcing)},
+		{"restock puts keys assigned to an item back, with their new ciphertext", stockTest(testStockRestock)},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
@@ -252,4 +254,48 @@ func testStockApplyRehash(t *testing.T, repo ports.StockRepository, _ ports.Tran
 	err = repo.ApplyRehash(t.Context(), domain.StockRehashPlan{Duplicates: []domain.StockDuplicate{{Key: k2, Of: k3}, {Key: k1, Of: k3}}}, stockT0)
 	wantIs(t, err, domain.ErrConflict, "ApplyRehash withdrawing a sold key")
 	wantCounts(t, repo, "A", domain.StockCounts{Available: 1, Assigned: 1, Withdrawn: 1})
+}
+
+// testStockRestock: keys assigned to an item go back into the stock with
+// the ciphertext given, keep their hash (a re-import is a duplicate) and
+// are claimed again; a key not assigned to that item restocks nothing.
+func testStockRestock(t *testing.T, repo ports.StockRepository) {
+	addStock(t, repo, 3, stockKey("A", 1), stockKey("A", 2), stockKey("A", 3))
+	got, err := repo.Claim(t.Context(), "A", "item-1", 2)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Claim = %+v, %v", got, err)
+	}
+	back := domain.StockKey{ID: got[0].ID, SKU: "A", Sealed: []byte("resealed-1"), ContentType: "text/plain"}
+	other := domain.StockKey{ID: stockKey("A", 3).ID, SKU: "A", Sealed: []byte("x"), ContentType: "text/plain"}
+	if err := repo.Restock(t.Context(), "A", "item-1", []domain.StockKey{back, other}, stockT0); !errors.Is(err, domain.ErrInvalidTransition) {
+		t.Fatalf("Restock of an available key = %v, want ErrInvalidTransition", err)
+	}
+	if err := repo.Restock(t.Context(), "A", "item-2", []domain.StockKey{back}, stockT0); !errors.Is(err, domain.ErrInvalidTransition) {
+		t.Fatalf("Restock for another item = %v, want ErrInvalidTransition", err)
+	}
+	if err := repo.Restock(t.Context(), "B", "item-1", []domain.StockKey{back}, stockT0); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("Restock under another sku = %v, want ErrNotFound", err)
+	}
+	wantCounts(t, repo, "A", domain.StockCounts{Available: 1, Assigned: 2})
+	if err := repo.Restock(t.Context(), "A", "item-1", []domain.StockKey{back}, stockT0); err != nil {
+		t.Fatal(err)
+	}
+	wantCounts(t, repo, "A", domain.StockCounts{Available: 2, Assigned: 1})
+	addStock(t, repo, 0, stockKey("A", 1))
+	again, err := repo.Claim(t.Context(), "A", "item-9", 2)
+	if err != nil || len(again) != 2 {
+		t.Fatalf("Claim after the restock = %+v, %v", again, err)
+	}
+	found := false
+	for _, k := range again {
+		if k.ID == back.ID {
+			found = string(k.Sealed) == "resealed-1"
+		}
+	}
+	if !found {
+		t.Fatalf("the restocked key %s is not claimed again with its new ciphertext: %+v", back.ID, again)
+	}
+	if err := repo.Restock(t.Context(), "A", "item-1", []domain.StockKey{back}, stockT0); !errors.Is(err, domain.ErrInvalidTransition) {
+		t.Fatalf("a second Restock = %v, want ErrInvalidTransition", err)
+	}
 }

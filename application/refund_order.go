@@ -1,0 +1,414 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// Audit actions of a refund.
+const (
+	AuditOrderRefunded = "order.refunded"
+	AuditKeyOutcome    = "order.key_outcome"
+)
+
+// ReturnWindow is how long after delivery a supplier takes unrevealed keys
+// back (Kinguin: 24 h).
+const ReturnWindow = 24 * time.Hour
+
+// Bounds of a refund's free text.
+const (
+	MaxRefundReason    = 500
+	MaxRefundReference = 200
+)
+
+// RefundCommand is a refund of a paid order: the money went back outside
+// keyward, Reference records how.
+type RefundCommand struct {
+	OrderID   string
+	Reason    string
+	Reference string
+	Actor     string
+}
+
+// RefundOrder ends a paid order as refunded and gives back what the
+// customer never saw: own-stock keys never revealed go back into the
+// stock (re-sealed under the product's stock key in the unit of work that
+// destroys the order's data key), supplier keys never revealed are
+// offered back to the supplier that sold them where it takes them back
+// (once per supplier order, within ReturnWindow of their delivery), and
+// every other key is quarantined: shredded with the order. Every link is
+// revoked. Each key's outcome is on the order's timeline and in the audit
+// trail.
+type RefundOrder struct {
+	tx          ports.Transactor
+	orders      ports.OrderRepository
+	links       ports.DeliveryLinkRepository
+	revelations ports.RevelationLog
+	stock       ports.StockRepository
+	suppliers   ports.Suppliers
+	locks       ports.Locks
+	keys        envelope
+	audit       ports.AuditLog
+	clock       ports.Clock
+	log         *slog.Logger
+}
+
+// NewRefundOrder wires RefundOrder; it panics when a dependency is nil.
+func NewRefundOrder(tx ports.Transactor, orders ports.OrderRepository, links ports.DeliveryLinkRepository, revelations ports.RevelationLog, stock ports.StockRepository,
+	suppliers ports.Suppliers, locks ports.Locks, dataKeys ports.DataKeyRepository, vault ports.KeyVault, blobs ports.BlobStore, audit ports.AuditLog, clock ports.Clock, log *slog.Logger) RefundOrder {
+	require("RefundOrder", "tx", tx, "orders", orders, "links", links, "revelations", revelations, "stock", stock, "locks", locks, "dataKeys", dataKeys, "vault", vault, "blobs", blobs,
+		"audit", audit, "clock", clock, "log", log)
+	return RefundOrder{tx: tx, orders: orders, links: links, revelations: revelations, stock: stock, suppliers: suppliers, locks: locks,
+		keys: envelope{dataKeys: dataKeys, vault: vault, blobs: blobs}, audit: audit, clock: clock, log: log}
+}
+
+// restock is the keys of one item going back into the stock.
+type restock struct {
+	sku, itemID string
+	keys        []domain.StockKey
+}
+
+// Handle returns domain.ErrNotFound for an unknown order, domain.ErrConflict
+// for an order refunded already (nothing changes), domain.ErrInvalidTransition
+// for an order that is not paid or already revoked, domain.ErrInvalidOrder for
+// free text out of bounds.
+func (h RefundOrder) Handle(ctx context.Context, cmd RefundCommand) (*domain.Order, error) {
+	cmd.Reason, cmd.Reference = strings.TrimSpace(cmd.Reason), strings.TrimSpace(cmd.Reference)
+	if cmd.Reason == "" || len(cmd.Reason) > MaxRefundReason || len(cmd.Reference) > MaxRefundReference {
+		return nil, fmt.Errorf("%w: refund needs a reason (1..%d bytes) and reference (up to %d bytes)", domain.ErrInvalidOrder, MaxRefundReason, MaxRefundReference)
+	}
+	// One refund of an order at a time: the supplier is asked once, by the
+	// refund that then records its answer.
+	release, ok, err := h.locks.TryLock(ctx, "refund-order/"+cmd.OrderID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: lock: %v", ErrUnavailable, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: order %s is being refunded right now", domain.ErrConflict, cmd.OrderID)
+	}
+	defer release()
+	o, err := h.orders.Get(ctx, cmd.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if o.Status() == domain.StatusRefunded {
+		return nil, fmt.Errorf("%w: order %s is refunded already", domain.ErrConflict, o.ID())
+	}
+	if err := o.RefundCanStart(); err != nil {
+		return nil, err
+	}
+	outcomes, restocks, returned, err := h.plan(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	var links int
+	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
+		var err error
+		o, err = h.orders.Update(ctx, cmd.OrderID, func(o *domain.Order) error {
+			if o.Status() == domain.StatusRefunded {
+				return fmt.Errorf("%w: order %s is refunded already", domain.ErrConflict, o.ID())
+			}
+			return o.Refund(cmd.Reason, cmd.Reference, outcomes, returned, h.clock.Now())
+		})
+		if err != nil {
+			return err
+		}
+		// The keys go back into the stock before the data key that could
+		// open them here is destroyed, in the same unit of work.
+		for _, r := range restocks {
+			if err := h.stock.Restock(ctx, r.sku, r.itemID, r.keys, h.clock.Now()); err != nil {
+				return fmt.Errorf("restock %s: %w", r.sku, err)
+			}
+		}
+		if err := h.keys.dataKeys.Delete(ctx, cmd.OrderID); err != nil {
+			return fmt.Errorf("destroy data key: %w", err)
+		}
+		if links, err = revokeLinks(ctx, h.links, cmd.OrderID, "", h.clock.Now()); err != nil {
+			return err
+		}
+		for _, k := range outcomes {
+			if _, err := h.audit.Append(ctx, cmd.Actor, AuditKeyOutcome, cmd.OrderID, map[string]string{
+				"item_id": k.ItemID, "slot": strconv.Itoa(k.Slot), "outcome": k.Outcome.String(), "detail": k.Detail,
+			}); err != nil {
+				return fmt.Errorf("audit key outcome: %w", err)
+			}
+		}
+		_, err = h.audit.Append(ctx, cmd.Actor, AuditOrderRefunded, cmd.OrderID, map[string]string{
+			"reason": cmd.Reason, "reference": cmd.Reference, "keys": strconv.Itoa(len(outcomes)), "links_revoked": strconv.Itoa(links),
+			"returned_supplier_orders": strings.Join(returned, ","),
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.keys.shred(ctx, o); err != nil {
+		return nil, err
+	}
+	h.log.InfoContext(ctx, "order refunded", "order_id", o.ID(), "keys", len(outcomes), "links_revoked", links)
+	return o, nil
+}
+
+// plan decides each key's outcome: it re-seals the own-stock keys never
+// revealed under their product's stock key and asks suppliers to take
+// their unrevealed keys back. Nothing is stored.
+func (h RefundOrder) plan(ctx context.Context, o *domain.Order) ([]domain.RefundedKey, []restock, []string, error) {
+	revs, err := h.revelations.ListByOrder(ctx, o.ID())
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("revelations of %s: %w", o.ID(), err)
+	}
+	reveals := map[string][]time.Time{} // by item
+	for _, r := range revs {
+		reveals[r.ItemID()] = append(reveals[r.ItemID()], r.At())
+	}
+	sealedAt := map[string]time.Time{}   // by item: its own keys
+	replacedAt := map[string]time.Time{} // by claim: the replacements it sealed
+	for _, e := range o.Timeline() {
+		switch e.Kind() {
+		case domain.EventKindItemSealed:
+			sealedAt[e.Metadata()["item_id"]] = e.At()
+		case domain.EventKindKeyReplaced:
+			replacedAt[e.Metadata()["claim_id"]] = e.At()
+		}
+	}
+	// A key was seen when its item was revealed once the key was sealed:
+	// a key sealed at fulfilment by any reveal, a replacement by a reveal
+	// after its approval (the reveal that found the key bad came before).
+	seen := func(it *domain.OrderItem, k domain.SealedKey) bool {
+		for _, r := range reveals[it.ID()] {
+			if k.ClaimID != "" && !k.Bad {
+				if at, ok := replacedAt[k.ClaimID]; !ok || r.After(at) {
+					return true
+				}
+				continue
+			}
+			if !r.Before(sealedAt[it.ID()]) {
+				return true
+			}
+		}
+		return false
+	}
+	var (
+		out      []domain.RefundedKey
+		restocks []restock
+		returned []string
+		asked    = map[string]ports.KeyReturn{}
+		refused  = map[string]string{}
+		orderKey *orderKey
+	)
+	defer func() {
+		if orderKey != nil {
+			orderKey.Close()
+		}
+	}()
+	for _, it := range o.Items() {
+		keys := it.Keys()
+		if len(keys) == 0 {
+			continue
+		}
+		own := it.SupplierOrderID() == ownStockRef
+		var unseen []domain.SealedKey
+		for _, k := range keys {
+			switch {
+			case k.Bad:
+				out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyQuarantined, Detail: "bad key"})
+			case seen(it, k):
+				out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyQuarantined, Detail: "revealed"})
+			default:
+				unseen = append(unseen, k)
+			}
+		}
+		if len(unseen) == 0 {
+			continue
+		}
+		// Keys of the stock: an own-stock item's, and replacements taken
+		// from the stock (assigned there to their claim). The supplier's
+		// own keys are offered back to it.
+		byAssignee := map[string][]domain.SealedKey{}
+		var assignees []string
+		var bought []domain.SealedKey
+		for _, k := range unseen {
+			a := ""
+			switch {
+			case k.ClaimID != "":
+				a = k.ClaimID
+			case own:
+				a = it.ID()
+			default:
+				bought = append(bought, k)
+				continue
+			}
+			if _, ok := byAssignee[a]; !ok {
+				assignees = append(assignees, a)
+			}
+			byAssignee[a] = append(byAssignee[a], k)
+		}
+		for _, a := range assignees {
+			if orderKey == nil {
+				if orderKey, err = h.keys.open(ctx, o.ID()); err != nil {
+					return nil, nil, nil, fmt.Errorf("data key of %s: %w", o.ID(), err)
+				}
+			}
+			r, ks, missing, err := h.restock(ctx, orderKey, it, a, byAssignee[a])
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			out = append(out, ks...)
+			if len(r.keys) > 0 {
+				restocks = append(restocks, r)
+			}
+			for _, k := range missing {
+				if own || k.ClaimID == "" {
+					out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyQuarantined, Detail: "no stock key assigned to it"})
+				} else {
+					// Bought from the supplier for the claim, under a
+					// purchase of its own that the item does not record.
+					out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyNotReturnable, Detail: "replacement bought for claim " + k.ClaimID})
+				}
+			}
+		}
+		if len(bought) == 0 {
+			continue
+		}
+		ks, ret := h.giveBack(ctx, it, bought, sealedAt[it.ID()], asked, refused)
+		out = append(out, ks...)
+		if ret != "" {
+			returned = append(returned, ret)
+		}
+	}
+	return out, restocks, returned, nil
+}
+
+// restock re-seals the unseen own-stock keys of it under its product's
+// stock key, each under the id of the stock key it was sold as (found by
+// its canonical hash, which it keeps). assignee is what the stock assigned
+// the keys to: the item, or the claim a replacement was taken for. It
+// returns as missing the keys the stock does not hold as assigned to it.
+func (h RefundOrder) restock(ctx context.Context, orderKey *orderKey, it *domain.OrderItem, assignee string, keys []domain.SealedKey) (restock, []domain.RefundedKey, []domain.SealedKey, error) {
+	var missing []domain.SealedKey
+	stock := stockKeys{h.keys}
+	stockKey, err := stock.openSKU(ctx, it.SKU())
+	if err != nil {
+		return restock{}, nil, nil, fmt.Errorf("stock data key of %s: %w", it.SKU(), err)
+	}
+	defer stockKey.Close()
+	hasher, err := stock.hasher(ctx)
+	if err != nil {
+		return restock{}, nil, nil, fmt.Errorf("stock hash key: %w", err)
+	}
+	defer hasher.Close()
+	r := restock{sku: it.SKU(), itemID: assignee}
+	var out []domain.RefundedKey
+	taken := map[domain.StockKeyID]bool{}
+	for _, k := range keys {
+		pt, err := h.keys.load(ctx, orderKey, it.ID(), k.Slot, k.BlobRef)
+		if err != nil {
+			return restock{}, nil, nil, fmt.Errorf("open key %s/%d: %w", it.ID(), k.Slot, err)
+		}
+		form, err := dedupeForm(k.ContentType, pt)
+		if err != nil {
+			clear(pt)
+			out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyQuarantined, Detail: "not a key the stock takes"})
+			continue
+		}
+		hash := canonicalHash(hasher, k.ContentType, form)
+		holders, err := h.stock.HashHolders(ctx, [][]byte{hash})
+		if err != nil {
+			clear(pt)
+			return restock{}, nil, nil, fmt.Errorf("stock key of %s/%d: %w", it.ID(), k.Slot, err)
+		}
+		var id domain.StockKeyID
+		for _, s := range holders {
+			if s.Status == domain.StockAssigned && s.ItemID == assignee && s.SKU == it.SKU() && !taken[s.ID] {
+				id = s.ID
+				break
+			}
+		}
+		if id == "" {
+			clear(pt)
+			missing = append(missing, k)
+			continue
+		}
+		taken[id] = true
+		r.keys = append(r.keys, domain.StockKey{ID: id, SKU: it.SKU(), Sealed: sealStock(stockKey, id, pt), ContentType: k.ContentType})
+		clear(pt)
+		out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyRestocked, Detail: "stock key " + string(id)})
+	}
+	return r, out, missing, nil
+}
+
+// giveBack asks the supplier the item was bought from to take its unseen
+// keys back, once per supplier order (asked and refused remember the
+// answers), and returns each key's outcome and the supplier order id when
+// the supplier took keys back.
+func (h RefundOrder) giveBack(ctx context.Context, it *domain.OrderItem, keys []domain.SealedKey, sealedAt time.Time, asked map[string]ports.KeyReturn, refused map[string]string) ([]domain.RefundedKey, string) {
+	all := func(outcome domain.KeyOutcome, detail string) []domain.RefundedKey {
+		out := make([]domain.RefundedKey, len(keys))
+		for i, k := range keys {
+			out[i] = domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: outcome, Detail: detail}
+		}
+		return out
+	}
+	reg, ok := h.suppliers.Get(it.Supplier())
+	var returner ports.SupplierReturns
+	if ok {
+		returner, ok = reg.Returner()
+	}
+	switch {
+	case !ok:
+		return all(domain.KeyNotReturnable, "supplier "+it.Supplier()+" takes no keys back"), ""
+	case it.SupplierOrderID() == "":
+		return all(domain.KeyNotReturnable, "no supplier order"), ""
+	case it.Source().Kind != domain.SourceSupplier && it.BoughtFrom() == "":
+		return all(domain.KeyNotReturnable, "not bought from a supplier"), ""
+	case !sealedAt.IsZero() && h.clock.Now().Sub(sealedAt) > ReturnWindow:
+		return all(domain.KeyNotReturnable, "delivered more than 24 h ago"), ""
+	}
+	ref := it.SupplierOrderID()
+	if why, done := refused[ref]; done {
+		return all(domain.KeyReturnRefused, why), ""
+	}
+	r, done := asked[ref]
+	if !done {
+		var err error
+		r, err = returner.ReturnKeys(ctx, ref)
+		if err != nil {
+			why := boundedDetail(err.Error())
+			if !errors.Is(err, ports.ErrReturnRefused) {
+				why = "no answer from the supplier, check its order: " + why
+			}
+			h.log.WarnContext(ctx, "supplier did not take keys back", "supplier", it.Supplier(), "supplier_order_id", ref, "err", err)
+			refused[ref] = why
+			return all(domain.KeyReturnRefused, why), ""
+		}
+		asked[ref] = r
+	}
+	out := make([]domain.RefundedKey, len(keys))
+	for i, k := range keys {
+		if i < r.Returned {
+			out[i] = domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyReturned, Detail: it.Supplier() + " order " + ref}
+		} else {
+			out[i] = domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyReturnRefused, Detail: "the supplier kept it"}
+		}
+	}
+	if r.Returned == 0 {
+		return out, ""
+	}
+	return out, ref
+}
+
+// boundedDetail keeps an outcome's detail short.
+func boundedDetail(s string) string {
+	if len(s) > 300 {
+		return strings.ToValidUTF8(s[:300], "") + "…"
+	}
+	return s
+}

@@ -1,0 +1,66 @@
+package domain_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/domain"
+)
+
+func TestRefundNeedsAnOutcomeForEveryKey(t *testing.T) {
+	t.Parallel()
+	o := inState(t, domain.StatusDelivered)
+	o.PopEvents()
+	var keys []domain.RefundedKey
+	for _, it := range o.Items() {
+		for _, k := range it.Keys() {
+			keys = append(keys, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyReturned, Detail: "kinguin order K-1"})
+		}
+	}
+	if len(keys) == 0 {
+		t.Fatal("a delivered order without keys")
+	}
+	if err := o.Refund("r", "ref", keys[1:], nil, t0); !errors.Is(err, domain.ErrInvalidOrder) {
+		t.Fatalf("refund with a key without outcome: %v, want ErrInvalidOrder", err)
+	}
+	if err := o.Refund("fraud", "chargeback 77", keys, []string{"K-1"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	entries := 0
+	for _, e := range o.NewTimeline() {
+		if e.Kind() == domain.EventKindKeyOutcome && e.Metadata()["outcome"] == "returned" {
+			entries++
+		}
+	}
+	if entries != len(keys) {
+		t.Fatalf("%d key_outcome entries, want %d", entries, len(keys))
+	}
+	if o.Status() != domain.StatusRefunded || len(o.Items()[0].Keys()) != 0 {
+		t.Fatalf("order %s with %d keys, want refunded and shredded", o.Status(), len(o.Items()[0].Keys()))
+	}
+	var names []string
+	for _, e := range o.PopEvents() {
+		names = append(names, e.EventName()+"/"+e.(domain.OrderEvent).Reason)
+	}
+	if len(names) != 2 || names[len(names)-2] != "order.refunded/fraud" || names[len(names)-1] != "key.returned/K-1" {
+		t.Fatalf("events %v", names)
+	}
+	if err := o.Refund("again", "", nil, nil, t0); !errors.Is(err, domain.ErrInvalidTransition) {
+		t.Fatalf("second refund: %v, want ErrInvalidTransition", err)
+	}
+}
+
+func TestKeyReturnedWebhookNamesTheSupplierOrder(t *testing.T) {
+	t.Parallel()
+	if !domain.IsWebhookEventType("key.returned") {
+		t.Fatal("key.returned is not in the webhook catalogue")
+	}
+	w, ok, err := domain.WebhookEventFor("wh-9", domain.OrderEvent{Name: domain.EventKeyReturned, OrderID: "o1", At: t0, Reason: "PHS84FJAG5U"})
+	if err != nil || !ok || w.Type != "key.returned" {
+		t.Fatalf("webhook for key.returned: %+v %v %v", w, ok, err)
+	}
+	if got := string(w.Body); !strings.Contains(got, `"supplier_order_id":"PHS84FJAG5U"`) || !strings.Contains(got, `"order_id":"o1"`) {
+		t.Fatalf("payload %s", got)
+	}
+}
