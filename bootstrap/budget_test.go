@@ -89,6 +89,7 @@ func TestOrderBudget(t *testing.T) {
 		c.Catalog.SyncInterval = 0
 		c.Tuning.AuditSealPass = time.Hour
 		c.Tuning.AuditSealGather = time.Hour // sealed below, once for every order
+		withWebhooks("1s")(c)
 	}, fx.Populate(&counter, &m, &audit, &db))
 
 	read := func() orderCounts {
@@ -124,9 +125,11 @@ func TestOrderBudget(t *testing.T) {
 		})
 	}
 
-	// The budget's order has one outbound webhook endpoint registered:
-	// register it here, once, before the orders, when keyward sends
-	// webhooks; its deliveries are then counted with the rest.
+	// The budget's order has one outbound webhook endpoint registered,
+	// subscribed to every event: its messages are written and delivered
+	// with the rest, and counted with them.
+	receiver := newHookReceiver(t)
+	h.registerWebhook(receiver, "*")
 	sku := h.firstSKU(func(p product) bool { return p.InStock && !strings.Contains(strings.ToLower(p.Platform), "nintendo") }).SKU
 	order := func(i int) orderCounts {
 		email := fmt.Sprintf("budget-%d@example.com", i)
@@ -147,6 +150,9 @@ func TestOrderBudget(t *testing.T) {
 		}
 		if code, _, raw := h.do("POST", "/v1/deliveries/"+token+"/reveal", nil, nil, nil); code != 200 {
 			t.Fatalf("reveal: %d %s", code, raw)
+		}
+		for _, typ := range []string{"order.placed", "order.paid", "order.fulfilled", "order.delivered", "delivery.revealed"} {
+			testkit.Eventually(t, 30*time.Second, "the "+typ+" webhook of "+o.ID, func() bool { return len(receiver.of(typ, o.ID)) == 1 })
 		}
 		quiet()
 		return minus(minus(read(), before), client)
