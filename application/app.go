@@ -127,14 +127,19 @@ type Deps struct {
 	// breakers and balances and the items bought from each.
 	SupplierMonitor ports.SupplierMonitor
 	ItemsBought     ports.ItemsBoughtCounter
-	SupplierMarks   ports.SupplierEventMarks
-	Gateway         ports.PaymentGateway
-	Verifier        ports.NotificationVerifier
-	Mailer          ports.Mailer
-	Clock           ports.Clock
-	IDs             ports.IDs
-	Health          []ports.HealthCheck
-	Log             *slog.Logger
+	// Balances, optional, is the last balance known of each supplier,
+	// fed by the balance reads of Suppliers (RecordBalances); routing
+	// passes over an offer its supplier is known unable to pay for. Nil:
+	// a book of its own, fed by the suppliers' refusals only.
+	Balances      *BalanceBook
+	SupplierMarks ports.SupplierEventMarks
+	Gateway       ports.PaymentGateway
+	Verifier      ports.NotificationVerifier
+	Mailer        ports.Mailer
+	Clock         ports.Clock
+	IDs           ports.IDs
+	Health        []ports.HealthCheck
+	Log           *slog.Logger
 }
 
 // Settings tune the use cases; the zero value of each field takes the
@@ -185,6 +190,10 @@ func NewApp(d Deps, s Settings) App {
 	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Suppliers, d.Blobs, StockDeps{Stock: d.Stock, Tx: d.Tx, Audit: d.Audit}, s.PriceGuard, d.Clock, d.Log)
 	fulfil.locks = d.Locks
 	fulfil.offers = d.Offers
+	fulfil.balances = d.Balances
+	if fulfil.balances == nil {
+		fulfil.balances = NewBalanceBook(d.Clock)
+	}
 	poll := newPollSupplier(s.SupplierPoll, d.Clock, d.Log)
 	fulfil.poll = poll.s // every copy of fulfil feeds the one schedule
 	poll.setFulfil(fulfil)

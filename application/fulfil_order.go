@@ -21,11 +21,14 @@ type FulfilOrder struct {
 	// offers, when set, are the products' linked offers each item is
 	// routed through; without, an item is bought from its product's source.
 	offers ports.OfferRepository
-	keys   envelope
-	stock  ownStock
-	guard  PriceGuard
-	clock  ports.Clock
-	log    *slog.Logger
+	// balances, when set, are the suppliers' balances known: an offer its
+	// supplier is known unable to pay for is passed over.
+	balances *BalanceBook
+	keys     envelope
+	stock    ownStock
+	guard    PriceGuard
+	clock    ports.Clock
+	log      *slog.Logger
 	// poll, when set, is told of each order a run leaves waiting for
 	// supplier keys (PollSupplier looks again).
 	poll *pollSchedule

@@ -22,8 +22,10 @@ type route struct {
 	// do not know it, refused it for good, or a breaker kept the call
 	// from them): the purchase may move on from them.
 	clear map[string]bool
-	// waitOnBreaker, waitOnPrice: an offer was passed over only for now.
+	// waitOnBreaker, waitOnBalance, priceReason: an offer was passed
+	// over only for now (a breaker open, a balance too low, a price).
 	waitOnBreaker bool
+	waitOnBalance bool
 	priceReason   string
 	// unconfigured: an offer's supplier is not in KEYWARD_SUPPLIERS.
 	unconfigured bool
@@ -59,9 +61,10 @@ func (f *fulfilment) offersOf(ctx context.Context, it *domain.OrderItem) ([]doma
 // buyRouted buys the item from the first of its offers that can sell it,
 // cheapest first. An offer is passed over when its supplier is not
 // configured, its catalog stock is short, its cost (catalog, then the
-// supplier's own) is above what the item affords, its supplier's breaker
-// is open, or its supplier refuses the purchase for good; a temporary
-// error waits, as before. An item whose purchase was begun with a supplier
+// supplier's own) is above what the item affords, its supplier's balance
+// is known to be too low to pay for it (BalanceBook), its supplier's
+// breaker is open, or its supplier refuses the purchase for good; a
+// temporary error waits, as before. An item whose purchase was begun with a supplier
 // is first looked for there: found, it is followed there; unknown there,
 // it may move on. It returns the purchase with the supplier it was made
 // at, or the item's result when none was (failed, held, waiting for a
@@ -115,6 +118,12 @@ func (f *fulfilment) buyRouted(ctx context.Context, it *domain.OrderItem) (ports
 			r.priceReason = fmt.Sprintf("%s%s %s > affordable %s %s", priceReasonPrefix, o.Cost, o.Cost.Currency(), affordable, affordable.Currency())
 			continue
 		}
+		if why, short := f.balances.short(o.Supplier, o.Cost.Mul(it.Quantity())); short {
+			// Known without asking: the supplier is not called.
+			r.skip(o, why)
+			r.waitOnBalance = true
+			continue
+		}
 		last := i == len(offers)-1
 		so, res, err := f.purchaseAt(ctx, sup, o, it, affordable, r, last)
 		if res == itemNextOffer && err == nil {
@@ -127,13 +136,15 @@ func (f *fulfilment) buyRouted(ctx context.Context, it *domain.OrderItem) (ports
 }
 
 // noOffer ends an item none of whose offers could sell it: a wait when an
-// offer was passed over only for now (a breaker, a price), else a failure
+// offer was passed over only for now (a breaker, a balance, a price), else
+// a failure
 // saying why each was passed over (held for review when an offer's
 // supplier is not configured: a person acts).
 func (f *fulfilment) noOffer(ctx context.Context, it *domain.OrderItem, r *route) (itemResult, error) {
 	tried := strings.Join(r.tried, "; ")
 	switch {
-	case r.waitOnBreaker:
+	case r.waitOnBreaker || r.waitOnBalance:
+		// A breaker closes, a balance is topped up: the order waits.
 		return itemFailed, fmt.Errorf("%w: no offer of %s can be bought now (%s)", ErrUnavailable, it.SKU(), tried)
 	case r.priceReason != "":
 		return f.waitForPrice(ctx, it, r.priceReason+" (offers tried: "+tried+")")
@@ -147,8 +158,9 @@ func (f *fulfilment) noOffer(ctx context.Context, it *domain.OrderItem, r *route
 
 // purchaseAt buys the item at one offer under the price guard. Besides
 // purchase's results it returns itemNextOffer when the offer cannot sell
-// the item and another may (last unset); the last offer waits or fails as
-// a single supplier always did.
+// the item and another may (last unset), or, at any offer, when the
+// supplier refused it for want of balance; the last offer otherwise waits
+// or fails as a single supplier always did.
 func (f *fulfilment) purchaseAt(ctx context.Context, sup ports.Supplier, o domain.Offer, it *domain.OrderItem, affordable domain.Money,
 	r *route, last bool) (ports.SupplierOrder, itemResult, error) {
 	cost, err := f.currentCost(ctx, sup, o)
@@ -190,6 +202,21 @@ func (f *fulfilment) purchaseAt(ctx context.Context, sup ports.Supplier, o domai
 		r.clear[sup.Name()] = true
 		r.skip(o, "circuit breaker open")
 		r.waitOnBreaker = true
+		return ports.SupplierOrder{}, itemNextOffer, nil
+	case errors.Is(err, ports.ErrBalanceTooLow):
+		// Nothing was bought there. The supplier is passed over while its
+		// balance is known too low; the last offer waits for a top-up
+		// (noOffer) instead of failing the order.
+		// The balance is below what was asked; noted at the lower of the
+		// supplier's price and the catalog's, which routing compares.
+		need := cost
+		if o.Cost.Currency() == cost.Currency() && o.Cost.Amount().LessThan(cost.Amount()) {
+			need = o.Cost
+		}
+		f.balances.refused(sup.Name(), need.Mul(it.Quantity()))
+		r.clear[sup.Name()] = true
+		r.skip(o, "refused: "+err.Error())
+		r.waitOnBalance = true
 		return ports.SupplierOrder{}, itemNextOffer, nil
 	case errors.Is(err, ports.ErrSupplierPermanent) && !last:
 		r.clear[sup.Name()] = true

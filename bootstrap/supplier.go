@@ -84,6 +84,7 @@ func (c SupplierConfig) Validate() error {
 func supplierModule(cfg Config) fx.Option {
 	opts := []fx.Option{fx.Provide(
 		newSuppliers,
+		application.NewBalanceBook,
 		fx.Annotate(supplierHealthChecks, fx.ResultTags(`group:"health,flatten"`)),
 		func() catalogImport { return catalogImportOf(cfg.Supplier.Names()) },
 	)}
@@ -107,9 +108,12 @@ type supplierParams struct {
 	fx.In
 	Config        Config
 	Registrations []ports.SupplierRegistration `group:"suppliers"`
+	Balances      *application.BalanceBook
 }
 
 // newSuppliers orders the registered suppliers as KEYWARD_SUPPLIERS does.
+// Every balance read of them (GET /v1/admin/suppliers, the balance gauge,
+// the balance_low check) is noted in the balance book routing consults.
 func newSuppliers(p supplierParams) (ports.Suppliers, error) {
 	byName := map[string]ports.SupplierRegistration{}
 	for _, r := range p.Registrations {
@@ -123,7 +127,7 @@ func newSuppliers(p supplierParams) (ports.Suppliers, error) {
 		}
 		out = append(out, r)
 	}
-	return out, nil
+	return application.RecordBalances(out, p.Balances), nil
 }
 
 // supplierHealthChecks reports each supplier at /readyz: as "supplier"

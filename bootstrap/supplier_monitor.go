@@ -33,13 +33,14 @@ func (m supplierMonitor) Breaker(supplier string) string {
 }
 
 // Balance reads the supplier's balance (EUR, as Kinguin and CodesWholesale
-// keep it); ok is false for a supplier that does not tell it.
+// keep it) through its registration, which notes it for routing; ok is
+// false for a supplier that does not tell it.
 func (m supplierMonitor) Balance(ctx context.Context, supplier string) (domain.Money, bool, error) {
 	r, ok := m.suppliers.Get(supplier)
 	if !ok {
 		return domain.Money{}, false, nil
 	}
-	sb, ok := r.Supplier.(ports.SupplierBalance)
+	sb, ok := r.Balancer()
 	if !ok {
 		return domain.Money{}, false, nil
 	}

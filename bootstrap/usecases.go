@@ -55,6 +55,7 @@ type appDeps struct {
 	Offers         ports.OfferRepository
 	Monitor        ports.SupplierMonitor    `optional:"true"`
 	ItemsBought    ports.ItemsBoughtCounter `optional:"true"`
+	Balances       *application.BalanceBook `optional:"true"`
 	SupplierMarks  ports.SupplierEventMarks
 	Gateway        ports.PaymentGateway
 	Verifier       ports.NotificationVerifier
@@ -70,7 +71,7 @@ type appDeps struct {
 func newAppDeps(p appDeps) application.Deps {
 	return application.Deps{
 		Orders: p.Orders, Links: p.Links, CustomerLinks: p.CustomerLinks, AccessRequests: p.AccessRequests, Claims: p.Claims, Revelations: p.Revelations, Catalog: p.Catalog, Stock: p.Stock, Notifications: p.Notifications,
-		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Suppliers: p.Suppliers, Offers: p.Offers, SupplierMonitor: p.Monitor, ItemsBought: p.ItemsBought,
+		DataKeys: p.DataKeys, Blobs: p.Blobs, Audit: p.Audit, AdminKeys: p.AdminKeys, Locks: p.Locks, Tx: p.Tx, Vault: p.Vault, Suppliers: p.Suppliers, Offers: p.Offers, SupplierMonitor: p.Monitor, ItemsBought: p.ItemsBought, Balances: p.Balances,
 		Gateway: p.Gateway, Verifier: p.Verifier, Mailer: p.Mailer, Clock: p.Clock, IDs: p.IDs, Health: p.Health, Log: p.Log,
 		SupplierMarks: p.SupplierMarks, SyncRuns: p.SyncRuns, PricingRules: p.PricingRules,
 		IdempotencyKeys: p.Idempotency, DeadLetters: p.DeadLetters, Requeue: p.Requeue,

@@ -17,6 +17,10 @@ var (
 	// ErrSupplierPermanent: the purchase cannot succeed as asked (product
 	// unavailable, balance, bad request).
 	ErrSupplierPermanent = errors.New("supplier refused the purchase")
+	// ErrBalanceTooLow: the supplier refused the purchase because our
+	// account's balance cannot pay for it. It wraps ErrSupplierPermanent:
+	// nothing was bought, and a top-up lets the same purchase succeed.
+	ErrBalanceTooLow = fmt.Errorf("%w: balance too low", ErrSupplierPermanent)
 	// ErrKeysPending: the supplier order exists but keys are not ready;
 	// the supplier says when they are (webhook), or a later pass asks.
 	ErrKeysPending = errors.New("supplier keys not ready yet")

@@ -23,6 +23,16 @@ func (r SupplierRegistration) Returner() (SupplierReturns, bool) {
 	return sr, ok
 }
 
+// Balancer returns what reads the supplier's balance, the Balance kept by
+// Wrap or the supplier itself; false when it tells none.
+func (r SupplierRegistration) Balancer() (SupplierBalance, bool) {
+	if r.Balance != nil {
+		return r.Balance, true
+	}
+	sb, ok := r.Supplier.(SupplierBalance)
+	return sb, ok
+}
+
 // Balances returns the registrations whose supplier reports a balance,
 // the supplier itself or through the Balance kept by Wrap.
 func (s Suppliers) Balances() []SupplierRegistration {

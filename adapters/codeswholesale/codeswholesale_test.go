@@ -367,7 +367,7 @@ func TestErrorsAreMappedRetryableOrFinal(t *testing.T) {
 		code   int
 		advice string
 	}{
-		"balance too low": {func(s *codeswholesaletest.Server) { s.SetBalance(1) }, ports.ErrSupplierPermanent, codeswholesale.CodeBalanceTooLow, "top up"},
+		"balance too low": {func(s *codeswholesaletest.Server) { s.SetBalance(1) }, ports.ErrBalanceTooLow, codeswholesale.CodeBalanceTooLow, "top up"},
 		"stock too low":   {func(s *codeswholesaletest.Server) { s.SetStock(codeswholesaletest.ProductID, 0) }, ports.ErrSupplierPermanent, codeswholesale.CodeStockTooLow, "sync the catalog"},
 		"withdrawn": {func(s *codeswholesaletest.Server) {
 			s.Fail("POST /v3/orders", codeswholesaletest.Fault{Status: 404, Code: codeswholesale.CodeProductNotFound})
@@ -382,7 +382,8 @@ func TestErrorsAreMappedRetryableOrFinal(t *testing.T) {
 			c.setup(srv)
 			_, err := newClient(t, srv).PlaceOrder(t.Context(), request("item-e", codeswholesaletest.ProductID, 1, "9.99"))
 			var ae *codeswholesale.APIError
-			if !errors.Is(err, c.want) || c.code != 0 && (!errors.As(err, &ae) || ae.Code != c.code) || !strings.Contains(err.Error(), c.advice) {
+			if !errors.Is(err, c.want) || c.code != 0 && (!errors.As(err, &ae) || ae.Code != c.code) || !strings.Contains(err.Error(), c.advice) ||
+				!errors.Is(c.want, ports.ErrBalanceTooLow) && errors.Is(err, ports.ErrBalanceTooLow) {
 				t.Fatalf("PlaceOrder = %v, want %v with code %d and advice %q", err, c.want, c.code, c.advice)
 			}
 			if n := srv.Purchases("item-e"); n != 0 {

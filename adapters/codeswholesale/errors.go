@@ -11,8 +11,9 @@ import (
 )
 
 // APIError is an error answer of CodesWholesale. It unwraps to
-// ports.ErrSupplierTemporary, ports.ErrSupplierPermanent or
-// domain.ErrNotFound by its code and status.
+// ports.ErrSupplierTemporary, ports.ErrSupplierPermanent (as
+// ports.ErrBalanceTooLow for a balance too low) or domain.ErrNotFound by
+// its code and status.
 type APIError struct {
 	Status  int // HTTP status
 	Code    int // CodesWholesale's error code; 0 when the body had none
@@ -64,7 +65,7 @@ type rule struct {
 
 // codes classifies the known error codes.
 var codes = map[int]rule{
-	CodeBalanceTooLow:   {ports.ErrSupplierPermanent, "the CodesWholesale balance is too low: top up the account, then retry the order's fulfilment"},
+	CodeBalanceTooLow:   {ports.ErrBalanceTooLow, "the CodesWholesale balance is too low: top up the account, then retry the order's fulfilment"},
 	CodeStockTooLow:     {ports.ErrSupplierPermanent, "CodesWholesale has too few keys now (its listed stock is not reserved): sync the catalog, then retry or refund"},
 	CodeProductNotFound: {ports.ErrSupplierPermanent, "the product is no longer in CodesWholesale's price list: sync the catalog, then refund"},
 	CodeQuantityTooLow:  {ports.ErrSupplierPermanent, "the request was refused as invalid"},

@@ -11,9 +11,9 @@ import (
 )
 
 // APIError is an error answer of Kinguin. It unwraps to
-// ports.ErrSupplierTemporary, ports.ErrSupplierPermanent or
-// domain.ErrNotFound by its kind and status, as the reference's error
-// table says (kinds).
+// ports.ErrSupplierTemporary, ports.ErrSupplierPermanent (as
+// ports.ErrBalanceTooLow for a balance too low) or domain.ErrNotFound by
+// its kind and status, as the reference's error table says (kinds).
 type APIError struct {
 	Status int    // HTTP status
 	Kind   string // Kinguin's error kind, "" when the body had none
@@ -66,8 +66,8 @@ var kinds = map[string]rule{
 	"ConstraintViolation":   {ports.ErrSupplierPermanent, "the request was refused as invalid"},
 	"Authorization":         {ports.ErrSupplierPermanent, "check KEYWARD_KINGUIN_API_KEY and the store's IP whitelist, then retry the order"},
 	"Http":                  {ports.ErrSupplierPermanent, ""},
-	"InsufficientBalance":   {ports.ErrSupplierPermanent, "the Kinguin balance is too low: top up the account, then retry the order's fulfilment"},
-	"BalanceRequired":       {ports.ErrSupplierPermanent, "the Kinguin balance is too low: top up the account, then retry the order's fulfilment"},
+	"InsufficientBalance":   {ports.ErrBalanceTooLow, "the Kinguin balance is too low: top up the account, then retry the order's fulfilment"},
+	"BalanceRequired":       {ports.ErrBalanceTooLow, "the Kinguin balance is too low: top up the account, then retry the order's fulfilment"},
 	"ProductUnavailable":    {ports.ErrSupplierPermanent, "the product is gone or no offer matches our price any more: sync the catalog, then retry or refund"},
 	"Preorder":              {ports.ErrSupplierPermanent, ""},
 	"OrderNotFound":         {domain.ErrNotFound, ""},

@@ -171,7 +171,8 @@ func TestErrorsAreClassified(t *testing.T) {
 	}{
 		{"constraint violation (reference body)", kinguintest.Fault{Status: 400, Body: string(kinguintest.Fixture("kinguin-error.json"))}, ports.ErrSupplierPermanent, "ConstraintViolation"},
 		{"order failed (observed body)", kinguintest.Fault{Status: 422, Body: string(kinguintest.Fixture("kinguin-error-observed.json"))}, ports.ErrSupplierPermanent, "OrderFailed"},
-		{"insufficient balance", kinguintest.Fault{Status: 400, Kind: "InsufficientBalance"}, ports.ErrSupplierPermanent, "top up"},
+		{"insufficient balance", kinguintest.Fault{Status: 400, Kind: "InsufficientBalance"}, ports.ErrBalanceTooLow, "top up"},
+		{"balance required (legacy kind)", kinguintest.Fault{Status: 422, Kind: "BalanceRequired"}, ports.ErrBalanceTooLow, "top up"},
 		{"product unavailable", kinguintest.Fault{Status: 400, Kind: "ProductUnavailable"}, ports.ErrSupplierPermanent, "ProductUnavailable"},
 		{"5xx every time", kinguintest.Fault{Status: 502}, ports.ErrSupplierTemporary, "502"},
 		{"Retry-After longer than we wait", kinguintest.Fault{Status: 429, RetryAfter: "120"}, ports.ErrSupplierTemporary, "429"},
@@ -182,7 +183,8 @@ func TestErrorsAreClassified(t *testing.T) {
 			srv := kinguintest.New(t, 0)
 			srv.Fail("POST /v2/order", c.fault, c.fault, c.fault)
 			_, err := newClient(t, srv).PlaceOrder(t.Context(), request("item-1", 1, "3.49"))
-			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.reason) {
+			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.reason) ||
+				!errors.Is(c.want, ports.ErrBalanceTooLow) && errors.Is(err, ports.ErrBalanceTooLow) {
 				t.Fatalf("PlaceOrder = %v, want %v saying %q", err, c.want, c.reason)
 			}
 			if n := srv.Purchases("item-1"); n != 0 {
