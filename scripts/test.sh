@@ -188,7 +188,9 @@ log "Redis: $(shown "$KEYWARD_TEST_REDIS_URL")"
 if [[ -n "${BENCH:-}" ]]; then
 	go test -count=1 "$@" # benchmarks: no race detector, the caller names the packages
 else
-	go test -race -count=1 -timeout 14m ./... "$@"
+	# Most end-to-end tests wait on servers and the network, not the CPU: four
+	# at a time in a package keep both cores busy.
+	go test -race -count=1 -parallel 4 -timeout 14m ./... "$@"
 	# A client generated from the OpenAPI document walks a purchase against
 	# the real binary (its own module: the generator stays out of go.mod).
 	(cd tools/apiclient && go test -count=1 -timeout 5m ./...)
