@@ -187,7 +187,9 @@ func NewApp(d Deps, s Settings) App {
 	if s.Delivery.ResendWindow <= 0 {
 		s.Delivery.ResendWindow = time.Hour
 	}
+	deliver := NewDeliverOrder(d.Tx, d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	fulfil := NewFulfilOrder(d.Orders, d.DataKeys, d.Vault, d.Suppliers, d.Blobs, StockDeps{Stock: d.Stock, Tx: d.Tx, Audit: d.Audit}, s.PriceGuard, d.Clock, d.Log)
+	fulfil.deliver = &deliver // the run that completes an order delivers it
 	fulfil.locks = d.Locks
 	fulfil.offers = d.Offers
 	fulfil.balances = d.Balances
@@ -204,7 +206,6 @@ func NewApp(d Deps, s Settings) App {
 	pricing := PricingSettings{Margin: s.CatalogMargin, Fee: s.PriceFee, Ending: s.PriceEnding}
 	sync := NewSyncCatalog(d.Suppliers, d.Catalog, d.SyncRuns, d.PricingRules, d.Locks, d.Clock, d.IDs, pricing, d.Log)
 	sync.offers = d.Offers
-	deliver := NewDeliverOrder(d.Tx, d.Orders, d.Links, d.Mailer, d.Clock, d.IDs, s.Delivery, d.Log)
 	setUp := NewSetUpPayment(d.Orders, d.Gateway, d.Clock, d.Log)
 	sweep := NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log)
 	sweep.signIns, _ = d.CustomerLinks.(ports.ExpiredLinkPurger)

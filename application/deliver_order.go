@@ -12,7 +12,9 @@ import (
 )
 
 // DeliverOrder sends the delivery link of a fulfilled order and marks it
-// delivered. It runs on OrderFulfilled and from the reconciler. One worker
+// delivered. It runs in the FulfilOrder run that completes the order (no
+// message carries a fulfilled order on), in any later run that finds the
+// order fulfilled, and from the reconciler. One worker
 // at a time holds the order's delivery claim; a worker that takes over a
 // stale claim (its holder died mid-way) revokes the links issued before, so
 // at most one link ever works, even if an earlier email did go out.

@@ -161,7 +161,9 @@ func (w *world) app(change ...func(*application.Deps, *application.Settings)) ap
 	return application.NewApp(d, s)
 }
 
-func (w *world) fulfil() application.FulfilOrder   { return w.app().Commands.FulfilOrder }
+func (w *world) fulfil() application.FulfilOrder {
+	return application.FulfilOnly(w.app().Commands.FulfilOrder)
+}
 func (w *world) reveal() application.RevealKeys    { return w.app().Commands.RevealKeys }
 func (w *world) deliver() application.DeliverOrder { return w.app().Commands.DeliverOrder }
 

@@ -125,7 +125,7 @@ func TestConcurrentFulfilmentBuysOnceAtCodesWholesale(t *testing.T) {
 			gate := gatedSupplier{Supplier: w.client, arrived: &atomic.Int32{}, open: make(chan struct{})}
 			l := locks(t)
 			withLocks := func(d *application.Deps, _ *application.Settings) { d.Locks = l }
-			fulfil := w.appWith(gate, withLocks).Commands.FulfilOrder
+			fulfil := application.FulfilOnly(w.appWith(gate, withLocks).Commands.FulfilOrder)
 
 			var wg sync.WaitGroup
 			var returned atomic.Int32

@@ -34,6 +34,10 @@ type FulfilOrder struct {
 	poll *pollSchedule
 	// locks, when set, guard each item's purchase (lockPurchase).
 	locks ports.Locks
+	// deliver, when set, delivers the order in the run that completes its
+	// fulfilment, and in any later run that finds it fulfilled: no message
+	// has to carry a fulfilled order to its delivery.
+	deliver *DeliverOrder
 }
 
 // NewFulfilOrder wires FulfilOrder; it panics when a dependency is nil or
@@ -65,6 +69,10 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 	if err != nil {
 		return fmt.Errorf("load order %s: %w", orderID, err)
 	}
+	if o.Status() == domain.StatusFulfilled {
+		// Fulfilled by a run that stopped before its delivery committed.
+		return h.deliverFulfilled(ctx, orderID)
+	}
 	f := &fulfilment{FulfilOrder: h, orderID: orderID, start: o.Status() != domain.StatusFulfilling, loaded: o}
 	// Asked of the loaded copy, which is never saved: whether fulfilment
 	// may go on. The run's first change starts it for real.
@@ -86,7 +94,25 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 	if serr := f.commitStart(ctx); serr != nil && err == nil && !errors.Is(serr, errNotFulfilling) {
 		err = fmt.Errorf("start fulfilment of %s: %w", orderID, serr)
 	}
+	if err == nil && f.completed {
+		err = h.deliverFulfilled(ctx, orderID)
+	}
 	return err
+}
+
+// deliverFulfilled delivers a fulfilled order when the run delivers
+// (deliver is set). DeliverOrder is idempotent: its claim lets one run at
+// a time send, and a delivered order is left as it is, so a retry of the
+// message or the reconciler's pass may run it again after a crash at any
+// point.
+func (h FulfilOrder) deliverFulfilled(ctx context.Context, orderID string) error {
+	if h.deliver == nil {
+		return nil
+	}
+	if err := h.deliver.Handle(ctx, orderID); err != nil {
+		return fmt.Errorf("deliver %s: %w", orderID, err)
+	}
+	return nil
 }
 
 // fulfilment is one run of FulfilOrder over an order.
@@ -100,6 +126,8 @@ type fulfilment struct {
 	start bool
 	// fulfilled is set once a seal completed the order.
 	fulfilled bool
+	// completed is set once the run saw the order fulfilled.
+	completed bool
 	loaded    *domain.Order // the order as the run loaded it
 	unlock    func()        // releases the purchase lock held, if any
 }
@@ -163,6 +191,7 @@ func (f *fulfilment) run(ctx context.Context, o *domain.Order) error {
 			return fmt.Errorf("complete fulfilment of %s: %w", f.orderID, err)
 		}
 	}
+	f.completed = true
 	f.log.InfoContext(ctx, "order fulfilled", "order_id", f.orderID)
 	return nil
 }

@@ -178,7 +178,7 @@ func TestFulfilOrderUnitsOfWork(t *testing.T) {
 			w.supplier = sandbox.NewSupplier(sandbox.SupplierConfig{KeyDelay: tc.keyDelay, Clock: func() time.Time { return w.clock.Now() }})
 			o := w.paidOrder(t, tc.qty...)
 			counted := &countingOrders{OrderRepository: w.orders}
-			fulfil := w.app(func(d *application.Deps, _ *application.Settings) { d.Orders = counted }).Commands.FulfilOrder
+			fulfil := application.FulfilOnly(w.app(func(d *application.Deps, _ *application.Settings) { d.Orders = counted }).Commands.FulfilOrder)
 			if err := fulfil.Handle(t.Context(), o.ID()); err != nil {
 				t.Fatal(err)
 			}
@@ -437,4 +437,66 @@ func (f *failOnce) Send(ctx context.Context, e ports.Email) (ports.Receipt, erro
 		return ports.Receipt{}, errors.New("connection reset after DATA")
 	}
 	return f.Mailer.Send(ctx, e)
+}
+
+// TestFulfilOrderDeliversWhatItCompletes: the run that seals an order's
+// last item delivers it (one link, one email) with no other handler; a
+// run that finds the order fulfilled (a crash between the seal and the
+// delivery's commit) delivers it; a run after the delivery sends nothing.
+func TestFulfilOrderDeliversWhatItCompletes(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	fulfil := w.app().Commands.FulfilOrder
+	o := w.paidOrder(t, 1, 2)
+	if err := fulfil.Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.status(t, o.ID()); s != domain.StatusDelivered || len(w.mail.sent) != 1 {
+		t.Fatalf("after the run that sealed it the order is %s with %d emails, want delivered with 1", s, len(w.mail.sent))
+	}
+	assertOneLiveLink(t, w, o.ID(), 1)
+
+	stopped := w.paidOrder(t, 1)
+	if err := w.fulfil().Handle(t.Context(), stopped.ID()); err != nil || w.status(t, stopped.ID()) != domain.StatusFulfilled {
+		t.Fatalf("fulfilment alone: %v, %s", err, w.status(t, stopped.ID()))
+	}
+	if err := fulfil.Handle(t.Context(), stopped.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.status(t, stopped.ID()); s != domain.StatusDelivered || len(w.mail.sent) != 2 {
+		t.Fatalf("a run over a fulfilled order left it %s with %d emails in all, want delivered with 2", s, len(w.mail.sent))
+	}
+	for _, id := range []string{o.ID(), stopped.ID()} {
+		if err := fulfil.Handle(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(w.mail.sent) != 2 || w.supplier.TotalPurchases() != 3 {
+		t.Fatalf("runs after the delivery: %d emails, %d purchases; want 2 and 3", len(w.mail.sent), w.supplier.TotalPurchases())
+	}
+	assertOneLiveLink(t, w, stopped.ID(), 1)
+}
+
+// TestFulfilOrderRetriesAFailedDelivery: a delivery that fails in the
+// run that sealed the order fails the run, so the message is retried; the
+// retry delivers it without buying again.
+func TestFulfilOrderRetriesAFailedDelivery(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	failing := &failOnce{Mailer: w.mail}
+	fulfil := w.app(func(d *application.Deps, _ *application.Settings) { d.Mailer = failing }).Commands.FulfilOrder
+	o := w.paidOrder(t, 1)
+	if err := fulfil.Handle(t.Context(), o.ID()); err == nil {
+		t.Fatal("the mail failure was swallowed")
+	}
+	if s := w.status(t, o.ID()); s != domain.StatusFulfilled {
+		t.Fatalf("after the failed delivery the order is %s, want fulfilled", s)
+	}
+	if err := fulfil.Handle(t.Context(), o.ID()); err != nil || w.status(t, o.ID()) != domain.StatusDelivered {
+		t.Fatalf("retry: %v, %s", err, w.status(t, o.ID()))
+	}
+	if n := w.supplier.TotalPurchases(); n != 1 {
+		t.Fatalf("%d purchases, want 1", n)
+	}
+	assertOneLiveLink(t, w, o.ID(), 2)
 }

@@ -77,7 +77,7 @@ func newRouteWorld(t *testing.T, second ports.Supplier, sandboxCost, secondCost 
 func (rw *routeWorld) fulfil(t *testing.T) (*domain.Order, error) {
 	t.Helper()
 	o := paidOrderOf(t, rw.world, rw.app, rw.sku)
-	ferr := rw.app.Commands.FulfilOrder.Handle(t.Context(), o.ID())
+	ferr := application.FulfilOnly(rw.app.Commands.FulfilOrder).Handle(t.Context(), o.ID())
 	got, err := rw.orders.Get(t.Context(), o.ID())
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +186,7 @@ func TestRoutingMovesOnFromARefusalOrAnOpenBreaker(t *testing.T) {
 		// The retry looks for the purchase at second first: second's order
 		// history is unreadable too, so nothing is bought elsewhere.
 		second.productToo = true
-		err = rw.app.Commands.FulfilOrder.Handle(t.Context(), o.ID())
+		err = application.FulfilOnly(rw.app.Commands.FulfilOrder).Handle(t.Context(), o.ID())
 		if !errors.Is(err, application.ErrUnavailable) || rw.supplier.TotalPurchases() != 0 {
 			t.Fatalf("retry: %v with %d at sandbox; want another wait, nothing bought elsewhere", err, rw.supplier.TotalPurchases())
 		}
@@ -216,7 +216,7 @@ func TestRoutingFollowsABegunPurchase(t *testing.T) {
 		Price: domain.MustMoney("19.99", "EUR")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := rw.app.Commands.FulfilOrder.Handle(t.Context(), o.ID()); err != nil {
+	if err := application.FulfilOnly(rw.app.Commands.FulfilOrder).Handle(t.Context(), o.ID()); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := rw.orders.Get(t.Context(), o.ID())

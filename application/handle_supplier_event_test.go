@@ -117,8 +117,8 @@ func TestSupplierEventResumesAWaitingOrder(t *testing.T) {
 	if err != nil || res.Outcome != "resumed" || res.OrderID != o.ID() {
 		t.Fatalf("order.complete: %+v, %v", res, err)
 	}
-	if st := w.status(t, o.ID()); st != domain.StatusFulfilled {
-		t.Fatalf("after order.complete the order is %s, want fulfilled", st)
+	if st := w.status(t, o.ID()); st != domain.StatusDelivered {
+		t.Fatalf("after order.complete the order is %s, want delivered", st)
 	}
 
 	for _, c := range []struct {

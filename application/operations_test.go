@@ -119,8 +119,8 @@ func TestSweepHoldsStuckOrdersAndFlagsLateOnes(t *testing.T) {
 	if err := app.Commands.FulfilOrder.Handle(t.Context(), o.ID()); err != nil {
 		t.Fatal(err)
 	}
-	if st := w.status(t, o.ID()); st != domain.StatusFulfilled {
-		t.Fatalf("retried order is %s, want fulfilled", st)
+	if st := w.status(t, o.ID()); st != domain.StatusDelivered {
+		t.Fatalf("retried order is %s, want delivered", st)
 	}
 	if res, _ := app.Commands.Sweep.Handle(t.Context()); res.HeldStuck != 0 {
 		t.Fatalf("a fulfilled order was held: %+v", res)

@@ -41,8 +41,8 @@ func TestPollSupplierDeliversKeysWithoutTheWebhook(t *testing.T) {
 	if n, err := app.Commands.PollSupplier.Handle(t.Context()); n != 1 || err != nil {
 		t.Fatalf("at +5s: %d looks (%v), want 1", n, err)
 	}
-	if got := w.status(t, o.ID()); got != domain.StatusFulfilled {
-		t.Fatalf("order is %s after the look, want fulfilled", got)
+	if got := w.status(t, o.ID()); got != domain.StatusDelivered {
+		t.Fatalf("order is %s after the look, want delivered", got)
 	}
 	if n := app.Commands.PollSupplier.Scheduled(); n != 0 {
 		t.Fatalf("%d orders still scheduled", n)

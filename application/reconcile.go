@@ -14,7 +14,8 @@ import (
 // that went to the dead letters during a long outage, a mail server or a
 // payment gateway that was down. Orders untouched for StaleAfter that
 // await their payment setup get their payment; paid or fulfilling ones are
-// fulfilled again, fulfilled ones delivered again; every step is idempotent. One
+// fulfilled again (the run that completes one delivers it), fulfilled ones
+// delivered again; every step is idempotent. One
 // process at a time makes a pass (Locks), so instances sharing a database
 // do not resume the same order together.
 type Reconcile struct {
@@ -95,10 +96,14 @@ func (h Reconcile) resume(ctx context.Context, o *domain.Order) error {
 	if o.Status() == domain.StatusAwaitingPaymentSetup {
 		return h.setUp.Handle(ctx, o.ID())
 	}
-	if o.Status() != domain.StatusFulfilled {
-		if err := h.fulfil.Handle(ctx, o.ID()); err != nil {
-			return err
-		}
+	if o.Status() == domain.StatusFulfilled {
+		return h.deliver.Handle(ctx, o.ID())
+	}
+	if err := h.fulfil.Handle(ctx, o.ID()); err != nil {
+		return err
+	}
+	if h.fulfil.deliver != nil {
+		return nil // the run that completed the order delivered it
 	}
 	return h.deliver.Handle(ctx, o.ID())
 }

@@ -214,8 +214,8 @@ func TestFiftyConcurrentOrdersStockThenSupplier(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o.Status() != domain.StatusFulfilled {
-			t.Fatalf("order %s is %s, want fulfilled", id, o.Status())
+		if o.Status() != domain.StatusDelivered {
+			t.Fatalf("order %s is %s, want delivered", id, o.Status())
 		}
 		it := o.Items()[0]
 		switch {
@@ -251,14 +251,14 @@ func TestFiftyConcurrentOrdersStockOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 		switch o.Status() {
-		case domain.StatusFulfilled:
+		case domain.StatusDelivered:
 			fulfilled++
 			if !stockItems[o.Items()[0].ID()] {
 				t.Errorf("order %s fulfilled without a stock key", id)
 			}
 		case domain.StatusNeedsReview:
 		default:
-			t.Errorf("order %s is %s, want fulfilled or needs_review", id, o.Status())
+			t.Errorf("order %s is %s, want delivered or needs_review", id, o.Status())
 		}
 	}
 	if fulfilled != 3 || w.supplier.TotalPurchases() != 0 {

@@ -261,8 +261,8 @@ func TestPriceGuard(t *testing.T) {
 	if err := app.Commands.FulfilOrder.Handle(t.Context(), o2.ID()); err != nil {
 		t.Fatal(err)
 	}
-	if st := w.status(t, o2.ID()); st != domain.StatusFulfilled {
-		t.Fatalf("after an admin retry the order is %s, want fulfilled", st)
+	if st := w.status(t, o2.ID()); st != domain.StatusDelivered {
+		t.Fatalf("after an admin retry the order is %s, want delivered", st)
 	}
 }
 

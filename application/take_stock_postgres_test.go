@@ -94,6 +94,11 @@ func TestOwnStockRollbackLeavesBlobUnreferenced(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the other order: %v", err)
 	}
+	revealed := map[string]string{}
+	if err := w.app.Commands.DeliverOrder.Handle(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	revealed[other] = revealLast(t, w.app, w.mail)
 
 	if err := w.app.Commands.FulfilOrder.Handle(t.Context(), ours); err != nil {
 		t.Fatalf("retry: %v", err)
@@ -105,13 +110,10 @@ func TestOwnStockRollbackLeavesBlobUnreferenced(t *testing.T) {
 	if len(keys) != 1 || keys[0].BlobRef != orphans[0] {
 		t.Fatalf("sealed keys %+v, want one under the orphan's ref %s", keys, orphans[0])
 	}
-	revealed := map[string]string{}
-	for _, id := range []string{ours, other} {
-		if err := w.app.Commands.DeliverOrder.Handle(t.Context(), id); err != nil {
-			t.Fatal(err)
-		}
-		revealed[id] = revealLast(t, w.app, w.mail)
+	if err := w.app.Commands.DeliverOrder.Handle(t.Context(), ours); err != nil {
+		t.Fatal(err)
 	}
+	revealed[ours] = revealLast(t, w.app, w.mail)
 	if revealed[ours] == revealed[other] || revealed[ours] == "" {
 		t.Fatalf("both orders reveal %q: the orphan blob was not overwritten", revealed[ours])
 	}

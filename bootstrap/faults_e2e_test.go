@@ -101,6 +101,21 @@ func (b freezeBlobs) Put(ctx context.Context, ref string, data []byte) error {
 	return err
 }
 
+// freezeLinks freezes once a delivery link is written, inside the unit of
+// work that claims the delivery, before it commits.
+type freezeLinks struct {
+	ports.DeliveryLinkRepository
+	f *freezer
+}
+
+func (l freezeLinks) Create(ctx context.Context, link *domain.DeliveryLink) error {
+	err := l.DeliveryLinkRepository.Create(ctx, link)
+	if err == nil {
+		l.f.hit()
+	}
+	return err
+}
+
 // freezeMailer freezes at the delivery email: before sending it (its link
 // is issued: the link commits with the delivery claim, in a unit of work
 // that a freeze inside would roll back), or once it is sent.
@@ -155,6 +170,13 @@ func TestFaultKillAtEachStep(t *testing.T) {
 			return fx.Decorate(func(r ports.OrderRepository) ports.OrderRepository {
 				return freezeOrders{r, f, func(o *domain.Order) bool { return o.Status() == domain.StatusFulfilled }}
 			})
+		}},
+		{"after sealing, before the delivery committed", func(f *freezer) fx.Option {
+			// Fulfilled, in the handler run that delivers it: the claim and
+			// its link are written but not committed (the kill rolls them
+			// back). No message carries the fulfilled order on: the
+			// reconciler delivers it.
+			return fx.Decorate(func(l ports.DeliveryLinkRepository) ports.DeliveryLinkRepository { return freezeLinks{l, f} })
 		}},
 		{"after link issued", func(f *freezer) fx.Option {
 			return fx.Decorate(func(m ports.Mailer) ports.Mailer { return freezeMailer{m, f, true} })

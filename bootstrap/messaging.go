@@ -36,7 +36,8 @@ var GoChannelModule = fx.Module("messaging.gochannel",
 type Partitions int
 
 // PipelineModule runs the asynchronous pipeline: paid or retried orders are
-// fulfilled, fulfilled orders are delivered.
+// fulfilled and, in the same handler run, delivered (order.fulfilled is
+// still published, for webhooks and audit, but no handler needs it).
 var PipelineModule = fx.Module("pipeline",
 	fx.Decorate(quietOnStop),
 	fx.Provide(
@@ -65,7 +66,7 @@ func (h *routerHealth) check(context.Context) error {
 }
 
 func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, stop *stopping, app application.App, health *routerHealth, m *metrics.Metrics, log *slog.Logger) (*message.Router, error) {
-	fulfil, deliver := app.Commands.FulfilOrder, app.Commands.DeliverOrder
+	fulfil := app.Commands.FulfilOrder
 	byOrder := func(f func(context.Context, string) error) func(context.Context, domain.OrderEvent) error {
 		return func(ctx context.Context, ev domain.OrderEvent) error { return f(ctx, ev.OrderID) }
 	}
@@ -77,7 +78,6 @@ func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, stop *sto
 		{"set-up-payment", domain.EventOrderPlaced, app.Commands.SetUpPayment.Handle},
 		{"fulfil-paid", domain.EventOrderPaid, fulfil.Handle},
 		{"fulfil-retried", domain.EventFulfilmentRetried, fulfil.Handle},
-		{"deliver-fulfilled", domain.EventOrderFulfilled, deliver.Handle},
 	} {
 		for _, topic := range messaging.PartitionTopics(route.event, int(parts)) {
 			handlers = append(handlers, messaging.Handler{Name: route.name + "@" + topic, Topic: topic, Handle: byOrder(route.handle)})

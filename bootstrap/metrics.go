@@ -35,7 +35,7 @@ var MetricsModule = fx.Module("metrics",
 // messaging.ConsumerGroup; their lag is the queue lag (with a broker, the
 // forwarder reads the outbox as that group: its lag is what is not yet
 // forwarded).
-var queuedEvents = []string{domain.EventOrderPlaced, domain.EventOrderPaid, domain.EventFulfilmentRetried, domain.EventOrderFulfilled}
+var queuedEvents = []string{domain.EventOrderPlaced, domain.EventOrderPaid, domain.EventFulfilmentRetried}
 
 // balanceEvery bounds how often the balance gauge asks the supplier: a
 // scrape every few seconds must not become an API call every few seconds.
