@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -96,33 +95,14 @@ func (r *Claims) Get(ctx context.Context, id string) (*domain.Claim, error) {
 // is returned unchanged and nothing is saved; domain.ErrNotFound if the
 // claim does not exist.
 func (r *Claims) Update(ctx context.Context, id string, fn func(*domain.Claim) error) (*domain.Claim, error) {
-	var c *domain.Claim
-	err := withTx(ctx, r.db, func(tx *sqlx.Tx) error {
-		var row claimRow
-		if err := tx.GetContext(ctx, &row, `SELECT `+claimColumns+` FROM claims WHERE id = $1 FOR UPDATE`, id); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: claim %s", domain.ErrNotFound, id)
-			}
-			return fmt.Errorf("load claim %s: %w", id, translate(err))
-		}
-		var err error
-		if c, err = claimFromRow(row); err != nil {
-			return err
-		}
-		if err := fn(c); err != nil {
-			return err
-		}
+	return lockedUpdate(ctx, r.db, lockedRow[claimRow, *domain.Claim]{
+		what: "claim",
+		get:  `SELECT ` + claimColumns + ` FROM claims WHERE id = $1`,
 		// Only the decision changes; what the customer said is fixed.
-		if _, err := tx.NamedExecContext(ctx, `UPDATE claims SET status = :status, decided_at = :decided_at, decided_by = :decided_by,
-			source = :source, note = :note, forced = :forced WHERE id = :id`, claimToRow(c)); err != nil {
-			return fmt.Errorf("save claim %s: %w", id, translate(err))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+		save: `UPDATE claims SET status = :status, decided_at = :decided_at, decided_by = :decided_by,
+			source = :source, note = :note, forced = :forced WHERE id = :id`,
+		fromRow: claimFromRow, toRow: func(c *domain.Claim) any { return claimToRow(c) },
+	}, id, fn)
 }
 
 // List returns claims newest first after q.After, filtered.

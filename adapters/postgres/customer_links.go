@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -126,32 +125,13 @@ func (r *CustomerLinks) GetByTokenHash(ctx context.Context, h domain.TokenHash) 
 // returned unchanged and nothing is saved; domain.ErrNotFound if the link
 // does not exist.
 func (r *CustomerLinks) Update(ctx context.Context, id string, fn func(*domain.CustomerLink) error) (*domain.CustomerLink, error) {
-	var l *domain.CustomerLink
-	err := withTx(ctx, r.db, func(tx *sqlx.Tx) error {
-		var row customerLinkRow
-		if err := tx.GetContext(ctx, &row, `SELECT `+customerLinkColumns+` FROM customer_links WHERE id = $1 FOR UPDATE`, id); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: sign-in link %s", domain.ErrNotFound, id)
-			}
-			return fmt.Errorf("load sign-in link %s: %w", id, translate(err))
-		}
-		var err error
-		if l, err = customerLinkFromRow(row); err != nil {
-			return err
-		}
-		if err := fn(l); err != nil {
-			return err
-		}
+	return lockedUpdate(ctx, r.db, lockedRow[customerLinkRow, *domain.CustomerLink]{
+		what: "sign-in link",
+		get:  `SELECT ` + customerLinkColumns + ` FROM customer_links WHERE id = $1`,
 		// Only what a link's methods change: its use.
-		if _, err := tx.NamedExecContext(ctx, `UPDATE customer_links SET used_at = :used_at WHERE id = :id`, customerLinkToRow(l)); err != nil {
-			return fmt.Errorf("save sign-in link %s: %w", id, translate(err))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
+		save:    `UPDATE customer_links SET used_at = :used_at WHERE id = :id`,
+		fromRow: customerLinkFromRow, toRow: func(l *domain.CustomerLink) any { return customerLinkToRow(l) },
+	}, id, fn)
 }
 
 var _ ports.ExpiredLinkPurger = (*CustomerLinks)(nil)

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -87,34 +86,14 @@ func (r *Links) GetByTokenHash(ctx context.Context, h domain.TokenHash) (*domain
 // returned unchanged and nothing is saved; domain.ErrNotFound if the link
 // does not exist.
 func (r *Links) Update(ctx context.Context, id string, fn func(*domain.DeliveryLink) error) (*domain.DeliveryLink, error) {
-	var l *domain.DeliveryLink
-	err := withTx(ctx, r.db, func(tx *sqlx.Tx) error {
-		var row linkRow
-		if err := tx.GetContext(ctx, &row, `SELECT `+linkColumns+` FROM delivery_links WHERE id = $1 FOR UPDATE`, id); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: delivery link %s", domain.ErrNotFound, id)
-			}
-			return fmt.Errorf("load delivery link %s: %w", id, translate(err))
-		}
-		var err error
-		if l, err = linkFromRow(row); err != nil {
-			return err
-		}
-		if err := fn(l); err != nil {
-			return err
-		}
+	return lockedUpdate(ctx, r.db, lockedRow[linkRow, *domain.DeliveryLink]{
+		what: "delivery link",
+		get:  `SELECT ` + linkColumns + ` FROM delivery_links WHERE id = $1`,
 		// Only what a link's methods change; id, order and hash are fixed.
-		if _, err := tx.NamedExecContext(ctx, `UPDATE delivery_links SET expires_at = :expires_at,
-			max_reveals = :max_reveals, reveals_used = :reveals_used, revoked_at = :revoked_at
-			WHERE id = :id`, linkToRow(l)); err != nil {
-			return fmt.Errorf("save delivery link %s: %w", id, translate(err))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
+		save: `UPDATE delivery_links SET expires_at = :expires_at, max_reveals = :max_reveals,
+			reveals_used = :reveals_used, revoked_at = :revoked_at WHERE id = :id`,
+		fromRow: linkFromRow, toRow: func(l *domain.DeliveryLink) any { return linkToRow(l) },
+	}, id, fn)
 }
 
 // ListByOrder returns the order's links, oldest first.
