@@ -238,11 +238,22 @@ func TestApproveClaimBuysFromTheSupplier(t *testing.T) {
 	if shown := cw.revealText(t, newToken); shown != string(issued[0].Data) || shown == bad {
 		t.Fatalf("the new link reveals %q, the supplier issued %q (bad: %q)", shown, issued[0].Data, bad)
 	}
-	recs, _ := w.audit.List(t.Context(), 0, 1000)
+	recs, err := w.audit.List(t.Context(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaced := 0
 	for _, r := range recs {
-		if r.Action == application.AuditKeyReplaced && r.Details["replacement_supplier"] != w.supplier.Name() {
+		if r.Action != application.AuditKeyReplaced {
+			continue
+		}
+		replaced++
+		if r.Details["replacement_supplier"] != w.supplier.Name() {
 			t.Fatalf("key.replaced record %+v lacks the replacement's supplier", r.Details)
 		}
+	}
+	if replaced != 1 {
+		t.Fatalf("%d key.replaced audit records, want 1", replaced)
 	}
 }
 

@@ -164,16 +164,6 @@ func (h RejectClaim) Handle(ctx context.Context, claimID, message, actor string)
 	if err != nil {
 		return nil, err
 	}
-	// The email goes first, under a key of the claim: a rejection whose
-	// record then fails is asked again and not mailed twice.
-	d := newEmailData(o).withClaim(it.Name(), decided.Note())
-	m, err := emailClaimRejected.render(o.Email().String(), "claim-rejected/"+c.ID(), d)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := h.mailer.Send(ctx, m); err != nil {
-		return nil, fmt.Errorf("%w: send the rejection: %v", ErrUnavailable, err)
-	}
 	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
 		if _, err := h.orders.Update(ctx, o.ID(), func(o *domain.Order) error { return o.RecordClaimRejected(claimID, c.ItemID(), now) }); err != nil {
 			return err
@@ -189,6 +179,17 @@ func (h RejectClaim) Handle(ctx context.Context, claimID, message, actor string)
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The email goes once the decision is stored, under a key of the
+	// claim: a rejection that lost a race with an approval tells the
+	// customer nothing.
+	d := newEmailData(o).withClaim(it.Name(), decided.Note())
+	m, err := emailClaimRejected.render(o.Email().String(), "claim-rejected/"+c.ID(), d)
+	if err != nil {
+		return c, fmt.Errorf("the rejection is recorded; its email was not rendered: %w", err)
+	}
+	if _, err := h.mailer.Send(ctx, m); err != nil {
+		return c, fmt.Errorf("%w: the rejection is recorded; its email was not sent: %v", ErrUnavailable, err)
 	}
 	return c, nil
 }

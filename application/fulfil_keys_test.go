@@ -112,7 +112,7 @@ func TestARetriedItemBegunAtASupplierIsLookedUpNotSoldFromStock(t *testing.T) {
 	if n := w.supplier.TotalPurchases(); n != 1 {
 		t.Fatalf("%d supplier purchases, want the 1 made before the retry", n)
 	}
-	if levels, _ := w.app().Queries.ListStock.Handle(t.Context(), sku); levels.Counts.Assigned != 0 {
-		t.Fatalf("stock after the retry = %+v, want no key sold", levels.Counts)
+	if levels, err := w.app().Queries.ListStock.Handle(t.Context(), sku); err != nil || levels.Counts.Assigned != 0 {
+		t.Fatalf("stock after the retry = %+v (%v), want no key sold", levels.Counts, err)
 	}
 }

@@ -105,13 +105,30 @@ func (h RefundOrder) Handle(ctx context.Context, cmd RefundCommand) (*domain.Ord
 	if err := o.RefundCanStart(); err != nil {
 		return nil, err
 	}
+	seen, err := h.revelations.ListByOrder(ctx, o.ID())
+	if err != nil {
+		return nil, fmt.Errorf("revelations of %s: %w", o.ID(), err)
+	}
 	outcomes, restocks, returned, err := h.plan(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	var links int
 	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
+		// The links are revoked first: a reveal that commits from now on
+		// is refused, and one that committed since the plan is seen below,
+		// so a key the customer saw is never put back into the stock.
 		var err error
+		if links, err = revokeLinks(ctx, h.links, cmd.OrderID, "", h.clock.Now()); err != nil {
+			return err
+		}
+		now, err := h.revelations.ListByOrder(ctx, cmd.OrderID)
+		if err != nil {
+			return fmt.Errorf("revelations of %s: %w", cmd.OrderID, err)
+		}
+		if len(now) != len(seen) {
+			return fmt.Errorf("%w: order %s was revealed while the refund was planned; refund it again", domain.ErrConflict, cmd.OrderID)
+		}
 		o, err = h.orders.Update(ctx, cmd.OrderID, func(o *domain.Order) error {
 			if o.Status() == domain.StatusRefunded {
 				return fmt.Errorf("%w: order %s is refunded already", domain.ErrConflict, o.ID())
@@ -130,9 +147,6 @@ func (h RefundOrder) Handle(ctx context.Context, cmd RefundCommand) (*domain.Ord
 		}
 		if err := h.keys.dataKeys.Delete(ctx, cmd.OrderID); err != nil {
 			return fmt.Errorf("destroy data key: %w", err)
-		}
-		if links, err = revokeLinks(ctx, h.links, cmd.OrderID, "", h.clock.Now()); err != nil {
-			return err
 		}
 		for _, k := range outcomes {
 			if _, err := h.audit.Append(ctx, cmd.Actor, AuditKeyOutcome, cmd.OrderID, map[string]string{

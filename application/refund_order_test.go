@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -303,10 +304,77 @@ func TestRefundedPaymentNotificationRefundsAPaidOrder(t *testing.T) {
 	if !found {
 		t.Fatal("no refund audit record by the gateway with the payment id as reference")
 	}
-	links, _ := w.links.ListByOrder(t.Context(), o.ID())
+	links, err := w.links.ListByOrder(t.Context(), o.ID())
+	if err != nil || len(links) == 0 {
+		t.Fatalf("the order's links: %d (%v), want the delivery link", len(links), err)
+	}
 	for _, l := range links {
 		if !l.Revoked() {
 			t.Fatalf("link %s not revoked", l.ID())
 		}
+	}
+}
+
+// revealDuringPlan is a revelation log whose second read (the refund's
+// plan) lets the customer reveal the order first, as a reveal that
+// commits while the refund is being planned does.
+type revealDuringPlan struct {
+	ports.RevelationLog
+	mu     sync.Mutex
+	reads  int
+	reveal func()
+}
+
+func (r *revealDuringPlan) ListByOrder(ctx context.Context, orderID string) ([]domain.KeyRevelation, error) {
+	r.mu.Lock()
+	r.reads++
+	n := r.reads
+	r.mu.Unlock()
+	if n == 2 {
+		r.reveal()
+	}
+	return r.RevelationLog.ListByOrder(ctx, orderID)
+}
+
+// TestRefundRefusesAKeyRevealedWhileItWasPlanned: a reveal that commits
+// after the refund looked at the reveals and before its unit of work
+// makes the refund stop with a conflict, and the key the customer saw is
+// not put back into the stock.
+func TestRefundRefusesAKeyRevealedWhileItWasPlanned(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	p := stockedProduct(t, w, domain.SourcingStockOnly, "RACE-STOCK-1", "RACE-STOCK-2")
+	o, err := placePaid(t, w, p.SKU())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	w.mail.mu.Lock()
+	body := w.mail.sent[len(w.mail.sent)-1].Text
+	w.mail.mu.Unlock()
+	i := strings.Index(body, "/deliver/")
+	if i < 0 {
+		t.Fatalf("no delivery link in the last email: %s", body)
+	}
+	token := strings.Fields(body[i+len("/deliver/"):])[0]
+	log := &revealDuringPlan{RevelationLog: w.revs}
+	log.reveal = func() {
+		if _, err := w.reveal().Handle(t.Context(), application.RevealCommand{Token: token}); err != nil {
+			t.Errorf("reveal: %v", err)
+		}
+	}
+	app := w.app(func(d *application.Deps, _ *application.Settings) { d.Revelations = log })
+	before := available(t, app, p.SKU())
+	_, err = app.Commands.RefundOrder.Handle(t.Context(), application.RefundCommand{OrderID: o.ID(), Reason: "r", Reference: "x", Actor: "admin:support"})
+	if !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("refund while a reveal came in: %v, want a conflict", err)
+	}
+	if got := available(t, app, p.SKU()); got != before {
+		t.Fatalf("%d keys available after the refused refund, want %d: the revealed key went back", got, before)
 	}
 }

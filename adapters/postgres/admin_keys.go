@@ -98,27 +98,10 @@ func (s *AdminKeys) List(ctx context.Context) ([]*domain.AdminKey, error) {
 // Update locks the key's row, calls fn and saves the key in one
 // transaction; domain.ErrNotFound for an unknown id.
 func (s *AdminKeys) Update(ctx context.Context, id string, fn func(*domain.AdminKey) error) (*domain.AdminKey, error) {
-	var k *domain.AdminKey
-	err := withTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		var row adminKeyRow
-		err := tx.GetContext(ctx, &row, `SELECT `+adminKeyColumns+` FROM admin_keys WHERE id = $1 FOR UPDATE`, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: admin key %s", domain.ErrNotFound, id)
-		}
-		if err != nil {
-			return fmt.Errorf("load admin key %s: %w", id, translate(err))
-		}
-		if k, err = adminKeyFromRow(row); err != nil {
-			return err
-		}
-		if err := fn(k); err != nil {
-			return err
-		}
-		if _, err := tx.NamedExecContext(ctx, `UPDATE admin_keys SET name = :name, role = :role, revoked_at = :revoked_at
-			WHERE id = :id`, adminKeyToRow(k)); err != nil {
-			return fmt.Errorf("save admin key %s: %w", id, translate(err))
-		}
-		return nil
-	})
-	return k, err
+	return lockedUpdate(ctx, s.db, lockedRow[adminKeyRow, *domain.AdminKey]{
+		what:    "admin key",
+		get:     `SELECT ` + adminKeyColumns + ` FROM admin_keys WHERE id = $1`,
+		save:    `UPDATE admin_keys SET name = :name, role = :role, revoked_at = :revoked_at WHERE id = :id`,
+		fromRow: adminKeyFromRow, toRow: func(k *domain.AdminKey) any { return adminKeyToRow(k) },
+	}, id, fn)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,13 +60,13 @@ func TestSendRefusesPrivateAddressesAtDialTime(t *testing.T) {
 // out.
 func TestSendNoRedirectBoundedBody(t *testing.T) {
 	t.Parallel()
-	followed := false
+	var followed atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/redirect":
 			http.Redirect(w, r, "/elsewhere", http.StatusFound)
 		case "/elsewhere":
-			followed = true
+			followed.Store(true)
 		case "/big":
 			if r.Header.Get("webhook-id") != "msg_1" || r.Header.Get("Content-Type") != "application/json" {
 				w.WriteHeader(http.StatusBadRequest)
@@ -84,8 +85,8 @@ func TestSendNoRedirectBoundedBody(t *testing.T) {
 	h := http.Header{}
 	h.Set("webhook-id", "msg_1")
 	h.Set("Content-Type", "application/json")
-	if resp := s.Send(t.Context(), ports.WebhookRequest{URL: srv.URL + "/redirect", Header: h}); resp.Status != http.StatusFound || followed {
-		t.Fatalf("redirect: %+v, followed %v", resp, followed)
+	if resp := s.Send(t.Context(), ports.WebhookRequest{URL: srv.URL + "/redirect", Header: h}); resp.Status != http.StatusFound || followed.Load() {
+		t.Fatalf("redirect: %+v, followed %v", resp, followed.Load())
 	}
 	if resp := s.Send(t.Context(), ports.WebhookRequest{URL: srv.URL + "/big", Header: h, Body: []byte(`{}`)}); resp.Status != 200 || len(resp.Body) != domain.WebhookResponseKept {
 		t.Fatalf("big answer: status %d, %d bytes kept", resp.Status, len(resp.Body))
