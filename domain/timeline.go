@@ -32,21 +32,24 @@ var (
 	EventKindItemPurchasing     = EventKind{"item_purchasing"}
 	EventKindItemPurchased      = EventKind{"item_purchased"}
 	EventKindItemSealed         = EventKind{"item_sealed"}
-	EventKindItemFailed         = EventKind{"item_failed"}
-	EventKindOrderFulfilled     = EventKind{"order_fulfilled"}
-	EventKindOrderFailed        = EventKind{"order_failed"}
-	EventKindFulfilmentRetried  = EventKind{"fulfilment_retried"}
-	EventKindDeliveryClaimed    = EventKind{"delivery_claimed"}
-	EventKindDeliveryReleased   = EventKind{"delivery_released"}
-	EventKindDeliveryLinkSent   = EventKind{"delivery_link_sent"}
-	EventKindDeliveryLinkResent = EventKind{"delivery_link_resent"}
-	EventKindOrderRevoked       = EventKind{"order_revoked"}
-	EventKindHeldForReview      = EventKind{"held_for_review"}
-	EventKindClaimOpened        = EventKind{"claim_opened"}
-	EventKindClaimRejected      = EventKind{"claim_rejected"}
-	EventKindKeyReplaced        = EventKind{"key_replaced"}   // a claim was approved: the item's keys were replaced
-	EventKindOrderRefunded      = EventKind{"order_refunded"} // an admin (or the gateway) refunded a paid order
-	EventKindKeyOutcome         = EventKind{"key_outcome"}    // what a refund did with one key
+	// EventKindItemAwaitingRelease: a pre-ordered item waits for its
+	// release date (metadata release_date, YYYY-MM-DD).
+	EventKindItemAwaitingRelease = EventKind{"item_awaiting_release"}
+	EventKindItemFailed          = EventKind{"item_failed"}
+	EventKindOrderFulfilled      = EventKind{"order_fulfilled"}
+	EventKindOrderFailed         = EventKind{"order_failed"}
+	EventKindFulfilmentRetried   = EventKind{"fulfilment_retried"}
+	EventKindDeliveryClaimed     = EventKind{"delivery_claimed"}
+	EventKindDeliveryReleased    = EventKind{"delivery_released"}
+	EventKindDeliveryLinkSent    = EventKind{"delivery_link_sent"}
+	EventKindDeliveryLinkResent  = EventKind{"delivery_link_resent"}
+	EventKindOrderRevoked        = EventKind{"order_revoked"}
+	EventKindHeldForReview       = EventKind{"held_for_review"}
+	EventKindClaimOpened         = EventKind{"claim_opened"}
+	EventKindClaimRejected       = EventKind{"claim_rejected"}
+	EventKindKeyReplaced         = EventKind{"key_replaced"}   // a claim was approved: the item's keys were replaced
+	EventKindOrderRefunded       = EventKind{"order_refunded"} // an admin (or the gateway) refunded a paid order
+	EventKindKeyOutcome          = EventKind{"key_outcome"}    // what a refund did with one key
 )
 
 // EventKinds lists every valid timeline entry kind.
@@ -59,6 +62,7 @@ var EventKinds = []EventKind{
 	EventKindDeliveryReleased, EventKindDeliveryLinkSent, EventKindDeliveryLinkResent, EventKindOrderRevoked,
 	EventKindPaymentSetupFailed, EventKindRepeatDeposit, EventKindHeldForReview,
 	EventKindClaimOpened, EventKindClaimRejected, EventKindKeyReplaced, EventKindOrderRefunded, EventKindKeyOutcome,
+	EventKindItemAwaitingRelease,
 }
 
 // paymentUpdateKinds names the entry that records a payment status which
