@@ -202,3 +202,36 @@ func TestPreorderHeldOnlyAfterItsGrace(t *testing.T) {
 		t.Fatalf("order %s (%q), want needs_review naming the release", got.Status(), got.ReviewReason())
 	}
 }
+
+// TestRefundDoesNotReturnAPreorder: a delivered pre-order's unrevealed
+// key is not offered back to the supplier (Kinguin takes no pre-order
+// back): its outcome is not_returnable and no return is asked.
+func TestRefundDoesNotReturnAPreorder(t *testing.T) {
+	t.Parallel()
+	w, release := preorderWorld(t)
+	r := &returns{asked: map[string]int{}}
+	app := w.app(func(d *application.Deps, _ *application.Settings) { d.Suppliers[0].Returns = r })
+	o := w.paidPreorder(t, app)
+	if err := app.Commands.FulfilOrder.Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Set(release)
+	if err := app.Commands.FulfilOrder.Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.status(t, o.ID()); st != domain.StatusDelivered {
+		t.Fatalf("order is %s after its release", st)
+	}
+	w.clock.Advance(time.Hour)
+	if _, err := app.Commands.RefundOrder.Handle(t.Context(), application.RefundCommand{OrderID: o.ID(), Reason: "changed my mind", Actor: "admin:a"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(t, w.orders, o.ID()); got[domain.KeyNotReturnable.String()] != 1 || len(got) != 1 {
+		t.Fatalf("outcomes %v, want one not_returnable", got)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.asked) != 0 {
+		t.Fatalf("return asked for %v", r.asked)
+	}
+}

@@ -383,6 +383,9 @@ func (h RefundOrder) giveBack(ctx context.Context, it *domain.OrderItem, keys []
 		return all(domain.KeyNotReturnable, "no supplier order"), ""
 	case it.Source().Kind != domain.SourceSupplier && it.BoughtFrom() == "":
 		return all(domain.KeyNotReturnable, "not bought from a supplier"), ""
+	case !it.ReleaseDate().IsZero():
+		// Kinguin takes no pre-order back: asking would only be refused.
+		return all(domain.KeyNotReturnable, "a pre-order: the supplier takes none back"), ""
 	case !sealedAt.IsZero() && h.clock.Now().Sub(sealedAt) > ReturnWindow:
 		return all(domain.KeyNotReturnable, "delivered more than 24 h ago"), ""
 	}
