@@ -192,7 +192,7 @@ func (r *returns) ReturnKeys(_ context.Context, id string) (ports.KeyReturn, err
 	defer r.mu.Unlock()
 	r.asked[id]++
 	if r.asked[id] > 1 {
-		return ports.KeyReturn{}, fmt.Errorf("%w: NoKeysToReturn", ports.ErrReturnRefused)
+		return ports.KeyReturn{}, fmt.Errorf("%w (%w): NoKeysToReturn", ports.ErrReturnRefused, ports.ErrNothingToReturn)
 	}
 	return ports.KeyReturn{Returned: 1}, nil
 }

@@ -44,9 +44,11 @@ var (
 	EventKindHeldForReview      = EventKind{"held_for_review"}
 	EventKindClaimOpened        = EventKind{"claim_opened"}
 	EventKindClaimRejected      = EventKind{"claim_rejected"}
-	EventKindKeyReplaced        = EventKind{"key_replaced"}   // a claim was approved: the item's keys were replaced
-	EventKindOrderRefunded      = EventKind{"order_refunded"} // an admin (or the gateway) refunded a paid order
-	EventKindKeyOutcome         = EventKind{"key_outcome"}    // what a refund did with one key
+	EventKindKeyReplaced        = EventKind{"key_replaced"}     // a claim was approved: the item's keys were replaced
+	EventKindOrderRefunded      = EventKind{"order_refunded"}   // an admin (or the gateway) refunded a paid order
+	EventKindKeyOutcome         = EventKind{"key_outcome"}      // what a refund did with one key
+	EventKindReturnRequested    = EventKind{"return_requested"} // a refund is about to ask a supplier to take keys back
+	EventKindReturnAnswered     = EventKind{"return_answered"}  // the supplier's answer to that request
 )
 
 // EventKinds lists every valid timeline entry kind.
@@ -59,6 +61,7 @@ var EventKinds = []EventKind{
 	EventKindDeliveryReleased, EventKindDeliveryLinkSent, EventKindDeliveryLinkResent, EventKindOrderRevoked,
 	EventKindPaymentSetupFailed, EventKindRepeatDeposit, EventKindHeldForReview,
 	EventKindClaimOpened, EventKindClaimRejected, EventKindKeyReplaced, EventKindOrderRefunded, EventKindKeyOutcome,
+	EventKindReturnRequested, EventKindReturnAnswered,
 }
 
 // paymentUpdateKinds names the entry that records a payment status which
