@@ -471,7 +471,9 @@ func (h RefundOrder) giveBack(ctx context.Context, o *domain.Order, it *domain.O
 func (h RefundOrder) recordAnswer(ctx context.Context, orderID, actor, ref string, r ports.KeyReturn, refusal string) error {
 	err := h.recordReturn(ctx, orderID, actor, AuditReturnAnswered, map[string]string{
 		"supplier_order_id": ref, "returned": strconv.Itoa(r.Returned), "kept": strconv.Itoa(r.Kept), "refusal": refusal,
-	}, func(o *domain.Order) error { return o.RecordReturnAnswer(ref, r.Returned, r.Kept, refusal, h.clock.Now()) })
+	}, func(o *domain.Order) error {
+		return o.RecordReturnAnswer(ref, r.Returned, r.Kept, refusal, h.clock.Now())
+	})
 	if err != nil {
 		return fmt.Errorf("record the answer to the return of supplier order %s: %w", ref, err)
 	}
