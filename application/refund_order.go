@@ -208,8 +208,12 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order, actor string) ([
 	// A key was seen when its item was revealed once the key was sealed:
 	// a key sealed at fulfilment by any reveal, a replacement by a reveal
 	// after its approval (the reveal that found the key bad came before).
-	seen := func(it *domain.OrderItem, k domain.SealedKey) bool {
+	// Given a time, only the reveals before it count.
+	seen := func(it *domain.OrderItem, k domain.SealedKey, before time.Time) bool {
 		for _, r := range reveals[it.ID()] {
+			if !before.IsZero() && !r.Before(before) {
+				continue
+			}
 			if k.ClaimID != "" && !k.Bad {
 				if at, ok := replacedAt[k.ClaimID]; !ok || r.After(at) {
 					return true
@@ -241,12 +245,24 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order, actor string) ([
 			continue
 		}
 		own := it.SupplierOrderID() == ownStockRef
+		// The supplier took back keys of the item's order for an earlier
+		// refund that failed afterwards (a reveal came in meanwhile): the
+		// keys it was offered, those not seen before it was asked, are
+		// gone whatever was revealed since.
+		var takenBack time.Time
+		if earlier := o.ReturnRequest(it.SupplierOrderID()); !own && earlier.Answered && earlier.Returned > 0 {
+			takenBack = earlier.RequestedAt
+		}
 		var unseen []domain.SealedKey
 		for _, k := range keys {
+			before := time.Time{}
+			if k.ClaimID == "" {
+				before = takenBack
+			}
 			switch {
 			case k.Bad:
 				out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyQuarantined, Detail: "bad key"})
-			case seen(it, k):
+			case seen(it, k, before):
 				out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyQuarantined, Detail: "revealed"})
 			default:
 				unseen = append(unseen, k)

@@ -144,3 +144,74 @@ func TestRefundRetriedAfterItsUnitOfWorkFailedKeepsTheReturn(t *testing.T) {
 		})
 	}
 }
+
+// thenReveal is a supplier's returns that lets the customer reveal the
+// order once the supplier has taken its keys back: a reveal that commits
+// while the refund is between its supplier call and its unit of work.
+type thenReveal struct {
+	ports.SupplierReturns
+	reveal func()
+}
+
+func (r thenReveal) ReturnKeys(ctx context.Context, id string) (ports.KeyReturn, error) {
+	got, err := r.SupplierReturns.ReturnKeys(ctx, id)
+	if err == nil {
+		r.reveal()
+	}
+	return got, err
+}
+
+// TestRefundAfterARevealThatRacedTheReturnKeepsTheKeyReturned: the
+// supplier took the key back, then a reveal came in and the refund
+// stopped with a conflict. Tried again, the refund records what happened
+// at the supplier: the key returned (one key.returned event, one request),
+// not quarantined.
+func TestRefundAfterARevealThatRacedTheReturnKeepsTheKeyReturned(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := &returns{asked: map[string]int{}}
+	o, token := deliveredToken(t, w)
+	var once atomic.Bool
+	app := w.app(func(d *application.Deps, _ *application.Settings) {
+		d.Suppliers[0].Returns = thenReveal{r, func() {
+			if once.CompareAndSwap(false, true) {
+				if _, err := w.reveal().Handle(t.Context(), application.RevealCommand{Token: token}); err != nil {
+					t.Errorf("reveal: %v", err)
+				}
+			}
+		}}
+	})
+	w.clock.Advance(5 * time.Minute) // the link still reveals
+	cmd := application.RefundCommand{OrderID: o.ID(), Reason: "fraud", Reference: "r-2", Actor: "admin:a"}
+	if _, err := app.Commands.RefundOrder.Handle(t.Context(), cmd); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("refund while a reveal came in: %v, want a conflict", err)
+	}
+	w.clock.Advance(time.Minute)
+	if _, err := app.Commands.RefundOrder.Handle(t.Context(), cmd); err != nil {
+		t.Fatalf("refund tried again: %v", err)
+	}
+	if got := outcomes(t, w.orders, o.ID()); got[domain.KeyReturned.String()] != 1 || len(got) != 1 {
+		t.Fatalf("outcomes %v, want the key returned: the supplier has it back", got)
+	}
+	r.mu.Lock()
+	if len(r.asked) != 1 {
+		t.Errorf("return requests %v, want one supplier order asked once", r.asked)
+	}
+	for so, n := range r.asked {
+		if n != 1 {
+			t.Errorf("supplier order %s asked %d times, want once", so, n)
+		}
+	}
+	r.mu.Unlock()
+	returned := 0
+	w.events.mu.Lock()
+	for _, ev := range w.events.events {
+		if ev.EventName() == domain.EventKeyReturned && ev.AggregateID() == o.ID() {
+			returned++
+		}
+	}
+	w.events.mu.Unlock()
+	if returned != 1 {
+		t.Fatalf("%d key.returned events, want 1", returned)
+	}
+}

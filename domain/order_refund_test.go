@@ -97,7 +97,7 @@ func TestReturnRequestIsRecordedOnceAndAnsweredOnce(t *testing.T) {
 	if err := o.RecordReturnAnswer(ref, 0, 0, "NoKeysToReturn", t0); !errors.Is(err, domain.ErrConflict) {
 		t.Fatalf("a second answer: %v, want ErrConflict", err)
 	}
-	if r := o.ReturnRequest(ref); r != (domain.ReturnRequest{SupplierOrderID: ref, Requested: true, Answered: true, Returned: 1, Kept: 2}) {
+	if r := o.ReturnRequest(ref); r != (domain.ReturnRequest{SupplierOrderID: ref, Requested: true, RequestedAt: t0, Answered: true, Returned: 1, Kept: 2}) {
 		t.Fatalf("after the answer: %+v", r)
 	}
 	if r := o.ReturnRequest("another"); r.Requested {

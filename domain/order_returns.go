@@ -13,8 +13,10 @@ import (
 // that fails afterwards and is tried again knows the supplier was asked.
 type ReturnRequest struct {
 	SupplierOrderID string
-	// Requested: a refund asked, or was about to ask, the supplier.
-	Requested bool
+	// Requested: a refund asked, or was about to ask, the supplier, at
+	// RequestedAt.
+	Requested   bool
+	RequestedAt time.Time
 	// Answered: the supplier's answer is recorded: Returned keys taken
 	// back, Kept not, or Refusal (not empty) when it refused.
 	Answered       bool
@@ -36,7 +38,7 @@ func (o *Order) ReturnRequest(supplierOrderID string) ReturnRequest {
 		}
 		switch e.kind {
 		case EventKindReturnRequested:
-			r.Requested = true
+			r.Requested, r.RequestedAt = true, e.at
 		case EventKindReturnAnswered:
 			r.Answered = true
 			r.Returned, _ = strconv.Atoi(m["returned"])
