@@ -115,14 +115,7 @@ func TestRefundRetriedAfterItsUnitOfWorkFailedKeepsTheReturn(t *testing.T) {
 			if asked != tc.asked {
 				t.Fatalf("%d return requests, want %d", asked, tc.asked)
 			}
-			returned := 0
-			w.events.mu.Lock()
-			for _, ev := range w.events.events {
-				if ev.EventName() == domain.EventKeyReturned && ev.AggregateID() == o.ID() {
-					returned++
-				}
-			}
-			w.events.mu.Unlock()
+			returned := keyReturnedEvents(w, o.ID())
 			if returned != 1 {
 				t.Fatalf("%d key.returned events, want 1", returned)
 			}
@@ -203,14 +196,7 @@ func TestRefundAfterARevealThatRacedTheReturnKeepsTheKeyReturned(t *testing.T) {
 		}
 	}
 	r.mu.Unlock()
-	returned := 0
-	w.events.mu.Lock()
-	for _, ev := range w.events.events {
-		if ev.EventName() == domain.EventKeyReturned && ev.AggregateID() == o.ID() {
-			returned++
-		}
-	}
-	w.events.mu.Unlock()
+	returned := keyReturnedEvents(w, o.ID())
 	if returned != 1 {
 		t.Fatalf("%d key.returned events, want 1", returned)
 	}
