@@ -496,14 +496,21 @@ func (h RefundOrder) recordAnswer(ctx context.Context, orderID, actor, ref strin
 	return nil
 }
 
-// recordReturn changes the order with fn and appends its audit record, in
-// one unit of work.
+// recordReturn changes the order with fn and appends its audit record.
 func (h RefundOrder) recordReturn(ctx context.Context, orderID, actor, action string, details map[string]string, fn func(*domain.Order) error) error {
-	return h.tx.Atomically(ctx, func(ctx context.Context) error {
-		if _, err := h.orders.Update(ctx, orderID, fn); err != nil {
+	return recordOnOrder(ctx, h.tx, h.orders, h.audit, orderID, fn, actor, action, orderID, details)
+}
+
+// recordOnOrder changes the order with fn and appends the audit record of
+// the change, in a unit of work of their own: what an external call is
+// about to do, or did, kept before the unit of work that acts on it.
+func recordOnOrder(ctx context.Context, tx ports.Transactor, orders ports.OrderRepository, audit ports.AuditLog, orderID string, fn func(*domain.Order) error,
+	actor, action, subject string, details map[string]string) error {
+	return tx.Atomically(ctx, func(ctx context.Context) error {
+		if _, err := orders.Update(ctx, orderID, fn); err != nil {
 			return err
 		}
-		_, err := h.audit.Append(ctx, actor, action, orderID, details)
+		_, err := audit.Append(ctx, actor, action, subject, details)
 		return err
 	})
 }

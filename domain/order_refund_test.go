@@ -112,3 +112,49 @@ func TestReturnRequestIsRecordedOnceAndAnsweredOnce(t *testing.T) {
 		t.Fatalf("rehydrated: %+v", r)
 	}
 }
+
+// TestReplacementPurchaseIsRecordedOncePerClaim: a claim's replacement
+// purchase is recorded before the supplier is asked and once bought, each
+// once; another supplier order for the same claim is a conflict.
+func TestReplacementPurchaseIsRecordedOncePerClaim(t *testing.T) {
+	t.Parallel()
+	o := inState(t, domain.StatusDelivered)
+	it := o.Items()[0].ID()
+	if p := o.ReplacementPurchase("claim-1"); p.Requested || p.Bought() {
+		t.Fatalf("before any purchase: %+v", p)
+	}
+	for range 2 {
+		if err := o.RecordReplacementRequested("claim-1", it, "kinguin", t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := o.ReplacementPurchase("claim-1"); !p.Requested || p.Bought() || p.Supplier != "kinguin" {
+		t.Fatalf("requested: %+v", p)
+	}
+	for range 2 {
+		if err := o.RecordReplacementBought("claim-1", it, "kinguin", "K-9", t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.RecordReplacementBought("claim-1", it, "kinguin", "K-10", t0); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("another order for the claim: %v, want ErrConflict", err)
+	}
+	if err := o.RecordReplacementBought("claim-1", "no-such-item", "kinguin", "K-9", t0); !errors.Is(err, domain.ErrItemNotFound) {
+		t.Fatalf("another order's item: %v, want ErrItemNotFound", err)
+	}
+	if p := o.ReplacementPurchase("claim-1"); p != (domain.ReplacementPurchase{ClaimID: "claim-1", Supplier: "kinguin", Requested: true, SupplierOrderID: "K-9"}) {
+		t.Fatalf("bought: %+v", p)
+	}
+	n := 0
+	for _, e := range o.Timeline() {
+		if e.Kind() == domain.EventKindReplacementRequested || e.Kind() == domain.EventKindReplacementBought {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d purchase entries on the timeline, want 2", n)
+	}
+	if p := o.ReplacementPurchase("claim-2"); p.Requested {
+		t.Fatalf("another claim: %+v", p)
+	}
+}
