@@ -15,38 +15,42 @@ type EventKind struct{ name string }
 // The kinds of timeline entry. Their names are stored and shown by the
 // API, so they never change.
 var (
-	EventKindOrderPlaced        = EventKind{"order_placed"}
-	EventKindPaymentCreated     = EventKind{"payment_created"}
-	EventKindPaymentSetupFailed = EventKind{"payment_setup_failed"}
-	EventKindRepeatDeposit      = EventKind{"repeat_deposit"}
-	EventKindPaymentConfirmed   = EventKind{"payment_confirmed"} // paid; also the gateway's "confirmed" status
-	EventKindPaymentHeld        = EventKind{"payment_held"}
-	EventKindPaymentWaiting     = EventKind{"payment_waiting"}
-	EventKindPaymentConfirming  = EventKind{"payment_confirming"}
-	EventKindPaymentSending     = EventKind{"payment_sending"}
-	EventKindPaymentFailed      = EventKind{"payment_failed"}
-	EventKindPaymentExpired     = EventKind{"payment_expired"}
-	EventKindPaymentRefunded    = EventKind{"payment_refunded"}
-	EventKindOrderExpired       = EventKind{"order_expired"}
-	EventKindFulfilmentStarted  = EventKind{"fulfilment_started"}
-	EventKindItemPurchasing     = EventKind{"item_purchasing"}
-	EventKindItemPurchased      = EventKind{"item_purchased"}
-	EventKindItemSealed         = EventKind{"item_sealed"}
-	EventKindItemFailed         = EventKind{"item_failed"}
-	EventKindOrderFulfilled     = EventKind{"order_fulfilled"}
-	EventKindOrderFailed        = EventKind{"order_failed"}
-	EventKindFulfilmentRetried  = EventKind{"fulfilment_retried"}
-	EventKindDeliveryClaimed    = EventKind{"delivery_claimed"}
-	EventKindDeliveryReleased   = EventKind{"delivery_released"}
-	EventKindDeliveryLinkSent   = EventKind{"delivery_link_sent"}
-	EventKindDeliveryLinkResent = EventKind{"delivery_link_resent"}
-	EventKindOrderRevoked       = EventKind{"order_revoked"}
-	EventKindHeldForReview      = EventKind{"held_for_review"}
-	EventKindClaimOpened        = EventKind{"claim_opened"}
-	EventKindClaimRejected      = EventKind{"claim_rejected"}
-	EventKindKeyReplaced        = EventKind{"key_replaced"}   // a claim was approved: the item's keys were replaced
-	EventKindOrderRefunded      = EventKind{"order_refunded"} // an admin (or the gateway) refunded a paid order
-	EventKindKeyOutcome         = EventKind{"key_outcome"}    // what a refund did with one key
+	EventKindOrderPlaced          = EventKind{"order_placed"}
+	EventKindPaymentCreated       = EventKind{"payment_created"}
+	EventKindPaymentSetupFailed   = EventKind{"payment_setup_failed"}
+	EventKindRepeatDeposit        = EventKind{"repeat_deposit"}
+	EventKindPaymentConfirmed     = EventKind{"payment_confirmed"} // paid; also the gateway's "confirmed" status
+	EventKindPaymentHeld          = EventKind{"payment_held"}
+	EventKindPaymentWaiting       = EventKind{"payment_waiting"}
+	EventKindPaymentConfirming    = EventKind{"payment_confirming"}
+	EventKindPaymentSending       = EventKind{"payment_sending"}
+	EventKindPaymentFailed        = EventKind{"payment_failed"}
+	EventKindPaymentExpired       = EventKind{"payment_expired"}
+	EventKindPaymentRefunded      = EventKind{"payment_refunded"}
+	EventKindOrderExpired         = EventKind{"order_expired"}
+	EventKindFulfilmentStarted    = EventKind{"fulfilment_started"}
+	EventKindItemPurchasing       = EventKind{"item_purchasing"}
+	EventKindItemPurchased        = EventKind{"item_purchased"}
+	EventKindItemSealed           = EventKind{"item_sealed"}
+	EventKindItemFailed           = EventKind{"item_failed"}
+	EventKindOrderFulfilled       = EventKind{"order_fulfilled"}
+	EventKindOrderFailed          = EventKind{"order_failed"}
+	EventKindFulfilmentRetried    = EventKind{"fulfilment_retried"}
+	EventKindDeliveryClaimed      = EventKind{"delivery_claimed"}
+	EventKindDeliveryReleased     = EventKind{"delivery_released"}
+	EventKindDeliveryLinkSent     = EventKind{"delivery_link_sent"}
+	EventKindDeliveryLinkResent   = EventKind{"delivery_link_resent"}
+	EventKindOrderRevoked         = EventKind{"order_revoked"}
+	EventKindHeldForReview        = EventKind{"held_for_review"}
+	EventKindClaimOpened          = EventKind{"claim_opened"}
+	EventKindClaimRejected        = EventKind{"claim_rejected"}
+	EventKindKeyReplaced          = EventKind{"key_replaced"}          // a claim was approved: the item's keys were replaced
+	EventKindOrderRefunded        = EventKind{"order_refunded"}        // an admin (or the gateway) refunded a paid order
+	EventKindKeyOutcome           = EventKind{"key_outcome"}           // what a refund did with one key
+	EventKindReturnRequested      = EventKind{"return_requested"}      // a refund is about to ask a supplier to take keys back
+	EventKindReturnAnswered       = EventKind{"return_answered"}       // the supplier's answer to that request
+	EventKindReplacementRequested = EventKind{"replacement_requested"} // a claim's replacement is about to be bought from a supplier
+	EventKindReplacementBought    = EventKind{"replacement_bought"}    // the supplier order that bought it
 )
 
 // EventKinds lists every valid timeline entry kind.
@@ -59,6 +63,7 @@ var EventKinds = []EventKind{
 	EventKindDeliveryReleased, EventKindDeliveryLinkSent, EventKindDeliveryLinkResent, EventKindOrderRevoked,
 	EventKindPaymentSetupFailed, EventKindRepeatDeposit, EventKindHeldForReview,
 	EventKindClaimOpened, EventKindClaimRejected, EventKindKeyReplaced, EventKindOrderRefunded, EventKindKeyOutcome,
+	EventKindReturnRequested, EventKindReturnAnswered, EventKindReplacementRequested, EventKindReplacementBought,
 }
 
 // paymentUpdateKinds names the entry that records a payment status which

@@ -28,7 +28,9 @@ func TestClaims(t *testing.T) {
 
 func TestCustomerLinks(t *testing.T) {
 	t.Parallel()
-	porttest.CustomerLinkRepository(t, func(*testing.T) ports.CustomerLinkRepository { return memory.NewCustomerLinks(nil) })
+	porttest.CustomerLinkRepository(t, func(*testing.T) (ports.CustomerLinkRepository, ports.Transactor) {
+		return memory.NewCustomerLinks(nil), memory.Transactor{}
+	})
 }
 
 func TestRevelations(t *testing.T) {

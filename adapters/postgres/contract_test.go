@@ -32,8 +32,9 @@ func TestClaims(t *testing.T) {
 
 func TestCustomerLinks(t *testing.T) {
 	t.Parallel()
-	porttest.CustomerLinkRepository(t, func(t *testing.T) ports.CustomerLinkRepository {
-		return postgres.NewCustomerLinks(pgtest.NewDB(t), postgres.NoOutbox{})
+	porttest.CustomerLinkRepository(t, func(t *testing.T) (ports.CustomerLinkRepository, ports.Transactor) {
+		db := pgtest.NewDB(t)
+		return postgres.NewCustomerLinks(db, postgres.NoOutbox{}), postgres.NewTransactor(db)
 	})
 }
 
