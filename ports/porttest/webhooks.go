@@ -84,7 +84,7 @@ func messagesOf(t *testing.T, s ports.WebhookStore, q ports.WebhookMessageQuery)
 
 func claimWebhooks(t *testing.T, s ports.WebhookStore, now time.Time, limit, per int, skip ...string) []ports.WebhookDelivery {
 	t.Helper()
-	ds, err := s.Claim(t.Context(), now, time.Minute, limit, per, skip)
+	ds, err := s.Claim(t.Context(), ports.WebhookClaim{Now: now, Lease: time.Minute, Limit: limit, PerEndpoint: per, Skip: skip})
 	if err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
@@ -227,12 +227,15 @@ func testWebhookClaim(t *testing.T, s ports.WebhookStore) {
 // recordAttempt records a under d's claim.
 func recordAttempt(t *testing.T, s ports.WebhookStore, d ports.WebhookDelivery, a domain.WebhookAttempt, o ports.WebhookOutcome, disableBefore time.Time) bool {
 	t.Helper()
-	a.MessageID, o.Claim = d.Message.ID, d.Claim
-	disabled, err := s.Record(t.Context(), a, o, disableBefore)
-	if err != nil {
-		t.Fatalf("Record: %v", err)
+	a.MessageID, o.Claim, o.DisableBefore = d.Message.ID, d.Claim, disableBefore
+	res, err := s.Record(t.Context(), []ports.WebhookRecord{{Attempt: a, Outcome: o}}, nil)
+	if err != nil || len(res.Errs) != 1 || res.Errs[0] != nil {
+		t.Fatalf("Record = %+v, %v", res, err)
 	}
-	return disabled
+	if len(res.Disabled) > 1 || len(res.Disabled) == 1 && (res.Disabled[0].ID != d.Endpoint.ID || !res.Disabled[0].Disabled) {
+		t.Fatalf("Record of one attempt to %s disabled %+v", d.Endpoint.ID, res.Disabled)
+	}
+	return len(res.Disabled) == 1
 }
 
 func testWebhookRecord(t *testing.T, s ports.WebhookStore) {
@@ -267,8 +270,10 @@ func testWebhookRecord(t *testing.T, s ports.WebhookStore) {
 		t.Fatalf("at its retry: %+v, want a new claim", again)
 	}
 	// The first claim lapsed: its late attempt is kept, but settles nothing.
-	if _, err := s.Record(t.Context(), domain.WebhookAttempt{MessageID: first, At: retry, HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true, Claim: firstClaim.Claim}, hookT0.Add(-time.Hour)); !errors.Is(err, domain.ErrWebhookClaimLost) {
-		t.Fatalf("Record under a lapsed claim = %v, want ErrWebhookClaimLost", err)
+	lapsed := ports.WebhookRecord{Attempt: domain.WebhookAttempt{MessageID: first, At: retry, HTTPStatus: 200},
+		Outcome: ports.WebhookOutcome{Delivered: true, Claim: firstClaim.Claim, DisableBefore: hookT0.Add(-time.Hour)}}
+	if res, err := s.Record(t.Context(), []ports.WebhookRecord{lapsed}, nil); err != nil || len(res.Errs) != 1 || !errors.Is(res.Errs[0], domain.ErrWebhookClaimLost) {
+		t.Fatalf("Record under a lapsed claim = %+v, %v; want ErrWebhookClaimLost", res, err)
 	}
 	if m, _, _ := s.Message(t.Context(), first); m.Status != domain.WebhookPending || m.Attempts != 1 {
 		t.Fatalf("a lapsed claim settled the message: %+v", m)
