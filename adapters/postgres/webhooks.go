@@ -21,7 +21,7 @@ import (
 // durable schedule of deliveries, whatever the broker.
 type Webhooks struct {
 	db       *sqlx.DB
-	prepared *preparedStatements // the delivery worker's claim and record
+	prepared *preparedStatements // the delivery worker's record
 }
 
 var _ ports.WebhookStore = (*Webhooks)(nil)
@@ -299,7 +299,10 @@ func (w *Webhooks) Claim(ctx context.Context, c ports.WebhookClaim) ([]ports.Web
 		return nil, err
 	}
 	var rows []deliveryRow
-	if err := w.prepared.sel(ctx, ext(ctx, w.db), &rows, claimSQL, args...); err != nil {
+	// Not prepared: most claims are polls that find nothing, and a
+	// prepared statement run on its own would not be told apart from a
+	// write by the SQL counter (postgres.SQLCounter's idle reads).
+	if err := sqlx.SelectContext(ctx, ext(ctx, w.db), &rows, claimSQL, args...); err != nil {
 		return nil, fmt.Errorf("claim webhook messages: %w", translate(err))
 	}
 	out := make([]ports.WebhookDelivery, len(rows))
