@@ -119,7 +119,9 @@ func TestRateLimiterContract(t *testing.T) {
 
 func TestWebhookStoreContract(t *testing.T) {
 	t.Parallel()
-	porttest.WebhookStore(t, func(*testing.T) ports.WebhookStore { return memory.NewWebhooks() })
+	porttest.WebhookStore(t, func(*testing.T) (ports.WebhookStore, ports.Transactor) {
+		return memory.NewWebhooks(), memory.Transactor{}
+	})
 }
 
 func TestOffers(t *testing.T) {

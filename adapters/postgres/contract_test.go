@@ -105,7 +105,10 @@ func TestPricingRules(t *testing.T) {
 
 func TestWebhookStoreContract(t *testing.T) {
 	t.Parallel()
-	porttest.WebhookStore(t, func(t *testing.T) ports.WebhookStore { return postgres.NewWebhooks(pgtest.NewDB(t)) })
+	porttest.WebhookStore(t, func(t *testing.T) (ports.WebhookStore, ports.Transactor) {
+		db := pgtest.NewDB(t)
+		return postgres.NewWebhooks(db), postgres.NewTransactor(db)
+	})
 }
 
 func TestOffers(t *testing.T) {
