@@ -19,6 +19,10 @@ import (
 const (
 	AuditClaimApproved = "claim.approved"
 	AuditKeyReplaced   = "key.replaced"
+	// A replacement is about to be bought from a supplier, and the
+	// supplier order that bought it; their subject is the claim's id.
+	AuditReplacementRequested = "claim.replacement_requested"
+	AuditReplacementBought    = "claim.replacement_bought"
 )
 
 // ApproveClaimCommand is support's decision for the customer.
@@ -45,7 +49,10 @@ type ApprovedClaim struct {
 // ApproveClaim replaces a claimed item's keys. From the supplier, the
 // replacement is bought first, from the supplier the item was bought from,
 // under the price guard, as a purchase of its own whose external id is the
-// claim's (an approval asked again finds it instead of buying again). Then
+// claim's (an approval asked again finds it instead of buying again); the
+// purchase is recorded on the order before the supplier is asked and once
+// it is bought, so money spent is on record when the approval then fails,
+// and the claim is then replaced from that purchase only. Then
 // in one unit of work: the claim is approved, as many keys as the item
 // shows are taken from the product's own stock (or are the ones bought)
 // and sealed under the order's data key at new slots,
@@ -89,7 +96,9 @@ func NewApproveClaim(tx ports.Transactor, claims ports.ClaimRepository, orders p
 // the item's allowance without force, domain.ErrOutOfStock when the
 // product's stock has too few keys, domain.ErrConflict when the item
 // changed meanwhile or the supplier asks more than the price guard allows,
-// ports.ErrSupplierPermanent when the supplier refuses the purchase, and
+// ports.ErrSupplierPermanent when the supplier refuses the purchase,
+// domain.ErrConflict for source stock when a replacement was bought for
+// the claim already (approve it from the supplier: it is found again), and
 // ErrUnavailable when the key vault or the supplier is down or the
 // replacement bought has no keys yet (approve again: the purchase is found,
 // not repeated). Nothing is decided on any error.
@@ -123,6 +132,9 @@ func (h ApproveClaim) Handle(ctx context.Context, cmd ApproveClaimCommand) (Appr
 		return ApprovedClaim{}, fmt.Errorf("%w: order is %s and item %s shows %d keys; only a delivered item's keys are replaced",
 			domain.ErrInvalidTransition, o.Status(), it.ID(), len(current))
 	}
+	if err := replacementBought(o, c.ID()); err != nil && source != domain.ReplaceFromSupplier {
+		return ApprovedClaim{}, err
+	}
 	orderKey, err := h.keys.open(ctx, o.ID())
 	if errors.Is(err, domain.ErrNotFound) {
 		return ApprovedClaim{}, fmt.Errorf("%w: the order's keys were destroyed", domain.ErrInvalidTransition)
@@ -143,7 +155,7 @@ func (h ApproveClaim) Handle(ctx context.Context, cmd ApproveClaimCommand) (Appr
 	}
 	var bought purchasedReplacement
 	if source == domain.ReplaceFromSupplier {
-		if bought, err = h.buy(ctx, it, c.ID(), len(current)); err != nil {
+		if bought, err = h.buy(ctx, o, it, c.ID(), len(current), cmd.Actor); err != nil {
 			return ApprovedClaim{}, err
 		}
 		defer bought.clear()
@@ -165,6 +177,9 @@ func (h ApproveClaim) Handle(ctx context.Context, cmd ApproveClaimCommand) (Appr
 			}
 			if !slices.Equal(cur.CurrentKeys(), current) {
 				return fmt.Errorf("%w: item %s's keys changed meanwhile", domain.ErrConflict, it.ID())
+			}
+			if source != domain.ReplaceFromSupplier {
+				return replacementBought(o, c.ID())
 			}
 			return nil
 		}); err != nil {
@@ -343,24 +358,55 @@ func (p purchasedReplacement) clear() {
 	}
 }
 
+// replacementBought returns domain.ErrConflict when o records a replacement
+// bought from a supplier for claimID: the claim is replaced from it, or
+// the money spent on it is lost.
+func replacementBought(o *domain.Order, claimID string) error {
+	if p := o.ReplacementPurchase(claimID); p.Bought() {
+		return fmt.Errorf("%w: %s order %s was bought to replace claim %s's keys: approve the claim from the supplier", domain.ErrConflict, p.Supplier, p.SupplierOrderID, claimID)
+	}
+	return nil
+}
+
 // buy buys n keys of the item's product from the supplier the item was
 // bought from, under the price guard, as a purchase whose external id is
 // the claim's: asked again, it finds that purchase instead of buying again.
-func (h ApproveClaim) buy(ctx context.Context, it *domain.OrderItem, claimID string, n int) (purchasedReplacement, error) {
+// The purchase is recorded on o before the supplier is asked to place it,
+// and once its supplier order is known.
+func (h ApproveClaim) buy(ctx context.Context, o *domain.Order, it *domain.OrderItem, claimID string, n int, actor string) (purchasedReplacement, error) {
 	reg, ok := h.suppliers.Get(it.Supplier())
 	if !ok || it.Source().SupplierProductID == "" {
 		return purchasedReplacement{}, fmt.Errorf("%w: item %s names no supplier product to buy a replacement of (supplier %q): approve from stock",
 			domain.ErrInvalidClaim, it.ID(), it.Supplier())
 	}
 	sup := reg.Supplier
+	record := func(action string, details map[string]string, fn func(*domain.Order) error) error {
+		details["order_id"], details["item_id"], details["supplier"] = o.ID(), it.ID(), sup.Name()
+		return recordOnOrder(ctx, h.tx, h.orders, h.audit, o.ID(), fn, actor, action, claimID, details)
+	}
+	earlier := o.ReplacementPurchase(claimID)
 	so, err := sup.FindOrder(ctx, claimID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
+		if !earlier.Requested {
+			if err := record(AuditReplacementRequested, map[string]string{}, func(o *domain.Order) error {
+				return o.RecordReplacementRequested(claimID, it.ID(), sup.Name(), h.clock.Now())
+			}); err != nil {
+				return purchasedReplacement{}, fmt.Errorf("record the purchase of claim %s's replacement: %w", claimID, err)
+			}
+		}
 		if so, err = h.placeReplacement(ctx, sup, it, claimID, n); err != nil {
 			return purchasedReplacement{}, err
 		}
 	case err != nil:
 		return purchasedReplacement{}, fmt.Errorf("%w: find the replacement's purchase at %s: %v", ErrUnavailable, sup.Name(), err)
+	}
+	if earlier.SupplierOrderID != so.ID {
+		if err := record(AuditReplacementBought, map[string]string{"supplier_order_id": so.ID}, func(o *domain.Order) error {
+			return o.RecordReplacementBought(claimID, it.ID(), sup.Name(), so.ID, h.clock.Now())
+		}); err != nil {
+			return purchasedReplacement{}, fmt.Errorf("record claim %s's replacement bought as %s order %s: %w", claimID, sup.Name(), so.ID, err)
+		}
 	}
 	keys, err := sup.Keys(ctx, so.ID)
 	switch {

@@ -1,8 +1,10 @@
 package application_test
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -356,5 +358,81 @@ func TestApproveClaimFromTheSupplierOnPostgres(t *testing.T) {
 		Keys: textKeys(strings.ToUpper(bad) + "\t")})
 	if err != nil || res.Added != 0 || res.Duplicates != 1 {
 		t.Fatalf("import of the bad key: %+v, %v; want it refused", res, err)
+	}
+}
+
+// failingPuts fails the next Put once armed.
+type failingPuts struct {
+	ports.BlobStore
+	armed atomic.Bool
+}
+
+func (b *failingPuts) Put(ctx context.Context, ref string, data []byte) error {
+	if b.armed.CompareAndSwap(true, false) {
+		return errors.New("blob store error (injected)")
+	}
+	return b.BlobStore.Put(ctx, ref, data)
+}
+
+// TestApproveClaimFailedAfterBuyingKeepsThePurchase: an approval from the
+// supplier buys the replacement, then its unit of work fails. The purchase
+// is on record (the order's timeline and the audit trail), so the claim is
+// not replaced from the stock nor rejected, leaving the keys paid for
+// unused; approved from the supplier again, it uses the same purchase.
+func TestApproveClaimFailedAfterBuyingKeepsThePurchase(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o, token := deliveredToken(t, w)
+	blobs := &failingPuts{BlobStore: w.blobs}
+	app := w.app(func(d *application.Deps, _ *application.Settings) { d.Blobs = blobs })
+	cw := claimWorld{app: app, orders: w.orders, mail: w.mail}
+	cw.revealText(t, token)
+	c, err := app.Commands.OpenClaim.Handle(t.Context(), application.OpenClaimCommand{Token: token, ItemID: o.Items()[0].ID(), Reason: "not_working"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs.armed.Store(true) // the replacement's ciphertext is not stored
+	approve := application.ApproveClaimCommand{ClaimID: c.ID(), Source: "supplier", Actor: "admin:support"}
+	if _, err := app.Commands.ApproveClaim.Handle(t.Context(), approve); err == nil {
+		t.Fatal("the approval whose unit of work failed succeeded")
+	}
+	if n := len(w.supplier.IssuedKeys(c.ID())); n != 1 {
+		t.Fatalf("the supplier issued %d keys for the claim, want 1", n)
+	}
+	got, _ := w.orders.Get(t.Context(), o.ID())
+	if p := got.ReplacementPurchase(c.ID()); !p.Bought() || p.Supplier != w.supplier.Name() {
+		t.Fatalf("the order records the purchase as %+v", p)
+	}
+	fromStock := application.ApproveClaimCommand{ClaimID: c.ID(), Source: "stock", Actor: "admin:support"}
+	if _, err := app.Commands.ApproveClaim.Handle(t.Context(), fromStock); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("approve from stock after a purchase: %v, want ErrConflict", err)
+	}
+	if _, err := app.Commands.RejectClaim.Handle(t.Context(), c.ID(), "works for us", "admin:support"); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("reject after a purchase: %v, want ErrConflict", err)
+	}
+	if _, err := app.Commands.ApproveClaim.Handle(t.Context(), approve); err != nil {
+		t.Fatalf("approve from the supplier again: %v", err)
+	}
+	issued := w.supplier.IssuedKeys(c.ID())
+	if len(issued) != 1 {
+		t.Fatalf("the supplier issued %d keys for the claim, want the 1 bought before", len(issued))
+	}
+	newToken, _ := cw.lastLinkToken(t)
+	if shown := cw.revealText(t, newToken); shown != string(issued[0].Data) {
+		t.Fatalf("the new link reveals %q, the supplier issued %q", shown, issued[0].Data)
+	}
+	recs, err := w.audit.List(t.Context(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]int{}
+	for _, r := range recs {
+		if r.Subject == c.ID() || r.Subject == o.ID() {
+			actions[r.Action]++
+		}
+	}
+	if actions[application.AuditReplacementRequested] != 1 || actions[application.AuditReplacementBought] != 1 ||
+		actions[application.AuditKeyReplaced] != 1 || actions[application.AuditClaimApproved] != 1 {
+		t.Fatalf("audit actions %v, want the purchase requested and bought once, the claim approved and replaced once", actions)
 	}
 }

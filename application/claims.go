@@ -142,9 +142,11 @@ func NewRejectClaim(tx ports.Transactor, claims ports.ClaimRepository, orders po
 
 // Handle returns domain.ErrNotFound for an unknown claim,
 // domain.ErrInvalidTransition for one already decided,
-// domain.ErrInvalidClaim for an empty or too long message, and
-// ErrUnavailable when the email cannot be sent (nothing is decided then;
-// asking again sends it once).
+// domain.ErrInvalidClaim for an empty or too long message,
+// domain.ErrConflict when a replacement was bought from a supplier for the
+// claim (approve it from the supplier instead), and ErrUnavailable when
+// the email cannot be sent (nothing is decided then; asking again sends it
+// once).
 func (h RejectClaim) Handle(ctx context.Context, claimID, message, actor string) (*domain.Claim, error) {
 	c, err := h.claims.Get(ctx, claimID)
 	if err != nil {
@@ -164,8 +166,16 @@ func (h RejectClaim) Handle(ctx context.Context, claimID, message, actor string)
 	if err != nil {
 		return nil, err
 	}
+	if err := replacementBought(o, claimID); err != nil {
+		return nil, err
+	}
 	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
-		if _, err := h.orders.Update(ctx, o.ID(), func(o *domain.Order) error { return o.RecordClaimRejected(claimID, c.ItemID(), now) }); err != nil {
+		if _, err := h.orders.Update(ctx, o.ID(), func(o *domain.Order) error {
+			if err := replacementBought(o, claimID); err != nil {
+				return err
+			}
+			return o.RecordClaimRejected(claimID, c.ItemID(), now)
+		}); err != nil {
 			return err
 		}
 		if c, err = h.claims.Update(ctx, claimID, func(c *domain.Claim) error { return c.Reject(message, actor, now) }); err != nil {

@@ -17,6 +17,10 @@ import (
 const (
 	AuditOrderRefunded = "order.refunded"
 	AuditKeyOutcome    = "order.key_outcome"
+	// A supplier is about to be asked to take keys back, and its answer:
+	// each recorded in a unit of work of its own, around the call.
+	AuditReturnRequested = "order.return_requested"
+	AuditReturnAnswered  = "order.return_answered"
 )
 
 // ReturnWindow is how long after delivery a supplier takes unrevealed keys
@@ -47,6 +51,13 @@ type RefundCommand struct {
 // every other key is quarantined: shredded with the order. Every link is
 // revoked. Each key's outcome is on the order's timeline and in the audit
 // trail.
+//
+// A supplier that takes keys back does so once, and does not undo it when
+// the refund fails afterwards. So the request is recorded (with its audit
+// record) before the supplier is asked, and the answer as soon as it
+// comes; a refund tried again uses a recorded answer instead of asking
+// again, and asks only where the answer was lost, reading "no keys to
+// return" (ports.ErrNothingToReturn) as the earlier request carried out.
 type RefundOrder struct {
 	tx          ports.Transactor
 	orders      ports.OrderRepository
@@ -109,7 +120,7 @@ func (h RefundOrder) Handle(ctx context.Context, cmd RefundCommand) (*domain.Ord
 	if err != nil {
 		return nil, fmt.Errorf("revelations of %s: %w", o.ID(), err)
 	}
-	outcomes, restocks, returned, err := h.plan(ctx, o)
+	outcomes, restocks, returned, err := h.plan(ctx, o, cmd.Actor)
 	if err != nil {
 		return nil, err
 	}
@@ -173,8 +184,9 @@ func (h RefundOrder) Handle(ctx context.Context, cmd RefundCommand) (*domain.Ord
 
 // plan decides each key's outcome: it re-seals the own-stock keys never
 // revealed under their product's stock key and asks suppliers to take
-// their unrevealed keys back. Nothing is stored.
-func (h RefundOrder) plan(ctx context.Context, o *domain.Order) ([]domain.RefundedKey, []restock, []string, error) {
+// their unrevealed keys back. Nothing is stored but the return requests
+// and their answers (see giveBack).
+func (h RefundOrder) plan(ctx context.Context, o *domain.Order, actor string) ([]domain.RefundedKey, []restock, []string, error) {
 	revs, err := h.revelations.ListByOrder(ctx, o.ID())
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("revelations of %s: %w", o.ID(), err)
@@ -196,8 +208,12 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order) ([]domain.Refund
 	// A key was seen when its item was revealed once the key was sealed:
 	// a key sealed at fulfilment by any reveal, a replacement by a reveal
 	// after its approval (the reveal that found the key bad came before).
-	seen := func(it *domain.OrderItem, k domain.SealedKey) bool {
+	// Given a time, only the reveals before it count.
+	seen := func(it *domain.OrderItem, k domain.SealedKey, before time.Time) bool {
 		for _, r := range reveals[it.ID()] {
+			if !before.IsZero() && !r.Before(before) {
+				continue
+			}
 			if k.ClaimID != "" && !k.Bad {
 				if at, ok := replacedAt[k.ClaimID]; !ok || r.After(at) {
 					return true
@@ -229,12 +245,24 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order) ([]domain.Refund
 			continue
 		}
 		own := it.SupplierOrderID() == ownStockRef
+		// The supplier took back keys of the item's order for an earlier
+		// refund that failed afterwards (a reveal came in meanwhile): the
+		// keys it was offered, those not seen before it was asked, are
+		// gone whatever was revealed since.
+		var takenBack time.Time
+		if earlier := o.ReturnRequest(it.SupplierOrderID()); !own && earlier.Answered && earlier.Returned > 0 {
+			takenBack = earlier.RequestedAt
+		}
 		var unseen []domain.SealedKey
 		for _, k := range keys {
+			before := time.Time{}
+			if k.ClaimID == "" {
+				before = takenBack
+			}
 			switch {
 			case k.Bad:
 				out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyQuarantined, Detail: "bad key"})
-			case seen(it, k):
+			case seen(it, k, before):
 				out = append(out, domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyQuarantined, Detail: "revealed"})
 			default:
 				unseen = append(unseen, k)
@@ -292,7 +320,10 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order) ([]domain.Refund
 		if len(bought) == 0 {
 			continue
 		}
-		ks, ret := h.giveBack(ctx, it, bought, sealedAt[it.ID()], asked, refused)
+		ks, ret, err := h.giveBack(ctx, o, it, bought, sealedAt[it.ID()], asked, refused, actor)
+		if err != nil {
+			return nil, nil, nil, err
+		}
 		out = append(out, ks...)
 		if ret != "" {
 			returned = append(returned, ret)
@@ -361,9 +392,13 @@ func (h RefundOrder) restock(ctx context.Context, orderKey *orderKey, it *domain
 
 // giveBack asks the supplier the item was bought from to take its unseen
 // keys back, once per supplier order (asked and refused remember the
-// answers), and returns each key's outcome and the supplier order id when
-// the supplier took keys back.
-func (h RefundOrder) giveBack(ctx context.Context, it *domain.OrderItem, keys []domain.SealedKey, sealedAt time.Time, asked map[string]ports.KeyReturn, refused map[string]string) ([]domain.RefundedKey, string) {
+// answers of this refund, o's timeline those of an earlier one that
+// failed), and returns each key's outcome and the supplier order id when
+// the supplier took keys back. The request is recorded before the
+// supplier is asked and its answer right after; it returns an error when
+// either cannot be recorded.
+func (h RefundOrder) giveBack(ctx context.Context, o *domain.Order, it *domain.OrderItem, keys []domain.SealedKey, sealedAt time.Time,
+	asked map[string]ports.KeyReturn, refused map[string]string, actor string) ([]domain.RefundedKey, string, error) {
 	all := func(outcome domain.KeyOutcome, detail string) []domain.RefundedKey {
 		out := make([]domain.RefundedKey, len(keys))
 		for i, k := range keys {
@@ -376,35 +411,63 @@ func (h RefundOrder) giveBack(ctx context.Context, it *domain.OrderItem, keys []
 	if ok {
 		returner, ok = reg.Returner()
 	}
+	ref := it.SupplierOrderID()
+	// An earlier refund that asked the supplier decides, even once the
+	// return window has passed since.
+	earlier := o.ReturnRequest(ref)
 	switch {
 	case !ok:
-		return all(domain.KeyNotReturnable, "supplier "+it.Supplier()+" takes no keys back"), ""
-	case it.SupplierOrderID() == "":
-		return all(domain.KeyNotReturnable, "no supplier order"), ""
+		return all(domain.KeyNotReturnable, "supplier "+it.Supplier()+" takes no keys back"), "", nil
+	case ref == "":
+		return all(domain.KeyNotReturnable, "no supplier order"), "", nil
 	case it.Source().Kind != domain.SourceSupplier && it.BoughtFrom() == "":
-		return all(domain.KeyNotReturnable, "not bought from a supplier"), ""
+		return all(domain.KeyNotReturnable, "not bought from a supplier"), "", nil
 	case !it.ReleaseDate().IsZero():
 		// Kinguin takes no pre-order back: asking would only be refused.
-		return all(domain.KeyNotReturnable, "a pre-order: the supplier takes none back"), ""
-	case !sealedAt.IsZero() && h.clock.Now().Sub(sealedAt) > ReturnWindow:
-		return all(domain.KeyNotReturnable, "delivered more than 24 h ago"), ""
+		return all(domain.KeyNotReturnable, "a pre-order: the supplier takes none back"), "", nil
+	case !earlier.Requested && !sealedAt.IsZero() && h.clock.Now().Sub(sealedAt) > ReturnWindow:
+		return all(domain.KeyNotReturnable, "delivered more than 24 h ago"), "", nil
 	}
-	ref := it.SupplierOrderID()
 	if why, done := refused[ref]; done {
-		return all(domain.KeyReturnRefused, why), ""
+		return all(domain.KeyReturnRefused, why), "", nil
 	}
 	r, done := asked[ref]
-	if !done {
+	switch {
+	case done:
+	case earlier.Answered && earlier.Refusal != "":
+		refused[ref] = earlier.Refusal
+		return all(domain.KeyReturnRefused, earlier.Refusal), "", nil
+	case earlier.Answered:
+		r = ports.KeyReturn{Returned: earlier.Returned, Kept: earlier.Kept}
+		asked[ref] = r
+	default:
+		if !earlier.Requested {
+			if err := h.recordReturn(ctx, o.ID(), actor, AuditReturnRequested, map[string]string{"item_id": it.ID(), "supplier": it.Supplier(), "supplier_order_id": ref},
+				func(o *domain.Order) error { return o.RecordReturnRequested(it.ID(), h.clock.Now()) }); err != nil {
+				return nil, "", fmt.Errorf("record the return request of %s order %s: %w", it.Supplier(), ref, err)
+			}
+		}
 		var err error
 		r, err = returner.ReturnKeys(ctx, ref)
-		if err != nil {
+		switch {
+		case err != nil && earlier.Requested && errors.Is(err, ports.ErrNothingToReturn):
+			// The earlier request took the keys back; its answer was lost.
+			r, err = ports.KeyReturn{Returned: len(keys)}, nil
+		case err != nil:
 			why := boundedDetail(err.Error())
 			if !errors.Is(err, ports.ErrReturnRefused) {
+				// No answer: the supplier may have taken them back. Nothing
+				// is recorded, so a refund tried again asks once more.
 				why = "no answer from the supplier, check its order: " + why
+			} else if err := h.recordAnswer(ctx, o.ID(), actor, ref, ports.KeyReturn{}, why); err != nil {
+				return nil, "", err
 			}
 			h.log.WarnContext(ctx, "supplier did not take keys back", "supplier", it.Supplier(), "supplier_order_id", ref, "err", err)
 			refused[ref] = why
-			return all(domain.KeyReturnRefused, why), ""
+			return all(domain.KeyReturnRefused, why), "", nil
+		}
+		if err := h.recordAnswer(ctx, o.ID(), actor, ref, r, ""); err != nil {
+			return nil, "", err
 		}
 		asked[ref] = r
 	}
@@ -417,9 +480,42 @@ func (h RefundOrder) giveBack(ctx context.Context, it *domain.OrderItem, keys []
 		}
 	}
 	if r.Returned == 0 {
-		return out, ""
+		return out, "", nil
 	}
-	return out, ref
+	return out, ref, nil
+}
+
+// recordAnswer records the supplier's answer to the return of ref's keys:
+// r, or refusal when it refused.
+func (h RefundOrder) recordAnswer(ctx context.Context, orderID, actor, ref string, r ports.KeyReturn, refusal string) error {
+	err := h.recordReturn(ctx, orderID, actor, AuditReturnAnswered, map[string]string{
+		"supplier_order_id": ref, "returned": strconv.Itoa(r.Returned), "kept": strconv.Itoa(r.Kept), "refusal": refusal,
+	}, func(o *domain.Order) error {
+		return o.RecordReturnAnswer(ref, r.Returned, r.Kept, refusal, h.clock.Now())
+	})
+	if err != nil {
+		return fmt.Errorf("record the answer to the return of supplier order %s: %w", ref, err)
+	}
+	return nil
+}
+
+// recordReturn changes the order with fn and appends its audit record.
+func (h RefundOrder) recordReturn(ctx context.Context, orderID, actor, action string, details map[string]string, fn func(*domain.Order) error) error {
+	return recordOnOrder(ctx, h.tx, h.orders, h.audit, orderID, fn, actor, action, orderID, details)
+}
+
+// recordOnOrder changes the order with fn and appends the audit record of
+// the change, in a unit of work of their own: what an external call is
+// about to do, or did, kept before the unit of work that acts on it.
+func recordOnOrder(ctx context.Context, tx ports.Transactor, orders ports.OrderRepository, audit ports.AuditLog, orderID string, fn func(*domain.Order) error,
+	actor, action, subject string, details map[string]string) error {
+	return tx.Atomically(ctx, func(ctx context.Context) error {
+		if _, err := orders.Update(ctx, orderID, fn); err != nil {
+			return err
+		}
+		_, err := audit.Append(ctx, actor, action, subject, details)
+		return err
+	})
 }
 
 // boundedDetail keeps an outcome's detail short.

@@ -180,6 +180,19 @@ func TestRefundRestocksOnPostgres(t *testing.T) {
 	}
 }
 
+// keyReturnedEvents counts the key.returned events of an order.
+func keyReturnedEvents(w *world, orderID string) int {
+	w.events.mu.Lock()
+	defer w.events.mu.Unlock()
+	n := 0
+	for _, ev := range w.events.events {
+		if ev.EventName() == domain.EventKeyReturned && ev.AggregateID() == orderID {
+			n++
+		}
+	}
+	return n
+}
+
 // returns is a supplier that takes keys back: it counts the requests per
 // supplier order and refuses a second, as Kinguin does.
 type returns struct {
@@ -192,7 +205,7 @@ func (r *returns) ReturnKeys(_ context.Context, id string) (ports.KeyReturn, err
 	defer r.mu.Unlock()
 	r.asked[id]++
 	if r.asked[id] > 1 {
-		return ports.KeyReturn{}, fmt.Errorf("%w: NoKeysToReturn", ports.ErrReturnRefused)
+		return ports.KeyReturn{}, fmt.Errorf("%w (%w): NoKeysToReturn", ports.ErrReturnRefused, ports.ErrNothingToReturn)
 	}
 	return ports.KeyReturn{Returned: 1}, nil
 }
@@ -244,14 +257,7 @@ func TestRefundReturnsUnrevealedSupplierKeys(t *testing.T) {
 			if asked != tc.asked {
 				t.Fatalf("%d return requests (supplier order %q), want %d", asked, so, tc.asked)
 			}
-			returned := 0
-			w.events.mu.Lock()
-			for _, ev := range w.events.events {
-				if ev.EventName() == domain.EventKeyReturned && ev.AggregateID() == o.ID() {
-					returned++
-				}
-			}
-			w.events.mu.Unlock()
+			returned := keyReturnedEvents(w, o.ID())
 			if want := map[bool]int{true: 1, false: 0}[tc.outcome == domain.KeyReturned]; returned != want {
 				t.Fatalf("%d key.returned events, want %d", returned, want)
 			}

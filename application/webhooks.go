@@ -39,6 +39,7 @@ type WebhookSettings struct {
 	Timeout       time.Duration   // one attempt's budget; the claim's lease exceeds it; 10s
 	Concurrency   int             // attempts in flight in this process; 16
 	PerEndpoint   int             // of which to one endpoint; 4
+	RecordGather  time.Duration   // a finished attempt's record waits this long at most for the rest of its batch; 20ms
 }
 
 func (s WebhookSettings) withDefaults() WebhookSettings {
@@ -65,6 +66,9 @@ func (s WebhookSettings) withDefaults() WebhookSettings {
 	}
 	if s.PerEndpoint <= 0 {
 		s.PerEndpoint = 4
+	}
+	if s.RecordGather <= 0 {
+		s.RecordGather = 20 * time.Millisecond
 	}
 	if s.UserAgent == "" {
 		s.UserAgent = "keyward"
@@ -105,8 +109,9 @@ type Webhooks struct {
 	secrets  *webhookSecretKey
 	s        WebhookSettings
 
+	claiming sync.Mutex // held by a claim: Deliver's, or a record's
 	mu       sync.Mutex
-	inFlight map[string]int // attempts running, by endpoint
+	inFlight map[string]int // attempts running or to record, by endpoint
 	running  int
 	wg       sync.WaitGroup
 	wake     chan struct{}
@@ -432,7 +437,26 @@ func (w *Webhooks) Woken() <-chan struct{} { return w.wake }
 // endpoint holds only its own slots. It returns how many it started; Wait
 // waits for them.
 func (w *Webhooks) Deliver(ctx context.Context) (int, error) {
+	w.claiming.Lock()
+	defer w.claiming.Unlock()
+	c, ok := w.nextClaim()
+	if !ok {
+		return 0, nil
+	}
+	claimed, err := w.store.Claim(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	w.start(ctx, claimed)
+	return len(claimed), nil
+}
+
+// nextClaim is the claim this process has room for: none (false) when
+// every slot is taken. The caller holds claiming, so that two claims never
+// count on the same room.
+func (w *Webhooks) nextClaim() (ports.WebhookClaim, bool) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	free := w.s.Concurrency - w.running
 	skip := make([]string, 0, len(w.inFlight))
 	for id, n := range w.inFlight {
@@ -440,13 +464,34 @@ func (w *Webhooks) Deliver(ctx context.Context) (int, error) {
 			skip = append(skip, id)
 		}
 	}
-	w.mu.Unlock()
-	if free <= 0 {
-		return 0, nil
-	}
-	claimed, err := w.store.Claim(ctx, w.clock.Now().UTC(), w.s.lease(), free, w.s.PerEndpoint, skip)
-	if err != nil {
-		return 0, err
+	return ports.WebhookClaim{Now: w.clock.Now().UTC(), Lease: w.s.lease(), Limit: free, PerEndpoint: w.s.PerEndpoint, Skip: skip}, free > 0
+}
+
+// webhookBatch is the deliveries one claim started. The record of an
+// attempt that finished waits for the rest of its batch, RecordGather at
+// most, so that attempts finishing together are recorded in one
+// statement; the endpoint's next messages wait for them all the same (a
+// claim skips an endpoint with attempts in flight).
+type webhookBatch struct {
+	mu      sync.Mutex
+	left    int               // attempts still running
+	all     chan struct{}     // closed when none is left
+	pending []finishedAttempt // finished, to record
+	leading bool              // an attempt's goroutine waits to record pending
+}
+
+// finishedAttempt is an attempt made, to record.
+type finishedAttempt struct {
+	d       ports.WebhookDelivery
+	record  ports.WebhookRecord
+	outcome string // delivered, retry, failed
+}
+
+// start sends the claimed deliveries as one batch. The caller holds
+// claiming.
+func (w *Webhooks) start(ctx context.Context, claimed []ports.WebhookDelivery) {
+	if len(claimed) == 0 {
+		return
 	}
 	w.mu.Lock()
 	for _, d := range claimed {
@@ -454,32 +499,69 @@ func (w *Webhooks) Deliver(ctx context.Context) (int, error) {
 		w.running++
 	}
 	w.mu.Unlock()
+	b := &webhookBatch{left: len(claimed), all: make(chan struct{})}
 	for _, d := range claimed {
 		w.wg.Go(func() {
-			defer w.done(d.Endpoint.ID)
-			w.attempt(ctx, d)
+			f, ok := w.attempt(ctx, d)
+			w.finish(ctx, b, d, f, ok)
 		})
 	}
-	return len(claimed), nil
 }
 
-func (w *Webhooks) done(endpointID string) {
+// finish hands an attempt of b to be recorded (ok), or gives its slot back
+// when there is nothing to record. The first attempt of b to finish while
+// no other waits to record records what has finished once the rest of b
+// has, or after RecordGather.
+func (w *Webhooks) finish(ctx context.Context, b *webhookBatch, d ports.WebhookDelivery, f finishedAttempt, ok bool) {
+	b.mu.Lock()
+	if b.left--; b.left == 0 {
+		close(b.all)
+	}
+	if !ok {
+		b.mu.Unlock()
+		w.release(d)
+		w.Wake() // room for more
+		return
+	}
+	b.pending = append(b.pending, f)
+	if b.leading {
+		b.mu.Unlock()
+		return // the one leading records it
+	}
+	b.leading = true
+	b.mu.Unlock()
+	gather := time.NewTimer(w.s.RecordGather)
+	select {
+	case <-b.all:
+	case <-gather.C:
+	}
+	gather.Stop()
+	b.mu.Lock()
+	fs := b.pending
+	b.pending, b.leading = nil, false
+	b.mu.Unlock()
+	w.record(ctx, fs)
+}
+
+// release gives the slots of the deliveries back.
+func (w *Webhooks) release(ds ...ports.WebhookDelivery) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.running--
-	if w.inFlight[endpointID]--; w.inFlight[endpointID] <= 0 {
-		delete(w.inFlight, endpointID)
+	for _, d := range ds {
+		w.running--
+		if w.inFlight[d.Endpoint.ID]--; w.inFlight[d.Endpoint.ID] <= 0 {
+			delete(w.inFlight, d.Endpoint.ID)
+		}
 	}
-	w.Wake() // room for more
 }
 
-// Wait waits for the attempts Deliver started.
+// Wait waits for the attempts Deliver started, and those their records
+// claimed.
 func (w *Webhooks) Wait() { w.wg.Wait() }
 
-// attempt sends one message, records the attempt and schedules what
-// follows. A failure to record leaves the message claimed: it is tried
-// again once its lease lapses.
-func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
+// attempt sends one message and says what to record (false: nothing, and
+// the message is tried again once its lease lapses).
+func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) (finishedAttempt, bool) {
 	m, e := d.Message, d.Endpoint
 	var err error
 	if e.Secret, err = w.secrets.open(ctx, e.ID, e.Secret); err == nil {
@@ -487,7 +569,7 @@ func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 	}
 	if err != nil {
 		w.log.ErrorContext(ctx, "webhook not sent: its signing secret does not open; the message is tried again after its lease", "message_id", m.ID, "endpoint_id", e.ID, "err", err)
-		return
+		return finishedAttempt{}, false
 	}
 	start := w.clock.Now().UTC()
 	if start.Add(w.s.Timeout).After(m.DueAt) {
@@ -495,7 +577,7 @@ func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 		// (slow secrets, a busy process): another worker may take the
 		// message once it lapses, so this one sends nothing.
 		w.log.WarnContext(ctx, "webhook not sent: its claim ends before an attempt could; the message is tried again after its lease", "message_id", m.ID, "endpoint_id", e.ID, "lease_ends", m.DueAt)
-		return
+		return finishedAttempt{}, false
 	}
 	sig, err := e.SignatureHeader(m.EventID, start, m.Body)
 	a := domain.WebhookAttempt{MessageID: m.ID, At: start}
@@ -520,7 +602,7 @@ func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 		}
 	}
 	a.Duration = w.clock.Now().Sub(start)
-	o := ports.WebhookOutcome{Claim: d.Claim}
+	o := ports.WebhookOutcome{Claim: d.Claim, DisableBefore: start.Add(-w.s.DisableAfter)}
 	outcome := "delivered"
 	if a.Succeeded() {
 		o.Delivered = true
@@ -530,20 +612,87 @@ func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 		outcome = "failed"
 	}
 	if ctx.Err() != nil && !o.Delivered {
-		return // stopping: the lease lapses and the message is tried again
+		return finishedAttempt{}, false // stopping: the lease lapses and the message is tried again
 	}
 	w.observer.Attempted(e.ID, m.Type, outcome, a.Duration)
-	disabled, err := w.store.Record(context.WithoutCancel(ctx), a, o, start.Add(-w.s.DisableAfter))
-	if errors.Is(err, domain.ErrWebhookClaimLost) {
-		w.log.WarnContext(ctx, "webhook attempt recorded after its claim lapsed; the message's new claim settles it", "message_id", m.ID, "endpoint_id", e.ID)
-		return
+	return finishedAttempt{d: d, record: ports.WebhookRecord{Attempt: a, Outcome: o}, outcome: outcome}, true
+}
+
+// record stores attempts that finished together and schedules what
+// follows, in one statement: with nothing but successes it also claims
+// the messages now due that the slots it frees make room for (while the
+// worker runs). A failure may disable its endpoint: then the statement
+// and the disable's audit record commit together, in a unit of work, and
+// the worker is woken to claim. A failure to record leaves the messages
+// claimed: they are tried again once their leases lapse.
+func (w *Webhooks) record(ctx context.Context, fs []finishedAttempt) {
+	rs, ds, failed := make([]ports.WebhookRecord, len(fs)), make([]ports.WebhookDelivery, len(fs)), false
+	for i, f := range fs {
+		rs[i], ds[i] = f.record, f.d
+		failed = failed || !f.record.Outcome.Delivered
+	}
+	sctx := context.WithoutCancel(ctx)
+	var (
+		res ports.WebhookRecorded
+		err error
+	)
+	if failed {
+		err = w.tx.Atomically(sctx, func(ctx context.Context) error {
+			var err error
+			if res, err = w.store.Record(ctx, rs, nil); err != nil {
+				return err
+			}
+			for _, e := range res.Disabled {
+				if err := w.auditEndpoint(ctx, ActorSystem, AuditWebhookEndpointDisabled, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		w.release(ds...)
+		w.Wake()
+	} else {
+		w.claiming.Lock()
+		w.release(ds...)
+		var next *ports.WebhookClaim
+		if c, ok := w.nextClaim(); ok && ctx.Err() == nil {
+			next = &c
+		}
+		if res, err = w.store.Record(sctx, rs, next); err == nil {
+			w.start(ctx, res.Claimed)
+		}
+		w.claiming.Unlock()
+		if err != nil {
+			w.Wake()
+		}
 	}
 	if err != nil {
+		for _, f := range fs {
+			w.log.ErrorContext(ctx, "webhook attempt not recorded; the message is tried again after its lease", "message_id", f.d.Message.ID, "endpoint_id", f.d.Endpoint.ID, "err", err)
+		}
+		return
+	}
+	for i, f := range fs {
+		w.recorded(ctx, f, res.Errs[i])
+	}
+	for _, e := range res.Disabled {
+		w.endpointDisabled(sctx, e)
+	}
+}
+
+// recorded logs what became of an attempt.
+func (w *Webhooks) recorded(ctx context.Context, f finishedAttempt, err error) {
+	m, e, a, o := f.d.Message, f.d.Endpoint, f.record.Attempt, f.record.Outcome
+	switch {
+	case errors.Is(err, domain.ErrWebhookClaimLost):
+		w.log.WarnContext(ctx, "webhook attempt recorded after its claim lapsed; the message's new claim settles it", "message_id", m.ID, "endpoint_id", e.ID)
+		return
+	case err != nil:
 		w.log.ErrorContext(ctx, "webhook attempt not recorded; the message is tried again after its lease", "message_id", m.ID, "endpoint_id", e.ID, "err", err)
 		return
 	}
 	log := w.log.With("message_id", m.ID, "webhook_id", m.EventID, "endpoint_id", e.ID, "type", m.Type, "attempt", m.Attempts+1, "http_status", a.HTTPStatus)
-	switch outcome {
+	switch f.outcome {
 	case "delivered":
 		log.DebugContext(ctx, "webhook delivered")
 	case "retry":
@@ -551,25 +700,17 @@ func (w *Webhooks) attempt(ctx context.Context, d ports.WebhookDelivery) {
 	default:
 		log.WarnContext(ctx, "webhook failed after its last attempt", "error", a.Error)
 	}
-	if disabled {
-		w.endpointDisabled(context.WithoutCancel(ctx), e)
-	}
 }
 
-// endpointDisabled tells the operators that an endpoint was disabled.
+// endpointDisabled tells the operators that an endpoint was disabled (its
+// audit record committed with the disable).
 func (w *Webhooks) endpointDisabled(ctx context.Context, e domain.WebhookEndpoint) {
 	w.observer.Disabled(e.ID)
 	w.log.ErrorContext(ctx, "webhook endpoint disabled: every delivery failed for too long", "endpoint_id", e.ID, "url", domain.RedactedWebhookURL(e.URL), "failing_for", w.s.DisableAfter.String())
-	err := w.tx.Atomically(ctx, func(ctx context.Context) error {
-		return w.auditEndpoint(ctx, ActorSystem, AuditWebhookEndpointDisabled, e)
-	})
-	if err != nil {
-		w.log.ErrorContext(ctx, "audit of a disabled webhook endpoint failed", "endpoint_id", e.ID, "err", err)
-	}
 	if w.s.OperatorEmail == "" {
 		return
 	}
-	_, err = w.mailer.Send(ctx, ports.Email{Template: "webhook_endpoint_disabled", To: w.s.OperatorEmail,
+	_, err := w.mailer.Send(ctx, ports.Email{Template: "webhook_endpoint_disabled", To: w.s.OperatorEmail,
 		Subject: "keyward disabled a webhook endpoint",
 		Text: fmt.Sprintf("Every delivery to webhook endpoint %s failed for %s, so keyward disabled it.\n\nEnable it again with PATCH /v1/admin/webhooks/endpoints/%s {\"disabled\": false}, "+
 			"then redeliver what it missed with POST /v1/admin/webhooks/endpoints/%s/recover?since=...\n", e.ID, w.s.DisableAfter, e.ID, e.ID),

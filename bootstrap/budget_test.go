@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,6 +136,10 @@ func TestOrderBudget(t *testing.T) {
 		email := fmt.Sprintf("budget-%d@example.com", i)
 		quiet()
 		before := read()
+		if i == budgetOrders && os.Getenv("KEYWARD_TEST_BUDGET_TRACE") != "" {
+			stop := traceTransactions(t, counter)
+			defer stop()
+		}
 		o := h.placeOrder(email, line(sku, 1))
 		quiet()
 		clientBefore := read()
@@ -205,6 +210,43 @@ func TestOrderBudget(t *testing.T) {
 		if r.limit > 0 && r.got > r.limit {
 			t.Errorf("%s per order is %.2f, over the %s of %.0f in perf/budget.json", r.name, r.got, which, r.limit)
 		}
+	}
+}
+
+// traceTransactions logs every transaction keyward's processes end until
+// the returned func is called: its kind and its statements, each on one
+// line (KEYWARD_TEST_BUDGET_TRACE=1 shows where the last order's budget
+// goes; the test client's own reads are among them).
+func traceTransactions(t *testing.T, counter *postgres.SQLCounter) (stop func()) {
+	var (
+		mu  sync.Mutex
+		txs []postgres.TxTrace
+	)
+	counter.Trace(func(tx postgres.TxTrace) {
+		mu.Lock()
+		txs = append(txs, tx)
+		mu.Unlock()
+	})
+	return func() {
+		counter.Trace(nil)
+		mu.Lock()
+		defer mu.Unlock()
+		kinds := map[string]int{}
+		statements := 0
+		var b strings.Builder
+		for i, tx := range txs {
+			kinds[tx.Kind]++
+			statements += len(tx.Statements)
+			fmt.Fprintf(&b, "tx %d (%s, %d statements)\n", i+1, tx.Kind, len(tx.Statements))
+			for _, q := range tx.Statements {
+				q = strings.Join(strings.Fields(q), " ")
+				if len(q) > 200 {
+					q = q[:200] + "…"
+				}
+				fmt.Fprintf(&b, "    %s\n", q)
+			}
+		}
+		t.Logf("traced %d transactions, %d statements, by kind %v:\n%s", len(txs), statements, kinds, b.String())
 	}
 }
 

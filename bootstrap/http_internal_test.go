@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,5 +51,29 @@ func TestFailedListenerStopsTheProcess(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the application kept running without its listener")
+	}
+}
+
+// TestServeFailsWhenItsListenerFails: the process a supervisor runs
+// (Serve, as `keyward serve` and `keyward worker` do) returns an error,
+// so the binary exits non-zero, when its HTTP listener fails while
+// serving; it never ends as a clean stop.
+func TestServeFailsWhenItsListenerFails(t *testing.T) {
+	t.Parallel()
+	cfg := Defaults()
+	dir := t.TempDir()
+	cfg.HTTPAddr, cfg.MailDir, cfg.KeyringFile = "127.0.0.1:0", filepath.Join(dir, "mail"), filepath.Join(dir, "keyring.json")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var stderr syncLog
+	err := serve(ctx, cfg, &stderr, fx.Decorate(func(l *Listener) *Listener { return &Listener{brokenListener{l.Listener}} }))
+	if ctx.Err() != nil {
+		t.Fatalf("Serve ran on without its listener until the test's deadline (%v)", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "exit code 1") {
+		t.Fatalf("Serve after its listener failed = %v, want an error naming exit code 1\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "http server stopped, shutting down") {
+		t.Errorf("the log does not say why the process stopped:\n%s", stderr.String())
 	}
 }

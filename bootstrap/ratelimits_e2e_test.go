@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -122,5 +123,34 @@ func TestUnreachableRedisStopsTheStart(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "KEYWARD_REDIS_URL") || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("start error: %v", err)
+	}
+}
+
+// TestTrustedProxiesReachTheLimits: with KEYWARD_TRUSTED_PROXIES naming
+// the proxy in front of keyward (here the test, on loopback), each client
+// it forwards has its own failed-admin budget; one client's failures are
+// still cut off at the burst.
+func TestTrustedProxiesReachTheLimits(t *testing.T) {
+	t.Parallel()
+	h := start(t, func(c *bootstrap.Config) {
+		c.DeliveryRateLimit = true // the failed-admin limit with it
+		c.Limits.TrustedProxies = []string{"127.0.0.0/8"}
+	})
+	const failures = 12 // past the default burst of 10
+	wrongKey := func(client string) int {
+		code, _, _ := h.do("GET", "/v1/admin/audit", nil, map[string]string{"Authorization": "Bearer not-an-admin-key-0001", "X-Forwarded-For": client}, nil)
+		return code
+	}
+	for i := range failures {
+		if code := wrongKey(fmt.Sprintf("203.0.113.%d", i+1)); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d, from its own forwarded client: %d, want 401", i+1, code)
+		}
+	}
+	codes := map[int]int{}
+	for range failures {
+		codes[wrongKey("198.51.100.9")]++
+	}
+	if codes[http.StatusTooManyRequests] == 0 {
+		t.Fatalf("%d failures from one forwarded client: %v, want 429 past the burst", failures, codes)
 	}
 }

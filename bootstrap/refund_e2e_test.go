@@ -1,12 +1,24 @@
 package bootstrap_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.uber.org/fx"
+
 	"github.com/keyward/keyward/adapters/kinguin/kinguintest"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
+	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
 )
 
 type refundResp struct {
@@ -138,5 +150,110 @@ func TestRefundEndToEndPostgres(t *testing.T) {
 	var detail refundResp
 	if code, _, raw := h.do("GET", "/v1/admin/orders/"+b.ID, nil, admin, &detail); code != http.StatusOK || detail.count("returned") != 1 {
 		t.Fatalf("order detail: %d %s", code, raw)
+	}
+}
+
+// returnsThenFail arms a fault once Kinguin took keys back.
+type returnsThenFail struct {
+	ports.SupplierReturns
+	arm *atomic.Bool
+}
+
+func (r returnsThenFail) ReturnKeys(ctx context.Context, id string) (ports.KeyReturn, error) {
+	got, err := r.SupplierReturns.ReturnKeys(ctx, id)
+	if err == nil {
+		r.arm.Store(true)
+	}
+	return got, err
+}
+
+// revelationsFailing fails the next read of an order's revelations once
+// armed: the refund's unit of work reads them after revoking the links.
+type revelationsFailing struct {
+	ports.RevelationLog
+	armed *atomic.Bool
+}
+
+func (r revelationsFailing) ListByOrder(ctx context.Context, orderID string) ([]domain.KeyRevelation, error) {
+	if r.armed.CompareAndSwap(true, false) {
+		return nil, errors.New("storage error (injected)")
+	}
+	return r.RevelationLog.ListByOrder(ctx, orderID)
+}
+
+// TestRefundRetriedAfterAFailedUnitOfWorkReturnsOnce: on memory and on
+// Postgres with the Kinguin contract server, a refund whose unit of work
+// fails after Kinguin took the key back is tried again: the key is
+// returned, Kinguin got exactly one return request, and the audit trail
+// says returned once.
+func TestRefundRetriedAfterAFailedUnitOfWorkReturnsOnce(t *testing.T) {
+	for _, storage := range []string{"memory", "postgres"} {
+		t.Run(storage, func(t *testing.T) {
+			t.Parallel()
+			var mod func(*bootstrap.Config)
+			if storage == "postgres" {
+				url, _ := pgtest.NewDatabase(t)
+				mod = withPostgres(url)
+			}
+			kin := kinguintest.New(t, 3)
+			var armed atomic.Bool
+			h := startKinguin(t, kin, mod,
+				fx.Decorate(func(s ports.Suppliers) ports.Suppliers {
+					out := slices.Clone(s)
+					for i, r := range out {
+						if ret, ok := r.Returner(); ok {
+							out[i].Returns = returnsThenFail{ret, &armed}
+						}
+					}
+					return out
+				}),
+				fx.Decorate(func(r ports.RevelationLog) ports.RevelationLog { return revelationsFailing{r, &armed} }))
+			h.waitCatalog(4, 30*time.Second)
+			admin := map[string]string{"Authorization": "Bearer " + testAdminKey}
+			const email = "returned.once@example.com"
+			o := h.deliveredOrder(email, line(kinguintest.ProductID, 1))
+			kinguinOrder := kin.OrderIDOf(h.getOrder(o).Items[0].ID)
+			if kinguinOrder == "" {
+				t.Fatal("the order was not bought from Kinguin")
+			}
+			body := map[string]any{"reason": "customer asked", "reference": "USDT refund tx 0x77"}
+			if code, _, raw := h.do("POST", "/v1/admin/orders/"+o.ID+"/refund", body, admin, nil); code < 500 {
+				t.Fatalf("refund whose unit of work failed: %d %s, want a server error", code, raw)
+			}
+			if kin.Returns(kinguinOrder) != 1 {
+				t.Fatalf("Kinguin received %d return requests before the retry, want 1", kin.Returns(kinguinOrder))
+			}
+			var refunded refundResp
+			if code, _, raw := h.do("POST", "/v1/admin/orders/"+o.ID+"/refund", body, admin, &refunded); code != http.StatusOK ||
+				refunded.Status != "refunded" || refunded.count("returned") != 1 || len(refunded.KeyOutcomes) != 1 {
+				t.Fatalf("refund tried again: %d %s, want the key returned", code, raw)
+			}
+			if n := kin.Returns(kinguinOrder); n != 1 {
+				t.Fatalf("Kinguin received %d return requests, want exactly 1", n)
+			}
+			code, _, raw := h.do("GET", "/v1/admin/audit?format=jsonl&type="+application.AuditKeyOutcome, nil, admin, nil)
+			if code != http.StatusOK {
+				t.Fatalf("audit export: %d %s", code, raw)
+			}
+			returned := 0
+			for _, l := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+				var rec struct {
+					Subject string            `json:"subject"`
+					Details map[string]string `json:"details"`
+				}
+				if err := json.Unmarshal(l, &rec); err != nil {
+					t.Fatalf("audit line %s: %v", l, err)
+				}
+				if rec.Subject == o.ID && rec.Details["outcome"] == "returned" {
+					returned++
+				}
+			}
+			if returned != 1 {
+				t.Fatalf("the audit trail records %d returned keys, want 1:\n%s", returned, raw)
+			}
+			if n := auditCount(t, h, application.AuditReturnRequested); n != 1 {
+				t.Fatalf("%d return requests audited, want 1", n)
+			}
+		})
 	}
 }

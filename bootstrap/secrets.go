@@ -51,9 +51,13 @@ var hexDigits = regexp.MustCompile(`^[0-9A-Fa-f]+$`)
 
 // weakness says why a secret is low-entropy wherever keyward runs, or ""
 // when it is not: one character, a pattern of up to half its length
-// repeated, or a README placeholder (<...>).
+// repeated, a README placeholder (<...>), or the public dev IPN secret
+// (DevIPNSecret, a documented default: only the IPN secret itself may be
+// it, and only on loopback, which validateSecrets decides).
 func weakness(v string) string {
 	switch {
+	case v == DevIPNSecret:
+		return "is keyward's public dev IPN secret, printed in the README"
 	case strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">"):
 		return "is a placeholder from the documentation"
 	case repeated(v):
@@ -97,7 +101,7 @@ func (c Config) validateSecrets(local bool) error {
 		if s.name == "KEYWARD_NOWPAYMENTS_IPN_SECRET" && c.Messaging.Role == RoleWorker {
 			continue // a worker receives no IPNs: the API verifies them
 		}
-		if why := weakness(s.value); why != "" {
+		if why := weakness(s.value); why != "" && (s.name != "KEYWARD_NOWPAYMENTS_IPN_SECRET" || s.value != DevIPNSecret) {
 			return fmt.Errorf("%s %s: anyone could guess it; %s", s.name, why, fix)
 		}
 		if local {

@@ -12,7 +12,8 @@ import (
 // TestSecretStrength: beyond loopback, the secrets keyward signs with need
 // 32 bytes of key material (hex and base64 counted decoded) and provider
 // secrets 16 characters; everywhere, a repeated pattern or a README
-// placeholder is refused; the public dev IPN secret only beyond loopback.
+// placeholder is refused, and the public dev IPN secret as any other
+// secret; the public dev IPN secret as the IPN secret only beyond loopback.
 // Each refusal names the variable and says what to do.
 func TestSecretStrength(t *testing.T) {
 	t.Parallel()
@@ -70,6 +71,11 @@ func TestSecretStrength(t *testing.T) {
 		{"README placeholder for CodesWholesale", [][]string{loopback, codesWholesale("<client signature, for postbacks>")}, "KEYWARD_CODESWHOLESALE_CLIENT_SIGNATURE", "openssl rand"},
 		{"short CodesWholesale signature beyond loopback", [][]string{public, codesWholesale("short-signature")}, "KEYWARD_CODESWHOLESALE_CLIENT_SIGNATURE", "dashboard"},
 		{"CodesWholesale signature beyond loopback", [][]string{public, codesWholesale("00000000-0000-0000-0000-00000000519e")}, "", ""},
+		{"dev IPN secret as the Kinguin secret beyond loopback", [][]string{public, kinguin(bootstrap.DevIPNSecret)}, "KEYWARD_KINGUIN_WEBHOOK_SECRET", "openssl rand"},
+		{"dev IPN secret as the token secret on loopback", [][]string{loopback, {"KEYWARD_TOKEN_SECRET", bootstrap.DevIPNSecret}}, "KEYWARD_TOKEN_SECRET", "openssl rand"},
+		{"dev IPN secret as an admin key on loopback", [][]string{loopback, {"KEYWARD_ADMIN_API_KEYS", bootstrap.DevIPNSecret}}, "KEYWARD_ADMIN_API_KEYS", "openssl rand"},
+		{"15-character admin key beyond loopback", [][]string{public, {"KEYWARD_ADMIN_API_KEYS", "fifteen-chars!!"}}, "KEYWARD_ADMIN_API_KEYS", "openssl rand"},
+		{"16-character admin key beyond loopback", [][]string{public, {"KEYWARD_ADMIN_API_KEYS", "sixteen-chars!!!"}}, "", ""},
 		{"README placeholder for Kinguin", [][]string{loopback, kinguin("<the secret you set for the store's webhooks>")}, "KEYWARD_KINGUIN_WEBHOOK_SECRET", "openssl rand"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

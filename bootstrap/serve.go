@@ -17,12 +17,17 @@ import (
 // error of a failed stop, or an error when the process stopped itself
 // because it could not go on (its HTTP listener failed).
 func Serve(ctx context.Context, cfg Config, stderr io.Writer) error {
+	return serve(ctx, cfg, stderr)
+}
+
+// serve is Serve with extra options for the application (a test's).
+func serve(ctx context.Context, cfg Config, stderr io.Writer, extra ...fx.Option) error {
 	var base BaseURL
 	var listener *Listener
-	app := New(cfg,
+	app := New(cfg, append([]fx.Option{
 		fx.Decorate(func() *slog.Logger { return newLogger(cfg, stderr) }),
 		fx.Populate(&base, &listener),
-	)
+	}, extra...)...)
 	if err := app.Err(); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -79,7 +80,11 @@ func TestStockImportFromTheShellAuditsAsTheAPI(t *testing.T) {
 	}
 	viaShell := without(auditKinds(t, shellDB), before)
 
-	if len(viaAPI) == 0 || !slices.Equal(viaAPI, viaShell) {
+	// The records the shell once missed: the data keys the import made.
+	if !slices.ContainsFunc(viaAPI, func(k string) bool { return strings.HasPrefix(k, application.AuditDataKeyCreated+" ") }) {
+		t.Fatalf("the API's import wrote no %s record: %q", application.AuditDataKeyCreated, viaAPI)
+	}
+	if !slices.Equal(viaAPI, viaShell) {
 		t.Fatalf("audit records of the import:\n  API:   %q\n  shell: %q\nwant the same", viaAPI, viaShell)
 	}
 }

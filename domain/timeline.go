@@ -34,22 +34,26 @@ var (
 	EventKindItemSealed         = EventKind{"item_sealed"}
 	// EventKindItemAwaitingRelease: a pre-ordered item waits for its
 	// release date (metadata release_date, YYYY-MM-DD).
-	EventKindItemAwaitingRelease = EventKind{"item_awaiting_release"}
-	EventKindItemFailed          = EventKind{"item_failed"}
-	EventKindOrderFulfilled      = EventKind{"order_fulfilled"}
-	EventKindOrderFailed         = EventKind{"order_failed"}
-	EventKindFulfilmentRetried   = EventKind{"fulfilment_retried"}
-	EventKindDeliveryClaimed     = EventKind{"delivery_claimed"}
-	EventKindDeliveryReleased    = EventKind{"delivery_released"}
-	EventKindDeliveryLinkSent    = EventKind{"delivery_link_sent"}
-	EventKindDeliveryLinkResent  = EventKind{"delivery_link_resent"}
-	EventKindOrderRevoked        = EventKind{"order_revoked"}
-	EventKindHeldForReview       = EventKind{"held_for_review"}
-	EventKindClaimOpened         = EventKind{"claim_opened"}
-	EventKindClaimRejected       = EventKind{"claim_rejected"}
-	EventKindKeyReplaced         = EventKind{"key_replaced"}   // a claim was approved: the item's keys were replaced
-	EventKindOrderRefunded       = EventKind{"order_refunded"} // an admin (or the gateway) refunded a paid order
-	EventKindKeyOutcome          = EventKind{"key_outcome"}    // what a refund did with one key
+	EventKindItemAwaitingRelease  = EventKind{"item_awaiting_release"}
+	EventKindItemFailed           = EventKind{"item_failed"}
+	EventKindOrderFulfilled       = EventKind{"order_fulfilled"}
+	EventKindOrderFailed          = EventKind{"order_failed"}
+	EventKindFulfilmentRetried    = EventKind{"fulfilment_retried"}
+	EventKindDeliveryClaimed      = EventKind{"delivery_claimed"}
+	EventKindDeliveryReleased     = EventKind{"delivery_released"}
+	EventKindDeliveryLinkSent     = EventKind{"delivery_link_sent"}
+	EventKindDeliveryLinkResent   = EventKind{"delivery_link_resent"}
+	EventKindOrderRevoked         = EventKind{"order_revoked"}
+	EventKindHeldForReview        = EventKind{"held_for_review"}
+	EventKindClaimOpened          = EventKind{"claim_opened"}
+	EventKindClaimRejected        = EventKind{"claim_rejected"}
+	EventKindKeyReplaced          = EventKind{"key_replaced"}          // a claim was approved: the item's keys were replaced
+	EventKindOrderRefunded        = EventKind{"order_refunded"}        // an admin (or the gateway) refunded a paid order
+	EventKindKeyOutcome           = EventKind{"key_outcome"}           // what a refund did with one key
+	EventKindReturnRequested      = EventKind{"return_requested"}      // a refund is about to ask a supplier to take keys back
+	EventKindReturnAnswered       = EventKind{"return_answered"}       // the supplier's answer to that request
+	EventKindReplacementRequested = EventKind{"replacement_requested"} // a claim's replacement is about to be bought from a supplier
+	EventKindReplacementBought    = EventKind{"replacement_bought"}    // the supplier order that bought it
 )
 
 // EventKinds lists every valid timeline entry kind.
@@ -62,6 +66,7 @@ var EventKinds = []EventKind{
 	EventKindDeliveryReleased, EventKindDeliveryLinkSent, EventKindDeliveryLinkResent, EventKindOrderRevoked,
 	EventKindPaymentSetupFailed, EventKindRepeatDeposit, EventKindHeldForReview,
 	EventKindClaimOpened, EventKindClaimRejected, EventKindKeyReplaced, EventKindOrderRefunded, EventKindKeyOutcome,
+	EventKindReturnRequested, EventKindReturnAnswered, EventKindReplacementRequested, EventKindReplacementBought,
 	EventKindItemAwaitingRelease,
 }
 

@@ -10,6 +10,13 @@ import (
 // gets the same answer: it is recorded, never retried.
 var ErrReturnRefused = errors.New("supplier refused to take the keys back")
 
+// ErrNothingToReturn: the supplier holds no keys of the order to take back
+// (Kinguin's NoKeysToReturn): none were delivered, or they were taken back
+// already. It comes wrapped with ErrReturnRefused. To a refund that
+// recorded an earlier request for the order, it means that request was
+// carried out: the keys were returned.
+var ErrNothingToReturn = errors.New("supplier has no keys of the order to take back")
+
 // KeyReturn is the supplier's answer to a return.
 type KeyReturn struct {
 	// Returned is how many of the order's keys the supplier took back
@@ -24,7 +31,8 @@ type KeyReturn struct {
 type SupplierReturns interface {
 	// ReturnKeys asks the supplier to take back the keys of its order
 	// supplierOrderID, once per order. It returns ErrReturnRefused (with
-	// the supplier's reason) when the supplier refuses, and
-	// ErrSupplierTemporary when it could not be asked.
+	// the supplier's reason) when the supplier refuses, wrapping
+	// ErrNothingToReturn too when the refusal is that no keys are left to
+	// take back, and ErrSupplierTemporary when it could not be asked.
 	ReturnKeys(ctx context.Context, supplierOrderID string) (KeyReturn, error)
 }

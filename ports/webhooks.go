@@ -39,21 +39,28 @@ type WebhookStore interface {
 	// to (a webhook.test); domain.ErrNotFound if it does not exist.
 	EnqueueTo(ctx context.Context, endpointID string, ev domain.WebhookEvent) (domain.WebhookMessage, error)
 
-	// Claim leases up to limit due messages (due at or before now) until
-	// now+lease (their DueAt while claimed), at most perEndpoint of any one
-	// endpoint and none of the endpoints in skip; each comes with its
-	// endpoint and a claim token of its own, which Record needs. A disabled
-	// endpoint's messages are not claimed.
-	Claim(ctx context.Context, now time.Time, lease time.Duration, limit, perEndpoint int, skip []string) ([]WebhookDelivery, error)
-	// Record stores an attempt and, when the outcome's Claim is still the
-	// message's claim, settles its message as the outcome says and tracks
-	// the endpoint's run of failures: a success ends it; a failure starts
+	// Claim leases up to c.Limit due messages (due at or before c.Now)
+	// until c.Now+c.Lease (their DueAt while claimed), at most
+	// c.PerEndpoint of any one endpoint and none of the endpoints in
+	// c.Skip; each comes with its endpoint and a claim token of its own,
+	// which Record needs. A disabled endpoint's messages are not claimed.
+	Claim(ctx context.Context, c WebhookClaim) ([]WebhookDelivery, error)
+	// Record stores attempts (one, or several that finished together), in
+	// one unit: in the caller's unit of work when ctx carries one, so that
+	// an endpoint it disables is audited with it. Each record whose
+	// outcome's Claim is still its message's claim settles the message as
+	// the outcome says, and tracks the endpoint's run of failures, records
+	// of one endpoint taken in order: a success ends it; a failure starts
 	// it (FailingSince) unless it runs already, and when it began at or
-	// before disableBefore the endpoint is disabled. Under a claim that
-	// lapsed and was taken again it stores the attempt only and returns
-	// domain.ErrWebhookClaimLost.
-	// disabled reports whether this call disabled it.
-	Record(ctx context.Context, a domain.WebhookAttempt, o WebhookOutcome, disableBefore time.Time) (disabled bool, err error)
+	// before the outcome's DisableBefore the endpoint is disabled. Under a
+	// claim that lapsed and was taken again a record stores the attempt
+	// only (its Errs entry is domain.ErrWebhookClaimLost); of an unknown
+	// message, nothing (domain.ErrNotFound).
+	//
+	// With next, it also claims as Claim does, in the same statement where
+	// the store can: the due messages the records free room for. It claims
+	// none of the recorded messages, nor any of an endpoint it disables.
+	Record(ctx context.Context, rs []WebhookRecord, next *WebhookClaim) (WebhookRecorded, error)
 
 	// Messages returns messages newest first, filtered as q says.
 	Messages(ctx context.Context, q WebhookMessageQuery) ([]domain.WebhookMessage, error)
@@ -86,6 +93,39 @@ type WebhookOutcome struct {
 	Delivered bool
 	Retry     time.Time // zero: no more attempts
 	Claim     string    // the claim the attempt was made under
+	// DisableBefore: a failure disables the endpoint when its run of
+	// failures began at or before this (the attempt's start less
+	// KEYWARD_WEBHOOK_DISABLE_AFTER).
+	DisableBefore time.Time
+}
+
+// WebhookRecord is one attempt to store and the outcome that settles its
+// message.
+type WebhookRecord struct {
+	Attempt domain.WebhookAttempt
+	Outcome WebhookOutcome
+}
+
+// WebhookRecorded is what a Record did.
+type WebhookRecorded struct {
+	// Errs has one entry per record, in their order: nil when it settled
+	// its message, domain.ErrWebhookClaimLost when only its attempt was
+	// stored, domain.ErrNotFound when its message does not exist.
+	Errs []error
+	// Disabled are the endpoints this call disabled, as they are now.
+	Disabled []domain.WebhookEndpoint
+	// Claimed are the deliveries next claimed.
+	Claimed []WebhookDelivery
+}
+
+// WebhookClaim is what Claim is given: claim up to Limit messages due at
+// or before Now until Now+Lease, at most PerEndpoint of any one endpoint
+// and none of the endpoints in Skip.
+type WebhookClaim struct {
+	Now                time.Time
+	Lease              time.Duration
+	Limit, PerEndpoint int
+	Skip               []string
 }
 
 // WebhookMessageQuery filters the message log; zero fields match all.

@@ -23,7 +23,8 @@ type returnedKey struct {
 // second return would be refused NoKeysToReturn). Keys it answers RETURNED
 // (or REFUNDED) were taken back; the others were kept. Any refusal
 // (NoKeysToReturn, an order it does not know, one it does not support)
-// returns ports.ErrReturnRefused with Kinguin's kind and detail.
+// returns ports.ErrReturnRefused with Kinguin's kind and detail;
+// NoKeysToReturn wraps ports.ErrNothingToReturn too.
 func (c *Client) ReturnKeys(ctx context.Context, supplierOrderID string) (ports.KeyReturn, error) {
 	if supplierOrderID == "" {
 		return ports.KeyReturn{}, fmt.Errorf("kinguin return keys: %w: no order id", ports.ErrReturnRefused)
@@ -33,6 +34,9 @@ func (c *Client) ReturnKeys(ctx context.Context, supplierOrderID string) (ports.
 	if err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && !errors.Is(err, ports.ErrSupplierTemporary) {
+			if apiErr.Kind == "NoKeysToReturn" {
+				return ports.KeyReturn{}, fmt.Errorf("kinguin return keys of %s: %w (%w): %s", supplierOrderID, ports.ErrReturnRefused, ports.ErrNothingToReturn, refusal(apiErr))
+			}
 			return ports.KeyReturn{}, fmt.Errorf("kinguin return keys of %s: %w: %s", supplierOrderID, ports.ErrReturnRefused, refusal(apiErr))
 		}
 		return ports.KeyReturn{}, fmt.Errorf("kinguin return keys of %s: %w", supplierOrderID, err)

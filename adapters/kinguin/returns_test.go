@@ -25,8 +25,8 @@ func TestReturnKeysOncePerOrder(t *testing.T) {
 		t.Fatalf("return = %+v, want 2 returned", got)
 	}
 	_, err = c.ReturnKeys(t.Context(), o.ID)
-	if !errors.Is(err, ports.ErrReturnRefused) || !strings.Contains(err.Error(), "NoKeysToReturn") {
-		t.Fatalf("second return: %v, want ErrReturnRefused naming NoKeysToReturn", err)
+	if !errors.Is(err, ports.ErrReturnRefused) || !errors.Is(err, ports.ErrNothingToReturn) || !strings.Contains(err.Error(), "NoKeysToReturn") {
+		t.Fatalf("second return: %v, want ErrReturnRefused and ErrNothingToReturn naming NoKeysToReturn", err)
 	}
 	if n := srv.Returns(o.ID); n != 2 {
 		t.Fatalf("return requests = %d, want 2 (one each, never retried)", n)
@@ -45,8 +45,8 @@ func TestReturnKeysCountsKeptKeysAndRefusals(t *testing.T) {
 	if got != (ports.KeyReturn{Returned: 1, Kept: 1}) {
 		t.Fatalf("return = %+v, want 1 returned, 1 kept (reference answer)", got)
 	}
-	if _, err := c.ReturnKeys(t.Context(), "unknown"); !errors.Is(err, ports.ErrReturnRefused) {
-		t.Fatalf("unknown order: %v, want ErrReturnRefused", err)
+	if _, err := c.ReturnKeys(t.Context(), "unknown"); !errors.Is(err, ports.ErrReturnRefused) || errors.Is(err, ports.ErrNothingToReturn) {
+		t.Fatalf("unknown order: %v, want ErrReturnRefused, not ErrNothingToReturn", err)
 	}
 	srv.Fail("POST /v2/order/", kinguintest.Fault{Status: 503})
 	if _, err := c.ReturnKeys(t.Context(), "any"); !errors.Is(err, ports.ErrSupplierTemporary) || errors.Is(err, ports.ErrReturnRefused) {

@@ -68,6 +68,13 @@ func TestWebhookVerifierRefuses(t *testing.T) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
 	}
+	// A product.update's id is read too: a NUL there is malformed as well.
+	for name, id := range map[string]string{"NUL in productId": `5c9b\u00006f1a`, "escape in productId": `5c9b\u001b6f1a`} {
+		b := []byte(`{"kinguinId":1949,"productId":"` + id + `","updatedAt":"2025-03-14T10:42:01.517+00:00"}`)
+		if _, err := kinguin.NewWebhookVerifier("s3cret").Verify(webhook("product.update", "s3cret", b)); !errors.Is(err, ports.ErrMalformedNotice) {
+			t.Errorf("%s: %v, want %v", name, err, ports.ErrMalformedNotice)
+		}
+	}
 }
 
 // webhook is a Kinguin webhook as received.

@@ -20,6 +20,8 @@ type CustomerLinks struct {
 	byHash    map[domain.TokenHash]string
 	requests  map[string]domain.CustomerAccessRequest
 	publisher ports.EventPublisher
+	// rows holds the links a unit of work changed until it ends.
+	rows rowLocks
 }
 
 var (
@@ -30,8 +32,10 @@ var (
 // NewCustomerLinks returns an empty repository that publishes access
 // requests through p (nil: their events are dropped).
 func NewCustomerLinks(p ports.EventPublisher) *CustomerLinks {
-	return &CustomerLinks{links: map[string]domain.CustomerLinkSnapshot{}, byHash: map[domain.TokenHash]string{},
+	r := &CustomerLinks{links: map[string]domain.CustomerLinkSnapshot{}, byHash: map[domain.TokenHash]string{},
 		requests: map[string]domain.CustomerAccessRequest{}, publisher: p}
+	r.rows = newRowLocks(&r.mu)
+	return r
 }
 
 // RequestAccess stores rq and publishes its event: at once, or in a unit
@@ -120,11 +124,16 @@ func (r *CustomerLinks) GetByTokenHash(_ context.Context, h domain.TokenHash) (*
 	return domain.UnmarshalCustomerLink(r.links[id]), nil
 }
 
-// Update runs fn under the lock and saves the link when fn succeeds; in a
-// unit of work that fails, the link goes back to what it was.
+// Update runs fn under the lock and saves the link when fn succeeds.
+// Inside a unit of work (Transactor.Atomically) the link stays locked
+// until the unit ends, as a row lock does, and goes back to what it was if
+// the unit fails: two sign-ins never both use a single-use link, and a
+// failed one never undoes another's use.
 func (r *CustomerLinks) Update(ctx context.Context, id string, fn func(*domain.CustomerLink) error) (*domain.CustomerLink, error) {
+	u := unitFrom(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.rows.wait(id, u)
 	s, ok := r.links[id]
 	if !ok {
 		return nil, fmt.Errorf("%w: sign-in link %s", domain.ErrNotFound, id)
@@ -134,13 +143,13 @@ func (r *CustomerLinks) Update(ctx context.Context, id string, fn func(*domain.C
 		return nil, err
 	}
 	r.links[id] = l.Snapshot()
-	if u := unitFrom(ctx); u != nil {
-		u.onRollback(func() {
-			r.mu.Lock()
-			defer r.mu.Unlock()
+	// A failed unit puts the link back as it was: it still holds the link,
+	// so no one else changed it since.
+	r.rows.hold(id, u, func() {
+		if _, ok := r.links[id]; ok { // not purged meanwhile
 			r.links[id] = s
-		})
-	}
+		}
+	})
 	return l, nil
 }
 

@@ -16,17 +16,14 @@ type Links struct {
 	// byOrder holds each order's link ids, oldest first: ListByOrder runs
 	// for every delivery and reveal and must not scan every link.
 	byOrder map[string][]string
-	// owner holds the unit of work that changed a link until it ends;
-	// others wait on free for it (a row lock).
-	owner map[string]*unitOfWork
-	free  *sync.Cond
+	// rows holds the links a unit of work changed until it ends.
+	rows rowLocks
 }
 
 // NewLinks returns an empty repository.
 func NewLinks() *Links {
-	r := &Links{links: map[string]domain.DeliveryLinkSnapshot{}, byHash: map[domain.TokenHash]string{}, byOrder: map[string][]string{},
-		owner: map[string]*unitOfWork{}}
-	r.free = sync.NewCond(&r.mu)
+	r := &Links{links: map[string]domain.DeliveryLinkSnapshot{}, byHash: map[domain.TokenHash]string{}, byOrder: map[string][]string{}}
+	r.rows = newRowLocks(&r.mu)
 	return r
 }
 
@@ -65,9 +62,7 @@ func (r *Links) Update(ctx context.Context, id string, fn func(*domain.DeliveryL
 	u := unitFrom(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for r.owner[id] != nil && r.owner[id] != u {
-		r.free.Wait()
-	}
+	r.rows.wait(id, u)
 	s, ok := r.links[id]
 	if !ok {
 		return nil, fmt.Errorf("%w: delivery link %s", domain.ErrNotFound, id)
@@ -77,32 +72,14 @@ func (r *Links) Update(ctx context.Context, id string, fn func(*domain.DeliveryL
 		return nil, err
 	}
 	r.links[id] = l.Snapshot()
-	if u != nil {
-		if r.owner[id] == nil {
-			r.owner[id] = u
-			u.onEnd(func() { r.release(id) })
+	// A failed unit puts the link back as it was: it still holds the link,
+	// so no one else changed it since.
+	r.rows.hold(id, u, func() {
+		if _, ok := r.links[id]; ok { // not purged meanwhile
+			r.links[id] = s
 		}
-		u.onRollback(func() { r.restore(s) })
-	}
+	})
 	return l, nil
-}
-
-// restore puts back a link as it was before a unit of work that failed
-// changed it; the unit still owns the link, so no one else changed it since.
-func (r *Links) restore(s domain.DeliveryLinkSnapshot) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.links[s.ID]; ok { // not purged meanwhile
-		r.links[s.ID] = s
-	}
-}
-
-// release ends a unit of work's hold on a link.
-func (r *Links) release(id string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.owner, id)
-	r.free.Broadcast()
 }
 
 // ListByOrder returns the order's links, oldest first.

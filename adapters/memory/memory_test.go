@@ -28,7 +28,9 @@ func TestClaims(t *testing.T) {
 
 func TestCustomerLinks(t *testing.T) {
 	t.Parallel()
-	porttest.CustomerLinkRepository(t, func(*testing.T) ports.CustomerLinkRepository { return memory.NewCustomerLinks(nil) })
+	porttest.CustomerLinkRepository(t, func(*testing.T) (ports.CustomerLinkRepository, ports.Transactor) {
+		return memory.NewCustomerLinks(nil), memory.Transactor{}
+	})
 }
 
 func TestRevelations(t *testing.T) {
@@ -117,7 +119,9 @@ func TestRateLimiterContract(t *testing.T) {
 
 func TestWebhookStoreContract(t *testing.T) {
 	t.Parallel()
-	porttest.WebhookStore(t, func(*testing.T) ports.WebhookStore { return memory.NewWebhooks() })
+	porttest.WebhookStore(t, func(*testing.T) (ports.WebhookStore, ports.Transactor) {
+		return memory.NewWebhooks(), memory.Transactor{}
+	})
 }
 
 func TestOffers(t *testing.T) {

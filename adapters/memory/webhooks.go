@@ -172,13 +172,23 @@ func (w *Webhooks) EnqueueTo(_ context.Context, endpointID string, ev domain.Web
 }
 
 // Claim leases due messages, oldest due first.
-func (w *Webhooks) Claim(_ context.Context, now time.Time, lease time.Duration, limit, perEndpoint int, skip []string) ([]ports.WebhookDelivery, error) {
+func (w *Webhooks) Claim(ctx context.Context, c ports.WebhookClaim) ([]ports.WebhookDelivery, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	undo := w.undoLog()
+	out := w.claim(c, undo, nil, nil)
+	w.onRollback(ctx, undo)
+	return out, nil
+}
+
+// claim leases due messages, none of those in skipMessages nor of the
+// endpoints in skipEndpoints; the caller holds the lock.
+func (w *Webhooks) claim(c ports.WebhookClaim, undo *webhookUndo, skipMessages, skipEndpoints map[string]bool) []ports.WebhookDelivery {
 	var due []*domain.WebhookMessage
 	for _, m := range w.messages {
 		e := w.endpoints[m.EndpointID]
-		if m.Status == domain.WebhookPending && !m.DueAt.After(now) && !e.Disabled && !slices.Contains(skip, m.EndpointID) {
+		if m.Status == domain.WebhookPending && !m.DueAt.After(c.Now) && !e.Disabled && !slices.Contains(c.Skip, m.EndpointID) &&
+			!skipMessages[m.ID] && !skipEndpoints[m.EndpointID] {
 			due = append(due, m)
 		}
 	}
@@ -191,19 +201,20 @@ func (w *Webhooks) Claim(_ context.Context, now time.Time, lease time.Duration, 
 	var out []ports.WebhookDelivery
 	per := map[string]int{}
 	for _, m := range due {
-		if len(out) >= limit {
+		if len(out) >= c.Limit {
 			break
 		}
-		if per[m.EndpointID] >= perEndpoint {
+		if per[m.EndpointID] >= c.PerEndpoint {
 			continue
 		}
 		per[m.EndpointID]++
-		m.DueAt = now.Add(lease)
+		undo.message(m.ID)
+		m.DueAt = c.Now.Add(c.Lease)
 		w.claimSeq++
 		w.claims[m.ID] = "claim-" + strconv.FormatInt(w.claimSeq, 10)
 		out = append(out, ports.WebhookDelivery{Message: cloneMessage(m), Endpoint: cloneEndpoint(w.endpoints[m.EndpointID]), Claim: w.claims[m.ID]})
 	}
-	return out, nil
+	return out
 }
 
 func messageSeq(id string) int {
@@ -211,46 +222,157 @@ func messageSeq(id string) int {
 	return n
 }
 
-// Record stores an attempt and settles its message.
-func (w *Webhooks) Record(_ context.Context, a domain.WebhookAttempt, o ports.WebhookOutcome, disableBefore time.Time) (bool, error) {
+// Record stores attempts and settles their messages, in order, and claims
+// what is due when next is given.
+func (w *Webhooks) Record(ctx context.Context, rs []ports.WebhookRecord, next *ports.WebhookClaim) (ports.WebhookRecorded, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	m, ok := w.messages[a.MessageID]
-	if !ok {
-		return false, fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, a.MessageID)
-	}
-	w.attempts[m.ID] = append(w.attempts[m.ID], a)
-	if c, ok := w.claims[m.ID]; !ok || c != o.Claim {
-		return false, fmt.Errorf("%w: webhook message %s", domain.ErrWebhookClaimLost, a.MessageID)
-	}
-	m.Attempts++
-	if m.Status == domain.WebhookPending { // a lapsed claim's late attempt settles nothing settled
-		switch {
-		case o.Delivered:
-			m.Status = domain.WebhookDelivered
-		case !o.Retry.IsZero():
-			m.DueAt = o.Retry
-		default:
-			m.Status = domain.WebhookFailed
+	undo := w.undoLog()
+	out := ports.WebhookRecorded{Errs: make([]error, len(rs))}
+	recorded, disabled := map[string]bool{}, map[string]bool{}
+	for i, r := range rs {
+		a, o := r.Attempt, r.Outcome
+		m, ok := w.messages[a.MessageID]
+		if !ok {
+			out.Errs[i] = fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, a.MessageID)
+			continue
 		}
-	}
-	e, ok := w.endpoints[m.EndpointID]
-	if !ok {
-		return false, nil
-	}
-	disabled := false
-	if o.Delivered {
-		e.FailingSince = time.Time{}
-	} else {
-		if e.FailingSince.IsZero() {
-			e.FailingSince = a.At
+		recorded[m.ID] = true
+		undo.attempt(a)
+		w.attempts[m.ID] = append(w.attempts[m.ID], a)
+		if c, ok := w.claims[m.ID]; !ok || c != o.Claim {
+			out.Errs[i] = fmt.Errorf("%w: webhook message %s", domain.ErrWebhookClaimLost, a.MessageID)
+			continue
 		}
-		if !e.Disabled && !e.FailingSince.After(disableBefore) {
-			e.Disabled, disabled = true, true
+		undo.message(m.ID)
+		m.Attempts++
+		if m.Status == domain.WebhookPending { // a lapsed claim's late attempt settles nothing settled
+			switch {
+			case o.Delivered:
+				m.Status = domain.WebhookDelivered
+			case !o.Retry.IsZero():
+				m.DueAt = o.Retry
+			default:
+				m.Status = domain.WebhookFailed
+			}
 		}
+		e, ok := w.endpoints[m.EndpointID]
+		if !ok {
+			continue
+		}
+		undo.endpoint(e)
+		if o.Delivered {
+			e.FailingSince = time.Time{}
+		} else {
+			if e.FailingSince.IsZero() {
+				e.FailingSince = a.At
+			}
+			if !e.Disabled && !e.FailingSince.After(o.DisableBefore) {
+				e.Disabled, disabled[e.ID] = true, true
+			}
+		}
+		w.endpoints[e.ID] = e
 	}
-	w.endpoints[e.ID] = e
-	return disabled, nil
+	for id := range disabled {
+		out.Disabled = append(out.Disabled, cloneEndpoint(w.endpoints[id]))
+	}
+	slices.SortFunc(out.Disabled, func(a, b domain.WebhookEndpoint) int { return compareStrings(a.ID, b.ID) })
+	if next != nil {
+		out.Claimed = w.claim(*next, undo, recorded, disabled)
+	}
+	w.onRollback(ctx, undo)
+	return out, nil
+}
+
+// webhookUndo is what a Record or a Claim changed, to undo it when the
+// unit of work it took part in fails: each message and endpoint is given
+// back its state from before, unless someone changed it since (then the
+// later change stands, as a row lock would have kept it from happening).
+type webhookUndo struct {
+	w         *Webhooks
+	messages  map[string]webhookMessageState
+	endpoints map[string]domain.WebhookEndpoint
+	attempts  []domain.WebhookAttempt
+}
+
+// webhookMessageState is what a record or a claim changes of a message.
+type webhookMessageState struct {
+	status   string
+	attempts int
+	dueAt    time.Time
+	claim    string
+}
+
+func (w *Webhooks) undoLog() *webhookUndo {
+	return &webhookUndo{w: w, messages: map[string]webhookMessageState{}, endpoints: map[string]domain.WebhookEndpoint{}}
+}
+
+func (w *Webhooks) messageState(id string) webhookMessageState {
+	m := w.messages[id]
+	return webhookMessageState{status: m.Status, attempts: m.Attempts, dueAt: m.DueAt, claim: w.claims[id]}
+}
+
+// message notes message id's state before its first change.
+func (u *webhookUndo) message(id string) {
+	if _, ok := u.messages[id]; !ok {
+		u.messages[id] = u.w.messageState(id)
+	}
+}
+
+// endpoint notes e's state before its first change.
+func (u *webhookUndo) endpoint(e domain.WebhookEndpoint) {
+	if _, ok := u.endpoints[e.ID]; !ok {
+		u.endpoints[e.ID] = e
+	}
+}
+
+func (u *webhookUndo) attempt(a domain.WebhookAttempt) { u.attempts = append(u.attempts, a) }
+
+// onRollback has what undo noted given back if the unit of work in ctx
+// fails; the caller holds the lock.
+func (w *Webhooks) onRollback(ctx context.Context, undo *webhookUndo) {
+	u := unitFrom(ctx)
+	if u == nil || (len(undo.messages) == 0 && len(undo.endpoints) == 0 && len(undo.attempts) == 0) {
+		return
+	}
+	after := map[string]webhookMessageState{}
+	for id := range undo.messages {
+		after[id] = w.messageState(id)
+	}
+	afterEndpoints := map[string]domain.WebhookEndpoint{}
+	for id := range undo.endpoints {
+		afterEndpoints[id] = w.endpoints[id]
+	}
+	u.onRollback(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for id, before := range undo.messages {
+			m, ok := w.messages[id]
+			if !ok || w.messageState(id) != after[id] {
+				continue
+			}
+			m.Status, m.Attempts, m.DueAt = before.status, before.attempts, before.dueAt
+			if before.claim == "" {
+				delete(w.claims, id)
+			} else {
+				w.claims[id] = before.claim
+			}
+		}
+		for id, before := range undo.endpoints {
+			e, ok := w.endpoints[id]
+			if now := afterEndpoints[id]; !ok || e.Disabled != now.Disabled || !e.FailingSince.Equal(now.FailingSince) {
+				continue
+			}
+			e.Disabled, e.FailingSince = before.Disabled, before.FailingSince
+			w.endpoints[id] = e
+		}
+		for _, a := range slices.Backward(undo.attempts) {
+			kept := w.attempts[a.MessageID]
+			if i := slices.IndexFunc(kept, func(k domain.WebhookAttempt) bool { return k == a }); i >= 0 {
+				w.attempts[a.MessageID] = slices.Delete(kept, i, i+1)
+			}
+		}
+	})
 }
 
 func (w *Webhooks) matches(m *domain.WebhookMessage, q ports.WebhookMessageQuery) bool {

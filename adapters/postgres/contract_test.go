@@ -32,8 +32,9 @@ func TestClaims(t *testing.T) {
 
 func TestCustomerLinks(t *testing.T) {
 	t.Parallel()
-	porttest.CustomerLinkRepository(t, func(t *testing.T) ports.CustomerLinkRepository {
-		return postgres.NewCustomerLinks(pgtest.NewDB(t), postgres.NoOutbox{})
+	porttest.CustomerLinkRepository(t, func(t *testing.T) (ports.CustomerLinkRepository, ports.Transactor) {
+		db := pgtest.NewDB(t)
+		return postgres.NewCustomerLinks(db, postgres.NoOutbox{}), postgres.NewTransactor(db)
 	})
 }
 
@@ -104,7 +105,10 @@ func TestPricingRules(t *testing.T) {
 
 func TestWebhookStoreContract(t *testing.T) {
 	t.Parallel()
-	porttest.WebhookStore(t, func(t *testing.T) ports.WebhookStore { return postgres.NewWebhooks(pgtest.NewDB(t)) })
+	porttest.WebhookStore(t, func(t *testing.T) (ports.WebhookStore, ports.Transactor) {
+		db := pgtest.NewDB(t)
+		return postgres.NewWebhooks(db), postgres.NewTransactor(db)
+	})
 }
 
 func TestOffers(t *testing.T) {

@@ -32,6 +32,35 @@ type SQLCounter struct {
 	statements, roundTrips, prepares atomic.Uint64
 	writeTx, readTx, rollbacks       atomic.Uint64
 	idleStatements, idleRoundTrips   atomic.Uint64
+	trace                            atomic.Pointer[func(TxTrace)]
+}
+
+// TxTrace is one transaction as a tracer sees it: its statements in order
+// (BEGIN and the COMMIT or ROLLBACK included) and its kind, "write",
+// "read", "idle" (wrote nothing, read no row) or "rollback". A statement
+// sent outside a transaction is a transaction of its own.
+type TxTrace struct {
+	Kind       string
+	Statements []string
+}
+
+// Trace has fn called with each transaction once it ends, from the
+// goroutine that ended it; nil stops tracing. It is for finding where a
+// budget goes (TestOrderBudget with KEYWARD_TEST_BUDGET_TRACE=1), not for
+// production: every statement's text is kept until its transaction ends.
+func (c *SQLCounter) Trace(fn func(TxTrace)) {
+	if fn == nil {
+		c.trace.Store(nil)
+		return
+	}
+	c.trace.Store(&fn)
+}
+
+// traced reports the transaction to the tracer, if there is one.
+func (c *SQLCounter) traced(kind string, statements []string) {
+	if fn := c.trace.Load(); fn != nil {
+		(*fn)(TxTrace{Kind: kind, Statements: statements})
+	}
 }
 
 // SQLCounts is a reading of an SQLCounter.
@@ -77,7 +106,15 @@ func (c *SQLCounter) statement(cn *countingConn, query string, rt uint64) {
 	c.roundTrips.Add(rt)
 	cn.txStatements++
 	cn.txRoundTrips += rt
-	if isRead(query) {
+	read := isRead(query)
+	if c.trace.Load() != nil {
+		if cn.inTx {
+			cn.txTrace = append(cn.txTrace, query)
+		} else {
+			c.traced(map[bool]string{true: "read", false: "write"}[read], []string{query})
+		}
+	}
+	if read {
 		return
 	}
 	if cn.inTx {
@@ -164,19 +201,34 @@ type countingConn struct {
 	// its statements and round trips so far.
 	sawRow                     bool
 	txStatements, txRoundTrips uint64
+	txTrace                    []string // statements of the transaction, while tracing
 }
 
 // endTx counts the end of the transaction in progress (one statement,
 // one round trip) and whether it was idle.
-func (cn *countingConn) endTx() (wrote bool) {
+func (cn *countingConn) endTx(end string) (wrote bool) {
 	c := cn.c
 	c.statements.Add(1)
 	c.roundTrips.Add(1)
-	if !cn.wrote && !cn.sawRow {
+	idle := !cn.wrote && !cn.sawRow
+	if idle {
 		c.idleStatements.Add(cn.txStatements + 1)
 		c.idleRoundTrips.Add(cn.txRoundTrips + 1)
 	}
 	wrote = cn.wrote
+	if cn.txTrace != nil {
+		kind := "read"
+		switch {
+		case end == "ROLLBACK":
+			kind = "rollback"
+		case wrote:
+			kind = "write"
+		case idle:
+			kind = "idle"
+		}
+		c.traced(kind, append(cn.txTrace, end))
+		cn.txTrace = nil
+	}
 	cn.inTx, cn.wrote, cn.sawRow, cn.txStatements, cn.txRoundTrips = false, false, false, 0, 0
 	return wrote
 }
@@ -213,6 +265,9 @@ func (cn *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (dri
 		return nil, err
 	}
 	cn.inTx, cn.wrote, cn.sawRow, cn.txStatements, cn.txRoundTrips = true, false, false, 1, 1
+	if cn.c.trace.Load() != nil {
+		cn.txTrace = []string{"BEGIN"}
+	}
 	return countingTx{inner: tx, cn: cn}, nil
 }
 
@@ -245,9 +300,10 @@ func (cn *countingConn) autocommitQuery(ctx context.Context, query string, args 
 		if write {
 			c.writeTx.Add(1)
 		}
+		c.traced(map[bool]string{true: "write", false: "read"}[write], []string{query})
 		return rows, err
 	}
-	return &autocommitRows{pqRows: r, c: c, rt: rt, write: write}, nil
+	return &autocommitRows{pqRows: r, c: c, rt: rt, write: write, query: query}, nil
 }
 
 // autocommitRows count their statement's transaction when closed.
@@ -257,6 +313,7 @@ type autocommitRows struct {
 	rt            uint64
 	write, sawRow bool
 	counted       bool
+	query         string
 }
 
 func (r *autocommitRows) Next(dest []driver.Value) error {
@@ -270,13 +327,17 @@ func (r *autocommitRows) Next(dest []driver.Value) error {
 func (r *autocommitRows) Close() error {
 	if !r.counted {
 		r.counted = true
+		kind := "read"
 		switch {
 		case !r.sawRow:
 			r.c.idleStatements.Add(1)
 			r.c.idleRoundTrips.Add(r.rt)
+			kind = "idle"
 		case r.write:
 			r.c.writeTx.Add(1)
+			kind = "write"
 		}
+		r.c.traced(kind, []string{r.query})
 	}
 	return r.pqRows.Close()
 }
@@ -334,7 +395,7 @@ type countingTx struct {
 }
 
 func (t countingTx) Commit() error {
-	if t.cn.endTx() {
+	if t.cn.endTx("COMMIT") {
 		t.cn.c.writeTx.Add(1)
 	} else {
 		t.cn.c.readTx.Add(1)
@@ -343,7 +404,7 @@ func (t countingTx) Commit() error {
 }
 
 func (t countingTx) Rollback() error {
-	t.cn.endTx()
+	t.cn.endTx("ROLLBACK")
 	t.cn.c.rollbacks.Add(1)
 	return t.inner.Rollback()
 }

@@ -67,3 +67,11 @@ func (p *preparedStatements) get(ctx context.Context, q sqlx.QueryerContext, des
 	}
 	return sqlx.GetContext(ctx, q, dest, query, args...)
 }
+
+// sel runs query with args into the slice dest, prepared when it can be.
+func (p *preparedStatements) sel(ctx context.Context, q sqlx.QueryerContext, dest any, query string, args ...any) error {
+	if st := p.on(q, query); st != nil {
+		return st.SelectContext(ctx, dest, args...)
+	}
+	return sqlx.SelectContext(ctx, q, dest, query, args...)
+}

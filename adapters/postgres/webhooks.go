@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,12 +19,17 @@ import (
 
 // Webhooks is a ports.WebhookStore on PostgreSQL. Its message table is the
 // durable schedule of deliveries, whatever the broker.
-type Webhooks struct{ db *sqlx.DB }
+type Webhooks struct {
+	db       *sqlx.DB
+	prepared *preparedStatements // the delivery worker's record
+}
 
 var _ ports.WebhookStore = (*Webhooks)(nil)
 
 // NewWebhooks returns the webhook store in db.
-func NewWebhooks(db *sqlx.DB) *Webhooks { return &Webhooks{db: db} }
+func NewWebhooks(db *sqlx.DB) *Webhooks {
+	return &Webhooks{db: db, prepared: newPreparedStatements(db)}
+}
 
 type webhookEndpointRow struct {
 	ID             string         `db:"id"`
@@ -229,93 +233,218 @@ func (w *Webhooks) EnqueueTo(ctx context.Context, endpointID string, ev domain.W
 	return row.message(), nil
 }
 
-// Claim leases due messages: per endpoint the earliest due, locked so that
-// other workers skip them.
-func (w *Webhooks) Claim(ctx context.Context, now time.Time, lease time.Duration, limit, perEndpoint int, skip []string) ([]ports.WebhookDelivery, error) {
+// claimStatement is the part of a statement that claims due messages:
+// per endpoint the earliest due, locked so that other workers skip them.
+// It defines the CTE claimed, whose rows are the deliveries (deliveryRow);
+// its parameters (claimArgs) are numbered from $first, and also leaves
+// out the messages and endpoints where is true of (a statement that
+// records also claims none of the messages it records, nor any of the
+// endpoints it disables).
+func claimStatement(first int, messageWhere, endpointWhere string) string {
+	p := func(i int) string { return "$" + strconv.Itoa(first+i) }
+	return `picked AS (
+			SELECT m.id FROM webhook_endpoints e
+			CROSS JOIN LATERAL (SELECT id, due_at FROM webhook_messages m
+				WHERE m.endpoint_id = e.id AND m.status = 'pending' AND m.due_at <= ` + p(0) + messageWhere + `
+				ORDER BY m.due_at, m.id LIMIT ` + p(1) + ` FOR UPDATE SKIP LOCKED) m
+			WHERE NOT e.disabled AND NOT (e.id = ANY (` + p(2) + `))` + endpointWhere + `
+			ORDER BY m.due_at LIMIT ` + p(3) + `),
+		claimed AS (
+			UPDATE webhook_messages m SET due_at = ` + p(4) + `, claim_token = ` + p(5) + ` || '.' || m.id FROM picked, webhook_endpoints e
+			WHERE m.id = picked.id AND e.id = m.endpoint_id
+			RETURNING m.id, m.event_id, m.endpoint_id, m.type, m.order_id, m.body, m.status, m.attempts, m.due_at, m.created_at,
+				` + deliveryEndpointColumns("e") + `)`
+}
+
+// deliveryEndpointColumns names the columns of endpoint e as deliveryRow
+// reads them.
+func deliveryEndpointColumns(e string) string {
+	cols := strings.Split(webhookEndpointColumns, ", ")
+	for i, c := range cols {
+		cols[i] = e + "." + c + ` "e.` + c + `"`
+	}
+	return strings.Join(cols, ", ")
+}
+
+var claimSQL = `WITH ` + claimStatement(1, "", "") + ` SELECT * FROM claimed`
+
+// deliveryRow is a claimed message and its endpoint.
+type deliveryRow struct {
+	webhookMessageRow
+	E webhookEndpointRow `db:"e"`
+}
+
+// claimArgs are claimStatement's parameters, with the claim's token.
+func claimArgs(c ports.WebhookClaim) ([]any, string, error) {
+	skip := c.Skip
 	if skip == nil {
 		skip = []string{}
 	}
 	token, err := claimToken()
 	if err != nil {
+		return nil, "", err
+	}
+	return []any{c.Now.UTC(), c.PerEndpoint, pq.Array(skip), c.Limit, c.Now.Add(c.Lease).UTC(), token}, token, nil
+}
+
+func (r deliveryRow) delivery(token string) ports.WebhookDelivery {
+	return ports.WebhookDelivery{Message: r.message(), Endpoint: r.E.endpoint(), Claim: token + "." + strconv.FormatInt(r.ID, 10)}
+}
+
+// Claim leases due messages: per endpoint the earliest due, locked so that
+// other workers skip them.
+func (w *Webhooks) Claim(ctx context.Context, c ports.WebhookClaim) ([]ports.WebhookDelivery, error) {
+	args, token, err := claimArgs(c)
+	if err != nil {
 		return nil, err
 	}
-	var rows []struct {
-		webhookMessageRow
-		E webhookEndpointRow `db:"e"`
-	}
-	err = sqlx.SelectContext(ctx, ext(ctx, w.db), &rows, `WITH picked AS (
-			SELECT m.id FROM webhook_endpoints e
-			CROSS JOIN LATERAL (SELECT id, due_at FROM webhook_messages m
-				WHERE m.endpoint_id = e.id AND m.status = 'pending' AND m.due_at <= $1
-				ORDER BY m.due_at, m.id LIMIT $2 FOR UPDATE SKIP LOCKED) m
-			WHERE NOT e.disabled AND NOT (e.id = ANY ($3))
-			ORDER BY m.due_at LIMIT $4)
-		UPDATE webhook_messages m SET due_at = $5, claim_token = $6 || '.' || m.id FROM picked, webhook_endpoints e
-		WHERE m.id = picked.id AND e.id = m.endpoint_id
-		RETURNING m.id, m.event_id, m.endpoint_id, m.type, m.order_id, m.body, m.status, m.attempts, m.due_at, m.created_at,
-			e.id "e.id", e.url "e.url", e.events "e.events", e.description "e.description", e.disabled "e.disabled", e.secret "e.secret",
-			e.previous_secret "e.previous_secret", e.previous_until "e.previous_until", e.failing_since "e.failing_since",
-			e.created_at "e.created_at", e.updated_at "e.updated_at"`,
-		now.UTC(), perEndpoint, pq.Array(skip), limit, now.Add(lease).UTC(), token)
-	if err != nil {
+	var rows []deliveryRow
+	// Not prepared: most claims are polls that find nothing, and a
+	// prepared statement run on its own would not be told apart from a
+	// write by the SQL counter (postgres.SQLCounter's idle reads).
+	if err := sqlx.SelectContext(ctx, ext(ctx, w.db), &rows, claimSQL, args...); err != nil {
 		return nil, fmt.Errorf("claim webhook messages: %w", translate(err))
 	}
 	out := make([]ports.WebhookDelivery, len(rows))
 	for i, r := range rows {
-		out[i] = ports.WebhookDelivery{Message: r.message(), Endpoint: r.E.endpoint(), Claim: token + "." + strconv.FormatInt(r.ID, 10)}
+		out[i] = r.delivery(token)
 	}
 	return out, nil
 }
 
-// Record stores an attempt, settles its message and tracks the endpoint's
-// failures, in one transaction.
-func (w *Webhooks) Record(ctx context.Context, a domain.WebhookAttempt, o ports.WebhookOutcome, disableBefore time.Time) (bool, error) {
-	id, err := messageID(a.MessageID)
-	if err != nil {
-		return false, err
+// recordStatement stores attempts, settles their messages and tracks their
+// endpoints' runs of failures in one statement, and claims what is due
+// when claim: its rows are one per record (kind 'r': whether it settled
+// its message, whether the message exists), one per endpoint it disabled
+// (kind 'd', with the endpoint) and one per delivery claimed (kind 'c').
+//
+// The records come as arrays, numbered in their order (n); an endpoint's
+// run of failures is what its records' outcomes make of it in that order:
+// the last success ends it (began is the first failure after it), and
+// when it did not end, it began when it began already, or at its first
+// failure. A failure's DisableBefore is checked against that beginning,
+// so the latest of them decides. An endpoint only succeeded on is written
+// only when it was failing.
+func recordStatement(claim bool) string {
+	q := `WITH r AS (
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bool[], $4::text[], $5::timestamptz[], $6::bigint[], $7::int[], $8::text[],
+				$9::text[], $10::timestamptz[])
+			WITH ORDINALITY AS r (id, claim, delivered, retry, at, duration_ms, http_status, response, error, disable_before, n)),
+		settled AS (
+			UPDATE webhook_messages m SET attempts = m.attempts + 1,
+				status = CASE WHEN m.status <> 'pending' THEN m.status WHEN r.delivered THEN 'delivered' WHEN r.retry = '' THEN 'failed' ELSE 'pending' END,
+				due_at = CASE WHEN m.status = 'pending' AND NOT r.delivered AND r.retry <> '' THEN r.retry::timestamptz ELSE m.due_at END
+			FROM r WHERE m.id = r.id AND m.claim_token = r.claim
+			RETURNING r.n, m.endpoint_id),
+		kept AS (
+			INSERT INTO webhook_attempts (message_id, at, duration_ms, http_status, response, error)
+			SELECT r.id, r.at, r.duration_ms, r.http_status, r.response, r.error FROM r
+			WHERE EXISTS (SELECT 1 FROM webhook_messages m WHERE m.id = r.id) ORDER BY r.n),
+		ordered AS (
+			SELECT s.endpoint_id, r.n, r.at, r.disable_before, max(r.n) FILTER (WHERE r.delivered) OVER (PARTITION BY s.endpoint_id) AS last_ok
+			FROM settled s JOIN r ON r.n = s.n),
+		run AS (
+			SELECT endpoint_id, (array_agg(at ORDER BY n) FILTER (WHERE n > COALESCE(last_ok, 0)))[1] AS began,
+				max(disable_before) FILTER (WHERE n > COALESCE(last_ok, 0)) AS disable_before, bool_or(last_ok IS NOT NULL) AS ended
+			FROM ordered GROUP BY endpoint_id),
+		old AS (
+			SELECT id, disabled FROM webhook_endpoints WHERE id IN (SELECT endpoint_id FROM run WHERE began IS NOT NULL) FOR NO KEY UPDATE),
+		upd AS (
+			UPDATE webhook_endpoints e SET
+				failing_since = CASE WHEN run.began IS NULL THEN NULL WHEN run.ended THEN run.began ELSE COALESCE(e.failing_since, run.began) END,
+				disabled = e.disabled OR (run.began IS NOT NULL AND
+					CASE WHEN run.ended THEN run.began ELSE COALESCE(e.failing_since, run.began) END <= run.disable_before)
+			FROM run LEFT JOIN old ON old.id = run.endpoint_id
+			WHERE e.id = run.endpoint_id AND (run.began IS NOT NULL OR e.failing_since IS NOT NULL)
+			RETURNING e.*, e.disabled AND NOT COALESCE(old.disabled, true) AS disabled_now)`
+	if claim {
+		q += `,
+		` + claimStatement(11, ` AND m.id <> ALL ($1)`, ` AND e.id NOT IN (SELECT id FROM upd WHERE disabled_now)`)
 	}
-	disabled, lost := false, false
-	err = withTx(ctx, w.db, func(tx *sqlx.Tx) error {
-		disabled, lost = false, false
-		var endpointID string
-		err := tx.GetContext(ctx, &endpointID, `UPDATE webhook_messages SET attempts = attempts + 1,
-				status = CASE WHEN status <> 'pending' THEN status WHEN $2 THEN 'delivered' WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
-				due_at = CASE WHEN status = 'pending' AND NOT $2 AND $3::timestamptz IS NOT NULL THEN $3::timestamptz ELSE due_at END
-			WHERE id = $1 AND claim_token = $4 RETURNING endpoint_id`, id, o.Delivered, optionalTime(o.Retry), o.Claim)
-		if errors.Is(err, sql.ErrNoRows) {
-			lost = true // another claim settles it; the attempt is kept all the same
-		} else if err != nil {
-			return fmt.Errorf("webhook message %s: %w", a.MessageID, translate(err))
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (message_id, at, duration_ms, http_status, response, error)
-			SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM webhook_messages WHERE id = $1)`,
-			id, a.At.UTC(), a.Duration.Milliseconds(), a.HTTPStatus, noNUL(a.Response), noNUL(a.Error))
+	q += `
+		SELECT 'r' AS kind, r.n, EXISTS (SELECT 1 FROM settled s WHERE s.n = r.n) AS settled,
+			EXISTS (SELECT 1 FROM webhook_messages m WHERE m.id = r.id) AS found, ` + noMessage + `, ` + noEndpoint + ` FROM r
+		UNION ALL SELECT 'd', 0, false, false, ` + noMessage + `, ` + deliveryEndpointColumns("upd") + ` FROM upd WHERE disabled_now`
+	if claim {
+		q += `
+		UNION ALL SELECT 'c', 0, false, false, c.* FROM claimed c`
+	}
+	return q
+}
+
+// noMessage and noEndpoint stand for the message and endpoint columns of
+// recordStatement's rows that have none.
+const (
+	noMessage  = `0::bigint "id", '' "event_id", '' "endpoint_id", '' "type", '' "order_id", ''::bytea "body", '' "status", 0 "attempts", 'epoch'::timestamptz "due_at", 'epoch'::timestamptz "created_at"`
+	noEndpoint = `'' "e.id", '' "e.url", '{}'::text[] "e.events", '' "e.description", false "e.disabled", '' "e.secret", '' "e.previous_secret", NULL::timestamptz "e.previous_until", NULL::timestamptz "e.failing_since", 'epoch'::timestamptz "e.created_at", 'epoch'::timestamptz "e.updated_at"`
+)
+
+var (
+	recordSQL         = recordStatement(false)
+	recordAndClaimSQL = recordStatement(true)
+)
+
+// Record stores attempts, settles their messages and tracks their
+// endpoints' failures in one statement, which also claims when next is
+// given.
+func (w *Webhooks) Record(ctx context.Context, rs []ports.WebhookRecord, next *ports.WebhookClaim) (ports.WebhookRecorded, error) {
+	out := ports.WebhookRecorded{Errs: make([]error, len(rs))}
+	n := len(rs)
+	ids, claims, retries, responses, errs := make([]int64, 0, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	delivered, ats, durations, statuses, disableBefore := make([]bool, n), make([]string, n), make([]int64, n), make([]int64, n), make([]string, n)
+	for i, r := range rs {
+		id, err := messageID(r.Attempt.MessageID)
 		if err != nil {
-			return fmt.Errorf("record webhook attempt: %w", translate(err))
+			id = 0 // names no message: found by none
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, a.MessageID)
+		ids = append(ids, id)
+		a, o := r.Attempt, r.Outcome
+		claims[i], delivered[i], ats[i], durations[i], statuses[i] = o.Claim, o.Delivered, a.At.UTC().Format(time.RFC3339Nano), a.Duration.Milliseconds(), int64(a.HTTPStatus)
+		responses[i], errs[i], disableBefore[i] = noNUL(a.Response), noNUL(a.Error), o.DisableBefore.UTC().Format(time.RFC3339Nano)
+		if !o.Retry.IsZero() {
+			retries[i] = o.Retry.UTC().Format(time.RFC3339Nano)
 		}
-		if lost {
-			return nil
-		}
-		if o.Delivered {
-			_, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, endpointID)
-			return err
-		}
-		return tx.GetContext(ctx, &disabled, `WITH old AS (SELECT disabled FROM webhook_endpoints WHERE id = $1 FOR NO KEY UPDATE)
-			UPDATE webhook_endpoints e SET failing_since = COALESCE(e.failing_since, $2),
-				disabled = e.disabled OR COALESCE(e.failing_since, $2) <= $3
-			FROM old WHERE e.id = $1
-			RETURNING e.disabled AND NOT old.disabled`, endpointID, a.At.UTC(), disableBefore.UTC())
-	})
-	if err != nil {
-		return false, err
 	}
-	if lost {
-		return false, fmt.Errorf("%w: webhook message %s", domain.ErrWebhookClaimLost, a.MessageID)
+	if n == 0 && next == nil {
+		return out, nil
 	}
-	return disabled, nil
+	query, args := recordSQL, []any{pq.Array(ids), pq.Array(claims), pq.Array(delivered), pq.Array(retries), pq.Array(ats), pq.Array(durations),
+		pq.Array(statuses), pq.Array(responses), pq.Array(errs), pq.Array(disableBefore)}
+	var token string
+	if next != nil {
+		more, t, err := claimArgs(*next)
+		if err != nil {
+			return out, err
+		}
+		query, args, token = recordAndClaimSQL, append(args, more...), t
+	}
+	var rows []struct {
+		Kind    string `db:"kind"`
+		N       int    `db:"n"`
+		Settled bool   `db:"settled"`
+		Found   bool   `db:"found"`
+		deliveryRow
+	}
+	if err := w.prepared.sel(ctx, ext(ctx, w.db), &rows, query, args...); err != nil {
+		return out, fmt.Errorf("record webhook attempts: %w", translate(err))
+	}
+	for _, row := range rows {
+		switch row.Kind {
+		case "r":
+			i := row.N - 1
+			switch {
+			case !row.Found:
+				out.Errs[i] = fmt.Errorf("%w: webhook message %s", domain.ErrNotFound, rs[i].Attempt.MessageID)
+			case !row.Settled:
+				out.Errs[i] = fmt.Errorf("%w: webhook message %s", domain.ErrWebhookClaimLost, rs[i].Attempt.MessageID)
+			}
+		case "d":
+			out.Disabled = append(out.Disabled, row.E.endpoint())
+		case "c":
+			out.Claimed = append(out.Claimed, row.delivery(token))
+		}
+	}
+	return out, nil
 }
 
 // claimToken returns a new random claim token.

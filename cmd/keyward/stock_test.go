@@ -39,21 +39,52 @@ func TestStockImportThroughTheBinary(t *testing.T) {
 }
 
 // TestStockRehashThroughTheBinary: `keyward stock rehash` rehashes keys
-// stored in the old hash form and says so, once.
+// stored in the old hash form and reports, by id, each later spelling of
+// a key it withdraws and the key kept; a second run finds nothing to do.
 func TestStockRehashThroughTheBinary(t *testing.T) {
 	db, p, csv, env := ownStockShop(t, "rehash-game-steam-global", "CMD-REHASH-0001\nCMD-REHASH-0002\n")
 	if out, err := keyward(t, env, "stock", "import", "--sku", p.SKU(), csv); err != nil {
 		t.Fatalf("stock import: %v\n%s", err, out)
 	}
-	// As an earlier keyward stored them: known by another hash form.
+	// The keys stored so far no longer carry the hash the import looks up
+	// (each command rehashes older keys first: these are left as they are).
+	if _, err := db.ExecContext(t.Context(), `UPDATE stock_keys SET key_hash = sha256(convert_to(id, 'UTF8'))`); err != nil {
+		t.Fatal(err)
+	}
+	// So an earlier keyward could take another spelling of the first key,
+	// later.
+	again := filepath.Join(filepath.Dir(csv), "again.csv")
+	if err := os.WriteFile(again, []byte("cmd rehash 0001\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := keyward(t, env, "stock", "import", "--sku", p.SKU(), again); err != nil || strings.TrimSpace(out) != `{"added":1,"duplicates":0}` {
+		t.Fatalf("stock import of the other spelling: %v\n%s", err, out)
+	}
+	var later string
+	if err := db.GetContext(t.Context(), &later, `SELECT id FROM stock_keys WHERE key_hash <> sha256(convert_to(id, 'UTF8'))`); err != nil {
+		t.Fatal(err)
+	}
+	// As that earlier keyward stored them: known by another hash form.
 	if _, err := db.ExecContext(t.Context(), `UPDATE stock_keys SET hash_version = 1, key_hash = sha256(convert_to(id, 'UTF8'))`); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`{"rehashed":2,"duplicates_withdrawn":[],"refused_withdrawn":[]}`, `{"rehashed":0,"duplicates_withdrawn":[],"refused_withdrawn":[]}`} {
-		out, err := keyward(t, env, "stock", "rehash")
-		if err != nil || strings.TrimSpace(out) != want {
-			t.Fatalf("stock rehash: %v\n%s\nwant %s", err, out, want)
-		}
+
+	out, err := keyward(t, env, "stock", "rehash")
+	if err != nil {
+		t.Fatalf("stock rehash: %v\n%s", err, out)
+	}
+	var kept string
+	if err := db.GetContext(t.Context(), &kept, `SELECT duplicate_of FROM stock_keys WHERE id = $1 AND status = 'withdrawn'`, later); err != nil {
+		t.Fatalf("the later spelling %s was not withdrawn as a duplicate: %v\n%s", later, err, out)
+	}
+	want := `{"rehashed":2,"duplicates_withdrawn":[{"sku":"` + p.SKU() + `","stock_key_id":"` + later + `","duplicate_of":"` + kept + `"}],"refused_withdrawn":[]}`
+	// The report on stdout, after the warning logged for the key.
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if lines[len(lines)-1] != want || !strings.Contains(out, "stock key withdrawn: the same key is in stock already") {
+		t.Fatalf("stock rehash printed\n%s\nwant the withdrawal logged and reported: %s", out, want)
+	}
+	if out, err := keyward(t, env, "stock", "rehash"); err != nil || strings.TrimSpace(out) != `{"rehashed":0,"duplicates_withdrawn":[],"refused_withdrawn":[]}` {
+		t.Fatalf("second stock rehash: %v\n%s", err, out)
 	}
 }
 

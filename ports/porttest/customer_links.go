@@ -1,6 +1,7 @@
 package porttest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -14,25 +15,30 @@ import (
 
 // CustomerLinkRepository runs the ports.CustomerLinkRepository contract.
 // newRepo is called once per subtest, from parallel subtests, and must
-// return an empty repository.
-func CustomerLinkRepository(t *testing.T, newRepo func(t *testing.T) ports.CustomerLinkRepository) {
+// return an empty repository and the Transactor of its units of work.
+func CustomerLinkRepository(t *testing.T, newRepo func(t *testing.T) (ports.CustomerLinkRepository, ports.Transactor)) {
 	t.Helper()
+	repoOnly := func(run func(*testing.T, ports.CustomerLinkRepository)) func(*testing.T, ports.CustomerLinkRepository, ports.Transactor) {
+		return func(t *testing.T, repo ports.CustomerLinkRepository, _ ports.Transactor) { run(t, repo) }
+	}
 	subtests := []struct {
 		name string
-		run  func(*testing.T, ports.CustomerLinkRepository)
+		run  func(*testing.T, ports.CustomerLinkRepository, ports.Transactor)
 	}{
-		{"create then get by token hash keeps every field", testCustomerLinkRoundTrip},
-		{"duplicate id or token hash conflicts", testCustomerLinkDuplicate},
-		{"unknown token hash or id is not found", testCustomerLinkMissing},
-		{"update applies fn and saves, or saves nothing when fn fails", testCustomerLinkUpdate},
-		{"concurrent sign-ins use a link once", testCustomerLinkConcurrentUse},
-		{"expired links are deleted, oldest first, within the limit", testCustomerLinkDeleteExpired},
-		{"access requests are kept by id, once", testCustomerAccessRequests},
+		{"create then get by token hash keeps every field", repoOnly(testCustomerLinkRoundTrip)},
+		{"duplicate id or token hash conflicts", repoOnly(testCustomerLinkDuplicate)},
+		{"unknown token hash or id is not found", repoOnly(testCustomerLinkMissing)},
+		{"update applies fn and saves, or saves nothing when fn fails", repoOnly(testCustomerLinkUpdate)},
+		{"concurrent sign-ins use a link once", repoOnly(testCustomerLinkConcurrentUse)},
+		{"a unit of work holds the link it changed until it ends", testCustomerLinkHeldByUnit},
+		{"expired links are deleted, oldest first, within the limit", repoOnly(testCustomerLinkDeleteExpired)},
+		{"access requests are kept by id, once", repoOnly(testCustomerAccessRequests)},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
-			st.run(t, newRepo(t))
+			repo, tx := newRepo(t)
+			st.run(t, repo, tx)
 		})
 	}
 }
@@ -153,6 +159,59 @@ func testCustomerLinkConcurrentUse(t *testing.T, repo ports.CustomerLinkReposito
 	wg.Wait()
 	if ok.Load() != 1 || refused.Load() != 7 {
 		t.Fatalf("%d sign-ins succeeded and %d were refused, want 1 and 7", ok.Load(), refused.Load())
+	}
+}
+
+// testCustomerLinkHeldByUnit: sign-ins in units of work, as the sign-in
+// use case makes them. While a unit that changed the link is open, another
+// sign-in does not get the link (a row lock: it waits); when that unit
+// fails and puts the link back, the waiting sign-in uses it, and a later
+// one is refused. A failed unit never undoes another's use, so the link is
+// used once.
+func testCustomerLinkHeldByUnit(t *testing.T, repo ports.CustomerLinkRepository, tx ports.Transactor) {
+	if err := repo.Create(t.Context(), newCustomerLink(t, "cl-1", "a@example.com", "token-1")); err != nil {
+		t.Fatal(err)
+	}
+	signIn := func() error {
+		return tx.Atomically(t.Context(), func(ctx context.Context) error {
+			_, err := repo.Update(ctx, "cl-1", func(l *domain.CustomerLink) error { return l.Use(suiteT0.Add(time.Minute)) })
+			return err
+		})
+	}
+	failed := errors.New("the unit fails after changing the link")
+	entered := make(chan struct{})
+	waiting := make(chan error, 1)
+	err := tx.Atomically(t.Context(), func(ctx context.Context) error {
+		// A change that uses nothing, in a unit that then fails.
+		if _, err := repo.Update(ctx, "cl-1", func(*domain.CustomerLink) error { return nil }); err != nil {
+			return err
+		}
+		go func() {
+			waiting <- tx.Atomically(t.Context(), func(ctx context.Context) error {
+				_, err := repo.Update(ctx, "cl-1", func(l *domain.CustomerLink) error {
+					close(entered)
+					return l.Use(suiteT0.Add(time.Minute))
+				})
+				return err
+			})
+		}()
+		// The other sign-in must not get the link while this unit holds it:
+		// it is given a moment to (wrongly) do so.
+		select {
+		case <-entered:
+			t.Error("a sign-in got the link while another unit of work held it")
+		case <-time.After(200 * time.Millisecond):
+		}
+		return failed
+	})
+	wantIs(t, err, failed, "the failing unit")
+	if err := <-waiting; err != nil {
+		t.Fatalf("the sign-in that waited for the failed unit: %v, want it to use the link", err)
+	}
+	err = signIn()
+	wantIs(t, err, domain.ErrSignInLinkInvalid, "a sign-in after the link was used")
+	if !customerLinkByToken(t, repo, "token-1").Used() {
+		t.Fatal("the link is not used")
 	}
 }
 

@@ -1,6 +1,7 @@
 package porttest
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -12,27 +13,37 @@ import (
 )
 
 // WebhookStore runs the ports.WebhookStore contract. newStore returns an
-// empty store per call, from parallel subtests.
-func WebhookStore(t *testing.T, newStore func(t *testing.T) ports.WebhookStore) {
+// empty store per call, from parallel subtests, and the units of work its
+// writes join.
+func WebhookStore(t *testing.T, newStore func(t *testing.T) (ports.WebhookStore, ports.Transactor)) {
 	t.Helper()
 	subtests := []struct {
 		name string
-		run  func(*testing.T, ports.WebhookStore)
+		run  func(*testing.T, ports.WebhookStore, ports.Transactor)
 	}{
-		{"endpoints are created, read, updated and deleted", testWebhookEndpoints},
-		{"an event goes once to each subscribed endpoint, failed to a disabled one", testWebhookEnqueue},
-		{"what a disabled endpoint missed is recovered once it is enabled", testWebhookRecoverDisabled},
-		{"a claim leases due messages, bounded per endpoint", testWebhookClaim},
-		{"an attempt settles its message", testWebhookRecord},
-		{"an endpoint failing long enough is disabled once", testWebhookDisable},
-		{"the log filters, redelivers, recovers and purges", testWebhookLog},
+		{"endpoints are created, read, updated and deleted", hookTest(testWebhookEndpoints)},
+		{"an event goes once to each subscribed endpoint, failed to a disabled one", hookTest(testWebhookEnqueue)},
+		{"what a disabled endpoint missed is recovered once it is enabled", hookTest(testWebhookRecoverDisabled)},
+		{"a claim leases due messages, bounded per endpoint", hookTest(testWebhookClaim)},
+		{"an attempt settles its message", hookTest(testWebhookRecord)},
+		{"an endpoint failing long enough is disabled once", hookTest(testWebhookDisable)},
+		{"the log filters, redelivers, recovers and purges", hookTest(testWebhookLog)},
+		{"attempts recorded together settle each message and the endpoint's run in their order", hookTest(testWebhookRecordTogether)},
+		{"a record claims what is due, none it records nor of an endpoint it disables", hookTest(testWebhookRecordClaims)},
+		{"a record in a unit of work that fails is undone, the endpoint it disabled too", testWebhookRecordRolledBack},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
-			st.run(t, newStore(t))
+			s, tx := newStore(t)
+			st.run(t, s, tx)
 		})
 	}
+}
+
+// hookTest adapts a test of the store alone.
+func hookTest(run func(*testing.T, ports.WebhookStore)) func(*testing.T, ports.WebhookStore, ports.Transactor) {
+	return func(t *testing.T, s ports.WebhookStore, _ ports.Transactor) { run(t, s) }
 }
 
 // hookT0 is the suite's time, to the microsecond stores keep.
@@ -84,7 +95,7 @@ func messagesOf(t *testing.T, s ports.WebhookStore, q ports.WebhookMessageQuery)
 
 func claimWebhooks(t *testing.T, s ports.WebhookStore, now time.Time, limit, per int, skip ...string) []ports.WebhookDelivery {
 	t.Helper()
-	ds, err := s.Claim(t.Context(), now, time.Minute, limit, per, skip)
+	ds, err := s.Claim(t.Context(), ports.WebhookClaim{Now: now, Lease: time.Minute, Limit: limit, PerEndpoint: per, Skip: skip})
 	if err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
@@ -227,12 +238,15 @@ func testWebhookClaim(t *testing.T, s ports.WebhookStore) {
 // recordAttempt records a under d's claim.
 func recordAttempt(t *testing.T, s ports.WebhookStore, d ports.WebhookDelivery, a domain.WebhookAttempt, o ports.WebhookOutcome, disableBefore time.Time) bool {
 	t.Helper()
-	a.MessageID, o.Claim = d.Message.ID, d.Claim
-	disabled, err := s.Record(t.Context(), a, o, disableBefore)
-	if err != nil {
-		t.Fatalf("Record: %v", err)
+	a.MessageID, o.Claim, o.DisableBefore = d.Message.ID, d.Claim, disableBefore
+	res, err := s.Record(t.Context(), []ports.WebhookRecord{{Attempt: a, Outcome: o}}, nil)
+	if err != nil || len(res.Errs) != 1 || res.Errs[0] != nil {
+		t.Fatalf("Record = %+v, %v", res, err)
 	}
-	return disabled
+	if len(res.Disabled) > 1 || len(res.Disabled) == 1 && (res.Disabled[0].ID != d.Endpoint.ID || !res.Disabled[0].Disabled) {
+		t.Fatalf("Record of one attempt to %s disabled %+v", d.Endpoint.ID, res.Disabled)
+	}
+	return len(res.Disabled) == 1
 }
 
 func testWebhookRecord(t *testing.T, s ports.WebhookStore) {
@@ -267,8 +281,10 @@ func testWebhookRecord(t *testing.T, s ports.WebhookStore) {
 		t.Fatalf("at its retry: %+v, want a new claim", again)
 	}
 	// The first claim lapsed: its late attempt is kept, but settles nothing.
-	if _, err := s.Record(t.Context(), domain.WebhookAttempt{MessageID: first, At: retry, HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true, Claim: firstClaim.Claim}, hookT0.Add(-time.Hour)); !errors.Is(err, domain.ErrWebhookClaimLost) {
-		t.Fatalf("Record under a lapsed claim = %v, want ErrWebhookClaimLost", err)
+	lapsed := ports.WebhookRecord{Attempt: domain.WebhookAttempt{MessageID: first, At: retry, HTTPStatus: 200},
+		Outcome: ports.WebhookOutcome{Delivered: true, Claim: firstClaim.Claim, DisableBefore: hookT0.Add(-time.Hour)}}
+	if res, err := s.Record(t.Context(), []ports.WebhookRecord{lapsed}, nil); err != nil || len(res.Errs) != 1 || !errors.Is(res.Errs[0], domain.ErrWebhookClaimLost) {
+		t.Fatalf("Record under a lapsed claim = %+v, %v; want ErrWebhookClaimLost", res, err)
 	}
 	if m, _, _ := s.Message(t.Context(), first); m.Status != domain.WebhookPending || m.Attempts != 1 {
 		t.Fatalf("a lapsed claim settled the message: %+v", m)
@@ -415,5 +431,189 @@ func testWebhookRecoverDisabled(t *testing.T, s ports.WebhookStore) {
 	ds := claimWebhooks(t, s, hookT0.Add(time.Hour), 10, 10)
 	if len(ds) != 1 || ds[0].Message.EventID != "ev-missed" || ds[0].Message.Attempts != 0 {
 		t.Fatalf("recovered claim: %+v, want ev-missed with no attempt yet", ds)
+	}
+}
+
+// recordHooks stores rs in one call, failing the test on an error.
+func recordHooks(t *testing.T, s ports.WebhookStore, next *ports.WebhookClaim, rs ...ports.WebhookRecord) ports.WebhookRecorded {
+	t.Helper()
+	res, err := s.Record(t.Context(), rs, next)
+	if err != nil || len(res.Errs) != len(rs) {
+		t.Fatalf("Record = %+v, %v", res, err)
+	}
+	return res
+}
+
+// attemptOf is an attempt at at under d's claim: delivered, failed with a
+// retry at retry, or failed for good (retry zero).
+func attemptOf(d ports.WebhookDelivery, at time.Time, delivered bool, retry, disableBefore time.Time) ports.WebhookRecord {
+	a := domain.WebhookAttempt{MessageID: d.Message.ID, At: at, Duration: time.Second, HTTPStatus: 503, Error: "answered 503"}
+	if delivered {
+		a.HTTPStatus, a.Error = 204, ""
+	}
+	return ports.WebhookRecord{Attempt: a, Outcome: ports.WebhookOutcome{Delivered: delivered, Retry: retry, Claim: d.Claim, DisableBefore: disableBefore}}
+}
+
+// claimedBy returns the delivery of the event eventID to endpoint.
+func claimedBy(t *testing.T, ds []ports.WebhookDelivery, endpoint, eventID string) ports.WebhookDelivery {
+	t.Helper()
+	for _, d := range ds {
+		if d.Endpoint.ID == endpoint && d.Message.EventID == eventID {
+			return d
+		}
+	}
+	t.Fatalf("%s to %s not among the %d claimed", eventID, endpoint, len(ds))
+	return ports.WebhookDelivery{}
+}
+
+func testWebhookRecordTogether(t *testing.T, s ports.WebhookStore) {
+	ctx := t.Context()
+	createEndpoints(t, s, suiteEndpoint("a", hookT0, "*"), suiteEndpoint("b", hookT0, "order.paid"))
+	enqueue(t, s, suiteEvent(t, "ev-1", "order.paid", "o1", hookT0), suiteEvent(t, "ev-2", "order.delivered", "o1", hookT0),
+		suiteEvent(t, "ev-3", "order.delivered", "o2", hookT0))
+	ds := claimWebhooks(t, s, hookT0, 10, 10)
+	if len(ds) != 4 {
+		t.Fatalf("claimed %d, want 4", len(ds))
+	}
+	a1, a2, a3, b1 := claimedBy(t, ds, "a", "ev-1"), claimedBy(t, ds, "a", "ev-2"), claimedBy(t, ds, "a", "ev-3"), claimedBy(t, ds, "b", "ev-1")
+	t1, t2, t3 := hookT0.Add(time.Second), hookT0.Add(2*time.Second), hookT0.Add(3*time.Second)
+	retry, never := hookT0.Add(time.Hour), hookT0.Add(-24*time.Hour)
+	unknown := attemptOf(a1, t1, true, time.Time{}, never)
+	unknown.Attempt.MessageID = "424242"
+	lapsed := attemptOf(a1, t2, true, time.Time{}, never)
+	lapsed.Outcome.Claim = "not-its-claim"
+	// a fails, succeeds, fails: its run began at the last failure; b's
+	// message fails for good; an unknown message and a lapsed claim are
+	// told apart, each of its own.
+	res := recordHooks(t, s, nil, attemptOf(a1, t1, false, retry, never), attemptOf(a2, t2, true, time.Time{}, never), attemptOf(a3, t3, false, retry, never),
+		attemptOf(b1, t1, false, time.Time{}, never), unknown, lapsed)
+	for i, want := range []error{nil, nil, nil, nil, domain.ErrNotFound, domain.ErrWebhookClaimLost} {
+		if got := res.Errs[i]; want == nil && got != nil || want != nil && !errors.Is(got, want) {
+			t.Errorf("record %d: %v, want %v", i, got, want)
+		}
+	}
+	if len(res.Disabled) != 0 || len(res.Claimed) != 0 {
+		t.Fatalf("disabled %+v, claimed %+v; want none", res.Disabled, res.Claimed)
+	}
+	if e, _ := s.Endpoint(ctx, "a"); !e.FailingSince.Equal(t3) || e.Disabled {
+		t.Fatalf("a after failure, success, failure: %+v, want failing since %v", e, t3)
+	}
+	if e, _ := s.Endpoint(ctx, "b"); !e.FailingSince.Equal(t1) || e.Disabled {
+		t.Fatalf("b after a failure: %+v, want failing since %v", e, t1)
+	}
+	for _, c := range []struct {
+		d        ports.WebhookDelivery
+		status   string
+		attempts int
+		kept     int
+	}{{a1, domain.WebhookPending, 1, 2}, {a2, domain.WebhookDelivered, 1, 1}, {a3, domain.WebhookPending, 1, 1}, {b1, domain.WebhookFailed, 1, 1}} {
+		m, attempts, err := s.Message(ctx, c.d.Message.ID)
+		if err != nil || m.Status != c.status || m.Attempts != c.attempts || len(attempts) != c.kept {
+			t.Errorf("%s to %s: %+v with %d attempts kept, %v; want %s, %d attempts, %d kept", c.d.Message.EventID, c.d.Endpoint.ID, m, len(attempts), err,
+				c.status, c.attempts, c.kept)
+		}
+		if c.status == domain.WebhookPending && !m.DueAt.Equal(retry) {
+			t.Errorf("%s to %s due %v, want its retry %v", c.d.Message.EventID, c.d.Endpoint.ID, m.DueAt, retry)
+		}
+	}
+	// At their retry: a fails and then succeeds (its run ends); b fails
+	// again, now past DisableBefore, and twice: disabled once.
+	again := claimWebhooks(t, s, retry, 10, 10)
+	if len(again) != 2 {
+		t.Fatalf("claimed %d at the retry, want a's 2", len(again))
+	}
+	enqueue(t, s, suiteEvent(t, "ev-4", "order.paid", "o3", retry), suiteEvent(t, "ev-5", "order.paid", "o3", retry))
+	more := claimWebhooks(t, s, retry, 10, 10)
+	b4, b5 := claimedBy(t, more, "b", "ev-4"), claimedBy(t, more, "b", "ev-5")
+	at := retry.Add(time.Minute)
+	res = recordHooks(t, s, nil, attemptOf(claimedBy(t, again, "a", "ev-1"), at, false, at.Add(time.Hour), never), attemptOf(claimedBy(t, again, "a", "ev-3"), at, true, time.Time{}, never),
+		attemptOf(b4, at, false, at.Add(time.Hour), t1), attemptOf(b5, at, false, at.Add(time.Hour), t1))
+	if len(res.Disabled) != 1 || res.Disabled[0].ID != "b" || !res.Disabled[0].Disabled || !res.Disabled[0].FailingSince.Equal(t1) || res.Disabled[0].URL == "" {
+		t.Fatalf("disabled %+v, want b, failing since %v", res.Disabled, t1)
+	}
+	if e, _ := s.Endpoint(ctx, "a"); !e.FailingSince.IsZero() || e.Disabled {
+		t.Fatalf("a after a failure and a success: %+v, want its run ended", e)
+	}
+	if e, _ := s.Endpoint(ctx, "b"); !e.Disabled || !e.FailingSince.Equal(t1) {
+		t.Fatalf("b: %+v, want disabled, failing since %v", e, t1)
+	}
+}
+
+func testWebhookRecordClaims(t *testing.T, s ports.WebhookStore) {
+	failing := suiteEndpoint("failing", hookT0, "*")
+	failing.FailingSince = hookT0
+	createEndpoints(t, s, suiteEndpoint("a", hookT0, "*"), suiteEndpoint("b", hookT0, "*"), failing)
+	enqueue(t, s, suiteEvent(t, "ev-1", "order.paid", "o1", hookT0), suiteEvent(t, "ev-2", "order.delivered", "o1", hookT0.Add(time.Second)))
+	ds := claimWebhooks(t, s, hookT0.Add(time.Second), 10, 1)
+	if len(ds) != 3 {
+		t.Fatalf("claimed %d, want one of each endpoint", len(ds))
+	}
+	now := hookT0.Add(time.Minute)
+	a, f := claimedBy(t, ds, "a", "ev-1"), claimedBy(t, ds, "failing", "ev-1")
+	// a's message fails and is due again at once; failing's disables it.
+	next := ports.WebhookClaim{Now: now, Lease: time.Minute, Limit: 10, PerEndpoint: 10, Skip: []string{"b"}}
+	res := recordHooks(t, s, &next, attemptOf(a, now, false, now, hookT0.Add(-time.Hour)), attemptOf(f, now, false, now, now))
+	if res.Errs[0] != nil || res.Errs[1] != nil {
+		t.Fatalf("Record: %v", res.Errs)
+	}
+	if len(res.Disabled) != 1 || res.Disabled[0].ID != "failing" {
+		t.Fatalf("disabled %+v, want failing", res.Disabled)
+	}
+	if len(res.Claimed) != 1 || res.Claimed[0].Endpoint.ID != "a" || res.Claimed[0].Message.EventID != "ev-2" || res.Claimed[0].Claim == "" ||
+		!res.Claimed[0].Message.DueAt.Equal(now.Add(time.Minute)) || res.Claimed[0].Endpoint.Secret != suiteSecret {
+		t.Fatalf("claimed with the record: %+v; want a's ev-2 alone (not the message it recorded, none of b it skips or of failing it disabled)", res.Claimed)
+	}
+	// What it claimed is recorded under its claim; what it left is claimed
+	// next, but not failing's.
+	if recordAttempt(t, s, res.Claimed[0], domain.WebhookAttempt{At: now, HTTPStatus: 200}, ports.WebhookOutcome{Delivered: true}, hookT0) {
+		t.Fatal("a success disabled its endpoint")
+	}
+	rest := claimWebhooks(t, s, now, 10, 10)
+	var got []string
+	for _, d := range rest {
+		got = append(got, d.Endpoint.ID+":"+d.Message.EventID)
+	}
+	slices.Sort(got)
+	if want := []string{"a:ev-1", "b:ev-2"}; !slices.Equal(got, want) {
+		t.Fatalf("claimed after: %v, want %v (b's ev-1 is leased, failing is disabled)", got, want)
+	}
+	// A record with nothing to record only claims.
+	enqueue(t, s, suiteEvent(t, "ev-3", "order.paid", "o2", now))
+	if res := recordHooks(t, s, &ports.WebhookClaim{Now: now, Lease: time.Minute, Limit: 10, PerEndpoint: 10}); len(res.Claimed) != 2 {
+		t.Fatalf("a record of nothing claimed %+v, want ev-3 to a and b", res.Claimed)
+	}
+}
+
+func testWebhookRecordRolledBack(t *testing.T, s ports.WebhookStore, tx ports.Transactor) {
+	ctx := t.Context()
+	failing := suiteEndpoint("a", hookT0, "*")
+	failing.FailingSince = hookT0
+	createEndpoints(t, s, failing)
+	enqueue(t, s, suiteEvent(t, "ev-1", "order.paid", "o1", hookT0))
+	d := claimWebhooks(t, s, hookT0, 10, 10)[0]
+	now := hookT0.Add(time.Hour)
+	crash := errors.New("crash before the audit record")
+	err := tx.Atomically(ctx, func(ctx context.Context) error {
+		res, err := s.Record(ctx, []ports.WebhookRecord{attemptOf(d, now, false, time.Time{}, now)}, nil)
+		if err != nil || len(res.Disabled) != 1 {
+			t.Errorf("Record in the unit of work = %+v, %v; want a disabled", res, err)
+		}
+		return crash
+	})
+	if !errors.Is(err, crash) {
+		t.Fatalf("Atomically = %v", err)
+	}
+	if e, _ := s.Endpoint(ctx, "a"); e.Disabled || !e.FailingSince.Equal(hookT0) {
+		t.Fatalf("after the rollback: %+v, want enabled, failing since %v", e, hookT0)
+	}
+	if m, attempts, _ := s.Message(ctx, d.Message.ID); m.Status != domain.WebhookPending || m.Attempts != 0 || len(attempts) != 0 {
+		t.Fatalf("after the rollback: %+v with %d attempts kept, want pending, none", m, len(attempts))
+	}
+	// Still under its claim: recorded again, it disables the endpoint.
+	if !recordAttempt(t, s, d, domain.WebhookAttempt{At: now, HTTPStatus: 410}, ports.WebhookOutcome{}, now) {
+		t.Fatal("the record after the rollback did not disable the endpoint")
+	}
+	if m, attempts, _ := s.Message(ctx, d.Message.ID); m.Status != domain.WebhookFailed || m.Attempts != 1 || len(attempts) != 1 {
+		t.Fatalf("recorded: %+v with %d attempts kept, want failed, one", m, len(attempts))
 	}
 }
