@@ -2,6 +2,7 @@ package application_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -233,5 +234,43 @@ func TestRefundDoesNotReturnAPreorder(t *testing.T) {
 	defer r.mu.Unlock()
 	if len(r.asked) != 0 {
 		t.Fatalf("return asked for %v", r.asked)
+	}
+}
+
+// TestPreorderDeliveredByTheSupplierWebhook: the supplier's order.status
+// webhook after the release resumes the waiting pre-order, whose keys
+// are sealed and delivered at once; the same webhook before the release
+// (the order still processing) changes nothing.
+func TestPreorderDeliveredByTheSupplierWebhook(t *testing.T) {
+	t.Parallel()
+	w, release := preorderWorld(t)
+	app := w.app()
+	o := w.paidPreorder(t, app)
+	if err := app.Commands.FulfilOrder.Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	it := item(t, w, o.ID())
+	hook := func(status string, at time.Time) application.SupplierEventResult {
+		t.Helper()
+		body := fmt.Appendf(nil, `{"orderId":%q,"orderExternalId":%q,"status":%q,"updatedAt":%q}`,
+			it.SupplierOrderID(), it.ID(), status, at.Format("2006-01-02T15:04:05.000-07:00"))
+		res, err := app.Commands.SupplierWebhook.Handle(t.Context(), "sandbox", kinguinWebhook("order.status", testWebhookSecret, body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := hook("processing", w.clock.Now()); res.Outcome != "ignored" || w.status(t, o.ID()) != domain.StatusFulfilling {
+		t.Fatalf("before the release: %+v, order %s", res, w.status(t, o.ID()))
+	}
+	w.clock.Set(release.Add(2 * time.Hour))
+	if res := hook("completed", w.clock.Now()); res.Outcome != "resumed" {
+		t.Fatalf("after the release: %+v", res)
+	}
+	if st := w.status(t, o.ID()); st != domain.StatusDelivered {
+		t.Fatalf("order is %s after the webhook, want delivered", st)
+	}
+	if got := item(t, w, o.ID()); got.Status() != domain.ItemSealed || !got.ReleaseDate().Equal(release) {
+		t.Errorf("item %s, release %v", got.Status(), got.ReleaseDate())
 	}
 }
