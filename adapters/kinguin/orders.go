@@ -22,6 +22,29 @@ type order struct {
 	OrderExternalID string `json:"orderExternalId"`
 	Status          string `json:"status"`
 	TotalQty        int    `json:"totalQty"`
+	// IsPreorder and PreorderReleaseDate: an order for a pre-order, its
+	// keys released on that day (null or unreadable: unknown).
+	IsPreorder          bool            `json:"isPreorder"`
+	PreorderReleaseDate json.RawMessage `json:"preorderReleaseDate"`
+	Products            []struct {
+		IsPreorder  bool            `json:"isPreorder"`
+		ReleaseDate json.RawMessage `json:"releaseDate"`
+	} `json:"products"`
+}
+
+// releaseDate returns the day a pre-order's keys are released: the
+// order's preorderReleaseDate, else the first pre-ordered line's
+// releaseDate; zero when the order is no pre-order or names no date.
+func (o order) releaseDate() time.Time {
+	if d := parseDate(o.PreorderReleaseDate); o.IsPreorder && !d.IsZero() {
+		return d
+	}
+	for _, p := range o.Products {
+		if d := parseDate(p.ReleaseDate); (p.IsPreorder || o.IsPreorder) && !d.IsZero() {
+			return d
+		}
+	}
+	return time.Time{}
 }
 
 func (o order) toPort() ports.SupplierOrder {
@@ -62,7 +85,10 @@ type orderRequest struct {
 }
 
 // PlaceOrder sends POST /v2/order with r.ExternalID as orderExternalId and
-// r.Price as the most paid per key (any key type: text or image). Kinguin
+// r.Price as the most paid per key (any key type: text or image). Every
+// request holds the one product of one order item, never more: a
+// pre-order is thus always alone in its request, as Kinguin requires,
+// and no keyType is sent (pre-orders take none). Kinguin
 // does not document its answer to a repeated orderExternalId, so after any
 // failed POST the order is looked up by external id before anything else:
 // found, it is returned; not found after a retryable failure, the POST is
@@ -189,6 +215,10 @@ func (c *Client) Keys(ctx context.Context, supplierOrderID string) ([]ports.Supp
 		var batch []key
 		v := url.Values{"page": {strconv.Itoa(page)}, "limit": {strconv.Itoa(limit)}}
 		if err := c.call(ctx, request{method: "GET", path: "/v2/order/" + url.PathEscape(supplierOrderID) + "/keys", query: v}, &batch); err != nil {
+			if _, dated := ports.ReleaseDateOf(err); !dated && errors.Is(err, ports.ErrKeysPending) && !o.releaseDate().IsZero() {
+				// ProcessingPreorder without a date of its own: the order's.
+				return nil, fmt.Errorf("kinguin keys of %s: %w: %v", supplierOrderID, &ports.ReleasePendingError{ReleaseDate: o.releaseDate(), Detail: "Kinguin pre-order"}, err)
+			}
 			return nil, fmt.Errorf("kinguin keys of %s page %d: %w", supplierOrderID, page, err)
 		}
 		raw = append(raw, batch...)
@@ -197,7 +227,13 @@ func (c *Client) Keys(ctx context.Context, supplierOrderID string) ([]ports.Supp
 		}
 	}
 	if o.TotalQty > 0 && len(raw) < o.TotalQty || o.TotalQty == 0 && purchaseStatus(o.Status) != ports.PurchaseCompleted {
-		return nil, fmt.Errorf("kinguin keys of %s: %w: %d of %d delivered, order %s", supplierOrderID, ports.ErrKeysPending, len(raw), o.TotalQty, o.Status)
+		pending := fmt.Errorf("kinguin keys of %s: %w: %d of %d delivered, order %s", supplierOrderID, ports.ErrKeysPending, len(raw), o.TotalQty, o.Status)
+		if d := o.releaseDate(); !d.IsZero() {
+			// A pre-order: its keys come after the release.
+			pending = fmt.Errorf("kinguin keys of %s: %w: %d of %d delivered, order %s", supplierOrderID,
+				&ports.ReleasePendingError{ReleaseDate: d, Detail: "Kinguin pre-order"}, len(raw), o.TotalQty, o.Status)
+		}
+		return nil, pending
 	}
 	out := make([]ports.SupplierKey, 0, len(raw))
 	for _, k := range raw {

@@ -2,6 +2,7 @@ package kinguin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -25,6 +26,10 @@ type product struct {
 	Price               float64 `json:"price"`
 	Qty                 int     `json:"qty"`
 	UpdatedAt           string  `json:"updatedAt"`
+	// IsPreorder and ReleaseDate (Y-m-d) say a game sold before its
+	// release; a date in another form is taken as unknown.
+	IsPreorder  bool            `json:"isPreorder"`
+	ReleaseDate json.RawMessage `json:"releaseDate"`
 }
 
 type productsPage struct {
@@ -111,5 +116,6 @@ func (p product) toPort() (ports.SupplierProduct, error) {
 	return ports.SupplierProduct{
 		ID: p.ProductID, Name: p.Name, Platform: p.Platform, Region: p.RegionalLimitations,
 		Cost: cost, Qty: max(p.Qty, 0), UpdatedAt: updated.UTC(),
+		Preorder: p.IsPreorder, ReleaseDate: parseDate(p.ReleaseDate),
 	}, nil
 }
