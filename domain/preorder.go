@@ -89,11 +89,12 @@ func (o *Order) AwaitItemRelease(itemID string, release time.Time, now time.Time
 	return nil
 }
 
-// AwaitingReleaseUntil returns the latest release date of the order's
-// pre-ordered items and true when every item not yet sealed awaits its
-// release: the order waits for the supplier's release, not for a person.
-// It returns false when an unsealed item is not a pre-order awaiting its
-// release, or no item awaits one.
+// AwaitingReleaseUntil returns the earliest release date of the order's
+// pre-ordered items that still wait, and true when every item not yet
+// sealed awaits its release: the order waits for the supplier's release,
+// not for a person, until the first of those days; from it on, a look may
+// find keys. It returns false when an unsealed item is not a pre-order
+// awaiting its release, or no item awaits one.
 func (o *Order) AwaitingReleaseUntil() (time.Time, bool) {
 	var until time.Time
 	waiting := false
@@ -101,10 +102,10 @@ func (o *Order) AwaitingReleaseUntil() (time.Time, bool) {
 		switch it.status {
 		case ItemSealed:
 		case ItemAwaitingRelease:
-			waiting = true
-			if it.releaseDate.After(until) {
+			if !waiting || it.releaseDate.Before(until) {
 				until = it.releaseDate
 			}
+			waiting = true
 		default:
 			return time.Time{}, false
 		}

@@ -159,7 +159,8 @@ func TestPreorderDeliveredAfterRelease(t *testing.T) {
 }
 
 // TestAwaitingReleaseUntil: an order waits for a release only while every
-// unsealed item awaits one; it then waits until the latest.
+// unsealed item awaits one; it then waits until the earliest of the days
+// still awaited (from it on a look may find keys).
 func TestAwaitingReleaseUntil(t *testing.T) {
 	t.Parallel()
 	o := purchased(t)
@@ -182,14 +183,14 @@ func TestAwaitingReleaseUntil(t *testing.T) {
 	if err := o.AwaitItemRelease("item-2", later, t0); err != nil {
 		t.Fatal(err)
 	}
-	if until, ok := o.AwaitingReleaseUntil(); !ok || !until.Equal(later) {
-		t.Errorf("AwaitingReleaseUntil = %v, %v; want %v", until, ok, later)
+	if until, ok := o.AwaitingReleaseUntil(); !ok || !until.Equal(release) {
+		t.Errorf("AwaitingReleaseUntil = %v, %v; want the earliest, %v", until, ok, release)
 	}
-	if err := o.SealItem("item-2", []domain.SealedKey{{Slot: 0, BlobRef: "c/0"}}, t0); err != nil {
+	if err := o.SealItem("item-1", []domain.SealedKey{{Slot: 0, BlobRef: "c/0"}, {Slot: 1, BlobRef: "c/1"}}, t0); err != nil {
 		t.Fatal(err)
 	}
-	if until, ok := o.AwaitingReleaseUntil(); !ok || !until.Equal(release) {
-		t.Errorf("after item-2 sealed: %v, %v; want %v", until, ok, release)
+	if until, ok := o.AwaitingReleaseUntil(); !ok || !until.Equal(later) {
+		t.Errorf("after item-1 sealed: %v, %v; want %v", until, ok, later)
 	}
 }
 
