@@ -2,6 +2,7 @@ package application_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -159,5 +160,110 @@ func TestPreorderTwoReleaseDatesAfterRestart(t *testing.T) {
 	}
 	if st := w.status(t, released.ID()); st != domain.StatusFulfilling {
 		t.Errorf("order whose first item was delivered is %s, want fulfilling until %s", st, dayB.Format(domain.DateLayout))
+	}
+}
+
+// preorderedEvents returns the order's order.preordered events, oldest first.
+func (w *world) preorderedEvents(orderID string) []domain.OrderEvent {
+	w.events.mu.Lock()
+	defer w.events.mu.Unlock()
+	var out []domain.OrderEvent
+	for _, ev := range w.events.events {
+		if oe, ok := ev.(domain.OrderEvent); ok && oe.OrderID == orderID && oe.Name == domain.EventOrderPreordered {
+			out = append(out, oe)
+		}
+	}
+	return out
+}
+
+// TestPreorderMovedReleaseDate: the supplier moves a pre-order's release
+// date. The poll's daily look before the release finds it: the item takes
+// the new date, and the order emits order.preordered again (once per
+// change) with it, so the shop's webhook carries the new release_date and
+// the customer gets one more email naming it (the same event handled
+// again sends none); each change is audited. A date brought forward is
+// found too, also after a restart (the reconciler hands the order to the
+// new process's poll), and the keys are delivered on the new day, not the
+// old one.
+func TestPreorderMovedReleaseDate(t *testing.T) {
+	t.Parallel()
+	w, sup, process := stagedWorld(t)
+	app := process()
+	o := w.placePaid(t, app, "elden-ring-steam-global")
+	item := o.Items()[0].ID()
+	first := domain.ReleaseDay(w.clock.Now().AddDate(0, 0, 10))
+	later := domain.ReleaseDay(w.clock.Now().AddDate(0, 0, 30))
+	sooner := domain.ReleaseDay(w.clock.Now().AddDate(0, 0, 5))
+	sup.set(item, first)
+	if err := app.Commands.FulfilOrder.Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	notify, dir := w.notifier(t)
+	tell := func(ev domain.OrderEvent) {
+		t.Helper()
+		if err := notify.Handle(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tell(w.preorderedEvents(o.ID())[0])
+
+	// Moved later: found by the next day's look.
+	sup.set(item, later)
+	poll := app.Commands.PollSupplier
+	w.clock.Advance(time.Hour)
+	if n, err := poll.Handle(t.Context()); n != 0 || err != nil {
+		t.Fatalf("an hour on: %d looks (%v), want none", n, err)
+	}
+	w.clock.Advance(24 * time.Hour)
+	if n, err := poll.Handle(t.Context()); n != 1 || err != nil {
+		t.Fatalf("a day on: %d looks (%v), want the daily one", n, err)
+	}
+	got, _ := w.orders.Get(t.Context(), o.ID())
+	if it, _ := got.Item(item); it.Status() != domain.ItemAwaitingRelease || !it.ReleaseDate().Equal(later) {
+		t.Fatalf("item %s until %v, want awaiting_release until %v", it.Status(), it.ReleaseDate(), later)
+	}
+	evs := w.preorderedEvents(o.ID())
+	if len(evs) != 2 {
+		t.Fatalf("%d order.preordered events after the date moved, want 2", len(evs))
+	}
+	hook, ok, err := domain.WebhookEventFor("evt-moved", evs[1])
+	if err != nil || !ok || !strings.Contains(string(hook.Body), `"release_date":"`+later.Format(domain.DateLayout)+`"`) {
+		t.Errorf("webhook for the moved date: %s (%v, %v), want release_date %s", hook.Body, ok, err, later.Format(domain.DateLayout))
+	}
+	tell(evs[1])
+	tell(evs[1]) // the same event again
+	ms := inbox(t, dir)
+	if len(ms) != 2 || !strings.Contains(ms[1].Text+ms[0].Text, "released on "+later.Format(domain.DateLayout)) {
+		t.Fatalf("%d emails, want the first and one naming %s", len(ms), later.Format(domain.DateLayout))
+	}
+	recs := w.auditActions(t, application.AuditOrderPreordered, o.ID())
+	if len(recs) != 2 || recs[1].Details["release_date"] != later.Format(domain.DateLayout) {
+		t.Errorf("audit records %+v, want the wait and the moved date", recs)
+	}
+	w.clock.Advance(24 * time.Hour)
+	if n, err := poll.Handle(t.Context()); n != 1 || err != nil || len(w.preorderedEvents(o.ID())) != 2 {
+		t.Fatalf("the next day's look (same date): %d looks (%v), %d events; want 1 look, no new event", n, err, len(w.preorderedEvents(o.ID())))
+	}
+
+	// Brought forward, then a restart: the reconciler hands the order to
+	// the new process's poll, whose daily look finds the new date.
+	sup.set(item, sooner)
+	restarted := process()
+	if res, err := restarted.Commands.Reconcile.Handle(t.Context()); err != nil || res.Resumed != 0 {
+		t.Fatalf("reconcile before the release: %+v, %v", res, err)
+	}
+	w.clock.Advance(24 * time.Hour)
+	if n, err := restarted.Commands.PollSupplier.Handle(t.Context()); n != 1 || err != nil {
+		t.Fatalf("the restarted poll's daily look: %d looks (%v)", n, err)
+	}
+	if evs := w.preorderedEvents(o.ID()); len(evs) != 3 || !strings.HasSuffix(evs[2].Reason, sooner.Format(domain.DateLayout)) {
+		t.Fatalf("order.preordered events %+v, want a third with %s", evs, sooner.Format(domain.DateLayout))
+	}
+	w.clock.Set(sooner)
+	if n, err := restarted.Commands.PollSupplier.Handle(t.Context()); n != 1 || err != nil {
+		t.Fatalf("on the new release day: %d looks (%v)", n, err)
+	}
+	if st := w.status(t, o.ID()); st != domain.StatusDelivered {
+		t.Errorf("order %s on its new release day, want delivered", st)
 	}
 }

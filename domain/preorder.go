@@ -43,29 +43,24 @@ func ParsePreorderReason(r string) (itemID string, release time.Time, ok bool) {
 func (i *OrderItem) ReleaseDate() time.Time { return i.releaseDate }
 
 // awaitRelease moves a purchased item to awaiting_release until release;
-// an item awaiting already takes the new date. It reports whether the item
-// was not awaiting before.
-func (i *OrderItem) awaitRelease(release time.Time) (bool, error) {
+// an item awaiting already takes the new date.
+func (i *OrderItem) awaitRelease(release time.Time) error {
 	if release.IsZero() {
-		return false, fmt.Errorf("%w: item %s: a pre-order needs a release date", ErrInvalidOrder, i.id)
+		return fmt.Errorf("%w: item %s: a pre-order needs a release date", ErrInvalidOrder, i.id)
 	}
-	switch i.status {
-	case ItemPurchased:
-		i.status, i.releaseDate = ItemAwaitingRelease, ReleaseDay(release)
-		return true, nil
-	case ItemAwaitingRelease:
-		i.releaseDate = ReleaseDay(release)
-		return false, nil
+	if i.status != ItemPurchased && i.status != ItemAwaitingRelease {
+		return fmt.Errorf("%w: item %s cannot await a release from %s", ErrInvalidTransition, i.id, i.status)
 	}
-	return false, fmt.Errorf("%w: item %s cannot await a release from %s", ErrInvalidTransition, i.id, i.status)
+	i.status, i.releaseDate = ItemAwaitingRelease, ReleaseDay(release)
+	return nil
 }
 
 // AwaitItemRelease records that a purchased item is a pre-order whose keys
 // the supplier releases on release (a day): the item waits as
-// awaiting_release, and the order stays fulfilling. The first time it
-// collects EventOrderPreordered (the customer is told the date); a later
-// call with another date moves the date and records it on the timeline;
-// the same date again changes nothing. It returns ErrInvalidTransition
+// awaiting_release, and the order stays fulfilling. The first time, and
+// each time a later call moves the date, it records the date on the
+// timeline and collects EventOrderPreordered with it (the customer and
+// the shop are told the day); the same date again changes nothing. It returns ErrInvalidTransition
 // unless the order is fulfilling and the item purchased or awaiting its
 // release; ErrInvalidOrder for a zero date; ErrItemNotFound for an unknown
 // item.
@@ -77,15 +72,12 @@ func (o *Order) AwaitItemRelease(itemID string, release time.Time, now time.Time
 	if it.status == ItemAwaitingRelease && it.releaseDate.Equal(ReleaseDay(release)) {
 		return nil
 	}
-	first, err := it.awaitRelease(release)
-	if err != nil {
+	if err := it.awaitRelease(release); err != nil {
 		return err
 	}
 	day := it.releaseDate.Format(DateLayout)
 	o.touch(itemEvent(EventKindItemAwaitingRelease, o.status, it, now, "release_date", day, "supplier_order_id", it.supplierOrderID), now)
-	if first {
-		o.emit(EventOrderPreordered, now, PreorderReason(it.id, it.releaseDate))
-	}
+	o.emit(EventOrderPreordered, now, PreorderReason(it.id, it.releaseDate))
 	return nil
 }
 

@@ -37,8 +37,8 @@ func eventNames(o *domain.Order) []string {
 // TestAwaitItemRelease: a purchased item waits for its release (a day,
 // whatever the time given) as awaiting_release, once announced with
 // order.preordered; the same date again changes nothing; a moved date is
-// recorded on the timeline without a second announcement; the order
-// stays fulfilling.
+// recorded on the timeline and announced again, once, with the new date;
+// the order stays fulfilling.
 func TestAwaitItemRelease(t *testing.T) {
 	t.Parallel()
 	o := purchased(t)
@@ -74,8 +74,12 @@ func TestAwaitItemRelease(t *testing.T) {
 	if it, _ := o.Item("item-1"); !it.ReleaseDate().Equal(moved) {
 		t.Errorf("moved date %v", it.ReleaseDate())
 	}
-	if names := eventNames(o); len(names) != 0 {
-		t.Errorf("a moved date announced again: %v", names)
+	evs = o.PopEvents()
+	if len(evs) != 1 || evs[0].EventName() != domain.EventOrderPreordered || evs[0].(domain.OrderEvent).Reason != "item-1 2027-03-14" {
+		t.Errorf("a moved date announced as %+v, want one order.preordered with the new date", evs)
+	}
+	if err := o.AwaitItemRelease("item-1", moved, t0); err != nil || len(o.PopEvents()) != 0 {
+		t.Errorf("the moved date again: %v, or announced again", err)
 	}
 	if got := o.Timeline()[len(o.Timeline())-1].Metadata()["release_date"]; got != "2027-03-14" {
 		t.Errorf("moved date on the timeline: %q", got)
