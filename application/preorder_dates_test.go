@@ -267,3 +267,63 @@ func TestPreorderMovedReleaseDate(t *testing.T) {
 		t.Errorf("order %s on its new release day, want delivered", st)
 	}
 }
+
+// flaggedPreorder is a sandbox supplier that keeps calling its pre-order
+// one after the release, as a supplier may, and names no date for it
+// while noDate is set.
+type flaggedPreorder struct {
+	*sandbox.Supplier
+	noDate bool
+}
+
+func (s *flaggedPreorder) flag(p ports.SupplierProduct) ports.SupplierProduct {
+	if p.ID == sandbox.PreorderProductID {
+		p.Preorder = true
+		if s.noDate {
+			p.ReleaseDate = time.Time{}
+		}
+	}
+	return p
+}
+
+func (s *flaggedPreorder) Products(ctx context.Context, q ports.ProductQuery) (ports.ProductPage, error) {
+	l, err := s.Supplier.Products(ctx, q)
+	for i := range l.Products {
+		l.Products[i] = s.flag(l.Products[i])
+	}
+	return l, err
+}
+
+func (s *flaggedPreorder) Product(ctx context.Context, id string) (ports.SupplierProduct, error) {
+	p, err := s.Supplier.Product(ctx, id)
+	return s.flag(p), err
+}
+
+// TestPreorderListedUntilItsRelease: a product the supplier flags as a
+// pre-order is listed as one while its release date is to come, or while
+// the supplier names no date; from its release day on it is listed as
+// released (no preorder, no release_date), whatever the flag says.
+func TestPreorderListedUntilItsRelease(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	release := domain.ReleaseDay(w.clock.Now().AddDate(0, 0, 10))
+	sup := &flaggedPreorder{Supplier: sandbox.NewSupplier(sandbox.SupplierConfig{Clock: w.clock.Now, PreorderRelease: release})}
+	app := w.app(func(d *application.Deps, _ *application.Settings) { d.Suppliers = ports.Suppliers{{Supplier: sup}} })
+	listed := func(when string, preorder bool, day time.Time) {
+		t.Helper()
+		if _, err := app.Commands.SyncCatalog.Handle(t.Context(), application.SyncCatalogCommand{}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := w.catalog.Get(t.Context(), sandbox.PreorderProductID)
+		if err != nil || p.Preorder() != preorder || !p.ReleaseDate().Equal(day) {
+			t.Fatalf("%s: listed with preorder %t, release %v (%v); want %t, %v", when, p.Preorder(), p.ReleaseDate(), err, preorder, day)
+		}
+	}
+	listed("before the release", true, release)
+	w.clock.Set(release.Add(-time.Second))
+	listed("a second before the release day", true, release)
+	w.clock.Set(release)
+	listed("on the release day", false, time.Time{})
+	sup.noDate = true
+	listed("flagged with no date", true, time.Time{})
+}
