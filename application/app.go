@@ -192,6 +192,7 @@ func NewApp(d Deps, s Settings) App {
 	fulfil.deliver = &deliver // the run that completes an order delivers it
 	fulfil.locks = d.Locks
 	fulfil.offers = d.Offers
+	fulfil.catalog = d.Catalog
 	fulfil.balances = d.Balances
 	if fulfil.balances == nil {
 		fulfil.balances = NewBalanceBook(d.Clock)

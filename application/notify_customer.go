@@ -133,7 +133,11 @@ func notificationKey(kind emailKind, ev domain.OrderEvent) string {
 		// The item and its release date too: each date an item is given
 		// (a moved one) is an email of its own; the event handled again
 		// is not.
-		return fmt.Sprintf("%s/%s/%s/%s/%d", kind, ev.OrderID, item, release.Format(domain.DateLayout), ev.At.UnixNano())
+		day := domain.FormatDay(release)
+		if day == "" {
+			day = "undated"
+		}
+		return fmt.Sprintf("%s/%s/%s/%s/%d", kind, ev.OrderID, item, day, ev.At.UnixNano())
 	}
 	return fmt.Sprintf("%s/%s/%s/%d", kind, ev.OrderID, ev.Name, ev.At.UnixNano())
 }

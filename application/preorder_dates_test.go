@@ -327,3 +327,68 @@ func TestPreorderListedUntilItsRelease(t *testing.T) {
 	sup.noDate = true
 	listed("flagged with no date", true, time.Time{})
 }
+
+// TestPreorderWithoutASupplierDate: the supplier says an item is a
+// pre-order but names no release date. When the product is listed with
+// one, the item waits for that day. When nobody names one, the item
+// still waits as a pre-order (awaiting_release, no date; the customer is
+// told the date is not announced yet), is neither held for review after
+// the give-up time nor resumed by the reconciler before
+// UndatedPreorderHorizon, and is held once that horizon and the grace
+// have passed.
+func TestPreorderWithoutASupplierDate(t *testing.T) {
+	t.Parallel()
+	w, listed := preorderWorld(t)
+	sup := unreleased{Supplier: w.supplier} // a pre-order, no date named
+	app := w.app(func(d *application.Deps, s *application.Settings) {
+		d.Suppliers = ports.Suppliers{{Supplier: sup}}
+		s.Operations = application.OperationsPolicy{GiveUpAfter: 30 * time.Minute, DeliverySLO: 10 * time.Minute}
+	})
+	fromCatalog := w.paidPreorder(t, app)
+	undated := w.placePaid(t, app, "elden-ring-steam-global")
+	for _, o := range []*domain.Order{fromCatalog, undated} {
+		if err := app.Commands.FulfilOrder.Handle(t.Context(), o.ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := w.orders.Get(t.Context(), fromCatalog.ID())
+	if it := got.Items()[0]; it.Status() != domain.ItemAwaitingRelease || !it.ReleaseDate().Equal(listed) {
+		t.Errorf("the listed pre-order: %s until %v, want awaiting_release until its listed %v", it.Status(), it.ReleaseDate(), listed)
+	}
+	got, _ = w.orders.Get(t.Context(), undated.ID())
+	if it := got.Items()[0]; it.Status() != domain.ItemAwaitingRelease || !it.ReleaseDate().IsZero() {
+		t.Fatalf("the undated pre-order: %s until %v, want awaiting_release with no date", it.Status(), it.ReleaseDate())
+	}
+	waitingSince := w.clock.Now()
+	notify, dir := w.notifier(t)
+	if err := notify.Handle(t.Context(), w.event(t, undated.ID(), domain.EventOrderPreordered)); err != nil {
+		t.Fatal(err)
+	}
+	if ms := inbox(t, dir); len(ms) != 1 || !strings.Contains(ms[0].Text, "release date is not announced yet") || strings.Contains(ms[0].Text, "0001") {
+		t.Errorf("%d emails %+v, want one saying the date is not announced", len(ms), ms)
+	}
+
+	w.clock.Advance(time.Hour)
+	if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.HeldStuck != 0 {
+		t.Fatalf("sweep an hour on, past the give-up time: %+v, %v; want nothing held", res, err)
+	}
+	w.clock.Set(listed.Add(-time.Hour))
+	if res, err := app.Commands.Reconcile.Handle(t.Context()); err != nil || res.Resumed != 0 {
+		t.Fatalf("reconcile before the listed release: %+v, %v; want neither resumed", res, err)
+	}
+	w.clock.Set(waitingSince.Add(application.UndatedPreorderHorizon - time.Hour))
+	if res, err := app.Commands.Reconcile.Handle(t.Context()); err != nil || res.Resumed != 1 {
+		t.Fatalf("reconcile before the horizon: %+v, %v; want only the listed one, released, resumed", res, err)
+	}
+	if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.HeldStuck != 1 {
+		t.Fatalf("sweep long after the listed release: %+v, %v; want that one held", res, err)
+	}
+	w.clock.Set(waitingSince.Add(application.UndatedPreorderHorizon + application.DefaultPreorderGrace))
+	if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.HeldStuck != 1 {
+		t.Fatalf("sweep after the horizon and the grace: %+v, %v; want the undated one held", res, err)
+	}
+	got, _ = w.orders.Get(t.Context(), undated.ID())
+	if got.Status() != domain.StatusNeedsReview || !strings.Contains(got.ReviewReason(), "no release date") {
+		t.Errorf("undated order %s (%q), want needs_review saying no release date was named", got.Status(), got.ReviewReason())
+	}
+}

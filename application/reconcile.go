@@ -66,7 +66,7 @@ func (h Reconcile) Handle(ctx context.Context) (ReconcileResult, error) {
 				if o.UpdatedAt().After(cutoff) {
 					continue
 				}
-				if until, ok := o.AwaitingReleaseUntil(); ok && h.clock.Now().Before(until) {
+				if until, ok := releaseWaitUntil(o); ok && h.clock.Now().Before(until) {
 					// A pre-order before its release: the supplier's webhook
 					// or the poll resumes it (the poll looks once a day
 					// before, in case the date moved).

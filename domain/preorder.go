@@ -19,17 +19,33 @@ func ReleaseDay(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
+// FormatDay writes a release day as YYYY-MM-DD (UTC); "" for the zero
+// time, a date not known.
+func FormatDay(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(DateLayout)
+}
+
 // PreorderReason is the reason EventOrderPreordered carries: the item that
-// waits and its release date.
+// waits and its release date (the item alone while the date is unknown).
 func PreorderReason(itemID string, release time.Time) string {
+	if release.IsZero() {
+		return itemID
+	}
 	return itemID + " " + ReleaseDay(release).Format(DateLayout)
 }
 
-// ParsePreorderReason reads PreorderReason back; false when r is not one.
+// ParsePreorderReason reads PreorderReason back (a zero release for an
+// unknown date); false when r is not one.
 func ParsePreorderReason(r string) (itemID string, release time.Time, ok bool) {
 	itemID, date, found := strings.Cut(r, " ")
-	if !found || itemID == "" {
+	if itemID == "" {
 		return "", time.Time{}, false
+	}
+	if !found {
+		return itemID, time.Time{}, true
 	}
 	release, err := time.Parse(DateLayout, date)
 	if err != nil {
@@ -42,12 +58,10 @@ func ParsePreorderReason(r string) (itemID string, release time.Time, ok bool) {
 // zero time for an item that is no pre-order.
 func (i *OrderItem) ReleaseDate() time.Time { return i.releaseDate }
 
-// awaitRelease moves a purchased item to awaiting_release until release;
-// an item awaiting already takes the new date.
+// awaitRelease moves a purchased item to awaiting_release until release
+// (zero: a date not known yet); an item awaiting already takes the new
+// date.
 func (i *OrderItem) awaitRelease(release time.Time) error {
-	if release.IsZero() {
-		return fmt.Errorf("%w: item %s: a pre-order needs a release date", ErrInvalidOrder, i.id)
-	}
 	if i.status != ItemPurchased && i.status != ItemAwaitingRelease {
 		return fmt.Errorf("%w: item %s cannot await a release from %s", ErrInvalidTransition, i.id, i.status)
 	}
@@ -60,10 +74,11 @@ func (i *OrderItem) awaitRelease(release time.Time) error {
 // awaiting_release, and the order stays fulfilling. The first time, and
 // each time a later call moves the date, it records the date on the
 // timeline and collects EventOrderPreordered with it (the customer and
-// the shop are told the day); the same date again changes nothing. It returns ErrInvalidTransition
-// unless the order is fulfilling and the item purchased or awaiting its
-// release; ErrInvalidOrder for a zero date; ErrItemNotFound for an unknown
-// item.
+// the shop are told the day); the same date again changes nothing. A zero
+// release is a pre-order whose supplier names no date yet: it waits the
+// same, its date unknown (the event's reason names the item alone). It
+// returns ErrInvalidTransition unless the order is fulfilling and the item
+// purchased or awaiting its release; ErrItemNotFound for an unknown item.
 func (o *Order) AwaitItemRelease(itemID string, release time.Time, now time.Time) error {
 	it, err := o.fulfillingItem(itemID)
 	if err != nil {
@@ -75,7 +90,10 @@ func (o *Order) AwaitItemRelease(itemID string, release time.Time, now time.Time
 	if err := it.awaitRelease(release); err != nil {
 		return err
 	}
-	day := it.releaseDate.Format(DateLayout)
+	day := ""
+	if !it.releaseDate.IsZero() {
+		day = it.releaseDate.Format(DateLayout)
+	}
 	o.touch(itemEvent(EventKindItemAwaitingRelease, o.status, it, now, "release_date", day, "supplier_order_id", it.supplierOrderID), now)
 	o.emit(EventOrderPreordered, now, PreorderReason(it.id, it.releaseDate))
 	return nil
@@ -85,8 +103,9 @@ func (o *Order) AwaitItemRelease(itemID string, release time.Time, now time.Time
 // pre-ordered items that still wait, and true when every item not yet
 // sealed awaits its release: the order waits for the supplier's release,
 // not for a person, until the first of those days; from it on, a look may
-// find keys. It returns false when an unsealed item is not a pre-order
-// awaiting its release, or no item awaits one.
+// find keys. The date is zero when no waiting item has a known one. It
+// returns false when an unsealed item is not a pre-order awaiting its
+// release, or no item awaits one.
 func (o *Order) AwaitingReleaseUntil() (time.Time, bool) {
 	var until time.Time
 	waiting := false
@@ -94,10 +113,10 @@ func (o *Order) AwaitingReleaseUntil() (time.Time, bool) {
 		switch it.status {
 		case ItemSealed:
 		case ItemAwaitingRelease:
-			if !waiting || it.releaseDate.Before(until) {
+			waiting = true
+			if !it.releaseDate.IsZero() && (until.IsZero() || it.releaseDate.Before(until)) {
 				until = it.releaseDate
 			}
-			waiting = true
 		default:
 			return time.Time{}, false
 		}

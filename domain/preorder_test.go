@@ -3,6 +3,7 @@ package domain_test
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,7 +88,7 @@ func TestAwaitItemRelease(t *testing.T) {
 }
 
 // TestAwaitItemReleaseRefuses: only a purchased (or waiting) item of a
-// fulfilling order waits, and only for a date.
+// fulfilling order waits.
 func TestAwaitItemReleaseRefuses(t *testing.T) {
 	t.Parallel()
 	o := purchased(t)
@@ -97,7 +98,6 @@ func TestAwaitItemReleaseRefuses(t *testing.T) {
 		want error
 	}{
 		"a pending item": {"item-2", release, domain.ErrInvalidTransition},
-		"no date":        {"item-1", time.Time{}, domain.ErrInvalidOrder},
 		"unknown item":   {"nope", release, domain.ErrItemNotFound},
 	} {
 		if err := o.AwaitItemRelease(tc.item, tc.day, t0); !errors.Is(err, tc.want) {
@@ -250,5 +250,55 @@ func TestProductPreorder(t *testing.T) {
 	released, _ := domain.NewProduct(s)
 	if released.Preorder() || !released.ReleaseDate().IsZero() || p.SameListing(released) {
 		t.Errorf("released: %v %v", released.Preorder(), released.ReleaseDate())
+	}
+}
+
+// TestAwaitItemReleaseWithoutADate: a pre-order whose supplier names no
+// date waits as awaiting_release with its date unknown: order.preordered
+// names the item alone (the webhook has no release_date), and the order
+// waits for a release with no date; a date named later moves it and is
+// announced.
+func TestAwaitItemReleaseWithoutADate(t *testing.T) {
+	t.Parallel()
+	o := purchased(t)
+	if err := o.AwaitItemRelease("item-1", time.Time{}, t0); err != nil {
+		t.Fatal(err)
+	}
+	it, _ := o.Item("item-1")
+	if it.Status() != domain.ItemAwaitingRelease || !it.ReleaseDate().IsZero() {
+		t.Fatalf("item %s until %v, want awaiting_release with no date", it.Status(), it.ReleaseDate())
+	}
+	evs := o.PopEvents()
+	if len(evs) != 1 || evs[0].(domain.OrderEvent).Reason != "item-1" {
+		t.Fatalf("events %+v", evs)
+	}
+	w, ok, err := domain.WebhookEventFor("evt-1", evs[0])
+	if err != nil || !ok || !strings.Contains(string(w.Body), `"item_id":"item-1"`) || strings.Contains(string(w.Body), "release_date") {
+		t.Errorf("webhook %s (%v, %v), want item_id and no release_date", w.Body, ok, err)
+	}
+	if err := o.AwaitItemRelease("item-1", time.Time{}, t0); err != nil || len(o.PopEvents()) != 0 {
+		t.Errorf("no date again: %v, or announced again", err)
+	}
+	if err := o.BeginItemPurchase("item-2", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.RecordItemPurchase("item-2", "so-item-2", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.AwaitItemRelease("item-2", time.Time{}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if until, ok := o.AwaitingReleaseUntil(); !ok || !until.IsZero() {
+		t.Errorf("no date known: AwaitingReleaseUntil = %v, %v; want zero, true", until, ok)
+	}
+	o.PopEvents()
+	if err := o.AwaitItemRelease("item-1", release, t0); err != nil {
+		t.Fatal(err)
+	}
+	if evs := o.PopEvents(); len(evs) != 1 || evs[0].(domain.OrderEvent).Reason != "item-1 2027-02-14" {
+		t.Errorf("date named: events %+v", evs)
+	}
+	if until, ok := o.AwaitingReleaseUntil(); !ok || !until.Equal(release) {
+		t.Errorf("one date known: AwaitingReleaseUntil = %v, %v; want %v", until, ok, release)
 	}
 }

@@ -110,11 +110,10 @@ func parseError(status int, raw []byte) *APIError {
 	}
 	if e.Kind == "ProcessingPreorder" {
 		// "Wait until then", not a failure: the keys come after the
-		// release (a date that does not parse still waits, as for any
-		// keys pending).
-		if e.ReleaseDate = parseDate(b.ReleaseDate); !e.ReleaseDate.IsZero() {
-			e.class = &ports.ReleasePendingError{ReleaseDate: e.ReleaseDate, Detail: "Kinguin ProcessingPreorder"}
-		}
+		// release. A date that is missing or does not parse still makes
+		// it a pre-order's wait, its date unknown.
+		e.ReleaseDate = parseDate(b.ReleaseDate)
+		e.class = &ports.ReleasePendingError{ReleaseDate: e.ReleaseDate, Detail: "Kinguin ProcessingPreorder"}
 	}
 	return e
 }
