@@ -396,8 +396,9 @@ type replacements struct {
 // money spent on it is lost. A purchase requested whose answer never came
 // (the supplier placed it, the answer timed out) is looked up at the
 // supplier by the claim's id: found, it is recorded as bought, with its
-// audit record, and the answer is domain.ErrConflict; not found, the
-// purchase never took place and the claim may be decided. ErrUnavailable
+// audit record, and the answer is domain.ErrConflict; not found (or
+// cancelled or refunded by the supplier: no keys come, nothing is spent),
+// the claim may be decided. ErrUnavailable
 // when the supplier cannot be asked.
 func (r replacements) settled(ctx context.Context, o *domain.Order, c *domain.Claim, actor string) (domain.ReplacementPurchase, error) {
 	p := o.ReplacementPurchase(c.ID())
@@ -410,7 +411,8 @@ func (r replacements) settled(ctx context.Context, o *domain.Order, c *domain.Cl
 	}
 	so, err := reg.Supplier.FindOrder(ctx, c.ID())
 	switch {
-	case errors.Is(err, domain.ErrNotFound):
+	case errors.Is(err, domain.ErrNotFound), err == nil && so.Status.Final():
+		// Never placed, or cancelled or refunded: nothing was spent.
 		return p, nil
 	case err != nil:
 		return p, fmt.Errorf("%w: find claim %s's replacement purchase at %s: %v", ErrUnavailable, c.ID(), p.Supplier, err)

@@ -561,3 +561,29 @@ func TestRejectingAClaimWhosePurchaseNeverTookPlace(t *testing.T) {
 		t.Fatal("a purchase never placed is recorded bought")
 	}
 }
+
+// canceledOrders is a supplier whose orders show as cancelled.
+type canceledOrders struct{ ports.Supplier }
+
+func (s canceledOrders) FindOrder(ctx context.Context, externalID string) (ports.SupplierOrder, error) {
+	so, err := s.Supplier.FindOrder(ctx, externalID)
+	so.Status = ports.PurchaseCanceled
+	return so, err
+}
+
+// TestRejectingAClaimWhosePurchaseWasCanceled: the purchase whose answer
+// was lost was placed, then cancelled by the supplier: no keys come and
+// nothing is spent, so the claim is rejected and no purchase recorded.
+func TestRejectingAClaimWhosePurchaseWasCanceled(t *testing.T) {
+	t.Parallel()
+	w, _, o, c := claimWithALostPurchase(t, true)
+	reject := w.app(func(d *application.Deps, _ *application.Settings) {
+		d.Suppliers[0].Supplier = canceledOrders{d.Suppliers[0].Supplier}
+	})
+	if got, err := reject.Commands.RejectClaim.Handle(t.Context(), c.ID(), "works for us", "admin:support"); err != nil || got.Status() != domain.ClaimRejected {
+		t.Fatalf("reject after a purchase the supplier cancelled: %+v, %v", got, err)
+	}
+	if o, _ := w.orders.Get(t.Context(), o.ID()); o.ReplacementPurchase(c.ID()).Bought() {
+		t.Fatal("a cancelled purchase is recorded bought")
+	}
+}
