@@ -103,27 +103,13 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = SandboxURL
 	}
-	u, err := url.Parse(cfg.BaseURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("codeswholesale: base URL %q is not an absolute http(s) URL", cfg.BaseURL)
-	}
-	if u.User != nil || u.RawQuery != "" {
-		return nil, errors.New("codeswholesale: base URL must carry no credentials or query; the client id and secret go in their own settings")
+	api, err := supplierhttp.NewClient("codeswholesale", cfg.BaseURL, "the client id and secret go in their own settings", cfg.HTTPClient,
+		func(status int, body []byte) error { return parseError(status, body) })
+	if err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(cfg.ClientID) == "" || strings.TrimSpace(cfg.ClientSecret) == "" {
 		return nil, errors.New("codeswholesale: client id or client secret is empty")
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 3
-	}
-	if cfg.Backoff <= 0 {
-		cfg.Backoff = 500 * time.Millisecond
-	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 10 * time.Second
 	}
 	if cfg.KeysWait <= 0 {
 		cfg.KeysWait = 15 * time.Second
@@ -140,11 +126,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	base := strings.TrimRight(cfg.BaseURL, "/")
-	api := &supplierhttp.Client{Name: "codeswholesale", Base: base, HTTP: cfg.HTTPClient,
-		Refused: func(status int, body []byte) error { return parseError(status, body) }}
-	retry := supplierhttp.Retry{Attempts: cfg.MaxAttempts, Backoff: cfg.Backoff, MaxBackoff: cfg.MaxBackoff}
-	return &Client{base: base, http: cfg.HTTPClient, cfg: cfg, log: cfg.Log.With("supplier", "codeswholesale"), api: api, retry: retry}, nil
+	retry := supplierhttp.Retry{Attempts: cfg.MaxAttempts, Backoff: cfg.Backoff, MaxBackoff: cfg.MaxBackoff}.WithDefaults()
+	return &Client{base: api.Base, http: api.HTTP, cfg: cfg, log: cfg.Log.With("supplier", "codeswholesale"), api: api, retry: retry}, nil
 }
 
 // Name returns "codeswholesale".

@@ -10,9 +10,7 @@ package kinguin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -61,34 +59,18 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
-	u, err := url.Parse(cfg.BaseURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("kinguin: base URL %q is not an absolute http(s) URL", cfg.BaseURL)
-	}
-	if u.User != nil || u.RawQuery != "" {
-		return nil, fmt.Errorf("kinguin: base URL must carry no credentials or query; the API key goes in its own setting")
+	api, err := supplierhttp.NewClient("kinguin", cfg.BaseURL, "the API key goes in its own setting", cfg.HTTPClient,
+		func(status int, body []byte) error { return parseError(status, body) })
+	if err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(cfg.APIKey) == "" {
 		return nil, errors.New("kinguin: API key is empty")
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 3
-	}
-	if cfg.Backoff <= 0 {
-		cfg.Backoff = 500 * time.Millisecond
-	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 10 * time.Second
-	}
 	if cfg.PageSize <= 0 || cfg.PageSize > 100 {
 		cfg.PageSize = 100
 	}
-	api := &supplierhttp.Client{Name: "kinguin", Base: strings.TrimRight(cfg.BaseURL, "/"), HTTP: cfg.HTTPClient,
-		Refused: func(status int, body []byte) error { return parseError(status, body) }}
-	retry := supplierhttp.Retry{Attempts: cfg.MaxAttempts, Backoff: cfg.Backoff, MaxBackoff: cfg.MaxBackoff}
+	retry := supplierhttp.Retry{Attempts: cfg.MaxAttempts, Backoff: cfg.Backoff, MaxBackoff: cfg.MaxBackoff}.WithDefaults()
 	return &Client{key: cfg.APIKey, cfg: cfg, api: api, retry: retry}, nil
 }
 

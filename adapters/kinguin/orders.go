@@ -134,7 +134,7 @@ func (c *Client) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports
 			// Unknown outcome: report it as retryable whatever the POST said.
 			return ports.SupplierOrder{}, fmt.Errorf("kinguin place order %s: %w: %v; and the lookup by external id failed: %v", r.ExternalID, ports.ErrSupplierTemporary, err, ferr)
 		}
-		if !errors.Is(err, ports.ErrSupplierTemporary) || attempt+1 >= c.cfg.MaxAttempts {
+		if !errors.Is(err, ports.ErrSupplierTemporary) || attempt+1 >= c.retry.Attempts {
 			return ports.SupplierOrder{}, fmt.Errorf("kinguin place order %s: %w", r.ExternalID, err)
 		}
 		switch perr := c.retry.Pause(ctx, attempt, asked); {

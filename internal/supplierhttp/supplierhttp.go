@@ -52,6 +52,24 @@ type Client struct {
 	Refused func(status int, body []byte) error
 }
 
+// NewClient returns the client of the supplier called name at baseURL,
+// which must be an absolute http(s) URL carrying no credentials or query
+// (hint says where the credentials go instead). hc nil takes a client with
+// a 30 s timeout per request.
+func NewClient(name, baseURL, hint string, hc *http.Client, refused func(status int, body []byte) error) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("%s: base URL %q is not an absolute http(s) URL", name, baseURL)
+	}
+	if u.User != nil || u.RawQuery != "" {
+		return nil, fmt.Errorf("%s: base URL must carry no credentials or query; %s", name, hint)
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Client{Name: name, Base: strings.TrimRight(baseURL, "/"), HTTP: hc, Refused: refused}, nil
+}
+
 // Request is one API call.
 type Request struct {
 	Method string
@@ -165,6 +183,21 @@ type Retry struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
+// WithDefaults returns p with each field that is zero or negative set to
+// its default: 3 attempts, a first backoff of 500 ms, at most 10 s.
+func (p Retry) WithDefaults() Retry {
+	if p.Attempts <= 0 {
+		p.Attempts = 3
+	}
+	if p.Backoff <= 0 {
+		p.Backoff = 500 * time.Millisecond
+	}
+	if p.MaxBackoff <= 0 {
+		p.MaxBackoff = 10 * time.Second
+	}
+	return p
+}
+
 // Do calls try until it succeeds, fails with an error that does not wrap
 // ports.ErrSupplierTemporary, or Attempts tries have failed (one try when
 // once), and returns try's last error. Between tries it pauses as Pause
@@ -221,8 +254,12 @@ func (p Retry) Wait(ctx context.Context, d time.Duration) error {
 	return Sleep(ctx, d)
 }
 
-// Sleep waits d, or until ctx ends and returns its error.
+// Sleep waits d, or until ctx ends and returns its error; it returns
+// ctx's error at once when d is not positive.
 func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -430,3 +430,43 @@ func TestTruncate(t *testing.T) {
 		}
 	}
 }
+
+func TestNewClientRefusesABaseURLThatIsNotPlainHTTP(t *testing.T) {
+	t.Parallel()
+	for _, base := range []string{"gateway.example/api", "ftp://gateway.example/api", "https://", "https://user:pass@gateway.example/api", "https://gateway.example/api?key=k"} {
+		if c, err := supplierhttp.NewClient("acme", base, "the key goes in its own setting", nil, refused); err == nil {
+			t.Errorf("NewClient(%q) = %+v, want an error", base, c)
+		} else if strings.Contains(err.Error(), "pass") || strings.Contains(err.Error(), "key=k") {
+			t.Errorf("NewClient(%q) = %v: the error repeats the credentials", base, err)
+		}
+	}
+	c, err := supplierhttp.NewClient("acme", "https://gateway.example/api/", "", nil, refused)
+	if err != nil || c.Base != "https://gateway.example/api" || c.HTTP == nil || c.HTTP.Timeout != 30*time.Second || c.Name != "acme" {
+		t.Fatalf("NewClient = %+v, %v; want the base without its slash and a 30 s client", c, err)
+	}
+}
+
+func TestRetryDefaults(t *testing.T) {
+	t.Parallel()
+	if got, want := (supplierhttp.Retry{}).WithDefaults(), (supplierhttp.Retry{Attempts: 3, Backoff: 500 * time.Millisecond, MaxBackoff: 10 * time.Second}); got.Attempts != want.Attempts || got.Backoff != want.Backoff || got.MaxBackoff != want.MaxBackoff {
+		t.Errorf("defaults %+v, want %+v", got, want)
+	}
+	set := supplierhttp.Retry{Attempts: 1, Backoff: time.Millisecond, MaxBackoff: time.Second}.WithDefaults()
+	if set.Attempts != 1 || set.Backoff != time.Millisecond || set.MaxBackoff != time.Second {
+		t.Errorf("WithDefaults changed set fields: %+v", set)
+	}
+}
+
+func TestSleepOfNothingReportsAnEndedContext(t *testing.T) {
+	t.Parallel()
+	if err := supplierhttp.Sleep(t.Context(), 0); err != nil {
+		t.Errorf("Sleep(0) = %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for range 20 {
+		if err := supplierhttp.Sleep(ctx, 0); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Sleep(0) on a cancelled context = %v, want context.Canceled", err)
+		}
+	}
+}
