@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward/ports"
 )
@@ -270,11 +271,15 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Truncate cuts s to n bytes, marking the cut with "…", so that what a
-// supplier sends stays short in errors and logs.
+// Truncate cuts s to at most n bytes, marking the cut with "…", so that
+// what a supplier sends stays short in errors and logs. It cuts between
+// characters, never inside one.
 func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

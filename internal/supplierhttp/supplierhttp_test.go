@@ -424,6 +424,8 @@ func TestTruncate(t *testing.T) {
 		{"short", 10, "short"},
 		{"exactly", 7, "exactly"},
 		{"too long by far", 7, "too lon…"},
+		{"prix: 5€ net", 8, "prix: 5…"}, // the cut would fall inside "€"
+		{"€€", 4, "€…"},
 	} {
 		if got := supplierhttp.Truncate(c.s, c.n); got != c.want {
 			t.Errorf("Truncate(%q, %d) = %q, want %q", c.s, c.n, got, c.want)
