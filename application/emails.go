@@ -32,10 +32,11 @@ const (
 	emailCustomerSignIn    emailKind = "customer_sign_in"   // a sign-in link to the address's orders
 	emailClaimRejected     emailKind = "claim_rejected"     // support's answer to a claim it rejected
 	emailKeyReplaced       emailKind = "key_replaced"       // a link revealing the replacement of a claimed key
+	emailOrderPreordered   emailKind = "order_preordered"   // a pre-ordered item waits for its release date
 )
 
 // emailKinds lists every email.
-var emailKinds = []emailKind{emailOrderReceived, emailPaymentConfirmed, emailKeysReady, emailFulfilmentDelayed, emailOrderRevoked, emailCustomerSignIn, emailClaimRejected, emailKeyReplaced}
+var emailKinds = []emailKind{emailOrderReceived, emailPaymentConfirmed, emailKeysReady, emailFulfilmentDelayed, emailOrderRevoked, emailCustomerSignIn, emailClaimRejected, emailKeyReplaced, emailOrderPreordered}
 
 type emailTemplates struct {
 	text *texttemplate.Template
@@ -68,6 +69,14 @@ type emailData struct {
 	Payment *emailPayment // order received only
 	Link    *emailLink    // keys ready, customer sign-in and key replaced only
 	Claim   *emailClaim   // claim rejected and key replaced only
+	// Preorders are the items waiting for their release (order preordered only).
+	Preorders []emailPreorder
+}
+
+// emailPreorder is a pre-ordered item and the day its keys are released.
+type emailPreorder struct {
+	Name        string
+	ReleaseDate string // "2027-02-14"
 }
 
 // emailClaim is a decided claim: the item and support's words.
@@ -116,6 +125,17 @@ func (d emailData) withPayment(p domain.Payment) (emailData, bool) {
 func (d emailData) withLink(url string, expires time.Time) emailData {
 	d.Link = &emailLink{URL: url, ExpiresAt: expires.UTC().Format("2006-01-02 15:04 MST")}
 	return d
+}
+
+// withPreorders adds o's items that wait for their release; false when
+// none does.
+func (d emailData) withPreorders(o *domain.Order) (emailData, bool) {
+	for _, it := range o.Items() {
+		if it.Status() == domain.ItemAwaitingRelease {
+			d.Preorders = append(d.Preorders, emailPreorder{Name: it.Name(), ReleaseDate: it.ReleaseDate().Format(domain.DateLayout)})
+		}
+	}
+	return d, len(d.Preorders) > 0
 }
 
 // withClaim adds a decided claim's item and message.

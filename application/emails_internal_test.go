@@ -11,12 +11,33 @@ import (
 
 func sampleEmailData() emailData {
 	return emailData{
-		OrderID: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-		Items:   []emailItem{{Name: `Hollow Lantern <script>alert("x")</script> & Söhne`, Quantity: 2}, {Name: "Star Rover", Quantity: 1}},
-		Total:   "59.70 EUR",
-		Payment: &emailPayment{Address: "bc1qexampleaddress0000000000000000", Amount: "0.00123456", Currency: "BTC"},
-		Link:    &emailLink{URL: "https://keys.example/deliver/Qm9vbS1saW5rLXRva2VuLTI1Ni1iaXQtcmFuZG9tLXg", ExpiresAt: "2026-11-27 12:15 UTC"},
-		Claim:   &emailClaim{Item: "Star Rover", Message: "The key was redeemed on 12 May.\nSee <the log>."},
+		OrderID:   "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+		Items:     []emailItem{{Name: `Hollow Lantern <script>alert("x")</script> & Söhne`, Quantity: 2}, {Name: "Star Rover", Quantity: 1}},
+		Total:     "59.70 EUR",
+		Payment:   &emailPayment{Address: "bc1qexampleaddress0000000000000000", Amount: "0.00123456", Currency: "BTC"},
+		Link:      &emailLink{URL: "https://keys.example/deliver/Qm9vbS1saW5rLXRva2VuLTI1Ni1iaXQtcmFuZG9tLXg", ExpiresAt: "2026-11-27 12:15 UTC"},
+		Claim:     &emailClaim{Item: "Star Rover", Message: "The key was redeemed on 12 May.\nSee <the log>."},
+		Preorders: []emailPreorder{{Name: `Hollow Lantern <script>alert("x")</script> & Söhne`, ReleaseDate: "2027-02-14"}},
+	}
+}
+
+// TestOrderPreorderedEmail: the customer is told each pre-order's release
+// date; the name is text in the text part and escaped in HTML.
+func TestOrderPreorderedEmail(t *testing.T) {
+	t.Parallel()
+	d := sampleEmailData()
+	m, err := emailOrderPreordered.render("buyer@example.com", "k", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "Your pre-order: keys on release day" {
+		t.Errorf("subject %q", m.Subject)
+	}
+	if !strings.Contains(m.Text, d.Preorders[0].Name+" is a pre-order: it is released on 2027-02-14.") {
+		t.Errorf("text:\n%s", m.Text)
+	}
+	if strings.Contains(m.HTML, "<script>") || !strings.Contains(m.HTML, "<strong>Hollow Lantern &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Söhne</strong> is a pre-order: it is released on <strong>2027-02-14</strong>") {
+		t.Errorf("html:\n%s", m.HTML)
 	}
 }
 

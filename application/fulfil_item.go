@@ -14,7 +14,7 @@ import (
 func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (itemResult, error) {
 	defer f.unlockPurchase()
 	supplierOrderID := it.SupplierOrderID()
-	recorded := it.Status() == domain.ItemPurchased && supplierOrderID != ""
+	recorded := (it.Status() == domain.ItemPurchased || it.Status() == domain.ItemAwaitingRelease) && supplierOrderID != ""
 	var bought ports.Supplier // where this run bought the item
 	if !recorded {
 		// Sourcing: our own stock first where the product takes it, then
@@ -79,6 +79,11 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 			return itemSealed, f.seal(ctx, it, sup.Name(), supplierOrderID, sealed, !recorded)
 		}
 	}
+	if release, ok := ports.ReleaseDateOf(err); ok && serr == nil {
+		// A pre-order: it waits for its release, recorded with the
+		// purchase when this run bought it.
+		return itemWaiting, f.awaitRelease(ctx, it, sup.Name(), supplierOrderID, release, !recorded)
+	}
 	// Short of sealing, the purchase is recorded on its own first, as it
 	// always was: the outcomes below start from a purchased item.
 	if !recorded {
@@ -92,6 +97,7 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 	switch {
 	case errors.Is(err, ports.ErrKeysPending):
 		f.log.InfoContext(ctx, "supplier keys not ready", "order_id", f.orderID, "item_id", it.ID(), "supplier_order_id", supplierOrderID)
+		f.plainWait = true
 		return itemWaiting, nil
 	case errors.Is(err, ports.ErrPurchaseCanceled):
 		return itemFailed, f.failItem(ctx, it, err)

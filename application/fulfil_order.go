@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -130,6 +131,10 @@ type fulfilment struct {
 	completed bool
 	loaded    *domain.Order // the order as the run loaded it
 	unlock    func()        // releases the purchase lock held, if any
+	// plainWait is set once an item waits for keys that are no pre-order's;
+	// releaseWait is the earliest release date of the pre-orders that wait.
+	plainWait   bool
+	releaseWait time.Time
 }
 
 // run takes every item of o (as loaded) as far as it goes and completes
@@ -174,7 +179,11 @@ func (f *fulfilment) run(ctx context.Context, o *domain.Order) error {
 	if waiting > 0 {
 		f.log.InfoContext(ctx, "waiting for supplier keys", "order_id", f.orderID, "items", waiting)
 		if f.poll != nil {
-			f.poll.waiting(f.orderID)
+			var until time.Time // a pre-order is looked at again from its release
+			if !f.plainWait {
+				until = f.releaseWait
+			}
+			f.poll.waitingUntil(f.orderID, until)
 		}
 		return nil
 	}

@@ -12,8 +12,8 @@ import (
 )
 
 // NotifyCustomer emails the customer about an order event: the order
-// received with how to pay, the payment confirmed, fulfilment delayed, the
-// order revoked. (The keys-ready email goes out with the delivery link, from
+// received with how to pay, the payment confirmed, a pre-order waiting for
+// its release date, fulfilment delayed, the order revoked. (The keys-ready email goes out with the delivery link, from
 // DeliverOrder.) Each email carries an idempotency key made of the email,
 // the order and the event, so a handler that runs twice on one event sends
 // one email: the mailer deduplicates by it (Resend's Idempotency-Key, the
@@ -46,6 +46,7 @@ var notifications = map[string]emailKind{
 	domain.EventOrderFailed:      emailFulfilmentDelayed,
 	domain.EventOrderNeedsReview: emailFulfilmentDelayed,
 	domain.EventOrderRevoked:     emailOrderRevoked,
+	domain.EventOrderPreordered:  emailOrderPreordered,
 }
 
 // NotifiedEvents lists the order events NotifyCustomer handles.
@@ -96,6 +97,13 @@ func (h NotifyCustomer) Handle(ctx context.Context, ev domain.OrderEvent) error 
 	case emailFulfilmentDelayed:
 		if o.Status() != domain.StatusFailed && o.Status() != domain.StatusNeedsReview {
 			return nil
+		}
+	case emailOrderPreordered:
+		if o.Status() != domain.StatusFulfilling {
+			return nil
+		}
+		if data, ok = data.withPreorders(o); !ok {
+			return nil // released and sealed meanwhile: the keys-ready email says the rest
 		}
 	}
 	m, err := kind.render(o.Email().String(), notificationKey(kind, ev), data)

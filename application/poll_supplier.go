@@ -58,6 +58,9 @@ type pollEntry struct {
 	failures int  // failed looks in a row
 	running  bool // a look is under way
 	waiting  bool // fulfilment left the order waiting since the look began
+	// release, when set, is a pre-order's release still to come: the next
+	// look is not before it.
+	release time.Time
 }
 
 // newPollSupplier returns the use case and the schedule fulfilment feeds;
@@ -75,18 +78,34 @@ func (p PollSupplier) setFulfil(f FulfilOrder) { p.s.fulfil = f }
 
 // waiting schedules the order's first look, or notes that a look left it
 // waiting again.
-func (s *pollSchedule) waiting(orderID string) {
+func (s *pollSchedule) waiting(orderID string) { s.waitingUntil(orderID, time.Time{}) }
+
+// waitingUntil is waiting for an order whose items wait for a pre-order's
+// release (release, non-zero): no look comes before the release, and from
+// there the backoff starts again, so keys released that day arrive within
+// seconds and the order is looked at every few minutes after, never dropped
+// for waiting.
+func (s *pollSchedule) waitingUntil(orderID string, release time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e, ok := s.orders[orderID]; ok {
+	now := s.clock.Now()
+	e, ok := s.orders[orderID]
+	if !ok {
+		if len(s.orders) >= pollMaxScheduled {
+			s.log.Warn("supplier poll schedule full: the reconciler resumes the order", "order_id", orderID, "scheduled", len(s.orders))
+			return
+		}
+		e = &pollEntry{next: now.Add(s.waits[0])}
+		s.orders[orderID] = e
+	} else {
 		e.waiting = true
-		return
 	}
-	if len(s.orders) >= pollMaxScheduled {
-		s.log.Warn("supplier poll schedule full: the reconciler resumes the order", "order_id", orderID, "scheduled", len(s.orders))
-		return
+	if release.After(now) {
+		e.release, e.looks = release, 0
+		if !e.running {
+			e.next = release
+		}
 	}
-	s.orders[orderID] = &pollEntry{next: s.clock.Now().Add(s.waits[0])}
 }
 
 // Scheduled reports how many orders are waiting for a look.
@@ -152,6 +171,8 @@ func (s *pollSchedule) done(id string, err error) {
 	case errors.Is(err, domain.ErrNotFound) || e.failures >= pollMaxFailures:
 		s.log.Info("supplier poll gives the order up to the reconciler", "order_id", id, "failed_looks", e.failures)
 		delete(s.orders, id)
+	case err == nil && e.waiting && e.release.After(s.clock.Now()):
+		e.next = e.release // a pre-order: looked at again once released
 	case err != nil || e.waiting:
 		e.looks++
 		e.next = s.clock.Now().Add(s.waits[min(e.looks, len(s.waits)-1)])

@@ -63,6 +63,9 @@ func (h Reconcile) Handle(ctx context.Context) (ReconcileResult, error) {
 				if o.UpdatedAt().After(cutoff) {
 					continue
 				}
+				if until, ok := o.AwaitingReleaseUntil(); ok && h.clock.Now().Before(until) {
+					continue // a pre-order before its release: the supplier's webhook or the poll resumes it
+				}
 				res.Resumed++
 				if err := h.resume(ctx, o); err != nil {
 					res.Failed++

@@ -492,6 +492,9 @@ func (h RefundOrder) giveBack(ctx context.Context, o *domain.Order, it *domain.O
 		return all(domain.KeyNotReturnable, "no supplier order"), "", nil
 	case it.Source().Kind != domain.SourceSupplier && it.BoughtFrom() == "":
 		return all(domain.KeyNotReturnable, "not bought from a supplier"), "", nil
+	case !it.ReleaseDate().IsZero():
+		// Kinguin takes no pre-order back: asking would only be refused.
+		return all(domain.KeyNotReturnable, "a pre-order: the supplier takes none back"), "", nil
 	case !earlier.Requested && !sealedAt.IsZero() && h.clock.Now().Sub(sealedAt) > ReturnWindow:
 		return all(domain.KeyNotReturnable, "delivered more than 24 h ago"), "", nil
 	}

@@ -20,6 +20,10 @@ type OperationsPolicy struct {
 	DeliverySLO    time.Duration // a paid order not delivered by then is flagged; 10m
 	GiveUpAfter    time.Duration // a paid order that cannot progress is held for review; 30m
 	LinkRetention  time.Duration // a delivery link expired this long is deleted; 720h
+	// PreorderGrace: an order whose items wait for a pre-order's release
+	// is neither held for review nor flagged late before its release date
+	// plus this; 48h (KEYWARD_PREORDER_GRACE).
+	PreorderGrace time.Duration
 	// OnLateDelivery, when set, is told of each order flagged late (once
 	// per order and process), e.g. to count it in metrics.
 	OnLateDelivery func(ctx context.Context, orderID string, late time.Duration)
@@ -37,6 +41,9 @@ func (p OperationsPolicy) withDefaults() OperationsPolicy {
 	}
 	if p.LinkRetention <= 0 {
 		p.LinkRetention = 30 * 24 * time.Hour
+	}
+	if p.PreorderGrace <= 0 {
+		p.PreorderGrace = DefaultPreorderGrace
 	}
 	return p
 }
@@ -157,6 +164,17 @@ func (h Sweep) expireUnpaid(ctx context.Context, now time.Time, res *SweepResult
 	return nil
 }
 
+// DefaultPreorderGrace is how long after its release date a pre-order may
+// wait for its keys before the sweep holds it for review.
+const DefaultPreorderGrace = 48 * time.Hour
+
+// awaitingRelease reports whether o waits for a pre-order's release that,
+// with the grace, is still to come at now: such an order is not stuck.
+func (h Sweep) awaitingRelease(o *domain.Order, now time.Time) bool {
+	until, ok := o.AwaitingReleaseUntil()
+	return ok && now.Before(until.Add(h.policy.PreorderGrace))
+}
+
 // errSkip leaves an order unchanged inside an Update.
 var errSkip = errors.New("skip")
 
@@ -181,12 +199,15 @@ func (h Sweep) holdStuck(ctx context.Context, now time.Time, res *SweepResult) e
 	for _, st := range []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling} {
 		err := h.each(ctx, st, time.Time{}, func(o *domain.Order) {
 			waited := now.Sub(progressSince(o))
-			if waited < h.policy.GiveUpAfter {
+			if waited < h.policy.GiveUpAfter || h.awaitingRelease(o, now) {
 				return
 			}
 			reason := fmt.Sprintf("fulfilment made no progress for %s", waited.Truncate(time.Second))
+			if until, ok := o.AwaitingReleaseUntil(); ok {
+				reason = fmt.Sprintf("pre-order released on %s: no keys %s after its release", until.Format(domain.DateLayout), now.Sub(until).Truncate(time.Second))
+			}
 			_, err := h.orders.Update(ctx, o.ID(), func(o *domain.Order) error {
-				if o.Status() != domain.StatusPaid && o.Status() != domain.StatusFulfilling {
+				if o.Status() != domain.StatusPaid && o.Status() != domain.StatusFulfilling || h.awaitingRelease(o, now) {
 					return errSkip
 				}
 				return o.HoldForReview(reason, now)
@@ -211,7 +232,7 @@ func (h Sweep) flagLate(ctx context.Context, now time.Time, res *SweepResult) er
 	for _, st := range []domain.OrderStatus{domain.StatusPaid, domain.StatusFulfilling, domain.StatusFulfilled, domain.StatusNeedsReview} {
 		err := h.each(ctx, st, time.Time{}, func(o *domain.Order) {
 			late := now.Sub(progressSince(o)) - h.policy.DeliverySLO
-			if late < 0 {
+			if late < 0 || h.awaitingRelease(o, now) {
 				return
 			}
 			seen[o.ID()] = true

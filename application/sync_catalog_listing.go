@@ -27,6 +27,7 @@ func (h SyncCatalog) listing(pricing domain.Pricing, cur *domain.Product, sp por
 		}
 	}
 	s.SKU, s.Name, s.Platform, s.Region, s.Stock = sp.ID, sp.Name, sp.Platform, sp.Region, sp.Qty
+	s.Preorder, s.ReleaseDate = sp.Preorder, sp.ReleaseDate
 	s.Source = domain.ProductSource{Kind: domain.SourceSupplier, Supplier: h.supplier.Name(), SupplierProductID: sp.ID, Cost: sp.Cost}
 	if !s.PricePinned {
 		price, err := pricing.SalePrice(sp.ID, sp.Platform, sp.Cost)

@@ -19,8 +19,8 @@ func TestSyncCatalogPagesAndSkipsAFilledCatalog(t *testing.T) {
 		t.Fatalf("sync of a filled catalog with OnlyIfEmpty: %+v, %v", res, err)
 	}
 	res, err = app.Commands.SyncCatalog.Handle(t.Context(), application.SyncCatalogCommand{})
-	if err != nil || res.Products != 14 || res.Pages != 1 {
-		t.Fatalf("full sync: %+v, %v; want the sandbox's 14 products in one page", res, err)
+	if err != nil || res.Products != 15 || res.Pages != 1 {
+		t.Fatalf("full sync: %+v, %v; want the sandbox's 15 products in one page", res, err)
 	}
 	release, ok, _ := w.locks.TryLock(t.Context(), "catalog-sync")
 	if !ok {
@@ -35,7 +35,7 @@ func TestSyncCatalogPagesAndSkipsAFilledCatalog(t *testing.T) {
 func TestSyncCatalogResumesFromItsCursor(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	// One page at a time, five products a page, of the sandbox's 14.
+	// One page at a time, five products a page, of the sandbox's 15.
 	small := &smallPages{Supplier: w.supplier}
 	app := w.app(func(d *application.Deps, _ *application.Settings) { d.Suppliers[0].Supplier = small })
 	total, pages := 0, 0
@@ -51,8 +51,8 @@ func TestSyncCatalogResumesFromItsCursor(t *testing.T) {
 		}
 		cmd.Cursor = res.Next
 	}
-	if total != 14 || pages != 3 {
-		t.Fatalf("stepwise sync stored %d products in %d pages, want 14 in 3", total, pages)
+	if total != 15 || pages != 3 {
+		t.Fatalf("stepwise sync stored %d products in %d pages, want 15 in 3", total, pages)
 	}
 }
 

@@ -25,6 +25,7 @@ type OperationsConfig struct {
 	DeliverySLO     time.Duration `env:"KEYWARD_DELIVERY_SLO" envDefault:"10m" doc:"a paid order not delivered within this is flagged (logged and counted)"`
 	LinkRetention   time.Duration `env:"KEYWARD_LINK_RETENTION" envDefault:"720h" doc:"delivery links and customers' sign-in links expired this long are deleted by the sweeper (reveals stay in the revelation log and the audit)"`
 	GiveUp          time.Duration `env:"KEYWARD_FULFILMENT_GIVE_UP" envDefault:"30m" doc:"a paid order that cannot progress this long is held as \x60needs_review\x60 with the reason"`
+	PreorderGrace   time.Duration `env:"KEYWARD_PREORDER_GRACE" envDefault:"48h" doc:"an order waiting for a pre-order's release is not held for review (nor flagged late) before its release date plus this"`
 	SweepInterval   time.Duration `env:"KEYWARD_SWEEP_INTERVAL" envDefault:"1m" doc:"how often orders are swept for the timeouts above and revoked ciphertext is purged (one instance at a time; \x600\x60 disables)"`
 	ShutdownTimeout time.Duration `env:"KEYWARD_SHUTDOWN_TIMEOUT" envDefault:"20s" doc:"on SIGTERM: time to finish in-flight requests and messages before exiting"`
 	BreakerOpenFor  time.Duration `env:"KEYWARD_BREAKER_OPEN_FOR" envDefault:"10s" doc:"after 5 failures in a row a dependency's (supplier, payments, mailer, key vault) circuit breaker opens for this long: calls fail at once and work waits, then one call probes it"`
@@ -42,6 +43,8 @@ func (c OperationsConfig) validate() error {
 		return errors.New("KEYWARD_LINK_RETENTION must be positive")
 	case c.GiveUp <= 0:
 		return errors.New("KEYWARD_FULFILMENT_GIVE_UP must be positive")
+	case c.PreorderGrace <= 0:
+		return errors.New("KEYWARD_PREORDER_GRACE must be positive")
 	case c.BreakerOpenFor <= 0:
 		return errors.New("KEYWARD_BREAKER_OPEN_FOR must be positive")
 	case c.SweepInterval < 0:

@@ -92,7 +92,8 @@ func newAppSettings(cfg Config, base BaseURL) application.Settings {
 		CustomerAccess:  cfg.Customer.policy(),
 		Claims:          application.ClaimPolicy{Window: cfg.Customer.ClaimWindow, MaxReplacements: cfg.Customer.MaxReplacements},
 		Operations: application.OperationsPolicy{PaymentTimeout: cfg.Operations.PaymentTimeout,
-			DeliverySLO: cfg.Operations.DeliverySLO, GiveUpAfter: cfg.Operations.GiveUp, LinkRetention: cfg.Operations.LinkRetention},
+			DeliverySLO: cfg.Operations.DeliverySLO, GiveUpAfter: cfg.Operations.GiveUp, LinkRetention: cfg.Operations.LinkRetention,
+			PreorderGrace: cfg.Operations.PreorderGrace},
 	}
 }
 

@@ -58,6 +58,9 @@ const (
 	// the supplier they were bought from (the reason names the supplier
 	// order).
 	EventKeyReturned = "key.returned"
+	// EventOrderPreordered: an item was bought as a pre-order and waits
+	// for its release (the reason is PreorderReason: the item and the date).
+	EventOrderPreordered = "order.preordered"
 )
 
 // OrderEventNames lists every order event name (the topics they travel on).
@@ -65,4 +68,5 @@ var OrderEventNames = []string{
 	EventOrderPlaced, EventPaymentCreated, EventOrderPaid, EventPaymentHeld, EventOrderExpired, EventOrderRefunded, EventOrderNeedsReview,
 	EventFulfilmentRetried, EventOrderFulfilled, EventOrderDelivered, EventOrderFailed, EventOrderRevoked,
 	EventClaimOpened, EventClaimApproved, EventClaimRejected, EventKeyReplaced, EventKeyReturned,
+	EventOrderPreordered,
 }

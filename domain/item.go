@@ -41,6 +41,7 @@ type OrderItem struct {
 	supplierOrderID string
 	boughtFrom      string
 	keys            []SealedKey
+	releaseDate     time.Time // a pre-order's release day; zero otherwise
 }
 
 // NewItem describes a line of a new order, for NewOrder.
@@ -90,6 +91,9 @@ type ItemSnapshot struct {
 	// ("" before one was).
 	BoughtFrom string
 	Keys       []SealedKey
+	// ReleaseDate is the release day of an item bought as a pre-order
+	// (zero for any other).
+	ReleaseDate time.Time
 }
 
 // unmarshalOrderItem rehydrates an item from storage without re-validating
@@ -103,6 +107,7 @@ func unmarshalOrderItem(s ItemSnapshot) (*OrderItem, error) {
 		id: s.ID, sku: s.SKU, name: s.Name, source: s.Source, quantity: s.Quantity,
 		unitPrice: s.UnitPrice, status: s.Status,
 		supplierOrderID: s.SupplierOrderID, boughtFrom: s.BoughtFrom, keys: append([]SealedKey(nil), s.Keys...),
+		releaseDate: ReleaseDay(s.ReleaseDate),
 	}
 	if s.Failure != nil {
 		f := *s.Failure
@@ -117,7 +122,7 @@ func (i *OrderItem) Snapshot() ItemSnapshot {
 	return ItemSnapshot{
 		ID: i.id, SKU: i.sku, Name: i.name, Source: i.source, Quantity: i.quantity,
 		UnitPrice: i.unitPrice, Status: i.status, Failure: i.Failure(),
-		SupplierOrderID: i.supplierOrderID, BoughtFrom: i.boughtFrom, Keys: i.Keys(),
+		SupplierOrderID: i.supplierOrderID, BoughtFrom: i.boughtFrom, Keys: i.Keys(), ReleaseDate: i.releaseDate,
 	}
 }
 
@@ -251,7 +256,7 @@ func (i *OrderItem) recordPurchase(supplierOrderID string) error {
 }
 
 func (i *OrderItem) seal(keys []SealedKey) error {
-	if i.status != ItemPurchased {
+	if i.status != ItemPurchased && i.status != ItemAwaitingRelease {
 		return fmt.Errorf("%w: item %s cannot be sealed from %s", ErrInvalidTransition, i.id, i.status)
 	}
 	if len(keys) != i.quantity {
@@ -278,6 +283,9 @@ func (i *OrderItem) resetForRetry() {
 	i.failure = nil
 	if i.supplierOrderID != "" {
 		i.status = ItemPurchased
+		if !i.releaseDate.IsZero() {
+			i.status = ItemAwaitingRelease
+		}
 		return
 	}
 	i.status = ItemPending

@@ -74,7 +74,7 @@ func (o *Order) RecordItemPurchase(itemID, supplierOrderID string, now time.Time
 	if err != nil {
 		return err
 	}
-	if it.status == ItemPurchased && it.supplierOrderID == supplierOrderID {
+	if (it.status == ItemPurchased || it.status == ItemAwaitingRelease) && it.supplierOrderID == supplierOrderID {
 		return nil
 	}
 	if err := it.recordPurchase(supplierOrderID); err != nil {

@@ -50,6 +50,8 @@ type Product struct {
 	active    bool
 	updatedAt time.Time
 	pinned    bool
+	preorder  bool
+	release   time.Time
 }
 
 // ProductSnapshot carries a product's fields in and out of storage.
@@ -66,6 +68,11 @@ type ProductSnapshot struct {
 	UpdatedAt time.Time
 	// PricePinned: an admin set Price; syncs keep it whatever the cost.
 	PricePinned bool
+	// Preorder: the supplier sells the product before its release; an
+	// order for it waits for ReleaseDate (a day; zero when the supplier
+	// names none, and always zero for a product that is no pre-order).
+	Preorder    bool
+	ReleaseDate time.Time
 }
 
 // NewProduct validates a catalog entry; it returns ErrInvalidProduct when a
@@ -87,9 +94,14 @@ func NewProduct(s ProductSnapshot) (*Product, error) {
 	if s.Sourcing.IsZero() {
 		s.Sourcing = DefaultSourcing(s.Source.Kind)
 	}
+	release := ReleaseDay(s.ReleaseDate)
+	if !s.Preorder {
+		release = time.Time{}
+	}
 	return &Product{
 		sku: s.SKU, name: s.Name, platform: s.Platform, region: s.Region, price: s.Price,
 		source: s.Source, sourcing: s.Sourcing, stock: s.Stock, active: s.Active, updatedAt: s.UpdatedAt, pinned: s.PricePinned,
+		preorder: s.Preorder, release: release,
 	}, nil
 }
 
@@ -135,6 +147,14 @@ func (p *Product) UpdatedAt() time.Time { return p.updatedAt }
 // PricePinned reports whether an admin set the price: syncs keep it.
 func (p *Product) PricePinned() bool { return p.pinned }
 
+// Preorder reports whether the product is sold before its release: its
+// keys come after ReleaseDate.
+func (p *Product) Preorder() bool { return p.preorder }
+
+// ReleaseDate returns the day a pre-order's keys are released; zero for a
+// product that is no pre-order, or when the supplier names no date.
+func (p *Product) ReleaseDate() time.Time { return p.release }
+
 // InStock reports whether at least one key can be sold.
 func (p *Product) InStock() bool { return p.active && p.stock > 0 }
 
@@ -155,6 +175,7 @@ func (p *Product) Snapshot() ProductSnapshot {
 	return ProductSnapshot{
 		SKU: p.sku, Name: p.name, Platform: p.platform, Region: p.region, Price: p.price,
 		Source: p.source, Sourcing: p.sourcing, Stock: p.stock, Active: p.active, UpdatedAt: p.updatedAt, PricePinned: p.pinned,
+		Preorder: p.preorder, ReleaseDate: p.release,
 	}
 }
 
@@ -165,5 +186,6 @@ func (p *Product) SameListing(o *Product) bool {
 	return a.SKU == b.SKU && a.Name == b.Name && a.Platform == b.Platform && a.Region == b.Region &&
 		a.Price.Equal(b.Price) && a.Source.Kind == b.Source.Kind && a.Source.Supplier == b.Source.Supplier &&
 		a.Source.SupplierProductID == b.Source.SupplierProductID && a.Source.Cost.Equal(b.Source.Cost) &&
-		a.Stock == b.Stock && a.Active == b.Active && a.PricePinned == b.PricePinned
+		a.Stock == b.Stock && a.Active == b.Active && a.PricePinned == b.PricePinned &&
+		a.Preorder == b.Preorder && a.ReleaseDate.Equal(b.ReleaseDate)
 }

@@ -84,17 +84,21 @@ func (s OrderStatus) IsTerminal() bool { return len(orderTransitions[s]) == 0 }
 // ItemStatus is the fulfilment state of one order item.
 type ItemStatus struct{ name string }
 
-// The item states: pending → purchasing → purchased → sealed, or failed.
+// The item states: pending → purchasing → purchased → sealed, or failed;
+// a pre-order waits between purchased and sealed as awaiting_release.
 var (
 	ItemPending    = ItemStatus{"pending"}
 	ItemPurchasing = ItemStatus{"purchasing"}
 	ItemPurchased  = ItemStatus{"purchased"}
-	ItemSealed     = ItemStatus{"sealed"}
-	ItemFailed     = ItemStatus{"failed"}
+	// ItemAwaitingRelease: bought from the supplier as a pre-order; its
+	// keys come after the release date the item records.
+	ItemAwaitingRelease = ItemStatus{"awaiting_release"}
+	ItemSealed          = ItemStatus{"sealed"}
+	ItemFailed          = ItemStatus{"failed"}
 )
 
 // ItemStatuses lists every valid item status.
-var ItemStatuses = []ItemStatus{ItemPending, ItemPurchasing, ItemPurchased, ItemSealed, ItemFailed}
+var ItemStatuses = []ItemStatus{ItemPending, ItemPurchasing, ItemPurchased, ItemAwaitingRelease, ItemSealed, ItemFailed}
 
 // ParseItemStatus returns the item status named s, or ErrInvalidOrder.
 func ParseItemStatus(s string) (ItemStatus, error) {

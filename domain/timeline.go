@@ -15,23 +15,26 @@ type EventKind struct{ name string }
 // The kinds of timeline entry. Their names are stored and shown by the
 // API, so they never change.
 var (
-	EventKindOrderPlaced          = EventKind{"order_placed"}
-	EventKindPaymentCreated       = EventKind{"payment_created"}
-	EventKindPaymentSetupFailed   = EventKind{"payment_setup_failed"}
-	EventKindRepeatDeposit        = EventKind{"repeat_deposit"}
-	EventKindPaymentConfirmed     = EventKind{"payment_confirmed"} // paid; also the gateway's "confirmed" status
-	EventKindPaymentHeld          = EventKind{"payment_held"}
-	EventKindPaymentWaiting       = EventKind{"payment_waiting"}
-	EventKindPaymentConfirming    = EventKind{"payment_confirming"}
-	EventKindPaymentSending       = EventKind{"payment_sending"}
-	EventKindPaymentFailed        = EventKind{"payment_failed"}
-	EventKindPaymentExpired       = EventKind{"payment_expired"}
-	EventKindPaymentRefunded      = EventKind{"payment_refunded"}
-	EventKindOrderExpired         = EventKind{"order_expired"}
-	EventKindFulfilmentStarted    = EventKind{"fulfilment_started"}
-	EventKindItemPurchasing       = EventKind{"item_purchasing"}
-	EventKindItemPurchased        = EventKind{"item_purchased"}
-	EventKindItemSealed           = EventKind{"item_sealed"}
+	EventKindOrderPlaced        = EventKind{"order_placed"}
+	EventKindPaymentCreated     = EventKind{"payment_created"}
+	EventKindPaymentSetupFailed = EventKind{"payment_setup_failed"}
+	EventKindRepeatDeposit      = EventKind{"repeat_deposit"}
+	EventKindPaymentConfirmed   = EventKind{"payment_confirmed"} // paid; also the gateway's "confirmed" status
+	EventKindPaymentHeld        = EventKind{"payment_held"}
+	EventKindPaymentWaiting     = EventKind{"payment_waiting"}
+	EventKindPaymentConfirming  = EventKind{"payment_confirming"}
+	EventKindPaymentSending     = EventKind{"payment_sending"}
+	EventKindPaymentFailed      = EventKind{"payment_failed"}
+	EventKindPaymentExpired     = EventKind{"payment_expired"}
+	EventKindPaymentRefunded    = EventKind{"payment_refunded"}
+	EventKindOrderExpired       = EventKind{"order_expired"}
+	EventKindFulfilmentStarted  = EventKind{"fulfilment_started"}
+	EventKindItemPurchasing     = EventKind{"item_purchasing"}
+	EventKindItemPurchased      = EventKind{"item_purchased"}
+	EventKindItemSealed         = EventKind{"item_sealed"}
+	// EventKindItemAwaitingRelease: a pre-ordered item waits for its
+	// release date (metadata release_date, YYYY-MM-DD).
+	EventKindItemAwaitingRelease  = EventKind{"item_awaiting_release"}
 	EventKindItemFailed           = EventKind{"item_failed"}
 	EventKindOrderFulfilled       = EventKind{"order_fulfilled"}
 	EventKindOrderFailed          = EventKind{"order_failed"}
@@ -64,6 +67,7 @@ var EventKinds = []EventKind{
 	EventKindPaymentSetupFailed, EventKindRepeatDeposit, EventKindHeldForReview,
 	EventKindClaimOpened, EventKindClaimRejected, EventKindKeyReplaced, EventKindOrderRefunded, EventKindKeyOutcome,
 	EventKindReturnRequested, EventKindReturnAnswered, EventKindReplacementRequested, EventKindReplacementBought,
+	EventKindItemAwaitingRelease,
 }
 
 // paymentUpdateKinds names the entry that records a payment status which

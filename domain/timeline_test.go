@@ -22,6 +22,7 @@ func TestEventKindNames(t *testing.T) {
 		"delivery_link_sent", "delivery_link_resent", "order_revoked", "payment_setup_failed", "repeat_deposit",
 		"held_for_review", "claim_opened", "claim_rejected", "key_replaced", "order_refunded", "key_outcome",
 		"return_requested", "return_answered", "replacement_requested", "replacement_bought",
+		"item_awaiting_release",
 	}
 	var got []string
 	for _, k := range domain.EventKinds {

@@ -242,6 +242,10 @@ func WebhookEventFor(id string, ev Event) (WebhookEvent, bool, error) {
 		data["claim_id"] = oe.Reason
 	case ev.EventName() == EventKeyReturned:
 		data["supplier_order_id"] = oe.Reason
+	case ev.EventName() == EventOrderPreordered:
+		if itemID, release, ok := ParsePreorderReason(oe.Reason); ok {
+			data["item_id"], data["release_date"] = itemID, release.Format(DateLayout)
+		}
 	case oe.Reason != "":
 		data["reason"] = WebhookReasonCode(oe.Name, oe.Reason)
 	}

@@ -28,6 +28,7 @@ const (
 	WebhookClaimRejected        = "claim.rejected"
 	WebhookKeyReplaced          = "key.replaced"
 	WebhookKeyReturned          = "key.returned"
+	WebhookOrderPreordered      = "order.preordered"
 )
 
 // WebhookEventTypes is the catalogue of every event type an endpoint may
@@ -52,6 +53,7 @@ var WebhookEventTypes = []WebhookEventType{
 	{WebhookClaimRejected, "Support rejected a claim; the customer was told why."},
 	{WebhookKeyReplaced, "A key reported bad was replaced; the bad key is withdrawn for good."},
 	{WebhookKeyReturned, "A refund returned the order's unrevealed keys to the supplier they were bought from."},
+	{WebhookOrderPreordered, "An item was bought as a pre-order: it waits for its release_date (item_id names it); its keys are delivered after the release."},
 	{WebhookTest, "A test event, sent on request to one endpoint."},
 }
 
@@ -86,6 +88,7 @@ var webhookOrderEvents = map[string]struct{ Type, Status string }{
 	EventClaimRejected:    {WebhookClaimRejected, ""},
 	EventKeyReplaced:      {WebhookKeyReplaced, ""},
 	EventKeyReturned:      {WebhookKeyReturned, ""},
+	EventOrderPreordered:  {WebhookOrderPreordered, StatusFulfilling.String()},
 }
 
 // webhookClaimEvents carry the claim's id as their reason: the payload

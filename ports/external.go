@@ -36,6 +36,9 @@ type SupplierProduct struct {
 	Qty      int
 	// Preorder: the keys come after the game's release.
 	Preorder bool
+	// ReleaseDate is the game's release day as the supplier says it;
+	// zero when it says none (or none it could read).
+	ReleaseDate time.Time
 	// UpdatedAt is when the supplier last changed the product; zero when
 	// it does not say.
 	UpdatedAt time.Time
@@ -89,6 +92,36 @@ type SupplierOrder struct {
 	ID         string
 	ExternalID string
 	Status     PurchaseStatus
+}
+
+// ReleasePendingError says the purchase is a pre-order whose keys the
+// supplier releases on ReleaseDate (Kinguin's ProcessingPreorder, or an
+// order it reports as a pre-order with its release date): the item waits
+// until then. It unwraps to ErrKeysPending, so a caller that knows
+// nothing of pre-orders waits for the keys as for any others.
+type ReleasePendingError struct {
+	ReleaseDate time.Time
+	Detail      string // what the supplier said, for logs (no key material)
+}
+
+func (e *ReleasePendingError) Error() string {
+	msg := fmt.Sprintf("%v: a pre-order, released on %s", ErrKeysPending, e.ReleaseDate.UTC().Format(domain.DateLayout))
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+func (e *ReleasePendingError) Unwrap() error { return ErrKeysPending }
+
+// ReleaseDateOf returns the release date err carries (a
+// *ReleasePendingError in its chain with a date); false when it carries none.
+func ReleaseDateOf(err error) (time.Time, bool) {
+	var rp *ReleasePendingError
+	if errors.As(err, &rp) && !rp.ReleaseDate.IsZero() {
+		return rp.ReleaseDate, true
+	}
+	return time.Time{}, false
 }
 
 // SupplierKey is one plaintext key as delivered. It must be sealed at once

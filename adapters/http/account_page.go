@@ -40,6 +40,8 @@ type accountOrder struct {
 type accountItem struct {
 	Name     string
 	Quantity int
+	// ReleaseDate is the day a pre-order's keys come, while it waits.
+	ReleaseDate string
 }
 
 // registerAccountPage serves the customer's account page: ask for a
@@ -179,7 +181,11 @@ func (s *Server) renderOrders(w http.ResponseWriter, r *http.Request, session, m
 		ao := accountOrder{ID: o.ID(), Status: o.Status().String(), CreatedAt: o.CreatedAt().UTC().Format("2006-01-02 15:04 MST"),
 			Delivered: o.Status() == domain.StatusDelivered, RevealsLeft: co.RevealsLeft}
 		for _, it := range o.Items() {
-			ao.Items = append(ao.Items, accountItem{Name: it.Name(), Quantity: it.Quantity()})
+			ai := accountItem{Name: it.Name(), Quantity: it.Quantity()}
+			if it.Status() == domain.ItemAwaitingRelease {
+				ai.ReleaseDate = dateString(it.ReleaseDate())
+			}
+			ao.Items = append(ao.Items, ai)
 		}
 		d.Orders = append(d.Orders, ao)
 	}

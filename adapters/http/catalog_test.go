@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2/humatest"
 )
@@ -38,7 +39,7 @@ func listProducts(t *testing.T, api humatest.TestAPI, query url.Values) (skus []
 }
 
 // TestListProductsFilters: q, platform and in_stock against the sandbox's
-// fourteen products, and cursor paging under a filter.
+// fifteen products, and cursor paging under a filter.
 func TestListProductsFilters(t *testing.T) {
 	t.Parallel()
 	api, _, _ := newTestAPI(t)
@@ -49,7 +50,7 @@ func TestListProductsFilters(t *testing.T) {
 		{url.Values{"q": {"WITCHER"}}, []string{"the-witcher-3-goty-gog-global"}},
 		{url.Values{"q": {"baldur's gate"}}, []string{"baldurs-gate-3-steam-eu"}},
 		{url.Values{"q": {"fc 25"}}, []string{"ea-sports-fc-25-ea-app-global"}},
-		{url.Values{"platform": {"steam"}}, []string{"baldurs-gate-3-steam-eu", "elden-ring-steam-global", "hades-ii-steam-global", "stardew-valley-steam-global"}},
+		{url.Values{"platform": {"steam"}}, []string{"baldurs-gate-3-steam-eu", "elden-ring-steam-global", "hades-ii-steam-global", "stardew-valley-steam-global", "starfall-odyssey-steam-global-preorder"}},
 		{url.Values{"in_stock": {"false"}}, []string{"red-dead-redemption-2-rockstar-eu"}},
 		{url.Values{"platform": {"Windows"}, "q": {"office"}, "in_stock": {"true"}}, []string{"office-2021-pro-plus-global"}},
 		{url.Values{"q": {"zelda"}}, nil},
@@ -70,8 +71,8 @@ func TestListProductsFilters(t *testing.T) {
 		}
 		q.Set("cursor", *next)
 	}
-	if len(all) != 13 || !slices.Equal(paged, all) {
-		t.Errorf("paging by 4 gave %v, want the 13 in stock %v", paged, all)
+	if len(all) != 14 || !slices.Equal(paged, all) {
+		t.Errorf("paging by 4 gave %v, want the 14 in stock %v", paged, all)
 	}
 
 	for _, bad := range []string{"in_stock=maybe", "limit=0", "q=" + url.QueryEscape(string(make([]byte, 101)))} {
@@ -114,15 +115,15 @@ func TestAdminSyncRuns(t *testing.T) {
 	if resp.Code != http.StatusOK || json.Unmarshal(resp.Body.Bytes(), &page) != nil || len(page.Items) != 1 || page.NextCursor == nil {
 		t.Fatalf("sync runs: %d %s", resp.Code, resp.Body)
 	}
-	if r := page.Items[0]; r.ID != ran.RunID || r.Status != "succeeded" || r.Seen != 14 || r.Changed != 0 {
-		t.Errorf("newest run = %+v, want %s succeeded with 14 seen and none changed", r, ran.RunID)
+	if r := page.Items[0]; r.ID != ran.RunID || r.Status != "succeeded" || r.Seen != 15 || r.Changed != 0 {
+		t.Errorf("newest run = %+v, want %s succeeded with 15 seen and none changed", r, ran.RunID)
 	}
 	resp = api.Get("/v1/admin/catalog/sync-runs?limit=1&cursor="+*page.NextCursor, adminAuth)
 	if resp.Code != http.StatusOK || json.Unmarshal(resp.Body.Bytes(), &page) != nil || len(page.Items) != 1 {
 		t.Fatalf("second page: %d %s", resp.Code, resp.Body)
 	}
-	if r := page.Items[0]; r.Mode != "full" || r.Created != 14 || page.NextCursor != nil {
-		t.Errorf("first run = %+v (next %v), want the full import of 14 and no further page", r, page.NextCursor)
+	if r := page.Items[0]; r.Mode != "full" || r.Created != 15 || page.NextCursor != nil {
+		t.Errorf("first run = %+v (next %v), want the full import of 15 and no further page", r, page.NextCursor)
 	}
 	if resp := api.Get("/v1/admin/catalog/sync-runs"); resp.Code != http.StatusUnauthorized {
 		t.Errorf("sync runs without a key: %d, want 401", resp.Code)
@@ -198,5 +199,31 @@ func TestAdminUpdateProduct(t *testing.T) {
 	}
 	if resp := api.Put("/v1/admin/products/"+sku, map[string]any{"active": true}); resp.Code != http.StatusUnauthorized {
 		t.Errorf("without a key: %d, want 401", resp.Code)
+	}
+}
+
+// TestProductListsAPreorder: the sandbox's pre-order is listed with
+// preorder true and its release day; a released game has preorder false
+// and no release_date at all.
+func TestProductListsAPreorder(t *testing.T) {
+	t.Parallel()
+	api, _, _ := newTestAPI(t)
+	var pre map[string]any
+	resp := api.Get("/v1/products/starfall-odyssey-steam-global-preorder")
+	if err := json.Unmarshal(resp.Body.Bytes(), &pre); err != nil || resp.Code != http.StatusOK {
+		t.Fatalf("%d %s", resp.Code, resp.Body)
+	}
+	day, _ := pre["release_date"].(string)
+	released, err := time.Parse("2006-01-02", day)
+	if pre["preorder"] != true || err != nil || !released.After(time.Now()) {
+		t.Errorf("pre-order listed as %v", pre)
+	}
+	var game map[string]any
+	resp = api.Get("/v1/products/elden-ring-steam-global")
+	if err := json.Unmarshal(resp.Body.Bytes(), &game); err != nil {
+		t.Fatal(err)
+	}
+	if _, has := game["release_date"]; game["preorder"] != false || has {
+		t.Errorf("released game listed as %v", game)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/adapters/memory"
+	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -194,4 +195,45 @@ func TestAccountPage(t *testing.T) {
 	w.clock.Advance(time.Hour)
 	want(do("POST", resend, url.Values{"session": {session[1]}, "csrf": {s.accountCSRF(accountSessionLabel + "|" + session[1])}}),
 		http.StatusUnauthorized, "Your session has ended")
+}
+
+// TestAccountPageShowsAPreorder: an order waiting for a pre-order's
+// release shows the item awaiting_release with its release_date in the
+// order, and the day its keys come on the account page.
+func TestAccountPageShowsAPreorder(t *testing.T) {
+	t.Parallel()
+	api, w, app := newTestAPI(t)
+	o := paidOrder(t, api, w, app, sandbox.PreorderProductID)
+	var got struct {
+		Status string `json:"status"`
+		Items  []struct {
+			Status      string `json:"status"`
+			ReleaseDate string `json:"release_date"`
+		} `json:"items"`
+	}
+	resp := api.Get("/v1/orders/"+o.ID, "Authorization: Bearer "+o.AccessToken)
+	if err := json.Unmarshal(resp.Body.Bytes(), &got); err != nil || got.Status != "fulfilling" || len(got.Items) != 1 ||
+		got.Items[0].Status != "awaiting_release" || got.Items[0].ReleaseDate == "" {
+		t.Fatalf("order: %d %s", resp.Code, resp.Body)
+	}
+	day := got.Items[0].ReleaseDate
+	opts := Options{PageSecret: []byte("page-secret"), RateLimits: &RateLimits{}}
+	page, _ := NewHandler(app, opts, slog.New(slog.DiscardHandler))
+	s := newServer(app, opts, slog.New(slog.DiscardHandler))
+	post := func(path string, form url.Values) string {
+		req := httptest.NewRequest("POST", path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp := httptest.NewRecorder()
+		page.ServeHTTP(resp, req)
+		if resp.Code != http.StatusOK {
+			t.Fatalf("POST %s: %d %s", path, resp.Code, resp.Body)
+		}
+		return html.UnescapeString(resp.Body.String())
+	}
+	post("/account", url.Values{"email": {"buyer@example.com"}, "csrf": {s.accountCSRF(accountCSRFLabel)}})
+	token := signInToken(t, w)
+	body := post("/account/"+token, url.Values{"csrf": {s.accountCSRF(accountCSRFLabel + "|" + token)}})
+	if !strings.Contains(body, "Starfall Odyssey (Pre-order) <span class=\"muted\" data-testid=\"release\">(pre-order: keys on "+day+")</span>") {
+		t.Fatalf("the account page does not show the release:\n%s", body)
+	}
 }

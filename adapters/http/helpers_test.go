@@ -75,7 +75,26 @@ func placeOrder(t *testing.T, api humatest.TestAPI, sku string) placedOrder {
 // that was emailed.
 func deliveredOrder(t *testing.T, api humatest.TestAPI, w *testWorld, app application.App) (placedOrder, string) {
 	t.Helper()
-	o := placeOrder(t, api, "cyberpunk-2077-gog-global")
+	o := paidOrder(t, api, w, app, "cyberpunk-2077-gog-global")
+	if err := app.Commands.DeliverOrder.Handle(t.Context(), o.ID); err != nil {
+		t.Fatalf("deliver: %v", err)
+	}
+	mail, ok := w.mail.last()
+	if !ok {
+		t.Fatal("no delivery email")
+	}
+	m := regexp.MustCompile(`/deliver/([A-Za-z0-9_-]+)`).FindStringSubmatch(mail.Text)
+	if m == nil {
+		t.Fatalf("no link in %q", mail.Text)
+	}
+	return o, m[1]
+}
+
+// paidOrder places an order for one key of sku, pays it with a signed IPN
+// through the API and runs its fulfilment once.
+func paidOrder(t *testing.T, api humatest.TestAPI, w *testWorld, app application.App, sku string) placedOrder {
+	t.Helper()
+	o := placeOrder(t, api, sku)
 	p, ok := w.gateway.PaymentGateway.(*sandbox.Gateway).Payment(o.ID)
 	if !ok {
 		t.Fatalf("no sandbox payment for %s", o.ID)
@@ -91,18 +110,7 @@ func deliveredOrder(t *testing.T, api humatest.TestAPI, w *testWorld, app applic
 	if err := app.Commands.FulfilOrder.Handle(t.Context(), o.ID); err != nil {
 		t.Fatalf("fulfil: %v", err)
 	}
-	if err := app.Commands.DeliverOrder.Handle(t.Context(), o.ID); err != nil {
-		t.Fatalf("deliver: %v", err)
-	}
-	mail, ok := w.mail.last()
-	if !ok {
-		t.Fatal("no delivery email")
-	}
-	m := regexp.MustCompile(`/deliver/([A-Za-z0-9_-]+)`).FindStringSubmatch(mail.Text)
-	if m == nil {
-		t.Fatalf("no link in %q", mail.Text)
-	}
-	return o, m[1]
+	return o
 }
 
 // expire moves the test clock past a link's lifetime.

@@ -24,10 +24,22 @@ type ProductBody struct {
 	Region   string    `json:"region" example:"GLOBAL" doc:"Where the key can be activated: GLOBAL, or a region or country code such as EU or DE"`
 	Price    MoneyBody `json:"price" doc:"Sale price of one key, what the customer is charged"`
 	InStock  bool      `json:"in_stock" doc:"true when at least one key can be ordered now; false when out of stock or off sale"`
+	Preorder bool      `json:"preorder" doc:"true for a game sold before its release: an order is paid now, waits as awaiting_release and its keys are delivered after release_date"`
+	// ReleaseDate is a day (YYYY-MM-DD).
+	ReleaseDate string `json:"release_date,omitempty" format:"date" example:"2027-02-14" doc:"A pre-order's release day (YYYY-MM-DD, UTC), when the supplier names one; absent for products already released"`
 }
 
 func productBody(p *domain.Product) ProductBody {
-	return ProductBody{SKU: p.SKU(), Name: p.Name(), Platform: p.Platform(), Region: p.Region(), Price: moneyBody(p.Price()), InStock: p.InStock()}
+	return ProductBody{SKU: p.SKU(), Name: p.Name(), Platform: p.Platform(), Region: p.Region(), Price: moneyBody(p.Price()), InStock: p.InStock(),
+		Preorder: p.Preorder(), ReleaseDate: dateString(p.ReleaseDate())}
+}
+
+// dateString writes a day as YYYY-MM-DD; "" for the zero time.
+func dateString(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(domain.DateLayout)
 }
 
 // PaymentBody tells the customer how to pay.
@@ -52,7 +64,9 @@ type ItemBody struct {
 	Name      string    `json:"name" example:"Cyberpunk 2077" doc:"The product's name when the order was placed"`
 	Quantity  int       `json:"quantity" example:"1" doc:"Keys ordered of this product"`
 	UnitPrice MoneyBody `json:"unit_price" doc:"Price of one key, fixed when the order was placed"`
-	Status    string    `json:"status" enum:"pending,purchasing,purchased,sealed,failed" doc:"pending: not sourced yet; purchasing: being bought from the supplier; purchased: bought, key not stored yet; sealed: the keys are stored encrypted, ready to deliver; failed: could not be sourced"`
+	Status    string    `json:"status" enum:"pending,purchasing,purchased,awaiting_release,sealed,failed" doc:"pending: not sourced yet; purchasing: being bought from the supplier; purchased: bought, key not stored yet; awaiting_release: bought as a pre-order, its keys come after release_date; sealed: the keys are stored encrypted, ready to deliver; failed: could not be sourced"`
+	// ReleaseDate is a day (YYYY-MM-DD).
+	ReleaseDate string `json:"release_date,omitempty" format:"date" example:"2027-02-14" doc:"For an item bought as a pre-order: the day its keys are released (YYYY-MM-DD, UTC)"`
 }
 
 // TimelineEntry is one fulfilment event.
@@ -103,7 +117,7 @@ func orderBody(o *domain.Order, view timelineView) OrderBody {
 	}
 	for _, it := range o.Items() {
 		b.Items = append(b.Items, ItemBody{ID: it.ID(), SKU: it.SKU(), Name: it.Name(), Quantity: it.Quantity(),
-			UnitPrice: moneyBody(it.UnitPrice()), Status: it.Status().String()})
+			UnitPrice: moneyBody(it.UnitPrice()), Status: it.Status().String(), ReleaseDate: dateString(it.ReleaseDate())})
 	}
 	if view != noTimeline {
 		for _, e := range o.Timeline() {

@@ -60,8 +60,8 @@ func TestAdminCatalogSync(t *testing.T) {
 	if resp.Code != http.StatusOK {
 		t.Fatalf("sync: %d %s", resp.Code, resp.Body)
 	}
-	if err := json.Unmarshal(resp.Body.Bytes(), &out); err != nil || out.Products != 14 || out.Pages != 1 || out.NextCursor != nil {
-		t.Fatalf("sync answered %s (%v), want 14 products in one page and no cursor", resp.Body, err)
+	if err := json.Unmarshal(resp.Body.Bytes(), &out); err != nil || out.Products != 15 || out.Pages != 1 || out.NextCursor != nil {
+		t.Fatalf("sync answered %s (%v), want 15 products in one page and no cursor", resp.Body, err)
 	}
 	resp = api.Post("/v1/admin/catalog/sync", adminAuth, map[string]any{"cursor": "nope"})
 	if resp.Code != http.StatusBadGateway {

@@ -396,6 +396,11 @@ func documentWebhookEvents(api huma.API) {
 			data.Properties["supplier_order_id"] = &huma.Schema{Type: "string", Description: "The supplier order whose keys the supplier took back"}
 			data.Required = []string{"order_id", "supplier_order_id"}
 		}
+		if t.Name == domain.WebhookOrderPreordered {
+			data.Properties["item_id"] = &huma.Schema{Type: "string", Description: "The order item bought as a pre-order"}
+			data.Properties["release_date"] = &huma.Schema{Type: "string", Format: "date", Description: "The day its keys are released (YYYY-MM-DD, UTC)"}
+			data.Required = []string{"order_id", "item_id", "release_date"}
+		}
 		if t.Name == domain.WebhookTest {
 			data.Properties["endpoint_id"] = &huma.Schema{Type: "string", Description: "The endpoint the test was sent to"}
 		}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/supplierhttp"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -19,8 +21,11 @@ type APIError struct {
 	Kind   string // Kinguin's error kind, "" when the body had none
 	Detail string
 	Trace  string
-	class  error
-	advice string
+	// ReleaseDate is the releaseDate context field of ProcessingPreorder,
+	// zero when the answer had none (or none that parses).
+	ReleaseDate time.Time
+	class       error
+	advice      string
 }
 
 func (e *APIError) Error() string {
@@ -44,14 +49,16 @@ func (e *APIError) Error() string {
 func (e *APIError) Unwrap() error { return e.class }
 
 // errorBody is Kinguin's error document; `title` in the docs is `type` in
-// real answers. Context fields are not needed to classify.
+// real answers. Of the context fields only releaseDate is read (a
+// pre-order's, with ProcessingPreorder); its format is not documented.
 type errorBody struct {
-	Kind   string `json:"kind"`
-	Status int    `json:"status"`
-	Title  string `json:"title"`
-	Type   string `json:"type"`
-	Detail string `json:"detail"`
-	Trace  string `json:"trace"`
+	Kind        string          `json:"kind"`
+	Status      int             `json:"status"`
+	Title       string          `json:"title"`
+	Type        string          `json:"type"`
+	Detail      string          `json:"detail"`
+	Trace       string          `json:"trace"`
+	ReleaseDate json.RawMessage `json:"releaseDate"`
 }
 
 // rule is how a kind is treated; advice tells the operator what to do.
@@ -87,7 +94,7 @@ var kinds = map[string]rule{
 func parseError(status int, raw []byte) *APIError {
 	var b errorBody
 	_ = json.Unmarshal(raw, &b) // a body that is not Kinguin's JSON classifies by status
-	e := &APIError{Status: status, Kind: strings.TrimSpace(b.Kind), Detail: truncate(strings.TrimSpace(b.Detail), 300), Trace: b.Trace}
+	e := &APIError{Status: status, Kind: strings.TrimSpace(b.Kind), Detail: supplierhttp.Truncate(strings.TrimSpace(b.Detail), 300), Trace: b.Trace}
 	r, known := kinds[e.Kind]
 	switch {
 	case known && r.class == ports.ErrSupplierTemporary,
@@ -102,12 +109,39 @@ func parseError(status int, raw []byte) *APIError {
 	default:
 		e.class = ports.ErrSupplierPermanent
 	}
+	if e.Kind == "ProcessingPreorder" {
+		// "Wait until then", not a failure: the keys come after the
+		// release (a date that does not parse still waits, as for any
+		// keys pending).
+		if e.ReleaseDate = parseDate(b.ReleaseDate); !e.ReleaseDate.IsZero() {
+			e.class = &ports.ReleasePendingError{ReleaseDate: e.ReleaseDate, Detail: "Kinguin ProcessingPreorder"}
+		}
+	}
 	return e
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// dateLayouts are the forms a Kinguin date is read in: releaseDate is
+// documented as Y-m-d; the others are the time formats Kinguin uses
+// elsewhere, accepted in case.
+var dateLayouts = []string{"2006-01-02", time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04:05.000Z07:00"}
+
+// parseDate reads a JSON date value (a string in one of dateLayouts) as
+// its UTC day; the zero time for null, another type or another format.
+func parseDate(raw json.RawMessage) time.Time {
+	var s string
+	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil {
+		return time.Time{}
 	}
-	return s[:n] + "…"
+	s = strings.TrimSpace(s)
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return domain.ReleaseDay(t)
+		}
+	}
+	if len(s) >= 10 {
+		if t, err := time.Parse(dateLayouts[0], s[:10]); err == nil {
+			return domain.ReleaseDay(t)
+		}
+	}
+	return time.Time{}
 }

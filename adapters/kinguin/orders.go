@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/supplierhttp"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -22,6 +23,29 @@ type order struct {
 	OrderExternalID string `json:"orderExternalId"`
 	Status          string `json:"status"`
 	TotalQty        int    `json:"totalQty"`
+	// IsPreorder and PreorderReleaseDate: an order for a pre-order, its
+	// keys released on that day (null or unreadable: unknown).
+	IsPreorder          bool            `json:"isPreorder"`
+	PreorderReleaseDate json.RawMessage `json:"preorderReleaseDate"`
+	Products            []struct {
+		IsPreorder  bool            `json:"isPreorder"`
+		ReleaseDate json.RawMessage `json:"releaseDate"`
+	} `json:"products"`
+}
+
+// releaseDate returns the day a pre-order's keys are released: the
+// order's preorderReleaseDate, else the first pre-ordered line's
+// releaseDate; zero when the order is no pre-order or names no date.
+func (o order) releaseDate() time.Time {
+	if d := parseDate(o.PreorderReleaseDate); o.IsPreorder && !d.IsZero() {
+		return d
+	}
+	for _, p := range o.Products {
+		if d := parseDate(p.ReleaseDate); (p.IsPreorder || o.IsPreorder) && !d.IsZero() {
+			return d
+		}
+	}
+	return time.Time{}
 }
 
 func (o order) toPort() ports.SupplierOrder {
@@ -62,7 +86,10 @@ type orderRequest struct {
 }
 
 // PlaceOrder sends POST /v2/order with r.ExternalID as orderExternalId and
-// r.Price as the most paid per key (any key type: text or image). Kinguin
+// r.Price as the most paid per key (any key type: text or image). Every
+// request holds the one product of one order item, never more: a
+// pre-order is thus always alone in its request, as Kinguin requires,
+// and no keyType is sent (pre-orders take none). Kinguin
 // does not document its answer to a repeated orderExternalId, so after any
 // failed POST the order is looked up by external id before anything else:
 // found, it is returned; not found after a retryable failure, the POST is
@@ -84,9 +111,8 @@ func (c *Client) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports
 	var err error
 	for attempt := 0; ; attempt++ {
 		var o order
-		wait := c.backoff(attempt)
-		var w time.Duration
-		w, err = c.try(ctx, request{method: "POST", path: "/v2/order", body: body}, &o)
+		var asked time.Duration
+		asked, err = c.try(ctx, supplierhttp.Request{Method: "POST", Path: "/v2/order", Body: body}, &o)
 		if err == nil {
 			if o.OrderID == "" {
 				err = fmt.Errorf("kinguin place order %s: %w: answer has no orderId", r.ExternalID, ports.ErrSupplierTemporary)
@@ -108,17 +134,14 @@ func (c *Client) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports
 			// Unknown outcome: report it as retryable whatever the POST said.
 			return ports.SupplierOrder{}, fmt.Errorf("kinguin place order %s: %w: %v; and the lookup by external id failed: %v", r.ExternalID, ports.ErrSupplierTemporary, err, ferr)
 		}
-		if !errors.Is(err, ports.ErrSupplierTemporary) || attempt+1 >= c.cfg.MaxAttempts {
+		if !errors.Is(err, ports.ErrSupplierTemporary) || attempt+1 >= c.retry.Attempts {
 			return ports.SupplierOrder{}, fmt.Errorf("kinguin place order %s: %w", r.ExternalID, err)
 		}
-		if w > 0 {
-			wait = w
-		}
-		if wait > c.cfg.MaxBackoff {
+		switch perr := c.retry.Pause(ctx, attempt, asked); {
+		case errors.Is(perr, supplierhttp.ErrWaitTooLong):
 			return ports.SupplierOrder{}, fmt.Errorf("kinguin place order %s: %w", r.ExternalID, err)
-		}
-		if serr := c.sleep(ctx, wait); serr != nil {
-			return ports.SupplierOrder{}, errors.Join(err, serr)
+		case perr != nil:
+			return ports.SupplierOrder{}, errors.Join(err, perr)
 		}
 	}
 }
@@ -133,7 +156,7 @@ type ordersPage struct {
 func (c *Client) FindOrder(ctx context.Context, externalID string) (ports.SupplierOrder, error) {
 	var page ordersPage
 	v := url.Values{"orderExternalId": {externalID}, "page": {"1"}, "limit": {"25"}}
-	if err := c.call(ctx, request{method: "GET", path: "/v1/order", query: v}, &page); err != nil {
+	if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v1/order", Query: v}, &page); err != nil {
 		return ports.SupplierOrder{}, fmt.Errorf("kinguin find order %s: %w", externalID, err)
 	}
 	for _, o := range page.Results {
@@ -156,7 +179,7 @@ func (c *Client) order(ctx context.Context, id string) (order, error) {
 		return order{}, fmt.Errorf("kinguin order %q: %w", id, domain.ErrNotFound)
 	}
 	var o order
-	if err := c.call(ctx, request{method: "GET", path: "/v1/order/" + url.PathEscape(id)}, &o); err != nil {
+	if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v1/order/" + url.PathEscape(id)}, &o); err != nil {
 		return order{}, fmt.Errorf("kinguin order %s: %w", id, err)
 	}
 	return o, nil
@@ -188,7 +211,11 @@ func (c *Client) Keys(ctx context.Context, supplierOrderID string) ([]ports.Supp
 	for page := 1; ; page++ {
 		var batch []key
 		v := url.Values{"page": {strconv.Itoa(page)}, "limit": {strconv.Itoa(limit)}}
-		if err := c.call(ctx, request{method: "GET", path: "/v2/order/" + url.PathEscape(supplierOrderID) + "/keys", query: v}, &batch); err != nil {
+		if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v2/order/" + url.PathEscape(supplierOrderID) + "/keys", Query: v}, &batch); err != nil {
+			if _, dated := ports.ReleaseDateOf(err); !dated && errors.Is(err, ports.ErrKeysPending) && !o.releaseDate().IsZero() {
+				// ProcessingPreorder without a date of its own: the order's.
+				return nil, fmt.Errorf("kinguin keys of %s: %w: %v", supplierOrderID, &ports.ReleasePendingError{ReleaseDate: o.releaseDate(), Detail: "Kinguin pre-order"}, err)
+			}
 			return nil, fmt.Errorf("kinguin keys of %s page %d: %w", supplierOrderID, page, err)
 		}
 		raw = append(raw, batch...)
@@ -197,7 +224,13 @@ func (c *Client) Keys(ctx context.Context, supplierOrderID string) ([]ports.Supp
 		}
 	}
 	if o.TotalQty > 0 && len(raw) < o.TotalQty || o.TotalQty == 0 && purchaseStatus(o.Status) != ports.PurchaseCompleted {
-		return nil, fmt.Errorf("kinguin keys of %s: %w: %d of %d delivered, order %s", supplierOrderID, ports.ErrKeysPending, len(raw), o.TotalQty, o.Status)
+		pending := fmt.Errorf("kinguin keys of %s: %w: %d of %d delivered, order %s", supplierOrderID, ports.ErrKeysPending, len(raw), o.TotalQty, o.Status)
+		if d := o.releaseDate(); !d.IsZero() {
+			// A pre-order: its keys come after the release.
+			pending = fmt.Errorf("kinguin keys of %s: %w: %d of %d delivered, order %s", supplierOrderID,
+				&ports.ReleasePendingError{ReleaseDate: d, Detail: "Kinguin pre-order"}, len(raw), o.TotalQty, o.Status)
+		}
+		return nil, pending
 	}
 	out := make([]ports.SupplierKey, 0, len(raw))
 	for _, k := range raw {
@@ -237,7 +270,7 @@ func (c *Client) Balance(ctx context.Context) (float64, error) {
 	var b struct {
 		Balance *float64 `json:"balance"`
 	}
-	if err := c.call(ctx, request{method: "GET", path: "/v1/balance", once: true}, &b); err != nil {
+	if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v1/balance", Once: true}, &b); err != nil {
 		return 0, err
 	}
 	if b.Balance == nil {

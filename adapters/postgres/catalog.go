@@ -40,10 +40,12 @@ type productRow struct {
 	Active            bool                `db:"active"`
 	UpdatedAt         sql.NullTime        `db:"updated_at"` // NULL: never set
 	PricePinned       bool                `db:"price_pinned"`
+	Preorder          bool                `db:"preorder"`
+	ReleaseDate       sql.NullTime        `db:"release_date"` // NULL: none
 }
 
 const productColumns = `sku, name, platform, region, price_amount, currency, source_kind, supplier,
-	supplier_product_id, cost_amount, cost_currency, stock, active, updated_at, price_pinned`
+	supplier_product_id, cost_amount, cost_currency, stock, active, updated_at, price_pinned, preorder, release_date`
 
 func productToRow(p *domain.Product) productRow {
 	s := p.Snapshot()
@@ -52,7 +54,8 @@ func productToRow(p *domain.Product) productRow {
 		PriceAmount: s.Price.Amount(), Currency: s.Price.Currency().String(),
 		SourceKind: s.Source.Kind.String(), Supplier: s.Source.Supplier, SupplierProductID: s.Source.SupplierProductID,
 		Stock: s.Stock, Active: s.Active, UpdatedAt: sql.NullTime{Time: s.UpdatedAt, Valid: !s.UpdatedAt.IsZero()},
-		PricePinned: s.PricePinned,
+		PricePinned: s.PricePinned, Preorder: s.Preorder,
+		ReleaseDate: sql.NullTime{Time: s.ReleaseDate, Valid: !s.ReleaseDate.IsZero()},
 	}
 	r.CostAmount, r.CostCurrency = nullMoney(s.Source.Cost)
 	return r
@@ -74,10 +77,13 @@ func productFromRow(r productRow) (*domain.Product, error) {
 	s := domain.ProductSnapshot{
 		SKU: r.SKU, Name: r.Name, Platform: r.Platform, Region: r.Region, Price: price,
 		Source: domain.ProductSource{Kind: kind, Supplier: r.Supplier, SupplierProductID: r.SupplierProductID, Cost: cost},
-		Stock:  r.Stock, Active: r.Active, PricePinned: r.PricePinned,
+		Stock:  r.Stock, Active: r.Active, PricePinned: r.PricePinned, Preorder: r.Preorder,
 	}
 	if r.UpdatedAt.Valid {
 		s.UpdatedAt = r.UpdatedAt.Time.UTC()
+	}
+	if r.ReleaseDate.Valid {
+		s.ReleaseDate = domain.ReleaseDay(r.ReleaseDate.Time)
 	}
 	return domain.NewProduct(s)
 }
@@ -95,19 +101,22 @@ func (c *Catalog) Upsert(ctx context.Context, ps ...*domain.Product) error {
 	}
 	if _, err := ext(ctx, c.db).ExecContext(ctx, `INSERT INTO products (`+productColumns+`)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::text[], $7::text[],
-			$8::text[], $9::text[], $10::numeric[], $11::text[], $12::integer[], $13::boolean[], $14::timestamptz[], $15::boolean[])
+			$8::text[], $9::text[], $10::numeric[], $11::text[], $12::integer[], $13::boolean[], $14::timestamptz[], $15::boolean[], $16::boolean[], $17::date[])
 		ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, platform = EXCLUDED.platform,
 			region = EXCLUDED.region, price_amount = EXCLUDED.price_amount, currency = EXCLUDED.currency,
 			source_kind = EXCLUDED.source_kind, supplier = EXCLUDED.supplier,
 			supplier_product_id = EXCLUDED.supplier_product_id, cost_amount = EXCLUDED.cost_amount,
 			cost_currency = EXCLUDED.cost_currency, stock = EXCLUDED.stock, active = EXCLUDED.active,
-			updated_at = EXCLUDED.updated_at, price_pinned = EXCLUDED.price_pinned
+			updated_at = EXCLUDED.updated_at, price_pinned = EXCLUDED.price_pinned,
+			preorder = EXCLUDED.preorder, release_date = EXCLUDED.release_date
 		WHERE (products.name, products.platform, products.region, products.price_amount, products.currency,
 			products.source_kind, products.supplier, products.supplier_product_id, products.cost_amount,
-			products.cost_currency, products.stock, products.active, products.updated_at, products.price_pinned)
+			products.cost_currency, products.stock, products.active, products.updated_at, products.price_pinned,
+			products.preorder, products.release_date)
 			IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.platform, EXCLUDED.region, EXCLUDED.price_amount, EXCLUDED.currency,
 			EXCLUDED.source_kind, EXCLUDED.supplier, EXCLUDED.supplier_product_id, EXCLUDED.cost_amount,
-			EXCLUDED.cost_currency, EXCLUDED.stock, EXCLUDED.active, EXCLUDED.updated_at, EXCLUDED.price_pinned)`,
+			EXCLUDED.cost_currency, EXCLUDED.stock, EXCLUDED.active, EXCLUDED.updated_at, EXCLUDED.price_pinned,
+			EXCLUDED.preorder, EXCLUDED.release_date)`,
 		a.args()...); err != nil {
 		return fmt.Errorf("upsert %d products (first %s): %w", len(ps), ps[0].SKU(), translate(err))
 	}
@@ -117,9 +126,9 @@ func (c *Catalog) Upsert(ctx context.Context, ps ...*domain.Product) error {
 // productArrays are product rows by column, for unnest.
 type productArrays struct {
 	sku, name, platform, region, price, currency, kind, supplier, supplierID []string
-	cost, costCurrency, updated                                              []sql.NullString
+	cost, costCurrency, updated, release                                     []sql.NullString
 	stock                                                                    []int64
-	active, pinned                                                           []bool
+	active, pinned, preorder                                                 []bool
 }
 
 func (a *productArrays) add(r productRow) {
@@ -130,12 +139,15 @@ func (a *productArrays) add(r productRow) {
 	a.costCurrency = append(a.costCurrency, r.CostCurrency)
 	a.updated = append(a.updated, sql.NullString{String: r.UpdatedAt.Time.UTC().Format(time.RFC3339Nano), Valid: r.UpdatedAt.Valid})
 	a.stock, a.active, a.pinned = append(a.stock, int64(r.Stock)), append(a.active, r.Active), append(a.pinned, r.PricePinned)
+	a.preorder = append(a.preorder, r.Preorder)
+	a.release = append(a.release, sql.NullString{String: r.ReleaseDate.Time.UTC().Format(domain.DateLayout), Valid: r.ReleaseDate.Valid})
 }
 
 func (a *productArrays) args() []any {
 	return []any{pq.Array(a.sku), pq.Array(a.name), pq.Array(a.platform), pq.Array(a.region), pq.Array(a.price),
 		pq.Array(a.currency), pq.Array(a.kind), pq.Array(a.supplier), pq.Array(a.supplierID), pq.Array(a.cost),
-		pq.Array(a.costCurrency), pq.Array(a.stock), pq.Array(a.active), pq.Array(a.updated), pq.Array(a.pinned)}
+		pq.Array(a.costCurrency), pq.Array(a.stock), pq.Array(a.active), pq.Array(a.updated), pq.Array(a.pinned),
+		pq.Array(a.preorder), pq.Array(a.release)}
 }
 
 // Get returns the product or domain.ErrNotFound.

@@ -17,7 +17,6 @@ const offersMigration = 20
 func TestOffersAreBackfilledFromTheSources(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
-	catalog := postgres.NewCatalog(db)
 	supplied, err := domain.NewProduct(domain.ProductSnapshot{
 		SKU: "kg-game", Name: "Game", Platform: "Steam", Region: "Region free", Price: domain.MustMoney("12.99", "EUR"),
 		Source: domain.ProductSource{Kind: domain.SourceSupplier, Supplier: "kinguin", SupplierProductID: "kg-game", Cost: domain.MustMoney("10.50", "EUR")},
@@ -32,8 +31,20 @@ func TestOffersAreBackfilledFromTheSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	migrateDownTo(t, db, offersMigration-1)
-	if err := catalog.Upsert(t.Context(), supplied, own); err != nil {
-		t.Fatal(err)
+	// Stored as the products of that schema were (no later column).
+	for _, p := range []*domain.Product{supplied, own} {
+		s := p.Snapshot()
+		var cost, currency any
+		if !s.Source.Cost.Currency().IsZero() {
+			cost, currency = s.Source.Cost.Amount().String(), s.Source.Cost.Currency().String()
+		}
+		if _, err := db.ExecContext(t.Context(), `INSERT INTO products (sku, name, platform, region, price_amount, currency,
+			source_kind, supplier, supplier_product_id, cost_amount, cost_currency, stock, active, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			s.SKU, s.Name, s.Platform, s.Region, s.Price.Amount().String(), s.Price.Currency().String(), s.Source.Kind.String(),
+			s.Source.Supplier, s.Source.SupplierProductID, cost, currency, s.Stock, s.Active, t0); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := postgres.Migrate(t.Context(), db.DB, postgres.DirectionUp); err != nil {
 		t.Fatal(err)

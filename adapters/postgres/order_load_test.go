@@ -252,7 +252,7 @@ func at(i int) time.Time {
 // characters JSON escapes, and JSON of its own.
 const exactMetadata = `{"supplier":{"error":"délai dépassé — 超时 🔑","codes":[504,"E\"42\""],"path":"C:\\keys\n\t</script>"},"ok":false}`
 
-// exactOrder returns a new order of five items with a payment whose amount
+// exactOrder returns a new order of six items with a payment whose amount
 // has more digits than a float64 keeps.
 func exactOrder(t *testing.T) *domain.Order {
 	t.Helper()
@@ -273,6 +273,7 @@ func exactOrder(t *testing.T) *domain.Order {
 		product("sku-c", "5.00", supplier("sp-c", "4.50")),
 		product("sku-d", "7.45", supplier("sp-d", "0.07")),
 		product("sku-e", "1234.50", supplier("sp-e", "999.99")),
+		product("sku-f", "59.99", supplier("sp-f", "44.90")),
 	}
 	lines[0].Quantity, lines[1].Quantity = 2, 3
 	email, err := domain.ParseEmail("Buyer.Ünïcode@example.com")
@@ -328,6 +329,13 @@ func fulfilment(id string) [][]func(o *domain.Order, at time.Time) error {
 		{
 			func(o *domain.Order, at time.Time) error { return o.BeginItemPurchase(id+"-b", at) },
 		},
+		{
+			func(o *domain.Order, at time.Time) error { return o.BeginItemPurchase(id+"-f", at) },
+			func(o *domain.Order, at time.Time) error { return o.RecordItemPurchase(id+"-f", "so-f", at) },
+			func(o *domain.Order, at time.Time) error {
+				return o.AwaitItemRelease(id+"-f", time.Date(2027, 2, 14, 0, 0, 0, 0, time.UTC), at)
+			},
+		},
 	}
 }
 
@@ -371,9 +379,9 @@ func describeOrder(s domain.OrderSnapshot) []string {
 		if it.Failure != nil {
 			failure = fmt.Sprintf("failure %q retryable %t", it.Failure.Reason, it.Failure.Retryable)
 		}
-		out = append(out, fmt.Sprintf("item %s %s %q %s/%s/%s cost %s × %d at %s %s %q %s keys %v", it.ID, it.SKU, it.Name,
+		out = append(out, fmt.Sprintf("item %s %s %q %s/%s/%s cost %s × %d at %s %s %q %s keys %v release %s", it.ID, it.SKU, it.Name,
 			it.Source.Kind, it.Source.Supplier, it.Source.SupplierProductID, money(it.Source.Cost), it.Quantity,
-			money(it.UnitPrice), it.Status, it.SupplierOrderID, failure, it.Keys))
+			money(it.UnitPrice), it.Status, it.SupplierOrderID, failure, it.Keys, tm(it.ReleaseDate)))
 	}
 	for _, e := range s.Timeline {
 		meta := e.Metadata()

@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -70,6 +71,38 @@ type itemRow struct {
 	SupplierOrderID   string              `db:"supplier_order_id" json:"supplier_order_id"`
 	BoughtFrom        string              `db:"bought_from" json:"bought_from"`
 	Keys              jsonText            `db:"keys" json:"keys"`
+	ReleaseDate       nullDate            `db:"release_date" json:"release_date"`
+}
+
+// nullDate is a date column that may be NULL (the zero time): written as
+// YYYY-MM-DD, read from the JSON an order loads with.
+type nullDate struct{ time.Time }
+
+// Value writes the day, or NULL for the zero time.
+func (d nullDate) Value() (driver.Value, error) {
+	if d.IsZero() {
+		return nil, nil
+	}
+	return d.UTC().Format(domain.DateLayout), nil
+}
+
+// UnmarshalJSON reads null or a date ("2027-02-14", as json_build_object
+// writes a date column).
+func (d *nullDate) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		d.Time = time.Time{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	t, err := time.Parse(domain.DateLayout, s)
+	if err != nil {
+		return err
+	}
+	d.Time = t
+	return nil
 }
 
 // sealedKeyJSON is one element of order_items.keys: where a sealed key is,
@@ -135,6 +168,7 @@ func itemToRow(orderID string, position int, s domain.ItemSnapshot) (itemRow, er
 		SourceKind: s.Source.Kind.String(), Supplier: s.Source.Supplier, SupplierProductID: s.Source.SupplierProductID,
 		Quantity: s.Quantity, UnitPrice: s.UnitPrice.Amount(), Currency: s.UnitPrice.Currency().String(),
 		Status: s.Status.String(), SupplierOrderID: s.SupplierOrderID, BoughtFrom: s.BoughtFrom, Keys: jsonText(keysJSON),
+		ReleaseDate: nullDate{s.ReleaseDate},
 	}
 	var cur sql.NullString
 	if r.CostAmount, cur = nullMoney(s.Source.Cost); cur.Valid {
@@ -260,7 +294,7 @@ func itemFromRow(r itemRow) (domain.ItemSnapshot, error) {
 	s := domain.ItemSnapshot{
 		ID: r.ID, SKU: r.SKU, Name: r.Name, Quantity: r.Quantity, UnitPrice: price, Status: status,
 		Source:          domain.ProductSource{Kind: kind, Supplier: r.Supplier, SupplierProductID: r.SupplierProductID, Cost: cost},
-		SupplierOrderID: r.SupplierOrderID, BoughtFrom: r.BoughtFrom,
+		SupplierOrderID: r.SupplierOrderID, BoughtFrom: r.BoughtFrom, ReleaseDate: r.ReleaseDate.Time,
 	}
 	for _, k := range keys {
 		s.Keys = append(s.Keys, domain.SealedKey{Slot: k.Slot, BlobRef: k.BlobRef, ContentType: k.ContentType, Bad: k.Bad, ClaimID: k.ClaimID})

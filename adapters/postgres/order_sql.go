@@ -19,7 +19,7 @@ const orderColumns = `id, email, access_token_hash, total_amount, currency, paym
 
 const itemColumns = `id, order_id, position, sku, name, source_kind, supplier, supplier_product_id,
 	cost_amount, cost_currency, quantity, unit_price, currency, status, failure_reason, failure_retryable,
-	supplier_order_id, bought_from, keys`
+	supplier_order_id, bought_from, keys, release_date`
 
 const timelineColumns = `id, type, status, metadata, at`
 
@@ -143,11 +143,11 @@ func saveItems(ctx context.Context, tx *sqlx.Tx, o *domain.Order, stored []domai
 		}
 		res, err := tx.NamedExecContext(ctx, `INSERT INTO order_items (`+itemColumns+`) VALUES (:id, :order_id,
 			:position, :sku, :name, :source_kind, :supplier, :supplier_product_id, :cost_amount, :cost_currency,
-			:quantity, :unit_price, :currency, :status, :failure_reason, :failure_retryable, :supplier_order_id, :bought_from, :keys)
+			:quantity, :unit_price, :currency, :status, :failure_reason, :failure_retryable, :supplier_order_id, :bought_from, :keys, :release_date)
 			ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, failure_reason = EXCLUDED.failure_reason,
 			failure_retryable = EXCLUDED.failure_retryable, supplier_order_id = EXCLUDED.supplier_order_id,
 			bought_from = EXCLUDED.bought_from,
-			keys = EXCLUDED.keys
+			keys = EXCLUDED.keys, release_date = EXCLUDED.release_date
 			WHERE order_items.order_id = EXCLUDED.order_id`, row)
 		if err != nil {
 			return fmt.Errorf("save item %s of order %s: %w", it.ID, o.ID(), translate(err))

@@ -53,5 +53,15 @@ func catalog() []catalogEntry {
 		entry("red-dead-redemption-2-rockstar-eu", "Red Dead Redemption 2", "Rockstar Games Launcher", "EU", "13.99", 0, fourByFour),
 		entry("windows-11-pro-oem-global", "Windows 11 Pro OEM", "Windows", "GLOBAL", "12.39", 1000, fiveByFive),
 		entry("office-2021-pro-plus-global", "Microsoft Office 2021 Professional Plus", "Windows", "GLOBAL", "27.90", 300, fiveByFive),
+		preorderEntry(entry(PreorderProductID, "Starfall Odyssey (Pre-order)", "Steam", "GLOBAL", "44.90", 200, steamKey)),
 	}
+}
+
+// PreorderProductID is the sandbox's pre-order: sold before its release
+// (SupplierConfig.PreorderRelease), its keys released on that day.
+const PreorderProductID = "starfall-odyssey-steam-global-preorder"
+
+func preorderEntry(e catalogEntry) catalogEntry {
+	e.product.Preorder = true
+	return e
 }

@@ -24,6 +24,9 @@ func (s *Supplier) newPurchase(e *catalogEntry, productID, externalID string, qt
 		order:     ports.SupplierOrder{ID: s.orderID(productID, externalID, qty), ExternalID: externalID},
 		createdAt: at,
 	}
+	if e.product.Preorder {
+		p.release = e.product.ReleaseDate
+	}
 	for slot := range qty {
 		p.keys = append(p.keys, e.format.issue(s.secret, productID, externalID, slot))
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/supplierhttp"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -35,6 +36,11 @@ type SupplierConfig struct {
 	// StockScale multiplies every product's listed stock (0 and 1: as
 	// listed), for loads larger than the catalog's few hundred keys.
 	StockScale int
+	// PreorderRelease is the release day of the catalog's pre-order
+	// (PreorderProductID): its orders stay processing, their keys refused
+	// as a pre-order's until that day by Clock. Zero: 30 days after the
+	// supplier is made.
+	PreorderRelease time.Time
 }
 
 // Supplier is a fake Kinguin ESA: a seeded catalog, stock that purchases
@@ -59,6 +65,7 @@ type purchase struct {
 	order     ports.SupplierOrder
 	createdAt time.Time
 	keys      []ports.SupplierKey
+	release   time.Time // a pre-order's release day; zero for any other
 }
 
 // NewSupplier returns a supplier with a fresh copy of the sandbox catalog.
@@ -75,8 +82,16 @@ func NewSupplier(cfg SupplierConfig) *Supplier {
 		byID:       map[string]*purchase{},
 		created:    map[string]int{},
 	}
+	if cfg.PreorderRelease.IsZero() {
+		cfg.PreorderRelease = cfg.Clock().AddDate(0, 0, 30)
+	}
+	cfg.PreorderRelease = domain.ReleaseDay(cfg.PreorderRelease)
+	s.cfg = cfg
 	for _, e := range catalog() {
 		e.product.Qty *= max(1, cfg.StockScale)
+		if e.product.Preorder {
+			e.product.ReleaseDate = cfg.PreorderRelease
+		}
 		s.products[e.product.ID] = &e
 		s.order = append(s.order, e.product.ID)
 	}
@@ -241,6 +256,9 @@ func (s *Supplier) Keys(ctx context.Context, supplierOrderID string) ([]ports.Su
 		return nil, fmt.Errorf("sandbox keys %s: %w", supplierOrderID, domain.ErrNotFound)
 	}
 	if s.view(p).Status != ports.PurchaseCompleted {
+		if !p.release.IsZero() {
+			return nil, fmt.Errorf("sandbox keys %s: %w", supplierOrderID, &ports.ReleasePendingError{ReleaseDate: p.release, Detail: "sandbox pre-order"})
+		}
 		return nil, fmt.Errorf("sandbox keys %s: %w", supplierOrderID, ports.ErrKeysPending)
 	}
 	return cloneKeys(p.keys), nil
@@ -277,7 +295,7 @@ func (s *Supplier) TotalPurchases() int {
 func (s *Supplier) view(p *purchase) ports.SupplierOrder {
 	o := p.order
 	o.Status = ports.PurchaseCompleted
-	if s.cfg.Clock().Before(p.createdAt.Add(s.cfg.KeyDelay)) {
+	if s.cfg.Clock().Before(p.createdAt.Add(s.cfg.KeyDelay)) || s.cfg.Clock().Before(p.release) {
 		o.Status = ports.PurchasePending
 	}
 	return o
@@ -286,7 +304,7 @@ func (s *Supplier) view(p *purchase) ports.SupplierOrder {
 // call waits out the latency, then injects a failure at FailureRate when
 // mayFail.
 func (s *Supplier) call(ctx context.Context, mayFail bool) error {
-	if err := sleep(ctx, s.cfg.Latency); err != nil {
+	if err := supplierhttp.Sleep(ctx, s.cfg.Latency); err != nil {
 		return err
 	}
 	if !mayFail || s.cfg.FailureRate <= 0 {
@@ -299,20 +317,6 @@ func (s *Supplier) call(ctx context.Context, mayFail bool) error {
 		return fmt.Errorf("%w: HttpClient: injected sandbox failure", ports.ErrSupplierTemporary)
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func cloneKeys(ks []ports.SupplierKey) []ports.SupplierKey {

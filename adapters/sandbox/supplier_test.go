@@ -97,7 +97,8 @@ func TestGlyphsCoverKeyAlphabet(t *testing.T) {
 
 func TestKeyFormats(t *testing.T) {
 	t.Parallel()
-	s := NewSupplier(SupplierConfig{})
+	// Released yesterday: the pre-order's keys are out too.
+	s := NewSupplier(SupplierConfig{PreorderRelease: time.Now().AddDate(0, 0, -1)})
 	ps, _ := allProducts(s)
 	textKey := regexp.MustCompile(`^[A-Z2-9]+(-[A-Z2-9]+)*$`)
 	images := 0
@@ -385,5 +386,32 @@ func TestStockScaleMultipliesEveryProductsStock(t *testing.T) {
 		if a.Qty != e.product.Qty || b.Qty != 3*e.product.Qty {
 			t.Errorf("%s: stock %d and %d scaled by 3, want %d and %d", e.product.ID, a.Qty, b.Qty, e.product.Qty, 3*e.product.Qty)
 		}
+	}
+}
+
+// TestPreorderWaitsForItsRelease: the sandbox's pre-order is listed with
+// its release day; its keys are refused as a pre-order's (with that day)
+// until the day comes, then delivered.
+func TestPreorderWaitsForItsRelease(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	release := time.Date(2026, 12, 24, 0, 0, 0, 0, time.UTC)
+	s := NewSupplier(SupplierConfig{Clock: func() time.Time { return now }, PreorderRelease: release.Add(15 * time.Hour)})
+	p, err := s.Product(context.Background(), PreorderProductID)
+	if err != nil || !p.Preorder || !p.ReleaseDate.Equal(release) {
+		t.Fatalf("pre-order listed as %+v, %v", p, err)
+	}
+	o := mustPlace(t, s, buy(t, s, PreorderProductID, "item-pre", 1))
+	if o.Status != ports.PurchasePending {
+		t.Errorf("status before the release %s", o.Status)
+	}
+	_, err = s.Keys(context.Background(), o.ID)
+	if got, ok := ports.ReleaseDateOf(err); !ok || !got.Equal(release) || !errors.Is(err, ports.ErrKeysPending) {
+		t.Fatalf("keys before the release: %v (release %v %v)", err, got, ok)
+	}
+	now = release
+	keys, err := s.Keys(context.Background(), o.ID)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys on release day: %d, %v", len(keys), err)
 	}
 }

@@ -15,11 +15,11 @@ func TestCatalogSyncCommand(t *testing.T) {
 	url, db := pgtest.NewDatabase(t)
 	env := []string{"KEYWARD_DATABASE_URL=" + url}
 	out, err := keyward(t, env, "catalog", "sync")
-	if err != nil || !strings.Contains(out, "(full): 14 products seen, 14 created, 0 changed, 0 deactivated") {
+	if err != nil || !strings.Contains(out, "(full): 15 products seen, 15 created, 0 changed, 0 deactivated") {
 		t.Fatalf("first sync: %v\n%s", err, out)
 	}
 	out, err = keyward(t, env, "catalog", "sync", "--full")
-	if err != nil || !strings.Contains(out, "(full): 14 products seen, 0 created, 0 changed, 0 deactivated") {
+	if err != nil || !strings.Contains(out, "(full): 15 products seen, 0 created, 0 changed, 0 deactivated") {
 		t.Fatalf("second sync: %v\n%s", err, out)
 	}
 	var runs int

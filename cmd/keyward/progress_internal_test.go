@@ -130,7 +130,7 @@ func TestLongCommandsShowProgressOnATerminal(t *testing.T) {
 	t.Setenv("KEYWARD_DATABASE_URL", url)
 	t.Run("catalog sync", func(t *testing.T) {
 		out, progress := runTTY(t, true, "catalog", "sync")
-		if progress != "\r\x1b[Ksupplier pages read: 1\n" || !strings.Contains(out, "14 products seen") {
+		if progress != "\r\x1b[Ksupplier pages read: 1\n" || !strings.Contains(out, "15 products seen") {
 			t.Fatalf("progress %q, stdout %q", progress, out)
 		}
 		if _, quiet := runTTY(t, false, "catalog", "sync"); quiet != "" {

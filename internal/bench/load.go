@@ -193,11 +193,14 @@ func awaitAndReveal(ctx context.Context, client *http.Client, base string, rec *
 	rec.add("reveal", time.Since(t0))
 }
 
+// inStockSKUs lists the products the load buys: in stock, and delivered
+// at once (no pre-order).
 func inStockSKUs(ctx context.Context, client *http.Client, base string) ([]string, error) {
 	var page struct {
 		Items []struct {
-			SKU     string `json:"sku"`
-			InStock bool   `json:"in_stock"`
+			SKU      string `json:"sku"`
+			InStock  bool   `json:"in_stock"`
+			Preorder bool   `json:"preorder"`
 		} `json:"items"`
 	}
 	if err := doJSON(ctx, client, http.MethodGet, base+"/v1/products?limit=100", nil, nil, http.StatusOK, &page); err != nil {
@@ -205,7 +208,7 @@ func inStockSKUs(ctx context.Context, client *http.Client, base string) ([]strin
 	}
 	var skus []string
 	for _, p := range page.Items {
-		if p.InStock {
+		if p.InStock && !p.Preorder { // a pre-order is delivered on its release day, not within a run
 			skus = append(skus, p.SKU)
 		}
 	}

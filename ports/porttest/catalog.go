@@ -26,6 +26,7 @@ func CatalogRepository(t *testing.T, newRepo func(t *testing.T) ports.CatalogRep
 		{"get many returns those that exist", testCatalogGetMany},
 		{"find filters by name, platform and stock, and pages", testCatalogFind},
 		{"a pinned price round-trips", testCatalogPinned},
+		{"a pre-order's release date changes and goes", testCatalogPreorderChanges},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
@@ -41,15 +42,20 @@ func testCatalogRoundTrip(t *testing.T, repo ports.CatalogRepository) {
 		Source: domain.ProductSource{Kind: domain.SourceSupplier, Supplier: "kinguin", SupplierProductID: "kg-123", Cost: domain.MustMoney("41.07", "EUR")},
 		Stock:  12, Active: true, UpdatedAt: suiteT0,
 	})
+	preorder := newProduct(t, domain.ProductSnapshot{
+		SKU: "sku-preorder", Name: "Game Preorder", Platform: "Steam", Region: "GLOBAL", Price: domain.MustMoney("49.99", "EUR"),
+		Source: domain.ProductSource{Kind: domain.SourceSupplier, Supplier: "kinguin", SupplierProductID: "kg-456", Cost: domain.MustMoney("39.99", "EUR")},
+		Stock:  500, Active: true, UpdatedAt: suiteT0, Preorder: true, ReleaseDate: time.Date(2027, 2, 14, 0, 0, 0, 0, time.UTC),
+	})
 	// Own stock has no supplier and may have no cost; never updated: zero time.
 	own := newProduct(t, domain.ProductSnapshot{
 		SKU: "sku-own", Name: "Game Own", Platform: "GOG", Region: "GLOBAL", Price: domain.MustMoney("0.10", "USD"),
 		Source: domain.ProductSource{Kind: domain.SourceOwnStock}, Stock: 0, Active: false,
 	})
-	if err := repo.Upsert(t.Context(), supplied, own); err != nil {
+	if err := repo.Upsert(t.Context(), supplied, own, preorder); err != nil {
 		t.Fatalf("Upsert: %v", err)
 	}
-	for _, want := range []*domain.Product{supplied, own} {
+	for _, want := range []*domain.Product{supplied, own, preorder} {
 		got, err := repo.Get(t.Context(), want.SKU())
 		if err != nil {
 			t.Fatalf("Get(%s): %v", want.SKU(), err)
@@ -155,6 +161,8 @@ func productDiffs(got, want domain.ProductSnapshot) []string {
 	d.add("active", got.Active, want.Active, got.Active == want.Active)
 	d.time("updated at", got.UpdatedAt, want.UpdatedAt)
 	d.add("price pinned", got.PricePinned, want.PricePinned, got.PricePinned == want.PricePinned)
+	d.add("preorder", got.Preorder, want.Preorder, got.Preorder == want.Preorder)
+	d.add("release date", got.ReleaseDate, want.ReleaseDate, got.ReleaseDate.Equal(want.ReleaseDate) && got.ReleaseDate.IsZero() == want.ReleaseDate.IsZero())
 	return d
 }
 
@@ -181,4 +189,35 @@ func (d *diffs) source(field string, got, want domain.ProductSource) {
 	d.add(field+" supplier", got.Supplier, want.Supplier, got.Supplier == want.Supplier)
 	d.add(field+" product id", got.SupplierProductID, want.SupplierProductID, got.SupplierProductID == want.SupplierProductID)
 	d.money(field+" cost", got.Cost, want.Cost)
+}
+
+// testCatalogPreorderChanges: a moved release date is stored, and a
+// product released (no pre-order any more) loses its date.
+func testCatalogPreorderChanges(t *testing.T, repo ports.CatalogRepository) {
+	snap := domain.ProductSnapshot{
+		SKU: "sku-pre", Name: "Game Preorder", Platform: "Steam", Region: "GLOBAL", Price: domain.MustMoney("49.99", "EUR"),
+		Source: domain.ProductSource{Kind: domain.SourceSupplier, Supplier: "kinguin", SupplierProductID: "kg-456", Cost: domain.MustMoney("39.99", "EUR")},
+		Stock:  500, Active: true, UpdatedAt: suiteT0, Preorder: true, ReleaseDate: time.Date(2027, 2, 14, 0, 0, 0, 0, time.UTC),
+	}
+	for _, change := range []func(){
+		func() {},
+		func() { snap.ReleaseDate = time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC) },
+		func() { snap.Preorder = false },
+	} {
+		change()
+		want := newProduct(t, snap)
+		if err := repo.Upsert(t.Context(), want); err != nil {
+			t.Fatalf("Upsert: %v", err)
+		}
+		got, err := repo.Get(t.Context(), "sku-pre")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range productDiffs(got.Snapshot(), want.Snapshot()) {
+			t.Errorf("product: %s", d)
+		}
+	}
+	if got, _ := repo.Get(t.Context(), "sku-pre"); got.Preorder() || !got.ReleaseDate().IsZero() {
+		t.Errorf("released product: preorder %v, release date %v", got.Preorder(), got.ReleaseDate())
+	}
 }

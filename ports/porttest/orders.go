@@ -39,6 +39,7 @@ func OrderRepository(t *testing.T, newRepo func(t *testing.T) ports.OrderReposit
 		{"get of a missing order is not found", testOrderMissing},
 		{"update applies fn and saves", testOrderUpdate},
 		{"update saves item changes", testOrderUpdateItems},
+		{"a pre-order awaiting its release survives storage", testOrderAwaitingRelease},
 		{"update whose fn fails saves nothing", testOrderUpdateRollback},
 		{"update of a missing order is not found", testOrderUpdateMissing},
 		{"concurrent updates lose nothing", testOrderConcurrentUpdates},
@@ -216,6 +217,57 @@ func testOrderUpdateItems(t *testing.T, repo ports.OrderRepository) {
 	}
 }
 
+// testOrderAwaitingRelease: an item waiting for its pre-order's release
+// keeps its state and day, is sealed from there after the release, and
+// the order completes.
+func testOrderAwaitingRelease(t *testing.T, repo ports.OrderRepository) {
+	create(t, repo, orderIn(t, "ord-1", domain.StatusFulfilling))
+	release := time.Date(2027, 2, 14, 0, 0, 0, 0, time.UTC)
+	a := "ord-1-a" // purchased under so-ord-1-a
+	updated, err := repo.Update(t.Context(), "ord-1", func(o *domain.Order) error {
+		return o.AwaitItemRelease(a, release, suiteT0)
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	got := get(t, repo, "ord-1")
+	for _, d := range orderDiffs(got.Snapshot(), updated.Snapshot()) {
+		t.Error(d)
+	}
+	it, err := got.Item(a)
+	if err != nil || it.Status() != domain.ItemAwaitingRelease || !it.ReleaseDate().Equal(release) {
+		t.Fatalf("stored item: %v %v, err %v; want awaiting_release until %s", it.Status(), it.ReleaseDate(), err, release)
+	}
+	if until, ok := got.AwaitingReleaseUntil(); ok {
+		t.Errorf("AwaitingReleaseUntil = %v, true: the order's other item is no pre-order", until)
+	}
+	after := release.Add(time.Hour)
+	updated, err = repo.Update(t.Context(), "ord-1", func(o *domain.Order) error {
+		if err := o.RetryFulfilment(after); err != nil { // the failed item back to pending
+			return err
+		}
+		for _, it := range o.Items() {
+			if err := purchaseAndSeal(o, it); err != nil {
+				return err
+			}
+		}
+		return o.CompleteFulfilment(after)
+	})
+	if err != nil {
+		t.Fatalf("Update after the release: %v", err)
+	}
+	got = get(t, repo, "ord-1")
+	for _, d := range orderDiffs(got.Snapshot(), updated.Snapshot()) {
+		t.Error(d)
+	}
+	if got.Status() != domain.StatusFulfilled {
+		t.Errorf("status %s, want fulfilled", got.Status())
+	}
+	if it, _ := got.Item(a); it.Status() != domain.ItemSealed || !it.ReleaseDate().Equal(release) {
+		t.Errorf("sealed pre-order: %s, release %v", it.Status(), it.ReleaseDate())
+	}
+}
+
 func testOrderUpdateRollback(t *testing.T, repo ports.OrderRepository) {
 	create(t, repo, orderIn(t, "ord-1", domain.StatusPendingPayment))
 	before := get(t, repo, "ord-1")
@@ -387,6 +439,7 @@ func (d *diffs) item(field string, got, want domain.ItemSnapshot) {
 	d.add(field+" supplier order", got.SupplierOrderID, want.SupplierOrderID, got.SupplierOrderID == want.SupplierOrderID)
 	d.add(field+" bought from", got.BoughtFrom, want.BoughtFrom, got.BoughtFrom == want.BoughtFrom)
 	d.add(field+" keys", got.Keys, want.Keys, slices.Equal(got.Keys, want.Keys))
+	d.add(field+" release date", got.ReleaseDate, want.ReleaseDate, got.ReleaseDate.Equal(want.ReleaseDate) && got.ReleaseDate.IsZero() == want.ReleaseDate.IsZero())
 }
 
 // newOrder returns a pending order with a waiting payment: 2 × 19.99 from
@@ -529,7 +582,7 @@ func orderIn(t *testing.T, id string, s domain.OrderStatus) *domain.Order {
 // to sealed, with one sealed key reference per unit.
 func purchaseAndSeal(o *domain.Order, it *domain.OrderItem) error {
 	id := it.ID()
-	if it.Status() != domain.ItemPurchased {
+	if it.Status() != domain.ItemPurchased && it.Status() != domain.ItemAwaitingRelease {
 		if err := o.BeginItemPurchase(id, suiteT0); err != nil {
 			return err
 		}

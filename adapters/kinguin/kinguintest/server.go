@@ -69,6 +69,10 @@ type Server struct {
 	requests   map[string]int
 	images     bool
 	lastOrder  []byte
+	now        func() time.Time
+	// preorderErrors: keys of a pre-order not yet released are refused
+	// with ProcessingPreorder (422, releaseDate) instead of an empty page.
+	preorderErrors bool
 }
 
 type order struct {
@@ -79,7 +83,8 @@ type order struct {
 	keys                      []ports.SupplierKey
 	delivered                 int
 	createdAt                 time.Time
-	returned                  bool // its keys were taken back: a second return finds none
+	returned                  bool      // its keys were taken back: a second return finds none
+	release                   time.Time // a pre-order's release day; zero for any other order
 }
 
 // ProductID is the reference product's id (kinguin-product.json).
@@ -90,7 +95,7 @@ const ProductID = "5c9b6f1a2539a4e8f1800a11"
 // orders that complete at once. It stops with the test.
 func New(t testing.TB, extra int) *Server {
 	s := &Server{t: t, orders: map[string]*order{}, byExternal: map[string]*order{}, purchases: map[string]int{},
-		faults: map[string][]Fault{}, requests: map[string]int{}}
+		faults: map[string][]Fault{}, requests: map[string]int{}, now: time.Now}
 	var ref map[string]any
 	mustUnmarshal(Fixture("kinguin-product.json"), &ref)
 	var bal struct{ Balance float64 }
@@ -118,6 +123,46 @@ func GeneratedProductID(i int) string { return fmt.Sprintf("5c9b6f1a2539a4e8f19%
 
 // BaseURL is the API base keyward is configured with (paths are appended).
 func (s *Server) BaseURL() string { return s.URL + "/esa/api" }
+
+// PreorderProductID is the productId of the pre-order AddPreorder lists.
+const PreorderProductID = "5c9b6f1a2539a4e8f18ffe01"
+
+// AddPreorder lists a pre-order: the reference product renamed, with
+// isPreorder true and releaseDate (Y-m-d) the day of release. An order for
+// it stays processing with no keys until that day has come by the
+// server's clock (SetClock), then its keys are released when it is read.
+func (s *Server) AddPreorder(release time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var p map[string]any
+	mustUnmarshal(Fixture("kinguin-product.json"), &p)
+	p["kinguinId"], p["productId"] = 99001, PreorderProductID
+	p["name"], p["originalName"] = "Starfall Odyssey Steam CD Key (Pre-order)", "Starfall Odyssey"
+	p["isPreorder"], p["releaseDate"] = true, release.UTC().Format("2006-01-02")
+	p["price"], p["qty"] = 39.99, 500
+	for _, o := range p["offers"].([]any) {
+		o.(map[string]any)["isPreorder"], o.(map[string]any)["releaseDate"] = true, release.UTC().Format("2006-01-02")
+	}
+	s.products = append(s.products, p)
+}
+
+// SetClock sets the server's clock, which says when pre-orders are
+// released (time.Now by default).
+func (s *Server) SetClock(now func() time.Time) { s.mu.Lock(); s.now = now; s.mu.Unlock() }
+
+// PreorderErrors makes reading the keys of a pre-order not yet released
+// answer 422 ProcessingPreorder with its releaseDate (Kinguin's
+// "wait until then"), instead of an empty page.
+func (s *Server) PreorderErrors(on bool) { s.mu.Lock(); s.preorderErrors = on; s.mu.Unlock() }
+
+// releaseDue releases the keys of a pre-order whose day has come; the
+// caller holds s.mu.
+func (s *Server) releaseDue(o *order) {
+	if o.release.IsZero() || s.now().Before(o.release) || o.delivered == o.qty {
+		return
+	}
+	o.delivered, o.status = o.qty, "completed"
+}
 
 // HoldKeys keeps new orders processing with no keys until Deliver.
 func (s *Server) HoldKeys(hold bool) { s.mu.Lock(); s.hold = hold; s.mu.Unlock() }
@@ -456,7 +501,10 @@ func (s *Server) placeOrder(r *http.Request) answer {
 		}
 		o.keys = append(o.keys, ports.SupplierKey{ContentType: ref[0].Type, Data: fmt.Appendf(nil, "%s-%04d-%d", ref[0].Serial[:11], s.total, i)})
 	}
-	if !s.hold {
+	if pre, _ := p["isPreorder"].(bool); pre {
+		o.release, _ = time.Parse("2006-01-02", p["releaseDate"].(string))
+		s.releaseDue(o)
+	} else if !s.hold {
 		o.delivered, o.status = o.qty, "completed"
 	}
 	s.orders[o.id] = o
@@ -484,6 +532,11 @@ func (s *Server) orderBody(o *order) map[string]any {
 		keys[i] = map[string]any{"id": fmt.Sprintf("%s-k%d", o.id, i), "status": st}
 	}
 	line["keys"] = keys
+	if !o.release.IsZero() {
+		day := o.release.Format("2006-01-02")
+		b["isPreorder"], b["preorderReleaseDate"] = true, day
+		line["isPreorder"], line["releaseDate"] = true, day
+	}
 	return b
 }
 
@@ -497,6 +550,7 @@ func (s *Server) searchOrders(r *http.Request) answer {
 	ids := slices.Sorted(maps.Keys(s.orders))
 	for _, id := range ids {
 		if o := s.orders[id]; ext == "" || o.externalID == ext {
+			s.releaseDue(o)
 			match = append(match, s.orderBody(o))
 		}
 	}
@@ -509,6 +563,7 @@ func (s *Server) getOrder(id string) answer {
 	if !ok {
 		return errAnswer(http.StatusNotFound, "OrderNotFound", "Order "+id+" not found.")
 	}
+	s.releaseDue(o)
 	return answer{200, s.orderBody(o)}
 }
 
@@ -520,6 +575,12 @@ func (s *Server) keys(r *http.Request, id string) answer {
 	page, limit, bad := pageParams(r, 25, 100)
 	if bad != "" {
 		return errAnswer(http.StatusBadRequest, "ConstraintViolation", "Invalid \""+bad+"\" property.")
+	}
+	s.releaseDue(o)
+	if s.preorderErrors && !o.release.IsZero() && o.delivered < o.qty {
+		a := errAnswer(http.StatusUnprocessableEntity, "ProcessingPreorder", "Order "+id+" is a pre-order: its keys come after the release.")
+		a.body.(map[string]any)["releaseDate"] = o.release.Format("2006-01-02")
+		return a
 	}
 	var ref []map[string]any
 	mustUnmarshal(Fixture("kinguin-keys-page.json"), &ref)
