@@ -363,7 +363,7 @@ func (h RefundOrder) lostAnswers(ctx context.Context, o *domain.Order, offered f
 	takenBack := map[string]time.Time{}
 	for _, it := range o.Items() {
 		ref := it.SupplierOrderID()
-		if ref == "" || ref == ownStockRef {
+		if ref == "" || ref == ownStockRef || !it.ReleaseDate().IsZero() { // a pre-order is never offered back
 			continue
 		}
 		earlier := o.ReturnRequest(ref)
