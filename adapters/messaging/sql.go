@@ -125,7 +125,7 @@ func NewSQLSubscriberGroup(db *sql.DB, log *slog.Logger, group string, opts SQLQ
 	} else {
 		cfg.BackoffManager = quietStopBackoff{BackoffManager: wsql.NewDefaultBackoffManager(cfg.PollInterval, cfg.RetryInterval), retry: cfg.RetryInterval}
 	}
-	return wsql.NewSubscriber(wsql.BeginnerFromStdSQL(db), cfg, wlog)
+	return wsql.NewSubscriber(newConsumeBeginner(db), cfg, wlog)
 }
 
 // NewSQLPublisher publishes outside any business transaction (dead
