@@ -21,8 +21,9 @@ import (
 //
 // A delivery takes two units of work on the order, around the email that
 // cannot be undone: the claim with the new link (the links before it
-// revoked), then the mark delivered. The email is audited in a third, by
-// the mailer (auditedMailer), so that a record never fails a sent email.
+// revoked), then the mark delivered with the email's audit record (which
+// the mailer, auditedMailer, leaves to it). A mark delivered that keeps
+// failing never fails the sent email: its record is then written alone.
 type DeliverOrder struct {
 	tx     ports.Transactor
 	orders ports.OrderRepository
@@ -104,40 +105,50 @@ var errSentNotRecorded = errors.New("delivery email sent, order not marked deliv
 // deliver emails the new link and marks the order delivered, checking
 // before each step that cannot be undone that the claim is still held (a
 // worker that stalled past its lease stops and revokes its own link).
+// Before the email, o (as the claim's unit of work saved it) serves:
+// no other worker can take the claim over while its lease runs, so the
+// clock alone tells whether it is still held.
 func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain.DeliveryLink, url, claim string, lease time.Duration) error {
 	orderID := o.ID()
-	current, err := h.orders.Get(ctx, orderID)
-	if err != nil {
-		return fmt.Errorf("reload order: %w", err)
-	}
-	if !current.HoldsDelivery(claim, h.issuer.clock.Now(), lease) {
+	if !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease) {
 		h.log.WarnContext(ctx, "delivery claim lost before sending; revoking own link", "order_id", orderID)
 		return revokeLink(ctx, h.issuer.links, link.ID(), h.issuer.clock.Now())
 	}
-	if err := h.issuer.send(ctx, o, link, url); err != nil {
+	// The email's audit record is staged in the unit of work that marks
+	// the order delivered, not in one of its own.
+	sctx, records := deferEmailRecords(ctx)
+	if err := h.issuer.send(sctx, o, link, url); err != nil {
 		return err
 	}
 	// The email is out: failing now would have the retry revoke the link
 	// just sent and email another. So the order records it a few times,
 	// apart from the caller's context; if it still cannot, the claim is
-	// kept (not released), and the order is delivered again only once the
-	// lease has run out.
+	// kept (not released), the email is recorded on its own, and the order
+	// is delivered again only once the lease has run out.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	lost := false
+	var err error
 	for range 3 {
-		_, err = h.orders.Update(mctx, orderID, func(o *domain.Order) error {
-			// Set on every run of the function: a retried unit of work runs it again.
-			if lost = !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease); lost {
-				return nil
+		err = h.tx.Atomically(mctx, func(ctx context.Context) error {
+			if _, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error {
+				// Set on every run of the function: a retried unit of work runs it again.
+				if lost = !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease); lost {
+					return nil
+				}
+				return o.MarkDelivered(link.ID(), h.issuer.clock.Now())
+			}); err != nil {
+				return err
 			}
-			return o.MarkDelivered(link.ID(), h.issuer.clock.Now())
+			return records.stage(ctx)
 		})
 		if err == nil {
+			records.done()
 			break
 		}
 	}
 	if err != nil {
+		records.recordAlone(mctx)
 		return fmt.Errorf("%w: mark delivered: %w", errSentNotRecorded, err)
 	}
 	if lost {
