@@ -44,42 +44,72 @@ func NewDeliverOrder(tx ports.Transactor, orders ports.OrderRepository, links po
 // revoked) or whose delivery another worker holds; it returns an error to
 // retry when mail or storage fails, after releasing its claim.
 func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
-	lease := deliveryLease
-	claim := h.issuer.ids.NewID()
-	var (
-		o       *domain.Order
-		link    *domain.DeliveryLink
-		url     string
-		claimed bool
-	)
+	d := h.newDelivery()
 	// The claim, the revocation of the links before it (a worker that died
 	// may have emailed one) and the new link commit together: a link is
 	// stored before its email goes out, and a worker that dies before the
 	// commit leaves no claim to wait out.
 	err := h.tx.Atomically(ctx, func(ctx context.Context) error {
-		var err error
-		claimed, link = false, nil // the unit of work runs again when retried
-		o, err = h.orders.Update(ctx, orderID, func(o *domain.Order) error {
-			claimed = o.ClaimDelivery(claim, h.issuer.clock.Now(), lease)
+		o, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error {
+			d.claimOn(o)
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("claim delivery: %w", err)
 		}
-		if !claimed {
-			return nil
-		}
-		if _, err := revokeLinks(ctx, h.issuer.links, orderID, "", h.issuer.clock.Now()); err != nil {
-			return err
-		}
-		link, url, err = h.issuer.create(ctx, o)
-		return err
+		return d.issueLink(ctx, o)
 	})
-	if err == nil && !claimed {
+	return d.finish(ctx, orderID, err)
+}
+
+// delivery is one worker's delivery of an order: its claim, taken in an
+// update of the order (claimOn), and the link made in the same unit of
+// work (issueLink); finish then sends it. FulfilOrder claims in the unit of
+// work that completes the order, one unit of work less.
+type delivery struct {
+	DeliverOrder
+	claim   string
+	lease   time.Duration
+	claimed bool
+	o       *domain.Order
+	link    *domain.DeliveryLink
+	url     string
+}
+
+func (h DeliverOrder) newDelivery() *delivery {
+	return &delivery{DeliverOrder: h, claim: h.issuer.ids.NewID(), lease: deliveryLease}
+}
+
+// claimOn claims o's delivery, in an update function (which may run
+// again: it starts afresh).
+func (d *delivery) claimOn(o *domain.Order) {
+	d.claimed, d.o, d.link = o.ClaimDelivery(d.claim, d.issuer.clock.Now(), d.lease), nil, nil
+}
+
+// issueLink revokes the order's links and stores the new one, in the
+// unit of work that saved the claim on o; nothing when the claim was not
+// taken.
+func (d *delivery) issueLink(ctx context.Context, o *domain.Order) error {
+	if !d.claimed {
+		return nil
+	}
+	if _, err := revokeLinks(ctx, d.issuer.links, o.ID(), "", d.issuer.clock.Now()); err != nil {
+		return err
+	}
+	var err error
+	d.link, d.url, err = d.issuer.create(ctx, o)
+	d.o = o
+	return err
+}
+
+// finish sends the link once the unit of work of the claim committed
+// (err is its outcome), and releases the claim when the delivery failed.
+func (d *delivery) finish(ctx context.Context, orderID string, err error) error {
+	if err == nil && !d.claimed {
 		return nil
 	}
 	if err == nil {
-		err = h.deliver(ctx, o, link, url, claim, lease)
+		err = d.deliver(ctx, d.o, d.link, d.url, d.claim, d.lease)
 	}
 	if err != nil && !errors.Is(err, errSentNotRecorded) {
 		// Free the claim at once so the retry need not wait for the lease;
@@ -88,11 +118,11 @@ func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
 		// no-op.)
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, rerr := h.orders.Update(rctx, orderID, func(o *domain.Order) error {
-			o.ReleaseDelivery(claim, h.issuer.clock.Now())
+		if _, rerr := d.orders.Update(rctx, orderID, func(o *domain.Order) error {
+			o.ReleaseDelivery(d.claim, d.issuer.clock.Now())
 			return nil
 		}); rerr != nil {
-			h.log.WarnContext(ctx, "could not release delivery claim; the lease will expire", "order_id", orderID, "err", rerr)
+			d.log.WarnContext(ctx, "could not release delivery claim; the lease will expire", "order_id", orderID, "err", rerr)
 		}
 	}
 	return err

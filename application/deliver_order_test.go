@@ -109,3 +109,32 @@ func TestDeliveryEmailSentIsNeverSentAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestFulfilmentClaimsItsDeliveryWithTheSeal: the run that completes an
+// order commits the seal, the order's completion, the delivery claim and
+// the new link in one unit of work, then sends the link and marks the
+// order delivered in another: a delivery costs the run one unit of work
+// of its own, not two.
+func TestFulfilmentClaimsItsDeliveryWithTheSeal(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o := w.paidOrder(t, 1)
+	c := &unitCounter{}
+	fulfil := w.app(func(d *application.Deps, _ *application.Settings) {
+		d.Tx = c
+		d.Orders = unitOrders{OrderRepository: w.orders, c: c}
+		d.Links = unitLinks{DeliveryLinkRepository: w.links, c: c}
+	}).Commands.FulfilOrder
+	if err := fulfil.Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.status(t, o.ID()); s != domain.StatusDelivered || len(w.mail.sent) != 1 {
+		t.Fatalf("order %s after its run, %d emails", s, len(w.mail.sent))
+	}
+	assertOneLiveLink(t, w, o.ID(), 1)
+	// The order's first read, the data key, the purchase begun, the seal
+	// with the claim and the link, the mark delivered.
+	if n := c.n.Load(); n != 5 {
+		t.Fatalf("a fulfilment and delivery committed %d units of work or reads, want 5", n)
+	}
+}

@@ -94,7 +94,13 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 	if serr := f.commitStart(ctx); serr != nil && err == nil && !errors.Is(serr, errNotFulfilling) {
 		err = fmt.Errorf("start fulfilment of %s: %w", orderID, serr)
 	}
-	if err == nil && f.completed {
+	switch {
+	case err == nil && f.delivery != nil:
+		// Claimed with the seal that completed the order.
+		if err = f.delivery.finish(ctx, orderID, nil); err != nil {
+			err = fmt.Errorf("deliver %s: %w", orderID, err)
+		}
+	case err == nil && f.completed:
 		err = h.deliverFulfilled(ctx, orderID)
 	}
 	return err
@@ -130,6 +136,9 @@ type fulfilment struct {
 	completed bool
 	loaded    *domain.Order // the order as the run loaded it
 	unlock    func()        // releases the purchase lock held, if any
+	// delivery is the delivery claimed, with its link, in the unit of
+	// work whose seal completed the order.
+	delivery *delivery
 }
 
 // run takes every item of o (as loaded) as far as it goes and completes

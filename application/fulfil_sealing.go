@@ -24,27 +24,53 @@ func (f *fulfilment) storeKeys(ctx context.Context, it *domain.OrderItem, keys [
 
 // seal records the item's stored keys in one unit of work: the purchase
 // first unless an earlier run recorded it, the seal, and the order's
-// completion when it was the last item to seal.
+// completion when it was the last item to seal, with the claim of its
+// delivery and the delivery link when the run delivers (f.delivery, which
+// Handle then sends).
 func (f *fulfilment) seal(ctx context.Context, it *domain.OrderItem, supplier, supplierOrderID string, keys []domain.SealedKey, record bool) error {
 	completed := false
-	_, err := f.update(ctx, func(o *domain.Order) error {
-		completed = false // the function runs again when the unit of work is retried
-		now := f.clock.Now()
-		if record {
-			if err := f.recordPurchase(o, it, supplier, supplierOrderID); err != nil {
+	var d *delivery
+	if f.deliver != nil {
+		d = f.deliver.newDelivery()
+	}
+	err := f.stock.Tx.Atomically(ctx, func(ctx context.Context) error {
+		o, err := f.update(ctx, func(o *domain.Order) error {
+			completed = false // the function runs again when the unit of work is retried
+			now := f.clock.Now()
+			if record {
+				if err := f.recordPurchase(o, it, supplier, supplierOrderID); err != nil {
+					return err
+				}
+			}
+			if err := o.SealItem(it.ID(), keys, now); err != nil {
 				return err
 			}
-		}
-		if err := o.SealItem(it.ID(), keys, now); err != nil {
+			if !allSealed(o) {
+				return nil
+			}
+			completed = true
+			if err := o.CompleteFulfilment(now); err != nil {
+				return err
+			}
+			if d != nil {
+				d.claimOn(o)
+			}
+			return nil
+		})
+		if err != nil || !completed || d == nil {
 			return err
 		}
-		if !allSealed(o) {
-			return nil
-		}
-		completed = true
-		return o.CompleteFulfilment(now)
+		return d.issueLink(ctx, o)
 	})
 	f.fulfilled = err == nil && completed
+	switch {
+	case f.fulfilled:
+		f.delivery = d
+	case err != nil && d != nil && d.claimed:
+		// A store that cannot roll back (memory) may keep the claim: free
+		// it, so that the retry need not wait out its lease.
+		err = d.finish(ctx, f.orderID, err)
+	}
 	return err
 }
 
