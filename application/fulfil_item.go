@@ -74,9 +74,8 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 	}()
 	var serr error
 	if err == nil && len(keys) == it.Quantity() {
-		var sealed []domain.SealedKey
-		if sealed, serr = f.storeKeys(ctx, it, keys); serr == nil {
-			return itemSealed, f.seal(ctx, it, sup.Name(), supplierOrderID, sealed, !recorded)
+		if serr = f.sealKeys(ctx, it, sup.Name(), supplierOrderID, keys, !recorded); !errors.As(serr, new(errStoreKeys)) {
+			return itemSealed, serr
 		}
 	}
 	// Short of sealing, the purchase is recorded on its own first, as it
