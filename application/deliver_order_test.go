@@ -114,7 +114,8 @@ func TestDeliveryEmailSentIsNeverSentAgain(t *testing.T) {
 // order commits the seal, the order's completion, the delivery claim and
 // the new link in one unit of work, then sends the link and marks the
 // order delivered in another: a delivery costs the run one unit of work
-// of its own, not two.
+// of its own, not two. The order's data key is stored with the purchase
+// begun, not in a unit of work of its own.
 func TestFulfilmentClaimsItsDeliveryWithTheSeal(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -132,9 +133,12 @@ func TestFulfilmentClaimsItsDeliveryWithTheSeal(t *testing.T) {
 		t.Fatalf("order %s after its run, %d emails", s, len(w.mail.sent))
 	}
 	assertOneLiveLink(t, w, o.ID(), 1)
-	// The order's first read, the data key, the purchase begun, the seal
-	// with the claim and the link, the mark delivered.
-	if n := c.n.Load(); n != 5 {
-		t.Fatalf("a fulfilment and delivery committed %d units of work or reads, want 5", n)
+	// The order's first read, the purchase begun with the order's new
+	// data key, the seal with the claim and the link, the mark delivered.
+	if n := c.n.Load(); n != 4 {
+		t.Fatalf("a fulfilment and delivery committed %d units of work or reads, want 4", n)
+	}
+	if _, err := w.dataKeys.Get(t.Context(), o.ID()); err != nil {
+		t.Fatalf("the order's data key: %v", err)
 	}
 }

@@ -126,6 +126,10 @@ type fulfilment struct {
 	FulfilOrder
 	orderID string
 	key     *orderKey // the order's data key, opened at the first item to seal
+	// newKey is key, wrapped, when the run created it and has yet to
+	// store it: the run's first unit of work that begins a purchase or
+	// seals keys stores it (withNewKey).
+	newKey *ports.WrappedKey
 	// start is set while the order is not yet fulfilling: the run's first
 	// purchase begins in the unit of work that starts it, and any other
 	// change starts it in one of its own first, as it always did.
@@ -154,7 +158,7 @@ func (f *fulfilment) run(ctx context.Context, o *domain.Order) error {
 		}
 		if f.key == nil {
 			var err error
-			if f.key, err = f.keys.forOrder(ctx, f.orderID); err != nil {
+			if f.key, f.newKey, err = f.keys.forOrderUnstored(ctx, f.orderID); err != nil {
 				return err
 			}
 		}

@@ -63,7 +63,7 @@ func (f *fulfilment) seal(ctx context.Context, it *domain.OrderItem, supplier, s
 	if f.deliver != nil {
 		d = f.deliver.newDelivery()
 	}
-	err := f.stock.Tx.Atomically(ctx, func(ctx context.Context) error {
+	err := f.withNewKey(ctx, func(ctx context.Context) error {
 		keys, err := store(ctx)
 		if err != nil {
 			return err
