@@ -71,9 +71,14 @@ type delivery struct {
 	claim   string
 	lease   time.Duration
 	claimed bool
-	o       *domain.Order
-	link    *domain.DeliveryLink
-	url     string
+	// justFulfilled is set when the unit of work of the claim is the one
+	// that completed the order: an order fulfilled only now never had a
+	// delivery, so it has no link to revoke (links are issued only to
+	// fulfilled orders, and status never goes back).
+	justFulfilled bool
+	o             *domain.Order
+	link          *domain.DeliveryLink
+	url           string
 }
 
 func (h DeliverOrder) newDelivery() *delivery {
@@ -93,8 +98,10 @@ func (d *delivery) issueLink(ctx context.Context, o *domain.Order) error {
 	if !d.claimed {
 		return nil
 	}
-	if _, err := revokeLinks(ctx, d.issuer.links, o.ID(), "", d.issuer.clock.Now()); err != nil {
-		return err
+	if !d.justFulfilled {
+		if _, err := revokeLinks(ctx, d.issuer.links, o.ID(), "", d.issuer.clock.Now()); err != nil {
+			return err
+		}
 	}
 	var err error
 	d.link, d.url, err = d.issuer.create(ctx, o)

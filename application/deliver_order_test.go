@@ -115,16 +115,18 @@ func TestDeliveryEmailSentIsNeverSentAgain(t *testing.T) {
 // the new link in one unit of work, then sends the link and marks the
 // order delivered in another: a delivery costs the run one unit of work
 // of its own, not two. The order's data key is stored with the purchase
-// begun, not in a unit of work of its own.
+// begun, not in a unit of work of its own, and the claim looks for no
+// earlier link to revoke.
 func TestFulfilmentClaimsItsDeliveryWithTheSeal(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	o := w.paidOrder(t, 1)
 	c := &unitCounter{}
+	var listed atomic.Int32
 	fulfil := w.app(func(d *application.Deps, _ *application.Settings) {
 		d.Tx = c
 		d.Orders = unitOrders{OrderRepository: w.orders, c: c}
-		d.Links = unitLinks{DeliveryLinkRepository: w.links, c: c}
+		d.Links = listedLinks{unitLinks{DeliveryLinkRepository: w.links, c: c}, &listed}
 	}).Commands.FulfilOrder
 	if err := fulfil.Handle(t.Context(), o.ID()); err != nil {
 		t.Fatal(err)
@@ -141,4 +143,19 @@ func TestFulfilmentClaimsItsDeliveryWithTheSeal(t *testing.T) {
 	if _, err := w.dataKeys.Get(t.Context(), o.ID()); err != nil {
 		t.Fatalf("the order's data key: %v", err)
 	}
+	// An order fulfilled only now has no link to revoke: none is looked for.
+	if n := listed.Load(); n != 0 {
+		t.Fatalf("the run listed the order's links %d times, want 0", n)
+	}
+}
+
+// listedLinks counts ListByOrder calls.
+type listedLinks struct {
+	ports.DeliveryLinkRepository
+	n *atomic.Int32
+}
+
+func (l listedLinks) ListByOrder(ctx context.Context, orderID string) ([]*domain.DeliveryLink, error) {
+	l.n.Add(1)
+	return l.DeliveryLinkRepository.ListByOrder(ctx, orderID)
 }

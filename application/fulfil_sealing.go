@@ -88,6 +88,7 @@ func (f *fulfilment) seal(ctx context.Context, it *domain.OrderItem, supplier, s
 			}
 			if d != nil {
 				d.claimOn(o)
+				d.justFulfilled = true
 			}
 			return nil
 		})
