@@ -61,9 +61,11 @@ func NewFulfilOrder(orders ports.OrderRepository, dataKeys ports.DataKeyReposito
 // loop.
 //
 // A supplier-bought item takes two units of work: one, before the supplier
-// is called, begins its purchase (and starts a paid order's fulfilment);
-// the other, once its keys are sealed and stored, records the purchase,
-// seals the item and, for the last item, completes the order.
+// is called, begins its purchase (and starts a paid order's fulfilment,
+// and stores the order's data key when the run made it); the other, once
+// its keys are sealed, stores them (on Postgres; S3 before it), records
+// the purchase, seals the item and, for the last item, completes the
+// order, claims its delivery and stores the link that Handle then sends.
 func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 	o, err := h.orders.Get(ctx, orderID)
 	if err != nil {
