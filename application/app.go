@@ -251,7 +251,7 @@ func NewApp(d Deps, s Settings) App {
 			SignInCustomer:     NewSignInCustomer(d.Tx, d.CustomerLinks, d.Audit, d.Clock, s.CustomerAccess, s.TokenSecret),
 			ResendCustomerLink: NewResendCustomerLink(d.Orders, resend, d.Clock, s.CustomerAccess, s.TokenSecret),
 			OpenClaim:          NewOpenClaim(d.Tx, d.Links, d.Orders, d.Revelations, d.Claims, d.Audit, d.Clock, d.IDs, s.Claims),
-			RejectClaim:        NewRejectClaim(d.Tx, d.Claims, d.Orders, d.Mailer, d.Audit, d.Clock),
+			RejectClaim:        NewRejectClaim(d.Tx, d.Claims, d.Orders, d.Suppliers, d.Mailer, d.Audit, d.Clock),
 			ApproveClaim: NewApproveClaim(d.Tx, d.Claims, d.Orders, d.Stock, d.Suppliers, s.PriceGuard, d.DataKeys, d.Vault, d.Blobs, d.Links, d.Mailer, d.Audit, d.Clock, d.IDs,
 				s.Delivery, s.Claims, d.Log),
 			SetProductOffers: NewSetProductOffers(d.Tx, d.Catalog, d.Offers, d.PricingRules, d.Audit, d.Suppliers, pricing),

@@ -75,6 +75,7 @@ type ApproveClaim struct {
 	issuer    linkIssuer
 	policy    ClaimPolicy
 	log       *slog.Logger
+	repl      replacements
 }
 
 // NewApproveClaim wires ApproveClaim; it panics when a dependency is nil.
@@ -85,7 +86,7 @@ func NewApproveClaim(tx ports.Transactor, claims ports.ClaimRepository, orders p
 		"audit", audit, "log", log)
 	return ApproveClaim{tx: tx, claims: claims, orders: orders, stock: stock, suppliers: suppliers, guard: guard.withDefaults(), keys: envelope{dataKeys: dataKeys, vault: vault, blobs: blobs},
 		audit: audit, clock: clock, ids: ids, issuer: newLinkIssuer("ApproveClaim", links, mailer, clock, ids, delivery),
-		policy: policy.withDefaults(), log: log}
+		policy: policy.withDefaults(), log: log, repl: replacements{tx: tx, orders: orders, audit: audit, suppliers: suppliers, clock: clock}}
 }
 
 // Handle returns domain.ErrNotFound for an unknown claim,
@@ -98,7 +99,9 @@ func NewApproveClaim(tx ports.Transactor, claims ports.ClaimRepository, orders p
 // changed meanwhile or the supplier asks more than the price guard allows,
 // ports.ErrSupplierPermanent when the supplier refuses the purchase,
 // domain.ErrConflict for source stock when a replacement was bought for
-// the claim already (approve it from the supplier: it is found again), and
+// the claim already (approve it from the supplier: it is found again; a
+// purchase requested whose answer was lost is looked up at the supplier
+// first, and recorded bought when found), and
 // ErrUnavailable when the key vault or the supplier is down or the
 // replacement bought has no keys yet (approve again: the purchase is found,
 // not repeated). Nothing is decided on any error.
@@ -132,8 +135,11 @@ func (h ApproveClaim) Handle(ctx context.Context, cmd ApproveClaimCommand) (Appr
 		return ApprovedClaim{}, fmt.Errorf("%w: order is %s and item %s shows %d keys; only a delivered item's keys are replaced",
 			domain.ErrInvalidTransition, o.Status(), it.ID(), len(current))
 	}
-	if err := replacementBought(o, c.ID()); err != nil && source != domain.ReplaceFromSupplier {
-		return ApprovedClaim{}, err
+	var checked domain.ReplacementPurchase
+	if source != domain.ReplaceFromSupplier {
+		if checked, err = h.repl.settled(ctx, o, c, cmd.Actor); err != nil {
+			return ApprovedClaim{}, err
+		}
 	}
 	orderKey, err := h.keys.open(ctx, o.ID())
 	if errors.Is(err, domain.ErrNotFound) {
@@ -179,7 +185,7 @@ func (h ApproveClaim) Handle(ctx context.Context, cmd ApproveClaimCommand) (Appr
 				return fmt.Errorf("%w: item %s's keys changed meanwhile", domain.ErrConflict, it.ID())
 			}
 			if source != domain.ReplaceFromSupplier {
-				return replacementBought(o, c.ID())
+				return replacementBought(o, c.ID(), checked)
 			}
 			return nil
 		}); err != nil {
@@ -360,10 +366,73 @@ func (p purchasedReplacement) clear() {
 
 // replacementBought returns domain.ErrConflict when o records a replacement
 // bought from a supplier for claimID: the claim is replaced from it, or
-// the money spent on it is lost.
-func replacementBought(o *domain.Order, claimID string) error {
-	if p := o.ReplacementPurchase(claimID); p.Bought() {
+// the money spent on it is lost. It is ErrConflict too when o records a
+// purchase requested that checked, what was known when the supplier was
+// asked (replacements.settled), did not: begun meanwhile, it may be bought.
+func replacementBought(o *domain.Order, claimID string, checked domain.ReplacementPurchase) error {
+	switch p := o.ReplacementPurchase(claimID); {
+	case p.Bought():
 		return fmt.Errorf("%w: %s order %s was bought to replace claim %s's keys: approve the claim from the supplier", domain.ErrConflict, p.Supplier, p.SupplierOrderID, claimID)
+	case p.Requested && !checked.Requested:
+		return fmt.Errorf("%w: a replacement for claim %s is being bought from %s: ask again", domain.ErrConflict, claimID, p.Supplier)
+	}
+	return nil
+}
+
+// replacements records what a supplier says of the purchase of a claim's
+// replacement.
+type replacements struct {
+	tx        ports.Transactor
+	orders    ports.OrderRepository
+	audit     ports.AuditLog
+	suppliers ports.Suppliers
+	clock     ports.Clock
+}
+
+// settled is asked before a claim is decided other than by a replacement
+// from the supplier (rejected, or approved from stock), and returns what
+// o records of the purchase of its replacement. It is domain.ErrConflict
+// when a replacement was bought: the claim is replaced from it, or the
+// money spent on it is lost. A purchase requested whose answer never came
+// (the supplier placed it, the answer timed out) is looked up at the
+// supplier by the claim's id: found, it is recorded as bought, with its
+// audit record, and the answer is domain.ErrConflict; not found (or
+// cancelled or refunded by the supplier: no keys come, nothing is spent),
+// the claim may be decided. ErrUnavailable
+// when the supplier cannot be asked.
+func (r replacements) settled(ctx context.Context, o *domain.Order, c *domain.Claim, actor string) (domain.ReplacementPurchase, error) {
+	p := o.ReplacementPurchase(c.ID())
+	if err := replacementBought(o, c.ID(), p); err != nil || !p.Requested {
+		return p, err
+	}
+	reg, ok := r.suppliers.Get(p.Supplier)
+	if !ok {
+		return p, fmt.Errorf("%w: supplier %s, asked for claim %s's replacement, is not configured: whether it sold it is unknown", ErrUnavailable, p.Supplier, c.ID())
+	}
+	so, err := reg.Supplier.FindOrder(ctx, c.ID())
+	switch {
+	case errors.Is(err, domain.ErrNotFound), err == nil && so.Status.Final():
+		// Never placed, or cancelled or refunded: nothing was spent.
+		return p, nil
+	case err != nil:
+		return p, fmt.Errorf("%w: find claim %s's replacement purchase at %s: %v", ErrUnavailable, c.ID(), p.Supplier, err)
+	}
+	if err := r.bought(ctx, o.ID(), c.ItemID(), c.ID(), p.Supplier, so.ID, actor); err != nil {
+		return p, err
+	}
+	return p, fmt.Errorf("%w: %s order %s was bought to replace claim %s's keys: approve the claim from the supplier", domain.ErrConflict, p.Supplier, so.ID, c.ID())
+}
+
+// bought records, with its audit record, that supplier order supplierOrderID
+// bought claimID's replacement.
+func (r replacements) bought(ctx context.Context, orderID, itemID, claimID, supplier, supplierOrderID, actor string) error {
+	err := recordOnOrder(ctx, r.tx, r.orders, r.audit, orderID, func(o *domain.Order) error {
+		return o.RecordReplacementBought(claimID, itemID, supplier, supplierOrderID, r.clock.Now())
+	}, actor, AuditReplacementBought, claimID, map[string]string{
+		"order_id": orderID, "item_id": itemID, "supplier": supplier, "supplier_order_id": supplierOrderID,
+	})
+	if err != nil {
+		return fmt.Errorf("record claim %s's replacement bought as %s order %s: %w", claimID, supplier, supplierOrderID, err)
 	}
 	return nil
 }
@@ -371,8 +440,9 @@ func replacementBought(o *domain.Order, claimID string) error {
 // buy buys n keys of the item's product from the supplier the item was
 // bought from, under the price guard, as a purchase whose external id is
 // the claim's: asked again, it finds that purchase instead of buying again.
-// The purchase is recorded on o before the supplier is asked to place it,
-// and once its supplier order is known.
+// The purchase is recorded on o once the price guard lets it be placed,
+// before the supplier is asked to place it, and once its supplier order is
+// known.
 func (h ApproveClaim) buy(ctx context.Context, o *domain.Order, it *domain.OrderItem, claimID string, n int, actor string) (purchasedReplacement, error) {
 	reg, ok := h.suppliers.Get(it.Supplier())
 	if !ok || it.Source().SupplierProductID == "" {
@@ -380,32 +450,31 @@ func (h ApproveClaim) buy(ctx context.Context, o *domain.Order, it *domain.Order
 			domain.ErrInvalidClaim, it.ID(), it.Supplier())
 	}
 	sup := reg.Supplier
-	record := func(action string, details map[string]string, fn func(*domain.Order) error) error {
-		details["order_id"], details["item_id"], details["supplier"] = o.ID(), it.ID(), sup.Name()
-		return recordOnOrder(ctx, h.tx, h.orders, h.audit, o.ID(), fn, actor, action, claimID, details)
-	}
 	earlier := o.ReplacementPurchase(claimID)
 	so, err := sup.FindOrder(ctx, claimID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		if !earlier.Requested {
-			if err := record(AuditReplacementRequested, map[string]string{}, func(o *domain.Order) error {
-				return o.RecordReplacementRequested(claimID, it.ID(), sup.Name(), h.clock.Now())
-			}); err != nil {
-				return purchasedReplacement{}, fmt.Errorf("record the purchase of claim %s's replacement: %w", claimID, err)
+		request := func() error {
+			if earlier.Requested {
+				return nil
 			}
+			err := recordOnOrder(ctx, h.tx, h.orders, h.audit, o.ID(), func(o *domain.Order) error {
+				return o.RecordReplacementRequested(claimID, it.ID(), sup.Name(), h.clock.Now())
+			}, actor, AuditReplacementRequested, claimID, map[string]string{"order_id": o.ID(), "item_id": it.ID(), "supplier": sup.Name()})
+			if err != nil {
+				return fmt.Errorf("record the purchase of claim %s's replacement: %w", claimID, err)
+			}
+			return nil
 		}
-		if so, err = h.placeReplacement(ctx, sup, it, claimID, n); err != nil {
+		if so, err = h.placeReplacement(ctx, sup, it, claimID, n, request); err != nil {
 			return purchasedReplacement{}, err
 		}
 	case err != nil:
 		return purchasedReplacement{}, fmt.Errorf("%w: find the replacement's purchase at %s: %v", ErrUnavailable, sup.Name(), err)
 	}
 	if earlier.SupplierOrderID != so.ID {
-		if err := record(AuditReplacementBought, map[string]string{"supplier_order_id": so.ID}, func(o *domain.Order) error {
-			return o.RecordReplacementBought(claimID, it.ID(), sup.Name(), so.ID, h.clock.Now())
-		}); err != nil {
-			return purchasedReplacement{}, fmt.Errorf("record claim %s's replacement bought as %s order %s: %w", claimID, sup.Name(), so.ID, err)
+		if err := h.repl.bought(ctx, o.ID(), it.ID(), claimID, sup.Name(), so.ID, actor); err != nil {
+			return purchasedReplacement{}, err
 		}
 	}
 	keys, err := sup.Keys(ctx, so.ID)
@@ -423,8 +492,10 @@ func (h ApproveClaim) buy(ctx context.Context, o *domain.Order, it *domain.Order
 }
 
 // placeReplacement buys within the price guard: the most paid for a key is
-// what the customer paid for one less the minimum margin.
-func (h ApproveClaim) placeReplacement(ctx context.Context, sup ports.Supplier, it *domain.OrderItem, claimID string, n int) (ports.SupplierOrder, error) {
+// what the customer paid for one less the minimum margin. request records
+// the purchase once the guard lets it be placed, before the supplier is
+// asked: a purchase refused by the guard was never attempted.
+func (h ApproveClaim) placeReplacement(ctx context.Context, sup ports.Supplier, it *domain.OrderItem, claimID string, n int, request func() error) (ports.SupplierOrder, error) {
 	affordable, err := h.guard.affordable(it)
 	if err != nil {
 		return ports.SupplierOrder{}, err
@@ -438,6 +509,9 @@ func (h ApproveClaim) placeReplacement(ctx context.Context, sup ports.Supplier, 
 	case p.Cost.Currency() == affordable.Currency() && p.Cost.Amount().GreaterThan(affordable.Amount()):
 		return ports.SupplierOrder{}, fmt.Errorf("%w: %s asks %s %s for %s, more than the affordable %s %s: approve from stock, or later",
 			domain.ErrConflict, sup.Name(), p.Cost, p.Cost.Currency(), it.SKU(), affordable, affordable.Currency())
+	}
+	if err := request(); err != nil {
+		return ports.SupplierOrder{}, err
 	}
 	so, err := sup.PlaceOrder(ctx, ports.PurchaseRequest{ExternalID: claimID, ProductID: it.Source().SupplierProductID, Qty: n, Price: affordable})
 	switch {

@@ -227,6 +227,12 @@ func TestApproveClaimBuysFromTheSupplier(t *testing.T) {
 	if n := len(w.supplier.IssuedKeys(c.ID())); n != 0 {
 		t.Fatalf("the refused approval bought %d keys", n)
 	}
+	if got, _ := w.orders.Get(t.Context(), o.ID()); got.ReplacementPurchase(c.ID()).Requested {
+		t.Fatal("the order records a purchase the price guard refused, never attempted")
+	}
+	if n := auditActions(t, w, c.ID())[application.AuditReplacementRequested]; n != 0 {
+		t.Fatalf("%d %s audit records for a purchase the price guard refused", n, application.AuditReplacementRequested)
+	}
 
 	got, err := cw.app.Commands.ApproveClaim.Handle(t.Context(), approve)
 	if err != nil || got.Link == nil || got.BlockedKeys != 1 {
@@ -257,6 +263,25 @@ func TestApproveClaimBuysFromTheSupplier(t *testing.T) {
 	if replaced != 1 {
 		t.Fatalf("%d key.replaced audit records, want 1", replaced)
 	}
+	if n := auditActions(t, w, c.ID())[application.AuditReplacementRequested]; n != 1 {
+		t.Fatalf("%d %s audit records, want 1", n, application.AuditReplacementRequested)
+	}
+}
+
+// auditActions counts the audit records of subject by action.
+func auditActions(t *testing.T, w *world, subject string) map[string]int {
+	t.Helper()
+	recs, err := w.audit.List(t.Context(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]int{}
+	for _, r := range recs {
+		if r.Subject == subject {
+			actions[r.Action]++
+		}
+	}
+	return actions
 }
 
 // TestRevokeAfterAReplacementShredsEveryKey: a revoke deletes the bad key's
@@ -421,18 +446,144 @@ func TestApproveClaimFailedAfterBuyingKeepsThePurchase(t *testing.T) {
 	if shown := cw.revealText(t, newToken); shown != string(issued[0].Data) {
 		t.Fatalf("the new link reveals %q, the supplier issued %q", shown, issued[0].Data)
 	}
-	recs, err := w.audit.List(t.Context(), 0, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	actions := map[string]int{}
-	for _, r := range recs {
-		if r.Subject == c.ID() || r.Subject == o.ID() {
-			actions[r.Action]++
-		}
+	actions := auditActions(t, w, c.ID())
+	for a, n := range auditActions(t, w, o.ID()) {
+		actions[a] += n
 	}
 	if actions[application.AuditReplacementRequested] != 1 || actions[application.AuditReplacementBought] != 1 ||
 		actions[application.AuditKeyReplaced] != 1 || actions[application.AuditClaimApproved] != 1 {
 		t.Fatalf("audit actions %v, want the purchase requested and bought once, the claim approved and replaced once", actions)
+	}
+}
+
+// answerLost answers the first PlaceOrder as a timeout would: when placed
+// is set, after the supplier placed the order (the purchase is made, its
+// answer lost), otherwise without asking it.
+type answerLost struct {
+	ports.Supplier
+	placed bool
+	once   atomic.Bool
+}
+
+func (s *answerLost) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports.SupplierOrder, error) {
+	if !s.once.CompareAndSwap(false, true) {
+		return s.Supplier.PlaceOrder(ctx, r)
+	}
+	if s.placed {
+		if _, err := s.Supplier.PlaceOrder(ctx, r); err != nil {
+			return ports.SupplierOrder{}, err
+		}
+	}
+	return ports.SupplierOrder{}, errors.New("context deadline exceeded (injected)")
+}
+
+// claimWithALostPurchase opens a claim on a delivered order and approves
+// it from a supplier whose answer to the purchase is lost, placed or not:
+// the order records the purchase requested, not bought.
+func claimWithALostPurchase(t *testing.T, placed bool) (*world, application.App, *domain.Order, *domain.Claim) {
+	t.Helper()
+	w := newWorld(t)
+	o, token := deliveredToken(t, w)
+	app := w.app(func(d *application.Deps, _ *application.Settings) {
+		d.Suppliers[0].Supplier = &answerLost{Supplier: d.Suppliers[0].Supplier, placed: placed}
+	})
+	claimWorld{app: app, orders: w.orders, mail: w.mail}.revealText(t, token)
+	c, err := app.Commands.OpenClaim.Handle(t.Context(), application.OpenClaimCommand{Token: token, ItemID: o.Items()[0].ID(), Reason: "not_working"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approve := application.ApproveClaimCommand{ClaimID: c.ID(), Source: "supplier", Actor: "admin:support"}
+	if _, err := app.Commands.ApproveClaim.Handle(t.Context(), approve); !errors.Is(err, application.ErrUnavailable) {
+		t.Fatalf("approval whose purchase timed out: %v, want ErrUnavailable", err)
+	}
+	got, _ := w.orders.Get(t.Context(), o.ID())
+	if p := got.ReplacementPurchase(c.ID()); !p.Requested || p.Bought() {
+		t.Fatalf("after the timed out purchase the order records %+v, want it requested, not bought", p)
+	}
+	return w, app, o, c
+}
+
+// TestDecidingAClaimWhosePurchaseAnswerWasLost: the supplier placed the
+// replacement's order but its answer timed out. Neither a rejection nor an
+// approval from stock decides the claim then: the supplier is asked, the
+// purchase it finds is recorded bought (audited once), and both answer
+// ErrConflict; approved from the supplier, the claim gets the keys bought.
+func TestDecidingAClaimWhosePurchaseAnswerWasLost(t *testing.T) {
+	t.Parallel()
+	w, app, o, c := claimWithALostPurchase(t, true)
+	if n := len(w.supplier.IssuedKeys(c.ID())); n != 1 {
+		t.Fatalf("the supplier issued %d keys for the claim, want 1", n)
+	}
+	if _, err := app.Commands.RejectClaim.Handle(t.Context(), c.ID(), "works for us", "admin:support"); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("reject after a purchase whose answer was lost: %v, want ErrConflict", err)
+	}
+	got, _ := w.orders.Get(t.Context(), o.ID())
+	p := got.ReplacementPurchase(c.ID())
+	if !p.Bought() {
+		t.Fatalf("the purchase the supplier found is recorded as %+v, want bought", p)
+	}
+	fromStock := application.ApproveClaimCommand{ClaimID: c.ID(), Source: "stock", Actor: "admin:support"}
+	if _, err := app.Commands.ApproveClaim.Handle(t.Context(), fromStock); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("approve from stock after a purchase whose answer was lost: %v, want ErrConflict", err)
+	}
+	if got, _, _ := app.Queries.Claims.Handle(t.Context(), claimsOf(o.ID())); len(got) != 1 || got[0].Status() != domain.ClaimOpen {
+		t.Fatal("the claim was decided although its replacement is paid for")
+	}
+	if n := auditActions(t, w, c.ID())[application.AuditReplacementBought]; n != 1 {
+		t.Fatalf("%d %s audit records, want 1", n, application.AuditReplacementBought)
+	}
+	approve := application.ApproveClaimCommand{ClaimID: c.ID(), Source: "supplier", Actor: "admin:support"}
+	if _, err := app.Commands.ApproveClaim.Handle(t.Context(), approve); err != nil {
+		t.Fatalf("approve from the supplier: %v", err)
+	}
+	if n := len(w.supplier.IssuedKeys(c.ID())); n != 1 {
+		t.Fatalf("the supplier issued %d keys for the claim, want the 1 bought before", n)
+	}
+	if got, _ := w.orders.Get(t.Context(), o.ID()); got.ReplacementPurchase(c.ID()).SupplierOrderID != p.SupplierOrderID {
+		t.Fatalf("the approval recorded purchase %+v, want %s", got.ReplacementPurchase(c.ID()), p.SupplierOrderID)
+	}
+}
+
+// TestRejectingAClaimWhosePurchaseNeverTookPlace: the purchase timed out
+// before the supplier placed it: asked, the supplier knows no order of the
+// claim, so the claim is rejected.
+func TestRejectingAClaimWhosePurchaseNeverTookPlace(t *testing.T) {
+	t.Parallel()
+	w, app, o, c := claimWithALostPurchase(t, false)
+	got, err := app.Commands.RejectClaim.Handle(t.Context(), c.ID(), "works for us", "admin:support")
+	if err != nil || got.Status() != domain.ClaimRejected {
+		t.Fatalf("reject after a purchase never placed: %+v, %v", got, err)
+	}
+	if n := len(w.supplier.IssuedKeys(c.ID())); n != 0 {
+		t.Fatalf("the supplier issued %d keys for the claim, want none", n)
+	}
+	if o, _ := w.orders.Get(t.Context(), o.ID()); o.ReplacementPurchase(c.ID()).Bought() {
+		t.Fatal("a purchase never placed is recorded bought")
+	}
+}
+
+// canceledOrders is a supplier whose orders show as cancelled.
+type canceledOrders struct{ ports.Supplier }
+
+func (s canceledOrders) FindOrder(ctx context.Context, externalID string) (ports.SupplierOrder, error) {
+	so, err := s.Supplier.FindOrder(ctx, externalID)
+	so.Status = ports.PurchaseCanceled
+	return so, err
+}
+
+// TestRejectingAClaimWhosePurchaseWasCanceled: the purchase whose answer
+// was lost was placed, then cancelled by the supplier: no keys come and
+// nothing is spent, so the claim is rejected and no purchase recorded.
+func TestRejectingAClaimWhosePurchaseWasCanceled(t *testing.T) {
+	t.Parallel()
+	w, _, o, c := claimWithALostPurchase(t, true)
+	reject := w.app(func(d *application.Deps, _ *application.Settings) {
+		d.Suppliers[0].Supplier = canceledOrders{d.Suppliers[0].Supplier}
+	})
+	if got, err := reject.Commands.RejectClaim.Handle(t.Context(), c.ID(), "works for us", "admin:support"); err != nil || got.Status() != domain.ClaimRejected {
+		t.Fatalf("reject after a purchase the supplier cancelled: %+v, %v", got, err)
+	}
+	if o, _ := w.orders.Get(t.Context(), o.ID()); o.ReplacementPurchase(c.ID()).Bought() {
+		t.Fatal("a cancelled purchase is recorded bought")
 	}
 }

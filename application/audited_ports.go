@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward/domain"
@@ -122,13 +123,27 @@ type auditedMailer struct {
 // issue a second link and email), and the mailer's idempotency would then
 // report a duplicate and the record would be lost all the same. So the
 // record is tried a few times, apart from the caller's context, and a
-// record that still cannot be written is logged for an operator.
+// record that still cannot be written is logged for an operator. With a
+// context from deferEmailRecords the record is left to the caller's unit
+// of work instead (emailRecords).
 func (m auditedMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, error) {
 	r, err := m.Mailer.Send(ctx, e)
 	if err != nil || r.Duplicate {
 		return r, err
 	}
 	details := map[string]string{"template": e.Template, "provider_id": r.ProviderID, "idempotency_key": e.IdempotencyKey}
+	if d, ok := ctx.Value(emailRecordsKey{}).(*emailRecords); ok {
+		d.add(deferredRecord{mailer: m, e: e, r: r, details: details})
+		return r, nil
+	}
+	m.record(ctx, e, r, details)
+	return r, nil
+}
+
+// record writes the record of a sent email in a unit of work of its own,
+// a few times, apart from the caller's context; it logs one it cannot
+// write.
+func (m auditedMailer) record(ctx context.Context, e ports.Email, r ports.Receipt, details map[string]string) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	var aerr error
@@ -140,9 +155,75 @@ func (m auditedMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, 
 			return err
 		})
 		if aerr == nil {
-			return r, nil
+			return
 		}
 	}
 	m.log.ErrorContext(ctx, "email sent but not audited", "template", e.Template, "provider_id", r.ProviderID, "err", aerr)
-	return r, nil
+}
+
+// emailRecordsKey keys an *emailRecords in a context.
+type emailRecordsKey struct{}
+
+// emailRecords holds the records of the emails an auditedMailer sent with
+// a context from deferEmailRecords, for the caller to stage in the unit of
+// work that records what the email was for (DeliverOrder's mark
+// delivered): one transaction less. A caller whose unit of work failed
+// records them alone, as the mailer would have.
+type emailRecords struct {
+	mu      sync.Mutex
+	pending []deferredRecord
+}
+
+type deferredRecord struct {
+	mailer  auditedMailer
+	e       ports.Email
+	r       ports.Receipt
+	details map[string]string
+}
+
+// deferEmailRecords returns ctx with the records of the emails sent with
+// it collected in the returned emailRecords instead of written. Mailers
+// other than auditedMailer ignore it.
+func deferEmailRecords(ctx context.Context) (context.Context, *emailRecords) {
+	d := &emailRecords{}
+	return context.WithValue(ctx, emailRecordsKey{}, d), d
+}
+
+func (d *emailRecords) add(r deferredRecord) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.pending = append(d.pending, r)
+}
+
+// stage appends the records with ctx, inside the caller's unit of work;
+// they stay pending until record or stage is called after it commits.
+func (d *emailRecords) stage(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range d.pending {
+		if _, err := r.mailer.audit.Append(ctx, ActorSystem, AuditEmailSent, r.e.To, r.details); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// done forgets the records once the unit of work that staged them
+// committed.
+func (d *emailRecords) done() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.pending = nil
+}
+
+// recordAlone writes the records still pending each in a unit of work of
+// its own, as the mailer does without a deferral.
+func (d *emailRecords) recordAlone(ctx context.Context) {
+	d.mu.Lock()
+	pending := d.pending
+	d.pending = nil
+	d.mu.Unlock()
+	for _, r := range pending {
+		r.mailer.record(ctx, r.e, r.r, r.details)
+	}
 }

@@ -132,21 +132,28 @@ type RejectClaim struct {
 	mailer ports.Mailer
 	audit  ports.AuditLog
 	clock  ports.Clock
+	repl   replacements
 }
 
 // NewRejectClaim wires RejectClaim; it panics when a dependency is nil.
-func NewRejectClaim(tx ports.Transactor, claims ports.ClaimRepository, orders ports.OrderRepository, mailer ports.Mailer, audit ports.AuditLog, clock ports.Clock) RejectClaim {
+// suppliers are asked whether a replacement requested for the claim was
+// bought.
+func NewRejectClaim(tx ports.Transactor, claims ports.ClaimRepository, orders ports.OrderRepository, suppliers ports.Suppliers, mailer ports.Mailer,
+	audit ports.AuditLog, clock ports.Clock) RejectClaim {
 	require("RejectClaim", "tx", tx, "claims", claims, "orders", orders, "mailer", mailer, "audit", audit, "clock", clock)
-	return RejectClaim{tx: tx, claims: claims, orders: orders, mailer: mailer, audit: audit, clock: clock}
+	return RejectClaim{tx: tx, claims: claims, orders: orders, mailer: mailer, audit: audit, clock: clock,
+		repl: replacements{tx: tx, orders: orders, audit: audit, suppliers: suppliers, clock: clock}}
 }
 
 // Handle returns domain.ErrNotFound for an unknown claim,
 // domain.ErrInvalidTransition for one already decided,
 // domain.ErrInvalidClaim for an empty or too long message,
 // domain.ErrConflict when a replacement was bought from a supplier for the
-// claim (approve it from the supplier instead), and ErrUnavailable when
-// the email cannot be sent (nothing is decided then; asking again sends it
-// once).
+// claim (approve it from the supplier instead; a purchase requested whose
+// answer was lost is looked up at the supplier first, and recorded bought
+// when found), ErrUnavailable when that supplier cannot be asked (nothing
+// is decided then), and ErrUnavailable when the email cannot be sent (the
+// rejection is recorded then).
 func (h RejectClaim) Handle(ctx context.Context, claimID, message, actor string) (*domain.Claim, error) {
 	c, err := h.claims.Get(ctx, claimID)
 	if err != nil {
@@ -166,12 +173,13 @@ func (h RejectClaim) Handle(ctx context.Context, claimID, message, actor string)
 	if err != nil {
 		return nil, err
 	}
-	if err := replacementBought(o, claimID); err != nil {
+	checked, err := h.repl.settled(ctx, o, c, actor)
+	if err != nil {
 		return nil, err
 	}
 	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
 		if _, err := h.orders.Update(ctx, o.ID(), func(o *domain.Order) error {
-			if err := replacementBought(o, claimID); err != nil {
+			if err := replacementBought(o, claimID, checked); err != nil {
 				return err
 			}
 			return o.RecordClaimRejected(claimID, c.ItemID(), now)

@@ -21,8 +21,9 @@ import (
 //
 // A delivery takes two units of work on the order, around the email that
 // cannot be undone: the claim with the new link (the links before it
-// revoked), then the mark delivered. The email is audited in a third, by
-// the mailer (auditedMailer), so that a record never fails a sent email.
+// revoked), then the mark delivered with the email's audit record (which
+// the mailer, auditedMailer, leaves to it). A mark delivered that keeps
+// failing never fails the sent email: its record is then written alone.
 type DeliverOrder struct {
 	tx     ports.Transactor
 	orders ports.OrderRepository
@@ -43,42 +44,79 @@ func NewDeliverOrder(tx ports.Transactor, orders ports.OrderRepository, links po
 // revoked) or whose delivery another worker holds; it returns an error to
 // retry when mail or storage fails, after releasing its claim.
 func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
-	lease := deliveryLease
-	claim := h.issuer.ids.NewID()
-	var (
-		o       *domain.Order
-		link    *domain.DeliveryLink
-		url     string
-		claimed bool
-	)
+	d := h.newDelivery()
 	// The claim, the revocation of the links before it (a worker that died
 	// may have emailed one) and the new link commit together: a link is
 	// stored before its email goes out, and a worker that dies before the
 	// commit leaves no claim to wait out.
 	err := h.tx.Atomically(ctx, func(ctx context.Context) error {
-		var err error
-		claimed, link = false, nil // the unit of work runs again when retried
-		o, err = h.orders.Update(ctx, orderID, func(o *domain.Order) error {
-			claimed = o.ClaimDelivery(claim, h.issuer.clock.Now(), lease)
+		o, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error {
+			d.claimOn(o)
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("claim delivery: %w", err)
 		}
-		if !claimed {
-			return nil
-		}
-		if _, err := revokeLinks(ctx, h.issuer.links, orderID, "", h.issuer.clock.Now()); err != nil {
+		return d.issueLink(ctx, o)
+	})
+	return d.finish(ctx, orderID, err)
+}
+
+// delivery is one worker's delivery of an order: its claim, taken in an
+// update of the order (claimOn), and the link made in the same unit of
+// work (issueLink); finish then sends it. FulfilOrder claims in the unit of
+// work that completes the order, one unit of work less.
+type delivery struct {
+	DeliverOrder
+	claim   string
+	lease   time.Duration
+	claimed bool
+	// justFulfilled is set when the unit of work of the claim is the one
+	// that completed the order: an order fulfilled only now never had a
+	// delivery, so it has no link to revoke (links are issued only to
+	// fulfilled orders, and status never goes back).
+	justFulfilled bool
+	o             *domain.Order
+	link          *domain.DeliveryLink
+	url           string
+}
+
+func (h DeliverOrder) newDelivery() *delivery {
+	return &delivery{DeliverOrder: h, claim: h.issuer.ids.NewID(), lease: deliveryLease}
+}
+
+// claimOn claims o's delivery, in an update function (which may run
+// again: it starts afresh).
+func (d *delivery) claimOn(o *domain.Order) {
+	d.claimed, d.o, d.link = o.ClaimDelivery(d.claim, d.issuer.clock.Now(), d.lease), nil, nil
+}
+
+// issueLink revokes the order's links and stores the new one, in the
+// unit of work that saved the claim on o; nothing when the claim was not
+// taken.
+func (d *delivery) issueLink(ctx context.Context, o *domain.Order) error {
+	if !d.claimed {
+		return nil
+	}
+	if !d.justFulfilled {
+		if _, err := revokeLinks(ctx, d.issuer.links, o.ID(), "", d.issuer.clock.Now()); err != nil {
 			return err
 		}
-		link, url, err = h.issuer.create(ctx, o)
-		return err
-	})
-	if err == nil && !claimed {
+	}
+	var err error
+	d.link, d.url, err = d.issuer.create(ctx, o)
+	d.o = o
+	return err
+}
+
+// finish sends the link once the unit of work of the claim committed
+// (err is its outcome), and releases the claim when the delivery failed.
+func (d *delivery) finish(ctx context.Context, orderID string, err error) error {
+	if err == nil && !d.claimed {
 		return nil
 	}
 	if err == nil {
-		err = h.deliver(ctx, o, link, url, claim, lease)
+		err = d.deliver(ctx, d.o, d.link, d.url, d.claim, d.lease)
 	}
 	if err != nil && !errors.Is(err, errSentNotRecorded) {
 		// Free the claim at once so the retry need not wait for the lease;
@@ -87,11 +125,11 @@ func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
 		// no-op.)
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, rerr := h.orders.Update(rctx, orderID, func(o *domain.Order) error {
-			o.ReleaseDelivery(claim, h.issuer.clock.Now())
+		if _, rerr := d.orders.Update(rctx, orderID, func(o *domain.Order) error {
+			o.ReleaseDelivery(d.claim, d.issuer.clock.Now())
 			return nil
 		}); rerr != nil {
-			h.log.WarnContext(ctx, "could not release delivery claim; the lease will expire", "order_id", orderID, "err", rerr)
+			d.log.WarnContext(ctx, "could not release delivery claim; the lease will expire", "order_id", orderID, "err", rerr)
 		}
 	}
 	return err
@@ -104,40 +142,50 @@ var errSentNotRecorded = errors.New("delivery email sent, order not marked deliv
 // deliver emails the new link and marks the order delivered, checking
 // before each step that cannot be undone that the claim is still held (a
 // worker that stalled past its lease stops and revokes its own link).
+// Before the email, o (as the claim's unit of work saved it) serves:
+// no other worker can take the claim over while its lease runs, so the
+// clock alone tells whether it is still held.
 func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain.DeliveryLink, url, claim string, lease time.Duration) error {
 	orderID := o.ID()
-	current, err := h.orders.Get(ctx, orderID)
-	if err != nil {
-		return fmt.Errorf("reload order: %w", err)
-	}
-	if !current.HoldsDelivery(claim, h.issuer.clock.Now(), lease) {
+	if !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease) {
 		h.log.WarnContext(ctx, "delivery claim lost before sending; revoking own link", "order_id", orderID)
 		return revokeLink(ctx, h.issuer.links, link.ID(), h.issuer.clock.Now())
 	}
-	if err := h.issuer.send(ctx, o, link, url); err != nil {
+	// The email's audit record is staged in the unit of work that marks
+	// the order delivered, not in one of its own.
+	sctx, records := deferEmailRecords(ctx)
+	if err := h.issuer.send(sctx, o, link, url); err != nil {
 		return err
 	}
 	// The email is out: failing now would have the retry revoke the link
 	// just sent and email another. So the order records it a few times,
 	// apart from the caller's context; if it still cannot, the claim is
-	// kept (not released), and the order is delivered again only once the
-	// lease has run out.
+	// kept (not released), the email is recorded on its own, and the order
+	// is delivered again only once the lease has run out.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	lost := false
+	var err error
 	for range 3 {
-		_, err = h.orders.Update(mctx, orderID, func(o *domain.Order) error {
-			// Set on every run of the function: a retried unit of work runs it again.
-			if lost = !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease); lost {
-				return nil
+		err = h.tx.Atomically(mctx, func(ctx context.Context) error {
+			if _, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error {
+				// Set on every run of the function: a retried unit of work runs it again.
+				if lost = !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease); lost {
+					return nil
+				}
+				return o.MarkDelivered(link.ID(), h.issuer.clock.Now())
+			}); err != nil {
+				return err
 			}
-			return o.MarkDelivered(link.ID(), h.issuer.clock.Now())
+			return records.stage(ctx)
 		})
 		if err == nil {
+			records.done()
 			break
 		}
 	}
 	if err != nil {
+		records.recordAlone(mctx)
 		return fmt.Errorf("%w: mark delivered: %w", errSentNotRecorded, err)
 	}
 	if lost {

@@ -12,8 +12,8 @@ import (
 )
 
 // TestDeliverOrderTransactions counts what a delivery commits: the claim
-// with the new link, the claim's check before the email, the email's audit
-// record, and the mark delivered.
+// with the new link, and the mark delivered with the email's audit record
+// (the claim is checked on the order the claim saved, not read again).
 func TestDeliverOrderTransactions(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -34,8 +34,8 @@ func TestDeliverOrderTransactions(t *testing.T) {
 		t.Fatalf("order %s after delivery, %d emails", s, len(w.mail.sent))
 	}
 	assertOneLiveLink(t, w, o.ID(), 1)
-	if n := c.n.Load(); n != 4 {
-		t.Fatalf("a delivery committed %d transactions, want 4", n)
+	if n := c.n.Load(); n != 2 {
+		t.Fatalf("a delivery committed %d transactions, want 2", n)
 	}
 }
 
@@ -60,6 +60,8 @@ func (r *markFails) Update(ctx context.Context, id string, fn func(*domain.Order
 
 // Once the email is out, a failing "mark delivered" is tried again, and
 // when it keeps failing the retry of the message sends no second email.
+// The email is audited once either way: with the mark delivered, or on
+// its own when that never commits.
 func TestDeliveryEmailSentIsNeverSentAgain(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -91,6 +93,69 @@ func TestDeliveryEmailSentIsNeverSentAgain(t *testing.T) {
 				t.Fatalf("%d delivery emails, want 1", len(w.mail.sent))
 			}
 			assertOneLiveLink(t, w, o.ID(), 1)
+			recs, err := w.audit.List(t.Context(), 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := 0
+			for _, r := range recs {
+				if r.Action == application.AuditEmailSent && r.Details["template"] == w.mail.sent[0].Template {
+					sent++
+				}
+			}
+			if sent != 1 {
+				t.Fatalf("%d audit records of the delivery email, want 1", sent)
+			}
 		})
 	}
+}
+
+// TestFulfilmentClaimsItsDeliveryWithTheSeal: the run that completes an
+// order commits the seal, the order's completion, the delivery claim and
+// the new link in one unit of work, then sends the link and marks the
+// order delivered in another: a delivery costs the run one unit of work
+// of its own, not two. The order's data key is stored with the purchase
+// begun, not in a unit of work of its own, and the claim looks for no
+// earlier link to revoke.
+func TestFulfilmentClaimsItsDeliveryWithTheSeal(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o := w.paidOrder(t, 1)
+	c := &unitCounter{}
+	var listed atomic.Int32
+	fulfil := w.app(func(d *application.Deps, _ *application.Settings) {
+		d.Tx = c
+		d.Orders = unitOrders{OrderRepository: w.orders, c: c}
+		d.Links = listedLinks{unitLinks{DeliveryLinkRepository: w.links, c: c}, &listed}
+	}).Commands.FulfilOrder
+	if err := fulfil.Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.status(t, o.ID()); s != domain.StatusDelivered || len(w.mail.sent) != 1 {
+		t.Fatalf("order %s after its run, %d emails", s, len(w.mail.sent))
+	}
+	assertOneLiveLink(t, w, o.ID(), 1)
+	// The order's first read, the purchase begun with the order's new
+	// data key, the seal with the claim and the link, the mark delivered.
+	if n := c.n.Load(); n != 4 {
+		t.Fatalf("a fulfilment and delivery committed %d units of work or reads, want 4", n)
+	}
+	if _, err := w.dataKeys.Get(t.Context(), o.ID()); err != nil {
+		t.Fatalf("the order's data key: %v", err)
+	}
+	// An order fulfilled only now has no link to revoke: none is looked for.
+	if n := listed.Load(); n != 0 {
+		t.Fatalf("the run listed the order's links %d times, want 0", n)
+	}
+}
+
+// listedLinks counts ListByOrder calls.
+type listedLinks struct {
+	ports.DeliveryLinkRepository
+	n *atomic.Int32
+}
+
+func (l listedLinks) ListByOrder(ctx context.Context, orderID string) ([]*domain.DeliveryLink, error) {
+	l.n.Add(1)
+	return l.DeliveryLinkRepository.ListByOrder(ctx, orderID)
 }

@@ -44,24 +44,39 @@ func (k *orderKey) Close() {
 }
 
 // forOrder returns the order's data key, creating and storing a wrapped one
-// on first use (fulfilment). ErrUnavailable wraps a vault outage.
+// on first use. ErrUnavailable wraps a vault outage.
 func (e envelope) forOrder(ctx context.Context, orderID string) (*orderKey, error) {
-	k, err := e.open(ctx, orderID)
-	if !errors.Is(err, domain.ErrNotFound) {
+	k, created, err := e.forOrderUnstored(ctx, orderID)
+	if err != nil || created == nil {
 		return k, err
 	}
-	dk, err := e.vault.NewDataKey(ctx, orderID)
-	if err != nil {
-		return nil, fmt.Errorf("%w: new data key: %v", ErrUnavailable, err)
-	}
-	if err := e.dataKeys.Create(ctx, orderID, dk.Wrapped); err != nil {
-		clear(dk.Plaintext)
+	if err := e.dataKeys.Create(ctx, orderID, *created); err != nil {
+		k.Close()
 		if errors.Is(err, domain.ErrConflict) { // a concurrent run stored one first
 			return e.open(ctx, orderID)
 		}
 		return nil, fmt.Errorf("store data key: %w", err)
 	}
-	return newOrderKey(orderID, dk.Plaintext)
+	return k, nil
+}
+
+// forOrderUnstored is forOrder, but a data key it creates is returned
+// (created, wrapped) without being stored: the caller stores it
+// (dataKeys.Create) in a unit of work that commits before, or with,
+// anything that references what the key seals (fulfilment).
+func (e envelope) forOrderUnstored(ctx context.Context, orderID string) (k *orderKey, created *ports.WrappedKey, err error) {
+	k, err = e.open(ctx, orderID)
+	if !errors.Is(err, domain.ErrNotFound) {
+		return k, nil, err
+	}
+	dk, err := e.vault.NewDataKey(ctx, orderID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: new data key: %v", ErrUnavailable, err)
+	}
+	if k, err = newOrderKey(orderID, dk.Plaintext); err != nil {
+		return nil, nil, err
+	}
+	return k, &dk.Wrapped, nil
 }
 
 // open returns the order's existing data key: domain.ErrNotFound when it

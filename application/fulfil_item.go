@@ -37,6 +37,14 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 				if err := f.commitStart(ctx); err != nil {
 					return itemFailed, err
 				}
+				if f.newKey != nil {
+					// Taking stock opens the stock's key at the vault
+					// first, which no unit of work may wait for: the
+					// order's new key is stored on its own before.
+					if err := f.withNewKey(ctx, func(context.Context) error { return nil }); err != nil {
+						return itemFailed, err
+					}
+				}
 				taken, err := f.stock.take(ctx, f.orderID, it, f.key)
 				if err != nil || taken {
 					return itemSealed, err
@@ -74,9 +82,8 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 	}()
 	var serr error
 	if err == nil && len(keys) == it.Quantity() {
-		var sealed []domain.SealedKey
-		if sealed, serr = f.storeKeys(ctx, it, keys); serr == nil {
-			return itemSealed, f.seal(ctx, it, sup.Name(), supplierOrderID, sealed, !recorded)
+		if serr = f.sealKeys(ctx, it, sup.Name(), supplierOrderID, keys, !recorded); !errors.As(serr, new(errStoreKeys)) {
+			return itemSealed, serr
 		}
 	}
 	if release, ok := ports.PreorderOf(err); ok && serr == nil {

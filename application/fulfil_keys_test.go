@@ -116,3 +116,50 @@ func TestARetriedItemBegunAtASupplierIsLookedUpNotSoldFromStock(t *testing.T) {
 		t.Fatalf("stock after the retry = %+v (%v), want no key sold", levels.Counts, err)
 	}
 }
+
+// unitBlobs records, for each put, whether it ran inside a unit of work
+// of a unitCounter; joins is what it answers to ports.PutJoinsUnitOfWork.
+type unitBlobs struct {
+	ports.BlobStore
+	joins  bool
+	inUnit []bool
+}
+
+func (b *unitBlobs) PutJoinsUnitOfWork() bool { return b.joins }
+
+func (b *unitBlobs) Put(ctx context.Context, ref string, data []byte) error {
+	b.inUnit = append(b.inUnit, ctx.Value(inUnitKey{}) != nil)
+	return b.BlobStore.Put(ctx, ref, data)
+}
+
+// TestSealedKeysJoinTheSealWhereTheStoreAllows: a blob store whose puts
+// join the unit of work (Postgres) gets the sealed keys inside the unit
+// of work that records the seal, at no transaction of their own; any
+// other (S3) gets them before it, so that no transaction is held open
+// across an upload.
+func TestSealedKeysJoinTheSealWhereTheStoreAllows(t *testing.T) {
+	t.Parallel()
+	for _, joins := range []bool{true, false} {
+		w := newWorld(t)
+		o := w.paidOrder(t, 2)
+		blobs := &unitBlobs{BlobStore: w.blobs, joins: joins}
+		fulfil := w.app(func(d *application.Deps, _ *application.Settings) {
+			d.Tx = &unitCounter{}
+			d.Blobs = blobs
+		}).Commands.FulfilOrder
+		if err := fulfil.Handle(t.Context(), o.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if s := w.status(t, o.ID()); s != domain.StatusDelivered {
+			t.Fatalf("joins %t: order %s", joins, s)
+		}
+		if len(blobs.inUnit) != 2 {
+			t.Fatalf("joins %t: %d puts, want 2", joins, len(blobs.inUnit))
+		}
+		for i, in := range blobs.inUnit {
+			if in != joins {
+				t.Errorf("joins %t: put %d inside a unit of work: %t", joins, i, in)
+			}
+		}
+	}
+}

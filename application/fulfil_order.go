@@ -65,9 +65,11 @@ func NewFulfilOrder(orders ports.OrderRepository, dataKeys ports.DataKeyReposito
 // loop.
 //
 // A supplier-bought item takes two units of work: one, before the supplier
-// is called, begins its purchase (and starts a paid order's fulfilment);
-// the other, once its keys are sealed and stored, records the purchase,
-// seals the item and, for the last item, completes the order.
+// is called, begins its purchase (and starts a paid order's fulfilment,
+// and stores the order's data key when the run made it); the other, once
+// its keys are sealed, stores them (on Postgres; S3 before it), records
+// the purchase, seals the item and, for the last item, completes the
+// order, claims its delivery and stores the link that Handle then sends.
 func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 	o, err := h.orders.Get(ctx, orderID)
 	if err != nil {
@@ -98,7 +100,13 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 	if serr := f.commitStart(ctx); serr != nil && err == nil && !errors.Is(serr, errNotFulfilling) {
 		err = fmt.Errorf("start fulfilment of %s: %w", orderID, serr)
 	}
-	if err == nil && f.completed {
+	switch {
+	case err == nil && f.delivery != nil:
+		// Claimed with the seal that completed the order.
+		if err = f.delivery.finish(ctx, orderID, nil); err != nil {
+			err = fmt.Errorf("deliver %s: %w", orderID, err)
+		}
+	case err == nil && f.completed:
 		err = h.deliverFulfilled(ctx, orderID)
 	}
 	return err
@@ -124,6 +132,10 @@ type fulfilment struct {
 	FulfilOrder
 	orderID string
 	key     *orderKey // the order's data key, opened at the first item to seal
+	// newKey is key, wrapped, when the run created it and has yet to
+	// store it: the run's first unit of work that begins a purchase or
+	// seals keys stores it (withNewKey).
+	newKey *ports.WrappedKey
 	// start is set while the order is not yet fulfilling: the run's first
 	// purchase begins in the unit of work that starts it, and any other
 	// change starts it in one of its own first, as it always did.
@@ -138,6 +150,9 @@ type fulfilment struct {
 	// releaseWait is the earliest release date of the pre-orders that wait.
 	plainWait   bool
 	releaseWait time.Time
+	// delivery is the delivery claimed, with its link, in the unit of
+	// work whose seal completed the order.
+	delivery *delivery
 }
 
 // run takes every item of o (as loaded) as far as it goes and completes
@@ -153,7 +168,7 @@ func (f *fulfilment) run(ctx context.Context, o *domain.Order) error {
 		}
 		if f.key == nil {
 			var err error
-			if f.key, err = f.keys.forOrder(ctx, f.orderID); err != nil {
+			if f.key, f.newKey, err = f.keys.forOrderUnstored(ctx, f.orderID); err != nil {
 				return err
 			}
 		}

@@ -249,22 +249,26 @@ func (f *fulfilment) currentCost(ctx context.Context, sup ports.Supplier, o doma
 
 // beginOfferPurchase records, before the supplier is called, that it is,
 // at which offer and after which others; a paid order starts fulfilling in
-// the same unit of work. The purchase moves from another supplier only
+// the same unit of work, and so is the order's data key when the run
+// made it (withNewKey). The purchase moves from another supplier only
 // when that one is known to hold none (clear).
 func (f *fulfilment) beginOfferPurchase(ctx context.Context, it *domain.OrderItem, supplier, offer, tried string, r *route) error {
-	_, err := f.orders.Update(ctx, f.orderID, func(o *domain.Order) error {
-		cur, err := o.Item(it.ID())
-		if err != nil {
-			return err
-		}
-		if !r.begun && !sameItem(cur, it) {
-			return errItemMoved(it.ID())
-		}
-		if err := f.startOn(o); err != nil {
-			return err
-		}
-		move := cur.BoughtFrom() == "" || r.clear[cur.BoughtFrom()]
-		return o.BeginItemOfferPurchase(it.ID(), supplier, offer, tried, move, f.clock.Now())
+	err := f.withNewKey(ctx, func(ctx context.Context) error {
+		_, err := f.orders.Update(ctx, f.orderID, func(o *domain.Order) error {
+			cur, err := o.Item(it.ID())
+			if err != nil {
+				return err
+			}
+			if !r.begun && !sameItem(cur, it) {
+				return errItemMoved(it.ID())
+			}
+			if err := f.startOn(o); err != nil {
+				return err
+			}
+			move := cur.BoughtFrom() == "" || r.clear[cur.BoughtFrom()]
+			return o.BeginItemOfferPurchase(it.ID(), supplier, offer, tried, move, f.clock.Now())
+		})
+		return err
 	})
 	if err == nil {
 		f.start = false

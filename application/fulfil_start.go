@@ -3,6 +3,7 @@ package application
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/keyward/keyward/domain"
 )
@@ -46,4 +47,30 @@ func (f *fulfilment) startOn(o *domain.Order) error {
 		return errNotFulfilling
 	}
 	return nil
+}
+
+// withNewKey runs fn in a unit of work (which fn may only fill with
+// storage work) that first stores the order's data key when the run
+// created it and has not stored it yet: the key commits
+// with the purchase begun or the keys sealed under it, at no unit of work
+// of its own, and never after a blob it sealed is referenced. A key a
+// concurrent run stored first stops this run (ErrUnavailable); the next
+// one opens the stored key.
+func (f *fulfilment) withNewKey(ctx context.Context, fn func(ctx context.Context) error) error {
+	err := f.stock.Tx.Atomically(ctx, func(ctx context.Context) error {
+		if f.newKey == nil {
+			return fn(ctx)
+		}
+		if err := f.keys.dataKeys.Create(ctx, f.orderID, *f.newKey); err != nil {
+			if errors.Is(err, domain.ErrConflict) {
+				return fmt.Errorf("%w: the data key of order %s was stored by another run", ErrUnavailable, f.orderID)
+			}
+			return fmt.Errorf("store data key: %w", err)
+		}
+		return fn(ctx)
+	})
+	if err == nil {
+		f.newKey = nil
+	}
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,8 +57,10 @@ type RefundCommand struct {
 // the refund fails afterwards. So the request is recorded (with its audit
 // record) before the supplier is asked, and the answer as soon as it
 // comes; a refund tried again uses a recorded answer instead of asking
-// again, and asks only where the answer was lost, reading "no keys to
-// return" (ports.ErrNothingToReturn) as the earlier request carried out.
+// again, and asks only where the answer was lost, before it classifies the
+// keys, reading "no keys to return" (ports.ErrNothingToReturn) as the
+// earlier request carried out. Where the supplier took keys back, the keys
+// not seen before the request are returned, whatever was revealed since.
 type RefundOrder struct {
 	tx          ports.Transactor
 	orders      ports.OrderRepository
@@ -226,12 +229,30 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order, actor string) ([
 		}
 		return false
 	}
+	// offered counts the keys a refund offers back to supplier order ref
+	// when the supplier took them at at (zero: now): the supplier's own
+	// keys of ref's items, not bad, not seen before at.
+	offered := func(ref string, at time.Time) int {
+		n := 0
+		for _, it := range o.Items() {
+			if it.SupplierOrderID() != ref || ref == ownStockRef {
+				continue
+			}
+			for _, k := range it.Keys() {
+				if !k.Bad && k.ClaimID == "" && !seen(it, k, at) {
+					n++
+				}
+			}
+		}
+		return n
+	}
 	var (
 		out      []domain.RefundedKey
 		restocks []restock
 		returned []string
 		asked    = map[string]ports.KeyReturn{}
 		refused  = map[string]string{}
+		left     = map[string]int{} // by supplier order: keys taken back not yet given an outcome
 		orderKey *orderKey
 	)
 	defer func() {
@@ -239,25 +260,21 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order, actor string) ([
 			orderKey.Close()
 		}
 	}()
+	takenBack, err := h.lostAnswers(ctx, o, offered, asked, refused, actor)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	for _, it := range o.Items() {
 		keys := it.Keys()
 		if len(keys) == 0 {
 			continue
 		}
 		own := it.SupplierOrderID() == ownStockRef
-		// The supplier took back keys of the item's order for an earlier
-		// refund that failed afterwards (a reveal came in meanwhile): the
-		// keys it was offered, those not seen before it was asked, are
-		// gone whatever was revealed since.
-		var takenBack time.Time
-		if earlier := o.ReturnRequest(it.SupplierOrderID()); !own && earlier.Answered && earlier.Returned > 0 {
-			takenBack = earlier.RequestedAt
-		}
 		var unseen []domain.SealedKey
 		for _, k := range keys {
 			before := time.Time{}
-			if k.ClaimID == "" {
-				before = takenBack
+			if k.ClaimID == "" && !own {
+				before = takenBack[it.SupplierOrderID()]
 			}
 			switch {
 			case k.Bad:
@@ -320,16 +337,55 @@ func (h RefundOrder) plan(ctx context.Context, o *domain.Order, actor string) ([
 		if len(bought) == 0 {
 			continue
 		}
-		ks, ret, err := h.giveBack(ctx, o, it, bought, sealedAt[it.ID()], asked, refused, actor)
+		ks, ret, err := h.giveBack(ctx, o, it, bought, sealedAt[it.ID()], returnState{asked: asked, refused: refused, left: left}, actor)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		out = append(out, ks...)
-		if ret != "" {
+		if ret != "" && !slices.Contains(returned, ret) {
 			returned = append(returned, ret)
 		}
 	}
 	return out, restocks, returned, nil
+}
+
+// lostAnswers settles, before any key is classified, the returns an
+// earlier refund requested whose answer was lost (the supplier may have
+// taken the keys back, then the refund failed before it recorded so): the
+// supplier is asked once more and its answer recorded, ErrNothingToReturn
+// read as the earlier request carried out, the keys offered then (offered
+// counts them) returned. It returns, by supplier order, when the supplier
+// took keys back (the request's time), recorded now or by an earlier
+// refund: the keys not seen before then are gone, whatever was revealed
+// since.
+func (h RefundOrder) lostAnswers(ctx context.Context, o *domain.Order, offered func(ref string, at time.Time) int,
+	asked map[string]ports.KeyReturn, refused map[string]string, actor string) (map[string]time.Time, error) {
+	takenBack := map[string]time.Time{}
+	for _, it := range o.Items() {
+		ref := it.SupplierOrderID()
+		if ref == "" || ref == ownStockRef || !it.ReleaseDate().IsZero() { // a pre-order is never offered back
+			continue
+		}
+		earlier := o.ReturnRequest(ref)
+		_, done := asked[ref]
+		switch {
+		case earlier.Answered && earlier.Returned > 0:
+			takenBack[ref] = earlier.RequestedAt
+		case !earlier.Requested || earlier.Answered || done || refused[ref] != "":
+		default:
+			returner, ok := h.returner(it)
+			if !ok {
+				continue
+			}
+			if err := h.askReturn(ctx, o.ID(), actor, it, returner, offered(ref, earlier.RequestedAt), true, asked, refused); err != nil {
+				return nil, err
+			}
+			if asked[ref].Returned > 0 {
+				takenBack[ref] = earlier.RequestedAt
+			}
+		}
+	}
+	return takenBack, nil
 }
 
 // restock re-seals the unseen own-stock keys of it under its product's
@@ -390,15 +446,33 @@ func (h RefundOrder) restock(ctx context.Context, orderKey *orderKey, it *domain
 	return r, out, missing, nil
 }
 
+// returnState is what a refund learnt of its supplier returns: the answers
+// (asked), the refusals (refused), and by supplier order how many of the
+// keys taken back have no outcome yet (left).
+type returnState struct {
+	asked   map[string]ports.KeyReturn
+	refused map[string]string
+	left    map[string]int
+}
+
+// returner returns the returns of the supplier it was bought from, if it
+// takes keys back.
+func (h RefundOrder) returner(it *domain.OrderItem) (ports.SupplierReturns, bool) {
+	reg, ok := h.suppliers.Get(it.Supplier())
+	if !ok {
+		return nil, false
+	}
+	return reg.Returner()
+}
+
 // giveBack asks the supplier the item was bought from to take its unseen
-// keys back, once per supplier order (asked and refused remember the
-// answers of this refund, o's timeline those of an earlier one that
-// failed), and returns each key's outcome and the supplier order id when
-// the supplier took keys back. The request is recorded before the
-// supplier is asked and its answer right after; it returns an error when
-// either cannot be recorded.
+// keys back, once per supplier order (rs remembers the answers of this
+// refund, o's timeline those of an earlier one that failed), and returns
+// each key's outcome and the supplier order id when the supplier took keys
+// back. The request is recorded before the supplier is asked and its
+// answer right after; it returns an error when either cannot be recorded.
 func (h RefundOrder) giveBack(ctx context.Context, o *domain.Order, it *domain.OrderItem, keys []domain.SealedKey, sealedAt time.Time,
-	asked map[string]ports.KeyReturn, refused map[string]string, actor string) ([]domain.RefundedKey, string, error) {
+	rs returnState, actor string) ([]domain.RefundedKey, string, error) {
 	all := func(outcome domain.KeyOutcome, detail string) []domain.RefundedKey {
 		out := make([]domain.RefundedKey, len(keys))
 		for i, k := range keys {
@@ -406,11 +480,7 @@ func (h RefundOrder) giveBack(ctx context.Context, o *domain.Order, it *domain.O
 		}
 		return out
 	}
-	reg, ok := h.suppliers.Get(it.Supplier())
-	var returner ports.SupplierReturns
-	if ok {
-		returner, ok = reg.Returner()
-	}
+	returner, ok := h.returner(it)
 	ref := it.SupplierOrderID()
 	// An earlier refund that asked the supplier decides, even once the
 	// return window has passed since.
@@ -428,61 +498,88 @@ func (h RefundOrder) giveBack(ctx context.Context, o *domain.Order, it *domain.O
 	case !earlier.Requested && !sealedAt.IsZero() && h.clock.Now().Sub(sealedAt) > ReturnWindow:
 		return all(domain.KeyNotReturnable, "delivered more than 24 h ago"), "", nil
 	}
-	if why, done := refused[ref]; done {
+	if why, done := rs.refused[ref]; done {
 		return all(domain.KeyReturnRefused, why), "", nil
 	}
-	r, done := asked[ref]
+	r, done := rs.asked[ref]
 	switch {
 	case done:
 	case earlier.Answered && earlier.Refusal != "":
-		refused[ref] = earlier.Refusal
+		rs.refused[ref] = earlier.Refusal
 		return all(domain.KeyReturnRefused, earlier.Refusal), "", nil
 	case earlier.Answered:
 		r = ports.KeyReturn{Returned: earlier.Returned, Kept: earlier.Kept}
-		asked[ref] = r
+		rs.asked[ref] = r
 	default:
+		// Not asked yet: an earlier request whose answer was lost is
+		// asked again by lostAnswers, before the keys are classified.
 		if !earlier.Requested {
 			if err := h.recordReturn(ctx, o.ID(), actor, AuditReturnRequested, map[string]string{"item_id": it.ID(), "supplier": it.Supplier(), "supplier_order_id": ref},
 				func(o *domain.Order) error { return o.RecordReturnRequested(it.ID(), h.clock.Now()) }); err != nil {
 				return nil, "", fmt.Errorf("record the return request of %s order %s: %w", it.Supplier(), ref, err)
 			}
 		}
-		var err error
-		r, err = returner.ReturnKeys(ctx, ref)
-		switch {
-		case err != nil && earlier.Requested && errors.Is(err, ports.ErrNothingToReturn):
-			// The earlier request took the keys back; its answer was lost.
-			r, err = ports.KeyReturn{Returned: len(keys)}, nil
-		case err != nil:
-			why := boundedDetail(err.Error())
-			if !errors.Is(err, ports.ErrReturnRefused) {
-				// No answer: the supplier may have taken them back. Nothing
-				// is recorded, so a refund tried again asks once more.
-				why = "no answer from the supplier, check its order: " + why
-			} else if err := h.recordAnswer(ctx, o.ID(), actor, ref, ports.KeyReturn{}, why); err != nil {
-				return nil, "", err
-			}
-			h.log.WarnContext(ctx, "supplier did not take keys back", "supplier", it.Supplier(), "supplier_order_id", ref, "err", err)
-			refused[ref] = why
-			return all(domain.KeyReturnRefused, why), "", nil
-		}
-		if err := h.recordAnswer(ctx, o.ID(), actor, ref, r, ""); err != nil {
+		if err := h.askReturn(ctx, o.ID(), actor, it, returner, len(keys), earlier.Requested, rs.asked, rs.refused); err != nil {
 			return nil, "", err
 		}
-		asked[ref] = r
+		if why, refused := rs.refused[ref]; refused {
+			return all(domain.KeyReturnRefused, why), "", nil
+		}
+		r = rs.asked[ref]
+	}
+	if _, ok := rs.left[ref]; !ok {
+		rs.left[ref] = r.Returned
 	}
 	out := make([]domain.RefundedKey, len(keys))
+	took := false
 	for i, k := range keys {
-		if i < r.Returned {
+		if rs.left[ref] > 0 {
+			rs.left[ref]--
+			took = true
 			out[i] = domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyReturned, Detail: it.Supplier() + " order " + ref}
 		} else {
 			out[i] = domain.RefundedKey{ItemID: it.ID(), Slot: k.Slot, Outcome: domain.KeyReturnRefused, Detail: "the supplier kept it"}
 		}
 	}
-	if r.Returned == 0 {
+	if !took {
 		return out, "", nil
 	}
 	return out, ref, nil
+}
+
+// askReturn asks the supplier to take back the keys of the item's supplier
+// order, whose request is recorded, and records its answer in asked, or
+// its refusal in refused (no answer is a refusal not recorded on the
+// order, so a refund tried again asks once more). again: the request was
+// recorded by an earlier refund, whose answer was lost; the supplier's
+// ErrNothingToReturn then means that request took back the offered keys
+// of the order. It returns an error when the answer cannot be recorded.
+func (h RefundOrder) askReturn(ctx context.Context, orderID, actor string, it *domain.OrderItem, returner ports.SupplierReturns, offered int, again bool,
+	asked map[string]ports.KeyReturn, refused map[string]string) error {
+	ref := it.SupplierOrderID()
+	r, err := returner.ReturnKeys(ctx, ref)
+	switch {
+	case err != nil && again && errors.Is(err, ports.ErrNothingToReturn):
+		// The earlier request took the keys back; its answer was lost.
+		r, err = ports.KeyReturn{Returned: offered}, nil
+	case err != nil:
+		why := boundedDetail(err.Error())
+		if !errors.Is(err, ports.ErrReturnRefused) {
+			// No answer: the supplier may have taken them back. Nothing
+			// is recorded, so a refund tried again asks once more.
+			why = "no answer from the supplier, check its order: " + why
+		} else if err := h.recordAnswer(ctx, orderID, actor, ref, ports.KeyReturn{}, why); err != nil {
+			return err
+		}
+		h.log.WarnContext(ctx, "supplier did not take keys back", "supplier", it.Supplier(), "supplier_order_id", ref, "err", err)
+		refused[ref] = why
+		return nil
+	}
+	if err := h.recordAnswer(ctx, orderID, actor, ref, r, ""); err != nil {
+		return err
+	}
+	asked[ref] = r
+	return nil
 }
 
 // recordAnswer records the supplier's answer to the return of ref's keys:

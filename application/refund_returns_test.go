@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -200,4 +201,129 @@ func TestRefundAfterARevealThatRacedTheReturnKeepsTheKeyReturned(t *testing.T) {
 	if returned != 1 {
 		t.Fatalf("%d key.returned events, want 1", returned)
 	}
+}
+
+// answerLostWorld is a delivered order of one supplier key, its delivery
+// token, and the application on ports wrap changed.
+type answerLostWorld struct {
+	app     application.App
+	orders  ports.OrderRepository
+	clock   *testkit.Clock
+	orderID string
+	token   string
+}
+
+// answerLostThenRevealedScenario: the supplier takes the key back, the
+// customer reveals it, and the supplier's answer is not recorded (the
+// refund fails). Tried again, the refund asks the supplier once more
+// before it classifies the key: "no keys to return" means the first
+// request took it, so the key, unseen when it was asked, is returned (not
+// quarantined as revealed), the answer recorded and audited once, and the
+// supplier order given a key.returned event.
+func answerLostThenRevealedScenario(t *testing.T, newWorld func(wrap func(*application.Deps)) answerLostWorld) answerLostWorld {
+	t.Helper()
+	r := &returns{asked: map[string]int{}}
+	var (
+		w       answerLostWorld
+		failing *failingUpdates
+		once    atomic.Bool
+	)
+	w = newWorld(func(d *application.Deps) {
+		failing = &failingUpdates{OrderRepository: d.Orders}
+		d.Orders = failing
+		d.Suppliers[0].Returns = thenReveal{r, func() {
+			if once.CompareAndSwap(false, true) {
+				if _, err := w.app.Commands.RevealKeys.Handle(t.Context(), application.RevealCommand{Token: w.token}); err != nil {
+					t.Errorf("reveal: %v", err)
+				}
+				failing.armed.Store(true) // the answer's record fails
+			}
+		}}
+	})
+	ctx := t.Context()
+	o, err := w.orders.Get(ctx, w.orderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := o.Items()[0].SupplierOrderID()
+	w.clock.Advance(5 * time.Minute) // the link still reveals
+	cmd := application.RefundCommand{OrderID: w.orderID, Reason: "fraud", Reference: "r-3", Actor: "admin:a"}
+	if _, err := w.app.Commands.RefundOrder.Handle(ctx, cmd); err == nil {
+		t.Fatal("the refund whose answer was not recorded succeeded")
+	}
+	if o, _ = w.orders.Get(ctx, w.orderID); !o.ReturnRequest(ref).Requested || o.ReturnRequest(ref).Answered {
+		t.Fatalf("after the failed refund the return is %+v, want requested, its answer lost", o.ReturnRequest(ref))
+	}
+	w.clock.Advance(time.Minute)
+	if _, err := w.app.Commands.RefundOrder.Handle(ctx, cmd); err != nil {
+		t.Fatalf("refund tried again: %v", err)
+	}
+	if got := outcomes(t, w.orders, w.orderID); got[domain.KeyReturned.String()] != 1 || len(got) != 1 {
+		t.Fatalf("outcomes %v, want the key returned: the supplier took it before it was revealed", got)
+	}
+	if o, _ = w.orders.Get(ctx, w.orderID); !o.ReturnRequest(ref).Answered || o.ReturnRequest(ref).Returned != 1 {
+		t.Fatalf("the return is recorded as %+v, want answered, one key returned", o.ReturnRequest(ref))
+	}
+	r.mu.Lock()
+	if r.asked[ref] != 2 || len(r.asked) != 1 {
+		t.Errorf("return requests %v, want %s asked twice: once more for the lost answer", r.asked, ref)
+	}
+	r.mu.Unlock()
+	recs, err := w.app.Queries.AuditTrail.Page(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]int{}
+	for _, rec := range recs {
+		if rec.Subject != w.orderID {
+			continue
+		}
+		actions[rec.Action]++
+		switch {
+		case rec.Action == application.AuditKeyOutcome && rec.Details["outcome"] != domain.KeyReturned.String():
+			t.Errorf("key outcome record %+v, want returned", rec.Details)
+		case rec.Action == application.AuditReturnAnswered && rec.Details["returned"] != "1":
+			t.Errorf("return answer record %+v, want one key returned", rec.Details)
+		case rec.Action == application.AuditOrderRefunded && rec.Details["returned_supplier_orders"] != ref:
+			t.Errorf("refund record %+v, want supplier order %s returned", rec.Details, ref)
+		}
+	}
+	if actions[application.AuditReturnRequested] != 1 || actions[application.AuditReturnAnswered] != 1 ||
+		actions[application.AuditKeyOutcome] != 1 || actions[application.AuditOrderRefunded] != 1 {
+		t.Fatalf("audit actions %v, want one return request, one answer, one key outcome, one refund", actions)
+	}
+	return w
+}
+
+func TestRefundAfterALostAnswerAndARevealKeepsTheKeyReturned(t *testing.T) {
+	t.Parallel()
+	mw := newWorld(t)
+	w := answerLostThenRevealedScenario(t, func(wrap func(*application.Deps)) answerLostWorld {
+		o, token := deliveredToken(t, mw)
+		app := mw.app(func(d *application.Deps, _ *application.Settings) { wrap(d) })
+		return answerLostWorld{app: app, orders: mw.orders, clock: mw.clock, orderID: o.ID(), token: token}
+	})
+	if n := keyReturnedEvents(mw, w.orderID); n != 1 {
+		t.Fatalf("%d key.returned events, want 1", n)
+	}
+}
+
+func TestRefundAfterALostAnswerAndARevealOnPostgres(t *testing.T) {
+	t.Parallel()
+	answerLostThenRevealedScenario(t, func(wrap func(*application.Deps)) answerLostWorld {
+		pw := newPGStockWorld(t, wrap)
+		ps, err := pw.app.Queries.ListProducts.Handle(t.Context(), "", 1)
+		if err != nil || len(ps.Items) == 0 {
+			t.Fatalf("products: %v", err)
+		}
+		id, err := pw.orderPaidAndFulfilled(t, ps.Items[0].SKU())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pw.app.Commands.DeliverOrder.Handle(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+		token, _ := claimWorld{app: pw.app, orders: pw.orders, mail: pw.mail}.lastLinkToken(t)
+		return answerLostWorld{app: pw.app, orders: pw.orders, clock: pw.clock, orderID: id, token: token}
+	})
 }

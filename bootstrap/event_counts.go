@@ -41,8 +41,9 @@ func (p countedPublisher) Publish(ctx context.Context, events ...domain.Event) e
 	return nil
 }
 
+// countEvents counts the messages events make: domain.QueuedEvents.
 func countEvents(m *metrics.Metrics, events []domain.Event) {
-	for _, ev := range events {
+	for _, ev := range domain.QueuedEvents(events) {
 		m.Published(ev.EventName(), 1)
 	}
 }

@@ -348,7 +348,7 @@ func (h *harness) firstSKU(pred func(p product) bool) product {
 		h.t.Fatalf("products: %d %s", code, raw)
 	}
 	for _, p := range page.Items {
-		if pred(p) {
+		if !p.Preorder && pred(p) { // a pre-order would wait for its release
 			return p
 		}
 	}
@@ -361,6 +361,7 @@ type product struct {
 	Name     string `json:"name"`
 	Platform string `json:"platform"`
 	InStock  bool   `json:"in_stock"`
+	Preorder bool   `json:"preorder"` // keys only on its release day
 	Price    struct {
 		Amount   string `json:"amount"`
 		Currency string `json:"currency"`

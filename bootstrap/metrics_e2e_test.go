@@ -105,14 +105,14 @@ func TestMetricsAndCorrelation(t *testing.T) {
 		t.Fatalf("reveal: %d %s", code, raw)
 	}
 
-	table := "watermill_" + messaging.PartitionedTopic(domain.EventOrderPlaced, o.ID, h.cfg.QueuePartitions)
+	table := "watermill_" + messaging.PartitionedTopic(domain.EventPaymentCreated, o.ID, h.cfg.QueuePartitions)
 	var meta []byte
 	if err := db.Get(&meta, `SELECT metadata FROM "`+table+`" WHERE payload->>'order_id' = $1`, o.ID); err != nil {
 		t.Fatal(err)
 	}
 	var md map[string]string
 	if err := json.Unmarshal(meta, &md); err != nil || md[messaging.CorrelationMetadata] != requestID {
-		t.Errorf("order.placed metadata %s lacks correlation id %s", meta, requestID)
+		t.Errorf("order.payment_created metadata %s lacks correlation id %s", meta, requestID)
 	}
 	// The payment's request id follows order.paid and order.fulfilled to
 	// the fulfilment, the delivery and the customer's email.

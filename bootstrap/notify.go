@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward/adapters/messaging"
 	"github.com/keyward/keyward/adapters/metrics"
+	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -81,7 +82,7 @@ func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscri
 	var handlers []messaging.Handler
 	for _, event := range application.NotifiedEvents() {
 		for _, topic := range messaging.PartitionTopics(event, int(parts)) {
-			handlers = append(handlers, messaging.Handler{Name: "notify-customer@" + topic, Topic: topic, Handle: app.Commands.NotifyCustomer.Handle})
+			handlers = append(handlers, messaging.Handler{Name: "notify-customer@" + topic, Topic: topic, Handle: withConsumeTx(app.Commands.NotifyCustomer.Handle)})
 		}
 	}
 	// Sign-in links answer access requests apart from the request, so that
@@ -98,4 +99,19 @@ func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscri
 	}
 	health.router.Store(r)
 	return notificationRouter{r}, nil
+}
+
+// withConsumeTx runs handle inside the transaction in which the SQL queue
+// consumes its message (postgres.InConsumeTx), so that what it writes (a
+// notification's "email sent" audit record) commits with the
+// acknowledgement or not at all: one transaction instead of two, and a
+// failed attempt leaves nothing. On another queue it is handle as it is.
+func withConsumeTx(handle func(context.Context, domain.OrderEvent) error) func(context.Context, domain.OrderEvent) error {
+	return func(ctx context.Context, ev domain.OrderEvent) error {
+		tx, ok := messaging.ConsumeTxFrom(ctx)
+		if !ok {
+			return handle(ctx, ev)
+		}
+		return postgres.InConsumeTx(ctx, tx, func(ctx context.Context) error { return handle(ctx, ev) })
+	}
 }

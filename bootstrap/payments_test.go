@@ -6,13 +6,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"go.uber.org/fx"
 
 	"github.com/shopspring/decimal"
 
+	"github.com/keyward/keyward/adapters/messaging"
 	"github.com/keyward/keyward/adapters/nowpayments"
 	"github.com/keyward/keyward/adapters/nowpayments/nowpaymentstest"
+	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/domain"
 )
 
 func TestPaymentsConfig(t *testing.T) {
@@ -71,12 +75,27 @@ func TestNOWPaymentsGraph(t *testing.T) {
 // against a fake of the NOWPayments API: readiness follows the status
 // endpoint; an order placed while the API is down is answered 202 and gets
 // its payment, with our callback URL, once the API is back; the signed IPN
-// of that payment then delivers it.
+// of that payment then delivers it. On Postgres only the order placed
+// while the API was down puts order.placed on the queue, which set-up-payment
+// consumes: one whose payment was set up at placement has nothing to ask.
 func TestNOWPaymentsEndToEnd(t *testing.T) {
 	t.Parallel()
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		nowPaymentsEndToEnd(t, nil, func(*bootstrap.Config) {})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		url, db := pgtest.NewDatabase(t)
+		nowPaymentsEndToEnd(t, db, withPostgres(url))
+	})
+}
+
+func nowPaymentsEndToEnd(t *testing.T, db *sqlx.DB, mod func(*bootstrap.Config)) {
 	const key = "np-e2e-api-key-0123456789"
 	srv := nowpaymentstest.New(t, key)
 	h := start(t, func(c *bootstrap.Config) {
+		mod(c)
 		c.Payments = bootstrap.PaymentsConfig{PaymentsGateway: "nowpayments", NOWPaymentsAPIURL: srv.URL, NOWPaymentsAPIKey: key,
 			NOWPaymentsPayCurrency: "btc", NOWPaymentsConfirm: true}
 	})
@@ -131,5 +150,22 @@ func TestNOWPaymentsEndToEnd(t *testing.T) {
 	if code, _, raw := h.do("POST", "/v1/orders", map[string]any{"email": "np2@example.com", "items": []any{line(sku, 1)}}, nil, &now); code != http.StatusCreated ||
 		now.Status != "pending_payment" || now.Payment.PayAddress == "" || !decimal.RequireFromString(now.Payment.PayAmount).IsPositive() {
 		t.Fatalf("order with the API up: %d %s", code, raw)
+	}
+	if db == nil {
+		return
+	}
+	queued := func(orderID, event string) (n int) {
+		t.Helper()
+		table := "watermill_" + messaging.PartitionedTopic(event, orderID, h.cfg.QueuePartitions)
+		if err := db.Get(&n, `SELECT count(*) FROM "`+table+`" WHERE payload->>'order_id' = $1`, orderID); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if late, set := queued(placed.ID, domain.EventOrderPlaced), queued(now.ID, domain.EventOrderPlaced); late != 1 || set != 0 {
+		t.Errorf("order.placed on the queue: %d for the order awaiting its payment set-up (want 1), %d for the one paid at placement (want 0)", late, set)
+	}
+	if n := queued(now.ID, domain.EventPaymentCreated); n != 1 {
+		t.Errorf("order.payment_created of the order with its payment: %d on the queue, want 1", n)
 	}
 }

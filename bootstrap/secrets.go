@@ -17,9 +17,11 @@ import (
 // short pattern repeated, nor a placeholder copied from the README: such
 // a value is never what anyone meant to deploy, and refusing it on a
 // developer's machine catches it before it is copied to a server. The
-// public dev IPN secret (DevIPNSecret) is refused beyond loopback only:
-// it is the default that makes the sandbox work out of the box, and a
-// loopback listener takes no payment notification from anyone else.
+// public dev IPN secret (DevIPNSecret) is such a value: it is refused as
+// every secret, loopback included, except as the NOWPayments IPN secret
+// itself on loopback (or on a worker, which receives no IPNs), where it is
+// the default that makes the sandbox work out of the box and a loopback
+// listener takes no payment notification from anyone else.
 const (
 	// minSigningKeyBytes is 256 bits: the HMAC-SHA256 key size.
 	minSigningKeyBytes = 32

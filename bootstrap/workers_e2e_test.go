@@ -111,8 +111,11 @@ func competingWorkers(t *testing.T, broker, prefix string) {
 		}
 		w.pipeline.mu.Unlock()
 	}
-	if len(handledBy) < 2*orders { // order.paid and order.fulfilled of each
-		t.Errorf("the workers acknowledged %d messages, want at least %d", len(handledBy), 2*orders)
+	// order.paid of each (order.placed is queued only for an order whose
+	// payment was not set up at placement, and the run that fulfils an
+	// order delivers it: no consumer of order.fulfilled).
+	if len(handledBy) < orders {
+		t.Errorf("the workers acknowledged %d messages, want at least %d", len(handledBy), orders)
 	}
 	for id, n := range handledBy {
 		if n != 1 {

@@ -63,6 +63,31 @@ const (
 	EventOrderPreordered = "order.preordered"
 )
 
+// QueuedEvents returns the events of one save that go on the queue:
+// all of them but an order.placed whose save also set the order's
+// payment up (order.payment_created of the same order with it). The
+// pipeline consumes order.placed only to set up a payment the gateway
+// could not make at placement, so such a message would be read to find
+// nothing to do. Webhooks report every event, queued or not.
+func QueuedEvents(events []Event) []Event {
+	paid := map[string]bool{}
+	for _, ev := range events {
+		if ev.EventName() == EventPaymentCreated {
+			paid[ev.AggregateID()] = true
+		}
+	}
+	if len(paid) == 0 {
+		return events
+	}
+	out := make([]Event, 0, len(events))
+	for _, ev := range events {
+		if ev.EventName() != EventOrderPlaced || !paid[ev.AggregateID()] {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
 // OrderEventNames lists every order event name (the topics they travel on).
 var OrderEventNames = []string{
 	EventOrderPlaced, EventPaymentCreated, EventOrderPaid, EventPaymentHeld, EventOrderExpired, EventOrderRefunded, EventOrderNeedsReview,

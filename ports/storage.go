@@ -182,3 +182,20 @@ type BlobStore interface {
 	// Exists reports whether ref is stored.
 	Exists(ctx context.Context, ref string) (bool, error)
 }
+
+// UnitOfWorkBlobs is implemented by a BlobStore whose Put joins the unit
+// of work of Transactor.Atomically (Postgres' blobs table, in the same
+// database): a put inside a unit of work commits or rolls back with it,
+// at no transaction of its own. A store without it, or answering false,
+// puts at once (S3); callers then put before the unit of work rather
+// than hold it open across the upload. Wrappers of a BlobStore forward it.
+type UnitOfWorkBlobs interface {
+	PutJoinsUnitOfWork() bool
+}
+
+// PutJoinsUnitOfWork reports whether b's puts join a unit of work
+// (UnitOfWorkBlobs).
+func PutJoinsUnitOfWork(b BlobStore) bool {
+	u, ok := b.(UnitOfWorkBlobs)
+	return ok && u.PutJoinsUnitOfWork()
+}

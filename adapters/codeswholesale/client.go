@@ -14,20 +14,19 @@
 package codeswholesale
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/keyward/keyward/internal/supplierhttp"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -80,7 +79,8 @@ type Client struct {
 	http  *http.Client
 	cfg   Config
 	log   *slog.Logger
-	sleep func(ctx context.Context, d time.Duration) error
+	api   *supplierhttp.Client
+	retry supplierhttp.Retry
 
 	// The one cached token of the client's credentials; tokMu is held
 	// while a new one is fetched, so concurrent callers share one fetch.
@@ -103,27 +103,13 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = SandboxURL
 	}
-	u, err := url.Parse(cfg.BaseURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("codeswholesale: base URL %q is not an absolute http(s) URL", cfg.BaseURL)
-	}
-	if u.User != nil || u.RawQuery != "" {
-		return nil, errors.New("codeswholesale: base URL must carry no credentials or query; the client id and secret go in their own settings")
+	api, err := supplierhttp.NewClient("codeswholesale", cfg.BaseURL, "the client id and secret go in their own settings", cfg.HTTPClient,
+		func(status int, body []byte) error { return parseError(status, body) })
+	if err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(cfg.ClientID) == "" || strings.TrimSpace(cfg.ClientSecret) == "" {
 		return nil, errors.New("codeswholesale: client id or client secret is empty")
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 3
-	}
-	if cfg.Backoff <= 0 {
-		cfg.Backoff = 500 * time.Millisecond
-	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 10 * time.Second
 	}
 	if cfg.KeysWait <= 0 {
 		cfg.KeysWait = 15 * time.Second
@@ -140,8 +126,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	base := strings.TrimRight(cfg.BaseURL, "/")
-	return &Client{base: base, http: cfg.HTTPClient, cfg: cfg, log: cfg.Log.With("supplier", "codeswholesale"), sleep: sleep}, nil
+	retry := supplierhttp.Retry{Attempts: cfg.MaxAttempts, Backoff: cfg.Backoff, MaxBackoff: cfg.MaxBackoff}.WithDefaults()
+	return &Client{base: api.Base, http: api.HTTP, cfg: cfg, log: cfg.Log.With("supplier", "codeswholesale"), api: api, retry: retry}, nil
 }
 
 // Name returns "codeswholesale".
@@ -247,41 +233,19 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Time, error) {
 func oauthReason(t tokenResponse, raw []byte) string {
 	var code string
 	if json.Unmarshal(t.Error, &code) == nil && code != "" {
-		return strings.TrimSpace(code + " " + truncate(t.ErrorDescription, 200))
+		return strings.TrimSpace(code + " " + supplierhttp.Truncate(t.ErrorDescription, 200))
 	}
-	return truncate(string(raw), 200)
-}
-
-// request is one API call.
-type request struct {
-	method string
-	path   string // appended to the base URL
-	query  url.Values
-	body   any
-	// once: a single try (health checks, and POSTs, whose retries
-	// PlaceOrder makes itself after looking the order up).
-	once bool
+	return supplierhttp.Truncate(string(raw), 200)
 }
 
 // call sends r and decodes a 2xx answer into out (when not nil), retrying
-// retryable failures unless r.once. Errors wrap ports.ErrSupplierTemporary,
+// retryable failures unless r.Once. Errors wrap ports.ErrSupplierTemporary,
 // ports.ErrSupplierPermanent or domain.ErrNotFound, and are an *APIError
 // when CodesWholesale answered with one.
-func (c *Client) call(ctx context.Context, r request, out any) error {
-	attempts := c.cfg.MaxAttempts
-	if r.once {
-		attempts = 1
-	}
-	var err error
-	for attempt := 0; ; attempt++ {
-		err = c.authorized(ctx, r, out)
-		if err == nil || !errors.Is(err, ports.ErrSupplierTemporary) || attempt+1 >= attempts {
-			return err
-		}
-		if serr := c.sleep(ctx, c.backoff(attempt)); serr != nil {
-			return errors.Join(err, serr)
-		}
-	}
+func (c *Client) call(ctx context.Context, r supplierhttp.Request, out any) error {
+	// A Retry-After is not read: CodesWholesale's answers are retried on
+	// the backoff alone.
+	return c.retry.Do(ctx, r.Once, func() (time.Duration, error) { return 0, c.authorized(ctx, r, out) })
 }
 
 // authorized makes one request with the cached token and, when
@@ -289,7 +253,7 @@ func (c *Client) call(ctx context.Context, r request, out any) error {
 // once more with a new token. A 401 for that new token too is temporary:
 // the credentials were just accepted, so it says nothing final about the
 // call.
-func (c *Client) authorized(ctx context.Context, r request, out any) error {
+func (c *Client) authorized(ctx context.Context, r supplierhttp.Request, out any) error {
 	for retry := 0; ; retry++ {
 		tok, err := c.token(ctx)
 		if err != nil {
@@ -302,90 +266,19 @@ func (c *Client) authorized(ctx context.Context, r request, out any) error {
 		}
 		c.dropToken(tok)
 		if retry > 0 {
-			c.log.WarnContext(ctx, "codeswholesale refused a fresh token", "call", r.method+" "+r.path)
-			return fmt.Errorf("codeswholesale %s %s: %w: HTTP 401 with a token just issued", r.method, r.path, ports.ErrSupplierTemporary)
+			c.log.WarnContext(ctx, "codeswholesale refused a fresh token", "call", r.Method+" "+r.Path)
+			return fmt.Errorf("codeswholesale %s %s: %w: HTTP 401 with a token just issued", r.Method, r.Path, ports.ErrSupplierTemporary)
 		}
-		c.log.InfoContext(ctx, "codeswholesale refused the token: fetching a new one", "call", r.method+" "+r.path)
+		c.log.InfoContext(ctx, "codeswholesale refused the token: fetching a new one", "call", r.Method+" "+r.Path)
 	}
 }
 
-// backoff is the wait after the attempt-th failure, with ±20% jitter.
-func (c *Client) backoff(attempt int) time.Duration {
-	d := c.cfg.Backoff << min(attempt, 16)
-	d = min(d, c.cfg.MaxBackoff)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-// try makes one request.
-func (c *Client) try(ctx context.Context, r request, token string, out any) error {
-	what := r.method + " " + r.path
-	var body io.Reader
-	if r.body != nil {
-		js, err := json.Marshal(r.body)
-		if err != nil {
-			return fmt.Errorf("codeswholesale %s: encode request: %w", what, err)
-		}
-		body = bytes.NewReader(js)
+// try makes one request with token, and logs an error answer at debug.
+func (c *Client) try(ctx context.Context, r supplierhttp.Request, token string, out any) error {
+	r.Auth = http.Header{"Authorization": {"Bearer " + token}}
+	_, err := c.api.Do(ctx, r, out)
+	if ae := (*APIError)(nil); errors.As(err, &ae) {
+		c.log.DebugContext(ctx, "codeswholesale error answer", "call", r.Method+" "+r.Path, "status", ae.Status, "code", ae.Code, "message", ae.Message)
 	}
-	u := c.base + r.path
-	if len(r.query) > 0 {
-		u += "?" + r.query.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
-	if err != nil {
-		return fmt.Errorf("codeswholesale %s: %w", what, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("codeswholesale %s: %w", what, ctx.Err())
-		}
-		// Transport errors never echo the token: it travels in a header.
-		return fmt.Errorf("codeswholesale %s: %w: %v", what, ports.ErrSupplierTemporary, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return fmt.Errorf("codeswholesale %s: %w: read response: %v", what, ports.ErrSupplierTemporary, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := parseError(resp.StatusCode, raw)
-		c.log.DebugContext(ctx, "codeswholesale error answer", "call", what, "status", resp.StatusCode, "code", e.Code, "message", e.Message)
-		return fmt.Errorf("codeswholesale %s: %w", what, e)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		// A proxy's error page or a truncated body: worth another try.
-		return fmt.Errorf("codeswholesale %s: %w: malformed response (HTTP %d): %v", what, ports.ErrSupplierTemporary, resp.StatusCode, err)
-	}
-	return nil
-}
-
-// maxResponse bounds what is read of one answer: a page of products, or
-// an order of image codes.
-const maxResponse = 32 << 20
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/supplierhttp"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -89,7 +90,7 @@ func parseError(status int, raw []byte) *APIError {
 	if msg == "" {
 		msg = strings.TrimSpace(b.Error)
 	}
-	e := &APIError{Status: status, Code: b.Code, Message: truncate(msg, 300)}
+	e := &APIError{Status: status, Code: b.Code, Message: supplierhttp.Truncate(msg, 300)}
 	r, known := codes[b.Code]
 	switch {
 	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/supplierhttp"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -123,7 +124,7 @@ func (c *Client) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports
 	body := orderRequest{AllowPreOrder: true, OrderID: r.ExternalID,
 		Products: []orderLine{{ProductID: r.ProductID, Quantity: r.Qty, Price: json.Number(r.Price.Amount().StringFixed(2))}}}
 	var raw json.RawMessage
-	err = c.call(ctx, request{method: "POST", path: "/v3/orders", body: body, once: true}, &raw)
+	err = c.call(ctx, supplierhttp.Request{Method: "POST", Path: "/v3/orders", Body: body, Once: true}, &raw)
 	if err == nil {
 		var o order
 		if jerr := json.Unmarshal(raw, &o); jerr != nil || o.OrderID == "" {
@@ -233,7 +234,7 @@ func (c *Client) FindOrder(ctx context.Context, externalID string) (ports.Suppli
 // list of orders, or an object without items, is an unknown answer.
 func (c *Client) historyPage(ctx context.Context, v url.Values) ([]order, string, error) {
 	var raw json.RawMessage
-	if err := c.call(ctx, request{method: "GET", path: "/v3/orders", query: v}, &raw); err != nil {
+	if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v3/orders", Query: v}, &raw); err != nil {
 		return nil, "", err
 	}
 	var page struct {
@@ -273,7 +274,7 @@ func (c *Client) order(ctx context.Context, id string) (order, error) {
 		return order{}, fmt.Errorf("codeswholesale order %q: %w", id, domain.ErrNotFound)
 	}
 	var raw json.RawMessage
-	if err := c.call(ctx, request{method: "GET", path: "/v3/orders/" + url.PathEscape(id)}, &raw); err != nil {
+	if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v3/orders/" + url.PathEscape(id)}, &raw); err != nil {
 		return order{}, fmt.Errorf("codeswholesale order %s: %w", id, err)
 	}
 	c.noteUnknown(ctx, "order", raw, orderFields)
@@ -311,11 +312,11 @@ func (c *Client) Keys(ctx context.Context, supplierOrderID string) ([]ports.Supp
 		case st == ports.PurchaseCompleted:
 			return c.codes(ctx, o)
 		}
-		wait := c.backoff(attempt)
+		wait := c.retry.Delay(attempt)
 		if time.Until(deadline) < wait {
 			return nil, fmt.Errorf("codeswholesale keys of %s: %w: order %s", supplierOrderID, ports.ErrKeysPending, o.Status)
 		}
-		if err := c.sleep(ctx, wait); err != nil {
+		if err := c.retry.Wait(ctx, wait); err != nil {
 			return nil, err
 		}
 	}
@@ -419,7 +420,7 @@ func (c *Client) content(ctx context.Context, orderID string, cd code) (code, er
 		return cd, fmt.Errorf("codeswholesale keys of %s: %w: a code has neither content nor id", orderID, ports.ErrSupplierPermanent)
 	}
 	var full code
-	if err := c.call(ctx, request{method: "GET", path: "/v3/codes/" + url.PathEscape(cd.CodeID)}, &full); err != nil {
+	if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v3/codes/" + url.PathEscape(cd.CodeID)}, &full); err != nil {
 		return cd, fmt.Errorf("codeswholesale code %s of %s: %w", cd.CodeID, orderID, err)
 	}
 	if strings.TrimSpace(full.Code) == "" {
@@ -457,7 +458,7 @@ func imageKey(cd code) (ports.SupplierKey, error) {
 // /v3/accounts/current), one try.
 func (c *Client) Balance(ctx context.Context) (float64, error) {
 	var raw json.RawMessage
-	if err := c.call(ctx, request{method: "GET", path: "/v3/accounts/current", once: true}, &raw); err != nil {
+	if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v3/accounts/current", Once: true}, &raw); err != nil {
 		return 0, err
 	}
 	var a struct {

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/keyward/keyward/internal/supplierhttp"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -76,7 +77,7 @@ func (v PostbackVerifier) Verify(w ports.SupplierWebhook) (ports.SupplierEvent, 
 		return ports.SupplierEvent{}, fmt.Errorf("codeswholesale postback: %w: wrong or missing authHash", ports.ErrSignatureInvalid)
 	}
 	typ := strings.ToUpper(strings.TrimSpace(b.Type))
-	ev := ports.SupplierEvent{Name: truncate(typ, maxFieldLen)}
+	ev := ports.SupplierEvent{Name: supplierhttp.Truncate(typ, maxFieldLen)}
 	switch typ {
 	case postbackPreOrder:
 		if err := checkField("orderId", b.OrderID); err != nil || b.OrderID == "" {

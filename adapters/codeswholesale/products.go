@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/supplierhttp"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -74,7 +75,7 @@ func (c *Client) Products(ctx context.Context, q ports.ProductQuery) (ports.Prod
 	if q.Cursor != "" {
 		var err error
 		if cur, err = parseCursor(q.Cursor); err != nil {
-			return ports.ProductPage{}, fmt.Errorf("codeswholesale products: %w: cursor %q: %v", ports.ErrSupplierPermanent, truncate(q.Cursor, 40), err)
+			return ports.ProductPage{}, fmt.Errorf("codeswholesale products: %w: cursor %q: %v", ports.ErrSupplierPermanent, supplierhttp.Truncate(q.Cursor, 40), err)
 		}
 	}
 	v := url.Values{}
@@ -85,7 +86,7 @@ func (c *Client) Products(ctx context.Context, q ports.ProductQuery) (ports.Prod
 		v.Set("continuationToken", cur.Token)
 	}
 	var body productsPage
-	if err := c.call(ctx, request{method: "GET", path: "/v3/products", query: v}, &body); err != nil {
+	if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v3/products", Query: v}, &body); err != nil {
 		return ports.ProductPage{}, err
 	}
 	items := body.Items
@@ -133,7 +134,7 @@ func (c *Client) Product(ctx context.Context, id string) (ports.SupplierProduct,
 		return ports.SupplierProduct{}, fmt.Errorf("codeswholesale product %q: %w", id, domain.ErrNotFound)
 	}
 	var raw json.RawMessage
-	err := c.call(ctx, request{method: "GET", path: "/v3/products/" + url.PathEscape(id)}, &raw)
+	err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v3/products/" + url.PathEscape(id)}, &raw)
 	var ae *APIError
 	if errors.As(err, &ae) && (ae.Code == CodeProductNotFound || ae.Status == 404) {
 		return ports.SupplierProduct{}, fmt.Errorf("codeswholesale product %s: %w: %v", id, domain.ErrNotFound, err)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+
+	"github.com/keyward/keyward/internal/supplierhttp"
 )
 
 // noteUnknown logs once, at info, the fields of a JSON object of the given
@@ -30,7 +32,7 @@ func (c *Client) noteUnknown(ctx context.Context, kind string, raw json.RawMessa
 // (an order status, a code type): the value is one of CodesWholesale's
 // names, never a key.
 func (c *Client) noteValue(ctx context.Context, field, value string) {
-	value = truncate(strings.TrimSpace(value), 64)
+	value = supplierhttp.Truncate(strings.TrimSpace(value), 64)
 	if _, seen := c.unknown.LoadOrStore(field+"="+value, true); !seen {
 		c.log.InfoContext(ctx, "codeswholesale sent a value keyward does not know", "field", field, "value", value)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/supplierhttp"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -93,7 +94,7 @@ var kinds = map[string]rule{
 func parseError(status int, raw []byte) *APIError {
 	var b errorBody
 	_ = json.Unmarshal(raw, &b) // a body that is not Kinguin's JSON classifies by status
-	e := &APIError{Status: status, Kind: strings.TrimSpace(b.Kind), Detail: truncate(strings.TrimSpace(b.Detail), 300), Trace: b.Trace}
+	e := &APIError{Status: status, Kind: strings.TrimSpace(b.Kind), Detail: supplierhttp.Truncate(strings.TrimSpace(b.Detail), 300), Trace: b.Trace}
 	r, known := kinds[e.Kind]
 	switch {
 	case known && r.class == ports.ErrSupplierTemporary,
@@ -150,11 +151,4 @@ func parseDate(raw json.RawMessage) time.Time {
 func writtenDay(t time.Time) time.Time {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/supplierhttp"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -120,9 +121,8 @@ func (c *Client) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports
 	var err error
 	for attempt := 0; ; attempt++ {
 		var o order
-		wait := c.backoff(attempt)
-		var w time.Duration
-		w, err = c.try(ctx, request{method: "POST", path: "/v2/order", body: body}, &o)
+		var asked time.Duration
+		asked, err = c.try(ctx, supplierhttp.Request{Method: "POST", Path: "/v2/order", Body: body}, &o)
 		if err == nil {
 			if o.OrderID == "" {
 				err = fmt.Errorf("kinguin place order %s: %w: answer has no orderId", r.ExternalID, ports.ErrSupplierTemporary)
@@ -144,17 +144,14 @@ func (c *Client) PlaceOrder(ctx context.Context, r ports.PurchaseRequest) (ports
 			// Unknown outcome: report it as retryable whatever the POST said.
 			return ports.SupplierOrder{}, fmt.Errorf("kinguin place order %s: %w: %v; and the lookup by external id failed: %v", r.ExternalID, ports.ErrSupplierTemporary, err, ferr)
 		}
-		if !errors.Is(err, ports.ErrSupplierTemporary) || attempt+1 >= c.cfg.MaxAttempts {
+		if !errors.Is(err, ports.ErrSupplierTemporary) || attempt+1 >= c.retry.Attempts {
 			return ports.SupplierOrder{}, fmt.Errorf("kinguin place order %s: %w", r.ExternalID, err)
 		}
-		if w > 0 {
-			wait = w
-		}
-		if wait > c.cfg.MaxBackoff {
+		switch perr := c.retry.Pause(ctx, attempt, asked); {
+		case errors.Is(perr, supplierhttp.ErrWaitTooLong):
 			return ports.SupplierOrder{}, fmt.Errorf("kinguin place order %s: %w", r.ExternalID, err)
-		}
-		if serr := c.sleep(ctx, wait); serr != nil {
-			return ports.SupplierOrder{}, errors.Join(err, serr)
+		case perr != nil:
+			return ports.SupplierOrder{}, errors.Join(err, perr)
 		}
 	}
 }
@@ -169,7 +166,7 @@ type ordersPage struct {
 func (c *Client) FindOrder(ctx context.Context, externalID string) (ports.SupplierOrder, error) {
 	var page ordersPage
 	v := url.Values{"orderExternalId": {externalID}, "page": {"1"}, "limit": {"25"}}
-	if err := c.call(ctx, request{method: "GET", path: "/v1/order", query: v}, &page); err != nil {
+	if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v1/order", Query: v}, &page); err != nil {
 		return ports.SupplierOrder{}, fmt.Errorf("kinguin find order %s: %w", externalID, err)
 	}
 	for _, o := range page.Results {
@@ -192,7 +189,7 @@ func (c *Client) order(ctx context.Context, id string) (order, error) {
 		return order{}, fmt.Errorf("kinguin order %q: %w", id, domain.ErrNotFound)
 	}
 	var o order
-	if err := c.call(ctx, request{method: "GET", path: "/v1/order/" + url.PathEscape(id)}, &o); err != nil {
+	if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v1/order/" + url.PathEscape(id)}, &o); err != nil {
 		return order{}, fmt.Errorf("kinguin order %s: %w", id, err)
 	}
 	return o, nil
@@ -224,7 +221,7 @@ func (c *Client) Keys(ctx context.Context, supplierOrderID string) ([]ports.Supp
 	for page := 1; ; page++ {
 		var batch []key
 		v := url.Values{"page": {strconv.Itoa(page)}, "limit": {strconv.Itoa(limit)}}
-		if err := c.call(ctx, request{method: "GET", path: "/v2/order/" + url.PathEscape(supplierOrderID) + "/keys", query: v}, &batch); err != nil {
+		if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v2/order/" + url.PathEscape(supplierOrderID) + "/keys", Query: v}, &batch); err != nil {
 			if _, dated := ports.ReleaseDateOf(err); !dated && errors.Is(err, ports.ErrKeysPending) && !o.releaseDate().IsZero() {
 				// ProcessingPreorder without a date of its own: the order's.
 				return nil, fmt.Errorf("kinguin keys of %s: %w: %v", supplierOrderID, &ports.ReleasePendingError{ReleaseDate: o.releaseDate(), Detail: "Kinguin pre-order"}, err)
@@ -284,7 +281,7 @@ func (c *Client) Balance(ctx context.Context) (float64, error) {
 	var b struct {
 		Balance *float64 `json:"balance"`
 	}
-	if err := c.call(ctx, request{method: "GET", path: "/v1/balance", once: true}, &b); err != nil {
+	if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v1/balance", Once: true}, &b); err != nil {
 		return 0, err
 	}
 	if b.Balance == nil {

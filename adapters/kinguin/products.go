@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/supplierhttp"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -62,7 +63,7 @@ func (c *Client) Products(ctx context.Context, q ports.ProductQuery) (ports.Prod
 		v.Set("updatedSince", q.UpdatedSince.UTC().Format(updatedSinceLayout))
 	}
 	var body productsPage
-	if err := c.call(ctx, request{method: "GET", path: "/v1/products", query: v}, &body); err != nil {
+	if err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v1/products", Query: v}, &body); err != nil {
 		return ports.ProductPage{}, err
 	}
 	out := ports.ProductPage{Products: make([]ports.SupplierProduct, 0, len(body.Results))}
@@ -87,7 +88,7 @@ func (c *Client) Product(ctx context.Context, id string) (ports.SupplierProduct,
 		return ports.SupplierProduct{}, fmt.Errorf("kinguin product %q: %w", id, domain.ErrNotFound)
 	}
 	var p product
-	err := c.call(ctx, request{method: "GET", path: "/v2/products/" + url.PathEscape(id)}, &p)
+	err := c.call(ctx, supplierhttp.Request{Method: "GET", Path: "/v2/products/" + url.PathEscape(id)}, &p)
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Kind == "ProductUnavailable" {
 		return ports.SupplierProduct{}, fmt.Errorf("kinguin product %s: %w: %v", id, domain.ErrNotFound, err)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/keyward/keyward/internal/supplierhttp"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -30,7 +31,7 @@ func (c *Client) ReturnKeys(ctx context.Context, supplierOrderID string) (ports.
 		return ports.KeyReturn{}, fmt.Errorf("kinguin return keys: %w: no order id", ports.ErrReturnRefused)
 	}
 	var keys []returnedKey
-	err := c.call(ctx, request{method: "POST", path: "/v2/order/" + url.PathEscape(supplierOrderID) + "/keys/return", once: true}, &keys)
+	err := c.call(ctx, supplierhttp.Request{Method: "POST", Path: "/v2/order/" + url.PathEscape(supplierOrderID) + "/keys/return", Once: true}, &keys)
 	if err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && !errors.Is(err, ports.ErrSupplierTemporary) {

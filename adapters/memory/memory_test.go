@@ -28,8 +28,9 @@ func TestClaims(t *testing.T) {
 
 func TestCustomerLinks(t *testing.T) {
 	t.Parallel()
-	porttest.CustomerLinkRepository(t, func(*testing.T) (ports.CustomerLinkRepository, ports.Transactor) {
-		return memory.NewCustomerLinks(nil), memory.Transactor{}
+	porttest.CustomerLinkRepository(t, func(*testing.T) porttest.CustomerLinkStore {
+		links := memory.NewCustomerLinks(nil)
+		return porttest.CustomerLinkStore{Repo: links, Tx: memory.Transactor{}, Waiting: func(*testing.T) int { return links.Waiting() }}
 	})
 }
 

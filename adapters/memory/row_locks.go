@@ -10,16 +10,21 @@ type rowLocks struct {
 	mu    *sync.Mutex
 	owner map[string]*unitOfWork
 	free  *sync.Cond
+	// waiters counts the callers blocked in wait, for tests to know one
+	// is.
+	waiters *int
 }
 
 func newRowLocks(mu *sync.Mutex) rowLocks {
-	return rowLocks{mu: mu, owner: map[string]*unitOfWork{}, free: sync.NewCond(mu)}
+	return rowLocks{mu: mu, owner: map[string]*unitOfWork{}, free: sync.NewCond(mu), waiters: new(int)}
 }
 
 // wait blocks until no unit of work but u holds the row id.
 func (l rowLocks) wait(id string, u *unitOfWork) {
 	for l.owner[id] != nil && l.owner[id] != u {
+		*l.waiters++
 		l.free.Wait()
+		*l.waiters--
 	}
 }
 

@@ -17,9 +17,10 @@ type Publisher struct {
 // NewPublisher wraps pub.
 func NewPublisher(pub message.Publisher) *Publisher { return &Publisher{pub: pub} }
 
-// Publish sends each event to its topic; it returns the first failure.
+// Publish sends each event to its topic, but those domain.QueuedEvents
+// leaves off; it returns the first failure.
 func (p *Publisher) Publish(ctx context.Context, events ...domain.Event) error {
-	for _, ev := range events {
+	for _, ev := range domain.QueuedEvents(events) {
 		msg, err := NewMessage(ev)
 		if err != nil {
 			return err

@@ -43,14 +43,14 @@ func (o *SQLOutbox) PublishTx(ctx context.Context, tx *sql.Tx, events ...domain.
 // statement whose parameters are args numbered from $3, as a WITH query
 // of the statement that announces the topics: one more write in the
 // transaction without one more statement. with runs only when there are
-// events.
+// events, queued or not. Only domain.QueuedEvents go on the queue.
 func (o *SQLOutbox) PublishTxWith(ctx context.Context, tx *sql.Tx, with string, args []any, events ...domain.Event) error {
 	pub, err := wsql.NewPublisher(wsql.TxFromStdSQL(tx), wsql.PublisherConfig{SchemaAdapter: postgresSchema()}, o.log)
 	if err != nil {
 		return fmt.Errorf("outbox publisher: %w", err)
 	}
 	topics := make([]string, 0, len(events))
-	for _, ev := range events {
+	for _, ev := range domain.QueuedEvents(events) {
 		msg, err := NewMessage(ev)
 		if err != nil {
 			return err
@@ -63,7 +63,7 @@ func (o *SQLOutbox) PublishTxWith(ctx context.Context, tx *sql.Tx, with string, 
 		}
 		topics = append(topics, topic)
 	}
-	if len(topics) == 0 {
+	if len(topics) == 0 && (with == "" || len(events) == 0) {
 		return nil
 	}
 	// Delivered on commit, so a subscriber with a Wakeup reads the events
@@ -125,7 +125,7 @@ func NewSQLSubscriberGroup(db *sql.DB, log *slog.Logger, group string, opts SQLQ
 	} else {
 		cfg.BackoffManager = quietStopBackoff{BackoffManager: wsql.NewDefaultBackoffManager(cfg.PollInterval, cfg.RetryInterval), retry: cfg.RetryInterval}
 	}
-	return wsql.NewSubscriber(wsql.BeginnerFromStdSQL(db), cfg, wlog)
+	return wsql.NewSubscriber(newConsumeBeginner(db), cfg, wlog)
 }
 
 // NewSQLPublisher publishes outside any business transaction (dead

@@ -143,6 +143,9 @@ type blobs struct {
 	m *Metrics
 }
 
+// PutJoinsUnitOfWork forwards ports.UnitOfWorkBlobs.
+func (b blobs) PutJoinsUnitOfWork() bool { return ports.PutJoinsUnitOfWork(b.BlobStore) }
+
 func (b blobs) Put(ctx context.Context, ref string, data []byte) (err error) {
 	defer b.m.observe(DepBlobs, "put", time.Now(), &err)
 	return b.BlobStore.Put(ctx, ref, data)

@@ -24,6 +24,10 @@ func NewBlobs(db *sqlx.DB) *Blobs { return &Blobs{db: db} }
 // errEmptyRef refuses a blank blob reference.
 var errEmptyRef = errors.New("empty blob ref")
 
+// PutJoinsUnitOfWork reports true: Put runs on the unit of work of the
+// context (ports.UnitOfWorkBlobs).
+func (b *Blobs) PutJoinsUnitOfWork() bool { return true }
+
 // Put stores data under ref, replacing what was there; it refuses a blank
 // ref.
 func (b *Blobs) Put(ctx context.Context, ref string, data []byte) error {

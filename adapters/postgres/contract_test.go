@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/ports"
@@ -32,9 +34,10 @@ func TestClaims(t *testing.T) {
 
 func TestCustomerLinks(t *testing.T) {
 	t.Parallel()
-	porttest.CustomerLinkRepository(t, func(t *testing.T) (ports.CustomerLinkRepository, ports.Transactor) {
+	porttest.CustomerLinkRepository(t, func(t *testing.T) porttest.CustomerLinkStore {
 		db := pgtest.NewDB(t)
-		return postgres.NewCustomerLinks(db, postgres.NoOutbox{}), postgres.NewTransactor(db)
+		return porttest.CustomerLinkStore{Repo: postgres.NewCustomerLinks(db, postgres.NoOutbox{}), Tx: postgres.NewTransactor(db),
+			Waiting: func(t *testing.T) int { return waitingForLocks(t, db) }}
 	})
 }
 
@@ -117,4 +120,15 @@ func TestOffers(t *testing.T) {
 		db := pgtest.NewDB(t)
 		return postgres.NewOffers(db), postgres.NewCatalog(db)
 	})
+}
+
+// waitingForLocks counts the backends of db's database that wait for a
+// lock (a row another transaction holds).
+func waitingForLocks(t *testing.T, db *sqlx.DB) int {
+	t.Helper()
+	var n int
+	if err := db.GetContext(t.Context(), &n, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
+		t.Errorf("backends waiting for a lock: %v", err)
+	}
+	return n
 }

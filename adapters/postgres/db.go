@@ -238,3 +238,57 @@ func (t *Transactor) Atomically(ctx context.Context, fn func(context.Context) er
 	}
 	return nil
 }
+
+// ConsumeTx is the transaction in which a queue consumer reads a message
+// and commits its acknowledgement (messaging.ConsumeTx on the SQL queue).
+type ConsumeTx interface {
+	// Tx is the transaction, open while the message is handled.
+	Tx() *sqlx.Tx
+	// AfterCommit has fn called once the transaction commits.
+	AfterCommit(fn func())
+}
+
+// InConsumeTx runs fn, a queue handler's handling of one message, inside
+// c with every unit of work (Transactor.Atomically) and every statement
+// of this package's repositories made with fn's context joining c, in a
+// savepoint taken before fn runs: when fn fails (or panics) the
+// transaction is rolled back to it, and what fn wrote when it succeeds
+// commits with the acknowledgement of the message or not at all. So its
+// writes can neither outlive a rolled-back acknowledgement (a nack, a
+// stop, a crash: the message comes back) nor be left by an attempt that
+// failed. The savepoint is left to the commit rather than released, one
+// statement less. What the units of work would run after their commit
+// runs once c commits. It returns fn's error as it is.
+//
+// The consumer's transaction is a repeatable read one whose snapshot was
+// taken when it read the message, and a unit of work that fails in it is
+// not run again: run in it only handlers whose units of work insert rows
+// (an audit record, say) rather than update rows other processes update,
+// and never one whose unit of work must commit before it calls out
+// (fulfilment's begun mark, before the supplier is called).
+func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) error) (err error) {
+	tx := c.Tx()
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT handling`); err != nil {
+		return fmt.Errorf("savepoint before handling: %w", translate(err))
+	}
+	u := &unitOfWork{tx: tx}
+	done := false
+	defer func() {
+		if done {
+			return
+		}
+		// fn failed or panicked: nothing of it may commit with the
+		// acknowledgement.
+		if _, rerr := tx.ExecContext(context.WithoutCancel(ctx), `ROLLBACK TO SAVEPOINT handling`); rerr != nil && err != nil {
+			err = fmt.Errorf("%w (and rolling back to the savepoint: %v)", err, rerr)
+		}
+	}()
+	if err := fn(context.WithValue(ctx, txKey{}, u)); err != nil {
+		return err
+	}
+	done = true
+	for _, f := range u.afterCommit {
+		c.AfterCommit(f)
+	}
+	return nil
+}

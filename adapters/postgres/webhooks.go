@@ -320,11 +320,16 @@ func (w *Webhooks) Claim(ctx context.Context, c ports.WebhookClaim) ([]ports.Web
 //
 // The records come as arrays, numbered in their order (n); an endpoint's
 // run of failures is what its records' outcomes make of it in that order:
-// the last success ends it (began is the first failure after it), and
-// when it did not end, it began when it began already, or at its first
-// failure. A failure's DisableBefore is checked against that beginning,
-// so the latest of them decides. An endpoint only succeeded on is written
-// only when it was failing.
+// a success ends it, and a failure starts it unless it runs already. Each
+// failure's DisableBefore is checked against the beginning of the run it
+// is part of then, as recording them one at a time would: a failure
+// before any success of the batch against the endpoint's own run (or the
+// batch's first failure when it had none), a failure after a success
+// against the first failure after that success. So a failure that
+// disables is not undone by a later success in the batch. The run left is
+// the one after the last success (began: its first failure), or, without
+// a success, the endpoint's own, or the batch's first failure. An
+// endpoint only succeeded on is written only when it was failing.
 func recordStatement(claim bool) string {
 	q := `WITH r AS (
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bool[], $4::text[], $5::timestamptz[], $6::bigint[], $7::int[], $8::text[],
@@ -341,21 +346,28 @@ func recordStatement(claim bool) string {
 			SELECT r.id, r.at, r.duration_ms, r.http_status, r.response, r.error FROM r
 			WHERE EXISTS (SELECT 1 FROM webhook_messages m WHERE m.id = r.id) ORDER BY r.n),
 		ordered AS (
-			SELECT s.endpoint_id, r.n, r.at, r.disable_before, max(r.n) FILTER (WHERE r.delivered) OVER (PARTITION BY s.endpoint_id) AS last_ok
+			SELECT s.endpoint_id, r.n, r.at, r.delivered, r.disable_before,
+				max(r.n) FILTER (WHERE r.delivered) OVER (PARTITION BY s.endpoint_id ORDER BY r.n) AS prev_ok,
+				max(r.n) FILTER (WHERE r.delivered) OVER (PARTITION BY s.endpoint_id) AS last_ok
 			FROM settled s JOIN r ON r.n = s.n),
+		runs AS (
+			SELECT *, (array_agg(at) FILTER (WHERE NOT delivered) OVER (PARTITION BY endpoint_id, prev_ok ORDER BY n))[1] AS began
+			FROM ordered),
 		run AS (
-			SELECT endpoint_id, (array_agg(at ORDER BY n) FILTER (WHERE n > COALESCE(last_ok, 0)))[1] AS began,
-				max(disable_before) FILTER (WHERE n > COALESCE(last_ok, 0)) AS disable_before, bool_or(last_ok IS NOT NULL) AS ended
-			FROM ordered GROUP BY endpoint_id),
+			SELECT endpoint_id, bool_or(delivered) AS ended, bool_or(NOT delivered) AS failed,
+				max(began) FILTER (WHERE n > COALESCE(last_ok, 0)) AS began,
+				max(began) FILTER (WHERE prev_ok IS NULL) AS first_began,
+				max(disable_before) FILTER (WHERE prev_ok IS NULL) AS first_disable_before,
+				COALESCE(bool_or(began <= disable_before) FILTER (WHERE prev_ok IS NOT NULL AND NOT delivered), false) AS disable
+			FROM runs GROUP BY endpoint_id),
 		old AS (
-			SELECT id, disabled FROM webhook_endpoints WHERE id IN (SELECT endpoint_id FROM run WHERE began IS NOT NULL) FOR NO KEY UPDATE),
+			SELECT id, disabled FROM webhook_endpoints WHERE id IN (SELECT endpoint_id FROM run WHERE failed) FOR NO KEY UPDATE),
 		upd AS (
 			UPDATE webhook_endpoints e SET
-				failing_since = CASE WHEN run.began IS NULL THEN NULL WHEN run.ended THEN run.began ELSE COALESCE(e.failing_since, run.began) END,
-				disabled = e.disabled OR (run.began IS NOT NULL AND
-					CASE WHEN run.ended THEN run.began ELSE COALESCE(e.failing_since, run.began) END <= run.disable_before)
+				failing_since = CASE WHEN run.ended THEN run.began ELSE COALESCE(e.failing_since, run.began) END,
+				disabled = e.disabled OR run.disable OR COALESCE(COALESCE(e.failing_since, run.first_began) <= run.first_disable_before, false)
 			FROM run LEFT JOIN old ON old.id = run.endpoint_id
-			WHERE e.id = run.endpoint_id AND (run.began IS NOT NULL OR e.failing_since IS NOT NULL)
+			WHERE e.id = run.endpoint_id AND (run.failed OR e.failing_since IS NOT NULL)
 			RETURNING e.*, e.disabled AND NOT COALESCE(old.disabled, true) AS disabled_now)`
 	if claim {
 		q += `,

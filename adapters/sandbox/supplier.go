@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/supplierhttp"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -303,7 +304,7 @@ func (s *Supplier) view(p *purchase) ports.SupplierOrder {
 // call waits out the latency, then injects a failure at FailureRate when
 // mayFail.
 func (s *Supplier) call(ctx context.Context, mayFail bool) error {
-	if err := sleep(ctx, s.cfg.Latency); err != nil {
+	if err := supplierhttp.Sleep(ctx, s.cfg.Latency); err != nil {
 		return err
 	}
 	if !mayFail || s.cfg.FailureRate <= 0 {
@@ -316,20 +317,6 @@ func (s *Supplier) call(ctx context.Context, mayFail bool) error {
 		return fmt.Errorf("%w: HttpClient: injected sandbox failure", ports.ErrSupplierTemporary)
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func cloneKeys(ks []ports.SupplierKey) []ports.SupplierKey {

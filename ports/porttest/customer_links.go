@@ -10,35 +10,47 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 )
 
+// CustomerLinkStore is a customer link repository under test: the
+// repository, the Transactor of its units of work, and Waiting, which
+// reports how many callers wait for a link that a unit of work holds (in
+// Postgres, backends waiting for a lock), so that a test knows a sign-in
+// is blocked without waiting on a timer.
+type CustomerLinkStore struct {
+	Repo    ports.CustomerLinkRepository
+	Tx      ports.Transactor
+	Waiting func(t *testing.T) int
+}
+
 // CustomerLinkRepository runs the ports.CustomerLinkRepository contract.
-// newRepo is called once per subtest, from parallel subtests, and must
-// return an empty repository and the Transactor of its units of work.
-func CustomerLinkRepository(t *testing.T, newRepo func(t *testing.T) (ports.CustomerLinkRepository, ports.Transactor)) {
+// newStore is called once per subtest, from parallel subtests, and must
+// return an empty repository.
+func CustomerLinkRepository(t *testing.T, newStore func(t *testing.T) CustomerLinkStore) {
 	t.Helper()
-	repoOnly := func(run func(*testing.T, ports.CustomerLinkRepository)) func(*testing.T, ports.CustomerLinkRepository, ports.Transactor) {
-		return func(t *testing.T, repo ports.CustomerLinkRepository, _ ports.Transactor) { run(t, repo) }
+	repoOnly := func(run func(*testing.T, ports.CustomerLinkRepository)) func(*testing.T, CustomerLinkStore) {
+		return func(t *testing.T, s CustomerLinkStore) { run(t, s.Repo) }
 	}
 	subtests := []struct {
 		name string
-		run  func(*testing.T, ports.CustomerLinkRepository, ports.Transactor)
+		run  func(*testing.T, CustomerLinkStore)
 	}{
 		{"create then get by token hash keeps every field", repoOnly(testCustomerLinkRoundTrip)},
 		{"duplicate id or token hash conflicts", repoOnly(testCustomerLinkDuplicate)},
 		{"unknown token hash or id is not found", repoOnly(testCustomerLinkMissing)},
 		{"update applies fn and saves, or saves nothing when fn fails", repoOnly(testCustomerLinkUpdate)},
 		{"concurrent sign-ins use a link once", repoOnly(testCustomerLinkConcurrentUse)},
-		{"a unit of work holds the link it changed until it ends", testCustomerLinkHeldByUnit},
+		{"a unit of work holds the link it changed until it fails", func(t *testing.T, s CustomerLinkStore) { testCustomerLinkHeldByUnit(t, s, false) }},
+		{"a unit of work holds the link it used until it commits", func(t *testing.T, s CustomerLinkStore) { testCustomerLinkHeldByUnit(t, s, true) }},
 		{"expired links are deleted, oldest first, within the limit", repoOnly(testCustomerLinkDeleteExpired)},
 		{"access requests are kept by id, once", repoOnly(testCustomerAccessRequests)},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
-			repo, tx := newRepo(t)
-			st.run(t, repo, tx)
+			st.run(t, newStore(t))
 		})
 	}
 }
@@ -164,17 +176,20 @@ func testCustomerLinkConcurrentUse(t *testing.T, repo ports.CustomerLinkReposito
 
 // testCustomerLinkHeldByUnit: sign-ins in units of work, as the sign-in
 // use case makes them. While a unit that changed the link is open, another
-// sign-in does not get the link (a row lock: it waits); when that unit
-// fails and puts the link back, the waiting sign-in uses it, and a later
-// one is refused. A failed unit never undoes another's use, so the link is
-// used once.
-func testCustomerLinkHeldByUnit(t *testing.T, repo ports.CustomerLinkRepository, tx ports.Transactor) {
+// sign-in does not get the link (a row lock: it waits, which the store
+// reports). When that unit fails and puts the link back, the waiting
+// sign-in uses it, and a later one is refused; when it used the link and
+// commits, the waiting sign-in is refused. A failed unit never undoes
+// another's use, so the link is used once.
+func testCustomerLinkHeldByUnit(t *testing.T, s CustomerLinkStore, commit bool) {
+	repo, tx := s.Repo, s.Tx
 	if err := repo.Create(t.Context(), newCustomerLink(t, "cl-1", "a@example.com", "token-1")); err != nil {
 		t.Fatal(err)
 	}
+	use := func(l *domain.CustomerLink) error { return l.Use(suiteT0.Add(time.Minute)) }
 	signIn := func() error {
 		return tx.Atomically(t.Context(), func(ctx context.Context) error {
-			_, err := repo.Update(ctx, "cl-1", func(l *domain.CustomerLink) error { return l.Use(suiteT0.Add(time.Minute)) })
+			_, err := repo.Update(ctx, "cl-1", use)
 			return err
 		})
 	}
@@ -182,34 +197,56 @@ func testCustomerLinkHeldByUnit(t *testing.T, repo ports.CustomerLinkRepository,
 	entered := make(chan struct{})
 	waiting := make(chan error, 1)
 	err := tx.Atomically(t.Context(), func(ctx context.Context) error {
-		// A change that uses nothing, in a unit that then fails.
-		if _, err := repo.Update(ctx, "cl-1", func(*domain.CustomerLink) error { return nil }); err != nil {
+		// A use that commits, or a change that uses nothing in a unit
+		// that then fails.
+		change := func(*domain.CustomerLink) error { return nil }
+		if commit {
+			change = use
+		}
+		if _, err := repo.Update(ctx, "cl-1", change); err != nil {
 			return err
 		}
 		go func() {
 			waiting <- tx.Atomically(t.Context(), func(ctx context.Context) error {
 				_, err := repo.Update(ctx, "cl-1", func(l *domain.CustomerLink) error {
 					close(entered)
-					return l.Use(suiteT0.Add(time.Minute))
+					return use(l)
 				})
 				return err
 			})
 		}()
-		// The other sign-in must not get the link while this unit holds it:
-		// it is given a moment to (wrongly) do so.
+		// The other sign-in must not get the link while this unit holds
+		// it: it either gets it (wrongly) or is seen waiting for it.
+		testkit.Eventually(t, 10*time.Second, "the other sign-in to wait for the link or get it", func() bool {
+			select {
+			case <-entered:
+				return true
+			default:
+				return s.Waiting(t) > 0
+			}
+		})
 		select {
 		case <-entered:
 			t.Error("a sign-in got the link while another unit of work held it")
-		case <-time.After(200 * time.Millisecond):
+		default:
+		}
+		if commit {
+			return nil
 		}
 		return failed
 	})
-	wantIs(t, err, failed, "the failing unit")
-	if err := <-waiting; err != nil {
-		t.Fatalf("the sign-in that waited for the failed unit: %v, want it to use the link", err)
+	if commit {
+		if err != nil {
+			t.Fatalf("the unit that used the link: %v", err)
+		}
+		wantIs(t, <-waiting, domain.ErrSignInLinkInvalid, "the sign-in that waited for a unit that used the link")
+	} else {
+		wantIs(t, err, failed, "the failing unit")
+		if err := <-waiting; err != nil {
+			t.Fatalf("the sign-in that waited for the failed unit: %v, want it to use the link", err)
+		}
+		wantIs(t, signIn(), domain.ErrSignInLinkInvalid, "a sign-in after the link was used")
 	}
-	err = signIn()
-	wantIs(t, err, domain.ErrSignInLinkInvalid, "a sign-in after the link was used")
 	if !customerLinkByToken(t, repo, "token-1").Used() {
 		t.Fatal("the link is not used")
 	}

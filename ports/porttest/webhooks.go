@@ -3,6 +3,7 @@ package porttest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -29,6 +30,7 @@ func WebhookStore(t *testing.T, newStore func(t *testing.T) (ports.WebhookStore,
 		{"an endpoint failing long enough is disabled once", hookTest(testWebhookDisable)},
 		{"the log filters, redelivers, recovers and purges", hookTest(testWebhookLog)},
 		{"attempts recorded together settle each message and the endpoint's run in their order", hookTest(testWebhookRecordTogether)},
+		{"a failure that disables is not undone by a success recorded after it", hookTest(testWebhookRecordDisableThenSuccess)},
 		{"a record claims what is due, none it records nor of an endpoint it disables", hookTest(testWebhookRecordClaims)},
 		{"a record in a unit of work that fails is undone, the endpoint it disabled too", testWebhookRecordRolledBack},
 	}
@@ -536,6 +538,49 @@ func testWebhookRecordTogether(t *testing.T, s ports.WebhookStore) {
 	}
 	if e, _ := s.Endpoint(ctx, "b"); !e.Disabled || !e.FailingSince.Equal(t1) {
 		t.Fatalf("b: %+v, want disabled, failing since %v", e, t1)
+	}
+}
+
+// testWebhookRecordDisableThenSuccess: records taken in order, as one at a
+// time. a, failing since hookT0, fails past its DisableBefore and then
+// succeeds: disabled, its run ended. b succeeds, then fails twice, the
+// second time past the DisableBefore of the run begun at the first, then
+// succeeds: disabled too, its run ended.
+func testWebhookRecordDisableThenSuccess(t *testing.T, s ports.WebhookStore) {
+	ctx := t.Context()
+	failing := suiteEndpoint("a", hookT0, "*")
+	failing.FailingSince = hookT0
+	createEndpoints(t, s, failing, suiteEndpoint("b", hookT0, "*"))
+	for i := range 4 {
+		enqueue(t, s, suiteEvent(t, fmt.Sprintf("ev-%d", i), "order.paid", "o1", hookT0))
+	}
+	ds := claimWebhooks(t, s, hookT0, 10, 10)
+	if len(ds) != 8 {
+		t.Fatalf("claimed %d, want 8", len(ds))
+	}
+	t1, t2, t3, t4 := hookT0.Add(time.Hour), hookT0.Add(2*time.Hour), hookT0.Add(3*time.Hour), hookT0.Add(4*time.Hour)
+	retry, never := hookT0.Add(24*time.Hour), hookT0.Add(-24*time.Hour)
+	b := func(i int) ports.WebhookDelivery { return claimedBy(t, ds, "b", fmt.Sprintf("ev-%d", i)) }
+	res := recordHooks(t, s, nil,
+		attemptOf(claimedBy(t, ds, "a", "ev-0"), t1, false, retry, hookT0), attemptOf(claimedBy(t, ds, "a", "ev-1"), t2, true, time.Time{}, never),
+		attemptOf(b(0), t1, true, time.Time{}, never), attemptOf(b(1), t2, false, retry, never), attemptOf(b(2), t3, false, retry, t2),
+		attemptOf(b(3), t4, true, time.Time{}, never))
+	for i, err := range res.Errs {
+		if err != nil {
+			t.Errorf("record %d: %v", i, err)
+		}
+	}
+	var disabled []string
+	for _, e := range res.Disabled {
+		disabled = append(disabled, e.ID)
+	}
+	if slices.Sort(disabled); !slices.Equal(disabled, []string{"a", "b"}) {
+		t.Fatalf("disabled %v, want a and b", disabled)
+	}
+	for _, id := range []string{"a", "b"} {
+		if e, err := s.Endpoint(ctx, id); err != nil || !e.Disabled || !e.FailingSince.IsZero() {
+			t.Errorf("%s: %+v, %v; want disabled, its run ended by the last success", id, e, err)
+		}
 	}
 }
 
