@@ -192,6 +192,7 @@ func NewApp(d Deps, s Settings) App {
 	fulfil.deliver = &deliver // the run that completes an order delivers it
 	fulfil.locks = d.Locks
 	fulfil.offers = d.Offers
+	fulfil.catalog = d.Catalog
 	fulfil.balances = d.Balances
 	if fulfil.balances == nil {
 		fulfil.balances = NewBalanceBook(d.Clock)
@@ -210,6 +211,8 @@ func NewApp(d Deps, s Settings) App {
 	sweep := NewSweep(d.Orders, d.Links, d.Locks, d.Blobs, d.Clock, s.Operations, d.Log)
 	sweep.signIns, _ = d.CustomerLinks.(ports.ExpiredLinkPurger)
 	refund := NewRefundOrder(d.Tx, d.Orders, d.Links, d.Revelations, d.Stock, d.Suppliers, d.Locks, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log)
+	reconcile := NewReconcile(d.Orders, d.Locks, setUp, unpolled, deliver, d.Clock, s.ReconcileAfter, d.Log)
+	reconcile.poll = poll.s // pre-orders before their release: the poll's daily looks
 	resend := NewResendDeliveryLink(d.Tx, d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery)
 	return App{
 		Commands: Commands{
@@ -229,7 +232,7 @@ func NewApp(d Deps, s Settings) App {
 			UpdateProduct:         NewUpdateProduct(d.Tx, d.Catalog, d.PricingRules, d.Audit, pricing),
 			SetPlatformMargin:     NewSetPlatformMargin(d.Tx, d.PricingRules, d.Audit),
 			SupplierWebhook:       NewHandleSupplierEvent(d.Suppliers, d.SupplierMarks, d.Orders, fulfil, sync, d.Log),
-			Reconcile:             NewReconcile(d.Orders, d.Locks, setUp, unpolled, deliver, d.Clock, s.ReconcileAfter, d.Log),
+			Reconcile:             reconcile,
 			CreateAdminKey:        NewCreateAdminKey(d.AdminKeys, d.Audit, d.Clock, d.IDs),
 			RevokeAdminKey:        NewRevokeAdminKey(d.AdminKeys, d.Audit, d.Clock),
 			RecordAdminRequest:    NewRecordAdminRequest(d.Audit),

@@ -76,7 +76,7 @@ type emailData struct {
 // emailPreorder is a pre-ordered item and the day its keys are released.
 type emailPreorder struct {
 	Name        string
-	ReleaseDate string // "2027-02-14"
+	ReleaseDate string // "2027-02-14"; "" while the supplier names none
 }
 
 // emailClaim is a decided claim: the item and support's words.
@@ -132,7 +132,7 @@ func (d emailData) withLink(url string, expires time.Time) emailData {
 func (d emailData) withPreorders(o *domain.Order) (emailData, bool) {
 	for _, it := range o.Items() {
 		if it.Status() == domain.ItemAwaitingRelease {
-			d.Preorders = append(d.Preorders, emailPreorder{Name: it.Name(), ReleaseDate: it.ReleaseDate().Format(domain.DateLayout)})
+			d.Preorders = append(d.Preorders, emailPreorder{Name: it.Name(), ReleaseDate: domain.FormatDay(it.ReleaseDate())})
 		}
 	}
 	return d, len(d.Preorders) > 0

@@ -192,6 +192,32 @@ func TestNotificationKey(t *testing.T) {
 	}
 }
 
+// TestPreorderNotificationKey: the pre-order email's key names the item
+// and its release date, so two dates given at the same moment are two
+// emails; the same event is one.
+func TestPreorderNotificationKey(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC)
+	ev := func(item string, day time.Time) domain.OrderEvent {
+		e := domainEvent(domain.EventOrderPreordered, "o1", at)
+		e.Reason = domain.PreorderReason(item, day)
+		return e
+	}
+	first, moved := time.Date(2027, 2, 14, 0, 0, 0, 0, time.UTC), time.Date(2027, 3, 14, 0, 0, 0, 0, time.UTC)
+	key := notificationKey(emailOrderPreordered, ev("o1-a", first))
+	if key != "order_preordered/o1/o1-a/2027-02-14/1795780800123456789" {
+		t.Errorf("key %q", key)
+	}
+	if again := notificationKey(emailOrderPreordered, ev("o1-a", first)); again != key {
+		t.Errorf("the same event: %q, then %q", key, again)
+	}
+	for _, other := range []domain.OrderEvent{ev("o1-a", moved), ev("o1-b", first)} {
+		if notificationKey(emailOrderPreordered, other) == key {
+			t.Errorf("%q has the key of %q", other.Reason, ev("o1-a", first).Reason)
+		}
+	}
+}
+
 func domainEvent(name, orderID string, at time.Time) domain.OrderEvent {
 	return domain.OrderEvent{Name: name, OrderID: orderID, At: at}
 }

@@ -86,7 +86,7 @@ func (f *fulfilment) fulfilItem(ctx context.Context, it *domain.OrderItem) (item
 			return itemSealed, serr
 		}
 	}
-	if release, ok := ports.ReleaseDateOf(err); ok && serr == nil {
+	if release, ok := ports.PreorderOf(err); ok && serr == nil {
 		// A pre-order: it waits for its release, recorded with the
 		// purchase when this run bought it.
 		return itemWaiting, f.awaitRelease(ctx, it, sup.Name(), supplierOrderID, release, !recorded)

@@ -22,6 +22,9 @@ type FulfilOrder struct {
 	// offers, when set, are the products' linked offers each item is
 	// routed through; without, an item is bought from its product's source.
 	offers ports.OfferRepository
+	// catalog, when set, gives a pre-order the release date its product
+	// is listed with when the supplier names none.
+	catalog ports.CatalogRepository
 	// balances, when set, are the suppliers' balances known: an offer its
 	// supplier is known unable to pay for is passed over.
 	balances *BalanceBook

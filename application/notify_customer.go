@@ -129,5 +129,15 @@ func notificationKey(kind emailKind, ev domain.OrderEvent) string {
 		// each time a retry stalls.
 		return fmt.Sprintf("%s/%s", kind, ev.OrderID)
 	}
+	if item, release, ok := domain.ParsePreorderReason(ev.Reason); ok && kind == emailOrderPreordered {
+		// The item and its release date too: each date an item is given
+		// (a moved one) is an email of its own; the event handled again
+		// is not.
+		day := domain.FormatDay(release)
+		if day == "" {
+			day = "undated"
+		}
+		return fmt.Sprintf("%s/%s/%s/%s/%d", kind, ev.OrderID, item, day, ev.At.UnixNano())
+	}
 	return fmt.Sprintf("%s/%s/%s/%d", kind, ev.OrderID, ev.Name, ev.At.UnixNano())
 }

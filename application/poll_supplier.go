@@ -20,6 +20,11 @@ const (
 	pollParallel     = 4
 	pollMaxFailures  = 5
 	pollMaxScheduled = 10000
+	// pollBeforeRelease is how often a pre-order is looked at before its
+	// release date: a supplier may bring the release forward (or move it),
+	// which only a look finds. One look a day is one supplier call an
+	// order, nothing written unless the date moved.
+	pollBeforeRelease = 24 * time.Hour
 )
 
 // DefaultSupplierPoll is how long PollSupplier waits before each new look at
@@ -81,10 +86,11 @@ func (p PollSupplier) setFulfil(f FulfilOrder) { p.s.fulfil = f }
 func (s *pollSchedule) waiting(orderID string) { s.waitingUntil(orderID, time.Time{}) }
 
 // waitingUntil is waiting for an order whose items wait for a pre-order's
-// release (release, non-zero): no look comes before the release, and from
-// there the backoff starts again, so keys released that day arrive within
-// seconds and the order is looked at every few minutes after, never dropped
-// for waiting.
+// release (release, non-zero): before the release it is looked at once a
+// day (pollBeforeRelease), in case the date moved; on the release day the
+// backoff starts again, so keys released that day arrive within seconds
+// and the order is looked at every few minutes after, never dropped for
+// waiting.
 func (s *pollSchedule) waitingUntil(orderID string, release time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -100,12 +106,37 @@ func (s *pollSchedule) waitingUntil(orderID string, release time.Time) {
 	} else {
 		e.waiting = true
 	}
-	if release.After(now) {
-		e.release, e.looks = release, 0
-		if !e.running {
-			e.next = release
-		}
+	if !release.After(now) {
+		e.release = time.Time{} // released, or no pre-order: the backoff
+		return
 	}
+	e.release, e.looks = release, 0
+	if !e.running {
+		e.next = nextBeforeRelease(now, release)
+	}
+}
+
+// nextBeforeRelease is when a pre-order released on release is looked at
+// next: a day on, or on its release day if that comes first.
+func nextBeforeRelease(now, release time.Time) time.Time {
+	if next := now.Add(pollBeforeRelease); next.Before(release) {
+		return next
+	}
+	return release
+}
+
+// preorderWaiting schedules the daily looks at a pre-order no look is
+// scheduled for, one released on release: the reconciler's pass finds it
+// after a restart lost the schedule. An order already scheduled keeps its
+// looks.
+func (s *pollSchedule) preorderWaiting(orderID string, release time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.orders[orderID]; ok || len(s.orders) >= pollMaxScheduled {
+		return
+	}
+	now := s.clock.Now()
+	s.orders[orderID] = &pollEntry{next: nextBeforeRelease(now, release), release: release}
 }
 
 // Scheduled reports how many orders are waiting for a look.
@@ -172,7 +203,7 @@ func (s *pollSchedule) done(id string, err error) {
 		s.log.Info("supplier poll gives the order up to the reconciler", "order_id", id, "failed_looks", e.failures)
 		delete(s.orders, id)
 	case err == nil && e.waiting && e.release.After(s.clock.Now()):
-		e.next = e.release // a pre-order: looked at again once released
+		e.next = nextBeforeRelease(s.clock.Now(), e.release) // a pre-order: a day on, or once released
 	case err != nil || e.waiting:
 		e.looks++
 		e.next = s.clock.Now().Add(s.waits[min(e.looks, len(s.waits)-1)])

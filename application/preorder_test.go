@@ -68,10 +68,10 @@ func (w *world) auditActions(t *testing.T, action, subject string) []domain.Audi
 // TestPreorderWaitsForItsReleaseThenDelivers: the sandbox's pre-order is
 // listed as one with its release date; an order for it is paid and bought
 // alone, then waits as awaiting_release (order.preordered, audited once,
-// the customer emailed the date) with the order fulfilling; the poll does
-// not look before the release, nor does the sweep hold it or the
-// reconciler resume it; on release day the poll's look seals and delivers
-// the keys as usual.
+// the customer emailed the date) with the order fulfilling; before the
+// release the poll looks only once a day (nothing written, nothing told
+// again), the sweep does not hold it nor the reconciler resume it; on
+// release day the poll's look seals and delivers the keys as usual.
 func TestPreorderWaitsForItsReleaseThenDelivers(t *testing.T) {
 	t.Parallel()
 	w, release := preorderWorld(t)
@@ -114,10 +114,16 @@ func TestPreorderWaitsForItsReleaseThenDelivers(t *testing.T) {
 	if poll.Scheduled() != 1 {
 		t.Fatalf("%d orders scheduled", poll.Scheduled())
 	}
-	for _, at := range []time.Time{w.clock.Now().Add(5 * time.Second), w.clock.Now().Add(24 * time.Hour), release.Add(-time.Second)} {
+	// Before the release the poll looks once a day (the date may move),
+	// not on the backoff; a look that finds the same date changes nothing.
+	for _, step := range []struct {
+		at    time.Time
+		looks int
+	}{{w.clock.Now().Add(5 * time.Second), 0}, {w.clock.Now().Add(24 * time.Hour), 1}, {w.clock.Now().Add(25 * time.Hour), 0}, {release.Add(-time.Second), 1}} {
+		at := step.at
 		w.clock.Set(at)
-		if n, err := poll.Handle(t.Context()); n != 0 || err != nil {
-			t.Fatalf("at %s: %d looks (%v), want none before the release", at, n, err)
+		if n, err := poll.Handle(t.Context()); n != step.looks || err != nil {
+			t.Fatalf("at %s: %d looks (%v), want %d before the release", at, n, err, step.looks)
 		}
 		if res, err := app.Commands.Sweep.Handle(t.Context()); err != nil || res.HeldStuck != 0 || res.Late != 0 {
 			t.Fatalf("sweep at %s: %+v %v", at, res, err)

@@ -27,6 +27,9 @@ type Reconcile struct {
 	clock      ports.Clock
 	staleAfter time.Duration
 	log        *slog.Logger
+	// poll, when set, is given the pre-orders left before their release,
+	// for its daily looks (a restart lost them; a moved date is found).
+	poll *pollSchedule
 }
 
 // NewReconcile wires Reconcile; it panics when a dependency is nil.
@@ -63,8 +66,14 @@ func (h Reconcile) Handle(ctx context.Context) (ReconcileResult, error) {
 				if o.UpdatedAt().After(cutoff) {
 					continue
 				}
-				if until, ok := o.AwaitingReleaseUntil(); ok && h.clock.Now().Before(until) {
-					continue // a pre-order before its release: the supplier's webhook or the poll resumes it
+				if until, ok := releaseWaitUntil(o); ok && h.clock.Now().Before(until) {
+					// A pre-order before its release: the supplier's webhook
+					// or the poll resumes it (the poll looks once a day
+					// before, in case the date moved).
+					if h.poll != nil {
+						h.poll.preorderWaiting(o.ID(), until)
+					}
+					continue
 				}
 				res.Resumed++
 				if err := h.resume(ctx, o); err != nil {

@@ -171,8 +171,19 @@ const DefaultPreorderGrace = 48 * time.Hour
 // awaitingRelease reports whether o waits for a pre-order's release that,
 // with the grace, is still to come at now: such an order is not stuck.
 func (h Sweep) awaitingRelease(o *domain.Order, now time.Time) bool {
-	until, ok := o.AwaitingReleaseUntil()
+	until, ok := releaseWaitUntil(o)
 	return ok && now.Before(until.Add(h.policy.PreorderGrace))
+}
+
+// releaseWaitUntil is o.AwaitingReleaseUntil with a date for pre-orders
+// whose release date nobody named: UndatedPreorderHorizon after the
+// order's last step.
+func releaseWaitUntil(o *domain.Order) (time.Time, bool) {
+	until, ok := o.AwaitingReleaseUntil()
+	if ok && until.IsZero() {
+		until = progressSince(o).Add(UndatedPreorderHorizon)
+	}
+	return until, ok
 }
 
 // errSkip leaves an order unchanged inside an Update.
@@ -203,8 +214,10 @@ func (h Sweep) holdStuck(ctx context.Context, now time.Time, res *SweepResult) e
 				return
 			}
 			reason := fmt.Sprintf("fulfilment made no progress for %s", waited.Truncate(time.Second))
-			if until, ok := o.AwaitingReleaseUntil(); ok {
+			if until, ok := o.AwaitingReleaseUntil(); ok && !until.IsZero() {
 				reason = fmt.Sprintf("pre-order released on %s: no keys %s after its release", until.Format(domain.DateLayout), now.Sub(until).Truncate(time.Second))
+			} else if ok {
+				reason = fmt.Sprintf("pre-order with no release date named: no keys after %s", waited.Truncate(time.Second))
 			}
 			_, err := h.orders.Update(ctx, o.ID(), func(o *domain.Order) error {
 				if o.Status() != domain.StatusPaid && o.Status() != domain.StatusFulfilling || h.awaitingRelease(o, now) {

@@ -27,7 +27,10 @@ func (h SyncCatalog) listing(pricing domain.Pricing, cur *domain.Product, sp por
 		}
 	}
 	s.SKU, s.Name, s.Platform, s.Region, s.Stock = sp.ID, sp.Name, sp.Platform, sp.Region, sp.Qty
-	s.Preorder, s.ReleaseDate = sp.Preorder, sp.ReleaseDate
+	// A pre-order while its release is to come (or the supplier names no
+	// date): a supplier may keep the flag after the release day.
+	s.Preorder = sp.Preorder && (sp.ReleaseDate.IsZero() || h.clock.Now().Before(sp.ReleaseDate))
+	s.ReleaseDate = sp.ReleaseDate
 	s.Source = domain.ProductSource{Kind: domain.SourceSupplier, Supplier: h.supplier.Name(), SupplierProductID: sp.ID, Cost: sp.Cost}
 	if !s.PricePinned {
 		price, err := pricing.SalePrice(sp.ID, sp.Platform, sp.Cost)

@@ -64,6 +64,11 @@ func registerOperationalMetrics(p operationalMetricsParams) {
 		}
 		return out, nil
 	}, log)
+	m.Gauge("orders_awaiting_release", "Fulfilling orders that wait only for pre-orders' release (every item not sealed awaits its release date): not stuck, left out of KeywardOrdersStuck.", nil,
+		func(ctx context.Context) ([]metrics.Sample, error) {
+			n, err := p.Orders.CountAwaitingRelease(ctx)
+			return []metrics.Sample{{Value: float64(n)}}, err
+		}, log)
 	m.Gauge("dead_letters", "Dead letters waiting for an operator (not replayed yet).", nil, func(ctx context.Context) ([]metrics.Sample, error) {
 		n, err := p.DeadLetters.Count(ctx)
 		return []metrics.Sample{{Value: float64(n)}}, err

@@ -126,6 +126,10 @@ func TestPreorderEndToEndPostgres(t *testing.T) {
 	if st := h.getOrder(o).Status; st != "fulfilling" {
 		t.Fatalf("order is %s before the release", st)
 	}
+	// Counted as waiting for its release, which KeywardOrdersStuck leaves out.
+	if v, ok := metricValue(scrape(t, h.base), "keyward_orders_awaiting_release", nil); !ok || v != 1 {
+		t.Errorf("keyward_orders_awaiting_release = %v (%t), want 1", v, ok)
+	}
 
 	// Released: the poll looks again and the keys are delivered.
 	h.clock.Set(release.Add(time.Minute))

@@ -19,17 +19,33 @@ func ReleaseDay(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
+// FormatDay writes a release day as YYYY-MM-DD (UTC); "" for the zero
+// time, a date not known.
+func FormatDay(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(DateLayout)
+}
+
 // PreorderReason is the reason EventOrderPreordered carries: the item that
-// waits and its release date.
+// waits and its release date (the item alone while the date is unknown).
 func PreorderReason(itemID string, release time.Time) string {
+	if release.IsZero() {
+		return itemID
+	}
 	return itemID + " " + ReleaseDay(release).Format(DateLayout)
 }
 
-// ParsePreorderReason reads PreorderReason back; false when r is not one.
+// ParsePreorderReason reads PreorderReason back (a zero release for an
+// unknown date); false when r is not one.
 func ParsePreorderReason(r string) (itemID string, release time.Time, ok bool) {
 	itemID, date, found := strings.Cut(r, " ")
-	if !found || itemID == "" {
+	if itemID == "" {
 		return "", time.Time{}, false
+	}
+	if !found {
+		return itemID, time.Time{}, true
 	}
 	release, err := time.Parse(DateLayout, date)
 	if err != nil {
@@ -42,33 +58,27 @@ func ParsePreorderReason(r string) (itemID string, release time.Time, ok bool) {
 // zero time for an item that is no pre-order.
 func (i *OrderItem) ReleaseDate() time.Time { return i.releaseDate }
 
-// awaitRelease moves a purchased item to awaiting_release until release;
-// an item awaiting already takes the new date. It reports whether the item
-// was not awaiting before.
-func (i *OrderItem) awaitRelease(release time.Time) (bool, error) {
-	if release.IsZero() {
-		return false, fmt.Errorf("%w: item %s: a pre-order needs a release date", ErrInvalidOrder, i.id)
+// awaitRelease moves a purchased item to awaiting_release until release
+// (zero: a date not known yet); an item awaiting already takes the new
+// date.
+func (i *OrderItem) awaitRelease(release time.Time) error {
+	if i.status != ItemPurchased && i.status != ItemAwaitingRelease {
+		return fmt.Errorf("%w: item %s cannot await a release from %s", ErrInvalidTransition, i.id, i.status)
 	}
-	switch i.status {
-	case ItemPurchased:
-		i.status, i.releaseDate = ItemAwaitingRelease, ReleaseDay(release)
-		return true, nil
-	case ItemAwaitingRelease:
-		i.releaseDate = ReleaseDay(release)
-		return false, nil
-	}
-	return false, fmt.Errorf("%w: item %s cannot await a release from %s", ErrInvalidTransition, i.id, i.status)
+	i.status, i.releaseDate = ItemAwaitingRelease, ReleaseDay(release)
+	return nil
 }
 
 // AwaitItemRelease records that a purchased item is a pre-order whose keys
 // the supplier releases on release (a day): the item waits as
-// awaiting_release, and the order stays fulfilling. The first time it
-// collects EventOrderPreordered (the customer is told the date); a later
-// call with another date moves the date and records it on the timeline;
-// the same date again changes nothing. It returns ErrInvalidTransition
-// unless the order is fulfilling and the item purchased or awaiting its
-// release; ErrInvalidOrder for a zero date; ErrItemNotFound for an unknown
-// item.
+// awaiting_release, and the order stays fulfilling. The first time, and
+// each time a later call moves the date, it records the date on the
+// timeline and collects EventOrderPreordered with it (the customer and
+// the shop are told the day); the same date again changes nothing. A zero
+// release is a pre-order whose supplier names no date yet: it waits the
+// same, its date unknown (the event's reason names the item alone). It
+// returns ErrInvalidTransition unless the order is fulfilling and the item
+// purchased or awaiting its release; ErrItemNotFound for an unknown item.
 func (o *Order) AwaitItemRelease(itemID string, release time.Time, now time.Time) error {
 	it, err := o.fulfillingItem(itemID)
 	if err != nil {
@@ -77,22 +87,24 @@ func (o *Order) AwaitItemRelease(itemID string, release time.Time, now time.Time
 	if it.status == ItemAwaitingRelease && it.releaseDate.Equal(ReleaseDay(release)) {
 		return nil
 	}
-	first, err := it.awaitRelease(release)
-	if err != nil {
+	if err := it.awaitRelease(release); err != nil {
 		return err
 	}
-	day := it.releaseDate.Format(DateLayout)
-	o.touch(itemEvent(EventKindItemAwaitingRelease, o.status, it, now, "release_date", day, "supplier_order_id", it.supplierOrderID), now)
-	if first {
-		o.emit(EventOrderPreordered, now, PreorderReason(it.id, it.releaseDate))
+	day := ""
+	if !it.releaseDate.IsZero() {
+		day = it.releaseDate.Format(DateLayout)
 	}
+	o.touch(itemEvent(EventKindItemAwaitingRelease, o.status, it, now, "release_date", day, "supplier_order_id", it.supplierOrderID), now)
+	o.emit(EventOrderPreordered, now, PreorderReason(it.id, it.releaseDate))
 	return nil
 }
 
-// AwaitingReleaseUntil returns the latest release date of the order's
-// pre-ordered items and true when every item not yet sealed awaits its
-// release: the order waits for the supplier's release, not for a person.
-// It returns false when an unsealed item is not a pre-order awaiting its
+// AwaitingReleaseUntil returns the earliest release date of the order's
+// pre-ordered items that still wait, and true when every item not yet
+// sealed awaits its release: the order waits for the supplier's release,
+// not for a person, until the first of those days; from it on, a look may
+// find keys. The date is zero when no waiting item has a known one. It
+// returns false when an unsealed item is not a pre-order awaiting its
 // release, or no item awaits one.
 func (o *Order) AwaitingReleaseUntil() (time.Time, bool) {
 	var until time.Time
@@ -102,7 +114,7 @@ func (o *Order) AwaitingReleaseUntil() (time.Time, bool) {
 		case ItemSealed:
 		case ItemAwaitingRelease:
 			waiting = true
-			if it.releaseDate.After(until) {
+			if !it.releaseDate.IsZero() && (until.IsZero() || it.releaseDate.Before(until)) {
 				until = it.releaseDate
 			}
 		default:

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,8 +38,8 @@ func eventNames(o *domain.Order) []string {
 // TestAwaitItemRelease: a purchased item waits for its release (a day,
 // whatever the time given) as awaiting_release, once announced with
 // order.preordered; the same date again changes nothing; a moved date is
-// recorded on the timeline without a second announcement; the order
-// stays fulfilling.
+// recorded on the timeline and announced again, once, with the new date;
+// the order stays fulfilling.
 func TestAwaitItemRelease(t *testing.T) {
 	t.Parallel()
 	o := purchased(t)
@@ -74,8 +75,12 @@ func TestAwaitItemRelease(t *testing.T) {
 	if it, _ := o.Item("item-1"); !it.ReleaseDate().Equal(moved) {
 		t.Errorf("moved date %v", it.ReleaseDate())
 	}
-	if names := eventNames(o); len(names) != 0 {
-		t.Errorf("a moved date announced again: %v", names)
+	evs = o.PopEvents()
+	if len(evs) != 1 || evs[0].EventName() != domain.EventOrderPreordered || evs[0].(domain.OrderEvent).Reason != "item-1 2027-03-14" {
+		t.Errorf("a moved date announced as %+v, want one order.preordered with the new date", evs)
+	}
+	if err := o.AwaitItemRelease("item-1", moved, t0); err != nil || len(o.PopEvents()) != 0 {
+		t.Errorf("the moved date again: %v, or announced again", err)
 	}
 	if got := o.Timeline()[len(o.Timeline())-1].Metadata()["release_date"]; got != "2027-03-14" {
 		t.Errorf("moved date on the timeline: %q", got)
@@ -83,7 +88,7 @@ func TestAwaitItemRelease(t *testing.T) {
 }
 
 // TestAwaitItemReleaseRefuses: only a purchased (or waiting) item of a
-// fulfilling order waits, and only for a date.
+// fulfilling order waits.
 func TestAwaitItemReleaseRefuses(t *testing.T) {
 	t.Parallel()
 	o := purchased(t)
@@ -93,7 +98,6 @@ func TestAwaitItemReleaseRefuses(t *testing.T) {
 		want error
 	}{
 		"a pending item": {"item-2", release, domain.ErrInvalidTransition},
-		"no date":        {"item-1", time.Time{}, domain.ErrInvalidOrder},
 		"unknown item":   {"nope", release, domain.ErrItemNotFound},
 	} {
 		if err := o.AwaitItemRelease(tc.item, tc.day, t0); !errors.Is(err, tc.want) {
@@ -159,7 +163,8 @@ func TestPreorderDeliveredAfterRelease(t *testing.T) {
 }
 
 // TestAwaitingReleaseUntil: an order waits for a release only while every
-// unsealed item awaits one; it then waits until the latest.
+// unsealed item awaits one; it then waits until the earliest of the days
+// still awaited (from it on a look may find keys).
 func TestAwaitingReleaseUntil(t *testing.T) {
 	t.Parallel()
 	o := purchased(t)
@@ -182,14 +187,14 @@ func TestAwaitingReleaseUntil(t *testing.T) {
 	if err := o.AwaitItemRelease("item-2", later, t0); err != nil {
 		t.Fatal(err)
 	}
-	if until, ok := o.AwaitingReleaseUntil(); !ok || !until.Equal(later) {
-		t.Errorf("AwaitingReleaseUntil = %v, %v; want %v", until, ok, later)
+	if until, ok := o.AwaitingReleaseUntil(); !ok || !until.Equal(release) {
+		t.Errorf("AwaitingReleaseUntil = %v, %v; want the earliest, %v", until, ok, release)
 	}
-	if err := o.SealItem("item-2", []domain.SealedKey{{Slot: 0, BlobRef: "c/0"}}, t0); err != nil {
+	if err := o.SealItem("item-1", []domain.SealedKey{{Slot: 0, BlobRef: "c/0"}, {Slot: 1, BlobRef: "c/1"}}, t0); err != nil {
 		t.Fatal(err)
 	}
-	if until, ok := o.AwaitingReleaseUntil(); !ok || !until.Equal(release) {
-		t.Errorf("after item-2 sealed: %v, %v; want %v", until, ok, release)
+	if until, ok := o.AwaitingReleaseUntil(); !ok || !until.Equal(later) {
+		t.Errorf("after item-1 sealed: %v, %v; want %v", until, ok, later)
 	}
 }
 
@@ -245,5 +250,55 @@ func TestProductPreorder(t *testing.T) {
 	released, _ := domain.NewProduct(s)
 	if released.Preorder() || !released.ReleaseDate().IsZero() || p.SameListing(released) {
 		t.Errorf("released: %v %v", released.Preorder(), released.ReleaseDate())
+	}
+}
+
+// TestAwaitItemReleaseWithoutADate: a pre-order whose supplier names no
+// date waits as awaiting_release with its date unknown: order.preordered
+// names the item alone (the webhook has no release_date), and the order
+// waits for a release with no date; a date named later moves it and is
+// announced.
+func TestAwaitItemReleaseWithoutADate(t *testing.T) {
+	t.Parallel()
+	o := purchased(t)
+	if err := o.AwaitItemRelease("item-1", time.Time{}, t0); err != nil {
+		t.Fatal(err)
+	}
+	it, _ := o.Item("item-1")
+	if it.Status() != domain.ItemAwaitingRelease || !it.ReleaseDate().IsZero() {
+		t.Fatalf("item %s until %v, want awaiting_release with no date", it.Status(), it.ReleaseDate())
+	}
+	evs := o.PopEvents()
+	if len(evs) != 1 || evs[0].(domain.OrderEvent).Reason != "item-1" {
+		t.Fatalf("events %+v", evs)
+	}
+	w, ok, err := domain.WebhookEventFor("evt-1", evs[0])
+	if err != nil || !ok || !strings.Contains(string(w.Body), `"item_id":"item-1"`) || strings.Contains(string(w.Body), "release_date") {
+		t.Errorf("webhook %s (%v, %v), want item_id and no release_date", w.Body, ok, err)
+	}
+	if err := o.AwaitItemRelease("item-1", time.Time{}, t0); err != nil || len(o.PopEvents()) != 0 {
+		t.Errorf("no date again: %v, or announced again", err)
+	}
+	if err := o.BeginItemPurchase("item-2", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.RecordItemPurchase("item-2", "so-item-2", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.AwaitItemRelease("item-2", time.Time{}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if until, ok := o.AwaitingReleaseUntil(); !ok || !until.IsZero() {
+		t.Errorf("no date known: AwaitingReleaseUntil = %v, %v; want zero, true", until, ok)
+	}
+	o.PopEvents()
+	if err := o.AwaitItemRelease("item-1", release, t0); err != nil {
+		t.Fatal(err)
+	}
+	if evs := o.PopEvents(); len(evs) != 1 || evs[0].(domain.OrderEvent).Reason != "item-1 2027-02-14" {
+		t.Errorf("date named: events %+v", evs)
+	}
+	if until, ok := o.AwaitingReleaseUntil(); !ok || !until.Equal(release) {
+		t.Errorf("one date known: AwaitingReleaseUntil = %v, %v; want %v", until, ok, release)
 	}
 }

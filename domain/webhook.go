@@ -244,7 +244,10 @@ func WebhookEventFor(id string, ev Event) (WebhookEvent, bool, error) {
 		data["supplier_order_id"] = oe.Reason
 	case ev.EventName() == EventOrderPreordered:
 		if itemID, release, ok := ParsePreorderReason(oe.Reason); ok {
-			data["item_id"], data["release_date"] = itemID, release.Format(DateLayout)
+			data["item_id"] = itemID
+			if !release.IsZero() { // absent while the supplier names no date
+				data["release_date"] = release.Format(DateLayout)
+			}
 		}
 	case oe.Reason != "":
 		data["reason"] = WebhookReasonCode(oe.Name, oe.Reason)

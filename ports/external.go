@@ -97,8 +97,10 @@ type SupplierOrder struct {
 // ReleasePendingError says the purchase is a pre-order whose keys the
 // supplier releases on ReleaseDate (Kinguin's ProcessingPreorder, or an
 // order it reports as a pre-order with its release date): the item waits
-// until then. It unwraps to ErrKeysPending, so a caller that knows
-// nothing of pre-orders waits for the keys as for any others.
+// until then. ReleaseDate is zero when the supplier says it is a
+// pre-order but names no date (or none that could be read). It unwraps to
+// ErrKeysPending, so a caller that knows nothing of pre-orders waits for
+// the keys as for any others.
 type ReleasePendingError struct {
 	ReleaseDate time.Time
 	Detail      string // what the supplier said, for logs (no key material)
@@ -106,6 +108,9 @@ type ReleasePendingError struct {
 
 func (e *ReleasePendingError) Error() string {
 	msg := fmt.Sprintf("%v: a pre-order, released on %s", ErrKeysPending, e.ReleaseDate.UTC().Format(domain.DateLayout))
+	if e.ReleaseDate.IsZero() {
+		msg = fmt.Sprintf("%v: a pre-order, its release date not named", ErrKeysPending)
+	}
 	if e.Detail != "" {
 		msg += ": " + e.Detail
 	}
@@ -113,6 +118,17 @@ func (e *ReleasePendingError) Error() string {
 }
 
 func (e *ReleasePendingError) Unwrap() error { return ErrKeysPending }
+
+// PreorderOf reports whether err says the purchase is a pre-order (a
+// *ReleasePendingError in its chain), with its release date: zero when
+// the supplier named none.
+func PreorderOf(err error) (time.Time, bool) {
+	var rp *ReleasePendingError
+	if errors.As(err, &rp) {
+		return rp.ReleaseDate, true
+	}
+	return time.Time{}, false
+}
 
 // ReleaseDateOf returns the release date err carries (a
 // *ReleasePendingError in its chain with a date); false when it carries none.

@@ -30,6 +30,11 @@ type OrderCounter interface {
 	// CountByStatus returns how many orders are in each status; a status
 	// with none may be missing from the map.
 	CountByStatus(ctx context.Context) (map[domain.OrderStatus]int, error)
+	// CountAwaitingRelease returns how many fulfilling orders wait only
+	// for pre-orders' release (domain.Order.AwaitingReleaseUntil): every
+	// item not sealed awaits its release. They are fulfilling for weeks,
+	// and not stuck.
+	CountAwaitingRelease(ctx context.Context) (int, error)
 }
 
 // OrderQuery filters List; zero fields do not filter.

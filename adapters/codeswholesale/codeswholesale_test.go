@@ -418,7 +418,8 @@ func TestImageKeyReadByItsLink(t *testing.T) {
 }
 
 // TestPreOrderKeysComeLater: a pre-order's code holds no key until the
-// release; its keys are pending until then, without polling for minutes.
+// release; its keys are pending until then, a pre-order's wait (its date
+// not read: the format is not documented), without polling for minutes.
 func TestPreOrderKeysComeLater(t *testing.T) {
 	t.Parallel()
 	srv := codeswholesaletest.New(t, 0, 0)
@@ -428,8 +429,12 @@ func TestPreOrderKeysComeLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := c.Keys(t.Context(), o.ID); !errors.Is(err, ports.ErrKeysPending) || time.Since(start) > 10*time.Second {
+	_, err = c.Keys(t.Context(), o.ID)
+	if !errors.Is(err, ports.ErrKeysPending) || time.Since(start) > 10*time.Second {
 		t.Fatalf("Keys of a pre-order = %v after %s, want ErrKeysPending at once", err, time.Since(start))
+	}
+	if release, pre := ports.PreorderOf(err); !pre || !release.IsZero() {
+		t.Errorf("Keys of a pre-order: pre-order %t, release %v; want a pre-order's wait with no date", pre, release)
 	}
 	srv.ReleasePreOrders()
 	keys, err := c.Keys(t.Context(), o.ID)

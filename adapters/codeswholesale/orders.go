@@ -367,7 +367,10 @@ func (c *Client) codes(ctx context.Context, o order) (keys []ports.SupplierKey, 
 		}
 	}
 	if preorders > 0 {
-		return keys, fmt.Errorf("codeswholesale keys of %s: %w: %d pre-ordered, keys come after the release", o.OrderID, ports.ErrKeysPending, preorders)
+		// A pre-order's wait; CodesWholesale's release date format is not
+		// documented, so no date is read: keyward takes the catalog's.
+		return keys, fmt.Errorf("codeswholesale keys of %s: %w: %d pre-ordered, keys come after the release", o.OrderID,
+			&ports.ReleasePendingError{Detail: "CodesWholesale pre-ordered code"}, preorders)
 	}
 	return keys, nil
 }

@@ -183,7 +183,7 @@ func (s *Server) renderOrders(w http.ResponseWriter, r *http.Request, session, m
 		for _, it := range o.Items() {
 			ai := accountItem{Name: it.Name(), Quantity: it.Quantity()}
 			if it.Status() == domain.ItemAwaitingRelease {
-				ai.ReleaseDate = dateString(it.ReleaseDate())
+				ai.ReleaseDate = domain.FormatDay(it.ReleaseDate())
 			}
 			ao.Items = append(ao.Items, ai)
 		}

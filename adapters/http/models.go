@@ -31,15 +31,7 @@ type ProductBody struct {
 
 func productBody(p *domain.Product) ProductBody {
 	return ProductBody{SKU: p.SKU(), Name: p.Name(), Platform: p.Platform(), Region: p.Region(), Price: moneyBody(p.Price()), InStock: p.InStock(),
-		Preorder: p.Preorder(), ReleaseDate: dateString(p.ReleaseDate())}
-}
-
-// dateString writes a day as YYYY-MM-DD; "" for the zero time.
-func dateString(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(domain.DateLayout)
+		Preorder: p.Preorder(), ReleaseDate: domain.FormatDay(p.ReleaseDate())}
 }
 
 // PaymentBody tells the customer how to pay.
@@ -117,7 +109,7 @@ func orderBody(o *domain.Order, view timelineView) OrderBody {
 	}
 	for _, it := range o.Items() {
 		b.Items = append(b.Items, ItemBody{ID: it.ID(), SKU: it.SKU(), Name: it.Name(), Quantity: it.Quantity(),
-			UnitPrice: moneyBody(it.UnitPrice()), Status: it.Status().String(), ReleaseDate: dateString(it.ReleaseDate())})
+			UnitPrice: moneyBody(it.UnitPrice()), Status: it.Status().String(), ReleaseDate: domain.FormatDay(it.ReleaseDate())})
 	}
 	if view != noTimeline {
 		for _, e := range o.Timeline() {

@@ -398,8 +398,8 @@ func documentWebhookEvents(api huma.API) {
 		}
 		if t.Name == domain.WebhookOrderPreordered {
 			data.Properties["item_id"] = &huma.Schema{Type: "string", Description: "The order item bought as a pre-order"}
-			data.Properties["release_date"] = &huma.Schema{Type: "string", Format: "date", Description: "The day its keys are released (YYYY-MM-DD, UTC)"}
-			data.Required = []string{"order_id", "item_id", "release_date"}
+			data.Properties["release_date"] = &huma.Schema{Type: "string", Format: "date", Description: "The day its keys are released (YYYY-MM-DD, UTC); absent while the supplier names no date"}
+			data.Required = []string{"order_id", "item_id"}
 		}
 		if t.Name == domain.WebhookTest {
 			data.Properties["endpoint_id"] = &huma.Schema{Type: "string", Description: "The endpoint the test was sent to"}

@@ -111,11 +111,10 @@ func parseError(status int, raw []byte) *APIError {
 	}
 	if e.Kind == "ProcessingPreorder" {
 		// "Wait until then", not a failure: the keys come after the
-		// release (a date that does not parse still waits, as for any
-		// keys pending).
-		if e.ReleaseDate = parseDate(b.ReleaseDate); !e.ReleaseDate.IsZero() {
-			e.class = &ports.ReleasePendingError{ReleaseDate: e.ReleaseDate, Detail: "Kinguin ProcessingPreorder"}
-		}
+		// release. A date that is missing or does not parse still makes
+		// it a pre-order's wait, its date unknown.
+		e.ReleaseDate = parseDate(b.ReleaseDate)
+		e.class = &ports.ReleasePendingError{ReleaseDate: e.ReleaseDate, Detail: "Kinguin ProcessingPreorder"}
 	}
 	return e
 }
@@ -126,7 +125,9 @@ func parseError(status int, raw []byte) *APIError {
 var dateLayouts = []string{"2006-01-02", time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04:05.000Z07:00"}
 
 // parseDate reads a JSON date value (a string in one of dateLayouts) as
-// its UTC day; the zero time for null, another type or another format.
+// the calendar day written in it, at midnight UTC: an offset does not move
+// the day ("2027-03-01T00:00:00+02:00" is 1 March). The zero time for
+// null, another type or another format.
 func parseDate(raw json.RawMessage) time.Time {
 	var s string
 	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil {
@@ -135,13 +136,19 @@ func parseDate(raw json.RawMessage) time.Time {
 	s = strings.TrimSpace(s)
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return domain.ReleaseDay(t)
+			return writtenDay(t)
 		}
 	}
 	if len(s) >= 10 {
 		if t, err := time.Parse(dateLayouts[0], s[:10]); err == nil {
-			return domain.ReleaseDay(t)
+			return writtenDay(t)
 		}
 	}
 	return time.Time{}
+}
+
+// writtenDay is t's day in the offset it was written with.
+func writtenDay(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }

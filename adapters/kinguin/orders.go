@@ -33,6 +33,16 @@ type order struct {
 	} `json:"products"`
 }
 
+// preorder reports whether the order, or one of its lines, is a pre-order.
+func (o order) preorder() bool {
+	for _, p := range o.Products {
+		if p.IsPreorder {
+			return true
+		}
+	}
+	return o.IsPreorder
+}
+
 // releaseDate returns the day a pre-order's keys are released: the
 // order's preorderReleaseDate, else the first pre-ordered line's
 // releaseDate; zero when the order is no pre-order or names no date.
@@ -225,8 +235,9 @@ func (c *Client) Keys(ctx context.Context, supplierOrderID string) ([]ports.Supp
 	}
 	if o.TotalQty > 0 && len(raw) < o.TotalQty || o.TotalQty == 0 && purchaseStatus(o.Status) != ports.PurchaseCompleted {
 		pending := fmt.Errorf("kinguin keys of %s: %w: %d of %d delivered, order %s", supplierOrderID, ports.ErrKeysPending, len(raw), o.TotalQty, o.Status)
-		if d := o.releaseDate(); !d.IsZero() {
-			// A pre-order: its keys come after the release.
+		if d := o.releaseDate(); !d.IsZero() || o.preorder() {
+			// A pre-order: its keys come after the release (its date
+			// unknown when the order names none).
 			pending = fmt.Errorf("kinguin keys of %s: %w: %d of %d delivered, order %s", supplierOrderID,
 				&ports.ReleasePendingError{ReleaseDate: d, Detail: "Kinguin pre-order"}, len(raw), o.TotalQty, o.Status)
 		}

@@ -120,6 +120,9 @@ func TestProcessingPreorderMeansWait(t *testing.T) {
 		`{"kind":"ProcessingPreorder","status":422,"releaseDate":"2027-03-01"}`:                time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),
 		`{"kind":"ProcessingPreorder","status":422,"releaseDate":"2027-03-01T10:00:00+00:00"}`: time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),
 		`{"kind":"ProcessingPreorder","status":422,"releaseDate":"2027-03-01 10:00:00"}`:       time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),
+		// The calendar day as written, whatever the offset.
+		`{"kind":"ProcessingPreorder","status":422,"releaseDate":"2027-03-01T00:00:00+02:00"}`: time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),
+		`{"kind":"ProcessingPreorder","status":422,"releaseDate":"2027-03-01T23:00:00-05:00"}`: time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC),
 	} {
 		srv.Fail("GET /v2/order/"+o.ID+"/keys", kinguintest.Fault{Status: 422, Body: body})
 		_, err := c.Keys(t.Context(), o.ID)

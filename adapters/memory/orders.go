@@ -55,6 +55,33 @@ func (r *Orders) CountByStatus(context.Context) (map[domain.OrderStatus]int, err
 	return out, nil
 }
 
+// CountAwaitingRelease returns how many fulfilling orders wait only for
+// pre-orders' release.
+func (r *Orders) CountAwaitingRelease(context.Context) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, s := range r.orders {
+		if s.Status != domain.StatusFulfilling {
+			continue
+		}
+		waiting, other := false, false
+		for _, it := range s.Items {
+			switch it.Status {
+			case domain.ItemAwaitingRelease:
+				waiting = true
+			case domain.ItemSealed:
+			default:
+				other = true
+			}
+		}
+		if waiting && !other {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // CountItemsBought returns how many items have a purchase recorded at each
 // supplier.
 func (r *Orders) CountItemsBought(context.Context) (map[string]int, error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
+	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/migrations"
 )
 
@@ -49,6 +50,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	// Versions may skip a number (engineers reserve numbers apart): each
 	// step down goes to the version of the file before.
 	versions := migrationVersions(t)
+	preorder := storePreorder(t, db)
 	for i := len(versions) - 2; i >= -1; i-- {
 		v := int64(0)
 		if i >= 0 {
@@ -58,6 +60,9 @@ func TestMigrateUpDownUp(t *testing.T) {
 			t.Fatalf("MigrateDown to %d: %v", v, err)
 		}
 		wantStatus(v, v > 0)
+		if v == preordersMigration-1 {
+			checkPreorderDown(t, db, preorder)
+		}
 	}
 	if err := postgres.MigrateDown(ctx, db.DB); err == nil {
 		t.Errorf("MigrateDown below version 0 succeeded")
@@ -145,4 +150,63 @@ func openEmpty(t *testing.T) *sqlx.DB {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	return db
+}
+
+// preordersMigration is the version of migrations/00022_preorders.sql.
+const preordersMigration = 22
+
+// storePreorder stores exactOrder's order with its item f awaiting its
+// release (an item_awaiting_release timeline entry), and returns its id.
+func storePreorder(t *testing.T, db *sqlx.DB) string {
+	t.Helper()
+	repo := postgres.NewOrders(db, postgres.NoOutbox{})
+	o := exactOrder(t)
+	if err := repo.Create(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	err := fulfil(fulfilment(o.ID()), func(fn func(*domain.Order) error) error {
+		_, err := repo.Update(t.Context(), o.ID(), fn)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.ID()
+}
+
+// checkPreorderDown checks that below the pre-orders migration the order
+// stored by storePreorder reads as the code before knew it: its item
+// awaiting its release is purchased, the timeline entry an item_purchased.
+// The order is then deleted, as the schemas further down do not know it.
+func checkPreorderDown(t *testing.T, db *sqlx.DB, orderID string) {
+	t.Helper()
+	ctx := t.Context()
+	var statuses, kinds []string
+	if err := db.SelectContext(ctx, &statuses, `SELECT status FROM order_items WHERE order_id = $1 AND supplier_order_id = 'so-f'`, orderID); err != nil {
+		t.Fatal(err)
+	}
+	if len(statuses) != 1 || statuses[0] != "purchased" {
+		t.Errorf("below the pre-orders migration the pre-ordered item is %v, want purchased", statuses)
+	}
+	if err := db.SelectContext(ctx, &kinds, `SELECT DISTINCT type FROM order_timeline WHERE order_id = $1`, orderID); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kinds {
+		if k == "item_awaiting_release" {
+			t.Errorf("below the pre-orders migration the timeline still has %s", k)
+		}
+	}
+	var purchased int
+	if err := db.GetContext(ctx, &purchased, `SELECT count(*) FROM order_timeline WHERE order_id = $1 AND type = 'item_purchased'
+		AND metadata->>'supplier_order_id' = 'so-f'`, orderID); err != nil {
+		t.Fatal(err)
+	}
+	if purchased != 2 {
+		t.Errorf("%d item_purchased entries for the pre-ordered item, want 2 (its purchase, its wait rewritten)", purchased)
+	}
+	for _, q := range []string{`DELETE FROM order_timeline WHERE order_id = $1`, `DELETE FROM order_items WHERE order_id = $1`, `DELETE FROM orders WHERE id = $1`} {
+		if _, err := db.ExecContext(ctx, q, orderID); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }

@@ -31,6 +31,20 @@ func (r *Orders) CountByStatus(ctx context.Context) (map[domain.OrderStatus]int,
 	return out, nil
 }
 
+// CountAwaitingRelease returns how many fulfilling orders wait only for
+// pre-orders' release: one count over the fulfilling orders (the status
+// index), looking at their items by order.
+func (r *Orders) CountAwaitingRelease(ctx context.Context) (int, error) {
+	var n int
+	err := r.db.GetContext(ctx, &n, `SELECT count(*) FROM orders o WHERE o.status = 'fulfilling'
+		AND EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.status = 'awaiting_release')
+		AND NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.status NOT IN ('awaiting_release', 'sealed'))`)
+	if err != nil {
+		return 0, fmt.Errorf("count orders awaiting a release: %w", translate(err))
+	}
+	return n, nil
+}
+
 // AuditBacklog returns how many audit records are staged but not yet
 // chained, and the age in seconds of the oldest of them (0 when none): the
 // sealer is behind when these grow.

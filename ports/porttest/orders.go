@@ -46,6 +46,7 @@ func OrderRepository(t *testing.T, newRepo func(t *testing.T) ports.OrderReposit
 		{"list filters and pages newest first", testOrderList},
 		{"list filters by email and creation time", testOrderListFilters},
 		{"counts orders by status", testOrderCountByStatus},
+		{"counts orders waiting only for a release", testOrderCountAwaitingRelease},
 		{"counts items bought by supplier", testOrderCountItemsBought},
 	}
 	for _, st := range subtests {
@@ -77,6 +78,67 @@ func testOrderCountByStatus(t *testing.T, repo ports.OrderRepository) {
 			t.Errorf("CountByStatus()[%s] = %d, want %d", status, got[status], want[status])
 		}
 	}
+}
+
+// testOrderCountAwaitingRelease: a fulfilling order counts once every
+// item not sealed awaits its release (others sealed, one or two waiting), not while another item is purchased or failed, nor once the
+// order is no longer fulfilling.
+func testOrderCountAwaitingRelease(t *testing.T, repo ports.OrderRepository) {
+	counter := repo.(ports.OrderCounter)
+	release := time.Date(2027, 2, 14, 0, 0, 0, 0, time.UTC)
+	count := func(want int, when string) {
+		t.Helper()
+		if n, err := counter.CountAwaitingRelease(t.Context()); err != nil || n != want {
+			t.Errorf("%s: CountAwaitingRelease = %d, %v; want %d", when, n, err, want)
+		}
+	}
+	for _, s := range domain.OrderStatuses {
+		create(t, repo, orderIn(t, "rel-"+s.String(), s))
+	}
+	count(0, "no pre-order")
+	update := func(id string, fn func(o *domain.Order) error) {
+		t.Helper()
+		if _, err := repo.Update(t.Context(), id, fn); err != nil {
+			t.Fatalf("Update(%s): %v", id, err)
+		}
+	}
+	purchased := func(o *domain.Order, id string) error {
+		if err := o.BeginItemPurchase(id, suiteT0); err != nil {
+			return err
+		}
+		return o.RecordItemPurchase(id, "so-"+id, suiteT0)
+	}
+	// rel-fulfilling: a purchased (awaiting) and b failed.
+	update("rel-fulfilling", func(o *domain.Order) error { return o.AwaitItemRelease("rel-fulfilling-a", release, suiteT0) })
+	count(0, "one item waiting, the other failed")
+	for _, id := range []string{"rel-both", "rel-sealed"} {
+		o := orderIn(t, id, domain.StatusPaid)
+		if _, err := o.StartFulfilment(suiteT0); err != nil {
+			t.Fatal(err)
+		}
+		create(t, repo, o)
+		update(id, func(o *domain.Order) error {
+			for _, it := range o.Items() {
+				if err := purchased(o, it.ID()); err != nil {
+					return err
+				}
+			}
+			c, _ := o.Item(id + "-c") // -c sealed: it does not count against waiting
+			if err := purchaseAndSeal(o, c); err != nil {
+				return err
+			}
+			return o.AwaitItemRelease(id+"-a", release, suiteT0)
+		})
+	}
+	count(0, "one item waiting, the other purchased")
+	update("rel-both", func(o *domain.Order) error {
+		return o.AwaitItemRelease("rel-both-b", release.AddDate(0, 0, 3), suiteT0)
+	})
+	count(1, "both items waiting")
+	update("rel-sealed", func(o *domain.Order) error { it, _ := o.Item("rel-sealed-b"); return purchaseAndSeal(o, it) })
+	count(2, "one item waiting, the other sealed")
+	update("rel-sealed", func(o *domain.Order) error { return o.HoldForReview("no keys after the release", suiteT0) })
+	count(1, "one order held for review")
 }
 
 func testOrderCountItemsBought(t *testing.T, repo ports.OrderRepository) {
