@@ -57,6 +57,15 @@ type DeliveryLinkRepository interface {
 	ListByOrder(ctx context.Context, orderID string) ([]*domain.DeliveryLink, error)
 }
 
+// DeliveryLinkWithOrder is a DeliveryLinkRepository that can read a link
+// and its order together, in one read; a repository without it is read
+// twice (the link, then the order).
+type DeliveryLinkWithOrder interface {
+	// GetWithOrderByTokenHash returns the link and its order, or
+	// domain.ErrNotFound when there is no such link (or order).
+	GetWithOrderByTokenHash(ctx context.Context, h domain.TokenHash) (*domain.DeliveryLink, *domain.Order, error)
+}
+
 // RevelationLog records every reveal of keys.
 type RevelationLog interface {
 	// Append stores revelations; domain.ErrConflict on a duplicate id.

@@ -33,11 +33,29 @@ const timelineColumns = `id, type, status, metadata, at`
 // not ordered here (an ordered aggregate sorts each order's few rows on
 // its own, which measured dearer than sorting them in Go): order_rows.go
 // decodes them and puts them in order.
-var orderLoadColumns = orderColumns + `,
-	(SELECT coalesce(json_agg(` + jsonObject(itemColumns) + `), '[]')
+var orderLoadColumns = orderColumns + `, ` + orderChildColumns
+
+// orderChildColumns are the items and the timeline of orderLoadColumns.
+var orderChildColumns = `(SELECT coalesce(json_agg(` + jsonObject(itemColumns) + `), '[]')
 		FROM order_items WHERE order_items.order_id = orders.id) AS items,
 	(SELECT coalesce(json_agg(` + jsonObject(timelineColumns) + `), '[]')
 		FROM order_timeline WHERE order_timeline.order_id = orders.id) AS timeline`
+
+// qualified returns the comma-separated columns, each qualified with
+// table and, when prefix is not empty, named prefix.column (sqlx's name
+// of a column of a struct field tagged prefix).
+func qualified(table, prefix, columns string) string {
+	var out []string
+	for c := range strings.SplitSeq(columns, ",") {
+		c = strings.TrimSpace(c)
+		if prefix == "" {
+			out = append(out, table+"."+c)
+		} else {
+			out = append(out, table+"."+c+` AS "`+prefix+"."+c+`"`)
+		}
+	}
+	return strings.Join(out, ", ")
+}
 
 // jsonObject returns the SQL of a JSON object with one field per column of
 // the comma-separated list, named as the column.
