@@ -24,6 +24,17 @@ type OrderRepository interface {
 	List(ctx context.Context, q OrderQuery) ([]*domain.Order, error)
 }
 
+// SeenOrderUpdater is an OrderRepository that can update an order from a
+// copy its caller holds (optional): a store that has one saves the read.
+type SeenOrderUpdater interface {
+	// UpdateSeen is Update starting from seen, the order as the caller
+	// read it or saved it in a unit of work that committed: while the
+	// stored order is still at seen's version, fn changes a copy of seen
+	// and the save finds it so under its lock; otherwise (changed since,
+	// or fn refuses the copy) it is Update.
+	UpdateSeen(ctx context.Context, seen domain.OrderSnapshot, fn func(*domain.Order) error) (*domain.Order, error)
+}
+
 // OrderCounter counts orders by status for the orders gauge, read on every
 // scrape: it must be one cheap query, not a listing.
 type OrderCounter interface {
