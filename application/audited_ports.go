@@ -69,10 +69,25 @@ func (r auditedOrders) Create(ctx context.Context, o *domain.Order) error {
 // Update runs fn on the order and records the transition when its status
 // changed.
 func (r auditedOrders) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	return r.update(ctx, id, fn, r.OrderRepository.Update)
+}
+
+var _ ports.SeenOrderUpdater = auditedOrders{}
+
+// UpdateSeen is Update from seen (ports.SeenOrderUpdater) where the
+// orders wrapped can; Update otherwise.
+func (r auditedOrders) UpdateSeen(ctx context.Context, seen domain.OrderSnapshot, fn func(*domain.Order) error) (*domain.Order, error) {
+	return r.update(ctx, seen.ID, fn, func(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+		return updateFrom(ctx, r.OrderRepository, &seen, id, fn)
+	})
+}
+
+func (r auditedOrders) update(ctx context.Context, id string, fn func(*domain.Order) error,
+	update func(context.Context, string, func(*domain.Order) error) (*domain.Order, error)) (*domain.Order, error) {
 	var out *domain.Order
 	err := r.tx.Atomically(ctx, func(ctx context.Context) error {
 		var from domain.OrderStatus
-		o, err := r.OrderRepository.Update(ctx, id, func(o *domain.Order) error {
+		o, err := update(ctx, id, func(o *domain.Order) error {
 			from = o.Status()
 			return fn(o)
 		})
@@ -226,4 +241,15 @@ func (d *emailRecords) recordAlone(ctx context.Context) {
 	for _, r := range pending {
 		r.mailer.record(ctx, r.e, r.r, r.details)
 	}
+}
+
+// updateFrom updates order id with fn from seen, a copy of it read or
+// saved in a unit of work that committed, where orders can
+// (ports.SeenOrderUpdater); without seen, or where they cannot, it is
+// orders.Update.
+func updateFrom(ctx context.Context, orders ports.OrderRepository, seen *domain.OrderSnapshot, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	if u, ok := orders.(ports.SeenOrderUpdater); ok && seen != nil && seen.ID == id {
+		return u.UpdateSeen(ctx, *seen, fn)
+	}
+	return orders.Update(ctx, id, fn)
 }

@@ -166,9 +166,10 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 	defer cancel()
 	lost := false
 	var err error
+	seen := o.Snapshot() // committed with the claim: the mark starts from it
 	for range 3 {
 		err = h.tx.Atomically(mctx, func(ctx context.Context) error {
-			if _, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error {
+			if _, err := updateFrom(ctx, h.orders, &seen, orderID, func(o *domain.Order) error {
 				// Set on every run of the function: a retried unit of work runs it again.
 				if lost = !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease); lost {
 					return nil

@@ -79,7 +79,8 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 		// Fulfilled by a run that stopped before its delivery committed.
 		return h.deliverFulfilled(ctx, orderID)
 	}
-	f := &fulfilment{FulfilOrder: h, orderID: orderID, start: o.Status() != domain.StatusFulfilling, loaded: o}
+	seen := o.Snapshot() // as read, before the question below changes o
+	f := &fulfilment{FulfilOrder: h, orderID: orderID, start: o.Status() != domain.StatusFulfilling, loaded: o, seen: &seen}
 	// Asked of the loaded copy, which is never saved: whether fulfilment
 	// may go on. The run's first change starts it for real.
 	proceed, err := o.StartFulfilment(h.clock.Now())
@@ -145,7 +146,13 @@ type fulfilment struct {
 	// completed is set once the run saw the order fulfilled.
 	completed bool
 	loaded    *domain.Order // the order as the run loaded it
-	unlock    func()        // releases the purchase lock held, if any
+	// seen is the order as the run last read it or saved it in a unit of
+	// work that committed: its next change starts from it (updateOrder).
+	// unitSeen is the order as saved in withNewKey's unit of work (inUnit
+	// while it runs), seen once that commits.
+	seen, unitSeen *domain.OrderSnapshot
+	inUnit         bool
+	unlock         func() // releases the purchase lock held, if any
 	// plainWait is set once an item waits for keys that are no pre-order's;
 	// releaseWait is the earliest release date of the pre-orders that wait.
 	plainWait   bool

@@ -254,7 +254,7 @@ func (f *fulfilment) currentCost(ctx context.Context, sup ports.Supplier, o doma
 // when that one is known to hold none (clear).
 func (f *fulfilment) beginOfferPurchase(ctx context.Context, it *domain.OrderItem, supplier, offer, tried string, r *route) error {
 	err := f.withNewKey(ctx, func(ctx context.Context) error {
-		_, err := f.orders.Update(ctx, f.orderID, func(o *domain.Order) error {
+		_, err := f.updateOrder(ctx, func(o *domain.Order) error {
 			cur, err := o.Item(it.ID())
 			if err != nil {
 				return err

@@ -17,7 +17,24 @@ func (f *fulfilment) update(ctx context.Context, fn func(*domain.Order) error) (
 	if err := f.commitStart(ctx); err != nil {
 		return nil, err
 	}
-	return f.orders.Update(ctx, f.orderID, fn)
+	return f.updateOrder(ctx, fn)
+}
+
+// updateOrder changes the order in a unit of work from the copy of it the
+// run last saw committed (updateFrom), and keeps the copy saved: the
+// run's next change starts from it, once its unit of work commits.
+func (f *fulfilment) updateOrder(ctx context.Context, fn func(*domain.Order) error) (*domain.Order, error) {
+	o, err := updateFrom(ctx, f.orders, f.seen, f.orderID, fn)
+	if err != nil {
+		return nil, err
+	}
+	saved := o.Snapshot()
+	if f.inUnit {
+		f.unitSeen = &saved // committed with withNewKey's unit of work, or never
+	} else {
+		f.seen = &saved
+	}
+	return o, nil
 }
 
 // commitStart starts the order's fulfilment in a unit of work of its own,
@@ -26,7 +43,7 @@ func (f *fulfilment) commitStart(ctx context.Context) error {
 	if !f.start {
 		return nil
 	}
-	if _, err := f.orders.Update(ctx, f.orderID, f.startOn); err != nil {
+	if _, err := f.updateOrder(ctx, f.startOn); err != nil {
 		return err
 	}
 	f.start = false
@@ -57,7 +74,9 @@ func (f *fulfilment) startOn(o *domain.Order) error {
 // concurrent run stored first stops this run (ErrUnavailable); the next
 // one opens the stored key.
 func (f *fulfilment) withNewKey(ctx context.Context, fn func(ctx context.Context) error) error {
+	f.inUnit, f.unitSeen = true, nil
 	err := f.stock.Tx.Atomically(ctx, func(ctx context.Context) error {
+		f.unitSeen = nil // a retried unit of work starts afresh
 		if f.newKey == nil {
 			return fn(ctx)
 		}
@@ -69,8 +88,13 @@ func (f *fulfilment) withNewKey(ctx context.Context, fn func(ctx context.Context
 		}
 		return fn(ctx)
 	})
+	f.inUnit = false
 	if err == nil {
 		f.newKey = nil
+		if f.unitSeen != nil {
+			f.seen = f.unitSeen
+		}
 	}
+	f.unitSeen = nil
 	return err
 }

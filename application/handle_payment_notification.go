@@ -65,28 +65,56 @@ func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, sign
 		return PaymentNotificationResult{}, err
 	}
 	res := PaymentNotificationResult{OrderID: notice.OrderID}
-	// The notification and its audit record are stored together, once.
-	var fresh bool
-	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
-		var err error
-		fresh, err = h.notifications.Record(ctx, ports.PaymentNotification{
-			Provider: notice.Provider, PaymentID: notice.Update.PaymentID, Status: notice.Status,
-			OrderID: notice.OrderID, BodySHA256: notice.CanonicalSHA256, Body: body, ReceivedAt: h.clock.Now(),
+	stored := ports.PaymentNotification{
+		Provider: notice.Provider, PaymentID: notice.Update.PaymentID, Status: notice.Status,
+		OrderID: notice.OrderID, BodySHA256: notice.CanonicalSHA256, Body: body, ReceivedAt: h.clock.Now(),
+	}
+	update := notice.Update
+	// A notification the order takes as it comes (no confirmation with the
+	// gateway, no refund of a paid order) is stored, audited and applied
+	// in one unit of work; the others are stored first and then looked at.
+	if h.appliesAsItComes(update) {
+		var (
+			o        *domain.Order
+			applyErr error
+		)
+		err = h.tx.Atomically(ctx, func(ctx context.Context) error {
+			o, applyErr = nil, nil // a retried transaction starts afresh
+			fresh, err := h.record(ctx, notice, stored)
+			if err != nil {
+				return fmt.Errorf("record notification: %w", err)
+			}
+			res.Duplicate = !fresh
+			if update.ParentPaymentID != "" && res.Duplicate {
+				return nil // a repeat deposit is recorded once: not applied again
+			}
+			o, applyErr = h.apply(ctx, &res, update)
+			return applyErr
 		})
-		if err != nil || !fresh {
-			return err
+		switch {
+		case err == nil && o == nil:
+			return h.current(ctx, res)
+		case err == nil:
+			return h.applied(ctx, res, update, o), nil
+		case applyErr == nil:
+			return res, err
 		}
-		_, err = h.audit.Append(ctx, ActorGateway, AuditPaymentNotification, notice.OrderID, map[string]string{
-			"provider": notice.Provider, "payment_id": notice.Update.PaymentID, "payment_status": notice.Status,
-			"parent_payment_id": notice.Update.ParentPaymentID,
-		})
-		return err
-	})
+		// The order did not take it: the notification is stored and
+		// audited on its own, as it came, and the failure returned. (A
+		// store that keeps what a failed unit of work wrote has it already.)
+		firstFresh := !res.Duplicate
+		fresh, err := h.recordAlone(ctx, notice, stored)
+		if err != nil {
+			return res, fmt.Errorf("record notification: %w", err)
+		}
+		res.Duplicate = !fresh && !firstFresh
+		return res, applyErr
+	}
+	fresh, err := h.recordAlone(ctx, notice, stored)
 	if err != nil {
 		return res, fmt.Errorf("record notification: %w", err)
 	}
 	res.Duplicate = !fresh
-	update := notice.Update
 	switch {
 	case update.Status.IsZero():
 		h.log.WarnContext(ctx, "payment notification with an unknown status: recorded and ignored", "order_id", notice.OrderID,
@@ -111,19 +139,74 @@ func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, sign
 			return res, err
 		}
 	}
-	o, err := h.orders.Update(ctx, notice.OrderID, func(o *domain.Order) error {
+	o, err := h.apply(ctx, &res, update)
+	if err != nil {
+		return res, err
+	}
+	return h.applied(ctx, res, update, o), nil
+}
+
+// appliesAsItComes reports whether a notification with update moves the
+// order without a look elsewhere first: its status is known, it needs no
+// confirmation by the gateway, and it is not a refund of a paid order.
+func (h HandlePaymentNotification) appliesAsItComes(update domain.PaymentUpdate) bool {
+	switch {
+	case update.Status.IsZero():
+		return false
+	case h.confirm && update.Status == domain.PaymentFinished && update.ParentPaymentID == "":
+		return false
+	case update.Status == domain.PaymentRefunded && update.ParentPaymentID == "" && h.refund != nil:
+		return false
+	}
+	return true
+}
+
+// record stores n, with its audit record when it is new, in the unit of
+// work of ctx; it reports whether n was new.
+func (h HandlePaymentNotification) record(ctx context.Context, notice ports.PaymentNotice, n ports.PaymentNotification) (bool, error) {
+	fresh, err := h.notifications.Record(ctx, n)
+	if err != nil || !fresh {
+		return fresh, err
+	}
+	_, err = h.audit.Append(ctx, ActorGateway, AuditPaymentNotification, notice.OrderID, map[string]string{
+		"provider": notice.Provider, "payment_id": notice.Update.PaymentID, "payment_status": notice.Status,
+		"parent_payment_id": notice.Update.ParentPaymentID,
+	})
+	return true, err
+}
+
+// recordAlone stores n and its audit record together, once, in a unit of
+// work of their own.
+func (h HandlePaymentNotification) recordAlone(ctx context.Context, notice ports.PaymentNotice, n ports.PaymentNotification) (bool, error) {
+	var fresh bool
+	err := h.tx.Atomically(ctx, func(ctx context.Context) error {
+		var err error
+		fresh, err = h.record(ctx, notice, n)
+		return err
+	})
+	return fresh, err
+}
+
+// apply moves the order of res with update.
+func (h HandlePaymentNotification) apply(ctx context.Context, res *PaymentNotificationResult, update domain.PaymentUpdate) (*domain.Order, error) {
+	o, err := h.orders.Update(ctx, res.OrderID, func(o *domain.Order) error {
 		changed, err := o.ApplyPayment(update, h.clock.Now())
 		res.Changed = changed
 		return err
 	})
 	if err != nil {
-		return res, fmt.Errorf("apply payment to order %s: %w", notice.OrderID, err)
+		return nil, fmt.Errorf("apply payment to order %s: %w", res.OrderID, err)
 	}
+	return o, nil
+}
+
+// applied fills res with the order update moved, and logs it.
+func (h HandlePaymentNotification) applied(ctx context.Context, res PaymentNotificationResult, update domain.PaymentUpdate, o *domain.Order) PaymentNotificationResult {
 	res.Status = o.Status()
-	h.log.InfoContext(ctx, "payment notification", "order_id", notice.OrderID, "payment_id", update.PaymentID,
+	h.log.InfoContext(ctx, "payment notification", "order_id", res.OrderID, "payment_id", update.PaymentID,
 		"parent_payment_id", update.ParentPaymentID, "payment_status", update.Status.String(),
 		"order_status", res.Status.String(), "duplicate", res.Duplicate, "changed", res.Changed)
-	return res, nil
+	return res
 }
 
 // refundingWith returns h taking refunded payments of paid orders down r.

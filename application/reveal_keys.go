@@ -172,19 +172,32 @@ func openLink(ctx context.Context, links ports.DeliveryLinkRepository, orders po
 	if token == "" {
 		return nil, nil, domain.ErrNotFound
 	}
-	link, err := links.GetByTokenHash(ctx, domain.HashToken(token))
+	link, order, err := linkAndOrder(ctx, links, orders, domain.HashToken(token))
 	if err != nil {
 		return nil, nil, err
-	}
-	order, err := orders.Get(ctx, link.OrderID())
-	if err != nil {
-		return nil, nil, fmt.Errorf("order of link: %w", err)
 	}
 	if order.Status() == domain.StatusRevoked {
 		return link, order, domain.ErrLinkRevoked
 	}
 	if err := link.CanReveal(clock.Now()); err != nil {
 		return link, order, err
+	}
+	return link, order, nil
+}
+
+// linkAndOrder reads the link with the token hash h and its order, in one
+// read where the repository can.
+func linkAndOrder(ctx context.Context, links ports.DeliveryLinkRepository, orders ports.OrderRepository, h domain.TokenHash) (*domain.DeliveryLink, *domain.Order, error) {
+	if both, ok := links.(ports.DeliveryLinkWithOrder); ok {
+		return both.GetWithOrderByTokenHash(ctx, h)
+	}
+	link, err := links.GetByTokenHash(ctx, h)
+	if err != nil {
+		return nil, nil, err
+	}
+	order, err := orders.Get(ctx, link.OrderID())
+	if err != nil {
+		return nil, nil, fmt.Errorf("order of link: %w", err)
 	}
 	return link, order, nil
 }

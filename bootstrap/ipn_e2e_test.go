@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward/adapters/nowpayments"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
+	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/bootstrap"
 )
 
@@ -112,5 +113,60 @@ func TestIPNSpellingsAreStoredOnce(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d notification rows for one signed IPN, want 1", n)
+	}
+}
+
+var ipnOrderID = regexp.MustCompile(`"order_id":"[^"]*"`)
+
+// TestIPNTheOrderRefusesIsStoredAndAudited: a signed notification that
+// cannot move its order (an order keyward does not know; a payment that is
+// not the order's) is stored in the notification log and audited all the
+// same, though it is applied in the unit of work that stores it, and a
+// second copy is stored and audited no more.
+func TestIPNTheOrderRefusesIsStoredAndAudited(t *testing.T) {
+	t.Parallel()
+	url, _ := pgtest.NewDatabase(t)
+	var db *sqlx.DB
+	h := start(t, func(c *bootstrap.Config) { c.DatabaseURL = url }, fx.Populate(&db))
+	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU
+	o := h.placeOrder("refused-ipn@example.com", line(sku, 1))
+	other := h.placeOrder("refused-ipn-other@example.com", line(sku, 1))
+	body, _ := h.ipn(o.ID, "finished", "")
+	unknown := ipnOrderID.ReplaceAll(body, []byte(`"order_id":"ord-unknown"`))
+	// other's payment, sent for o: not the order's.
+	otherBody, _ := h.ipn(other.ID, "finished", "")
+	foreign := ipnOrderID.ReplaceAll(otherBody, []byte(`"order_id":"`+o.ID+`"`))
+	for _, c := range []struct {
+		name    string
+		body    []byte
+		orderID string
+		code    int
+	}{
+		{"unknown order", unknown, "ord-unknown", http.StatusNotFound},
+		{"payment not the order's", foreign, o.ID, http.StatusConflict},
+	} {
+		sig, err := nowpayments.Sign(h.cfg.IPNSecret, c.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if code, raw := h.postIPN(c.body, sig); code == http.StatusOK || code/100 == 5 {
+				t.Fatalf("%s: %d %s, want it refused", c.name, code, raw)
+			}
+		}
+		var stored, audited int
+		if err := db.Get(&stored, `SELECT count(*) FROM payment_notifications WHERE order_id = $1`, c.orderID); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Get(&audited, `SELECT count(*) FROM (SELECT action, subject FROM audit_log UNION ALL
+			SELECT action, subject FROM audit_pending) r WHERE action = $1 AND subject = $2`, application.AuditPaymentNotification, c.orderID); err != nil {
+			t.Fatal(err)
+		}
+		if stored != 1 || audited != 1 {
+			t.Fatalf("%s: %d notifications stored and %d audited, want 1 and 1", c.name, stored, audited)
+		}
+	}
+	if got := h.getOrder(o).Status; got != "pending_payment" {
+		t.Fatalf("order moved to %s by notifications it refused", got)
 	}
 }

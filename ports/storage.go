@@ -24,6 +24,17 @@ type OrderRepository interface {
 	List(ctx context.Context, q OrderQuery) ([]*domain.Order, error)
 }
 
+// SeenOrderUpdater is an OrderRepository that can update an order from a
+// copy its caller holds (optional): a store that has one saves the read.
+type SeenOrderUpdater interface {
+	// UpdateSeen is Update starting from seen, the order as the caller
+	// read it or saved it in a unit of work that committed: while the
+	// stored order is still at seen's version, fn changes a copy of seen
+	// and the save finds it so under its lock; otherwise (changed since,
+	// or fn refuses the copy) it is Update.
+	UpdateSeen(ctx context.Context, seen domain.OrderSnapshot, fn func(*domain.Order) error) (*domain.Order, error)
+}
+
 // OrderCounter counts orders by status for the orders gauge, read on every
 // scrape: it must be one cheap query, not a listing.
 type OrderCounter interface {
@@ -60,6 +71,15 @@ type DeliveryLinkRepository interface {
 	Update(ctx context.Context, id string, fn func(*domain.DeliveryLink) error) (*domain.DeliveryLink, error)
 	// ListByOrder returns an order's links, oldest first.
 	ListByOrder(ctx context.Context, orderID string) ([]*domain.DeliveryLink, error)
+}
+
+// DeliveryLinkWithOrder is a DeliveryLinkRepository that can read a link
+// and its order together, in one read; a repository without it is read
+// twice (the link, then the order).
+type DeliveryLinkWithOrder interface {
+	// GetWithOrderByTokenHash returns the link and its order, or
+	// domain.ErrNotFound when there is no such link (or order).
+	GetWithOrderByTokenHash(ctx context.Context, h domain.TokenHash) (*domain.DeliveryLink, *domain.Order, error)
 }
 
 // RevelationLog records every reveal of keys.

@@ -198,8 +198,27 @@ type orders struct {
 }
 
 func (r orders) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	return r.update(fn, func(fn func(*domain.Order) error) (*domain.Order, error) {
+		return r.OrderRepository.Update(ctx, id, fn)
+	})
+}
+
+var _ ports.SeenOrderUpdater = orders{}
+
+// UpdateSeen is the wrapped orders' UpdateSeen where they have one,
+// Update otherwise, observed as Update is.
+func (r orders) UpdateSeen(ctx context.Context, seen domain.OrderSnapshot, fn func(*domain.Order) error) (*domain.Order, error) {
+	return r.update(fn, func(fn func(*domain.Order) error) (*domain.Order, error) {
+		if u, ok := r.OrderRepository.(ports.SeenOrderUpdater); ok {
+			return u.UpdateSeen(ctx, seen, fn)
+		}
+		return r.OrderRepository.Update(ctx, seen.ID, fn)
+	})
+}
+
+func (r orders) update(fn func(*domain.Order) error, update func(func(*domain.Order) error) (*domain.Order, error)) (*domain.Order, error) {
 	delivered := false
-	o, err := r.OrderRepository.Update(ctx, id, func(o *domain.Order) error {
+	o, err := update(func(o *domain.Order) error {
 		before := o.Status()
 		if err := fn(o); err != nil {
 			return err

@@ -13,12 +13,18 @@ import (
 )
 
 // Links is a ports.DeliveryLinkRepository on PostgreSQL.
-type Links struct{ db *sqlx.DB }
+type Links struct {
+	db       *sqlx.DB
+	prepared *preparedStatements
+}
 
-var _ ports.DeliveryLinkRepository = (*Links)(nil)
+var (
+	_ ports.DeliveryLinkRepository = (*Links)(nil)
+	_ ports.DeliveryLinkWithOrder  = (*Links)(nil)
+)
 
 // NewLinks returns the repository.
-func NewLinks(db *sqlx.DB) *Links { return &Links{db: db} }
+func NewLinks(db *sqlx.DB) *Links { return &Links{db: db, prepared: newPreparedStatements(db)} }
 
 // linkRow is a row of delivery_links.
 type linkRow struct {
@@ -80,6 +86,35 @@ func (r *Links) GetByTokenHash(ctx context.Context, h domain.TokenHash) (*domain
 		return nil, fmt.Errorf("delivery link by token: %w", translate(err))
 	}
 	return linkFromRow(row)
+}
+
+// linkOrderRow is a delivery link with its order.
+type linkOrderRow struct {
+	Link linkRow `db:"link"`
+	orderLoadRow
+}
+
+// linkWithOrderQuery reads a link and its order (with its items and
+// timeline) in one statement, from one snapshot.
+var linkWithOrderQuery = `SELECT ` + qualified("l", "link", linkColumns) + `, ` + qualified("orders", "", orderColumns) + `,
+	` + orderChildColumns + ` FROM delivery_links l JOIN orders ON orders.id = l.order_id WHERE l.token_hash = $1`
+
+// GetWithOrderByTokenHash returns the link and its order, read together,
+// or domain.ErrNotFound when either is missing.
+func (r *Links) GetWithOrderByTokenHash(ctx context.Context, h domain.TokenHash) (*domain.DeliveryLink, *domain.Order, error) {
+	var row linkOrderRow
+	if err := r.prepared.get(ctx, ext(ctx, r.db), &row, linkWithOrderQuery, h[:]); err != nil {
+		return nil, nil, fmt.Errorf("delivery link and order by token: %w", translate(err))
+	}
+	l, err := linkFromRow(row.Link)
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := row.order()
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, o, nil
 }
 
 // Update locks the link's row, calls fn and saves the link; fn's error is

@@ -96,6 +96,28 @@ func TestOrderLoadsExactly(t *testing.T) {
 			return loaded, nil
 		},
 	}
+	// The delivery page and the reveal read a link with its order.
+	links := postgres.NewLinks(db)
+	link, err := domain.NewDeliveryLink(o.ID()+"-link", o.ID(), domain.HashToken("exact-token"), at(9), time.Hour, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := links.Create(ctx, link); err != nil {
+		t.Fatal(err)
+	}
+	loads["with its delivery link"] = func() (*domain.Order, error) {
+		l, o, err := links.GetWithOrderByTokenHash(ctx, domain.HashToken("exact-token"))
+		if err != nil {
+			return nil, err
+		}
+		if got, want := fmt.Sprintf("%+v", l.Snapshot()), fmt.Sprintf("%+v", link.Snapshot()); got != want {
+			return nil, fmt.Errorf("link read with the order:\n got %s\nwant %s", got, want)
+		}
+		return o, nil
+	}
+	if _, _, err := links.GetWithOrderByTokenHash(ctx, domain.HashToken("no-such-token")); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("unknown token: %v, want ErrNotFound", err)
+	}
 	for name, load := range loads {
 		t.Run(name, func(t *testing.T) {
 			got, err := load()

@@ -33,11 +33,29 @@ const timelineColumns = `id, type, status, metadata, at`
 // not ordered here (an ordered aggregate sorts each order's few rows on
 // its own, which measured dearer than sorting them in Go): order_rows.go
 // decodes them and puts them in order.
-var orderLoadColumns = orderColumns + `,
-	(SELECT coalesce(json_agg(` + jsonObject(itemColumns) + `), '[]')
+var orderLoadColumns = orderColumns + `, ` + orderChildColumns
+
+// orderChildColumns are the items and the timeline of orderLoadColumns.
+var orderChildColumns = `(SELECT coalesce(json_agg(` + jsonObject(itemColumns) + `), '[]')
 		FROM order_items WHERE order_items.order_id = orders.id) AS items,
 	(SELECT coalesce(json_agg(` + jsonObject(timelineColumns) + `), '[]')
 		FROM order_timeline WHERE order_timeline.order_id = orders.id) AS timeline`
+
+// qualified returns the comma-separated columns, each qualified with
+// table and, when prefix is not empty, named prefix.column (sqlx's name
+// of a column of a struct field tagged prefix).
+func qualified(table, prefix, columns string) string {
+	var out []string
+	for c := range strings.SplitSeq(columns, ",") {
+		c = strings.TrimSpace(c)
+		if prefix == "" {
+			out = append(out, table+"."+c)
+		} else {
+			out = append(out, table+"."+c+` AS "`+prefix+"."+c+`"`)
+		}
+	}
+	return strings.Join(out, ", ")
+}
 
 // jsonObject returns the SQL of a JSON object with one field per column of
 // the comma-separated list, named as the column.
@@ -113,6 +131,16 @@ func insertOrder(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
 // row is locked, so the version check only guards against a caller that
 // did not load it under the lock.
 func updateOrder(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
+	ok, err := updateOrderAt(ctx, tx, o)
+	if err == nil && !ok {
+		return fmt.Errorf("%w: order %s changed since version %d", domain.ErrConflict, o.ID(), o.Version())
+	}
+	return err
+}
+
+// updateOrderAt writes o's row if the stored row is still at o's version,
+// and reports whether it was.
+func updateOrderAt(ctx context.Context, tx *sqlx.Tx, o *domain.Order) (bool, error) {
 	res, err := tx.NamedExecContext(ctx, `UPDATE orders SET payment_provider = :payment_provider,
 		payment_id = :payment_id, pay_address = :pay_address, pay_amount = :pay_amount, pay_currency = :pay_currency,
 		payin_extra_id = :payin_extra_id, payment_status = :payment_status, actually_paid = :actually_paid, status = :status,
@@ -120,12 +148,13 @@ func updateOrder(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
 		version = version + 1, updated_at = :updated_at
 		WHERE id = :id AND version = :version`, orderToRow(o))
 	if err != nil {
-		return fmt.Errorf("update order %s: %w", o.ID(), translate(err))
+		return false, fmt.Errorf("update order %s: %w", o.ID(), translate(err))
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fmt.Errorf("%w: order %s changed since version %d", domain.ErrConflict, o.ID(), o.Version())
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("update order %s: %w", o.ID(), err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 // saveItems inserts or updates the order's items, skipping those equal to

@@ -65,17 +65,58 @@ func (r *Orders) Get(ctx context.Context, id string) (*domain.Order, error) {
 func (r *Orders) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
 	var o *domain.Order
 	err := withTx(ctx, r.db, func(tx *sqlx.Tx) (err error) {
-		if o, err = loadOrder(ctx, r.prepared, tx, id, true); err != nil {
+		o, err = r.updateLocked(ctx, tx, id, fn)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	o.MarkSaved()
+	return o, nil
+}
+
+// updateLocked loads the order under a lock, calls fn and saves it in tx.
+func (r *Orders) updateLocked(ctx context.Context, tx *sqlx.Tx, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	o, err := loadOrder(ctx, r.prepared, tx, id, true)
+	if err != nil {
+		return nil, err
+	}
+	stored := o.Snapshot().Items
+	if err := fn(o); err != nil {
+		return nil, err
+	}
+	if err := updateOrder(ctx, tx, o); err != nil {
+		return nil, err
+	}
+	return o, r.saveRest(ctx, tx, o, stored, o.PopEvents())
+}
+
+var _ ports.SeenOrderUpdater = (*Orders)(nil)
+
+// UpdateSeen is Update without its locking read while the order is as
+// seen: fn changes a copy of seen, and the row is written only if it is
+// still at seen's version (the UPDATE takes its lock, and waits for a
+// writer holding it). Every change of an order's items or timeline is
+// saved with its row's version raised, so a row at seen's version has
+// seen's items and timeline. A row that moved on, or fn's error on the
+// copy, and Update runs in the same transaction: nothing was written.
+func (r *Orders) UpdateSeen(ctx context.Context, seen domain.OrderSnapshot, fn func(*domain.Order) error) (*domain.Order, error) {
+	var o *domain.Order
+	err := withTx(ctx, r.db, func(tx *sqlx.Tx) (err error) {
+		if o, err = domain.UnmarshalOrder(seen); err != nil {
 			return err
 		}
-		stored := o.Snapshot().Items
-		if err := fn(o); err != nil {
-			return err
+		if fn(o) == nil {
+			ok, err := updateOrderAt(ctx, tx, o)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return r.saveRest(ctx, tx, o, seen.Items, o.PopEvents())
+			}
 		}
-		if err := updateOrder(ctx, tx, o); err != nil {
-			return err
-		}
-		return r.saveRest(ctx, tx, o, stored, o.PopEvents())
+		o, err = r.updateLocked(ctx, tx, seen.ID, fn)
+		return err
 	})
 	if err != nil {
 		return nil, err
