@@ -164,18 +164,27 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 	// is delivered again only once the lease has run out.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	lost := false
+	lost, done := false, false
 	var err error
 	for range 3 {
 		err = h.tx.Atomically(mctx, func(ctx context.Context) error {
 			if _, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error {
 				// Set on every run of the function: a retried unit of work runs it again.
+				// Delivered with this link: an earlier attempt committed
+				// though its outcome was reported unknown, records and all.
+				if done = o.DeliveredWith(link.ID()); done {
+					lost = false
+					return nil
+				}
 				if lost = !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease); lost {
 					return nil
 				}
 				return o.MarkDelivered(link.ID(), h.issuer.clock.Now())
 			}); err != nil {
 				return err
+			}
+			if done {
+				return nil
 			}
 			return records.stage(ctx)
 		})
@@ -185,6 +194,13 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 		}
 	}
 	if err != nil {
+		// An attempt whose commit was reported unknown may have gone
+		// through, records and all: then there is nothing left to do.
+		if o, gerr := h.orders.Get(mctx, orderID); gerr == nil && o.DeliveredWith(link.ID()) {
+			records.done()
+			h.log.InfoContext(ctx, "order delivered", "order_id", orderID, "link_id", link.ID())
+			return nil
+		}
 		records.recordAlone(mctx)
 		return fmt.Errorf("%w: mark delivered: %w", errSentNotRecorded, err)
 	}

@@ -63,6 +63,21 @@ func (o *Order) MarkDelivered(linkID string, now time.Time) error {
 	return nil
 }
 
+// DeliveredWith reports whether the order is delivered and the delivery
+// that marked it (MarkDelivered) sent linkID: a retried mark delivered
+// whose earlier commit went through unseen finds its own work done.
+func (o *Order) DeliveredWith(linkID string) bool {
+	if o.status != StatusDelivered || linkID == "" {
+		return false
+	}
+	for i := len(o.timeline) - 1; i >= 0; i-- {
+		if ev := o.timeline[i]; ev.kind == EventKindDeliveryLinkSent {
+			return ev.metadata["link_id"] == linkID
+		}
+	}
+	return false
+}
+
 // RecordLinkResent adds a timeline entry for a re-sent delivery link. It
 // returns ErrInvalidTransition unless the order is delivered.
 func (o *Order) RecordLinkResent(linkID string, now time.Time) error {
