@@ -164,14 +164,15 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 	// is delivered again only once the lease has run out.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	lost, done := false, false
+	// ranThrough: an attempt staged everything, yet its commit failed;
+	// when its outcome was unknown it may have committed, records and all.
+	lost, done, ranThrough := false, false, false
 	var err error
 	for range 3 {
 		err = h.tx.Atomically(mctx, func(ctx context.Context) error {
 			if _, err := h.orders.Update(ctx, orderID, func(o *domain.Order) error {
 				// Set on every run of the function: a retried unit of work runs it again.
-				// Delivered with this link: an earlier attempt committed
-				// though its outcome was reported unknown, records and all.
+				// Delivered with this link: an earlier attempt marked it.
 				if done = o.DeliveredWith(link.ID()); done {
 					lost = false
 					return nil
@@ -183,10 +184,14 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 			}); err != nil {
 				return err
 			}
-			if done {
-				return nil
+			if done && ranThrough {
+				return nil // its records committed with it
 			}
-			return records.stage(ctx)
+			if err := records.stage(ctx); err != nil {
+				return err
+			}
+			ranThrough = true
+			return nil
 		})
 		if err == nil {
 			records.done()
@@ -194,9 +199,7 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 		}
 	}
 	if err != nil {
-		// An attempt whose commit was reported unknown may have gone
-		// through, records and all: then there is nothing left to do.
-		if o, gerr := h.orders.Get(mctx, orderID); gerr == nil && o.DeliveredWith(link.ID()) {
+		if o, gerr := h.orders.Get(mctx, orderID); gerr == nil && o.DeliveredWith(link.ID()) && ranThrough {
 			records.done()
 			h.log.InfoContext(ctx, "order delivered", "order_id", orderID, "link_id", link.ID())
 			return nil
