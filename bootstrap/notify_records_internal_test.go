@@ -211,3 +211,15 @@ func TestNotificationFailedRecordKeepsTheBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestNotificationBatchCapped: the notifications consumer reads at most
+// maxNotificationBatch messages a batch (each keeps a savepoint until the
+// batch commits), whatever KEYWARD_QUEUE_BATCH_SIZE says; a smaller batch
+// is kept.
+func TestNotificationBatchCapped(t *testing.T) {
+	for _, tt := range []struct{ set, want int }{{0, 32}, {1, 1}, {10, 10}, {32, 32}, {33, 32}, {1000, 32}} {
+		if got := notificationQueue(messaging.SQLQueueOptions{BatchSize: tt.set}).BatchSize; got != tt.want {
+			t.Errorf("KEYWARD_QUEUE_BATCH_SIZE=%d: notifications batch %d, want %d", tt.set, got, tt.want)
+		}
+	}
+}
