@@ -130,8 +130,9 @@ type auditedMailer struct {
 //
 // A record may still be lost with its unit of work after the send (the
 // process dies before the queue's consume transaction commits): a mailer
-// that marks its records in the same unit of work tells on the retry, a
-// duplicate whose mark is missing, and the record is written then.
+// that marks its records in the same unit of work (ports.AuditMarkingMailer)
+// tells on the retry: a duplicate whose mark is missing (Receipt.Unaudited)
+// has its record written then, marked so that it is written once.
 func (m auditedMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, error) {
 	r, err := m.Mailer.Send(ctx, e)
 	if err != nil {

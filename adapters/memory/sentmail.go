@@ -44,8 +44,9 @@ func (s *SentMail) RecordSent(_ context.Context, key string, at time.Time) error
 }
 
 // MarkAudited marks key audited (recording it sent at when it is not yet)
-// and reports whether this call marked it; it never fails.
-func (s *SentMail) MarkAudited(_ context.Context, key string, at time.Time) (bool, error) {
+// and reports whether this call marked it; it never fails. The mark takes
+// part in ctx's unit of work (Transactor): undone when it fails.
+func (s *SentMail) MarkAudited(ctx context.Context, key string, at time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.sent[key]; !ok {
@@ -55,5 +56,12 @@ func (s *SentMail) MarkAudited(_ context.Context, key string, at time.Time) (boo
 		return false, nil
 	}
 	s.audited[key] = true
+	if u := unitFrom(ctx); u != nil {
+		u.onRollback(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			delete(s.audited, key)
+		})
+	}
 	return true, nil
 }
