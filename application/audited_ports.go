@@ -125,7 +125,8 @@ func (r auditedDataKeys) Create(ctx context.Context, orderID string, k ports.Wra
 
 // auditedMailer records every email sent (to whom, which template, the
 // provider's id), never its content. A duplicate the mailer did not send
-// again is not recorded again.
+// again is not recorded again, unless the mailer marks what it audited
+// (ports.AuditMarkingMailer) and the duplicate's record is missing.
 type auditedMailer struct {
 	ports.Mailer
 	tx    ports.Transactor
@@ -141,18 +142,45 @@ type auditedMailer struct {
 // record that still cannot be written is logged for an operator. With a
 // context from deferEmailRecords the record is left to the caller's unit
 // of work instead (emailRecords).
+//
+// A record may still be lost with its unit of work after the send (the
+// process dies before the queue's consume transaction commits): a mailer
+// that marks its records in the same unit of work (ports.AuditMarkingMailer)
+// tells on the retry: a duplicate whose mark is missing (Receipt.Unaudited)
+// has its record written then, marked so that it is written once.
 func (m auditedMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, error) {
 	r, err := m.Mailer.Send(ctx, e)
-	if err != nil || r.Duplicate {
+	if err != nil {
 		return r, err
 	}
 	details := map[string]string{"template": e.Template, "provider_id": r.ProviderID, "idempotency_key": e.IdempotencyKey}
+	if r.Duplicate {
+		if r.Unaudited && e.IdempotencyKey != "" {
+			details["sent_earlier"] = "true"
+			m.record(ctx, e, r, details)
+		}
+		return r, nil
+	}
 	if d, ok := ctx.Value(emailRecordsKey{}).(*emailRecords); ok {
 		d.add(deferredRecord{mailer: m, e: e, r: r, details: details})
 		return r, nil
 	}
 	m.record(ctx, e, r, details)
 	return r, nil
+}
+
+// append appends the record of a sent email in ctx's unit of work, after
+// marking it audited when the mailer marks them; nothing when it was
+// marked already (its record exists).
+func (m auditedMailer) append(ctx context.Context, e ports.Email, details map[string]string) error {
+	if mm, ok := m.Mailer.(ports.AuditMarkingMailer); ok && e.IdempotencyKey != "" {
+		first, err := mm.MarkAudited(ctx, e.IdempotencyKey)
+		if err != nil || !first {
+			return err
+		}
+	}
+	_, err := m.audit.Append(ctx, ActorSystem, AuditEmailSent, e.To, details)
+	return err
 }
 
 // record writes the record of a sent email in a unit of work of its own,
@@ -164,11 +192,11 @@ func (m auditedMailer) record(ctx context.Context, e ports.Email, r ports.Receip
 	var aerr error
 	for range 3 {
 		// A unit of work of its own, so that the log may stage the record
-		// instead of making the sender wait for the chain's head.
-		aerr = m.tx.Atomically(actx, func(ctx context.Context) error {
-			_, err := m.audit.Append(ctx, ActorSystem, AuditEmailSent, e.To, details)
-			return err
-		})
+		// instead of making the sender wait for the chain's head. (Inside
+		// a queue's consume transaction it joins that transaction; a try
+		// that failed there has the next ones run in transactions of their
+		// own: see postgres.InConsumeTx.)
+		aerr = m.tx.Atomically(actx, func(ctx context.Context) error { return m.append(ctx, e, details) })
 		if aerr == nil {
 			return
 		}
@@ -216,7 +244,7 @@ func (d *emailRecords) stage(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, r := range d.pending {
-		if _, err := r.mailer.audit.Append(ctx, ActorSystem, AuditEmailSent, r.e.To, r.details); err != nil {
+		if err := r.mailer.append(ctx, r.e, r.details); err != nil {
 			return err
 		}
 	}

@@ -164,13 +164,20 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 	// is delivered again only once the lease has run out.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	lost := false
+	// ranThrough: an attempt staged everything, yet its commit failed;
+	// when its outcome was unknown it may have committed, records and all.
+	lost, done, ranThrough := false, false, false
 	var err error
 	seen := o.Snapshot() // committed with the claim: the mark starts from it
 	for range 3 {
 		err = h.tx.Atomically(mctx, func(ctx context.Context) error {
 			if _, err := updateFrom(ctx, h.orders, &seen, orderID, func(o *domain.Order) error {
 				// Set on every run of the function: a retried unit of work runs it again.
+				// Delivered with this link: an earlier attempt marked it.
+				if done = o.DeliveredWith(link.ID()); done {
+					lost = false
+					return nil
+				}
 				if lost = !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease); lost {
 					return nil
 				}
@@ -178,7 +185,14 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 			}); err != nil {
 				return err
 			}
-			return records.stage(ctx)
+			if done && ranThrough {
+				return nil // its records committed with it
+			}
+			if err := records.stage(ctx); err != nil {
+				return err
+			}
+			ranThrough = true
+			return nil
 		})
 		if err == nil {
 			records.done()
@@ -186,6 +200,11 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 		}
 	}
 	if err != nil {
+		if o, gerr := h.orders.Get(mctx, orderID); gerr == nil && o.DeliveredWith(link.ID()) && ranThrough {
+			records.done()
+			h.log.InfoContext(ctx, "order delivered", "order_id", orderID, "link_id", link.ID())
+			return nil
+		}
 		records.recordAlone(mctx)
 		return fmt.Errorf("%w: mark delivered: %w", errSentNotRecorded, err)
 	}

@@ -159,3 +159,70 @@ func (l listedLinks) ListByOrder(ctx context.Context, orderID string) ([]*domain
 	l.n.Add(1)
 	return l.DeliveryLinkRepository.ListByOrder(ctx, orderID)
 }
+
+// unknownCommit commits a unit of work once the email went out and then
+// reports its outcome unknown (up to n times), as the Postgres Transactor
+// does when the connection drops during a COMMIT that went through.
+type unknownCommit struct {
+	sent  func() int
+	n     atomic.Int32
+	inner ports.Transactor
+}
+
+type unknownCommitTop struct{}
+
+func (u *unknownCommit) Atomically(ctx context.Context, fn func(context.Context) error) error {
+	if ctx.Value(unknownCommitTop{}) != nil {
+		return fn(ctx)
+	}
+	err := u.inner.Atomically(context.WithValue(ctx, unknownCommitTop{}, true), fn)
+	if err == nil && u.sent() > 0 && u.n.Add(-1) >= 0 {
+		return fmt.Errorf("commit, outcome unknown: %w", ports.ErrStorageUnavailable)
+	}
+	return err
+}
+
+// TestDeliveryMarkedDeliveredAfterUnknownCommit: a mark delivered whose
+// commit went through but was reported unknown is tried again; the retry
+// finds the order delivered with its own link, which is success: the
+// email is recorded once and its link stays live. Also when every try is
+// reported unknown.
+func TestDeliveryMarkedDeliveredAfterUnknownCommit(t *testing.T) {
+	t.Parallel()
+	for _, unknown := range []int32{1, 100} {
+		t.Run(fmt.Sprint(unknown), func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			o := w.paidOrder(t, 1)
+			if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+				t.Fatal(err)
+			}
+			tx := &unknownCommit{sent: func() int { return len(w.mail.sent) }}
+			tx.n.Store(unknown)
+			app := w.app(func(d *application.Deps, _ *application.Settings) { tx.inner = d.Tx; d.Tx = tx })
+			if err := app.Commands.DeliverOrder.Handle(t.Context(), o.ID()); err != nil {
+				t.Fatalf("delivery: %v", err)
+			}
+			if got := w.status(t, o.ID()); got != domain.StatusDelivered {
+				t.Fatalf("order %s, want delivered", got)
+			}
+			if len(w.mail.sent) != 1 {
+				t.Fatalf("%d delivery emails, want 1", len(w.mail.sent))
+			}
+			assertOneLiveLink(t, w, o.ID(), 1)
+			recs, err := w.audit.List(t.Context(), 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := 0
+			for _, r := range recs {
+				if r.Action == application.AuditEmailSent {
+					sent++
+				}
+			}
+			if sent != 1 {
+				t.Fatalf("%d email.sent records, want 1", sent)
+			}
+		})
+	}
+}

@@ -500,3 +500,36 @@ func TestFulfilOrderRetriesAFailedDelivery(t *testing.T) {
 	}
 	assertOneLiveLink(t, w, o.ID(), 2)
 }
+
+// TestReconcileDeliversOnceTheClaimLapses: a worker that died holding a
+// fulfilled order's delivery claim (after the seal that completed it) left
+// the order to the reconciler; the order is delivered by the first pass
+// after the claim's lease, even when that is before the order counts as
+// stale.
+func TestReconcileDeliversOnceTheClaimLapses(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o := w.paidOrder(t, 1)
+	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.orders.Update(t.Context(), o.ID(), func(o *domain.Order) error {
+		o.ClaimDelivery("dead-worker", w.clock.Now(), 2*time.Minute)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec := w.app(func(d *application.Deps, s *application.Settings) {
+		d.Locks = memory.NewLocks()
+		s.ReconcileAfter = 10 * time.Minute
+	}).Commands.Reconcile
+	if res, err := rec.Handle(t.Context()); err != nil || res.Resumed != 0 || len(w.mail.sent) != 0 {
+		t.Fatalf("under a held claim: %+v %v, %d mails", res, err, len(w.mail.sent))
+	}
+	w.clock.Advance(2*time.Minute + time.Second)
+	res, err := rec.Handle(t.Context())
+	if err != nil || res.Resumed != 1 || w.status(t, o.ID()) != domain.StatusDelivered {
+		t.Fatalf("after the lease: %+v %v, order %s", res, err, w.status(t, o.ID()))
+	}
+	assertOneLiveLink(t, w, o.ID(), 1)
+}

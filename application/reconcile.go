@@ -15,7 +15,8 @@ import (
 // payment gateway that was down. Orders untouched for StaleAfter that
 // await their payment setup get their payment; paid or fulfilling ones are
 // fulfilled again (the run that completes one delivers it), fulfilled ones
-// delivered again; every step is idempotent. One
+// delivered again, and a fulfilled one whose delivery claim lapsed as soon
+// as it lapsed; every step is idempotent. One
 // process at a time makes a pass (Locks), so instances sharing a database
 // do not resume the same order together.
 type Reconcile struct {
@@ -63,7 +64,10 @@ func (h Reconcile) Handle(ctx context.Context) (ReconcileResult, error) {
 				return res, fmt.Errorf("list %s orders: %w", st, err)
 			}
 			for _, o := range page {
-				if o.UpdatedAt().After(cutoff) {
+				// A fulfilled order whose delivery claim lapsed is resumed
+				// at once, however recent the claim: its holder died, and
+				// the message that found the claim held was acknowledged.
+				if o.UpdatedAt().After(cutoff) && !o.DeliveryClaimLapsed(h.clock.Now(), deliveryLease) {
 					continue
 				}
 				if until, ok := releaseWaitUntil(o); ok && h.clock.Now().Before(until) {

@@ -66,11 +66,27 @@ type notificationSubscriberDeps struct {
 	Log       *slog.Logger
 }
 
+// maxNotificationBatch caps the notifications consumer's batch
+// (KEYWARD_QUEUE_BATCH_SIZE): each message it handles takes a savepoint in
+// the consume transaction (postgres.InConsumeTx) that lives until the
+// batch commits, and past 64 subtransactions Postgres' per-backend cache
+// overflows, which slows every other session's snapshots.
+const maxNotificationBatch = 32
+
+// notificationQueue is q with its batch capped at maxNotificationBatch (0,
+// Watermill's 100, too).
+func notificationQueue(q messaging.SQLQueueOptions) messaging.SQLQueueOptions {
+	if q.BatchSize <= 0 || q.BatchSize > maxNotificationBatch {
+		q.BatchSize = maxNotificationBatch
+	}
+	return q
+}
+
 func newNotificationSubscriber(d notificationSubscriberDeps) (notificationSubscriber, error) {
 	if d.DB == nil {
 		return notificationSubscriber{sharedSubscriber{d.Shared}}, nil
 	}
-	sub, err := messaging.NewSQLSubscriberGroup(d.DB.DB, d.Log.With("component", "notifications"), notificationConsumerGroup, d.Queue)
+	sub, err := messaging.NewSQLSubscriberGroup(d.DB.DB, d.Log.With("component", "notifications"), notificationConsumerGroup, notificationQueue(d.Queue))
 	if err != nil {
 		return notificationSubscriber{}, err
 	}

@@ -19,7 +19,7 @@ import (
 // reading and Go's profiler.
 type TuningConfig struct {
 	QueueWakeup       bool          `env:"KEYWARD_QUEUE_WAKEUP" envDefault:"true" doc:"Postgres queue: the outbox announces each committed event (\x60LISTEN\x60/\x60NOTIFY\x60) and consumers read it at once, polling every second as a fallback; \x60false\x60: poll every 100 ms"`
-	QueueBatchSize    int           `env:"KEYWARD_QUEUE_BATCH_SIZE" envDefault:"10" doc:"Postgres queue: messages a consumer reads and acknowledges together (one commit); a batch holds back newer events until it is done"`
+	QueueBatchSize    int           `env:"KEYWARD_QUEUE_BATCH_SIZE" envDefault:"10" doc:"Postgres queue: messages a consumer reads and acknowledges together (one commit); a batch holds back newer events until it is done. The notifications consumer reads at most 32 (each message it handles keeps a savepoint until the batch commits, and Postgres caches 64 subtransactions)"`
 	QueueFallbackPoll time.Duration `env:"KEYWARD_QUEUE_FALLBACK_POLL" envDefault:"1s" doc:"Postgres queue with \x60KEYWARD_QUEUE_WAKEUP\x60: how often a consumer reads its topic when no announcement woke it (a missed notification waits this long); also how often the webhook worker looks for due retries"`
 	AuditSealPass     time.Duration `env:"KEYWARD_AUDIT_SEAL_PASS" envDefault:"1s" doc:"Postgres: how often the audit sealer looks for staged audit records it was not woken for (another process's, or left by a stop)"`
 	AuditSealGather   time.Duration `env:"KEYWARD_AUDIT_SEAL_GATHER" envDefault:"20ms" doc:"Postgres: how long a woken audit sealer lets more commits arrive, so that one sealing transaction chains many records"`

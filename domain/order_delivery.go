@@ -43,6 +43,14 @@ func (o *Order) HoldsDelivery(claimID string, now time.Time, lease time.Duration
 	return o.status == StatusFulfilled && claimID != "" && o.deliveryClaim.ID == claimID && o.deliveryClaim.held(now, lease)
 }
 
+// DeliveryClaimLapsed reports whether the order is fulfilled and its
+// delivery claim has run out of its lease: the worker that took it stopped
+// mid-way (died after the seal that completed the order, say), and the
+// redelivered message that finds the claim still held has gone.
+func (o *Order) DeliveryClaimLapsed(now time.Time, lease time.Duration) bool {
+	return o.status == StatusFulfilled && o.deliveryClaim.ID != "" && !o.deliveryClaim.held(now, lease)
+}
+
 // ReleaseDelivery gives up claimID after a failure, so the next attempt
 // need not wait for the lease; releasing a claim not held does nothing.
 func (o *Order) ReleaseDelivery(claimID string, now time.Time) {
@@ -61,6 +69,21 @@ func (o *Order) MarkDelivered(linkID string, now time.Time) error {
 	}
 	o.emit(EventOrderDelivered, now, "")
 	return nil
+}
+
+// DeliveredWith reports whether the order is delivered and the delivery
+// that marked it (MarkDelivered) sent linkID: a retried mark delivered
+// whose earlier commit went through unseen finds its own work done.
+func (o *Order) DeliveredWith(linkID string) bool {
+	if o.status != StatusDelivered || linkID == "" {
+		return false
+	}
+	for i := len(o.timeline) - 1; i >= 0; i-- {
+		if ev := o.timeline[i]; ev.kind == EventKindDeliveryLinkSent {
+			return ev.metadata["link_id"] == linkID
+		}
+	}
+	return false
 }
 
 // RecordLinkResent adds a timeline entry for a re-sent delivery link. It

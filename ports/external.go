@@ -357,10 +357,28 @@ type Mailer interface {
 	Send(ctx context.Context, m Email) (Receipt, error)
 }
 
+// AuditMarkingMailer is a Mailer that remembers, beside each message it
+// sent, whether the message's audit record was written (the SMTP mailer's
+// sent-mail log). A record written with the mark (MarkAudited, in the
+// record's unit of work) is written once; a duplicate whose mark is
+// missing (the process died after the send, before the record committed)
+// has its record written then.
+type AuditMarkingMailer interface {
+	Mailer
+	// MarkAudited marks the message sent under idempotencyKey audited,
+	// in ctx's unit of work, and reports whether this call marked it
+	// (false: its record was written before).
+	MarkAudited(ctx context.Context, idempotencyKey string) (bool, error)
+}
+
 // Receipt is what a mailer did with a message: the id the provider gave it
 // (a Message-ID, an API id, a file name), or Duplicate when it had been
 // sent before and was not sent again.
 type Receipt struct {
 	ProviderID string
 	Duplicate  bool
+	// Unaudited is set with Duplicate by an AuditMarkingMailer when the
+	// message's audit record was never marked written: the caller writes
+	// it now.
+	Unaudited bool
 }

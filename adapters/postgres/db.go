@@ -180,6 +180,10 @@ type txKey struct{}
 type unitOfWork struct {
 	tx          *sqlx.Tx
 	afterCommit []func()
+	// consume is set on the unit of InConsumeTx, the queue's consume
+	// transaction; broken once a unit of work joining it failed: the
+	// transaction may be aborted, or hold what the failed unit wrote.
+	consume, broken bool
 }
 
 func txFrom(ctx context.Context) *sqlx.Tx {
@@ -220,10 +224,30 @@ var _ ports.Transactor = (*Transactor)(nil)
 func NewTransactor(db *sqlx.DB) *Transactor { return &Transactor{db: db} }
 
 // Atomically runs fn in one transaction and commits it; see
-// ports.Transactor. A unit of work inside another joins it.
+// ports.Transactor. A unit of work inside another joins it. Inside a
+// queue's consume transaction (InConsumeTx) one that fails breaks it: the
+// handling of the message fails, and the units of work after it run in
+// transactions of their own, so that one retried by its caller (an email's
+// audit record) is written rather than lost with the aborted transaction.
 func (t *Transactor) Atomically(ctx context.Context, fn func(context.Context) error) error {
-	if txFrom(ctx) != nil {
-		return fn(ctx)
+	if u, _ := ctx.Value(txKey{}).(*unitOfWork); u != nil {
+		switch {
+		case !u.consume:
+			return fn(ctx)
+		case u.broken:
+			return t.Atomically(context.WithValue(ctx, txKey{}, (*unitOfWork)(nil)), fn)
+		}
+		if err := fn(ctx); err != nil {
+			// Undo the message's handling at once, so that the locks it
+			// took (the mailer's mark, say) hold up no unit of work run
+			// apart after it; InConsumeTx rolls back again at the end.
+			u.broken = true
+			if _, rerr := u.tx.ExecContext(context.WithoutCancel(ctx), `ROLLBACK TO SAVEPOINT handling`); rerr != nil {
+				return fmt.Errorf("%w (and rolling back to the savepoint: %v)", err, translate(rerr))
+			}
+			return err
+		}
+		return nil
 	}
 	var u *unitOfWork
 	err := runTx(ctx, t.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
@@ -248,6 +272,10 @@ type ConsumeTx interface {
 	AfterCommit(fn func())
 }
 
+// errConsumeTxBroken fails the handling of a message during which a unit
+// of work failed inside the consume transaction.
+var errConsumeTxBroken = errors.New("a unit of work failed inside the consume transaction: the message's handling is rolled back to be tried again")
+
 // InConsumeTx runs fn, a queue handler's handling of one message, inside
 // c with every unit of work (Transactor.Atomically) and every statement
 // of this package's repositories made with fn's context joining c, in a
@@ -258,12 +286,17 @@ type ConsumeTx interface {
 // stop, a crash: the message comes back) nor be left by an attempt that
 // failed. The savepoint is left to the commit rather than released, one
 // statement less. What the units of work would run after their commit
-// runs once c commits. It returns fn's error as it is.
+// runs once c commits. It returns fn's error as it is; when fn succeeds
+// though a unit of work in it failed (a caller that got over the failure,
+// retrying in a transaction of its own), it returns errConsumeTxBroken
+// and rolls back to the savepoint all the same: c may be aborted, and the
+// message's handling is tried again.
 //
 // The consumer's transaction is a repeatable read one whose snapshot was
 // taken when it read the message, and a unit of work that fails in it is
-// not run again: run in it only handlers whose units of work insert rows
-// (an audit record, say) rather than update rows other processes update,
+// not run again in it: run in it only handlers whose units of work insert
+// rows (an audit record, say, and the mailer's mark that it is written)
+// rather than update rows other processes update,
 // and never one whose unit of work must commit before it calls out
 // (fulfilment's begun mark, before the supplier is called).
 func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) error) (err error) {
@@ -271,7 +304,7 @@ func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) erro
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT handling`); err != nil {
 		return fmt.Errorf("savepoint before handling: %w", translate(err))
 	}
-	u := &unitOfWork{tx: tx}
+	u := &unitOfWork{tx: tx, consume: true}
 	done := false
 	defer func() {
 		if done {
@@ -285,6 +318,11 @@ func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) erro
 	}()
 	if err := fn(context.WithValue(ctx, txKey{}, u)); err != nil {
 		return err
+	}
+	if u.broken {
+		// fn got over a unit of work that failed, but the transaction may
+		// be aborted or hold half of that unit: never acknowledge on it.
+		return errConsumeTxBroken
 	}
 	done = true
 	for _, f := range u.afterCommit {

@@ -74,7 +74,7 @@ type Mailer struct {
 	log     *slog.Logger
 }
 
-var _ ports.Mailer = (*Mailer)(nil)
+var _ ports.AuditMarkingMailer = (*Mailer)(nil)
 
 // New returns a Mailer for cfg. It returns an error when the URL or the
 // sender does not parse or Sent is nil; it does not connect.
@@ -141,12 +141,12 @@ func (s *Mailer) Send(ctx context.Context, m ports.Email) (ports.Receipt, error)
 		return ports.Receipt{}, fmt.Errorf("%w: smtp: idempotency key contains a line break", ports.ErrMailRejected)
 	}
 	if m.IdempotencyKey != "" {
-		sent, err := s.sent.WasSent(ctx, m.IdempotencyKey)
+		sent, audited, err := s.sent.WasSent(ctx, m.IdempotencyKey)
 		if err != nil {
 			return ports.Receipt{}, fmt.Errorf("%w: smtp: sent-mail log: %v", ports.ErrMailUnavailable, err)
 		}
 		if sent {
-			return ports.Receipt{Duplicate: true}, nil
+			return ports.Receipt{Duplicate: true, Unaudited: !audited}, nil
 		}
 	}
 	msg, err := s.message(m)
@@ -170,6 +170,12 @@ func (s *Mailer) Send(ctx context.Context, m ports.Email) (ports.Receipt, error)
 		}
 	}
 	return ports.Receipt{ProviderID: msg.GetMessageID()}, nil
+}
+
+// MarkAudited marks the message sent under key audited in the sent-mail
+// log, in ctx's unit of work (ports.AuditMarkingMailer).
+func (s *Mailer) MarkAudited(ctx context.Context, key string) (bool, error) {
+	return s.sent.MarkAudited(ctx, key, s.clock())
 }
 
 // Health connects, greets the server (EHLO, and STARTTLS when offered) and

@@ -33,13 +33,13 @@ type sentLog struct {
 
 func newSentLog() *sentLog { return &sentLog{keys: map[string]bool{}} }
 
-func (l *sentLog) WasSent(_ context.Context, key string) (bool, error) {
+func (l *sentLog) WasSent(_ context.Context, key string) (sent, audited bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.failing {
-		return false, errors.New("log down")
+		return false, false, errors.New("log down")
 	}
-	return l.keys[key], nil
+	return l.keys[key], l.keys[key], nil
 }
 
 func (l *sentLog) RecordSent(_ context.Context, key string, _ time.Time) error {
@@ -50,6 +50,13 @@ func (l *sentLog) RecordSent(_ context.Context, key string, _ time.Time) error {
 	}
 	l.keys[key] = true
 	return nil
+}
+
+func (l *sentLog) MarkAudited(_ context.Context, key string, _ time.Time) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.keys[key] = true
+	return true, nil
 }
 
 func newMailer(t *testing.T, ts *testServer, scheme string, withUser bool, log ports.SentMailLog) *smtp.Mailer {
@@ -311,7 +318,7 @@ func TestServerRefusals(t *testing.T) {
 			if !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
-			if sent, _ := log.WasSent(t.Context(), "k"); sent {
+			if sent, _, _ := log.WasSent(t.Context(), "k"); sent {
 				t.Error("a refused message was recorded as sent")
 			}
 		})

@@ -21,6 +21,7 @@ func SentMailLog(t *testing.T, newLog func(t *testing.T) ports.SentMailLog) {
 		{"recording again is a no-op", testSentMailRecordTwice},
 		{"concurrent records of one key all succeed", testSentMailConcurrent},
 		{"long non-ASCII keys", testSentMailLongKey},
+		{"a key is marked audited once", testSentMailMarkAudited},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
@@ -32,7 +33,7 @@ func SentMailLog(t *testing.T, newLog func(t *testing.T) ports.SentMailLog) {
 
 func wasSent(t *testing.T, log ports.SentMailLog, key string, want bool) {
 	t.Helper()
-	got, err := log.WasSent(t.Context(), key)
+	got, _, err := log.WasSent(t.Context(), key)
 	if err != nil {
 		t.Fatalf("WasSent(%q): %v", key, err)
 	}
@@ -83,4 +84,41 @@ func testSentMailLongKey(t *testing.T, log ports.SentMailLog) {
 	key := "order-received/" + strings.Repeat("ü", 100)
 	recordSent(t, log, key, suiteT0)
 	wasSent(t, log, key, true)
+}
+
+func wasAudited(t *testing.T, log ports.SentMailLog, key string, want bool) {
+	t.Helper()
+	sent, got, err := log.WasSent(t.Context(), key)
+	if err != nil {
+		t.Fatalf("WasSent(%q): %v", key, err)
+	}
+	if !sent || got != want {
+		t.Fatalf("WasSent(%q) = %v, audited %v; want sent, audited %v", key, sent, got, want)
+	}
+}
+
+func markAudited(t *testing.T, log ports.SentMailLog, key string, want bool) {
+	t.Helper()
+	got, err := log.MarkAudited(t.Context(), key, suiteT0)
+	if err != nil {
+		t.Fatalf("MarkAudited(%q): %v", key, err)
+	}
+	if got != want {
+		t.Fatalf("MarkAudited(%q) = %v, want %v", key, got, want)
+	}
+}
+
+func testSentMailMarkAudited(t *testing.T, log ports.SentMailLog) {
+	// A key sent and not yet audited is marked by the first call only.
+	recordSent(t, log, "sent", suiteT0)
+	wasAudited(t, log, "sent", false)
+	markAudited(t, log, "sent", true)
+	wasAudited(t, log, "sent", true)
+	markAudited(t, log, "sent", false)
+	recordSent(t, log, "sent", suiteT0)
+	markAudited(t, log, "sent", false)
+	// A key whose send was not recorded is recorded by its mark.
+	markAudited(t, log, "unrecorded", true)
+	wasSent(t, log, "unrecorded", true)
+	markAudited(t, log, "unrecorded", false)
 }
