@@ -216,6 +216,13 @@ type breakerMailer struct {
 	b *breaker
 }
 
+// MarkAudited forwards ports.AuditMarkingMailer to the mailer inside; one
+// that keeps no marks reports every record as the first (written as
+// before).
+func (m breakerMailer) MarkAudited(ctx context.Context, idempotencyKey string) (bool, error) {
+	return ports.MarkAudited(ctx, m.m, idempotencyKey)
+}
+
 func (m breakerMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, error) {
 	var r ports.Receipt
 	err := do(ctx, m.b, func(ctx context.Context) error {

@@ -63,7 +63,13 @@ var portDecorators = fx.Options(
 	fx.Decorate(func(v ports.KeyVault, m *metrics.Metrics, b *breakers) ports.KeyVault {
 		return b.guardVault(m.KeyVault(v))
 	}),
-	fx.Decorate(func(ml ports.Mailer, m *metrics.Metrics, b *breakers, tx ports.Transactor, a ports.AuditLog, log *slog.Logger) ports.Mailer {
-		return application.AuditMailer(breakerMailer{m: m.Mailer(ml), b: b.mailer}, tx, a, log)
-	}),
+	fx.Decorate(decorateMailer),
 )
+
+// decorateMailer wraps the mailer as every process sends with it: metrics,
+// breaker, then the audit record of each email, which must still reach
+// the marks of a mailer that keeps them (ports.AuditMarkingMailer)
+// through the two wrappers.
+func decorateMailer(ml ports.Mailer, m *metrics.Metrics, b *breakers, tx ports.Transactor, a ports.AuditLog, log *slog.Logger) ports.Mailer {
+	return application.AuditMailer(breakerMailer{m: m.Mailer(ml), b: b.mailer}, tx, a, log)
+}

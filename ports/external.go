@@ -371,6 +371,18 @@ type AuditMarkingMailer interface {
 	MarkAudited(ctx context.Context, idempotencyKey string) (bool, error)
 }
 
+// MarkAudited marks the message sent under idempotencyKey audited when m
+// keeps marks (AuditMarkingMailer), and otherwise reports this record as
+// the first: a wrapper around a mailer forwards its MarkAudited through
+// it, so that the marks of the mailer inside are never lost to a
+// decorator.
+func MarkAudited(ctx context.Context, m Mailer, idempotencyKey string) (bool, error) {
+	if mm, ok := m.(AuditMarkingMailer); ok {
+		return mm.MarkAudited(ctx, idempotencyKey)
+	}
+	return true, nil
+}
+
 // Receipt is what a mailer did with a message: the id the provider gave it
 // (a Message-ID, an API id, a file name), or Duplicate when it had been
 // sent before and was not sent again.

@@ -130,6 +130,11 @@ type mailer struct {
 	m *Metrics
 }
 
+// MarkAudited forwards ports.AuditMarkingMailer.
+func (ml mailer) MarkAudited(ctx context.Context, idempotencyKey string) (bool, error) {
+	return ports.MarkAudited(ctx, ml.Mailer, idempotencyKey)
+}
+
 func (ml mailer) Send(ctx context.Context, e ports.Email) (r ports.Receipt, err error) {
 	defer ml.m.observe(DepMailer, "send", time.Now(), &err)
 	return ml.Mailer.Send(ctx, e)
