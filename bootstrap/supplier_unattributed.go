@@ -38,8 +38,10 @@ func checkUnattributedPurchases(ctx context.Context, db *sqlx.DB, suppliers []st
 	return fmt.Errorf("%d order items of unfinished orders reached a supplier before keyward recorded which one (order_items.bought_from is empty), "+
 		"and KEYWARD_SUPPLIERS names %d suppliers (%s): keyward cannot tell where their purchases are, and resuming them at the wrong one could buy twice. "+
 		"Either start with KEYWARD_SUPPLIERS set to the one supplier they were bought from until those orders are finished, "+
-		"or record it on them: UPDATE order_items SET bought_from = '<supplier>' WHERE bought_from = '' AND "+
-		"((supplier_order_id <> '' AND supplier_order_id <> 'own-stock') OR status IN ('purchasing', 'failed'))",
+		"or record it on them (the orders' version is raised with it, so that no process saves an order from a copy read before): "+
+		"WITH fixed AS (UPDATE order_items SET bought_from = '<supplier>' WHERE bought_from = '' AND "+
+		"((supplier_order_id <> '' AND supplier_order_id <> 'own-stock') OR status IN ('purchasing', 'failed')) RETURNING order_id) "+
+		"UPDATE orders SET version = version + 1 WHERE id IN (SELECT order_id FROM fixed)",
 		n, len(suppliers), strings.Join(suppliers, ","))
 }
 
