@@ -57,7 +57,9 @@ func NewHandlePaymentNotification(tx ports.Transactor, audit ports.AuditLog, ver
 // domain.ErrInvalidOrder for a payment that is not the order's, and
 // ErrUnavailable when a finished payment cannot be confirmed because the
 // gateway is unavailable (the notification is stored; the gateway sends
-// it again). A status keyward does not know is stored and ignored.
+// it again). A status keyward does not know is stored and ignored. Any
+// other failure of a notification the order takes as it comes stores
+// nothing, so the gateway's retry applies it in full.
 func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, signature string) (PaymentNotificationResult, error) {
 	notice, err := h.verifier.Verify(body, signature)
 	if err != nil {
