@@ -57,7 +57,9 @@ func NewHandlePaymentNotification(tx ports.Transactor, audit ports.AuditLog, ver
 // domain.ErrInvalidOrder for a payment that is not the order's, and
 // ErrUnavailable when a finished payment cannot be confirmed because the
 // gateway is unavailable (the notification is stored; the gateway sends
-// it again). A status keyward does not know is stored and ignored.
+// it again). A status keyward does not know is stored and ignored. Any
+// other failure of a notification the order takes as it comes stores
+// nothing, so the gateway's retry applies it in full.
 func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, signature string) (PaymentNotificationResult, error) {
 	notice, err := h.verifier.Verify(body, signature)
 	if err != nil {
@@ -79,7 +81,7 @@ func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, sign
 			applyErr error
 		)
 		err = h.tx.Atomically(ctx, func(ctx context.Context) error {
-			o, applyErr = nil, nil // a retried transaction starts afresh
+			o, applyErr, res.Changed = nil, nil, false // a retried transaction starts afresh
 			fresh, err := h.record(ctx, notice, stored)
 			if err != nil {
 				return fmt.Errorf("record notification: %w", err)
@@ -96,12 +98,18 @@ func (h HandlePaymentNotification) Handle(ctx context.Context, body []byte, sign
 			return h.current(ctx, res)
 		case err == nil:
 			return h.applied(ctx, res, update, o), nil
-		case applyErr == nil:
+		}
+		res.Changed = false // nothing of the unit of work stayed
+		if applyErr == nil || !refused(applyErr) {
+			// Storage, the audit or the unit of work failed, not the
+			// order: nothing is stored, so the gateway's retry runs the
+			// whole unit of work again (a stored repeat deposit would be
+			// a duplicate then, and never applied).
 			return res, err
 		}
-		// The order did not take it: the notification is stored and
-		// audited on its own, as it came, and the failure returned. (A
-		// store that keeps what a failed unit of work wrote has it already.)
+		// The order refused it: the notification is stored and audited on
+		// its own, as it came, and the refusal returned. (A store that
+		// keeps what a failed unit of work wrote has it already.)
 		firstFresh := !res.Duplicate
 		fresh, err := h.recordAlone(ctx, notice, stored)
 		if err != nil {
@@ -195,9 +203,17 @@ func (h HandlePaymentNotification) apply(ctx context.Context, res *PaymentNotifi
 		return err
 	})
 	if err != nil {
+		res.Changed = false // the order kept what it had
 		return nil, fmt.Errorf("apply payment to order %s: %w", res.OrderID, err)
 	}
 	return o, nil
+}
+
+// refused reports whether err is the order refusing a payment update (an
+// unknown order, a payment not its own, a move its state does not allow),
+// as opposed to a failure of what stores it.
+func refused(err error) bool {
+	return ClassifyFailure(err) == FailurePermanent
 }
 
 // applied fills res with the order update moved, and logs it.

@@ -1,7 +1,9 @@
 package application_test
 
 import (
+	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,6 +229,86 @@ func TestRepeatDepositNeverFulfilsTwice(t *testing.T) {
 	}
 	if n != 1 || got.Payment().PaymentID != o.Payment().PaymentID || w.notifications.Count() != 2 {
 		t.Fatalf("%d repeat deposit entries, payment %s, %d notifications", n, got.Payment().PaymentID, w.notifications.Count())
+	}
+}
+
+// failingOrderUpdates is an order repository whose next Update fails, as
+// a dropped database connection does, while fail is set.
+type failingOrderUpdates struct {
+	ports.OrderRepository
+	fail *atomic.Bool
+}
+
+func (r failingOrderUpdates) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	if r.fail.CompareAndSwap(true, false) {
+		return nil, errors.New("driver: bad connection")
+	}
+	return r.OrderRepository.Update(ctx, id, fn)
+}
+
+// TestRepeatDepositAppliedOnRetryAfterTransientFailure: when applying a
+// repeat deposit's IPN fails for a reason that is not the order's (the
+// database connection dropped), the failure is returned and nothing is
+// stored, so the gateway's retry is applied: the order records the repeat
+// deposit once, and the notification is stored and audited once.
+func TestRepeatDepositAppliedOnRetryAfterTransientFailure(t *testing.T) {
+	t.Parallel()
+	w := newNPWorld(t)
+	placed, err := w.place(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := placed.Order
+	if r, err := w.ipn(t, o, "finished", o.Payment().PayAmount, ""); err != nil || r.Status != domain.StatusPaid {
+		t.Fatalf("first payment: %+v %v", r, err)
+	}
+	fail := &atomic.Bool{}
+	fail.Store(true)
+	app := w.world.app(func(d *application.Deps, _ *application.Settings) {
+		d.Notifications = w.notifications
+		d.Orders = failingOrderUpdates{d.Orders, fail}
+	})
+	repeat := w.srv.IPN(o.Payment().PaymentID, "finished", o.Payment().PayAmount, o.Payment().PaymentID)
+	sig, err := nowpayments.Sign(npIPNSecret, repeat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := app.Commands.HandlePayment.Handle(t.Context(), repeat, sig)
+	if err == nil || r.Changed || r.Duplicate || fail.Load() {
+		t.Fatalf("IPN while the database fails: %+v %v", r, err)
+	}
+	if n := w.notifications.Count(); n != 1 {
+		t.Fatalf("%d notifications stored after the failed attempt, want only the first payment's", n)
+	}
+	r, err = app.Commands.HandlePayment.Handle(t.Context(), repeat, sig)
+	if err != nil || r.Duplicate || !r.Changed || r.Status != domain.StatusPaid {
+		t.Fatalf("gateway's retry: %+v %v", r, err)
+	}
+	got := w.order(t, o.ID())
+	deposits := 0
+	for _, e := range got.Timeline() {
+		if e.Kind() == domain.EventKindRepeatDeposit {
+			deposits++
+		}
+	}
+	if deposits != 1 || got.Status() != domain.StatusPaid || got.Payment().PaymentID != o.Payment().PaymentID {
+		t.Fatalf("after the retry: %d repeat deposit entries, order %s, payment %s", deposits, got.Status(), got.Payment().PaymentID)
+	}
+	if n := w.eventCount(o.ID(), domain.EventOrderPaid); n != 1 {
+		t.Fatalf("order.paid %d times", n)
+	}
+	records, err := w.audit.List(t.Context(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := 0
+	for _, rec := range records {
+		if rec.Action == application.AuditPaymentNotification && rec.Details["parent_payment_id"] != "" {
+			audited++
+		}
+	}
+	if n := w.notifications.Count(); n != 2 || audited != 1 {
+		t.Fatalf("%d notifications stored (want 2), repeat deposit audited %d times (want 1)", n, audited)
 	}
 }
 

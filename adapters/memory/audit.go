@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 
 	"github.com/keyward/keyward/domain"
@@ -28,8 +29,10 @@ func NewAuditLog(clock ports.Clock, mac ports.AuditMAC) *AuditLog {
 }
 
 // Append chains a record after the last one under the log's lock, so
-// concurrent appends line up; an error wraps domain.ErrInvalidAuditRecord,
-// or is the MAC's when its key cannot be loaded.
+// concurrent appends line up. It takes part in ctx's unit of work
+// (Transactor): undone when that fails, while still the last record. An
+// error wraps domain.ErrInvalidAuditRecord, or is the MAC's when its key
+// cannot be loaded.
 func (l *AuditLog) Append(ctx context.Context, actor, action, subject string, details map[string]string) (domain.AuditRecord, error) {
 	r, err := domain.NewAuditRecord(actor, action, subject, details)
 	if err != nil {
@@ -47,7 +50,22 @@ func (l *AuditLog) Append(ctx context.Context, actor, action, subject string, de
 		return domain.AuditRecord{}, fmt.Errorf("append audit record: %w", err)
 	}
 	l.records = append(l.records, r)
+	if u := unitFrom(ctx); u != nil {
+		u.onRollback(func() { l.drop(r.Seq) })
+	}
 	return copyAuditRecord(r), nil
+}
+
+// drop takes back the record seq of a unit of work that failed, as
+// Postgres does its row, while it is still the last one; a record chained
+// after it since stays, and so does it. The slice is clipped so that the
+// next record never overwrites what a Verify still reads.
+func (l *AuditLog) drop(seq int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.records); n > 0 && l.records[n-1].Seq == seq {
+		l.records = slices.Clip(l.records[:n-1])
+	}
 }
 
 // List returns up to limit records after afterSeq, in seq order.

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/keyward/keyward/domain"
@@ -59,8 +60,10 @@ type Notifications struct {
 func NewNotifications() *Notifications { return &Notifications{seen: map[string]bool{}} }
 
 // Record stores n once per provider, payment id, status and body hash.
-func (r *Notifications) Record(_ context.Context, n ports.PaymentNotification) (bool, error) {
-	key := fmt.Sprintf("%s|%s|%s|%x", n.Provider, n.PaymentID, n.Status, n.BodySHA256)
+// It takes part in ctx's unit of work (Transactor): undone when it fails,
+// as the row in Postgres is, so that the gateway's retry is new again.
+func (r *Notifications) Record(ctx context.Context, n ports.PaymentNotification) (bool, error) {
+	key := notificationKey(n)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.seen[key] {
@@ -69,7 +72,20 @@ func (r *Notifications) Record(_ context.Context, n ports.PaymentNotification) (
 	r.seen[key] = true
 	n.Body = append([]byte(nil), n.Body...)
 	r.all = append(r.all, n)
+	if u := unitFrom(ctx); u != nil {
+		u.onRollback(func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			delete(r.seen, key)
+			r.all = slices.DeleteFunc(r.all, func(m ports.PaymentNotification) bool { return notificationKey(m) == key })
+		})
+	}
 	return true, nil
+}
+
+// notificationKey is what a notification is stored once by.
+func notificationKey(n ports.PaymentNotification) string {
+	return fmt.Sprintf("%s|%s|%s|%x", n.Provider, n.PaymentID, n.Status, n.BodySHA256)
 }
 
 // ListByOrder returns the order's notifications, oldest first.
