@@ -280,14 +280,23 @@ func (h Sweep) flagLate(ctx context.Context, now time.Time, res *SweepResult) er
 	return nil
 }
 
+// purgeRevoked deletes the ciphertext of revoked and refunded orders (both
+// shred it when they end; this finishes a delete the blob store refused
+// then).
 func (h Sweep) purgeRevoked(ctx context.Context, _ time.Time, res *SweepResult) error {
-	return h.each(ctx, domain.StatusRevoked, time.Time{}, func(o *domain.Order) {
-		if err := h.blobs.Delete(ctx, orderBlobRefs(o)...); err != nil {
-			h.log.WarnContext(ctx, "sweep: cannot delete ciphertext of revoked order", "order_id", o.ID(), "err", err)
-			return
+	for _, st := range []domain.OrderStatus{domain.StatusRevoked, domain.StatusRefunded} {
+		err := h.each(ctx, st, time.Time{}, func(o *domain.Order) {
+			if err := h.blobs.Delete(ctx, orderBlobRefs(o)...); err != nil {
+				h.log.WarnContext(ctx, "sweep: cannot delete ciphertext of an ended order", "status", st.String(), "order_id", o.ID(), "err", err)
+				return
+			}
+			res.Purged++
+		})
+		if err != nil {
+			return err
 		}
-		res.Purged++
-	})
+	}
+	return nil
 }
 
 func (h Sweep) purgeLinks(ctx context.Context, now time.Time, res *SweepResult) error {

@@ -74,7 +74,9 @@ func (k *webhookSecretKey) load(ctx context.Context) ([]byte, error) {
 		// In a context of its own: a rolled-back unit of work must not
 		// forget a key a secret was sealed with, nor a caller that gives
 		// up end the load the others wait for.
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditKeyLoadTimeout)
+		// context.Background, not the caller's values: the key is never
+		// created inside a caller's transaction.
+		lctx, cancel := context.WithTimeout(context.Background(), auditKeyLoadTimeout)
 		go func() {
 			defer cancel()
 			key, err := k.fetch(lctx)
@@ -114,6 +116,7 @@ func (k *webhookSecretKey) fetch(ctx context.Context) ([]byte, error) {
 		}
 	}
 	if err != nil {
+		clear(raw)
 		return nil, fmt.Errorf("webhook secret key: %w", err)
 	}
 	if len(raw) != 32 {

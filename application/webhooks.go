@@ -311,8 +311,11 @@ func (w *Webhooks) RotateSecret(ctx context.Context, actor, id string) (domain.W
 		out = e
 		return w.auditEndpoint(ctx, actor, AuditWebhookSecretRotated, e)
 	})
+	if err != nil {
+		return domain.WebhookEndpoint{}, err // a secret never stored is never handed out
+	}
 	out.Secret = secret
-	return out, err
+	return out, nil
 }
 
 // SendTest queues a webhook.test event for the endpoint, due now;

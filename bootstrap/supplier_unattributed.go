@@ -15,7 +15,7 @@ import (
 // where each item was bought (migration 00017 backfilled only supplier
 // products' items).
 const unattributedPurchases = `SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id
-	WHERE i.bought_from = '' AND o.status NOT IN ('fulfilled', 'delivered', 'revoked', 'expired')
+	WHERE i.bought_from = '' AND o.status NOT IN ('fulfilled', 'delivered', 'revoked', 'expired', 'refunded')
 	AND ((i.supplier_order_id <> '' AND i.supplier_order_id <> 'own-stock') OR i.status IN ('purchasing', 'failed'))`
 
 // checkUnattributedPurchases refuses to start with more than one supplier

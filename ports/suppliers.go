@@ -38,10 +38,8 @@ func (r SupplierRegistration) Balancer() (SupplierBalance, bool) {
 func (s Suppliers) Balances() []SupplierRegistration {
 	var out []SupplierRegistration
 	for _, r := range s {
-		if r.Balance == nil {
-			r.Balance, _ = r.Supplier.(SupplierBalance)
-		}
-		if r.Balance != nil {
+		if b, ok := r.Balancer(); ok {
+			r.Balance = b
 			out = append(out, r)
 		}
 	}
@@ -76,10 +74,7 @@ func (s Suppliers) Names() []string {
 func (s Suppliers) Wrap(wrap func(Supplier) Supplier) Suppliers {
 	out := make(Suppliers, len(s))
 	for i, r := range s {
-		balance := r.Balance
-		if balance == nil {
-			balance, _ = r.Supplier.(SupplierBalance)
-		}
+		balance, _ := r.Balancer()
 		returns, _ := r.Returner()
 		out[i] = SupplierRegistration{Supplier: wrap(r.Supplier), Hooks: r.Hooks, Balance: balance, Returns: returns}
 	}

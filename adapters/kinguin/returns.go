@@ -63,8 +63,5 @@ func refusal(e *APIError) string {
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}
-	if len(s) > 200 {
-		s = strings.ToValidUTF8(s[:200], "")
-	}
-	return s
+	return supplierhttp.Truncate(s, 200)
 }

@@ -7,6 +7,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,9 @@ type Metrics struct {
 	limiterErrs *prometheus.CounterVec
 	published   *prometheus.CounterVec
 	delivered   *prometheus.CounterVec
+
+	webhooksOnce sync.Once
+	webhooks     *WebhookMetrics // registered on first use (Webhooks)
 }
 
 // New returns metrics registered on a new registry, with the Go runtime and

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,13 +14,13 @@ type WebhookMetrics struct {
 	disabled *prometheus.CounterVec
 }
 
-var webhookOnce sync.Map // *Metrics → *WebhookMetrics
-
 // Webhooks returns the webhook instruments, registered on first use.
 func (m *Metrics) Webhooks() *WebhookMetrics {
-	if w, ok := webhookOnce.Load(m); ok {
-		return w.(*WebhookMetrics)
-	}
+	m.webhooksOnce.Do(func() { m.webhooks = m.newWebhookMetrics() })
+	return m.webhooks
+}
+
+func (m *Metrics) newWebhookMetrics() *WebhookMetrics {
 	w := &WebhookMetrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "webhook_deliveries_total",
@@ -36,9 +35,6 @@ func (m *Metrics) Webhooks() *WebhookMetrics {
 			Namespace: namespace, Name: "webhook_endpoints_disabled_total",
 			Help: "Webhook endpoints keyward disabled after failing every delivery for KEYWARD_WEBHOOK_DISABLE_AFTER, by endpoint.",
 		}, []string{"endpoint"}),
-	}
-	if actual, loaded := webhookOnce.LoadOrStore(m, w); loaded {
-		return actual.(*WebhookMetrics)
 	}
 	m.reg.MustRegister(w.attempts, w.latency, w.disabled)
 	return w

@@ -47,6 +47,9 @@ func (p *preparedStatements) on(q sqlx.QueryerContext, query string) *sqlx.Stmt 
 	if tx, ok := q.(*sqlx.Tx); ok {
 		return tx.Stmtx(st)
 	}
+	if q != sqlx.QueryerContext(p.db) {
+		return nil // another runner (a wrapped transaction): never the pool's statement outside it
+	}
 	return st
 }
 

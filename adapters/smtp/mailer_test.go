@@ -28,10 +28,11 @@ var fixedNow = time.Date(2025, 3, 14, 10, 41, 9, 0, time.UTC)
 type sentLog struct {
 	mu      sync.Mutex
 	keys    map[string]bool
+	audited map[string]bool // marked apart from keys, as sent_mail_audited is
 	failing bool
 }
 
-func newSentLog() *sentLog { return &sentLog{keys: map[string]bool{}} }
+func newSentLog() *sentLog { return &sentLog{keys: map[string]bool{}, audited: map[string]bool{}} }
 
 func (l *sentLog) WasSent(_ context.Context, key string) (sent, audited bool, err error) {
 	l.mu.Lock()
@@ -39,7 +40,7 @@ func (l *sentLog) WasSent(_ context.Context, key string) (sent, audited bool, er
 	if l.failing {
 		return false, false, errors.New("log down")
 	}
-	return l.keys[key], l.keys[key], nil
+	return l.keys[key], l.audited[key], nil
 }
 
 func (l *sentLog) RecordSent(_ context.Context, key string, _ time.Time) error {
@@ -55,8 +56,9 @@ func (l *sentLog) RecordSent(_ context.Context, key string, _ time.Time) error {
 func (l *sentLog) MarkAudited(_ context.Context, key string, _ time.Time) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.keys[key] = true
-	return true, nil
+	first := !l.audited[key]
+	l.audited[key] = true
+	return first, nil
 }
 
 func newMailer(t *testing.T, ts *testServer, scheme string, withUser bool, log ports.SentMailLog) *smtp.Mailer {
@@ -283,6 +285,31 @@ func TestSendOncePerIdempotencyKey(t *testing.T) {
 		}
 		ts.next(t)
 	}
+}
+
+// TestDuplicateSaysWhetherItsRecordWasMarked: a message sent again under
+// its key is a duplicate, unaudited until its audit record marked it, so
+// that a record lost with its unit of work is written on the retry, once.
+func TestDuplicateSaysWhetherItsRecordWasMarked(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, plain, false)
+	log := newSentLog()
+	m := newMailer(t, ts, "smtp", false, log)
+	e := email("order-received/o3/order.placed/1")
+	if r, err := m.Send(t.Context(), e); err != nil || r.Duplicate {
+		t.Fatalf("first send = %+v, %v", r, err)
+	}
+	ts.next(t)
+	if r, err := m.Send(t.Context(), e); err != nil || !r.Duplicate || !r.Unaudited {
+		t.Fatalf("send again before the record = %+v, %v; want a duplicate, unaudited", r, err)
+	}
+	if first, err := m.MarkAudited(t.Context(), e.IdempotencyKey); err != nil || !first {
+		t.Fatalf("MarkAudited = %v, %v; want the first mark", first, err)
+	}
+	if r, err := m.Send(t.Context(), e); err != nil || !r.Duplicate || r.Unaudited {
+		t.Fatalf("send again after the record = %+v, %v; want a duplicate, audited", r, err)
+	}
+	ts.none(t)
 }
 
 func TestSentLogDownSendsNothing(t *testing.T) {

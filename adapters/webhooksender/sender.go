@@ -139,7 +139,7 @@ func (s *Sender) CheckURL(ctx context.Context, rawURL string) error {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return fmt.Errorf("url: %w", err)
+		return fmt.Errorf("url: %w", redactURL(err))
 	}
 	host := u.Hostname()
 	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
@@ -171,7 +171,7 @@ const drainLimit = 64 << 10
 func (s *Sender) Send(ctx context.Context, req ports.WebhookRequest) ports.WebhookResponse {
 	r, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL, bytes.NewReader(req.Body))
 	if err != nil {
-		return ports.WebhookResponse{Err: fmt.Errorf("request: %w", err)}
+		return ports.WebhookResponse{Err: fmt.Errorf("request: %w", redactURL(err))}
 	}
 	for k, v := range req.Header {
 		r.Header[k] = v
