@@ -224,6 +224,23 @@ func NewWebhookEvent(id, name, orderID string, at time.Time, data map[string]any
 	return WebhookEvent{ID: id, Type: name, OrderID: orderID, At: at, Body: body}, nil
 }
 
+// WebhookEventsFor are the webhook events that report events to the shop,
+// each with a webhook-id from newID; events the shop does not hear of are
+// left out.
+func WebhookEventsFor(newID func() string, events []Event) ([]WebhookEvent, error) {
+	var out []WebhookEvent
+	for _, ev := range events {
+		w, ok, err := WebhookEventFor(newID(), ev)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
 // WebhookEventFor is the webhook event that reports ev to the shop, with
 // id as its webhook-id; ok is false for a domain event the shop does not
 // hear of.

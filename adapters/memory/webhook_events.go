@@ -30,15 +30,9 @@ func NewWebhookPublisher(next ports.EventPublisher, webhooks ports.WebhookStore,
 
 // Publish writes the events' webhook messages, then publishes them.
 func (p *WebhookPublisher) Publish(ctx context.Context, events ...domain.Event) error {
-	var hooks []domain.WebhookEvent
-	for _, ev := range events {
-		w, ok, err := domain.WebhookEventFor(p.ids.NewID(), ev)
-		if err != nil {
-			return err
-		}
-		if ok {
-			hooks = append(hooks, w)
-		}
+	hooks, err := domain.WebhookEventsFor(p.ids.NewID, events)
+	if err != nil {
+		return err
 	}
 	if len(hooks) > 0 {
 		if err := p.webhooks.Enqueue(ctx, hooks...); err != nil {

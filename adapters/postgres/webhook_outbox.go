@@ -35,7 +35,7 @@ type piggybackOutbox interface {
 // messages, in tx: within the outbox's own statement when it can carry
 // one, so that the webhooks add no statement to a save.
 func (o *WebhookOutbox) PublishTx(ctx context.Context, tx *sql.Tx, events ...domain.Event) error {
-	hooks, err := webhookEvents(o.ids, events)
+	hooks, err := domain.WebhookEventsFor(o.ids.NewID, events)
 	if err != nil {
 		return err
 	}
@@ -46,20 +46,4 @@ func (o *WebhookOutbox) PublishTx(ctx context.Context, tx *sql.Tx, events ...dom
 		return err
 	}
 	return o.webhooks.EnqueueTx(ctx, tx, hooks...)
-}
-
-// webhookEvents are the webhook events reporting events, each with a new
-// webhook-id.
-func webhookEvents(ids ports.IDs, events []domain.Event) ([]domain.WebhookEvent, error) {
-	var out []domain.WebhookEvent
-	for _, ev := range events {
-		w, ok, err := domain.WebhookEventFor(ids.NewID(), ev)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, w)
-		}
-	}
-	return out, nil
 }
