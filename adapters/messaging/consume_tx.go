@@ -3,10 +3,13 @@ package messaging
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"sync"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/jmoiron/sqlx"
+
+	"github.com/keyward/keyward/internal/sqlmark"
 )
 
 // ConsumeTx is the transaction in which a SQL subscriber reads a message
@@ -47,8 +50,13 @@ func (t *ConsumeTx) AfterCommit(fn func()) {
 	t.after = append(t.after, fn)
 }
 
-// ExecContext implements wsql.Tx.
+// ExecContext implements wsql.Tx. The acknowledgement, an upsert of the
+// group's offset, changes one row: marked so, it is batched with the
+// handler's writes (Watermill reads its RowsAffected only to log it).
 func (t *ConsumeTx) ExecContext(ctx context.Context, query string, args ...any) (wsql.Result, error) {
+	if strings.HasPrefix(query, `INSERT INTO "watermill_offsets_`) && strings.Contains(query, "ON CONFLICT") {
+		query = sqlmark.ExpectRows(1, query)
+	}
 	return t.tx.ExecContext(ctx, query, args...)
 }
 

@@ -202,6 +202,12 @@ type countingConn struct {
 	sawRow                     bool
 	txStatements, txRoundTrips uint64
 	txTrace                    []string // statements of the transaction, while tracing
+	// The transaction's options and, once its BEGIN is sent, the
+	// driver's transaction; the writes kept for the batch (batch.go).
+	txOpts  driver.TxOptions
+	innerTx driver.Tx
+	batch   []batched
+	txErr   error // a batch that failed: the transaction cannot commit
 }
 
 // endTx counts the end of the transaction in progress (one statement,
@@ -240,6 +246,16 @@ func (cn *countingConn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (cn *countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	copyIn := strings.HasPrefix(strings.ToUpper(strings.TrimSpace(query)), "COPY")
+	if copyIn && cn.inTx {
+		// lib/pq starts a COPY as it prepares it.
+		if err := cn.flushBatch(ctx); err != nil {
+			return nil, err
+		}
+		if err := cn.ensureBegun(ctx); err != nil {
+			return nil, err
+		}
+	}
 	st, err := cn.inner.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
@@ -247,7 +263,6 @@ func (cn *countingConn) PrepareContext(ctx context.Context, query string) (drive
 	cn.c.prepares.Add(1)
 	cn.c.statements.Add(1)
 	cn.c.roundTrips.Add(1)
-	copyIn := strings.HasPrefix(strings.ToUpper(strings.TrimSpace(query)), "COPY")
 	return &countingStmt{inner: st, cn: cn, query: query, copy: copyIn}, nil
 }
 
@@ -258,20 +273,19 @@ func (cn *countingConn) Begin() (driver.Tx, error) {
 }
 
 func (cn *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	cn.c.statements.Add(1)
-	cn.c.roundTrips.Add(1)
-	tx, err := cn.inner.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	cn.inTx, cn.wrote, cn.sawRow, cn.txStatements, cn.txRoundTrips = true, false, false, 1, 1
+	// BEGIN is sent with the first statement that must be (batch.go).
+	cn.inTx, cn.wrote, cn.sawRow, cn.txStatements, cn.txRoundTrips = true, false, false, 0, 0
+	cn.txOpts, cn.innerTx, cn.batch, cn.txErr = opts, nil, nil, nil
 	if cn.c.trace.Load() != nil {
-		cn.txTrace = []string{"BEGIN"}
+		cn.txTrace = []string{}
 	}
-	return countingTx{inner: tx, cn: cn}, nil
+	return countingTx{cn: cn}, nil
 }
 
 func (cn *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if cn.inTx {
+		return cn.execInTx(ctx, query, args)
+	}
 	cn.c.statement(cn, query, argRoundTrips(len(args)))
 	return cn.inner.ExecContext(ctx, query, args)
 }
@@ -279,6 +293,9 @@ func (cn *countingConn) ExecContext(ctx context.Context, query string, args []dr
 func (cn *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	if !cn.inTx {
 		return cn.autocommitQuery(ctx, query, args)
+	}
+	if err := cn.beforeRead(ctx, query); err != nil {
+		return nil, err
 	}
 	cn.c.statement(cn, query, argRoundTrips(len(args)))
 	rows, err := cn.inner.QueryContext(ctx, query, args)
@@ -387,27 +404,15 @@ func (cn *countingConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return cn.inner.CheckNamedValue(nv)
 }
 
-// countingTx counts the end of a transaction: a commit as a write or a
-// read transaction by what ran in it.
+// countingTx ends a transaction: it sends the batch of writes kept, and
+// counts a commit as a write or a read transaction by what ran in it.
 type countingTx struct {
-	inner driver.Tx
-	cn    *countingConn
+	cn *countingConn
 }
 
-func (t countingTx) Commit() error {
-	if t.cn.endTx("COMMIT") {
-		t.cn.c.writeTx.Add(1)
-	} else {
-		t.cn.c.readTx.Add(1)
-	}
-	return t.inner.Commit()
-}
+func (t countingTx) Commit() error { return t.cn.commitTx() }
 
-func (t countingTx) Rollback() error {
-	t.cn.endTx("ROLLBACK")
-	t.cn.c.rollbacks.Add(1)
-	return t.inner.Rollback()
-}
+func (t countingTx) Rollback() error { return t.cn.rollbackTx() }
 
 // countingStmt counts each execution of a prepared statement (one round
 // trip). lib/pq's COPY FROM STDIN statement passes through: the rows it
@@ -442,6 +447,14 @@ func (s *countingStmt) Query(args []driver.Value) (driver.Rows, error) {
 }
 
 func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if s.cn.inTx && !s.copy {
+		if err := s.cn.flushBatch(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.cn.ensureBegun(ctx); err != nil {
+			return nil, err
+		}
+	}
 	s.count(len(args))
 	if e, ok := s.inner.(driver.StmtExecContext); ok {
 		return e.ExecContext(ctx, args)
@@ -454,6 +467,11 @@ func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue
 }
 
 func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	if s.cn.inTx {
+		if err := s.cn.beforeRead(ctx, s.query); err != nil {
+			return nil, err
+		}
+	}
 	s.count(len(args))
 	if q, ok := s.inner.(driver.StmtQueryContext); ok {
 		rows, err := q.QueryContext(ctx, args)

@@ -74,6 +74,15 @@ func translate(err error) error {
 	case errors.Is(err, sql.ErrNoRows):
 		return domain.ErrNotFound // callers say what was not found
 	}
+	if e := pq.As(err, errExpectedRowsCode); e != nil {
+		// A batched write marked with sqlmark.ExpectRows changed another
+		// number of rows: what it wrote changed since it was read. Run
+		// again, the unit of work reads it under lock (staleSeen).
+		return errRetry{err: errExpectedRows{fmt.Errorf("%w: %s", domain.ErrConflict, e.Message)}}
+	}
+	if _, ok := errors.AsType[errExpectedRows](err); ok {
+		return errRetry{err: err}
+	}
 	if e := pq.As(err, pqerror.UniqueViolation); e != nil {
 		return fmt.Errorf("%w: %s (%s)", domain.ErrConflict, e.Message, e.Constraint)
 	}
@@ -103,10 +112,32 @@ func withTx(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) error {
 }
 
 func runTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.Tx) error) error {
+	return runTxCtx(ctx, db, opts, func(_ context.Context, tx *sqlx.Tx) error { return fn(tx) })
+}
+
+// errExpectedRows is a write marked with sqlmark.ExpectRows that changed
+// another number of rows (a domain.ErrConflict).
+type errExpectedRows struct{ err error }
+
+func (e errExpectedRows) Error() string { return e.err.Error() }
+func (e errExpectedRows) Unwrap() error { return e.err }
+
+// staleSeenKey marks a context whose unit of work is run again after a
+// write expected to find a row as it was read found it changed: run
+// again, it reads what it updates under lock (Orders.UpdateSeen).
+type staleSeenKey struct{}
+
+// staleSeen reports whether ctx's unit of work runs again after a write
+// found a row changed since it was read.
+func staleSeen(ctx context.Context) bool { return ctx.Value(staleSeenKey{}) != nil }
+
+// runTxCtx is runTx, handing fn the context of its attempt (marked
+// staleSeen after an attempt failed on an expected row count).
+func runTxCtx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(context.Context, *sqlx.Tx) error) error {
 	if tx := txFrom(ctx); tx != nil {
 		// Joined to the unit of work of Transactor.Atomically, which
 		// commits, rolls back and retries the whole of it.
-		return translate(fn(tx))
+		return translate(fn(ctx, tx))
 	}
 	var err error
 	for attempt := range txAttempts {
@@ -119,8 +150,12 @@ func runTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.
 				return fmt.Errorf("%w (after: %w)", ctx.Err(), err)
 			}
 		}
+		if _, stale := errors.AsType[errExpectedRows](err); stale && !staleSeen(ctx) {
+			ctx = context.WithValue(ctx, staleSeenKey{}, true)
+		}
 		var again bool
-		if again, err = tryTx(ctx, db, opts, fn); !again {
+		attemptCtx := ctx
+		if again, err = tryTx(ctx, db, opts, func(tx *sqlx.Tx) error { return fn(attemptCtx, tx) }); !again {
 			return err
 		}
 	}
@@ -250,7 +285,7 @@ func (t *Transactor) Atomically(ctx context.Context, fn func(context.Context) er
 		return nil
 	}
 	var u *unitOfWork
-	err := runTx(ctx, t.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
+	err := runTxCtx(ctx, t.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(ctx context.Context, tx *sqlx.Tx) error {
 		u = &unitOfWork{tx: tx} // a retried transaction starts afresh
 		return fn(context.WithValue(ctx, txKey{}, u))
 	})

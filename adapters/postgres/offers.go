@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/sqlmark"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -135,8 +136,8 @@ func (s *Offers) Link(ctx context.Context, links ...ports.OfferLink) error {
 	for _, l := range links {
 		sku, sup, id = append(sku, l.SKU), append(sup, l.Offer.Supplier), append(id, l.Offer.SupplierProductID)
 	}
-	if _, err := ext(ctx, s.db).ExecContext(ctx, `INSERT INTO product_offers (sku, supplier, supplier_product_id)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING`,
+	if _, err := ext(ctx, s.db).ExecContext(ctx, sqlmark.SendNow(`INSERT INTO product_offers (sku, supplier, supplier_product_id)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING`),
 		pq.Array(sku), pq.Array(sup), pq.Array(id)); err != nil {
 		return fmt.Errorf("link %d offers (first %s to %s): %w", len(links), links[0].Offer, links[0].SKU, translateLink(err))
 	}
@@ -157,8 +158,8 @@ func (s *Offers) SetLinks(ctx context.Context, sku string, refs []domain.OfferRe
 		if _, err := tx.ExecContext(ctx, `DELETE FROM product_offers WHERE sku = $1`, sku); err != nil {
 			return fmt.Errorf("unlink offers of %s: %w", sku, translate(err))
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO product_offers (sku, supplier, supplier_product_id)
-			SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING`,
+		if _, err := tx.ExecContext(ctx, sqlmark.SendNow(`INSERT INTO product_offers (sku, supplier, supplier_product_id)
+			SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING`),
 			sku, pq.Array(sup), pq.Array(id)); err != nil {
 			return fmt.Errorf("link offers to %s: %w", sku, translateLink(err))
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/sqlmark"
 )
 
 const orderColumns = `id, email, access_token_hash, total_amount, currency, payment_provider, payment_id,
@@ -127,34 +128,21 @@ func insertOrder(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
 	return nil
 }
 
-// updateOrder writes the order's mutable fields and bumps its version. The
-// row is locked, so the version check only guards against a caller that
-// did not load it under the lock.
+// updateOrder writes the order's mutable fields and bumps its version,
+// expecting the stored row at o's version: the statement checks it
+// (sqlmark.ExpectRows), so that the write is batched with the
+// transaction's others (batch.go), and a row that moved on fails the
+// transaction as a conflict, which runs it again (staleSeen).
 func updateOrder(ctx context.Context, tx *sqlx.Tx, o *domain.Order) error {
-	ok, err := updateOrderAt(ctx, tx, o)
-	if err == nil && !ok {
-		return fmt.Errorf("%w: order %s changed since version %d", domain.ErrConflict, o.ID(), o.Version())
-	}
-	return err
-}
-
-// updateOrderAt writes o's row if the stored row is still at o's version,
-// and reports whether it was.
-func updateOrderAt(ctx context.Context, tx *sqlx.Tx, o *domain.Order) (bool, error) {
-	res, err := tx.NamedExecContext(ctx, `UPDATE orders SET payment_provider = :payment_provider,
+	if _, err := tx.NamedExecContext(ctx, sqlmark.ExpectRows(1, `UPDATE orders SET payment_provider = :payment_provider,
 		payment_id = :payment_id, pay_address = :pay_address, pay_amount = :pay_amount, pay_currency = :pay_currency,
 		payin_extra_id = :payin_extra_id, payment_status = :payment_status, actually_paid = :actually_paid, status = :status,
 		delivery_claim = :delivery_claim, delivery_claimed_at = :delivery_claimed_at,
 		version = version + 1, updated_at = :updated_at
-		WHERE id = :id AND version = :version`, orderToRow(o))
-	if err != nil {
-		return false, fmt.Errorf("update order %s: %w", o.ID(), translate(err))
+		WHERE id = :id AND version = :version`), orderToRow(o)); err != nil {
+		return fmt.Errorf("update order %s: %w", o.ID(), translate(err))
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("update order %s: %w", o.ID(), err)
-	}
-	return n == 1, nil
+	return nil
 }
 
 // saveItems inserts or updates the order's items, skipping those equal to
@@ -170,14 +158,14 @@ func saveItems(ctx context.Context, tx *sqlx.Tx, o *domain.Order, stored []domai
 		if err != nil {
 			return err
 		}
-		res, err := tx.NamedExecContext(ctx, `INSERT INTO order_items (`+itemColumns+`) VALUES (:id, :order_id,
+		res, err := tx.NamedExecContext(ctx, sqlmark.ExpectRows(1, `INSERT INTO order_items (`+itemColumns+`) VALUES (:id, :order_id,
 			:position, :sku, :name, :source_kind, :supplier, :supplier_product_id, :cost_amount, :cost_currency,
 			:quantity, :unit_price, :currency, :status, :failure_reason, :failure_retryable, :supplier_order_id, :bought_from, :keys, :release_date)
 			ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, failure_reason = EXCLUDED.failure_reason,
 			failure_retryable = EXCLUDED.failure_retryable, supplier_order_id = EXCLUDED.supplier_order_id,
 			bought_from = EXCLUDED.bought_from,
 			keys = EXCLUDED.keys, release_date = EXCLUDED.release_date
-			WHERE order_items.order_id = EXCLUDED.order_id`, row)
+			WHERE order_items.order_id = EXCLUDED.order_id`), row)
 		if err != nil {
 			return fmt.Errorf("save item %s of order %s: %w", it.ID, o.ID(), translate(err))
 		}

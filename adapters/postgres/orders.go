@@ -94,26 +94,25 @@ func (r *Orders) updateLocked(ctx context.Context, tx *sqlx.Tx, id string, fn fu
 var _ ports.SeenOrderUpdater = (*Orders)(nil)
 
 // UpdateSeen is Update without its locking read while the order is as
-// seen: fn changes a copy of seen, and the row is written only if it is
-// still at seen's version (the UPDATE takes its lock, and waits for a
-// writer holding it). Every change of an order's items or timeline is
-// saved with its row's version raised, so a row at seen's version has
-// seen's items and timeline. A row that moved on, or fn's error on the
-// copy, and Update runs in the same transaction: nothing was written.
+// seen: fn changes a copy of seen, and the row is written expecting it
+// still at seen's version (sqlmark.ExpectRows: the UPDATE takes its lock,
+// waits for a writer holding it, and is batched with the unit of work's
+// other writes). Every change of an order's items or timeline is saved
+// with its row's version raised, so a row at seen's version has seen's
+// items and timeline. A row that moved on fails the unit of work, which
+// runs again (staleSeen) and then runs Update, as it does when fn fails
+// on the copy: nothing was written.
 func (r *Orders) UpdateSeen(ctx context.Context, seen domain.OrderSnapshot, fn func(*domain.Order) error) (*domain.Order, error) {
 	var o *domain.Order
-	err := withTx(ctx, r.db, func(tx *sqlx.Tx) (err error) {
+	err := runTxCtx(ctx, r.db, nil, func(ctx context.Context, tx *sqlx.Tx) (err error) {
 		if o, err = domain.UnmarshalOrder(seen); err != nil {
 			return err
 		}
-		if fn(o) == nil {
-			ok, err := updateOrderAt(ctx, tx, o)
-			if err != nil {
+		if !staleSeen(ctx) && fn(o) == nil {
+			if err := updateOrder(ctx, tx, o); err != nil {
 				return err
 			}
-			if ok {
-				return r.saveRest(ctx, tx, o, seen.Items, o.PopEvents())
-			}
+			return r.saveRest(ctx, tx, o, seen.Items, o.PopEvents())
 		}
 		o, err = r.updateLocked(ctx, tx, seen.ID, fn)
 		return err

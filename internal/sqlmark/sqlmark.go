@@ -1,0 +1,27 @@
+// Package sqlmark marks SQL statements for keyward's Postgres driver
+// layer, which sends a transaction's writes as one statement
+// (adapters/postgres/batch.go). A mark is a comment: sent to Postgres
+// without that layer, a marked statement is the statement it marks.
+package sqlmark
+
+import "strconv"
+
+// ExpectRowsPrefix starts the mark of ExpectRows. It holds no colon:
+// sqlx reads :name as a parameter in named queries.
+const ExpectRowsPrefix = "/*keyward-rows="
+
+// SendNowPrefix is the mark of SendNow.
+const SendNowPrefix = "/*keyward-now*/"
+
+// ExpectRows marks query as changing exactly n rows: batched with the
+// transaction's other writes, it fails the transaction (a conflict, run
+// again by the storage layer) when it changes another number, and its
+// RowsAffected reports n without the batch being sent.
+func ExpectRows(n int, query string) string {
+	return ExpectRowsPrefix + strconv.Itoa(n) + "*/ " + query
+}
+
+// SendNow marks a write to be sent at once rather than batched, so that
+// its own error (a foreign key violation read as a missing row, say)
+// comes back from it.
+func SendNow(query string) string { return SendNowPrefix + " " + query }
