@@ -24,6 +24,10 @@ import (
 // once every older transaction of the cluster has ended), not on the work
 // done.
 //
+// It counts what is sent: a transaction's writes batched into one
+// statement count as one, and a BEGIN, SAVEPOINT or COMMIT the batch
+// never had to send is not counted (batch.go).
+//
 // Round trips follow lib/pq's protocol use: a statement with arguments is
 // parsed in one round trip and bound and executed in a second, one without
 // arguments (and BEGIN, COMMIT, ROLLBACK) is one, a prepared statement's
