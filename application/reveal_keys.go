@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -94,15 +95,11 @@ func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, er
 		consumed *domain.DeliveryLink
 	)
 	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
-		l, err := h.links.Update(ctx, link.ID(), func(l *domain.DeliveryLink) error {
-			var err error
-			first, err = l.Reveal(now)
-			return err
-		})
+		l, f, err := consumeReveal(ctx, h.links, link.ID(), now)
 		if err != nil {
 			return err
 		}
-		consumed = l
+		consumed, first = l, f
 		revs := make([]domain.KeyRevelation, 0, len(items))
 		for _, it := range items {
 			rv, err := domain.NewKeyRevelation(h.ids.NewID(), order, it.ItemID, l,
@@ -200,4 +197,18 @@ func linkAndOrder(ctx context.Context, links ports.DeliveryLinkRepository, order
 		return nil, nil, fmt.Errorf("order of link: %w", err)
 	}
 	return link, order, nil
+}
+
+// consumeReveal consumes one reveal of the link with id at now, in one
+// write where the repository can (ports.DeliveryLinkRevealer).
+func consumeReveal(ctx context.Context, links ports.DeliveryLinkRepository, id string, now time.Time) (*domain.DeliveryLink, bool, error) {
+	if r, ok := links.(ports.DeliveryLinkRevealer); ok {
+		return r.Reveal(ctx, id, now)
+	}
+	var first bool
+	l, err := links.Update(ctx, id, func(l *domain.DeliveryLink) (err error) {
+		first, err = l.Reveal(now)
+		return err
+	})
+	return l, first, err
 }

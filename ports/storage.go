@@ -82,6 +82,18 @@ type DeliveryLinkWithOrder interface {
 	GetWithOrderByTokenHash(ctx context.Context, h domain.TokenHash) (*domain.DeliveryLink, *domain.Order, error)
 }
 
+// DeliveryLinkRevealer is a DeliveryLinkRepository that can consume one
+// reveal of a link in one write (optional); a repository without it is
+// asked Update with DeliveryLink.Reveal, which it must equal.
+type DeliveryLinkRevealer interface {
+	// Reveal consumes one reveal of the link with id at now, as Update
+	// calling DeliveryLink.Reveal would: it returns the link as saved and
+	// whether this was its first reveal; DeliveryLink.CanReveal's error
+	// when the link may not reveal at now (nothing is consumed), or
+	// domain.ErrNotFound. Inside a unit of work it is part of it.
+	Reveal(ctx context.Context, id string, now time.Time) (link *domain.DeliveryLink, first bool, err error)
+}
+
 // RevelationLog records every reveal of keys.
 type RevelationLog interface {
 	// Append stores revelations; domain.ErrConflict on a duplicate id.

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,6 +22,7 @@ type Links struct {
 var (
 	_ ports.DeliveryLinkRepository = (*Links)(nil)
 	_ ports.DeliveryLinkWithOrder  = (*Links)(nil)
+	_ ports.DeliveryLinkRevealer   = (*Links)(nil)
 )
 
 // NewLinks returns the repository.
@@ -129,6 +131,55 @@ func (r *Links) Update(ctx context.Context, id string, fn func(*domain.DeliveryL
 			reveals_used = :reveals_used, revoked_at = :revoked_at WHERE id = :id`,
 		fromRow: linkFromRow, toRow: func(l *domain.DeliveryLink) any { return linkToRow(l) },
 	}, id, fn)
+}
+
+// revealQuery consumes one reveal where DeliveryLink.CanReveal allows it:
+// not revoked, not expired ($2 before expires_at), a reveal left. A
+// concurrent update of the row is waited for and the conditions checked
+// again on what it saved, so that no more than max_reveals ever pass.
+const revealQuery = `UPDATE delivery_links SET reveals_used = reveals_used + 1
+	WHERE id = $1 AND revoked_at IS NULL AND $2 < expires_at AND reveals_used < max_reveals
+	RETURNING ` + linkColumns
+
+// Reveal consumes one reveal of the link in one statement
+// (ports.DeliveryLinkRevealer). When the link may not reveal, it reads it
+// again to return CanReveal's reason.
+func (r *Links) Reveal(ctx context.Context, id string, now time.Time) (*domain.DeliveryLink, bool, error) {
+	// Postgres keeps microseconds: now, cut to them, is before a stored
+	// expiry exactly when now is.
+	var row linkRow
+	err := sqlx.GetContext(ctx, ext(ctx, r.db), &row, revealQuery, id, now.Truncate(time.Microsecond))
+	if err == nil {
+		l, err := linkFromRow(row)
+		if err != nil {
+			return nil, false, err
+		}
+		return l, l.RevealsUsed() == 1, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, false, fmt.Errorf("reveal delivery link %s: %w", id, translate(err))
+	}
+	if err := sqlx.GetContext(ctx, ext(ctx, r.db), &row, `SELECT `+linkColumns+` FROM delivery_links WHERE id = $1`, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, false, fmt.Errorf("%w: delivery link %s", domain.ErrNotFound, id)
+		}
+		return nil, false, fmt.Errorf("delivery link %s: %w", id, translate(err))
+	}
+	l, err := linkFromRow(row)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := l.CanReveal(now); err != nil {
+		return nil, false, err
+	}
+	// Changed between the two statements so that it reveals now (given
+	// more reveals or time): the locked update decides.
+	var first bool
+	l, err = r.Update(ctx, id, func(l *domain.DeliveryLink) (err error) {
+		first, err = l.Reveal(now)
+		return err
+	})
+	return l, first, err
 }
 
 // ListByOrder returns the order's links, oldest first.
