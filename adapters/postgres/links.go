@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -23,6 +25,8 @@ var (
 	_ ports.DeliveryLinkRepository = (*Links)(nil)
 	_ ports.DeliveryLinkWithOrder  = (*Links)(nil)
 	_ ports.DeliveryLinkRevealer   = (*Links)(nil)
+	_ ports.DeliveryLinkForReveal  = (*Links)(nil)
+	_ ports.Stored                 = (*Links)(nil)
 )
 
 // NewLinks returns the repository.
@@ -117,6 +121,72 @@ func (r *Links) GetWithOrderByTokenHash(ctx context.Context, h domain.TokenHash)
 		return nil, nil, err
 	}
 	return l, o, nil
+}
+
+// StoredIn returns the database (ports.Stored).
+func (r *Links) StoredIn() any { return r.db }
+
+// linkRevealRow is a delivery link with its order, the order's data key
+// and, when asked, its sealed keys.
+type linkRevealRow struct {
+	linkOrderRow
+	DataKeyCiphertext sql.NullString `db:"data_key_ciphertext"`
+	DataKeyVersion    sql.NullInt64  `db:"data_key_version"`
+	Sealed            []byte         `db:"sealed"` // JSON [{ref, data (hex)}], NULL when not asked
+}
+
+// linkForRevealQuery is linkWithOrderQuery with the order's data key and,
+// when $2, the blobs its items' keys name (order_items.keys[].blob_ref),
+// all from one snapshot.
+var linkForRevealQuery = `SELECT ` + qualified("l", "link", linkColumns) + `, ` + qualified("orders", "", orderColumns) + `,
+	` + orderChildColumns + `, dk.ciphertext AS data_key_ciphertext, dk.version AS data_key_version,
+	CASE WHEN $2 THEN (SELECT coalesce(json_agg(json_build_object('ref', b.ref, 'data', encode(b.data, 'hex'))), '[]')
+		FROM order_items i CROSS JOIN LATERAL jsonb_array_elements(i.keys) k JOIN blobs b ON b.ref = k->>'blob_ref'
+		WHERE i.order_id = orders.id) END AS sealed
+	FROM delivery_links l JOIN orders ON orders.id = l.order_id LEFT JOIN data_keys dk ON dk.order_id = orders.id
+	WHERE l.token_hash = $1`
+
+// sealedBlobJSON is one element of linkRevealRow.Sealed.
+type sealedBlobJSON struct {
+	Ref  string `json:"ref"`
+	Data string `json:"data"`
+}
+
+// GetForRevealByTokenHash returns the link, its order, the order's data
+// key and, with sealed, the sealed keys its items name in the blobs table,
+// read in one statement (ports.DeliveryLinkForReveal).
+func (r *Links) GetForRevealByTokenHash(ctx context.Context, h domain.TokenHash, sealed bool) (ports.RevealRead, error) {
+	var row linkRevealRow
+	if err := r.prepared.get(ctx, ext(ctx, r.db), &row, linkForRevealQuery, h[:], sealed); err != nil {
+		return ports.RevealRead{}, fmt.Errorf("delivery link for reveal by token: %w", translate(err))
+	}
+	l, err := linkFromRow(row.Link)
+	if err != nil {
+		return ports.RevealRead{}, err
+	}
+	o, err := row.order()
+	if err != nil {
+		return ports.RevealRead{}, err
+	}
+	out := ports.RevealRead{Link: l, Order: o}
+	if row.DataKeyCiphertext.Valid {
+		out.DataKey = &ports.WrappedKey{Ciphertext: row.DataKeyCiphertext.String, Version: int(row.DataKeyVersion.Int64)}
+	}
+	if sealed {
+		var blobs []sealedBlobJSON
+		if err := json.Unmarshal(row.Sealed, &blobs); err != nil {
+			return ports.RevealRead{}, fmt.Errorf("sealed keys of order %s: %w", o.ID(), err)
+		}
+		out.Sealed = make(map[string][]byte, len(blobs))
+		for _, b := range blobs {
+			data, err := hex.DecodeString(b.Data)
+			if err != nil {
+				return ports.RevealRead{}, fmt.Errorf("sealed key %s: %w", b.Ref, err)
+			}
+			out.Sealed[b.Ref] = data
+		}
+	}
+	return out, nil
 }
 
 // Update locks the link's row, calls fn and saves the link; fn's error is
