@@ -112,6 +112,9 @@ type auditedDataKeys struct {
 	audit ports.AuditLog
 }
 
+// StoredIn forwards ports.Stored.
+func (r auditedDataKeys) StoredIn() any { return ports.StoredIn(r.DataKeyRepository) }
+
 // Create stores the wrapped key and its record together.
 func (r auditedDataKeys) Create(ctx context.Context, orderID string, k ports.WrappedKey) error {
 	return r.tx.Atomically(ctx, func(ctx context.Context) error {

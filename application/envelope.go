@@ -143,7 +143,13 @@ func (e envelope) store(ctx context.Context, k *orderKey, itemID string, slot in
 // ciphertext is gone (shredded), ErrUnavailable wrapping a blob store
 // failure, errSealBroken when it does not open.
 func (e envelope) load(ctx context.Context, k *orderKey, itemID string, slot int, ref string) ([]byte, error) {
-	ct, err := e.blobs.Get(ctx, ref)
+	return e.loadFrom(ctx, e.blobs.Get, k, itemID, slot, ref)
+}
+
+// loadFrom is load reading the sealed key with get, a BlobStore's Get or
+// what answers as it does.
+func (e envelope) loadFrom(ctx context.Context, get func(context.Context, string) ([]byte, error), k *orderKey, itemID string, slot int, ref string) ([]byte, error) {
+	ct, err := get(ctx, ref)
 	if errors.Is(err, domain.ErrNotFound) {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -66,18 +67,19 @@ func NewRevealKeys(tx ports.Transactor, links ports.DeliveryLinkRepository, orde
 // (also when the order was revoked); ErrUnavailable when the vault is down.
 func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, error) {
 	cmd.IP, cmd.UserAgent = clean(cmd.IP, 64), clean(cmd.UserAgent, 512)
-	link, order, err := openLink(ctx, h.links, h.orders, cmd.Token, h.clock)
+	read, err := h.read(ctx, cmd.Token)
 	if err != nil {
 		return Revealed{}, err
 	}
-	key, err := h.keys.open(ctx, order.ID())
+	link, order := read.Link, read.Order
+	key, err := h.openKey(ctx, read)
 	if errors.Is(err, domain.ErrNotFound) {
 		return Revealed{}, domain.ErrLinkRevoked // shredded
 	}
 	if err != nil {
 		return Revealed{}, err
 	}
-	items, err := h.open(ctx, order, key)
+	items, err := h.open(ctx, order, key, sealedFrom(read, h.keys.blobs))
 	key.Close()
 	if errors.Is(err, domain.ErrNotFound) {
 		return Revealed{}, domain.ErrLinkRevoked // ciphertext shredded
@@ -94,15 +96,11 @@ func (h RevealKeys) Handle(ctx context.Context, cmd RevealCommand) (Revealed, er
 		consumed *domain.DeliveryLink
 	)
 	err = h.tx.Atomically(ctx, func(ctx context.Context) error {
-		l, err := h.links.Update(ctx, link.ID(), func(l *domain.DeliveryLink) error {
-			var err error
-			first, err = l.Reveal(now)
-			return err
-		})
+		l, f, err := consumeReveal(ctx, h.links, link.ID(), now)
 		if err != nil {
 			return err
 		}
-		consumed = l
+		consumed, first = l, f
 		revs := make([]domain.KeyRevelation, 0, len(items))
 		for _, it := range items {
 			rv, err := domain.NewKeyRevelation(h.ids.NewID(), order, it.ItemID, l,
@@ -148,14 +146,63 @@ func clean(s string, max int) string {
 	return s
 }
 
+// read reads the link of token, its order and, where the link store
+// keeps the data keys (and the sealed keys), those too, in one read where
+// the stores can (ports.DeliveryLinkForReveal); then it checks the link
+// and order allow a reveal now, as openLink does.
+func (h RevealKeys) read(ctx context.Context, token string) (revealRead, error) {
+	both, ok := h.links.(ports.DeliveryLinkForReveal)
+	if !ok || token == "" || !ports.SameStore(h.links, h.keys.dataKeys) {
+		link, order, err := openLink(ctx, h.links, h.orders, token, h.clock)
+		return revealRead{RevealRead: ports.RevealRead{Link: link, Order: order}}, err
+	}
+	read, err := both.GetForRevealByTokenHash(ctx, domain.HashToken(token), ports.SameStore(h.links, h.keys.blobs))
+	if err != nil {
+		return revealRead{}, err
+	}
+	return revealRead{RevealRead: read, keyRead: true}, canReveal(read.Link, read.Order, h.clock)
+}
+
+// revealRead is what read read; keyRead says whether it read the data key.
+type revealRead struct {
+	ports.RevealRead
+	keyRead bool
+}
+
+// openKey opens the order's data key, read with the link or now.
+func (h RevealKeys) openKey(ctx context.Context, read revealRead) (*orderKey, error) {
+	if !read.keyRead {
+		return h.keys.open(ctx, read.Order.ID())
+	}
+	if read.DataKey == nil {
+		return nil, fmt.Errorf("%w: data key of order %s", domain.ErrNotFound, read.Order.ID())
+	}
+	return h.keys.unwrap(ctx, read.Order.ID(), *read.DataKey)
+}
+
+// sealedFrom returns how to get a sealed key: from those read with the
+// link when they were, else from blobs.
+func sealedFrom(read revealRead, blobs ports.BlobStore) func(context.Context, string) ([]byte, error) {
+	if read.Sealed == nil {
+		return blobs.Get
+	}
+	return func(_ context.Context, ref string) ([]byte, error) {
+		ct, ok := read.Sealed[ref]
+		if !ok {
+			return nil, fmt.Errorf("%w: blob %s", domain.ErrNotFound, ref)
+		}
+		return ct, nil
+	}
+}
+
 // open reads and opens every key of the order the customer is shown: a
-// key a claim replaced is not, its replacement is.
-func (h RevealKeys) open(ctx context.Context, o *domain.Order, key *orderKey) ([]RevealedItem, error) {
+// key a claim replaced is not, its replacement is. get reads a sealed key.
+func (h RevealKeys) open(ctx context.Context, o *domain.Order, key *orderKey, get func(context.Context, string) ([]byte, error)) ([]RevealedItem, error) {
 	var out []RevealedItem
 	for _, it := range o.Items() {
 		ri := RevealedItem{ItemID: it.ID(), SKU: it.SKU(), Name: it.Name()}
 		for _, k := range it.CurrentKeys() {
-			pt, err := h.keys.load(ctx, key, it.ID(), k.Slot, k.BlobRef)
+			pt, err := h.keys.loadFrom(ctx, get, key, it.ID(), k.Slot, k.BlobRef)
 			if err != nil {
 				return nil, err
 			}
@@ -176,13 +223,15 @@ func openLink(ctx context.Context, links ports.DeliveryLinkRepository, orders po
 	if err != nil {
 		return nil, nil, err
 	}
+	return link, order, canReveal(link, order, clock)
+}
+
+// canReveal returns why link, of order, may not reveal now, or nil.
+func canReveal(link *domain.DeliveryLink, order *domain.Order, clock ports.Clock) error {
 	if order.Status() == domain.StatusRevoked {
-		return link, order, domain.ErrLinkRevoked
+		return domain.ErrLinkRevoked
 	}
-	if err := link.CanReveal(clock.Now()); err != nil {
-		return link, order, err
-	}
-	return link, order, nil
+	return link.CanReveal(clock.Now())
 }
 
 // linkAndOrder reads the link with the token hash h and its order, in one
@@ -200,4 +249,18 @@ func linkAndOrder(ctx context.Context, links ports.DeliveryLinkRepository, order
 		return nil, nil, fmt.Errorf("order of link: %w", err)
 	}
 	return link, order, nil
+}
+
+// consumeReveal consumes one reveal of the link with id at now, in one
+// write where the repository can (ports.DeliveryLinkRevealer).
+func consumeReveal(ctx context.Context, links ports.DeliveryLinkRepository, id string, now time.Time) (*domain.DeliveryLink, bool, error) {
+	if r, ok := links.(ports.DeliveryLinkRevealer); ok {
+		return r.Reveal(ctx, id, now)
+	}
+	var first bool
+	l, err := links.Update(ctx, id, func(l *domain.DeliveryLink) (err error) {
+		first, err = l.Reveal(now)
+		return err
+	})
+	return l, first, err
 }

@@ -82,6 +82,70 @@ type DeliveryLinkWithOrder interface {
 	GetWithOrderByTokenHash(ctx context.Context, h domain.TokenHash) (*domain.DeliveryLink, *domain.Order, error)
 }
 
+// RevealRead is what a reveal reads before it opens anything, read
+// together (DeliveryLinkForReveal).
+type RevealRead struct {
+	Link  *domain.DeliveryLink
+	Order *domain.Order
+	// DataKey is the order's wrapped data key, nil when it has none
+	// (never fulfilled, or shredded).
+	DataKey *WrappedKey
+	// Sealed holds, by blob ref, the sealed keys of the order's items
+	// stored in the blob store read along; a ref of them missing from it
+	// is not stored. Nil when they were not read: read them from the
+	// BlobStore.
+	Sealed map[string][]byte
+}
+
+// DeliveryLinkForReveal is a DeliveryLinkRepository that can read a link,
+// its order and the order's wrapped data key in one read (optional); the
+// caller uses it only when the DataKeyRepository is stored with it
+// (SameStore). A repository without it is read as DeliveryLinkWithOrder,
+// then the data key.
+type DeliveryLinkForReveal interface {
+	// GetForRevealByTokenHash returns the link, its order and the order's
+	// data key, or domain.ErrNotFound when there is no such link (or
+	// order). With sealed, it reads the order's sealed keys along from
+	// the blob store kept with it and sets Sealed; the caller asks only
+	// when its BlobStore is that store (SameStore).
+	GetForRevealByTokenHash(ctx context.Context, h domain.TokenHash, sealed bool) (RevealRead, error)
+}
+
+// Stored is implemented by a store kept in a database that its other
+// stores can read along with their own rows (Postgres): StoredIn returns
+// that database, equal for every store of it and comparable. Wrappers of
+// a store forward it.
+type Stored interface {
+	StoredIn() any
+}
+
+// StoredIn returns where s is stored (Stored), nil when it does not say.
+func StoredIn(s any) any {
+	if st, ok := s.(Stored); ok {
+		return st.StoredIn()
+	}
+	return nil
+}
+
+// SameStore reports whether a and b say they are kept in the same
+// database (Stored).
+func SameStore(a, b any) bool {
+	in := StoredIn(a)
+	return in != nil && in == StoredIn(b)
+}
+
+// DeliveryLinkRevealer is a DeliveryLinkRepository that can consume one
+// reveal of a link in one write (optional); a repository without it is
+// asked Update with DeliveryLink.Reveal, which it must equal.
+type DeliveryLinkRevealer interface {
+	// Reveal consumes one reveal of the link with id at now, as Update
+	// calling DeliveryLink.Reveal would: it returns the link as saved and
+	// whether this was its first reveal; DeliveryLink.CanReveal's error
+	// when the link may not reveal at now (nothing is consumed), or
+	// domain.ErrNotFound. Inside a unit of work it is part of it.
+	Reveal(ctx context.Context, id string, now time.Time) (link *domain.DeliveryLink, first bool, err error)
+}
+
 // RevelationLog records every reveal of keys.
 type RevelationLog interface {
 	// Append stores revelations; domain.ErrConflict on a duplicate id.

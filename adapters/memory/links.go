@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
 )
+
+var _ ports.DeliveryLinkRevealer = (*Links)(nil)
 
 // Links is a DeliveryLinkRepository in memory.
 type Links struct {
@@ -80,6 +84,20 @@ func (r *Links) Update(ctx context.Context, id string, fn func(*domain.DeliveryL
 		}
 	})
 	return l, nil
+}
+
+// Reveal is Update calling DeliveryLink.Reveal
+// (ports.DeliveryLinkRevealer).
+func (r *Links) Reveal(ctx context.Context, id string, now time.Time) (*domain.DeliveryLink, bool, error) {
+	var first bool
+	l, err := r.Update(ctx, id, func(l *domain.DeliveryLink) (err error) {
+		first, err = l.Reveal(now)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return l, first, nil
 }
 
 // ListByOrder returns the order's links, oldest first.

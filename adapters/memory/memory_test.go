@@ -21,6 +21,15 @@ func TestLinks(t *testing.T) {
 	porttest.DeliveryLinkRepository(t, func(*testing.T) ports.DeliveryLinkRepository { return memory.NewLinks() })
 }
 
+// Memory links keep no orders, data keys or blobs: a reveal reads them
+// apart, and the contract skips.
+func TestLinksForReveal(t *testing.T) {
+	t.Parallel()
+	porttest.DeliveryLinkForReveal(t, func(*testing.T) porttest.LinkRevealStores {
+		return porttest.LinkRevealStores{Links: memory.NewLinks(), Orders: memory.NewOrders(nil), DataKeys: memory.NewDataKeys(), Blobs: memory.NewBlobs()}
+	})
+}
+
 func TestClaims(t *testing.T) {
 	t.Parallel()
 	porttest.ClaimRepository(t, func(*testing.T) ports.ClaimRepository { return memory.NewClaims() })

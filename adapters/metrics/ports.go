@@ -151,6 +151,9 @@ type blobs struct {
 // PutJoinsUnitOfWork forwards ports.UnitOfWorkBlobs.
 func (b blobs) PutJoinsUnitOfWork() bool { return ports.PutJoinsUnitOfWork(b.BlobStore) }
 
+// StoredIn forwards ports.Stored.
+func (b blobs) StoredIn() any { return ports.StoredIn(b.BlobStore) }
+
 func (b blobs) Put(ctx context.Context, ref string, data []byte) (err error) {
 	defer b.m.observe(DepBlobs, "put", time.Now(), &err)
 	return b.BlobStore.Put(ctx, ref, data)

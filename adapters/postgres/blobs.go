@@ -16,13 +16,20 @@ import (
 // ciphertext when no object store is configured.
 type Blobs struct{ db *sqlx.DB }
 
-var _ ports.BlobStore = (*Blobs)(nil)
+var (
+	_ ports.BlobStore = (*Blobs)(nil)
+	_ ports.Stored    = (*Blobs)(nil)
+)
 
 // NewBlobs returns the store.
 func NewBlobs(db *sqlx.DB) *Blobs { return &Blobs{db: db} }
 
 // errEmptyRef refuses a blank blob reference.
 var errEmptyRef = errors.New("empty blob ref")
+
+// StoredIn returns the database (ports.Stored): Links reads sealed keys
+// along with a link.
+func (b *Blobs) StoredIn() any { return b.db }
 
 // PutJoinsUnitOfWork reports true: Put runs on the unit of work of the
 // context (ports.UnitOfWorkBlobs).

@@ -27,6 +27,15 @@ func TestLinks(t *testing.T) {
 	})
 }
 
+func TestLinksForReveal(t *testing.T) {
+	t.Parallel()
+	porttest.DeliveryLinkForReveal(t, func(t *testing.T) porttest.LinkRevealStores {
+		db := pgtest.NewDB(t)
+		return porttest.LinkRevealStores{Links: postgres.NewLinks(db), Orders: postgres.NewOrders(db, postgres.NoOutbox{}),
+			DataKeys: postgres.NewDataKeys(db), Blobs: postgres.NewBlobs(db)}
+	})
+}
+
 func TestClaims(t *testing.T) {
 	t.Parallel()
 	porttest.ClaimRepository(t, func(t *testing.T) ports.ClaimRepository { return postgres.NewClaims(pgtest.NewDB(t)) })

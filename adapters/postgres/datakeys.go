@@ -13,7 +13,10 @@ import (
 // keys only; a wrapped key is useless without the vault.
 type DataKeys struct{ db *sqlx.DB }
 
-var _ ports.DataKeyRepository = (*DataKeys)(nil)
+var (
+	_ ports.DataKeyRepository = (*DataKeys)(nil)
+	_ ports.Stored            = (*DataKeys)(nil)
+)
 
 // NewDataKeys returns the repository.
 func NewDataKeys(db *sqlx.DB) *DataKeys { return &DataKeys{db: db} }
@@ -24,6 +27,10 @@ type dataKeyRow struct {
 	Ciphertext string `db:"ciphertext"`
 	Version    int    `db:"version"`
 }
+
+// StoredIn returns the database (ports.Stored): Links reads a data key
+// along with its link.
+func (r *DataKeys) StoredIn() any { return r.db }
 
 // Create stores k; domain.ErrConflict if the order has a key.
 func (r *DataKeys) Create(ctx context.Context, orderID string, k ports.WrappedKey) error {

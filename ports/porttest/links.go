@@ -30,6 +30,9 @@ func DeliveryLinkRepository(t *testing.T, newRepo func(t *testing.T) ports.Deliv
 		{"update of a missing link is not found", testLinkUpdateMissing},
 		{"concurrent reveals respect the limit", testLinkConcurrentReveals},
 		{"list by order, oldest first", testLinkList},
+		{"reveal in one write consumes as update does", testLinkReveal},
+		{"reveal in one write refuses as CanReveal does", testLinkRevealRefused},
+		{"concurrent reveals in one write respect the limit", testLinkConcurrentRevealWrites},
 	}
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
@@ -150,6 +153,114 @@ func testLinkConcurrentReveals(t *testing.T, repo ports.DeliveryLinkRepository) 
 	}
 	if got := linkByToken(t, repo, "token-1"); got.RevealsUsed() != limit {
 		t.Errorf("stored link has %d reveals used, want %d", got.RevealsUsed(), limit)
+	}
+}
+
+// revealer returns repo's ports.DeliveryLinkRevealer, skipping the test
+// when it has none.
+func revealer(t *testing.T, repo ports.DeliveryLinkRepository) ports.DeliveryLinkRevealer {
+	t.Helper()
+	r, ok := repo.(ports.DeliveryLinkRevealer)
+	if !ok {
+		t.Skip("not a ports.DeliveryLinkRevealer")
+	}
+	return r
+}
+
+func testLinkReveal(t *testing.T, repo ports.DeliveryLinkRepository) {
+	r := revealer(t, repo)
+	createLink(t, repo, newLink(t, "link-1", "ord-1", "token-1", suiteT0, 2))
+	want := linkByToken(t, repo, "token-1") // as stored: a store may round times
+	for i, wantFirst := range []bool{true, false} {
+		// The last nanosecond before the expiry still reveals.
+		now := want.ExpiresAt().Add(-time.Nanosecond)
+		if i == 0 {
+			now = suiteT0
+		}
+		if _, err := want.Reveal(now); err != nil {
+			t.Fatal(err)
+		}
+		l, first, err := r.Reveal(t.Context(), "link-1", now)
+		if err != nil || first != wantFirst {
+			t.Fatalf("reveal %d at %s = first %t, %v; want %t, nil", i+1, now, first, err, wantFirst)
+		}
+		for _, d := range linkDiffs(l.Snapshot(), want.Snapshot()) {
+			t.Errorf("reveal %d returned: %s", i+1, d)
+		}
+		for _, d := range linkDiffs(linkByToken(t, repo, "token-1").Snapshot(), want.Snapshot()) {
+			t.Errorf("stored after reveal %d: %s", i+1, d)
+		}
+	}
+	_, _, err := r.Reveal(t.Context(), "link-1", suiteT0)
+	wantIs(t, err, domain.ErrLinkExhausted, "reveal of a link with no reveal left")
+	if got := linkByToken(t, repo, "token-1").RevealsUsed(); got != 2 {
+		t.Errorf("after a refused reveal: %d reveals used, want 2", got)
+	}
+}
+
+func testLinkRevealRefused(t *testing.T, repo ports.DeliveryLinkRepository) {
+	r := revealer(t, repo)
+	createLink(t, repo, newLink(t, "link-1", "ord-1", "token-1", suiteT0, 3))
+	fresh := linkByToken(t, repo, "token-1") // as stored: a store may round times
+	createLink(t, repo, newLink(t, "link-2", "ord-1", "token-2", suiteT0, 3))
+	if _, err := repo.Update(t.Context(), "link-2", func(l *domain.DeliveryLink) error { l.Revoke(suiteT0); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		id   string
+		now  time.Time
+		want error
+	}{
+		{"at its expiry", "link-1", fresh.ExpiresAt(), domain.ErrLinkExpired},
+		{"a microsecond after its expiry", "link-1", fresh.ExpiresAt().Add(time.Microsecond), domain.ErrLinkExpired},
+		{"revoked", "link-2", suiteT0, domain.ErrLinkRevoked},
+		{"revoked and expired", "link-2", fresh.ExpiresAt(), domain.ErrLinkRevoked},
+		{"missing", "link-nope", suiteT0, domain.ErrNotFound},
+	} {
+		l, first, err := r.Reveal(t.Context(), c.id, c.now)
+		wantIs(t, err, c.want, "reveal of a link "+c.name)
+		if l != nil || first {
+			t.Errorf("refused reveal of a link %s returned a link (%v) or first (%t)", c.name, l != nil, first)
+		}
+	}
+	for _, token := range []string{"token-1", "token-2"} {
+		if got := linkByToken(t, repo, token).RevealsUsed(); got != 0 {
+			t.Errorf("link of %s: %d reveals used after refusals, want 0", token, got)
+		}
+	}
+}
+
+// testLinkConcurrentRevealWrites is testLinkConcurrentReveals through
+// ports.DeliveryLinkRevealer.
+func testLinkConcurrentRevealWrites(t *testing.T, repo ports.DeliveryLinkRepository) {
+	r := revealer(t, repo)
+	const n, limit = 20, 3
+	createLink(t, repo, newLink(t, "link-1", "ord-1", "token-1", suiteT0, limit))
+	var ok, firsts, exhausted atomic.Int32
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			_, first, err := r.Reveal(t.Context(), "link-1", suiteT0)
+			switch {
+			case err == nil:
+				ok.Add(1)
+				if first {
+					firsts.Add(1)
+				}
+			case errors.Is(err, domain.ErrLinkExhausted):
+				exhausted.Add(1)
+			default:
+				t.Errorf("Reveal: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != limit || exhausted.Load() != n-limit || firsts.Load() != 1 {
+		t.Errorf("%d reveals succeeded (%d first), %d exhausted; want %d (1 first), %d", ok.Load(), firsts.Load(), exhausted.Load(), limit, n-limit)
+	}
+	if got := linkByToken(t, repo, "token-1").RevealsUsed(); got != limit {
+		t.Errorf("stored link has %d reveals used, want %d", got, limit)
 	}
 }
 
