@@ -1,19 +1,17 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
-
-	"github.com/keyward/keyward/domain"
 )
 
 // A transaction's writes are batched at the driver: an INSERT, UPDATE or
@@ -23,7 +21,10 @@ import (
 //
 //   - a read that names a table a kept write changes, takes an advisory
 //     lock, or writes itself;
-//   - a statement the batch does not take (SET, a savepoint sent, ...);
+//   - a statement the batch does not take (SET, INSERT ... RETURNING, a
+//     write marked sqlmark.SendNow, a prepared statement's execution);
+//   - the barrier sqlmark.Flush (the end of a message's handling in the
+//     queue's consume transaction, so that its writes' errors are its);
 //   - a write that depends on a kept one (it names a table a kept write
 //     changes, unless both are plain INSERT ... VALUES into the table);
 //   - RowsAffected of a kept write (unless marked with ExpectRows);
@@ -32,18 +33,27 @@ import (
 // BEGIN itself waits for the first statement that must be sent inside the
 // transaction: a transaction whose statements were all batched commits as
 // the one statement, without BEGIN and COMMIT. A SAVEPOINT waits likewise
-// for a write sent after it; ROLLBACK TO one not sent drops the writes
-// kept since it, and sends nothing.
+// for the first statement after it that must be undone by a rollback to
+// it (anything but a plain read); ROLLBACK TO one not sent drops the
+// writes kept since it, and sends nothing. A read-only transaction
+// batches nothing.
 //
 // The statements of one batch see the database as it was before the
 // batch (they run with one snapshot), which is why a write that names a
 // table changed by a kept write is never batched with it, and why reads
-// that name such a table send the batch first. A failed write fails its
-// batch: the error comes back from the statement that sent the batch (a
-// read, RowsAffected or the commit), and the transaction is rolled back.
+// that name such a table send the batch first. (A read reaching a written
+// table through a view or a function would not be seen to: keyward has
+// none.) A failed write fails its batch: the error comes back from the
+// statement that sent the batch (a read, RowsAffected, the barrier or the
+// commit), and every statement after it fails with it until a ROLLBACK
+// TO a savepoint sent before it, as on the server.
 
-// errExpectedRowsCode is the SQLSTATE keyward_expect_rows raises.
-const errExpectedRowsCode = pqerror.Code("KW409")
+// SQLSTATEs keyward_expect_rows raises: a row changed since it was read
+// (the unit of work runs again, staleSeen), and a final conflict.
+const (
+	errExpectedRowsCode      = pqerror.Code("KW409")
+	errExpectedRowsFinalCode = pqerror.Code("KW410")
+)
 
 // maxBatchParams keeps a batch within the protocol's 65535 parameters.
 const maxBatchParams = 60000
@@ -74,7 +84,7 @@ func (r *batchResult) LastInsertId() (int64, error) {
 
 func (r *batchResult) RowsAffected() (int64, error) {
 	if !r.sent {
-		if err := r.cn.flushBatch(context.Background()); err != nil {
+		if err := r.cn.flushBatch(r.cn.ctx()); err != nil {
 			return 0, err
 		}
 	}
@@ -82,7 +92,8 @@ func (r *batchResult) RowsAffected() (int64, error) {
 }
 
 // expectedRowsResult answers RowsAffected of a write marked with
-// ExpectRows: the batch fails unless the write changes that many rows.
+// sqlmark.ExpectRows: the batch fails unless the write changes that many
+// rows.
 type expectedRowsResult int64
 
 func (r expectedRowsResult) LastInsertId() (int64, error) {
@@ -90,10 +101,24 @@ func (r expectedRowsResult) LastInsertId() (int64, error) {
 }
 func (r expectedRowsResult) RowsAffected() (int64, error) { return int64(r), nil }
 
-// ensureBegun sends the transaction's BEGIN if it has not been sent.
-func (cn *countingConn) ensureBegun(ctx context.Context) error {
+// ctx is the context of the transaction in progress (BeginTx's), for what
+// is sent on its behalf.
+func (cn *countingConn) ctx() context.Context {
+	if cn.txCtx != nil {
+		return cn.txCtx
+	}
+	return context.Background()
+}
+
+// ensureBegun sends the transaction's BEGIN if it has not been sent, under
+// the transaction's own context (lib/pq watches it for the whole
+// transaction).
+func (cn *countingConn) ensureBegun() error {
 	if !cn.inTx || cn.innerTx != nil {
 		return nil
+	}
+	if cn.txErr != nil {
+		return cn.txErr
 	}
 	c := cn.c
 	c.statements.Add(1)
@@ -103,23 +128,33 @@ func (cn *countingConn) ensureBegun(ctx context.Context) error {
 	if c.trace.Load() != nil {
 		cn.txTrace = append(cn.txTrace, "BEGIN")
 	}
-	tx, err := cn.inner.BeginTx(ctx, cn.txOpts)
+	tx, err := cn.inner.BeginTx(cn.ctx(), cn.txOpts)
 	if err != nil {
-		cn.txErr = cmp.Or(cn.txErr, err)
+		cn.fail(err)
 		return err
 	}
 	cn.innerTx = tx
 	return nil
 }
 
-// writesPending reports whether the batch holds a write.
-func (cn *countingConn) writesPending() bool {
-	for _, b := range cn.batch {
-		if b.info != nil {
-			return true
+// fail records that the transaction cannot commit: what it sent failed
+// (or, for a count checked in Go, took a write it must not keep). A
+// ROLLBACK TO a savepoint sent before it recovers.
+func (cn *countingConn) fail(err error) {
+	if cn.txErr == nil {
+		cn.txErr, cn.txErrAfter = err, len(cn.sentSavepoints)
+	}
+}
+
+// lastIndex returns the index after the last entry of the batch that is
+// a write (savepoints false) or a savepoint (true); 0 when there is none.
+func (cn *countingConn) lastIndex(savepoints bool) int {
+	for i := len(cn.batch) - 1; i >= 0; i-- {
+		if (cn.batch[i].info == nil) == savepoints {
+			return i + 1
 		}
 	}
-	return false
+	return 0
 }
 
 // dependsOnBatch reports whether info must see the kept writes.
@@ -143,16 +178,13 @@ func (cn *countingConn) dependsOnBatch(info *stmtInfo) bool {
 
 // keep adds a write to the batch, sending the batch first when the write
 // depends on it or would not fit.
-func (cn *countingConn) keep(ctx context.Context, info *stmtInfo, args []driver.NamedValue) (driver.Result, error) {
+func (cn *countingConn) keep(info *stmtInfo, args []driver.NamedValue) (driver.Result, error) {
 	params := 0
-	var names map[string]bool
+	names := map[string]bool{}
 	for _, b := range cn.batch {
 		if b.info != nil {
 			params += len(b.args)
 			for _, n := range b.info.cteNames {
-				if names == nil {
-					names = map[string]bool{}
-				}
 				names[n] = true
 			}
 		}
@@ -162,7 +194,7 @@ func (cn *countingConn) keep(ctx context.Context, info *stmtInfo, args []driver.
 		clash = clash || names[n]
 	}
 	if clash || params+len(args) > maxBatchParams || cn.dependsOnBatch(info) {
-		if err := cn.flushBatch(ctx); err != nil {
+		if err := cn.flushBatch(cn.ctx()); err != nil {
 			return nil, err
 		}
 	}
@@ -174,53 +206,59 @@ func (cn *countingConn) keep(ctx context.Context, info *stmtInfo, args []driver.
 	return r, nil
 }
 
-// flushBatch sends the kept writes, with the savepoints kept between
-// them, and leaves a savepoint after the last write kept unsent.
+// flushBatch sends the kept writes, and the savepoints kept between
+// them; a savepoint after the last write stays kept.
 func (cn *countingConn) flushBatch(ctx context.Context) error {
-	if !cn.writesPending() {
+	return cn.sendThrough(ctx, cn.lastIndex(false))
+}
+
+// flushAll sends the kept writes and savepoints, before a statement that
+// a rollback to one of them must undo.
+func (cn *countingConn) flushAll(ctx context.Context) error {
+	return cn.sendThrough(ctx, len(cn.batch))
+}
+
+// sendThrough sends the batch's first n entries in order, writes as one
+// statement between savepoints, and keeps the rest.
+func (cn *countingConn) sendThrough(ctx context.Context, n int) error {
+	if cn.txErr != nil {
+		return cn.txErr
+	}
+	if n == 0 {
 		return nil
 	}
-	if err := cn.ensureBegun(ctx); err != nil {
-		cn.dropBatch(err)
+	if err := cn.ensureBegun(); err != nil {
 		return err
 	}
-	batch := cn.batch
-	cn.batch = nil
+	head := cn.batch[:n]
+	cn.batch = append([]batched(nil), cn.batch[n:]...)
 	var run []batched
-	for i, b := range batch {
+	for i, b := range head {
 		if b.info != nil {
 			run = append(run, b)
 			continue
 		}
-		rest := false
-		for _, after := range batch[i+1:] {
-			rest = rest || after.info != nil
+		err := cn.sendWrites(ctx, run)
+		if err == nil {
+			err = cn.sendPlain(ctx, "SAVEPOINT "+pq.QuoteIdentifier(b.savepoint))
 		}
-		if !rest {
-			cn.batch = append(cn.batch, batch[i:]...) // savepoints after the last write wait
-			break
-		}
-		if err := cn.sendWrites(ctx, run); err != nil {
-			cn.failBatch(batch[i+1:], err)
+		if err != nil {
+			cn.fail(err)
+			failResults(head[i:], err)
+			failResults(cn.batch, err)
 			return err
 		}
+		cn.sentSavepoints = append(cn.sentSavepoints, b.savepoint)
 		run = nil
-		if err := cn.sendPlain(ctx, "SAVEPOINT "+pq.QuoteIdentifier(b.savepoint)); err != nil {
-			cn.failBatch(batch[i+1:], err)
-			return err
-		}
 	}
-	return cn.sendWrites(ctx, run)
+	if err := cn.sendWrites(ctx, run); err != nil {
+		failResults(cn.batch, err)
+		return err
+	}
+	return nil
 }
 
-// dropBatch forgets the kept writes (a rollback), answering their
-// RowsAffected with err (nil: no row).
-func (cn *countingConn) dropBatch(err error) {
-	cn.failBatch(cn.batch, err)
-	cn.batch = nil
-}
-
-func (cn *countingConn) failBatch(bs []batched, err error) {
+func failResults(bs []batched, err error) {
 	for _, b := range bs {
 		if b.result != nil && !b.result.sent {
 			b.result.sent, b.result.err = true, err
@@ -235,49 +273,43 @@ func (cn *countingConn) sendPlain(ctx context.Context, query string) error {
 	return err
 }
 
-// sendWrites sends writes as one statement (a single write as it is).
+// sendWrites sends writes as one statement (a single unmarked write as
+// it is); a failure fails the transaction (fail).
 func (cn *countingConn) sendWrites(ctx context.Context, run []batched) error {
 	if len(run) == 0 {
 		return nil
 	}
 	query, args := combineWrites(run)
 	cn.c.statement(cn, query, argRoundTrips(len(args)))
-	if len(run) == 1 && run[0].info.with == nil {
+	if len(run) == 1 && run[0].info.with == nil && run[0].info.expect < 0 {
 		b := run[0]
 		res, err := cn.inner.ExecContext(ctx, query, args)
 		if err != nil {
-			cn.failBatch(run, err)
-			cn.txErr = cmp.Or(cn.txErr, err)
+			failResults(run, err)
+			cn.fail(err)
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err == nil && b.info.expect >= 0 && n != b.info.expect {
-			// The server took the write: the transaction must not commit.
-			err = expectedRowsError(b.info, n)
-			cn.txErr = cmp.Or(cn.txErr, err)
-		}
-		b.result.sent, b.result.rows, b.result.err = true, n, err
-		return err
+		b.result.sent = true
+		b.result.rows, b.result.err = res.RowsAffected()
+		return nil
 	}
 	rows, err := cn.inner.QueryContext(ctx, query, args)
 	if err != nil {
-		cn.failBatch(run, err)
-		cn.txErr = cmp.Or(cn.txErr, err)
+		failResults(run, err)
+		cn.fail(err)
 		return err
 	}
 	counts := make([]driver.Value, len(run))
 	err = rows.Next(counts)
-	if cerr := rows.Close(); err == nil || err == io.EOF {
-		if err == io.EOF {
-			err = errors.New("postgres: a batch of writes returned no row")
-		}
-		if cerr != nil {
-			err = cerr
-		}
+	if err == io.EOF {
+		err = errors.New("postgres: a batch of writes returned no row")
+	}
+	if cerr := rows.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
-		cn.failBatch(run, err)
-		cn.txErr = cmp.Or(cn.txErr, err)
+		failResults(run, err)
+		cn.fail(err)
 		return err
 	}
 	for i, b := range run {
@@ -289,14 +321,15 @@ func (cn *countingConn) sendWrites(ctx context.Context, run []batched) error {
 
 // combineWrites writes run as one statement: each write a WITH query
 // (its own WITH queries lifted beside it) and a final SELECT of how many
-// rows each changed, checking those marked with ExpectRows.
+// rows each changed, checking those marked with sqlmark.ExpectRows. A
+// single unmarked write without WITH queries is sent as it is.
 func combineWrites(run []batched) (string, []driver.NamedValue) {
-	var args []driver.NamedValue
-	if len(run) == 1 && run[0].info.with == nil {
+	if len(run) == 1 && run[0].info.with == nil && run[0].info.expect < 0 {
 		var b strings.Builder
 		run[0].info.main.write(&b, 0)
 		return b.String(), renumber(nil, run[0].args)
 	}
+	var args []driver.NamedValue
 	var b strings.Builder
 	b.WriteString("WITH ")
 	first := true
@@ -331,7 +364,7 @@ func combineWrites(run []batched) (string, []driver.NamedValue) {
 		}
 		count := "(SELECT count(*) FROM keyward_batch_" + strconv.Itoa(i+1) + ")"
 		if w.info.expect >= 0 {
-			fmt.Fprintf(&b, "keyward_expect_rows(%s, %d, %s)", count, w.info.expect, pq.QuoteLiteral(describeWrite(w.info)))
+			fmt.Fprintf(&b, "keyward_expect_rows(%s, %d, %s, %t)", count, w.info.expect, pq.QuoteLiteral(describeWrite(w.info)), w.info.retry)
 		} else {
 			b.WriteString(count)
 		}
@@ -359,22 +392,84 @@ func describeWrite(info *stmtInfo) string {
 	return verb + " " + strings.Join(info.writes, ", ")
 }
 
-func expectedRowsError(info *stmtInfo, got int64) error {
-	return errExpectedRows{fmt.Errorf("%w: %s changed %d rows, expected %d (changed since read)", domain.ErrConflict, describeWrite(info), got, info.expect)}
-}
-
-// rollbackToKept handles ROLLBACK TO a savepoint still kept: the writes
-// kept since it are dropped and nothing is sent. It reports whether the
-// savepoint was kept.
-func (cn *countingConn) rollbackToKept(name string) bool {
-	for i := len(cn.batch) - 1; i >= 0; i-- {
-		if b := cn.batch[i]; b.info == nil && b.savepoint == name {
-			cn.failBatch(cn.batch[i+1:], nil)
-			cn.batch = cn.batch[:i+1]
-			return true
+// execInTx runs an Exec in the transaction: batched, kept, or sent after
+// the batch.
+func (cn *countingConn) execInTx(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	info := classify(query)
+	if info.kind == stmtRollbackTo {
+		return cn.rollbackTo(ctx, query, info.savepoint)
+	}
+	if cn.txErr != nil {
+		return nil, cn.txErr
+	}
+	if cn.txOpts.ReadOnly && info.kind == stmtWrite {
+		info = &stmtInfo{kind: stmtOther, expect: -1} // sent, for the server to refuse
+	}
+	switch info.kind {
+	case stmtWrite:
+		return cn.keep(info, args)
+	case stmtFlush:
+		// The savepoints still kept are done with: nothing rolls back to
+		// them any more, and they are never sent.
+		cn.batch = slices.DeleteFunc(cn.batch, func(b batched) bool { return b.info == nil })
+		return driver.RowsAffected(0), cn.flushBatch(ctx)
+	case stmtSavepoint:
+		cn.batch = append(cn.batch, batched{savepoint: info.savepoint})
+		return driver.RowsAffected(0), nil
+	case stmtRelease:
+		if cn.releaseKept(info.savepoint) {
+			return driver.RowsAffected(0), nil
+		}
+		if i := slices.Index(cn.sentSavepoints, info.savepoint); i >= 0 {
+			cn.sentSavepoints = cn.sentSavepoints[:i]
 		}
 	}
-	return false
+	if err := cn.flushAll(ctx); err != nil {
+		return nil, err
+	}
+	if err := cn.ensureBegun(); err != nil {
+		return nil, err
+	}
+	cn.c.statement(cn, query, argRoundTrips(len(args)))
+	res, err := cn.inner.ExecContext(ctx, query, args)
+	if err != nil {
+		cn.fail(err)
+	}
+	return res, err
+}
+
+// rollbackTo handles ROLLBACK TO a savepoint: one still kept drops the
+// writes kept since it and sends nothing; one sent is sent, drops what is
+// kept (all of it after the savepoint) and recovers from a failure after
+// it.
+func (cn *countingConn) rollbackTo(ctx context.Context, query, name string) (driver.Result, error) {
+	for i := len(cn.batch) - 1; i >= 0; i-- {
+		if b := cn.batch[i]; b.info == nil && b.savepoint == name {
+			if cn.txErr != nil {
+				return nil, cn.txErr // the failure was sent before the savepoint
+			}
+			failResults(cn.batch[i+1:], nil)
+			cn.batch = cn.batch[:i+1]
+			return driver.RowsAffected(0), nil
+		}
+	}
+	at := slices.Index(cn.sentSavepoints, name)
+	if cn.txErr != nil && (at < 0 || at >= cn.txErrAfter) {
+		return nil, cn.txErr
+	}
+	failResults(cn.batch, nil)
+	cn.batch = nil
+	cn.c.statement(cn, query, 1)
+	res, err := cn.inner.ExecContext(ctx, query, nil)
+	if err != nil {
+		cn.fail(err)
+		return res, err
+	}
+	cn.txErr = nil
+	if at >= 0 {
+		cn.sentSavepoints = cn.sentSavepoints[:at+1]
+	}
+	return res, nil
 }
 
 // releaseKept handles RELEASE of a savepoint still kept: it is forgotten.
@@ -388,61 +483,39 @@ func (cn *countingConn) releaseKept(name string) bool {
 	return false
 }
 
-// execInTx runs an Exec in the transaction: batched, kept, or sent after
-// the batch.
-func (cn *countingConn) execInTx(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if cn.txErr != nil {
-		return nil, cn.txErr
-	}
-	info := classify(query)
-	switch info.kind {
-	case stmtWrite:
-		return cn.keep(ctx, info, args)
-	case stmtSavepoint:
-		cn.batch = append(cn.batch, batched{savepoint: info.savepoint})
-		return driver.RowsAffected(0), nil
-	case stmtRollbackTo:
-		if cn.rollbackToKept(info.savepoint) {
-			return driver.RowsAffected(0), nil
-		}
-		// The savepoint was sent: so was every write before it, and
-		// those kept since are undone with it.
-		cn.dropBatch(nil)
-	case stmtRelease:
-		if cn.releaseKept(info.savepoint) {
-			return driver.RowsAffected(0), nil
-		}
-	}
-	if err := cn.flushBatch(ctx); err != nil {
-		return nil, err
-	}
-	if err := cn.ensureBegun(ctx); err != nil {
-		return nil, err
-	}
-	cn.c.statement(cn, query, argRoundTrips(len(args)))
-	return cn.inner.ExecContext(ctx, query, args)
-}
-
-// beforeRead sends what a read in the transaction must see first.
+// beforeRead sends what a read in the transaction must follow: the kept
+// writes it depends on (or all, for a read that writes or takes an
+// advisory lock), and the kept savepoints when it locks rows (a rollback
+// to one of them must free its locks).
 func (cn *countingConn) beforeRead(ctx context.Context, query string) error {
 	if cn.txErr != nil {
 		return cn.txErr
 	}
-	if cn.writesPending() {
+	if len(cn.batch) > 0 {
 		info := classify(query)
-		if info.locking || !isRead(query) || cn.dependsOnBatch(info) || info.mentions == nil {
-			if err := cn.flushBatch(ctx); err != nil {
-				return err
+		var err error
+		switch {
+		case info.locking || !isRead(query) || info.mentions == nil:
+			err = cn.flushAll(ctx)
+		case cn.dependsOnBatch(info):
+			err = cn.flushBatch(ctx)
+			if err == nil && info.rowLock {
+				err = cn.flushAll(ctx)
 			}
+		case info.rowLock:
+			err = cn.sendThrough(ctx, cn.lastIndex(true))
+		}
+		if err != nil {
+			return err
 		}
 	}
-	return cn.ensureBegun(ctx)
+	return cn.ensureBegun()
 }
 
 // commitTx ends the transaction with a commit: a transaction whose
 // statements were all batched commits as its batch, one statement.
 func (cn *countingConn) commitTx() error {
-	defer func() { cn.txErr = nil }()
+	defer cn.resetTx()
 	// Savepoints kept unsent are never rolled back to now.
 	kept := cn.batch[:0]
 	for _, b := range cn.batch {
@@ -451,29 +524,27 @@ func (cn *countingConn) commitTx() error {
 		}
 	}
 	cn.batch = kept
-	ctx := context.Background()
+	ctx := cn.ctx()
 	if cn.innerTx == nil {
 		if err := cn.txErr; err != nil {
-			cn.dropBatch(err)
+			failResults(cn.batch, err)
 			cn.endLazyTx()
 			return err
 		}
-		run := cn.batch
-		cn.batch = nil
-		cn.endLazyTx()
 		// Nothing was sent: the batch, if any, is the transaction, one
 		// statement on its own (counted as such).
+		run := cn.batch
+		cn.endLazyTx()
 		return cn.sendWrites(ctx, run)
 	}
 	err := cn.txErr
 	if err == nil {
 		err = cn.flushBatch(ctx)
 	}
+	tx := cn.innerTx
 	if err != nil {
 		cn.endTx("ROLLBACK")
 		cn.c.rollbacks.Add(1)
-		tx := cn.innerTx
-		cn.innerTx = nil
 		_ = tx.Rollback()
 		return err
 	}
@@ -482,25 +553,32 @@ func (cn *countingConn) commitTx() error {
 	} else {
 		cn.c.readTx.Add(1)
 	}
-	tx := cn.innerTx
-	cn.innerTx = nil
 	return tx.Commit()
 }
 
 // rollbackTx ends the transaction with a rollback: the batch is dropped,
-// and a transaction never begun sends nothing.
+// and a transaction never begun sends nothing. A connection lost before
+// anything was sent is reported as such (driver.ErrBadConn), so that the
+// transaction is run again on another.
 func (cn *countingConn) rollbackTx() error {
-	cn.txErr = nil
-	cn.dropBatch(nil)
+	defer cn.resetTx()
+	failResults(cn.batch, nil)
 	if cn.innerTx == nil {
+		lost := cn.txErr != nil && connectionLost(cn.txErr)
 		cn.endLazyTx()
+		if lost {
+			return driver.ErrBadConn
+		}
 		return nil
 	}
 	cn.endTx("ROLLBACK")
 	cn.c.rollbacks.Add(1)
-	tx := cn.innerTx
-	cn.innerTx = nil
-	return tx.Rollback()
+	return cn.innerTx.Rollback()
+}
+
+// resetTx forgets the transaction's batch state.
+func (cn *countingConn) resetTx() {
+	cn.batch, cn.innerTx, cn.txErr, cn.txErrAfter, cn.sentSavepoints, cn.txCtx = nil, nil, nil, 0, nil, nil
 }
 
 // endLazyTx ends a transaction whose BEGIN was never sent.

@@ -41,8 +41,8 @@ func lexSQL(q string) (toks []sqlToken, ok bool) {
 			}
 		case c == '/' && i+1 < len(q) && q[i+1] == '*':
 			j := strings.Index(q[i+2:], "*/")
-			if j < 0 {
-				return nil, false
+			if j < 0 || strings.Contains(q[i+2:i+2+j], "/*") {
+				return nil, false // unterminated, or nested
 			}
 			i += j + 4
 		case c == '\'':
@@ -98,6 +98,9 @@ func lexSQL(q string) (toks []sqlToken, ok bool) {
 			j := i
 			for j < len(q) && isWordByte(q[j]) {
 				j++
+			}
+			if j < len(q) && q[j] == '&' && j-i == 1 && (c == 'u' || c == 'U') {
+				return nil, false // U&'' and U&"" escapes
 			}
 			if j < len(q) && q[j] == '\'' && (j-i == 1 && (c == 'e' || c == 'E' || c == 'b' || c == 'B' || c == 'x' || c == 'X' || c == 'u' || c == 'U')) {
 				return nil, false // E'', B'', X'', U&'' literals
@@ -172,12 +175,14 @@ const (
 	stmtSavepoint         // SAVEPOINT name
 	stmtRollbackTo        // ROLLBACK TO [SAVEPOINT] name
 	stmtRelease           // RELEASE [SAVEPOINT] name
+	stmtFlush             // sqlmark.Flush: send the kept writes
 )
 
 // stmtInfo is what the batch knows of one statement's text.
 type stmtInfo struct {
 	kind   int
 	expect int64 // rows the statement must change, or -1
+	retry  bool  // another count means a row changed since read (run again), not a final conflict
 	// Of a write: its WITH queries (nil when none) and main statement,
 	// with their parameters; the names of its WITH queries; whether its
 	// main statement is a SELECT (pg_notify) rather than a write; the
@@ -191,12 +196,12 @@ type stmtInfo struct {
 	writes      []string
 	mentions    map[string]bool
 	plainInsert bool
-	nparams     int
 	// Of a read: whether it takes an advisory lock, which the batch's
-	// writes must not move ahead of. (A read that locks rows waits for
-	// its lock as it would have; the batch's writes, which name none of
-	// its tables, wait with it.)
-	locking bool
+	// writes must not move ahead of; whether it locks rows (FOR UPDATE,
+	// FOR SHARE), which a rollback to a savepoint kept before it must
+	// free: the savepoint is sent first. (The batch's writes, which name
+	// none of its tables, wait with it.)
+	locking, rowLock bool
 	// savepoint name, for the savepoint kinds
 	savepoint string
 }
@@ -230,6 +235,10 @@ func classify(query string) *stmtInfo {
 func readStmt(query string) *stmtInfo {
 	info := &stmtInfo{kind: stmtOther, expect: -1}
 	q := strings.TrimSpace(query)
+	if q == sqlmark.Flush {
+		info.kind = stmtFlush
+		return info
+	}
 	if strings.HasPrefix(q, sqlmark.SendNowPrefix) {
 		return info
 	}
@@ -239,11 +248,12 @@ func readStmt(query string) *stmtInfo {
 		if end < 0 {
 			return info
 		}
-		n, err := strconv.Atoi(rest[:end])
+		count, final := strings.CutSuffix(rest[:end], sqlmark.ExpectRowsFinalSuffix)
+		n, err := strconv.Atoi(count)
 		if err != nil || n < 0 {
 			return info
 		}
-		info.expect = int64(n)
+		info.expect, info.retry = int64(n), !final
 		q = strings.TrimSpace(rest[end+2:])
 	}
 	toks, ok := lexSQL(q)
@@ -273,12 +283,15 @@ func readStmt(query string) *stmtInfo {
 		return info
 	}
 	info.mentions = map[string]bool{}
-	for _, t := range toks {
-		switch t.kind {
-		case 'w', 'q':
+	for i, t := range toks {
+		if t.kind == 'w' || t.kind == 'q' {
 			info.mentions[t.text] = true
-		case 'p':
-			info.nparams = max(info.nparams, t.num)
+		}
+		if t.kind == 'w' && t.text == "for" && i+1 < len(toks) && toks[i+1].kind == 'w' {
+			switch toks[i+1].text {
+			case "update", "share", "no", "key":
+				info.rowLock = true
+			}
 		}
 		if t.kind == 'w' && t.text == "returning" {
 			info.mentions = nil // read as a statement of its own, after the batch

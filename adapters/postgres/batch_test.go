@@ -224,14 +224,13 @@ func TestBatchFailureFailsTheTransaction(t *testing.T) {
 		t.Fatalf("%d rows of a failed transaction stored", n)
 	}
 
-	// The one-statement path checks ExpectRows in Go: the write it sent
-	// took, the transaction still must not commit.
+	// A write marked with the rows it changes, alone in its batch.
 	tx = db.MustBeginTx(ctx, nil)
 	if _, err := tx.ExecContext(ctx, sqlmark.ExpectRows(1, `UPDATE parent SET n = 1 WHERE id = $1`), 2); err != nil {
 		t.Fatal(err)
 	}
 	var n int
-	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM parent`); !errors.Is(postgres.TranslateForTest(err), domain.ErrConflict) {
+	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM parent`); !errors.Is(postgres.TranslateForTest(err), domain.ErrConflict) || err == nil {
 		t.Fatalf("read after an unmet expectation: %v, want a conflict", err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO other (id) VALUES (2)`); err == nil {
@@ -306,8 +305,131 @@ func TestReadStatement(t *testing.T) {
 	}, []int{1, 2, 3})
 	want := `WITH w AS (INSERT INTO c VALUES ($6)), keyward_batch_1 AS (INSERT INTO a (x) VALUES ($1, '$2') RETURNING 1), ` +
 		`keyward_batch_2 AS (UPDATE b SET y = $3 WHERE id = $2 RETURNING 1), keyward_batch_3 AS (SELECT pg_notify($4, t) FROM unnest($5::text[]) AS t) ` +
-		`SELECT (SELECT count(*) FROM keyward_batch_1), keyward_expect_rows((SELECT count(*) FROM keyward_batch_2), 1, 'UPDATE b'), (SELECT count(*) FROM keyward_batch_3)`
+		`SELECT (SELECT count(*) FROM keyward_batch_1), keyward_expect_rows((SELECT count(*) FROM keyward_batch_2), 1, 'UPDATE b', true), (SELECT count(*) FROM keyward_batch_3)`
 	if got != want {
 		t.Errorf("combined:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestBatchLoneExpectedWriteDoesNotCommitAnotherCount: a transaction whose
+// only write is marked with the rows it changes commits nothing when it
+// changes another number.
+func TestBatchLoneExpectedWriteDoesNotCommitAnotherCount(t *testing.T) {
+	t.Parallel()
+	db, _ := batchDB(t)
+	ctx := t.Context()
+	if _, err := db.ExecContext(ctx, `INSERT INTO parent (id) VALUES (1), (2), (3)`); err != nil {
+		t.Fatal(err)
+	}
+	tx := db.MustBeginTx(ctx, nil)
+	if _, err := tx.ExecContext(ctx, sqlmark.ExpectRows(1, `UPDATE parent SET n = 7`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); !errors.Is(postgres.TranslateForTest(err), domain.ErrConflict) {
+		t.Fatalf("commit: %v, want a conflict", err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM parent WHERE n = 7`); n != 0 {
+		t.Fatalf("%d rows changed by a write whose count was wrong", n)
+	}
+}
+
+// TestBatchKeptSavepointUndoesWhatIsSentAfterIt: a savepoint kept unsent
+// is sent before a statement a rollback to it must undo (a write sent at
+// once, a row lock), and a rollback to it undoes and frees them.
+func TestBatchKeptSavepointUndoesWhatIsSentAfterIt(t *testing.T) {
+	t.Parallel()
+	db, _ := batchDB(t)
+	ctx := t.Context()
+	if _, err := db.ExecContext(ctx, `INSERT INTO other (id) VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	tx := db.MustBeginTx(ctx, nil)
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT handling`); err != nil {
+		t.Fatal(err)
+	}
+	var id int
+	if err := tx.GetContext(ctx, &id, `INSERT INTO parent (id) VALUES (1) RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, sqlmark.SendNow(`INSERT INTO parent (id) VALUES (2)`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.GetContext(ctx, &id, `SELECT id FROM other WHERE id = 1 FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT handling`); err != nil {
+		t.Fatal(err)
+	}
+	// The row lock is gone with the rollback: another transaction takes it
+	// without waiting.
+	other := db.MustBeginTx(ctx, nil)
+	if err := other.GetContext(ctx, &id, `SELECT id FROM other WHERE id = 1 FOR UPDATE NOWAIT`); err != nil {
+		t.Fatalf("the lock taken after the savepoint outlived the rollback to it: %v", err)
+	}
+	_ = other.Rollback()
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM parent`); n != 0 {
+		t.Fatalf("%d rows written after the savepoint outlived the rollback to it", n)
+	}
+}
+
+// TestBatchRollbackToRecoversFromAFailureAfterTheSavepoint: as on the
+// server, a rollback to a savepoint sent before a failed batch recovers
+// the transaction.
+func TestBatchRollbackToRecoversFromAFailureAfterTheSavepoint(t *testing.T) {
+	t.Parallel()
+	db, _ := batchDB(t)
+	ctx := t.Context()
+	if _, err := db.ExecContext(ctx, `INSERT INTO parent (id) VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	tx := db.MustBeginTx(ctx, nil)
+	defer func() { _ = tx.Rollback() }()
+	for _, q := range []string{`INSERT INTO other (id) VALUES (1)`, `SAVEPOINT handling`, `INSERT INTO parent (id) VALUES (1)`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM parent`); err == nil {
+		t.Fatal("a read after a duplicate insert succeeded")
+	}
+	if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT handling`); err != nil {
+		t.Fatalf("rollback to the savepoint sent before the failure: %v", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO other (id) VALUES (2)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM other`); n != 2 {
+		t.Fatalf("%d rows, want the 2 written outside the failed part", n)
+	}
+}
+
+// TestBatchBeginsUnderTheTransactionsContext: BEGIN, sent with the first
+// statement, is bound to the transaction's context, not to that
+// statement's.
+func TestBatchBeginsUnderTheTransactionsContext(t *testing.T) {
+	t.Parallel()
+	db, _ := batchDB(t)
+	ctx := t.Context()
+	tx := db.MustBeginTx(ctx, nil)
+	defer func() { _ = tx.Rollback() }()
+	short, cancel := context.WithCancel(ctx)
+	var n int
+	if err := tx.GetContext(short, &n, `SELECT count(*) FROM parent`); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO parent (id) VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("commit after the first statement's context ended: %v", err)
 	}
 }

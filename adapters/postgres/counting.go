@@ -208,10 +208,15 @@ type countingConn struct {
 	txTrace                    []string // statements of the transaction, while tracing
 	// The transaction's options and, once its BEGIN is sent, the
 	// driver's transaction; the writes kept for the batch (batch.go).
+	txCtx   context.Context
 	txOpts  driver.TxOptions
 	innerTx driver.Tx
 	batch   []batched
-	txErr   error // a batch that failed: the transaction cannot commit
+	// What was sent and failed (the transaction cannot commit), and how
+	// many of the savepoints sent, in order, came before it.
+	txErr          error
+	txErrAfter     int
+	sentSavepoints []string
 }
 
 // endTx counts the end of the transaction in progress (one statement,
@@ -253,10 +258,10 @@ func (cn *countingConn) PrepareContext(ctx context.Context, query string) (drive
 	copyIn := strings.HasPrefix(strings.ToUpper(strings.TrimSpace(query)), "COPY")
 	if copyIn && cn.inTx {
 		// lib/pq starts a COPY as it prepares it.
-		if err := cn.flushBatch(ctx); err != nil {
+		if err := cn.flushAll(ctx); err != nil {
 			return nil, err
 		}
-		if err := cn.ensureBegun(ctx); err != nil {
+		if err := cn.ensureBegun(); err != nil {
 			return nil, err
 		}
 	}
@@ -279,7 +284,8 @@ func (cn *countingConn) Begin() (driver.Tx, error) {
 func (cn *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	// BEGIN is sent with the first statement that must be (batch.go).
 	cn.inTx, cn.wrote, cn.sawRow, cn.txStatements, cn.txRoundTrips = true, false, false, 0, 0
-	cn.txOpts, cn.innerTx, cn.batch, cn.txErr = opts, nil, nil, nil
+	cn.resetTx()
+	cn.txCtx, cn.txOpts = ctx, opts
 	if cn.c.trace.Load() != nil {
 		cn.txTrace = []string{}
 	}
@@ -452,10 +458,10 @@ func (s *countingStmt) Query(args []driver.Value) (driver.Rows, error) {
 
 func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	if s.cn.inTx && !s.copy {
-		if err := s.cn.flushBatch(ctx); err != nil {
+		if err := s.cn.flushAll(ctx); err != nil {
 			return nil, err
 		}
-		if err := s.cn.ensureBegun(ctx); err != nil {
+		if err := s.cn.ensureBegun(); err != nil {
 			return nil, err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/lib/pq/pqerror"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/sqlmark"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -80,8 +81,8 @@ func translate(err error) error {
 		// again, the unit of work reads it under lock (staleSeen).
 		return errRetry{err: errExpectedRows{fmt.Errorf("%w: %s", domain.ErrConflict, e.Message)}}
 	}
-	if _, ok := errors.AsType[errExpectedRows](err); ok {
-		return errRetry{err: err}
+	if e := pq.As(err, errExpectedRowsFinalCode); e != nil {
+		return fmt.Errorf("%w: %s", domain.ErrConflict, e.Message)
 	}
 	if e := pq.As(err, pqerror.UniqueViolation); e != nil {
 		return fmt.Errorf("%w: %s (%s)", domain.ErrConflict, e.Message, e.Constraint)
@@ -121,6 +122,15 @@ type errExpectedRows struct{ err error }
 
 func (e errExpectedRows) Error() string { return e.err.Error() }
 func (e errExpectedRows) Unwrap() error { return e.err }
+
+// flushWrites sends what tx's unit of work has batched (batch.go), so
+// that a failure of it is known now, as the caller's.
+func flushWrites(ctx context.Context, tx *sqlx.Tx) error {
+	if _, err := tx.ExecContext(ctx, sqlmark.Flush); err != nil {
+		return translate(err)
+	}
+	return nil
+}
 
 // staleSeenKey marks a context whose unit of work is run again after a
 // write expected to find a row as it was read found it changed: run
@@ -353,6 +363,13 @@ func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) erro
 	}()
 	if err := fn(context.WithValue(ctx, txKey{}, u)); err != nil {
 		return err
+	}
+	if !u.broken {
+		// fn's writes are sent now, so that their failure is fn's, not
+		// the next message's or the batch's commit.
+		if err := flushWrites(ctx, tx); err != nil {
+			return err
+		}
 	}
 	if u.broken {
 		// fn got over a unit of work that failed, but the transaction may

@@ -158,7 +158,7 @@ func saveItems(ctx context.Context, tx *sqlx.Tx, o *domain.Order, stored []domai
 		if err != nil {
 			return err
 		}
-		res, err := tx.NamedExecContext(ctx, sqlmark.ExpectRows(1, `INSERT INTO order_items (`+itemColumns+`) VALUES (:id, :order_id,
+		res, err := tx.NamedExecContext(ctx, sqlmark.ExpectRowsFinal(1, `INSERT INTO order_items (`+itemColumns+`) VALUES (:id, :order_id,
 			:position, :sku, :name, :source_kind, :supplier, :supplier_product_id, :cost_amount, :cost_currency,
 			:quantity, :unit_price, :currency, :status, :failure_reason, :failure_retryable, :supplier_order_id, :bought_from, :keys, :release_date)
 			ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, failure_reason = EXCLUDED.failure_reason,

@@ -10,6 +10,16 @@ import "strconv"
 // sqlx reads :name as a parameter in named queries.
 const ExpectRowsPrefix = "/*keyward-rows="
 
+// ExpectRowsFinalSuffix ends the count of ExpectRowsFinal's mark.
+const ExpectRowsFinalSuffix = ",final"
+
+// Flush is a statement of its own that sends the transaction's batched
+// writes and nothing else: a barrier after which their errors are known.
+// Savepoints taken before it and not sent yet are done with: the caller
+// no longer rolls back to them (the queue's consume transaction, once a
+// message's handling succeeded), and they are never sent.
+const Flush = "/*keyward-flush*/"
+
 // SendNowPrefix is the mark of SendNow.
 const SendNowPrefix = "/*keyward-now*/"
 
@@ -19,6 +29,13 @@ const SendNowPrefix = "/*keyward-now*/"
 // RowsAffected reports n without the batch being sent.
 func ExpectRows(n int, query string) string {
 	return ExpectRowsPrefix + strconv.Itoa(n) + "*/ " + query
+}
+
+// ExpectRowsFinal is ExpectRows for a write whose other count is a final
+// conflict (a row that belongs to something else), not a row changed
+// since it was read: the transaction fails and is not run again.
+func ExpectRowsFinal(n int, query string) string {
+	return ExpectRowsPrefix + strconv.Itoa(n) + ExpectRowsFinalSuffix + "*/ " + query
 }
 
 // SendNow marks a write to be sent at once rather than batched, so that
