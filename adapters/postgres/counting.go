@@ -26,7 +26,9 @@ import (
 //
 // It counts what is sent: a transaction's writes batched into one
 // statement count as one, and a BEGIN, SAVEPOINT or COMMIT the batch
-// never had to send is not counted (batch.go).
+// never had to send is not counted (batch.go). A transaction of writes
+// only is one write (autocommit); one that sent nothing at all is no
+// transaction: neither a read transaction nor a rollback.
 //
 // Round trips follow lib/pq's protocol use: a statement with arguments is
 // parsed in one round trip and bound and executed in a second, one without
