@@ -33,6 +33,16 @@ func batchDB(t *testing.T) (*sqlx.DB, *postgres.SQLCounter) {
 	return db, c
 }
 
+// execAll runs each query on x, failing the test at the first error.
+func execAll(t *testing.T, x sqlx.ExecerContext, queries ...string) {
+	t.Helper()
+	for _, q := range queries {
+		if _, err := x.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
 func count(t *testing.T, db *sqlx.DB, query string) int {
 	t.Helper()
 	var n int
@@ -110,9 +120,7 @@ func TestBatchReadsSeeTheWritesBeforeThem(t *testing.T) {
 	ctx := t.Context()
 	tx := db.MustBeginTx(ctx, nil)
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO parent (id) VALUES (1), (2)`); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, tx, `INSERT INTO parent (id) VALUES (1), (2)`)
 	before := c.Counts()
 	var n int
 	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM other`); err != nil || n != 0 {
@@ -128,9 +136,7 @@ func TestBatchReadsSeeTheWritesBeforeThem(t *testing.T) {
 	if rows, err := res.RowsAffected(); err != nil || rows != 2 {
 		t.Fatalf("an update after the insert of its rows changed %d (%v), want 2", rows, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO other (id) VALUES (1)`); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, tx, `INSERT INTO other (id) VALUES (1)`)
 	res, err = tx.ExecContext(ctx, `INSERT INTO other (id) VALUES (1) ON CONFLICT DO NOTHING`)
 	if err != nil {
 		t.Fatal(err)
@@ -155,11 +161,7 @@ func TestBatchSavepoints(t *testing.T) {
 	ctx := t.Context()
 	before := c.Counts()
 	tx := db.MustBeginTx(ctx, nil)
-	for _, q := range []string{`INSERT INTO parent (id) VALUES (1)`, `SAVEPOINT handling`, `INSERT INTO parent (id) VALUES (2)`, `ROLLBACK TO SAVEPOINT handling`, `INSERT INTO parent (id) VALUES (3)`} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	execAll(t, tx, `INSERT INTO parent (id) VALUES (1)`, `SAVEPOINT handling`, `INSERT INTO parent (id) VALUES (2)`, `ROLLBACK TO SAVEPOINT handling`, `INSERT INTO parent (id) VALUES (3)`)
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -176,18 +178,12 @@ func TestBatchSavepoints(t *testing.T) {
 
 	// Sent when a write after it must be: then a rollback to it is sent.
 	tx = db.MustBeginTx(ctx, nil)
-	for _, q := range []string{`INSERT INTO parent (id) VALUES (4)`, `SAVEPOINT handling`, `INSERT INTO parent (id) VALUES (5)`} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	execAll(t, tx, `INSERT INTO parent (id) VALUES (4)`, `SAVEPOINT handling`, `INSERT INTO parent (id) VALUES (5)`)
 	var n int
 	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM parent`); err != nil || n != 4 {
 		t.Fatal(n, err)
 	}
-	if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT handling`); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, tx, `ROLLBACK TO SAVEPOINT handling`)
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -203,13 +199,9 @@ func TestBatchFailureFailsTheTransaction(t *testing.T) {
 	t.Parallel()
 	db, _ := batchDB(t)
 	ctx := t.Context()
-	if _, err := db.ExecContext(ctx, `INSERT INTO parent (id) VALUES (1)`); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, db, `INSERT INTO parent (id) VALUES (1)`)
 	tx := db.MustBeginTx(ctx, nil)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO other (id) VALUES (1)`); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, tx, `INSERT INTO other (id) VALUES (1)`)
 	res, err := tx.ExecContext(ctx, `INSERT INTO parent (id) VALUES (1)`)
 	if err != nil {
 		t.Fatal(err)
@@ -252,9 +244,7 @@ func TestBatchRollbackSendsNothingUnsent(t *testing.T) {
 	ctx := t.Context()
 	before := c.Counts()
 	tx := db.MustBeginTx(ctx, nil)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO parent (id) VALUES (1)`); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, tx, `INSERT INTO parent (id) VALUES (1)`)
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
@@ -318,9 +308,7 @@ func TestBatchLoneExpectedWriteDoesNotCommitAnotherCount(t *testing.T) {
 	t.Parallel()
 	db, _ := batchDB(t)
 	ctx := t.Context()
-	if _, err := db.ExecContext(ctx, `INSERT INTO parent (id) VALUES (1), (2), (3)`); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, db, `INSERT INTO parent (id) VALUES (1), (2), (3)`)
 	tx := db.MustBeginTx(ctx, nil)
 	if _, err := tx.ExecContext(ctx, sqlmark.ExpectRows(1, `UPDATE parent SET n = 7`)); err != nil {
 		t.Fatal(err)
@@ -340,14 +328,10 @@ func TestBatchKeptSavepointUndoesWhatIsSentAfterIt(t *testing.T) {
 	t.Parallel()
 	db, _ := batchDB(t)
 	ctx := t.Context()
-	if _, err := db.ExecContext(ctx, `INSERT INTO other (id) VALUES (1)`); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, db, `INSERT INTO other (id) VALUES (1)`)
 	tx := db.MustBeginTx(ctx, nil)
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT handling`); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, tx, `SAVEPOINT handling`)
 	var id int
 	if err := tx.GetContext(ctx, &id, `INSERT INTO parent (id) VALUES (1) RETURNING id`); err != nil {
 		t.Fatal(err)
@@ -358,9 +342,7 @@ func TestBatchKeptSavepointUndoesWhatIsSentAfterIt(t *testing.T) {
 	if err := tx.GetContext(ctx, &id, `SELECT id FROM other WHERE id = 1 FOR UPDATE`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT handling`); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, tx, `ROLLBACK TO SAVEPOINT handling`)
 	// The row lock is gone with the rollback: another transaction takes it
 	// without waiting.
 	other := db.MustBeginTx(ctx, nil)
@@ -383,16 +365,10 @@ func TestBatchRollbackToRecoversFromAFailureAfterTheSavepoint(t *testing.T) {
 	t.Parallel()
 	db, _ := batchDB(t)
 	ctx := t.Context()
-	if _, err := db.ExecContext(ctx, `INSERT INTO parent (id) VALUES (1)`); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, db, `INSERT INTO parent (id) VALUES (1)`)
 	tx := db.MustBeginTx(ctx, nil)
 	defer func() { _ = tx.Rollback() }()
-	for _, q := range []string{`INSERT INTO other (id) VALUES (1)`, `SAVEPOINT handling`, `INSERT INTO parent (id) VALUES (1)`} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	execAll(t, tx, `INSERT INTO other (id) VALUES (1)`, `SAVEPOINT handling`, `INSERT INTO parent (id) VALUES (1)`)
 	var n int
 	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM parent`); err == nil {
 		t.Fatal("a read after a duplicate insert succeeded")
@@ -400,9 +376,7 @@ func TestBatchRollbackToRecoversFromAFailureAfterTheSavepoint(t *testing.T) {
 	if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT handling`); err != nil {
 		t.Fatalf("rollback to the savepoint sent before the failure: %v", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO other (id) VALUES (2)`); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, tx, `INSERT INTO other (id) VALUES (2)`)
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -426,9 +400,7 @@ func TestBatchBeginsUnderTheTransactionsContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO parent (id) VALUES (1)`); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, tx, `INSERT INTO parent (id) VALUES (1)`)
 	if err := tx.Commit(); err != nil {
 		t.Fatalf("commit after the first statement's context ended: %v", err)
 	}

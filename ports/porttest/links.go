@@ -123,17 +123,28 @@ func testLinkUpdateMissing(t *testing.T, repo ports.DeliveryLinkRepository) {
 // testLinkConcurrentReveals: n customers press reveal at once on a link
 // allowing limit; exactly limit succeed, one of them first.
 func testLinkConcurrentReveals(t *testing.T, repo ports.DeliveryLinkRepository) {
+	raceReveals(t, repo, func() (bool, error) {
+		var first bool
+		_, err := repo.Update(t.Context(), "link-1", func(l *domain.DeliveryLink) (err error) {
+			first, err = l.Reveal(suiteT0)
+			return err
+		})
+		return first, err
+	})
+}
+
+// raceReveals has 20 customers reveal at once, each with reveal, on a link
+// allowing 3: exactly 3 succeed, one of them first, and the stored link
+// says 3.
+func raceReveals(t *testing.T, repo ports.DeliveryLinkRepository, reveal func() (first bool, err error)) {
+	t.Helper()
 	const n, limit = 20, 3
 	createLink(t, repo, newLink(t, "link-1", "ord-1", "token-1", suiteT0, limit))
 	var ok, firsts, exhausted atomic.Int32
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			var first bool
-			_, err := repo.Update(t.Context(), "link-1", func(l *domain.DeliveryLink) (err error) {
-				first, err = l.Reveal(suiteT0)
-				return err
-			})
+			first, err := reveal()
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -143,7 +154,7 @@ func testLinkConcurrentReveals(t *testing.T, repo ports.DeliveryLinkRepository) 
 			case errors.Is(err, domain.ErrLinkExhausted):
 				exhausted.Add(1)
 			default:
-				t.Errorf("Update(Reveal): %v", err)
+				t.Errorf("reveal: %v", err)
 			}
 		})
 	}
@@ -151,8 +162,8 @@ func testLinkConcurrentReveals(t *testing.T, repo ports.DeliveryLinkRepository) 
 	if ok.Load() != limit || exhausted.Load() != n-limit || firsts.Load() != 1 {
 		t.Errorf("%d reveals succeeded (%d first), %d exhausted; want %d (1 first), %d", ok.Load(), firsts.Load(), exhausted.Load(), limit, n-limit)
 	}
-	if got := linkByToken(t, repo, "token-1"); got.RevealsUsed() != limit {
-		t.Errorf("stored link has %d reveals used, want %d", got.RevealsUsed(), limit)
+	if got := linkByToken(t, repo, "token-1").RevealsUsed(); got != limit {
+		t.Errorf("stored link has %d reveals used, want %d", got, limit)
 	}
 }
 
@@ -235,33 +246,10 @@ func testLinkRevealRefused(t *testing.T, repo ports.DeliveryLinkRepository) {
 // ports.DeliveryLinkRevealer.
 func testLinkConcurrentRevealWrites(t *testing.T, repo ports.DeliveryLinkRepository) {
 	r := revealer(t, repo)
-	const n, limit = 20, 3
-	createLink(t, repo, newLink(t, "link-1", "ord-1", "token-1", suiteT0, limit))
-	var ok, firsts, exhausted atomic.Int32
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			_, first, err := r.Reveal(t.Context(), "link-1", suiteT0)
-			switch {
-			case err == nil:
-				ok.Add(1)
-				if first {
-					firsts.Add(1)
-				}
-			case errors.Is(err, domain.ErrLinkExhausted):
-				exhausted.Add(1)
-			default:
-				t.Errorf("Reveal: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() != limit || exhausted.Load() != n-limit || firsts.Load() != 1 {
-		t.Errorf("%d reveals succeeded (%d first), %d exhausted; want %d (1 first), %d", ok.Load(), firsts.Load(), exhausted.Load(), limit, n-limit)
-	}
-	if got := linkByToken(t, repo, "token-1").RevealsUsed(); got != limit {
-		t.Errorf("stored link has %d reveals used, want %d", got, limit)
-	}
+	raceReveals(t, repo, func() (bool, error) {
+		_, first, err := r.Reveal(t.Context(), "link-1", suiteT0)
+		return first, err
+	})
 }
 
 func testLinkList(t *testing.T, repo ports.DeliveryLinkRepository) {
