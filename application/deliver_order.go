@@ -44,7 +44,7 @@ func NewDeliverOrder(tx ports.Transactor, orders ports.OrderRepository, links po
 // revoked) or whose delivery another worker holds; it returns an error to
 // retry when mail or storage fails, after releasing its claim.
 func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
-	d := h.newDelivery()
+	d := h.newDelivery(ctx)
 	// The claim, the revocation of the links before it (a worker that died
 	// may have emailed one) and the new link commit together: a link is
 	// stored before its email goes out, and a worker that dies before the
@@ -81,8 +81,15 @@ type delivery struct {
 	url           string
 }
 
-func (h DeliverOrder) newDelivery() *delivery {
-	return &delivery{DeliverOrder: h, claim: h.issuer.ids.NewID(), lease: deliveryLease}
+// newDelivery starts a delivery; its claim is named by the run of ctx
+// (ports.RunID) when it has one, so that a message's retry takes over the
+// claim an earlier try of it took, even one whose commit it never saw.
+func (h DeliverOrder) newDelivery(ctx context.Context) *delivery {
+	claim := ports.RunID(ctx)
+	if claim == "" {
+		claim = h.issuer.ids.NewID()
+	}
+	return &delivery{DeliverOrder: h, claim: claim, lease: deliveryLease}
 }
 
 // claimOn claims o's delivery, in an update function (which may run

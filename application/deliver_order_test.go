@@ -226,3 +226,59 @@ func TestDeliveryMarkedDeliveredAfterUnknownCommit(t *testing.T) {
 		})
 	}
 }
+
+// heldAfterFulfilled refuses every save of an order once it is fulfilled,
+// as a database gone after the seal committed: the delivery claim the
+// seal took can be neither used nor released.
+type heldAfterFulfilled struct{ ports.OrderRepository }
+
+func (r heldAfterFulfilled) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
+	if o, err := r.Get(ctx, id); err == nil && o.Status() == domain.StatusFulfilled {
+		return nil, fmt.Errorf("%w: connection lost", ports.ErrStorageUnavailable)
+	}
+	return r.OrderRepository.Update(ctx, id, fn)
+}
+
+func (r heldAfterFulfilled) UpdateSeen(ctx context.Context, seen domain.OrderSnapshot, fn func(*domain.Order) error) (*domain.Order, error) {
+	return r.Update(ctx, seen.ID, fn)
+}
+
+// TestRetryOfARunTakesOverItsOwnDeliveryClaim: a run that sealed an order
+// and claimed its delivery, then lost its database before it could send
+// the email or release the claim, is tried again (the same message): the
+// retry, the same run, delivers at once instead of waiting for its own
+// claim to lapse; another run still leaves the claim alone.
+func TestRetryOfARunTakesOverItsOwnDeliveryClaim(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o := w.paidOrder(t, 1)
+	run := ports.WithRunID(t.Context(), "fulfil-paid@order.paid/msg-1")
+	broken := w.app(func(d *application.Deps, _ *application.Settings) {
+		d.Orders = heldAfterFulfilled{w.orders}
+		d.Mailer = failingMailer{err: fmt.Errorf("%w: smtp down", ports.ErrMailUnavailable)}
+	})
+	if err := broken.Commands.FulfilOrder.Handle(run, o.ID()); err == nil {
+		t.Fatal("a run whose database went after the seal succeeded")
+	}
+	if s := w.status(t, o.ID()); s != domain.StatusFulfilled {
+		t.Fatalf("order %s after the broken run, want fulfilled", s)
+	}
+	if got, _ := w.orders.Get(t.Context(), o.ID()); got.Snapshot().DeliveryClaim.ID != ports.RunID(run) {
+		t.Fatalf("claim %+v after the broken run, want the run's", got.Snapshot().DeliveryClaim)
+	}
+	other := ports.WithRunID(t.Context(), "reconcile/1")
+	if err := w.deliver().Handle(other, o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.status(t, o.ID()); s != domain.StatusFulfilled || len(w.mail.sent) != 0 {
+		t.Fatalf("another run delivered under a held claim: order %s, %d emails", s, len(w.mail.sent))
+	}
+	// The retry finds the order fulfilled and delivers it (FulfilOrder
+	// hands a fulfilled order to DeliverOrder), under the same run.
+	if err := w.deliver().Handle(run, o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.status(t, o.ID()); s != domain.StatusDelivered || len(w.mail.sent) != 1 {
+		t.Fatalf("the retried run left the order %s with %d emails, want delivered with 1", s, len(w.mail.sent))
+	}
+}

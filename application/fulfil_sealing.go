@@ -61,7 +61,7 @@ func (f *fulfilment) seal(ctx context.Context, it *domain.OrderItem, supplier, s
 	completed := false
 	var d *delivery
 	if f.deliver != nil {
-		d = f.deliver.newDelivery()
+		d = f.deliver.newDelivery(ctx)
 	}
 	err := f.withNewKey(ctx, func(ctx context.Context) error {
 		keys, err := store(ctx)

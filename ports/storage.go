@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"github.com/keyward/keyward/domain"
@@ -113,8 +114,11 @@ type DeliveryLinkForReveal interface {
 
 // Stored is implemented by a store kept in a database that its other
 // stores can read along with their own rows (Postgres): StoredIn returns
-// that database, equal for every store of it and comparable. Wrappers of
-// a store forward it.
+// that database, equal for every store of it and comparable. A store
+// that says so has its rows read by another store's statement, past any
+// wrapper: a wrapper forwards it only when its reads are the wrapped
+// store's reads (an audit or a metrics wrapper, whose count of reads then
+// misses those), never when it changes what a read returns.
 type Stored interface {
 	StoredIn() any
 }
@@ -131,7 +135,14 @@ func StoredIn(s any) any {
 // database (Stored).
 func SameStore(a, b any) bool {
 	in := StoredIn(a)
-	return in != nil && in == StoredIn(b)
+	return in != nil && !isNilPointer(in) && in == StoredIn(b)
+}
+
+// isNilPointer reports whether v is a typed nil pointer (a store built on
+// no database says nothing of where it is).
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
 // DeliveryLinkRevealer is a DeliveryLinkRepository that can consume one

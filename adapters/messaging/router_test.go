@@ -27,6 +27,7 @@ type routerRig struct {
 	mu      sync.Mutex
 	letters []ports.DeadLetter
 	causes  []error
+	runs    []string // ports.RunID of each call
 	dead    chan struct{}
 }
 
@@ -47,7 +48,12 @@ func newRouterRig(t *testing.T, fail func(attempt int32) error, stopping <-chan 
 	}
 	policy := messaging.RetryPolicy{MaxRetries: 3, InitialInterval: time.Millisecond, MaxInterval: 4 * time.Millisecond}
 	r, err := messaging.NewRouter(g, policy, failures, quiet(), messaging.Handler{Name: "h", Topic: "order.paid",
-		Handle: func(context.Context, domain.OrderEvent) error { return fail(rig.calls.Add(1)) }})
+		Handle: func(ctx context.Context, _ domain.OrderEvent) error {
+			rig.mu.Lock()
+			rig.runs = append(rig.runs, ports.RunID(ctx))
+			rig.mu.Unlock()
+			return fail(rig.calls.Add(1))
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,9 +107,20 @@ func TestRouterRetriesTransientFailures(t *testing.T) {
 	t.Parallel()
 	rig := newRouterRig(t, func(int32) error { return errors.New("supplier down") }, nil)
 	rig.publish(t, "order-2")
-	if l := rig.waitDead(t); l.Attempts != 4 || rig.calls.Load() != 4 {
+	l := rig.waitDead(t)
+	if l.Attempts != 4 || rig.calls.Load() != 4 {
 		t.Fatalf("attempts %d, calls %d; want 1 + 3 retries", l.Attempts, rig.calls.Load())
 	}
+	// Every try of the message by the handler is one run (ports.RunID),
+	// named by the handler and the message.
+	rig.mu.Lock()
+	for _, run := range rig.runs {
+		if run != "h/"+l.ID {
+			t.Errorf("tries ran as %q, want each h/%s", rig.runs, l.ID)
+			break
+		}
+	}
+	rig.mu.Unlock()
 
 	recovered := make(chan struct{})
 	rig2 := newRouterRig(t, func(n int32) error {

@@ -242,14 +242,11 @@ func (r *Links) Reveal(ctx context.Context, id string, now time.Time) (*domain.D
 	if err := l.CanReveal(now); err != nil {
 		return nil, false, err
 	}
-	// Changed between the two statements so that it reveals now (given
-	// more reveals or time): the locked update decides.
-	var first bool
-	l, err = r.Update(ctx, id, func(l *domain.DeliveryLink) (err error) {
-		first, err = l.Reveal(now)
-		return err
-	})
-	return l, first, err
+	// The statement refused what the link as read allows: nothing in
+	// keyward gives a link more reveals or time, so the two disagree on
+	// the rule itself (the time's precision, say). Refuse rather than
+	// guess; the caller retries a conflict.
+	return nil, false, fmt.Errorf("%w: delivery link %s: the reveal's statement refused what the link allows", domain.ErrConflict, id)
 }
 
 // ListByOrder returns the order's links, oldest first.
