@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/application"
+	"github.com/keyward/keyward/ports"
 )
 
 // toolConfig is a configuration of an operator command on a fresh
@@ -133,4 +134,26 @@ func TestToolStartFailureSaysAllOfIt(t *testing.T) {
 			t.Fatal("the server's form no longer cuts the cause: this test shows nothing")
 		}
 	})
+}
+
+// TestPostgresRevealReadsInOneStatement: on Postgres the application's
+// links, data keys and blobs, decorated as every process has them, say
+// they share a database, so that a reveal reads the link, its order's data
+// key and its sealed keys in one statement (ports.DeliveryLinkForReveal).
+// A decorator that stopped saying so would cost every reveal two reads.
+func TestPostgresRevealReadsInOneStatement(t *testing.T) {
+	t.Parallel()
+	var deps application.Deps
+	if err := runTool(t.Context(), toolConfig(t), func(tool) error { return nil }, quiet, fx.Populate(&deps)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := deps.Links.(ports.DeliveryLinkForReveal); !ok {
+		t.Fatalf("the links (%T) do not read for a reveal in one statement", deps.Links)
+	}
+	if !ports.SameStore(deps.Links, deps.DataKeys) {
+		t.Errorf("the links (%T) and the data keys (%T) do not say they share a database", deps.Links, deps.DataKeys)
+	}
+	if !ports.SameStore(deps.Links, deps.Blobs) {
+		t.Errorf("the links (%T) and the blobs (%T) do not say they share a database", deps.Links, deps.Blobs)
+	}
 }
