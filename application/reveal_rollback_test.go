@@ -3,7 +3,6 @@ package application_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -83,15 +82,6 @@ func TestRollbackRacingARevealKeepsTheLimitOnMemory(t *testing.T) {
 func TestRollbackRacingARevealKeepsTheLimitOnPostgres(t *testing.T) {
 	t.Parallel()
 	w := newPGStockWorld(t)
-	id, err := w.orderPaidAndFulfilled(t, w.stockProduct(t, domain.SourcingStockOnly))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.app.Commands.DeliverOrder.Handle(t.Context(), id); err != nil {
-		t.Fatal(err)
-	}
-	body := w.mail.sent[len(w.mail.sent)-1].Text
-	i := strings.Index(body, "/deliver/")
-	token := strings.Fields(body[i+len("/deliver/"):])[0]
+	_, token := pgDelivered(t, w)
 	assertRollbackRacingRevealKeepsTheLimit(t, w.app.Commands.RevealKeys, w.tx, token, 3)
 }
