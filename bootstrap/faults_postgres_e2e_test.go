@@ -61,13 +61,15 @@ func TestFaultPostgresTerminated(t *testing.T) {
 	}()
 	// The gateway posts each IPN during the terminations, again and again
 	// as long as they last: on a loaded machine a request may not outlive
-	// 100 ms, so whether one is taken during them is luck. Once they end,
-	// every IPN must be taken (a repeat is a duplicate, answered 200).
+	// 100 ms, so whether one is taken during them is luck, and so is how
+	// long it takes (a gateway gives up on a slow answer and posts again).
+	// Once they end, every IPN must be taken (a repeat is a duplicate,
+	// answered 200).
 	deadline := time.Now().Add(30 * time.Second)
 	for stormy := true; stormy; {
 		for _, o := range orders {
 			body, sig := h.ipn(o.ID, "finished", "")
-			h.postIPN(body, sig)
+			h.postIPNDuringFaults(body, sig)
 		}
 		stormy = rounds.Load() < 10
 		if stormy && time.Now().After(deadline) {

@@ -247,6 +247,23 @@ func (h *harness) postIPN(body []byte, sig string) (int, []byte) {
 	return code, raw
 }
 
+// postIPNDuringFaults posts a signed IPN as a gateway does while keyward's
+// dependencies fail: an answer that does not come within the client's
+// timeout is given up on (the gateway posts again), not a test failure.
+func (h *harness) postIPNDuringFaults(body []byte, sig string) {
+	h.t.Helper()
+	req, err := http.NewRequest("POST", h.base+"/v1/webhooks/nowpayments", bytes.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(nowpayments.SignatureHeader, sig)
+	if resp, err := h.client.Do(req); err == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}
+}
+
 // pay posts the signed "finished" IPN for the order and checks it is taken.
 func (h *harness) pay(o orderResp) {
 	h.t.Helper()
