@@ -82,8 +82,9 @@ type delivery struct {
 }
 
 // newDelivery starts a delivery; its claim is named by the run of ctx
-// (ports.RunID) when it has one, so that a message's retry takes over the
-// claim an earlier try of it took, even one whose commit it never saw.
+// (ports.RunID) when it has one, so that a retry of a message's handling
+// takes over the claim an earlier try took, even one whose commit it
+// never saw.
 func (h DeliverOrder) newDelivery(ctx context.Context) *delivery {
 	claim := ports.RunID(ctx)
 	if claim == "" {
@@ -124,6 +125,11 @@ func (d *delivery) finish(ctx context.Context, orderID string, err error) error 
 	}
 	if err == nil {
 		err = d.deliver(ctx, d.o, d.link, d.url, d.claim, d.lease)
+	}
+	if errors.Is(err, errSentNotRecorded) {
+		// The claim must lapse: a later try of this run must not take it
+		// over and send another link.
+		ports.EndRunHolds(ctx)
 	}
 	if err != nil && !errors.Is(err, errSentNotRecorded) {
 		// Free the claim at once so the retry need not wait for the lease;

@@ -282,3 +282,33 @@ func TestRetryOfARunTakesOverItsOwnDeliveryClaim(t *testing.T) {
 		t.Fatalf("the retried run left the order %s with %d emails, want delivered with 1", s, len(w.mail.sent))
 	}
 }
+
+// TestRunWhoseEmailWentUnrecordedLetsItsClaimLapse: a try that sent the
+// delivery email but could not record it keeps its claim to lapse; the
+// next try of the same run takes a claim of its own, finds the order
+// held, and sends no second link.
+func TestRunWhoseEmailWentUnrecordedLetsItsClaimLapse(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	o := w.paidOrder(t, 1)
+	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	orders := &markFails{OrderRepository: w.orders}
+	orders.n.Store(100)
+	deliver := w.app(func(d *application.Deps, _ *application.Settings) { d.Orders = orders }).Commands.DeliverOrder
+	run := ports.WithRunID(t.Context(), "fulfil-paid@order.paid/msg-1/1")
+	if err := deliver.Handle(run, o.ID()); err == nil {
+		t.Fatal("a delivery whose mark kept failing succeeded")
+	}
+	if len(w.mail.sent) != 1 {
+		t.Fatalf("%d emails after the first try, want 1", len(w.mail.sent))
+	}
+	if err := deliver.Handle(run, o.ID()); err != nil {
+		t.Fatalf("the run's next try: %v", err)
+	}
+	if len(w.mail.sent) != 1 {
+		t.Fatalf("the run's next try sent another link: %d emails, want 1", len(w.mail.sent))
+	}
+	assertOneLiveLink(t, w, o.ID(), 1)
+}

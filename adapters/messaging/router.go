@@ -96,9 +96,10 @@ func handleWithRetries(msg *message.Message, h Handler, policy RetryPolicy, f Fa
 	if err != nil {
 		return deadLetter(ctx, msg, h.Topic, err, 1, f)
 	}
-	// Every try of this message by this handler is one run: a claim a try
-	// took is the next try's (ports.RunID).
-	ctx = ports.WithRunID(ctx, h.Name+"/"+msg.UUID)
+	// The tries below are one run: a claim a try took is the next try's
+	// (ports.RunID). A redelivery of the message, which may overlap them,
+	// is another run.
+	ctx = ports.WithRunID(ctx, h.Name+"/"+msg.UUID+"/"+watermill.NewUUID())
 	delay := policy.InitialInterval
 	for attempt := 1; ; attempt++ {
 		err := h.Handle(ctx, ev)

@@ -3,6 +3,7 @@ package messaging_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -111,14 +112,23 @@ func TestRouterRetriesTransientFailures(t *testing.T) {
 	if l.Attempts != 4 || rig.calls.Load() != 4 {
 		t.Fatalf("attempts %d, calls %d; want 1 + 3 retries", l.Attempts, rig.calls.Load())
 	}
-	// Every try of the message by the handler is one run (ports.RunID),
-	// named by the handler and the message.
+	// The tries of one delivery of the message are one run (ports.RunID),
+	// named by the handler and the message; another delivery is another.
 	rig.mu.Lock()
 	for _, run := range rig.runs {
-		if run != "h/"+l.ID {
-			t.Errorf("tries ran as %q, want each h/%s", rig.runs, l.ID)
+		if run != rig.runs[0] || !strings.HasPrefix(run, "h/"+l.ID+"/") {
+			t.Errorf("tries ran as %q, want each the same run of h/%s/", rig.runs, l.ID)
 			break
 		}
+	}
+	first := rig.runs[0]
+	rig.runs = nil
+	rig.mu.Unlock()
+	rig.publish(t, "order-2")
+	rig.waitDead(t)
+	rig.mu.Lock()
+	if len(rig.runs) == 0 || rig.runs[0] == first {
+		t.Errorf("the second message ran as %q, the first as %q: want runs of their own", rig.runs, first)
 	}
 	rig.mu.Unlock()
 

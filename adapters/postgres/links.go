@@ -242,11 +242,12 @@ func (r *Links) Reveal(ctx context.Context, id string, now time.Time) (*domain.D
 	if err := l.CanReveal(now); err != nil {
 		return nil, false, err
 	}
-	// The statement refused what the link as read allows: nothing in
-	// keyward gives a link more reveals or time, so the two disagree on
-	// the rule itself (the time's precision, say). Refuse rather than
-	// guess; the caller retries a conflict.
-	return nil, false, fmt.Errorf("%w: delivery link %s: the reveal's statement refused what the link allows", domain.ErrConflict, id)
+	// The statement refused what the link as read allows: the link was
+	// given more reveals or time between the two statements (nothing in
+	// keyward does; an operator's edit might), or the statement and
+	// CanReveal disagree on the rule. Not the customer's doing: a
+	// transient failure, which the next try settles in the first case.
+	return nil, false, fmt.Errorf("%w: delivery link %s: the reveal's statement refused what the link as read again allows", ports.ErrStorageUnavailable, id)
 }
 
 // ListByOrder returns the order's links, oldest first.
