@@ -90,11 +90,7 @@ func (o *Order) AwaitItemRelease(itemID string, release time.Time, now time.Time
 	if err := it.awaitRelease(release); err != nil {
 		return err
 	}
-	day := ""
-	if !it.releaseDate.IsZero() {
-		day = it.releaseDate.Format(DateLayout)
-	}
-	o.touch(itemEvent(EventKindItemAwaitingRelease, o.status, it, now, "release_date", day, "supplier_order_id", it.supplierOrderID), now)
+	o.touch(itemEvent(EventKindItemAwaitingRelease, o.status, it, now, "release_date", FormatDay(it.releaseDate), "supplier_order_id", it.supplierOrderID), now)
 	o.emit(EventOrderPreordered, now, PreorderReason(it.id, it.releaseDate))
 	return nil
 }

@@ -133,11 +133,8 @@ func PreorderOf(err error) (time.Time, bool) {
 // ReleaseDateOf returns the release date err carries (a
 // *ReleasePendingError in its chain with a date); false when it carries none.
 func ReleaseDateOf(err error) (time.Time, bool) {
-	var rp *ReleasePendingError
-	if errors.As(err, &rp) && !rp.ReleaseDate.IsZero() {
-		return rp.ReleaseDate, true
-	}
-	return time.Time{}, false
+	d, ok := PreorderOf(err)
+	return d, ok && !d.IsZero()
 }
 
 // SupplierKey is one plaintext key as delivered. It must be sealed at once

@@ -147,7 +147,9 @@ func parseDate(raw json.RawMessage) time.Time {
 	return time.Time{}
 }
 
-// writtenDay is t's day in the offset it was written with.
+// writtenDay is t's day in the offset it was written with: unlike
+// domain.ReleaseDay, which takes the day in UTC, a date Kinguin wrote as
+// midnight in its own offset stays that calendar day.
 func writtenDay(t time.Time) time.Time {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)

@@ -56,7 +56,7 @@ func (r *Orders) CountByStatus(context.Context) (map[domain.OrderStatus]int, err
 }
 
 // CountAwaitingRelease returns how many fulfilling orders wait only for
-// pre-orders' release.
+// pre-orders' release (domain.Order.AwaitingReleaseUntil).
 func (r *Orders) CountAwaitingRelease(context.Context) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -65,17 +65,11 @@ func (r *Orders) CountAwaitingRelease(context.Context) (int, error) {
 		if s.Status != domain.StatusFulfilling {
 			continue
 		}
-		waiting, other := false, false
-		for _, it := range s.Items {
-			switch it.Status {
-			case domain.ItemAwaitingRelease:
-				waiting = true
-			case domain.ItemSealed:
-			default:
-				other = true
-			}
+		o, err := domain.UnmarshalOrder(s)
+		if err != nil {
+			return 0, fmt.Errorf("count orders awaiting release: %w", err)
 		}
-		if waiting && !other {
+		if _, waiting := o.AwaitingReleaseUntil(); waiting {
 			n++
 		}
 	}

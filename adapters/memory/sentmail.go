@@ -49,11 +49,12 @@ func (s *SentMail) RecordSent(_ context.Context, key string, at time.Time) error
 func (s *SentMail) MarkAudited(ctx context.Context, key string, at time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.sent[key]; !ok {
-		s.sent[key] = at
-	}
 	if s.audited[key] {
 		return false, nil
+	}
+	_, wasSent := s.sent[key]
+	if !wasSent {
+		s.sent[key] = at
 	}
 	s.audited[key] = true
 	if u := unitFrom(ctx); u != nil {
@@ -61,6 +62,9 @@ func (s *SentMail) MarkAudited(ctx context.Context, key string, at time.Time) (b
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			delete(s.audited, key)
+			if !wasSent {
+				delete(s.sent, key) // as the mark's own row on Postgres
+			}
 		})
 	}
 	return true, nil

@@ -206,9 +206,8 @@ type orders struct {
 }
 
 func (r orders) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {
-	return r.update(fn, func(fn func(*domain.Order) error) (*domain.Order, error) {
-		return r.OrderRepository.Update(ctx, id, fn)
-	})
+	fn, observe := r.observed(fn)
+	return observe(r.OrderRepository.Update(ctx, id, fn))
 }
 
 var _ ports.SeenOrderUpdater = orders{}
@@ -216,17 +215,19 @@ var _ ports.SeenOrderUpdater = orders{}
 // UpdateSeen is the wrapped orders' UpdateSeen where they have one,
 // Update otherwise, observed as Update is.
 func (r orders) UpdateSeen(ctx context.Context, seen domain.OrderSnapshot, fn func(*domain.Order) error) (*domain.Order, error) {
-	return r.update(fn, func(fn func(*domain.Order) error) (*domain.Order, error) {
-		if u, ok := r.OrderRepository.(ports.SeenOrderUpdater); ok {
-			return u.UpdateSeen(ctx, seen, fn)
-		}
-		return r.OrderRepository.Update(ctx, seen.ID, fn)
-	})
+	fn, observe := r.observed(fn)
+	if u, ok := r.OrderRepository.(ports.SeenOrderUpdater); ok {
+		return observe(u.UpdateSeen(ctx, seen, fn))
+	}
+	return observe(r.OrderRepository.Update(ctx, seen.ID, fn))
 }
 
-func (r orders) update(fn func(*domain.Order) error, update func(func(*domain.Order) error) (*domain.Order, error)) (*domain.Order, error) {
+// observed returns fn noting whether it delivers the order, and what to
+// call with the update's result: it observes paid → delivered once an
+// update that delivered committed.
+func (r orders) observed(fn func(*domain.Order) error) (func(*domain.Order) error, func(*domain.Order, error) (*domain.Order, error)) {
 	delivered := false
-	o, err := update(func(o *domain.Order) error {
+	wrapped := func(o *domain.Order) error {
 		before := o.Status()
 		if err := fn(o); err != nil {
 			return err
@@ -235,13 +236,15 @@ func (r orders) update(fn func(*domain.Order) error, update func(func(*domain.Or
 		// is the one that commits.
 		delivered = before != domain.StatusDelivered && o.Status() == domain.StatusDelivered
 		return nil
-	})
-	if err == nil && delivered {
-		if d, ok := paidToDelivered(o); ok {
-			r.m.ObserveDelivery(d)
-		}
 	}
-	return o, err
+	return wrapped, func(o *domain.Order, err error) (*domain.Order, error) {
+		if err == nil && delivered {
+			if d, ok := paidToDelivered(o); ok {
+				r.m.ObserveDelivery(d)
+			}
+		}
+		return o, err
+	}
 }
 
 // paidToDelivered is the time between the first entry of o's timeline in

@@ -58,6 +58,21 @@ const (
 // maxBatchParams keeps a batch within the protocol's 65535 parameters.
 const maxBatchParams = 60000
 
+// txBatch is what a connection keeps of the transaction in progress for
+// the batch: its context and options, the driver's transaction once BEGIN
+// is sent, the writes and savepoints kept, and what was sent and failed
+// (the transaction cannot commit) with how many of the savepoints sent,
+// in order, came before it.
+type txBatch struct {
+	txCtx          context.Context
+	txOpts         driver.TxOptions
+	innerTx        driver.Tx
+	batch          []batched
+	txErr          error
+	txErrAfter     int
+	sentSavepoints []string
+}
+
 // batched is one write kept for the batch, or a savepoint not yet sent
 // (info nil).
 type batched struct {
@@ -578,7 +593,7 @@ func (cn *countingConn) rollbackTx() error {
 
 // resetTx forgets the transaction's batch state.
 func (cn *countingConn) resetTx() {
-	cn.batch, cn.innerTx, cn.txErr, cn.txErrAfter, cn.sentSavepoints, cn.txCtx = nil, nil, nil, 0, nil, nil
+	cn.txBatch = txBatch{}
 }
 
 // endLazyTx ends a transaction whose BEGIN was never sent.

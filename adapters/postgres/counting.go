@@ -208,17 +208,7 @@ type countingConn struct {
 	sawRow                     bool
 	txStatements, txRoundTrips uint64
 	txTrace                    []string // statements of the transaction, while tracing
-	// The transaction's options and, once its BEGIN is sent, the
-	// driver's transaction; the writes kept for the batch (batch.go).
-	txCtx   context.Context
-	txOpts  driver.TxOptions
-	innerTx driver.Tx
-	batch   []batched
-	// What was sent and failed (the transaction cannot commit), and how
-	// many of the savepoints sent, in order, came before it.
-	txErr          error
-	txErrAfter     int
-	sentSavepoints []string
+	txBatch                             // the transaction's kept writes (batch.go)
 }
 
 // endTx counts the end of the transaction in progress (one statement,

@@ -287,10 +287,7 @@ func (t *Transactor) Atomically(ctx context.Context, fn func(context.Context) er
 			// took (the mailer's mark, say) hold up no unit of work run
 			// apart after it; InConsumeTx rolls back again at the end.
 			u.broken = true
-			if _, rerr := u.tx.ExecContext(context.WithoutCancel(ctx), `ROLLBACK TO SAVEPOINT handling`); rerr != nil {
-				return fmt.Errorf("%w (and rolling back to the savepoint: %v)", err, translate(rerr))
-			}
-			return err
+			return rollbackHandling(ctx, u.tx, err)
 		}
 		return nil
 	}
@@ -315,6 +312,20 @@ type ConsumeTx interface {
 	Tx() *sqlx.Tx
 	// AfterCommit has fn called once the transaction commits.
 	AfterCommit(fn func())
+}
+
+// handlingSavepoint is the savepoint InConsumeTx takes before a message's
+// handling, and rolls back to when the handling fails.
+const handlingSavepoint = "handling"
+
+// rollbackHandling rolls tx back to handlingSavepoint after err (nil: a
+// panic), under a context that outlives a cancelled one; err comes back,
+// with the rollback's own failure when it fails.
+func rollbackHandling(ctx context.Context, tx *sqlx.Tx, err error) error {
+	if _, rerr := tx.ExecContext(context.WithoutCancel(ctx), `ROLLBACK TO SAVEPOINT `+handlingSavepoint); rerr != nil && err != nil {
+		return fmt.Errorf("%w (and rolling back to the savepoint: %v)", err, translate(rerr))
+	}
+	return err
 }
 
 // errConsumeTxBroken fails the handling of a message during which a unit
@@ -346,7 +357,7 @@ var errConsumeTxBroken = errors.New("a unit of work failed inside the consume tr
 // (fulfilment's begun mark, before the supplier is called).
 func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) error) (err error) {
 	tx := c.Tx()
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT handling`); err != nil {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT `+handlingSavepoint); err != nil {
 		return fmt.Errorf("savepoint before handling: %w", translate(err))
 	}
 	u := &unitOfWork{tx: tx, consume: true}
@@ -357,24 +368,20 @@ func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) erro
 		}
 		// fn failed or panicked: nothing of it may commit with the
 		// acknowledgement.
-		if _, rerr := tx.ExecContext(context.WithoutCancel(ctx), `ROLLBACK TO SAVEPOINT handling`); rerr != nil && err != nil {
-			err = fmt.Errorf("%w (and rolling back to the savepoint: %v)", err, rerr)
-		}
+		err = rollbackHandling(ctx, tx, err)
 	}()
 	if err := fn(context.WithValue(ctx, txKey{}, u)); err != nil {
 		return err
-	}
-	if !u.broken {
-		// fn's writes are sent now, so that their failure is fn's, not
-		// the next message's or the batch's commit.
-		if err := flushWrites(ctx, tx); err != nil {
-			return err
-		}
 	}
 	if u.broken {
 		// fn got over a unit of work that failed, but the transaction may
 		// be aborted or hold half of that unit: never acknowledge on it.
 		return errConsumeTxBroken
+	}
+	// fn's writes are sent now, so that their failure is fn's, not the
+	// next message's or the batch's commit.
+	if err := flushWrites(ctx, tx); err != nil {
+		return err
 	}
 	done = true
 	for _, f := range u.afterCommit {
