@@ -33,6 +33,9 @@ func EventuallyWith(t testing.TB, within time.Duration, report func() string, co
 			return
 		}
 		time.Sleep(min(wait, left))
-		wait = min(2*wait, maxWait)
+		wait = nextWait(wait)
 	}
 }
+
+// nextWait is the wait after wait: doubled, up to maxWait.
+func nextWait(wait time.Duration) time.Duration { return min(2*wait, maxWait) }

@@ -54,13 +54,10 @@ func TestEventuallyFailsNamingWhatItWaitedFor(t *testing.T) {
 	if took := time.Since(start); took < 100*time.Millisecond {
 		t.Errorf("gave up after %s, before the 100ms it was given", took)
 	}
-	// The backoff starts at a few milliseconds: a condition that holds
-	// just after the first poll is not kept waiting a whole long period.
-	if len(polls) < 3 {
-		t.Fatalf("polled %d times in 100ms", len(polls))
-	}
-	if gap := polls[1].Sub(polls[0]); gap > 25*time.Millisecond {
-		t.Errorf("second poll %s after the first, want the backoff to start short", gap)
+	// It polls again before giving up (how often is the schedule's, pinned
+	// in TestBackoffStartsShort without the scheduler's timing).
+	if len(polls) < 2 {
+		t.Fatalf("polled %d times in 100ms, want again after the first", len(polls))
 	}
 }
 
