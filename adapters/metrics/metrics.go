@@ -86,9 +86,12 @@ func New() *Metrics {
 // Registry is where further collectors (database pool, storage gauges) go.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// Handler serves the registry in the Prometheus exposition format.
+// Handler serves the registry in the Prometheus exposition format. A
+// collector that fails (a gauge whose source timed out, say: it has
+// logged why) is left out of that scrape; the rest is served with 200, so
+// one slow query never blanks every other metric of the process.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, ErrorHandling: promhttp.ContinueOnError})
 }
 
 // ObserveCall records one call to dependency's operation that started at

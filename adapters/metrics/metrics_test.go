@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +87,14 @@ keyward_things{kind="a"} ` + map[float64]string{1: "1", 2: "2"}[want] + "\n"
 	m.Gauge("broken", "Broken.", nil, func(context.Context) ([]metrics.Sample, error) { return nil, errors.New("db down") }, discard())
 	if _, err := m.Registry().Gather(); err == nil {
 		t.Fatal("a failing source is not reported")
+	}
+	// The scrape still answers, with every other metric and without the
+	// broken gauge.
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK || !strings.Contains(body, `keyward_things{kind="a"} 4`) || strings.Contains(body, "keyward_broken") {
+		t.Fatalf("a failing source blanked the scrape: %d\n%s", rec.Code, body)
 	}
 }
 
