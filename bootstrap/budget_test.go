@@ -241,7 +241,7 @@ func traceTransactions(t *testing.T, counter *postgres.SQLCounter) (stop func())
 			fmt.Fprintf(&b, "tx %d (%s, %d statements)\n", i+1, tx.Kind, len(tx.Statements))
 			for _, q := range tx.Statements {
 				q = strings.Join(strings.Fields(q), " ")
-				if len(q) > 200 {
+				if len(q) > 200 && os.Getenv("KEYWARD_TEST_BUDGET_TRACE") != "full" {
 					q = q[:200] + "…"
 				}
 				fmt.Fprintf(&b, "    %s\n", q)

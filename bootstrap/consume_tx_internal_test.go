@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -137,5 +138,134 @@ func TestNotificationRecordCommitsWithItsAck(t *testing.T) {
 	}
 	if mailer.sent != 2 {
 		t.Fatalf("%d sends, want 2 (the failed handling and the redelivery)", mailer.sent)
+	}
+}
+
+// TestHandlingAcknowledgesItsOwnMessage: on the Postgres queue a handling
+// run in the consume transaction writes its message's offset with its own
+// writes, and the subscriber's acknowledgement of that message sends
+// nothing more; the offset still ends at the last message the router
+// acknowledged. In one batch of three: the first is handled and
+// acknowledged; the second is handled, its offset written with its
+// record, and yet nacked (as when the subscriber stops while the router
+// acknowledges it); the subscriber stops before the third. The offset
+// stands at the first: the second comes back, and its record with it.
+func TestHandlingAcknowledgesItsOwnMessage(t *testing.T) {
+	_, db := pgtest.NewDatabase(t)
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	const topic, group = "order.paid.p0", "keyward.notifications"
+	pub, err := messaging.NewSQLPublisher(db.DB, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 3 {
+		msg, err := messaging.NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: fmt.Sprintf("order-%d", i), At: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Publish(topic, msg); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, msg.UUID)
+	}
+	offsetOf := func(uuid string) (n int64) {
+		t.Helper()
+		if err := db.GetContext(ctx, &n, `SELECT "offset" FROM "watermill_`+topic+`" WHERE uuid = $1`, uuid); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	acked := func() (n int64) {
+		t.Helper()
+		if err := db.GetContext(ctx, &n, `SELECT coalesce(max(offset_acked), 0) FROM "watermill_offsets_`+topic+`" WHERE consumer_group = $1`, group); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	handled := map[string]int{}
+	handle := withConsumeTx(func(ctx context.Context, ev domain.OrderEvent) error {
+		handled[ev.OrderID]++
+		tx, _ := messaging.ConsumeTxFrom(ctx)
+		_, err := tx.Tx().ExecContext(ctx, `INSERT INTO handled_test (order_id) VALUES ($1)`, ev.OrderID)
+		return err
+	})
+	if _, err := db.ExecContext(ctx, `CREATE TABLE handled_test (order_id text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	next := func(ch <-chan *message.Message) *message.Message {
+		t.Helper()
+		select {
+		case m := <-ch:
+			return m
+		case <-time.After(30 * time.Second):
+			t.Fatal("no message handed out")
+			return nil
+		}
+	}
+	run := func(m *message.Message) {
+		t.Helper()
+		ev, err := messaging.ParseMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := handle(m.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	sub, err := messaging.NewSQLSubscriberGroup(db.DB, log, group, messaging.SQLQueueOptions{BatchSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := sub.Subscribe(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := next(ch)
+	run(first)
+	first.Ack()
+	second := next(ch)
+	if second.UUID != ids[1] {
+		t.Fatalf("second message handed out is %s, want %s", second.UUID, ids[1])
+	}
+	run(second)
+	second.Nack()
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := acked(), offsetOf(ids[0]); got != want {
+		t.Fatalf("offset after the batch: %d, want %d (the first message's): the second's, written with its handling, was not moved back", got, want)
+	}
+	var seen []string
+	if err := db.SelectContext(ctx, &seen, `SELECT order_id FROM handled_test ORDER BY order_id`); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[0] != "order-0" || seen[1] != "order-1" {
+		t.Fatalf("committed writes %v, want the first two handlings' (committed with the batch)", seen)
+	}
+
+	// A second subscriber gets the second message again, and the third;
+	// acknowledged by their handlings, the offset ends at the third.
+	sub, err = messaging.NewSQLSubscriberGroup(db.DB, log, group, messaging.SQLQueueOptions{BatchSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Close() }()
+	if ch, err = sub.Subscribe(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range ids[1:] {
+		m := next(ch)
+		if m.UUID != want {
+			t.Fatalf("handed out %s, want %s", m.UUID, want)
+		}
+		run(m)
+		m.Ack()
+	}
+	testkit.Eventually(t, 10*time.Second, "the offset at the third message", func() bool { return acked() == offsetOf(ids[2]) })
+	if handled["order-0"] != 1 || handled["order-1"] != 2 || handled["order-2"] != 1 {
+		t.Fatalf("handled %v, want order-0 and order-2 once, order-1 twice", handled)
 	}
 }

@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"database/sql"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -18,11 +19,18 @@ import (
 // finds it in the message's context (ConsumeTxFrom), so that writes that
 // must not outlive a rolled-back acknowledgement commit with it. It holds
 // the transaction open while the handler runs: only storage work joins it.
+//
+// A handler may acknowledge its message itself, with its own writes
+// (Ack, Acked): the handling's writes and its message's offset then reach
+// Postgres as one statement, and the subscriber's acknowledgement of that
+// same message after the handling sends nothing.
 type ConsumeTx struct {
 	tx *sqlx.Tx
 
-	mu    sync.Mutex
-	after []func()
+	mu      sync.Mutex
+	after   []func()
+	handing *wsql.Query // the acknowledgement of the message handed out
+	written *wsql.Query // the last acknowledgement a handling wrote
 }
 
 var _ wsql.Tx = (*ConsumeTx)(nil)
@@ -52,13 +60,68 @@ func (t *ConsumeTx) AfterCommit(fn func()) {
 
 // ExecContext implements wsql.Tx. The acknowledgement, an upsert of the
 // group's offset, changes one row: marked so, it is batched with the
-// handler's writes (Watermill reads its RowsAffected only to log it).
+// handler's writes (Watermill reads its RowsAffected only to log it). The
+// acknowledgement of the message a handling acknowledged itself (Acked)
+// is sent no second time. The statement naming the message handed out
+// (handedOut, see offsetsAdapter) is kept, never sent.
 func (t *ConsumeTx) ExecContext(ctx context.Context, query string, args ...any) (wsql.Result, error) {
-	if strings.HasPrefix(query, `INSERT INTO "watermill_offsets_`) && strings.Contains(query, "ON CONFLICT") {
+	if query == handedOut {
+		if len(args) == 1 {
+			if ack, ok := args[0].(wsql.Query); ok {
+				t.mu.Lock()
+				t.handing = &ack
+				t.mu.Unlock()
+			}
+		}
+		return keptResult(0), nil
+	}
+	if isAck(query) {
+		t.mu.Lock()
+		done := t.written != nil && t.written.Query == query && reflect.DeepEqual(t.written.Args, args)
+		t.mu.Unlock()
+		if done {
+			return keptResult(1), nil
+		}
 		query = sqlmark.ExpectRows(1, query)
 	}
 	return t.tx.ExecContext(ctx, query, args...)
 }
+
+// isAck reports whether query is Watermill's acknowledgement: the upsert
+// of a consumer group's offset.
+func isAck(query string) bool {
+	return strings.HasPrefix(query, `INSERT INTO "watermill_offsets_`) && strings.Contains(query, "ON CONFLICT")
+}
+
+// Ack returns the statement acknowledging the message being handled (its
+// group's offset set to it), marked to change one row, for the handling
+// to send with its own writes; false when no message was handed out.
+// Once it is sent, Acked says so.
+func (t *ConsumeTx) Ack() (string, []any, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.handing == nil {
+		return "", nil, false
+	}
+	return sqlmark.ExpectRows(1, t.handing.Query), t.handing.Args, true
+}
+
+// Acked records that the handling of the message being handed out sent
+// its acknowledgement (Ack) successfully: the subscriber's own
+// acknowledgement, when it names the same offset, sends nothing. One
+// naming an earlier message (the last one the router acknowledged, when
+// this message's handling ended unacknowledged all the same) is sent, and
+// moves the offset back to it.
+func (t *ConsumeTx) Acked() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.written = t.handing
+}
+
+// keptResult is the result of a statement ConsumeTx did not send.
+type keptResult int64
+
+func (r keptResult) RowsAffected() (int64, error) { return int64(r), nil }
 
 // QueryContext implements wsql.Tx.
 func (t *ConsumeTx) QueryContext(ctx context.Context, query string, args ...any) (wsql.Rows, error) {
@@ -86,6 +149,25 @@ func (t *ConsumeTx) Rollback() error {
 	t.after = nil
 	t.mu.Unlock()
 	return t.tx.Rollback()
+}
+
+// handedOut is the statement offsetsAdapter has Watermill run as it
+// hands each message out; its one argument is that message's
+// acknowledgement. ConsumeTx keeps it and sends nothing.
+const handedOut = "-- keyward: message handed out"
+
+// offsetsAdapter is Watermill's Postgres offsets adapter, telling the
+// consume transaction which message it hands out (ConsumeTx.Ack).
+type offsetsAdapter struct {
+	wsql.DefaultPostgreSQLOffsetsAdapter
+}
+
+func (a offsetsAdapter) ConsumedMessageQuery(p wsql.ConsumedMessageQueryParams) (wsql.Query, error) {
+	ack, err := a.AckMessageQuery(wsql.AckMessageQueryParams{Topic: p.Topic, LastRow: p.Row, Rows: []wsql.Row{p.Row}, ConsumerGroup: p.ConsumerGroup})
+	if err != nil {
+		return wsql.Query{}, err
+	}
+	return wsql.Query{Query: handedOut, Args: []any{ack}}, nil
 }
 
 // consumeBeginner begins a SQL subscriber's transactions as ConsumeTx.

@@ -115,7 +115,7 @@ func NewSQLSubscriberGroup(db *sql.DB, log *slog.Logger, group string, opts SQLQ
 		ResendInterval:   500 * time.Millisecond,
 		RetryInterval:    time.Second,
 		SchemaAdapter:    wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: opts.BatchSize},
-		OffsetsAdapter:   wsql.DefaultPostgreSQLOffsetsAdapter{},
+		OffsetsAdapter:   offsetsAdapter{},
 		InitializeSchema: true,
 	}
 	var wlog watermill.LoggerAdapter = watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})

@@ -177,11 +177,18 @@ func lockChain(ctx context.Context, tx *sqlx.Tx) error {
 // nonce unless it was staged with one; only the adoption chains records
 // without.
 func (l *AuditLog) chain(ctx context.Context, tx *sqlx.Tx, records []domain.AuditRecord, stamp, sign bool) ([]domain.AuditRecord, error) {
-	lastSeq, prev := int64(0), domain.GenesisAuditHash
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&lastSeq, &prev)
+	head := chainHead{Hash: domain.GenesisAuditHash}
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&head.Seq, &head.Hash)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("read last record: %w", err)
 	}
+	return l.chainAfter(ctx, tx, head, records, stamp, sign)
+}
+
+// chainAfter is chain after head, read on tx under the append lock.
+func (l *AuditLog) chainAfter(ctx context.Context, tx *sqlx.Tx, head chainHead, records []domain.AuditRecord, stamp, sign bool) ([]domain.AuditRecord, error) {
+	lastSeq, prev := head.Seq, head.Hash
+	var err error
 	out := make([]domain.AuditRecord, len(records))
 	rows := make([]auditRow, len(records))
 	for i, r := range records {

@@ -10,7 +10,6 @@ import (
 	"strconv"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/keyward/keyward/domain"
 )
@@ -44,22 +43,20 @@ func (l *AuditLog) Seal(ctx context.Context) (int, error) {
 		err := runTx(ctx, l.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sqlx.Tx) error {
 			n, taken, refused = 0, 0, nil
 			// The lock first: a row another sealer moved is then gone
-			// from what this one reads.
-			if err := lockChain(ctx, tx); err != nil {
-				return err
+			// from what this one reads, and the head it reads is the one
+			// that sealer left.
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1), set_config('keyward.audit_seal', 'on', true)`, auditLockKey); err != nil {
+				return fmt.Errorf("lock and enter the sealer's path: %w", err)
 			}
-			rows, err := takePending(ctx, tx, `SELECT id FROM audit_pending ORDER BY id LIMIT $1`, sealBatch)
+			rows, head, err := takeToSeal(ctx, tx)
 			if err != nil || len(rows) == 0 {
 				return err
 			}
 			taken = len(rows)
-			replayed, err := replays(ctx, tx, rows)
-			if err != nil {
-				return err
-			}
+			replayed := replays(rows)
 			records := make([]domain.AuditRecord, 0, len(rows))
 			for _, row := range rows {
-				r, reason, err := l.checkStaged(ctx, row)
+				r, reason, err := l.checkStaged(ctx, row.pendingRow)
 				if err != nil {
 					return err
 				}
@@ -67,7 +64,7 @@ func (l *AuditLog) Seal(ctx context.Context) (int, error) {
 					reason = replayed[row.ID]
 				}
 				if reason != "" {
-					if err := quarantine(ctx, tx, row, reason); err != nil {
+					if err := quarantine(ctx, tx, row.pendingRow, reason); err != nil {
 						return err
 					}
 					refused = append(refused, refusal{row.ID, reason})
@@ -78,7 +75,7 @@ func (l *AuditLog) Seal(ctx context.Context) (int, error) {
 			if len(records) == 0 {
 				return nil
 			}
-			if _, err := l.chain(ctx, tx, records, false, true); err != nil {
+			if _, err := l.chainAfter(ctx, tx, head, records, false, true); err != nil {
 				return err
 			}
 			n = len(records)
@@ -115,32 +112,66 @@ func takePending(ctx context.Context, tx *sqlx.Tx, which string, args ...any) ([
 	return rows, nil
 }
 
+// sealRow is a staged row taken to be sealed, with whether its nonce is
+// chained already.
+type sealRow struct {
+	pendingRow
+	Chained bool `db:"chained"`
+}
+
+// chainHead is the last record of the chain: its seq and hash, the
+// genesis hash and 0 for an empty chain.
+type chainHead struct {
+	Seq  int64
+	Hash string
+}
+
+// takeToSeal deletes up to sealBatch pending rows, oldest first, on tx
+// (which holds the chain's lock and is on the sealer's path), and returns
+// them in id order, each saying whether its nonce is chained already,
+// with the chain's head: one statement, read after the lock was taken.
+func takeToSeal(ctx context.Context, tx *sqlx.Tx) ([]sealRow, chainHead, error) {
+	var rows []struct {
+		sealRow
+		HeadSeq  sql.NullInt64  `db:"head_seq"`
+		HeadHash sql.NullString `db:"head_hash"`
+	}
+	if err := tx.SelectContext(ctx, &rows, `WITH taken AS (
+			DELETE FROM audit_pending WHERE id IN (SELECT id FROM audit_pending ORDER BY id LIMIT $1)
+			RETURNING id, at, actor, action, subject, details, mac, nonce),
+		head AS (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1)
+		SELECT t.id, t.at, t.actor, t.action, t.subject, t.details, t.mac, t.nonce,
+			t.nonce IS NOT NULL AND EXISTS (SELECT 1 FROM audit_log a WHERE a.nonce = t.nonce) AS chained,
+			h.seq AS head_seq, h.hash AS head_hash
+		FROM taken t LEFT JOIN head h ON true`, sealBatch); err != nil {
+		return nil, chainHead{}, fmt.Errorf("take staged records: %w", err)
+	}
+	out := make([]sealRow, len(rows))
+	head := chainHead{Hash: domain.GenesisAuditHash}
+	for i, r := range rows {
+		out[i] = r.sealRow
+		if r.HeadSeq.Valid {
+			head = chainHead{Seq: r.HeadSeq.Int64, Hash: r.HeadHash.String}
+		}
+	}
+	slices.SortFunc(out, func(a, b sealRow) int { return cmp.Compare(a.ID, b.ID) })
+	return out, head, nil
+}
+
 // replays returns, by pending id, why a row of rows is a copy of a staged
 // record: its nonce is already chained, or an earlier row of the batch
 // (the original, staged first) has it. A copy keeps a valid MAC, so only
 // its nonce gives it away; the genuine rows keep flowing.
-func replays(ctx context.Context, tx *sqlx.Tx, rows []pendingRow) (map[int64]string, error) {
-	nonces := make([]string, 0, len(rows))
-	for _, row := range rows {
-		if row.Nonce.Valid {
-			nonces = append(nonces, row.Nonce.String)
-		}
-	}
-	var chained []string
-	if err := tx.SelectContext(ctx, &chained, `SELECT nonce FROM audit_log WHERE nonce = ANY($1)`, pq.Array(nonces)); err != nil {
-		return nil, fmt.Errorf("look for replayed staged records: %w", err)
-	}
+func replays(rows []sealRow) map[int64]string {
 	seen := make(map[string]int64, len(rows))
-	for _, n := range chained {
-		seen[n] = 0
-	}
 	out := map[int64]string{}
 	for _, row := range rows {
 		if !row.Nonce.Valid {
 			continue
 		}
-		switch first, ok := seen[row.Nonce.String]; {
-		case ok && first == 0:
+		first, ok := seen[row.Nonce.String]
+		switch {
+		case row.Chained:
 			out[row.ID] = "nonce already chained: a copy of a staged record"
 		case ok:
 			out[row.ID] = fmt.Sprintf("nonce of staged record %d: a copy of it", first)
@@ -148,7 +179,7 @@ func replays(ctx context.Context, tx *sqlx.Tx, rows []pendingRow) (map[int64]str
 			seen[row.Nonce.String] = row.ID
 		}
 	}
-	return out, nil
+	return out
 }
 
 // checkStaged returns the staged record, or why it must not be chained;

@@ -312,6 +312,12 @@ type ConsumeTx interface {
 	Tx() *sqlx.Tx
 	// AfterCommit has fn called once the transaction commits.
 	AfterCommit(fn func())
+	// Ack returns the statement acknowledging the message being handled,
+	// for the handling to send with its writes; false when there is none.
+	Ack() (query string, args []any, ok bool)
+	// Acked records that Ack's statement was sent, so that the
+	// subscriber does not send it again.
+	Acked()
 }
 
 // handlingSavepoint is the savepoint InConsumeTx takes before a message's
@@ -340,7 +346,9 @@ var errConsumeTxBroken = errors.New("a unit of work failed inside the consume tr
 // commits with the acknowledgement of the message or not at all. So its
 // writes can neither outlive a rolled-back acknowledgement (a nack, a
 // stop, a crash: the message comes back) nor be left by an attempt that
-// failed. The savepoint is left to the commit rather than released, one
+// failed. The message's acknowledgement (c.Ack) is written at the end of
+// fn's handling, with fn's writes in one statement; the subscriber's own
+// acknowledgement of the message then sends nothing. The savepoint is left to the commit rather than released, one
 // statement less. What the units of work would run after their commit
 // runs once c commits. It returns fn's error as it is; when fn succeeds
 // though a unit of work in it failed (a caller that got over the failure,
@@ -378,10 +386,20 @@ func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) erro
 		// be aborted or hold half of that unit: never acknowledge on it.
 		return errConsumeTxBroken
 	}
-	// fn's writes are sent now, so that their failure is fn's, not the
-	// next message's or the batch's commit.
+	// The message is acknowledged with fn's writes, and they are sent
+	// now, as one statement, so that their failure is fn's, not the next
+	// message's or the batch's commit.
+	ackQuery, ackArgs, ack := c.Ack()
+	if ack {
+		if _, err := tx.ExecContext(ctx, ackQuery, ackArgs...); err != nil {
+			return fmt.Errorf("acknowledge with the handling: %w", translate(err))
+		}
+	}
 	if err := flushWrites(ctx, tx); err != nil {
 		return err
+	}
+	if ack {
+		c.Acked()
 	}
 	done = true
 	for _, f := range u.afterCommit {
