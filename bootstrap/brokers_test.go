@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // TestBrokerConfig: a broker or a role that cannot work stops start-up
@@ -68,7 +69,7 @@ func TestBrokerURLNotEchoed(t *testing.T) {
 // without printing the password.
 func TestBrokerUnreachableStopsStart(t *testing.T) {
 	t.Parallel()
-	url, _ := pgtest.NewDatabase(t)
+	url, db := pgtest.NewDatabase(t)
 	for _, c := range []struct{ broker, variable string }{
 		{bootstrap.BrokerAMQP, "KEYWARD_AMQP_URL"},
 		{bootstrap.BrokerNATS, "KEYWARD_NATS_URL"},
@@ -90,4 +91,14 @@ func TestBrokerUnreachableStopsStart(t *testing.T) {
 			t.Errorf("%s: %v", c.broker, err)
 		}
 	}
+	// The failed starts left no outbox listener behind, reconnecting to
+	// a database the process gave up on.
+	listening := func() (n int) {
+		if err := db.GetContext(t.Context(), &n, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%'`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	testkit.Eventually(t, 10*time.Second, "no outbox listener left", func() bool { return listening() == 0 })
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,7 +153,7 @@ func TestNotificationRecordCommitsWithItsAck(t *testing.T) {
 // acknowledges it); the subscriber stops before the third. The offset
 // stands at the first: the second comes back, and its record with it.
 func TestHandlingAcknowledgesItsOwnMessage(t *testing.T) {
-	_, db := pgtest.NewDatabase(t)
+	url, db := pgtest.NewDatabase(t)
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)
 	const topic, group = "order.paid.p0", "keyward.notifications"
@@ -247,8 +249,27 @@ func TestHandlingAcknowledgesItsOwnMessage(t *testing.T) {
 	}
 
 	// A second subscriber gets the second message again, and the third;
-	// acknowledged by their handlings, the offset ends at the third.
-	sub, err = messaging.NewSQLSubscriberGroup(db.DB, log, group, messaging.SQLQueueOptions{BatchSize: 3})
+	// acknowledged by their handlings, the offset ends at the third. Each
+	// acknowledgement goes in the statement of its handling's write, and
+	// the subscriber's own acknowledgement of the batch sends nothing.
+	counter := &postgres.SQLCounter{}
+	var mu sync.Mutex
+	var acks []string
+	counter.Trace(func(tx postgres.TxTrace) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, q := range tx.Statements {
+			if strings.Contains(q, "offset_acked = excluded.offset_acked") {
+				acks = append(acks, q)
+			}
+		}
+	})
+	cdb, err := postgres.OpenCounting(ctx, url, counter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cdb.Close()
+	sub, err = messaging.NewSQLSubscriberGroup(cdb.DB, log, group, messaging.SQLQueueOptions{BatchSize: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,5 +288,18 @@ func TestHandlingAcknowledgesItsOwnMessage(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, "the offset at the third message", func() bool { return acked() == offsetOf(ids[2]) })
 	if handled["order-0"] != 1 || handled["order-1"] != 2 || handled["order-2"] != 1 {
 		t.Fatalf("handled %v, want order-0 and order-2 once, order-1 twice", handled)
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(acks) != 2 {
+		t.Fatalf("%d acknowledgements sent for 2 handlings in one batch, want 2 (one with each handling's write): %q", len(acks), acks)
+	}
+	for _, q := range acks {
+		if !strings.Contains(q, "INSERT INTO handled_test") {
+			t.Errorf("an acknowledgement sent apart from its handling's write: %s", q)
+		}
 	}
 }

@@ -47,19 +47,26 @@ func (c TuningConfig) validate() error {
 // KEYWARD_QUEUE_WAKEUP it listens for the outbox's notifications on
 // KEYWARD_DATABASE_URL, so that an event is read as soon as it commits
 // rather than at the next poll.
-func newQueueOptions(lc fx.Lifecycle, cfg Config, stop *stopping, log *slog.Logger) (messaging.SQLQueueOptions, error) {
+func newQueueOptions(lc fx.Lifecycle, cfg Config, stop *stopping, log *slog.Logger) messaging.SQLQueueOptions {
 	opts := messaging.SQLQueueOptions{BatchSize: cfg.Tuning.QueueBatchSize}
 	if !cfg.Tuning.QueueWakeup {
-		return opts, nil
+		return opts
 	}
-	w, err := messaging.NewWakeup(cfg.DatabaseURL, log.With("component", "outbox-wakeup"))
-	if err != nil {
-		return opts, fmt.Errorf("KEYWARD_DATABASE_URL: %w", err)
-	}
-	lc.Append(fx.Hook{OnStop: func(context.Context) error { return w.Close() }})
+	// Listening starts with the process, so that a start that fails
+	// before it leaves no listener behind.
+	w := messaging.PrepareWakeup(cfg.DatabaseURL, log.With("component", "outbox-wakeup"))
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("KEYWARD_DATABASE_URL: %w", err)
+			}
+			return nil
+		},
+		OnStop: func(context.Context) error { return w.Close() },
+	})
 	opts.Wakeup = w
 	opts.FallbackPoll, opts.Stopping = cfg.Tuning.QueueFallbackPoll, stop.ch
-	return opts, nil
+	return opts
 }
 
 // profilingModule serves the profiler on its own listener, apart from the

@@ -90,7 +90,7 @@ func (t *ConsumeTx) ExecContext(ctx context.Context, query string, args ...any) 
 // isAck reports whether query is Watermill's acknowledgement: the upsert
 // of a consumer group's offset.
 func isAck(query string) bool {
-	return strings.HasPrefix(query, `INSERT INTO "watermill_offsets_`) && strings.Contains(query, "ON CONFLICT")
+	return strings.HasPrefix(query, `INSERT INTO "watermill_offsets_`) && strings.Contains(query, "DO UPDATE SET")
 }
 
 // Ack returns the statement acknowledging the message being handled (its
@@ -108,10 +108,17 @@ func (t *ConsumeTx) Ack() (string, []any, bool) {
 
 // Acked records that the handling of the message being handed out sent
 // its acknowledgement (Ack) successfully: the subscriber's own
-// acknowledgement, when it names the same offset, sends nothing. One
-// naming an earlier message (the last one the router acknowledged, when
-// this message's handling ended unacknowledged all the same) is sent, and
-// moves the offset back to it.
+// acknowledgement, when it names the same offset, sends nothing.
+//
+// The router acknowledges a message whose handling succeeded; only a
+// race with the subscriber's stop or the ack deadline leaves one
+// unacknowledged all the same. When an earlier message of the batch was
+// acknowledged, the subscriber's acknowledgement names that one: it is
+// sent and moves the offset back, and the message comes again (its
+// handling's writes committed: at least once, as before). When none was,
+// Watermill commits without an acknowledgement of its own, and the offset
+// the handling wrote stands with the handling's writes: the message was
+// handled, once.
 func (t *ConsumeTx) Acked() {
 	t.mu.Lock()
 	defer t.mu.Unlock()

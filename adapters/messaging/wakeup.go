@@ -40,7 +40,8 @@ func notifyTopics(ctx context.Context, tx *sql.Tx, topics []string, with string,
 // notification (listener reconnecting, another writer) costs at most one
 // poll interval.
 type Wakeup struct {
-	listener *pq.Listener
+	dsn      string
+	listener *pq.Listener // set by Start
 	log      *slog.Logger
 	mu       sync.Mutex
 	waiters  map[string][]chan struct{}
@@ -48,29 +49,57 @@ type Wakeup struct {
 }
 
 // NewWakeup connects a listener to the database at dsn and starts
-// dispatching notifications; Close stops it. It returns an error when the
-// first connection or LISTEN fails.
+// dispatching notifications (PrepareWakeup, then Start); Close stops it.
+// It returns an error when the first connection or LISTEN fails.
 func NewWakeup(dsn string, log *slog.Logger) (*Wakeup, error) {
-	w := &Wakeup{log: log, waiters: map[string][]chan struct{}{}, done: make(chan struct{})}
-	w.listener = pq.NewListener(dsn, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
+	w := PrepareWakeup(dsn, log)
+	if err := w.Start(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// PrepareWakeup returns a Wakeup that listens on the database at dsn once
+// Start is called: subscribers may be given it before (they poll until it
+// listens), and a process whose start fails before Start leaves no
+// listener behind, reconnecting to a database it no longer uses.
+func PrepareWakeup(dsn string, log *slog.Logger) *Wakeup {
+	return &Wakeup{dsn: dsn, log: log, waiters: map[string][]chan struct{}{}, done: make(chan struct{})}
+}
+
+// Start connects the listener and starts dispatching notifications; it
+// returns an error when the first connection or LISTEN fails. It is
+// called once.
+func (w *Wakeup) Start() error {
+	log := w.log
+	l := pq.NewListener(w.dsn, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
 		if err != nil {
 			log.Warn("outbox listener", "event", ev, "err", err)
 		}
 	})
-	if err := w.listener.Listen(NotifyChannel); err != nil {
-		_ = w.listener.Close()
-		return nil, fmt.Errorf("listen %s: %w", NotifyChannel, err)
+	if err := l.Listen(NotifyChannel); err != nil {
+		_ = l.Close()
+		return fmt.Errorf("listen %s: %w", NotifyChannel, err)
 	}
-	go w.dispatch()
-	return w, nil
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case <-w.done:
+		_ = l.Close()
+		return errors.New("outbox listener: closed before it started")
+	default:
+	}
+	w.listener = l
+	go w.dispatch(l)
+	return nil
 }
 
-func (w *Wakeup) dispatch() {
+func (w *Wakeup) dispatch(l *pq.Listener) {
 	for {
 		select {
 		case <-w.done:
 			return
-		case n, ok := <-w.listener.NotificationChannel():
+		case n, ok := <-l.NotificationChannel():
 			if !ok {
 				return
 			}
@@ -116,13 +145,20 @@ func (w *Wakeup) register(topic string) chan struct{} {
 
 // Close stops listening; subscribers fall back to polling.
 func (w *Wakeup) Close() error {
+	w.mu.Lock()
 	select {
 	case <-w.done:
+		w.mu.Unlock()
 		return nil
 	default:
 	}
 	close(w.done)
-	return w.listener.Close()
+	l := w.listener
+	w.mu.Unlock()
+	if l == nil {
+		return nil // never started
+	}
+	return l.Close()
 }
 
 // Backoff of a woken subscriber that finds nothing: the event's

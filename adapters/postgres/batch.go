@@ -424,9 +424,22 @@ func (cn *countingConn) execInTx(ctx context.Context, query string, args []drive
 	case stmtWrite:
 		return cn.keep(info, args)
 	case stmtFlush:
-		// The savepoints still kept are done with: nothing rolls back to
-		// them any more, and they are never sent.
-		cn.batch = slices.DeleteFunc(cn.batch, func(b batched) bool { return b.info == nil })
+		// The savepoints still kept are not sent: a rollback to one after
+		// the writes fail finds none sent since the failure, and the
+		// transaction cannot recover, as it should not, save one that
+		// takes the name of a savepoint sent before. A rollback to that
+		// name would reach the older savepoint and undo what came before
+		// this one: it is sent with the writes after it (a handling of
+		// the queue's consume transaction that follows one whose
+		// savepoint was sent).
+		last := cn.lastIndex(false)
+		kept := cn.batch[:0]
+		for i, b := range cn.batch {
+			if b.info != nil || (i < last && slices.Contains(cn.sentSavepoints, b.savepoint)) {
+				kept = append(kept, b)
+			}
+		}
+		cn.batch = kept
 		return driver.RowsAffected(0), cn.flushBatch(ctx)
 	case stmtSavepoint:
 		cn.batch = append(cn.batch, batched{savepoint: info.savepoint})
@@ -435,8 +448,8 @@ func (cn *countingConn) execInTx(ctx context.Context, query string, args []drive
 		if cn.releaseKept(info.savepoint) {
 			return driver.RowsAffected(0), nil
 		}
-		if i := slices.Index(cn.sentSavepoints, info.savepoint); i >= 0 {
-			cn.sentSavepoints = cn.sentSavepoints[:i]
+		if i := lastSavepoint(cn.sentSavepoints, info.savepoint); i >= 0 {
+			cn.sentSavepoints = cn.sentSavepoints[:i] // the latest of the name, and those after it
 		}
 	}
 	if err := cn.flushAll(ctx); err != nil {
@@ -468,7 +481,7 @@ func (cn *countingConn) rollbackTo(ctx context.Context, query, name string) (dri
 			return driver.RowsAffected(0), nil
 		}
 	}
-	at := slices.Index(cn.sentSavepoints, name)
+	at := lastSavepoint(cn.sentSavepoints, name) // the server's: the latest of the name
 	if cn.txErr != nil && (at < 0 || at >= cn.txErrAfter) {
 		return nil, cn.txErr
 	}
@@ -485,6 +498,17 @@ func (cn *countingConn) rollbackTo(ctx context.Context, query, name string) (dri
 		cn.sentSavepoints = cn.sentSavepoints[:at+1]
 	}
 	return res, nil
+}
+
+// lastSavepoint is the index of the latest savepoint named name among
+// sent, -1 when there is none.
+func lastSavepoint(sent []string, name string) int {
+	for i := len(sent) - 1; i >= 0; i-- {
+		if sent[i] == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // releaseKept handles RELEASE of a savepoint still kept: it is forgotten.

@@ -405,3 +405,45 @@ func TestBatchBeginsUnderTheTransactionsContext(t *testing.T) {
 		t.Fatalf("commit after the first statement's context ended: %v", err)
 	}
 }
+
+// TestBatchRollbackToAReusedSavepointName: two handlings of a consume
+// transaction take savepoints of one name, the first sent (a locking read
+// came after it), the second kept until a barrier sends the writes after
+// it. When those writes fail, a rollback to the name undoes the second
+// handling only, as the server's rollback to the latest savepoint of that
+// name does: the first handling's writes stay.
+func TestBatchRollbackToAReusedSavepointName(t *testing.T) {
+	t.Parallel()
+	db, _ := batchDB(t)
+	ctx := t.Context()
+	execAll(t, db, `INSERT INTO parent (id) VALUES (1)`, `INSERT INTO other (id) VALUES (9)`)
+	tx := db.MustBeginTx(ctx, nil)
+	defer func() { _ = tx.Rollback() }()
+	// The first handling: its savepoint is sent before the locking read.
+	execAll(t, tx, `SAVEPOINT handling`)
+	var id int
+	if err := tx.GetContext(ctx, &id, `SELECT id FROM other WHERE id = 9 FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	execAll(t, tx, `INSERT INTO other (id) VALUES (1)`, sqlmark.Flush)
+	// The second: kept savepoint, a write that fails when the barrier
+	// sends it.
+	execAll(t, tx, `SAVEPOINT handling`, `INSERT INTO other (id) VALUES (2)`, `INSERT INTO parent (id) VALUES (1)`)
+	if _, err := tx.ExecContext(ctx, sqlmark.Flush); err == nil {
+		t.Fatal("a duplicate insert was sent without error")
+	}
+	if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT handling`); err != nil {
+		t.Fatalf("rollback to the second handling's savepoint: %v", err)
+	}
+	execAll(t, tx, `INSERT INTO other (id) VALUES (3)`)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	if err := db.SelectContext(ctx, &got, `SELECT id FROM other ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] != 1 || got[1] != 3 || got[2] != 9 {
+		t.Fatalf("rows %v, want [1 3 9]: the first handling's write kept, the second's undone", got)
+	}
+}

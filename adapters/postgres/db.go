@@ -348,9 +348,11 @@ var errConsumeTxBroken = errors.New("a unit of work failed inside the consume tr
 // stop, a crash: the message comes back) nor be left by an attempt that
 // failed. The message's acknowledgement (c.Ack) is written at the end of
 // fn's handling, with fn's writes in one statement; the subscriber's own
-// acknowledgement of the message then sends nothing. The savepoint is left to the commit rather than released, one
-// statement less. What the units of work would run after their commit
-// runs once c commits. It returns fn's error as it is; when fn succeeds
+// acknowledgement, when it names this message (the batch's last one
+// acknowledged), then sends nothing. The savepoint is left to the commit
+// rather than released, one statement less (a later handling's savepoint
+// of the same name is then sent before its writes, batch.go). What the
+// units of work would run after their commit runs once c commits. It returns fn's error as it is; when fn succeeds
 // though a unit of work in it failed (a caller that got over the failure,
 // retrying in a transaction of its own), it returns errConsumeTxBroken
 // and rolls back to the savepoint all the same: c may be aborted, and the
