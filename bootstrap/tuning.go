@@ -56,8 +56,8 @@ func newQueueOptions(lc fx.Lifecycle, cfg Config, stop *stopping, log *slog.Logg
 	// before it leaves no listener behind.
 	w := messaging.PrepareWakeup(cfg.DatabaseURL, log.With("component", "outbox-wakeup"))
 	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			if err := w.Start(); err != nil {
+		OnStart: func(ctx context.Context) error {
+			if err := w.Start(ctx); err != nil {
 				return fmt.Errorf("KEYWARD_DATABASE_URL: %w", err)
 			}
 			return nil

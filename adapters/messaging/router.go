@@ -106,6 +106,19 @@ func handleWithRetries(msg *message.Message, h Handler, policy RetryPolicy, f Fa
 		if err == nil {
 			return nil
 		}
+		if errors.Is(err, ports.ErrConsumeAborted) {
+			// The SQL queue's batch cannot commit: nothing is retried or
+			// dead-lettered on it. Handed back, the message would come
+			// again at once in the same transaction: the handler waits for
+			// the subscriber to give the batch up (its ack deadline) or
+			// for the stop, and the batch is read again.
+			log.WarnContext(ctx, "consume transaction aborted: the batch is read again", "handler", h.Name, "order_id", ev.OrderID, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-f.Stopping:
+			}
+			return fmt.Errorf("%w: %w", errStopping, err)
+		}
 		retryable := f.Retryable(err)
 		if !retryable || attempt > policy.MaxRetries {
 			return deadLetter(ctx, msg, h.Topic, err, attempt, f)

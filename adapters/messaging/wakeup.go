@@ -50,14 +50,20 @@ type Wakeup struct {
 
 // NewWakeup connects a listener to the database at dsn and starts
 // dispatching notifications (PrepareWakeup, then Start); Close stops it.
-// It returns an error when the first connection or LISTEN fails.
+// It returns an error when LISTEN fails, or when no connection is made
+// within connectTimeout.
 func NewWakeup(dsn string, log *slog.Logger) (*Wakeup, error) {
 	w := PrepareWakeup(dsn, log)
-	if err := w.Start(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	if err := w.Start(ctx); err != nil {
 		return nil, err
 	}
 	return w, nil
 }
+
+// connectTimeout bounds NewWakeup's first connection.
+const connectTimeout = 30 * time.Second
 
 // PrepareWakeup returns a Wakeup that listens on the database at dsn once
 // Start is called: subscribers may be given it before (they poll until it
@@ -67,31 +73,57 @@ func PrepareWakeup(dsn string, log *slog.Logger) *Wakeup {
 	return &Wakeup{dsn: dsn, log: log, waiters: map[string][]chan struct{}{}, done: make(chan struct{})}
 }
 
-// Start connects the listener and starts dispatching notifications; it
-// returns an error when the first connection or LISTEN fails. It is
-// called once.
-func (w *Wakeup) Start() error {
+// Start connects the listener and starts dispatching notifications. It
+// returns an error when LISTEN fails, or when ctx ends or Close is called
+// before the listener has connected (lib/pq's listener keeps trying to
+// connect until then); the listener is then closed, so that nothing keeps
+// reconnecting. It is called once.
+func (w *Wakeup) Start(ctx context.Context) error {
 	log := w.log
 	l := pq.NewListener(w.dsn, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
 		if err != nil {
 			log.Warn("outbox listener", "event", ev, "err", err)
 		}
 	})
-	if err := l.Listen(NotifyChannel); err != nil {
-		_ = l.Close()
-		return fmt.Errorf("listen %s: %w", NotifyChannel, err)
-	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	select {
 	case <-w.done:
+		w.mu.Unlock()
 		_ = l.Close()
 		return errors.New("outbox listener: closed before it started")
 	default:
 	}
-	w.listener = l
+	w.listener = l // Close closes it from now on
+	w.mu.Unlock()
+	listened := make(chan error, 1)
+	go func() { listened <- l.Listen(NotifyChannel) }()
+	select {
+	case err := <-listened:
+		if err != nil {
+			w.drop(l)
+			return fmt.Errorf("listen %s: %w", NotifyChannel, err)
+		}
+	case <-ctx.Done():
+		w.drop(l)
+		return fmt.Errorf("listen %s: %w", NotifyChannel, ctx.Err())
+	case <-w.done:
+		return errors.New("outbox listener: closed before it connected")
+	}
 	go w.dispatch(l)
 	return nil
+}
+
+// drop closes l, a listener Start gave up on, unless Close has taken it.
+func (w *Wakeup) drop(l *pq.Listener) {
+	w.mu.Lock()
+	mine := w.listener == l
+	if mine {
+		w.listener = nil
+	}
+	w.mu.Unlock()
+	if mine {
+		_ = l.Close()
+	}
 }
 
 func (w *Wakeup) dispatch(l *pq.Listener) {

@@ -424,22 +424,12 @@ func (cn *countingConn) execInTx(ctx context.Context, query string, args []drive
 	case stmtWrite:
 		return cn.keep(info, args)
 	case stmtFlush:
-		// The savepoints still kept are not sent: a rollback to one after
-		// the writes fail finds none sent since the failure, and the
-		// transaction cannot recover, as it should not, save one that
-		// takes the name of a savepoint sent before. A rollback to that
-		// name would reach the older savepoint and undo what came before
-		// this one: it is sent with the writes after it (a handling of
-		// the queue's consume transaction that follows one whose
-		// savepoint was sent).
-		last := cn.lastIndex(false)
-		kept := cn.batch[:0]
-		for i, b := range cn.batch {
-			if b.info != nil || (i < last && slices.Contains(cn.sentSavepoints, b.savepoint)) {
-				kept = append(kept, b)
-			}
-		}
-		cn.batch = kept
+		// The savepoints still kept are done with and never sent: a
+		// rollback to one after the writes fail finds none sent since the
+		// failure, and the transaction cannot recover (InConsumeTx names
+		// each handling's savepoint apart, so that such a rollback never
+		// reaches an earlier handling's).
+		cn.batch = slices.DeleteFunc(cn.batch, func(b batched) bool { return b.info == nil })
 		return driver.RowsAffected(0), cn.flushBatch(ctx)
 	case stmtSavepoint:
 		cn.batch = append(cn.batch, batched{savepoint: info.savepoint})

@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/internal/sqlmark"
+	"github.com/keyward/keyward/ports"
 )
 
 // batchDB is a migrated database (keyward_expect_rows) with two tables of
@@ -406,44 +407,69 @@ func TestBatchBeginsUnderTheTransactionsContext(t *testing.T) {
 	}
 }
 
-// TestBatchRollbackToAReusedSavepointName: two handlings of a consume
-// transaction take savepoints of one name, the first sent (a locking read
-// came after it), the second kept until a barrier sends the writes after
-// it. When those writes fail, a rollback to the name undoes the second
-// handling only, as the server's rollback to the latest savepoint of that
-// name does: the first handling's writes stay.
-func TestBatchRollbackToAReusedSavepointName(t *testing.T) {
+// consumeTx is a queue's consume transaction as InConsumeTx sees it, on a
+// transaction of the test's.
+type consumeTx struct{ tx *sqlx.Tx }
+
+func (c consumeTx) Tx() *sqlx.Tx               { return c.tx }
+func (c consumeTx) AfterCommit(func())         {}
+func (c consumeTx) Ack() (string, []any, bool) { return "", nil, false }
+func (c consumeTx) Acked()                     {}
+
+// TestConsumeTxNeverRollsBackAnEarlierHandling: in one consume
+// transaction, a first handling whose savepoint was sent (it locked a
+// row) writes; a second fails while its own savepoint is still kept (a
+// read fails, or its writes when the end of the handling sends them), so
+// no savepoint can undo the failure. The transaction is then aborted for
+// good (ports.ErrConsumeAborted, every later handling too) and commits
+// nothing: a rollback never reaches the first handling's savepoint, which
+// would drop its writes and let the batch commit without them.
+func TestConsumeTxNeverRollsBackAnEarlierHandling(t *testing.T) {
 	t.Parallel()
-	db, _ := batchDB(t)
-	ctx := t.Context()
-	execAll(t, db, `INSERT INTO parent (id) VALUES (1)`, `INSERT INTO other (id) VALUES (9)`)
-	tx := db.MustBeginTx(ctx, nil)
-	defer func() { _ = tx.Rollback() }()
-	// The first handling: its savepoint is sent before the locking read.
-	execAll(t, tx, `SAVEPOINT handling`)
-	var id int
-	if err := tx.GetContext(ctx, &id, `SELECT id FROM other WHERE id = 9 FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
-	execAll(t, tx, `INSERT INTO other (id) VALUES (1)`, sqlmark.Flush)
-	// The second: kept savepoint, a write that fails when the barrier
-	// sends it.
-	execAll(t, tx, `SAVEPOINT handling`, `INSERT INTO other (id) VALUES (2)`, `INSERT INTO parent (id) VALUES (1)`)
-	if _, err := tx.ExecContext(ctx, sqlmark.Flush); err == nil {
-		t.Fatal("a duplicate insert was sent without error")
-	}
-	if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT handling`); err != nil {
-		t.Fatalf("rollback to the second handling's savepoint: %v", err)
-	}
-	execAll(t, tx, `INSERT INTO other (id) VALUES (3)`)
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	var got []int
-	if err := db.SelectContext(ctx, &got, `SELECT id FROM other ORDER BY id`); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 3 || got[0] != 1 || got[1] != 3 || got[2] != 9 {
-		t.Fatalf("rows %v, want [1 3 9]: the first handling's write kept, the second's undone", got)
+	for name, fail := range map[string]func(ctx context.Context, tx *sqlx.Tx) error{
+		"a read fails": func(ctx context.Context, tx *sqlx.Tx) error {
+			var n int
+			return tx.GetContext(ctx, &n, `SELECT 1 / (SELECT count(*) - 2 FROM other)`)
+		},
+		"its writes fail": func(ctx context.Context, tx *sqlx.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO other (id) VALUES (1)`)
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db, _ := batchDB(t)
+			ctx := t.Context()
+			execAll(t, db, `INSERT INTO other (id) VALUES (9)`)
+			tx := db.MustBeginTx(ctx, nil)
+			defer func() { _ = tx.Rollback() }()
+			c := consumeTx{tx}
+			if err := postgres.InConsumeTx(ctx, c, func(ctx context.Context) error {
+				var id int
+				if err := tx.GetContext(ctx, &id, `SELECT id FROM other WHERE id = 9 FOR UPDATE`); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, `INSERT INTO other (id) VALUES (1)`)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := postgres.InConsumeTx(ctx, c, func(ctx context.Context) error { return fail(ctx, tx) }); !errors.Is(err, ports.ErrConsumeAborted) {
+				t.Fatalf("the second handling: %v, want ports.ErrConsumeAborted", err)
+			}
+			err := postgres.InConsumeTx(ctx, c, func(ctx context.Context) error {
+				_, err := tx.ExecContext(ctx, `INSERT INTO other (id) VALUES (3)`)
+				return err
+			})
+			if !errors.Is(err, ports.ErrConsumeAborted) {
+				t.Fatalf("a handling after the abort: %v, want ports.ErrConsumeAborted", err)
+			}
+			if err := tx.Commit(); err == nil {
+				t.Fatal("an aborted consume transaction committed")
+			}
+			if n := count(t, db, `SELECT count(*) FROM other`); n != 1 {
+				t.Fatalf("%d rows after the aborted batch, want the 1 written before it", n)
+			}
+		})
 	}
 }

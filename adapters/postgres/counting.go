@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"strings"
 	"sync/atomic"
 )
@@ -301,7 +302,17 @@ func (cn *countingConn) QueryContext(ctx context.Context, query string, args []d
 	}
 	cn.c.statement(cn, query, argRoundTrips(len(args)))
 	rows, err := cn.inner.QueryContext(ctx, query, args)
+	cn.failed(err)
 	return cn.watch(rows), err
+}
+
+// failed records a statement of the transaction that failed outside the
+// batch (a read, its rows, a prepared statement): as on the server, the
+// transaction cannot go on until a rollback to a savepoint sent before.
+func (cn *countingConn) failed(err error) {
+	if err != nil && cn.inTx {
+		cn.fail(err)
+	}
 }
 
 // autocommitQuery runs a query outside a transaction: a transaction of its
@@ -388,8 +399,11 @@ type countingRows struct {
 
 func (r countingRows) Next(dest []driver.Value) error {
 	err := r.pqRows.Next(dest)
-	if err == nil {
+	switch {
+	case err == nil:
 		r.cn.sawRow = true
+	case !errors.Is(err, io.EOF):
+		r.cn.failed(err)
 	}
 	return err
 }
@@ -459,7 +473,9 @@ func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue
 	}
 	s.count(len(args))
 	if e, ok := s.inner.(driver.StmtExecContext); ok {
-		return e.ExecContext(ctx, args)
+		res, err := e.ExecContext(ctx, args)
+		s.cn.failed(err)
+		return res, err
 	}
 	vals, err := values(args)
 	if err != nil {
@@ -477,6 +493,7 @@ func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValu
 	s.count(len(args))
 	if q, ok := s.inner.(driver.StmtQueryContext); ok {
 		rows, err := q.QueryContext(ctx, args)
+		s.cn.failed(err)
 		return s.cn.watch(rows), err
 	}
 	vals, err := values(args)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -229,6 +230,8 @@ type unitOfWork struct {
 	// transaction; broken once a unit of work joining it failed: the
 	// transaction may be aborted, or hold what the failed unit wrote.
 	consume, broken bool
+	// savepoint is the handling's savepoint in the consume transaction.
+	savepoint string
 }
 
 func txFrom(ctx context.Context) *sqlx.Tx {
@@ -287,7 +290,7 @@ func (t *Transactor) Atomically(ctx context.Context, fn func(context.Context) er
 			// took (the mailer's mark, say) hold up no unit of work run
 			// apart after it; InConsumeTx rolls back again at the end.
 			u.broken = true
-			return rollbackHandling(ctx, u.tx, err)
+			return rollbackHandling(ctx, u.tx, u.savepoint, err)
 		}
 		return nil
 	}
@@ -320,16 +323,21 @@ type ConsumeTx interface {
 	Acked()
 }
 
-// handlingSavepoint is the savepoint InConsumeTx takes before a message's
-// handling, and rolls back to when the handling fails.
-const handlingSavepoint = "handling"
+// handlings numbers the savepoints InConsumeTx takes before a message's
+// handling, and rolls back to when the handling fails: each its own name,
+// so that a rollback never reaches the savepoint of an earlier handling
+// of the same transaction (the server rolls back to the latest of a
+// name, and a handling's savepoint is sent only when something a rollback
+// must undo follows it, see batch.go).
+var handlings atomic.Uint64
 
-// rollbackHandling rolls tx back to handlingSavepoint after err (nil: a
-// panic), under a context that outlives a cancelled one; err comes back,
-// with the rollback's own failure when it fails.
-func rollbackHandling(ctx context.Context, tx *sqlx.Tx, err error) error {
-	if _, rerr := tx.ExecContext(context.WithoutCancel(ctx), `ROLLBACK TO SAVEPOINT `+handlingSavepoint); rerr != nil && err != nil {
-		return fmt.Errorf("%w (and rolling back to the savepoint: %v)", err, translate(rerr))
+// rollbackHandling rolls tx back to the handling's savepoint after err
+// (nil: a panic), under a context that outlives a cancelled one; err comes
+// back, with the rollback's own failure when it fails: the transaction
+// can then not commit, and the error wraps ports.ErrConsumeAborted.
+func rollbackHandling(ctx context.Context, tx *sqlx.Tx, savepoint string, err error) error {
+	if _, rerr := tx.ExecContext(context.WithoutCancel(ctx), `ROLLBACK TO SAVEPOINT `+savepoint); rerr != nil && err != nil {
+		return fmt.Errorf("%w (%w: rolling back to the handling's savepoint: %v)", err, ports.ErrConsumeAborted, translate(rerr))
 	}
 	return err
 }
@@ -367,10 +375,11 @@ var errConsumeTxBroken = errors.New("a unit of work failed inside the consume tr
 // (fulfilment's begun mark, before the supplier is called).
 func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) error) (err error) {
 	tx := c.Tx()
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT `+handlingSavepoint); err != nil {
-		return fmt.Errorf("savepoint before handling: %w", translate(err))
+	savepoint := fmt.Sprintf("handling_%d", handlings.Add(1))
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT `+savepoint); err != nil {
+		return fmt.Errorf("savepoint before handling: %w (%w)", translate(err), ports.ErrConsumeAborted)
 	}
-	u := &unitOfWork{tx: tx, consume: true}
+	u := &unitOfWork{tx: tx, consume: true, savepoint: savepoint}
 	done := false
 	defer func() {
 		if done {
@@ -378,7 +387,7 @@ func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) erro
 		}
 		// fn failed or panicked: nothing of it may commit with the
 		// acknowledgement.
-		err = rollbackHandling(ctx, tx, err)
+		err = rollbackHandling(ctx, tx, savepoint, err)
 	}()
 	if err := fn(context.WithValue(ctx, txKey{}, u)); err != nil {
 		return err
