@@ -148,6 +148,13 @@ func (d *delivery) finish(ctx context.Context, orderID string, err error) error 
 	return err
 }
 
+// markWaits are the pauses before each attempt to record a sent delivery:
+// together (1.3 s) they outlast a pool whose connections all died at once
+// (a database restart, connections terminated), of which each attempt may
+// draw one, so that a short outage does not leave the order waiting out
+// the claim's lease.
+var markWaits = []time.Duration{0, 10 * time.Millisecond, 50 * time.Millisecond, 250 * time.Millisecond, time.Second}
+
 // errSentNotRecorded marks a delivery whose email went out but whose order
 // could not record it: its claim is kept until the lease runs out.
 var errSentNotRecorded = errors.New("delivery email sent, order not marked delivered")
@@ -171,8 +178,8 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 		return err
 	}
 	// The email is out: failing now would have the retry revoke the link
-	// just sent and email another. So the order records it a few times,
-	// apart from the caller's context; if it still cannot, the claim is
+	// just sent and email another. So the order records it a few times
+	// (markWaits), apart from the caller's context; if it still cannot, the claim is
 	// kept (not released), the email is recorded on its own, and the order
 	// is delivered again only once the lease has run out.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -182,7 +189,15 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 	lost, done, ranThrough := false, false, false
 	var err error
 	seen := o.Snapshot() // committed with the claim: the mark starts from it
-	for range 3 {
+	for _, wait := range markWaits {
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-mctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		err = h.tx.Atomically(mctx, func(ctx context.Context) error {
 			if _, err := updateFrom(ctx, h.orders, &seen, orderID, func(o *domain.Order) error {
 				// Set on every run of the function: a retried unit of work runs it again.

@@ -303,3 +303,94 @@ func TestHandlingAcknowledgesItsOwnMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestAbortedBatchIsGivenUpAtOnce: on the Postgres queue, a handling that
+// fails before its savepoint was sent leaves the consume transaction
+// unable to commit. The router gives the batch up at once (an open
+// aborted transaction would hold back what every consumer of the cluster
+// sees, for the whole ack deadline) and the batch is read again. The
+// message that aborted it then takes its savepoint at once: failing
+// again, it is retried and dead-lettered like any failure, rather than
+// aborting every batch it is in, and the message after it is handled.
+func TestAbortedBatchIsGivenUpAtOnce(t *testing.T) {
+	url, db := pgtest.NewDatabase(t)
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	const topic, group = "order.paid.p0", "keyward.notifications"
+	pub, err := messaging.NewSQLPublisher(db.DB, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"poison", "fine"} {
+		msg, err := messaging.NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: id, At: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Publish(topic, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE handled_test (order_id text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	cdb, err := postgres.OpenCounting(ctx, url, &postgres.SQLCounter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cdb.Close()
+	sub, err := messaging.NewSQLSubscriberGroup(cdb.DB, log, group, messaging.SQLQueueOptions{BatchSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	tries := map[string]int{}
+	var dead []string
+	handle := withConsumeTx(func(ctx context.Context, ev domain.OrderEvent) error {
+		mu.Lock()
+		tries[ev.OrderID]++
+		mu.Unlock()
+		tx, _ := messaging.ConsumeTxFrom(ctx)
+		if ev.OrderID == "poison" {
+			// A read the server fails, the handling's first statement.
+			var n int
+			return tx.Tx().GetContext(ctx, &n, `SELECT 1 / (SELECT count(*) FROM handled_test)`)
+		}
+		_, err := tx.Tx().ExecContext(ctx, `INSERT INTO handled_test (order_id) VALUES ($1)`, ev.OrderID)
+		return err
+	})
+	failures := messaging.Failures{
+		Retryable: func(error) bool { return true },
+		DeadLetter: func(_ context.Context, l ports.DeadLetter, _ error) error {
+			mu.Lock()
+			dead = append(dead, l.OrderID)
+			mu.Unlock()
+			return nil
+		},
+	}
+	policy := messaging.RetryPolicy{MaxRetries: 2, InitialInterval: time.Millisecond, MaxInterval: 2 * time.Millisecond}
+	r, err := messaging.NewRouter(sub, policy, failures, log, messaging.Handler{Name: "notify", Topic: topic, Handle: handle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = r.Run(context.Background()) }()
+	defer func() { _ = r.Close() }()
+	<-r.Running()
+	handled := func() (n int) {
+		if err := db.GetContext(ctx, &n, `SELECT count(*) FROM handled_test WHERE order_id = 'fine'`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Well within the ack deadline (2 minutes), which an aborted batch
+	// kept open would wait out.
+	testkit.Eventually(t, 30*time.Second, "the message after the aborting one handled", func() bool { return handled() == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(dead) != 1 || dead[0] != "poison" {
+		t.Fatalf("dead letters %v, want the aborting message's, once", dead)
+	}
+	// Once in the aborted batch, then 1 + 2 retries when it came again.
+	if tries["poison"] != 4 {
+		t.Fatalf("the aborting message was tried %d times, want 4 (the aborted batch's try, then 1 + 2 retries)", tries["poison"])
+	}
+}

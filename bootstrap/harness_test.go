@@ -115,6 +115,9 @@ func start(t testing.TB, mod func(*bootstrap.Config), extra ...fx.Option) *harne
 			t.Errorf("stop keyward: %v", err)
 		}
 		if t.Failed() {
+			if p := os.Getenv("KEYWARD_TEST_LOG_DIR"); p != "" {
+				_ = os.WriteFile(filepath.Join(p, strings.ReplaceAll(t.Name(), "/", "_")+".log"), []byte(h.logs.String()), 0o644)
+			}
 			t.Logf("keyward logs:\n%s", tail(h.logs.String(), 8000))
 		}
 	})

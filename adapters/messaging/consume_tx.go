@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/keyward/keyward/internal/sqlmark"
+	"github.com/keyward/keyward/ports"
 )
 
 // ConsumeTx is the transaction in which a SQL subscriber reads a message
@@ -31,7 +33,28 @@ type ConsumeTx struct {
 	after   []func()
 	handing *wsql.Query // the acknowledgement of the message handed out
 	written *wsql.Query // the last acknowledgement a handling wrote
+	eager   bool        // the message handed out aborted a batch before
+	aborted bool        // Abort was called: the transaction is rolled back
 }
+
+// errAborted is what an aborted ConsumeTx answers every statement with:
+// Watermill then gives the batch up, and reads it again.
+var errAborted = fmt.Errorf("consume transaction given up: %w", ports.ErrConsumeAborted)
+
+// abortedBy remembers the messages (by their acknowledgement) whose
+// handling aborted a batch, so that their next handling sends its
+// savepoint at once (Eager) and a failure of its own is retried and
+// dead-lettered as any other, rather than aborting the batch again, for
+// ever. An entry is taken when its message is handed out again; the set
+// is bounded.
+var abortedBy = struct {
+	sync.Mutex
+	keys map[string]bool
+}{keys: map[string]bool{}}
+
+const maxAbortedBy = 1024
+
+func ackKey(q wsql.Query) string { return fmt.Sprint(q.Query, q.Args) }
 
 var _ wsql.Tx = (*ConsumeTx)(nil)
 
@@ -66,14 +89,27 @@ func (t *ConsumeTx) AfterCommit(fn func()) {
 // (handedOut, see offsetsAdapter) is kept, never sent.
 func (t *ConsumeTx) ExecContext(ctx context.Context, query string, args ...any) (wsql.Result, error) {
 	if query == handedOut {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.aborted {
+			return nil, errAborted
+		}
 		if len(args) == 1 {
 			if ack, ok := args[0].(wsql.Query); ok {
-				t.mu.Lock()
 				t.handing = &ack
-				t.mu.Unlock()
+				abortedBy.Lock()
+				t.eager = abortedBy.keys[ackKey(ack)]
+				delete(abortedBy.keys, ackKey(ack))
+				abortedBy.Unlock()
 			}
 		}
 		return keptResult(0), nil
+	}
+	t.mu.Lock()
+	aborted := t.aborted
+	t.mu.Unlock()
+	if aborted {
+		return nil, errAborted
 	}
 	if isAck(query) {
 		t.mu.Lock()
@@ -132,11 +168,56 @@ func (r keptResult) RowsAffected() (int64, error) { return int64(r), nil }
 
 // QueryContext implements wsql.Tx.
 func (t *ConsumeTx) QueryContext(ctx context.Context, query string, args ...any) (wsql.Rows, error) {
+	t.mu.Lock()
+	aborted := t.aborted
+	t.mu.Unlock()
+	if aborted {
+		return nil, errAborted
+	}
 	return t.tx.QueryContext(ctx, query, args...)
+}
+
+// Eager reports whether the message being handed out aborted a batch
+// before: its handling then sends its savepoint at once (InConsumeTx), so
+// that a failure of its own can be rolled back and retried.
+func (t *ConsumeTx) Eager() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.eager
+}
+
+// Abort gives the batch up at once, when its handling left the
+// transaction unable to commit (ports.ErrConsumeAborted): it rolls the
+// transaction back now, for an open aborted transaction would hold back
+// what every consumer of the cluster sees (BENCHMARKS.md), and answers
+// Watermill's next statement with an error, so that the batch is read
+// again. The message being handed out is remembered (Eager).
+func (t *ConsumeTx) Abort() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.aborted {
+		return
+	}
+	t.aborted, t.after = true, nil
+	if t.handing != nil {
+		abortedBy.Lock()
+		if len(abortedBy.keys) >= maxAbortedBy {
+			clear(abortedBy.keys)
+		}
+		abortedBy.keys[ackKey(*t.handing)] = true
+		abortedBy.Unlock()
+	}
+	_ = t.tx.Rollback()
 }
 
 // Commit commits and then runs the AfterCommit functions.
 func (t *ConsumeTx) Commit() error {
+	t.mu.Lock()
+	aborted := t.aborted
+	t.mu.Unlock()
+	if aborted {
+		return sql.ErrTxDone
+	}
 	if err := t.tx.Commit(); err != nil {
 		return err
 	}
@@ -154,7 +235,11 @@ func (t *ConsumeTx) Commit() error {
 func (t *ConsumeTx) Rollback() error {
 	t.mu.Lock()
 	t.after = nil
+	aborted := t.aborted
 	t.mu.Unlock()
+	if aborted {
+		return sql.ErrTxDone
+	}
 	return t.tx.Rollback()
 }
 

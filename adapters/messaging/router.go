@@ -108,11 +108,14 @@ func handleWithRetries(msg *message.Message, h Handler, policy RetryPolicy, f Fa
 		}
 		if errors.Is(err, ports.ErrConsumeAborted) {
 			// The SQL queue's batch cannot commit: nothing is retried or
-			// dead-lettered on it. Handed back, the message would come
-			// again at once in the same transaction: the handler waits for
-			// the subscriber to give the batch up (its ack deadline) or
-			// for the stop, and the batch is read again.
+			// dead-lettered on it. The batch is given up at once (its
+			// transaction rolled back, Watermill's next statement on it
+			// failing) and read again; the message was not handled.
 			log.WarnContext(ctx, "consume transaction aborted: the batch is read again", "handler", h.Name, "order_id", ev.OrderID, "err", err)
+			if c, ok := ConsumeTxFrom(ctx); ok {
+				c.Abort()
+				return nil
+			}
 			select {
 			case <-ctx.Done():
 			case <-f.Stopping:

@@ -15,8 +15,11 @@ import (
 // TestAbortedBatchIsNeitherRetriedNorDeadLettered: a handler whose consume
 // transaction can no longer commit (ports.ErrConsumeAborted) did not fail:
 // its message is not retried in that transaction nor dead-lettered (a
-// policy of no retries would dead-letter any other failure at once), but
-// handed back once the subscriber gives the batch up (its context ends).
+// policy of no retries would dead-letter any other failure at once). On
+// the SQL queue the router gives the batch up at once
+// (TestAbortedBatchIsGivenUpAtOnce, bootstrap); a message without the
+// consume transaction in its context is handed back once the subscriber
+// gives it up (its context ends).
 func TestAbortedBatchIsNeitherRetriedNorDeadLettered(t *testing.T) {
 	t.Parallel()
 	msg, err := NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: "order-1", At: time.Now()})

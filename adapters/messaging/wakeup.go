@@ -186,6 +186,7 @@ func (w *Wakeup) Close() error {
 	}
 	close(w.done)
 	l := w.listener
+	w.listener = nil // closed here, not by Start's drop
 	w.mu.Unlock()
 	if l == nil {
 		return nil // never started

@@ -431,6 +431,8 @@ func (cn *countingConn) execInTx(ctx context.Context, query string, args []drive
 		// reaches an earlier handling's).
 		cn.batch = slices.DeleteFunc(cn.batch, func(b batched) bool { return b.info == nil })
 		return driver.RowsAffected(0), cn.flushBatch(ctx)
+	case stmtSync:
+		return driver.RowsAffected(0), cn.flushAll(ctx)
 	case stmtSavepoint:
 		cn.batch = append(cn.batch, batched{savepoint: info.savepoint})
 		return driver.RowsAffected(0), nil

@@ -176,6 +176,7 @@ const (
 	stmtRollbackTo        // ROLLBACK TO [SAVEPOINT] name
 	stmtRelease           // RELEASE [SAVEPOINT] name
 	stmtFlush             // sqlmark.Flush: send the kept writes
+	stmtSync              // sqlmark.Sync: send the kept savepoints and writes
 )
 
 // stmtInfo is what the batch knows of one statement's text.
@@ -237,6 +238,10 @@ func readStmt(query string) *stmtInfo {
 	q := strings.TrimSpace(query)
 	if q == sqlmark.Flush {
 		info.kind = stmtFlush
+		return info
+	}
+	if q == sqlmark.Sync {
+		info.kind = stmtSync
 		return info
 	}
 	if strings.HasPrefix(q, sqlmark.SendNowPrefix) {

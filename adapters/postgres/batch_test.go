@@ -415,6 +415,7 @@ func (c consumeTx) Tx() *sqlx.Tx               { return c.tx }
 func (c consumeTx) AfterCommit(func())         {}
 func (c consumeTx) Ack() (string, []any, bool) { return "", nil, false }
 func (c consumeTx) Acked()                     {}
+func (c consumeTx) Eager() bool                { return false }
 
 // TestConsumeTxNeverRollsBackAnEarlierHandling: in one consume
 // transaction, a first handling whose savepoint was sent (it locked a

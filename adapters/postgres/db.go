@@ -321,6 +321,11 @@ type ConsumeTx interface {
 	// Acked records that Ack's statement was sent, so that the
 	// subscriber does not send it again.
 	Acked()
+	// Eager reports whether the message aborted a batch before: its
+	// handling's savepoint is then sent at once, so that a failure of
+	// its own can be rolled back (and the message retried, dead-lettered
+	// at last) instead of aborting the batch again.
+	Eager() bool
 }
 
 // handlings numbers the savepoints InConsumeTx takes before a message's
@@ -358,9 +363,9 @@ var errConsumeTxBroken = errors.New("a unit of work failed inside the consume tr
 // fn's handling, with fn's writes in one statement; the subscriber's own
 // acknowledgement, when it names this message (the batch's last one
 // acknowledged), then sends nothing. The savepoint is left to the commit
-// rather than released, one statement less (a later handling's savepoint
-// of the same name is then sent before its writes, batch.go). What the
-// units of work would run after their commit runs once c commits. It returns fn's error as it is; when fn succeeds
+// rather than released, one statement less; each handling's savepoint
+// has a name of its own, so that a rollback never reaches another's. What
+// the units of work would run after their commit runs once c commits. It returns fn's error as it is; when fn succeeds
 // though a unit of work in it failed (a caller that got over the failure,
 // retrying in a transaction of its own), it returns errConsumeTxBroken
 // and rolls back to the savepoint all the same: c may be aborted, and the
@@ -378,6 +383,11 @@ func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) erro
 	savepoint := fmt.Sprintf("handling_%d", handlings.Add(1))
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT `+savepoint); err != nil {
 		return fmt.Errorf("savepoint before handling: %w (%w)", translate(err), ports.ErrConsumeAborted)
+	}
+	if c.Eager() {
+		if _, err := tx.ExecContext(ctx, sqlmark.Sync); err != nil {
+			return fmt.Errorf("savepoint before handling: %w (%w)", translate(err), ports.ErrConsumeAborted)
+		}
 	}
 	u := &unitOfWork{tx: tx, consume: true, savepoint: savepoint}
 	done := false

@@ -20,6 +20,11 @@ const ExpectRowsFinalSuffix = ",final"
 // message's handling succeeded), and they are never sent.
 const Flush = "/*keyward-flush*/"
 
+// Sync is a statement of its own that sends the savepoints and writes the
+// transaction has kept, and nothing else: after it, a rollback to any
+// savepoint taken before it undoes what follows on the server too.
+const Sync = "/*keyward-sync*/"
+
 // SendNowPrefix is the mark of SendNow.
 const SendNowPrefix = "/*keyward-now*/"
 
