@@ -190,6 +190,9 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 	var err error
 	seen := o.Snapshot() // committed with the claim: the mark starts from it
 	for _, wait := range markWaits {
+		if mctx.Err() != nil {
+			break // err is the last try's
+		}
 		if wait > 0 {
 			t := time.NewTimer(wait)
 			select {
@@ -228,7 +231,11 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 		}
 	}
 	if err != nil {
-		if o, gerr := h.orders.Get(mctx, orderID); gerr == nil && o.DeliveredWith(link.ID()) && ranThrough {
+		// Its own time: the tries may have used mctx's up, and a try whose
+		// outcome was unknown may have marked the order, records and all.
+		gctx, gcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer gcancel()
+		if o, gerr := h.orders.Get(gctx, orderID); gerr == nil && o.DeliveredWith(link.ID()) && ranThrough {
 			records.done()
 			h.log.InfoContext(ctx, "order delivered", "order_id", orderID, "link_id", link.ID())
 			return nil

@@ -35,6 +35,7 @@ type ConsumeTx struct {
 	written *wsql.Query // the last acknowledgement a handling wrote
 	eager   bool        // the message handed out aborted a batch before
 	aborted bool        // Abort was called: the transaction is rolled back
+	handed  []string    // keys (ackKey) of the messages handed out
 }
 
 // errAborted is what an aborted ConsumeTx answers every statement with:
@@ -45,8 +46,10 @@ var errAborted = fmt.Errorf("consume transaction given up: %w", ports.ErrConsume
 // handling aborted a batch, so that their next handling sends its
 // savepoint at once (Eager) and a failure of its own is retried and
 // dead-lettered as any other, rather than aborting the batch again, for
-// ever. An entry is taken when its message is handed out again; the set
-// is bounded.
+// ever. An entry goes once a batch that handed its message out commits
+// (not before: a later message of the batch may abort it again, and the
+// first must still take its savepoint at once on the next read); the
+// set is bounded.
 var abortedBy = struct {
 	sync.Mutex
 	keys map[string]bool
@@ -97,9 +100,10 @@ func (t *ConsumeTx) ExecContext(ctx context.Context, query string, args ...any) 
 		if len(args) == 1 {
 			if ack, ok := args[0].(wsql.Query); ok {
 				t.handing = &ack
+				key := ackKey(ack)
+				t.handed = append(t.handed, key)
 				abortedBy.Lock()
-				t.eager = abortedBy.keys[ackKey(ack)]
-				delete(abortedBy.keys, ackKey(ack))
+				t.eager = abortedBy.keys[key]
 				abortedBy.Unlock()
 			}
 		}
@@ -222,9 +226,14 @@ func (t *ConsumeTx) Commit() error {
 		return err
 	}
 	t.mu.Lock()
-	after := t.after
-	t.after = nil
+	after, handed := t.after, t.handed
+	t.after, t.handed = nil, nil
 	t.mu.Unlock()
+	abortedBy.Lock()
+	for _, key := range handed {
+		delete(abortedBy.keys, key)
+	}
+	abortedBy.Unlock()
 	for _, fn := range after {
 		fn()
 	}
