@@ -14,6 +14,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/lib/pq"
+
+	"github.com/keyward/keyward/ports"
 )
 
 // NotifyChannel is the Postgres channel on which the outbox announces the
@@ -228,6 +230,9 @@ func (b *wakeBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, er
 			logger.Debug("query cancelled by the stop", watermill.LogFields{"err": err.Error()})
 			return b.retry
 		}
+		if givenUp(logger, err) {
+			return abortedReread
+		}
 		logger.Error("Error querying for message", err, watermill.LogFields{"wait_time": b.retry})
 		return b.retry
 	}
@@ -264,7 +269,25 @@ func (q quietStopBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool
 		logger.Debug("query cancelled by the stop", watermill.LogFields{"err": err.Error()})
 		return q.retry
 	}
+	if givenUp(logger, err) {
+		return abortedReread
+	}
 	return q.BackoffManager.HandleError(logger, noMsg, err)
+}
+
+// abortedReread is how soon a subscriber reads a batch again after its
+// handling gave it up (ConsumeTx.Abort): the batch is waiting, and the
+// message that aborted it will not abort it again (Eager).
+const abortedReread = 10 * time.Millisecond
+
+// givenUp reports, and logs at debug (the router warned already), whether
+// err is a batch a handling gave up (ports.ErrConsumeAborted).
+func givenUp(logger watermill.LoggerAdapter, err error) bool {
+	if !errors.Is(err, ports.ErrConsumeAborted) {
+		return false
+	}
+	logger.Debug("batch given up by its handling; read again", watermill.LogFields{"err": err.Error()})
+	return true
 }
 
 // stopping reports whether err is the subscriber's own poll cancelled
