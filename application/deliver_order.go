@@ -190,9 +190,6 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 	var err error
 	seen := o.Snapshot() // committed with the claim: the mark starts from it
 	for _, wait := range markWaits {
-		if mctx.Err() != nil {
-			break // err is the last try's
-		}
 		if wait > 0 {
 			t := time.NewTimer(wait)
 			select {
@@ -200,6 +197,9 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 			case <-t.C:
 			}
 			t.Stop()
+		}
+		if err != nil && mctx.Err() != nil {
+			break // out of time: err is the last try's
 		}
 		err = h.tx.Atomically(mctx, func(ctx context.Context) error {
 			if _, err := updateFrom(ctx, h.orders, &seen, orderID, func(o *domain.Order) error {

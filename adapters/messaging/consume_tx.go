@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -36,6 +37,7 @@ type ConsumeTx struct {
 	eager   bool        // the message handed out aborted a batch before
 	aborted bool        // Abort was called: the transaction is rolled back
 	handed  []string    // keys (ackKey) of the messages handed out
+	acked   string      // key of the subscriber's acknowledgement, once run
 }
 
 // errAborted is what an aborted ConsumeTx answers every statement with:
@@ -118,6 +120,7 @@ func (t *ConsumeTx) ExecContext(ctx context.Context, query string, args ...any) 
 	if isAck(query) {
 		t.mu.Lock()
 		done := t.written != nil && t.written.Query == query && reflect.DeepEqual(t.written.Args, args)
+		t.acked = ackKey(wsql.Query{Query: query, Args: args})
 		t.mu.Unlock()
 		if done {
 			return keptResult(1), nil
@@ -226,14 +229,19 @@ func (t *ConsumeTx) Commit() error {
 		return err
 	}
 	t.mu.Lock()
-	after, handed := t.after, t.handed
+	after, handed, acked := t.after, t.handed, t.acked
 	t.after, t.handed = nil, nil
 	t.mu.Unlock()
-	abortedBy.Lock()
-	for _, key := range handed {
-		delete(abortedBy.keys, key)
+	// The messages the commit acknowledged are done with: those handed
+	// out up to the acknowledged one (a batch that stopped short of the
+	// rest, at its ack deadline or the stop, hands them out again).
+	if i := slices.Index(handed, acked); i >= 0 {
+		abortedBy.Lock()
+		for _, key := range handed[:i+1] {
+			delete(abortedBy.keys, key)
+		}
+		abortedBy.Unlock()
 	}
-	abortedBy.Unlock()
 	for _, fn := range after {
 		fn()
 	}
