@@ -3,7 +3,6 @@ package bootstrap
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/keyward/keyward/adapters/localkeyring"
 	"github.com/keyward/keyward/adapters/messaging"
@@ -158,21 +158,7 @@ func TestHandlingAcknowledgesItsOwnMessage(t *testing.T) {
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)
 	const topic, group = "order.paid.p0", "keyward.notifications"
-	pub, err := messaging.NewSQLPublisher(db.DB, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for i := range 3 {
-		msg, err := messaging.NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: fmt.Sprintf("order-%d", i), At: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pub.Publish(topic, msg); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, msg.UUID)
-	}
+	ids := publishPaid(t, db, topic, "order-0", "order-1", "order-2")
 	offsetOf := func(uuid string) (n int64) {
 		t.Helper()
 		if err := db.GetContext(ctx, &n, `SELECT "offset" FROM "watermill_`+topic+`" WHERE uuid = $1`, uuid); err != nil {
@@ -320,19 +306,7 @@ func TestAbortedBatchIsGivenUpAtOnce(t *testing.T) {
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)
 	const topic, group = "order.paid.p0", "keyward.notifications"
-	pub, err := messaging.NewSQLPublisher(db.DB, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"poison-1", "poison-2", "fine"} {
-		msg, err := messaging.NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: id, At: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pub.Publish(topic, msg); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publishPaid(t, db, topic, "poison-1", "poison-2", "fine")
 	if _, err := db.ExecContext(ctx, `CREATE TABLE handled_test (order_id text NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
@@ -400,4 +374,28 @@ func TestAbortedBatchIsGivenUpAtOnce(t *testing.T) {
 	if tries["poison-1"] != 7 || tries["poison-2"] != 4 {
 		t.Fatalf("tried poison-1 %d and poison-2 %d times, want 7 and 4 (three reads of the batch)", tries["poison-1"], tries["poison-2"])
 	}
+}
+
+// publishPaid puts an order.paid event for each order on topic of the
+// Postgres queue, in order and in one transaction (so that a consumer
+// sees them all at once, in one batch), and returns the messages' ids.
+func publishPaid(t *testing.T, db *sqlx.DB, topic string, orderIDs ...string) []string {
+	t.Helper()
+	pub, err := messaging.NewSQLPublisher(db.DB, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	var msgs []*message.Message
+	for _, id := range orderIDs {
+		msg, err := messaging.NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: id, At: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, ids = append(msgs, msg), append(ids, msg.UUID)
+	}
+	if err := pub.Publish(topic, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }

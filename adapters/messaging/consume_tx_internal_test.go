@@ -46,12 +46,7 @@ func TestIsAckMatchesWatermillsAcknowledgement(t *testing.T) {
 // handed it out commits its acknowledgement (of it or of a later one).
 func TestAbortedConsumeTxAnswersNothing(t *testing.T) {
 	t.Parallel()
-	url, _ := pgtest.NewDatabase(t)
-	db, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db, _ := testDB(t)
 	ctx := t.Context()
 	b := newConsumeBeginner(db)
 	if _, err := db.ExecContext(ctx, `CREATE TABLE "watermill_offsets_x" (offset_acked bigint, last_processed_transaction_id xid8, consumer_group text PRIMARY KEY)`); err != nil {
@@ -153,4 +148,17 @@ func TestBackoffRereadsAGivenUpBatchAtOnce(t *testing.T) {
 			t.Errorf("%s: another error waits %s, want the retry interval", name, got)
 		}
 	}
+}
+
+// testDB is a new migrated database on the test server, closed with t,
+// and its URL.
+func testDB(t *testing.T) (*sql.DB, string) {
+	t.Helper()
+	url, _ := pgtest.NewDatabase(t)
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db, url
 }

@@ -2,13 +2,11 @@ package messaging
 
 import (
 	"context"
-	"database/sql"
 	"io"
 	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/domain"
 )
 
@@ -16,12 +14,7 @@ import (
 // of exactly the topics it wrote; a rolled-back publish wakes nobody.
 func TestWakeupSignalsCommittedTopics(t *testing.T) {
 	t.Parallel()
-	url, _ := pgtest.NewDatabase(t)
-	db, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db, url := testDB(t)
 	sub, err := NewSQLSubscriber(db, slog.New(slog.NewTextHandler(io.Discard, nil)), SQLQueueOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -73,12 +66,7 @@ func TestWakeupSignalsCommittedTopics(t *testing.T) {
 // statement_timeout (also 57014) and other errors stay errors.
 func TestCancelledPollIsNoError(t *testing.T) {
 	t.Parallel()
-	url, _ := pgtest.NewDatabase(t)
-	db, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db, _ := testDB(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	_, cancelled := db.ExecContext(ctx, "SELECT pg_sleep(5)")
