@@ -31,10 +31,7 @@ func (a *flakyAudit) Append(ctx context.Context, actor, action, subject string, 
 func TestEmailAuditFailureSendsNoSecondEmail(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	o := w.paidOrder(t, 1)
-	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
-		t.Fatal(err)
-	}
+	o := w.fulfilledOrder(t)
 	flaky := &flakyAudit{AuditLog: w.audit, action: application.AuditEmailSent, fail: 1}
 	deliver := w.app(func(d *application.Deps, _ *application.Settings) { d.Audit = flaky }).Commands.DeliverOrder
 	if err := deliver.Handle(t.Context(), o.ID()); err != nil {

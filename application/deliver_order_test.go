@@ -17,10 +17,7 @@ import (
 func TestDeliverOrderTransactions(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	o := w.paidOrder(t, 1)
-	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
-		t.Fatal(err)
-	}
+	o := w.fulfilledOrder(t)
 	c := &unitCounter{}
 	deliver := w.app(func(d *application.Deps, _ *application.Settings) {
 		d.Tx = c
@@ -71,10 +68,7 @@ func TestDeliveryEmailSentIsNeverSentAgain(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
-			o := w.paidOrder(t, 1)
-			if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
-				t.Fatal(err)
-			}
+			o := w.fulfilledOrder(t)
 			orders := &markFails{OrderRepository: w.orders}
 			orders.n.Store(tt.fails)
 			deliver := w.app(func(d *application.Deps, _ *application.Settings) { d.Orders = orders }).Commands.DeliverOrder
@@ -193,10 +187,7 @@ func TestDeliveryMarkedDeliveredAfterUnknownCommit(t *testing.T) {
 		t.Run(fmt.Sprint(unknown), func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
-			o := w.paidOrder(t, 1)
-			if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
-				t.Fatal(err)
-			}
+			o := w.fulfilledOrder(t)
 			tx := &unknownCommit{sent: func() int { return len(w.mail.sent) }}
 			tx.n.Store(unknown)
 			app := w.app(func(d *application.Deps, _ *application.Settings) { tx.inner = d.Tx; d.Tx = tx })
@@ -275,7 +266,7 @@ func TestRetryOfARunTakesOverItsOwnDeliveryClaim(t *testing.T) {
 	}
 	// The retry finds the order fulfilled and delivers it (FulfilOrder
 	// hands a fulfilled order to DeliverOrder), under the same run.
-	if err := w.deliver().Handle(run, o.ID()); err != nil {
+	if err := w.app().Commands.FulfilOrder.Handle(run, o.ID()); err != nil {
 		t.Fatal(err)
 	}
 	if s := w.status(t, o.ID()); s != domain.StatusDelivered || len(w.mail.sent) != 1 {
@@ -290,25 +281,30 @@ func TestRetryOfARunTakesOverItsOwnDeliveryClaim(t *testing.T) {
 func TestRunWhoseEmailWentUnrecordedLetsItsClaimLapse(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	o := w.paidOrder(t, 1)
-	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
-		t.Fatal(err)
-	}
+	o := w.fulfilledOrder(t)
 	orders := &markFails{OrderRepository: w.orders}
 	orders.n.Store(100)
 	deliver := w.app(func(d *application.Deps, _ *application.Settings) { d.Orders = orders }).Commands.DeliverOrder
 	run := ports.WithRunID(t.Context(), "fulfil-paid@order.paid/msg-1/1")
+	name := ports.RunID(run)
+	claim := func() string {
+		got, err := w.orders.Get(t.Context(), o.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Snapshot().DeliveryClaim.ID
+	}
 	if err := deliver.Handle(run, o.ID()); err == nil {
 		t.Fatal("a delivery whose mark kept failing succeeded")
 	}
-	if len(w.mail.sent) != 1 {
-		t.Fatalf("%d emails after the first try, want 1", len(w.mail.sent))
+	if len(w.mail.sent) != 1 || claim() != name {
+		t.Fatalf("%d emails and claim %q after the first try, want 1 and the run's claim kept", len(w.mail.sent), claim())
 	}
 	if err := deliver.Handle(run, o.ID()); err != nil {
 		t.Fatalf("the run's next try: %v", err)
 	}
-	if len(w.mail.sent) != 1 {
-		t.Fatalf("the run's next try sent another link: %d emails, want 1", len(w.mail.sent))
+	if len(w.mail.sent) != 1 || claim() != name {
+		t.Fatalf("the run's next try: %d emails, claim %q, want 1 and the first try's claim left to lapse", len(w.mail.sent), claim())
 	}
 	assertOneLiveLink(t, w, o.ID(), 1)
 }

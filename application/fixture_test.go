@@ -167,6 +167,17 @@ func (w *world) fulfil() application.FulfilOrder {
 func (w *world) reveal() application.RevealKeys    { return w.app().Commands.RevealKeys }
 func (w *world) deliver() application.DeliverOrder { return w.app().Commands.DeliverOrder }
 
+// fulfilledOrder is paidOrder for one unit of the first in-stock product,
+// fulfilled (FulfilOnly: not delivered).
+func (w *world) fulfilledOrder(t *testing.T) *domain.Order {
+	t.Helper()
+	o := w.paidOrder(t, 1)
+	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
 // paidOrder places an order for the first in-stock products and pays it.
 func (w *world) paidOrder(t *testing.T, qty ...int) *domain.Order {
 	t.Helper()

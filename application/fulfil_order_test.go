@@ -222,10 +222,7 @@ func TestFulfilOrderWaitsForVault(t *testing.T) {
 func TestRevealAndRevoke(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	o := w.paidOrder(t, 1)
-	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
-		t.Fatal(err)
-	}
+	o := w.fulfilledOrder(t)
 	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil {
 		t.Fatal(err)
 	}
@@ -333,10 +330,7 @@ func TestReconcileFinishesStuckOrders(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	undelivered := w.paidOrder(t, 1)
-	if err := w.fulfil().Handle(t.Context(), undelivered.ID()); err != nil {
-		t.Fatal(err)
-	}
+	undelivered := w.fulfilledOrder(t)
 	locks := memory.NewLocks()
 	rec := w.app(func(d *application.Deps, _ *application.Settings) { d.Locks = locks }).Commands.Reconcile
 	if res, err := rec.Handle(t.Context()); err != nil || res.Resumed != 0 {
@@ -368,10 +362,7 @@ func TestReconcileFinishesStuckOrders(t *testing.T) {
 func TestDeliveryRetryRevokesEarlierLinks(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	o := w.paidOrder(t, 1)
-	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
-		t.Fatal(err)
-	}
+	o := w.fulfilledOrder(t)
 	failing := &failOnce{Mailer: w.mail}
 	first := w.app(func(d *application.Deps, _ *application.Settings) { d.Mailer = failing }).Commands.DeliverOrder
 	if err := first.Handle(t.Context(), o.ID()); err == nil {
@@ -389,10 +380,7 @@ func TestDeliveryRetryRevokesEarlierLinks(t *testing.T) {
 func TestDeliveryWaitsForAHeldClaim(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	o := w.paidOrder(t, 1)
-	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
-		t.Fatal(err)
-	}
+	o := w.fulfilledOrder(t)
 	if _, err := w.orders.Update(t.Context(), o.ID(), func(o *domain.Order) error {
 		o.ClaimDelivery("stalled-worker", w.clock.Now(), 2*time.Minute)
 		return nil
@@ -509,10 +497,7 @@ func TestFulfilOrderRetriesAFailedDelivery(t *testing.T) {
 func TestReconcileDeliversOnceTheClaimLapses(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	o := w.paidOrder(t, 1)
-	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
-		t.Fatal(err)
-	}
+	o := w.fulfilledOrder(t)
 	if _, err := w.orders.Update(t.Context(), o.ID(), func(o *domain.Order) error {
 		o.ClaimDelivery("dead-worker", w.clock.Now(), 2*time.Minute)
 		return nil

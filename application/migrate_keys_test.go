@@ -22,10 +22,7 @@ func fulfilledKeys(t *testing.T, w *world, n int) map[string][]byte {
 	t.Helper()
 	plain := map[string][]byte{}
 	for range n {
-		o := w.paidOrder(t, 1)
-		if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
-			t.Fatal(err)
-		}
+		o := w.fulfilledOrder(t)
 		wk, _ := w.dataKeys.Get(t.Context(), o.ID())
 		k, err := w.vault.UnwrapDataKey(t.Context(), o.ID(), wk)
 		if err != nil {

@@ -15,10 +15,7 @@ import (
 // deliveredToken fulfils and delivers a paid order and returns its token.
 func deliveredToken(t *testing.T, w *world) (*domain.Order, string) {
 	t.Helper()
-	o := w.paidOrder(t, 1)
-	if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
-		t.Fatal(err)
-	}
+	o := w.fulfilledOrder(t)
 	if err := w.deliver().Handle(t.Context(), o.ID()); err != nil {
 		t.Fatal(err)
 	}

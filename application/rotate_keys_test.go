@@ -16,10 +16,7 @@ func TestRotateRewrapsAndSkipsUnreadable(t *testing.T) {
 	var ids []string
 	plain := map[string][]byte{}
 	for range 5 {
-		o := w.paidOrder(t, 1)
-		if err := w.fulfil().Handle(t.Context(), o.ID()); err != nil {
-			t.Fatal(err)
-		}
+		o := w.fulfilledOrder(t)
 		wk, _ := w.dataKeys.Get(t.Context(), o.ID())
 		k, err := w.vault.UnwrapDataKey(t.Context(), o.ID(), wk)
 		if err != nil {

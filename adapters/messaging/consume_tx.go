@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -13,7 +12,6 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/keyward/keyward/internal/sqlmark"
-	"github.com/keyward/keyward/ports"
 )
 
 // ConsumeTx is the transaction in which a SQL subscriber reads a message
@@ -33,32 +31,15 @@ type ConsumeTx struct {
 	mu      sync.Mutex
 	after   []func()
 	handing *wsql.Query // the acknowledgement of the message handed out
-	written *wsql.Query // the last acknowledgement a handling wrote
+	written string      // key (ackKey) of the last acknowledgement a handling wrote
 	eager   bool        // the message handed out aborted a batch before
 	aborted bool        // Abort was called: the transaction is rolled back
-	handed  []string    // keys (ackKey) of the messages handed out
+	handed  []string    // keys of the messages handed out
 	acked   string      // key of the subscriber's acknowledgement, once run
 }
 
-// errAborted is what an aborted ConsumeTx answers every statement with:
-// Watermill then gives the batch up, and reads it again.
-var errAborted = fmt.Errorf("consume transaction given up: %w", ports.ErrConsumeAborted)
-
-// abortedBy remembers the messages (by their acknowledgement) whose
-// handling aborted a batch, so that their next handling sends its
-// savepoint at once (Eager) and a failure of its own is retried and
-// dead-lettered as any other, rather than aborting the batch again, for
-// ever. An entry goes once a batch that handed its message out commits
-// (not before: a later message of the batch may abort it again, and the
-// first must still take its savepoint at once on the next read); the
-// set is bounded.
-var abortedBy = struct {
-	sync.Mutex
-	keys map[string]bool
-}{keys: map[string]bool{}}
-
-const maxAbortedBy = 1024
-
+// ackKey names an acknowledgement by its statement and arguments, which
+// name the consumer group and the message.
 func ackKey(q wsql.Query) string { return fmt.Sprint(q.Query, q.Args) }
 
 var _ wsql.Tx = (*ConsumeTx)(nil)
@@ -104,23 +85,19 @@ func (t *ConsumeTx) ExecContext(ctx context.Context, query string, args ...any) 
 				t.handing = &ack
 				key := ackKey(ack)
 				t.handed = append(t.handed, key)
-				abortedBy.Lock()
-				t.eager = abortedBy.keys[key]
-				abortedBy.Unlock()
+				t.eager = abortedBy.has(key)
 			}
 		}
 		return keptResult(0), nil
 	}
-	t.mu.Lock()
-	aborted := t.aborted
-	t.mu.Unlock()
-	if aborted {
+	if t.isAborted() {
 		return nil, errAborted
 	}
 	if isAck(query) {
+		key := ackKey(wsql.Query{Query: query, Args: args})
 		t.mu.Lock()
-		done := t.written != nil && t.written.Query == query && reflect.DeepEqual(t.written.Args, args)
-		t.acked = ackKey(wsql.Query{Query: query, Args: args})
+		done := t.written != "" && t.written == key
+		t.acked = key
 		t.mu.Unlock()
 		if done {
 			return keptResult(1), nil
@@ -165,7 +142,9 @@ func (t *ConsumeTx) Ack() (string, []any, bool) {
 func (t *ConsumeTx) Acked() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.written = t.handing
+	if t.handing != nil {
+		t.written = ackKey(*t.handing)
+	}
 }
 
 // keptResult is the result of a statement ConsumeTx did not send.
@@ -175,54 +154,15 @@ func (r keptResult) RowsAffected() (int64, error) { return int64(r), nil }
 
 // QueryContext implements wsql.Tx.
 func (t *ConsumeTx) QueryContext(ctx context.Context, query string, args ...any) (wsql.Rows, error) {
-	t.mu.Lock()
-	aborted := t.aborted
-	t.mu.Unlock()
-	if aborted {
+	if t.isAborted() {
 		return nil, errAborted
 	}
 	return t.tx.QueryContext(ctx, query, args...)
 }
 
-// Eager reports whether the message being handed out aborted a batch
-// before: its handling then sends its savepoint at once (InConsumeTx), so
-// that a failure of its own can be rolled back and retried.
-func (t *ConsumeTx) Eager() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.eager
-}
-
-// Abort gives the batch up at once, when its handling left the
-// transaction unable to commit (ports.ErrConsumeAborted): it rolls the
-// transaction back now, for an open aborted transaction would hold back
-// what every consumer of the cluster sees (BENCHMARKS.md), and answers
-// Watermill's next statement with an error, so that the batch is read
-// again. The message being handed out is remembered (Eager).
-func (t *ConsumeTx) Abort() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.aborted {
-		return
-	}
-	t.aborted, t.after = true, nil
-	if t.handing != nil {
-		abortedBy.Lock()
-		if len(abortedBy.keys) >= maxAbortedBy {
-			clear(abortedBy.keys)
-		}
-		abortedBy.keys[ackKey(*t.handing)] = true
-		abortedBy.Unlock()
-	}
-	_ = t.tx.Rollback()
-}
-
 // Commit commits and then runs the AfterCommit functions.
 func (t *ConsumeTx) Commit() error {
-	t.mu.Lock()
-	aborted := t.aborted
-	t.mu.Unlock()
-	if aborted {
+	if t.isAborted() {
 		return sql.ErrTxDone
 	}
 	if err := t.tx.Commit(); err != nil {
@@ -236,11 +176,7 @@ func (t *ConsumeTx) Commit() error {
 	// out up to the acknowledged one (a batch that stopped short of the
 	// rest, at its ack deadline or the stop, hands them out again).
 	if i := slices.Index(handed, acked); i >= 0 {
-		abortedBy.Lock()
-		for _, key := range handed[:i+1] {
-			delete(abortedBy.keys, key)
-		}
-		abortedBy.Unlock()
+		abortedBy.forget(handed[:i+1])
 	}
 	for _, fn := range after {
 		fn()

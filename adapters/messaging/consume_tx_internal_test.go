@@ -150,15 +150,10 @@ func TestBackoffRereadsAGivenUpBatchAtOnce(t *testing.T) {
 	}
 }
 
-// testDB is a new migrated database on the test server, closed with t,
-// and its URL.
+// testDB is a new migrated database on the test server (pgtest's pool,
+// closed with t), and its URL.
 func testDB(t *testing.T) (*sql.DB, string) {
 	t.Helper()
-	url, _ := pgtest.NewDatabase(t)
-	db, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db, url
+	url, db := pgtest.NewDatabase(t)
+	return db.DB, url
 }

@@ -14,8 +14,8 @@ import (
 
 // TestAbortedBatchIsNeitherRetriedNorDeadLettered: a handler whose consume
 // transaction can no longer commit (ports.ErrConsumeAborted) did not fail:
-// its message is not retried in that transaction nor dead-lettered (a
-// policy of no retries would dead-letter any other failure at once). On
+// its message is not retried in that transaction (the policy would retry
+// any other failure twice) nor dead-lettered. On
 // the SQL queue the router gives the batch up at once
 // (TestAbortedBatchIsGivenUpAtOnce, bootstrap); a message without the
 // consume transaction in its context is handed back once the subscriber
@@ -40,9 +40,14 @@ func TestAbortedBatchIsNeitherRetriedNorDeadLettered(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- handleWithRetries(msg, h, RetryPolicy{MaxRetries: 0, InitialInterval: time.Millisecond, MaxInterval: time.Millisecond}, f, slog.New(slog.DiscardHandler))
+		done <- handleWithRetries(msg, h, RetryPolicy{MaxRetries: 2, InitialInterval: time.Millisecond, MaxInterval: time.Millisecond}, f, slog.New(slog.DiscardHandler))
 	}()
 	<-called
+	select {
+	case err := <-done:
+		t.Fatalf("the handling ended (%v) before the subscriber gave the batch up", err)
+	default:
+	}
 	giveUp()
 	var got error
 	select {

@@ -8,7 +8,7 @@ import (
 // TestBackoffStartsShort: Eventually's waits start at a few milliseconds
 // and grow, so that a condition that holds just after the first poll is
 // not kept waiting a long period, and a long wait polls at most every
-// maxWait; the first three waits fit well inside 100ms.
+// maxWait; the first three waits fit inside 25ms.
 func TestBackoffStartsShort(t *testing.T) {
 	if firstWait > 5*time.Millisecond {
 		t.Errorf("the first wait is %s, want a few milliseconds", firstWait)
