@@ -30,6 +30,8 @@ func serveInTest(t *testing.T, cfg bootstrap.Config, onBanner func(base string))
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &serving{stderr: &syncBuffer{}, ready: make(chan string, 1), done: make(chan error, 1), cancel: cancel}
 	w := writerFunc(func(p []byte) (int, error) {
+		// Kept first, so that a test woken by the banner reads all of it.
+		n, err := s.stderr.Write(p)
 		if m := bannerAddr.FindSubmatch(p); m != nil {
 			if onBanner != nil {
 				onBanner(string(m[1]))
@@ -39,7 +41,7 @@ func serveInTest(t *testing.T, cfg bootstrap.Config, onBanner func(base string))
 			default:
 			}
 		}
-		return s.stderr.Write(p)
+		return n, err
 	})
 	go func() { s.done <- bootstrap.Serve(ctx, cfg, w) }()
 	t.Cleanup(func() {
