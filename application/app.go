@@ -24,6 +24,7 @@ type Commands struct {
 	SetUpPayment       SetUpPayment
 	HandlePayment      HandlePaymentNotification
 	FulfilOrder        FulfilOrder
+	FulfilPaid         FulfilPaid
 	DeliverOrder       DeliverOrder
 	NotifyCustomer     NotifyCustomer
 	ResendDeliveryLink ResendDeliveryLink
@@ -213,6 +214,7 @@ func NewApp(d Deps, s Settings) App {
 	refund := NewRefundOrder(d.Tx, d.Orders, d.Links, d.Revelations, d.Stock, d.Suppliers, d.Locks, d.DataKeys, d.Vault, d.Blobs, d.Audit, d.Clock, d.Log)
 	reconcile := NewReconcile(d.Orders, d.Locks, setUp, unpolled, deliver, d.Clock, s.ReconcileAfter, d.Log)
 	reconcile.poll = poll.s // pre-orders before their release: the poll's daily looks
+	notify := NewNotifyCustomer(d.Orders, d.Mailer, d.Clock, d.Log)
 	resend := NewResendDeliveryLink(d.Tx, d.Orders, d.Links, d.Mailer, d.Audit, d.Locks, d.Clock, d.IDs, s.Delivery)
 	return App{
 		Commands: Commands{
@@ -220,8 +222,9 @@ func NewApp(d Deps, s Settings) App {
 			SetUpPayment:          setUp,
 			HandlePayment:         NewHandlePaymentNotification(d.Tx, d.Audit, d.Verifier, d.Notifications, d.Orders, d.Gateway, s.ConfirmPayments, d.Clock, d.Log).refundingWith(refund),
 			FulfilOrder:           fulfil,
+			FulfilPaid:            NewFulfilPaid(fulfil, notify, d.Log),
 			DeliverOrder:          deliver,
-			NotifyCustomer:        NewNotifyCustomer(d.Orders, d.Mailer, d.Clock, d.Log),
+			NotifyCustomer:        notify,
 			ResendDeliveryLink:    resend,
 			RevealKeys:            NewRevealKeys(d.Tx, d.Links, d.Orders, d.DataKeys, d.Vault, d.Blobs, d.Revelations, d.Audit, d.Clock, d.IDs, d.Log),
 			RetryFulfilment:       NewRetryFulfilment(d.Tx, d.Orders, d.Audit, d.Clock),

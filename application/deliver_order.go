@@ -44,6 +44,13 @@ func NewDeliverOrder(tx ports.Transactor, orders ports.OrderRepository, links po
 // revoked) or whose delivery another worker holds; it returns an error to
 // retry when mail or storage fails, after releasing its claim.
 func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
+	_, err := h.handle(ctx, orderID)
+	return err
+}
+
+// handle is Handle, and whether it delivered the order: sent its link and
+// marked it delivered.
+func (h DeliverOrder) handle(ctx context.Context, orderID string) (bool, error) {
 	d := h.newDelivery(ctx)
 	// The claim, the revocation of the links before it (a worker that died
 	// may have emailed one) and the new link commit together: a link is
@@ -59,7 +66,8 @@ func (h DeliverOrder) Handle(ctx context.Context, orderID string) error {
 		}
 		return d.issueLink(ctx, o)
 	})
-	return d.finish(ctx, orderID, err)
+	err = d.finish(ctx, orderID, err)
+	return d.delivered, err
 }
 
 // delivery is one worker's delivery of an order: its claim, taken in an
@@ -79,6 +87,9 @@ type delivery struct {
 	o             *domain.Order
 	link          *domain.DeliveryLink
 	url           string
+	// delivered is set by finish once the link went out and the order
+	// was marked delivered with it.
+	delivered bool
 }
 
 // newDelivery starts a delivery; its claim is named by the run of ctx
@@ -124,7 +135,7 @@ func (d *delivery) finish(ctx context.Context, orderID string, err error) error 
 		return nil
 	}
 	if err == nil {
-		err = d.deliver(ctx, d.o, d.link, d.url, d.claim, d.lease)
+		d.delivered, err = d.deliver(ctx, d.o, d.link, d.url, d.claim, d.lease)
 	}
 	if errors.Is(err, errSentNotRecorded) {
 		// The claim must lapse: a later try of this run must not take it
@@ -165,17 +176,17 @@ var errSentNotRecorded = errors.New("delivery email sent, order not marked deliv
 // Before the email, o (as the claim's unit of work saved it) serves:
 // no other worker can take the claim over while its lease runs, so the
 // clock alone tells whether it is still held.
-func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain.DeliveryLink, url, claim string, lease time.Duration) error {
+func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain.DeliveryLink, url, claim string, lease time.Duration) (delivered bool, _ error) {
 	orderID := o.ID()
 	if !o.HoldsDelivery(claim, h.issuer.clock.Now(), lease) {
 		h.log.WarnContext(ctx, "delivery claim lost before sending; revoking own link", "order_id", orderID)
-		return revokeLink(ctx, h.issuer.links, link.ID(), h.issuer.clock.Now())
+		return false, revokeLink(ctx, h.issuer.links, link.ID(), h.issuer.clock.Now())
 	}
 	// The email's audit record is staged in the unit of work that marks
 	// the order delivered, not in one of its own.
 	sctx, records := deferEmailRecords(ctx)
 	if err := h.issuer.send(sctx, o, link, url); err != nil {
-		return err
+		return false, err
 	}
 	// The email is out: failing now would have the retry revoke the link
 	// just sent and email another. So the order records it a few times
@@ -238,15 +249,15 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 		if o, gerr := h.orders.Get(gctx, orderID); gerr == nil && o.DeliveredWith(link.ID()) && ranThrough {
 			records.done()
 			h.log.InfoContext(ctx, "order delivered", "order_id", orderID, "link_id", link.ID())
-			return nil
+			return true, nil
 		}
 		records.recordAlone(mctx)
-		return fmt.Errorf("%w: mark delivered: %w", errSentNotRecorded, err)
+		return false, fmt.Errorf("%w: mark delivered: %w", errSentNotRecorded, err)
 	}
 	if lost {
 		h.log.WarnContext(ctx, "delivery claim lost after sending; revoking own link", "order_id", orderID)
-		return revokeLink(ctx, h.issuer.links, link.ID(), h.issuer.clock.Now())
+		return false, revokeLink(ctx, h.issuer.links, link.ID(), h.issuer.clock.Now())
 	}
 	h.log.InfoContext(ctx, "order delivered", "order_id", orderID, "link_id", link.ID())
-	return nil
+	return true, nil
 }

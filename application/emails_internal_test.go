@@ -105,7 +105,7 @@ func TestKeysReadyEmail(t *testing.T) {
 	if m.Subject != "Your keys are ready" {
 		t.Errorf("subject %q", m.Subject)
 	}
-	wantText := "Your keyward order " + d.OrderID + " is ready.\n\n" +
+	wantText := "Your payment is in and your keyward order " + d.OrderID + " is ready.\n\n" +
 		"2 × " + d.Items[0].Name + "\n1 × Star Rover\n\n" +
 		"Open this link to reveal your keys (valid until 2026-11-27 12:15 UTC):\n" + d.Link.URL + "\n\n" +
 		"The link works a limited number of times. Do not forward this email.\n--\nkeyward · order " + d.OrderID + "\n"

@@ -71,9 +71,15 @@ func NewFulfilOrder(orders ports.OrderRepository, dataKeys ports.DataKeyReposito
 // the purchase, seals the item and, for the last item, completes the
 // order, claims its delivery and stores the link that Handle then sends.
 func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
+	_, err := h.handle(ctx, orderID)
+	return err
+}
+
+// handle is Handle, and whether its run delivered the order.
+func (h FulfilOrder) handle(ctx context.Context, orderID string) (delivered bool, _ error) {
 	o, err := h.orders.Get(ctx, orderID)
 	if err != nil {
-		return fmt.Errorf("load order %s: %w", orderID, err)
+		return false, fmt.Errorf("load order %s: %w", orderID, err)
 	}
 	if o.Status() == domain.StatusFulfilled {
 		// Fulfilled by a run that stopped before its delivery committed.
@@ -86,15 +92,15 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 	proceed, err := o.StartFulfilment(h.clock.Now())
 	if err != nil {
 		h.log.WarnContext(ctx, "fulfilment not possible", "order_id", orderID, "err", err)
-		return nil
+		return false, nil
 	}
 	if !proceed || o.Status() != domain.StatusFulfilling {
-		return nil
+		return false, nil
 	}
 	defer func() { f.key.Close() }()
 	err = f.run(ctx, o)
 	if errors.Is(err, errNotFulfilling) {
-		return nil // a concurrent run finished it, or a person stopped it
+		return false, nil // a concurrent run finished it, or a person stopped it
 	}
 	// Whatever stopped the run, it leaves the order fulfilling, as every
 	// run always has: a retry or the reconciler resumes it from there.
@@ -107,25 +113,27 @@ func (h FulfilOrder) Handle(ctx context.Context, orderID string) error {
 		if err = f.delivery.finish(ctx, orderID, nil); err != nil {
 			err = fmt.Errorf("deliver %s: %w", orderID, err)
 		}
+		delivered = f.delivery.delivered
 	case err == nil && f.completed:
-		err = h.deliverFulfilled(ctx, orderID)
+		delivered, err = h.deliverFulfilled(ctx, orderID)
 	}
-	return err
+	return delivered, err
 }
 
 // deliverFulfilled delivers a fulfilled order when the run delivers
-// (deliver is set). DeliverOrder is idempotent: its claim lets one run at
-// a time send, and a delivered order is left as it is, so a retry of the
-// message or the reconciler's pass may run it again after a crash at any
-// point.
-func (h FulfilOrder) deliverFulfilled(ctx context.Context, orderID string) error {
+// (deliver is set), and tells whether it did. DeliverOrder is idempotent:
+// its claim lets one run at a time send, and a delivered order is left as
+// it is, so a retry of the message or the reconciler's pass may run it
+// again after a crash at any point.
+func (h FulfilOrder) deliverFulfilled(ctx context.Context, orderID string) (bool, error) {
 	if h.deliver == nil {
-		return nil
+		return false, nil
 	}
-	if err := h.deliver.Handle(ctx, orderID); err != nil {
-		return fmt.Errorf("deliver %s: %w", orderID, err)
+	delivered, err := h.deliver.handle(ctx, orderID)
+	if err != nil {
+		return false, fmt.Errorf("deliver %s: %w", orderID, err)
 	}
-	return nil
+	return delivered, nil
 }
 
 // fulfilment is one run of FulfilOrder over an order.

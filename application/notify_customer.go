@@ -49,11 +49,13 @@ var notifications = map[string]emailKind{
 	domain.EventOrderPreordered:  emailOrderPreordered,
 }
 
-// NotifiedEvents lists the order events NotifyCustomer handles.
+// NotifiedEvents lists the order events NotifyCustomer handles as a
+// consumer of its own. order.paid is not among them: its email goes out
+// from fulfilment's handling of the same message (FulfilPaid).
 func NotifiedEvents() []string {
 	var out []string
 	for _, name := range domain.OrderEventNames {
-		if _, ok := notifications[name]; ok {
+		if _, ok := notifications[name]; ok && name != domain.EventOrderPaid {
 			out = append(out, name)
 		}
 	}
@@ -64,7 +66,8 @@ func NotifiedEvents() []string {
 // for an event older than a day, for an unknown order, and for an email the
 // order has outgrown: payment
 // instructions once the order no longer awaits payment (or before it has
-// a payment), a delay once fulfilment is running again. It returns an
+// a payment), the payment's confirmation once the keys-ready email went
+// out (the order delivered), a delay once fulfilment is running again. It returns an
 // error wrapping ErrUnavailable when the order cannot be read or the mailer
 // asks to retry, and the mailer's ports.ErrMailRejected error when the
 // message was refused for good.
@@ -93,6 +96,10 @@ func (h NotifyCustomer) Handle(ctx context.Context, ev domain.OrderEvent) error 
 		}
 		if data, ok = data.withPayment(o.Payment()); !ok {
 			return nil // order.payment_created follows once the gateway answers
+		}
+	case emailPaymentConfirmed:
+		if o.Status() == domain.StatusDelivered {
+			return nil
 		}
 	case emailFulfilmentDelayed:
 		if o.Status() != domain.StatusFailed && o.Status() != domain.StatusNeedsReview {

@@ -102,8 +102,9 @@ func waitMails(h *harness, addr string, n int) []maildir.Message {
 }
 
 // TestCustomerNotifications: placing an order emails the payment
-// instructions, paying it emails a confirmation, then the keys arrive;
-// one email each, in the embedded default (maildir) configuration.
+// instructions; paying it delivers the keys at once, whose email stands
+// for the payment's confirmation; one email each, in the embedded default
+// (maildir) configuration.
 func TestCustomerNotifications(t *testing.T) {
 	notificationFlow(t, start(t, nil))
 }
@@ -126,14 +127,15 @@ func notificationFlow(t *testing.T, h *harness) {
 	}
 	h.pay(o)
 	h.waitStatus(o, "delivered", 15*time.Second)
-	ms = waitMails(h, email, 3)
+	ms = waitMails(h, email, 2)
 	subjects := map[string]int{}
 	for _, m := range ms {
 		subjects[m.Subject]++
 	}
+	// Delivered at once: the keys-ready email stands for the payment's
+	// confirmation (application.FulfilPaid).
 	want := map[string]int{
 		"Order " + o.ID + " received: how to pay": 1,
-		"Payment confirmed for order " + o.ID:     1,
 		"Your keys are ready":                     1,
 	}
 	for s, n := range want {
@@ -141,8 +143,8 @@ func notificationFlow(t *testing.T, h *harness) {
 			t.Errorf("%d emails %q, want %d (all: %v)", subjects[s], s, n, subjects)
 		}
 	}
-	if len(ms) != 3 {
-		t.Errorf("%d emails, want 3: %v", len(ms), subjects)
+	if len(ms) != 2 {
+		t.Errorf("%d emails, want 2: %v", len(ms), subjects)
 	}
 }
 
@@ -173,7 +175,7 @@ func TestSMTPEndToEnd(t *testing.T) {
 	h.pay(o)
 	h.waitStatus(o, "delivered", 15*time.Second)
 	subjects := map[string]bool{}
-	for len(subjects) < 3 {
+	for len(subjects) < 2 { // how to pay, keys ready (delivered at once: no payment confirmation)
 		select {
 		case raw := <-inbox:
 			msg, err := mail.ReadMessage(bytes.NewReader(raw))
@@ -194,6 +196,9 @@ func TestSMTPEndToEnd(t *testing.T) {
 		case <-time.After(15 * time.Second):
 			t.Fatalf("emails so far: %v", subjects)
 		}
+	}
+	if !subjects["Your keys are ready"] || !subjects["Order "+o.ID+" received: how to pay"] {
+		t.Fatalf("emails %v, want how to pay and keys ready", subjects)
 	}
 
 	// The server goes away: readiness says so.

@@ -37,7 +37,9 @@ type Partitions int
 
 // PipelineModule runs the asynchronous pipeline: paid or retried orders are
 // fulfilled and, in the same handler run, delivered (order.fulfilled is
-// still published, for webhooks and audit, but no handler needs it).
+// still published, for webhooks and audit, but no handler needs it); a
+// paid order not delivered in that run gets its payment's confirmation
+// email from it too (application.FulfilPaid).
 var PipelineModule = fx.Module("pipeline",
 	fx.Decorate(quietOnStop),
 	fx.Provide(
@@ -73,14 +75,15 @@ func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, stop *sto
 	var handlers []messaging.Handler
 	for _, route := range []struct {
 		name, event string
-		handle      func(context.Context, string) error
+		handle      func(context.Context, domain.OrderEvent) error
 	}{
-		{"set-up-payment", domain.EventOrderPlaced, app.Commands.SetUpPayment.Handle},
-		{"fulfil-paid", domain.EventOrderPaid, fulfil.Handle},
-		{"fulfil-retried", domain.EventFulfilmentRetried, fulfil.Handle},
+		{"set-up-payment", domain.EventOrderPlaced, byOrder(app.Commands.SetUpPayment.Handle)},
+		// The payment's confirmation email goes from the same handling.
+		{"fulfil-paid", domain.EventOrderPaid, app.Commands.FulfilPaid.Handle},
+		{"fulfil-retried", domain.EventFulfilmentRetried, byOrder(fulfil.Handle)},
 	} {
 		for _, topic := range messaging.PartitionTopics(route.event, int(parts)) {
-			handlers = append(handlers, messaging.Handler{Name: route.name + "@" + topic, Topic: topic, Handle: byOrder(route.handle)})
+			handlers = append(handlers, messaging.Handler{Name: route.name + "@" + topic, Topic: topic, Handle: route.handle})
 		}
 	}
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}

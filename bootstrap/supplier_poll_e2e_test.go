@@ -6,6 +6,7 @@ import (
 
 	"github.com/keyward/keyward/adapters/kinguin/kinguintest"
 	"github.com/keyward/keyward/bootstrap"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // TestSupplierPollDeliversWithoutTheWebhook: Kinguin has the keys ready a
@@ -26,6 +27,15 @@ func TestSupplierPollDeliversWithoutTheWebhook(t *testing.T) {
 	if supplierOrder == "" {
 		t.Fatal("no Kinguin order")
 	}
+	// Left waiting for its keys, the order has its payment confirmed.
+	testkit.Eventually(t, 10*time.Second, "the payment's confirmation to "+email, func() bool {
+		for _, m := range h.allMailsTo(email) {
+			if m.Subject == "Payment confirmed for order "+o.ID {
+				return true
+			}
+		}
+		return false
+	})
 	kin.Deliver(supplierOrder, 0)
 	h.clock.Advance(5 * time.Second)
 	h.waitStatus(o, "delivered", 10*time.Second)

@@ -1,0 +1,51 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/ports"
+)
+
+// FulfilPaid handles order.paid: it fulfils the order (FulfilOrder) and
+// then, unless that run delivered it, emails the customer that the payment
+// is confirmed (NotifyCustomer). One handling of one message does both, so
+// that the payment's email costs no consumer of its own: no queue hop, no
+// consume transaction of its own, no read of its own for an order
+// delivered at once, whose keys-ready email, sent seconds after the
+// payment, says the payment arrived. An order whose keys take longer (a
+// supplier still preparing them, a pre-order, a fulfilment that failed)
+// gets the confirmation once the run stops.
+type FulfilPaid struct {
+	fulfil FulfilOrder
+	notify NotifyCustomer
+	log    *slog.Logger
+}
+
+// NewFulfilPaid wires FulfilPaid; it panics when log is nil.
+func NewFulfilPaid(fulfil FulfilOrder, notify NotifyCustomer, log *slog.Logger) FulfilPaid {
+	require("FulfilPaid", "log", log)
+	return FulfilPaid{fulfil: fulfil, notify: notify, log: log}
+}
+
+// Handle fulfils ev's order and confirms its payment, and returns what
+// FulfilOrder.Handle returns when the fulfilment fails. An email that
+// cannot go out now is an error to retry (wrapping ErrUnavailable): the
+// retry runs the fulfilment again, which is idempotent and finds its work
+// done. An email refused for good is logged and not returned, so that it
+// never holds a paid order for review; its keys-ready email meets the same
+// address later.
+func (h FulfilPaid) Handle(ctx context.Context, ev domain.OrderEvent) error {
+	delivered, err := h.fulfil.handle(ctx, ev.OrderID)
+	if err != nil || delivered {
+		return err
+	}
+	err = h.notify.Handle(ctx, ev)
+	if errors.Is(err, ports.ErrMailRejected) {
+		h.log.WarnContext(ctx, "payment confirmation refused by the mail service", "order_id", ev.OrderID, "err", err)
+		return nil
+	}
+	return err
+}
