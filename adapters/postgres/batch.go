@@ -295,11 +295,29 @@ func (cn *countingConn) sendWrites(ctx context.Context, run []batched) error {
 		return nil
 	}
 	query, args := combineWrites(run)
-	cn.c.statement(cn, query, argRoundTrips(len(args)))
+	var st driver.Stmt
+	if len(args) > 0 {
+		var err error
+		if st, err = cn.preparedWrite(ctx, query); err != nil {
+			failResults(run, err)
+			cn.fail(err)
+			return err
+		}
+	}
+	cn.c.statement(cn, query, 1) // prepared (bind and execute), or without arguments
 	if len(run) == 1 && run[0].info.with == nil && run[0].info.expect < 0 {
 		b := run[0]
-		res, err := cn.inner.ExecContext(ctx, query, args)
+		var (
+			res driver.Result
+			err error
+		)
+		if st != nil {
+			res, err = st.(driver.StmtExecContext).ExecContext(ctx, args)
+		} else {
+			res, err = cn.inner.ExecContext(ctx, query, args)
+		}
 		if err != nil {
+			cn.forgetPreparedWrite(query, err)
 			failResults(run, err)
 			cn.fail(err)
 			return err
@@ -308,8 +326,17 @@ func (cn *countingConn) sendWrites(ctx context.Context, run []batched) error {
 		b.result.rows, b.result.err = res.RowsAffected()
 		return nil
 	}
-	rows, err := cn.inner.QueryContext(ctx, query, args)
+	var (
+		rows driver.Rows
+		err  error
+	)
+	if st != nil {
+		rows, err = st.(driver.StmtQueryContext).QueryContext(ctx, args)
+	} else {
+		rows, err = cn.inner.QueryContext(ctx, query, args)
+	}
 	if err != nil {
+		cn.forgetPreparedWrite(query, err)
 		failResults(run, err)
 		cn.fail(err)
 		return err

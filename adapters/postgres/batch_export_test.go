@@ -26,3 +26,6 @@ func CombineForTest(queries []string, nargs []int) string {
 	q, _ := combineWrites(run)
 	return q
 }
+
+// PreparedWritesPerConn is preparedWritesPerConn, for the tests.
+const PreparedWritesPerConn = preparedWritesPerConn

@@ -210,6 +210,7 @@ type countingConn struct {
 	txStatements, txRoundTrips uint64
 	txTrace                    []string // statements of the transaction, while tracing
 	txBatch                             // the transaction's kept writes (batch.go)
+	writes                     preparedWrites
 }
 
 // endTx counts the end of the transaction in progress (one statement,

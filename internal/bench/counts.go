@@ -15,6 +15,7 @@ import (
 type serverCounts struct {
 	statements, idleStatements float64 // SQL, BEGIN and COMMIT included; idle: reads that found nothing
 	roundTrips, idleRoundTrips float64
+	prepares                   float64 // preparations (a statement and a round trip each, once per connection and text)
 	writeTx                    float64
 	published, handled         float64 // messages put on the queue, and handed to handlers (queue hops)
 	vaultCalls                 float64
@@ -29,6 +30,7 @@ var metricValues = map[string]func(c *serverCounts, labels string, v float64){
 	"keyward_sql_idle_round_trips_total": func(c *serverCounts, _ string, v float64) {
 		c.idleRoundTrips += v
 	},
+	"keyward_sql_prepared_statements_total": func(c *serverCounts, _ string, v float64) { c.prepares += v },
 	"keyward_sql_transactions_total": func(c *serverCounts, labels string, v float64) {
 		if strings.Contains(labels, `kind="write"`) {
 			c.writeTx += v
@@ -99,6 +101,7 @@ func (c serverCounts) perOrder(before serverCounts, n int) serverCounts {
 	return serverCounts{
 		statements: (c.statements - before.statements) / d, idleStatements: (c.idleStatements - before.idleStatements) / d,
 		roundTrips: (c.roundTrips - before.roundTrips) / d, idleRoundTrips: (c.idleRoundTrips - before.idleRoundTrips) / d,
+		prepares:  (c.prepares - before.prepares) / d,
 		writeTx:   (c.writeTx - before.writeTx) / d,
 		published: (c.published - before.published) / d, handled: (c.handled - before.handled) / d,
 		vaultCalls: (c.vaultCalls - before.vaultCalls) / d,
@@ -106,8 +109,10 @@ func (c serverCounts) perOrder(before serverCounts, n int) serverCounts {
 }
 
 // String prints the counts per order as perf/budget.json has them: the
-// statements and round trips without the idle reads, which follow apart.
+// statements and round trips without the idle reads and the
+// preparations, which follow apart.
 func (c serverCounts) String() string {
-	return fmt.Sprintf("%.1f SQL statements (+%.1f in idle reads), %.1f round trips (+%.1f), %.1f write transactions, %.1f messages published, %.1f queue hops, %.1f key-vault calls",
-		c.statements-c.idleStatements, c.idleStatements, c.roundTrips-c.idleRoundTrips, c.idleRoundTrips, c.writeTx, c.published, c.handled, c.vaultCalls)
+	return fmt.Sprintf("%.1f SQL statements (+%.1f in idle reads, +%.1f preparations), %.1f round trips (+%.1f), %.1f write transactions, %.1f messages published, %.1f queue hops, %.1f key-vault calls",
+		c.statements-c.idleStatements-c.prepares, c.idleStatements, c.prepares, c.roundTrips-c.idleRoundTrips-c.prepares, c.idleRoundTrips+c.prepares,
+		c.writeTx, c.published, c.handled, c.vaultCalls)
 }

@@ -16,6 +16,7 @@ keyward_sql_statements_total 1200
 keyward_sql_idle_statements_total 200
 keyward_sql_round_trips_total 2000
 keyward_sql_idle_round_trips_total 300
+keyward_sql_prepared_statements_total 40
 keyward_sql_transactions_total{kind="read"} 50
 keyward_sql_transactions_total{kind="write"} 180
 keyward_sql_transactions_total{kind="rollback"} 7
@@ -32,11 +33,11 @@ keyward_dependency_call_duration_seconds_sum{dependency="vault",operation="new_d
 		t.Fatal(err)
 	}
 	got := after.perOrder(serverCounts{statements: 100, roundTrips: 100}, 10)
-	want := serverCounts{statements: 110, idleStatements: 20, roundTrips: 190, idleRoundTrips: 30, writeTx: 18, published: 2, handled: 3, vaultCalls: 2}
+	want := serverCounts{statements: 110, idleStatements: 20, roundTrips: 190, idleRoundTrips: 30, prepares: 4, writeTx: 18, published: 2, handled: 3, vaultCalls: 2}
 	if got != want {
 		t.Fatalf("per order %+v, want %+v", got, want)
 	}
-	if s := got.String(); !strings.HasPrefix(s, "90.0 SQL statements (+20.0 in idle reads), 160.0 round trips (+30.0), 18.0 write transactions") {
+	if s := got.String(); !strings.HasPrefix(s, "86.0 SQL statements (+20.0 in idle reads, +4.0 preparations), 156.0 round trips (+34.0), 18.0 write transactions") {
 		t.Fatalf("printed %q", s)
 	}
 }
