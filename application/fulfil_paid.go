@@ -16,8 +16,11 @@ import (
 // consume transaction of its own, no read of its own for an order
 // delivered at once, whose keys-ready email, sent seconds after the
 // payment, says the payment arrived. An order whose keys take longer (a
-// supplier still preparing them, a pre-order, a fulfilment that failed)
-// gets the confirmation once the run stops.
+// supplier still preparing them, a pre-order, a run that failed and is
+// retried) gets the confirmation once the run stops, as long as it is
+// still paid or fulfilling (NotifyCustomer: a fulfilled order's keys
+// email is on its way, a failed one's delay email says the payment is
+// safe).
 type FulfilPaid struct {
 	fulfil FulfilOrder
 	notify NotifyCustomer
@@ -30,22 +33,30 @@ func NewFulfilPaid(fulfil FulfilOrder, notify NotifyCustomer, log *slog.Logger) 
 	return FulfilPaid{fulfil: fulfil, notify: notify, log: log}
 }
 
-// Handle fulfils ev's order and confirms its payment, and returns what
-// FulfilOrder.Handle returns when the fulfilment fails. An email that
-// cannot go out now is an error to retry (wrapping ErrUnavailable): the
-// retry runs the fulfilment again, which is idempotent and finds its work
-// done. An email refused for good is logged and not returned, so that it
-// never holds a paid order for review; its keys-ready email meets the same
-// address later.
+// Handle fulfils ev's order and confirms its payment. When the fulfilment
+// fails it still confirms the payment (the retries may take long, and
+// their last one may leave the order to the reconciler) and returns the
+// fulfilment's error. An email that cannot go out now is an error to
+// retry (wrapping ErrUnavailable): the retry runs the fulfilment again,
+// which is idempotent and finds its work done, and the email's
+// idempotency key sends it once. An email refused for good is logged and
+// not returned, so that it never holds a paid order for review; its
+// keys-ready email meets the same address later.
 func (h FulfilPaid) Handle(ctx context.Context, ev domain.OrderEvent) error {
 	delivered, err := h.fulfil.handle(ctx, ev.OrderID)
-	if err != nil || delivered {
+	if delivered {
 		return err
 	}
-	err = h.notify.Handle(ctx, ev)
-	if errors.Is(err, ports.ErrMailRejected) {
-		h.log.WarnContext(ctx, "payment confirmation refused by the mail service", "order_id", ev.OrderID, "err", err)
-		return nil
+	nerr := h.notify.Handle(ctx, ev)
+	if errors.Is(nerr, ports.ErrMailRejected) {
+		h.log.WarnContext(ctx, "payment confirmation refused by the mail service", "order_id", ev.OrderID, "err", nerr)
+		nerr = nil
 	}
-	return err
+	if err != nil {
+		if nerr != nil {
+			h.log.WarnContext(ctx, "payment confirmation not sent; tried again with the fulfilment", "order_id", ev.OrderID, "err", nerr)
+		}
+		return err
+	}
+	return nerr
 }

@@ -106,6 +106,46 @@ func TestFulfilPaidConfirmsThePaymentOfWhatItDidNotDeliver(t *testing.T) {
 	})
 }
 
+// TestFulfilPaidConfirmsThePaymentOfARunThatFailed: a run that fails
+// (the key vault down) still confirms the payment and returns its error
+// to be retried; the retry that delivers sends the keys and no second
+// confirmation. An order already fulfilled (its keys email on its way)
+// gets no confirmation.
+func TestFulfilPaidConfirmsThePaymentOfARunThatFailed(t *testing.T) {
+	t.Parallel()
+	const paid, ready = "Payment confirmed", "Your keys are ready"
+	w := newWorld(t)
+	o := w.paidOrder(t, 1)
+	ev := w.event(t, o.ID(), domain.EventOrderPaid)
+	h, dir := w.paidHandler(t)
+	w.vault.down.Store(true)
+	if err := h.Handle(t.Context(), ev); !errors.Is(err, application.ErrUnavailable) {
+		t.Fatalf("err = %v, want the fulfilment's ErrUnavailable", err)
+	}
+	if got := subjects(t, dir, paid, ready); got[paid] != 1 || len(got) != 1 {
+		t.Fatalf("emails %v after a failed run, want one payment confirmation", got)
+	}
+	w.vault.down.Store(false)
+	if err := h.Handle(t.Context(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.status(t, o.ID()); s != domain.StatusDelivered {
+		t.Fatalf("order %s after the retry, want delivered", s)
+	}
+	if got := subjects(t, dir, paid, ready); got[paid] != 1 || got[ready] != 1 || len(got) != 2 {
+		t.Fatalf("emails %v, want one confirmation and one keys-ready", got)
+	}
+
+	fulfilled := w.fulfilledOrder(t)
+	notify, dir := w.notifier(t)
+	if err := notify.Handle(t.Context(), w.event(t, fulfilled.ID(), domain.EventOrderPaid)); err != nil {
+		t.Fatal(err)
+	}
+	if ms := inbox(t, dir); len(ms) != 0 {
+		t.Fatalf("a fulfilled order's payment confirmed by %q, want no email", ms[0].Subject)
+	}
+}
+
 // refusingMailer fails every email with err.
 type refusingMailer struct{ err error }
 

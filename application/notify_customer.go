@@ -66,8 +66,9 @@ func NotifiedEvents() []string {
 // for an event older than a day, for an unknown order, and for an email the
 // order has outgrown: payment
 // instructions once the order no longer awaits payment (or before it has
-// a payment), the payment's confirmation once the keys-ready email went
-// out (the order delivered), a delay once fulfilment is running again. It returns an
+// a payment), the payment's confirmation once the order is past paid and
+// fulfilling (its keys email on its way or out, or another email said
+// the rest), a delay once fulfilment is running again. It returns an
 // error wrapping ErrUnavailable when the order cannot be read or the mailer
 // asks to retry, and the mailer's ports.ErrMailRejected error when the
 // message was refused for good.
@@ -98,7 +99,10 @@ func (h NotifyCustomer) Handle(ctx context.Context, ev domain.OrderEvent) error 
 			return nil // order.payment_created follows once the gateway answers
 		}
 	case emailPaymentConfirmed:
-		if o.Status() == domain.StatusDelivered {
+		// Only while the keys are still to come: a fulfilled order's
+		// keys email is on its way (or out), a failed one's delay email
+		// says the payment is safe, a revoked one has its own.
+		if o.Status() != domain.StatusPaid && o.Status() != domain.StatusFulfilling {
 			return nil
 		}
 	case emailFulfilmentDelayed:

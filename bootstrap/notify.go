@@ -20,9 +20,11 @@ import (
 // (application.NotifyCustomer) on a router of its own. On Postgres it
 // consumes as a consumer group of its own: the subscribers of one group
 // share a topic's messages, so a notification handler in the pipeline's
-// group would take order.paid messages away from fulfilment. Apart, a slow
-// mail service never holds up fulfilment either. In process the gochannel
-// hands every message to every subscriber.
+// group would take messages away from the pipeline's handlers. Apart, a
+// slow mail service never holds up fulfilment either. In process the
+// gochannel hands every message to every subscriber. order.paid is not
+// among its events: fulfilment's handling of it sends the payment's
+// confirmation (application.FulfilPaid).
 var NotificationsModule = fx.Module("notifications",
 	fx.Decorate(quietOnStop),
 	fx.Provide(

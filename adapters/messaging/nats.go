@@ -43,6 +43,10 @@ type NATS struct {
 	publisher *wjs.Publisher
 	sub       *wjs.Subscriber
 	streams   sync.Map // stream names known to exist
+	// closing is closed as Close starts, subClosed once the subscriber's
+	// connection has closed (drained): see Subscribe.
+	closing, subClosed chan struct{}
+	closeOnce          sync.Once
 }
 
 // NewNATS connects to cfg.URL; it returns an error when the server does
@@ -51,21 +55,21 @@ func NewNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = AckDeadline
 	}
-	connect := func(role string) (*nats.Conn, error) {
-		return nats.Connect(cfg.URL, nats.Name("keyward-"+role), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
+	connect := func(role string, more ...nats.Option) (*nats.Conn, error) {
+		return nats.Connect(cfg.URL, append([]nats.Option{nats.Name("keyward-" + role), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond),
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 				if err != nil {
 					log.Warn("nats disconnected", "role", role, "err", err)
 				}
 			}),
-			nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected", "role", role) }))
+			nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected", "role", role) })}, more...)...)
 	}
-	n := &NATS{cfg: cfg}
+	n := &NATS{cfg: cfg, closing: make(chan struct{}), subClosed: make(chan struct{})}
 	var err error
 	if n.pubConn, err = connect("publisher"); err != nil {
 		return nil, fmt.Errorf("connect to NATS: %w", err)
 	}
-	if n.subConn, err = connect("subscriber"); err != nil {
+	if n.subConn, err = connect("subscriber", nats.ClosedHandler(func(*nats.Conn) { close(n.subClosed) })); err != nil {
 		n.pubConn.Close()
 		return nil, fmt.Errorf("connect to NATS: %w", err)
 	}
@@ -172,9 +176,73 @@ func (n *NATS) Publish(topic string, msgs ...*message.Message) error {
 	return nil
 }
 
-// Subscribe consumes topic as the shared durable consumer.
+// Subscribe consumes topic as the shared durable consumer, until ctx ends
+// (the channel then closes) or the adapter closes.
+//
+// Watermill's JetStream subscriber (watermill-nats v2.1.3) closes the
+// channel it returns as soon as the context it was given ends or it
+// closes, while its NATS callbacks may still be sending on that channel:
+// a data race, and a panic (send on a closed channel) when a message
+// arrives at that moment. Nor does the NATS connection's close wait for a
+// callback under way. So that channel is never closed: the subscriber is
+// given a context that never ends and is not closed (Close drains and
+// closes its connection instead), and a relay takes every message from it
+// for as long as the process runs.
 func (n *NATS) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	return n.sub.Subscribe(ctx, topic)
+	in, err := n.sub.Subscribe(context.WithoutCancel(ctx), topic)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *message.Message)
+	go n.relay(ctx, in, out)
+	return out, nil
+}
+
+// relay hands the subscriber's messages (in) on to out until ctx ends,
+// and then closes out. A message that comes after, or that nobody took
+// from out, is held unanswered until the adapter closes, then handed back
+// (Nack) for NATS to redeliver, as is every message after that, so that
+// the callbacks waiting for their answer finish and the connection
+// drains. (Handed back at once, it would come straight back, again and
+// again until the close.) It goes on taking messages after the close, so
+// that a callback still under way never blocks, until the process ends.
+func (n *NATS) relay(ctx context.Context, in <-chan *message.Message, out chan<- *message.Message) {
+	var held []*message.Message
+	done, closing := ctx.Done(), n.closing
+	for {
+		select {
+		case m, ok := <-in:
+			if !ok {
+				if done != nil {
+					close(out)
+				}
+				return
+			}
+			if done != nil {
+				select {
+				case out <- m:
+					continue
+				case <-done:
+					done = nil
+					close(out)
+				}
+			}
+			if closing == nil {
+				m.Nack()
+			} else {
+				held = append(held, m)
+			}
+		case <-done:
+			done = nil
+			close(out)
+		case <-closing:
+			closing = nil
+			for _, h := range held {
+				h.Nack()
+			}
+			held = nil
+		}
+	}
 }
 
 // Check reports whether both connections are up.
@@ -197,20 +265,36 @@ func (n *NATS) Remove(ctx context.Context, topic string) error {
 	return nil
 }
 
-// Close stops the subscriptions (messages not yet acknowledged go to
-// another process after AckWait) and closes both connections.
+// Close stops the subscriptions (the messages their relays hold
+// unanswered are handed back, for NATS to give to another process) and
+// closes both connections.
 func (n *NATS) Close() error {
-	var err error
-	if n.sub != nil {
-		err = n.sub.Close()
-	} else if n.subConn != nil {
-		n.subConn.Close()
+	n.closeOnce.Do(func() { close(n.closing) })
+	if n.subConn != nil {
+		// The subscriber's connection drains: the callbacks under way get
+		// their answers (the relays hand back what they hold) and no new
+		// message comes. The subscriber itself is left open (see
+		// Subscribe).
+		if err := n.subConn.Drain(); err != nil {
+			n.subConn.Close()
+		}
+		t := time.NewTimer(drainWait)
+		select {
+		case <-n.subClosed:
+		case <-t.C:
+			n.subConn.Close()
+		}
+		t.Stop()
 	}
 	if n.pubConn != nil {
 		n.pubConn.Close()
 	}
-	return err
+	return nil
 }
+
+// drainWait bounds how long Close waits for the subscriber's connection
+// to drain: its callbacks wait for answers the relays give at once.
+const drainWait = 10 * time.Second
 
 // lenientUnmarshaler never fails: a message keyward cannot read still
 // reaches the handler, which sends it to the dead letters (the Watermill

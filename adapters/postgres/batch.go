@@ -304,7 +304,11 @@ func (cn *countingConn) sendWrites(ctx context.Context, run []batched) error {
 			return err
 		}
 	}
-	cn.c.statement(cn, query, 1) // prepared (bind and execute), or without arguments
+	rt := argRoundTrips(len(args))
+	if st != nil {
+		rt = 1 // bind and execute
+	}
+	cn.c.statement(cn, query, rt)
 	if len(run) == 1 && run[0].info.with == nil && run[0].info.expect < 0 {
 		b := run[0]
 		var (

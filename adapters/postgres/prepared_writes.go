@@ -11,22 +11,33 @@ import (
 )
 
 // preparedWritesPerConn bounds the batches of writes one connection keeps
-// prepared. A business transaction's batch has one text per kind of
-// change (and queue partition), a few dozen in all; the bound keeps the
-// server's memory for them small on every connection of the pool, and a
-// text past it (a catalog sync's many-row upsert, say) takes the place of
-// the one used least lately.
-const preparedWritesPerConn = 48
+// prepared, and so the server's memory for their plans (up to a few
+// hundred KB each for a batch of many writes) on every connection of the
+// pool. The pipeline's business transactions make a few dozen texts (one
+// per kind of change and queue partition), spread over the connections;
+// a text past the bound takes the place of the one used least lately.
+const preparedWritesPerConn = 24
 
-// preparedWrites keeps the batches of writes a connection sent (batch.go),
-// prepared by their text: each later batch of the same text is bound and
-// executed in one round trip, and the server neither parses nor, once its
-// plan is cached, plans it again. lib/pq sends a statement with arguments
-// unnamed, parsed and planned anew each time; a batch of a business
-// transaction's writes is the dearest statement it sends.
+// sightingsPerConn bounds the texts a connection remembers having sent
+// once: a text is prepared the second time it is sent, so that one sent
+// once (a migration's, a catalog sync's upsert of so many rows) never
+// takes a prepared statement's place.
+const sightingsPerConn = 128
+
+// preparedWrites keeps the batches of writes a connection sends
+// (batch.go), prepared by their text: each later batch of the same text
+// is bound and executed in one round trip, and the server does not parse
+// it again. lib/pq sends a statement with arguments unnamed, parsed anew
+// each time, in two round trips; a batch of a business transaction's
+// writes is the largest statement it sends.
+//
+// The statements are the protocol's named ones, which a connection pooler
+// in transaction mode (PgBouncer's pool_mode=transaction) does not keep
+// per client: keyward needs a session (its LISTEN does too).
 type preparedWrites struct {
 	byQuery map[string]*list.Element
 	used    list.List // of *preparedWrite, the most lately used first
+	seen    map[string]struct{}
 }
 
 type preparedWrite struct {
@@ -34,15 +45,24 @@ type preparedWrite struct {
 	stmt  driver.Stmt
 }
 
-// preparedWrite is the driver's statement of query's batch, prepared on
-// the connection the first time (a round trip of its own, counted as a
-// preparation) and executed by every batch of that text after.
+// preparedWrite is the driver's statement of query's batch: nil the first
+// time the connection sends query (it goes unnamed, as before), prepared
+// the second (a round trip of its own, counted as a preparation) and
+// executed by every batch of that text after.
 func (cn *countingConn) preparedWrite(ctx context.Context, query string) (driver.Stmt, error) {
 	p := &cn.writes
 	if e, ok := p.byQuery[query]; ok {
 		p.used.MoveToFront(e)
 		return e.Value.(*preparedWrite).stmt, nil
 	}
+	if _, again := p.seen[query]; !again {
+		if p.seen == nil || len(p.seen) >= sightingsPerConn {
+			p.seen = map[string]struct{}{}
+		}
+		p.seen[query] = struct{}{}
+		return nil, nil
+	}
+	delete(p.seen, query)
 	if p.byQuery == nil {
 		p.byQuery = map[string]*list.Element{}
 	}
@@ -51,8 +71,7 @@ func (cn *countingConn) preparedWrite(ctx context.Context, query string) (driver
 		old := last.Value.(*preparedWrite)
 		p.used.Remove(last)
 		delete(p.byQuery, old.query)
-		cn.c.statements.Add(1)
-		cn.c.roundTrips.Add(1)
+		cn.countPreparation()
 		if err := old.stmt.Close(); err != nil {
 			return nil, fmt.Errorf("close a prepared batch: %w", err)
 		}
@@ -61,27 +80,42 @@ func (cn *countingConn) preparedWrite(ctx context.Context, query string) (driver
 	if err != nil {
 		return nil, err
 	}
-	cn.c.prepares.Add(1)
-	cn.c.statements.Add(1)
-	cn.c.roundTrips.Add(1)
+	cn.countPreparation()
 	p.byQuery[query] = p.used.PushFront(&preparedWrite{query: query, stmt: st})
 	return st, nil
 }
 
-// forgetPreparedWrite drops query's statement when err says the server
-// can no longer run it (a table it writes changed under its cached plan,
-// or the server lost it): the next batch of the text prepares it again.
-// Any other failure (a conflict, a row changed since it was read) leaves
-// it prepared.
+// countPreparation counts a statement that prepares or closes one: a
+// statement and a round trip, counted apart (SQLCounts.Prepares) from the
+// work of the transactions.
+func (cn *countingConn) countPreparation() {
+	cn.c.prepares.Add(1)
+	cn.c.statements.Add(1)
+	cn.c.roundTrips.Add(1)
+}
+
+// forgetPreparedWrite drops query's statement when err may say the server
+// can no longer run it as prepared (SQLSTATE classes 42, a table it
+// writes changed under the parameter types its preparation fixed; 0A,
+// its plan's result changed; 26, the server lost it): the next batch of
+// the text goes unnamed and prepares it again. Any other failure (a
+// conflict, a row changed since it was read, a lost connection) leaves it
+// prepared.
 func (cn *countingConn) forgetPreparedWrite(query string, err error) {
 	var pqErr *pq.Error
-	if !errors.As(err, &pqErr) || (pqErr.Code != "0A000" && pqErr.Code != "26000") {
+	if !errors.As(err, &pqErr) {
+		return
+	}
+	switch pqErr.Code.Class() {
+	case "42", "0A", "26":
+	default:
 		return
 	}
 	p := &cn.writes
 	if e, ok := p.byQuery[query]; ok {
 		p.used.Remove(e)
 		delete(p.byQuery, query)
+		cn.countPreparation()
 		_ = e.Value.(*preparedWrite).stmt.Close()
 	}
 }

@@ -9,10 +9,11 @@ import (
 )
 
 // TestPreparedWritesAreKeptPerConnectionAndBounded: a batch of writes is
-// prepared on its connection the first time its text is sent and bound
-// and executed after; a connection keeps at most PreparedWritesPerConn of
-// them on the server, a new text taking the place of the one used least
-// lately, which is prepared again when it comes back.
+// prepared on its connection the second time its text is sent (a text
+// sent once is never prepared) and bound and executed after; a
+// connection keeps at most PreparedWritesPerConn of them on the server, a
+// new text taking the place of the one used least lately, which is
+// prepared again when it comes back.
 func TestPreparedWritesAreKeptPerConnectionAndBounded(t *testing.T) {
 	t.Parallel()
 	url := pgtest.NewEmptyDatabase(t)
@@ -55,8 +56,17 @@ func TestPreparedWritesAreKeptPerConnectionAndBounded(t *testing.T) {
 		for i := range shapes {
 			write(i)
 		}
-	}); n != uint64(shapes) {
-		t.Fatalf("%d texts prepared %d times, want once each", shapes, n)
+	}); n != 0 || onServer() != 0 {
+		t.Fatalf("%d texts sent once: %d preparations, %d on the server, want none", shapes, n, onServer())
+	}
+	// Each again: prepared, the last two putting the first two out (a
+	// preparation each for their statements' close).
+	if n := prepares(func() {
+		for i := range shapes {
+			write(i)
+		}
+	}); n != uint64(shapes+2) {
+		t.Fatalf("%d texts sent again: %d preparations, want one each and two closes", shapes, n)
 	}
 	if n := onServer(); n != postgres.PreparedWritesPerConn {
 		t.Fatalf("%d statements prepared on the server, want the bound %d", n, postgres.PreparedWritesPerConn)
@@ -64,11 +74,60 @@ func TestPreparedWritesAreKeptPerConnectionAndBounded(t *testing.T) {
 	if n := prepares(func() { write(shapes - 1) }); n != 0 {
 		t.Fatalf("the latest text prepared again (%d)", n)
 	}
-	if n := prepares(func() { write(0) }); n != 1 {
-		t.Fatalf("the text used least lately, put out, prepared %d times on its return, want once", n)
+	if n := prepares(func() { write(0) }); n != 0 {
+		t.Fatalf("the text put out, sent again: %d preparations, want none (it is new again)", n)
+	}
+	if n := prepares(func() { write(0) }); n != 2 {
+		t.Fatalf("the text put out, sent twice: %d preparations, want its own and a close", n)
 	}
 	var rows int
-	if err := db.GetContext(ctx, &rows, `SELECT count(*) FROM t`); err != nil || rows != shapes+2 {
-		t.Fatalf("%d rows (%v), want %d", rows, err, shapes+2)
+	if err := db.GetContext(ctx, &rows, `SELECT count(*) FROM t`); err != nil || rows != 2*shapes+3 {
+		t.Fatalf("%d rows (%v), want %d", rows, err, 2*shapes+3)
+	}
+}
+
+// TestPreparedWriteIsForgottenWhenItsTableChanged: a prepared batch keeps
+// the parameter types of its preparation, so a column whose type changed
+// under it (text to an enum) fails it; the statement is then forgotten,
+// and the next batch of the text, sent unnamed, succeeds.
+func TestPreparedWriteIsForgottenWhenItsTableChanged(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewEmptyDatabase(t)
+	c := &postgres.SQLCounter{}
+	db, err := postgres.OpenCounting(t.Context(), url, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	db.SetMaxOpenConns(1)
+	ctx := t.Context()
+	if _, err := db.ExecContext(ctx, `CREATE TYPE kind AS ENUM ('a', 'b'); CREATE TABLE t (v text)`); err != nil {
+		t.Fatal(err)
+	}
+	write := func() error {
+		tx := db.MustBeginTx(ctx, nil)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO t (v) VALUES ($1)`, "a"); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}
+	for range 2 { // the second prepares it
+		if err := write(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `ALTER TABLE t ALTER COLUMN v TYPE kind USING v::kind`); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(); err == nil {
+		t.Fatal("the statement prepared for a text column ran against the enum: the test no longer shows what it is for")
+	}
+	if err := write(); err != nil {
+		t.Fatalf("the batch after the failure: %v, want it sent unnamed and stored", err)
+	}
+	var n int
+	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM t`); err != nil || n != 3 {
+		t.Fatalf("%d rows (%v), want 3", n, err)
 	}
 }

@@ -200,8 +200,9 @@ func TestBinaryWalkthrough(t *testing.T) {
 		call(t, "GET", s.base+"/v1/orders/"+order.ID, order.AccessToken, nil, &order)
 		return order.Status == "delivered"
 	})
-	// Besides the delivery email, the customer is told the order was
-	// received and paid.
+	// Besides the delivery email (which, the keys out at once, stands for
+	// the payment's confirmation), the customer is told the order was
+	// received.
 	files, _ := filepath.Glob(filepath.Join(s.mailDir(), "*.eml"))
 	var token [][]byte
 	for _, f := range files {
