@@ -41,12 +41,18 @@ type NATS struct {
 	subConn   *nats.Conn
 	js        jetstream.JetStream
 	publisher *wjs.Publisher
-	sub       *wjs.Subscriber
+	subJS     jetstream.JetStream // on subConn: the consumers, their messages and acknowledgements
+	log       *slog.Logger
 	streams   sync.Map // stream names known to exist
 	// closing is closed as Close starts, subClosed once the subscriber's
 	// connection has closed (drained): see Subscribe.
 	closing, subClosed chan struct{}
 	closeOnce          sync.Once
+	// subs counts the subscriptions not yet ended (Close waits for them to
+	// give their answers); mu orders Subscribe's count against Close.
+	mu     sync.Mutex
+	closed bool
+	subs   sync.WaitGroup
 }
 
 // NewNATS connects to cfg.URL; it returns an error when the server does
@@ -64,7 +70,7 @@ func NewNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 			}),
 			nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected", "role", role) })}, more...)...)
 	}
-	n := &NATS{cfg: cfg, closing: make(chan struct{}), subClosed: make(chan struct{})}
+	n := &NATS{cfg: cfg, log: log, closing: make(chan struct{}), subClosed: make(chan struct{})}
 	var err error
 	if n.pubConn, err = connect("publisher"); err != nil {
 		return nil, fmt.Errorf("connect to NATS: %w", err)
@@ -88,14 +94,9 @@ func NewNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 		n.Close()
 		return nil, fmt.Errorf("NATS publisher: %w", err)
 	}
-	n.sub, err = wjs.NewSubscriber(wjs.SubscriberConfig{
-		Conn: n.subConn, Logger: wlog, AckWaitTimeout: cfg.AckWait,
-		ConfigureStream: n.streamConfig, ResourceInitializer: n.consumer,
-		Unmarshaler: lenientUnmarshaler{},
-	})
-	if err != nil {
+	if n.subJS, err = jetstream.New(n.subConn); err != nil {
 		n.Close()
-		return nil, fmt.Errorf("NATS subscriber: %w", err)
+		return nil, fmt.Errorf("NATS JetStream: %w", err)
 	}
 	return n, nil
 }
@@ -137,20 +138,19 @@ func (n *NATS) ensureStream(ctx context.Context, topic string) (jetstream.Stream
 }
 
 // consumer is the durable consumer every keyward process shares for topic.
-func (n *NATS) consumer(ctx context.Context, _ jetstream.JetStream, topic string) (jetstream.Consumer, func(context.Context, watermill.LoggerAdapter), error) {
-	s, err := n.ensureStream(ctx, topic)
-	if err != nil {
-		return nil, nil, err
+func (n *NATS) consumer(ctx context.Context, topic string) (jetstream.Consumer, error) {
+	if _, err := n.ensureStream(ctx, topic); err != nil {
+		return nil, err
 	}
 	name := n.StreamName(ConsumerGroup + "_" + topic)
-	c, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	c, err := n.subJS.CreateOrUpdateConsumer(ctx, n.StreamName(topic), jetstream.ConsumerConfig{
 		Durable: name, AckPolicy: jetstream.AckExplicitPolicy, AckWait: n.cfg.AckWait,
 		MaxAckPending: 1, DeliverPolicy: jetstream.DeliverAllPolicy, MaxDeliver: -1,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("NATS consumer %s: %w", name, err)
+		return nil, fmt.Errorf("NATS consumer %s: %w", name, err)
 	}
-	return c, nil, nil
+	return c, nil
 }
 
 // Publish sends msgs to topic once JetStream has stored them. Each carries
@@ -177,72 +177,130 @@ func (n *NATS) Publish(topic string, msgs ...*message.Message) error {
 }
 
 // Subscribe consumes topic as the shared durable consumer, until ctx ends
-// (the channel then closes) or the adapter closes.
+// or the adapter closes; the channel then closes. Each message waits for
+// its answer (Ack, Nack) before the next is handed out, at most AckWait
+// (NATS gives it again after that).
 //
-// Watermill's JetStream subscriber (watermill-nats v2.1.3) closes the
-// channel it returns as soon as the context it was given ends or it
-// closes, while its NATS callbacks may still be sending on that channel:
-// a data race, and a panic (send on a closed channel) when a message
-// arrives at that moment. Nor does the NATS connection's close wait for a
-// callback under way. So that channel is never closed: the subscriber is
-// given a context that never ends and is not closed (Close drains and
-// closes its connection instead), and a relay takes every message from it
-// for as long as the process runs.
+// keyward consumes with the JetStream client itself rather than
+// Watermill's JetStream subscriber (watermill-nats v2.1.3), which closes
+// the channel it returns as its context ends while its NATS callbacks may
+// still be sending on it: a data race, and a panic (send on a closed
+// channel) when a message arrives at that moment.
 func (n *NATS) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	in, err := n.sub.Subscribe(context.WithoutCancel(ctx), topic)
+	c, err := n.consumer(ctx, topic)
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan *message.Message)
-	go n.relay(ctx, in, out)
-	return out, nil
+	s := &natsSubscription{out: make(chan *message.Message), stop: make(chan struct{}), closing: n.closing, ackWait: n.cfg.AckWait,
+		log: n.log.With("topic", topic)}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, errors.New("NATS adapter closed")
+	}
+	cc, err := c.Consume(func(msg jetstream.Msg) { s.handle(ctx, msg) })
+	if err != nil {
+		return nil, fmt.Errorf("consume NATS %s: %w", n.StreamName(topic), err)
+	}
+	n.subs.Add(1)
+	go func() {
+		defer n.subs.Done()
+		select {
+		case <-ctx.Done():
+		case <-n.closing:
+		}
+		cc.Stop()
+		s.end()
+	}()
+	return s.out, nil
 }
 
-// relay hands the subscriber's messages (in) on to out until ctx ends,
-// and then closes out. A message that comes after, or that nobody took
-// from out, is held unanswered until the adapter closes, then handed back
-// (Nack) for NATS to redeliver, as is every message after that, so that
-// the callbacks waiting for their answer finish and the connection
-// drains. (Handed back at once, it would come straight back, again and
-// again until the close.) It goes on taking messages after the close, so
-// that a callback still under way never blocks, until the process ends.
-func (n *NATS) relay(ctx context.Context, in <-chan *message.Message, out chan<- *message.Message) {
-	var held []*message.Message
-	done, closing := ctx.Done(), n.closing
-	for {
-		select {
-		case m, ok := <-in:
-			if !ok {
-				if done != nil {
-					close(out)
-				}
-				return
-			}
-			if done != nil {
-				select {
-				case out <- m:
-					continue
-				case <-done:
-					done = nil
-					close(out)
-				}
-			}
-			if closing == nil {
-				m.Nack()
-			} else {
-				held = append(held, m)
-			}
-		case <-done:
-			done = nil
-			close(out)
-		case <-closing:
-			closing = nil
-			for _, h := range held {
-				h.Nack()
-			}
-			held = nil
-		}
+// natsSubscription hands one consumer's messages to the channel Subscribe
+// returned. Its callback (handle) runs on the NATS client's goroutine,
+// one message at a time; end closes the channel once no callback is
+// under way, its answer given.
+type natsSubscription struct {
+	out     chan *message.Message
+	stop    chan struct{} // closed as the subscription ends
+	closing <-chan struct{}
+	mu      sync.RWMutex // held for reading by a callback, for writing to close out
+	ended   bool
+	ackWait time.Duration
+	log     *slog.Logger
+}
+
+// handle hands msg out and answers NATS as the reader answers it: Ack,
+// Nack, or nothing within AckWait (NATS gives it again then). A message
+// that comes as the subscription ends goes back at once (Nak), and so does
+// one left unanswered when the adapter closes.
+func (s *natsSubscription) handle(ctx context.Context, msg jetstream.Msg) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m, _ := lenientUnmarshaler{}.Unmarshal(msg)
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m.SetContext(mctx)
+	if !s.hand(m) {
+		s.nak(msg, handBackDelay)
+		return
 	}
+	t := time.NewTimer(s.ackWait)
+	defer t.Stop()
+	select {
+	case <-m.Acked():
+		// Its own time: the acknowledgement must not fail with the
+		// subscription's context.
+		actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer acancel()
+		if err := msg.DoubleAck(actx); err != nil {
+			s.log.Warn("NATS acknowledgement failed; the message comes again after the ack wait", "message_uuid", m.UUID, "err", err)
+		}
+	case <-m.Nacked():
+		s.nak(msg, 0)
+	case <-s.closing:
+		s.nak(msg, handBackDelay)
+	case <-t.C:
+	}
+}
+
+// nak hands msg back, to be given again at once (the reader's Nack) or
+// after handBackDelay (a message the subscription gives up as it ends).
+func (s *natsSubscription) nak(msg jetstream.Msg, delay time.Duration) {
+	var err error
+	if delay > 0 {
+		err = msg.NakWithDelay(delay)
+	} else {
+		err = msg.Nak()
+	}
+	if err != nil {
+		s.log.Warn("NATS negative acknowledgement failed; the message comes again after the ack wait", "err", err)
+	}
+}
+
+// hand gives m to the reader, or reports false once the subscription has
+// ended. The caller holds mu for reading.
+func (s *natsSubscription) hand(m *message.Message) bool {
+	if s.ended {
+		return false
+	}
+	select {
+	case s.out <- m:
+		return true
+	case <-s.stop:
+		return false
+	}
+}
+
+// end closes the channel: stop wakes a callback waiting to hand a message
+// out, the lock waits for the callback under way to give its answer (a
+// reader still handling its message answers it, at most AckWait), and no
+// callback hands a message out after.
+func (s *natsSubscription) end() {
+	close(s.stop)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = true
+	close(s.out)
 }
 
 // Check reports whether both connections are up.
@@ -265,23 +323,35 @@ func (n *NATS) Remove(ctx context.Context, topic string) error {
 	return nil
 }
 
-// Close stops the subscriptions (the messages their relays hold
-// unanswered are handed back, for NATS to give to another process) and
-// closes both connections.
+// Close ends the subscriptions (a message handed out and left unanswered
+// is handed back, for NATS to give to another process) and closes both
+// connections.
 func (n *NATS) Close() error {
+	n.mu.Lock()
+	n.closed = true
 	n.closeOnce.Do(func() { close(n.closing) })
+	n.mu.Unlock()
 	if n.subConn != nil {
-		// The subscriber's connection drains: the callbacks under way get
-		// their answers (the relays hand back what they hold) and no new
-		// message comes. The subscriber itself is left open (see
-		// Subscribe).
+		// The subscriptions end, each handing back what its reader left
+		// unanswered, and the subscriber's connection drains, so that
+		// those answers reach NATS before it closes.
+		ended := make(chan struct{})
+		go func() { n.subs.Wait(); close(ended) }()
+		t := time.NewTimer(drainWait)
+		select {
+		case <-ended:
+		case <-t.C:
+			n.log.Warn("NATS subscriptions did not end in time; closing", "wait", drainWait.String())
+		}
+		t.Stop()
 		if err := n.subConn.Drain(); err != nil {
 			n.subConn.Close()
 		}
-		t := time.NewTimer(drainWait)
+		t = time.NewTimer(drainWait)
 		select {
 		case <-n.subClosed:
 		case <-t.C:
+			n.log.Warn("NATS subscriber connection did not drain in time; closing it", "wait", drainWait.String())
 			n.subConn.Close()
 		}
 		t.Stop()
@@ -292,8 +362,15 @@ func (n *NATS) Close() error {
 	return nil
 }
 
+// handBackDelay is how long NATS waits before it gives a message handed
+// back (Nak) again: handed back at once, it would go to a pull request
+// this subscription left behind on the server (the server keeps one until
+// it expires or its connection closes) and wait out the ack wait there;
+// a second later it goes to a process that is consuming.
+const handBackDelay = time.Second
+
 // drainWait bounds how long Close waits for the subscriber's connection
-// to drain: its callbacks wait for answers the relays give at once.
+// to drain: its callbacks answer at once once the adapter closes.
 const drainWait = 10 * time.Second
 
 // lenientUnmarshaler never fails: a message keyward cannot read still

@@ -13,24 +13,20 @@ import (
 	"github.com/keyward/keyward/adapters/messaging"
 )
 
-// TestNATSStopsWhileMessagesArrive: a subscription whose context ends,
-// and then the adapter's Close, while messages keep arriving. The
-// Watermill JetStream subscriber closes the channel it returns as its
-// context ends, while its NATS callbacks may still be sending on it: a
-// data race (which the race detector, on in make test, reports) and, when
-// a message comes at that moment, a panic (send on a closed channel). The
-// adapter keeps the subscriber's context open and drains the connection
-// before the subscriber closes, so that no callback sends then. Several
-// rounds, since the race needs a message in flight as it stops.
+// TestNATSStopsWhileMessagesArrive: a subscription whose context ends from
+// elsewhere (as a router's stop does), and then the adapter's Close, while
+// messages keep arriving. Watermill's JetStream subscriber closed the
+// channel it returned as its context ended while its NATS callbacks could
+// still be sending on it: a data race (which the race detector, on in make
+// test, reports) and, when a message came at that moment, a panic (send on
+// a closed channel); this test did both on it. Several rounds, since the
+// race needs a message in flight as the subscription ends.
 func TestNATSStopsWhileMessagesArrive(t *testing.T) {
 	t.Parallel()
 	run := fmt.Sprintf("kwstop%d_", time.Now().UnixNano())
 	t.Cleanup(func() { _, _ = messaging.RemoveNATSStreams(context.Background(), natsURL(), run) })
 	for round := range 4 {
-		n, err := messaging.NewNATS(messaging.NATSConfig{URL: natsURL(), Prefix: fmt.Sprintf("%sr%d_", run, round), AckWait: 2 * time.Second}, quiet())
-		if err != nil {
-			t.Fatalf("NATS at %s (KEYWARD_TEST_NATS_URL) must run for this test: %v", natsURL(), err)
-		}
+		n := natsFor(t, fmt.Sprintf("%sr%d_", run, round), 2*time.Second)
 		const topic = "stop.test"
 		if err := n.Publish(topic, message.NewMessage(watermill.NewUUID(), []byte("first"))); err != nil {
 			t.Fatal(err)
@@ -54,13 +50,20 @@ func TestNATSStopsWhileMessagesArrive(t *testing.T) {
 			}
 		})
 		got := 0
-		for m := range msgs {
-			m.Ack()
-			if got++; got == 5 {
-				// The subscription ends as messages keep coming, from
-				// elsewhere (as a router's stop does), not after a
-				// message read here.
-				time.AfterFunc(20*time.Millisecond, cancel)
+		deadline := time.After(20 * time.Second)
+	read:
+		for {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break read
+				}
+				m.Ack()
+				if got++; got == 5 {
+					time.AfterFunc(20*time.Millisecond, cancel)
+				}
+			case <-deadline:
+				t.Fatalf("round %d: the channel still open 20 s on, %d messages read", round, got)
 			}
 		}
 		if got < 5 {
@@ -72,4 +75,63 @@ func TestNATSStopsWhileMessagesArrive(t *testing.T) {
 			t.Fatalf("round %d: close: %v", round, err)
 		}
 	}
+}
+
+// TestNATSCloseHandsBackWhatWasLeftUnanswered: a message handed out and
+// never answered when the adapter closes goes back to NATS at once, for
+// another process to take, not after the ack wait (a minute here).
+func TestNATSCloseHandsBackWhatWasLeftUnanswered(t *testing.T) {
+	t.Parallel()
+	prefix := fmt.Sprintf("kwback%d_", time.Now().UnixNano())
+	t.Cleanup(func() { _, _ = messaging.RemoveNATSStreams(context.Background(), natsURL(), prefix) })
+	const topic = "back.test"
+	first := natsFor(t, prefix, time.Minute)
+	sent := message.NewMessage(watermill.NewUUID(), []byte("left unanswered"))
+	if err := first.Publish(topic, sent); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := first.Subscribe(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-msgs:
+		if m.UUID != sent.UUID {
+			t.Fatalf("got %s, want %s", m.UUID, sent.UUID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message within 10 s")
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := <-msgs; ok {
+		t.Fatal("the channel gave another message after the close, want it closed")
+	}
+	second := natsFor(t, prefix, time.Minute)
+	again, err := second.Subscribe(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-again:
+		if m.UUID != sent.UUID {
+			t.Fatalf("got %s, want %s", m.UUID, sent.UUID)
+		}
+		m.Ack()
+	case <-time.After(20 * time.Second):
+		t.Fatal("the message left unanswered did not come back within 20 s (the ack wait is a minute): the close did not hand it back")
+	}
+}
+
+// natsFor connects an adapter whose streams are named with prefix, closed
+// with the test.
+func natsFor(t *testing.T, prefix string, ackWait time.Duration) *messaging.NATS {
+	t.Helper()
+	n, err := messaging.NewNATS(messaging.NATSConfig{URL: natsURL(), Prefix: prefix, AckWait: ackWait}, quiet())
+	if err != nil {
+		t.Fatalf("NATS at %s (KEYWARD_TEST_NATS_URL) must run for this test: %v", natsURL(), err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	return n
 }
