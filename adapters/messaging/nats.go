@@ -198,7 +198,10 @@ func (n *NATS) Subscribe(ctx context.Context, topic string) (<-chan *message.Mes
 	if n.closed {
 		return nil, errors.New("NATS adapter closed")
 	}
-	cc, err := c.Consume(func(msg jetstream.Msg) { s.handle(ctx, msg) })
+	cc, err := c.Consume(func(msg jetstream.Msg) { s.handle(ctx, msg) },
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			s.log.Warn("NATS consumption", "err", err)
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("consume NATS %s: %w", n.StreamName(topic), err)
 	}
@@ -209,7 +212,10 @@ func (n *NATS) Subscribe(ctx context.Context, topic string) (<-chan *message.Mes
 		case <-ctx.Done():
 		case <-n.closing:
 		}
-		cc.Stop()
+		// Drained, not stopped: a message already on its way is still
+		// handed to handle, which hands it back (a stopped subscription
+		// drops it unanswered, and the topic waits out its ack wait).
+		cc.Drain()
 		s.end()
 	}()
 	return s.out, nil
@@ -231,8 +237,9 @@ type natsSubscription struct {
 
 // handle hands msg out and answers NATS as the reader answers it: Ack,
 // Nack, or nothing within AckWait (NATS gives it again then). A message
-// that comes as the subscription ends goes back at once (Nak), and so does
-// one left unanswered when the adapter closes.
+// that comes as the subscription ends goes back (Nak, after
+// handBackDelay), and so does one left unanswered when the adapter
+// closes.
 func (s *natsSubscription) handle(ctx context.Context, msg jetstream.Msg) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -248,18 +255,31 @@ func (s *natsSubscription) handle(ctx context.Context, msg jetstream.Msg) {
 	defer t.Stop()
 	select {
 	case <-m.Acked():
-		// Its own time: the acknowledgement must not fail with the
-		// subscription's context.
-		actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer acancel()
-		if err := msg.DoubleAck(actx); err != nil {
-			s.log.Warn("NATS acknowledgement failed; the message comes again after the ack wait", "message_uuid", m.UUID, "err", err)
-		}
+		s.ack(ctx, m, msg)
 	case <-m.Nacked():
-		s.nak(msg, 0)
+		delay := time.Duration(0)
+		if ctx.Err() != nil {
+			delay = handBackDelay // the reader is stopping: see handBackDelay
+		}
+		s.nak(msg, delay)
 	case <-s.closing:
-		s.nak(msg, handBackDelay)
+		select {
+		case <-m.Acked(): // answered as the adapter closed: not handed back
+			s.ack(ctx, m, msg)
+		default:
+			s.nak(msg, handBackDelay)
+		}
 	case <-t.C:
+	}
+}
+
+// ack acknowledges msg and waits for NATS to confirm it, in a time of its
+// own: the acknowledgement must not fail with the subscription's context.
+func (s *natsSubscription) ack(ctx context.Context, m *message.Message, msg jetstream.Msg) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := msg.DoubleAck(actx); err != nil {
+		s.log.Warn("NATS acknowledgement failed; the message comes again after the ack wait", "message_uuid", m.UUID, "err", err)
 	}
 }
 
@@ -371,7 +391,7 @@ const handBackDelay = time.Second
 
 // drainWait bounds how long Close waits for the subscriber's connection
 // to drain: its callbacks answer at once once the adapter closes.
-const drainWait = 10 * time.Second
+const drainWait = 5 * time.Second
 
 // lenientUnmarshaler never fails: a message keyward cannot read still
 // reaches the handler, which sends it to the dead letters (the Watermill

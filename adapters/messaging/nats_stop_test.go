@@ -19,14 +19,16 @@ import (
 // channel it returned as its context ended while its NATS callbacks could
 // still be sending on it: a data race (which the race detector, on in make
 // test, reports) and, when a message came at that moment, a panic (send on
-// a closed channel); this test did both on it. Several rounds, since the
+// a closed channel); this test did both on it. Then what the subscription
+// left must reach the next subscriber at once. Several rounds, since the
 // race needs a message in flight as the subscription ends.
 func TestNATSStopsWhileMessagesArrive(t *testing.T) {
 	t.Parallel()
 	run := fmt.Sprintf("kwstop%d_", time.Now().UnixNano())
 	t.Cleanup(func() { _, _ = messaging.RemoveNATSStreams(context.Background(), natsURL(), run) })
 	for round := range 4 {
-		n := natsFor(t, fmt.Sprintf("%sr%d_", run, round), 2*time.Second)
+		prefix := fmt.Sprintf("%sr%d_", run, round)
+		n := natsFor(t, prefix, time.Minute)
 		const topic = "stop.test"
 		if err := n.Publish(topic, message.NewMessage(watermill.NewUUID(), []byte("first"))); err != nil {
 			t.Fatal(err)
@@ -38,6 +40,8 @@ func TestNATSStopsWhileMessagesArrive(t *testing.T) {
 			t.Fatal(err)
 		}
 		stop := make(chan struct{})
+		stopOnce := sync.OnceFunc(func() { close(stop) })
+		defer stopOnce()
 		var publishing sync.WaitGroup
 		publishing.Go(func() {
 			for {
@@ -69,17 +73,30 @@ func TestNATSStopsWhileMessagesArrive(t *testing.T) {
 		if got < 5 {
 			t.Fatalf("round %d: %d messages before the channel closed, want at least 5", round, got)
 		}
-		close(stop)
+		stopOnce()
 		publishing.Wait()
 		if err := n.Close(); err != nil {
 			t.Fatalf("round %d: close: %v", round, err)
+		}
+		// What the subscription left is handed back, not dropped: a
+		// message dropped unanswered would hold the topic for the ack wait
+		// (a minute here; MaxAckPending 1).
+		next, err := natsFor(t, prefix, time.Minute).Subscribe(t.Context(), topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-next:
+			m.Ack()
+		case <-time.After(15 * time.Second):
+			t.Fatalf("round %d: no message for the next subscriber within 15 s: the stopped subscription left one unanswered", round)
 		}
 	}
 }
 
 // TestNATSCloseHandsBackWhatWasLeftUnanswered: a message handed out and
-// never answered when the adapter closes goes back to NATS at once, for
-// another process to take, not after the ack wait (a minute here).
+// never answered when the adapter closes goes back to NATS, for another
+// process to take a second later, not after the ack wait (a minute here).
 func TestNATSCloseHandsBackWhatWasLeftUnanswered(t *testing.T) {
 	t.Parallel()
 	prefix := fmt.Sprintf("kwback%d_", time.Now().UnixNano())
