@@ -11,7 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -29,17 +29,23 @@ import (
 
 // Mailer writes one RFC 5322 message per email into a directory. Files are
 // named <UTC time>-<16 hex>.eml, so a directory listing is in send order;
-// the hex is derived from the idempotency key when there is one, and an
-// empty file of that name in the .sent subdirectory marks the key as sent,
-// so that a duplicate is found without listing every message. Safe for
-// concurrent use.
+// the hex is derived from the idempotency key when there is one, and a
+// line with it appended to the log .sent/log marks the key as sent, so
+// that a duplicate is found without listing every message. Every process
+// writing into the directory appends to the one log and reads what the
+// others appended since it last looked. (A file per key, as earlier
+// versions kept, costs a file's creation per email: on this project's
+// machines as much CPU as the message file itself.) Safe for concurrent
+// use.
 type Mailer struct {
 	dir    string
 	from   *mail.Address
 	domain string
 	clock  func() time.Time
 	mu     sync.Mutex      // makes check-then-rename atomic for one key within the process
-	sent   map[string]bool // tags sent by this process, should a marker fail to be written
+	sent   map[string]bool // tags known sent: by this process, or read from the log and the directory
+	log    *os.File        // .sent/log, opened for appending
+	read   int64           // how much of the log this process has read
 }
 
 var _ ports.Mailer = (*Mailer)(nil)
@@ -55,42 +61,81 @@ func New(dir string, from string, clock func() time.Time) (*Mailer, error) {
 	if err := os.MkdirAll(filepath.Join(dir, sentDir), 0o700); err != nil {
 		return nil, fmt.Errorf("maildir: %w", err)
 	}
-	if err := indexSent(dir); err != nil {
+	log, err := os.OpenFile(filepath.Join(dir, sentDir, sentLog), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+	if err != nil {
 		return nil, fmt.Errorf("maildir: %w", err)
 	}
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Mailer{dir: dir, from: addr, domain: addr.Address[strings.LastIndex(addr.Address, "@")+1:], clock: clock, sent: map[string]bool{}}, nil
+	s := &Mailer{dir: dir, from: addr, domain: addr.Address[strings.LastIndex(addr.Address, "@")+1:], clock: clock, sent: map[string]bool{}, log: log}
+	if err := s.indexSent(); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("maildir: %w", err)
+	}
+	return s, nil
 }
 
-// sentDir is the subdirectory of sent-key markers; ReadAll skips it.
+// sentDir is the subdirectory of the sent-key log; ReadAll skips it.
 const sentDir = ".sent"
 
-// indexSent marks the tag of every message already in dir as sent: a
-// directory written before the markers existed, or a message whose marker
-// was not written (the process stopped between the two), still dedupes.
-func indexSent(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".eml")
-		if !ok || e.IsDir() || strings.HasPrefix(name, ".") {
-			continue
+// sentLog is the log of sent keys in sentDir: a tag a line.
+const sentLog = "log"
+
+// indexSent knows as sent the tag of every message already in the
+// directory (a message whose log line was not written, the process
+// stopped between the two, still dedupes), every marker file earlier
+// versions left in sentDir, and the log.
+func (s *Mailer) indexSent() error {
+	for _, d := range []string{s.dir, filepath.Join(s.dir, sentDir)} {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return err
 		}
-		if i := strings.LastIndexByte(name, '-'); i >= 0 {
-			if err := markSent(dir, name[i+1:]); err != nil {
-				return err
+		for _, e := range entries {
+			name := e.Name()
+			if e.IsDir() || strings.HasPrefix(name, ".") || name == sentLog {
+				continue
 			}
+			if d == s.dir {
+				var ok bool
+				if name, ok = strings.CutSuffix(name, ".eml"); !ok {
+					continue
+				}
+				if i := strings.LastIndexByte(name, '-'); i >= 0 {
+					name = name[i+1:]
+				}
+			}
+			s.sent[name] = true
 		}
 	}
-	return nil
+	return s.readLog()
 }
 
-func markSent(dir, tag string) error {
-	return os.WriteFile(filepath.Join(dir, sentDir, tag), nil, 0o600)
+// readLog reads the lines other processes (and this one) appended to the
+// log since this process last read it. A line being written (no newline
+// yet) waits for the next read.
+func (s *Mailer) readLog() error {
+	for {
+		buf := make([]byte, 32<<10)
+		n, err := s.log.ReadAt(buf, s.read)
+		chunk := buf[:n]
+		end := bytes.LastIndexByte(chunk, '\n')
+		if end >= 0 {
+			for line := range bytes.SplitSeq(chunk[:end], []byte{'\n'}) {
+				if len(line) > 0 {
+					s.sent[string(line)] = true
+				}
+			}
+			s.read += int64(end + 1)
+		}
+		if errors.Is(err, io.EOF) || (err == nil && end < 0) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // Send writes m as a new .eml file, atomically: a reader never sees a
@@ -141,10 +186,10 @@ func (s *Mailer) Send(ctx context.Context, m ports.Email) (ports.Receipt, error)
 	}
 	if m.IdempotencyKey != "" {
 		// The message is out: failing here would have the caller send it
-		// again. This process remembers the tag; a marker not written is
-		// recreated by the next New.
+		// again. This process remembers the tag; a line not written is
+		// made up for by the next New, from the message's file name.
 		s.sent[tag] = true
-		_ = markSent(s.dir, tag)
+		_, _ = s.log.Write([]byte(tag + "\n"))
 	}
 	return ports.Receipt{ProviderID: name}, nil
 }
@@ -171,19 +216,15 @@ func (s *Mailer) writeTemp(data []byte) (string, error) {
 }
 
 // hasTag reports whether the message with this tag was sent into the
-// directory, by this process or another.
+// directory, by this process or another (whose log lines it reads first).
 func (s *Mailer) hasTag(tag string) (bool, error) {
 	if s.sent[tag] {
 		return true, nil
 	}
-	switch _, err := os.Stat(filepath.Join(s.dir, sentDir, tag)); {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, fs.ErrNotExist):
-		return false, nil
-	default:
-		return false, fmt.Errorf("maildir: %w", err)
+	if err := s.readLog(); err != nil {
+		return false, fmt.Errorf("maildir: read the sent log: %w", err)
 	}
+	return s.sent[tag], nil
 }
 
 // render builds the message: headers, then a multipart/alternative body

@@ -3,6 +3,8 @@ package maildir
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/mail"
 	"os"
@@ -342,5 +344,50 @@ func TestDedupesWhenTheMarkerCannotBeWritten(t *testing.T) {
 	}
 	if n := len(readAll(t, dir)); n != 1 {
 		t.Errorf("%d messages for one key, want 1", n)
+	}
+}
+
+// Each email with a key adds its message file and a line to the sent log,
+// no file of its own per key: the log is all .sent holds.
+func TestSentKeysAreLoggedNotFiled(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	m := newMailer(t, dir)
+	for i := range 5 {
+		if _, err := m.Send(context.Background(), email(fmt.Sprintf("key-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, sentDir))
+	if err != nil || len(entries) != 1 || entries[0].Name() != sentLog {
+		t.Fatalf("%s holds %v (%v), want the log alone", sentDir, entries, err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, sentDir, sentLog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(string(raw), "\n"); lines != 5 {
+		t.Fatalf("%d lines in the sent log, want 5:\n%s", lines, raw)
+	}
+}
+
+// A key marked sent by an earlier version (a file of its own in .sent)
+// is still known sent.
+func TestDedupesByAnEarlierVersionsMarker(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, sentDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("delivery-link/1"))
+	if err := os.WriteFile(filepath.Join(dir, sentDir, hex.EncodeToString(sum[:8])), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := newMailer(t, dir).Send(context.Background(), email("delivery-link/1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Duplicate || len(readAll(t, dir)) != 0 {
+		t.Fatalf("a key an earlier version marked sent was sent again (%+v)", r)
 	}
 }
