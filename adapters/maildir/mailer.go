@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -46,6 +47,7 @@ type Mailer struct {
 	sent   map[string]bool // tags known sent: by this process, or read from the log and the directory
 	log    *os.File        // .sent/log, opened for appending
 	read   int64           // how much of the log this process has read
+	buf    []byte          // for reading the log
 }
 
 var _ ports.Mailer = (*Mailer)(nil)
@@ -61,19 +63,44 @@ func New(dir string, from string, clock func() time.Time) (*Mailer, error) {
 	if err := os.MkdirAll(filepath.Join(dir, sentDir), 0o700); err != nil {
 		return nil, fmt.Errorf("maildir: %w", err)
 	}
-	log, err := os.OpenFile(filepath.Join(dir, sentDir, sentLog), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("maildir: %w", err)
-	}
 	if clock == nil {
 		clock = time.Now
 	}
-	s := &Mailer{dir: dir, from: addr, domain: addr.Address[strings.LastIndex(addr.Address, "@")+1:], clock: clock, sent: map[string]bool{}, log: log}
-	if err := s.indexSent(); err != nil {
-		log.Close()
+	s := &Mailer{dir: dir, from: addr, domain: addr.Address[strings.LastIndex(addr.Address, "@")+1:], clock: clock, sent: map[string]bool{}}
+	if err := s.openLog(); err != nil {
 		return nil, fmt.Errorf("maildir: %w", err)
 	}
 	return s, nil
+}
+
+// openLog opens the sent log (made again, with its directory, when it is
+// gone), reads it whole and adds the tags it lacks (see indexSent).
+func (s *Mailer) openLog() error {
+	if err := os.MkdirAll(filepath.Join(s.dir, sentDir), 0o700); err != nil {
+		return err
+	}
+	log, err := os.OpenFile(filepath.Join(s.dir, sentDir, sentLog), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	if s.log != nil {
+		s.log.Close()
+	}
+	s.log, s.read = log, 0
+	return s.indexSent()
+}
+
+// syncLog reads what was appended to the log since this process last read
+// it, reopening it first when its file is no longer the one at its path
+// (deleted, or replaced by another process's) or was cut short: the
+// processes writing into the directory then meet in the file at the path.
+func (s *Mailer) syncLog() error {
+	open, oerr := s.log.Stat()
+	onDisk, derr := os.Stat(filepath.Join(s.dir, sentDir, sentLog))
+	if oerr != nil || derr != nil || !os.SameFile(open, onDisk) || onDisk.Size() < s.read {
+		return s.openLog()
+	}
+	return s.readLog()
 }
 
 // sentDir is the subdirectory of the sent-key log; ReadAll skips it.
@@ -83,10 +110,19 @@ const sentDir = ".sent"
 const sentLog = "log"
 
 // indexSent knows as sent the tag of every message already in the
-// directory (a message whose log line was not written, the process
-// stopped between the two, still dedupes), every marker file earlier
-// versions left in sentDir, and the log.
+// directory, every marker file earlier versions left in sentDir, and the
+// log; it appends to the log the tags it lacks (a message whose line was
+// not written, its process stopped between the two, say), for the other
+// processes.
 func (s *Mailer) indexSent() error {
+	known := s.sent // this process's, which a log made again lacks
+	s.sent = map[string]bool{}
+	if err := s.readLog(); err != nil {
+		s.sent = known
+		return err
+	}
+	logged := maps.Clone(s.sent)
+	maps.Copy(s.sent, known)
 	for _, d := range []string{s.dir, filepath.Join(s.dir, sentDir)} {
 		entries, err := os.ReadDir(d)
 		if err != nil {
@@ -106,30 +142,59 @@ func (s *Mailer) indexSent() error {
 					name = name[i+1:]
 				}
 			}
-			s.sent[name] = true
+			if validTag(name) {
+				s.sent[name] = true
+			}
 		}
 	}
-	return s.readLog()
+	var missing []byte
+	for tag := range s.sent {
+		if !logged[tag] {
+			missing = append(missing, tag+"\n"...)
+		}
+	}
+	if len(missing) > 0 {
+		if _, err := s.log.Write(missing); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validTag reports whether t is a tag as Send makes them: 16 hex digits.
+func validTag(t string) bool {
+	if len(t) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(t)
+	return err == nil
 }
 
 // readLog reads the lines other processes (and this one) appended to the
 // log since this process last read it. A line being written (no newline
 // yet) waits for the next read.
 func (s *Mailer) readLog() error {
+	if s.buf == nil {
+		s.buf = make([]byte, 32<<10)
+	}
 	for {
-		buf := make([]byte, 32<<10)
-		n, err := s.log.ReadAt(buf, s.read)
-		chunk := buf[:n]
+		n, err := s.log.ReadAt(s.buf, s.read)
+		chunk := s.buf[:n]
 		end := bytes.LastIndexByte(chunk, '\n')
+		if end < 0 && n == len(s.buf) {
+			end = n - 1 // a full chunk and no line in it: not a line of ours, passed over
+		}
 		if end >= 0 {
 			for line := range bytes.SplitSeq(chunk[:end], []byte{'\n'}) {
-				if len(line) > 0 {
+				// A line that is not a tag (two run together by a short
+				// write, say) is passed over.
+				if validTag(string(line)) {
 					s.sent[string(line)] = true
 				}
 			}
 			s.read += int64(end + 1)
 		}
-		if errors.Is(err, io.EOF) || (err == nil && end < 0) {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
@@ -221,7 +286,7 @@ func (s *Mailer) hasTag(tag string) (bool, error) {
 	if s.sent[tag] {
 		return true, nil
 	}
-	if err := s.readLog(); err != nil {
+	if err := s.syncLog(); err != nil {
 		return false, fmt.Errorf("maildir: read the sent log: %w", err)
 	}
 	return s.sent[tag], nil

@@ -321,29 +321,53 @@ func TestDedupesWithoutMarkersAfterRestart(t *testing.T) {
 	}
 }
 
-// A marker that cannot be written still dedupes within the process: the
-// email is out, and a retry of its key must not send it again.
-func TestDedupesWhenTheMarkerCannotBeWritten(t *testing.T) {
+// A sent log deleted under running processes is made again, and the
+// processes meet in the new one: a process started after the deletion and
+// one started before it still dedupe each other's keys, and the key sent
+// before the deletion stays known.
+func TestDedupesWhenTheLogIsDeleted(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	// A clock that moves, so a duplicate would get a file name of its own.
 	var mu sync.Mutex
 	now := fixedNow
-	m, err := New(dir, from, func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Second); return now })
+	tick := func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Second); return now }
+	before, err := New(dir, from, tick)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Without its directory a marker is neither found nor written.
+	if _, err := before.Send(context.Background(), email("delivery-link/1")); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.RemoveAll(filepath.Join(dir, sentDir)); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 2 {
-		if _, err := m.Send(context.Background(), email("delivery-link/1")); err != nil {
+	after, err := New(dir, from, tick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sends := []struct {
+		m   *Mailer
+		key string
+	}{
+		{before, "delivery-link/1"}, // known to before itself
+		{after, "delivery-link/1"},  // from the message's file name
+		{before, "delivery-link/2"}, // before finds the new log and appends to it
+		{after, "delivery-link/2"},  // after reads it there
+		{after, "delivery-link/3"},
+		{before, "delivery-link/3"},
+	}
+	for i, s := range sends {
+		r, err := s.m.Send(context.Background(), email(s.key))
+		if err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
+		if fresh := i == 2 || i == 4; r.Duplicate == fresh {
+			t.Fatalf("send %d of %s: duplicate %v, want %v", i, s.key, r.Duplicate, !fresh)
+		}
 	}
-	if n := len(readAll(t, dir)); n != 1 {
-		t.Errorf("%d messages for one key, want 1", n)
+	if n := len(readAll(t, dir)); n != 3 {
+		t.Errorf("%d messages for three keys, want 3", n)
 	}
 }
 
