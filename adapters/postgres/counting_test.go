@@ -6,7 +6,6 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/keyward/keyward/adapters/postgres"
-	"github.com/keyward/keyward/adapters/postgres/pgtest"
 )
 
 // TestSQLCounterCountsStatementsRoundTripsAndTransactions pins what the
@@ -17,13 +16,7 @@ import (
 // only, sent as one statement).
 func TestSQLCounterCountsStatementsRoundTripsAndTransactions(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewEmptyDatabase(t)
-	c := &postgres.SQLCounter{}
-	db, err := postgres.OpenCounting(t.Context(), url, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db, c := countingDB(t)
 	ctx := t.Context()
 	if _, err := db.ExecContext(ctx, `CREATE TABLE t (n int)`); err != nil {
 		t.Fatal(err)

@@ -4,9 +4,24 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 )
+
+// countingDB is an empty database on a counting pool, closed with the
+// test.
+func countingDB(t *testing.T) (*sqlx.DB, *postgres.SQLCounter) {
+	t.Helper()
+	c := &postgres.SQLCounter{}
+	db, err := postgres.OpenCounting(t.Context(), pgtest.NewEmptyDatabase(t), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db, c
+}
 
 // TestPreparedWritesAreKeptPerConnectionAndBounded: a batch of writes is
 // prepared on its connection the second time its text is sent (a text
@@ -16,13 +31,7 @@ import (
 // prepared again when it comes back.
 func TestPreparedWritesAreKeptPerConnectionAndBounded(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewEmptyDatabase(t)
-	c := &postgres.SQLCounter{}
-	db, err := postgres.OpenCounting(t.Context(), url, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db, c := countingDB(t)
 	db.SetMaxOpenConns(1) // one connection: what it keeps is what the server shows
 	ctx := t.Context()
 	if _, err := db.ExecContext(ctx, `CREATE TABLE t (n int)`); err != nil {
@@ -92,13 +101,7 @@ func TestPreparedWritesAreKeptPerConnectionAndBounded(t *testing.T) {
 // and the next batch of the text, sent unnamed, succeeds.
 func TestPreparedWriteIsForgottenWhenItsTableChanged(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewEmptyDatabase(t)
-	c := &postgres.SQLCounter{}
-	db, err := postgres.OpenCounting(t.Context(), url, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db, _ := countingDB(t)
 	db.SetMaxOpenConns(1)
 	ctx := t.Context()
 	if _, err := db.ExecContext(ctx, `CREATE TYPE kind AS ENUM ('a', 'b'); CREATE TABLE t (v text)`); err != nil {
