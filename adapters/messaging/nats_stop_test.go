@@ -19,9 +19,8 @@ import (
 // channel it returned as its context ended while its NATS callbacks could
 // still be sending on it: a data race (which the race detector, on in make
 // test, reports) and, when a message came at that moment, a panic (send on
-// a closed channel); this test did both on it. Then the next subscriber
-// gets the topic's messages: nothing the ended subscription took is lost
-// for good. Several rounds, since the race needs a message in flight as
+// a closed channel); this test did both on it. Then the topic flows again
+// for the next subscriber. Several rounds, since the race needs a message in flight as
 // the subscription ends.
 func TestNATSStopsWhileMessagesArrive(t *testing.T) {
 	t.Parallel()
@@ -45,7 +44,7 @@ func TestNATSStopsWhileMessagesArrive(t *testing.T) {
 		defer stopOnce()
 		var publishing sync.WaitGroup
 		publishing.Go(func() {
-			for {
+			for range 300 { // bounded, for the next subscriber to read through
 				select {
 				case <-stop:
 					return
@@ -79,20 +78,33 @@ func TestNATSStopsWhileMessagesArrive(t *testing.T) {
 		if err := n.Close(); err != nil {
 			t.Fatalf("round %d: close: %v", round, err)
 		}
-		// What the subscription left is handed back, or, a message NATS
-		// sent as the subscription's unsubscribe travelled (which the
-		// client drops: JetStream's pull consumers cannot avoid it), comes
-		// back after the ack wait (2 s here, MaxAckPending 1 holding the
-		// topic meanwhile).
-		next, err := natsFor(t, prefix, 2*time.Second).Subscribe(t.Context(), topic)
+		// The topic flows again for the next subscriber, up to a message
+		// published after the close: what the subscription left is handed
+		// back, and a message NATS sent as its unsubscribe travelled (which
+		// the client drops: JetStream's pull consumers cannot avoid it)
+		// comes back after the ack wait (2 s here, MaxAckPending 1 holding
+		// the topic meanwhile).
+		next := natsFor(t, prefix, 2*time.Second)
+		last := message.NewMessage(watermill.NewUUID(), []byte("last"))
+		if err := next.Publish(topic, last); err != nil {
+			t.Fatal(err)
+		}
+		msgs, err = next.Subscribe(t.Context(), topic)
 		if err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case m := <-next:
-			m.Ack()
-		case <-time.After(15 * time.Second):
-			t.Fatalf("round %d: no message for the next subscriber within 15 s: one the ended subscription took is lost", round)
+		deadline = time.After(30 * time.Second)
+	flow:
+		for {
+			select {
+			case m := <-msgs:
+				m.Ack()
+				if m.UUID == last.UUID {
+					break flow
+				}
+			case <-deadline:
+				t.Fatalf("round %d: the message published after the close not read within 30 s: the topic is held", round)
+			}
 		}
 	}
 }
