@@ -30,9 +30,9 @@ func registerSQLCounts(m *metrics.Metrics, c *postgres.SQLCounter) {
 	m.Registry().MustRegister(
 		counter("statements_total", "Statements sent to Postgres, BEGIN, COMMIT and ROLLBACK included (the outbox listener's connection apart).", nil,
 			func(s postgres.SQLCounts) uint64 { return s.Statements }),
-		counter("round_trips_total", "Round trips to Postgres: two for a statement with arguments (parse, then bind and execute), one otherwise.", nil,
+		counter("round_trips_total", "Round trips to Postgres: two for a statement with arguments sent unnamed (parse, then bind and execute), one otherwise (a prepared statement's execution included).", nil,
 			func(s postgres.SQLCounts) uint64 { return s.RoundTrips }),
-		counter("prepared_statements_total", "Statements prepared on a connection (counted in keyward_sql_statements_total too).", nil,
+		counter("prepared_statements_total", "Statements that prepare a named statement on a connection, or close one (counted in keyward_sql_statements_total too).", nil,
 			func(s postgres.SQLCounts) uint64 { return s.Prepares }),
 		counter("idle_statements_total", "Statements of transactions that wrote nothing and read no row (a queue consumer's poll that found no message), counted in keyward_sql_statements_total too.", nil,
 			func(s postgres.SQLCounts) uint64 { return s.IdleStatements }),

@@ -5,19 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
-)
 
-// processCPU is the CPU time (user and system) this process has used.
-func processCPU() time.Duration {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		return 0
-	}
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
-}
+	"github.com/keyward/keyward/internal/testkit"
+)
 
 // BenchmarkSend measures what an email costs the process, CPU included
 // (the kernel's share is most of it: each email creates one file), beside
@@ -31,7 +22,7 @@ func BenchmarkSend(b *testing.B) {
 			b.Fatal(err)
 		}
 		e := email("")
-		cpu := processCPU()
+		cpu := testkit.ProcessCPU()
 		b.ResetTimer()
 		for i := range b.N {
 			e.IdempotencyKey = fmt.Sprintf("bench/%d", i)
@@ -39,11 +30,11 @@ func BenchmarkSend(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e3, "cpu-µs/op")
+		b.ReportMetric(float64(testkit.ProcessCPU()-cpu)/float64(b.N)/1e3, "cpu-µs/op")
 	})
 	b.Run("file created", func(b *testing.B) {
 		dir := b.TempDir()
-		cpu := processCPU()
+		cpu := testkit.ProcessCPU()
 		b.ResetTimer()
 		for i := range b.N {
 			f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
@@ -52,6 +43,6 @@ func BenchmarkSend(b *testing.B) {
 			}
 			f.Close()
 		}
-		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e3, "cpu-µs/op")
+		b.ReportMetric(float64(testkit.ProcessCPU()-cpu)/float64(b.N)/1e3, "cpu-µs/op")
 	})
 }

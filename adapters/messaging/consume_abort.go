@@ -9,7 +9,7 @@ import (
 
 // A handling that leaves its consume transaction unable to commit
 // (ports.ErrConsumeAborted: a statement failed before its savepoint was
-// sent) gives the batch up at once (ConsumeTx.Abort), and the message it
+// sent, or the rollback to its savepoint failed) gives the batch up at once (ConsumeTx.Abort), and the message it
 // was handling is remembered, so that its next handling takes its
 // savepoint at once (ConsumeTx.Eager) and fails as any message does.
 
@@ -22,7 +22,8 @@ var errAborted = fmt.Errorf("consume transaction given up: %w", ports.ErrConsume
 // savepoint at once (Eager) and a failure of its own is retried and
 // dead-lettered as any other, rather than aborting the batch again, for
 // ever. An entry goes once a batch's commit acknowledges its message or a
-// later one (ConsumeTx.Commit; not before: a later message of the batch
+// later one, by the subscriber's acknowledgement or the handling's own
+// (ConsumeTx.Commit; not before: a later message of the batch
 // may abort it again, and the first must still take its savepoint at
 // once on the next read); the set is bounded.
 var abortedBy = &abortedSet{keys: map[string]bool{}}

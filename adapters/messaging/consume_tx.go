@@ -160,7 +160,9 @@ func (t *ConsumeTx) QueryContext(ctx context.Context, query string, args ...any)
 	return t.tx.QueryContext(ctx, query, args...)
 }
 
-// Commit commits and then runs the AfterCommit functions.
+// Commit commits and then runs the AfterCommit functions; it forgets the
+// messages the commit acknowledged from the aborted-batch memory
+// (abortedBy). After Abort it commits nothing and returns sql.ErrTxDone.
 func (t *ConsumeTx) Commit() error {
 	if t.isAborted() {
 		return sql.ErrTxDone
@@ -170,6 +172,9 @@ func (t *ConsumeTx) Commit() error {
 	}
 	t.mu.Lock()
 	after, handed, acked := t.after, t.handed, t.acked
+	if acked == "" {
+		acked = t.written // acknowledged by its handling alone, the subscriber sending none
+	}
 	t.after, t.handed = nil, nil
 	t.mu.Unlock()
 	// The messages the commit acknowledged are done with: those handed

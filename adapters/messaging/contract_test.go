@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -116,14 +117,27 @@ func TestMessagingContractAMQP(t *testing.T) {
 
 // newNATS connects to the test server with a short ack wait, so a crashed
 // subscriber's message comes back within the test.
-func newNATS(t *testing.T) *messaging.NATS {
+func newNATS(t *testing.T) *messaging.NATS { return natsFor(t, "", 2*time.Second) }
+
+// natsFor connects an adapter whose streams are named with prefix, closed
+// with the test.
+func natsFor(t *testing.T, prefix string, ackWait time.Duration) *messaging.NATS {
 	t.Helper()
-	n, err := messaging.NewNATS(messaging.NATSConfig{URL: natsURL(), AckWait: 2 * time.Second}, quiet())
+	n, err := messaging.NewNATS(messaging.NATSConfig{URL: natsURL(), Prefix: prefix, AckWait: ackWait}, quiet())
 	if err != nil {
-		t.Fatalf("NATS at %s (KEYWARD_TEST_NATS_URL) must run for these tests: %v", natsURL(), err)
+		t.Fatalf("NATS at %s (KEYWARD_TEST_NATS_URL) must run for these tests: %v", redactedNATSURL(), err)
 	}
 	t.Cleanup(func() { _ = n.Close() })
 	return n
+}
+
+// redactedNATSURL is natsURL without a password, for messages.
+func redactedNATSURL() string {
+	u, err := url.Parse(natsURL())
+	if err != nil {
+		return "(KEYWARD_TEST_NATS_URL unparsable)"
+	}
+	return u.Redacted()
 }
 
 func newAMQP(t *testing.T) *messaging.AMQP {

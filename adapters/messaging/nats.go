@@ -44,15 +44,13 @@ type NATS struct {
 	subJS     jetstream.JetStream // on subConn: the consumers, their messages and acknowledgements
 	log       *slog.Logger
 	streams   sync.Map // stream names known to exist
-	// closing is closed as Close starts, subClosed once the subscriber's
-	// connection has closed (drained): see Subscribe.
+	// closing is closed as Close starts (under mu, which orders it against
+	// Subscribe's count of subs), subClosed once the subscriber's
+	// connection has closed; subs counts the subscriptions not yet ended,
+	// which Close waits for to give their answers.
 	closing, subClosed chan struct{}
-	closeOnce          sync.Once
-	// subs counts the subscriptions not yet ended (Close waits for them to
-	// give their answers); mu orders Subscribe's count against Close.
-	mu     sync.Mutex
-	closed bool
-	subs   sync.WaitGroup
+	mu                 sync.Mutex
+	subs               sync.WaitGroup
 }
 
 // NewNATS connects to cfg.URL; it returns an error when the server does
@@ -75,7 +73,7 @@ func NewNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 	if n.pubConn, err = connect("publisher"); err != nil {
 		return nil, fmt.Errorf("connect to NATS: %w", err)
 	}
-	if n.subConn, err = connect("subscriber", nats.ClosedHandler(func(*nats.Conn) { close(n.subClosed) })); err != nil {
+	if n.subConn, err = connect("subscriber", nats.ClosedHandler(func(*nats.Conn) { close(n.subClosed) }), nats.DrainTimeout(drainWait)); err != nil {
 		n.pubConn.Close()
 		return nil, fmt.Errorf("connect to NATS: %w", err)
 	}
@@ -195,8 +193,10 @@ func (n *NATS) Subscribe(ctx context.Context, topic string) (<-chan *message.Mes
 		log: n.log.With("topic", topic)}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.closed {
+	select {
+	case <-n.closing:
 		return nil, errors.New("NATS adapter closed")
+	default:
 	}
 	cc, err := c.Consume(func(msg jetstream.Msg) { s.handle(ctx, msg) },
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -219,108 +219,6 @@ func (n *NATS) Subscribe(ctx context.Context, topic string) (<-chan *message.Mes
 		s.end()
 	}()
 	return s.out, nil
-}
-
-// natsSubscription hands one consumer's messages to the channel Subscribe
-// returned. Its callback (handle) runs on the NATS client's goroutine,
-// one message at a time; end closes the channel once no callback is
-// under way, its answer given.
-type natsSubscription struct {
-	out     chan *message.Message
-	stop    chan struct{} // closed as the subscription ends
-	closing <-chan struct{}
-	mu      sync.RWMutex // held for reading by a callback, for writing to close out
-	ended   bool
-	ackWait time.Duration
-	log     *slog.Logger
-}
-
-// handle hands msg out and answers NATS as the reader answers it: Ack,
-// Nack, or nothing within AckWait (NATS gives it again then). A message
-// that comes as the subscription ends goes back (Nak, after
-// handBackDelay), and so does one left unanswered when the adapter
-// closes.
-func (s *natsSubscription) handle(ctx context.Context, msg jetstream.Msg) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	m, _ := lenientUnmarshaler{}.Unmarshal(msg)
-	mctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	m.SetContext(mctx)
-	if !s.hand(m) {
-		s.nak(msg, handBackDelay)
-		return
-	}
-	t := time.NewTimer(s.ackWait)
-	defer t.Stop()
-	select {
-	case <-m.Acked():
-		s.ack(ctx, m, msg)
-	case <-m.Nacked():
-		delay := time.Duration(0)
-		if ctx.Err() != nil {
-			delay = handBackDelay // the reader is stopping: see handBackDelay
-		}
-		s.nak(msg, delay)
-	case <-s.closing:
-		select {
-		case <-m.Acked(): // answered as the adapter closed: not handed back
-			s.ack(ctx, m, msg)
-		default:
-			s.nak(msg, handBackDelay)
-		}
-	case <-t.C:
-	}
-}
-
-// ack acknowledges msg and waits for NATS to confirm it, in a time of its
-// own: the acknowledgement must not fail with the subscription's context.
-func (s *natsSubscription) ack(ctx context.Context, m *message.Message, msg jetstream.Msg) {
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := msg.DoubleAck(actx); err != nil {
-		s.log.Warn("NATS acknowledgement failed; the message comes again after the ack wait", "message_uuid", m.UUID, "err", err)
-	}
-}
-
-// nak hands msg back, to be given again at once (the reader's Nack) or
-// after handBackDelay (a message the subscription gives up as it ends).
-func (s *natsSubscription) nak(msg jetstream.Msg, delay time.Duration) {
-	var err error
-	if delay > 0 {
-		err = msg.NakWithDelay(delay)
-	} else {
-		err = msg.Nak()
-	}
-	if err != nil {
-		s.log.Warn("NATS negative acknowledgement failed; the message comes again after the ack wait", "err", err)
-	}
-}
-
-// hand gives m to the reader, or reports false once the subscription has
-// ended. The caller holds mu for reading.
-func (s *natsSubscription) hand(m *message.Message) bool {
-	if s.ended {
-		return false
-	}
-	select {
-	case s.out <- m:
-		return true
-	case <-s.stop:
-		return false
-	}
-}
-
-// end closes the channel: stop wakes a callback waiting to hand a message
-// out, the lock waits for the callback under way to give its answer (a
-// reader still handling its message answers it, at most AckWait), and no
-// callback hands a message out after.
-func (s *natsSubscription) end() {
-	close(s.stop)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ended = true
-	close(s.out)
 }
 
 // Check reports whether both connections are up.
@@ -348,13 +246,17 @@ func (n *NATS) Remove(ctx context.Context, topic string) error {
 // connections.
 func (n *NATS) Close() error {
 	n.mu.Lock()
-	n.closed = true
-	n.closeOnce.Do(func() { close(n.closing) })
+	select {
+	case <-n.closing:
+	default:
+		close(n.closing)
+	}
 	n.mu.Unlock()
 	if n.subConn != nil {
 		// The subscriptions end, each handing back what its reader left
 		// unanswered, and the subscriber's connection drains, so that
-		// those answers reach NATS before it closes.
+		// those answers reach NATS before it closes (nats.DrainTimeout
+		// closes it when the drain takes longer).
 		ended := make(chan struct{})
 		go func() { n.subs.Wait(); close(ended) }()
 		t := time.NewTimer(drainWait)
@@ -367,12 +269,10 @@ func (n *NATS) Close() error {
 		if err := n.subConn.Drain(); err != nil {
 			n.subConn.Close()
 		}
-		t = time.NewTimer(drainWait)
+		t = time.NewTimer(2 * drainWait)
 		select {
 		case <-n.subClosed:
-		case <-t.C:
-			n.log.Warn("NATS subscriber connection did not drain in time; closing it", "wait", drainWait.String())
-			n.subConn.Close()
+		case <-t.C: // the closed handler never ran: nothing left to wait for
 		}
 		t.Stop()
 	}
@@ -382,29 +282,10 @@ func (n *NATS) Close() error {
 	return nil
 }
 
-// handBackDelay is how long NATS waits before it gives a message handed
-// back (Nak) again: handed back at once, it would go to a pull request
-// this subscription left behind on the server (the server keeps one until
-// it expires or its connection closes) and wait out the ack wait there;
-// a second later it goes to a process that is consuming.
-const handBackDelay = time.Second
-
-// drainWait bounds how long Close waits for the subscriber's connection
-// to drain: its callbacks answer at once once the adapter closes.
+// drainWait bounds each of Close's two waits: for the subscriptions to
+// give their answers (a reader's last acknowledgement, a handler given
+// closeGrace to finish) and for the subscriber's connection to drain.
 const drainWait = 5 * time.Second
-
-// lenientUnmarshaler never fails: a message keyward cannot read still
-// reaches the handler, which sends it to the dead letters (the Watermill
-// subscriber would otherwise crash on it).
-type lenientUnmarshaler struct{}
-
-func (lenientUnmarshaler) Unmarshal(m jetstream.Msg) (*message.Message, error) {
-	msg, err := wjs.DefaultUnmarshaler{}.Unmarshal(m)
-	if err != nil {
-		msg = message.NewMessage(watermill.NewUUID(), m.Data())
-	}
-	return msg, nil
-}
 
 // RemoveNATSStreams deletes, on the NATS server at url, every stream whose
 // name starts with prefix as NATS.StreamName spells it (with their

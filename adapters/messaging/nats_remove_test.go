@@ -22,7 +22,7 @@ func natsStreams(t *testing.T, prefix string) []string {
 	t.Helper()
 	conn, err := nats.Connect(natsURL())
 	if err != nil {
-		t.Fatalf("NATS at %s (KEYWARD_TEST_NATS_URL) must run for this test: %v", natsURL(), err)
+		t.Fatalf("NATS at %s (KEYWARD_TEST_NATS_URL) must run for this test: %v", redactedNATSURL(), err)
 	}
 	defer conn.Close()
 	js, err := jetstream.New(conn)
@@ -53,7 +53,7 @@ func TestRemoveNATSStreamsRemovesItsPrefixOnly(t *testing.T) {
 	for _, prefix := range []string{mine, other} {
 		n, err := messaging.NewNATS(messaging.NATSConfig{URL: natsURL(), Prefix: prefix}, quiet())
 		if err != nil {
-			t.Fatalf("NATS at %s (KEYWARD_TEST_NATS_URL) must run for this test: %v", natsURL(), err)
+			t.Fatalf("NATS at %s (KEYWARD_TEST_NATS_URL) must run for this test: %v", redactedNATSURL(), err)
 		}
 		for _, topic := range []string{"order.placed.p0", "order.paid.p0"} {
 			if err := n.Publish(topic, message.NewMessage(watermill.NewUUID(), []byte(`{}`))); err != nil {

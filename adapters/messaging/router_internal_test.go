@@ -42,11 +42,18 @@ func TestAbortedBatchIsNeitherRetriedNorDeadLettered(t *testing.T) {
 	go func() {
 		done <- handleWithRetries(msg, h, RetryPolicy{MaxRetries: 2, InitialInterval: time.Millisecond, MaxInterval: time.Millisecond}, f, slog.New(slog.DiscardHandler))
 	}()
-	<-called
+	select {
+	case <-called:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler was not called within 10 s")
+	}
+	// It waits for the subscriber: still running a while after the
+	// handler failed (the retry policy would have run it again within a
+	// millisecond).
 	select {
 	case err := <-done:
 		t.Fatalf("the handling ended (%v) before the subscriber gave the batch up", err)
-	default:
+	case <-time.After(50 * time.Millisecond):
 	}
 	giveUp()
 	var got error

@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
@@ -96,5 +97,36 @@ func TestCancelledPollIsNoError(t *testing.T) {
 	close(closing)
 	if !b.stopping(io.ErrUnexpectedEOF) {
 		t.Fatal("an error after the stop began is logged as an error")
+	}
+}
+
+// TestWakeupStartGivesUpWithItsContext: a listener that cannot connect
+// (nothing listens on the port) ends Start when its context ends, with an
+// error, instead of holding the process's start up, and is closed then:
+// nothing keeps reconnecting behind the failed start. Close after it is
+// harmless.
+func TestWakeupStartGivesUpWithItsContext(t *testing.T) {
+	t.Parallel()
+	w := PrepareWakeup("postgres://postgres@127.0.0.1:1/keyward?sslmode=disable&connect_timeout=1", slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- w.Start(ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Start connecting to nothing: %v, want its context's deadline", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Start did not give up when its context ended")
+	}
+	w.mu.Lock()
+	left := w.listener
+	w.mu.Unlock()
+	if left != nil {
+		t.Fatal("the listener of the failed start is still kept (and reconnecting)")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("close after a failed start: %v", err)
 	}
 }

@@ -1,9 +1,7 @@
 package messaging_test
 
 import (
-	"context"
 	"database/sql"
-	"errors"
 	"testing"
 	"time"
 
@@ -76,29 +74,5 @@ func TestWakeupSubscriberDelivers(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatalf("round %d: no message", i)
 		}
-	}
-}
-
-// TestWakeupStartGivesUpWithItsContext: a listener that cannot connect
-// (nothing listens on the port) ends Start when its context ends, with an
-// error, instead of holding the process's start up; Close after it is
-// harmless.
-func TestWakeupStartGivesUpWithItsContext(t *testing.T) {
-	t.Parallel()
-	w := messaging.PrepareWakeup("postgres://postgres@127.0.0.1:1/keyward?sslmode=disable&connect_timeout=1", quiet())
-	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- w.Start(ctx) }()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Start connecting to nothing: %v, want its context's deadline", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Start did not give up when its context ended")
-	}
-	if err := w.Close(); err != nil {
-		t.Fatalf("close after a failed start: %v", err)
 	}
 }

@@ -24,7 +24,8 @@ import (
 //   - a statement the batch does not take (SET, INSERT ... RETURNING, a
 //     write marked sqlmark.SendNow, a prepared statement's execution);
 //   - the barrier sqlmark.Flush (the end of a message's handling in the
-//     queue's consume transaction, so that its writes' errors are its);
+//     queue's consume transaction, so that its writes' errors are its),
+//     and sqlmark.Sync (which also sends the savepoints kept);
 //   - a write that depends on a kept one (it names a table a kept write
 //     changes, unless both are plain INSERT ... VALUES into the table);
 //   - RowsAffected of a kept write (unless marked with ExpectRows);
@@ -35,7 +36,9 @@ import (
 // the one statement, without BEGIN and COMMIT. A SAVEPOINT waits likewise
 // for the first statement after it that must be undone by a rollback to
 // it (anything but a plain read); ROLLBACK TO one not sent drops the
-// writes kept since it, and sends nothing. A read-only transaction
+// writes kept since it, and sends nothing (unless a statement failed on
+// the server since it: the transaction is then aborted, and the rollback
+// fails with it). A read-only transaction
 // batches nothing.
 //
 // The statements of one batch see the database as it was before the
@@ -295,13 +298,17 @@ func (cn *countingConn) sendWrites(ctx context.Context, run []batched) error {
 		return nil
 	}
 	query, args := combineWrites(run)
+	failed := func(err error) error {
+		cn.forgetPreparedWrite(query, err)
+		failResults(run, err)
+		cn.fail(err)
+		return err
+	}
 	var st driver.Stmt
 	if len(args) > 0 {
 		var err error
 		if st, err = cn.preparedWrite(ctx, query); err != nil {
-			failResults(run, err)
-			cn.fail(err)
-			return err
+			return failed(err)
 		}
 	}
 	rt := argRoundTrips(len(args))
@@ -311,39 +318,17 @@ func (cn *countingConn) sendWrites(ctx context.Context, run []batched) error {
 	cn.c.statement(cn, query, rt)
 	if len(run) == 1 && run[0].info.with == nil && run[0].info.expect < 0 {
 		b := run[0]
-		var (
-			res driver.Result
-			err error
-		)
-		if st != nil {
-			res, err = st.(driver.StmtExecContext).ExecContext(ctx, args)
-		} else {
-			res, err = cn.inner.ExecContext(ctx, query, args)
-		}
+		res, err := cn.execWrite(ctx, st, query, args)
 		if err != nil {
-			cn.forgetPreparedWrite(query, err)
-			failResults(run, err)
-			cn.fail(err)
-			return err
+			return failed(err)
 		}
 		b.result.sent = true
 		b.result.rows, b.result.err = res.RowsAffected()
 		return nil
 	}
-	var (
-		rows driver.Rows
-		err  error
-	)
-	if st != nil {
-		rows, err = st.(driver.StmtQueryContext).QueryContext(ctx, args)
-	} else {
-		rows, err = cn.inner.QueryContext(ctx, query, args)
-	}
+	rows, err := cn.queryWrite(ctx, st, query, args)
 	if err != nil {
-		cn.forgetPreparedWrite(query, err)
-		failResults(run, err)
-		cn.fail(err)
-		return err
+		return failed(err)
 	}
 	counts := make([]driver.Value, len(run))
 	err = rows.Next(counts)
@@ -354,9 +339,7 @@ func (cn *countingConn) sendWrites(ctx context.Context, run []batched) error {
 		err = cerr
 	}
 	if err != nil {
-		failResults(run, err)
-		cn.fail(err)
-		return err
+		return failed(err)
 	}
 	for i, b := range run {
 		n, _ := counts[i].(int64)

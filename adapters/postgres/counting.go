@@ -74,7 +74,7 @@ func (c *SQLCounter) traced(kind string, statements []string) {
 type SQLCounts struct {
 	Statements uint64 // every statement sent, BEGIN and COMMIT/ROLLBACK included
 	RoundTrips uint64 // waits for the server's answer
-	Prepares   uint64 // statements prepared (named), counted in Statements too
+	Prepares   uint64 // statements that prepare a named statement or close one (prepared_writes.go), counted in Statements too
 	// WriteTransactions are the commits of transactions that ran a
 	// statement other than a read, and statements that wrote on their own
 	// (autocommit).
@@ -263,9 +263,7 @@ func (cn *countingConn) PrepareContext(ctx context.Context, query string) (drive
 	if err != nil {
 		return nil, err
 	}
-	cn.c.prepares.Add(1)
-	cn.c.statements.Add(1)
-	cn.c.roundTrips.Add(1)
+	cn.countPreparation()
 	return &countingStmt{inner: st, cn: cn, query: query, copy: copyIn}, nil
 }
 

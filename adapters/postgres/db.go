@@ -366,7 +366,8 @@ var errConsumeTxBroken = errors.New("a unit of work failed inside the consume tr
 // rather than released, one statement less; each handling's savepoint
 // has a name of its own, so that a rollback never reaches another's.
 // What the units of work would run after their commit runs once c
-// commits. It returns fn's error as it is; when fn succeeds though a
+// commits. It returns fn's error as it is (wrapped with ports.ErrConsumeAborted
+// when the rollback to the savepoint fails too: the batch is given up); when fn succeeds though a
 // unit of work in it failed (a caller that got over the failure,
 // retrying in a transaction of its own), it returns errConsumeTxBroken
 // and rolls back to the savepoint all the same: c may be aborted, and the

@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // BenchmarkOrderLoad measures loading a delivered order of two items and
@@ -56,13 +56,13 @@ func BenchmarkOrderLoad(b *testing.B) {
 	for _, name := range []string{"get", "update"} {
 		load := loads[name]
 		b.Run(name, func(b *testing.B) {
-			client, server := processCPU(), backendCPU(backend)
+			client, server := testkit.ProcessCPU(), backendCPU(backend)
 			for i := 0; b.Loop(); i++ {
 				if err := load(fmt.Sprintf("ord-%03d", i%orders)); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64((processCPU()-client).Microseconds())/float64(b.N), "client-cpu-µs/op")
+			b.ReportMetric(float64((testkit.ProcessCPU()-client).Microseconds())/float64(b.N), "client-cpu-µs/op")
 			if after := backendCPU(backend); after >= 0 && server >= 0 {
 				b.ReportMetric(float64((after-server).Microseconds())/float64(b.N), "server-cpu-µs/op")
 			}
@@ -117,15 +117,6 @@ func benchDeliveredOrder(b *testing.B, id string) *domain.Order {
 		}
 	}
 	return o
-}
-
-// processCPU returns the CPU time this process has used.
-func processCPU() time.Duration {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		return 0
-	}
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
 // backendCPU returns the CPU time the Postgres backend pid has used, or -1

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"hash/maphash"
 
 	"github.com/lib/pq"
 )
@@ -20,8 +21,8 @@ const preparedWritesPerConn = 24
 
 // sightingsPerConn bounds the texts a connection remembers having sent
 // once: a text is prepared the second time it is sent, so that one sent
-// once (a migration's, a catalog sync's upsert of so many rows) never
-// takes a prepared statement's place.
+// once (a migration's, an import of so many rows) never takes a prepared
+// statement's place.
 const sightingsPerConn = 128
 
 // preparedWrites keeps the batches of writes a connection sends
@@ -36,9 +37,12 @@ const sightingsPerConn = 128
 // per client: keyward needs a session (its LISTEN does too).
 type preparedWrites struct {
 	byQuery map[string]*list.Element
-	used    list.List // of *preparedWrite, the most lately used first
-	seen    map[string]struct{}
+	used    list.List           // of *preparedWrite, the most lately used first
+	seen    map[uint64]struct{} // hashes of the texts sent once (a text may be long: a batch of many rows)
 }
+
+// textSeed hashes the texts of preparedWrites.seen.
+var textSeed = maphash.MakeSeed()
 
 type preparedWrite struct {
 	query string
@@ -55,14 +59,15 @@ func (cn *countingConn) preparedWrite(ctx context.Context, query string) (driver
 		p.used.MoveToFront(e)
 		return e.Value.(*preparedWrite).stmt, nil
 	}
-	if _, again := p.seen[query]; !again {
+	h := maphash.String(textSeed, query)
+	if _, again := p.seen[h]; !again {
 		if p.seen == nil || len(p.seen) >= sightingsPerConn {
-			p.seen = map[string]struct{}{}
+			p.seen = map[uint64]struct{}{}
 		}
-		p.seen[query] = struct{}{}
+		p.seen[h] = struct{}{}
 		return nil, nil
 	}
-	delete(p.seen, query)
+	delete(p.seen, h)
 	if p.byQuery == nil {
 		p.byQuery = map[string]*list.Element{}
 	}
@@ -83,6 +88,23 @@ func (cn *countingConn) preparedWrite(ctx context.Context, query string) (driver
 	cn.countPreparation()
 	p.byQuery[query] = p.used.PushFront(&preparedWrite{query: query, stmt: st})
 	return st, nil
+}
+
+// execWrite runs query with args, through its prepared statement st when
+// there is one (preparedWrite).
+func (cn *countingConn) execWrite(ctx context.Context, st driver.Stmt, query string, args []driver.NamedValue) (driver.Result, error) {
+	if st != nil {
+		return st.(driver.StmtExecContext).ExecContext(ctx, args)
+	}
+	return cn.inner.ExecContext(ctx, query, args)
+}
+
+// queryWrite is execWrite for a batch that returns its rows' counts.
+func (cn *countingConn) queryWrite(ctx context.Context, st driver.Stmt, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if st != nil {
+		return st.(driver.StmtQueryContext).QueryContext(ctx, args)
+	}
+	return cn.inner.QueryContext(ctx, query, args)
 }
 
 // countPreparation counts a statement that prepares or closes one: a

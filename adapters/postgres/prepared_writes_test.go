@@ -14,8 +14,15 @@ import (
 // test.
 func countingDB(t *testing.T) (*sqlx.DB, *postgres.SQLCounter) {
 	t.Helper()
+	return countingPool(t, pgtest.NewEmptyDatabase(t))
+}
+
+// countingPool opens a counting pool on the database at url, closed with
+// the test.
+func countingPool(t *testing.T, url string) (*sqlx.DB, *postgres.SQLCounter) {
+	t.Helper()
 	c := &postgres.SQLCounter{}
-	db, err := postgres.OpenCounting(t.Context(), pgtest.NewEmptyDatabase(t), c)
+	db, err := postgres.OpenCounting(t.Context(), url, c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 type serverCounts struct {
 	statements, idleStatements float64 // SQL, BEGIN and COMMIT included; idle: reads that found nothing
 	roundTrips, idleRoundTrips float64
-	prepares                   float64 // preparations (a statement and a round trip each, once per connection and text)
+	prepares                   float64 // preparations and closes of named statements (a statement and a round trip each)
 	writeTx                    float64
 	published, handled         float64 // messages put on the queue, and handed to handlers (queue hops)
 	vaultCalls                 float64
