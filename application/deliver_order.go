@@ -66,8 +66,7 @@ func (h DeliverOrder) handle(ctx context.Context, orderID string) (bool, error) 
 		}
 		return d.issueLink(ctx, o)
 	})
-	err = d.finish(ctx, orderID, err)
-	return d.delivered, err
+	return d.finish(ctx, orderID, err)
 }
 
 // delivery is one worker's delivery of an order: its claim, taken in an
@@ -87,9 +86,6 @@ type delivery struct {
 	o             *domain.Order
 	link          *domain.DeliveryLink
 	url           string
-	// delivered is set by finish once the link went out and the order
-	// was marked delivered with it.
-	delivered bool
 }
 
 // newDelivery starts a delivery; its claim is named by the run of ctx
@@ -129,13 +125,15 @@ func (d *delivery) issueLink(ctx context.Context, o *domain.Order) error {
 }
 
 // finish sends the link once the unit of work of the claim committed
-// (err is its outcome), and releases the claim when the delivery failed.
-func (d *delivery) finish(ctx context.Context, orderID string, err error) error {
+// (err is its outcome), and releases the claim when the delivery failed;
+// it reports whether it delivered the order (sent the link and marked the
+// order delivered with it).
+func (d *delivery) finish(ctx context.Context, orderID string, err error) (delivered bool, _ error) {
 	if err == nil && !d.claimed {
-		return nil
+		return false, nil
 	}
 	if err == nil {
-		d.delivered, err = d.deliver(ctx, d.o, d.link, d.url, d.claim, d.lease)
+		delivered, err = d.deliver(ctx, d.o, d.link, d.url, d.claim, d.lease)
 	}
 	if errors.Is(err, errSentNotRecorded) {
 		// The claim must lapse: a later try of this run must not take it
@@ -156,7 +154,7 @@ func (d *delivery) finish(ctx context.Context, orderID string, err error) error 
 			d.log.WarnContext(ctx, "could not release delivery claim; the lease will expire", "order_id", orderID, "err", rerr)
 		}
 	}
-	return err
+	return delivered, err
 }
 
 // markWaits are the pauses before each attempt to record a sent delivery:

@@ -255,7 +255,12 @@ func (r crashBeforePurchaseCommit) Update(ctx context.Context, id string, fn fun
 // countingOrders counts the order changes (units of work) made through it.
 type countingOrders struct {
 	ports.OrderRepository
-	updates atomic.Int32
+	updates, gets atomic.Int32
+}
+
+func (r *countingOrders) Get(ctx context.Context, id string) (*domain.Order, error) {
+	r.gets.Add(1)
+	return r.OrderRepository.Get(ctx, id)
 }
 
 func (r *countingOrders) Update(ctx context.Context, id string, fn func(*domain.Order) error) (*domain.Order, error) {

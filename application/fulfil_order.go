@@ -62,7 +62,8 @@ func NewFulfilOrder(orders ports.OrderRepository, dataKeys ports.DataKeyReposito
 // its item purchased: the supplier's webhook (HandleSupplierEvent),
 // PollSupplier's backoff or the reconciler's slower pass resumes it, so
 // that the message handler does not poll the supplier in a tight retry
-// loop.
+// loop. (FulfilPaid's retries after a payment confirmation the mail
+// service could not take run it again, a few times at most.)
 //
 // A supplier-bought item takes two units of work: one, before the supplier
 // is called, begins its purchase (and starts a paid order's fulfilment,
@@ -110,10 +111,9 @@ func (h FulfilOrder) handle(ctx context.Context, orderID string) (delivered bool
 	switch {
 	case err == nil && f.delivery != nil:
 		// Claimed with the seal that completed the order.
-		if err = f.delivery.finish(ctx, orderID, nil); err != nil {
+		if delivered, err = f.delivery.finish(ctx, orderID, nil); err != nil {
 			err = fmt.Errorf("deliver %s: %w", orderID, err)
 		}
-		delivered = f.delivery.delivered
 	case err == nil && f.completed:
 		delivered, err = h.deliverFulfilled(ctx, orderID)
 	}

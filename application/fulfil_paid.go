@@ -38,10 +38,12 @@ func NewFulfilPaid(fulfil FulfilOrder, notify NotifyCustomer, log *slog.Logger) 
 // their last one may leave the order to the reconciler) and returns the
 // fulfilment's error. An email that cannot go out now is an error to
 // retry (wrapping ErrUnavailable): the retry runs the fulfilment again,
-// which is idempotent and finds its work done, and the email's
-// idempotency key sends it once. An email refused for good is logged and
-// not returned, so that it never holds a paid order for review; its
-// keys-ready email meets the same address later.
+// which is idempotent (an order whose keys the supplier has yet to
+// deliver asks it once more per retry, within the retry policy's few
+// tries), and the email's idempotency key sends it once. An email refused
+// for good is logged and not returned: retried, it would be refused
+// again, each try running the fulfilment again; its keys-ready email
+// meets the same address later.
 func (h FulfilPaid) Handle(ctx context.Context, ev domain.OrderEvent) error {
 	delivered, err := h.fulfil.handle(ctx, ev.OrderID)
 	if delivered {

@@ -1,32 +1,26 @@
 package application_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/keyward/keyward/adapters/maildir"
 	"github.com/keyward/keyward/adapters/sandbox"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
 )
 
-// paidHandler is FulfilPaid on a maildir mailer (which, like Resend and
-// the SMTP sent-log, sends an idempotency key once); it returns the
-// directory to read the emails from.
-func (w *world) paidHandler(t *testing.T) (application.FulfilPaid, string) {
+// The subjects of the payment's confirmation and of the keys-ready email.
+const subjectPaid, subjectReady = "Payment confirmed", "Your keys are ready"
+
+// paidHandler is FulfilPaid on maildirApp.
+func (w *world) paidHandler(t *testing.T, change ...func(*application.Deps, *application.Settings)) (application.FulfilPaid, string) {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "mail")
-	m, err := maildir.New(dir, "keyward <keys@keyward.example>", w.clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w.app(func(d *application.Deps, _ *application.Settings) { d.Mailer = m }).Commands.FulfilPaid, dir
+	app, dir := w.maildirApp(t, change...)
+	return app.Commands.FulfilPaid, dir
 }
 
 // subjects counts the emails in dir by the first of want their subject
@@ -56,7 +50,7 @@ func subjects(t *testing.T, dir string, want ...string) map[string]int {
 // email when they arrive.
 func TestFulfilPaidConfirmsThePaymentOfWhatItDidNotDeliver(t *testing.T) {
 	t.Parallel()
-	const paid, ready = "Payment confirmed", "Your keys are ready"
+	paid, ready := subjectPaid, subjectReady
 	t.Run("delivered at once", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
@@ -73,6 +67,35 @@ func TestFulfilPaidConfirmsThePaymentOfWhatItDidNotDeliver(t *testing.T) {
 		}
 		if got := subjects(t, dir, paid, ready); got[ready] != 1 || len(got) != 1 {
 			t.Fatalf("emails %v, want the keys-ready one alone", got)
+		}
+	})
+	t.Run("delivered at once, not read again", func(t *testing.T) {
+		t.Parallel()
+		// The run that delivered says so: the confirmation is not even
+		// considered (NotifyCustomer would read the order to find it
+		// outgrown), so the handling reads the order as often as the
+		// fulfilment alone does.
+		reads := func(handle func(application.App, domain.OrderEvent) error) int32 {
+			w := newWorld(t)
+			o := w.paidOrder(t, 1)
+			counted := &countingOrders{OrderRepository: w.orders}
+			app, _ := w.maildirApp(t, func(d *application.Deps, _ *application.Settings) { d.Orders = counted })
+			if err := handle(app, w.event(t, o.ID(), domain.EventOrderPaid)); err != nil {
+				t.Fatal(err)
+			}
+			if s := w.status(t, o.ID()); s != domain.StatusDelivered {
+				t.Fatalf("order %s, want delivered", s)
+			}
+			return counted.gets.Load()
+		}
+		paidReads := reads(func(a application.App, ev domain.OrderEvent) error {
+			return a.Commands.FulfilPaid.Handle(t.Context(), ev)
+		})
+		fulfilReads := reads(func(a application.App, ev domain.OrderEvent) error {
+			return a.Commands.FulfilOrder.Handle(t.Context(), ev.OrderID)
+		})
+		if paidReads != fulfilReads {
+			t.Fatalf("the order read %d times by FulfilPaid, %d by the fulfilment alone: a delivered run still considered the confirmation", paidReads, fulfilReads)
 		}
 	})
 	t.Run("keys pending", func(t *testing.T) {
@@ -109,11 +132,10 @@ func TestFulfilPaidConfirmsThePaymentOfWhatItDidNotDeliver(t *testing.T) {
 // TestFulfilPaidConfirmsThePaymentOfARunThatFailed: a run that fails
 // (the key vault down) still confirms the payment and returns its error
 // to be retried; the retry that delivers sends the keys and no second
-// confirmation. An order already fulfilled (its keys email on its way)
-// gets no confirmation.
+// confirmation.
 func TestFulfilPaidConfirmsThePaymentOfARunThatFailed(t *testing.T) {
 	t.Parallel()
-	const paid, ready = "Payment confirmed", "Your keys are ready"
+	paid, ready := subjectPaid, subjectReady
 	w := newWorld(t)
 	o := w.paidOrder(t, 1)
 	ev := w.event(t, o.ID(), domain.EventOrderPaid)
@@ -136,27 +158,13 @@ func TestFulfilPaidConfirmsThePaymentOfARunThatFailed(t *testing.T) {
 		t.Fatalf("emails %v, want one confirmation and one keys-ready", got)
 	}
 
-	fulfilled := w.fulfilledOrder(t)
-	notify, dir := w.notifier(t)
-	if err := notify.Handle(t.Context(), w.event(t, fulfilled.ID(), domain.EventOrderPaid)); err != nil {
-		t.Fatal(err)
-	}
-	if ms := inbox(t, dir); len(ms) != 0 {
-		t.Fatalf("a fulfilled order's payment confirmed by %q, want no email", ms[0].Subject)
-	}
-}
-
-// refusingMailer fails every email with err.
-type refusingMailer struct{ err error }
-
-func (m refusingMailer) Send(context.Context, ports.Email) (ports.Receipt, error) {
-	return ports.Receipt{}, m.err
 }
 
 // TestFulfilPaidConfirmationFailures: a confirmation the mail service
 // cannot take now is an error to retry; one it refuses for good is no
-// error, so that it never holds a paid order for review. Either way the
-// fulfilment's work stands.
+// error (retried, it would be refused again). Either way the fulfilment's
+// work stands, and the message handled again, as the router's retry
+// does, buys nothing twice.
 func TestFulfilPaidConfirmationFailures(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -173,14 +181,16 @@ func TestFulfilPaidConfirmationFailures(t *testing.T) {
 			w.supplier = sandbox.NewSupplier(sandbox.SupplierConfig{KeyDelay: time.Hour, Clock: func() time.Time { return w.clock.Now() }})
 			o := w.paidOrder(t, 1)
 			ev := w.event(t, o.ID(), domain.EventOrderPaid)
-			h := w.app(func(d *application.Deps, _ *application.Settings) { d.Mailer = refusingMailer{tc.mailErr} }).Commands.FulfilPaid
-			err := h.Handle(t.Context(), ev)
-			if tc.retryable {
-				if !errors.Is(err, application.ErrUnavailable) || application.ClassifyFailure(err) != application.FailureTransient {
-					t.Fatalf("err = %v, want a transient error wrapping ErrUnavailable", err)
+			h := w.app(func(d *application.Deps, _ *application.Settings) { d.Mailer = failingMailer{tc.mailErr} }).Commands.FulfilPaid
+			for try := range 2 {
+				err := h.Handle(t.Context(), ev)
+				if tc.retryable {
+					if !errors.Is(err, application.ErrUnavailable) || application.ClassifyFailure(err) != application.FailureTransient {
+						t.Fatalf("try %d: err = %v, want a transient error wrapping ErrUnavailable", try, err)
+					}
+				} else if err != nil {
+					t.Fatalf("try %d: err = %v, want nil for a refused confirmation", try, err)
 				}
-			} else if err != nil {
-				t.Fatalf("err = %v, want nil for a refused confirmation", err)
 			}
 			if s := w.status(t, o.ID()); s != domain.StatusFulfilling {
 				t.Fatalf("order %s, want fulfilling", s)

@@ -104,7 +104,7 @@ func (f *fulfilment) seal(ctx context.Context, it *domain.OrderItem, supplier, s
 	case err != nil && d != nil && d.claimed:
 		// A store that cannot roll back (memory) may keep the claim: free
 		// it, so that the retry need not wait out its lease.
-		err = d.finish(ctx, f.orderID, err)
+		_, err = d.finish(ctx, f.orderID, err)
 	}
 	return err
 }

@@ -72,18 +72,40 @@ func (w *world) failedOrder(t *testing.T) *domain.Order {
 	return o
 }
 
-// notifier builds NotifyCustomer on a maildir mailer, the embedded
+// maildirApp builds the application on a maildir mailer, the embedded
 // default, which deduplicates by idempotency key like Resend and the SMTP
 // sent-log; it returns the directory to read the emails from.
-func (w *world) notifier(t *testing.T) (application.NotifyCustomer, string) {
+func (w *world) maildirApp(t *testing.T, change ...func(*application.Deps, *application.Settings)) (application.App, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "mail")
 	m, err := maildir.New(dir, "keyward <keys@keyward.example>", w.clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := w.app(func(d *application.Deps, _ *application.Settings) { d.Mailer = m })
+	change = append([]func(*application.Deps, *application.Settings){func(d *application.Deps, _ *application.Settings) { d.Mailer = m }}, change...)
+	return w.app(change...), dir
+}
+
+// notifier is NotifyCustomer on maildirApp.
+func (w *world) notifier(t *testing.T) (application.NotifyCustomer, string) {
+	t.Helper()
+	app, dir := w.maildirApp(t)
 	return app.Commands.NotifyCustomer, dir
+}
+
+// TestPaymentConfirmationOutgrownOnceFulfilled: an order already
+// fulfilled (its keys email on its way) gets no payment confirmation.
+func TestPaymentConfirmationOutgrownOnceFulfilled(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	fulfilled := w.fulfilledOrder(t)
+	notify, dir := w.notifier(t)
+	if err := notify.Handle(t.Context(), w.event(t, fulfilled.ID(), domain.EventOrderPaid)); err != nil {
+		t.Fatal(err)
+	}
+	if ms := inbox(t, dir); len(ms) != 0 {
+		t.Fatalf("a fulfilled order's payment confirmed by %q, want no email", ms[0].Subject)
+	}
 }
 
 func inbox(t *testing.T, dir string) []maildir.Message {

@@ -11,8 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -43,11 +41,8 @@ type Mailer struct {
 	from   *mail.Address
 	domain string
 	clock  func() time.Time
-	mu     sync.Mutex      // makes check-then-rename atomic for one key within the process
-	sent   map[string]bool // tags known sent: by this process, or read from the log and the directory
-	log    *os.File        // .sent/log, opened for appending
-	read   int64           // how much of the log this process has read
-	buf    []byte          // for reading the log
+	mu     sync.Mutex // makes check-then-rename atomic for one key within the process, and guards sent
+	sent   *sentLog
 }
 
 var _ ports.Mailer = (*Mailer)(nil)
@@ -60,147 +55,14 @@ func New(dir string, from string, clock func() time.Time) (*Mailer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("maildir: from address %q: %w", from, err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, sentDir), 0o700); err != nil {
-		return nil, fmt.Errorf("maildir: %w", err)
-	}
 	if clock == nil {
 		clock = time.Now
 	}
-	s := &Mailer{dir: dir, from: addr, domain: addr.Address[strings.LastIndex(addr.Address, "@")+1:], clock: clock, sent: map[string]bool{}}
-	if err := s.openLog(); err != nil {
+	sent, err := openSentLog(dir)
+	if err != nil {
 		return nil, fmt.Errorf("maildir: %w", err)
 	}
-	return s, nil
-}
-
-// openLog opens the sent log (made again, with its directory, when it is
-// gone), reads it whole and adds the tags it lacks (see indexSent).
-func (s *Mailer) openLog() error {
-	if err := os.MkdirAll(filepath.Join(s.dir, sentDir), 0o700); err != nil {
-		return err
-	}
-	log, err := os.OpenFile(filepath.Join(s.dir, sentDir, sentLog), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	if s.log != nil {
-		s.log.Close()
-	}
-	s.log, s.read = log, 0
-	return s.indexSent()
-}
-
-// syncLog reads what was appended to the log since this process last read
-// it, reopening it first when its file is no longer the one at its path
-// (deleted, or replaced by another process's) or was cut short: the
-// processes writing into the directory then meet in the file at the path.
-func (s *Mailer) syncLog() error {
-	open, oerr := s.log.Stat()
-	onDisk, derr := os.Stat(filepath.Join(s.dir, sentDir, sentLog))
-	if oerr != nil || derr != nil || !os.SameFile(open, onDisk) || onDisk.Size() < s.read {
-		return s.openLog()
-	}
-	return s.readLog()
-}
-
-// sentDir is the subdirectory of the sent-key log; ReadAll skips it.
-const sentDir = ".sent"
-
-// sentLog is the log of sent keys in sentDir: a tag a line.
-const sentLog = "log"
-
-// indexSent knows as sent the tag of every message already in the
-// directory, every marker file earlier versions left in sentDir, and the
-// log; it appends to the log the tags it lacks (a message whose line was
-// not written, its process stopped between the two, say), for the other
-// processes.
-func (s *Mailer) indexSent() error {
-	known := s.sent // this process's, which a log made again lacks
-	s.sent = map[string]bool{}
-	if err := s.readLog(); err != nil {
-		s.sent = known
-		return err
-	}
-	logged := maps.Clone(s.sent)
-	maps.Copy(s.sent, known)
-	for _, d := range []string{s.dir, filepath.Join(s.dir, sentDir)} {
-		entries, err := os.ReadDir(d)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			name := e.Name()
-			if e.IsDir() || strings.HasPrefix(name, ".") || name == sentLog {
-				continue
-			}
-			if d == s.dir {
-				var ok bool
-				if name, ok = strings.CutSuffix(name, ".eml"); !ok {
-					continue
-				}
-				if i := strings.LastIndexByte(name, '-'); i >= 0 {
-					name = name[i+1:]
-				}
-			}
-			if validTag(name) {
-				s.sent[name] = true
-			}
-		}
-	}
-	var missing []byte
-	for tag := range s.sent {
-		if !logged[tag] {
-			missing = append(missing, tag+"\n"...)
-		}
-	}
-	if len(missing) > 0 {
-		if _, err := s.log.Write(missing); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// validTag reports whether t is a tag as Send makes them: 16 hex digits.
-func validTag(t string) bool {
-	if len(t) != 16 {
-		return false
-	}
-	_, err := hex.DecodeString(t)
-	return err == nil
-}
-
-// readLog reads the lines other processes (and this one) appended to the
-// log since this process last read it. A line being written (no newline
-// yet) waits for the next read.
-func (s *Mailer) readLog() error {
-	if s.buf == nil {
-		s.buf = make([]byte, 32<<10)
-	}
-	for {
-		n, err := s.log.ReadAt(s.buf, s.read)
-		chunk := s.buf[:n]
-		end := bytes.LastIndexByte(chunk, '\n')
-		if end < 0 && n == len(s.buf) {
-			end = n - 1 // a full chunk and no line in it: not a line of ours, passed over
-		}
-		if end >= 0 {
-			for line := range bytes.SplitSeq(chunk[:end], []byte{'\n'}) {
-				// A line that is not a tag (two run together by a short
-				// write, say) is passed over.
-				if validTag(string(line)) {
-					s.sent[string(line)] = true
-				}
-			}
-			s.read += int64(end + 1)
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+	return &Mailer{dir: dir, from: addr, domain: addr.Address[strings.LastIndex(addr.Address, "@")+1:], clock: clock, sent: sent}, nil
 }
 
 // Send writes m as a new .eml file, atomically: a reader never sees a
@@ -237,9 +99,9 @@ func (s *Mailer) Send(ctx context.Context, m ports.Email) (ports.Receipt, error)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m.IdempotencyKey != "" {
-		sent, err := s.hasTag(tag)
+		sent, err := s.sent.has(tag)
 		if err != nil {
-			return ports.Receipt{}, err
+			return ports.Receipt{}, fmt.Errorf("maildir: read the sent log: %w", err)
 		}
 		if sent {
 			return ports.Receipt{Duplicate: true}, nil
@@ -251,10 +113,8 @@ func (s *Mailer) Send(ctx context.Context, m ports.Email) (ports.Receipt, error)
 	}
 	if m.IdempotencyKey != "" {
 		// The message is out: failing here would have the caller send it
-		// again. This process remembers the tag; a line not written is
-		// made up for by the next New, from the message's file name.
-		s.sent[tag] = true
-		_, _ = s.log.Write([]byte(tag + "\n"))
+		// again (see sentLog.add).
+		s.sent.add(tag)
 	}
 	return ports.Receipt{ProviderID: name}, nil
 }
@@ -278,18 +138,6 @@ func (s *Mailer) writeTemp(data []byte) (string, error) {
 		return "", err
 	}
 	return f.Name(), nil
-}
-
-// hasTag reports whether the message with this tag was sent into the
-// directory, by this process or another (whose log lines it reads first).
-func (s *Mailer) hasTag(tag string) (bool, error) {
-	if s.sent[tag] {
-		return true, nil
-	}
-	if err := s.syncLog(); err != nil {
-		return false, fmt.Errorf("maildir: read the sent log: %w", err)
-	}
-	return s.sent[tag], nil
 }
 
 // render builds the message: headers, then a multipart/alternative body

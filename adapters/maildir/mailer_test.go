@@ -297,10 +297,9 @@ func TestSendRejectsHeaderInjection(t *testing.T) {
 	}
 }
 
-// A directory whose sent-key markers are missing (written before they
-// existed, or by a process stopped between message and marker) still
-// dedupes after a restart.
-func TestDedupesWithoutMarkersAfterRestart(t *testing.T) {
+// A directory whose sent log is missing (written before it existed, or
+// lost) still dedupes after a restart, from the messages' file names.
+func TestDedupesWithoutTheLogAfterRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	if _, err := newMailer(t, dir).Send(context.Background(), email("delivery-link/1")); err != nil {
@@ -383,10 +382,10 @@ func TestSentKeysAreLoggedNotFiled(t *testing.T) {
 		}
 	}
 	entries, err := os.ReadDir(filepath.Join(dir, sentDir))
-	if err != nil || len(entries) != 1 || entries[0].Name() != sentLog {
+	if err != nil || len(entries) != 1 || entries[0].Name() != sentLogName {
 		t.Fatalf("%s holds %v (%v), want the log alone", sentDir, entries, err)
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, sentDir, sentLog))
+	raw, err := os.ReadFile(filepath.Join(dir, sentDir, sentLogName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,5 +412,38 @@ func TestDedupesByAnEarlierVersionsMarker(t *testing.T) {
 	}
 	if !r.Duplicate || len(readAll(t, dir)) != 0 {
 		t.Fatalf("a key an earlier version marked sent was sent again (%+v)", r)
+	}
+}
+
+// A log line that cannot be written (the log full, say) still dedupes
+// within the process: the email is out, and a retry of its key must not
+// send it again.
+func TestDedupesWhenTheLogCannotBeWritten(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A clock that moves, so a duplicate would get a file name of its own.
+	var mu sync.Mutex
+	now := fixedNow
+	m, err := New(dir, from, func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Second); return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same file, opened for reading only: every append fails.
+	ro, err := os.Open(filepath.Join(dir, sentDir, sentLogName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.sent.f.Close()
+	m.sent.f = ro
+	if _, err := ro.Write([]byte("x")); err == nil {
+		t.Fatal("the read-only log took a write: the test no longer shows what it is for")
+	}
+	for i := range 2 {
+		if _, err := m.Send(context.Background(), email("delivery-link/1")); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	if n := len(readAll(t, dir)); n != 1 {
+		t.Errorf("%d messages for one key, want 1", n)
 	}
 }
