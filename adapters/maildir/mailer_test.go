@@ -168,9 +168,7 @@ func TestIdempotencyKeyDedupes(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	// A clock that moves, so a duplicate would get a file name of its own.
-	var mu sync.Mutex
-	now := fixedNow
-	tick := func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Second); return now }
+	tick := movingClock(time.Second)
 	first, err := New(dir, from, tick)
 	if err != nil {
 		t.Fatal(err)
@@ -231,9 +229,7 @@ func TestConcurrentSends(t *testing.T) {
 func TestConcurrentDuplicatesSendOnce(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	var mu sync.Mutex
-	now := fixedNow
-	m, err := New(dir, from, func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Millisecond); return now })
+	m, err := New(dir, from, movingClock(time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,9 +324,7 @@ func TestDedupesWhenTheLogIsDeleted(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	// A clock that moves, so a duplicate would get a file name of its own.
-	var mu sync.Mutex
-	now := fixedNow
-	tick := func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Second); return now }
+	tick := movingClock(time.Second)
 	before, err := New(dir, from, tick)
 	if err != nil {
 		t.Fatal(err)
@@ -422,9 +416,7 @@ func TestDedupesWhenTheLogCannotBeWritten(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	// A clock that moves, so a duplicate would get a file name of its own.
-	var mu sync.Mutex
-	now := fixedNow
-	m, err := New(dir, from, func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Second); return now })
+	m, err := New(dir, from, movingClock(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,5 +437,19 @@ func TestDedupesWhenTheLogCannotBeWritten(t *testing.T) {
 	}
 	if n := len(readAll(t, dir)); n != 1 {
 		t.Errorf("%d messages for one key, want 1", n)
+	}
+}
+
+// movingClock is a clock that moves by step at each reading, from
+// fixedNow: each message gets a file name of its own, so a duplicate
+// would show as a second file.
+func movingClock(step time.Duration) func() time.Time {
+	var mu sync.Mutex
+	now := fixedNow
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(step)
+		return now
 	}
 }
