@@ -210,7 +210,9 @@ func (h DeliverOrder) deliver(ctx context.Context, o *domain.Order, link *domain
 		if err != nil && mctx.Err() != nil {
 			break // out of time: err is the last try's
 		}
-		err = h.tx.Atomically(mctx, func(ctx context.Context) error {
+		// The mark concludes a queue handling of the order: a consumer may
+		// acknowledge its message with it.
+		err = h.tx.Atomically(ports.Concluding(mctx), func(ctx context.Context) error {
 			if _, err := updateFrom(ctx, h.orders, &seen, orderID, func(o *domain.Order) error {
 				// Set on every run of the function: a retried unit of work runs it again.
 				// Delivered with this link: an earlier attempt marked it.

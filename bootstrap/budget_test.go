@@ -205,7 +205,10 @@ func TestOrderBudget(t *testing.T) {
 	for _, r := range report {
 		gap := "no target"
 		if r.target > 0 {
-			gap = fmt.Sprintf("%+.2f over the target %.0f", r.got-r.target, r.target)
+			gap = fmt.Sprintf("%.2f under the target %.0f", r.target-r.got, r.target)
+			if r.got > r.target {
+				gap = fmt.Sprintf("%.2f over the target %.0f", r.got-r.target, r.target)
+			}
 		}
 		t.Logf("per order: %-18s %7.2f (%s %.0f; %s)", r.name, r.got, which, r.limit, gap)
 		if r.limit > 0 && r.got > r.limit {

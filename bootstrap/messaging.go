@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward/adapters/messaging"
 	"github.com/keyward/keyward/adapters/metrics"
+	"github.com/keyward/keyward/adapters/postgres"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
@@ -67,25 +68,52 @@ func (h *routerHealth) check(context.Context) error {
 	return nil
 }
 
-func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, stop *stopping, app application.App, health *routerHealth, m *metrics.Metrics, log *slog.Logger) (*message.Router, error) {
-	fulfil := app.Commands.FulfilOrder
+// consumerRoute is an event a consumer group reads and what handles it.
+type consumerRoute struct {
+	name, event string
+	handle      func(context.Context, domain.OrderEvent) error
+}
+
+// pipelineRoutes are the pipeline's consumers, one an event name.
+func pipelineRoutes(app application.App) []consumerRoute {
 	byOrder := func(f func(context.Context, string) error) func(context.Context, domain.OrderEvent) error {
 		return func(ctx context.Context, ev domain.OrderEvent) error { return f(ctx, ev.OrderID) }
 	}
-	var handlers []messaging.Handler
-	for _, route := range []struct {
-		name, event string
-		handle      func(context.Context, domain.OrderEvent) error
-	}{
+	return []consumerRoute{
 		{"set-up-payment", domain.EventOrderPlaced, byOrder(app.Commands.SetUpPayment.Handle)},
 		// The payment's confirmation email goes from the same handling.
-		{"fulfil-paid", domain.EventOrderPaid, app.Commands.FulfilPaid.Handle},
-		{"fulfil-retried", domain.EventFulfilmentRetried, byOrder(fulfil.Handle)},
-	} {
+		{"fulfil-paid", domain.EventOrderPaid, withConcludingAck(app.Commands.FulfilPaid.Handle)},
+		{"fulfil-retried", domain.EventFulfilmentRetried, withConcludingAck(byOrder(app.Commands.FulfilOrder.Handle))},
+	}
+}
+
+// withConcludingAck has the unit of work that concludes a handling on the
+// SQL queue (ports.Concluding: the mark that an order is delivered)
+// acknowledge its message with its own writes (postgres.ConcludeIn), so
+// that the consume transaction writes nothing: one write transaction an
+// order fewer. On another queue it is handle as it is.
+func withConcludingAck(handle func(context.Context, domain.OrderEvent) error) func(context.Context, domain.OrderEvent) error {
+	return func(ctx context.Context, ev domain.OrderEvent) error {
+		if tx, ok := messaging.ConsumeTxFrom(ctx); ok {
+			ctx = postgres.ConcludeIn(ctx, tx)
+		}
+		return handle(ctx, ev)
+	}
+}
+
+// routeHandlers are the handlers of routes, one a partition's topic.
+func routeHandlers(routes []consumerRoute, parts Partitions) []messaging.Handler {
+	var handlers []messaging.Handler
+	for _, route := range routes {
 		for _, topic := range messaging.PartitionTopics(route.event, int(parts)) {
 			handlers = append(handlers, messaging.Handler{Name: route.name + "@" + topic, Topic: topic, Handle: route.handle})
 		}
 	}
+	return handlers
+}
+
+func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, stop *stopping, app application.App, health *routerHealth, m *metrics.Metrics, log *slog.Logger) (*message.Router, error) {
+	handlers := routeHandlers(pipelineRoutes(app), parts)
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
 	r, err := messaging.NewRouter(sub, policy, routerFailures(app, stop, true, m), log.With("component", "router"), handlers...)
 	if err != nil {

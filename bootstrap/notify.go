@@ -96,20 +96,23 @@ func newNotificationSubscriber(d notificationSubscriberDeps) (notificationSubscr
 	return notificationSubscriber{sub}, nil
 }
 
-func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscriber, stop *stopping, app application.App, health *notificationHealth, m *metrics.Metrics, log *slog.Logger) (notificationRouter, error) {
-	var handlers []messaging.Handler
+// notificationRoutes are the customer notifications' consumers, one an
+// event name.
+func notificationRoutes(app application.App) []consumerRoute {
+	var routes []consumerRoute
 	for _, event := range application.NotifiedEvents() {
-		for _, topic := range messaging.PartitionTopics(event, int(parts)) {
-			handlers = append(handlers, messaging.Handler{Name: "notify-customer@" + topic, Topic: topic, Handle: withConsumeTx(app.Commands.NotifyCustomer.Handle)})
-		}
+		routes = append(routes, consumerRoute{"notify-customer", event, withConsumeTx(app.Commands.NotifyCustomer.Handle)})
 	}
 	// Sign-in links answer access requests apart from the request, so that
 	// the request tells nobody whether an address has orders.
 	for _, event := range domain.CustomerEventNames {
-		for _, topic := range messaging.PartitionTopics(event, int(parts)) {
-			handlers = append(handlers, messaging.Handler{Name: "customer-sign-in@" + topic, Topic: topic, Handle: app.Commands.SendCustomerSignIn.Handle})
-		}
+		routes = append(routes, consumerRoute{"customer-sign-in", event, app.Commands.SendCustomerSignIn.Handle})
 	}
+	return routes
+}
+
+func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscriber, stop *stopping, app application.App, health *notificationHealth, m *metrics.Metrics, log *slog.Logger) (notificationRouter, error) {
+	handlers := routeHandlers(notificationRoutes(app), parts)
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
 	r, err := messaging.NewRouter(sub, policy, routerFailures(app, stop, false, m), log.With("component", "notifications"), handlers...)
 	if err != nil {

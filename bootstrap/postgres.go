@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
@@ -150,7 +149,7 @@ var SQLMessagingModule = fx.Module("messaging.sql",
 	),
 	fx.Invoke(func(lc fx.Lifecycle, cfg Config, sub *wsql.Subscriber) {
 		lc.Append(fx.Hook{OnStart: func(context.Context) error {
-			return messaging.InitializeTopics(sub, cfg.QueuePartitions, slices.Concat(domain.OrderEventNames, domain.CustomerEventNames)...)
+			return messaging.InitializeTopics(sub, cfg.QueuePartitions, domain.QueueEventNames...)
 		}})
 	}),
 )

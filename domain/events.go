@@ -63,25 +63,51 @@ const (
 	EventOrderPreordered = "order.preordered"
 )
 
-// QueuedEvents returns the events of one save that go on the queue:
-// all of them but an order.placed whose save also set the order's
+// QueueEventNames lists the events keyward's own consumers act on, and so
+// the only ones that go on the queue: the pipeline's (order.placed, to set
+// up a payment the gateway could not make at placement; order.paid and
+// order.fulfilment_retried, to fulfil), the customer notifications'
+// (order.payment_created, order.failed, order.needs_review,
+// order.revoked, order.preordered) and the sign-in links'. Every other
+// event (order.fulfilled, order.delivered, a refund, a claim…) is told by
+// what its save writes with it, the order's timeline, the audit trail and
+// the webhook messages: a queued message of it would be read by no one.
+var QueueEventNames = []string{
+	EventOrderPlaced, EventOrderPaid, EventFulfilmentRetried,
+	EventPaymentCreated, EventOrderFailed, EventOrderNeedsReview, EventOrderRevoked, EventOrderPreordered,
+	EventCustomerAccessRequested,
+}
+
+// queueEvent is QueueEventNames as a set.
+var queueEvent = func() map[string]bool {
+	m := make(map[string]bool, len(QueueEventNames))
+	for _, n := range QueueEventNames {
+		m[n] = true
+	}
+	return m
+}()
+
+// QueuedEvents returns the events of one save that go on the queue: those
+// of QueueEventNames, but an order.placed whose save also set the order's
 // payment up (order.payment_created of the same order with it). The
 // pipeline consumes order.placed only to set up a payment the gateway
 // could not make at placement, so such a message would be read to find
 // nothing to do. Webhooks report every event, queued or not.
 func QueuedEvents(events []Event) []Event {
 	paid := map[string]bool{}
+	all := true
 	for _, ev := range events {
 		if ev.EventName() == EventPaymentCreated {
 			paid[ev.AggregateID()] = true
 		}
+		all = all && queueEvent[ev.EventName()]
 	}
-	if len(paid) == 0 {
+	if len(paid) == 0 && all {
 		return events
 	}
 	out := make([]Event, 0, len(events))
 	for _, ev := range events {
-		if ev.EventName() != EventOrderPlaced || !paid[ev.AggregateID()] {
+		if queueEvent[ev.EventName()] && (ev.EventName() != EventOrderPlaced || !paid[ev.AggregateID()]) {
 			out = append(out, ev)
 		}
 	}

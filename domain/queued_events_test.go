@@ -8,8 +8,8 @@ import (
 	"github.com/keyward/keyward/domain"
 )
 
-// TestQueuedEvents: order.placed goes on the queue only when its save did
-// not also set the payment up; everything else always goes.
+// TestQueuedEvents: only the events of QueueEventNames go on the queue,
+// and order.placed only when its save did not also set the payment up.
 func TestQueuedEvents(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	ev := func(name, order string) domain.Event { return domain.OrderEvent{Name: name, OrderID: order, At: at} }
@@ -23,7 +23,10 @@ func TestQueuedEvents(t *testing.T) {
 		{"gateway down at placement", []domain.Event{ev(placed, "a")}, []string{placed + "@a"}},
 		{"another order's payment", []domain.Event{ev(placed, "a"), ev(created, "b")}, []string{placed + "@a", created + "@b"}},
 		{"payment set up later", []domain.Event{ev(created, "a")}, []string{created + "@a"}},
-		{"other events", []domain.Event{ev(paid, "a"), ev(domain.EventOrderFulfilled, "a")}, []string{paid + "@a", domain.EventOrderFulfilled + "@a"}},
+		{"work", []domain.Event{ev(paid, "a"), ev(domain.EventOrderFailed, "b")}, []string{paid + "@a", domain.EventOrderFailed + "@b"}},
+		{"events no one consumes", []domain.Event{ev(domain.EventOrderFulfilled, "a"), ev(domain.EventOrderDelivered, "a")}, nil},
+		{"work among the rest", []domain.Event{ev(domain.EventOrderFulfilled, "a"), ev(domain.EventOrderRevoked, "a"), ev(domain.EventClaimOpened, "a")}, []string{domain.EventOrderRevoked + "@a"}},
+		{"a sign-in request", []domain.Event{ev(domain.EventCustomerAccessRequested, "c")}, []string{domain.EventCustomerAccessRequested + "@c"}},
 		{"none", nil, nil},
 	}
 	for _, tt := range tests {

@@ -23,3 +23,24 @@ type Transactor interface {
 	// before or after Atomically, never in fn.
 	Atomically(ctx context.Context, fn func(ctx context.Context) error) error
 }
+
+// concludingKey marks a context given to Concluding.
+type concludingKey struct{}
+
+// Concluding returns ctx for the unit of work that concludes the handling
+// of the message being handled (a queue consumer's): once it commits, the
+// message needs handling no more, even if the process stops before the
+// handler returns. A queue adapter may then acknowledge the message with
+// the unit's own writes, one transaction fewer than acknowledging it
+// apart. A handling that fails after such a unit is still retried in
+// process; only a redelivery is spared, so what follows the unit must
+// be either done or not needed once the unit has committed.
+func Concluding(ctx context.Context) context.Context {
+	return context.WithValue(ctx, concludingKey{}, true)
+}
+
+// IsConcluding reports whether ctx was given to Concluding.
+func IsConcluding(ctx context.Context) bool {
+	v, _ := ctx.Value(concludingKey{}).(bool)
+	return v
+}

@@ -157,3 +157,62 @@ func testDB(t *testing.T) (*sql.DB, string) {
 	url, db := pgtest.NewDatabase(t)
 	return db.DB, url
 }
+
+// TestAcknowledgementNeverMovesTheOffsetBack: an acknowledgement moves a
+// group's offset forward, in Watermill's order (transaction, then
+// offset), and leaves it where it is when it names a message at or
+// before it; it changes the row either way, as the consume transaction
+// expects of it.
+func TestAcknowledgementNeverMovesTheOffsetBack(t *testing.T) {
+	t.Parallel()
+	db, _ := testDB(t)
+	ctx := t.Context()
+	a := offsetsAdapter{}
+	init, err := a.SchemaInitializingQueries(wsql.OffsetsSchemaInitializingQueriesParams{Topic: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range init {
+		if _, err := db.ExecContext(ctx, q.Query, q.Args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ack := func(txID, offset int64) {
+		t.Helper()
+		q, err := a.AckMessageQuery(wsql.AckMessageQueryParams{Topic: "x", LastRow: wsql.Row{Offset: offset, ExtraData: map[string]any{"transaction_id": wsql.XID8(txID)}}, ConsumerGroup: "g"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := db.ExecContext(ctx, q.Query, q.Args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("the acknowledgement of %d/%d changed %d rows, want 1", txID, offset, n)
+		}
+	}
+	at := func() string {
+		t.Helper()
+		var s string
+		if err := db.QueryRowContext(ctx, `SELECT last_processed_transaction_id || '/' || offset_acked FROM "watermill_offsets_x" WHERE consumer_group = 'g'`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, step := range []struct {
+		txID, offset int64
+		want         string
+	}{
+		{10, 5, "10/5"}, // the first
+		{10, 7, "10/7"}, // a later message of the same transaction
+		{10, 6, "10/7"}, // an earlier one: not back
+		{9, 9, "10/7"},  // an earlier transaction, a larger offset: not back
+		{11, 1, "11/1"}, // a later transaction, a smaller offset: forward
+		{11, 1, "11/1"}, // the same again
+	} {
+		ack(step.txID, step.offset)
+		if got := at(); got != step.want {
+			t.Fatalf("after acknowledging %d/%d the offset is %s, want %s", step.txID, step.offset, got, step.want)
+		}
+	}
+}

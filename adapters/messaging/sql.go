@@ -114,7 +114,7 @@ func NewSQLSubscriberGroup(db *sql.DB, log *slog.Logger, group string, opts SQLQ
 		PollInterval:     100 * time.Millisecond,
 		ResendInterval:   500 * time.Millisecond,
 		RetryInterval:    time.Second,
-		SchemaAdapter:    wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: opts.BatchSize},
+		SchemaAdapter:    queueSchema{wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: opts.BatchSize}},
 		OffsetsAdapter:   offsetsAdapter{},
 		InitializeSchema: true,
 	}

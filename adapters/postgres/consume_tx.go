@@ -77,13 +77,16 @@ var errConsumeTxBroken = errors.New("a unit of work failed inside the consume tr
 // and rolls back to the savepoint all the same: c may be aborted, and the
 // message's handling is tried again.
 //
-// The consumer's transaction is a repeatable read one whose snapshot was
-// taken when it read the message, and a unit of work that fails in it is
-// not run again in it: run in it only handlers whose units of work insert
-// rows (an audit record, say, and the mailer's mark that it is written)
-// rather than update rows other processes update,
-// and never one whose unit of work must commit before it calls out
-// (fulfilment's begun mark, before the supplier is called).
+// The consumer's transaction is read committed, but it lives until its
+// batch of messages is handled, holding the row locks of every handling
+// before it, and a unit of work that fails in it is not run again in it:
+// run in it only handlers whose units of work insert rows (an audit
+// record, say, and the mailer's mark that it is written) rather than
+// update rows other processes update, and never one whose unit of work
+// must commit before it calls out (fulfilment's begun mark, before the
+// supplier is called). A handler that updates such rows concludes with a
+// unit of work of its own that acknowledges the message instead
+// (ConcludeIn).
 func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) error) (err error) {
 	tx := c.Tx()
 	savepoint := fmt.Sprintf("handling_%d", handlings.Add(1))

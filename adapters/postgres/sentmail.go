@@ -20,8 +20,9 @@ func NewSentMail(db *sqlx.DB) *SentMail { return &SentMail{db: db} }
 
 // MarkAudited marks key audited in ctx's unit of work, in one statement:
 // a row of sent_mail_audited (not a column of sent_mail, whose row the
-// mailer commits apart, after the snapshot of a consumer's repeatable read
-// transaction the mark may be made in). A marked key counts as sent. It
+// mailer commits apart: the mark, made in a consumer's transaction, would
+// hold that row's lock until the consumer's batch commits). A marked key
+// counts as sent. It
 // reports whether this call marked it and returns the driver's error when
 // the statement fails.
 func (s *SentMail) MarkAudited(ctx context.Context, key string, _ time.Time) (bool, error) {

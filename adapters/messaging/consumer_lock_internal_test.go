@@ -1,0 +1,109 @@
+package messaging
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
+)
+
+// TestQueueReadWritesNothing: a SQL subscriber reading a message holds
+// its group's consumer lock and writes nothing: its transaction has no
+// id (a row lock would give it one, with a WAL record and a commit that
+// waits for the disk) and the group's offset row is not locked. A second
+// subscriber of the group waits on the lock, and once the first
+// acknowledged its message the next one handed out is the second
+// message, not the first again.
+func TestQueueReadWritesNothing(t *testing.T) {
+	t.Parallel()
+	db, _ := testDB(t)
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	const topic, group = "order.paid.p0", "g"
+	pub, err := NewSQLPublisher(db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, order := range []string{"order-1", "order-2"} {
+		msg, err := NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: order, At: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Publish(topic, msg); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, msg.UUID)
+	}
+	subscribe := func() <-chan *message.Message {
+		t.Helper()
+		sub, err := NewSQLSubscriberGroup(db, log, group, SQLQueueOptions{BatchSize: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sub.Close() })
+		ch, err := sub.Subscribe(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ch
+	}
+	// holders counts the backends of this database holding (granted) or
+	// waiting for a consumer lock, and those of the holders with a
+	// transaction id.
+	holders := func(granted bool) (n, withID int) {
+		t.Helper()
+		if err := db.QueryRowContext(ctx, `SELECT count(*), count(a.backend_xid) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+			WHERE l.locktype = 'advisory' AND l.classid::bigint = $1 AND l.objsubid = 2 AND l.granted = $2
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`, consumerLockClass, granted).Scan(&n, &withID); err != nil {
+			t.Fatal(err)
+		}
+		return n, withID
+	}
+
+	ch1 := subscribe()
+	var first *message.Message
+	select {
+	case first = <-ch1:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no message handed out")
+	}
+	if first.UUID != ids[0] {
+		t.Fatalf("handed out %s first, want %s", first.UUID, ids[0])
+	}
+	if n, withID := holders(true); n != 1 || withID != 0 {
+		t.Fatalf("while a message is handled: %d holders of the consumer lock, %d of them with a transaction id; want 1 and none", n, withID)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acked int64
+	err = tx.QueryRowContext(ctx, `SELECT offset_acked FROM "watermill_offsets_`+topic+`" WHERE consumer_group = $1 FOR UPDATE NOWAIT`, group).Scan(&acked)
+	_ = tx.Rollback()
+	if err != nil {
+		t.Fatalf("the group's offset row is locked while a message is handled: %v", err)
+	}
+
+	ch2 := subscribe()
+	testkit.Eventually(t, 30*time.Second, "the second subscriber waiting on the consumer lock", func() bool {
+		n, _ := holders(false)
+		return n == 1
+	})
+	first.Ack()
+	var next *message.Message
+	select {
+	case next = <-ch1:
+	case next = <-ch2:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the second message was not handed out")
+	}
+	if next.UUID != ids[1] {
+		t.Fatalf("handed out %s after the first was acknowledged, want the second, %s", next.UUID, ids[1])
+	}
+	next.Ack()
+}
