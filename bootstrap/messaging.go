@@ -37,10 +37,11 @@ var GoChannelModule = fx.Module("messaging.gochannel",
 type Partitions int
 
 // PipelineModule runs the asynchronous pipeline: paid or retried orders are
-// fulfilled and, in the same handler run, delivered (order.fulfilled is
-// still published, for webhooks and audit, but no handler needs it); a
-// paid order not delivered in that run gets its payment's confirmation
-// email from it too (application.FulfilPaid).
+// fulfilled and, in the same handler run, delivered (order.fulfilled and
+// order.delivered reach the shop's webhooks, the timeline and the audit
+// trail, and are not queued: no handler needs them); a paid order not
+// delivered in that run gets its payment's confirmation email from it too
+// (application.FulfilPaid).
 var PipelineModule = fx.Module("pipeline",
 	fx.Decorate(quietOnStop),
 	fx.Provide(

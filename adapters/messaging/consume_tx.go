@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -168,7 +169,13 @@ func (t *ConsumeTx) QueryContext(ctx context.Context, query string, args ...any)
 	if t.isAborted() {
 		return nil, errAborted
 	}
-	if lock, ok := consumerLockOf(query); ok && !t.locked {
+	if !t.locked && strings.Contains(query, `"watermill_offsets_`) {
+		// A read of a group's offset without the lock would hand out what
+		// another consumer of the group is handing out.
+		lock, ok := consumerLockOf(query)
+		if !ok {
+			return nil, errors.New("a read of a consumer group's offset names no consumer lock: the schema is not offsetsAdapter's")
+		}
 		if _, err := t.tx.ExecContext(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, %d)`, consumerLockClass, lock)); err != nil {
 			return nil, fmt.Errorf("consumer lock: %w", err)
 		}
@@ -204,17 +211,18 @@ func (t *ConsumeTx) Commit() error {
 		return err
 	}
 	t.mu.Lock()
-	after, handed, acked := t.after, t.handed, t.acked
-	if acked == "" {
-		acked = t.written // acknowledged by its handling alone, the subscriber sending none
-	}
+	after, handed := t.after, t.handed
+	// The offset stands at the later of the subscriber's acknowledgement
+	// and the last a handling wrote (an acknowledgement never moves it
+	// back).
+	done := max(slices.Index(handed, t.acked), slices.Index(handed, t.written))
 	t.after, t.handed = nil, nil
 	t.mu.Unlock()
 	// The messages the commit acknowledged are done with: those handed
 	// out up to the acknowledged one (a batch that stopped short of the
 	// rest, at its ack deadline or the stop, hands them out again).
-	if i := slices.Index(handed, acked); i >= 0 {
-		abortedBy.forget(handed[:i+1])
+	if done >= 0 {
+		abortedBy.forget(handed[:done+1])
 	}
 	for _, fn := range after {
 		fn()

@@ -128,6 +128,23 @@ func TestAbortedConsumeTxAnswersNothing(t *testing.T) {
 		t.Fatal("the message is still handed out eagerly after its batch acknowledged past it")
 	}
 	_ = c.Rollback()
+	// One whose handling of a later message acknowledged it (Acked, as a
+	// concluding unit of work does in a transaction of its own) forgets
+	// that message too, though the subscriber acknowledged an earlier one:
+	// the offset stands at the later (it never moves back).
+	concluded := ackOf(44)
+	abortedBy.remember(ackKey(concluded))
+	c = handOut(concluded)
+	c.Acked()
+	if _, err := c.ExecContext(ctx, ack.Query, ack.Args...); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if abortedBy.has(ackKey(concluded)) {
+		t.Fatal("a message acknowledged by its handling is remembered after its batch committed")
+	}
 }
 
 // TestBackoffRereadsAGivenUpBatchAtOnce: a subscriber whose batch a

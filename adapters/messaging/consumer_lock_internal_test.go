@@ -107,3 +107,27 @@ func TestQueueReadWritesNothing(t *testing.T) {
 	}
 	next.Ack()
 }
+
+// TestUnlockedOffsetReadIsRefused: a read of a group's offset that names
+// no consumer lock (another offsets adapter's) is refused rather than run
+// unlocked, where two consumers of the group would hand out the same
+// messages.
+func TestUnlockedOffsetReadIsRefused(t *testing.T) {
+	t.Parallel()
+	db, _ := testDB(t)
+	ctx := t.Context()
+	tx, err := newConsumeBeginner(db).BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.QueryContext(ctx, `SELECT offset_acked FROM "watermill_offsets_x" WHERE consumer_group = $1 FOR UPDATE`, "g"); err == nil {
+		t.Fatal("an offset read naming no consumer lock ran")
+	}
+	if lock, ok := consumerLockOf(lockMark + "-12 */ SELECT 1"); !ok || lock != -12 {
+		t.Fatalf("consumerLockOf read %d, %v; want -12, true", lock, ok)
+	}
+	if _, ok := consumerLockOf(lockMark + "x */"); ok {
+		t.Fatal("consumerLockOf read a lock from a malformed mark")
+	}
+}

@@ -97,9 +97,10 @@ type SQLQueueOptions struct {
 	Stopping <-chan struct{}
 	// BatchSize is how many messages one read hands out, one after the
 	// other, before their offsets are acknowledged in one commit; 0 means
-	// Watermill's 100. The read's transaction stays open (holding back
-	// what other topics may see, see BENCHMARKS.md) until the last is
-	// handled.
+	// Watermill's 100. The read's transaction stays open until the last is
+	// handled; once it writes (a handling joined to it, the subscriber's
+	// acknowledgement) it holds back what every topic's consumers may see
+	// until it commits (see BENCHMARKS.md).
 	BatchSize int
 }
 
