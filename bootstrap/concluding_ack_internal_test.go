@@ -63,20 +63,7 @@ func TestConcludingUnitAcknowledgesItsMessage(t *testing.T) {
 			return err
 		})
 	})
-	acked := func() (n int64) {
-		t.Helper()
-		if err := db.GetContext(ctx, &n, `SELECT coalesce(max(offset_acked), 0) FROM "watermill_offsets_`+topic+`" WHERE consumer_group = $1`, group); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	offsetOf := func(uuid string) (n int64) {
-		t.Helper()
-		if err := db.GetContext(ctx, &n, `SELECT "offset" FROM "watermill_`+topic+`" WHERE uuid = $1`, uuid); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	acked, offsetOf := queuePositions(t, db, topic, group)
 
 	sub, err := messaging.NewSQLSubscriberGroup(cdb.DB, log, group, messaging.SQLQueueOptions{BatchSize: 1})
 	if err != nil {

@@ -162,20 +162,7 @@ func TestHandlingAcknowledgesItsOwnMessage(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	const topic, group = "order.paid.p0", "keyward.notifications"
 	ids := publishPaid(t, db, topic, "order-0", "order-1", "order-2")
-	offsetOf := func(uuid string) (n int64) {
-		t.Helper()
-		if err := db.GetContext(ctx, &n, `SELECT "offset" FROM "watermill_`+topic+`" WHERE uuid = $1`, uuid); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	acked := func() (n int64) {
-		t.Helper()
-		if err := db.GetContext(ctx, &n, `SELECT coalesce(max(offset_acked), 0) FROM "watermill_offsets_`+topic+`" WHERE consumer_group = $1`, group); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	acked, offsetOf := queuePositions(t, db, topic, group)
 	handled := map[string]int{}
 	handle := withConsumeTx(func(ctx context.Context, ev domain.OrderEvent) error {
 		handled[ev.OrderID]++
@@ -382,6 +369,27 @@ func TestAbortedBatchIsGivenUpAtOnce(t *testing.T) {
 // publishPaid puts an order.paid event for each order on topic of the
 // Postgres queue, in order and in one transaction (so that a consumer
 // sees them all at once, in one batch), and returns the messages' ids.
+// queuePositions returns readers of the SQL queue's topic: of the
+// offset group has acknowledged (0 before any), and of the offset of the
+// message with a uuid.
+func queuePositions(t *testing.T, db *sqlx.DB, topic, group string) (acked func() int64, offsetOf func(uuid string) int64) {
+	acked = func() (n int64) {
+		t.Helper()
+		if err := db.GetContext(t.Context(), &n, `SELECT coalesce(max(offset_acked), 0) FROM "watermill_offsets_`+topic+`" WHERE consumer_group = $1`, group); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	offsetOf = func(uuid string) (n int64) {
+		t.Helper()
+		if err := db.GetContext(t.Context(), &n, `SELECT "offset" FROM "watermill_`+topic+`" WHERE uuid = $1`, uuid); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	return acked, offsetOf
+}
+
 func publishPaid(t *testing.T, db *sqlx.DB, topic string, orderIDs ...string) []string {
 	t.Helper()
 	pub, err := messaging.NewSQLPublisher(db.DB, slog.New(slog.DiscardHandler))
