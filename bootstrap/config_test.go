@@ -63,7 +63,7 @@ func TestConfigDefaults(t *testing.T) {
 		Messaging: bootstrap.MessagingConfig{Broker: "sql", NATSURL: "nats://127.0.0.1:4222", AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", Role: "all"},
 		Stock:     bootstrap.StockConfig{PriceGuardWait: 30 * time.Minute},
 		Catalog:   bootstrap.CatalogConfig{SyncInterval: time.Hour, PriceEnding: ".99"},
-		Operations: bootstrap.OperationsConfig{PaymentTimeout: time.Hour, DeliverySLO: 10 * time.Minute, GiveUp: 30 * time.Minute, LinkRetention: 720 * time.Hour, QueueRetention: 168 * time.Hour, PreorderGrace: 48 * time.Hour,
+		Operations: bootstrap.OperationsConfig{PaymentTimeout: time.Hour, DeliverySLO: 10 * time.Minute, GiveUp: 30 * time.Minute, LinkRetention: 720 * time.Hour, PreorderGrace: 48 * time.Hour,
 			SweepInterval: time.Minute, ShutdownTimeout: 20 * time.Second, BreakerOpenFor: 10 * time.Second},
 		Tuning: bootstrap.TuningConfig{QueueWakeup: true, QueueBatchSize: 10, QueueFallbackPoll: time.Second, AuditSealPass: time.Second, AuditSealGather: 20 * time.Millisecond, DatabaseConns: 40},
 		Limits: bootstrap.LimitsConfig{Store: "memory",
@@ -364,9 +364,8 @@ func TestSandboxStockScaleMustBePositive(t *testing.T) {
 	}
 }
 
-// TestPositiveDurationConfigs: KEYWARD_PREORDER_GRACE and
-// KEYWARD_QUEUE_RETENTION are read as durations, with their defaults, and
-// must be positive.
+// TestPositiveDurationConfigs: KEYWARD_PREORDER_GRACE is read as a
+// duration, with its default, and must be positive.
 func TestPositiveDurationConfigs(t *testing.T) {
 	t.Parallel()
 	for _, v := range []struct {
@@ -375,7 +374,6 @@ func TestPositiveDurationConfigs(t *testing.T) {
 		get  func(bootstrap.Config) time.Duration
 	}{
 		{"KEYWARD_PREORDER_GRACE", 48 * time.Hour, func(c bootstrap.Config) time.Duration { return c.Operations.PreorderGrace }},
-		{"KEYWARD_QUEUE_RETENTION", 168 * time.Hour, func(c bootstrap.Config) time.Duration { return c.Operations.QueueRetention }},
 	} {
 		if c, err := bootstrap.LoadConfig(env()); err != nil || v.get(c) != v.def {
 			t.Errorf("%s default: %v, %v; want %v", v.name, v.get(c), err, v.def)

@@ -366,9 +366,6 @@ func TestAbortedBatchIsGivenUpAtOnce(t *testing.T) {
 	}
 }
 
-// publishPaid puts an order.paid event for each order on topic of the
-// Postgres queue, in order and in one transaction (so that a consumer
-// sees them all at once, in one batch), and returns the messages' ids.
 // queuePositions returns readers of the SQL queue's topic: of the
 // offset group has acknowledged (0 before any), and of the offset of the
 // message with a uuid.
@@ -390,6 +387,9 @@ func queuePositions(t *testing.T, db *sqlx.DB, topic, group string) (acked func(
 	return acked, offsetOf
 }
 
+// publishPaid puts an order.paid event for each order on topic of the
+// Postgres queue, in order and in one transaction (so that a consumer
+// sees them all at once, in one batch), and returns the messages' ids.
 func publishPaid(t *testing.T, db *sqlx.DB, topic string, orderIDs ...string) []string {
 	t.Helper()
 	pub, err := messaging.NewSQLPublisher(db.DB, slog.New(slog.DiscardHandler))

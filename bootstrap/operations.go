@@ -24,7 +24,6 @@ type OperationsConfig struct {
 	PaymentTimeout  time.Duration `env:"KEYWARD_PAYMENT_TIMEOUT" envDefault:"1h" doc:"an unpaid order expires after this; a payment finishing later holds the order for review"`
 	DeliverySLO     time.Duration `env:"KEYWARD_DELIVERY_SLO" envDefault:"10m" doc:"a paid order not delivered within this is flagged (logged and counted)"`
 	LinkRetention   time.Duration `env:"KEYWARD_LINK_RETENTION" envDefault:"720h" doc:"delivery links and customers' sign-in links expired this long are deleted by the sweeper (reveals stay in the revelation log and the audit)"`
-	QueueRetention  time.Duration `env:"KEYWARD_QUEUE_RETENTION" envDefault:"168h" doc:"Postgres queue: a message every consumer has acknowledged is deleted once it is this old (checked every 10 minutes); one not yet acknowledged, and the dead letters, are kept"`
 	GiveUp          time.Duration `env:"KEYWARD_FULFILMENT_GIVE_UP" envDefault:"30m" doc:"a paid order that cannot progress this long is held as \x60needs_review\x60 with the reason"`
 	PreorderGrace   time.Duration `env:"KEYWARD_PREORDER_GRACE" envDefault:"48h" doc:"an order waiting for a pre-order's release is not held for review (nor flagged late) before its release date plus this"`
 	SweepInterval   time.Duration `env:"KEYWARD_SWEEP_INTERVAL" envDefault:"1m" doc:"how often orders are swept for the timeouts above and revoked ciphertext is purged (one instance at a time; \x600\x60 disables)"`
@@ -42,8 +41,6 @@ func (c OperationsConfig) validate() error {
 		return errors.New("KEYWARD_DELIVERY_SLO must be positive")
 	case c.LinkRetention <= 0:
 		return errors.New("KEYWARD_LINK_RETENTION must be positive")
-	case c.QueueRetention <= 0:
-		return errors.New("KEYWARD_QUEUE_RETENTION must be positive")
 	case c.GiveUp <= 0:
 		return errors.New("KEYWARD_FULFILMENT_GIVE_UP must be positive")
 	case c.PreorderGrace <= 0:

@@ -152,35 +152,4 @@ var SQLMessagingModule = fx.Module("messaging.sql",
 			return messaging.InitializeTopics(sub, cfg.QueuePartitions, domain.QueueEventNames...)
 		}})
 	}),
-	fx.Invoke(runQueuePrune),
 )
-
-// queuePruneEvery is how often a process deletes the queue's messages
-// past KEYWARD_QUEUE_RETENTION, and queuePruneBatch how many of a topic
-// one pass deletes at most (one statement a topic).
-const (
-	queuePruneEvery = 10 * time.Minute
-	queuePruneBatch = 10000
-)
-
-// runQueuePrune keeps the queue's tables from growing for ever: every
-// queuePruneEvery it deletes the messages of every queued topic that every
-// consumer group has acknowledged and that are older than
-// KEYWARD_QUEUE_RETENTION. Processes may prune at once: a message is
-// deleted once.
-func runQueuePrune(lc fx.Lifecycle, cfg Config, db *sqlx.DB, log *slog.Logger) {
-	var topics []string
-	for _, ev := range domain.QueueEventNames {
-		topics = append(topics, messaging.PartitionTopics(ev, cfg.QueuePartitions)...)
-	}
-	log = log.With("component", "queue")
-	runInBackground(lc, every(queuePruneEvery, func(ctx context.Context) {
-		n, err := messaging.PruneSQLQueue(ctx, db.DB, topics, time.Now().Add(-cfg.Operations.QueueRetention), queuePruneBatch)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Warn("queue messages past their retention not deleted; the next pass retries", "err", err)
-		case n > 0:
-			log.Info("queue messages past their retention deleted", "messages", n)
-		}
-	}))
-}
