@@ -2,13 +2,10 @@ package bootstrap
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/keyward/keyward/adapters/messaging"
 	"github.com/keyward/keyward/adapters/postgres"
@@ -28,7 +25,6 @@ import (
 func TestConcludingUnitAcknowledgesItsMessage(t *testing.T) {
 	url, db := pgtest.NewDatabase(t)
 	ctx := t.Context()
-	log := slog.New(slog.DiscardHandler)
 	const topic, group = "order.paid.p0", "keyward.test"
 	ids := publishPaid(t, db, topic, "concludes", "does-not")
 
@@ -65,22 +61,9 @@ func TestConcludingUnitAcknowledgesItsMessage(t *testing.T) {
 	})
 	acked, offsetOf := queuePositions(t, db, topic, group)
 
-	sub, err := messaging.NewSQLSubscriberGroup(cdb.DB, log, group, messaging.SQLQueueOptions{BatchSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sub.Close() }()
-	ch, err := sub.Subscribe(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub, ch := subscribeGroup(t, cdb.DB, group, topic)
 	for _, id := range ids {
-		var m *message.Message
-		select {
-		case m = <-ch:
-		case <-time.After(30 * time.Second):
-			t.Fatal("no message handed out")
-		}
+		m := nextMessage(t, ch)
 		if m.UUID != id {
 			t.Fatalf("handed out %s, want %s", m.UUID, id)
 		}

@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jmoiron/sqlx"
 
@@ -94,21 +96,9 @@ func TestNotificationRecordCommitsWithItsAck(t *testing.T) {
 	}
 	consume := func(fail bool) {
 		t.Helper()
-		sub, err := messaging.NewSQLSubscriberGroup(db.DB, log, group, messaging.SQLQueueOptions{BatchSize: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sub, ch := subscribeGroup(t, db.DB, group, topic)
 		defer func() { _ = sub.Close() }()
-		ch, err := sub.Subscribe(ctx, topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m *message.Message
-		select {
-		case m = <-ch:
-		case <-time.After(30 * time.Second):
-			t.Fatal("the message was not handed out")
-		}
+		m := nextMessage(t, ch)
 		ev, err := messaging.ParseMessage(m)
 		if err != nil {
 			t.Fatal(err)
@@ -173,16 +163,7 @@ func TestHandlingAcknowledgesItsOwnMessage(t *testing.T) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE handled_test (order_id text NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	next := func(ch <-chan *message.Message) *message.Message {
-		t.Helper()
-		select {
-		case m := <-ch:
-			return m
-		case <-time.After(30 * time.Second):
-			t.Fatal("no message handed out")
-			return nil
-		}
-	}
+	next := func(ch <-chan *message.Message) *message.Message { return nextMessage(t, ch) }
 	run := func(m *message.Message) {
 		t.Helper()
 		ev, err := messaging.ParseMessage(m)
@@ -363,6 +344,35 @@ func TestAbortedBatchIsGivenUpAtOnce(t *testing.T) {
 	// times each, and the batch commits.
 	if tries["poison-1"] != 7 || tries["poison-2"] != 4 {
 		t.Fatalf("tried poison-1 %d and poison-2 %d times, want 7 and 4 (three reads of the batch)", tries["poison-1"], tries["poison-2"])
+	}
+}
+
+// subscribeGroup subscribes group to topic of the SQL queue at db, a
+// message a batch; the subscriber is closed when the test ends, if it was
+// not before.
+func subscribeGroup(t *testing.T, db *sql.DB, group, topic string) (*wsql.Subscriber, <-chan *message.Message) {
+	t.Helper()
+	sub, err := messaging.NewSQLSubscriberGroup(db, slog.New(slog.DiscardHandler), group, messaging.SQLQueueOptions{BatchSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	ch, err := sub.Subscribe(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub, ch
+}
+
+// nextMessage is the next message ch hands out, within 30 s.
+func nextMessage(t *testing.T, ch <-chan *message.Message) *message.Message {
+	t.Helper()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(30 * time.Second):
+		t.Fatal("no message handed out")
+		return nil
 	}
 }
 
