@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/domain"
@@ -153,7 +154,7 @@ type auditedMailer struct {
 func (m auditedMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, error) {
 	r, err := m.Mailer.Send(ctx, e)
 	if err != nil {
-		return r, err
+		return r, withoutRecipient(err, e.To)
 	}
 	details := map[string]string{"template": e.Template, "provider_id": r.ProviderID, "idempotency_key": e.IdempotencyKey}
 	if r.Duplicate {
@@ -205,3 +206,30 @@ func (m auditedMailer) record(ctx context.Context, e ports.Email, r ports.Receip
 	}
 	m.log.ErrorContext(ctx, "email sent but not audited", "template", e.Template, "provider_id", r.ProviderID, "err", aerr)
 }
+
+// withoutRecipient returns err with the recipient's address, as it is or
+// as %q quotes it, replaced in its text (errors.Is and As still see err):
+// a mail service's error often quotes the address, and the error goes on
+// to logs and dead letters, where a customer's address has no business.
+func withoutRecipient(err error, to string) error {
+	if to == "" {
+		return err
+	}
+	text := err.Error()
+	quoted := strconv.Quote(to)
+	text = strings.ReplaceAll(text, quoted[1:len(quoted)-1], "<recipient>")
+	text = strings.ReplaceAll(text, to, "<recipient>")
+	if text == err.Error() {
+		return err
+	}
+	return recipientRedacted{err: err, text: text}
+}
+
+// recipientRedacted is an error whose text no longer holds the recipient.
+type recipientRedacted struct {
+	err  error
+	text string
+}
+
+func (e recipientRedacted) Error() string { return e.text }
+func (e recipientRedacted) Unwrap() error { return e.err }

@@ -3,6 +3,8 @@ package application_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/application"
@@ -90,5 +92,30 @@ func TestPortsAuditedWhereBoundAreNotAuditedAgain(t *testing.T) {
 		if asTheyCome[action] == 0 || bound[action] != asTheyCome[action] {
 			t.Errorf("%s: %d records with the ports audited where bound, %d as they come; want the same, more than 0", action, bound[action], asTheyCome[action])
 		}
+	}
+}
+
+// TestMailerErrorsNameNoRecipient: an error a mail service returns, which
+// often quotes the address, comes back from the audited mailer without
+// it, as it is or as quoted, and still says what kind of failure it was;
+// one that does not name it comes back as it is.
+func TestMailerErrorsNameNoRecipient(t *testing.T) {
+	t.Parallel()
+	to := "buyer+\x1bx@example.com"
+	for _, base := range []error{ports.ErrMailRejected, ports.ErrMailUnavailable} {
+		sent := fmt.Errorf("%w: 550 5.1.1 <%s>: no such user (to %q)", base, to, to)
+		m := application.AuditMailer(failingMailer{sent}, nil, nil, nil)
+		_, err := m.Send(t.Context(), ports.Email{To: to, Subject: "s", Template: "t"})
+		if !errors.Is(err, base) {
+			t.Fatalf("%v: lost its kind (%v)", err, base)
+		}
+		if text := err.Error(); strings.Contains(text, "buyer") {
+			t.Fatalf("the error names the recipient: %s", text)
+		}
+	}
+	other := fmt.Errorf("%w: connection refused", ports.ErrMailUnavailable)
+	m := application.AuditMailer(failingMailer{other}, nil, nil, nil)
+	if _, err := m.Send(t.Context(), ports.Email{To: "a@example.com"}); err != other {
+		t.Fatalf("an error naming no recipient came back as %v, want it as it is", err)
 	}
 }
