@@ -3,8 +3,8 @@ package application
 import (
 	"context"
 	"log/slog"
+	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/keyward/keyward/domain"
@@ -154,7 +154,7 @@ type auditedMailer struct {
 func (m auditedMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, error) {
 	r, err := m.Mailer.Send(ctx, e)
 	if err != nil {
-		return r, withoutRecipient(err, e.To)
+		return r, WithoutRecipient(err, e.To)
 	}
 	details := map[string]string{"template": e.Template, "provider_id": r.ProviderID, "idempotency_key": e.IdempotencyKey}
 	if r.Duplicate {
@@ -207,18 +207,18 @@ func (m auditedMailer) record(ctx context.Context, e ports.Email, r ports.Receip
 	m.log.ErrorContext(ctx, "email sent but not audited", "template", e.Template, "provider_id", r.ProviderID, "err", aerr)
 }
 
-// withoutRecipient returns err with the recipient's address, as it is or
-// as %q quotes it, replaced in its text (errors.Is and As still see err):
-// a mail service's error often quotes the address, and the error goes on
-// to logs and dead letters, where a customer's address has no business.
-func withoutRecipient(err error, to string) error {
-	if to == "" {
+// WithoutRecipient returns err with the recipient's address, as it is or
+// as %q quotes it, in any case, replaced in its text (errors.Is and As
+// still see err): a mail service's error often quotes the address, and
+// the error goes on to logs, dead letters and a circuit breaker's report
+// at /readyz, where a customer's address has no business.
+func WithoutRecipient(err error, to string) error {
+	if err == nil || to == "" {
 		return err
 	}
-	text := err.Error()
 	quoted := strconv.Quote(to)
-	text = strings.ReplaceAll(text, quoted[1:len(quoted)-1], "<recipient>")
-	text = strings.ReplaceAll(text, to, "<recipient>")
+	addr := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(quoted[1:len(quoted)-1]) + `|` + regexp.QuoteMeta(to))
+	text := addr.ReplaceAllLiteralString(err.Error(), "<recipient>")
 	if text == err.Error() {
 		return err
 	}

@@ -23,6 +23,22 @@ func (w *world) paidHandler(t *testing.T, change ...func(*application.Deps, *app
 	return app.Commands.FulfilPaid, dir
 }
 
+// wantDeliveredAfterConfirmation handles ev again and wants its order
+// delivered, with one payment confirmation and one keys-ready email in
+// dir, all told.
+func (w *world) wantDeliveredAfterConfirmation(t *testing.T, h application.FulfilPaid, ev domain.OrderEvent, dir string) {
+	t.Helper()
+	if err := h.Handle(t.Context(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.status(t, ev.OrderID); s != domain.StatusDelivered {
+		t.Fatalf("order %s after handling order.paid again, want delivered", s)
+	}
+	if got := subjects(t, dir, subjectPaid, subjectReady); got[subjectPaid] != 1 || got[subjectReady] != 1 || len(got) != 2 {
+		t.Fatalf("emails %v, want one confirmation and one keys-ready", got)
+	}
+}
+
 // subjects counts the emails in dir by the first of want their subject
 // contains ("other" for none).
 func subjects(t *testing.T, dir string, want ...string) map[string]int {
@@ -50,7 +66,6 @@ func subjects(t *testing.T, dir string, want ...string) map[string]int {
 // email when they arrive.
 func TestFulfilPaidConfirmsThePaymentOfWhatItDidNotDeliver(t *testing.T) {
 	t.Parallel()
-	paid, ready := subjectPaid, subjectReady
 	t.Run("delivered at once", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
@@ -65,7 +80,7 @@ func TestFulfilPaidConfirmsThePaymentOfWhatItDidNotDeliver(t *testing.T) {
 		if s := w.status(t, o.ID()); s != domain.StatusDelivered {
 			t.Fatalf("order %s, want delivered", s)
 		}
-		if got := subjects(t, dir, paid, ready); got[ready] != 1 || len(got) != 1 {
+		if got := subjects(t, dir, subjectPaid, subjectReady); got[subjectReady] != 1 || len(got) != 1 {
 			t.Fatalf("emails %v, want the keys-ready one alone", got)
 		}
 	})
@@ -113,19 +128,11 @@ func TestFulfilPaidConfirmsThePaymentOfWhatItDidNotDeliver(t *testing.T) {
 		if s := w.status(t, o.ID()); s != domain.StatusFulfilling {
 			t.Fatalf("order %s, want fulfilling (keys pending)", s)
 		}
-		if got := subjects(t, dir, paid, ready); got[paid] != 1 || len(got) != 1 {
+		if got := subjects(t, dir, subjectPaid, subjectReady); got[subjectPaid] != 1 || len(got) != 1 {
 			t.Fatalf("emails %v, want one payment confirmation", got)
 		}
 		w.clock.Advance(2 * time.Hour)
-		if err := h.Handle(t.Context(), ev); err != nil {
-			t.Fatal(err)
-		}
-		if s := w.status(t, o.ID()); s != domain.StatusDelivered {
-			t.Fatalf("order %s once the keys came, want delivered", s)
-		}
-		if got := subjects(t, dir, paid, ready); got[paid] != 1 || got[ready] != 1 || len(got) != 2 {
-			t.Fatalf("emails %v, want one confirmation and one keys-ready", got)
-		}
+		w.wantDeliveredAfterConfirmation(t, h, ev, dir)
 	})
 }
 
@@ -135,7 +142,6 @@ func TestFulfilPaidConfirmsThePaymentOfWhatItDidNotDeliver(t *testing.T) {
 // confirmation.
 func TestFulfilPaidConfirmsThePaymentOfARunThatFailed(t *testing.T) {
 	t.Parallel()
-	paid, ready := subjectPaid, subjectReady
 	w := newWorld(t)
 	o := w.paidOrder(t, 1)
 	ev := w.event(t, o.ID(), domain.EventOrderPaid)
@@ -144,20 +150,11 @@ func TestFulfilPaidConfirmsThePaymentOfARunThatFailed(t *testing.T) {
 	if err := h.Handle(t.Context(), ev); !errors.Is(err, application.ErrUnavailable) {
 		t.Fatalf("err = %v, want the fulfilment's ErrUnavailable", err)
 	}
-	if got := subjects(t, dir, paid, ready); got[paid] != 1 || len(got) != 1 {
+	if got := subjects(t, dir, subjectPaid, subjectReady); got[subjectPaid] != 1 || len(got) != 1 {
 		t.Fatalf("emails %v after a failed run, want one payment confirmation", got)
 	}
 	w.vault.down.Store(false)
-	if err := h.Handle(t.Context(), ev); err != nil {
-		t.Fatal(err)
-	}
-	if s := w.status(t, o.ID()); s != domain.StatusDelivered {
-		t.Fatalf("order %s after the retry, want delivered", s)
-	}
-	if got := subjects(t, dir, paid, ready); got[paid] != 1 || got[ready] != 1 || len(got) != 2 {
-		t.Fatalf("emails %v, want one confirmation and one keys-ready", got)
-	}
-
+	w.wantDeliveredAfterConfirmation(t, h, ev, dir)
 }
 
 // TestFulfilPaidConfirmationFailures: a confirmation the mail service

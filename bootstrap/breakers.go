@@ -228,7 +228,9 @@ func (m breakerMailer) Send(ctx context.Context, e ports.Email) (ports.Receipt, 
 	err := do(ctx, m.b, func(ctx context.Context) error {
 		var err error
 		r, err = m.m.Send(ctx, e)
-		return err
+		// Without the address before the breaker keeps the error for
+		// /readyz.
+		return application.WithoutRecipient(err, e.To)
 	})
 	return r, err
 }

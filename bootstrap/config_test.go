@@ -364,27 +364,19 @@ func TestSandboxStockScaleMustBePositive(t *testing.T) {
 	}
 }
 
-// TestPositiveDurationConfigs: KEYWARD_PREORDER_GRACE is read as a
-// duration, with its default, and must be positive.
-func TestPositiveDurationConfigs(t *testing.T) {
+// TestPreorderGraceConfig: KEYWARD_PREORDER_GRACE is read as a duration,
+// 48h by default, and must be positive.
+func TestPreorderGraceConfig(t *testing.T) {
 	t.Parallel()
-	for _, v := range []struct {
-		name string
-		def  time.Duration
-		get  func(bootstrap.Config) time.Duration
-	}{
-		{"KEYWARD_PREORDER_GRACE", 48 * time.Hour, func(c bootstrap.Config) time.Duration { return c.Operations.PreorderGrace }},
-	} {
-		if c, err := bootstrap.LoadConfig(env()); err != nil || v.get(c) != v.def {
-			t.Errorf("%s default: %v, %v; want %v", v.name, v.get(c), err, v.def)
-		}
-		if c, err := bootstrap.LoadConfig(env(v.name, "72h")); err != nil || v.get(c) != 72*time.Hour {
-			t.Errorf("%s=72h: %v, %v", v.name, v.get(c), err)
-		}
-		for _, bad := range []string{"0s", "-1h"} {
-			if _, err := bootstrap.LoadConfig(env(v.name, bad)); err == nil || !strings.Contains(err.Error(), v.name) {
-				t.Errorf("%s=%s: %v, want an error naming the variable", v.name, bad, err)
-			}
+	if c, err := bootstrap.LoadConfig(env()); err != nil || c.Operations.PreorderGrace != 48*time.Hour {
+		t.Errorf("default: %v, %v", c.Operations.PreorderGrace, err)
+	}
+	if c, err := bootstrap.LoadConfig(env("KEYWARD_PREORDER_GRACE", "72h")); err != nil || c.Operations.PreorderGrace != 72*time.Hour {
+		t.Errorf("72h: %v, %v", c.Operations.PreorderGrace, err)
+	}
+	for _, bad := range []string{"0s", "-1h"} {
+		if _, err := bootstrap.LoadConfig(env("KEYWARD_PREORDER_GRACE", bad)); err == nil || !strings.Contains(err.Error(), "KEYWARD_PREORDER_GRACE") {
+			t.Errorf("KEYWARD_PREORDER_GRACE=%s: %v, want an error naming the variable", bad, err)
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Event is something that happened to an aggregate. Aggregates collect
 // events; repositories publish them in the transaction that saves the
@@ -72,11 +75,10 @@ const (
 // event (order.fulfilled, order.delivered, a refund, a claim…) is told by
 // what its save writes with it, the order's timeline, the audit trail and
 // the webhook messages: a queued message of it would be read by no one.
-var QueueEventNames = []string{
+var QueueEventNames = slices.Concat([]string{
 	EventOrderPlaced, EventOrderPaid, EventFulfilmentRetried,
 	EventPaymentCreated, EventOrderFailed, EventOrderNeedsReview, EventOrderRevoked, EventOrderPreordered,
-	EventCustomerAccessRequested,
-}
+}, CustomerEventNames)
 
 // queueEvent is QueueEventNames as a set.
 var queueEvent = func() map[string]bool {

@@ -1,10 +1,12 @@
 package messaging
 
 import (
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
 
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/keyward/keyward/domain"
@@ -116,13 +118,22 @@ func TestUnlockedOffsetReadIsRefused(t *testing.T) {
 	t.Parallel()
 	db, _ := testDB(t)
 	ctx := t.Context()
+	init, err := offsetsAdapter{}.SchemaInitializingQueries(wsql.OffsetsSchemaInitializingQueriesParams{Topic: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range init { // the table exists: only the refusal can fail the read
+		if _, err := db.ExecContext(ctx, q.Query, q.Args...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tx, err := newConsumeBeginner(db).BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.QueryContext(ctx, `SELECT offset_acked FROM "watermill_offsets_x" WHERE consumer_group = $1 FOR UPDATE`, "g"); err == nil {
-		t.Fatal("an offset read naming no consumer lock ran")
+	if _, err := tx.QueryContext(ctx, `SELECT offset_acked FROM "watermill_offsets_x" WHERE consumer_group = $1 FOR UPDATE`, "g"); !errors.Is(err, errUnlockedOffsetRead) {
+		t.Fatalf("an offset read naming no consumer lock: %v, want it refused", err)
 	}
 	if lock, ok := consumerLockOf(lockMark + "-12 */ SELECT 1"); !ok || lock != -12 {
 		t.Fatalf("consumerLockOf read %d, %v; want -12, true", lock, ok)

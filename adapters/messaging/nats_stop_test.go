@@ -97,7 +97,10 @@ func TestNATSStopsWhileMessagesArrive(t *testing.T) {
 	flow:
 		for {
 			select {
-			case m := <-msgs:
+			case m, ok := <-msgs:
+				if !ok {
+					t.Fatalf("round %d: the subscription ended before the message published after the close", round)
+				}
 				m.Ack()
 				if m.UUID == last.UUID {
 					break flow

@@ -119,11 +119,9 @@ func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) erro
 	// The message is acknowledged with fn's writes, and they are sent
 	// now, as one statement, so that their failure is fn's, not the next
 	// message's or the batch's commit.
-	ackQuery, ackArgs, ack := c.Ack()
-	if ack {
-		if _, err := tx.ExecContext(ctx, ackQuery, ackArgs...); err != nil {
-			return fmt.Errorf("acknowledge with the handling: %w", translate(err))
-		}
+	ack, err := sendAck(ctx, tx, c)
+	if err != nil {
+		return fmt.Errorf("acknowledge with the handling: %w", err)
 	}
 	if err := flushWrites(ctx, tx); err != nil {
 		return err
@@ -136,4 +134,50 @@ func InConsumeTx(ctx context.Context, c ConsumeTx, fn func(context.Context) erro
 		c.AfterCommit(f)
 	}
 	return nil
+}
+
+// concludeKey keys the consume transaction whose message a concluding
+// unit of work acknowledges (ConcludeIn).
+type concludeKey struct{}
+
+// ConcludeIn returns ctx, a queue handler's, in which the unit of work
+// that concludes the handling (ports.Concluding) acknowledges the message
+// c consumes with its own writes, in its own transaction: c then has no
+// acknowledgement to write for it, and commits no write of its own. The
+// acknowledgement never takes the group's offset back, so one that
+// commits after c gave the message up (its ack deadline) leaves the
+// offset where later handlings took it.
+func ConcludeIn(ctx context.Context, c ConsumeTx) context.Context {
+	return context.WithValue(ctx, concludeKey{}, c)
+}
+
+// concludedMessage is the consume transaction ctx's unit of work
+// acknowledges the message of: nil unless ctx is ports.Concluding within
+// ConcludeIn.
+func concludedMessage(ctx context.Context) ConsumeTx {
+	c, _ := ctx.Value(concludeKey{}).(ConsumeTx)
+	if c == nil || !ports.IsConcluding(ctx) {
+		return nil
+	}
+	if _, inConsume := ctx.Value(txKey{}).(*unitOfWork); inConsume {
+		// A handling inside the consume transaction (InConsumeTx)
+		// acknowledges there, with all its writes or none; a unit run
+		// apart after one failed in it must not move the offset alone.
+		return nil
+	}
+	return c
+}
+
+// sendAck sends, in tx, the acknowledgement of the message c hands out,
+// kept with tx's writes; false when there is none. The caller calls
+// c.Acked once it is sent (InConsumeTx) or committed (a concluding unit).
+func sendAck(ctx context.Context, tx *sqlx.Tx, c ConsumeTx) (bool, error) {
+	q, args, ok := c.Ack()
+	if !ok {
+		return false, nil
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return false, translate(err)
+	}
+	return true, nil
 }

@@ -306,14 +306,10 @@ func (t *Transactor) Atomically(ctx context.Context, fn func(context.Context) er
 		if msg == nil {
 			return nil
 		}
-		q, args, ok := msg.Ack()
-		if !ok {
-			return nil
+		var err error
+		if acked, err = sendAck(ctx, tx, msg); err != nil {
+			return fmt.Errorf("acknowledge the message with the handling's last unit of work: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("acknowledge the message with the handling's last unit of work: %w", translate(err))
-		}
-		acked = true
 		return nil
 	})
 	if err != nil {
@@ -326,30 +322,4 @@ func (t *Transactor) Atomically(ctx context.Context, fn func(context.Context) er
 		f()
 	}
 	return nil
-}
-
-// concludeKey keys the consume transaction whose message a concluding
-// unit of work acknowledges (ConcludeIn).
-type concludeKey struct{}
-
-// ConcludeIn returns ctx, a queue handler's, in which the unit of work
-// that concludes the handling (ports.Concluding) acknowledges the message
-// c consumes with its own writes, in its own transaction: c then has no
-// acknowledgement to write for it, and commits no write of its own. The
-// acknowledgement never takes the group's offset back, so one that
-// commits after c gave the message up (its ack deadline) leaves the
-// offset where later handlings took it.
-func ConcludeIn(ctx context.Context, c ConsumeTx) context.Context {
-	return context.WithValue(ctx, concludeKey{}, c)
-}
-
-// concludedMessage is the consume transaction ctx's unit of work
-// acknowledges the message of: nil unless ctx is ports.Concluding within
-// ConcludeIn.
-func concludedMessage(ctx context.Context) ConsumeTx {
-	c, _ := ctx.Value(concludeKey{}).(ConsumeTx)
-	if c == nil || !ports.IsConcluding(ctx) {
-		return nil
-	}
-	return c
 }

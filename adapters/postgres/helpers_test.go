@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
+	"github.com/keyward/keyward/adapters/postgres"
+	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/domain"
 )
 
@@ -80,4 +83,24 @@ func (f *fakeOutbox) published() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.events...)
+}
+
+// countingDB is an empty database on a counting pool, closed with the
+// test.
+func countingDB(t *testing.T) (*sqlx.DB, *postgres.SQLCounter) {
+	t.Helper()
+	return countingPool(t, pgtest.NewEmptyDatabase(t))
+}
+
+// countingPool opens a counting pool on the database at url, closed with
+// the test.
+func countingPool(t *testing.T, url string) (*sqlx.DB, *postgres.SQLCounter) {
+	t.Helper()
+	c := &postgres.SQLCounter{}
+	db, err := postgres.OpenCounting(t.Context(), url, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db, c
 }

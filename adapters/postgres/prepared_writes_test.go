@@ -4,31 +4,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/keyward/keyward/adapters/postgres"
-	"github.com/keyward/keyward/adapters/postgres/pgtest"
 )
-
-// countingDB is an empty database on a counting pool, closed with the
-// test.
-func countingDB(t *testing.T) (*sqlx.DB, *postgres.SQLCounter) {
-	t.Helper()
-	return countingPool(t, pgtest.NewEmptyDatabase(t))
-}
-
-// countingPool opens a counting pool on the database at url, closed with
-// the test.
-func countingPool(t *testing.T, url string) (*sqlx.DB, *postgres.SQLCounter) {
-	t.Helper()
-	c := &postgres.SQLCounter{}
-	db, err := postgres.OpenCounting(t.Context(), url, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db, c
-}
 
 // TestPreparedWritesAreKeptPerConnectionAndBounded: a batch of writes is
 // prepared on its connection the second time its text is sent (a text
