@@ -63,7 +63,7 @@ func TestConcludingUnitAcknowledgesItsMessage(t *testing.T) {
 
 	sub, ch := subscribeGroup(t, cdb.DB, group, topic)
 	for _, id := range ids {
-		m := nextMessage(t, ch)
+		m := testkit.Receive(t, ch, 30*time.Second, "a message")
 		if m.UUID != id {
 			t.Fatalf("handed out %s, want %s", m.UUID, id)
 		}

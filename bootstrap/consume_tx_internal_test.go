@@ -98,7 +98,7 @@ func TestNotificationRecordCommitsWithItsAck(t *testing.T) {
 		t.Helper()
 		sub, ch := subscribeGroup(t, db.DB, group, topic)
 		defer func() { _ = sub.Close() }()
-		m := nextMessage(t, ch)
+		m := testkit.Receive(t, ch, 30*time.Second, "a message")
 		ev, err := messaging.ParseMessage(m)
 		if err != nil {
 			t.Fatal(err)
@@ -163,7 +163,9 @@ func TestHandlingAcknowledgesItsOwnMessage(t *testing.T) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE handled_test (order_id text NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	next := func(ch <-chan *message.Message) *message.Message { return nextMessage(t, ch) }
+	next := func(ch <-chan *message.Message) *message.Message {
+		return testkit.Receive(t, ch, 30*time.Second, "a message")
+	}
 	run := func(m *message.Message) {
 		t.Helper()
 		ev, err := messaging.ParseMessage(m)
@@ -362,18 +364,6 @@ func subscribeGroup(t *testing.T, db *sql.DB, group, topic string) (*wsql.Subscr
 		t.Fatal(err)
 	}
 	return sub, ch
-}
-
-// nextMessage is the next message ch hands out, within 30 s.
-func nextMessage(t *testing.T, ch <-chan *message.Message) *message.Message {
-	t.Helper()
-	select {
-	case m := <-ch:
-		return m
-	case <-time.After(30 * time.Second):
-		t.Fatal("no message handed out")
-		return nil
-	}
 }
 
 // queuePositions returns readers of the SQL queue's topic: of the

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -107,12 +108,7 @@ func (b *notificationBatch) consume(t *testing.T, stop func(m *message.Message, 
 	}
 	acked := map[string]bool{}
 	for handled := 1; len(acked) < 2; handled++ {
-		var m *message.Message
-		select {
-		case m = <-ch:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("no message after %d handled", handled-1)
-		}
+		m := testkit.Receive(t, ch, 30*time.Second, fmt.Sprintf("a message after %d handled", handled-1))
 		ev, err := messaging.ParseMessage(m)
 		if err != nil {
 			t.Fatal(err)

@@ -26,6 +26,8 @@ type OperationsConfig struct {
 	LinkRetention   time.Duration `env:"KEYWARD_LINK_RETENTION" envDefault:"720h" doc:"delivery links and customers' sign-in links expired this long are deleted by the sweeper (reveals stay in the revelation log and the audit)"`
 	GiveUp          time.Duration `env:"KEYWARD_FULFILMENT_GIVE_UP" envDefault:"30m" doc:"a paid order that cannot progress this long is held as \x60needs_review\x60 with the reason"`
 	PreorderGrace   time.Duration `env:"KEYWARD_PREORDER_GRACE" envDefault:"48h" doc:"an order waiting for a pre-order's release is not held for review (nor flagged late) before its release date plus this"`
+	QueueRetention  time.Duration `env:"KEYWARD_QUEUE_RETENTION" envDefault:"168h" doc:"Postgres queue: a message is deleted once it is this old and every consumer group reading its topic has acknowledged it (one not yet acknowledged stays, as do the dead letters)"`
+	QueuePrune      time.Duration `env:"KEYWARD_QUEUE_PRUNE_INTERVAL" envDefault:"10m" doc:"Postgres queue: how often a worker deletes the messages past \x60KEYWARD_QUEUE_RETENTION\x60 (one instance at a time; \x600\x60 keeps every message)"`
 	SweepInterval   time.Duration `env:"KEYWARD_SWEEP_INTERVAL" envDefault:"1m" doc:"how often orders are swept for the timeouts above and revoked ciphertext is purged (one instance at a time; \x600\x60 disables)"`
 	ShutdownTimeout time.Duration `env:"KEYWARD_SHUTDOWN_TIMEOUT" envDefault:"20s" doc:"on SIGTERM: time to finish in-flight requests and messages before exiting"`
 	BreakerOpenFor  time.Duration `env:"KEYWARD_BREAKER_OPEN_FOR" envDefault:"10s" doc:"after 5 failures in a row a dependency's (supplier, payments, mailer, key vault) circuit breaker opens for this long: calls fail at once and work waits, then one call probes it"`
@@ -41,6 +43,10 @@ func (c OperationsConfig) validate() error {
 		return errors.New("KEYWARD_DELIVERY_SLO must be positive")
 	case c.LinkRetention <= 0:
 		return errors.New("KEYWARD_LINK_RETENTION must be positive")
+	case c.QueueRetention <= 0:
+		return errors.New("KEYWARD_QUEUE_RETENTION must be positive")
+	case c.QueuePrune < 0:
+		return errors.New("KEYWARD_QUEUE_PRUNE_INTERVAL must not be negative")
 	case c.GiveUp <= 0:
 		return errors.New("KEYWARD_FULFILMENT_GIVE_UP must be positive")
 	case c.PreorderGrace <= 0:

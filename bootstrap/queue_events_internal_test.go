@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/keyward/keyward/adapters/messaging"
 	"github.com/keyward/keyward/application"
 	"github.com/keyward/keyward/domain"
 )
@@ -31,5 +32,45 @@ func TestTheQueueCarriesWhatIsConsumed(t *testing.T) {
 		if !slices.Contains(read, ev) {
 			t.Errorf("%s is queued but read by no consumer", ev)
 		}
+	}
+}
+
+// TestQueueTopicsNameTheirReaders: the queue's pruning holds each topic to
+// the consumer group that reads it now (the pipeline's or the
+// notifications'), every partition alike, and an event that is not queued
+// to none, so that its old messages go by age alone.
+func TestQueueTopicsNameTheirReaders(t *testing.T) {
+	const partitions = 3
+	topics := queueTopics(application.App{}, partitions)
+	byName := map[string][]string{}
+	for _, tp := range topics {
+		if _, dup := byName[tp.Name]; dup {
+			t.Errorf("topic %s listed twice", tp.Name)
+		}
+		byName[tp.Name] = tp.Groups
+	}
+	want := map[string][]string{
+		domain.EventOrderPaid:               {messaging.ConsumerGroup},
+		domain.EventFulfilmentRetried:       {messaging.ConsumerGroup},
+		domain.EventPaymentCreated:          {notificationConsumerGroup},
+		domain.EventCustomerAccessRequested: {notificationConsumerGroup},
+		domain.EventOrderDelivered:          nil,
+		domain.EventOrderFulfilled:          nil,
+	}
+	for ev, groups := range want {
+		for _, topic := range messaging.PartitionTopics(ev, partitions) {
+			got, ok := byName[topic]
+			if !ok || !slices.Equal(got, groups) {
+				t.Errorf("%s: groups %v (listed %v), want %v", topic, got, ok, groups)
+			}
+		}
+	}
+	for _, ev := range domain.QueueEventNames {
+		if len(byName[messaging.PartitionTopics(ev, partitions)[0]]) == 0 {
+			t.Errorf("queued event %s has no reading group: its unread messages would be pruned", ev)
+		}
+	}
+	if n := len(slices.Concat(domain.OrderEventNames, domain.CustomerEventNames)) * partitions; len(topics) != n {
+		t.Errorf("%d topics, want %d", len(topics), n)
 	}
 }

@@ -44,5 +44,6 @@ func roleModule(cfg Config) fx.Option {
 }
 
 // WorkersModule runs the consumers of the pipeline, the customer
-// notifications, the reconciler, the sweeper and the periodic catalog sync.
-var WorkersModule = fx.Options(PipelineModule, NotificationsModule, fx.Invoke(runReconciler, runSweeper, runCatalogSync, runAuditCheckpoints))
+// notifications, the reconciler, the sweeper, the periodic catalog sync
+// and the Postgres queue's pruning.
+var WorkersModule = fx.Options(PipelineModule, NotificationsModule, fx.Invoke(runReconciler, runSweeper, runCatalogSync, runAuditCheckpoints, runQueuePrune))

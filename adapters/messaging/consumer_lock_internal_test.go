@@ -68,12 +68,7 @@ func TestQueueReadWritesNothing(t *testing.T) {
 	}
 
 	ch1 := subscribe()
-	var first *message.Message
-	select {
-	case first = <-ch1:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no message handed out")
-	}
+	first := testkit.Receive(t, ch1, 30*time.Second, "the first message")
 	if first.UUID != ids[0] {
 		t.Fatalf("handed out %s first, want %s", first.UUID, ids[0])
 	}

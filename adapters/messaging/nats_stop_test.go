@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/keyward/keyward/adapters/messaging"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // TestNATSStopsWhileMessagesArrive: a subscription whose context ends from
@@ -129,7 +130,7 @@ func TestNATSCloseHandsBackWhatWasLeftUnanswered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := receiveWithin(t, msgs, 10*time.Second, "the message"); m.UUID != sent.UUID {
+	if m := testkit.Receive(t, msgs, 10*time.Second, "the message"); m.UUID != sent.UUID {
 		t.Fatalf("got %s, want %s", m.UUID, sent.UUID)
 	}
 	if err := first.Close(); err != nil {
@@ -144,25 +145,9 @@ func TestNATSCloseHandsBackWhatWasLeftUnanswered(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Within 20 s, the ack wait being a minute: the close handed it back.
-	m := receiveWithin(t, again, 20*time.Second, "the message left unanswered, handed back by the close,")
+	m := testkit.Receive(t, again, 20*time.Second, "the message left unanswered, handed back by the close,")
 	if m.UUID != sent.UUID {
 		t.Fatalf("got %s, want %s", m.UUID, sent.UUID)
 	}
 	m.Ack()
-}
-
-// receiveWithin returns the next message of msgs, failing the test when
-// none comes within d or the channel closes.
-func receiveWithin(t *testing.T, msgs <-chan *message.Message, d time.Duration, what string) *message.Message {
-	t.Helper()
-	select {
-	case m, ok := <-msgs:
-		if !ok {
-			t.Fatalf("the subscription ended before %s came", what)
-		}
-		return m
-	case <-time.After(d):
-		t.Fatalf("%s did not come within %s", what, d)
-	}
-	return nil
 }

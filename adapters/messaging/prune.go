@@ -1,0 +1,196 @@
+package messaging
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// QueueTopic is a topic of the SQL queue and the consumer groups that read
+// it now. A topic no group reads any more (an event an earlier version
+// queued) has none: its messages go by age alone.
+type QueueTopic struct {
+	Name   string
+	Groups []string
+}
+
+// PruneResult is what a PruneSQLQueue pass did.
+type PruneResult struct {
+	Deleted int      // messages deleted
+	Waiting []string // topics kept whole: a group that reads them has not subscribed yet
+}
+
+// PruneSQLQueue deletes the messages of the SQL queue that are older than
+// retention and that every group reading their topic has acknowledged;
+// those of a topic no group reads go once they are older than retention.
+// It deletes the oldest first, batch at a time, each batch a statement of
+// its own: a delete holds back what every consumer of the queue sees while
+// it runs (they read only what committed before the oldest transaction
+// still running), so it must be short. A message some group has not
+// acknowledged stays whatever its age, and so does every message of a
+// topic one of whose groups has no offset yet (it would read from the
+// start). A group that read a topic in an earlier version and no longer
+// does (its offset row is left behind) holds nothing back. Tables that do
+// not exist are passed over; the dead letters are never among the topics.
+//
+// Run it in one process at a time: two at once do each other's work.
+func PruneSQLQueue(ctx context.Context, db *sql.DB, topics []QueueTopic, retention time.Duration, batch int) (PruneResult, error) {
+	var res PruneResult
+	if batch <= 0 {
+		return res, fmt.Errorf("prune queue: batch must be positive, not %d", batch)
+	}
+	exists, err := existingTables(ctx, db, topics)
+	if err != nil {
+		return res, err
+	}
+	for _, t := range topics {
+		if !exists[messagesTable(t.Name)] {
+			continue
+		}
+		var upTo *queuePosition
+		if len(t.Groups) > 0 {
+			if !exists[offsetsTable(t.Name)] {
+				res.Waiting = append(res.Waiting, t.Name)
+				continue
+			}
+			p, ok, err := slowestGroup(ctx, db, t)
+			if err != nil {
+				return res, err
+			}
+			if !ok {
+				res.Waiting = append(res.Waiting, t.Name)
+				continue
+			}
+			upTo = &p
+		}
+		n, err := pruneTopic(ctx, db, t.Name, upTo, retention, batch)
+		res.Deleted += n
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func messagesTable(topic string) string { return "watermill_" + topic }
+func offsetsTable(topic string) string  { return "watermill_offsets_" + topic }
+
+// existingTables returns which of the topics' message and offset tables
+// exist (by their unquoted names), in one statement.
+func existingTables(ctx context.Context, db *sql.DB, topics []QueueTopic) (map[string]bool, error) {
+	names := make([]string, 0, 2*len(topics))
+	for _, t := range topics {
+		names = append(names, messagesTable(t.Name), offsetsTable(t.Name))
+	}
+	rows, err := db.QueryContext(ctx, `SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(quote_ident(t)) IS NOT NULL`, pq.StringArray(names))
+	if err != nil {
+		return nil, fmt.Errorf("prune queue: %w", err)
+	}
+	defer rows.Close()
+	exists := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("prune queue: %w", err)
+		}
+		exists[name] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("prune queue: %w", err)
+	}
+	return exists, nil
+}
+
+// queuePosition is a place in a topic, in the order the queue hands its
+// messages out: transaction, then offset.
+type queuePosition struct {
+	tx     uint64 // xid8
+	offset int64
+}
+
+func (p queuePosition) before(q queuePosition) bool {
+	return p.tx < q.tx || p.tx == q.tx && p.offset < q.offset
+}
+
+// slowestGroup returns the position of the group of t that is furthest
+// behind; false when one of them has no offset (it has not subscribed).
+func slowestGroup(ctx context.Context, db *sql.DB, t QueueTopic) (queuePosition, bool, error) {
+	rows, err := db.QueryContext(ctx, `SELECT consumer_group, last_processed_transaction_id::text, offset_acked FROM `+quoteIdent(offsetsTable(t.Name))+
+		` WHERE consumer_group = ANY($1)`, pq.StringArray(t.Groups))
+	if err != nil {
+		return queuePosition{}, false, fmt.Errorf("prune queue topic %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	var slowest queuePosition
+	for rows.Next() {
+		var (
+			group, tx string
+			p         queuePosition
+		)
+		if err := rows.Scan(&group, &tx, &p.offset); err != nil {
+			return queuePosition{}, false, fmt.Errorf("prune queue topic %s: %w", t.Name, err)
+		}
+		if p.tx, err = strconv.ParseUint(tx, 10, 64); err != nil {
+			return queuePosition{}, false, fmt.Errorf("prune queue topic %s: group %s's transaction %q: %w", t.Name, group, tx, err)
+		}
+		if len(seen) == 0 || p.before(slowest) {
+			slowest = p
+		}
+		seen[group] = true
+	}
+	if err := rows.Err(); err != nil {
+		return queuePosition{}, false, fmt.Errorf("prune queue topic %s: %w", t.Name, err)
+	}
+	for _, g := range t.Groups {
+		if !seen[g] {
+			return queuePosition{}, false, nil
+		}
+	}
+	return slowest, true, nil
+}
+
+// pruneTopic deletes topic's messages older than retention, up to upTo
+// (nil: any), batch at a time, oldest first. A batch that deletes fewer
+// than batch ends the pass: the rest are unacknowledged or young (the
+// queue's order is its transactions', close to their age), and wait for a
+// later pass. Ages are read on the server's clock, as the messages' are
+// written.
+func pruneTopic(ctx context.Context, db *sql.DB, topic string, upTo *queuePosition, retention time.Duration, batch int) (int, error) {
+	table := quoteIdent(messagesTable(topic))
+	args := []any{batch, retention.Seconds()}
+	acknowledged := ""
+	if upTo != nil {
+		acknowledged = `WHERE ("transaction_id", "offset") <= ($3::text::xid8, $4::bigint)`
+		args = append(args, strconv.FormatUint(upTo.tx, 10), upTo.offset)
+	}
+	// Topic names are keyward's own (event names and partition suffixes),
+	// never input; quoting keeps their dots.
+	q := strings.Join([]string{
+		`DELETE FROM ` + table + ` WHERE ("transaction_id", "offset") IN (`,
+		`SELECT "transaction_id", "offset" FROM ` + table + ` ` + acknowledged,
+		`ORDER BY "transaction_id", "offset" LIMIT $1)`,
+		`AND created_at < LOCALTIMESTAMP - make_interval(secs => $2)`,
+	}, "\n")
+	total := 0
+	for ctx.Err() == nil {
+		r, err := db.ExecContext(ctx, q, args...)
+		if err != nil {
+			return total, fmt.Errorf("prune queue topic %s: %w", topic, err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("prune queue topic %s: %w", topic, err)
+		}
+		total += int(n)
+		if int(n) < batch {
+			break
+		}
+	}
+	return total, ctx.Err()
+}

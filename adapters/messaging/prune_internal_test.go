@@ -1,0 +1,234 @@
+package messaging
+
+import (
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+
+	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
+)
+
+// publishN writes n messages to topic and returns their uuids, oldest
+// first.
+func publishN(t *testing.T, db *sql.DB, topic string, n int) []string {
+	t.Helper()
+	pub, err := NewSQLPublisher(db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range n {
+		msg, err := NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: fmt.Sprintf("order-%d", i), At: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Publish(topic, msg); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, msg.UUID)
+	}
+	return ids
+}
+
+// remaining returns the uuids left in topic's table, in the queue's order.
+func remaining(t *testing.T, db *sql.DB, topic string) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), `SELECT uuid FROM `+quoteIdent(messagesTable(topic))+` ORDER BY "transaction_id", "offset"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// age makes the first n messages of topic older by d.
+func age(t *testing.T, db *sql.DB, topic string, n int, d time.Duration) {
+	t.Helper()
+	table := quoteIdent(messagesTable(topic))
+	if _, err := db.ExecContext(t.Context(), `UPDATE `+table+` SET created_at = created_at - make_interval(secs => $1)
+		WHERE ("transaction_id", "offset") IN (SELECT "transaction_id", "offset" FROM `+table+` ORDER BY 1, 2 LIMIT $2)`, d.Seconds(), n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// acknowledge moves group's offset on topic to the message with uuid, with
+// the acknowledgement keyward's consumers send.
+func acknowledge(t *testing.T, db *sql.DB, topic, group, uuid string) {
+	t.Helper()
+	ctx := t.Context()
+	a := offsetsAdapter{}
+	init, err := a.SchemaInitializingQueries(wsql.OffsetsSchemaInitializingQueriesParams{Topic: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range init {
+		if _, err := db.ExecContext(ctx, q.Query, q.Args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		tx     string
+		offset int64
+	)
+	if err := db.QueryRowContext(ctx, `SELECT "transaction_id"::text, "offset" FROM `+quoteIdent(messagesTable(topic))+` WHERE uuid = $1`, uuid).Scan(&tx, &offset); err != nil {
+		t.Fatal(err)
+	}
+	txID, err := strconv.ParseInt(tx, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := a.AckMessageQuery(wsql.AckMessageQueryParams{Topic: topic, ConsumerGroup: group,
+		LastRow: wsql.Row{Offset: offset, ExtraData: map[string]any{"transaction_id": wsql.XID8(txID)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, q.Query, q.Args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPruneSQLQueue: a pass deletes the messages older than the retention
+// that every group reading their topic has acknowledged, oldest first and
+// in batches, and nothing else: not a message the slowest group has yet to
+// acknowledge, not a young one, not a topic one of whose groups has no
+// offset yet; a group that no longer reads a topic holds nothing back, and
+// a topic no group reads loses its old messages alone. Missing tables are
+// passed over.
+func TestPruneSQLQueue(t *testing.T) {
+	t.Parallel()
+	db, _ := testDB(t)
+	const week = 7 * 24 * time.Hour
+	const (
+		acked     = "order.paid.p0"            // two groups, one behind
+		young     = "order.paid.p1"            // acknowledged, but young
+		unread    = "order.placed.p0"          // one group has no offset yet
+		retired   = "order.delivered.p0"       // no group reads it now
+		abandoned = "order.payment_created.p0" // read by a group no longer reading it
+	)
+	ids := map[string][]string{}
+	for _, topic := range []string{acked, young, unread, retired, abandoned} {
+		ids[topic] = publishN(t, db, topic, 5)
+	}
+	for _, topic := range []string{acked, unread, retired, abandoned} {
+		age(t, db, topic, 4, week+time.Hour) // the fifth stays young
+	}
+	acknowledge(t, db, acked, "fast", ids[acked][4])
+	acknowledge(t, db, acked, "slow", ids[acked][2])
+	acknowledge(t, db, young, "g", ids[young][4])
+	acknowledge(t, db, unread, "g", ids[unread][4])
+	acknowledge(t, db, abandoned, "g", ids[abandoned][4])
+	acknowledge(t, db, abandoned, "old-group", ids[abandoned][0])
+	acknowledge(t, db, retired, "old-group", ids[retired][0])
+
+	topics := []QueueTopic{
+		{Name: acked, Groups: []string{"fast", "slow"}},
+		{Name: young, Groups: []string{"g"}},
+		{Name: unread, Groups: []string{"g", "h"}},
+		{Name: retired},
+		{Name: abandoned, Groups: []string{"g"}},
+		{Name: "order.refunded.p0", Groups: []string{"g"}}, // never written
+		{Name: "order.expired.p0"},                         // never written
+	}
+	res, err := PruneSQLQueue(t.Context(), db, topics, week, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		acked:     ids[acked][3:], // "slow" has acknowledged 3 of the 4 old ones
+		young:     ids[young],
+		unread:    ids[unread],
+		retired:   ids[retired][4:],
+		abandoned: ids[abandoned][4:],
+	}
+	for topic, w := range want {
+		if got := remaining(t, db, topic); !slices.Equal(got, w) {
+			t.Errorf("%s: %d messages left %v, want %d %v", topic, len(got), got, len(w), w)
+		}
+	}
+	if res.Deleted != 3+4+4 {
+		t.Errorf("deleted %d, want 11", res.Deleted)
+	}
+	if !slices.Equal(res.Waiting, []string{unread}) {
+		t.Errorf("waiting topics %v, want [%s]", res.Waiting, unread)
+	}
+
+	// Once the slow group catches up and the young message ages, the next
+	// pass takes them; a second pass with nothing to do deletes nothing.
+	acknowledge(t, db, acked, "slow", ids[acked][4])
+	age(t, db, young, 5, week+time.Hour)
+	if res, err = PruneSQLQueue(t.Context(), db, topics, week, 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := remaining(t, db, acked); !slices.Equal(got, ids[acked][4:]) {
+		t.Errorf("%s after the slow group caught up: left %v, want %v", acked, got, ids[acked][4:])
+	}
+	if got := remaining(t, db, young); len(got) != 0 {
+		t.Errorf("%s once old: left %v, want none", young, got)
+	}
+	if res.Deleted != 1+5 {
+		t.Errorf("second pass deleted %d, want 6", res.Deleted)
+	}
+	if res, err = PruneSQLQueue(t.Context(), db, topics, week, 2); err != nil || res.Deleted != 0 {
+		t.Errorf("a pass with nothing to do: deleted %d, %v", res.Deleted, err)
+	}
+}
+
+// TestConsumerReadsOnAfterPrune: a consumer group whose acknowledged
+// messages were deleted goes on reading where it was: the next message
+// published is handed out, and none of the deleted ones again.
+func TestConsumerReadsOnAfterPrune(t *testing.T) {
+	t.Parallel()
+	db, _ := testDB(t)
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	const topic, group = "order.paid.p2", "g"
+	first := publishN(t, db, topic, 3)
+	sub, err := NewSQLSubscriberGroup(db, log, group, SQLQueueOptions{BatchSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	ch, err := sub.Subscribe(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range first {
+		msg := testkit.Receive(t, ch, 30*time.Second, "message "+id)
+		if msg.UUID != id {
+			t.Fatalf("handed out %s, want %s", msg.UUID, id)
+		}
+		msg.Ack()
+	}
+	// The last acknowledgement commits with the consume transaction that
+	// read it: prune once the group's offset is at the third message.
+	testkit.Eventually(t, 30*time.Second, "the group's offset at its last message", func() bool {
+		if _, err := PruneSQLQueue(ctx, db, []QueueTopic{{Name: topic, Groups: []string{group}}}, 0, 10); err != nil {
+			t.Fatal(err)
+		}
+		return len(remaining(t, db, topic)) == 0
+	})
+	next := publishN(t, db, topic, 1)
+	msg := testkit.Receive(t, ch, 30*time.Second, "the message published after the prune")
+	if msg.UUID != next[0] {
+		t.Fatalf("handed out %s after the prune, want %s", msg.UUID, next[0])
+	}
+	msg.Ack()
+}
