@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"go.uber.org/fx"
@@ -18,6 +19,10 @@ import (
 // prune deletes at most: a delete holds back what the queue's consumers
 // see while it runs, so each is kept short.
 const queuePruneBatch = 1000
+
+// queuePruneFirst is how long after its start a worker prunes the queue
+// for the first time at most.
+const queuePruneFirst = time.Minute
 
 type queuePruneDeps struct {
 	fx.In
@@ -42,7 +47,7 @@ func runQueuePrune(d queuePruneDeps) {
 	ops := d.Config.Operations
 	topics := queueTopics(d.App, d.Config.QueuePartitions)
 	log := d.Log.With("component", "queue-prune")
-	everyInterval(d.Lifecycle, ops.QueuePrune, func(ctx context.Context) {
+	pass := func(ctx context.Context) {
 		release, ok, err := d.Locks.TryLock(ctx, "queue-prune")
 		switch {
 		case err != nil:
@@ -57,14 +62,27 @@ func runQueuePrune(d queuePruneDeps) {
 		res, err := messaging.PruneSQLQueue(ctx, d.DB.DB, topics, ops.QueueRetention, queuePruneBatch)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("queue messages past their retention not all deleted; the next pass retries", "deleted", res.Deleted, "err", err)
-			return
-		}
-		if res.Deleted > 0 {
+		} else if res.Deleted > 0 {
 			log.Info("queue messages past their retention deleted", "messages", res.Deleted)
 		}
 		if len(res.Waiting) > 0 {
 			log.Debug("queue topics kept whole: a consumer group reading them has not subscribed yet", "topics", res.Waiting)
 		}
+	}
+	if ops.QueuePrune <= 0 {
+		return
+	}
+	// The first pass comes soon after the start, so that workers
+	// restarted more often than the interval still prune.
+	first := min(ops.QueuePrune, queuePruneFirst)
+	runInBackground(d.Lifecycle, func(ctx context.Context) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(first):
+		}
+		pass(ctx)
+		every(ops.QueuePrune, pass)(ctx)
 	})
 }
 

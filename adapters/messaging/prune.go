@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -48,7 +49,14 @@ func PruneSQLQueue(ctx context.Context, db *sql.DB, topics []QueueTopic, retenti
 	if err != nil {
 		return res, err
 	}
+	// A topic that fails is passed over, so that it keeps no other from
+	// being pruned; the errors come back together.
+	var errs []error
 	for _, t := range topics {
+		if ctx.Err() != nil {
+			errs = append(errs, ctx.Err())
+			break
+		}
 		if !exists[messagesTable(t.Name)] {
 			continue
 		}
@@ -60,7 +68,8 @@ func PruneSQLQueue(ctx context.Context, db *sql.DB, topics []QueueTopic, retenti
 			}
 			p, ok, err := slowestGroup(ctx, db, t)
 			if err != nil {
-				return res, err
+				errs = append(errs, err)
+				continue
 			}
 			if !ok {
 				res.Waiting = append(res.Waiting, t.Name)
@@ -71,10 +80,10 @@ func PruneSQLQueue(ctx context.Context, db *sql.DB, topics []QueueTopic, retenti
 		n, err := pruneTopic(ctx, db, t.Name, upTo, retention, batch)
 		res.Deleted += n
 		if err != nil {
-			return res, err
+			errs = append(errs, err)
 		}
 	}
-	return res, nil
+	return res, errors.Join(errs...)
 }
 
 func messagesTable(topic string) string { return "watermill_" + topic }
@@ -120,7 +129,7 @@ func (p queuePosition) before(q queuePosition) bool {
 // slowestGroup returns the position of the group of t that is furthest
 // behind; false when one of them has no offset (it has not subscribed).
 func slowestGroup(ctx context.Context, db *sql.DB, t QueueTopic) (queuePosition, bool, error) {
-	rows, err := db.QueryContext(ctx, `SELECT consumer_group, last_processed_transaction_id::text, offset_acked FROM `+quoteIdent(offsetsTable(t.Name))+
+	rows, err := db.QueryContext(ctx, `SELECT consumer_group, last_processed_transaction_id::text, coalesce(offset_acked, 0) FROM `+quoteIdent(offsetsTable(t.Name))+
 		` WHERE consumer_group = ANY($1)`, pq.StringArray(t.Groups))
 	if err != nil {
 		return queuePosition{}, false, fmt.Errorf("prune queue topic %s: %w", t.Name, err)
@@ -157,10 +166,14 @@ func slowestGroup(ctx context.Context, db *sql.DB, t QueueTopic) (queuePosition,
 
 // pruneTopic deletes topic's messages older than retention, up to upTo
 // (nil: any), batch at a time, oldest first. A batch that deletes fewer
-// than batch ends the pass: the rest are unacknowledged or young (the
-// queue's order is its transactions', close to their age), and wait for a
-// later pass. Ages are read on the server's clock, as the messages' are
-// written.
+// than batch ends the pass, so that no pass scans more than it deletes
+// and a batch: the rest are unacknowledged or young (the queue's order is
+// its transactions', close to their age) and wait for a later pass. Ages
+// are read on the server's clock, as the messages' are written: their
+// created_at is a timestamp without time zone in the writer's session
+// TimeZone, so keyward's processes share one (the database's, unless PGTZ
+// or the connection URL sets another); a difference shifts when messages
+// go, never which.
 func pruneTopic(ctx context.Context, db *sql.DB, topic string, upTo *queuePosition, retention time.Duration, batch int) (int, error) {
 	table := quoteIdent(messagesTable(topic))
 	args := []any{batch, retention.Seconds()}

@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/internal/testkit"
@@ -231,4 +233,112 @@ func TestConsumerReadsOnAfterPrune(t *testing.T) {
 		t.Fatalf("handed out %s after the prune, want %s", msg.UUID, next[0])
 	}
 	msg.Ack()
+}
+
+// TestPruneFollowsTheQueueOrder: the prune's bound is a position in the
+// queue's order (transaction, then offset), not a transaction or an
+// offset alone: of messages written in one transaction it keeps those
+// after the group's offset, and of two transactions that took their
+// offsets in the other order than their ids it keeps the one the group
+// has yet to read, whose offset is lower.
+func TestPruneFollowsTheQueueOrder(t *testing.T) {
+	t.Parallel()
+	db, _ := testDB(t)
+	ctx := t.Context()
+
+	// Three messages in one transaction; the group read the second.
+	const together = "order.paid.p0"
+	pub, err := NewSQLPublisher(db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []*message.Message
+	for i := range 3 {
+		msg, err := NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: fmt.Sprintf("order-%d", i), At: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, msg)
+	}
+	if err := pub.Publish(together, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	var txs int
+	if err := db.QueryRowContext(ctx, `SELECT count(DISTINCT transaction_id) FROM `+quoteIdent(messagesTable(together))).Scan(&txs); err != nil || txs != 1 {
+		t.Fatalf("the three messages were written by %d transactions (%v), want one", txs, err)
+	}
+	acknowledge(t, db, together, "g", msgs[1].UUID)
+
+	// Transaction a takes its id first and its offset last.
+	const crossed = "order.paid.p1"
+	publishN(t, db, crossed, 1) // makes the table
+	if _, err := db.ExecContext(ctx, `DELETE FROM `+quoteIdent(messagesTable(crossed))); err != nil {
+		t.Fatal(err)
+	}
+	insert := `INSERT INTO ` + quoteIdent(messagesTable(crossed)) + ` (uuid, payload, metadata, transaction_id) VALUES ($1, '{}', '{}', pg_current_xact_id())`
+	a, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.Rollback() }()
+	if _, err := a.ExecContext(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, insert, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ExecContext(ctx, insert, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := remaining(t, db, crossed); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("queue order %v, want a before b", got)
+	}
+	var aOffset, bOffset int64
+	if err := db.QueryRowContext(ctx, `SELECT (SELECT "offset" FROM `+quoteIdent(messagesTable(crossed))+` WHERE uuid = 'a'), (SELECT "offset" FROM `+quoteIdent(messagesTable(crossed))+` WHERE uuid = 'b')`).Scan(&aOffset, &bOffset); err != nil || aOffset < bOffset {
+		t.Fatalf("offsets a %d, b %d (%v): want a's after b's", aOffset, bOffset, err)
+	}
+	acknowledge(t, db, crossed, "g", "a")
+
+	for _, topic := range []string{together, crossed} {
+		age(t, db, topic, 3, time.Hour)
+	}
+	res, err := PruneSQLQueue(ctx, db, []QueueTopic{{Name: together, Groups: []string{"g"}}, {Name: crossed, Groups: []string{"g"}}}, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := remaining(t, db, together); !slices.Equal(got, []string{msgs[2].UUID}) {
+		t.Errorf("%s: left %v, want the third message alone (%s)", together, got, msgs[2].UUID)
+	}
+	if got := remaining(t, db, crossed); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("%s: left %v, want b, which the group has yet to read", crossed, got)
+	}
+	if res.Deleted != 3 {
+		t.Errorf("deleted %d, want 3", res.Deleted)
+	}
+}
+
+// TestPruneGoesOnPastAFailingTopic: a topic that cannot be pruned (here
+// its offsets table is not one) keeps no other from being pruned, and its
+// error comes back naming it.
+func TestPruneGoesOnPastAFailingTopic(t *testing.T) {
+	t.Parallel()
+	db, _ := testDB(t)
+	const broken, fine = "order.failed.p0", "order.paid.p3"
+	publishN(t, db, broken, 1)
+	if _, err := db.ExecContext(t.Context(), `CREATE TABLE `+quoteIdent(offsetsTable(broken))+` (x int)`); err != nil {
+		t.Fatal(err)
+	}
+	ids := publishN(t, db, fine, 2)
+	acknowledge(t, db, fine, "g", ids[1])
+	age(t, db, fine, 2, time.Hour)
+	res, err := PruneSQLQueue(t.Context(), db, []QueueTopic{{Name: broken, Groups: []string{"g"}}, {Name: fine, Groups: []string{"g"}}}, time.Minute, 10)
+	if err == nil || !strings.Contains(err.Error(), broken) {
+		t.Errorf("error %v, want one naming %s", err, broken)
+	}
+	if got := remaining(t, db, fine); len(got) != 0 || res.Deleted != 2 {
+		t.Errorf("%s after a failing topic: left %v, deleted %d; want all 2 deleted", fine, got, res.Deleted)
+	}
 }
