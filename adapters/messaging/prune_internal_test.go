@@ -13,13 +13,14 @@ import (
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/keyward/keyward/adapters/postgres/pgtest"
 	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/internal/testkit"
 )
 
 // publishN writes n messages to topic and returns their uuids, oldest
 // first.
-func publishN(t *testing.T, db *sql.DB, topic string, n int) []string {
+func publishN(t testing.TB, db *sql.DB, topic string, n int) []string {
 	t.Helper()
 	pub, err := NewSQLPublisher(db, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -73,7 +74,7 @@ func age(t *testing.T, db *sql.DB, topic string, n int, d time.Duration) {
 
 // acknowledge moves group's offset on topic to the message with uuid, with
 // the acknowledgement keyward's consumers send.
-func acknowledge(t *testing.T, db *sql.DB, topic, group, uuid string) {
+func acknowledge(t testing.TB, db *sql.DB, topic, group, uuid string) {
 	t.Helper()
 	ctx := t.Context()
 	a := offsetsAdapter{}
@@ -341,4 +342,57 @@ func TestPruneGoesOnPastAFailingTopic(t *testing.T) {
 	if got := remaining(t, db, fine); len(got) != 0 || res.Deleted != 2 {
 		t.Errorf("%s after a failing topic: left %v, deleted %d; want all 2 deleted", fine, got, res.Deleted)
 	}
+}
+
+// BenchmarkPruneSQLQueue deletes b.N acknowledged, old messages of one
+// topic (written 100 a transaction) in one pass, and reports the time a
+// message and a batch of queuePruneBatch took: a batch's delete is as
+// long as the queue's consumers do not see newer messages.
+//
+//	go test ./adapters/messaging -run '^$' -bench BenchmarkPruneSQLQueue -benchtime 50000x
+func BenchmarkPruneSQLQueue(b *testing.B) {
+	const batch = 1000
+	_, pool := pgtest.NewDatabase(b)
+	db := pool.DB
+	ctx := b.Context()
+	const topic = "order.paid.p0"
+	table := quoteIdent(messagesTable(topic))
+	pub, err := NewSQLPublisher(db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg, err := NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: "order", At: time.Now()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pub.Publish(topic, msg); err != nil { // makes the table
+		b.Fatal(err)
+	}
+	for left := b.N - 1; left > 0; left -= 100 {
+		if _, err := db.ExecContext(ctx, `INSERT INTO `+table+` (uuid, payload, metadata, transaction_id, created_at)
+			SELECT gen_random_uuid()::text, $2, '{}', pg_current_xact_id(), LOCALTIMESTAMP - interval '8 days' FROM generate_series(1, $1)`, min(left, 100), msg.Payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var last string
+	if err := db.QueryRowContext(ctx, `SELECT uuid FROM `+table+` ORDER BY "transaction_id" DESC, "offset" DESC LIMIT 1`).Scan(&last); err != nil {
+		b.Fatal(err)
+	}
+	acknowledge(b, db, topic, "g", last)
+	if _, err := db.ExecContext(ctx, `UPDATE `+table+` SET created_at = LOCALTIMESTAMP - interval '8 days'`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `VACUUM ANALYZE `+table); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	res, err := PruneSQLQueue(ctx, db, []QueueTopic{{Name: topic, Groups: []string{"g"}}}, 7*24*time.Hour, batch)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.Deleted != b.N {
+		b.Fatalf("deleted %d of %d", res.Deleted, b.N)
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)*batch/1000, "ms/batch")
 }
