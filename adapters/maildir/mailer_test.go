@@ -340,23 +340,24 @@ func TestDedupesWhenTheLogIsDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	sends := []struct {
-		m   *Mailer
-		key string
+		m         *Mailer
+		key       string
+		duplicate bool
 	}{
-		{before, "delivery-link/1"}, // known to before itself
-		{after, "delivery-link/1"},  // from the message's file name
-		{before, "delivery-link/2"}, // before finds the new log and appends to it
-		{after, "delivery-link/2"},  // after reads it there
-		{after, "delivery-link/3"},
-		{before, "delivery-link/3"},
+		{before, "delivery-link/1", true},  // known to before itself
+		{after, "delivery-link/1", true},   // from the message's file name
+		{before, "delivery-link/2", false}, // before finds the new log and appends to it
+		{after, "delivery-link/2", true},   // after reads it there
+		{after, "delivery-link/3", false},
+		{before, "delivery-link/3", true},
 	}
 	for i, s := range sends {
 		r, err := s.m.Send(context.Background(), email(s.key))
 		if err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
-		if fresh := i == 2 || i == 4; r.Duplicate == fresh {
-			t.Fatalf("send %d of %s: duplicate %v, want %v", i, s.key, r.Duplicate, !fresh)
+		if r.Duplicate != s.duplicate {
+			t.Fatalf("send %d of %s: duplicate %v, want %v", i, s.key, r.Duplicate, s.duplicate)
 		}
 	}
 	if n := len(readAll(t, dir)); n != 3 {

@@ -101,28 +101,9 @@ func (l *sentLog) index() error {
 	}
 	logged := maps.Clone(l.tags)
 	maps.Copy(l.tags, known)
-	for _, d := range []string{l.dir, filepath.Join(l.dir, sentDir)} {
-		entries, err := os.ReadDir(d)
-		if err != nil {
+	for _, add := range []func(map[string]bool) error{l.messageTags, l.markerTags} {
+		if err := add(l.tags); err != nil {
 			return err
-		}
-		for _, e := range entries {
-			name := e.Name()
-			if e.IsDir() || strings.HasPrefix(name, ".") || name == sentLogName {
-				continue
-			}
-			if d == l.dir {
-				var ok bool
-				if name, ok = strings.CutSuffix(name, ".eml"); !ok {
-					continue
-				}
-				if i := strings.LastIndexByte(name, '-'); i >= 0 {
-					name = name[i+1:]
-				}
-			}
-			if validTag(name) {
-				l.tags[name] = true
-			}
 		}
 	}
 	var missing []byte
@@ -134,6 +115,47 @@ func (l *sentLog) index() error {
 	if len(missing) > 0 {
 		if _, err := l.f.Write(missing); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// messageTags adds the tag of every message in the directory: the end of
+// its file's name, after the last '-' and before ".eml".
+func (l *sentLog) messageTags(tags map[string]bool) error {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".eml")
+		if e.IsDir() || strings.HasPrefix(name, ".") || !ok {
+			continue
+		}
+		if i := strings.LastIndexByte(name, '-'); i >= 0 {
+			name = name[i+1:]
+		}
+		if validTag(name) {
+			tags[name] = true
+		}
+	}
+	return nil
+}
+
+// markerTags adds the tags of the marker files earlier versions left in
+// sentDir, one empty file a tag.
+func (l *sentLog) markerTags(tags map[string]bool) error {
+	entries, err := os.ReadDir(filepath.Join(l.dir, sentDir))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || strings.HasPrefix(name, ".") || name == sentLogName {
+			continue
+		}
+		if validTag(name) {
+			tags[name] = true
 		}
 	}
 	return nil
