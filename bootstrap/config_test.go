@@ -63,7 +63,7 @@ func TestConfigDefaults(t *testing.T) {
 		Messaging: bootstrap.MessagingConfig{Broker: "sql", NATSURL: "nats://127.0.0.1:4222", AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", Role: "all"},
 		Stock:     bootstrap.StockConfig{PriceGuardWait: 30 * time.Minute},
 		Catalog:   bootstrap.CatalogConfig{SyncInterval: time.Hour, PriceEnding: ".99"},
-		Operations: bootstrap.OperationsConfig{PaymentTimeout: time.Hour, DeliverySLO: 10 * time.Minute, GiveUp: 30 * time.Minute, LinkRetention: 720 * time.Hour, PreorderGrace: 48 * time.Hour,
+		Operations: bootstrap.OperationsConfig{PaymentTimeout: time.Hour, DeliverySLO: 10 * time.Minute, GiveUp: 30 * time.Minute, LinkRetention: 720 * time.Hour, QueueRetention: 168 * time.Hour, QueuePrune: 10 * time.Minute, PreorderGrace: 48 * time.Hour,
 			SweepInterval: time.Minute, ShutdownTimeout: 20 * time.Second, BreakerOpenFor: 10 * time.Second},
 		Tuning: bootstrap.TuningConfig{QueueWakeup: true, QueueBatchSize: 10, QueueFallbackPoll: time.Second, AuditSealPass: time.Second, AuditSealGather: 20 * time.Millisecond, DatabaseConns: 40},
 		Limits: bootstrap.LimitsConfig{Store: "memory",
