@@ -9,7 +9,6 @@ import (
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/internal/testkit"
 )
 
@@ -26,21 +25,7 @@ func TestQueueReadWritesNothing(t *testing.T) {
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)
 	const topic, group = "order.paid.p0", "g"
-	pub, err := NewSQLPublisher(db, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, order := range []string{"order-1", "order-2"} {
-		msg, err := NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: order, At: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pub.Publish(topic, msg); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, msg.UUID)
-	}
+	ids := publishN(t, db, topic, 2)
 	subscribe := func() <-chan *message.Message {
 		t.Helper()
 		sub, err := NewSQLSubscriberGroup(db, log, group, SQLQueueOptions{BatchSize: 1})

@@ -18,8 +18,21 @@ import (
 	"github.com/keyward/keyward/internal/testkit"
 )
 
-// publishN writes n messages to topic and returns their uuids, oldest
-// first.
+// orderMessages returns n order.paid messages, of orders order-0 on.
+func orderMessages(t testing.TB, n int) []*message.Message {
+	t.Helper()
+	msgs := make([]*message.Message, n)
+	for i := range msgs {
+		var err error
+		if msgs[i], err = NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: fmt.Sprintf("order-%d", i), At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return msgs
+}
+
+// publishN writes n messages to topic, a transaction each, and returns
+// their uuids, oldest first.
 func publishN(t testing.TB, db *sql.DB, topic string, n int) []string {
 	t.Helper()
 	pub, err := NewSQLPublisher(db, slog.New(slog.DiscardHandler))
@@ -27,11 +40,7 @@ func publishN(t testing.TB, db *sql.DB, topic string, n int) []string {
 		t.Fatal(err)
 	}
 	var ids []string
-	for i := range n {
-		msg, err := NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: fmt.Sprintf("order-%d", i), At: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, msg := range orderMessages(t, n) {
 		if err := pub.Publish(topic, msg); err != nil {
 			t.Fatal(err)
 		}
@@ -253,14 +262,7 @@ func TestPruneFollowsTheQueueOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var msgs []*message.Message
-	for i := range 3 {
-		msg, err := NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: fmt.Sprintf("order-%d", i), At: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, msg)
-	}
+	msgs := orderMessages(t, 3)
 	if err := pub.Publish(together, msgs...); err != nil {
 		t.Fatal(err)
 	}
