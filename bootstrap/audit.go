@@ -149,9 +149,6 @@ func runAuditCheckpoints(lc fx.Lifecycle, cfg Config, cps application.AuditCheck
 			log.ErrorContext(ctx, "audit checkpoint not written", "err", err)
 		}
 	}
-	runInBackground(lc, func(ctx context.Context) {
-		save(ctx)
-		every(cfg.Audit.CheckpointInterval, save)(ctx)
-	})
+	runInBackground(lc, everyAfter(0, cfg.Audit.CheckpointInterval, save))
 	return nil
 }

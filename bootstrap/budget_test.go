@@ -58,8 +58,8 @@ const budgetOrders = 3
 // postgres.SQLCounter), whose number depends on timing and not on the
 // order; the preparations of the hot queries, made once on each
 // connection of the pool (so per order only while it warms up); the
-// background passes (sweeper, reconciler, catalog sync, the
-// audit sealer's pass), which are turned off; and the test's own read of
+// background passes (sweeper, reconciler, catalog sync, the queue's
+// prune, the audit sealer's pass), which are turned off; and the test's own read of
 // the sandbox payment it pays, measured and subtracted. It waits for the
 // email in the mail directory, which costs no SQL. The audit sealer, which
 // chains the records of many orders in one pass, is run once for all of
@@ -89,6 +89,7 @@ func TestOrderBudget(t *testing.T) {
 		c.ReconcileInterval = 0
 		c.Operations.SweepInterval = 0
 		c.Catalog.SyncInterval = 0
+		c.Operations.QueuePrune = 0
 		c.Tuning.AuditSealPass = time.Hour
 		c.Tuning.AuditSealGather = time.Hour // sealed below, once for every order
 		withWebhooks("1s")(c)

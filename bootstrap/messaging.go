@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -111,6 +112,29 @@ func routeHandlers(routes []consumerRoute, parts Partitions) []messaging.Handler
 		}
 	}
 	return handlers
+}
+
+// queueTopics are the topics of the Postgres queue, partitions apart, with
+// the consumer groups that read each: the pipeline's (directly, or through
+// the forwarder to a broker) and the customer notifications'. The events
+// that are not queued (domain.QueueEventNames) come with no group: their
+// tables hold what earlier versions wrote, which nobody reads now.
+func queueTopics(app application.App, partitions int) []messaging.QueueTopic {
+	readers := map[string][]string{}
+	for _, r := range pipelineRoutes(app) {
+		readers[r.event] = append(readers[r.event], messaging.ConsumerGroup)
+	}
+	for _, r := range notificationRoutes(app) {
+		readers[r.event] = append(readers[r.event], notificationConsumerGroup)
+	}
+	var topics []messaging.QueueTopic
+	for _, name := range slices.Compact(slices.Sorted(slices.Values(slices.Concat(domain.OrderEventNames, domain.CustomerEventNames)))) {
+		groups := slices.Compact(slices.Sorted(slices.Values(readers[name])))
+		for _, topic := range messaging.PartitionTopics(name, partitions) {
+			topics = append(topics, messaging.QueueTopic{Name: topic, Groups: groups})
+		}
+	}
+	return topics
 }
 
 func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, stop *stopping, app application.App, health *routerHealth, m *metrics.Metrics, log *slog.Logger) (*message.Router, error) {

@@ -3,7 +3,6 @@ package bootstrap
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/keyward/keyward/adapters/messaging"
 	"github.com/keyward/keyward/application"
-	"github.com/keyward/keyward/domain"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -41,10 +39,10 @@ type queuePruneDeps struct {
 // the old messages of topics no group reads any more (events an earlier
 // version queued). Without a database there is no such queue.
 func runQueuePrune(d queuePruneDeps) {
-	if d.DB == nil {
+	ops := d.Config.Operations
+	if d.DB == nil || ops.QueuePrune <= 0 {
 		return
 	}
-	ops := d.Config.Operations
 	topics := queueTopics(d.App, d.Config.QueuePartitions)
 	log := d.Log.With("component", "queue-prune")
 	pass := func(ctx context.Context) {
@@ -69,42 +67,7 @@ func runQueuePrune(d queuePruneDeps) {
 			log.Debug("queue topics kept whole: a consumer group reading them has not subscribed yet", "topics", res.Waiting)
 		}
 	}
-	if ops.QueuePrune <= 0 {
-		return
-	}
 	// The first pass comes soon after the start, so that workers
 	// restarted more often than the interval still prune.
-	first := min(ops.QueuePrune, queuePruneFirst)
-	runInBackground(d.Lifecycle, func(ctx context.Context) {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(first):
-		}
-		pass(ctx)
-		every(ops.QueuePrune, pass)(ctx)
-	})
-}
-
-// queueTopics are the topics of the Postgres queue, partitions apart, with
-// the consumer groups that read each: the pipeline's (directly, or through
-// the forwarder to a broker) and the customer notifications'. The events
-// that are not queued (domain.QueueEventNames) come with no group: their
-// tables hold what earlier versions wrote, which nobody reads now.
-func queueTopics(app application.App, partitions int) []messaging.QueueTopic {
-	readers := map[string][]string{}
-	for _, r := range pipelineRoutes(app) {
-		readers[r.event] = append(readers[r.event], messaging.ConsumerGroup)
-	}
-	for _, r := range notificationRoutes(app) {
-		readers[r.event] = append(readers[r.event], notificationConsumerGroup)
-	}
-	var topics []messaging.QueueTopic
-	for _, name := range slices.Compact(slices.Sorted(slices.Values(slices.Concat(domain.OrderEventNames, domain.CustomerEventNames)))) {
-		groups := slices.Compact(slices.Sorted(slices.Values(readers[name])))
-		for _, topic := range messaging.PartitionTopics(name, partitions) {
-			topics = append(topics, messaging.QueueTopic{Name: topic, Groups: groups})
-		}
-	}
-	return topics
+	runInBackground(d.Lifecycle, everyAfter(min(ops.QueuePrune, queuePruneFirst), ops.QueuePrune, pass))
 }

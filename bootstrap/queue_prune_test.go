@@ -38,7 +38,7 @@ func TestWorkerPrunesTheQueue(t *testing.T) {
 	h := start(t, func(c *bootstrap.Config) {
 		c.DatabaseURL = url
 		c.Operations.QueueRetention = time.Millisecond
-		c.Operations.QueuePrune = 20 * time.Millisecond
+		c.Operations.QueuePrune = 200 * time.Millisecond
 	})
 	var topics []string
 	for _, ev := range domain.QueueEventNames {

@@ -67,9 +67,28 @@ func runInBackground(lc fx.Lifecycle, fn func(context.Context)) {
 
 // every returns a job that calls fn each interval until its context ends.
 func every(interval time.Duration, fn func(context.Context)) func(context.Context) {
+	return everyAfter(interval, interval, fn)
+}
+
+// everyAfter returns a job that calls fn once first has passed (at once
+// when it is 0), then each interval, until its context ends.
+func everyAfter(first, interval time.Duration, fn func(context.Context)) func(context.Context) {
 	return func(ctx context.Context) {
+		if first > 0 {
+			t := time.NewTimer(first)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
 		t := time.NewTicker(interval)
 		defer t.Stop()
+		fn(ctx)
 		for {
 			select {
 			case <-ctx.Done():

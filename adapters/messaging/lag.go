@@ -30,8 +30,8 @@ func SQLQueueLag(ctx context.Context, db *sql.DB, group string, topics []string)
 	parts := make([]string, len(topics))
 	for i, t := range topics {
 		// Topic names are ours (event names and partition suffixes), never
-		// input; quoting keeps the dots.
-		msgs, offsets := quoteIdent("watermill_"+t), quoteIdent("watermill_offsets_"+t)
+		// input; the table names are quoted, which keeps the dots.
+		msgs, offsets := messagesTable(t), offsetsTable(t)
 		parts[i] = fmt.Sprintf(`SELECT %d AS i, count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
 FROM (SELECT created_at FROM %s WHERE "offset" > coalesce((SELECT max(offset_acked) FROM %s WHERE consumer_group = $1), 0) LIMIT %d) p`,
 			i, msgs, offsets, LagCountCap)
@@ -57,5 +57,3 @@ FROM (SELECT created_at FROM %s WHERE "offset" > coalesce((SELECT max(offset_ack
 	}
 	return out, nil
 }
-
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

@@ -60,6 +60,16 @@ func PruneSQLQueue(ctx context.Context, db *sql.DB, topics []QueueTopic, retenti
 		if !exists[messagesTable(t.Name)] {
 			continue
 		}
+		// A topic whose first message is young, or that holds none, has
+		// nothing to delete: one read, and no write.
+		head, old, err := oldestMessage(ctx, db, t.Name, retention)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !old {
+			continue
+		}
 		var upTo *queuePosition
 		if len(t.Groups) > 0 {
 			if !exists[offsetsTable(t.Name)] {
@@ -75,6 +85,9 @@ func PruneSQLQueue(ctx context.Context, db *sql.DB, topics []QueueTopic, retenti
 				res.Waiting = append(res.Waiting, t.Name)
 				continue
 			}
+			if p.before(head) {
+				continue // the first message is still to be read
+			}
 			upTo = &p
 		}
 		n, err := pruneTopic(ctx, db, t.Name, upTo, retention, batch)
@@ -86,17 +99,19 @@ func PruneSQLQueue(ctx context.Context, db *sql.DB, topics []QueueTopic, retenti
 	return res, errors.Join(errs...)
 }
 
-func messagesTable(topic string) string { return "watermill_" + topic }
-func offsetsTable(topic string) string  { return "watermill_offsets_" + topic }
+// messagesTable and offsetsTable name a topic's tables, quoted, as the
+// queue's schema and offsets adapter do.
+func messagesTable(topic string) string { return queueSchema{}.MessagesTable(topic) }
+func offsetsTable(topic string) string  { return offsetsAdapter{}.MessagesOffsetsTable(topic) }
 
 // existingTables returns which of the topics' message and offset tables
-// exist (by their unquoted names), in one statement.
+// exist (by their quoted names), in one statement.
 func existingTables(ctx context.Context, db *sql.DB, topics []QueueTopic) (map[string]bool, error) {
 	names := make([]string, 0, 2*len(topics))
 	for _, t := range topics {
 		names = append(names, messagesTable(t.Name), offsetsTable(t.Name))
 	}
-	rows, err := db.QueryContext(ctx, `SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(quote_ident(t)) IS NOT NULL`, pq.StringArray(names))
+	rows, err := db.QueryContext(ctx, `SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL`, pq.StringArray(names))
 	if err != nil {
 		return nil, fmt.Errorf("prune queue: %w", err)
 	}
@@ -126,10 +141,33 @@ func (p queuePosition) before(q queuePosition) bool {
 	return p.tx < q.tx || p.tx == q.tx && p.offset < q.offset
 }
 
+// oldestMessage returns the position of topic's first message in the
+// queue's order and whether it is older than retention (false too when
+// the topic holds none).
+func oldestMessage(ctx context.Context, db *sql.DB, topic string, retention time.Duration) (queuePosition, bool, error) {
+	var (
+		tx  string
+		p   queuePosition
+		old bool
+	)
+	err := db.QueryRowContext(ctx, `SELECT "transaction_id"::text, "offset", created_at < LOCALTIMESTAMP - make_interval(secs => $1) FROM `+messagesTable(topic)+
+		` ORDER BY "transaction_id", "offset" LIMIT 1`, retention.Seconds()).Scan(&tx, &p.offset, &old)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return queuePosition{}, false, nil
+	case err != nil:
+		return queuePosition{}, false, fmt.Errorf("prune queue topic %s: %w", topic, err)
+	}
+	if p.tx, err = strconv.ParseUint(tx, 10, 64); err != nil {
+		return queuePosition{}, false, fmt.Errorf("prune queue topic %s: transaction %q: %w", topic, tx, err)
+	}
+	return p, old, nil
+}
+
 // slowestGroup returns the position of the group of t that is furthest
 // behind; false when one of them has no offset (it has not subscribed).
 func slowestGroup(ctx context.Context, db *sql.DB, t QueueTopic) (queuePosition, bool, error) {
-	rows, err := db.QueryContext(ctx, `SELECT consumer_group, last_processed_transaction_id::text, coalesce(offset_acked, 0) FROM `+quoteIdent(offsetsTable(t.Name))+
+	rows, err := db.QueryContext(ctx, `SELECT consumer_group, last_processed_transaction_id::text, coalesce(offset_acked, 0) FROM `+offsetsTable(t.Name)+
 		` WHERE consumer_group = ANY($1)`, pq.StringArray(t.Groups))
 	if err != nil {
 		return queuePosition{}, false, fmt.Errorf("prune queue topic %s: %w", t.Name, err)
@@ -175,7 +213,7 @@ func slowestGroup(ctx context.Context, db *sql.DB, t QueueTopic) (queuePosition,
 // or the connection URL sets another); a difference shifts when messages
 // go, never which.
 func pruneTopic(ctx context.Context, db *sql.DB, topic string, upTo *queuePosition, retention time.Duration, batch int) (int, error) {
-	table := quoteIdent(messagesTable(topic))
+	table := messagesTable(topic)
 	args := []any{batch, retention.Seconds()}
 	acknowledged := ""
 	if upTo != nil {
@@ -183,7 +221,7 @@ func pruneTopic(ctx context.Context, db *sql.DB, topic string, upTo *queuePositi
 		args = append(args, strconv.FormatUint(upTo.tx, 10), upTo.offset)
 	}
 	// Topic names are keyward's own (event names and partition suffixes),
-	// never input; quoting keeps their dots.
+	// never input; the table names are quoted, which keeps their dots.
 	q := strings.Join([]string{
 		`DELETE FROM ` + table + ` WHERE ("transaction_id", "offset") IN (`,
 		`SELECT "transaction_id", "offset" FROM ` + table + ` ` + acknowledged,

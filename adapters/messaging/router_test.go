@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyward/keyward/adapters/messaging"
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 	"github.com/keyward/keyward/ports"
 )
 
@@ -77,11 +78,7 @@ func (rig *routerRig) publish(t *testing.T, orderID string) {
 
 func (rig *routerRig) waitDead(t *testing.T) ports.DeadLetter {
 	t.Helper()
-	select {
-	case <-rig.dead:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no dead letter")
-	}
+	testkit.Receive(t, rig.dead, 10*time.Second, "a dead letter")
 	rig.mu.Lock()
 	defer rig.mu.Unlock()
 	return rig.letters[len(rig.letters)-1]

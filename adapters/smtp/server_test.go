@@ -16,6 +16,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // The tests talk to a real SMTP server, emersion/go-smtp, started in
@@ -87,13 +89,7 @@ func startServer(t *testing.T, mode tlsMode, allowInsecureAuth bool) *testServer
 // next returns the next message the server accepted, or fails the test.
 func (ts *testServer) next(t *testing.T) received {
 	t.Helper()
-	select {
-	case r := <-ts.inbox:
-		return r
-	case <-time.After(10 * time.Second):
-		t.Fatal("no message reached the server")
-		return received{}
-	}
+	return testkit.Receive(t, ts.inbox, 10*time.Second, "a message at the server")
 }
 
 // none checks that the server accepted no (further) message; a Send has
