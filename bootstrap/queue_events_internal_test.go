@@ -65,6 +65,13 @@ func TestQueueTopicsNameTheirReaders(t *testing.T) {
 			}
 		}
 	}
+	for _, ev := range domain.QueueEventNames {
+		for _, topic := range messaging.PartitionTopics(ev, partitions) {
+			if len(byName[topic]) == 0 {
+				t.Errorf("queued %s has no reading group: the prune would delete its unread messages by age", topic)
+			}
+		}
+	}
 	if n := len(slices.Concat(domain.OrderEventNames, domain.CustomerEventNames)) * partitions; len(topics) != n {
 		t.Errorf("%d topics, want %d", len(topics), n)
 	}

@@ -86,9 +86,9 @@ func everyAfter(first, interval time.Duration, fn func(context.Context)) func(co
 		if ctx.Err() != nil {
 			return
 		}
+		fn(ctx)
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		fn(ctx)
 		for {
 			select {
 			case <-ctx.Done():

@@ -60,9 +60,10 @@ func PruneSQLQueue(ctx context.Context, db *sql.DB, topics []QueueTopic, retenti
 		if !exists[messagesTable(t.Name)] {
 			continue
 		}
-		// A topic whose first message is young, or that holds none, has
-		// nothing to delete: one read, and no write.
-		head, old, err := oldestMessage(ctx, db, t.Name, retention)
+		// A topic none of whose first batch of messages is old, or that
+		// holds none, has nothing to delete yet (its first delete would
+		// find nothing): one read, and no write.
+		head, old, err := firstMessages(ctx, db, t.Name, retention, batch)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -141,17 +142,22 @@ func (p queuePosition) before(q queuePosition) bool {
 	return p.tx < q.tx || p.tx == q.tx && p.offset < q.offset
 }
 
-// oldestMessage returns the position of topic's first message in the
-// queue's order and whether it is older than retention (false too when
-// the topic holds none).
-func oldestMessage(ctx context.Context, db *sql.DB, topic string, retention time.Duration) (queuePosition, bool, error) {
+// firstMessages returns the position of topic's first message in the
+// queue's order and whether any of its first batch messages is older than
+// retention (false too when the topic holds none). Ages are close to the
+// queue's order but not the same (a message's age is its transaction's
+// start, its place the transaction's id, taken at its first write), so
+// the first message alone would not do.
+func firstMessages(ctx context.Context, db *sql.DB, topic string, retention time.Duration, batch int) (queuePosition, bool, error) {
 	var (
 		tx  string
 		p   queuePosition
 		old bool
 	)
-	err := db.QueryRowContext(ctx, `SELECT "transaction_id"::text, "offset", created_at < LOCALTIMESTAMP - make_interval(secs => $1) FROM `+messagesTable(topic)+
-		` ORDER BY "transaction_id", "offset" LIMIT 1`, retention.Seconds()).Scan(&tx, &p.offset, &old)
+	err := db.QueryRowContext(ctx, `SELECT "transaction_id"::text, "offset", bool_or(old) OVER () FROM (
+	SELECT "transaction_id", "offset", created_at < LOCALTIMESTAMP - make_interval(secs => $1) AS old FROM `+messagesTable(topic)+`
+	ORDER BY "transaction_id", "offset" LIMIT $2) f
+ORDER BY "transaction_id", "offset" LIMIT 1`, retention.Seconds(), batch).Scan(&tx, &p.offset, &old)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return queuePosition{}, false, nil

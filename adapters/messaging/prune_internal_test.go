@@ -435,7 +435,36 @@ func TestIdlePrunePassWritesNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	topics := []QueueTopic{{Name: empty, Groups: []string{"g"}}, {Name: young, Groups: []string{"g"}}, {Name: unread, Groups: []string{"g"}}}
-	if res, err := PruneSQLQueue(ctx, db, topics, time.Minute, 10); err != nil || res.Deleted != 0 {
-		t.Fatalf("an idle pass: deleted %d, %v (a delete waits for the lock)", res.Deleted, err)
+	if res, err := PruneSQLQueue(ctx, db, topics, time.Minute, 10); err != nil || res.Deleted != 0 || len(res.Waiting) != 0 {
+		t.Fatalf("an idle pass: deleted %d, waiting %v, %v (a delete waits for the lock)", res.Deleted, res.Waiting, err)
+	}
+	// Once the group has read the old messages, the next pass deletes them.
+	if err := holder.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	acknowledge(t, db, unread, "g", ids[1])
+	if res, err := PruneSQLQueue(t.Context(), db, topics, time.Minute, 10); err != nil || res.Deleted != 2 {
+		t.Fatalf("once read: deleted %d, %v; want the 2 old messages", res.Deleted, err)
+	}
+}
+
+// TestPruneLooksPastAYoungFirstMessage: a message's age is its
+// transaction's start and its place in the queue its transaction's id, so
+// an old message may come after a younger one; a pass still deletes it.
+func TestPruneLooksPastAYoungFirstMessage(t *testing.T) {
+	t.Parallel()
+	db, _ := testDB(t)
+	const topic = "order.paid.p0"
+	ids := publishN(t, db, topic, 2)
+	acknowledge(t, db, topic, "g", ids[1])
+	if _, err := db.ExecContext(t.Context(), `UPDATE `+messagesTable(topic)+` SET created_at = created_at - interval '1 hour' WHERE uuid = $1`, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	res, err := PruneSQLQueue(t.Context(), db, []QueueTopic{{Name: topic, Groups: []string{"g"}}}, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := remaining(t, db, topic); res.Deleted != 1 || !slices.Equal(got, ids[:1]) {
+		t.Errorf("deleted %d, left %v; want the old second message gone and the young first one left", res.Deleted, got)
 	}
 }
