@@ -101,10 +101,11 @@ func (l *sentLog) index() error {
 	}
 	logged := maps.Clone(l.tags)
 	maps.Copy(l.tags, known)
-	for _, add := range []func(map[string]bool) error{l.messageTags, l.markerTags} {
-		if err := add(l.tags); err != nil {
-			return err
-		}
+	if err := l.messageTags(l.tags); err != nil {
+		return err
+	}
+	if err := l.markerTags(l.tags); err != nil {
+		return err
 	}
 	var missing []byte
 	for tag := range l.tags {

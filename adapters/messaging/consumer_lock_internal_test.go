@@ -2,7 +2,6 @@ package messaging
 
 import (
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -23,22 +22,9 @@ func TestQueueReadWritesNothing(t *testing.T) {
 	t.Parallel()
 	db, _ := testDB(t)
 	ctx := t.Context()
-	log := slog.New(slog.DiscardHandler)
 	const topic, group = "order.paid.p0", "g"
 	ids := publishN(t, db, topic, 2)
-	subscribe := func() <-chan *message.Message {
-		t.Helper()
-		sub, err := NewSQLSubscriberGroup(db, log, group, SQLQueueOptions{BatchSize: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = sub.Close() })
-		ch, err := sub.Subscribe(ctx, topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ch
-	}
+	subscribe := func() <-chan *message.Message { return subscribeOne(t, db, group, topic) }
 	// holders counts the backends of this database holding (granted) or
 	// waiting for a consumer lock, and those of the holders with a
 	// transaction id.

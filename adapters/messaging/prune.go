@@ -138,6 +138,21 @@ type queuePosition struct {
 	offset int64
 }
 
+// parseXID8 reads a transaction id as Postgres writes an xid8.
+func parseXID8(s string) (uint64, error) {
+	tx, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("transaction %q: %w", s, err)
+	}
+	return tx, nil
+}
+
+// olderThan is the condition that a message is older than the retention
+// in the parameter param (seconds), on the server's clock (see pruneTopic).
+func olderThan(param string) string {
+	return `created_at < LOCALTIMESTAMP - make_interval(secs => ` + param + `)`
+}
+
 func (p queuePosition) before(q queuePosition) bool {
 	return p.tx < q.tx || p.tx == q.tx && p.offset < q.offset
 }
@@ -155,7 +170,7 @@ func firstMessages(ctx context.Context, db *sql.DB, topic string, retention time
 		old bool
 	)
 	err := db.QueryRowContext(ctx, `SELECT "transaction_id"::text, "offset", bool_or(old) OVER () FROM (
-	SELECT "transaction_id", "offset", created_at < LOCALTIMESTAMP - make_interval(secs => $1) AS old FROM `+messagesTable(topic)+`
+	SELECT "transaction_id", "offset", `+olderThan("$1")+` AS old FROM `+messagesTable(topic)+`
 	ORDER BY "transaction_id", "offset" LIMIT $2) f
 ORDER BY "transaction_id", "offset" LIMIT 1`, retention.Seconds(), batch).Scan(&tx, &p.offset, &old)
 	switch {
@@ -164,8 +179,8 @@ ORDER BY "transaction_id", "offset" LIMIT 1`, retention.Seconds(), batch).Scan(&
 	case err != nil:
 		return queuePosition{}, false, fmt.Errorf("prune queue topic %s: %w", topic, err)
 	}
-	if p.tx, err = strconv.ParseUint(tx, 10, 64); err != nil {
-		return queuePosition{}, false, fmt.Errorf("prune queue topic %s: transaction %q: %w", topic, tx, err)
+	if p.tx, err = parseXID8(tx); err != nil {
+		return queuePosition{}, false, fmt.Errorf("prune queue topic %s: %w", topic, err)
 	}
 	return p, old, nil
 }
@@ -189,8 +204,8 @@ func slowestGroup(ctx context.Context, db *sql.DB, t QueueTopic) (queuePosition,
 		if err := rows.Scan(&group, &tx, &p.offset); err != nil {
 			return queuePosition{}, false, fmt.Errorf("prune queue topic %s: %w", t.Name, err)
 		}
-		if p.tx, err = strconv.ParseUint(tx, 10, 64); err != nil {
-			return queuePosition{}, false, fmt.Errorf("prune queue topic %s: group %s's transaction %q: %w", t.Name, group, tx, err)
+		if p.tx, err = parseXID8(tx); err != nil {
+			return queuePosition{}, false, fmt.Errorf("prune queue topic %s: group %s: %w", t.Name, group, err)
 		}
 		if len(seen) == 0 || p.before(slowest) {
 			slowest = p
@@ -232,7 +247,7 @@ func pruneTopic(ctx context.Context, db *sql.DB, topic string, upTo *queuePositi
 		`DELETE FROM ` + table + ` WHERE ("transaction_id", "offset") IN (`,
 		`SELECT "transaction_id", "offset" FROM ` + table + ` ` + acknowledged,
 		`ORDER BY "transaction_id", "offset" LIMIT $1)`,
-		`AND created_at < LOCALTIMESTAMP - make_interval(secs => $2)`,
+		`AND ` + olderThan("$2"),
 	}, "\n")
 	total := 0
 	for ctx.Err() == nil {
