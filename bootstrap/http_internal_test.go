@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,5 +77,38 @@ func TestServeFailsWhenItsListenerFails(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "http server stopped, shutting down") {
 		t.Errorf("the log does not say why the process stopped:\n%s", stderr.String())
+	}
+}
+
+// TestSignalDuringStartStopsCleanly: SIGTERM that arrives while the
+// process is still starting (its listener up, a later start hook still
+// running) stops it cleanly, as a supervisor's stop must, instead of
+// killing it by the signal's default action. Not parallel: the signal
+// goes to the whole test process.
+func TestSignalDuringStartStopsCleanly(t *testing.T) {
+	cfg := Defaults()
+	dir := t.TempDir()
+	cfg.HTTPAddr, cfg.MailDir, cfg.KeyringFile = "127.0.0.1:0", filepath.Join(dir, "mail"), filepath.Join(dir, "keyring.json")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var stderr syncLog
+	late := fx.Invoke(func(lc fx.Lifecycle, l *Listener) {
+		lc.Append(fx.StartHook(func(ctx context.Context) error {
+			if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Second):
+				return errors.New("the start went on for 10 s after SIGTERM")
+			}
+		}))
+	})
+	if err := serve(ctx, cfg, &stderr, late); err != nil {
+		t.Fatalf("Serve stopped by SIGTERM during its start = %v, want a clean stop\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "stopped by a signal while starting") {
+		t.Errorf("the log does not say the start was stopped:\n%s", stderr.String())
 	}
 }

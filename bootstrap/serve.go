@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"go.uber.org/fx"
 )
@@ -24,16 +27,27 @@ func Serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 func serve(ctx context.Context, cfg Config, stderr io.Writer, extra ...fx.Option) error {
 	var base BaseURL
 	var listener *Listener
+	log := newLogger(cfg, stderr)
 	app := New(cfg, append([]fx.Option{
-		fx.Decorate(func() *slog.Logger { return newLogger(cfg, stderr) }),
+		fx.Decorate(func() *slog.Logger { return log }),
 		fx.Populate(&base, &listener),
 	}, extra...)...)
 	if err := app.Err(); err != nil {
 		return err
 	}
-	start, cancel := context.WithTimeout(ctx, app.StartTimeout())
+	// Signals are caught from before the start, not only once it is
+	// over: the listener is up early in the start, and a supervisor may
+	// stop the process as soon as it answers. A signal during the start
+	// cancels it; what had started is stopped, and that is a clean stop.
+	signals, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	start, cancel := context.WithTimeout(signals, app.StartTimeout())
 	defer cancel()
 	if err := app.Start(start); err != nil {
+		if signals.Err() != nil && ctx.Err() == nil {
+			log.Info("stopped by a signal while starting")
+			return nil
+		}
 		return err
 	}
 	writeBanner(stderr, cfg, "http://"+listener.Addr().String(), string(base))
@@ -41,7 +55,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, extra ...fx.Option
 	select {
 	case sig := <-app.Wait():
 		exit = sig.ExitCode
-	case <-ctx.Done():
+	case <-signals.Done():
 	}
 	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), app.StopTimeout())
 	defer cancel()
