@@ -16,6 +16,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/shopspring/decimal"
+
+	"github.com/keyward/keyward/adapters/messaging"
 )
 
 // DevIPNSecret is the NOWPayments IPN secret used when none is configured,
@@ -284,8 +286,8 @@ func (c Config) validate() error {
 	if err := c.Customer.validate(); err != nil {
 		return err
 	}
-	if c.QueuePartitions < 1 || c.QueuePartitions > 32 {
-		return fmt.Errorf("KEYWARD_QUEUE_PARTITIONS must be between 1 and 32")
+	if c.QueuePartitions < 1 || c.QueuePartitions > messaging.MaxPartitions {
+		return fmt.Errorf("KEYWARD_QUEUE_PARTITIONS must be between 1 and %d", messaging.MaxPartitions)
 	}
 	if c.ReconcileAfter <= 0 || c.ReconcileInterval < 0 {
 		return fmt.Errorf("KEYWARD_RECONCILE_STALE_AFTER must be positive and KEYWARD_RECONCILE_INTERVAL not negative")

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/jmoiron/sqlx"
 	"go.uber.org/fx"
 
 	"github.com/keyward/keyward/adapters/messaging"
@@ -30,6 +33,7 @@ var GoChannelModule = fx.Module("messaging.gochannel",
 		func(g *gochannel.GoChannel) message.Subscriber { return g },
 		fx.Annotate(messaging.NewPublisher, fx.As(new(ports.EventPublisher))),
 		func() Partitions { return 1 },
+		func() leftovers { return nil },
 	),
 )
 
@@ -103,23 +107,22 @@ func withConcludingAck(handle func(context.Context, domain.OrderEvent) error) fu
 	}
 }
 
-// routeHandlers are the handlers of routes, one a partition's topic.
-func routeHandlers(routes []consumerRoute, parts Partitions) []messaging.Handler {
+// routeHandlers are the handlers of routes, one a partition's topic, and
+// one a topic that another partition count left unread for group.
+func routeHandlers(routes []consumerRoute, parts Partitions, group string, left leftovers) []messaging.Handler {
 	var handlers []messaging.Handler
 	for _, route := range routes {
-		for _, topic := range messaging.PartitionTopics(route.event, int(parts)) {
+		for _, topic := range slices.Concat(messaging.PartitionTopics(route.event, int(parts)), left[leftoverKey{group, route.event}]) {
 			handlers = append(handlers, messaging.Handler{Name: route.name + "@" + topic, Topic: topic, Handle: route.handle})
 		}
 	}
 	return handlers
 }
 
-// queueTopics are the topics of the Postgres queue, partitions apart, with
-// the consumer groups that read each: the pipeline's (directly, or through
-// the forwarder to a broker) and the customer notifications'. The events
-// that are not queued (domain.QueueEventNames) come with no group: their
-// tables hold what earlier versions wrote, which nobody reads now.
-func queueTopics(app application.App, partitions int) []messaging.QueueTopic {
+// queueReaders are, by event name, the consumer groups that read it from
+// the Postgres queue: the pipeline's (directly, or through the forwarder
+// to a broker) and the customer notifications'.
+func queueReaders(app application.App) map[string][]string {
 	readers := map[string][]string{}
 	for _, r := range pipelineRoutes(app) {
 		readers[r.event] = append(readers[r.event], messaging.ConsumerGroup)
@@ -127,18 +130,79 @@ func queueTopics(app application.App, partitions int) []messaging.QueueTopic {
 	for _, r := range notificationRoutes(app) {
 		readers[r.event] = append(readers[r.event], notificationConsumerGroup)
 	}
+	for ev, groups := range readers {
+		readers[ev] = slices.Compact(slices.Sorted(slices.Values(groups)))
+	}
+	return readers
+}
+
+// queueTopics are the topics of the Postgres queue, under every partition
+// count (KEYWARD_QUEUE_PARTITIONS may have been another), with the
+// consumer groups that read each. The events that are not queued
+// (domain.QueueEventNames) come with no group: their tables hold what
+// earlier versions wrote, which nobody reads now.
+func queueTopics(app application.App) []messaging.QueueTopic {
+	readers := queueReaders(app)
 	var topics []messaging.QueueTopic
 	for _, name := range slices.Compact(slices.Sorted(slices.Values(slices.Concat(domain.OrderEventNames, domain.CustomerEventNames)))) {
-		groups := slices.Compact(slices.Sorted(slices.Values(readers[name])))
-		for _, topic := range messaging.PartitionTopics(name, partitions) {
-			topics = append(topics, messaging.QueueTopic{Name: topic, Groups: groups})
+		for _, topic := range slices.Concat(messaging.PartitionTopics(name, 1), messaging.PartitionTopics(name, messaging.MaxPartitions)) {
+			topics = append(topics, messaging.QueueTopic{Name: topic, Groups: readers[name]})
 		}
 	}
 	return topics
 }
 
-func newPipeline(cfg Config, parts Partitions, sub message.Subscriber, stop *stopping, app application.App, health *routerHealth, m *metrics.Metrics, log *slog.Logger) (*message.Router, error) {
-	handlers := routeHandlers(pipelineRoutes(app), parts)
+// leftoverKey is a consumer group's reading of an event.
+type leftoverKey struct{ group, event string }
+
+// leftovers are, by consumer group and event, the queue topics of another
+// partition count (one an earlier start ran with) that hold messages the
+// group has not read. The group's consumers read them too, until the
+// process stops, so that changing KEYWARD_QUEUE_PARTITIONS strands
+// nothing: a paid order left there would wait for the reconciler, and a
+// customer's sign-in email would never go.
+type leftovers map[leftoverKey][]string
+
+// leftoversTimeout bounds the look for leftovers at the start.
+const leftoversTimeout = 15 * time.Second
+
+// findLeftovers looks for the leftovers in two statements a group. One
+// that fails is logged and the start goes on: the reconciler still
+// resumes the orders.
+func findLeftovers(cfg Config, db *sqlx.DB, app application.App, log *slog.Logger) leftovers {
+	ctx, cancel := context.WithTimeout(context.Background(), leftoversTimeout)
+	defer cancel()
+	events := map[string][]string{} // group → events
+	for ev, groups := range queueReaders(app) {
+		for _, g := range groups {
+			events[g] = append(events[g], ev)
+		}
+	}
+	left := leftovers{}
+	for _, group := range slices.Sorted(maps.Keys(events)) {
+		var topics []string
+		eventOf := map[string]string{}
+		for _, ev := range events[group] {
+			for _, t := range messaging.OtherPartitionTopics(ev, cfg.QueuePartitions) {
+				topics, eventOf[t] = append(topics, t), ev
+			}
+		}
+		unread, err := messaging.UnreadTopics(ctx, db.DB, group, topics)
+		if err != nil {
+			log.Warn("could not look for messages another KEYWARD_QUEUE_PARTITIONS left unread; the reconciler resumes their orders", "group", group, "err", err)
+			continue
+		}
+		for _, u := range unread {
+			log.Warn("reading what another KEYWARD_QUEUE_PARTITIONS left on the queue, until this process stops", "topic", u.Topic, "group", group, "messages", u.Pending)
+			k := leftoverKey{group, eventOf[u.Topic]}
+			left[k] = append(left[k], u.Topic)
+		}
+	}
+	return left
+}
+
+func newPipeline(cfg Config, parts Partitions, left leftovers, sub message.Subscriber, stop *stopping, app application.App, health *routerHealth, m *metrics.Metrics, log *slog.Logger) (*message.Router, error) {
+	handlers := routeHandlers(pipelineRoutes(app), parts, messaging.ConsumerGroup, left)
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
 	r, err := messaging.NewRouter(sub, policy, routerFailures(app, stop, true, m), log.With("component", "router"), handlers...)
 	if err != nil {

@@ -111,8 +111,8 @@ func notificationRoutes(app application.App) []consumerRoute {
 	return routes
 }
 
-func newNotificationRouter(cfg Config, parts Partitions, sub notificationSubscriber, stop *stopping, app application.App, health *notificationHealth, m *metrics.Metrics, log *slog.Logger) (notificationRouter, error) {
-	handlers := routeHandlers(notificationRoutes(app), parts)
+func newNotificationRouter(cfg Config, parts Partitions, left leftovers, sub notificationSubscriber, stop *stopping, app application.App, health *notificationHealth, m *metrics.Metrics, log *slog.Logger) (notificationRouter, error) {
+	handlers := routeHandlers(notificationRoutes(app), parts, notificationConsumerGroup, left)
 	policy := messaging.RetryPolicy{MaxRetries: cfg.RetryMaxAttempts, InitialInterval: cfg.RetryInitialDelay, MaxInterval: cfg.RetryMaxDelay}
 	r, err := messaging.NewRouter(sub, policy, routerFailures(app, stop, false, m), log.With("component", "notifications"), handlers...)
 	if err != nil {

@@ -146,6 +146,7 @@ var SQLMessagingModule = fx.Module("messaging.sql",
 			return messaging.NewSQLPublisher(db.DB, log.With("component", "sql-publisher"))
 		},
 		func(cfg Config) Partitions { return Partitions(cfg.QueuePartitions) },
+		findLeftovers,
 	),
 	fx.Invoke(func(lc fx.Lifecycle, cfg Config, sub *wsql.Subscriber) {
 		lc.Append(fx.Hook{OnStart: func(context.Context) error {

@@ -37,11 +37,11 @@ func TestTheQueueCarriesWhatIsConsumed(t *testing.T) {
 
 // TestQueueTopicsNameTheirReaders: the queue's pruning holds each topic to
 // the consumer group that reads it now (the pipeline's or the
-// notifications'), every partition alike, and an event that is not queued
-// to none, so that its old messages go by age alone.
+// notifications'), every partition alike under every partition count, and
+// an event that is not queued to none, so that its old messages go by age
+// alone.
 func TestQueueTopicsNameTheirReaders(t *testing.T) {
-	const partitions = 3
-	topics := queueTopics(application.App{}, partitions)
+	topics := queueTopics(application.App{})
 	byName := map[string][]string{}
 	for _, tp := range topics {
 		if _, dup := byName[tp.Name]; dup {
@@ -57,8 +57,9 @@ func TestQueueTopicsNameTheirReaders(t *testing.T) {
 		domain.EventOrderDelivered:          nil,
 		domain.EventOrderFulfilled:          nil,
 	}
+	every := func(ev string) []string { return append(messaging.OtherPartitionTopics(ev, 1), ev) }
 	for ev, groups := range want {
-		for _, topic := range messaging.PartitionTopics(ev, partitions) {
+		for _, topic := range every(ev) {
 			got, ok := byName[topic]
 			if !ok || !slices.Equal(got, groups) {
 				t.Errorf("%s: groups %v (listed %v), want %v", topic, got, ok, groups)
@@ -66,13 +67,13 @@ func TestQueueTopicsNameTheirReaders(t *testing.T) {
 		}
 	}
 	for _, ev := range domain.QueueEventNames {
-		for _, topic := range messaging.PartitionTopics(ev, partitions) {
+		for _, topic := range every(ev) {
 			if len(byName[topic]) == 0 {
 				t.Errorf("queued %s has no reading group: the prune would delete its unread messages by age", topic)
 			}
 		}
 	}
-	if n := len(slices.Concat(domain.OrderEventNames, domain.CustomerEventNames)) * partitions; len(topics) != n {
+	if n := len(slices.Concat(domain.OrderEventNames, domain.CustomerEventNames)) * (1 + messaging.MaxPartitions); len(topics) != n {
 		t.Errorf("%d topics, want %d", len(topics), n)
 	}
 }

@@ -43,7 +43,7 @@ func runQueuePrune(d queuePruneDeps) {
 	if d.DB == nil || ops.QueuePrune <= 0 {
 		return
 	}
-	topics := queueTopics(d.App, d.Config.QueuePartitions)
+	topics := queueTopics(d.App)
 	log := d.Log.With("component", "queue-prune")
 	pass := func(ctx context.Context) {
 		release, ok, err := d.Locks.TryLock(ctx, "queue-prune")

@@ -45,6 +45,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"time"
 
@@ -78,6 +79,23 @@ func PartitionedTopic(name, orderID string, partitions int) string {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(orderID))
 	return name + ".p" + strconv.Itoa(int(h.Sum32()%uint32(partitions)))
+}
+
+// MaxPartitions is the most topics an event name is spread over.
+const MaxPartitions = 32
+
+// OtherPartitionTopics lists the topics name has under every partition
+// count but partitions: where a process that ran with another count may
+// have left messages.
+func OtherPartitionTopics(name string, partitions int) []string {
+	current := PartitionTopics(name, partitions)
+	var out []string
+	for _, t := range append([]string{name}, PartitionTopics(name, MaxPartitions)...) {
+		if !slices.Contains(current, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // PartitionTopics lists every partition topic of name.

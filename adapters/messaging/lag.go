@@ -24,6 +24,12 @@ const LagCountCap = 10000
 // as the same group when a broker carries the events). Every topic's
 // table must exist (InitializeTopics).
 func SQLQueueLag(ctx context.Context, db *sql.DB, group string, topics []string) ([]TopicLag, error) {
+	return queueLag(ctx, db, group, topics, nil)
+}
+
+// queueLag is SQLQueueLag where the topics in unread have no offsets
+// table yet: no group has read them, and every message counts.
+func queueLag(ctx context.Context, db *sql.DB, group string, topics []string, unread map[string]bool) ([]TopicLag, error) {
 	if len(topics) == 0 {
 		return nil, nil
 	}
@@ -31,12 +37,18 @@ func SQLQueueLag(ctx context.Context, db *sql.DB, group string, topics []string)
 	for i, t := range topics {
 		// Topic names are ours (event names and partition suffixes), never
 		// input; the table names are quoted, which keeps the dots.
-		msgs, offsets := messagesTable(t), offsetsTable(t)
+		acked := fmt.Sprintf(`coalesce((SELECT max(offset_acked) FROM %s WHERE consumer_group = (SELECT name FROM reader)), 0)`, offsetsTable(t))
+		if unread[t] {
+			acked = "0"
+		}
 		parts[i] = fmt.Sprintf(`SELECT %d AS i, count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
-FROM (SELECT created_at FROM %s WHERE "offset" > coalesce((SELECT max(offset_acked) FROM %s WHERE consumer_group = $1), 0) LIMIT %d) p`,
-			i, msgs, offsets, LagCountCap)
+FROM (SELECT created_at FROM %s WHERE "offset" > %s LIMIT %d) p`,
+			i, messagesTable(t), acked, LagCountCap)
 	}
-	rows, err := db.QueryContext(ctx, strings.Join(parts, "\nUNION ALL\n"), group)
+	// The group is named once, so that a query whose topics all go
+	// unread still uses its parameter.
+	query := "WITH reader AS (SELECT $1::text AS name)\n" + strings.Join(parts, "\nUNION ALL\n")
+	rows, err := db.QueryContext(ctx, query, group)
 	if err != nil {
 		return nil, fmt.Errorf("queue lag: %w", err)
 	}
@@ -56,4 +68,39 @@ FROM (SELECT created_at FROM %s WHERE "offset" > coalesce((SELECT max(offset_ack
 		return nil, fmt.Errorf("queue lag: %w", err)
 	}
 	return out, nil
+}
+
+// UnreadTopics returns, of topics, those that hold messages group has not
+// acknowledged, with how many (up to LagCountCap) and the oldest's age, in
+// two statements. Unlike SQLQueueLag, it may be given topics that were
+// never used: those without a table are passed over, and every message of
+// one that no group has subscribed to (no offsets table) is unread.
+func UnreadTopics(ctx context.Context, db *sql.DB, group string, topics []string) ([]TopicLag, error) {
+	queue := make([]QueueTopic, len(topics))
+	for i, t := range topics {
+		queue[i] = QueueTopic{Name: t}
+	}
+	exists, err := existingTables(ctx, db, queue)
+	if err != nil {
+		return nil, err
+	}
+	var present []string
+	unsubscribed := map[string]bool{}
+	for _, t := range topics {
+		if exists[messagesTable(t)] {
+			present = append(present, t)
+			unsubscribed[t] = !exists[offsetsTable(t)]
+		}
+	}
+	lags, err := queueLag(ctx, db, group, present, unsubscribed)
+	if err != nil {
+		return nil, err
+	}
+	var unread []TopicLag
+	for _, l := range lags {
+		if l.Pending > 0 {
+			unread = append(unread, l)
+		}
+	}
+	return unread, nil
 }

@@ -114,19 +114,19 @@ func existingTables(ctx context.Context, db *sql.DB, topics []QueueTopic) (map[s
 	}
 	rows, err := db.QueryContext(ctx, `SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL`, pq.StringArray(names))
 	if err != nil {
-		return nil, fmt.Errorf("prune queue: %w", err)
+		return nil, fmt.Errorf("queue tables: %w", err)
 	}
 	defer rows.Close()
 	exists := map[string]bool{}
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {
-			return nil, fmt.Errorf("prune queue: %w", err)
+			return nil, fmt.Errorf("queue tables: %w", err)
 		}
 		exists[name] = true
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("prune queue: %w", err)
+		return nil, fmt.Errorf("queue tables: %w", err)
 	}
 	return exists, nil
 }
