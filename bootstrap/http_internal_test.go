@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/fx"
+
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // brokenListener fails every Accept, as a listener whose socket the
@@ -83,7 +86,8 @@ func TestServeFailsWhenItsListenerFails(t *testing.T) {
 // TestSignalDuringStartStopsCleanly: SIGTERM that arrives while the
 // process is still starting (its listener up, a later start hook still
 // running) stops it cleanly, as a supervisor's stop must, instead of
-// killing it by the signal's default action. Not parallel: the signal
+// killing it by the signal's default action: the start finishes, then
+// every stop hook runs and the listener closes. Not parallel: the signal
 // goes to the whole test process.
 func TestSignalDuringStartStopsCleanly(t *testing.T) {
 	cfg := Defaults()
@@ -92,23 +96,32 @@ func TestSignalDuringStartStopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	var stderr syncLog
+	var listener *Listener
+	stopped := false
 	late := fx.Invoke(func(lc fx.Lifecycle, l *Listener) {
-		lc.Append(fx.StartHook(func(ctx context.Context) error {
-			if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-				return err
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(10 * time.Second):
-				return errors.New("the start went on for 10 s after SIGTERM")
-			}
-		}))
+		lc.Append(fx.Hook{
+			// The signal lands while the start still runs.
+			OnStart: func(context.Context) error {
+				got := make(chan os.Signal, 1)
+				signal.Notify(got, syscall.SIGTERM)
+				defer signal.Stop(got)
+				if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+					return err
+				}
+				testkit.Receive(t, got, 10*time.Second, "SIGTERM")
+				return nil
+			},
+			OnStop: func(context.Context) error { stopped = true; return nil },
+		})
 	})
-	if err := serve(ctx, cfg, &stderr, late); err != nil {
+	if err := serve(ctx, cfg, &stderr, late, fx.Populate(&listener)); err != nil {
 		t.Fatalf("Serve stopped by SIGTERM during its start = %v, want a clean stop\n%s", err, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "stopped by a signal while starting") {
-		t.Errorf("the log does not say the start was stopped:\n%s", stderr.String())
+	if !stopped {
+		t.Error("the started hooks were not stopped")
+	}
+	if conn, err := net.DialTimeout("tcp", listener.Addr().String(), time.Second); err == nil {
+		conn.Close()
+		t.Errorf("the listener at %s still accepts connections after the stop", listener.Addr())
 	}
 }

@@ -108,12 +108,16 @@ func withConcludingAck(handle func(context.Context, domain.OrderEvent) error) fu
 }
 
 // routeHandlers are the handlers of routes, one a partition's topic, and
-// one a topic that another partition count left unread for group.
+// one a topic that another partition count left unread for group, until
+// it is read.
 func routeHandlers(routes []consumerRoute, parts Partitions, group string, left leftovers) []messaging.Handler {
 	var handlers []messaging.Handler
 	for _, route := range routes {
-		for _, topic := range slices.Concat(messaging.PartitionTopics(route.event, int(parts)), left[leftoverKey{group, route.event}]) {
+		for _, topic := range messaging.PartitionTopics(route.event, int(parts)) {
 			handlers = append(handlers, messaging.Handler{Name: route.name + "@" + topic, Topic: topic, Handle: route.handle})
+		}
+		for _, l := range left[leftoverKey{group, route.event}] {
+			handlers = append(handlers, messaging.Handler{Name: route.name + "@" + l.topic, Topic: l.topic, Handle: route.handle, Until: l.drained})
 		}
 	}
 	return handlers
@@ -155,30 +159,53 @@ func queueTopics(app application.App) []messaging.QueueTopic {
 // leftoverKey is a consumer group's reading of an event.
 type leftoverKey struct{ group, event string }
 
+// leftover is a topic of another partition count that a consumer group has
+// not read to its end; drained is closed once it has, which stops its
+// reader.
+type leftover struct {
+	topic   string
+	drained chan struct{}
+}
+
 // leftovers are, by consumer group and event, the queue topics of another
 // partition count (one an earlier start ran with) that hold messages the
-// group has not read. The group's consumers read them too, until the
-// process stops, so that changing KEYWARD_QUEUE_PARTITIONS strands
+// group had not read when the process started. The group's consumers read
+// them too, until they are read to their end (findLeftovers looks every
+// leftoverCheck), so that changing KEYWARD_QUEUE_PARTITIONS strands
 // nothing: a paid order left there would wait for the reconciler, and a
 // customer's sign-in email would never go.
-type leftovers map[leftoverKey][]string
+type leftovers map[leftoverKey][]leftover
 
-// leftoversTimeout bounds the look for leftovers at the start.
-const leftoversTimeout = 15 * time.Second
+// leftoverCheck is how often a process reading leftovers looks whether
+// they are read to their end; leftoversTimeout bounds a look.
+const (
+	leftoverCheck    = 5 * time.Second
+	leftoversTimeout = 15 * time.Second
+)
 
-// findLeftovers looks for the leftovers in two statements a group. One
-// that fails is logged and the start goes on: the reconciler still
-// resumes the orders.
-func findLeftovers(cfg Config, db *sqlx.DB, app application.App, log *slog.Logger) leftovers {
-	ctx, cancel := context.WithTimeout(context.Background(), leftoversTimeout)
-	defer cancel()
-	events := map[string][]string{} // group → events
+// findLeftovers looks for the leftovers, in two statements a consumer
+// group, and from the start of the process looks again every
+// leftoverCheck until every one is read to its end, stopping the reader
+// of each as it is. A look that fails is logged: at the start, the
+// process goes on without the leftovers (the reconciler still resumes
+// their orders; their customer emails wait for the next start).
+func findLeftovers(lc fx.Lifecycle, cfg Config, db *sqlx.DB, app application.App, log *slog.Logger) leftovers {
+	log = log.With("component", "queue-leftovers")
+	events := map[string][]string{} // group → the events it reads
 	for ev, groups := range queueReaders(app) {
 		for _, g := range groups {
 			events[g] = append(events[g], ev)
 		}
 	}
+	// unread returns group's topics among topics that hold messages it
+	// has not read.
+	unread := func(ctx context.Context, group string, topics []string) ([]messaging.TopicLag, error) {
+		ctx, cancel := context.WithTimeout(ctx, leftoversTimeout)
+		defer cancel()
+		return messaging.UnreadTopics(ctx, db.DB, group, topics)
+	}
 	left := leftovers{}
+	reading := map[string]map[string]leftover{} // group → topic → its leftover
 	for _, group := range slices.Sorted(maps.Keys(events)) {
 		var topics []string
 		eventOf := map[string]string{}
@@ -187,17 +214,67 @@ func findLeftovers(cfg Config, db *sqlx.DB, app application.App, log *slog.Logge
 				topics, eventOf[t] = append(topics, t), ev
 			}
 		}
-		unread, err := messaging.UnreadTopics(ctx, db.DB, group, topics)
+		found, err := unread(context.Background(), group, topics)
 		if err != nil {
-			log.Warn("could not look for messages another KEYWARD_QUEUE_PARTITIONS left unread; the reconciler resumes their orders", "group", group, "err", err)
+			log.Warn("could not look for messages another KEYWARD_QUEUE_PARTITIONS left unread", "group", group, "err", err)
 			continue
 		}
-		for _, u := range unread {
-			log.Warn("reading what another KEYWARD_QUEUE_PARTITIONS left on the queue, until this process stops", "topic", u.Topic, "group", group, "messages", u.Pending)
+		for _, u := range found {
+			log.Warn("reading what another KEYWARD_QUEUE_PARTITIONS left on the queue", "topic", u.Topic, "group", group, "messages", u.Pending)
+			l := leftover{topic: u.Topic, drained: make(chan struct{})}
 			k := leftoverKey{group, eventOf[u.Topic]}
-			left[k] = append(left[k], u.Topic)
+			left[k] = append(left[k], l)
+			if reading[group] == nil {
+				reading[group] = map[string]leftover{}
+			}
+			reading[group][u.Topic] = l
 		}
 	}
+	if len(reading) == 0 {
+		return left
+	}
+	runInBackground(lc, func(ctx context.Context) {
+		// Readers still running when the process stops end with it.
+		defer func() {
+			for _, topics := range reading {
+				for _, l := range topics {
+					close(l.drained)
+				}
+			}
+		}()
+		t := time.NewTicker(leftoverCheck)
+		defer t.Stop()
+		for len(reading) > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			for group, topics := range reading {
+				found, err := unread(ctx, group, slices.Collect(maps.Keys(topics)))
+				if err != nil {
+					if ctx.Err() == nil {
+						log.Warn("could not look whether what another KEYWARD_QUEUE_PARTITIONS left is read; the next look retries", "group", group, "err", err)
+					}
+					continue
+				}
+				still := map[string]bool{}
+				for _, u := range found {
+					still[u.Topic] = true
+				}
+				for topic, l := range topics {
+					if !still[topic] {
+						log.Info("read what another KEYWARD_QUEUE_PARTITIONS left on the queue; its reader stops", "topic", topic, "group", group)
+						close(l.drained)
+						delete(topics, topic)
+					}
+				}
+				if len(topics) == 0 {
+					delete(reading, group)
+				}
+			}
+		}
+	})
 	return left
 }
 

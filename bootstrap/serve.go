@@ -25,6 +25,14 @@ func Serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 
 // serve is Serve with extra options for the application (a test's).
 func serve(ctx context.Context, cfg Config, stderr io.Writer, extra ...fx.Option) error {
+	// Signals are caught from the beginning, not only once the start is
+	// over: the listener is up early in the start, and a supervisor may
+	// stop the process as soon as it answers. A signal that comes before
+	// the start is over lets it finish (a start cut short would roll back
+	// with a spent context, and stop nothing), then stops what started,
+	// gracefully: a clean stop.
+	signals, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
 	var base BaseURL
 	var listener *Listener
 	log := newLogger(cfg, stderr)
@@ -35,27 +43,25 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, extra ...fx.Option
 	if err := app.Err(); err != nil {
 		return err
 	}
-	// Signals are caught from before the start, not only once it is
-	// over: the listener is up early in the start, and a supervisor may
-	// stop the process as soon as it answers. A signal during the start
-	// cancels it; what had started is stopped, and that is a clean stop.
-	signals, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stopSignals()
-	start, cancel := context.WithTimeout(signals, app.StartTimeout())
+	if signals.Err() != nil && ctx.Err() == nil {
+		log.Info("stopped by a signal before starting")
+		return nil
+	}
+	start, cancel := context.WithTimeout(ctx, app.StartTimeout())
 	defer cancel()
 	if err := app.Start(start); err != nil {
-		if signals.Err() != nil && ctx.Err() == nil {
-			log.Info("stopped by a signal while starting")
-			return nil
-		}
 		return err
 	}
-	writeBanner(stderr, cfg, "http://"+listener.Addr().String(), string(base))
 	var exit int
-	select {
-	case sig := <-app.Wait():
-		exit = sig.ExitCode
-	case <-signals.Done():
+	if signals.Err() != nil && ctx.Err() == nil {
+		log.Info("stopped by a signal while starting")
+	} else {
+		writeBanner(stderr, cfg, "http://"+listener.Addr().String(), string(base))
+		select {
+		case sig := <-app.Wait():
+			exit = sig.ExitCode
+		case <-signals.Done():
+		}
 	}
 	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), app.StopTimeout())
 	defer cancel()

@@ -37,13 +37,18 @@ func queueLag(ctx context.Context, db *sql.DB, group string, topics []string, un
 	for i, t := range topics {
 		// Topic names are ours (event names and partition suffixes), never
 		// input; the table names are quoted, which keeps the dots.
-		acked := fmt.Sprintf(`coalesce((SELECT max(offset_acked) FROM %s WHERE consumer_group = (SELECT name FROM reader)), 0)`, offsetsTable(t))
+		// A message is unread when it comes after the group's position in
+		// the queue's order (transaction, then offset), as the queue hands
+		// messages out; a group with no offset yet is at the start.
+		unreadCond := fmt.Sprintf(`("transaction_id", "offset") > (SELECT tx, o FROM (
+	SELECT last_processed_transaction_id AS tx, coalesce(offset_acked, 0) AS o FROM %s WHERE consumer_group = (SELECT name FROM reader)
+	UNION ALL SELECT '0'::xid8, 0) g ORDER BY tx DESC, o DESC LIMIT 1)`, offsetsTable(t))
 		if unread[t] {
-			acked = "0"
+			unreadCond = "true"
 		}
 		parts[i] = fmt.Sprintf(`SELECT %d AS i, count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
-FROM (SELECT created_at FROM %s WHERE "offset" > %s LIMIT %d) p`,
-			i, messagesTable(t), acked, LagCountCap)
+FROM (SELECT created_at FROM %s WHERE %s LIMIT %d) p`,
+			i, messagesTable(t), unreadCond, LagCountCap)
 	}
 	// The group is named once, so that a query whose topics all go
 	// unread still uses its parameter.
@@ -76,11 +81,7 @@ FROM (SELECT created_at FROM %s WHERE "offset" > %s LIMIT %d) p`,
 // never used: those without a table are passed over, and every message of
 // one that no group has subscribed to (no offsets table) is unread.
 func UnreadTopics(ctx context.Context, db *sql.DB, group string, topics []string) ([]TopicLag, error) {
-	queue := make([]QueueTopic, len(topics))
-	for i, t := range topics {
-		queue[i] = QueueTopic{Name: t}
-	}
-	exists, err := existingTables(ctx, db, queue)
+	exists, err := existingTables(ctx, db)
 	if err != nil {
 		return nil, err
 	}

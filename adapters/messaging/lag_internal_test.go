@@ -1,13 +1,15 @@
 package messaging
 
 import (
+	"log/slog"
 	"slices"
 	"testing"
 )
 
 // TestUnreadTopics: of the topics it is given, UnreadTopics returns those
-// holding messages the group has not acknowledged, with how many: not a
-// topic the group has read to its end, not one whose table does not exist;
+// holding messages the group has not acknowledged, with how many, in the
+// queue's order (transaction, then offset: neither alone); not a topic
+// the group has read to its end, not one whose table does not exist;
 // every message of a topic no group has subscribed to (no offsets table)
 // is unread, and another group's offset counts for nothing. A topic read
 // to its end and one never used alone make an empty answer.
@@ -20,6 +22,8 @@ func TestUnreadTopics(t *testing.T) {
 		noGroup  = "order.paid.p3" // written, never subscribed to
 		otherGrp = "order.paid.p4" // another group read it all
 		never    = "order.paid.p5" // no table
+		together = "order.paid.p6" // three messages of one transaction, the second read
+		crossed  = "order.paid.p7" // a read, which the queue hands out before b
 	)
 	ids := map[string][]string{}
 	for topic, n := range map[string]int{behind: 3, readAll: 2, noGroup: 2, otherGrp: 2} {
@@ -28,8 +32,19 @@ func TestUnreadTopics(t *testing.T) {
 	acknowledge(t, db, behind, "g", ids[behind][0])
 	acknowledge(t, db, readAll, "g", ids[readAll][1])
 	acknowledge(t, db, otherGrp, "h", ids[otherGrp][1])
+	pub, err := NewSQLPublisher(db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	three := orderMessages(t, 3)
+	if err := pub.Publish(together, three...); err != nil {
+		t.Fatal(err)
+	}
+	acknowledge(t, db, together, "g", three[1].UUID)
+	crossedMessages(t, db, crossed)
+	acknowledge(t, db, crossed, "g", "a")
 
-	unread, err := UnreadTopics(t.Context(), db, "g", []string{behind, readAll, noGroup, otherGrp, never})
+	unread, err := UnreadTopics(t.Context(), db, "g", []string{behind, readAll, noGroup, otherGrp, never, together, crossed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +55,7 @@ func TestUnreadTopics(t *testing.T) {
 			t.Errorf("%s: oldest unread message %f s old", u.Topic, u.OldestAgeSeconds)
 		}
 	}
-	want := map[string]int{behind: 2, noGroup: 2, otherGrp: 2}
+	want := map[string]int{behind: 2, noGroup: 2, otherGrp: 2, together: 1, crossed: 1}
 	if len(got) != len(want) {
 		t.Errorf("unread topics %v, want %v", got, want)
 	}

@@ -45,7 +45,7 @@ func PruneSQLQueue(ctx context.Context, db *sql.DB, topics []QueueTopic, retenti
 	if batch <= 0 {
 		return res, fmt.Errorf("prune queue: batch must be positive, not %d", batch)
 	}
-	exists, err := existingTables(ctx, db, topics)
+	exists, err := existingTables(ctx, db)
 	if err != nil {
 		return res, err
 	}
@@ -105,14 +105,13 @@ func PruneSQLQueue(ctx context.Context, db *sql.DB, topics []QueueTopic, retenti
 func messagesTable(topic string) string { return queueSchema{}.MessagesTable(topic) }
 func offsetsTable(topic string) string  { return offsetsAdapter{}.MessagesOffsetsTable(topic) }
 
-// existingTables returns which of the topics' message and offset tables
-// exist (by their quoted names), in one statement.
-func existingTables(ctx context.Context, db *sql.DB, topics []QueueTopic) (map[string]bool, error) {
-	names := make([]string, 0, 2*len(topics))
-	for _, t := range topics {
-		names = append(names, messagesTable(t.Name), offsetsTable(t.Name))
-	}
-	rows, err := db.QueryContext(ctx, `SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL`, pq.StringArray(names))
+// existingTables returns which of the queue's tables exist, by their
+// quoted names, in one statement: the tables named as the queue names them
+// that the session's search path shows. It lists them rather than looking
+// up each of topics (there are many more topics than tables).
+func existingTables(ctx context.Context, db *sql.DB) (map[string]bool, error) {
+	rows, err := db.QueryContext(ctx, `SELECT format('"%s"', relname) FROM pg_class
+WHERE relkind IN ('r', 'p') AND starts_with(relname, 'watermill_') AND pg_table_is_visible(oid)`)
 	if err != nil {
 		return nil, fmt.Errorf("queue tables: %w", err)
 	}

@@ -161,35 +161,7 @@ func TestPruneFollowsTheQueueOrder(t *testing.T) {
 
 	// Transaction a takes its id first and its offset last.
 	const crossed = "order.paid.p1"
-	publishN(t, db, crossed, 1) // makes the table
-	if _, err := db.ExecContext(ctx, `DELETE FROM `+messagesTable(crossed)); err != nil {
-		t.Fatal(err)
-	}
-	insert := `INSERT INTO ` + messagesTable(crossed) + ` (uuid, payload, metadata, transaction_id) VALUES ($1, '{}', '{}', pg_current_xact_id())`
-	a, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = a.Rollback() }()
-	if _, err := a.ExecContext(ctx, `SELECT pg_current_xact_id()`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, insert, "b"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.ExecContext(ctx, insert, "a"); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if got := remaining(t, db, crossed); !slices.Equal(got, []string{"a", "b"}) {
-		t.Fatalf("queue order %v, want a before b", got)
-	}
-	var aOffset, bOffset int64
-	if err := db.QueryRowContext(ctx, `SELECT (SELECT "offset" FROM `+messagesTable(crossed)+` WHERE uuid = 'a'), (SELECT "offset" FROM `+messagesTable(crossed)+` WHERE uuid = 'b')`).Scan(&aOffset, &bOffset); err != nil || aOffset < bOffset {
-		t.Fatalf("offsets a %d, b %d (%v): want a's after b's", aOffset, bOffset, err)
-	}
+	crossedMessages(t, db, crossed)
 	acknowledge(t, db, crossed, "g", "a")
 
 	for _, topic := range []string{together, crossed} {

@@ -132,3 +132,40 @@ func subscribeOne(t testing.TB, db *sql.DB, group, topic string) <-chan *message
 	}
 	return ch
 }
+
+// crossedMessages writes messages "a" and "b" to topic, which must hold
+// none, in two transactions whose offsets cross their ids: a takes its id
+// first and its offset last, so the queue hands a out first.
+func crossedMessages(t *testing.T, db *sql.DB, topic string) {
+	t.Helper()
+	ctx := t.Context()
+	publishN(t, db, topic, 1) // makes the table
+	if _, err := db.ExecContext(ctx, `DELETE FROM `+messagesTable(topic)); err != nil {
+		t.Fatal(err)
+	}
+	insert := `INSERT INTO ` + messagesTable(topic) + ` (uuid, payload, metadata, transaction_id) VALUES ($1, '{}', '{}', pg_current_xact_id())`
+	a, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.Rollback() }()
+	if _, err := a.ExecContext(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, insert, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ExecContext(ctx, insert, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := remaining(t, db, topic); len(got) != 2 || got[0] != "a" || got[1] != "b" {
+		t.Fatalf("queue order %v, want a before b", got)
+	}
+	var aOffset, bOffset int64
+	if err := db.QueryRowContext(ctx, `SELECT (SELECT "offset" FROM `+messagesTable(topic)+` WHERE uuid = 'a'), (SELECT "offset" FROM `+messagesTable(topic)+` WHERE uuid = 'b')`).Scan(&aOffset, &bOffset); err != nil || aOffset < bOffset {
+		t.Fatalf("offsets a %d, b %d (%v): want a's after b's", aOffset, bOffset, err)
+	}
+}

@@ -22,6 +22,10 @@ type Handler struct {
 	Name   string
 	Topic  string
 	Handle func(ctx context.Context, ev domain.OrderEvent) error
+	// Until, when set, stops the handler once it is closed (its
+	// subscription ends; the router's other handlers go on): the reader
+	// of a topic that is only being drained.
+	Until <-chan struct{}
 }
 
 // RetryPolicy bounds how a failing handler is retried before its message is
@@ -79,11 +83,25 @@ func NewRouter(sub message.Subscriber, policy RetryPolicy, failures Failures, lo
 	r.AddMiddleware(Correlate) // each delivery runs with the message's correlation id
 	for _, h := range handlers {
 		h := h
-		r.AddConsumerHandler(h.Name, h.Topic, sub, func(msg *message.Message) error {
+		added := r.AddConsumerHandler(h.Name, h.Topic, sub, func(msg *message.Message) error {
 			return handleWithRetries(msg, h, policy, failures, log)
 		})
+		if h.Until != nil {
+			go stopWhen(added, h.Until)
+		}
 	}
 	return r, nil
+}
+
+// stopWhen stops h once until is closed, when h has started by then.
+func stopWhen(h *message.Handler, until <-chan struct{}) {
+	select {
+	case <-h.Started():
+	case <-until:
+		return
+	}
+	<-until
+	h.Stop()
 }
 
 func handleWithRetries(msg *message.Message, h Handler, policy RetryPolicy, f Failures, log *slog.Logger) error {
