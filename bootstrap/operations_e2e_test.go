@@ -379,7 +379,9 @@ func TestStopHandsBackInFlightWork(t *testing.T) {
 	url, _ := pgtest.NewDatabase(t)
 	h := start(t, both(withPostgres(url), func(c *bootstrap.Config) {
 		c.SupplierFailRate = 1
-		c.RetryInitialDelay, c.RetryMaxDelay = 10*time.Second, 10*time.Second
+		// One retry, 25 s on: the longest wait the retry settings allow
+		// (half the queue's ack deadline) is 50 s.
+		c.RetryMaxAttempts, c.RetryInitialDelay, c.RetryMaxDelay = 2, 25*time.Second, 25*time.Second
 		c.ReconcileInterval = 0
 	}))
 	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU
@@ -388,8 +390,8 @@ func TestStopHandsBackInFlightWork(t *testing.T) {
 	h.waitItem(o, "purchasing", 20*time.Second) // the first attempt failed; the handler waits
 	began := time.Now()
 	h.stop()
-	if took := time.Since(began); took > 5*time.Second {
-		t.Fatalf("stopping took %s: it waited out the retry backoff", took)
+	if took := time.Since(began); took > 15*time.Second {
+		t.Fatalf("stopping took %s: it waited out the retry backoff (25 s)", took)
 	}
 
 	next := start(t, both(withPostgres(url), func(c *bootstrap.Config) { c.ReconcileInterval, c.KeyringFile = 0, h.cfg.KeyringFile }))

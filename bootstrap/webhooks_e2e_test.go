@@ -168,7 +168,10 @@ func withWebhooks(schedule string) func(*bootstrap.Config) {
 	return func(c *bootstrap.Config) {
 		c.Webhooks.AllowPrivate = true
 		c.Webhooks.RetrySchedule = schedule
-		c.Webhooks.Timeout = 2 * time.Second
+		// Long enough that a loaded machine never times out an answer the
+		// receiver gave (a retry would deliver it twice); no test waits
+		// for it to run out.
+		c.Webhooks.Timeout = 15 * time.Second
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/domain"
+	"github.com/keyward/keyward/internal/testkit"
 )
 
 // TestWakeupSignalsCommittedTopics: the outbox's commit wakes the waiters
@@ -68,9 +69,23 @@ func TestWakeupSignalsCommittedTopics(t *testing.T) {
 func TestCancelledPollIsNoError(t *testing.T) {
 	t.Parallel()
 	db, _ := testDB(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	// Cancelled once the server runs it, as the stop cancels a poll (a
+	// deadline that ran out before the query was sent would fail in the
+	// driver instead).
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	_, cancelled := db.ExecContext(ctx, "SELECT pg_sleep(5)")
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.ExecContext(ctx, "SELECT pg_sleep(5)")
+		done <- err
+	}()
+	testkit.Eventually(t, 10*time.Second, "the query running", func() bool {
+		var n int
+		err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = 'SELECT pg_sleep(5)' AND state = 'active'`).Scan(&n)
+		return err == nil && n > 0
+	})
+	cancel()
+	cancelled := testkit.Receive(t, done, 10*time.Second, "the cancelled query's error")
 	if cancelled == nil || !cancelledPoll(cancelled) {
 		t.Fatalf("a cancelled query (%v) is not recognised as the stop", cancelled)
 	}
