@@ -65,9 +65,7 @@ func TestFailedListenerStopsTheProcess(t *testing.T) {
 // serving; it never ends as a clean stop.
 func TestServeFailsWhenItsListenerFails(t *testing.T) {
 	t.Parallel()
-	cfg := Defaults()
-	dir := t.TempDir()
-	cfg.HTTPAddr, cfg.MailDir, cfg.KeyringFile = "127.0.0.1:0", filepath.Join(dir, "mail"), filepath.Join(dir, "keyring.json")
+	cfg := localConfig(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	var stderr syncLog
@@ -90,9 +88,7 @@ func TestServeFailsWhenItsListenerFails(t *testing.T) {
 // every stop hook runs and the listener closes. Not parallel: the signal
 // goes to the whole test process.
 func TestSignalDuringStartStopsCleanly(t *testing.T) {
-	cfg := Defaults()
-	dir := t.TempDir()
-	cfg.HTTPAddr, cfg.MailDir, cfg.KeyringFile = "127.0.0.1:0", filepath.Join(dir, "mail"), filepath.Join(dir, "keyring.json")
+	cfg := localConfig(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	var stderr syncLog
@@ -124,4 +120,13 @@ func TestSignalDuringStartStopsCleanly(t *testing.T) {
 		conn.Close()
 		t.Errorf("the listener at %s still accepts connections after the stop", listener.Addr())
 	}
+}
+
+// localConfig is the default configuration, listening on a free loopback
+// port, with its files in a directory of the test's.
+func localConfig(t *testing.T) Config {
+	cfg := Defaults()
+	dir := t.TempDir()
+	cfg.HTTPAddr, cfg.MailDir, cfg.KeyringFile = "127.0.0.1:0", filepath.Join(dir, "mail"), filepath.Join(dir, "keyring.json")
+	return cfg
 }
