@@ -15,6 +15,7 @@ import (
 // its link answers 410 afterwards; every reveal and admin action is in the
 // hash-chained audit log, which verifies and exports.
 func TestRevokeAndAudit(t *testing.T) {
+	t.Parallel()
 	url, _ := pgtest.NewDatabase(t)
 	h := start(t, withPostgres(url))
 	admin := map[string]string{"Authorization": "Bearer " + testAdminKey}

@@ -39,6 +39,7 @@ func (a freezeAudit) Append(ctx context.Context, actor, action, subject string, 
 // sees neither the consumed reveal nor an audit record of it, and the
 // customer's reveal then works once, audited once.
 func TestRevealAndItsAuditCommitTogether(t *testing.T) {
+	t.Parallel()
 	url, admin := pgtest.NewDatabase(t)
 	keyring := t.TempDir() + "/keyring.json"
 	mod := func(c *bootstrap.Config) { c.DatabaseURL = url; c.KeyringFile = keyring }

@@ -29,6 +29,7 @@ func withS3(srv *s3test.Server) func(*bootstrap.Config) {
 // key the supplier issued, nothing in the Postgres blobs table; a revoke
 // deletes the objects.
 func TestEndToEndS3Blobs(t *testing.T) {
+	t.Parallel()
 	url, db := pgtest.NewDatabase(t)
 	srv := s3test.StartHTTP(t)
 	h := start(t, func(c *bootstrap.Config) { withPostgres(url)(c); withS3(srv)(c) })
@@ -82,6 +83,7 @@ func TestEndToEndS3Blobs(t *testing.T) {
 // TestReadyzReportsAMissingBucket: a bucket that does not answer makes
 // keyward not ready, naming the component.
 func TestReadyzReportsAMissingBucket(t *testing.T) {
+	t.Parallel()
 	srv := s3test.StartHTTP(t)
 	h := start(t, func(c *bootstrap.Config) {
 		withS3(srv)(c)
@@ -96,6 +98,7 @@ func TestReadyzReportsAMissingBucket(t *testing.T) {
 // TestBucketDownIsRetryable: with the bucket unreachable, a reveal and a
 // revoke answer 503 (try again), never 500 or "keys gone".
 func TestBucketDownIsRetryable(t *testing.T) {
+	t.Parallel()
 	srv := s3test.StartHTTP(t)
 	h := start(t, withS3(srv))
 	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU

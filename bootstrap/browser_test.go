@@ -29,6 +29,7 @@ import (
 // in .cache/artifacts/browser/ (logged). Without Chromium the test fails:
 // scripts/test.sh installs it.
 func TestBrowserRevealPageAndDocs(t *testing.T) {
+	t.Parallel()
 	chromium := chromiumPath(t)
 	artifacts := artifactDir(t, "browser")
 	t.Logf("screenshots in %s", artifacts)

@@ -37,6 +37,7 @@ func (h *harness) replacementToken(addr string) string {
 // reveals the replacement, the old link no longer shows the bad key, and
 // the bad key, uploaded again in another spelling, is refused.
 func TestClaimEndToEndPostgres(t *testing.T) {
+	t.Parallel()
 	chromium := chromiumPath(t)
 	artifacts := artifactDir(t, "browser-claim")
 	t.Logf("screenshots in %s", artifacts)

@@ -65,6 +65,7 @@ func preOrderPostback(orderID, authHash string) []byte {
 // and the PREORDER postback (authenticated by authHash, read as a hint)
 // finishes the order.
 func TestCodesWholesaleAlongsideKinguin(t *testing.T) {
+	t.Parallel()
 	kg := kinguintest.New(t, 0)
 	cw := codeswholesaletest.New(t, 0, 0)
 	cw.SetStock(codeswholesaletest.PreOrderProductID, 5) // listed as sellable before its release
@@ -160,6 +161,7 @@ func itemStatuses(o orderResp) string {
 // same database finds the order in the history by clientOrderId and posts
 // nothing more.
 func TestCrashAfterCodesWholesaleOrderPlaced(t *testing.T) {
+	t.Parallel()
 	url, admin := pgtest.NewDatabase(t)
 	kg := kinguintest.New(t, 0)
 	cw := codeswholesaletest.New(t, 0, 0)

@@ -23,6 +23,7 @@ import (
 // acknowledges nothing, and the subscriber acknowledges its message in
 // the consume transaction, as before.
 func TestConcludingUnitAcknowledgesItsMessage(t *testing.T) {
+	t.Parallel()
 	url, db := pgtest.NewDatabase(t)
 	ctx := t.Context()
 	const topic, group = "order.paid.p0", "keyward.test"

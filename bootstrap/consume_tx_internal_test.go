@@ -41,6 +41,7 @@ func (m *sentMailer) Send(context.Context, ports.Email) (ports.Receipt, error) {
 // comes back); one that succeeds commits both. Were the record a
 // transaction of its own, the failed handling would have left it behind.
 func TestNotificationRecordCommitsWithItsAck(t *testing.T) {
+	t.Parallel()
 	_, db := pgtest.NewDatabase(t)
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)
@@ -147,6 +148,7 @@ func TestNotificationRecordCommitsWithItsAck(t *testing.T) {
 // back): the second's record committed with the batch, so it is handled,
 // once, and the next subscriber starts at the third.
 func TestHandlingAcknowledgesItsOwnMessage(t *testing.T) {
+	t.Parallel()
 	url, db := pgtest.NewDatabase(t)
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)
@@ -275,6 +277,7 @@ func TestHandlingAcknowledgesItsOwnMessage(t *testing.T) {
 // Two such messages in one batch cost three reads: the first is still
 // remembered when the second aborts the second read.
 func TestAbortedBatchIsGivenUpAtOnce(t *testing.T) {
+	t.Parallel()
 	url, db := pgtest.NewDatabase(t)
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)

@@ -137,6 +137,7 @@ func TestCustomerAccountEndToEndPostgres(t *testing.T) {
 // no longer does; every page carries the reveal page's security headers and
 // the browser reports no CSP violation.
 func TestBrowserAccountPage(t *testing.T) {
+	t.Parallel()
 	chromium := chromiumPath(t)
 	artifacts := artifactDir(t, "browser-account")
 	t.Logf("screenshots in %s", artifacts)

@@ -14,6 +14,7 @@ import (
 // page (nothing consumed) → reveal → the keys the supplier issued →
 // revelation recorded. Then the expired link gives 410.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	h := start(t, nil)
 	walkFlow(t, h)
 }
@@ -185,6 +186,7 @@ func walkFlow(t *testing.T, h *harness) (string, []string) {
 // TestDuplicateIPNs sends the same signed notification 20 times at once:
 // one purchase per item, one link, one email.
 func TestDuplicateIPNs(t *testing.T) {
+	t.Parallel()
 	h := start(t, nil)
 	duplicateIPNs(t, h, 20)
 }

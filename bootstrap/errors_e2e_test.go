@@ -12,6 +12,7 @@ import (
 // TestBadInputGetsProblems: every bad request gets an RFC 9457 problem with
 // a status a client can act on, and nothing is stored.
 func TestBadInputGetsProblems(t *testing.T) {
+	t.Parallel()
 	h := start(t, nil)
 	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU
 	cases := []struct {

@@ -80,6 +80,7 @@ func startRefused(t *testing.T, cfg bootstrap.Config) error {
 // as they were, the stock still sells, the audit trail verifies (its MAC
 // key moved too), and a further run changes nothing.
 func TestKeysMigrateToVault(t *testing.T) {
+	t.Parallel()
 	url, db := pgtest.NewDatabase(t)
 	keyring := filepath.Join(t.TempDir(), "keyring.json")
 	local := func(c *bootstrap.Config) { c.DatabaseURL, c.KeyringFile = url, keyring }

@@ -57,6 +57,7 @@ func countLocalKeys(t *testing.T, dataKeys *postgres.DataKeys) int {
 // starts without the file and every order still reveals. On Vault without
 // the file and with keys left, serve refuses in one line naming the file.
 func TestKeysMigrateWhileServing(t *testing.T) {
+	t.Parallel()
 	url, db := pgtest.NewDatabase(t)
 	dataKeys := postgres.NewDataKeys(db)
 	keyring := filepath.Join(t.TempDir(), "keyring.json")

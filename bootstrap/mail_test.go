@@ -106,12 +106,14 @@ func waitMails(h *harness, addr string, n int) []maildir.Message {
 // for the payment's confirmation; one email each, in the embedded default
 // (maildir) configuration.
 func TestCustomerNotifications(t *testing.T) {
+	t.Parallel()
 	notificationFlow(t, start(t, nil))
 }
 
 // TestCustomerNotificationsPostgres: on Postgres the notifications consume
 // as a group of their own, so fulfilment still gets every order.paid.
 func TestCustomerNotificationsPostgres(t *testing.T) {
+	t.Parallel()
 	url, _ := pgtest.NewDatabase(t)
 	notificationFlow(t, start(t, withPostgres(url)))
 }
@@ -157,6 +159,7 @@ func notificationFlow(t *testing.T, h *harness) {
 // TestSMTPEndToEnd runs keyward with KEYWARD_MAILER=smtp against an SMTP
 // server started here: /readyz greets it, and the order's emails arrive.
 func TestSMTPEndToEnd(t *testing.T) {
+	t.Parallel()
 	inbox := make(chan []byte, 16)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

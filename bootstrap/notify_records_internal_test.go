@@ -148,6 +148,7 @@ func (b *notificationBatch) records(t *testing.T) map[string]int {
 // them sent; the redelivery finds both duplicates, not audited, and
 // records each then: one record per email.
 func TestNotificationRecordsSurviveACrashBeforeTheAck(t *testing.T) {
+	t.Parallel()
 	b := newNotificationBatch(t, func(a ports.AuditLog) ports.AuditLog { return a })
 	b.consume(t, func(m *message.Message, handled int) bool {
 		if handled < 2 {
@@ -195,6 +196,7 @@ func (a *sqlFailingAudit) Append(ctx context.Context, actor, action, subject str
 // other messages of the batch nor is written twice: it is written in a
 // transaction of its own, and its message's handling is tried again.
 func TestNotificationFailedRecordKeepsTheBatch(t *testing.T) {
+	t.Parallel()
 	audit := &sqlFailingAudit{}
 	b := newNotificationBatch(t, func(a ports.AuditLog) ports.AuditLog { audit.AuditLog = a; return audit })
 	b.consume(t, nil)
@@ -213,6 +215,7 @@ func TestNotificationFailedRecordKeepsTheBatch(t *testing.T) {
 // batch commits), whatever KEYWARD_QUEUE_BATCH_SIZE says; a smaller batch
 // is kept.
 func TestNotificationBatchCapped(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ set, want int }{{0, 32}, {1, 1}, {10, 10}, {32, 32}, {33, 32}, {1000, 32}} {
 		if got := notificationQueue(messaging.SQLQueueOptions{BatchSize: tt.set}).BatchSize; got != tt.want {
 			t.Errorf("KEYWARD_QUEUE_BATCH_SIZE=%d: notifications batch %d, want %d", tt.set, got, tt.want)

@@ -104,6 +104,7 @@ func readAll(resp *http.Response) ([]byte, error) {
 // their Idempotency-Key, but never get a 500, no order is made twice, and
 // every order is delivered.
 func TestConnectionsKilledDuringABurst(t *testing.T) {
+	t.Parallel()
 	url, db := pgtest.NewDatabase(t)
 	h := start(t, withPostgres(url))
 	var skus []string
@@ -208,6 +209,7 @@ func TestConnectionsKilledDuringABurst(t *testing.T) {
 // an operator sees it, the supplier is fixed, and replaying it (twice)
 // delivers the order once: one purchase, one delivery email.
 func TestDeadLetterReplayDeliversOnce(t *testing.T) {
+	t.Parallel()
 	url, _ := pgtest.NewDatabase(t)
 	srv := kinguintest.New(t, 0)
 	proxy := newFlakySupplier(t, srv)
@@ -313,6 +315,7 @@ func newFlakySupplier(t *testing.T, srv *kinguintest.Server) *flakySupplier {
 // calls instead of every retry of every order; once it is back, the
 // orders are delivered by themselves, each bought once.
 func TestSupplierOutageOpensTheBreaker(t *testing.T) {
+	t.Parallel()
 	srv := kinguintest.New(t, 0)
 	proxy := newFlakySupplier(t, srv)
 	h := startKinguin(t, srv, func(c *bootstrap.Config) {
@@ -376,6 +379,7 @@ func TestSupplierOutageOpensTheBreaker(t *testing.T) {
 // nor lose the message: it stops at once, and the next process, with the
 // supplier back, delivers the order.
 func TestStopHandsBackInFlightWork(t *testing.T) {
+	t.Parallel()
 	url, _ := pgtest.NewDatabase(t)
 	h := start(t, both(withPostgres(url), func(c *bootstrap.Config) {
 		c.SupplierFailRate = 1

@@ -14,6 +14,7 @@ import (
 // TestRevealPageForm: the page's form reveals with its CSRF token, shows
 // text and image keys, and refuses a forged form.
 func TestRevealPageForm(t *testing.T) {
+	t.Parallel()
 	h := start(t, nil)
 	image := h.firstSKU(func(p product) bool { return p.InStock && strings.Contains(strings.ToLower(p.Platform), "nintendo") })
 	text := h.firstSKU(func(p product) bool { return p.InStock && p.SKU != image.SKU })
@@ -60,6 +61,7 @@ func TestRevealPageForm(t *testing.T) {
 // TestResendDeliveryLink: the customer asks for a new link; it arrives by
 // email, works, and the older link is revoked.
 func TestResendDeliveryLink(t *testing.T) {
+	t.Parallel()
 	h := start(t, nil)
 	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU
 	const email = "resend@example.com"
@@ -98,6 +100,7 @@ func TestResendDeliveryLink(t *testing.T) {
 // TestDeliveryRateLimits: a client guessing or hammering delivery links is
 // slowed down with 429 and Retry-After, per IP and per link.
 func TestDeliveryRateLimits(t *testing.T) {
+	t.Parallel()
 	h := start(t, func(c *bootstrap.Config) { c.DeliveryRateLimit = true })
 	status := func(path string) (int, http.Header) {
 		code, hdr, _ := h.do("GET", path, nil, nil, nil)

@@ -29,6 +29,7 @@ func withPostgres(url string) func(*bootstrap.Config) {
 // TestEndToEndPostgres is the walking-skeleton flow on Postgres with the
 // Watermill SQL outbox as the queue.
 func TestEndToEndPostgres(t *testing.T) {
+	t.Parallel()
 	url, db := pgtest.NewDatabase(t)
 	h := start(t, withPostgres(url))
 	orderID, secrets := walkFlow(t, h)
@@ -43,6 +44,7 @@ func TestEndToEndPostgres(t *testing.T) {
 // TestDuplicateIPNsPostgres: 50 identical IPNs at once, one purchase, one
 // link, one email, one paid transition.
 func TestDuplicateIPNsPostgres(t *testing.T) {
+	t.Parallel()
 	url, _ := pgtest.NewDatabase(t)
 	h := start(t, withPostgres(url))
 	duplicateIPNs(t, h, 50)
@@ -94,6 +96,7 @@ func assertDumpClean(t *testing.T, h *harness, url, orderID string, secrets []st
 // database: orders, links and revelations survive, and a link issued
 // before the restart still reveals.
 func TestRestartKeepsState(t *testing.T) {
+	t.Parallel()
 	url, _ := pgtest.NewDatabase(t)
 	keyring := t.TempDir() + "/keyring.json"
 	mod := func(c *bootstrap.Config) { c.DatabaseURL = url; c.KeyringFile = keyring }
@@ -132,6 +135,7 @@ func TestRestartKeepsState(t *testing.T) {
 // purchase by the item's id and completes the order with no second
 // purchase and no lost key.
 func TestCrashAfterPurchase(t *testing.T) {
+	t.Parallel()
 	url, admin := pgtest.NewDatabase(t)
 	supplier := sandbox.NewSupplier(sandbox.SupplierConfig{}) // the supplier outlives our crash
 	shared := fx.Decorate(func(*sandbox.Supplier) *sandbox.Supplier { return supplier })
@@ -205,6 +209,7 @@ func kill(t *testing.T, h *harness, db *sqlx.DB, admin *sqlx.DB) {
 // TestRefusesWrongKeyring: restarting on the same database with a lost
 // keyring file refuses to start instead of failing every reveal.
 func TestRefusesWrongKeyring(t *testing.T) {
+	t.Parallel()
 	url, _ := pgtest.NewDatabase(t)
 	h1 := start(t, withPostgres(url))
 	sku := h1.firstSKU(func(p product) bool { return p.InStock }).SKU

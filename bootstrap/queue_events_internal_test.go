@@ -14,6 +14,7 @@ import (
 // event read but not queued would never be handled, one queued but not
 // read would be written for no one.
 func TestTheQueueCarriesWhatIsConsumed(t *testing.T) {
+	t.Parallel()
 	var read []string
 	for _, r := range slices.Concat(pipelineRoutes(application.App{}), notificationRoutes(application.App{})) {
 		if slices.Contains(read, r.event) {
@@ -41,6 +42,7 @@ func TestTheQueueCarriesWhatIsConsumed(t *testing.T) {
 // an event that is not queued to none, so that its old messages go by age
 // alone.
 func TestQueueTopicsNameTheirReaders(t *testing.T) {
+	t.Parallel()
 	topics := queueTopics(application.App{})
 	byName := map[string][]string{}
 	for _, tp := range topics {

@@ -19,6 +19,7 @@ import (
 // any more (one an earlier version queued); the consumers go on reading
 // after it: a second order is delivered as the first was.
 func TestWorkerPrunesTheQueue(t *testing.T) {
+	t.Parallel()
 	url, db := pgtest.NewDatabase(t)
 	// What an earlier version left on a topic it queued and this one does
 	// not.
@@ -63,10 +64,14 @@ func TestWorkerPrunesTheQueue(t *testing.T) {
 	sku := h.firstSKU(func(p product) bool { return p.InStock }).SKU
 	for i := range 2 {
 		email := fmt.Sprintf("prune-%d@example.com", i)
-		h.deliveredOrder(email, line(sku, 1))
-		// Both emails: the payment's instructions (its message read by the
-		// notifications' group) and the keys.
-		testkit.Eventually(t, 30*time.Second, "two emails to "+email, func() bool { return len(h.allMailsTo(email)) == 2 })
+		// The payment's instructions (its message read by the
+		// notifications' group) before the payment: paid first, the order
+		// would have outgrown them, and they would not be sent.
+		o := h.placeOrder(email, line(sku, 1))
+		testkit.Eventually(t, 30*time.Second, "the payment's instructions to "+email, func() bool { return len(h.allMailsTo(email)) == 1 })
+		h.pay(o)
+		h.waitStatus(o, "delivered", 30*time.Second)
+		testkit.Eventually(t, 30*time.Second, "the keys' email to "+email, func() bool { return len(h.allMailsTo(email)) == 2 })
 		var queued, old int
 		testkit.EventuallyWith(t, 30*time.Second, func() string {
 			return fmt.Sprintf("after order %d: %d queued messages and %d of the retired topic left", i+1, queued, old)

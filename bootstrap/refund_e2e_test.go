@@ -48,6 +48,7 @@ func (r refundResp) count(outcome string) int {
 // Kinguin and never revealed is refunded: Kinguin gets exactly one return
 // request. A second refund of either changes nothing.
 func TestRefundEndToEndPostgres(t *testing.T) {
+	t.Parallel()
 	url, _ := pgtest.NewDatabase(t)
 	kin := kinguintest.New(t, 3)
 	h := startKinguin(t, kin, withPostgres(url))

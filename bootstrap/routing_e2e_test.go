@@ -17,6 +17,7 @@ import (
 // CodesWholesale. Kinguin out of stock and CodesWholesale down at the
 // purchase: a wait, then one purchase at CodesWholesale; never two.
 func TestRoutingBetweenKinguinAndCodesWholesale(t *testing.T) {
+	t.Parallel()
 	url, _ := pgtest.NewDatabase(t)
 	kg := kinguintest.New(t, 0)
 	kg.SetProduct(kinguintest.ProductID, 9.50, 100, time.Now()) // CodesWholesale's costs 9.99

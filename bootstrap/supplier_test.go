@@ -116,6 +116,7 @@ func orderStatusBody(orderID, externalID, status string, at time.Time) string {
 // change nothing, stale and unknown events are acknowledged; product.update
 // refreshes the entry; readiness follows Kinguin's balance endpoint.
 func TestKinguinEndToEnd(t *testing.T) {
+	t.Parallel()
 	srv := kinguintest.New(t, 3)
 	srv.HoldKeys(true)
 	srv.ImageKeys(true)
@@ -233,6 +234,7 @@ func kinguinComplete(t *testing.T, orderID, externalID string, at time.Time) []b
 // the order and before keyward recorded it. The next process on the same
 // database finds the order by our external id and buys nothing more.
 func TestCrashAfterKinguinOrderPlaced(t *testing.T) {
+	t.Parallel()
 	url, admin := pgtest.NewDatabase(t)
 	srv := kinguintest.New(t, 0)
 	f := newFreezer(t)

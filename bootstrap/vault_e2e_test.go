@@ -42,6 +42,7 @@ func both(mods ...func(*bootstrap.Config)) func(*bootstrap.Config) {
 // the stored data key is a Vault ciphertext and the database holds no
 // plaintext key or data key.
 func TestEndToEndPostgresVault(t *testing.T) {
+	t.Parallel()
 	url, _ := pgtest.NewDatabase(t)
 	h := start(t, both(withPostgres(url), withVault(t, "")))
 	orderID, secrets := walkFlow(t, h)
@@ -55,6 +56,7 @@ func TestEndToEndPostgresVault(t *testing.T) {
 // TestRotationDuringOrders rotates the key twice while 100 orders are
 // being paid and fulfilled; afterwards every order reveals.
 func TestRotationDuringOrders(t *testing.T) {
+	t.Parallel()
 	url, _ := pgtest.NewDatabase(t)
 	h := start(t, both(withPostgres(url), withVault(t, "")))
 	skus := inStockSKUs(h)
@@ -155,6 +157,7 @@ func inStockSKUs(h *harness) []string {
 // the message goes to the dead letters and the reconciler finishes the
 // order.
 func TestVaultOutage(t *testing.T) {
+	t.Parallel()
 	addr, _ := vaulttest.Config(t)
 	proxy := newProxy(t, strings.TrimPrefix(addr, "http://"))
 	url, db := pgtest.NewDatabase(t)

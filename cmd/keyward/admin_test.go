@@ -56,6 +56,7 @@ func createKey(t *testing.T, env []string, role, name string) (key, id string) {
 // role allows; list-keys never shows a key; a revoked key is refused; and
 // every request is in an audit chain that `keyward audit verify` accepts.
 func TestAdminKeysThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	if out, err := keyward(t, []string{"KEYWARD_DATABASE_URL="}, "admin", "list-keys"); err == nil || !strings.Contains(out, "KEYWARD_DATABASE_URL") {
 		t.Fatalf("list-keys without a database: %v\n%s", err, out)
 	}

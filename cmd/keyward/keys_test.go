@@ -15,6 +15,7 @@ import (
 // prints what it moved as JSON, and a second run moves nothing; without
 // --to, or with another target, it says how to call it.
 func TestKeysMigrateThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	url, db := pgtest.NewDatabase(t)
 	keyring := filepath.Join(t.TempDir(), "keyring.json")
 	kr, err := localkeyring.Open(keyring)

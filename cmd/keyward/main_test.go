@@ -173,6 +173,7 @@ func call(t *testing.T, method, url, auth string, body any, out any) int {
 // order, `keyward pay`, wait for delivery, read the email, reveal; then a
 // clean shutdown on SIGTERM.
 func TestBinaryWalkthrough(t *testing.T) {
+	t.Parallel()
 	s := serve(t)
 	var products struct {
 		Items []struct {
@@ -249,6 +250,7 @@ func TestBinaryWalkthrough(t *testing.T) {
 // TestServeRefusesOldSchema: a database that is behind stops `serve` with
 // the command that fixes it; `keyward migrate up` fixes it.
 func TestServeRefusesOldSchema(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewEmptyDatabase(t)
 	env := append(os.Environ(), "KEYWARD_DATABASE_URL="+url, "KEYWARD_HTTP_ADDR=127.0.0.1:0", "KEYWARD_MAIL_DIR="+t.TempDir(),
 		"KEYWARD_KEYRING_FILE="+filepath.Join(t.TempDir(), "keyring.json"))
@@ -286,6 +288,7 @@ func TestServeRefusesOldSchema(t *testing.T) {
 }
 
 func TestOpenAPICommand(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command(binary, "openapi").Output()
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 // TestStockImportThroughTheBinary: `keyward stock import` prints what it
 // added; the same file again adds nothing; the database holds no plaintext.
 func TestStockImportThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	db, p, csv, env := ownStockShop(t, "bulk-game-steam-global", "key\nCSV-KEY-AAAA-0001\n\n\"CSV-KEY-AAAA-0002\",note\nCSV-KEY-AAAA-0003\n")
 	for _, want := range []string{`{"added":3,"duplicates":0}`, `{"added":0,"duplicates":3}`} {
 		out, err := keyward(t, env, "stock", "import", "--sku", p.SKU(), csv)
@@ -42,6 +43,7 @@ func TestStockImportThroughTheBinary(t *testing.T) {
 // stored in the old hash form and reports, by id, each later spelling of
 // a key it withdraws and the key kept; a second run finds nothing to do.
 func TestStockRehashThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	db, p, csv, env := ownStockShop(t, "rehash-game-steam-global", "CMD-REHASH-0001\nCMD-REHASH-0002\n")
 	if out, err := keyward(t, env, "stock", "import", "--sku", p.SKU(), csv); err != nil {
 		t.Fatalf("stock import: %v\n%s", err, out)

@@ -23,6 +23,7 @@ import (
 // the API shares with it, and otherwise serves readiness, with the
 // broker's connection, and no API; SIGTERM stops it cleanly.
 func TestWorkerCommand(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	alone := exec.CommandContext(ctx, binary, "worker")

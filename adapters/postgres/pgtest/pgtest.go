@@ -1,4 +1,6 @@
-// Package pgtest gives tests a fresh, migrated PostgreSQL database each.
+// Package pgtest gives tests a fresh, migrated PostgreSQL database each,
+// a copy of a template database migrated once (keyward_template_<hash of
+// the migrations>, kept on the server for the next run).
 //
 // The server is found at KEYWARD_TEST_DATABASE_URL, a postgres:// URL of a
 // role allowed to create databases (default DefaultURL). A server that does
@@ -8,9 +10,14 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +25,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/keyward/keyward/adapters/postgres"
+	"github.com/keyward/keyward/migrations"
 )
 
 // EnvURL names the variable that points the tests at a PostgreSQL server.
@@ -42,20 +50,22 @@ func NewDB(t testing.TB) *sqlx.DB {
 // under test that opens its own connections.
 func NewDatabase(t testing.TB) (string, *sqlx.DB) {
 	t.Helper()
-	dbURL := NewEmptyDatabase(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	db := connect(t, dbURL)
-	if err := postgres.MigrateUp(ctx, db.DB); err != nil {
-		t.Fatalf("pgtest: migrate test database: %v", err)
-	}
-	return dbURL, db
+	dbURL := newDatabase(t, migratedTemplate)
+	return dbURL, connect(t, dbURL)
 }
 
 // NewEmptyDatabase creates a fresh database with no tables, dropped (with
 // FORCE, closing any connection left open) when the test ends, and returns
 // its URL.
 func NewEmptyDatabase(t testing.TB) string {
+	t.Helper()
+	return newDatabase(t, nil)
+}
+
+// newDatabase creates a database, a copy of the template that template
+// names (the server's default without one), dropped when the test ends,
+// and returns its URL.
+func newDatabase(t testing.TB, template func(testing.TB, string, *sqlx.DB) string) string {
 	t.Helper()
 	base := os.Getenv(EnvURL)
 	if base == "" {
@@ -66,11 +76,14 @@ func NewEmptyDatabase(t testing.TB) string {
 		t.Fatalf("pgtest: %s must be a postgres:// URL, got %q", EnvURL, base)
 	}
 	admin := connect(t, base)
-
 	name := "keyward_test_" + randomHex(t)
+	create := `CREATE DATABASE ` + pq.QuoteIdentifier(name)
+	if template != nil {
+		create += ` TEMPLATE ` + pq.QuoteIdentifier(template(t, base, admin))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+pq.QuoteIdentifier(name)); err != nil {
+	if _, err := admin.ExecContext(ctx, create); err != nil {
 		t.Fatalf("pgtest: create test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -80,8 +93,104 @@ func NewEmptyDatabase(t testing.TB) string {
 			t.Errorf("pgtest: drop test database %s: %v", name, err)
 		}
 	})
-	u.Path = "/" + name
-	return u.String()
+	return withDatabase(u, name)
+}
+
+// withDatabase is the server URL u naming database name.
+func withDatabase(u *url.URL, name string) string {
+	c := *u
+	c.Path = "/" + name
+	return c.String()
+}
+
+// templates are, by server URL, the migrated template database this
+// process copies (migratedTemplate).
+var (
+	templatesMu sync.Mutex
+	templates   = map[string]string{}
+)
+
+// migratedTemplate returns the name of a template database holding
+// keyward's schema at its latest migration, made once per server and set
+// of migrations (its name carries their hash) and kept: a test database
+// copied from it costs a copy, not the migrations' half a second. Test
+// processes running at once (go test's packages) take turns on an
+// advisory lock to make it; it is marked a template only once migrated,
+// so a process that died while making it leaves nothing another would
+// copy.
+func migratedTemplate(t testing.TB, base string, admin *sqlx.DB) string {
+	t.Helper()
+	templatesMu.Lock()
+	defer templatesMu.Unlock()
+	if name, ok := templates[base]; ok {
+		return name
+	}
+	name := "keyward_template_" + migrationsHash(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := admin.Connx(ctx) // the lock is the session's
+	if err != nil {
+		t.Fatalf("pgtest: template database: %v", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtext('keyward pgtest template'))`); err != nil {
+		t.Fatalf("pgtest: template database: %v", err)
+	}
+	defer func() {
+		_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(hashtext('keyward pgtest template'))`)
+	}()
+	var ready bool
+	if err := conn.GetContext(ctx, &ready, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate)`, name); err != nil {
+		t.Fatalf("pgtest: template database: %v", err)
+	}
+	if !ready {
+		// What a process that died while making it left.
+		if _, err := conn.ExecContext(ctx, `DROP DATABASE IF EXISTS `+pq.QuoteIdentifier(name)+` WITH (FORCE)`); err != nil {
+			t.Fatalf("pgtest: template database: %v", err)
+		}
+		if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+pq.QuoteIdentifier(name)); err != nil {
+			t.Fatalf("pgtest: template database: %v", err)
+		}
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := postgres.Open(ctx, withDatabase(u, name))
+		if err != nil {
+			t.Fatalf("pgtest: template database: %v", err)
+		}
+		err = postgres.MigrateUp(ctx, db.DB)
+		_ = db.Close()
+		if err != nil {
+			t.Fatalf("pgtest: migrate the template database: %v", err)
+		}
+		if _, err := conn.ExecContext(ctx, `ALTER DATABASE `+pq.QuoteIdentifier(name)+` IS_TEMPLATE true`); err != nil {
+			t.Fatalf("pgtest: template database: %v", err)
+		}
+	}
+	templates[base] = name
+	return name
+}
+
+// migrationsHash is a hash of keyward's migration files, names and
+// contents: a template made from other migrations is another database.
+func migrationsHash(t testing.TB) string {
+	t.Helper()
+	files, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(files)
+	h := sha256.New()
+	for _, f := range files {
+		b, err := fs.ReadFile(migrations.FS, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", f, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // connect opens dbURL and closes it when the test ends (before the
