@@ -22,7 +22,9 @@ func keyward(t *testing.T, env []string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), env...)
+	// A mail directory of the test's own unless env names one: the
+	// default (./var/mail) is in the source tree.
+	cmd.Env = append(append(os.Environ(), "KEYWARD_MAIL_DIR="+filepath.Join(t.TempDir(), "mail")), env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -11,7 +11,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql/driver"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -83,7 +85,17 @@ func newDatabase(t testing.TB, template func(testing.TB, string, *sqlx.DB) strin
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := admin.ExecContext(ctx, create); err != nil {
+	// A copy waits up to 5 s for sessions on its template to end, then
+	// fails (55006); it is tried again a few times.
+	for attempt := 1; ; attempt++ {
+		_, err := admin.ExecContext(ctx, create)
+		var pqErr *pq.Error
+		if err == nil {
+			break
+		}
+		if attempt < 3 && errors.As(err, &pqErr) && pqErr.Code == "55006" {
+			continue
+		}
 		t.Fatalf("pgtest: create test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -125,20 +137,38 @@ func migratedTemplate(t testing.TB, base string, admin *sqlx.DB) string {
 	if name, ok := templates[base]; ok {
 		return name
 	}
-	name := "keyward_template_" + migrationsHash(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	conn, err := admin.Connx(ctx) // the lock is the session's
 	if err != nil {
 		t.Fatalf("pgtest: template database: %v", err)
 	}
-	defer conn.Close()
+	const unlock = `SELECT pg_advisory_unlock(hashtext('keyward pgtest template'))`
+	locked := false
+	defer func() {
+		if locked {
+			uctx, ucancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer ucancel()
+			if _, err := conn.ExecContext(uctx, unlock); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		// A session that may hold the lock goes, not back to the pool.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		_ = conn.Close()
+	}()
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtext('keyward pgtest template'))`); err != nil {
 		t.Fatalf("pgtest: template database: %v", err)
 	}
-	defer func() {
-		_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(hashtext('keyward pgtest template'))`)
-	}()
+	locked = true
+	// Its tables belong to the role that made it, and so do a copy's: a
+	// template per role.
+	var role string
+	if err := conn.GetContext(ctx, &role, `SELECT current_user`); err != nil {
+		t.Fatalf("pgtest: template database: %v", err)
+	}
+	name := "keyward_template_" + migrationsHash(t, role)
 	var ready bool
 	if err := conn.GetContext(ctx, &ready, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate)`, name); err != nil {
 		t.Fatalf("pgtest: template database: %v", err)
@@ -164,7 +194,9 @@ func migratedTemplate(t testing.TB, base string, admin *sqlx.DB) string {
 		if err != nil {
 			t.Fatalf("pgtest: migrate the template database: %v", err)
 		}
-		if _, err := conn.ExecContext(ctx, `ALTER DATABASE `+pq.QuoteIdentifier(name)+` IS_TEMPLATE true`); err != nil {
+		// No session may connect to it: one would keep every copy from
+		// being made.
+		if _, err := conn.ExecContext(ctx, `ALTER DATABASE `+pq.QuoteIdentifier(name)+` WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`); err != nil {
 			t.Fatalf("pgtest: template database: %v", err)
 		}
 	}
@@ -173,8 +205,9 @@ func migratedTemplate(t testing.TB, base string, admin *sqlx.DB) string {
 }
 
 // migrationsHash is a hash of keyward's migration files, names and
-// contents: a template made from other migrations is another database.
-func migrationsHash(t testing.TB) string {
+// contents, and of role: a template made from other migrations, or by
+// another role, is another database.
+func migrationsHash(t testing.TB, role string) string {
 	t.Helper()
 	files, err := fs.Glob(migrations.FS, "*.sql")
 	if err != nil {
@@ -182,6 +215,7 @@ func migrationsHash(t testing.TB) string {
 	}
 	slices.Sort(files)
 	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00", role)
 	for _, f := range files {
 		b, err := fs.ReadFile(migrations.FS, f)
 		if err != nil {
