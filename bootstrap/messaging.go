@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"sync/atomic"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
-	"github.com/jmoiron/sqlx"
 	"go.uber.org/fx"
 
 	"github.com/keyward/keyward/adapters/messaging"
@@ -154,128 +151,6 @@ func queueTopics(app application.App) []messaging.QueueTopic {
 		}
 	}
 	return topics
-}
-
-// leftoverKey is a consumer group's reading of an event.
-type leftoverKey struct{ group, event string }
-
-// leftover is a topic of another partition count that a consumer group has
-// not read to its end; drained is closed once it has, which stops its
-// reader.
-type leftover struct {
-	topic   string
-	drained chan struct{}
-}
-
-// leftovers are, by consumer group and event, the queue topics of another
-// partition count (one an earlier start ran with) that hold messages the
-// group had not read when the process started. The group's consumers read
-// them too, until they are read to their end (findLeftovers looks every
-// leftoverCheck), so that changing KEYWARD_QUEUE_PARTITIONS strands
-// nothing: a paid order left there would wait for the reconciler, and a
-// customer's sign-in email would never go.
-type leftovers map[leftoverKey][]leftover
-
-// leftoverCheck is how often a process reading leftovers looks whether
-// they are read to their end; leftoversTimeout bounds a look.
-const (
-	leftoverCheck    = 5 * time.Second
-	leftoversTimeout = 15 * time.Second
-)
-
-// findLeftovers looks for the leftovers, in two statements a consumer
-// group, and from the start of the process looks again every
-// leftoverCheck until every one is read to its end, stopping the reader
-// of each as it is. A look that fails is logged: at the start, the
-// process goes on without the leftovers (the reconciler still resumes
-// their orders; their customer emails wait for the next start).
-func findLeftovers(lc fx.Lifecycle, cfg Config, db *sqlx.DB, app application.App, log *slog.Logger) leftovers {
-	log = log.With("component", "queue-leftovers")
-	events := map[string][]string{} // group → the events it reads
-	for ev, groups := range queueReaders(app) {
-		for _, g := range groups {
-			events[g] = append(events[g], ev)
-		}
-	}
-	// unread returns group's topics among topics that hold messages it
-	// has not read.
-	unread := func(ctx context.Context, group string, topics []string) ([]messaging.TopicLag, error) {
-		ctx, cancel := context.WithTimeout(ctx, leftoversTimeout)
-		defer cancel()
-		return messaging.UnreadTopics(ctx, db.DB, group, topics)
-	}
-	left := leftovers{}
-	reading := map[string]map[string]leftover{} // group → topic → its leftover
-	for _, group := range slices.Sorted(maps.Keys(events)) {
-		var topics []string
-		eventOf := map[string]string{}
-		for _, ev := range events[group] {
-			for _, t := range messaging.OtherPartitionTopics(ev, cfg.QueuePartitions) {
-				topics, eventOf[t] = append(topics, t), ev
-			}
-		}
-		found, err := unread(context.Background(), group, topics)
-		if err != nil {
-			log.Warn("could not look for messages another KEYWARD_QUEUE_PARTITIONS left unread", "group", group, "err", err)
-			continue
-		}
-		for _, u := range found {
-			log.Warn("reading what another KEYWARD_QUEUE_PARTITIONS left on the queue", "topic", u.Topic, "group", group, "messages", u.Pending)
-			l := leftover{topic: u.Topic, drained: make(chan struct{})}
-			k := leftoverKey{group, eventOf[u.Topic]}
-			left[k] = append(left[k], l)
-			if reading[group] == nil {
-				reading[group] = map[string]leftover{}
-			}
-			reading[group][u.Topic] = l
-		}
-	}
-	if len(reading) == 0 {
-		return left
-	}
-	runInBackground(lc, func(ctx context.Context) {
-		// Readers still running when the process stops end with it.
-		defer func() {
-			for _, topics := range reading {
-				for _, l := range topics {
-					close(l.drained)
-				}
-			}
-		}()
-		t := time.NewTicker(leftoverCheck)
-		defer t.Stop()
-		for len(reading) > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			for group, topics := range reading {
-				found, err := unread(ctx, group, slices.Collect(maps.Keys(topics)))
-				if err != nil {
-					if ctx.Err() == nil {
-						log.Warn("could not look whether what another KEYWARD_QUEUE_PARTITIONS left is read; the next look retries", "group", group, "err", err)
-					}
-					continue
-				}
-				still := map[string]bool{}
-				for _, u := range found {
-					still[u.Topic] = true
-				}
-				for topic, l := range topics {
-					if !still[topic] {
-						log.Info("read what another KEYWARD_QUEUE_PARTITIONS left on the queue; its reader stops", "topic", topic, "group", group)
-						close(l.drained)
-						delete(topics, topic)
-					}
-				}
-				if len(topics) == 0 {
-					delete(reading, group)
-				}
-			}
-		}
-	})
-	return left
 }
 
 func newPipeline(cfg Config, parts Partitions, left leftovers, sub message.Subscriber, stop *stopping, app application.App, health *routerHealth, m *metrics.Metrics, log *slog.Logger) (*message.Router, error) {
