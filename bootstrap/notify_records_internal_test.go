@@ -73,24 +73,10 @@ func newNotificationBatch(t *testing.T, wrapAudit func(ports.AuditLog) ports.Aud
 	}
 	mailer := &loggedMailer{log: postgres.NewSentMail(db), sent: map[string]int{}}
 	audited := application.AuditMailer(mailer, postgres.NewTransactor(db), wrapAudit(audit), log)
-	pub, err := messaging.NewSQLPublisher(db.DB, log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Both in one transaction, so that one batch reads both: the queue
 	// hands out only what is older than every transaction still running
 	// on the server, and another test's could fall between two.
-	var msgs []*message.Message
-	for _, id := range []string{"order-1", "order-2"} {
-		msg, err := messaging.NewMessage(domain.OrderEvent{Name: domain.EventOrderPaid, OrderID: id, At: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, msg)
-	}
-	if err := pub.Publish(notificationTestTopic, msgs...); err != nil {
-		t.Fatal(err)
-	}
+	publishPaid(t, db, notificationTestTopic, "order-1", "order-2")
 	return &notificationBatch{db: db, mailer: mailer, log: log, handle: withConsumeTx(func(ctx context.Context, ev domain.OrderEvent) error {
 		_, err := audited.Send(ctx, ports.Email{To: "buyer@example.com", Subject: "paid", Template: "payment_confirmed", IdempotencyKey: ev.OrderID})
 		return err
